@@ -1,0 +1,1423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/shoal_bench.c - shoal's benchmark program, under Ray's metric names.
+ *
+ * One binary, a table of families (store calls, bandwidth, latency; tasks
+ * and actors come later), and a small shared harness:
+ *
+ *   - a workload is a function that runs n operations; run_for() calls it
+ *     in batches until a repetition's time is up, reading CLOCK_MONOTONIC
+ *     once per batch, and yields (operations, seconds);
+ *   - measure() runs one untimed warm-up of each workload, then ctx->reps
+ *     rounds of one timed repetition of each workload, interleaved, so that
+ *     the host's slow drifts (MACHINE.md: the host moves the two vCPUs
+ *     around) hit compared workloads alike; a ratio of two medians taken in
+ *     one run is what to read, never an absolute figure across runs;
+ *   - every metric is the median of its repetitions (at least 5), with min
+ *     and max, emitted as one JSON object per line (--json) or as a row of
+ *     an aligned table.
+ *
+ * Processes and cleanup.  Every store here is private (a memfd created by
+ * shoal_store_create(NULL, ...)): nothing is ever created in /dev/shm, so
+ * nothing can be left there, and the program needs no signal handler and
+ * no global state: SIGINT/SIGTERM keep their default action, the memfd goes
+ * with the last process.  The multi-process benchmark forks children that
+ * attach through the parent's store fd (shoal_store_attach_fd); each child
+ * asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG), the parent
+ * waits for every child on every path, and kills them (by pid) only on an
+ * error path.  SIGPIPE is ignored so that a dead child shows up as EPIPE.
+ *
+ * Public API only: <shoal/shoal.h>.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shoal/shoal.h>
+
+#define REPS_QUICK 5
+#define REPS_FULL 11
+#define REP_SECONDS_QUICK 0.1
+#define REP_SECONDS_FULL 0.4
+#define MAX_WORKLOADS 2      /* measured side by side in one measure() */
+#define MAX_EXTRA 3          /* extra numeric fields of a metric */
+
+#define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
+#define CALL_BATCH 256u      /* calls between two clock reads */
+#define PUT_TIMEOUT_MS 1000  /* a put + drop loop always finds evictable room */
+#define MULTI_PROCS 2
+
+/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
+ * slack for the store's own metadata and the allocator's rounding. */
+#define BW_FOOTPRINT (256ull << 20)
+#define BW_SLACK (32ull << 20)
+#define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
+#define BW_MAX_SIZE (64ull << 20)
+
+#define LAT_SLACK (64ull << 20) /* store capacity = object size + this */
+
+#define TARGET_PUT_CALLS 2e6
+#define TARGET_GET_CALLS 10e6
+#define TARGET_PUT_VS_MEMCPY 0.7
+#define TARGET_1GIB_VS_1KIB 2.0
+
+/* ------------------------------------------------------------------ */
+/* Context and results                                                */
+
+struct bench_ctx {
+	bool json;
+	bool quick;
+	const char *filter;  /* substring of metric names to run, NULL: all */
+	int reps;            /* timed repetitions per metric (odd, >= 5) */
+	double rep_seconds;  /* length of one repetition */
+	long ncpus;          /* CPUs online */
+	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
+};
+
+enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS };
+
+struct stats {
+	double median, min, max;
+	int n;
+};
+
+struct extra {
+	const char *key;
+	double value;
+};
+
+struct metric {
+	const char *name;
+	enum unit unit;
+	struct stats st;
+	uint64_t size;          /* object size in bytes; 0: not applicable */
+	uint64_t footprint;     /* bytes cycled through; 0: not applicable */
+	int procs;              /* processes; 0: not applicable */
+	int ncpus;              /* entries of cpus[] */
+	int cpus[MULTI_PROCS];  /* CPU each process last ran on */
+	int nextra;
+	struct extra extra[MAX_EXTRA];
+	const char *note;
+	const char *target;     /* human table only; NULL: none */
+	int verdict;            /* 1 target met, 0 missed, -1 unknown */
+};
+
+/* A workload runs n operations on its state: 0, or a negative error. */
+struct workload {
+	int (*batch)(void *state, uint64_t n);
+	void *state;
+	uint64_t batch_ops;     /* operations between two clock reads */
+	uint64_t bytes_per_op;  /* for GB/s */
+	enum unit unit;
+};
+
+struct timed {
+	uint64_t ops;
+	double secs;
+};
+
+/* ------------------------------------------------------------------ */
+/* Harness: time, statistics                                          */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		abort(); /* only EINVAL, for a clock Linux always has */
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static struct stats stats_of(double *v, int n)
+{
+	struct stats s;
+
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	s.n = n;
+	s.min = v[0];
+	s.max = v[n - 1];
+	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return s;
+}
+
+/* Runs batches of w until `seconds` have passed (at least one batch). */
+static int run_for(const struct workload *w, double seconds,
+		   struct timed *out)
+{
+	double t0 = now_s(), t;
+	uint64_t ops = 0;
+
+	do {
+		int rc = w->batch(w->state, w->batch_ops);
+
+		if (rc < 0)
+			return rc;
+		ops += w->batch_ops;
+		t = now_s();
+	} while (t - t0 < seconds);
+	out->ops = ops;
+	out->secs = t - t0;
+	return 0;
+}
+
+static double value_of(const struct workload *w, const struct timed *t)
+{
+	switch (w->unit) {
+	case UNIT_OPS:
+		return (double)t->ops / t->secs;
+	case UNIT_GBPS:
+		return (double)t->ops * (double)w->bytes_per_op / t->secs / 1e9;
+	case UNIT_NS:
+		return t->secs * 1e9 / (double)t->ops;
+	}
+	return NAN;
+}
+
+/* One untimed warm-up of each of the n workloads, then ctx->reps rounds of
+ * one timed repetition of each, interleaved.  st[i] gets workload i's. */
+static int measure(const struct bench_ctx *ctx, const struct workload *w,
+		   int n, struct stats *st)
+{
+	double v[MAX_WORKLOADS][REPS_FULL];
+	struct timed t;
+	int rc;
+
+	for (int i = 0; i < n; i++) {
+		rc = run_for(&w[i], ctx->rep_seconds / 4, &t);
+		if (rc < 0)
+			return rc;
+	}
+	for (int r = 0; r < ctx->reps; r++) {
+		for (int i = 0; i < n; i++) {
+			rc = run_for(&w[i], ctx->rep_seconds, &t);
+			if (rc < 0)
+				return rc;
+			v[i][r] = value_of(&w[i], &t);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		st[i] = stats_of(v[i], ctx->reps);
+	return 0;
+}
+
+static bool wanted(const struct bench_ctx *ctx, const char *name)
+{
+	return !ctx->filter || strstr(name, ctx->filter);
+}
+
+static void add_extra(struct metric *m, const char *key, double value)
+{
+	if (m->nextra < MAX_EXTRA)
+		m->extra[m->nextra++] = (struct extra){key, value};
+}
+
+/* ------------------------------------------------------------------ */
+/* Output: JSON lines or an aligned table                             */
+
+static const char *unit_name(enum unit u)
+{
+	return u == UNIT_OPS ? "ops/s" : u == UNIT_GBPS ? "GB/s" : "ns";
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_num(double v)
+{
+	if (isnan(v) || isinf(v))
+		printf("null");
+	else if (v >= 1e5 || v <= -1e5)
+		printf("%.0f", v);
+	else
+		printf("%.6g", v);
+}
+
+static void json_key(const char *key)
+{
+	putchar(',');
+	json_str(key);
+	putchar(':');
+}
+
+static void emit_json(const struct metric *m)
+{
+	printf("{\"metric\":");
+	json_str(m->name);
+	json_key("value");
+	json_num(m->st.median);
+	json_key("unit");
+	json_str(unit_name(m->unit));
+	printf(",\"median_of\":%d", m->st.n);
+	json_key("min");
+	json_num(m->st.min);
+	json_key("max");
+	json_num(m->st.max);
+	if (m->size)
+		printf(",\"size\":%" PRIu64, m->size);
+	if (m->footprint)
+		printf(",\"footprint\":%" PRIu64, m->footprint);
+	if (m->procs)
+		printf(",\"procs\":%d", m->procs);
+	if (m->ncpus) {
+		printf(",\"cpus\":[");
+		for (int i = 0; i < m->ncpus; i++)
+			printf("%s%d", i ? "," : "", m->cpus[i]);
+		putchar(']');
+	}
+	for (int i = 0; i < m->nextra; i++) {
+		json_key(m->extra[i].key);
+		json_num(m->extra[i].value);
+	}
+	if (m->note) {
+		json_key("note");
+		json_str(m->note);
+	}
+	printf("}\n");
+}
+
+static void human_num(double v, enum unit u, char *buf, size_t len)
+{
+	if (u == UNIT_OPS && v >= 1e6)
+		snprintf(buf, len, "%.2fM", v / 1e6);
+	else if (u == UNIT_OPS && v >= 1e3)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else if (u == UNIT_OPS)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.2f", v);
+}
+
+static void human_bytes(uint64_t b, char *buf, size_t len)
+{
+	if (b >= (1u << 30) && b % (1u << 30) == 0)
+		snprintf(buf, len, "%" PRIu64 "GiB", b >> 30);
+	else if (b >= (1u << 20) && b % (1u << 20) == 0)
+		snprintf(buf, len, "%" PRIu64 "MiB", b >> 20);
+	else if (b >= (1u << 10) && b % (1u << 10) == 0)
+		snprintf(buf, len, "%" PRIu64 "KiB", b >> 10);
+	else
+		snprintf(buf, len, "%" PRIu64 "B", b);
+}
+
+/* Appends printf output at buf[*at], never past len. */
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*at >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*at += (size_t)n;
+}
+
+static void human_context(const struct metric *m, char *buf, size_t len)
+{
+	char b[32];
+	size_t at = 0;
+
+	buf[0] = '\0';
+	if (m->size) {
+		human_bytes(m->size, b, sizeof b);
+		append(buf, len, &at, "size=%s ", b);
+	}
+	if (m->footprint) {
+		human_bytes(m->footprint, b, sizeof b);
+		append(buf, len, &at, "over=%s ", b);
+	}
+	if (m->procs)
+		append(buf, len, &at, "procs=%d ", m->procs);
+	for (int i = 0; i < m->ncpus; i++)
+		append(buf, len, &at, "%s%d", i ? "," : "cpus=", m->cpus[i]);
+	if (m->ncpus)
+		append(buf, len, &at, " ");
+	for (int i = 0; i < m->nextra; i++)
+		append(buf, len, &at, "%s=%.3g ", m->extra[i].key,
+		       m->extra[i].value);
+}
+
+static void emit_row(const struct metric *m)
+{
+	static const char *const verdicts[] = {"?", "MISS", "ok"};
+	char med[24], lo[24], hi[24], context[160];
+
+	human_num(m->st.median, m->unit, med, sizeof med);
+	human_num(m->st.min, m->unit, lo, sizeof lo);
+	human_num(m->st.max, m->unit, hi, sizeof hi);
+	human_context(m, context, sizeof context);
+	printf("%-28s %9s %9s %9s  %-5s  %-62s %s %s\n", m->name, med, lo, hi,
+	       unit_name(m->unit), context, m->target ? m->target : "",
+	       m->target ? verdicts[m->verdict + 1] : "");
+}
+
+static void emit(const struct bench_ctx *ctx, const struct metric *m)
+{
+	if (ctx->json)
+		emit_json(m);
+	else
+		emit_row(m);
+	fflush(stdout);
+}
+
+/* Reports a failed metric (stderr, and a line with "error" on stdout);
+ * returns rc so that callers can `return emit_error(...)`. */
+static int emit_error(const struct bench_ctx *ctx, const char *name,
+		      uint64_t size, int rc)
+{
+	fprintf(stderr, "shoal-bench: %s: %s\n", name, shoal_strerror(rc));
+	if (ctx->json) {
+		printf("{\"metric\":");
+		json_str(name);
+		if (size)
+			printf(",\"size\":%" PRIu64, size);
+		json_key("error");
+		json_str(shoal_strerror(rc));
+		printf("}\n");
+	} else {
+		printf("%-28s error: %s\n", name, shoal_strerror(rc));
+	}
+	fflush(stdout);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Workloads                                                          */
+
+struct put_state {
+	struct shoal_store *store;
+	const void *src;
+	size_t size;
+	uint64_t puts;  /* puts done, for evictions per put */
+};
+
+/* shoal_put then shoal_drop: the object becomes evictable cache at once. */
+static int put_drop_batch(void *arg, uint64_t n)
+{
+	struct put_state *p = arg;
+
+	for (uint64_t i = 0; i < n; i++) {
+		shoal_id id;
+		int rc = shoal_put(p->store, p->src, p->size, PUT_TIMEOUT_MS,
+				   &id);
+
+		if (rc < 0)
+			return rc;
+		rc = shoal_drop(p->store, id);
+		if (rc < 0)
+			return rc;
+	}
+	p->puts += n;
+	return 0;
+}
+
+struct get_state {
+	struct shoal_store *store;
+	shoal_id id;
+	uint64_t sink;  /* sizes seen, so the views are used */
+};
+
+static int get_release_batch(void *arg, uint64_t n)
+{
+	struct get_state *g = arg;
+	uint64_t sink = 0; /* a local: no store to *g in the loop */
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct shoal_view v;
+		int rc = shoal_get(g->store, g->id, 0, &v);
+
+		if (rc < 0)
+			return rc;
+		sink += v.size;
+		rc = shoal_release(g->store, &v);
+		if (rc < 0)
+			return rc;
+	}
+	g->sink += sink;
+	return 0;
+}
+
+struct copy_state {
+	uint8_t *dst;
+	const void *src;
+	size_t size;
+	size_t slots;  /* destinations: dst + k * size, k < slots */
+	size_t next;
+};
+
+static int memcpy_batch(void *arg, uint64_t n)
+{
+	struct copy_state *c = arg;
+
+	for (uint64_t i = 0; i < n; i++) {
+		memcpy(c->dst + c->next * c->size, c->src, c->size);
+		c->next = (c->next + 1) % c->slots;
+	}
+	__asm__ __volatile__("" ::: "memory"); /* the copies are observable */
+	return 0;
+}
+
+static struct workload put_workload(struct put_state *p, uint64_t batch,
+				    enum unit u)
+{
+	return (struct workload){put_drop_batch, p, batch, p->size, u};
+}
+
+static struct workload get_workload(struct get_state *g, enum unit u)
+{
+	return (struct workload){get_release_batch, g, CALL_BATCH, 0, u};
+}
+
+/* ------------------------------------------------------------------ */
+/* Store helpers                                                      */
+
+/* A private store; capacity 0 keeps the default. */
+static int store_open(uint64_t capacity, struct shoal_store **out)
+{
+	struct shoal_store_options o;
+
+	shoal_store_options_init(&o);
+	if (capacity)
+		o.capacity = capacity;
+	return shoal_store_create(NULL, &o, out);
+}
+
+static int store_evictions(struct shoal_store *store, uint64_t *out)
+{
+	struct shoal_store_stats s;
+	int rc = shoal_store_stats(store, &s);
+
+	if (rc < 0)
+		return rc;
+	*out = s.evictions;
+	return 0;
+}
+
+/* A sealed object of `size` bytes of which only the first and last bytes
+ * are written (no memcpy of the whole object); the caller holds it. */
+static int make_sealed(struct shoal_store *store, size_t size, shoal_id *id)
+{
+	void *data;
+	int rc;
+
+	*id = shoal_id_next(store);
+	rc = shoal_create(store, *id, size, NULL, 0, 0, &data);
+	if (rc < 0)
+		return rc;
+	((uint8_t *)data)[0] = 1;
+	((uint8_t *)data)[size - 1] = 1;
+	return shoal_seal(store, *id);
+}
+
+/* ------------------------------------------------------------------ */
+/* Family: put calls, one process                                     */
+
+/* Measures p's put+drop workload; adds evictions per put to m. */
+static int measure_puts(const struct bench_ctx *ctx, struct put_state *p,
+			const struct workload *w, int n, struct stats *st,
+			struct metric *m)
+{
+	uint64_t ev0, ev1;
+	int rc = store_evictions(p->store, &ev0);
+
+	p->puts = 0;
+	if (rc == 0)
+		rc = measure(ctx, w, n, st);
+	if (rc == 0)
+		rc = store_evictions(p->store, &ev1);
+	if (rc == 0 && p->puts)
+		add_extra(m, "evictions_per_put",
+			  (double)(ev1 - ev0) / (double)p->puts);
+	return rc;
+}
+
+static int single_put_calls(const struct bench_ctx *ctx)
+{
+	struct metric m = {
+		.name = "single_client_put_calls", .unit = UNIT_OPS,
+		.size = SMALL_OBJECT, .target = ">= 2M/s",
+		.note = "shoal_put of 64 B then shoal_drop; the store (default "
+			"options) evicts LRU objects as needed",
+	};
+	uint8_t buf[SMALL_OBJECT];
+	struct shoal_store *store;
+	struct put_state p;
+	struct workload w;
+	int rc = store_open(0, &store);
+
+	if (rc < 0)
+		return emit_error(ctx, m.name, m.size, rc);
+	memset(buf, 0xa5, sizeof buf);
+	p = (struct put_state){store, buf, sizeof buf, 0};
+	w = put_workload(&p, CALL_BATCH, UNIT_OPS);
+	rc = measure_puts(ctx, &p, &w, 1, &m.st, &m);
+	shoal_store_close(store);
+	if (rc < 0)
+		return emit_error(ctx, m.name, m.size, rc);
+	m.verdict = m.st.median >= TARGET_PUT_CALLS;
+	emit(ctx, &m);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Family: put calls, several processes                               */
+
+/* What a child writes to the report pipe: after attaching (ops = 0) and
+ * after each repetition.  Smaller than PIPE_BUF, so written atomically. */
+struct child_report {
+	int32_t rc;
+	int32_t idx;
+	int32_t cpu;
+	int32_t pad_;
+	uint64_t ops;
+	double secs;
+};
+
+struct team {
+	pid_t pid[MULTI_PROCS];
+	int pidfd[MULTI_PROCS]; /* readable once the child exits; -1: none */
+	int nforked;
+	/* One pipe per child: a byte starts a repetition, EOF ends the run. */
+	int go_r[MULTI_PROCS], go_w[MULTI_PROCS];
+	int res_r, res_w; /* every child's reports */
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd); /* a pipe end: nothing to lose if close fails */
+	*fd = -1;
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = read(fd, (char *)buf + done, len - done);
+
+		if (r == 0)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0)
+			done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = write(fd, (const char *)buf + done, len - done);
+
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0)
+			done += (size_t)r;
+	}
+	return 0;
+}
+
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof set, &set) < 0 ? -errno : 0;
+}
+
+/* Child side: keeps only its go pipe and the report pipe. */
+static void child_fds(struct team *t, int idx)
+{
+	for (int j = 0; j < MULTI_PROCS; j++) {
+		close_fd(&t->go_w[j]);
+		if (j != idx)
+			close_fd(&t->go_r[j]);
+		close_fd(&t->pidfd[j]); /* an elder sibling's */
+	}
+	close_fd(&t->res_r);
+}
+
+static int child_setup(const struct bench_ctx *ctx, int idx, int store_fd,
+		       pid_t parent, struct shoal_store **store)
+{
+	int rc;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	if (getppid() != parent)
+		return -ESRCH; /* the parent died before prctl */
+	if (ctx->pin) {
+		rc = pin_to_cpu(idx);
+		if (rc < 0)
+			return rc;
+	}
+	return shoal_store_attach_fd(store_fd, store);
+}
+
+/* Waits for each go byte, puts+drops for one repetition, reports. */
+static int child_loop(const struct bench_ctx *ctx, struct shoal_store *store,
+		      int idx, int go_r, int res_w)
+{
+	uint8_t buf[SMALL_OBJECT];
+	struct put_state p = {store, buf, sizeof buf, 0};
+	struct workload w = put_workload(&p, CALL_BATCH, UNIT_OPS);
+	char go;
+
+	memset(buf, 0x5a, sizeof buf);
+	for (;;) {
+		struct child_report r = {.idx = idx};
+		struct timed t = {0, 0};
+		ssize_t n = read_full(go_r, &go, 1);
+
+		if (n <= 0)
+			return (int)n; /* EOF: the run is over */
+		r.rc = run_for(&w, ctx->rep_seconds, &t);
+		r.cpu = sched_getcpu();
+		r.ops = t.ops;
+		r.secs = t.secs;
+		if (write_full(res_w, &r, sizeof r) < 0 || r.rc < 0)
+			return r.rc < 0 ? r.rc : -EPIPE;
+	}
+}
+
+static void __attribute__((noreturn))
+child_main(const struct bench_ctx *ctx, struct team *t, int idx,
+	   int store_fd, pid_t parent)
+{
+	struct child_report r = {.idx = idx};
+	struct shoal_store *store = NULL;
+	int rc;
+
+	child_fds(t, idx);
+	r.rc = child_setup(ctx, idx, store_fd, parent, &store);
+	r.cpu = sched_getcpu();
+	rc = write_full(t->res_w, &r, sizeof r);
+	if (rc == 0 && r.rc == 0)
+		rc = child_loop(ctx, store, idx, t->go_r[idx], t->res_w);
+	shoal_store_close(store);
+	_exit(rc < 0 || r.rc < 0 ? 1 : 0);
+}
+
+static void team_init(struct team *t)
+{
+	t->nforked = 0;
+	t->res_r = t->res_w = -1;
+	for (int i = 0; i < MULTI_PROCS; i++)
+		t->go_r[i] = t->go_w[i] = t->pidfd[i] = -1;
+}
+
+static int team_pipes(struct team *t)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return -errno;
+	t->res_r = p[0];
+	t->res_w = p[1];
+	for (int i = 0; i < MULTI_PROCS; i++) {
+		if (pipe(p) < 0)
+			return -errno;
+		t->go_r[i] = p[0];
+		t->go_w[i] = p[1];
+	}
+	return 0;
+}
+
+/* Waits for a report or a child's exit (children exit only after the run
+ * or after reporting an error, so an exit seen here is a crash). */
+static int wait_report(const struct bench_ctx *ctx, const struct team *t)
+{
+	struct pollfd pfd[1 + MULTI_PROCS];
+	int timeout_ms = (int)(ctx->rep_seconds * 1000) + 10000;
+	int rc;
+
+	pfd[0] = (struct pollfd){.fd = t->res_r, .events = POLLIN};
+	for (int i = 0; i < MULTI_PROCS; i++)
+		pfd[1 + i] = (struct pollfd){.fd = t->pidfd[i], .events = POLLIN};
+	do
+		rc = poll(pfd, 1 + MULTI_PROCS, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	if (rc == 0)
+		return -ETIMEDOUT;
+	return pfd[0].revents ? 0 : -ECHILD;
+}
+
+/* A report; -ECHILD if a child died first, -EPIPE if all are gone,
+ * -ETIMEDOUT if none reports in time. */
+static int read_report(const struct bench_ctx *ctx, struct team *t,
+		       struct child_report *r)
+{
+	ssize_t n;
+	int rc = wait_report(ctx, t);
+
+	if (rc < 0)
+		return rc;
+	n = read_full(t->res_r, r, sizeof *r);
+	if (n < 0)
+		return (int)n;
+	return n == (ssize_t)sizeof *r ? 0 : -EPIPE;
+}
+
+/* Forks the children; returns once each has attached (or failed to). */
+static int team_start(const struct bench_ctx *ctx, int store_fd,
+		      struct team *t)
+{
+	pid_t parent = getpid();
+	int rc = team_pipes(t);
+
+	if (rc < 0)
+		return rc;
+	fflush(stdout);
+	fflush(stderr);
+	for (int i = 0; i < MULTI_PROCS; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return -errno;
+		if (pid == 0)
+			child_main(ctx, t, i, store_fd, parent);
+		t->pid[t->nforked] = pid;
+		/* Without a pidfd (kernel < 5.3) a crash shows as a timeout. */
+		t->pidfd[t->nforked++] = (int)syscall(SYS_pidfd_open, pid, 0);
+	}
+	close_fd(&t->res_w);
+	for (int i = 0; i < MULTI_PROCS; i++)
+		close_fd(&t->go_r[i]);
+	for (int i = 0; i < MULTI_PROCS; i++) {
+		struct child_report r;
+
+		rc = read_report(ctx, t, &r);
+		if (rc == 0)
+			rc = r.rc;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One repetition: starts every child, sums their operations over the
+ * longest child's window.  cpus[i] receives child i's CPU. */
+static int team_round(const struct bench_ctx *ctx, struct team *t,
+		      double *rate, int *cpus)
+{
+	uint64_t ops = 0;
+	double secs = 0;
+	int rc;
+
+	for (int i = 0; i < MULTI_PROCS; i++) {
+		rc = write_full(t->go_w[i], "g", 1);
+		if (rc < 0)
+			return rc;
+	}
+	for (int i = 0; i < MULTI_PROCS; i++) {
+		struct child_report r;
+
+		rc = read_report(ctx, t, &r);
+		if (rc == 0)
+			rc = r.rc;
+		if (rc < 0)
+			return rc;
+		ops += r.ops;
+		secs = r.secs > secs ? r.secs : secs;
+		if (r.idx >= 0 && r.idx < MULTI_PROCS)
+			cpus[r.idx] = r.cpu;
+	}
+	*rate = (double)ops / secs;
+	return 0;
+}
+
+/* A discarded warm-up round, then ctx->reps timed rounds. */
+static int team_measure(const struct bench_ctx *ctx, struct team *t,
+			struct metric *m)
+{
+	double v[REPS_FULL], warm;
+	int rc = team_round(ctx, t, &warm, m->cpus);
+
+	for (int r = 0; rc == 0 && r < ctx->reps; r++)
+		rc = team_round(ctx, t, &v[r], m->cpus);
+	if (rc < 0)
+		return rc;
+	m->st = stats_of(v, ctx->reps);
+	m->ncpus = MULTI_PROCS;
+	return 0;
+}
+
+/* Waits for one child (`block`: until it exits).  Returns 1 if it was
+ * reaped, 0 if it still runs, -ECHILD if it failed (said on stderr if
+ * `report`), or -errno. */
+static int reap_child(pid_t pid, bool block, bool report)
+{
+	int status;
+	pid_t r;
+
+	do
+		r = waitpid(pid, &status, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return r < 0 ? -errno : 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 1;
+	if (!report)
+		return -ECHILD;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "shoal-bench: child %d killed by signal %d\n",
+			(int)pid, WTERMSIG(status));
+	else
+		fprintf(stderr, "shoal-bench: child %d exited with %d\n",
+			(int)pid, WEXITSTATUS(status));
+	return -ECHILD;
+}
+
+/* Ends the run: EOF on every go pipe, and on an error (`kill_them`) a
+ * SIGKILL to each child still running; then waits for every child.
+ * Returns 0, or an error if a child failed on its own. */
+static int team_stop(struct team *t, bool kill_them)
+{
+	int rc = 0;
+
+	for (int i = 0; i < MULTI_PROCS; i++) {
+		close_fd(&t->go_w[i]);
+		close_fd(&t->go_r[i]);
+	}
+	close_fd(&t->res_w);
+	for (int i = 0; i < t->nforked; i++) {
+		int r = kill_them ? reap_child(t->pid[i], false, true) : 0;
+
+		if (r == 0 && kill_them)
+			kill(t->pid[i], SIGKILL); /* our own child, by pid */
+		if (r == 0)
+			r = reap_child(t->pid[i], true, !kill_them);
+		if (r < 0 && !(kill_them && r == -ECHILD))
+			rc = r;
+		close_fd(&t->pidfd[i]);
+	}
+	close_fd(&t->res_r);
+	return rc;
+}
+
+static int multi_put_calls(const struct bench_ctx *ctx)
+{
+	struct metric m = {
+		.name = "multi_client_put_calls", .unit = UNIT_OPS,
+		.size = SMALL_OBJECT, .procs = MULTI_PROCS, .verdict = -1,
+		.note = ctx->pin
+			? "2 forked processes (shoal_store_attach_fd on the "
+			  "parent's private store), pinned to CPUs 0 and 1, "
+			  "put+drop 64 B after a pipe barrier; total = sum of "
+			  "ops / longest window"
+			: "2 forked processes (shoal_store_attach_fd on the "
+			  "parent's private store), not pinned, put+drop 64 B "
+			  "after a pipe barrier; total = sum of ops / longest "
+			  "window",
+	};
+	struct shoal_store *store;
+	struct team t;
+	int rc = store_open(0, &store), stop_rc;
+
+	if (rc < 0)
+		return emit_error(ctx, m.name, m.size, rc);
+	team_init(&t);
+	rc = team_start(ctx, shoal_store_fd(store), &t);
+	if (rc == 0)
+		rc = team_measure(ctx, &t, &m);
+	stop_rc = team_stop(&t, rc < 0);
+	rc = rc < 0 ? rc : stop_rc;
+	shoal_store_close(store);
+	if (rc < 0)
+		return emit_error(ctx, m.name, m.size, rc);
+	emit(ctx, &m);
+	return 0;
+}
+
+static int family_put_calls(const struct bench_ctx *ctx)
+{
+	int rc1 = 0, rc2 = 0;
+
+	if (wanted(ctx, "single_client_put_calls"))
+		rc1 = single_put_calls(ctx);
+	if (wanted(ctx, "multi_client_put_calls"))
+		rc2 = multi_put_calls(ctx);
+	return rc1 < 0 ? rc1 : rc2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Family: get calls                                                  */
+
+static int family_get_calls(const struct bench_ctx *ctx)
+{
+	struct metric m = {
+		.name = "single_client_get_calls", .unit = UNIT_OPS,
+		.size = SMALL_OBJECT, .target = ">= 10M/s",
+		.note = "shoal_get (timeout 0) + shoal_release of one sealed "
+			"object",
+	};
+	struct shoal_store *store;
+	struct get_state g = {0};
+	struct workload w;
+	int rc;
+
+	if (!wanted(ctx, m.name))
+		return 0;
+	rc = store_open(0, &store);
+	if (rc < 0)
+		return emit_error(ctx, m.name, m.size, rc);
+	g.store = store;
+	w = get_workload(&g, UNIT_OPS);
+	rc = make_sealed(store, SMALL_OBJECT, &g.id);
+	if (rc == 0)
+		rc = measure(ctx, &w, 1, &m.st);
+	shoal_store_close(store);
+	if (rc < 0)
+		return emit_error(ctx, m.name, m.size, rc);
+	m.verdict = m.st.median >= TARGET_GET_CALLS;
+	emit(ctx, &m);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Family: put bandwidth against memcpy                               */
+
+static const char bw_put_name[] = "single_client_put_gigabytes";
+static const char bw_copy_name[] = "memcpy_gigabytes";
+
+struct bw_bufs {
+	uint8_t *src;    /* BW_MAX_SIZE bytes, anonymous, pre-touched */
+	uint8_t *dst;    /* BW_CAPACITY bytes of memfd, pre-touched */
+};
+
+/* Shared memfd memory, like the store's own segment (so that the
+ * comparison does not hinge on transparent huge pages for anonymous
+ * memory but not for shmem). */
+static int map_memfd(size_t len, uint8_t **out)
+{
+	int fd = memfd_create("shoal-bench-memcpy", MFD_CLOEXEC);
+	void *p;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0)
+		rc = -errno;
+	p = rc ? MAP_FAILED
+	       : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (rc == 0 && p == MAP_FAILED)
+		rc = -errno;
+	close(fd); /* the mapping keeps the memory */
+	if (rc == 0)
+		*out = p;
+	return rc;
+}
+
+static int bw_bufs_open(struct bw_bufs *b)
+{
+	void *p = mmap(NULL, BW_MAX_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int rc;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	b->src = p;
+	memset(b->src, 0xa5, BW_MAX_SIZE);
+	rc = map_memfd(BW_CAPACITY, &b->dst);
+	if (rc < 0) {
+		munmap(b->src, BW_MAX_SIZE);
+		return rc;
+	}
+	memset(b->dst, 0, BW_CAPACITY); /* first touch, outside the timing */
+	return 0;
+}
+
+static void bw_bufs_close(struct bw_bufs *b)
+{
+	munmap(b->src, BW_MAX_SIZE);
+	munmap(b->dst, BW_CAPACITY);
+}
+
+/* Two passes of put+drop over the store's capacity, so that every page the
+ * puts will cycle through is touched before timing.  *footprint gets the
+ * bytes the allocator then holds: what memcpy must cycle through too. */
+static int bw_warm(struct put_state *p, uint64_t *footprint)
+{
+	struct shoal_store_stats s;
+	int rc = put_drop_batch(p, 2 * (BW_CAPACITY / p->size) + 2);
+
+	if (rc == 0)
+		rc = shoal_store_stats(p->store, &s);
+	if (rc < 0)
+		return rc;
+	*footprint = s.heap_bytes_reserved;
+	if (*footprint < p->size || *footprint > BW_CAPACITY)
+		*footprint = BW_FOOTPRINT; /* stat out of range: the design's */
+	*footprint -= *footprint % p->size;
+	return 0;
+}
+
+static void bw_emit(const struct bench_ctx *ctx, struct metric *put,
+		    struct metric *copy, bool both)
+{
+	if (both) {
+		double ratio = put->st.median / copy->st.median;
+
+		add_extra(put, "ratio_to_memcpy", ratio);
+		put->verdict = ratio >= TARGET_PUT_VS_MEMCPY;
+	}
+	if (put->name)
+		emit(ctx, put);
+	if (copy->name)
+		emit(ctx, copy);
+}
+
+/* Measures the put and/or memcpy workloads of one size, interleaved. */
+static int bw_measure(const struct bench_ctx *ctx, struct put_state *p,
+		      struct copy_state *c, struct metric *put,
+		      struct metric *copy)
+{
+	struct workload w[MAX_WORKLOADS];
+	struct stats st[MAX_WORKLOADS];
+	int n = 0, rc;
+
+	if (put->name)
+		w[n++] = put_workload(p, 1, UNIT_GBPS);
+	if (copy->name)
+		w[n++] = (struct workload){memcpy_batch, c, 1, c->size,
+					   UNIT_GBPS};
+	rc = measure_puts(ctx, p, w, n, st, put);
+	if (rc < 0)
+		return rc;
+	if (put->name)
+		put->st = st[0];
+	if (copy->name)
+		copy->st = st[n - 1];
+	bw_emit(ctx, put, copy, n == 2);
+	return 0;
+}
+
+static int bw_one_size(const struct bench_ctx *ctx, const struct bw_bufs *b,
+		       size_t size)
+{
+	struct metric put = {
+		.name = wanted(ctx, bw_put_name) ? bw_put_name : NULL,
+		.unit = UNIT_GBPS, .size = size, .target = ">= 70% of memcpy",
+		.verdict = -1,
+		.note = "shoal_put (create+memcpy+seal) then shoal_drop, "
+			"cycling through a store of 288 MiB that evicts LRU; "
+			"warmed by two passes first, so first-touch page "
+			"faults (~3 us/page here) are excluded",
+	};
+	struct metric copy = {
+		.name = wanted(ctx, bw_copy_name) ? bw_copy_name : NULL,
+		.unit = UNIT_GBPS, .size = size,
+		.note = "memcpy from the same source into pre-touched memfd "
+			"memory, destinations cycling over the put's "
+			"footprint (the store's heap_bytes_reserved)",
+	};
+	struct shoal_store *store;
+	struct put_state p = {NULL, b->src, size, 0};
+	struct copy_state c = {b->dst, b->src, size, 1, 0};
+	const char *name = put.name ? put.name : copy.name;
+	int rc;
+
+	if (!name)
+		return 0;
+	rc = store_open(BW_CAPACITY, &store);
+	if (rc < 0)
+		return emit_error(ctx, name, size, rc);
+	p.store = store;
+	rc = bw_warm(&p, &put.footprint);
+	copy.footprint = put.footprint;
+	c.slots = put.footprint / size;
+	if (rc == 0)
+		rc = bw_measure(ctx, &p, &c, &put, &copy);
+	shoal_store_close(store);
+	return rc < 0 ? emit_error(ctx, name, size, rc) : 0;
+}
+
+static int family_put_gigabytes(const struct bench_ctx *ctx)
+{
+	static const size_t sizes[] = {1u << 20, BW_MAX_SIZE};
+	struct bw_bufs b = {NULL, NULL};
+	int rc = 0, err = 0;
+
+	if (!wanted(ctx, bw_put_name) && !wanted(ctx, bw_copy_name))
+		return 0;
+	rc = bw_bufs_open(&b);
+	if (rc < 0)
+		return emit_error(ctx, bw_copy_name, 0, rc);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		rc = bw_one_size(ctx, &b, sizes[i]);
+		err = rc < 0 ? rc : err;
+	}
+	bw_bufs_close(&b);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Family: get latency against object size                            */
+
+struct lat_case {
+	struct metric m;
+	struct get_state g;  /* g.store is NULL until prepared */
+};
+
+static int lat_prepare(const struct bench_ctx *ctx, struct lat_case *c)
+{
+	struct shoal_store *store;
+	int rc = store_open(c->m.size + LAT_SLACK, &store);
+
+	if (rc < 0)
+		return emit_error(ctx, c->m.name, c->m.size, rc);
+	rc = make_sealed(store, c->m.size, &c->g.id);
+	if (rc < 0) {
+		shoal_store_close(store);
+		return emit_error(ctx, c->m.name, c->m.size, rc);
+	}
+	c->g.store = store;
+	return 0;
+}
+
+static int lat_finish(const struct bench_ctx *ctx, struct lat_case *c)
+{
+	int rc;
+
+	if (!c->g.store)
+		return 0;
+	rc = shoal_drop(c->g.store, c->g.id);
+	shoal_store_close(c->g.store);
+	c->g.store = NULL;
+	return rc < 0 ? emit_error(ctx, c->m.name, c->m.size, rc) : 0;
+}
+
+/* Measures the prepared cases side by side and emits them. */
+static int lat_measure(const struct bench_ctx *ctx, struct lat_case *c,
+		       int ncases)
+{
+	struct workload w[MAX_WORKLOADS];
+	struct stats st[MAX_WORKLOADS];
+	struct lat_case *run[MAX_WORKLOADS];
+	int n = 0, rc;
+
+	for (int i = 0; i < ncases; i++) {
+		if (c[i].g.store) {
+			w[n] = get_workload(&c[i].g, UNIT_NS);
+			run[n++] = &c[i];
+		}
+	}
+	rc = n ? measure(ctx, w, n, st) : 0;
+	for (int k = 0; k < n; k++) {
+		if (rc < 0) {
+			emit_error(ctx, run[k]->m.name, run[k]->m.size, rc);
+			continue;
+		}
+		run[k]->m.st = st[k];
+		if (k == 1) {
+			double ratio = st[1].median / st[0].median;
+
+			add_extra(&run[1]->m, "ratio_to_1KiB", ratio);
+			run[1]->m.verdict = ratio <= TARGET_1GIB_VS_1KIB;
+		}
+		emit(ctx, &run[k]->m);
+	}
+	return rc;
+}
+
+static int family_get_latency(const struct bench_ctx *ctx)
+{
+	struct lat_case c[MAX_WORKLOADS] = {
+		{.m = {.name = "get_latency_1KiB_ns", .unit = UNIT_NS,
+		       .size = 1u << 10,
+		       .note = "shoal_get + shoal_release pair, one sealed "
+			       "1 KiB object"}},
+		{.m = {.name = "get_latency_1GiB_ns", .unit = UNIT_NS,
+		       .size = 1u << 30, .target = "<= 2x the 1 KiB get",
+		       .verdict = -1,
+		       .note = "shoal_get + shoal_release pair, one sealed "
+			       "1 GiB object of which only 2 bytes were "
+			       "written"}},
+	};
+	int rc, err = 0;
+
+	for (int i = 0; i < MAX_WORKLOADS; i++) {
+		rc = wanted(ctx, c[i].m.name) ? lat_prepare(ctx, &c[i]) : 0;
+		err = rc < 0 ? rc : err;
+	}
+	rc = lat_measure(ctx, c, MAX_WORKLOADS);
+	err = rc < 0 ? rc : err;
+	for (int i = 0; i < MAX_WORKLOADS; i++) {
+		rc = lat_finish(ctx, &c[i]);
+		err = rc < 0 ? rc : err;
+	}
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Families, options, main                                            */
+
+struct family {
+	const char *name;
+	int (*run)(const struct bench_ctx *ctx);
+	const char *metrics;
+};
+
+static const struct family families[] = {
+	{"put_calls", family_put_calls,
+	 "single_client_put_calls multi_client_put_calls"},
+	{"get_calls", family_get_calls, "single_client_get_calls"},
+	{"put_gigabytes", family_put_gigabytes,
+	 "single_client_put_gigabytes memcpy_gigabytes (1 MiB, 64 MiB)"},
+	{"get_latency", family_get_latency,
+	 "get_latency_1KiB_ns get_latency_1GiB_ns"},
+};
+
+#define NFAMILIES (sizeof families / sizeof families[0])
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [--json] [--quick] [--filter SUBSTRING] [--help]\n"
+		"  --json      one JSON object per line on stdout\n"
+		"  --quick     %d repetitions of %.1f s (default %d of %.1f s)\n"
+		"  --filter S  only the metrics whose name contains S\n"
+		"families and their metrics:\n",
+		argv0, REPS_QUICK, REP_SECONDS_QUICK, REPS_FULL,
+		REP_SECONDS_FULL);
+	for (size_t i = 0; i < NFAMILIES; i++)
+		fprintf(f, "  %-14s %s\n", families[i].name,
+			families[i].metrics);
+}
+
+/* 0: run; 1: --help was printed; -1: bad usage (printed). */
+static int parse_args(int argc, char **argv, struct bench_ctx *ctx)
+{
+	*ctx = (struct bench_ctx){0};
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			ctx->json = true;
+		} else if (!strcmp(argv[i], "--quick")) {
+			ctx->quick = true;
+		} else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
+			ctx->filter = argv[++i];
+		} else if (!strncmp(argv[i], "--filter=", 9)) {
+			ctx->filter = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--help") ||
+			   !strcmp(argv[i], "-h")) {
+			usage(stdout, argv[0]);
+			return 1;
+		} else {
+			usage(stderr, argv[0]);
+			return -1;
+		}
+	}
+	ctx->reps = ctx->quick ? REPS_QUICK : REPS_FULL;
+	ctx->rep_seconds = ctx->quick ? REP_SECONDS_QUICK : REP_SECONDS_FULL;
+	return 0;
+}
+
+static bool cpus_0_and_1_usable(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) < 0)
+		return false;
+	return CPU_ISSET(0, &set) && CPU_ISSET(1, &set);
+}
+
+static void print_machine(const struct bench_ctx *ctx)
+{
+	char note[320];
+
+	snprintf(note, sizeof note,
+		 "%ld CPUs online; medians of %d repetitions of %.1f s after "
+		 "a warm-up; multi_client_put_calls %s; single-client "
+		 "benchmarks are not pinned; compare ratios within one run",
+		 ctx->ncpus, ctx->reps, ctx->rep_seconds,
+		 ctx->pin ? "pins its 2 processes to CPUs 0 and 1 "
+			    "(sched_setaffinity)"
+			  : "does not pin (CPUs 0 and 1 not both usable)");
+	if (ctx->json) {
+		printf("{\"metric\":\"machine\",\"cpus\":%ld", ctx->ncpus);
+		printf(",\"pinned\":%s", ctx->pin ? "[0,1]" : "null");
+		json_key("note");
+		json_str(note);
+		printf("}\n");
+	} else {
+		printf("shoal-bench: %s\n", note);
+		printf("targets are context only; a GB/s is 1e9 bytes\n\n");
+		printf("%-28s %9s %9s %9s  %-5s  %-62s %s\n", "metric",
+		       "median", "min", "max", "unit", "context", "target");
+	}
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_ctx ctx;
+	int failed = 0, rc = parse_args(argc, argv, &ctx);
+
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		fprintf(stderr, "shoal-bench: signal: %s\n",
+			shoal_strerror(-errno));
+		return 1;
+	}
+	ctx.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	ctx.pin = ctx.ncpus >= 2 && cpus_0_and_1_usable();
+	print_machine(&ctx);
+	for (size_t i = 0; i < NFAMILIES; i++) {
+		if (families[i].run(&ctx) < 0)
+			failed = 1;
+	}
+	return failed;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shoal/error.h - error codes.
+ *
+ * Every int-returning shoal function returns 0 (or a count) on success and a
+ * negative code on failure.  Where an errno value fits, the code is that
+ * errno negated (-ENOENT: unknown ID, -EEXIST, -ETIMEDOUT, -EAGAIN, -EINVAL,
+ * -ENOSPC: a fixed-size table is full, -EPERM, -EBUSY, -EOVERFLOW, ...).
+ * shoal's own conditions use the SHOAL_E* values below, all below -4000 so
+ * they never collide with an errno.  shoal keeps no errno of its own.
+ */
+#ifndef SHOAL_ERROR_H
+#define SHOAL_ERROR_H
+
+#include <shoal/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum shoal_error {
+	/* The store has no room and nothing can be evicted (Ray's
+	 * ObjectStoreFullError). */
+	SHOAL_ESTOREFULL = -4001,
+	/* The object was evicted to make room; its tombstone says so
+	 * (Ray's ObjectLostError for an object nobody held). */
+	SHOAL_EEVICTED = -4002,
+	/* The object was deleted (shoal_delete). */
+	SHOAL_EDELETED = -4003,
+	/* Seal of an object that is sealed already. */
+	SHOAL_ESEALED = -4004,
+	/* Operation needs a sealed object (e.g. hold before seal). */
+	SHOAL_ENOTSEALED = -4005,
+	/* The segment is not a shoal segment, or is corrupt. */
+	SHOAL_EBADSEGMENT = -4006,
+	/* The segment was made by another layout version of shoal. */
+	SHOAL_EVERSION = -4007,
+	/* The object was being created by a process that died. */
+	SHOAL_EOWNERDIED = -4008,
+	/* No free slot in the process table. */
+	SHOAL_ETOOMANYPROCS = -4009,
+	/* This process already holds/pins as many objects as its ledger
+	 * records (store option ledger_slots). */
+	SHOAL_ELEDGERFULL = -4010,
+	/* Reserved for the runtime (task error, actor died, ...). */
+	SHOAL_ETASK = -4020,
+	SHOAL_EWORKERDIED = -4021,
+	SHOAL_EACTORDIED = -4022,
+	SHOAL_ECANCELLED = -4023,
+};
+
+/* A static, human-readable description of any code returned by shoal
+ * (negative errno values included).  Never returns NULL. */
+SHOAL_API const char *shoal_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHOAL_ERROR_H */

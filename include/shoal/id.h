@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shoal/id.h - 16-byte object IDs.
+ *
+ * An ID is two 64-bit words.  `hi` carries the node (bits 63..48, 0 on one
+ * machine, kept so that a later multi-machine mode can route an ID to its
+ * owner without a lookup), a return index (bits 47..32) and the owner
+ * (bits 31..0: the creating process's slot and that slot's generation);
+ * `lo` is a 64-bit counter private to the owner.  IDs derived this way are
+ * unique for the life of a segment without any shared counter.  Random IDs
+ * keep node = 0 and fill the other 112 bits from getrandom().
+ *
+ * The all-zero ID is never valid (SHOAL_ID_NIL).  Text form: 32 lowercase
+ * hex digits, hi first.
+ */
+#ifndef SHOAL_ID_H
+#define SHOAL_ID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shoal/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shoal_id {
+	uint64_t hi;
+	uint64_t lo;
+} shoal_id;
+
+#define SHOAL_ID_NIL ((shoal_id){0, 0})
+#define SHOAL_ID_HEX_LEN 32 /* characters, without the terminating NUL */
+
+static inline bool shoal_id_eq(shoal_id a, shoal_id b)
+{
+	return a.hi == b.hi && a.lo == b.lo;
+}
+
+static inline bool shoal_id_is_nil(shoal_id a)
+{
+	return (a.hi | a.lo) == 0;
+}
+
+static inline uint16_t shoal_id_node(shoal_id a)
+{
+	return (uint16_t)(a.hi >> 48);
+}
+
+static inline uint16_t shoal_id_index(shoal_id a)
+{
+	return (uint16_t)(a.hi >> 32);
+}
+
+/* Deterministic ID: node, owner (slot and generation), counter, index. */
+SHOAL_API shoal_id shoal_id_derive(uint16_t node, uint32_t owner,
+				   uint64_t counter, uint16_t index);
+
+/* Random ID (node 0).  Returns 0 or a negative errno from getrandom(). */
+SHOAL_API int shoal_id_random(shoal_id *out);
+
+/* Writes 32 hex digits and a NUL into buf (at least 33 bytes). */
+SHOAL_API void shoal_id_format(shoal_id id, char buf[SHOAL_ID_HEX_LEN + 1]);
+
+/* Parses exactly 32 hex digits (either case).  -EINVAL otherwise. */
+SHOAL_API int shoal_id_parse(const char *text, shoal_id *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHOAL_ID_H */

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shoal/shoal.h - everything public in one include.
+ */
+#ifndef SHOAL_SHOAL_H
+#define SHOAL_SHOAL_H
+
+#include <shoal/error.h>
+#include <shoal/export.h>
+#include <shoal/id.h>
+#include <shoal/store.h>
+
+#endif /* SHOAL_SHOAL_H */

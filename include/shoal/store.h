@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shoal/store.h - the shared-memory object store (Plasma's model).
+ *
+ * A store is one shared-memory segment holding immutable objects.  Any
+ * process that has the segment mapped reads an object in place: a get is a
+ * lookup and an atomic pin, never a copy and never a system call.
+ *
+ * Life of an object (Plasma's semantics):
+ *   create -> (write the buffer) -> seal   -- visible, immutable
+ *          \-> abort                        -- as if never created
+ *   get -> (read the view) -> release       -- pinned while viewed
+ *   hold / drop                             -- a reference (Ray's ObjectRef)
+ *   delete                                  -- deferred until unpinned
+ *
+ * Lifetime: an object that any process holds or has pinned is never
+ * evicted.  Sealed objects nobody holds or pins are a cache: when a create
+ * needs room they are evicted, least recently used first, and a later get
+ * of such an ID returns SHOAL_EEVICTED (from a tombstone) instead of
+ * waiting.  A create that finds no room even after evicting waits up to its
+ * timeout for holds or pins to go, then fails with SHOAL_ESTOREFULL.
+ *
+ * Processes: every process that opens a store takes a slot in the
+ * segment's process table, where its holds, pins and allocator caches are
+ * recorded.  When a process dies (any signal, at any instruction), the next
+ * process that attaches, or whose wait times out, reaps its slot: its pins
+ * and holds are released, its allocator caches returned, an object it was
+ * creating is aborted.  Death is decided by pidfd / pid + start time.
+ *
+ * Timeouts are in milliseconds: 0 polls, a negative value waits forever.
+ *
+ * Concurrency: a struct shoal_store may be used by any number of threads of
+ * its process at once; any number of processes may attach to one segment.
+ * A successful seal happens-before every get that returns the object (the
+ * object's bytes written before seal are visible to the reader).
+ *
+ * Not async-signal-safe.  A process must not use a store handle inherited
+ * through fork(); the child opens its own (shoal_store_attach or
+ * shoal_store_attach_fd).
+ */
+#ifndef SHOAL_STORE_H
+#define SHOAL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shoal/error.h>
+#include <shoal/export.h>
+#include <shoal/id.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct shoal_store;
+
+/* Sizes fixed at creation.  Initialise with shoal_store_options_init()
+ * (or SHOAL_STORE_OPTIONS_INIT) and change only the fields you need. */
+struct shoal_store_options {
+	/* Bytes available to object data and metadata (rounded up to a
+	 * multiple of 64 KiB, the allocator's slab size).  Default 256 MiB. */
+	uint64_t capacity;
+	/* Live objects at most (tombstones do not count).  Default 65536.
+	 * The directory has twice as many slots. */
+	uint32_t max_objects;
+	/* Processes that may have the store open at once.  Default 64. */
+	uint32_t max_procs;
+	/* Distinct objects one process may hold or pin at once.  Default
+	 * 16384.  Beyond it, hold/get return SHOAL_ELEDGERFULL. */
+	uint32_t ledger_slots;
+	/* Pause iterations a waiter spins before it sleeps on a futex.
+	 * Default 2000 (about 70 µs of spinning at most). */
+	uint32_t spin_budget;
+};
+
+#define SHOAL_STORE_OPTIONS_INIT                                              \
+	{                                                                     \
+		.capacity = 256u << 20, .max_objects = 65536, .max_procs = 64, \
+		.ledger_slots = 16384, .spin_budget = 2000,                   \
+	}
+
+SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
+
+/*
+ * Creates a store.  With a name ("/name" or "name", at most 200 bytes, no
+ * other '/'), the segment is /dev/shm/<name>, created exclusively with mode
+ * 0600 (-EEXIST if it exists); it outlives the process until
+ * shoal_store_unlink().  With name == NULL the segment is a private memfd:
+ * it goes away with the last process that has it open; children reach it
+ * through shoal_store_fd() and shoal_store_attach_fd().
+ * opts may be NULL for the defaults.
+ */
+SHOAL_API int shoal_store_create(const char *name,
+				 const struct shoal_store_options *opts,
+				 struct shoal_store **out);
+
+/*
+ * Attaches to an existing named store.  Checks the magic, layout version,
+ * sizes and every region offset; a foreign or corrupt segment is refused
+ * with SHOAL_EBADSEGMENT, another layout version with SHOAL_EVERSION.
+ * Reaps the slots of dead processes.
+ */
+SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out);
+
+/* Attaches through a file descriptor of the segment (e.g. a private store's
+ * memfd inherited across fork+exec).  The fd is duplicated, not taken. */
+SHOAL_API int shoal_store_attach_fd(int fd, struct shoal_store **out);
+
+/* The segment's file descriptor (owned by the store; do not close). */
+SHOAL_API int shoal_store_fd(const struct shoal_store *store);
+
+/*
+ * Detaches: releases this process's pins and holds, returns its allocator
+ * caches and frees its process slot.  Views obtained through this handle
+ * become invalid.  NULL is a no-op.
+ */
+SHOAL_API void shoal_store_close(struct shoal_store *store);
+
+/* Removes a named segment from /dev/shm.  Processes that have it mapped
+ * keep using it.  -ENOENT if there is none, -EINVAL for a bad name. */
+SHOAL_API int shoal_store_unlink(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Objects                                                            */
+
+/*
+ * Creates an unsealed object of data_size bytes plus a copy of meta
+ * (meta_size bytes, may be 0).  *data receives a writable buffer of
+ * data_size bytes, valid until seal or abort.  The object is not visible
+ * to get until sealed; the creator holds it once sealed (drop it when done).
+ *
+ * -EEXIST: the ID exists (live); -EINVAL: nil ID or size overflow;
+ * SHOAL_ESTOREFULL: no room within timeout_ms (size larger than the
+ * capacity fails at once); -ENOSPC: max_objects live objects exist or the
+ * directory has no free slot near the ID's home.
+ */
+SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
+			   size_t data_size, const void *meta,
+			   size_t meta_size, int timeout_ms, void **data);
+
+/* Seals an object this process created: it becomes immutable and visible,
+ * and waiting gets wake up.  SHOAL_ESEALED if sealed already, -EPERM if
+ * another process created it, -ENOENT if there is no such object. */
+SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id);
+
+/* Aborts an unsealed object this process created: as if never created.
+ * SHOAL_ESEALED if it was sealed, -EPERM / -ENOENT as for seal. */
+SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id);
+
+/* create + copy + seal.  The caller holds the result. */
+SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
+				const void *data, size_t size,
+				const void *meta, size_t meta_size,
+				int timeout_ms);
+
+/* As shoal_put_with_id, under a fresh ID derived for this process (Ray's
+ * ray.put).  *out receives the ID. */
+SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
+			size_t size, int timeout_ms, shoal_id *out);
+
+/* A fresh ID derived for this process (unique within the segment). */
+SHOAL_API shoal_id shoal_id_next(struct shoal_store *store);
+
+/* A read-only, zero-copy view of a sealed object, pinned until released.
+ * Fields other than data/size/meta/meta_size/id are private. */
+struct shoal_view {
+	const void *data;
+	size_t size;
+	const void *meta;
+	size_t meta_size;
+	shoal_id id;
+	int err;          /* per-ID result of shoal_get_many */
+	uint32_t entry_;  /* private */
+	uint32_t gen_;    /* private */
+};
+
+/*
+ * Gets a sealed object, pinning it.  Waits up to timeout_ms for an object
+ * that is not yet created or not yet sealed.  -ETIMEDOUT when the wait ends,
+ * SHOAL_EEVICTED / SHOAL_EDELETED for an evicted / deleted object (from its
+ * tombstone), SHOAL_ELEDGERFULL if this process pins too many objects.
+ */
+SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
+			int timeout_ms, struct shoal_view *out);
+
+/*
+ * Gets n objects, waiting until every one is sealed or timeout_ms passed
+ * (one deadline for all).  views[i].err is 0 (pinned: release it) or the
+ * error shoal_get would return for ids[i]; views[i].data is NULL unless
+ * err == 0.  Returns the number of objects pinned, or a negative error for
+ * invalid arguments.
+ */
+SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
+			     size_t n, int timeout_ms,
+			     struct shoal_view *views);
+
+/* Unpins a view from shoal_get / shoal_get_many.  The view is cleared.
+ * -EINVAL for a view that is not pinned. */
+SHOAL_API int shoal_release(struct shoal_store *store,
+			    struct shoal_view *view);
+
+/* 1 if the object exists and is sealed, 0 if not (absent, unsealed,
+ * evicted, deleted), negative on error.  Does not wait or pin. */
+SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id);
+
+/* Takes a reference on a sealed object: it is not evicted while any process
+ * holds it.  A process may hold an object several times. */
+SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id);
+
+/* Drops one reference this process holds.  -ENOENT if it holds none. */
+SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
+
+/*
+ * Deletes a sealed object whatever its holds: new gets see SHOAL_EDELETED
+ * at once, its memory goes when the last pin is released.  -ENOENT if the
+ * object does not exist, SHOAL_ENOTSEALED if it is unsealed (abort it).
+ */
+SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id);
+
+/* Evicts unheld, unpinned sealed objects, least recently used first, until
+ * at least `bytes` were freed or nothing is left to evict.  Returns the
+ * number of bytes freed (capped at INT32_MAX). */
+SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes);
+
+enum shoal_object_state {
+	SHOAL_OBJECT_CREATED = 1, /* unsealed */
+	SHOAL_OBJECT_SEALED = 2,
+	SHOAL_OBJECT_DELETING = 3, /* deleted, waiting for pins to go */
+};
+
+struct shoal_object_info {
+	shoal_id id;
+	uint64_t data_size;
+	uint32_t meta_size;
+	uint32_t state;   /* enum shoal_object_state */
+	uint32_t pins;    /* views open, all processes */
+	uint32_t holds;   /* references, all processes */
+	int32_t creator_pid;
+	uint32_t reserved_;
+};
+
+/* Lists live objects into out[0..cap).  Returns how many live objects were
+ * seen (which may exceed cap).  A snapshot per object, not of the store. */
+SHOAL_API int shoal_list(struct shoal_store *store,
+			 struct shoal_object_info *out, size_t cap);
+
+struct shoal_store_stats {
+	uint64_t capacity;        /* bytes for objects */
+	uint64_t bytes_used;      /* bytes of live objects (data + meta) */
+	uint64_t objects;         /* live objects, sealed or not */
+	uint64_t max_objects;
+	uint64_t evictions;       /* objects evicted since creation */
+	uint64_t evicted_bytes;
+	uint64_t heap_bytes_reserved; /* pages taken by the allocator */
+	uint32_t processes;       /* live process slots */
+	uint32_t max_procs;
+	uint64_t reaped;          /* dead processes reaped since creation */
+};
+
+SHOAL_API int shoal_store_stats(struct shoal_store *store,
+				struct shoal_store_stats *out);
+
+/* Reaps the slots of dead processes now (attach and timed-out waits do it
+ * on their own).  Returns the number reaped. */
+SHOAL_API int shoal_store_reap(struct shoal_store *store);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHOAL_STORE_H */

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/dir.c - the object directory: a fixed-capacity open-addressed table
+ * in the segment, keyed by 16-byte object ID.
+ *
+ * Shape.  dir_slots (a power of two, at least twice max_objects) entries of
+ * one cache line each, linear probing from the ID's home slot within a
+ * bounded window of SHOAL__PROBE_MAX slots.  probe[home] records the
+ * longest distance at which an entry with that home was ever placed (plus
+ * one), so lookups read probe[home] slots at most; it only grows.
+ *
+ * States (layout.h).  EMPTY slots were never used and end every chain.
+ * FREE slots were used and hold no ID.  CREATED/SEALED entries are live;
+ * EVICTED/DELETED entries are tombstones that keep their ID so that a get
+ * answers "evicted"/"deleted" instead of waiting.  A slot is reusable when
+ * it is EMPTY, FREE, or a tombstone whose pins and holds are both zero
+ * (a deleted object some process still holds keeps its slot until the
+ * last drop, so that a ledger's index never names a reused entry).
+ * At most one live entry exists per ID; several tombstones may.
+ *
+ * Writers.  Only a process holding the insert lock of a slot's stripe
+ * (64 consecutive slots; a window spans two stripes, locked in index order)
+ * may turn a reusable slot into a live entry; everything else (pin, hold,
+ * seal, evict, delete, free) is a CAS on the entry's control word and takes
+ * no lock.  Readers never lock.  A stripe lock word holds its owner's
+ * process slot + 1, so that a reaper can release the lock of a dead owner
+ * (reaping is the only way a lock held by a dead process is broken).
+ *
+ * Reading an ID (R1 <-> A1, a seqlock on the control word): the inserter
+ * claims the slot with a CAS that changes its state, issues a release fence
+ * and only then writes id_hi/id_lo; a reader loads ctl (acquire), the two
+ * halves (relaxed), issues an acquire fence and reloads ctl.  If the reader
+ * saw a new half, the fences order the claim before its second load, so the
+ * state/generation it compares differs: it retries instead of trusting a
+ * torn or foreign ID.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "internal.h"
+
+#define SHOAL__CTL_IDENT (SHOAL__CTL_STATE_MASK | \
+	((uint64_t)SHOAL__CTL_GEN_MASK << SHOAL__CTL_GEN_SHIFT))
+
+uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id)
+{
+	uint64_t x = id.hi ^ (id.lo * 0x9e3779b97f4a7c15ull);
+
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ull;
+	x ^= x >> 32;
+	return (uint32_t)x & s->dir_mask;
+}
+
+/* Reads an entry's ID consistently with ctl (A1).  Returns the ctl value
+ * the ID belongs to. */
+uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id)
+{
+	uint64_t c1, c2;
+
+	for (;;) {
+		c1 = atomic_load_explicit(&e->ctl, memory_order_acquire);
+		id->hi = atomic_load_explicit(&e->id_hi, memory_order_relaxed);
+		id->lo = atomic_load_explicit(&e->id_lo, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		c2 = atomic_load_explicit(&e->ctl, memory_order_relaxed);
+		if (((c1 ^ c2) & SHOAL__CTL_IDENT) == 0)
+			return c2;
+	}
+}
+
+static bool shoal__live(unsigned st)
+{
+	return st == SHOAL__E_CREATED || st == SHOAL__E_SEALED;
+}
+
+static bool shoal__has_id(unsigned st)
+{
+	return st >= SHOAL__E_CREATED;
+}
+
+/* Scans the home's chain: the live entry for id wins, else the first
+ * tombstone for it. */
+int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,
+		      uint64_t *ctl_out)
+{
+	uint32_t h = shoal__dir_home(s, id);
+	uint32_t n = atomic_load_explicit(&s->probe[h], memory_order_relaxed);
+	int tomb = -ENOENT;
+	uint64_t tomb_ctl = 0;
+
+	for (uint32_t d = 0; d < n; d++) {
+		uint32_t i = (h + d) & s->dir_mask;
+		const struct shoal__entry *e = &s->dir[i];
+		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+		shoal_id got;
+
+		if (SHOAL__CTL_STATE(c) == SHOAL__E_EMPTY)
+			break;
+		if (!shoal__has_id(SHOAL__CTL_STATE(c)))
+			continue;
+		c = shoal__dir_read_id(e, &got);
+		if (!shoal__has_id(SHOAL__CTL_STATE(c)) || !shoal_id_eq(got, id))
+			continue;
+		if (shoal__live(SHOAL__CTL_STATE(c))) {
+			*ctl_out = c;
+			return (int)i;
+		}
+		if (tomb < 0) {
+			tomb = (int)i;
+			tomb_ctl = c;
+		}
+	}
+	if (tomb >= 0)
+		*ctl_out = tomb_ctl;
+	return tomb;
+}
+
+static uint32_t shoal__stripe_of(const struct shoal_store *s, uint32_t slot)
+{
+	return (slot & s->dir_mask) / SHOAL__STRIPE_SLOTS;
+}
+
+static void shoal__stripe_lock(struct shoal_store *s, uint32_t stripe)
+{
+	uint32_t me = s->slot + 1;
+
+	for (uint32_t spins = 0;; spins++) {
+		uint32_t v = 0;
+		/* Acquire: pairs with the release in stripe_unlock, so the
+		 * previous holder's entry writes are visible to our scan. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &s->stripes[stripe], &v, me, memory_order_acquire,
+			    memory_order_relaxed))
+			return;
+		if (spins < 64)
+			shoal__cpu_relax();
+		else if (v && v <= s->hdr->max_procs &&
+			 shoal__proc_dead(s, v - 1))
+			shoal__proc_reap_all(s);
+		else
+			sched_yield();
+	}
+}
+
+static void shoal__stripe_unlock(struct shoal_store *s, uint32_t stripe)
+{
+	atomic_store_explicit(&s->stripes[stripe], 0, memory_order_release);
+}
+
+/* The two stripes covering [home, home + PROBE_MAX), lowest first. */
+static void shoal__stripes_of_window(const struct shoal_store *s,
+				     uint32_t home, uint32_t st[2])
+{
+	uint32_t a = shoal__stripe_of(s, home);
+	uint32_t b = shoal__stripe_of(s, home + SHOAL__PROBE_MAX - 1);
+
+	st[0] = a < b ? a : b;
+	st[1] = a < b ? b : a;
+}
+
+int shoal__dir_lock(struct shoal_store *s, uint32_t home)
+{
+	uint32_t st[2];
+
+	shoal__stripes_of_window(s, home, st);
+	s->me->intent.stripe[0] = st[0];
+	s->me->intent.stripe[1] = st[1];
+	shoal__stripe_lock(s, st[0]);
+	if (st[1] != st[0])
+		shoal__stripe_lock(s, st[1]);
+	return 0;
+}
+
+void shoal__dir_unlock(struct shoal_store *s, uint32_t home)
+{
+	uint32_t st[2];
+
+	shoal__stripes_of_window(s, home, st);
+	if (st[1] != st[0])
+		shoal__stripe_unlock(s, st[1]);
+	shoal__stripe_unlock(s, st[0]);
+}
+
+static bool shoal__reusable(uint64_t c)
+{
+	unsigned st = SHOAL__CTL_STATE(c);
+
+	if (st == SHOAL__E_EMPTY || st == SHOAL__E_FREE)
+		return true;
+	return (st == SHOAL__E_EVICTED || st == SHOAL__E_DELETED) &&
+	       !(c & SHOAL__CTL_REPAIR) && SHOAL__CTL_PINS(c) == 0 &&
+	       SHOAL__CTL_HOLDS(c) == 0;
+}
+
+/* Under the window's lock: -EEXIST if id is live in the chain. */
+static int shoal__dir_check_dup(const struct shoal_store *s, shoal_id id,
+				uint32_t home)
+{
+	uint32_t n = atomic_load_explicit(&s->probe[home], memory_order_relaxed);
+
+	for (uint32_t d = 0; d < n; d++) {
+		const struct shoal__entry *e = &s->dir[(home + d) & s->dir_mask];
+		shoal_id got;
+		uint64_t c = shoal__dir_read_id(e, &got);
+
+		if (SHOAL__CTL_STATE(c) == SHOAL__E_EMPTY)
+			break;
+		if (shoal__live(SHOAL__CTL_STATE(c)) && shoal_id_eq(got, id))
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/* Claims a reusable slot: CAS to FREE (a state change every concurrent
+ * ID reader notices), then the release fence of R1. */
+static bool shoal__dir_claim(struct shoal__entry *e, uint64_t *ctl)
+{
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	uint64_t n;
+
+	if (!shoal__reusable(c))
+		return false;
+	n = SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, SHOAL__CTL_GEN(c));
+	if (c != n && !atomic_compare_exchange_strong_explicit(
+			      &e->ctl, &c, n, memory_order_acq_rel,
+			      memory_order_relaxed))
+		return false;
+	atomic_thread_fence(memory_order_release); /* R1 */
+	*ctl = n;
+	return true;
+}
+
+static void shoal__probe_raise(struct shoal_store *s, uint32_t home,
+			       uint32_t len)
+{
+	if (atomic_load_explicit(&s->probe[home], memory_order_relaxed) < len)
+		atomic_store_explicit(&s->probe[home], (uint8_t)len,
+				      memory_order_relaxed);
+}
+
+/*
+ * Under the window's lock: finds a reusable slot for id (none live), claims
+ * it and writes the ID.  The caller fills the entry and publishes it with
+ * a release store of ctl.  -EEXIST, or -ENOSPC when the window is full.
+ */
+int shoal__dir_reserve(struct shoal_store *s, shoal_id id, uint32_t home,
+		       uint32_t *idx_out, uint64_t *ctl_out)
+{
+	int rc = shoal__dir_check_dup(s, id, home);
+
+	if (rc)
+		return rc;
+	for (uint32_t d = 0; d < SHOAL__PROBE_MAX; d++) {
+		uint32_t i = (home + d) & s->dir_mask;
+		struct shoal__entry *e = &s->dir[i];
+
+		if (!shoal__dir_claim(e, ctl_out))
+			continue;
+		atomic_store_explicit(&e->id_hi, id.hi, memory_order_relaxed);
+		atomic_store_explicit(&e->id_lo, id.lo, memory_order_relaxed);
+		/* Relaxed: a lookup that misses the raise is ordered by the
+		 * object event it waits for (wait.c), not by this store. */
+		shoal__probe_raise(s, home, d + 1);
+		*idx_out = i;
+		return 0;
+	}
+	return -ENOSPC;
+}

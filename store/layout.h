@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/layout.h - the segment's layout, like a kernel uapi header.
+ *
+ * One file, mapped MAP_SHARED at whatever address each process gets:
+ *
+ *   [0, 4 KiB)     struct shoal__seg_hdr: magic, layout version, sizes,
+ *                  the offset of every region, shared counters
+ *   procs          max_procs x struct shoal__proc (identity, intent,
+ *                  allocator cache of each attached process)
+ *   ledgers        max_procs x ledger_slots x uint64_t (holds and pins)
+ *   stripes        insert locks of the directory, one per 64 slots
+ *   probe          one byte per directory slot: longest probe of its home
+ *   dir            dir_slots x struct shoal__entry (the object directory)
+ *   heap meta      the allocator's metadata (heap.h)
+ *   arena          object bytes, 64 KiB aligned
+ *
+ * Rules: fixed-width integers only; no pointer anywhere (offsets from the
+ * base, see off.h); no _Atomic wider than 8 bytes (16-byte atomics go
+ * through libatomic's process-private locks); every field says who writes
+ * it and which order publishes it.  Every size and offset the code relies
+ * on is checked by static_assert here or by shoal__seg_validate() at attach.
+ */
+#ifndef SHOAL_STORE_LAYOUT_H
+#define SHOAL_STORE_LAYOUT_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+
+#define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
+#define SHOAL__LAYOUT_VERSION 1u
+#define SHOAL__HDR_SIZE 4096u
+#define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
+#define SHOAL__STRIPE_SLOTS 64u
+
+static_assert(sizeof(_Atomic uint64_t) == 8, "8-byte atomics");
+static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+
+/* ------------------------------------------------------------------ */
+/* Header                                                             */
+
+struct shoal__region {
+	uint64_t off;
+	uint64_t size;
+};
+
+/*
+ * Written once by the creator before `ready` is published (R0: release
+ * store of ready = 1 publishes every field above it; A0: attach's acquire
+ * load of ready).  Read-only afterwards, except the counters, which any
+ * process updates with relaxed RMWs (they are statistics, or, for
+ * bytes_used/objects, admission counters whose exactness comes from the
+ * RMW itself, not from ordering with other data).
+ */
+struct shoal__seg_hdr {
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t hdr_size;
+	uint64_t seg_size;
+	uint64_t capacity;       /* arena bytes available to objects */
+	uint32_t max_procs;
+	uint32_t max_objects;
+	uint32_t dir_slots;      /* power of two, >= 2 x max_objects */
+	uint32_t ledger_slots;   /* power of two */
+	uint32_t spin_budget;
+	uint32_t proc_size;      /* sizeof(struct shoal__proc) */
+	uint32_t entry_size;     /* sizeof(struct shoal__entry) */
+	uint32_t nstripes;
+	struct shoal__region procs;
+	struct shoal__region ledgers;
+	struct shoal__region stripes;
+	struct shoal__region probe;
+	struct shoal__region dir;
+	struct shoal__region heap_meta;
+	struct shoal__region arena;
+	int32_t creator_pid;
+	_Atomic uint32_t ready;  /* R0 */
+	uint8_t pad0_[256 - 184];
+
+	/* Counters, own line. */
+	_Atomic uint64_t bytes_used;   /* data + meta of live objects */
+	_Atomic uint64_t objects;      /* live entries (created or sealed) */
+	_Atomic uint64_t evictions;
+	_Atomic uint64_t evicted_bytes;
+	_Atomic uint64_t reaped;
+	_Atomic uint64_t clock;        /* LRU ticks, see object.c */
+	uint8_t pad1_[64 - 48];
+
+	/*
+	 * Event futexes (see wait.c).  `seq` is bumped and woken by the
+	 * event's producer only when `waiters` is non-zero: the waiter
+	 * increments waiters (seq_cst), re-checks its condition, then sleeps
+	 * on seq; the producer changes state, fences (seq_cst), then reads
+	 * waiters.  One of the two always sees the other: no lost wake-up.
+	 * obj_*: an object was created or sealed.  space_*: room may have
+	 * appeared (a drop, release, delete or abort).
+	 */
+	_Atomic uint32_t obj_seq;
+	_Atomic uint32_t obj_waiters;
+	uint8_t pad2_[64 - 8];
+	_Atomic uint32_t space_seq;
+	_Atomic uint32_t space_waiters;
+	uint8_t pad3_[64 - 8];
+};
+
+static_assert(offsetof(struct shoal__seg_hdr, ready) == 180, "header ABI");
+static_assert(offsetof(struct shoal__seg_hdr, bytes_used) == 256, "header");
+static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
+
+/* ------------------------------------------------------------------ */
+/* Process table                                                      */
+
+/* shoal__proc.state: gen (24 bits) << 40 | phase (8) << 32 | pid (32).
+ * The pid is part of the word so that a claim names its owner in the same
+ * CAS that takes the slot: a slot is never owned by an unknown pid. */
+enum shoal__proc_phase {
+	SHOAL__PROC_FREE = 0,
+	SHOAL__PROC_LIVE = 1,
+	SHOAL__PROC_REAPING = 2, /* pid field = the reaper's pid */
+};
+
+enum shoal__intent_op {
+	SHOAL__OP_NONE = 0,
+	SHOAL__OP_REF = 1,    /* changing pins/holds of `entry` */
+	SHOAL__OP_CREATE = 2, /* block_* allocated; entry once published */
+	SHOAL__OP_FREE = 3,   /* freeing block_* of a dead object */
+};
+
+/*
+ * A process's intent: what multi-step change to shared state it is in the
+ * middle of.  Written only by the owner, before the first step and cleared
+ * after the last.  `op` and `entry` are read concurrently by a reaper that
+ * repairs an entry's counts (REPAIR, object.c): the owner's CAS on the entry
+ * (release) publishes them (R3 <-> A3 in object.c) and the owner's release
+ * store of op = NONE publishes its ledger update (R4 <-> A4).  The other
+ * fields are read by a reaper only after the owner is dead.
+ */
+struct shoal__intent {
+	_Atomic uint32_t op;
+	_Atomic uint32_t entry;
+	uint32_t gen;          /* entry generation the op expects */
+	uint32_t stage;        /* op-specific progress marker */
+	uint32_t stripe[2];    /* CREATE: stripes that may be locked */
+	uint64_t block_off;    /* CREATE / FREE: the block */
+	uint64_t block_size;
+	uint8_t pad_[64 - 40];
+};
+static_assert(sizeof(struct shoal__intent) == 64, "intent is one line");
+
+struct shoal__proc {
+	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
+	 * and the owner at close (release: publishes start_time and a
+	 * reaped slot's cleared ledger/cache to the next claimer). */
+	_Atomic uint64_t state;
+	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
+	uint32_t role;               /* owner; reserved for the runtime */
+	_Atomic uint32_t futex;      /* reserved: this process's wake word */
+	uint8_t pad0_[64 - 24];
+	/* Line 1: the intent record (owner). */
+	struct shoal__intent intent;
+	/* Allocator cache (owner; reaper after death).  heap.h. */
+	_Alignas(64) struct shoal__heap_cache cache;
+};
+static_assert(offsetof(struct shoal__proc, intent) == 64, "proc layout");
+static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
+
+#define SHOAL__PROC_STATE(gen, phase, pid)                                   \
+	(((uint64_t)((gen) & 0xffffff) << 40) | ((uint64_t)(phase) << 32) |  \
+	 (uint32_t)(pid))
+#define SHOAL__PROC_GEN(s) ((uint32_t)((s) >> 40) & 0xffffff)
+#define SHOAL__PROC_PHASE(s) ((uint32_t)((s) >> 32) & 0xff)
+#define SHOAL__PROC_PID(s) ((int32_t)(uint32_t)(s))
+
+/*
+ * Ledger record (one _Atomic uint64_t): entry index + 1 (24 bits; 0 =
+ * never used) << 40 | pins (20) << 20 | holds (20).  Each process's ledger
+ * is an open-addressed table written only by its owner (relaxed stores; the
+ * owner's intent protocol orders them, see object.c).  A record with zero
+ * counts may be reused by any key: slots are never made empty again, so
+ * probe chains stay intact.  The index alone identifies the object because
+ * an entry with a nonzero count in any ledger is never reused.
+ */
+#define SHOAL__LEDGER_KEY(r) ((uint32_t)((r) >> 40))
+#define SHOAL__LEDGER_PINS(r) ((uint32_t)((r) >> 20) & 0xfffff)
+#define SHOAL__LEDGER_HOLDS(r) ((uint32_t)(r) & 0xfffff)
+#define SHOAL__LEDGER_REC(key, pins, holds)                                  \
+	(((uint64_t)(key) << 40) | ((uint64_t)(pins) << 20) | (uint64_t)(holds))
+#define SHOAL__LEDGER_COUNT_MAX 0xfffffu
+
+/* ------------------------------------------------------------------ */
+/* Object directory                                                   */
+
+/*
+ * Entry control word, changed only by CAS:
+ *   bits  0..2   state (enum shoal__entry_state)
+ *   bit   3      DELETING: deleted while pinned; freed by the last release
+ *   bit   4      REPAIR: a reaper is recounting pins/holds (object.c)
+ *   bits  6..24  pins  (19 bits)
+ *   bits 25..43  holds (19 bits)
+ *   bits 44..63  generation (20 bits), bumped when an entry is published
+ * Because state, counts and generation share the word, a reader that was
+ * descheduled between lookup and pin can never pin a reused entry: its CAS
+ * expects the old generation.
+ */
+enum shoal__entry_state {
+	SHOAL__E_EMPTY = 0,   /* never used: ends every probe chain */
+	SHOAL__E_FREE = 1,    /* used before; no ID; reusable */
+	SHOAL__E_CREATED = 2, /* unsealed: only its creator writes it */
+	SHOAL__E_SEALED = 3,
+	SHOAL__E_EVICTED = 4, /* tombstone: ID kept, data gone */
+	SHOAL__E_DELETED = 5, /* tombstone: ID kept, data gone */
+};
+
+#define SHOAL__CTL_STATE_MASK 0x7ull
+#define SHOAL__CTL_DELETING (1ull << 3)
+#define SHOAL__CTL_REPAIR (1ull << 4)
+#define SHOAL__CTL_PINS_SHIFT 6
+#define SHOAL__CTL_HOLDS_SHIFT 25
+#define SHOAL__CTL_GEN_SHIFT 44
+#define SHOAL__CTL_COUNT_MAX 0x7ffffu
+#define SHOAL__CTL_GEN_MASK 0xfffffu
+
+#define SHOAL__CTL_STATE(c) ((unsigned)((c) & SHOAL__CTL_STATE_MASK))
+#define SHOAL__CTL_PINS(c)                                                    \
+	((uint32_t)((c) >> SHOAL__CTL_PINS_SHIFT) & SHOAL__CTL_COUNT_MAX)
+#define SHOAL__CTL_HOLDS(c)                                                   \
+	((uint32_t)((c) >> SHOAL__CTL_HOLDS_SHIFT) & SHOAL__CTL_COUNT_MAX)
+#define SHOAL__CTL_GEN(c) ((uint32_t)((c) >> SHOAL__CTL_GEN_SHIFT))
+#define SHOAL__CTL_MAKE(state, pins, holds, gen)                             \
+	((uint64_t)(state) | ((uint64_t)(pins) << SHOAL__CTL_PINS_SHIFT) |   \
+	 ((uint64_t)(holds) << SHOAL__CTL_HOLDS_SHIFT) |                     \
+	 ((uint64_t)((gen) & SHOAL__CTL_GEN_MASK) << SHOAL__CTL_GEN_SHIFT))
+
+/*
+ * One directory entry, one cache line.
+ *  ctl         CAS by anyone (see above).
+ *  id_hi/lo    written by the creator while the entry is not live and the
+ *              creator holds the entry's stripe lock, after a release fence
+ *              (R1); read by lookups with relaxed loads between two loads of
+ *              ctl (A1, a seqlock on the generation), see dir.c.
+ *  data_off .. creator_pid
+ *              written by the creator before it publishes the entry with a
+ *              release store of ctl (R2); read by others only after an
+ *              acquire load or CAS of ctl saw the entry live (A2).
+ *  atime       LRU tick, relaxed stores by any getter (a hint).
+ */
+struct shoal__entry {
+	_Atomic uint64_t ctl;
+	_Atomic uint64_t id_hi;
+	_Atomic uint64_t id_lo;
+	uint64_t data_off;
+	uint64_t data_size;
+	uint32_t meta_size;
+	uint32_t creator;      /* process slot index */
+	uint32_t creator_gen;  /* that slot's generation at create */
+	int32_t creator_pid;
+	_Atomic uint64_t atime;
+};
+static_assert(sizeof(struct shoal__entry) == 64, "entry is one line");
+
+#endif /* SHOAL_STORE_LAYOUT_H */

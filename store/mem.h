@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* store/mem.h - process-private memory from a dedicated jemalloc arena. */
+#ifndef SHOAL_STORE_MEM_H
+#define SHOAL_STORE_MEM_H
+
+#include <stddef.h>
+
+int shoal__mem_open(unsigned *arena);
+void shoal__mem_close(unsigned arena);
+/* Zeroed; NULL when out of memory. */
+void *shoal__mem_alloc(unsigned arena, size_t n);
+void shoal__mem_free(unsigned arena, void *p);
+
+#endif /* SHOAL_STORE_MEM_H */

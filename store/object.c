@@ -1,0 +1,1290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/object.c - objects: create, seal, get, release, hold, drop, delete,
+ * eviction, and the per-process ledger that makes them crash-safe.
+ *
+ * Counts.  An entry's pins (open views) and holds (references) live in its
+ * control word (layout.h), so admission decisions (may this be evicted?
+ * may this slot be reused?) are one load or CAS.  Each process also records
+ * its own share in its ledger, so that a reaper can give back what a dead
+ * process had.  Every change of a count follows one protocol (ref_change):
+ *
+ *   intent.entry = idx; intent.op = REF             (relaxed, own slot)
+ *   CAS ctl old -> new                              (acq_rel: R3)
+ *   ledger[idx] += delta                            (relaxed, own slot)
+ *   intent.op = NONE                                (release: R4)
+ *
+ * A reaper that finds a dead process with op == REF cannot know whether
+ * its CAS landed, so it recounts the entry (repair): it sets REPAIR in ctl
+ * with a CAS (acquire: A3, it now sees the intent of every process whose
+ * CAS preceded its own), waits for each live process whose intent names the
+ * entry to clear it (acquire: A4, it then sees that process's ledger), sums
+ * every other ledger's record for the entry, and stores the sum with REPAIR
+ * cleared.  A process whose CAS meets REPAIR backs off and waits.  Reaping
+ * is rare; the hot path pays two plain stores and one release store.
+ *
+ * Lifetime.  The creator holds an object from create on (its ledger gets
+ * the hold before the entry is published).  An entry with pins or holds is
+ * never evicted; an entry with pins is never freed (a delete marks it
+ * DELETING and the last release frees it).  A deleted entry that is still
+ * held stays as a DELETED tombstone until its last drop, so a ledger index
+ * never names a reused entry.
+ *
+ * Eviction.  When the heap has no room (or max_objects are live), the
+ * creator scans the directory for sealed, unpinned, unheld entries and
+ * evicts the least recently used first, at least max(need, 1/5 of the
+ * store) per round as Ray's plasma does, so that the scan is amortised.
+ * Recency is a tick from the header's clock: taken at create, and again at
+ * get when another tick happened since (so a get loop on one object costs
+ * no shared RMW).  Rounds with more than SHOAL__EVICT_EXACT candidates
+ * evict those older than a sampled quantile instead of sorting them all.
+ * An eviction CAS (SEALED, 0 pins, 0 holds, gen) -> EVICTED makes the entry
+ * a tombstone in one step; the block is then freed under a FREE intent.
+ *
+ * Waiting.  get waits for the header's object event (create or seal) and
+ * create waits for the space event (drop, release, delete, abort, reap),
+ * with the register / re-check / sleep protocol of wait.c, in slices of at
+ * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mem.h"
+
+#define SHOAL__WAIT_SLICE_MS 1000
+#define SHOAL__EVICT_EXACT 4096u
+#define SHOAL__EVICT_SAMPLE 1024u
+
+/* ------------------------------------------------------------------ */
+/* The ledger: this process's holds and pins, owner-written.           */
+
+static uint32_t shoal__ledger_hash(uint32_t idx, uint32_t mask)
+{
+	return (idx * 0x9e3779b1u) & mask;
+}
+
+/* Position of idx's record, or of where to insert it (first zero-count
+ * record on the chain, else the empty slot ending it); -1 if full. */
+static int64_t shoal__ledger_find(_Atomic uint64_t *l, uint32_t mask,
+				  uint32_t idx, bool insert)
+{
+	uint32_t h = shoal__ledger_hash(idx, mask);
+	int64_t reuse = -1;
+
+	for (uint32_t n = 0; n <= mask; n++) {
+		uint32_t p = (h + n) & mask;
+		uint64_t r = atomic_load_explicit(&l[p], memory_order_relaxed);
+
+		if (SHOAL__LEDGER_KEY(r) == idx + 1)
+			return p;
+		if (r == 0)
+			return insert ? (reuse >= 0 ? reuse : p) : -1;
+		if (reuse < 0 && !SHOAL__LEDGER_PINS(r) && !SHOAL__LEDGER_HOLDS(r))
+			reuse = p;
+	}
+	return insert ? reuse : -1;
+}
+
+uint64_t shoal__ledger_get(_Atomic uint64_t *ledger, uint32_t mask,
+			   uint32_t idx)
+{
+	int64_t p = shoal__ledger_find(ledger, mask, idx, false);
+
+	return p < 0 ? 0 : atomic_load_explicit(&ledger[p], memory_order_relaxed);
+}
+
+void shoal__ledger_clear_idx(_Atomic uint64_t *ledger, uint32_t mask,
+			     uint32_t idx)
+{
+	int64_t p = shoal__ledger_find(ledger, mask, idx, false);
+
+	if (p >= 0)
+		atomic_store_explicit(&ledger[p],
+				      SHOAL__LEDGER_REC(idx + 1, 0, 0),
+				      memory_order_relaxed);
+}
+
+/* Checks that this process's record for idx can take the delta. */
+static int shoal__ledger_check(struct shoal_store *s, uint32_t idx,
+			       int32_t dpins, int32_t dholds, int64_t *pos)
+{
+	int64_t p = shoal__ledger_find(s->ledger, s->ledger_mask, idx, true);
+	uint64_t r;
+	int64_t pins, holds;
+
+	if (p < 0)
+		return SHOAL_ELEDGERFULL;
+	r = atomic_load_explicit(&s->ledger[p], memory_order_relaxed);
+	if (SHOAL__LEDGER_KEY(r) != idx + 1)
+		r = 0;
+	pins = (int64_t)SHOAL__LEDGER_PINS(r) + dpins;
+	holds = (int64_t)SHOAL__LEDGER_HOLDS(r) + dholds;
+	if (pins < 0 || holds < 0)
+		return -ENOENT;
+	if (pins > SHOAL__LEDGER_COUNT_MAX || holds > SHOAL__LEDGER_COUNT_MAX)
+		return -EOVERFLOW;
+	*pos = p;
+	return 0;
+}
+
+static void shoal__ledger_apply(struct shoal_store *s, uint32_t idx,
+				int64_t p, int32_t dpins, int32_t dholds)
+{
+	uint64_t r = atomic_load_explicit(&s->ledger[p], memory_order_relaxed);
+
+	if (SHOAL__LEDGER_KEY(r) != idx + 1)
+		r = 0;
+	r = SHOAL__LEDGER_REC(idx + 1,
+			      (uint32_t)((int32_t)SHOAL__LEDGER_PINS(r) + dpins),
+			      (uint32_t)((int32_t)SHOAL__LEDGER_HOLDS(r) + dholds));
+	atomic_store_explicit(&s->ledger[p], r, memory_order_relaxed);
+}
+
+int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
+		      int32_t dholds)
+{
+	int64_t p;
+	int rc = shoal__ledger_check(s, idx, dpins, dholds, &p);
+
+	if (!rc)
+		shoal__ledger_apply(s, idx, p, dpins, dholds);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Changing counts: the REF protocol and its repair.                   */
+
+static void shoal__intent_ref(struct shoal_store *s, uint32_t idx)
+{
+	atomic_store_explicit(&s->me->intent.entry, idx, memory_order_relaxed);
+	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_REF,
+			      memory_order_relaxed);
+}
+
+static void shoal__intent_done(struct shoal_store *s)
+{
+	/* R4: publishes the ledger update to a repairing reaper (A4). */
+	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_NONE,
+			      memory_order_release);
+}
+
+static uint64_t shoal__wait_no_repair(struct shoal__entry *e)
+{
+	uint64_t c;
+
+	while ((c = atomic_load_explicit(&e->ctl, memory_order_acquire)) &
+	       SHOAL__CTL_REPAIR)
+		sched_yield();
+	return c;
+}
+
+static uint64_t shoal__add_counts(uint64_t c, int32_t dp, int32_t dh, int *err)
+{
+	int64_t p = (int64_t)SHOAL__CTL_PINS(c) + dp;
+	int64_t h = (int64_t)SHOAL__CTL_HOLDS(c) + dh;
+
+	if (p < 0 || h < 0) {
+		*err = -ENOENT;
+		return 0;
+	}
+	if (p > SHOAL__CTL_COUNT_MAX || h > SHOAL__CTL_COUNT_MAX) {
+		*err = -EOVERFLOW;
+		return 0;
+	}
+	c &= ~(((uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_PINS_SHIFT) |
+	       ((uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_HOLDS_SHIFT));
+	return c | ((uint64_t)p << SHOAL__CTL_PINS_SHIFT) |
+	       ((uint64_t)h << SHOAL__CTL_HOLDS_SHIFT);
+}
+
+static int shoal__tomb_error(uint64_t c)
+{
+	unsigned st = SHOAL__CTL_STATE(c);
+
+	if (st == SHOAL__E_EVICTED)
+		return SHOAL_EEVICTED;
+	if (st == SHOAL__E_DELETED || (c & SHOAL__CTL_DELETING))
+		return SHOAL_EDELETED;
+	if (st == SHOAL__E_CREATED)
+		return SHOAL_ENOTSEALED;
+	return -ENOENT;
+}
+
+/* pin or hold: needs a sealed, undeleted entry of generation gen. */
+static uint64_t shoal__ref_acquire(uint64_t c, uint32_t gen, int32_t dp,
+				   int32_t dh, int *err)
+{
+	if (SHOAL__CTL_GEN(c) != gen || SHOAL__CTL_STATE(c) != SHOAL__E_SEALED ||
+	    (c & SHOAL__CTL_DELETING)) {
+		*err = SHOAL__CTL_GEN(c) != gen ? -ESTALE : shoal__tomb_error(c);
+		return 0;
+	}
+	return shoal__add_counts(c, dp, dh, err);
+}
+
+/* unpin or drop: the entry may be sealed, deleting or a tombstone.  A
+ * DELETING entry whose last pin goes becomes DELETED in the same CAS. */
+static uint64_t shoal__ref_release(uint64_t c, uint32_t gen, int32_t dp,
+				   int32_t dh, int *err)
+{
+	uint64_t n;
+
+	if (SHOAL__CTL_GEN(c) != gen) {
+		*err = -ESTALE;
+		return 0;
+	}
+	n = shoal__add_counts(c, dp, dh, err);
+	if (n && (n & SHOAL__CTL_DELETING) && SHOAL__CTL_PINS(n) == 0)
+		n = (n & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
+		    SHOAL__E_DELETED;
+	return n;
+}
+
+struct shoal__ref {
+	uint32_t idx;
+	uint32_t gen;
+	int32_t dpins;
+	int32_t dholds;
+	bool acquire;   /* pin/hold (true) or unpin/drop (false) */
+	uint64_t old;   /* out: the word replaced */
+	uint64_t now;   /* out: the word written */
+};
+
+static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
+{
+	struct shoal__entry *e = &s->dir[r->idx];
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	int err = 0;
+
+	for (;;) {
+		uint64_t n;
+
+		if (c & SHOAL__CTL_REPAIR)
+			return -EAGAIN;
+		n = r->acquire ? shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err)
+			       : shoal__ref_release(c, r->gen, r->dpins, r->dholds, &err);
+		if (!n)
+			return err;
+		/* R3 (release: our intent is visible to a reaper whose REPAIR
+		 * CAS follows), acquire: the entry's fields for a pin. */
+		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
+							  memory_order_acq_rel,
+							  memory_order_acquire)) {
+			r->old = c;
+			r->now = n;
+			return 0;
+		}
+	}
+}
+
+/* The REF protocol.  0, or the reason the change is not allowed. */
+static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
+{
+	int64_t pos;
+	int rc = shoal__ledger_check(s, r->idx, r->dpins, r->dholds, &pos);
+
+	if (rc)
+		return rc;
+	for (;;) {
+		shoal__intent_ref(s, r->idx);
+		rc = shoal__ref_cas(s, r);
+		if (rc != -EAGAIN)
+			break;
+		shoal__intent_done(s);
+		shoal__wait_no_repair(&s->dir[r->idx]);
+	}
+	if (!rc)
+		shoal__ledger_apply(s, r->idx, pos, r->dpins, r->dholds);
+	shoal__intent_done(s);
+	return rc;
+}
+
+static void shoal__set_repair(struct shoal__entry *e, uint64_t *c)
+{
+	for (;;) {
+		*c = shoal__wait_no_repair(e);
+		/* A3: acquire, sees the intents of earlier R3 CASes. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &e->ctl, c, *c | SHOAL__CTL_REPAIR,
+			    memory_order_acq_rel, memory_order_relaxed))
+			return;
+	}
+}
+
+/* Waits until a live process is not in the middle of changing idx. */
+static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
+				     uint32_t idx)
+{
+	struct shoal__intent *in = &s->procs[q].intent;
+
+	/* A4: acquire, pairs with R4; the ledger update is then visible. */
+	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
+	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
+		if (shoal__proc_dead(s, q))
+			return;
+		sched_yield();
+	}
+}
+
+static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
+				  uint64_t old, uint64_t now);
+
+/* Recounts idx's pins and holds from every ledger but the dead slot's. */
+void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	uint64_t pins = 0, holds = 0, c, n;
+	int err = 0;
+
+	shoal__set_repair(e, &c);
+	for (uint32_t q = 0; q < s->hdr->max_procs; q++) {
+		uint64_t st = atomic_load_explicit(&s->procs[q].state,
+						   memory_order_acquire);
+		uint64_t r;
+
+		if (q == dead || SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
+			continue;
+		shoal__wait_intent_clear(s, q, idx);
+		r = shoal__ledger_get(shoal__proc_ledger(s, q), s->ledger_mask, idx);
+		pins += SHOAL__LEDGER_PINS(r);
+		holds += SHOAL__LEDGER_HOLDS(r);
+	}
+	shoal__ledger_clear_idx(shoal__proc_ledger(s, dead), s->ledger_mask, idx);
+	if (pins > SHOAL__CTL_COUNT_MAX)
+		pins = SHOAL__CTL_COUNT_MAX;
+	if (holds > SHOAL__CTL_COUNT_MAX)
+		holds = SHOAL__CTL_COUNT_MAX;
+	n = shoal__add_counts(c & ~SHOAL__CTL_REPAIR, -(int32_t)SHOAL__CTL_PINS(c),
+			      -(int32_t)SHOAL__CTL_HOLDS(c), &err);
+	n = shoal__add_counts(n, (int32_t)pins, (int32_t)holds, &err);
+	if ((n & SHOAL__CTL_DELETING) && pins == 0)
+		n = (n & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
+		    SHOAL__E_DELETED;
+	/* Nobody else changes a word with REPAIR set: a plain release store. */
+	atomic_store_explicit(&e->ctl, n, memory_order_release);
+	shoal__finish_release(s, idx, c, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Freeing an object's block.                                          */
+
+/* The process's heap cache is single-threaded (heap.h): every use of it
+ * by this process's threads goes through heap_lock. */
+void shoal__obj_free_block(struct shoal_store *s, uint64_t off, uint64_t size)
+{
+	pthread_mutex_lock(&s->heap_lock);
+	shoal__heap_free(&s->heap, &s->me->cache, SHOAL__OFF(off),
+			 size ? size : 1);
+	pthread_mutex_unlock(&s->heap_lock);
+}
+
+static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
+				  shoal__off_t *off)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->heap_lock);
+	rc = shoal__heap_alloc(&s->heap, &s->me->cache, size ? size : 1, off);
+	pthread_mutex_unlock(&s->heap_lock);
+	return rc;
+}
+
+static uint64_t shoal__entry_bytes(const struct shoal__entry *e)
+{
+	return e->data_size + e->meta_size;
+}
+
+/* Frees the block of an entry that just stopped being live (evicted,
+ * deleted or aborted), under a FREE intent (stage 1 from the call on: a
+ * reaper then leaks the block rather than risk freeing it twice). */
+static void shoal__entry_free(struct shoal_store *s, uint32_t idx)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	struct shoal__intent *in = &s->me->intent;
+	uint64_t bytes = shoal__entry_bytes(e);
+
+	in->block_off = e->data_off;
+	in->block_size = bytes;
+	in->stage = 0;
+	atomic_store_explicit(&in->op, SHOAL__OP_FREE, memory_order_relaxed);
+	in->stage = 1;
+	shoal__obj_free_block(s, e->data_off, bytes);
+	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
+	shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters);
+}
+
+/* After an unpin/drop/repair replaced `old` by `now`: free a deleted
+ * entry's block, or announce that an object became evictable. */
+static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
+				  uint64_t old, uint64_t now)
+{
+	bool was_live = SHOAL__CTL_STATE(old) == SHOAL__E_SEALED;
+
+	if (was_live && SHOAL__CTL_STATE(now) == SHOAL__E_DELETED)
+		shoal__entry_free(s, idx);
+	else if (SHOAL__CTL_STATE(now) == SHOAL__E_SEALED &&
+		 !SHOAL__CTL_PINS(now) && !SHOAL__CTL_HOLDS(now))
+		shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters);
+}
+
+/* A dead (or closing) process's share of idx goes. */
+void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
+			   uint32_t holds)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	uint64_t c, n;
+	int err = 0;
+
+	do {
+		c = shoal__wait_no_repair(e);
+		if (SHOAL__CTL_PINS(c) < pins || SHOAL__CTL_HOLDS(c) < holds)
+			return; /* counts were repaired below this record */
+		n = shoal__ref_release(c, SHOAL__CTL_GEN(c), -(int32_t)pins,
+				       -(int32_t)holds, &err);
+		if (!n)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
+	shoal__finish_release(s, idx, c, n);
+}
+
+/* Aborts an unsealed entry whose control word is c: back to FREE. */
+void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	uint32_t gen = SHOAL__CTL_GEN(c);
+	uint64_t n = SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
+
+	do {
+		c = shoal__wait_no_repair(e);
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
+	shoal__ledger_clear_idx(shoal__proc_ledger(s, e->creator),
+				s->ledger_mask, idx);
+	shoal__entry_free(s, idx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Recency and eviction.                                               */
+
+static uint64_t shoal__tick(struct shoal_store *s)
+{
+	return atomic_fetch_add_explicit(&s->hdr->clock, 1,
+					 memory_order_relaxed) + 1;
+}
+
+static void shoal__touch(struct shoal_store *s, struct shoal__entry *e)
+{
+	uint64_t now = atomic_load_explicit(&s->hdr->clock, memory_order_relaxed);
+
+	/* Relaxed: recency is a hint for eviction, not a synchronisation. */
+	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != now)
+		atomic_store_explicit(&e->atime, shoal__tick(s),
+				      memory_order_relaxed);
+}
+
+struct shoal__cand {
+	uint64_t atime;
+	uint64_t ctl;
+	uint32_t idx;
+};
+
+static bool shoal__evictable(uint64_t c)
+{
+	return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
+	       !(c & (SHOAL__CTL_DELETING | SHOAL__CTL_REPAIR)) &&
+	       !SHOAL__CTL_PINS(c) && !SHOAL__CTL_HOLDS(c);
+}
+
+static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
+			     size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i <= s->dir_mask && n < cap; i++) {
+		struct shoal__entry *e = &s->dir[i];
+		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
+
+		if (!shoal__evictable(c))
+			continue;
+		out[n].atime = atomic_load_explicit(&e->atime, memory_order_relaxed);
+		out[n].ctl = c;
+		out[n].idx = i;
+		n++;
+	}
+	return n;
+}
+
+static int shoal__cand_cmp(const void *a, const void *b)
+{
+	const struct shoal__cand *x = a, *y = b;
+
+	return x->atime < y->atime ? -1 : x->atime > y->atime;
+}
+
+static int shoal__u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Orders candidates oldest first: exactly for small rounds; for large
+ * ones, moves those older than the sampled `frac` quantile to the front
+ * (in scan order) and returns how many there are. */
+static size_t shoal__order(struct shoal__cand *c, size_t n, double frac)
+{
+	uint64_t sample[SHOAL__EVICT_SAMPLE], cut;
+	size_t k = 0;
+
+	if (n <= SHOAL__EVICT_EXACT) {
+		qsort(c, n, sizeof *c, shoal__cand_cmp);
+		return n;
+	}
+	for (size_t i = 0; i < SHOAL__EVICT_SAMPLE; i++)
+		sample[i] = c[(i * n) / SHOAL__EVICT_SAMPLE].atime;
+	qsort(sample, SHOAL__EVICT_SAMPLE, sizeof sample[0], shoal__u64_cmp);
+	cut = sample[(size_t)(frac * (SHOAL__EVICT_SAMPLE - 1))];
+	for (size_t i = 0; i < n; i++)
+		if (c[i].atime <= cut) {
+			struct shoal__cand t = c[k];
+			c[k++] = c[i];
+			c[i] = t;
+		}
+	return k;
+}
+
+/* One CAS makes an unheld, unpinned sealed entry a tombstone. */
+static uint64_t shoal__evict_one(struct shoal_store *s,
+				 const struct shoal__cand *c)
+{
+	struct shoal__entry *e = &s->dir[c->idx];
+	uint64_t old = c->ctl;
+	uint64_t n = (old & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_EVICTED;
+	uint64_t bytes;
+
+	if (!atomic_compare_exchange_strong_explicit(&e->ctl, &old, n,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0;
+	bytes = shoal__entry_bytes(e);
+	shoal__entry_free(s, c->idx);
+	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
+				  memory_order_relaxed);
+	return bytes ? bytes : 1;
+}
+
+struct shoal__evict_goal {
+	uint64_t bytes;   /* free at least this many bytes */
+	uint64_t objects; /* and at least this many objects */
+};
+
+static uint64_t shoal__evict_round(struct shoal_store *s,
+				   struct shoal__evict_goal g)
+{
+	uint64_t live = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed);
+	size_t cap = (size_t)live + 64, n, k;
+	struct shoal__cand *c = shoal__mem_alloc(s->arena, cap * sizeof *c);
+	uint64_t freed = 0, count = 0;
+
+	if (!c)
+		return 0;
+	n = shoal__collect(s, c, cap);
+	k = shoal__order(c, n, live ? (double)g.objects / (double)live : 1.0);
+	if (k < n && g.bytes > 0)
+		k = n; /* a byte goal may need more than the quantile */
+	for (size_t i = 0; i < k && (freed < g.bytes || count < g.objects); i++) {
+		uint64_t b = shoal__evict_one(s, &c[i]);
+		freed += b;
+		count += b != 0;
+	}
+	shoal__mem_free(s->arena, c);
+	return freed;
+}
+
+/* Evicts for a create that needs `bytes` (0: just an object slot). */
+static uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes)
+{
+	uint64_t fifth = s->hdr->capacity / 5;
+	struct shoal__evict_goal g = {
+		.bytes = bytes > fifth ? bytes : fifth,
+		.objects = s->hdr->max_objects / 5 + 1,
+	};
+
+	if (bytes)
+		g.objects = 0;
+	else
+		g.bytes = 0;
+
+	return shoal__evict_round(s, g);
+}
+
+SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes)
+{
+	struct shoal__evict_goal g = {.bytes = bytes, .objects = 0};
+	uint64_t freed;
+
+	if (!store)
+		return -EINVAL;
+	freed = bytes ? shoal__evict_round(store, g) : 0;
+	return freed > INT32_MAX ? INT32_MAX : (int)freed;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting for an event with register / re-check / sleep.              */
+
+typedef int (*shoal__try_fn)(struct shoal_store *s, void *arg);
+
+/* Calls try until it returns anything but -EAGAIN, sleeping on the event
+ * in between; -ETIMEDOUT at the deadline. */
+static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
+			   _Atomic uint32_t *waiters, struct shoal__deadline d,
+			   shoal__try_fn try, void *arg)
+{
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(seq, memory_order_acquire);
+		struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
+		int rc;
+
+		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+		rc = try(s, arg);
+		if (rc != -EAGAIN) {
+			atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+			return rc;
+		}
+		if (slice.ns > d.ns)
+			slice = d;
+		rc = shoal__futex_wait(seq, seen, slice, s->hdr->spin_budget);
+		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+		if (rc == -ETIMEDOUT) {
+			shoal__proc_reap_all(s);
+			if (!shoal__deadline_passed(d))
+				continue;
+			rc = try(s, arg);
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+		}
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Create, seal, abort, put.                                           */
+
+static bool shoal__mine(const struct shoal_store *s, const struct shoal__entry *e)
+{
+	return e->creator == s->slot && e->creator_gen == s->slot_gen;
+}
+
+struct shoal__alloc_req {
+	uint64_t bytes;
+	shoal__off_t off;
+};
+
+static int shoal__try_alloc(struct shoal_store *s, void *arg)
+{
+	struct shoal__alloc_req *r = arg;
+	int rc;
+
+	if (atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
+	    s->hdr->max_objects && !shoal__evict_for(s, 0))
+		return -EAGAIN;
+	rc = shoal__obj_alloc_block(s, r->bytes, &r->off);
+	if (rc != -ENOMEM)
+		return rc;
+	if (shoal__evict_for(s, r->bytes))
+		return shoal__try_alloc(s, arg);
+	return -EAGAIN;
+}
+
+/* Gets a block, evicting and then waiting for space up to the deadline. */
+static int shoal__alloc_block(struct shoal_store *s, uint64_t bytes,
+			      int timeout_ms, shoal__off_t *off)
+{
+	struct shoal__alloc_req r = {.bytes = bytes};
+	int rc = shoal__try_alloc(s, &r);
+
+	if (rc == -EAGAIN)
+		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
+				     shoal__deadline_in(timeout_ms),
+				     shoal__try_alloc, &r);
+	if (rc == -ETIMEDOUT || rc == -EAGAIN)
+		rc = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
+				     s->hdr->max_objects
+			     ? -ENOSPC
+			     : SHOAL_ESTOREFULL;
+	*off = r.off;
+	return rc;
+}
+
+struct shoal__new_obj {
+	shoal_id id;
+	uint64_t data_size;
+	uint32_t meta_size;
+	shoal__off_t off;
+	uint32_t idx;
+	uint32_t gen;
+};
+
+static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
+			      const struct shoal__new_obj *o)
+{
+	e->data_off = o->off.v;
+	e->data_size = o->data_size;
+	e->meta_size = o->meta_size;
+	e->creator = s->slot;
+	e->creator_gen = s->slot_gen;
+	e->creator_pid = SHOAL__PROC_PID(atomic_load_explicit(
+		&s->me->state, memory_order_relaxed));
+	atomic_store_explicit(&e->atime, shoal__tick(s), memory_order_relaxed);
+}
+
+/* Under the window lock: reserve, record the creator's hold, publish. */
+static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
+			  uint32_t home)
+{
+	struct shoal__intent *in = &s->me->intent;
+	uint64_t c;
+	uint32_t gen;
+	int rc = shoal__dir_reserve(s, o->id, home, &o->idx, &c);
+
+	if (rc)
+		return rc;
+	gen = (SHOAL__CTL_GEN(c) + 1) & SHOAL__CTL_GEN_MASK;
+	o->gen = gen;
+	atomic_store_explicit(&in->entry, o->idx, memory_order_relaxed);
+	in->gen = gen;
+	rc = shoal__ledger_add(s, o->idx, 0, 1);
+	if (rc)
+		return rc; /* the slot stays FREE */
+	in->stage = 1;
+	shoal__entry_fill(s, &s->dir[o->idx], o);
+	atomic_fetch_add_explicit(&s->hdr->objects, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->hdr->bytes_used,
+				  o->data_size + o->meta_size, memory_order_relaxed);
+	/* R2: publishes the entry's fields with its new state. */
+	atomic_store_explicit(&s->dir[o->idx].ctl,
+			      SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen),
+			      memory_order_release);
+	return 0;
+}
+
+static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
+{
+	uint32_t home = shoal__dir_home(s, o->id);
+	int rc;
+
+	shoal__dir_lock(s, home);
+	rc = shoal__publish(s, o, home);
+	shoal__dir_unlock(s, home);
+	if (!rc)
+		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters);
+	return rc;
+}
+
+static void shoal__intent_create(struct shoal_store *s)
+{
+	struct shoal__intent *in = &s->me->intent;
+
+	in->stage = 0;
+	in->block_off = 0;
+	in->block_size = 0;
+	in->stripe[0] = in->stripe[1] = UINT32_MAX;
+	atomic_store_explicit(&in->op, SHOAL__OP_CREATE, memory_order_relaxed);
+}
+
+static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
+			 const void *meta, int timeout_ms)
+{
+	uint64_t bytes = o->data_size + o->meta_size;
+	struct shoal__intent *in = &s->me->intent;
+	int rc;
+
+	shoal__intent_create(s);
+	rc = shoal__alloc_block(s, bytes, timeout_ms, &o->off);
+	if (rc)
+		goto out;
+	in->block_size = bytes;
+	in->block_off = o->off.v;
+	if (o->meta_size)
+		memcpy(s->map.base + o->off.v + o->data_size, meta, o->meta_size);
+	rc = shoal__insert(s, o);
+	if (rc)
+		shoal__obj_free_block(s, o->off.v, bytes);
+out:
+	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	return rc;
+}
+
+static int shoal__check_new(struct shoal_store *s, shoal_id id, size_t size,
+			    const void *meta, size_t meta_size)
+{
+	if (!s || shoal_id_is_nil(id) || (meta_size && !meta))
+		return -EINVAL;
+	if (meta_size > UINT32_MAX || size > UINT64_MAX - meta_size)
+		return -EINVAL;
+	if (size + meta_size > s->hdr->capacity)
+		return SHOAL_ESTOREFULL;
+	return 0;
+}
+
+static int shoal__create_checked(struct shoal_store *s,
+				 struct shoal__new_obj *o, const void *meta,
+				 int timeout_ms)
+{
+	int rc = shoal__check_new(s, o->id, o->data_size, meta, o->meta_size);
+
+	return rc ? rc : shoal__create(s, o, meta, timeout_ms);
+}
+
+SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
+			   size_t data_size, const void *meta,
+			   size_t meta_size, int timeout_ms, void **data)
+{
+	struct shoal__new_obj o = {
+		.id = id, .data_size = data_size, .meta_size = (uint32_t)meta_size,
+	};
+	int rc;
+
+	if (!data || meta_size > UINT32_MAX)
+		return -EINVAL;
+	rc = shoal__create_checked(store, &o, meta, timeout_ms);
+	if (!rc)
+		*data = store->map.base + o.off.v;
+	return rc;
+}
+
+/* Finds id's entry; -ENOENT if there is none at all. */
+static int shoal__find(struct shoal_store *s, shoal_id id, uint64_t *c)
+{
+	if (!s || shoal_id_is_nil(id))
+		return -EINVAL;
+	return shoal__dir_lookup(s, id, c);
+}
+
+/* The unsealed entry this process created, for seal/abort. */
+static int shoal__find_own_created(struct shoal_store *s, shoal_id id,
+				   uint64_t *c)
+{
+	int idx = shoal__find(s, id, c);
+
+	if (idx < 0)
+		return idx;
+	if (SHOAL__CTL_STATE(*c) != SHOAL__E_CREATED) {
+		if (SHOAL__CTL_STATE(*c) != SHOAL__E_SEALED)
+			return -ENOENT;
+		return shoal__mine(s, &s->dir[idx]) ? SHOAL_ESEALED : -EPERM;
+	}
+	return shoal__mine(s, &s->dir[idx]) ? idx : -EPERM;
+}
+
+/* CREATED (generation gen) -> SEALED.  Only the creator seals, but a
+ * repairing reaper may hold the word for a moment: wait it out.  R2 again:
+ * the release publishes the bytes the creator wrote. */
+static int shoal__seal_entry(struct shoal__entry *e, uint32_t gen)
+{
+	uint64_t c;
+
+	do {
+		c = shoal__wait_no_repair(e);
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
+		    SHOAL__CTL_GEN(c) != gen)
+			return -ENOENT;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
+		memory_order_acq_rel, memory_order_relaxed));
+	return 0;
+}
+
+SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__find_own_created(store, id, &c);
+
+	if (idx < 0)
+		return idx;
+	idx = shoal__seal_entry(&store->dir[idx], SHOAL__CTL_GEN(c));
+	if (idx < 0)
+		return idx;
+	shoal__event_signal(&store->hdr->obj_seq, &store->hdr->obj_waiters);
+	return 0;
+}
+
+SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__find_own_created(store, id, &c);
+
+	if (idx < 0)
+		return idx;
+	shoal__obj_abort_entry(store, (uint32_t)idx, c);
+	return 0;
+}
+
+SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
+				const void *data, size_t size,
+				const void *meta, size_t meta_size,
+				int timeout_ms)
+{
+	struct shoal__new_obj o = {
+		.id = id, .data_size = size, .meta_size = (uint32_t)meta_size,
+	};
+	int rc;
+
+	if ((size && !data) || meta_size > UINT32_MAX)
+		return -EINVAL;
+	rc = shoal__create_checked(store, &o, meta, timeout_ms);
+	if (rc)
+		return rc;
+	if (size)
+		memcpy(store->map.base + o.off.v, data, size);
+	/* Sealed by index: no second lookup. */
+	rc = shoal__seal_entry(&store->dir[o.idx], o.gen);
+	if (!rc)
+		shoal__event_signal(&store->hdr->obj_seq, &store->hdr->obj_waiters);
+	return rc;
+}
+
+SHOAL_API shoal_id shoal_id_next(struct shoal_store *store)
+{
+	uint64_t n = atomic_fetch_add_explicit(&store->id_counter, 1,
+					       memory_order_relaxed) + 1;
+	uint32_t owner = (store->slot << 20) | (store->slot_gen & 0xfffff);
+
+	return shoal_id_derive(0, owner, n, 0);
+}
+
+SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
+			size_t size, int timeout_ms, shoal_id *out)
+{
+	shoal_id id;
+	int rc;
+
+	if (!store || !out)
+		return -EINVAL;
+	id = shoal_id_next(store);
+	rc = shoal_put_with_id(store, id, data, size, NULL, 0, timeout_ms);
+	if (!rc)
+		*out = id;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Get, release, contains.                                             */
+
+static void shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			     shoal_id id, struct shoal_view *v)
+{
+	const struct shoal__entry *e = &s->dir[idx];
+	uint8_t *p = s->map.base + e->data_off;
+
+	v->data = p;
+	v->size = e->data_size;
+	v->meta = e->meta_size ? p + e->data_size : NULL;
+	v->meta_size = e->meta_size;
+	v->id = id;
+	v->err = 0;
+	v->entry_ = idx;
+	v->gen_ = gen;
+}
+
+/* One attempt: 0 (pinned), -EAGAIN (not there yet), or a final error. */
+static int shoal__try_get(struct shoal_store *s, shoal_id id,
+			  struct shoal_view *v)
+{
+	for (;;) {
+		uint64_t c;
+		int idx = shoal__dir_lookup(s, id, &c);
+		struct shoal__ref r;
+		int rc;
+
+		if (idx < 0 || SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+			return -EAGAIN;
+		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
+					.dpins = 1, .acquire = true};
+		rc = shoal__ref_change(s, &r);
+		if (rc == -ESTALE)
+			continue; /* the entry was reused under us */
+		if (rc == SHOAL_ENOTSEALED)
+			return -EAGAIN;
+		if (rc)
+			return rc;
+		shoal__touch(s, &s->dir[idx]);
+		shoal__view_fill(s, (uint32_t)idx, r.gen, id, v);
+		return 0;
+	}
+}
+
+struct shoal__get_req {
+	const shoal_id *ids;
+	struct shoal_view *views;
+	size_t n;
+	size_t pending;
+};
+
+/* Tries every ID still pending; -EAGAIN while any is. */
+static int shoal__try_get_many(struct shoal_store *s, void *arg)
+{
+	struct shoal__get_req *r = arg;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->views[i].err != -EAGAIN)
+			continue;
+		r->views[i].err = shoal__try_get(s, r->ids[i], &r->views[i]);
+		if (r->views[i].err != -EAGAIN)
+			r->pending--;
+	}
+	return r->pending ? -EAGAIN : 0;
+}
+
+static int shoal__get_wait(struct shoal_store *s, struct shoal__get_req *r,
+			   int timeout_ms)
+{
+	int rc = shoal__try_get_many(s, r);
+
+	if (rc == -EAGAIN && timeout_ms != 0)
+		rc = shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters,
+				     shoal__deadline_in(timeout_ms),
+				     shoal__try_get_many, r);
+	return rc;
+}
+
+SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
+			int timeout_ms, struct shoal_view *out)
+{
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof *out);
+	if (!store || shoal_id_is_nil(id))
+		return -EINVAL;
+	rc = shoal__try_get(store, id, out);
+	if (rc == -EAGAIN) {
+		struct shoal__get_req r = {&id, out, 1, 1};
+		out->err = -EAGAIN;
+		rc = shoal__get_wait(store, &r, timeout_ms);
+		rc = rc == -EAGAIN || rc == -ETIMEDOUT ? -ETIMEDOUT : out->err;
+	}
+	if (rc)
+		memset(out, 0, sizeof *out);
+	out->err = rc;
+	return rc;
+}
+
+SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
+			     size_t n, int timeout_ms, struct shoal_view *views)
+{
+	struct shoal__get_req r = {ids, views, n, n};
+	int pinned = 0;
+
+	if (!store || (n && (!ids || !views)) || n > INT32_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		memset(&views[i], 0, sizeof views[i]);
+		views[i].err = shoal_id_is_nil(ids[i]) ? -EINVAL : -EAGAIN;
+		r.pending -= views[i].err != -EAGAIN;
+	}
+	shoal__get_wait(store, &r, timeout_ms);
+	for (size_t i = 0; i < n; i++) {
+		if (views[i].err == -EAGAIN)
+			views[i].err = -ETIMEDOUT;
+		if (views[i].err) {
+			int err = views[i].err;
+			memset(&views[i], 0, sizeof views[i]);
+			views[i].err = err;
+		}
+		pinned += views[i].err == 0;
+	}
+	return pinned;
+}
+
+SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
+{
+	struct shoal__ref r;
+	int rc;
+
+	if (!store || !view || !view->data || view->entry_ > store->dir_mask)
+		return -EINVAL;
+	r = (struct shoal__ref){.idx = view->entry_, .gen = view->gen_,
+				.dpins = -1, .acquire = false};
+	rc = shoal__ref_change(store, &r);
+	if (rc)
+		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
+	shoal__finish_release(store, r.idx, r.old, r.now);
+	memset(view, 0, sizeof *view);
+	return 0;
+}
+
+SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__find(store, id, &c);
+
+	if (idx == -EINVAL)
+		return idx;
+	return idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
+	       !(c & SHOAL__CTL_DELETING);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hold, drop, delete.                                                 */
+
+SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
+{
+	for (;;) {
+		uint64_t c;
+		int idx = shoal__find(store, id, &c);
+		struct shoal__ref r;
+		int rc;
+
+		if (idx < 0)
+			return idx;
+		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
+					.dholds = 1, .acquire = true};
+		rc = shoal__ref_change(store, &r);
+		if (rc != -ESTALE)
+			return rc;
+	}
+}
+
+SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
+{
+	for (;;) {
+		uint64_t c;
+		int idx = shoal__find(store, id, &c);
+		struct shoal__ref r;
+		int rc;
+
+		if (idx < 0)
+			return idx;
+		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
+					.dholds = -1, .acquire = false};
+		rc = shoal__ref_change(store, &r);
+		if (rc == -ESTALE)
+			continue;
+		if (!rc)
+			shoal__finish_release(store, r.idx, r.old, r.now);
+		return rc;
+	}
+}
+
+/* SEALED -> DELETING while pinned, else straight to a DELETED tombstone. */
+static uint64_t shoal__delete_word(uint64_t c)
+{
+	if (SHOAL__CTL_PINS(c))
+		return c | SHOAL__CTL_DELETING;
+	return (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_DELETED;
+}
+
+SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
+{
+	uint64_t c, n;
+	int idx = shoal__find(store, id, &c);
+	struct shoal__entry *e;
+
+	if (idx < 0)
+		return idx;
+	e = &store->dir[idx];
+	do {
+		c = shoal__wait_no_repair(e);
+		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+			return SHOAL_ENOTSEALED;
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_SEALED || (c & SHOAL__CTL_DELETING))
+			return -ENOENT;
+		n = shoal__delete_word(c);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
+	if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED)
+		shoal__entry_free(store, (uint32_t)idx);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* List and stats.                                                     */
+
+static bool shoal__info_of(struct shoal_store *s, uint32_t i,
+			   struct shoal_object_info *out)
+{
+	const struct shoal__entry *e = &s->dir[i];
+	shoal_id id;
+	uint64_t c = shoal__dir_read_id(e, &id);
+	unsigned st = SHOAL__CTL_STATE(c);
+
+	if (st != SHOAL__E_CREATED && st != SHOAL__E_SEALED)
+		return false;
+	*out = (struct shoal_object_info){
+		.id = id,
+		.data_size = e->data_size,
+		.meta_size = e->meta_size,
+		.state = (c & SHOAL__CTL_DELETING) ? SHOAL_OBJECT_DELETING
+			 : st == SHOAL__E_SEALED   ? SHOAL_OBJECT_SEALED
+						   : SHOAL_OBJECT_CREATED,
+		.pins = SHOAL__CTL_PINS(c),
+		.holds = SHOAL__CTL_HOLDS(c),
+		.creator_pid = e->creator_pid,
+	};
+	return true;
+}
+
+SHOAL_API int shoal_list(struct shoal_store *store,
+			 struct shoal_object_info *out, size_t cap)
+{
+	struct shoal_object_info info;
+	size_t n = 0;
+
+	if (!store || (cap && !out))
+		return -EINVAL;
+	for (uint32_t i = 0; i <= store->dir_mask; i++) {
+		if (!shoal__info_of(store, i, &info))
+			continue;
+		if (n < cap)
+			out[n] = info;
+		n++;
+	}
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+static uint32_t shoal__live_procs(struct shoal_store *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < s->hdr->max_procs; i++)
+		n += SHOAL__PROC_PHASE(atomic_load_explicit(
+			     &s->procs[i].state, memory_order_relaxed)) ==
+		     SHOAL__PROC_LIVE;
+	return n;
+}
+
+SHOAL_API int shoal_store_stats(struct shoal_store *store,
+				struct shoal_store_stats *out)
+{
+	struct shoal__seg_hdr *h;
+
+	if (!store || !out)
+		return -EINVAL;
+	h = store->hdr;
+	*out = (struct shoal_store_stats){
+		.capacity = h->capacity,
+		.bytes_used = atomic_load_explicit(&h->bytes_used, memory_order_relaxed),
+		.objects = atomic_load_explicit(&h->objects, memory_order_relaxed),
+		.max_objects = h->max_objects,
+		.evictions = atomic_load_explicit(&h->evictions, memory_order_relaxed),
+		.evicted_bytes = atomic_load_explicit(&h->evicted_bytes,
+						      memory_order_relaxed),
+		.heap_bytes_reserved = shoal__heap_reserved(&store->heap),
+		.processes = shoal__live_procs(store),
+		.max_procs = h->max_procs,
+		.reaped = atomic_load_explicit(&h->reaped, memory_order_relaxed),
+	};
+	return 0;
+}

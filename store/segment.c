@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/segment.c - creating, attaching to and validating a segment.
+ *
+ * The layout is a pure function of four parameters (max_procs, max_objects,
+ * ledger_slots, capacity): shoal__plan() computes every region's offset and
+ * size from them.  The creator writes the plan into the header and
+ * publishes it with `ready` (R0, release); an attacher loads `ready`
+ * (A0, acquire), recomputes the plan from the header's parameters and
+ * refuses the segment unless every offset and size agrees and the file is
+ * large enough.  So a foreign or corrupt file is refused before any offset
+ * in it is followed, and no later code needs to re-check region bounds.
+ *
+ * A new segment is all zeroes (ftruncate of a fresh tmpfs file or memfd),
+ * which is the initial state of every region but the header and the heap:
+ * EMPTY directory entries, FREE process slots, empty ledgers, free stripes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "mem.h"
+
+#define SHOAL__MAX_PROCS 4096u
+#define SHOAL__MAX_OBJECTS (1u << 22)
+#define SHOAL__MAX_LEDGER (1u << 20)
+#define SHOAL__MAX_CAPACITY (1ull << 40)
+#define SHOAL__NAME_MAX 200u
+
+SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts)
+{
+	if (opts)
+		*opts = (struct shoal_store_options)SHOAL_STORE_OPTIONS_INIT;
+}
+
+static uint64_t shoal__align(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static uint32_t shoal__pow2(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static uint64_t shoal__place(uint64_t *cursor, uint64_t size, uint64_t align,
+			     struct shoal__region *r)
+{
+	r->off = shoal__align(*cursor, align);
+	r->size = size;
+	*cursor = r->off + size;
+	return r->off;
+}
+
+/* Fills every derived field of h from its four parameters. */
+static void shoal__plan(struct shoal__seg_hdr *h)
+{
+	uint64_t cur = SHOAL__HDR_SIZE;
+
+	h->dir_slots = shoal__pow2(h->max_objects * 2 < SHOAL__STRIPE_SLOTS
+					   ? SHOAL__STRIPE_SLOTS
+					   : h->max_objects * 2);
+	h->nstripes = h->dir_slots / SHOAL__STRIPE_SLOTS;
+	h->proc_size = sizeof(struct shoal__proc);
+	h->entry_size = sizeof(struct shoal__entry);
+	h->hdr_size = sizeof(struct shoal__seg_hdr);
+	shoal__place(&cur, (uint64_t)h->max_procs * h->proc_size, 64, &h->procs);
+	shoal__place(&cur, (uint64_t)h->max_procs * h->ledger_slots * 8, 64,
+		     &h->ledgers);
+	shoal__place(&cur, (uint64_t)h->nstripes * 4, 64, &h->stripes);
+	shoal__place(&cur, h->dir_slots, 64, &h->probe);
+	shoal__place(&cur, (uint64_t)h->dir_slots * h->entry_size, 64, &h->dir);
+	shoal__place(&cur, shoal__heap_meta_size(h->capacity), SHOAL__PAGE_SIZE,
+		     &h->heap_meta);
+	shoal__place(&cur, h->capacity, SHOAL__SLAB_SIZE, &h->arena);
+	h->seg_size = shoal__align(cur, SHOAL__PAGE_SIZE);
+}
+
+static int shoal__check_options(const struct shoal_store_options *o)
+{
+	if (o->max_procs < 1 || o->max_procs > SHOAL__MAX_PROCS)
+		return -EINVAL;
+	if (o->max_objects < 1 || o->max_objects > SHOAL__MAX_OBJECTS)
+		return -EINVAL;
+	if (o->ledger_slots < 1 || o->ledger_slots > SHOAL__MAX_LEDGER)
+		return -EINVAL;
+	if (o->capacity < 1 || o->capacity > SHOAL__MAX_CAPACITY)
+		return -EINVAL;
+	return 0;
+}
+
+static void shoal__hdr_from_options(struct shoal__seg_hdr *h,
+				    const struct shoal_store_options *o)
+{
+	memset(h, 0, sizeof *h);
+	h->magic = SHOAL__MAGIC;
+	h->layout_version = SHOAL__LAYOUT_VERSION;
+	h->max_procs = o->max_procs;
+	h->max_objects = o->max_objects;
+	h->ledger_slots = shoal__pow2(o->ledger_slots < 16 ? 16 : o->ledger_slots);
+	h->spin_budget = o->spin_budget;
+	h->capacity = shoal__align(o->capacity, SHOAL__SLAB_SIZE);
+	h->creator_pid = getpid();
+	shoal__plan(h);
+}
+
+static bool shoal__region_eq(const struct shoal__region *a,
+			     const struct shoal__region *b)
+{
+	return a->off == b->off && a->size == b->size;
+}
+
+static bool shoal__plan_matches(const struct shoal__seg_hdr *h,
+				const struct shoal__seg_hdr *p)
+{
+	return h->hdr_size == p->hdr_size && h->seg_size == p->seg_size &&
+	       h->dir_slots == p->dir_slots && h->nstripes == p->nstripes &&
+	       h->proc_size == p->proc_size && h->entry_size == p->entry_size &&
+	       shoal__region_eq(&h->procs, &p->procs) &&
+	       shoal__region_eq(&h->ledgers, &p->ledgers) &&
+	       shoal__region_eq(&h->stripes, &p->stripes) &&
+	       shoal__region_eq(&h->probe, &p->probe) &&
+	       shoal__region_eq(&h->dir, &p->dir) &&
+	       shoal__region_eq(&h->heap_meta, &p->heap_meta) &&
+	       shoal__region_eq(&h->arena, &p->arena);
+}
+
+int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
+{
+	struct shoal__seg_hdr p;
+
+	if (h->magic != SHOAL__MAGIC)
+		return SHOAL_EBADSEGMENT;
+	if (h->layout_version != SHOAL__LAYOUT_VERSION)
+		return SHOAL_EVERSION;
+	if (h->max_procs < 1 || h->max_procs > SHOAL__MAX_PROCS ||
+	    h->max_objects < 1 || h->max_objects > SHOAL__MAX_OBJECTS ||
+	    h->ledger_slots < 16 || h->ledger_slots > SHOAL__MAX_LEDGER ||
+	    (h->ledger_slots & (h->ledger_slots - 1)) ||
+	    h->capacity < SHOAL__SLAB_SIZE || h->capacity > SHOAL__MAX_CAPACITY ||
+	    h->capacity % SHOAL__SLAB_SIZE)
+		return SHOAL_EBADSEGMENT;
+	p = *h;
+	shoal__plan(&p);
+	if (!shoal__plan_matches(h, &p) || h->seg_size > file_size)
+		return SHOAL_EBADSEGMENT;
+	return 0;
+}
+
+/* Name rules: "/name" or "name", 1..200 bytes, no other '/'. */
+static int shoal__shm_name(const char *name, char *out, size_t cap)
+{
+	const char *n = name;
+	size_t len;
+
+	if (!name)
+		return -EINVAL;
+	if (*n == '/')
+		n++;
+	len = strlen(n);
+	if (len == 0 || len > SHOAL__NAME_MAX || strchr(n, '/') ||
+	    !strcmp(n, ".") || !strcmp(n, ".."))
+		return -EINVAL;
+	snprintf(out, cap, "/%s", n);
+	return 0;
+}
+
+static struct shoal_store *shoal__store_alloc(void)
+{
+	struct shoal_store *s;
+	unsigned arena;
+
+	if (shoal__mem_open(&arena))
+		return NULL;
+	s = shoal__mem_alloc(arena, sizeof *s);
+	if (!s) {
+		shoal__mem_close(arena);
+		return NULL;
+	}
+	s->arena = arena;
+	s->fd = -1;
+	s->slot = UINT32_MAX;
+	pthread_mutex_init(&s->heap_lock, NULL);
+	return s;
+}
+
+/* Derives the handle's pointers from a validated header. */
+static void shoal__store_bind(struct shoal_store *s)
+{
+	struct shoal__seg_hdr *h = s->hdr;
+	uint8_t *b = s->map.base;
+
+	s->procs = (struct shoal__proc *)(b + h->procs.off);
+	s->ledgers = (_Atomic uint64_t *)(b + h->ledgers.off);
+	s->stripes = (_Atomic uint32_t *)(b + h->stripes.off);
+	s->probe = (_Atomic uint8_t *)(b + h->probe.off);
+	s->dir = (struct shoal__entry *)(b + h->dir.off);
+	s->dir_mask = h->dir_slots - 1;
+	s->ledger_mask = h->ledger_slots - 1;
+	s->heap = (struct shoal__heap_view){
+		.map = s->map,
+		.meta_off = h->heap_meta.off,
+		.meta_size = h->heap_meta.size,
+		.arena_off = h->arena.off,
+		.arena_size = h->arena.size,
+	};
+}
+
+static int shoal__map(struct shoal_store *s, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	s->map.base = p;
+	s->map.size = size;
+	s->hdr = p;
+	return 0;
+}
+
+static void shoal__store_free(struct shoal_store *s)
+{
+	unsigned arena = s->arena;
+
+	if (s->map.base)
+		munmap(s->map.base, s->map.size);
+	if (s->fd >= 0)
+		close(s->fd);
+	pthread_mutex_destroy(&s->heap_lock);
+	shoal__mem_free(arena, s);
+	shoal__mem_close(arena);
+}
+
+static int shoal__create_fd(const char *name, struct shoal_store *s)
+{
+	int rc;
+
+	if (!name) {
+		s->fd = memfd_create("shoal", MFD_CLOEXEC);
+		return s->fd < 0 ? -errno : 0;
+	}
+	rc = shoal__shm_name(name, s->name, sizeof s->name);
+	if (rc)
+		return rc;
+	s->fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return s->fd < 0 ? -errno : 0;
+}
+
+static int shoal__create_layout(struct shoal_store *s,
+				const struct shoal_store_options *o)
+{
+	struct shoal__seg_hdr plan;
+	int rc;
+
+	shoal__hdr_from_options(&plan, o);
+	if (ftruncate(s->fd, (off_t)plan.seg_size))
+		return errno == EFBIG || errno == ENOSPC ? -ENOSPC : -errno;
+	rc = shoal__map(s, plan.seg_size);
+	if (rc)
+		return rc;
+	memcpy(s->hdr, &plan, sizeof plan);
+	shoal__store_bind(s);
+	rc = shoal__heap_init(&s->heap);
+	if (rc)
+		return rc;
+	/* R0: publishes the header and the initialised heap to attachers. */
+	atomic_store_explicit(&s->hdr->ready, 1, memory_order_release);
+	return 0;
+}
+
+SHOAL_API int shoal_store_create(const char *name,
+				 const struct shoal_store_options *opts,
+				 struct shoal_store **out)
+{
+	struct shoal_store_options o = SHOAL_STORE_OPTIONS_INIT;
+	struct shoal_store *s;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	if (opts)
+		o = *opts;
+	rc = shoal__check_options(&o);
+	if (rc)
+		return rc;
+	s = shoal__store_alloc();
+	if (!s)
+		return -ENOMEM;
+	rc = shoal__create_fd(name, s);
+	if (!rc)
+		rc = shoal__create_layout(s, &o);
+	if (!rc)
+		rc = shoal__proc_claim(s);
+	if (rc) {
+		if (s->name[0] && s->fd >= 0)
+			shm_unlink(s->name);
+		shoal__store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* The creator publishes `ready` right after sizing the file; an attacher
+ * that races with it waits up to a second for A0 before refusing. */
+static int shoal__wait_ready(const struct shoal__seg_hdr *h)
+{
+	struct shoal__deadline d = shoal__deadline_in(1000);
+
+	while (!atomic_load_explicit(&h->ready, memory_order_acquire)) { /* A0 */
+		if (shoal__deadline_passed(d))
+			return SHOAL_EBADSEGMENT;
+		sched_yield();
+	}
+	return 0;
+}
+
+static int shoal__attach_mapped(struct shoal_store *s)
+{
+	struct shoal__seg_hdr *h;
+	struct stat st;
+	uint64_t size;
+	int rc;
+
+	if (fstat(s->fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size < SHOAL__HDR_SIZE)
+		return SHOAL_EBADSEGMENT;
+	rc = shoal__map(s, SHOAL__HDR_SIZE);
+	if (rc)
+		return rc;
+	h = s->hdr;
+	rc = h->magic != SHOAL__MAGIC ? SHOAL_EBADSEGMENT : shoal__wait_ready(h);
+	if (!rc)
+		rc = shoal__seg_validate(h, (uint64_t)st.st_size);
+	size = h->seg_size;
+	munmap(s->map.base, s->map.size);
+	s->map.base = NULL;
+	if (rc)
+		return rc;
+	rc = shoal__map(s, size);
+	if (rc)
+		return rc;
+	/* The file could have been rewritten between the two maps. */
+	rc = shoal__seg_validate(s->hdr, size);
+	if (rc)
+		return rc;
+	shoal__store_bind(s);
+	rc = shoal__heap_check(&s->heap);
+	if (rc)
+		return rc;
+	rc = shoal__proc_claim(s);
+	if (rc)
+		return rc;
+	shoal__proc_reap_all(s);
+	return 0;
+}
+
+static int shoal__attach(struct shoal_store *s, struct shoal_store **out)
+{
+	int rc = shoal__attach_mapped(s);
+
+	if (rc) {
+		shoal__store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
+{
+	struct shoal_store *s;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	s = shoal__store_alloc();
+	if (!s)
+		return -ENOMEM;
+	rc = shoal__shm_name(name, s->name, sizeof s->name);
+	if (!rc) {
+		s->fd = shm_open(s->name, O_RDWR | O_CLOEXEC, 0);
+		rc = s->fd < 0 ? -errno : 0;
+	}
+	if (rc) {
+		shoal__store_free(s);
+		return rc;
+	}
+	return shoal__attach(s, out);
+}
+
+SHOAL_API int shoal_store_attach_fd(int fd, struct shoal_store **out)
+{
+	struct shoal_store *s;
+
+	if (!out || fd < 0)
+		return -EINVAL;
+	s = shoal__store_alloc();
+	if (!s)
+		return -ENOMEM;
+	s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (s->fd < 0) {
+		int rc = -errno;
+		shoal__store_free(s);
+		return rc;
+	}
+	return shoal__attach(s, out);
+}
+
+SHOAL_API int shoal_store_fd(const struct shoal_store *store)
+{
+	return store ? store->fd : -EINVAL;
+}
+
+SHOAL_API void shoal_store_close(struct shoal_store *store)
+{
+	if (!store)
+		return;
+	shoal__proc_release(store);
+	shoal__store_free(store);
+}
+
+SHOAL_API int shoal_store_unlink(const char *name)
+{
+	char path[256];
+	int rc = shoal__shm_name(name, path, sizeof path);
+
+	if (rc)
+		return rc;
+	return shm_unlink(path) ? -errno : 0;
+}

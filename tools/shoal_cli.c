@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shoal - the command-line tool.
+ *
+ *   shoal status NAME    store capacity and usage, processes (Ray's
+ *                        `ray status` object-store lines)
+ *   shoal objects NAME   one row per live object (Ray's `ray memory`)
+ *
+ * It attaches to a named store like any other process (so it also reaps
+ * dead processes' slots on the way in) and detaches at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shoal/shoal.h>
+
+static int status(struct shoal_store *st)
+{
+	struct shoal_store_stats s;
+	int rc = shoal_store_stats(st, &s);
+
+	if (rc)
+		return rc;
+	printf("capacity      %llu bytes\n", (unsigned long long)s.capacity);
+	printf("used          %llu bytes (%.1f%%)\n",
+	       (unsigned long long)s.bytes_used,
+	       s.capacity ? 100.0 * (double)s.bytes_used / (double)s.capacity : 0);
+	printf("reserved      %llu bytes (allocator)\n",
+	       (unsigned long long)s.heap_bytes_reserved);
+	printf("objects       %llu of %llu\n", (unsigned long long)s.objects,
+	       (unsigned long long)s.max_objects);
+	printf("evictions     %llu (%llu bytes)\n",
+	       (unsigned long long)s.evictions, (unsigned long long)s.evicted_bytes);
+	printf("processes     %u of %u (this one included), %llu reaped\n",
+	       s.processes, s.max_procs, (unsigned long long)s.reaped);
+	return 0;
+}
+
+static const char *state_name(uint32_t state)
+{
+	switch (state) {
+	case SHOAL_OBJECT_CREATED: return "CREATED";
+	case SHOAL_OBJECT_SEALED: return "SEALED";
+	case SHOAL_OBJECT_DELETING: return "DELETING";
+	default: return "?";
+	}
+}
+
+static int objects(struct shoal_store *st)
+{
+	int n = shoal_list(st, NULL, 0);
+	struct shoal_object_info *info;
+	char hex[SHOAL_ID_HEX_LEN + 1];
+
+	if (n < 0)
+		return n;
+	info = calloc((size_t)n + 1, sizeof *info);
+	if (!info)
+		return -12;
+	n = shoal_list(st, info, (size_t)n);
+	printf("%-32s %12s %6s %-8s %5s %5s %8s\n", "ID", "BYTES", "META",
+	       "STATE", "PINS", "HOLDS", "CREATOR");
+	for (int i = 0; i < n; i++) {
+		shoal_id_format(info[i].id, hex);
+		printf("%-32s %12llu %6u %-8s %5u %5u %8d\n", hex,
+		       (unsigned long long)info[i].data_size, info[i].meta_size,
+		       state_name(info[i].state), info[i].pins, info[i].holds,
+		       info[i].creator_pid);
+	}
+	free(info);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct shoal_store *st;
+	int rc;
+
+	if (argc != 3 || (strcmp(argv[1], "status") && strcmp(argv[1], "objects"))) {
+		fprintf(stderr, "usage: shoal status|objects NAME\n");
+		return 2;
+	}
+	rc = shoal_store_attach(argv[2], &st);
+	if (rc) {
+		fprintf(stderr, "shoal: %s: %s\n", argv[2], shoal_strerror(rc));
+		return 1;
+	}
+	rc = strcmp(argv[1], "status") ? objects(st) : status(st);
+	shoal_store_close(st);
+	if (rc)
+		fprintf(stderr, "shoal: %s\n", shoal_strerror(rc));
+	return rc ? 1 : 0;
+}
