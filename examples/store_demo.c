@@ -8,6 +8,7 @@
  * /dev/shm afterwards.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -30,17 +31,24 @@ static int spawn(char *const argv[], struct child *c, int pipe_in, int pipe_out)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
 
-	if ((pipe_in && pipe(in)) || (pipe_out && pipe(out)))
+	if ((pipe_in && pipe2(in, O_CLOEXEC)) ||
+	    (pipe_out && pipe2(out, O_CLOEXEC)))
 		return -errno;
 	fflush(NULL);
 	c->pid = fork();
 	if (c->pid < 0)
 		return -errno;
 	if (c->pid == 0) {
-		if (pipe_in)
+		if (pipe_in) {
 			dup2(in[0], 0);
-		if (pipe_out)
+			close(in[0]);
+			close(in[1]); /* else its stdin never reaches EOF */
+		}
+		if (pipe_out) {
 			dup2(out[1], 1);
+			close(out[0]);
+			close(out[1]);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}

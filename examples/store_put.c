@@ -14,6 +14,11 @@
 
 #include <shoal/shoal.h>
 
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
 static void fill(unsigned char *buf, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -59,6 +64,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: store-put NAME COUNT [BYTES]\n");
 		return 2;
 	}
+	/* A signal ends the wait below (no SA_RESTART: fgets fails with
+	 * EINTR), so the store is still closed and unlinked. */
+	sigaction(SIGINT, &(struct sigaction){.sa_handler = on_signal}, NULL);
+	sigaction(SIGTERM, &(struct sigaction){.sa_handler = on_signal}, NULL);
+	sigaction(SIGHUP, &(struct sigaction){.sa_handler = on_signal}, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	o.capacity = 64u << 20;
 	rc = shoal_store_create(argv[1], &o, &st);

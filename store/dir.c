@@ -3,7 +3,7 @@
  * store/dir.c - the object directory: a fixed-capacity open-addressed table
  * in the segment, keyed by 16-byte object ID.
  *
- * Shape.  dir_slots (a power of two, at least twice max_objects) entries of
+ * Shape.  dir_slots (a power of two, at least 4 x max_objects) entries of
  * one cache line each, linear probing from the ID's home slot within a
  * bounded window of SHOAL__PROBE_MAX slots.  probe[home] records the
  * longest distance at which an entry with that home was ever placed (plus

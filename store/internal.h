@@ -6,7 +6,7 @@
 #ifndef SHOAL_STORE_INTERNAL_H
 #define SHOAL_STORE_INTERNAL_H
 
-#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,8 +18,8 @@
 
 /*
  * Process-local handle.  Every field is set by open and read-only after,
- * except id_counter (atomic: any thread of this process derives IDs) and
- * the allocator cache in the segment, which heap_lock serialises.
+ * except id_counter (atomic: any thread of this process derives IDs),
+ * lock and ledger_used.
  * The pointers below are this process's translations of offsets that
  * shoal__seg_validate() checked.
  */
@@ -42,13 +42,32 @@ struct shoal_store {
 	uint32_t dir_mask;
 	uint32_t ledger_mask;
 	_Atomic uint64_t id_counter;
-	pthread_mutex_t heap_lock;  /* guards me->cache (one per process) */
+	/* Serialises this process's threads over its per-process state in
+	 * the segment (intent, ledger, allocator cache), which the protocols
+	 * assume single-threaded.  Never held across a wait. */
+	_Atomic uint32_t lock;
+	uint32_t ledger_used;       /* records in my ledger (under lock) */
 };
+
+static inline void shoal__lock_slow(struct shoal_store *s);
+
+/* Acquire pairs with shoal__unlock's release: the previous holder's
+ * writes to the per-process state are visible to the next. */
+static inline void shoal__lock(struct shoal_store *s)
+{
+	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+		shoal__lock_slow(s);
+}
+
+static inline void shoal__unlock(struct shoal_store *s)
+{
+	atomic_store_explicit(&s->lock, 0, memory_order_release);
+}
 
 /* segment.c */
 int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size);
 
-/* proc.c: the process table */
+/* proc.c: the process table (reap_all and release need s->lock) */
 int shoal__proc_claim(struct shoal_store *s);
 void shoal__proc_release(struct shoal_store *s);
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
@@ -69,15 +88,24 @@ int shoal__dir_reserve(struct shoal_store *s, shoal_id id, uint32_t home,
 		       uint32_t *idx_out, uint64_t *ctl_out);
 uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id);
 
-/* ledger (object.c) */
+/* ledger.c: functions on "my" ledger need s->lock */
+struct shoal__ledger_pos {
+	uint32_t p;     /* slot in the table */
+	bool found;     /* a record for the index exists there */
+	uint64_t rec;   /* the record after the change */
+};
+int shoal__ledger_check(struct shoal_store *s, uint32_t idx, int32_t dpins,
+			int32_t dholds, struct shoal__ledger_pos *pos);
+void shoal__ledger_commit(struct shoal_store *s,
+			  const struct shoal__ledger_pos *pos);
 int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		      int32_t dholds);
-uint64_t shoal__ledger_get(_Atomic uint64_t *ledger, uint32_t mask,
-			   uint32_t idx);
-void shoal__ledger_clear_idx(_Atomic uint64_t *ledger, uint32_t mask,
-			     uint32_t idx);
+void shoal__ledger_forget(struct shoal_store *s, uint32_t idx);
+uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx);
+uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
+				   uint32_t idx);
 
-/* object.c: pieces the reaper needs */
+/* object.c: pieces the reaper needs (all with s->lock held) */
 void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead);
 void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 			   uint32_t pins, uint32_t holds);
@@ -93,6 +121,20 @@ struct shoal__deadline {
 struct shoal__deadline shoal__deadline_in(int timeout_ms);
 bool shoal__deadline_passed(struct shoal__deadline d);
 void shoal__cpu_relax(void);
+
+static inline void shoal__lock_slow(struct shoal_store *s)
+{
+	for (;;) {
+		for (int i = 0; atomic_load_explicit(&s->lock, memory_order_relaxed); i++) {
+			if (i < 128)
+				shoal__cpu_relax();
+			else
+				sched_yield();
+		}
+		if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+			return;
+	}
+}
 /* Waits until *seq != seen, the deadline, or a wake.  Returns 0 (woken or
  * changed) or -ETIMEDOUT.  Spins up to `spin` pauses first. */
 int shoal__futex_wait(_Atomic uint32_t *seq, uint32_t seen,

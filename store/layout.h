@@ -65,8 +65,8 @@ struct shoal__seg_hdr {
 	uint64_t capacity;       /* arena bytes available to objects */
 	uint32_t max_procs;
 	uint32_t max_objects;
-	uint32_t dir_slots;      /* power of two, >= 2 x max_objects */
-	uint32_t ledger_slots;   /* power of two */
+	uint32_t dir_slots;      /* power of two, >= 4 x max_objects */
+	uint32_t ledger_slots;   /* table size: power of two, 2 x the option */
 	uint32_t spin_budget;
 	uint32_t proc_size;      /* sizeof(struct shoal__proc) */
 	uint32_t entry_size;     /* sizeof(struct shoal__entry) */
@@ -160,7 +160,8 @@ struct shoal__proc {
 	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
 	uint32_t role;               /* owner; reserved for the runtime */
 	_Atomic uint32_t futex;      /* reserved: this process's wake word */
-	uint8_t pad0_[64 - 24];
+	_Atomic uint32_t ledger_seq; /* owner; odd while its ledger moves */
+	uint8_t pad0_[64 - 28];
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
 	/* Allocator cache (owner; reaper after death).  heap.h. */
@@ -178,12 +179,10 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 
 /*
  * Ledger record (one _Atomic uint64_t): entry index + 1 (24 bits; 0 =
- * never used) << 40 | pins (20) << 20 | holds (20).  Each process's ledger
- * is an open-addressed table written only by its owner (relaxed stores; the
- * owner's intent protocol orders them, see object.c).  A record with zero
- * counts may be reused by any key: slots are never made empty again, so
- * probe chains stay intact.  The index alone identifies the object because
- * an entry with a nonzero count in any ledger is never reused.
+ * empty) << 40 | pins (20) << 20 | holds (20).  Each process's ledger is
+ * an open-addressed table written only by its owner (ledger.c).  The index
+ * alone identifies the object because an entry with a nonzero count in any
+ * ledger is never reused.
  */
 #define SHOAL__LEDGER_KEY(r) ((uint32_t)((r) >> 40))
 #define SHOAL__LEDGER_PINS(r) ((uint32_t)((r) >> 20) & 0xfffff)

@@ -47,7 +47,6 @@
  * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,102 +57,6 @@
 #define SHOAL__WAIT_SLICE_MS 1000
 #define SHOAL__EVICT_EXACT 4096u
 #define SHOAL__EVICT_SAMPLE 1024u
-
-/* ------------------------------------------------------------------ */
-/* The ledger: this process's holds and pins, owner-written.           */
-
-static uint32_t shoal__ledger_hash(uint32_t idx, uint32_t mask)
-{
-	return (idx * 0x9e3779b1u) & mask;
-}
-
-/* Position of idx's record, or of where to insert it (first zero-count
- * record on the chain, else the empty slot ending it); -1 if full. */
-static int64_t shoal__ledger_find(_Atomic uint64_t *l, uint32_t mask,
-				  uint32_t idx, bool insert)
-{
-	uint32_t h = shoal__ledger_hash(idx, mask);
-	int64_t reuse = -1;
-
-	for (uint32_t n = 0; n <= mask; n++) {
-		uint32_t p = (h + n) & mask;
-		uint64_t r = atomic_load_explicit(&l[p], memory_order_relaxed);
-
-		if (SHOAL__LEDGER_KEY(r) == idx + 1)
-			return p;
-		if (r == 0)
-			return insert ? (reuse >= 0 ? reuse : p) : -1;
-		if (reuse < 0 && !SHOAL__LEDGER_PINS(r) && !SHOAL__LEDGER_HOLDS(r))
-			reuse = p;
-	}
-	return insert ? reuse : -1;
-}
-
-uint64_t shoal__ledger_get(_Atomic uint64_t *ledger, uint32_t mask,
-			   uint32_t idx)
-{
-	int64_t p = shoal__ledger_find(ledger, mask, idx, false);
-
-	return p < 0 ? 0 : atomic_load_explicit(&ledger[p], memory_order_relaxed);
-}
-
-void shoal__ledger_clear_idx(_Atomic uint64_t *ledger, uint32_t mask,
-			     uint32_t idx)
-{
-	int64_t p = shoal__ledger_find(ledger, mask, idx, false);
-
-	if (p >= 0)
-		atomic_store_explicit(&ledger[p],
-				      SHOAL__LEDGER_REC(idx + 1, 0, 0),
-				      memory_order_relaxed);
-}
-
-/* Checks that this process's record for idx can take the delta. */
-static int shoal__ledger_check(struct shoal_store *s, uint32_t idx,
-			       int32_t dpins, int32_t dholds, int64_t *pos)
-{
-	int64_t p = shoal__ledger_find(s->ledger, s->ledger_mask, idx, true);
-	uint64_t r;
-	int64_t pins, holds;
-
-	if (p < 0)
-		return SHOAL_ELEDGERFULL;
-	r = atomic_load_explicit(&s->ledger[p], memory_order_relaxed);
-	if (SHOAL__LEDGER_KEY(r) != idx + 1)
-		r = 0;
-	pins = (int64_t)SHOAL__LEDGER_PINS(r) + dpins;
-	holds = (int64_t)SHOAL__LEDGER_HOLDS(r) + dholds;
-	if (pins < 0 || holds < 0)
-		return -ENOENT;
-	if (pins > SHOAL__LEDGER_COUNT_MAX || holds > SHOAL__LEDGER_COUNT_MAX)
-		return -EOVERFLOW;
-	*pos = p;
-	return 0;
-}
-
-static void shoal__ledger_apply(struct shoal_store *s, uint32_t idx,
-				int64_t p, int32_t dpins, int32_t dholds)
-{
-	uint64_t r = atomic_load_explicit(&s->ledger[p], memory_order_relaxed);
-
-	if (SHOAL__LEDGER_KEY(r) != idx + 1)
-		r = 0;
-	r = SHOAL__LEDGER_REC(idx + 1,
-			      (uint32_t)((int32_t)SHOAL__LEDGER_PINS(r) + dpins),
-			      (uint32_t)((int32_t)SHOAL__LEDGER_HOLDS(r) + dholds));
-	atomic_store_explicit(&s->ledger[p], r, memory_order_relaxed);
-}
-
-int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
-		      int32_t dholds)
-{
-	int64_t p;
-	int rc = shoal__ledger_check(s, idx, dpins, dholds, &p);
-
-	if (!rc)
-		shoal__ledger_apply(s, idx, p, dpins, dholds);
-	return rc;
-}
 
 /* ------------------------------------------------------------------ */
 /* Changing counts: the REF protocol and its repair.                   */
@@ -284,7 +187,7 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 /* The REF protocol.  0, or the reason the change is not allowed. */
 static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 {
-	int64_t pos;
+	struct shoal__ledger_pos pos;
 	int rc = shoal__ledger_check(s, r->idx, r->dpins, r->dholds, &pos);
 
 	if (rc)
@@ -298,7 +201,7 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 		shoal__wait_no_repair(&s->dir[r->idx]);
 	}
 	if (!rc)
-		shoal__ledger_apply(s, r->idx, pos, r->dpins, r->dholds);
+		shoal__ledger_commit(s, &pos);
 	shoal__intent_done(s);
 	return rc;
 }
@@ -349,11 +252,10 @@ void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead)
 		if (q == dead || SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
 		shoal__wait_intent_clear(s, q, idx);
-		r = shoal__ledger_get(shoal__proc_ledger(s, q), s->ledger_mask, idx);
+		r = shoal__ledger_read_remote(s, q, idx);
 		pins += SHOAL__LEDGER_PINS(r);
 		holds += SHOAL__LEDGER_HOLDS(r);
 	}
-	shoal__ledger_clear_idx(shoal__proc_ledger(s, dead), s->ledger_mask, idx);
 	if (pins > SHOAL__CTL_COUNT_MAX)
 		pins = SHOAL__CTL_COUNT_MAX;
 	if (holds > SHOAL__CTL_COUNT_MAX)
@@ -372,25 +274,17 @@ void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead)
 /* ------------------------------------------------------------------ */
 /* Freeing an object's block.                                          */
 
-/* The process's heap cache is single-threaded (heap.h): every use of it
- * by this process's threads goes through heap_lock. */
+/* The process's heap cache is single-threaded (heap.h): s->lock is held. */
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off, uint64_t size)
 {
-	pthread_mutex_lock(&s->heap_lock);
 	shoal__heap_free(&s->heap, &s->me->cache, SHOAL__OFF(off),
 			 size ? size : 1);
-	pthread_mutex_unlock(&s->heap_lock);
 }
 
 static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
 				  shoal__off_t *off)
 {
-	int rc;
-
-	pthread_mutex_lock(&s->heap_lock);
-	rc = shoal__heap_alloc(&s->heap, &s->me->cache, size ? size : 1, off);
-	pthread_mutex_unlock(&s->heap_lock);
-	return rc;
+	return shoal__heap_alloc(&s->heap, &s->me->cache, size ? size : 1, off);
 }
 
 static uint64_t shoal__entry_bytes(const struct shoal__entry *e)
@@ -467,8 +361,8 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
 			return;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
-	shoal__ledger_clear_idx(shoal__proc_ledger(s, e->creator),
-				s->ledger_mask, idx);
+	if (e->creator == s->slot)
+		shoal__ledger_forget(s, idx); /* a reaper clears a dead one's */
 	shoal__entry_free(s, idx);
 }
 
@@ -635,7 +529,9 @@ SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes)
 
 	if (!store)
 		return -EINVAL;
+	shoal__lock(store);
 	freed = bytes ? shoal__evict_round(store, g) : 0;
+	shoal__unlock(store);
 	return freed > INT32_MAX ? INT32_MAX : (int)freed;
 }
 
@@ -644,8 +540,21 @@ SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes)
 
 typedef int (*shoal__try_fn)(struct shoal_store *s, void *arg);
 
+/* One attempt, with the process lock held (try functions need it). */
+static int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg)
+{
+	int rc;
+
+	shoal__lock(s);
+	rc = try(s, arg);
+	shoal__unlock(s);
+	return rc;
+}
+
 /* Calls try until it returns anything but -EAGAIN, sleeping on the event
- * in between; -ETIMEDOUT at the deadline. */
+ * (without the process lock) in between; -ETIMEDOUT at the deadline.  A
+ * timed-out slice reaps dead processes, whose holds may be what we wait
+ * for. */
 static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 			   _Atomic uint32_t *waiters, struct shoal__deadline d,
 			   shoal__try_fn try, void *arg)
@@ -656,7 +565,7 @@ static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 		int rc;
 
 		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
-		rc = try(s, arg);
+		rc = shoal__attempt(s, try, arg);
 		if (rc != -EAGAIN) {
 			atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
 			return rc;
@@ -665,15 +574,15 @@ static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 			slice = d;
 		rc = shoal__futex_wait(seq, seen, slice, s->hdr->spin_budget);
 		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
-		if (rc == -ETIMEDOUT) {
-			shoal__proc_reap_all(s);
-			if (!shoal__deadline_passed(d))
-				continue;
-			rc = try(s, arg);
-			return rc == -EAGAIN ? -ETIMEDOUT : rc;
-		}
-		if (rc != 0)
-			return rc;
+		if (rc != -ETIMEDOUT)
+			continue;
+		shoal__lock(s);
+		shoal__proc_reap_all(s);
+		shoal__unlock(s);
+		if (!shoal__deadline_passed(d))
+			continue;
+		rc = shoal__attempt(s, try, arg);
+		return rc == -EAGAIN ? -ETIMEDOUT : rc;
 	}
 }
 
@@ -706,30 +615,11 @@ static int shoal__try_alloc(struct shoal_store *s, void *arg)
 	return -EAGAIN;
 }
 
-/* Gets a block, evicting and then waiting for space up to the deadline. */
-static int shoal__alloc_block(struct shoal_store *s, uint64_t bytes,
-			      int timeout_ms, shoal__off_t *off)
-{
-	struct shoal__alloc_req r = {.bytes = bytes};
-	int rc = shoal__try_alloc(s, &r);
-
-	if (rc == -EAGAIN)
-		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
-				     shoal__deadline_in(timeout_ms),
-				     shoal__try_alloc, &r);
-	if (rc == -ETIMEDOUT || rc == -EAGAIN)
-		rc = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
-				     s->hdr->max_objects
-			     ? -ENOSPC
-			     : SHOAL_ESTOREFULL;
-	*off = r.off;
-	return rc;
-}
-
 struct shoal__new_obj {
 	shoal_id id;
 	uint64_t data_size;
 	uint32_t meta_size;
+	const void *meta;
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -802,26 +692,48 @@ static void shoal__intent_create(struct shoal_store *s)
 	atomic_store_explicit(&in->op, SHOAL__OP_CREATE, memory_order_relaxed);
 }
 
-static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
-			 const void *meta, int timeout_ms)
+/* One attempt at a whole create, under the process lock: -EAGAIN when
+ * there is no room yet (nothing is left half done then). */
+static int shoal__try_create(struct shoal_store *s, void *arg)
 {
+	struct shoal__new_obj *o = arg;
 	uint64_t bytes = o->data_size + o->meta_size;
 	struct shoal__intent *in = &s->me->intent;
+	struct shoal__alloc_req r = {.bytes = bytes};
 	int rc;
 
 	shoal__intent_create(s);
-	rc = shoal__alloc_block(s, bytes, timeout_ms, &o->off);
+	rc = shoal__try_alloc(s, &r);
 	if (rc)
 		goto out;
+	o->off = r.off;
 	in->block_size = bytes;
 	in->block_off = o->off.v;
 	if (o->meta_size)
-		memcpy(s->map.base + o->off.v + o->data_size, meta, o->meta_size);
+		memcpy(s->map.base + o->off.v + o->data_size, o->meta, o->meta_size);
 	rc = shoal__insert(s, o);
 	if (rc)
 		shoal__obj_free_block(s, o->off.v, bytes);
 out:
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	return rc;
+}
+
+/* Creates, evicting and then waiting for space up to the deadline. */
+static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
+			 int timeout_ms)
+{
+	int rc = shoal__attempt(s, shoal__try_create, o);
+
+	if (rc == -EAGAIN && timeout_ms != 0)
+		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
+				     shoal__deadline_in(timeout_ms),
+				     shoal__try_create, o);
+	if (rc == -ETIMEDOUT || rc == -EAGAIN)
+		rc = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
+				     s->hdr->max_objects
+			     ? -ENOSPC
+			     : SHOAL_ESTOREFULL;
 	return rc;
 }
 
@@ -843,7 +755,8 @@ static int shoal__create_checked(struct shoal_store *s,
 {
 	int rc = shoal__check_new(s, o->id, o->data_size, meta, o->meta_size);
 
-	return rc ? rc : shoal__create(s, o, meta, timeout_ms);
+	o->meta = meta;
+	return rc ? rc : shoal__create(s, o, timeout_ms);
 }
 
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
@@ -926,7 +839,9 @@ SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 
 	if (idx < 0)
 		return idx;
+	shoal__lock(store);
 	shoal__obj_abort_entry(store, (uint32_t)idx, c);
+	shoal__unlock(store);
 	return 0;
 }
 
@@ -1049,7 +964,7 @@ static int shoal__try_get_many(struct shoal_store *s, void *arg)
 static int shoal__get_wait(struct shoal_store *s, struct shoal__get_req *r,
 			   int timeout_ms)
 {
-	int rc = shoal__try_get_many(s, r);
+	int rc = shoal__attempt(s, shoal__try_get_many, r);
 
 	if (rc == -EAGAIN && timeout_ms != 0)
 		rc = shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters,
@@ -1068,7 +983,9 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 	memset(out, 0, sizeof *out);
 	if (!store || shoal_id_is_nil(id))
 		return -EINVAL;
+	shoal__lock(store);
 	rc = shoal__try_get(store, id, out);
+	shoal__unlock(store);
 	if (rc == -EAGAIN) {
 		struct shoal__get_req r = {&id, out, 1, 1};
 		out->err = -EAGAIN;
@@ -1117,10 +1034,13 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 		return -EINVAL;
 	r = (struct shoal__ref){.idx = view->entry_, .gen = view->gen_,
 				.dpins = -1, .acquire = false};
+	shoal__lock(store);
 	rc = shoal__ref_change(store, &r);
+	if (!rc)
+		shoal__finish_release(store, r.idx, r.old, r.now);
+	shoal__unlock(store);
 	if (rc)
 		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
-	shoal__finish_release(store, r.idx, r.old, r.now);
 	memset(view, 0, sizeof *view);
 	return 0;
 }
@@ -1139,7 +1059,7 @@ SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id)
 /* ------------------------------------------------------------------ */
 /* Hold, drop, delete.                                                 */
 
-SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
+static int shoal__hold(struct shoal_store *store, shoal_id id)
 {
 	for (;;) {
 		uint64_t c;
@@ -1157,7 +1077,7 @@ SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
 	}
 }
 
-SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
+static int shoal__drop(struct shoal_store *store, shoal_id id)
 {
 	for (;;) {
 		uint64_t c;
@@ -1176,6 +1096,30 @@ SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
 			shoal__finish_release(store, r.idx, r.old, r.now);
 		return rc;
 	}
+}
+
+SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
+{
+	int rc;
+
+	if (!store)
+		return -EINVAL;
+	shoal__lock(store);
+	rc = shoal__hold(store, id);
+	shoal__unlock(store);
+	return rc;
+}
+
+SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
+{
+	int rc;
+
+	if (!store)
+		return -EINVAL;
+	shoal__lock(store);
+	rc = shoal__drop(store, id);
+	shoal__unlock(store);
+	return rc;
 }
 
 /* SEALED -> DELETING while pinned, else straight to a DELETED tombstone. */
@@ -1204,8 +1148,11 @@ SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 		n = shoal__delete_word(c);
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
-	if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED)
+	if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED) {
+		shoal__lock(store);
 		shoal__entry_free(store, (uint32_t)idx);
+		shoal__unlock(store);
+	}
 	return 0;
 }
 

@@ -10,6 +10,10 @@
  * zombie, or the pid's start time differs from the recorded one.  Death is
  * never decided by a timeout or a heartbeat.
  *
+ * Every function here that touches per-process state runs with the
+ * caller's store lock held (internal.h), so reaping also serialises with
+ * the caller's own threads.
+ *
  * Reaping a dead slot (any process may do it; the CAS LIVE -> REAPING with
  * the reaper's pid elects one; a reaper that dies while REAPING is itself
  * detected by the same test and replaced):
@@ -120,6 +124,16 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	return 0;
 }
 
+static int shoal__reap_all_locked(struct shoal_store *s)
+{
+	int n;
+
+	shoal__lock(s);
+	n = shoal__proc_reap_all(s);
+	shoal__unlock(s);
+	return n;
+}
+
 int shoal__proc_claim(struct shoal_store *s)
 {
 	uint64_t my_start = shoal__proc_start_time(getpid());
@@ -128,14 +142,15 @@ int shoal__proc_claim(struct shoal_store *s)
 		for (uint32_t i = 0; i < s->hdr->max_procs; i++)
 			if (shoal__proc_try_claim(s, i, my_start) == 0)
 				return 0;
-		if (pass == 0 && shoal__proc_reap_all(s) == 0)
+		if (pass == 0 && shoal__reap_all_locked(s) == 0)
 			break;
 	}
 	return SHOAL_ETOOMANYPROCS;
 }
 
-/* Step 1 for a CREATE intent. */
-static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
+/* Step 1 for a CREATE intent.  True if the entry was published (step 2
+ * then aborts it through the ledger). */
+static bool shoal__reap_create(struct shoal_store *s, uint32_t slot,
 			       struct shoal__intent *in, uint32_t gen)
 {
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
@@ -150,35 +165,39 @@ static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
 				&s->stripes[st], &owner, 0,
 				memory_order_release, memory_order_relaxed);
 	}
-	if (in->stage == 0 || idx > s->dir_mask) {
-		if (in->block_off)
-			shoal__obj_free_block(s, in->block_off, in->block_size);
-		return;
+	if (in->stage == 1 && idx <= s->dir_mask) {
+		e = &s->dir[idx];
+		c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED && e->creator == slot &&
+		    e->creator_gen == gen && SHOAL__CTL_GEN(c) == in->gen)
+			return true;
 	}
-	e = &s->dir[idx];
-	c = atomic_load_explicit(&e->ctl, memory_order_acquire);
-	if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED && e->creator == slot &&
-	    e->creator_gen == gen && SHOAL__CTL_GEN(c) == in->gen)
-		return; /* published: step 2 aborts it through the ledger */
-	shoal__ledger_clear_idx(shoal__proc_ledger(s, slot), s->ledger_mask, idx);
 	if (in->block_off)
 		shoal__obj_free_block(s, in->block_off, in->block_size);
+	return false;
 }
 
-static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen)
+/* Step 1.  Returns the entry whose ledger record step 2 must skip (its
+ * counts were recounted, or it was never published), else UINT32_MAX. */
+static uint32_t shoal__reap_intent(struct shoal_store *s, uint32_t slot,
+				   uint32_t gen)
 {
 	struct shoal__intent *in = &s->procs[slot].intent;
 	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
+	uint32_t skip = UINT32_MAX;
 
-	if (op == SHOAL__OP_CREATE)
-		shoal__reap_create(s, slot, in, gen);
-	else if (op == SHOAL__OP_REF && idx <= s->dir_mask)
+	if (op == SHOAL__OP_CREATE) {
+		if (!shoal__reap_create(s, slot, in, gen) && in->stage == 1)
+			skip = idx; /* its hold was recorded, never published */
+	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
 		shoal__obj_repair(s, idx, slot);
-	else if (op == SHOAL__OP_FREE && in->stage == 0 && in->block_off)
+		skip = idx;
+	} else if (op == SHOAL__OP_FREE && in->stage == 0 && in->block_off) {
 		shoal__obj_free_block(s, in->block_off, in->block_size);
+	}
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	return skip;
 }
 
 /* Step 2: one ledger record of the slot. */
@@ -202,14 +221,14 @@ static void shoal__reap_record(struct shoal_store *s, uint32_t slot,
 }
 
 static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen)
+			       uint32_t gen, uint32_t skip)
 {
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
 		uint64_t r = atomic_load_explicit(&l[i], memory_order_relaxed);
 
-		if (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r))
+		if (r && SHOAL__LEDGER_KEY(r) - 1 != skip)
 			shoal__reap_record(s, slot, gen, r);
 		if (r)
 			atomic_store_explicit(&l[i], 0, memory_order_relaxed);
@@ -222,11 +241,8 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 {
 	struct shoal__proc *p = &s->procs[slot];
 
-	shoal__reap_intent(s, slot, gen);
-	shoal__reap_ledger(s, slot, gen);
-	pthread_mutex_lock(&s->heap_lock); /* our own cache when closing */
+	shoal__reap_ledger(s, slot, gen, shoal__reap_intent(s, slot, gen));
 	shoal__heap_cache_flush(&s->heap, &p->cache);
-	pthread_mutex_unlock(&s->heap_lock);
 	memset(&p->intent, 0, sizeof p->intent);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
 	/* Release: the cleared ledger, cache and intent are visible to the
@@ -271,11 +287,12 @@ void shoal__proc_release(struct shoal_store *s)
 	if (s->me)
 		shoal__proc_clean(s, s->slot, s->slot_gen);
 	s->me = NULL;
+	s->ledger_used = 0;
 }
 
 SHOAL_API int shoal_store_reap(struct shoal_store *store)
 {
 	if (!store)
 		return -EINVAL;
-	return shoal__proc_reap_all(store);
+	return shoal__reap_all_locked(store);
 }

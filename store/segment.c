@@ -69,9 +69,13 @@ static void shoal__plan(struct shoal__seg_hdr *h)
 {
 	uint64_t cur = SHOAL__HDR_SIZE;
 
-	h->dir_slots = shoal__pow2(h->max_objects * 2 < SHOAL__STRIPE_SLOTS
+	/* Four slots per object: linear probing at load 1/2 grows runs of
+	 * ~60 slots in a 128 Ki-slot table (the longest run is about
+	 * ln(n) / -ln(a e^(1-a)) at load a), which fills the 64-slot probe
+	 * window; at load 1/4 the longest run is ~20. */
+	h->dir_slots = shoal__pow2(h->max_objects * 4 < SHOAL__STRIPE_SLOTS
 					   ? SHOAL__STRIPE_SLOTS
-					   : h->max_objects * 2);
+					   : h->max_objects * 4);
 	h->nstripes = h->dir_slots / SHOAL__STRIPE_SLOTS;
 	h->proc_size = sizeof(struct shoal__proc);
 	h->entry_size = sizeof(struct shoal__entry);
@@ -109,7 +113,8 @@ static void shoal__hdr_from_options(struct shoal__seg_hdr *h,
 	h->layout_version = SHOAL__LAYOUT_VERSION;
 	h->max_procs = o->max_procs;
 	h->max_objects = o->max_objects;
-	h->ledger_slots = shoal__pow2(o->ledger_slots < 16 ? 16 : o->ledger_slots);
+	/* Kept at most half full (ledger.c): twice the option, rounded. */
+	h->ledger_slots = shoal__pow2(2 * (o->ledger_slots < 8 ? 8 : o->ledger_slots));
 	h->spin_budget = o->spin_budget;
 	h->capacity = shoal__align(o->capacity, SHOAL__SLAB_SIZE);
 	h->creator_pid = getpid();
@@ -147,7 +152,7 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 		return SHOAL_EVERSION;
 	if (h->max_procs < 1 || h->max_procs > SHOAL__MAX_PROCS ||
 	    h->max_objects < 1 || h->max_objects > SHOAL__MAX_OBJECTS ||
-	    h->ledger_slots < 16 || h->ledger_slots > SHOAL__MAX_LEDGER ||
+	    h->ledger_slots < 16 || h->ledger_slots > 2 * SHOAL__MAX_LEDGER ||
 	    (h->ledger_slots & (h->ledger_slots - 1)) ||
 	    h->capacity < SHOAL__SLAB_SIZE || h->capacity > SHOAL__MAX_CAPACITY ||
 	    h->capacity % SHOAL__SLAB_SIZE)
@@ -192,7 +197,6 @@ static struct shoal_store *shoal__store_alloc(void)
 	s->arena = arena;
 	s->fd = -1;
 	s->slot = UINT32_MAX;
-	pthread_mutex_init(&s->heap_lock, NULL);
 	return s;
 }
 
@@ -238,7 +242,6 @@ static void shoal__store_free(struct shoal_store *s)
 		munmap(s->map.base, s->map.size);
 	if (s->fd >= 0)
 		close(s->fd);
-	pthread_mutex_destroy(&s->heap_lock);
 	shoal__mem_free(arena, s);
 	shoal__mem_close(arena);
 }
@@ -364,7 +367,9 @@ static int shoal__attach_mapped(struct shoal_store *s)
 	rc = shoal__proc_claim(s);
 	if (rc)
 		return rc;
+	shoal__lock(s);
 	shoal__proc_reap_all(s);
+	shoal__unlock(s);
 	return 0;
 }
 
@@ -429,7 +434,9 @@ SHOAL_API void shoal_store_close(struct shoal_store *store)
 {
 	if (!store)
 		return;
+	shoal__lock(store);
 	shoal__proc_release(store);
+	shoal__unlock(store);
 	shoal__store_free(store);
 }
 

@@ -62,7 +62,7 @@ struct shoal_store_options {
 	 * multiple of 64 KiB, the allocator's slab size).  Default 256 MiB. */
 	uint64_t capacity;
 	/* Live objects at most (tombstones do not count).  Default 65536.
-	 * The directory has twice as many slots. */
+	 * The directory has four times as many slots (64 bytes each). */
 	uint32_t max_objects;
 	/* Processes that may have the store open at once.  Default 64. */
 	uint32_t max_procs;

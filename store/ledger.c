@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/ledger.c - a process's ledger of the holds and pins it has, in the
+ * segment, so that whoever reaps the process can give them back.
+ *
+ * Shape.  One open-addressed table per process slot, linear probing, of
+ * ledger_slots records (one _Atomic uint64_t each, layout.h: entry index + 1,
+ * pins, holds).  A record exists exactly while one of its counts is
+ * nonzero: when both reach zero it is removed by backward-shift deletion
+ * (Knuth 6.4, algorithm R), so no tombstones accumulate and a miss ends at
+ * the first empty slot.  The owner keeps the table at most half full
+ * (SHOAL_ELEDGERFULL beyond), so probes stay short.
+ *
+ * Writers.  Only the owning process, serialised by its store handle's lock.
+ * Count changes are single relaxed stores of a whole record.
+ *
+ * Readers.  The owner, and a reaper repairing an entry's counts (object.c),
+ * which reads another live process's table concurrently.  A deletion moves
+ * records, so it is bracketed by a seqcount in the process slot: the owner
+ * makes it odd (relaxed store, then a release fence: R5) before the first
+ * move and even after the last (release store: R6); a remote reader loads it
+ * (acquire: A6), looks the record up with relaxed loads, issues an acquire
+ * fence (A5) and retries if the count changed or was odd.  A dead owner's
+ * table is read once (nothing moves any more).
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "internal.h"
+
+static uint32_t shoal__ledger_home(uint32_t idx, uint32_t mask)
+{
+	return (idx * 0x9e3779b1u) & mask;
+}
+
+static uint64_t shoal__rec_load(_Atomic uint64_t *l, uint32_t p)
+{
+	return atomic_load_explicit(&l[p], memory_order_relaxed);
+}
+
+static void shoal__rec_store(_Atomic uint64_t *l, uint32_t p, uint64_t r)
+{
+	atomic_store_explicit(&l[p], r, memory_order_relaxed);
+}
+
+/* Position of idx's record, or of the empty slot where it would go. */
+static uint32_t shoal__ledger_probe(_Atomic uint64_t *l, uint32_t mask,
+				    uint32_t idx, bool *found)
+{
+	uint32_t p = shoal__ledger_home(idx, mask);
+
+	for (uint32_t n = 0; n <= mask; n++, p = (p + 1) & mask) {
+		uint64_t r = shoal__rec_load(l, p);
+
+		if (SHOAL__LEDGER_KEY(r) == idx + 1 || r == 0) {
+			*found = r != 0;
+			return p;
+		}
+	}
+	*found = false; /* full: cannot happen while kept half full */
+	return 0;
+}
+
+uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
+{
+	bool found;
+	uint32_t p = shoal__ledger_probe(l, mask, idx, &found);
+
+	return found ? shoal__rec_load(l, p) : 0;
+}
+
+uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
+				   uint32_t idx)
+{
+	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
+	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
+
+	for (int tries = 0;; tries++) {
+		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire); /* A6 */
+		uint64_t r = shoal__ledger_lookup(l, s->ledger_mask, idx);
+
+		atomic_thread_fence(memory_order_acquire); /* A5 */
+		if (!(s1 & 1) && s1 == atomic_load_explicit(seq, memory_order_relaxed))
+			return r;
+		if (tries > 64 && shoal__proc_dead(s, slot))
+			return r;
+		sched_yield();
+	}
+}
+
+/* Is home h cyclically outside (hole, j]?  Then the record at j may move
+ * back into the hole. */
+static bool shoal__may_move(uint32_t h, uint32_t hole, uint32_t j)
+{
+	return hole <= j ? (h <= hole || h > j) : (h <= hole && h > j);
+}
+
+static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
+{
+	_Atomic uint64_t *l = s->ledger;
+	_Atomic uint32_t *seq = &s->me->ledger_seq;
+	uint32_t mask = s->ledger_mask;
+	uint32_t v = atomic_load_explicit(seq, memory_order_relaxed);
+
+	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release); /* R5 */
+	for (uint32_t j = (hole + 1) & mask;; j = (j + 1) & mask) {
+		uint64_t r = shoal__rec_load(l, j);
+
+		if (r == 0)
+			break;
+		if (!shoal__may_move(shoal__ledger_home(SHOAL__LEDGER_KEY(r) - 1, mask),
+				     hole, j))
+			continue;
+		shoal__rec_store(l, hole, r);
+		hole = j;
+	}
+	shoal__rec_store(l, hole, 0);
+	atomic_store_explicit(seq, v + 2, memory_order_release); /* R6 */
+	s->ledger_used--;
+}
+
+int shoal__ledger_check(struct shoal_store *s, uint32_t idx, int32_t dpins,
+			int32_t dholds, struct shoal__ledger_pos *pos)
+{
+	uint64_t r = 0;
+	int64_t pins, holds;
+
+	pos->p = shoal__ledger_probe(s->ledger, s->ledger_mask, idx, &pos->found);
+	if (pos->found)
+		r = shoal__rec_load(s->ledger, pos->p);
+	else if (s->ledger_used >= (s->ledger_mask + 1) / 2)
+		return SHOAL_ELEDGERFULL;
+	pins = (int64_t)SHOAL__LEDGER_PINS(r) + dpins;
+	holds = (int64_t)SHOAL__LEDGER_HOLDS(r) + dholds;
+	if (pins < 0 || holds < 0)
+		return -ENOENT;
+	if (pins > SHOAL__LEDGER_COUNT_MAX || holds > SHOAL__LEDGER_COUNT_MAX)
+		return -EOVERFLOW;
+	pos->rec = SHOAL__LEDGER_REC(idx + 1, (uint32_t)pins, (uint32_t)holds);
+	return 0;
+}
+
+void shoal__ledger_commit(struct shoal_store *s,
+			  const struct shoal__ledger_pos *pos)
+{
+	if (SHOAL__LEDGER_PINS(pos->rec) || SHOAL__LEDGER_HOLDS(pos->rec)) {
+		shoal__rec_store(s->ledger, pos->p, pos->rec);
+		s->ledger_used += !pos->found;
+	} else if (pos->found) {
+		shoal__ledger_remove(s, pos->p);
+	}
+}
+
+int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
+		      int32_t dholds)
+{
+	struct shoal__ledger_pos pos;
+	int rc = shoal__ledger_check(s, idx, dpins, dholds, &pos);
+
+	if (!rc)
+		shoal__ledger_commit(s, &pos);
+	return rc;
+}
+
+/* Removes idx's record from the caller's own ledger, whatever its counts. */
+void shoal__ledger_forget(struct shoal_store *s, uint32_t idx)
+{
+	bool found;
+	uint32_t p = shoal__ledger_probe(s->ledger, s->ledger_mask, idx, &found);
+
+	if (found)
+		shoal__ledger_remove(s, p);
+}
