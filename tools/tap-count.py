@@ -20,7 +20,7 @@ def count(path):
         if not line.strip():
             continue
         t = json.loads(line)
-        out = t.get("stdo", "")
+        out = t.get("stdout") or t.get("stdo") or ""
         ok = sum(1 for l in out.splitlines() if l.startswith("ok "))
         bad = sum(1 for l in out.splitlines() if l.startswith("not ok "))
         good = t.get("result") in ("OK", "EXPECTEDFAIL")
