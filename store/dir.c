@@ -201,11 +201,14 @@ static int shoal__dir_check_dup(const struct shoal_store *s, shoal_id id,
 
 	for (uint32_t d = 0; d < n; d++) {
 		const struct shoal__entry *e = &s->dir[(home + d) & s->dir_mask];
+		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		shoal_id got;
-		uint64_t c = shoal__dir_read_id(e, &got);
 
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_EMPTY)
 			break;
+		if (!shoal__live(SHOAL__CTL_STATE(c)))
+			continue; /* tombstones may share the ID: only live count */
+		c = shoal__dir_read_id(e, &got);
 		if (shoal__live(SHOAL__CTL_STATE(c)) && shoal_id_eq(got, id))
 			return -EEXIST;
 	}
@@ -243,11 +246,13 @@ static void shoal__probe_raise(struct shoal_store *s, uint32_t home,
  * Under the window's lock: finds a reusable slot for id (none live), claims
  * it and writes the ID.  The caller fills the entry and publishes it with
  * a release store of ctl.  -EEXIST, or -ENOSPC when the window is full.
+ * A `fresh` ID (shoal_id_next: unique by construction) skips the duplicate
+ * scan, which costs a cache miss per slot of the home's longest chain.
  */
-int shoal__dir_reserve(struct shoal_store *s, shoal_id id, uint32_t home,
-		       uint32_t *idx_out, uint64_t *ctl_out)
+int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,
+		       uint32_t home, uint32_t *idx_out, uint64_t *ctl_out)
 {
-	int rc = shoal__dir_check_dup(s, id, home);
+	int rc = fresh ? 0 : shoal__dir_check_dup(s, id, home);
 
 	if (rc)
 		return rc;

@@ -23,6 +23,8 @@
  * The pointers below are this process's translations of offsets that
  * shoal__seg_validate() checked.
  */
+struct shoal__cand;
+
 struct shoal_store {
 	struct shoal__map map;
 	int fd;
@@ -47,6 +49,13 @@ struct shoal_store {
 	 * assume single-threaded.  Never held across a wait. */
 	_Atomic uint32_t lock;
 	uint32_t ledger_used;       /* records in my ledger (under lock) */
+	struct shoal__evict_plan {  /* eviction candidates (under lock) */
+		struct shoal__cand *buf;
+		size_t cap;
+		size_t n;        /* candidates in buf, oldest buckets first */
+		size_t next;     /* next one to try */
+		size_t stale_at; /* start of the newest bucket: rescan there */
+	} evict;
 };
 
 static inline void shoal__lock_slow(struct shoal_store *s);
@@ -84,7 +93,8 @@ int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,
 		      uint64_t *ctl_out);
 int shoal__dir_lock(struct shoal_store *s, uint32_t home);
 void shoal__dir_unlock(struct shoal_store *s, uint32_t home);
-int shoal__dir_reserve(struct shoal_store *s, shoal_id id, uint32_t home,
+int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,
+		       uint32_t home,
 		       uint32_t *idx_out, uint64_t *ctl_out);
 uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id);
 
@@ -113,6 +123,11 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx,
 			    uint64_t ctl);
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off,
 			   uint64_t size);
+void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx);
+
+/* evict.c (s->lock held) */
+uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes);
+void shoal__evict_plan_free(struct shoal_store *s);
 
 /* wait.c: futex waits with the register / re-check / sleep protocol */
 struct shoal__deadline {

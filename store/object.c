@@ -30,16 +30,11 @@
  * held stays as a DELETED tombstone until its last drop, so a ledger index
  * never names a reused entry.
  *
- * Eviction.  When the heap has no room (or max_objects are live), the
- * creator scans the directory for sealed, unpinned, unheld entries and
- * evicts the least recently used first, at least max(need, 1/5 of the
- * store) per round as Ray's plasma does, so that the scan is amortised.
- * Recency is a tick from the header's clock: taken at create, and again at
- * get when another tick happened since (so a get loop on one object costs
- * no shared RMW).  Rounds with more than SHOAL__EVICT_EXACT candidates
- * evict those older than a sampled quantile instead of sorting them all.
- * An eviction CAS (SEALED, 0 pins, 0 holds, gen) -> EVICTED makes the entry
- * a tombstone in one step; the block is then freed under a FREE intent.
+ * Eviction (evict.c).  When the heap has no room (or max_objects are
+ * live), the creator evicts sealed, unpinned, unheld entries, least
+ * recently used first.  Recency is a tick from the header's clock: taken
+ * at create, and again at get when another tick happened since (so a get
+ * loop on one object costs no shared RMW).
  *
  * Waiting.  get waits for the header's object event (create or seal) and
  * create waits for the space event (drop, release, delete, abort, reap),
@@ -55,8 +50,6 @@
 #include "mem.h"
 
 #define SHOAL__WAIT_SLICE_MS 1000
-#define SHOAL__EVICT_EXACT 4096u
-#define SHOAL__EVICT_SAMPLE 1024u
 
 /* ------------------------------------------------------------------ */
 /* Changing counts: the REF protocol and its repair.                   */
@@ -295,7 +288,7 @@ static uint64_t shoal__entry_bytes(const struct shoal__entry *e)
 /* Frees the block of an entry that just stopped being live (evicted,
  * deleted or aborted), under a FREE intent (stage 1 from the call on: a
  * reaper then leaks the block rather than risk freeing it twice). */
-static void shoal__entry_free(struct shoal_store *s, uint32_t idx)
+void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	struct shoal__intent *in = &s->me->intent;
@@ -321,7 +314,7 @@ static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
 	bool was_live = SHOAL__CTL_STATE(old) == SHOAL__E_SEALED;
 
 	if (was_live && SHOAL__CTL_STATE(now) == SHOAL__E_DELETED)
-		shoal__entry_free(s, idx);
+		shoal__obj_entry_free(s, idx);
 	else if (SHOAL__CTL_STATE(now) == SHOAL__E_SEALED &&
 		 !SHOAL__CTL_PINS(now) && !SHOAL__CTL_HOLDS(now))
 		shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters);
@@ -363,7 +356,7 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
 	if (e->creator == s->slot)
 		shoal__ledger_forget(s, idx); /* a reaper clears a dead one's */
-	shoal__entry_free(s, idx);
+	shoal__obj_entry_free(s, idx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,156 +376,6 @@ static void shoal__touch(struct shoal_store *s, struct shoal__entry *e)
 	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != now)
 		atomic_store_explicit(&e->atime, shoal__tick(s),
 				      memory_order_relaxed);
-}
-
-struct shoal__cand {
-	uint64_t atime;
-	uint64_t ctl;
-	uint32_t idx;
-};
-
-static bool shoal__evictable(uint64_t c)
-{
-	return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
-	       !(c & (SHOAL__CTL_DELETING | SHOAL__CTL_REPAIR)) &&
-	       !SHOAL__CTL_PINS(c) && !SHOAL__CTL_HOLDS(c);
-}
-
-static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
-			     size_t cap)
-{
-	size_t n = 0;
-
-	for (uint32_t i = 0; i <= s->dir_mask && n < cap; i++) {
-		struct shoal__entry *e = &s->dir[i];
-		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
-
-		if (!shoal__evictable(c))
-			continue;
-		out[n].atime = atomic_load_explicit(&e->atime, memory_order_relaxed);
-		out[n].ctl = c;
-		out[n].idx = i;
-		n++;
-	}
-	return n;
-}
-
-static int shoal__cand_cmp(const void *a, const void *b)
-{
-	const struct shoal__cand *x = a, *y = b;
-
-	return x->atime < y->atime ? -1 : x->atime > y->atime;
-}
-
-static int shoal__u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Orders candidates oldest first: exactly for small rounds; for large
- * ones, moves those older than the sampled `frac` quantile to the front
- * (in scan order) and returns how many there are. */
-static size_t shoal__order(struct shoal__cand *c, size_t n, double frac)
-{
-	uint64_t sample[SHOAL__EVICT_SAMPLE], cut;
-	size_t k = 0;
-
-	if (n <= SHOAL__EVICT_EXACT) {
-		qsort(c, n, sizeof *c, shoal__cand_cmp);
-		return n;
-	}
-	for (size_t i = 0; i < SHOAL__EVICT_SAMPLE; i++)
-		sample[i] = c[(i * n) / SHOAL__EVICT_SAMPLE].atime;
-	qsort(sample, SHOAL__EVICT_SAMPLE, sizeof sample[0], shoal__u64_cmp);
-	cut = sample[(size_t)(frac * (SHOAL__EVICT_SAMPLE - 1))];
-	for (size_t i = 0; i < n; i++)
-		if (c[i].atime <= cut) {
-			struct shoal__cand t = c[k];
-			c[k++] = c[i];
-			c[i] = t;
-		}
-	return k;
-}
-
-/* One CAS makes an unheld, unpinned sealed entry a tombstone. */
-static uint64_t shoal__evict_one(struct shoal_store *s,
-				 const struct shoal__cand *c)
-{
-	struct shoal__entry *e = &s->dir[c->idx];
-	uint64_t old = c->ctl;
-	uint64_t n = (old & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_EVICTED;
-	uint64_t bytes;
-
-	if (!atomic_compare_exchange_strong_explicit(&e->ctl, &old, n,
-						     memory_order_acq_rel,
-						     memory_order_relaxed))
-		return 0;
-	bytes = shoal__entry_bytes(e);
-	shoal__entry_free(s, c->idx);
-	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
-				  memory_order_relaxed);
-	return bytes ? bytes : 1;
-}
-
-struct shoal__evict_goal {
-	uint64_t bytes;   /* free at least this many bytes */
-	uint64_t objects; /* and at least this many objects */
-};
-
-static uint64_t shoal__evict_round(struct shoal_store *s,
-				   struct shoal__evict_goal g)
-{
-	uint64_t live = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed);
-	size_t cap = (size_t)live + 64, n, k;
-	struct shoal__cand *c = shoal__mem_alloc(s->arena, cap * sizeof *c);
-	uint64_t freed = 0, count = 0;
-
-	if (!c)
-		return 0;
-	n = shoal__collect(s, c, cap);
-	k = shoal__order(c, n, live ? (double)g.objects / (double)live : 1.0);
-	if (k < n && g.bytes > 0)
-		k = n; /* a byte goal may need more than the quantile */
-	for (size_t i = 0; i < k && (freed < g.bytes || count < g.objects); i++) {
-		uint64_t b = shoal__evict_one(s, &c[i]);
-		freed += b;
-		count += b != 0;
-	}
-	shoal__mem_free(s->arena, c);
-	return freed;
-}
-
-/* Evicts for a create that needs `bytes` (0: just an object slot). */
-static uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes)
-{
-	uint64_t fifth = s->hdr->capacity / 5;
-	struct shoal__evict_goal g = {
-		.bytes = bytes > fifth ? bytes : fifth,
-		.objects = s->hdr->max_objects / 5 + 1,
-	};
-
-	if (bytes)
-		g.objects = 0;
-	else
-		g.bytes = 0;
-
-	return shoal__evict_round(s, g);
-}
-
-SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes)
-{
-	struct shoal__evict_goal g = {.bytes = bytes, .objects = 0};
-	uint64_t freed;
-
-	if (!store)
-		return -EINVAL;
-	shoal__lock(store);
-	freed = bytes ? shoal__evict_round(store, g) : 0;
-	shoal__unlock(store);
-	return freed > INT32_MAX ? INT32_MAX : (int)freed;
 }
 
 /* ------------------------------------------------------------------ */
@@ -620,6 +463,7 @@ struct shoal__new_obj {
 	uint64_t data_size;
 	uint32_t meta_size;
 	const void *meta;
+	bool fresh;       /* id from shoal_id_next: no duplicate possible */
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -645,7 +489,7 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 	struct shoal__intent *in = &s->me->intent;
 	uint64_t c;
 	uint32_t gen;
-	int rc = shoal__dir_reserve(s, o->id, home, &o->idx, &c);
+	int rc = shoal__dir_reserve(s, o->id, o->fresh, home, &o->idx, &c);
 
 	if (rc)
 		return rc;
@@ -845,6 +689,25 @@ SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 	return 0;
 }
 
+/* create + copy + seal by index (no second lookup). */
+static int shoal__put(struct shoal_store *s, struct shoal__new_obj *o,
+		      const void *data, int timeout_ms)
+{
+	int rc;
+
+	if ((o->data_size && !data) || !s)
+		return -EINVAL;
+	rc = shoal__create_checked(s, o, o->meta, timeout_ms);
+	if (rc)
+		return rc;
+	if (o->data_size)
+		memcpy(s->map.base + o->off.v, data, o->data_size);
+	rc = shoal__seal_entry(&s->dir[o->idx], o->gen);
+	if (!rc)
+		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters);
+	return rc;
+}
+
 SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 				const void *data, size_t size,
 				const void *meta, size_t meta_size,
@@ -852,21 +715,12 @@ SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 {
 	struct shoal__new_obj o = {
 		.id = id, .data_size = size, .meta_size = (uint32_t)meta_size,
+		.meta = meta,
 	};
-	int rc;
 
-	if ((size && !data) || meta_size > UINT32_MAX)
+	if (meta_size > UINT32_MAX)
 		return -EINVAL;
-	rc = shoal__create_checked(store, &o, meta, timeout_ms);
-	if (rc)
-		return rc;
-	if (size)
-		memcpy(store->map.base + o.off.v, data, size);
-	/* Sealed by index: no second lookup. */
-	rc = shoal__seal_entry(&store->dir[o.idx], o.gen);
-	if (!rc)
-		shoal__event_signal(&store->hdr->obj_seq, &store->hdr->obj_waiters);
-	return rc;
+	return shoal__put(store, &o, data, timeout_ms);
 }
 
 SHOAL_API shoal_id shoal_id_next(struct shoal_store *store)
@@ -881,15 +735,15 @@ SHOAL_API shoal_id shoal_id_next(struct shoal_store *store)
 SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
 			size_t size, int timeout_ms, shoal_id *out)
 {
-	shoal_id id;
+	struct shoal__new_obj o = {.data_size = size, .fresh = true};
 	int rc;
 
 	if (!store || !out)
 		return -EINVAL;
-	id = shoal_id_next(store);
-	rc = shoal_put_with_id(store, id, data, size, NULL, 0, timeout_ms);
+	o.id = shoal_id_next(store);
+	rc = shoal__put(store, &o, data, timeout_ms);
 	if (!rc)
-		*out = id;
+		*out = o.id;
 	return rc;
 }
 
@@ -1150,7 +1004,7 @@ SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
 	if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED) {
 		shoal__lock(store);
-		shoal__entry_free(store, (uint32_t)idx);
+		shoal__obj_entry_free(store, (uint32_t)idx);
 		shoal__unlock(store);
 	}
 	return 0;

@@ -242,6 +242,7 @@ static void shoal__store_free(struct shoal_store *s)
 		munmap(s->map.base, s->map.size);
 	if (s->fd >= 0)
 		close(s->fd);
+	shoal__evict_plan_free(s);
 	shoal__mem_free(arena, s);
 	shoal__mem_close(arena);
 }

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/evict.c - making room: least-recently-used eviction of sealed
+ * objects that nobody holds or pins.
+ *
+ * Candidates.  A scan of the directory collects every evictable entry
+ * (SEALED, no pins, no holds, not DELETING, not under REPAIR) with its
+ * control word and its atime (object.c: a tick of the header's clock taken
+ * at create and at get).  The scan reads the whole directory, so one scan
+ * serves several rounds: the candidates are kept in the process's plan
+ * (process-private, under the store lock) and consumed oldest first.
+ *
+ * Order.  Up to SHOAL__EVICT_EXACT candidates are sorted by atime: exact
+ * LRU, and small stores rescan every round.  Larger sets are partitioned in
+ * place into five recency buckets at sampled quantiles (20/40/60/80 %):
+ * eviction is LRU at the granularity of a fifth, each round takes the next
+ * bucket, and the plan is rebuilt when only the newest bucket is left.
+ *
+ * Validity.  A candidate is evicted by one CAS from exactly the control
+ * word seen at the scan (same generation, still no pins or holds) to an
+ * EVICTED tombstone, and only if its atime did not move since (a get in
+ * between makes it recent).  Entries that became evictable after the scan
+ * wait for the next one.  The block is freed under a FREE intent
+ * (object.c).
+ *
+ * Amount.  Like Ray's plasma (RequireSpace), a round frees at least
+ * max(need, 1/5 of the capacity) bytes when bytes are short, and 1/5 of
+ * max_objects objects when the object count is the limit, so that a scan
+ * is amortised over many creates.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "mem.h"
+
+#define SHOAL__EVICT_EXACT 4096u
+#define SHOAL__EVICT_SAMPLE 1024u
+#define SHOAL__EVICT_BUCKETS 5u
+
+struct shoal__cand {
+	uint64_t atime;
+	uint64_t ctl;
+	uint32_t idx;
+};
+
+struct shoal__evict_goal {
+	uint64_t bytes;   /* free at least this many bytes */
+	uint64_t objects; /* and at least this many objects */
+};
+
+struct shoal__evict_done {
+	uint64_t bytes;
+	uint64_t objects;
+};
+
+static bool shoal__evictable(uint64_t c)
+{
+	return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
+	       !(c & (SHOAL__CTL_DELETING | SHOAL__CTL_REPAIR)) &&
+	       !SHOAL__CTL_PINS(c) && !SHOAL__CTL_HOLDS(c);
+}
+
+/* The plan's array, kept between rounds (a fresh megabyte per round costs
+ * page faults). */
+static struct shoal__cand *shoal__plan_buf(struct shoal_store *s, size_t n)
+{
+	struct shoal__evict_plan *p = &s->evict;
+
+	if (n <= p->cap)
+		return p->buf;
+	shoal__mem_free(s->arena, p->buf);
+	p->cap = n + n / 2;
+	p->buf = shoal__mem_alloc(s->arena, p->cap * sizeof *p->buf);
+	if (!p->buf)
+		p->cap = 0;
+	return p->buf;
+}
+
+void shoal__evict_plan_free(struct shoal_store *s)
+{
+	shoal__mem_free(s->arena, s->evict.buf);
+	s->evict = (struct shoal__evict_plan){0};
+}
+
+static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
+			     size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i <= s->dir_mask && n < cap; i++) {
+		struct shoal__entry *e = &s->dir[i];
+		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
+
+		if (!shoal__evictable(c))
+			continue;
+		out[n].atime = atomic_load_explicit(&e->atime, memory_order_relaxed);
+		out[n].ctl = c;
+		out[n].idx = i;
+		n++;
+	}
+	return n;
+}
+
+static int shoal__cand_cmp(const void *a, const void *b)
+{
+	const struct shoal__cand *x = a, *y = b;
+
+	return x->atime < y->atime ? -1 : x->atime > y->atime;
+}
+
+static int shoal__u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Moves the candidates of [from, n) with atime <= cut to the front of
+ * that range; returns the end of the moved ones. */
+static size_t shoal__partition(struct shoal__cand *c, size_t from, size_t n,
+			       uint64_t cut)
+{
+	size_t k = from;
+
+	for (size_t i = from; i < n; i++) {
+		if (c[i].atime > cut)
+			continue;
+		struct shoal__cand t = c[k];
+		c[k++] = c[i];
+		c[i] = t;
+	}
+	return k;
+}
+
+/* Buckets at sampled quantiles; returns the start of the newest bucket. */
+static size_t shoal__bucket(struct shoal__cand *c, size_t n)
+{
+	uint64_t sample[SHOAL__EVICT_SAMPLE];
+	size_t start = 0;
+
+	for (size_t i = 0; i < SHOAL__EVICT_SAMPLE; i++)
+		sample[i] = c[(i * n) / SHOAL__EVICT_SAMPLE].atime;
+	qsort(sample, SHOAL__EVICT_SAMPLE, sizeof sample[0], shoal__u64_cmp);
+	for (size_t b = 1; b < SHOAL__EVICT_BUCKETS; b++)
+		start = shoal__partition(
+			c, start, n,
+			sample[(b * SHOAL__EVICT_SAMPLE) / SHOAL__EVICT_BUCKETS - 1]);
+	return start;
+}
+
+static void shoal__plan_build(struct shoal_store *s)
+{
+	struct shoal__evict_plan *p = &s->evict;
+	uint64_t live = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed);
+	size_t cap = (size_t)live + 64;
+	struct shoal__cand *c = shoal__plan_buf(s, cap);
+
+	p->n = p->next = p->stale_at = 0;
+	if (!c)
+		return;
+	p->n = shoal__collect(s, c, cap);
+	if (p->n <= SHOAL__EVICT_EXACT) {
+		qsort(c, p->n, sizeof *c, shoal__cand_cmp);
+		p->stale_at = p->n;
+	} else {
+		p->stale_at = shoal__bucket(c, p->n);
+	}
+}
+
+static bool shoal__plan_spent(const struct shoal__evict_plan *p)
+{
+	return p->n <= SHOAL__EVICT_EXACT || p->next >= p->stale_at;
+}
+
+/* One CAS makes the candidate a tombstone if nothing changed since the
+ * scan; returns the bytes freed (at least 1 for an empty object). */
+static uint64_t shoal__evict_one(struct shoal_store *s,
+				 const struct shoal__cand *c)
+{
+	struct shoal__entry *e = &s->dir[c->idx];
+	uint64_t old = c->ctl;
+	uint64_t n = (old & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_EVICTED;
+	uint64_t bytes;
+
+	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != c->atime)
+		return 0;
+	if (!atomic_compare_exchange_strong_explicit(&e->ctl, &old, n,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0;
+	bytes = e->data_size + e->meta_size;
+	shoal__obj_entry_free(s, c->idx);
+	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
+				  memory_order_relaxed);
+	return bytes ? bytes : 1;
+}
+
+static bool shoal__goal_met(struct shoal__evict_goal g,
+			    const struct shoal__evict_done *d)
+{
+	return d->bytes >= g.bytes && d->objects >= g.objects;
+}
+
+/* Evicts plan candidates [next, end) until the goal is met. */
+static void shoal__consume(struct shoal_store *s, struct shoal__evict_goal g,
+			   struct shoal__evict_done *d, size_t end)
+{
+	struct shoal__evict_plan *p = &s->evict;
+
+	while (p->next < end && !shoal__goal_met(g, d)) {
+		uint64_t b = shoal__evict_one(s, &p->buf[p->next++]);
+
+		d->bytes += b;
+		d->objects += b != 0;
+	}
+}
+
+static uint64_t shoal__evict_round(struct shoal_store *s,
+				   struct shoal__evict_goal g)
+{
+	struct shoal__evict_plan *p = &s->evict;
+	struct shoal__evict_done d = {0};
+	bool fresh = shoal__plan_spent(p);
+
+	if (fresh)
+		shoal__plan_build(s);
+	shoal__consume(s, g, &d, p->stale_at);
+	if (!shoal__goal_met(g, &d) && !fresh) {
+		shoal__plan_build(s);
+		shoal__consume(s, g, &d, p->stale_at);
+	}
+	shoal__consume(s, g, &d, p->n); /* the newest bucket, if need be */
+	return d.bytes;
+}
+
+uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes)
+{
+	uint64_t fifth = s->hdr->capacity / 5;
+	struct shoal__evict_goal g = {0};
+
+	if (bytes)
+		g.bytes = bytes > fifth ? bytes : fifth;
+	else
+		g.objects = s->hdr->max_objects / 5 + 1;
+	return shoal__evict_round(s, g);
+}
+
+SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes)
+{
+	struct shoal__evict_goal g = {.bytes = bytes};
+	uint64_t freed;
+
+	if (!store)
+		return -EINVAL;
+	if (!bytes)
+		return 0;
+	shoal__lock(store);
+	store->evict.next = store->evict.stale_at; /* an explicit call rescans */
+	freed = shoal__evict_round(store, g);
+	shoal__unlock(store);
+	return freed > INT32_MAX ? INT32_MAX : (int)freed;
+}
