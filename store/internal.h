@@ -129,6 +129,13 @@ void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx);
 uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes);
 void shoal__evict_plan_free(struct shoal_store *s);
 
+/* waiters.c: the closable waiter stack of an entry */
+struct shoal__deadline;
+void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e);
+int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
+			struct shoal__deadline d);
+void shoal__waiters_reap(struct shoal__proc *p);
+
 /* wait.c: futex waits with the register / re-check / sleep protocol */
 struct shoal__deadline {
 	int64_t ns; /* CLOCK_MONOTONIC; INT64_MAX = never, 0 = poll */

@@ -152,6 +152,32 @@ struct shoal__intent {
 };
 static_assert(sizeof(struct shoal__intent) == 64, "intent is one line");
 
+/*
+ * A waiter record: a thread of the owning process blocked on one entry.
+ *  next   written by the owner before it pushes the record (the push CAS
+ *         publishes it); read by the drainer.
+ *  state  CAS by the owner (FREE -> WAITING, WAITING -> ABANDONED, WOKEN ->
+ *         FREE), the drainer (WAITING -> WOKEN, ABANDONED -> FREE) and a
+ *         reaper of the owner (WAITING -> ABANDONED, WOKEN -> FREE).
+ *  futex  bumped by the drainer after WOKEN (release); the owner sleeps on
+ *         it (acquire).
+ */
+enum shoal__waiter_state {
+	SHOAL__W_FREE = 0,
+	SHOAL__W_WAITING = 1,
+	SHOAL__W_WOKEN = 2,
+	SHOAL__W_ABANDONED = 3,
+};
+
+struct shoal__waiter {
+	_Atomic uint32_t next;   /* waiter index + 1; 0 ends the stack */
+	_Atomic uint32_t state;
+	_Atomic uint32_t futex;
+	uint32_t pad_;
+};
+
+#define SHOAL__PROC_WAITERS 16u
+
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
 	 * and the owner at close (release: publishes start_time and a
@@ -164,6 +190,8 @@ struct shoal__proc {
 	uint8_t pad0_[64 - 28];
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
+	/* Records for this process's threads blocked on an entry. */
+	struct shoal__waiter waiters[SHOAL__PROC_WAITERS];
 	/* Allocator cache (owner; reaper after death).  heap.h. */
 	_Alignas(64) struct shoal__heap_cache cache;
 };
@@ -242,10 +270,13 @@ enum shoal__entry_state {
  *              creator holds the entry's stripe lock, after a release fence
  *              (R1); read by lookups with relaxed loads between two loads of
  *              ctl (A1, a seqlock on the generation), see dir.c.
- *  data_off .. creator_pid
+ *  data_off .. creator_pid (but waiters)
  *              written by the creator before it publishes the entry with a
  *              release store of ctl (R2); read by others only after an
  *              acquire load or CAS of ctl saw the entry live (A2).
+ *  waiters     head of the entry's waiter stack (waiters.c): reset by the
+ *              creator before publishing, then pushed by waiters and closed
+ *              by whoever seals or frees the entry.
  *  atime       LRU tick, relaxed stores by any getter (a hint).
  */
 struct shoal__entry {
@@ -255,11 +286,15 @@ struct shoal__entry {
 	uint64_t data_off;
 	uint64_t data_size;
 	uint32_t meta_size;
-	uint32_t creator;      /* process slot index */
-	uint32_t creator_gen;  /* that slot's generation at create */
+	uint32_t creator;      /* SHOAL__CREATOR(slot, slot generation) */
+	_Atomic uint32_t waiters; /* closable waiter stack, see waiters.c */
 	int32_t creator_pid;
 	_Atomic uint64_t atime;
 };
+
+/* The creating process's slot (12 bits, max_procs <= 4096) and the low 20
+ * bits of that slot's generation: a reused slot is not the creator. */
+#define SHOAL__CREATOR(slot, gen) (((uint32_t)(slot) << 20) | ((gen) & 0xfffffu))
 static_assert(sizeof(struct shoal__entry) == 64, "entry is one line");
 
 #endif /* SHOAL_STORE_LAYOUT_H */

@@ -353,8 +353,9 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen)
 			return;
 	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
-	if (e->creator == s->slot)
+		&e->ctl, &c, n, memory_order_seq_cst, memory_order_relaxed));
+	shoal__waiters_close(s, e); /* its waiters re-check: it is gone */
+	if (e->creator == SHOAL__CREATOR(s->slot, s->slot_gen))
 		shoal__ledger_forget(s, idx); /* a reaper clears a dead one's */
 	shoal__obj_entry_free(s, idx);
 }
@@ -434,7 +435,7 @@ static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 
 static bool shoal__mine(const struct shoal_store *s, const struct shoal__entry *e)
 {
-	return e->creator == s->slot && e->creator_gen == s->slot_gen;
+	return e->creator == SHOAL__CREATOR(s->slot, s->slot_gen);
 }
 
 struct shoal__alloc_req {
@@ -475,8 +476,8 @@ static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
 	e->data_off = o->off.v;
 	e->data_size = o->data_size;
 	e->meta_size = o->meta_size;
-	e->creator = s->slot;
-	e->creator_gen = s->slot_gen;
+	e->creator = SHOAL__CREATOR(s->slot, s->slot_gen);
+	atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
 	e->creator_pid = SHOAL__PROC_PID(atomic_load_explicit(
 		&s->me->state, memory_order_relaxed));
 	atomic_store_explicit(&e->atime, shoal__tick(s), memory_order_relaxed);
@@ -647,7 +648,8 @@ static int shoal__find_own_created(struct shoal_store *s, shoal_id id,
 /* CREATED (generation gen) -> SEALED.  Only the creator seals, but a
  * repairing reaper may hold the word for a moment: wait it out.  R2 again:
  * the release publishes the bytes the creator wrote. */
-static int shoal__seal_entry(struct shoal__entry *e, uint32_t gen)
+static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
+			     uint32_t gen)
 {
 	uint64_t c;
 
@@ -658,7 +660,9 @@ static int shoal__seal_entry(struct shoal__entry *e, uint32_t gen)
 			return -ENOENT;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
-		memory_order_acq_rel, memory_order_relaxed));
+		memory_order_seq_cst, memory_order_relaxed));
+	shoal__waiters_close(s, e);
+	shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters);
 	return 0;
 }
 
@@ -669,11 +673,7 @@ SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id)
 
 	if (idx < 0)
 		return idx;
-	idx = shoal__seal_entry(&store->dir[idx], SHOAL__CTL_GEN(c));
-	if (idx < 0)
-		return idx;
-	shoal__event_signal(&store->hdr->obj_seq, &store->hdr->obj_waiters);
-	return 0;
+	return shoal__seal_entry(store, &store->dir[idx], SHOAL__CTL_GEN(c));
 }
 
 SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
@@ -702,10 +702,7 @@ static int shoal__put(struct shoal_store *s, struct shoal__new_obj *o,
 		return rc;
 	if (o->data_size)
 		memcpy(s->map.base + o->off.v, data, o->data_size);
-	rc = shoal__seal_entry(&s->dir[o->idx], o->gen);
-	if (!rc)
-		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters);
-	return rc;
+	return shoal__seal_entry(s, &s->dir[o->idx], o->gen);
 }
 
 SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
@@ -827,6 +824,57 @@ static int shoal__get_wait(struct shoal_store *s, struct shoal__get_req *r,
 	return rc;
 }
 
+static struct shoal__deadline shoal__slice_of(struct shoal__deadline d)
+{
+	struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
+
+	return slice.ns < d.ns ? slice : d;
+}
+
+/* One slice of waiting for id: on its entry's waiter stack while it is
+ * unsealed (a targeted wake-up), else on the object event. */
+static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
+				struct shoal__deadline slice,
+				struct shoal__get_req *r)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+	int rc = -EAGAIN;
+
+	if (idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+		rc = shoal__waiters_wait(s, (uint32_t)idx, c, slice);
+	if (rc == -ETIMEDOUT) {
+		shoal__lock(s);
+		shoal__proc_reap_all(s);
+		shoal__unlock(s);
+	}
+	if (rc != -EAGAIN)
+		return rc;
+	return shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters, slice,
+			       shoal__try_get_many, r);
+}
+
+/* Waits for one object: 0 (pinned into v), an error, or -ETIMEDOUT. */
+static int shoal__get_one_wait(struct shoal_store *s, shoal_id id,
+			       struct shoal__deadline d, struct shoal_view *v)
+{
+	struct shoal__get_req r = {&id, v, 1, 1};
+
+	for (;;) {
+		int rc;
+
+		v->err = -EAGAIN;
+		r.pending = 1;
+		if (shoal__attempt(s, shoal__try_get_many, &r) != -EAGAIN)
+			return v->err;
+		if (shoal__deadline_passed(d))
+			return -ETIMEDOUT;
+		rc = shoal__get_one_slice(s, id, shoal__slice_of(d), &r);
+		if (rc == 0 && r.pending == 0)
+			return v->err;
+	}
+}
+
 SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 			int timeout_ms, struct shoal_view *out)
 {
@@ -840,12 +888,10 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 	shoal__lock(store);
 	rc = shoal__try_get(store, id, out);
 	shoal__unlock(store);
-	if (rc == -EAGAIN) {
-		struct shoal__get_req r = {&id, out, 1, 1};
-		out->err = -EAGAIN;
-		rc = shoal__get_wait(store, &r, timeout_ms);
-		rc = rc == -EAGAIN || rc == -ETIMEDOUT ? -ETIMEDOUT : out->err;
-	}
+	if (rc == -EAGAIN && timeout_ms != 0)
+		rc = shoal__get_one_wait(store, id, shoal__deadline_in(timeout_ms), out);
+	if (rc == -EAGAIN)
+		rc = -ETIMEDOUT;
 	if (rc)
 		memset(out, 0, sizeof *out);
 	out->err = rc;

@@ -168,8 +168,9 @@ static bool shoal__reap_create(struct shoal_store *s, uint32_t slot,
 	if (in->stage == 1 && idx <= s->dir_mask) {
 		e = &s->dir[idx];
 		c = atomic_load_explicit(&e->ctl, memory_order_acquire);
-		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED && e->creator == slot &&
-		    e->creator_gen == gen && SHOAL__CTL_GEN(c) == in->gen)
+		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
+		    e->creator == SHOAL__CREATOR(slot, gen) &&
+		    SHOAL__CTL_GEN(c) == in->gen)
 			return true;
 	}
 	if (in->block_off)
@@ -212,8 +213,8 @@ static void shoal__reap_record(struct shoal_store *s, uint32_t slot,
 		return;
 	e = &s->dir[idx];
 	c = atomic_load_explicit(&e->ctl, memory_order_acquire);
-	if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED && e->creator == slot &&
-	    e->creator_gen == gen)
+	if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
+	    e->creator == SHOAL__CREATOR(slot, gen))
 		shoal__obj_abort_entry(s, idx, c);
 	else
 		shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
@@ -243,6 +244,7 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 
 	shoal__reap_ledger(s, slot, gen, shoal__reap_intent(s, slot, gen));
 	shoal__heap_cache_flush(&s->heap, &p->cache);
+	shoal__waiters_reap(p);
 	memset(&p->intent, 0, sizeof p->intent);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
 	/* Release: the cleared ledger, cache and intent are visible to the

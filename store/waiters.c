@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/waiters.c - the closable waiter stack of a directory entry, and
+ * the waiter records it links.
+ *
+ * Each entry's `waiters` word is the head of a push-only stack of waiter
+ * records (layout.h): 0 is empty, SHOAL__WAITERS_CLOSED means the entry was
+ * sealed or freed, anything else is a record index + 1.  A waiter pushes
+ * its record with a CAS; whoever seals or frees the entry swaps in CLOSED
+ * with one exchange and wakes every record of the chain it took.  A push
+ * that finds CLOSED does not link: the waiter re-checks at once.  Nothing
+ * is ever popped singly, so the stack has no ABA problem.
+ *
+ * No lost wake-up (Dekker, seq_cst on both sides): the sealer changes ctl,
+ * then exchanges the head; the waiter pushes, then reloads ctl.  Either the
+ * exchange takes the waiter's record, or the waiter's reload sees the
+ * entry sealed (or reused) and withdraws.
+ *
+ * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
+ * so a process with more threads blocked at once than that falls back to
+ * the header's object event (object.c).  A record that the owner gave up
+ * on (timeout) while it was still linked is ABANDONED; the drainer that
+ * later meets it frees it.  A reaper abandons a dead owner's linked records
+ * and frees its woken ones.  A record can be woken for an entry reused
+ * since the push (a spurious wake-up): waiters always re-check.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SHOAL__WAITERS_CLOSED UINT32_MAX
+
+static struct shoal__waiter *shoal__waiter_at(const struct shoal_store *s,
+					      uint32_t ref)
+{
+	uint32_t i = ref - 1;
+
+	if (ref == 0 || i / SHOAL__PROC_WAITERS >= s->hdr->max_procs)
+		return NULL; /* another process wrote garbage: stop there */
+	return &s->procs[i / SHOAL__PROC_WAITERS].waiters[i % SHOAL__PROC_WAITERS];
+}
+
+static bool shoal__waiter_cas(struct shoal__waiter *w, uint32_t from,
+			      uint32_t to)
+{
+	return atomic_compare_exchange_strong_explicit(
+		&w->state, &from, to, memory_order_acq_rel, memory_order_relaxed);
+}
+
+static void shoal__waiter_wake(struct shoal__waiter *w)
+{
+	if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_WOKEN)) {
+		shoal__waiter_cas(w, SHOAL__W_ABANDONED, SHOAL__W_FREE);
+		return;
+	}
+	atomic_fetch_add_explicit(&w->futex, 1, memory_order_release);
+	syscall(SYS_futex, (uint32_t *)&w->futex, FUTEX_WAKE, INT_MAX, NULL,
+		NULL, 0);
+}
+
+void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
+{
+	uint32_t ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
+						memory_order_seq_cst);
+	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
+
+	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED && n < max; n++) {
+		struct shoal__waiter *w = shoal__waiter_at(s, ref);
+
+		if (!w)
+			return;
+		/* Read next before waking: the owner may reuse the record. */
+		ref = atomic_load_explicit(&w->next, memory_order_acquire);
+		shoal__waiter_wake(w);
+	}
+}
+
+/* Takes a FREE record of this process (now WAITING): its index, or -1. */
+static int shoal__waiter_take(struct shoal_store *s)
+{
+	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++)
+		if (shoal__waiter_cas(&s->me->waiters[i], SHOAL__W_FREE,
+				      SHOAL__W_WAITING))
+			return (int)i;
+	return -1;
+}
+
+/* Links the record; false if the stack is closed (nothing linked). */
+static bool shoal__waiter_push(struct shoal_store *s, struct shoal__entry *e,
+			       uint32_t i)
+{
+	struct shoal__waiter *w = &s->me->waiters[i];
+	uint32_t me = s->slot * SHOAL__PROC_WAITERS + i + 1;
+	uint32_t head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+
+	do {
+		if (head == SHOAL__WAITERS_CLOSED)
+			return false;
+		atomic_store_explicit(&w->next, head, memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->waiters, &head, me, memory_order_seq_cst, memory_order_relaxed));
+	return true;
+}
+
+/* After the sleep: give the record back, or leave it to the drainer. */
+static void shoal__waiter_done(struct shoal__waiter *w)
+{
+	if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED))
+		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
+}
+
+/*
+ * Sleeps until the entry idx (control word seen: c) is sealed or freed,
+ * the deadline passes or a spurious wake-up.  Returns 0 to re-check,
+ * -ETIMEDOUT, or -EAGAIN if no record was free (use the object event).
+ */
+int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
+			struct shoal__deadline d)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	int i = shoal__waiter_take(s);
+	struct shoal__waiter *w;
+	uint32_t seen;
+	uint64_t now;
+	int rc = 0;
+
+	if (i < 0)
+		return -EAGAIN;
+	w = &s->me->waiters[i];
+	seen = atomic_load_explicit(&w->futex, memory_order_acquire);
+	if (!shoal__waiter_push(s, e, (uint32_t)i)) {
+		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
+		return 0;
+	}
+	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst);
+	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
+	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c))
+		rc = shoal__futex_wait(&w->futex, seen, d, s->hdr->spin_budget);
+	shoal__waiter_done(w);
+	return rc;
+}
+
+/* Reaper: a dead owner's records. */
+void shoal__waiters_reap(struct shoal__proc *p)
+{
+	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++) {
+		struct shoal__waiter *w = &p->waiters[i];
+
+		if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED))
+			shoal__waiter_cas(w, SHOAL__W_WOKEN, SHOAL__W_FREE);
+	}
+}
