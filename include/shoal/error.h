@@ -35,7 +35,9 @@ enum shoal_error {
 	SHOAL_EBADSEGMENT = -4006,
 	/* The segment was made by another layout version of shoal. */
 	SHOAL_EVERSION = -4007,
-	/* The object was being created by a process that died. */
+	/* The process that owns the object died (Ray's OwnerDiedError);
+	 * returned by the runtime.  The store itself aborts a dead
+	 * creator's unsealed objects, so its gets keep waiting instead. */
 	SHOAL_EOWNERDIED = -4008,
 	/* No free slot in the process table. */
 	SHOAL_ETOOMANYPROCS = -4009,

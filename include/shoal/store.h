@@ -20,17 +20,23 @@
  * waiting.  A create that finds no room even after evicting waits up to its
  * timeout for holds or pins to go, then fails with SHOAL_ESTOREFULL.
  *
- * Processes: every process that opens a store takes a slot in the
- * segment's process table, where its holds, pins and allocator caches are
- * recorded.  When a process dies (any signal, at any instruction), the next
- * process that attaches, or whose wait times out, reaps its slot: its pins
- * and holds are released, its allocator caches returned, an object it was
- * creating is aborted.  Death is decided by pidfd / pid + start time.
+ * Processes: every store handle takes a slot in the segment's process
+ * table, where its holds, pins and allocator caches are recorded (holds and
+ * pins belong to the handle: drop through the handle that held).  When a
+ * process dies (any signal, at any instruction), the next process that
+ * attaches, whose wait times out, or that has waited a second (long waits
+ * re-check once a second), reaps its slot: its pins and holds are released,
+ * its allocator caches returned, objects it created and never sealed are
+ * aborted (a get of such an ID keeps waiting, as if it was never created).
+ * Death is decided by pid + start time (/proc), never by a timeout.
  *
  * Timeouts are in milliseconds: 0 polls, a negative value waits forever.
+ * NULL where a pointer is required, or the nil ID, returns -EINVAL.
  *
  * Concurrency: a struct shoal_store may be used by any number of threads of
- * its process at once; any number of processes may attach to one segment.
+ * its process at once (they serialise briefly on the handle's bookkeeping;
+ * for parallel gets from many threads, give each thread its own handle);
+ * any number of processes may attach to one segment.
  * A successful seal happens-before every get that returns the object (the
  * object's bytes written before seal are visible to the reader).
  *
@@ -83,8 +89,8 @@ struct shoal_store_options {
 SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
 
 /*
- * Creates a store.  With a name ("/name" or "name", at most 200 bytes, no
- * other '/'), the segment is /dev/shm/<name>, created exclusively with mode
+ * Creates a store.  With a name ("/name" or "name": 1 to 200 bytes not
+ * counting the leading '/', no other '/'), the segment is /dev/shm/<name>, created exclusively with mode
  * 0600 (-EEXIST if it exists); it outlives the process until
  * shoal_store_unlink().  With name == NULL the segment is a private memfd:
  * it goes away with the last process that has it open; children reach it
@@ -128,12 +134,15 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * Creates an unsealed object of data_size bytes plus a copy of meta
  * (meta_size bytes, may be 0).  *data receives a writable buffer of
  * data_size bytes, valid until seal or abort.  The object is not visible
- * to get until sealed; the creator holds it once sealed (drop it when done).
+ * to get until sealed.  The creator holds it from create on (drop it when
+ * done; after an abort there is nothing to drop).
  *
  * -EEXIST: the ID exists (live); -EINVAL: nil ID or size overflow;
- * SHOAL_ESTOREFULL: no room within timeout_ms (size larger than the
- * capacity fails at once); -ENOSPC: max_objects live objects exist or the
- * directory has no free slot near the ID's home.
+ * SHOAL_ESTOREFULL: no room within timeout_ms even after evicting (a size
+ * larger than the capacity fails at once); -ENOSPC: max_objects objects are
+ * live and none can be evicted, or the directory has no free slot near the
+ * ID's home.  IDs from shoal_id_next() are unique by construction and skip
+ * the duplicate check: do not forge IDs in their format.
  */
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 			   size_t data_size, const void *meta,
@@ -213,8 +222,10 @@ SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
 
 /*
  * Deletes a sealed object whatever its holds: new gets see SHOAL_EDELETED
- * at once, its memory goes when the last pin is released.  -ENOENT if the
- * object does not exist, SHOAL_ENOTSEALED if it is unsealed (abort it).
+ * at once, its memory goes when the last pin is released.  Holders still
+ * drop their holds: until the last drop, the deleted object's tombstone
+ * keeps its directory slot.  -ENOENT if the object does not exist,
+ * SHOAL_ENOTSEALED if it is unsealed (abort it).
  */
 SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id);
 
