@@ -7,14 +7,16 @@
  * (SEALED, no pins, no holds, not DELETING, not under REPAIR) with its
  * control word and its atime (object.c: a tick of the header's clock taken
  * at create and at get).  The scan reads the whole directory, so one scan
- * serves several rounds: the candidates are kept in the process's plan
- * (process-private, under the store lock) and consumed oldest first.
+ * serves many rounds: the candidates are kept in the process's plan
+ * (process-private, under the store lock) and consumed oldest first; the
+ * plan is rebuilt when it is spent.
  *
  * Order.  Up to SHOAL__EVICT_EXACT candidates are sorted by atime: exact
- * LRU, and small stores rescan every round.  Larger sets are partitioned in
- * place into five recency buckets at sampled quantiles (20/40/60/80 %):
- * eviction is LRU at the granularity of a fifth, each round takes the next
- * bucket, and the plan is rebuilt when only the newest bucket is left.
+ * LRU among them.  Larger sets are partitioned in place into five recency
+ * buckets at sampled quantiles (20/40/60/80 %): LRU at the granularity of a
+ * fifth, and the plan is spent when only the newest bucket is left (it is
+ * used only when a round cannot be satisfied otherwise).  An object that
+ * became evictable after the scan (dropped since) waits for the next plan.
  *
  * Validity.  A candidate is evicted by one CAS from exactly the control
  * word seen at the scan (same generation, still no pins or holds) to an
@@ -23,10 +25,11 @@
  * wait for the next one.  The block is freed under a FREE intent
  * (object.c).
  *
- * Amount.  Like Ray's plasma (RequireSpace), a round frees at least
- * max(need, 1/5 of the capacity) bytes when bytes are short, and 1/5 of
- * max_objects objects when the object count is the limit, so that a scan
- * is amortised over many creates.
+ * Amount.  A round frees what the create needs: its bytes, or
+ * SHOAL__EVICT_BATCH objects when the object count is the limit (Ray's
+ * plasma frees max(need, 1/5 of the store) per round to amortise its
+ * bookkeeping; plans amortise the scan here, and small rounds let freed
+ * blocks go straight back through the process's allocator cache).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +40,7 @@
 #define SHOAL__EVICT_EXACT 4096u
 #define SHOAL__EVICT_SAMPLE 1024u
 #define SHOAL__EVICT_BUCKETS 5u
+#define SHOAL__EVICT_BATCH 16u
 
 struct shoal__cand {
 	uint64_t atime;
@@ -83,12 +87,17 @@ void shoal__evict_plan_free(struct shoal_store *s)
 	s->evict = (struct shoal__evict_plan){0};
 }
 
+/* Scans from a rotating start, so that a full buffer (creates racing the
+ * scan) never leaves the same end of the directory unscanned. */
 static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
 			     size_t cap)
 {
+	uint32_t from = s->evict.scan_from;
 	size_t n = 0;
 
-	for (uint32_t i = 0; i <= s->dir_mask && n < cap; i++) {
+	s->evict.scan_from = (from + s->dir_mask / 7) & s->dir_mask;
+	for (uint32_t k = 0; k <= s->dir_mask && n < cap; k++) {
+		uint32_t i = (from + k) & s->dir_mask;
 		struct shoal__entry *e = &s->dir[i];
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 
@@ -152,8 +161,9 @@ static size_t shoal__bucket(struct shoal__cand *c, size_t n)
 static void shoal__plan_build(struct shoal_store *s)
 {
 	struct shoal__evict_plan *p = &s->evict;
-	uint64_t live = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed);
-	size_t cap = (size_t)live + 64;
+	/* Every live object, and one in flight per process beyond the limit
+	 * (max_objects is checked without a reservation). */
+	size_t cap = (size_t)s->hdr->max_objects + s->hdr->max_procs + 64;
 	struct shoal__cand *c = shoal__plan_buf(s, cap);
 
 	p->n = p->next = p->stale_at = 0;
@@ -170,7 +180,7 @@ static void shoal__plan_build(struct shoal_store *s)
 
 static bool shoal__plan_spent(const struct shoal__evict_plan *p)
 {
-	return p->n <= SHOAL__EVICT_EXACT || p->next >= p->stale_at;
+	return p->next >= p->stale_at;
 }
 
 /* One CAS makes the candidate a tombstone if nothing changed since the
@@ -189,7 +199,7 @@ static uint64_t shoal__evict_one(struct shoal_store *s,
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
 		return 0;
-	bytes = e->data_size + e->meta_size;
+	bytes = shoal__entry_desc(e).size + shoal__entry_desc(e).meta_size;
 	shoal__obj_entry_free(s, c->idx);
 	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
@@ -210,25 +220,37 @@ static void shoal__consume(struct shoal_store *s, struct shoal__evict_goal g,
 	struct shoal__evict_plan *p = &s->evict;
 
 	while (p->next < end && !shoal__goal_met(g, d)) {
-		uint64_t b = shoal__evict_one(s, &p->buf[p->next++]);
+		uint64_t b;
+
+		/* Candidates are scattered: fetch a few ahead of the CAS. */
+		if (p->next + 8 < end)
+			__builtin_prefetch(&s->dir[p->buf[p->next + 8].idx], 1);
+		b = shoal__evict_one(s, &p->buf[p->next++]);
 
 		d->bytes += b;
 		d->objects += b != 0;
 	}
 }
 
+/* A plan can go stale all at once (another process evicted its
+ * candidates while this one was descheduled): a round rebuilds up to
+ * SHOAL__EVICT_REBUILDS times before it gives up. */
+#define SHOAL__EVICT_REBUILDS 3
+
 static uint64_t shoal__evict_round(struct shoal_store *s,
 				   struct shoal__evict_goal g)
 {
 	struct shoal__evict_plan *p = &s->evict;
 	struct shoal__evict_done d = {0};
-	bool fresh = shoal__plan_spent(p);
 
-	if (fresh)
-		shoal__plan_build(s);
-	shoal__consume(s, g, &d, p->stale_at);
-	if (!shoal__goal_met(g, &d) && !fresh) {
-		shoal__plan_build(s);
+	for (int pass = 0; !shoal__goal_met(g, &d); pass++) {
+		if (shoal__plan_spent(p)) {
+			if (pass == SHOAL__EVICT_REBUILDS)
+				break;
+			shoal__plan_build(s);
+			if (p->n == 0)
+				break;
+		}
 		shoal__consume(s, g, &d, p->stale_at);
 	}
 	shoal__consume(s, g, &d, p->n); /* the newest bucket, if need be */
@@ -237,13 +259,10 @@ static uint64_t shoal__evict_round(struct shoal_store *s,
 
 uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes)
 {
-	uint64_t fifth = s->hdr->capacity / 5;
-	struct shoal__evict_goal g = {0};
+	struct shoal__evict_goal g = {.bytes = bytes};
 
-	if (bytes)
-		g.bytes = bytes > fifth ? bytes : fifth;
-	else
-		g.objects = s->hdr->max_objects / 5 + 1;
+	if (!bytes)
+		g.objects = SHOAL__EVICT_BATCH;
 	return shoal__evict_round(s, g);
 }
 

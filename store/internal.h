@@ -55,6 +55,7 @@ struct shoal_store {
 		size_t n;        /* candidates in buf, oldest buckets first */
 		size_t next;     /* next one to try */
 		size_t stale_at; /* start of the newest bucket: rescan there */
+		uint32_t scan_from; /* where the next scan starts */
 	} evict;
 };
 
@@ -84,6 +85,32 @@ int shoal__proc_reap_all(struct shoal_store *s);
 uint64_t shoal__proc_start_time(int pid);
 _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 				     uint32_t slot);
+
+/* An entry's description, read with relaxed loads (layout.h: R2/A2). */
+struct shoal__desc {
+	uint64_t off;
+	uint64_t size;
+	uint32_t meta_size;
+	uint32_t creator;
+	int32_t pid;
+};
+
+static inline struct shoal__desc shoal__entry_desc(const struct shoal__entry *e)
+{
+	struct shoal__desc d = {
+		.off = atomic_load_explicit(&e->data_off, memory_order_relaxed),
+		.size = atomic_load_explicit(&e->data_size, memory_order_relaxed),
+		.meta_size = atomic_load_explicit(&e->meta_size, memory_order_relaxed),
+		.creator = atomic_load_explicit(&e->creator, memory_order_relaxed),
+		.pid = atomic_load_explicit(&e->creator_pid, memory_order_relaxed),
+	};
+	return d;
+}
+
+static inline uint32_t shoal__entry_creator(const struct shoal__entry *e)
+{
+	return atomic_load_explicit(&e->creator, memory_order_relaxed);
+}
 
 /* dir.c: the directory */
 uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id);

@@ -271,9 +271,11 @@ enum shoal__entry_state {
  *              (R1); read by lookups with relaxed loads between two loads of
  *              ctl (A1, a seqlock on the generation), see dir.c.
  *  data_off .. creator_pid (but waiters)
- *              written by the creator before it publishes the entry with a
- *              release store of ctl (R2); read by others only after an
- *              acquire load or CAS of ctl saw the entry live (A2).
+ *              written by the creator (relaxed stores) after its claim and
+ *              before it publishes the entry with a release store of ctl
+ *              (R2); read with relaxed loads after an acquire load or CAS
+ *              of ctl saw the entry live (A2), or, without a pin (listing),
+ *              between two loads of ctl like the ID (A1).
  *  waiters     head of the entry's waiter stack (waiters.c): reset by the
  *              creator before publishing, then pushed by waiters and closed
  *              by whoever seals or frees the entry.
@@ -283,12 +285,12 @@ struct shoal__entry {
 	_Atomic uint64_t ctl;
 	_Atomic uint64_t id_hi;
 	_Atomic uint64_t id_lo;
-	uint64_t data_off;
-	uint64_t data_size;
-	uint32_t meta_size;
-	uint32_t creator;      /* SHOAL__CREATOR(slot, slot generation) */
-	_Atomic uint32_t waiters; /* closable waiter stack, see waiters.c */
-	int32_t creator_pid;
+	_Atomic uint64_t data_off;
+	_Atomic uint64_t data_size;
+	_Atomic uint32_t meta_size;
+	_Atomic uint32_t creator;  /* SHOAL__CREATOR(slot, slot generation) */
+	_Atomic uint32_t waiters;  /* closable waiter stack, see waiters.c */
+	_Atomic int32_t creator_pid;
 	_Atomic uint64_t atime;
 };
 

@@ -282,7 +282,9 @@ static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
 
 static uint64_t shoal__entry_bytes(const struct shoal__entry *e)
 {
-	return e->data_size + e->meta_size;
+	struct shoal__desc d = shoal__entry_desc(e);
+
+	return d.size + d.meta_size;
 }
 
 /* Frees the block of an entry that just stopped being live (evicted,
@@ -299,7 +301,7 @@ void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx)
 	in->stage = 0;
 	atomic_store_explicit(&in->op, SHOAL__OP_FREE, memory_order_relaxed);
 	in->stage = 1;
-	shoal__obj_free_block(s, e->data_off, bytes);
+	shoal__obj_free_block(s, shoal__entry_desc(e).off, bytes);
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
@@ -355,7 +357,7 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_seq_cst, memory_order_relaxed));
 	shoal__waiters_close(s, e); /* its waiters re-check: it is gone */
-	if (e->creator == SHOAL__CREATOR(s->slot, s->slot_gen))
+	if (shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen))
 		shoal__ledger_forget(s, idx); /* a reaper clears a dead one's */
 	shoal__obj_entry_free(s, idx);
 }
@@ -435,7 +437,7 @@ static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 
 static bool shoal__mine(const struct shoal_store *s, const struct shoal__entry *e)
 {
-	return e->creator == SHOAL__CREATOR(s->slot, s->slot_gen);
+	return shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen);
 }
 
 struct shoal__alloc_req {
@@ -443,14 +445,22 @@ struct shoal__alloc_req {
 	shoal__off_t off;
 };
 
+static bool shoal__at_object_limit(const struct shoal_store *s)
+{
+	return atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
+	       s->hdr->max_objects;
+}
+
 static int shoal__try_alloc(struct shoal_store *s, void *arg)
 {
 	struct shoal__alloc_req *r = arg;
 	int rc;
 
-	if (atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
-	    s->hdr->max_objects && !shoal__evict_for(s, 0))
-		return -EAGAIN;
+	if (shoal__at_object_limit(s)) {
+		shoal__evict_for(s, 0);
+		if (shoal__at_object_limit(s)) /* others may have made room */
+			return -EAGAIN;
+	}
 	rc = shoal__obj_alloc_block(s, r->bytes, &r->off);
 	if (rc != -ENOMEM)
 		return rc;
@@ -473,13 +483,17 @@ struct shoal__new_obj {
 static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
 			      const struct shoal__new_obj *o)
 {
-	e->data_off = o->off.v;
-	e->data_size = o->data_size;
-	e->meta_size = o->meta_size;
-	e->creator = SHOAL__CREATOR(s->slot, s->slot_gen);
+	int32_t pid = SHOAL__PROC_PID(atomic_load_explicit(&s->me->state,
+							   memory_order_relaxed));
+
+	/* Relaxed: the publishing store of ctl (R2) orders them. */
+	atomic_store_explicit(&e->data_off, o->off.v, memory_order_relaxed);
+	atomic_store_explicit(&e->data_size, o->data_size, memory_order_relaxed);
+	atomic_store_explicit(&e->meta_size, o->meta_size, memory_order_relaxed);
+	atomic_store_explicit(&e->creator, SHOAL__CREATOR(s->slot, s->slot_gen),
+			      memory_order_relaxed);
 	atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
-	e->creator_pid = SHOAL__PROC_PID(atomic_load_explicit(
-		&s->me->state, memory_order_relaxed));
+	atomic_store_explicit(&e->creator_pid, pid, memory_order_relaxed);
 	atomic_store_explicit(&e->atime, shoal__tick(s), memory_order_relaxed);
 }
 
@@ -548,6 +562,8 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	int rc;
 
 	shoal__intent_create(s);
+	/* The home slot is a cache miss: start it while we allocate. */
+	__builtin_prefetch(&s->dir[shoal__dir_home(s, o->id)], 1);
 	rc = shoal__try_alloc(s, &r);
 	if (rc)
 		goto out;
@@ -747,20 +763,30 @@ SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
 /* ------------------------------------------------------------------ */
 /* Get, release, contains.                                             */
 
-static void shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
-			     shoal_id id, struct shoal_view *v)
+/* Fills a view of a pinned entry; SHOAL_EBADSEGMENT if its offsets do not
+ * lie in the arena (another process may have written anything). */
+static int shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			    shoal_id id, struct shoal_view *v)
 {
-	const struct shoal__entry *e = &s->dir[idx];
-	uint8_t *p = s->map.base + e->data_off;
+	struct shoal__desc d = shoal__entry_desc(&s->dir[idx]);
+	const struct shoal__heap_view *h = &s->heap;
+	uint8_t *p;
 
+	if (d.off < h->arena_off || d.size > h->arena_size ||
+	    d.meta_size > h->arena_size - d.size)
+		return SHOAL_EBADSEGMENT;
+	p = shoal__ptr(&s->map, SHOAL__OFF(d.off), d.size + d.meta_size);
+	if (!p || d.off + d.size + d.meta_size > h->arena_off + h->arena_size)
+		return SHOAL_EBADSEGMENT;
 	v->data = p;
-	v->size = e->data_size;
-	v->meta = e->meta_size ? p + e->data_size : NULL;
-	v->meta_size = e->meta_size;
+	v->size = d.size;
+	v->meta = d.meta_size ? p + d.size : NULL;
+	v->meta_size = d.meta_size;
 	v->id = id;
 	v->err = 0;
 	v->entry_ = idx;
 	v->gen_ = gen;
+	return 0;
 }
 
 /* One attempt: 0 (pinned), -EAGAIN (not there yet), or a final error. */
@@ -784,8 +810,14 @@ static int shoal__try_get(struct shoal_store *s, shoal_id id,
 			return -EAGAIN;
 		if (rc)
 			return rc;
+		rc = shoal__view_fill(s, (uint32_t)idx, r.gen, id, v);
+		if (rc) { /* a corrupt entry: do not leave it pinned */
+			struct shoal__ref u = {.idx = r.idx, .gen = r.gen,
+					       .dpins = -1, .acquire = false};
+			shoal__ref_change(s, &u);
+			return rc;
+		}
 		shoal__touch(s, &s->dir[idx]);
-		shoal__view_fill(s, (uint32_t)idx, r.gen, id, v);
 		return 0;
 	}
 }
@@ -1063,22 +1095,31 @@ static bool shoal__info_of(struct shoal_store *s, uint32_t i,
 			   struct shoal_object_info *out)
 {
 	const struct shoal__entry *e = &s->dir[i];
+	struct shoal__desc d;
 	shoal_id id;
-	uint64_t c = shoal__dir_read_id(e, &id);
-	unsigned st = SHOAL__CTL_STATE(c);
+	uint64_t c, again;
+	unsigned st;
 
+	do { /* A1, as for the ID: the entry may be reused meanwhile */
+		c = shoal__dir_read_id(e, &id);
+		d = shoal__entry_desc(e);
+		atomic_thread_fence(memory_order_acquire);
+		again = atomic_load_explicit(&e->ctl, memory_order_relaxed);
+	} while (SHOAL__CTL_STATE(c) != SHOAL__CTL_STATE(again) ||
+		 SHOAL__CTL_GEN(c) != SHOAL__CTL_GEN(again));
+	st = SHOAL__CTL_STATE(c);
 	if (st != SHOAL__E_CREATED && st != SHOAL__E_SEALED)
 		return false;
 	*out = (struct shoal_object_info){
 		.id = id,
-		.data_size = e->data_size,
-		.meta_size = e->meta_size,
+		.data_size = d.size,
+		.meta_size = d.meta_size,
 		.state = (c & SHOAL__CTL_DELETING) ? SHOAL_OBJECT_DELETING
 			 : st == SHOAL__E_SEALED   ? SHOAL_OBJECT_SEALED
 						   : SHOAL_OBJECT_CREATED,
 		.pins = SHOAL__CTL_PINS(c),
 		.holds = SHOAL__CTL_HOLDS(c),
-		.creator_pid = e->creator_pid,
+		.creator_pid = d.pid,
 	};
 	return true;
 }

@@ -169,7 +169,7 @@ static bool shoal__reap_create(struct shoal_store *s, uint32_t slot,
 		e = &s->dir[idx];
 		c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
-		    e->creator == SHOAL__CREATOR(slot, gen) &&
+		    shoal__entry_creator(e) == SHOAL__CREATOR(slot, gen) &&
 		    SHOAL__CTL_GEN(c) == in->gen)
 			return true;
 	}
@@ -214,7 +214,7 @@ static void shoal__reap_record(struct shoal_store *s, uint32_t slot,
 	e = &s->dir[idx];
 	c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 	if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
-	    e->creator == SHOAL__CREATOR(slot, gen))
+	    shoal__entry_creator(e) == SHOAL__CREATOR(slot, gen))
 		shoal__obj_abort_entry(s, idx, c);
 	else
 		shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),

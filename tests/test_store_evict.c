@@ -459,3 +459,49 @@ Test(store_evict, small_objects_are_evicted_for_a_large_one)
 	}
 	shoal_store_close(s);
 }
+
+/*
+ * Two processes put and drop small objects as fast as they can through a
+ * store whose object limit forces an eviction for almost every put.  Every
+ * put must succeed: unheld objects are a cache, wherever they sit in the
+ * directory (a scan that stopped early once left the far end of the
+ * directory unevicted until its probe windows filled: -ENOSPC).
+ */
+static int churn_process(int fd, uint32_t owner, int n)
+{
+	struct shoal_store *s;
+	char buf[64] = {0};
+	int rc = shoal_store_attach_fd(fd, &s);
+
+	for (int i = 0; !rc && i < n; i++) {
+		shoal_id id = tu_id(owner, (uint64_t)i + 1);
+
+		rc = shoal_put_with_id(s, id, buf, sizeof buf, NULL, 0, 0);
+		if (!rc)
+			rc = shoal_drop(s, id);
+	}
+	if (s)
+		shoal_store_close(s);
+	return rc;
+}
+
+Test(store_evict, two_processes_churning_the_cache_never_fail)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	pid_t kids[2];
+
+	o.max_objects = 512;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	for (int k = 0; k < 2; k++) {
+		int fd = shoal_store_fd(s);
+
+		kids[k] = tu_fork();
+		if (kids[k] == 0)
+			_exit(tu_err_to_exit(churn_process(fd, 100 + (uint32_t)k, 150000)));
+	}
+	for (int k = 0; k < 2; k++)
+		{ int r = tu_wait_result(kids[k]); cr_assert_eq(r, 0, "churner %d failed: %d (%s)", k, r, shoal_strerror(r)); }
+	cr_assert_gt(tu_stats(s).evictions, 250000);
+	shoal_store_close(s);
+}
