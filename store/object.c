@@ -991,7 +991,9 @@ SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id)
 /* ------------------------------------------------------------------ */
 /* Hold, drop, delete.                                                 */
 
-static int shoal__hold(struct shoal_store *store, shoal_id id)
+/* Adds dholds (+1: hold, -1: drop) to this process's holds on id. */
+static int shoal__hold_change(struct shoal_store *store, shoal_id id,
+			      int32_t dholds)
 {
 	for (;;) {
 		uint64_t c;
@@ -1002,56 +1004,37 @@ static int shoal__hold(struct shoal_store *store, shoal_id id)
 		if (idx < 0)
 			return idx;
 		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
-					.dholds = 1, .acquire = true};
-		rc = shoal__ref_change(store, &r);
-		if (rc != -ESTALE)
-			return rc;
-	}
-}
-
-static int shoal__drop(struct shoal_store *store, shoal_id id)
-{
-	for (;;) {
-		uint64_t c;
-		int idx = shoal__find(store, id, &c);
-		struct shoal__ref r;
-		int rc;
-
-		if (idx < 0)
-			return idx;
-		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
-					.dholds = -1, .acquire = false};
+					.dholds = dholds, .acquire = dholds > 0};
 		rc = shoal__ref_change(store, &r);
 		if (rc == -ESTALE)
-			continue;
-		if (!rc)
+			continue; /* the entry was reused under us */
+		if (!rc && dholds < 0)
 			shoal__finish_release(store, r.idx, r.old, r.now);
 		return rc;
 	}
 }
 
-SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
+static int shoal__hold_locked(struct shoal_store *store, shoal_id id,
+			      int32_t dholds)
 {
 	int rc;
 
 	if (!store)
 		return -EINVAL;
 	shoal__lock(store);
-	rc = shoal__hold(store, id);
+	rc = shoal__hold_change(store, id, dholds);
 	shoal__unlock(store);
 	return rc;
 }
 
+SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
+{
+	return shoal__hold_locked(store, id, 1);
+}
+
 SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
 {
-	int rc;
-
-	if (!store)
-		return -EINVAL;
-	shoal__lock(store);
-	rc = shoal__drop(store, id);
-	shoal__unlock(store);
-	return rc;
+	return shoal__hold_locked(store, id, -1);
 }
 
 /* SEALED -> DELETING while pinned, else straight to a DELETED tombstone. */
