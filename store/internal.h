@@ -76,6 +76,12 @@ static inline void shoal__unlock(struct shoal_store *s)
 
 /* segment.c */
 int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size);
+/* A store with an extra region of ext_bytes for the runtime (zeroed). */
+int shoal__store_create_ext(const char *name,
+			    const struct shoal_store_options *opts,
+			    uint64_t ext_bytes, struct shoal_store **out);
+void *shoal__store_ext(const struct shoal_store *s, uint64_t *size);
+const char *shoal__store_name(const struct shoal_store *s); /* "" if private */
 
 /* proc.c: the process table (reap_all and release need s->lock) */
 int shoal__proc_claim(struct shoal_store *s);

@@ -13,6 +13,7 @@
  *   probe          one byte per directory slot: longest probe of its home
  *   dir            dir_slots x struct shoal__entry (the object directory)
  *   heap meta      the allocator's metadata (heap.h)
+ *   ext            the runtime's shared structures (runtime/), opaque here
  *   arena          object bytes, 64 KiB aligned
  *
  * Rules: fixed-width integers only; no pointer anywhere (offsets from the
@@ -77,10 +78,11 @@ struct shoal__seg_hdr {
 	struct shoal__region probe;
 	struct shoal__region dir;
 	struct shoal__region heap_meta;
+	struct shoal__region ext;
 	struct shoal__region arena;
 	int32_t creator_pid;
 	_Atomic uint32_t ready;  /* R0 */
-	uint8_t pad0_[256 - 184];
+	uint8_t pad0_[256 - 200];
 
 	/* Counters, own line. */
 	_Atomic uint64_t bytes_used;   /* data + meta of live objects */
@@ -108,7 +110,7 @@ struct shoal__seg_hdr {
 	uint8_t pad3_[64 - 8];
 };
 
-static_assert(offsetof(struct shoal__seg_hdr, ready) == 180, "header ABI");
+static_assert(offsetof(struct shoal__seg_hdr, ready) == 196, "header ABI");
 static_assert(offsetof(struct shoal__seg_hdr, bytes_used) == 256, "header");
 static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
 

@@ -88,6 +88,7 @@ static void shoal__plan(struct shoal__seg_hdr *h)
 	shoal__place(&cur, (uint64_t)h->dir_slots * h->entry_size, 64, &h->dir);
 	shoal__place(&cur, shoal__heap_meta_size(h->capacity), SHOAL__PAGE_SIZE,
 		     &h->heap_meta);
+	shoal__place(&cur, h->ext.size, SHOAL__PAGE_SIZE, &h->ext);
 	shoal__place(&cur, h->capacity, SHOAL__SLAB_SIZE, &h->arena);
 	h->seg_size = shoal__align(cur, SHOAL__PAGE_SIZE);
 }
@@ -106,9 +107,11 @@ static int shoal__check_options(const struct shoal_store_options *o)
 }
 
 static void shoal__hdr_from_options(struct shoal__seg_hdr *h,
-				    const struct shoal_store_options *o)
+				    const struct shoal_store_options *o,
+				    uint64_t ext_bytes)
 {
 	memset(h, 0, sizeof *h);
+	h->ext.size = shoal__align(ext_bytes, SHOAL__PAGE_SIZE);
 	h->magic = SHOAL__MAGIC;
 	h->layout_version = SHOAL__LAYOUT_VERSION;
 	h->max_procs = o->max_procs;
@@ -139,6 +142,7 @@ static bool shoal__plan_matches(const struct shoal__seg_hdr *h,
 	       shoal__region_eq(&h->probe, &p->probe) &&
 	       shoal__region_eq(&h->dir, &p->dir) &&
 	       shoal__region_eq(&h->heap_meta, &p->heap_meta) &&
+	       shoal__region_eq(&h->ext, &p->ext) &&
 	       shoal__region_eq(&h->arena, &p->arena);
 }
 
@@ -155,7 +159,8 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	    h->ledger_slots < 16 || h->ledger_slots > 2 * SHOAL__MAX_LEDGER ||
 	    (h->ledger_slots & (h->ledger_slots - 1)) ||
 	    h->capacity < SHOAL__SLAB_SIZE || h->capacity > SHOAL__MAX_CAPACITY ||
-	    h->capacity % SHOAL__SLAB_SIZE)
+	    h->capacity % SHOAL__SLAB_SIZE || h->ext.size > SHOAL__MAX_CAPACITY ||
+	    h->ext.size % SHOAL__PAGE_SIZE)
 		return SHOAL_EBADSEGMENT;
 	p = *h;
 	shoal__plan(&p);
@@ -263,12 +268,13 @@ static int shoal__create_fd(const char *name, struct shoal_store *s)
 }
 
 static int shoal__create_layout(struct shoal_store *s,
-				const struct shoal_store_options *o)
+				const struct shoal_store_options *o,
+				uint64_t ext_bytes)
 {
 	struct shoal__seg_hdr plan;
 	int rc;
 
-	shoal__hdr_from_options(&plan, o);
+	shoal__hdr_from_options(&plan, o, ext_bytes);
 	if (ftruncate(s->fd, (off_t)plan.seg_size))
 		return errno == EFBIG || errno == ENOSPC ? -ENOSPC : -errno;
 	rc = shoal__map(s, plan.seg_size);
@@ -288,6 +294,13 @@ SHOAL_API int shoal_store_create(const char *name,
 				 const struct shoal_store_options *opts,
 				 struct shoal_store **out)
 {
+	return shoal__store_create_ext(name, opts, 0, out);
+}
+
+int shoal__store_create_ext(const char *name,
+			    const struct shoal_store_options *opts,
+			    uint64_t ext_bytes, struct shoal_store **out)
+{
 	struct shoal_store_options o = SHOAL_STORE_OPTIONS_INIT;
 	struct shoal_store *s;
 	int rc;
@@ -304,7 +317,7 @@ SHOAL_API int shoal_store_create(const char *name,
 		return -ENOMEM;
 	rc = shoal__create_fd(name, s);
 	if (!rc)
-		rc = shoal__create_layout(s, &o);
+		rc = shoal__create_layout(s, &o, ext_bytes);
 	if (!rc)
 		rc = shoal__proc_claim(s);
 	if (rc) {
@@ -424,6 +437,17 @@ SHOAL_API int shoal_store_attach_fd(int fd, struct shoal_store **out)
 		return rc;
 	}
 	return shoal__attach(s, out);
+}
+
+void *shoal__store_ext(const struct shoal_store *s, uint64_t *size)
+{
+	*size = s->hdr->ext.size;
+	return s->hdr->ext.size ? s->map.base + s->hdr->ext.off : NULL;
+}
+
+const char *shoal__store_name(const struct shoal_store *s)
+{
+	return s->name;
 }
 
 SHOAL_API int shoal_store_fd(const struct shoal_store *store)
