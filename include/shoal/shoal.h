@@ -8,6 +8,7 @@
 #include <shoal/error.h>
 #include <shoal/export.h>
 #include <shoal/id.h>
+#include <shoal/runtime.h>
 #include <shoal/store.h>
 
 #endif /* SHOAL_SHOAL_H */

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/forkserver.c - the fork server: the one process that forks.
+ *
+ * Born from the driver by a double fork before shoal starts any thread
+ * (runtime.c), so it is not the driver's child (a waitpid(-1) in the driver
+ * cannot reap it) and it runs in a session of its own (setsid: a Ctrl-C at
+ * the terminal reaches the driver alone).  It keeps only stdio, the segment
+ * and its end of the control socket open.
+ *
+ * It waits in poll() on three things:
+ *  - the control socket: SPAWN a worker, SHUTDOWN; end of file means the
+ *    driver is gone;
+ *  - a pidfd on the driver: readable when the driver died, whatever killed
+ *    it;
+ *  - a signalfd for SIGCHLD: a worker exited; its store slot is reaped at
+ *    once (this process holds a store handle for that) and, unless the
+ *    runtime is stopping, a replacement is started in the same worker slot.
+ * When the driver is gone it marks the runtime stopping, kills every child
+ * with SIGKILL, reaps them, unlinks a named segment, and exits.  On
+ * SHUTDOWN it lets workers leave on their own (they watch `stopping`), and
+ * kills those still there after SHOAL__FS_GRACE_MS.
+ *
+ * The children it forks inherit its memory (the registry, this process's
+ * store handle); a worker never uses the inherited handle, it attaches its
+ * own (worker.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store/internal.h"
+#include "../store/mem.h"
+#include "internal.h"
+
+#define SHOAL__FS_GRACE_MS 2000
+
+struct shoal__fs {
+	const struct shoal__boot *boot;
+	struct shoal_store *store;
+	struct shoal__rt_hdr *hdr;
+	struct shoal__rt_worker *workers;
+	pid_t *kids;              /* by worker index; 0 = none */
+	unsigned arena;           /* this process's private memory */
+	int driver_pidfd;
+	int sigfd;
+	sigset_t old_mask;
+	bool shutting_down;
+};
+
+/* Closes every fd but stdio and the ones to keep (sorted, ascending). */
+static void shoal__close_others(const int *keep, size_t n)
+{
+	unsigned from = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+		if ((unsigned)keep[i] + 1 > from)
+			from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0u, 0);
+}
+
+static void shoal__keep_only(const struct shoal__boot *boot)
+{
+	int keep[2] = {boot->seg_fd, boot->ctl_fd};
+
+	if (keep[0] > keep[1]) {
+		keep[0] = boot->ctl_fd;
+		keep[1] = boot->seg_fd;
+	}
+	shoal__close_others(keep, 2);
+}
+
+static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
+{
+	uint64_t size;
+	sigset_t chld;
+	int rc;
+
+	fs->boot = boot;
+	rc = shoal_store_attach_fd(boot->seg_fd, &fs->store);
+	if (rc)
+		return rc;
+	fs->hdr = shoal__store_ext(fs->store, &size);
+	rc = shoal__rt_region_check(fs->hdr, size);
+	if (rc)
+		return rc;
+	fs->workers = shoal__rt_workers(fs->hdr);
+	if (shoal__mem_open(&fs->arena))
+		return -ENOMEM;
+	fs->kids = shoal__mem_alloc(fs->arena, fs->hdr->max_workers * sizeof *fs->kids);
+	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
+	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (!fs->kids || fs->driver_pidfd < 0 || fs->sigfd < 0)
+		return -errno ? -errno : -ENOMEM;
+	return 0;
+}
+
+static void shoal__fs_send(const struct shoal__fs *fs, uint32_t op, int32_t pid,
+			   int32_t rc)
+{
+	struct shoal__fs_msg m = {.op = op, .pid = pid, .rc = rc};
+
+	send(fs->boot->ctl_fd, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+/* In the child: back to the default signal state, then the worker. */
+_Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
+				      pid_t parent)
+{
+	close(fs->boot->ctl_fd);
+	close(fs->sigfd);
+	close(fs->driver_pidfd);
+	sigprocmask(SIG_SETMASK, &fs->old_mask, NULL);
+	shoal__worker_main(fs->boot, index, parent);
+}
+
+static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
+{
+	struct shoal__rt_worker *w;
+	pid_t self = getpid(), pid;
+
+	if (index >= fs->hdr->max_workers)
+		return -EINVAL;
+	if (fs->kids[index])
+		return -EBUSY;
+	w = &fs->workers[index];
+	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		shoal__fs_child(fs, index, self);
+	fs->kids[index] = pid;
+	atomic_fetch_add_explicit(&w->generation, 1, memory_order_relaxed);
+	atomic_store_explicit(&w->pid, pid, memory_order_release);
+	atomic_fetch_add_explicit(&fs->hdr->workers_started, 1, memory_order_relaxed);
+	return pid;
+}
+
+static bool shoal__fs_stopping(const struct shoal__fs *fs)
+{
+	return fs->shutting_down ||
+	       atomic_load_explicit(&fs->hdr->stopping, memory_order_acquire);
+}
+
+/* A child is gone: its slot is free, its store slot reaped, and unless
+ * the runtime is stopping it is replaced. */
+static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid)
+{
+	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
+		if (fs->kids[i] != pid)
+			continue;
+		fs->kids[i] = 0;
+		atomic_store_explicit(&fs->workers[i].state, SHOAL__WK_EXITED,
+				      memory_order_release);
+		shoal_store_reap(fs->store);
+		if (shoal__fs_stopping(fs))
+			return;
+		atomic_fetch_add_explicit(&fs->hdr->workers_died, 1,
+					  memory_order_relaxed);
+		shoal__fs_spawn(fs, i);
+		return;
+	}
+}
+
+static void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+
+	while (read(fs->sigfd, &si, sizeof si) == sizeof si)
+		;
+	while ((pid = waitpid(-1, NULL, block ? 0 : WNOHANG)) > 0)
+		shoal__fs_child_exited(fs, pid);
+}
+
+static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < fs->hdr->max_workers; i++)
+		n += fs->kids[i] != 0;
+	return n;
+}
+
+static void shoal__fs_kill_all(struct shoal__fs *fs)
+{
+	for (uint32_t i = 0; i < fs->hdr->max_workers; i++)
+		if (fs->kids[i])
+			kill(fs->kids[i], SIGKILL); /* our own child, by pid */
+}
+
+/* Waits for every child, killing those left after grace_ms. */
+static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
+{
+	struct shoal__deadline d = shoal__deadline_in(grace_ms);
+	struct pollfd p = {.fd = fs->sigfd, .events = POLLIN};
+
+	fs->shutting_down = true;
+	atomic_store_explicit(&fs->hdr->stopping, 1, memory_order_release); /* R2 */
+	shoal__event_signal(&fs->hdr->work_seq, &fs->hdr->work_waiters);
+	while (shoal__fs_live_kids(fs) && !shoal__deadline_passed(d)) {
+		poll(&p, 1, 50);
+		shoal__fs_reap_children(fs, false);
+	}
+	shoal__fs_kill_all(fs);
+	while (shoal__fs_live_kids(fs))
+		shoal__fs_reap_children(fs, true);
+}
+
+_Noreturn static void shoal__fs_driver_gone(struct shoal__fs *fs)
+{
+	shoal__fs_stop_children(fs, 0);
+	shoal_store_close(fs->store);
+	if (fs->boot->name[0])
+		shm_unlink(fs->boot->name);
+	_exit(0);
+}
+
+/* One request from the driver; false when the fork server should exit. */
+static bool shoal__fs_request(struct shoal__fs *fs)
+{
+	struct shoal__fs_msg m;
+	ssize_t n = recv(fs->boot->ctl_fd, &m, sizeof m, 0);
+
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		shoal__fs_driver_gone(fs);
+	if (n != (ssize_t)sizeof m)
+		return true;
+	if (m.op == SHOAL__FS_SPAWN) {
+		int pid = shoal__fs_spawn(fs, m.index);
+		shoal__fs_send(fs, SHOAL__FS_REPLY, pid > 0 ? pid : 0,
+			       pid > 0 ? 0 : pid);
+		return true;
+	}
+	if (m.op == SHOAL__FS_SHUTDOWN) {
+		shoal__fs_stop_children(fs, SHOAL__FS_GRACE_MS);
+		shoal_store_close(fs->store);
+		shoal__fs_send(fs, SHOAL__FS_REPLY, 0, 0);
+		return false;
+	}
+	shoal__fs_send(fs, SHOAL__FS_REPLY, 0, -EINVAL);
+	return true;
+}
+
+static void shoal__fs_loop(struct shoal__fs *fs)
+{
+	struct pollfd p[3] = {
+		{.fd = fs->boot->ctl_fd, .events = POLLIN},
+		{.fd = fs->driver_pidfd, .events = POLLIN},
+		{.fd = fs->sigfd, .events = POLLIN},
+	};
+
+	for (;;) {
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			shoal__fs_driver_gone(fs);
+		if (p[1].revents)
+			shoal__fs_driver_gone(fs);
+		if (p[2].revents)
+			shoal__fs_reap_children(fs, false);
+		if (p[0].revents && !shoal__fs_request(fs))
+			return;
+	}
+}
+
+_Noreturn void shoal__fs_main(const struct shoal__boot *boot)
+{
+	struct shoal__fs fs = {0};
+	int rc;
+
+	shoal__keep_only(boot);
+	rc = shoal__fs_open(&fs, boot);
+	if (rc) {
+		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
+		_exit(1);
+	}
+	atomic_store_explicit(&fs.hdr->fs_pid, getpid(), memory_order_relaxed);
+	shoal__fs_send(&fs, SHOAL__FS_HELLO, getpid(), 0);
+	shoal__fs_loop(&fs);
+	_exit(0);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/registry.c - task functions by name, registered before start.
+ *
+ * A registry is a fixed table in process-private memory (a jemalloc arena
+ * of its own).  shoal_runtime_start() copies it into the runtime and
+ * freezes the original: every process forked afterwards has the same
+ * table at the same address, and nobody writes it again, so readers need
+ * no synchronisation.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../store/mem.h"
+#include "internal.h"
+
+SHOAL_API int shoal_registry_open(struct shoal_registry **out)
+{
+	unsigned arena;
+	struct shoal_registry *reg;
+
+	if (!out)
+		return -EINVAL;
+	if (shoal__mem_open(&arena))
+		return -ENOMEM;
+	reg = shoal__mem_alloc(arena, sizeof *reg);
+	if (!reg) {
+		shoal__mem_close(arena);
+		return -ENOMEM;
+	}
+	reg->arena = arena;
+	*out = reg;
+	return 0;
+}
+
+SHOAL_API void shoal_registry_close(struct shoal_registry *reg)
+{
+	unsigned arena;
+
+	if (!reg)
+		return;
+	arena = reg->arena;
+	shoal__mem_free(arena, reg);
+	shoal__mem_close(arena);
+}
+
+static bool shoal__name_ok(const char *name)
+{
+	size_t n = name ? strnlen(name, SHOAL_FUNCTION_NAME_MAX + 1) : 0;
+
+	return n > 0 && n <= SHOAL_FUNCTION_NAME_MAX;
+}
+
+int shoal__registry_find(const struct shoal_registry *reg, const char *name)
+{
+	for (uint32_t i = 0; i < reg->n; i++)
+		if (!strcmp(reg->fns[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+SHOAL_API int shoal_register_task(struct shoal_registry *reg, const char *name,
+				  shoal_task_fn fn, void *user)
+{
+	struct shoal__function *f;
+
+	if (!reg || !fn || !shoal__name_ok(name))
+		return -EINVAL;
+	if (reg->frozen)
+		return -EBUSY;
+	if (shoal__registry_find(reg, name) >= 0)
+		return -EEXIST;
+	if (reg->n == SHOAL_MAX_FUNCTIONS)
+		return -ENOSPC;
+	f = &reg->fns[reg->n++];
+	strcpy(f->name, name);
+	f->fn = fn;
+	f->user = user;
+	return 0;
+}

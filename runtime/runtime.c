@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/runtime.c - starting and stopping a runtime (the driver's side).
+ *
+ * Start: create the store with a region for the runtime (rtlayout.h) and
+ * initialise it; copy and freeze the registry; flush stdio; then a double
+ * fork: the child calls setsid() and forks the fork server, then exits, so
+ * the fork server is nobody's child in the driver's eyes (forkserver.c).
+ * The driver talks to it over a SOCK_SEQPACKET socket pair, watches it
+ * through a pidfd, asks it for the workers, and waits (on the region's
+ * ready futex, with a deadline) until every worker runs.
+ *
+ * Shutdown: mark the runtime stopping (workers leave on their own), ask the
+ * fork server to stop, wait for its reply and for its exit (pidfd), then
+ * close the store and unlink a named segment.  Every wait has a deadline;
+ * a fork server that does not answer is killed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../store/internal.h"
+#include "../store/mem.h"
+#include "internal.h"
+
+#define SHOAL__START_TIMEOUT_MS 10000
+#define SHOAL__REPLY_TIMEOUT_MS 10000
+
+SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts)
+{
+	if (opts)
+		*opts = (struct shoal_runtime_options)SHOAL_RUNTIME_OPTIONS_INIT;
+}
+
+static int shoal__online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/* Fills in the defaults; checks the sizes. */
+static int shoal__rt_options(const struct shoal_runtime_options *in,
+			     struct shoal_runtime_options *o, uint32_t *max_workers)
+{
+	uint64_t max;
+
+	*o = (struct shoal_runtime_options)SHOAL_RUNTIME_OPTIONS_INIT;
+	if (in)
+		*o = *in;
+	if (o->num_workers == 0)
+		o->num_workers = (uint32_t)shoal__online_cpus();
+	if (o->max_extra_workers == 0)
+		o->max_extra_workers = 4 * o->num_workers;
+	max = (uint64_t)o->num_workers + o->max_extra_workers;
+	if (o->num_workers > SHOAL__RT_MAX_WORKERS)
+		return -EINVAL;
+	*max_workers = max > SHOAL__RT_MAX_WORKERS ? SHOAL__RT_MAX_WORKERS
+						   : (uint32_t)max;
+	/* Driver, fork server, every worker, and room for attached programs. */
+	if (o->store.max_procs < *max_workers + 8)
+		o->store.max_procs = *max_workers + 8;
+	return 0;
+}
+
+static struct shoal_runtime *shoal__rt_alloc(void)
+{
+	struct shoal_runtime *rt;
+	unsigned arena;
+
+	if (shoal__mem_open(&arena))
+		return NULL;
+	rt = shoal__mem_alloc(arena, sizeof *rt);
+	if (!rt) {
+		shoal__mem_close(arena);
+		return NULL;
+	}
+	rt->arena = arena;
+	rt->ctl_fd = rt->fs_pidfd = -1;
+	return rt;
+}
+
+static void shoal__rt_free(struct shoal_runtime *rt)
+{
+	unsigned arena = rt->arena;
+
+	if (rt->ctl_fd >= 0)
+		close(rt->ctl_fd);
+	if (rt->fs_pidfd >= 0)
+		close(rt->fs_pidfd);
+	shoal__mem_free(arena, rt);
+	shoal__mem_close(arena);
+}
+
+static int shoal__rt_store(struct shoal_runtime *rt,
+			   const struct shoal_runtime_options *o,
+			   uint32_t max_workers)
+{
+	uint64_t size;
+	void *region;
+	int rc = shoal__store_create_ext(o->name, &o->store,
+					 shoal__rt_region_bytes(max_workers),
+					 &rt->store);
+
+	if (rc)
+		return rc;
+	region = shoal__store_ext(rt->store, &size);
+	shoal__rt_region_init(region, o->num_workers, max_workers);
+	rt->hdr = region;
+	rt->workers = shoal__rt_workers(rt->hdr);
+	rt->hdr->driver_pid = getpid();
+	snprintf(rt->name, sizeof rt->name, "%s", shoal__store_name(rt->store));
+	return 0;
+}
+
+/* Waits for a message from the fork server. */
+static int shoal__rt_recv(struct shoal_runtime *rt, struct shoal__fs_msg *m,
+			  int timeout_ms)
+{
+	struct pollfd p = {.fd = rt->ctl_fd, .events = POLLIN};
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = recv(rt->ctl_fd, m, sizeof *m, 0);
+	if (n != (ssize_t)sizeof *m)
+		return n < 0 ? -errno : -EPIPE;
+	return 0;
+}
+
+static int shoal__rt_request(struct shoal_runtime *rt, uint32_t op,
+			     uint32_t index, struct shoal__fs_msg *reply)
+{
+	struct shoal__fs_msg m = {.op = op, .index = index};
+	int rc;
+
+	if (send(rt->ctl_fd, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+		return -errno ? -errno : -EPIPE;
+	rc = shoal__rt_recv(rt, reply, SHOAL__REPLY_TIMEOUT_MS);
+	return rc ? rc : reply->rc;
+}
+
+/* The double fork; the middle process exits at once and is reaped here. */
+static int shoal__rt_fork_server(struct shoal_runtime *rt)
+{
+	int sv[2], status;
+	pid_t mid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	rt->ctl_fd = sv[0];
+	rt->boot.ctl_fd = sv[1];
+	fflush(NULL);
+	mid = fork();
+	if (mid < 0) {
+		close(sv[1]);
+		return -errno;
+	}
+	if (mid == 0) {
+		close(sv[0]);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		shoal__fs_main(&rt->boot);
+	}
+	close(sv[1]);
+	while (waitpid(mid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+}
+
+static int shoal__rt_hello(struct shoal_runtime *rt)
+{
+	struct shoal__fs_msg m;
+	int rc = shoal__rt_recv(rt, &m, SHOAL__START_TIMEOUT_MS);
+
+	if (rc)
+		return rc;
+	if (m.op != SHOAL__FS_HELLO || m.rc || m.pid <= 0)
+		return m.rc ? m.rc : -EPROTO;
+	rt->fs_pid = m.pid;
+	rt->fs_pidfd = (int)syscall(SYS_pidfd_open, m.pid, 0);
+	return rt->fs_pidfd < 0 ? -errno : 0;
+}
+
+static uint32_t shoal__rt_running(const struct shoal_runtime *rt)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < rt->hdr->max_workers; i++)
+		n += atomic_load_explicit(&rt->workers[i].state,
+					  memory_order_acquire) == SHOAL__WK_RUNNING;
+	return n;
+}
+
+/* Waits (ready futex: register, re-check, sleep) until n workers run. */
+static int shoal__rt_wait_running(struct shoal_runtime *rt, uint32_t n)
+{
+	struct shoal__rt_hdr *h = rt->hdr;
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__START_TIMEOUT_MS);
+
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(&h->ready_seq, memory_order_acquire);
+		int rc = 0;
+
+		atomic_fetch_add_explicit(&h->ready_waiters, 1, memory_order_seq_cst);
+		if (shoal__rt_running(rt) < n)
+			rc = shoal__futex_wait(&h->ready_seq, seen, d, 0);
+		atomic_fetch_sub_explicit(&h->ready_waiters, 1, memory_order_relaxed);
+		if (shoal__rt_running(rt) >= n)
+			return 0;
+		if (rc == -ETIMEDOUT)
+			return rc;
+	}
+}
+
+static int shoal__rt_spawn_pool(struct shoal_runtime *rt, uint32_t n)
+{
+	struct shoal__fs_msg reply;
+
+	for (uint32_t i = 0; i < n; i++) {
+		int rc = shoal__rt_request(rt, SHOAL__FS_SPAWN, i, &reply);
+		if (rc)
+			return rc;
+	}
+	return shoal__rt_wait_running(rt, n);
+}
+
+static void shoal__rt_boot(struct shoal_runtime *rt,
+			   const struct shoal_runtime_options *o)
+{
+	rt->boot.seg_fd = shoal_store_fd(rt->store);
+	rt->boot.driver_pid = getpid();
+	rt->boot.spin_budget = o->store.spin_budget;
+	rt->boot.reg = &rt->reg;
+	snprintf(rt->boot.name, sizeof rt->boot.name, "%s", rt->name);
+}
+
+static int shoal__rt_launch(struct shoal_runtime *rt,
+			    const struct shoal_runtime_options *o)
+{
+	int rc;
+
+	shoal__rt_boot(rt, o);
+	rc = shoal__rt_fork_server(rt);
+	if (!rc)
+		rc = shoal__rt_hello(rt);
+	if (!rc)
+		rc = shoal__rt_spawn_pool(rt, o->num_workers);
+	return rc;
+}
+
+SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
+				  const struct shoal_runtime_options *opts,
+				  struct shoal_runtime **out)
+{
+	struct shoal_runtime_options o;
+	struct shoal_runtime *rt;
+	uint32_t max_workers;
+	int rc;
+
+	if (!reg || !out)
+		return -EINVAL;
+	rc = shoal__rt_options(opts, &o, &max_workers);
+	if (rc)
+		return rc;
+	rt = shoal__rt_alloc();
+	if (!rt)
+		return -ENOMEM;
+	memcpy(&rt->reg, reg, sizeof *reg);
+	rt->reg.frozen = reg->frozen = true;
+	rc = shoal__rt_store(rt, &o, max_workers);
+	if (!rc)
+		rc = shoal__rt_launch(rt, &o);
+	if (rc) {
+		if (rt->store)
+			shoal_runtime_shutdown(rt);
+		else
+			shoal__rt_free(rt);
+		return rc;
+	}
+	*out = rt;
+	return 0;
+}
+
+/* Waits for the fork server to exit; kills it after the deadline. */
+static void shoal__rt_reap_fs(struct shoal_runtime *rt)
+{
+	struct pollfd p = {.fd = rt->fs_pidfd, .events = POLLIN};
+
+	if (rt->fs_pidfd < 0)
+		return;
+	if (poll(&p, 1, SHOAL__REPLY_TIMEOUT_MS) == 1)
+		return;
+	syscall(SYS_pidfd_send_signal, rt->fs_pidfd, SIGKILL, NULL, 0);
+	poll(&p, 1, SHOAL__REPLY_TIMEOUT_MS);
+}
+
+SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
+{
+	struct shoal__fs_msg reply;
+	int rc = 0;
+
+	if (!rt)
+		return 0;
+	if (rt->hdr) {
+		atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
+		shoal__event_signal(&rt->hdr->work_seq, &rt->hdr->work_waiters);
+	}
+	if (rt->fs_pid > 0) {
+		rc = shoal__rt_request(rt, SHOAL__FS_SHUTDOWN, 0, &reply);
+		shoal__rt_reap_fs(rt);
+	}
+	shoal_store_close(rt->store);
+	if (rt->name[0])
+		shoal_store_unlink(rt->name);
+	shoal__rt_free(rt);
+	return rc;
+}
+
+SHOAL_API struct shoal_store *shoal_runtime_store(struct shoal_runtime *rt)
+{
+	return rt ? rt->store : NULL;
+}
+
+SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
+				 struct shoal_runtime_info *out,
+				 int32_t *worker_pids, size_t cap)
+{
+	size_t n = 0;
+
+	if (!rt || !out)
+		return -EINVAL;
+	*out = (struct shoal_runtime_info){
+		.fork_server_pid = rt->fs_pid,
+		.num_workers = rt->hdr->num_workers,
+		.workers_started = atomic_load_explicit(&rt->hdr->workers_started,
+							memory_order_relaxed),
+		.workers_died = atomic_load_explicit(&rt->hdr->workers_died,
+						     memory_order_relaxed),
+	};
+	for (uint32_t i = 0; i < rt->hdr->max_workers; i++) {
+		const struct shoal__rt_worker *w = &rt->workers[i];
+
+		if (atomic_load_explicit(&w->state, memory_order_acquire) !=
+		    SHOAL__WK_RUNNING)
+			continue;
+		out->workers_alive++;
+		if (worker_pids && n < cap)
+			worker_pids[n++] = atomic_load_explicit(&w->pid,
+								memory_order_relaxed);
+	}
+	return 0;
+}

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_runtime_procs.c - the runtime's processes: fork server,
+ * workers, shutdown, and what happens when the driver, a worker or the
+ * fork server dies.  Real processes throughout; "gone" is checked through
+ * /proc (a zombie counts as gone: the fork server is detached, so init
+ * reaps it) within a bounded poll, never after a sleep.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+
+TestSuite(runtime_procs, .init = tu_setup, .fini = tu_teardown);
+
+#define MAX_PIDS 16
+
+static int noop(struct shoal_task *task, void *user)
+{
+	(void)task;
+	(void)user;
+	return 0;
+}
+
+static struct shoal_registry *registry(void)
+{
+	struct shoal_registry *reg = NULL;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "noop", noop, NULL), 0);
+	return reg;
+}
+
+static struct shoal_runtime_options rt_opts(uint32_t workers, const char *name)
+{
+	struct shoal_runtime_options o;
+
+	shoal_runtime_options_init(&o);
+	o.num_workers = workers;
+	o.max_extra_workers = 2;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	o.store.max_objects = 1024;
+	return o;
+}
+
+/* Alive: in /proc and not a zombie. */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[512];
+	const char *p;
+	FILE *f;
+	bool up = false;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) && p[1] && p[2])
+		up = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return up;
+}
+
+/* Bounded poll until every pid is gone. */
+static bool all_gone(const pid_t *pids, size_t n, int timeout_ms)
+{
+	int64_t end = tu_now_ms() + timeout_ms;
+
+	for (;;) {
+		size_t up = 0;
+
+		for (size_t i = 0; i < n; i++)
+			up += alive(pids[i]);
+		if (up == 0)
+			return true;
+		if (tu_now_ms() > end)
+			return false;
+		sched_yield();
+	}
+}
+
+/* The fork server's pid, then the workers'; returns how many. */
+static size_t runtime_pids(struct shoal_runtime *rt, pid_t *pids)
+{
+	struct shoal_runtime_info info;
+	int32_t w[MAX_PIDS];
+
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, MAX_PIDS - 1), 0);
+	pids[0] = info.fork_server_pid;
+	for (uint32_t i = 0; i < info.workers_alive && i < MAX_PIDS - 1; i++)
+		pids[1 + i] = w[i];
+	return 1 + (info.workers_alive < MAX_PIDS - 1 ? info.workers_alive
+						      : MAX_PIDS - 1);
+}
+
+Test(runtime_procs, start_runs_the_pool_and_shutdown_leaves_nothing)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = rt_opts(3, name);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store_stats st;
+	pid_t pids[MAX_PIDS];
+	size_t n;
+
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	n = runtime_pids(rt, pids);
+	cr_assert_eq(n, 4, "fork server + 3 workers, got %zu", n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(alive(pids[i]), "pid %d not running", (int)pids[i]);
+	cr_assert(tu_shm_exists(name));
+	tu_assert_rc(shoal_store_stats(shoal_runtime_store(rt), &st), 0);
+	cr_assert_eq(st.processes, 5, "driver, fork server, 3 workers: %u",
+		     st.processes);
+	/* No shoal process is the driver's child: waitpid(-1) finds none. */
+	errno = 0;
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1);
+	cr_assert_eq(errno, ECHILD);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	cr_assert(all_gone(pids, n, 5000), "processes left after shutdown");
+	cr_assert_not(tu_shm_exists(name), "segment left after shutdown");
+	shoal_registry_close(reg);
+}
+
+Test(runtime_procs, registry_rejects_bad_names_and_freezes_at_start)
+{
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_runtime *rt = NULL;
+	char long_name[SHOAL_FUNCTION_NAME_MAX + 2];
+
+	memset(long_name, 'x', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	tu_assert_rc(shoal_register_task(reg, "noop", noop, NULL), -EEXIST);
+	tu_assert_rc(shoal_register_task(reg, "", noop, NULL), -EINVAL);
+	tu_assert_rc(shoal_register_task(reg, long_name, noop, NULL), -EINVAL);
+	tu_assert_rc(shoal_register_task(reg, "f", NULL, NULL), -EINVAL);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	tu_assert_rc(shoal_register_task(reg, "late", noop, NULL), -EBUSY);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* A driver in a child process: starts a named runtime, sends its pids
+ * (fork server first) down `out`, then waits for a byte on `in` and shuts
+ * down.  With sigint_ok it survives SIGINT. */
+static void driver_child(const char *name, int in, int out, bool sigint_ok)
+{
+	struct shoal_runtime_options o = rt_opts(2, name);
+	struct shoal_registry *reg = NULL;
+	struct shoal_runtime *rt = NULL;
+	pid_t pids[MAX_PIDS];
+	size_t n;
+
+	if (sigint_ok)
+		signal(SIGINT, SIG_IGN);
+	if (shoal_registry_open(&reg) || shoal_runtime_start(reg, &o, &rt))
+		_exit(1);
+	n = runtime_pids(rt, pids);
+	if (write(out, pids, n * sizeof pids[0]) != (ssize_t)(n * sizeof pids[0]))
+		_exit(2);
+	tu_child_read_byte(in);
+	_exit(shoal_runtime_shutdown(rt) ? 3 : 0);
+}
+
+static size_t read_pids(int fd, pid_t *pids)
+{
+	ssize_t got = 0;
+	int64_t end = tu_now_ms() + 10000;
+
+	/* One write of 3 pids; read until it is there. */
+	while (got < (ssize_t)(3 * sizeof(pid_t)) && tu_now_ms() < end) {
+		ssize_t r = read(fd, (char *)pids + got, MAX_PIDS * sizeof(pid_t) - (size_t)got);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return (size_t)got / sizeof(pid_t);
+}
+
+Test(runtime_procs, a_killed_driver_takes_every_process_and_the_segment)
+{
+	const char *name = tu_shm_name(NULL);
+	int to_drv[2], from_drv[2];
+	pid_t drv, pids[MAX_PIDS];
+	size_t n;
+
+	tu_pipe(to_drv);
+	tu_pipe(from_drv);
+	drv = tu_fork();
+	if (drv == 0)
+		driver_child(name, to_drv[0], from_drv[1], false);
+	n = read_pids(from_drv[0], pids);
+	cr_assert_eq(n, 3, "driver sent %zu pids", n);
+	cr_assert(tu_shm_exists(name));
+	tu_kill(drv);
+	cr_assert(all_gone(pids, n, 5000), "fork server or workers outlived the driver");
+	/* The fork server unlinks before it exits. */
+	cr_assert_not(tu_shm_exists(name), "segment outlived the driver");
+}
+
+Test(runtime_procs, sigint_to_the_drivers_group_does_not_reach_the_pool)
+{
+	const char *name = tu_shm_name(NULL);
+	int to_drv[2], from_drv[2];
+	pid_t drv, pids[MAX_PIDS];
+	size_t n;
+
+	tu_pipe(to_drv);
+	tu_pipe(from_drv);
+	drv = tu_fork();
+	if (drv == 0) {
+		setpgid(0, 0);
+		driver_child(name, to_drv[0], from_drv[1], true);
+	}
+	n = read_pids(from_drv[0], pids);
+	cr_assert_eq(n, 3);
+	/* What a Ctrl-C does: SIGINT to the whole foreground group. */
+	cr_assert_eq(kill(-drv, SIGINT), 0);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(alive(pids[i]), "pid %d got the driver's SIGINT",
+			  (int)pids[i]);
+	tu_write_byte(to_drv[1], 'q');
+	cr_assert_eq(tu_wait_exit(drv), 0, "driver's shutdown failed");
+	cr_assert(all_gone(pids, n, 5000));
+	cr_assert_not(tu_shm_exists(name));
+}
+
+/* Bounded poll: a replacement for `dead` runs. */
+static bool replaced(struct shoal_runtime *rt, pid_t dead, uint32_t want)
+{
+	int64_t end = tu_now_ms() + 5000;
+
+	while (tu_now_ms() < end) {
+		struct shoal_runtime_info info;
+		int32_t w[MAX_PIDS];
+		bool gone = true;
+
+		shoal_runtime_info(rt, &info, w, MAX_PIDS);
+		for (uint32_t i = 0; i < info.workers_alive; i++)
+			gone &= w[i] != dead;
+		if (info.workers_died == 1 && info.workers_alive == want && gone)
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+Test(runtime_procs, a_killed_worker_is_reaped_and_replaced)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store_stats st;
+	pid_t pids[MAX_PIDS];
+
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	runtime_pids(rt, pids);
+	cr_assert_eq(kill(pids[1], SIGKILL), 0);
+	cr_assert(replaced(rt, pids[1], 2), "no replacement worker");
+	tu_assert_rc(shoal_store_stats(shoal_runtime_store(rt), &st), 0);
+	cr_assert_eq(st.processes, 4, "the dead worker's slot was not reaped (%u)",
+		     st.processes);
+	cr_assert_geq(st.reaped, 1);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+Test(runtime_procs, workers_die_with_the_fork_server)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	pid_t pids[MAX_PIDS];
+	size_t n;
+
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	n = runtime_pids(rt, pids);
+	cr_assert_eq(kill(pids[0], SIGKILL), 0);
+	cr_assert(all_gone(pids + 1, n - 1, 5000),
+		  "workers outlived their fork server (PR_SET_PDEATHSIG)");
+	shoal_runtime_shutdown(rt); /* the fork server is gone: best effort */
+	shoal_registry_close(reg);
+}
+
+Test(runtime_procs, the_fork_server_keeps_no_fd_of_the_driver)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct stat mine, theirs;
+	char path[64];
+	pid_t pids[MAX_PIDS];
+	int p[2], fd;
+
+	cr_assert_eq(pipe(p), 0); /* not close-on-exec: a fork inherits it */
+	cr_assert_eq(fstat(p[0], &mine), 0);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	runtime_pids(rt, pids);
+	for (fd = 3; fd < 64; fd++) {
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pids[0], fd);
+		if (stat(path, &theirs) == 0)
+			cr_assert_neq(theirs.st_ino, mine.st_ino,
+				      "fork server kept the driver's pipe (fd %d)", fd);
+	}
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	close(p[0]);
+	close(p[1]);
+	shoal_registry_close(reg);
+}
