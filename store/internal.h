@@ -96,6 +96,7 @@ _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 struct shoal__desc {
 	uint64_t off;
 	uint64_t size;
+	uint64_t flags;   /* SHOAL__SIZE_ERROR */
 	uint32_t meta_size;
 	uint32_t creator;
 	int32_t pid;
@@ -103,9 +104,11 @@ struct shoal__desc {
 
 static inline struct shoal__desc shoal__entry_desc(const struct shoal__entry *e)
 {
+	uint64_t size = atomic_load_explicit(&e->data_size, memory_order_relaxed);
 	struct shoal__desc d = {
 		.off = atomic_load_explicit(&e->data_off, memory_order_relaxed),
-		.size = atomic_load_explicit(&e->data_size, memory_order_relaxed),
+		.size = size & SHOAL__SIZE_MASK,
+		.flags = size & ~SHOAL__SIZE_MASK,
 		.meta_size = atomic_load_explicit(&e->meta_size, memory_order_relaxed),
 		.creator = atomic_load_explicit(&e->creator, memory_order_relaxed),
 		.pid = atomic_load_explicit(&e->creator_pid, memory_order_relaxed),
@@ -157,6 +160,29 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx,
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off,
 			   uint64_t size);
 void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx);
+/* An unsealed entry with no block, held by the caller, for another
+ * process to fill (fill.c).  Takes the process lock itself. */
+int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
+		       int timeout_ms);
+/* A block, evicting and waiting for room; takes the lock itself. */
+int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
+		     shoal__off_t *off);
+uint64_t shoal__obj_wait_no_repair(struct shoal__entry *e);
+
+/* fill.c: writing a promised entry from another process */
+struct shoal__fill {
+	uint32_t idx;
+	uint32_t gen;
+	uint32_t rec;     /* index in this process's fill records */
+	uint64_t off;
+	uint64_t size;
+};
+int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
+		      int timeout_ms, struct shoal__fill *f, void **buf);
+int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
+		    uint64_t flags);
+void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
+void shoal__fill_reap(struct shoal_store *s, uint32_t slot);
 
 /* evict.c (s->lock held) */
 uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes);

@@ -180,6 +180,24 @@ struct shoal__waiter {
 
 #define SHOAL__PROC_WAITERS 16u
 
+/*
+ * A fill in progress (fill.c): this process writes the bytes of a promised
+ * entry.  Written only by the owner (plain stores, program order); read by
+ * a reaper after the owner died.  stage 0: free; 1: block allocated, the
+ * entry may be FILLING; the entry is sealed once its FILLING bit is clear
+ * and its data_off names block_off.
+ */
+struct shoal__fill_rec {
+	uint32_t entry;
+	uint32_t gen;
+	uint32_t stage;
+	uint32_t pad_;
+	uint64_t block_off;
+	uint64_t block_size;
+};
+
+#define SHOAL__PROC_FILLS 8u
+
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
 	 * and the owner at close (release: publishes start_time and a
@@ -194,6 +212,8 @@ struct shoal__proc {
 	struct shoal__intent intent;
 	/* Records for this process's threads blocked on an entry. */
 	struct shoal__waiter waiters[SHOAL__PROC_WAITERS];
+	/* Fills of promised objects in progress (owner; reaper). */
+	struct shoal__fill_rec fills[SHOAL__PROC_FILLS];
 	/* Allocator cache (owner; reaper after death).  heap.h. */
 	_Alignas(64) struct shoal__heap_cache cache;
 };
@@ -229,6 +249,8 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
  *   bits  0..2   state (enum shoal__entry_state)
  *   bit   3      DELETING: deleted while pinned; freed by the last release
  *   bit   4      REPAIR: a reaper is recounting pins/holds (object.c)
+ *   bit   5      FILLING: a process other than the creator is writing a
+ *                promised (CREATED) object's bytes (fill.c)
  *   bits  6..24  pins  (19 bits)
  *   bits 25..43  holds (19 bits)
  *   bits 44..63  generation (20 bits), bumped when an entry is published
@@ -248,6 +270,7 @@ enum shoal__entry_state {
 #define SHOAL__CTL_STATE_MASK 0x7ull
 #define SHOAL__CTL_DELETING (1ull << 3)
 #define SHOAL__CTL_REPAIR (1ull << 4)
+#define SHOAL__CTL_FILLING (1ull << 5)
 #define SHOAL__CTL_PINS_SHIFT 6
 #define SHOAL__CTL_HOLDS_SHIFT 25
 #define SHOAL__CTL_GEN_SHIFT 44
@@ -299,6 +322,10 @@ struct shoal__entry {
 /* The creating process's slot (12 bits, max_procs <= 4096) and the low 20
  * bits of that slot's generation: a reused slot is not the creator. */
 #define SHOAL__CREATOR(slot, gen) (((uint32_t)(slot) << 20) | ((gen) & 0xfffffu))
+
+/* data_size: the size in the low 56 bits, flags above. */
+#define SHOAL__SIZE_MASK ((1ull << 56) - 1)
+#define SHOAL__SIZE_ERROR (1ull << 63) /* the bytes are an error (fill.c) */
 static_assert(sizeof(struct shoal__entry) == 64, "entry is one line");
 
 #endif /* SHOAL_STORE_LAYOUT_H */

@@ -68,7 +68,7 @@ static void shoal__intent_done(struct shoal_store *s)
 			      memory_order_release);
 }
 
-static uint64_t shoal__wait_no_repair(struct shoal__entry *e)
+uint64_t shoal__obj_wait_no_repair(struct shoal__entry *e)
 {
 	uint64_t c;
 
@@ -191,7 +191,7 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 		if (rc != -EAGAIN)
 			break;
 		shoal__intent_done(s);
-		shoal__wait_no_repair(&s->dir[r->idx]);
+		shoal__obj_wait_no_repair(&s->dir[r->idx]);
 	}
 	if (!rc)
 		shoal__ledger_commit(s, &pos);
@@ -202,7 +202,7 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 static void shoal__set_repair(struct shoal__entry *e, uint64_t *c)
 {
 	for (;;) {
-		*c = shoal__wait_no_repair(e);
+		*c = shoal__obj_wait_no_repair(e);
 		/* A3: acquire, sees the intents of earlier R3 CASes. */
 		if (atomic_compare_exchange_weak_explicit(
 			    &e->ctl, c, *c | SHOAL__CTL_REPAIR,
@@ -301,7 +301,8 @@ void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx)
 	in->stage = 0;
 	atomic_store_explicit(&in->op, SHOAL__OP_FREE, memory_order_relaxed);
 	in->stage = 1;
-	shoal__obj_free_block(s, shoal__entry_desc(e).off, bytes);
+	if (shoal__entry_desc(e).off) /* a promise never filled has none */
+		shoal__obj_free_block(s, shoal__entry_desc(e).off, bytes);
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
@@ -331,7 +332,7 @@ void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 	int err = 0;
 
 	do {
-		c = shoal__wait_no_repair(e);
+		c = shoal__obj_wait_no_repair(e);
 		if (SHOAL__CTL_PINS(c) < pins || SHOAL__CTL_HOLDS(c) < holds)
 			return; /* counts were repaired below this record */
 		n = shoal__ref_release(c, SHOAL__CTL_GEN(c), -(int32_t)pins,
@@ -351,9 +352,17 @@ void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
 	uint64_t n = SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
 
 	do {
-		c = shoal__wait_no_repair(e);
+		c = shoal__obj_wait_no_repair(e);
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen)
 			return;
+		if (c & SHOAL__CTL_FILLING) {
+			/* The filler (or its reaper) completes the abort. */
+			if (atomic_compare_exchange_weak_explicit(
+				    &e->ctl, &c, c | SHOAL__CTL_DELETING,
+				    memory_order_acq_rel, memory_order_relaxed))
+				return;
+			continue;
+		}
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_seq_cst, memory_order_relaxed));
 	shoal__waiters_close(s, e); /* its waiters re-check: it is gone */
@@ -475,6 +484,7 @@ struct shoal__new_obj {
 	uint32_t meta_size;
 	const void *meta;
 	bool fresh;       /* id from shoal_id_next: no duplicate possible */
+	bool promise;     /* no block: another process fills it (fill.c) */
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -551,6 +561,18 @@ static void shoal__intent_create(struct shoal_store *s)
 	atomic_store_explicit(&in->op, SHOAL__OP_CREATE, memory_order_relaxed);
 }
 
+/* A promise takes a directory entry but no block. */
+static int shoal__try_promise(struct shoal_store *s, struct shoal__new_obj *o)
+{
+	if (shoal__at_object_limit(s)) {
+		shoal__evict_for(s, 0);
+		if (shoal__at_object_limit(s))
+			return -EAGAIN;
+	}
+	o->off = SHOAL__OFF_NULL;
+	return shoal__insert(s, o);
+}
+
 /* One attempt at a whole create, under the process lock: -EAGAIN when
  * there is no room yet (nothing is left half done then). */
 static int shoal__try_create(struct shoal_store *s, void *arg)
@@ -564,6 +586,10 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	shoal__intent_create(s);
 	/* The home slot is a cache miss: start it while we allocate. */
 	__builtin_prefetch(&s->dir[shoal__dir_home(s, o->id)], 1);
+	if (o->promise) {
+		rc = shoal__try_promise(s, o);
+		goto out;
+	}
 	rc = shoal__try_alloc(s, &r);
 	if (rc)
 		goto out;
@@ -620,6 +646,36 @@ static int shoal__create_checked(struct shoal_store *s,
 	return rc ? rc : shoal__create(s, o, timeout_ms);
 }
 
+int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
+			int timeout_ms)
+{
+	struct shoal__new_obj o = {.id = id, .fresh = fresh, .promise = true};
+
+	if (!s || shoal_id_is_nil(id))
+		return -EINVAL;
+	return shoal__create(s, &o, timeout_ms);
+}
+
+/* A block for a fill (fill.c): evicting, then waiting for room. */
+int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
+		     shoal__off_t *off)
+{
+	struct shoal__alloc_req r = {.bytes = bytes};
+	int rc;
+
+	if (bytes > s->hdr->capacity)
+		return SHOAL_ESTOREFULL;
+	rc = shoal__attempt(s, shoal__try_alloc, &r);
+	if (rc == -EAGAIN && timeout_ms != 0)
+		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
+				     shoal__deadline_in(timeout_ms),
+				     shoal__try_alloc, &r);
+	if (rc == -ETIMEDOUT || rc == -EAGAIN)
+		rc = SHOAL_ESTOREFULL;
+	*off = r.off;
+	return rc;
+}
+
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 			   size_t data_size, const void *meta,
 			   size_t meta_size, int timeout_ms, void **data)
@@ -670,7 +726,7 @@ static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 	uint64_t c;
 
 	do {
-		c = shoal__wait_no_repair(e);
+		c = shoal__obj_wait_no_repair(e);
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
 		    SHOAL__CTL_GEN(c) != gen)
 			return -ENOENT;
@@ -1055,7 +1111,7 @@ SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 		return idx;
 	e = &store->dir[idx];
 	do {
-		c = shoal__wait_no_repair(e);
+		c = shoal__obj_wait_no_repair(e);
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
 			return SHOAL_ENOTSEALED;
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_SEALED || (c & SHOAL__CTL_DELETING))

@@ -242,6 +242,7 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 {
 	struct shoal__proc *p = &s->procs[slot];
 
+	shoal__fill_reap(s, slot);
 	shoal__reap_ledger(s, slot, gen, shoal__reap_intent(s, slot, gen));
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_store_fill.c - promises (an unsealed entry with no block, held
+ * by its creator) filled by another process (store/fill.c), and what
+ * happens when the filler or the creator dies, or the promise is aborted,
+ * in the middle.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+TestSuite(store_fill, .init = tu_setup, .fini = tu_teardown);
+
+#define SIZE 10000u
+
+/* A child that fills id with pattern `seed`.  With a pipe pair, it stops
+ * between begin and end (writes a byte, waits for one); exits with the
+ * result of fill_end. */
+static pid_t filler(struct shoal_store *parent, shoal_id id, uint64_t seed,
+		    int ready_w, int go_r, uint64_t flags)
+{
+	int fd = shoal_store_fd(parent);
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *s;
+		struct shoal__fill f;
+		void *buf;
+		int rc = shoal_store_attach_fd(fd, &s);
+
+		if (!rc)
+			rc = shoal__fill_begin(s, id, SIZE, 1000, &f, &buf);
+		if (rc)
+			_exit(tu_err_to_exit(rc));
+		tu_fill(buf, SIZE, seed);
+		if (ready_w >= 0) {
+			tu_child_write_byte(ready_w, 'r');
+			tu_child_read_byte(go_r);
+		}
+		rc = shoal__fill_end(s, &f, flags);
+		shoal_store_close(s);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+static uint64_t ctl_of(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	cr_assert_geq(idx, 0, "no entry for the promise");
+	return atomic_load(&s->dir[idx].ctl);
+}
+
+Test(store_fill, a_promise_is_held_unsealed_and_filled_by_another_process)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	struct shoal_object_info info;
+	struct shoal_view v;
+
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	info = tu_info(s, id);
+	cr_assert_eq(info.state, SHOAL_OBJECT_CREATED);
+	cr_assert_eq(info.holds, 1, "the promiser holds it");
+	tu_assert_rc(shoal_get(s, id, 0, &v), -ETIMEDOUT);
+	cr_assert_eq(tu_wait_result(filler(s, id, 3, -1, -1, 0)), 0);
+	tu_assert_rc(shoal_get(s, id, 0, &v), 0);
+	cr_assert_eq(v.size, SIZE);
+	cr_assert(tu_check(v.data, v.size, 3));
+	shoal_release(s, &v);
+	cr_assert_eq(tu_stats(s).bytes_used, SIZE);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	shoal_store_close(s);
+}
+
+Test(store_fill, a_getter_blocked_on_a_promise_wakes_at_the_fill)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	int ready[2], go[2];
+	struct shoal_view v;
+	pid_t pid;
+
+	tu_pipe(ready);
+	tu_pipe(go);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	pid = filler(s, id, 5, ready[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
+	cr_assert(ctl_of(s, id) & SHOAL__CTL_FILLING);
+	tu_write_byte(go[1], 'g');
+	tu_assert_rc(shoal_get(s, id, 5000, &v), 0);
+	cr_assert(tu_check(v.data, v.size, 5));
+	shoal_release(s, &v);
+	cr_assert_eq(tu_wait_result(pid), 0);
+	shoal_store_close(s);
+}
+
+Test(store_fill, fills_of_missing_sealed_or_busy_entries_are_refused)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s), sealed = shoal_id_next(s);
+	int ready[2], go[2];
+	struct shoal__fill f;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal__fill_begin(s, id, 10, 0, &f, &buf), -ENOENT);
+	tu_assert_rc(tu_put(s, sealed, 10, 1, 0), 0);
+	tu_assert_rc(shoal__fill_begin(s, sealed, 10, 0, &f, &buf), SHOAL_ESEALED);
+	tu_pipe(ready);
+	tu_pipe(go);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	pid = filler(s, id, 1, ready[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
+	tu_assert_rc(shoal__fill_begin(s, id, 10, 0, &f, &buf), -EBUSY);
+	tu_write_byte(go[1], 'g');
+	cr_assert_eq(tu_wait_result(pid), 0);
+	tu_assert_rc(shoal__fill_begin(s, id, 10, 0, &f, &buf), SHOAL_ESEALED);
+	cr_assert_eq(tu_stats(s).bytes_used, SIZE + 10, "refused fills leaked");
+	shoal_store_close(s);
+}
+
+Test(store_fill, an_error_fill_is_flagged)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	uint64_t c;
+	int idx;
+
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	cr_assert_eq(tu_wait_result(filler(s, id, 2, -1, -1, SHOAL__SIZE_ERROR)), 0);
+	idx = shoal__dir_lookup(s, id, &c);
+	cr_assert_eq(SHOAL__CTL_STATE(c), SHOAL__E_SEALED);
+	cr_assert_eq(shoal__entry_desc(&s->dir[idx]).flags, SHOAL__SIZE_ERROR);
+	cr_assert_eq(shoal__entry_desc(&s->dir[idx]).size, SIZE);
+	shoal_store_close(s);
+}
+
+Test(store_fill, aborting_a_promise_while_it_fills_frees_everything)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	int ready[2], go[2];
+	struct shoal_view v;
+	pid_t pid;
+
+	tu_pipe(ready);
+	tu_pipe(go);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	pid = filler(s, id, 1, ready[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
+	tu_assert_rc(shoal_abort(s, id), 0);
+	tu_write_byte(go[1], 'g');
+	cr_assert_eq(tu_wait_result(pid), -ENOENT, "the fill must see the abort");
+	tu_assert_rc(shoal_get(s, id, 0, &v), -ETIMEDOUT);
+	cr_assert_eq(tu_stats(s).objects, 0);
+	cr_assert_eq(tu_stats(s).bytes_used, 0);
+	shoal_store_close(s);
+}
+
+/* The block of the fill in progress recorded in pid's process slot. */
+static uint64_t filling_block(struct shoal_store *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE || SHOAL__PROC_PID(st) != pid)
+			continue;
+		for (uint32_t k = 0; k < SHOAL__PROC_FILLS; k++)
+			if (s->procs[i].fills[k].stage == 1)
+				return s->procs[i].fills[k].block_off;
+	}
+	cr_assert_fail("no fill recorded for %d", (int)pid);
+	return 0;
+}
+
+static bool in_my_cache(struct shoal_store *s, uint64_t off, uint64_t size)
+{
+	int c = shoal__heap_class(size);
+	const struct shoal__heap_cache *cache = &s->me->cache;
+
+	for (uint32_t i = 0; c >= 0 && i < cache->count[c]; i++)
+		if (cache->blocks[c][i] == off)
+			return true;
+	return false;
+}
+
+Test(store_fill, a_filler_killed_mid_fill_is_undone_and_the_promise_refilled)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	int ready[2], go[2];
+	struct shoal_view v;
+	pid_t pid;
+	uint64_t block;
+
+	tu_pipe(ready);
+	tu_pipe(go);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	pid = filler(s, id, 1, ready[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
+	block = filling_block(s, pid);
+	tu_kill(pid);
+	cr_assert_geq(shoal_store_reap(s), 1);
+	cr_assert_not(ctl_of(s, id) & SHOAL__CTL_FILLING, "FILLING left set");
+	cr_assert_eq(SHOAL__CTL_STATE(ctl_of(s, id)), SHOAL__E_CREATED);
+	cr_assert(in_my_cache(s, block, SIZE),
+		  "the dead filler's block was not freed (to the reaper's cache)");
+	cr_assert_eq(tu_wait_result(filler(s, id, 9, -1, -1, 0)), 0);
+	tu_assert_rc(shoal_get(s, id, 0, &v), 0);
+	cr_assert(tu_check(v.data, v.size, 9));
+	shoal_release(s, &v);
+	shoal_store_close(s);
+}
+
+Test(store_fill, a_dead_promisers_promise_is_aborted_under_its_filler)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	int fd = shoal_store_fd(s);
+	int idp[2], ready[2], go[2];
+	shoal_id id;
+	pid_t promiser, fill_pid;
+
+	tu_pipe(idp);
+	tu_pipe(ready);
+	tu_pipe(go);
+	promiser = tu_fork();
+	if (promiser == 0) {
+		struct shoal_store *c;
+
+		if (shoal_store_attach_fd(fd, &c))
+			_exit(1);
+		id = shoal_id_next(c);
+		if (shoal__obj_promise(c, id, true, 0))
+			_exit(2);
+		if (write(idp[1], &id, sizeof id) != sizeof id)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(idp[0], &id, sizeof id), (ssize_t)sizeof id);
+	fill_pid = filler(s, id, 1, ready[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
+	tu_kill(promiser);
+	cr_assert_geq(shoal_store_reap(s), 1);
+	tu_write_byte(go[1], 'g');
+	cr_assert_eq(tu_wait_result(fill_pid), -ENOENT);
+	cr_assert_eq(tu_stats(s).objects, 0);
+	cr_assert_eq(tu_stats(s).bytes_used, 0);
+	shoal_store_close(s);
+}
