@@ -845,9 +845,30 @@ static int shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	return 0;
 }
 
-/* One attempt: 0 (pinned), -EAGAIN (not there yet), or a final error. */
-static int shoal__try_get(struct shoal_store *s, shoal_id id,
-			  struct shoal_view *v)
+static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen)
+{
+	struct shoal__ref u = {.idx = idx, .gen = gen, .dpins = -1,
+			       .acquire = false};
+
+	if (!shoal__ref_change(s, &u))
+		shoal__finish_release(s, u.idx, u.old, u.now);
+}
+
+/* An error object's bytes: its code (int32_t, one of ours), then the
+ * message.  Anything else reads as a failed task. */
+static int shoal__error_code(const struct shoal_view *v)
+{
+	int32_t code = SHOAL_ETASK;
+
+	if (v->size >= sizeof code)
+		memcpy(&code, v->data, sizeof code);
+	return code <= -4000 && code > -4100 ? code : SHOAL_ETASK;
+}
+
+/* Pins id's sealed entry into v, whatever it holds: 0, -EAGAIN (not
+ * there yet), or a final error. */
+static int shoal__pin_view(struct shoal_store *s, shoal_id id,
+			   struct shoal_view *v)
 {
 	for (;;) {
 		uint64_t c;
@@ -867,15 +888,28 @@ static int shoal__try_get(struct shoal_store *s, shoal_id id,
 		if (rc)
 			return rc;
 		rc = shoal__view_fill(s, (uint32_t)idx, r.gen, id, v);
-		if (rc) { /* a corrupt entry: do not leave it pinned */
-			struct shoal__ref u = {.idx = r.idx, .gen = r.gen,
-					       .dpins = -1, .acquire = false};
-			shoal__ref_change(s, &u);
-			return rc;
-		}
-		shoal__touch(s, &s->dir[idx]);
-		return 0;
+		if (rc) /* a corrupt entry: do not leave it pinned */
+			shoal__unpin(s, r.idx, r.gen);
+		return rc;
 	}
+}
+
+/* One attempt: 0 (pinned), -EAGAIN (not there yet), or a final error
+ * (an error object's code among them). */
+static int shoal__try_get(struct shoal_store *s, shoal_id id,
+			  struct shoal_view *v)
+{
+	int rc = shoal__pin_view(s, id, v);
+
+	if (rc)
+		return rc;
+	if (shoal__entry_desc(&s->dir[v->entry_]).flags & SHOAL__SIZE_ERROR) {
+		rc = shoal__error_code(v);
+		shoal__unpin(s, v->entry_, v->gen_);
+		return rc;
+	}
+	shoal__touch(s, &s->dir[v->entry_]);
+	return 0;
 }
 
 struct shoal__get_req {
@@ -1031,6 +1065,82 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
 	memset(view, 0, sizeof *view);
 	return 0;
+}
+
+SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
+				  char *buf, size_t cap)
+{
+	struct shoal_view v;
+	size_t len, n;
+	int rc;
+
+	if (!store || (cap && !buf) || shoal_id_is_nil(id))
+		return -EINVAL;
+	shoal__lock(store);
+	rc = shoal__pin_view(store, id, &v);
+	shoal__unlock(store);
+	if (rc == -EAGAIN && shoal__dir_lookup(store, id, &(uint64_t){0}) < 0)
+		return -ENOENT;
+	if (rc)
+		return rc;
+	len = v.size > sizeof(int32_t) ? v.size - sizeof(int32_t) : 0;
+	rc = (shoal__entry_desc(&store->dir[v.entry_]).flags & SHOAL__SIZE_ERROR)
+		     ? (int)(len > INT32_MAX ? INT32_MAX : len)
+		     : -ENOMSG;
+	if (rc >= 0 && cap) {
+		n = len < cap - 1 ? len : cap - 1;
+		memcpy(buf, (const char *)v.data + sizeof(int32_t), n);
+		buf[n] = '\0';
+	}
+	shoal_release(store, &v);
+	return rc;
+}
+
+struct shoal__wait_req {
+	const shoal_id *ids;
+	size_t n;
+	size_t need;
+	uint8_t *ready;
+	size_t count;
+};
+
+/* Ready: sealed (an error included) or gone; not: absent or unsealed. */
+static bool shoal__is_ready(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+
+	return shoal__dir_lookup(s, id, &c) >= 0 &&
+	       SHOAL__CTL_STATE(c) != SHOAL__E_CREATED;
+}
+
+static int shoal__try_wait(struct shoal_store *s, void *arg)
+{
+	struct shoal__wait_req *r = arg;
+
+	r->count = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->ready[i])
+			r->ready[i] = shoal__is_ready(s, r->ids[i]);
+		r->count += r->ready[i];
+	}
+	return r->count >= r->need ? 0 : -EAGAIN;
+}
+
+SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
+			 size_t n, size_t num_ready, int timeout_ms,
+			 uint8_t *ready)
+{
+	struct shoal__wait_req r = {ids, n, num_ready, ready, 0};
+	int rc;
+
+	if (!store || (n && (!ids || !ready)) || num_ready > n || n > INT32_MAX)
+		return -EINVAL;
+	memset(ready, 0, n);
+	rc = shoal__try_wait(store, &r);
+	if (rc == -EAGAIN && timeout_ms != 0)
+		shoal__wait_for(store, &store->hdr->obj_seq, &store->hdr->obj_waiters,
+				shoal__deadline_in(timeout_ms), shoal__try_wait, &r);
+	return (int)r.count;
 }
 
 SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id)

@@ -255,3 +255,91 @@ Test(store_fill, a_dead_promisers_promise_is_aborted_under_its_filler)
 	cr_assert_eq(tu_stats(s).bytes_used, 0);
 	shoal_store_close(s);
 }
+
+/* An error object as the runtime writes it: code, then message. */
+static pid_t error_filler(struct shoal_store *parent, shoal_id id, int32_t code,
+			  const char *msg)
+{
+	int fd = shoal_store_fd(parent);
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *s;
+		struct shoal__fill f;
+		size_t len = strlen(msg);
+		void *buf;
+		int rc = shoal_store_attach_fd(fd, &s);
+
+		if (!rc)
+			rc = shoal__fill_begin(s, id, sizeof code + len, 1000, &f, &buf);
+		if (!rc) {
+			memcpy(buf, &code, sizeof code);
+			memcpy((char *)buf + sizeof code, msg, len);
+			rc = shoal__fill_end(s, &f, SHOAL__SIZE_ERROR);
+		}
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+Test(store_fill, get_of_an_error_object_returns_its_code_and_message)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s), ok = shoal_id_next(s);
+	const char *msg = "division by zero in step 3";
+	struct shoal_view v[2];
+	shoal_id ids[2] = {id, ok};
+	char buf[64], small[9];
+
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	tu_assert_rc(shoal_error_message(s, id, buf, sizeof buf), -EAGAIN);
+	cr_assert_eq(tu_wait_result(error_filler(s, id, SHOAL_ETASK, msg)), 0);
+	tu_assert_rc(shoal_get(s, id, 0, &v[0]), SHOAL_ETASK);
+	cr_assert_null(v[0].data);
+	tu_assert_rc(shoal_error_message(s, id, buf, sizeof buf), (int)strlen(msg));
+	cr_assert_str_eq(buf, msg);
+	tu_assert_rc(shoal_error_message(s, id, small, sizeof small), (int)strlen(msg));
+	cr_assert_str_eq(small, "division", "truncated and NUL-terminated");
+	cr_assert_eq(tu_info(s, id).pins, 0, "an error get leaves no pin");
+	tu_assert_rc(tu_put(s, ok, 100, 4, 0), 0);
+	tu_assert_rc(shoal_error_message(s, ok, buf, sizeof buf), -ENOMSG);
+	tu_assert_rc(shoal_error_message(s, tu_id(9, 9), buf, sizeof buf), -ENOENT);
+	cr_assert_eq(shoal_get_many(s, ids, 2, 0, v), 1);
+	cr_assert_eq(v[0].err, SHOAL_ETASK);
+	cr_assert_eq(v[1].err, 0);
+	shoal_release(s, &v[1]);
+	shoal_store_close(s);
+}
+
+Test(store_fill, wait_returns_ready_objects_in_input_order)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id ids[4];
+	uint8_t ready[4];
+	int ready_pipe[2], go[2];
+	pid_t pid;
+
+	for (int i = 0; i < 4; i++) {
+		ids[i] = shoal_id_next(s);
+		tu_assert_rc(shoal__obj_promise(s, ids[i], true, 0), 0);
+	}
+	tu_assert_rc(shoal_wait(s, ids, 4, 1, 0, ready), 0);
+	cr_assert_eq(ready[0] + ready[1] + ready[2] + ready[3], 0);
+	cr_assert_eq(tu_wait_result(filler(s, ids[2], 1, -1, -1, 0)), 0);
+	cr_assert_eq(tu_wait_result(error_filler(s, ids[0], SHOAL_ETASK, "x")), 0);
+	tu_assert_rc(shoal_wait(s, ids, 4, 1, 0, ready), 2);
+	cr_assert(ready[0] && !ready[1] && ready[2] && !ready[3]);
+	/* Asking for 3 waits for the next fill (another process). */
+	tu_pipe(ready_pipe);
+	tu_pipe(go);
+	pid = filler(s, ids[3], 1, ready_pipe[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready_pipe[0], 5000), 'r');
+	tu_assert_rc(shoal_wait(s, ids, 4, 3, 0, ready), 2);
+	tu_write_byte(go[1], 'g');
+	tu_assert_rc(shoal_wait(s, ids, 4, 3, 5000, ready), 3);
+	cr_assert(ready[3] && !ready[1]);
+	cr_assert_eq(tu_wait_result(pid), 0);
+	tu_assert_rc(shoal_wait(s, ids, 4, 4, 20, ready), 3); /* timeout */
+	tu_assert_rc(shoal_wait(s, ids, 4, 5, 0, ready), -EINVAL);
+	shoal_store_close(s);
+}

@@ -189,6 +189,10 @@ struct shoal_view {
  * that is not yet created or not yet sealed.  -ETIMEDOUT when the wait ends,
  * SHOAL_EEVICTED / SHOAL_EDELETED for an evicted / deleted object (from its
  * tombstone), SHOAL_ELEDGERFULL if this process pins too many objects.
+ * An object that holds an error (the result of a failed task, as Ray's
+ * RayTaskError) returns that error's code (SHOAL_ETASK, SHOAL_EWORKERDIED,
+ * ...) and no view; shoal_error_message() reads the message the failing
+ * side wrote.
  */
 SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 			int timeout_ms, struct shoal_view *out);
@@ -203,6 +207,24 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 			     size_t n, int timeout_ms,
 			     struct shoal_view *views);
+
+/* The message of an object that holds an error: copies at most cap - 1
+ * bytes and a NUL into buf, returns the message's full length.  -ENOMSG if
+ * the object is sealed but not an error, -ENOENT / -EAGAIN if it is absent
+ * / not sealed yet. */
+SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
+				  char *buf, size_t cap);
+
+/*
+ * Ray's ray.wait: waits until at least num_ready of the n objects are
+ * ready (sealed, an error, or gone: a get would return at once) or
+ * timeout_ms passed.  ready[i] is set to 1 or 0 for each ID (input order).
+ * Returns how many are ready (it may exceed num_ready), or -EINVAL.
+ * Pins nothing.
+ */
+SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
+			 size_t n, size_t num_ready, int timeout_ms,
+			 uint8_t *ready);
 
 /* Unpins a view from shoal_get / shoal_get_many.  The view is cleared.
  * -EINVAL for a view that is not pinned. */
