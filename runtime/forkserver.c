@@ -214,7 +214,7 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 
 	fs->shutting_down = true;
 	atomic_store_explicit(&fs->hdr->stopping, 1, memory_order_release); /* R2 */
-	shoal__event_signal(&fs->hdr->work_seq, &fs->hdr->work_waiters);
+	shoal__rt_wake_workers(fs->hdr);
 	while (shoal__fs_live_kids(fs) && !shoal__deadline_passed(d)) {
 		poll(&p, 1, 50);
 		shoal__fs_reap_children(fs, false);

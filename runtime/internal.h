@@ -6,6 +6,7 @@
 #ifndef SHOAL_RUNTIME_INTERNAL_H
 #define SHOAL_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,18 +41,34 @@ struct shoal__boot {
 	const struct shoal_registry *reg;
 };
 
-/* The driver's handle. */
+/* A task's ref-argument holds, dropped once the task is done. */
+struct shoal__pending {
+	shoal_id ret0;                /* ready once the task is done */
+	uint32_t ndrop;
+	shoal_id drop[SHOAL_MAX_ARGS];
+};
+
+/* A process's handle on a runtime: the driver's (from start), or a
+ * worker's (inherited registry, its own store handle). */
 struct shoal_runtime {
 	unsigned arena;
+	bool driver;
 	struct shoal_store *store;
 	struct shoal__rt_hdr *hdr;
 	struct shoal__rt_worker *workers;
-	struct shoal_registry reg;    /* the copy every process shares */
+	struct shoal__task_rec *tasks;
+	struct shoal__queue *queue;
+	const struct shoal_registry *reg; /* the copy every process shares */
+	struct shoal_registry *reg_copy;  /* the driver's, owned */
 	struct shoal__boot boot;
 	int ctl_fd;                   /* the driver's end of the socket */
 	int fs_pidfd;
 	pid_t fs_pid;
 	char name[256];
+	pthread_mutex_t pending_lock; /* guards the pending list */
+	struct shoal__pending *pending;
+	size_t npending;
+	size_t pending_cap;
 };
 
 /* Messages on the driver <-> fork server socket (SOCK_SEQPACKET). */
@@ -73,11 +90,40 @@ struct shoal__fs_msg {
 int shoal__registry_find(const struct shoal_registry *reg, const char *name);
 
 /* region.c */
-uint64_t shoal__rt_region_bytes(uint32_t max_workers);
-void shoal__rt_region_init(void *region, uint32_t num_workers,
-			   uint32_t max_workers);
+struct shoal__rt_plan {
+	uint32_t num_workers;
+	uint32_t max_workers;
+	uint32_t max_tasks;
+};
+struct shoal__queue;
+uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p);
+int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
+			  const struct shoal_registry *reg);
 int shoal__rt_region_check(const void *region, uint64_t size);
 struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h);
+struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h);
+struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h);
+const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn);
+
+/* runtime.c */
+int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store);
+void shoal__rt_wake_workers(struct shoal__rt_hdr *h);
+
+/* task.c */
+void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
+		      uint32_t idx);
+int shoal__args_decode(const struct shoal__task_rec *t, uint32_t i,
+		       uint32_t *kind, const uint8_t **data, uint32_t *len);
+shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
+
+/* pending.c: a submitter's holds on its pending tasks' ref arguments */
+void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
+void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p);
+void shoal__pending_collect(struct shoal_runtime *rt, size_t max);
+void shoal__pending_flush(struct shoal_runtime *rt);
+
+/* exec.c: a worker runs one queue item */
+void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
 
 /* forkserver.c: runs in the fork server, never returns. */
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot);

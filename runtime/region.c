@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/region.c - laying out and checking the runtime's region of the
- * segment (rtlayout.h).  The driver initialises it before it forks the fork
- * server; every other process checks it before use.
+ * segment (rtlayout.h).  The layout is a pure function of a plan (workers,
+ * tasks); the driver writes it before it forks the fork server, and every
+ * other process recomputes it from the header and refuses a region whose
+ * offsets differ (another process may have written anything there).
  */
 #include <errno.h>
 #include <string.h>
@@ -10,42 +12,117 @@
 #include <shoal/error.h>
 
 #include "internal.h"
+#include "queue.h"
 
-uint64_t shoal__rt_region_bytes(uint32_t max_workers)
+static uint32_t shoal__pow2(uint32_t v)
 {
-	return SHOAL__RT_HDR_SIZE +
-	       (uint64_t)max_workers * sizeof(struct shoal__rt_worker);
+	uint32_t p = 2;
+
+	while (p < v)
+		p <<= 1;
+	return p;
 }
 
-void shoal__rt_region_init(void *region, uint32_t num_workers,
-			   uint32_t max_workers)
+/* Fills every derived field of h; returns the region's size. */
+static uint64_t shoal__rt_layout(struct shoal__rt_hdr *h)
+{
+	uint64_t cur = SHOAL__RT_HDR_SIZE;
+
+	h->workers_off = cur;
+	cur += (uint64_t)h->max_workers * sizeof(struct shoal__rt_worker);
+	h->fnames_off = cur;
+	cur += (uint64_t)SHOAL_MAX_FUNCTIONS * SHOAL__FN_NAME_SIZE;
+	h->tasks_off = cur;
+	cur += (uint64_t)h->max_tasks * SHOAL__TASK_SIZE;
+	h->queue_off = cur;
+	h->queue_bytes = shoal__queue_bytes(shoal__pow2(h->max_tasks));
+	return cur + h->queue_bytes;
+}
+
+uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p)
+{
+	struct shoal__rt_hdr h = {.max_workers = p->max_workers,
+				  .max_tasks = p->max_tasks};
+
+	return shoal__rt_layout(&h);
+}
+
+static void shoal__rt_names(struct shoal__rt_hdr *h,
+			    const struct shoal_registry *reg)
+{
+	char *names = (char *)h + h->fnames_off;
+
+	h->nfuncs = reg->n;
+	for (uint32_t i = 0; i < reg->n; i++)
+		memcpy(names + (uint64_t)i * SHOAL__FN_NAME_SIZE, reg->fns[i].name,
+		       SHOAL__FN_NAME_SIZE);
+}
+
+/* The free list starts with every record, 0 first. */
+static void shoal__rt_tasks_init(struct shoal__rt_hdr *h)
+{
+	struct shoal__task_rec *t = shoal__rt_tasks(h);
+
+	for (uint32_t i = 0; i < h->max_tasks; i++)
+		atomic_store_explicit(&t[i].next, i + 1 < h->max_tasks ? i + 2 : 0,
+				      memory_order_relaxed);
+	atomic_store_explicit(&h->task_free, 1, memory_order_relaxed);
+}
+
+int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
+			  const struct shoal_registry *reg)
 {
 	struct shoal__rt_hdr *h = region;
 
 	h->magic = SHOAL__RT_MAGIC;
 	h->version = SHOAL__RT_VERSION;
-	h->num_workers = num_workers;
-	h->max_workers = max_workers;
-	h->workers_off = SHOAL__RT_HDR_SIZE;
+	h->num_workers = p->num_workers;
+	h->max_workers = p->max_workers;
+	h->max_tasks = p->max_tasks;
+	shoal__rt_layout(h);
+	shoal__rt_names(h, reg);
+	shoal__rt_tasks_init(h);
+	return shoal__queue_init(shoal__rt_queue(h), shoal__pow2(h->max_tasks));
 }
 
 int shoal__rt_region_check(const void *region, uint64_t size)
 {
 	const struct shoal__rt_hdr *h = region;
+	struct shoal__rt_hdr p;
 
 	if (!h || size < SHOAL__RT_HDR_SIZE || h->magic != SHOAL__RT_MAGIC)
 		return SHOAL_EBADSEGMENT;
 	if (h->version != SHOAL__RT_VERSION)
 		return SHOAL_EVERSION;
 	if (h->max_workers == 0 || h->max_workers > SHOAL__RT_MAX_WORKERS ||
-	    h->num_workers > h->max_workers ||
-	    h->workers_off != SHOAL__RT_HDR_SIZE ||
-	    shoal__rt_region_bytes(h->max_workers) > size)
+	    h->num_workers > h->max_workers || h->max_tasks == 0 ||
+	    h->max_tasks > SHOAL__RT_MAX_TASKS || h->nfuncs > SHOAL_MAX_FUNCTIONS)
 		return SHOAL_EBADSEGMENT;
-	return 0;
+	p = (struct shoal__rt_hdr){.max_workers = h->max_workers,
+				   .max_tasks = h->max_tasks};
+	if (shoal__rt_layout(&p) > size || p.workers_off != h->workers_off ||
+	    p.fnames_off != h->fnames_off || p.tasks_off != h->tasks_off ||
+	    p.queue_off != h->queue_off || p.queue_bytes != h->queue_bytes)
+		return SHOAL_EBADSEGMENT;
+	return shoal__queue_check((const uint8_t *)h + h->queue_off, h->queue_bytes);
 }
 
 struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h)
 {
 	return (struct shoal__rt_worker *)((uint8_t *)h + h->workers_off);
+}
+
+struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h)
+{
+	return (struct shoal__task_rec *)((uint8_t *)h + h->tasks_off);
+}
+
+struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h)
+{
+	return (struct shoal__queue *)((uint8_t *)h + h->queue_off);
+}
+
+const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn)
+{
+	return (const char *)h + h->fnames_off + (uint64_t)fn * SHOAL__FN_NAME_SIZE;
 }

@@ -6,6 +6,10 @@
  *
  *   [0, 4 KiB)   struct shoal__rt_hdr
  *   workers      max_workers x struct shoal__rt_worker
+ *   functions    SHOAL_MAX_FUNCTIONS x 64-byte names (index = function id),
+ *                so that a program attached later can submit by name
+ *   tasks        max_tasks x struct shoal__task_rec
+ *   queue        the run queue (queue.h), capacity >= max_tasks
  */
 #ifndef SHOAL_RUNTIME_RTLAYOUT_H
 #define SHOAL_RUNTIME_RTLAYOUT_H
@@ -18,6 +22,56 @@
 #define SHOAL__RT_VERSION 1u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
+#define SHOAL__RT_MAX_TASKS (1u << 20)
+#define SHOAL__FN_NAME_SIZE 64u
+#define SHOAL__TASK_SIZE 256u
+#define SHOAL__TASK_ARGS_INLINE 208u
+
+enum shoal__task_phase {
+	SHOAL__T_FREE = 0,     /* on the free list */
+	SHOAL__T_BUILDING = 1, /* its submitter fills it in */
+	SHOAL__T_QUEUED = 2,   /* in the run queue */
+	SHOAL__T_RUNNING = 3,  /* a worker runs it (owner = worker + 1) */
+};
+
+/* shoal__task_rec.state: generation (32) << 32 | phase (8) << 24 |
+ * owner (24).  Every transition is a CAS, and the generation grows each
+ * time the record leaves the free list, so a stale queue item (a duplicate
+ * after a repair) never claims a reused record. */
+#define SHOAL__TASK_STATE(gen, phase, owner)                                 \
+	(((uint64_t)(gen) << 32) | ((uint64_t)(phase) << 24) |              \
+	 ((uint32_t)(owner) & 0xffffffu))
+#define SHOAL__TASK_GEN(s) ((uint32_t)((s) >> 32))
+#define SHOAL__TASK_PHASE(s) ((uint32_t)((s) >> 24) & 0xffu)
+#define SHOAL__TASK_OWNER(s) ((uint32_t)(s) & 0xffffffu)
+/* A run queue item: record index (20 bits) and generation (low 12 bits). */
+#define SHOAL__TASK_ITEM(idx, gen) (((uint32_t)(gen) << 20) | (uint32_t)(idx))
+#define SHOAL__ITEM_IDX(it) ((it) & 0xfffffu)
+#define SHOAL__ITEM_GEN(it) ((it) >> 20)
+
+/*
+ * A task record.  Written by its submitter while BUILDING (it popped the
+ * record off the free list and owns it); the release CAS to QUEUED (R3)
+ * publishes it, and a worker's acquire CAS QUEUED -> RUNNING (A3) claims
+ * it; the worker reads it while RUNNING and frees it.  `next` links the
+ * free list (written before a push CAS, release).
+ *  args   arguments, each a 4-byte header (kind << 30 | length) then the
+ *         bytes (BYTES) or a 16-byte ID (REF), padded to 8 bytes.
+ */
+struct shoal__task_rec {
+	_Atomic uint64_t state;
+	_Atomic uint32_t next;
+	uint32_t fn;
+	uint32_t num_returns;
+	uint32_t nargs;
+	uint32_t args_len;
+	uint32_t submitter;      /* SHOAL__CREATOR(slot, generation) */
+	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
+	uint64_t ret_lo;
+	uint8_t args[SHOAL__TASK_ARGS_INLINE];
+};
+static_assert(sizeof(struct shoal__task_rec) == SHOAL__TASK_SIZE, "task record");
+static_assert(SHOAL__RT_MAX_TASKS <= (1u << 20), "items carry 20 index bits");
 
 enum shoal__worker_state {
 	SHOAL__WK_EMPTY = 0,    /* never started */
@@ -78,6 +132,21 @@ struct shoal__rt_hdr {
 	_Atomic uint64_t workers_started;
 	_Atomic uint64_t workers_died;
 	uint8_t pad3_[64 - 16];
+	/* Tasks: layout written by the driver before the fork server; the
+	 * free list head (index + 1 in the low 32 bits, an ABA tag above) is
+	 * CAS-ed by anyone; counters are statistics (relaxed). */
+	uint32_t max_tasks;
+	uint32_t nfuncs;
+	uint64_t fnames_off;
+	uint64_t tasks_off;
+	uint64_t queue_off;
+	uint64_t queue_bytes;
+	uint8_t pad4_[64 - 40];
+	_Atomic uint64_t task_free;
+	_Atomic uint64_t tasks_submitted;
+	_Atomic uint64_t tasks_done;
+	_Atomic uint64_t tasks_failed;
+	uint8_t pad5_[64 - 32];
 };
 static_assert(sizeof(struct shoal__rt_hdr) <= SHOAL__RT_HDR_SIZE, "rt header");
 

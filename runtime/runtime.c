@@ -28,6 +28,7 @@
 #include "../store/internal.h"
 #include "../store/mem.h"
 #include "internal.h"
+#include "queue.h"
 
 #define SHOAL__START_TIMEOUT_MS 10000
 #define SHOAL__REPLY_TIMEOUT_MS 10000
@@ -47,8 +48,10 @@ static int shoal__online_cpus(void)
 
 /* Fills in the defaults; checks the sizes. */
 static int shoal__rt_options(const struct shoal_runtime_options *in,
-			     struct shoal_runtime_options *o, uint32_t *max_workers)
+			     struct shoal_runtime_options *o,
+			     struct shoal__rt_plan *plan)
 {
+	uint32_t *max_workers = &plan->max_workers;
 	uint64_t max;
 
 	*o = (struct shoal_runtime_options)SHOAL_RUNTIME_OPTIONS_INIT;
@@ -59,13 +62,22 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 	if (o->max_extra_workers == 0)
 		o->max_extra_workers = 4 * o->num_workers;
 	max = (uint64_t)o->num_workers + o->max_extra_workers;
-	if (o->num_workers > SHOAL__RT_MAX_WORKERS)
+	if (o->max_tasks == 0)
+		o->max_tasks = 65536;
+	if (o->num_workers > SHOAL__RT_MAX_WORKERS ||
+	    o->max_tasks > SHOAL__RT_MAX_TASKS)
 		return -EINVAL;
+	plan->num_workers = o->num_workers;
+	plan->max_tasks = o->max_tasks;
 	*max_workers = max > SHOAL__RT_MAX_WORKERS ? SHOAL__RT_MAX_WORKERS
 						   : (uint32_t)max;
 	/* Driver, fork server, every worker, and room for attached programs. */
 	if (o->store.max_procs < *max_workers + 8)
 		o->store.max_procs = *max_workers + 8;
+	/* A driver holds the refs of every task it submitted until it drops
+	 * them: its ledger must cover the task table at least. */
+	if (o->store.ledger_slots < o->max_tasks)
+		o->store.ledger_slots = o->max_tasks;
 	return 0;
 }
 
@@ -83,6 +95,7 @@ static struct shoal_runtime *shoal__rt_alloc(void)
 	}
 	rt->arena = arena;
 	rt->ctl_fd = rt->fs_pidfd = -1;
+	pthread_mutex_init(&rt->pending_lock, NULL);
 	return rt;
 }
 
@@ -94,29 +107,58 @@ static void shoal__rt_free(struct shoal_runtime *rt)
 		close(rt->ctl_fd);
 	if (rt->fs_pidfd >= 0)
 		close(rt->fs_pidfd);
+	pthread_mutex_destroy(&rt->pending_lock);
+	shoal__mem_free(arena, rt->reg_copy);
 	shoal__mem_free(arena, rt);
 	shoal__mem_close(arena);
 }
 
+/* Points a handle at the runtime region of an open store. */
+int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store)
+{
+	uint64_t size;
+	void *region = shoal__store_ext(store, &size);
+	int rc = shoal__rt_region_check(region, size);
+
+	if (rc)
+		return rc;
+	rt->store = store;
+	rt->hdr = region;
+	rt->workers = shoal__rt_workers(rt->hdr);
+	rt->tasks = shoal__rt_tasks(rt->hdr);
+	rt->queue = shoal__rt_queue(rt->hdr);
+	return 0;
+}
+
 static int shoal__rt_store(struct shoal_runtime *rt,
 			   const struct shoal_runtime_options *o,
-			   uint32_t max_workers)
+			   const struct shoal__rt_plan *plan)
 {
 	uint64_t size;
 	void *region;
 	int rc = shoal__store_create_ext(o->name, &o->store,
-					 shoal__rt_region_bytes(max_workers),
-					 &rt->store);
+					 shoal__rt_region_bytes(plan), &rt->store);
 
 	if (rc)
 		return rc;
 	region = shoal__store_ext(rt->store, &size);
-	shoal__rt_region_init(region, o->num_workers, max_workers);
-	rt->hdr = region;
-	rt->workers = shoal__rt_workers(rt->hdr);
+	rc = shoal__rt_region_init(region, plan, rt->reg);
+	if (!rc)
+		rc = shoal__rt_bind(rt, rt->store);
+	if (rc)
+		return rc;
 	rt->hdr->driver_pid = getpid();
 	snprintf(rt->name, sizeof rt->name, "%s", shoal__store_name(rt->store));
 	return 0;
+}
+
+/* Wakes every sleeping worker (shutdown, or the driver's death). */
+void shoal__rt_wake_workers(struct shoal__rt_hdr *h)
+{
+	struct shoal__queue *q = shoal__rt_queue(h);
+
+	shoal__event_signal(&h->work_seq, &h->work_waiters);
+	shoal__event_signal(&q->seq, &q->waiters);
 }
 
 /* Waits for a message from the fork server. */
@@ -243,7 +285,7 @@ static void shoal__rt_boot(struct shoal_runtime *rt,
 	rt->boot.seg_fd = shoal_store_fd(rt->store);
 	rt->boot.driver_pid = getpid();
 	rt->boot.spin_budget = o->store.spin_budget;
-	rt->boot.reg = &rt->reg;
+	rt->boot.reg = rt->reg;
 	snprintf(rt->boot.name, sizeof rt->boot.name, "%s", rt->name);
 }
 
@@ -266,21 +308,28 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 				  struct shoal_runtime **out)
 {
 	struct shoal_runtime_options o;
+	struct shoal__rt_plan plan;
 	struct shoal_runtime *rt;
-	uint32_t max_workers;
 	int rc;
 
 	if (!reg || !out)
 		return -EINVAL;
-	rc = shoal__rt_options(opts, &o, &max_workers);
+	rc = shoal__rt_options(opts, &o, &plan);
 	if (rc)
 		return rc;
 	rt = shoal__rt_alloc();
 	if (!rt)
 		return -ENOMEM;
-	memcpy(&rt->reg, reg, sizeof *reg);
-	rt->reg.frozen = reg->frozen = true;
-	rc = shoal__rt_store(rt, &o, max_workers);
+	rt->driver = true;
+	rt->reg_copy = shoal__mem_alloc(rt->arena, sizeof *reg);
+	if (!rt->reg_copy) {
+		shoal__rt_free(rt);
+		return -ENOMEM;
+	}
+	memcpy(rt->reg_copy, reg, sizeof *reg);
+	rt->reg_copy->frozen = reg->frozen = true;
+	rt->reg = rt->reg_copy;
+	rc = shoal__rt_store(rt, &o, &plan);
 	if (!rc)
 		rc = shoal__rt_launch(rt, &o);
 	if (rc) {
@@ -316,12 +365,14 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 		return 0;
 	if (rt->hdr) {
 		atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
-		shoal__event_signal(&rt->hdr->work_seq, &rt->hdr->work_waiters);
+		shoal__rt_wake_workers(rt->hdr);
 	}
 	if (rt->fs_pid > 0) {
 		rc = shoal__rt_request(rt, SHOAL__FS_SHUTDOWN, 0, &reply);
 		shoal__rt_reap_fs(rt);
 	}
+	if (rt->store)
+		shoal__pending_flush(rt);
 	shoal_store_close(rt->store);
 	if (rt->name[0])
 		shoal_store_unlink(rt->name);

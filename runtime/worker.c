@@ -7,10 +7,11 @@
  * right after, since the parent may have died before the request.  It then
  * opens its own store handle on the inherited segment fd (never the fork
  * server's handle, whose memory it also inherited), marks its worker slot
- * RUNNING and wakes the driver's start (R1).  Idle, it sleeps on the
- * header's work futex after a bounded spin; it leaves when the runtime is
- * stopping (A2), always through _exit(): atexit handlers and stdio buffers
- * belong to the driver's program.
+ * RUNNING and wakes the driver's start (R1).  It takes tasks from the run
+ * queue in bulk (exec.c runs each); idle, it sleeps on the queue's wake
+ * line after a bounded spin.  It leaves when the runtime is stopping (A2),
+ * always through _exit(): atexit handlers and stdio buffers belong to the
+ * driver's program.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,14 +20,19 @@
 #include <unistd.h>
 
 #include "../store/internal.h"
+#include "../store/mem.h"
 #include "internal.h"
+#include "queue.h"
 
 #define SHOAL__WORKER_SLICE_MS 1000
+#define SHOAL__WORKER_BATCH 16
 
 struct shoal__worker {
 	struct shoal_store *store;
 	struct shoal__rt_hdr *hdr;
 	struct shoal__rt_worker *me;
+	struct shoal_runtime rt;  /* this process's handle, for the tasks */
+	uint32_t index;
 	uint32_t spin;
 };
 
@@ -53,8 +59,13 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 	if (index >= w->hdr->max_workers)
 		return -EINVAL;
 	w->me = &shoal__rt_workers(w->hdr)[index];
+	w->index = index;
 	w->spin = boot->spin_budget;
-	return 0;
+	w->rt.reg = boot->reg;
+	w->rt.ctl_fd = w->rt.fs_pidfd = -1;
+	pthread_mutex_init(&w->rt.pending_lock, NULL);
+	return shoal__mem_open(&w->rt.arena) ? -ENOMEM
+					     : shoal__rt_bind(&w->rt, w->store);
 }
 
 static bool shoal__stopping(const struct shoal__worker *w)
@@ -69,17 +80,30 @@ static void shoal__announce_running(struct shoal__worker *w)
 	shoal__event_signal(&w->hdr->ready_seq, &w->hdr->ready_waiters);
 }
 
-/* Sleeps until there may be work or the runtime stops. */
-static void shoal__worker_idle(struct shoal__worker *w)
+/* In bulk, but no more than this worker's share of the queue, so that a
+ * long task never holds short ones back while another worker idles. */
+static uint32_t shoal__worker_share(const struct shoal__worker *w)
 {
-	struct shoal__rt_hdr *h = w->hdr;
-	uint32_t seen = atomic_load_explicit(&h->work_seq, memory_order_acquire);
+	uint32_t workers = w->hdr->num_workers ? w->hdr->num_workers : 1;
+	uint32_t share = shoal__queue_len(w->rt.queue) / workers;
 
-	atomic_fetch_add_explicit(&h->work_waiters, 1, memory_order_seq_cst);
-	if (!shoal__stopping(w))
-		shoal__futex_wait(&h->work_seq, seen,
+	return share < 1 ? 1 : share > SHOAL__WORKER_BATCH ? SHOAL__WORKER_BATCH : share;
+}
+
+/* Runs what the queue has; sleeps on it when it is empty. */
+static void shoal__worker_step(struct shoal__worker *w)
+{
+	uint32_t items[SHOAL__WORKER_BATCH];
+	uint32_t n = shoal__queue_pop(w->rt.queue, items, shoal__worker_share(w));
+
+	if (n == 0) {
+		shoal__queue_wait(w->rt.queue,
 				  shoal__deadline_in(SHOAL__WORKER_SLICE_MS), w->spin);
-	atomic_fetch_sub_explicit(&h->work_waiters, 1, memory_order_relaxed);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		shoal__exec_item(&w->rt, w->index, items[i]);
+	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);
 }
 
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index,
@@ -92,7 +116,8 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 		_exit(1);
 	shoal__announce_running(&w);
 	while (!shoal__stopping(&w))
-		shoal__worker_idle(&w);
+		shoal__worker_step(&w);
+	shoal__pending_flush(&w.rt);
 	shoal_store_close(w.store);
 	_exit(0);
 }

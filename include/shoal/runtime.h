@@ -22,6 +22,11 @@
  * starts, so that every forked process has the same table (read-only from
  * then on).
  *
+ * A task function receives a struct shoal_task: its arguments (zero-copy
+ * views), a way to write its return values into the store without a copy,
+ * and the runtime (to submit tasks and get objects from inside a task).
+ * It returns 0, or a negative code (see shoal_task_fail).
+ *
  * Thread safety: a runtime handle may be used by any thread of the driver.
  * Start and shutdown are not to be raced with other calls on the handle.
  */
@@ -66,6 +71,10 @@ struct shoal_runtime_options {
 	/* Extra workers the pool may start while workers are blocked (nested
 	 * tasks), beyond num_workers.  Default 4 x num_workers. */
 	uint32_t max_extra_workers;
+	/* Tasks pending or running at once (the task table), at most
+	 * 1 Mi.  Default 65536.  The store's ledger_slots is raised to it at
+	 * least (a driver holds every ref it got until it drops it). */
+	uint32_t max_tasks;
 	/* The store's options (capacity, max_objects, spin budget, ...). */
 	struct shoal_store_options store;
 	/* A name for the segment ("/name"), so that other programs can attach;
@@ -75,7 +84,7 @@ struct shoal_runtime_options {
 
 #define SHOAL_RUNTIME_OPTIONS_INIT                                            \
 	{                                                                     \
-		.num_workers = 0, .max_extra_workers = 0,                     \
+		.num_workers = 0, .max_extra_workers = 0, .max_tasks = 0,     \
 		.store = SHOAL_STORE_OPTIONS_INIT, .name = NULL,              \
 	}
 
@@ -113,6 +122,78 @@ struct shoal_runtime_info {
 SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 				 struct shoal_runtime_info *out,
 				 int32_t *worker_pids, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Tasks (Ray's remote functions)                                      */
+
+#define SHOAL_MAX_ARGS 16
+#define SHOAL_MAX_RETURNS 64
+
+enum shoal_arg_kind {
+	SHOAL_ARG_BYTES = 1, /* copied into the task at submit */
+	SHOAL_ARG_REF = 2,   /* an object: the task sees its sealed bytes */
+};
+
+struct shoal_arg {
+	uint32_t kind;       /* enum shoal_arg_kind */
+	const void *data;    /* BYTES: until shoal_submit returns */
+	size_t size;
+	shoal_id ref;        /* REF */
+};
+
+/* A task's arguments, built on the caller's stack. */
+struct shoal_args {
+	uint32_t n;
+	struct shoal_arg a[SHOAL_MAX_ARGS];
+};
+
+SHOAL_API void shoal_args_init(struct shoal_args *args);
+/* -ENOSPC beyond SHOAL_MAX_ARGS, -EINVAL for NULL data with a size. */
+SHOAL_API int shoal_args_bytes(struct shoal_args *args, const void *data,
+			       size_t size);
+SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref);
+
+/* A registered function's index, for shoal_submit (-ENOENT if unknown). */
+SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
+
+/*
+ * Ray's f.remote(...): queues function fn with args and returns at once
+ * with num_returns (1..SHOAL_MAX_RETURNS) refs in refs[].  The caller holds
+ * every ref from now on (drop each when done): a result nobody fetched yet
+ * is never evicted.  A ref argument is resolved before the task runs (the
+ * task sees the sealed bytes) and kept alive until the task is done, even
+ * if the caller drops it meanwhile.  By-value arguments that do not fit in
+ * the task record are put into the store for the task (Ray does the same
+ * above 100 KiB).  Usable from a task as well (nested tasks).
+ * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
+ * max_tasks tasks are pending), or the store's errors.
+ */
+SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
+			   const struct shoal_args *args, uint32_t num_returns,
+			   shoal_id *refs);
+
+/* Inside a task function. */
+SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task);
+SHOAL_API uint32_t shoal_task_num_args(const struct shoal_task *task);
+/* A zero-copy, read-only view of argument i, valid while the task runs. */
+SHOAL_API int shoal_task_arg(const struct shoal_task *task, uint32_t i,
+			     const void **data, size_t *size);
+SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task);
+/* Return value i, copied into the store. */
+SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
+				const void *data, size_t size);
+/* A buffer of size bytes in the store for return value i, to write in
+ * place; it is sealed when the task function returns 0. */
+SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
+				       size_t size, void **buf);
+/* Records why the task fails (code < 0, default SHOAL_ETASK) and returns
+ * the code, for `return shoal_task_fail(t, ...)`.  Every return value not
+ * yet set becomes an error object with this code and message, which a get
+ * of it returns (shoal_error_message reads the message), and so do the
+ * results of every task that depends on them. */
+SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
+			      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }

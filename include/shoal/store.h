@@ -235,8 +235,10 @@ SHOAL_API int shoal_release(struct shoal_store *store,
  * evicted, deleted), negative on error.  Does not wait or pin. */
 SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id);
 
-/* Takes a reference on a sealed object: it is not evicted while any process
- * holds it.  A process may hold an object several times. */
+/* Takes a reference on an object, sealed or not yet sealed (a task's result
+ * is held before it exists): it is not evicted while any process holds it.
+ * A process may hold an object several times.  SHOAL_EEVICTED /
+ * SHOAL_EDELETED for a tombstone, -ENOENT if there is no such object. */
 SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id);
 
 /* Drops one reference this process holds.  -ENOENT if it holds none. */

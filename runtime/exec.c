@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/exec.c - a worker runs a task.
+ *
+ * Claim: a queue item names a record and its generation; the worker takes
+ * the record with one acquire CAS QUEUED -> RUNNING (A3, pairs with the
+ * submitter's R3), so a stale or duplicated item (queue.h) runs nothing.
+ *
+ * Arguments: by-value ones are read in place from the record (zero copy,
+ * stable while RUNNING); ref ones are pinned views of the sealed objects.
+ * An argument that is an error object fails the task without running it,
+ * with the same code and message (Ray: errors propagate through dependent
+ * tasks); an evicted or deleted argument fails it with that code.
+ *
+ * Returns: each is a promise held by the submitter (task.c); the task fills
+ * it by copy (shoal_task_return) or in place (shoal_task_return_buffer,
+ * sealed when the function returns 0).  Whatever the function left unset
+ * when it returns becomes an error object: its code and message.  A fill
+ * that finds its promise gone (the submitter died) is dropped.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../store/internal.h"
+#include "internal.h"
+#include "queue.h"
+
+#define SHOAL__MSG_MAX 512
+
+struct shoal_task {
+	struct shoal_runtime *rt;
+	struct shoal__task_rec *rec;
+	uint32_t nargs;
+	struct {
+		const void *data;
+		size_t size;
+	} args[SHOAL_MAX_ARGS];
+	struct shoal_view views[SHOAL_MAX_ARGS];
+	uint64_t set;                     /* returns filled or opened */
+	struct shoal__fill open[SHOAL__PROC_FILLS];
+	uint32_t open_ret[SHOAL__PROC_FILLS];
+	uint32_t nopen;
+	int fail_code;
+	char msg[SHOAL__MSG_MAX];
+};
+
+SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task)
+{
+	return task ? task->rt : NULL;
+}
+
+SHOAL_API uint32_t shoal_task_num_args(const struct shoal_task *task)
+{
+	return task ? task->nargs : 0;
+}
+
+SHOAL_API int shoal_task_arg(const struct shoal_task *task, uint32_t i,
+			     const void **data, size_t *size)
+{
+	if (!task || !data || !size || i >= task->nargs)
+		return -EINVAL;
+	*data = task->args[i].data;
+	*size = task->args[i].size;
+	return 0;
+}
+
+SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task)
+{
+	return task ? task->rec->num_returns : 0;
+}
+
+static int shoal__vfail(struct shoal_task *t, int code, const char *fmt,
+			va_list ap)
+{
+	if (code >= 0)
+		code = SHOAL_ETASK;
+	if (!t->fail_code) {
+		t->fail_code = code;
+		if (fmt)
+			vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+	}
+	return t->fail_code;
+}
+
+SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
+			      const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (!task)
+		return -EINVAL;
+	va_start(ap, fmt);
+	rc = shoal__vfail(task, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int shoal__fail(struct shoal_task *t, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int shoal__fail(struct shoal_task *t, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = shoal__vfail(t, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int shoal__check_ret(struct shoal_task *t, uint32_t i)
+{
+	if (i >= t->rec->num_returns)
+		return -EINVAL;
+	if (t->set & (1ull << i))
+		return -EEXIST;
+	return 0;
+}
+
+SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
+				       size_t size, void **buf)
+{
+	int rc;
+
+	if (!task || !buf)
+		return -EINVAL;
+	rc = shoal__check_ret(task, i);
+	if (rc)
+		return rc;
+	if (task->nopen == SHOAL__PROC_FILLS)
+		return -EBUSY;
+	rc = shoal__fill_begin(task->rt->store, shoal__task_ret(task->rec, i), size,
+			       -1, &task->open[task->nopen], buf);
+	if (rc == -ENOENT) { /* the submitter is gone: write into the void */
+		task->set |= 1ull << i;
+		return rc;
+	}
+	if (rc)
+		return rc;
+	task->open_ret[task->nopen++] = i;
+	task->set |= 1ull << i;
+	return 0;
+}
+
+SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
+				const void *data, size_t size)
+{
+	struct shoal__fill f;
+	void *buf;
+	int rc;
+
+	if (!task || (size && !data))
+		return -EINVAL;
+	rc = shoal__check_ret(task, i);
+	if (rc)
+		return rc;
+	rc = shoal__fill_begin(task->rt->store, shoal__task_ret(task->rec, i), size,
+			       -1, &f, &buf);
+	task->set |= 1ull << i;
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	if (size)
+		memcpy(buf, data, size);
+	rc = shoal__fill_end(task->rt->store, &f, 0);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* Writes an error object (code, then message) into return i. */
+static void shoal__return_error(struct shoal_task *t, uint32_t i)
+{
+	size_t len = strnlen(t->msg, sizeof t->msg);
+	int32_t code = t->fail_code;
+	struct shoal__fill f;
+	void *buf;
+
+	if (shoal__fill_begin(t->rt->store, shoal__task_ret(t->rec, i),
+			      sizeof code + len, -1, &f, &buf))
+		return;
+	memcpy(buf, &code, sizeof code);
+	memcpy((char *)buf + sizeof code, t->msg, len);
+	shoal__fill_end(t->rt->store, &f, SHOAL__SIZE_ERROR);
+}
+
+/* Resolves argument i (a pinned view for a ref); fails the task on error. */
+static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
+{
+	const uint8_t *data;
+	uint32_t kind, len;
+	shoal_id ref;
+	int rc = shoal__args_decode(t->rec, i, &kind, &data, &len);
+
+	if (rc)
+		return shoal__fail(t, SHOAL_ETASK, "corrupt task record");
+	if (kind == SHOAL_ARG_BYTES) {
+		t->args[i].data = data;
+		t->args[i].size = len;
+		return 0;
+	}
+	memcpy(&ref, data, sizeof ref);
+	rc = shoal_get(t->rt->store, ref, -1, &t->views[i]);
+	if (rc && shoal_error_message(t->rt->store, ref, t->msg, sizeof t->msg) >= 0)
+		return shoal__fail(t, rc, NULL); /* the same error, passed on */
+	if (rc)
+		return shoal__fail(t, rc, "argument %u: %s", i, shoal_strerror(rc));
+	t->args[i].data = t->views[i].data;
+	t->args[i].size = t->views[i].size;
+	return 0;
+}
+
+static int shoal__resolve_args(struct shoal_task *t)
+{
+	t->nargs = t->rec->nargs;
+	if (t->nargs > SHOAL_MAX_ARGS)
+		return shoal__fail(t, SHOAL_ETASK, "corrupt task record");
+	for (uint32_t i = 0; i < t->nargs; i++)
+		if (shoal__resolve_arg(t, i))
+			return t->fail_code;
+	return 0;
+}
+
+static void shoal__call(struct shoal_task *t)
+{
+	const struct shoal_registry *reg = t->rt->reg;
+	const struct shoal__function *f;
+	int rc;
+
+	if (t->rec->fn >= reg->n) {
+		shoal__fail(t, SHOAL_ETASK, "no function %u here", t->rec->fn);
+		return;
+	}
+	f = &reg->fns[t->rec->fn];
+	rc = f->fn(t, f->user);
+	if (rc < 0)
+		shoal__fail(t, rc, "%s failed: %s", f->name, shoal_strerror(rc));
+}
+
+/* Seals (success) or cancels the buffers handed out, then writes an error
+ * into every return left unset. */
+static void shoal__finish(struct shoal_task *t)
+{
+	struct shoal_store *s = t->rt->store;
+
+	for (uint32_t k = 0; k < t->nopen; k++) {
+		if (!t->fail_code && !shoal__fill_end(s, &t->open[k], 0))
+			continue;
+		if (!t->fail_code) /* the promise vanished: nothing to fill */
+			continue;
+		shoal__fill_cancel(s, &t->open[k]);
+		t->set &= ~(1ull << t->open_ret[k]);
+	}
+	for (uint32_t i = 0; i < t->rec->num_returns; i++) {
+		if (t->set & (1ull << i))
+			continue;
+		if (!t->fail_code)
+			shoal__fail(t, SHOAL_ETASK, "%s set %u of %u return values",
+				    t->rt->reg->fns[t->rec->fn].name,
+				    (unsigned)__builtin_popcountll(t->set),
+				    t->rec->num_returns);
+		shoal__return_error(t, i);
+	}
+	for (uint32_t i = 0; i < t->nargs; i++)
+		if (t->views[i].data)
+			shoal_release(s, &t->views[i]);
+}
+
+static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
+			 uint32_t item, uint32_t *idx)
+{
+	struct shoal__task_rec *rec;
+	uint64_t st;
+
+	*idx = SHOAL__ITEM_IDX(item);
+	if (item == SHOAL__QUEUE_SKIP || *idx >= rt->hdr->max_tasks)
+		return false;
+	rec = &rt->tasks[*idx];
+	st = atomic_load_explicit(&rec->state, memory_order_relaxed);
+	if (SHOAL__TASK_PHASE(st) != SHOAL__T_QUEUED ||
+	    (SHOAL__TASK_GEN(st) & 0xfffu) != SHOAL__ITEM_GEN(item))
+		return false;
+	return atomic_compare_exchange_strong_explicit(
+		&rec->state, &st,
+		SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING, worker + 1),
+		memory_order_acquire, memory_order_relaxed); /* A3 */
+}
+
+void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
+{
+	struct shoal_task t;
+	uint32_t idx;
+
+	if (!shoal__claim(rt, worker, item, &idx))
+		return;
+	memset(&t, 0, sizeof t);
+	t.rt = rt;
+	t.rec = &rt->tasks[idx];
+	if (t.rec->num_returns == 0 || t.rec->num_returns > SHOAL_MAX_RETURNS)
+		t.rec->num_returns = 1; /* corrupt: still answer return 0 */
+	if (!shoal__resolve_args(&t))
+		shoal__call(&t);
+	shoal__finish(&t);
+	atomic_fetch_add_explicit(t.fail_code ? &rt->hdr->tasks_failed
+					      : &rt->hdr->tasks_done,
+				  1, memory_order_relaxed);
+	shoal__task_free(rt->hdr, rt->tasks, idx);
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/task.c - submitting tasks: task records, argument encoding,
+ * promised returns, the run queue.
+ *
+ * A submit takes a record off the runtime's free list (a Treiber stack of
+ * record indices whose head carries an ABA tag), fills it while it is
+ * BUILDING (no one else reads a BUILDING record), promises every return
+ * (store/fill.c: unsealed entries held by the submitter, so the refs exist
+ * and are held before the call returns), takes a hold on every ref
+ * argument (so that it outlives the task even if the caller drops it),
+ * then publishes the record with a release CAS to QUEUED (R3) and pushes
+ * its item (index + generation) into the run queue, which wakes a worker.
+ *
+ * The holds on ref arguments are this process's; it drops them once the
+ * task is done (its first return is ready), checked lazily at each submit
+ * and at shutdown (the pending list, process-private).
+ *
+ * Crash safety: a submitter killed while BUILDING leaks that record (it is
+ * never queued); its promises are aborted by its reaper, so a worker that
+ * runs a task of a dead submitter finds its returns gone and drops them.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../store/internal.h"
+#include "../store/mem.h"
+#include "internal.h"
+#include "queue.h"
+
+#define SHOAL__ARG_HDR 4u
+#define SHOAL__ARG_KIND_SHIFT 30
+
+static uint32_t shoal__align8(uint32_t v)
+{
+	return (v + 7u) & ~7u;
+}
+
+static int shoal__task_pop_free(struct shoal_runtime *rt, uint32_t *idx)
+{
+	_Atomic uint64_t *head = &rt->hdr->task_free;
+	uint64_t h = atomic_load_explicit(head, memory_order_acquire);
+
+	for (;;) {
+		uint32_t top = (uint32_t)h, next;
+
+		if (top == 0 || top > rt->hdr->max_tasks)
+			return -ENOSPC;
+		next = atomic_load_explicit(&rt->tasks[top - 1].next,
+					    memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(
+			    head, &h, (((h >> 32) + 1) << 32) | next,
+			    memory_order_acq_rel, memory_order_acquire)) {
+			*idx = top - 1;
+			return 0;
+		}
+	}
+}
+
+void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
+		      uint32_t idx)
+{
+	_Atomic uint64_t *head = &hdr->task_free;
+	struct shoal__task_rec *t = &tasks[idx];
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(head, memory_order_relaxed);
+
+	atomic_store_explicit(&t->state,
+			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
+			      memory_order_relaxed);
+	do
+		atomic_store_explicit(&t->next, (uint32_t)h, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+		head, &h, (((h >> 32) + 1) << 32) | (idx + 1),
+		memory_order_release, memory_order_relaxed));
+}
+
+SHOAL_API void shoal_args_init(struct shoal_args *args)
+{
+	if (args)
+		args->n = 0;
+}
+
+static int shoal__args_add(struct shoal_args *args, struct shoal_arg a)
+{
+	if (!args)
+		return -EINVAL;
+	if (args->n >= SHOAL_MAX_ARGS)
+		return -ENOSPC;
+	args->a[args->n++] = a;
+	return 0;
+}
+
+SHOAL_API int shoal_args_bytes(struct shoal_args *args, const void *data,
+			       size_t size)
+{
+	if ((size && !data) || size >= (1u << SHOAL__ARG_KIND_SHIFT))
+		return -EINVAL;
+	return shoal__args_add(args, (struct shoal_arg){.kind = SHOAL_ARG_BYTES,
+							.data = data, .size = size});
+}
+
+SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref)
+{
+	if (shoal_id_is_nil(ref))
+		return -EINVAL;
+	return shoal__args_add(args, (struct shoal_arg){.kind = SHOAL_ARG_REF,
+							.ref = ref});
+}
+
+static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
+{
+	uint32_t payload = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id)
+						    : (uint32_t)a->size;
+
+	return shoal__align8(SHOAL__ARG_HDR + payload);
+}
+
+/* By-value arguments that do not fit inline go into the store as objects
+ * (held by this process until the task is done) and travel as refs. */
+static int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
+			   struct shoal_args *out, struct shoal__pending *p)
+{
+	uint32_t total = 0;
+	int rc = 0;
+
+	*out = *in;
+	for (uint32_t i = 0; i < out->n; i++)
+		total += shoal__arg_bytes(&out->a[i]);
+	for (uint32_t i = out->n; i-- > 0 && total > SHOAL__TASK_ARGS_INLINE;) {
+		struct shoal_arg *a = &out->a[i];
+		shoal_id id;
+
+		if (a->kind != SHOAL_ARG_BYTES || a->size <= sizeof(shoal_id))
+			continue;
+		total -= shoal__arg_bytes(a);
+		rc = shoal_put(rt->store, a->data, a->size, -1, &id);
+		if (rc)
+			return rc;
+		p->drop[p->ndrop++] = id;
+		*a = (struct shoal_arg){.kind = SHOAL_ARG_REF, .ref = id};
+		total += shoal__arg_bytes(a);
+	}
+	return total > SHOAL__TASK_ARGS_INLINE ? -E2BIG : 0;
+}
+
+static void shoal__args_encode(struct shoal__task_rec *t,
+			       const struct shoal_args *args)
+{
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < args->n; i++) {
+		const struct shoal_arg *a = &args->a[i];
+		uint32_t len = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id)
+							: (uint32_t)a->size;
+		uint32_t hdr = ((uint32_t)a->kind << SHOAL__ARG_KIND_SHIFT) | len;
+
+		memcpy(t->args + off, &hdr, sizeof hdr);
+		if (a->kind == SHOAL_ARG_REF)
+			memcpy(t->args + off + SHOAL__ARG_HDR, &a->ref, sizeof a->ref);
+		else if (len)
+			memcpy(t->args + off + SHOAL__ARG_HDR, a->data, len);
+		off += shoal__align8(SHOAL__ARG_HDR + len);
+	}
+	t->nargs = args->n;
+	t->args_len = off;
+}
+
+/* Decodes argument i of a record into its kind, bytes and length; -EINVAL
+ * if the record is inconsistent (another process may have written it). */
+int shoal__args_decode(const struct shoal__task_rec *t, uint32_t i,
+		       uint32_t *kind, const uint8_t **data, uint32_t *len)
+{
+	uint32_t off = 0, hdr;
+
+	if (i >= t->nargs || t->args_len > SHOAL__TASK_ARGS_INLINE)
+		return -EINVAL;
+	for (uint32_t k = 0;; k++) {
+		if (off + SHOAL__ARG_HDR > t->args_len)
+			return -EINVAL;
+		memcpy(&hdr, t->args + off, sizeof hdr);
+		*kind = hdr >> SHOAL__ARG_KIND_SHIFT;
+		*len = hdr & ((1u << SHOAL__ARG_KIND_SHIFT) - 1);
+		if (*len > t->args_len - off - SHOAL__ARG_HDR)
+			return -EINVAL;
+		if (k == i)
+			break;
+		off += shoal__align8(SHOAL__ARG_HDR + *len);
+	}
+	*data = t->args + off + SHOAL__ARG_HDR;
+	return *kind == SHOAL_ARG_REF && *len != sizeof(shoal_id) ? -EINVAL : 0;
+}
+
+shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i)
+{
+	shoal_id id = {.hi = t->ret_hi, .lo = t->ret_lo};
+
+	id.hi = (id.hi & ~(0xffffull << 32)) | ((uint64_t)i << 32);
+	return id;
+}
+
+/* Promises every return; on failure, aborts those made. */
+static int shoal__promise_returns(struct shoal_runtime *rt,
+				  struct shoal__task_rec *t)
+{
+	for (uint32_t i = 0; i < t->num_returns; i++) {
+		int rc = shoal__obj_promise(rt->store, shoal__task_ret(t, i), true, 0);
+
+		if (rc) {
+			while (i-- > 0)
+				shoal_abort(rt->store, shoal__task_ret(t, i));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Holds every ref argument for the task's lifetime. */
+static int shoal__hold_args(struct shoal_runtime *rt,
+			    const struct shoal_args *args, struct shoal__pending *p)
+{
+	for (uint32_t i = 0; i < args->n; i++) {
+		int rc;
+
+		if (args->a[i].kind != SHOAL_ARG_REF)
+			continue;
+		rc = shoal_hold(rt->store, args->a[i].ref);
+		if (rc)
+			return rc;
+		p->drop[p->ndrop++] = args->a[i].ref;
+	}
+	return 0;
+}
+
+static int shoal__check_submit(struct shoal_runtime *rt, int fn,
+			       const struct shoal_args *args,
+			       uint32_t num_returns, const shoal_id *refs)
+{
+	if (!rt || !refs || fn < 0 || (uint32_t)fn >= rt->hdr->nfuncs)
+		return -EINVAL;
+	if (num_returns == 0 || num_returns > SHOAL_MAX_RETURNS)
+		return -EINVAL;
+	if (args && args->n > SHOAL_MAX_ARGS)
+		return -EINVAL;
+	for (uint32_t i = 0; args && i < args->n; i++)
+		if (args->a[i].kind != SHOAL_ARG_BYTES &&
+		    args->a[i].kind != SHOAL_ARG_REF)
+			return -EINVAL;
+	return 0;
+}
+
+static void shoal__task_queue(struct shoal_runtime *rt, uint32_t idx)
+{
+	struct shoal__task_rec *t = &rt->tasks[idx];
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint32_t gen = SHOAL__TASK_GEN(st);
+	uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
+
+	atomic_store_explicit(&t->state, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
+			      memory_order_release); /* R3 */
+	while (shoal__queue_push(rt->queue, &item, 1) == 0)
+		sched_yield(); /* full only with repair duplicates: drains */
+	atomic_fetch_add_explicit(&rt->hdr->tasks_submitted, 1, memory_order_relaxed);
+}
+
+/* Builds record idx; on failure everything it did is undone. */
+static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
+			     const struct shoal_args *args, uint32_t num_returns,
+			     struct shoal__pending *p)
+{
+	struct shoal__task_rec *t = &rt->tasks[idx];
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	shoal_id ret0 = shoal_id_next(rt->store);
+	struct shoal_args fit;
+	int rc;
+
+	atomic_store_explicit(&t->state,
+			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st) + 1,
+						SHOAL__T_BUILDING, 0),
+			      memory_order_relaxed);
+	t->fn = (uint32_t)fn;
+	t->num_returns = num_returns;
+	t->submitter = shoal__store_creator(rt->store);
+	t->ret_hi = ret0.hi;
+	t->ret_lo = ret0.lo;
+	p->ret0 = ret0;
+	rc = shoal__args_fit(rt, args, &fit, p);
+	if (!rc)
+		rc = shoal__hold_args(rt, &fit, p);
+	if (!rc)
+		rc = shoal__promise_returns(rt, t);
+	if (!rc)
+		shoal__args_encode(t, &fit);
+	return rc;
+}
+
+SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
+			   const struct shoal_args *args, uint32_t num_returns,
+			   shoal_id *refs)
+{
+	struct shoal_args none = {0};
+	struct shoal__pending p = {0};
+	uint32_t idx;
+	int rc = shoal__check_submit(rt, fn, args, num_returns, refs);
+
+	if (rc)
+		return rc;
+	shoal__pending_collect(rt, 8);
+	rc = shoal__task_pop_free(rt, &idx);
+	if (rc)
+		return rc;
+	rc = shoal__task_build(rt, idx, fn, args ? args : &none, num_returns, &p);
+	if (rc) {
+		shoal__pending_drop(rt, &p);
+		shoal__task_free(rt->hdr, rt->tasks, idx);
+		return rc;
+	}
+	for (uint32_t i = 0; i < num_returns; i++)
+		refs[i] = shoal__task_ret(&rt->tasks[idx], i);
+	shoal__task_queue(rt, idx);
+	if (p.ndrop)
+		shoal__pending_add(rt, &p);
+	return 0;
+}
+
+SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name)
+{
+	if (!rt || !name)
+		return -EINVAL;
+	for (uint32_t i = 0; i < rt->hdr->nfuncs; i++)
+		if (!strncmp(shoal__rt_fname(rt->hdr, i), name, SHOAL__FN_NAME_SIZE))
+			return (int)i;
+	return -ENOENT;
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_runtime_tasks.c - remote functions: submit with bytes and ref
+ * arguments, several returns, chains and diamonds, errors that propagate,
+ * results held until dropped, get/wait timeouts, nested tasks, and the
+ * task table's limit.  Every test starts a real runtime (fork server and
+ * worker processes).
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+
+TestSuite(runtime_tasks, .init = tu_setup, .fini = tu_teardown);
+
+/* ------------------------------------------------------------------ */
+/* Task functions                                                      */
+
+static int64_t arg_i64(struct shoal_task *t, uint32_t i, bool *ok)
+{
+	const void *d;
+	size_t n;
+	int64_t v = 0;
+
+	*ok = shoal_task_arg(t, i, &d, &n) == 0 && n == sizeof v;
+	if (*ok)
+		memcpy(&v, d, sizeof v);
+	return v;
+}
+
+/* Sum of its int64 arguments. */
+static int task_add(struct shoal_task *t, void *user)
+{
+	int64_t sum = 0;
+	bool ok;
+
+	(void)user;
+	for (uint32_t i = 0; i < shoal_task_num_args(t); i++) {
+		sum += arg_i64(t, i, &ok);
+		if (!ok)
+			return shoal_task_fail(t, SHOAL_ETASK, "argument %u is not an int64", i);
+	}
+	return shoal_task_return(t, 0, &sum, sizeof sum);
+}
+
+/* Return i = arg * (i + 1), written in place. */
+static int task_multiples(struct shoal_task *t, void *user)
+{
+	bool ok;
+	int64_t x = arg_i64(t, 0, &ok);
+
+	(void)user;
+	for (uint32_t i = 0; i < shoal_task_num_returns(t); i++) {
+		int64_t *buf;
+		int rc = shoal_task_return_buffer(t, i, sizeof *buf, (void **)&buf);
+
+		if (rc)
+			return rc;
+		*buf = x * (i + 1);
+	}
+	return 0;
+}
+
+static int task_fail(struct shoal_task *t, void *user)
+{
+	(void)user;
+	return shoal_task_fail(t, SHOAL_ETASK, "bad input at step %d", 3);
+}
+
+/* Sets return 0 of 2 and returns success. */
+static int task_half(struct shoal_task *t, void *user)
+{
+	int64_t v = 1;
+
+	(void)user;
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
+/* Length and checksum of its one bytes argument. */
+static int task_measure(struct shoal_task *t, void *user)
+{
+	const void *d;
+	size_t n;
+	uint64_t out[2];
+
+	(void)user;
+	if (shoal_task_arg(t, 0, &d, &n))
+		return SHOAL_ETASK;
+	out[0] = n;
+	out[1] = tu_sum(d, n);
+	return shoal_task_return(t, 0, out, sizeof out);
+}
+
+/* Submits add(arg, 1) and returns its result + 1000 (a nested task). */
+static int task_nested(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_args a;
+	struct shoal_view v;
+	int64_t one = 1, r;
+	bool ok;
+	int64_t x = arg_i64(t, 0, &ok);
+	shoal_id ref;
+	int rc;
+
+	(void)user;
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &x, sizeof x);
+	shoal_args_bytes(&a, &one, sizeof one);
+	rc = shoal_submit(rt, shoal_function(rt, "add"), &a, 1, &ref);
+	if (!rc)
+		rc = shoal_get(s, ref, 10000, &v);
+	if (rc)
+		return shoal_task_fail(t, rc, "nested: %s", shoal_strerror(rc));
+	memcpy(&r, v.data, sizeof r);
+	shoal_release(s, &v);
+	shoal_drop(s, ref);
+	r += 1000;
+	return shoal_task_return(t, 0, &r, sizeof r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+struct rt_fixture {
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_store *s;
+};
+
+static struct rt_fixture start(uint32_t workers, uint32_t max_tasks)
+{
+	struct rt_fixture f = {0};
+	struct shoal_runtime_options o;
+
+	tu_assert_rc(shoal_registry_open(&f.reg), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "add", task_add, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "multiples", task_multiples, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "fail", task_fail, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "half", task_half, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "measure", task_measure, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "nested", task_nested, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = workers;
+	o.max_tasks = max_tasks;
+	o.store.capacity = 32u << 20;
+	o.store.max_objects = 16384;
+	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
+	f.s = shoal_runtime_store(f.rt);
+	return f;
+}
+
+static void stop(struct rt_fixture *f)
+{
+	tu_assert_rc(shoal_runtime_shutdown(f->rt), 0);
+	shoal_registry_close(f->reg);
+}
+
+static int fn(struct rt_fixture *f, const char *name)
+{
+	int i = shoal_function(f->rt, name);
+
+	cr_assert_geq(i, 0, "no function %s", name);
+	return i;
+}
+
+static shoal_id submit_add(struct rt_fixture *f, const int64_t *vals, int nvals,
+			   const shoal_id *refs, int nrefs)
+{
+	struct shoal_args a;
+	shoal_id out;
+
+	shoal_args_init(&a);
+	for (int i = 0; i < nvals; i++)
+		tu_assert_rc(shoal_args_bytes(&a, &vals[i], sizeof vals[i]), 0);
+	for (int i = 0; i < nrefs; i++)
+		tu_assert_rc(shoal_args_ref(&a, refs[i]), 0);
+	tu_assert_rc(shoal_submit(f->rt, fn(f, "add"), &a, 1, &out), 0);
+	return out;
+}
+
+static int64_t get_i64(struct rt_fixture *f, shoal_id ref, int timeout_ms, int *rc)
+{
+	struct shoal_view v;
+	int64_t x = 0;
+
+	*rc = shoal_get(f->s, ref, timeout_ms, &v);
+	if (*rc)
+		return 0;
+	cr_assert_eq(v.size, sizeof x);
+	memcpy(&x, v.data, sizeof x);
+	shoal_release(f->s, &v);
+	return x;
+}
+
+static int64_t value(struct rt_fixture *f, shoal_id ref)
+{
+	int rc;
+	int64_t x = get_i64(f, ref, 10000, &rc);
+
+	tu_assert_rc(rc, 0);
+	return x;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+
+Test(runtime_tasks, many_tasks_each_return_their_sum)
+{
+	enum { N = 3000 };
+	struct rt_fixture f = start(2, 0);
+	static shoal_id refs[N];
+	int64_t total = 0;
+
+	for (int i = 0; i < N; i++) {
+		int64_t v[2] = {i, 1};
+		refs[i] = submit_add(&f, v, 2, NULL, 0);
+	}
+	for (int i = 0; i < N; i++) {
+		total += value(&f, refs[i]);
+		tu_assert_rc(shoal_drop(f.s, refs[i]), 0);
+	}
+	cr_assert_eq(total, (int64_t)N * (N - 1) / 2 + N);
+	stop(&f);
+}
+
+Test(runtime_tasks, ref_chains_and_diamonds_resolve_before_running)
+{
+	struct rt_fixture f = start(2, 0);
+	int64_t one = 1, ten = 10;
+	shoal_id a = submit_add(&f, &one, 1, NULL, 0);        /* 1 */
+	shoal_id b = submit_add(&f, &ten, 1, &a, 1);          /* 11 */
+	shoal_id c = submit_add(&f, &ten, 1, &b, 1);          /* 21 */
+	shoal_id left = submit_add(&f, &one, 1, &a, 1);       /* 2 */
+	shoal_id right = submit_add(&f, &ten, 1, &a, 1);      /* 11 */
+	shoal_id both[2] = {left, right};
+	shoal_id d = submit_add(&f, NULL, 0, both, 2);         /* 13 */
+
+	cr_assert_eq(value(&f, c), 21);
+	cr_assert_eq(value(&f, d), 13);
+	stop(&f);
+}
+
+Test(runtime_tasks, several_returns_written_in_place)
+{
+	struct rt_fixture f = start(2, 0);
+	struct shoal_args a;
+	shoal_id refs[5];
+	int64_t x = 7;
+
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &x, sizeof x);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "multiples"), &a, 5, refs), 0);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(shoal_id_index(refs[i]), i);
+		cr_assert_eq(value(&f, refs[i]), 7 * (i + 1));
+	}
+	stop(&f);
+}
+
+Test(runtime_tasks, errors_carry_their_message_through_dependent_tasks)
+{
+	struct rt_fixture f = start(2, 0);
+	struct shoal_args a;
+	shoal_id bad, dep, dep2;
+	char msg[128];
+	int rc;
+	int64_t ten = 10;
+
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "fail"), &a, 1, &bad), 0);
+	dep = submit_add(&f, &ten, 1, &bad, 1);
+	dep2 = submit_add(&f, &ten, 1, &dep, 1);
+	get_i64(&f, dep2, 10000, &rc);
+	tu_assert_rc(rc, SHOAL_ETASK);
+	tu_assert_rc(shoal_error_message(f.s, dep2, msg, sizeof msg),
+		     (int)strlen("bad input at step 3"));
+	cr_assert_str_eq(msg, "bad input at step 3");
+	get_i64(&f, bad, 0, &rc);
+	tu_assert_rc(rc, SHOAL_ETASK);
+	stop(&f);
+}
+
+Test(runtime_tasks, returns_left_unset_become_errors)
+{
+	struct rt_fixture f = start(1, 0);
+	struct shoal_args a;
+	shoal_id refs[2];
+	char msg[128];
+	int rc;
+
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "half"), &a, 2, refs), 0);
+	cr_assert_eq(value(&f, refs[0]), 1);
+	get_i64(&f, refs[1], 10000, &rc);
+	tu_assert_rc(rc, SHOAL_ETASK);
+	cr_assert_gt(shoal_error_message(f.s, refs[1], msg, sizeof msg), 0);
+	cr_assert(strstr(msg, "1 of 2"), "message: %s", msg);
+	stop(&f);
+}
+
+Test(runtime_tasks, large_by_value_arguments_travel_through_the_store)
+{
+	enum { BIG = 100000 };
+	struct rt_fixture f = start(1, 0);
+	static uint8_t buf[BIG];
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id ref;
+	uint64_t out[2];
+
+	tu_fill(buf, BIG, 42);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, buf, BIG), 0);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "measure"), &a, 1, &ref), 0);
+	memset(buf, 0, sizeof buf); /* the task must see the bytes at submit */
+	tu_assert_rc(shoal_get(f.s, ref, 10000, &v), 0);
+	memcpy(out, v.data, sizeof out);
+	shoal_release(f.s, &v);
+	cr_assert_eq(out[0], BIG);
+	tu_fill(buf, BIG, 42);
+	cr_assert_eq(out[1], tu_sum(buf, BIG));
+	stop(&f);
+}
+
+Test(runtime_tasks, a_ref_argument_outlives_the_callers_drop)
+{
+	struct rt_fixture f = start(1, 0);
+	int64_t five = 5;
+	shoal_id gate = shoal_id_next(f.s), args[2], sum;
+	void *data;
+
+	/* add() waits for gate, so it is pending when the caller drops arg. */
+	tu_assert_rc(shoal_create(f.s, gate, sizeof five, NULL, 0, 0, &data), 0);
+	memcpy(data, &five, sizeof five);
+	tu_assert_rc(shoal_put(f.s, &five, sizeof five, 0, &args[0]), 0);
+	args[1] = gate;
+	sum = submit_add(&f, &five, 1, args, 2);
+	tu_assert_rc(shoal_drop(f.s, args[0]), 0);
+	cr_assert_eq(shoal_evict(f.s, 1u << 30), 0, "the pending task's arg was evicted");
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	cr_assert_eq(value(&f, sum), 15);
+	stop(&f);
+}
+
+Test(runtime_tasks, results_are_held_until_dropped_then_evictable)
+{
+	struct rt_fixture f = start(1, 0);
+	int64_t v = 3;
+	shoal_id r = submit_add(&f, &v, 1, NULL, 0);
+	uint8_t ready;
+
+	tu_assert_rc(shoal_wait(f.s, &r, 1, 1, 10000, &ready), 1);
+	cr_assert_eq(shoal_evict(f.s, 1u << 30), 0, "an unfetched result was evicted");
+	cr_assert_eq(value(&f, r), 3);
+	tu_assert_rc(shoal_drop(f.s, r), 0);
+	cr_assert_gt(shoal_evict(f.s, 1u << 30), 0, "a dropped result stays");
+	stop(&f);
+}
+
+Test(runtime_tasks, get_and_wait_time_out_then_succeed)
+{
+	struct rt_fixture f = start(2, 0);
+	shoal_id gate = shoal_id_next(f.s), slow, fast, both[2];
+	int64_t one = 1;
+	uint8_t ready[2];
+	void *data;
+	int rc;
+
+	/* slow waits for gate (unsealed until the end); fast does not. */
+	tu_assert_rc(shoal_create(f.s, gate, sizeof one, NULL, 0, 0, &data), 0);
+	memcpy(data, &one, sizeof one);
+	slow = submit_add(&f, &one, 1, &gate, 1);
+	fast = submit_add(&f, &one, 1, NULL, 0);
+	get_i64(&f, slow, 10, &rc);
+	tu_assert_rc(rc, -ETIMEDOUT);
+	both[0] = slow;
+	both[1] = fast;
+	tu_assert_rc(shoal_wait(f.s, both, 2, 1, 10000, ready), 1);
+	cr_assert(!ready[0] && ready[1], "the ungated task is the one ready");
+	tu_assert_rc(shoal_wait(f.s, both, 2, 2, 20, ready), 1);
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	tu_assert_rc(shoal_wait(f.s, both, 2, 2, 10000, ready), 2);
+	cr_assert_eq(value(&f, slow), 2);
+	stop(&f);
+}
+
+Test(runtime_tasks, a_task_submits_and_gets_a_nested_task)
+{
+	struct rt_fixture f = start(2, 0);
+	struct shoal_args a;
+	int64_t x = 41;
+	shoal_id r;
+
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &x, sizeof x);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "nested"), &a, 1, &r), 0);
+	cr_assert_eq(value(&f, r), 1042);
+	stop(&f);
+}
+
+Test(runtime_tasks, bad_submissions_are_refused)
+{
+	struct rt_fixture f = start(1, 0);
+	struct shoal_args a;
+	shoal_id refs[SHOAL_MAX_RETURNS + 1];
+	int add = fn(&f, "add");
+
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_function(f.rt, "nope"), -ENOENT);
+	tu_assert_rc(shoal_submit(f.rt, 999, &a, 1, refs), -EINVAL);
+	tu_assert_rc(shoal_submit(f.rt, -1, &a, 1, refs), -EINVAL);
+	tu_assert_rc(shoal_submit(f.rt, add, &a, 0, refs), -EINVAL);
+	tu_assert_rc(shoal_submit(f.rt, add, &a, SHOAL_MAX_RETURNS + 1, refs), -EINVAL);
+	tu_assert_rc(shoal_submit(f.rt, add, &a, 1, NULL), -EINVAL);
+	tu_assert_rc(shoal_args_ref(&a, SHOAL_ID_NIL), -EINVAL);
+	tu_assert_rc(shoal_args_bytes(&a, NULL, 4), -EINVAL);
+	for (int i = 0; i < SHOAL_MAX_ARGS; i++)
+		tu_assert_rc(shoal_args_bytes(&a, &i, sizeof i), 0);
+	tu_assert_rc(shoal_args_bytes(&a, &add, sizeof add), -ENOSPC);
+	stop(&f);
+}
+
+Test(runtime_tasks, a_full_task_table_refuses_then_drains)
+{
+	enum { MAX = 8 };
+	struct rt_fixture f = start(1, MAX);
+	shoal_id gate = shoal_id_next(f.s), refs[MAX], extra;
+	int64_t one = 1;
+	void *data;
+
+	/* Every task waits for `gate`, which is not sealed yet. */
+	tu_assert_rc(shoal_create(f.s, gate, sizeof one, NULL, 0, 0, &data), 0);
+	memcpy(data, &one, sizeof one);
+	for (int i = 0; i < MAX; i++)
+		refs[i] = submit_add(&f, &one, 1, &gate, 1);
+	{
+		struct shoal_args a;
+		shoal_args_init(&a);
+		shoal_args_bytes(&a, &one, sizeof one);
+		tu_assert_rc(shoal_submit(f.rt, fn(&f, "add"), &a, 1, &extra), -ENOSPC);
+	}
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	for (int i = 0; i < MAX; i++)
+		cr_assert_eq(value(&f, refs[i]), 2);
+	extra = submit_add(&f, &one, 1, NULL, 0);
+	cr_assert_eq(value(&f, extra), 1);
+	stop(&f);
+}
