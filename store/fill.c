@@ -149,7 +149,7 @@ static void shoal__fill_finish_abort(struct shoal_store *s, uint32_t idx,
 	atomic_store_explicit(&e->data_off, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->data_size, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->ctl,
-			      SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen),
+			      shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen),
 			      memory_order_seq_cst);
 	shoal__waiters_close(s, e);
 	shoal__obj_entry_free(s, idx); /* no block described: counts only */

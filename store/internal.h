@@ -156,7 +156,13 @@ void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead);
 void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 			   uint32_t pins, uint32_t holds);
 void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx,
-			    uint64_t ctl);
+			    uint64_t ctl, uint32_t creator_holds);
+uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen);
+/* SHOAL__CREATOR of this handle's slot. */
+static inline uint32_t shoal__store_creator(const struct shoal_store *s)
+{
+	return SHOAL__CREATOR(s->slot, s->slot_gen);
+}
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off,
 			   uint64_t size);
 void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx);

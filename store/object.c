@@ -110,12 +110,15 @@ static int shoal__tomb_error(uint64_t c)
 	return -ENOENT;
 }
 
-/* pin or hold: needs a sealed, undeleted entry of generation gen. */
+/* pin: needs a sealed, undeleted entry of generation gen; hold: sealed or
+ * unsealed (a promised task return is held before it exists). */
 static uint64_t shoal__ref_acquire(uint64_t c, uint32_t gen, int32_t dp,
 				   int32_t dh, int *err)
 {
-	if (SHOAL__CTL_GEN(c) != gen || SHOAL__CTL_STATE(c) != SHOAL__E_SEALED ||
-	    (c & SHOAL__CTL_DELETING)) {
+	bool holdable = SHOAL__CTL_STATE(c) == SHOAL__E_SEALED ||
+			(SHOAL__CTL_STATE(c) == SHOAL__E_CREATED && dp == 0);
+
+	if (SHOAL__CTL_GEN(c) != gen || !holdable || (c & SHOAL__CTL_DELETING)) {
 		*err = SHOAL__CTL_GEN(c) != gen ? -ESTALE : shoal__tomb_error(c);
 		return 0;
 	}
@@ -345,29 +348,42 @@ void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 }
 
 /* Aborts an unsealed entry whose control word is c: back to FREE. */
-void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c)
+/* An aborted entry: FREE, or a DELETED tombstone while others still hold
+ * it (a task's promised return held by a later task's submitter), so that
+ * their ledgers never name a reused entry. */
+uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen)
+{
+	return holds ? SHOAL__CTL_MAKE(SHOAL__E_DELETED, 0, holds, gen)
+		     : SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
+}
+
+/* Aborts an unsealed entry whose control word was c; creator_holds are the
+ * creator's holds on it (its ledger record), which go with it. */
+void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c,
+			    uint32_t creator_holds)
 {
 	struct shoal__entry *e = &s->dir[idx];
-	uint32_t gen = SHOAL__CTL_GEN(c);
-	uint64_t n = SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
+	uint32_t gen = SHOAL__CTL_GEN(c), left;
+	uint64_t n;
 
 	do {
 		c = shoal__obj_wait_no_repair(e);
-		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen)
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen ||
+		    (c & SHOAL__CTL_DELETING))
 			return;
-		if (c & SHOAL__CTL_FILLING) {
-			/* The filler (or its reaper) completes the abort. */
-			if (atomic_compare_exchange_weak_explicit(
-				    &e->ctl, &c, c | SHOAL__CTL_DELETING,
-				    memory_order_acq_rel, memory_order_relaxed))
-				return;
-			continue;
-		}
+		left = SHOAL__CTL_HOLDS(c) > creator_holds
+			       ? SHOAL__CTL_HOLDS(c) - creator_holds : 0;
+		n = shoal__obj_aborted_word(left, gen);
+		if (c & SHOAL__CTL_FILLING) /* the filler completes the abort */
+			n = shoal__add_counts(c, 0, (int32_t)left - (int32_t)SHOAL__CTL_HOLDS(c),
+					      &(int){0}) | SHOAL__CTL_DELETING;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_seq_cst, memory_order_relaxed));
-	shoal__waiters_close(s, e); /* its waiters re-check: it is gone */
 	if (shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen))
 		shoal__ledger_forget(s, idx); /* a reaper clears a dead one's */
+	if (c & SHOAL__CTL_FILLING)
+		return;
+	shoal__waiters_close(s, e); /* its waiters re-check: it is gone */
 	shoal__obj_entry_free(s, idx);
 }
 
@@ -756,7 +772,9 @@ SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 	if (idx < 0)
 		return idx;
 	shoal__lock(store);
-	shoal__obj_abort_entry(store, (uint32_t)idx, c);
+	shoal__obj_abort_entry(store, (uint32_t)idx, c,
+			       SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(
+				       store->ledger, store->ledger_mask, (uint32_t)idx)));
 	shoal__unlock(store);
 	return 0;
 }

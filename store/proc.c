@@ -215,7 +215,7 @@ static void shoal__reap_record(struct shoal_store *s, uint32_t slot,
 	c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 	if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
 	    shoal__entry_creator(e) == SHOAL__CREATOR(slot, gen))
-		shoal__obj_abort_entry(s, idx, c);
+		shoal__obj_abort_entry(s, idx, c, SHOAL__LEDGER_HOLDS(r));
 	else
 		shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
 				      SHOAL__LEDGER_HOLDS(r));

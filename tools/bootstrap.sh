@@ -24,5 +24,5 @@ if [ ! -f build/build.ninja ]; then
 	# shellcheck disable=SC2086
 	meson setup build ${SHOAL_MESON_ARGS:-} >/dev/null
 fi
-ninja -C build >/dev/null
+ninja -C build --quiet
 echo "bootstrap: built ./build" >&2
