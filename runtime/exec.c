@@ -19,6 +19,7 @@
  * that finds its promise gone (the submitter died) is dropped.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,20 +170,77 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 	return rc == -ENOENT ? 0 : rc;
 }
 
-/* Writes an error object (code, then message) into return i. */
-static void shoal__return_error(struct shoal_task *t, uint32_t i)
+/* Writes an error object (code, then message) into a promise; nothing if
+ * it is sealed already or gone. */
+static void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
+			      const char *msg)
 {
-	size_t len = strnlen(t->msg, sizeof t->msg);
-	int32_t code = t->fail_code;
+	size_t len = strlen(msg);
 	struct shoal__fill f;
 	void *buf;
 
-	if (shoal__fill_begin(t->rt->store, shoal__task_ret(t->rec, i),
-			      sizeof code + len, -1, &f, &buf))
+	if (shoal__fill_begin(s, ret, sizeof code + len, -1, &f, &buf))
 		return;
 	memcpy(buf, &code, sizeof code);
-	memcpy((char *)buf + sizeof code, t->msg, len);
-	shoal__fill_end(t->rt->store, &f, SHOAL__SIZE_ERROR);
+	memcpy((char *)buf + sizeof code, msg, len);
+	shoal__fill_end(s, &f, SHOAL__SIZE_ERROR);
+}
+
+static void shoal__return_error(struct shoal_task *t, uint32_t i)
+{
+	t->msg[sizeof t->msg - 1] = '\0';
+	shoal__fill_error(t->rt->store, shoal__task_ret(t->rec, i), t->fail_code,
+			  t->msg);
+}
+
+/* Fork server, after a worker died: its running task fails (every return
+ * not sealed yet becomes a WORKERDIED error) and its record is freed. */
+static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
+				struct shoal__task_rec *t, uint32_t idx,
+				const char *why)
+{
+	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why);
+	atomic_fetch_add_explicit(&h->tasks_failed, 1, memory_order_relaxed);
+	shoal__task_free(h, shoal__rt_tasks(h), idx);
+}
+
+struct shoal__requeue {
+	struct shoal__queue *q;
+};
+
+static void shoal__requeue_item(void *ctx, uint32_t item)
+{
+	struct shoal__requeue *r = ctx;
+
+	while (shoal__queue_push(r->q, &item, 1) == 0)
+		sched_yield();
+}
+
+/*
+ * After worker `worker` died (its store slot reaped already): repairs the
+ * run queue, fails its running task, and pushes every queued record again,
+ * since the dead worker may have taken some off the queue without claiming
+ * them (a duplicate is harmless: claims are a CAS on the record).
+ */
+void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
+			     uint32_t worker, const char *why)
+{
+	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
+	struct shoal__requeue r = {shoal__rt_queue(h)};
+
+	shoal__queue_repair(r.q, shoal__requeue_item, &r);
+	for (uint32_t i = 0; i < h->max_tasks; i++) {
+		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
+		uint32_t phase = SHOAL__TASK_PHASE(st);
+
+		if (phase == SHOAL__T_RUNNING && SHOAL__TASK_OWNER(st) == worker + 1)
+			shoal__fail_running(s, h, &tasks[i], i, why);
+		else if (phase == SHOAL__T_QUEUED)
+			shoal__requeue_item(&r, SHOAL__TASK_ITEM(i, SHOAL__TASK_GEN(st) & 0xfffu));
+	}
 }
 
 /* Resolves argument i (a pinned view for a ref); fails the task on error. */

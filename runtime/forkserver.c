@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -159,10 +160,23 @@ static bool shoal__fs_stopping(const struct shoal__fs *fs)
 	       atomic_load_explicit(&fs->hdr->stopping, memory_order_acquire);
 }
 
-/* A child is gone: its slot is free, its store slot reaped, and unless
- * the runtime is stopping it is replaced. */
-static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid)
+static void shoal__fs_describe_death(pid_t pid, int status, char *buf,
+				     size_t cap)
 {
+	if (WIFSIGNALED(status))
+		snprintf(buf, cap, "worker %d died (signal %d: %s)", (int)pid,
+			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, cap, "worker %d exited with status %d", (int)pid,
+			 WEXITSTATUS(status));
+}
+
+/* A child is gone: its store slot is reaped, its running task failed, and
+ * unless the runtime is stopping it is replaced. */
+static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
+{
+	char why[128];
+
 	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
 		if (fs->kids[i] != pid)
 			continue;
@@ -172,8 +186,12 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid)
 		shoal_store_reap(fs->store);
 		if (shoal__fs_stopping(fs))
 			return;
+		/* Counted before its task fails: whoever sees the failure
+		 * sees the death counted. */
 		atomic_fetch_add_explicit(&fs->hdr->workers_died, 1,
 					  memory_order_relaxed);
+		shoal__fs_describe_death(pid, status, why, sizeof why);
+		shoal__exec_worker_died(fs->store, fs->hdr, i, why);
 		shoal__fs_spawn(fs, i);
 		return;
 	}
@@ -186,8 +204,10 @@ static void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
 
 	while (read(fs->sigfd, &si, sizeof si) == sizeof si)
 		;
-	while ((pid = waitpid(-1, NULL, block ? 0 : WNOHANG)) > 0)
-		shoal__fs_child_exited(fs, pid);
+	int status;
+
+	while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0)
+		shoal__fs_child_exited(fs, pid, status);
 }
 
 static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)

@@ -122,8 +122,11 @@ void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *
 void shoal__pending_collect(struct shoal_runtime *rt, size_t max);
 void shoal__pending_flush(struct shoal_runtime *rt);
 
-/* exec.c: a worker runs one queue item */
+/* exec.c: a worker runs one queue item; the fork server cleans up after a
+ * worker that died */
 void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
+void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
+			     uint32_t worker, const char *why);
 
 /* forkserver.c: runs in the fork server, never returns. */
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot);

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,15 @@ static int task_half(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &v, sizeof v);
 }
 
+/* Kills its own worker process. */
+static int task_die(struct shoal_task *t, void *user)
+{
+	(void)t;
+	(void)user;
+	raise(SIGKILL);
+	return 0;
+}
+
 /* Length and checksum of its one bytes argument. */
 static int task_measure(struct shoal_task *t, void *user)
 {
@@ -146,6 +156,7 @@ static struct rt_fixture start(uint32_t workers, uint32_t max_tasks)
 	tu_assert_rc(shoal_register_task(f.reg, "half", task_half, NULL), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "measure", task_measure, NULL), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "nested", task_nested, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "die", task_die, NULL), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.max_tasks = max_tasks;
@@ -451,5 +462,38 @@ Test(runtime_tasks, a_full_task_table_refuses_then_drains)
 		cr_assert_eq(value(&f, refs[i]), 2);
 	extra = submit_add(&f, &one, 1, NULL, 0);
 	cr_assert_eq(value(&f, extra), 1);
+	stop(&f);
+}
+
+Test(runtime_tasks, a_worker_that_dies_fails_its_task_and_loses_no_other)
+{
+	enum { N = 400 };
+	struct rt_fixture f = start(2, 0);
+	static shoal_id refs[N];
+	struct shoal_runtime_info info;
+	struct shoal_args a;
+	shoal_id dead;
+	char msg[128];
+	int64_t total = 0, one = 1;
+	int rc;
+
+	for (int i = 0; i < N; i++) {
+		if (i == N / 2) {
+			shoal_args_init(&a);
+			tu_assert_rc(shoal_submit(f.rt, fn(&f, "die"), &a, 1, &dead), 0);
+		}
+		refs[i] = submit_add(&f, &one, 1, NULL, 0);
+	}
+	get_i64(&f, dead, 10000, &rc);
+	tu_assert_rc(rc, SHOAL_EWORKERDIED);
+	cr_assert_gt(shoal_error_message(f.s, dead, msg, sizeof msg), 0);
+	cr_assert(strstr(msg, "signal 9"), "message: %s", msg);
+	for (int i = 0; i < N; i++)
+		total += value(&f, refs[i]);
+	cr_assert_eq(total, N, "tasks were lost with the worker");
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.workers_died, 1);
+	cr_assert_eq(value(&f, submit_add(&f, &one, 1, NULL, 0)), 1,
+		     "the pool does not work after the death");
 	stop(&f);
 }
