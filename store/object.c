@@ -476,22 +476,29 @@ static bool shoal__at_object_limit(const struct shoal_store *s)
 	       s->hdr->max_objects;
 }
 
+/* Below the object limit, evicting while that makes progress: another
+ * process may take the room we made, but each round evicts something, so
+ * only a store with nothing evictable says no. */
+static int shoal__make_object_room(struct shoal_store *s)
+{
+	while (shoal__at_object_limit(s))
+		if (!shoal__evict_for(s, 0))
+			return -EAGAIN;
+	return 0;
+}
+
 static int shoal__try_alloc(struct shoal_store *s, void *arg)
 {
 	struct shoal__alloc_req *r = arg;
-	int rc;
+	int rc = shoal__make_object_room(s);
 
-	if (shoal__at_object_limit(s)) {
-		shoal__evict_for(s, 0);
-		if (shoal__at_object_limit(s)) /* others may have made room */
-			return -EAGAIN;
+	while (!rc) {
+		rc = shoal__obj_alloc_block(s, r->bytes, &r->off);
+		if (rc != -ENOMEM)
+			return rc;
+		rc = shoal__evict_for(s, r->bytes) ? 0 : -EAGAIN;
 	}
-	rc = shoal__obj_alloc_block(s, r->bytes, &r->off);
-	if (rc != -ENOMEM)
-		return rc;
-	if (shoal__evict_for(s, r->bytes))
-		return shoal__try_alloc(s, arg);
-	return -EAGAIN;
+	return rc;
 }
 
 struct shoal__new_obj {
@@ -580,11 +587,8 @@ static void shoal__intent_create(struct shoal_store *s)
 /* A promise takes a directory entry but no block. */
 static int shoal__try_promise(struct shoal_store *s, struct shoal__new_obj *o)
 {
-	if (shoal__at_object_limit(s)) {
-		shoal__evict_for(s, 0);
-		if (shoal__at_object_limit(s))
-			return -EAGAIN;
-	}
+	if (shoal__make_object_room(s))
+		return -EAGAIN;
 	o->off = SHOAL__OFF_NULL;
 	return shoal__insert(s, o);
 }
