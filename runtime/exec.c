@@ -259,7 +259,8 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 		return 0;
 	}
 	memcpy(&ref, data, sizeof ref);
-	rc = shoal_get(t->rt->store, ref, -1, &t->views[i]);
+	/* Parked until every argument was sealed (deps.c): no wait here. */
+	rc = shoal_get(t->rt->store, ref, 0, &t->views[i]);
 	if (rc && shoal_error_message(t->rt->store, ref, t->msg, sizeof t->msg) >= 0)
 		return shoal__fail(t, rc, NULL); /* the same error, passed on */
 	if (rc)

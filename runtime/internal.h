@@ -116,6 +116,10 @@ int shoal__args_decode(const struct shoal__task_rec *t, uint32_t i,
 		       uint32_t *kind, const uint8_t **data, uint32_t *len);
 shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
 
+/* deps.c: tasks parked on unsealed arguments */
+void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
+		     const struct shoal_args *args);
+
 /* pending.c: a submitter's holds on its pending tasks' ref arguments */
 void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
 void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p);

@@ -24,14 +24,16 @@
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
 #define SHOAL__FN_NAME_SIZE 64u
-#define SHOAL__TASK_SIZE 256u
-#define SHOAL__TASK_ARGS_INLINE 208u
+#define SHOAL__TASK_SIZE 320u
+#define SHOAL__TASK_ARGS_INLINE 200u
+#define SHOAL__TASK_DEPS 16u /* = SHOAL_MAX_ARGS */
 
 enum shoal__task_phase {
 	SHOAL__T_FREE = 0,     /* on the free list */
 	SHOAL__T_BUILDING = 1, /* its submitter fills it in */
 	SHOAL__T_QUEUED = 2,   /* in the run queue */
 	SHOAL__T_RUNNING = 3,  /* a worker runs it (owner = worker + 1) */
+	SHOAL__T_WAITING = 4,  /* parked on unsealed ref arguments (deps.c) */
 };
 
 /* shoal__task_rec.state: generation (32) << 32 | phase (8) << 24 |
@@ -57,6 +59,10 @@ enum shoal__task_phase {
  * free list (written before a push CAS, release).
  *  args   arguments, each a 4-byte header (kind << 30 | length) then the
  *         bytes (BYTES) or a 16-byte ID (REF), padded to 8 bytes.
+ *  deps, dep_next  while WAITING (deps.c): unresolved arguments + 1 (the
+ *         submitter's guard), decremented by whoever resolves one; and
+ *         for argument i, the link of its node in that object's waiter
+ *         stack (written by the submitter before its push CAS).
  */
 struct shoal__task_rec {
 	_Atomic uint64_t state;
@@ -68,6 +74,9 @@ struct shoal__task_rec {
 	uint32_t submitter;      /* SHOAL__CREATOR(slot, generation) */
 	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
 	uint64_t ret_lo;
+	_Atomic uint32_t deps;
+	uint32_t pad_;
+	_Atomic uint32_t dep_next[SHOAL__TASK_DEPS];
 	uint8_t args[SHOAL__TASK_ARGS_INLINE];
 };
 static_assert(sizeof(struct shoal__task_rec) == SHOAL__TASK_SIZE, "task record");

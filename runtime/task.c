@@ -9,8 +9,9 @@
  * (store/fill.c: unsealed entries held by the submitter, so the refs exist
  * and are held before the call returns), takes a hold on every ref
  * argument (so that it outlives the task even if the caller drops it),
- * then publishes the record with a release CAS to QUEUED (R3) and pushes
- * its item (index + generation) into the run queue, which wakes a worker.
+ * then parks it on its unsealed arguments (deps.c); once none is left the
+ * record is published with a release CAS to QUEUED (R3) and its item
+ * (index + generation) pushed into the run queue, which wakes a worker.
  *
  * The holds on ref arguments are this process's; it drops them once the
  * task is done (its first return is ready), checked lazily at each submit
@@ -249,29 +250,15 @@ static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 	return 0;
 }
 
-static void shoal__task_queue(struct shoal_runtime *rt, uint32_t idx)
-{
-	struct shoal__task_rec *t = &rt->tasks[idx];
-	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
-	uint32_t gen = SHOAL__TASK_GEN(st);
-	uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
-
-	atomic_store_explicit(&t->state, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
-			      memory_order_release); /* R3 */
-	while (shoal__queue_push(rt->queue, &item, 1) == 0)
-		sched_yield(); /* full only with repair duplicates: drains */
-	atomic_fetch_add_explicit(&rt->hdr->tasks_submitted, 1, memory_order_relaxed);
-}
-
-/* Builds record idx; on failure everything it did is undone. */
+/* Builds record idx (fit: its arguments as encoded); on failure the
+ * caller undoes it. */
 static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 			     const struct shoal_args *args, uint32_t num_returns,
-			     struct shoal__pending *p)
+			     struct shoal__pending *p, struct shoal_args *fit)
 {
 	struct shoal__task_rec *t = &rt->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	shoal_id ret0 = shoal_id_next(rt->store);
-	struct shoal_args fit;
 	int rc;
 
 	atomic_store_explicit(&t->state,
@@ -284,13 +271,13 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
-	rc = shoal__args_fit(rt, args, &fit, p);
+	rc = shoal__args_fit(rt, args, fit, p);
 	if (!rc)
-		rc = shoal__hold_args(rt, &fit, p);
+		rc = shoal__hold_args(rt, fit, p);
 	if (!rc)
 		rc = shoal__promise_returns(rt, t);
 	if (!rc)
-		shoal__args_encode(t, &fit);
+		shoal__args_encode(t, fit);
 	return rc;
 }
 
@@ -298,7 +285,7 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
 			   shoal_id *refs)
 {
-	struct shoal_args none = {0};
+	struct shoal_args none = {0}, fit;
 	struct shoal__pending p = {0};
 	uint32_t idx;
 	int rc = shoal__check_submit(rt, fn, args, num_returns, refs);
@@ -309,15 +296,18 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 	rc = shoal__task_pop_free(rt, &idx);
 	if (rc)
 		return rc;
-	rc = shoal__task_build(rt, idx, fn, args ? args : &none, num_returns, &p);
+	rc = shoal__task_build(rt, idx, fn, args ? args : &none, num_returns, &p,
+			       &fit);
 	if (rc) {
 		shoal__pending_drop(rt, &p);
 		shoal__task_free(rt->hdr, rt->tasks, idx);
 		return rc;
 	}
+	/* Read before parking: once queued the record may run and go. */
 	for (uint32_t i = 0; i < num_returns; i++)
 		refs[i] = shoal__task_ret(&rt->tasks[idx], i);
-	shoal__task_queue(rt, idx);
+	atomic_fetch_add_explicit(&rt->hdr->tasks_submitted, 1, memory_order_relaxed);
+	shoal__dep_park(rt, idx, &fit);
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);
 	return 0;

@@ -200,6 +200,11 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e);
 int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d);
 void shoal__waiters_reap(struct shoal__proc *p);
+bool shoal__waiters_push_dep(struct shoal_store *s, shoal_id id, uint32_t ref,
+			     _Atomic uint32_t *next);
+/* runtime/deps.c: task dependencies linked into waiter stacks */
+bool shoal__dep_is_ref(uint32_t ref);
+uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref);
 
 /* wait.c: futex waits with the register / re-check / sleep protocol */
 struct shoal__deadline {

@@ -23,6 +23,11 @@
  * later meets it frees it.  A reaper abandons a dead owner's linked records
  * and frees its woken ones.  A record can be woken for an entry reused
  * since the push (a spurious wake-up): waiters always re-check.
+ *
+ * Task dependencies: the runtime links task nodes into the same stacks
+ * (runtime/deps.c), with references tagged so that shoal__dep_is_ref()
+ * tells them apart; draining one resolves that dependency instead of
+ * waking a thread.
  */
 #include <errno.h>
 #include <limits.h>
@@ -68,15 +73,46 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 						memory_order_seq_cst);
 	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
 
-	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED && n < max; n++) {
-		struct shoal__waiter *w = shoal__waiter_at(s, ref);
+	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED; n++) {
+		struct shoal__waiter *w;
 
+		if (shoal__dep_is_ref(ref)) {
+			ref = shoal__dep_resolve(s, ref);
+			continue;
+		}
+		w = n < max ? shoal__waiter_at(s, ref) : NULL;
 		if (!w)
 			return;
 		/* Read next before waking: the owner may reuse the record. */
 		ref = atomic_load_explicit(&w->next, memory_order_acquire);
 		shoal__waiter_wake(w);
 	}
+}
+
+/*
+ * Links a task node (runtime/deps.c) into id's waiter stack if id is
+ * unsealed; *next is the node's link.  False if there is nothing to wait
+ * for: the object is sealed, gone, or its stack closed meanwhile.
+ */
+bool shoal__waiters_push_dep(struct shoal_store *s, shoal_id id, uint32_t ref,
+			     _Atomic uint32_t *next)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+	struct shoal__entry *e;
+	uint32_t head;
+
+	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
+		return false;
+	e = &s->dir[idx];
+	head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+	do {
+		if (head == SHOAL__WAITERS_CLOSED)
+			return false;
+		atomic_store_explicit(next, head, memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->waiters, &head, ref, memory_order_seq_cst, memory_order_relaxed));
+	return true;
 }
 
 /* Takes a FREE record of this process (now WAITING): its index, or -1. */

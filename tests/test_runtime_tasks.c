@@ -497,3 +497,72 @@ Test(runtime_tasks, a_worker_that_dies_fails_its_task_and_loses_no_other)
 		     "the pool does not work after the death");
 	stop(&f);
 }
+
+Test(runtime_tasks, a_thousand_tasks_park_on_one_object_without_a_worker)
+{
+	enum { N = 1000 };
+	struct rt_fixture f = start(1, 0);
+	static shoal_id refs[N];
+	shoal_id gate = shoal_id_next(f.s), free_task;
+	int64_t two = 2, one = 1, total = 0;
+	struct shoal_runtime_info info;
+	void *data;
+
+	tu_assert_rc(shoal_create(f.s, gate, sizeof two, NULL, 0, 0, &data), 0);
+	memcpy(data, &two, sizeof two);
+	for (int i = 0; i < N; i++)
+		refs[i] = submit_add(&f, &one, 1, &gate, 1);
+	/* The only worker is free: the parked tasks hold none. */
+	free_task = submit_add(&f, &one, 1, NULL, 0);
+	cr_assert_eq(value(&f, free_task), 1, "a parked task held the worker");
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	for (int i = 0; i < N; i++)
+		total += value(&f, refs[i]);
+	cr_assert_eq(total, 3 * N);
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.workers_died, 0);
+	stop(&f);
+}
+
+Test(runtime_tasks, a_store_only_process_that_seals_releases_parked_tasks)
+{
+	struct rt_fixture f = start(1, 0);
+	shoal_id gate = tu_id(77, 1), r;
+	int64_t one = 1;
+	int fd = shoal_store_fd(f.s);
+	int ready[2], go[2];
+	pid_t pid;
+
+	tu_pipe(ready);
+	tu_pipe(go);
+	pid = tu_fork();
+	if (pid == 0) {
+		/* A plain store user: it creates the gate, waits until the
+		 * driver parked a task on it, then seals it.  Its seal is what
+		 * must queue the task. */
+		struct shoal_store *c;
+		int64_t five = 5;
+		void *data;
+		int rc = shoal_store_attach_fd(fd, &c);
+
+		if (!rc)
+			rc = shoal_create(c, gate, sizeof five, NULL, 0, 0, &data);
+		if (rc)
+			_exit(tu_err_to_exit(rc));
+		memcpy(data, &five, sizeof five);
+		tu_child_write_byte(ready[1], 'c');
+		tu_child_read_byte(go[0]);
+		rc = shoal_seal(c, gate);
+		tu_child_write_byte(ready[1], 's');
+		tu_child_read_byte(go[0]); /* keep the object until the end */
+		_exit(tu_err_to_exit(rc));
+	}
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'c');
+	r = submit_add(&f, &one, 1, &gate, 1);
+	tu_write_byte(go[1], 'g');
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 's');
+	cr_assert_eq(value(&f, r), 6);
+	tu_write_byte(go[1], 'q');
+	cr_assert_eq(tu_wait_result(pid), 0);
+	stop(&f);
+}
