@@ -7,6 +7,7 @@
 #define SHOAL_RUNTIME_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -65,7 +66,9 @@ struct shoal_runtime {
 	int fs_pidfd;
 	pid_t fs_pid;
 	char name[256];
-	pthread_mutex_t pending_lock; /* guards the pending list */
+	pthread_mutex_t pending_lock; /* guards the pending list, names */
+	struct cds_lfht *names;       /* name -> function index (names.c) */
+	_Atomic bool names_ready;
 	struct shoal__pending *pending;
 	size_t npending;
 	size_t pending_cap;
@@ -115,6 +118,10 @@ void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
 int shoal__args_decode(const struct shoal__task_rec *t, uint32_t i,
 		       uint32_t *kind, const uint8_t **data, uint32_t *len);
 shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
+
+/* names.c */
+struct cds_lfht;
+void shoal__names_close(struct shoal_runtime *rt);
 
 /* deps.c: tasks parked on unsealed arguments */
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,

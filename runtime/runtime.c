@@ -363,6 +363,9 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 
 	if (!rt)
 		return 0;
+	if (!rt->driver)
+		return -EINVAL;
+	shoal__names_close(rt);
 	if (rt->hdr) {
 		atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
 		shoal__rt_wake_workers(rt->hdr);
@@ -378,6 +381,43 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 		shoal_store_unlink(rt->name);
 	shoal__rt_free(rt);
 	return rc;
+}
+
+SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
+{
+	struct shoal_runtime *rt;
+	struct shoal_store *store;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	rc = shoal_store_attach(name, &store);
+	if (rc)
+		return rc;
+	rt = shoal__rt_alloc();
+	rc = rt ? shoal__rt_bind(rt, store) : -ENOMEM;
+	if (rc) {
+		shoal_store_close(store);
+		if (rt)
+			shoal__rt_free(rt);
+		return rc;
+	}
+	rt->fs_pid = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
+	*out = rt;
+	return 0;
+}
+
+SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt)
+{
+	if (!rt)
+		return 0;
+	if (rt->driver)
+		return -EINVAL;
+	shoal__names_close(rt);
+	shoal__pending_flush(rt);
+	shoal_store_close(rt->store);
+	shoal__rt_free(rt);
+	return 0;
 }
 
 SHOAL_API struct shoal_store *shoal_runtime_store(struct shoal_runtime *rt)

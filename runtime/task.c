@@ -313,12 +313,4 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 	return 0;
 }
 
-SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name)
-{
-	if (!rt || !name)
-		return -EINVAL;
-	for (uint32_t i = 0; i < rt->hdr->nfuncs; i++)
-		if (!strncmp(shoal__rt_fname(rt->hdr, i), name, SHOAL__FN_NAME_SIZE))
-			return (int)i;
-	return -ENOENT;
-}
+

@@ -566,3 +566,49 @@ Test(runtime_tasks, a_store_only_process_that_seals_releases_parked_tasks)
 	cr_assert_eq(tu_wait_result(pid), 0);
 	stop(&f);
 }
+
+/* runtime_peer (a separate program) attaches and submits by name. */
+Test(runtime_tasks, an_attached_program_submits_by_name)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o;
+	struct rt_fixture f = {0};
+	struct shoal_view v;
+	char out[128] = {0}, *hex;
+	int p[2];
+	size_t n;
+	shoal_id peer_obj;
+	pid_t pid;
+
+	tu_assert_rc(shoal_registry_open(&f.reg), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "add", task_add, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
+	f.s = shoal_runtime_store(f.rt);
+	tu_pipe(p);
+	pid = tu_fork();
+	if (pid == 0) {
+		if (dup2(p[1], 1) < 0)
+			_exit(TU_EXIT_IO);
+		execl(RUNTIME_PEER, RUNTIME_PEER, name, "20", "22", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	cr_assert_eq(tu_wait_exit(pid), 0, "runtime_peer failed");
+	n = tu_read_all(p[0], out, sizeof out - 1);
+	out[n] = '\0';
+	cr_assert_eq(strncmp(out, "42 ", 3), 0, "peer printed: %s", out);
+	hex = out + 3;
+	hex[SHOAL_ID_HEX_LEN] = '\0';
+	tu_assert_rc(shoal_id_parse(hex, &peer_obj), 0);
+	/* What the attached program put is in the driver's store. */
+	tu_assert_rc(shoal_get(f.s, peer_obj, 0, &v), 0);
+	cr_assert_eq(v.size, 4);
+	cr_assert_eq(memcmp(v.data, "peer", 4), 0);
+	shoal_release(f.s, &v);
+	tu_assert_rc(shoal_runtime_detach(f.rt), -EINVAL);
+	stop(&f);
+}

@@ -29,6 +29,7 @@
  *
  * Thread safety: a runtime handle may be used by any thread of the driver.
  * Start and shutdown are not to be raced with other calls on the handle.
+ * Other programs join a named runtime with shoal_runtime_attach().
  */
 #ifndef SHOAL_RUNTIME_H
 #define SHOAL_RUNTIME_H
@@ -103,8 +104,23 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 
 /* Stops every shoal process, waits for them, closes the store and unlinks
  * a named segment.  NULL is a no-op.  Returns 0, or the first error met
- * (the runtime is gone either way). */
+ * (the runtime is gone either way).  -EINVAL for an attached handle (use
+ * shoal_runtime_detach). */
 SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt);
+
+/*
+ * Attaches a separate program (not forked from the driver) to the named
+ * runtime: it can submit tasks by function name (shoal_function reads the
+ * names the driver registered), get their results, and put and get
+ * objects, with no daemon anywhere.  The attached program's ref holds are
+ * its own (its store slot).  It cannot run tasks.  -ENOENT if there is no
+ * such runtime, SHOAL_EBADSEGMENT for a store without a runtime.
+ */
+SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out);
+
+/* Detaches an attached program's handle: drops what it still holds for
+ * pending tasks and closes its store handle; the runtime goes on. */
+SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt);
 
 /* The runtime's store: put / get / hold / drop objects through it. */
 SHOAL_API struct shoal_store *shoal_runtime_store(struct shoal_runtime *rt);
