@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -55,6 +56,7 @@ struct shoal__fs {
 	unsigned arena;           /* this process's private memory */
 	int driver_pidfd;
 	int sigfd;
+	int spawn_fd;             /* eventfd: a worker asks for an extra one */
 	sigset_t old_mask;
 	bool shutting_down;
 };
@@ -107,7 +109,8 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
 	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (!fs->kids || fs->driver_pidfd < 0 || fs->sigfd < 0)
+	fs->spawn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!fs->kids || fs->driver_pidfd < 0 || fs->sigfd < 0 || fs->spawn_fd < 0)
 		return -errno ? -errno : -ENOMEM;
 	return 0;
 }
@@ -128,7 +131,7 @@ _Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
 	close(fs->sigfd);
 	close(fs->driver_pidfd);
 	sigprocmask(SIG_SETMASK, &fs->old_mask, NULL);
-	shoal__worker_main(fs->boot, index, parent);
+	shoal__worker_main(fs->boot, index, parent, fs->spawn_fd);
 }
 
 static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
@@ -142,6 +145,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 		return -EBUSY;
 	w = &fs->workers[index];
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
+	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -176,15 +180,19 @@ static void shoal__fs_describe_death(pid_t pid, int status, char *buf,
 static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 {
 	char why[128];
+	bool retired;
 
 	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
 		if (fs->kids[i] != pid)
 			continue;
 		fs->kids[i] = 0;
+		retired = atomic_load_explicit(&fs->workers[i].state,
+					       memory_order_acquire) == SHOAL__WK_RETIRED;
 		atomic_store_explicit(&fs->workers[i].state, SHOAL__WK_EXITED,
 				      memory_order_release);
 		shoal_store_reap(fs->store);
-		if (shoal__fs_stopping(fs))
+		if (shoal__fs_stopping(fs) || (retired && WIFEXITED(status) &&
+					       WEXITSTATUS(status) == 0))
 			return;
 		/* Counted before its task fails: whoever sees the failure
 		 * sees the death counted. */
@@ -279,21 +287,38 @@ static bool shoal__fs_request(struct shoal__fs *fs)
 	return true;
 }
 
+/* Every running worker is blocked in a task: start an extra one in a
+ * free slot beyond num_workers, if there is one left. */
+static void shoal__fs_extra(struct shoal__fs *fs)
+{
+	uint64_t n;
+
+	if (read(fs->spawn_fd, &n, sizeof n) != sizeof n || shoal__fs_stopping(fs) ||
+	    !shoal__all_blocked(fs->hdr))
+		return;
+	for (uint32_t i = fs->hdr->num_workers; i < fs->hdr->max_workers; i++)
+		if (!fs->kids[i] && shoal__fs_spawn(fs, i) > 0)
+			return;
+}
+
 static void shoal__fs_loop(struct shoal__fs *fs)
 {
-	struct pollfd p[3] = {
+	struct pollfd p[4] = {
 		{.fd = fs->boot->ctl_fd, .events = POLLIN},
 		{.fd = fs->driver_pidfd, .events = POLLIN},
 		{.fd = fs->sigfd, .events = POLLIN},
+		{.fd = fs->spawn_fd, .events = POLLIN},
 	};
 
 	for (;;) {
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			shoal__fs_driver_gone(fs);
 		if (p[1].revents)
 			shoal__fs_driver_gone(fs);
 		if (p[2].revents)
 			shoal__fs_reap_children(fs, false);
+		if (p[3].revents)
+			shoal__fs_extra(fs);
 		if (p[0].revents && !shoal__fs_request(fs))
 			return;
 	}

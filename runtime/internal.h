@@ -143,7 +143,8 @@ void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot);
 
 /* worker.c: runs in a worker, never returns. */
+bool shoal__all_blocked(struct shoal__rt_hdr *h);
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot,
-				  uint32_t index, pid_t parent);
+				  uint32_t index, pid_t parent, int spawn_fd);
 
 #endif /* SHOAL_RUNTIME_INTERNAL_H */

@@ -87,6 +87,7 @@ enum shoal__worker_state {
 	SHOAL__WK_STARTING = 1, /* forked, not running yet */
 	SHOAL__WK_RUNNING = 2,
 	SHOAL__WK_EXITED = 3,   /* reaped by the fork server */
+	SHOAL__WK_RETIRED = 4,  /* an extra worker that left when idle */
 };
 
 /*
@@ -97,12 +98,15 @@ enum shoal__worker_state {
  *              (driver, info) load with acquire (A1).
  *  generation  the fork server bumps it for each process started in the
  *              slot (a replacement is a new generation).
+ *  blocked     the worker, around a sleep in a get inside a task
+ *              (relaxed: a hint for starting extra workers); reset by the
+ *              fork server when it starts a process in the slot.
  */
 struct shoal__rt_worker {
 	_Atomic int32_t pid;
 	_Atomic uint32_t state;
 	_Atomic uint32_t generation;
-	uint32_t pad0_;
+	_Atomic uint32_t blocked;   /* the worker: asleep in a get in a task */
 	_Atomic uint64_t tasks_run; /* the worker (statistics) */
 	uint8_t pad1_[64 - 24];
 };

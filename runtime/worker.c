@@ -34,6 +34,8 @@ struct shoal__worker {
 	struct shoal_runtime rt;  /* this process's handle, for the tasks */
 	uint32_t index;
 	uint32_t spin;
+	int spawn_fd;             /* asks the fork server for an extra worker */
+	bool extra;               /* beyond num_workers: retires when idle */
 };
 
 static void shoal__die_with_parent(pid_t parent)
@@ -90,33 +92,76 @@ static uint32_t shoal__worker_share(const struct shoal__worker *w)
 	return share < 1 ? 1 : share > SHOAL__WORKER_BATCH ? SHOAL__WORKER_BATCH : share;
 }
 
-/* Runs what the queue has; sleeps on it when it is empty. */
-static void shoal__worker_step(struct shoal__worker *w)
+/* True when every running worker is asleep in a task. */
+bool shoal__all_blocked(struct shoal__rt_hdr *h)
+{
+	struct shoal__rt_worker *ws = shoal__rt_workers(h);
+
+	for (uint32_t i = 0; i < h->max_workers; i++)
+		if (atomic_load_explicit(&ws[i].state, memory_order_relaxed) ==
+			    SHOAL__WK_RUNNING &&
+		    !atomic_load_explicit(&ws[i].blocked, memory_order_relaxed))
+			return false;
+	return true;
+}
+
+/*
+ * The store calls this around every sleep of a get inside a task.  When
+ * every running worker is asleep so, nothing can run the tasks they wait
+ * for (nested tasks deeper than the pool): ask the fork server for an
+ * extra worker.  Relaxed counts: a missed request is repeated by the next
+ * blocking get, a spurious one costs an idle worker that retires.
+ */
+static void shoal__worker_blocked(void *ctx, bool blocked)
+{
+	struct shoal__worker *w = ctx;
+	uint64_t one = 1;
+
+	atomic_store_explicit(&w->me->blocked, blocked, memory_order_relaxed);
+	if (blocked && shoal__all_blocked(w->hdr) &&
+	    write(w->spawn_fd, &one, sizeof one) < 0)
+		return; /* the fork server is gone: shutting down */
+}
+
+/* Runs what the queue has; sleeps on it when it is empty.  False when an
+ * idle extra worker should retire. */
+static bool shoal__worker_step(struct shoal__worker *w)
 {
 	uint32_t items[SHOAL__WORKER_BATCH];
 	uint32_t n = shoal__queue_pop(w->rt.queue, items, shoal__worker_share(w));
 
 	if (n == 0) {
-		shoal__queue_wait(w->rt.queue,
-				  shoal__deadline_in(SHOAL__WORKER_SLICE_MS), w->spin);
-		return;
+		int rc = shoal__queue_wait(w->rt.queue,
+					   shoal__deadline_in(SHOAL__WORKER_SLICE_MS),
+					   w->spin);
+		return !(rc == -ETIMEDOUT && w->extra &&
+			 shoal__queue_len(w->rt.queue) == 0);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		shoal__exec_item(&w->rt, w->index, items[i]);
 	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);
+	return true;
 }
 
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index,
-				  pid_t parent)
+				  pid_t parent, int spawn_fd)
 {
 	struct shoal__worker w = {0};
+	bool retire = false;
 
 	shoal__die_with_parent(parent);
 	if (shoal__worker_attach(boot, index, &w))
 		_exit(1);
+	w.spawn_fd = spawn_fd;
+	w.extra = index >= w.hdr->num_workers;
+	w.store->on_block = shoal__worker_blocked;
+	w.store->on_block_ctx = &w;
 	shoal__announce_running(&w);
-	while (!shoal__stopping(&w))
-		shoal__worker_step(&w);
+	while (!shoal__stopping(&w) && !retire)
+		retire = !shoal__worker_step(&w);
+	if (retire) /* the fork server neither counts nor replaces it */
+		atomic_store_explicit(&w.me->state, SHOAL__WK_RETIRED,
+				      memory_order_release);
 	shoal__pending_flush(&w.rt);
 	shoal_store_close(w.store);
 	_exit(0);

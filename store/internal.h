@@ -49,6 +49,10 @@ struct shoal_store {
 	 * assume single-threaded.  Never held across a wait. */
 	_Atomic uint32_t lock;
 	uint32_t ledger_used;       /* records in my ledger (under lock) */
+	/* Called around every sleep of a get, wait or create (a worker tells
+	 * the runtime it is blocked); set once, before any concurrent use. */
+	void (*on_block)(void *ctx, bool blocked);
+	void *on_block_ctx;
 	struct shoal__evict_plan {  /* eviction candidates (under lock) */
 		struct shoal__cand *buf;
 		size_t cap;
@@ -72,6 +76,12 @@ static inline void shoal__lock(struct shoal_store *s)
 static inline void shoal__unlock(struct shoal_store *s)
 {
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
+}
+
+static inline void shoal__blocking(struct shoal_store *s, bool blocked)
+{
+	if (s->on_block)
+		s->on_block(s->on_block_ctx, blocked);
 }
 
 /* segment.c */

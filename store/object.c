@@ -443,7 +443,9 @@ static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 		}
 		if (slice.ns > d.ns)
 			slice = d;
+		shoal__blocking(s, true);
 		rc = shoal__futex_wait(seq, seen, slice, s->hdr->spin_budget);
+		shoal__blocking(s, false);
 		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
 		if (rc != -ETIMEDOUT)
 			continue;
@@ -986,7 +988,11 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 	int rc = -EAGAIN;
 
 	if (idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+	{
+		shoal__blocking(s, true);
 		rc = shoal__waiters_wait(s, (uint32_t)idx, c, slice);
+		shoal__blocking(s, false);
+	}
 	if (rc == -ETIMEDOUT) {
 		shoal__lock(s);
 		shoal__proc_reap_all(s);

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -610,5 +611,82 @@ Test(runtime_tasks, an_attached_program_submits_by_name)
 	cr_assert_eq(memcmp(v.data, "peer", 4), 0);
 	shoal_release(f.s, &v);
 	tu_assert_rc(shoal_runtime_detach(f.rt), -EINVAL);
+	stop(&f);
+}
+
+/* depth d: submits deep(d - 1) and waits for it, so d + 1 tasks block at
+ * once on a pool of one worker. */
+static int task_deep(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_args a;
+	struct shoal_view v;
+	bool ok;
+	int64_t d = arg_i64(t, 0, &ok), below = 0, r;
+	shoal_id ref;
+	int rc;
+
+	(void)user;
+	if (d > 0) {
+		int64_t next = d - 1;
+
+		shoal_args_init(&a);
+		shoal_args_bytes(&a, &next, sizeof next);
+		rc = shoal_submit(rt, shoal_function(rt, "deep"), &a, 1, &ref);
+		if (!rc)
+			rc = shoal_get(s, ref, 20000, &v);
+		if (rc)
+			return shoal_task_fail(t, rc, "depth %" PRId64 ": %s", d,
+					       shoal_strerror(rc));
+		memcpy(&below, v.data, sizeof below);
+		shoal_release(s, &v);
+		shoal_drop(s, ref);
+	}
+	r = below + 1;
+	return shoal_task_return(t, 0, &r, sizeof r);
+}
+
+/* Bounded poll of shared state: the extra workers retire. */
+static bool pool_back_to(struct shoal_runtime *rt, uint32_t n, int timeout_ms)
+{
+	int64_t end = tu_now_ms() + timeout_ms;
+	struct shoal_runtime_info info;
+
+	while (tu_now_ms() < end) {
+		shoal_runtime_info(rt, &info, NULL, 0);
+		if (info.workers_alive == n)
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+Test(runtime_tasks, nested_tasks_deeper_than_the_pool_get_extra_workers)
+{
+	struct shoal_runtime_options o;
+	struct rt_fixture f = {0};
+	struct shoal_runtime_info info;
+	struct shoal_args a;
+	int64_t depth = 4;
+	shoal_id r;
+
+	tu_assert_rc(shoal_registry_open(&f.reg), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "deep", task_deep, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.max_extra_workers = 4;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
+	f.s = shoal_runtime_store(f.rt);
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &depth, sizeof depth);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "deep"), &a, 1, &r), 0);
+	cr_assert_eq(value(&f, r), depth + 1);
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_geq(info.workers_started, (uint64_t)depth + 1,
+		      "only %" PRIu64 " workers started", info.workers_started);
+	cr_assert_eq(info.workers_died, 0, "a retired worker counted as dead");
+	cr_assert(pool_back_to(f.rt, 1, 10000), "the extra workers did not retire");
 	stop(&f);
 }
