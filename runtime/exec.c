@@ -136,7 +136,7 @@ SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 		return -EBUSY;
 	rc = shoal__fill_begin(task->rt->store, shoal__task_ret(task->rec, i), size,
 			       -1, &task->open[task->nopen], buf);
-	if (rc == -ENOENT) { /* the submitter is gone: write into the void */
+	if (rc == -ENOENT || rc == SHOAL_ESEALED) { /* gone, or a retry */
 		task->set |= 1ull << i;
 		return rc;
 	}
@@ -162,8 +162,9 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 	rc = shoal__fill_begin(task->rt->store, shoal__task_ret(task->rec, i), size,
 			       -1, &f, &buf);
 	task->set |= 1ull << i;
+	/* Gone (the submitter died), or sealed by an earlier attempt. */
 	if (rc)
-		return rc == -ENOENT ? 0 : rc;
+		return rc == -ENOENT || rc == SHOAL_ESEALED ? 0 : rc;
 	if (size)
 		memcpy(buf, data, size);
 	rc = shoal__fill_end(task->rt->store, &f, 0);
@@ -193,13 +194,28 @@ static void shoal__return_error(struct shoal_task *t, uint32_t i)
 			  t->msg);
 }
 
-/* Fork server, after a worker died: its running task fails (every return
+/* Fork server, after a worker died: its running task runs again if it
+ * has retries left (RUNNING -> QUEUED, pushed), else fails (every return
  * not sealed yet becomes a WORKERDIED error) and its record is freed. */
 static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 				struct shoal__task_rec *t, uint32_t idx,
 				const char *why)
 {
 	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 0;
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint32_t gen = SHOAL__TASK_GEN(st);
+
+	if (t->retries > 0) {
+		uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
+
+		t->retries--;
+		atomic_store_explicit(&t->state,
+				      SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
+				      memory_order_release); /* R3 */
+		while (shoal__queue_push(shoal__rt_queue(h), &item, 1) == 0)
+			sched_yield();
+		return;
+	}
 
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why);

@@ -75,7 +75,7 @@ struct shoal__task_rec {
 	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
 	uint64_t ret_lo;
 	_Atomic uint32_t deps;
-	uint32_t pad_;
+	uint32_t retries;        /* runs left after a worker death (fork server) */
 	_Atomic uint32_t dep_next[SHOAL__TASK_DEPS];
 	uint8_t args[SHOAL__TASK_ARGS_INLINE];
 };

@@ -253,9 +253,11 @@ static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 /* Builds record idx (fit: its arguments as encoded); on failure the
  * caller undoes it. */
 static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
-			     const struct shoal_args *args, uint32_t num_returns,
+			     const struct shoal_args *args,
+			     const struct shoal_task_options *o,
 			     struct shoal__pending *p, struct shoal_args *fit)
 {
+	uint32_t num_returns = o->num_returns;
 	struct shoal__task_rec *t = &rt->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	shoal_id ret0 = shoal_id_next(rt->store);
@@ -267,6 +269,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 			      memory_order_relaxed);
 	t->fn = (uint32_t)fn;
 	t->num_returns = num_returns;
+	t->retries = o->max_retries;
 	t->submitter = shoal__store_creator(rt->store);
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
@@ -285,10 +288,27 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
 			   shoal_id *refs)
 {
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+
+	o.num_returns = num_returns;
+	return shoal_submit_opts(rt, fn, args, &o, refs);
+}
+
+SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
+				const struct shoal_args *args,
+				const struct shoal_task_options *opts,
+				shoal_id *refs)
+{
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
 	struct shoal_args none = {0}, fit;
 	struct shoal__pending p = {0};
-	uint32_t idx;
-	int rc = shoal__check_submit(rt, fn, args, num_returns, refs);
+	uint32_t idx, num_returns;
+	int rc;
+
+	if (opts)
+		o = *opts;
+	num_returns = o.num_returns;
+	rc = shoal__check_submit(rt, fn, args, num_returns, refs);
 
 	if (rc)
 		return rc;
@@ -296,8 +316,7 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 	rc = shoal__task_pop_free(rt, &idx);
 	if (rc)
 		return rc;
-	rc = shoal__task_build(rt, idx, fn, args ? args : &none, num_returns, &p,
-			       &fit);
+	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit);
 	if (rc) {
 		shoal__pending_drop(rt, &p);
 		shoal__task_free(rt->hdr, rt->tasks, idx);

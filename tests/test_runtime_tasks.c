@@ -690,3 +690,61 @@ Test(runtime_tasks, nested_tasks_deeper_than_the_pool_get_extra_workers)
 	cr_assert(pool_back_to(f.rt, 1, 10000), "the extra workers did not retire");
 	stop(&f);
 }
+
+/* Dies on its first `arg` attempts (it leaves a marker object per attempt,
+ * IDs derived from the task's second argument), then returns the attempt
+ * number. */
+static int task_flaky(struct shoal_task *t, void *user)
+{
+	struct shoal_store *s = shoal_runtime_store(shoal_task_runtime(t));
+	bool ok;
+	int64_t deaths = arg_i64(t, 0, &ok), tag = arg_i64(t, 1, &ok), attempt;
+
+	(void)user;
+	for (attempt = 0; attempt < deaths; attempt++) {
+		shoal_id marker = tu_id(900 + (uint32_t)tag, (uint64_t)attempt + 1);
+
+		if (shoal_contains(s, marker) == 1)
+			continue;
+		shoal_put_with_id(s, marker, "x", 1, NULL, 0, 1000);
+		raise(SIGKILL);
+	}
+	attempt += 1;
+	return shoal_task_return(t, 0, &attempt, sizeof attempt);
+}
+
+static shoal_id submit_flaky(struct rt_fixture *f, int64_t deaths, int64_t tag,
+			     uint32_t retries)
+{
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	struct shoal_args a;
+	shoal_id r;
+
+	o.max_retries = retries;
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &deaths, sizeof deaths);
+	shoal_args_bytes(&a, &tag, sizeof tag);
+	tu_assert_rc(shoal_submit_opts(f->rt, fn(f, "flaky"), &a, &o, &r), 0);
+	return r;
+}
+
+Test(runtime_tasks, a_task_with_retries_runs_again_after_its_worker_dies)
+{
+	struct rt_fixture f = {0};
+	struct shoal_runtime_options o;
+	int rc;
+
+	tu_assert_rc(shoal_registry_open(&f.reg), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "flaky", task_flaky, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
+	f.s = shoal_runtime_store(f.rt);
+	/* Two deaths, two retries: the third attempt returns 3. */
+	cr_assert_eq(value(&f, submit_flaky(&f, 2, 1, 2)), 3);
+	/* Two deaths, one retry: the worker-died error stands. */
+	get_i64(&f, submit_flaky(&f, 2, 2, 1), 10000, &rc);
+	tu_assert_rc(rc, SHOAL_EWORKERDIED);
+	stop(&f);
+}

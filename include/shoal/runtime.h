@@ -188,6 +188,25 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
 			   shoal_id *refs);
 
+/* Options of one task (Ray's .options(...)). */
+struct shoal_task_options {
+	uint32_t num_returns;  /* 1..SHOAL_MAX_RETURNS; default 1 */
+	/* Times the task runs again when its worker dies (a crash, a kill)
+	 * before it finished; application errors are never retried.  A retry
+	 * finds the returns its earlier attempt sealed already sealed
+	 * (shoal_task_return then succeeds without writing, and
+	 * shoal_task_return_buffer returns SHOAL_ESEALED).  Default 0. */
+	uint32_t max_retries;
+};
+
+#define SHOAL_TASK_OPTIONS_INIT {.num_returns = 1, .max_retries = 0}
+
+/* shoal_submit with options; opts NULL means the defaults. */
+SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
+				const struct shoal_args *args,
+				const struct shoal_task_options *opts,
+				shoal_id *refs);
+
 /* Inside a task function. */
 SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task);
 SHOAL_API uint32_t shoal_task_num_args(const struct shoal_task *task);
