@@ -2,8 +2,9 @@
 /*
  * bench/shoal_bench.c - shoal's benchmark program, under Ray's metric names.
  *
- * One binary, a table of families (store calls, bandwidth, latency; tasks
- * and actors come later), and a small shared harness:
+ * One binary, a table of families (store calls, bandwidth, latency, the
+ * machine's wake-up floors, tasks; actors come later), and a small shared
+ * harness:
  *
  *   - a workload is a function that runs n operations; run_for() calls it
  *     in batches until a repetition's time is up, reading CLOCK_MONOTONIC
@@ -26,6 +27,11 @@
  * asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG), the parent
  * waits for every child on every path, and kills them (by pid) only on an
  * error path.  SIGPIPE is ignored so that a dead child shows up as EPIPE.
+ * The floors family forks one child at a time the same way (it shares an
+ * anonymous MAP_SHARED page, no store).  The tasks family starts private
+ * runtimes (opts.name = NULL): their fork server and workers are shoal's,
+ * and shoal_runtime_shutdown() stops and reaps them on every path, error
+ * paths included.
  *
  * Public API only: <shoal/shoal.h>.
  */
@@ -35,11 +41,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,7 +68,7 @@
 #define REP_SECONDS_QUICK 0.1
 #define REP_SECONDS_FULL 0.4
 #define MAX_WORKLOADS 2      /* measured side by side in one measure() */
-#define MAX_EXTRA 3          /* extra numeric fields of a metric */
+#define MAX_EXTRA 4          /* extra numeric fields of a metric */
 
 #define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
 #define CALL_BATCH 256u      /* calls between two clock reads */
@@ -80,6 +88,9 @@
 #define TARGET_GET_CALLS 10e6
 #define TARGET_PUT_VS_MEMCPY 0.7
 #define TARGET_1GIB_VS_1KIB 2.0
+#define TARGET_TASKS_ASYNC 1e6
+#define TARGET_TASKS_SYNC 200e3
+#define TARGET_SLEEPING_VS_FUTEX 1.5
 
 /* ------------------------------------------------------------------ */
 /* Context and results                                                */
@@ -92,6 +103,14 @@ struct bench_ctx {
 	double rep_seconds;  /* length of one repetition */
 	long ncpus;          /* CPUs online */
 	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
+	struct floors *floors; /* filled by the floors family, read by tasks */
+};
+
+/* The wake-up floors measured in this run (0: not measured), so that the
+ * task metrics can state their ratio to them. */
+struct floors {
+	double futex_rtt_ns;
+	double spin_rtt_ns;
 };
 
 enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS };
@@ -115,6 +134,11 @@ struct metric {
 	int procs;              /* processes; 0: not applicable */
 	int ncpus;              /* entries of cpus[] */
 	int cpus[MULTI_PROCS];  /* CPU each process last ran on */
+	int pinned;             /* 1 pinned to CPUs 0 and 1, -1 not; 0: n/a */
+	bool runtime;           /* a task metric: the next three apply */
+	uint32_t workers;       /* the runtime's worker pool */
+	uint64_t capacity;      /* its store's capacity in bytes */
+	uint32_t spin_budget;   /* its store's spin budget (pauses) */
 	int nextra;
 	struct extra extra[MAX_EXTRA];
 	const char *note;
@@ -304,6 +328,12 @@ static void emit_json(const struct metric *m)
 			printf("%s%d", i ? "," : "", m->cpus[i]);
 		putchar(']');
 	}
+	if (m->pinned)
+		printf(",\"pinned\":%s", m->pinned > 0 ? "true" : "false");
+	if (m->runtime)
+		printf(",\"workers\":%" PRIu32 ",\"capacity\":%" PRIu64
+		       ",\"spin_budget\":%" PRIu32,
+		       m->workers, m->capacity, m->spin_budget);
 	for (int i = 0; i < m->nextra; i++) {
 		json_key(m->extra[i].key);
 		json_num(m->extra[i].value);
@@ -377,6 +407,13 @@ static void human_context(const struct metric *m, char *buf, size_t len)
 		append(buf, len, &at, "%s%d", i ? "," : "cpus=", m->cpus[i]);
 	if (m->ncpus)
 		append(buf, len, &at, " ");
+	if (m->pinned)
+		append(buf, len, &at, "pinned=%s ", m->pinned > 0 ? "yes" : "no");
+	if (m->runtime) {
+		human_bytes(m->capacity, b, sizeof b);
+		append(buf, len, &at, "workers=%" PRIu32 " store=%s spin=%" PRIu32
+		       " ", m->workers, b, m->spin_budget);
+	}
 	for (int i = 0; i < m->nextra; i++)
 		append(buf, len, &at, "%s=%.3g ", m->extra[i].key,
 		       m->extra[i].value);
@@ -1302,6 +1339,749 @@ static int family_get_latency(const struct bench_ctx *ctx)
 }
 
 /* ------------------------------------------------------------------ */
+/* Family: the machine's floors (cross-process wake-up round trips)   */
+
+#define PP_TIMEOUT_S 10.0      /* a peer silent this long: an error */
+#define PP_SLEEP_NS 100000000L /* a futex sleep, between liveness checks */
+#define PP_CHECK_SPINS 65536u  /* pauses between two liveness checks */
+#define PP_FUTEX_BATCH 16u     /* round trips between two clock reads */
+#define PP_SPIN_BATCH 1024u
+
+/* The page two processes ping-pong on (MAP_SHARED | MAP_ANONYMOUS). */
+struct pp_page {
+	_Atomic uint32_t word;      /* odd: the parent's ping; even: the pong */
+	_Atomic uint32_t stop;      /* set by the parent before a last ping */
+	_Atomic int32_t child_cpu;  /* where the child ran last */
+};
+
+enum pp_mode { PP_FUTEX, PP_SPIN };
+
+struct pp_state {
+	struct pp_page *pg;
+	enum pp_mode mode;
+	pid_t parent;    /* the child's peer */
+	pid_t child;     /* the parent's peer; 0 on the child's side */
+	uint32_t seq;    /* parent: the last pong */
+};
+
+static void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* FUTEX_WAIT / FUTEX_WAKE, the shared kind (not _PRIVATE): the word is in
+ * a MAP_SHARED page of two processes. */
+static long futex_call(_Atomic uint32_t *word, int op, uint32_t val,
+		       const struct timespec *ts)
+{
+	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
+}
+
+/* 0 while the peer runs, -ECHILD (child gone) or -ESRCH (parent gone). */
+static int pp_peer_alive(const struct pp_state *s)
+{
+	siginfo_t si;
+
+	if (!s->child)
+		return getppid() == s->parent ? 0 : -ESRCH;
+	si.si_pid = 0;
+	if (waitid(P_PID, (id_t)s->child, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return -errno;
+	return si.si_pid ? -ECHILD : 0;
+}
+
+/* Waits until the word is no longer `old`: FUTEX_WAIT, or pauses.  Checks
+ * the peer after each timed-out sleep or PP_CHECK_SPINS pauses. */
+static int pp_wait(const struct pp_state *s, uint32_t old)
+{
+	const struct timespec slice = {0, PP_SLEEP_NS};
+	double deadline = 0;
+	uint32_t spins = 0;
+	int rc;
+
+	for (;;) {
+		if (atomic_load_explicit(&s->pg->word, memory_order_acquire) != old)
+			return 0;
+		if (s->mode == PP_FUTEX) {
+			if (futex_call(&s->pg->word, FUTEX_WAIT, old, &slice) == 0 ||
+			    errno != ETIMEDOUT)
+				continue; /* woken, changed (EAGAIN) or EINTR */
+		} else if (++spins % PP_CHECK_SPINS) {
+			cpu_pause();
+			continue;
+		} else {
+			sched_yield(); /* only matters with one CPU */
+		}
+		rc = pp_peer_alive(s);
+		if (rc < 0)
+			return rc;
+		if (deadline == 0)
+			deadline = now_s() + PP_TIMEOUT_S;
+		else if (now_s() > deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+/* Publishes v; in futex mode, always wakes the peer. */
+static void pp_signal(const struct pp_state *s, uint32_t v)
+{
+	atomic_store_explicit(&s->pg->word, v, memory_order_release);
+	if (s->mode == PP_FUTEX)
+		futex_call(&s->pg->word, FUTEX_WAKE, 1, NULL);
+}
+
+/* The parent's workload: n round trips (ping, wait for the pong). */
+static int pp_batch(void *arg, uint64_t n)
+{
+	struct pp_state *s = arg;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t ping = s->seq + 1;
+		int rc;
+
+		pp_signal(s, ping);
+		rc = pp_wait(s, ping);
+		if (rc < 0)
+			return rc;
+		if (atomic_load_explicit(&s->pg->word, memory_order_relaxed) !=
+		    ping + 1)
+			return -EPROTO;
+		s->seq = ping + 1;
+	}
+	return 0;
+}
+
+/* The child: answers every ping until the parent sets stop. */
+static int pp_child_loop(const struct pp_state *s)
+{
+	uint32_t last = 0;
+
+	for (;;) {
+		int rc = pp_wait(s, last);
+
+		if (rc < 0)
+			return rc;
+		if (atomic_load_explicit(&s->pg->stop, memory_order_acquire))
+			return 0;
+		last = atomic_load_explicit(&s->pg->word, memory_order_relaxed) + 1;
+		pp_signal(s, last);
+	}
+}
+
+static void __attribute__((noreturn))
+pp_child_main(const struct bench_ctx *ctx, struct pp_state *s)
+{
+	int rc = 0;
+
+	s->child = 0;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		rc = -errno;
+	else if (getppid() != s->parent)
+		rc = -ESRCH; /* the parent died before prctl */
+	else if (ctx->pin)
+		rc = pin_to_cpu(1);
+	if (rc == 0)
+		rc = pp_child_loop(s);
+	atomic_store_explicit(&s->pg->child_cpu, sched_getcpu(),
+			      memory_order_relaxed);
+	_exit(rc < 0 ? 1 : 0);
+}
+
+/* Ends the ping-pong: stop + a last ping, then waits for the child (at
+ * most PP_TIMEOUT_S, then SIGKILL; at once on an error path). */
+static int pp_stop(struct pp_state *s, bool failed)
+{
+	double deadline = now_s() + PP_TIMEOUT_S;
+	int r;
+
+	atomic_store_explicit(&s->pg->stop, 1, memory_order_release);
+	pp_signal(s, s->seq + 1);
+	while ((r = reap_child(s->child, false, true)) == 0 && !failed &&
+	       now_s() < deadline)
+		usleep(1000);
+	if (r == 0) {
+		kill(s->child, SIGKILL); /* our own child, by pid */
+		r = reap_child(s->child, true, false);
+	}
+	return r < 0 && !failed ? r : 0;
+}
+
+/* One floor: forks the peer (pinned to CPU 1, this process to CPU 0, when
+ * both are usable; this process's affinity is restored afterwards). */
+static int pp_measure(const struct bench_ctx *ctx, enum pp_mode mode,
+		      struct metric *m)
+{
+	struct pp_state s = {.mode = mode, .parent = getpid()};
+	struct workload w = {pp_batch, &s,
+			     mode == PP_FUTEX ? PP_FUTEX_BATCH : PP_SPIN_BATCH,
+			     0, UNIT_NS};
+	cpu_set_t saved;
+	void *p = mmap(NULL, sizeof *s.pg, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	bool restore = false;
+	int rc = 0, stop_rc;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	s.pg = p; /* zero-filled */
+	atomic_store(&s.pg->child_cpu, -1);
+	if (sched_getaffinity(0, sizeof saved, &saved) < 0)
+		rc = -errno;
+	restore = rc == 0 && ctx->pin;
+	if (restore)
+		rc = pin_to_cpu(0);
+	if (rc == 0) {
+		fflush(stdout);
+		fflush(stderr);
+		s.child = fork();
+		if (s.child == 0)
+			pp_child_main(ctx, &s);
+		if (s.child < 0)
+			rc = -errno;
+	}
+	if (rc == 0) {
+		rc = measure(ctx, &w, 1, &m->st);
+		m->cpus[0] = sched_getcpu();
+		stop_rc = pp_stop(&s, rc < 0);
+		rc = rc < 0 ? rc : stop_rc;
+		m->cpus[1] = atomic_load(&s.pg->child_cpu);
+		m->ncpus = 2;
+	}
+	if (restore && sched_setaffinity(0, sizeof saved, &saved) < 0 &&
+	    rc == 0)
+		rc = -errno;
+	munmap(p, sizeof *s.pg);
+	return rc;
+}
+
+static int floor_one(const struct bench_ctx *ctx, enum pp_mode mode,
+		     double *out)
+{
+	struct metric m = {
+		.name = mode == PP_FUTEX ? "futex_rtt_ns" : "spin_rtt_ns",
+		.unit = UNIT_NS, .procs = 2, .pinned = ctx->pin ? 1 : -1,
+		.note = mode == PP_FUTEX
+			? "ping-pong of a counter between 2 forked processes "
+			  "on a MAP_SHARED anonymous page: each side sleeps in "
+			  "FUTEX_WAIT (shared) and wakes the other with "
+			  "FUTEX_WAKE; ns per round trip"
+			: "ping-pong of a counter between 2 forked processes "
+			  "on a MAP_SHARED anonymous page: each side spins on "
+			  "the word (pause); ns per round trip",
+	};
+	int rc;
+
+	if (!wanted(ctx, m.name))
+		return 0;
+	rc = pp_measure(ctx, mode, &m);
+	if (rc < 0)
+		return emit_error(ctx, m.name, 0, rc);
+	*out = m.st.median;
+	emit(ctx, &m);
+	return 0;
+}
+
+static int family_floors(const struct bench_ctx *ctx)
+{
+	int rc1 = floor_one(ctx, PP_FUTEX, &ctx->floors->futex_rtt_ns);
+	int rc2 = floor_one(ctx, PP_SPIN, &ctx->floors->spin_rtt_ns);
+
+	return rc1 < 0 ? rc1 : rc2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Family: tasks (remote functions)                                   */
+
+#define TASK_WINDOW 1000u       /* async: tasks in flight, then get+drop */
+#define TASK_TIMEOUT_MS 10000   /* a get of a no-op's result */
+#define SYNC_BATCH 64u          /* sync round trips between clock reads */
+#define CLIENT_WORKERS 4u       /* 2 client tasks + 2 executors */
+#define CLIENT_TIMEOUT_MS 120000 /* a get of a client task's result */
+#define CLIENT_BARRIER_S 10.0   /* a client waits this long for the other */
+#define CLIENT_WARM_TASKS 5000u /* per client, in the sizing round */
+#define CLIENT_MAX_TASKS 4000000u
+
+/* Shared by the driver and the workers (mapped before the runtime starts,
+ * inherited by its processes): the client tasks' start barrier. */
+struct client_page {
+	_Atomic uint64_t arrived; /* client tasks that reached the barrier */
+};
+
+/* Refs and views for one window (TASK_WINDOW tasks). */
+struct window {
+	shoal_id refs[TASK_WINDOW];
+	struct shoal_view views[TASK_WINDOW];
+	uint8_t ready[TASK_WINDOW];
+};
+
+/* The no-op: no arguments, one 8-byte return. */
+static int task_noop(struct shoal_task *t, void *user)
+{
+	uint64_t v = 0;
+
+	(void)user;
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
+/* Drops refs[0..n); returns rc, or the first drop error if rc is 0. */
+static int drop_all(struct shoal_store *s, const shoal_id *refs, uint32_t n,
+		    int rc)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int r = shoal_drop(s, refs[i]);
+
+		rc = rc < 0 ? rc : r;
+	}
+	return rc;
+}
+
+/* Submits n no-ops; *done gets how many were submitted (to drop). */
+static int submit_noops(struct shoal_runtime *rt, int fn, shoal_id *refs,
+			uint32_t n, uint32_t *done)
+{
+	struct shoal_args a;
+	int rc = 0;
+
+	shoal_args_init(&a);
+	for (*done = 0; *done < n; (*done)++) {
+		rc = shoal_submit(rt, fn, &a, 1, &refs[*done]);
+		if (rc < 0)
+			break;
+	}
+	return rc;
+}
+
+/* Ray's async batch: submit n no-ops, get all (one shoal_get_many),
+ * release and drop every one. */
+static int noop_window(struct shoal_runtime *rt, int fn, struct window *w,
+		       uint32_t n)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	bool got;
+	uint32_t done;
+	int rc = submit_noops(rt, fn, w->refs, n, &done);
+
+	if (rc == 0)
+		rc = shoal_get_many(s, w->refs, n, TASK_TIMEOUT_MS, w->views);
+	got = rc >= 0 && done == n; /* views[0..n) are this window's */
+	for (uint32_t i = 0; got && rc >= 0 && i < n; i++) {
+		if (w->views[i].err)
+			rc = w->views[i].err;
+		else if (w->views[i].size != sizeof(uint64_t))
+			rc = -EBADMSG;
+	}
+	for (uint32_t i = 0; got && i < n; i++)
+		if (w->views[i].data)
+			shoal_release(s, &w->views[i]);
+	return drop_all(s, w->refs, done, rc < 0 ? rc : 0);
+}
+
+struct task_state {
+	struct shoal_runtime *rt;
+	int fn;
+	struct window *w;
+};
+
+/* single_client_tasks_sync: submit, get, release, drop, one at a time. */
+static int sync_batch(void *arg, uint64_t n)
+{
+	struct task_state *ts = arg;
+	struct shoal_store *s = shoal_runtime_store(ts->rt);
+	struct shoal_args a;
+
+	shoal_args_init(&a);
+	for (uint64_t i = 0; i < n; i++) {
+		struct shoal_view v;
+		shoal_id ref;
+		int rc = shoal_submit(ts->rt, ts->fn, &a, 1, &ref);
+
+		if (rc < 0)
+			return rc;
+		rc = shoal_get(s, ref, TASK_TIMEOUT_MS, &v);
+		if (rc == 0) {
+			rc = v.size == sizeof(uint64_t) ? 0 : -EBADMSG;
+			shoal_release(s, &v);
+		}
+		rc = drop_all(s, &ref, 1, rc);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* single_client_tasks_async: n tasks, in windows of TASK_WINDOW. */
+static int async_batch(void *arg, uint64_t n)
+{
+	struct task_state *ts = arg;
+
+	for (uint64_t i = 0; i < n; i += TASK_WINDOW) {
+		uint32_t k = n - i < TASK_WINDOW ? (uint32_t)(n - i) : TASK_WINDOW;
+		int rc = noop_window(ts->rt, ts->fn, ts->w, k);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* single_client_wait_1k_refs: n times, submit TASK_WINDOW no-ops, one
+ * shoal_wait for all of them, drop them (unfetched). */
+static int wait_batch(void *arg, uint64_t n)
+{
+	struct task_state *ts = arg;
+	struct shoal_store *s = shoal_runtime_store(ts->rt);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t done;
+		int rc = submit_noops(ts->rt, ts->fn, ts->w->refs, TASK_WINDOW,
+				      &done);
+
+		if (rc == 0)
+			rc = shoal_wait(s, ts->w->refs, TASK_WINDOW, TASK_WINDOW,
+					TASK_TIMEOUT_MS, ts->w->ready);
+		if (rc >= 0)
+			rc = rc < (int)TASK_WINDOW ? -ETIMEDOUT : 0;
+		rc = drop_all(s, ts->w->refs, done, rc);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A client (multi_client_tasks_async), run by a worker: waits until every
+ * client task runs, then submits its args[0] no-ops through its worker's
+ * runtime handle (nested submission), in windows, getting and dropping
+ * each window.  Returns {tasks, elapsed ns}. */
+static int task_client(struct shoal_task *t, void *user)
+{
+	struct client_page *pg = user;
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	uint64_t arg[2], out[2];
+	struct window *w = NULL;
+	const void *d[2];
+	size_t len[2];
+	double t0, deadline = now_s() + CLIENT_BARRIER_S;
+	int fn = shoal_function(rt, "noop"), rc = 0;
+
+	for (uint32_t i = 0; i < 2; i++) {
+		if (shoal_task_arg(t, i, &d[i], &len[i]) < 0 ||
+		    len[i] != sizeof arg[i])
+			return shoal_task_fail(t, -EINVAL, "client: bad args");
+		memcpy(&arg[i], d[i], sizeof arg[i]);
+	}
+	if (!pg || fn < 0)
+		return shoal_task_fail(t, fn < 0 ? fn : -EINVAL,
+				       "client: no noop or page");
+	atomic_fetch_add(&pg->arrived, 1);
+	while (atomic_load(&pg->arrived) < arg[1]) {
+		if (now_s() > deadline)
+			return shoal_task_fail(t, -ETIMEDOUT,
+					       "client: the other client "
+					       "never started");
+		sched_yield();
+	}
+	w = malloc(sizeof *w);
+	if (!w)
+		return shoal_task_fail(t, -ENOMEM, "client: no memory");
+	t0 = now_s();
+	for (out[0] = 0; rc == 0 && out[0] < arg[0]; out[0] += TASK_WINDOW)
+		rc = noop_window(rt, fn, w, TASK_WINDOW);
+	out[1] = (uint64_t)((now_s() - t0) * 1e9);
+	free(w);
+	if (rc < 0)
+		return shoal_task_fail(t, rc, "client: nested tasks: %s",
+				       shoal_strerror(rc));
+	return shoal_task_return(t, 0, out, sizeof out);
+}
+
+/* A private runtime with the no-op and the client registered. */
+struct bench_rt {
+	struct shoal_runtime *rt;
+	int noop, client;
+};
+
+/* Starts it; fills m's runtime fields.  spin_budget < 0: the default. */
+static int bench_rt_start(uint32_t workers, int64_t spin_budget,
+			  struct client_page *pg, struct bench_rt *b,
+			  struct metric *m)
+{
+	struct shoal_runtime_options o;
+	struct shoal_runtime_info info;
+	struct shoal_store_stats st;
+	struct shoal_registry *reg;
+	int rc = shoal_registry_open(&reg);
+
+	b->rt = NULL;
+	if (rc < 0)
+		return rc;
+	rc = shoal_register_task(reg, "noop", task_noop, NULL);
+	if (rc == 0)
+		rc = shoal_register_task(reg, "client", task_client, pg);
+	shoal_runtime_options_init(&o);
+	o.num_workers = workers;
+	o.name = NULL; /* private: nothing in /dev/shm */
+	if (spin_budget >= 0)
+		o.store.spin_budget = (uint32_t)spin_budget;
+	if (rc == 0)
+		rc = shoal_runtime_start(reg, &o, &b->rt);
+	shoal_registry_close(reg);
+	if (rc < 0)
+		return rc;
+	b->noop = shoal_function(b->rt, "noop");
+	b->client = shoal_function(b->rt, "client");
+	rc = b->noop < 0 ? b->noop : b->client < 0 ? b->client : 0;
+	if (rc == 0)
+		rc = shoal_runtime_info(b->rt, &info, NULL, 0);
+	if (rc == 0)
+		rc = shoal_store_stats(shoal_runtime_store(b->rt), &st);
+	if (rc < 0) {
+		shoal_runtime_shutdown(b->rt);
+		b->rt = NULL;
+		return rc;
+	}
+	m->runtime = true;
+	m->workers = info.num_workers;
+	m->capacity = st.capacity;
+	m->spin_budget = o.store.spin_budget;
+	return 0;
+}
+
+/* Shuts the runtime down; returns rc, or shutdown's error if rc is 0. */
+static int bench_rt_stop(struct bench_rt *b, int rc)
+{
+	int r = shoal_runtime_shutdown(b->rt);
+
+	b->rt = NULL;
+	return rc < 0 ? rc : r;
+}
+
+/* Starts a runtime, measures one workload on it, shuts it down. */
+static int tasks_measure(const struct bench_ctx *ctx, uint32_t workers,
+			 int64_t spin_budget,
+			 int (*batch)(void *state, uint64_t n),
+			 uint64_t batch_ops, struct metric *m)
+{
+	struct task_state ts = {0};
+	struct workload w = {batch, &ts, batch_ops, 0, UNIT_OPS};
+	struct bench_rt b;
+	int rc;
+
+	ts.w = malloc(sizeof *ts.w);
+	if (!ts.w)
+		return -ENOMEM;
+	rc = bench_rt_start(workers, spin_budget, NULL, &b, m);
+	if (rc == 0) {
+		ts.rt = b.rt;
+		ts.fn = b.noop;
+		rc = measure(ctx, &w, 1, &m->st);
+		rc = bench_rt_stop(&b, rc);
+	}
+	free(ts.w);
+	return rc;
+}
+
+static int tasks_sync(const struct bench_ctx *ctx, bool sleeping)
+{
+	struct metric m = {
+		.name = "single_client_tasks_sync", .unit = UNIT_OPS,
+		.verdict = -1,
+		.target = sleeping ? "rtt <= 1.5x futex_rtt_ns" : ">= 200k/s",
+		.note = sleeping
+			? "submit a no-op (8-byte return), shoal_get, release, "
+			  "drop, repeat; spin_budget 0: the driver and the "
+			  "workers sleep on futexes at once (the sleeping "
+			  "case); rtt_ns = 1e9 / median"
+			: "submit a no-op (8-byte return), shoal_get, release, "
+			  "drop, repeat; default spin budget (waiters spin, "
+			  "then sleep); rtt_ns = 1e9 / median",
+	};
+	const double *fl = sleeping ? &ctx->floors->futex_rtt_ns
+				       : &ctx->floors->spin_rtt_ns;
+	int rc;
+
+	if (!wanted(ctx, m.name))
+		return 0;
+	rc = tasks_measure(ctx, 0, sleeping ? 0 : -1, sync_batch, SYNC_BATCH,
+			   &m);
+	if (rc < 0)
+		return emit_error(ctx, m.name, 0, rc);
+	add_extra(&m, "rtt_ns", 1e9 / m.st.median);
+	if (*fl > 0)
+		add_extra(&m, sleeping ? "ratio_to_futex_rtt"
+				       : "ratio_to_spin_rtt",
+			  1e9 / m.st.median / *fl);
+	if (!sleeping)
+		m.verdict = m.st.median >= TARGET_TASKS_SYNC;
+	else if (*fl > 0) /* unknown without the floor from this run */
+		m.verdict = 1e9 / m.st.median <= TARGET_SLEEPING_VS_FUTEX * *fl;
+	emit(ctx, &m);
+	return 0;
+}
+
+static int tasks_async(const struct bench_ctx *ctx)
+{
+	struct metric m = {
+		.name = "single_client_tasks_async", .unit = UNIT_OPS,
+		.target = ">= 1M/s",
+		.note = "submit 1000 no-ops (8-byte return), shoal_get_many "
+			"of the 1000, release and drop each; repeat",
+	};
+	int rc;
+
+	if (!wanted(ctx, m.name))
+		return 0;
+	rc = tasks_measure(ctx, 0, -1, async_batch, TASK_WINDOW, &m);
+	if (rc < 0)
+		return emit_error(ctx, m.name, 0, rc);
+	m.verdict = m.st.median >= TARGET_TASKS_ASYNC;
+	emit(ctx, &m);
+	return 0;
+}
+
+static int tasks_wait(const struct bench_ctx *ctx)
+{
+	struct metric m = {
+		.name = "single_client_wait_1k_refs", .unit = UNIT_OPS,
+		.verdict = -1,
+		.note = "submit 1000 no-ops, one shoal_wait(1000 refs, "
+			"num_ready 1000), drop the 1000 unfetched; ops = "
+			"waits; tasks_per_s = 1000 x waits/s",
+	};
+	int rc;
+
+	if (!wanted(ctx, m.name))
+		return 0;
+	rc = tasks_measure(ctx, 0, -1, wait_batch, 1, &m);
+	if (rc < 0)
+		return emit_error(ctx, m.name, 0, rc);
+	add_extra(&m, "tasks_per_s", m.st.median * TASK_WINDOW);
+	emit(ctx, &m);
+	return 0;
+}
+
+/* One round of the clients: both submitted with `per_client` tasks each;
+ * *rate = their tasks / the longer client's time. */
+static int client_round(struct bench_rt *b, uint64_t per_client,
+			uint64_t *round, double *rate)
+{
+	struct shoal_store *s = shoal_runtime_store(b->rt);
+	uint64_t arg[2] = {per_client, (*round + 1) * MULTI_PROCS};
+	struct shoal_view v[MULTI_PROCS] = {{0}};
+	shoal_id refs[MULTI_PROCS];
+	struct shoal_args a;
+	uint64_t ops = 0, ns = 0;
+	uint32_t done;
+	int rc;
+
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &arg[0], sizeof arg[0]);
+	shoal_args_bytes(&a, &arg[1], sizeof arg[1]);
+	for (done = 0; done < MULTI_PROCS; done++) {
+		rc = shoal_submit(b->rt, b->client, &a, 1, &refs[done]);
+		if (rc < 0)
+			return drop_all(s, refs, done, rc);
+	}
+	(*round)++;
+	rc = shoal_get_many(s, refs, MULTI_PROCS, CLIENT_TIMEOUT_MS, v);
+	for (int i = 0; rc >= 0 && i < MULTI_PROCS; i++) {
+		uint64_t out[2];
+
+		if (v[i].err) {
+			rc = v[i].err;
+			break;
+		}
+		if (v[i].size != sizeof out) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(out, v[i].data, sizeof out);
+		ops += out[0];
+		ns = out[1] > ns ? out[1] : ns;
+	}
+	for (int i = 0; i < MULTI_PROCS; i++)
+		if (v[i].data)
+			shoal_release(s, &v[i]);
+	if (rc >= 0)
+		*rate = (double)ops * 1e9 / (double)(ns ? ns : 1);
+	return drop_all(s, refs, MULTI_PROCS, rc < 0 ? rc : 0);
+}
+
+/* A sizing round (also the warm-up), then ctx->reps timed rounds of
+ * about ctx->rep_seconds each. */
+static int client_measure(const struct bench_ctx *ctx, struct bench_rt *b,
+			  struct metric *m)
+{
+	double v[REPS_FULL], warm;
+	uint64_t round = 0, per_client;
+	int rc = client_round(b, CLIENT_WARM_TASKS, &round, &warm);
+
+	if (rc < 0)
+		return rc;
+	per_client = (uint64_t)(warm * ctx->rep_seconds / MULTI_PROCS);
+	per_client = (per_client / TASK_WINDOW + 1) * TASK_WINDOW;
+	if (per_client > CLIENT_MAX_TASKS)
+		per_client = CLIENT_MAX_TASKS;
+	for (int r = 0; rc == 0 && r < ctx->reps; r++)
+		rc = client_round(b, per_client, &round, &v[r]);
+	if (rc < 0)
+		return rc;
+	m->st = stats_of(v, ctx->reps);
+	add_extra(m, "tasks_per_client", (double)per_client);
+	return 0;
+}
+
+static int tasks_multi(const struct bench_ctx *ctx)
+{
+	struct metric m = {
+		.name = "multi_client_tasks_async", .unit = UNIT_OPS,
+		.procs = MULTI_PROCS, .target = ">= 1M/s",
+		.note = "the 2 clients are tasks (the API cannot attach a "
+			"second driver yet): the driver submits 2 client "
+			"tasks to a runtime of 4 workers (2 run the clients, "
+			"2 execute); each client waits for the other, then "
+			"submits no-ops through shoal_task_runtime() (nested) "
+			"in windows of 1000, get_many+release+drop; total = "
+			"sum of tasks / the longer client's time",
+	};
+	struct client_page *pg;
+	struct bench_rt b;
+	void *p;
+	int rc;
+
+	if (!wanted(ctx, m.name))
+		return 0;
+	p = mmap(NULL, sizeof *pg, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return emit_error(ctx, m.name, 0, -errno);
+	pg = p; /* zero-filled, inherited by the runtime's processes */
+	rc = bench_rt_start(CLIENT_WORKERS, -1, pg, &b, &m);
+	if (rc == 0)
+		rc = bench_rt_stop(&b, client_measure(ctx, &b, &m));
+	munmap(p, sizeof *pg);
+	if (rc < 0)
+		return emit_error(ctx, m.name, 0, rc);
+	m.verdict = m.st.median >= TARGET_TASKS_ASYNC;
+	emit(ctx, &m);
+	return 0;
+}
+
+static int family_tasks(const struct bench_ctx *ctx)
+{
+	int rc[5] = {tasks_sync(ctx, false), tasks_sync(ctx, true),
+		     tasks_async(ctx), tasks_multi(ctx), tasks_wait(ctx)};
+
+	for (int i = 0; i < 5; i++)
+		if (rc[i] < 0)
+			return rc[i];
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Families, options, main                                            */
 
 struct family {
@@ -1318,6 +2098,11 @@ static const struct family families[] = {
 	 "single_client_put_gigabytes memcpy_gigabytes (1 MiB, 64 MiB)"},
 	{"get_latency", family_get_latency,
 	 "get_latency_1KiB_ns get_latency_1GiB_ns"},
+	{"floors", family_floors, "futex_rtt_ns spin_rtt_ns"},
+	{"tasks", family_tasks,
+	 "single_client_tasks_sync (spinning, sleeping) "
+	 "single_client_tasks_async multi_client_tasks_async "
+	 "single_client_wait_1k_refs"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
@@ -1375,16 +2160,18 @@ static bool cpus_0_and_1_usable(void)
 
 static void print_machine(const struct bench_ctx *ctx)
 {
-	char note[320];
+	char note[512];
 
 	snprintf(note, sizeof note,
 		 "%ld CPUs online; medians of %d repetitions of %.1f s after "
-		 "a warm-up; multi_client_put_calls %s; single-client "
-		 "benchmarks are not pinned; compare ratios within one run",
+		 "a warm-up; multi_client_put_calls, futex_rtt_ns and "
+		 "spin_rtt_ns %s; single-client benchmarks and the task "
+		 "runtimes' processes are not pinned; compare ratios within "
+		 "one run",
 		 ctx->ncpus, ctx->reps, ctx->rep_seconds,
-		 ctx->pin ? "pins its 2 processes to CPUs 0 and 1 "
+		 ctx->pin ? "pin their 2 processes to CPUs 0 and 1 "
 			    "(sched_setaffinity)"
-			  : "does not pin (CPUs 0 and 1 not both usable)");
+			  : "do not pin (CPUs 0 and 1 not both usable)");
 	if (ctx->json) {
 		printf("{\"metric\":\"machine\",\"cpus\":%ld", ctx->ncpus);
 		printf(",\"pinned\":%s", ctx->pin ? "[0,1]" : "null");
@@ -1402,11 +2189,13 @@ static void print_machine(const struct bench_ctx *ctx)
 
 int main(int argc, char **argv)
 {
+	struct floors floors = {0, 0};
 	struct bench_ctx ctx;
 	int failed = 0, rc = parse_args(argc, argv, &ctx);
 
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	ctx.floors = &floors;
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		fprintf(stderr, "shoal-bench: signal: %s\n",
 			shoal_strerror(-errno));
