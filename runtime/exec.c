@@ -239,7 +239,10 @@ static void shoal__requeue_item(void *ctx, uint32_t item)
  * After worker `worker` died (its store slot reaped already): repairs the
  * run queue, fails its running task, and pushes every queued record again,
  * since the dead worker may have taken some off the queue without claiming
- * them (a duplicate is harmless: claims are a CAS on the record).
+ * them (a duplicate is harmless: claims are a CAS on the record).  That
+ * sweep also covers the items a repair reports lost, so the repair gets no
+ * callback: pushing from inside it could wait forever for the very cell it
+ * has not released yet (queue.h).
  */
 void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
 			     uint32_t worker, const char *why)
@@ -247,7 +250,7 @@ void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
 	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
 	struct shoal__requeue r = {shoal__rt_queue(h)};
 
-	shoal__queue_repair(r.q, shoal__requeue_item, &r);
+	shoal__queue_repair(r.q, NULL, NULL);
 	for (uint32_t i = 0; i < h->max_tasks; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 		uint32_t phase = SHOAL__TASK_PHASE(st);
