@@ -146,6 +146,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	w = &fs->workers[index];
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0)
 		return -errno;

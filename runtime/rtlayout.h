@@ -101,6 +101,8 @@ enum shoal__worker_state {
  *  blocked     the worker, around a sleep in a get inside a task
  *              (relaxed: a hint for starting extra workers); reset by the
  *              fork server when it starts a process in the slot.
+ *  spinning    the worker, while it spins idle before sleeping (relaxed:
+ *              a bound on spinners, worker.c); reset like blocked.
  */
 struct shoal__rt_worker {
 	_Atomic int32_t pid;
@@ -108,7 +110,8 @@ struct shoal__rt_worker {
 	_Atomic uint32_t generation;
 	_Atomic uint32_t blocked;   /* the worker: asleep in a get in a task */
 	_Atomic uint64_t tasks_run; /* the worker (statistics) */
-	uint8_t pad1_[64 - 24];
+	_Atomic uint32_t spinning;  /* the worker: idle and spinning */
+	uint8_t pad1_[64 - 28];
 };
 static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
 

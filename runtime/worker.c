@@ -36,6 +36,7 @@ struct shoal__worker {
 	uint32_t spin;
 	int spawn_fd;             /* asks the fork server for an extra worker */
 	bool extra;               /* beyond num_workers: retires when idle */
+	uint32_t max_spinners;    /* online CPUs - 1 */
 };
 
 static void shoal__die_with_parent(pid_t parent)
@@ -123,6 +124,31 @@ static void shoal__worker_blocked(void *ctx, bool blocked)
 		return; /* the fork server is gone: shutting down */
 }
 
+/* Spin only while it can pay: the budget is this idle worker's while
+ * fewer running workers than CPUs - 1 spin (a spinner must not take the
+ * CPU of the process that would hand it work); otherwise it sleeps at
+ * once.  Per-worker flags, so a worker killed while spinning leaves no
+ * count behind (its slot is reset when it is replaced). */
+static uint32_t shoal__worker_spin_begin(struct shoal__worker *w)
+{
+	struct shoal__rt_worker *ws = shoal__rt_workers(w->hdr);
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < w->hdr->max_workers && n < w->max_spinners; i++)
+		n += atomic_load_explicit(&ws[i].state, memory_order_relaxed) ==
+			     SHOAL__WK_RUNNING &&
+		     atomic_load_explicit(&ws[i].spinning, memory_order_relaxed);
+	if (n >= w->max_spinners)
+		return 0;
+	atomic_store_explicit(&w->me->spinning, 1, memory_order_relaxed);
+	return w->spin;
+}
+
+static void shoal__worker_spin_end(struct shoal__worker *w)
+{
+	atomic_store_explicit(&w->me->spinning, 0, memory_order_relaxed);
+}
+
 /* Runs what the queue has; sleeps on it when it is empty.  False when an
  * idle extra worker should retire. */
 static bool shoal__worker_step(struct shoal__worker *w)
@@ -133,7 +159,8 @@ static bool shoal__worker_step(struct shoal__worker *w)
 	if (n == 0) {
 		int rc = shoal__queue_wait(w->rt.queue,
 					   shoal__deadline_in(SHOAL__WORKER_SLICE_MS),
-					   w->spin);
+					   shoal__worker_spin_begin(w));
+		shoal__worker_spin_end(w);
 		return !(rc == -ETIMEDOUT && w->extra &&
 			 shoal__queue_len(w->rt.queue) == 0);
 	}
@@ -154,6 +181,8 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 		_exit(1);
 	w.spawn_fd = spawn_fd;
 	w.extra = index >= w.hdr->num_workers;
+	w.max_spinners = sysconf(_SC_NPROCESSORS_ONLN) > 1
+				 ? (uint32_t)sysconf(_SC_NPROCESSORS_ONLN) - 1 : 0;
 	w.store->on_block = shoal__worker_blocked;
 	w.store->on_block_ctx = &w;
 	shoal__announce_running(&w);
