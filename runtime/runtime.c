@@ -440,6 +440,14 @@ SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 							memory_order_relaxed),
 		.workers_died = atomic_load_explicit(&rt->hdr->workers_died,
 						     memory_order_relaxed),
+		.tasks_submitted = atomic_load_explicit(&rt->hdr->tasks_submitted,
+							memory_order_relaxed),
+		.tasks_done = atomic_load_explicit(&rt->hdr->tasks_done,
+						   memory_order_relaxed),
+		.tasks_failed = atomic_load_explicit(&rt->hdr->tasks_failed,
+						     memory_order_relaxed),
+		.tasks_queued = shoal__queue_len(rt->queue),
+		.max_tasks = rt->hdr->max_tasks,
 	};
 	for (uint32_t i = 0; i < rt->hdr->max_workers; i++) {
 		const struct shoal__rt_worker *w = &rt->workers[i];

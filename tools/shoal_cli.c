@@ -3,7 +3,8 @@
  * shoal - the command-line tool.
  *
  *   shoal status NAME    store capacity and usage, processes (Ray's
- *                        `ray status` object-store lines)
+ *                        `ray status` object-store lines), and the
+ *                        runtime's workers and tasks if it has one
  *   shoal objects NAME   one row per live object (Ray's `ray memory`)
  *
  * It attaches to a named store like any other process (so it also reaps
@@ -35,6 +36,29 @@ static int status(struct shoal_store *st)
 	printf("processes     %u of %u (this one included), %llu reaped\n",
 	       s.processes, s.max_procs, (unsigned long long)s.reaped);
 	return 0;
+}
+
+/* The runtime's pool and tasks, if the segment has a runtime. */
+static void runtime_status(const char *name)
+{
+	struct shoal_runtime_info info;
+	struct shoal_runtime *rt;
+
+	if (shoal_runtime_attach(name, &rt))
+		return;
+	if (!shoal_runtime_info(rt, &info, NULL, 0)) {
+		printf("fork server   pid %d\n", info.fork_server_pid);
+		printf("workers       %u running (pool %u), %llu started, %llu died\n",
+		       info.workers_alive, info.num_workers,
+		       (unsigned long long)info.workers_started,
+		       (unsigned long long)info.workers_died);
+		printf("tasks         %llu submitted, %llu done, %llu failed, %u queued (table %u)\n",
+		       (unsigned long long)info.tasks_submitted,
+		       (unsigned long long)info.tasks_done,
+		       (unsigned long long)info.tasks_failed, info.tasks_queued,
+		       info.max_tasks);
+	}
+	shoal_runtime_detach(rt);
 }
 
 static const char *state_name(uint32_t state)
@@ -88,6 +112,8 @@ int main(int argc, char **argv)
 	}
 	rc = strcmp(argv[1], "status") ? objects(st) : status(st);
 	shoal_store_close(st);
+	if (!rc && !strcmp(argv[1], "status"))
+		runtime_status(argv[2]);
 	if (rc)
 		fprintf(stderr, "shoal: %s\n", shoal_strerror(rc));
 	return rc ? 1 : 0;

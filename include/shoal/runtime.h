@@ -131,6 +131,11 @@ struct shoal_runtime_info {
 	uint32_t workers_alive;     /* worker processes running now */
 	uint64_t workers_started;   /* since start, replacements included */
 	uint64_t workers_died;      /* deaths not asked for */
+	uint64_t tasks_submitted;
+	uint64_t tasks_done;        /* ran and returned 0 */
+	uint64_t tasks_failed;      /* failed, or their worker died */
+	uint32_t tasks_queued;      /* in the run queue now (approximate) */
+	uint32_t max_tasks;
 };
 
 /* A snapshot of the process pool.  worker_pids (may be NULL) receives up
