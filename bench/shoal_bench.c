@@ -1602,8 +1602,6 @@ static int family_floors(const struct bench_ctx *ctx)
 #define CLIENT_WORKERS 4u       /* 2 client tasks + 2 executors */
 #define CLIENT_TIMEOUT_MS 120000 /* a get of a client task's result */
 #define CLIENT_BARRIER_S 10.0   /* a client waits this long for the other */
-#define CLIENT_WARM_TASKS 5000u /* per client, in the sizing round */
-#define CLIENT_MAX_TASKS 4000000u
 
 /* Shared by the driver and the workers (mapped before the runtime starts,
  * inherited by its processes): the client tasks' start barrier. */
@@ -1752,10 +1750,11 @@ static int wait_batch(void *arg, uint64_t n)
 	return 0;
 }
 
-/* A client (multi_client_tasks_async), run by a worker: waits until every
- * client task runs, then submits its args[0] no-ops through its worker's
- * runtime handle (nested submission), in windows, getting and dropping
- * each window.  Returns {tasks, elapsed ns}. */
+/* A client (multi_client_tasks_async), run by a worker: waits until
+ * args[1] client tasks reached the barrier, then, for args[0] ns at least,
+ * submits no-ops through its worker's runtime handle (nested submission)
+ * in windows, getting and dropping each window (as run_for() does, one
+ * clock read per window).  Returns {tasks, elapsed ns}. */
 static int task_client(struct shoal_task *t, void *user)
 {
 	struct client_page *pg = user;
@@ -1788,9 +1787,12 @@ static int task_client(struct shoal_task *t, void *user)
 	if (!w)
 		return shoal_task_fail(t, -ENOMEM, "client: no memory");
 	t0 = now_s();
-	for (out[0] = 0; rc == 0 && out[0] < arg[0]; out[0] += TASK_WINDOW)
+	out[0] = 0;
+	do {
 		rc = noop_window(rt, fn, w, TASK_WINDOW);
-	out[1] = (uint64_t)((now_s() - t0) * 1e9);
+		out[0] += TASK_WINDOW;
+		out[1] = (uint64_t)((now_s() - t0) * 1e9);
+	} while (rc == 0 && out[1] < arg[0]);
 	free(w);
 	if (rc < 0)
 		return shoal_task_fail(t, rc, "client: nested tasks: %s",
@@ -1963,13 +1965,14 @@ static int tasks_wait(const struct bench_ctx *ctx)
 	return 0;
 }
 
-/* One round of the clients: both submitted with `per_client` tasks each;
- * *rate = their tasks / the longer client's time. */
-static int client_round(struct bench_rt *b, uint64_t per_client,
-			uint64_t *round, double *rate)
+/* One round of the clients, each running for `seconds` after the
+ * barrier; *rate = their tasks / the longer client's time. */
+static int client_round(struct bench_rt *b, double seconds, uint64_t *round,
+			double *rate)
 {
 	struct shoal_store *s = shoal_runtime_store(b->rt);
-	uint64_t arg[2] = {per_client, (*round + 1) * MULTI_PROCS};
+	uint64_t arg[2] = {(uint64_t)(seconds * 1e9),
+			   (*round + 1) * MULTI_PROCS};
 	struct shoal_view v[MULTI_PROCS] = {{0}};
 	shoal_id refs[MULTI_PROCS];
 	struct shoal_args a;
@@ -2010,27 +2013,20 @@ static int client_round(struct bench_rt *b, uint64_t per_client,
 	return drop_all(s, refs, MULTI_PROCS, rc < 0 ? rc : 0);
 }
 
-/* A sizing round (also the warm-up), then ctx->reps timed rounds of
- * about ctx->rep_seconds each. */
+/* As measure(): a discarded warm-up round, then ctx->reps timed rounds
+ * of ctx->rep_seconds. */
 static int client_measure(const struct bench_ctx *ctx, struct bench_rt *b,
 			  struct metric *m)
 {
 	double v[REPS_FULL], warm;
-	uint64_t round = 0, per_client;
-	int rc = client_round(b, CLIENT_WARM_TASKS, &round, &warm);
+	uint64_t round = 0;
+	int rc = client_round(b, ctx->rep_seconds / 4, &round, &warm);
 
-	if (rc < 0)
-		return rc;
-	per_client = (uint64_t)(warm * ctx->rep_seconds / MULTI_PROCS);
-	per_client = (per_client / TASK_WINDOW + 1) * TASK_WINDOW;
-	if (per_client > CLIENT_MAX_TASKS)
-		per_client = CLIENT_MAX_TASKS;
 	for (int r = 0; rc == 0 && r < ctx->reps; r++)
-		rc = client_round(b, per_client, &round, &v[r]);
+		rc = client_round(b, ctx->rep_seconds, &round, &v[r]);
 	if (rc < 0)
 		return rc;
 	m->st = stats_of(v, ctx->reps);
-	add_extra(m, "tasks_per_client", (double)per_client);
 	return 0;
 }
 
@@ -2044,8 +2040,9 @@ static int tasks_multi(const struct bench_ctx *ctx)
 			"tasks to a runtime of 4 workers (2 run the clients, "
 			"2 execute); each client waits for the other, then "
 			"submits no-ops through shoal_task_runtime() (nested) "
-			"in windows of 1000, get_many+release+drop; total = "
-			"sum of tasks / the longer client's time",
+			"in windows of 1000, get_many+release+drop, for one "
+			"repetition's time; total = sum of tasks / the longer "
+			"client's time",
 	};
 	struct client_page *pg;
 	struct bench_rt b;
