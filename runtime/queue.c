@@ -370,7 +370,7 @@ uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
 		done += push_publish(q, t, items + done, k);
 	}
 	if (claimed) /* W1: even SKIPs only, a consumer may wait behind them */
-		shoal__event_signal(&q->seq, &q->waiters);
+		shoal__event_signal(&q->seq, &q->waiters, &q->sleepers);
 	return done;
 }
 
@@ -486,7 +486,7 @@ int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
 
 	atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst); /* W1 */
 	if (!pop_ready(q))
-		rc = shoal__futex_wait(&q->seq, seen, d, spin);
+		rc = shoal__futex_wait(&q->seq, &q->sleepers, seen, d, spin);
 	atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
 	return rc;
 }
@@ -554,5 +554,5 @@ void shoal__queue_repair(struct shoal__queue *q,
 		lo = h - q->capacity;
 	if (lo < h)
 		repair_unreleased(q, lo, h, lost, ctx);
-	shoal__event_signal(&q->seq, &q->waiters); /* W1 */
+	shoal__event_signal(&q->seq, &q->waiters, &q->sleepers); /* W1 */
 }

@@ -141,10 +141,12 @@ struct shoal__rt_hdr {
 	uint8_t pad0_[64 - 40];
 	_Atomic uint32_t work_seq;
 	_Atomic uint32_t work_waiters;
-	uint8_t pad1_[64 - 8];
+	_Atomic uint32_t work_sleepers;
+	uint8_t pad1_[64 - 12];
 	_Atomic uint32_t ready_seq;
 	_Atomic uint32_t ready_waiters;
-	uint8_t pad2_[64 - 8];
+	_Atomic uint32_t ready_sleepers;
+	uint8_t pad2_[64 - 12];
 	_Atomic uint64_t workers_started;
 	_Atomic uint64_t workers_died;
 	uint8_t pad3_[64 - 16];

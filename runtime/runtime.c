@@ -157,8 +157,8 @@ void shoal__rt_wake_workers(struct shoal__rt_hdr *h)
 {
 	struct shoal__queue *q = shoal__rt_queue(h);
 
-	shoal__event_signal(&h->work_seq, &h->work_waiters);
-	shoal__event_signal(&q->seq, &q->waiters);
+	shoal__event_signal(&h->work_seq, &h->work_waiters, &h->work_sleepers);
+	shoal__event_signal(&q->seq, &q->waiters, &q->sleepers);
 }
 
 /* Waits for a message from the fork server. */
@@ -258,7 +258,7 @@ static int shoal__rt_wait_running(struct shoal_runtime *rt, uint32_t n)
 
 		atomic_fetch_add_explicit(&h->ready_waiters, 1, memory_order_seq_cst);
 		if (shoal__rt_running(rt) < n)
-			rc = shoal__futex_wait(&h->ready_seq, seen, d, 0);
+			rc = shoal__futex_wait(&h->ready_seq, &h->ready_sleepers, seen, d, 0);
 		atomic_fetch_sub_explicit(&h->ready_waiters, 1, memory_order_relaxed);
 		if (shoal__rt_running(rt) >= n)
 			return 0;

@@ -104,10 +104,12 @@ struct shoal__seg_hdr {
 	 */
 	_Atomic uint32_t obj_seq;
 	_Atomic uint32_t obj_waiters;
-	uint8_t pad2_[64 - 8];
+	_Atomic uint32_t obj_sleepers;
+	uint8_t pad2_[64 - 12];
 	_Atomic uint32_t space_seq;
 	_Atomic uint32_t space_waiters;
-	uint8_t pad3_[64 - 8];
+	_Atomic uint32_t space_sleepers;
+	uint8_t pad3_[64 - 12];
 };
 
 static_assert(offsetof(struct shoal__seg_hdr, ready) == 196, "header ABI");
@@ -175,7 +177,7 @@ struct shoal__waiter {
 	_Atomic uint32_t next;   /* waiter index + 1; 0 ends the stack */
 	_Atomic uint32_t state;
 	_Atomic uint32_t futex;
-	uint32_t pad_;
+	_Atomic uint32_t sleeping; /* the owner, while in the kernel (wait.c) */
 };
 
 #define SHOAL__PROC_WAITERS 16u

@@ -309,7 +309,8 @@ void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx)
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
-	shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters);
+	shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters,
+				    &s->hdr->space_sleepers);
 }
 
 /* After an unpin/drop/repair replaced `old` by `now`: free a deleted
@@ -323,7 +324,8 @@ static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
 		shoal__obj_entry_free(s, idx);
 	else if (SHOAL__CTL_STATE(now) == SHOAL__E_SEALED &&
 		 !SHOAL__CTL_PINS(now) && !SHOAL__CTL_HOLDS(now))
-		shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters);
+		shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters,
+				    &s->hdr->space_sleepers);
 }
 
 /* A dead (or closing) process's share of idx goes. */
@@ -427,8 +429,8 @@ static int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg)
  * timed-out slice reaps dead processes, whose holds may be what we wait
  * for. */
 static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
-			   _Atomic uint32_t *waiters, struct shoal__deadline d,
-			   shoal__try_fn try, void *arg)
+			   _Atomic uint32_t *waiters, _Atomic uint32_t *sleepers,
+			   struct shoal__deadline d, shoal__try_fn try, void *arg)
 {
 	for (;;) {
 		uint32_t seen = atomic_load_explicit(seq, memory_order_acquire);
@@ -444,7 +446,7 @@ static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
 		if (slice.ns > d.ns)
 			slice = d;
 		shoal__blocking(s, true);
-		rc = shoal__futex_wait(seq, seen, slice, s->hdr->spin_budget);
+		rc = shoal__futex_wait(seq, sleepers, seen, slice, s->hdr->spin_budget);
 		shoal__blocking(s, false);
 		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
 		if (rc != -ETIMEDOUT)
@@ -571,7 +573,8 @@ static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 	rc = shoal__publish(s, o, home);
 	shoal__dir_unlock(s, home);
 	if (!rc)
-		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters);
+		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters,
+				    &s->hdr->obj_sleepers);
 	return rc;
 }
 
@@ -636,6 +639,7 @@ static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 
 	if (rc == -EAGAIN && timeout_ms != 0)
 		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
+				     &s->hdr->space_sleepers,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_create, o);
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -690,6 +694,7 @@ int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 	rc = shoal__attempt(s, shoal__try_alloc, &r);
 	if (rc == -EAGAIN && timeout_ms != 0)
 		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
+				     &s->hdr->space_sleepers,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_alloc, &r);
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -756,7 +761,8 @@ static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
 		memory_order_seq_cst, memory_order_relaxed));
 	shoal__waiters_close(s, e);
-	shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters);
+	shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters,
+				    &s->hdr->obj_sleepers);
 	return 0;
 }
 
@@ -965,6 +971,7 @@ static int shoal__get_wait(struct shoal_store *s, struct shoal__get_req *r,
 
 	if (rc == -EAGAIN && timeout_ms != 0)
 		rc = shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters,
+				     &s->hdr->obj_sleepers,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_get_many, r);
 	return rc;
@@ -1000,7 +1007,8 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 	}
 	if (rc != -EAGAIN)
 		return rc;
-	return shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters, slice,
+	return shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters,
+				     &s->hdr->obj_sleepers, slice,
 			       shoal__try_get_many, r);
 }
 
@@ -1167,6 +1175,7 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 	rc = shoal__try_wait(store, &r);
 	if (rc == -EAGAIN && timeout_ms != 0)
 		shoal__wait_for(store, &store->hdr->obj_seq, &store->hdr->obj_waiters,
+				     &store->hdr->obj_sleepers,
 				shoal__deadline_in(timeout_ms), shoal__try_wait, &r);
 	return (int)r.count;
 }

@@ -3,12 +3,20 @@
  * store/wait.c - waiting on shared futex words, with deadlines.
  *
  * Protocol (DESIGN.md "Waiting"): a waiter registers (seq_cst increment of
- * a waiters count), re-checks its condition, then sleeps on a sequence word
+ * a waiters count), re-checks its condition, then waits on a sequence word
  * with an absolute deadline; the producer changes the shared state, issues
- * a seq_cst fence, and bumps + wakes the sequence only if someone
- * registered.  Store-buffer reasoning: of "waiter registers, then reads the
- * state" and "producer writes the state, then reads waiters", with seq_cst
- * on both sides at least one sees the other, so a wake-up is never lost.
+ * a seq_cst fence, and bumps the sequence only if someone registered.
+ * Store-buffer reasoning: of "waiter registers, then reads the state" and
+ * "producer writes the state, then reads waiters", with seq_cst on both
+ * sides at least one sees the other, so a wake-up is never lost.
+ *
+ * A registered waiter first spins on the sequence; only one that is about
+ * to enter the kernel counts itself in `sleepers` (seq_cst) and re-reads
+ * the sequence; the producer, after its bump (seq_cst), makes the
+ * FUTEX_WAKE system call only if sleepers is nonzero.  Same reasoning:
+ * either the producer sees the sleeper and wakes it, or the sleeper sees
+ * the bump and does not sleep (and the kernel re-checks the word anyway).
+ * So a producer whose consumer is spinning pays no system call.
  *
  * Futexes are the shared (not _PRIVATE) kind: the words live in a
  * MAP_SHARED segment used by several processes.  Before sleeping a waiter
@@ -91,21 +99,30 @@ static int shoal__futex_sleep(_Atomic uint32_t *seq, uint32_t seen,
 	return errno == ETIMEDOUT ? -ETIMEDOUT : 0; /* EAGAIN/EINTR: recheck */
 }
 
-int shoal__futex_wait(_Atomic uint32_t *seq, uint32_t seen,
-		      struct shoal__deadline d, uint32_t spin)
+int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
+		      uint32_t seen, struct shoal__deadline d, uint32_t spin)
 {
+	int rc;
+
 	if (shoal__spin_until_change(seq, seen, spin))
 		return 0;
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;
-	return shoal__futex_sleep(seq, seen, d);
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	rc = atomic_load_explicit(seq, memory_order_seq_cst) != seen
+		     ? 0 : shoal__futex_sleep(seq, seen, d);
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+	return rc;
 }
 
-void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters)
+void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters,
+			 _Atomic uint32_t *sleepers)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(waiters, memory_order_relaxed) == 0)
 		return;
-	atomic_fetch_add_explicit(seq, 1, memory_order_release);
+	atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_seq_cst) == 0)
+		return; /* spinners see the bump: no system call */
 	syscall(SYS_futex, (uint32_t *)seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }

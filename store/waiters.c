@@ -62,9 +62,10 @@ static void shoal__waiter_wake(struct shoal__waiter *w)
 		shoal__waiter_cas(w, SHOAL__W_ABANDONED, SHOAL__W_FREE);
 		return;
 	}
-	atomic_fetch_add_explicit(&w->futex, 1, memory_order_release);
-	syscall(SYS_futex, (uint32_t *)&w->futex, FUTEX_WAKE, INT_MAX, NULL,
-		NULL, 0);
+	atomic_fetch_add_explicit(&w->futex, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
+		syscall(SYS_futex, (uint32_t *)&w->futex, FUTEX_WAKE, INT_MAX,
+			NULL, NULL, 0); /* a spinning owner sees the bump */
 }
 
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
@@ -175,7 +176,8 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst);
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c))
-		rc = shoal__futex_wait(&w->futex, seen, d, s->hdr->spin_budget);
+		rc = shoal__futex_wait(&w->futex, &w->sleeping, seen, d,
+				       s->hdr->spin_budget);
 	shoal__waiter_done(w);
 	return rc;
 }
