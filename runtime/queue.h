@@ -85,7 +85,7 @@ struct shoal__queue {
 	/* Line 3: wake line (store/wait.c protocol). */
 	_Atomic uint32_t seq;
 	_Atomic uint32_t waiters;
-	_Atomic uint32_t sleepers;    /* waiters in the kernel (wait.c) */
+	_Atomic uint32_t sleepers;    /* a waiter may be in the kernel (wait.c) */
 	uint8_t pad3_[64 - 12];
 	/* capacity cells; cell i starts as stamp i, item 0 ("free for i"). */
 	_Atomic uint64_t cells[];

@@ -238,8 +238,8 @@ static inline void shoal__lock_slow(struct shoal_store *s)
 	}
 }
 /* Waits until *seq != seen, the deadline, or a wake.  Returns 0 (woken or
- * changed) or -ETIMEDOUT.  Spins up to `spin` pauses first, then counts
- * itself in *sleepers while in the kernel. */
+ * changed) or -ETIMEDOUT.  Spins up to `spin` pauses first, then raises
+ * the *sleepers flag before it enters the kernel. */
 int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 		      uint32_t seen, struct shoal__deadline d, uint32_t spin);
 void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters,

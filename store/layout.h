@@ -177,7 +177,7 @@ struct shoal__waiter {
 	_Atomic uint32_t next;   /* waiter index + 1; 0 ends the stack */
 	_Atomic uint32_t state;
 	_Atomic uint32_t futex;
-	_Atomic uint32_t sleeping; /* the owner, while in the kernel (wait.c) */
+	_Atomic uint32_t sleeping; /* owner raises, waker takes down (wait.c) */
 };
 
 #define SHOAL__PROC_WAITERS 16u

@@ -11,12 +11,15 @@
  * sides at least one sees the other, so a wake-up is never lost.
  *
  * A registered waiter first spins on the sequence; only one that is about
- * to enter the kernel counts itself in `sleepers` (seq_cst) and re-reads
- * the sequence; the producer, after its bump (seq_cst), makes the
- * FUTEX_WAKE system call only if sleepers is nonzero.  Same reasoning:
- * either the producer sees the sleeper and wakes it, or the sleeper sees
- * the bump and does not sleep (and the kernel re-checks the word anyway).
- * So a producer whose consumer is spinning pays no system call.
+ * to enter the kernel raises the `sleepers` flag (seq_cst) and re-reads
+ * the sequence; the producer, after its bump (seq_cst), takes the flag
+ * down with an exchange and makes the FUTEX_WAKE (all) system call only if
+ * it was up.  Same reasoning: either the producer sees the flag and wakes
+ * every sleeper, or the sleeper sees the bump and does not sleep (and the
+ * kernel re-checks the word anyway).  So a producer whose consumers spin
+ * pays no system call, and of a burst of signals only the first one after
+ * a sleep does (a counter would make every signal pay until the woken
+ * sleeper is back on a CPU to count itself out).
  *
  * Futexes are the shared (not _PRIVATE) kind: the words live in a
  * MAP_SHARED segment used by several processes.  Before sleeping a waiter
@@ -108,11 +111,10 @@ int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 		return 0;
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;
-	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	atomic_store_explicit(sleepers, 1, memory_order_seq_cst);
 	rc = atomic_load_explicit(seq, memory_order_seq_cst) != seen
 		     ? 0 : shoal__futex_sleep(seq, seen, d);
-	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
-	return rc;
+	return rc; /* the flag stays up: at worst one spare wake-up call */
 }
 
 void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters,
@@ -122,7 +124,7 @@ void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters,
 	if (atomic_load_explicit(waiters, memory_order_relaxed) == 0)
 		return;
 	atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_seq_cst) == 0)
+	if (!atomic_exchange_explicit(sleepers, 0, memory_order_seq_cst))
 		return; /* spinners see the bump: no system call */
 	syscall(SYS_futex, (uint32_t *)seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }

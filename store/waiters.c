@@ -63,7 +63,7 @@ static void shoal__waiter_wake(struct shoal__waiter *w)
 		return;
 	}
 	atomic_fetch_add_explicit(&w->futex, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
+	if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
 		syscall(SYS_futex, (uint32_t *)&w->futex, FUTEX_WAKE, INT_MAX,
 			NULL, NULL, 0); /* a spinning owner sees the bump */
 }
