@@ -96,6 +96,7 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	rc = shoal_store_attach_fd(boot->seg_fd, &fs->store);
 	if (rc)
 		return rc;
+	shoal__store_set_role(fs->store, SHOAL__ROLE_FORK_SERVER);
 	fs->hdr = shoal__store_ext(fs->store, &size);
 	rc = shoal__rt_region_check(fs->hdr, size);
 	if (rc)

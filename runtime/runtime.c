@@ -148,6 +148,7 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 	if (rc)
 		return rc;
 	rt->hdr->driver_pid = getpid();
+	shoal__store_set_role(rt->store, SHOAL__ROLE_DRIVER);
 	snprintf(rt->name, sizeof rt->name, "%s", shoal__store_name(rt->store));
 	return 0;
 }
@@ -403,6 +404,7 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 		return rc;
 	}
 	rt->fs_pid = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
+	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
 	*out = rt;
 	return 0;
 }

@@ -184,6 +184,7 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	w.extra = index >= w.hdr->num_workers;
 	w.max_spinners = sysconf(_SC_NPROCESSORS_ONLN) > 1
 				 ? (uint32_t)sysconf(_SC_NPROCESSORS_ONLN) - 1 : 0;
+	shoal__store_set_role(w.store, SHOAL__ROLE_WORKER);
 	w.store->on_block = shoal__worker_blocked;
 	w.store->on_block_ctx = &w;
 	shoal__announce_running(&w);

@@ -168,6 +168,12 @@ void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx,
 			    uint64_t ctl, uint32_t creator_holds);
 uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen);
+/* Records what this handle's process is (relaxed: read by tools). */
+static inline void shoal__store_set_role(struct shoal_store *s, uint32_t role)
+{
+	atomic_store_explicit(&s->me->role, role, memory_order_relaxed);
+}
+
 /* SHOAL__CREATOR of this handle's slot. */
 static inline uint32_t shoal__store_creator(const struct shoal_store *s)
 {

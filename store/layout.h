@@ -128,6 +128,15 @@ enum shoal__proc_phase {
 	SHOAL__PROC_REAPING = 2, /* pid field = the reaper's pid */
 };
 
+/* What a process is to the runtime (0: a plain store user). */
+enum shoal__proc_role {
+	SHOAL__ROLE_STORE = 0,
+	SHOAL__ROLE_DRIVER = 1,
+	SHOAL__ROLE_FORK_SERVER = 2,
+	SHOAL__ROLE_WORKER = 3,
+	SHOAL__ROLE_ATTACHED = 4,
+};
+
 enum shoal__intent_op {
 	SHOAL__OP_NONE = 0,
 	SHOAL__OP_REF = 1,    /* changing pins/holds of `entry` */
@@ -206,7 +215,7 @@ struct shoal__proc {
 	 * reaped slot's cleared ledger/cache to the next claimer). */
 	_Atomic uint64_t state;
 	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
-	uint32_t role;               /* owner; reserved for the runtime */
+	_Atomic uint32_t role;       /* owner: enum shoal__proc_role */
 	_Atomic uint32_t futex;      /* reserved: this process's wake word */
 	_Atomic uint32_t ledger_seq; /* owner; odd while its ledger moves */
 	uint8_t pad0_[64 - 28];

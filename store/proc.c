@@ -116,6 +116,7 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 						     memory_order_relaxed))
 		return -EBUSY;
 	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
+	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);
 	memset(&p->intent, 0, sizeof p->intent);
 	s->slot = i;
 	s->slot_gen = gen;

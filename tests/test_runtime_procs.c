@@ -17,6 +17,7 @@
 
 #include <shoal/shoal.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 TestSuite(runtime_procs, .init = tu_setup, .fini = tu_teardown);
@@ -315,5 +316,30 @@ Test(runtime_procs, the_fork_server_keeps_no_fd_of_the_driver)
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	close(p[0]);
 	close(p[1]);
+	shoal_registry_close(reg);
+}
+
+/* The process table says what each process is. */
+Test(runtime_procs, the_process_table_records_each_role)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store *s;
+	uint32_t count[5] = {0};
+
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+		uint32_t role = atomic_load(&s->procs[i].role);
+
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE && role < 5)
+			count[role]++;
+	}
+	cr_assert_eq(count[SHOAL__ROLE_DRIVER], 1);
+	cr_assert_eq(count[SHOAL__ROLE_FORK_SERVER], 1);
+	cr_assert_eq(count[SHOAL__ROLE_WORKER], 2);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
