@@ -265,8 +265,8 @@ int shoal__queue_init(void *mem, uint32_t capacity)
 	q->mask = capacity - 1;
 	atomic_store_explicit(&q->tail, 0, memory_order_relaxed);
 	atomic_store_explicit(&q->head, 0, memory_order_relaxed);
-	atomic_store_explicit(&q->seq, 0, memory_order_relaxed);
-	atomic_store_explicit(&q->waiters, 0, memory_order_relaxed);
+	atomic_store_explicit(&q->wake.seq, 0, memory_order_relaxed);
+	atomic_store_explicit(&q->wake.waiters, 0, memory_order_relaxed);
 	for (uint32_t i = 0; i < capacity; i++)
 		atomic_store_explicit(&q->cells[i], cell_word(i, 0),
 				      memory_order_relaxed);
@@ -370,7 +370,7 @@ uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
 		done += push_publish(q, t, items + done, k);
 	}
 	if (claimed) /* W1: even SKIPs only, a consumer may wait behind them */
-		shoal__event_signal(&q->seq, &q->waiters, &q->sleepers);
+		shoal__event_signal(&q->wake);
 	return done;
 }
 
@@ -481,13 +481,13 @@ int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
 {
 	/* Acquire as in store/wait.c; seq publishes nothing we rely on: the
 	 * cells are re-checked. */
-	uint32_t seen = atomic_load_explicit(&q->seq, memory_order_acquire);
+	uint32_t seen = shoal__event_seen(&q->wake);
 	int rc = 0;
 
-	atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst); /* W1 */
+	atomic_fetch_add_explicit(&q->wake.waiters, 1, memory_order_seq_cst); /* W1 */
 	if (!pop_ready(q))
-		rc = shoal__futex_wait(&q->seq, &q->sleepers, seen, d, spin);
-	atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
+		rc = shoal__event_wait(&q->wake, seen, d, spin);
+	atomic_fetch_sub_explicit(&q->wake.waiters, 1, memory_order_relaxed);
 	return rc;
 }
 
@@ -554,5 +554,5 @@ void shoal__queue_repair(struct shoal__queue *q,
 		lo = h - q->capacity;
 	if (lo < h)
 		repair_unreleased(q, lo, h, lost, ctx);
-	shoal__event_signal(&q->seq, &q->waiters, &q->sleepers); /* W1 */
+	shoal__event_signal(&q->wake); /* W1 */
 }

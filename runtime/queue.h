@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../store/layout.h"
+
 #define SHOAL__QUEUE_MAGIC 0x3151524c414f4853ull /* "SHOALRQ1" */
 #define SHOAL__QUEUE_SKIP UINT32_MAX
 #define SHOAL__QUEUE_MIN_CAPACITY 2u
@@ -83,10 +85,7 @@ struct shoal__queue {
 	_Atomic uint64_t head;
 	uint8_t pad2_[64 - 8];
 	/* Line 3: wake line (store/wait.c protocol). */
-	_Atomic uint32_t seq;
-	_Atomic uint32_t waiters;
-	_Atomic uint32_t sleepers;    /* a waiter may be in the kernel (wait.c) */
-	uint8_t pad3_[64 - 12];
+	struct shoal__event wake;
 	/* capacity cells; cell i starts as stamp i, item 0 ("free for i"). */
 	_Atomic uint64_t cells[];
 };
@@ -94,8 +93,7 @@ struct shoal__queue {
 static_assert(sizeof(_Atomic uint64_t) == 8, "a cell is one 8-byte word");
 static_assert(offsetof(struct shoal__queue, tail) == 64, "queue layout");
 static_assert(offsetof(struct shoal__queue, head) == 128, "queue layout");
-static_assert(offsetof(struct shoal__queue, seq) == 192, "queue layout");
-static_assert(offsetof(struct shoal__queue, waiters) == 196, "queue layout");
+static_assert(offsetof(struct shoal__queue, wake) == 192, "queue layout");
 static_assert(offsetof(struct shoal__queue, cells) == 256, "queue layout");
 static_assert(sizeof(struct shoal__queue) == 256, "queue layout");
 

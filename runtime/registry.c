@@ -21,13 +21,9 @@ SHOAL_API int shoal_registry_open(struct shoal_registry **out)
 
 	if (!out)
 		return -EINVAL;
-	if (shoal__mem_open(&arena))
+	reg = shoal__mem_new(sizeof *reg, &arena);
+	if (!reg)
 		return -ENOMEM;
-	reg = shoal__mem_alloc(arena, sizeof *reg);
-	if (!reg) {
-		shoal__mem_close(arena);
-		return -ENOMEM;
-	}
 	reg->arena = arena;
 	*out = reg;
 	return 0;
@@ -35,13 +31,8 @@ SHOAL_API int shoal_registry_open(struct shoal_registry **out)
 
 SHOAL_API void shoal_registry_close(struct shoal_registry *reg)
 {
-	unsigned arena;
-
-	if (!reg)
-		return;
-	arena = reg->arena;
-	shoal__mem_free(arena, reg);
-	shoal__mem_close(arena);
+	if (reg)
+		shoal__mem_delete(reg, reg->arena);
 }
 
 static bool shoal__name_ok(const char *name)

@@ -18,6 +18,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "../store/layout.h"
+
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
 #define SHOAL__RT_VERSION 1u
 #define SHOAL__RT_HDR_SIZE 4096u
@@ -94,7 +96,7 @@ enum shoal__worker_state {
  * One worker slot.
  *  pid, state  the fork server writes STARTING and the pid when it forks,
  *              EXITED when it reaps (release); the worker writes RUNNING
- *              once attached (release, then bumps ready_seq: R1).  Readers
+ *              once attached (release, then signals `ready`: R1).  Readers
  *              (driver, info) load with acquire (A1).
  *  generation  the fork server bumps it for each process started in the
  *              slot (a replacement is a new generation).
@@ -122,11 +124,9 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *  stopping        the driver at shutdown, the fork server when the driver
  *                  died (release, R2); workers load it (acquire, A2) and
  *                  leave
- *  work_seq/work_waiters   idle workers sleep on work_seq (wait.c's
- *                  register / re-check / sleep protocol); shutdown and
- *                  new work bump it
- *  ready_seq/ready_waiters a worker that reached RUNNING bumps ready_seq;
- *                  the driver's start waits on it
+ *  work            an event (wait.c) shutdown signals
+ *  ready           a worker that reached RUNNING signals it; the driver's
+ *                  start waits on it
  *  workers_*       the fork server (statistics, relaxed)
  */
 struct shoal__rt_hdr {
@@ -139,14 +139,8 @@ struct shoal__rt_hdr {
 	_Atomic int32_t fs_pid;
 	_Atomic uint32_t stopping;
 	uint8_t pad0_[64 - 40];
-	_Atomic uint32_t work_seq;
-	_Atomic uint32_t work_waiters;
-	_Atomic uint32_t work_sleepers;
-	uint8_t pad1_[64 - 12];
-	_Atomic uint32_t ready_seq;
-	_Atomic uint32_t ready_waiters;
-	_Atomic uint32_t ready_sleepers;
-	uint8_t pad2_[64 - 12];
+	struct shoal__event work;
+	struct shoal__event ready;
 	_Atomic uint64_t workers_started;
 	_Atomic uint64_t workers_died;
 	uint8_t pad3_[64 - 16];

@@ -83,16 +83,11 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 
 static struct shoal_runtime *shoal__rt_alloc(void)
 {
-	struct shoal_runtime *rt;
 	unsigned arena;
+	struct shoal_runtime *rt = shoal__mem_new(sizeof *rt, &arena);
 
-	if (shoal__mem_open(&arena))
+	if (!rt)
 		return NULL;
-	rt = shoal__mem_alloc(arena, sizeof *rt);
-	if (!rt) {
-		shoal__mem_close(arena);
-		return NULL;
-	}
 	rt->arena = arena;
 	rt->ctl_fd = rt->fs_pidfd = -1;
 	pthread_mutex_init(&rt->pending_lock, NULL);
@@ -109,8 +104,7 @@ static void shoal__rt_free(struct shoal_runtime *rt)
 		close(rt->fs_pidfd);
 	pthread_mutex_destroy(&rt->pending_lock);
 	shoal__mem_free(arena, rt->reg_copy);
-	shoal__mem_free(arena, rt);
-	shoal__mem_close(arena);
+	shoal__mem_delete(rt, arena);
 }
 
 /* Points a handle at the runtime region of an open store. */
@@ -158,8 +152,8 @@ void shoal__rt_wake_workers(struct shoal__rt_hdr *h)
 {
 	struct shoal__queue *q = shoal__rt_queue(h);
 
-	shoal__event_signal(&h->work_seq, &h->work_waiters, &h->work_sleepers);
-	shoal__event_signal(&q->seq, &q->waiters, &q->sleepers);
+	shoal__event_signal(&h->work);
+	shoal__event_signal(&q->wake);
 }
 
 /* Waits for a message from the fork server. */
@@ -254,13 +248,13 @@ static int shoal__rt_wait_running(struct shoal_runtime *rt, uint32_t n)
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__START_TIMEOUT_MS);
 
 	for (;;) {
-		uint32_t seen = atomic_load_explicit(&h->ready_seq, memory_order_acquire);
+		uint32_t seen = shoal__event_seen(&h->ready);
 		int rc = 0;
 
-		atomic_fetch_add_explicit(&h->ready_waiters, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&h->ready.waiters, 1, memory_order_seq_cst);
 		if (shoal__rt_running(rt) < n)
-			rc = shoal__futex_wait(&h->ready_seq, &h->ready_sleepers, seen, d, 0);
-		atomic_fetch_sub_explicit(&h->ready_waiters, 1, memory_order_relaxed);
+			rc = shoal__event_wait(&h->ready, seen, d, 0);
+		atomic_fetch_sub_explicit(&h->ready.waiters, 1, memory_order_relaxed);
 		if (shoal__rt_running(rt) >= n)
 			return 0;
 		if (rc == -ETIMEDOUT)

@@ -80,8 +80,7 @@ static void shoal__announce_running(struct shoal__worker *w)
 {
 	atomic_store_explicit(&w->me->state, SHOAL__WK_RUNNING,
 			      memory_order_release); /* R1 */
-	shoal__event_signal(&w->hdr->ready_seq, &w->hdr->ready_waiters,
-			    &w->hdr->ready_sleepers);
+	shoal__event_signal(&w->hdr->ready);
 }
 
 /* In bulk, but no more than this worker's share of the queue, so that a

@@ -178,8 +178,7 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 	shoal__unlock(s);
 	if (!rc) {
 		shoal__waiters_close(s, e);
-		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters,
-				    &s->hdr->obj_sleepers);
+		shoal__event_signal(&s->hdr->obj);
 	}
 	return rc;
 }

@@ -248,7 +248,19 @@ static inline void shoal__lock_slow(struct shoal_store *s)
  * the *sleepers flag before it enters the kernel. */
 int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 		      uint32_t seen, struct shoal__deadline d, uint32_t spin);
-void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters,
-			 _Atomic uint32_t *sleepers);
+/* An event's side of the protocol: a waiter takes `seen` with
+ * shoal__event_seen(), registers (waiters), re-checks, then waits. */
+static inline uint32_t shoal__event_seen(struct shoal__event *ev)
+{
+	return atomic_load_explicit(&ev->seq, memory_order_acquire);
+}
+
+static inline int shoal__event_wait(struct shoal__event *ev, uint32_t seen,
+				    struct shoal__deadline d, uint32_t spin)
+{
+	return shoal__futex_wait(&ev->seq, &ev->sleepers, seen, d, spin);
+}
+
+void shoal__event_signal(struct shoal__event *ev);
 
 #endif /* SHOAL_STORE_INTERNAL_H */

@@ -42,6 +42,20 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "8-byte atomics");
 static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 
+/*
+ * A wake-up line (wait.c), on its own cache line.  seq: bumped by the
+ * event's producers (seq_cst), read by waiters; waiters: count of
+ * registered waiters (seq_cst increment by each, decrement after); sleepers:
+ * a flag a waiter raises before it enters the kernel and a producer takes
+ * down with an exchange before its FUTEX_WAKE.
+ */
+struct shoal__event {
+	_Atomic uint32_t seq;
+	_Atomic uint32_t waiters;
+	_Atomic uint32_t sleepers;
+	uint8_t pad_[64 - 12];
+};
+
 /* ------------------------------------------------------------------ */
 /* Header                                                             */
 
@@ -93,23 +107,10 @@ struct shoal__seg_hdr {
 	_Atomic uint64_t clock;        /* LRU ticks, see object.c */
 	uint8_t pad1_[64 - 48];
 
-	/*
-	 * Event futexes (see wait.c).  `seq` is bumped and woken by the
-	 * event's producer only when `waiters` is non-zero: the waiter
-	 * increments waiters (seq_cst), re-checks its condition, then sleeps
-	 * on seq; the producer changes state, fences (seq_cst), then reads
-	 * waiters.  One of the two always sees the other: no lost wake-up.
-	 * obj_*: an object was created or sealed.  space_*: room may have
-	 * appeared (a drop, release, delete or abort).
-	 */
-	_Atomic uint32_t obj_seq;
-	_Atomic uint32_t obj_waiters;
-	_Atomic uint32_t obj_sleepers;
-	uint8_t pad2_[64 - 12];
-	_Atomic uint32_t space_seq;
-	_Atomic uint32_t space_waiters;
-	_Atomic uint32_t space_sleepers;
-	uint8_t pad3_[64 - 12];
+	/* Events (wait.c): obj, an object was created or sealed; space, room
+	 * may have appeared (a drop, release, delete, abort or reap). */
+	struct shoal__event obj;
+	struct shoal__event space;
 };
 
 static_assert(offsetof(struct shoal__seg_hdr, ready) == 196, "header ABI");

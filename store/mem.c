@@ -49,3 +49,21 @@ void shoal__mem_free(unsigned arena, void *p)
 		dallocx(p, MALLOCX_TCACHE_NONE);
 	(void)arena;
 }
+
+void *shoal__mem_new(size_t n, unsigned *arena)
+{
+	void *p;
+
+	if (shoal__mem_open(arena))
+		return NULL;
+	p = shoal__mem_alloc(*arena, n);
+	if (!p)
+		shoal__mem_close(*arena);
+	return p;
+}
+
+void shoal__mem_delete(void *p, unsigned arena)
+{
+	shoal__mem_free(arena, p);
+	shoal__mem_close(arena);
+}

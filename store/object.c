@@ -309,8 +309,7 @@ void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx)
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
-	shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters,
-				    &s->hdr->space_sleepers);
+	shoal__event_signal(&s->hdr->space);
 }
 
 /* After an unpin/drop/repair replaced `old` by `now`: free a deleted
@@ -324,8 +323,7 @@ static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
 		shoal__obj_entry_free(s, idx);
 	else if (SHOAL__CTL_STATE(now) == SHOAL__E_SEALED &&
 		 !SHOAL__CTL_PINS(now) && !SHOAL__CTL_HOLDS(now))
-		shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters,
-				    &s->hdr->space_sleepers);
+		shoal__event_signal(&s->hdr->space);
 }
 
 /* A dead (or closing) process's share of idx goes. */
@@ -428,27 +426,26 @@ static int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg)
  * (without the process lock) in between; -ETIMEDOUT at the deadline.  A
  * timed-out slice reaps dead processes, whose holds may be what we wait
  * for. */
-static int shoal__wait_for(struct shoal_store *s, _Atomic uint32_t *seq,
-			   _Atomic uint32_t *waiters, _Atomic uint32_t *sleepers,
+static int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
 			   struct shoal__deadline d, shoal__try_fn try, void *arg)
 {
 	for (;;) {
-		uint32_t seen = atomic_load_explicit(seq, memory_order_acquire);
+		uint32_t seen = shoal__event_seen(ev);
 		struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
 		int rc;
 
-		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
 		rc = shoal__attempt(s, try, arg);
 		if (rc != -EAGAIN) {
-			atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
 			return rc;
 		}
 		if (slice.ns > d.ns)
 			slice = d;
 		shoal__blocking(s, true);
-		rc = shoal__futex_wait(seq, sleepers, seen, slice, s->hdr->spin_budget);
+		rc = shoal__event_wait(ev, seen, slice, s->hdr->spin_budget);
 		shoal__blocking(s, false);
-		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
 		if (rc != -ETIMEDOUT)
 			continue;
 		shoal__lock(s);
@@ -573,8 +570,7 @@ static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 	rc = shoal__publish(s, o, home);
 	shoal__dir_unlock(s, home);
 	if (!rc)
-		shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters,
-				    &s->hdr->obj_sleepers);
+		shoal__event_signal(&s->hdr->obj);
 	return rc;
 }
 
@@ -638,8 +634,7 @@ static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 	int rc = shoal__attempt(s, shoal__try_create, o);
 
 	if (rc == -EAGAIN && timeout_ms != 0)
-		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
-				     &s->hdr->space_sleepers,
+		rc = shoal__wait_for(s, &s->hdr->space,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_create, o);
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -693,8 +688,7 @@ int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		return SHOAL_ESTOREFULL;
 	rc = shoal__attempt(s, shoal__try_alloc, &r);
 	if (rc == -EAGAIN && timeout_ms != 0)
-		rc = shoal__wait_for(s, &s->hdr->space_seq, &s->hdr->space_waiters,
-				     &s->hdr->space_sleepers,
+		rc = shoal__wait_for(s, &s->hdr->space,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_alloc, &r);
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -761,8 +755,7 @@ static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
 		memory_order_seq_cst, memory_order_relaxed));
 	shoal__waiters_close(s, e);
-	shoal__event_signal(&s->hdr->obj_seq, &s->hdr->obj_waiters,
-				    &s->hdr->obj_sleepers);
+	shoal__event_signal(&s->hdr->obj);
 	return 0;
 }
 
@@ -970,8 +963,7 @@ static int shoal__get_wait(struct shoal_store *s, struct shoal__get_req *r,
 	int rc = shoal__attempt(s, shoal__try_get_many, r);
 
 	if (rc == -EAGAIN && timeout_ms != 0)
-		rc = shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters,
-				     &s->hdr->obj_sleepers,
+		rc = shoal__wait_for(s, &s->hdr->obj,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_get_many, r);
 	return rc;
@@ -1007,8 +999,7 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 	}
 	if (rc != -EAGAIN)
 		return rc;
-	return shoal__wait_for(s, &s->hdr->obj_seq, &s->hdr->obj_waiters,
-				     &s->hdr->obj_sleepers, slice,
+	return shoal__wait_for(s, &s->hdr->obj, slice,
 			       shoal__try_get_many, r);
 }
 
@@ -1174,8 +1165,7 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 	memset(ready, 0, n);
 	rc = shoal__try_wait(store, &r);
 	if (rc == -EAGAIN && timeout_ms != 0)
-		shoal__wait_for(store, &store->hdr->obj_seq, &store->hdr->obj_waiters,
-				     &store->hdr->obj_sleepers,
+		shoal__wait_for(store, &store->hdr->obj,
 				shoal__deadline_in(timeout_ms), shoal__try_wait, &r);
 	return (int)r.count;
 }

@@ -272,8 +272,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 		return false;
 	shoal__proc_clean(s, slot, gen);
 	atomic_fetch_add_explicit(&s->hdr->reaped, 1, memory_order_relaxed);
-	shoal__event_signal(&s->hdr->space_seq, &s->hdr->space_waiters,
-				    &s->hdr->space_sleepers);
+	shoal__event_signal(&s->hdr->space);
 	return true;
 }
 

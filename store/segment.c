@@ -189,16 +189,11 @@ static int shoal__shm_name(const char *name, char *out, size_t cap)
 
 static struct shoal_store *shoal__store_alloc(void)
 {
-	struct shoal_store *s;
 	unsigned arena;
+	struct shoal_store *s = shoal__mem_new(sizeof *s, &arena);
 
-	if (shoal__mem_open(&arena))
+	if (!s)
 		return NULL;
-	s = shoal__mem_alloc(arena, sizeof *s);
-	if (!s) {
-		shoal__mem_close(arena);
-		return NULL;
-	}
 	s->arena = arena;
 	s->fd = -1;
 	s->slot = UINT32_MAX;
@@ -248,8 +243,7 @@ static void shoal__store_free(struct shoal_store *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	shoal__evict_plan_free(s);
-	shoal__mem_free(arena, s);
-	shoal__mem_close(arena);
+	shoal__mem_delete(s, arena);
 }
 
 static int shoal__create_fd(const char *name, struct shoal_store *s)

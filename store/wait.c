@@ -117,14 +117,13 @@ int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 	return rc; /* the flag stays up: at worst one spare wake-up call */
 }
 
-void shoal__event_signal(_Atomic uint32_t *seq, _Atomic uint32_t *waiters,
-			 _Atomic uint32_t *sleepers)
+void shoal__event_signal(struct shoal__event *ev)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(waiters, memory_order_relaxed) == 0)
+	if (atomic_load_explicit(&ev->waiters, memory_order_relaxed) == 0)
 		return;
-	atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
-	if (!atomic_exchange_explicit(sleepers, 0, memory_order_seq_cst))
+	atomic_fetch_add_explicit(&ev->seq, 1, memory_order_seq_cst);
+	if (!atomic_exchange_explicit(&ev->sleepers, 0, memory_order_seq_cst))
 		return; /* spinners see the bump: no system call */
-	syscall(SYS_futex, (uint32_t *)seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)&ev->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }

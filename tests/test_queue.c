@@ -184,7 +184,7 @@ static bool asleep(struct shoal__queue *q, pid_t pid, uint32_t n)
 	int64_t end = now_ns() + POLL_NS;
 
 	while (now_ns() < end) {
-		if (atomic_load_explicit(&q->waiters, memory_order_seq_cst) >= n &&
+		if (atomic_load_explicit(&q->wake.waiters, memory_order_seq_cst) >= n &&
 		    proc_state(pid) == 'S')
 			return true;
 		sched_yield();
@@ -486,7 +486,7 @@ Test(queue, wait_timeout_and_ready)
 	t0 = now_ns();                                   /* ready: no sleep */
 	cr_assert_eq(shoal__queue_wait(q, shoal__deadline_in(3000), 0), 0);
 	cr_assert_lt(now_ns() - t0, 1000000000ll);
-	cr_assert_eq(atomic_load(&q->waiters), 0);
+	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
 	tq_claim_tail(q, 1);                             /* claimed, unpublished */
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 1);
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 0);     /* the hole blocks */
@@ -586,7 +586,7 @@ Test(queue, processes_exactly_once)
 			     i, atomic_load(&t->count[i]));
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 0);
 	cr_assert_eq(shoal__queue_len(q), 0);
-	cr_assert_eq(atomic_load(&q->waiters), 0);
+	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
 }
 
 /* Pops `want` items, sleeping when empty (spin 0: it really sleeps);
@@ -630,7 +630,7 @@ Test(queue, sleeping_consumer_woken_by_push)
 	cr_assert_lt(now_ns() - t0, 2000000000ll, "woken by timeout, not push");
 	close(p[0]);
 	tq_reap_ok(pid);
-	cr_assert_eq(atomic_load(&q->waiters), 0);
+	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -826,7 +826,7 @@ static void gate_arm(struct shoal__queue *q, uint64_t p, int ping, int pong)
 	gate.page = (uint8_t *)(cell & ~(uintptr_t)(gate.size - 1));
 	gate.ping = ping;
 	gate.pong = pong;
-	if ((uintptr_t)gate.page <= (uintptr_t)&q->waiters ||
+	if ((uintptr_t)gate.page <= (uintptr_t)&q->wake.waiters ||
 	    sigaction(SIGSEGV, &sa, NULL) != 0 ||
 	    mprotect(gate.page, gate.size, PROT_READ) != 0)
 		_exit(K_BAD);

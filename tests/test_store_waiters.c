@@ -87,7 +87,7 @@ static bool linked_cond(void *arg)
 	struct linked *l = arg;
 
 	return records_in(l->s->me, SHOAL__W_WAITING) >= l->waiting &&
-	       atomic_load(&l->s->hdr->obj_waiters) >= l->on_event;
+	       atomic_load(&l->s->hdr->obj.waiters) >= l->on_event;
 }
 
 static struct shoal__entry *entry_of(struct shoal_store *s, shoal_id id)
