@@ -191,7 +191,9 @@ static uint64_t shoal__evict_one(struct shoal_store *s,
 	struct shoal__entry *e = &s->dir[c->idx];
 	uint64_t old = c->ctl;
 	uint64_t n = (old & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_EVICTED;
-	uint64_t bytes;
+	/* Read before the CAS: an evicted slot may be reused at once. */
+	struct shoal__desc d = shoal__entry_desc(e);
+	uint64_t bytes = d.size + d.meta_size;
 
 	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != c->atime)
 		return 0;
@@ -199,8 +201,7 @@ static uint64_t shoal__evict_one(struct shoal_store *s,
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
 		return 0;
-	bytes = shoal__entry_desc(e).size + shoal__entry_desc(e).meta_size;
-	shoal__obj_entry_free(s, c->idx);
+	shoal__obj_entry_free(s, &d);
 	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
 				  memory_order_relaxed);

@@ -143,16 +143,18 @@ static void shoal__fill_finish_abort(struct shoal_store *s, uint32_t idx,
 	struct shoal__entry *e = &s->dir[idx];
 	uint64_t c = shoal__obj_wait_no_repair(e);
 
+	struct shoal__desc none = {0}; /* the block is the filler's to free */
+
 	if (SHOAL__CTL_GEN(c) != gen || !(c & SHOAL__CTL_FILLING))
 		return;
-	/* The block is the filler's to free, not the entry's. */
+	/* Before the store that ends the entry: then it may be reused. */
+	shoal__waiters_close(s, e);
 	atomic_store_explicit(&e->data_off, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->data_size, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->ctl,
 			      shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen),
 			      memory_order_seq_cst);
-	shoal__waiters_close(s, e);
-	shoal__obj_entry_free(s, idx); /* no block described: counts only */
+	shoal__obj_entry_free(s, &none); /* counts only */
 }
 
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,

@@ -156,7 +156,6 @@ void shoal__ledger_commit(struct shoal_store *s,
 			  const struct shoal__ledger_pos *pos);
 int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		      int32_t dholds);
-void shoal__ledger_forget(struct shoal_store *s, uint32_t idx);
 uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx);
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx);
@@ -181,7 +180,7 @@ static inline uint32_t shoal__store_creator(const struct shoal_store *s)
 }
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off,
 			   uint64_t size);
-void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx);
+void shoal__obj_entry_free(struct shoal_store *s, const struct shoal__desc *d);
 /* An unsealed entry with no block, held by the caller, for another
  * process to fill (fill.c).  Takes the process lock itself. */
 int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,

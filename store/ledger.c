@@ -162,13 +162,3 @@ int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		shoal__ledger_commit(s, &pos);
 	return rc;
 }
-
-/* Removes idx's record from the caller's own ledger, whatever its counts. */
-void shoal__ledger_forget(struct shoal_store *s, uint32_t idx)
-{
-	bool found;
-	uint32_t p = shoal__ledger_probe(s->ledger, s->ledger_mask, idx, &found);
-
-	if (found)
-		shoal__ledger_remove(s, p);
-}

@@ -151,6 +151,8 @@ struct shoal__ref {
 	bool acquire;   /* pin/hold (true) or unpin/drop (false) */
 	uint64_t old;   /* out: the word replaced */
 	uint64_t now;   /* out: the word written */
+	struct shoal__desc desc; /* out (releases): the entry's block, read
+				  * before the CAS that may free it */
 };
 
 static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
@@ -164,6 +166,11 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 
 		if (c & SHOAL__CTL_REPAIR)
 			return -EAGAIN;
+		/* Before the CAS: once the word says DELETED the slot may be
+		 * reused and its description rewritten; while the CAS still
+		 * finds c, this is generation c's block. */
+		if (!r->acquire)
+			r->desc = shoal__entry_desc(e);
 		n = r->acquire ? shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err)
 			       : shoal__ref_release(c, r->gen, r->dpins, r->dholds, &err);
 		if (!n)
@@ -229,17 +236,20 @@ static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 	}
 }
 
-static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
-				  uint64_t old, uint64_t now);
+static void shoal__finish_release(struct shoal_store *s,
+				  const struct shoal__desc *d, uint64_t old,
+				  uint64_t now);
 
 /* Recounts idx's pins and holds from every ledger but the dead slot's. */
 void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	uint64_t pins = 0, holds = 0, c, n;
+	struct shoal__desc d;
 	int err = 0;
 
 	shoal__set_repair(e, &c);
+	d = shoal__entry_desc(e); /* stable: nobody changes a REPAIR word */
 	for (uint32_t q = 0; q < s->hdr->max_procs; q++) {
 		uint64_t st = atomic_load_explicit(&s->procs[q].state,
 						   memory_order_acquire);
@@ -264,7 +274,7 @@ void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead)
 		    SHOAL__E_DELETED;
 	/* Nobody else changes a word with REPAIR set: a plain release store. */
 	atomic_store_explicit(&e->ctl, n, memory_order_release);
-	shoal__finish_release(s, idx, c, n);
+	shoal__finish_release(s, &d, c, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -283,44 +293,42 @@ static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
 	return shoal__heap_alloc(&s->heap, &s->me->cache, size ? size : 1, off);
 }
 
-static uint64_t shoal__entry_bytes(const struct shoal__entry *e)
-{
-	struct shoal__desc d = shoal__entry_desc(e);
-
-	return d.size + d.meta_size;
-}
-
-/* Frees the block of an entry that just stopped being live (evicted,
+/*
+ * Frees the block of an entry that just stopped being live (evicted,
  * deleted or aborted), under a FREE intent (stage 1 from the call on: a
- * reaper then leaks the block rather than risk freeing it twice). */
-void shoal__obj_entry_free(struct shoal_store *s, uint32_t idx)
+ * reaper then leaks the block rather than risk freeing it twice).  d is
+ * the entry's description read BEFORE the CAS that ended it: after that
+ * CAS the slot may already be reused, its description another object's.
+ */
+void shoal__obj_entry_free(struct shoal_store *s, const struct shoal__desc *d)
 {
-	struct shoal__entry *e = &s->dir[idx];
 	struct shoal__intent *in = &s->me->intent;
-	uint64_t bytes = shoal__entry_bytes(e);
+	uint64_t bytes = d->size + d->meta_size;
 
-	in->block_off = e->data_off;
+	in->block_off = d->off;
 	in->block_size = bytes;
 	in->stage = 0;
 	atomic_store_explicit(&in->op, SHOAL__OP_FREE, memory_order_relaxed);
 	in->stage = 1;
-	if (shoal__entry_desc(e).off) /* a promise never filled has none */
-		shoal__obj_free_block(s, shoal__entry_desc(e).off, bytes);
+	if (d->off) /* a promise never filled has none */
+		shoal__obj_free_block(s, d->off, bytes);
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
 	shoal__event_signal(&s->hdr->space);
 }
 
-/* After an unpin/drop/repair replaced `old` by `now`: free a deleted
- * entry's block, or announce that an object became evictable. */
-static void shoal__finish_release(struct shoal_store *s, uint32_t idx,
-				  uint64_t old, uint64_t now)
+/* After an unpin/drop/repair replaced `old` by `now` (d: the entry's
+ * description, read before): free a deleted entry's block, or announce
+ * that an object became evictable. */
+static void shoal__finish_release(struct shoal_store *s,
+				  const struct shoal__desc *d, uint64_t old,
+				  uint64_t now)
 {
 	bool was_live = SHOAL__CTL_STATE(old) == SHOAL__E_SEALED;
 
 	if (was_live && SHOAL__CTL_STATE(now) == SHOAL__E_DELETED)
-		shoal__obj_entry_free(s, idx);
+		shoal__obj_entry_free(s, d);
 	else if (SHOAL__CTL_STATE(now) == SHOAL__E_SEALED &&
 		 !SHOAL__CTL_PINS(now) && !SHOAL__CTL_HOLDS(now))
 		shoal__event_signal(&s->hdr->space);
@@ -331,6 +339,7 @@ void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 			   uint32_t holds)
 {
 	struct shoal__entry *e = &s->dir[idx];
+	struct shoal__desc d;
 	uint64_t c, n;
 	int err = 0;
 
@@ -338,13 +347,14 @@ void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 		c = shoal__obj_wait_no_repair(e);
 		if (SHOAL__CTL_PINS(c) < pins || SHOAL__CTL_HOLDS(c) < holds)
 			return; /* counts were repaired below this record */
+		d = shoal__entry_desc(e); /* before the CAS: see entry_free */
 		n = shoal__ref_release(c, SHOAL__CTL_GEN(c), -(int32_t)pins,
 				       -(int32_t)holds, &err);
 		if (!n)
 			return;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
-	shoal__finish_release(s, idx, c, n);
+	shoal__finish_release(s, &d, c, n);
 }
 
 /* Aborts an unsealed entry whose control word is c: back to FREE. */
@@ -357,34 +367,42 @@ uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen)
 		     : SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
 }
 
-/* Aborts an unsealed entry whose control word was c; creator_holds are the
- * creator's holds on it (its ledger record), which go with it. */
+/* Aborts an unsealed entry whose control word was c; creator_holds go
+ * with it: the creator's own creation hold when it aborts, every hold of a
+ * dead creator when a reaper does.  Other holds keep a tombstone. */
 void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c,
 			    uint32_t creator_holds)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	uint32_t gen = SHOAL__CTL_GEN(c), left;
+	struct shoal__desc d = shoal__entry_desc(e);
+	bool closed = false;
 	uint64_t n;
 
+	/* Everything read or done to the slot happens before the CAS that
+	 * ends it: after it the slot may be reused at once. */
 	do {
 		c = shoal__obj_wait_no_repair(e);
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen ||
 		    (c & SHOAL__CTL_DELETING))
 			return;
+		d = shoal__entry_desc(e);
 		left = SHOAL__CTL_HOLDS(c) > creator_holds
 			       ? SHOAL__CTL_HOLDS(c) - creator_holds : 0;
 		n = shoal__obj_aborted_word(left, gen);
 		if (c & SHOAL__CTL_FILLING) /* the filler completes the abort */
 			n = shoal__add_counts(c, 0, (int32_t)left - (int32_t)SHOAL__CTL_HOLDS(c),
 					      &(int){0}) | SHOAL__CTL_DELETING;
+		else if (!closed) /* its waiters re-check: it is going */
+			closed = (shoal__waiters_close(s, e), true);
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_seq_cst, memory_order_relaxed));
-	if (shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen))
-		shoal__ledger_forget(s, idx); /* a reaper clears a dead one's */
+	if (d.creator == SHOAL__CREATOR(s->slot, s->slot_gen) && creator_holds)
+		shoal__ledger_add(s, idx, 0, -(int32_t)creator_holds);
+	/* (a reaper clears a dead creator's whole ledger itself) */
 	if (c & SHOAL__CTL_FILLING)
 		return;
-	shoal__waiters_close(s, e); /* its waiters re-check: it is gone */
-	shoal__obj_entry_free(s, idx);
+	shoal__obj_entry_free(s, &d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -776,10 +794,13 @@ SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 
 	if (idx < 0)
 		return idx;
+	/* The creation hold goes with the object; more holds this process
+	 * took (other threads) stay, on a tombstone, until dropped. */
 	shoal__lock(store);
 	shoal__obj_abort_entry(store, (uint32_t)idx, c,
 			       SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(
-				       store->ledger, store->ledger_mask, (uint32_t)idx)));
+				       store->ledger, store->ledger_mask,
+				       (uint32_t)idx)) ? 1 : 0);
 	shoal__unlock(store);
 	return 0;
 }
@@ -874,7 +895,7 @@ static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen)
 			       .acquire = false};
 
 	if (!shoal__ref_change(s, &u))
-		shoal__finish_release(s, u.idx, u.old, u.now);
+		shoal__finish_release(s, &u.desc, u.old, u.now);
 }
 
 /* An error object's bytes: its code (int32_t, one of ours), then the
@@ -1086,7 +1107,7 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	shoal__lock(store);
 	rc = shoal__ref_change(store, &r);
 	if (!rc)
-		shoal__finish_release(store, r.idx, r.old, r.now);
+		shoal__finish_release(store, &r.desc, r.old, r.now);
 	shoal__unlock(store);
 	if (rc)
 		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
@@ -1202,7 +1223,7 @@ static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 		if (rc == -ESTALE)
 			continue; /* the entry was reused under us */
 		if (!rc && dholds < 0)
-			shoal__finish_release(store, r.idx, r.old, r.now);
+			shoal__finish_release(store, &r.desc, r.old, r.now);
 		return rc;
 	}
 }
@@ -1243,22 +1264,28 @@ SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 	uint64_t c, n;
 	int idx = shoal__find(store, id, &c);
 	struct shoal__entry *e;
+	struct shoal__desc d;
+	uint32_t gen;
 
 	if (idx < 0)
 		return idx;
 	e = &store->dir[idx];
+	gen = SHOAL__CTL_GEN(c);
 	do {
 		c = shoal__obj_wait_no_repair(e);
+		if (SHOAL__CTL_GEN(c) != gen) /* evicted and reused meanwhile */
+			return -ENOENT;
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
 			return SHOAL_ENOTSEALED;
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_SEALED || (c & SHOAL__CTL_DELETING))
 			return -ENOENT;
+		d = shoal__entry_desc(e); /* before the CAS: see entry_free */
 		n = shoal__delete_word(c);
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
 	if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED) {
 		shoal__lock(store);
-		shoal__obj_entry_free(store, (uint32_t)idx);
+		shoal__obj_entry_free(store, &d);
 		shoal__unlock(store);
 	}
 	return 0;

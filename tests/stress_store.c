@@ -432,7 +432,8 @@ static void op_put(struct worker *w, uint64_t r)
 }
 
 /* create, published before it exists: gets of it wait for the seal; a
- * delete or hold of the unsealed object answers SHOAL_ENOTSEALED. */
+ * delete of the unsealed object answers SHOAL_ENOTSEALED, a hold of it
+ * works (and must still be droppable after an abort: a tombstone). */
 static void op_create(struct worker *w, uint64_t r)
 {
 	uint64_t idx = log_reserve(w->st), meta[2];
@@ -552,7 +553,6 @@ static void op_hold(struct worker *w)
 	case -ENOENT:          /* gone, tombstone reused */
 	case SHOAL_EEVICTED:
 	case SHOAL_EDELETED:
-	case SHOAL_ENOTSEALED: /* a create not sealed yet */
 	case SHOAL_ELEDGERFULL:
 		w->n[N_HOLD_GONE]++;
 		break;

@@ -801,3 +801,30 @@ Test(store_basic, strerror_names_every_code)
 	cr_assert_not_null(shoal_strerror(12345));
 	cr_assert_not_null(shoal_strerror(INT32_MIN));
 }
+
+/* A hold taken on an unsealed object (another thread of the creating
+ * process, here the same handle) survives the creator's abort: the object
+ * becomes a tombstone that answers SHOAL_EDELETED until the hold is
+ * dropped, and the drop succeeds. */
+Test(store_basic, a_hold_on_an_unsealed_object_survives_its_abort)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id id = tu_id(5, 5);
+	struct shoal_view v;
+	void *data = NULL;
+
+	tu_assert_rc(shoal_create(s, id, 100, NULL, 0, 0, &data), 0);
+	tu_assert_rc(shoal_hold(s, id), 0);
+	cr_assert_eq(tu_info(s, id).holds, 2);
+	tu_assert_rc(shoal_abort(s, id), 0);
+	tu_assert_rc(shoal_get(s, id, 0, &v), SHOAL_EDELETED);
+	cr_assert_eq(tu_stats(s).objects, 0, "an aborted object still counted");
+	tu_assert_rc(shoal_drop(s, id), 0);
+	tu_assert_rc(shoal_drop(s, id), -ENOENT);
+	/* The ID can be created again. */
+	tu_assert_rc(shoal_create(s, id, 100, NULL, 0, 0, &data), 0);
+	tu_assert_rc(shoal_seal(s, id), 0);
+	tu_assert_rc(shoal_get(s, id, 0, &v), 0);
+	shoal_release(s, &v);
+	shoal_store_close(s);
+}

@@ -154,7 +154,9 @@ SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id);
 
 /* Aborts an unsealed object this process created: as if never created.
- * SHOAL_ESEALED if it was sealed, -EPERM / -ENOENT as for seal. */
+ * The creator's hold goes with it; holds others took on the unsealed
+ * object stay on a tombstone (a get answers SHOAL_EDELETED) until each is
+ * dropped.  SHOAL_ESEALED if it was sealed, -EPERM / -ENOENT as for seal. */
 SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id);
 
 /* create + copy + seal.  The caller holds the result. */
