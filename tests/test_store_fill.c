@@ -48,6 +48,27 @@ static pid_t filler(struct shoal_store *parent, shoal_id id, uint64_t seed,
 	return pid;
 }
 
+/* A promise of id and a filler that stopped between fill_begin and
+ * fill_end (it goes on when a byte is written to go[1]). */
+struct paused {
+	int ready[2];
+	int go[2];
+	pid_t pid;
+};
+
+static struct paused promise_and_pause(struct shoal_store *s, shoal_id id,
+				       uint64_t seed)
+{
+	struct paused p;
+
+	tu_pipe(p.ready);
+	tu_pipe(p.go);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	p.pid = filler(s, id, seed, p.ready[1], p.go[0], 0);
+	cr_assert_eq(tu_read_byte(p.ready[0], 5000), 'r');
+	return p;
+}
+
 static uint64_t ctl_of(struct shoal_store *s, shoal_id id)
 {
 	uint64_t c;
@@ -83,21 +104,15 @@ Test(store_fill, a_getter_blocked_on_a_promise_wakes_at_the_fill)
 {
 	struct shoal_store *s = tu_store(8u << 20);
 	shoal_id id = shoal_id_next(s);
-	int ready[2], go[2];
+	struct paused p = promise_and_pause(s, id, 5);
 	struct shoal_view v;
-	pid_t pid;
 
-	tu_pipe(ready);
-	tu_pipe(go);
-	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
-	pid = filler(s, id, 5, ready[1], go[0], 0);
-	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
 	cr_assert(ctl_of(s, id) & SHOAL__CTL_FILLING);
-	tu_write_byte(go[1], 'g');
+	tu_write_byte(p.go[1], 'g');
 	tu_assert_rc(shoal_get(s, id, 5000, &v), 0);
 	cr_assert(tu_check(v.data, v.size, 5));
 	shoal_release(s, &v);
-	cr_assert_eq(tu_wait_result(pid), 0);
+	cr_assert_eq(tu_wait_result(p.pid), 0);
 	shoal_store_close(s);
 }
 
@@ -146,18 +161,12 @@ Test(store_fill, aborting_a_promise_while_it_fills_frees_everything)
 {
 	struct shoal_store *s = tu_store(8u << 20);
 	shoal_id id = shoal_id_next(s);
-	int ready[2], go[2];
+	struct paused p = promise_and_pause(s, id, 1);
 	struct shoal_view v;
-	pid_t pid;
 
-	tu_pipe(ready);
-	tu_pipe(go);
-	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
-	pid = filler(s, id, 1, ready[1], go[0], 0);
-	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
 	tu_assert_rc(shoal_abort(s, id), 0);
-	tu_write_byte(go[1], 'g');
-	cr_assert_eq(tu_wait_result(pid), -ENOENT, "the fill must see the abort");
+	tu_write_byte(p.go[1], 'g');
+	cr_assert_eq(tu_wait_result(p.pid), -ENOENT, "the fill must see the abort");
 	tu_assert_rc(shoal_get(s, id, 0, &v), -ETIMEDOUT);
 	cr_assert_eq(tu_stats(s).objects, 0);
 	cr_assert_eq(tu_stats(s).bytes_used, 0);
@@ -195,18 +204,11 @@ Test(store_fill, a_filler_killed_mid_fill_is_undone_and_the_promise_refilled)
 {
 	struct shoal_store *s = tu_store(8u << 20);
 	shoal_id id = shoal_id_next(s);
-	int ready[2], go[2];
+	struct paused p = promise_and_pause(s, id, 1);
 	struct shoal_view v;
-	pid_t pid;
-	uint64_t block;
+	uint64_t block = filling_block(s, p.pid);
 
-	tu_pipe(ready);
-	tu_pipe(go);
-	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
-	pid = filler(s, id, 1, ready[1], go[0], 0);
-	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
-	block = filling_block(s, pid);
-	tu_kill(pid);
+	tu_kill(p.pid);
 	cr_assert_geq(shoal_store_reap(s), 1);
 	cr_assert_not(ctl_of(s, id) & SHOAL__CTL_FILLING, "FILLING left set");
 	cr_assert_eq(SHOAL__CTL_STATE(ctl_of(s, id)), SHOAL__E_CREATED);
