@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/lane.c - an actor call lane: a single-producer single-consumer
+ * ring of fixed-size records in the segment, with sleeping on both ends.
+ *
+ * WHAT
+ *
+ * Each actor has one lane per calling process (DESIGN.md region 5).  The
+ * caller's threads take a process-local lock and are then the lane's one
+ * producer; the actor process is its one consumer.  A record is
+ * record_size opaque bytes (the call: method, arguments inline or by
+ * object ID, reply slot); the lane only moves them in order.  It is the
+ * classic Lamport ring with free-running indices, as in DPDK's rte_ring in
+ * its SP/SC mode and Concurrency Kit's ck_ring_spsc: tail counts records
+ * published, head records consumed, record i lives in slot i & mask.
+ * Each side also keeps a cached copy of the other side's index on its own
+ * line (the FastForward / MCRingBuffer idea), so a producer that has room
+ * and a consumer that has records never touch the other side's line.
+ *
+ * INVARIANTS
+ *
+ *  I1  Only the producer writes tail and head_cache, only the consumer head
+ *      and tail_cache; each index only grows (mod 2^32), by one per record.
+ *  I2  0 <= tail - head <= capacity (mod 2^32): the producer reserves only
+ *      while tail - head < capacity, the consumer peeks only while
+ *      head != tail.  Capacity <= 2^16 keeps these differences far from
+ *      wrapping around.
+ *  I3  head <= tail_cache <= tail and head_cache <= head <= tail: a cache
+ *      is a value the other index once had, and indices only grow.  So a
+ *      stale cache only underestimates (less room, fewer records), and a
+ *      side refreshes it exactly when the cache says full or empty.
+ *  I4  Slots [head, tail) hold published records the consumer owns; slots
+ *      [tail, head + capacity) belong to the producer.  A slot changes
+ *      hands only by a store of tail (to the consumer) or of head (back).
+ *
+ * Every index load is checked against I2 and I3.  A lane that breaks them
+ * (corrupt, or foreign memory that passed the configuration check) is full
+ * to the producer and empty to the consumer: nothing is read or written
+ * out of bounds, the lane simply stops, and shoal__lane_check() reports it.
+ *
+ * MEMORY ORDER
+ *
+ *  R1 <-> A1  publish's release store of tail pairs with the consumer's
+ *             acquire load of tail (peek's refresh): it publishes the
+ *             record's bytes, and whatever the caller wrote before.
+ *  R2 <-> A2  consume's release store of head pairs with the producer's
+ *             acquire load of head (reserve's refresh): it publishes that
+ *             the consumer's reads of the slot are done, so the producer's
+ *             next writes to it cannot race them.
+ *  W1         the doorbell, store/wait.c's protocol: a sleeping consumer
+ *             increments the doorbell's waiters (seq_cst), then re-reads
+ *             tail (seq_cst, shoal__lane_ready); publish stores tail, then
+ *             shoal__event_signal() fences (seq_cst) and reads waiters.
+ *             Either the fence precedes the registration in the total
+ *             order S, and the re-check sees the record, or it follows,
+ *             and the publisher sees the waiter and wakes it.
+ *  W2         the space event, the same with the roles swapped: a waiting
+ *             producer registers and re-reads head (seq_cst); consume
+ *             stores head, then signals (fence, read waiters).
+ *  relaxed    each side's load of its own index: it is the only writer
+ *             (I1), so it reads its own last store.  A replacement that
+ *             takes over a dead side learns of the death through the
+ *             kernel (waitpid, pidfd), which orders it after the dead
+ *             process's stores.  The caches are plain fields for the same
+ *             reason.  len() reads both indices relaxed: a hint.
+ *
+ * BATCHING
+ *
+ * With one producer and one consumer nobody competes for an index, so a
+ * publish is one release store (a plain MOV on x86), no CAS and no lock.
+ * That is why a publish per record is fine: there is nothing to amortise
+ * but the doorbell, whose signal is a fence and a load of waiters, and a
+ * system call only when the consumer actually sleeps.  The caches make the
+ * common case touch only the caller's own line plus the record: the
+ * producer reads head (the consumer's line, a cache miss) only when its
+ * cached copy says full, the consumer reads tail only when its copy says
+ * empty, i.e. about once per batch that the other side produced.
+ *
+ * WAITING
+ *
+ * The consumer of a single lane sleeps on the lane's doorbell
+ * (shoal__lane_wait_record).  An actor serving many lanes sleeps on one
+ * doorbell of its own and its callers publish with that event; the lane's
+ * doorbell then stays unused (lane.h shows the loop).  A producer that
+ * finds the lane full spins, then sleeps on `space`
+ * (shoal__lane_wait_room).  Both spin first: a cross-CPU futex wake costs
+ * tens of microseconds here, and a lane usually drains fast.
+ *
+ * CRASH
+ *
+ *  - A producer that dies before publish leaves tail unmoved: its record,
+ *    written or half written, lies beyond tail where the consumer never
+ *    looks.  A dead caller's unpublished record is simply never seen; the
+ *    next producer reserves the same slot and overwrites it.
+ *  - A producer that dies between publish and its signal leaves a
+ *    published record unannounced: a consumer asleep sees it when its
+ *    deadline passes (or at the next publish).
+ *  - A consumer that dies between peek and consume leaves head unmoved:
+ *    its replacement peeks the same record again.  Delivery is
+ *    at-least-once; the actor layer decides (a call ID, a reply slot
+ *    already filled) whether a repeat runs.
+ *  - A consumer that dies between consume and its signal leaves a sleeping
+ *    producer unwoken until its deadline.
+ *  - A side that dies while registered leaves the event's waiters too high:
+ *    the other side pays a futex wake system call per signal.  Harmless.
+ *
+ * LIMITS
+ *
+ *  - One producer and one consumer at a time.  Two producers (a missing
+ *    caller lock) corrupt the lane silently; two consumers run records
+ *    twice.
+ *  - The configuration line is trusted after shoal__lane_check().
+ *  - Capacity <= 65536 and record_size <= 64 KiB: a lane is at most 4 GiB;
+ *    larger arguments go by object ID.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <shoal/error.h>
+
+#include "../store/internal.h"
+#include "lane.h"
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                             */
+
+static bool capacity_ok(uint32_t c)
+{
+	return c >= SHOAL__LANE_MIN_CAPACITY &&
+	       c <= SHOAL__LANE_MAX_CAPACITY && (c & (c - 1)) == 0;
+}
+
+static bool record_size_ok(uint32_t rs)
+{
+	return rs >= SHOAL__LANE_MIN_RECORD && rs <= SHOAL__LANE_MAX_RECORD &&
+	       rs % 64 == 0;
+}
+
+uint64_t shoal__lane_bytes(uint32_t capacity, uint32_t record_size)
+{
+	if (!capacity_ok(capacity) || !record_size_ok(record_size))
+		return 0;
+	return sizeof(struct shoal__lane) + (uint64_t)capacity * record_size;
+}
+
+static void event_init(struct shoal__event *ev)
+{
+	atomic_store_explicit(&ev->seq, 0, memory_order_relaxed);
+	atomic_store_explicit(&ev->waiters, 0, memory_order_relaxed);
+	atomic_store_explicit(&ev->sleepers, 0, memory_order_relaxed);
+}
+
+int shoal__lane_init(void *mem, uint32_t capacity, uint32_t record_size)
+{
+	struct shoal__lane *l = mem;
+
+	if (!capacity_ok(capacity) || !record_size_ok(record_size) ||
+	    mem == NULL || ((uintptr_t)mem & 63))
+		return -EINVAL;
+	memset(l, 0, sizeof(*l));
+	l->capacity = capacity;
+	l->mask = capacity - 1;
+	l->record_size = record_size;
+	/* Relaxed: the segment's R0/A0 pair publishes the whole region. */
+	atomic_store_explicit(&l->tail, 0, memory_order_relaxed);
+	atomic_store_explicit(&l->head, 0, memory_order_relaxed);
+	event_init(&l->doorbell);
+	event_init(&l->space);
+	l->magic = SHOAL__LANE_MAGIC;
+	return 0;
+}
+
+int shoal__lane_check(const void *mem, uint64_t bytes)
+{
+	const struct shoal__lane *l = mem;
+	uint64_t need;
+	uint32_t fill;
+
+	if (mem == NULL || ((uintptr_t)mem & 63) || bytes < sizeof(*l))
+		return SHOAL_EBADSEGMENT;
+	if (l->magic != SHOAL__LANE_MAGIC)
+		return SHOAL_EBADSEGMENT;
+	need = shoal__lane_bytes(l->capacity, l->record_size);
+	if (need == 0 || need > bytes || l->mask != l->capacity - 1)
+		return SHOAL_EBADSEGMENT;
+	/* Head first, with acquire (pairs with R2): the tail read after it is
+	 * at least the tail that head was ever compared against, so on a sane
+	 * lane that is running the difference stays in [0, capacity]. */
+	fill = (uint32_t)0 - atomic_load_explicit(&l->head, memory_order_acquire);
+	fill += atomic_load_explicit(&l->tail, memory_order_acquire);
+	return fill <= l->capacity ? 0 : SHOAL_EBADSEGMENT;
+}
+
+/* ------------------------------------------------------------------ */
+/* Producer                                                           */
+
+static uint8_t *slot_of(struct shoal__lane *l, uint32_t i)
+{
+	return l->records + (uint64_t)(i & l->mask) * l->record_size;
+}
+
+/* Room for one more record at tail t?  Refreshes head_cache from head
+ * (A2, or W2 when mo is seq_cst) only when the cache says full. */
+static bool has_room(struct shoal__lane *l, uint32_t t, memory_order mo)
+{
+	uint32_t h;
+
+	if (t - l->head_cache < l->capacity)
+		return true;
+	h = atomic_load_explicit(&l->head, mo); /* A2 */
+	if (t - h > l->capacity)
+		return false; /* breaks I2: corrupt, stop (check reports) */
+	l->head_cache = h;
+	return t - h < l->capacity;
+}
+
+void *shoal__lane_reserve(struct shoal__lane *l)
+{
+	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+
+	return has_room(l, t, memory_order_acquire) ? slot_of(l, t) : NULL;
+}
+
+void shoal__lane_publish(struct shoal__lane *l, struct shoal__event *doorbell)
+{
+	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+
+	atomic_store_explicit(&l->tail, t + 1, memory_order_release); /* R1 */
+	shoal__event_signal(doorbell != NULL ? doorbell : &l->doorbell); /* W1 */
+}
+
+static bool room_now(struct shoal__lane *l, memory_order mo)
+{
+	return has_room(l, atomic_load_explicit(&l->tail, memory_order_relaxed),
+			mo);
+}
+
+int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,
+			  uint32_t spin)
+{
+	struct shoal__event *ev = &l->space;
+
+	for (uint32_t i = 0; i < spin; i++) {
+		if (room_now(l, memory_order_acquire))
+			return 0;
+		shoal__cpu_relax();
+	}
+	for (;;) {
+		/* Acquire as in store/wait.c; room is re-checked anyway. */
+		uint32_t seen = shoal__event_seen(ev);
+		bool full;
+		int rc = 0;
+
+		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* W2 */
+		full = !room_now(l, memory_order_seq_cst);
+		if (full)
+			rc = shoal__event_wait(ev, seen, d, spin);
+		/* Relaxed: an extra wake-up is harmless. */
+		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+		if (!full || room_now(l, memory_order_acquire))
+			return 0;
+		if (rc == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Consumer                                                           */
+
+/* A record at head h?  Refreshes tail_cache from tail (A1, or W1 when mo
+ * is seq_cst) only when the cache says empty (or is not sane). */
+static bool has_record(struct shoal__lane *l, uint32_t h, memory_order mo)
+{
+	uint32_t t, n = l->tail_cache - h;
+
+	if (n != 0 && n <= l->capacity)
+		return true;
+	t = atomic_load_explicit(&l->tail, mo); /* A1 */
+	if (t - h > l->capacity)
+		return false; /* breaks I2: corrupt, stop (check reports) */
+	l->tail_cache = t;
+	return t != h;
+}
+
+const void *shoal__lane_peek(struct shoal__lane *l)
+{
+	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+
+	return has_record(l, h, memory_order_acquire) ? slot_of(l, h) : NULL;
+}
+
+void shoal__lane_consume(struct shoal__lane *l)
+{
+	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+
+	atomic_store_explicit(&l->head, h + 1, memory_order_release); /* R2 */
+	shoal__event_signal(&l->space); /* W2 */
+}
+
+bool shoal__lane_ready(struct shoal__lane *l)
+{
+	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+
+	return has_record(l, h, memory_order_seq_cst); /* W1 */
+}
+
+int shoal__lane_wait_record(struct shoal__lane *l, struct shoal__deadline d,
+			    uint32_t spin)
+{
+	struct shoal__event *ev = &l->doorbell;
+
+	for (uint32_t i = 0; i < spin; i++) {
+		if (shoal__lane_peek(l) != NULL)
+			return 0;
+		shoal__cpu_relax();
+	}
+	for (;;) {
+		uint32_t seen = shoal__event_seen(ev);
+		bool empty;
+		int rc = 0;
+
+		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* W1 */
+		empty = !shoal__lane_ready(l);
+		if (empty)
+			rc = shoal__event_wait(ev, seen, d, spin);
+		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+		if (!empty || shoal__lane_peek(l) != NULL)
+			return 0;
+		if (rc == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
+
+uint32_t shoal__lane_len(const struct shoal__lane *l)
+{
+	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+
+	/* Wrapped (stale head read after a newer tail is impossible, but a
+	 * corrupt lane) or above capacity: clamp. */
+	if (t - h > l->capacity)
+		return (int32_t)(t - h) < 0 ? 0 : l->capacity;
+	return t - h;
+}
