@@ -38,15 +38,14 @@
 
 #include "internal.h"
 #include "lane.h"
+#include "testutil.h"
 
-#define MAX_KIDS 8
 #define POLL_NS (5ll * 1000000000) /* bound of every poll: 5 s */
 #define RS 256u                    /* record size of the tests */
 #define SPIN 2000u
 
 /* Exit codes of children. */
 #define K_OK 0
-#define K_ORPHAN 90
 #define K_IO 91
 #define K_TIMEOUT 92
 #define K_BAD 93
@@ -65,17 +64,11 @@ static struct {
 	uint64_t lane_bytes;
 	struct shoal__lane *l;
 	struct area *area;
-	pid_t kids[MAX_KIDS];
-	int nkids;
 } tl = {.fd = -1};
 
 static void tl_fini(void)
 {
-	for (int i = 0; i < tl.nkids; i++) {
-		kill(tl.kids[i], SIGKILL);
-		waitpid(tl.kids[i], NULL, 0);
-	}
-	tl.nkids = 0;
+	tu_teardown(); /* kills and reaps any child still alive */
 	if (tl.base != NULL)
 		munmap(tl.base, tl.size);
 	if (tl.fd >= 0)
@@ -84,7 +77,7 @@ static void tl_fini(void)
 	tl.fd = -1;
 }
 
-TestSuite(lane, .fini = tl_fini, .timeout = 30);
+TestSuite(lane, .init = tu_setup, .fini = tl_fini, .timeout = 30);
 
 /* A lane of `cap` records of RS bytes and a shared area, zeroed. */
 static struct shoal__lane *tl_open(uint32_t cap)
@@ -110,93 +103,18 @@ static struct shoal__lane *tl_open(uint32_t cap)
 	return tl.l;
 }
 
-/* fork(); the child dies with the test process and owns no siblings. */
-static pid_t tl_fork(void)
-{
-	pid_t parent = getpid();
-	pid_t pid;
-
-	cr_assert_lt(tl.nkids, MAX_KIDS);
-	fflush(NULL);
-	pid = fork();
-	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(K_ORPHAN);
-		tl.nkids = 0;
-		return 0;
-	}
-	tl.kids[tl.nkids++] = pid;
-	return pid;
-}
-
-static int tl_reap(pid_t pid)
-{
-	int st = 0;
-
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	for (int i = 0; i < tl.nkids; i++)
-		if (tl.kids[i] == pid)
-			tl.kids[i] = tl.kids[--tl.nkids];
-	return st;
-}
-
-static void tl_reap_ok(pid_t pid)
-{
-	int st = tl_reap(pid);
-
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == K_OK,
-		  "child %d: status %#x (exit %d)", (int)pid, st,
-		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
-static void tl_kill(pid_t pid)
-{
-	int st;
-
-	cr_assert_eq(kill(pid, SIGKILL), 0);
-	st = tl_reap(pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The state letter of /proc/<pid>/stat ('S': sleeping), or '?'. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
-
 /* Bounded poll: the lane holds `len` records and `pid` sleeps in the
  * kernel on `ev` (registered, sleepers flag up, state S). */
 static bool asleep_on(struct shoal__lane *l, struct shoal__event *ev,
 		      uint32_t len, pid_t pid)
 {
-	int64_t end = now_ns() + POLL_NS;
+	int64_t end = tu_now_ns() + POLL_NS;
 
-	while (now_ns() < end) {
+	while (tu_now_ns() < end) {
 		if (shoal__lane_len(l) == len &&
 		    atomic_load_explicit(&ev->waiters, memory_order_seq_cst) >= 1 &&
 		    atomic_load_explicit(&ev->sleepers, memory_order_seq_cst) == 1 &&
-		    proc_state(pid) == 'S')
+		    tu_proc_state(pid) == 'S')
 			return true;
 		sched_yield();
 	}
@@ -404,7 +322,7 @@ Test(lane, two_processes_sleep_both_ways)
 {
 	struct shoal__lane *l = tl_open(64);
 	pid_t me = getpid();
-	pid_t kid = tl_fork();
+	pid_t kid = tu_fork();
 
 	if (kid == 0)
 		_exit(consumer_child(l, me));
@@ -424,7 +342,7 @@ Test(lane, two_processes_sleep_both_ways)
 		rec_fill(slot, i, 0xC0FFEE);
 		shoal__lane_publish(l, NULL);
 	}
-	tl_reap_ok(kid);
+	cr_assert_eq(tu_wait_exit(kid), K_OK);
 	cr_assert_eq(atomic_load(&tl.area->seen), N_PROC);
 	cr_assert_geq(atomic_load(&tl.area->consumer_slept), 1);
 	cr_assert_geq(atomic_load(&tl.area->producer_slept), 1);
@@ -441,7 +359,7 @@ Test(lane, dead_producer_record_never_seen)
 
 	cr_assert_eq(pipe(ready), 0);
 	cr_assert_eq(pipe(hold), 0);
-	kid = tl_fork();
+	kid = tu_fork();
 	if (kid == 0) {
 		void *slot;
 
@@ -465,7 +383,7 @@ Test(lane, dead_producer_record_never_seen)
 	close(ready[1]);
 	close(hold[0]);
 	cr_assert_eq(read(ready[0], &c, 1), 1);
-	tl_kill(kid);
+	tu_kill(kid);
 	close(ready[0]);
 	close(hold[1]);
 
@@ -475,7 +393,7 @@ Test(lane, dead_producer_record_never_seen)
 	cr_assert_eq(shoal__lane_len(l), 0);
 
 	/* A new producer process continues on the same lane. */
-	kid = tl_fork();
+	kid = tu_fork();
 	if (kid == 0) {
 		for (uint64_t i = 3; i < 13; i++) {
 			void *slot;
@@ -496,7 +414,7 @@ Test(lane, dead_producer_record_never_seen)
 				     0);
 		take(l, i, 2);
 	}
-	tl_reap_ok(kid);
+	cr_assert_eq(tu_wait_exit(kid), K_OK);
 	cr_assert_null(shoal__lane_peek(l));
 	cr_assert_eq(shoal__lane_check(l, tl.lane_bytes), 0);
 }
@@ -512,7 +430,7 @@ Test(lane, dead_consumer_record_seen_again)
 		put(l, i, 4);
 	cr_assert_eq(pipe(ready), 0);
 	cr_assert_eq(pipe(hold), 0);
-	kid = tl_fork();
+	kid = tu_fork();
 	if (kid == 0) {
 		const void *r;
 
@@ -532,13 +450,13 @@ Test(lane, dead_consumer_record_seen_again)
 	close(ready[1]);
 	close(hold[0]);
 	cr_assert_eq(read(ready[0], &c, 1), 1);
-	tl_kill(kid);
+	tu_kill(kid);
 	close(ready[0]);
 	close(hold[1]);
 	cr_assert_eq(shoal__lane_len(l), 4);
 
 	/* A replacement consumer (a fresh process) sees record 1 again. */
-	kid = tl_fork();
+	kid = tu_fork();
 	if (kid == 0) {
 		for (uint64_t i = 1; i < 5; i++) {
 			const void *r = shoal__lane_peek(l);
@@ -549,7 +467,7 @@ Test(lane, dead_consumer_record_seen_again)
 		}
 		_exit(shoal__lane_peek(l) == NULL ? K_OK : K_BAD);
 	}
-	tl_reap_ok(kid);
+	cr_assert_eq(tu_wait_exit(kid), K_OK);
 	cr_assert_eq(shoal__lane_len(l), 0);
 	put(l, 5, 4);
 	take(l, 5, 4);

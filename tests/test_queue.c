@@ -39,14 +39,13 @@
 
 #include "internal.h"
 #include "queue.h"
+#include "testutil.h"
 
 #define POISON 0xFFFFFFFEu   /* "stop" for consumer children */
-#define MAX_KIDS 16
 #define POLL_NS (5ll * 1000000000) /* bound of every poll: 5 s */
 
 /* Exit codes of children. */
 #define K_OK 0
-#define K_ORPHAN 90
 #define K_IO 91
 #define K_TIMEOUT 92
 #define K_BAD 93
@@ -57,17 +56,11 @@ static struct {
 	size_t size;
 	struct shoal__queue *q;
 	void *area;                /* shared result area after the queue */
-	pid_t kids[MAX_KIDS];
-	int nkids;
 } tq = {.fd = -1};
 
 static void tq_fini(void)
 {
-	for (int i = 0; i < tq.nkids; i++) {
-		kill(tq.kids[i], SIGKILL);
-		waitpid(tq.kids[i], NULL, 0);
-	}
-	tq.nkids = 0;
+	tu_teardown(); /* kills and reaps any child still alive */
 	if (tq.base != NULL)
 		munmap(tq.base, tq.size);
 	if (tq.fd >= 0)
@@ -76,7 +69,7 @@ static void tq_fini(void)
 	tq.fd = -1;
 }
 
-TestSuite(queue, .fini = tq_fini, .timeout = 30);
+TestSuite(queue, .init = tu_setup, .fini = tq_fini, .timeout = 30);
 
 /* A queue of `cap` cells and `extra` bytes of shared area, zeroed. */
 static struct shoal__queue *tq_open(uint32_t cap, size_t extra)
@@ -102,90 +95,14 @@ static struct shoal__queue *tq_open(uint32_t cap, size_t extra)
 	return tq.q;
 }
 
-/* fork(); the child dies with the test process and owns no siblings. */
-static pid_t tq_fork(void)
-{
-	pid_t parent = getpid();
-	pid_t pid;
-
-	cr_assert_lt(tq.nkids, MAX_KIDS);
-	fflush(NULL);
-	pid = fork();
-	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(K_ORPHAN);
-		tq.nkids = 0;
-		return 0;
-	}
-	tq.kids[tq.nkids++] = pid;
-	return pid;
-}
-
-/* waitpid a child of ours; returns its wait status. */
-static int tq_reap(pid_t pid)
-{
-	int st = 0;
-
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	for (int i = 0; i < tq.nkids; i++)
-		if (tq.kids[i] == pid)
-			tq.kids[i] = tq.kids[--tq.nkids];
-	return st;
-}
-
-static void tq_reap_ok(pid_t pid)
-{
-	int st = tq_reap(pid);
-
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == K_OK,
-		  "child %d: status %#x (exit %d)", (int)pid, st,
-		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
-static void tq_kill(pid_t pid)
-{
-	int st;
-
-	cr_assert_eq(kill(pid, SIGKILL), 0);
-	st = tq_reap(pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The state letter of /proc/<pid>/stat ('S': sleeping), or '?'. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
-
 /* Bounded poll: `n` consumers registered in waiters, and `pid` asleep. */
 static bool asleep(struct shoal__queue *q, pid_t pid, uint32_t n)
 {
-	int64_t end = now_ns() + POLL_NS;
+	int64_t end = tu_now_ns() + POLL_NS;
 
-	while (now_ns() < end) {
+	while (tu_now_ns() < end) {
 		if (atomic_load_explicit(&q->wake.waiters, memory_order_seq_cst) >= n &&
-		    proc_state(pid) == 'S')
+		    tu_proc_state(pid) == 'S')
 			return true;
 		sched_yield();
 	}
@@ -483,9 +400,9 @@ Test(queue, wait_timeout_and_ready)
 	cr_assert_eq(shoal__queue_wait(q, shoal__deadline_in(20), 100),
 		     -ETIMEDOUT);
 	cr_assert_eq(shoal__queue_push(q, &v, 1), 1);
-	t0 = now_ns();                                   /* ready: no sleep */
+	t0 = tu_now_ns();                                   /* ready: no sleep */
 	cr_assert_eq(shoal__queue_wait(q, shoal__deadline_in(3000), 0), 0);
-	cr_assert_lt(now_ns() - t0, 1000000000ll);
+	cr_assert_lt(tu_now_ns() - t0, 1000000000ll);
 	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
 	tq_claim_tail(q, 1);                             /* claimed, unpublished */
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 1);
@@ -570,16 +487,16 @@ Test(queue, processes_exactly_once)
 	uint32_t v;
 
 	for (uint32_t i = 0; i < MP_CONSUMERS; i++)
-		if ((cons[i] = tq_fork()) == 0)
+		if ((cons[i] = tu_fork()) == 0)
 			consumer_main(q, t, i, total);
 	for (uint32_t i = 0; i < MP_PRODUCERS; i++)
-		if ((prod[i] = tq_fork()) == 0)
+		if ((prod[i] = tu_fork()) == 0)
 			producer_main(q, i, MP_ITEMS);
 	for (uint32_t i = 0; i < MP_PRODUCERS; i++)
-		tq_reap_ok(prod[i]);
+		cr_assert_eq(tu_wait_exit(prod[i]), K_OK);
 	push_poisons(q, MP_CONSUMERS);
 	for (uint32_t i = 0; i < MP_CONSUMERS; i++)
-		tq_reap_ok(cons[i]);
+		cr_assert_eq(tu_wait_exit(cons[i]), K_OK);
 	cr_assert_eq(atomic_load(&t->poisons), MP_CONSUMERS);
 	for (uint32_t i = 0; i < total; i++)
 		cr_assert_eq(atomic_load(&t->count[i]), 1, "item %u popped %u times",
@@ -618,18 +535,18 @@ Test(queue, sleeping_consumer_woken_by_push)
 	pid_t pid;
 
 	cr_assert_eq(pipe(p), 0);
-	if ((pid = tq_fork()) == 0) {
+	if ((pid = tu_fork()) == 0) {
 		close(p[0]);
 		sleeper_main(q, 1, p[1]);
 	}
 	close(p[1]);
 	cr_assert(asleep(q, pid, 1), "consumer never went to sleep");
-	t0 = now_ns();
+	t0 = tu_now_ns();
 	cr_assert_eq(shoal__queue_push(q, &v, 1), 1);
 	cr_assert_eq(pipe_get(p[0]), 42);
-	cr_assert_lt(now_ns() - t0, 2000000000ll, "woken by timeout, not push");
+	cr_assert_lt(tu_now_ns() - t0, 2000000000ll, "woken by timeout, not push");
 	close(p[0]);
-	tq_reap_ok(pid);
+	cr_assert_eq(tu_wait_exit(pid), K_OK);
 	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
 }
 
@@ -669,7 +586,7 @@ static struct doomed doomed_claim(struct shoal__queue *q, uint32_t n,
 
 	cr_assert_eq(pipe(ready), 0);
 	cr_assert_eq(pipe(hold), 0);
-	if ((d.pid = tq_fork()) == 0) {
+	if ((d.pid = tu_fork()) == 0) {
 		close(ready[0]);
 		close(hold[1]);
 		pipe_put(ready[1], (uint32_t)(producer ? tq_claim_tail(q, n) :
@@ -686,7 +603,7 @@ static struct doomed doomed_claim(struct shoal__queue *q, uint32_t n,
 
 static void doomed_kill(struct doomed d)
 {
-	tq_kill(d.pid);
+	tu_kill(d.pid);
 	close(d.hold);
 }
 
@@ -705,7 +622,7 @@ Test(queue, repair_dead_producer)
 	cr_assert_eq(shoal__queue_pop(q, out, 8), 0); /* stuck behind hole */
 
 	cr_assert_eq(pipe(p), 0);
-	if ((sleeper = tq_fork()) == 0) {
+	if ((sleeper = tu_fork()) == 0) {
 		close(p[0]);
 		sleeper_main(q, 5, p[1]);
 	}
@@ -717,7 +634,7 @@ Test(queue, repair_dead_producer)
 	for (uint32_t i = 0; i < 5; i++)
 		cr_assert_eq(pipe_get(p[0]), 100 + i);
 	close(p[0]);
-	tq_reap_ok(sleeper);
+	cr_assert_eq(tu_wait_exit(sleeper), K_OK);
 
 	/* The skipped cells serve the next rounds. */
 	for (uint32_t r = 0; r < 4; r++) {
@@ -846,7 +763,7 @@ static struct gated gated_fork(void)
 	cr_assert_eq(pipe(ping), 0);
 	cr_assert_eq(pipe(pong), 0);
 	cr_assert_eq(pipe(res), 0);
-	if ((g.pid = tq_fork()) == 0) {
+	if ((g.pid = tu_fork()) == 0) {
 		close(ping[0]);
 		close(pong[1]);
 		close(res[0]);
@@ -908,7 +825,7 @@ Test(queue, repair_beats_live_producer)
 		     tq_word(601, SHOAL__QUEUE_SKIP));
 	gated_go(&g);
 	cr_assert_eq(pipe_get(g.res), 1);  /* pushed (again, at 601) */
-	tq_reap_ok(g.pid);
+	cr_assert_eq(tu_wait_exit(g.pid), K_OK);
 	gated_close(&g);
 	cr_assert_eq(atomic_load(&q->tail), 602);
 	cr_assert_eq(shoal__queue_pop(q, out, 8), 1);
@@ -955,7 +872,7 @@ Test(queue, repair_beats_live_consumer)
 	gated_go(&g);
 	cr_assert_eq(pipe_get(g.res), 1);
 	cr_assert_eq(pipe_get(g.res), 7);  /* the original, not 2023 */
-	tq_reap_ok(g.pid);
+	cr_assert_eq(tu_wait_exit(g.pid), K_OK);
 	gated_close(&g);
 	cr_assert_eq(shoal__queue_pop(q, out, 1024), 1024);
 	cr_assert(memcmp(in, out, 1024 * sizeof(uint32_t)) == 0);
@@ -987,10 +904,10 @@ Test(queue, repair_races_live_processes)
 
 	cr_assert_not_null(nlost);
 	for (uint32_t i = 0; i < RR_CONSUMERS; i++)
-		if ((cons[i] = tq_fork()) == 0)
+		if ((cons[i] = tu_fork()) == 0)
 			consumer_main(q, t, i, total);
 	for (uint32_t i = 0; i < RR_PRODUCERS; i++)
-		if ((prod[i] = tq_fork()) == 0)
+		if ((prod[i] = tu_fork()) == 0)
 			producer_main(q, i, RR_ITEMS);
 	while (running > 0) {
 		lb.n = 0;
@@ -1007,9 +924,7 @@ Test(queue, repair_races_live_processes)
 			int st;
 
 			if (prod[i] > 0 && waitpid(prod[i], &st, WNOHANG) == prod[i]) {
-				for (int j = 0; j < tq.nkids; j++)
-					if (tq.kids[j] == prod[i])
-						tq.kids[j] = tq.kids[--tq.nkids];
+				tu_untrack(prod[i]);
 				cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == K_OK);
 				prod[i] = 0;
 				running--;
@@ -1018,7 +933,7 @@ Test(queue, repair_races_live_processes)
 	}
 	push_poisons(q, RR_CONSUMERS);
 	for (uint32_t i = 0; i < RR_CONSUMERS; i++)
-		tq_reap_ok(cons[i]);
+		cr_assert_eq(tu_wait_exit(cons[i]), K_OK);
 	for (uint32_t i = 0; i < total; i++) {
 		uint32_t c = atomic_load(&t->count[i]);
 
