@@ -32,7 +32,7 @@
 
 struct shoal_task {
 	struct shoal_runtime *rt;
-	struct shoal__task_rec *rec;
+	struct shoal__call_view v;
 	uint32_t nargs;
 	struct {
 		const void *data;
@@ -69,7 +69,7 @@ SHOAL_API int shoal_task_arg(const struct shoal_task *task, uint32_t i,
 
 SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task)
 {
-	return task ? task->rec->num_returns : 0;
+	return task ? task->v.num_returns : 0;
 }
 
 static int shoal__vfail(struct shoal_task *t, int code, const char *fmt,
@@ -115,7 +115,7 @@ static int shoal__fail(struct shoal_task *t, int code, const char *fmt, ...)
 
 static int shoal__check_ret(struct shoal_task *t, uint32_t i)
 {
-	if (i >= t->rec->num_returns)
+	if (i >= t->v.num_returns)
 		return -EINVAL;
 	if (t->set & (1ull << i))
 		return -EEXIST;
@@ -134,7 +134,7 @@ SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 		return rc;
 	if (task->nopen == SHOAL__PROC_FILLS)
 		return -EBUSY;
-	rc = shoal__fill_begin(task->rt->store, shoal__task_ret(task->rec, i), size,
+	rc = shoal__fill_begin(task->rt->store, shoal__ret_id(task->v.ret0, i), size,
 			       -1, &task->open[task->nopen], buf);
 	if (rc == -ENOENT || rc == SHOAL_ESEALED) { /* gone, or a retry */
 		task->set |= 1ull << i;
@@ -159,7 +159,7 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 	rc = shoal__check_ret(task, i);
 	if (rc)
 		return rc;
-	rc = shoal__fill_begin(task->rt->store, shoal__task_ret(task->rec, i), size,
+	rc = shoal__fill_begin(task->rt->store, shoal__ret_id(task->v.ret0, i), size,
 			       -1, &f, &buf);
 	task->set |= 1ull << i;
 	/* Gone (the submitter died), or sealed by an earlier attempt. */
@@ -173,7 +173,7 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 
 /* Writes an error object (code, then message) into a promise; nothing if
  * it is sealed already or gone. */
-static void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
+void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
 			      const char *msg)
 {
 	size_t len = strlen(msg);
@@ -190,7 +190,7 @@ static void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
 static void shoal__return_error(struct shoal_task *t, uint32_t i)
 {
 	t->msg[sizeof t->msg - 1] = '\0';
-	shoal__fill_error(t->rt->store, shoal__task_ret(t->rec, i), t->fail_code,
+	shoal__fill_error(t->rt->store, shoal__ret_id(t->v.ret0, i), t->fail_code,
 			  t->msg);
 }
 
@@ -268,7 +268,8 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 	const uint8_t *data;
 	uint32_t kind, len;
 	shoal_id ref;
-	int rc = shoal__args_decode(t->rec, i, &kind, &data, &len);
+	int rc = shoal__args_decode(t->v.args, t->v.nargs, t->v.args_len, i,
+				    &kind, &data, &len);
 
 	if (rc)
 		return shoal__fail(t, SHOAL_ETASK, "corrupt task record");
@@ -278,8 +279,9 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 		return 0;
 	}
 	memcpy(&ref, data, sizeof ref);
-	/* Parked until every argument was sealed (deps.c): no wait here. */
-	rc = shoal_get(t->rt->store, ref, 0, &t->views[i]);
+	/* A task was parked until every argument was sealed (deps.c): no
+	 * wait there; an actor call waits (arg_timeout_ms). */
+	rc = shoal_get(t->rt->store, ref, t->v.arg_timeout_ms, &t->views[i]);
 	if (rc && shoal_error_message(t->rt->store, ref, t->msg, sizeof t->msg) >= 0)
 		return shoal__fail(t, rc, NULL); /* the same error, passed on */
 	if (rc)
@@ -291,8 +293,8 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 
 static int shoal__resolve_args(struct shoal_task *t)
 {
-	t->nargs = t->rec->nargs;
-	if (t->nargs > SHOAL_MAX_ARGS)
+	t->nargs = t->v.nargs;
+	if (t->nargs > SHOAL_MAX_ARGS || t->v.args_len > t->v.cap)
 		return shoal__fail(t, SHOAL_ETASK, "corrupt task record");
 	for (uint32_t i = 0; i < t->nargs; i++)
 		if (shoal__resolve_arg(t, i))
@@ -300,20 +302,12 @@ static int shoal__resolve_args(struct shoal_task *t)
 	return 0;
 }
 
-static void shoal__call(struct shoal_task *t)
+static void shoal__call(struct shoal_task *t, shoal_task_fn fn, void *user)
 {
-	const struct shoal_registry *reg = t->rt->reg;
-	const struct shoal__function *f;
-	int rc;
+	int rc = fn(t, user);
 
-	if (t->rec->fn >= reg->n) {
-		shoal__fail(t, SHOAL_ETASK, "no function %u here", t->rec->fn);
-		return;
-	}
-	f = &reg->fns[t->rec->fn];
-	rc = f->fn(t, f->user);
 	if (rc < 0)
-		shoal__fail(t, rc, "%s failed: %s", f->name, shoal_strerror(rc));
+		shoal__fail(t, rc, "%s failed: %s", t->v.name, shoal_strerror(rc));
 }
 
 /* Seals (success) or cancels the buffers handed out, then writes an error
@@ -330,14 +324,13 @@ static void shoal__finish(struct shoal_task *t)
 		shoal__fill_cancel(s, &t->open[k]);
 		t->set &= ~(1ull << t->open_ret[k]);
 	}
-	for (uint32_t i = 0; i < t->rec->num_returns; i++) {
+	for (uint32_t i = 0; i < t->v.num_returns; i++) {
 		if (t->set & (1ull << i))
 			continue;
 		if (!t->fail_code)
 			shoal__fail(t, SHOAL_ETASK, "%s set %u of %u return values",
-				    t->rt->reg->fns[t->rec->fn].name,
-				    (unsigned)__builtin_popcountll(t->set),
-				    t->rec->num_returns);
+				    t->v.name, (unsigned)__builtin_popcountll(t->set),
+				    t->v.num_returns);
 		shoal__return_error(t, i);
 	}
 	for (uint32_t i = 0; i < t->nargs; i++)
@@ -365,23 +358,47 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 		memory_order_acquire, memory_order_relaxed); /* A3 */
 }
 
-void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
+int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
+		    shoal_task_fn fn, void *user)
 {
 	struct shoal_task t;
+
+	memset(&t, 0, sizeof t);
+	t.rt = rt;
+	t.v = *v;
+	if (t.v.num_returns > SHOAL_MAX_RETURNS)
+		t.v.num_returns = 1; /* corrupt: still answer return 0 */
+	if (!fn)
+		shoal__fail(&t, SHOAL_ETASK, "no function %s here", v->name);
+	else if (!shoal__resolve_args(&t))
+		shoal__call(&t, fn, user);
+	shoal__finish(&t);
+	if (t.fail_code && v->why)
+		snprintf(v->why, v->why_cap, "%s", t.msg);
+	return t.fail_code;
+}
+
+void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
+{
+	const struct shoal__function *f = NULL;
+	struct shoal__task_rec *rec;
+	struct shoal__call_view v;
 	uint32_t idx;
+	int rc;
 
 	if (!shoal__claim(rt, worker, item, &idx))
 		return;
-	memset(&t, 0, sizeof t);
-	t.rt = rt;
-	t.rec = &rt->tasks[idx];
-	if (t.rec->num_returns == 0 || t.rec->num_returns > SHOAL_MAX_RETURNS)
-		t.rec->num_returns = 1; /* corrupt: still answer return 0 */
-	if (!shoal__resolve_args(&t))
-		shoal__call(&t);
-	shoal__finish(&t);
-	atomic_fetch_add_explicit(t.fail_code ? &rt->hdr->tasks_failed
-					      : &rt->hdr->tasks_done,
+	rec = &rt->tasks[idx];
+	if (rec->fn < rt->reg->n)
+		f = &rt->reg->fns[rec->fn];
+	v = (struct shoal__call_view){
+		.args = rec->args, .nargs = rec->nargs, .args_len = rec->args_len,
+		.cap = SHOAL__TASK_ARGS_INLINE, .ret0 = shoal__task_ret(rec, 0),
+		.num_returns = rec->num_returns ? rec->num_returns : 1,
+		.arg_timeout_ms = 0, .name = f ? f->name : "?",
+	};
+	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
+	atomic_fetch_add_explicit(rc ? &rt->hdr->tasks_failed : &rt->hdr->tasks_done,
 				  1, memory_order_relaxed);
 	shoal__task_free(rt->hdr, rt->tasks, idx);
 }

@@ -43,23 +43,10 @@
 
 #include "../store/internal.h"
 #include "../store/mem.h"
+#include "fs.h"
 #include "internal.h"
 
 #define SHOAL__FS_GRACE_MS 2000
-
-struct shoal__fs {
-	const struct shoal__boot *boot;
-	struct shoal_store *store;
-	struct shoal__rt_hdr *hdr;
-	struct shoal__rt_worker *workers;
-	pid_t *kids;              /* by worker index; 0 = none */
-	unsigned arena;           /* this process's private memory */
-	int driver_pidfd;
-	int sigfd;
-	int spawn_fd;             /* eventfd: a worker asks for an extra one */
-	sigset_t old_mask;
-	bool shutting_down;
-};
 
 /* Closes every fd but stdio and the ones to keep (sorted, ascending). */
 static void shoal__close_others(const int *keep, size_t n)
@@ -105,14 +92,20 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	if (shoal__mem_open(&fs->arena))
 		return -ENOMEM;
 	fs->kids = shoal__mem_alloc(fs->arena, fs->hdr->max_workers * sizeof *fs->kids);
+	fs->act_kids = shoal__mem_alloc(fs->arena,
+					(fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
+	fs->act_fd = shoal__fs_actor_socket();
 	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
 	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	fs->spawn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!fs->kids || fs->driver_pidfd < 0 || fs->sigfd < 0 || fs->spawn_fd < 0)
+	if (!fs->kids || !fs->act_kids || fs->driver_pidfd < 0 || fs->sigfd < 0 ||
+	    fs->spawn_fd < 0 || fs->act_fd < 0)
 		return -errno ? -errno : -ENOMEM;
+	memset(fs->kids, 0, fs->hdr->max_workers * sizeof *fs->kids);
+	memset(fs->act_kids, 0, (fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
 	return 0;
 }
 
@@ -124,14 +117,21 @@ static void shoal__fs_send(const struct shoal__fs *fs, uint32_t op, int32_t pid,
 	send(fs->boot->ctl_fd, &m, sizeof m, MSG_NOSIGNAL);
 }
 
-/* In the child: back to the default signal state, then the worker. */
-_Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
-				      pid_t parent)
+/* In a child: only the segment (and a worker's spawn fd) stay; back to
+ * the default signal state. */
+void shoal__fs_child_setup(struct shoal__fs *fs)
 {
 	close(fs->boot->ctl_fd);
 	close(fs->sigfd);
 	close(fs->driver_pidfd);
+	close(fs->act_fd);
 	sigprocmask(SIG_SETMASK, &fs->old_mask, NULL);
+}
+
+_Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
+				      pid_t parent)
+{
+	shoal__fs_child_setup(fs);
 	shoal__worker_main(fs->boot, index, parent, fs->spawn_fd);
 }
 
@@ -160,7 +160,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	return pid;
 }
 
-static bool shoal__fs_stopping(const struct shoal__fs *fs)
+bool shoal__fs_stopping(const struct shoal__fs *fs)
 {
 	return fs->shutting_down ||
 	       atomic_load_explicit(&fs->hdr->stopping, memory_order_acquire);
@@ -184,6 +184,8 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 	char why[128];
 	bool retired;
 
+	if (shoal__fs_actor_exited(fs, pid, status))
+		return;
 	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
 		if (fs->kids[i] != pid)
 			continue;
@@ -207,7 +209,7 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 	}
 }
 
-static void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
+void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
 {
 	struct signalfd_siginfo si;
 	pid_t pid;
@@ -226,6 +228,8 @@ static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)
 
 	for (uint32_t i = 0; i < fs->hdr->max_workers; i++)
 		n += fs->kids[i] != 0;
+	for (uint32_t i = 0; i < fs->hdr->max_actors; i++)
+		n += fs->act_kids[i] != 0;
 	return n;
 }
 
@@ -234,6 +238,9 @@ static void shoal__fs_kill_all(struct shoal__fs *fs)
 	for (uint32_t i = 0; i < fs->hdr->max_workers; i++)
 		if (fs->kids[i])
 			kill(fs->kids[i], SIGKILL); /* our own child, by pid */
+	for (uint32_t i = 0; i < fs->hdr->max_actors; i++)
+		if (fs->act_kids[i])
+			kill(fs->act_kids[i], SIGKILL);
 }
 
 /* Waits for every child, killing those left after grace_ms. */
@@ -305,15 +312,16 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 
 static void shoal__fs_loop(struct shoal__fs *fs)
 {
-	struct pollfd p[4] = {
+	struct pollfd p[5] = {
 		{.fd = fs->boot->ctl_fd, .events = POLLIN},
 		{.fd = fs->driver_pidfd, .events = POLLIN},
 		{.fd = fs->sigfd, .events = POLLIN},
 		{.fd = fs->spawn_fd, .events = POLLIN},
+		{.fd = fs->act_fd, .events = POLLIN},
 	};
 
 	for (;;) {
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		if (poll(p, 5, -1) < 0 && errno != EINTR)
 			shoal__fs_driver_gone(fs);
 		if (p[1].revents)
 			shoal__fs_driver_gone(fs);
@@ -321,6 +329,8 @@ static void shoal__fs_loop(struct shoal__fs *fs)
 			shoal__fs_reap_children(fs, false);
 		if (p[3].revents)
 			shoal__fs_extra(fs);
+		if (p[4].revents)
+			shoal__fs_actor_request(fs);
 		if (p[0].revents && !shoal__fs_request(fs))
 			return;
 	}

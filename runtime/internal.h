@@ -12,14 +12,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <shoal/actor.h>
 #include <shoal/runtime.h>
 
+#include "actlayout.h"
 #include "rtlayout.h"
 
 struct shoal__function {
 	char name[SHOAL_FUNCTION_NAME_MAX + 1];
 	shoal_task_fn fn;
 	void *user;
+};
+
+struct shoal__method {
+	char name[64];
+	shoal_task_fn fn;
+};
+
+struct shoal__class {
+	char name[64];
+	shoal_actor_init_fn init;
+	shoal_actor_fini_fn fini;
+	uint32_t nmethods;
+	struct shoal__method methods[SHOAL_MAX_METHODS];
 };
 
 /* Filled before start, read-only afterwards (every forked process has a
@@ -29,6 +44,8 @@ struct shoal_registry {
 	bool frozen;
 	uint32_t n;
 	struct shoal__function fns[SHOAL_MAX_FUNCTIONS];
+	uint32_t nclasses;
+	struct shoal__class classes[SHOAL_MAX_CLASSES];
 };
 
 /* What the fork server and the workers need, prepared by the driver before
@@ -45,6 +62,7 @@ struct shoal__boot {
 /* A task's ref-argument holds, dropped once the task is done. */
 struct shoal__pending {
 	shoal_id ret0;                /* ready once the task is done */
+	bool own_ret0;                /* dropped too (a fire-and-forget call's) */
 	uint32_t ndrop;
 	shoal_id drop[SHOAL_MAX_ARGS];
 };
@@ -67,6 +85,9 @@ struct shoal_runtime {
 	pid_t fs_pid;
 	char name[256];
 	pthread_mutex_t pending_lock; /* guards the pending list, names */
+	pthread_mutex_t lane_lock;    /* makes and removes lane nodes */
+	struct cds_lfht *lanes;       /* actor -> this process's lane (call.c) */
+	_Atomic bool lanes_ready;
 	struct cds_lfht *names;       /* name -> function index (names.c) */
 	_Atomic bool names_ready;
 	struct shoal__pending *pending;
@@ -80,14 +101,41 @@ enum shoal__fs_op {
 	SHOAL__FS_SPAWN = 2,    /* driver -> fork server: start worker index */
 	SHOAL__FS_SHUTDOWN = 3, /* driver -> fork server: stop everything */
 	SHOAL__FS_REPLY = 4,    /* fork server -> driver: rc, pid */
+	/* Any process -> the fork server's actor socket (actor.c): */
+	SHOAL__FS_ACTOR_CREATE = 5, /* reply: index, generation, pid */
+	SHOAL__FS_ACTOR_KILL = 6,   /* index, generation, flags */
 };
+
+/* flags of actor requests */
+#define SHOAL__FS_GET_IF_EXISTS 1u
+#define SHOAL__FS_NO_RESTART 2u
 
 struct shoal__fs_msg {
 	uint32_t op;
 	uint32_t index;
 	int32_t pid;
 	int32_t rc;
+	/* Actor requests and replies. */
+	uint32_t generation;
+	uint32_t klass;
+	uint32_t flags;
+	uint32_t max_restarts;
+	uint32_t max_task_retries;
+	uint32_t ctor_nargs;
+	uint32_t ctor_len;
+	uint32_t pad_;
+	char name[64];
+	uint8_t ctor[SHOAL_ACTOR_CTOR_BYTES];
 };
+
+/* The fork server's actor socket: an abstract AF_UNIX datagram address
+ * (nothing in the file system), with the fork server's pid in it. */
+#define SHOAL__FS_SOCK_FMT "shoal-fs.%d"
+
+/* Why an actor died, for its callers' errors. */
+#define SHOAL__WHY_MAX 128
+/* An actor process's exit status when its constructor failed. */
+#define SHOAL__ACTOR_EXIT_CTOR 3
 
 /* registry.c */
 int shoal__registry_find(const struct shoal_registry *reg, const char *name);
@@ -97,8 +145,12 @@ struct shoal__rt_plan {
 	uint32_t num_workers;
 	uint32_t max_workers;
 	uint32_t max_tasks;
+	uint32_t max_actors;
+	uint32_t max_lanes;
+	uint32_t lane_capacity;
 };
 struct shoal__queue;
+struct shoal__lane;
 uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p);
 int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 			  const struct shoal_registry *reg);
@@ -107,16 +159,30 @@ struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h);
 struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h);
 struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h);
 const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn);
+struct shoal__act_class *shoal__act_classes(struct shoal__rt_hdr *h);
+struct shoal__actor_slot *shoal__act_slots(struct shoal__rt_hdr *h);
+struct shoal__lane_meta *shoal__lane_metas(struct shoal__rt_hdr *h);
+struct shoal__lane *shoal__lane_at(struct shoal__rt_hdr *h, uint32_t i);
 
 /* runtime.c */
+void shoal__rt_local_init(struct shoal_runtime *rt);
 int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store);
 void shoal__rt_wake_workers(struct shoal__rt_hdr *h);
 
 /* task.c */
+struct shoal__pending;
 void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
 		      uint32_t idx);
-int shoal__args_decode(const struct shoal__task_rec *t, uint32_t i,
-		       uint32_t *kind, const uint8_t **data, uint32_t *len);
+uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
+int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
+		       uint32_t i, uint32_t *kind, const uint8_t **data,
+		       uint32_t *len);
+int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
+		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p);
+int shoal__hold_args(struct shoal_runtime *rt, const struct shoal_args *args,
+		     struct shoal__pending *p);
+int shoal__promise_returns(struct shoal_runtime *rt, shoal_id ret0, uint32_t n);
+shoal_id shoal__ret_id(shoal_id ret0, uint32_t i);
 shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
 
 /* names.c */
@@ -133,17 +199,56 @@ void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *
 void shoal__pending_collect(struct shoal_runtime *rt, size_t max);
 void shoal__pending_flush(struct shoal_runtime *rt);
 
+/* exec.c: what a task or an actor call runs on: encoded arguments (at
+ * most cap bytes, checked against args_len), returns from ret0 on. */
+struct shoal__call_view {
+	const uint8_t *args;
+	uint32_t nargs;
+	uint32_t args_len;
+	uint32_t cap;
+	uint32_t num_returns;
+	shoal_id ret0;
+	int arg_timeout_ms;   /* for unsealed ref arguments */
+	const char *name;     /* for error messages */
+	char *why;            /* if not NULL: receives the failure message */
+	size_t why_cap;
+};
+/* Runs fn(ctx, user) with the arguments resolved; seals what it returned
+ * and fails the rest.  Returns the failure code, 0 on success. */
+int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
+		    shoal_task_fn fn, void *user);
+void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
+		       const char *msg);
 /* exec.c: a worker runs one queue item; the fork server cleans up after a
  * worker that died */
 void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
 void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
 			     uint32_t worker, const char *why);
 
+/* call.c: the caller's side of actor calls */
+bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
+bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen);
+void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
+		      int code, const char *why);
+bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
+		       uint32_t i, const char *why);
+void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
+		      uint32_t i);
+void shoal__lanes_close(struct shoal_runtime *rt);
+
+/* actor.c: requests to the fork server's actor socket */
+int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m);
+
+/* actorproc.c: runs in an actor's process, never returns. */
+_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
+				 pid_t parent);
+
 /* forkserver.c: runs in the fork server, never returns. */
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot);
 
 /* worker.c: runs in a worker, never returns. */
 bool shoal__all_blocked(struct shoal__rt_hdr *h);
+void shoal__die_with_parent(pid_t parent);
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot,
 				  uint32_t index, pid_t parent, int spawn_fd);
 

@@ -21,6 +21,8 @@ void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *
 {
 	for (uint32_t i = 0; i < p->ndrop; i++)
 		shoal_drop(rt->store, p->drop[i]);
+	if (p->own_ret0)
+		shoal_drop(rt->store, p->ret0);
 }
 
 static bool shoal__pending_grow(struct shoal_runtime *rt)

@@ -12,6 +12,7 @@
 #include <shoal/error.h>
 
 #include "internal.h"
+#include "lane.h"
 #include "queue.h"
 
 static uint32_t shoal__pow2(uint32_t v)
@@ -36,13 +37,25 @@ static uint64_t shoal__rt_layout(struct shoal__rt_hdr *h)
 	cur += (uint64_t)h->max_tasks * SHOAL__TASK_SIZE;
 	h->queue_off = cur;
 	h->queue_bytes = shoal__queue_bytes(shoal__pow2(h->max_tasks));
-	return cur + h->queue_bytes;
+	cur += (h->queue_bytes + 63) & ~63ull;
+	h->classes_off = cur;
+	cur += (uint64_t)SHOAL_MAX_CLASSES * sizeof(struct shoal__act_class);
+	h->actors_off = cur;
+	cur += (uint64_t)h->max_actors * sizeof(struct shoal__actor_slot);
+	h->lmeta_off = cur;
+	cur += (uint64_t)h->max_lanes * sizeof(struct shoal__lane_meta);
+	h->lanes_off = cur;
+	h->lane_bytes = shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE);
+	return cur + (uint64_t)h->max_lanes * h->lane_bytes;
 }
 
 uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p)
 {
 	struct shoal__rt_hdr h = {.max_workers = p->max_workers,
-				  .max_tasks = p->max_tasks};
+				  .max_tasks = p->max_tasks,
+				  .max_actors = p->max_actors,
+				  .max_lanes = p->max_lanes,
+				  .lane_capacity = p->lane_capacity};
 
 	return shoal__rt_layout(&h);
 }
@@ -56,6 +69,21 @@ static void shoal__rt_names(struct shoal__rt_hdr *h,
 	for (uint32_t i = 0; i < reg->n; i++)
 		memcpy(names + (uint64_t)i * SHOAL__FN_NAME_SIZE, reg->fns[i].name,
 		       SHOAL__FN_NAME_SIZE);
+}
+
+static void shoal__act_classes_init(struct shoal__rt_hdr *h,
+				    const struct shoal_registry *reg)
+{
+	struct shoal__act_class *c = shoal__act_classes(h);
+
+	h->nclasses = reg->nclasses;
+	for (uint32_t i = 0; i < reg->nclasses; i++) {
+		memcpy(c[i].name, reg->classes[i].name, sizeof c[i].name);
+		c[i].nmethods = reg->classes[i].nmethods;
+		for (uint32_t m = 0; m < c[i].nmethods; m++)
+			memcpy(c[i].methods[m], reg->classes[i].methods[m].name,
+			       sizeof c[i].methods[m]);
+	}
 }
 
 /* The free list starts with every record, 0 first. */
@@ -79,8 +107,12 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 	h->num_workers = p->num_workers;
 	h->max_workers = p->max_workers;
 	h->max_tasks = p->max_tasks;
+	h->max_actors = p->max_actors;
+	h->max_lanes = p->max_lanes;
+	h->lane_capacity = p->lane_capacity;
 	shoal__rt_layout(h);
 	shoal__rt_names(h, reg);
+	shoal__act_classes_init(h, reg);
 	shoal__rt_tasks_init(h);
 	return shoal__queue_init(shoal__rt_queue(h), shoal__pow2(h->max_tasks));
 }
@@ -96,13 +128,22 @@ int shoal__rt_region_check(const void *region, uint64_t size)
 		return SHOAL_EVERSION;
 	if (h->max_workers == 0 || h->max_workers > SHOAL__RT_MAX_WORKERS ||
 	    h->num_workers > h->max_workers || h->max_tasks == 0 ||
-	    h->max_tasks > SHOAL__RT_MAX_TASKS || h->nfuncs > SHOAL_MAX_FUNCTIONS)
+	    h->max_tasks > SHOAL__RT_MAX_TASKS || h->nfuncs > SHOAL_MAX_FUNCTIONS ||
+	    h->max_actors > SHOAL__ACT_MAX_ACTORS || h->max_lanes > SHOAL__ACT_MAX_LANES ||
+	    h->nclasses > SHOAL_MAX_CLASSES ||
+	    !shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE))
 		return SHOAL_EBADSEGMENT;
 	p = (struct shoal__rt_hdr){.max_workers = h->max_workers,
-				   .max_tasks = h->max_tasks};
+				   .max_tasks = h->max_tasks,
+				   .max_actors = h->max_actors,
+				   .max_lanes = h->max_lanes,
+				   .lane_capacity = h->lane_capacity};
 	if (shoal__rt_layout(&p) > size || p.workers_off != h->workers_off ||
 	    p.fnames_off != h->fnames_off || p.tasks_off != h->tasks_off ||
-	    p.queue_off != h->queue_off || p.queue_bytes != h->queue_bytes)
+	    p.queue_off != h->queue_off || p.queue_bytes != h->queue_bytes ||
+	    p.classes_off != h->classes_off || p.actors_off != h->actors_off ||
+	    p.lmeta_off != h->lmeta_off || p.lanes_off != h->lanes_off ||
+	    p.lane_bytes != h->lane_bytes)
 		return SHOAL_EBADSEGMENT;
 	return shoal__queue_check((const uint8_t *)h + h->queue_off, h->queue_bytes);
 }
@@ -125,4 +166,25 @@ struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h)
 const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn)
 {
 	return (const char *)h + h->fnames_off + (uint64_t)fn * SHOAL__FN_NAME_SIZE;
+}
+
+struct shoal__act_class *shoal__act_classes(struct shoal__rt_hdr *h)
+{
+	return (struct shoal__act_class *)((uint8_t *)h + h->classes_off);
+}
+
+struct shoal__actor_slot *shoal__act_slots(struct shoal__rt_hdr *h)
+{
+	return (struct shoal__actor_slot *)((uint8_t *)h + h->actors_off);
+}
+
+struct shoal__lane_meta *shoal__lane_metas(struct shoal__rt_hdr *h)
+{
+	return (struct shoal__lane_meta *)((uint8_t *)h + h->lmeta_off);
+}
+
+struct shoal__lane *shoal__lane_at(struct shoal__rt_hdr *h, uint32_t i)
+{
+	return (struct shoal__lane *)((uint8_t *)h + h->lanes_off +
+				      (uint64_t)i * h->lane_bytes);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/registry.c - task functions by name, registered before start.
+ * runtime/registry.c - task functions and actor classes by name,
+ * registered before start.
  *
  * A registry is a fixed table in process-private memory (a jemalloc arena
  * of its own).  shoal_runtime_start() copies it into the runtime and
@@ -67,5 +68,59 @@ SHOAL_API int shoal_register_task(struct shoal_registry *reg, const char *name,
 	strcpy(f->name, name);
 	f->fn = fn;
 	f->user = user;
+	return 0;
+}
+
+static int shoal__class_find(const struct shoal_registry *reg, const char *name)
+{
+	for (uint32_t i = 0; i < reg->nclasses; i++)
+		if (!strcmp(reg->classes[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+SHOAL_API int shoal_register_actor(struct shoal_registry *reg,
+				   const char *klass, shoal_actor_init_fn init,
+				   shoal_actor_fini_fn fini)
+{
+	struct shoal__class *c;
+
+	if (!reg || !init || !shoal__name_ok(klass))
+		return -EINVAL;
+	if (reg->frozen)
+		return -EBUSY;
+	if (shoal__class_find(reg, klass) >= 0)
+		return -EEXIST;
+	if (reg->nclasses == SHOAL_MAX_CLASSES)
+		return -ENOSPC;
+	c = &reg->classes[reg->nclasses++];
+	strcpy(c->name, klass);
+	c->init = init;
+	c->fini = fini;
+	return 0;
+}
+
+SHOAL_API int shoal_register_method(struct shoal_registry *reg,
+				    const char *klass, const char *method,
+				    shoal_task_fn fn)
+{
+	struct shoal__class *c;
+	int k;
+
+	if (!reg || !fn || !shoal__name_ok(klass) || !shoal__name_ok(method))
+		return -EINVAL;
+	if (reg->frozen)
+		return -EBUSY;
+	k = shoal__class_find(reg, klass);
+	if (k < 0)
+		return k;
+	c = &reg->classes[k];
+	for (uint32_t m = 0; m < c->nmethods; m++)
+		if (!strcmp(c->methods[m].name, method))
+			return -EEXIST;
+	if (c->nmethods == SHOAL_MAX_METHODS)
+		return -ENOSPC;
+	strcpy(c->methods[c->nmethods].name, method);
+	c->methods[c->nmethods++].fn = fn;
 	return 0;
 }

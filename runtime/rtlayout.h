@@ -10,6 +10,7 @@
  *                so that a program attached later can submit by name
  *   tasks        max_tasks x struct shoal__task_rec
  *   queue        the run queue (queue.h), capacity >= max_tasks
+ *   actors       classes, actor slots, lane owners, lanes (actlayout.h)
  */
 #ifndef SHOAL_RUNTIME_RTLAYOUT_H
 #define SHOAL_RUNTIME_RTLAYOUT_H
@@ -21,7 +22,7 @@
 #include "../store/layout.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 1u
+#define SHOAL__RT_VERSION 2u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -159,6 +160,18 @@ struct shoal__rt_hdr {
 	_Atomic uint64_t tasks_done;
 	_Atomic uint64_t tasks_failed;
 	uint8_t pad5_[64 - 32];
+	/* Actors (actlayout.h): layout written by the driver before the fork
+	 * server, read-only after. */
+	uint32_t max_actors;
+	uint32_t max_lanes;
+	uint32_t lane_capacity;
+	uint32_t nclasses;
+	uint64_t classes_off;
+	uint64_t actors_off;
+	uint64_t lmeta_off;
+	uint64_t lanes_off;
+	uint64_t lane_bytes;
+	uint8_t pad6_[64 - 56];
 };
 static_assert(sizeof(struct shoal__rt_hdr) <= SHOAL__RT_HDR_SIZE, "rt header");
 

@@ -28,6 +28,7 @@
 #include "../store/internal.h"
 #include "../store/mem.h"
 #include "internal.h"
+#include "lane.h"
 #include "queue.h"
 
 #define SHOAL__START_TIMEOUT_MS 10000
@@ -64,16 +65,31 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 	max = (uint64_t)o->num_workers + o->max_extra_workers;
 	if (o->max_tasks == 0)
 		o->max_tasks = 65536;
+	if (o->max_actors == 0)
+		o->max_actors = 64;
+	if (o->max_pending_calls == 0)
+		o->max_pending_calls = 1024;
+	if (o->max_lanes == 0)
+		o->max_lanes = 4 * o->max_actors + 64;
 	if (o->num_workers > SHOAL__RT_MAX_WORKERS ||
-	    o->max_tasks > SHOAL__RT_MAX_TASKS)
+	    o->max_tasks > SHOAL__RT_MAX_TASKS ||
+	    o->max_actors > SHOAL__ACT_MAX_ACTORS ||
+	    o->max_lanes > SHOAL__ACT_MAX_LANES ||
+	    o->max_pending_calls > SHOAL__LANE_MAX_CAPACITY)
 		return -EINVAL;
 	plan->num_workers = o->num_workers;
 	plan->max_tasks = o->max_tasks;
+	plan->max_actors = o->max_actors;
+	plan->max_lanes = o->max_lanes;
+	plan->lane_capacity = SHOAL__LANE_MIN_CAPACITY;
+	while (plan->lane_capacity < o->max_pending_calls)
+		plan->lane_capacity <<= 1;
 	*max_workers = max > SHOAL__RT_MAX_WORKERS ? SHOAL__RT_MAX_WORKERS
 						   : (uint32_t)max;
-	/* Driver, fork server, every worker, and room for attached programs. */
-	if (o->store.max_procs < *max_workers + 8)
-		o->store.max_procs = *max_workers + 8;
+	/* Driver, fork server, every worker and actor, and room for attached
+	 * programs. */
+	if (o->store.max_procs < *max_workers + o->max_actors + 8)
+		o->store.max_procs = *max_workers + o->max_actors + 8;
 	/* A driver holds the refs of every task it submitted until it drops
 	 * them: its ledger must cover the task table at least. */
 	if (o->store.ledger_slots < o->max_tasks)
@@ -90,8 +106,15 @@ static struct shoal_runtime *shoal__rt_alloc(void)
 		return NULL;
 	rt->arena = arena;
 	rt->ctl_fd = rt->fs_pidfd = -1;
-	pthread_mutex_init(&rt->pending_lock, NULL);
+	shoal__rt_local_init(rt);
 	return rt;
+}
+
+/* The process-local locks of a handle. */
+void shoal__rt_local_init(struct shoal_runtime *rt)
+{
+	pthread_mutex_init(&rt->pending_lock, NULL);
+	pthread_mutex_init(&rt->lane_lock, NULL);
 }
 
 static void shoal__rt_free(struct shoal_runtime *rt)
@@ -103,6 +126,7 @@ static void shoal__rt_free(struct shoal_runtime *rt)
 	if (rt->fs_pidfd >= 0)
 		close(rt->fs_pidfd);
 	pthread_mutex_destroy(&rt->pending_lock);
+	pthread_mutex_destroy(&rt->lane_lock);
 	shoal__mem_free(arena, rt->reg_copy);
 	shoal__mem_delete(rt, arena);
 }
@@ -152,8 +176,12 @@ void shoal__rt_wake_workers(struct shoal__rt_hdr *h)
 {
 	struct shoal__queue *q = shoal__rt_queue(h);
 
+	struct shoal__actor_slot *a = shoal__act_slots(h);
+
 	shoal__event_signal(&h->work);
 	shoal__event_signal(&q->wake);
+	for (uint32_t i = 0; i < h->max_actors; i++)
+		shoal__event_signal(&a[i].doorbell);
 }
 
 /* Waits for a message from the fork server. */
@@ -361,6 +389,7 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 	if (!rt->driver)
 		return -EINVAL;
 	shoal__names_close(rt);
+	shoal__lanes_close(rt);
 	if (rt->hdr) {
 		atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
 		shoal__rt_wake_workers(rt->hdr);
@@ -410,6 +439,7 @@ SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt)
 	if (rt->driver)
 		return -EINVAL;
 	shoal__names_close(rt);
+	shoal__lanes_close(rt);
 	shoal__pending_flush(rt);
 	shoal_store_close(rt->store);
 	shoal__rt_free(rt);

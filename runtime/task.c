@@ -119,8 +119,8 @@ static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
 
 /* By-value arguments that do not fit inline go into the store as objects
  * (held by this process until the task is done) and travel as refs. */
-static int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
-			   struct shoal_args *out, struct shoal__pending *p)
+int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
+		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p)
 {
 	uint32_t total = 0;
 	int rc = 0;
@@ -128,7 +128,7 @@ static int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in
 	*out = *in;
 	for (uint32_t i = 0; i < out->n; i++)
 		total += shoal__arg_bytes(&out->a[i]);
-	for (uint32_t i = out->n; i-- > 0 && total > SHOAL__TASK_ARGS_INLINE;) {
+	for (uint32_t i = out->n; i-- > 0 && total > cap;) {
 		struct shoal_arg *a = &out->a[i];
 		shoal_id id;
 
@@ -142,11 +142,10 @@ static int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in
 		*a = (struct shoal_arg){.kind = SHOAL_ARG_REF, .ref = id};
 		total += shoal__arg_bytes(a);
 	}
-	return total > SHOAL__TASK_ARGS_INLINE ? -E2BIG : 0;
+	return total > cap ? -E2BIG : 0;
 }
 
-static void shoal__args_encode(struct shoal__task_rec *t,
-			       const struct shoal_args *args)
+uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args)
 {
 	uint32_t off = 0;
 
@@ -156,60 +155,63 @@ static void shoal__args_encode(struct shoal__task_rec *t,
 							: (uint32_t)a->size;
 		uint32_t hdr = ((uint32_t)a->kind << SHOAL__ARG_KIND_SHIFT) | len;
 
-		memcpy(t->args + off, &hdr, sizeof hdr);
+		memcpy(buf + off, &hdr, sizeof hdr);
 		if (a->kind == SHOAL_ARG_REF)
-			memcpy(t->args + off + SHOAL__ARG_HDR, &a->ref, sizeof a->ref);
+			memcpy(buf + off + SHOAL__ARG_HDR, &a->ref, sizeof a->ref);
 		else if (len)
-			memcpy(t->args + off + SHOAL__ARG_HDR, a->data, len);
+			memcpy(buf + off + SHOAL__ARG_HDR, a->data, len);
 		off += shoal__align8(SHOAL__ARG_HDR + len);
 	}
-	t->nargs = args->n;
-	t->args_len = off;
+	return off;
 }
 
-/* Decodes argument i of a record into its kind, bytes and length; -EINVAL
- * if the record is inconsistent (another process may have written it). */
-int shoal__args_decode(const struct shoal__task_rec *t, uint32_t i,
-		       uint32_t *kind, const uint8_t **data, uint32_t *len)
+/* Decodes argument i of an encoded buffer (args_len bytes, already
+ * checked against its capacity by the caller) into its kind, bytes and
+ * length; -EINVAL if it is inconsistent (another process wrote it). */
+int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
+		       uint32_t i, uint32_t *kind, const uint8_t **data,
+		       uint32_t *len)
 {
 	uint32_t off = 0, hdr;
 
-	if (i >= t->nargs || t->args_len > SHOAL__TASK_ARGS_INLINE)
+	if (i >= nargs)
 		return -EINVAL;
 	for (uint32_t k = 0;; k++) {
-		if (off + SHOAL__ARG_HDR > t->args_len)
+		if (off + SHOAL__ARG_HDR > args_len)
 			return -EINVAL;
-		memcpy(&hdr, t->args + off, sizeof hdr);
+		memcpy(&hdr, buf + off, sizeof hdr);
 		*kind = hdr >> SHOAL__ARG_KIND_SHIFT;
 		*len = hdr & ((1u << SHOAL__ARG_KIND_SHIFT) - 1);
-		if (*len > t->args_len - off - SHOAL__ARG_HDR)
+		if (*len > args_len - off - SHOAL__ARG_HDR)
 			return -EINVAL;
 		if (k == i)
 			break;
 		off += shoal__align8(SHOAL__ARG_HDR + *len);
 	}
-	*data = t->args + off + SHOAL__ARG_HDR;
+	*data = buf + off + SHOAL__ARG_HDR;
 	return *kind == SHOAL_ARG_REF && *len != sizeof(shoal_id) ? -EINVAL : 0;
+}
+
+shoal_id shoal__ret_id(shoal_id ret0, uint32_t i)
+{
+	ret0.hi = (ret0.hi & ~(0xffffull << 32)) | ((uint64_t)i << 32);
+	return ret0;
 }
 
 shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i)
 {
-	shoal_id id = {.hi = t->ret_hi, .lo = t->ret_lo};
-
-	id.hi = (id.hi & ~(0xffffull << 32)) | ((uint64_t)i << 32);
-	return id;
+	return shoal__ret_id((shoal_id){.hi = t->ret_hi, .lo = t->ret_lo}, i);
 }
 
-/* Promises every return; on failure, aborts those made. */
-static int shoal__promise_returns(struct shoal_runtime *rt,
-				  struct shoal__task_rec *t)
+/* Promises n returns from ret0 on; on failure, aborts those made. */
+int shoal__promise_returns(struct shoal_runtime *rt, shoal_id ret0, uint32_t n)
 {
-	for (uint32_t i = 0; i < t->num_returns; i++) {
-		int rc = shoal__obj_promise(rt->store, shoal__task_ret(t, i), true, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		int rc = shoal__obj_promise(rt->store, shoal__ret_id(ret0, i), true, 0);
 
 		if (rc) {
 			while (i-- > 0)
-				shoal_abort(rt->store, shoal__task_ret(t, i));
+				shoal_abort(rt->store, shoal__ret_id(ret0, i));
 			return rc;
 		}
 	}
@@ -217,7 +219,7 @@ static int shoal__promise_returns(struct shoal_runtime *rt,
 }
 
 /* Holds every ref argument for the task's lifetime. */
-static int shoal__hold_args(struct shoal_runtime *rt,
+int shoal__hold_args(struct shoal_runtime *rt,
 			    const struct shoal_args *args, struct shoal__pending *p)
 {
 	for (uint32_t i = 0; i < args->n; i++) {
@@ -274,13 +276,15 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
-	rc = shoal__args_fit(rt, args, fit, p);
+	rc = shoal__args_fit(rt, args, SHOAL__TASK_ARGS_INLINE, fit, p);
 	if (!rc)
 		rc = shoal__hold_args(rt, fit, p);
 	if (!rc)
-		rc = shoal__promise_returns(rt, t);
-	if (!rc)
-		shoal__args_encode(t, fit);
+		rc = shoal__promise_returns(rt, ret0, num_returns);
+	if (!rc) {
+		t->args_len = shoal__args_encode(t->args, fit);
+		t->nargs = fit->n;
+	}
 	return rc;
 }
 

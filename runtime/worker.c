@@ -39,7 +39,7 @@ struct shoal__worker {
 	uint32_t max_spinners;    /* online CPUs - 1 */
 };
 
-static void shoal__die_with_parent(pid_t parent)
+void shoal__die_with_parent(pid_t parent)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(0);
@@ -66,7 +66,7 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 	w->spin = boot->spin_budget;
 	w->rt.reg = boot->reg;
 	w->rt.ctl_fd = w->rt.fs_pidfd = -1;
-	pthread_mutex_init(&w->rt.pending_lock, NULL);
+	shoal__rt_local_init(&w->rt);
 	return shoal__mem_open(&w->rt.arena) ? -ENOMEM
 					     : shoal__rt_bind(&w->rt, w->store);
 }
@@ -192,6 +192,8 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	if (retire) /* the fork server neither counts nor replaces it */
 		atomic_store_explicit(&w.me->state, SHOAL__WK_RETIRED,
 				      memory_order_release);
+	shoal__lanes_close(&w.rt);
+	shoal__names_close(&w.rt);
 	shoal__pending_flush(&w.rt);
 	shoal_store_close(w.store);
 	_exit(0);

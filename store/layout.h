@@ -136,6 +136,7 @@ enum shoal__proc_role {
 	SHOAL__ROLE_FORK_SERVER = 2,
 	SHOAL__ROLE_WORKER = 3,
 	SHOAL__ROLE_ATTACHED = 4,
+	SHOAL__ROLE_ACTOR = 5,
 };
 
 enum shoal__intent_op {

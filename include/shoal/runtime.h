@@ -81,12 +81,22 @@ struct shoal_runtime_options {
 	/* A name for the segment ("/name"), so that other programs can attach;
 	 * NULL (default): a private segment that goes with the runtime. */
 	const char *name;
+	/* Actors alive at once (shoal/actor.h), at most 4096.  Default 64. */
+	uint32_t max_actors;
+	/* Calls one process may have queued or running on one actor: the
+	 * capacity of its lane, rounded up to a power of two, 2 .. 65536.
+	 * Default 1024. */
+	uint32_t max_pending_calls;
+	/* Lanes (caller process, actor) at once, at most 65536.  Default
+	 * 4 x max_actors + 64. */
+	uint32_t max_lanes;
 };
 
 #define SHOAL_RUNTIME_OPTIONS_INIT                                            \
 	{                                                                     \
 		.num_workers = 0, .max_extra_workers = 0, .max_tasks = 0,     \
 		.store = SHOAL_STORE_OPTIONS_INIT, .name = NULL,              \
+		.max_actors = 0, .max_pending_calls = 0, .max_lanes = 0,      \
 	}
 
 SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts);

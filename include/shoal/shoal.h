@@ -5,6 +5,7 @@
 #ifndef SHOAL_SHOAL_H
 #define SHOAL_SHOAL_H
 
+#include <shoal/actor.h>
 #include <shoal/error.h>
 #include <shoal/export.h>
 #include <shoal/id.h>

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shoal/actor.h - actors and actor handles: Ray's @ray.remote classes in C.
+ *
+ * An actor is a process of its own, started by the runtime's fork server,
+ * that keeps state (whatever its constructor returns) and runs the methods
+ * called on it one at a time (Ray's max_concurrency=1).  Classes are
+ * registered by name in the registry before the runtime starts: a
+ * constructor, a destructor and methods, each method a shoal_task_fn that
+ * receives the call's context (the same struct shoal_task a task gets:
+ * arguments, returns, errors, the runtime) and the actor's state.
+ *
+ * A handle (struct shoal_actor) is a small plain value: copy it into task
+ * arguments (shoal_args_actor), other actors' arguments, objects, or look
+ * it up by name from any process attached to the runtime.  Any holder may
+ * call methods on it.
+ *
+ * Calls.  A call writes one fixed-size record into the lane this process
+ * has into the actor (a single-producer ring in the segment, made on the
+ * first call; the process's threads share it under a process-local lock)
+ * and rings the actor's doorbell; the result refs come back at once, held
+ * by the caller (drop each when done), and are filled by the actor.
+ * By-value arguments that do not fit in the record go into the store and
+ * travel as refs; ref arguments are kept alive until the call is done.
+ * The actor waits for an unsealed ref argument before it runs the call.
+ *
+ * Ordering: calls one thread makes on one actor run in the order it made
+ * them (one lane per process, written under its lock, read in order).
+ * Calls from different threads or processes interleave.
+ *
+ * Backpressure: a caller process may have at most max_pending_calls calls
+ * queued or running on one actor (a runtime option: the lane's capacity).
+ * Beyond it, a call waits (a bounded spin, then a futex) until the actor
+ * finishes one, or until its timeout (-ETIMEDOUT); a try-call returns
+ * -EAGAIN at once instead.
+ *
+ * Failure.  Errors from a method propagate exactly like task errors (error
+ * objects in its returns, passed on to dependent tasks).  An actor that
+ * dies (a crash, a kill) is noticed by the fork server.  With restarts
+ * left (max_restarts) it is started again: the constructor runs again,
+ * calls that were queued run after it; the call that was running fails
+ * with SHOAL_EACTORDIED unless it has retries left (max_task_retries).
+ * Otherwise the actor is dead: every call queued or running fails with
+ * SHOAL_EACTORDIED (its refs hold that error), a call made afterwards
+ * returns SHOAL_EACTORDIED, and a call that raced with the death gets one
+ * or the other.  No caller waits forever on a dead actor.
+ *
+ * Thread safety: every function may be called from any thread of a
+ * process that has a runtime handle (driver, worker, actor, attached
+ * program).  Creating and killing actors goes through the fork server and
+ * costs a round trip on a socket; calls do not.
+ */
+#ifndef SHOAL_ACTOR_H
+#define SHOAL_ACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shoal/error.h>
+#include <shoal/export.h>
+#include <shoal/id.h>
+#include <shoal/runtime.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHOAL_MAX_CLASSES 64
+#define SHOAL_MAX_METHODS 64
+#define SHOAL_ACTOR_NAME_MAX 63
+
+/* An actor handle: plain bytes, valid in every process of the runtime.
+ * A zeroed handle names no actor. */
+struct shoal_actor {
+	uint32_t index;      /* the actor's slot */
+	uint32_t generation; /* which actor in that slot (never 0) */
+	uint32_t klass;      /* its class */
+	uint32_t magic;      /* SHOAL_ACTOR_MAGIC */
+};
+
+#define SHOAL_ACTOR_MAGIC 0x52544341u /* "ACTR" */
+
+/* The constructor: reads its arguments from ctx (shoal_task_arg), sets
+ * *self to the actor's state, returns 0 or a negative code (with
+ * shoal_task_fail for a message).  A failed constructor kills the actor:
+ * its calls fail with SHOAL_EACTORDIED and the message. */
+typedef int (*shoal_actor_init_fn)(struct shoal_task *ctx, void **self);
+/* The destructor, when the runtime shuts down (not after a kill). */
+typedef void (*shoal_actor_fini_fn)(void *self);
+
+/* Registers a class (name: 1..63 bytes).  fini may be NULL.  -EEXIST,
+ * -EINVAL, -ENOSPC (SHOAL_MAX_CLASSES), -EBUSY (after start). */
+SHOAL_API int shoal_register_actor(struct shoal_registry *reg,
+				   const char *klass, shoal_actor_init_fn init,
+				   shoal_actor_fini_fn fini);
+
+/* Registers a method of a registered class; fn receives the actor's state
+ * as its `user` argument.  -ENOENT for an unknown class, -EEXIST, -EINVAL,
+ * -ENOSPC (SHOAL_MAX_METHODS), -EBUSY. */
+SHOAL_API int shoal_register_method(struct shoal_registry *reg,
+				    const char *klass, const char *method,
+				    shoal_task_fn fn);
+
+/* Ray's .options(...) on an actor class. */
+struct shoal_actor_options {
+	/* Registers the actor under this name (1..63 bytes) for
+	 * shoal_actor_lookup; NULL: anonymous. */
+	const char *name;
+	/* With a name: return the live actor of that name if there is one
+	 * instead of -EEXIST (Ray's get_if_exists). */
+	bool get_if_exists;
+	/* Times the actor is restarted after it died unasked (default 0). */
+	uint32_t max_restarts;
+	/* Times a call that was running when the actor died runs again after
+	 * a restart (default 0: it fails with SHOAL_EACTORDIED). */
+	uint32_t max_task_retries;
+};
+
+#define SHOAL_ACTOR_OPTIONS_INIT                                              \
+	{                                                                     \
+		.name = NULL, .get_if_exists = false, .max_restarts = 0,     \
+		.max_task_retries = 0,                                        \
+	}
+
+/*
+ * Ray's Class.remote(...): starts an actor of class klass with constructor
+ * arguments args (by value, at most SHOAL_ACTOR_CTOR_BYTES encoded, or
+ * refs, which the runtime keeps alive for restarts).  Returns once the fork
+ * server started the process; calls made at once queue until the
+ * constructor has run.  -ENOENT (class), -EEXIST (name taken), -ENOSPC
+ * (max_actors live actors), -E2BIG (constructor arguments), -EINVAL.
+ */
+#define SHOAL_ACTOR_CTOR_BYTES 384
+SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
+				 const struct shoal_args *args,
+				 const struct shoal_actor_options *opts,
+				 struct shoal_actor *out);
+
+/* Ray's ray.get_actor(name): the live actor of that name, or -ENOENT. */
+SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
+				 struct shoal_actor *out);
+
+/* A method's index for shoal_actor_call (-ENOENT if the class has none of
+ * that name).  Stable for the runtime's life: look it up once. */
+SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
+				 struct shoal_actor actor, const char *method);
+
+/* Options of one call. */
+struct shoal_call_options {
+	/* Result refs (1..SHOAL_MAX_RETURNS), or 0 for fire and forget: no
+	 * result object at all; errors are only counted. */
+	uint32_t num_returns;
+	/* How long a call on a full lane waits for room: -1 forever (the
+	 * default), 0 not at all (a try-call: -EAGAIN). */
+	int timeout_ms;
+};
+
+#define SHOAL_CALL_OPTIONS_INIT {.num_returns = 1, .timeout_ms = -1}
+
+/*
+ * Ray's actor.method.remote(...): queues method with args and returns at
+ * once; refs[0..num_returns) receive the results (held by the caller).
+ * SHOAL_EACTORDIED (the actor is dead, or the handle names an actor gone),
+ * -EAGAIN (try-call on a full lane), -ETIMEDOUT (timeout on a full lane),
+ * -EINVAL (bad handle, method, args), -ENOSPC (no lane left: max_lanes),
+ * or the store's errors.  Nothing is queued when it fails.
+ */
+SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
+				    struct shoal_actor actor, int method,
+				    const struct shoal_args *args,
+				    const struct shoal_call_options *opts,
+				    shoal_id *refs);
+
+/* One result, waiting as long as it takes for room. */
+SHOAL_API int shoal_actor_call(struct shoal_runtime *rt, struct shoal_actor actor,
+			       int method, const struct shoal_args *args,
+			       shoal_id *ref);
+
+/* Fire and forget: no result. */
+SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor actor,
+			       int method, const struct shoal_args *args);
+
+/*
+ * Ray's ray.kill(actor, no_restart): kills the actor's process (SIGKILL,
+ * no destructor) and returns once the fork server reaped it.  With
+ * no_restart, or without restarts left, the actor is dead and every call
+ * queued or running has failed with SHOAL_EACTORDIED by the time this
+ * returns; otherwise it restarts (the running call fails or is retried).
+ * SHOAL_EACTORDIED if it was dead already.
+ */
+SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor actor,
+			       bool no_restart);
+
+enum shoal_actor_state {
+	SHOAL_ACTOR_STARTING = 1,   /* the constructor has not finished */
+	SHOAL_ACTOR_ALIVE = 2,
+	SHOAL_ACTOR_RESTARTING = 3,
+	SHOAL_ACTOR_DEAD = 4,
+};
+
+struct shoal_actor_info {
+	uint32_t state;             /* enum shoal_actor_state */
+	int32_t pid;                /* of the process now, 0 if none */
+	uint32_t restarts;          /* restarts so far */
+	uint64_t calls_run;         /* calls it finished (every process) */
+	uint64_t calls_failed;      /* of which failed */
+	char klass[64];
+	char name[SHOAL_ACTOR_NAME_MAX + 1];
+	char why[128];              /* why it died, if dead */
+};
+
+/* A snapshot of the actor.  SHOAL_EACTORDIED if the handle names an actor
+ * whose slot was reused. */
+SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor actor,
+			       struct shoal_actor_info *out);
+
+/* Handles in task and call arguments. */
+SHOAL_API int shoal_args_actor(struct shoal_args *args,
+			       const struct shoal_actor *actor);
+/* Argument i of a task or call as a handle (-EINVAL if it is not one). */
+SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
+				   struct shoal_actor *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHOAL_ACTOR_H */

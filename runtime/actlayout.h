@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/actlayout.h - the actors' part of the runtime region (after the
+ * run queue; offsets in struct shoal__rt_hdr), like a uapi header.
+ *
+ *   classes   SHOAL_MAX_CLASSES x struct shoal__act_class: class and
+ *             method names (the driver writes them at start), so that an
+ *             attached program calls methods by name
+ *   actors    max_actors x struct shoal__actor_slot
+ *   lane meta max_lanes x struct shoal__lane_meta
+ *   lanes     max_lanes x lane_bytes: the call lanes (lane.h), each from
+ *             one caller process into one actor
+ *
+ * Who writes what is said per struct.  The fork server is the only writer
+ * of an actor slot's identity (state, generation, class, name, options,
+ * constructor arguments): it runs one request at a time, so creating,
+ * naming, killing and reusing slots need no lock at all.
+ */
+#ifndef SHOAL_RUNTIME_ACTLAYOUT_H
+#define SHOAL_RUNTIME_ACTLAYOUT_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <shoal/actor.h>
+
+#include "../store/layout.h"
+
+#define SHOAL__ACT_MAX_ACTORS 4096u
+#define SHOAL__ACT_MAX_LANES 65536u
+#define SHOAL__ACT_LANES 64u        /* caller processes per actor */
+#define SHOAL__CALL_SIZE 256u       /* one call record */
+#define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 48u)
+
+/* Class and method names, written by the driver before the fork server
+ * exists, read-only afterwards. */
+struct shoal__act_class {
+	char name[64];
+	uint32_t nmethods;
+	uint8_t pad_[60];
+	char methods[SHOAL_MAX_METHODS][64];
+};
+
+enum shoal__actor_phase {
+	SHOAL__A_FREE = 0,
+	SHOAL__A_STARTING = SHOAL_ACTOR_STARTING,   /* forked, constructing */
+	SHOAL__A_ALIVE = SHOAL_ACTOR_ALIVE,         /* constructed */
+	SHOAL__A_RESTARTING = SHOAL_ACTOR_RESTARTING,
+	SHOAL__A_DEAD = SHOAL_ACTOR_DEAD,
+	SHOAL__A_RECYCLING = 5, /* the fork server checks it can reuse it */
+};
+
+/* kill_flags */
+#define SHOAL__KILL_ASKED 1u    /* shoal_actor_kill: not a crash */
+#define SHOAL__KILL_NORESTART 2u
+
+/*
+ * One actor.
+ *  state       the fork server (every phase but ALIVE, which the actor's
+ *              process stores once its constructor returned), seq_cst:
+ *              callers load it after they publish a call (D1), and the
+ *              fork server stores DEAD before it drains the lanes (D2), so
+ *              a call that raced with the death is drained by one of them.
+ *  generation  the fork server, when it starts an actor in the slot
+ *              (release, before state leaves FREE; handles carry it).
+ *  pid         the fork server, at each fork, 0 when it reaped it.
+ *  klass ..    name, options, ctor args: the fork server while the slot
+ *              is FREE or RECYCLING; read-only while the actor lives.
+ *  restarts    the fork server.
+ *  kill_flags  the fork server (its kill request).
+ *  current     the actor's process: lane index + 1 << 32 | the lane's head
+ *              while it runs that record, 0 otherwise (relaxed: read by
+ *              the fork server and the next process only after waitpid).
+ *  calls_*     the actor's process (statistics, relaxed).
+ *  doorbell    every lane of the actor rings it (lane.h).
+ *  lanes       index + 1 of each lane into the actor, 0 for none: a caller
+ *              attaches its lane with a CAS 0 -> lane + 1 (release: the
+ *              lane's init, R5) and the actor loads it with acquire (A5);
+ *              the owner or a sweeper of a dead owner's lane sets it back.
+ *  why         the fork server, before it stores DEAD; or the actor's
+ *              process before it exits after its constructor failed.
+ */
+struct shoal__actor_slot {
+	/* Line 0: the fork server's (callers read state on every call). */
+	_Atomic uint32_t state;
+	_Atomic uint32_t generation;
+	_Atomic int32_t pid;
+	uint32_t klass;
+	uint32_t max_restarts;
+	uint32_t max_task_retries;
+	_Atomic uint32_t restarts;
+	_Atomic uint32_t kill_flags;
+	uint32_t ctor_nargs;
+	uint32_t ctor_len;
+	uint8_t pad0_[64 - 40];
+	/* Line 1: rung by every lane of the actor (lane.h). */
+	struct shoal__event doorbell;
+	/* Line 2: the actor's process. */
+	_Atomic uint64_t current;
+	_Atomic uint64_t calls_run;
+	_Atomic uint64_t calls_failed;
+	uint8_t pad2_[64 - 24];
+	char name[64];
+	char why[128];
+	_Atomic uint32_t lanes[SHOAL__ACT_LANES];
+	uint8_t ctor_args[SHOAL_ACTOR_CTOR_BYTES];
+};
+static_assert(offsetof(struct shoal__actor_slot, doorbell) == 64, "actor layout");
+static_assert(offsetof(struct shoal__actor_slot, current) == 128, "actor layout");
+static_assert(sizeof(struct shoal__actor_slot) % 64 == 0, "actor slots are lines");
+
+enum shoal__lane_owner_state {
+	SHOAL__L_FREE = 0,
+	SHOAL__L_OWNED = 1,
+};
+
+/*
+ * A lane's owner record.
+ *  state      CAS FREE -> OWNED by the caller that takes the lane (acq_rel),
+ *             store FREE by whoever frees it (release), after it unhooked
+ *             the lane from its actor.
+ *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
+ *             actor_gen: which actor.  Written by the taker while OWNED
+ *             and before it attaches the lane (R5 publishes them).
+ *  drain      a lock word for the consumer side when the actor is dead:
+ *             CAS 0 -> 1 (acquire) by the fork server, or by the owner,
+ *             to fail the lane's records; store 0 (release) after.
+ */
+struct shoal__lane_meta {
+	_Atomic uint32_t state;
+	uint32_t owner;
+	uint32_t actor;
+	uint32_t actor_gen;
+	_Atomic uint32_t drain;
+	uint8_t pad_[64 - 20];
+};
+static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
+
+/* Call record flags */
+#define SHOAL__CALL_NORESULT 1u  /* fire and forget: no result object */
+#define SHOAL__CALL_OWNRET 2u    /* the result is the caller's, not the user's */
+
+/*
+ * A call record in a lane (lane.h gives the ordering: written by the
+ * caller between reserve and publish, read by the actor between peek and
+ * consume).  `retries` is the one field the actor's side writes (a
+ * replacement counting down a retried call).  Arguments are encoded like a
+ * task's (task.c).
+ */
+struct shoal__call_rec {
+	uint32_t method;
+	uint32_t flags;
+	uint32_t num_returns;
+	uint32_t nargs;
+	uint32_t args_len;
+	uint32_t retries;
+	uint64_t ret_hi;        /* the ID of return 0 */
+	uint64_t ret_lo;
+	uint32_t caller;        /* SHOAL__CREATOR */
+	uint32_t pad_;
+	uint8_t args[SHOAL__CALL_ARGS_INLINE];
+};
+static_assert(sizeof(struct shoal__call_rec) == SHOAL__CALL_SIZE, "call record");
+
+#endif /* SHOAL_RUNTIME_ACTLAYOUT_H */

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/actor.c - actors, the public side: create, look up, kill,
+ * describe, and handles in arguments.
+ *
+ * Creating and killing are requests to the fork server (fsactor.c), which
+ * alone writes an actor slot's identity.  Everything else reads the slots
+ * (actlayout.h) directly: a lookup by name takes a slot's state (acquire),
+ * its name, then checks state and generation again, so that it never
+ * returns a slot that was being reused under it.  Calls are in call.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../store/internal.h"
+#include "internal.h"
+
+static int shoal__class_index(struct shoal__rt_hdr *h, const char *name)
+{
+	const struct shoal__act_class *c = shoal__act_classes(h);
+
+	for (uint32_t i = 0; i < h->nclasses; i++)
+		if (!strncmp(c[i].name, name, sizeof c[i].name))
+			return (int)i;
+	return -ENOENT;
+}
+
+static uint32_t shoal__args_size(const struct shoal_args *args)
+{
+	uint32_t total = 0;
+
+	for (uint32_t i = 0; i < args->n; i++) {
+		const struct shoal_arg *a = &args->a[i];
+		uint64_t len = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id) : a->size;
+
+		if (len > SHOAL_ACTOR_CTOR_BYTES)
+			return UINT32_MAX;
+		total += (4u + (uint32_t)len + 7u) & ~7u;
+	}
+	return total;
+}
+
+static int shoal__ctor_encode(const struct shoal_args *args, struct shoal__fs_msg *m)
+{
+	if (!args)
+		return 0;
+	if (args->n > SHOAL_MAX_ARGS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < args->n; i++)
+		if ((args->a[i].kind != SHOAL_ARG_BYTES &&
+		     args->a[i].kind != SHOAL_ARG_REF) ||
+		    (args->a[i].kind == SHOAL_ARG_BYTES && args->a[i].size &&
+		     !args->a[i].data))
+			return -EINVAL;
+	if (shoal__args_size(args) > SHOAL_ACTOR_CTOR_BYTES)
+		return -E2BIG;
+	m->ctor_len = shoal__args_encode(m->ctor, args);
+	m->ctor_nargs = args->n;
+	return 0;
+}
+
+static void shoal__handle(struct shoal_actor *out, uint32_t index,
+			  uint32_t generation, uint32_t klass)
+{
+	*out = (struct shoal_actor){.index = index, .generation = generation,
+				    .klass = klass, .magic = SHOAL_ACTOR_MAGIC};
+}
+
+SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
+				 const struct shoal_args *args,
+				 const struct shoal_actor_options *opts,
+				 struct shoal_actor *out)
+{
+	struct shoal_actor_options o = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal__fs_msg m = {.op = SHOAL__FS_ACTOR_CREATE};
+	int k, rc;
+
+	if (opts)
+		o = *opts;
+	if (!rt || !klass || !out ||
+	    (o.name && (!o.name[0] || strlen(o.name) > SHOAL_ACTOR_NAME_MAX)))
+		return -EINVAL;
+	k = shoal__class_index(rt->hdr, klass);
+	if (k < 0)
+		return k;
+	m.klass = (uint32_t)k;
+	m.max_restarts = o.max_restarts;
+	m.max_task_retries = o.max_task_retries;
+	m.flags = o.get_if_exists ? SHOAL__FS_GET_IF_EXISTS : 0;
+	if (o.name)
+		strcpy(m.name, o.name);
+	rc = shoal__ctor_encode(args, &m);
+	if (!rc)
+		rc = shoal__fs_call(rt, &m);
+	if (rc)
+		return rc;
+	shoal__handle(out, m.index, m.generation, m.klass);
+	return 0;
+}
+
+/* The slot's handle if it is live and named `name`, read consistently. */
+static bool shoal__slot_named(struct shoal__actor_slot *a, uint32_t i,
+			      const char *name, struct shoal_actor *out)
+{
+	uint32_t st = atomic_load_explicit(&a->state, memory_order_acquire);
+	uint32_t gen = atomic_load_explicit(&a->generation, memory_order_acquire);
+	uint32_t klass = a->klass;
+	bool match;
+
+	if (st != SHOAL__A_STARTING && st != SHOAL__A_ALIVE &&
+	    st != SHOAL__A_RESTARTING)
+		return false;
+	match = !strncmp(a->name, name, sizeof a->name);
+	atomic_thread_fence(memory_order_acquire);
+	if (!match || shoal__actor_gone(a, gen))
+		return false;
+	shoal__handle(out, i, gen, klass);
+	return true;
+}
+
+SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
+				 struct shoal_actor *out)
+{
+	struct shoal__actor_slot *a;
+
+	if (!rt || !name || !name[0] || !out)
+		return -EINVAL;
+	a = shoal__act_slots(rt->hdr);
+	for (uint32_t i = 0; i < rt->hdr->max_actors; i++)
+		if (shoal__slot_named(&a[i], i, name, out))
+			return 0;
+	return -ENOENT;
+}
+
+SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
+				 struct shoal_actor actor, const char *method)
+{
+	const struct shoal__act_class *c;
+
+	if (!rt || !method || actor.magic != SHOAL_ACTOR_MAGIC ||
+	    actor.klass >= rt->hdr->nclasses)
+		return -EINVAL;
+	c = &shoal__act_classes(rt->hdr)[actor.klass];
+	for (uint32_t m = 0; m < c->nmethods && m < SHOAL_MAX_METHODS; m++)
+		if (!strncmp(c->methods[m], method, sizeof c->methods[m]))
+			return (int)m;
+	return -ENOENT;
+}
+
+static int shoal__actor_check(struct shoal_runtime *rt, struct shoal_actor a)
+{
+	return rt && a.magic == SHOAL_ACTOR_MAGIC && a.index < rt->hdr->max_actors &&
+			       a.generation && a.klass < rt->hdr->nclasses
+		       ? 0 : -EINVAL;
+}
+
+SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor actor,
+			       bool no_restart)
+{
+	struct shoal__fs_msg m = {.op = SHOAL__FS_ACTOR_KILL,
+				  .index = actor.index,
+				  .generation = actor.generation,
+				  .flags = no_restart ? SHOAL__FS_NO_RESTART : 0};
+	int rc = shoal__actor_check(rt, actor);
+
+	return rc ? rc : shoal__fs_call(rt, &m);
+}
+
+SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor actor,
+			       struct shoal_actor_info *out)
+{
+	struct shoal__actor_slot *a;
+	int rc = shoal__actor_check(rt, actor);
+
+	if (rc || !out)
+		return rc ? rc : -EINVAL;
+	a = &shoal__act_slots(rt->hdr)[actor.index];
+	*out = (struct shoal_actor_info){
+		.state = atomic_load_explicit(&a->state, memory_order_acquire),
+		.pid = atomic_load_explicit(&a->pid, memory_order_relaxed),
+		.restarts = atomic_load_explicit(&a->restarts, memory_order_relaxed),
+		.calls_run = atomic_load_explicit(&a->calls_run, memory_order_relaxed),
+		.calls_failed = atomic_load_explicit(&a->calls_failed,
+						     memory_order_relaxed),
+	};
+	if (atomic_load_explicit(&a->generation, memory_order_acquire) !=
+	    actor.generation)
+		return SHOAL_EACTORDIED;
+	if (out->state == SHOAL__A_RECYCLING || out->state == SHOAL__A_FREE)
+		out->state = SHOAL_ACTOR_DEAD;
+	memcpy(out->klass, shoal__act_classes(rt->hdr)[actor.klass].name,
+	       sizeof out->klass);
+	out->klass[sizeof out->klass - 1] = '\0';
+	memcpy(out->name, a->name, sizeof out->name);
+	out->name[sizeof out->name - 1] = '\0';
+	if (out->state == SHOAL_ACTOR_DEAD) {
+		memcpy(out->why, a->why, sizeof out->why);
+		out->why[sizeof out->why - 1] = '\0';
+	}
+	return 0;
+}
+
+SHOAL_API int shoal_args_actor(struct shoal_args *args,
+			       const struct shoal_actor *actor)
+{
+	if (!actor)
+		return -EINVAL;
+	return shoal_args_bytes(args, actor, sizeof *actor);
+}
+
+SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
+				   struct shoal_actor *out)
+{
+	const void *data;
+	size_t size;
+	int rc = shoal_task_arg(task, i, &data, &size);
+
+	if (rc)
+		return rc;
+	if (!out || size != sizeof *out)
+		return -EINVAL;
+	memcpy(out, data, sizeof *out);
+	return out->magic == SHOAL_ACTOR_MAGIC && out->generation ? 0 : -EINVAL;
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/actorproc.c - an actor's process.
+ *
+ * Forked by the fork server (actor.c) for one actor slot, like a worker:
+ * SIGKILL when the fork server dies, its own store handle on the inherited
+ * segment, _exit() always.  It first settles the call its predecessor was
+ * running when it died, if any (the slot's `current` names the lane and
+ * that lane's head): the call runs again if it has retries left, else its
+ * results fail with SHOAL_EACTORDIED.  Then it runs the constructor, marks
+ * the actor ALIVE, and serves its lanes until the runtime stops, when it
+ * runs the destructor.
+ *
+ * Serving: the lanes hooked into the slot are visited in turn, up to
+ * SHOAL__ACTOR_BATCH records each (so a busy caller cannot starve the
+ * others); a record is peeked, run (exec.c: the method is the class's,
+ * the state the constructor's), and only then consumed, so a lane's fill
+ * level counts its caller's calls queued or running (the pending-calls
+ * limit) and a record whose run was cut short by a crash is still there
+ * for the next process.  With nothing to do it spins up to the spin
+ * budget, then sleeps on the doorbell (lane.h's protocol for many lanes).
+ * Every idle slice it gives back the empty lanes of callers that are gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../store/internal.h"
+#include "../store/mem.h"
+#include "internal.h"
+#include "lane.h"
+
+#define SHOAL__ACTOR_BATCH 64
+#define SHOAL__ACTOR_SLICE_MS 1000
+
+struct shoal__actor {
+	struct shoal_runtime rt;      /* this process's handle */
+	struct shoal__actor_slot *slot;
+	const struct shoal__class *klass;
+	uint32_t index;
+	uint32_t spin;
+	void *self;                   /* the constructor's state */
+};
+
+static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
+			       struct shoal__actor *a)
+{
+	struct shoal_store *store;
+	int rc = shoal_store_attach_fd(boot->seg_fd, &store);
+
+	if (rc)
+		return rc;
+	a->rt.reg = boot->reg;
+	a->rt.ctl_fd = a->rt.fs_pidfd = -1;
+	shoal__rt_local_init(&a->rt);
+	if (shoal__mem_open(&a->rt.arena))
+		return -ENOMEM;
+	rc = shoal__rt_bind(&a->rt, store);
+	if (rc)
+		return rc;
+	if (index >= a->rt.hdr->max_actors)
+		return -EINVAL;
+	a->slot = &shoal__act_slots(a->rt.hdr)[index];
+	if (a->slot->klass >= boot->reg->nclasses)
+		return -EINVAL;
+	a->klass = &boot->reg->classes[a->slot->klass];
+	a->index = index;
+	a->spin = boot->spin_budget;
+	shoal__store_set_role(store, SHOAL__ROLE_ACTOR);
+	return 0;
+}
+
+/* The record at the head of lane i, if its head is still `head`. */
+static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
+						 uint32_t i, uint32_t head)
+{
+	struct shoal__lane *l = shoal__lane_at(a->rt.hdr, i);
+
+	if (atomic_load_explicit(&l->head, memory_order_relaxed) != head)
+		return NULL;
+	return (struct shoal__call_rec *)shoal__lane_peek(l);
+}
+
+/* The predecessor died running a call: run it again or fail it. */
+static void shoal__actor_settle(struct shoal__actor *a)
+{
+	uint64_t cur = atomic_load_explicit(&a->slot->current, memory_order_relaxed);
+	uint32_t i = (uint32_t)(cur >> 32) - 1;
+	struct shoal__call_rec *r;
+
+	if (!cur || i >= a->rt.hdr->max_lanes)
+		return;
+	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
+	r = shoal__actor_head(a, i, (uint32_t)cur);
+	if (!r)
+		return;
+	if (r->retries < a->slot->max_task_retries) {
+		r->retries++; /* the only field the consumer writes */
+		return;
+	}
+	shoal__call_fail(a->rt.store, r, SHOAL_EACTORDIED,
+			 "the actor died while it ran this call");
+	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
+	shoal__lane_consume(shoal__lane_at(a->rt.hdr, i));
+}
+
+struct shoal__ctor {
+	shoal_actor_init_fn init;
+	void *self;
+};
+
+static int shoal__ctor_trampoline(struct shoal_task *ctx, void *user)
+{
+	struct shoal__ctor *c = user;
+
+	return c->init(ctx, &c->self);
+}
+
+/* Runs the constructor; on failure records why and leaves. */
+static void shoal__actor_construct(struct shoal__actor *a)
+{
+	struct shoal__ctor c = {.init = a->klass->init};
+	char msg[SHOAL__WHY_MAX];
+	struct shoal__call_view v = {
+		.args = a->slot->ctor_args, .nargs = a->slot->ctor_nargs,
+		.args_len = a->slot->ctor_len, .cap = SHOAL_ACTOR_CTOR_BYTES,
+		.num_returns = 0, .arg_timeout_ms = -1, .name = a->klass->name,
+		.why = msg, .why_cap = sizeof msg,
+	};
+	int rc = shoal__exec_run(&a->rt, &v, shoal__ctor_trampoline, &c);
+
+	if (rc) {
+		snprintf(a->slot->why, sizeof a->slot->why,
+			 "constructor of %.40s failed: %.60s", a->klass->name, msg);
+		shoal_store_close(a->rt.store);
+		_exit(SHOAL__ACTOR_EXIT_CTOR);
+	}
+	a->self = c.self;
+}
+
+/* Runs the record at the head of lane i, then consumes it. */
+static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
+			     struct shoal__lane *l, const struct shoal__call_rec *r)
+{
+	uint32_t head = atomic_load_explicit(&l->head, memory_order_relaxed);
+	const struct shoal__method *m =
+		r->method < a->klass->nmethods ? &a->klass->methods[r->method] : NULL;
+	struct shoal__call_view v = {
+		.args = r->args, .nargs = r->nargs, .args_len = r->args_len,
+		.cap = SHOAL__CALL_ARGS_INLINE,
+		.num_returns = (r->flags & SHOAL__CALL_NORESULT) ? 0 : r->num_returns,
+		.ret0 = {.hi = r->ret_hi, .lo = r->ret_lo},
+		.arg_timeout_ms = -1, .name = m ? m->name : "?",
+	};
+	int rc;
+
+	atomic_store_explicit(&a->slot->current, (uint64_t)(i + 1) << 32 | head,
+			      memory_order_relaxed);
+	rc = shoal__exec_run(&a->rt, &v, m ? m->fn : NULL, a->self);
+	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->slot->calls_run, 1, memory_order_relaxed);
+	if (rc)
+		atomic_fetch_add_explicit(&a->slot->calls_failed, 1,
+					  memory_order_relaxed);
+	shoal__lane_consume(l);
+}
+
+static struct shoal__lane *shoal__actor_lane(struct shoal__actor *a, uint32_t k,
+					     uint32_t *i)
+{
+	/* A5: the lane's init (R5) is visible. */
+	uint32_t v = atomic_load_explicit(&a->slot->lanes[k], memory_order_acquire);
+
+	if (!v || v > a->rt.hdr->max_lanes)
+		return NULL;
+	*i = v - 1;
+	return shoal__lane_at(a->rt.hdr, *i);
+}
+
+/* One pass over the lanes; the number of calls run. */
+static uint32_t shoal__actor_pass(struct shoal__actor *a)
+{
+	uint32_t ran = 0, i;
+
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
+		const struct shoal__call_rec *r;
+
+		for (uint32_t b = 0; l && b < SHOAL__ACTOR_BATCH &&
+				     (r = shoal__lane_peek(l)) != NULL; b++, ran++)
+			shoal__actor_run(a, i, l, r);
+	}
+	return ran;
+}
+
+static bool shoal__actor_any_ready(struct shoal__actor *a)
+{
+	uint32_t i;
+
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
+
+		if (l && shoal__lane_ready(l))
+			return true;
+	}
+	return false;
+}
+
+/* Gives back the empty lanes of callers that are gone (this process is
+ * their only consumer). */
+static void shoal__actor_sweep(struct shoal__actor *a)
+{
+	struct shoal__lane_meta *m = shoal__lane_metas(a->rt.hdr);
+	uint32_t i;
+
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
+
+		if (l && !shoal__lane_len(l) &&
+		    shoal__creator_gone(a->rt.store, m[i].owner))
+			shoal__lane_free(a->rt.hdr, a->slot, i);
+	}
+}
+
+static bool shoal__actor_stopping(struct shoal__actor *a)
+{
+	return atomic_load_explicit(&a->rt.hdr->stopping, memory_order_acquire); /* A2 */
+}
+
+/* Nothing to do: register on the doorbell, re-check, sleep. */
+static void shoal__actor_idle(struct shoal__actor *a)
+{
+	struct shoal__event *db = &a->slot->doorbell;
+	uint32_t seen = shoal__event_seen(db);
+	int rc = 0;
+
+	atomic_fetch_add_explicit(&db->waiters, 1, memory_order_seq_cst);
+	if (!shoal__actor_any_ready(a) && !shoal__actor_stopping(a))
+		rc = shoal__event_wait(db, seen,
+				       shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
+				       a->spin);
+	atomic_fetch_sub_explicit(&db->waiters, 1, memory_order_relaxed);
+	if (rc == -ETIMEDOUT)
+		shoal__actor_sweep(a);
+}
+
+static void shoal__actor_alive(struct shoal__actor *a)
+{
+	atomic_store_explicit(&a->slot->state, SHOAL__A_ALIVE, memory_order_seq_cst);
+}
+
+_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
+				 pid_t parent)
+{
+	struct shoal__actor a;
+
+	memset(&a, 0, sizeof a);
+	shoal__die_with_parent(parent);
+	if (shoal__actor_attach(boot, index, &a))
+		_exit(1);
+	shoal__actor_settle(&a);
+	shoal__actor_construct(&a);
+	shoal__actor_alive(&a);
+	while (!shoal__actor_stopping(&a))
+		if (!shoal__actor_pass(&a))
+			shoal__actor_idle(&a);
+	if (a.klass->fini)
+		a.klass->fini(a.self);
+	shoal__lanes_close(&a.rt);
+	shoal__pending_flush(&a.rt);
+	shoal_store_close(a.rt.store);
+	_exit(0);
+}

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/call.c - calling an actor's method: the caller's side.
+ *
+ * Each process has one lane (lane.h) into each actor it calls: a
+ * single-producer ring in the segment that it takes from the runtime's
+ * lane pool on its first call and hooks into the actor's slot
+ * (actlayout.h, R5/A5).  The process's threads share the lane through a
+ * node in a process-local liburcu hash table (bulletproof flavour, like
+ * names.c): a call is a lock-free lookup, a process-local mutex around
+ * reserve / write / publish (the lane has one producer), and a doorbell
+ * that costs a system call only when the actor sleeps.  Calls one thread
+ * makes therefore reach the lane, and run, in its order.
+ *
+ * A record holds the method, the encoded arguments (task.c's encoding;
+ * what does not fit goes into the store, held like a task's arguments
+ * until the call is done: pending.c) and the ID of its first result.  The
+ * results are promises (store/fill.c) this process makes and holds before
+ * it publishes the record, so that they exist when the call returns; the
+ * actor fills them.  A fire-and-forget call has none, unless it has
+ * arguments to keep alive: then it gets one result of its own, dropped
+ * with the arguments once the call is done.
+ *
+ * A caller killed before it publishes leaves an unpublished record, which
+ * nobody ever sees (lane.h); its promises are aborted by its reaper.
+ *
+ * Death of the actor (D1/D2 of actlayout.h).  The fork server stores DEAD
+ * (seq_cst) and then drains every lane of the actor, failing each record's
+ * results.  A caller loads the state before it writes (a dead actor gets
+ * no call) and again, seq_cst, after it published: if the actor is dead
+ * by then, the drain may have passed before its record, so it drains its
+ * own lane.  Draining is done under the lane's drain lock (lane_meta), so
+ * the fork server and the owner never consume at the same time; the actor's
+ * process is gone by then, so nobody else consumes.
+ *
+ * Lanes go back to the pool: the owner's, once it finds the actor dead
+ * (under the drain lock; nobody consumes any more); a dead owner's, when
+ * the actor finds it empty (actorproc.c) or the fork server recycles the
+ * dead actor's slot (actor.c).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#include "../store/internal.h"
+#include "../store/mem.h"
+#include "internal.h"
+#include "lane.h"
+
+#define SHOAL__WAIT_SLICE_MS 200
+
+struct shoal__lane_node {
+	struct cds_lfht_node node;
+	uint64_t key;                 /* actor index << 32 | generation */
+	uint32_t lane;
+	uint32_t actor;
+	struct shoal__lane *l;
+	struct shoal__actor_slot *slot;
+	pthread_mutex_t lock;         /* this process's producers */
+};
+
+static uint64_t shoal__lane_key(struct shoal_actor a)
+{
+	return (uint64_t)a.index << 32 | a.generation;
+}
+
+static int shoal__node_match(struct cds_lfht_node *node, const void *key)
+{
+	return caa_container_of(node, struct shoal__lane_node, node)->key ==
+	       *(const uint64_t *)key;
+}
+
+static unsigned long shoal__key_hash(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	return (unsigned long)(k ^ (k >> 33));
+}
+
+static bool shoal__lanes_open(struct shoal_runtime *rt)
+{
+	if (atomic_load_explicit(&rt->lanes_ready, memory_order_acquire))
+		return true;
+	pthread_mutex_lock(&rt->lane_lock);
+	if (!rt->lanes) {
+		rt->lanes = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE,
+						&urcu_bp_flavor, NULL);
+		/* Release: a reader that sees lanes_ready sees the table. */
+		atomic_store_explicit(&rt->lanes_ready, rt->lanes != NULL,
+				      memory_order_release);
+	}
+	pthread_mutex_unlock(&rt->lane_lock);
+	return rt->lanes != NULL;
+}
+
+/* Inside a read-side critical section. */
+static struct shoal__lane_node *shoal__lane_find(struct shoal_runtime *rt,
+						 uint64_t key)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(rt->lanes, shoal__key_hash(key), shoal__node_match, &key,
+			&iter);
+	n = cds_lfht_iter_get_node(&iter);
+	return n ? caa_container_of(n, struct shoal__lane_node, node) : NULL;
+}
+
+/* True once the process that owned `creator` is gone (its store slot was
+ * released or reused, or its pid is dead). */
+bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator)
+{
+	uint32_t slot = creator >> 20;
+	uint64_t st;
+
+	if (slot >= s->hdr->max_procs)
+		return true;
+	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    (SHOAL__PROC_GEN(st) & 0xfffffu) != (creator & 0xfffffu))
+		return true;
+	return shoal__proc_dead(s, slot);
+}
+
+bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)
+{
+	uint32_t st = atomic_load_explicit(&a->state, memory_order_seq_cst);
+
+	return st == SHOAL__A_DEAD || st == SHOAL__A_FREE ||
+	       st == SHOAL__A_RECYCLING ||
+	       atomic_load_explicit(&a->generation, memory_order_acquire) != gen;
+}
+
+/* Fails a record's results with code and message (nothing for a
+ * fire-and-forget call). */
+void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
+		      int code, const char *why)
+{
+	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
+	uint32_t n = r->num_returns <= SHOAL_MAX_RETURNS ? r->num_returns : 1;
+
+	if (r->flags & SHOAL__CALL_NORESULT)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		shoal__fill_error(s, shoal__ret_id(ret0, i), code, why);
+}
+
+/* Consumes every record of lane i, failing it; under the drain lock
+ * unless `locked`.  False if someone else holds the lock. */
+bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
+		       uint32_t i, const char *why)
+{
+	struct shoal__lane_meta *m = &shoal__lane_metas(h)[i];
+	struct shoal__lane *l = shoal__lane_at(h, i);
+	const struct shoal__call_rec *r;
+	uint32_t zero = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&m->drain, &zero, 1,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return false;
+	while ((r = shoal__lane_peek(l)) != NULL) {
+		shoal__call_fail(s, r, SHOAL_EACTORDIED, why);
+		shoal__lane_consume(l);
+	}
+	atomic_store_explicit(&m->drain, 0, memory_order_release);
+	return true;
+}
+
+/* Unhooks lane i from its actor and gives it back to the pool.  Only with
+ * no consumer left: the actor's own process, or an actor that is dead
+ * (then under the drain lock, which the caller holds). */
+void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
+		      uint32_t i)
+{
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		uint32_t want = i + 1;
+
+		if (atomic_compare_exchange_strong_explicit(&a->lanes[k], &want, 0,
+							    memory_order_acq_rel,
+							    memory_order_relaxed))
+			break;
+	}
+	atomic_store_explicit(&shoal__lane_metas(h)[i].state, SHOAL__L_FREE,
+			      memory_order_release);
+}
+
+/* Takes a free lane from the pool and lays it out for actor a. */
+static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
+			    uint32_t *out)
+{
+	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+
+	for (uint32_t i = 0; i < rt->hdr->max_lanes; i++) {
+		uint32_t st = SHOAL__L_FREE;
+
+		if (atomic_load_explicit(&m[i].state, memory_order_relaxed) != st ||
+		    !atomic_compare_exchange_strong_explicit(
+			    &m[i].state, &st, SHOAL__L_OWNED, memory_order_acq_rel,
+			    memory_order_relaxed))
+			continue;
+		m[i].owner = shoal__store_creator(rt->store);
+		m[i].actor = a.index;
+		m[i].actor_gen = a.generation;
+		atomic_store_explicit(&m[i].drain, 0, memory_order_relaxed);
+		shoal__lane_init(shoal__lane_at(rt->hdr, i), rt->hdr->lane_capacity,
+				 SHOAL__CALL_SIZE);
+		*out = i;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* Hooks lane i into the actor (R5), then re-checks (D1) that the actor
+ * is still the one of the handle: the fork server recycles a slot only
+ * after it marked it RECYCLING and found no lane hooked. */
+static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *a,
+			    struct shoal_actor h, uint32_t i)
+{
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		uint32_t zero = 0;
+
+		if (atomic_load_explicit(&a->lanes[k], memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong_explicit(
+			    &a->lanes[k], &zero, i + 1, memory_order_seq_cst,
+			    memory_order_relaxed)) /* R5 */
+			continue;
+		if (!shoal__actor_gone(a, h.generation))
+			return 0;
+		shoal__lane_free(rt->hdr, a, i);
+		return SHOAL_EACTORDIED;
+	}
+	atomic_store_explicit(&shoal__lane_metas(rt->hdr)[i].state, SHOAL__L_FREE,
+			      memory_order_release);
+	return -ENOSPC;
+}
+
+/* A new lane and its node; under lane_lock, outside any read section. */
+static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
+{
+	struct shoal__actor_slot *slot = &shoal__act_slots(rt->hdr)[a.index];
+	uint64_t key = shoal__lane_key(a);
+	struct shoal__lane_node *n;
+	uint32_t i;
+	int rc;
+
+	urcu_bp_read_lock();
+	n = shoal__lane_find(rt, key);
+	urcu_bp_read_unlock();
+	if (n)
+		return 0; /* another thread made it */
+	if (shoal__actor_gone(slot, a.generation))
+		return SHOAL_EACTORDIED;
+	n = shoal__mem_alloc(rt->arena, sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	rc = shoal__lane_take(rt, a, &i);
+	if (!rc)
+		rc = shoal__lane_hook(rt, slot, a, i);
+	if (rc) {
+		shoal__mem_free(rt->arena, n);
+		return rc;
+	}
+	*n = (struct shoal__lane_node){.key = key, .lane = i, .actor = a.index,
+				       .l = shoal__lane_at(rt->hdr, i), .slot = slot};
+	pthread_mutex_init(&n->lock, NULL);
+	cds_lfht_node_init(&n->node);
+	urcu_bp_read_lock();
+	cds_lfht_add(rt->lanes, shoal__key_hash(key), &n->node);
+	urcu_bp_read_unlock();
+	return 0;
+}
+
+/* Fails whatever is left in the node's lane and gives it back (the actor
+ * is dead); removes the node.  Outside any read section. */
+static void shoal__lane_release(struct shoal_runtime *rt, uint64_t key)
+{
+	struct shoal__lane_node *n;
+
+	pthread_mutex_lock(&rt->lane_lock);
+	urcu_bp_read_lock();
+	n = shoal__lane_find(rt, key);
+	if (n)
+		cds_lfht_del(rt->lanes, &n->node);
+	urcu_bp_read_unlock();
+	pthread_mutex_unlock(&rt->lane_lock);
+	if (!n)
+		return;
+	urcu_bp_synchronize_rcu(); /* no thread can find it any more */
+	pthread_mutex_lock(&n->lock);
+	while (!shoal__lane_drain(rt->store, rt->hdr, n->lane, "actor died"))
+		sched_yield(); /* the fork server drains it: wait for it */
+	shoal__lane_free(rt->hdr, n->slot, n->lane);
+	pthread_mutex_unlock(&n->lock);
+	pthread_mutex_destroy(&n->lock);
+	shoal__mem_free(rt->arena, n);
+}
+
+/* Locks the node, honouring the call's timeout (0: a try). */
+static int shoal__node_lock(struct shoal__lane_node *n, int timeout_ms)
+{
+	struct timespec ts;
+
+	if (timeout_ms < 0)
+		return -pthread_mutex_lock(&n->lock);
+	if (timeout_ms == 0)
+		return pthread_mutex_trylock(&n->lock) ? -EAGAIN : 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_clocklock(&n->lock, CLOCK_MONOTONIC, &ts) ? -ETIMEDOUT
+									   : 0;
+}
+
+/* A slot in the lane, waiting for room as the call allows. */
+static int shoal__call_reserve(struct shoal_runtime *rt, struct shoal__lane_node *n,
+			       uint32_t gen, int timeout_ms, void **rec)
+{
+	struct shoal__deadline d = shoal__deadline_in(timeout_ms);
+
+	for (;;) {
+		if (shoal__actor_gone(n->slot, gen))
+			return SHOAL_EACTORDIED;
+		*rec = shoal__lane_reserve(n->l);
+		if (*rec)
+			return 0;
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		if (shoal__deadline_passed(d))
+			return -ETIMEDOUT;
+		/* Slices: a lane nobody consumes any more (a corrupt one)
+		 * still lets the death check run. */
+		struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
+		shoal__lane_wait_room(n->l, slice.ns < d.ns ? slice : d,
+				      rt->store->hdr->spin_budget);
+	}
+}
+
+struct shoal__call {
+	int method;
+	uint32_t num_returns;        /* the user's (0: fire and forget) */
+	struct shoal_args fit;
+	struct shoal__pending p;
+	uint32_t flags;
+	uint32_t nret;               /* promises made */
+};
+
+/* Arguments that must live in the store, holds, and the promises. */
+static int shoal__call_prepare(struct shoal_runtime *rt, const struct shoal_args *args,
+			       struct shoal__call *c)
+{
+	int rc = shoal__args_fit(rt, args, SHOAL__CALL_ARGS_INLINE, &c->fit, &c->p);
+
+	if (!rc)
+		rc = shoal__hold_args(rt, &c->fit, &c->p);
+	if (rc)
+		return rc;
+	c->nret = c->num_returns;
+	if (c->nret == 0 && c->p.ndrop) {
+		c->nret = 1; /* something to tell when the holds can go */
+		c->flags |= SHOAL__CALL_OWNRET;
+		c->p.own_ret0 = true;
+	}
+	if (c->nret == 0) {
+		c->flags |= SHOAL__CALL_NORESULT;
+		return 0;
+	}
+	c->p.ret0 = shoal_id_next(rt->store);
+	return shoal__promise_returns(rt, c->p.ret0, c->nret);
+}
+
+static void shoal__call_undo(struct shoal_runtime *rt, struct shoal__call *c)
+{
+	for (uint32_t i = 0; i < c->nret; i++)
+		shoal_abort(rt->store, shoal__ret_id(c->p.ret0, i));
+	c->p.own_ret0 = false;
+	shoal__pending_drop(rt, &c->p);
+}
+
+static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__call *c,
+			       struct shoal__call_rec *r)
+{
+	r->method = (uint32_t)c->method;
+	r->flags = c->flags;
+	r->num_returns = c->nret;
+	r->nargs = c->fit.n;
+	r->args_len = shoal__args_encode(r->args, &c->fit);
+	r->retries = 0;
+	r->ret_hi = c->p.ret0.hi;
+	r->ret_lo = c->p.ret0.lo;
+	r->caller = shoal__store_creator(rt->store);
+}
+
+/* After publishing (D1): if the actor died meanwhile, its drain may have
+ * missed this record; drain the lane here (or wait for whoever does). */
+static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_node *n,
+				uint32_t gen)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!shoal__actor_gone(n->slot, gen))
+		return;
+	while (shoal__lane_len(n->l) &&
+	       !shoal__lane_drain(rt->store, rt->hdr, n->lane, "actor died"))
+		sched_yield();
+}
+
+/* The call proper, under the node's lock. */
+static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node *n,
+			      struct shoal_actor a, const struct shoal_args *args,
+			      int timeout_ms, struct shoal__call *c)
+{
+	void *rec;
+	int rc = shoal__call_reserve(rt, n, a.generation, timeout_ms, &rec);
+
+	if (rc)
+		return rc;
+	rc = shoal__call_prepare(rt, args, c);
+	if (rc) {
+		shoal__call_undo(rt, c);
+		return rc;
+	}
+	shoal__call_encode(rt, c, rec);
+	shoal__lane_publish(n->l, &n->slot->doorbell);
+	shoal__call_recheck(rt, n, a.generation);
+	return 0;
+}
+
+static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
+			     int method, const struct shoal_args *args,
+			     uint32_t num_returns)
+{
+	const struct shoal__act_class *k;
+
+	if (!rt || a.magic != SHOAL_ACTOR_MAGIC || a.index >= rt->hdr->max_actors ||
+	    a.klass >= rt->hdr->nclasses || !a.generation)
+		return -EINVAL;
+	k = &shoal__act_classes(rt->hdr)[a.klass];
+	if (method < 0 || (uint32_t)method >= k->nmethods ||
+	    num_returns > SHOAL_MAX_RETURNS || (args && args->n > SHOAL_MAX_ARGS))
+		return -EINVAL;
+	for (uint32_t i = 0; args && i < args->n; i++)
+		if (args->a[i].kind != SHOAL_ARG_BYTES &&
+		    args->a[i].kind != SHOAL_ARG_REF)
+			return -EINVAL;
+	return 0;
+}
+
+/* One attempt: finds the lane and calls under its lock; *missing when
+ * the lane has to be made first. */
+static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
+			    const struct shoal_args *args, int timeout_ms,
+			    struct shoal__call *c, bool *missing)
+{
+	struct shoal__lane_node *n;
+	int rc;
+
+	urcu_bp_read_lock();
+	n = shoal__lane_find(rt, shoal__lane_key(a));
+	*missing = n == NULL;
+	rc = n ? shoal__node_lock(n, timeout_ms) : 0;
+	if (n && !rc) {
+		rc = shoal__call_locked(rt, n, a, args, timeout_ms, c);
+		pthread_mutex_unlock(&n->lock);
+	}
+	urcu_bp_read_unlock();
+	return rc;
+}
+
+SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
+				    struct shoal_actor actor, int method,
+				    const struct shoal_args *args,
+				    const struct shoal_call_options *opts,
+				    shoal_id *refs)
+{
+	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+	struct shoal_args none = {0};
+	struct shoal__call c = {0};
+	bool missing;
+	int rc;
+
+	if (opts)
+		o = *opts;
+	rc = shoal__call_check(rt, actor, method, args, o.num_returns);
+	if (rc || (o.num_returns && !refs) || !shoal__lanes_open(rt))
+		return rc ? rc : -EINVAL;
+	c.method = method;
+	c.num_returns = o.num_returns;
+	shoal__pending_collect(rt, 8);
+	for (;;) {
+		rc = shoal__call_once(rt, actor, args ? args : &none, o.timeout_ms,
+				      &c, &missing);
+		if (!missing)
+			break;
+		pthread_mutex_lock(&rt->lane_lock);
+		rc = shoal__lane_create(rt, actor);
+		pthread_mutex_unlock(&rt->lane_lock);
+		if (rc)
+			return rc;
+	}
+	if (rc == SHOAL_EACTORDIED)
+		shoal__lane_release(rt, shoal__lane_key(actor));
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < o.num_returns; i++)
+		refs[i] = shoal__ret_id(c.p.ret0, i);
+	if (c.p.ndrop)
+		shoal__pending_add(rt, &c.p);
+	return 0;
+}
+
+SHOAL_API int shoal_actor_call(struct shoal_runtime *rt, struct shoal_actor actor,
+			       int method, const struct shoal_args *args,
+			       shoal_id *ref)
+{
+	return shoal_actor_call_opts(rt, actor, method, args, NULL, ref);
+}
+
+SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor actor,
+			       int method, const struct shoal_args *args)
+{
+	struct shoal_call_options o = {.num_returns = 0, .timeout_ms = -1};
+
+	return shoal_actor_call_opts(rt, actor, method, args, &o, NULL);
+}
+
+/* The handle goes: every node is removed.  A lane into a live actor stays
+ * hooked; the actor gives it back once it is empty and this process gone. */
+void shoal__lanes_close(struct shoal_runtime *rt)
+{
+	struct cds_lfht_iter iter;
+	struct shoal__lane_node *n;
+
+	if (!rt->lanes)
+		return;
+	urcu_bp_read_lock();
+	cds_lfht_for_each_entry(rt->lanes, &iter, n, node)
+		cds_lfht_del(rt->lanes, &n->node);
+	urcu_bp_read_unlock();
+	urcu_bp_synchronize_rcu();
+	cds_lfht_destroy(rt->lanes, NULL);
+	rt->lanes = NULL;
+	/* The nodes came from the handle's arena, which goes with it. */
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/fs.h - the fork server's state, shared by forkserver.c (workers,
+ * the driver's requests) and fsactor.c (actors).  Process-private: it lives
+ * in the fork server only; its children close what is not theirs.
+ */
+#ifndef SHOAL_RUNTIME_FS_H
+#define SHOAL_RUNTIME_FS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "internal.h"
+
+struct shoal__fs {
+	const struct shoal__boot *boot;
+	struct shoal_store *store;
+	struct shoal__rt_hdr *hdr;
+	struct shoal__rt_worker *workers;
+	pid_t *kids;              /* by worker index; 0 = none */
+	pid_t *act_kids;          /* by actor index; 0 = none */
+	unsigned arena;           /* this process's private memory */
+	int driver_pidfd;
+	int sigfd;
+	int spawn_fd;             /* eventfd: a worker asks for an extra one */
+	int act_fd;               /* the actor socket (datagrams, any process) */
+	sigset_t old_mask;
+	bool shutting_down;
+};
+
+/* forkserver.c */
+void shoal__fs_child_setup(struct shoal__fs *fs);
+bool shoal__fs_stopping(const struct shoal__fs *fs);
+void shoal__fs_reap_children(struct shoal__fs *fs, bool block);
+
+/* fsactor.c */
+int shoal__fs_actor_socket(void);
+void shoal__fs_actor_request(struct shoal__fs *fs);
+/* True if pid was an actor's (then handled: restarted or dead). */
+bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status);
+
+#endif /* SHOAL_RUNTIME_FS_H */

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/fsactor.c - actors, the fork server's side.
+ *
+ * Requests come as datagrams on an abstract AF_UNIX socket (no file, gone
+ * with the fork server) from any process of the runtime: the driver, a
+ * worker, an actor, an attached program (actor.c sends them).  The kernel
+ * attaches the sender's credentials; a sender of another user is refused.
+ * The fork server handles one request at a time, which makes it the one
+ * writer of every actor slot's identity (actlayout.h): a name is checked
+ * and taken, a slot found and filled, without any lock.
+ *
+ * Create: a FREE slot, or a DEAD one no lane is hooked into any more
+ * (RECYCLING first, then the check: D1 of actlayout.h against a caller
+ * hooking a lane at the same time).  The slot gets the class, options,
+ * name and constructor arguments (ref arguments are held by the fork
+ * server until the actor is dead for good, since a restart runs the
+ * constructor again), a new generation (release) and STARTING; then the
+ * process is forked (actorproc.c).
+ *
+ * Death: SIGCHLD, or a kill request (SIGKILL, then a waitpid for that pid
+ * alone).  The process's store slot is reaped.  With restarts left and no
+ * "no restart" asked, the slot turns RESTARTING and a new process starts
+ * (it settles the call that was running).  Otherwise the reason is written,
+ * the state turns DEAD (seq_cst, D2) and every hooked lane is drained:
+ * each queued or running call fails with SHOAL_EACTORDIED.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../store/internal.h"
+#include "fs.h"
+#include "internal.h"
+#include "lane.h"
+
+#define SHOAL__FS_REPLY_MS 10000
+
+static socklen_t shoal__fs_addr(pid_t pid, struct sockaddr_un *a)
+{
+	int n;
+
+	memset(a, 0, sizeof *a);
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, SHOAL__FS_SOCK_FMT,
+		     (int)pid);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+int shoal__fs_actor_socket(void)
+{
+	struct sockaddr_un a;
+	socklen_t len = shoal__fs_addr(getpid(), &a);
+	int one = 1;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, len) ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct shoal__actor_slot *shoal__fs_slot(struct shoal__fs *fs, uint32_t i)
+{
+	return &shoal__act_slots(fs->hdr)[i];
+}
+
+static bool shoal__slot_live(uint32_t st)
+{
+	return st == SHOAL__A_STARTING || st == SHOAL__A_ALIVE ||
+	       st == SHOAL__A_RESTARTING;
+}
+
+/* Holds (hold = true) or drops the ref arguments of a constructor. */
+static void shoal__ctor_refs(struct shoal__fs *fs, struct shoal__actor_slot *a,
+			     bool hold, uint32_t upto)
+{
+	for (uint32_t i = 0; i < a->ctor_nargs && i < upto; i++) {
+		const uint8_t *data;
+		uint32_t kind, len;
+		shoal_id id;
+
+		if (shoal__args_decode(a->ctor_args, a->ctor_nargs, a->ctor_len, i,
+				       &kind, &data, &len) ||
+		    kind != SHOAL_ARG_REF)
+			continue;
+		memcpy(&id, data, sizeof id);
+		if (hold)
+			shoal_hold(fs->store, id);
+		else
+			shoal_drop(fs->store, id);
+	}
+}
+
+/* Holds every ref argument; on failure drops those held. */
+static int shoal__ctor_hold(struct shoal__fs *fs, struct shoal__actor_slot *a)
+{
+	for (uint32_t i = 0; i < a->ctor_nargs; i++) {
+		const uint8_t *data;
+		uint32_t kind, len;
+		shoal_id id;
+		int rc = shoal__args_decode(a->ctor_args, a->ctor_nargs, a->ctor_len,
+					    i, &kind, &data, &len);
+
+		if (rc)
+			return rc;
+		if (kind != SHOAL_ARG_REF)
+			continue;
+		memcpy(&id, data, sizeof id);
+		rc = shoal_hold(fs->store, id);
+		if (rc) {
+			shoal__ctor_refs(fs, a, false, i);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int shoal__fs_find_named(struct shoal__fs *fs, const char *name)
+{
+	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
+		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
+
+		if (shoal__slot_live(atomic_load_explicit(&a->state,
+							  memory_order_relaxed)) &&
+		    !strncmp(a->name, name, sizeof a->name))
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+/* Frees the lanes of callers that are gone (nobody consumes: the actor is
+ * dead).  True if no lane is left hooked. */
+static bool shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot *a)
+{
+	struct shoal__lane_meta *m = shoal__lane_metas(fs->hdr);
+	bool empty = true;
+
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_seq_cst);
+
+		if (!v)
+			continue;
+		if (v <= fs->hdr->max_lanes &&
+		    shoal__creator_gone(fs->store, m[v - 1].owner) &&
+		    shoal__lane_drain(fs->store, fs->hdr, v - 1, "actor died")) {
+			shoal__lane_free(fs->hdr, a, v - 1);
+			continue;
+		}
+		empty = false;
+	}
+	return empty;
+}
+
+/* A DEAD slot can be reused once no lane is hooked into it (D1). */
+static bool shoal__fs_recycle(struct shoal__fs *fs, struct shoal__actor_slot *a)
+{
+	atomic_store_explicit(&a->state, SHOAL__A_RECYCLING, memory_order_seq_cst);
+	if (shoal__fs_unhook_gone(fs, a))
+		return true;
+	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst);
+	return false;
+}
+
+static int shoal__fs_free_slot(struct shoal__fs *fs)
+{
+	for (uint32_t i = 0; i < fs->hdr->max_actors; i++)
+		if (atomic_load_explicit(&shoal__fs_slot(fs, i)->state,
+					 memory_order_relaxed) == SHOAL__A_FREE)
+			return (int)i;
+	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
+		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
+
+		if (atomic_load_explicit(&a->state, memory_order_relaxed) ==
+			    SHOAL__A_DEAD && shoal__fs_recycle(fs, a))
+			return (int)i;
+	}
+	return -ENOSPC;
+}
+
+static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
+{
+	struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
+	pid_t self = getpid(), pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		shoal__fs_child_setup(fs);
+		close(fs->spawn_fd);
+		shoal__actor_main(fs->boot, i, self);
+	}
+	fs->act_kids[i] = pid;
+	atomic_store_explicit(&a->pid, pid, memory_order_relaxed);
+	return 0;
+}
+
+/* Every call queued or running fails; nobody consumes the lanes now. */
+static void shoal__fs_drain_all(struct shoal__fs *fs, struct shoal__actor_slot *a,
+				const char *why)
+{
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_seq_cst);
+
+		if (!v || v > fs->hdr->max_lanes)
+			continue;
+		/* Held only by an owner draining it: it lets go soon. */
+		while (!shoal__lane_drain(fs->store, fs->hdr, v - 1, why))
+			sched_yield();
+	}
+}
+
+static void shoal__fs_actor_die(struct shoal__fs *fs, struct shoal__actor_slot *a,
+				const char *why)
+{
+	if (why != a->why)
+		snprintf(a->why, sizeof a->why, "%s", why);
+	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst); /* D2 */
+	shoal__fs_drain_all(fs, a, a->why);
+	shoal__ctor_refs(fs, a, false, UINT32_MAX);
+}
+
+static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
+{
+	struct shoal__actor_slot *a;
+	int i, rc;
+
+	m->name[sizeof m->name - 1] = '\0';
+	if (m->klass >= fs->hdr->nclasses || m->ctor_len > SHOAL_ACTOR_CTOR_BYTES ||
+	    m->ctor_nargs > SHOAL_MAX_ARGS)
+		return -EINVAL;
+	i = m->name[0] ? shoal__fs_find_named(fs, m->name) : -ENOENT;
+	if (i >= 0 && !(m->flags & SHOAL__FS_GET_IF_EXISTS))
+		return -EEXIST;
+	if (i < 0) {
+		i = shoal__fs_free_slot(fs);
+		if (i < 0)
+			return i;
+		a = shoal__fs_slot(fs, (uint32_t)i);
+		a->klass = m->klass;
+		a->max_restarts = m->max_restarts;
+		a->max_task_retries = m->max_task_retries;
+		atomic_store_explicit(&a->restarts, 0, memory_order_relaxed);
+		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
+		atomic_store_explicit(&a->current, 0, memory_order_relaxed);
+		atomic_store_explicit(&a->calls_run, 0, memory_order_relaxed);
+		atomic_store_explicit(&a->calls_failed, 0, memory_order_relaxed);
+		memcpy(a->name, m->name, sizeof a->name);
+		a->why[0] = '\0';
+		a->ctor_nargs = m->ctor_nargs;
+		a->ctor_len = m->ctor_len;
+		memcpy(a->ctor_args, m->ctor, m->ctor_len);
+		rc = shoal__ctor_hold(fs, a);
+		if (rc) {
+			atomic_store_explicit(&a->state, SHOAL__A_FREE, memory_order_relaxed);
+			return rc;
+		}
+		atomic_fetch_add_explicit(&a->generation, 1, memory_order_release);
+		if (!atomic_load_explicit(&a->generation, memory_order_relaxed))
+			atomic_store_explicit(&a->generation, 1, memory_order_release);
+		atomic_store_explicit(&a->state, SHOAL__A_STARTING, memory_order_seq_cst);
+		rc = shoal__fs_actor_spawn(fs, (uint32_t)i);
+		if (rc) {
+			shoal__fs_actor_die(fs, a, "could not fork the actor's process");
+			return rc;
+		}
+	}
+	a = shoal__fs_slot(fs, (uint32_t)i);
+	m->index = (uint32_t)i;
+	m->generation = atomic_load_explicit(&a->generation, memory_order_relaxed);
+	m->klass = a->klass;
+	m->pid = atomic_load_explicit(&a->pid, memory_order_relaxed);
+	return 0;
+}
+
+static void shoal__fs_describe(const struct shoal__actor_slot *a, pid_t pid,
+			       int status, char *buf, size_t cap)
+{
+	uint32_t flags = atomic_load_explicit(&a->kill_flags, memory_order_relaxed);
+
+	if (flags & SHOAL__KILL_ASKED)
+		snprintf(buf, cap, "actor %s killed (shoal_actor_kill)", a->name);
+	else if (WIFSIGNALED(status))
+		snprintf(buf, cap, "actor process %d died (signal %d: %s)", (int)pid,
+			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, cap, "actor process %d exited with status %d",
+			 (int)pid, WEXITSTATUS(status));
+}
+
+/* Restarts the actor in slot i or declares it dead. */
+static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
+				 int status)
+{
+	struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
+	uint32_t flags = atomic_load_explicit(&a->kill_flags, memory_order_relaxed);
+	bool ctor_failed = WIFEXITED(status) &&
+			   WEXITSTATUS(status) == SHOAL__ACTOR_EXIT_CTOR;
+	uint32_t restarts = atomic_load_explicit(&a->restarts, memory_order_relaxed);
+	char why[SHOAL__WHY_MAX];
+
+	fs->act_kids[i] = 0;
+	atomic_store_explicit(&a->pid, 0, memory_order_relaxed);
+	shoal_store_reap(fs->store);
+	if (shoal__fs_stopping(fs)) {
+		atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst);
+		return;
+	}
+	if (!ctor_failed && !(flags & SHOAL__KILL_NORESTART) &&
+	    restarts < a->max_restarts) {
+		atomic_store_explicit(&a->restarts, restarts + 1, memory_order_relaxed);
+		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
+		atomic_store_explicit(&a->state, SHOAL__A_RESTARTING, memory_order_seq_cst);
+		if (!shoal__fs_actor_spawn(fs, i))
+			return;
+	}
+	if (ctor_failed && a->why[0])
+		snprintf(why, sizeof why, "%s", a->why);
+	else
+		shoal__fs_describe(a, pid, status, why, sizeof why);
+	shoal__fs_actor_die(fs, a, why);
+}
+
+bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status)
+{
+	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
+		if (fs->act_kids[i] != pid)
+			continue;
+		shoal__fs_actor_gone(fs, i, pid, status);
+		return true;
+	}
+	return false;
+}
+
+static int shoal__fs_kill(struct shoal__fs *fs, const struct shoal__fs_msg *m)
+{
+	struct shoal__actor_slot *a;
+	pid_t pid;
+	int status;
+
+	if (m->index >= fs->hdr->max_actors)
+		return -EINVAL;
+	a = shoal__fs_slot(fs, m->index);
+	if (atomic_load_explicit(&a->generation, memory_order_relaxed) != m->generation ||
+	    !shoal__slot_live(atomic_load_explicit(&a->state, memory_order_relaxed)))
+		return SHOAL_EACTORDIED;
+	atomic_store_explicit(&a->kill_flags,
+			      SHOAL__KILL_ASKED | ((m->flags & SHOAL__FS_NO_RESTART)
+						   ? SHOAL__KILL_NORESTART : 0),
+			      memory_order_relaxed);
+	pid = fs->act_kids[m->index];
+	if (!pid)
+		return SHOAL_EACTORDIED;
+	kill(pid, SIGKILL); /* our own child, not reaped yet: no pid reuse */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	shoal__fs_actor_gone(fs, m->index, pid, status);
+	return 0;
+}
+
+/* One datagram: checks who sent it, handles it, answers to its address. */
+void shoal__fs_actor_request(struct shoal__fs *fs)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
+	struct shoal__fs_msg m;
+	struct sockaddr_un from;
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from,
+			    .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	struct cmsghdr *c;
+	struct ucred cred = {.uid = (uid_t)-1};
+
+	if (recvmsg(fs->act_fd, &mh, MSG_DONTWAIT) != (ssize_t)sizeof m)
+		return;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+			memcpy(&cred, CMSG_DATA(c), sizeof cred);
+	if (cred.uid != getuid())
+		m.rc = -EPERM;
+	else if (m.op == SHOAL__FS_ACTOR_CREATE)
+		m.rc = shoal__fs_create(fs, &m);
+	else if (m.op == SHOAL__FS_ACTOR_KILL)
+		m.rc = shoal__fs_kill(fs, &m);
+	else
+		m.rc = -EINVAL;
+	m.op = SHOAL__FS_REPLY;
+	sendto(fs->act_fd, &m, sizeof m, MSG_DONTWAIT, (struct sockaddr *)&from,
+	       mh.msg_namelen);
+}
+
+/* The requesting side (any process of the runtime): one datagram out,
+ * one back, on a socket of its own (any thread may ask at once). */
+int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
+{
+	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
+	pid_t fs = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
+	socklen_t len = shoal__fs_addr(fs, &to);
+	struct pollfd p;
+	int rc, r, fd;
+
+	if (fs <= 0)
+		return -ESRCH;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Autobind: the fork server answers to this abstract address. */
+	if (bind(fd, (struct sockaddr *)&me, sizeof(sa_family_t)) ||
+	    sendto(fd, m, sizeof *m, 0, (struct sockaddr *)&to, len) !=
+		    (ssize_t)sizeof *m) {
+		rc = errno == ECONNREFUSED || errno == ENOENT ? -ESRCH : -errno;
+		close(fd);
+		return rc;
+	}
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	do
+		r = poll(&p, 1, SHOAL__FS_REPLY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		rc = -ETIMEDOUT;
+	else if (r < 0)
+		rc = -errno;
+	else
+		rc = recv(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m ? m->rc : -EPROTO;
+	close(fd);
+	return rc;
+}
