@@ -3,8 +3,8 @@
  * bench/shoal_bench.c - shoal's benchmark program, under Ray's metric names.
  *
  * One binary, a table of families (store calls, bandwidth, latency, the
- * machine's wake-up floors, tasks; actors come later), and a small shared
- * harness:
+ * machine's wake-up floors, tasks, actors: bench/actors.c), and a small
+ * shared harness (bench.h):
  *
  *   - a workload is a function that runs n operations; run_for() calls it
  *     in batches until a repetition's time is up, reading CLOCK_MONOTONIC
@@ -63,107 +63,12 @@
 
 #include <shoal/shoal.h>
 
-#define REPS_QUICK 5
-#define REPS_FULL 11
-#define REP_SECONDS_QUICK 0.1
-#define REP_SECONDS_FULL 0.4
-#define MAX_WORKLOADS 2      /* measured side by side in one measure() */
-#define MAX_EXTRA 4          /* extra numeric fields of a metric */
-
-#define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
-#define CALL_BATCH 256u      /* calls between two clock reads */
-#define PUT_TIMEOUT_MS 1000  /* a put + drop loop always finds evictable room */
-#define MULTI_PROCS 2
-
-/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
- * slack for the store's own metadata and the allocator's rounding. */
-#define BW_FOOTPRINT (256ull << 20)
-#define BW_SLACK (32ull << 20)
-#define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
-#define BW_MAX_SIZE (64ull << 20)
-
-#define LAT_SLACK (64ull << 20) /* store capacity = object size + this */
-
-#define TARGET_PUT_CALLS 2e6
-#define TARGET_GET_CALLS 10e6
-#define TARGET_PUT_VS_MEMCPY 0.7
-#define TARGET_1GIB_VS_1KIB 2.0
-#define TARGET_TASKS_ASYNC 1e6
-#define TARGET_TASKS_SYNC 200e3
-#define TARGET_SLEEPING_VS_FUTEX 1.5
-
-/* ------------------------------------------------------------------ */
-/* Context and results                                                */
-
-struct bench_ctx {
-	bool json;
-	bool quick;
-	const char *filter;  /* substring of metric names to run, NULL: all */
-	int reps;            /* timed repetitions per metric (odd, >= 5) */
-	double rep_seconds;  /* length of one repetition */
-	long ncpus;          /* CPUs online */
-	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
-	struct floors *floors; /* filled by the floors family, read by tasks */
-};
-
-/* The wake-up floors measured in this run (0: not measured), so that the
- * task metrics can state their ratio to them. */
-struct floors {
-	double futex_rtt_ns;
-	double spin_rtt_ns;
-};
-
-enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS };
-
-struct stats {
-	double median, min, max;
-	int n;
-};
-
-struct extra {
-	const char *key;
-	double value;
-};
-
-struct metric {
-	const char *name;
-	enum unit unit;
-	struct stats st;
-	uint64_t size;          /* object size in bytes; 0: not applicable */
-	uint64_t footprint;     /* bytes cycled through; 0: not applicable */
-	int procs;              /* processes; 0: not applicable */
-	int ncpus;              /* entries of cpus[] */
-	int cpus[MULTI_PROCS];  /* CPU each process last ran on */
-	int pinned;             /* 1 pinned to CPUs 0 and 1, -1 not; 0: n/a */
-	bool runtime;           /* a task metric: the next three apply */
-	uint32_t workers;       /* the runtime's worker pool */
-	uint64_t capacity;      /* its store's capacity in bytes */
-	uint32_t spin_budget;   /* its store's spin budget (pauses) */
-	int nextra;
-	struct extra extra[MAX_EXTRA];
-	const char *note;
-	const char *target;     /* human table only; NULL: none */
-	int verdict;            /* 1 target met, 0 missed, -1 unknown */
-};
-
-/* A workload runs n operations on its state: 0, or a negative error. */
-struct workload {
-	int (*batch)(void *state, uint64_t n);
-	void *state;
-	uint64_t batch_ops;     /* operations between two clock reads */
-	uint64_t bytes_per_op;  /* for GB/s */
-	enum unit unit;
-};
-
-struct timed {
-	uint64_t ops;
-	double secs;
-};
+#include "bench.h"
 
 /* ------------------------------------------------------------------ */
 /* Harness: time, statistics                                          */
 
-static double now_s(void)
+double now_s(void)
 {
 	struct timespec ts;
 
@@ -179,7 +84,7 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static struct stats stats_of(double *v, int n)
+struct stats stats_of(double *v, int n)
 {
 	struct stats s;
 
@@ -226,7 +131,7 @@ static double value_of(const struct workload *w, const struct timed *t)
 
 /* One untimed warm-up of each of the n workloads, then ctx->reps rounds of
  * one timed repetition of each, interleaved.  st[i] gets workload i's. */
-static int measure(const struct bench_ctx *ctx, const struct workload *w,
+int measure(const struct bench_ctx *ctx, const struct workload *w,
 		   int n, struct stats *st)
 {
 	double v[MAX_WORKLOADS][REPS_FULL];
@@ -251,12 +156,12 @@ static int measure(const struct bench_ctx *ctx, const struct workload *w,
 	return 0;
 }
 
-static bool wanted(const struct bench_ctx *ctx, const char *name)
+bool wanted(const struct bench_ctx *ctx, const char *name)
 {
 	return !ctx->filter || strstr(name, ctx->filter);
 }
 
-static void add_extra(struct metric *m, const char *key, double value)
+void add_extra(struct metric *m, const char *key, double value)
 {
 	if (m->nextra < MAX_EXTRA)
 		m->extra[m->nextra++] = (struct extra){key, value};
@@ -433,7 +338,7 @@ static void emit_row(const struct metric *m)
 	       m->target ? verdicts[m->verdict + 1] : "");
 }
 
-static void emit(const struct bench_ctx *ctx, const struct metric *m)
+void emit(const struct bench_ctx *ctx, const struct metric *m)
 {
 	if (ctx->json)
 		emit_json(m);
@@ -444,7 +349,7 @@ static void emit(const struct bench_ctx *ctx, const struct metric *m)
 
 /* Reports a failed metric (stderr, and a line with "error" on stdout);
  * returns rc so that callers can `return emit_error(...)`. */
-static int emit_error(const struct bench_ctx *ctx, const char *name,
+int emit_error(const struct bench_ctx *ctx, const char *name,
 		      uint64_t size, int rc)
 {
 	fprintf(stderr, "shoal-bench: %s: %s\n", name, shoal_strerror(rc));
@@ -703,7 +608,7 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int pin_to_cpu(int cpu)
+int pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
 
@@ -2100,6 +2005,11 @@ static const struct family families[] = {
 	 "single_client_tasks_sync (spinning, sleeping) "
 	 "single_client_tasks_async multi_client_tasks_async "
 	 "single_client_wait_1k_refs"},
+	{"actors", family_actors,
+	 "1_1_actor_calls_sync 1_1_actor_calls_async 1_n_actor_calls_async "
+	 "n_n_actor_calls_async n_n_actor_calls_with_arg_async "
+	 "actor_call_enqueue_rate actor_call_rtt_p50_ns actor_call_rtt_p99_ns "
+	 "(spinning, sleeping)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])

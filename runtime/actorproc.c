@@ -163,7 +163,7 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	if (rc)
 		atomic_fetch_add_explicit(&a->slot->calls_failed, 1,
 					  memory_order_relaxed);
-	shoal__lane_consume(l);
+	shoal__lane_consume_quiet(l); /* the pass wakes the producer once */
 }
 
 static struct shoal__lane *shoal__actor_lane(struct shoal__actor *a, uint32_t k,
@@ -187,9 +187,14 @@ static uint32_t shoal__actor_pass(struct shoal__actor *a)
 		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
 		const struct shoal__call_rec *r;
 
-		for (uint32_t b = 0; l && b < SHOAL__ACTOR_BATCH &&
-				     (r = shoal__lane_peek(l)) != NULL; b++, ran++)
+		uint32_t b = 0;
+
+		for (; l && b < SHOAL__ACTOR_BATCH && (r = shoal__lane_peek(l)) != NULL;
+		     b++)
 			shoal__actor_run(a, i, l, r);
+		if (b)
+			shoal__lane_wake_producer(l);
+		ran += b;
 	}
 	return ran;
 }

@@ -69,6 +69,7 @@ static uint64_t shoal__lane_key(struct shoal_actor a)
 
 static int shoal__node_match(struct cds_lfht_node *node, const void *key)
 {
+	SHOAL__RCU_FOUND(node);
 	return caa_container_of(node, struct shoal__lane_node, node)->key ==
 	       *(const uint64_t *)key;
 }
@@ -86,7 +87,12 @@ static bool shoal__lanes_open(struct shoal_runtime *rt)
 		return true;
 	pthread_mutex_lock(&rt->lane_lock);
 	if (!rt->lanes) {
-		rt->lanes = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE,
+		unsigned long size = 64;
+
+		/* A fixed size: no resize, so no liburcu worker thread. */
+		while (size < rt->hdr->max_actors)
+			size <<= 1;
+		rt->lanes = cds_lfht_new_flavor(size, size, size, 0,
 						&urcu_bp_flavor, NULL);
 		/* Release: a reader that sees lanes_ready sees the table. */
 		atomic_store_explicit(&rt->lanes_ready, rt->lanes != NULL,
@@ -268,6 +274,7 @@ static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
 				       .l = shoal__lane_at(rt->hdr, i), .slot = slot};
 	pthread_mutex_init(&n->lock, NULL);
 	cds_lfht_node_init(&n->node);
+	SHOAL__RCU_PUBLISHED(&n->node);
 	urcu_bp_read_lock();
 	cds_lfht_add(rt->lanes, shoal__key_hash(key), &n->node);
 	urcu_bp_read_unlock();
@@ -399,11 +406,12 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 }
 
 /* After publishing (D1): if the actor died meanwhile, its drain may have
- * missed this record; drain the lane here (or wait for whoever does). */
+ * missed this record; drain the lane here (or wait for whoever does).
+ * The doorbell's signal in publish began with a seq_cst fence, which
+ * orders the tail's store before this load of the state. */
 static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_node *n,
 				uint32_t gen)
 {
-	atomic_thread_fence(memory_order_seq_cst);
 	if (!shoal__actor_gone(n->slot, gen))
 		return;
 	while (shoal__lane_len(n->l) &&

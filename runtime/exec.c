@@ -293,9 +293,11 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 
 static int shoal__resolve_args(struct shoal_task *t)
 {
-	t->nargs = t->v.nargs;
-	if (t->nargs > SHOAL_MAX_ARGS || t->v.args_len > t->v.cap)
+	if (t->v.nargs > SHOAL_MAX_ARGS || t->v.args_len > t->v.cap)
 		return shoal__fail(t, SHOAL_ETASK, "corrupt task record");
+	t->nargs = t->v.nargs;
+	for (uint32_t i = 0; i < t->nargs; i++)
+		t->views[i].data = NULL; /* what finish releases */
 	for (uint32_t i = 0; i < t->nargs; i++)
 		if (shoal__resolve_arg(t, i))
 			return t->fail_code;
@@ -363,9 +365,15 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 {
 	struct shoal_task t;
 
-	memset(&t, 0, sizeof t);
+	/* Not a memset of the whole context (its views and message are most
+	 * of its 1.6 KiB): what is read before it is written. */
 	t.rt = rt;
 	t.v = *v;
+	t.nargs = 0;
+	t.set = 0;
+	t.nopen = 0;
+	t.fail_code = 0;
+	t.msg[0] = '\0';
 	if (t.v.num_returns > SHOAL_MAX_RETURNS)
 		t.v.num_returns = 1; /* corrupt: still answer return 0 */
 	if (!fn)

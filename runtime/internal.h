@@ -18,6 +18,22 @@
 #include "actlayout.h"
 #include "rtlayout.h"
 
+/*
+ * liburcu is not built with ThreadSanitizer: the edge from a node's
+ * publication (cds_lfht_add: rcu_assign_pointer, a release) to a reader
+ * that found it (rcu_dereference, a dependent load) is invisible to TSan.
+ * These annotations state it; they are nothing in other builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define SHOAL__RCU_PUBLISHED(p) __tsan_release(p)
+#define SHOAL__RCU_FOUND(p) __tsan_acquire(p)
+#else
+#define SHOAL__RCU_PUBLISHED(p) ((void)(p))
+#define SHOAL__RCU_FOUND(p) ((void)(p))
+#endif
+
 struct shoal__function {
 	char name[SHOAL_FUNCTION_NAME_MAX + 1];
 	shoal_task_fn fn;
@@ -93,6 +109,7 @@ struct shoal_runtime {
 	struct shoal__pending *pending;
 	size_t npending;
 	size_t pending_cap;
+	_Atomic size_t pending_hint;  /* npending, for a check without the lock */
 };
 
 /* Messages on the driver <-> fork server socket (SOCK_SEQPACKET). */

@@ -299,6 +299,18 @@ void shoal__lane_consume(struct shoal__lane *l)
 	shoal__event_signal(&l->space); /* W2 */
 }
 
+void shoal__lane_consume_quiet(struct shoal__lane *l)
+{
+	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+
+	atomic_store_explicit(&l->head, h + 1, memory_order_release); /* R2 */
+}
+
+void shoal__lane_wake_producer(struct shoal__lane *l)
+{
+	shoal__event_signal(&l->space); /* W2 */
+}
+
 bool shoal__lane_ready(struct shoal__lane *l)
 {
 	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);

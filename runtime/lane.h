@@ -176,6 +176,12 @@ void shoal__lane_consume(struct shoal__lane *l);
  */
 bool shoal__lane_ready(struct shoal__lane *l);
 
+/* consume without the signal, for a consumer that takes several records
+ * in a row: it calls shoal__lane_wake_producer() after the last one (the
+ * W2 side then), so a producer asleep for room waits at most one batch. */
+void shoal__lane_consume_quiet(struct shoal__lane *l);
+void shoal__lane_wake_producer(struct shoal__lane *l);
+
 /* For a consumer of this one lane that found it empty (the lane's own
  * doorbell, as above): 0 (peek again) or -ETIMEDOUT.  A producer that died
  * between its publish and its signal leaves the record unannounced: a

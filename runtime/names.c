@@ -40,6 +40,8 @@ static int shoal__name_match(struct cds_lfht_node *node, const void *key)
 	const struct shoal__name_node *n =
 		caa_container_of(node, struct shoal__name_node, node);
 
+	SHOAL__RCU_FOUND(node);
+
 	return strcmp(n->name, key) == 0;
 }
 
@@ -76,6 +78,7 @@ static void shoal__names_add(struct shoal_runtime *rt, const char *name, int ind
 	strncpy(n->name, name, sizeof n->name - 1);
 	n->index = index;
 	cds_lfht_node_init(&n->node);
+	SHOAL__RCU_PUBLISHED(&n->node);
 	urcu_bp_read_lock();
 	old = cds_lfht_add_unique(rt->names, shoal__name_hash(name),
 				  shoal__name_match, name, &n->node);

@@ -46,6 +46,7 @@ void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p
 	pthread_mutex_lock(&rt->pending_lock);
 	if (rt->npending < rt->pending_cap || shoal__pending_grow(rt))
 		rt->pending[rt->npending++] = *p;
+	atomic_store_explicit(&rt->pending_hint, rt->npending, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->pending_lock);
 }
 
@@ -54,6 +55,9 @@ void shoal__pending_collect(struct shoal_runtime *rt, size_t max)
 {
 	size_t done = 0;
 
+	/* Relaxed: a stale count only delays a collect to the next call. */
+	if (!atomic_load_explicit(&rt->pending_hint, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&rt->pending_lock);
 	while (done < max && done < rt->npending) {
 		uint8_t ready;
@@ -67,6 +71,8 @@ void shoal__pending_collect(struct shoal_runtime *rt, size_t max)
 		memmove(rt->pending, rt->pending + done,
 			(rt->npending - done) * sizeof *rt->pending);
 		rt->npending -= done;
+		atomic_store_explicit(&rt->pending_hint, rt->npending,
+				      memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&rt->pending_lock);
 }
@@ -77,6 +83,7 @@ void shoal__pending_flush(struct shoal_runtime *rt)
 	for (size_t i = 0; i < rt->npending; i++)
 		shoal__pending_drop(rt, &rt->pending[i]);
 	rt->npending = 0;
+	atomic_store_explicit(&rt->pending_hint, 0, memory_order_relaxed);
 	shoal__mem_free(rt->arena, rt->pending);
 	rt->pending = NULL;
 	rt->pending_cap = 0;

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench.h - the harness shoal_bench.c's families share: the run's
+ * context, metrics, workloads, measure() and the output.  shoal_bench.c
+ * explains the method; bench/actors.c is the actor family.
+ */
+#ifndef SHOAL_BENCH_H
+#define SHOAL_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <shoal/shoal.h>
+
+#define REPS_QUICK 5
+#define REPS_FULL 11
+#define REP_SECONDS_QUICK 0.1
+#define REP_SECONDS_FULL 0.4
+#define MAX_WORKLOADS 2      /* measured side by side in one measure() */
+#define MAX_EXTRA 4          /* extra numeric fields of a metric */
+
+#define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
+#define CALL_BATCH 256u      /* calls between two clock reads */
+#define PUT_TIMEOUT_MS 1000  /* a put + drop loop always finds evictable room */
+#define MULTI_PROCS 2
+
+/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
+ * slack for the store's own metadata and the allocator's rounding. */
+#define BW_FOOTPRINT (256ull << 20)
+#define BW_SLACK (32ull << 20)
+#define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
+#define BW_MAX_SIZE (64ull << 20)
+
+#define LAT_SLACK (64ull << 20) /* store capacity = object size + this */
+
+#define TARGET_PUT_CALLS 2e6
+#define TARGET_GET_CALLS 10e6
+#define TARGET_PUT_VS_MEMCPY 0.7
+#define TARGET_1GIB_VS_1KIB 2.0
+#define TARGET_TASKS_ASYNC 1e6
+#define TARGET_TASKS_SYNC 200e3
+#define TARGET_SLEEPING_VS_FUTEX 1.5
+
+/* ------------------------------------------------------------------ */
+/* Context and results                                                */
+
+struct bench_ctx {
+	bool json;
+	bool quick;
+	const char *filter;  /* substring of metric names to run, NULL: all */
+	int reps;            /* timed repetitions per metric (odd, >= 5) */
+	double rep_seconds;  /* length of one repetition */
+	long ncpus;          /* CPUs online */
+	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
+	struct floors *floors; /* filled by the floors family, read by tasks */
+};
+
+/* The wake-up floors measured in this run (0: not measured), so that the
+ * task metrics can state their ratio to them. */
+struct floors {
+	double futex_rtt_ns;
+	double spin_rtt_ns;
+};
+
+enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS };
+
+struct stats {
+	double median, min, max;
+	int n;
+};
+
+struct extra {
+	const char *key;
+	double value;
+};
+
+struct metric {
+	const char *name;
+	enum unit unit;
+	struct stats st;
+	uint64_t size;          /* object size in bytes; 0: not applicable */
+	uint64_t footprint;     /* bytes cycled through; 0: not applicable */
+	int procs;              /* processes; 0: not applicable */
+	int ncpus;              /* entries of cpus[] */
+	int cpus[MULTI_PROCS];  /* CPU each process last ran on */
+	int pinned;             /* 1 pinned to CPUs 0 and 1, -1 not; 0: n/a */
+	bool runtime;           /* a task metric: the next three apply */
+	uint32_t workers;       /* the runtime's worker pool */
+	uint64_t capacity;      /* its store's capacity in bytes */
+	uint32_t spin_budget;   /* its store's spin budget (pauses) */
+	int nextra;
+	struct extra extra[MAX_EXTRA];
+	const char *note;
+	const char *target;     /* human table only; NULL: none */
+	int verdict;            /* 1 target met, 0 missed, -1 unknown */
+};
+
+/* A workload runs n operations on its state: 0, or a negative error. */
+struct workload {
+	int (*batch)(void *state, uint64_t n);
+	void *state;
+	uint64_t batch_ops;     /* operations between two clock reads */
+	uint64_t bytes_per_op;  /* for GB/s */
+	enum unit unit;
+};
+
+struct timed {
+	uint64_t ops;
+	double secs;
+};
+
+/* Harness (shoal_bench.c) */
+double now_s(void);
+struct stats stats_of(double *v, int n);
+int measure(const struct bench_ctx *ctx, const struct workload *w, int n,
+	    struct stats *st);
+bool wanted(const struct bench_ctx *ctx, const char *name);
+void add_extra(struct metric *m, const char *key, double value);
+void emit(const struct bench_ctx *ctx, const struct metric *m);
+int emit_error(const struct bench_ctx *ctx, const char *name, uint64_t size,
+	       int rc);
+int pin_to_cpu(int cpu);
+
+/* Families outside shoal_bench.c */
+int family_actors(const struct bench_ctx *ctx);
+
+#endif /* SHOAL_BENCH_H */
