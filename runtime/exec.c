@@ -16,7 +16,9 @@
  * it by copy (shoal_task_return) or in place (shoal_task_return_buffer,
  * sealed when the function returns 0).  Whatever the function left unset
  * when it returns becomes an error object: its code and message.  A fill
- * that finds its promise gone (the submitter died) is dropped.
+ * that finds its promise gone (the submitter died) is dropped.  Results
+ * are TRANSIENT (store/layout.h): freed when the last ref to them goes, as
+ * Ray frees an object nobody references, instead of cached until evicted.
  */
 #include <errno.h>
 #include <sched.h>
@@ -167,7 +169,7 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 		return rc == -ENOENT || rc == SHOAL_ESEALED ? 0 : rc;
 	if (size)
 		memcpy(buf, data, size);
-	rc = shoal__fill_end(task->rt->store, &f, 0);
+	rc = shoal__fill_end(task->rt->store, &f, SHOAL__SIZE_TRANSIENT);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -184,7 +186,7 @@ void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
 		return;
 	memcpy(buf, &code, sizeof code);
 	memcpy((char *)buf + sizeof code, msg, len);
-	shoal__fill_end(s, &f, SHOAL__SIZE_ERROR);
+	shoal__fill_end(s, &f, SHOAL__SIZE_ERROR | SHOAL__SIZE_TRANSIENT);
 }
 
 static void shoal__return_error(struct shoal_task *t, uint32_t i)
@@ -319,7 +321,7 @@ static void shoal__finish(struct shoal_task *t)
 	struct shoal_store *s = t->rt->store;
 
 	for (uint32_t k = 0; k < t->nopen; k++) {
-		if (!t->fail_code && !shoal__fill_end(s, &t->open[k], 0))
+		if (!t->fail_code && !shoal__fill_end(s, &t->open[k], SHOAL__SIZE_TRANSIENT))
 			continue;
 		if (!t->fail_code) /* the promise vanished: nothing to fill */
 			continue;

@@ -339,6 +339,9 @@ struct shoal__entry {
 /* data_size: the size in the low 56 bits, flags above. */
 #define SHOAL__SIZE_MASK ((1ull << 56) - 1)
 #define SHOAL__SIZE_ERROR (1ull << 63) /* the bytes are an error (fill.c) */
+/* Freed when its last pin and hold go, not cached (fill.c: the runtime's
+ * task and call results, which Ray frees once no reference is left). */
+#define SHOAL__SIZE_TRANSIENT (1ull << 62)
 static_assert(sizeof(struct shoal__entry) == 64, "entry is one line");
 
 #endif /* SHOAL_STORE_LAYOUT_H */

@@ -126,9 +126,11 @@ static uint64_t shoal__ref_acquire(uint64_t c, uint32_t gen, int32_t dp,
 }
 
 /* unpin or drop: the entry may be sealed, deleting or a tombstone.  A
- * DELETING entry whose last pin goes becomes DELETED in the same CAS. */
+ * DELETING entry whose last pin goes becomes DELETED in the same CAS, and
+ * so does a TRANSIENT one (flags: its description's, read before the CAS)
+ * whose last pin or hold goes. */
 static uint64_t shoal__ref_release(uint64_t c, uint32_t gen, int32_t dp,
-				   int32_t dh, int *err)
+				   int32_t dh, uint64_t flags, int *err)
 {
 	uint64_t n;
 
@@ -140,6 +142,10 @@ static uint64_t shoal__ref_release(uint64_t c, uint32_t gen, int32_t dp,
 	if (n && (n & SHOAL__CTL_DELETING) && SHOAL__CTL_PINS(n) == 0)
 		n = (n & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
 		    SHOAL__E_DELETED;
+	else if (n && (flags & SHOAL__SIZE_TRANSIENT) &&
+		 SHOAL__CTL_STATE(n) == SHOAL__E_SEALED &&
+		 !SHOAL__CTL_PINS(n) && !SHOAL__CTL_HOLDS(n))
+		n = (n & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_DELETED;
 	return n;
 }
 
@@ -172,7 +178,8 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 		if (!r->acquire)
 			r->desc = shoal__entry_desc(e);
 		n = r->acquire ? shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err)
-			       : shoal__ref_release(c, r->gen, r->dpins, r->dholds, &err);
+			       : shoal__ref_release(c, r->gen, r->dpins, r->dholds,
+						    r->desc.flags, &err);
 		if (!n)
 			return err;
 		/* R3 (release: our intent is visible to a reaper whose REPAIR
@@ -349,7 +356,7 @@ void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 			return; /* counts were repaired below this record */
 		d = shoal__entry_desc(e); /* before the CAS: see entry_free */
 		n = shoal__ref_release(c, SHOAL__CTL_GEN(c), -(int32_t)pins,
-				       -(int32_t)holds, &err);
+				       -(int32_t)holds, d.flags, &err);
 		if (!n)
 			return;
 	} while (!atomic_compare_exchange_weak_explicit(

@@ -361,18 +361,29 @@ Test(runtime_tasks, a_ref_argument_outlives_the_callers_drop)
 	stop(&f);
 }
 
-Test(runtime_tasks, results_are_held_until_dropped_then_evictable)
+/* Ray's reference counting: a result lives while someone holds it, and is
+ * freed (not cached) when the last ref goes. */
+Test(runtime_tasks, results_are_held_until_dropped_then_freed)
 {
 	struct rt_fixture f = start(1, 0);
 	int64_t v = 3;
 	shoal_id r = submit_add(&f, &v, 1, NULL, 0);
+	struct shoal_store_stats before, after;
+	struct shoal_view view;
 	uint8_t ready;
 
 	tu_assert_rc(shoal_wait(f.s, &r, 1, 1, 10000, &ready), 1);
 	cr_assert_eq(shoal_evict(f.s, 1u << 30), 0, "an unfetched result was evicted");
 	cr_assert_eq(value(&f, r), 3);
+	tu_assert_rc(shoal_get(f.s, r, 0, &view), 0);
+	tu_assert_rc(shoal_store_stats(f.s, &before), 0);
 	tu_assert_rc(shoal_drop(f.s, r), 0);
-	cr_assert_gt(shoal_evict(f.s, 1u << 30), 0, "a dropped result stays");
+	cr_assert_eq(*(const int64_t *)view.data, 3, "a pinned result outlives its drop");
+	shoal_release(f.s, &view);
+	tu_assert_rc(shoal_store_stats(f.s, &after), 0);
+	cr_assert_eq(after.objects, before.objects - 1, "the last release freed it");
+	tu_assert_rc(shoal_get(f.s, r, 0, &view), SHOAL_EDELETED);
+	cr_assert_eq(shoal_evict(f.s, 1u << 30), 0, "nothing was left to evict");
 	stop(&f);
 }
 
