@@ -191,7 +191,9 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * Ray's f.remote(...): queues function fn with args and returns at once
  * with num_returns (1..SHOAL_MAX_RETURNS) refs in refs[].  The caller holds
  * every ref from now on (drop each when done): a result nobody fetched yet
- * is never evicted.  A ref argument is resolved before the task runs (the
+ * is never evicted, and a result is freed as soon as its last hold and pin
+ * go (Ray's reference counting; objects put with shoal_put are a cache
+ * instead, until evicted).  A ref argument is resolved before the task runs (the
  * task sees the sealed bytes) and kept alive until the task is done, even
  * if the caller drops it meanwhile.  By-value arguments that do not fit in
  * the task record are put into the store for the task (Ray does the same
