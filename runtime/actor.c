@@ -200,6 +200,30 @@ SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor acto
 	return 0;
 }
 
+SHOAL_API int shoal_actor_list(struct shoal_runtime *rt, struct shoal_actor *out,
+			       size_t cap)
+{
+	struct shoal__actor_slot *a;
+	int n = 0;
+
+	if (!rt || (cap && !out))
+		return -EINVAL;
+	a = shoal__act_slots(rt->hdr);
+	for (uint32_t i = 0; i < rt->hdr->max_actors; i++) {
+		uint32_t st = atomic_load_explicit(&a[i].state, memory_order_acquire);
+
+		if (st == SHOAL__A_FREE || st == SHOAL__A_RECYCLING)
+			continue;
+		if ((size_t)n < cap)
+			shoal__handle(&out[n], i,
+				      atomic_load_explicit(&a[i].generation,
+							   memory_order_acquire),
+				      a[i].klass);
+		n++;
+	}
+	return n;
+}
+
 SHOAL_API int shoal_args_actor(struct shoal_args *args,
 			       const struct shoal_actor *actor)
 {

@@ -4,7 +4,7 @@
  *
  *   shoal status NAME    store capacity and usage, processes (Ray's
  *                        `ray status` object-store lines), and the
- *                        runtime's workers and tasks if it has one
+ *                        runtime's workers, tasks and actors if it has one
  *   shoal objects NAME   one row per live object (Ray's `ray memory`)
  *
  * It attaches to a named store like any other process (so it also reaps
@@ -38,7 +38,42 @@ static int status(struct shoal_store *st)
 	return 0;
 }
 
-/* The runtime's pool and tasks, if the segment has a runtime. */
+static const char *actor_state(uint32_t state)
+{
+	switch (state) {
+	case SHOAL_ACTOR_STARTING: return "STARTING";
+	case SHOAL_ACTOR_ALIVE: return "ALIVE";
+	case SHOAL_ACTOR_RESTARTING: return "RESTARTING";
+	case SHOAL_ACTOR_DEAD: return "DEAD";
+	default: return "?";
+	}
+}
+
+/* One line per actor (Ray's `ray list actors`). */
+static void actors_status(struct shoal_runtime *rt)
+{
+	struct shoal_actor a[256];
+	int n = shoal_actor_list(rt, a, 256);
+
+	if (n <= 0)
+		return;
+	printf("actors        %d\n", n);
+	for (int i = 0; i < n && i < 256; i++) {
+		struct shoal_actor_info info;
+
+		if (shoal_actor_info(rt, a[i], &info))
+			continue;
+		printf("  %-10s %-16s %-20s pid %-7d %llu calls (%llu failed), "
+		       "%u restarts%s%s\n",
+		       actor_state(info.state), info.klass,
+		       info.name[0] ? info.name : "-", info.pid,
+		       (unsigned long long)info.calls_run,
+		       (unsigned long long)info.calls_failed, info.restarts,
+		       info.why[0] ? ": " : "", info.why);
+	}
+}
+
+/* The runtime's pool, tasks and actors, if the segment has a runtime. */
 static void runtime_status(const char *name)
 {
 	struct shoal_runtime_info info;
@@ -57,6 +92,7 @@ static void runtime_status(const char *name)
 		       (unsigned long long)info.tasks_done,
 		       (unsigned long long)info.tasks_failed, info.tasks_queued,
 		       info.max_tasks);
+		actors_status(rt);
 	}
 	shoal_runtime_detach(rt);
 }

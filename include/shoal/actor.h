@@ -215,6 +215,12 @@ struct shoal_actor_info {
 SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor actor,
 			       struct shoal_actor_info *out);
 
+/* Ray's `ray list actors`: handles of every actor in the runtime's table
+ * (alive, starting, restarting, or dead and not reused yet), up to cap.
+ * Returns how many there are (may exceed cap). */
+SHOAL_API int shoal_actor_list(struct shoal_runtime *rt, struct shoal_actor *out,
+			       size_t cap);
+
 /* Handles in task and call arguments. */
 SHOAL_API int shoal_args_actor(struct shoal_args *args,
 			       const struct shoal_actor *actor);
