@@ -90,6 +90,7 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 	if (o.name)
 		strcpy(m.name, o.name);
 	rc = shoal__ctor_encode(args, &m);
+	shoal__lanes_sweep(rt); /* dead actors' slots become reusable */
 	if (!rc)
 		rc = shoal__fs_call(rt, &m);
 	if (rc)
@@ -163,7 +164,11 @@ SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor acto
 				  .flags = no_restart ? SHOAL__FS_NO_RESTART : 0};
 	int rc = shoal__actor_check(rt, actor);
 
-	return rc ? rc : shoal__fs_call(rt, &m);
+	if (rc)
+		return rc;
+	rc = shoal__fs_call(rt, &m);
+	shoal__lanes_sweep(rt); /* this process's lane into it, if dead */
+	return rc;
 }
 
 SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor actor,

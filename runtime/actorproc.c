@@ -19,11 +19,13 @@
  * limit) and a record whose run was cut short by a crash is still there
  * for the next process.  With nothing to do it spins up to the spin
  * budget, then sleeps on the doorbell (lane.h's protocol for many lanes).
- * Every idle slice it gives back the empty lanes of callers that are gone.
+ * Every idle slice, and about once a second when busy, it gives back the
+ * empty lanes of callers that are gone.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../store/internal.h"
@@ -33,6 +35,7 @@
 
 #define SHOAL__ACTOR_BATCH 64
 #define SHOAL__ACTOR_SLICE_MS 1000
+#define SHOAL__ACTOR_SWEEP_PASSES 4096 /* a busy actor sweeps at most 1/s */
 
 struct shoal__actor {
 	struct shoal_runtime rt;      /* this process's handle */
@@ -41,6 +44,7 @@ struct shoal__actor {
 	uint32_t index;
 	uint32_t spin;
 	void *self;                   /* the constructor's state */
+	time_t last_sweep;            /* seconds, of the last busy sweep */
 };
 
 static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
@@ -228,6 +232,18 @@ static void shoal__actor_sweep(struct shoal__actor *a)
 	}
 }
 
+/* A busy actor never idles: it sweeps once a second of its own time. */
+static void shoal__actor_sweep_busy(struct shoal__actor *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == a->last_sweep)
+		return;
+	a->last_sweep = now.tv_sec;
+	shoal__actor_sweep(a);
+}
+
 static bool shoal__actor_stopping(struct shoal__actor *a)
 {
 	return atomic_load_explicit(&a->rt.hdr->stopping, memory_order_acquire); /* A2 */
@@ -246,8 +262,10 @@ static void shoal__actor_idle(struct shoal__actor *a)
 				       shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
 				       a->spin);
 	atomic_fetch_sub_explicit(&db->waiters, 1, memory_order_relaxed);
-	if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT) {
 		shoal__actor_sweep(a);
+		shoal__lanes_sweep(&a->rt); /* its own lanes, as a caller */
+	}
 }
 
 static void shoal__actor_alive(struct shoal__actor *a)
@@ -267,9 +285,12 @@ _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
 	shoal__actor_settle(&a);
 	shoal__actor_construct(&a);
 	shoal__actor_alive(&a);
-	while (!shoal__actor_stopping(&a))
+	for (uint32_t n = 0; !shoal__actor_stopping(&a); n++) {
 		if (!shoal__actor_pass(&a))
 			shoal__actor_idle(&a);
+		else if (!(n % SHOAL__ACTOR_SWEEP_PASSES))
+			shoal__actor_sweep_busy(&a);
+	}
 	if (a.klass->fini)
 		a.klass->fini(a.self);
 	shoal__lanes_close(&a.rt);

@@ -326,28 +326,36 @@ static int shoal__node_lock(struct shoal__lane_node *n, int timeout_ms)
 									   : 0;
 }
 
-/* A slot in the lane, waiting for room as the call allows. */
-static int shoal__call_reserve(struct shoal_runtime *rt, struct shoal__lane_node *n,
-			       uint32_t gen, int timeout_ms, void **rec)
-{
-	struct shoal__deadline d = shoal__deadline_in(timeout_ms);
+/* The lane is full: the caller waits for room outside its locks (lane.h
+ * wait_room), then tries again. */
+#define SHOAL__LANE_FULL 1
 
-	for (;;) {
-		if (shoal__actor_gone(n->slot, gen))
-			return SHOAL_EACTORDIED;
-		*rec = shoal__lane_reserve(n->l);
-		if (*rec)
-			return 0;
-		if (timeout_ms == 0)
-			return -EAGAIN;
-		if (shoal__deadline_passed(d))
-			return -ETIMEDOUT;
-		/* Slices: a lane nobody consumes any more (a corrupt one)
-		 * still lets the death check run. */
-		struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
-		shoal__lane_wait_room(n->l, slice.ns < d.ns ? slice : d,
-				      rt->store->hdr->spin_budget);
-	}
+/* A slot in the lane, or SHOAL__LANE_FULL. */
+static int shoal__call_reserve(struct shoal__lane_node *n, uint32_t gen,
+			       void **rec)
+{
+	if (shoal__actor_gone(n->slot, gen))
+		return SHOAL_EACTORDIED;
+	*rec = shoal__lane_reserve(n->l);
+	return *rec ? 0 : SHOAL__LANE_FULL;
+}
+
+/* Waits for room in a full lane, in slices, so that a lane nobody
+ * consumes any more (a corrupt one) still lets the death check run.  The
+ * lane's memory is the segment's: it stays mapped even if the lane is
+ * given back meanwhile (then the wait just ends). */
+static int shoal__call_wait_room(struct shoal_runtime *rt, struct shoal__lane *l,
+				 int timeout_ms, struct shoal__deadline d)
+{
+	struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
+
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	if (shoal__deadline_passed(d))
+		return -ETIMEDOUT;
+	shoal__lane_wait_room(l, slice.ns < d.ns ? slice : d,
+			      rt->store->hdr->spin_budget);
+	return 0;
 }
 
 struct shoal__call {
@@ -422,10 +430,10 @@ static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_nod
 /* The call proper, under the node's lock. */
 static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node *n,
 			      struct shoal_actor a, const struct shoal_args *args,
-			      int timeout_ms, struct shoal__call *c)
+			      struct shoal__call *c)
 {
 	void *rec;
-	int rc = shoal__call_reserve(rt, n, a.generation, timeout_ms, &rec);
+	int rc = shoal__call_reserve(n, a.generation, &rec);
 
 	if (rc)
 		return rc;
@@ -461,10 +469,14 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
 }
 
 /* One attempt: finds the lane and calls under its lock; *missing when
- * the lane has to be made first. */
+ * the lane has to be made first, *full (the lane) when it has no room.
+ * Nothing blocks inside the read-side critical section but the node's
+ * lock, held only for a record's writing: a thread that gives a lane back
+ * (synchronize_rcu) never waits for an actor. */
 static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
 			    const struct shoal_args *args, int timeout_ms,
-			    struct shoal__call *c, bool *missing)
+			    struct shoal__call *c, bool *missing,
+			    struct shoal__lane **full)
 {
 	struct shoal__lane_node *n;
 	int rc;
@@ -474,8 +486,9 @@ static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
 	*missing = n == NULL;
 	rc = n ? shoal__node_lock(n, timeout_ms) : 0;
 	if (n && !rc) {
-		rc = shoal__call_locked(rt, n, a, args, timeout_ms, c);
+		rc = shoal__call_locked(rt, n, a, args, c);
 		pthread_mutex_unlock(&n->lock);
+		*full = n->l;
 	}
 	urcu_bp_read_unlock();
 	return rc;
@@ -490,11 +503,14 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
 	struct shoal_args none = {0};
 	struct shoal__call c = {0};
+	struct shoal__deadline d;
+	struct shoal__lane *full = NULL;
 	bool missing;
 	int rc;
 
 	if (opts)
 		o = *opts;
+	d = shoal__deadline_in(o.timeout_ms);
 	rc = shoal__call_check(rt, actor, method, args, o.num_returns);
 	if (rc || (o.num_returns && !refs) || !shoal__lanes_open(rt))
 		return rc ? rc : -EINVAL;
@@ -503,12 +519,16 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	shoal__pending_collect(rt, 8);
 	for (;;) {
 		rc = shoal__call_once(rt, actor, args ? args : &none, o.timeout_ms,
-				      &c, &missing);
-		if (!missing)
+				      &c, &missing, &full);
+		if (rc == SHOAL__LANE_FULL)
+			rc = shoal__call_wait_room(rt, full, o.timeout_ms, d);
+		else if (missing) {
+			pthread_mutex_lock(&rt->lane_lock);
+			rc = shoal__lane_create(rt, actor);
+			pthread_mutex_unlock(&rt->lane_lock);
+		} else {
 			break;
-		pthread_mutex_lock(&rt->lane_lock);
-		rc = shoal__lane_create(rt, actor);
-		pthread_mutex_unlock(&rt->lane_lock);
+		}
 		if (rc)
 			return rc;
 	}
@@ -536,6 +556,30 @@ SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor acto
 	struct shoal_call_options o = {.num_returns = 0, .timeout_ms = -1};
 
 	return shoal_actor_call_opts(rt, actor, method, args, &o, NULL);
+}
+
+/* Gives back this process's lanes into actors that are dead, so that
+ * their slots can be reused (a slot is reused only once no lane is hooked
+ * into it).  Called where a process is not in the middle of a call: when
+ * it creates or kills an actor, and when a worker or an actor idles. */
+void shoal__lanes_sweep(struct shoal_runtime *rt)
+{
+	uint64_t dead[32];
+	struct cds_lfht_iter iter;
+	struct shoal__lane_node *n;
+	uint32_t k = 0;
+
+	if (!atomic_load_explicit(&rt->lanes_ready, memory_order_acquire))
+		return;
+	urcu_bp_read_lock();
+	cds_lfht_for_each_entry(rt->lanes, &iter, n, node) {
+		SHOAL__RCU_FOUND(&n->node);
+		if (k < 32 && shoal__actor_gone(n->slot, (uint32_t)n->key))
+			dead[k++] = n->key;
+	}
+	urcu_bp_read_unlock();
+	for (uint32_t i = 0; i < k; i++)
+		shoal__lane_release(rt, dead[i]);
 }
 
 /* The handle goes: every node is removed.  A lane into a live actor stays

@@ -252,6 +252,7 @@ bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
 void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
 		      uint32_t i);
 void shoal__lanes_close(struct shoal_runtime *rt);
+void shoal__lanes_sweep(struct shoal_runtime *rt);
 
 /* actor.c: requests to the fork server's actor socket */
 int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m);

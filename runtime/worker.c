@@ -161,6 +161,8 @@ static bool shoal__worker_step(struct shoal__worker *w)
 					   shoal__deadline_in(SHOAL__WORKER_SLICE_MS),
 					   shoal__worker_spin_begin(w));
 		shoal__worker_spin_end(w);
+		if (rc == -ETIMEDOUT)
+			shoal__lanes_sweep(&w->rt); /* lanes into dead actors */
 		return !(rc == -ETIMEDOUT && w->extra &&
 			 shoal__queue_len(w->rt.queue) == 0);
 	}
