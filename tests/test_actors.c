@@ -674,7 +674,7 @@ struct hammer {
 	struct fx *f;
 	struct shoal_actor a;
 	int m;
-	int64_t caller;
+	int64_t caller, calls;
 	pthread_barrier_t *go;
 	int rc;
 	int64_t wrong;
@@ -685,25 +685,26 @@ static void *hammer_thread(void *arg)
 	struct hammer *h = arg;
 
 	pthread_barrier_wait(h->go);
-	for (int64_t i = 0; i < HAMMER_CALLS && !h->rc; i += SEQ_BATCH)
+	for (int64_t i = 0; i < h->calls && !h->rc; i += SEQ_BATCH)
 		h->rc = seq_batch(h->f->rt, h->a, h->m, h->caller, i, SEQ_BATCH,
 				  &h->wrong);
 	return NULL;
 }
 
 /* Each caller's calls ran in its order, none lost, none repeated. */
-static void check_hammered(struct fx *f, struct shoal_actor a, int64_t callers)
+static void check_hammered(struct fx *f, struct shoal_actor a, int64_t total)
 {
 	int64_t st[3];
 
 	stats(f, a, st);
-	cr_assert_eq(st[1], callers * HAMMER_CALLS, "calls: %" PRId64, st[1]);
+	cr_assert_eq(st[1], total, "calls: %" PRId64 ", want %" PRId64, st[1], total);
 	cr_assert_eq(st[2], 0, "%" PRId64 " calls out of their caller's order", st[2]);
 }
 
-static void hammer_threads(int n)
+static void hammer_threads_opts(struct shoal_runtime_options *o, int n,
+				int64_t calls)
 {
-	struct fx f = start(1);
+	struct fx f = start_opts(o);
 	struct shoal_actor a = counter(&f, 0, NULL);
 	struct hammer h[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
@@ -712,7 +713,7 @@ static void hammer_threads(int n)
 	pthread_barrier_init(&go, NULL, (unsigned)n);
 	for (int i = 0; i < n; i++) {
 		h[i] = (struct hammer){.f = &f, .a = a, .m = method(&f, a, "seq"),
-				       .caller = i, .go = &go};
+				       .caller = i, .calls = calls, .go = &go};
 		cr_assert_eq(pthread_create(&th[i], NULL, hammer_thread, &h[i]), 0);
 	}
 	for (int i = 0; i < n; i++)
@@ -722,9 +723,16 @@ static void hammer_threads(int n)
 		cr_assert_eq(h[i].wrong, 0, "thread %d: %" PRId64 " wrong results", i,
 			     h[i].wrong);
 	}
-	check_hammered(&f, a, n);
+	check_hammered(&f, a, n * calls);
 	pthread_barrier_destroy(&go);
 	stop(&f);
+}
+
+static void hammer_threads(int n)
+{
+	struct shoal_runtime_options o = small_opts(1);
+
+	hammer_threads_opts(&o, n, HAMMER_CALLS);
 }
 
 /* n tasks on `workers` worker processes, each a caller of its own. */
@@ -751,7 +759,7 @@ static void hammer_tasks(int n, uint32_t workers)
 		cr_assert_eq(wrong, 0, "task %d: %" PRId64 " wrong results", i, wrong);
 		shoal_drop(f.s, refs[i]);
 	}
-	check_hammered(&f, a, n);
+	check_hammered(&f, a, n * HAMMER_CALLS);
 	stop(&f);
 }
 
@@ -773,6 +781,16 @@ Test(actors, two_worker_processes_call_at_once_each_in_its_order)
 Test(actors, eight_tasks_on_three_workers_call_at_once_each_in_its_order)
 {
 	hammer_tasks(MAX_THREADS, 3);
+}
+
+/* Eight threads on a lane of two: they wait for room all the time (and
+ * spin while they do: fewer calls, on two CPUs). */
+Test(actors, eight_driver_threads_share_a_lane_of_two)
+{
+	struct shoal_runtime_options o = small_opts(1);
+
+	o.max_pending_calls = 2;
+	hammer_threads_opts(&o, MAX_THREADS, HAMMER_CALLS / 4);
 }
 
 /* ------------------------------------------------------------------ */
@@ -914,6 +932,22 @@ static void *blocked_call(void *arg)
 	return NULL;
 }
 
+/* Starts blocked_call in a thread (the lane is full) and waits until it
+ * sleeps, waiting for room. */
+static pthread_t block_a_caller(struct blocked *b)
+{
+	int64_t end = tu_now_ms() + 5000;
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, blocked_call, b), 0);
+	while (!atomic_load(&b->tid) && tu_now_ms() < end)
+		sched_yield();
+	cr_assert(tu_wait_sleeping(atomic_load(&b->tid), 5000),
+		  "the fifth call did not wait for room");
+	cr_assert_not(atomic_load(&b->returned), "the fifth call returned at once");
+	return th;
+}
+
 Test(actors, a_full_lane_blocks_the_caller_until_the_actor_drains_it)
 {
 	struct fx f = start_lane4();
@@ -921,15 +955,9 @@ Test(actors, a_full_lane_blocks_the_caller_until_the_actor_drains_it)
 	struct blocked b = {.f = &f, .a = a, .m = method(&f, a, "add")};
 	shoal_id q[3];
 	struct gate g = fill_lane(&f, a, q);
-	int64_t end = tu_now_ms() + 5000, v, st[3];
-	pthread_t th;
+	pthread_t th = block_a_caller(&b);
+	int64_t v, st[3];
 
-	cr_assert_eq(pthread_create(&th, NULL, blocked_call, &b), 0);
-	while (!atomic_load(&b.tid) && tu_now_ms() < end)
-		sched_yield();
-	cr_assert(tu_wait_sleeping(atomic_load(&b.tid), 5000),
-		  "the fifth call did not wait for room");
-	cr_assert_not(atomic_load(&b.returned), "the fifth call returned at once");
 	cr_assert_eq(info(&f, a).calls_run, 0, "the gate let the actor go");
 	drain_lane(&f, &g, q);
 	join(th);
@@ -1332,6 +1360,16 @@ Test(actors, a_call_racing_with_a_kill_fails_and_never_hangs)
 }
 
 /* A call waiting for room in a full lane when the actor is killed. */
+/* A ref that must hold SHOAL_EACTORDIED already (no wait). */
+static void failed_now(struct fx *f, shoal_id ref, const char *what)
+{
+	struct shoal_view v;
+
+	tu_assert_rc(shoal_get(f->s, ref, 0, &v), SHOAL_EACTORDIED, "%s", what);
+	shoal_drop(f->s, ref);
+}
+
+/* A call waiting for room in a full lane when the actor is killed. */
 Test(actors, a_kill_releases_a_caller_blocked_on_a_full_lane)
 {
 	struct fx f = start_lane4();
@@ -1339,28 +1377,127 @@ Test(actors, a_kill_releases_a_caller_blocked_on_a_full_lane)
 	struct blocked b = {.f = &f, .a = a, .m = method(&f, a, "add")};
 	shoal_id q[3];
 	struct gate g = fill_lane(&f, a, q);
-	int64_t end = tu_now_ms() + 5000, v;
-	pthread_t th;
+	pthread_t th = block_a_caller(&b);
 
-	cr_assert_eq(pthread_create(&th, NULL, blocked_call, &b), 0);
-	while (!atomic_load(&b.tid) && tu_now_ms() < end)
-		sched_yield();
-	cr_assert(tu_wait_sleeping(atomic_load(&b.tid), 5000),
-		  "the fifth call did not wait for room");
 	tu_assert_rc(shoal_actor_kill(f.rt, a, true), 0);
+	/* The kill returned: every call queued or running has failed. */
+	failed_now(&f, g.ref, "running call");
+	for (int k = 0; k < 3; k++)
+		failed_now(&f, q[k], "queued call");
 	join(th);
-	if (b.rc == 0) { /* it got in before the drain: its ref fails */
-		tu_assert_rc(get_i64(&f, b.ref, &v), SHOAL_EACTORDIED);
-		shoal_drop(f.s, b.ref);
-	} else {
+	if (b.rc == 0) /* it got in before it saw the death: its ref fails */
+		failed_now(&f, b.ref, "the blocked call");
+	else
 		tu_assert_rc(b.rc, SHOAL_EACTORDIED);
-	}
+	stop(&f);
+}
+
+/* With a restart left, the blocked call goes through, after the calls
+ * queued before it. */
+Test(actors, a_caller_blocked_on_a_full_lane_survives_a_restart)
+{
+	struct shoal_runtime_options ro = small_opts(1);
+	struct shoal_actor_options o = SHOAL_ACTOR_OPTIONS_INIT;
+	struct fx f;
+	struct shoal_actor a;
+	struct blocked b;
+	struct gate g;
+	shoal_id q[3];
+	pthread_t th;
+	int64_t v;
+
+	ro.max_pending_calls = 4;
+	f = start_opts(&ro);
+	o.max_restarts = 1;
+	a = counter(&f, 0, &o);
+	b = (struct blocked){.f = &f, .a = a, .m = method(&f, a, "add")};
+	g = fill_lane(&f, a, q);
+	th = block_a_caller(&b);
+	cr_assert_eq(kill(info(&f, a).pid, SIGKILL), 0);
+	join(th);
+	tu_assert_rc(b.rc, 0);
 	tu_assert_rc(get_i64(&f, g.ref, &v), SHOAL_EACTORDIED);
 	shoal_drop(f.s, g.ref);
 	for (int k = 0; k < 3; k++) {
-		tu_assert_rc(get_i64(&f, q[k], &v), SHOAL_EACTORDIED);
+		tu_assert_rc(get_i64(&f, q[k], &v), 0, "queued call %d", k);
+		cr_assert_eq(v, k + 1);
 		shoal_drop(f.s, q[k]);
 	}
+	tu_assert_rc(get_i64(&f, b.ref, &v), 0);
+	cr_assert_eq(v, 4, "the blocked call ran out of order: %" PRId64, v);
+	shoal_drop(f.s, b.ref);
+	cr_assert_eq(info(&f, a).restarts, 1);
+	stop(&f);
+}
+
+/* Killed before or while its constructor runs: calls made meanwhile ran or
+ * failed, in order, and none is left pending once the kill returned. */
+Test(actors, a_kill_while_starting_leaves_no_call_pending)
+{
+	struct fx f = start(1);
+
+	for (int round = 0; round < 20; round++) {
+		struct shoal_actor a = counter(&f, 0, NULL);
+		struct shoal_view v;
+		shoal_id q[5];
+		int64_t ok = 0, x;
+		bool failed = false;
+
+		for (int k = 0; k < 5; k++)
+			tu_assert_rc(call1(&f, a, "add", 1, &q[k]), 0);
+		tu_assert_rc(shoal_actor_kill(f.rt, a, true), 0);
+		for (int k = 0; k < 5; k++) {
+			int rc = shoal_get(f.s, q[k], 0, &v);
+
+			if (rc == 0) {
+				memcpy(&x, v.data, sizeof x);
+				shoal_release(f.s, &v);
+				cr_assert(!failed && x == ++ok, "round %d call %d: %" PRId64,
+					  round, k, x);
+			} else {
+				tu_assert_rc(rc, SHOAL_EACTORDIED, "round %d call %d", round, k);
+				failed = true;
+			}
+			shoal_drop(f.s, q[k]);
+		}
+	}
+	stop(&f);
+}
+
+/* Crash after crash: each restart runs the calls queued behind the crash. */
+Test(actors, every_restart_runs_the_calls_queued_behind_a_crash)
+{
+	struct fx f = start(1);
+	struct shoal_actor_options o = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal_actor a;
+	struct shoal_view v;
+	shoal_id crash, q[10];
+	int64_t x;
+
+	o.max_restarts = 5;
+	a = counter(&f, 0, &o);
+	for (int round = 0; round <= 5; round++) {
+		tu_assert_rc(call1(&f, a, "crash", 0, &crash), 0);
+		for (int k = 0; k < 10; k++)
+			tu_assert_rc(call1(&f, a, "add", 1, &q[k]), 0);
+		tu_assert_rc(shoal_get(f.s, crash, 10000, &v), SHOAL_EACTORDIED,
+			     "round %d", round);
+		shoal_drop(f.s, crash);
+		for (int k = 0; k < 10; k++) {
+			int rc = get_i64(&f, q[k], &x);
+
+			if (round < 5) { /* restarted: from the constructor's 0 */
+				tu_assert_rc(rc, 0, "round %d call %d", round, k);
+				cr_assert_eq(x, k + 1, "round %d call %d: %" PRId64, round,
+					     k, x);
+			} else { /* no restart left */
+				tu_assert_rc(rc, SHOAL_EACTORDIED, "call %d", k);
+			}
+			shoal_drop(f.s, q[k]);
+		}
+	}
+	cr_assert_eq(info(&f, a).restarts, 5);
+	cr_assert_eq(info(&f, a).state, SHOAL_ACTOR_DEAD);
 	stop(&f);
 }
 
