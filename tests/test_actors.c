@@ -4,7 +4,10 @@
  * order, errors, named actors, handles through tasks and other actors,
  * backpressure, kill, crashes and restarts.  Every test starts a real
  * runtime: the actors are processes of their own, the calls go through
- * lanes in the segment.
+ * lanes in the segment.  Callers are driver threads, tasks in workers,
+ * other actors, and attached programs (runtime_peer).  A call is known to
+ * run through gate(), which says so with an object and waits for another:
+ * no test sleeps in place of an event.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
