@@ -231,10 +231,14 @@ void shoal__lane_publish(struct shoal__lane *l, struct shoal__event *doorbell)
 	shoal__event_signal(doorbell != NULL ? doorbell : &l->doorbell); /* W1 */
 }
 
+/* Room now?  Writes nothing (not head_cache): a waiter need not be the
+ * producer of the moment (call.c waits outside the producer's lock). */
 static bool room_now(struct shoal__lane *l, memory_order mo)
 {
-	return has_room(l, atomic_load_explicit(&l->tail, memory_order_relaxed),
-			mo);
+	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->head, mo); /* A2 (W2) */
+
+	return t - h < l->capacity;
 }
 
 int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,

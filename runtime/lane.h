@@ -142,9 +142,11 @@ void shoal__lane_publish(struct shoal__lane *l, struct shoal__event *doorbell);
 
 /* For a producer that found the lane full: spins up to `spin` pauses
  * re-checking, then registers on `space`, re-checks, and sleeps, until
- * there is room or the deadline.  0 (reserve will succeed) or -ETIMEDOUT
- * (also what a corrupt lane gives).  A dead consumer never signals: use a
- * finite deadline and reap when it passes. */
+ * there is room or the deadline.  0 (there was room; another thread of
+ * the producer's process may take it first) or -ETIMEDOUT (also what a
+ * corrupt lane gives).  It writes nothing of the producer's, so any
+ * thread may wait while another produces.  A dead consumer never
+ * signals: use a finite deadline and reap when it passes. */
 int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,
 			  uint32_t spin);
 
