@@ -73,6 +73,8 @@ enum shoal__actor_phase {
  *              while it runs that record, 0 otherwise (relaxed: read by
  *              the fork server and the next process only after waitpid).
  *  calls_*     the actor's process (statistics, relaxed).
+ *  sweep       set by a caller that closed its lane (then it rings the
+ *              doorbell), taken by the actor's exchange: a hint (relaxed).
  *  doorbell    every lane of the actor rings it (lane.h).
  *  lanes       index + 1 of each lane into the actor, 0 for none: a caller
  *              attaches its lane with a CAS 0 -> lane + 1 (release: the
@@ -100,7 +102,8 @@ struct shoal__actor_slot {
 	_Atomic uint64_t current;
 	_Atomic uint64_t calls_run;
 	_Atomic uint64_t calls_failed;
-	uint8_t pad2_[64 - 24];
+	_Atomic uint32_t sweep;      /* a caller closed its lane: sweep soon */
+	uint8_t pad2_[64 - 28];
 	char name[64];
 	char why[128];
 	_Atomic uint32_t lanes[SHOAL__ACT_LANES];
@@ -113,13 +116,15 @@ static_assert(sizeof(struct shoal__actor_slot) % 64 == 0, "actor slots are lines
 enum shoal__lane_owner_state {
 	SHOAL__L_FREE = 0,
 	SHOAL__L_OWNED = 1,
+	SHOAL__L_CLOSED = 2,  /* its owner let go: the actor frees it once empty */
 };
 
 /*
  * A lane's owner record.
- *  state      CAS FREE -> OWNED by the caller that takes the lane (acq_rel),
- *             store FREE by whoever frees it (release), after it unhooked
- *             the lane from its actor.
+ *  state      CAS FREE -> OWNED by the caller that takes the lane (acq_rel);
+ *             OWNED -> CLOSED by the owner when its handle goes (release,
+ *             after its last publish); store FREE by whoever frees it
+ *             (release), after it unhooked the lane from its actor.
  *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
  *             actor_gen: which actor.  Written by the taker while OWNED
  *             and before it attaches the lane (R5 publishes them).

@@ -42,6 +42,7 @@ struct shoal__actor {
 	struct shoal__actor_slot *slot;
 	const struct shoal__class *klass;
 	uint32_t index;
+	uint32_t gen;                 /* the actor's generation in the slot */
 	uint32_t spin;
 	void *self;                   /* the constructor's state */
 	time_t last_sweep;            /* seconds, of the last busy sweep */
@@ -70,6 +71,7 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 		return -EINVAL;
 	a->klass = &boot->reg->classes[a->slot->klass];
 	a->index = index;
+	a->gen = atomic_load_explicit(&a->slot->generation, memory_order_acquire);
 	a->spin = boot->spin_budget;
 	shoal__store_set_role(store, SHOAL__ROLE_ACTOR);
 	return 0;
@@ -170,13 +172,16 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	shoal__lane_consume_quiet(l); /* the pass wakes the producer once */
 }
 
+/* Lane k of this actor: hooked, and made for this generation (a lane of
+ * a dead predecessor in the slot waits for its owner to give it back). */
 static struct shoal__lane *shoal__actor_lane(struct shoal__actor *a, uint32_t k,
 					     uint32_t *i)
 {
-	/* A5: the lane's init (R5) is visible. */
+	/* A5: the lane's init and owner record (R5) are visible. */
 	uint32_t v = atomic_load_explicit(&a->slot->lanes[k], memory_order_acquire);
 
-	if (!v || v > a->rt.hdr->max_lanes)
+	if (!v || v > a->rt.hdr->max_lanes ||
+	    shoal__lane_metas(a->rt.hdr)[v - 1].actor_gen != a->gen)
 		return NULL;
 	*i = v - 1;
 	return shoal__lane_at(a->rt.hdr, *i);
@@ -216,19 +221,31 @@ static bool shoal__actor_any_ready(struct shoal__actor *a)
 	return false;
 }
 
-/* Gives back the empty lanes of callers that are gone (this process is
- * their only consumer). */
+/* Gives back the lanes of callers that are gone or closed them: its own
+ * empty ones
+ * (this process is their only consumer), and a predecessor's, failing
+ * what is left in them (under the drain lock, as the fork server would). */
 static void shoal__actor_sweep(struct shoal__actor *a)
 {
 	struct shoal__lane_meta *m = shoal__lane_metas(a->rt.hdr);
-	uint32_t i;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
-		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
+		uint32_t v = atomic_load_explicit(&a->slot->lanes[k],
+						  memory_order_acquire);
+		uint32_t i = v - 1;
 
-		if (l && !shoal__lane_len(l) &&
-		    shoal__creator_gone(a->rt.store, m[i].owner))
+		if (!v || v > a->rt.hdr->max_lanes ||
+		    (atomic_load_explicit(&m[i].state, memory_order_acquire) !=
+			     SHOAL__L_CLOSED &&
+		     !shoal__creator_gone(a->rt.store, m[i].owner)))
+			continue;
+		if (m[i].actor_gen == a->gen) {
+			if (!shoal__lane_len(shoal__lane_at(a->rt.hdr, i)))
+				shoal__lane_free(a->rt.hdr, a->slot, i);
+		} else if (shoal__lane_drain(a->rt.store, a->rt.hdr, i,
+					     "actor died")) {
 			shoal__lane_free(a->rt.hdr, a->slot, i);
+		}
 	}
 }
 
@@ -257,7 +274,8 @@ static void shoal__actor_idle(struct shoal__actor *a)
 	int rc = 0;
 
 	atomic_fetch_add_explicit(&db->waiters, 1, memory_order_seq_cst);
-	if (!shoal__actor_any_ready(a) && !shoal__actor_stopping(a))
+	if (!shoal__actor_any_ready(a) && !shoal__actor_stopping(a) &&
+	    !atomic_load_explicit(&a->slot->sweep, memory_order_seq_cst))
 		rc = shoal__event_wait(db, seen,
 				       shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
 				       a->spin);
@@ -286,6 +304,9 @@ _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
 	shoal__actor_construct(&a);
 	shoal__actor_alive(&a);
 	for (uint32_t n = 0; !shoal__actor_stopping(&a); n++) {
+		if (atomic_load_explicit(&a.slot->sweep, memory_order_relaxed) &&
+		    atomic_exchange_explicit(&a.slot->sweep, 0, memory_order_relaxed))
+			shoal__actor_sweep(&a);
 		if (!shoal__actor_pass(&a))
 			shoal__actor_idle(&a);
 		else if (!(n % SHOAL__ACTOR_SWEEP_PASSES))

@@ -221,8 +221,8 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 }
 
 /* Hooks lane i into the actor (R5), then re-checks (D1) that the actor
- * is still the one of the handle: the fork server recycles a slot only
- * after it marked it RECYCLING and found no lane hooked. */
+ * is still the one of the handle: a slot the fork server reused has
+ * another generation (and its actor skips this lane). */
 static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *a,
 			    struct shoal_actor h, uint32_t i)
 {
@@ -582,18 +582,27 @@ void shoal__lanes_sweep(struct shoal_runtime *rt)
 		shoal__lane_release(rt, dead[i]);
 }
 
-/* The handle goes: every node is removed.  A lane into a live actor stays
- * hooked; the actor gives it back once it is empty and this process gone. */
+/* The handle goes: every node is removed.  A lane into a live actor is
+ * marked CLOSED and the actor told to sweep: it gives the lane back once
+ * it ran what is left in it. */
 void shoal__lanes_close(struct shoal_runtime *rt)
 {
+	struct shoal__lane_meta *m;
 	struct cds_lfht_iter iter;
 	struct shoal__lane_node *n;
 
 	if (!rt->lanes)
 		return;
+	m = shoal__lane_metas(rt->hdr);
 	urcu_bp_read_lock();
-	cds_lfht_for_each_entry(rt->lanes, &iter, n, node)
+	cds_lfht_for_each_entry(rt->lanes, &iter, n, node) {
+		SHOAL__RCU_FOUND(&n->node);
 		cds_lfht_del(rt->lanes, &n->node);
+		atomic_store_explicit(&m[n->lane].state, SHOAL__L_CLOSED,
+				      memory_order_release);
+		atomic_store_explicit(&n->slot->sweep, 1, memory_order_seq_cst);
+		shoal__event_signal(&n->slot->doorbell);
+	}
 	urcu_bp_read_unlock();
 	urcu_bp_synchronize_rcu();
 	cds_lfht_destroy(rt->lanes, NULL);

@@ -10,9 +10,10 @@
  * writer of every actor slot's identity (actlayout.h): a name is checked
  * and taken, a slot found and filled, without any lock.
  *
- * Create: a FREE slot, or a DEAD one no lane is hooked into any more
- * (RECYCLING first, then the check: D1 of actlayout.h against a caller
- * hooking a lane at the same time).  The slot gets the class, options,
+ * Create: a FREE slot, or else a DEAD one (RECYCLING while it is filled;
+ * lanes of the dead actor's callers may stay hooked until their owners
+ * give them back: the new actor skips lanes of other generations).  The
+ * slot gets the class, options,
  * name and constructor arguments (ref arguments are held by the fork
  * server until the actor is dead for good, since a restart runs the
  * constructor again), a new generation (release) and STARTING; then the
@@ -140,37 +141,22 @@ static int shoal__fs_find_named(struct shoal__fs *fs, const char *name)
 	return -ENOENT;
 }
 
-/* Frees the lanes of callers that are gone (nobody consumes: the actor is
- * dead).  True if no lane is left hooked. */
-static bool shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot *a)
+/* Frees the lanes of a dead actor's callers that are gone (nobody
+ * consumes them any more).  The others stay hooked until their owners
+ * give them back: a reused slot's actor skips lanes of older generations
+ * (actorproc.c), so the slot need not wait for them. */
+static void shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot *a)
 {
 	struct shoal__lane_meta *m = shoal__lane_metas(fs->hdr);
-	bool empty = true;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
-		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_seq_cst);
+		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_acquire);
 
-		if (!v)
-			continue;
-		if (v <= fs->hdr->max_lanes &&
+		if (v && v <= fs->hdr->max_lanes &&
 		    shoal__creator_gone(fs->store, m[v - 1].owner) &&
-		    shoal__lane_drain(fs->store, fs->hdr, v - 1, "actor died")) {
+		    shoal__lane_drain(fs->store, fs->hdr, v - 1, "actor died"))
 			shoal__lane_free(fs->hdr, a, v - 1);
-			continue;
-		}
-		empty = false;
 	}
-	return empty;
-}
-
-/* A DEAD slot can be reused once no lane is hooked into it (D1). */
-static bool shoal__fs_recycle(struct shoal__fs *fs, struct shoal__actor_slot *a)
-{
-	atomic_store_explicit(&a->state, SHOAL__A_RECYCLING, memory_order_seq_cst);
-	if (shoal__fs_unhook_gone(fs, a))
-		return true;
-	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst);
-	return false;
 }
 
 static int shoal__fs_free_slot(struct shoal__fs *fs)
@@ -182,9 +168,14 @@ static int shoal__fs_free_slot(struct shoal__fs *fs)
 	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
 		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
 
-		if (atomic_load_explicit(&a->state, memory_order_relaxed) ==
-			    SHOAL__A_DEAD && shoal__fs_recycle(fs, a))
-			return (int)i;
+		if (atomic_load_explicit(&a->state, memory_order_relaxed) !=
+		    SHOAL__A_DEAD)
+			continue;
+		/* Callers see the new generation (D1): not their actor. */
+		atomic_store_explicit(&a->state, SHOAL__A_RECYCLING,
+				      memory_order_seq_cst);
+		shoal__fs_unhook_gone(fs, a);
+		return (int)i;
 	}
 	return -ENOSPC;
 }

@@ -1763,3 +1763,120 @@ Test(actors, a_caller_killed_mid_call_does_not_stop_the_others)
 	close(oout);
 	stop(&f);
 }
+
+/* ------------------------------------------------------------------ */
+/* Slots and lanes come back                                           */
+
+/* A dead actor's slot is reused at once, even while processes that called
+ * it live on (a worker, an attached program): their lanes stay behind,
+ * and the new actor in the slot never reads them. */
+Test(actors, a_dead_actors_slot_is_reused_while_its_callers_live)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = small_opts(1);
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	const char *args[] = {"actor-seq", name, "ctr", "1", "10", NULL};
+	struct shoal_actor a, c;
+	struct shoal_args targs;
+	int64_t x = 1, n = 3, v;
+	shoal_id ref;
+	struct fx f;
+	int to, from;
+	pid_t pid;
+
+	o.name = name;
+	o.max_actors = 1;
+	f = start_opts(&o);
+	ao.name = "ctr";
+	a = counter(&f, 0, &ao);
+	shoal_args_init(&targs);
+	shoal_args_actor(&targs, &a);
+	shoal_args_bytes(&targs, &x, sizeof x);
+	shoal_args_bytes(&targs, &n, sizeof n);
+	tu_assert_rc(shoal_submit(f.rt, shoal_function(f.rt, "use_actor"), &targs, 1,
+				  &ref), 0);
+	tu_assert_rc(get_i64(&f, ref, &v), 0);
+	cr_assert_eq(v, 3, "the worker called the actor");
+	shoal_drop(f.s, ref);
+	pid = spawn_runtime_peer(args, &to, &from);
+	cr_assert_eq(tu_read_byte(from, 10000), 'r'); /* it called, and waits */
+	tu_assert_rc(shoal_actor_kill(f.rt, a, true), 0);
+	tu_assert_rc(shoal_actor_create(f.rt, "Counter", NULL, &ao, &c), 0,
+		     "max_actors = 1 and the one actor is dead: its slot is free");
+	cr_assert_eq(c.index, a.index);
+	cr_assert_eq(call_get(&f, c, "add", 5), 5, "the new actor serves");
+	/* The peer's old handle: its lane is the dead actor's, its calls fail. */
+	tu_write_byte(to, 'g');
+	cr_assert_neq(tu_wait_exit(pid), 0, "the peer's calls on a dead actor succeeded");
+	cr_assert_eq(call_get(&f, c, "add", 1), 6, "nothing of the peer's reached it");
+	close(to);
+	close(from);
+	stop(&f);
+}
+
+/* Lanes of callers that detached go back to the pool: with room for two
+ * lanes, programs attached one after another each get one. */
+Test(actors, lanes_of_callers_that_left_go_back_to_the_pool)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = small_opts(1);
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	const char *args[] = {"actor-add", name, "acc", "1", NULL};
+	struct shoal_actor a;
+	struct fx f;
+
+	o.name = name;
+	o.max_lanes = 2; /* the driver's and one more */
+	f = start_opts(&o);
+	ao.name = "acc";
+	a = counter(&f, 0, &ao);
+	cr_assert_eq(call_get(&f, a, "add", 0), 0);
+	for (int k = 1; k <= 6; k++) {
+		int from;
+		char out[64];
+		pid_t pid = spawn_runtime_peer(args, NULL, &from);
+
+		cr_assert_eq(tu_wait_exit(pid), 0, "peer %d found no lane", k);
+		tu_read_all(from, out, sizeof out);
+		close(from);
+		/* The actor gives the lane back after running what is in it:
+		 * this call, queued behind the peer's, sees it done. */
+		cr_assert_eq(call_get(&f, a, "add", 0), k);
+	}
+	stop(&f);
+}
+
+Test(actors, list_names_every_actor_and_its_state)
+{
+	struct fx f = start(1);
+	struct shoal_actor_options o = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal_actor a, b, got[8];
+	struct shoal_actor_info i;
+	bool seen_a = false, seen_b = false;
+	int n;
+
+	o.name = "listed";
+	a = counter(&f, 0, &o);
+	b = counter(&f, 0, NULL);
+	cr_assert_eq(call_get(&f, a, "add", 0), 0);
+	tu_assert_rc(shoal_actor_kill(f.rt, b, true), 0);
+	n = shoal_actor_list(f.rt, got, 8);
+	cr_assert_eq(n, 2);
+	for (int k = 0; k < n; k++) {
+		tu_assert_rc(shoal_actor_info(f.rt, got[k], &i), 0);
+		cr_assert_str_eq(i.klass, "Counter");
+		if (!memcmp(&got[k], &a, sizeof a)) {
+			seen_a = true;
+			cr_assert_eq(i.state, SHOAL_ACTOR_ALIVE);
+			cr_assert_str_eq(i.name, "listed");
+		} else if (!memcmp(&got[k], &b, sizeof b)) {
+			seen_b = true;
+			cr_assert_eq(i.state, SHOAL_ACTOR_DEAD);
+			cr_assert(strstr(i.why, "killed"), "why: %s", i.why);
+		}
+	}
+	cr_assert(seen_a && seen_b);
+	tu_assert_rc(shoal_actor_list(f.rt, NULL, 0), 2);
+	tu_assert_rc(shoal_actor_list(f.rt, NULL, 1), -EINVAL);
+	stop(&f);
+}
