@@ -45,6 +45,11 @@
  * returns SHOAL_EACTORDIED, and a call that raced with the death gets one
  * or the other.  No caller waits forever on a dead actor.
  *
+ * Limits: max_actors alive at once (a runtime option; a dead actor's slot
+ * is reused at once), 64 caller processes per actor, max_lanes lanes in
+ * all (one per caller process and actor), SHOAL_MAX_CLASSES classes of
+ * SHOAL_MAX_METHODS methods.
+ *
  * Thread safety: every function may be called from any thread of a
  * process that has a runtime handle (driver, worker, actor, attached
  * program).  Creating and killing actors goes through the fork server and
@@ -163,8 +168,10 @@ struct shoal_call_options {
  * once; refs[0..num_returns) receive the results (held by the caller).
  * SHOAL_EACTORDIED (the actor is dead, or the handle names an actor gone),
  * -EAGAIN (try-call on a full lane), -ETIMEDOUT (timeout on a full lane),
- * -EINVAL (bad handle, method, args), -ENOSPC (no lane left: max_lanes),
- * or the store's errors.  Nothing is queued when it fails.
+ * -EINVAL (bad handle, method, args), -ENOSPC (this process's first call
+ * to the actor found no lane: the runtime's max_lanes are taken, or 64
+ * processes call this actor already), or the store's errors.  Nothing is
+ * queued when it fails.
  */
 SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 				    struct shoal_actor actor, int method,
