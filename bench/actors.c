@@ -382,8 +382,13 @@ static int a_nn_round(struct a_state *st, struct a_page *pg, int client,
 		uint64_t out[2];
 
 		rc = shoal_get(s, refs[i], A_CLIENT_TIMEOUT_MS, &v);
-		if (rc < 0)
+		if (rc < 0) {
+			char msg[256];
+
+			if (shoal_error_message(s, refs[i], msg, sizeof msg) >= 0)
+				fprintf(stderr, "shoal-bench: a client failed: %s\n", msg);
 			break;
+		}
 		if (v.size == sizeof out) {
 			memcpy(out, v.data, sizeof out);
 			calls += out[0];

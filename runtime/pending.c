@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../store/internal.h"
 #include "../store/mem.h"
 #include "internal.h"
 
@@ -60,9 +61,9 @@ void shoal__pending_collect(struct shoal_runtime *rt, size_t max)
 		return;
 	pthread_mutex_lock(&rt->pending_lock);
 	while (done < max && done < rt->npending) {
-		uint8_t ready;
-
-		if (shoal_wait(rt->store, &rt->pending[done].ret0, 1, 1, 0, &ready) < 1)
+		/* Settled, not just ready: once its holders dropped it, a
+		 * result is freed and its ID may vanish from the directory. */
+		if (!shoal__obj_settled(rt->store, rt->pending[done].ret0))
 			break;
 		shoal__pending_drop(rt, &rt->pending[done]);
 		done++;

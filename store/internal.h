@@ -189,6 +189,7 @@ int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		     shoal__off_t *off);
 uint64_t shoal__obj_wait_no_repair(struct shoal__entry *e);
+bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
 
 /* fill.c: writing a promised entry from another process */
 struct shoal__fill {

@@ -1168,6 +1168,16 @@ static bool shoal__is_ready(struct shoal_store *s, shoal_id id)
 	       SHOAL__CTL_STATE(c) != SHOAL__E_CREATED;
 }
 
+/* No unsealed entry for id: sealed, a tombstone, or gone altogether (a
+ * transient result freed and its tombstone reused). */
+bool shoal__obj_settled(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+
+	return shoal__dir_lookup(s, id, &c) < 0 ||
+	       SHOAL__CTL_STATE(c) != SHOAL__E_CREATED;
+}
+
 static int shoal__try_wait(struct shoal_store *s, void *arg)
 {
 	struct shoal__wait_req *r = arg;

@@ -1880,3 +1880,54 @@ Test(actors, list_names_every_actor_and_its_state)
 	tu_assert_rc(shoal_actor_list(f.rt, NULL, 1), -EINVAL);
 	stop(&f);
 }
+
+/* The holds a call keeps on its ref arguments go once it is done, even
+ * when its result was fetched, dropped and freed at once (its ID gone from
+ * the directory by the time the caller looks). */
+static uint32_t holds_of(struct fx *f, shoal_id id)
+{
+	struct shoal_object_info info[64];
+	int n = shoal_list(f->s, info, 64);
+
+	for (int k = 0; k < n && k < 64; k++)
+		if (shoal_id_eq(info[k].id, id))
+			return info[k].holds;
+	return UINT32_MAX;
+}
+
+Test(actors, holds_on_ref_arguments_go_when_calls_are_done)
+{
+	struct shoal_runtime_options o = small_opts(1);
+	struct fx f;
+	int64_t one = 1;
+	struct shoal_actor a;
+	shoal_id x, refs[50];
+
+	o.store.max_objects = 64; /* a small directory: tombstones are reused */
+	f = start_opts(&o);
+	a = counter(&f, 0, NULL);
+	tu_assert_rc(shoal_put(f.s, &one, sizeof one, 1000, &x), 0);
+	for (int k = 0; k < 50; k++) {
+		struct shoal_args args;
+
+		shoal_args_init(&args);
+		shoal_args_ref(&args, x);
+		tu_assert_rc(shoal_actor_call(f.rt, a, method(&f, a, "measure"), &args,
+					      &refs[k]), 0);
+	}
+	for (int k = 0; k < 50; k++) {
+		tu_assert_rc(shoal_wait(f.s, &refs[k], 1, 1, 10000, &(uint8_t){0}), 1);
+		shoal_drop(f.s, refs[k]); /* freed at once */
+	}
+	for (int k = 0; k < 1000; k++) { /* the results' tombstones get reused */
+		shoal_id y;
+
+		tu_assert_rc(shoal_put(f.s, &one, sizeof one, 1000, &y), 0);
+		shoal_drop(f.s, y);
+	}
+	for (int k = 0; k < 10; k++) /* each call collects up to 8 done ones */
+		cr_assert_eq(call_get(&f, a, "add", 1), k + 1);
+	cr_assert_eq(holds_of(&f, x), 1, "the calls' holds on the argument stayed");
+	tu_assert_rc(shoal_drop(f.s, x), 0);
+	stop(&f);
+}
