@@ -500,9 +500,9 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 				    const struct shoal_call_options *opts,
 				    shoal_id *refs)
 {
+	static const struct shoal_args none;
 	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
-	struct shoal_args none = {0};
-	struct shoal__call c = {0};
+	struct shoal__call c; /* not zeroed: most of it is argument room */
 	struct shoal__deadline d;
 	struct shoal__lane *full = NULL;
 	bool missing;
@@ -516,6 +516,11 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 		return rc ? rc : -EINVAL;
 	c.method = method;
 	c.num_returns = o.num_returns;
+	c.flags = 0;
+	c.nret = 0;
+	c.p.ndrop = 0;
+	c.p.own_ret0 = false;
+	c.p.ret0 = (shoal_id){0, 0};
 	shoal__pending_collect(rt, 8);
 	for (;;) {
 		rc = shoal__call_once(rt, actor, args ? args : &none, o.timeout_ms,

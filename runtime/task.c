@@ -125,7 +125,8 @@ int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 	uint32_t total = 0;
 	int rc = 0;
 
-	*out = *in;
+	out->n = in->n; /* not the whole struct: most calls have few args */
+	memcpy(out->a, in->a, in->n * sizeof in->a[0]);
 	for (uint32_t i = 0; i < out->n; i++)
 		total += shoal__arg_bytes(&out->a[i]);
 	for (uint32_t i = out->n; i-- > 0 && total > cap;) {
@@ -303,15 +304,18 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 				const struct shoal_task_options *opts,
 				shoal_id *refs)
 {
+	static const struct shoal_args none;
 	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
-	struct shoal_args none = {0}, fit;
-	struct shoal__pending p = {0};
+	struct shoal_args fit;
+	struct shoal__pending p; /* not zeroed: its drop list is room */
 	uint32_t idx, num_returns;
 	int rc;
 
 	if (opts)
 		o = *opts;
 	num_returns = o.num_returns;
+	p.ndrop = 0;
+	p.own_ret0 = false;
 	rc = shoal__check_submit(rt, fn, args, num_returns, refs);
 
 	if (rc)
