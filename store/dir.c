@@ -42,14 +42,28 @@
 #define SHOAL__CTL_IDENT (SHOAL__CTL_STATE_MASK | \
 	((uint64_t)SHOAL__CTL_GEN_MASK << SHOAL__CTL_GEN_SHIFT))
 
+/*
+ * An ID's home slot.  The owner's half of the ID (node and owner, not the
+ * return index) is hashed to a base; the owner's counter then walks the
+ * table from there, SHOAL__DIR_STRIDE slots per ID, and return i sits i
+ * slots further.  IDs one process makes in a row (shoal_id_next: a task's
+ * or call's results, puts) so land next to each other, which the processes
+ * that create, fill, get and free them in a row find in cache and in the
+ * TLB; with the directory at most a quarter full, one owner's run never
+ * collides with itself.  Random IDs have a random counter: a random home.
+ */
+#define SHOAL__DIR_STRIDE 4u
+
 uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id)
 {
-	uint64_t x = id.hi ^ (id.lo * 0x9e3779b97f4a7c15ull);
+	uint64_t x = id.hi & ~(0xffffull << 32);
+	uint64_t step = id.lo * SHOAL__DIR_STRIDE + shoal_id_index(id);
 
-	x ^= x >> 32;
+	x *= 0x9e3779b97f4a7c15ull;
+	x ^= x >> 29;
 	x *= 0xd6e8feb86659fd93ull;
 	x ^= x >> 32;
-	return (uint32_t)x & s->dir_mask;
+	return (uint32_t)(x + step) & s->dir_mask;
 }
 
 /* Reads an entry's ID consistently with ctl (A1).  Returns the ctl value
