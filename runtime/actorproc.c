@@ -46,6 +46,10 @@ struct shoal__actor {
 	uint32_t spin;
 	void *self;                   /* the constructor's state */
 	time_t last_sweep;            /* seconds, of the last busy sweep */
+	/* lanes[k] as last seen, and whether that lane is this actor's (its
+	 * owner record is read once per hooking, not once per pass). */
+	uint32_t seen[SHOAL__ACT_LANES];
+	bool mine[SHOAL__ACT_LANES];
 };
 
 static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
@@ -180,8 +184,14 @@ static struct shoal__lane *shoal__actor_lane(struct shoal__actor *a, uint32_t k,
 	/* A5: the lane's init and owner record (R5) are visible. */
 	uint32_t v = atomic_load_explicit(&a->slot->lanes[k], memory_order_acquire);
 
-	if (!v || v > a->rt.hdr->max_lanes ||
-	    shoal__lane_metas(a->rt.hdr)[v - 1].actor_gen != a->gen)
+	if (!v)
+		return NULL;
+	if (v != a->seen[k]) { /* a lane hooked since: is it this actor's? */
+		a->seen[k] = v;
+		a->mine[k] = v <= a->rt.hdr->max_lanes &&
+			     shoal__lane_metas(a->rt.hdr)[v - 1].actor_gen == a->gen;
+	}
+	if (!a->mine[k])
 		return NULL;
 	*i = v - 1;
 	return shoal__lane_at(a->rt.hdr, *i);
