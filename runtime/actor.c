@@ -42,16 +42,10 @@ static uint32_t shoal__args_size(const struct shoal_args *args)
 
 static int shoal__ctor_encode(const struct shoal_args *args, struct shoal__fs_msg *m)
 {
-	if (!args)
-		return 0;
-	if (args->n > SHOAL_MAX_ARGS)
-		return -EINVAL;
-	for (uint32_t i = 0; i < args->n; i++)
-		if ((args->a[i].kind != SHOAL_ARG_BYTES &&
-		     args->a[i].kind != SHOAL_ARG_REF) ||
-		    (args->a[i].kind == SHOAL_ARG_BYTES && args->a[i].size &&
-		     !args->a[i].data))
-			return -EINVAL;
+	int rc = shoal__args_check(args);
+
+	if (rc || !args)
+		return rc;
 	if (shoal__args_size(args) > SHOAL_ACTOR_CTOR_BYTES)
 		return -E2BIG;
 	m->ctor_len = shoal__args_encode(m->ctor, args);

@@ -459,13 +459,9 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
 		return -EINVAL;
 	k = &shoal__act_classes(rt->hdr)[a.klass];
 	if (method < 0 || (uint32_t)method >= k->nmethods ||
-	    num_returns > SHOAL_MAX_RETURNS || (args && args->n > SHOAL_MAX_ARGS))
+	    num_returns > SHOAL_MAX_RETURNS)
 		return -EINVAL;
-	for (uint32_t i = 0; args && i < args->n; i++)
-		if (args->a[i].kind != SHOAL_ARG_BYTES &&
-		    args->a[i].kind != SHOAL_ARG_REF)
-			return -EINVAL;
-	return 0;
+	return shoal__args_check(args);
 }
 
 /* One attempt: finds the lane and calls under its lock; *missing when

@@ -190,6 +190,7 @@ void shoal__rt_wake_workers(struct shoal__rt_hdr *h);
 struct shoal__pending;
 void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
 		      uint32_t idx);
+int shoal__args_check(const struct shoal_args *args);
 uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
 int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
 		       uint32_t i, uint32_t *kind, const uint8_t **data,

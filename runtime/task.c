@@ -109,6 +109,22 @@ SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref)
 							.ref = ref});
 }
 
+/* NULL (no arguments) or at most SHOAL_MAX_ARGS of known kinds, the bytes
+ * of each given. */
+int shoal__args_check(const struct shoal_args *args)
+{
+	if (args && args->n > SHOAL_MAX_ARGS)
+		return -EINVAL;
+	for (uint32_t i = 0; args && i < args->n; i++) {
+		const struct shoal_arg *a = &args->a[i];
+
+		if ((a->kind != SHOAL_ARG_BYTES && a->kind != SHOAL_ARG_REF) ||
+		    (a->kind == SHOAL_ARG_BYTES && a->size && !a->data))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
 {
 	uint32_t payload = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id)
@@ -244,13 +260,7 @@ static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 		return -EINVAL;
 	if (num_returns == 0 || num_returns > SHOAL_MAX_RETURNS)
 		return -EINVAL;
-	if (args && args->n > SHOAL_MAX_ARGS)
-		return -EINVAL;
-	for (uint32_t i = 0; args && i < args->n; i++)
-		if (args->a[i].kind != SHOAL_ARG_BYTES &&
-		    args->a[i].kind != SHOAL_ARG_REF)
-			return -EINVAL;
-	return 0;
+	return shoal__args_check(args);
 }
 
 /* Builds record idx (fit: its arguments as encoded); on failure the

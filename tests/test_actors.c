@@ -1668,38 +1668,7 @@ static struct fx start_named(const char *name)
  * stdout (NULL: closed / /dev/null). */
 static pid_t spawn_runtime_peer(const char *const *args, int *to, int *from)
 {
-	char *argv[8];
-	int in[2], out[2], n = 0;
-	pid_t pid;
-
-	argv[n++] = (char *)RUNTIME_PEER;
-	for (; args[n - 1]; n++) {
-		cr_assert_lt(n, 7);
-		argv[n] = (char *)args[n - 1];
-	}
-	argv[n] = NULL;
-	tu_pipe(in);
-	tu_pipe(out);
-	pid = tu_fork();
-	if (pid == 0) {
-		int o = from ? out[1] : open("/dev/null", O_WRONLY);
-
-		if (o < 0 || dup2(in[0], 0) < 0 || dup2(o, 1) < 0)
-			_exit(TU_EXIT_IO);
-		execv(RUNTIME_PEER, argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (to)
-		*to = in[1];
-	else
-		close(in[1]);
-	if (from)
-		*from = out[0];
-	else
-		close(out[0]);
-	return pid;
+	return tu_spawn_prog(RUNTIME_PEER, args, to, from);
 }
 
 Test(actors, an_attached_program_finds_a_named_actor_and_calls_it)

@@ -617,21 +617,21 @@ static inline bool tu_wait_sleeping(pid_t pid, int timeout_ms)
 }
 
 /*
- * Starts store_peer (fork + execv) with argv (argv[0] is set here; the
+ * Starts program prog (fork + execv) with argv (argv[0] is set here; the
  * list ends with NULL).  Its stdin and stdout are pipes: *to_peer writes
  * to its stdin, *from_peer reads its stdout (either may be NULL: the end is
  * then closed).  Extra fds the peer needs (a store's fd) must be open
  * without FD_CLOEXEC in the caller.
  */
-static inline pid_t tu_spawn_peer(const char *const *args, int *to_peer,
-				  int *from_peer)
+static inline pid_t tu_spawn_prog(const char *prog, const char *const *args,
+				  int *to_peer, int *from_peer)
 {
 	char *argv[16];
 	int in[2], out[2];
 	int n = 0;
 	pid_t pid;
 
-	argv[n++] = (char *)STORE_PEER;
+	argv[n++] = (char *)prog;
 	for (; args[n - 1] != NULL; n++) {
 		cr_assert_lt(n, 15);
 		argv[n] = (char *)args[n - 1];
@@ -647,7 +647,7 @@ static inline pid_t tu_spawn_peer(const char *const *args, int *to_peer,
 
 		if (o < 0 || dup2(in[0], 0) < 0 || dup2(o, 1) < 0)
 			_exit(TU_EXIT_IO);
-		execv(STORE_PEER, argv);
+		execv(prog, argv);
 		_exit(127);
 	}
 	close(in[0]);
@@ -661,6 +661,13 @@ static inline pid_t tu_spawn_peer(const char *const *args, int *to_peer,
 	else
 		close(out[0]);
 	return pid;
+}
+
+/* tu_spawn_prog of store_peer. */
+static inline pid_t tu_spawn_peer(const char *const *args, int *to_peer,
+				  int *from_peer)
+{
+	return tu_spawn_prog(STORE_PEER, args, to_peer, from_peer);
 }
 
 /* Reads a time a child sent with tu_child_write_time. */
