@@ -68,6 +68,50 @@ static void counter_fini(void *self)
 	free(self);
 }
 
+/* A Diary: a Counter whose destructor writes its sum to a file named by
+ * its constructor argument (to see that the destructor ran, and when). */
+struct diary {
+	int64_t sum;
+	char path[200];
+};
+
+static int diary_init(struct shoal_task *ctx, void **self)
+{
+	struct diary *d = calloc(1, sizeof *d);
+	const void *p;
+	size_t n;
+
+	if (!d)
+		return -ENOMEM;
+	if (shoal_task_arg(ctx, 0, &p, &n) || n == 0 || n >= sizeof d->path) {
+		free(d);
+		return shoal_task_fail(ctx, -EINVAL, "Diary(path)");
+	}
+	memcpy(d->path, p, n);
+	*self = d;
+	return 0;
+}
+
+static void diary_fini(void *self)
+{
+	struct diary *d = self;
+	FILE *f = fopen(d->path, "w");
+
+	if (f) {
+		fprintf(f, "fini %" PRId64 "\n", d->sum);
+		fclose(f);
+	}
+	free(d);
+}
+
+static int diary_add(struct shoal_task *t, void *self)
+{
+	struct diary *d = self;
+
+	d->sum += arg_i64(t, 0);
+	return shoal_task_return(t, 0, &d->sum, sizeof d->sum);
+}
+
 /* add(x) -> the new sum */
 static int counter_add(struct shoal_task *t, void *self)
 {
@@ -373,6 +417,8 @@ static struct fx start_opts(struct shoal_runtime_options *o)
 	tu_assert_rc(shoal_register_actor(f.reg, "Broken", broken_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(f.reg, "Broken", "noop", broken_noop), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "use_actor", task_use_actor, NULL), 0);
+	tu_assert_rc(shoal_register_actor(f.reg, "Diary", diary_init, diary_fini), 0);
+	tu_assert_rc(shoal_register_method(f.reg, "Diary", "add", diary_add), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "add", task_add, NULL), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "seq_caller", task_seq_caller, NULL), 0);
 	tu_assert_rc(shoal_runtime_start(f.reg, o, &f.rt), 0);
@@ -1898,5 +1944,58 @@ Test(actors, holds_on_ref_arguments_go_when_calls_are_done)
 		cr_assert_eq(call_get(&f, a, "add", 1), k + 1);
 	cr_assert_eq(holds_of(&f, x), 1, "the calls' holds on the argument stayed");
 	tu_assert_rc(shoal_drop(f.s, x), 0);
+	stop(&f);
+}
+
+/* The destructor runs when the runtime shuts down, on the actor's state. */
+Test(actors, the_destructor_runs_at_shutdown)
+{
+	struct fx f = start(1);
+	struct shoal_actor d;
+	struct shoal_args args;
+	char path[128], line[64] = "";
+	FILE *in;
+
+	snprintf(path, sizeof path, "/tmp/shoal-test-diary-%d", (int)getpid());
+	unlink(path);
+	shoal_args_init(&args);
+	shoal_args_bytes(&args, path, strlen(path));
+	tu_assert_rc(shoal_actor_create(f.rt, "Diary", &args, NULL, &d), 0);
+	cr_assert_eq(call_get(&f, d, "add", 5), 5);
+	cr_assert_eq(call_get(&f, d, "add", 2), 7);
+	cr_assert_eq(access(path, F_OK), -1, "the destructor ran before shutdown");
+	stop(&f);
+	in = fopen(path, "r");
+	if (in) {
+		if (!fgets(line, sizeof line, in))
+			line[0] = '\0';
+		fclose(in);
+	}
+	unlink(path); /* before any assertion: nothing left behind */
+	cr_assert(in, "no destructor ran");
+	cr_assert_str_eq(line, "fini 7\n");
+}
+
+/* A handle is bytes: it travels inside an object too, and a task finds
+ * it in its ref argument. */
+Test(actors, a_handle_travels_inside_an_object)
+{
+	struct fx f = start(1);
+	struct shoal_actor a = counter(&f, 40, NULL);
+	struct shoal_args args;
+	int64_t x = 1, n = 2, v;
+	shoal_id obj, ref;
+
+	tu_assert_rc(shoal_put(f.s, &a, sizeof a, 1000, &obj), 0);
+	shoal_args_init(&args);
+	shoal_args_ref(&args, obj);
+	shoal_args_bytes(&args, &x, sizeof x);
+	shoal_args_bytes(&args, &n, sizeof n);
+	tu_assert_rc(shoal_submit(f.rt, shoal_function(f.rt, "use_actor"), &args, 1,
+				  &ref), 0);
+	tu_assert_rc(get_i64(&f, ref, &v), 0);
+	cr_assert_eq(v, 42, "the task called the actor named in the object");
+	shoal_drop(f.s, ref);
+	shoal_drop(f.s, obj);
 	stop(&f);
 }
