@@ -156,9 +156,24 @@ int measure(const struct bench_ctx *ctx, const struct workload *w,
 	return 0;
 }
 
+/* The filter is one or more substrings separated by commas. */
 bool wanted(const struct bench_ctx *ctx, const char *name)
 {
-	return !ctx->filter || strstr(name, ctx->filter);
+	const char *f = ctx->filter;
+
+	if (!f)
+		return true;
+	for (;;) {
+		const char *end = strchr(f, ',');
+		size_t len = end ? (size_t)(end - f) : strlen(f);
+
+		for (const char *p = name; len && *p; p++)
+			if (!strncmp(p, f, len))
+				return true;
+		if (!end)
+			return false;
+		f = end + 1;
+	}
 }
 
 void add_extra(struct metric *m, const char *key, double value)
@@ -2020,7 +2035,8 @@ static void usage(FILE *f, const char *argv0)
 		"usage: %s [--json] [--quick] [--filter SUBSTRING] [--help]\n"
 		"  --json      one JSON object per line on stdout\n"
 		"  --quick     %d repetitions of %.1f s (default %d of %.1f s)\n"
-		"  --filter S  only the metrics whose name contains S\n"
+		"  --filter S  only the metrics whose name contains S (or one of\n"
+		"              several, S1,S2,...)\n"
 		"families and their metrics:\n",
 		argv0, REPS_QUICK, REP_SECONDS_QUICK, REPS_FULL,
 		REP_SECONDS_FULL);
