@@ -48,7 +48,7 @@ enum shoal__actor_phase {
 	SHOAL__A_ALIVE = SHOAL_ACTOR_ALIVE,         /* constructed */
 	SHOAL__A_RESTARTING = SHOAL_ACTOR_RESTARTING,
 	SHOAL__A_DEAD = SHOAL_ACTOR_DEAD,
-	SHOAL__A_RECYCLING = 5, /* the fork server checks it can reuse it */
+	SHOAL__A_RECYCLING = 5, /* a dead actor's slot being filled anew */
 };
 
 /* kill_flags */
@@ -80,6 +80,9 @@ enum shoal__actor_phase {
  *              attaches its lane with a CAS 0 -> lane + 1 (release: the
  *              lane's init, R5) and the actor loads it with acquire (A5);
  *              the owner or a sweeper of a dead owner's lane sets it back.
+ *              A reused slot may still hold lanes of its dead predecessor's
+ *              callers: the new actor skips lanes whose owner record names
+ *              another generation, and sweeps them once their owners go.
  *  why         the fork server, before it stores DEAD; or the actor's
  *              process before it exits after its constructor failed.
  */
