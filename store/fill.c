@@ -24,6 +24,11 @@
  *
  * Error objects: fill_end may set SHOAL__SIZE_ERROR in the size word; the
  * runtime stores a failed task's code and message that way.
+ *
+ * Inline fills: at most SHOAL__INLINE_MAX bytes need no block.  The filler
+ * writes them into its struct shoal__fill, and fill_end stores them in the
+ * entry's data_off word with SHOAL__SIZE_INLINE; its fill record names no
+ * block (block_off 0), so a reaper has nothing to free.
  */
 #include <errno.h>
 #include <string.h>
@@ -84,6 +89,15 @@ static int shoal__fill_claim(struct shoal_store *s, shoal_id id,
 	return rc;
 }
 
+/* The fill's block goes back (if `now` and it has one: inline fills do
+ * not). */
+static void shoal__fill_free_block(struct shoal_store *s,
+				   const struct shoal__fill *f, bool now)
+{
+	if (now && f->off)
+		shoal__obj_free_block(s, f->off, f->size);
+}
+
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf)
 {
@@ -92,18 +106,21 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 
 	if (!s || !f || !buf || shoal_id_is_nil(id))
 		return -EINVAL;
-	rc = shoal__obj_alloc(s, size ? size : 1, timeout_ms, &off);
-	if (rc)
-		return rc;
+	off.v = 0;
+	if (size > SHOAL__INLINE_MAX) {
+		rc = shoal__obj_alloc(s, size, timeout_ms, &off);
+		if (rc)
+			return rc;
+	}
 	f->off = off.v;
 	f->size = size;
+	f->inl = 0;
 	shoal__lock(s);
 	rc = shoal__fill_claim(s, id, f);
-	if (rc)
-		shoal__obj_free_block(s, off.v, size ? size : 1);
+	shoal__fill_free_block(s, f, rc != 0);
 	shoal__unlock(s);
 	if (!rc)
-		*buf = s->map.base + off.v;
+		*buf = f->off ? (void *)(s->map.base + f->off) : (void *)&f->inl;
 	return rc;
 }
 
@@ -112,7 +129,10 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 static void shoal__fill_describe(struct shoal__entry *e,
 				 const struct shoal__fill *f, uint64_t flags)
 {
-	atomic_store_explicit(&e->data_off, f->off, memory_order_relaxed);
+	if (!f->off)
+		flags |= SHOAL__SIZE_INLINE;
+	atomic_store_explicit(&e->data_off, f->off ? f->off : f->inl,
+			      memory_order_relaxed);
 	atomic_store_explicit(&e->meta_size, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->data_size, f->size | flags, memory_order_relaxed);
 }
@@ -171,8 +191,8 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 	rc = shoal__fill_seal(e, f->gen);
 	if (rc) {
 		shoal__fill_finish_abort(s, f->idx, f->gen);
-		shoal__obj_free_block(s, f->off, f->size ? f->size : 1);
-	} else {
+		shoal__fill_free_block(s, f, true);
+	} else if (f->off) { /* inline bytes use no arena */
 		atomic_fetch_add_explicit(&s->hdr->bytes_used, f->size,
 					  memory_order_relaxed);
 	}
@@ -211,7 +231,7 @@ void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f)
 		return;
 	shoal__lock(s);
 	shoal__fill_release(s, f->idx, f->gen);
-	shoal__obj_free_block(s, f->off, f->size ? f->size : 1);
+	shoal__fill_free_block(s, f, true);
 	s->me->fills[f->rec].stage = 0;
 	shoal__unlock(s);
 }
@@ -231,11 +251,11 @@ void shoal__fill_reap(struct shoal_store *s, uint32_t slot)
 		e = &s->dir[r->entry];
 		c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		if (SHOAL__CTL_GEN(c) == r->gen && !(c & SHOAL__CTL_FILLING) &&
-		    shoal__entry_desc(e).off == r->block_off)
-			continue; /* sealed with this block: it stays */
+		    (!r->block_off || shoal__entry_desc(e).off == r->block_off))
+			continue; /* sealed with this block (or inline): it stays */
 		shoal__fill_release(s, r->entry, r->gen);
-		shoal__obj_free_block(s, r->block_off,
-				      r->block_size ? r->block_size : 1);
+		if (r->block_off) /* an inline fill has none */
+			shoal__obj_free_block(s, r->block_off, r->block_size);
 		r->stage = 0;
 	}
 }

@@ -196,8 +196,9 @@ struct shoal__fill {
 	uint32_t idx;
 	uint32_t gen;
 	uint32_t rec;     /* index in this process's fill records */
-	uint64_t off;
+	uint64_t off;     /* the block, 0 for an inline fill */
 	uint64_t size;
+	uint64_t inl;     /* an inline fill's bytes (size <= INLINE_MAX) */
 };
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf);

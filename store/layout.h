@@ -318,6 +318,8 @@ enum shoal__entry_state {
  *              creator before publishing, then pushed by waiters and closed
  *              by whoever seals or frees the entry.
  *  atime       LRU tick, relaxed stores by any getter (a hint).
+ * With SHOAL__SIZE_INLINE in data_size, data_off holds the object's bytes
+ * (a view points at it: the entry stays while the view pins it).
  */
 struct shoal__entry {
 	_Atomic uint64_t ctl;
@@ -342,6 +344,10 @@ struct shoal__entry {
 /* Freed when its last pin and hold go, not cached (fill.c: the runtime's
  * task and call results, which Ray frees once no reference is left). */
 #define SHOAL__SIZE_TRANSIENT (1ull << 62)
+/* The bytes (at most SHOAL__INLINE_MAX) live in data_off itself, not in a
+ * block (fill.c: small results cost no allocation and no extra line). */
+#define SHOAL__SIZE_INLINE (1ull << 61)
+#define SHOAL__INLINE_MAX 8u
 static_assert(sizeof(struct shoal__entry) == 64, "entry is one line");
 
 #endif /* SHOAL_STORE_LAYOUT_H */

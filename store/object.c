@@ -310,15 +310,17 @@ static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
 void shoal__obj_entry_free(struct shoal_store *s, const struct shoal__desc *d)
 {
 	struct shoal__intent *in = &s->me->intent;
-	uint64_t bytes = d->size + d->meta_size;
+	bool inl = d->flags & SHOAL__SIZE_INLINE; /* its bytes: no block */
+	uint64_t bytes = inl ? 0 : d->size + d->meta_size;
+	uint64_t off = inl ? 0 : d->off;
 
-	in->block_off = d->off;
+	in->block_off = off;
 	in->block_size = bytes;
 	in->stage = 0;
 	atomic_store_explicit(&in->op, SHOAL__OP_FREE, memory_order_relaxed);
 	in->stage = 1;
-	if (d->off) /* a promise never filled has none */
-		shoal__obj_free_block(s, d->off, bytes);
+	if (off) /* a promise never filled, or an inline object, has none */
+		shoal__obj_free_block(s, off, bytes);
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
@@ -870,20 +872,36 @@ SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
 /* ------------------------------------------------------------------ */
 /* Get, release, contains.                                             */
 
-/* Fills a view of a pinned entry; SHOAL_EBADSEGMENT if its offsets do not
+/* The bytes of a pinned entry: in its own data_off word when inline (the
+ * pin keeps the entry), else its block; NULL if its description does not
  * lie in the arena (another process may have written anything). */
+static uint8_t *shoal__entry_bytes(struct shoal_store *s, uint32_t idx,
+				   const struct shoal__desc *d)
+{
+	const struct shoal__heap_view *h = &s->heap;
+	uint8_t *p;
+
+	if (d->flags & SHOAL__SIZE_INLINE)
+		return d->size <= SHOAL__INLINE_MAX && !d->meta_size
+			       ? (uint8_t *)&s->dir[idx].data_off : NULL;
+	if (d->off < h->arena_off || d->size > h->arena_size ||
+	    d->meta_size > h->arena_size - d->size)
+		return NULL;
+	p = shoal__ptr(&s->map, SHOAL__OFF(d->off), d->size + d->meta_size);
+	if (!p || d->off + d->size + d->meta_size > h->arena_off + h->arena_size)
+		return NULL;
+	return p;
+}
+
+/* Fills a view of a pinned entry; SHOAL_EBADSEGMENT for a description
+ * that does not lie in the arena. */
 static int shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			    shoal_id id, struct shoal_view *v)
 {
 	struct shoal__desc d = shoal__entry_desc(&s->dir[idx]);
-	const struct shoal__heap_view *h = &s->heap;
-	uint8_t *p;
+	uint8_t *p = shoal__entry_bytes(s, idx, &d);
 
-	if (d.off < h->arena_off || d.size > h->arena_size ||
-	    d.meta_size > h->arena_size - d.size)
-		return SHOAL_EBADSEGMENT;
-	p = shoal__ptr(&s->map, SHOAL__OFF(d.off), d.size + d.meta_size);
-	if (!p || d.off + d.size + d.meta_size > h->arena_off + h->arena_size)
+	if (!p)
 		return SHOAL_EBADSEGMENT;
 	v->data = p;
 	v->size = d.size;

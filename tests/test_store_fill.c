@@ -20,8 +20,18 @@ TestSuite(store_fill, .init = tu_setup, .fini = tu_teardown);
 /* A child that fills id with pattern `seed`.  With a pipe pair, it stops
  * between begin and end (writes a byte, waits for one); exits with the
  * result of fill_end. */
+static pid_t sized_filler(struct shoal_store *parent, shoal_id id, size_t size,
+			  uint64_t seed, int ready_w, int go_r, uint64_t flags);
+
 static pid_t filler(struct shoal_store *parent, shoal_id id, uint64_t seed,
 		    int ready_w, int go_r, uint64_t flags)
+{
+	return sized_filler(parent, id, SIZE, seed, ready_w, go_r, flags);
+}
+
+/* The same with a size of one's choice. */
+static pid_t sized_filler(struct shoal_store *parent, shoal_id id, size_t size,
+			  uint64_t seed, int ready_w, int go_r, uint64_t flags)
 {
 	int fd = shoal_store_fd(parent);
 	pid_t pid = tu_fork();
@@ -33,10 +43,10 @@ static pid_t filler(struct shoal_store *parent, shoal_id id, uint64_t seed,
 		int rc = shoal_store_attach_fd(fd, &s);
 
 		if (!rc)
-			rc = shoal__fill_begin(s, id, SIZE, 1000, &f, &buf);
+			rc = shoal__fill_begin(s, id, size, 1000, &f, &buf);
 		if (rc)
 			_exit(tu_err_to_exit(rc));
-		tu_fill(buf, SIZE, seed);
+		tu_fill(buf, size, seed);
 		if (ready_w >= 0) {
 			tu_child_write_byte(ready_w, 'r');
 			tu_child_read_byte(go_r);
@@ -343,5 +353,66 @@ Test(store_fill, wait_returns_ready_objects_in_input_order)
 	cr_assert_eq(tu_wait_result(pid), 0);
 	tu_assert_rc(shoal_wait(s, ids, 4, 4, 20, ready), 3); /* timeout */
 	tu_assert_rc(shoal_wait(s, ids, 4, 5, 0, ready), -EINVAL);
+	shoal_store_close(s);
+}
+
+/* Fills of at most SHOAL__INLINE_MAX bytes live in the entry itself: no
+ * block, no arena bytes; one byte more takes a block. */
+Test(store_fill, small_fills_live_in_the_entry)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	size_t sizes[] = {0, 1, SHOAL__INLINE_MAX, SHOAL__INLINE_MAX + 1};
+	shoal_id ids[4];
+
+	for (int k = 0; k < 4; k++) {
+		struct shoal_view v;
+
+		ids[k] = shoal_id_next(s);
+		tu_assert_rc(shoal__obj_promise(s, ids[k], true, 0), 0);
+		cr_assert_eq(tu_wait_result(sized_filler(s, ids[k], sizes[k], 20 + k,
+							 -1, -1, 0)), 0);
+		tu_assert_rc(shoal_get(s, ids[k], 0, &v), 0);
+		cr_assert_eq(v.size, sizes[k]);
+		cr_assert(tu_check(v.data, v.size, 20 + k), "size %zu: wrong bytes",
+			  sizes[k]);
+		shoal_release(s, &v);
+		cr_assert_eq(tu_stats(s).bytes_used,
+			     sizes[k] > SHOAL__INLINE_MAX ? sizes[k] : 0,
+			     "size %zu: arena bytes", sizes[k]);
+	}
+	for (int k = 0; k < 4; k++) {
+		tu_assert_rc(shoal_drop(s, ids[k]), 0);
+		tu_assert_rc(shoal_delete(s, ids[k]), 0);
+	}
+	cr_assert_eq(tu_stats(s).bytes_used, 0);
+	cr_assert_eq(tu_stats(s).objects, 0);
+	shoal_store_close(s);
+}
+
+/* A filler killed inside an inline fill: undone, nothing to free, and the
+ * promise can be filled again. */
+Test(store_fill, a_filler_killed_in_an_inline_fill_is_undone)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	struct shoal_view v;
+	int ready[2], go[2];
+	pid_t pid;
+
+	tu_pipe(ready);
+	tu_pipe(go);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	pid = sized_filler(s, id, 4, 7, ready[1], go[0], 0);
+	cr_assert_eq(tu_read_byte(ready[0], 5000), 'r');
+	cr_assert(ctl_of(s, id) & SHOAL__CTL_FILLING);
+	tu_kill(pid);
+	cr_assert_geq(shoal_store_reap(s), 1);
+	cr_assert_not(ctl_of(s, id) & SHOAL__CTL_FILLING, "FILLING left set");
+	cr_assert_eq(SHOAL__CTL_STATE(ctl_of(s, id)), SHOAL__E_CREATED);
+	cr_assert_eq(tu_wait_result(sized_filler(s, id, 4, 8, -1, -1, 0)), 0);
+	tu_assert_rc(shoal_get(s, id, 0, &v), 0);
+	cr_assert(tu_check(v.data, v.size, 8));
+	shoal_release(s, &v);
+	cr_assert_eq(tu_stats(s).bytes_used, 0);
 	shoal_store_close(s);
 }
