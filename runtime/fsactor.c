@@ -83,45 +83,45 @@ static bool shoal__slot_live(uint32_t st)
 	       st == SHOAL__A_RESTARTING;
 }
 
-/* Holds (hold = true) or drops the ref arguments of a constructor. */
-static void shoal__ctor_refs(struct shoal__fs *fs, struct shoal__actor_slot *a,
-			     bool hold, uint32_t upto)
+/* Constructor argument i: 1 and its ID if it is a ref, 0 if not, or the
+ * decoding error. */
+static int shoal__ctor_ref(const struct shoal__actor_slot *a, uint32_t i,
+			   shoal_id *id)
 {
-	for (uint32_t i = 0; i < a->ctor_nargs && i < upto; i++) {
-		const uint8_t *data;
-		uint32_t kind, len;
-		shoal_id id;
+	const uint8_t *data;
+	uint32_t kind, len;
+	int rc = shoal__args_decode(a->ctor_args, a->ctor_nargs, a->ctor_len, i,
+				    &kind, &data, &len);
 
-		if (shoal__args_decode(a->ctor_args, a->ctor_nargs, a->ctor_len, i,
-				       &kind, &data, &len) ||
-		    kind != SHOAL_ARG_REF)
-			continue;
-		memcpy(&id, data, sizeof id);
-		if (hold)
-			shoal_hold(fs->store, id);
-		else
+	if (rc || kind != SHOAL_ARG_REF)
+		return rc;
+	memcpy(id, data, sizeof *id);
+	return 1;
+}
+
+/* Drops the holds on the ref arguments before argument `upto`. */
+static void shoal__ctor_drop(struct shoal__fs *fs, struct shoal__actor_slot *a,
+			     uint32_t upto)
+{
+	shoal_id id;
+
+	for (uint32_t i = 0; i < a->ctor_nargs && i < upto; i++)
+		if (shoal__ctor_ref(a, i, &id) == 1)
 			shoal_drop(fs->store, id);
-	}
 }
 
 /* Holds every ref argument; on failure drops those held. */
 static int shoal__ctor_hold(struct shoal__fs *fs, struct shoal__actor_slot *a)
 {
-	for (uint32_t i = 0; i < a->ctor_nargs; i++) {
-		const uint8_t *data;
-		uint32_t kind, len;
-		shoal_id id;
-		int rc = shoal__args_decode(a->ctor_args, a->ctor_nargs, a->ctor_len,
-					    i, &kind, &data, &len);
+	shoal_id id;
 
-		if (rc)
-			return rc;
-		if (kind != SHOAL_ARG_REF)
-			continue;
-		memcpy(&id, data, sizeof id);
-		rc = shoal_hold(fs->store, id);
+	for (uint32_t i = 0; i < a->ctor_nargs; i++) {
+		int rc = shoal__ctor_ref(a, i, &id);
+
+		if (rc == 1)
+			rc = shoal_hold(fs->store, id);
 		if (rc) {
-			shoal__ctor_refs(fs, a, false, i);
+			shoal__ctor_drop(fs, a, i);
 			return rc;
 		}
 	}
@@ -219,7 +219,7 @@ static void shoal__fs_actor_die(struct shoal__fs *fs, struct shoal__actor_slot *
 		snprintf(a->why, sizeof a->why, "%s", why);
 	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst); /* D2 */
 	shoal__fs_drain_all(fs, a, a->why);
-	shoal__ctor_refs(fs, a, false, UINT32_MAX);
+	shoal__ctor_drop(fs, a, UINT32_MAX);
 }
 
 static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
