@@ -13,6 +13,7 @@
 
 #include <shoal/store.h>
 
+#include "crash.h"
 #include "heap.h"
 #include "layout.h"
 
@@ -49,6 +50,7 @@ struct shoal_store {
 	 * assume single-threaded.  Never held across a wait. */
 	_Atomic uint32_t lock;
 	uint32_t ledger_used;       /* records in my ledger (under lock) */
+	struct shoal__crash crash;  /* test builds: where to die (crash.h) */
 	/* Called around every sleep of a get, wait or create (a worker tells
 	 * the runtime it is blocked); set once, before any concurrent use. */
 	void (*on_block)(void *ctx, bool blocked);

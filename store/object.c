@@ -204,14 +204,18 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 		return rc;
 	for (;;) {
 		shoal__intent_ref(s, r->idx);
+		SHOAL__CRASH(s, REF_INTENT);
 		rc = shoal__ref_cas(s, r);
 		if (rc != -EAGAIN)
 			break;
 		shoal__intent_done(s);
 		shoal__obj_wait_no_repair(&s->dir[r->idx]);
 	}
-	if (!rc)
+	if (!rc) {
+		SHOAL__CRASH(s, REF_CAS);
 		shoal__ledger_commit(s, &pos);
+		SHOAL__CRASH(s, REF_LEDGER);
+	}
 	shoal__intent_done(s);
 	return rc;
 }

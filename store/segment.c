@@ -197,6 +197,7 @@ static struct shoal_store *shoal__store_alloc(void)
 	s->arena = arena;
 	s->fd = -1;
 	s->slot = UINT32_MAX;
+	shoal__crash_from_env(&s->crash);
 	return s;
 }
 

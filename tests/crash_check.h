@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/crash_check.h - what "the survivors repaired everything" means, as
+ * checks on a store's shared state (internal layout), for tests that kill
+ * processes at crash points (test_crash_points.c).
+ *
+ * Call cc_check() on a quiescent store: every process that had it open is
+ * either dead and already reaped, or the caller (whose own calls have all
+ * returned).  It then holds that:
+ *   - no directory stripe lock is held, and no entry is marked REPAIR or
+ *     FILLING (nobody is in the middle of anything);
+ *   - every process slot is FREE, or LIVE with a running owner;
+ *   - every entry's pins and holds equal the sum of the live processes'
+ *     ledger records for it (no count given back twice or never);
+ *   - no unsealed entry outlives its creator;
+ *   - the header's object and byte counters equal what the live entries
+ *     add up to.
+ * The first violation is described in `why`.
+ */
+#ifndef SHOAL_TESTS_CRASH_CHECK_H
+#define SHOAL_TESTS_CRASH_CHECK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+struct cc_report {
+	char why[512];
+};
+
+static inline bool cc_fail(struct cc_report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof r->why, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
+{
+	for (uint32_t i = 0; i < s->hdr->nstripes; i++) {
+		uint32_t v = atomic_load(&s->stripes[i]);
+
+		if (v)
+			return cc_fail(r, "stripe %u locked by slot %u", i, v - 1);
+	}
+	for (uint32_t i = 0; i <= s->dir_mask; i++) {
+		uint64_t c = atomic_load(&s->dir[i].ctl);
+
+		if (c & (SHOAL__CTL_REPAIR | SHOAL__CTL_FILLING))
+			return cc_fail(r, "entry %u ctl %#llx: REPAIR/FILLING left",
+				       i, (unsigned long long)c);
+	}
+	return true;
+}
+
+static inline bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
+{
+	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+		uint32_t ph = SHOAL__PROC_PHASE(st);
+
+		if (ph == SHOAL__PROC_FREE)
+			continue;
+		if (ph != SHOAL__PROC_LIVE || shoal__proc_dead(s, i))
+			return cc_fail(r, "slot %u phase %u pid %d: not reaped", i,
+				       ph, SHOAL__PROC_PID(st));
+	}
+	return true;
+}
+
+/* Sums every live slot's ledger into pins[] / holds[] by entry index. */
+static inline void cc_sum_ledgers(struct shoal_store *s, uint64_t *pins,
+				  uint64_t *holds)
+{
+	for (uint32_t q = 0; q < s->hdr->max_procs; q++) {
+		uint64_t st = atomic_load(&s->procs[q].state);
+		_Atomic uint64_t *l = shoal__proc_ledger(s, q);
+
+		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE)
+			continue;
+		for (uint32_t i = 0; i <= s->ledger_mask; i++) {
+			uint64_t rec = atomic_load(&l[i]);
+			uint32_t idx = SHOAL__LEDGER_KEY(rec) - 1;
+
+			if (!rec || idx > s->dir_mask)
+				continue;
+			pins[idx] += SHOAL__LEDGER_PINS(rec);
+			holds[idx] += SHOAL__LEDGER_HOLDS(rec);
+		}
+	}
+}
+
+static inline bool cc_check_counts(struct shoal_store *s, struct cc_report *r)
+{
+	uint64_t *pins = calloc(s->dir_mask + 1, sizeof *pins);
+	uint64_t *holds = calloc(s->dir_mask + 1, sizeof *holds);
+	bool ok = true;
+
+	if (!pins || !holds) {
+		free(pins);
+		free(holds);
+		return cc_fail(r, "out of memory");
+	}
+	cc_sum_ledgers(s, pins, holds);
+	for (uint32_t i = 0; ok && i <= s->dir_mask; i++) {
+		uint64_t c = atomic_load(&s->dir[i].ctl);
+
+		if (SHOAL__CTL_PINS(c) != pins[i] || SHOAL__CTL_HOLDS(c) != holds[i])
+			ok = cc_fail(r, "entry %u (state %u): pins %u holds %u, "
+				     "ledgers say %llu and %llu", i,
+				     SHOAL__CTL_STATE(c), SHOAL__CTL_PINS(c),
+				     SHOAL__CTL_HOLDS(c),
+				     (unsigned long long)pins[i],
+				     (unsigned long long)holds[i]);
+	}
+	free(pins);
+	free(holds);
+	return ok;
+}
+
+static inline bool cc_creator_live(struct shoal_store *s, uint32_t creator)
+{
+	uint32_t slot = creator >> 20;
+	uint64_t st;
+
+	if (slot >= s->hdr->max_procs)
+		return false;
+	st = atomic_load(&s->procs[slot].state);
+	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+	       (SHOAL__PROC_GEN(st) & 0xfffffu) == (creator & 0xfffffu);
+}
+
+/* Unsealed entries have a live creator; counters match the entries. */
+static inline bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
+{
+	uint64_t objects = 0, bytes = 0;
+
+	for (uint32_t i = 0; i <= s->dir_mask; i++) {
+		uint64_t c = atomic_load(&s->dir[i].ctl);
+		struct shoal__desc d = shoal__entry_desc(&s->dir[i]);
+		unsigned st = SHOAL__CTL_STATE(c);
+
+		if (st != SHOAL__E_CREATED && st != SHOAL__E_SEALED)
+			continue;
+		if (st == SHOAL__E_CREATED && !cc_creator_live(s, d.creator))
+			return cc_fail(r, "entry %u unsealed, creator %#x gone", i,
+				       d.creator);
+		objects++;
+		if (!(d.flags & SHOAL__SIZE_INLINE))
+			bytes += d.size + d.meta_size;
+	}
+	if (objects != atomic_load(&s->hdr->objects))
+		return cc_fail(r, "%llu live entries, counter says %llu",
+			       (unsigned long long)objects,
+			       (unsigned long long)atomic_load(&s->hdr->objects));
+	if (bytes != atomic_load(&s->hdr->bytes_used))
+		return cc_fail(r, "%llu bytes in live entries, counter says %llu",
+			       (unsigned long long)bytes,
+			       (unsigned long long)atomic_load(&s->hdr->bytes_used));
+	return true;
+}
+
+static inline bool cc_check(struct shoal_store *s, struct cc_report *r)
+{
+	r->why[0] = '\0';
+	return cc_check_locks(s, r) && cc_check_procs(s, r) &&
+	       cc_check_counts(s, r) && cc_check_entries(s, r);
+}
+
+#endif /* SHOAL_TESTS_CRASH_CHECK_H */
