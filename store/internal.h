@@ -19,7 +19,7 @@
 
 /*
  * Process-local handle.  Every field is set by open and read-only after,
- * except id_counter (atomic: any thread of this process derives IDs),
+ * except id_cursor (atomic: any thread of this process derives IDs),
  * lock and ledger_used.
  * The pointers below are this process's translations of offsets that
  * shoal__seg_validate() checked.
@@ -44,7 +44,9 @@ struct shoal_store {
 	_Atomic uint64_t *ledger;   /* this process's ledger */
 	uint32_t dir_mask;
 	uint32_t ledger_mask;
-	_Atomic uint64_t id_counter;
+	/* The ID block this handle draws from (block << 16 | next in it),
+	 * 0 before the first: see shoal_id_next. */
+	_Atomic uint64_t id_cursor;
 	/* Serialises this process's threads over its per-process state in
 	 * the segment (intent, ledger, allocator cache), which the protocols
 	 * assume single-threaded.  Never held across a wait. */

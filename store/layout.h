@@ -105,7 +105,12 @@ struct shoal__seg_hdr {
 	_Atomic uint64_t evicted_bytes;
 	_Atomic uint64_t reaped;
 	_Atomic uint64_t clock;        /* LRU ticks, see object.c */
-	uint8_t pad1_[64 - 48];
+	/* Blocks of 2^16 ID counters handed out (object.c, shoal_id_next):
+	 * relaxed fetch_add, whose atomicity alone makes each block one
+	 * process's; 64 bits never wrap, so no ID repeats in a segment's
+	 * life. */
+	_Atomic uint64_t id_blocks;
+	uint8_t pad1_[64 - 56];
 
 	/* Events (wait.c): obj, an object was created or sealed; space, room
 	 * may have appeared (a drop, release, delete, abort or reap). */

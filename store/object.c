@@ -849,13 +849,45 @@ SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 	return shoal__put(store, &o, data, timeout_ms);
 }
 
+/*
+ * ID counters: the segment hands out blocks of 2^16 counters from one
+ * 64-bit header counter (id_blocks, never reset, never wrapping), and a
+ * handle draws its IDs' `lo` from its current block, so an ID's counter
+ * alone is unique for the segment's life, whatever happens to the process
+ * slots (a slot's generation, which the owner field carries, wraps after
+ * 2^20 processes).  The cursor is one word: a thread that takes the last
+ * counter of a block (or finds none) reserves a new block and installs it
+ * with a CAS; a block lost to a racing CAS is simply never used.
+ */
+#define SHOAL__ID_BLOCK_BITS 16
+#define SHOAL__ID_BLOCK_MASK ((1ull << SHOAL__ID_BLOCK_BITS) - 1)
+
+static uint64_t shoal__id_counter(struct shoal_store *s)
+{
+	uint64_t cur = atomic_load_explicit(&s->id_cursor, memory_order_relaxed);
+
+	for (;;) {
+		uint64_t next = cur + 1, n;
+
+		if (cur == 0 || (next & SHOAL__ID_BLOCK_MASK) == 0) {
+			n = atomic_fetch_add_explicit(&s->hdr->id_blocks, 1,
+						      memory_order_relaxed) + 1;
+			next = n << SHOAL__ID_BLOCK_BITS;
+		}
+		/* Relaxed: the cursor orders nothing but itself. */
+		if (atomic_compare_exchange_weak_explicit(&s->id_cursor, &cur,
+							  next,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return next;
+	}
+}
+
 SHOAL_API shoal_id shoal_id_next(struct shoal_store *store)
 {
-	uint64_t n = atomic_fetch_add_explicit(&store->id_counter, 1,
-					       memory_order_relaxed) + 1;
 	uint32_t owner = (store->slot << 20) | (store->slot_gen & 0xfffff);
 
-	return shoal_id_derive(0, owner, n, 0);
+	return shoal_id_derive(0, owner, shoal__id_counter(store), 0);
 }
 
 SHOAL_API int shoal_put(struct shoal_store *store, const void *data,

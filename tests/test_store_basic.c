@@ -6,6 +6,7 @@
  * ID generation and error strings.
  */
 #include "testutil.h"
+#include "internal.h"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -753,6 +754,44 @@ Test(store_basic, id_next_gives_distinct_ids)
 	/* a fresh ID is free in the store: it can be created */
 	tu_assert_rc(tu_put(s, ids[0], 8, 1, 0), 0);
 	free(ids);
+	shoal_store_close(s);
+}
+
+/*
+ * Issue 8 point 3: an ID never repeats in a segment's life, even when a
+ * process slot's generation wraps around.  IDs used to carry 20 bits of
+ * the slot's generation and a counter that restarted at each attach: the
+ * 2^20-th process in a slot made the IDs of the first again, and a put
+ * made a second live entry under an existing ID.  The wrap is made here
+ * by setting the freed slot's generation 2^20 - 1 ahead.
+ */
+Test(store_basic, ids_do_not_repeat_when_a_slot_generation_wraps)
+{
+	struct shoal_store *s = tu_store(4 * MiB), *a, *b;
+	shoal_id ia, ib;
+	struct shoal_view v;
+	uint32_t slot, gen;
+
+	tu_assert_rc(shoal_store_attach_fd(shoal_store_fd(s), &a), 0);
+	slot = a->slot;
+	gen = a->slot_gen;
+	tu_assert_rc(shoal_put(a, "first", 6, 0, &ia), 0);
+	shoal_store_close(a);
+	atomic_store(&s->procs[slot].state,
+		     SHOAL__PROC_STATE(gen + 0xfffff, SHOAL__PROC_FREE, 0));
+	tu_assert_rc(shoal_store_attach_fd(shoal_store_fd(s), &b), 0);
+	cr_assert_eq(b->slot, slot, "the same slot again");
+	cr_assert_eq(b->slot_gen & 0xfffff, gen & 0xfffff, "a wrapped generation");
+	tu_assert_rc(shoal_put(b, "second", 7, 0, &ib), 0);
+	cr_assert_not(shoal_id_eq(ia, ib), "the second process got the first "
+		      "process's ID again");
+	tu_assert_rc(shoal_get(s, ib, 0, &v), 0);
+	cr_assert_str_eq(v.data, "second");
+	tu_assert_rc(shoal_release(s, &v), 0);
+	tu_assert_rc(shoal_get(s, ia, 0, &v), 0);
+	cr_assert_str_eq(v.data, "first");
+	tu_assert_rc(shoal_release(s, &v), 0);
+	shoal_store_close(b);
 	shoal_store_close(s);
 }
 
