@@ -33,7 +33,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 1u
+#define SHOAL__LAYOUT_VERSION 2u
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -246,18 +246,20 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 #define SHOAL__PROC_PID(s) ((int32_t)(uint32_t)(s))
 
 /*
- * Ledger record (one _Atomic uint64_t): entry index + 1 (24 bits; 0 =
- * empty) << 40 | pins (20) << 20 | holds (20).  Each process's ledger is
- * an open-addressed table written only by its owner (ledger.c).  The index
- * alone identifies the object because an entry with a nonzero count in any
- * ledger is never reused.
+ * Ledger record (one _Atomic uint64_t): entry index + 1 (26 bits; 0 =
+ * empty) << 38 | pins (19) << 19 | holds (19).  The key has room for every
+ * directory slot (at most 4 x 2^22, segment.c) and the counts are as wide
+ * as an entry's.  Each process's ledger is an open-addressed table written
+ * only by its owner (ledger.c).  The index alone identifies the object
+ * because an entry with a nonzero count in any ledger is never reused.
  */
-#define SHOAL__LEDGER_KEY(r) ((uint32_t)((r) >> 40))
-#define SHOAL__LEDGER_PINS(r) ((uint32_t)((r) >> 20) & 0xfffff)
-#define SHOAL__LEDGER_HOLDS(r) ((uint32_t)(r) & 0xfffff)
+#define SHOAL__LEDGER_KEY_BITS 26
+#define SHOAL__LEDGER_KEY(r) ((uint32_t)((r) >> 38))
+#define SHOAL__LEDGER_PINS(r) ((uint32_t)((r) >> 19) & 0x7ffffu)
+#define SHOAL__LEDGER_HOLDS(r) ((uint32_t)(r) & 0x7ffffu)
 #define SHOAL__LEDGER_REC(key, pins, holds)                                  \
-	(((uint64_t)(key) << 40) | ((uint64_t)(pins) << 20) | (uint64_t)(holds))
-#define SHOAL__LEDGER_COUNT_MAX 0xfffffu
+	(((uint64_t)(key) << 38) | ((uint64_t)(pins) << 19) | (uint64_t)(holds))
+#define SHOAL__LEDGER_COUNT_MAX 0x7ffffu
 
 /* ------------------------------------------------------------------ */
 /* Object directory                                                   */

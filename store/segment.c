@@ -32,6 +32,9 @@
 #define SHOAL__MAX_PROCS 4096u
 #define SHOAL__MAX_OBJECTS (1u << 22)
 #define SHOAL__MAX_LEDGER (1u << 20)
+/* A ledger key (layout.h) names every directory slot, index + 1. */
+static_assert(4ull * SHOAL__MAX_OBJECTS < (1ull << SHOAL__LEDGER_KEY_BITS),
+	      "ledger keys too narrow for the directory");
 #define SHOAL__MAX_CAPACITY (1ull << 40)
 #define SHOAL__NAME_MAX 200u
 

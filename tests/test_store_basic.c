@@ -795,6 +795,41 @@ Test(store_basic, ids_do_not_repeat_when_a_slot_generation_wraps)
 	shoal_store_close(s);
 }
 
+/*
+ * Issue 8 point 4: a process's ledger names every directory entry.  Its
+ * key was 24 bits: with max_objects above 2^21 the directory has 2^24
+ * slots, the last one's key (index + 1) wrapped to 0, and its holds could
+ * never be dropped.  The directory is 1 GiB of a sparse memfd here; only
+ * the pages touched cost memory.
+ */
+Test(store_basic, the_last_directory_entry_can_be_held_and_dropped)
+{
+	struct shoal_store_options o = tu_opts(1 * MiB);
+	struct shoal_store *s = NULL;
+	struct shoal_store_stats st;
+	shoal_id id;
+	uint32_t owner = 0x1234, t;
+
+	o.max_objects = 1u << 22;
+	o.max_procs = 2;
+	o.ledger_slots = 16;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	cr_assert_eq(s->dir_mask, (1u << 24) - 1);
+	/* An ID whose home is the last slot of the empty directory. */
+	t = (s->dir_mask - shoal__dir_home(s, shoal_id_derive(0, owner, 0, 0))) &
+	    s->dir_mask;
+	id = shoal_id_derive(0, owner, t / 4, (uint16_t)(t % 4));
+	cr_assert_eq(shoal__dir_home(s, id), s->dir_mask);
+	tu_assert_rc(shoal_put_with_id(s, id, "last", 5, NULL, 0, 0), 0);
+	tu_assert_rc(shoal_hold(s, id), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	tu_assert_rc(shoal_delete(s, id), 0);
+	tu_assert_rc(shoal_store_stats(s, &st), 0);
+	cr_assert_eq(st.objects, 0);
+	shoal_store_close(s);
+}
+
 Test(store_basic, strerror_names_every_code)
 {
 	static const int ours[] = {
