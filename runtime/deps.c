@@ -76,6 +76,15 @@ static struct shoal__rt_hdr *shoal__dep_region(struct shoal_store *s)
 	return h && shoal__rt_region_check(h, size) == 0 ? h : NULL;
 }
 
+/* store/waiters.c's bound on the task nodes of one stack: every argument
+ * of every record (SHOAL__DEP_REF has 4 bits for the argument). */
+uint64_t shoal__dep_max_refs(struct shoal_store *s)
+{
+	struct shoal__rt_hdr *h = shoal__dep_region(s);
+
+	return h ? (uint64_t)h->max_tasks * 16 : 0;
+}
+
 /* store/waiters.c, draining a closed stack: resolves one task node and
  * returns the next reference of the stack (0 ends it). */
 uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref)

@@ -68,20 +68,31 @@ static void shoal__waiter_wake(struct shoal__waiter *w)
 			NULL, NULL, 0); /* a spinning owner sees the bump */
 }
 
+/*
+ * Drains the chain it takes.  Each kind of node is counted against its own
+ * bound, so that a chain another process corrupted into a cycle still ends:
+ * thread records against the number of records (max_procs x
+ * SHOAL__PROC_WAITERS), task nodes against the number the runtime can
+ * have (shoal__dep_max_refs).  A long run of task nodes never cuts the
+ * drain short before a thread's record, nor the other way round.
+ */
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 {
 	uint32_t ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
 						memory_order_seq_cst);
 	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
+	uint64_t deps = 0, dep_max = shoal__dep_max_refs(s);
 
-	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED; n++) {
+	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED;) {
 		struct shoal__waiter *w;
 
 		if (shoal__dep_is_ref(ref)) {
+			if (deps++ >= dep_max)
+				return;
 			ref = shoal__dep_resolve(s, ref);
 			continue;
 		}
-		w = n < max ? shoal__waiter_at(s, ref) : NULL;
+		w = n++ < max ? shoal__waiter_at(s, ref) : NULL;
 		if (!w)
 			return;
 		/* Read next before waking: the owner may reuse the record. */

@@ -536,6 +536,48 @@ Test(runtime_tasks, a_thousand_tasks_park_on_one_object_without_a_worker)
 	stop(&f);
 }
 
+/*
+ * Issue 8 point 8: draining a sealed object's waiter stack counted task
+ * nodes against the bound meant for thread records (max_procs x 16): with
+ * a blocked thread and more than that many tasks parked after it, the
+ * drain stopped at the thread and the tasks parked before it never ran.
+ */
+Test(runtime_tasks, a_long_stack_of_parked_tasks_and_a_thread_drains_whole)
+{
+	enum { EARLY = 100, LATE = 1300 };
+	struct rt_fixture f = start(1, 4096);
+	static shoal_id early[EARLY], late[LATE];
+	shoal_id gate = shoal_id_next(f.s);
+	int64_t one = 1, two = 2, total = 0;
+	void *data;
+	pid_t getter;
+
+	tu_assert_rc(shoal_create(f.s, gate, sizeof two, NULL, 0, 0, &data), 0);
+	memcpy(data, &two, sizeof two);
+	for (int i = 0; i < EARLY; i++)
+		early[i] = submit_add(&f, &one, 1, &gate, 1);
+	getter = tu_fork();
+	if (getter == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(f.s), &c) == 0, 10);
+		TU_CHILD_CHECK(shoal_get(c, gate, 20000, &v) == 0, 11);
+		_exit(0);
+	}
+	cr_assert(tu_wait_sleeping(getter, 5000), "the getter never blocked");
+	for (int i = 0; i < LATE; i++)
+		late[i] = submit_add(&f, &one, 1, &gate, 1);
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	for (int i = 0; i < LATE; i++)
+		total += value(&f, late[i]);
+	for (int i = 0; i < EARLY; i++)
+		total += value(&f, early[i]);
+	cr_assert_eq(total, 3 * (EARLY + LATE));
+	cr_assert_eq(tu_wait_exit(getter), 0);
+	stop(&f);
+}
+
 Test(runtime_tasks, a_store_only_process_that_seals_releases_parked_tasks)
 {
 	struct rt_fixture f = start(1, 0);
