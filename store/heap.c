@@ -223,6 +223,8 @@ struct heap_plan {
 	uint32_t rover;               /* rover afterwards */
 	uint32_t pad_;
 	uint64_t reserved;            /* reserved pages afterwards */
+	uint64_t rec_off;             /* a caller's record word (0: none) */
+	uint64_t rec_val;             /* ... gets this value with the plan */
 };
 
 struct heap_intent {
@@ -638,6 +640,21 @@ static void plan_give(const struct shoal__heap_view *hv, uint32_t s,
 	pl->reserved = res >= n ? res - n : 0;
 }
 
+/* The caller's record word (heap.h, the handoff): written as part of the
+ * plan, so that it says "allocated" or "freed" exactly when the page map
+ * does, whoever applies the plan.  Relaxed: the reader is the owner
+ * itself, or a reaper after the owner's death (which the mutex or the
+ * reaper's own death test orders). */
+static void plan_record(const struct shoal__heap_view *hv,
+			const struct heap_plan *pl)
+{
+	if (pl->rec_off && pl->rec_off % 8 == 0 &&
+	    pl->rec_off <= hv->map.size - 8)
+		atomic_store_explicit((_Atomic uint64_t *)(hv->map.base +
+							   pl->rec_off),
+				      pl->rec_val, memory_order_relaxed);
+}
+
 /* Idempotent: clears first, then tags; bounds-checks everything, since a
  * recoverer reads the plan from shared memory. */
 static void plan_apply(const struct shoal__heap_view *hv,
@@ -658,6 +675,7 @@ static void plan_apply(const struct shoal__heap_view *hv,
 	atomic_store_explicit(&h->reserved,
 			      pl->reserved <= np ? pl->reserved : np,
 			      memory_order_relaxed);
+	plan_record(hv, pl);
 }
 
 /* ------------------------------------------------------------------ */
@@ -797,9 +815,22 @@ static bool find_fit(const struct shoal__heap_view *hv, uint32_t n,
 	return false;
 }
 
-/* Takes n pages (a slab of class cls if state is PM_SLAB) into *page. */
-static int extent_take(const struct shoal__heap_view *hv, uint32_t n,
-		       uint32_t state, uint32_t cls, uint32_t *page)
+/* Segment offset of a caller's record word, 0 for none. */
+static uint64_t rec_offset(const struct shoal__heap_view *hv,
+			   _Atomic uint64_t *rec)
+{
+	uint8_t *p = (uint8_t *)rec;
+
+	if (!rec || p < hv->map.base || p + 8 > hv->map.base + hv->map.size)
+		return 0;
+	return (uint64_t)(p - hv->map.base);
+}
+
+/* Takes n pages (a slab of class cls if state is PM_SLAB) into *page;
+ * the plan also stores the run's offset into rec (if not NULL). */
+static int extent_take_rec(const struct shoal__heap_view *hv, uint32_t n,
+			   uint32_t state, uint32_t cls, uint32_t *page,
+			   _Atomic uint64_t *rec)
 {
 	uint32_t align = state == PM_SLAB ? PAGES_PER_SLAB : 1, run, len, at;
 	struct heap_plan pl;
@@ -814,6 +845,8 @@ static int extent_take(const struct shoal__heap_view *hv, uint32_t n,
 	plan_take(hv, run, len, at, n, state, &pl);
 	pl.slab = at / PAGES_PER_SLAB;
 	pl.cls = cls;
+	pl.rec_off = rec_offset(hv, rec);
+	pl.rec_val = page_off(hv, at);
 	intent_begin(hv, state == PM_SLAB ? OP_CARVE : OP_ALLOC, &pl);
 	intent_finish(hv);
 	heap_unlock(hv);
@@ -821,8 +854,15 @@ static int extent_take(const struct shoal__heap_view *hv, uint32_t n,
 	return 0;
 }
 
+static int extent_take(const struct shoal__heap_view *hv, uint32_t n,
+		       uint32_t state, uint32_t cls, uint32_t *page)
+{
+	return extent_take_rec(hv, n, state, cls, page, NULL);
+}
+
+/* Frees the run at off; the plan also stores 0 into rec (if not NULL). */
 static int large_free(const struct shoal__heap_view *hv, uint64_t off,
-		      uint64_t size)
+		      uint64_t size, _Atomic uint64_t *rec)
 {
 	uint32_t p, st, l;
 	struct heap_plan pl;
@@ -838,6 +878,8 @@ static int large_free(const struct shoal__heap_view *hv, uint64_t off,
 		rc = -EINVAL;
 	} else {
 		plan_give(hv, p, l, &pl);
+		pl.rec_off = rec_offset(hv, rec);
+		pl.rec_val = 0;
 		intent_begin(hv, OP_FREE, &pl);
 		intent_finish(hv);
 	}
@@ -1127,13 +1169,19 @@ static void cache_put(const struct shoal__heap_view *hv,
  * which only the owner could have written, are dropped). */
 static bool cache_get(const struct shoal__heap_view *hv,
 		      struct shoal__heap_cache *cache, uint32_t c,
-		      shoal__off_t *out)
+		      shoal__off_t *out, _Atomic uint64_t *rec)
 {
 	uint32_t s, b;
 
 	for (uint32_t n = cache_count(cache, c); n > 0; n--) {
 		uint64_t off = cache->blocks[c][n - 1];
 
+		/* The handoff (heap.h): the record names the block before the
+		 * count that gives it away; compiler order only, a reaper
+		 * reads both after our death. */
+		if (rec)
+			atomic_store_explicit(rec, off, memory_order_relaxed);
+		atomic_signal_fence(memory_order_release);
 		cache->count[c] = n - 1;
 		if (block_locate(hv, c, off, &s, &b)) {
 			*out = SHOAL__OFF(off);
@@ -1234,41 +1282,41 @@ static void heap_reclaim(const struct shoal__heap_view *hv,
 
 static int small_alloc(const struct shoal__heap_view *hv,
 		       struct shoal__heap_cache *cache, uint32_t c,
-		       shoal__off_t *out)
+		       shoal__off_t *out, _Atomic uint64_t *rec)
 {
 	int rc;
 
-	if (cache_get(hv, cache, c, out))
+	if (cache_get(hv, cache, c, out, rec))
 		return 0;
 	rc = refill(hv, cache, c);
 	if (rc == -ENOMEM) {
 		heap_reclaim(hv, cache);
 		rc = refill(hv, cache, c);
 	}
-	if (rc == 0 && !cache_get(hv, cache, c, out))
+	if (rc == 0 && !cache_get(hv, cache, c, out, rec))
 		rc = -ENOMEM;
 	return rc;
 }
 
 static int large_alloc(const struct shoal__heap_view *hv,
 		       struct shoal__heap_cache *cache, uint64_t size,
-		       shoal__off_t *out)
+		       shoal__off_t *out, _Atomic uint64_t *rec)
 {
 	uint32_t n = (uint32_t)pages_for(size), p;
-	int rc = extent_take(hv, n, PM_USED, 0, &p);
+	int rc = extent_take_rec(hv, n, PM_USED, 0, &p, rec);
 
 	if (rc == -ENOMEM) {
 		heap_reclaim(hv, cache);
-		rc = extent_take(hv, n, PM_USED, 0, &p);
+		rc = extent_take_rec(hv, n, PM_USED, 0, &p, rec);
 	}
 	if (rc == 0)
 		*out = SHOAL__OFF(page_off(hv, p));
 	return rc;
 }
 
-int shoal__heap_alloc(const struct shoal__heap_view *hv,
-		      struct shoal__heap_cache *cache, uint64_t size,
-		      shoal__off_t *out)
+int shoal__heap_alloc_rec(const struct shoal__heap_view *hv,
+			  struct shoal__heap_cache *cache, uint64_t size,
+			  shoal__off_t *out, _Atomic uint64_t *rec)
 {
 	int c;
 
@@ -1276,8 +1324,15 @@ int shoal__heap_alloc(const struct shoal__heap_view *hv,
 		return -EINVAL;
 	c = shoal__heap_class(size);
 	if (c < 0)
-		return large_alloc(hv, cache, size, out);
-	return small_alloc(hv, cache, (uint32_t)c, out);
+		return large_alloc(hv, cache, size, out, rec);
+	return small_alloc(hv, cache, (uint32_t)c, out, rec);
+}
+
+int shoal__heap_alloc(const struct shoal__heap_view *hv,
+		      struct shoal__heap_cache *cache, uint64_t size,
+		      shoal__off_t *out)
+{
+	return shoal__heap_alloc_rec(hv, cache, size, out, NULL);
 }
 
 /* off is a block boundary of a live slab of class c. */
@@ -1289,9 +1344,9 @@ static bool block_live(const struct shoal__heap_view *hv, uint32_t c,
 	return block_locate(hv, c, off, &s, &b) && slab_usable(hv, s, c);
 }
 
-int shoal__heap_free(const struct shoal__heap_view *hv,
-		     struct shoal__heap_cache *cache, shoal__off_t off,
-		     uint64_t size)
+int shoal__heap_free_rec(const struct shoal__heap_view *hv,
+			 struct shoal__heap_cache *cache, shoal__off_t off,
+			 uint64_t size, _Atomic uint64_t *rec)
 {
 	int c;
 
@@ -1299,11 +1354,33 @@ int shoal__heap_free(const struct shoal__heap_view *hv,
 		return -EINVAL;
 	c = shoal__heap_class(size);
 	if (c < 0)
-		return large_free(hv, off.v, size);
+		return large_free(hv, off.v, size, rec);
 	if (!block_live(hv, (uint32_t)c, off.v))
 		return -EINVAL;
 	cache_put(hv, cache, (uint32_t)c, off.v);
 	return 0;
+}
+
+int shoal__heap_free(const struct shoal__heap_view *hv,
+		     struct shoal__heap_cache *cache, shoal__off_t off,
+		     uint64_t size)
+{
+	return shoal__heap_free_rec(hv, cache, off, size, NULL);
+}
+
+bool shoal__heap_rec_owns(const struct shoal__heap_cache *cache,
+			  _Atomic uint64_t *rec, uint64_t off, uint64_t size)
+{
+	int c = shoal__heap_class(size ? size : 1);
+
+	if (!off || atomic_load_explicit(rec, memory_order_relaxed) != off)
+		return false;
+	if (c < 0)
+		return true; /* large: the plan wrote it; a free clears it */
+	for (uint32_t i = 0; i < cache_count(cache, (uint32_t)c); i++)
+		if (cache->blocks[c][i] == off)
+			return false; /* still (or again) in the cache */
+	return true;
 }
 
 void shoal__heap_cache_flush(const struct shoal__heap_view *hv,

@@ -89,6 +89,34 @@ int shoal__heap_free(const struct shoal__heap_view *hv,
 		     struct shoal__heap_cache *cache, shoal__off_t off,
 		     uint64_t size);
 
+/*
+ * The handoff: the same calls with a record word `rec` in the segment
+ * (the caller's intent), so that a reaper can tell after the caller's
+ * death whether a block changed hands, instead of leaking it.
+ *  - alloc: rec gets the block's offset.  A small block: rec is written
+ *    before the cache count that gives the block away, so "rec names X and
+ *    X is not in the (dead) owner's cache" means the caller got X.  A large
+ *    run: rec is written by the extent plan itself (under the heap lock,
+ *    replayed by whoever recovers it), so "rec names X" means allocated.
+ *  - free: a small block is freed when the cache count that covers it is
+ *    stored, so "X in the cache" means freed; a large run's plan stores 0
+ *    into rec, so "rec still names X" means not freed.
+ * shoal__heap_rec_owns() answers both: does the record still own X (got
+ * it and has not freed it)?  Only meaningful once the cache's owner is
+ * dead or is the caller.  A reaper that frees on a dead owner's behalf
+ * frees into the dead owner's cache, so the answer stays true to the end.
+ * Windows inside the slab layer (a pop or push CAS and the cache count
+ * beside it) are the heap's own, see heap.c.
+ */
+int shoal__heap_alloc_rec(const struct shoal__heap_view *hv,
+			  struct shoal__heap_cache *cache, uint64_t size,
+			  shoal__off_t *out, _Atomic uint64_t *rec);
+int shoal__heap_free_rec(const struct shoal__heap_view *hv,
+			 struct shoal__heap_cache *cache, shoal__off_t off,
+			 uint64_t size, _Atomic uint64_t *rec);
+bool shoal__heap_rec_owns(const struct shoal__heap_cache *cache,
+			  _Atomic uint64_t *rec, uint64_t off, uint64_t size);
+
 /* Returns every block of a cache to the slabs and zeroes the cache: at
  * close, and by a reaper on a dead process's cache. */
 void shoal__heap_cache_flush(const struct shoal__heap_view *hv,

@@ -512,6 +512,36 @@ Test(heap, run_is_free_tracks_runs)
 	seg_close(&t);
 }
 
+/* The handoff record (heap.h): alloc names the block in it, and the
+ * record owns the block exactly until it is freed (small: back in the
+ * cache; large: the free's plan clears the record). */
+Test(heap, a_record_owns_its_block_from_alloc_to_free)
+{
+	struct tseg t;
+	struct shoal__heap_cache c;
+	shoal__off_t holder, s, l;
+	_Atomic uint64_t *rec;
+
+	seg_open(&t, 1 * MIB, 0);
+	cache_zero(&c);
+	cr_assert_eq(shoal__heap_alloc(&t.hv, &c, 64, &holder), 0);
+	rec = (_Atomic uint64_t *)(t.hv.map.base + holder.v); /* in the map */
+	atomic_store(rec, 0);
+	cr_assert_eq(shoal__heap_alloc_rec(&t.hv, &c, 200, &s, rec), 0);
+	cr_assert_eq(atomic_load(rec), s.v);
+	cr_assert(shoal__heap_rec_owns(&c, rec, s.v, 200));
+	cr_assert_eq(shoal__heap_free_rec(&t.hv, &c, s, 200, rec), 0);
+	cr_assert_not(shoal__heap_rec_owns(&c, rec, s.v, 200),
+		      "a small block back in the cache is freed");
+	cr_assert_eq(shoal__heap_alloc_rec(&t.hv, &c, 100000, &l, rec), 0);
+	cr_assert_eq(atomic_load(rec), l.v, "the plan wrote the record");
+	cr_assert(shoal__heap_rec_owns(&c, rec, l.v, 100000));
+	cr_assert_eq(shoal__heap_free_rec(&t.hv, &c, l, 100000, rec), 0);
+	cr_assert_eq(atomic_load(rec), 0, "the free's plan cleared it");
+	cr_assert_not(shoal__heap_rec_owns(&c, rec, l.v, 100000));
+	seg_close(&t);
+}
+
 Test(heap, init_and_check_refuse_bad_views)
 {
 	struct tseg t;
