@@ -31,11 +31,57 @@
 
 #include <stdint.h>
 
-/* X(NAME, scenario, what the process leaves behind when it dies there) */
-#define SHOAL__CRASH_POINTS(X)                                                \
-	X(REF_INTENT, ref, "a pin/hold change: intent written, CAS not made")  \
-	X(REF_CAS, ref, "a pin/hold change: entry CAS made, ledger not")      \
-	X(REF_LEDGER, ref, "a pin/hold change: ledger written, intent not cleared")
+/*
+ * X(NAME, scenario, what the process leaves behind when it dies there).
+ * The scenario is the one that must reach the point (the test runs every
+ * other scenario with the point armed too, and checks those that reach
+ * it as well).
+ */
+#define SHOAL__CRASH_POINTS(X)                                                 \
+	/* object.c: the REF protocol (pin, hold, unpin, drop) */              \
+	X(REF_INTENT, ref, "count change: intent written, CAS not made")        \
+	X(REF_CAS, ref, "count change: entry CAS made, ledger not")            \
+	X(REF_LEDGER, ref, "count change: ledger written, intent not cleared") \
+	/* object.c: create and put */                                        \
+	X(CREATE_ALLOCATED, put, "create: block handed over, no entry yet")    \
+	X(CREATE_RESERVED, put, "create: entry claimed under the stripe lock") \
+	X(CREATE_HELD, put, "create: creation hold in the ledger, unpublished")\
+	X(CREATE_PUBLISHED, put, "create: entry published, counters not")      \
+	X(CREATE_COUNTED, put, "create: counted, stripes still locked")        \
+	/* object.c: abort */                                                  \
+	X(ABORT_INTENT, abort, "abort: intent written, entry not ended")       \
+	X(ABORT_ENDED, abort, "abort: entry ended, creation hold in ledger")   \
+	X(ABORT_LEDGER, abort, "abort: ledger written, intent not cleared")    \
+	/* end.c: evict, delete, abort, last drop */                           \
+	X(END_ARMED, put, "end: record armed, ending CAS not made")            \
+	X(END_MARKED, put, "end: entry ended and marked, waiters not woken")   \
+	X(END_CLOSED, put, "end: waiters woken, counters not set")             \
+	X(END_COUNTED, put, "end: counters set, block not freed")              \
+	X(END_FREED, put, "end: block freed, mark not cleared")                \
+	X(END_UNMARKED, put, "end: mark cleared, record still armed")          \
+	/* fill.c: filling a promise */                                        \
+	X(FILL_ALLOCATED, fill, "fill: block handed to the record")            \
+	X(FILL_NAMED, fill, "fill: entry named in the record, not FILLING")    \
+	X(FILL_SEALING, fill, "fill: described, sealing CAS not made")         \
+	X(FILL_SEALED, fill, "fill: sealed, counters and record not")          \
+	X(FILL_ABORTING, fill_abort, "fill: aborted meanwhile, end not made")  \
+	/* repair.c: a reaper recounting an entry */                           \
+	X(REPAIR_TAKEN, reap_ref, "repair: word taken, entry not marked")      \
+	X(REPAIR_MARKED, reap_ref, "repair: REPAIR set, nothing counted")      \
+	X(REPAIR_COUNTED, reap_ref, "repair: counted, not stored")             \
+	X(REPAIR_RETURNED, reap_ref, "repair: stored and word given back")     \
+	/* proc.c: reaping a dead process */                                   \
+	X(REAP_CLAIMED, reap, "reap: slot claimed, nothing done")              \
+	X(REAP_FILL, reap, "reap: one fill handled, record not cleared")       \
+	X(REAP_FILLS, reap, "reap: fills done, intent not")                    \
+	X(REAP_CREATE, reap, "reap: create decided, stripes not released")     \
+	X(REAP_RECOUNTED, reap_ref, "reap: entry recounted, abort not checked")\
+	X(REAP_INTENT, reap, "reap: intent done, end record not")              \
+	X(REAP_END, reap, "reap: end record done, ledger not")                 \
+	X(REAP_FLAGGED, reap, "reap: a record flagged, not given back")        \
+	X(REAP_GIVEN, reap, "reap: a record given back, still flagged")        \
+	X(REAP_LEDGER, reap, "reap: ledger done, orphans and cache not")       \
+	X(REAP_CLEARED, reap, "reap: slot cleared, not freed")
 
 enum shoal__crash_point {
 #define SHOAL__CP_ENUM(name, scenario, what) SHOAL__CP_##name,

@@ -196,14 +196,18 @@ void shoal__dir_unlock(struct shoal_store *s, uint32_t home)
 	shoal__stripe_unlock(s, st[0]);
 }
 
+/* EMPTY, or FREE / a tombstone that nobody holds, that is not under
+ * REPAIR and that carries no end mark (its block may not be freed yet,
+ * end.c). */
 static bool shoal__reusable(uint64_t c)
 {
 	unsigned st = SHOAL__CTL_STATE(c);
 
-	if (st == SHOAL__E_EMPTY || st == SHOAL__E_FREE)
+	if (st == SHOAL__E_EMPTY)
 		return true;
-	return (st == SHOAL__E_EVICTED || st == SHOAL__E_DELETED) &&
-	       !(c & SHOAL__CTL_REPAIR) && SHOAL__CTL_PINS(c) == 0 &&
+	return (st == SHOAL__E_FREE || st == SHOAL__E_EVICTED ||
+		st == SHOAL__E_DELETED) &&
+	       !(c & SHOAL__CTL_REPAIR) && SHOAL__CTL_MARK(c) == 0 &&
 	       SHOAL__CTL_HOLDS(c) == 0;
 }
 

@@ -184,24 +184,20 @@ static bool shoal__plan_spent(const struct shoal__evict_plan *p)
 }
 
 /* One CAS makes the candidate a tombstone if nothing changed since the
- * scan; returns the bytes freed (at least 1 for an empty object). */
+ * scan (an end, end.c); returns the bytes freed (at least 1 for an empty
+ * object). */
 static uint64_t shoal__evict_one(struct shoal_store *s,
 				 const struct shoal__cand *c)
 {
 	struct shoal__entry *e = &s->dir[c->idx];
-	uint64_t old = c->ctl;
-	uint64_t n = (old & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_EVICTED;
-	/* Read before the CAS: an evicted slot may be reused at once. */
+	uint64_t n = (c->ctl & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_EVICTED;
 	struct shoal__desc d = shoal__entry_desc(e);
 	uint64_t bytes = d.size + d.meta_size;
 
 	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != c->atime)
 		return 0;
-	if (!atomic_compare_exchange_strong_explicit(&e->ctl, &old, n,
-						     memory_order_acq_rel,
-						     memory_order_relaxed))
+	if (!shoal__obj_end(s, c->idx, c->ctl, n))
 		return 0;
-	shoal__obj_entry_free(s, &d);
 	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
 				  memory_order_relaxed);

@@ -15,12 +15,25 @@
  * then completes that abort instead of sealing.
  *
  * Crash safety: the filler records each fill in its process slot (layout.h,
- * struct shoal__fill_rec) before it sets FILLING.  A reaper of a dead filler
- * reads the records: an entry of that generation still FILLING was not
- * sealed, so its FILLING bit is cleared (or the pending abort completed)
- * and the block freed; an entry already sealed with that block keeps it.
- * A block allocated but not yet recorded can leak (the one-instruction
- * window of proc.c).
+ * struct shoal__fill_rec) before it allocates: the heap hands the block
+ * over through the record (heap.h), so the record owns it from the first
+ * instruction.  FILLING carries its owner: the pins field of a CREATED
+ * entry (which has no pins) holds the filler's slot + 1, so nobody can take
+ * another process's FILLING for its own.  The record's stage says what a
+ * reaper of a dead filler must do:
+ *   1 claimed: if the entry is still FILLING by the dead filler, it goes
+ *     back to plain CREATED (its description cleared) or, if an abort came
+ *     meanwhile, the abort is completed; the block is freed if the record
+ *     still owns it;
+ *   2 sealing (set before the sealing CAS): the entry still FILLING by the
+ *     filler means the seal did not happen (then as stage 1); otherwise it
+ *     did, the block is the entry's, and the slot's byte counter is set
+ *     from the record;
+ *   3 aborting (set before the abort is completed): the entry is ended if
+ *     it is still FILLING by the filler (else end.c's record finishes it),
+ *     and the block is freed if the record still owns it.
+ * A reaper that decides "not sealed" writes stage 1 before it acts, so that
+ * its own replacement decides the same.
  *
  * Error objects: fill_end may set SHOAL__SIZE_ERROR in the size word; the
  * runtime stores a failed task's code and message that way.
@@ -43,13 +56,28 @@ static int shoal__fill_rec_take(struct shoal_store *s)
 	return -EBUSY;
 }
 
-/* CREATED, generation gen, not FILLING, not being aborted -> FILLING. */
-static int shoal__set_filling(struct shoal__entry *e, uint32_t gen)
+static uint64_t shoal__with_filler(uint64_t c, uint32_t slot)
+{
+	c &= ~((uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_PINS_SHIFT);
+	return c | ((uint64_t)(slot + 1) << SHOAL__CTL_PINS_SHIFT);
+}
+
+/* c is entry generation gen being filled by `slot`. */
+static bool shoal__filled_by(uint64_t c, uint32_t gen, uint32_t slot)
+{
+	return SHOAL__CTL_GEN(c) == gen && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
+	       (c & SHOAL__CTL_FILLING) && SHOAL__CTL_PINS(c) == slot + 1;
+}
+
+/* CREATED, generation gen, not FILLING, not being aborted -> FILLING by
+ * this process. */
+static int shoal__set_filling(struct shoal_store *s, struct shoal__entry *e,
+			      uint32_t gen)
 {
 	uint64_t c;
 
 	do {
-		c = shoal__obj_wait_no_repair(e);
+		c = shoal__obj_wait_settled(s, e, true);
 		if (SHOAL__CTL_GEN(c) != gen || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
 		    (c & SHOAL__CTL_DELETING))
 			return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
@@ -59,65 +87,90 @@ static int shoal__set_filling(struct shoal__entry *e, uint32_t gen)
 		if (c & SHOAL__CTL_FILLING)
 			return -EBUSY;
 	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c, c | SHOAL__CTL_FILLING, memory_order_acq_rel,
-		memory_order_relaxed));
+		&e->ctl, &c, shoal__with_filler(c, s->slot) | SHOAL__CTL_FILLING,
+		memory_order_acq_rel, memory_order_relaxed));
 	return 0;
 }
 
-/* Under the lock: record the fill, then take the entry. */
+/* Under the lock: name the entry in the record, then take it. */
 static int shoal__fill_claim(struct shoal_store *s, shoal_id id,
 			     struct shoal__fill *f)
 {
-	struct shoal__fill_rec *r;
+	struct shoal__fill_rec *r = &s->me->fills[f->rec];
 	uint64_t c;
 	int idx = shoal__dir_lookup(s, id, &c);
-	int rc = shoal__fill_rec_take(s);
 
-	if (idx < 0 || rc < 0)
-		return idx < 0 ? idx : rc;
+	if (idx < 0)
+		return idx;
 	if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
 		return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED ? SHOAL_ESEALED : -ENOENT;
-	f->rec = (uint32_t)rc;
 	f->idx = (uint32_t)idx;
 	f->gen = SHOAL__CTL_GEN(c);
-	r = &s->me->fills[f->rec];
-	*r = (struct shoal__fill_rec){.entry = f->idx, .gen = f->gen, .stage = 1,
-				      .block_off = f->off, .block_size = f->size};
-	rc = shoal__set_filling(&s->dir[f->idx], f->gen);
-	if (rc)
-		r->stage = 0;
-	return rc;
+	r->entry = f->idx;
+	r->gen = f->gen;
+	SHOAL__CRASH(s, FILL_NAMED);
+	return shoal__set_filling(s, &s->dir[f->idx], f->gen);
 }
 
-/* The fill's block goes back (if `now` and it has one: inline fills do
- * not). */
-static void shoal__fill_free_block(struct shoal_store *s,
-				   const struct shoal__fill *f, bool now)
+/* The fill's block goes back if its record still owns it (inline fills
+ * have none); into the recording slot's cache (heap.h). */
+static void shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
+				   struct shoal__fill_rec *r)
 {
-	if (now && f->off)
-		shoal__obj_free_block(s, f->off, f->size);
+	uint64_t off = atomic_load_explicit(&r->block_off, memory_order_relaxed);
+
+	if (shoal__heap_rec_owns(&p->cache, &r->block_off, off, r->block_size))
+		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
+				     r->block_size, &r->block_off);
+}
+
+/* Takes a record (stage 1) for a fill of `size` bytes. */
+static int shoal__fill_rec_open(struct shoal_store *s, uint64_t size,
+				struct shoal__fill *f)
+{
+	struct shoal__fill_rec *r;
+	int rc;
+
+	shoal__lock(s);
+	rc = shoal__fill_rec_take(s);
+	if (rc >= 0) {
+		f->rec = (uint32_t)rc;
+		r = &s->me->fills[f->rec];
+		r->entry = UINT32_MAX;
+		r->block_size = size > SHOAL__INLINE_MAX ? size : 0;
+		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
+		r->stage = 1;
+	}
+	shoal__unlock(s);
+	return rc < 0 ? rc : 0;
 }
 
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf)
 {
-	shoal__off_t off;
+	struct shoal__fill_rec *r;
+	shoal__off_t off = SHOAL__OFF_NULL;
 	int rc;
 
 	if (!s || !f || !buf || shoal_id_is_nil(id))
 		return -EINVAL;
-	off.v = 0;
-	if (size > SHOAL__INLINE_MAX) {
-		rc = shoal__obj_alloc(s, size, timeout_ms, &off);
-		if (rc)
-			return rc;
-	}
+	rc = shoal__fill_rec_open(s, size, f);
+	if (rc)
+		return rc;
+	r = &s->me->fills[f->rec];
+	if (size > SHOAL__INLINE_MAX)
+		rc = shoal__obj_alloc(s, size, timeout_ms, &off, &r->block_off);
+	SHOAL__CRASH(s, FILL_ALLOCATED);
 	f->off = off.v;
 	f->size = size;
 	f->inl = 0;
 	shoal__lock(s);
-	rc = shoal__fill_claim(s, id, f);
-	shoal__fill_free_block(s, f, rc != 0);
+	if (!rc)
+		rc = shoal__fill_claim(s, id, f);
+	if (rc) {
+		shoal__fill_free_block(s, s->me, r);
+		r->stage = 0;
+	}
 	shoal__unlock(s);
 	if (!rc)
 		*buf = f->off ? (void *)(s->map.base + f->off) : (void *)&f->inl;
@@ -137,66 +190,109 @@ static void shoal__fill_describe(struct shoal__entry *e,
 	atomic_store_explicit(&e->data_size, f->size | flags, memory_order_relaxed);
 }
 
-/* FILLING -> SEALED, unless an abort arrived (DELETING): then -ENOENT. */
-static int shoal__fill_seal(struct shoal__entry *e, uint32_t gen)
+/* A promise's description again: no block (the filler's block is its own
+ * to free until the seal). */
+static void shoal__fill_undescribe(struct shoal__entry *e)
 {
-	uint64_t c;
+	atomic_store_explicit(&e->data_off, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->data_size, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->meta_size, 0, memory_order_relaxed);
+}
+
+/* FILLING by us -> SEALED, unless an abort arrived (DELETING): -ENOENT. */
+static int shoal__fill_seal(struct shoal_store *s, struct shoal__entry *e,
+			    uint32_t gen)
+{
+	uint64_t c, n;
 
 	do {
-		c = shoal__obj_wait_no_repair(e);
-		if (SHOAL__CTL_GEN(c) != gen || !(c & SHOAL__CTL_FILLING))
+		c = shoal__obj_wait_settled(s, e, true);
+		if (!shoal__filled_by(c, gen, s->slot) || (c & SHOAL__CTL_DELETING))
 			return -ENOENT;
-		if (c & SHOAL__CTL_DELETING)
-			return -ENOENT;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c,
-		(c & ~(SHOAL__CTL_FILLING | SHOAL__CTL_STATE_MASK)) | SHOAL__E_SEALED,
-		memory_order_seq_cst, memory_order_relaxed));
+		n = (shoal__with_filler(c, UINT32_MAX) &
+		     ~(SHOAL__CTL_FILLING | SHOAL__CTL_STATE_MASK)) | SHOAL__E_SEALED;
+	} while (!atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
+							memory_order_seq_cst,
+							memory_order_relaxed));
 	return 0;
 }
 
-/* A FILLING entry whose promise was aborted: FREE, counted out.  The
- * block is freed by the caller (it is not the entry's). */
-static void shoal__fill_finish_abort(struct shoal_store *s, uint32_t idx,
-				     uint32_t gen)
+/* An entry FILLING by `slot` whose promise was aborted: ended (end.c, by
+ * this process), with no block (the filler frees its own). */
+static void shoal__fill_finish_abort(struct shoal_store *s, uint32_t slot,
+				     uint32_t idx, uint32_t gen)
 {
 	struct shoal__entry *e = &s->dir[idx];
-	uint64_t c = shoal__obj_wait_no_repair(e);
 
-	struct shoal__desc none = {0}; /* the block is the filler's to free */
+	for (;;) {
+		uint64_t c = shoal__obj_wait_settled(s, e, true);
 
-	if (SHOAL__CTL_GEN(c) != gen || !(c & SHOAL__CTL_FILLING))
-		return;
-	/* Before the store that ends the entry: then it may be reused. */
-	shoal__waiters_close(s, e);
-	atomic_store_explicit(&e->data_off, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->data_size, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->ctl,
-			      shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen),
-			      memory_order_seq_cst);
-	shoal__obj_entry_free(s, &none); /* counts only */
+		if (!shoal__filled_by(c, gen, slot))
+			return;
+		shoal__fill_undescribe(e);
+		if (shoal__obj_end(s, idx, c,
+				   shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen)))
+			return;
+	}
+}
+
+/* FILLING by `slot` is given up: CREATED again (an abort that arrived
+ * meanwhile is completed instead). */
+static void shoal__fill_release(struct shoal_store *s, uint32_t slot,
+				uint32_t idx, uint32_t gen)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	uint64_t c, n;
+
+	do {
+		c = shoal__obj_wait_settled(s, e, true);
+		if (!shoal__filled_by(c, gen, slot))
+			return;
+		if (c & SHOAL__CTL_DELETING) {
+			shoal__fill_finish_abort(s, slot, idx, gen);
+			return;
+		}
+		shoal__fill_undescribe(e);
+		n = shoal__with_filler(c, UINT32_MAX) & ~SHOAL__CTL_FILLING;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
+}
+
+/* The seal went through: the slot's bytes, from the record. */
+static void shoal__fill_count(struct shoal__proc *p,
+			      const struct shoal__fill_rec *r)
+{
+	atomic_store_explicit(&p->bytes, r->bytes + (int64_t)r->block_size,
+			      memory_order_relaxed);
 }
 
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		    uint64_t flags)
 {
+	struct shoal__fill_rec *r;
 	struct shoal__entry *e;
 	int rc;
 
 	if (!s || !f || f->rec >= SHOAL__PROC_FILLS)
 		return -EINVAL;
 	e = &s->dir[f->idx];
+	r = &s->me->fills[f->rec];
 	shoal__lock(s);
 	shoal__fill_describe(e, f, flags);
-	rc = shoal__fill_seal(e, f->gen);
-	if (rc) {
-		shoal__fill_finish_abort(s, f->idx, f->gen);
-		shoal__fill_free_block(s, f, true);
-	} else if (f->off) { /* inline bytes use no arena */
-		atomic_fetch_add_explicit(&s->hdr->bytes_used, f->size,
-					  memory_order_relaxed);
+	r->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
+	r->stage = 2;
+	SHOAL__CRASH(s, FILL_SEALING);
+	rc = shoal__fill_seal(s, e, f->gen);
+	if (!rc) {
+		SHOAL__CRASH(s, FILL_SEALED);
+		shoal__fill_count(s->me, r);
+	} else {
+		r->stage = 3;
+		SHOAL__CRASH(s, FILL_ABORTING);
+		shoal__fill_finish_abort(s, s->slot, f->idx, f->gen);
+		shoal__fill_free_block(s, s->me, r);
 	}
-	s->me->fills[f->rec].stage = 0;
+	r->stage = 0;
 	shoal__unlock(s);
 	if (!rc) {
 		shoal__waiters_close(s, e);
@@ -205,57 +301,53 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 	return rc;
 }
 
-/* Clears FILLING, or completes an abort that arrived meanwhile. */
-static void shoal__fill_release(struct shoal_store *s, uint32_t idx,
-				uint32_t gen)
-{
-	struct shoal__entry *e = &s->dir[idx];
-	uint64_t c;
-
-	do {
-		c = shoal__obj_wait_no_repair(e);
-		if (SHOAL__CTL_GEN(c) != gen || !(c & SHOAL__CTL_FILLING))
-			return;
-		if (c & SHOAL__CTL_DELETING) {
-			shoal__fill_finish_abort(s, idx, gen);
-			return;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c, c & ~SHOAL__CTL_FILLING, memory_order_acq_rel,
-		memory_order_relaxed));
-}
-
 void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f)
 {
+	struct shoal__fill_rec *r;
+
 	if (!s || !f || f->rec >= SHOAL__PROC_FILLS)
 		return;
+	r = &s->me->fills[f->rec];
 	shoal__lock(s);
-	shoal__fill_release(s, f->idx, f->gen);
-	shoal__fill_free_block(s, f, true);
-	s->me->fills[f->rec].stage = 0;
+	shoal__fill_release(s, s->slot, f->idx, f->gen);
+	shoal__fill_free_block(s, s->me, r);
+	r->stage = 0;
 	shoal__unlock(s);
 }
 
-/* Reaper (s->lock held): a dead process's fills. */
+/* One record of a dead (or closing) slot, as its stage says (above). */
+static void shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
+				 struct shoal__fill_rec *r)
+{
+	struct shoal__proc *p = &s->procs[slot];
+	bool named = r->entry <= s->dir_mask;
+	uint64_t c = named ? atomic_load_explicit(&s->dir[r->entry].ctl,
+						  memory_order_acquire) : 0;
+
+	if (r->stage == 2) {
+		if (!named || !shoal__filled_by(c, r->gen, slot)) {
+			shoal__fill_count(p, r); /* sealed: the block is its */
+			return;
+		}
+		r->stage = 1; /* not sealed: decided, then undone below */
+	}
+	if (named && r->stage == 1)
+		shoal__fill_release(s, slot, r->entry, r->gen);
+	else if (named && r->stage == 3)
+		shoal__fill_finish_abort(s, slot, r->entry, r->gen);
+	shoal__fill_free_block(s, p, r);
+}
+
+/* Reaper (s->lock held): a dead or closing process's fills. */
 void shoal__fill_reap(struct shoal_store *s, uint32_t slot)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
 	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++) {
-		struct shoal__fill_rec *r = &p->fills[i];
-		struct shoal__entry *e;
-		uint64_t c;
-
-		if (r->stage == 0 || r->entry > s->dir_mask)
+		if (p->fills[i].stage == 0)
 			continue;
-		e = &s->dir[r->entry];
-		c = atomic_load_explicit(&e->ctl, memory_order_acquire);
-		if (SHOAL__CTL_GEN(c) == r->gen && !(c & SHOAL__CTL_FILLING) &&
-		    (!r->block_off || shoal__entry_desc(e).off == r->block_off))
-			continue; /* sealed with this block (or inline): it stays */
-		shoal__fill_release(s, r->entry, r->gen);
-		if (r->block_off) /* an inline fill has none */
-			shoal__obj_free_block(s, r->block_off, r->block_size);
-		r->stage = 0;
+		shoal__fill_reap_one(s, slot, &p->fills[i]);
+		SHOAL__CRASH(s, REAP_FILL);
+		p->fills[i].stage = 0;
 	}
 }

@@ -52,6 +52,8 @@ struct shoal_store {
 	 * assume single-threaded.  Never held across a wait. */
 	_Atomic uint32_t lock;
 	uint32_t ledger_used;       /* records in my ledger (under lock) */
+	bool reaping;               /* in shoal__proc_reap_all (under lock) */
+	bool repairing;             /* holds or takes the repair word (lock) */
 	struct shoal__crash crash;  /* test builds: where to die (crash.h) */
 	/* Called around every sleep of a get, wait or create (a worker tells
 	 * the runtime it is blocked); set once, before any concurrent use. */
@@ -165,12 +167,33 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx);
 
 /* object.c: pieces the reaper needs (all with s->lock held) */
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead);
-void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
-			   uint32_t pins, uint32_t holds);
-void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx,
-			    uint64_t ctl, uint32_t creator_holds);
+int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
+			  uint32_t pins, uint32_t holds);
+int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			   uint32_t creator_holds);
 uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen);
+/* The store's live objects and bytes: the sum of every slot's share. */
+void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
+			 int64_t *bytes);
+
+/* repair.c (s->lock held): recounts idx from every ledger but excl's. */
+void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t excl);
+/* Takes over and finishes the repair of a dead repairer, if any. */
+void shoal__repair_rescue(struct shoal_store *s);
+
+/* end.c (s->lock held): ending an entry, exactly once.  obj_end arms this
+ * process's FREE record, CASes c -> n (marked) and finishes; false if the
+ * CAS lost.  The pieces are for callers whose CAS does more (object.c,
+ * repair.c); end_finish also finishes a dead slot's record for a reaper. */
+bool shoal__obj_end(struct shoal_store *s, uint32_t idx, uint64_t c,
+		    uint64_t n);
+void shoal__end_arm(struct shoal_store *s, uint32_t idx, uint32_t gen,
+		    const struct shoal__desc *d);
+void shoal__end_disarm(struct shoal_store *s);
+uint64_t shoal__end_marked(const struct shoal_store *s, uint64_t n);
+bool shoal__end_cas(struct shoal_store *s, uint32_t idx, uint64_t c,
+		    uint64_t n);
+void shoal__end_finish(struct shoal_store *s, uint32_t slot);
 /* Records what this handle's process is (relaxed: read by tools). */
 static inline void shoal__store_set_role(struct shoal_store *s, uint32_t role)
 {
@@ -183,16 +206,18 @@ static inline uint32_t shoal__store_creator(const struct shoal_store *s)
 	return SHOAL__CREATOR(s->slot, s->slot_gen);
 }
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off,
-			   uint64_t size);
-void shoal__obj_entry_free(struct shoal_store *s, const struct shoal__desc *d);
+			   uint64_t size, _Atomic uint64_t *rec);
 /* An unsealed entry with no block, held by the caller, for another
  * process to fill (fill.c).  Takes the process lock itself. */
 int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 		       int timeout_ms);
 /* A block, evicting and waiting for room; takes the lock itself. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
-		     shoal__off_t *off);
-uint64_t shoal__obj_wait_no_repair(struct shoal__entry *e);
+		     shoal__off_t *off, _Atomic uint64_t *rec);
+/* An entry's word once no REPAIR is on it (a dead repairer's is taken
+ * over; locked: the caller holds s->lock). */
+uint64_t shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
+				 bool locked);
 bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
 
 /* fill.c: writing a promised entry from another process */

@@ -98,9 +98,18 @@ struct shoal__seg_hdr {
 	_Atomic uint32_t ready;  /* R0 */
 	uint8_t pad0_[256 - 200];
 
-	/* Counters, own line. */
-	_Atomic uint64_t bytes_used;   /* data + meta of live objects */
-	_Atomic uint64_t objects;      /* live entries (created or sealed) */
+	/* Counters, own line.  The live objects and their bytes are not here:
+	 * each process slot keeps its share (struct shoal__proc), so that a
+	 * reaper can redo a dead process's update exactly. */
+	/* The one repair in progress (object.c, SHOAL__REPAIR_*): CAS by the
+	 * repairer (acquire, taking it; release, giving it back) or by a
+	 * process that takes over from a dead repairer. */
+	_Atomic uint64_t repair;
+	/* Slots ever claimed: 1 + the highest index (proc.c raises it with a
+	 * CAS at claim; relaxed: sums over slots may miss a slot claimed
+	 * meanwhile, whose counters are still zero). */
+	_Atomic uint32_t procs_hwm;
+	uint32_t pad2_;
 	_Atomic uint64_t evictions;
 	_Atomic uint64_t evicted_bytes;
 	_Atomic uint64_t reaped;
@@ -119,19 +128,23 @@ struct shoal__seg_hdr {
 };
 
 static_assert(offsetof(struct shoal__seg_hdr, ready) == 196, "header ABI");
-static_assert(offsetof(struct shoal__seg_hdr, bytes_used) == 256, "header");
+static_assert(offsetof(struct shoal__seg_hdr, repair) == 256, "header");
 static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
 
 /* ------------------------------------------------------------------ */
 /* Process table                                                      */
 
-/* shoal__proc.state: gen (24 bits) << 40 | phase (8) << 32 | pid (32).
- * The pid is part of the word so that a claim names its owner in the same
- * CAS that takes the slot: a slot is never owned by an unknown pid. */
+/* shoal__proc.state: gen (24 bits) << 40 | phase (8) << 32 | who (32).
+ * LIVE: who is the owner's pid, part of the word so that a claim names its
+ * owner in the same CAS that takes the slot (a slot is never owned by an
+ * unknown pid).  REAPING: who is the reaper's slot (12 bits) << 20 | the
+ * low 20 bits of that slot's generation, an identity that survives pid
+ * reuse: the reaper is dead once its slot is free or has another
+ * generation, or its process is dead (proc.c). */
 enum shoal__proc_phase {
 	SHOAL__PROC_FREE = 0,
 	SHOAL__PROC_LIVE = 1,
-	SHOAL__PROC_REAPING = 2, /* pid field = the reaper's pid */
+	SHOAL__PROC_REAPING = 2,
 };
 
 /* What a process is to the runtime (0: a plain store user). */
@@ -146,9 +159,9 @@ enum shoal__proc_role {
 
 enum shoal__intent_op {
 	SHOAL__OP_NONE = 0,
-	SHOAL__OP_REF = 1,    /* changing pins/holds of `entry` */
+	SHOAL__OP_REF = 1,    /* changing pins/holds of `entry` (or aborting
+			       * it, which changes its holds too) */
 	SHOAL__OP_CREATE = 2, /* block_* allocated; entry once published */
-	SHOAL__OP_FREE = 3,   /* freeing block_* of a dead object */
 };
 
 /*
@@ -159,6 +172,10 @@ enum shoal__intent_op {
  * (release) publishes them (R3 <-> A3 in object.c) and the owner's release
  * store of op = NONE publishes its ledger update (R4 <-> A4).  The other
  * fields are read by a reaper only after the owner is dead.
+ *  block_off  the handoff record of heap.h: the heap names the block it
+ *             hands a CREATE here before the step that gives it away.
+ *  objects, bytes  the slot's counters before a CREATE's publish (the
+ *             reaper of a process that published redoes the update).
  */
 struct shoal__intent {
 	_Atomic uint32_t op;
@@ -166,11 +183,40 @@ struct shoal__intent {
 	uint32_t gen;          /* entry generation the op expects */
 	uint32_t stage;        /* op-specific progress marker */
 	uint32_t stripe[2];    /* CREATE: stripes that may be locked */
-	uint64_t block_off;    /* CREATE / FREE: the block */
+	_Atomic uint64_t block_off; /* CREATE: the block (handoff) */
 	uint64_t block_size;
-	uint8_t pad_[64 - 40];
+	int64_t objects;
+	int64_t bytes;
+	uint8_t pad_[64 - 56];
 };
 static_assert(sizeof(struct shoal__intent) == 64, "intent is one line");
+
+/*
+ * Ending an entry (object.c, shoal__obj_end): the record of the one entry
+ * this process is taking out of the directory and freeing.  Written only by
+ * the owner, before the CAS that ends the entry (which marks the entry with
+ * the owner's slot, see SHOAL__CTL_MARK), cleared after the mark is gone;
+ * read by a reaper after the owner died, which finishes what the mark says
+ * is unfinished (object.c).  A separate record from the intent: an
+ * eviction or a reap ends entries in the middle of a create.
+ *  block_off  the entry's block, a handoff record (heap.h): a large free's
+ *             plan clears it, a small one lands in the owner's cache.
+ *  objects, bytes  the slot's counters before the end, so that the update
+ *             after it is an assignment a reaper can redo.
+ */
+struct shoal__free_rec {
+	_Atomic uint32_t active;
+	uint32_t entry;
+	uint32_t gen;
+	uint32_t pad_;
+	_Atomic uint64_t block_off;
+	uint64_t block_size;
+	uint64_t size;         /* data + meta bytes the counter loses */
+	int64_t objects;
+	int64_t bytes;
+	uint8_t pad1_[64 - 56];
+};
+static_assert(sizeof(struct shoal__free_rec) == 64, "free record is a line");
 
 /*
  * A waiter record: a thread of the owning process blocked on one entry.
@@ -201,17 +247,21 @@ struct shoal__waiter {
 /*
  * A fill in progress (fill.c): this process writes the bytes of a promised
  * entry.  Written only by the owner (plain stores, program order); read by
- * a reaper after the owner died.  stage 0: free; 1: block allocated, the
- * entry may be FILLING; the entry is sealed once its FILLING bit is clear
- * and its data_off names block_off.
+ * a reaper after the owner died.  Stages (fill.c): 0 free; 1 claimed (the
+ * block, if any, is handed over through block_off, heap.h; the entry may
+ * be FILLING); 2 sealing (the entry owns the block once FILLING is clear);
+ * 3 aborting (the block is the filler's to free).  bytes: the slot's byte
+ * counter before the seal.
  */
 struct shoal__fill_rec {
 	uint32_t entry;
 	uint32_t gen;
 	uint32_t stage;
 	uint32_t pad_;
-	uint64_t block_off;
+	_Atomic uint64_t block_off;
 	uint64_t block_size;
+	int64_t bytes;
+	uint64_t pad1_;
 };
 
 #define SHOAL__PROC_FILLS 8u
@@ -225,9 +275,20 @@ struct shoal__proc {
 	_Atomic uint32_t role;       /* owner: enum shoal__proc_role */
 	_Atomic uint32_t futex;      /* reserved: this process's wake word */
 	_Atomic uint32_t ledger_seq; /* owner; odd while its ledger moves */
-	uint8_t pad0_[64 - 28];
+	uint32_t pad0_;
+	/* The slot's share of the store's counters (live objects, their
+	 * bytes): written by the slot's owner (relaxed; its own ops are
+	 * serialised by its store lock) or its reaper after its death, and
+	 * never reset (a new owner carries them on); read relaxed by anyone
+	 * who sums them (stats, the max_objects test).  The header's totals
+	 * are the sums over every slot ever claimed. */
+	_Atomic int64_t objects;
+	_Atomic int64_t bytes;
+	uint8_t pad1_[64 - 48];
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
+	/* Line 2: ending an entry (owner). */
+	struct shoal__free_rec free;
 	/* Records for this process's threads blocked on an entry. */
 	struct shoal__waiter waiters[SHOAL__PROC_WAITERS];
 	/* Fills of promised objects in progress (owner; reaper). */
@@ -241,20 +302,27 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 #define SHOAL__PROC_STATE(gen, phase, pid)                                   \
 	(((uint64_t)((gen) & 0xffffff) << 40) | ((uint64_t)(phase) << 32) |  \
 	 (uint32_t)(pid))
+/* The `who` of a REAPING word: the reaper's slot and generation. */
+#define SHOAL__PROC_REAPER(slot, gen) (((uint32_t)(slot) << 20) | ((gen) & 0xfffffu))
 #define SHOAL__PROC_GEN(s) ((uint32_t)((s) >> 40) & 0xffffff)
 #define SHOAL__PROC_PHASE(s) ((uint32_t)((s) >> 32) & 0xff)
 #define SHOAL__PROC_PID(s) ((int32_t)(uint32_t)(s))
 
 /*
- * Ledger record (one _Atomic uint64_t): entry index + 1 (26 bits; 0 =
- * empty) << 38 | pins (19) << 19 | holds (19).  The key has room for every
- * directory slot (at most 4 x 2^22, segment.c) and the counts are as wide
- * as an entry's.  Each process's ledger is an open-addressed table written
- * only by its owner (ledger.c).  The index alone identifies the object
- * because an entry with a nonzero count in any ledger is never reused.
+ * Ledger record (one _Atomic uint64_t): FLAG (1 bit) << 63 | entry index +
+ * 1 (25 bits; 0 = empty) << 38 | pins (19) << 19 | holds (19).  The key has
+ * room for every directory slot (at most 4 x 2^22, segment.c) and the
+ * counts are as wide as an entry's.  Each process's ledger is an
+ * open-addressed table written only by its owner (ledger.c), and after its
+ * death by its reaper, which sets FLAG on a record while it gives that
+ * record back (proc.c) and leaves a given-back record as key with zero
+ * counts until the whole table is cleared.  The index alone identifies the
+ * object because an entry with a nonzero count in any ledger is never
+ * reused.
  */
-#define SHOAL__LEDGER_KEY_BITS 26
-#define SHOAL__LEDGER_KEY(r) ((uint32_t)((r) >> 38))
+#define SHOAL__LEDGER_KEY_BITS 25
+#define SHOAL__LEDGER_FLAG (1ull << 63)
+#define SHOAL__LEDGER_KEY(r) ((uint32_t)((r) >> 38) & 0x1ffffffu)
 #define SHOAL__LEDGER_PINS(r) ((uint32_t)((r) >> 19) & 0x7ffffu)
 #define SHOAL__LEDGER_HOLDS(r) ((uint32_t)(r) & 0x7ffffu)
 #define SHOAL__LEDGER_REC(key, pins, holds)                                  \
@@ -271,7 +339,10 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
  *   bit   4      REPAIR: a reaper is recounting pins/holds (object.c)
  *   bit   5      FILLING: a process other than the creator is writing a
  *                promised (CREATED) object's bytes (fill.c)
- *   bits  6..24  pins  (19 bits)
+ *   bits  6..24  pins  (19 bits); in a FREE or tombstone entry (no pins
+ *                there) the MARK: process slot + 1 of whoever ended the
+ *                entry and is still freeing it (object.c, shoal__obj_end);
+ *                a marked entry is not reusable
  *   bits 25..43  holds (19 bits)
  *   bits 44..63  generation (20 bits), bumped when an entry is published
  * Because state, counts and generation share the word, a reader that was
@@ -303,6 +374,7 @@ enum shoal__entry_state {
 #define SHOAL__CTL_HOLDS(c)                                                   \
 	((uint32_t)((c) >> SHOAL__CTL_HOLDS_SHIFT) & SHOAL__CTL_COUNT_MAX)
 #define SHOAL__CTL_GEN(c) ((uint32_t)((c) >> SHOAL__CTL_GEN_SHIFT))
+#define SHOAL__CTL_MARK(c) SHOAL__CTL_PINS(c)
 #define SHOAL__CTL_MAKE(state, pins, holds, gen)                             \
 	((uint64_t)(state) | ((uint64_t)(pins) << SHOAL__CTL_PINS_SHIFT) |   \
 	 ((uint64_t)(holds) << SHOAL__CTL_HOLDS_SHIFT) |                     \

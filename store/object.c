@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * store/object.c - objects: create, seal, get, release, hold, drop, delete,
- * eviction, and the per-process ledger that makes them crash-safe.
+ * and the per-process ledger that makes them crash-safe.
  *
  * Counts.  An entry's pins (open views) and holds (references) live in its
  * control word (layout.h), so admission decisions (may this be evicted?
@@ -15,26 +15,31 @@
  *   intent.op = NONE                                (release: R4)
  *
  * A reaper that finds a dead process with op == REF cannot know whether
- * its CAS landed, so it recounts the entry (repair): it sets REPAIR in ctl
- * with a CAS (acquire: A3, it now sees the intent of every process whose
- * CAS preceded its own), waits for each live process whose intent names the
- * entry to clear it (acquire: A4, it then sees that process's ledger), sums
- * every other ledger's record for the entry, and stores the sum with REPAIR
- * cleared.  A process whose CAS meets REPAIR backs off and waits.  Reaping
- * is rare; the hot path pays two plain stores and one release store.
+ * its CAS landed, so it recounts the entry (repair.c).  A process whose CAS
+ * meets REPAIR backs off, withdraws its intent and waits.  Reaping is rare;
+ * the hot path pays two plain stores and one release store.  An abort
+ * changes the creator's holds too (its creation hold goes), so it runs
+ * under the same intent.
  *
  * Lifetime.  The creator holds an object from create on (its ledger gets
  * the hold before the entry is published).  An entry with pins or holds is
  * never evicted; an entry with pins is never freed (a delete marks it
  * DELETING and the last release frees it).  A deleted entry that is still
  * held stays as a DELETED tombstone until its last drop, so a ledger index
- * never names a reused entry.
+ * never names a reused entry.  Every end of an entry (eviction, delete,
+ * abort, a TRANSIENT object's last drop) goes through end.c, which frees
+ * its block exactly once whoever dies when.
  *
  * Eviction (evict.c).  When the heap has no room (or max_objects are
  * live), the creator evicts sealed, unpinned, unheld entries, least
  * recently used first.  Recency is a tick from the header's clock: taken
  * at create, and again at get when another tick happened since (so a get
  * loop on one object costs no shared RMW).
+ *
+ * Counters.  The live objects and their bytes are counted per process
+ * slot (layout.h): a publish adds to the creator's slot, an end subtracts
+ * from the ender's, each as an assignment from values recorded in the
+ * operation's record, which a reaper can redo.  The totals are sums.
  *
  * Waiting.  get waits for the header's object event (create or seal) and
  * create waits for the space event (drop, release, delete, abort, reap),
@@ -52,7 +57,7 @@
 #define SHOAL__WAIT_SLICE_MS 1000
 
 /* ------------------------------------------------------------------ */
-/* Changing counts: the REF protocol and its repair.                   */
+/* Changing counts: the REF protocol.                                  */
 
 static void shoal__intent_ref(struct shoal_store *s, uint32_t idx)
 {
@@ -68,14 +73,32 @@ static void shoal__intent_done(struct shoal_store *s)
 			      memory_order_release);
 }
 
-uint64_t shoal__obj_wait_no_repair(struct shoal__entry *e)
-{
-	uint64_t c;
+/*
+ * Waits until e is not under REPAIR and returns its word.  Bounded by the
+ * repairer, which runs a bounded recount; every SHOAL__RESCUE_SPINS yields
+ * the waiter looks at the repairer and, if it died, takes its repair over
+ * (repair.c), taking the store lock for it unless `locked` says the caller
+ * holds it.
+ */
+#define SHOAL__RESCUE_SPINS 64u
 
-	while ((c = atomic_load_explicit(&e->ctl, memory_order_acquire)) &
-	       SHOAL__CTL_REPAIR)
+uint64_t shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
+				 bool locked)
+{
+	for (uint32_t i = 1;; i++) {
+		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+
+		if (!(c & SHOAL__CTL_REPAIR))
+			return c;
+		if (i % SHOAL__RESCUE_SPINS == 0) {
+			if (!locked)
+				shoal__lock(s);
+			shoal__repair_rescue(s);
+			if (!locked)
+				shoal__unlock(s);
+		}
 		sched_yield();
-	return c;
+	}
 }
 
 static uint64_t shoal__add_counts(uint64_t c, int32_t dp, int32_t dh, int *err)
@@ -125,25 +148,39 @@ static uint64_t shoal__ref_acquire(uint64_t c, uint32_t gen, int32_t dp,
 	return shoal__add_counts(c, dp, dh, err);
 }
 
-/* unpin or drop: the entry may be sealed, deleting or a tombstone.  A
- * DELETING entry whose last pin goes becomes DELETED in the same CAS, and
- * so does a TRANSIENT one (flags: its description's, read before the CAS)
- * whose last pin or hold goes. */
+/* True if a word goes from sealed to gone (its end, end.c). */
+static bool shoal__is_end(uint64_t c, uint64_t n)
+{
+	return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
+	       SHOAL__CTL_STATE(n) == SHOAL__E_DELETED;
+}
+
+/* unpin or drop: the entry may be sealed, deleting or a tombstone (holds
+ * only: a tombstone's pins field is the end's mark).  A DELETING entry
+ * whose last pin goes becomes DELETED in the same CAS, and so does a
+ * TRANSIENT one (flags: its description's) whose last pin or hold goes:
+ * an end, which the caller marks (end.c). */
 static uint64_t shoal__ref_release(uint64_t c, uint32_t gen, int32_t dp,
 				   int32_t dh, uint64_t flags, int *err)
 {
+	bool sealed = SHOAL__CTL_STATE(c) == SHOAL__E_SEALED;
+	bool created = SHOAL__CTL_STATE(c) == SHOAL__E_CREATED;
 	uint64_t n;
 
 	if (SHOAL__CTL_GEN(c) != gen) {
 		*err = -ESTALE;
 		return 0;
 	}
+	if (!sealed && (dp || (!created && SHOAL__CTL_STATE(c) != SHOAL__E_EVICTED &&
+			       SHOAL__CTL_STATE(c) != SHOAL__E_DELETED))) {
+		*err = -ENOENT; /* no pins but on a sealed entry */
+		return 0;
+	}
 	n = shoal__add_counts(c, dp, dh, err);
-	if (n && (n & SHOAL__CTL_DELETING) && SHOAL__CTL_PINS(n) == 0)
+	if (n && sealed && (n & SHOAL__CTL_DELETING) && SHOAL__CTL_PINS(n) == 0)
 		n = (n & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
 		    SHOAL__E_DELETED;
-	else if (n && (flags & SHOAL__SIZE_TRANSIENT) &&
-		 SHOAL__CTL_STATE(n) == SHOAL__E_SEALED &&
+	else if (n && sealed && (flags & SHOAL__SIZE_TRANSIENT) &&
 		 !SHOAL__CTL_PINS(n) && !SHOAL__CTL_HOLDS(n))
 		n = (n & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_DELETED;
 	return n;
@@ -155,12 +192,14 @@ struct shoal__ref {
 	int32_t dpins;
 	int32_t dholds;
 	bool acquire;   /* pin/hold (true) or unpin/drop (false) */
+	bool ended;     /* out: the CAS ended the entry (end.c's record armed) */
 	uint64_t old;   /* out: the word replaced */
 	uint64_t now;   /* out: the word written */
-	struct shoal__desc desc; /* out (releases): the entry's block, read
-				  * before the CAS that may free it */
 };
 
+/* One CAS of the REF protocol; -EAGAIN under REPAIR (the caller backs
+ * off).  A release that ends the entry arms the end record first and
+ * marks the word (end.c); the caller finishes the end. */
 static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 {
 	struct shoal__entry *e = &s->dir[r->idx];
@@ -168,29 +207,33 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 	int err = 0;
 
 	for (;;) {
+		struct shoal__desc d;
 		uint64_t n;
 
 		if (c & SHOAL__CTL_REPAIR)
 			return -EAGAIN;
-		/* Before the CAS: once the word says DELETED the slot may be
-		 * reused and its description rewritten; while the CAS still
-		 * finds c, this is generation c's block. */
-		if (!r->acquire)
-			r->desc = shoal__entry_desc(e);
+		d = shoal__entry_desc(e); /* stable while live at r->gen */
 		n = r->acquire ? shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err)
 			       : shoal__ref_release(c, r->gen, r->dpins, r->dholds,
-						    r->desc.flags, &err);
+						    d.flags, &err);
 		if (!n)
 			return err;
+		r->ended = shoal__is_end(c, n);
+		if (r->ended) {
+			shoal__end_arm(s, r->idx, r->gen, &d);
+			n = shoal__end_marked(s, n);
+		}
 		/* R3 (release: our intent is visible to a reaper whose REPAIR
 		 * CAS follows), acquire: the entry's fields for a pin. */
 		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
-							  memory_order_acq_rel,
+							  memory_order_seq_cst,
 							  memory_order_acquire)) {
 			r->old = c;
 			r->now = n;
 			return 0;
 		}
+		if (r->ended)
+			shoal__end_disarm(s);
 	}
 }
 
@@ -209,7 +252,7 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 		if (rc != -EAGAIN)
 			break;
 		shoal__intent_done(s);
-		shoal__obj_wait_no_repair(&s->dir[r->idx]);
+		shoal__obj_wait_settled(s, &s->dir[r->idx], true);
 	}
 	if (!rc) {
 		SHOAL__CRASH(s, REF_CAS);
@@ -220,157 +263,63 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 	return rc;
 }
 
-static void shoal__set_repair(struct shoal__entry *e, uint64_t *c)
-{
-	for (;;) {
-		*c = shoal__obj_wait_no_repair(e);
-		/* A3: acquire, sees the intents of earlier R3 CASes. */
-		if (atomic_compare_exchange_weak_explicit(
-			    &e->ctl, c, *c | SHOAL__CTL_REPAIR,
-			    memory_order_acq_rel, memory_order_relaxed))
-			return;
-	}
-}
-
-/* Waits until a live process is not in the middle of changing idx. */
-static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
-				     uint32_t idx)
-{
-	struct shoal__intent *in = &s->procs[q].intent;
-
-	/* A4: acquire, pairs with R4; the ledger update is then visible. */
-	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
-	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
-		if (shoal__proc_dead(s, q))
-			return;
-		sched_yield();
-	}
-}
-
+/* After a successful release: finish the end it made, or announce that an
+ * object became evictable. */
 static void shoal__finish_release(struct shoal_store *s,
-				  const struct shoal__desc *d, uint64_t old,
-				  uint64_t now);
-
-/* Recounts idx's pins and holds from every ledger but the dead slot's. */
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t dead)
+				  const struct shoal__ref *r)
 {
-	struct shoal__entry *e = &s->dir[idx];
-	uint64_t pins = 0, holds = 0, c, n;
-	struct shoal__desc d;
-	int err = 0;
-
-	shoal__set_repair(e, &c);
-	d = shoal__entry_desc(e); /* stable: nobody changes a REPAIR word */
-	for (uint32_t q = 0; q < s->hdr->max_procs; q++) {
-		uint64_t st = atomic_load_explicit(&s->procs[q].state,
-						   memory_order_acquire);
-		uint64_t r;
-
-		if (q == dead || SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
-			continue;
-		shoal__wait_intent_clear(s, q, idx);
-		r = shoal__ledger_read_remote(s, q, idx);
-		pins += SHOAL__LEDGER_PINS(r);
-		holds += SHOAL__LEDGER_HOLDS(r);
-	}
-	if (pins > SHOAL__CTL_COUNT_MAX)
-		pins = SHOAL__CTL_COUNT_MAX;
-	if (holds > SHOAL__CTL_COUNT_MAX)
-		holds = SHOAL__CTL_COUNT_MAX;
-	n = shoal__add_counts(c & ~SHOAL__CTL_REPAIR, -(int32_t)SHOAL__CTL_PINS(c),
-			      -(int32_t)SHOAL__CTL_HOLDS(c), &err);
-	n = shoal__add_counts(n, (int32_t)pins, (int32_t)holds, &err);
-	if ((n & SHOAL__CTL_DELETING) && pins == 0)
-		n = (n & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
-		    SHOAL__E_DELETED;
-	/* Nobody else changes a word with REPAIR set: a plain release store. */
-	atomic_store_explicit(&e->ctl, n, memory_order_release);
-	shoal__finish_release(s, &d, c, n);
-}
-
-/* ------------------------------------------------------------------ */
-/* Freeing an object's block.                                          */
-
-/* The process's heap cache is single-threaded (heap.h): s->lock is held. */
-void shoal__obj_free_block(struct shoal_store *s, uint64_t off, uint64_t size)
-{
-	shoal__heap_free(&s->heap, &s->me->cache, SHOAL__OFF(off),
-			 size ? size : 1);
-}
-
-static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
-				  shoal__off_t *off)
-{
-	return shoal__heap_alloc(&s->heap, &s->me->cache, size ? size : 1, off);
-}
-
-/*
- * Frees the block of an entry that just stopped being live (evicted,
- * deleted or aborted), under a FREE intent (stage 1 from the call on: a
- * reaper then leaks the block rather than risk freeing it twice).  d is
- * the entry's description read BEFORE the CAS that ended it: after that
- * CAS the slot may already be reused, its description another object's.
- */
-void shoal__obj_entry_free(struct shoal_store *s, const struct shoal__desc *d)
-{
-	struct shoal__intent *in = &s->me->intent;
-	bool inl = d->flags & SHOAL__SIZE_INLINE; /* its bytes: no block */
-	uint64_t bytes = inl ? 0 : d->size + d->meta_size;
-	uint64_t off = inl ? 0 : d->off;
-
-	in->block_off = off;
-	in->block_size = bytes;
-	in->stage = 0;
-	atomic_store_explicit(&in->op, SHOAL__OP_FREE, memory_order_relaxed);
-	in->stage = 1;
-	if (off) /* a promise never filled, or an inline object, has none */
-		shoal__obj_free_block(s, off, bytes);
-	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
-	atomic_fetch_sub_explicit(&s->hdr->bytes_used, bytes, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&s->hdr->objects, 1, memory_order_relaxed);
-	shoal__event_signal(&s->hdr->space);
-}
-
-/* After an unpin/drop/repair replaced `old` by `now` (d: the entry's
- * description, read before): free a deleted entry's block, or announce
- * that an object became evictable. */
-static void shoal__finish_release(struct shoal_store *s,
-				  const struct shoal__desc *d, uint64_t old,
-				  uint64_t now)
-{
-	bool was_live = SHOAL__CTL_STATE(old) == SHOAL__E_SEALED;
-
-	if (was_live && SHOAL__CTL_STATE(now) == SHOAL__E_DELETED)
-		shoal__obj_entry_free(s, d);
-	else if (SHOAL__CTL_STATE(now) == SHOAL__E_SEALED &&
-		 !SHOAL__CTL_PINS(now) && !SHOAL__CTL_HOLDS(now))
+	if (r->ended)
+		shoal__end_finish(s, s->slot);
+	else if (SHOAL__CTL_STATE(r->now) == SHOAL__E_SEALED &&
+		 !SHOAL__CTL_PINS(r->now) && !SHOAL__CTL_HOLDS(r->now))
 		shoal__event_signal(&s->hdr->space);
 }
 
-/* A dead (or closing) process's share of idx goes. */
-void shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
-			   uint32_t holds)
-{
-	struct shoal__entry *e = &s->dir[idx];
-	struct shoal__desc d;
-	uint64_t c, n;
-	int err = 0;
+/* ------------------------------------------------------------------ */
+/* Blocks.                                                             */
 
-	do {
-		c = shoal__obj_wait_no_repair(e);
-		if (SHOAL__CTL_PINS(c) < pins || SHOAL__CTL_HOLDS(c) < holds)
-			return; /* counts were repaired below this record */
-		d = shoal__entry_desc(e); /* before the CAS: see entry_free */
-		n = shoal__ref_release(c, SHOAL__CTL_GEN(c), -(int32_t)pins,
-				       -(int32_t)holds, d.flags, &err);
-		if (!n)
-			return;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
-	shoal__finish_release(s, &d, c, n);
+/* The process's heap cache is single-threaded (heap.h): s->lock is held.
+ * rec: the operation's handoff record (heap.h). */
+static int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
+				  shoal__off_t *off, _Atomic uint64_t *rec)
+{
+	return shoal__heap_alloc_rec(&s->heap, &s->me->cache, size ? size : 1,
+				     off, rec);
 }
 
-/* Aborts an unsealed entry whose control word is c: back to FREE. */
+void shoal__obj_free_block(struct shoal_store *s, uint64_t off, uint64_t size,
+			   _Atomic uint64_t *rec)
+{
+	shoal__heap_free_rec(&s->heap, &s->me->cache, SHOAL__OFF(off),
+			     size ? size : 1, rec);
+}
+
+/* ------------------------------------------------------------------ */
+/* What a reaper gives back, and aborts.                               */
+
+/* A dead (or closing) process's share of idx goes: 0, or -EAGAIN under
+ * REPAIR (the reaper takes its record's FLAG down before it waits, so the
+ * repair can count the record, proc.c). */
+int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
+			  uint32_t holds)
+{
+	struct shoal__ref r = {.idx = idx, .dpins = -(int32_t)pins,
+			       .dholds = -(int32_t)holds};
+	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
+	int rc;
+
+	if (c & SHOAL__CTL_REPAIR)
+		return -EAGAIN;
+	if (SHOAL__CTL_PINS(c) < pins || SHOAL__CTL_HOLDS(c) < holds ||
+	    (pins && SHOAL__CTL_STATE(c) != SHOAL__E_SEALED))
+		return 0; /* counts repaired below this record: nothing to do */
+	r.gen = SHOAL__CTL_GEN(c);
+	rc = shoal__ref_cas(s, &r);
+	if (rc == 0)
+		shoal__finish_release(s, &r);
+	return rc == -EAGAIN ? rc : 0;
+}
+
 /* An aborted entry: FREE, or a DELETED tombstone while others still hold
  * it (a task's promised return held by a later task's submitter), so that
  * their ledgers never name a reused entry. */
@@ -380,42 +329,45 @@ uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen)
 		     : SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
 }
 
-/* Aborts an unsealed entry whose control word was c; creator_holds go
- * with it: the creator's own creation hold when it aborts, every hold of a
- * dead creator when a reaper does.  Other holds keep a tombstone. */
-void shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint64_t c,
-			    uint32_t creator_holds)
+/*
+ * Aborts the unsealed entry idx of generation gen; creator_holds go with
+ * it: the creator's own creation hold when it aborts, a dead creator's
+ * holds when a reaper does.  Other holds keep a tombstone.  An entry being
+ * filled gets DELETING instead and its filler ends it (fill.c).  0 (done,
+ * or nothing to abort), or -EAGAIN under REPAIR.
+ */
+int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			   uint32_t creator_holds)
 {
 	struct shoal__entry *e = &s->dir[idx];
-	uint32_t gen = SHOAL__CTL_GEN(c), left;
-	struct shoal__desc d = shoal__entry_desc(e);
-	bool closed = false;
-	uint64_t n;
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
-	/* Everything read or done to the slot happens before the CAS that
-	 * ends it: after it the slot may be reused at once. */
-	do {
-		c = shoal__obj_wait_no_repair(e);
-		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED || SHOAL__CTL_GEN(c) != gen ||
-		    (c & SHOAL__CTL_DELETING))
-			return;
-		d = shoal__entry_desc(e);
+	for (;;) {
+		uint32_t left;
+		uint64_t n;
+
+		if (c & SHOAL__CTL_REPAIR)
+			return -EAGAIN;
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
+		    SHOAL__CTL_GEN(c) != gen || (c & SHOAL__CTL_DELETING))
+			return 0;
 		left = SHOAL__CTL_HOLDS(c) > creator_holds
 			       ? SHOAL__CTL_HOLDS(c) - creator_holds : 0;
-		n = shoal__obj_aborted_word(left, gen);
-		if (c & SHOAL__CTL_FILLING) /* the filler completes the abort */
-			n = shoal__add_counts(c, 0, (int32_t)left - (int32_t)SHOAL__CTL_HOLDS(c),
-					      &(int){0}) | SHOAL__CTL_DELETING;
-		else if (!closed) /* its waiters re-check: it is going */
-			closed = (shoal__waiters_close(s, e), true);
-	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c, n, memory_order_seq_cst, memory_order_relaxed));
-	if (d.creator == SHOAL__CREATOR(s->slot, s->slot_gen) && creator_holds)
-		shoal__ledger_add(s, idx, 0, -(int32_t)creator_holds);
-	/* (a reaper clears a dead creator's whole ledger itself) */
-	if (c & SHOAL__CTL_FILLING)
-		return;
-	shoal__obj_entry_free(s, &d);
+		if (!(c & SHOAL__CTL_FILLING)) {
+			if (shoal__obj_end(s, idx, c,
+					   shoal__obj_aborted_word(left, gen)))
+				return 0;
+			c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+			continue;
+		}
+		/* The filler completes the abort (fill.c). */
+		n = shoal__add_counts(c, 0, (int32_t)left - (int32_t)SHOAL__CTL_HOLDS(c),
+				      &(int){0}) | SHOAL__CTL_DELETING;
+		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
+							  memory_order_seq_cst,
+							  memory_order_acquire))
+			return 0;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -500,12 +452,31 @@ static bool shoal__mine(const struct shoal_store *s, const struct shoal__entry *
 struct shoal__alloc_req {
 	uint64_t bytes;
 	shoal__off_t off;
+	_Atomic uint64_t *rec; /* the handoff record (heap.h) */
 };
+
+void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
+			 int64_t *bytes)
+{
+	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
+					    memory_order_relaxed);
+	int64_t o = 0, b = 0;
+
+	/* Relaxed: each slot's share is exact; the sum is a snapshot. */
+	for (uint32_t i = 0; i < hwm && i < s->hdr->max_procs; i++) {
+		o += atomic_load_explicit(&s->procs[i].objects, memory_order_relaxed);
+		b += atomic_load_explicit(&s->procs[i].bytes, memory_order_relaxed);
+	}
+	*objects = o;
+	*bytes = b;
+}
 
 static bool shoal__at_object_limit(const struct shoal_store *s)
 {
-	return atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
-	       s->hdr->max_objects;
+	int64_t objects, bytes;
+
+	shoal__store_totals(s, &objects, &bytes);
+	return objects >= (int64_t)s->hdr->max_objects;
 }
 
 /* Below the object limit, evicting while that makes progress: another
@@ -525,7 +496,7 @@ static int shoal__try_alloc(struct shoal_store *s, void *arg)
 	int rc = shoal__make_object_room(s);
 
 	while (!rc) {
-		rc = shoal__obj_alloc_block(s, r->bytes, &r->off);
+		rc = shoal__obj_alloc_block(s, r->bytes, &r->off, r->rec);
 		if (rc != -ENOMEM)
 			return rc;
 		rc = shoal__evict_for(s, r->bytes) ? 0 : -EAGAIN;
@@ -577,18 +548,27 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 	o->gen = gen;
 	atomic_store_explicit(&in->entry, o->idx, memory_order_relaxed);
 	in->gen = gen;
+	SHOAL__CRASH(s, CREATE_RESERVED);
 	rc = shoal__ledger_add(s, o->idx, 0, 1);
 	if (rc)
 		return rc; /* the slot stays FREE */
+	SHOAL__CRASH(s, CREATE_HELD);
+	in->objects = atomic_load_explicit(&s->me->objects, memory_order_relaxed);
+	in->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	in->stage = 1;
 	shoal__entry_fill(s, &s->dir[o->idx], o);
-	atomic_fetch_add_explicit(&s->hdr->objects, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->hdr->bytes_used,
-				  o->data_size + o->meta_size, memory_order_relaxed);
 	/* R2: publishes the entry's fields with its new state. */
 	atomic_store_explicit(&s->dir[o->idx].ctl,
 			      SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen),
 			      memory_order_release);
+	SHOAL__CRASH(s, CREATE_PUBLISHED);
+	/* The slot's counters, from the intent (a reaper redoes this). */
+	atomic_store_explicit(&s->me->objects, in->objects + 1,
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->me->bytes,
+			      in->bytes + (int64_t)(o->data_size + o->meta_size),
+			      memory_order_relaxed);
+	SHOAL__CRASH(s, CREATE_COUNTED);
 	return 0;
 }
 
@@ -610,7 +590,8 @@ static void shoal__intent_create(struct shoal_store *s)
 	struct shoal__intent *in = &s->me->intent;
 
 	in->stage = 0;
-	in->block_off = 0;
+	atomic_store_explicit(&in->entry, UINT32_MAX, memory_order_relaxed);
+	atomic_store_explicit(&in->block_off, 0, memory_order_relaxed);
 	in->block_size = 0;
 	in->stripe[0] = in->stripe[1] = UINT32_MAX;
 	atomic_store_explicit(&in->op, SHOAL__OP_CREATE, memory_order_relaxed);
@@ -632,10 +613,11 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	struct shoal__new_obj *o = arg;
 	uint64_t bytes = o->data_size + o->meta_size;
 	struct shoal__intent *in = &s->me->intent;
-	struct shoal__alloc_req r = {.bytes = bytes};
+	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off};
 	int rc;
 
 	shoal__intent_create(s);
+	in->block_size = bytes;
 	/* The home slot is a cache miss: start it while we allocate. */
 	__builtin_prefetch(&s->dir[shoal__dir_home(s, o->id)], 1);
 	if (o->promise) {
@@ -645,14 +627,13 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	rc = shoal__try_alloc(s, &r);
 	if (rc)
 		goto out;
+	SHOAL__CRASH(s, CREATE_ALLOCATED);
 	o->off = r.off;
-	in->block_size = bytes;
-	in->block_off = o->off.v;
 	if (o->meta_size)
 		memcpy(s->map.base + o->off.v + o->data_size, o->meta, o->meta_size);
 	rc = shoal__insert(s, o);
 	if (rc)
-		shoal__obj_free_block(s, o->off.v, bytes);
+		shoal__obj_free_block(s, o->off.v, bytes, &in->block_off);
 out:
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	return rc;
@@ -669,10 +650,7 @@ static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_create, o);
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
-		rc = atomic_load_explicit(&s->hdr->objects, memory_order_relaxed) >=
-				     s->hdr->max_objects
-			     ? -ENOSPC
-			     : SHOAL_ESTOREFULL;
+		rc = shoal__at_object_limit(s) ? -ENOSPC : SHOAL_ESTOREFULL;
 	return rc;
 }
 
@@ -710,9 +688,9 @@ int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 
 /* A block for a fill (fill.c): evicting, then waiting for room. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
-		     shoal__off_t *off)
+		     shoal__off_t *off, _Atomic uint64_t *rec)
 {
-	struct shoal__alloc_req r = {.bytes = bytes};
+	struct shoal__alloc_req r = {.bytes = bytes, .rec = rec};
 	int rc;
 
 	if (bytes > s->hdr->capacity)
@@ -778,7 +756,7 @@ static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 	uint64_t c;
 
 	do {
-		c = shoal__obj_wait_no_repair(e);
+		c = shoal__obj_wait_settled(s, e, false);
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
 		    SHOAL__CTL_GEN(c) != gen)
 			return -ENOENT;
@@ -800,6 +778,36 @@ SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id)
 	return shoal__seal_entry(store, &store->dir[idx], SHOAL__CTL_GEN(c));
 }
 
+/*
+ * The creation hold goes with the object; more holds this process took
+ * (other threads) stay, on a tombstone, until dropped.  Under a REF
+ * intent: the abort changes the entry's holds and this process's ledger,
+ * and a reaper of a process killed in between recounts the entry.
+ */
+static void shoal__abort_locked(struct shoal_store *s, uint32_t idx,
+				uint32_t gen)
+{
+	uint32_t mine = SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(
+				s->ledger, s->ledger_mask, idx)) ? 1 : 0;
+	struct shoal__ledger_pos pos;
+
+	if (mine && shoal__ledger_check(s, idx, 0, -1, &pos))
+		mine = 0;
+	for (;;) {
+		shoal__intent_ref(s, idx);
+		SHOAL__CRASH(s, ABORT_INTENT);
+		if (shoal__obj_abort_entry(s, idx, gen, mine) != -EAGAIN)
+			break;
+		shoal__intent_done(s);
+		shoal__obj_wait_settled(s, &s->dir[idx], true);
+	}
+	SHOAL__CRASH(s, ABORT_ENDED);
+	if (mine)
+		shoal__ledger_commit(s, &pos);
+	SHOAL__CRASH(s, ABORT_LEDGER);
+	shoal__intent_done(s);
+}
+
 SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 {
 	uint64_t c;
@@ -807,13 +815,8 @@ SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 
 	if (idx < 0)
 		return idx;
-	/* The creation hold goes with the object; more holds this process
-	 * took (other threads) stay, on a tombstone, until dropped. */
 	shoal__lock(store);
-	shoal__obj_abort_entry(store, (uint32_t)idx, c,
-			       SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(
-				       store->ledger, store->ledger_mask,
-				       (uint32_t)idx)) ? 1 : 0);
+	shoal__abort_locked(store, (uint32_t)idx, SHOAL__CTL_GEN(c));
 	shoal__unlock(store);
 	return 0;
 }
@@ -956,7 +959,7 @@ static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen)
 			       .acquire = false};
 
 	if (!shoal__ref_change(s, &u))
-		shoal__finish_release(s, &u.desc, u.old, u.now);
+		shoal__finish_release(s, &u);
 }
 
 /* An error object's bytes: its code (int32_t, one of ours), then the
@@ -1168,7 +1171,7 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	shoal__lock(store);
 	rc = shoal__ref_change(store, &r);
 	if (!rc)
-		shoal__finish_release(store, &r.desc, r.old, r.now);
+		shoal__finish_release(store, &r);
 	shoal__unlock(store);
 	if (rc)
 		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
@@ -1294,7 +1297,7 @@ static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 		if (rc == -ESTALE)
 			continue; /* the entry was reused under us */
 		if (!rc && dholds < 0)
-			shoal__finish_release(store, &r.desc, r.old, r.now);
+			shoal__finish_release(store, &r);
 		return rc;
 	}
 }
@@ -1330,36 +1333,46 @@ static uint64_t shoal__delete_word(uint64_t c)
 	return (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_DELETED;
 }
 
-SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
+/* Under the store lock: DELETING (pinned: the last release ends it) or
+ * an end now (end.c). */
+static int shoal__delete_locked(struct shoal_store *s, uint32_t idx,
+				uint32_t gen)
 {
-	uint64_t c, n;
-	int idx = shoal__find(store, id, &c);
-	struct shoal__entry *e;
-	struct shoal__desc d;
-	uint32_t gen;
+	struct shoal__entry *e = &s->dir[idx];
 
-	if (idx < 0)
-		return idx;
-	e = &store->dir[idx];
-	gen = SHOAL__CTL_GEN(c);
-	do {
-		c = shoal__obj_wait_no_repair(e);
+	for (;;) {
+		uint64_t c = shoal__obj_wait_settled(s, e, true), n;
+
 		if (SHOAL__CTL_GEN(c) != gen) /* evicted and reused meanwhile */
 			return -ENOENT;
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
 			return SHOAL_ENOTSEALED;
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_SEALED || (c & SHOAL__CTL_DELETING))
 			return -ENOENT;
-		d = shoal__entry_desc(e); /* before the CAS: see entry_free */
 		n = shoal__delete_word(c);
-	} while (!atomic_compare_exchange_weak_explicit(
-		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
-	if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED) {
-		shoal__lock(store);
-		shoal__obj_entry_free(store, &d);
-		shoal__unlock(store);
+		if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED) {
+			if (shoal__obj_end(s, idx, c, n))
+				return 0;
+		} else if (atomic_compare_exchange_weak_explicit(
+				   &e->ctl, &c, n, memory_order_acq_rel,
+				   memory_order_relaxed)) {
+			return 0;
+		}
 	}
-	return 0;
+}
+
+SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__find(store, id, &c);
+	int rc;
+
+	if (idx < 0)
+		return idx;
+	shoal__lock(store);
+	rc = shoal__delete_locked(store, (uint32_t)idx, SHOAL__CTL_GEN(c));
+	shoal__unlock(store);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1391,7 +1404,7 @@ static bool shoal__info_of(struct shoal_store *s, uint32_t i,
 		.state = (c & SHOAL__CTL_DELETING) ? SHOAL_OBJECT_DELETING
 			 : st == SHOAL__E_SEALED   ? SHOAL_OBJECT_SEALED
 						   : SHOAL_OBJECT_CREATED,
-		.pins = SHOAL__CTL_PINS(c),
+		.pins = st == SHOAL__E_SEALED ? SHOAL__CTL_PINS(c) : 0,
 		.holds = SHOAL__CTL_HOLDS(c),
 		.creator_pid = d.pid,
 	};
@@ -1431,14 +1444,16 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 				struct shoal_store_stats *out)
 {
 	struct shoal__seg_hdr *h;
+	int64_t objects, bytes;
 
 	if (!store || !out)
 		return -EINVAL;
 	h = store->hdr;
+	shoal__store_totals(store, &objects, &bytes);
 	*out = (struct shoal_store_stats){
 		.capacity = h->capacity,
-		.bytes_used = atomic_load_explicit(&h->bytes_used, memory_order_relaxed),
-		.objects = atomic_load_explicit(&h->objects, memory_order_relaxed),
+		.bytes_used = bytes > 0 ? (uint64_t)bytes : 0,
+		.objects = objects > 0 ? (uint64_t)objects : 0,
 		.max_objects = h->max_objects,
 		.evictions = atomic_load_explicit(&h->evictions, memory_order_relaxed),
 		.evicted_bytes = atomic_load_explicit(&h->evicted_bytes,

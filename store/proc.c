@@ -15,24 +15,34 @@
  * the caller's own threads.
  *
  * Reaping a dead slot (any process may do it; the CAS LIVE -> REAPING with
- * the reaper's pid elects one; a reaper that dies while REAPING is itself
- * detected by the same test and replaced):
- *   1. complete or roll back the intent (layout.h): release stripe locks it
- *      held, abort a half-made object or free its block, repair the counts
- *      of an entry whose pin/hold it was changing (object.c, REPAIR);
- *   2. for every ledger record: abort objects it created and never sealed,
- *      subtract its pins and holds from the entries (a DELETING entry whose
- *      pins reach zero is freed);
- *   3. return its allocator cache to the slabs;
- *   4. free the slot (release: publishes the cleared ledger and cache to
- *      the next claimer, whose claim CAS acquires).
- * Closing a store runs steps 2-4 on the caller's own slot.
+ * the reaper's slot and generation elects one; a reaper that dies while
+ * REAPING is itself detected by the same test and replaced, and every step
+ * below can be run again by its replacement with the same result):
+ *   1. fills in progress (fill.c): a fill's entry is sealed, given back or
+ *      its abort completed, as its stage says; the fill's block freed if
+ *      its record still owns it;
+ *   2. the intent: a CREATE is decided (published or not) while the dead
+ *      process's stripe locks still keep the entry from reuse, the
+ *      decision written into the intent, an unpublished block freed if the
+ *      intent owns it, then every stripe lock of the slot released; a REF
+ *      (a count change or an abort in flight) flags the slot's record for
+ *      the entry and recounts the entry without the slot (repair.c);
+ *   3. an entry the slot was ending (end.c): finished;
+ *   4. every ledger record: FLAG goes up, the record's pins and holds come
+ *      off the entry (or the slot's unsealed entry is aborted with them),
+ *      and the record is left as its key alone; a record found FLAGGED was
+ *      in flight when an earlier reaper died: its entry is recounted;
+ *   5. unsealed entries of the slot that no record names are aborted;
+ *   6. its allocator cache goes back to the slabs, its waiter records;
+ *   7. the slot is cleared and freed (release: publishes the cleared ledger,
+ *      cache and records to the next claimer, whose claim CAS acquires).
+ *      Its share of the store's counters stays in it.
+ * Closing a store runs the same steps on the caller's own slot.
  *
- * Limits (documented in the README): a process killed in the
- * one-instruction window between a CAS and the store that records it may
- * leak one block or leave one count one too high; it never causes a double
- * free or a premature free.  A reaper killed in the middle of step 2 may
- * subtract one record twice when it is replaced.
+ * Crash points (crash.h) mark each step, for the second death: the test
+ * kills a reaper at each of them and checks that its replacement finishes.
+ * What a crash still costs: a block in the middle of a slab push or pop
+ * (heap.c) may leak; nothing is freed twice or early.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,8 +90,29 @@ _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 	return s->ledgers + (uint64_t)slot * s->hdr->ledger_slots;
 }
 
-/* True if the process owning (or reaping) the slot is gone. */
-bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot)
+static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
+			     uint32_t depth);
+
+/* A REAPING slot's reaper (`who`, layout.h) is gone: its slot is free or
+ * has another generation, or its process is dead.  depth bounds a chain of
+ * dead reapers that a corrupt table could make a cycle. */
+static bool shoal__reaper_dead(const struct shoal_store *s, uint32_t who,
+			       uint32_t depth)
+{
+	uint32_t slot = who >> 20;
+	uint64_t st;
+
+	if (slot >= s->hdr->max_procs || depth > s->hdr->max_procs)
+		return true;
+	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    (SHOAL__PROC_GEN(st) & 0xfffffu) != (who & 0xfffffu))
+		return true;
+	return shoal__slot_dead(s, slot, depth + 1);
+}
+
+static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
+			     uint32_t depth)
 {
 	const struct shoal__proc *p = &s->procs[slot];
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
@@ -90,13 +121,33 @@ bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot)
 
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 		return false;
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING)
+		return shoal__reaper_dead(s, (uint32_t)st, depth);
 	if (pid == getpid())
 		return false;
 	now = shoal__proc_start_time(pid);
 	if (!now)
 		return true;
 	rec = atomic_load_explicit(&p->start_time, memory_order_relaxed);
-	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE && rec && rec != now;
+	return rec && rec != now;
+}
+
+/* True if the process owning (or reaping) the slot is gone. */
+bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot)
+{
+	return slot < s->hdr->max_procs && shoal__slot_dead(s, slot, 0);
+}
+
+/* procs_hwm >= i + 1 (relaxed: see layout.h). */
+static void shoal__hwm_raise(struct shoal_store *s, uint32_t i)
+{
+	uint32_t h = atomic_load_explicit(&s->hdr->procs_hwm, memory_order_relaxed);
+
+	while (h < i + 1 &&
+	       !atomic_compare_exchange_weak_explicit(&s->hdr->procs_hwm, &h,
+						      i + 1, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
 }
 
 static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
@@ -109,15 +160,18 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 
 	if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_FREE)
 		return -EBUSY;
-	/* Acquire: pairs with the release that freed the slot (its ledger
-	 * and cache are clear). */
+	/* Acquire: pairs with the release that freed the slot (its ledger,
+	 * cache and records are clear). */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, n,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return -EBUSY;
+	shoal__hwm_raise(s, i);
 	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
 	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);
 	memset(&p->intent, 0, sizeof p->intent);
+	memset(&p->free, 0, sizeof p->free);
+	memset(p->fills, 0, sizeof p->fills);
 	s->slot = i;
 	s->slot_gen = gen;
 	s->me = p;
@@ -149,108 +203,235 @@ int shoal__proc_claim(struct shoal_store *s)
 	return SHOAL_ETOOMANYPROCS;
 }
 
-/* Step 1 for a CREATE intent.  True if the entry was published (step 2
- * then aborts it through the ledger). */
-static bool shoal__reap_create(struct shoal_store *s, uint32_t slot,
-			       struct shoal__intent *in, uint32_t gen)
-{
-	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
-	struct shoal__entry *e;
-	uint64_t c;
+/* ------------------------------------------------------------------ */
+/* Step 2: the intent.                                                 */
 
-	for (int k = 0; k < 2; k++) {
-		uint32_t st = in->stripe[k];
-		uint32_t owner = slot + 1;
-		if (st < s->hdr->nstripes)
-			atomic_compare_exchange_strong_explicit(
-				&s->stripes[st], &owner, 0,
-				memory_order_release, memory_order_relaxed);
-	}
-	if (in->stage == 1 && idx <= s->dir_mask) {
-		e = &s->dir[idx];
-		c = atomic_load_explicit(&e->ctl, memory_order_acquire);
-		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
-		    shoal__entry_creator(e) == SHOAL__CREATOR(slot, gen) &&
-		    SHOAL__CTL_GEN(c) == in->gen)
-			return true;
-	}
-	if (in->block_off)
-		shoal__obj_free_block(s, in->block_off, in->block_size);
-	return false;
+static bool shoal__created_by(const struct shoal_store *s, uint32_t idx,
+			      uint32_t gen, uint32_t creator, uint64_t *c)
+{
+	*c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
+	return SHOAL__CTL_STATE(*c) == SHOAL__E_CREATED &&
+	       SHOAL__CTL_GEN(*c) == gen &&
+	       shoal__entry_creator(&s->dir[idx]) == creator;
 }
 
-/* Step 1.  Returns the entry whose ledger record step 2 must skip (its
- * counts were recounted, or it was never published), else UINT32_MAX. */
-static uint32_t shoal__reap_intent(struct shoal_store *s, uint32_t slot,
-				   uint32_t gen)
-{
-	struct shoal__intent *in = &s->procs[slot].intent;
-	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
-	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
-	uint32_t skip = UINT32_MAX;
-
-	if (op == SHOAL__OP_CREATE) {
-		if (!shoal__reap_create(s, slot, in, gen) && in->stage == 1)
-			skip = idx; /* its hold was recorded, never published */
-	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
-		shoal__obj_repair(s, idx, slot);
-		skip = idx;
-	} else if (op == SHOAL__OP_FREE && in->stage == 0 && in->block_off) {
-		shoal__obj_free_block(s, in->block_off, in->block_size);
-	}
-	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
-	return skip;
-}
-
-/* Step 2: one ledger record of the slot. */
-static void shoal__reap_record(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen, uint64_t r)
-{
-	uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
-	struct shoal__entry *e;
-	uint64_t c;
-
-	if (idx > s->dir_mask)
-		return;
-	e = &s->dir[idx];
-	c = atomic_load_explicit(&e->ctl, memory_order_acquire);
-	if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
-	    shoal__entry_creator(e) == SHOAL__CREATOR(slot, gen))
-		shoal__obj_abort_entry(s, idx, c, SHOAL__LEDGER_HOLDS(r));
-	else
-		shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
-				      SHOAL__LEDGER_HOLDS(r));
-}
-
-static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen, uint32_t skip)
+/* The slot's ledger record for idx gets FLAG: it may or may not be in the
+ * entry's counts, so the ledger pass recounts the entry (repair.c)
+ * instead of subtracting it. */
+static void shoal__reap_flag(struct shoal_store *s, uint32_t slot,
+			     uint32_t idx)
 {
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
 		uint64_t r = atomic_load_explicit(&l[i], memory_order_relaxed);
 
-		if (r && SHOAL__LEDGER_KEY(r) - 1 != skip)
-			shoal__reap_record(s, slot, gen, r);
-		if (r)
-			atomic_store_explicit(&l[i], 0, memory_order_relaxed);
+		if (r && SHOAL__LEDGER_KEY(r) == idx + 1 &&
+		    (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
+			atomic_store_explicit(&l[i], r | SHOAL__LEDGER_FLAG,
+					      memory_order_relaxed);
 	}
 }
 
-/* Steps 1-3, then frees the slot (step 4). */
+/* Releases every directory stripe lock the slot holds. */
+static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
+{
+	for (uint32_t st = 0; st < s->hdr->nstripes; st++) {
+		uint32_t owner = slot + 1;
+
+		/* Release: the entries it wrote, for the next locker (A). */
+		atomic_compare_exchange_strong_explicit(
+			&s->stripes[st], &owner, 0, memory_order_release,
+			memory_order_relaxed);
+	}
+}
+
+/* CREATE stages a reaper writes (the creator stops at 1): the decision,
+ * made while the creator's stripe locks still keep the entry from reuse. */
+#define SHOAL__CREATE_WAS_PUBLISHED 3u
+#define SHOAL__CREATE_NOT_PUBLISHED 4u
+
+static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen, struct shoal__intent *in)
+{
+	struct shoal__proc *p = &s->procs[slot];
+	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
+	uint64_t off = atomic_load_explicit(&in->block_off, memory_order_relaxed);
+	uint64_t c;
+
+	if (in->stage < SHOAL__CREATE_WAS_PUBLISHED) {
+		bool pub = in->stage == 1 && idx <= s->dir_mask &&
+			   shoal__created_by(s, idx, in->gen,
+					     SHOAL__CREATOR(slot, gen), &c);
+
+		if (pub) { /* redo the counters (object.c, shoal__publish) */
+			struct shoal__desc d = shoal__entry_desc(&s->dir[idx]);
+
+			atomic_store_explicit(&p->objects, in->objects + 1,
+					      memory_order_relaxed);
+			atomic_store_explicit(&p->bytes,
+					      in->bytes + (int64_t)(d.size + d.meta_size),
+					      memory_order_relaxed);
+		}
+		in->stage = pub ? SHOAL__CREATE_WAS_PUBLISHED
+				: SHOAL__CREATE_NOT_PUBLISHED;
+	}
+	if (in->stage == SHOAL__CREATE_NOT_PUBLISHED) {
+		if (shoal__heap_rec_owns(&p->cache, &in->block_off, off,
+					 in->block_size))
+			shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
+					     in->block_size ? in->block_size : 1,
+					     &in->block_off);
+		if (idx <= s->dir_mask) /* its hold, recorded, not published */
+			shoal__reap_flag(s, slot, idx);
+	}
+	SHOAL__CRASH(s, REAP_CREATE);
+	shoal__reap_stripes(s, slot);
+}
+
+/* An entry whose counts the dead slot may have been changing: recount it
+ * without the slot, and abort it if it is the slot's own unsealed one. */
+static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
+				uint32_t gen, uint32_t idx)
+{
+	uint64_t c;
+
+	shoal__obj_repair(s, idx, slot);
+	SHOAL__CRASH(s, REAP_RECOUNTED);
+	while (shoal__created_by(s, idx, SHOAL__CTL_GEN(
+						 atomic_load(&s->dir[idx].ctl)),
+				 SHOAL__CREATOR(slot, gen), &c) &&
+	       shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), 0) == -EAGAIN)
+		shoal__obj_wait_settled(s, &s->dir[idx], true);
+}
+
+static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen)
+{
+	struct shoal__intent *in = &s->procs[slot].intent;
+	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
+	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
+
+	if (op == SHOAL__OP_CREATE) {
+		shoal__reap_create(s, slot, gen, in);
+	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
+		shoal__reap_flag(s, slot, idx);
+		shoal__reap_recount(s, slot, gen, idx);
+	}
+	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+}
+
+/* ------------------------------------------------------------------ */
+/* Step 4: the ledger.                                                 */
+
+/* Gives back one unflagged record at l[i] (FLAG up while it is in flight,
+ * down while it waits for a repair to count it). */
+static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
+				  uint32_t gen, _Atomic uint64_t *rec)
+{
+	uint64_t r = atomic_load_explicit(rec, memory_order_relaxed);
+	uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
+
+	for (;;) {
+		uint64_t c;
+		int rc;
+
+		atomic_store_explicit(rec, r | SHOAL__LEDGER_FLAG,
+				      memory_order_seq_cst);
+		SHOAL__CRASH(s, REAP_FLAGGED);
+		if (shoal__created_by(s, idx, SHOAL__CTL_GEN(atomic_load(
+						      &s->dir[idx].ctl)),
+				      SHOAL__CREATOR(slot, gen), &c))
+			rc = shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c),
+						    SHOAL__LEDGER_HOLDS(r));
+		else
+			rc = shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
+						   SHOAL__LEDGER_HOLDS(r));
+		if (rc != -EAGAIN)
+			break;
+		/* A repair is counting the entry: let it count this record
+		 * (not given back yet), then try again. */
+		atomic_store_explicit(rec, r, memory_order_seq_cst);
+		shoal__obj_wait_settled(s, &s->dir[idx], true);
+	}
+	SHOAL__CRASH(s, REAP_GIVEN);
+}
+
+/* A record left FLAGGED by a reaper that died: recount its entry. */
+static void shoal__reap_flagged(struct shoal_store *s, uint32_t slot,
+				uint32_t gen, uint64_t r)
+{
+	shoal__reap_recount(s, slot, gen, SHOAL__LEDGER_KEY(r) - 1);
+}
+
+static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen)
+{
+	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
+
+	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
+		uint64_t r = atomic_load_explicit(&l[i], memory_order_relaxed);
+		uint32_t key = SHOAL__LEDGER_KEY(r);
+
+		if (!key || key - 1 > s->dir_mask ||
+		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
+			continue; /* empty, corrupt, or given back already */
+		if (r & SHOAL__LEDGER_FLAG)
+			shoal__reap_flagged(s, slot, gen, r);
+		else
+			shoal__reap_give_back(s, slot, gen, &l[i]);
+		/* Given back: the key stays, with no counts and no FLAG, so
+		 * that lookups in the table still find their way. */
+		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
+				      memory_order_release);
+	}
+}
+
+/* Step 5: unsealed entries of the slot that no ledger record names (their
+ * creation hold was dropped): nobody else will ever seal them. */
+static void shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
+				uint32_t gen)
+{
+	for (uint32_t i = 0; i <= s->dir_mask; i++) {
+		uint64_t c;
+
+		while (shoal__created_by(s, i, SHOAL__CTL_GEN(atomic_load_explicit(
+							&s->dir[i].ctl,
+							memory_order_relaxed)),
+					 SHOAL__CREATOR(slot, gen), &c) &&
+		       shoal__obj_abort_entry(s, i, SHOAL__CTL_GEN(c), 0) == -EAGAIN)
+			shoal__obj_wait_settled(s, &s->dir[i], true);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The whole clean.                                                    */
+
 static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 			      uint32_t gen)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
 	shoal__fill_reap(s, slot);
-	shoal__reap_ledger(s, slot, gen, shoal__reap_intent(s, slot, gen));
+	SHOAL__CRASH(s, REAP_FILLS);
+	shoal__reap_intent(s, slot, gen);
+	SHOAL__CRASH(s, REAP_INTENT);
+	shoal__end_finish(s, slot);
+	SHOAL__CRASH(s, REAP_END);
+	shoal__reap_ledger(s, slot, gen);
+	SHOAL__CRASH(s, REAP_LEDGER);
+	shoal__reap_orphans(s, slot, gen);
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
+	memset(shoal__proc_ledger(s, slot), 0,
+	       (size_t)s->hdr->ledger_slots * sizeof(uint64_t));
 	memset(&p->intent, 0, sizeof p->intent);
+	memset(&p->free, 0, sizeof p->free);
+	memset(p->fills, 0, sizeof p->fills);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
-	/* Release: the cleared ledger, cache and intent are visible to the
-	 * next claimer (its claim CAS acquires). */
+	SHOAL__CRASH(s, REAP_CLEARED);
+	/* Release: the cleared ledger, cache and records are visible to the
+	 * next claimer (its claim CAS acquires).  The counters stay. */
 	atomic_store_explicit(&p->state,
 			      SHOAL__PROC_STATE(gen, SHOAL__PROC_FREE, 0),
 			      memory_order_release);
@@ -261,7 +442,8 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 	struct shoal__proc *p = &s->procs[slot];
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
 	uint32_t gen = SHOAL__PROC_GEN(st);
-	uint64_t mine = SHOAL__PROC_STATE(gen, SHOAL__PROC_REAPING, getpid());
+	uint64_t mine = SHOAL__PROC_STATE(gen, SHOAL__PROC_REAPING,
+					  SHOAL__PROC_REAPER(s->slot, s->slot_gen));
 
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
 	    !shoal__proc_dead(s, slot))
@@ -270,6 +452,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
 		return false;
+	SHOAL__CRASH(s, REAP_CLAIMED);
 	shoal__proc_clean(s, slot, gen);
 	atomic_fetch_add_explicit(&s->hdr->reaped, 1, memory_order_relaxed);
 	shoal__event_signal(&s->hdr->space);
@@ -278,18 +461,27 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 
 int shoal__proc_reap_all(struct shoal_store *s)
 {
+	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
+					    memory_order_acquire);
 	int n = 0;
 
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++)
+	if (s->reaping)
+		return 0; /* a wait inside a reap: the outer one goes on */
+	s->reaping = true;
+	for (uint32_t i = 0; i < hwm && i < s->hdr->max_procs; i++)
 		if (i != s->slot && shoal__proc_reap_one(s, i))
 			n++;
+	s->reaping = false;
 	return n;
 }
 
 void shoal__proc_release(struct shoal_store *s)
 {
-	if (s->me)
+	if (s->me) {
+		s->reaping = true;
 		shoal__proc_clean(s, s->slot, s->slot_gen);
+		s->reaping = false;
+	}
 	s->me = NULL;
 	s->ledger_used = 0;
 }

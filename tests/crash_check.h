@@ -7,8 +7,10 @@
  * Call cc_check() on a quiescent store: every process that had it open is
  * either dead and already reaped, or the caller (whose own calls have all
  * returned).  It then holds that:
- *   - no directory stripe lock is held, and no entry is marked REPAIR or
- *     FILLING (nobody is in the middle of anything);
+ *   - no directory stripe lock is held, no entry is marked REPAIR or
+ *     FILLING or carries an end mark, the repair word is free, and no
+ *     live process has an intent, end record or fill armed (nobody is in
+ *     the middle of anything);
  *   - every process slot is FREE, or LIVE with a running owner;
  *   - every entry's pins and holds equal the sum of the live processes'
  *     ledger records for it (no count given back twice or never);
@@ -55,7 +57,14 @@ static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
 		if (c & (SHOAL__CTL_REPAIR | SHOAL__CTL_FILLING))
 			return cc_fail(r, "entry %u ctl %#llx: REPAIR/FILLING left",
 				       i, (unsigned long long)c);
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_SEALED && SHOAL__CTL_MARK(c))
+			return cc_fail(r, "entry %u ctl %#llx: end mark of slot %u "
+				       "left", i, (unsigned long long)c,
+				       SHOAL__CTL_MARK(c) - 1);
 	}
+	if (atomic_load(&s->hdr->repair))
+		return cc_fail(r, "repair word %#llx still held",
+			       (unsigned long long)atomic_load(&s->hdr->repair));
 	return true;
 }
 
@@ -64,12 +73,21 @@ static inline bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
 	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
 		uint32_t ph = SHOAL__PROC_PHASE(st);
+		struct shoal__proc *p = &s->procs[i];
 
 		if (ph == SHOAL__PROC_FREE)
 			continue;
 		if (ph != SHOAL__PROC_LIVE || shoal__proc_dead(s, i))
-			return cc_fail(r, "slot %u phase %u pid %d: not reaped", i,
-				       ph, SHOAL__PROC_PID(st));
+			return cc_fail(r, "slot %u phase %u who %#x: not reaped", i,
+				       ph, (unsigned)SHOAL__PROC_PID(st));
+		if (atomic_load(&p->intent.op) || atomic_load(&p->free.active))
+			return cc_fail(r, "slot %u: intent %u / end record %u "
+				       "still armed", i, atomic_load(&p->intent.op),
+				       atomic_load(&p->free.active));
+		for (uint32_t k = 0; k < SHOAL__PROC_FILLS; k++)
+			if (p->fills[k].stage)
+				return cc_fail(r, "slot %u: fill %u at stage %u", i,
+					       k, p->fills[k].stage);
 	}
 	return true;
 }
@@ -140,6 +158,7 @@ static inline bool cc_creator_live(struct shoal_store *s, uint32_t creator)
 static inline bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
 {
 	uint64_t objects = 0, bytes = 0;
+	int64_t cnt_objects, cnt_bytes;
 
 	for (uint32_t i = 0; i <= s->dir_mask; i++) {
 		uint64_t c = atomic_load(&s->dir[i].ctl);
@@ -155,14 +174,13 @@ static inline bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
 		if (!(d.flags & SHOAL__SIZE_INLINE))
 			bytes += d.size + d.meta_size;
 	}
-	if (objects != atomic_load(&s->hdr->objects))
-		return cc_fail(r, "%llu live entries, counter says %llu",
-			       (unsigned long long)objects,
-			       (unsigned long long)atomic_load(&s->hdr->objects));
-	if (bytes != atomic_load(&s->hdr->bytes_used))
-		return cc_fail(r, "%llu bytes in live entries, counter says %llu",
-			       (unsigned long long)bytes,
-			       (unsigned long long)atomic_load(&s->hdr->bytes_used));
+	shoal__store_totals(s, &cnt_objects, &cnt_bytes);
+	if ((int64_t)objects != cnt_objects)
+		return cc_fail(r, "%llu live entries, counters say %lld",
+			       (unsigned long long)objects, (long long)cnt_objects);
+	if ((int64_t)bytes != cnt_bytes)
+		return cc_fail(r, "%llu bytes in live entries, counters say %lld",
+			       (unsigned long long)bytes, (long long)cnt_bytes);
 	return true;
 }
 

@@ -28,12 +28,15 @@
 #include "testutil.h"
 #include "crash_check.h"
 
+#include <sys/socket.h>
+
 TestSuite(crash_points, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
 #define KiB 1024u
 #define CP_WITNESSES 6
 #define CP_PINNED 2
 #define CP_CACHED 4
+#define CP_EXTRA 4
 
 static const size_t cp_witness_size[CP_WITNESSES] = {
 	100, 5000, 20000, 8, 64, 70 * KiB,
@@ -44,6 +47,9 @@ struct cp_world {
 	shoal_id w[CP_WITNESSES];
 	struct shoal_view pin[CP_PINNED];
 	shoal_id cached[CP_CACHED];
+	shoal_id extra[CP_EXTRA];   /* promises the test made and holds */
+	bool aborted[CP_EXTRA];     /* ... and aborted itself */
+	int nextra;
 };
 
 static struct shoal_store_options cp_opts(void)
@@ -83,6 +89,7 @@ static void cp_put(struct shoal_store *s, size_t size, uint64_t seed,
 
 static void cp_world_init(struct cp_world *w)
 {
+	memset(w, 0, sizeof *w);
 	w->s = cp_store();
 	for (int i = 0; i < CP_WITNESSES; i++)
 		cp_put(w->s, cp_witness_size[i], 100 + i, &w->w[i]);
@@ -97,10 +104,13 @@ static void cp_world_init(struct cp_world *w)
 /* ------------------------------------------------------------------ */
 /* Children                                                            */
 
-/* Forks a child that attaches, arms `point` (SHOAL__CP_COUNT: none) and
- * runs fn; it exits 0 if fn returns.  Returns its pid. */
-static pid_t cp_child(struct cp_world *w, unsigned point,
-		      void (*fn)(struct shoal_store *c, struct cp_world *w))
+typedef void cp_child_fn(struct shoal_store *c, struct cp_world *w, int fd);
+
+/* Forks a child that attaches, is armed with `point` at its n-th pass
+ * (SHOAL__CP_COUNT: not armed) and runs fn; it exits 0 if fn returns.
+ * fd: the child's end of a pipe to the test (-1: none). */
+static pid_t cp_child(struct cp_world *w, unsigned point, uint32_t n,
+		      cp_child_fn *fn, int fd)
 {
 	pid_t pid = tu_fork();
 
@@ -109,30 +119,53 @@ static pid_t cp_child(struct cp_world *w, unsigned point,
 		int r = shoal_store_attach_fd(shoal_store_fd(w->s), &c);
 
 		TU_CHILD_CHECK(r == 0, tu_err_to_exit(r));
-		shoal__crash_arm(&c->crash, point, 1);
-		fn(c, w);
+		shoal__crash_arm(&c->crash, point, n);
+		fn(c, w, fd);
 		_exit(0);
 	}
 	return pid;
 }
 
-/* The child must die of SIGKILL: it reached the armed point. */
-static void cp_expect_killed(pid_t pid, unsigned point)
+/* True if the child died of SIGKILL (it reached its armed point), false if
+ * it returned; anything else (a failed check, a hang) fails the test. */
+static bool cp_died(pid_t pid, const char *what)
 {
 	int st = tu_wait_status(pid, TU_CHILD_DEADLINE_MS);
 
-	cr_assert_neq(st, -1, "%s: the child hung", shoal__crash_name(point));
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "%s: the child never reached the point (exit %d)",
-		  shoal__crash_name(point), WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	cr_assert_neq(st, -1, "%s: the child hung", what);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		return true;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "%s: the child failed (exit %d, signal %d)", what,
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+		  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return false;
+}
+
+static bool cp_run_child(struct cp_world *w, unsigned point, cp_child_fn *fn)
+{
+	return cp_died(cp_child(w, point, 1, fn, -1), shoal__crash_name(point));
+}
+
+/* A promise (an unsealed entry with no block, held by the test) for a
+ * child to fill. */
+static shoal_id cp_promise(struct cp_world *w)
+{
+	shoal_id id = shoal_id_next(w->s);
+
+	cr_assert_eq(shoal__obj_promise(w->s, id, true, 0), 0);
+	cr_assert_lt(w->nextra, CP_EXTRA);
+	w->extra[w->nextra++] = id;
+	return id;
 }
 
 /* ------------------------------------------------------------------ */
-/* Scenarios: one per kind named in SHOAL__CRASH_POINTS.               */
+/* What children do                                                    */
 
 /* Pins, holds, releases and drops every witness. */
-static void cp_do_refs(struct shoal_store *c, struct cp_world *w)
+static void cp_do_refs(struct shoal_store *c, struct cp_world *w, int fd)
 {
+	(void)fd;
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < CP_WITNESSES; i++) {
 			struct shoal_view v;
@@ -145,10 +178,262 @@ static void cp_do_refs(struct shoal_store *c, struct cp_world *w)
 	}
 }
 
-static void cp_scenario_ref(struct cp_world *w, unsigned point)
+static int cp_child_put(struct shoal_store *c, size_t size, shoal_id *id)
 {
-	cp_expect_killed(cp_child(w, point, cp_do_refs), point);
+	static uint8_t buf[70 * KiB];
+
+	tu_fill(buf, size, size);
+	return shoal_put(c, buf, size, 0, id);
 }
+
+/* Puts objects of each kind of block, then fills the store (evicting the
+ * test's unheld objects), then drops everything. */
+static void cp_do_puts(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	static const size_t sizes[] = {100, 5000, 20000, 70 * KiB, 8};
+	shoal_id ids[64];
+	int n = 0;
+
+	(void)w;
+	(void)fd;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		TU_CHILD_CHECK(cp_child_put(c, sizes[i], &ids[n++]) == 0, 20);
+	while (n < 64 && cp_child_put(c, 60 * KiB, &ids[n]) == 0)
+		n++;
+	for (int i = 0; i < n; i++)
+		TU_CHILD_CHECK(shoal_drop(c, ids[i]) == 0, 21);
+}
+
+/* Deletes a pinned object (the release ends it) and an unpinned one. */
+static void cp_do_deletes(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	shoal_id a, b;
+	struct shoal_view v;
+
+	(void)w;
+	(void)fd;
+	TU_CHILD_CHECK(cp_child_put(c, 5000, &a) == 0, 30);
+	TU_CHILD_CHECK(cp_child_put(c, 70 * KiB, &b) == 0, 31);
+	TU_CHILD_CHECK(shoal_get(c, a, 0, &v) == 0, 32);
+	TU_CHILD_CHECK(shoal_delete(c, a) == 0, 33);
+	TU_CHILD_CHECK(shoal_delete(c, b) == 0, 34);
+	TU_CHILD_CHECK(shoal_release(c, &v) == 0, 35);
+	TU_CHILD_CHECK(shoal_drop(c, a) == 0, 36);
+	TU_CHILD_CHECK(shoal_drop(c, b) == 0, 37);
+}
+
+/* Aborts: a small object, a large one with a second hold (a tombstone
+ * until that hold is dropped), an empty one. */
+static void cp_do_aborts(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	static const size_t sizes[] = {100, 70 * KiB, 0};
+	void *buf;
+
+	(void)w;
+	(void)fd;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		shoal_id id = shoal_id_next(c);
+
+		TU_CHILD_CHECK(shoal_create(c, id, sizes[i], NULL, 0, 0, &buf) == 0, 40);
+		if (i == 1)
+			TU_CHILD_CHECK(shoal_hold(c, id) == 0, 41);
+		TU_CHILD_CHECK(shoal_abort(c, id) == 0, 42);
+		if (i == 1)
+			TU_CHILD_CHECK(shoal_drop(c, id) == 0, 43);
+	}
+}
+
+static void cp_fill_one(struct shoal_store *c, shoal_id id, size_t size)
+{
+	struct shoal__fill f;
+	void *buf;
+
+	TU_CHILD_CHECK(shoal__fill_begin(c, id, size, 0, &f, &buf) == 0, 50);
+	tu_fill(buf, size, size);
+	TU_CHILD_CHECK(shoal__fill_end(c, &f, 0) == 0, 51);
+}
+
+/* Fills the test's promises extra[0..3): inline, small, large. */
+static void cp_do_fills(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	static const size_t sizes[] = {5000, 8, 70 * KiB};
+
+	(void)fd;
+	for (int i = 0; i < 3; i++)
+		cp_fill_one(c, w->extra[i], sizes[i]);
+}
+
+/* Begins a fill of extra[0], lets the test abort the promise, ends it. */
+static void cp_do_fill_abort(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal__fill f;
+	void *buf;
+
+	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 60);
+	tu_child_write_byte(fd, 'f');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'a', 61);
+	TU_CHILD_CHECK(shoal__fill_end(c, &f, 0) == -ENOENT, 62);
+}
+
+/* Holds, pins, half a fill and an unsealed object, then closes: the
+ * close gives everything back (proc.c on its own slot). */
+static void cp_do_close(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal__fill f;
+	struct shoal_view v;
+	shoal_id x;
+	void *buf;
+
+	(void)fd;
+	TU_CHILD_CHECK(shoal_hold(c, w->w[0]) == 0, 70);
+	TU_CHILD_CHECK(shoal_get(c, w->w[1], 0, &v) == 0, 71);
+	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 72);
+	TU_CHILD_CHECK(cp_child_put(c, 3000, &x) == 0, 73);
+	TU_CHILD_CHECK(shoal_create(c, shoal_id_next(c), 200, NULL, 0, 0, &buf) == 0, 74);
+	shoal_store_close(c);
+}
+
+/* A victim for the reapers: holds and pins witnesses, has half a fill,
+ * an unsealed object, and dies publishing a second one (CREATE intent). */
+static void cp_do_victim_create(struct shoal_store *c, struct cp_world *w,
+				int fd)
+{
+	struct shoal__fill f;
+	struct shoal_view v;
+	shoal_id x;
+	void *buf;
+
+	(void)fd;
+	for (int i = 0; i < 3; i++)
+		TU_CHILD_CHECK(shoal_hold(c, w->w[i]) == 0, 80);
+	TU_CHILD_CHECK(shoal_get(c, w->w[3], 0, &v) == 0, 81);
+	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 82);
+	TU_CHILD_CHECK(shoal_create(c, shoal_id_next(c), 200, NULL, 0, 0, &buf) == 0, 83);
+	TU_CHILD_CHECK(cp_child_put(c, 3000, &x) == 0, 84); /* dies in here */
+}
+
+/* A victim that dies in the middle of a count change (REF intent). */
+static void cp_do_victim_ref(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal_view v;
+
+	(void)fd;
+	for (int i = 0; i < 3; i++)
+		TU_CHILD_CHECK(shoal_hold(c, w->w[i]) == 0, 90);
+	TU_CHILD_CHECK(shoal_get(c, w->w[3], 0, &v) == 0, 91);
+	TU_CHILD_CHECK(shoal_hold(c, w->w[4]) == 0, 92); /* dies in here */
+}
+
+/* A reaper: armed from the environment before it attaches (attach reaps),
+ * then reaps again explicitly and closes. */
+static bool cp_reaper(struct cp_world *w, unsigned point)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		int r;
+
+		if (point < SHOAL__CP_COUNT)
+			setenv("SHOAL_CRASH", shoal__crash_name(point), 1);
+		r = shoal_store_attach_fd(shoal_store_fd(w->s), &c);
+		TU_CHILD_CHECK(r == 0, tu_err_to_exit(r));
+		shoal_store_reap(c);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return cp_died(pid, shoal__crash_name(point));
+}
+
+/* ------------------------------------------------------------------ */
+/* Scenarios: one per kind named in SHOAL__CRASH_POINTS, and a few more
+ * that the matrix runs with every point.  Each returns true if the armed
+ * process died at the point. */
+
+static bool cp_scenario_ref(struct cp_world *w, unsigned point)
+{
+	return cp_run_child(w, point, cp_do_refs);
+}
+
+static bool cp_scenario_put(struct cp_world *w, unsigned point)
+{
+	return cp_run_child(w, point, cp_do_puts);
+}
+
+static bool cp_scenario_delete(struct cp_world *w, unsigned point)
+{
+	return cp_run_child(w, point, cp_do_deletes);
+}
+
+static bool cp_scenario_abort(struct cp_world *w, unsigned point)
+{
+	return cp_run_child(w, point, cp_do_aborts);
+}
+
+static bool cp_scenario_fill(struct cp_world *w, unsigned point)
+{
+	for (int i = 0; i < 3; i++)
+		cp_promise(w);
+	return cp_run_child(w, point, cp_do_fills);
+}
+
+/* Reads one byte if the child is alive to send it. */
+static bool cp_read_byte(int fd, char *c)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	cr_assert_gt(poll(&p, 1, TU_CHILD_DEADLINE_MS), 0, "the child is silent");
+	return read(fd, c, 1) == 1;
+}
+
+static bool cp_scenario_fill_abort(struct cp_world *w, unsigned point)
+{
+	int sv[2];
+	pid_t pid;
+	char c;
+
+	cp_promise(w);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = cp_child(w, point, 1, cp_do_fill_abort, sv[1]);
+	close(sv[1]);
+	if (cp_read_byte(sv[0], &c)) {
+		cr_assert_eq(shoal_abort(w->s, w->extra[0]), 0);
+		w->aborted[0] = true;
+		(void)!write(sv[0], "a", 1);
+	}
+	close(sv[0]);
+	return cp_died(pid, shoal__crash_name(point));
+}
+
+static bool cp_scenario_close(struct cp_world *w, unsigned point)
+{
+	cp_promise(w);
+	return cp_run_child(w, point, cp_do_close);
+}
+
+/* A victim dies at a fixed point; a reaper armed with `point` reaps it. */
+static bool cp_scenario_reap(struct cp_world *w, unsigned point)
+{
+	cp_promise(w);
+	cr_assert(cp_died(cp_child(w, SHOAL__CP_CREATE_PUBLISHED, 2,
+				   cp_do_victim_create, -1),
+			  "victim"), "the victim did not die publishing");
+	return cp_reaper(w, point);
+}
+
+static bool cp_scenario_reap_ref(struct cp_world *w, unsigned point)
+{
+	/* 3 holds and a pin pass REF_CAS first: die at the fifth. */
+	cr_assert(cp_died(cp_child(w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1),
+			  "victim"), "the victim did not die in its hold");
+	return cp_reaper(w, point);
+}
+
+static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
+	cp_scenario_ref,  cp_scenario_put,        cp_scenario_delete,
+	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
+	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
+};
 
 /* ------------------------------------------------------------------ */
 /* After the crash                                                     */
@@ -188,6 +473,20 @@ static void cp_check_capacity(struct cp_world *w)
 		     (unsigned long long)st.bytes_used);
 }
 
+/* A promise the test made goes: aborted if nobody sealed it, dropped if
+ * somebody did. */
+static void cp_let_go(struct cp_world *w, int i)
+{
+	int r;
+
+	if (w->aborted[i])
+		return;
+	r = shoal_abort(w->s, w->extra[i]);
+	if (r == SHOAL_ESEALED)
+		r = shoal_drop(w->s, w->extra[i]);
+	cr_assert_eq(r, 0, "promise %d: %s", i, shoal_strerror(r));
+}
+
 static void cp_check_all(struct cp_world *w)
 {
 	struct cc_report rep;
@@ -199,19 +498,33 @@ static void cp_check_all(struct cp_world *w)
 		cr_assert_eq(shoal_release(w->s, &w->pin[i]), 0);
 	for (int i = 0; i < CP_WITNESSES; i++)
 		cr_assert_eq(shoal_drop(w->s, w->w[i]), 0, "drop witness %d", i);
+	for (int i = 0; i < w->nextra; i++)
+		cp_let_go(w, i);
 	cr_assert(cc_check(w->s, &rep), "after the drops: %s", rep.why);
 	cp_check_capacity(w);
 	shoal_store_close(w->s);
 }
 
+/* Every scenario with the point armed: the point's own must reach it;
+ * every run, whether it reached the point or not, must leave a store the
+ * survivors repaired. */
 static void cp_run(unsigned point,
-		   void (*scenario)(struct cp_world *w, unsigned point))
+		   bool (*own)(struct cp_world *w, unsigned point))
 {
-	struct cp_world w;
+	bool reached = false;
 
-	cp_world_init(&w);
-	scenario(&w, point);
-	cp_check_all(&w);
+	for (size_t i = 0; i < sizeof cp_scenarios / sizeof cp_scenarios[0]; i++) {
+		struct cp_world w;
+		bool died;
+
+		cp_world_init(&w);
+		died = cp_scenarios[i](&w, point);
+		if (cp_scenarios[i] == own)
+			reached = died;
+		cp_check_all(&w);
+	}
+	cr_assert(reached, "%s: its scenario never reached it",
+		  shoal__crash_name(point));
 }
 
 #define CP_TEST(name, scenario, what)                                         \

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/repair.c - recounting an entry's pins and holds from the ledgers,
+ * after a process died in the middle of changing them.
+ *
+ * Why.  A count change is a CAS on the entry and a store into the
+ * process's ledger (object.c, the REF protocol); a reaper that finds a dead
+ * process's intent naming an entry, or a ledger record that another reaper
+ * was giving back when it died (proc.c, FLAG), cannot know whether the CAS
+ * landed.  It recounts instead: the entry's counts become the sum of every
+ * ledger's record for it, but the dead process's.
+ *
+ * One repair at a time, in the whole segment.  Reaping is rare; a single
+ * owner makes the repair's own death easy to survive.  The header's repair
+ * word (layout.h) names the repairer (its slot and the low bits of its
+ * generation), the entry and the excluded slot, in one 64-bit CAS:
+ *
+ *   take    CAS 0 -> word (acquire);
+ *   mark    CAS the entry's ctl to set REPAIR (acq_rel: A3 of object.c,
+ *           it then sees the intent of every process whose count CAS came
+ *           before; while REPAIR is set nobody but the repairer changes the
+ *           word, except the end protocol clearing a tombstone's mark);
+ *   count   for every slot but the excluded one: a live owner in the middle
+ *           of changing this entry is waited for (its CAS meets REPAIR and
+ *           it withdraws its intent: A4, its ledger is then final); a dead
+ *           process's ledger being given back is read once its reaper is
+ *           not in the middle of giving back this entry's record (FLAG);
+ *   store   the recount with REPAIR cleared (CAS, keeping a mark that the
+ *           end protocol may clear meanwhile), then give the word back.
+ *
+ * If the recount ends the entry (deleted, or TRANSIENT, and nobody left),
+ * the store is the ending CAS of end.c, marked, and the repairer finishes
+ * the end after giving the word back.
+ *
+ * A repairer's death: anyone who waits for the REPAIR bit (object.c,
+ * shoal__obj_wait_settled) or for the word looks at the word's owner; if it
+ * is dead, it takes the word over with a CAS (so two rescuers cannot both
+ * win) and runs the same repair again: every step above is a recount from
+ * scratch, so running it twice gives the same answer.
+ *
+ * Waits: for a live owner's intent (bounded by that owner's progress, its
+ * death noticed by proc.c's test), for a reaper's flagged record (bounded
+ * by that reaper, its death noticed the same way), for the word (bounded by
+ * the owner, taken over when it dies).  None spins without looking at the
+ * peer it waits for.
+ */
+#include <sched.h>
+
+#include "internal.h"
+
+/* The repair word: entry + 1 (25 bits) | repairer slot + 1 (13) << 25 |
+ * excluded slot + 1 (13) << 38 | repairer generation, low 13 bits << 51. */
+#define SHOAL__RW_IDX(w) ((uint32_t)((w) & 0x1ffffffu))
+#define SHOAL__RW_OWNER(w) ((uint32_t)((w) >> 25) & 0x1fffu)
+#define SHOAL__RW_EXCL(w) ((uint32_t)((w) >> 38) & 0x1fffu)
+#define SHOAL__RW_GEN(w) ((uint32_t)((w) >> 51) & 0x1fffu)
+
+static uint64_t shoal__rw_make(const struct shoal_store *s, uint32_t idx,
+			       uint32_t excl)
+{
+	return (uint64_t)(idx + 1) | ((uint64_t)(s->slot + 1) << 25) |
+	       ((uint64_t)(excl + 1) << 38) |
+	       ((uint64_t)(s->slot_gen & 0x1fffu) << 51);
+}
+
+/* The word's owner is gone (its slot freed, reused or its process dead). */
+static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
+{
+	uint32_t slot = SHOAL__RW_OWNER(w) - 1;
+	uint64_t st;
+
+	if (slot >= s->hdr->max_procs)
+		return true;
+	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    (SHOAL__PROC_GEN(st) & 0x1fffu) != SHOAL__RW_GEN(w))
+		return true;
+	return shoal__proc_dead(s, slot);
+}
+
+static uint64_t shoal__counts_cleared(uint64_t c, bool live)
+{
+	uint64_t m = (uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_HOLDS_SHIFT;
+
+	if (live)
+		m |= (uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_PINS_SHIFT;
+	return c & ~m;
+}
+
+/* Sets REPAIR on e (it may already be set: a dead repairer's). */
+static uint64_t shoal__repair_mark(struct shoal__entry *e)
+{
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+
+	/* A3: acquire, sees the intents of earlier R3 CASes. */
+	while (!(c & SHOAL__CTL_REPAIR) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &e->ctl, &c, c | SHOAL__CTL_REPAIR,
+		       memory_order_acq_rel, memory_order_acquire))
+		;
+	return c | SHOAL__CTL_REPAIR;
+}
+
+/* Waits until a live process is not in the middle of changing idx. */
+static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
+				     uint32_t idx)
+{
+	struct shoal__intent *in = &s->procs[q].intent;
+
+	/* A4: acquire, pairs with R4; the ledger update is then visible. */
+	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
+	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
+		if (shoal__proc_dead(s, q))
+			return;
+		sched_yield();
+	}
+}
+
+/* q's record for idx once nobody is giving it back (FLAG clear), or as it
+ * is if q's reaper died in the middle (a later repair recounts again). */
+static uint64_t shoal__repair_read(struct shoal_store *s, uint32_t q,
+				   uint32_t idx)
+{
+	for (;;) {
+		uint64_t r = shoal__ledger_read_remote(s, q, idx);
+
+		if (!(r & SHOAL__LEDGER_FLAG) || shoal__proc_dead(s, q))
+			return r;
+		sched_yield();
+	}
+}
+
+struct shoal__recount {
+	uint64_t pins;
+	uint64_t holds;
+};
+
+static struct shoal__recount shoal__repair_count(struct shoal_store *s,
+						 uint32_t idx, uint32_t excl)
+{
+	struct shoal__recount n = {0, 0};
+	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
+					    memory_order_acquire);
+
+	for (uint32_t q = 0; q < hwm && q < s->hdr->max_procs; q++) {
+		uint64_t st = atomic_load_explicit(&s->procs[q].state,
+						   memory_order_acquire);
+		uint64_t r;
+
+		if (q == excl || SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
+			continue;
+		shoal__wait_intent_clear(s, q, idx);
+		r = shoal__repair_read(s, q, idx);
+		n.pins += SHOAL__LEDGER_PINS(r);
+		n.holds += SHOAL__LEDGER_HOLDS(r);
+	}
+	if (n.pins > SHOAL__CTL_COUNT_MAX)
+		n.pins = SHOAL__CTL_COUNT_MAX;
+	if (n.holds > SHOAL__CTL_COUNT_MAX)
+		n.holds = SHOAL__CTL_COUNT_MAX;
+	return n;
+}
+
+/* The recounted word for c (REPAIR set), and whether it ends the entry. */
+static uint64_t shoal__repair_word(uint64_t c, struct shoal__recount n,
+				   uint64_t flags, bool *ends)
+{
+	unsigned st = SHOAL__CTL_STATE(c);
+	bool live = st == SHOAL__E_CREATED || st == SHOAL__E_SEALED;
+	bool filling = c & SHOAL__CTL_FILLING; /* pins = the filler's slot */
+	uint64_t w = shoal__counts_cleared(c & ~SHOAL__CTL_REPAIR,
+					   live && !filling);
+
+	w |= n.holds << SHOAL__CTL_HOLDS_SHIFT;
+	if (live && !filling)
+		w |= n.pins << SHOAL__CTL_PINS_SHIFT;
+	*ends = st == SHOAL__E_SEALED && n.pins == 0 &&
+		((c & SHOAL__CTL_DELETING) ||
+		 ((flags & SHOAL__SIZE_TRANSIENT) && n.holds == 0));
+	if (*ends)
+		w = (w & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
+		    SHOAL__E_DELETED;
+	return w;
+}
+
+/* The store that ends the repair: a CAS against the mark clear of end.c,
+ * the only change another process may make meanwhile (a tombstone's mark
+ * is then kept as it is now, not as it was). */
+static bool shoal__repair_store(struct shoal_store *s, uint32_t idx,
+				struct shoal__recount n)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	struct shoal__desc d = shoal__entry_desc(e); /* stable under REPAIR */
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	bool ends;
+	uint64_t w;
+
+	for (;;) {
+		w = shoal__repair_word(c, n, d.flags, &ends);
+		if (ends) {
+			shoal__end_arm(s, idx, SHOAL__CTL_GEN(c), &d);
+			w = shoal__end_marked(s, w);
+		}
+		/* Release: the recount is published with the word. */
+		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, w,
+							  memory_order_seq_cst,
+							  memory_order_acquire))
+			return ends;
+		if (ends)
+			shoal__end_disarm(s);
+	}
+}
+
+/* Runs the repair the word w names (ours, or taken over). */
+static bool shoal__repair_run(struct shoal_store *s, uint64_t w)
+{
+	uint32_t idx = SHOAL__RW_IDX(w) - 1, excl = SHOAL__RW_EXCL(w) - 1;
+	struct shoal__recount n;
+
+	if (idx > s->dir_mask)
+		return false;
+	shoal__repair_mark(&s->dir[idx]);
+	SHOAL__CRASH(s, REPAIR_MARKED);
+	n = shoal__repair_count(s, idx, excl);
+	SHOAL__CRASH(s, REPAIR_COUNTED);
+	return shoal__repair_store(s, idx, n);
+}
+
+static void shoal__repair_give_back(struct shoal_store *s, uint64_t w,
+				    bool ended)
+{
+	/* Release: the repair's writes before the next repairer's take. */
+	atomic_compare_exchange_strong_explicit(&s->hdr->repair, &w, 0,
+						memory_order_release,
+						memory_order_relaxed);
+	SHOAL__CRASH(s, REPAIR_RETURNED);
+	if (ended)
+		shoal__end_finish(s, s->slot);
+}
+
+/* If the word's owner is dead, takes it over and finishes its repair.
+ * True if there was one to take. */
+static bool shoal__repair_take_over(struct shoal_store *s, uint64_t w)
+{
+	uint64_t mine;
+
+	if (!w || !shoal__rw_owner_dead(s, w))
+		return false;
+	mine = shoal__rw_make(s, SHOAL__RW_IDX(w) - 1, SHOAL__RW_EXCL(w) - 1);
+	if (!atomic_compare_exchange_strong_explicit(&s->hdr->repair, &w, mine,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return true; /* someone else took it: look again */
+	shoal__repair_give_back(s, mine, shoal__repair_run(s, mine));
+	return true;
+}
+
+void shoal__repair_rescue(struct shoal_store *s)
+{
+	if (s->repairing ||
+	    atomic_load_explicit(&s->me->free.active, memory_order_relaxed))
+		return; /* we are the repairer, or busy ending an entry */
+	s->repairing = true;
+	shoal__repair_take_over(s, atomic_load_explicit(&s->hdr->repair,
+							memory_order_acquire));
+	s->repairing = false;
+}
+
+void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t excl)
+{
+	uint64_t mine = shoal__rw_make(s, idx, excl);
+
+	s->repairing = true;
+	for (;;) {
+		uint64_t w = 0;
+
+		/* Acquire: pairs with the release that gave the word back. */
+		if (atomic_compare_exchange_strong_explicit(
+			    &s->hdr->repair, &w, mine, memory_order_acquire,
+			    memory_order_acquire))
+			break;
+		if (!shoal__repair_take_over(s, w))
+			sched_yield(); /* a live repairer: bounded by its run */
+	}
+	SHOAL__CRASH(s, REPAIR_TAKEN);
+	shoal__repair_give_back(s, mine, shoal__repair_run(s, mine));
+	s->repairing = false;
+}
