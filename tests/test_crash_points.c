@@ -545,3 +545,250 @@ Test(crash_points, list_is_named)
 	}
 	cr_assert_null(shoal__crash_name(SHOAL__CP_COUNT));
 }
+
+/* ------------------------------------------------------------------ */
+/* The hostile review's reproductions (issue 8), each at its point.    */
+
+/* Puts held objects of `size` bytes with patterns seed.. until the store
+ * is full: whatever can be evicted is. */
+static int cp_fill_store(struct shoal_store *s, size_t size, uint64_t seed,
+			 shoal_id *ids, int cap)
+{
+	static uint8_t buf[64 * KiB];
+	int n = 0;
+
+	while (n < cap) {
+		tu_fill(buf, size, seed + (uint64_t)n);
+		if (shoal_put(s, buf, size, 0, &ids[n]))
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void cp_expect_bytes(struct shoal_store *s, shoal_id id, size_t size,
+			    uint64_t seed, const char *what)
+{
+	struct shoal_view v;
+	int r = shoal_get(s, id, 0, &v);
+
+	cr_assert_eq(r, 0, "%s: %s", what, shoal_strerror(r));
+	cr_assert_eq(v.size, size, "%s: size", what);
+	cr_assert(tu_check(v.data, v.size, seed), "%s: its bytes were overwritten",
+		  what);
+	shoal_release(s, &v);
+}
+
+/* Attaches and closes: a process that takes a freed slot and leaves. */
+static void cp_pass_through(struct shoal_store *s)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	cr_assert_eq(tu_wait_exit(pid), 0);
+}
+
+static void cp_fill_transient(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal__fill f;
+	void *buf;
+
+	(void)fd;
+	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 2);
+	tu_fill(buf, 5000, 5);
+	TU_CHILD_CHECK(shoal__fill_end(c, &f, SHOAL__SIZE_TRANSIENT) == 0, 3);
+}
+
+/*
+ * Point 1: a worker killed right after sealing a result left its fill
+ * record behind; the next process in its slot, leaving, freed that block
+ * again, under another live object that had reused it.
+ */
+Test(crash_points, point1_a_filler_killed_after_its_seal_frees_nothing_later)
+{
+	struct cp_world w;
+	shoal_id z, more[16];
+	int n;
+
+	cp_world_init(&w);
+	cp_promise(&w);
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_FILL_SEALED, 1,
+				   cp_fill_transient, -1), "filler"));
+	shoal_store_reap(w.s);
+	cp_expect_bytes(w.s, w.extra[0], 5000, 5, "the filled result");
+	cr_assert_eq(shoal_drop(w.s, w.extra[0]), 0); /* its last ref: freed */
+	w.aborted[0] = true;
+	/* The same ID lands in the same entry, the block from the cache. */
+	{
+		static uint8_t buf[5000];
+
+		tu_fill(buf, sizeof buf, 7);
+		cr_assert_eq(shoal_put_with_id(w.s, w.extra[0], buf, sizeof buf,
+					       NULL, 0, 0), 0);
+		z = w.extra[0];
+	}
+	cp_pass_through(w.s);
+	n = cp_fill_store(w.s, 5000, 100, more, 16);
+	cp_expect_bytes(w.s, z, 5000, 7, "the object in the freed block");
+	for (int i = 0; i < n; i++)
+		cp_expect_bytes(w.s, more[i], 5000, 100 + (uint64_t)i, "a later put");
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(shoal_drop(w.s, more[i]), 0);
+	cr_assert_eq(shoal_drop(w.s, z), 0);
+	cp_check_all(&w);
+}
+
+static void cp_abort_and_die(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	shoal_id x = shoal_id_next(c);
+	void *buf;
+
+	(void)w;
+	TU_CHILD_CHECK(shoal_create(c, x, 5000, NULL, 0, 0, &buf) == 0, 2);
+	TU_CHILD_CHECK(write(fd, &x, sizeof x) == (ssize_t)sizeof x, 3);
+	shoal_abort(c, x); /* dies in here */
+}
+
+/*
+ * Point 2: shoal_abort freed the entry before it took the creation hold
+ * out of its ledger; killed in between, its reaper dropped a hold on
+ * whatever object reused the entry, which was then evicted while held.
+ */
+Test(crash_points, point2_an_abort_killed_midway_drops_no_one_elses_hold)
+{
+	struct cp_world w;
+	shoal_id x, fill[40];
+	int p[2], n;
+
+	cp_world_init(&w);
+	tu_pipe(p);
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_ABORT_ENDED, 1, cp_abort_and_die,
+				   p[1]), "aborter"));
+	cr_assert_eq(read(p[0], &x, sizeof x), (ssize_t)sizeof x);
+	close(p[0]);
+	close(p[1]);
+	{ /* The aborted ID again: the same entry, held by the test. */
+		static uint8_t buf[5000];
+
+		tu_fill(buf, sizeof buf, 9);
+		cr_assert_eq(shoal_put_with_id(w.s, x, buf, sizeof buf, NULL, 0, 0), 0);
+	}
+	shoal_store_reap(w.s);
+	n = cp_fill_store(w.s, 60 * KiB, 300, fill, 40);
+	cp_expect_bytes(w.s, x, 5000, 9, "the held object in the aborted entry");
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(shoal_drop(w.s, fill[i]), 0);
+	cr_assert_eq(shoal_drop(w.s, x), 0);
+	cp_check_all(&w);
+}
+
+static void cp_hold_and_wait(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	TU_CHILD_CHECK(shoal_hold(c, w->w[2]) == 0, 2);
+	tu_child_write_byte(fd, 'h');
+	for (;;)
+		pause();
+}
+
+/*
+ * Point 5: a reaper killed after giving back a dead process's hold, but
+ * before it crossed the record out, and then its replacement, gave that
+ * hold back twice: the test's own hold was gone and its object evicted.
+ */
+Test(crash_points, point5_a_reaper_killed_mid_reap_gives_nothing_back_twice)
+{
+	struct cp_world w;
+	shoal_id fill[40];
+	pid_t victim;
+	int p[2], n;
+
+	cp_world_init(&w);
+	tu_pipe(p);
+	victim = cp_child(&w, SHOAL__CP_COUNT, 1, cp_hold_and_wait, p[1]);
+	cr_assert_eq(tu_read_byte(p[0], TU_CHILD_DEADLINE_MS), 'h');
+	tu_kill(victim);
+	cr_assert(cp_reaper(&w, SHOAL__CP_REAP_GIVEN), "the reaper lived");
+	shoal_store_reap(w.s);
+	n = cp_fill_store(w.s, 60 * KiB, 400, fill, 40);
+	cp_expect_bytes(w.s, w.w[2], cp_witness_size[2], 102, "the held witness");
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(shoal_drop(w.s, fill[i]), 0);
+	cp_check_all(&w);
+}
+
+/* A get of a witness from another process, which must end in time. */
+static void cp_get_in_time(struct cp_world *w, int i, int bound_ms)
+{
+	pid_t pid = tu_fork();
+	int st;
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		TU_CHILD_CHECK(shoal_get(c, w->w[i], 1000, &v) == 0, 3);
+		TU_CHILD_CHECK(tu_check(v.data, v.size, 100 + (uint64_t)i), 4);
+		_exit(0);
+	}
+	st = tu_wait_status(pid, bound_ms);
+	cr_assert_neq(st, -1, "a get of witness %d hung", i);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the get failed (%d)",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/*
+ * Point 6: a reaper killed while it recounted an entry left REPAIR set for
+ * ever: every later get, drop or reap of that entry spun.
+ */
+Test(crash_points, point6_a_repairer_killed_midway_leaves_no_repair_behind)
+{
+	struct cp_world w;
+
+	cp_world_init(&w);
+	/* 3 holds and a pin pass REF_CAS first: die in the fifth change. */
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1),
+			  "victim"));
+	cr_assert(cp_reaper(&w, SHOAL__CP_REPAIR_MARKED), "the repairer lived");
+	cp_get_in_time(&w, 4, 5000);
+	shoal_store_reap(w.s);
+	cp_check_all(&w);
+}
+
+static void cp_put_big(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	shoal_id id;
+
+	(void)w;
+	(void)fd;
+	cp_child_put(c, 60 * KiB, &id); /* evicts, then dies publishing */
+}
+
+/*
+ * Point 7: an eviction inside a create overwrote the CREATE intent, so a
+ * process killed holding a directory stripe lock after it had evicted left
+ * the lock held for ever.
+ */
+Test(crash_points, point7_a_creator_killed_after_evicting_leaves_no_lock)
+{
+	struct cp_world w;
+	shoal_id cached[40];
+	struct cc_report rep;
+	int n;
+
+	cp_world_init(&w);
+	n = cp_fill_store(w.s, 60 * KiB, 500, cached, 40);
+	for (int i = 0; i < n; i++) /* unheld: a create must evict them */
+		cr_assert_eq(shoal_drop(w.s, cached[i]), 0);
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_CREATE_RESERVED, 1, cp_put_big, -1),
+			  "creator"));
+	shoal_store_reap(w.s);
+	cr_assert(cc_check_locks(w.s, &rep), "%s", rep.why);
+	cp_check_all(&w);
+}
