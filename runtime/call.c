@@ -371,7 +371,9 @@ struct shoal__call {
 static int shoal__call_prepare(struct shoal_runtime *rt, const struct shoal_args *args,
 			       struct shoal__call *c)
 {
-	int rc = shoal__args_fit(rt, args, SHOAL__CALL_ARGS_INLINE, &c->fit, &c->p);
+	struct shoal__deadline forever = shoal__deadline_in(-1);
+	int rc = shoal__args_fit(rt, args, SHOAL__CALL_ARGS_INLINE, &c->fit, &c->p,
+				 &forever);
 
 	if (!rc)
 		rc = shoal__hold_args(rt, &c->fit, &c->p);

@@ -195,8 +195,10 @@ uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
 int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
 		       uint32_t i, uint32_t *kind, const uint8_t **data,
 		       uint32_t *len);
+struct shoal__deadline;
 int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
-		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p);
+		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
+		    const struct shoal__deadline *d);
 int shoal__hold_args(struct shoal_runtime *rt, const struct shoal_args *args,
 		     struct shoal__pending *p);
 int shoal__promise_returns(struct shoal_runtime *rt, shoal_id ret0, uint32_t n);

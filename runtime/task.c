@@ -17,12 +17,20 @@
  * task is done (its first return is ready), checked lazily at each submit
  * and at shutdown (the pending list, process-private).
  *
+ * Waiting: the only wait in a submit is for room in the store for the
+ * by-value arguments it puts there (the task table and the promises never
+ * wait: -ENOSPC at once).  It is bounded by the submit's deadline
+ * (shoal_task_options.timeout_ms, SHOAL_SUBMIT_TIMEOUT_MS by default): each
+ * put gets what is left of it.
+ *
  * Crash safety: a submitter killed while BUILDING leaks that record (it is
  * never queued); its promises are aborted by its reaper, so a worker that
  * runs a task of a dead submitter finds its returns gone and drops them.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "../store/internal.h"
 #include "../store/mem.h"
@@ -133,10 +141,29 @@ static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
 	return shoal__align8(SHOAL__ARG_HDR + payload);
 }
 
+/* What is left of deadline d in milliseconds, for a store call: -1 for
+ * no deadline, 0 once it passed (a poll), else rounded up. */
+static int shoal__deadline_ms(const struct shoal__deadline *d)
+{
+	struct timespec ts;
+	int64_t left;
+
+	if (d->ns == INT64_MAX)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the deadlines' clock (wait.c) */
+	left = d->ns - ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	if (d->ns == 0 || left <= 0)
+		return 0;
+	left = (left + 999999) / 1000000;
+	return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 /* By-value arguments that do not fit inline go into the store as objects
- * (held by this process until the task is done) and travel as refs. */
+ * (held by this process until the task is done) and travel as refs.  The
+ * puts wait for room no later than the caller's deadline d. */
 int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
-		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p)
+		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
+		    const struct shoal__deadline *d)
 {
 	uint32_t total = 0;
 	int rc = 0;
@@ -152,7 +179,7 @@ int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		if (a->kind != SHOAL_ARG_BYTES || a->size <= sizeof(shoal_id))
 			continue;
 		total -= shoal__arg_bytes(a);
-		rc = shoal_put(rt->store, a->data, a->size, -1, &id);
+		rc = shoal_put(rt->store, a->data, a->size, shoal__deadline_ms(d), &id);
 		if (rc)
 			return rc;
 		p->drop[p->ndrop++] = id;
@@ -268,7 +295,8 @@ static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 			     const struct shoal_args *args,
 			     const struct shoal_task_options *o,
-			     struct shoal__pending *p, struct shoal_args *fit)
+			     struct shoal__pending *p, struct shoal_args *fit,
+			     const struct shoal__deadline *d)
 {
 	uint32_t num_returns = o->num_returns;
 	struct shoal__task_rec *t = &rt->tasks[idx];
@@ -287,7 +315,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
-	rc = shoal__args_fit(rt, args, SHOAL__TASK_ARGS_INLINE, fit, p);
+	rc = shoal__args_fit(rt, args, SHOAL__TASK_ARGS_INLINE, fit, p, d);
 	if (!rc)
 		rc = shoal__hold_args(rt, fit, p);
 	if (!rc)
@@ -318,11 +346,13 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
 	struct shoal_args fit;
 	struct shoal__pending p; /* not zeroed: its drop list is room */
+	struct shoal__deadline d;
 	uint32_t idx, num_returns;
 	int rc;
 
 	if (opts)
 		o = *opts;
+	d = shoal__deadline_in(o.timeout_ms); /* bounds the whole submit */
 	num_returns = o.num_returns;
 	p.ndrop = 0;
 	p.own_ret0 = false;
@@ -334,7 +364,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	rc = shoal__task_pop_free(rt, &idx);
 	if (rc)
 		return rc;
-	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit);
+	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit, &d);
 	if (rc) {
 		shoal__pending_drop(rt, &p);
 		shoal__task_free(rt->hdr, rt->tasks, idx);

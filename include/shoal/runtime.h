@@ -197,9 +197,12 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * task sees the sealed bytes) and kept alive until the task is done, even
  * if the caller drops it meanwhile.  By-value arguments that do not fit in
  * the task record are put into the store for the task (Ray does the same
- * above 100 KiB).  Usable from a task as well (nested tasks).
+ * above 100 KiB); a put waits for room at most SHOAL_SUBMIT_TIMEOUT_MS (a
+ * full store fails the submit with SHOAL_ESTOREFULL then; shoal_submit_opts
+ * takes another bound).  Usable from a task as well (nested tasks).
  * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
- * max_tasks tasks are pending), or the store's errors.
+ * max_tasks tasks are pending), or the store's errors.  Nothing is queued
+ * when it fails.
  */
 SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
@@ -214,9 +217,24 @@ struct shoal_task_options {
 	 * (shoal_task_return then succeeds without writing, and
 	 * shoal_task_return_buffer returns SHOAL_ESEALED).  Default 0. */
 	uint32_t max_retries;
+	/* How long the submit may wait, in ms, for everything it does: today
+	 * that is room in the store for by-value arguments that do not fit in
+	 * the task record (the only wait; the task table and the returns'
+	 * directory entries never wait: -ENOSPC at once).  -1 forever, 0 not
+	 * at all (a try-submit: SHOAL_ESTOREFULL at once on a full store).
+	 * Past it the submit fails with SHOAL_ESTOREFULL (or -ENOSPC when
+	 * max_objects objects are live).  Default SHOAL_SUBMIT_TIMEOUT_MS: a
+	 * store full of objects nobody drops fails a submit instead of hanging
+	 * it (Ray's ObjectStoreFullError after its grace period). */
+	int timeout_ms;
 };
 
-#define SHOAL_TASK_OPTIONS_INIT {.num_returns = 1, .max_retries = 0}
+#define SHOAL_SUBMIT_TIMEOUT_MS 10000
+#define SHOAL_TASK_OPTIONS_INIT                                               \
+	{                                                                     \
+		.num_returns = 1, .max_retries = 0,                           \
+		.timeout_ms = SHOAL_SUBMIT_TIMEOUT_MS,                        \
+	}
 
 /* shoal_submit with options; opts NULL means the defaults. */
 SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
