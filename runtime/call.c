@@ -21,6 +21,10 @@
  * arguments to keep alive: then it gets one result of its own, dropped
  * with the arguments once the call is done.
  *
+ * Waiting: one deadline (shoal_call_options.timeout_ms) bounds the whole
+ * call: the puts of its by-value arguments (made first, outside every
+ * lock), the node lock, and the wait for room in a full lane.
+ *
  * A caller killed before it publishes leaves an unpublished record, which
  * nobody ever sees (lane.h); its promises are aborted by its reaper.
  *
@@ -306,8 +310,10 @@ static void shoal__lane_release(struct shoal_runtime *rt, uint64_t key)
 	shoal__mem_free(rt->arena, n);
 }
 
-/* Locks the node, honouring the call's timeout (0: a try). */
-static int shoal__node_lock(struct shoal__lane_node *n, int timeout_ms)
+/* Locks the node by the call's deadline (0: a try).  The lock is held
+ * only while another thread writes one record, never across a wait. */
+static int shoal__node_lock(struct shoal__lane_node *n, int timeout_ms,
+			    struct shoal__deadline d)
 {
 	struct timespec ts;
 
@@ -315,13 +321,8 @@ static int shoal__node_lock(struct shoal__lane_node *n, int timeout_ms)
 		return -pthread_mutex_lock(&n->lock);
 	if (timeout_ms == 0)
 		return pthread_mutex_trylock(&n->lock) ? -EAGAIN : 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts.tv_sec = d.ns / 1000000000; /* CLOCK_MONOTONIC, as deadlines are */
+	ts.tv_nsec = d.ns % 1000000000;
 	return pthread_mutex_clocklock(&n->lock, CLOCK_MONOTONIC, &ts) ? -ETIMEDOUT
 									   : 0;
 }
@@ -367,16 +368,28 @@ struct shoal__call {
 	uint32_t nret;               /* promises made */
 };
 
-/* Arguments that must live in the store, holds, and the promises. */
-static int shoal__call_prepare(struct shoal_runtime *rt, const struct shoal_args *args,
-			       struct shoal__call *c)
+/* Puts the by-value arguments that do not fit in a record into the
+ * store, waiting for room no later than the call's deadline.  Before any
+ * lock: a wait for store room never holds the lane's node lock nor the
+ * read-side critical section (shoal__call_once). */
+static int shoal__call_fit(struct shoal_runtime *rt, const struct shoal_args *args,
+			   struct shoal__call *c, struct shoal__deadline d)
 {
-	struct shoal__deadline forever = shoal__deadline_in(-1);
-	int rc = shoal__args_fit(rt, args, SHOAL__CALL_ARGS_INLINE, &c->fit, &c->p,
-				 &forever);
+	int rc = shoal__args_fit(rt, args, SHOAL__CALL_ARGS_INLINE, &c->fit,
+				 &c->p, &d);
 
-	if (!rc)
-		rc = shoal__hold_args(rt, &c->fit, &c->p);
+	if (rc) {
+		shoal__pending_drop(rt, &c->p);
+		c->p.ndrop = 0;
+	}
+	return rc;
+}
+
+/* Holds on the ref arguments, and the promises. */
+static int shoal__call_prepare(struct shoal_runtime *rt, struct shoal__call *c)
+{
+	int rc = shoal__hold_args(rt, &c->fit, &c->p);
+
 	if (rc)
 		return rc;
 	c->nret = c->num_returns;
@@ -393,12 +406,15 @@ static int shoal__call_prepare(struct shoal_runtime *rt, const struct shoal_args
 	return shoal__promise_returns(rt, c->p.ret0, c->nret);
 }
 
+/* Undoes everything the call made (fit's puts included). */
 static void shoal__call_undo(struct shoal_runtime *rt, struct shoal__call *c)
 {
 	for (uint32_t i = 0; i < c->nret; i++)
 		shoal_abort(rt->store, shoal__ret_id(c->p.ret0, i));
+	c->nret = 0;
 	c->p.own_ret0 = false;
 	shoal__pending_drop(rt, &c->p);
+	c->p.ndrop = 0;
 }
 
 static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__call *c,
@@ -431,15 +447,14 @@ static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_nod
 
 /* The call proper, under the node's lock. */
 static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node *n,
-			      struct shoal_actor a, const struct shoal_args *args,
-			      struct shoal__call *c)
+			      struct shoal_actor a, struct shoal__call *c)
 {
 	void *rec;
 	int rc = shoal__call_reserve(n, a.generation, &rec);
 
 	if (rc)
 		return rc;
-	rc = shoal__call_prepare(rt, args, c);
+	rc = shoal__call_prepare(rt, c);
 	if (rc) {
 		shoal__call_undo(rt, c);
 		return rc;
@@ -472,7 +487,7 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
  * lock, held only for a record's writing: a thread that gives a lane back
  * (synchronize_rcu) never waits for an actor. */
 static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
-			    const struct shoal_args *args, int timeout_ms,
+			    int timeout_ms, struct shoal__deadline d,
 			    struct shoal__call *c, bool *missing,
 			    struct shoal__lane **full)
 {
@@ -482,9 +497,9 @@ static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
 	urcu_bp_read_lock();
 	n = shoal__lane_find(rt, shoal__lane_key(a));
 	*missing = n == NULL;
-	rc = n ? shoal__node_lock(n, timeout_ms) : 0;
+	rc = n ? shoal__node_lock(n, timeout_ms, d) : 0;
 	if (n && !rc) {
-		rc = shoal__call_locked(rt, n, a, args, c);
+		rc = shoal__call_locked(rt, n, a, c);
 		pthread_mutex_unlock(&n->lock);
 		*full = n->l;
 	}
@@ -520,9 +535,12 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	c.p.own_ret0 = false;
 	c.p.ret0 = (shoal_id){0, 0};
 	shoal__pending_collect(rt, 8);
+	rc = shoal__call_fit(rt, args ? args : &none, &c, d);
+	if (rc)
+		return rc;
 	for (;;) {
-		rc = shoal__call_once(rt, actor, args ? args : &none, o.timeout_ms,
-				      &c, &missing, &full);
+		rc = shoal__call_once(rt, actor, o.timeout_ms, d, &c, &missing,
+				      &full);
 		if (rc == SHOAL__LANE_FULL)
 			rc = shoal__call_wait_room(rt, full, o.timeout_ms, d);
 		else if (missing) {
@@ -533,12 +551,14 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 			break;
 		}
 		if (rc)
-			return rc;
+			break;
 	}
 	if (rc == SHOAL_EACTORDIED)
 		shoal__lane_release(rt, shoal__lane_key(actor));
-	if (rc)
+	if (rc) {
+		shoal__call_undo(rt, &c); /* fit's puts; nothing else is left */
 		return rc;
+	}
 	for (uint32_t i = 0; i < o.num_returns; i++)
 		refs[i] = shoal__ret_id(c.p.ret0, i);
 	if (c.p.ndrop)

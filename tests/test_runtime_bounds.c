@@ -190,6 +190,17 @@ static int call_submit(struct bounded *b)
 			    &b->ref);
 }
 
+static int call_actor(struct bounded *b)
+{
+	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+	struct shoal_args a;
+
+	o.timeout_ms = b->timeout_ms;
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, b->data, b->size);
+	return shoal_actor_call_opts(b->f->rt, b->actor, b->method, &a, &o, &b->ref);
+}
+
 /* Gets a measure() result and checks it against the bytes sent. */
 static void check_measure(struct fx *f, shoal_id ref, const void *data,
 			  size_t size)
@@ -271,6 +282,41 @@ Test(runtime_bounds, a_plain_submit_gives_up_after_the_documented_bound)
 	cr_assert_geq(b.took_ms, SHOAL_SUBMIT_TIMEOUT_MS - 1,
 		      "gave up after %" PRId64 " ms", b.took_ms);
 	unfill_store(&f);
+	free(arg);
+	stop(&f);
+}
+
+Test(runtime_bounds, a_call_with_a_timeout_or_a_try_call_gives_up_on_a_full_store)
+{
+	struct fx f = start(1, 2 * MIB);
+	uint8_t *arg = big_arg(4);
+	struct bounded b = {.call = call_actor, .f = &f, .timeout_ms = 100,
+			    .data = arg, .size = BIG_ARG};
+	struct shoal_actor_info info;
+	uint64_t before;
+
+	tu_assert_rc(shoal_actor_create(f.rt, "Sink", NULL, NULL, &b.actor), 0);
+	b.method = shoal_actor_method(f.rt, b.actor, "measure");
+	cr_assert_geq(b.method, 0);
+	fill_store(&f);
+	before = live_objects(&f);
+	run_bounded(&b, HANG_BOUND_MS, "a call with timeout_ms 100");
+	tu_assert_rc(b.rc, SHOAL_ESTOREFULL);
+	cr_assert_geq(b.took_ms, 99, "gave up after %" PRId64 " ms", b.took_ms);
+	cr_assert_lt(b.took_ms, 2000, "gave up after %" PRId64 " ms", b.took_ms);
+	b.timeout_ms = 0;
+	run_bounded(&b, HANG_BOUND_MS, "a try-call");
+	tu_assert_rc(b.rc, SHOAL_ESTOREFULL);
+	cr_assert_lt(b.took_ms, 1000, "a poll took %" PRId64 " ms", b.took_ms);
+	cr_assert_eq(live_objects(&f), before, "the failed calls left objects");
+	tu_assert_rc(shoal_actor_info(f.rt, b.actor, &info), 0);
+	cr_assert_eq(info.calls_run, 0, "a failed call was queued");
+	/* With room back, the same call goes through. */
+	unfill_store(&f);
+	b.timeout_ms = 100;
+	run_bounded(&b, HANG_BOUND_MS, "a call with room");
+	tu_assert_rc(b.rc, 0);
+	check_measure(&f, b.ref, arg, BIG_ARG);
 	free(arg);
 	stop(&f);
 }

@@ -32,7 +32,9 @@
  * queued or running on one actor (a runtime option: the lane's capacity).
  * Beyond it, a call waits (a bounded spin, then a futex) until the actor
  * finishes one, or until its timeout (-ETIMEDOUT); a try-call returns
- * -EAGAIN at once instead.
+ * -EAGAIN at once instead.  The same timeout bounds the wait for room in
+ * the store for by-value arguments (SHOAL_ESTOREFULL past it): a call's
+ * timeout bounds everything the call does.
  *
  * Failure.  Errors from a method propagate exactly like task errors (error
  * objects in its returns, passed on to dependent tasks).  An actor that
@@ -156,8 +158,11 @@ struct shoal_call_options {
 	/* Result refs (1..SHOAL_MAX_RETURNS), or 0 for fire and forget: no
 	 * result object at all; errors are only counted. */
 	uint32_t num_returns;
-	/* How long a call on a full lane waits for room: -1 forever (the
-	 * default), 0 not at all (a try-call: -EAGAIN). */
+	/* How long the call may wait, in ms, for everything it does, one
+	 * deadline for all: room in a full lane, and room in the store for
+	 * by-value arguments that do not fit in the call record.  -1 forever
+	 * (the default), 0 not at all (a try-call: -EAGAIN on a full lane,
+	 * SHOAL_ESTOREFULL on a full store). */
 	int timeout_ms;
 };
 
@@ -168,10 +173,11 @@ struct shoal_call_options {
  * once; refs[0..num_returns) receive the results (held by the caller).
  * SHOAL_EACTORDIED (the actor is dead, or the handle names an actor gone),
  * -EAGAIN (try-call on a full lane), -ETIMEDOUT (timeout on a full lane),
- * -EINVAL (bad handle, method, args), -ENOSPC (this process's first call
- * to the actor found no lane: the runtime's max_lanes are taken, or 64
- * processes call this actor already), or the store's errors.  Nothing is
- * queued when it fails.
+ * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
+ * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
+ * first call to the actor found no lane: the runtime's max_lanes are
+ * taken, or 64 processes call this actor already), or the store's errors.
+ * Nothing is queued when it fails.
  */
 SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 				    struct shoal_actor actor, int method,
