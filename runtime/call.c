@@ -533,6 +533,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	c.nret = 0;
 	c.p.ndrop = 0;
 	c.p.own_ret0 = false;
+	c.p.task = 0; /* done when its first return is settled */
 	c.p.ret0 = (shoal_id){0, 0};
 	shoal__pending_collect(rt, 8);
 	rc = shoal__call_fit(rt, args ? args : &none, &c, d);

@@ -75,9 +75,11 @@ struct shoal__boot {
 	const struct shoal_registry *reg;
 };
 
-/* A task's ref-argument holds, dropped once the task is done. */
+/* A task's or call's ref-argument holds, dropped once it is done. */
 struct shoal__pending {
-	shoal_id ret0;                /* ready once the task is done */
+	shoal_id ret0;                /* a call's: settled once it is done */
+	uint32_t task;                /* a task's record index + 1; 0: a call */
+	uint32_t task_gen;            /* the record's generation for that task */
 	bool own_ret0;                /* dropped too (a fire-and-forget call's) */
 	uint32_t ndrop;
 	shoal_id drop[SHOAL_MAX_ARGS];
@@ -109,6 +111,7 @@ struct shoal_runtime {
 	struct shoal__pending *pending;
 	size_t npending;
 	size_t pending_cap;
+	size_t pending_next;          /* where the next collect looks first */
 	_Atomic size_t pending_hint;  /* npending, for a check without the lock */
 };
 
@@ -216,8 +219,11 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 /* pending.c: a submitter's holds on its pending tasks' ref arguments */
 void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
 void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p);
-void shoal__pending_collect(struct shoal_runtime *rt, size_t max);
+size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max);
 void shoal__pending_flush(struct shoal_runtime *rt);
+int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
+		       const struct shoal__deadline *d, shoal_id *out);
+void shoal__pending_task_ended(struct shoal_store *s);
 
 /* exec.c: what a task or an actor call runs on: encoded arguments (at
  * most cap bytes, checked against args_len), returns from ret0 on. */

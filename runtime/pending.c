@@ -1,22 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/pending.c - a submitter's holds on the ref arguments of its
- * pending tasks (Ray's USED_BY_PENDING_TASK references).
+ * pending tasks and calls (Ray's USED_BY_PENDING_TASK references).
  *
  * shoal_submit holds every ref argument (and every by-value argument it
  * had to put into the store) so that it outlives the task even if the
- * caller drops it.  The holds are this process's, in its ledger; they are
- * dropped once the task is done, i.e. once its first return is ready.
- * That is checked lazily, oldest first, at each submit, and everything
- * left is dropped at shutdown (or by the reaper if the process dies).
+ * caller drops it.  The holds are this process's, in its ledger, and only
+ * the owner writes its ledger (store/ledger.c): neither the worker that
+ * ran the task nor the fork server can drop them for it.  So the submitter
+ * drops them itself, once the task is done:
+ *
+ *   done   a task: its record has left that generation (the worker freed
+ *          it after sealing every return, or the fork server after
+ *          failing them), so a retry after a worker death, which needs the
+ *          arguments again, keeps them; a call: its first return is
+ *          settled (sealed, or gone once its holders dropped it).
+ *   when   at each submit and call, a few entries (a cursor goes round the
+ *          list, so entries are found done in whatever order their tasks
+ *          finish: a slow task no longer pins the ones behind it); the
+ *          whole list when a put finds no room (shoal__pending_put); the
+ *          rest at shutdown (or by the reaper if the process dies).
+ *
+ * Waiting for room (shoal__pending_put).  A put that finds the store full
+ * drops the holds of every task that is done, and tries again; if nothing
+ * was done it sleeps on the store's space event until its deadline.  That
+ * event is signalled by whatever frees room (a drop, a release, a reap:
+ * store/object.c) and, for this wait, by whoever ends a task or a call
+ * (shoal__pending_task_ended: the worker after it freed the record, the
+ * actor after a pass), since a task's end is room its submitter can now
+ * free.  Register, re-check, sleep (wait.c): the waiter registers
+ * (seq_cst) and fences before it checks the records, the ender stores the
+ * record's state before event_signal's seq_cst fence, so either the check
+ * sees the task done or the signal sees the waiter.  Ends the fork server
+ * makes after a worker death signal nothing: the sleep comes in slices of
+ * SHOAL__ROOM_SLICE_MS, after which the waiter re-checks (and reaps dead
+ * processes, whose holds may be what it waits for).
+ *
  * The list is process-private, guarded by a mutex (any thread submits).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../store/internal.h"
 #include "../store/mem.h"
 #include "internal.h"
+
+#define SHOAL__ROOM_SLICE_MS 200
 
 void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p)
 {
@@ -51,31 +81,51 @@ void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p
 	pthread_mutex_unlock(&rt->pending_lock);
 }
 
-/* Drops the holds of up to max done tasks, oldest first. */
-void shoal__pending_collect(struct shoal_runtime *rt, size_t max)
+/* The task or call of p is done: its argument holds may go. */
+static bool shoal__pending_done(struct shoal_runtime *rt,
+				const struct shoal__pending *p)
 {
-	size_t done = 0;
+	uint64_t st;
+
+	if (!p->task) /* a call: settled, not just ready, since a result is
+		       * freed once its holders dropped it */
+		return shoal__obj_settled(rt->store, p->ret0);
+	/* Relaxed: only the phase and generation are read, and dropping a
+	 * hold needs nothing the worker wrote (the entry's own CAS orders
+	 * its pins and holds). */
+	st = atomic_load_explicit(&rt->tasks[p->task - 1].state,
+				  memory_order_relaxed);
+	return SHOAL__TASK_GEN(st) != p->task_gen ||
+	       SHOAL__TASK_PHASE(st) == SHOAL__T_FREE;
+}
+
+/* Drops the holds of done tasks among up to max entries, starting at the
+ * cursor; returns how many tasks it let go.  A done entry is replaced by
+ * the last one (order does not matter: tasks end in any order). */
+size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max)
+{
+	size_t done = 0, seen = 0, i;
 
 	/* Relaxed: a stale count only delays a collect to the next call. */
 	if (!atomic_load_explicit(&rt->pending_hint, memory_order_relaxed))
-		return;
+		return 0;
 	pthread_mutex_lock(&rt->pending_lock);
-	while (done < max && done < rt->npending) {
-		/* Settled, not just ready: once its holders dropped it, a
-		 * result is freed and its ID may vanish from the directory. */
-		if (!shoal__obj_settled(rt->store, rt->pending[done].ret0))
-			break;
-		shoal__pending_drop(rt, &rt->pending[done]);
+	i = rt->pending_next;
+	for (size_t n = rt->npending; seen < max && seen < n && rt->npending; seen++) {
+		if (i >= rt->npending)
+			i = 0;
+		if (!shoal__pending_done(rt, &rt->pending[i])) {
+			i++;
+			continue;
+		}
+		shoal__pending_drop(rt, &rt->pending[i]);
+		rt->pending[i] = rt->pending[--rt->npending];
 		done++;
 	}
-	if (done) {
-		memmove(rt->pending, rt->pending + done,
-			(rt->npending - done) * sizeof *rt->pending);
-		rt->npending -= done;
-		atomic_store_explicit(&rt->pending_hint, rt->npending,
-				      memory_order_relaxed);
-	}
+	rt->pending_next = i;
+	atomic_store_explicit(&rt->pending_hint, rt->npending, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->pending_lock);
+	return done;
 }
 
 void shoal__pending_flush(struct shoal_runtime *rt)
@@ -84,9 +134,90 @@ void shoal__pending_flush(struct shoal_runtime *rt)
 	for (size_t i = 0; i < rt->npending; i++)
 		shoal__pending_drop(rt, &rt->pending[i]);
 	rt->npending = 0;
+	rt->pending_next = 0;
 	atomic_store_explicit(&rt->pending_hint, 0, memory_order_relaxed);
 	shoal__mem_free(rt->arena, rt->pending);
 	rt->pending = NULL;
 	rt->pending_cap = 0;
 	pthread_mutex_unlock(&rt->pending_lock);
+}
+
+/* A task or call ended: wake a submitter that waits for room, since the
+ * holds on its arguments can go now.  Call after the end is visible (the
+ * record freed, the returns sealed); the signal's seq_cst fence orders it
+ * before the load of the waiters count.  Costs a fence when nobody waits. */
+void shoal__pending_task_ended(struct shoal_store *s)
+{
+	shoal__event_signal(&s->hdr->space);
+}
+
+static bool shoal__no_room(int rc)
+{
+	return rc == SHOAL_ESTOREFULL || rc == -ENOSPC; /* bytes, max_objects */
+}
+
+/* One try: a put that may not wait; with no room, the holds of every done
+ * task go and the put is tried again while that let anything go.
+ * -EAGAIN when there is still no room (*err: the put's error). */
+static int shoal__pending_try_put(struct shoal_runtime *rt, const void *data,
+				  size_t size, shoal_id *out, int *err)
+{
+	for (;;) {
+		int rc = shoal_put(rt->store, data, size, 0, out);
+
+		if (!shoal__no_room(rc))
+			return rc;
+		*err = rc;
+		if (!shoal__pending_collect(rt, SIZE_MAX))
+			return -EAGAIN;
+	}
+}
+
+/* Sleeps on the space event (registered by the caller) until it changes
+ * from seen, or a slice ends: then reaps dead processes.  Counts as
+ * blocked for a worker (more workers may start meanwhile). */
+static void shoal__pending_sleep(struct shoal_store *s, uint32_t seen,
+				 struct shoal__deadline d)
+{
+	struct shoal__deadline slice = shoal__deadline_in(SHOAL__ROOM_SLICE_MS);
+	int rc;
+
+	if (slice.ns > d.ns)
+		slice = d;
+	shoal__blocking(s, true);
+	rc = shoal__event_wait(&s->hdr->space, seen, slice, s->hdr->spin_budget);
+	shoal__blocking(s, false);
+	if (rc == -ETIMEDOUT)
+		shoal_store_reap(s);
+}
+
+/*
+ * Puts size bytes into the store for a task or call argument (held by
+ * this process), waiting for room no later than d; while it waits it lets
+ * go of the holds of its tasks that are done (see the file's header).
+ * SHOAL_ESTOREFULL (or -ENOSPC) when there is still no room at d.
+ */
+int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
+		       const struct shoal__deadline *d, shoal_id *out)
+{
+	struct shoal_store *s = rt->store;
+	struct shoal__event *ev = &s->hdr->space;
+	int err = SHOAL_ESTOREFULL;
+
+	if (size > s->hdr->capacity)
+		return SHOAL_ESTOREFULL; /* no wait can make it fit */
+	for (;;) {
+		uint32_t seen = shoal__event_seen(ev);
+		int rc;
+
+		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst); /* before the checks */
+		rc = shoal__pending_try_put(rt, data, size, out, &err);
+		if (rc != -EAGAIN || shoal__deadline_passed(*d)) {
+			atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+			return rc == -EAGAIN ? err : rc;
+		}
+		shoal__pending_sleep(s, seen, *d);
+		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+	}
 }

@@ -14,8 +14,8 @@
  * (index + generation) pushed into the run queue, which wakes a worker.
  *
  * The holds on ref arguments are this process's; it drops them once the
- * task is done (its first return is ready), checked lazily at each submit
- * and at shutdown (the pending list, process-private).
+ * task is done (its record freed), checked lazily at each submit, while a
+ * submit waits for room, and at shutdown (pending.c, process-private).
  *
  * Waiting: the only wait in a submit is for room in the store for the
  * by-value arguments it puts there (the task table and the promises never
@@ -28,9 +28,7 @@
  * runs a task of a dead submitter finds its returns gone and drops them.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "../store/internal.h"
 #include "../store/mem.h"
@@ -141,23 +139,6 @@ static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
 	return shoal__align8(SHOAL__ARG_HDR + payload);
 }
 
-/* What is left of deadline d in milliseconds, for a store call: -1 for
- * no deadline, 0 once it passed (a poll), else rounded up. */
-static int shoal__deadline_ms(const struct shoal__deadline *d)
-{
-	struct timespec ts;
-	int64_t left;
-
-	if (d->ns == INT64_MAX)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* the deadlines' clock (wait.c) */
-	left = d->ns - ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-	if (d->ns == 0 || left <= 0)
-		return 0;
-	left = (left + 999999) / 1000000;
-	return left > INT32_MAX ? INT32_MAX : (int)left;
-}
-
 /* By-value arguments that do not fit inline go into the store as objects
  * (held by this process until the task is done) and travel as refs.  The
  * puts wait for room no later than the caller's deadline d. */
@@ -179,7 +160,7 @@ int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		if (a->kind != SHOAL_ARG_BYTES || a->size <= sizeof(shoal_id))
 			continue;
 		total -= shoal__arg_bytes(a);
-		rc = shoal_put(rt->store, a->data, a->size, shoal__deadline_ms(d), &id);
+		rc = shoal__pending_put(rt, a->data, a->size, d, &id);
 		if (rc)
 			return rc;
 		p->drop[p->ndrop++] = id;
@@ -315,6 +296,8 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
+	p->task = idx + 1;
+	p->task_gen = SHOAL__TASK_GEN(st) + 1;
 	rc = shoal__args_fit(rt, args, SHOAL__TASK_ARGS_INLINE, fit, p, d);
 	if (!rc)
 		rc = shoal__hold_args(rt, fit, p);
@@ -356,6 +339,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	num_returns = o.num_returns;
 	p.ndrop = 0;
 	p.own_ret0 = false;
+	p.task = 0;
 	rc = shoal__check_submit(rt, fn, args, num_returns, refs);
 
 	if (rc)

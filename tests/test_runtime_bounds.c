@@ -21,8 +21,11 @@
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <shoal/shoal.h>
 
@@ -54,6 +57,32 @@ static int task_measure(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, out, sizeof out);
 }
 
+/* Waits (bounded) for the gate object named by its first argument, then
+ * returns the length of its second one. */
+static int task_gate(struct shoal_task *t, void *user)
+{
+	struct shoal_store *s = shoal_runtime_store(shoal_task_runtime(t));
+	struct shoal_view v;
+	const void *d;
+	size_t n;
+	shoal_id gate;
+	uint64_t len;
+	int rc;
+
+	(void)user;
+	if (shoal_task_arg(t, 0, &d, &n) || n != sizeof gate)
+		return shoal_task_fail(t, SHOAL_ETASK, "no gate");
+	memcpy(&gate, d, sizeof gate);
+	rc = shoal_get(s, gate, 20000, &v);
+	if (rc)
+		return shoal_task_fail(t, rc, "gate: %s", shoal_strerror(rc));
+	shoal_release(s, &v);
+	if (shoal_task_arg(t, 1, &d, &n))
+		return shoal_task_fail(t, SHOAL_ETASK, "no second argument");
+	len = n;
+	return shoal_task_return(t, 0, &len, sizeof len);
+}
+
 static int sink_init(struct shoal_task *ctx, void **self)
 {
 	(void)ctx;
@@ -79,6 +108,7 @@ static struct fx start(uint32_t workers, uint64_t capacity)
 
 	tu_assert_rc(shoal_registry_open(&f.reg), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "measure", task_measure, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "gate", task_gate, NULL), 0);
 	tu_assert_rc(shoal_register_actor(f.reg, "Sink", sink_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(f.reg, "Sink", "measure", task_measure), 0);
 	shoal_runtime_options_init(&o);
@@ -318,5 +348,166 @@ Test(runtime_bounds, a_call_with_a_timeout_or_a_try_call_gives_up_on_a_full_stor
 	tu_assert_rc(b.rc, 0);
 	check_measure(&f, b.ref, arg, BIG_ARG);
 	free(arg);
+	stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Point 9: argument holds go when their task is done                  */
+
+/* An unsealed 8-byte object the driver made: sealing it opens the gate. */
+static shoal_id make_gate(struct fx *f)
+{
+	shoal_id gate = shoal_id_next(f->s);
+	void *data;
+
+	tu_assert_rc(shoal_create(f->s, gate, 8, NULL, 0, 0, &data), 0);
+	memset(data, 0x47, 8);
+	return gate;
+}
+
+/* Submits gate(gate, arg): a task that blocks its worker until the gate
+ * is sealed, and whose by-value argument the driver holds meanwhile. */
+static shoal_id submit_gated(struct fx *f, shoal_id gate, const void *arg,
+			     size_t size)
+{
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	struct shoal_args a;
+	shoal_id ref;
+
+	o.timeout_ms = 0; /* there is room: it must not wait */
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &gate, sizeof gate), 0);
+	tu_assert_rc(shoal_args_bytes(&a, arg, size), 0);
+	tu_assert_rc(shoal_submit_opts(f->rt, shoal_function(f->rt, "gate"), &a,
+				       &o, &ref), 0);
+	return ref;
+}
+
+/* Gets (and drops) a gate() result: the length its task saw. */
+static void check_len(struct fx *f, shoal_id ref, size_t size)
+{
+	struct shoal_view v;
+	uint64_t len;
+
+	tu_assert_rc(shoal_get(f->s, ref, 10000, &v), 0);
+	cr_assert_eq(v.size, sizeof len);
+	memcpy(&len, v.data, sizeof len);
+	shoal_release(f->s, &v);
+	cr_assert_eq(len, size);
+	tu_assert_rc(shoal_drop(f->s, ref), 0);
+}
+
+static void open_gate_and_check(struct fx *f, shoal_id gate, shoal_id ref,
+				size_t size)
+{
+	tu_assert_rc(shoal_seal(f->s, gate), 0);
+	check_len(f, ref, size);
+	tu_assert_rc(shoal_drop(f->s, gate), 0);
+}
+
+#define NBEHIND 24 /* 6 MiB of arguments through a 2 MiB store */
+
+struct behind {
+	struct fx *f;
+	uint8_t *arg;
+	shoal_id refs[NBEHIND];
+};
+
+/* Submits NBEHIND measure() tasks with a BIG_ARG argument each, waiting
+ * for room as long as it takes. */
+static int submit_behind(struct bounded *b)
+{
+	struct behind *bh = (struct behind *)b->data;
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	int fn = shoal_function(b->f->rt, "measure");
+
+	o.timeout_ms = -1;
+	for (int i = 0; i < NBEHIND; i++) {
+		struct shoal_args a;
+		int rc;
+
+		shoal_args_init(&a);
+		shoal_args_bytes(&a, bh->arg, BIG_ARG);
+		rc = shoal_submit_opts(b->f->rt, fn, &a, &o, &bh->refs[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+Test(runtime_bounds, holds_of_tasks_done_go_even_behind_a_slow_task)
+{
+	struct fx f = start(2, 2 * MIB);
+	struct behind bh = {.f = &f, .arg = big_arg(5)};
+	struct bounded b = {.call = submit_behind, .f = &f, .data = &bh};
+	uint8_t *slow_arg = big_arg(6);
+	shoal_id gate = make_gate(&f);
+	shoal_id slow = submit_gated(&f, gate, slow_arg, BIG_ARG);
+
+	/* The slow task is the oldest pending one until the gate opens;
+	 * every task behind it must still let its argument go when done. */
+	run_bounded(&b, 10000, "submits behind a slow task");
+	tu_assert_rc(b.rc, 0);
+	for (int i = 0; i < NBEHIND; i++)
+		check_measure(&f, bh.refs[i], bh.arg, BIG_ARG);
+	open_gate_and_check(&f, gate, slow, BIG_ARG);
+	free(slow_arg);
+	free(bh.arg);
+	stop(&f);
+}
+
+/* The thread's id, for tu_wait_sleeping. */
+struct sleeper {
+	struct bounded b;
+	_Atomic pid_t tid;
+};
+
+static int submit_one_noting_tid(struct bounded *b)
+{
+	struct sleeper *sl = (struct sleeper *)b;
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	struct shoal_args a;
+
+	atomic_store(&sl->tid, gettid());
+	o.timeout_ms = -1;
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, b->data, b->size);
+	return shoal_submit_opts(b->f->rt, shoal_function(b->f->rt, "measure"),
+				 &a, &o, &b->ref);
+}
+
+Test(runtime_bounds, a_submit_waiting_for_room_lets_go_of_a_task_that_ends)
+{
+	struct fx f = start(1, 2 * MIB);
+	uint8_t *arg = big_arg(7), *slow_arg = big_arg(8);
+	shoal_id gate = make_gate(&f);
+	shoal_id slow = submit_gated(&f, gate, slow_arg, BIG_ARG);
+	struct sleeper sl = {.b = {.call = submit_one_noting_tid, .f = &f,
+				   .data = arg, .size = BIG_ARG}};
+	struct timespec ts;
+	pthread_t th;
+
+	/* The store is full: the slow task's argument and held objects. */
+	fill_store(&f);
+	cr_assert_eq(pthread_create(&th, NULL, bounded_main, &sl.b), 0);
+	while (!atomic_load(&sl.tid))
+		sched_yield();
+	cr_assert(tu_wait_sleeping(atomic_load(&sl.tid), HANG_BOUND_MS),
+		  "the submit did not wait for room");
+	/* Room comes only from the slow task's argument: its task ends now,
+	 * and the waiting submit must let go of it itself. */
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += HANG_BOUND_MS / 1000;
+	cr_assert_eq(pthread_timedjoin_np(th, NULL, &ts), 0,
+		     "the submit still waits for room %d ms after the task "
+		     "that held it ended", HANG_BOUND_MS);
+	tu_assert_rc(sl.b.rc, 0);
+	check_measure(&f, sl.b.ref, arg, BIG_ARG);
+	check_len(&f, slow, BIG_ARG);
+	tu_assert_rc(shoal_drop(f.s, gate), 0);
+	unfill_store(&f);
+	free(arg);
+	free(slow_arg);
 	stop(&f);
 }
