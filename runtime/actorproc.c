@@ -215,6 +215,8 @@ static uint32_t shoal__actor_pass(struct shoal__actor *a)
 			shoal__lane_wake_producer(l);
 		ran += b;
 	}
+	if (ran) /* their callers may free room (pending.c) */
+		shoal__pending_task_ended(a->rt.store);
 	return ran;
 }
 

@@ -411,4 +411,5 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	atomic_fetch_add_explicit(rc ? &rt->hdr->tasks_failed : &rt->hdr->tasks_done,
 				  1, memory_order_relaxed);
 	shoal__task_free(rt->hdr, rt->tasks, idx);
+	shoal__pending_task_ended(rt->store); /* its submitter may free room */
 }

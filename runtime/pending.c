@@ -46,7 +46,7 @@
 #include "../store/mem.h"
 #include "internal.h"
 
-#define SHOAL__ROOM_SLICE_MS 200
+#define SHOAL__ROOM_SLICE_MS 1000
 
 void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p)
 {

@@ -111,6 +111,7 @@ static struct fx start(uint32_t workers, uint64_t capacity)
 	tu_assert_rc(shoal_register_task(f.reg, "gate", task_gate, NULL), 0);
 	tu_assert_rc(shoal_register_actor(f.reg, "Sink", sink_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(f.reg, "Sink", "measure", task_measure), 0);
+	tu_assert_rc(shoal_register_method(f.reg, "Sink", "gate", task_gate), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.max_tasks = 1024;
@@ -469,11 +470,47 @@ static int submit_one_noting_tid(struct bounded *b)
 	struct shoal_args a;
 
 	atomic_store(&sl->tid, gettid());
+	if (b->actor.magic) /* a call instead */
+		return call_actor(b);
 	o.timeout_ms = -1;
 	shoal_args_init(&a);
 	shoal_args_bytes(&a, b->data, b->size);
 	return shoal_submit_opts(b->f->rt, shoal_function(b->f->rt, "measure"),
 				 &a, &o, &b->ref);
+}
+
+/* The store is full of held objects and of the argument of a task or
+ * call blocked on a gate (slow: its ref); a thread waits for room; the
+ * gate opens.  The waiter must let go of the argument itself, woken by the
+ * end of the task or call, not by its one-second re-check. */
+static void wait_for_room_then_open(struct fx *f, struct sleeper *sl,
+				    shoal_id gate, shoal_id slow)
+{
+	struct timespec ts;
+	int64_t sealed;
+	pthread_t th;
+
+	fill_store(f);
+	cr_assert_eq(pthread_create(&th, NULL, bounded_main, &sl->b), 0);
+	while (!atomic_load(&sl->tid))
+		sched_yield();
+	cr_assert(tu_wait_sleeping(atomic_load(&sl->tid), HANG_BOUND_MS),
+		  "the submit or call did not wait for room");
+	sealed = tu_now_ms();
+	tu_assert_rc(shoal_seal(f->s, gate), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += HANG_BOUND_MS / 1000;
+	cr_assert_eq(pthread_timedjoin_np(th, NULL, &ts), 0,
+		     "still waiting for room %d ms after the task or call "
+		     "that held it ended", HANG_BOUND_MS);
+	tu_assert_rc(sl->b.rc, 0);
+	cr_assert_lt(tu_now_ms() - sealed, TU_WAKE_LATENCY_MS,
+		     "it returned %" PRId64 " ms after the gate opened",
+		     tu_now_ms() - sealed);
+	check_measure(f, sl->b.ref, sl->b.data, BIG_ARG);
+	check_len(f, slow, BIG_ARG);
+	tu_assert_rc(shoal_drop(f->s, gate), 0);
+	unfill_store(f);
 }
 
 Test(runtime_bounds, a_submit_waiting_for_room_lets_go_of_a_task_that_ends)
@@ -484,29 +521,36 @@ Test(runtime_bounds, a_submit_waiting_for_room_lets_go_of_a_task_that_ends)
 	shoal_id slow = submit_gated(&f, gate, slow_arg, BIG_ARG);
 	struct sleeper sl = {.b = {.call = submit_one_noting_tid, .f = &f,
 				   .data = arg, .size = BIG_ARG}};
-	struct timespec ts;
-	pthread_t th;
 
-	/* The store is full: the slow task's argument and held objects. */
-	fill_store(&f);
-	cr_assert_eq(pthread_create(&th, NULL, bounded_main, &sl.b), 0);
-	while (!atomic_load(&sl.tid))
-		sched_yield();
-	cr_assert(tu_wait_sleeping(atomic_load(&sl.tid), HANG_BOUND_MS),
-		  "the submit did not wait for room");
-	/* Room comes only from the slow task's argument: its task ends now,
-	 * and the waiting submit must let go of it itself. */
-	tu_assert_rc(shoal_seal(f.s, gate), 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += HANG_BOUND_MS / 1000;
-	cr_assert_eq(pthread_timedjoin_np(th, NULL, &ts), 0,
-		     "the submit still waits for room %d ms after the task "
-		     "that held it ended", HANG_BOUND_MS);
-	tu_assert_rc(sl.b.rc, 0);
-	check_measure(&f, sl.b.ref, arg, BIG_ARG);
-	check_len(&f, slow, BIG_ARG);
-	tu_assert_rc(shoal_drop(f.s, gate), 0);
-	unfill_store(&f);
+	wait_for_room_then_open(&f, &sl, gate, slow);
+	free(arg);
+	free(slow_arg);
+	stop(&f);
+}
+
+Test(runtime_bounds, a_call_waiting_for_room_lets_go_of_a_call_that_ends)
+{
+	struct fx f = start(1, 2 * MIB);
+	uint8_t *arg = big_arg(9), *slow_arg = big_arg(10);
+	shoal_id gate = make_gate(&f), slow;
+	struct sleeper sl = {.b = {.call = submit_one_noting_tid, .f = &f,
+				   .timeout_ms = -1, .data = arg,
+				   .size = BIG_ARG}};
+	struct shoal_actor slow_actor;
+	struct shoal_args a;
+
+	/* Two actors: the gated call blocks the first one. */
+	tu_assert_rc(shoal_actor_create(f.rt, "Sink", NULL, NULL, &slow_actor), 0);
+	tu_assert_rc(shoal_actor_create(f.rt, "Sink", NULL, NULL, &sl.b.actor), 0);
+	sl.b.method = shoal_actor_method(f.rt, sl.b.actor, "measure");
+	cr_assert_geq(sl.b.method, 0);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &gate, sizeof gate), 0);
+	tu_assert_rc(shoal_args_bytes(&a, slow_arg, BIG_ARG), 0);
+	tu_assert_rc(shoal_actor_call(f.rt, slow_actor,
+				      shoal_actor_method(f.rt, slow_actor, "gate"),
+				      &a, &slow), 0);
+	wait_for_room_then_open(&f, &sl, gate, slow);
 	free(arg);
 	free(slow_arg);
 	stop(&f);
