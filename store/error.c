@@ -30,6 +30,8 @@ static const struct shoal__errname shoal__errnames[] = {
 	{SHOAL_EWORKERDIED, "worker died"},
 	{SHOAL_EACTORDIED, "actor died"},
 	{SHOAL_ECANCELLED, "cancelled"},
+	{SHOAL_EPOOLEXHAUSTED,
+	 "every worker is blocked in a nested get: the task could never run"},
 };
 
 static const char *shoal__own_error(int err)

@@ -49,6 +49,13 @@ enum shoal_error {
 	SHOAL_EWORKERDIED = -4021,
 	SHOAL_EACTORDIED = -4022,
 	SHOAL_ECANCELLED = -4023,
+	/* A task that could never run: every worker the pool may have
+	 * (num_workers + max_extra_workers) is blocked in a get inside a
+	 * task, each waiting, directly or through the others, for tasks
+	 * that need a worker (nested tasks deeper than the pool).  The
+	 * result of such a task holds this error, so the get that could
+	 * not be served returns it (shoal/runtime.h). */
+	SHOAL_EPOOLEXHAUSTED = -4025,
 };
 
 /* A static, human-readable description of any code returned by shoal
