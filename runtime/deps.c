@@ -102,6 +102,18 @@ uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref)
 	return next;
 }
 
+/* The reference after task node ref in a waiter stack, without
+ * resolving anything (nested.c reads stacks); 0 for a bad node. */
+uint32_t shoal__dep_peek_next(struct shoal__rt_hdr *h, uint32_t ref)
+{
+	uint32_t idx = (ref & ~SHOAL__DEP_BIT) >> 4, arg = ref & 0xfu;
+
+	if (idx >= h->max_tasks)
+		return 0;
+	return atomic_load_explicit(&shoal__rt_tasks(h)[idx].dep_next[arg],
+				    memory_order_acquire);
+}
+
 /* Parks record idx on each of its unsealed ref arguments, or queues it if
  * there is none.  The submitter owns the record (BUILDING). */
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,

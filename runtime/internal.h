@@ -215,6 +215,10 @@ void shoal__names_close(struct shoal_runtime *rt);
 /* deps.c: tasks parked on unsealed arguments */
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 		     const struct shoal_args *args);
+uint32_t shoal__dep_peek_next(struct shoal__rt_hdr *h, uint32_t ref);
+
+/* nested.c: the fork server, when the pool cannot grow any more */
+void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h);
 
 /* pending.c: a submitter's holds on its pending tasks' ref arguments */
 void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);

@@ -46,6 +46,9 @@ enum shoal__task_phase {
 #define SHOAL__TASK_STATE(gen, phase, owner)                                 \
 	(((uint64_t)(gen) << 32) | ((uint64_t)(phase) << 24) |              \
 	 ((uint32_t)(owner) & 0xffffffu))
+/* The owner of a RUNNING record that the fork server fails without
+ * running it (nested.c): no worker has that number. */
+#define SHOAL__TASK_OWNER_FS 0xffffffu
 #define SHOAL__TASK_GEN(s) ((uint32_t)((s) >> 32))
 #define SHOAL__TASK_PHASE(s) ((uint32_t)((s) >> 24) & 0xffu)
 #define SHOAL__TASK_OWNER(s) ((uint32_t)(s) & 0xffffffu)

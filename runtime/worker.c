@@ -110,8 +110,10 @@ bool shoal__all_blocked(struct shoal__rt_hdr *h)
  * The store calls this around every sleep of a get inside a task.  When
  * every running worker is asleep so, nothing can run the tasks they wait
  * for (nested tasks deeper than the pool): ask the fork server for an
- * extra worker.  Relaxed counts: a missed request is repeated by the next
- * blocking get, a spurious one costs an idle worker that retires.
+ * extra worker (or, with the pool at its cap, to check for a deadlock:
+ * nested.c).  Relaxed counts: a missed request is repeated by the next
+ * blocking get (a get re-blocks once a second), a spurious one costs an
+ * idle worker that retires.
  */
 static void shoal__worker_blocked(void *ctx, bool blocked)
 {

@@ -70,7 +70,18 @@ struct shoal_runtime_options {
 	/* Worker processes.  0: one per online CPU. */
 	uint32_t num_workers;
 	/* Extra workers the pool may start while workers are blocked (nested
-	 * tasks), beyond num_workers.  Default 4 x num_workers. */
+	 * tasks), beyond num_workers.  Default 4 x num_workers.  The pool
+	 * grows while every worker is blocked in a get inside a task, up to
+	 * this cap and no further: the worker and process slots are laid out
+	 * in the segment at start, and an unbounded pool would let a runaway
+	 * recursion fork without end.  At the cap, when every worker waits
+	 * (directly or through the others) for tasks that need a worker, no
+	 * task could ever run again: instead of a silent hang, the tasks
+	 * those gets wait for fail with SHOAL_EPOOLEXHAUSTED, which the gets
+	 * return (and nested tasks pass up, like any task error).  A full pool
+	 * whose gets wait for anything else (a put, an actor) is left alone.
+	 * Limit: only gets of one object are seen (shoal_get; not
+	 * shoal_get_many or shoal_wait inside a task). */
 	uint32_t max_extra_workers;
 	/* Tasks pending or running at once (the task table), at most
 	 * 1 Mi.  Default 65536.  The store's ledger_slots is raised to it at
@@ -199,7 +210,9 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * the task record are put into the store for the task (Ray does the same
  * above 100 KiB); a put waits for room at most SHOAL_SUBMIT_TIMEOUT_MS (a
  * full store fails the submit with SHOAL_ESTOREFULL then; shoal_submit_opts
- * takes another bound).  Usable from a task as well (nested tasks).
+ * takes another bound).  Usable from a task as well (nested tasks; a get
+ * of a nested task's result fails with SHOAL_EPOOLEXHAUSTED rather than
+ * hang when nesting exhausts the pool: see max_extra_workers).
  * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
  * max_tasks tasks are pending), or the store's errors.  Nothing is queued
  * when it fails.
