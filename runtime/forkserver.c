@@ -297,7 +297,8 @@ static bool shoal__fs_request(struct shoal__fs *fs)
 }
 
 /* Every running worker is blocked in a task: start an extra one in a
- * free slot beyond num_workers, if there is one left. */
+ * free slot beyond num_workers, if there is one left; else fail the tasks
+ * that can never run if the pool is deadlocked (nested.c). */
 static void shoal__fs_extra(struct shoal__fs *fs)
 {
 	uint64_t n;
@@ -308,6 +309,7 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 	for (uint32_t i = fs->hdr->num_workers; i < fs->hdr->max_workers; i++)
 		if (!fs->kids[i] && shoal__fs_spawn(fs, i) > 0)
 			return;
+	shoal__nested_check(fs->store, fs->hdr);
 }
 
 static void shoal__fs_loop(struct shoal__fs *fs)

@@ -83,6 +83,45 @@ static int task_gate(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &len, sizeof len);
 }
 
+/* deep(d): d == 0 returns 0; else submits deep(d - 1), waits for it as
+ * long as it takes, and returns its result + 1 (or fails with its error). */
+static int task_deep(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_args a;
+	struct shoal_view v;
+	const void *d;
+	size_t n;
+	int64_t depth, r = 0;
+	shoal_id ref;
+	int rc;
+
+	(void)user;
+	if (shoal_task_arg(t, 0, &d, &n) || n != sizeof depth)
+		return shoal_task_fail(t, SHOAL_ETASK, "no depth");
+	memcpy(&depth, d, sizeof depth);
+	if (depth > 0) {
+		depth--;
+		shoal_args_init(&a);
+		shoal_args_bytes(&a, &depth, sizeof depth);
+		rc = shoal_submit(rt, shoal_function(rt, "deep"), &a, 1, &ref);
+		if (rc)
+			return shoal_task_fail(t, rc, "submit: %s", shoal_strerror(rc));
+		rc = shoal_get(s, ref, -1, &v);
+		if (rc) {
+			shoal_drop(s, ref);
+			return shoal_task_fail(t, rc, "level %" PRId64 ": %s",
+					       depth + 1, shoal_strerror(rc));
+		}
+		memcpy(&r, v.data, sizeof r);
+		shoal_release(s, &v);
+		shoal_drop(s, ref);
+		r++;
+	}
+	return shoal_task_return(t, 0, &r, sizeof r);
+}
+
 static int sink_init(struct shoal_task *ctx, void **self)
 {
 	(void)ctx;
@@ -101,7 +140,8 @@ struct fx {
 	int nfill;
 };
 
-static struct fx start(uint32_t workers, uint64_t capacity)
+static struct fx start_extra(uint32_t workers, uint32_t extra,
+			     uint64_t capacity)
 {
 	struct fx f = {0};
 	struct shoal_runtime_options o;
@@ -109,11 +149,13 @@ static struct fx start(uint32_t workers, uint64_t capacity)
 	tu_assert_rc(shoal_registry_open(&f.reg), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "measure", task_measure, NULL), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "gate", task_gate, NULL), 0);
+	tu_assert_rc(shoal_register_task(f.reg, "deep", task_deep, NULL), 0);
 	tu_assert_rc(shoal_register_actor(f.reg, "Sink", sink_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(f.reg, "Sink", "measure", task_measure), 0);
 	tu_assert_rc(shoal_register_method(f.reg, "Sink", "gate", task_gate), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
+	o.max_extra_workers = extra;
 	o.max_tasks = 1024;
 	o.max_actors = 4;
 	o.store.capacity = capacity;
@@ -121,6 +163,12 @@ static struct fx start(uint32_t workers, uint64_t capacity)
 	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
 	f.s = shoal_runtime_store(f.rt);
 	return f;
+}
+
+/* A runtime with the default max_extra_workers (4 x workers). */
+static struct fx start(uint32_t workers, uint64_t capacity)
+{
+	return start_extra(workers, 0, capacity);
 }
 
 static void stop(struct fx *f)
@@ -553,5 +601,113 @@ Test(runtime_bounds, a_call_waiting_for_room_lets_go_of_a_call_that_ends)
 	wait_for_room_then_open(&f, &sl, gate, slow);
 	free(arg);
 	free(slow_arg);
+	stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Point 15: nested tasks deeper than the pool never hang in silence   */
+
+static shoal_id submit_deep(struct fx *f, int64_t depth)
+{
+	struct shoal_args a;
+	shoal_id ref;
+
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &depth, sizeof depth), 0);
+	tu_assert_rc(shoal_submit(f->rt, shoal_function(f->rt, "deep"), &a, 1, &ref),
+		     0);
+	return ref;
+}
+
+/* Gets an int64 result: 0 and *v, or the get's error. */
+static int get_i64(struct fx *f, shoal_id ref, int timeout_ms, int64_t *v)
+{
+	struct shoal_view view;
+	int rc = shoal_get(f->s, ref, timeout_ms, &view);
+
+	if (rc)
+		return rc;
+	cr_assert_eq(view.size, sizeof *v);
+	memcpy(v, view.data, sizeof *v);
+	shoal_release(f->s, &view);
+	return 0;
+}
+
+Test(runtime_bounds, tasks_nested_as_deep_as_the_pool_can_grow_succeed)
+{
+	struct fx f = start(2, 8 * MIB); /* grows to 2 + 8 workers */
+	shoal_id ref = submit_deep(&f, 9); /* 9 blocked levels and a leaf */
+	int64_t v = -1;
+
+	tu_assert_rc(get_i64(&f, ref, 20000, &v), 0);
+	cr_assert_eq(v, 9);
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
+	stop(&f);
+}
+
+Test(runtime_bounds, tasks_nested_deeper_than_the_pool_fail_with_their_own_error)
+{
+	struct fx f = start(2, 8 * MIB); /* at most 10 workers */
+	shoal_id ref = submit_deep(&f, 11); /* 12 levels */
+	struct shoal_runtime_info info;
+	int64_t t0 = tu_now_ms(), v = -1;
+	char msg[256];
+	int rc;
+
+	/* Was: every level blocked for ever, the driver's get timed out. */
+	rc = get_i64(&f, ref, 15000, &v);
+	tu_assert_rc(rc, SHOAL_EPOOLEXHAUSTED, "after %" PRId64 " ms",
+		     tu_now_ms() - t0);
+	cr_assert_lt(tu_now_ms() - t0, 10000, "the error took %" PRId64 " ms",
+		     tu_now_ms() - t0);
+	cr_assert_geq(shoal_error_message(f.s, ref, msg, sizeof msg), 0);
+	cr_assert_not_null(strstr(msg, "could never run"), "message: %s", msg);
+	cr_assert_str_neq(shoal_strerror(SHOAL_EPOOLEXHAUSTED),
+			  "unknown shoal error");
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
+	/* Every level let go of its worker: the runtime goes on. */
+	ref = submit_deep(&f, 3);
+	tu_assert_rc(get_i64(&f, ref, 20000, &v), 0);
+	cr_assert_eq(v, 3);
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.workers_died, 0);
+	stop(&f);
+}
+
+/* A full pool whose workers wait for the driver, not for queued tasks, is
+ * no deadlock: its queued task must run once the driver answers. */
+Test(runtime_bounds, a_full_pool_waiting_for_the_driver_fails_nothing)
+{
+	struct fx f = start_extra(1, 1, 8 * MIB); /* at most 2 workers */
+	uint8_t small[32] = {1, 2, 3};
+	shoal_id gate = make_gate(&f), slow[3];
+	struct shoal_runtime_info info;
+	int64_t deadline;
+	uint8_t ready[3];
+
+	/* Two run and block on the gate, one at a time (a worker takes what
+	 * is queued in bulk), and the third stays queued. */
+	slow[0] = submit_gated(&f, gate, small, sizeof small);
+	deadline = tu_now_ms() + HANG_BOUND_MS;
+	do /* the second worker starts once the first blocks */
+		tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	while (info.workers_alive < 2 && tu_now_ms() < deadline);
+	cr_assert_eq(info.workers_alive, 2);
+	slow[1] = submit_gated(&f, gate, small, sizeof small);
+	do /* the second worker took it */
+		tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	while (info.tasks_queued > 0 && tu_now_ms() < deadline);
+	cr_assert_eq(info.tasks_queued, 0);
+	slow[2] = submit_gated(&f, gate, small, sizeof small);
+	/* Blocked workers ask for a worker again every second: give the
+	 * fork server a few chances to take this for a deadlock. */
+	tu_assert_rc(shoal_wait(f.s, slow, 3, 1, 2500, ready), 0);
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.tasks_failed, 0, "a task was failed");
+	tu_assert_rc(shoal_seal(f.s, gate), 0);
+	for (int i = 0; i < 3; i++)
+		check_len(&f, slow[i], sizeof small);
+	tu_assert_rc(shoal_drop(f.s, gate), 0);
 	stop(&f);
 }
