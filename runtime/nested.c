@@ -72,7 +72,10 @@ struct shoal__nest {
 	bool stuck[SHOAL__RT_MAX_WORKERS];
 };
 
-/* Every worker slot holds a running worker, asleep in a get in a task. */
+/* Every worker slot holds a running worker, asleep in a get in a task.
+ * Acquire on state: pairs with the fork server's and the worker's release
+ * stores (R1 of rtlayout.h); blocked is a relaxed hint (the walk and the
+ * re-check after it decide). */
 static bool shoal__nest_all_blocked(const struct shoal__nest *x)
 {
 	for (uint32_t i = 0; i < x->n; i++)
@@ -119,6 +122,8 @@ static uint32_t shoal__nest_walk(struct shoal__nest *x, shoal_id id, int32_t mar
 
 	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
 		return 0;
+	/* Acquire, here and on each next: pairs with the push CAS that
+	 * published the record's link (waiters.c, deps.c). */
 	ref = atomic_load_explicit(&x->s->dir[idx].waiters, memory_order_acquire);
 	for (uint32_t steps = 0; ref && ref != UINT32_MAX && steps < max; steps++) {
 		uint32_t i = ref - 1, slot = i / SHOAL__PROC_WAITERS, k;
@@ -164,6 +169,8 @@ static void shoal__nest_scan(struct shoal__nest *x)
 		x->on[i] = SHOAL__NEST_NONE;
 	for (uint32_t idx = 0; idx < x->h->max_tasks; idx++) {
 		const struct shoal__task_rec *t = &x->tasks[idx];
+		/* Acquire: pairs with R3 (QUEUED) and A3's CAS, so the returns'
+		 * ID read next is the record's current task's. */
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 		uint32_t phase = SHOAL__TASK_PHASE(st), owner = SHOAL__TASK_OWNER(st);
 

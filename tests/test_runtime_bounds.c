@@ -540,8 +540,9 @@ static void wait_for_room_then_open(struct fx *f, struct sleeper *sl,
 
 	fill_store(f);
 	cr_assert_eq(pthread_create(&th, NULL, bounded_main, &sl->b), 0);
-	while (!atomic_load(&sl->tid))
-		sched_yield();
+	for (int64_t end = tu_now_ms() + HANG_BOUND_MS;
+	     !atomic_load(&sl->tid) && tu_now_ms() < end;)
+		sched_yield(); /* the thread's first step */
 	cr_assert(tu_wait_sleeping(atomic_load(&sl->tid), HANG_BOUND_MS),
 		  "the submit or call did not wait for room");
 	sealed = tu_now_ms();
