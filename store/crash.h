@@ -42,6 +42,8 @@
 	X(REF_INTENT, ref, "count change: intent written, CAS not made")        \
 	X(REF_CAS, ref, "count change: entry CAS made, ledger not")            \
 	X(REF_LEDGER, ref, "count change: ledger written, intent not cleared") \
+	/* ledger.c: a record leaving the table (backward shift) */            \
+	X(LEDGER_MOVED, ledger, "ledger delete: a record copied back, twice")  \
 	/* object.c: create and put */                                        \
 	X(CREATE_ALLOCATED, put, "create: block handed over, no entry yet")    \
 	X(CREATE_RESERVED, put, "create: entry claimed under the stripe lock") \

@@ -165,6 +165,8 @@ int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx);
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx);
+/* A reaper, on a dead owner's table that was mid-deletion (ledger.c). */
+void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
 
 /* object.c: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,

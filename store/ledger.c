@@ -113,11 +113,47 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 				     hole, j))
 			continue;
 		shoal__rec_store(l, hole, r);
+		SHOAL__CRASH(s, LEDGER_MOVED);
 		hole = j;
 	}
 	shoal__rec_store(l, hole, 0);
 	atomic_store_explicit(seq, v + 2, memory_order_release); /* R6 */
 	s->ledger_used--;
+}
+
+/*
+ * A dead owner's table, if it died in the middle of a deletion (odd
+ * seqcount): a record being shifted back can be in two slots at once (the
+ * copy is stored before the original is overwritten), and a reaper that
+ * gave back both would give it back twice.  The copy a lookup finds first
+ * (the nearer to its home) stays; any other slot with the same key becomes
+ * a crossed-out record (key, no counts, no FLAG), which keeps every probe
+ * chain whole.  Nothing else is wrong with such a table: the record being
+ * deleted had already left the entry's counts, and the owner's intent
+ * names it, so its reaper recounts that entry (proc.c).
+ */
+void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot)
+{
+	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
+	uint32_t mask = s->ledger_mask;
+
+	if (!(atomic_load_explicit(&s->procs[slot].ledger_seq,
+				   memory_order_relaxed) & 1))
+		return;
+	for (uint32_t i = 0; i <= mask; i++) {
+		uint64_t r = shoal__rec_load(l, i);
+		uint32_t key = SHOAL__LEDGER_KEY(r);
+		bool found;
+
+		if (!key)
+			continue;
+		if (shoal__ledger_probe(l, mask, key - 1, &found) != i && found)
+			shoal__rec_store(l, i, SHOAL__LEDGER_REC(key, 0, 0));
+	}
+	atomic_store_explicit(&s->procs[slot].ledger_seq,
+			      atomic_load_explicit(&s->procs[slot].ledger_seq,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
 }
 
 int shoal__ledger_check(struct shoal_store *s, uint32_t idx, int32_t dpins,

@@ -414,6 +414,7 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 
 	shoal__fill_reap(s, slot);
 	SHOAL__CRASH(s, REAP_FILLS);
+	shoal__ledger_dedupe(s, slot);
 	shoal__reap_intent(s, slot, gen);
 	SHOAL__CRASH(s, REAP_INTENT);
 	shoal__end_finish(s, slot);

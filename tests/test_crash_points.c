@@ -293,6 +293,45 @@ static void cp_do_close(struct shoal_store *c, struct cp_world *w, int fd)
 	shoal_store_close(c);
 }
 
+/* The ledger slot an entry's record goes to first (ledger.c's hash). */
+static uint32_t cp_ledger_home(const struct shoal_store *c, uint32_t idx)
+{
+	return (idx * 0x9e3779b1u) & c->ledger_mask;
+}
+
+static uint32_t cp_entry_of(struct shoal_store *c, shoal_id id)
+{
+	uint64_t ctl;
+	int idx = shoal__dir_lookup(c, id, &ctl);
+
+	TU_CHILD_CHECK(idx >= 0, 103);
+	return (uint32_t)idx;
+}
+
+/* Makes two of its ledger records collide: an object K of its own whose
+ * record takes witness 0's home slot, then a hold on witness 0 (its record
+ * one slot further); dropping K shifts witness 0's record back (ledger.c),
+ * which for a moment is in two slots. */
+static void cp_do_ledger(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	uint32_t home = cp_ledger_home(c, cp_entry_of(c, w->w[0]));
+	shoal_id k;
+	int tries = 0;
+
+	(void)fd;
+	for (;;) { /* random IDs: random directory slots */
+		TU_CHILD_CHECK(++tries < 20000, 100);
+		TU_CHILD_CHECK(shoal_id_random(&k) == 0, 107);
+		TU_CHILD_CHECK(shoal_put_with_id(c, k, "k", 2, NULL, 0, 0) == 0, 101);
+		if (cp_ledger_home(c, cp_entry_of(c, k)) == home)
+			break;
+		TU_CHILD_CHECK(shoal_drop(c, k) == 0, 102);
+	}
+	TU_CHILD_CHECK(shoal_hold(c, w->w[0]) == 0, 104);
+	TU_CHILD_CHECK(shoal_drop(c, k) == 0, 105);
+	TU_CHILD_CHECK(shoal_drop(c, w->w[0]) == 0, 106);
+}
+
 /* A victim for the reapers: holds and pins witnesses, has half a fill,
  * an unsealed object, and dies publishing a second one (CREATE intent). */
 static void cp_do_victim_create(struct shoal_store *c, struct cp_world *w,
@@ -353,6 +392,11 @@ static bool cp_reaper(struct cp_world *w, unsigned point)
 static bool cp_scenario_ref(struct cp_world *w, unsigned point)
 {
 	return cp_run_child(w, point, cp_do_refs);
+}
+
+static bool cp_scenario_ledger(struct cp_world *w, unsigned point)
+{
+	return cp_run_child(w, point, cp_do_ledger);
 }
 
 static bool cp_scenario_put(struct cp_world *w, unsigned point)
@@ -430,7 +474,8 @@ static bool cp_scenario_reap_ref(struct cp_world *w, unsigned point)
 }
 
 static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
-	cp_scenario_ref,  cp_scenario_put,        cp_scenario_delete,
+	cp_scenario_ref,  cp_scenario_ledger,     cp_scenario_put,
+	cp_scenario_delete,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
 };
