@@ -135,6 +135,13 @@ static uint32_t shoal__stripe_of(const struct shoal_store *s, uint32_t slot)
 	return (slot & s->dir_mask) / SHOAL__STRIPE_SLOTS;
 }
 
+/*
+ * Waits for a stripe lock.  Bounded by the holder: a lock is only held
+ * across shoal__publish (reserve, ledger add, publish: no wait inside), so
+ * a live holder lets go within its own progress; a dead one (the lock word
+ * names its slot, proc.c's death test) is reaped, and its reaper releases
+ * every stripe lock of the slot.
+ */
 static void shoal__stripe_lock(struct shoal_store *s, uint32_t stripe)
 {
 	uint32_t me = s->slot + 1;

@@ -116,7 +116,9 @@ static void shoal__end_unmark(struct shoal__entry *e, uint32_t slot,
 	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
 	/* Release: a later claimer of the slot (dir.c, A2) sees the block
-	 * freed and the waiters closed before it reuses the entry. */
+	 * freed and the waiters closed before it reuses the entry.  A CAS
+	 * retry, not a wait: only a drop of a hold (or a repair's store)
+	 * changes the word meanwhile. */
 	while (SHOAL__CTL_GEN(c) == gen && SHOAL__CTL_MARK(c) == slot + 1 &&
 	       !atomic_compare_exchange_weak_explicit(
 		       &e->ctl, &c, shoal__without_mark(c),

@@ -754,6 +754,10 @@ static void intent_finish(const struct shoal__heap_view *hv)
 	atomic_store_explicit(&h->intent.op, OP_NONE, memory_order_release);
 }
 
+/* The one blocking lock of the store: bounded by its holder, which holds
+ * it for a plan's few writes (no wait inside); a holder's death is noticed
+ * by the kernel (robust futex list) and reported as EOWNERDEAD to the next
+ * locker, which replays the holder's plan. */
 static int heap_lock(const struct shoal__heap_view *hv)
 {
 	pthread_mutex_t *mx = &hdr_of(hv)->lock;

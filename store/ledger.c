@@ -69,6 +69,9 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
 	return found ? shoal__rec_load(l, p) : 0;
 }
 
+/* A remote read retries while the owner moves records (odd seqcount):
+ * bounded by the owner's deletion, a few stores; a dead owner's table is
+ * read as it is after 64 tries (its reaper dedupes it, see below). */
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx)
 {

@@ -298,6 +298,8 @@ static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 
 	shoal__obj_repair(s, idx, slot);
 	SHOAL__CRASH(s, REAP_RECOUNTED);
+	/* Waits only for a REPAIR (object.c: bounded by the repairer, a dead
+	 * one's repair taken over). */
 	while (shoal__created_by(s, idx, SHOAL__CTL_GEN(
 						 atomic_load(&s->dir[idx].ctl)),
 				 SHOAL__CREATOR(slot, gen), &c) &&
