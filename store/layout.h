@@ -275,7 +275,10 @@ struct shoal__proc {
 	_Atomic uint32_t role;       /* owner: enum shoal__proc_role */
 	_Atomic uint32_t futex;      /* reserved: this process's wake word */
 	_Atomic uint32_t ledger_seq; /* owner; odd while its ledger moves */
-	uint32_t pad0_;
+	/* Drops of holds on its own unsealed objects (owner, relaxed; its
+	 * reaper reads it): nonzero, the reaper scans the directory for
+	 * unsealed objects of the slot that no ledger record names. */
+	_Atomic uint32_t orphans;
 	/* The slot's share of the store's counters (live objects, their
 	 * bytes): written by the slot's owner (relaxed; its own ops are
 	 * serialised by its store lock) or its reaper after its death, and

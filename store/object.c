@@ -275,6 +275,11 @@ static void shoal__finish_release(struct shoal_store *s,
 		shoal__event_signal(&s->hdr->space);
 }
 
+static bool shoal__mine(const struct shoal_store *s, const struct shoal__entry *e)
+{
+	return shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen);
+}
+
 /* ------------------------------------------------------------------ */
 /* Blocks.                                                             */
 
@@ -444,10 +449,6 @@ static int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
 /* ------------------------------------------------------------------ */
 /* Create, seal, abort, put.                                           */
 
-static bool shoal__mine(const struct shoal_store *s, const struct shoal__entry *e)
-{
-	return shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen);
-}
 
 struct shoal__alloc_req {
 	uint64_t bytes;
@@ -1280,6 +1281,18 @@ SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id)
 /* Hold, drop, delete.                                                 */
 
 /* Adds dholds (+1: hold, -1: drop) to this process's holds on id. */
+/* Before a drop of a hold on our own unsealed object: once its holds are
+ * gone no ledger names it, so our reaper must look for it in the
+ * directory (proc.c).  Counted before the drop: a death in between costs
+ * a scan, never an orphan. */
+static void shoal__note_orphan(struct shoal_store *s)
+{
+	atomic_store_explicit(&s->me->orphans,
+			      atomic_load_explicit(&s->me->orphans,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 			      int32_t dholds)
 {
@@ -1291,6 +1304,9 @@ static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 
 		if (idx < 0)
 			return idx;
+		if (dholds < 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
+		    shoal__mine(store, &store->dir[idx]))
+			shoal__note_orphan(store);
 		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
 					.dholds = dholds, .acquire = dholds > 0};
 		rc = shoal__ref_change(store, &r);

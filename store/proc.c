@@ -32,7 +32,9 @@
  *      off the entry (or the slot's unsealed entry is aborted with them),
  *      and the record is left as its key alone; a record found FLAGGED was
  *      in flight when an earlier reaper died: its entry is recounted;
- *   5. unsealed entries of the slot that no record names are aborted;
+ *   5. unsealed entries of the slot that no record names (it dropped its
+ *      holds on them: counted in `orphans`) are aborted, by a scan of the
+ *      directory, only if there can be any;
  *   6. its allocator cache goes back to the slabs, its waiter records;
  *   7. the slot is cleared and freed (release: publishes the cleared ledger,
  *      cache and records to the next claimer, whose claim CAS acquires).
@@ -172,6 +174,7 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
+	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
 	s->slot = i;
 	s->slot_gen = gen;
 	s->me = p;
@@ -423,7 +426,8 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	SHOAL__CRASH(s, REAP_END);
 	shoal__reap_ledger(s, slot, gen);
 	SHOAL__CRASH(s, REAP_LEDGER);
-	shoal__reap_orphans(s, slot, gen);
+	if (atomic_load_explicit(&p->orphans, memory_order_relaxed))
+		shoal__reap_orphans(s, slot, gen);
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
 	memset(shoal__proc_ledger(s, slot), 0,
@@ -431,6 +435,7 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
+	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
 	SHOAL__CRASH(s, REAP_CLEARED);
 	/* Release: the cleared ledger, cache and records are visible to the

@@ -837,3 +837,27 @@ Test(crash_points, point7_a_creator_killed_after_evicting_leaves_no_lock)
 	cr_assert(cc_check_locks(w.s, &rep), "%s", rep.why);
 	cp_check_all(&w);
 }
+
+static void cp_create_drop_exit(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	shoal_id x = shoal_id_next(c);
+	void *buf;
+
+	(void)w;
+	(void)fd;
+	TU_CHILD_CHECK(shoal_create(c, x, 5000, NULL, 0, 0, &buf) == 0, 2);
+	TU_CHILD_CHECK(shoal_drop(c, x) == 0, 3); /* unsealed, held by no one */
+	_exit(0); /* without closing: its reaper must find the object */
+}
+
+/* An unsealed object whose creator dropped its hold is named by no ledger:
+ * the creator's reaper finds it in the directory and aborts it. */
+Test(crash_points, a_dead_creators_unheld_unsealed_object_is_aborted)
+{
+	struct cp_world w;
+
+	cp_world_init(&w);
+	cr_assert_not(cp_died(cp_child(&w, SHOAL__CP_COUNT, 1, cp_create_drop_exit,
+				       -1), "creator"));
+	cp_check_all(&w);
+}
