@@ -145,7 +145,9 @@ bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)
 }
 
 /* Fails a record's results with code and message (nothing for a
- * fire-and-forget call). */
+ * fire-and-forget call).  Never waits for room in the store: whoever
+ * drains a lane (the fork server among them) must not block on it, so a
+ * message that finds no room is dropped and the code kept (fill_error). */
 void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
 		      int code, const char *why)
 {
@@ -155,7 +157,7 @@ void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
 	if (r->flags & SHOAL__CALL_NORESULT)
 		return;
 	for (uint32_t i = 0; i < n; i++)
-		shoal__fill_error(s, shoal__ret_id(ret0, i), code, why);
+		shoal__fill_error(s, shoal__ret_id(ret0, i), code, why, 0);
 }
 
 /* Consumes every record of lane i, failing it; under the drain lock

@@ -20,6 +20,7 @@
  * are TRANSIENT (store/layout.h): freed when the last ref to them goes, as
  * Ray frees an object nobody references, instead of cached until evicted.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -173,27 +174,42 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 	return rc == -ENOENT ? 0 : rc;
 }
 
-/* Writes an error object (code, then message) into a promise; nothing if
- * it is sealed already or gone. */
+/*
+ * Writes an error object (code, then message) into a promise; nothing if
+ * it is sealed already or gone.  The message needs a block: it waits up to
+ * timeout_ms for room (0: not at all).  Without room the message is
+ * dropped and the code alone is written: 4 bytes live in the entry itself
+ * (store/fill.c, inline fills), so the error always gets there and a full
+ * store never holds up whoever writes it (the fork server, a sweep).
+ */
 void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
-			      const char *msg)
+		       const char *msg, int timeout_ms)
 {
 	size_t len = strlen(msg);
 	struct shoal__fill f;
 	void *buf;
+	int rc = shoal__fill_begin(s, ret, sizeof code + len, timeout_ms, &f, &buf);
 
-	if (shoal__fill_begin(s, ret, sizeof code + len, -1, &f, &buf))
+	static_assert(sizeof code <= SHOAL__INLINE_MAX, "an error code is inline");
+	if (rc && len && rc != -ENOENT && rc != SHOAL_ESEALED) {
+		len = 0; /* no room for the message: the code alone */
+		rc = shoal__fill_begin(s, ret, sizeof code, 0, &f, &buf);
+	}
+	if (rc)
 		return;
 	memcpy(buf, &code, sizeof code);
-	memcpy((char *)buf + sizeof code, msg, len);
+	if (len)
+		memcpy((char *)buf + sizeof code, msg, len);
 	shoal__fill_end(s, &f, SHOAL__SIZE_ERROR | SHOAL__SIZE_TRANSIENT);
 }
 
 static void shoal__return_error(struct shoal_task *t, uint32_t i)
 {
 	t->msg[sizeof t->msg - 1] = '\0';
+	/* A worker or an actor: it may wait for room for the message (the
+	 * task's own caller waits on it anyway). */
 	shoal__fill_error(t->rt->store, shoal__ret_id(t->v.ret0, i), t->fail_code,
-			  t->msg);
+			  t->msg, -1);
 }
 
 /* Fork server, after a worker died: its running task runs again if it
@@ -220,7 +236,8 @@ static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 	}
 
 	for (uint32_t i = 0; i < n; i++)
-		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why);
+		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why,
+				  0); /* the fork server never waits for room */
 	atomic_fetch_add_explicit(&h->tasks_failed, 1, memory_order_relaxed);
 	shoal__task_free(h, shoal__rt_tasks(h), idx);
 }

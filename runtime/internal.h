@@ -247,8 +247,10 @@ struct shoal__call_view {
  * and fails the rest.  Returns the failure code, 0 on success. */
 int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 		    shoal_task_fn fn, void *user);
+/* An error object into promise ret: code and message, or the code alone
+ * when the message finds no room within timeout_ms (0: a poll). */
 void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
-		       const char *msg);
+		       const char *msg, int timeout_ms);
 /* exec.c: a worker runs one queue item; the fork server cleans up after a
  * worker that died */
 void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);

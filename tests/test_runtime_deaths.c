@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_runtime_deaths.c - the fork server under deaths, and the ends
+ * of a runtime's life (issue 8, points 10 to 14).  Real runtimes, real
+ * processes, real SIGKILLs: a worker or an actor killed while the store is
+ * full of held objects, or while the run queue is more than half full; a
+ * lane's drain lock left by a killed drainer; the fork server killed; the
+ * driver shut down or killed while an attached program waits.
+ *
+ * Every wait is bounded, and a hang the fix removes turns into a failed
+ * assertion at its bound.  A task or a call is known to run because it
+ * fills a "started" result the test gets: no test sleeps in place of an
+ * event.  The tasks and methods that never return (hang) end with their
+ * process, which the test or the runtime kills.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <shoal/shoal.h>
+
+#include "../runtime/internal.h"
+#include "testutil.h"
+
+TestSuite(runtime_deaths, .init = tu_setup, .fini = tu_teardown);
+
+/* How soon a waiter must hear of a death: the store's waits re-check once
+ * a second, the fork server reacts at once. */
+#define DEATH_BOUND_MS 3000
+/* How long a get in these tests may wait at most: beyond the bound above,
+ * so that a late answer is told from none. */
+#define GET_MS 6000
+
+/* ------------------------------------------------------------------ */
+/* Tasks and an actor class                                            */
+
+/*
+ * A task or method that says it started does so through its second
+ * return, a result of one byte: such a result lives in its directory entry
+ * (no block), so saying it allocates nothing in the store and leaves
+ * nothing in the worker's allocator cache (which its death would give
+ * back, making room a full-store test must not have).
+ */
+static void say_started(struct shoal_task *t)
+{
+	shoal_task_return(t, 1, "s", 1);
+}
+
+/* hang() -> (never, started): says it started, then never returns (its
+ * process is killed: by the test, or with the fork server). */
+static int task_hang(struct shoal_task *t, void *user)
+{
+	(void)user;
+	say_started(t);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* until_stopping() -> (x, started): says it started, then returns once
+ * the runtime stops (it watches the runtime's `stopping` word, as a worker
+ * does). */
+static int task_until_stopping(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct timespec ms = {0, 1000000};
+
+	(void)user;
+	say_started(t);
+	while (!atomic_load(&rt->hdr->stopping))
+		nanosleep(&ms, NULL);
+	return shoal_task_return(t, 0, "x", 1);
+}
+
+/* noop() -> 42 */
+static int task_noop(struct shoal_task *t, void *user)
+{
+	int64_t v = 42;
+
+	(void)user;
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
+static int waiter_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
+static int waiter_hang(struct shoal_task *t, void *self)
+{
+	(void)self;
+	return task_hang(t, NULL);
+}
+
+static int waiter_until_stopping(struct shoal_task *t, void *self)
+{
+	(void)self;
+	return task_until_stopping(t, NULL);
+}
+
+static int waiter_noop(struct shoal_task *t, void *self)
+{
+	(void)self;
+	return task_noop(t, NULL);
+}
+
+static struct shoal_registry *registry(void)
+{
+	struct shoal_registry *reg = NULL;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "hang", task_hang, NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "until_stopping", task_until_stopping,
+					 NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "noop", task_noop, NULL), 0);
+	tu_assert_rc(shoal_register_actor(reg, "Waiter", waiter_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(reg, "Waiter", "hang", waiter_hang), 0);
+	tu_assert_rc(shoal_register_method(reg, "Waiter", "until_stopping",
+					   waiter_until_stopping), 0);
+	tu_assert_rc(shoal_register_method(reg, "Waiter", "noop", waiter_noop), 0);
+	return reg;
+}
+
+static struct shoal_runtime_options rt_opts(const char *name)
+{
+	struct shoal_runtime_options o;
+
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.max_extra_workers = 1;
+	o.name = name;
+	o.max_actors = 4;
+	o.store.capacity = 2u << 20;
+	o.store.max_objects = 4096;
+	return o;
+}
+
+struct rt_test {
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_store *s;
+};
+
+static void rt_start(struct rt_test *x, const struct shoal_runtime_options *o)
+{
+	memset(x, 0, sizeof *x);
+	x->reg = registry();
+	tu_assert_rc(shoal_runtime_start(x->reg, o, &x->rt), 0);
+	x->s = shoal_runtime_store(x->rt);
+}
+
+/* Shuts down within a bound (a fork server that hangs makes shutdown wait
+ * for its reply, then for its exit: 20 s). */
+static void rt_stop(struct rt_test *x)
+{
+	int64_t t0 = tu_now_ms();
+
+	shoal_runtime_shutdown(x->rt);
+	cr_assert_lt(tu_now_ms() - t0, 5000, "shutdown took %" PRId64 " ms",
+		     tu_now_ms() - t0);
+	shoal_registry_close(x->reg);
+}
+
+/* Submits fn() with nret returns into refs (2 for the tasks that say
+ * they started: refs[1]). */
+static void submit(struct rt_test *x, const char *fn, uint32_t nret, shoal_id *refs)
+{
+	int f = shoal_function(x->rt, fn);
+
+	cr_assert_geq(f, 0, "no function %s", fn);
+	tu_assert_rc(shoal_submit(x->rt, f, NULL, nret, refs), 0, "submit %s", fn);
+}
+
+/* Calls method m() on actor a, with nret returns into refs. */
+static void call(struct rt_test *x, struct shoal_actor a, const char *m,
+		 uint32_t nret, shoal_id *refs)
+{
+	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+	int mi = shoal_actor_method(x->rt, a, m);
+
+	cr_assert_geq(mi, 0, "no method %s", m);
+	o.num_returns = nret;
+	tu_assert_rc(shoal_actor_call_opts(x->rt, a, mi, NULL, &o, refs), 0,
+		     "call %s", m);
+}
+
+/* Waits (bounded) until the task or call whose refs these are says it
+ * started. */
+static void wait_started(struct rt_test *x, const shoal_id *refs)
+{
+	struct shoal_view v;
+
+	tu_assert_rc(shoal_get(x->s, refs[1], GET_MS, &v), 0, "started");
+	shoal_release(x->s, &v);
+}
+
+static void drop_refs(struct rt_test *x, const shoal_id *refs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		shoal_drop(x->s, refs[i]);
+}
+
+/* A get that must end with `want` within `bound_ms`. */
+static void expect_get(struct shoal_store *s, shoal_id ref, int want,
+		       int64_t bound_ms, const char *what)
+{
+	struct shoal_view v;
+	int64_t t0 = tu_now_ms();
+	int rc = shoal_get(s, ref, GET_MS, &v);
+	int64_t took = tu_now_ms() - t0;
+
+	if (rc == 0)
+		shoal_release(s, &v);
+	tu_assert_rc(rc, want, "%s", what);
+	cr_assert_lt(took, bound_ms, "%s: the get took %" PRId64 " ms", what, took);
+}
+
+static pid_t worker_pid(struct rt_test *x)
+{
+	struct shoal_runtime_info info;
+	int32_t w[4];
+
+	tu_assert_rc(shoal_runtime_info(x->rt, &info, w, 4), 0);
+	cr_assert_eq(info.workers_alive, 1);
+	return w[0];
+}
+
+static struct shoal_actor waiter(struct rt_test *x)
+{
+	struct shoal_actor a;
+
+	tu_assert_rc(shoal_actor_create(x->rt, "Waiter", NULL, NULL, &a), 0);
+	return a;
+}
+
+static pid_t actor_pid(struct rt_test *x, struct shoal_actor a)
+{
+	struct shoal_actor_info info;
+
+	tu_assert_rc(shoal_actor_info(x->rt, a, &info), 0);
+	cr_assert_gt(info.pid, 0);
+	return info.pid;
+}
+
+/* ------------------------------------------------------------------ */
+/* Point 11: the fork server never waits for room in the store.       */
+
+struct held {
+	shoal_id *ids;
+	size_t n, cap;
+};
+
+/* Puts objects (held: the putter holds them) until the store has no
+ * room left for any size down to 9 bytes (8 and less need no block). */
+static void fill_store(struct rt_test *x, struct held *h)
+{
+	static const size_t sizes[] = {64u << 10, 16u << 10, 4u << 10, 1024,
+				       256, 64, 16, 9};
+	static char buf[64u << 10];
+
+	h->cap = 4096;
+	h->n = 0;
+	h->ids = malloc(h->cap * sizeof *h->ids);
+	cr_assert_not_null(h->ids);
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		for (;;) {
+			int rc;
+
+			cr_assert_lt(h->n, h->cap, "the store never filled up");
+			rc = shoal_put(x->s, buf, sizes[k], 0, &h->ids[h->n]);
+			if (rc == SHOAL_ESTOREFULL || rc == -ENOSPC) {
+				fprintf(stderr, "size %zu: n %zu rc %d\n", sizes[k], h->n, rc);
+				break;
+			}
+			tu_assert_rc(rc, 0, "put %zu bytes", sizes[k]);
+			h->n++;
+		}
+	}
+	cr_assert_gt(h->n, 0);
+	/* No room for an error message either. */
+	tu_assert_rc(shoal_put(x->s, buf, 40, 0, &(shoal_id){0}), SHOAL_ESTOREFULL);
+}
+
+static void drop_held(struct rt_test *x, struct held *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		shoal_drop(x->s, h->ids[i]);
+	free(h->ids);
+}
+
+Test(runtime_deaths, a_dead_workers_task_fails_in_a_full_store)
+{
+	struct shoal_runtime_options o = rt_opts(NULL);
+	struct rt_test x;
+	struct held h;
+	struct shoal_actor a;
+	shoal_id hang[2];
+	int64_t t0;
+
+	rt_start(&x, &o);
+	submit(&x, "hang", 2, hang);
+	wait_started(&x, hang);
+	fill_store(&x, &h);
+	cr_assert_eq(kill(worker_pid(&x), SIGKILL), 0);
+	/* The fork server writes the error without waiting for room. */
+	expect_get(x.s, hang[0], SHOAL_EWORKERDIED, DEATH_BOUND_MS,
+		   "the dead worker's task");
+	/* And it is free: it answers an actor create at once. */
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_actor_create(x.rt, "Waiter", NULL, NULL, &a), 0);
+	cr_assert_lt(tu_now_ms() - t0, DEATH_BOUND_MS);
+	drop_refs(&x, hang, 2);
+	drop_held(&x, &h);
+	rt_stop(&x);
+}
+
+Test(runtime_deaths, a_dead_actors_calls_fail_in_a_full_store)
+{
+	struct shoal_runtime_options o = rt_opts(NULL);
+	struct rt_test x;
+	struct held h;
+	struct shoal_actor a;
+	shoal_id running[2], queued;
+
+	rt_start(&x, &o);
+	a = waiter(&x);
+	call(&x, a, "hang", 2, running);
+	call(&x, a, "noop", 1, &queued);
+	wait_started(&x, running);
+	fill_store(&x, &h);
+	cr_assert_eq(kill(actor_pid(&x, a), SIGKILL), 0);
+	expect_get(x.s, running[0], SHOAL_EACTORDIED, DEATH_BOUND_MS,
+		   "the running call");
+	expect_get(x.s, queued, SHOAL_EACTORDIED, DEATH_BOUND_MS, "the queued call");
+	drop_refs(&x, running, 2);
+	drop_refs(&x, &queued, 1);
+	drop_held(&x, &h);
+	rt_stop(&x);
+}
