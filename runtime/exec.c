@@ -19,10 +19,16 @@
  * that finds its promise gone (the submitter died) is dropped.  Results
  * are TRANSIENT (store/layout.h): freed when the last ref to them goes, as
  * Ray frees an object nobody references, instead of cached until evicted.
+ *
+ * A worker's death (the fork server, forkserver.c), in two steps around
+ * the start of its replacement: scan notes the records it ran; settle
+ * fails or retries them and pushes again every queued record the queue no
+ * longer holds.  Neither waits: not for room in the store (errors are
+ * written with a poll, fill_error), nor in the queue (what does not fit
+ * is kept for a later attempt).
  */
 #include <assert.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,8 +219,9 @@ static void shoal__return_error(struct shoal_task *t, uint32_t i)
 }
 
 /* Fork server, after a worker died: its running task runs again if it
- * has retries left (RUNNING -> QUEUED, pushed), else fails (every return
- * not sealed yet becomes a WORKERDIED error) and its record is freed. */
+ * has retries left (RUNNING -> QUEUED; the re-queue sweep pushes it),
+ * else fails (every return not sealed yet becomes a WORKERDIED error) and
+ * its record is freed. */
 static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 				struct shoal__task_rec *t, uint32_t idx,
 				const char *why)
@@ -224,14 +231,10 @@ static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 	uint32_t gen = SHOAL__TASK_GEN(st);
 
 	if (t->retries > 0) {
-		uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
-
 		t->retries--;
 		atomic_store_explicit(&t->state,
 				      SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
 				      memory_order_release); /* R3 */
-		while (shoal__queue_push(shoal__rt_queue(h), &item, 1) == 0)
-			sched_yield();
 		return;
 	}
 
@@ -242,43 +245,111 @@ static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 	shoal__task_free(h, shoal__rt_tasks(h), idx);
 }
 
-struct shoal__requeue {
-	struct shoal__queue *q;
-};
+/*
+ * After worker `worker` died (its store slot reaped already), before the
+ * fork server starts its replacement: repairs the run queue (positions
+ * the dead worker claimed) and notes, into running[0 .. cap), the records
+ * it was running.  Noted now because the replacement's claims carry the
+ * same owner (worker + 1).  A worker runs one task at a time; more than
+ * cap (a corrupt table) are left as they are.  Bounded: one pass over the
+ * queue's cells and one over the task table, no wait.
+ */
+uint32_t shoal__exec_dead_worker_scan(struct shoal__rt_hdr *h, uint32_t worker,
+				      uint32_t *running, uint32_t cap)
+{
+	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
+	uint32_t n = 0;
 
-static void shoal__requeue_item(void *ctx, uint32_t item)
+	/* No `lost` callback: the sweep of settle covers those items (it
+	 * pushes every queued record the queue does not hold), and pushing
+	 * from inside the repair could find the queue full of the very
+	 * cells it has not released yet (queue.h). */
+	shoal__queue_repair(shoal__rt_queue(h), NULL, NULL);
+	for (uint32_t i = 0; i < h->max_tasks && n < cap; i++) {
+		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
+
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
+		    SHOAL__TASK_OWNER(st) == worker + 1)
+			running[n++] = i;
+	}
+	return n;
+}
+
+static void shoal__mark_present(void *ctx, uint32_t item)
 {
 	struct shoal__requeue *r = ctx;
+	uint32_t idx = SHOAL__ITEM_IDX(item);
+	uint64_t st;
 
-	while (shoal__queue_push(r->q, &item, 1) == 0)
-		sched_yield();
+	if (idx >= r->max_tasks)
+		return;
+	st = atomic_load_explicit(&shoal__rt_tasks(r->hdr)[idx].state,
+				  memory_order_relaxed);
+	if ((SHOAL__TASK_GEN(st) & 0xfffu) == SHOAL__ITEM_GEN(item))
+		r->present[idx / 64] |= 1ull << (idx % 64);
 }
 
 /*
- * After worker `worker` died (its store slot reaped already): repairs the
- * run queue, fails its running task, and pushes every queued record again,
- * since the dead worker may have taken some off the queue without claiming
- * them (a duplicate is harmless: claims are a CAS on the record).  That
- * sweep also covers the items a repair reports lost, so the repair gets no
- * callback: pushing from inside it could wait forever for the very cell it
- * has not released yet (queue.h).
+ * The items of every QUEUED record that has no item in the queue: those a
+ * dead consumer took out without claiming them (popped in bulk, or a
+ * claimed position the repair released), a retried task, and those of a
+ * producer that died between its QUEUED CAS and its push.  The queue
+ * holds each record at most once this way, so it has room for them unless
+ * stale duplicates fill it: what does not fit waits in r->later.  A
+ * producer still pushing, or a live worker holding a popped item, makes a
+ * duplicate, which its claim CAS makes harmless (queue.h).
  */
-void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
-			     uint32_t worker, const char *why)
+static void shoal__requeue_sweep(struct shoal__requeue *r)
+{
+	struct shoal__task_rec *tasks = shoal__rt_tasks(r->hdr);
+
+	memset(r->present, 0, ((r->max_tasks + 63) / 64) * sizeof *r->present);
+	r->nlater = 0;
+	shoal__queue_scan(shoal__rt_queue(r->hdr), shoal__mark_present, r);
+	for (uint32_t i = 0; i < r->max_tasks; i++) {
+		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
+
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_QUEUED &&
+		    !(r->present[i / 64] & (1ull << (i % 64))))
+			r->later[r->nlater++] =
+				SHOAL__TASK_ITEM(i, SHOAL__TASK_GEN(st) & 0xfffu);
+	}
+	shoal__requeue_retry(r);
+}
+
+/* Pushes what r->later holds, as far as the queue has room: one attempt,
+ * never a wait (the fork server calls it again later). */
+void shoal__requeue_retry(struct shoal__requeue *r)
+{
+	uint32_t n;
+
+	if (!r->nlater)
+		return;
+	n = shoal__queue_push(shoal__rt_queue(r->hdr), r->later, r->nlater);
+	memmove(r->later, r->later + n, (r->nlater - n) * sizeof *r->later);
+	r->nlater -= n;
+}
+
+/* After the replacement started: the dead worker's running tasks run
+ * again or fail, and every queued record the queue lost is pushed again
+ * (what the queue has no room for stays in r->later). */
+void shoal__exec_dead_worker_settle(struct shoal_store *s,
+				    struct shoal__rt_hdr *h, uint32_t worker,
+				    const uint32_t *running, uint32_t n,
+				    const char *why, struct shoal__requeue *r)
 {
 	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
-	struct shoal__requeue r = {shoal__rt_queue(h)};
 
-	shoal__queue_repair(r.q, NULL, NULL);
-	for (uint32_t i = 0; i < h->max_tasks; i++) {
-		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
-		uint32_t phase = SHOAL__TASK_PHASE(st);
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t st = atomic_load_explicit(&tasks[running[k]].state,
+						   memory_order_acquire);
 
-		if (phase == SHOAL__T_RUNNING && SHOAL__TASK_OWNER(st) == worker + 1)
-			shoal__fail_running(s, h, &tasks[i], i, why);
-		else if (phase == SHOAL__T_QUEUED)
-			shoal__requeue_item(&r, SHOAL__TASK_ITEM(i, SHOAL__TASK_GEN(st) & 0xfffu));
+		/* Only the dead worker moved its records: still RUNNING. */
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
+		    SHOAL__TASK_OWNER(st) == worker + 1)
+			shoal__fail_running(s, h, &tasks[running[k]], running[k], why);
 	}
+	shoal__requeue_sweep(r);
 }
 
 /* Resolves argument i (a pinned view for a ref); fails the task on error. */

@@ -15,7 +15,14 @@
  *    it;
  *  - a signalfd for SIGCHLD: a worker exited; its store slot is reaped at
  *    once (this process holds a store handle for that) and, unless the
- *    runtime is stopping, a replacement is started in the same worker slot.
+ *    runtime is stopping, a replacement is started in the same worker slot
+ *    before anything else (exec.c: the records the dead worker ran are
+ *    noted first, then failed or retried; queued records it took out of
+ *    the queue are pushed again, never waiting for room: what does not fit
+ *    is pushed again every SHOAL__FS_RETRY_MS).
+ * The fork server never waits for another process of the runtime, nor for
+ * room in the store or the run queue: it must stay free to reap, replace
+ * and answer.
  * When the driver is gone it marks the runtime stopping, kills every child
  * with SIGKILL, reaps them, unlinks a named segment, and exits.  On
  * SHUTDOWN it lets workers leave on their own (they watch `stopping`), and
@@ -47,6 +54,7 @@
 #include "internal.h"
 
 #define SHOAL__FS_GRACE_MS 2000
+#define SHOAL__FS_RETRY_MS 20
 
 /* Closes every fd but stdio and the ones to keep (sorted, ascending). */
 static void shoal__close_others(const int *keep, size_t n)
@@ -94,6 +102,13 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	fs->kids = shoal__mem_alloc(fs->arena, fs->hdr->max_workers * sizeof *fs->kids);
 	fs->act_kids = shoal__mem_alloc(fs->arena,
 					(fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
+	fs->requeue = (struct shoal__requeue){
+		.hdr = fs->hdr, .max_tasks = fs->hdr->max_tasks,
+		.present = shoal__mem_alloc(fs->arena, ((fs->hdr->max_tasks + 63) / 64) *
+							       sizeof(uint64_t)),
+		.later = shoal__mem_alloc(fs->arena,
+					  fs->hdr->max_tasks * sizeof(uint32_t)),
+	};
 	fs->act_fd = shoal__fs_actor_socket();
 	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
 	sigemptyset(&chld);
@@ -101,7 +116,8 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
 	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	fs->spawn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!fs->kids || !fs->act_kids || fs->driver_pidfd < 0 || fs->sigfd < 0 ||
+	if (!fs->kids || !fs->act_kids || !fs->requeue.present ||
+	    !fs->requeue.later || fs->driver_pidfd < 0 || fs->sigfd < 0 ||
 	    fs->spawn_fd < 0 || fs->act_fd < 0)
 		return -errno ? -errno : -ENOMEM;
 	memset(fs->kids, 0, fs->hdr->max_workers * sizeof *fs->kids);
@@ -177,11 +193,29 @@ static void shoal__fs_describe_death(pid_t pid, int status, char *buf,
 			 WEXITSTATUS(status));
 }
 
-/* A child is gone: its store slot is reaped, its running task failed, and
- * unless the runtime is stopping it is replaced. */
+/* A worker died unasked: the replacement first (it drains the queue),
+ * then its running task fails or is retried, and what it took out of the
+ * queue goes back.  Nothing here waits (exec.c). */
+static void shoal__fs_worker_died(struct shoal__fs *fs, uint32_t i, pid_t pid,
+				  int status)
+{
+	uint32_t running[SHOAL__DEAD_RUNNING_MAX], n;
+	char why[128];
+
+	/* Counted before its task fails: whoever sees the failure sees the
+	 * death counted. */
+	atomic_fetch_add_explicit(&fs->hdr->workers_died, 1, memory_order_relaxed);
+	shoal__fs_describe_death(pid, status, why, sizeof why);
+	n = shoal__exec_dead_worker_scan(fs->hdr, i, running, SHOAL__DEAD_RUNNING_MAX);
+	shoal__fs_spawn(fs, i);
+	shoal__exec_dead_worker_settle(fs->store, fs->hdr, i, running, n, why,
+				       &fs->requeue);
+}
+
+/* A child is gone: its store slot is reaped, and unless the runtime is
+ * stopping (or it was an extra worker that retired) it is replaced. */
 static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 {
-	char why[128];
 	bool retired;
 
 	if (shoal__fs_actor_exited(fs, pid, status))
@@ -198,13 +232,7 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 		if (shoal__fs_stopping(fs) || (retired && WIFEXITED(status) &&
 					       WEXITSTATUS(status) == 0))
 			return;
-		/* Counted before its task fails: whoever sees the failure
-		 * sees the death counted. */
-		atomic_fetch_add_explicit(&fs->hdr->workers_died, 1,
-					  memory_order_relaxed);
-		shoal__fs_describe_death(pid, status, why, sizeof why);
-		shoal__exec_worker_died(fs->store, fs->hdr, i, why);
-		shoal__fs_spawn(fs, i);
+		shoal__fs_worker_died(fs, i, pid, status);
 		return;
 	}
 }
@@ -323,8 +351,15 @@ static void shoal__fs_loop(struct shoal__fs *fs)
 	};
 
 	for (;;) {
-		if (poll(p, 5, -1) < 0 && errno != EINTR)
+		/* Items the run queue had no room for after a worker died are
+		 * pushed again every SHOAL__FS_RETRY_MS, never waited for. */
+		int timeout = fs->requeue.nlater ? SHOAL__FS_RETRY_MS : -1;
+
+		if (poll(p, 5, timeout) < 0 && errno != EINTR)
 			shoal__fs_driver_gone(fs);
+		if (shoal__fs_stopping(fs))
+			fs->requeue.nlater = 0;
+		shoal__requeue_retry(&fs->requeue);
 		if (p[1].revents)
 			shoal__fs_driver_gone(fs);
 		if (p[2].revents)

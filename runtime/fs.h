@@ -27,6 +27,7 @@ struct shoal__fs {
 	int act_fd;               /* the actor socket (datagrams, any process) */
 	sigset_t old_mask;
 	bool shutting_down;
+	struct shoal__requeue requeue; /* after a worker died (exec.c) */
 };
 
 /* forkserver.c */

@@ -251,11 +251,28 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
  * when the message finds no room within timeout_ms (0: a poll). */
 void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
 		       const char *msg, int timeout_ms);
-/* exec.c: a worker runs one queue item; the fork server cleans up after a
- * worker that died */
+/* exec.c: a worker runs one queue item */
 void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
-void shoal__exec_worker_died(struct shoal_store *s, struct shoal__rt_hdr *h,
-			     uint32_t worker, const char *why);
+/* exec.c: the fork server cleans up after a worker that died, in two
+ * steps around the start of its replacement: scan (repairs the queue,
+ * notes the records it ran), then settle (fails or retries them, pushes
+ * again the queued records the queue lost).  Neither ever waits: what the
+ * queue has no room for stays in `later`, for requeue_retry. */
+struct shoal__requeue {
+	struct shoal__rt_hdr *hdr;
+	uint32_t max_tasks;
+	uint64_t *present;      /* max_tasks bits: records with an item queued */
+	uint32_t *later;        /* max_tasks items the queue had no room for */
+	uint32_t nlater;
+};
+#define SHOAL__DEAD_RUNNING_MAX 8u
+uint32_t shoal__exec_dead_worker_scan(struct shoal__rt_hdr *h, uint32_t worker,
+				      uint32_t *running, uint32_t cap);
+void shoal__exec_dead_worker_settle(struct shoal_store *s,
+				    struct shoal__rt_hdr *h, uint32_t worker,
+				    const uint32_t *running, uint32_t n,
+				    const char *why, struct shoal__requeue *r);
+void shoal__requeue_retry(struct shoal__requeue *r);
 
 /* call.c: the caller's side of actor calls */
 bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);

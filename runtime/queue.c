@@ -556,3 +556,30 @@ void shoal__queue_repair(struct shoal__queue *q,
 		repair_unreleased(q, lo, h, lost, ctx);
 	shoal__event_signal(&q->wake); /* W1 */
 }
+
+/* ------------------------------------------------------------------ */
+/* Scan                                                               */
+
+/*
+ * Every item published in [head, tail) now, SKIPs left out.  Relaxed
+ * index loads and acquire cell loads (A1): a snapshot that races with
+ * pushes and pops, which the caller's invariant absorbs (queue.h).  At
+ * most one round of cells: bounded whatever the indices say.
+ */
+void shoal__queue_scan(struct shoal__queue *q,
+		       void (*fn)(void *ctx, uint32_t item), void *ctx)
+{
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	if (t <= h)
+		return;
+	if (t - h > q->capacity) /* inconsistent view: no more than a round */
+		h = t - q->capacity;
+	for (uint64_t p = h; p < t; p++) {
+		uint64_t w = cell_load(q, p, memory_order_acquire); /* A1 */
+
+		if (stamp_cmp(w, p + 1) == 0 && word_item(w) != SHOAL__QUEUE_SKIP)
+			fn(ctx, word_item(w));
+	}
+}

@@ -168,4 +168,14 @@ uint32_t shoal__queue_len(const struct shoal__queue *q);
 void shoal__queue_repair(struct shoal__queue *q,
 			 void (*lost)(void *ctx, uint32_t item), void *ctx);
 
+/*
+ * Calls fn(ctx, item) for each item published in the queue now, oldest
+ * first, without taking any: at most `capacity` calls.  A snapshot, safe
+ * while others push and pop: an item popped meanwhile may still be
+ * reported, one pushed meanwhile may be missed.  For a reaper that must
+ * tell which items a dead consumer took out of the queue (exec.c).
+ */
+void shoal__queue_scan(struct shoal__queue *q,
+		       void (*fn)(void *ctx, uint32_t item), void *ctx);
+
 #endif /* SHOAL_RUNTIME_QUEUE_H */

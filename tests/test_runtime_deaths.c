@@ -344,3 +344,31 @@ Test(runtime_deaths, a_dead_actors_calls_fail_in_a_full_store)
 	drop_held(&x, &h);
 	rt_stop(&x);
 }
+
+/* ------------------------------------------------------------------ */
+/* Point 10: after a worker died, the replacement comes first and the
+ * fork server never spins on a full run queue.                       */
+
+Test(runtime_deaths, a_worker_death_with_the_queue_more_than_half_full)
+{
+	struct shoal_runtime_options o = rt_opts(NULL);
+	struct rt_test x;
+	shoal_id hang[2], refs[40];
+
+	o.max_tasks = 64; /* the run queue's capacity */
+	rt_start(&x, &o);
+	submit(&x, "hang", 2, hang);
+	wait_started(&x, hang);
+	/* The only worker runs hang: these stay queued. */
+	for (int i = 0; i < 40; i++)
+		submit(&x, "noop", 1, &refs[i]);
+	cr_assert_eq(kill(worker_pid(&x), SIGKILL), 0);
+	expect_get(x.s, hang[0], SHOAL_EWORKERDIED, DEATH_BOUND_MS,
+		   "the dead worker's task");
+	/* The replacement runs every queued task. */
+	for (int i = 0; i < 40; i++)
+		expect_get(x.s, refs[i], 0, DEATH_BOUND_MS, "a queued task");
+	drop_refs(&x, hang, 2);
+	drop_refs(&x, refs, 40);
+	rt_stop(&x);
+}
