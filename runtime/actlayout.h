@@ -131,18 +131,25 @@ enum shoal__lane_owner_state {
  *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
  *             actor_gen: which actor.  Written by the taker while OWNED
  *             and before it attaches the lane (R5 publishes them).
- *  drain      a lock word for the consumer side when the actor is dead:
- *             CAS 0 -> 1 (acquire) by the fork server, or by the owner,
- *             to fail the lane's records; store 0 (release) after.
+ *  drain      the lock of the consumer side once the actor is dead: 0, or
+ *             SHOAL__DRAIN_HELD | SHOAL__CREATOR of the holder's store
+ *             slot (call.c: lane_drain).  CAS 0 -> holder (acquire) by
+ *             whoever fails the lane's records (the fork server, the
+ *             owner, the slot's next actor); store 0 (release) after.  A
+ *             holder found dead (its slot freed, reused, or its process
+ *             gone) is replaced by a CAS from its word: the lock is never
+ *             left to a dead process.
  */
 struct shoal__lane_meta {
 	_Atomic uint32_t state;
 	uint32_t owner;
 	uint32_t actor;
 	uint32_t actor_gen;
-	_Atomic uint32_t drain;
-	uint8_t pad_[64 - 20];
+	_Atomic uint64_t drain;
+	uint8_t pad_[64 - 24];
 };
+static_assert(offsetof(struct shoal__lane_meta, drain) == 16, "lane meta layout");
+#define SHOAL__DRAIN_HELD (1ull << 32)
 static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
 
 /* Call record flags */

@@ -254,9 +254,12 @@ static void shoal__actor_sweep(struct shoal__actor *a)
 		if (m[i].actor_gen == a->gen) {
 			if (!shoal__lane_len(shoal__lane_at(a->rt.hdr, i)))
 				shoal__lane_free(a->rt.hdr, a->slot, i);
-		} else if (shoal__lane_drain(a->rt.store, a->rt.hdr, i,
-					     "actor died")) {
-			shoal__lane_free(a->rt.hdr, a->slot, i);
+		} else {
+			struct shoal__lane_pos p = {.lane = i, .slot = a->slot,
+						    .k = k, .gen = m[i].actor_gen};
+
+			shoal__lane_drain_free(a->rt.store, a->rt.hdr, p, a->slot,
+					       SHOAL_EACTORDIED, "actor died");
 		}
 	}
 }

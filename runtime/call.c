@@ -35,12 +35,16 @@
  * by then, the drain may have passed before its record, so it drains its
  * own lane.  Draining is done under the lane's drain lock (lane_meta), so
  * the fork server and the owner never consume at the same time; the actor's
- * process is gone by then, so nobody else consumes.
+ * process is gone by then, so nobody else consumes.  The lock names its
+ * holder's store slot: a drainer killed while it holds the lock is
+ * noticed (its slot freed or reused, its process gone) and taken over, and
+ * nobody ever waits for a live holder but an owner giving its lane back,
+ * for a bounded time (lane_drain, D3).
  *
  * Lanes go back to the pool: the owner's, once it finds the actor dead
- * (under the drain lock; nobody consumes any more); a dead owner's, when
- * the actor finds it empty (actorproc.c) or the fork server recycles the
- * dead actor's slot (actor.c).
+ * (drained and freed under the drain lock); a dead owner's, when the actor
+ * finds it empty (actorproc.c) or the fork server recycles the dead
+ * actor's slot (fsactor.c).
  */
 #include <errno.h>
 #include <sched.h>
@@ -55,6 +59,7 @@
 #include "lane.h"
 
 #define SHOAL__WAIT_SLICE_MS 200
+#define SHOAL__GIVE_BACK_MS 1000
 
 struct shoal__lane_node {
 	struct cds_lfht_node node;
@@ -160,26 +165,127 @@ void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
 		shoal__fill_error(s, shoal__ret_id(ret0, i), code, why, 0);
 }
 
-/* Consumes every record of lane i, failing it; under the drain lock
- * unless `locked`.  False if someone else holds the lock. */
-bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
-		       uint32_t i, const char *why)
+/*
+ * The drain lock (lane_meta.drain, actlayout.h).  Taken with a CAS from 0
+ * to this process's identity; a word naming a process that is gone (a
+ * drainer killed while draining) is taken over with a CAS from that word,
+ * so a dead holder never keeps it.  A live holder is never waited for:
+ * lane_drain re-checks the lane after it lets go (D3), so a drainer that
+ * finds the lock held may leave the lane to the holder.
+ *
+ * D3: the seq_cst fence before the CAS, and the one after the store that
+ * lets go.  A drainer T whose CAS fails read the holder H's word, which
+ * precedes H's store of 0 in the lock's modification order; so T's fence
+ * precedes H's second fence in the total order S, and H's re-check of
+ * the lane (relaxed loads after that fence) sees every record published
+ * before T's fence: T's own (a caller's re-check after its publish), or
+ * one whose caller saw the actor alive before D2 (the fork server's).
+ */
+static bool shoal__drain_lock(struct shoal_store *s, struct shoal__lane_meta *m)
 {
-	struct shoal__lane_meta *m = &shoal__lane_metas(h)[i];
-	struct shoal__lane *l = shoal__lane_at(h, i);
-	const struct shoal__call_rec *r;
-	uint32_t zero = 0;
+	uint64_t me = SHOAL__DRAIN_HELD | shoal__store_creator(s);
+	uint64_t cur = 0;
 
-	if (!atomic_compare_exchange_strong_explicit(&m->drain, &zero, 1,
-						     memory_order_acquire,
-						     memory_order_relaxed))
+	atomic_thread_fence(memory_order_seq_cst); /* D3 */
+	if (atomic_compare_exchange_strong_explicit(&m->drain, &cur, me,
+						    memory_order_acquire,
+						    memory_order_relaxed))
+		return true;
+	/* A word without the held bit is garbage: anyone may take it. */
+	if ((cur & SHOAL__DRAIN_HELD) && !shoal__creator_gone(s, (uint32_t)cur))
 		return false;
-	while ((r = shoal__lane_peek(l)) != NULL) {
-		shoal__call_fail(s, r, SHOAL_EACTORDIED, why);
+	return atomic_compare_exchange_strong_explicit(&m->drain, &cur, me,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static void shoal__drain_unlock(struct shoal__lane_meta *m)
+{
+	atomic_store_explicit(&m->drain, 0, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst); /* D3 */
+}
+
+/* The lane is still the one the drainer means: not given back, and, for
+ * a drainer that is not its owner (p.slot set), still hooked where it was
+ * found, for the actor generation it expects (0: any).  Checked after the
+ * lock is taken and after each peek: the peek's acquire (A1) orders a new
+ * owner's take and hook before its records, so a lane given back and
+ * taken again meanwhile is never drained as the old one. */
+static bool shoal__lane_still(struct shoal__rt_hdr *h, struct shoal__lane_pos p)
+{
+	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
+
+	if (atomic_load_explicit(&m->state, memory_order_acquire) == SHOAL__L_FREE)
+		return false;
+	if (!p.slot)
+		return true;
+	return p.k < SHOAL__ACT_LANES &&
+	       atomic_load_explicit(&p.slot->lanes[p.k], memory_order_acquire) ==
+		       p.lane + 1 &&
+	       (!p.gen || m->actor_gen == p.gen);
+}
+
+/* Fails and consumes every record of the lane (the lock held). */
+static void shoal__drain_records(struct shoal_store *s, struct shoal__rt_hdr *h,
+				 struct shoal__lane_pos p, int code,
+				 const char *why)
+{
+	struct shoal__lane *l = shoal__lane_at(h, p.lane);
+	const struct shoal__call_rec *r;
+
+	while ((r = shoal__lane_peek(l)) != NULL && shoal__lane_still(h, p)) {
+		shoal__call_fail(s, r, code, why);
 		shoal__lane_consume(l);
 	}
-	atomic_store_explicit(&m->drain, 0, memory_order_release);
-	return true;
+}
+
+/* Drains the lane under its drain lock: every record fails with code and
+ * why.  False if a live process holds the lock (it drains what is there,
+ * D3) or the lane is not the one meant any more.  The loop re-checks after
+ * letting go; each turn consumes what callers published meanwhile, and a
+ * caller publishes into a dead actor's lane at most once (its re-check
+ * after the publish): it ends. */
+bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
+		       struct shoal__lane_pos p, int code, const char *why)
+{
+	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
+
+	for (;;) {
+		bool still;
+
+		if (!shoal__drain_lock(s, m))
+			return false;
+		still = shoal__lane_still(h, p);
+		if (still)
+			shoal__drain_records(s, h, p, code, why);
+		shoal__drain_unlock(m);
+		if (!still)
+			return false;
+		if (!shoal__lane_len(shoal__lane_at(h, p.lane)))
+			return true;
+	}
+}
+
+/* Drains the lane and gives it back to the pool (unhooked from actor
+ * slot a), both under its drain lock, so that no other drainer is still
+ * at work on it when a new owner takes it.  False (nothing done) if a
+ * live process holds the lock or the lane is not the one meant. */
+bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+			    struct shoal__lane_pos p, struct shoal__actor_slot *a,
+			    int code, const char *why)
+{
+	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
+	bool still;
+
+	if (!shoal__drain_lock(s, m))
+		return false;
+	still = shoal__lane_still(h, p);
+	if (still) {
+		shoal__drain_records(s, h, p, code, why);
+		shoal__lane_free(h, a, p.lane);
+	}
+	shoal__drain_unlock(m);
+	return still;
 }
 
 /* Unhooks lane i from its actor and gives it back to the pool.  Only with
@@ -214,10 +320,12 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 			    &m[i].state, &st, SHOAL__L_OWNED, memory_order_acq_rel,
 			    memory_order_relaxed))
 			continue;
+		/* The drain word is left as it is: a drainer that still holds
+		 * it (from before the lane was given back) finds the lane
+		 * given back or hooked elsewhere, and lets go (lane_still). */
 		m[i].owner = shoal__store_creator(rt->store);
 		m[i].actor = a.index;
 		m[i].actor_gen = a.generation;
-		atomic_store_explicit(&m[i].drain, 0, memory_order_relaxed);
 		shoal__lane_init(shoal__lane_at(rt->hdr, i), rt->hdr->lane_capacity,
 				 SHOAL__CALL_SIZE);
 		*out = i;
@@ -287,6 +395,33 @@ static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
 	return 0;
 }
 
+/*
+ * The owner gives its lane into a dead actor back: drained and freed
+ * under the drain lock.  Another drainer (the fork server draining the
+ * dead actor) holds that lock for as long as it fails the lane's records,
+ * which never waits for anything (fill_error polls): the owner waits for
+ * it, sched_yield between attempts, up to SHOAL__GIVE_BACK_MS.  A holder
+ * that dies is taken over at once (drain_lock).  Past the bound (a holder
+ * stopped, not dead) the lane is closed instead, and freed when its
+ * owner's slot is gone (the fork server's unhook_gone, an actor's sweep).
+ */
+static void shoal__lane_give_back(struct shoal_runtime *rt,
+				  struct shoal__lane_node *n)
+{
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__GIVE_BACK_MS);
+	struct shoal__lane_pos p = {.lane = n->lane};
+
+	while (!shoal__lane_drain_free(rt->store, rt->hdr, p, n->slot,
+				       SHOAL_EACTORDIED, "actor died")) {
+		if (shoal__deadline_passed(d)) {
+			atomic_store_explicit(&shoal__lane_metas(rt->hdr)[n->lane].state,
+					      SHOAL__L_CLOSED, memory_order_release);
+			return;
+		}
+		sched_yield();
+	}
+}
+
 /* Fails whatever is left in the node's lane and gives it back (the actor
  * is dead); removes the node.  Outside any read section. */
 static void shoal__lane_release(struct shoal_runtime *rt, uint64_t key)
@@ -304,9 +439,7 @@ static void shoal__lane_release(struct shoal_runtime *rt, uint64_t key)
 		return;
 	urcu_bp_synchronize_rcu(); /* no thread can find it any more */
 	pthread_mutex_lock(&n->lock);
-	while (!shoal__lane_drain(rt->store, rt->hdr, n->lane, "actor died"))
-		sched_yield(); /* the fork server drains it: wait for it */
-	shoal__lane_free(rt->hdr, n->slot, n->lane);
+	shoal__lane_give_back(rt, n);
 	pthread_mutex_unlock(&n->lock);
 	pthread_mutex_destroy(&n->lock);
 	shoal__mem_free(rt->arena, n);
@@ -434,17 +567,18 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 }
 
 /* After publishing (D1): if the actor died meanwhile, its drain may have
- * missed this record; drain the lane here (or wait for whoever does).
- * The doorbell's signal in publish began with a seq_cst fence, which
- * orders the tail's store before this load of the state. */
+ * missed this record; drain the lane here.  The doorbell's signal in
+ * publish began with a seq_cst fence, which orders the tail's store before
+ * this load of the state.  If another drainer holds the lock, its
+ * re-check after letting go fails this record (D3): no wait. */
 static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_node *n,
 				uint32_t gen)
 {
-	if (!shoal__actor_gone(n->slot, gen))
-		return;
-	while (shoal__lane_len(n->l) &&
-	       !shoal__lane_drain(rt->store, rt->hdr, n->lane, "actor died"))
-		sched_yield();
+	struct shoal__lane_pos p = {.lane = n->lane};
+
+	if (shoal__actor_gone(n->slot, gen))
+		shoal__lane_drain(rt->store, rt->hdr, p, SHOAL_EACTORDIED,
+				  "actor died");
 }
 
 /* The call proper, under the node's lock. */

@@ -152,10 +152,12 @@ static void shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_acquire);
 
+		struct shoal__lane_pos p = {.lane = v - 1, .slot = a, .k = k};
+
 		if (v && v <= fs->hdr->max_lanes &&
-		    shoal__creator_gone(fs->store, m[v - 1].owner) &&
-		    shoal__lane_drain(fs->store, fs->hdr, v - 1, "actor died"))
-			shoal__lane_free(fs->hdr, a, v - 1);
+		    shoal__creator_gone(fs->store, m[v - 1].owner))
+			shoal__lane_drain_free(fs->store, fs->hdr, p, a,
+					       SHOAL_EACTORDIED, "actor died");
 	}
 }
 
@@ -197,18 +199,20 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 	return 0;
 }
 
-/* Every call queued or running fails; nobody consumes the lanes now. */
+/* Every call queued or running fails; nobody consumes the lanes now.
+ * One attempt per lane, no wait: a lane whose drain lock a live process
+ * holds is drained by that process (its re-check after letting go, D3 of
+ * call.c), and a dead holder's lock is taken over (drain_lock). */
 static void shoal__fs_drain_all(struct shoal__fs *fs, struct shoal__actor_slot *a,
 				const char *why)
 {
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_seq_cst);
+		struct shoal__lane_pos p = {.lane = v - 1, .slot = a, .k = k};
 
 		if (!v || v > fs->hdr->max_lanes)
 			continue;
-		/* Held only by an owner draining it: it lets go soon. */
-		while (!shoal__lane_drain(fs->store, fs->hdr, v - 1, why))
-			sched_yield();
+		shoal__lane_drain(fs->store, fs->hdr, p, SHOAL_EACTORDIED, why);
 	}
 }
 

@@ -279,8 +279,20 @@ bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen);
 void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
 		      int code, const char *why);
+/* A lane a drainer means: lane `lane`; for a drainer that is not its
+ * owner (slot set), hooked at slot->lanes[k], for actor generation gen
+ * (0: any).  Drains (and frees) only while it still is (call.c). */
+struct shoal__lane_pos {
+	uint32_t lane;
+	struct shoal__actor_slot *slot;
+	uint32_t k;
+	uint32_t gen;
+};
 bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
-		       uint32_t i, const char *why);
+		       struct shoal__lane_pos p, int code, const char *why);
+bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+			    struct shoal__lane_pos p, struct shoal__actor_slot *a,
+			    int code, const char *why);
 void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
 		      uint32_t i);
 void shoal__lanes_close(struct shoal_runtime *rt);

@@ -25,6 +25,7 @@
 #include <shoal/shoal.h>
 
 #include "../runtime/internal.h"
+#include "../store/internal.h"
 #include "testutil.h"
 
 TestSuite(runtime_deaths, .init = tu_setup, .fini = tu_teardown);
@@ -370,5 +371,99 @@ Test(runtime_deaths, a_worker_death_with_the_queue_more_than_half_full)
 		expect_get(x.s, refs[i], 0, DEATH_BOUND_MS, "a queued task");
 	drop_refs(&x, hang, 2);
 	drop_refs(&x, refs, 40);
+	rt_stop(&x);
+}
+
+/* ------------------------------------------------------------------ */
+/* Point 12: a lane's drain lock left by a drainer that was killed.    */
+
+/* The lane `caller` (a SHOAL__CREATOR) has hooked into actor slot a. */
+static uint32_t lane_of(struct shoal_runtime *rt, uint32_t slot, uint32_t caller)
+{
+	struct shoal__actor_slot *a = &shoal__act_slots(rt->hdr)[slot];
+	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		uint32_t v = atomic_load(&a->lanes[k]);
+
+		if (v && v <= rt->hdr->max_lanes && m[v - 1].owner == caller)
+			return v - 1;
+	}
+	return UINT32_MAX;
+}
+
+/*
+ * A caller that attached to the runtime: calls noop on actor a (its lane
+ * hooks into a's slot), says 'c', waits for 'd' (the actor is dead by
+ * then), then takes its lane's drain lock exactly as a drainer does (the
+ * word lane_drain's CAS stores: the held bit and the caller's store slot)
+ * and says 'l'.  The test then SIGKILLs it: a drainer killed while it
+ * held the lock.
+ */
+static void drainer_child(const char *name, struct shoal_actor a, int in, int out)
+{
+	struct shoal_runtime *rt;
+	struct shoal_store *s;
+	struct shoal_view v;
+	int m;
+	shoal_id ref;
+	uint32_t lane;
+
+	TU_CHILD_CHECK(shoal_runtime_attach(name, &rt) == 0, 10);
+	s = shoal_runtime_store(rt);
+	m = shoal_actor_method(rt, a, "noop");
+	TU_CHILD_CHECK(m >= 0, 11);
+	TU_CHILD_CHECK(shoal_actor_call(rt, a, m, NULL, &ref) == 0, 12);
+	TU_CHILD_CHECK(shoal_get(s, ref, GET_MS, &v) == 0, 13);
+	shoal_release(s, &v);
+	shoal_drop(s, ref);
+	tu_child_write_byte(out, 'c');
+	TU_CHILD_CHECK(tu_child_read_byte(in) == 'd', 14);
+	lane = lane_of(rt, a.index, shoal__store_creator(s));
+	TU_CHILD_CHECK(lane != UINT32_MAX, 15);
+	atomic_store(&shoal__lane_metas(rt->hdr)[lane].drain,
+		     SHOAL__DRAIN_HELD | shoal__store_creator(s));
+	tu_child_write_byte(out, 'l');
+	for (;;)
+		pause();
+}
+
+Test(runtime_deaths, a_drain_lock_left_by_a_killed_drainer)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = rt_opts(name);
+	struct rt_test x;
+	struct shoal_actor a, b;
+	shoal_id running[2], queued;
+	int to_c[2], from_c[2];
+	pid_t c;
+
+	o.max_actors = 1; /* the next actor reuses the dead one's slot */
+	rt_start(&x, &o);
+	a = waiter(&x);
+	tu_pipe(to_c);
+	tu_pipe(from_c);
+	c = tu_fork();
+	if (c == 0)
+		drainer_child(name, a, to_c[0], from_c[1]);
+	cr_assert_eq(tu_read_byte(from_c[0], GET_MS), 'c');
+	tu_assert_rc(shoal_actor_kill(x.rt, a, true), 0);
+	tu_write_byte(to_c[1], 'd');
+	cr_assert_eq(tu_read_byte(from_c[0], GET_MS), 'l');
+	tu_kill(c); /* killed while it "drains" its lane */
+	/* The slot's next actor: the dead caller's lane may still be hooked
+	 * into it, its lock held by a dead process. */
+	b = waiter(&x);
+	cr_assert_eq(b.index, a.index);
+	call(&x, b, "hang", 2, running);
+	call(&x, b, "noop", 1, &queued);
+	wait_started(&x, running);
+	/* Its death drains every lane hooked into the slot. */
+	cr_assert_eq(kill(actor_pid(&x, b), SIGKILL), 0);
+	expect_get(x.s, running[0], SHOAL_EACTORDIED, DEATH_BOUND_MS,
+		   "the running call");
+	expect_get(x.s, queued, SHOAL_EACTORDIED, DEATH_BOUND_MS, "the queued call");
+	drop_refs(&x, running, 2);
+	drop_refs(&x, &queued, 1);
 	rt_stop(&x);
 }
