@@ -84,6 +84,8 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 	if (o.name)
 		strcpy(m.name, o.name);
 	rc = shoal__ctor_encode(args, &m);
+	if (!rc)
+		rc = shoal__rt_ended(rt);
 	shoal__lanes_sweep(rt); /* dead actors' slots become reusable */
 	if (!rc)
 		rc = shoal__fs_call(rt, &m);
@@ -158,6 +160,8 @@ SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor acto
 				  .flags = no_restart ? SHOAL__FS_NO_RESTART : 0};
 	int rc = shoal__actor_check(rt, actor);
 
+	if (!rc)
+		rc = shoal__rt_ended(rt);
 	if (rc)
 		return rc;
 	rc = shoal__fs_call(rt, &m);

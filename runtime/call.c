@@ -41,6 +41,9 @@
  * nobody ever waits for a live holder but an owner giving its lane back,
  * for a bounded time (lane_drain, D3).
  *
+ * A runtime that ended (end.c) takes no call; a call that raced with the
+ * end drains its own lane if the sweep may have missed it (E2 there).
+ *
  * Lanes go back to the pool: the owner's, once it finds the actor dead
  * (drained and freed under the drain lock); a dead owner's, when the actor
  * finds it empty (actorproc.c) or the fork server recycles the dead
@@ -579,6 +582,7 @@ static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_nod
 	if (shoal__actor_gone(n->slot, gen))
 		shoal__lane_drain(rt->store, rt->hdr, p, SHOAL_EACTORDIED,
 				  "actor died");
+	shoal__rt_call_published(rt, n->lane); /* the runtime's end: E2 of end.c */
 }
 
 /* The call proper, under the node's lock. */
@@ -661,6 +665,8 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 		o = *opts;
 	d = shoal__deadline_in(o.timeout_ms);
 	rc = shoal__call_check(rt, actor, method, args, o.num_returns);
+	if (!rc)
+		rc = shoal__rt_ended(rt); /* an ended runtime runs nothing */
 	if (rc || (o.num_returns && !refs) || !shoal__lanes_open(rt))
 		return rc ? rc : -EINVAL;
 	c.method = method;
@@ -678,8 +684,11 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	for (;;) {
 		rc = shoal__call_once(rt, actor, o.timeout_ms, d, &c, &missing,
 				      &full);
-		if (rc == SHOAL__LANE_FULL)
+		if (rc == SHOAL__LANE_FULL) {
 			rc = shoal__call_wait_room(rt, full, o.timeout_ms, d);
+			if (!rc) /* a slice passed: an actor that never consumes */
+				rc = shoal__rt_ended(rt);
+		}
 		else if (missing) {
 			pthread_mutex_lock(&rt->lane_lock);
 			rc = shoal__lane_create(rt, actor);

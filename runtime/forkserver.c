@@ -26,7 +26,9 @@
  * When the driver is gone it marks the runtime stopping, kills every child
  * with SIGKILL, reaps them, unlinks a named segment, and exits.  On
  * SHUTDOWN it lets workers leave on their own (they watch `stopping`), and
- * kills those still there after SHOAL__FS_GRACE_MS.
+ * kills those still there after SHOAL__FS_GRACE_MS.  Its own death is
+ * seen by every process through a robust mutex it holds from its start
+ * (end.c).
  *
  * The children it forks inherit its memory (the registry, this process's
  * store handle); a worker never uses the inherited handle, it attaches its
@@ -380,6 +382,12 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 
 	shoal__keep_only(boot);
 	rc = shoal__fs_open(&fs, boot);
+	if (rc) {
+		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
+		_exit(1);
+	}
+	/* Held until this process is gone: its death marks it (end.c). */
+	rc = shoal__rt_fs_hold(fs.hdr);
 	if (rc) {
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);

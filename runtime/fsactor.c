@@ -43,6 +43,7 @@
 #include "lane.h"
 
 #define SHOAL__FS_REPLY_MS 10000
+#define SHOAL__FS_SLICE_MS 100
 
 static socklen_t shoal__fs_addr(pid_t pid, struct sockaddr_un *a)
 {
@@ -399,6 +400,29 @@ void shoal__fs_actor_request(struct shoal__fs *fs)
 	       mh.msg_namelen);
 }
 
+/* Waits for the fork server's answer on fd: up to SHOAL__FS_REPLY_MS, in
+ * slices after each of which it probes the fork server (end.c), so that
+ * its death ends the wait at once. */
+static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_msg *m)
+{
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__FS_REPLY_MS);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r;
+
+	for (;;) {
+		r = poll(&p, 1, SHOAL__FS_SLICE_MS);
+		if (r > 0)
+			return recv(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m ? m->rc
+									: -EPROTO;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (shoal__rt_fs_dead(rt->hdr))
+			return shoal__rt_ended(rt);
+		if (shoal__deadline_passed(d))
+			return -ETIMEDOUT;
+	}
+}
+
 /* The requesting side (any process of the runtime): one datagram out,
  * one back, on a socket of its own (any thread may ask at once). */
 int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
@@ -406,8 +430,7 @@ int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
 	pid_t fs = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
 	socklen_t len = shoal__fs_addr(fs, &to);
-	struct pollfd p;
-	int rc, r, fd;
+	int rc, fd;
 
 	if (fs <= 0)
 		return -ESRCH;
@@ -422,16 +445,7 @@ int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 		close(fd);
 		return rc;
 	}
-	p = (struct pollfd){.fd = fd, .events = POLLIN};
-	do
-		r = poll(&p, 1, SHOAL__FS_REPLY_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		rc = -ETIMEDOUT;
-	else if (r < 0)
-		rc = -errno;
-	else
-		rc = recv(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m ? m->rc : -EPROTO;
+	rc = shoal__fs_reply(rt, fd, m);
 	close(fd);
 	return rc;
 }

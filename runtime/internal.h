@@ -305,6 +305,22 @@ int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m);
 _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
 				 pid_t parent);
 
+/* end.c: the ends of a runtime's life (shutdown, the driver's or the fork
+ * server's death): the ended code, probing the fork server, the sweep of
+ * pending work. */
+int shoal__rt_fs_alive_init(struct shoal__rt_hdr *h);
+int shoal__rt_fs_hold(struct shoal__rt_hdr *h);
+bool shoal__rt_fs_dead(struct shoal__rt_hdr *h);
+int shoal__rt_end(struct shoal__rt_hdr *h, int code);
+void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h);
+/* 0 while the runtime runs, else the code it ended with (probes the fork
+ * server; sweeps when it is found dead). */
+int shoal__rt_ended(struct shoal_runtime *rt);
+void shoal__rt_task_published(struct shoal_runtime *rt, uint32_t idx,
+			      uint32_t gen);
+void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane);
+void shoal__rt_on_block(void *ctx, bool blocked);
+
 /* forkserver.c: runs in the fork server, never returns. */
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot);
 

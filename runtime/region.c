@@ -101,6 +101,7 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 			  const struct shoal_registry *reg)
 {
 	struct shoal__rt_hdr *h = region;
+	int rc;
 
 	h->magic = SHOAL__RT_MAGIC;
 	h->version = SHOAL__RT_VERSION;
@@ -114,6 +115,9 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 	shoal__rt_names(h, reg);
 	shoal__act_classes_init(h, reg);
 	shoal__rt_tasks_init(h);
+	rc = shoal__rt_fs_alive_init(h);
+	if (rc)
+		return rc;
 	return shoal__queue_init(shoal__rt_queue(h), shoal__pow2(h->max_tasks));
 }
 

@@ -16,13 +16,15 @@
 #define SHOAL_RUNTIME_RTLAYOUT_H
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../store/layout.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 3u
+#define SHOAL__RT_VERSION 4u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -38,6 +40,9 @@ enum shoal__task_phase {
 	SHOAL__T_RUNNING = 3,  /* a worker runs it (owner = worker + 1) */
 	SHOAL__T_WAITING = 4,  /* parked on unsealed ref arguments (deps.c) */
 };
+/* The owner of a RUNNING record that a sweep failed after the runtime
+ * ended (end.c): never freed again. */
+#define SHOAL__TASK_SWEPT 0xffffffu
 
 /* shoal__task_rec.state: generation (32) << 32 | phase (8) << 24 |
  * owner (24).  Every transition is a CAS, and the generation grows each
@@ -128,6 +133,18 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *  stopping        the driver at shutdown, the fork server when the driver
  *                  died (release, R2); workers load it (acquire, A2) and
  *                  leave
+ *  ended           0 while the runtime runs; then, once, the code pending
+ *                  and later work fails with (end.c):
+ *                  SHOAL_EFORKSERVERDIED (whoever finds the fork server
+ *                  dead).  CAS 0 -> code, seq_cst (E1); loaded with
+ *                  acquire by every submit, call, create and kill.
+ *  sweep           0; 1 once a sweep of pending work began (seq_cst store
+ *                  before its scan, E2); 2 once one completed (release).
+ *                  Whoever sweeps (end.c).
+ *  fs_alive        a robust, process-shared mutex the fork server locks at
+ *                  its start and never unlocks: the kernel marks it
+ *                  OWNER_DIED when it dies (end.c probes it).  Initialised
+ *                  by the driver before the fork server exists.
  *  work            an event (wait.c) shutdown signals
  *  ready           a worker that reached RUNNING signals it; the driver's
  *                  start waits on it
@@ -142,7 +159,9 @@ struct shoal__rt_hdr {
 	uint64_t workers_off;     /* from the region's start */
 	_Atomic int32_t fs_pid;
 	_Atomic uint32_t stopping;
-	uint8_t pad0_[64 - 40];
+	_Atomic int32_t ended;
+	_Atomic uint32_t sweep;
+	uint8_t pad0_[64 - 48];
 	struct shoal__event work;
 	struct shoal__event ready;
 	_Atomic uint64_t workers_started;
@@ -175,7 +194,13 @@ struct shoal__rt_hdr {
 	uint64_t lanes_off;
 	uint64_t lane_bytes;
 	uint8_t pad6_[64 - 56];
+	/* Its own line: every submit and call probes it (end.c). */
+	pthread_mutex_t fs_alive;
+	uint8_t pad7_[64 - sizeof(pthread_mutex_t)];
 };
 static_assert(sizeof(struct shoal__rt_hdr) <= SHOAL__RT_HDR_SIZE, "rt header");
+static_assert(sizeof(pthread_mutex_t) <= 64, "the mutex fits its line");
+static_assert(offsetof(struct shoal__rt_hdr, fs_alive) % 64 == 0,
+	      "fs_alive has its own line");
 
 #endif /* SHOAL_RUNTIME_RTLAYOUT_H */

@@ -167,6 +167,9 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 		return rc;
 	rt->hdr->driver_pid = getpid();
 	shoal__store_set_role(rt->store, SHOAL__ROLE_DRIVER);
+	/* Its waits probe the fork server as they wake (end.c). */
+	rt->store->on_block = shoal__rt_on_block;
+	rt->store->on_block_ctx = rt;
 	snprintf(rt->name, sizeof rt->name, "%s", shoal__store_name(rt->store));
 	return 0;
 }
@@ -379,9 +382,29 @@ static void shoal__rt_reap_fs(struct shoal_runtime *rt)
 	poll(&p, 1, SHOAL__REPLY_TIMEOUT_MS);
 }
 
-SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
+/*
+ * Asks the fork server to stop everything.  If it is dead already (or
+ * dies meanwhile), this process fails what is pending itself (the sweep
+ * in shoal__rt_ended, end.c) and returns SHOAL_EFORKSERVERDIED.
+ */
+static int shoal__rt_stop(struct shoal_runtime *rt)
 {
 	struct shoal__fs_msg reply;
+	int rc = shoal__rt_ended(rt);
+
+	atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
+	shoal__rt_wake_workers(rt->hdr);
+	if (rt->fs_pid > 0 && rc != SHOAL_EFORKSERVERDIED) {
+		rc = shoal__rt_request(rt, SHOAL__FS_SHUTDOWN, 0, &reply);
+		shoal__rt_reap_fs(rt);
+	}
+	if (shoal__rt_ended(rt) == SHOAL_EFORKSERVERDIED)
+		rc = SHOAL_EFORKSERVERDIED;
+	return rc;
+}
+
+SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
+{
 	int rc = 0;
 
 	if (!rt)
@@ -390,14 +413,10 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 		return -EINVAL;
 	shoal__names_close(rt);
 	shoal__lanes_close(rt);
-	if (rt->hdr) {
-		atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
-		shoal__rt_wake_workers(rt->hdr);
-	}
-	if (rt->fs_pid > 0) {
-		rc = shoal__rt_request(rt, SHOAL__FS_SHUTDOWN, 0, &reply);
+	if (rt->hdr)
+		rc = shoal__rt_stop(rt);
+	else if (rt->fs_pid > 0)
 		shoal__rt_reap_fs(rt);
-	}
 	if (rt->store)
 		shoal__pending_flush(rt);
 	shoal_store_close(rt->store);
@@ -428,6 +447,8 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 	}
 	rt->fs_pid = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
+	store->on_block = shoal__rt_on_block; /* end.c */
+	store->on_block_ctx = rt;
 	*out = rt;
 	return 0;
 }

@@ -26,6 +26,10 @@
  * Crash safety: a submitter killed while BUILDING leaks that record (it is
  * never queued); its promises are aborted by its reaper, so a worker that
  * runs a task of a dead submitter finds its returns gone and drops them.
+ *
+ * A runtime that ended (shut down, its fork server dead: end.c) takes no
+ * task: submit returns the code it ended with, and a submit that raced
+ * with the end fails its own record if the sweep may have missed it (E2).
  */
 #include <errno.h>
 #include <string.h>
@@ -330,7 +334,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	struct shoal_args fit;
 	struct shoal__pending p; /* not zeroed: its drop list is room */
 	struct shoal__deadline d;
-	uint32_t idx, num_returns;
+	uint32_t idx, num_returns, gen;
 	int rc;
 
 	if (opts)
@@ -342,6 +346,8 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	p.task = 0;
 	rc = shoal__check_submit(rt, fn, args, num_returns, refs);
 
+	if (!rc)
+		rc = shoal__rt_ended(rt); /* an ended runtime runs nothing */
 	if (rc)
 		return rc;
 	shoal__pending_collect(rt, 8);
@@ -358,7 +364,10 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	for (uint32_t i = 0; i < num_returns; i++)
 		refs[i] = shoal__task_ret(&rt->tasks[idx], i);
 	atomic_fetch_add_explicit(&rt->hdr->tasks_submitted, 1, memory_order_relaxed);
+	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->tasks[idx].state,
+						   memory_order_relaxed));
 	shoal__dep_park(rt, idx, &fit);
+	shoal__rt_task_published(rt, idx, gen); /* E2 of end.c */
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);
 	return 0;

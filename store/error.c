@@ -32,6 +32,7 @@ static const struct shoal__errname shoal__errnames[] = {
 	{SHOAL_ECANCELLED, "cancelled"},
 	{SHOAL_EPOOLEXHAUSTED,
 	 "every worker is blocked in a nested get: the task could never run"},
+	{SHOAL_EFORKSERVERDIED, "the runtime's fork server died"},
 };
 
 static const char *shoal__own_error(int err)

@@ -13,6 +13,12 @@
  *                           for a byte on stdin and makes COUNT more; with
  *                           COUNT 0 goes on until it is killed.  Checks
  *                           every result.
+ *   runtime_peer pending NAME ACTOR
+ *                           submits noop() and calls the actor's noop(),
+ *                           writes 'r', then gets both results with no
+ *                           timeout, then submits and calls once more, and
+ *                           prints the four codes on one line: what a
+ *                           program attached to a runtime that ends sees.
  * Exit codes: 0 ok, 2 usage, 3 attach, 4 unknown function, 5 submit,
  * 6 get, 7 wrong result, 8 a bad name was accepted, 9 put, 10 lookup,
  * 11 unknown method, 12 call, 13 stdin/stdout.
@@ -181,21 +187,64 @@ static int cmd_actor_seq(struct shoal_runtime *rt, char **argv)
 	return seq_calls(rt, a, m, caller, 64, count > 0 ? count : -1);
 }
 
+/* The code a get with no timeout ends with (0 for a value). */
+static int get_code(struct shoal_store *s, shoal_id ref)
+{
+	struct shoal_view v;
+	int rc = shoal_get(s, ref, -1, &v);
+
+	if (!rc)
+		shoal_release(s, &v);
+	return rc;
+}
+
+static int cmd_pending(struct shoal_runtime *rt, char **argv)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	int fn = shoal_function(rt, "noop");
+	struct shoal_actor a;
+	int m, task, call, resubmit, recall;
+	shoal_id t, c, again;
+
+	if (fn < 0)
+		return 4;
+	if (shoal_actor_lookup(rt, argv[3], &a))
+		return 10;
+	m = shoal_actor_method(rt, a, "noop");
+	if (m < 0)
+		return 11;
+	if (shoal_submit(rt, fn, NULL, 1, &t))
+		return 5;
+	if (shoal_actor_call(rt, a, m, NULL, &c))
+		return 12;
+	if (write(1, "r", 1) != 1)
+		return 13;
+	task = get_code(s, t);
+	call = get_code(s, c);
+	resubmit = shoal_submit(rt, fn, NULL, 1, &again);
+	recall = shoal_actor_call(rt, a, m, NULL, &again);
+	printf("%d %d %d %d\n", task, call, resubmit, recall);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct shoal_runtime *rt;
 	bool actor_add = argc > 1 && !strcmp(argv[1], "actor-add");
 	bool actor_seq = argc > 1 && !strcmp(argv[1], "actor-seq");
+	bool pending = argc > 1 && !strcmp(argv[1], "pending");
 	int rc;
 
 	if (argc != (actor_add ? 5 : actor_seq ? 6 : 4))
 		return 2;
-	if (shoal_runtime_attach(argv[actor_add || actor_seq ? 2 : 1], &rt))
+	if (shoal_runtime_attach(argv[actor_add || actor_seq || pending ? 2 : 1], &rt))
 		return 3;
 	if (actor_add)
 		rc = cmd_actor_add(rt, argv);
 	else if (actor_seq)
 		rc = cmd_actor_seq(rt, argv);
+	else if (pending)
+		rc = cmd_pending(rt, argv);
 	else
 		rc = cmd_add(rt, argv);
 	fflush(stdout);

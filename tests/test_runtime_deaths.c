@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_runtime_deaths.c - the fork server under deaths, and the ends
- * of a runtime's life (issue 8, points 10 to 14).  Real runtimes, real
+ * of a runtime's life (issue 8, points 10 to 13).  Real runtimes, real
  * processes, real SIGKILLs: a worker or an actor killed while the store is
  * full of held objects, or while the run queue is more than half full; a
- * lane's drain lock left by a killed drainer; the fork server killed; the
- * driver shut down or killed while an attached program waits.
+ * lane's drain lock left by a killed drainer; the fork server killed
+ * while the driver and an attached program wait.
  *
  * Every wait is bounded, and a hang the fix removes turns into a failed
  * assertion at its bound.  A task or a call is known to run because it
@@ -63,21 +63,6 @@ static int task_hang(struct shoal_task *t, void *user)
 	return 0;
 }
 
-/* until_stopping() -> (x, started): says it started, then returns once
- * the runtime stops (it watches the runtime's `stopping` word, as a worker
- * does). */
-static int task_until_stopping(struct shoal_task *t, void *user)
-{
-	struct shoal_runtime *rt = shoal_task_runtime(t);
-	struct timespec ms = {0, 1000000};
-
-	(void)user;
-	say_started(t);
-	while (!atomic_load(&rt->hdr->stopping))
-		nanosleep(&ms, NULL);
-	return shoal_task_return(t, 0, "x", 1);
-}
-
 /* noop() -> 42 */
 static int task_noop(struct shoal_task *t, void *user)
 {
@@ -100,12 +85,6 @@ static int waiter_hang(struct shoal_task *t, void *self)
 	return task_hang(t, NULL);
 }
 
-static int waiter_until_stopping(struct shoal_task *t, void *self)
-{
-	(void)self;
-	return task_until_stopping(t, NULL);
-}
-
 static int waiter_noop(struct shoal_task *t, void *self)
 {
 	(void)self;
@@ -118,13 +97,9 @@ static struct shoal_registry *registry(void)
 
 	tu_assert_rc(shoal_registry_open(&reg), 0);
 	tu_assert_rc(shoal_register_task(reg, "hang", task_hang, NULL), 0);
-	tu_assert_rc(shoal_register_task(reg, "until_stopping", task_until_stopping,
-					 NULL), 0);
 	tu_assert_rc(shoal_register_task(reg, "noop", task_noop, NULL), 0);
 	tu_assert_rc(shoal_register_actor(reg, "Waiter", waiter_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(reg, "Waiter", "hang", waiter_hang), 0);
-	tu_assert_rc(shoal_register_method(reg, "Waiter", "until_stopping",
-					   waiter_until_stopping), 0);
 	tu_assert_rc(shoal_register_method(reg, "Waiter", "noop", waiter_noop), 0);
 	return reg;
 }
@@ -466,4 +441,129 @@ Test(runtime_deaths, a_drain_lock_left_by_a_killed_drainer)
 	drop_refs(&x, running, 2);
 	drop_refs(&x, &queued, 1);
 	rt_stop(&x);
+}
+
+/* ------------------------------------------------------------------ */
+/* Point 13: the fork server's death, seen by the driver and by an
+ * attached program.                                                  */
+
+#ifndef RUNTIME_PEER
+#error "RUNTIME_PEER must name the runtime_peer binary (tests/meson.build)"
+#endif
+
+/* An attached program (runtime_peer pending): it submits a task and calls
+ * the actor named `actor`, both queued behind work that never ends, says
+ * 'r', then waits for both results with no timeout. */
+static pid_t pending_peer(const char *name, const char *actor, int *out)
+{
+	const char *args[] = {"pending", name, actor, NULL};
+	pid_t p = tu_spawn_prog(RUNTIME_PEER, args, NULL, out);
+
+	cr_assert_eq(tu_read_byte(*out, GET_MS), 'r', "the peer did not start");
+	return p;
+}
+
+/* The peer's four codes (its task's and call's results, a submit and a
+ * call made after), all `want`, within `bound_ms` of now. */
+static void expect_peer(pid_t p, int out, int want, int64_t bound_ms)
+{
+	int64_t t0 = tu_now_ms();
+	char line[128];
+	int c[4];
+
+	tu_read_all(out, line, sizeof line);
+	cr_assert_lt(tu_now_ms() - t0, bound_ms, "the peer answered after %" PRId64
+		     " ms", tu_now_ms() - t0);
+	cr_assert_eq(tu_wait_exit(p), 0, "runtime_peer failed");
+	cr_assert_eq(sscanf(line, "%d %d %d %d", &c[0], &c[1], &c[2], &c[3]), 4,
+		     "peer said: %s", line);
+	tu_assert_rc(c[0], want, "the peer's task");
+	tu_assert_rc(c[1], want, "the peer's call");
+	tu_assert_rc(c[2], want, "the peer's submit afterwards");
+	tu_assert_rc(c[3], want, "the peer's call afterwards");
+}
+
+/* A named Waiter actor. */
+static struct shoal_actor named_waiter(struct rt_test *x, const char *name)
+{
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal_actor a;
+
+	ao.name = name;
+	tu_assert_rc(shoal_actor_create(x->rt, "Waiter", NULL, &ao, &a), 0);
+	return a;
+}
+
+Test(runtime_deaths, the_fork_servers_death_fails_every_waiter)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = rt_opts(name);
+	struct shoal_runtime_info info;
+	struct rt_test x;
+	struct shoal_actor a, b;
+	shoal_id hang[2], queued, running[2], called, ref;
+	int out, fn;
+	pid_t peer;
+
+	rt_start(&x, &o);
+	a = named_waiter(&x, "w");
+	submit(&x, "hang", 2, hang);
+	call(&x, a, "hang", 2, running);
+	wait_started(&x, hang);
+	wait_started(&x, running);
+	submit(&x, "noop", 1, &queued);
+	call(&x, a, "noop", 1, &called);
+	peer = pending_peer(name, "w", &out);
+	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
+	cr_assert_eq(kill(info.fork_server_pid, SIGKILL), 0);
+	/* The driver's gets: a running and a queued task, a running and a
+	 * queued call. */
+	expect_get(x.s, hang[0], SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "running task");
+	expect_get(x.s, queued, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "queued task");
+	expect_get(x.s, running[0], SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS,
+		   "running call");
+	expect_get(x.s, called, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "queued call");
+	/* The attached program's, blocked with no timeout. */
+	expect_peer(peer, out, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS);
+	/* The driver's next calls. */
+	fn = shoal_function(x.rt, "noop");
+	tu_assert_rc(shoal_submit(x.rt, fn, NULL, 1, &ref), SHOAL_EFORKSERVERDIED);
+	tu_assert_rc(shoal_actor_call(x.rt, a, shoal_actor_method(x.rt, a, "noop"),
+				      NULL, &ref), SHOAL_EFORKSERVERDIED);
+	tu_assert_rc(shoal_actor_create(x.rt, "Waiter", NULL, NULL, &b),
+		     SHOAL_EFORKSERVERDIED);
+	tu_assert_rc(shoal_actor_kill(x.rt, a, true), SHOAL_EFORKSERVERDIED);
+	drop_refs(&x, hang, 2);
+	drop_refs(&x, running, 2);
+	drop_refs(&x, &queued, 1);
+	drop_refs(&x, &called, 1);
+	tu_assert_rc(shoal_runtime_shutdown(x.rt), SHOAL_EFORKSERVERDIED);
+	shoal_registry_close(x.reg);
+}
+
+/* A driver's fork server dies while the driver sleeps in a get with no
+ * timeout: the get returns (the fork server's death is noticed by the
+ * waiter itself). */
+Test(runtime_deaths, a_get_with_no_timeout_hears_of_the_fork_servers_death)
+{
+	struct shoal_runtime_options o = rt_opts(NULL);
+	struct shoal_runtime_info info;
+	struct rt_test x;
+	struct shoal_view v;
+	shoal_id hang[2];
+	int64_t t0;
+
+	rt_start(&x, &o);
+	submit(&x, "hang", 2, hang);
+	wait_started(&x, hang);
+	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
+	cr_assert_eq(kill(info.fork_server_pid, SIGKILL), 0);
+	t0 = tu_now_ms();
+	alarm(10); /* a hang is a crash, not a test that never ends */
+	tu_assert_rc(shoal_get(x.s, hang[0], -1, &v), SHOAL_EFORKSERVERDIED);
+	alarm(0);
+	cr_assert_lt(tu_now_ms() - t0, DEATH_BOUND_MS);
+	drop_refs(&x, hang, 2);
+	tu_assert_rc(shoal_runtime_shutdown(x.rt), SHOAL_EFORKSERVERDIED);
+	shoal_registry_close(x.reg);
 }

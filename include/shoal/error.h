@@ -56,6 +56,10 @@ enum shoal_error {
 	 * result of such a task holds this error, so the get that could
 	 * not be served returns it (shoal/runtime.h). */
 	SHOAL_EPOOLEXHAUSTED = -4025,
+	/* The runtime's fork server died: every task and call pending then
+	 * fails with it, and so does every later submit, call, actor create
+	 * or kill (the runtime cannot run anything any more). */
+	SHOAL_EFORKSERVERDIED = -4024,
 };
 
 /* A static, human-readable description of any code returned by shoal

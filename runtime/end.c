@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/end.c - the end of a runtime's life: the fork server's death.
+ *
+ * A runtime ends once (hdr->ended, E1): with SHOAL_EFORKSERVERDIED when
+ * the fork server dies (whoever finds it dead stores it).  From then on a
+ * submit, a call, an actor create or kill returns that code at once, and
+ * every task and call still pending fails with it (the sweep, below):
+ * nobody waits for work that no process will ever do.
+ *
+ * Finding the fork server dead.  It holds a robust mutex of the region
+ * (hdr->fs_alive) from its start to its exit and never unlocks it: when it
+ * dies, whatever kills it, the kernel marks the mutex OWNER_DIED (its
+ * robust list), and a trylock tells: EBUSY while it lives.  No pid, no
+ * /proc, no timeout, no system call: one CAS on a line nobody writes,
+ * cheap enough for every submit and call.  The first prober after the
+ * death gets EOWNERDEAD and unlocks without making the mutex consistent,
+ * so later probes get ENOTRECOVERABLE; a prober killed in between leaves
+ * the mutex to the kernel again (it is robust), and the next gets
+ * EOWNERDEAD.
+ *
+ * Who notices.  Every submit, call, actor create and kill probes first.
+ * So does every wake-up of a wait through a runtime handle of the driver
+ * or of an attached program (the store's on_block hook): a get of a
+ * result that will never come sleeps at most one slice of the store's
+ * waits (a second) before it probes.  Workers and actors die with the fork
+ * server (PR_SET_PDEATHSIG) and need not notice.  A process that waits
+ * through a store handle of its own, not the runtime's, is not woken by
+ * its own probes: it hears of the end when another process sweeps.
+ *
+ * The sweep (shoal__rt_sweep) runs only once no worker, actor or fork
+ * server process is left (looked up by pid + start time in the store's
+ * process table; a bounded wait, SHOAL__SWEEP_WAIT_MS, for processes the
+ * kernel is still killing; past it the sweep is left to the next probe):
+ * so no consumer of the run queue or of a lane is alive, and no task can
+ * still be running.  Any process sweeps when it finds the fork server
+ * dead and no complete sweep done.  It reaps the store (the
+ * dead children's half-done fills), stores sweep = 1 (E2), then claims
+ * every QUEUED, WAITING or RUNNING task record (one CAS to RUNNING owned
+ * by SHOAL__TASK_SWEPT), then writes the code into the returns of every
+ * claimed record, and drains every lane in use with the code; then sweep
+ * = 2.  Records are never
+ * freed again (the runtime is over, and a WAITING record may still be
+ * linked in a waiter stack).  Repeating it is harmless: a sweeper killed
+ * half-way is followed by the next prober (sweep stays below 2), and an
+ * error written twice is written once (fill_error finds it sealed).
+ *
+ * E2, a submit or a call racing with the end.  The submitter publishes its
+ * record (QUEUED or WAITING, R3 of rtlayout.h), fences (seq_cst) and loads
+ * sweep; a sweeper stores sweep (seq_cst), fences and scans.  Either the
+ * scan sees the record, or the submitter sees the sweep begun and fails
+ * its own record (the same claim CAS: one of the two wins).  A caller's
+ * publish ends with the doorbell's seq_cst fence; if it then sees the
+ * sweep begun, it drains its own lane (the actor process is gone: a sweep
+ * begins only then).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store/internal.h"
+#include "internal.h"
+#include "lane.h"
+
+#define SHOAL__SWEEP_WAIT_MS 1000
+
+int shoal__rt_fs_alive_init(struct shoal__rt_hdr *h)
+{
+	pthread_mutexattr_t a;
+	int rc = pthread_mutexattr_init(&a);
+
+	if (rc)
+		return -rc;
+	rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!rc)
+		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!rc)
+		rc = pthread_mutex_init(&h->fs_alive, &a);
+	pthread_mutexattr_destroy(&a);
+	return -rc;
+}
+
+int shoal__rt_fs_hold(struct shoal__rt_hdr *h)
+{
+	int rc = pthread_mutex_lock(&h->fs_alive);
+
+	/* EOWNERDEAD: an earlier fork server of this region died (it is
+	 * ours now, but the runtime it served is over). */
+	return rc == EOWNERDEAD ? SHOAL_EFORKSERVERDIED : -rc;
+}
+
+bool shoal__rt_fs_dead(struct shoal__rt_hdr *h)
+{
+	int rc = pthread_mutex_trylock(&h->fs_alive);
+
+	if (rc == EBUSY)
+		return false;
+	if (rc == 0) { /* not taken yet: no fork server started */
+		pthread_mutex_unlock(&h->fs_alive);
+		return false;
+	}
+	if (rc == EOWNERDEAD) /* left inconsistent: ENOTRECOVERABLE from now */
+		pthread_mutex_unlock(&h->fs_alive);
+	return true; /* EOWNERDEAD, ENOTRECOVERABLE, or a corrupt mutex */
+}
+
+int shoal__rt_end(struct shoal__rt_hdr *h, int code)
+{
+	int32_t open = 0;
+
+	atomic_compare_exchange_strong_explicit(&h->ended, &open, code,
+						memory_order_seq_cst,
+						memory_order_acquire); /* E1 */
+	return atomic_load_explicit(&h->ended, memory_order_acquire);
+}
+
+/* A process of the runtime's that may still run: its live store slot by
+ * pid (pid + start time decide), or, if it has none (not attached yet, or
+ * reaped), its pid in /proc. */
+static bool shoal__pid_alive(struct shoal_store *s, int32_t pid)
+{
+	if (pid <= 0 || pid == getpid())
+		return false;
+	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+		uint64_t st = atomic_load_explicit(&s->procs[i].state,
+						   memory_order_acquire);
+
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+		    SHOAL__PROC_PID(st) == pid)
+			return !shoal__proc_dead(s, i);
+	}
+	return shoal__proc_start_time(pid) != 0;
+}
+
+/* Any worker, actor or fork server process still alive. */
+static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h)
+{
+	struct shoal__rt_worker *w = shoal__rt_workers(h);
+	struct shoal__actor_slot *a = shoal__act_slots(h);
+
+	if (shoal__pid_alive(s, atomic_load_explicit(&h->fs_pid, memory_order_relaxed)))
+		return true;
+	for (uint32_t i = 0; i < h->max_workers; i++) {
+		uint32_t st = atomic_load_explicit(&w[i].state, memory_order_acquire);
+
+		if ((st == SHOAL__WK_STARTING || st == SHOAL__WK_RUNNING) &&
+		    shoal__pid_alive(s, atomic_load_explicit(&w[i].pid,
+							      memory_order_relaxed)))
+			return true;
+	}
+	for (uint32_t i = 0; i < h->max_actors; i++)
+		if (shoal__pid_alive(s, atomic_load_explicit(&a[i].pid,
+							     memory_order_relaxed)))
+			return true;
+	return false;
+}
+
+/* Waits until no child is alive, up to SHOAL__SWEEP_WAIT_MS: they were
+ * killed (PR_SET_PDEATHSIG, or the fork server's SIGKILL) and the kernel
+ * is tearing them down; a bounded poll, since nothing wakes us when a
+ * process that is not our child exits.  False at the bound. */
+static bool shoal__children_gone(struct shoal_store *s, struct shoal__rt_hdr *h)
+{
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__SWEEP_WAIT_MS);
+	struct timespec tick = {0, 1000000};
+
+	while (shoal__children_alive(s, h)) {
+		if (shoal__deadline_passed(d))
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	return true;
+}
+
+static const char *shoal__end_why(int code)
+{
+	(void)code;
+	return "the runtime's fork server died";
+}
+
+/* Claims task record idx for the sweep (of generation gen, unless gen is
+ * UINT32_MAX; a RUNNING record only if `running`): true if it is the
+ * sweep's now (claimed here or before: a sweeper killed half-way). */
+static bool shoal__sweep_claim(struct shoal__rt_hdr *h, uint32_t idx,
+			       uint32_t gen, bool running)
+{
+	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	for (;;) {
+		uint32_t ph = SHOAL__TASK_PHASE(st);
+
+		if (gen != UINT32_MAX && SHOAL__TASK_GEN(st) != gen)
+			return false;
+		if (ph == SHOAL__T_RUNNING && SHOAL__TASK_OWNER(st) == SHOAL__TASK_SWEPT)
+			return true;
+		if (ph != SHOAL__T_QUEUED && ph != SHOAL__T_WAITING &&
+		    (ph != SHOAL__T_RUNNING || !running))
+			return false;
+		/* Acquire: the submitter's record (R3), or a dead worker's. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &st,
+			    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING,
+					      SHOAL__TASK_SWEPT),
+			    memory_order_acq_rel, memory_order_acquire)) {
+			atomic_fetch_add_explicit(&h->tasks_failed, 1,
+						  memory_order_relaxed);
+			return true;
+		}
+	}
+}
+
+/* Writes the code into each return of a claimed record (each is written
+ * once: fill_error finds it sealed the second time). */
+static void shoal__sweep_fail(struct shoal_store *s, struct shoal__rt_hdr *h,
+			      uint32_t idx, int code)
+{
+	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 1;
+
+	for (uint32_t i = 0; i < n; i++)
+		shoal__fill_error(s, shoal__task_ret(t, i), code, shoal__end_why(code),
+				  0);
+}
+
+/*
+ * Every record is claimed before any error is written: an error sealed
+ * resolves the tasks that wait on it (deps.c), which would push them into
+ * a run queue nobody pops any more, and a full one would never take them;
+ * claimed, they are no longer WAITING, and deps.c leaves them be.
+ */
+void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
+{
+	struct shoal__lane_meta *m = shoal__lane_metas(h);
+	int code = atomic_load_explicit(&h->ended, memory_order_acquire);
+
+	if (!code || !shoal__children_gone(s, h))
+		return;
+	shoal_store_reap(s);
+	atomic_store_explicit(&h->sweep, 1, memory_order_seq_cst); /* E2 */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t i = 0; i < h->max_tasks; i++)
+		shoal__sweep_claim(h, i, UINT32_MAX, true);
+	for (uint32_t i = 0; i < h->max_tasks; i++) {
+		uint64_t st = atomic_load_explicit(&shoal__rt_tasks(h)[i].state,
+						   memory_order_acquire);
+
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
+		    SHOAL__TASK_OWNER(st) == SHOAL__TASK_SWEPT)
+			shoal__sweep_fail(s, h, i, code);
+	}
+	for (uint32_t i = 0; i < h->max_lanes; i++) {
+		uint32_t st = atomic_load_explicit(&m[i].state, memory_order_acquire);
+
+		if (st == SHOAL__L_OWNED || st == SHOAL__L_CLOSED)
+			shoal__lane_drain(s, h, (struct shoal__lane_pos){.lane = i},
+					  code, shoal__end_why(code));
+	}
+	atomic_store_explicit(&h->sweep, 2, memory_order_release);
+}
+
+int shoal__rt_ended(struct shoal_runtime *rt)
+{
+	struct shoal__rt_hdr *h = rt->hdr;
+	int code = atomic_load_explicit(&h->ended, memory_order_acquire); /* E1 */
+
+	if (!code) {
+		if (!shoal__rt_fs_dead(h))
+			return 0;
+		code = shoal__rt_end(h, SHOAL_EFORKSERVERDIED);
+	}
+	/* Nobody else sweeps once the fork server is gone. */
+	if (atomic_load_explicit(&h->sweep, memory_order_acquire) != 2 &&
+	    shoal__rt_fs_dead(h))
+		shoal__rt_sweep(rt->store, h);
+	return code;
+}
+
+/* E2, the submitter's half: after its record idx (generation gen) is
+ * published, fails it itself if a sweep began and may have missed it. */
+void shoal__rt_task_published(struct shoal_runtime *rt, uint32_t idx, uint32_t gen)
+{
+	struct shoal__rt_hdr *h = rt->hdr;
+
+	atomic_thread_fence(memory_order_seq_cst); /* E2 */
+	if (!atomic_load_explicit(&h->sweep, memory_order_relaxed))
+		return;
+	if (shoal__sweep_claim(h, idx, gen, false))
+		shoal__sweep_fail(rt->store, h, idx,
+				  atomic_load_explicit(&h->ended, memory_order_acquire));
+}
+
+/* E2, the caller's half: after its publish (whose doorbell signal began
+ * with a seq_cst fence), drains its own lane if a sweep began. */
+void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane)
+{
+	struct shoal__rt_hdr *h = rt->hdr;
+	int code;
+
+	if (!atomic_load_explicit(&h->sweep, memory_order_relaxed))
+		return;
+	code = atomic_load_explicit(&h->ended, memory_order_acquire);
+	shoal__lane_drain(rt->store, h, (struct shoal__lane_pos){.lane = lane}, code,
+			  shoal__end_why(code));
+}
+
+/* The store calls it around every sleep of a wait through the handle of
+ * a driver or an attached program: after each, probe (and sweep). */
+void shoal__rt_on_block(void *ctx, bool blocked)
+{
+	if (!blocked)
+		shoal__rt_ended(ctx);
+}
