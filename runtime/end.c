@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/end.c - the end of a runtime's life: the fork server's death.
+ * runtime/end.c - the ends of a runtime's life: shutdown, the driver's
+ * death, the fork server's death.
  *
- * A runtime ends once (hdr->ended, E1): with SHOAL_EFORKSERVERDIED when
- * the fork server dies (whoever finds it dead stores it).  From then on a
- * submit, a call, an actor create or kill returns that code at once, and
- * every task and call still pending fails with it (the sweep, below):
- * nobody waits for work that no process will ever do.
+ * A runtime ends once (hdr->ended, E1): with SHOAL_ESTOPPED when its
+ * driver shuts it down or dies (the driver, or the fork server, stores
+ * it), with SHOAL_EFORKSERVERDIED when the fork server dies first
+ * (whoever finds it dead stores it).  From then on a submit, a call, an
+ * actor create or kill returns that code at once, and every task and call
+ * still pending fails with it (the sweep, below): nobody waits for work
+ * that no process will ever do.
  *
  * Finding the fork server dead.  It holds a robust mutex of the region
  * (hdr->fs_alive) from its start to its exit and never unlocks it: when it
@@ -17,7 +20,11 @@
  * death gets EOWNERDEAD and unlocks without making the mutex consistent,
  * so later probes get ENOTRECOVERABLE; a prober killed in between leaves
  * the mutex to the kernel again (it is robust), and the next gets
- * EOWNERDEAD.
+ * EOWNERDEAD.  The kernel can mark the mutex only where the dead process
+ * still maps it: the fork server unmaps the segment (closes its store)
+ * only on its way out, after the runtime ended (SHOAL_ESTOPPED) and its
+ * sweep completed, so a probe that finds the mutex held by a process that
+ * exited that way is answered by `ended` first.
  *
  * Who notices.  Every submit, call, actor create and kill probes first.
  * So does every wake-up of a wait through a runtime handle of the driver
@@ -33,8 +40,9 @@
  * process table; a bounded wait, SHOAL__SWEEP_WAIT_MS, for processes the
  * kernel is still killing; past it the sweep is left to the next probe):
  * so no consumer of the run queue or of a lane is alive, and no task can
- * still be running.  Any process sweeps when it finds the fork server
- * dead and no complete sweep done.  It reaps the store (the
+ * still be running.  The fork server sweeps after it reaped its children
+ * (shutdown, the driver's death); any process sweeps when it finds the
+ * fork server dead and no complete sweep done.  It reaps the store (the
  * dead children's half-done fills), stores sweep = 1 (E2), then claims
  * every QUEUED, WAITING or RUNNING task record (one CAS to RUNNING owned
  * by SHOAL__TASK_SWEPT), then writes the code into the returns of every
@@ -55,7 +63,6 @@
  * begins only then).
  */
 #include <errno.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,8 +182,8 @@ static bool shoal__children_gone(struct shoal_store *s, struct shoal__rt_hdr *h)
 
 static const char *shoal__end_why(int code)
 {
-	(void)code;
-	return "the runtime's fork server died";
+	return code == SHOAL_EFORKSERVERDIED ? "the runtime's fork server died"
+					     : "the runtime stopped";
 }
 
 /* Claims task record idx for the sweep (of generation gen, unless gen is

@@ -26,7 +26,10 @@
  * When the driver is gone it marks the runtime stopping, kills every child
  * with SIGKILL, reaps them, unlinks a named segment, and exits.  On
  * SHUTDOWN it lets workers leave on their own (they watch `stopping`), and
- * kills those still there after SHOAL__FS_GRACE_MS.  Its own death is
+ * kills those still there after SHOAL__FS_GRACE_MS.  Either way the
+ * runtime ends (SHOAL_ESTOPPED) and, once no child is left, every task and
+ * call still pending fails with that code (end.c), so that an attached
+ * program's get never waits for work nobody will do.  Its own death is
  * seen by every process through a robust mutex it holds from its start
  * (end.c).
  *
@@ -273,13 +276,16 @@ static void shoal__fs_kill_all(struct shoal__fs *fs)
 			kill(fs->act_kids[i], SIGKILL);
 }
 
-/* Waits for every child, killing those left after grace_ms. */
+/* Waits for every child, killing those left after grace_ms; then every
+ * task and call still pending fails with SHOAL_ESTOPPED (end.c: the
+ * sweep, with no child left to run or consume anything). */
 static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 {
 	struct shoal__deadline d = shoal__deadline_in(grace_ms);
 	struct pollfd p = {.fd = fs->sigfd, .events = POLLIN};
 
 	fs->shutting_down = true;
+	shoal__rt_end(fs->hdr, SHOAL_ESTOPPED);
 	atomic_store_explicit(&fs->hdr->stopping, 1, memory_order_release); /* R2 */
 	shoal__rt_wake_workers(fs->hdr);
 	while (shoal__fs_live_kids(fs) && !shoal__deadline_passed(d)) {
@@ -287,8 +293,9 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 		shoal__fs_reap_children(fs, false);
 	}
 	shoal__fs_kill_all(fs);
-	while (shoal__fs_live_kids(fs))
+	while (shoal__fs_live_kids(fs)) /* SIGKILLed children: it ends */
 		shoal__fs_reap_children(fs, true);
+	shoal__rt_sweep(fs->store, fs->hdr);
 }
 
 _Noreturn static void shoal__fs_driver_gone(struct shoal__fs *fs)

@@ -134,9 +134,10 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *                  died (release, R2); workers load it (acquire, A2) and
  *                  leave
  *  ended           0 while the runtime runs; then, once, the code pending
- *                  and later work fails with (end.c):
- *                  SHOAL_EFORKSERVERDIED (whoever finds the fork server
- *                  dead).  CAS 0 -> code, seq_cst (E1); loaded with
+ *                  and later work fails with (end.c): SHOAL_ESTOPPED (the
+ *                  driver at shutdown, the fork server when the driver
+ *                  died) or SHOAL_EFORKSERVERDIED (whoever finds the fork
+ *                  server dead).  CAS 0 -> code, seq_cst (E1); loaded with
  *                  acquire by every submit, call, create and kill.
  *  sweep           0; 1 once a sweep of pending work began (seq_cst store
  *                  before its scan, E2); 2 once one completed (release).

@@ -10,10 +10,16 @@
  * through a pidfd, asks it for the workers, and waits (on the region's
  * ready futex, with a deadline) until every worker runs.
  *
- * Shutdown: mark the runtime stopping (workers leave on their own), ask the
- * fork server to stop, wait for its reply and for its exit (pidfd), then
+ * Shutdown: end the runtime (SHOAL_ESTOPPED, end.c: later submits and
+ * calls fail at once), mark it stopping (workers leave on their own), ask
+ * the fork server to stop (it fails what is still pending once its
+ * children are gone), wait for its reply and for its exit (pidfd), then
  * close the store and unlink a named segment.  Every wait has a deadline;
- * a fork server that does not answer is killed.
+ * a fork server that does not answer is killed.  A fork server found dead
+ * is not asked: this process fails what is pending (end.c's sweep).
+ *
+ * The driver's and attached programs' store handles probe the fork server
+ * whenever one of their waits wakes (the store's on_block hook, end.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -383,9 +389,11 @@ static void shoal__rt_reap_fs(struct shoal_runtime *rt)
 }
 
 /*
- * Asks the fork server to stop everything.  If it is dead already (or
- * dies meanwhile), this process fails what is pending itself (the sweep
- * in shoal__rt_ended, end.c) and returns SHOAL_EFORKSERVERDIED.
+ * The runtime ends (SHOAL_ESTOPPED, end.c) before anything stops: a
+ * submit or call from now on fails at once, and the fork server, once its
+ * children are gone, fails what is still pending.  If the fork server is
+ * dead already (or dies meanwhile), this process does that itself (the
+ * sweep in shoal__rt_ended) and returns SHOAL_EFORKSERVERDIED.
  */
 static int shoal__rt_stop(struct shoal_runtime *rt)
 {
@@ -393,6 +401,7 @@ static int shoal__rt_stop(struct shoal_runtime *rt)
 	int rc = shoal__rt_ended(rt);
 
 	atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
+	shoal__rt_end(rt->hdr, SHOAL_ESTOPPED);
 	shoal__rt_wake_workers(rt->hdr);
 	if (rt->fs_pid > 0 && rc != SHOAL_EFORKSERVERDIED) {
 		rc = shoal__rt_request(rt, SHOAL__FS_SHUTDOWN, 0, &reply);

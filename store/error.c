@@ -33,6 +33,7 @@ static const struct shoal__errname shoal__errnames[] = {
 	{SHOAL_EPOOLEXHAUSTED,
 	 "every worker is blocked in a nested get: the task could never run"},
 	{SHOAL_EFORKSERVERDIED, "the runtime's fork server died"},
+	{SHOAL_ESTOPPED, "the runtime stopped"},
 };
 
 static const char *shoal__own_error(int err)

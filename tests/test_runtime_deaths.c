@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_runtime_deaths.c - the fork server under deaths, and the ends
- * of a runtime's life (issue 8, points 10 to 13).  Real runtimes, real
+ * of a runtime's life (issue 8, points 10 to 14).  Real runtimes, real
  * processes, real SIGKILLs: a worker or an actor killed while the store is
  * full of held objects, or while the run queue is more than half full; a
  * lane's drain lock left by a killed drainer; the fork server killed
- * while the driver and an attached program wait.
+ * while the driver and an attached program wait; the driver shut down or
+ * killed while an attached program waits.
  *
  * Every wait is bounded, and a hang the fix removes turns into a failed
  * assertion at its bound.  A task or a call is known to run because it
@@ -63,6 +64,21 @@ static int task_hang(struct shoal_task *t, void *user)
 	return 0;
 }
 
+/* until_stopping() -> (x, started): says it started, then returns once
+ * the runtime stops (it watches the runtime's `stopping` word, as a worker
+ * does). */
+static int task_until_stopping(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct timespec ms = {0, 1000000};
+
+	(void)user;
+	say_started(t);
+	while (!atomic_load(&rt->hdr->stopping))
+		nanosleep(&ms, NULL);
+	return shoal_task_return(t, 0, "x", 1);
+}
+
 /* noop() -> 42 */
 static int task_noop(struct shoal_task *t, void *user)
 {
@@ -85,6 +101,26 @@ static int waiter_hang(struct shoal_task *t, void *self)
 	return task_hang(t, NULL);
 }
 
+static int waiter_until_stopping(struct shoal_task *t, void *self)
+{
+	(void)self;
+	return task_until_stopping(t, NULL);
+}
+
+/* until_stopping, then the actor's process leaves at once: the calls
+ * queued behind it never run (the actor did not get to them). */
+static int waiter_until_stopping_exit(struct shoal_task *t, void *self)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct timespec ms = {0, 1000000};
+
+	(void)self;
+	say_started(t);
+	while (!atomic_load(&rt->hdr->stopping))
+		nanosleep(&ms, NULL);
+	_exit(0);
+}
+
 static int waiter_noop(struct shoal_task *t, void *self)
 {
 	(void)self;
@@ -97,10 +133,16 @@ static struct shoal_registry *registry(void)
 
 	tu_assert_rc(shoal_registry_open(&reg), 0);
 	tu_assert_rc(shoal_register_task(reg, "hang", task_hang, NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "until_stopping", task_until_stopping,
+					 NULL), 0);
 	tu_assert_rc(shoal_register_task(reg, "noop", task_noop, NULL), 0);
 	tu_assert_rc(shoal_register_actor(reg, "Waiter", waiter_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(reg, "Waiter", "hang", waiter_hang), 0);
+	tu_assert_rc(shoal_register_method(reg, "Waiter", "until_stopping",
+					   waiter_until_stopping), 0);
 	tu_assert_rc(shoal_register_method(reg, "Waiter", "noop", waiter_noop), 0);
+	tu_assert_rc(shoal_register_method(reg, "Waiter", "until_stopping_exit",
+					   waiter_until_stopping_exit), 0);
 	return reg;
 }
 
@@ -444,8 +486,8 @@ Test(runtime_deaths, a_drain_lock_left_by_a_killed_drainer)
 }
 
 /* ------------------------------------------------------------------ */
-/* Point 13: the fork server's death, seen by the driver and by an
- * attached program.                                                  */
+/* Points 13 and 14: the fork server's death, the driver's shutdown and
+ * death, seen by the driver and by an attached program.              */
 
 #ifndef RUNTIME_PEER
 #error "RUNTIME_PEER must name the runtime_peer binary (tests/meson.build)"
@@ -566,4 +608,81 @@ Test(runtime_deaths, a_get_with_no_timeout_hears_of_the_fork_servers_death)
 	drop_refs(&x, hang, 2);
 	tu_assert_rc(shoal_runtime_shutdown(x.rt), SHOAL_EFORKSERVERDIED);
 	shoal_registry_close(x.reg);
+}
+
+Test(runtime_deaths, shutdown_fails_an_attached_programs_pending_work)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = rt_opts(name);
+	struct rt_test x;
+	struct shoal_actor a;
+	shoal_id busy[2], running[2];
+	int out;
+	pid_t peer;
+
+	rt_start(&x, &o);
+	a = named_waiter(&x, "w");
+	/* The worker and the actor are busy until the runtime stops: the
+	 * peer's task and call stay queued. */
+	submit(&x, "until_stopping", 2, busy);
+	call(&x, a, "until_stopping_exit", 2, running);
+	wait_started(&x, busy);
+	wait_started(&x, running);
+	peer = pending_peer(name, "w", &out);
+	rt_stop(&x);
+	expect_peer(peer, out, SHOAL_ESTOPPED, DEATH_BOUND_MS);
+}
+
+/* A driver in a child process: starts the named runtime, a Waiter named
+ * "w", keeps the worker and the actor busy for ever, says 'r', then
+ * waits to be killed. */
+static void busy_driver(const char *name, int out)
+{
+	struct shoal_runtime_options o = rt_opts(name);
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal_call_options co = SHOAL_CALL_OPTIONS_INIT;
+	struct shoal_registry *reg = NULL;
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store *s;
+	struct shoal_actor a;
+	struct shoal_view v;
+	shoal_id t[2], c[2];
+
+	ao.name = "w";
+	co.num_returns = 2;
+	TU_CHILD_CHECK(shoal_registry_open(&reg) == 0, 10);
+	TU_CHILD_CHECK(shoal_register_task(reg, "hang", task_hang, NULL) == 0, 11);
+	TU_CHILD_CHECK(shoal_register_task(reg, "noop", task_noop, NULL) == 0, 11);
+	TU_CHILD_CHECK(shoal_register_actor(reg, "Waiter", waiter_init, NULL) == 0, 11);
+	TU_CHILD_CHECK(shoal_register_method(reg, "Waiter", "hang", waiter_hang) == 0, 11);
+	TU_CHILD_CHECK(shoal_register_method(reg, "Waiter", "noop", waiter_noop) == 0, 11);
+	TU_CHILD_CHECK(shoal_runtime_start(reg, &o, &rt) == 0, 12);
+	s = shoal_runtime_store(rt);
+	TU_CHILD_CHECK(shoal_actor_create(rt, "Waiter", NULL, &ao, &a) == 0, 13);
+	TU_CHILD_CHECK(shoal_submit(rt, shoal_function(rt, "hang"), NULL, 2, t) == 0, 14);
+	TU_CHILD_CHECK(shoal_actor_call_opts(rt, a, shoal_actor_method(rt, a, "hang"),
+					     NULL, &co, c) == 0, 15);
+	TU_CHILD_CHECK(shoal_get(s, t[1], GET_MS, &v) == 0, 16);
+	shoal_release(s, &v);
+	TU_CHILD_CHECK(shoal_get(s, c[1], GET_MS, &v) == 0, 17);
+	shoal_release(s, &v);
+	tu_child_write_byte(out, 'r');
+	for (;;)
+		pause();
+}
+
+Test(runtime_deaths, a_killed_driver_fails_an_attached_programs_pending_work)
+{
+	const char *name = tu_shm_name(NULL);
+	int from_drv[2], out;
+	pid_t drv, peer;
+
+	tu_pipe(from_drv);
+	drv = tu_fork();
+	if (drv == 0)
+		busy_driver(name, from_drv[1]);
+	cr_assert_eq(tu_read_byte(from_drv[0], GET_MS), 'r', "the driver did not start");
+	peer = pending_peer(name, "w", &out);
+	tu_kill(drv);
+	expect_peer(peer, out, SHOAL_ESTOPPED, DEATH_BOUND_MS);
 }

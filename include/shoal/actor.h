@@ -137,7 +137,7 @@ struct shoal_actor_options {
  * server started the process; calls made at once queue until the
  * constructor has run.  -ENOENT (class), -EEXIST (name taken), -ENOSPC
  * (max_actors live actors), -E2BIG (constructor arguments), -EINVAL,
- * SHOAL_EFORKSERVERDIED (the runtime's fork server died:
+ * SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED (the runtime ended:
  * shoal/runtime.h).
  */
 #define SHOAL_ACTOR_CTOR_BYTES 384
@@ -174,7 +174,7 @@ struct shoal_call_options {
  * Ray's actor.method.remote(...): queues method with args and returns at
  * once; refs[0..num_returns) receive the results (held by the caller).
  * SHOAL_EACTORDIED (the actor is dead, or the handle names an actor gone),
- * SHOAL_EFORKSERVERDIED (the runtime's fork server died: shoal/runtime.h),
+ * SHOAL_ESTOPPED or SHOAL_EFORKSERVERDIED (the runtime ended: shoal/runtime.h),
  * -EAGAIN (try-call on a full lane), -ETIMEDOUT (timeout on a full lane),
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
@@ -203,8 +203,8 @@ SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor acto
  * no_restart, or without restarts left, the actor is dead and every call
  * queued or running has failed with SHOAL_EACTORDIED by the time this
  * returns; otherwise it restarts (the running call fails or is retried).
- * SHOAL_EACTORDIED if it was dead already; SHOAL_EFORKSERVERDIED once the
- * runtime's fork server died (as for create).
+ * SHOAL_EACTORDIED if it was dead already; SHOAL_EFORKSERVERDIED or
+ * SHOAL_ESTOPPED once the runtime ended (as for create).
  */
 SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor actor,
 			       bool no_restart);

@@ -60,6 +60,10 @@ enum shoal_error {
 	 * fails with it, and so does every later submit, call, actor create
 	 * or kill (the runtime cannot run anything any more). */
 	SHOAL_EFORKSERVERDIED = -4024,
+	/* The runtime stopped (shoal_runtime_shutdown, or its driver died):
+	 * what was still pending fails with it, and so does a submit or a
+	 * call made afterwards (from an attached program). */
+	SHOAL_ESTOPPED = -4025,
 };
 
 /* A static, human-readable description of any code returned by shoal

@@ -18,10 +18,13 @@
  * dies, the fork server reaps its store slot and starts a replacement.
  * shoal_runtime_shutdown() leaves no process and no /dev/shm file behind.
  *
- * The fork server's death is an error, never a hang.  When it dies (any
- * signal), its workers and actors die with it; every pending task and
- * call then fails with SHOAL_EFORKSERVERDIED, and so does every later
- * submit, call, actor create or kill.  The first process of the
+ * The end of a runtime is an error, never a hang.  At shutdown or the
+ * driver's death, every task and actor call still pending (an attached
+ * program's among them) fails with SHOAL_ESTOPPED, and so does a submit
+ * or call an attached program makes afterwards.  When the fork server
+ * dies (any signal), its workers and actors die with it; every pending
+ * task and call then fails with SHOAL_EFORKSERVERDIED, and so does every
+ * later submit, call, actor create or kill.  The first process of the
  * runtime that notices does it: each submit and call checks (a cheap
  * probe of a robust mutex the fork server holds), and a get through a
  * runtime's store (shoal_runtime_store) checks each time its wait wakes,
@@ -133,7 +136,8 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 				  struct shoal_runtime **out);
 
 /* Stops every shoal process, waits for them, closes the store and unlinks
- * a named segment.  NULL is a no-op.  Returns 0, SHOAL_EFORKSERVERDIED if the fork
+ * a named segment; what is still pending fails with SHOAL_ESTOPPED (see
+ * above).  NULL is a no-op.  Returns 0, SHOAL_EFORKSERVERDIED if the fork
  * server had died, or the first error met (the runtime is gone either
  * way).  -EINVAL for an attached handle (use shoal_runtime_detach). */
 SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt);
@@ -222,7 +226,8 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * takes another bound).  Usable from a task as well (nested tasks; a get
  * of a nested task's result fails with SHOAL_EPOOLEXHAUSTED rather than
  * hang when nesting exhausts the pool: see max_extra_workers).
- * SHOAL_EFORKSERVERDIED once the fork server died (nothing queued),
+ * SHOAL_ESTOPPED or SHOAL_EFORKSERVERDIED once the runtime ended (nothing
+ * queued),
  * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
  * max_tasks tasks are pending), or the store's errors.  Nothing is queued
  * when it fails.
