@@ -224,7 +224,7 @@ static bool shoal__nest_fail(struct shoal__nest *x, uint32_t idx)
 		 t->fn < x->h->nfuncs ? shoal__rt_fname(x->h, t->fn) : "?", x->n);
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(x->s, shoal__task_ret(t, i), SHOAL_EPOOLEXHAUSTED,
-				  why);
+				  why, 0); /* the fork server never waits */
 	atomic_fetch_add_explicit(&x->h->tasks_failed, 1, memory_order_relaxed);
 	shoal__task_free(x->h, x->tasks, idx);
 	return true;
