@@ -231,7 +231,8 @@ static void shoal__fill_finish_abort(struct shoal_store *s, uint32_t slot,
 			return;
 		shoal__fill_undescribe(e);
 		if (shoal__obj_end(s, idx, c,
-				   shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen)))
+				   shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen,
+							   false)))
 			return;
 	}
 }

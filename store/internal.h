@@ -172,8 +172,8 @@ void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 			  uint32_t pins, uint32_t holds);
 int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
-			   uint32_t creator_holds);
-uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen);
+			   uint32_t creator_holds, bool owner_died);
+uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen, bool owner_died);
 /* The store's live objects and bytes: the sum of every slot's share. */
 void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 			 int64_t *bytes);

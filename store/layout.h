@@ -341,7 +341,8 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
  *   bit   3      DELETING: deleted while pinned; freed by the last release
  *   bit   4      REPAIR: a reaper is recounting pins/holds (object.c)
  *   bit   5      FILLING: a process other than the creator is writing a
- *                promised (CREATED) object's bytes (fill.c)
+ *                promised (CREATED) object's bytes (fill.c); in a DELETED
+ *                tombstone, OWNERDIED: its creator died unsealed (proc.c)
  *   bits  6..24  pins  (19 bits); in a FREE or tombstone entry (no pins
  *                there) the MARK: process slot + 1 of whoever ended the
  *                entry and is still freeing it (object.c, shoal__obj_end);
@@ -365,6 +366,8 @@ enum shoal__entry_state {
 #define SHOAL__CTL_DELETING (1ull << 3)
 #define SHOAL__CTL_REPAIR (1ull << 4)
 #define SHOAL__CTL_FILLING (1ull << 5)
+/* Bit 5 in a DELETED tombstone: its creator died before sealing it. */
+#define SHOAL__CTL_OWNERDIED (1ull << 5)
 #define SHOAL__CTL_PINS_SHIFT 6
 #define SHOAL__CTL_HOLDS_SHIFT 25
 #define SHOAL__CTL_GEN_SHIFT 44

@@ -126,6 +126,8 @@ static int shoal__tomb_error(uint64_t c)
 
 	if (st == SHOAL__E_EVICTED)
 		return SHOAL_EEVICTED;
+	if (st == SHOAL__E_DELETED && (c & SHOAL__CTL_OWNERDIED))
+		return SHOAL_EOWNERDIED;
 	if (st == SHOAL__E_DELETED || (c & SHOAL__CTL_DELETING))
 		return SHOAL_EDELETED;
 	if (st == SHOAL__E_CREATED)
@@ -327,9 +329,14 @@ int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 
 /* An aborted entry: FREE, or a DELETED tombstone while others still hold
  * it (a task's promised return held by a later task's submitter), so that
- * their ledgers never name a reused entry. */
-uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen)
+ * their ledgers never name a reused entry.  A dead creator's object always
+ * leaves a tombstone marked OWNERDIED, so that a get that was waiting for
+ * it learns why it will never come (SHOAL_EOWNERDIED). */
+uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen, bool owner_died)
 {
+	if (owner_died)
+		return SHOAL__CTL_MAKE(SHOAL__E_DELETED, 0, holds, gen) |
+		       SHOAL__CTL_OWNERDIED;
 	return holds ? SHOAL__CTL_MAKE(SHOAL__E_DELETED, 0, holds, gen)
 		     : SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
 }
@@ -337,12 +344,13 @@ uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen)
 /*
  * Aborts the unsealed entry idx of generation gen; creator_holds go with
  * it: the creator's own creation hold when it aborts, a dead creator's
- * holds when a reaper does.  Other holds keep a tombstone.  An entry being
+ * holds when a reaper does (owner_died: the tombstone says so).  Other
+ * holds keep a tombstone.  An entry being
  * filled gets DELETING instead and its filler ends it (fill.c).  0 (done,
  * or nothing to abort), or -EAGAIN under REPAIR.
  */
 int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
-			   uint32_t creator_holds)
+			   uint32_t creator_holds, bool owner_died)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
@@ -360,7 +368,8 @@ int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			       ? SHOAL__CTL_HOLDS(c) - creator_holds : 0;
 		if (!(c & SHOAL__CTL_FILLING)) {
 			if (shoal__obj_end(s, idx, c,
-					   shoal__obj_aborted_word(left, gen)))
+					   shoal__obj_aborted_word(left, gen,
+								   owner_died)))
 				return 0;
 			c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 			continue;
@@ -797,7 +806,7 @@ static void shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 	for (;;) {
 		shoal__intent_ref(s, idx);
 		SHOAL__CRASH(s, ABORT_INTENT);
-		if (shoal__obj_abort_entry(s, idx, gen, mine) != -EAGAIN)
+		if (shoal__obj_abort_entry(s, idx, gen, mine, false) != -EAGAIN)
 			break;
 		shoal__intent_done(s);
 		shoal__obj_wait_settled(s, &s->dir[idx], true);

@@ -306,7 +306,7 @@ static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 	while (shoal__created_by(s, idx, SHOAL__CTL_GEN(
 						 atomic_load(&s->dir[idx].ctl)),
 				 SHOAL__CREATOR(slot, gen), &c) &&
-	       shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), 0) == -EAGAIN)
+	       shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), 0, true) == -EAGAIN)
 		shoal__obj_wait_settled(s, &s->dir[idx], true);
 }
 
@@ -348,7 +348,7 @@ static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 						      &s->dir[idx].ctl)),
 				      SHOAL__CREATOR(slot, gen), &c))
 			rc = shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c),
-						    SHOAL__LEDGER_HOLDS(r));
+						    SHOAL__LEDGER_HOLDS(r), true);
 		else
 			rc = shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
 						   SHOAL__LEDGER_HOLDS(r));
@@ -404,7 +404,7 @@ static void shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
 							&s->dir[i].ctl,
 							memory_order_relaxed)),
 					 SHOAL__CREATOR(slot, gen), &c) &&
-		       shoal__obj_abort_entry(s, i, SHOAL__CTL_GEN(c), 0) == -EAGAIN)
+		       shoal__obj_abort_entry(s, i, SHOAL__CTL_GEN(c), 0, true) == -EAGAIN)
 			shoal__obj_wait_settled(s, &s->dir[i], true);
 	}
 }

@@ -54,7 +54,9 @@ static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
 	for (uint32_t i = 0; i <= s->dir_mask; i++) {
 		uint64_t c = atomic_load(&s->dir[i].ctl);
 
-		if (c & (SHOAL__CTL_REPAIR | SHOAL__CTL_FILLING))
+		if ((c & SHOAL__CTL_REPAIR) ||
+		    (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED &&
+		     (c & SHOAL__CTL_FILLING)))
 			return cc_fail(r, "entry %u ctl %#llx: REPAIR/FILLING left",
 				       i, (unsigned long long)c);
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_SEALED && SHOAL__CTL_MARK(c))

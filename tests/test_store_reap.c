@@ -218,11 +218,9 @@ Test(store_reap, killed_holder_objects_become_evictable)
 }
 
 /*
- * store.h: a dead process's unsealed object "is aborted", and an aborted
- * object is "as if never created", so a get of its ID finds nothing and
- * waits: -ETIMEDOUT with timeout 0.  error.h also defines
- * SHOAL_EOWNERDIED ("The object was being created by a process that
- * died"), which would be the other reading; both are accepted here.
+ * store.h: a dead process's unsealed object "is aborted", and a get that
+ * finds it returns SHOAL_EOWNERDIED (Ray's OwnerDiedError) from the
+ * tombstone the abort leaves, until that entry is reused.
  */
 Test(store_reap, killed_creator_unsealed_object_is_aborted)
 {
@@ -267,12 +265,55 @@ Test(store_reap, killed_creator_unsealed_object_is_aborted)
 	cr_assert_not(tu_listed(s, id));
 	tu_assert_rc(shoal_contains(s, id), 0);
 	r = shoal_get(s, id, 0, &v);
-	cr_assert(r == -ETIMEDOUT || r == SHOAL_EOWNERDIED,
-		  "get after the creator died: %d (%s)", r, shoal_strerror(r));
+	cr_assert_eq(r, SHOAL_EOWNERDIED,
+		     "get after the creator died: %d (%s)", r, shoal_strerror(r));
 	/* the ID is free again */
 	tu_assert_rc(tu_create_sealed(s, id, 5000, 9, 0), 0);
 	tu_assert_rc(tu_get_check(s, id, 5000, 9, 0), 0);
 	tu_assert_rc(tu_get_check(s, tu_id(2, 2), 1000, 2, 0), 0);
+	shoal_store_close(s);
+}
+
+/*
+ * Issue 8 (found by the chaos program): a process blocked, with no
+ * timeout, on an unsealed object whose creator is killed must not wait for
+ * ever (an actor waiting for a dead caller's argument did).  Its own wait
+ * reaps the creator within a slice and finds the OWNERDIED tombstone.
+ */
+Test(store_reap, a_get_blocked_on_a_killed_creators_object_fails_owner_died)
+{
+	struct shoal_store *s = tu_store(4 * MiB);
+	shoal_id id = tu_id(1, 7);
+	int ready[2], st;
+	pid_t creator, getter;
+
+	tu_pipe(ready);
+	creator = tu_fork();
+	if (creator == 0) {
+		struct shoal_store *c = NULL;
+		void *data = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
+		TU_CHILD_CHECK(shoal_create(c, id, 5000, NULL, 0, 0, &data) == 0, 3);
+		tu_child_write_byte(ready[1], 'k');
+		for (;;)
+			pause();
+	}
+	cr_assert_eq(tu_read_byte(ready[0], TU_CHILD_DEADLINE_MS), 'k');
+	getter = tu_fork();
+	if (getter == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
+		_exit(shoal_get(c, id, -1, &v) == SHOAL_EOWNERDIED ? 0 : 4);
+	}
+	cr_assert(tu_wait_sleeping(getter, 5000), "the getter never blocked");
+	tu_kill(creator);
+	st = tu_wait_status(getter, 5000);
+	cr_assert_neq(st, -1, "the getter still waits for a dead creator's object");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the getter's get: exit %d",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	shoal_store_close(s);
 }
 

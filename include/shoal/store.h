@@ -27,7 +27,11 @@
  * attaches, whose wait times out, or that has waited a second (long waits
  * re-check once a second), reaps its slot: its pins and holds are released,
  * its allocator caches returned, objects it created and never sealed are
- * aborted (a get of such an ID keeps waiting, as if it was never created).
+ * aborted: a get that finds one of them (or was waiting for it) returns
+ * SHOAL_EOWNERDIED, as Ray's OwnerDiedError, instead of waiting for ever;
+ * the tombstone that says so stays until its entry is reused.  (An abort
+ * by a live creator is Plasma's: as if never created, a get keeps
+ * waiting.)
  * Death is decided by pid + start time (/proc), never by a timeout.
  *
  * Timeouts are in milliseconds: 0 polls, a negative value waits forever.
