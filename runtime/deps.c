@@ -9,26 +9,34 @@
  * node is the record's dep_next[i] link, its reference a tagged word
  * (SHOAL__DEP_REF) that cannot be mistaken for a thread's waiter record.
  *
- * Whoever seals or aborts the object closes its stack and, for each task
- * node, calls shoal__dep_resolve(): one acq_rel decrement of the record's
- * deps counter; the one that brings it to zero moves the record WAITING ->
- * QUEUED (release, R3 of rtlayout.h) and pushes it into the run queue.
- * Any process that maps the segment can do this, a store-only program
- * included: everything needed is in the segment.
+ * The record's deps word says what it still waits for: one bit per ref
+ * argument not yet settled, the submitter's guard bit (up while it is still
+ * pushing nodes, so the task cannot be queued half parked), and the low
+ * bits of the record's generation.  Resolving argument i clears its bit
+ * with a CAS that expects the generation: clearing a bit twice changes
+ * nothing, and a stale node (a record reused since) clears nothing.  The
+ * CAS that leaves no bit set moves the record WAITING -> QUEUED (release,
+ * R3 of rtlayout.h) and pushes its item into the run queue.
  *
- * The counter starts at 1, the submitter's guard, so the task cannot be
- * queued while its nodes are still being pushed; a push that finds the
- * stack closed (the object was sealed meanwhile) resolves at once.  The
- * submitter holds every argument (task.c), so an entry a node is linked
- * into cannot be reused before the node is drained.
+ * Who resolves: whoever seals or aborts the object closes its stack and,
+ * for each task node, calls shoal__dep_resolve() (after checking that the
+ * record's argument i is that object); a push that finds the stack closed
+ * resolves at once.  Any process that maps the segment can do this, a
+ * store-only program included.
  *
- * Crash safety: a submitter killed while parking leaves the guard up and
- * the record WAITING forever (a leaked record; its promises are aborted by
- * its reaper).  A process killed while draining a stack leaves the rest of
- * that stack undrained, like any waiter stack (waiters.c).
+ * Crash safety.  A process killed after a seal and before its drain, or in
+ * the middle of a drain, leaves nodes nobody will resolve; a submitter
+ * killed while parking leaves its guard up; a process killed between its
+ * QUEUED CAS and its push leaves a QUEUED record with no item.  The fork
+ * server's watch (forkserver.c) repairs all three, every
+ * SHOAL__FS_WATCH_MS: shoal__deps_sweep() clears the bits of arguments
+ * that are settled (sealed, or gone) and the guard of a dead submitter,
+ * and the requeue sweep (exec.c) pushes again every QUEUED record that has
+ * no item.  Both are idempotent beside a slow but live drainer.
  */
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 
 #include "../store/internal.h"
 #include "internal.h"
@@ -42,29 +50,63 @@ bool shoal__dep_is_ref(uint32_t ref)
 	return (ref & SHOAL__DEP_BIT) && ref != UINT32_MAX;
 }
 
-/* WAITING -> QUEUED, then into the run queue. */
-static void shoal__dep_queue(struct shoal__rt_hdr *h, uint32_t idx)
+/* The deps word (see above): bits 0..15 arguments, 16 the guard, the
+ * generation's low 15 bits above. */
+#define SHOAL__DEP_GUARD (1u << 16)
+#define SHOAL__DEP_WAITS 0x1ffffu
+#define SHOAL__DEP_WORD(gen, bits) ((((gen) & 0x7fffu) << 17) | (bits))
+#define SHOAL__DEP_GEN(d) ((d) >> 17)
+
+/* WAITING -> QUEUED, then one push into the run queue: a full queue
+ * leaves the record QUEUED with no item, which the fork server's requeue
+ * sweep pushes later (never a wait here). */
+static void shoal__dep_queue(struct shoal__rt_hdr *h, uint32_t idx,
+			     uint32_t gen)
 {
 	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
-	uint32_t gen = SHOAL__TASK_GEN(st);
 	uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
 
-	if (SHOAL__TASK_PHASE(st) != SHOAL__T_WAITING ||
+	if (SHOAL__TASK_PHASE(st) != SHOAL__T_WAITING || SHOAL__TASK_GEN(st) != gen ||
 	    !atomic_compare_exchange_strong_explicit(
 		    &t->state, &st, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
 		    memory_order_release, memory_order_relaxed)) /* R3 */
 		return;
-	while (shoal__queue_push(shoal__rt_queue(h), &item, 1) == 0)
-		sched_yield();
+	shoal__queue_push(shoal__rt_queue(h), &item, 1);
 }
 
-static void shoal__dep_done(struct shoal__rt_hdr *h, uint32_t idx)
+/* Clears `bits` of record idx's deps if it is still generation gen's; the
+ * clear that leaves nothing queues the task.  acq_rel: the last clearer
+ * sees every other clearer's view of its argument (all sealed). */
+static void shoal__dep_clear(struct shoal__rt_hdr *h, uint32_t idx,
+			     uint32_t gen, uint32_t bits)
 {
-	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	_Atomic uint32_t *deps = &shoal__rt_tasks(h)[idx].deps;
+	uint32_t d = atomic_load_explicit(deps, memory_order_relaxed), n;
 
-	if (atomic_fetch_sub_explicit(&t->deps, 1, memory_order_acq_rel) == 1)
-		shoal__dep_queue(h, idx);
+	do {
+		if (SHOAL__DEP_GEN(d) != (gen & 0x7fffu) || !(d & bits))
+			return;
+		n = d & ~bits;
+	} while (!atomic_compare_exchange_weak_explicit(deps, &d, n,
+							memory_order_acq_rel,
+							memory_order_relaxed));
+	if (!(n & SHOAL__DEP_WAITS))
+		shoal__dep_queue(h, idx, gen);
+}
+
+/* Argument i of record t (nargs, args of the record) as a ref. */
+static bool shoal__dep_arg_ref(const struct shoal__task_rec *t, uint32_t i,
+			       shoal_id *id)
+{
+	const uint8_t *data;
+	uint32_t kind, len;
+
+	if (shoal__args_decode(t->args, t->nargs, t->args_len, i, &kind, &data,
+			       &len) || kind != SHOAL_ARG_REF || len != sizeof *id)
+		return false;
+	memcpy(id, data, sizeof *id);
+	return true;
 }
 
 /* The runtime region of a store, checked (another process wrote it). */
@@ -85,21 +127,59 @@ uint64_t shoal__dep_max_refs(struct shoal_store *s)
 	return h ? (uint64_t)h->max_tasks * 16 : 0;
 }
 
-/* store/waiters.c, draining a closed stack: resolves one task node and
- * returns the next reference of the stack (0 ends it). */
-uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref)
+/* store/waiters.c, draining the closed stack of object `id`: resolves
+ * one task node (if its record still waits for that object as argument
+ * arg) and returns the next reference of the stack (0 ends it). */
+uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id)
 {
 	struct shoal__rt_hdr *h = shoal__dep_region(s);
 	uint32_t idx = (ref & ~SHOAL__DEP_BIT) >> 4, arg = ref & 0xfu, next;
 	struct shoal__task_rec *t;
+	shoal_id want;
+	uint64_t st;
 
 	if (!h || idx >= h->max_tasks)
 		return 0;
 	t = &shoal__rt_tasks(h)[idx];
 	/* Read before resolving: once queued, the record may be reused. */
 	next = atomic_load_explicit(&t->dep_next[arg], memory_order_acquire);
-	shoal__dep_done(h, idx);
+	/* Acquire: a WAITING record's arguments are the submitter's (R3). */
+	st = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (SHOAL__TASK_PHASE(st) == SHOAL__T_WAITING &&
+	    shoal__dep_arg_ref(t, arg, &want) && shoal_id_eq(want, id))
+		shoal__dep_clear(h, idx, SHOAL__TASK_GEN(st), 1u << arg);
 	return next;
+}
+
+/* One WAITING record: the bits of its settled arguments, and the guard of
+ * a dead submitter. */
+static void shoal__deps_sweep_one(struct shoal_store *s,
+				  struct shoal__rt_hdr *h, uint32_t idx)
+{
+	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+	uint32_t gen = SHOAL__TASK_GEN(st), d, clear = 0;
+	shoal_id id;
+
+	if (SHOAL__TASK_PHASE(st) != SHOAL__T_WAITING)
+		return;
+	d = atomic_load_explicit(&t->deps, memory_order_relaxed);
+	if (SHOAL__DEP_GEN(d) != (gen & 0x7fffu))
+		return;
+	for (uint32_t i = 0; i < SHOAL__TASK_DEPS; i++)
+		if ((d & (1u << i)) && shoal__dep_arg_ref(t, i, &id) &&
+		    shoal__obj_settled(s, id))
+			clear |= 1u << i;
+	if ((d & SHOAL__DEP_GUARD) && shoal__creator_gone(s, t->submitter))
+		clear |= SHOAL__DEP_GUARD;
+	if (clear)
+		shoal__dep_clear(h, idx, gen, clear);
+}
+
+void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
+{
+	for (uint32_t i = 0; i < h->max_tasks; i++)
+		shoal__deps_sweep_one(s, h, i);
 }
 
 /* The reference after task node ref in a waiter stack, without
@@ -121,18 +201,23 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 {
 	struct shoal__task_rec *t = &rt->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint32_t gen = SHOAL__TASK_GEN(st), waits = SHOAL__DEP_GUARD;
 
-	atomic_store_explicit(&t->deps, 1, memory_order_relaxed); /* the guard */
+	for (uint32_t i = 0; i < args->n; i++)
+		if (args->a[i].kind == SHOAL_ARG_REF)
+			waits |= 1u << i;
+	/* Relaxed: published with the record by the release below. */
+	atomic_store_explicit(&t->deps, SHOAL__DEP_WORD(gen, waits),
+			      memory_order_relaxed);
 	atomic_store_explicit(&t->state,
-			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_WAITING, 0),
+			      SHOAL__TASK_STATE(gen, SHOAL__T_WAITING, 0),
 			      memory_order_release);
 	for (uint32_t i = 0; i < args->n; i++) {
 		if (args->a[i].kind != SHOAL_ARG_REF)
 			continue;
-		atomic_fetch_add_explicit(&t->deps, 1, memory_order_relaxed);
 		if (!shoal__waiters_push_dep(rt->store, args->a[i].ref,
 					     SHOAL__DEP_REF(idx, i), &t->dep_next[i]))
-			shoal__dep_done(rt->hdr, idx); /* sealed (or gone): resolved */
+			shoal__dep_clear(rt->hdr, idx, gen, 1u << i); /* settled */
 	}
-	shoal__dep_done(rt->hdr, idx); /* drop the guard */
+	shoal__dep_clear(rt->hdr, idx, gen, SHOAL__DEP_GUARD);
 }

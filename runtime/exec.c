@@ -299,7 +299,7 @@ static void shoal__mark_present(void *ctx, uint32_t item)
  * producer still pushing, or a live worker holding a popped item, makes a
  * duplicate, which its claim CAS makes harmless (queue.h).
  */
-static void shoal__requeue_sweep(struct shoal__requeue *r)
+void shoal__requeue_sweep(struct shoal__requeue *r)
 {
 	struct shoal__task_rec *tasks = shoal__rt_tasks(r->hdr);
 

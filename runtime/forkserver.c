@@ -349,6 +349,45 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 	shoal__nested_check(fs->store, fs->hdr);
 }
 
+/*
+ * The watch, every SHOAL__FS_WATCH_MS while the runtime runs: tasks whose
+ * drainer or submitter died are resolved (deps.c) and QUEUED records with
+ * no item pushed again (exec.c).  What a dead process left in the middle
+ * of a seal or a submit waits at most that long.
+ */
+#define SHOAL__FS_WATCH_MS 250
+
+static int64_t shoal__fs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void shoal__fs_watch(struct shoal__fs *fs)
+{
+	int64_t now = shoal__fs_now_ms();
+
+	if (now < fs->next_watch_ms || shoal__fs_stopping(fs))
+		return;
+	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
+	shoal__deps_sweep(fs->store, fs->hdr);
+	shoal__requeue_sweep(&fs->requeue);
+}
+
+static int shoal__fs_poll_ms(const struct shoal__fs *fs)
+{
+	int64_t left = fs->next_watch_ms - shoal__fs_now_ms();
+
+	/* Items the run queue had no room for are pushed again every
+	 * SHOAL__FS_RETRY_MS, never waited for. */
+	if (fs->requeue.nlater)
+		return SHOAL__FS_RETRY_MS;
+	return left < 0 ? 0 : left > SHOAL__FS_WATCH_MS ? SHOAL__FS_WATCH_MS
+						       : (int)left;
+}
+
 static void shoal__fs_loop(struct shoal__fs *fs)
 {
 	struct pollfd p[5] = {
@@ -360,15 +399,12 @@ static void shoal__fs_loop(struct shoal__fs *fs)
 	};
 
 	for (;;) {
-		/* Items the run queue had no room for after a worker died are
-		 * pushed again every SHOAL__FS_RETRY_MS, never waited for. */
-		int timeout = fs->requeue.nlater ? SHOAL__FS_RETRY_MS : -1;
-
-		if (poll(p, 5, timeout) < 0 && errno != EINTR)
+		if (poll(p, 5, shoal__fs_poll_ms(fs)) < 0 && errno != EINTR)
 			shoal__fs_driver_gone(fs);
 		if (shoal__fs_stopping(fs))
 			fs->requeue.nlater = 0;
 		shoal__requeue_retry(&fs->requeue);
+		shoal__fs_watch(fs);
 		if (p[1].revents)
 			shoal__fs_driver_gone(fs);
 		if (p[2].revents)

@@ -28,6 +28,7 @@ struct shoal__fs {
 	sigset_t old_mask;
 	bool shutting_down;
 	struct shoal__requeue requeue; /* after a worker died (exec.c) */
+	int64_t next_watch_ms;    /* CLOCK_MONOTONIC: the next watch (deps.c) */
 };
 
 /* forkserver.c */

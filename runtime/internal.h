@@ -273,6 +273,11 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 				    const uint32_t *running, uint32_t n,
 				    const char *why, struct shoal__requeue *r);
 void shoal__requeue_retry(struct shoal__requeue *r);
+/* The fork server's watch: pushes again every QUEUED record that has no
+ * item in the queue (exec.c). */
+void shoal__requeue_sweep(struct shoal__requeue *r);
+/* ... and resolves parked tasks whose drainer or submitter died (deps.c). */
+void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h);
 
 /* call.c: the caller's side of actor calls */
 bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);

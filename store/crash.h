@@ -67,6 +67,8 @@
 	X(FILL_SEALING, fill, "fill: described, sealing CAS not made")         \
 	X(FILL_SEALED, fill, "fill: sealed, counters and record not")          \
 	X(FILL_ABORTING, fill_abort, "fill: aborted meanwhile, end not made")  \
+	/* waiters.c: draining a closed waiter stack */                        \
+	X(WAITERS_DRAINED, seal_wake, "drain: one waiter woken, the rest not") \
 	/* repair.c: a reaper recounting an entry */                           \
 	X(REPAIR_TAKEN, reap_ref, "repair: word taken, entry not marked")      \
 	X(REPAIR_MARKED, reap_ref, "repair: REPAIR set, nothing counted")      \

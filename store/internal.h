@@ -252,7 +252,7 @@ bool shoal__waiters_push_dep(struct shoal_store *s, shoal_id id, uint32_t ref,
 			     _Atomic uint32_t *next);
 /* runtime/deps.c: task dependencies linked into waiter stacks */
 bool shoal__dep_is_ref(uint32_t ref);
-uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref);
+uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id);
 /* How many task nodes the runtime of s can link at most (0: no runtime). */
 uint64_t shoal__dep_max_refs(struct shoal_store *s);
 

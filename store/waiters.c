@@ -82,14 +82,18 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 						memory_order_seq_cst);
 	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
 	uint64_t deps = 0, dep_max = shoal__dep_max_refs(s);
+	shoal_id id;
 
+	/* The object whose stack this is: sealed or ended, its ID stable. */
+	shoal__dir_read_id(e, &id);
 	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED;) {
 		struct shoal__waiter *w;
 
 		if (shoal__dep_is_ref(ref)) {
 			if (deps++ >= dep_max)
 				return;
-			ref = shoal__dep_resolve(s, ref);
+			ref = shoal__dep_resolve(s, ref, id);
+			SHOAL__CRASH(s, WAITERS_DRAINED);
 			continue;
 		}
 		w = n++ < max ? shoal__waiter_at(s, ref) : NULL;
@@ -98,6 +102,7 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 		/* Read next before waking: the owner may reuse the record. */
 		ref = atomic_load_explicit(&w->next, memory_order_acquire);
 		shoal__waiter_wake(w);
+		SHOAL__CRASH(s, WAITERS_DRAINED);
 	}
 }
 

@@ -332,6 +332,22 @@ static void cp_do_ledger(struct shoal_store *c, struct cp_world *w, int fd)
 	TU_CHILD_CHECK(shoal_drop(c, w->w[0]) == 0, 106);
 }
 
+/* Creates an object, tells the test its ID, waits for the word and seals
+ * it: the seal wakes a getter blocked on it (waiters.c). */
+static void cp_do_seal_wake(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	shoal_id x = shoal_id_next(c);
+	void *buf;
+
+	(void)w;
+	TU_CHILD_CHECK(shoal_create(c, x, 5000, NULL, 0, 0, &buf) == 0, 110);
+	tu_fill(buf, 5000, 11);
+	TU_CHILD_CHECK(write(fd, &x, sizeof x) == (ssize_t)sizeof x, 111);
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 's', 112);
+	TU_CHILD_CHECK(shoal_seal(c, x) == 0, 113);
+	TU_CHILD_CHECK(shoal_drop(c, x) == 0, 114);
+}
+
 /* A victim for the reapers: holds and pins witnesses, has half a fill,
  * an unsealed object, and dies publishing a second one (CREATE intent). */
 static void cp_do_victim_create(struct shoal_store *c, struct cp_world *w,
@@ -449,6 +465,49 @@ static bool cp_scenario_fill_abort(struct cp_world *w, unsigned point)
 	return cp_died(pid, shoal__crash_name(point));
 }
 
+/* A getter blocked on x: it must get it, or learn its creator died,
+ * whatever happens to the sealer. */
+static pid_t cp_blocked_getter(struct cp_world *w, shoal_id x)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		int r;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		r = shoal_get(c, x, 5000, &v);
+		TU_CHILD_CHECK(r == 0 || r == SHOAL_EOWNERDIED, 3);
+		TU_CHILD_CHECK(r || tu_check(v.data, v.size, 11), 4);
+		_exit(0);
+	}
+	return pid;
+}
+
+static bool cp_scenario_seal_wake(struct cp_world *w, unsigned point)
+{
+	int sv[2];
+	pid_t sealer, getter = -1;
+	shoal_id x;
+	bool died;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	sealer = cp_child(w, point, 1, cp_do_seal_wake, sv[1]);
+	close(sv[1]);
+	if (cp_read_byte(sv[0], (char *)&x) &&
+	    read(sv[0], (char *)&x + 1, sizeof x - 1) == (ssize_t)sizeof x - 1) {
+		getter = cp_blocked_getter(w, x);
+		cr_assert(tu_wait_sleeping(getter, 5000), "the getter never blocked");
+		(void)!write(sv[0], "s", 1);
+	}
+	close(sv[0]);
+	died = cp_died(sealer, shoal__crash_name(point));
+	if (getter > 0)
+		cr_assert_eq(tu_wait_exit(getter), 0, "the blocked getter");
+	return died;
+}
+
 static bool cp_scenario_close(struct cp_world *w, unsigned point)
 {
 	cp_promise(w);
@@ -478,6 +537,7 @@ static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
 	cp_scenario_delete,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
+	cp_scenario_seal_wake,
 };
 
 /* ------------------------------------------------------------------ */
