@@ -53,6 +53,7 @@ struct shoal_store {
 	_Atomic uint32_t lock;
 	uint32_t ledger_used;       /* records in my ledger (under lock) */
 	bool reaping;               /* in shoal__proc_reap_all (under lock) */
+	uint32_t limit_budget;      /* creates before the next max_objects sum */
 	bool repairing;             /* holds or takes the repair word (lock) */
 	struct shoal__crash crash;  /* test builds: where to die (crash.h) */
 	/* Called around every sleep of a get, wait or create (a worker tells

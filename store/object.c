@@ -481,12 +481,44 @@ void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 	*bytes = b;
 }
 
-static bool shoal__at_object_limit(const struct shoal_store *s)
+static bool shoal__over_object_limit(const struct shoal_store *s)
 {
 	int64_t objects, bytes;
 
 	shoal__store_totals(s, &objects, &bytes);
 	return objects >= (int64_t)s->hdr->max_objects;
+}
+
+/*
+ * The max_objects test of a create (s->lock held).  The exact total is a
+ * sum over every slot's line, a cache miss each when other processes
+ * create too, so a handle sums only when its budget of creates is spent:
+ * after a sum that found `room` objects left, it may create room /
+ * (processes ever + 1) (at most SHOAL__LIMIT_BUDGET) before it sums again.
+ * Every process's budget is at most that share of the room it saw, so
+ * together they never take more than the room: the limit holds as it did
+ * with a shared counter (concurrent creators can each go one over).
+ */
+#define SHOAL__LIMIT_BUDGET 64
+
+static bool shoal__at_object_limit(struct shoal_store *s)
+{
+	int64_t objects, bytes, room, share;
+	uint32_t hwm;
+
+	if (s->limit_budget) {
+		s->limit_budget--;
+		return false;
+	}
+	shoal__store_totals(s, &objects, &bytes);
+	room = (int64_t)s->hdr->max_objects - objects;
+	if (room <= 0)
+		return true;
+	hwm = atomic_load_explicit(&s->hdr->procs_hwm, memory_order_relaxed);
+	share = room / ((int64_t)hwm + 1);
+	s->limit_budget = (uint32_t)(share < SHOAL__LIMIT_BUDGET ? share
+								 : SHOAL__LIMIT_BUDGET);
+	return false;
 }
 
 /* Below the object limit, evicting while that makes progress: another
@@ -660,7 +692,7 @@ static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_create, o);
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
-		rc = shoal__at_object_limit(s) ? -ENOSPC : SHOAL_ESTOREFULL;
+		rc = shoal__over_object_limit(s) ? -ENOSPC : SHOAL_ESTOREFULL;
 	return rc;
 }
 
