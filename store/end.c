@@ -96,13 +96,17 @@ static void shoal__end_count(struct shoal__proc *p,
 			      memory_order_relaxed);
 }
 
-/* Step 3's block, into the recording slot's own cache. */
+/* Step 3's block, into the recording slot's own cache.  The process that
+ * made the end still owns the block (it frees it only here); a reaper asks
+ * the heap whether the dead one got that far (heap.h). */
 static void shoal__end_free_block(struct shoal_store *s, struct shoal__proc *p,
 				  struct shoal__free_rec *f)
 {
 	uint64_t off = atomic_load_explicit(&f->block_off, memory_order_relaxed);
+	bool mine = p == s->me && !s->reaping;
 
-	if (shoal__heap_rec_owns(&p->cache, &f->block_off, off, f->block_size))
+	if (off && (mine || shoal__heap_rec_owns(&p->cache, &f->block_off, off,
+						 f->block_size)))
 		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
 				     f->block_size ? f->block_size : 1,
 				     &f->block_off);

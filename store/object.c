@@ -214,10 +214,13 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 
 		if (c & SHOAL__CTL_REPAIR)
 			return -EAGAIN;
-		d = shoal__entry_desc(e); /* stable while live at r->gen */
-		n = r->acquire ? shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err)
-			       : shoal__ref_release(c, r->gen, r->dpins, r->dholds,
-						    d.flags, &err);
+		if (r->acquire) {
+			n = shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err);
+		} else { /* its flags decide an end; stable while live */
+			d = shoal__entry_desc(e);
+			n = shoal__ref_release(c, r->gen, r->dpins, r->dholds,
+					       d.flags, &err);
+		}
 		if (!n)
 			return err;
 		r->ended = shoal__is_end(c, n);

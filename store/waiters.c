@@ -81,16 +81,20 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 	uint32_t ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
 						memory_order_seq_cst);
 	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
-	uint64_t deps = 0, dep_max = shoal__dep_max_refs(s);
-	shoal_id id;
+	uint64_t deps = 0, dep_max = 0;
+	shoal_id id = SHOAL_ID_NIL;
 
-	/* The object whose stack this is: sealed or ended, its ID stable. */
-	shoal__dir_read_id(e, &id);
 	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED;) {
 		struct shoal__waiter *w;
 
 		if (shoal__dep_is_ref(ref)) {
-			if (deps++ >= dep_max)
+			if (!deps++) { /* the first task node: what to check */
+				dep_max = shoal__dep_max_refs(s);
+				/* The stack's object: sealed or ended, its ID
+				 * stable. */
+				shoal__dir_read_id(e, &id);
+			}
+			if (deps > dep_max)
 				return;
 			ref = shoal__dep_resolve(s, ref, id);
 			SHOAL__CRASH(s, WAITERS_DRAINED);
