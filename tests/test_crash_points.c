@@ -921,3 +921,127 @@ Test(crash_points, a_dead_creators_unheld_unsealed_object_is_aborted)
 				       -1), "creator"));
 	cp_check_all(&w);
 }
+
+/* ------------------------------------------------------------------ */
+/* Review of the redesign (issue 8): windows the matrix above does not
+ * reach, each a failing test of what breaks there.                     */
+
+#include "stop_point.h"
+
+/* Sends the ID of a fresh promise to the test, then makes it (armed: dies
+ * in the publish). */
+static void cp_promise_and_die(struct shoal_store *c, struct cp_world *w,
+			       int fd)
+{
+	shoal_id id = shoal_id_next(c);
+
+	(void)w;
+	TU_CHILD_CHECK(write(fd, &id, sizeof id) == (ssize_t)sizeof id, 2);
+	shoal__obj_promise(c, id, true, 0); /* dies in here */
+}
+
+static void cp_read_id(int fd, shoal_id *id)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	cr_assert_gt(poll(&p, 1, TU_CHILD_DEADLINE_MS), 0, "no ID from the child");
+	cr_assert_eq(read(fd, id, sizeof *id), (ssize_t)sizeof *id);
+}
+
+/*
+ * A submitter killed after publishing a promise (CREATE_PUBLISHED), whose
+ * promise a worker fills and seals before anyone reaps the submitter: the
+ * reaper decides "not published" (proc.c, shoal__reap_create: it asks for
+ * a CREATED entry, and the entry is SEALED by now), so the publish's
+ * object count is never redone and the store counts one object too few.
+ */
+Test(crash_points, review_a_promise_sealed_before_its_creators_reap_is_counted)
+{
+	struct cp_world w;
+	struct cc_report rep;
+	struct shoal__fill f;
+	shoal_id id;
+	void *buf;
+	int p[2];
+
+	cp_world_init(&w);
+	tu_pipe(p);
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_CREATE_PUBLISHED, 1,
+				   cp_promise_and_die, p[1]), "the submitter"));
+	cp_read_id(p[0], &id);
+	close(p[0]);
+	close(p[1]);
+	/* The worker's fill, before anybody reaps the submitter. */
+	cr_assert_eq(shoal__fill_begin(w.s, id, 5000, 0, &f, &buf), 0);
+	tu_fill(buf, 5000, 11);
+	cr_assert_eq(shoal__fill_end(w.s, &f, 0), 0);
+	shoal_store_reap(w.s);
+	cr_assert(cc_check(w.s, &rep), "after the reap: %s", rep.why);
+	cp_check_all(&w);
+}
+
+/* Attaches, says so, waits for the go, then makes a promise and sends its
+ * ID (armed: dies in the publish). */
+static void cp_wait_promise_and_die(struct shoal_store *c, struct cp_world *w,
+				    int fd)
+{
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 2);
+	cp_promise_and_die(c, w, fd);
+}
+
+/* Attaches, says so, then fills the promise whose ID the test sends (armed
+ * with FILL_SEALING: dies between describing and sealing it). */
+static void cp_fill_sent(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal__fill f;
+	shoal_id id;
+	void *buf;
+
+	(void)w;
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(read(fd, &id, sizeof id) == (ssize_t)sizeof id, 2);
+	TU_CHILD_CHECK(shoal__fill_begin(c, id, 5000, 0, &f, &buf) == 0, 3);
+	tu_fill(buf, 5000, 12);
+	shoal__fill_end(c, &f, 0); /* dies in here */
+}
+
+/*
+ * A submitter killed after publishing and counting a promise (its intent
+ * still CREATE) while a worker is between describing its fill and sealing
+ * it: the submitter's reaper redoes the publish's byte count from the
+ * entry's description (proc.c, shoal__reap_create), which is now the
+ * filler's 5000 bytes, not the 0 the publish added; the fill then never
+ * seals, and the store counts 5000 bytes that no object has.
+ */
+Test(crash_points, review_a_creators_reap_counts_no_fill_in_progress)
+{
+	struct cp_world w;
+	struct cc_report rep;
+	shoal_id id;
+	int pf[2], pd[2];
+	pid_t sub, filler;
+
+	cp_world_init(&w);
+	/* Both attach before either dies (an attach reaps), the submitter
+	 * first: the test's reap then takes its slot before the filler's. */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pd), 0);
+	sub = cp_child(&w, SHOAL__CP_CREATE_COUNTED, 1, cp_wait_promise_and_die,
+		       pd[1]);
+	cr_assert_eq(tu_read_byte(pd[0], TU_CHILD_DEADLINE_MS), 'r');
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pf), 0);
+	filler = cp_child(&w, SHOAL__CP_FILL_SEALING, 1, cp_fill_sent, pf[1]);
+	cr_assert_eq(tu_read_byte(pf[0], TU_CHILD_DEADLINE_MS), 'r');
+	tu_write_byte(pd[0], 'g');
+	cp_read_id(pd[0], &id);
+	cr_assert(cp_died(sub, "the submitter"), "the submitter did not die");
+	cr_assert_eq(write(pf[0], &id, sizeof id), (ssize_t)sizeof id);
+	cr_assert(cp_died(filler, "the filler"), "the filler did not die sealing");
+	close(pd[0]);
+	close(pd[1]);
+	close(pf[0]);
+	close(pf[1]);
+	shoal_store_reap(w.s); /* the submitter's slot first, then the filler's */
+	cr_assert(cc_check(w.s, &rep), "after the reap: %s", rep.why);
+	cp_check_all(&w);
+}
