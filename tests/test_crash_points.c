@@ -1045,3 +1045,133 @@ Test(crash_points, review_a_creators_reap_counts_no_fill_in_progress)
 	cr_assert(cc_check(w.s, &rep), "after the reap: %s", rep.why);
 	cp_check_all(&w);
 }
+
+/* Attaches, says so, waits for the go, then dies in a hold (REF_CAS at
+ * its fifth pass, as cp_do_victim_ref). */
+static void cp_wait_victim_ref(struct shoal_store *c, struct cp_world *w,
+			       int fd)
+{
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 2);
+	cp_do_victim_ref(c, w, fd);
+}
+
+/* The process slot of a live pid, or UINT32_MAX. */
+static uint32_t cp_slot_of(struct shoal_store *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+		    SHOAL__PROC_PID(st) == pid)
+			return i;
+	}
+	return UINT32_MAX;
+}
+
+/* Two victims that attach, then both die in a hold of witness 4 (their
+ * intents name the same entry). */
+static void cp_two_victims(struct cp_world *w, uint32_t slot[2])
+{
+	int sv[2][2];
+	pid_t v[2];
+
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					sv[i]), 0);
+		v[i] = cp_child(w, SHOAL__CP_REF_CAS, 5, cp_wait_victim_ref,
+				sv[i][1]);
+		cr_assert_eq(tu_read_byte(sv[i][0], TU_CHILD_DEADLINE_MS), 'r');
+		slot[i] = cp_slot_of(w->s, v[i]);
+		cr_assert_neq(slot[i], UINT32_MAX);
+	}
+	for (int i = 0; i < 2; i++)
+		tu_write_byte(sv[i][0], 'g');
+	for (int i = 0; i < 2; i++) {
+		cr_assert(cp_died(v[i], "victim"), "a victim did not die in its hold");
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
+/* A reaper that the test traces (stop_point.h): attaches (which reaps),
+ * reaps again and closes. */
+static pid_t cp_traced_reaper(struct cp_world *w)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		shoal_store_reap(c);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* An untraced reaper that the test does not wait for yet. */
+static pid_t cp_spawn_reaper(struct cp_world *w)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		shoal_store_reap(c);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Polls (bounded) until cond holds. */
+#define CP_UNTIL(cond, what)                                                  \
+	do {                                                                  \
+		int64_t cp_deadline_ = tu_now_ms() + TU_CHILD_DEADLINE_MS;    \
+		while (!(cond)) {                                             \
+			cr_assert_lt(tu_now_ms(), cp_deadline_, "never: %s",  \
+				     what);                                   \
+			sched_yield();                                        \
+		}                                                             \
+	} while (0)
+
+/*
+ * Two processes die in the middle of a count change of the same entry
+ * (both intents REF on witness 4), and two survivors reap them at once:
+ * reaper A takes the repair word for the entry (reaping the first victim);
+ * reaper B claims the second victim and waits for the word (proc.c,
+ * shoal__reap_intent).  A's recount then waits for the second victim's
+ * intent to clear (repair.c, shoal__wait_intent_clear), which only B can
+ * do, and B waits for A's word: both spin for ever (a REAPING slot counts
+ * as alive while its reaper lives).  Same with a record B flagged
+ * (shoal__repair_read waits for the FLAG to drop).
+ */
+Test(crash_points, review_two_reapers_of_one_entry_do_not_deadlock)
+{
+	struct cp_world w;
+	struct sp_tracee a;
+	uint32_t victim[2];
+	pid_t b;
+	int st;
+
+	cp_world_init(&w);
+	cp_two_victims(&w, victim);
+	sp_start(&a, cp_traced_reaper(&w));
+	cr_assert(sp_wait_at(&a, SHOAL__CP_REPAIR_MARKED, 1, TU_CHILD_DEADLINE_MS),
+		  "reaper A never repaired");
+	b = cp_spawn_reaper(&w);
+	CP_UNTIL(SHOAL__PROC_PHASE(atomic_load(&w.s->procs[victim[1]].state)) ==
+			 SHOAL__PROC_REAPING,
+		 "reaper B claims the second victim");
+	sp_detach(&a);
+	st = tu_wait_status(a.pid, 3000);
+	cr_assert_neq(st, -1, "reaper A hangs in its recount (and B waits for "
+		      "A's repair word: a deadlock)");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reaper A failed");
+	cr_assert_eq(tu_wait_exit(b), 0, "reaper B failed");
+	cp_check_all(&w);
+}
