@@ -1175,3 +1175,104 @@ Test(crash_points, review_two_reapers_of_one_entry_do_not_deadlock)
 	cr_assert_eq(tu_wait_exit(b), 0, "reaper B failed");
 	cp_check_all(&w);
 }
+
+/* Traced (stop_point.h): attaches, says so, puts the ID the test sends
+ * (5000 bytes, seed 21), says so, and holds it until told to go. */
+static pid_t cp_traced_putter(struct cp_world *w, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		static uint8_t buf[5000];
+		struct shoal_store *c = NULL;
+		shoal_id x;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		tu_child_write_byte(fd, 'r');
+		TU_CHILD_CHECK(read(fd, &x, sizeof x) == (ssize_t)sizeof x, 3);
+		tu_fill(buf, sizeof buf, 21);
+		TU_CHILD_CHECK(shoal_put_with_id(c, x, buf, sizeof buf, NULL, 0, 0) == 0, 4);
+		tu_child_write_byte(fd, 'p');
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'q', 5);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A repair that marks an entry between a creator's claim of it (a FREE
+ * entry is claimed with no CAS at all, dir.c, shoal__dir_claim) and its
+ * publish: the publish is a plain store of ctl (object.c, shoal__publish),
+ * which wipes REPAIR, and the repair then stores a count it made before
+ * the creator's hold was in its ledger over the live entry.  Here: an
+ * aborter dies at ABORT_ENDED (its entry FREE, its intent REF), a putter
+ * claims that entry again for the same ID, and the aborter's reaper
+ * counts, then stores holds 0 over the putter's sealed, held object,
+ * which an eviction then takes from under its holder.
+ */
+Test(crash_points, review_a_repair_never_overwrites_a_publish)
+{
+	struct cp_world w;
+	struct sp_tracee put, rp;
+	struct shoal_view v;
+	uint32_t slot_c, slot_d, idx;
+	shoal_id x;
+	int sc[2], pd[2], r;
+	pid_t d;
+
+	cp_world_init(&w);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sc), 0);
+	sp_start(&put, cp_traced_putter(&w, sc[1]));
+	cr_assert_eq(tu_read_byte(sc[0], TU_CHILD_DEADLINE_MS), 'r');
+	slot_c = cp_slot_of(w.s, put.pid);
+	/* The aborter attaches after the putter (whose attach would reap it). */
+	tu_pipe(pd);
+	d = cp_child(&w, SHOAL__CP_ABORT_ENDED, 1, cp_abort_and_die, pd[1]);
+	cp_read_id(pd[0], &x);
+	cr_assert(cp_died(d, "the aborter"));
+	close(pd[0]);
+	close(pd[1]);
+	slot_d = cp_slot_of(w.s, d);
+	idx = atomic_load(&w.s->procs[slot_d].intent.entry);
+	/* The putter claims the aborted entry for the same ID, and stops. */
+	cr_assert_eq(write(sc[0], &x, sizeof x), (ssize_t)sizeof x);
+	cr_assert(sp_wait_at(&put, SHOAL__CP_CREATE_RESERVED, 1,
+			     TU_CHILD_DEADLINE_MS), "the putter never reserved");
+	cr_assert_eq(atomic_load(&w.s->procs[slot_c].intent.entry), idx,
+		     "the putter took another entry");
+	/* The aborter's reaper marks and counts that entry (the putter's
+	 * ledger has no hold yet), and stops before it stores. */
+	sp_start(&rp, cp_traced_reaper(&w));
+	cr_assert(sp_wait_at(&rp, SHOAL__CP_REPAIR_COUNTED, 1, TU_CHILD_DEADLINE_MS),
+		  "the reaper never counted");
+	/* The putter publishes and seals (its publish wipes REPAIR).  A
+	 * publish that waits for the repair instead (a fix) cannot end while
+	 * the reaper is stopped: then the reaper goes first. */
+	sp_detach(&put);
+	{
+		struct pollfd pp = {.fd = sc[0], .events = POLLIN};
+		bool put_done = poll(&pp, 1, 500) == 1;
+
+		cr_assert(sp_wait_at(&rp, SHOAL__CP_REPAIR_RETURNED, 1,
+				     TU_CHILD_DEADLINE_MS), "the reaper never stored");
+		if (!put_done)
+			cr_assert(poll(&pp, 1, TU_CHILD_DEADLINE_MS) == 1,
+				  "the putter's put did not end");
+		cr_assert_eq(tu_read_byte(sc[0], 0), 'p');
+	}
+	/* The putter holds x: no eviction may take it. */
+	shoal_evict(w.s, 2u << 20);
+	r = shoal_get(w.s, x, 0, &v);
+	cr_assert_eq(r, 0, "the putter's held object: %s", shoal_strerror(r));
+	cr_assert(tu_check(v.data, v.size, 21), "the putter's object changed");
+	cr_assert_eq(shoal_release(w.s, &v), 0);
+	sp_detach(&rp);
+	cr_assert_eq(tu_wait_exit(rp.pid), 0, "the reaper failed");
+	tu_write_byte(sc[0], 'q');
+	cr_assert_eq(tu_wait_exit(put.pid), 0, "the putter failed");
+	close(sc[0]);
+	close(sc[1]);
+	cp_check_all(&w);
+}
