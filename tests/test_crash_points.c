@@ -1276,3 +1276,63 @@ Test(crash_points, review_a_repair_never_overwrites_a_publish)
 	close(sc[1]);
 	cp_check_all(&w);
 }
+
+/* Attaches, says so, waits for the go, then holds witness 4 (armed with
+ * REF_INTENT: dies with its intent naming it, before its CAS). */
+static void cp_wait_hold_w4(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 2);
+	shoal_hold(c, w->w[4]); /* dies in here */
+	_exit(3);
+}
+
+/* Forks fn armed with point:n and waits until it attached (its first
+ * byte); the test's end of the socket in *fd. */
+static pid_t cp_attached(struct cp_world *w, unsigned point, uint32_t n,
+			 cp_child_fn *fn, int *fd)
+{
+	int sv[2];
+	pid_t pid;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = cp_child(w, point, n, fn, sv[1]);
+	close(sv[1]);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'r');
+	*fd = sv[0];
+	return pid;
+}
+
+/*
+ * A reaper that takes over a dead repairer's repair waits for itself: E
+ * dies changing witness 4's counts; its reaper R dies at REPAIR_MARKED
+ * (the word: witness 4, excluding E); D, which R skipped (alive then),
+ * dies with its intent on witness 4 too.  The next reaper claims D first
+ * (lower slot), and its repair of witness 4 takes R's word over, with R's
+ * exclusion (E): the recount waits for D's intent to clear (repair.c,
+ * shoal__wait_intent_clear), D being REAPING by this very reaper, which
+ * counts as alive.  It spins for ever, and so does every later reaper
+ * (the word is held by a live process).
+ */
+Test(crash_points, review_a_reaper_taking_over_a_repair_never_waits_for_itself)
+{
+	struct cp_world w;
+	int fd_d, fd_e, st;
+	pid_t d, e, p;
+
+	cp_world_init(&w);
+	d = cp_attached(&w, SHOAL__CP_REF_INTENT, 1, cp_wait_hold_w4, &fd_d);
+	e = cp_attached(&w, SHOAL__CP_REF_CAS, 5, cp_wait_victim_ref, &fd_e);
+	tu_write_byte(fd_e, 'g');
+	cr_assert(cp_died(e, "E"), "E did not die in its hold");
+	cr_assert(cp_reaper(&w, SHOAL__CP_REPAIR_MARKED), "R did not die repairing");
+	tu_write_byte(fd_d, 'g');
+	cr_assert(cp_died(d, "D"), "D did not die in its hold");
+	close(fd_d);
+	close(fd_e);
+	p = cp_spawn_reaper(&w);
+	st = tu_wait_status(p, 3000);
+	cr_assert_neq(st, -1, "the reaper hangs in the repair it took over");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reaper failed");
+	cp_check_all(&w);
+}
