@@ -1336,3 +1336,78 @@ Test(crash_points, review_a_reaper_taking_over_a_repair_never_waits_for_itself)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reaper failed");
 	cp_check_all(&w);
 }
+
+/* Opens a fill of the test's promise (a 5000-byte block of the class C),
+ * then puts and deletes 5000-byte objects until its cache of class C
+ * holds CAP - 1 blocks, then dies freeing one more (END_FREED: the block
+ * in the cache, the entry still marked): the cache is full. */
+static void cp_fill_then_free_to_full(struct shoal_store *c, struct cp_world *w,
+				      int fd)
+{
+	uint32_t cls = (uint32_t)shoal__heap_class(5000);
+	struct shoal__fill f;
+	shoal_id ids[40];
+	void *buf;
+	int n = 0;
+
+	(void)fd;
+	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 2);
+	for (int i = 0; i < 40; i++)
+		TU_CHILD_CHECK(cp_child_put(c, 5000, &ids[i]) == 0, 3);
+	/* Newest first: the block freed last shares its slab with live
+	 * objects (a wholly free slab would refuse the second push). */
+	while (c->me->cache.count[cls] != SHOAL__HEAP_CACHE_CAP - 1) {
+		TU_CHILD_CHECK(n < 38, 4);
+		TU_CHILD_CHECK(shoal_delete(c, ids[39 - n++]) == 0, 5);
+	}
+	shoal__crash_arm(&c->crash, SHOAL__CP_END_FREED, 1);
+	shoal_delete(c, ids[39 - n]); /* dies in here, its cache full */
+	_exit(6);
+}
+
+/*
+ * A reaper frees a block its record no longer owns: the heap's test
+ * (heap.c, shoal__heap_rec_owns) reads "not in the dead owner's cache" as
+ * "not freed", but the reaper's own frees into that cache spill it.  A
+ * worker with an open fill dies at END_FREED, its cache of that class
+ * full: the reaper frees the fill's block first (proc.c, fill_reap before
+ * end_finish), which spills the top half of the cache, the ended block
+ * among them, to its slab; end_finish then finds the block out of the
+ * cache and frees it again: it is on its slab's free list twice, and the
+ * heap hands it out twice.
+ */
+Test(crash_points, review_a_reaper_frees_no_block_twice_through_a_full_cache)
+{
+	static uint64_t got[1024];
+	struct cp_world w;
+	shoal__off_t off;
+	int n = 0;
+
+	cp_world_init(&w);
+	cp_promise(&w);
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_COUNT, 1,
+				   cp_fill_then_free_to_full, -1), "the worker"),
+		  "the worker did not die freeing");
+	shoal_store_reap(w.s);
+	/* Every free block of the class, each once.  Each gets user bytes as
+	 * it is handed out, here ff ff 00 00 first (the free list's link
+	 * field of a free block: a block on it twice then reads as a sane
+	 * list's last one). */
+	shoal__lock(w.s);
+	while (n < 1024 && shoal__heap_alloc(&w.s->heap, &w.s->me->cache, 5000,
+					     &off) == 0) {
+		memcpy(w.s->map.base + off.v, "\xff\xff\x00\x00", 4);
+		got[n++] = off.v;
+	}
+	shoal__unlock(w.s);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(got[i], got[j], "block %#llx handed out twice "
+				      "(allocations %d and %d of %d)",
+				      (unsigned long long)got[i], j, i, n);
+	shoal__lock(w.s);
+	for (int i = 0; i < n; i++)
+		shoal__heap_free(&w.s->heap, &w.s->me->cache, SHOAL__OFF(got[i]), 5000);
+	shoal__unlock(w.s);
+	cp_check_all(&w);
+}
