@@ -15,6 +15,8 @@
  *   - every entry's pins and holds equal the sum of the live processes'
  *     ledger records for it (no count given back twice or never);
  *   - no unsealed entry outlives its creator;
+ *   - no sealed entry has waiters linked on an open stack (threads, or
+ *     the runtime's parked tasks, that nobody will ever wake);
  *   - the header's object and byte counters equal what the live entries
  *     add up to.
  * The first violation is described in `why`.
@@ -172,6 +174,12 @@ static inline bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
 		if (st == SHOAL__E_CREATED && !cc_creator_live(s, d.creator))
 			return cc_fail(r, "entry %u unsealed, creator %#x gone", i,
 				       d.creator);
+		if (st == SHOAL__E_SEALED &&
+		    atomic_load(&s->dir[i].waiters) != UINT32_MAX &&
+		    atomic_load(&s->dir[i].waiters) != 0)
+			return cc_fail(r, "entry %u sealed, its waiter stack "
+				       "(head %u) never closed", i,
+				       atomic_load(&s->dir[i].waiters));
 		objects++;
 		if (!(d.flags & SHOAL__SIZE_INLINE))
 			bytes += d.size + d.meta_size;

@@ -1411,3 +1411,58 @@ Test(crash_points, review_a_reaper_frees_no_block_twice_through_a_full_cache)
 	shoal__unlock(w.s);
 	cp_check_all(&w);
 }
+
+/* Attaches, says so, then waits up to 5 s for the test's promise and says
+ * 'g' once its get returned with the filler's bytes. */
+static void cp_get_promise(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal_view v;
+
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(shoal_get(c, w->extra[0], 5000, &v) == 0, 2);
+	TU_CHILD_CHECK(tu_check(v.data, v.size, 5000), 3);
+	tu_child_write_byte(fd, 'g');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'q', 4);
+	shoal_release(c, &v);
+}
+
+/*
+ * A filler killed right after its sealing CAS (FILL_SEALED) never closes
+ * the entry's waiter stack (fill.c closes it after the unlock), and its
+ * reaper, which sees the seal done, does not either (fill.c,
+ * shoal__fill_reap_one, stage 2).  Whatever waits on that stack is never
+ * woken: a thread in a get waits out its one-second slice, and the
+ * runtime's tasks parked on the result (runtime/deps.c, resolved only by
+ * the drain) never run at all.
+ */
+Test(crash_points, review_a_filler_killed_after_its_seal_leaves_no_waiter_behind)
+{
+	struct cp_world w;
+	struct cc_report rep;
+	uint64_t c;
+	int64_t t0;
+	int fd, idx;
+	pid_t g;
+
+	cp_world_init(&w);
+	cp_promise(&w);
+	idx = shoal__dir_lookup(w.s, w.extra[0], &c);
+	cr_assert_geq(idx, 0);
+	g = cp_attached(&w, SHOAL__CP_COUNT, 1, cp_get_promise, &fd);
+	CP_UNTIL(atomic_load(&w.s->dir[idx].waiters) != 0,
+		 "the getter waits on the promise's stack");
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_FILL_SEALED, 1, cp_do_fills, -1),
+			  "filler"), "the filler did not die sealing");
+	t0 = tu_now_ms();
+	shoal_store_reap(w.s);
+	cr_assert_eq(tu_read_byte(fd, TU_CHILD_DEADLINE_MS), 'g');
+	cr_assert_lt(tu_now_ms() - t0, TU_WAKE_LATENCY_MS,
+		     "the getter was woken %lld ms after the reap (its slice's "
+		     "end), not by the seal or the reap",
+		     (long long)(tu_now_ms() - t0));
+	cr_assert(cc_check(w.s, &rep), "after the reap: %s", rep.why);
+	tu_write_byte(fd, 'q');
+	cr_assert_eq(tu_wait_exit(g), 0);
+	close(fd);
+	cp_check_all(&w);
+}
