@@ -50,6 +50,7 @@
 	X(CREATE_HELD, put, "create: creation hold in the ledger, unpublished")\
 	X(CREATE_PUBLISHED, put, "create: entry published, counters not")      \
 	X(CREATE_COUNTED, put, "create: counted, stripes still locked")        \
+	X(SEAL_SEALED, put, "seal: sealed, its waiters not woken")             \
 	/* object.c: abort */                                                  \
 	X(ABORT_INTENT, abort, "abort: intent written, entry not ended")       \
 	X(ABORT_ENDED, abort, "abort: entry ended, creation hold in ledger")   \

@@ -808,6 +808,7 @@ static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
 		memory_order_seq_cst, memory_order_relaxed));
+	SHOAL__CRASH(s, SEAL_SEALED);
 	shoal__waiters_close(s, e);
 	shoal__event_signal(&s->hdr->obj);
 	return 0;
