@@ -1466,3 +1466,78 @@ Test(crash_points, review_a_filler_killed_after_its_seal_leaves_no_waiter_behind
 	close(fd);
 	cp_check_all(&w);
 }
+
+/* Creates x (5000 bytes, seed 31), sends it, waits for the go, seals
+ * (armed with SEAL_SEALED: dies between the seal and the wake-up). */
+static void cp_create_then_seal(struct shoal_store *c, struct cp_world *w,
+				int fd)
+{
+	shoal_id x = shoal_id_next(c);
+	void *buf;
+
+	(void)w;
+	TU_CHILD_CHECK(shoal_create(c, x, 5000, NULL, 0, 0, &buf) == 0, 2);
+	tu_fill(buf, 5000, 31);
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(write(fd, &x, sizeof x) == (ssize_t)sizeof x, 3);
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 4);
+	shoal_seal(c, x); /* dies in here */
+}
+
+/* Attaches, says so, reads an ID, waits up to 5 s for it (5000 bytes,
+ * seed 31) and says 'g' once its get returned. */
+static void cp_get_sent(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	struct shoal_view v;
+	shoal_id x;
+
+	(void)w;
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(read(fd, &x, sizeof x) == (ssize_t)sizeof x, 2);
+	TU_CHILD_CHECK(shoal_get(c, x, 5000, &v) == 0, 3);
+	TU_CHILD_CHECK(tu_check(v.data, v.size, 31), 4);
+	tu_child_write_byte(fd, 'g');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'q', 5);
+	shoal_release(c, &v);
+}
+
+/*
+ * The same for a creator killed between its seal and the wake-up of the
+ * entry's waiters (SEAL_SEALED, new): nothing records the seal, and no
+ * reaper closes the stack.
+ */
+Test(crash_points, review_a_creator_killed_after_its_seal_leaves_no_waiter_behind)
+{
+	struct cp_world w;
+	struct cc_report rep;
+	shoal_id x;
+	uint64_t c;
+	int64_t t0;
+	int fc, fg, idx;
+	pid_t cr, g;
+
+	cp_world_init(&w);
+	cr = cp_attached(&w, SHOAL__CP_SEAL_SEALED, 1, cp_create_then_seal, &fc);
+	cr_assert_eq(read(fc, &x, sizeof x), (ssize_t)sizeof x);
+	idx = shoal__dir_lookup(w.s, x, &c);
+	cr_assert_geq(idx, 0);
+	g = cp_attached(&w, SHOAL__CP_COUNT, 1, cp_get_sent, &fg);
+	cr_assert_eq(write(fg, &x, sizeof x), (ssize_t)sizeof x);
+	CP_UNTIL(atomic_load(&w.s->dir[idx].waiters) != 0,
+		 "the getter waits on the object's stack");
+	tu_write_byte(fc, 'g');
+	cr_assert(cp_died(cr, "creator"), "the creator did not die sealing");
+	t0 = tu_now_ms();
+	shoal_store_reap(w.s);
+	cr_assert_eq(tu_read_byte(fg, TU_CHILD_DEADLINE_MS), 'g');
+	cr_assert_lt(tu_now_ms() - t0, TU_WAKE_LATENCY_MS,
+		     "the getter was woken %lld ms after the reap (its slice's "
+		     "end), not by the seal or the reap",
+		     (long long)(tu_now_ms() - t0));
+	cr_assert(cc_check(w.s, &rep), "after the reap: %s", rep.why);
+	tu_write_byte(fg, 'q');
+	cr_assert_eq(tu_wait_exit(g), 0);
+	close(fc);
+	close(fg);
+	cp_check_all(&w);
+}
