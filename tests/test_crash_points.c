@@ -1541,3 +1541,65 @@ Test(crash_points, review_a_creator_killed_after_its_seal_leaves_no_waiter_behin
 	close(fg);
 	cp_check_all(&w);
 }
+
+/* Attaches, says so, waits for the go, then holds the test's promise
+ * (armed with REF_CAS: dies with the hold in the entry, not its ledger). */
+static void cp_wait_hold_promise(struct shoal_store *c, struct cp_world *w,
+				 int fd)
+{
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 2);
+	shoal_hold(c, w->extra[0]); /* dies in here */
+	_exit(3);
+}
+
+/* Attaches, opens a fill of the test's promise, says so, waits for the
+ * go, then makes two ledger records collide and dies shifting one back
+ * (armed with LEDGER_MOVED: its ledger's seqcount odd). */
+static void cp_fill_then_ledger(struct shoal_store *c, struct cp_world *w,
+				int fd)
+{
+	struct shoal__fill f;
+	void *buf;
+
+	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 2);
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 3);
+	cp_do_ledger(c, w, fd); /* dies in here */
+	_exit(4);
+}
+
+/*
+ * The same self-wait through a ledger: F fills the test's promise P; E
+ * dies holding P (REF intent); E's reaper R dies at REPAIR_MARKED (REPAIR
+ * on P, the word excluding E); then F dies in the middle of a ledger
+ * deletion (its seqcount odd).  The next reaper claims F first (lower
+ * slot); releasing F's fill waits for P's REPAIR, takes R's repair over,
+ * and its recount reads F's ledger, which it waits to see even
+ * (ledger.c, shoal__ledger_read_remote): F is REAPING by this very
+ * reaper, which counts as alive, and only this reaper's dedupe, which
+ * comes after the fills (proc.c), would make it even.
+ */
+Test(crash_points, review_a_reaper_never_waits_for_a_ledger_it_is_to_fix)
+{
+	struct cp_world w;
+	int fd_f, fd_e, st;
+	pid_t f, e, p;
+
+	cp_world_init(&w);
+	cp_promise(&w);
+	f = cp_attached(&w, SHOAL__CP_LEDGER_MOVED, 1, cp_fill_then_ledger, &fd_f);
+	e = cp_attached(&w, SHOAL__CP_REF_CAS, 1, cp_wait_hold_promise, &fd_e);
+	tu_write_byte(fd_e, 'g');
+	cr_assert(cp_died(e, "E"), "E did not die in its hold");
+	cr_assert(cp_reaper(&w, SHOAL__CP_REPAIR_MARKED), "R did not die repairing");
+	tu_write_byte(fd_f, 'g');
+	cr_assert(cp_died(f, "F"), "F did not die in its ledger");
+	close(fd_f);
+	close(fd_e);
+	p = cp_spawn_reaper(&w);
+	st = tu_wait_status(p, 3000);
+	cr_assert_neq(st, -1, "the reaper hangs reading the ledger it is to fix");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reaper failed");
+	cp_check_all(&w);
+}
