@@ -218,6 +218,16 @@ static bool shoal__created_by(const struct shoal_store *s, uint32_t idx,
 	       shoal__entry_creator(&s->dir[idx]) == creator;
 }
 
+static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
+				uint32_t gen, uint32_t creator)
+{
+	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
+	unsigned st = SHOAL__CTL_STATE(c);
+
+	return SHOAL__CTL_GEN(c) == gen && st >= SHOAL__E_CREATED &&
+	       shoal__entry_creator(&s->dir[idx]) == creator;
+}
+
 /* The slot's ledger record for idx gets FLAG: it may or may not be in the
  * entry's counts, so the ledger pass recounts the entry (repair.c)
  * instead of subtracting it. */
@@ -260,20 +270,22 @@ static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
 	struct shoal__proc *p = &s->procs[slot];
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
 	uint64_t off = atomic_load_explicit(&in->block_off, memory_order_relaxed);
-	uint64_t c;
 
 	if (in->stage < SHOAL__CREATE_WAS_PUBLISHED) {
+		/* Published: the entry has the intent's generation and names
+		 * the slot as creator, in whatever state (a promise may have
+		 * been filled and sealed since); nobody can have reused it,
+		 * the slot's stripe locks or creation hold keep it. */
 		bool pub = in->stage == 1 && idx <= s->dir_mask &&
-			   shoal__created_by(s, idx, in->gen,
-					     SHOAL__CREATOR(slot, gen), &c);
+			   shoal__published_by(s, idx, in->gen,
+					       SHOAL__CREATOR(slot, gen));
 
-		if (pub) { /* redo the counters (object.c, shoal__publish) */
-			struct shoal__desc d = shoal__entry_desc(&s->dir[idx]);
-
+		if (pub) { /* redo the counters (object.c, shoal__publish):
+			    * the size published, not what a fill wrote since */
 			atomic_store_explicit(&p->objects, in->objects + 1,
 					      memory_order_relaxed);
 			atomic_store_explicit(&p->bytes,
-					      in->bytes + (int64_t)(d.size + d.meta_size),
+					      in->bytes + (int64_t)in->block_size,
 					      memory_order_relaxed);
 		}
 		in->stage = pub ? SHOAL__CREATE_WAS_PUBLISHED
