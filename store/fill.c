@@ -287,6 +287,8 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 	if (!rc) {
 		SHOAL__CRASH(s, FILL_SEALED);
 		shoal__fill_count(s->me, r);
+		/* Before the record goes: a reaper of stage 2 wakes them too. */
+		shoal__waiters_close(s, e);
 	} else {
 		r->stage = 3;
 		SHOAL__CRASH(s, FILL_ABORTING);
@@ -295,10 +297,8 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 	}
 	r->stage = 0;
 	shoal__unlock(s);
-	if (!rc) {
-		shoal__waiters_close(s, e);
+	if (!rc)
 		shoal__event_signal(&s->hdr->obj);
-	}
 	return rc;
 }
 
@@ -328,6 +328,8 @@ static void shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
 	if (r->stage == 2) {
 		if (!named || !shoal__filled_by(c, r->gen, slot)) {
 			shoal__fill_count(p, r); /* sealed: the block is its */
+			if (named && SHOAL__CTL_GEN(c) == r->gen)
+				shoal__waiters_close(s, &s->dir[r->entry]);
 			return;
 		}
 		r->stage = 1; /* not sealed: decided, then undone below */

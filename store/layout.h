@@ -162,6 +162,7 @@ enum shoal__intent_op {
 	SHOAL__OP_REF = 1,    /* changing pins/holds of `entry` (or aborting
 			       * it, which changes its holds too) */
 	SHOAL__OP_CREATE = 2, /* block_* allocated; entry once published */
+	SHOAL__OP_SEAL = 3,   /* sealing `entry` (gen), its waiters not woken */
 };
 
 /*

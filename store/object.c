@@ -795,23 +795,49 @@ static int shoal__find_own_created(struct shoal_store *s, shoal_id id,
 /* CREATED (generation gen) -> SEALED.  Only the creator seals, but a
  * repairing reaper may hold the word for a moment: wait it out.  R2 again:
  * the release publishes the bytes the creator wrote. */
-static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
-			     uint32_t gen)
+/* Under the store lock: CREATED (generation gen) -> SEALED, then its
+ * waiters woken, under a SEAL intent naming the entry, so that the reaper
+ * of a process killed between the two wakes them (proc.c). */
+static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen)
 {
+	struct shoal__entry *e = &s->dir[idx];
+	struct shoal__intent *in = &s->me->intent;
 	uint64_t c;
 
+	in->gen = gen;
+	atomic_store_explicit(&in->entry, idx, memory_order_relaxed);
+	atomic_store_explicit(&in->op, SHOAL__OP_SEAL, memory_order_relaxed);
 	do {
-		c = shoal__obj_wait_settled(s, e, false);
+		c = shoal__obj_wait_settled(s, e, true);
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
-		    SHOAL__CTL_GEN(c) != gen)
+		    SHOAL__CTL_GEN(c) != gen) {
+			atomic_store_explicit(&in->op, SHOAL__OP_NONE,
+					      memory_order_release);
 			return -ENOENT;
+		}
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
 		memory_order_seq_cst, memory_order_relaxed));
 	SHOAL__CRASH(s, SEAL_SEALED);
 	shoal__waiters_close(s, e);
-	shoal__event_signal(&s->hdr->obj);
+	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
 	return 0;
+}
+
+/* Only the creator seals, but a repairing reaper may hold the word for a
+ * moment: wait it out.  R2 again: the release publishes the bytes the
+ * creator wrote. */
+static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
+			     uint32_t gen)
+{
+	int rc;
+
+	shoal__lock(s);
+	rc = shoal__seal_locked(s, (uint32_t)(e - s->dir), gen);
+	shoal__unlock(s);
+	if (!rc)
+		shoal__event_signal(&s->hdr->obj);
+	return rc;
 }
 
 SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id)

@@ -322,6 +322,18 @@ static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 		shoal__obj_wait_settled(s, &s->dir[idx], true);
 }
 
+/* A seal whose waiters may not have been woken: if the entry is still the
+ * one sealed (its generation, no longer unsealed), its stack is closed
+ * now (closing a closed stack does nothing). */
+static void shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
+			     uint32_t idx)
+{
+	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
+
+	if (SHOAL__CTL_GEN(c) == in->gen && SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
+		shoal__waiters_close(s, &s->dir[idx]);
+}
+
 static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 			       uint32_t gen)
 {
@@ -331,6 +343,8 @@ static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 
 	if (op == SHOAL__OP_CREATE) {
 		shoal__reap_create(s, slot, gen, in);
+	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
+		shoal__reap_seal(s, in, idx);
 	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
 		shoal__reap_flag(s, slot, idx);
 		shoal__reap_recount(s, slot, gen, idx);
