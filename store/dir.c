@@ -206,7 +206,7 @@ void shoal__dir_unlock(struct shoal_store *s, uint32_t home)
 /* EMPTY, or FREE / a tombstone that nobody holds, that is not under
  * REPAIR and that carries no end mark (its block may not be freed yet,
  * end.c). */
-static bool shoal__reusable(uint64_t c)
+bool shoal__dir_reusable(uint64_t c)
 {
 	unsigned st = SHOAL__CTL_STATE(c);
 
@@ -247,7 +247,7 @@ static bool shoal__dir_claim(struct shoal__entry *e, uint64_t *ctl)
 	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 	uint64_t n;
 
-	if (!shoal__reusable(c))
+	if (!shoal__dir_reusable(c))
 		return false;
 	n = SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, SHOAL__CTL_GEN(c));
 	if (c != n && !atomic_compare_exchange_strong_explicit(

@@ -150,6 +150,9 @@ int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,
 		       uint32_t home,
 		       uint32_t *idx_out, uint64_t *ctl_out);
 uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id);
+/* A word a create may claim (EMPTY, or FREE / a tombstone with no holds,
+ * no REPAIR and no end mark). */
+bool shoal__dir_reusable(uint64_t c);
 
 /* ledger.c: functions on "my" ledger need s->lock */
 struct shoal__ledger_pos {

@@ -578,6 +578,22 @@ static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
 	atomic_store_explicit(&e->atime, shoal__tick(s), memory_order_relaxed);
 }
 
+/* The claimed word c (FREE, ours under the stripe lock) -> the published
+ * one, by CAS: nothing else may change a claimed entry (a repair never
+ * marks a reusable one, repair.c), and if something did, its REPAIR is
+ * waited out rather than overwritten.  R2 (release): publishes the
+ * entry's fields with its new state. */
+static void shoal__publish_word(struct shoal_store *s, uint32_t idx, uint64_t c,
+				uint64_t n)
+{
+	struct shoal__entry *e = &s->dir[idx];
+
+	while (!atomic_compare_exchange_strong_explicit(&e->ctl, &c, n,
+							memory_order_release,
+							memory_order_relaxed))
+		c = shoal__obj_wait_settled(s, e, true);
+}
+
 /* Under the window lock: reserve, record the creator's hold, publish. */
 static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 			  uint32_t home)
@@ -602,10 +618,7 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 	in->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	in->stage = 1;
 	shoal__entry_fill(s, &s->dir[o->idx], o);
-	/* R2: publishes the entry's fields with its new state. */
-	atomic_store_explicit(&s->dir[o->idx].ctl,
-			      SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen),
-			      memory_order_release);
+	shoal__publish_word(s, o->idx, c, SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen));
 	SHOAL__CRASH(s, CREATE_PUBLISHED);
 	/* The slot's counters, from the intent (a reaper redoes this). */
 	atomic_store_explicit(&s->me->objects, in->objects + 1,

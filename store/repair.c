@@ -87,18 +87,24 @@ static uint64_t shoal__counts_cleared(uint64_t c, bool live)
 	return c & ~m;
 }
 
-/* Sets REPAIR on e (it may already be set: a dead repairer's). */
-static uint64_t shoal__repair_mark(struct shoal__entry *e)
+/* Sets REPAIR on e (it may already be set: a dead repairer's).  False for
+ * a reusable entry (FREE, or a tombstone nobody holds and nobody is
+ * freeing): it has nothing to count, and it may be claimed and published
+ * under its stripe lock at any moment, which a REPAIR must not meet. */
+static bool shoal__repair_mark(struct shoal__entry *e)
 {
 	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
 	/* A3: acquire, sees the intents of earlier R3 CASes. */
-	while (!(c & SHOAL__CTL_REPAIR) &&
-	       !atomic_compare_exchange_weak_explicit(
-		       &e->ctl, &c, c | SHOAL__CTL_REPAIR,
-		       memory_order_acq_rel, memory_order_acquire))
-		;
-	return c | SHOAL__CTL_REPAIR;
+	while (!(c & SHOAL__CTL_REPAIR)) {
+		if (shoal__dir_reusable(c))
+			return false;
+		if (atomic_compare_exchange_weak_explicit(
+			    &e->ctl, &c, c | SHOAL__CTL_REPAIR,
+			    memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	return true;
 }
 
 /* Waits until a live process is not in the middle of changing idx. */
@@ -217,9 +223,8 @@ static bool shoal__repair_run(struct shoal_store *s, uint64_t w)
 	uint32_t idx = SHOAL__RW_IDX(w) - 1, excl = SHOAL__RW_EXCL(w) - 1;
 	struct shoal__recount n;
 
-	if (idx > s->dir_mask)
+	if (idx > s->dir_mask || !shoal__repair_mark(&s->dir[idx]))
 		return false;
-	shoal__repair_mark(&s->dir[idx]);
 	SHOAL__CRASH(s, REPAIR_MARKED);
 	n = shoal__repair_count(s, idx, excl);
 	SHOAL__CRASH(s, REPAIR_COUNTED);
