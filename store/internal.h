@@ -104,6 +104,7 @@ const char *shoal__store_name(const struct shoal_store *s); /* "" if private */
 int shoal__proc_claim(struct shoal_store *s);
 void shoal__proc_release(struct shoal_store *s);
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
+bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
 int shoal__proc_reap_all(struct shoal_store *s);
 uint64_t shoal__proc_start_time(int pid);
 _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
@@ -171,6 +172,8 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx);
 /* A reaper, on a dead owner's table that was mid-deletion (ledger.c). */
 void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
+/* A repair: a dead slot's record for idx is crossed out (ledger.c). */
+void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx);
 
 /* object.c: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
@@ -182,8 +185,9 @@ uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen, bool owner_died);
 void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 			 int64_t *bytes);
 
-/* repair.c (s->lock held): recounts idx from every ledger but excl's. */
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t excl);
+/* repair.c (s->lock held): recounts idx from the live processes' ledgers,
+ * consuming every dead process's record for it. */
+void shoal__obj_repair(struct shoal_store *s, uint32_t idx);
 /* Takes over and finishes the repair of a dead repairer, if any. */
 void shoal__repair_rescue(struct shoal_store *s);
 

@@ -125,6 +125,38 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 }
 
 /*
+ * A repair consumes a dead slot's record for idx (repair.c): the entry's
+ * new count leaves the dead process out, so its record must never be
+ * given back after that.  One CAS turns the record (the copy a lookup
+ * finds) into a crossed-out record (key, no counts); a record a live
+ * reaper has FLAGGED is its to give back or to put down, so this waits
+ * for it (bounded by that reaper; a dead reaper's flag is consumed like
+ * any record).  The slot's reaper flags a record with a CAS from its
+ * unflagged value too, so exactly one of them takes each record.
+ */
+void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx)
+{
+	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
+
+	for (;;) {
+		bool found;
+		uint32_t p = shoal__ledger_probe(l, s->ledger_mask, idx, &found);
+		uint64_t r = found ? shoal__rec_load(l, p) : 0;
+
+		if (!r || !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
+			return; /* none, or crossed out already */
+		if ((r & SHOAL__LEDGER_FLAG) && shoal__proc_reaped_by_other(s, slot)) {
+			sched_yield(); /* its live reaper is giving it back */
+			continue;
+		}
+		if (atomic_compare_exchange_strong_explicit(
+			    &l[p], &r, SHOAL__LEDGER_REC(idx + 1, 0, 0),
+			    memory_order_acq_rel, memory_order_relaxed))
+			return;
+	}
+}
+
+/*
  * A dead owner's table, if it died in the middle of a deletion (odd
  * seqcount): a record being shifted back can be in two slots at once (the
  * copy is stored before the original is overwritten), and a reaper that

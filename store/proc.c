@@ -140,6 +140,18 @@ bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot)
 	return slot < s->hdr->max_procs && shoal__slot_dead(s, slot, 0);
 }
 
+/* True if the slot is being reaped by a live process other than this one
+ * (whose flagged ledger records are then its own business). */
+bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot)
+{
+	uint64_t st = atomic_load_explicit(&s->procs[slot].state,
+					   memory_order_acquire);
+
+	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING &&
+	       (uint32_t)st != SHOAL__PROC_REAPER(s->slot, s->slot_gen) &&
+	       !shoal__reaper_dead(s, (uint32_t)st, 0);
+}
+
 /* procs_hwm >= i + 1 (relaxed: see layout.h). */
 static void shoal__hwm_raise(struct shoal_store *s, uint32_t i)
 {
@@ -228,24 +240,6 @@ static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
 	       shoal__entry_creator(&s->dir[idx]) == creator;
 }
 
-/* The slot's ledger record for idx gets FLAG: it may or may not be in the
- * entry's counts, so the ledger pass recounts the entry (repair.c)
- * instead of subtracting it. */
-static void shoal__reap_flag(struct shoal_store *s, uint32_t slot,
-			     uint32_t idx)
-{
-	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
-
-	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
-		uint64_t r = atomic_load_explicit(&l[i], memory_order_relaxed);
-
-		if (r && SHOAL__LEDGER_KEY(r) == idx + 1 &&
-		    (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
-			atomic_store_explicit(&l[i], r | SHOAL__LEDGER_FLAG,
-					      memory_order_relaxed);
-	}
-}
-
 /* Releases every directory stripe lock the slot holds. */
 static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
 {
@@ -297,21 +291,22 @@ static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
 			shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
 					     in->block_size ? in->block_size : 1,
 					     &in->block_off);
-		if (idx <= s->dir_mask) /* its hold, recorded, not published */
-			shoal__reap_flag(s, slot, idx);
+		if (idx <= s->dir_mask) /* its hold, recorded, never counted */
+			shoal__ledger_consume(s, slot, idx);
 	}
 	SHOAL__CRASH(s, REAP_CREATE);
 	shoal__reap_stripes(s, slot);
 }
 
 /* An entry whose counts the dead slot may have been changing: recount it
- * without the slot, and abort it if it is the slot's own unsealed one. */
+ * from the live processes (which consumes the slot's record for it,
+ * repair.c), and abort it if it is the slot's own unsealed one. */
 static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 				uint32_t gen, uint32_t idx)
 {
 	uint64_t c;
 
-	shoal__obj_repair(s, idx, slot);
+	shoal__obj_repair(s, idx);
 	SHOAL__CRASH(s, REAP_RECOUNTED);
 	/* Waits only for a REPAIR (object.c: bounded by the repairer, a dead
 	 * one's repair taken over). */
@@ -346,7 +341,6 @@ static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
 		shoal__reap_seal(s, in, idx);
 	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
-		shoal__reap_flag(s, slot, idx);
 		shoal__reap_recount(s, slot, gen, idx);
 	}
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
@@ -355,44 +349,65 @@ static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 /* ------------------------------------------------------------------ */
 /* Step 4: the ledger.                                                 */
 
-/* Gives back one unflagged record at l[i] (FLAG up while it is in flight,
- * down while it waits for a repair to count it). */
+/* The slot's own unsealed entry at idx, aborted with creator_holds of its
+ * holds; 0, or -EAGAIN under REPAIR. */
+static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
+				 uint32_t gen, uint32_t idx, uint32_t creator_holds)
+{
+	uint64_t c;
+
+	if (!shoal__created_by(s, idx, SHOAL__CTL_GEN(atomic_load_explicit(
+					       &s->dir[idx].ctl, memory_order_acquire)),
+			       SHOAL__CREATOR(slot, gen), &c))
+		return 0;
+	return shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), creator_holds,
+				      true);
+}
+
+/*
+ * Gives back the record at rec: FLAG goes up with a CAS from its plain
+ * value (a repair may consume the record first, ledger.c: then there is
+ * nothing to give back), the pins and holds come off the entry (or the
+ * slot's unsealed entry is aborted with them), and the record is crossed
+ * out.  A repair in progress on the entry is let count the record first:
+ * the flag goes down while this waits.
+ */
 static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 				  uint32_t gen, _Atomic uint64_t *rec)
 {
-	uint64_t r = atomic_load_explicit(rec, memory_order_relaxed);
-	uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
-
 	for (;;) {
-		uint64_t c;
+		uint64_t r = atomic_load_explicit(rec, memory_order_acquire), c;
+		uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
 		int rc;
 
-		atomic_store_explicit(rec, r | SHOAL__LEDGER_FLAG,
-				      memory_order_seq_cst);
+		if ((r & SHOAL__LEDGER_FLAG) ||
+		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
+			return; /* consumed by a repair meanwhile */
+		if (!atomic_compare_exchange_strong_explicit(
+			    rec, &r, r | SHOAL__LEDGER_FLAG, memory_order_seq_cst,
+			    memory_order_relaxed))
+			continue;
 		SHOAL__CRASH(s, REAP_FLAGGED);
-		if (shoal__created_by(s, idx, SHOAL__CTL_GEN(atomic_load(
-						      &s->dir[idx].ctl)),
+		if (shoal__created_by(s, idx, SHOAL__CTL_GEN(atomic_load_explicit(
+						      &s->dir[idx].ctl,
+						      memory_order_acquire)),
 				      SHOAL__CREATOR(slot, gen), &c))
 			rc = shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c),
 						    SHOAL__LEDGER_HOLDS(r), true);
 		else
 			rc = shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
 						   SHOAL__LEDGER_HOLDS(r));
-		if (rc != -EAGAIN)
-			break;
+		if (rc != -EAGAIN) {
+			SHOAL__CRASH(s, REAP_GIVEN);
+			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
+					      memory_order_release);
+			return;
+		}
 		/* A repair is counting the entry: let it count this record
 		 * (not given back yet), then try again. */
 		atomic_store_explicit(rec, r, memory_order_seq_cst);
 		shoal__obj_wait_settled(s, &s->dir[idx], true);
 	}
-	SHOAL__CRASH(s, REAP_GIVEN);
-}
-
-/* A record left FLAGGED by a reaper that died: recount its entry. */
-static void shoal__reap_flagged(struct shoal_store *s, uint32_t slot,
-				uint32_t gen, uint64_t r)
-{
-	shoal__reap_recount(s, slot, gen, SHOAL__LEDGER_KEY(r) - 1);
 }
 
 static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
@@ -401,18 +416,19 @@ static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
-		uint64_t r = atomic_load_explicit(&l[i], memory_order_relaxed);
+		uint64_t r = atomic_load_explicit(&l[i], memory_order_acquire);
 		uint32_t key = SHOAL__LEDGER_KEY(r);
 
-		if (!key || key - 1 > s->dir_mask ||
-		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
-			continue; /* empty, corrupt, or given back already */
-		if (r & SHOAL__LEDGER_FLAG)
-			shoal__reap_flagged(s, slot, gen, r);
-		else
+		if (!key || key - 1 > s->dir_mask)
+			continue; /* empty, or corrupt */
+		if (r & SHOAL__LEDGER_FLAG) /* a dead reaper's, in flight */
+			shoal__reap_recount(s, slot, gen, key - 1);
+		else if (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r))
 			shoal__reap_give_back(s, slot, gen, &l[i]);
-		/* Given back: the key stays, with no counts and no FLAG, so
-		 * that lookups in the table still find their way. */
+		/* A crossed-out record (given back, or consumed by a repair):
+		 * its unsealed entry, if it is the slot's, goes now. */
+		while (shoal__reap_abort_own(s, slot, gen, key - 1, 0) == -EAGAIN)
+			shoal__obj_wait_settled(s, &s->dir[key - 1], true);
 		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
 				      memory_order_release);
 	}
@@ -443,9 +459,11 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 {
 	struct shoal__proc *p = &s->procs[slot];
 
+	/* First: a table left mid-deletion is made whole before anything
+	 * reads it (a repair while the fills are reaped may). */
+	shoal__ledger_dedupe(s, slot);
 	shoal__fill_reap(s, slot);
 	SHOAL__CRASH(s, REAP_FILLS);
-	shoal__ledger_dedupe(s, slot);
 	shoal__reap_intent(s, slot, gen);
 	SHOAL__CRASH(s, REAP_INTENT);
 	shoal__end_finish(s, slot);

@@ -7,24 +7,31 @@
  * process's ledger (object.c, the REF protocol); a reaper that finds a dead
  * process's intent naming an entry, or a ledger record that another reaper
  * was giving back when it died (proc.c, FLAG), cannot know whether the CAS
- * landed.  It recounts instead: the entry's counts become the sum of every
- * ledger's record for it, but the dead process's.
+ * landed.  It recounts instead.
+ *
+ * What a recount is.  The entry's counts become the sum of the live
+ * processes' records for it; every dead process's record for it (a slot
+ * whose owner died, reaped yet or not) is consumed: crossed out with a CAS
+ * (ledger.c), so that its reaper never gives it back after.  Whatever a
+ * dead process had is gone from the entry at once, which is right (it is
+ * dead), and no later step counts it twice.
  *
  * One repair at a time, in the whole segment.  Reaping is rare; a single
  * owner makes the repair's own death easy to survive.  The header's repair
  * word (layout.h) names the repairer (its slot and the low bits of its
- * generation), the entry and the excluded slot, in one 64-bit CAS:
+ * generation) and the entry, in one 64-bit CAS:
  *
  *   take    CAS 0 -> word (acquire);
  *   mark    CAS the entry's ctl to set REPAIR (acq_rel: A3 of object.c,
  *           it then sees the intent of every process whose count CAS came
  *           before; while REPAIR is set nobody but the repairer changes the
- *           word, except the end protocol clearing a tombstone's mark);
- *   count   for every slot but the excluded one: a live owner in the middle
- *           of changing this entry is waited for (its CAS meets REPAIR and
- *           it withdraws its intent: A4, its ledger is then final); a dead
- *           process's ledger being given back is read once its reaper is
- *           not in the middle of giving back this entry's record (FLAG);
+ *           word, except the end protocol clearing a tombstone's mark); a
+ *           reusable entry (FREE, an unheld tombstone) is left alone: it
+ *           has nothing to count and may be claimed at any moment;
+ *   count   for every live process: if it is in the middle of changing
+ *           this entry it is waited for (its CAS meets REPAIR and it
+ *           withdraws its intent: A4, its ledger is then final), then its
+ *           record is read; every dead process's record is consumed;
  *   store   the recount with REPAIR cleared (CAS, keeping a mark that the
  *           end protocol may clear meanwhile), then give the word back.
  *
@@ -35,32 +42,32 @@
  * A repairer's death: anyone who waits for the REPAIR bit (object.c,
  * shoal__obj_wait_settled) or for the word looks at the word's owner; if it
  * is dead, it takes the word over with a CAS (so two rescuers cannot both
- * win) and runs the same repair again: every step above is a recount from
- * scratch, so running it twice gives the same answer.
+ * win) and runs the same repair again: a recount from scratch, whose
+ * consumptions are idempotent, gives the same answer.
  *
- * Waits: for a live owner's intent (bounded by that owner's progress, its
- * death noticed by proc.c's test), for a reaper's flagged record (bounded
- * by that reaper, its death noticed the same way), for the word (bounded by
- * the owner, taken over when it dies).  None spins without looking at the
- * peer it waits for.
+ * Waits, each bounded by a live peer whose death is noticed by proc.c's
+ * test: a live owner's intent on the entry (its next steps do not wait);
+ * a live reaper's flagged record (it gives it back or puts the flag down
+ * at once when it meets REPAIR); the word (its owner; taken over when it
+ * dies).  A repairer never waits for a dead process, nor for the slot it
+ * is itself reaping, nor for a ledger whose deletion a dead owner left
+ * half done (read as it is).
  */
 #include <sched.h>
 
 #include "internal.h"
 
 /* The repair word: entry + 1 (25 bits) | repairer slot + 1 (13) << 25 |
- * excluded slot + 1 (13) << 38 | repairer generation, low 13 bits << 51. */
+ * repairer generation, low 24 bits << 38 (all of it: a slot's generation
+ * is 24 bits, so a reused slot never looks like the dead repairer). */
 #define SHOAL__RW_IDX(w) ((uint32_t)((w) & 0x1ffffffu))
 #define SHOAL__RW_OWNER(w) ((uint32_t)((w) >> 25) & 0x1fffu)
-#define SHOAL__RW_EXCL(w) ((uint32_t)((w) >> 38) & 0x1fffu)
-#define SHOAL__RW_GEN(w) ((uint32_t)((w) >> 51) & 0x1fffu)
+#define SHOAL__RW_GEN(w) ((uint32_t)((w) >> 38) & 0xffffffu)
 
-static uint64_t shoal__rw_make(const struct shoal_store *s, uint32_t idx,
-			       uint32_t excl)
+static uint64_t shoal__rw_make(const struct shoal_store *s, uint32_t idx)
 {
 	return (uint64_t)(idx + 1) | ((uint64_t)(s->slot + 1) << 25) |
-	       ((uint64_t)(excl + 1) << 38) |
-	       ((uint64_t)(s->slot_gen & 0x1fffu) << 51);
+	       ((uint64_t)(s->slot_gen & 0xffffffu) << 38);
 }
 
 /* The word's owner is gone (its slot freed, reused or its process dead). */
@@ -73,7 +80,7 @@ static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 		return true;
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
-	    (SHOAL__PROC_GEN(st) & 0x1fffu) != SHOAL__RW_GEN(w))
+	    SHOAL__PROC_GEN(st) != SHOAL__RW_GEN(w))
 		return true;
 	return shoal__proc_dead(s, slot);
 }
@@ -122,27 +129,22 @@ static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 	}
 }
 
-/* q's record for idx once nobody is giving it back (FLAG clear), or as it
- * is if q's reaper died in the middle (a later repair recounts again). */
-static uint64_t shoal__repair_read(struct shoal_store *s, uint32_t q,
-				   uint32_t idx)
-{
-	for (;;) {
-		uint64_t r = shoal__ledger_read_remote(s, q, idx);
-
-		if (!(r & SHOAL__LEDGER_FLAG) || shoal__proc_dead(s, q))
-			return r;
-		sched_yield();
-	}
-}
-
 struct shoal__recount {
 	uint64_t pins;
 	uint64_t holds;
 };
 
+/* A slot whose records count: its owner is alive (LIVE, not dead). */
+static bool shoal__slot_live(const struct shoal_store *s, uint32_t q)
+{
+	uint64_t st = atomic_load_explicit(&s->procs[q].state,
+					   memory_order_acquire);
+
+	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE && !shoal__proc_dead(s, q);
+}
+
 static struct shoal__recount shoal__repair_count(struct shoal_store *s,
-						 uint32_t idx, uint32_t excl)
+						 uint32_t idx)
 {
 	struct shoal__recount n = {0, 0};
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
@@ -153,10 +155,14 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 						   memory_order_acquire);
 		uint64_t r;
 
-		if (q == excl || SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
+		if (!shoal__slot_live(s, q)) {
+			shoal__ledger_consume(s, q, idx);
+			continue;
+		}
 		shoal__wait_intent_clear(s, q, idx);
-		r = shoal__repair_read(s, q, idx);
+		r = shoal__ledger_read_remote(s, q, idx);
 		n.pins += SHOAL__LEDGER_PINS(r);
 		n.holds += SHOAL__LEDGER_HOLDS(r);
 	}
@@ -220,13 +226,13 @@ static bool shoal__repair_store(struct shoal_store *s, uint32_t idx,
 /* Runs the repair the word w names (ours, or taken over). */
 static bool shoal__repair_run(struct shoal_store *s, uint64_t w)
 {
-	uint32_t idx = SHOAL__RW_IDX(w) - 1, excl = SHOAL__RW_EXCL(w) - 1;
+	uint32_t idx = SHOAL__RW_IDX(w) - 1;
 	struct shoal__recount n;
 
 	if (idx > s->dir_mask || !shoal__repair_mark(&s->dir[idx]))
 		return false;
 	SHOAL__CRASH(s, REPAIR_MARKED);
-	n = shoal__repair_count(s, idx, excl);
+	n = shoal__repair_count(s, idx);
 	SHOAL__CRASH(s, REPAIR_COUNTED);
 	return shoal__repair_store(s, idx, n);
 }
@@ -251,7 +257,7 @@ static bool shoal__repair_take_over(struct shoal_store *s, uint64_t w)
 
 	if (!w || !shoal__rw_owner_dead(s, w))
 		return false;
-	mine = shoal__rw_make(s, SHOAL__RW_IDX(w) - 1, SHOAL__RW_EXCL(w) - 1);
+	mine = shoal__rw_make(s, SHOAL__RW_IDX(w) - 1);
 	if (!atomic_compare_exchange_strong_explicit(&s->hdr->repair, &w, mine,
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
@@ -271,9 +277,9 @@ void shoal__repair_rescue(struct shoal_store *s)
 	s->repairing = false;
 }
 
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx, uint32_t excl)
+void shoal__obj_repair(struct shoal_store *s, uint32_t idx)
 {
-	uint64_t mine = shoal__rw_make(s, idx, excl);
+	uint64_t mine = shoal__rw_make(s, idx);
 
 	s->repairing = true;
 	for (;;) {
