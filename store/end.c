@@ -106,10 +106,14 @@ static void shoal__end_free_block(struct shoal_store *s, struct shoal__proc *p,
 	bool mine = p == s->me && !s->reaping;
 
 	if (off && (mine || shoal__heap_rec_owns(&p->cache, &f->block_off, off,
-						 f->block_size)))
+						 f->block_size))) {
 		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
 				     f->block_size ? f->block_size : 1,
 				     &f->block_off);
+		/* Crossed out at once: a later free into this cache may spill
+		 * the block out of it (proc.c, step 0). */
+		atomic_store_explicit(&f->block_off, 0, memory_order_relaxed);
+	}
 }
 
 /* Clears the mark of slot at generation gen, keeping whatever holds the

@@ -119,9 +119,12 @@ static void shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
 {
 	uint64_t off = atomic_load_explicit(&r->block_off, memory_order_relaxed);
 
-	if (shoal__heap_rec_owns(&p->cache, &r->block_off, off, r->block_size))
+	if (shoal__heap_rec_owns(&p->cache, &r->block_off, off, r->block_size)) {
 		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
 				     r->block_size, &r->block_off);
+		/* Crossed out at once (proc.c, step 0: spills). */
+		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
+	}
 }
 
 /* Takes a record (stage 1) for a fill of `size` bytes. */

@@ -219,6 +219,42 @@ int shoal__proc_claim(struct shoal_store *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Step 0: who owns which block.                                       */
+
+static void shoal__decide(struct shoal__proc *p, _Atomic uint64_t *rec,
+			  uint64_t size)
+{
+	uint64_t off = atomic_load_explicit(rec, memory_order_relaxed);
+
+	if (off && !shoal__heap_rec_owns(&p->cache, rec, off, size))
+		atomic_store_explicit(rec, 0, memory_order_relaxed);
+}
+
+/*
+ * Before the reaper frees anything into the dead slot's cache: "a record
+ * owns its block" (heap.h) is read from that cache, and a free into a full
+ * cache spills blocks out of it, so a record still naming a block the dead
+ * process had freed would then look like an owner.  Every record with a
+ * block is decided first (one that does not own its block is crossed out)
+ * and every free made on the slot's behalf crosses its record out at once
+ * (end.c, fill.c, below), so a replacement reaper decides the same.
+ */
+static void shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
+{
+	struct shoal__proc *p = &s->procs[slot];
+
+	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++)
+		if (p->fills[i].stage)
+			shoal__decide(p, &p->fills[i].block_off,
+				      p->fills[i].block_size);
+	if (atomic_load_explicit(&p->intent.op, memory_order_relaxed) ==
+	    SHOAL__OP_CREATE)
+		shoal__decide(p, &p->intent.block_off, p->intent.block_size);
+	if (atomic_load_explicit(&p->free.active, memory_order_relaxed))
+		shoal__decide(p, &p->free.block_off, p->free.block_size);
+}
+
+/* ------------------------------------------------------------------ */
 /* Step 2: the intent.                                                 */
 
 static bool shoal__created_by(const struct shoal_store *s, uint32_t idx,
@@ -287,10 +323,13 @@ static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
 	}
 	if (in->stage == SHOAL__CREATE_NOT_PUBLISHED) {
 		if (shoal__heap_rec_owns(&p->cache, &in->block_off, off,
-					 in->block_size))
+					 in->block_size)) {
 			shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
 					     in->block_size ? in->block_size : 1,
 					     &in->block_off);
+			atomic_store_explicit(&in->block_off, 0,
+					      memory_order_relaxed);
+		}
 		if (idx <= s->dir_mask) /* its hold, recorded, never counted */
 			shoal__ledger_consume(s, slot, idx);
 	}
@@ -460,8 +499,10 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	struct shoal__proc *p = &s->procs[slot];
 
 	/* First: a table left mid-deletion is made whole before anything
-	 * reads it (a repair while the fills are reaped may). */
+	 * reads it (a repair while the fills are reaped may), and every block
+	 * record is decided before anything is freed into the dead cache. */
 	shoal__ledger_dedupe(s, slot);
+	shoal__reap_blocks_decide(s, slot);
 	shoal__fill_reap(s, slot);
 	SHOAL__CRASH(s, REAP_FILLS);
 	shoal__reap_intent(s, slot, gen);
