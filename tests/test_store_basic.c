@@ -838,7 +838,7 @@ Test(store_basic, strerror_names_every_code)
 		SHOAL_EVERSION,	   SHOAL_EOWNERDIED, SHOAL_ETOOMANYPROCS,
 		SHOAL_ELEDGERFULL, SHOAL_ETASK,	     SHOAL_EWORKERDIED,
 		SHOAL_EACTORDIED,  SHOAL_ECANCELLED, SHOAL_EFORKSERVERDIED,
-		SHOAL_ESTOPPED,
+		SHOAL_ESTOPPED,	   SHOAL_EPOOLEXHAUSTED,
 	};
 	static const int errnos[] = {-ENOENT, -EEXIST,	-ETIMEDOUT, -EAGAIN,
 				     -EINVAL, -ENOSPC,	-EPERM,	    -EBUSY,
@@ -849,6 +849,9 @@ Test(store_basic, strerror_names_every_code)
 	for (size_t i = 0; i < no; i++) {
 		const char *a = shoal_strerror(ours[i]);
 
+		for (size_t j = 0; j < i; j++) /* two names, one value */
+			cr_assert_neq(ours[i], ours[j], "codes %zu and %zu are both %d",
+				      i, j, ours[i]);
 		cr_assert_not_null(a, "code %d", ours[i]);
 		cr_assert_gt(strlen(a), 0, "code %d", ours[i]);
 		for (size_t j = 0; j < i; j++)

@@ -35,9 +35,9 @@ enum shoal_error {
 	SHOAL_EBADSEGMENT = -4006,
 	/* The segment was made by another layout version of shoal. */
 	SHOAL_EVERSION = -4007,
-	/* The process that owns the object died (Ray's OwnerDiedError);
-	 * returned by the runtime.  The store itself aborts a dead
-	 * creator's unsealed objects, so its gets keep waiting instead. */
+	/* The process that created the object died before it sealed it
+	 * (Ray's OwnerDiedError): a get of it, or a get that was waiting
+	 * for it, returns this (shoal/store.h). */
 	SHOAL_EOWNERDIED = -4008,
 	/* No free slot in the process table. */
 	SHOAL_ETOOMANYPROCS = -4009,
@@ -63,7 +63,7 @@ enum shoal_error {
 	/* The runtime stopped (shoal_runtime_shutdown, or its driver died):
 	 * what was still pending fails with it, and so does a submit or a
 	 * call made afterwards (from an attached program). */
-	SHOAL_ESTOPPED = -4025,
+	SHOAL_ESTOPPED = -4026,
 };
 
 /* A static, human-readable description of any code returned by shoal
