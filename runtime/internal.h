@@ -77,7 +77,8 @@ struct shoal__boot {
 
 /* A task's or call's ref-argument holds, dropped once it is done. */
 struct shoal__pending {
-	shoal_id ret0;                /* a call's: settled once it is done */
+	shoal_id ret0;                /* its first return */
+	uint32_t nret;                /* a task's returns (ret0's index on) */
 	uint32_t task;                /* a task's record index + 1; 0: a call */
 	uint32_t task_gen;            /* the record's generation for that task */
 	bool own_ret0;                /* dropped too (a fire-and-forget call's) */
@@ -224,6 +225,9 @@ void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h);
 void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
 void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p);
 size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max);
+/* The store's on_drop hook (ctx: the runtime): collects a few, never
+ * waiting for the list. */
+void shoal__pending_on_drop(void *ctx);
 void shoal__pending_flush(struct shoal_runtime *rt);
 int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
 		       const struct shoal__deadline *d, shoal_id *out);

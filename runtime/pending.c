@@ -15,11 +15,14 @@
  *          failing them), so a retry after a worker death, which needs the
  *          arguments again, keeps them; a call: its first return is
  *          settled (sealed, or gone once its holders dropped it).
- *   when   at each submit and call, a few entries (a cursor goes round the
- *          list, so entries are found done in whatever order their tasks
- *          finish: a slow task no longer pins the ones behind it); the
- *          whole list when a put finds no room (shoal__pending_put); the
- *          rest at shutdown (or by the reaper if the process dies).
+ *          A task is done too once every return is settled: the worker
+ *          is only freeing the record then, and no retry needs them.
+ *   when   at each submit, call and drop, a few entries (a cursor goes
+ *          round the list, so entries are found done in whatever order
+ *          their tasks finish: a slow task no longer pins the ones behind
+ *          it); the whole list when a put finds no room
+ *          (shoal__pending_put); the rest at shutdown (or by the reaper if
+ *          the process dies).
  *
  * Waiting for room (shoal__pending_put).  A put that finds the store full
  * drops the holds of every task that is done, and tries again; if nothing
@@ -95,21 +98,25 @@ static bool shoal__pending_done(struct shoal_runtime *rt,
 	 * its pins and holds). */
 	st = atomic_load_explicit(&rt->tasks[p->task - 1].state,
 				  memory_order_relaxed);
-	return SHOAL__TASK_GEN(st) != p->task_gen ||
-	       SHOAL__TASK_PHASE(st) == SHOAL__T_FREE;
+	if (SHOAL__TASK_GEN(st) != p->task_gen ||
+	    SHOAL__TASK_PHASE(st) == SHOAL__T_FREE)
+		return true;
+	/* Every return settled: the worker is only freeing the record, and
+	 * no retry can need the arguments any more (it could fill nothing). */
+	for (uint32_t i = 0; i < p->nret; i++)
+		if (!shoal__obj_settled(rt->store, shoal__ret_id(p->ret0, i)))
+			return false;
+	return p->nret > 0;
 }
 
 /* Drops the holds of done tasks among up to max entries, starting at the
  * cursor; returns how many tasks it let go.  A done entry is replaced by
  * the last one (order does not matter: tasks end in any order). */
-size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max)
+static size_t shoal__pending_collect_locked(struct shoal_runtime *rt,
+					    size_t max)
 {
 	size_t done = 0, seen = 0, i;
 
-	/* Relaxed: a stale count only delays a collect to the next call. */
-	if (!atomic_load_explicit(&rt->pending_hint, memory_order_relaxed))
-		return 0;
-	pthread_mutex_lock(&rt->pending_lock);
 	i = rt->pending_next;
 	for (size_t n = rt->npending; seen < max && seen < n && rt->npending; seen++) {
 		if (i >= rt->npending)
@@ -124,8 +131,35 @@ size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max)
 	}
 	rt->pending_next = i;
 	atomic_store_explicit(&rt->pending_hint, rt->npending, memory_order_relaxed);
+	return done;
+}
+
+size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max)
+{
+	size_t done;
+
+	/* Relaxed: a stale count only delays a collect to the next call. */
+	if (!atomic_load_explicit(&rt->pending_hint, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&rt->pending_lock);
+	done = shoal__pending_collect_locked(rt, max);
 	pthread_mutex_unlock(&rt->pending_lock);
 	return done;
+}
+
+/* The store's on_drop hook of a runtime handle (runtime.c, worker.c): a
+ * dropped result is often its task's end as the caller sees it, so a few
+ * done entries go now, not at the next submit.  Never waits for the list
+ * (another thread collecting, or this drop made by a collect itself). */
+void shoal__pending_on_drop(void *ctx)
+{
+	struct shoal_runtime *rt = ctx;
+
+	if (!atomic_load_explicit(&rt->pending_hint, memory_order_relaxed) ||
+	    pthread_mutex_trylock(&rt->pending_lock))
+		return;
+	shoal__pending_collect_locked(rt, 8);
+	pthread_mutex_unlock(&rt->pending_lock);
 }
 
 void shoal__pending_flush(struct shoal_runtime *rt)

@@ -176,6 +176,8 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 	/* Its waits probe the fork server as they wake (end.c). */
 	rt->store->on_block = shoal__rt_on_block;
 	rt->store->on_block_ctx = rt;
+	rt->store->on_drop = shoal__pending_on_drop; /* pending.c */
+	rt->store->on_drop_ctx = rt;
 	snprintf(rt->name, sizeof rt->name, "%s", shoal__store_name(rt->store));
 	return 0;
 }
@@ -458,6 +460,8 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
 	store->on_block = shoal__rt_on_block; /* end.c */
 	store->on_block_ctx = rt;
+	store->on_drop = shoal__pending_on_drop; /* pending.c */
+	store->on_drop_ctx = rt;
 	*out = rt;
 	return 0;
 }

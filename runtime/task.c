@@ -363,6 +363,8 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	/* Read before parking: once queued the record may run and go. */
 	for (uint32_t i = 0; i < num_returns; i++)
 		refs[i] = shoal__task_ret(&rt->tasks[idx], i);
+	p.ret0 = shoal__task_ret(&rt->tasks[idx], 0);
+	p.nret = num_returns;
 	atomic_fetch_add_explicit(&rt->hdr->tasks_submitted, 1, memory_order_relaxed);
 	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->tasks[idx].state,
 						   memory_order_relaxed));

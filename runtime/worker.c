@@ -190,6 +190,8 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	shoal__store_set_role(w.store, SHOAL__ROLE_WORKER);
 	w.store->on_block = shoal__worker_blocked;
 	w.store->on_block_ctx = &w;
+	w.store->on_drop = shoal__pending_on_drop; /* nested tasks' holds */
+	w.store->on_drop_ctx = &w.rt;
 	shoal__announce_running(&w);
 	while (!shoal__stopping(&w) && !retire)
 		retire = !shoal__worker_step(&w);

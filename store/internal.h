@@ -60,6 +60,11 @@ struct shoal_store {
 	 * the runtime it is blocked); set once, before any concurrent use. */
 	void (*on_block)(void *ctx, bool blocked);
 	void *on_block_ctx;
+	/* Called after every successful drop, outside the store lock (the
+	 * runtime lets go of done tasks' argument holds); set once, before
+	 * any concurrent use. */
+	void (*on_drop)(void *ctx);
+	void *on_drop_ctx;
 	struct shoal__evict_plan {  /* eviction candidates (under lock) */
 		struct shoal__cand *buf;
 		size_t cap;

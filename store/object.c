@@ -1422,7 +1422,11 @@ SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id)
 
 SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
 {
-	return shoal__hold_locked(store, id, -1);
+	int rc = shoal__hold_locked(store, id, -1);
+
+	if (!rc && store->on_drop)
+		store->on_drop(store->on_drop_ctx);
+	return rc;
 }
 
 /* SEALED -> DELETING while pinned, else straight to a DELETED tombstone. */

@@ -361,6 +361,39 @@ Test(runtime_tasks, a_ref_argument_outlives_the_callers_drop)
 	stop(&f);
 }
 
+/*
+ * Issue 8 point 9 (found left over by the chaos program): the holds a
+ * submitter keeps on a task's arguments go when the task is done, not at
+ * its next submit: once every result is read and dropped, and the caller
+ * dropped its own refs, nothing of the tasks is left in the store, with
+ * no submit after.
+ */
+Test(runtime_tasks, a_done_tasks_argument_holds_go_without_another_submit)
+{
+	enum { N = 20 };
+	struct rt_fixture f = start(2, 0);
+	struct shoal_store_stats before, after;
+	int64_t five = 5;
+	shoal_id arg, sums[N];
+
+	tu_assert_rc(shoal_store_stats(f.s, &before), 0);
+	tu_assert_rc(shoal_put(f.s, &five, sizeof five, 0, &arg), 0);
+	for (int i = 0; i < N; i++)
+		sums[i] = submit_add(&f, &five, 1, &arg, 1);
+	tu_assert_rc(shoal_drop(f.s, arg), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(value(&f, sums[i]), 10);
+		tu_assert_rc(shoal_drop(f.s, sums[i]), 0);
+	}
+	cr_assert_eq(shoal_evict(f.s, 1u << 30) >= 0, 1); /* unheld: gone */
+	tu_assert_rc(shoal_store_stats(f.s, &after), 0);
+	cr_assert_eq(after.bytes_used, before.bytes_used,
+		     "%llu bytes left after every ref was dropped (argument holds "
+		     "kept until the next submit)",
+		     (unsigned long long)(after.bytes_used - before.bytes_used));
+	stop(&f);
+}
+
 /* Ray's reference counting: a result lives while someone holds it, and is
  * freed (not cached) when the last ref goes. */
 Test(runtime_tasks, results_are_held_until_dropped_then_freed)
