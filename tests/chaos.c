@@ -1732,12 +1732,20 @@ static void log_kill(struct sup *s, int kind, pid_t pid)
 			(double)(now_ns() - s->b->t0_ns) / 1e9, kind_names[kind], (int)pid);
 }
 
+/* A worker, as shoal_runtime_info listed it (the driver's publisher). */
+static pid_t target_worker(struct sup *s, uint64_t r)
+{
+	uint32_t n = atomic_load_explicit(&s->b->nworkers, memory_order_acquire);
+
+	return n ? atomic_load(&s->b->workers[r % n]) : 0;
+}
+
 /* Each kind: its share of the kills, and where its pids come from. */
 static const struct {
 	int weight;
 	pid_t (*target)(struct sup *s, uint64_t r);
 } kinds[NKINDS] = {
-	[K_WORKER] = {0, NULL},
+	[K_WORKER] = {42, target_worker},
 };
 
 static bool kind_on(struct sup *s, int kind)
