@@ -1740,12 +1740,21 @@ static pid_t target_worker(struct sup *s, uint64_t r)
 	return n ? atomic_load(&s->b->workers[r % n]) : 0;
 }
 
+/* An actor's process, as shoal_actor_list and _info listed it. */
+static pid_t target_actor(struct sup *s, uint64_t r)
+{
+	uint32_t n = atomic_load_explicit(&s->b->nactors, memory_order_acquire);
+
+	return n ? atomic_load(&s->b->actors[r % n]) : 0;
+}
+
 /* Each kind: its share of the kills, and where its pids come from. */
 static const struct {
 	int weight;
 	pid_t (*target)(struct sup *s, uint64_t r);
 } kinds[NKINDS] = {
 	[K_WORKER] = {42, target_worker},
+	[K_ACTOR] = {28, target_actor},
 };
 
 static bool kind_on(struct sup *s, int kind)
