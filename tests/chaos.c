@@ -1748,6 +1748,12 @@ static pid_t target_actor(struct sup *s, uint64_t r)
 	return n ? atomic_load(&s->b->actors[r % n]) : 0;
 }
 
+/* An attached program (the supervisor started it; it is started again). */
+static pid_t target_attached(struct sup *s, uint64_t r)
+{
+	return atomic_load(&s->b->parts[1 + r % 2].pid);
+}
+
 /* Each kind: its share of the kills, and where its pids come from. */
 static const struct {
 	int weight;
@@ -1755,6 +1761,7 @@ static const struct {
 } kinds[NKINDS] = {
 	[K_WORKER] = {42, target_worker},
 	[K_ACTOR] = {28, target_actor},
+	[K_ATTACHED] = {22, target_attached},
 };
 
 static bool kind_on(struct sup *s, int kind)
