@@ -5,6 +5,7 @@
  * every check held, 1 when one failed, 2 for bad usage.
  *
  *   chaos [--duration S]     S seconds of load and kills (default 20)
+ *   --kill-all               also kill the fork server and the driver
  *   --kinds K,K,...          kill only these kinds (worker, actor,
  *                            attached, fork_server, driver)
  *   --kill-ms MIN,MAX        a kill every MIN..MAX ms (default 30,150)
@@ -1267,6 +1268,23 @@ static void load_finish(struct load *l, int64_t deadline_ms)
 		drop_held(l, l->nheld - 1);
 }
 
+/* After the fork server or the driver died: one more task and one more
+ * call, which must fail or resolve like every other. */
+static void load_probe(struct load *l)
+{
+	uint64_t s = rnd(&l->rng);
+	uint32_t z = 64, busy = 0;
+	struct shoal_args a;
+	shoal_id ref;
+
+	args_seed_size(&a, &s, &z);
+	shoal_args_bytes(&a, &busy, sizeof busy);
+	if (l->npend < MAX_PEND && !x_submit(l, l->fn_make, &a, 0, &ref))
+		pend_add(l, ref, s, PK_MAKE);
+	if (l->npend < MAX_PEND)
+		act_call(l);
+}
+
 static int load_init(struct load *l, struct board *b, const struct role_args *ra,
 		     struct shoal_runtime *rt)
 {
@@ -1300,14 +1318,20 @@ static int load_init(struct load *l, struct board *b, const struct role_args *ra
 static void load_run(struct load *l)
 {
 	int64_t start_end = now_ms() + START_MS;
+	uint32_t ph;
 
 	/* The supervisor starts the load once the attached programs run
 	 * (bounded: it aborts the epoch otherwise). */
 	while (phase_of(l->b) == PH_START && now_ms() < start_end)
 		sleep_ms(5);
-	while (phase_of(l->b) == PH_RUN)
+	while ((ph = phase_of(l->b)) == PH_RUN)
 		load_step(l);
-	load_finish(l, now_ms() + RESULT_MS);
+	if (ph == PH_DEAD_FS || ph == PH_DEAD_DRIVER) {
+		load_probe(l);
+		load_finish(l, now_ms() + DEAD_MS);
+	} else {
+		load_finish(l, now_ms() + RESULT_MS);
+	}
 	free(l->buf);
 	l->buf = NULL;
 }
@@ -1587,7 +1611,7 @@ struct sup {
 	int runid;
 	uint64_t seed;
 	int margin;
-	bool gdb, keep_going, verbose, cross_deps, settle, no_result_args;
+	bool kill_all, gdb, keep_going, verbose, cross_deps, settle, no_result_args;
 	int seconds;
 	int kill_min_ms, kill_max_ms;
 	unsigned kinds;           /* mask of enum kill_kind */
@@ -1754,6 +1778,19 @@ static pid_t target_attached(struct sup *s, uint64_t r)
 	return atomic_load(&s->b->parts[1 + r % 2].pid);
 }
 
+/* The fork server, as shoal_runtime_info named it. */
+static pid_t target_fs(struct sup *s, uint64_t r)
+{
+	(void)r;
+	return atomic_load(&s->b->fs_pid);
+}
+
+static pid_t target_driver(struct sup *s, uint64_t r)
+{
+	(void)r;
+	return atomic_load(&s->driver_pid);
+}
+
 /* Each kind: its share of the kills, and where its pids come from. */
 static const struct {
 	int weight;
@@ -1762,6 +1799,8 @@ static const struct {
 	[K_WORKER] = {42, target_worker},
 	[K_ACTOR] = {28, target_actor},
 	[K_ATTACHED] = {22, target_attached},
+	[K_FS] = {2, target_fs},
+	[K_DRIVER] = {2, target_driver},
 };
 
 static bool kind_on(struct sup *s, int kind)
@@ -1794,12 +1833,44 @@ static int pick_kind(struct sup *s, uint64_t *r)
 	return k;
 }
 
+/* Waits (bounded) until the process behind pidfd is gone. */
+static bool wait_gone(int pidfd, int ms)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int r;
+
+	do
+		r = poll(&p, 1, ms);
+	while (r < 0 && errno == EINTR);
+	return r == 1;
+}
+
 static bool targets_live(struct sup *s)
 {
 	struct board *b = s->b;
 
 	return phase_of(b) == PH_RUN && atomic_load(&b->ready) == s->epoch &&
 	       atomic_load(&b->tgt_epoch) == s->epoch && !mode_over(s);
+}
+
+/* The fork server or the driver: killed, then (once it is gone) the
+ * phase says so, and the epoch ends. */
+static void kill_epoch(struct sup *s, int kind, pid_t pid)
+{
+	int pfd = -1;
+
+	if (kind == K_DRIVER)
+		atomic_store(&s->driver_killed, true);
+	if (!kill_ours(pid, s->marker, &pfd)) {
+		atomic_store(&s->driver_killed, false);
+		return;
+	}
+	log_kill(s, kind, pid);
+	if (!wait_gone(pfd, 5000))
+		failf(s->b, "supervisor", "%s %d still there 5 s after SIGKILL",
+		      kind_names[kind], (int)pid);
+	close(pfd);
+	atomic_store(&s->b->phase, kind == K_FS ? PH_DEAD_FS : PH_DEAD_DRIVER);
 }
 
 /* One kill: a random kind, or the next one on if it has no target now. */
@@ -1818,7 +1889,9 @@ static void kill_one(struct sup *s, uint64_t *r)
 	}
 	if (pid <= 0)
 		return;
-	if (kill_ours(pid, s->marker, NULL))
+	if (kind == K_FS || kind == K_DRIVER)
+		kill_epoch(s, kind, pid);
+	else if (kill_ours(pid, s->marker, NULL))
 		log_kill(s, kind, pid);
 }
 
@@ -2294,10 +2367,10 @@ static void print_json(struct sup *s, double secs)
 	int64_t over = INT64_MIN, untimed = 0;
 	uint64_t excused = 0;
 
-	printf("{\"chaos\":\"%s\",\"mode\":\"%s\",\"seed\":%" PRIu64
+	printf("{\"chaos\":\"%s\",\"mode\":\"%s\",\"kill_all\":%s,\"seed\":%" PRIu64
 	       ",\"seconds\":%.1f,\"epochs\":%u,\"kills\":{",
 	       atomic_load(&b->failures) ? "FAIL" : "ok",
-	       "timed",
+	       "timed", s->kill_all ? "true" : "false",
 	       s->seed, secs, s->epochs);
 	for (int k = 0; k < NKINDS; k++)
 		printf("\"%s\":%" PRIu64 ",", kind_names[k], atomic_load(&s->kills[k]));
@@ -2452,7 +2525,8 @@ static int supervisor_main(struct sup *s)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_create(&killer, NULL, killer_main, s);
-	run_epoch(s);
+	while (run_epoch(s))
+		;
 	atomic_store(&s->done, true);
 	pthread_join(killer, NULL);
 	final_check(s);
@@ -2467,7 +2541,7 @@ static int supervisor_main(struct sup *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: chaos [--duration S] "
-		"[--kinds worker,actor,attached,fork_server,driver]\n"
+		"[--kill-all] [--kinds worker,actor,attached,fork_server,driver]\n"
 		"       [--seed N] [--margin MS] [--kill-ms MIN,MAX] "
 		"[--gdb] [--keep-going]\n"
 		"       [--cross-deps] [--no-result-args] [--settle] [-v]\n");
@@ -2535,7 +2609,9 @@ static int parse_sup(int argc, char **argv, struct sup *s)
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(k, "--gdb"))
+		if (!strcmp(k, "--kill-all"))
+			s->kill_all = true;
+		else if (!strcmp(k, "--gdb"))
 			s->gdb = true;
 		else if (!strcmp(k, "--no-result-args"))
 			s->no_result_args = true;
@@ -2555,7 +2631,8 @@ static int parse_sup(int argc, char **argv, struct sup *s)
 			i++;
 	}
 	if (!s->kinds)
-		s->kinds = (1u << K_WORKER) | (1u << K_ACTOR) | (1u << K_ATTACHED);
+		s->kinds = (1u << K_WORKER) | (1u << K_ACTOR) | (1u << K_ATTACHED) |
+			   (s->kill_all ? (1u << K_FS) | (1u << K_DRIVER) : 0);
 	return s->seconds > 0 ? 0 : -1;
 }
 
