@@ -4,7 +4,9 @@
  * holds together (issue 8, "the proof").  A plain main(): exit 0 when
  * every check held, 1 when one failed, 2 for bad usage.
  *
- *   chaos [--duration S]     S seconds of load and kills (default 20)
+ *   chaos [--short]          20 s of load and kills (CI; the default)
+ *   chaos --long N           until N kills (at least), then the checks
+ *   chaos --duration S       S seconds
  *   --kill-all               also kill the fork server and the driver
  *   --kinds K,K,...          kill only these kinds (worker, actor,
  *                            attached, fork_server, driver)
@@ -84,7 +86,7 @@
  * Waits.  Every wait here has a deadline: the supervisor's loop turns
  * every 10 ms and each of its waits (a program's start, end, an epoch's
  * cleanup) is bounded (START_MS, END_MS, EPOCH_CLEAN_MS); the run itself
- * ends after its seconds.  The
+ * ends after its seconds, or its kills, or MAX_RUN_S in any case.  The
  * programs' calls all carry timeouts or are watched (PROMPT_MS,
  * CREATE_MS); a program waiting for the supervisor (request_diag, the
  * driver waiting for the attached programs to end) gives up after a
@@ -143,6 +145,7 @@ extern char **environ;
 #define END_MS 45000         /* a program ends its load within this */
 #define EPOCH_CLEAN_MS 15000 /* an epoch's processes and file go */
 #define SHORT_SECONDS 20
+#define MAX_RUN_S 7200       /* --long gives up after this */
 #define DEFAULT_MARGIN_MS 1000
 #define LAG_MS 250           /* the supervisor slept 10 ms, woke this late */
 #define HANG_EXTRA_MS 5000   /* the watchdog: in flight bound + this */
@@ -1612,7 +1615,8 @@ struct sup {
 	uint64_t seed;
 	int margin;
 	bool kill_all, gdb, keep_going, verbose, cross_deps, settle, no_result_args;
-	int seconds;
+	int seconds;              /* 0: until kills_target */
+	uint64_t kills_target;    /* 0: until seconds */
 	int kill_min_ms, kill_max_ms;
 	unsigned kinds;           /* mask of enum kill_kind */
 	uint32_t epoch;
@@ -1632,13 +1636,25 @@ struct sup {
 	bool stall_said[NPARTS];
 	bool fatal;               /* a hang: the run stops */
 	bool diag_done;
+	_Atomic bool gave_up;
 	int64_t last_turn_ns;
 	uint32_t epochs;
 };
 
 static bool mode_over(struct sup *s)
 {
-	return now_ms() - s->run_start_ms >= (int64_t)s->seconds * 1000;
+	int64_t ran = now_ms() - s->run_start_ms;
+
+	if (!s->kills_target)
+		return ran >= (int64_t)s->seconds * 1000;
+	if (atomic_load(&s->kills_total) >= s->kills_target)
+		return true;
+	if (ran < (int64_t)MAX_RUN_S * 1000)
+		return false;
+	if (!atomic_exchange(&s->gave_up, true)) /* killer and main thread */
+		failf(s->b, "supervisor", "%" PRIu64 " kills of %" PRIu64 " after %d s",
+		      atomic_load(&s->kills_total), s->kills_target, MAX_RUN_S);
+	return true;
 }
 
 /* Spawning ----------------------------------------------------------- */
@@ -2370,7 +2386,7 @@ static void print_json(struct sup *s, double secs)
 	printf("{\"chaos\":\"%s\",\"mode\":\"%s\",\"kill_all\":%s,\"seed\":%" PRIu64
 	       ",\"seconds\":%.1f,\"epochs\":%u,\"kills\":{",
 	       atomic_load(&b->failures) ? "FAIL" : "ok",
-	       "timed", s->kill_all ? "true" : "false",
+	       s->kills_target ? "long" : "timed", s->kill_all ? "true" : "false",
 	       s->seed, secs, s->epochs);
 	for (int k = 0; k < NKINDS; k++)
 		printf("\"%s\":%" PRIu64 ",", kind_names[k], atomic_load(&s->kills[k]));
@@ -2540,7 +2556,7 @@ static int supervisor_main(struct sup *s)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: chaos [--duration S] "
+	fprintf(stderr, "usage: chaos [--short | --long KILLS | --duration S] "
 		"[--kill-all] [--kinds worker,actor,attached,fork_server,driver]\n"
 		"       [--seed N] [--margin MS] [--kill-ms MIN,MAX] "
 		"[--gdb] [--keep-going]\n"
@@ -2576,8 +2592,12 @@ static int parse_role(int argc, char **argv, struct role_args *ra)
 /* An option with a value; -1 if k is none of them or v is bad. */
 static int parse_sup_value(struct sup *s, const char *k, const char *v)
 {
-	if (!strcmp(k, "--duration")) {
+	if (!strcmp(k, "--long")) {
+		s->kills_target = strtoull(v, NULL, 10);
+		s->seconds = 0;
+	} else if (!strcmp(k, "--duration")) {
 		s->seconds = atoi(v);
+		s->kills_target = 0;
 	} else if (!strcmp(k, "--seed")) {
 		s->seed = strtoull(v, NULL, 10);
 	} else if (!strcmp(k, "--margin")) {
@@ -2609,7 +2629,9 @@ static int parse_sup(int argc, char **argv, struct sup *s)
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(k, "--kill-all"))
+		if (!strcmp(k, "--short"))
+			s->seconds = SHORT_SECONDS;
+		else if (!strcmp(k, "--kill-all"))
 			s->kill_all = true;
 		else if (!strcmp(k, "--gdb"))
 			s->gdb = true;
@@ -2633,7 +2655,7 @@ static int parse_sup(int argc, char **argv, struct sup *s)
 	if (!s->kinds)
 		s->kinds = (1u << K_WORKER) | (1u << K_ACTOR) | (1u << K_ATTACHED) |
 			   (s->kill_all ? (1u << K_FS) | (1u << K_DRIVER) : 0);
-	return s->seconds > 0 ? 0 : -1;
+	return s->seconds > 0 || s->kills_target > 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
