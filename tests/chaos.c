@@ -24,6 +24,8 @@
  *                            to take each other's results (dep_for)
  *   --no-result-args         calls take no unsealed results as arguments
  *                            (act_call)
+ *   --no-parked              a task's ref argument is sealed before it
+ *                            is submitted (sealed_first)
  *   --settle                 before the bytes check, submit until the
  *                            holds on done tasks' arguments are dropped
  *                            (driver_settle)
@@ -350,6 +352,7 @@ struct board {
 	uint32_t cross_deps;            /* --cross-deps (set before spawns) */
 	uint32_t settle;                /* --settle (set before spawns) */
 	uint32_t no_result_args;        /* --no-result-args (ditto) */
+	uint32_t no_parked;             /* --no-parked (ditto) */
 	_Atomic uint32_t epoch;         /* supervisor */
 	_Atomic uint32_t phase;         /* supervisor */
 	_Atomic uint32_t ready;         /* driver: its runtime is up (epoch) */
@@ -1104,6 +1107,29 @@ static void args_seed_size(struct shoal_args *a, const uint64_t *seed,
 	shoal_args_bytes(a, size, sizeof *size);
 }
 
+/* --no-parked: waits until A is sealed (so that check(A) is not parked
+ * on it); false if A failed (then A is resolved and dropped here). */
+static bool sealed_first(struct load *l, shoal_id ra, uint64_t sa)
+{
+	int64_t deadline = now_ms() + RESULT_MS;
+
+	pend_add(l, ra, sa, PK_MAKE);
+	for (;;) {
+		struct shoal_view v;
+		int rc = x_get(l, OP_RESOLVE, ra, 300, &v);
+
+		if (rc == 0) {
+			x_release(l, &v);
+			l->npend--; /* still held: the caller decides */
+			return true;
+		}
+		if (rc != -ETIMEDOUT || now_ms() >= deadline) {
+			resolve_one(l, l->npend - 1, now_ms());
+			return false;
+		}
+	}
+}
+
 /* make(sA) -> check(sB, A, a held object), A dropped at once or kept. */
 static void act_chain(struct load *l)
 {
@@ -1118,6 +1144,8 @@ static void act_chain(struct load *l)
 	args_seed_size(&a, &sa, &za);
 	shoal_args_bytes(&a, &busy, sizeof busy);
 	if (x_submit(l, l->fn_make, &a, rnd_below(&l->rng, 2), &ra))
+		return;
+	if (l->b->no_parked && !sealed_first(l, ra, sa))
 		return;
 	args_seed_size(&a, &sb, &zb);
 	shoal_args_ref(&a, ra);
@@ -1615,6 +1643,7 @@ struct sup {
 	uint64_t seed;
 	int margin;
 	bool kill_all, gdb, keep_going, verbose, cross_deps, settle, no_result_args;
+	bool no_parked;
 	int seconds;              /* 0: until kills_target */
 	uint64_t kills_target;    /* 0: until seconds */
 	int kill_min_ms, kill_max_ms;
@@ -2518,6 +2547,7 @@ static int board_create(struct sup *s)
 	s->b->cross_deps = s->cross_deps;
 	s->b->settle = s->settle;
 	s->b->no_result_args = s->no_result_args;
+	s->b->no_parked = s->no_parked;
 	s->b->t0_ns = now_ns();
 	for (int i = 0; i < NPARTS; i++)
 		atomic_store(&s->b->parts[i].op_kind, -1);
@@ -2560,7 +2590,7 @@ static int usage(void)
 		"[--kill-all] [--kinds worker,actor,attached,fork_server,driver]\n"
 		"       [--seed N] [--margin MS] [--kill-ms MIN,MAX] "
 		"[--gdb] [--keep-going]\n"
-		"       [--cross-deps] [--no-result-args] [--settle] [-v]\n");
+		"       [--cross-deps] [--no-result-args] [--no-parked] [--settle] [-v]\n");
 	return 2;
 }
 
@@ -2635,6 +2665,8 @@ static int parse_sup(int argc, char **argv, struct sup *s)
 			s->kill_all = true;
 		else if (!strcmp(k, "--gdb"))
 			s->gdb = true;
+		else if (!strcmp(k, "--no-parked"))
+			s->no_parked = true;
 		else if (!strcmp(k, "--no-result-args"))
 			s->no_result_args = true;
 		else if (!strcmp(k, "--settle"))
