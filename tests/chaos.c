@@ -1611,8 +1611,12 @@ static int attached_main(const struct role_args *ra)
 	t0 = op_begin(p, OP_ATTACH, PROMPT_MS);
 	rc = op_end_p(b, p, "attached", ra->margin, OP_ATTACH, t0, -1,
 		      shoal_runtime_attach(ra->name, &rt));
-	if (rc)
+	if (rc) {
+		if (phase_of(b) == PH_RUN)
+			fprintf(stderr, "chaos: note: attach returned %s\n",
+				shoal_strerror(rc));
 		return 3; /* the supervisor starts it again while the load runs */
+	}
 	if (load_init(&l, b, ra, rt))
 		return 1;
 	load_run(&l);
