@@ -251,6 +251,8 @@ void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
 		;
 	int status;
 
+	/* block: only once every child was SIGKILLed (they exit without
+	 * running any code), so the wait is bounded. */
 	while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0)
 		shoal__fs_child_exited(fs, pid, status);
 }

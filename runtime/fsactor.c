@@ -359,6 +359,7 @@ static int shoal__fs_kill(struct shoal__fs *fs, const struct shoal__fs_msg *m)
 	if (!pid)
 		return SHOAL_EACTORDIED;
 	kill(pid, SIGKILL); /* our own child, not reaped yet: no pid reuse */
+	/* Bounded: a SIGKILLed child exits without running any code. */
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;

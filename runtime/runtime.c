@@ -250,6 +250,7 @@ static int shoal__rt_fork_server(struct shoal_runtime *rt)
 		shoal__fs_main(&rt->boot);
 	}
 	close(sv[1]);
+	/* Bounded: the middle child forks the fork server and exits. */
 	while (waitpid(mid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
