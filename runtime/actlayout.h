@@ -64,7 +64,9 @@ enum shoal__actor_phase {
  *              a call that raced with the death is drained by one of them.
  *  generation  the fork server, when it starts an actor in the slot
  *              (release, before state leaves FREE; handles carry it).
- *  pid         the fork server, at each fork, 0 when it reaped it.
+ *  pid, start  the fork server, at each fork (start: the process's start
+ *              time, so that a reused pid never passes for it), 0 when it
+ *              reaped it.
  *  klass ..    name, options, ctor args: the fork server while the slot
  *              is FREE or RECYCLING; read-only while the actor lives.
  *  restarts    the fork server.
@@ -98,7 +100,9 @@ struct shoal__actor_slot {
 	_Atomic uint32_t kill_flags;
 	uint32_t ctor_nargs;
 	uint32_t ctor_len;
-	uint8_t pad0_[64 - 40];
+	/* The fork server, before pid: the process's start time (end.c). */
+	_Atomic uint64_t start;
+	uint8_t pad0_[64 - 48];
 	/* Line 1: rung by every lane of the actor (lane.h). */
 	struct shoal__event doorbell;
 	/* Line 2: the actor's process. */

@@ -124,9 +124,13 @@ int shoal__rt_end(struct shoal__rt_hdr *h, int code)
 
 /* A process of the runtime's that may still run: its live store slot by
  * pid (pid + start time decide), or, if it has none (not attached yet, or
- * reaped), its pid in /proc. */
-static bool shoal__pid_alive(struct shoal_store *s, int32_t pid)
+ * reaped), its pid in /proc with the start time the fork server recorded
+ * when it forked it (0: not recorded, any process with that pid counts).
+ * A pid that a dead child left and another process reused never counts. */
+static bool shoal__pid_alive(struct shoal_store *s, int32_t pid, uint64_t start)
 {
+	uint64_t now;
+
 	if (pid <= 0 || pid == getpid())
 		return false;
 	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
@@ -134,10 +138,13 @@ static bool shoal__pid_alive(struct shoal_store *s, int32_t pid)
 						   memory_order_acquire);
 
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
-		    SHOAL__PROC_PID(st) == pid)
+		    SHOAL__PROC_PID(st) == pid &&
+		    (!start || atomic_load_explicit(&s->procs[i].start_time,
+						    memory_order_relaxed) == start))
 			return !shoal__proc_dead(s, i);
 	}
-	return shoal__proc_start_time(pid) != 0;
+	now = shoal__proc_start_time(pid);
+	return now && (!start || now == start);
 }
 
 /* Any worker, actor or fork server process still alive. */
@@ -146,20 +153,26 @@ static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h
 	struct shoal__rt_worker *w = shoal__rt_workers(h);
 	struct shoal__actor_slot *a = shoal__act_slots(h);
 
-	if (shoal__pid_alive(s, atomic_load_explicit(&h->fs_pid, memory_order_relaxed)))
+	if (shoal__pid_alive(s, atomic_load_explicit(&h->fs_pid, memory_order_relaxed),
+			     0))
 		return true;
 	for (uint32_t i = 0; i < h->max_workers; i++) {
 		uint32_t st = atomic_load_explicit(&w[i].state, memory_order_acquire);
+		/* Acquire: the start time stored before it (forkserver.c). */
+		int32_t pid = atomic_load_explicit(&w[i].pid, memory_order_acquire);
 
 		if ((st == SHOAL__WK_STARTING || st == SHOAL__WK_RUNNING) &&
-		    shoal__pid_alive(s, atomic_load_explicit(&w[i].pid,
-							      memory_order_relaxed)))
+		    shoal__pid_alive(s, pid, atomic_load_explicit(
+					     &w[i].start, memory_order_relaxed)))
 			return true;
 	}
-	for (uint32_t i = 0; i < h->max_actors; i++)
-		if (shoal__pid_alive(s, atomic_load_explicit(&a[i].pid,
-							     memory_order_relaxed)))
+	for (uint32_t i = 0; i < h->max_actors; i++) {
+		int32_t pid = atomic_load_explicit(&a[i].pid, memory_order_acquire);
+
+		if (shoal__pid_alive(s, pid, atomic_load_explicit(
+						     &a[i].start, memory_order_relaxed)))
 			return true;
+	}
 	return false;
 }
 

@@ -176,6 +176,10 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 		shoal__fs_child(fs, index, self);
 	fs->kids[index] = pid;
 	atomic_fetch_add_explicit(&w->generation, 1, memory_order_relaxed);
+	/* Our child, not reaped yet: its pid is its own.  Relaxed: the
+	 * release store of pid publishes it. */
+	atomic_store_explicit(&w->start, shoal__proc_start_time(pid),
+			      memory_order_relaxed);
 	atomic_store_explicit(&w->pid, pid, memory_order_release);
 	atomic_fetch_add_explicit(&fs->hdr->workers_started, 1, memory_order_relaxed);
 	return pid;

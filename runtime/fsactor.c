@@ -196,7 +196,11 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 		shoal__actor_main(fs->boot, i, self);
 	}
 	fs->act_kids[i] = pid;
-	atomic_store_explicit(&a->pid, pid, memory_order_relaxed);
+	/* Our child, not reaped yet: its pid is its own (end.c reads the
+	 * start time after the pid: release, acquire). */
+	atomic_store_explicit(&a->start, shoal__proc_start_time(pid),
+			      memory_order_relaxed);
+	atomic_store_explicit(&a->pid, pid, memory_order_release);
 	return 0;
 }
 

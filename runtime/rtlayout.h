@@ -24,7 +24,7 @@
 #include "../store/layout.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 4u
+#define SHOAL__RT_VERSION 5u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -122,7 +122,11 @@ struct shoal__rt_worker {
 	_Atomic uint32_t blocked;   /* the worker: asleep in a get in a task */
 	_Atomic uint64_t tasks_run; /* the worker (statistics) */
 	_Atomic uint32_t spinning;  /* the worker: idle and spinning */
-	uint8_t pad1_[64 - 28];
+	uint32_t pad0_;
+	/* The fork server, before it publishes pid (release): the process's
+	 * start time, so that a reused pid never passes for it (end.c). */
+	_Atomic uint64_t start;
+	uint8_t pad1_[64 - 40];
 };
 static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
 

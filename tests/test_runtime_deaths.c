@@ -586,6 +586,60 @@ Test(runtime_deaths, the_fork_servers_death_fails_every_waiter)
 /* A driver's fork server dies while the driver sleeps in a get with no
  * timeout: the get returns (the fork server's death is noticed by the
  * waiter itself). */
+/*
+ * Found by the chaos program (--kill-all, in CI): after the fork server's
+ * death the sweep waits until none of its children is alive, and a child
+ * whose store slot was already reaped was looked up by pid alone: a pid
+ * reused by an unrelated process kept the sweep from ever running, and
+ * pending work never failed.  Here the dead actor's slot is made to name a
+ * live decoy's pid (as a reused pid would) with the start time the fork
+ * server recorded for the real actor.
+ */
+Test(runtime_deaths, a_reused_pid_does_not_hold_up_the_sweep)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = rt_opts(name);
+	struct shoal_runtime_info info;
+	struct shoal__actor_slot *slots;
+	struct rt_test x;
+	struct shoal_actor a;
+	shoal_id queued, gate;
+	pid_t decoy;
+	void *buf;
+
+	rt_start(&x, &o);
+	a = waiter(&x);
+	cr_assert_gt(actor_pid(&x, a), 0);
+	decoy = tu_fork();
+	if (decoy == 0) {
+		for (;;)
+			pause();
+	}
+	/* A task parked on a gate: pending, nothing to run it but a sweep. */
+	gate = shoal_id_next(x.s);
+	tu_assert_rc(shoal_create(x.s, gate, 8, NULL, 0, 0, &buf), 0);
+	{
+		struct shoal_args args;
+
+		shoal_args_init(&args);
+		tu_assert_rc(shoal_args_ref(&args, gate), 0);
+		tu_assert_rc(shoal_submit(x.rt, shoal_function(x.rt, "noop"), &args,
+					  1, &queued), 0);
+	}
+	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
+	cr_assert_eq(kill(info.fork_server_pid, SIGKILL), 0);
+	/* (the actor dies with it: PR_SET_PDEATHSIG) */
+	slots = shoal__act_slots(x.rt->hdr);
+	atomic_store(&slots[a.index].pid, decoy); /* the reused pid */
+	expect_get(x.s, queued, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS,
+		   "a task pending when the fork server died");
+	tu_kill(decoy);
+	tu_assert_rc(shoal_abort(x.s, gate), 0);
+	shoal_drop(x.s, queued);
+	shoal_runtime_shutdown(x.rt);
+	shoal_registry_close(x.reg);
+}
+
 Test(runtime_deaths, a_get_with_no_timeout_hears_of_the_fork_servers_death)
 {
 	struct shoal_runtime_options o = rt_opts(NULL);
