@@ -42,8 +42,11 @@ fi
 
 # One summary per directory: "lines: P% (a out of b)", "branches: ...".
 for dir in store runtime; do
+	# The report goes to a file of the build directory: gcovr replaces
+	# its output file, and --output /dev/null made /dev/null a regular
+	# file for every later command on the machine.
 	out=$(gcovr --root . --filter "$dir/" --print-summary \
-		--output /dev/null build-cov) || {
+		--output "build-cov/coverage-$dir.txt" build-cov) || {
 		echo "coverage: gcovr failed for $dir/" >&2
 		exit 1
 	}
