@@ -352,6 +352,35 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 	shoal__requeue_sweep(r);
 }
 
+/*
+ * An actor call's ref argument, which it may have to wait for (a task's
+ * are sealed before it runs).  The caller holds it until the call is
+ * done, so it exists (live, or a tombstone that answers) unless its
+ * caller died: then a dead creator's unsealed argument was aborted, and
+ * its OWNERDIED tombstone may already be reused by the time this wakes.
+ * So a wait with no bound goes in slices, and an argument whose ID is no
+ * longer in the directory at all fails the call with SHOAL_EOWNERDIED
+ * instead of being waited for for ever.
+ */
+#define SHOAL__ARG_SLICE_MS 1000
+
+static int shoal__get_arg(struct shoal_store *s, shoal_id ref, int timeout_ms,
+			  struct shoal_view *v)
+{
+	uint64_t c;
+	int rc;
+
+	if (timeout_ms >= 0)
+		return shoal_get(s, ref, timeout_ms, v);
+	for (;;) {
+		rc = shoal_get(s, ref, SHOAL__ARG_SLICE_MS, v);
+		if (rc != -ETIMEDOUT)
+			return rc;
+		if (shoal__dir_lookup(s, ref, &c) < 0)
+			return SHOAL_EOWNERDIED;
+	}
+}
+
 /* Resolves argument i (a pinned view for a ref); fails the task on error. */
 static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 {
@@ -371,7 +400,7 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 	memcpy(&ref, data, sizeof ref);
 	/* A task was parked until every argument was sealed (deps.c): no
 	 * wait there; an actor call waits (arg_timeout_ms). */
-	rc = shoal_get(t->rt->store, ref, t->v.arg_timeout_ms, &t->views[i]);
+	rc = shoal__get_arg(t->rt->store, ref, t->v.arg_timeout_ms, &t->views[i]);
 	if (rc && shoal_error_message(t->rt->store, ref, t->msg, sizeof t->msg) >= 0)
 		return shoal__fail(t, rc, NULL); /* the same error, passed on */
 	if (rc)

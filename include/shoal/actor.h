@@ -22,7 +22,10 @@
  * by the caller (drop each when done), and are filled by the actor.
  * By-value arguments that do not fit in the record go into the store and
  * travel as refs; ref arguments are kept alive until the call is done.
- * The actor waits for an unsealed ref argument before it runs the call.
+ * The actor waits for an unsealed ref argument before it runs the call;
+ * if that argument's creator dies before sealing it, or the ID is not in
+ * the store at all (checked once a second), the call fails with
+ * SHOAL_EOWNERDIED instead.
  *
  * Ordering: calls one thread makes on one actor run in the order it made
  * them (one lane per process, written under its lock, read in order).
