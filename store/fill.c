@@ -148,6 +148,38 @@ static int shoal__fill_rec_open(struct shoal_store *s, uint64_t size,
 	return rc < 0 ? rc : 0;
 }
 
+/* A fill of at most SHOAL__INLINE_MAX bytes: no block, so the record and
+ * the claim take one lock section. */
+static int shoal__fill_begin_inline(struct shoal_store *s, shoal_id id,
+				    uint64_t size, struct shoal__fill *f,
+				    void **buf)
+{
+	struct shoal__fill_rec *r;
+	int rc;
+
+	shoal__lock(s);
+	rc = shoal__fill_rec_take(s);
+	if (rc >= 0) {
+		f->rec = (uint32_t)rc;
+		r = &s->me->fills[f->rec];
+		r->entry = UINT32_MAX;
+		r->block_size = 0;
+		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
+		r->stage = 1;
+		f->off = 0;
+		f->size = size;
+		f->inl = 0;
+		SHOAL__CRASH(s, FILL_ALLOCATED);
+		rc = shoal__fill_claim(s, id, f);
+		if (rc)
+			r->stage = 0;
+	}
+	shoal__unlock(s);
+	if (!rc)
+		*buf = &f->inl;
+	return rc;
+}
+
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf)
 {
@@ -157,6 +189,8 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 
 	if (!s || !f || !buf || shoal_id_is_nil(id))
 		return -EINVAL;
+	if (size <= SHOAL__INLINE_MAX)
+		return shoal__fill_begin_inline(s, id, size, f, buf);
 	rc = shoal__fill_rec_open(s, size, f);
 	if (rc)
 		return rc;

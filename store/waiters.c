@@ -78,8 +78,16 @@ static void shoal__waiter_wake(struct shoal__waiter *w)
  */
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 {
-	uint32_t ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
-						memory_order_seq_cst);
+	uint32_t ref;
+
+	/* Closed already (a sealed object's end): no push can succeed on a
+	 * closed stack, and only a publish of a reused entry reopens it,
+	 * which cannot happen while the caller seals or ends this one. */
+	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) ==
+	    SHOAL__WAITERS_CLOSED)
+		return;
+	ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
+				       memory_order_seq_cst);
 	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
 	uint64_t deps = 0, dep_max = 0;
 	shoal_id id = SHOAL_ID_NIL;
