@@ -127,25 +127,34 @@ static void shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
 	}
 }
 
-/* Takes a record (stage 1) for a fill of `size` bytes. */
+/* Under the lock: takes a record (stage 1) for a fill of `size` bytes;
+ * its index, or -EBUSY. */
+static int shoal__fill_rec_start(struct shoal_store *s, uint64_t size,
+				 struct shoal__fill *f)
+{
+	struct shoal__fill_rec *r;
+	int rc = shoal__fill_rec_take(s);
+
+	if (rc < 0)
+		return rc;
+	f->rec = (uint32_t)rc;
+	r = &s->me->fills[f->rec];
+	r->entry = UINT32_MAX;
+	r->block_size = size > SHOAL__INLINE_MAX ? size : 0;
+	atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
+	r->stage = 1;
+	return 0;
+}
+
 static int shoal__fill_rec_open(struct shoal_store *s, uint64_t size,
 				struct shoal__fill *f)
 {
-	struct shoal__fill_rec *r;
 	int rc;
 
 	shoal__lock(s);
-	rc = shoal__fill_rec_take(s);
-	if (rc >= 0) {
-		f->rec = (uint32_t)rc;
-		r = &s->me->fills[f->rec];
-		r->entry = UINT32_MAX;
-		r->block_size = size > SHOAL__INLINE_MAX ? size : 0;
-		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
-		r->stage = 1;
-	}
+	rc = shoal__fill_rec_start(s, size, f);
 	shoal__unlock(s);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* A fill of at most SHOAL__INLINE_MAX bytes: no block, so the record and
@@ -154,25 +163,18 @@ static int shoal__fill_begin_inline(struct shoal_store *s, shoal_id id,
 				    uint64_t size, struct shoal__fill *f,
 				    void **buf)
 {
-	struct shoal__fill_rec *r;
 	int rc;
 
 	shoal__lock(s);
-	rc = shoal__fill_rec_take(s);
-	if (rc >= 0) {
-		f->rec = (uint32_t)rc;
-		r = &s->me->fills[f->rec];
-		r->entry = UINT32_MAX;
-		r->block_size = 0;
-		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
-		r->stage = 1;
+	rc = shoal__fill_rec_start(s, size, f);
+	if (!rc) {
 		f->off = 0;
 		f->size = size;
 		f->inl = 0;
 		SHOAL__CRASH(s, FILL_ALLOCATED);
 		rc = shoal__fill_claim(s, id, f);
 		if (rc)
-			r->stage = 0;
+			s->me->fills[f->rec].stage = 0;
 	}
 	shoal__unlock(s);
 	if (!rc)
@@ -195,8 +197,7 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 	if (rc)
 		return rc;
 	r = &s->me->fills[f->rec];
-	if (size > SHOAL__INLINE_MAX)
-		rc = shoal__obj_alloc(s, size, timeout_ms, &off, &r->block_off);
+	rc = shoal__obj_alloc(s, size, timeout_ms, &off, &r->block_off);
 	SHOAL__CRASH(s, FILL_ALLOCATED);
 	f->off = off.v;
 	f->size = size;
