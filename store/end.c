@@ -77,7 +77,7 @@ uint64_t shoal__end_marked(const struct shoal_store *s, uint64_t n)
 	return shoal__with_mark(n, s->slot);
 }
 
-bool shoal__end_cas(struct shoal_store *s, uint32_t idx, uint64_t c,
+static bool shoal__end_cas(struct shoal_store *s, uint32_t idx, uint64_t c,
 		    uint64_t n)
 {
 	/* seq_cst: the ending state is stored before the waiter stack is
@@ -134,12 +134,11 @@ static void shoal__end_unmark(struct shoal__entry *e, uint32_t slot,
 		;
 }
 
-static bool shoal__end_pending(const struct shoal_store *s, uint32_t slot,
-			       const struct shoal__free_rec *f, uint64_t c)
+static bool shoal__end_pending(uint32_t slot, const struct shoal__free_rec *f,
+			       uint64_t c)
 {
 	unsigned st = SHOAL__CTL_STATE(c);
 
-	(void)s;
 	return SHOAL__CTL_GEN(c) == f->gen && st != SHOAL__E_CREATED &&
 	       st != SHOAL__E_SEALED && SHOAL__CTL_MARK(c) == slot + 1;
 }
@@ -157,7 +156,7 @@ void shoal__end_finish(struct shoal_store *s, uint32_t slot)
 		return;
 	}
 	e = &s->dir[f->entry];
-	if (shoal__end_pending(s, slot, f,
+	if (shoal__end_pending(slot, f,
 			       atomic_load_explicit(&e->ctl, memory_order_acquire))) {
 		shoal__waiters_close(s, e);
 		SHOAL__CRASH(s, END_CLOSED);

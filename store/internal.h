@@ -206,8 +206,6 @@ void shoal__end_arm(struct shoal_store *s, uint32_t idx, uint32_t gen,
 		    const struct shoal__desc *d);
 void shoal__end_disarm(struct shoal_store *s);
 uint64_t shoal__end_marked(const struct shoal_store *s, uint64_t n);
-bool shoal__end_cas(struct shoal_store *s, uint32_t idx, uint64_t c,
-		    uint64_t n);
 void shoal__end_finish(struct shoal_store *s, uint32_t slot);
 /* Records what this handle's process is (relaxed: read by tools). */
 static inline void shoal__store_set_role(struct shoal_store *s, uint32_t role)

@@ -350,7 +350,8 @@ uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen, bool owner_died)
  * holds when a reaper does (owner_died: the tombstone says so).  Other
  * holds keep a tombstone.  An entry being
  * filled gets DELETING instead and its filler ends it (fill.c).  0 (done,
- * or nothing to abort), or -EAGAIN under REPAIR.
+ * or its abort under way), -ENOENT if it is no longer that unsealed entry
+ * (a filler sealed it: nothing was taken from it), -EAGAIN under REPAIR.
  */
 int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			   uint32_t creator_holds, bool owner_died)
@@ -365,8 +366,10 @@ int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 		if (c & SHOAL__CTL_REPAIR)
 			return -EAGAIN;
 		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
-		    SHOAL__CTL_GEN(c) != gen || (c & SHOAL__CTL_DELETING))
-			return 0;
+		    SHOAL__CTL_GEN(c) != gen)
+			return -ENOENT; /* sealed, or gone, meanwhile */
+		if (c & SHOAL__CTL_DELETING)
+			return 0; /* its abort is under way (fill.c) */
 		left = SHOAL__CTL_HOLDS(c) > creator_holds
 			       ? SHOAL__CTL_HOLDS(c) - creator_holds : 0;
 		if (!(c & SHOAL__CTL_FILLING)) {
@@ -875,19 +878,21 @@ static void shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 	uint32_t mine = SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(
 				s->ledger, s->ledger_mask, idx)) ? 1 : 0;
 	struct shoal__ledger_pos pos;
+	int rc;
 
 	if (mine && shoal__ledger_check(s, idx, 0, -1, &pos))
 		mine = 0;
 	for (;;) {
 		shoal__intent_ref(s, idx);
 		SHOAL__CRASH(s, ABORT_INTENT);
-		if (shoal__obj_abort_entry(s, idx, gen, mine, false) != -EAGAIN)
+		rc = shoal__obj_abort_entry(s, idx, gen, mine, false);
+		if (rc != -EAGAIN)
 			break;
 		shoal__intent_done(s);
 		shoal__obj_wait_settled(s, &s->dir[idx], true);
 	}
 	SHOAL__CRASH(s, ABORT_ENDED);
-	if (mine)
+	if (mine && rc == 0) /* (sealed meanwhile: the hold stays its) */
 		shoal__ledger_commit(s, &pos);
 	SHOAL__CRASH(s, ABORT_LEDGER);
 	shoal__intent_done(s);

@@ -257,13 +257,36 @@ static void shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
 /* ------------------------------------------------------------------ */
 /* Step 2: the intent.                                                 */
 
-static bool shoal__created_by(const struct shoal_store *s, uint32_t idx,
-			      uint32_t gen, uint32_t creator, uint64_t *c)
+/* idx is the slot's unsealed entry (its word into *c). */
+static bool shoal__unsealed_of(const struct shoal_store *s, uint32_t idx,
+			       uint32_t slot, uint32_t gen, uint64_t *c)
 {
 	*c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
 	return SHOAL__CTL_STATE(*c) == SHOAL__E_CREATED &&
-	       SHOAL__CTL_GEN(*c) == gen &&
-	       shoal__entry_creator(&s->dir[idx]) == creator;
+	       shoal__entry_creator(&s->dir[idx]) == SHOAL__CREATOR(slot, gen);
+}
+
+/* The slot's own unsealed entry at idx, aborted with creator_holds of its
+ * holds: 0, -EAGAIN under REPAIR, -ENOENT if idx is not one. */
+static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
+				 uint32_t gen, uint32_t idx, uint32_t creator_holds)
+{
+	uint64_t c;
+
+	if (!shoal__unsealed_of(s, idx, slot, gen, &c))
+		return -ENOENT;
+	return shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), creator_holds,
+				      true);
+}
+
+/* The same with none of its holds left to give back (a recount or a
+ * give-back took them): waits only for a REPAIR (object.c: bounded by the
+ * repairer, a dead one's repair taken over). */
+static void shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
+				     uint32_t gen, uint32_t idx)
+{
+	while (shoal__reap_abort_own(s, slot, gen, idx, 0) == -EAGAIN)
+		shoal__obj_wait_settled(s, &s->dir[idx], true);
 }
 
 static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
@@ -343,17 +366,9 @@ static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
 static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 				uint32_t gen, uint32_t idx)
 {
-	uint64_t c;
-
 	shoal__obj_repair(s, idx);
 	SHOAL__CRASH(s, REAP_RECOUNTED);
-	/* Waits only for a REPAIR (object.c: bounded by the repairer, a dead
-	 * one's repair taken over). */
-	while (shoal__created_by(s, idx, SHOAL__CTL_GEN(
-						 atomic_load(&s->dir[idx].ctl)),
-				 SHOAL__CREATOR(slot, gen), &c) &&
-	       shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), 0, true) == -EAGAIN)
-		shoal__obj_wait_settled(s, &s->dir[idx], true);
+	shoal__reap_abort_unheld(s, slot, gen, idx);
 }
 
 /* A seal whose waiters may not have been woken: if the entry is still the
@@ -388,21 +403,6 @@ static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 /* ------------------------------------------------------------------ */
 /* Step 4: the ledger.                                                 */
 
-/* The slot's own unsealed entry at idx, aborted with creator_holds of its
- * holds; 0, or -EAGAIN under REPAIR. */
-static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
-				 uint32_t gen, uint32_t idx, uint32_t creator_holds)
-{
-	uint64_t c;
-
-	if (!shoal__created_by(s, idx, SHOAL__CTL_GEN(atomic_load_explicit(
-					       &s->dir[idx].ctl, memory_order_acquire)),
-			       SHOAL__CREATOR(slot, gen), &c))
-		return 0;
-	return shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), creator_holds,
-				      true);
-}
-
 /*
  * Gives back the record at rec: FLAG goes up with a CAS from its plain
  * value (a repair may consume the record first, ledger.c: then there is
@@ -415,7 +415,7 @@ static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 				  uint32_t gen, _Atomic uint64_t *rec)
 {
 	for (;;) {
-		uint64_t r = atomic_load_explicit(rec, memory_order_acquire), c;
+		uint64_t r = atomic_load_explicit(rec, memory_order_acquire);
 		uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
 		int rc;
 
@@ -427,13 +427,8 @@ static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 			    memory_order_relaxed))
 			continue;
 		SHOAL__CRASH(s, REAP_FLAGGED);
-		if (shoal__created_by(s, idx, SHOAL__CTL_GEN(atomic_load_explicit(
-						      &s->dir[idx].ctl,
-						      memory_order_acquire)),
-				      SHOAL__CREATOR(slot, gen), &c))
-			rc = shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c),
-						    SHOAL__LEDGER_HOLDS(r), true);
-		else
+		rc = shoal__reap_abort_own(s, slot, gen, idx, SHOAL__LEDGER_HOLDS(r));
+		if (rc == -ENOENT) /* not its unsealed entry: give the counts */
 			rc = shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
 						   SHOAL__LEDGER_HOLDS(r));
 		if (rc != -EAGAIN) {
@@ -466,8 +461,7 @@ static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 			shoal__reap_give_back(s, slot, gen, &l[i]);
 		/* A crossed-out record (given back, or consumed by a repair):
 		 * its unsealed entry, if it is the slot's, goes now. */
-		while (shoal__reap_abort_own(s, slot, gen, key - 1, 0) == -EAGAIN)
-			shoal__obj_wait_settled(s, &s->dir[key - 1], true);
+		shoal__reap_abort_unheld(s, slot, gen, key - 1);
 		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
 				      memory_order_release);
 	}
@@ -478,16 +472,8 @@ static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 static void shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
 				uint32_t gen)
 {
-	for (uint32_t i = 0; i <= s->dir_mask; i++) {
-		uint64_t c;
-
-		while (shoal__created_by(s, i, SHOAL__CTL_GEN(atomic_load_explicit(
-							&s->dir[i].ctl,
-							memory_order_relaxed)),
-					 SHOAL__CREATOR(slot, gen), &c) &&
-		       shoal__obj_abort_entry(s, i, SHOAL__CTL_GEN(c), 0, true) == -EAGAIN)
-			shoal__obj_wait_settled(s, &s->dir[i], true);
-	}
+	for (uint32_t i = 0; i <= s->dir_mask; i++)
+		shoal__reap_abort_unheld(s, slot, gen, i);
 }
 
 /* ------------------------------------------------------------------ */
