@@ -46,8 +46,12 @@ struct shoal__actor {
 	uint32_t spin;
 	void *self;                   /* the constructor's state */
 	time_t last_sweep;            /* seconds, of the last busy sweep */
-	/* lanes[k] as last seen, and whether that lane is this actor's (its
-	 * owner record is read once per hooking, not once per pass). */
+	/* lanes[k] as last seen, and whether that lane is this actor's: its
+	 * owner record is read once per hooking, not once per pass, while
+	 * it is.  A lane that is not is read again each pass: the same lane
+	 * index can be given back and hooked at the same k for this actor
+	 * between two passes, and only that change (not-mine to mine) can
+	 * happen without lanes[k] changing. */
 	uint32_t seen[SHOAL__ACT_LANES];
 	bool mine[SHOAL__ACT_LANES];
 };
@@ -186,7 +190,7 @@ static struct shoal__lane *shoal__actor_lane(struct shoal__actor *a, uint32_t k,
 
 	if (!v)
 		return NULL;
-	if (v != a->seen[k]) { /* a lane hooked since: is it this actor's? */
+	if (v != a->seen[k] || !a->mine[k]) { /* is it this actor's (now)? */
 		a->seen[k] = v;
 		a->mine[k] = v <= a->rt.hdr->max_lanes &&
 			     shoal__lane_metas(a->rt.hdr)[v - 1].actor_gen == a->gen;

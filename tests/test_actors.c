@@ -1861,6 +1861,59 @@ Test(actors, lanes_of_callers_that_left_go_back_to_the_pool)
 	stop(&f);
 }
 
+/* A lane the new actor in a slot first saw as its predecessor's (an
+ * attached program's, left hooked when the old actor was SIGKILLed),
+ * given back and taken again for the new actor at the same hook (by a
+ * worker): the new actor must see that it is now its own.  The driver's
+ * call proves the new actor passed over the old lane before the program
+ * gives it back; with room for two lanes, the worker's is the same one. */
+Test(actors, a_predecessors_lane_taken_again_for_the_new_actor_is_served)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = small_opts(1);
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	const char *args[] = {"actor-seq", name, "ctr", "1", "1", NULL};
+	struct shoal_actor a, c;
+	struct shoal_args targs;
+	int64_t x = 1, n = 2, v;
+	struct shoal_view view;
+	struct gate g;
+	shoal_id ref;
+	struct fx f;
+	int to, from;
+	pid_t pid;
+
+	o.name = name;
+	o.max_actors = 1;
+	o.max_lanes = 2;
+	f = start_opts(&o);
+	ao.name = "ctr";
+	a = counter(&f, 0, &ao);
+	pid = spawn_runtime_peer(args, &to, &from);
+	cr_assert_eq(tu_read_byte(from, 10000), 'r'); /* its lane is hooked */
+	crash_busy(&f, a, 1, &g, NULL, 0);
+	tu_assert_rc(shoal_get(f.s, g.ref, 10000, &view), SHOAL_EACTORDIED);
+	shoal_drop(f.s, g.ref);
+	c = counter(&f, 10, NULL);
+	cr_assert_eq(c.index, a.index);
+	cr_assert_eq(call_get(&f, c, "add", 1), 11, "the new actor serves");
+	/* The program's next call fails and gives its lane back. */
+	tu_write_byte(to, 'g');
+	cr_assert_neq(tu_wait_exit(pid), 0, "a call on a dead actor succeeded");
+	close(to);
+	close(from);
+	shoal_args_init(&targs);
+	shoal_args_actor(&targs, &c);
+	shoal_args_bytes(&targs, &x, sizeof x);
+	shoal_args_bytes(&targs, &n, sizeof n);
+	tu_assert_rc(shoal_submit(f.rt, shoal_function(f.rt, "use_actor"), &targs, 1,
+				  &ref), 0);
+	tu_assert_rc(get_i64(&f, ref, &v), 0, "the new actor never read the lane");
+	cr_assert_eq(v, 13);
+	shoal_drop(f.s, ref);
+	stop(&f);
+}
+
 Test(actors, list_names_every_actor_and_its_state)
 {
 	struct fx f = start(1);
