@@ -72,8 +72,10 @@ enum shoal__actor_phase {
  *  restarts    the fork server.
  *  kill_flags  the fork server (its kill request).
  *  current     the actor's process: lane index + 1 << 32 | the lane's head
- *              while it runs that record, 0 otherwise (relaxed: read by
- *              the fork server and the next process only after waitpid).
+ *              while it runs that record, with bit 63 set once the call
+ *              ran to the end (until it is consumed), 0 otherwise
+ *              (relaxed: read by the fork server and the next process
+ *              only after waitpid).
  *  calls_*     the actor's process (statistics, relaxed).
  *  sweep       set by a caller that closed its lane (then it rings the
  *              doorbell), taken by the actor's exchange: a hint (relaxed).

@@ -6,8 +6,9 @@
  * SIGKILL when the fork server dies, its own store handle on the inherited
  * segment, _exit() always.  It first settles the call its predecessor was
  * running when it died, if any (the slot's `current` names the lane and
- * that lane's head): the call runs again if it has retries left, else its
- * results fail with SHOAL_EACTORDIED.  Then it runs the constructor, marks
+ * that lane's head, and whether the call was done): a done call is only
+ * consumed (it never runs twice); one cut short runs again if it has
+ * retries left, else its results fail with SHOAL_EACTORDIED.  Then it runs the constructor, marks
  * the actor ALIVE, and serves its lanes until the runtime stops, when it
  * runs the destructor.
  *
@@ -96,11 +97,21 @@ static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
 	return (struct shoal__call_rec *)shoal__lane_peek(l);
 }
 
-/* The predecessor died running a call: run it again or fail it. */
+/*
+ * `current` (actlayout.h): lane + 1 << 32 | head while a call runs, with
+ * SHOAL__CUR_DONE added once it ran to the end, before the record is
+ * consumed.  The window between the two is what makes a done call
+ * distinguishable from one cut short.
+ */
+#define SHOAL__CUR_DONE (1ull << 63)
+#define SHOAL__CUR(i, head) ((uint64_t)((i) + 1) << 32 | (head))
+
+/* The predecessor died running a call: a done one is consumed; one cut
+ * short runs again (it stays at the head) or fails. */
 static void shoal__actor_settle(struct shoal__actor *a)
 {
 	uint64_t cur = atomic_load_explicit(&a->slot->current, memory_order_relaxed);
-	uint32_t i = (uint32_t)(cur >> 32) - 1;
+	uint32_t i = (uint32_t)((cur & ~SHOAL__CUR_DONE) >> 32) - 1;
 	struct shoal__call_rec *r;
 
 	if (!cur || i >= a->rt.hdr->max_lanes)
@@ -108,7 +119,11 @@ static void shoal__actor_settle(struct shoal__actor *a)
 	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
 	r = shoal__actor_head(a, i, (uint32_t)cur);
 	if (!r)
+		return; /* consumed already */
+	if (cur & SHOAL__CUR_DONE) { /* ran to the end: never again */
+		shoal__lane_consume(shoal__lane_at(a->rt.hdr, i));
 		return;
+	}
 	if (r->retries < a->slot->max_task_retries) {
 		r->retries++; /* the only field the consumer writes */
 		return;
@@ -169,15 +184,23 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	};
 	int rc;
 
-	atomic_store_explicit(&a->slot->current, (uint64_t)(i + 1) << 32 | head,
+	/* Relaxed, all three: only a process that reaped this one reads
+	 * `current` (after waitpid). */
+	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head),
 			      memory_order_relaxed);
+	SHOAL__CRASH(a->rt.store, CALL_STARTED);
 	rc = shoal__exec_run(&a->rt, &v, m ? m->fn : NULL, a->self);
-	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
+	SHOAL__CRASH(a->rt.store, CALL_RAN);
+	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head) | SHOAL__CUR_DONE,
+			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&a->slot->calls_run, 1, memory_order_relaxed);
 	if (rc)
 		atomic_fetch_add_explicit(&a->slot->calls_failed, 1,
 					  memory_order_relaxed);
+	SHOAL__CRASH(a->rt.store, CALL_DONE);
 	shoal__lane_consume_quiet(l); /* the pass wakes the producer once */
+	SHOAL__CRASH(a->rt.store, CALL_CONSUMED);
+	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
 }
 
 /* Lane k of this actor: hooked, and made for this generation (a lane of

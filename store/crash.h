@@ -88,9 +88,24 @@
 	X(REAP_LEDGER, reap, "reap: ledger done, orphans and cache not")       \
 	X(REAP_CLEARED, reap, "reap: slot cleared, not freed")
 
+/*
+ * The runtime's points, in the same form: steps of the runtime's shared
+ * operations (task records, actor calls).  Their scenarios are runtime
+ * scenarios: tests/test_runtime_crash.c expands this list the way
+ * test_crash_points.c expands the store's.  One enum for both, so one
+ * handle arms either kind.
+ */
+#define SHOAL__RT_CRASH_POINTS(X)                                              \
+	/* actorproc.c: an actor runs the call at the head of a lane */        \
+	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
+	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \
+	X(CALL_DONE, call_done, "call: marked done, record not consumed")           \
+	X(CALL_CONSUMED, call_done, "call: consumed, still named as running")
+
 enum shoal__crash_point {
 #define SHOAL__CP_ENUM(name, scenario, what) SHOAL__CP_##name,
 	SHOAL__CRASH_POINTS(SHOAL__CP_ENUM)
+	SHOAL__RT_CRASH_POINTS(SHOAL__CP_ENUM)
 #undef SHOAL__CP_ENUM
 	SHOAL__CP_COUNT
 };
