@@ -16,7 +16,10 @@
  *  - a signalfd for SIGCHLD: a worker exited; its store slot is reaped at
  *    once (this process holds a store handle for that) and, unless the
  *    runtime is stopping, a replacement is started in the same worker slot
- *    before anything else (exec.c: the records the dead worker ran are
+ *    before anything else (a worker that died before it ran, at its
+ *    start, is replaced after a backoff instead: 10 ms, doubling up to
+ *    1 s, so that a start that cannot succeed is no fork loop) (exec.c:
+ *    the records the dead worker ran are
  *    noted first, then failed or retried; queued records it took out of
  *    the queue are pushed again, never waiting for room: what does not fit
  *    is pushed again every SHOAL__FS_RETRY_MS).
@@ -60,6 +63,16 @@
 
 #define SHOAL__FS_GRACE_MS 2000
 #define SHOAL__FS_RETRY_MS 20
+#define SHOAL__FS_BACKOFF_MIN_MS 10
+#define SHOAL__FS_BACKOFF_MAX_MS 1000
+
+static int64_t shoal__fs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Closes every fd but stdio and the ones to keep (sorted, ascending). */
 static void shoal__close_others(const int *keep, size_t n)
@@ -107,6 +120,10 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	fs->kids = shoal__mem_alloc(fs->arena, fs->hdr->max_workers * sizeof *fs->kids);
 	fs->act_kids = shoal__mem_alloc(fs->arena,
 					(fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
+	fs->backoff_ms = shoal__mem_alloc(fs->arena, fs->hdr->max_workers *
+							     sizeof *fs->backoff_ms);
+	fs->respawn_at_ms = shoal__mem_alloc(fs->arena, fs->hdr->max_workers *
+								sizeof *fs->respawn_at_ms);
 	fs->requeue = (struct shoal__requeue){
 		.hdr = fs->hdr, .max_tasks = fs->hdr->max_tasks,
 		.present = shoal__mem_alloc(fs->arena, ((fs->hdr->max_tasks + 63) / 64) *
@@ -121,11 +138,14 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
 	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	fs->spawn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!fs->kids || !fs->act_kids || !fs->requeue.present ||
+	if (!fs->kids || !fs->act_kids || !fs->backoff_ms || !fs->respawn_at_ms ||
+	    !fs->requeue.present ||
 	    !fs->requeue.later || fs->driver_pidfd < 0 || fs->sigfd < 0 ||
 	    fs->spawn_fd < 0 || fs->act_fd < 0)
 		return -errno ? -errno : -ENOMEM;
 	memset(fs->kids, 0, fs->hdr->max_workers * sizeof *fs->kids);
+	memset(fs->backoff_ms, 0, fs->hdr->max_workers * sizeof *fs->backoff_ms);
+	memset(fs->respawn_at_ms, 0, fs->hdr->max_workers * sizeof *fs->respawn_at_ms);
 	memset(fs->act_kids, 0, (fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
 	return 0;
 }
@@ -202,11 +222,59 @@ static void shoal__fs_describe_death(pid_t pid, int status, char *buf,
 			 WEXITSTATUS(status));
 }
 
+/* The replacement of worker i: at once after a worker that ran; after a
+ * growing backoff after one that died at its start (it could not attach:
+ * the store's process slots are taken, say), until one runs. */
+static void shoal__fs_replace(struct shoal__fs *fs, uint32_t i, bool ran)
+{
+	uint32_t *b = &fs->backoff_ms[i];
+
+	if (ran) {
+		*b = 0;
+		fs->respawn_at_ms[i] = 0;
+		shoal__fs_spawn(fs, i);
+		return;
+	}
+	*b = *b ? *b * 2 : SHOAL__FS_BACKOFF_MIN_MS;
+	if (*b > SHOAL__FS_BACKOFF_MAX_MS)
+		*b = SHOAL__FS_BACKOFF_MAX_MS;
+	fs->respawn_at_ms[i] = shoal__fs_now_ms() + *b;
+}
+
+/* Replacements whose backoff is over. */
+static void shoal__fs_respawn_due(struct shoal__fs *fs)
+{
+	int64_t now = shoal__fs_now_ms();
+
+	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
+		if (!fs->respawn_at_ms[i] || fs->respawn_at_ms[i] > now)
+			continue;
+		fs->respawn_at_ms[i] = 0;
+		if (!shoal__fs_stopping(fs))
+			shoal__fs_spawn(fs, i);
+	}
+}
+
+/* The soonest replacement due, in ms from now (-1: none). */
+static int64_t shoal__fs_respawn_in(const struct shoal__fs *fs)
+{
+	int64_t now = shoal__fs_now_ms(), best = -1;
+
+	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
+		int64_t at = fs->respawn_at_ms[i];
+
+		if (at && (best < 0 || at - now < best))
+			best = at > now ? at - now : 0;
+	}
+	return best;
+}
+
 /* A worker died unasked: the replacement first (it drains the queue),
  * then its running task fails or is retried, and what it took out of the
- * queue goes back.  Nothing here waits (exec.c). */
+ * queue goes back.  Nothing here waits (exec.c).  ran: it had started
+ * (RUNNING) before it died. */
 static void shoal__fs_worker_died(struct shoal__fs *fs, uint32_t i, pid_t pid,
-				  int status)
+				  int status, bool ran)
 {
 	uint32_t running[SHOAL__DEAD_RUNNING_MAX], n;
 	char why[128];
@@ -216,7 +284,7 @@ static void shoal__fs_worker_died(struct shoal__fs *fs, uint32_t i, pid_t pid,
 	atomic_fetch_add_explicit(&fs->hdr->workers_died, 1, memory_order_relaxed);
 	shoal__fs_describe_death(pid, status, why, sizeof why);
 	n = shoal__exec_dead_worker_scan(fs->hdr, i, running, SHOAL__DEAD_RUNNING_MAX);
-	shoal__fs_spawn(fs, i);
+	shoal__fs_replace(fs, i, ran);
 	shoal__exec_dead_worker_settle(fs->store, fs->hdr, i, running, n, why,
 				       &fs->requeue);
 }
@@ -225,7 +293,7 @@ static void shoal__fs_worker_died(struct shoal__fs *fs, uint32_t i, pid_t pid,
  * stopping (or it was an extra worker that retired) it is replaced. */
 static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 {
-	bool retired;
+	uint32_t state;
 
 	if (shoal__fs_actor_exited(fs, pid, status))
 		return;
@@ -233,15 +301,17 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 		if (fs->kids[i] != pid)
 			continue;
 		fs->kids[i] = 0;
-		retired = atomic_load_explicit(&fs->workers[i].state,
-					       memory_order_acquire) == SHOAL__WK_RETIRED;
+		state = atomic_load_explicit(&fs->workers[i].state,
+					     memory_order_acquire);
 		atomic_store_explicit(&fs->workers[i].state, SHOAL__WK_EXITED,
 				      memory_order_release);
 		shoal_store_reap(fs->store);
-		if (shoal__fs_stopping(fs) || (retired && WIFEXITED(status) &&
-					       WEXITSTATUS(status) == 0))
+		if (shoal__fs_stopping(fs) ||
+		    (state == SHOAL__WK_RETIRED && WIFEXITED(status) &&
+		     WEXITSTATUS(status) == 0))
 			return;
-		shoal__fs_worker_died(fs, i, pid, status);
+		shoal__fs_worker_died(fs, i, pid, status,
+				      state != SHOAL__WK_STARTING);
 		return;
 	}
 }
@@ -363,14 +433,6 @@ static void shoal__fs_extra(struct shoal__fs *fs)
  */
 #define SHOAL__FS_WATCH_MS 250
 
-static int64_t shoal__fs_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void shoal__fs_watch(struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms();
@@ -385,11 +447,14 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 static int shoal__fs_poll_ms(const struct shoal__fs *fs)
 {
 	int64_t left = fs->next_watch_ms - shoal__fs_now_ms();
+	int64_t respawn = shoal__fs_respawn_in(fs);
 
 	/* Items the run queue had no room for are pushed again every
 	 * SHOAL__FS_RETRY_MS, never waited for. */
 	if (fs->requeue.nlater)
 		return SHOAL__FS_RETRY_MS;
+	if (respawn >= 0 && respawn < left)
+		left = respawn;
 	return left < 0 ? 0 : left > SHOAL__FS_WATCH_MS ? SHOAL__FS_WATCH_MS
 						       : (int)left;
 }
@@ -410,6 +475,7 @@ static void shoal__fs_loop(struct shoal__fs *fs)
 		if (shoal__fs_stopping(fs))
 			fs->requeue.nlater = 0;
 		shoal__requeue_retry(&fs->requeue);
+		shoal__fs_respawn_due(fs);
 		shoal__fs_watch(fs);
 		if (p[1].revents)
 			shoal__fs_driver_gone(fs);

@@ -20,6 +20,10 @@ struct shoal__fs {
 	struct shoal__rt_worker *workers;
 	pid_t *kids;              /* by worker index; 0 = none */
 	pid_t *act_kids;          /* by actor index; 0 = none */
+	/* By worker index: the backoff after a death at start (ms, 0 after
+	 * a worker that ran), and when its replacement is due (0: none). */
+	uint32_t *backoff_ms;
+	int64_t *respawn_at_ms;   /* CLOCK_MONOTONIC */
 	unsigned arena;           /* this process's private memory */
 	int driver_pidfd;
 	int sigfd;

@@ -6,7 +6,8 @@
  * full of held objects, or while the run queue is more than half full; a
  * lane's drain lock left by a killed drainer; the fork server killed
  * while the driver and an attached program wait; the driver shut down or
- * killed while an attached program waits.
+ * killed while an attached program waits; a replacement worker that dies
+ * at its start (no process slot left), which must not become a fork loop.
  *
  * Every wait is bounded, and a hang the fix removes turns into a failed
  * assertion at its bound.  A task or a call is known to run because it
@@ -733,4 +734,88 @@ Test(runtime_deaths, a_killed_driver_fails_an_attached_programs_pending_work)
 	peer = pending_peer(name, "w", &out);
 	tu_kill(drv);
 	expect_peer(peer, out, SHOAL_ESTOPPED, DEATH_BOUND_MS);
+}
+
+/* ------------------------------------------------------------------ */
+/* A replacement worker that dies at its start (issue 8, suspected).   */
+
+/* The runtime's info, read with a check. */
+static struct shoal_runtime_info rt_info(struct rt_test *x)
+{
+	struct shoal_runtime_info info;
+
+	tu_assert_rc(shoal_runtime_info(x->rt, &info, NULL, 0), 0);
+	return info;
+}
+
+/*
+ * Every process slot of the store taken (the test attaches handles until
+ * none is left), then the worker killed: its replacement cannot attach
+ * and exits at once.  The fork server must start the next one later and
+ * later (a backoff), not fork in a loop; once a slot is free again a
+ * replacement starts within the backoff's cap and runs the queued task.
+ */
+#define START_WINDOW_MS 1000
+#define START_MAX_IN_WINDOW 12 /* 10, 20, 40 .. 1000 ms: at most 8 */
+
+Test(runtime_deaths, a_worker_that_dies_at_its_start_is_restarted_with_backoff)
+{
+	struct shoal_runtime_options o = rt_opts(NULL);
+	struct timespec slice = {0, 20 * 1000000};
+	struct shoal_store *extra[64];
+	struct rt_test x;
+	struct shoal_runtime_info info;
+	uint64_t died, started;
+	shoal_id refs[2];
+	int n = 0, rc = 0;
+	int64_t t0;
+
+	rt_start(&x, &o);
+	while (n < 64 && (rc = shoal_store_attach_fd(shoal_store_fd(x.s),
+						     &extra[n])) == 0)
+		n++;
+	cr_assert(n > 0 && n < 64, "attached %d handles: %s", n, shoal_strerror(rc));
+	/* The dead worker's slot is freed by its reap: the test takes it
+	 * before the replacement does (if the replacement wins, it is
+	 * killed in turn). */
+	for (int k = 0; k < 20 && n < 64; k++) {
+		pid_t w = worker_pid(&x);
+
+		cr_assert_eq(kill(w, SIGKILL), 0);
+		t0 = tu_now_ms();
+		while ((rc = shoal_store_attach_fd(shoal_store_fd(x.s), &extra[n])) &&
+		       tu_now_ms() - t0 < GET_MS &&
+		       !((info = rt_info(&x)).workers_alive == 1 &&
+			 info.workers_died > (uint64_t)k))
+			sched_yield();
+		if (rc == 0) {
+			n++;
+			break;
+		}
+	}
+	/* A replacement died at its start: the deaths go on. */
+	t0 = tu_now_ms();
+	while ((info = rt_info(&x)).workers_died < 3 && tu_now_ms() - t0 < GET_MS)
+		sched_yield();
+	cr_assert_geq(info.workers_died, 3, "no replacement tried to start");
+	died = info.workers_died;
+	started = info.workers_started;
+	t0 = tu_now_ms();
+	while (tu_now_ms() - t0 < START_WINDOW_MS)
+		nanosleep(&slice, NULL); /* the window starts are counted in */
+	info = rt_info(&x);
+	cr_assert_leq(info.workers_started - started, START_MAX_IN_WINDOW,
+		      "%llu workers started in %d ms (a fork loop)",
+		      (unsigned long long)(info.workers_started - started),
+		      START_WINDOW_MS);
+	cr_assert_geq(info.workers_died, died);
+	/* A slot free again: a worker starts and runs what is queued. */
+	submit(&x, "noop", 1, refs);
+	for (int i = 0; i < n; i++)
+		shoal_store_close(extra[i]);
+	expect_get(x.s, refs[0], 0, GET_MS, "a task after the slots came back");
+	drop_refs(&x, refs, 1);
+	info = rt_info(&x);
+	cr_assert_eq(info.workers_alive, 1);
+	rt_stop(&x);
 }
