@@ -242,7 +242,7 @@ static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why,
 				  0); /* the fork server never waits for room */
 	atomic_fetch_add_explicit(&h->tasks_failed, 1, memory_order_relaxed);
-	shoal__task_free(h, shoal__rt_tasks(h), idx);
+	shoal__task_free(s, h, idx);
 }
 
 /*
@@ -515,6 +515,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 
 	if (!shoal__claim(rt, worker, item, &idx))
 		return;
+	SHOAL__CRASH(rt->store, TASK_CLAIMED);
 	rec = &rt->tasks[idx];
 	if (rec->fn < rt->reg->n)
 		f = &rt->reg->fns[rec->fn];
@@ -525,8 +526,9 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 		.arg_timeout_ms = 0, .name = f ? f->name : "?",
 	};
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
+	SHOAL__CRASH(rt->store, TASK_RAN);
 	atomic_fetch_add_explicit(rc ? &rt->hdr->tasks_failed : &rt->hdr->tasks_done,
 				  1, memory_order_relaxed);
-	shoal__task_free(rt->hdr, rt->tasks, idx);
+	shoal__task_free(rt->store, rt->hdr, idx);
 	shoal__pending_task_ended(rt->store); /* its submitter may free room */
 }

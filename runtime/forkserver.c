@@ -427,8 +427,9 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 
 /*
  * The watch, every SHOAL__FS_WATCH_MS while the runtime runs: tasks whose
- * drainer or submitter died are resolved (deps.c) and QUEUED records with
- * no item pushed again (exec.c).  What a dead process left in the middle
+ * drainer or submitter died are resolved (deps.c), records whose
+ * submitter died while building them are freed (task.c), and QUEUED
+ * records with no item pushed again (exec.c).  What a dead process left in the middle
  * of a seal or a submit waits at most that long.
  */
 #define SHOAL__FS_WATCH_MS 250
@@ -441,6 +442,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 		return;
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
 	shoal__deps_sweep(fs->store, fs->hdr);
+	shoal__task_sweep_free(fs->store, fs->hdr);
 	shoal__requeue_sweep(&fs->requeue);
 }
 

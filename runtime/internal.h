@@ -95,6 +95,7 @@ struct shoal_runtime {
 	struct shoal__rt_hdr *hdr;
 	struct shoal__rt_worker *workers;
 	struct shoal__task_rec *tasks;
+	_Atomic uint64_t *task_bits;      /* the FREE hints (task.c) */
 	struct shoal__queue *queue;
 	const struct shoal_registry *reg; /* the copy every process shares */
 	struct shoal_registry *reg_copy;  /* the driver's, owned */
@@ -178,6 +179,7 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 int shoal__rt_region_check(const void *region, uint64_t size);
 struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h);
 struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h);
+_Atomic uint64_t *shoal__rt_task_bits(struct shoal__rt_hdr *h);
 struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h);
 const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn);
 struct shoal__act_class *shoal__act_classes(struct shoal__rt_hdr *h);
@@ -192,8 +194,12 @@ void shoal__rt_wake_workers(struct shoal__rt_hdr *h);
 
 /* task.c */
 struct shoal__pending;
-void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
+void shoal__task_free(struct shoal_store *s, struct shoal__rt_hdr *hdr,
 		      uint32_t idx);
+/* The fork server's watch: frees the records of submitters that died
+ * while BUILDING, and sets the bit of every FREE record whose freer died
+ * before it set it. */
+void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr);
 int shoal__args_check(const struct shoal_args *args);
 uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
 int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,

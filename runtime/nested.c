@@ -226,7 +226,7 @@ static bool shoal__nest_fail(struct shoal__nest *x, uint32_t idx)
 		shoal__fill_error(x->s, shoal__task_ret(t, i), SHOAL_EPOOLEXHAUSTED,
 				  why, 0); /* the fork server never waits */
 	atomic_fetch_add_explicit(&x->h->tasks_failed, 1, memory_order_relaxed);
-	shoal__task_free(x->h, x->tasks, idx);
+	shoal__task_free(x->s, x->h, idx);
 	return true;
 }
 

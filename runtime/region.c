@@ -35,6 +35,8 @@ static uint64_t shoal__rt_layout(struct shoal__rt_hdr *h)
 	cur += (uint64_t)SHOAL_MAX_FUNCTIONS * SHOAL__FN_NAME_SIZE;
 	h->tasks_off = cur;
 	cur += (uint64_t)h->max_tasks * SHOAL__TASK_SIZE;
+	h->task_bits_off = cur;
+	cur += ((((uint64_t)h->max_tasks + 63) / 64) * 8 + 63) & ~63ull;
 	h->queue_off = cur;
 	h->queue_bytes = shoal__queue_bytes(shoal__pow2(h->max_tasks));
 	cur += (h->queue_bytes + 63) & ~63ull;
@@ -86,15 +88,19 @@ static void shoal__act_classes_init(struct shoal__rt_hdr *h,
 	}
 }
 
-/* The free list starts with every record, 0 first. */
+/* Every record FREE (zeroed memory), and its bit set. */
 static void shoal__rt_tasks_init(struct shoal__rt_hdr *h)
 {
-	struct shoal__task_rec *t = shoal__rt_tasks(h);
+	_Atomic uint64_t *bits = shoal__rt_task_bits(h);
+	uint32_t words = (h->max_tasks + 63) / 64;
 
-	for (uint32_t i = 0; i < h->max_tasks; i++)
-		atomic_store_explicit(&t[i].next, i + 1 < h->max_tasks ? i + 2 : 0,
+	for (uint32_t w = 0; w < words; w++) {
+		uint32_t n = h->max_tasks - w * 64;
+
+		atomic_store_explicit(&bits[w], n >= 64 ? ~0ull : (1ull << n) - 1,
 				      memory_order_relaxed);
-	atomic_store_explicit(&h->task_free, 1, memory_order_relaxed);
+	}
+	atomic_store_explicit(&h->task_hint, 0, memory_order_relaxed);
 }
 
 int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
@@ -144,6 +150,7 @@ int shoal__rt_region_check(const void *region, uint64_t size)
 				   .lane_capacity = h->lane_capacity};
 	if (shoal__rt_layout(&p) > size || p.workers_off != h->workers_off ||
 	    p.fnames_off != h->fnames_off || p.tasks_off != h->tasks_off ||
+	    p.task_bits_off != h->task_bits_off ||
 	    p.queue_off != h->queue_off || p.queue_bytes != h->queue_bytes ||
 	    p.classes_off != h->classes_off || p.actors_off != h->actors_off ||
 	    p.lmeta_off != h->lmeta_off || p.lanes_off != h->lanes_off ||
@@ -160,6 +167,11 @@ struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h)
 struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h)
 {
 	return (struct shoal__task_rec *)((uint8_t *)h + h->tasks_off);
+}
+
+_Atomic uint64_t *shoal__rt_task_bits(struct shoal__rt_hdr *h)
+{
+	return (_Atomic uint64_t *)((uint8_t *)h + h->task_bits_off);
 }
 
 struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h)

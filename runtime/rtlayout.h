@@ -9,6 +9,7 @@
  *   functions    SHOAL_MAX_FUNCTIONS x 64-byte names (index = function id),
  *                so that a program attached later can submit by name
  *   tasks        max_tasks x struct shoal__task_rec
+ *   task bits    one bit per record: a hint that it is FREE (task.c)
  *   queue        the run queue (queue.h), capacity >= max_tasks
  *   actors       classes, actor slots, lane owners, lanes (actlayout.h)
  */
@@ -24,7 +25,7 @@
 #include "../store/layout.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 5u
+#define SHOAL__RT_VERSION 6u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -34,8 +35,9 @@
 #define SHOAL__TASK_DEPS 16u /* = SHOAL_MAX_ARGS */
 
 enum shoal__task_phase {
-	SHOAL__T_FREE = 0,     /* on the free list */
-	SHOAL__T_BUILDING = 1, /* its submitter fills it in */
+	SHOAL__T_FREE = 0,     /* anyone may take it (task.c) */
+	SHOAL__T_BUILDING = 1, /* its submitter fills it in (owner: the
+				* submitter, SHOAL__TASK_BUILDER) */
 	SHOAL__T_QUEUED = 2,   /* in the run queue */
 	SHOAL__T_RUNNING = 3,  /* a worker runs it (owner = worker + 1) */
 	SHOAL__T_WAITING = 4,  /* parked on unsealed ref arguments (deps.c) */
@@ -54,6 +56,12 @@ enum shoal__task_phase {
 /* The owner of a RUNNING record that the fork server fails without
  * running it (nested.c): no worker has that number. */
 #define SHOAL__TASK_OWNER_FS 0xffffffu
+/* The owner of a BUILDING record: its submitter's store slot (12 bits)
+ * and the low 12 bits of that slot's generation, from a SHOAL__CREATOR
+ * (store/layout.h), so that the fork server can tell a dead submitter's
+ * record from a live one's (task.c). */
+#define SHOAL__TASK_BUILDER(creator)                                         \
+	((((uint32_t)(creator) >> 20) << 12) | ((uint32_t)(creator) & 0xfffu))
 #define SHOAL__TASK_GEN(s) ((uint32_t)((s) >> 32))
 #define SHOAL__TASK_PHASE(s) ((uint32_t)((s) >> 24) & 0xffu)
 #define SHOAL__TASK_OWNER(s) ((uint32_t)(s) & 0xffffffu)
@@ -63,11 +71,12 @@ enum shoal__task_phase {
 #define SHOAL__ITEM_GEN(it) ((it) >> 20)
 
 /*
- * A task record.  Written by its submitter while BUILDING (it popped the
- * record off the free list and owns it); the release CAS to QUEUED (R3)
- * publishes it, and a worker's acquire CAS QUEUED -> RUNNING (A3) claims
- * it; the worker reads it while RUNNING and frees it.  `next` links the
- * free list (written before a push CAS, release).
+ * A task record.  Written by its submitter while BUILDING (it took the
+ * record with its CAS FREE -> BUILDING and owns it); the release CAS to
+ * QUEUED (R3) publishes it, and a worker's acquire CAS QUEUED -> RUNNING
+ * (A3) claims it; the worker reads it while RUNNING and frees it (a
+ * release store of FREE, T1, which the next taker's acquire CAS pairs
+ * with).  `next` is unused (the free list it linked is gone: task.c).
  *  args   arguments, each a 4-byte header (kind << 30 | length) then the
  *         bytes (BYTES) or a 16-byte ID (REF), padded to 8 bytes.
  *  deps, dep_next  while WAITING (deps.c): unresolved arguments + 1 (the
@@ -173,16 +182,19 @@ struct shoal__rt_hdr {
 	_Atomic uint64_t workers_died;
 	uint8_t pad3_[64 - 16];
 	/* Tasks: layout written by the driver before the fork server; the
-	 * free list head (index + 1 in the low 32 bits, an ABA tag above) is
-	 * CAS-ed by anyone; counters are statistics (relaxed). */
+	 * hint (the word of task bits where a free record was last seen) is
+	 * written by anyone, relaxed (task.c); counters are statistics
+	 * (relaxed). */
 	uint32_t max_tasks;
 	uint32_t nfuncs;
 	uint64_t fnames_off;
 	uint64_t tasks_off;
+	uint64_t task_bits_off;
 	uint64_t queue_off;
 	uint64_t queue_bytes;
-	uint8_t pad4_[64 - 40];
-	_Atomic uint64_t task_free;
+	uint8_t pad4_[64 - 48];
+	_Atomic uint32_t task_hint;
+	uint32_t pad4b_;
 	_Atomic uint64_t tasks_submitted;
 	_Atomic uint64_t tasks_done;
 	_Atomic uint64_t tasks_failed;

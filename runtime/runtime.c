@@ -150,6 +150,7 @@ int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store)
 	rt->hdr = region;
 	rt->workers = shoal__rt_workers(rt->hdr);
 	rt->tasks = shoal__rt_tasks(rt->hdr);
+	rt->task_bits = shoal__rt_task_bits(rt->hdr);
 	rt->queue = shoal__rt_queue(rt->hdr);
 	return 0;
 }

@@ -3,9 +3,10 @@
  * runtime/task.c - submitting tasks: task records, argument encoding,
  * promised returns, the run queue.
  *
- * A submit takes a record off the runtime's free list (a Treiber stack of
- * record indices whose head carries an ABA tag), fills it while it is
- * BUILDING (no one else reads a BUILDING record), promises every return
+ * A submit takes a FREE record with one CAS that makes it BUILDING and
+ * names the submitter (shoal__task_take: the task bits say where to look),
+ * fills it while it is BUILDING (no one else reads a BUILDING record),
+ * promises every return
  * (store/fill.c: unsealed entries held by the submitter, so the refs exist
  * and are held before the call returns), takes a hold on every ref
  * argument (so that it outlives the task even if the caller drops it),
@@ -23,9 +24,13 @@
  * (shoal_task_options.timeout_ms, SHOAL_SUBMIT_TIMEOUT_MS by default): each
  * put gets what is left of it.
  *
- * Crash safety: a submitter killed while BUILDING leaks that record (it is
- * never queued); its promises are aborted by its reaper, so a worker that
- * runs a task of a dead submitter finds its returns gone and drops them.
+ * Crash safety: taking and freeing a record are one step each on its
+ * state word (the bit that follows is a hint).  A submitter killed while
+ * BUILDING leaves a record that names it: the fork server's watch frees
+ * it once the submitter is gone (shoal__task_sweep_free); its promises
+ * and holds are given back by its reaper, so a worker that runs a task
+ * of a dead submitter (killed after it queued it) finds its returns gone
+ * and drops them.
  *
  * A runtime that ended (shut down, its fork server dead: end.c) takes no
  * task: submit returns the code it ended with, and a submit that raced
@@ -47,43 +52,132 @@ static uint32_t shoal__align8(uint32_t v)
 	return (v + 7u) & ~7u;
 }
 
-static int shoal__task_pop_free(struct shoal_runtime *rt, uint32_t *idx)
+/*
+ * Taking a record: a scan of the task bits from the hint for a set bit
+ * whose record is FREE, then the CAS FREE -> BUILDING that takes it (A4:
+ * acquire, pairs with the freer's release T1), naming the submitter in
+ * the state word in that same step; then its bit is cleared.  The state
+ * word is the truth and the bits only a hint: a set bit over a record
+ * that is not FREE is skipped (the record's next taker clears it); a FREE
+ * record whose bit is clear (its freer died between the two) is found by
+ * a pass over the records themselves when no bit leads to a FREE one,
+ * and its bit is set again by the fork server's sweep.  So no single step
+ * leaves a record nobody can take or free: killed after its CAS, a
+ * submitter leaves a BUILDING record that names it, which the sweep
+ * frees once it is gone.  Bounded: one pass over the bits (max_tasks / 64
+ * words), and over the records only when the table looks full.
+ */
+static bool shoal__task_try(struct shoal_runtime *rt, uint32_t i, uint32_t owner)
 {
-	_Atomic uint64_t *head = &rt->hdr->task_free;
-	uint64_t h = atomic_load_explicit(head, memory_order_acquire);
+	struct shoal__task_rec *t = &rt->tasks[i];
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 
-	for (;;) {
-		uint32_t top = (uint32_t)h, next;
+	return SHOAL__TASK_PHASE(st) == SHOAL__T_FREE &&
+	       atomic_compare_exchange_strong_explicit(
+		       &t->state, &st,
+		       SHOAL__TASK_STATE(SHOAL__TASK_GEN(st) + 1, SHOAL__T_BUILDING,
+					 owner),
+		       memory_order_acquire, memory_order_relaxed); /* A4 */
+}
 
-		if (top == 0 || top > rt->hdr->max_tasks)
-			return -ENOSPC;
-		next = atomic_load_explicit(&rt->tasks[top - 1].next,
-					    memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(
-			    head, &h, (((h >> 32) + 1) << 32) | next,
-			    memory_order_acq_rel, memory_order_acquire)) {
-			*idx = top - 1;
+static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
+{
+	struct shoal__rt_hdr *h = rt->hdr;
+	_Atomic uint64_t *bits = rt->task_bits;
+	uint32_t words = (h->max_tasks + 63) / 64;
+	uint32_t w = atomic_load_explicit(&h->task_hint, memory_order_relaxed);
+	uint32_t owner = SHOAL__TASK_BUILDER(shoal__store_creator(rt->store));
+
+	if (w >= words)
+		w = 0;
+	for (uint32_t k = 0; k < words; k++, w = w + 1 == words ? 0 : w + 1) {
+		uint64_t b = atomic_load_explicit(&bits[w], memory_order_relaxed);
+
+		for (; b; b &= b - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(b);
+
+			if (i >= h->max_tasks || !shoal__task_try(rt, i, owner))
+				continue;
+			SHOAL__CRASH(rt->store, TASK_TAKEN);
+			atomic_fetch_and_explicit(&bits[w], ~(1ull << (i % 64)),
+						  memory_order_relaxed);
+			if (k)
+				atomic_store_explicit(&h->task_hint, w,
+						      memory_order_relaxed);
+			*idx = i;
 			return 0;
 		}
 	}
+	/* No bit set over a FREE record: the records themselves, so that a
+	 * freer killed before it set its bit costs no capacity (the full
+	 * table's path: one pass more before -ENOSPC). */
+	for (uint32_t i = 0; i < h->max_tasks; i++)
+		if (shoal__task_try(rt, i, owner)) {
+			*idx = i;
+			return 0;
+		}
+	return -ENOSPC;
 }
 
-void shoal__task_free(struct shoal__rt_hdr *hdr, struct shoal__task_rec *tasks,
+/* FREE (T1: release, pairs with the next taker's A4), then its bit; the
+ * hint moves back to it, so that records are reused lowest first (the
+ * ones still in the caches). */
+void shoal__task_free(struct shoal_store *s, struct shoal__rt_hdr *hdr,
 		      uint32_t idx)
 {
-	_Atomic uint64_t *head = &hdr->task_free;
-	struct shoal__task_rec *t = &tasks[idx];
+	struct shoal__task_rec *t = &shoal__rt_tasks(hdr)[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
-	uint64_t h = atomic_load_explicit(head, memory_order_relaxed);
 
 	atomic_store_explicit(&t->state,
 			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
-			      memory_order_relaxed);
-	do
-		atomic_store_explicit(&t->next, (uint32_t)h, memory_order_relaxed);
-	while (!atomic_compare_exchange_weak_explicit(
-		head, &h, (((h >> 32) + 1) << 32) | (idx + 1),
-		memory_order_release, memory_order_relaxed));
+			      memory_order_release); /* T1 */
+	SHOAL__CRASH(s, TASK_FREED);
+	atomic_fetch_or_explicit(&shoal__rt_task_bits(hdr)[idx / 64],
+				 1ull << (idx % 64), memory_order_relaxed);
+	if (idx / 64 < atomic_load_explicit(&hdr->task_hint, memory_order_relaxed))
+		atomic_store_explicit(&hdr->task_hint, idx / 64, memory_order_relaxed);
+}
+
+/* True once the submitter a BUILDING record names is gone (its store
+ * slot free, or reused by another generation, or its pid dead).  A live
+ * submitter is never taken for gone; 4096 reuses of its slot while the
+ * record waits only delay the sweep. */
+static bool shoal__builder_gone(const struct shoal_store *s, uint32_t owner)
+{
+	uint32_t slot = owner >> 12;
+	uint64_t st;
+
+	if (slot >= s->hdr->max_procs)
+		return true;
+	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    (SHOAL__PROC_GEN(st) & 0xfffu) != (owner & 0xfffu))
+		return true;
+	return shoal__proc_dead(s, slot);
+}
+
+void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr)
+{
+	struct shoal__task_rec *tasks = shoal__rt_tasks(hdr);
+	_Atomic uint64_t *bits = shoal__rt_task_bits(hdr);
+
+	for (uint32_t i = 0; i < hdr->max_tasks; i++) {
+		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
+		uint64_t bit = 1ull << (i % 64);
+
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_BUILDING &&
+		    shoal__builder_gone(s, SHOAL__TASK_OWNER(st)) &&
+		    atomic_compare_exchange_strong_explicit(
+			    &tasks[i].state, &st,
+			    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
+			    memory_order_release, memory_order_relaxed)) /* T1 */
+			st = SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0);
+		/* A set bit is only a hint: setting one over a record taken
+		 * meanwhile costs its next taker a skipped probe. */
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_FREE &&
+		    !(atomic_load_explicit(&bits[i / 64], memory_order_relaxed) & bit))
+			atomic_fetch_or_explicit(&bits[i / 64], bit, memory_order_relaxed);
+	}
 }
 
 SHOAL_API void shoal_args_init(struct shoal_args *args)
@@ -289,10 +383,6 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	shoal_id ret0 = shoal_id_next(rt->store);
 	int rc;
 
-	atomic_store_explicit(&t->state,
-			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st) + 1,
-						SHOAL__T_BUILDING, 0),
-			      memory_order_relaxed);
 	t->fn = (uint32_t)fn;
 	t->num_returns = num_returns;
 	t->retries = o->max_retries;
@@ -301,7 +391,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
 	p->task = idx + 1;
-	p->task_gen = SHOAL__TASK_GEN(st) + 1;
+	p->task_gen = SHOAL__TASK_GEN(st);
 	rc = shoal__args_fit(rt, args, SHOAL__TASK_ARGS_INLINE, fit, p, d);
 	if (!rc)
 		rc = shoal__hold_args(rt, fit, p);
@@ -351,15 +441,16 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	if (rc)
 		return rc;
 	shoal__pending_collect(rt, 8);
-	rc = shoal__task_pop_free(rt, &idx);
+	rc = shoal__task_take(rt, &idx);
 	if (rc)
 		return rc;
 	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit, &d);
 	if (rc) {
 		shoal__pending_drop(rt, &p);
-		shoal__task_free(rt->hdr, rt->tasks, idx);
+		shoal__task_free(rt->store, rt->hdr, idx);
 		return rc;
 	}
+	SHOAL__CRASH(rt->store, TASK_BUILT);
 	/* Read before parking: once queued the record may run and go. */
 	for (uint32_t i = 0; i < num_returns; i++)
 		refs[i] = shoal__task_ret(&rt->tasks[idx], i);

@@ -96,6 +96,13 @@
  * handle arms either kind.
  */
 #define SHOAL__RT_CRASH_POINTS(X)                                              \
+	/* task.c: taking and freeing a task record */                         \
+	X(TASK_TAKEN, submit, "take: record BUILDING, its bit still set")      \
+	X(TASK_BUILT, submit, "submit: built and promised, not parked")        \
+	X(TASK_FREED, run_done, "free: record FREE, its bit not set")          \
+	/* exec.c: a worker runs a task */                                     \
+	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
+	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \
 	/* actorproc.c: an actor runs the call at the head of a lane */        \
 	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
 	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \

@@ -22,7 +22,8 @@
 #include <shoal/shoal.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "../runtime/internal.h"
+#include "../store/internal.h"
 
 TestSuite(runtime_crash, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -365,6 +366,302 @@ static void rc_scenario_call_ran(unsigned point)
 static void rc_scenario_call_done(unsigned point)
 {
 	rc_call_cut(point, true, rc_done);
+}
+
+/* ------------------------------------------------------------------ */
+/* The runtime's points: task records, submitted and run               */
+
+#define RC_MAX_TASKS 64
+
+/* count(k) -> how many runs task k has had (rc_counts, shared). */
+static int rc_count(struct shoal_task *t, void *user)
+{
+	(void)user;
+	return rc_bump(t, NULL);
+}
+
+/* arm(point, n): this worker's process dies at the n-th pass of point. */
+static int rc_arm_worker(struct shoal_task *t, void *user)
+{
+	(void)user;
+	return rc_arm_actor(t, NULL);
+}
+
+struct rc_tasks {
+	struct rc_fixture f;
+	const char *name;
+	int count, arm;
+};
+
+static struct rc_tasks rc_tasks_start(void)
+{
+	struct rc_tasks x = {0};
+	struct shoal_runtime_options o;
+
+	rc_counts = mmap(NULL, sizeof *rc_counts, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(rc_counts, MAP_FAILED);
+	x.name = tu_shm_name("rt");
+	tu_assert_rc(shoal_registry_open(&x.f.reg), 0);
+	tu_assert_rc(shoal_register_task(x.f.reg, "count", rc_count, NULL), 0);
+	tu_assert_rc(shoal_register_task(x.f.reg, "arm", rc_arm_worker, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.max_tasks = RC_MAX_TASKS;
+	o.name = x.name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(x.f.reg, &o, &x.f.rt), 0);
+	x.f.s = shoal_runtime_store(x.f.rt);
+	x.count = shoal_function(x.f.rt, "count");
+	x.arm = shoal_function(x.f.rt, "arm");
+	cr_assert(x.count >= 0 && x.arm >= 0);
+	return x;
+}
+
+static void rc_tasks_stop(struct rc_tasks *x)
+{
+	tu_assert_rc(shoal_runtime_shutdown(x->f.rt), 0);
+	shoal_registry_close(x->f.reg);
+	munmap(rc_counts, sizeof *rc_counts);
+	rc_counts = NULL;
+}
+
+/* Records not FREE in the runtime's table. */
+static uint32_t rc_busy_records(struct shoal_runtime *rt)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < rt->hdr->max_tasks; i++)
+		n += SHOAL__TASK_PHASE(atomic_load(&rt->tasks[i].state)) !=
+		     SHOAL__T_FREE;
+	return n;
+}
+
+/* Waits (bounded: the fork server's watch runs every 250 ms) until every
+ * record is FREE again: whatever the crash left, retries included, ran
+ * or was repaired. */
+static void rc_wait_table_idle(struct rc_tasks *x, unsigned point)
+{
+	int64_t t0 = tu_now_ms();
+	uint32_t busy;
+
+	while ((busy = rc_busy_records(x->f.rt)) && tu_now_ms() - t0 < 5000)
+		sched_yield();
+	cr_assert_eq(busy, 0, "%s: %u task records still taken after 5 s",
+		     shoal__crash_name(point), busy);
+}
+
+/* The table's whole capacity, shown by use: RC_MAX_TASKS tasks parked on
+ * one unsealed object all fit; then they run. */
+static void rc_check_task_capacity(struct rc_tasks *x, unsigned point)
+{
+	shoal_id gate = shoal_id_next(x->f.s), out[RC_MAX_TASKS];
+	int64_t k = 3;
+	void *buf;
+
+	tu_assert_rc(shoal_create(x->f.s, gate, 8, NULL, 0, 0, &buf), 0);
+	for (int i = 0; i < RC_MAX_TASKS; i++) {
+		struct shoal_args a;
+		int rc;
+
+		shoal_args_init(&a);
+		tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+		tu_assert_rc(shoal_args_ref(&a, gate), 0);
+		rc = shoal_submit(x->f.rt, x->count, &a, 1, &out[i]);
+		cr_assert_eq(rc, 0, "%s: task %d of %d: %s (a record leaked)",
+			     shoal__crash_name(point), i, RC_MAX_TASKS,
+			     shoal_strerror(rc));
+	}
+	tu_assert_rc(shoal_seal(x->f.s, gate), 0);
+	tu_assert_rc(shoal_drop(x->f.s, gate), 0);
+	for (int i = 0; i < RC_MAX_TASKS; i++) {
+		struct shoal_view v;
+
+		tu_assert_rc(shoal_get(x->f.s, out[i], 10000, &v), 0);
+		tu_assert_rc(shoal_release(x->f.s, &v), 0);
+		tu_assert_rc(shoal_drop(x->f.s, out[i]), 0);
+	}
+	rc_wait_table_idle(x, point);
+}
+
+/* The store's objects once everything unheld is evicted: only what the
+ * test holds stays, so a count equal to the baseline's (taken the same
+ * way) means the dead process left nothing held, pinned or unsealed. */
+static struct shoal_store_stats rc_settled_stats(struct shoal_store *s)
+{
+	struct shoal_store_stats st;
+
+	shoal_store_reap(s);
+	shoal_evict(s, UINT64_MAX);
+	tu_assert_rc(shoal_store_stats(s, &st), 0);
+	return st;
+}
+
+static void rc_check_objects(struct rc_tasks *x, unsigned point,
+			     const struct shoal_store_stats *base)
+{
+	struct shoal_store_stats end = rc_settled_stats(x->f.s);
+	struct shoal_object_info info[4];
+	int n;
+
+	if (end.objects == base->objects && end.bytes_used == base->bytes_used)
+		return;
+	n = shoal_list(x->f.s, info, 4);
+	cr_assert_fail("%s: %llu objects (%llu bytes), not %llu (%llu); the "
+		       "first of %d: state %u holds %u pins %u size %llu",
+		       shoal__crash_name(point), (unsigned long long)end.objects,
+		       (unsigned long long)end.bytes_used,
+		       (unsigned long long)base->objects,
+		       (unsigned long long)base->bytes_used, n,
+		       n > 0 ? info[0].state : 0, n > 0 ? info[0].holds : 0,
+		       n > 0 ? info[0].pins : 0,
+		       n > 0 ? (unsigned long long)info[0].data_size : 0ull);
+}
+
+/* Submits count(k) with retries; the get's code, the value into *out. */
+static int rc_count_task(struct rc_tasks *x, int64_t k, uint32_t retries,
+			 int64_t *out)
+{
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id ref;
+	int rc;
+
+	o.max_retries = retries;
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_submit_opts(x->f.rt, x->count, &a, &o, &ref), 0);
+	rc = shoal_get(x->f.s, ref, 10000, &v);
+	cr_assert_neq(rc, -ETIMEDOUT, "a task hung after its worker died");
+	if (rc == 0) {
+		cr_assert_eq(v.size, sizeof *out);
+		memcpy(out, v.data, sizeof *out);
+		tu_assert_rc(shoal_release(x->f.s, &v), 0);
+	}
+	tu_assert_rc(shoal_drop(x->f.s, ref), 0);
+	return rc;
+}
+
+/*
+ * The run scenario: arm() makes its worker die at `point` while it runs
+ * task 1 (a point after the function ran is passed by arm's own run
+ * first: n = 2); task 2 goes to the replacement.  e(retries) says what
+ * task 1 may have done; the table and the store must come back whole.
+ */
+static void rc_task_cut(unsigned point, bool after_run,
+			struct rc_expect (*e)(uint32_t retries))
+{
+	for (uint32_t retries = 0; retries <= 1; retries++) {
+		struct rc_tasks x = rc_tasks_start();
+		struct rc_expect want = e(retries);
+		struct shoal_store_stats base;
+		struct shoal_runtime_info info;
+		int32_t pn[2] = {(int32_t)point, after_run ? 2 : 1};
+		struct shoal_args a;
+		struct shoal_view v;
+		int64_t val, got = 0, ran;
+		shoal_id ref;
+		int rc;
+
+		base = rc_settled_stats(x.f.s);
+		shoal_args_init(&a);
+		tu_assert_rc(shoal_args_bytes(&a, pn, sizeof pn), 0);
+		tu_assert_rc(shoal_submit(x.f.rt, x.arm, &a, 1, &ref), 0);
+		tu_assert_rc(shoal_get(x.f.s, ref, 10000, &v), 0);
+		tu_assert_rc(shoal_release(x.f.s, &v), 0);
+		tu_assert_rc(shoal_drop(x.f.s, ref), 0);
+		rc = rc_count_task(&x, 1, retries, &got);
+		cr_assert(rc == 0 || rc == SHOAL_EWORKERDIED,
+			  "%s, retries %u: task 1: %s", shoal__crash_name(point),
+			  retries, shoal_strerror(rc));
+		cr_assert_eq(rc_count_task(&x, 2, 0, &val), 0);
+		cr_assert_eq(val, 1);
+		rc_wait_table_idle(&x, point); /* a retry of task 1 ran too */
+		ran = atomic_load(&rc_counts->ran[1]);
+		cr_assert(ran >= want.lo && ran <= want.hi,
+			  "%s, retries %u: task 1 ran %lld times, not %lld..%lld",
+			  shoal__crash_name(point), retries, (long long)ran,
+			  (long long)want.lo, (long long)want.hi);
+		if (want.sealed)
+			cr_assert_eq(rc, 0, "%s: a task whose result was sealed "
+				     "failed: %s", shoal__crash_name(point),
+				     shoal_strerror(rc));
+		if (rc == 0)
+			cr_assert(got >= 1 && got <= ran);
+		tu_assert_rc(shoal_runtime_info(x.f.rt, &info, NULL, 0), 0);
+		cr_assert_eq(info.workers_died, 1, "%s: the worker did not die there",
+			     shoal__crash_name(point));
+		rc_check_task_capacity(&x, point);
+		rc_check_objects(&x, point, &base);
+		rc_tasks_stop(&x);
+	}
+}
+
+static void rc_scenario_run_unrun(unsigned point)
+{
+	rc_task_cut(point, false, rc_before_run);
+}
+
+static void rc_scenario_run_ran(unsigned point)
+{
+	rc_task_cut(point, true, rc_ran);
+}
+
+static void rc_scenario_run_done(unsigned point)
+{
+	rc_task_cut(point, true, rc_done);
+}
+
+/*
+ * The submit scenario: an attached program (a forked child that attaches
+ * by name) submits count(1) with a by-value argument too large for the
+ * record (it goes through the store), a ref argument and two returns,
+ * and dies at `point`.  The task never ran; the record it took comes
+ * back (the fork server's watch), and so does everything it put or held
+ * in the store (its reaper).
+ */
+static void rc_scenario_submit(unsigned point)
+{
+	struct rc_tasks x = rc_tasks_start();
+	struct shoal_store_stats base;
+	shoal_id arg;
+	char big[1000];
+	pid_t pid;
+	int st;
+
+	memset(big, 7, sizeof big);
+	tu_assert_rc(shoal_put(x.f.s, big, 100, 0, &arg), 0);
+	base = rc_settled_stats(x.f.s);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_args a;
+		shoal_id out[2];
+		int64_t k = 1;
+
+		if (shoal_runtime_attach(x.name, &rt))
+			_exit(TU_EXIT_IO);
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+		shoal_args_init(&a);
+		shoal_args_bytes(&a, &k, sizeof k);
+		shoal_args_bytes(&a, big, sizeof big);
+		shoal_args_ref(&a, arg);
+		shoal_submit(rt, shoal_function(rt, "count"), &a, 2, out);
+		_exit(0); /* it should have died in there */
+	}
+	st = tu_wait_status(pid, 10000);
+	tu_untrack(pid);
+	cr_assert(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the submitter did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	rc_wait_table_idle(&x, point);
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0, "%s: the task ran",
+		     shoal__crash_name(point));
+	rc_check_task_capacity(&x, point);
+	rc_check_objects(&x, point, &base);
+	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
+	rc_tasks_stop(&x);
 }
 
 #define RC_TEST(name, scenario, what)                                         \
