@@ -60,6 +60,7 @@
 #include "../store/mem.h"
 #include "fs.h"
 #include "internal.h"
+#include "queue.h"
 
 #define SHOAL__FS_GRACE_MS 2000
 #define SHOAL__FS_RETRY_MS 20
@@ -428,11 +429,34 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 /*
  * The watch, every SHOAL__FS_WATCH_MS while the runtime runs: tasks whose
  * drainer or submitter died are resolved (deps.c), records whose
- * submitter died while building them are freed (task.c), and QUEUED
- * records with no item pushed again (exec.c).  What a dead process left in the middle
+ * submitter died while building them are freed (task.c), a run queue
+ * stalled by a dead producer's claim is repaired, and QUEUED records with
+ * no item pushed again (exec.c).  What a dead process left in the middle
  * of a seal or a submit waits at most that long.
  */
 #define SHOAL__FS_WATCH_MS 250
+
+/* A producer that died (an attached program, an actor: no worker, whose
+ * death repairs the queue itself) between its claim of a run-queue
+ * position and its publish stops every worker at that position: repaired
+ * once the same unpublished head is seen at two watches in a row. */
+static void shoal__fs_unstall_queue(struct shoal__fs *fs)
+{
+	struct shoal__queue *q = shoal__rt_queue(fs->hdr);
+	uint64_t pos;
+
+	if (!shoal__queue_head_unpublished(q, &pos)) {
+		fs->stalled_head = 0;
+		return;
+	}
+	if (fs->stalled_head == pos + 1) {
+		shoal__queue_repair(q, NULL, NULL); /* the requeue sweep covers
+						     * what it drops */
+		fs->stalled_head = 0;
+		return;
+	}
+	fs->stalled_head = pos + 1;
+}
 
 static void shoal__fs_watch(struct shoal__fs *fs)
 {
@@ -443,6 +467,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
 	shoal__deps_sweep(fs->store, fs->hdr);
 	shoal__task_sweep_free(fs->store, fs->hdr);
+	shoal__fs_unstall_queue(fs);
 	shoal__requeue_sweep(&fs->requeue);
 }
 

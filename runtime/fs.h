@@ -33,6 +33,8 @@ struct shoal__fs {
 	bool shutting_down;
 	struct shoal__requeue requeue; /* after a worker died (exec.c) */
 	int64_t next_watch_ms;    /* CLOCK_MONOTONIC: the next watch (deps.c) */
+	uint64_t stalled_head;    /* the run queue's unpublished head at the
+				   * last watch, + 1 (0: none) */
 };
 
 /* forkserver.c */

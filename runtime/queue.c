@@ -491,6 +491,17 @@ int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
 	return rc;
 }
 
+bool shoal__queue_head_unpublished(struct shoal__queue *q, uint64_t *pos)
+{
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	if (h >= t || stamp_cmp(cell_load(q, h, memory_order_acquire), h) != 0)
+		return false;
+	*pos = h;
+	return true;
+}
+
 uint32_t shoal__queue_len(const struct shoal__queue *q)
 {
 	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);

@@ -145,6 +145,14 @@ uint32_t shoal__queue_pop(struct shoal__queue *q, uint32_t *out, uint32_t max);
 int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
 		      uint32_t spin);
 
+/* True if the oldest position, *pos, is claimed by a producer and not
+ * published yet: every consumer stops there until it is.  A live producer
+ * publishes within a few instructions; the same *pos seen twice a watch
+ * apart means a producer died (or is stopped) after its claim, and a
+ * repair (safe against a live producer: PUSH in queue.c) is due.  A
+ * snapshot (relaxed indices, acquire cell load). */
+bool shoal__queue_head_unpublished(struct shoal__queue *q, uint64_t *pos);
+
 /* Positions pushed and not yet popped, clamped to [0, capacity]: a hint
  * (relaxed reads of two moving indices). */
 uint32_t shoal__queue_len(const struct shoal__queue *q);

@@ -27,6 +27,7 @@
 #include <shoal/shoal.h>
 
 #include "../runtime/internal.h"
+#include "../runtime/queue.h"
 #include "../store/internal.h"
 #include "testutil.h"
 
@@ -817,5 +818,49 @@ Test(runtime_deaths, a_worker_that_dies_at_its_start_is_restarted_with_backoff)
 	drop_refs(&x, refs, 1);
 	info = rt_info(&x);
 	cr_assert_eq(info.workers_alive, 1);
+	rt_stop(&x);
+}
+
+/* ------------------------------------------------------------------ */
+/* A producer killed inside a push into the run queue                  */
+
+/*
+ * An attached program claims a position of the run queue (its tail CAS,
+ * the first step of a push: queue.c) and is SIGKILLed before it publishes
+ * the cell, exactly where queue.c's CRASH REPAIR (a) says consumers stop.
+ * It is no worker, so no worker's death repairs the queue: the fork
+ * server must notice the stalled head and repair it, and the next task
+ * must run.
+ */
+Test(runtime_deaths, a_producer_killed_inside_a_push_stalls_no_task)
+{
+	struct shoal_runtime_options o = rt_opts(tu_shm_name("rt"));
+	struct rt_test x;
+	shoal_id refs[2];
+	pid_t pid;
+	int st;
+
+	rt_start(&x, &o);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		uint64_t t;
+
+		if (shoal_runtime_attach(o.name, &rt))
+			_exit(TU_EXIT_IO);
+		t = atomic_load(&rt->queue->tail);
+		if (!atomic_compare_exchange_strong(&rt->queue->tail, &t, t + 1))
+			_exit(TU_EXIT_IO);
+		kill(getpid(), SIGKILL); /* claimed, never published */
+		_exit(TU_EXIT_IO);
+	}
+	st = tu_wait_status(pid, GET_MS);
+	tu_untrack(pid);
+	cr_assert(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the producer did not die after its claim (status %#x)", st);
+	submit(&x, "noop", 1, refs);
+	expect_get(x.s, refs[0], 0, DEATH_BOUND_MS,
+		   "a task queued behind a dead producer's claim");
+	drop_refs(&x, refs, 1);
 	rt_stop(&x);
 }
