@@ -128,12 +128,23 @@ enum shoal__lane_owner_state {
 	SHOAL__L_CLOSED = 2,  /* its owner let go: the actor frees it once empty */
 };
 
+/* A lane's state word: the phase (low 8 bits) and, while OWNED or CLOSED,
+ * the taker's SHOAL__CREATOR24 above it, written by the same CAS that
+ * takes the lane, so no step leaves a taken lane that does not name its
+ * taker (the fork server frees a lost one: call.c, lanes_sweep_lost). */
+#define SHOAL__LANE_ST(phase, taker) ((uint32_t)(phase) | (uint32_t)(taker) << 8)
+#define SHOAL__LANE_PHASE(st) ((uint32_t)(st) & 0xffu)
+#define SHOAL__LANE_TAKER(st) ((uint32_t)(st) >> 8)
+
 /*
  * A lane's owner record.
- *  state      CAS FREE -> OWNED by the caller that takes the lane (acq_rel);
- *             OWNED -> CLOSED by the owner when its handle goes (release,
- *             after its last publish); store FREE by whoever frees it
- *             (release), after it unhooked the lane from its actor.
+ *  state      SHOAL__LANE_ST.  CAS FREE -> OWNED | taker by the caller that
+ *             takes the lane (acq_rel); OWNED -> CLOSED (same taker) by
+ *             the owner when its handle goes (a CAS, release, after its
+ *             last publish); CAS to FREE (release) by whoever frees it,
+ *             from the word it read before it unhooked the lane from its
+ *             actor, so a lane freed and taken again meanwhile is never
+ *             freed twice.  Every transition is a CAS.
  *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
  *             actor_gen: which actor.  Written by the taker while OWNED
  *             and before it attaches the lane (R5 publishes them).

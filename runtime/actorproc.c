@@ -274,13 +274,14 @@ static void shoal__actor_sweep(struct shoal__actor *a)
 		uint32_t i = v - 1;
 
 		if (!v || v > a->rt.hdr->max_lanes ||
-		    (atomic_load_explicit(&m[i].state, memory_order_acquire) !=
+		    (SHOAL__LANE_PHASE(atomic_load_explicit(&m[i].state,
+							    memory_order_acquire)) !=
 			     SHOAL__L_CLOSED &&
 		     !shoal__creator_gone(a->rt.store, m[i].owner)))
 			continue;
 		if (m[i].actor_gen == a->gen) {
 			if (!shoal__lane_len(shoal__lane_at(a->rt.hdr, i)))
-				shoal__lane_free(a->rt.hdr, a->slot, i);
+				shoal__lane_free(a->rt.store, a->rt.hdr, a->slot, i);
 		} else {
 			struct shoal__lane_pos p = {.lane = i, .slot = a->slot,
 						    .k = k, .gen = m[i].actor_gen};

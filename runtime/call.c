@@ -143,6 +143,22 @@ bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator)
 	return shoal__proc_dead(s, slot);
 }
 
+/* The same for a SHOAL__CREATOR24 (a task record's or a lane's taker):
+ * 4096 reuses of its slot while it waits only delay the answer. */
+bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24)
+{
+	uint32_t slot = c24 >> 12;
+	uint64_t st;
+
+	if (slot >= s->hdr->max_procs)
+		return true;
+	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    (SHOAL__PROC_GEN(st) & 0xfffu) != (c24 & 0xfffu))
+		return true;
+	return shoal__proc_dead(s, slot);
+}
+
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)
 {
 	uint32_t st = atomic_load_explicit(&a->state, memory_order_seq_cst);
@@ -218,7 +234,8 @@ static bool shoal__lane_still(struct shoal__rt_hdr *h, struct shoal__lane_pos p)
 {
 	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
 
-	if (atomic_load_explicit(&m->state, memory_order_acquire) == SHOAL__L_FREE)
+	if (SHOAL__LANE_PHASE(atomic_load_explicit(&m->state, memory_order_acquire)) ==
+	    SHOAL__L_FREE)
 		return false;
 	if (!p.slot)
 		return true;
@@ -285,7 +302,7 @@ bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
 	still = shoal__lane_still(h, p);
 	if (still) {
 		shoal__drain_records(s, h, p, code, why);
-		shoal__lane_free(h, a, p.lane);
+		shoal__lane_free(s, h, a, p.lane);
 	}
 	shoal__drain_unlock(m);
 	return still;
@@ -294,9 +311,12 @@ bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
 /* Unhooks lane i from its actor and gives it back to the pool.  Only with
  * no consumer left: the actor's own process, or an actor that is dead
  * (then under the drain lock, which the caller holds). */
-void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
-		      uint32_t i)
+void shoal__lane_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+		      struct shoal__actor_slot *a, uint32_t i)
 {
+	_Atomic uint32_t *state = &shoal__lane_metas(h)[i].state;
+	uint32_t st = atomic_load_explicit(state, memory_order_relaxed);
+
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t want = i + 1;
 
@@ -305,8 +325,62 @@ void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
 							    memory_order_relaxed))
 			break;
 	}
-	atomic_store_explicit(&shoal__lane_metas(h)[i].state, SHOAL__L_FREE,
-			      memory_order_release);
+	SHOAL__CRASH(s, LANE_UNHOOKED);
+	/* Fails only if the fork server freed it first (its taker gone). */
+	if (SHOAL__LANE_PHASE(st) != SHOAL__L_FREE)
+		atomic_compare_exchange_strong_explicit(state, &st, SHOAL__L_FREE,
+							memory_order_release,
+							memory_order_relaxed);
+}
+
+/* The owner lets go of its lane: OWNED -> CLOSED, its taker kept. */
+static void shoal__lane_close(struct shoal_runtime *rt, uint32_t i)
+{
+	uint32_t me = SHOAL__CREATOR24(shoal__store_creator(rt->store));
+	uint32_t st = SHOAL__LANE_ST(SHOAL__L_OWNED, me);
+
+	atomic_compare_exchange_strong_explicit(&shoal__lane_metas(rt->hdr)[i].state,
+						&st, SHOAL__LANE_ST(SHOAL__L_CLOSED, me),
+						memory_order_release,
+						memory_order_relaxed);
+}
+
+/* True if lane i is hooked into any actor slot. */
+static bool shoal__lane_hooked(struct shoal__rt_hdr *h, uint32_t i)
+{
+	struct shoal__actor_slot *a = shoal__act_slots(h);
+
+	for (uint32_t s = 0; s < h->max_actors; s++)
+		for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++)
+			if (atomic_load_explicit(&a[s].lanes[k], memory_order_acquire) ==
+			    i + 1)
+				return true;
+	return false;
+}
+
+/*
+ * The fork server's watch: a lane taken by a process that is gone and
+ * hooked into no actor (its taker died between its take and its hook, or
+ * whoever freed it died between its unhook and its free) is freed.  A
+ * gone taker hooks nothing any more, so the check cannot race with a
+ * hook; a lane still hooked is left to the paths that drain hooked lanes
+ * (the actor's sweep, unhook_gone).
+ */
+void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h)
+{
+	struct shoal__lane_meta *m = shoal__lane_metas(h);
+
+	for (uint32_t i = 0; i < h->max_lanes; i++) {
+		uint32_t st = atomic_load_explicit(&m[i].state, memory_order_acquire);
+
+		if (SHOAL__LANE_PHASE(st) == SHOAL__L_FREE ||
+		    !shoal__creator24_gone(s, SHOAL__LANE_TAKER(st)) ||
+		    shoal__lane_hooked(h, i))
+			continue;
+		atomic_compare_exchange_strong_explicit(&m[i].state, &st, SHOAL__L_FREE,
+							memory_order_release,
+							memory_order_relaxed);
+	}
 }
 
 /* Takes a free lane from the pool and lays it out for actor a. */
@@ -314,15 +388,17 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 			    uint32_t *out)
 {
 	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+	uint32_t me = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 
 	for (uint32_t i = 0; i < rt->hdr->max_lanes; i++) {
 		uint32_t st = SHOAL__L_FREE;
 
 		if (atomic_load_explicit(&m[i].state, memory_order_relaxed) != st ||
 		    !atomic_compare_exchange_strong_explicit(
-			    &m[i].state, &st, SHOAL__L_OWNED, memory_order_acq_rel,
-			    memory_order_relaxed))
+			    &m[i].state, &st, SHOAL__LANE_ST(SHOAL__L_OWNED, me),
+			    memory_order_acq_rel, memory_order_relaxed))
 			continue;
+		SHOAL__CRASH(rt->store, LANE_TAKEN);
 		/* The drain word is left as it is: a drainer that still holds
 		 * it (from before the lane was given back) finds the lane
 		 * given back or hooked elsewhere, and lets go (lane_still). */
@@ -351,9 +427,10 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 			    &a->lanes[k], &zero, i + 1, memory_order_seq_cst,
 			    memory_order_relaxed)) /* R5 */
 			continue;
+		SHOAL__CRASH(rt->store, LANE_HOOKED);
 		if (!shoal__actor_gone(a, h.generation))
 			return 0;
-		shoal__lane_free(rt->hdr, a, i);
+		shoal__lane_free(rt->store, rt->hdr, a, i);
 		return SHOAL_EACTORDIED;
 	}
 	atomic_store_explicit(&shoal__lane_metas(rt->hdr)[i].state, SHOAL__L_FREE,
@@ -417,8 +494,7 @@ static void shoal__lane_give_back(struct shoal_runtime *rt,
 	while (!shoal__lane_drain_free(rt->store, rt->hdr, p, n->slot,
 				       SHOAL_EACTORDIED, "actor died")) {
 		if (shoal__deadline_passed(d)) {
-			atomic_store_explicit(&shoal__lane_metas(rt->hdr)[n->lane].state,
-					      SHOAL__L_CLOSED, memory_order_release);
+			shoal__lane_close(rt, n->lane);
 			return;
 		}
 		sched_yield();
@@ -756,19 +832,16 @@ void shoal__lanes_sweep(struct shoal_runtime *rt)
  * it ran what is left in it. */
 void shoal__lanes_close(struct shoal_runtime *rt)
 {
-	struct shoal__lane_meta *m;
 	struct cds_lfht_iter iter;
 	struct shoal__lane_node *n;
 
 	if (!rt->lanes)
 		return;
-	m = shoal__lane_metas(rt->hdr);
 	urcu_bp_read_lock();
 	cds_lfht_for_each_entry(rt->lanes, &iter, n, node) {
 		SHOAL__RCU_FOUND(&n->node);
 		cds_lfht_del(rt->lanes, &n->node);
-		atomic_store_explicit(&m[n->lane].state, SHOAL__L_CLOSED,
-				      memory_order_release);
+		shoal__lane_close(rt, n->lane);
 		atomic_store_explicit(&n->slot->sweep, 1, memory_order_seq_cst);
 		shoal__event_signal(&n->slot->doorbell);
 	}

@@ -271,7 +271,8 @@ void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
 			shoal__sweep_fail(s, h, i, code);
 	}
 	for (uint32_t i = 0; i < h->max_lanes; i++) {
-		uint32_t st = atomic_load_explicit(&m[i].state, memory_order_acquire);
+		uint32_t st = SHOAL__LANE_PHASE(
+			atomic_load_explicit(&m[i].state, memory_order_acquire));
 
 		if (st == SHOAL__L_OWNED || st == SHOAL__L_CLOSED)
 			shoal__lane_drain(s, h, (struct shoal__lane_pos){.lane = i},

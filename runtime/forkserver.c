@@ -429,7 +429,8 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 /*
  * The watch, every SHOAL__FS_WATCH_MS while the runtime runs: tasks whose
  * drainer or submitter died are resolved (deps.c), records whose
- * submitter died while building them are freed (task.c), a run queue
+ * submitter died while building them are freed (task.c), and so are
+ * lanes taken by a process that is gone and hooked nowhere (call.c); a run queue
  * stalled by a dead producer's claim is repaired, and QUEUED records with
  * no item pushed again (exec.c).  What a dead process left in the middle
  * of a seal or a submit waits at most that long.
@@ -467,6 +468,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
 	shoal__deps_sweep(fs->store, fs->hdr);
 	shoal__task_sweep_free(fs->store, fs->hdr);
+	shoal__lanes_sweep_lost(fs->store, fs->hdr);
 	shoal__fs_unstall_queue(fs);
 	shoal__requeue_sweep(&fs->requeue);
 }

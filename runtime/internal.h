@@ -291,6 +291,7 @@ void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h);
 
 /* call.c: the caller's side of actor calls */
 bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
+bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24);
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen);
 void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
 		      int code, const char *why);
@@ -308,8 +309,11 @@ bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
 bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
 			    struct shoal__lane_pos p, struct shoal__actor_slot *a,
 			    int code, const char *why);
-void shoal__lane_free(struct shoal__rt_hdr *h, struct shoal__actor_slot *a,
-		      uint32_t i);
+void shoal__lane_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+		      struct shoal__actor_slot *a, uint32_t i);
+/* The fork server's watch: frees lanes taken by a process that is gone
+ * and hooked into no actor (call.c). */
+void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h);
 void shoal__lanes_close(struct shoal_runtime *rt);
 void shoal__lanes_sweep(struct shoal_runtime *rt);
 

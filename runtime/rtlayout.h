@@ -37,7 +37,7 @@
 enum shoal__task_phase {
 	SHOAL__T_FREE = 0,     /* anyone may take it (task.c) */
 	SHOAL__T_BUILDING = 1, /* its submitter fills it in (owner: the
-				* submitter, SHOAL__TASK_BUILDER) */
+				* submitter's SHOAL__CREATOR24) */
 	SHOAL__T_QUEUED = 2,   /* in the run queue */
 	SHOAL__T_RUNNING = 3,  /* a worker runs it (owner = worker + 1) */
 	SHOAL__T_WAITING = 4,  /* parked on unsealed ref arguments (deps.c) */
@@ -56,12 +56,9 @@ enum shoal__task_phase {
 /* The owner of a RUNNING record that the fork server fails without
  * running it (nested.c): no worker has that number. */
 #define SHOAL__TASK_OWNER_FS 0xffffffu
-/* The owner of a BUILDING record: its submitter's store slot (12 bits)
- * and the low 12 bits of that slot's generation, from a SHOAL__CREATOR
+/* The owner of a BUILDING record is its submitter's SHOAL__CREATOR24
  * (store/layout.h), so that the fork server can tell a dead submitter's
  * record from a live one's (task.c). */
-#define SHOAL__TASK_BUILDER(creator)                                         \
-	((((uint32_t)(creator) >> 20) << 12) | ((uint32_t)(creator) & 0xfffu))
 #define SHOAL__TASK_GEN(s) ((uint32_t)((s) >> 32))
 #define SHOAL__TASK_PHASE(s) ((uint32_t)((s) >> 24) & 0xffu)
 #define SHOAL__TASK_OWNER(s) ((uint32_t)(s) & 0xffffffu)

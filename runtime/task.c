@@ -86,7 +86,7 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 	_Atomic uint64_t *bits = rt->task_bits;
 	uint32_t words = (h->max_tasks + 63) / 64;
 	uint32_t w = atomic_load_explicit(&h->task_hint, memory_order_relaxed);
-	uint32_t owner = SHOAL__TASK_BUILDER(shoal__store_creator(rt->store));
+	uint32_t owner = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 
 	if (w >= words)
 		w = 0;
@@ -138,24 +138,6 @@ void shoal__task_free(struct shoal_store *s, struct shoal__rt_hdr *hdr,
 		atomic_store_explicit(&hdr->task_hint, idx / 64, memory_order_relaxed);
 }
 
-/* True once the submitter a BUILDING record names is gone (its store
- * slot free, or reused by another generation, or its pid dead).  A live
- * submitter is never taken for gone; 4096 reuses of its slot while the
- * record waits only delay the sweep. */
-static bool shoal__builder_gone(const struct shoal_store *s, uint32_t owner)
-{
-	uint32_t slot = owner >> 12;
-	uint64_t st;
-
-	if (slot >= s->hdr->max_procs)
-		return true;
-	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
-	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
-	    (SHOAL__PROC_GEN(st) & 0xfffu) != (owner & 0xfffu))
-		return true;
-	return shoal__proc_dead(s, slot);
-}
-
 void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr)
 {
 	struct shoal__task_rec *tasks = shoal__rt_tasks(hdr);
@@ -166,7 +148,7 @@ void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr)
 		uint64_t bit = 1ull << (i % 64);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_BUILDING &&
-		    shoal__builder_gone(s, SHOAL__TASK_OWNER(st)) &&
+		    shoal__creator24_gone(s, SHOAL__TASK_OWNER(st)) &&
 		    atomic_compare_exchange_strong_explicit(
 			    &tasks[i].state, &st,
 			    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),

@@ -103,6 +103,10 @@
 	/* exec.c: a worker runs a task */                                     \
 	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \
+	/* call.c: a caller's lane into an actor, taken, hooked, freed */     \
+	X(LANE_TAKEN, lane_call, "lane: taken (names its taker), not hooked")  \
+	X(LANE_HOOKED, lane_call, "lane: hooked into the actor, not checked")  \
+	X(LANE_UNHOOKED, lane_sweep, "lane free: unhooked, not FREE")          \
 	/* actorproc.c: an actor runs the call at the head of a lane */        \
 	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
 	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \

@@ -423,6 +423,12 @@ struct shoal__entry {
 /* The creating process's slot (12 bits, max_procs <= 4096) and the low 20
  * bits of that slot's generation: a reused slot is not the creator. */
 #define SHOAL__CREATOR(slot, gen) (((uint32_t)(slot) << 20) | ((gen) & 0xfffffu))
+/* The same in 24 bits, to share a state word (the runtime's task records
+ * and lanes): the slot (12 bits) and the low 12 bits of its generation.
+ * Told gone only once the slot is free, reused by another generation
+ * (mod 4096) or its pid dead: never a live process. */
+#define SHOAL__CREATOR24(creator)                                             \
+	((((uint32_t)(creator) >> 20) << 12) | ((uint32_t)(creator) & 0xfffu))
 
 /* data_size: the size in the low 56 bits, flags above. */
 #define SHOAL__SIZE_MASK ((1ull << 56) - 1)

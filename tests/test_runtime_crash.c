@@ -664,6 +664,153 @@ static void rc_scenario_submit(unsigned point)
 	rc_tasks_stop(&x);
 }
 
+/* ------------------------------------------------------------------ */
+/* The runtime's points: a caller's lane into an actor                 */
+
+#define RC_LANES 2
+
+/* A named runtime with one named Bumper ("b") and two lanes: the
+ * driver's, and one for an attached program. */
+static struct rc_actor rc_lanes_start(const char *name)
+{
+	struct rc_actor x = {0};
+	struct shoal_runtime_options o;
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	int64_t v;
+
+	rc_counts = mmap(NULL, sizeof *rc_counts, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(rc_counts, MAP_FAILED);
+	tu_assert_rc(shoal_registry_open(&x.f.reg), 0);
+	tu_assert_rc(shoal_register_actor(x.f.reg, "Bumper", rc_bumper_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "bump", rc_bump), 0);
+	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "arm", rc_arm_actor), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = name;
+	o.max_actors = 1;
+	o.max_lanes = RC_LANES;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(x.f.reg, &o, &x.f.rt), 0);
+	x.f.s = shoal_runtime_store(x.f.rt);
+	ao.name = "b";
+	ao.max_restarts = 1;
+	tu_assert_rc(shoal_actor_create(x.f.rt, "Bumper", NULL, &ao, &x.a), 0);
+	x.bump = shoal_actor_method(x.f.rt, x.a, "bump");
+	x.arm = shoal_actor_method(x.f.rt, x.a, "arm");
+	cr_assert(x.bump >= 0 && x.arm >= 0);
+	cr_assert_eq(rc_bump_call(&x, 0, &v), 0); /* the driver's lane */
+	return x;
+}
+
+/* Lanes taken (not FREE). */
+static uint32_t rc_lanes_taken(struct shoal_runtime *rt)
+{
+	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < rt->hdr->max_lanes; i++)
+		n += SHOAL__LANE_PHASE(atomic_load(&m[i].state)) != SHOAL__L_FREE;
+	return n;
+}
+
+/* An attached program: calls b.bump(k) (armed at `point` unless it is
+ * SHOAL__CP_COUNT), gets the result, detaches; exits 0 if all went. */
+static pid_t rc_lane_caller(const char *name, unsigned point, int64_t k)
+{
+	pid_t pid = tu_fork();
+	struct shoal_runtime *rt;
+	struct shoal_actor a;
+	struct shoal_args args;
+	struct shoal_view v;
+	shoal_id ref;
+	int m;
+
+	if (pid)
+		return pid;
+	if (shoal_runtime_attach(name, &rt) || shoal_actor_lookup(rt, "b", &a) ||
+	    (m = shoal_actor_method(rt, a, "bump")) < 0)
+		_exit(TU_EXIT_IO);
+	if (point < SHOAL__CP_COUNT)
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+	shoal_args_init(&args);
+	shoal_args_bytes(&args, &k, sizeof k);
+	if (shoal_actor_call(rt, a, m, &args, &ref) ||
+	    shoal_get(shoal_runtime_store(rt), ref, 10000, &v))
+		_exit(1);
+	shoal_release(shoal_runtime_store(rt), &v);
+	shoal_drop(shoal_runtime_store(rt), ref);
+	shoal_runtime_detach(rt);
+	_exit(0);
+}
+
+static int rc_reap(pid_t pid)
+{
+	int st = tu_wait_status(pid, 15000);
+
+	tu_untrack(pid);
+	cr_assert_neq(st, -1, "child %d still running", (int)pid);
+	return st;
+}
+
+/* Every lane but the driver's comes back (bounded: the fork server's
+ * watch, the actor's idle sweep); then, by use, an attached program's
+ * call gets a lane and runs. */
+static void rc_check_lanes(struct rc_actor *x, const char *name, unsigned point)
+{
+	int64_t t0 = tu_now_ms();
+	uint32_t taken;
+	int st;
+
+	while ((taken = rc_lanes_taken(x->f.rt)) > 1 && tu_now_ms() - t0 < 5000)
+		sched_yield();
+	cr_assert_eq(taken, 1, "%s: %u lanes taken after 5 s, not 1",
+		     shoal__crash_name(point), taken);
+	st = rc_reap(rc_lane_caller(name, SHOAL__CP_COUNT, 2));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "%s: a new caller's call failed (status %#x)",
+		  shoal__crash_name(point), st);
+	cr_assert_eq(atomic_load(&rc_counts->ran[2]), 1);
+}
+
+/* A caller dies while it takes or hooks its lane: its call never ran,
+ * and the lane comes back. */
+static void rc_scenario_lane_call(unsigned point)
+{
+	const char *name = tu_shm_name("rt");
+	struct rc_actor x = rc_lanes_start(name);
+	int st = rc_reap(rc_lane_caller(name, point, 1));
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the caller did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0);
+	rc_check_lanes(&x, name, point);
+	rc_actor_stop(&x);
+}
+
+/* The actor dies while it frees the lane of a caller that left: the lane
+ * (unhooked, not FREE) comes back, and the restarted actor serves. */
+static void rc_scenario_lane_sweep(unsigned point)
+{
+	const char *name = tu_shm_name("rt");
+	struct rc_actor x = rc_lanes_start(name);
+	struct shoal_actor_info info;
+	int32_t pn[2] = {(int32_t)point, 1};
+	int64_t v;
+	int st;
+
+	cr_assert_eq(rc_call(&x, x.arm, pn, sizeof pn, &v), 0);
+	st = rc_reap(rc_lane_caller(name, SHOAL__CP_COUNT, 1));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 1);
+	rc_check_lanes(&x, name, point);
+	tu_assert_rc(shoal_actor_info(x.f.rt, x.a, &info), 0);
+	cr_assert_eq(info.restarts, 1, "%s: the actor did not die there",
+		     shoal__crash_name(point));
+	rc_actor_stop(&x);
+}
+
 #define RC_TEST(name, scenario, what)                                         \
 	Test(runtime_crash, name, .description = what)                        \
 	{                                                                     \
