@@ -676,7 +676,9 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 		return rc;
 	}
 	shoal__call_encode(rt, c, rec);
+	SHOAL__CRASH(rt->store, CALL_WRITTEN);
 	shoal__lane_publish(n->l, &n->slot->doorbell);
+	SHOAL__CRASH(rt->store, CALL_PUBLISHED);
 	shoal__call_recheck(rt, n, a.generation);
 	return 0;
 }

@@ -60,8 +60,8 @@ bool shoal__dep_is_ref(uint32_t ref)
 /* WAITING -> QUEUED, then one push into the run queue: a full queue
  * leaves the record QUEUED with no item, which the fork server's requeue
  * sweep pushes later (never a wait here). */
-static void shoal__dep_queue(struct shoal__rt_hdr *h, uint32_t idx,
-			     uint32_t gen)
+static void shoal__dep_queue(struct shoal_store *s, struct shoal__rt_hdr *h,
+			     uint32_t idx, uint32_t gen)
 {
 	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -72,14 +72,15 @@ static void shoal__dep_queue(struct shoal__rt_hdr *h, uint32_t idx,
 		    &t->state, &st, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
 		    memory_order_release, memory_order_relaxed)) /* R3 */
 		return;
+	SHOAL__CRASH(s, DEP_QUEUED);
 	shoal__queue_push(shoal__rt_queue(h), &item, 1);
 }
 
 /* Clears `bits` of record idx's deps if it is still generation gen's; the
  * clear that leaves nothing queues the task.  acq_rel: the last clearer
  * sees every other clearer's view of its argument (all sealed). */
-static void shoal__dep_clear(struct shoal__rt_hdr *h, uint32_t idx,
-			     uint32_t gen, uint32_t bits)
+static void shoal__dep_clear(struct shoal_store *s, struct shoal__rt_hdr *h,
+			     uint32_t idx, uint32_t gen, uint32_t bits)
 {
 	_Atomic uint32_t *deps = &shoal__rt_tasks(h)[idx].deps;
 	uint32_t d = atomic_load_explicit(deps, memory_order_relaxed), n;
@@ -92,7 +93,7 @@ static void shoal__dep_clear(struct shoal__rt_hdr *h, uint32_t idx,
 							memory_order_acq_rel,
 							memory_order_relaxed));
 	if (!(n & SHOAL__DEP_WAITS))
-		shoal__dep_queue(h, idx, gen);
+		shoal__dep_queue(s, h, idx, gen);
 }
 
 /* Argument i of record t (nargs, args of the record) as a ref. */
@@ -147,7 +148,7 @@ uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id)
 	st = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (SHOAL__TASK_PHASE(st) == SHOAL__T_WAITING &&
 	    shoal__dep_arg_ref(t, arg, &want) && shoal_id_eq(want, id))
-		shoal__dep_clear(h, idx, SHOAL__TASK_GEN(st), 1u << arg);
+		shoal__dep_clear(s, h, idx, SHOAL__TASK_GEN(st), 1u << arg);
 	return next;
 }
 
@@ -173,7 +174,7 @@ static void shoal__deps_sweep_one(struct shoal_store *s,
 	if ((d & SHOAL__DEP_GUARD) && shoal__creator_gone(s, t->submitter))
 		clear |= SHOAL__DEP_GUARD;
 	if (clear)
-		shoal__dep_clear(h, idx, gen, clear);
+		shoal__dep_clear(s, h, idx, gen, clear);
 }
 
 void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
@@ -212,12 +213,13 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 	atomic_store_explicit(&t->state,
 			      SHOAL__TASK_STATE(gen, SHOAL__T_WAITING, 0),
 			      memory_order_release);
+	SHOAL__CRASH(rt->store, DEP_PARKING);
 	for (uint32_t i = 0; i < args->n; i++) {
 		if (args->a[i].kind != SHOAL_ARG_REF)
 			continue;
 		if (!shoal__waiters_push_dep(rt->store, args->a[i].ref,
 					     SHOAL__DEP_REF(idx, i), &t->dep_next[i]))
-			shoal__dep_clear(rt->hdr, idx, gen, 1u << i); /* settled */
+			shoal__dep_clear(rt->store, rt->hdr, idx, gen, 1u << i); /* settled */
 	}
-	shoal__dep_clear(rt->hdr, idx, gen, SHOAL__DEP_GUARD);
+	shoal__dep_clear(rt->store, rt->hdr, idx, gen, SHOAL__DEP_GUARD);
 }

@@ -100,6 +100,9 @@
 	X(TASK_TAKEN, submit, "take: record BUILDING, its bit still set")      \
 	X(TASK_BUILT, submit, "submit: built and promised, not parked")        \
 	X(TASK_FREED, run_done, "free: record FREE, its bit not set")          \
+	/* deps.c: a task parked on unsealed arguments, then queued */         \
+	X(DEP_PARKING, submit_parked, "park: WAITING, guard up, no node pushed")\
+	X(DEP_QUEUED, seal_resolves, "resolve: QUEUED, its item not pushed")   \
 	/* exec.c: a worker runs a task */                                     \
 	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \
@@ -107,6 +110,8 @@
 	X(LANE_TAKEN, lane_call, "lane: taken (names its taker), not hooked")  \
 	X(LANE_HOOKED, lane_call, "lane: hooked into the actor, not checked")  \
 	X(LANE_UNHOOKED, lane_sweep, "lane free: unhooked, not FREE")          \
+	X(CALL_WRITTEN, lane_call, "call: record written, not published")      \
+	X(CALL_PUBLISHED, lane_call_ran, "call: published, not re-checked")    \
 	/* actorproc.c: an actor runs the call at the head of a lane */        \
 	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
 	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \

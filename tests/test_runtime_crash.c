@@ -10,11 +10,26 @@
  *
  * The runtime's own points (SHOAL__RT_CRASH_POINTS in store/crash.h) are
  * visited here, one test per point expanded from that list, each running
- * its scenario: a method arms its actor's handle, the next call's process
- * dies at the point, and the call must have run as often as its state at
- * the point allows (a done call never twice), its caller must get a
- * value or SHOAL_EACTORDIED, the restarted actor must serve the next
- * call, and the store must be back to its baseline.
+ * the scenario the list names for it:
+ *
+ *   call_*       a method arms its actor, the next call's process dies at
+ *                the point; the call ran as often as its state there
+ *                allows (a done call never twice), its caller gets a value
+ *                or SHOAL_EACTORDIED, the restarted actor serves;
+ *   run_*        the same for a task and its worker (SHOAL_EWORKERDIED);
+ *   submit*      an attached program dies while it submits (or parks) a
+ *                task;
+ *   seal_resolves  the process that seals a parked task's argument dies
+ *                while it queues the task;
+ *   lane_*       an attached caller dies while it takes, hooks or writes
+ *                to its lane, or the actor dies while it frees one.
+ *
+ * and then checks that the survivors repaired everything: every record of
+ * the task table comes back (64 gated submits fill a 64-record table),
+ * every lane but the driver's comes back and serves a new caller, and
+ * once everything unheld is evicted the store holds what it held before.
+ * Every wait is bounded; runs of a task or call are counted in a page
+ * that every process of the runtime shares.
  */
 #include <criterion/criterion.h>
 #include <sys/mman.h>
@@ -426,6 +441,16 @@ static void rc_tasks_stop(struct rc_tasks *x)
 	rc_counts = NULL;
 }
 
+/* Waits for a child of the test (bounded) and says how it ended. */
+static int rc_reap(pid_t pid)
+{
+	int st = tu_wait_status(pid, 15000);
+
+	tu_untrack(pid);
+	cr_assert_neq(st, -1, "child %d still running", (int)pid);
+	return st;
+}
+
 /* Records not FREE in the runtime's table. */
 static uint32_t rc_busy_records(struct shoal_runtime *rt)
 {
@@ -650,9 +675,8 @@ static void rc_scenario_submit(unsigned point)
 		shoal_submit(rt, shoal_function(rt, "count"), &a, 2, out);
 		_exit(0); /* it should have died in there */
 	}
-	st = tu_wait_status(pid, 10000);
-	tu_untrack(pid);
-	cr_assert(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	st = rc_reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "%s: the submitter did not die there (status %#x)",
 		  shoal__crash_name(point), st);
 	rc_wait_table_idle(&x, point);
@@ -661,6 +685,113 @@ static void rc_scenario_submit(unsigned point)
 	rc_check_task_capacity(&x, point);
 	rc_check_objects(&x, point, &base);
 	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
+	rc_tasks_stop(&x);
+}
+
+/*
+ * A task parked on an unsealed object: its attached submitter dies while
+ * it parks it (guard up, no node pushed).  Once the object is sealed the
+ * record must not stay WAITING: the fork server's watch clears the dead
+ * submitter's guard, the task runs (its returns are gone with their
+ * holder) or not, and the table and the store come back.
+ */
+static void rc_scenario_submit_parked(unsigned point)
+{
+	struct rc_tasks x = rc_tasks_start();
+	struct shoal_store_stats base;
+	shoal_id gate = shoal_id_next(x.f.s);
+	void *buf;
+	pid_t pid;
+	int st;
+
+	tu_assert_rc(shoal_create(x.f.s, gate, 8, NULL, 0, 0, &buf), 0);
+	base = rc_settled_stats(x.f.s);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_args a;
+		shoal_id out;
+		int64_t k = 1;
+
+		if (shoal_runtime_attach(x.name, &rt))
+			_exit(TU_EXIT_IO);
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+		shoal_args_init(&a);
+		shoal_args_bytes(&a, &k, sizeof k);
+		shoal_args_ref(&a, gate);
+		shoal_submit(rt, shoal_function(rt, "count"), &a, 1, &out);
+		_exit(0);
+	}
+	st = rc_reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the submitter did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	tu_assert_rc(shoal_seal(x.f.s, gate), 0);
+	rc_wait_table_idle(&x, point);
+	cr_assert_leq(atomic_load(&rc_counts->ran[1]), 1);
+	rc_check_task_capacity(&x, point);
+	rc_check_objects(&x, point, &base);
+	tu_assert_rc(shoal_drop(x.f.s, gate), 0);
+	rc_tasks_stop(&x);
+}
+
+/*
+ * The process that seals a task's argument dies after it moved the task
+ * to QUEUED and before it pushed its item: the fork server's requeue
+ * sweep pushes it, and the task runs once.
+ */
+static void rc_scenario_seal_resolves(unsigned point)
+{
+	struct rc_tasks x = rc_tasks_start();
+	struct shoal_store_stats base = rc_settled_stats(x.f.s);
+	int to_child[2], to_test[2], st;
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id gate, out;
+	int64_t k = 1;
+	pid_t pid;
+
+	tu_pipe(to_child);
+	tu_pipe(to_test);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_store *cs;
+		shoal_id g;
+		void *buf;
+
+		if (shoal_runtime_attach(x.name, &rt))
+			_exit(TU_EXIT_IO);
+		cs = shoal_runtime_store(rt);
+		g = shoal_id_next(cs);
+		if (shoal_create(cs, g, 8, NULL, 0, 0, &buf) ||
+		    write(to_test[1], &g, sizeof g) != sizeof g)
+			_exit(TU_EXIT_IO);
+		tu_child_read_byte(to_child[0]);
+		shoal__crash_arm(&cs->crash, point, 1);
+		shoal_seal(cs, g);
+		_exit(0);
+	}
+	cr_assert_eq(read(to_test[0], &gate, sizeof gate), (ssize_t)sizeof gate);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_args_ref(&a, gate), 0);
+	tu_assert_rc(shoal_submit(x.f.rt, x.count, &a, 1, &out), 0);
+	tu_write_byte(to_child[1], 'g');
+	st = rc_reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the sealer did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	tu_assert_rc(shoal_get(x.f.s, out, 5000, &v), 0, "%s: the task never ran",
+		     shoal__crash_name(point));
+	tu_assert_rc(shoal_release(x.f.s, &v), 0);
+	tu_assert_rc(shoal_drop(x.f.s, out), 0);
+	rc_wait_table_idle(&x, point);
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 1);
+	rc_check_task_capacity(&x, point);
+	rc_check_objects(&x, point, &base);
+	close(to_child[1]);
+	close(to_test[0]);
 	rc_tasks_stop(&x);
 }
 
@@ -744,15 +875,6 @@ static pid_t rc_lane_caller(const char *name, unsigned point, int64_t k)
 	_exit(0);
 }
 
-static int rc_reap(pid_t pid)
-{
-	int st = tu_wait_status(pid, 15000);
-
-	tu_untrack(pid);
-	cr_assert_neq(st, -1, "child %d still running", (int)pid);
-	return st;
-}
-
 /* Every lane but the driver's comes back (bounded: the fork server's
  * watch, the actor's idle sweep); then, by use, an attached program's
  * call gets a lane and runs. */
@@ -785,6 +907,27 @@ static void rc_scenario_lane_call(unsigned point)
 		  "%s: the caller did not die there (status %#x)",
 		  shoal__crash_name(point), st);
 	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0);
+	rc_check_lanes(&x, name, point);
+	rc_actor_stop(&x);
+}
+
+/* A caller dies once its call is published: the actor runs the call
+ * (its caller's results are gone), and the lane comes back. */
+static void rc_scenario_lane_call_ran(unsigned point)
+{
+	const char *name = tu_shm_name("rt");
+	struct rc_actor x = rc_lanes_start(name);
+	int st = rc_reap(rc_lane_caller(name, point, 1));
+	int64_t t0 = tu_now_ms();
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the caller did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	while (atomic_load(&rc_counts->ran[1]) == 0 && tu_now_ms() - t0 < 5000)
+		sched_yield();
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 1,
+		     "%s: a published call did not run once",
+		     shoal__crash_name(point));
 	rc_check_lanes(&x, name, point);
 	rc_actor_stop(&x);
 }
