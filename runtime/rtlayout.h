@@ -47,9 +47,11 @@ enum shoal__task_phase {
 #define SHOAL__TASK_SWEPT 0xffffffu
 
 /* shoal__task_rec.state: generation (32) << 32 | phase (8) << 24 |
- * owner (24).  Every transition is a CAS, and the generation grows each
- * time the record leaves the free list, so a stale queue item (a duplicate
- * after a repair) never claims a reused record. */
+ * owner (24).  Every transition is a CAS but those of the record's sole
+ * owner (its submitter's BUILDING -> WAITING, a free), which are stores;
+ * the generation grows each time the record is taken (FREE -> BUILDING),
+ * so a stale queue item (a duplicate after a repair) never claims a
+ * reused record. */
 #define SHOAL__TASK_STATE(gen, phase, owner)                                 \
 	(((uint64_t)(gen) << 32) | ((uint64_t)(phase) << 24) |              \
 	 ((uint32_t)(owner) & 0xffffffu))
