@@ -406,8 +406,11 @@ void shoal__fs_actor_request(struct shoal__fs *fs)
 }
 
 /* Waits for the fork server's answer on fd: up to SHOAL__FS_REPLY_MS, in
- * slices after each of which it probes the fork server (end.c), so that
- * its death ends the wait at once. */
+ * slices after each of which it probes the runtime (end.c), so that the
+ * fork server's death, or the runtime's end, ends the wait at once.  Both
+ * are needed: a fork server that ends the runtime (shutdown, the driver's
+ * death) exits without answering what is still queued, after it unmapped
+ * the segment, so its robust mutex never says it died. */
 static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_msg *m)
 {
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__FS_REPLY_MS);
@@ -421,7 +424,8 @@ static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_ms
 									: -EPROTO;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (shoal__rt_fs_dead(rt->hdr))
+		if (atomic_load_explicit(&rt->hdr->ended, memory_order_acquire) ||
+		    shoal__rt_fs_dead(rt->hdr)) /* E1 */
 			return shoal__rt_ended(rt);
 		if (shoal__deadline_passed(d))
 			return -ETIMEDOUT;

@@ -864,3 +864,87 @@ Test(runtime_deaths, a_producer_killed_inside_a_push_stalls_no_task)
 	drop_refs(&x, refs, 1);
 	rt_stop(&x);
 }
+
+/* ------------------------------------------------------------------ */
+/* A request to a fork server that ends the runtime and exits          */
+
+/* Waits (bounded) until pid sleeps in poll(2) or ppoll(2). */
+static bool in_poll(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = tu_now_ms() + timeout_ms;
+	char path[64];
+	long nr = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+	while (tu_now_ms() < deadline) {
+		FILE *f = fopen(path, "r");
+
+		if (!f)
+			return false;
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+		if (nr == SYS_poll || nr == SYS_ppoll)
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+/*
+ * An attached program asks the fork server for an actor (a datagram, then
+ * a wait for the answer) just as the driver dies: the fork server ends the
+ * runtime and exits without answering (it unmapped the segment first, so
+ * its robust mutex never says it died).  The create must return
+ * SHOAL_ESTOPPED as soon as the runtime ended, not time out after 10 s.
+ * Played in order: the fork server stopped (SIGSTOP) while the request is
+ * queued, the driver killed, the fork server let go.
+ */
+Test(runtime_deaths, a_create_the_fork_server_never_answers_ends_with_the_runtime)
+{
+	const char *name = tu_shm_name(NULL);
+	int from_drv[2], to_a[2], from_a[2];
+	int32_t fs = 0, rc = 0, took = 0;
+	pid_t drv, a;
+
+	tu_pipe(from_drv);
+	tu_pipe(to_a);
+	tu_pipe(from_a);
+	drv = tu_fork();
+	if (drv == 0)
+		busy_driver(name, from_drv[1]);
+	cr_assert_eq(tu_read_byte(from_drv[0], GET_MS), 'r', "the driver did not start");
+	a = tu_fork();
+	if (a == 0) {
+		struct shoal_runtime_info info;
+		struct shoal_runtime *rt;
+		struct shoal_actor act;
+		int64_t t0;
+
+		TU_CHILD_CHECK(shoal_runtime_attach(name, &rt) == 0, 10);
+		TU_CHILD_CHECK(shoal_runtime_info(rt, &info, NULL, 0) == 0, 11);
+		TU_CHILD_CHECK(write(from_a[1], &info.fork_server_pid,
+				     sizeof info.fork_server_pid) == sizeof(int32_t), 12);
+		tu_child_read_byte(to_a[0]);
+		tu_child_write_byte(from_a[1], 'c');
+		t0 = tu_now_ms();
+		rc = shoal_actor_create(rt, "Waiter", NULL, NULL, &act);
+		took = (int32_t)(tu_now_ms() - t0);
+		TU_CHILD_CHECK(write(from_a[1], &rc, sizeof rc) == sizeof rc, 13);
+		TU_CHILD_CHECK(write(from_a[1], &took, sizeof took) == sizeof took, 14);
+		_exit(0);
+	}
+	cr_assert_eq(read(from_a[0], &fs, sizeof fs), (ssize_t)sizeof fs);
+	cr_assert_gt(fs, 0);
+	cr_assert_eq(kill(fs, SIGSTOP), 0);
+	tu_write_byte(to_a[1], 'g');
+	cr_assert_eq(tu_read_byte(from_a[0], GET_MS), 'c');
+	cr_assert(in_poll(a, GET_MS), "the create never waited for its answer");
+	tu_kill(drv);
+	cr_assert_eq(kill(fs, SIGCONT), 0);
+	cr_assert_eq(read(from_a[0], &rc, sizeof rc), (ssize_t)sizeof rc);
+	cr_assert_eq(read(from_a[0], &took, sizeof took), (ssize_t)sizeof took);
+	cr_assert_eq(tu_wait_exit(a), 0);
+	tu_assert_rc(rc, SHOAL_ESTOPPED, "the create");
+	cr_assert_lt(took, DEATH_BOUND_MS, "the create took %d ms", (int)took);
+}
