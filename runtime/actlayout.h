@@ -66,7 +66,8 @@ enum shoal__actor_phase {
  *              (release, before state leaves FREE; handles carry it).
  *  pid, start  the fork server, at each fork (start: the process's start
  *              time, so that a reused pid never passes for it), 0 when it
- *              reaped it.
+ *              reaped it; the actor's process stores the same values
+ *              before it marks itself ALIVE (worker.c, publish_self).
  *  klass ..    name, options, ctor args: the fork server while the slot
  *              is FREE or RECYCLING; read-only while the actor lives.
  *  restarts    the fork server.

@@ -331,6 +331,7 @@ static void shoal__actor_idle(struct shoal__actor *a)
 
 static void shoal__actor_alive(struct shoal__actor *a)
 {
+	shoal__publish_self(&a->slot->pid, &a->slot->start); /* worker.c */
 	atomic_store_explicit(&a->slot->state, SHOAL__A_ALIVE, memory_order_seq_cst);
 }
 

@@ -196,8 +196,10 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 		shoal__actor_main(fs->boot, i, self);
 	}
 	fs->act_kids[i] = pid;
+	SHOAL__CRASH(fs->store, ACTOR_FORKED);
 	/* Our child, not reaped yet: its pid is its own (end.c reads the
-	 * start time after the pid: release, acquire). */
+	 * start time after the pid: release, acquire).  The child stores the
+	 * same values itself before it says it is alive (publish_self). */
 	atomic_store_explicit(&a->start, shoal__proc_start_time(pid),
 			      memory_order_relaxed);
 	atomic_store_explicit(&a->pid, pid, memory_order_release);

@@ -346,6 +346,9 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot);
 /* worker.c: runs in a worker, never returns. */
 bool shoal__all_blocked(struct shoal__rt_hdr *h);
 void shoal__die_with_parent(pid_t parent);
+/* A forked child stores its own pid and start time into its slot before
+ * it says it runs (worker.c). */
+void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot,
 				  uint32_t index, pid_t parent, int spawn_fd);
 

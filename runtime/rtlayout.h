@@ -112,8 +112,9 @@ enum shoal__worker_state {
 /*
  * One worker slot.
  *  pid, state  the fork server writes STARTING and the pid when it forks,
- *              EXITED when it reaps (release); the worker writes RUNNING
- *              once attached (release, then signals `ready`: R1).  Readers
+ *              EXITED when it reaps (release); the worker writes its pid
+ *              and start (the same values: publish_self) and RUNNING once
+ *              attached (release, then signals `ready`: R1).  Readers
  *              (driver, info) load with acquire (A1).
  *  generation  the fork server bumps it for each process started in the
  *              slot (a replacement is a new generation).

@@ -31,6 +31,7 @@ void shoal__crash_arm(struct shoal__crash *c, unsigned p, uint32_t n)
 {
 	c->point = p < SHOAL__CP_COUNT ? p + 1 : 0;
 	c->left = n ? n : 1;
+	c->stop = 0;
 }
 
 void shoal__crash_from_env(struct shoal__crash *c)
@@ -44,8 +45,10 @@ void shoal__crash_from_env(struct shoal__crash *c)
 	len = strcspn(spec, ":");
 	for (unsigned p = 0; p < SHOAL__CP_COUNT; p++)
 		if (strlen(shoal__crash_names[p]) == len &&
-		    !strncmp(spec, shoal__crash_names[p], len))
+		    !strncmp(spec, shoal__crash_names[p], len)) {
 			shoal__crash_arm(c, p, spec[len] ? (uint32_t)atoi(spec + len + 1) : 1);
+			c->stop = strstr(spec + len, ":stop") != NULL;
+		}
 #else
 	(void)c;
 #endif
@@ -56,6 +59,11 @@ void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p)
 {
 	if (c->point != (uint32_t)p + 1 || --c->left)
 		return;
+	if (c->stop) { /* once: held until the test sends SIGCONT */
+		c->point = 0;
+		raise(SIGSTOP);
+		return;
+	}
 	kill(getpid(), SIGKILL);
 	for (;;)
 		pause(); /* SIGKILL is delivered before kill() returns */

@@ -24,7 +24,10 @@
  * Arming: shoal__crash_arm() on a handle, or the environment variable
  * SHOAL_CRASH="NAME" or "NAME:n" (die at the n-th pass, n >= 1) read when a
  * handle is opened, so that a process the test does not control directly
- * (an attacher that reaps on attach, a worker) can be armed too.
+ * (an attacher that reaps on attach, a worker, the fork server) can be
+ * armed too.  "NAME:n:stop" stops the process there (SIGSTOP) instead of
+ * killing it, once: a test plays out what others do while it is held at
+ * that step, then sends SIGCONT.
  */
 #ifndef SHOAL_STORE_CRASH_H
 #define SHOAL_STORE_CRASH_H
@@ -112,6 +115,9 @@
 	X(LANE_UNHOOKED, lane_sweep, "lane free: unhooked, not FREE")          \
 	X(CALL_WRITTEN, lane_call, "call: record written, not published")      \
 	X(CALL_PUBLISHED, lane_call_ran, "call: published, not re-checked")    \
+	/* forkserver.c, fsactor.c: a child forked, its pid not stored */     \
+	X(WORKER_FORKED, fs_forked, "spawn: worker forked, pid not stored")    \
+	X(ACTOR_FORKED, fs_forked, "spawn: actor forked, pid not stored")      \
 	/* actorproc.c: an actor runs the call at the head of a lane */        \
 	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
 	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \
@@ -126,10 +132,12 @@ enum shoal__crash_point {
 	SHOAL__CP_COUNT
 };
 
-/* A handle's arming (process-local): point + 1 (0: none), passes left. */
+/* A handle's arming (process-local): point + 1 (0: none), passes left,
+ * and whether to stop there instead of dying. */
 struct shoal__crash {
 	uint32_t point;
 	uint32_t left;
+	uint32_t stop;
 };
 
 #ifdef SHOAL_CRASH_POINTS

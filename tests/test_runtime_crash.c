@@ -22,7 +22,12 @@
  *   seal_resolves  the process that seals a parked task's argument dies
  *                while it queues the task;
  *   lane_*       an attached caller dies while it takes, hooks or writes
- *                to its lane, or the actor dies while it frees one.
+ *                to its lane, or the actor dies while it frees one;
+ *   fs_forked    the fork server, between forking a replacement worker or
+ *                actor and storing its pid: held there (SIGSTOP, the
+ *                ":stop" arming of crash.h), the runtime's info must list
+ *                the new process by its own pid; killed there, the
+ *                runtime ends with SHOAL_EFORKSERVERDIED.
  *
  * and then checks that the survivors repaired everything: every record of
  * the task table comes back (64 gated submits fill a 64-record table),
@@ -277,6 +282,18 @@ static int rc_call(struct rc_actor *x, int m, const void *arg, size_t n,
 		tu_assert_rc(shoal_release(x->f.s, &v), 0);
 	}
 	tu_assert_rc(shoal_drop(x->f.s, ref), 0);
+	return rc;
+}
+
+/* Gets ref (up to 10 s) and drops it; the get's code. */
+static int rc_get_dropped(struct shoal_store *s, shoal_id ref)
+{
+	struct shoal_view v;
+	int rc = shoal_get(s, ref, 10000, &v);
+
+	if (rc == 0)
+		shoal_release(s, &v);
+	shoal_drop(s, ref);
 	return rc;
 }
 
@@ -952,6 +969,147 @@ static void rc_scenario_lane_sweep(unsigned point)
 	cr_assert_eq(info.restarts, 1, "%s: the actor did not die there",
 		     shoal__crash_name(point));
 	rc_actor_stop(&x);
+}
+
+/* ------------------------------------------------------------------ */
+/* The runtime's points: the fork server between a fork and its books  */
+
+/* The parent of pid, from /proc (0 if gone). */
+static pid_t rc_ppid(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	FILE *f;
+	int ppid = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) &&
+	    sscanf(rp + 2, "%*c %d", &ppid) != 1)
+		ppid = 0;
+	fclose(f);
+	return ppid;
+}
+
+/* The one worker's pid as the runtime's info lists it (0: none yet). */
+static pid_t rc_worker_pid(struct shoal_runtime *rt)
+{
+	struct shoal_runtime_info info;
+	int32_t w[4] = {0};
+
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, 4), 0);
+	return info.workers_alive == 1 ? w[0] : 0;
+}
+
+/* Starts a runtime whose fork server is armed with `spec` (SHOAL_CRASH is
+ * read when a handle opens: only the processes started now see it). */
+static struct rc_actor rc_armed_start(const char *spec)
+{
+	struct rc_actor x;
+
+	setenv("SHOAL_CRASH", spec, 1);
+	x = rc_actor_start(0);
+	unsetenv("SHOAL_CRASH");
+	return x;
+}
+
+/* Kills the worker (WORKER_FORKED) or the actor (ACTOR_FORKED): the fork
+ * server's second pass of the point is the replacement's fork.  The old
+ * process's pid. */
+static pid_t rc_kill_child(struct rc_actor *x, unsigned point)
+{
+	struct shoal_actor_info ai;
+	pid_t old;
+
+	if (point == SHOAL__CP_WORKER_FORKED) {
+		old = rc_worker_pid(x->f.rt);
+	} else {
+		tu_assert_rc(shoal_actor_info(x->f.rt, x->a, &ai), 0);
+		old = ai.pid;
+	}
+	cr_assert_gt(old, 0);
+	cr_assert_eq(kill(old, SIGKILL), 0);
+	return old;
+}
+
+/*
+ * Held there (SIGSTOP), the fork server has forked the replacement and
+ * not yet stored its pid: the replacement runs on, and once it says it
+ * runs (worker RUNNING, actor ALIVE) the runtime's info must give its own
+ * pid, a child of the fork server, never 0 nor the dead one's.  Killed
+ * there, the fork server takes the runtime with it: a call that waits
+ * ends with SHOAL_EFORKSERVERDIED, and the shutdown is clean.
+ */
+static void rc_scenario_fs_forked(unsigned point)
+{
+	char spec[64];
+	struct rc_actor x;
+	struct shoal_runtime_info info;
+	struct shoal_actor_info ai;
+	int64_t t0, v = 1;
+	pid_t old, now = 0, fs;
+	bool held, mine;
+
+	snprintf(spec, sizeof spec, "%s:2:stop", shoal__crash_name(point));
+	x = rc_armed_start(spec);
+	tu_assert_rc(shoal_runtime_info(x.f.rt, &info, NULL, 0), 0);
+	fs = info.fork_server_pid;
+	old = rc_kill_child(&x, point);
+	t0 = tu_now_ms();
+	while (tu_now_ms() - t0 < 5000) {
+		if (point == SHOAL__CP_WORKER_FORKED) {
+			now = rc_worker_pid(x.f.rt);
+			now = now ? now : -1; /* not running yet */
+		} else {
+			tu_assert_rc(shoal_actor_info(x.f.rt, x.a, &ai), 0);
+			now = ai.state == SHOAL_ACTOR_ALIVE && ai.restarts == 1 ? ai.pid : -1;
+		}
+		if (now != -1 && now != old)
+			break;
+		sched_yield();
+	}
+	/* Let go before any assertion: a fork server left stopped would
+	 * outlive the test with its children. */
+	held = tu_proc_state(fs) == 'T';
+	mine = now > 0 && rc_ppid(now) == fs;
+	cr_assert_eq(kill(fs, SIGCONT), 0);
+	cr_assert(held, "%s: the fork server was not held there",
+		  shoal__crash_name(point));
+	cr_assert(mine && now != old,
+		  "%s: the new process runs, listed with pid %d (the old one "
+		  "was %d)", shoal__crash_name(point), (int)now, (int)old);
+	cr_assert_eq(rc_bump_call(&x, 1, &v), 0);
+	rc_actor_stop(&x);
+
+	/* Killed there. */
+	snprintf(spec, sizeof spec, "%s:2", shoal__crash_name(point));
+	x = rc_armed_start(spec);
+	rc_kill_child(&x, point);
+	t0 = tu_now_ms();
+	for (int rc = 0; rc != SHOAL_EFORKSERVERDIED;) {
+		struct shoal_args a;
+		shoal_id ref;
+
+		/* The actor may serve a call or two before it dies with the
+		 * fork server; then calls fail with the runtime's end. */
+		cr_assert_lt(tu_now_ms() - t0, 5000, "%s: the runtime did not "
+			     "end after its fork server died there",
+			     shoal__crash_name(point));
+		shoal_args_init(&a);
+		tu_assert_rc(shoal_args_bytes(&a, &v, sizeof v), 0);
+		rc = shoal_actor_call(x.f.rt, x.a, x.bump, &a, &ref);
+		if (rc == 0) {
+			rc = rc_get_dropped(x.f.s, ref);
+			cr_assert(rc == 0 || rc == SHOAL_EFORKSERVERDIED ||
+				  rc == SHOAL_EACTORDIED, "%s: a call: %s",
+				  shoal__crash_name(point), shoal_strerror(rc));
+		}
+	}
+	shoal_runtime_shutdown(x.f.rt);
+	shoal_registry_close(x.f.reg);
+	munmap(rc_counts, sizeof *rc_counts);
+	rc_counts = NULL;
 }
 
 #define RC_TEST(name, scenario, what)                                         \
