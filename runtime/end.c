@@ -17,10 +17,14 @@
  * robust list), and a trylock tells: EBUSY while it lives.  No pid, no
  * /proc, no timeout, no system call: one CAS on a line nobody writes,
  * cheap enough for every submit and call.  The first prober after the
- * death gets EOWNERDEAD and unlocks without making the mutex consistent,
- * so later probes get ENOTRECOVERABLE; a prober killed in between leaves
- * the mutex to the kernel again (it is robust), and the next gets
- * EOWNERDEAD.  The kernel can mark the mutex only where the dead process
+ * death gets EOWNERDEAD; it stores fs_gone (sticky, in the header), then
+ * unlocks without making the mutex consistent.  Every later probe reads
+ * fs_gone first: the mutex alone does not keep saying so (the next
+ * trylock gets ENOTRECOVERABLE, and glibc's leaves the mutex taken, so
+ * the ones after it read EBUSY, as if the fork server lived; a prober that
+ * set `ended` but lost that race never swept, nor did anyone after it).  A
+ * prober killed between its EOWNERDEAD and its store leaves the mutex to
+ * the kernel again (it is robust), and the next gets EOWNERDEAD.  The kernel can mark the mutex only where the dead process
  * still maps it: the fork server unmaps the segment (closes its store)
  * only on its way out, after the runtime ended (SHOAL_ESTOPPED) and its
  * sweep completed, so a probe that finds the mutex held by a process that
@@ -99,17 +103,22 @@ int shoal__rt_fs_hold(struct shoal__rt_hdr *h)
 
 bool shoal__rt_fs_dead(struct shoal__rt_hdr *h)
 {
-	int rc = pthread_mutex_trylock(&h->fs_alive);
+	int rc;
 
+	if (atomic_load_explicit(&h->fs_gone, memory_order_acquire))
+		return true;
+	rc = pthread_mutex_trylock(&h->fs_alive);
 	if (rc == EBUSY)
 		return false;
 	if (rc == 0) { /* not taken yet: no fork server started */
 		pthread_mutex_unlock(&h->fs_alive);
 		return false;
 	}
-	if (rc == EOWNERDEAD) /* left inconsistent: ENOTRECOVERABLE from now */
+	/* EOWNERDEAD, ENOTRECOVERABLE, or a corrupt mutex: said once, kept. */
+	atomic_store_explicit(&h->fs_gone, 1, memory_order_release);
+	if (rc == EOWNERDEAD) /* left inconsistent */
 		pthread_mutex_unlock(&h->fs_alive);
-	return true; /* EOWNERDEAD, ENOTRECOVERABLE, or a corrupt mutex */
+	return true;
 }
 
 int shoal__rt_end(struct shoal__rt_hdr *h, int code)

@@ -159,6 +159,10 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *                  its start and never unlocks: the kernel marks it
  *                  OWNER_DIED when it dies (end.c probes it).  Initialised
  *                  by the driver before the fork server exists.
+ *  fs_gone         0; 1 (release) once a probe of fs_alive found its owner
+ *                  dead, stored by that prober before it lets go of the
+ *                  mutex: the mutex itself does not keep saying so
+ *                  (end.c).  Loaded with acquire by every probe.
  *  work            an event (wait.c) shutdown signals
  *  ready           a worker that reached RUNNING signals it; the driver's
  *                  start waits on it
@@ -175,7 +179,8 @@ struct shoal__rt_hdr {
 	_Atomic uint32_t stopping;
 	_Atomic int32_t ended;
 	_Atomic uint32_t sweep;
-	uint8_t pad0_[64 - 48];
+	_Atomic uint32_t fs_gone;
+	uint8_t pad0_[64 - 52];
 	struct shoal__event work;
 	struct shoal__event ready;
 	_Atomic uint64_t workers_started;

@@ -948,3 +948,54 @@ Test(runtime_deaths, a_create_the_fork_server_never_answers_ends_with_the_runtim
 	tu_assert_rc(rc, SHOAL_ESTOPPED, "the create");
 	cr_assert_lt(took, DEATH_BOUND_MS, "the create took %d ms", (int)took);
 }
+
+/* ------------------------------------------------------------------ */
+/* The fork server's death, seen by every probe, not just the first    */
+
+/*
+ * Found by the chaos program (--kill-all, 3 runs in about 90 under load):
+ * the fork server's death is read from a robust mutex it holds.  The
+ * first prober gets EOWNERDEAD and unlocks without making it consistent,
+ * the second gets ENOTRECOVERABLE, and glibc's trylock then leaves the
+ * mutex taken, so every later probe read EBUSY: "alive".  A prober that
+ * marked the runtime ended but lost that race never swept, nobody else
+ * ever did, and every pending task and call waited for ever.  Here two
+ * probes (another process's, in effect) come before the driver's own.
+ */
+/* SIGKILLs a process that is not the test's child and waits (bounded)
+ * until it is a zombie or gone: the kernel has run its robust list. */
+static void kill_and_wait_gone(pid_t pid)
+{
+	int64_t t0 = tu_now_ms();
+	char st;
+
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	while ((st = tu_proc_state(pid)) != 'Z' && st != '?' &&
+	       tu_now_ms() - t0 < GET_MS)
+		sched_yield();
+	cr_assert(st == 'Z' || st == '?', "%d outlived SIGKILL", (int)pid);
+}
+
+Test(runtime_deaths, the_fork_servers_death_is_seen_by_every_later_probe)
+{
+	struct shoal_runtime_options o = rt_opts(NULL);
+	struct shoal_runtime_info info;
+	struct rt_test x;
+	shoal_id hang[2], queued;
+
+	rt_start(&x, &o);
+	submit(&x, "hang", 2, hang);
+	wait_started(&x, hang);
+	submit(&x, "noop", 1, &queued);
+	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
+	kill_and_wait_gone(info.fork_server_pid);
+	for (int i = 0; i < 3; i++)
+		cr_assert(shoal__rt_fs_dead(x.rt->hdr), "probe %d: the fork server "
+			  "reads as alive after its death", i);
+	expect_get(x.s, queued, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "queued task");
+	expect_get(x.s, hang[0], SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "running task");
+	drop_refs(&x, hang, 2);
+	drop_refs(&x, &queued, 1);
+	tu_assert_rc(shoal_runtime_shutdown(x.rt), SHOAL_EFORKSERVERDIED);
+	shoal_registry_close(x.reg);
+}
