@@ -127,36 +127,34 @@ static struct shoal__lane_node *shoal__lane_find(struct shoal_runtime *rt,
 	return n ? caa_container_of(n, struct shoal__lane_node, node) : NULL;
 }
 
-/* True once the process that owned `creator` is gone (its store slot was
- * released or reused, or its pid is dead). */
-bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator)
+/* True once the process in store slot `slot` whose generation had the
+ * bits `gen` under `mask` is gone: the slot free, reused by another
+ * generation, or its pid dead.  Never a live process. */
+static bool shoal__slot_gen_gone(const struct shoal_store *s, uint32_t slot,
+				 uint32_t gen, uint32_t mask)
 {
-	uint32_t slot = creator >> 20;
 	uint64_t st;
 
 	if (slot >= s->hdr->max_procs)
 		return true;
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
-	    (SHOAL__PROC_GEN(st) & 0xfffffu) != (creator & 0xfffffu))
+	    (SHOAL__PROC_GEN(st) & mask) != (gen & mask))
 		return true;
 	return shoal__proc_dead(s, slot);
+}
+
+/* True once the process that owned `creator` (SHOAL__CREATOR) is gone. */
+bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator)
+{
+	return shoal__slot_gen_gone(s, creator >> 20, creator, 0xfffffu);
 }
 
 /* The same for a SHOAL__CREATOR24 (a task record's or a lane's taker):
  * 4096 reuses of its slot while it waits only delay the answer. */
 bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24)
 {
-	uint32_t slot = c24 >> 12;
-	uint64_t st;
-
-	if (slot >= s->hdr->max_procs)
-		return true;
-	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
-	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
-	    (SHOAL__PROC_GEN(st) & 0xfffu) != (c24 & 0xfffu))
-		return true;
-	return shoal__proc_dead(s, slot);
+	return shoal__slot_gen_gone(s, c24 >> 12, c24, 0xfffu);
 }
 
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)

@@ -656,46 +656,59 @@ static void rc_scenario_run_done(unsigned point)
 }
 
 /*
- * The submit scenario: an attached program (a forked child that attaches
- * by name) submits count(1) with a by-value argument too large for the
- * record (it goes through the store), a ref argument and two returns,
- * and dies at `point`.  The task never ran; the record it took comes
- * back (the fork server's watch), and so does everything it put or held
- * in the store (its reaper).
+ * An attached program (a forked child that attaches by name) submits
+ * count(1) with ref argument `ref`, and, with `big`, a by-value argument
+ * too large for the record (it goes through the store) and two returns;
+ * armed at `point`, it must die there.
  */
-static void rc_scenario_submit(unsigned point)
+static void rc_submitter_dies(struct rc_tasks *x, unsigned point, shoal_id ref,
+			      bool big)
 {
-	struct rc_tasks x = rc_tasks_start();
-	struct shoal_store_stats base;
-	shoal_id arg;
-	char big[1000];
-	pid_t pid;
+	pid_t pid = tu_fork();
 	int st;
 
-	memset(big, 7, sizeof big);
-	tu_assert_rc(shoal_put(x.f.s, big, 100, 0, &arg), 0);
-	base = rc_settled_stats(x.f.s);
-	pid = tu_fork();
 	if (pid == 0) {
 		struct shoal_runtime *rt;
 		struct shoal_args a;
 		shoal_id out[2];
+		char bytes[1000];
 		int64_t k = 1;
 
-		if (shoal_runtime_attach(x.name, &rt))
+		if (shoal_runtime_attach(x->name, &rt))
 			_exit(TU_EXIT_IO);
 		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+		memset(bytes, 7, sizeof bytes);
 		shoal_args_init(&a);
 		shoal_args_bytes(&a, &k, sizeof k);
-		shoal_args_bytes(&a, big, sizeof big);
-		shoal_args_ref(&a, arg);
-		shoal_submit(rt, shoal_function(rt, "count"), &a, 2, out);
+		if (big)
+			shoal_args_bytes(&a, bytes, sizeof bytes);
+		shoal_args_ref(&a, ref);
+		shoal_submit(rt, shoal_function(rt, "count"), &a, big ? 2 : 1, out);
 		_exit(0); /* it should have died in there */
 	}
 	st = rc_reap(pid);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "%s: the submitter did not die there (status %#x)",
 		  shoal__crash_name(point), st);
+}
+
+/*
+ * The submit scenario: the submitter dies while it takes or builds the
+ * record.  The task never ran; the record it took comes back (the fork
+ * server's watch), and so does everything it put or held in the store
+ * (its reaper).
+ */
+static void rc_scenario_submit(unsigned point)
+{
+	struct rc_tasks x = rc_tasks_start();
+	struct shoal_store_stats base;
+	char bytes[100];
+	shoal_id arg;
+
+	memset(bytes, 7, sizeof bytes);
+	tu_assert_rc(shoal_put(x.f.s, bytes, sizeof bytes, 0, &arg), 0);
+	base = rc_settled_stats(x.f.s);
+	rc_submitter_dies(&x, point, arg, true);
 	rc_wait_table_idle(&x, point);
 	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0, "%s: the task ran",
 		     shoal__crash_name(point));
@@ -718,31 +731,10 @@ static void rc_scenario_submit_parked(unsigned point)
 	struct shoal_store_stats base;
 	shoal_id gate = shoal_id_next(x.f.s);
 	void *buf;
-	pid_t pid;
-	int st;
 
 	tu_assert_rc(shoal_create(x.f.s, gate, 8, NULL, 0, 0, &buf), 0);
 	base = rc_settled_stats(x.f.s);
-	pid = tu_fork();
-	if (pid == 0) {
-		struct shoal_runtime *rt;
-		struct shoal_args a;
-		shoal_id out;
-		int64_t k = 1;
-
-		if (shoal_runtime_attach(x.name, &rt))
-			_exit(TU_EXIT_IO);
-		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
-		shoal_args_init(&a);
-		shoal_args_bytes(&a, &k, sizeof k);
-		shoal_args_ref(&a, gate);
-		shoal_submit(rt, shoal_function(rt, "count"), &a, 1, &out);
-		_exit(0);
-	}
-	st = rc_reap(pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "%s: the submitter did not die there (status %#x)",
-		  shoal__crash_name(point), st);
+	rc_submitter_dies(&x, point, gate, false);
 	tu_assert_rc(shoal_seal(x.f.s, gate), 0);
 	rc_wait_table_idle(&x, point);
 	cr_assert_leq(atomic_load(&rc_counts->ran[1]), 1);
