@@ -1048,7 +1048,11 @@ static void rc_scenario_fs_forked(unsigned point)
 	tu_assert_rc(shoal_runtime_info(x.f.rt, &info, NULL, 0), 0);
 	fs = info.fork_server_pid;
 	old = rc_kill_child(&x, point);
+	/* First the fork server held at the point (the new process may say
+	 * it runs before its parent gets there), then the new process. */
 	t0 = tu_now_ms();
+	while (tu_proc_state(fs) != 'T' && tu_now_ms() - t0 < 5000)
+		sched_yield();
 	while (tu_now_ms() - t0 < 5000) {
 		if (point == SHOAL__CP_WORKER_FORKED) {
 			now = rc_worker_pid(x.f.rt);
