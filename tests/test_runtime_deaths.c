@@ -749,6 +749,23 @@ static struct shoal_runtime_info rt_info(struct rt_test *x)
 	return info;
 }
 
+/* SIGSTOPs pid and waits (bounded) until it is stopped, not just
+ * signalled: a stop takes effect at the target's next return to user
+ * space, and until then it may still act. */
+static bool stop_and_wait(pid_t pid)
+{
+	int64_t t0 = tu_now_ms();
+
+	if (kill(pid, SIGSTOP))
+		return false;
+	while (tu_proc_state(pid) != 'T' && tu_now_ms() - t0 < GET_MS)
+		sched_yield();
+	if (tu_proc_state(pid) == 'T')
+		return true;
+	kill(pid, SIGCONT); /* never left stopped behind a failed test */
+	return false;
+}
+
 /*
  * Every process slot of the store taken (the test attaches handles until
  * none is left), then the worker killed: its replacement cannot attach
@@ -785,7 +802,7 @@ Test(runtime_deaths, a_worker_that_dies_at_its_start_is_restarted_with_backoff)
 	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
 	fs = info.fork_server_pid;
 	w = worker_pid(&x);
-	cr_assert_eq(kill(fs, SIGSTOP), 0);
+	cr_assert(stop_and_wait(fs), "the fork server did not stop");
 	killed = kill(w, SIGKILL);
 	t0 = tu_now_ms();
 	while (!killed &&
@@ -907,6 +924,7 @@ Test(runtime_deaths, a_create_the_fork_server_never_answers_ends_with_the_runtim
 	const char *name = tu_shm_name(NULL);
 	int from_drv[2], to_a[2], from_a[2];
 	int32_t fs = 0, rc = 0, took = 0;
+	int64_t t0;
 	pid_t drv, a;
 
 	tu_pipe(from_drv);
@@ -921,7 +939,6 @@ Test(runtime_deaths, a_create_the_fork_server_never_answers_ends_with_the_runtim
 		struct shoal_runtime_info info;
 		struct shoal_runtime *rt;
 		struct shoal_actor act;
-		int64_t t0;
 
 		TU_CHILD_CHECK(shoal_runtime_attach(name, &rt) == 0, 10);
 		TU_CHILD_CHECK(shoal_runtime_info(rt, &info, NULL, 0) == 0, 11);
@@ -938,7 +955,7 @@ Test(runtime_deaths, a_create_the_fork_server_never_answers_ends_with_the_runtim
 	}
 	cr_assert_eq(read(from_a[0], &fs, sizeof fs), (ssize_t)sizeof fs);
 	cr_assert_gt(fs, 0);
-	cr_assert_eq(kill(fs, SIGSTOP), 0);
+	cr_assert(stop_and_wait(fs), "the fork server did not stop");
 	tu_write_byte(to_a[1], 'g');
 	cr_assert_eq(tu_read_byte(from_a[0], GET_MS), 'c');
 	cr_assert(in_poll(a, GET_MS), "the create never waited for its answer");
