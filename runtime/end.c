@@ -271,6 +271,7 @@ void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
 	atomic_thread_fence(memory_order_seq_cst);
 	for (uint32_t i = 0; i < h->max_tasks; i++)
 		shoal__sweep_claim(h, i, UINT32_MAX, true);
+	SHOAL__CRASH(s, SWEEP_CLAIMED);
 	for (uint32_t i = 0; i < h->max_tasks; i++) {
 		uint64_t st = atomic_load_explicit(&shoal__rt_tasks(h)[i].state,
 						   memory_order_acquire);
@@ -279,6 +280,7 @@ void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
 		    SHOAL__TASK_OWNER(st) == SHOAL__TASK_SWEPT)
 			shoal__sweep_fail(s, h, i, code);
 	}
+	SHOAL__CRASH(s, SWEEP_FAILED);
 	for (uint32_t i = 0; i < h->max_lanes; i++) {
 		uint32_t st = SHOAL__LANE_PHASE(
 			atomic_load_explicit(&m[i].state, memory_order_acquire));
@@ -287,6 +289,7 @@ void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
 			shoal__lane_drain(s, h, (struct shoal__lane_pos){.lane = i},
 					  code, shoal__end_why(code));
 	}
+	SHOAL__CRASH(s, SWEEP_DRAINED);
 	atomic_store_explicit(&h->sweep, 2, memory_order_release);
 }
 

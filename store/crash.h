@@ -118,6 +118,10 @@
 	/* forkserver.c, fsactor.c: a child forked, its pid not stored */     \
 	X(WORKER_FORKED, fs_forked, "spawn: worker forked, pid not stored")    \
 	X(ACTOR_FORKED, fs_forked, "spawn: actor forked, pid not stored")      \
+	/* end.c: the sweep after the fork server died */                      \
+	X(SWEEP_CLAIMED, sweep, "sweep: records claimed, no error written")    \
+	X(SWEEP_FAILED, sweep, "sweep: tasks failed, lanes not drained")       \
+	X(SWEEP_DRAINED, sweep, "sweep: lanes drained, not marked complete")   \
 	/* actorproc.c: an actor runs the call at the head of a lane */        \
 	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
 	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \

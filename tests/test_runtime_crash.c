@@ -23,6 +23,10 @@
  *                while it queues the task;
  *   lane_*       an attached caller dies while it takes, hooks or writes
  *                to its lane, or the actor dies while it frees one;
+ *   sweep        the first process to find the fork server dead is
+ *                killed in its sweep of the pending work; the next prober
+ *                must finish it (a waiting task and call fail with
+ *                SHOAL_EFORKSERVERDIED);
  *   fs_forked    the fork server, between forking a replacement worker or
  *                actor and storing its pid: held there (SIGSTOP, the
  *                ":stop" arming of crash.h), the runtime's info must list
@@ -825,6 +829,7 @@ static struct rc_actor rc_lanes_start(const char *name)
 	tu_assert_rc(shoal_register_actor(x.f.reg, "Bumper", rc_bumper_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "bump", rc_bump), 0);
 	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "arm", rc_arm_actor), 0);
+	tu_assert_rc(shoal_register_task(x.f.reg, "count", rc_count, NULL), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = 1;
 	o.name = name;
@@ -1102,6 +1107,78 @@ static void rc_scenario_fs_forked(unsigned point)
 				  shoal__crash_name(point), shoal_strerror(rc));
 		}
 	}
+	shoal_runtime_shutdown(x.f.rt);
+	shoal_registry_close(x.f.reg);
+	munmap(rc_counts, sizeof *rc_counts);
+	rc_counts = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The runtime's points: the sweep after the fork server died          */
+
+/*
+ * A task and an actor call wait on an object nobody seals; the fork
+ * server is killed; an attached program is the first to find it dead and
+ * sweeps, and is killed at `point` in its sweep.  The next prober (the
+ * driver's get) must finish the sweep: both results fail with
+ * SHOAL_EFORKSERVERDIED within its bound.
+ */
+static void rc_scenario_sweep(unsigned point)
+{
+	const char *name = tu_shm_name("rt");
+	struct rc_actor x = rc_lanes_start(name);
+	struct shoal_runtime_info info;
+	struct shoal_args a;
+	shoal_id gate = shoal_id_next(x.f.s), task, call;
+	int to_child[2], from_child[2], st, fn;
+	int64_t k = 1, t0;
+	void *buf;
+	pid_t pid, fs;
+
+	fn = shoal_function(x.f.rt, "count");
+	cr_assert_geq(fn, 0);
+	tu_assert_rc(shoal_create(x.f.s, gate, 8, NULL, 0, 0, &buf), 0);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_args_ref(&a, gate), 0);
+	tu_assert_rc(shoal_actor_call(x.f.rt, x.a, x.bump, &a, &call), 0);
+	tu_assert_rc(shoal_submit(x.f.rt, fn, &a, 1, &task), 0);
+	tu_pipe(to_child);
+	tu_pipe(from_child);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		shoal_id out;
+
+		if (shoal_runtime_attach(name, &rt))
+			_exit(TU_EXIT_IO);
+		tu_child_write_byte(from_child[1], 'r');
+		tu_child_read_byte(to_child[0]);
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+		shoal_actor_call(rt, x.a, x.bump, NULL, &out); /* it probes */
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(from_child[0], 10000), 'r');
+	tu_assert_rc(shoal_runtime_info(x.f.rt, &info, NULL, 0), 0);
+	fs = info.fork_server_pid;
+	cr_assert_eq(kill(fs, SIGKILL), 0);
+	t0 = tu_now_ms();
+	while (tu_proc_state(fs) != 'Z' && tu_proc_state(fs) != '?' &&
+	       tu_now_ms() - t0 < 5000)
+		sched_yield();
+	tu_write_byte(to_child[1], 'g');
+	st = rc_reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the sweeper did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	t0 = tu_now_ms();
+	tu_assert_rc(rc_get_dropped(x.f.s, call), SHOAL_EFORKSERVERDIED,
+		     "%s: the call", shoal__crash_name(point));
+	tu_assert_rc(rc_get_dropped(x.f.s, task), SHOAL_EFORKSERVERDIED,
+		     "%s: the task", shoal__crash_name(point));
+	cr_assert_lt(tu_now_ms() - t0, 5000, "%s: the sweep took %lld ms",
+		     shoal__crash_name(point), (long long)(tu_now_ms() - t0));
+	shoal_abort(x.f.s, gate);
 	shoal_runtime_shutdown(x.f.rt);
 	shoal_registry_close(x.f.reg);
 	munmap(rc_counts, sizeof *rc_counts);
