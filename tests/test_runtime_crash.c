@@ -659,6 +659,24 @@ static void rc_scenario_run_done(unsigned point)
 	rc_task_cut(point, true, rc_done);
 }
 
+/* The checks that end every task scenario: once the table is idle, task 1
+ * ran lo..hi times, and the table's whole capacity and the store's
+ * objects are back. */
+static void rc_tasks_finish(struct rc_tasks *x, unsigned point,
+			    const struct shoal_store_stats *base, int64_t lo,
+			    int64_t hi)
+{
+	int64_t ran;
+
+	rc_wait_table_idle(x, point);
+	ran = atomic_load(&rc_counts->ran[1]);
+	cr_assert(ran >= lo && ran <= hi, "%s: task 1 ran %lld times, not "
+		  "%lld..%lld", shoal__crash_name(point), (long long)ran,
+		  (long long)lo, (long long)hi);
+	rc_check_task_capacity(x, point);
+	rc_check_objects(x, point, base);
+}
+
 /*
  * An attached program (a forked child that attaches by name) submits
  * count(1) with ref argument `ref`, and, with `big`, a by-value argument
@@ -713,11 +731,7 @@ static void rc_scenario_submit(unsigned point)
 	tu_assert_rc(shoal_put(x.f.s, bytes, sizeof bytes, 0, &arg), 0);
 	base = rc_settled_stats(x.f.s);
 	rc_submitter_dies(&x, point, arg, true);
-	rc_wait_table_idle(&x, point);
-	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0, "%s: the task ran",
-		     shoal__crash_name(point));
-	rc_check_task_capacity(&x, point);
-	rc_check_objects(&x, point, &base);
+	rc_tasks_finish(&x, point, &base, 0, 0);
 	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
 	rc_tasks_stop(&x);
 }
@@ -740,10 +754,7 @@ static void rc_scenario_submit_parked(unsigned point)
 	base = rc_settled_stats(x.f.s);
 	rc_submitter_dies(&x, point, gate, false);
 	tu_assert_rc(shoal_seal(x.f.s, gate), 0);
-	rc_wait_table_idle(&x, point);
-	cr_assert_leq(atomic_load(&rc_counts->ran[1]), 1);
-	rc_check_task_capacity(&x, point);
-	rc_check_objects(&x, point, &base);
+	rc_tasks_finish(&x, point, &base, 0, 1);
 	tu_assert_rc(shoal_drop(x.f.s, gate), 0);
 	rc_tasks_stop(&x);
 }
@@ -799,10 +810,7 @@ static void rc_scenario_seal_resolves(unsigned point)
 		     shoal__crash_name(point));
 	tu_assert_rc(shoal_release(x.f.s, &v), 0);
 	tu_assert_rc(shoal_drop(x.f.s, out), 0);
-	rc_wait_table_idle(&x, point);
-	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 1);
-	rc_check_task_capacity(&x, point);
-	rc_check_objects(&x, point, &base);
+	rc_tasks_finish(&x, point, &base, 1, 1);
 	close(to_child[1]);
 	close(to_test[0]);
 	rc_tasks_stop(&x);
