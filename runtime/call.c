@@ -343,16 +343,28 @@ static void shoal__lane_close(struct shoal_runtime *rt, uint32_t i)
 						memory_order_relaxed);
 }
 
-/* True if lane i is hooked into any actor slot. */
-static bool shoal__lane_hooked(struct shoal__rt_hdr *h, uint32_t i)
+/* True if lane i is hooked into actor slot `actor` (read from the
+ * segment: bounds-checked). */
+static bool shoal__lane_hooked_in(struct shoal__rt_hdr *h, uint32_t actor,
+				  uint32_t i)
 {
 	struct shoal__actor_slot *a = shoal__act_slots(h);
 
+	if (actor >= h->max_actors)
+		return false;
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++)
+		if (atomic_load_explicit(&a[actor].lanes[k], memory_order_acquire) ==
+		    i + 1)
+			return true;
+	return false;
+}
+
+/* True if lane i is hooked into any actor slot. */
+static bool shoal__lane_hooked(struct shoal__rt_hdr *h, uint32_t i)
+{
 	for (uint32_t s = 0; s < h->max_actors; s++)
-		for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++)
-			if (atomic_load_explicit(&a[s].lanes[k], memory_order_acquire) ==
-			    i + 1)
-				return true;
+		if (shoal__lane_hooked_in(h, s, i))
+			return true;
 	return false;
 }
 
@@ -371,7 +383,12 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h)
 	for (uint32_t i = 0; i < h->max_lanes; i++) {
 		uint32_t st = atomic_load_explicit(&m[i].state, memory_order_acquire);
 
+		/* Cheapest first: a lane in use is hooked into the actor its
+		 * record names, and that needs no look at its taker's process
+		 * (a read of /proc); the record may be stale only for a
+		 * taker that died before it wrote it. */
 		if (SHOAL__LANE_PHASE(st) == SHOAL__L_FREE ||
+		    shoal__lane_hooked_in(h, m[i].actor, i) ||
 		    !shoal__creator24_gone(s, SHOAL__LANE_TAKER(st)) ||
 		    shoal__lane_hooked(h, i))
 			continue;

@@ -137,17 +137,23 @@ static int start(const char *name, struct shoal_runtime **rt)
 	return rc;
 }
 
+/* Arguments: one u64 and/or one ref, either may be NULL. */
+static void args1(struct shoal_args *a, const uint64_t *v, const shoal_id *ref)
+{
+	shoal_args_init(a);
+	if (v)
+		shoal_args_bytes(a, v, sizeof *v);
+	if (ref)
+		shoal_args_ref(a, *ref);
+}
+
 /* Submits fn(one u64 or one ref); 0 or the error. */
 static int submit1(struct shoal_runtime *rt, const char *fn, const uint64_t *v,
 		   const shoal_id *ref, shoal_id *out)
 {
 	struct shoal_args a;
 
-	shoal_args_init(&a);
-	if (v)
-		shoal_args_bytes(&a, v, sizeof *v);
-	if (ref)
-		shoal_args_ref(&a, *ref);
+	args1(&a, v, ref);
 	return shoal_submit(rt, shoal_function(rt, fn), &a, 1, out);
 }
 
@@ -156,11 +162,7 @@ static int call1(struct shoal_runtime *rt, struct shoal_actor k, const char *m,
 {
 	struct shoal_args a;
 
-	shoal_args_init(&a);
-	if (v)
-		shoal_args_bytes(&a, v, sizeof *v);
-	if (ref)
-		shoal_args_ref(&a, *ref);
+	args1(&a, v, ref);
 	return shoal_actor_call(rt, k, shoal_actor_method(rt, k, m), &a, out);
 }
 
