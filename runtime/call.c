@@ -23,7 +23,9 @@
  *
  * Waiting: one deadline (shoal_call_options.timeout_ms) bounds the whole
  * call: the puts of its by-value arguments (made first, outside every
- * lock), the node lock, and the wait for room in a full lane.
+ * lock), the node lock, and the wait for room in a full lane.  Its clock
+ * is read at the first wait (shoal__later): a call that finds room at
+ * once never reads it.
  *
  * A caller killed before it publishes leaves an unpublished record, which
  * nobody ever sees (lane.h); its promises are aborted by its reaper.
@@ -541,17 +543,20 @@ static void shoal__lane_release(struct shoal_runtime *rt, uint64_t key)
 
 /* Locks the node by the call's deadline (0: a try).  The lock is held
  * only while another thread writes one record, never across a wait. */
-static int shoal__node_lock(struct shoal__lane_node *n, int timeout_ms,
-			    struct shoal__deadline d)
+static int shoal__node_lock(struct shoal__lane_node *n, struct shoal__later *d)
 {
 	struct timespec ts;
+	int64_t ns;
 
-	if (timeout_ms < 0)
+	if (d->timeout_ms < 0)
 		return -pthread_mutex_lock(&n->lock);
-	if (timeout_ms == 0)
-		return pthread_mutex_trylock(&n->lock) ? -EAGAIN : 0;
-	ts.tv_sec = d.ns / 1000000000; /* CLOCK_MONOTONIC, as deadlines are */
-	ts.tv_nsec = d.ns % 1000000000;
+	if (!pthread_mutex_trylock(&n->lock))
+		return 0;
+	if (d->timeout_ms == 0)
+		return -EAGAIN;
+	ns = shoal__later_get(d).ns;
+	ts.tv_sec = ns / 1000000000; /* CLOCK_MONOTONIC, as deadlines are */
+	ts.tv_nsec = ns % 1000000000;
 	return pthread_mutex_clocklock(&n->lock, CLOCK_MONOTONIC, &ts) ? -ETIMEDOUT
 									   : 0;
 }
@@ -575,12 +580,14 @@ static int shoal__call_reserve(struct shoal__lane_node *n, uint32_t gen,
  * lane's memory is the segment's: it stays mapped even if the lane is
  * given back meanwhile (then the wait just ends). */
 static int shoal__call_wait_room(struct shoal_runtime *rt, struct shoal__lane *l,
-				 int timeout_ms, struct shoal__deadline d)
+				 struct shoal__later *later)
 {
 	struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
+	struct shoal__deadline d;
 
-	if (timeout_ms == 0)
+	if (later->timeout_ms == 0)
 		return -EAGAIN;
+	d = shoal__later_get(later);
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;
 	shoal__lane_wait_room(l, slice.ns < d.ns ? slice : d,
@@ -602,10 +609,10 @@ struct shoal__call {
  * lock: a wait for store room never holds the lane's node lock nor the
  * read-side critical section (shoal__call_once). */
 static int shoal__call_fit(struct shoal_runtime *rt, const struct shoal_args *args,
-			   struct shoal__call *c, struct shoal__deadline d)
+			   struct shoal__call *c, struct shoal__later *d)
 {
 	int rc = shoal__args_fit(rt, args, SHOAL__CALL_ARGS_INLINE, &c->fit,
-				 &c->p, &d);
+				 &c->p, d);
 
 	if (rc) {
 		shoal__pending_drop(rt, &c->p);
@@ -720,7 +727,7 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
  * lock, held only for a record's writing: a thread that gives a lane back
  * (synchronize_rcu) never waits for an actor. */
 static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
-			    int timeout_ms, struct shoal__deadline d,
+			    struct shoal__later *d,
 			    struct shoal__call *c, bool *missing,
 			    struct shoal__lane **full)
 {
@@ -730,7 +737,7 @@ static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
 	urcu_bp_read_lock();
 	n = shoal__lane_find(rt, shoal__lane_key(a));
 	*missing = n == NULL;
-	rc = n ? shoal__node_lock(n, timeout_ms, d) : 0;
+	rc = n ? shoal__node_lock(n, d) : 0;
 	if (n && !rc) {
 		rc = shoal__call_locked(rt, n, a, c);
 		pthread_mutex_unlock(&n->lock);
@@ -749,14 +756,14 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	static const struct shoal_args none;
 	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
 	struct shoal__call c; /* not zeroed: most of it is argument room */
-	struct shoal__deadline d;
+	struct shoal__later d;
 	struct shoal__lane *full = NULL;
 	bool missing;
 	int rc;
 
 	if (opts)
 		o = *opts;
-	d = shoal__deadline_in(o.timeout_ms);
+	d = shoal__later_in(o.timeout_ms); /* bounds every wait of the call */
 	rc = shoal__call_check(rt, actor, method, args, o.num_returns);
 	if (!rc)
 		rc = shoal__rt_ended(rt); /* an ended runtime runs nothing */
@@ -771,14 +778,13 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	c.p.task = 0; /* done when its first return is settled */
 	c.p.ret0 = (shoal_id){0, 0};
 	shoal__pending_collect(rt, 8);
-	rc = shoal__call_fit(rt, args ? args : &none, &c, d);
+	rc = shoal__call_fit(rt, args ? args : &none, &c, &d);
 	if (rc)
 		return rc;
 	for (;;) {
-		rc = shoal__call_once(rt, actor, o.timeout_ms, d, &c, &missing,
-				      &full);
+		rc = shoal__call_once(rt, actor, &d, &c, &missing, &full);
 		if (rc == SHOAL__LANE_FULL) {
-			rc = shoal__call_wait_room(rt, full, o.timeout_ms, d);
+			rc = shoal__call_wait_room(rt, full, &d);
 			if (!rc) /* a slice passed: an actor that never consumes */
 				rc = shoal__rt_ended(rt);
 		}

@@ -179,7 +179,9 @@ static void shoal__deps_sweep_one(struct shoal_store *s,
 
 void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
 {
-	for (uint32_t i = 0; i < h->max_tasks; i++)
+	uint32_t top = shoal__task_top(h);
+
+	for (uint32_t i = 0; i < top; i++)
 		shoal__deps_sweep_one(s, h, i);
 }
 

@@ -15,8 +15,12 @@
  * (hdr->fs_alive) from its start to its exit and never unlocks it: when it
  * dies, whatever kills it, the kernel marks the mutex OWNER_DIED (its
  * robust list), and a trylock tells: EBUSY while it lives.  No pid, no
- * /proc, no timeout, no system call: one CAS on a line nobody writes,
- * cheap enough for every submit and call.  The first prober after the
+ * /proc, no timeout, no system call.  Cheaper still, and what every
+ * submit and call does first: the mutex's futex word read, not written
+ * (glibc's; the kernel's robust-futex ABI says what it holds): while it
+ * holds the fork server's TID without FUTEX_OWNER_DIED, the fork server
+ * lives (it locked it from its only thread, whose TID is fs_pid); on
+ * anything else the trylock decides.  The first prober after the
  * death gets EOWNERDEAD; it stores fs_gone (sticky, in the header), then
  * unlocks without making the mutex consistent.  Every later probe reads
  * fs_gone first: the mutex alone does not keep saying so (the next
@@ -67,6 +71,7 @@
  * begins only then).
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,12 +106,30 @@ int shoal__rt_fs_hold(struct shoal__rt_hdr *h)
 	return rc == EOWNERDEAD ? SHOAL_EFORKSERVERDIED : -rc;
 }
 
+/* True while the futex word names the fork server as its live owner.  A
+ * load, so the line stays shared among the probers. */
+static bool shoal__fs_word_alive(struct shoal__rt_hdr *h)
+{
+#ifdef __GLIBC__
+	uint32_t w = (uint32_t)__atomic_load_n(&h->fs_alive.__data.__lock,
+					       __ATOMIC_ACQUIRE);
+	int32_t fs = atomic_load_explicit(&h->fs_pid, memory_order_relaxed);
+
+	return fs > 0 && (w & (FUTEX_TID_MASK | FUTEX_OWNER_DIED)) == (uint32_t)fs;
+#else
+	(void)h;
+	return false;
+#endif
+}
+
 bool shoal__rt_fs_dead(struct shoal__rt_hdr *h)
 {
 	int rc;
 
 	if (atomic_load_explicit(&h->fs_gone, memory_order_acquire))
 		return true;
+	if (shoal__fs_word_alive(h))
+		return false;
 	rc = pthread_mutex_trylock(&h->fs_alive);
 	if (rc == EBUSY)
 		return false;
@@ -257,22 +280,27 @@ static void shoal__sweep_fail(struct shoal_store *s, struct shoal__rt_hdr *h,
  * Every record is claimed before any error is written: an error sealed
  * resolves the tasks that wait on it (deps.c), which would push them into
  * a run queue nobody pops any more, and a full one would never take them;
- * claimed, they are no longer WAITING, and deps.c leaves them be.
+ * claimed, they are no longer WAITING, and deps.c leaves them be.  The
+ * scan stops at the task top, loaded after the E2 fence: a submitter
+ * raised it before its publish, so a record above it is one whose
+ * submitter sees the sweep begun.
  */
 void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
 {
 	struct shoal__lane_meta *m = shoal__lane_metas(h);
 	int code = atomic_load_explicit(&h->ended, memory_order_acquire);
+	uint32_t top;
 
 	if (!code || !shoal__children_gone(s, h))
 		return;
 	shoal_store_reap(s);
 	atomic_store_explicit(&h->sweep, 1, memory_order_seq_cst); /* E2 */
 	atomic_thread_fence(memory_order_seq_cst);
-	for (uint32_t i = 0; i < h->max_tasks; i++)
+	top = shoal__task_top(h);
+	for (uint32_t i = 0; i < top; i++)
 		shoal__sweep_claim(h, i, UINT32_MAX, true);
 	SHOAL__CRASH(s, SWEEP_CLAIMED);
-	for (uint32_t i = 0; i < h->max_tasks; i++) {
+	for (uint32_t i = 0; i < top; i++) {
 		uint64_t st = atomic_load_explicit(&shoal__rt_tasks(h)[i].state,
 						   memory_order_acquire);
 

@@ -258,14 +258,14 @@ uint32_t shoal__exec_dead_worker_scan(struct shoal__rt_hdr *h, uint32_t worker,
 				      uint32_t *running, uint32_t cap)
 {
 	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
-	uint32_t n = 0;
+	uint32_t n = 0, top = shoal__task_top(h);
 
 	/* No `lost` callback: the sweep of settle covers those items (it
 	 * pushes every queued record the queue does not hold), and pushing
 	 * from inside the repair could find the queue full of the very
 	 * cells it has not released yet (queue.h). */
 	shoal__queue_repair(shoal__rt_queue(h), NULL, NULL);
-	for (uint32_t i = 0; i < h->max_tasks && n < cap; i++) {
+	for (uint32_t i = 0; i < top && n < cap; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
@@ -302,11 +302,12 @@ static void shoal__mark_present(void *ctx, uint32_t item)
 void shoal__requeue_sweep(struct shoal__requeue *r)
 {
 	struct shoal__task_rec *tasks = shoal__rt_tasks(r->hdr);
+	uint32_t top = shoal__task_top(r->hdr);
 
 	memset(r->present, 0, ((r->max_tasks + 63) / 64) * sizeof *r->present);
 	r->nlater = 0;
 	shoal__queue_scan(shoal__rt_queue(r->hdr), shoal__mark_present, r);
-	for (uint32_t i = 0; i < r->max_tasks; i++) {
+	for (uint32_t i = 0; i < top; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_QUEUED &&

@@ -200,15 +200,18 @@ void shoal__task_free(struct shoal_store *s, struct shoal__rt_hdr *hdr,
  * while BUILDING, and sets the bit of every FREE record whose freer died
  * before it set it. */
 void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr);
+/* One past the highest record ever taken (at most max_tasks): every
+ * record that is not FREE lies below it, so a sweep looks no further. */
+uint32_t shoal__task_top(const struct shoal__rt_hdr *hdr);
 int shoal__args_check(const struct shoal_args *args);
 uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
 int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
 		       uint32_t i, uint32_t *kind, const uint8_t **data,
 		       uint32_t *len);
-struct shoal__deadline;
+struct shoal__later;
 int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
-		    const struct shoal__deadline *d);
+		    struct shoal__later *d);
 int shoal__hold_args(struct shoal_runtime *rt, const struct shoal_args *args,
 		     struct shoal__pending *p);
 int shoal__promise_returns(struct shoal_runtime *rt, shoal_id ret0, uint32_t n);
@@ -236,7 +239,7 @@ size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max);
 void shoal__pending_on_drop(void *ctx);
 void shoal__pending_flush(struct shoal_runtime *rt);
 int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
-		       const struct shoal__deadline *d, shoal_id *out);
+		       struct shoal__later *d, shoal_id *out);
 void shoal__pending_task_ended(struct shoal_store *s);
 
 /* exec.c: what a task or an actor call runs on: encoded arguments (at

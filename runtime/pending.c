@@ -232,7 +232,7 @@ static void shoal__pending_sleep(struct shoal_store *s, uint32_t seen,
  * SHOAL_ESTOREFULL (or -ENOSPC) when there is still no room at d.
  */
 int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
-		       const struct shoal__deadline *d, shoal_id *out)
+		       struct shoal__later *d, shoal_id *out)
 {
 	struct shoal_store *s = rt->store;
 	struct shoal__event *ev = &s->hdr->space;
@@ -247,11 +247,11 @@ int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
 		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
 		atomic_thread_fence(memory_order_seq_cst); /* before the checks */
 		rc = shoal__pending_try_put(rt, data, size, out, &err);
-		if (rc != -EAGAIN || shoal__deadline_passed(*d)) {
+		if (rc != -EAGAIN || shoal__deadline_passed(shoal__later_get(d))) {
 			atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
 			return rc == -EAGAIN ? err : rc;
 		}
-		shoal__pending_sleep(s, seen, *d);
+		shoal__pending_sleep(s, seen, shoal__later_get(d));
 		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
 	}
 }

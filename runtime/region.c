@@ -101,6 +101,7 @@ static void shoal__rt_tasks_init(struct shoal__rt_hdr *h)
 				      memory_order_relaxed);
 	}
 	atomic_store_explicit(&h->task_hint, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->task_top, 0, memory_order_relaxed);
 }
 
 int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,

@@ -25,7 +25,7 @@
 #include "../store/layout.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 6u
+#define SHOAL__RT_VERSION 7u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -188,8 +188,11 @@ struct shoal__rt_hdr {
 	uint8_t pad3_[64 - 16];
 	/* Tasks: layout written by the driver before the fork server; the
 	 * hint (the word of task bits where a free record was last seen) is
-	 * written by anyone, relaxed (task.c); counters are statistics
-	 * (relaxed). */
+	 * written by anyone, relaxed (task.c); task_top (one past the highest
+	 * record ever taken) only grows, raised by a taker before its taking
+	 * CAS (release, pairs with the sweeps' acquire: task.c), so that
+	 * every record that is not FREE lies below it; counters are
+	 * statistics (relaxed). */
 	uint32_t max_tasks;
 	uint32_t nfuncs;
 	uint64_t fnames_off;
@@ -199,7 +202,7 @@ struct shoal__rt_hdr {
 	uint64_t queue_bytes;
 	uint8_t pad4_[64 - 48];
 	_Atomic uint32_t task_hint;
-	uint32_t pad4b_;
+	_Atomic uint32_t task_top;
 	_Atomic uint64_t tasks_submitted;
 	_Atomic uint64_t tasks_done;
 	_Atomic uint64_t tasks_failed;

@@ -22,7 +22,8 @@
  * by-value arguments it puts there (the task table and the promises never
  * wait: -ENOSPC at once).  It is bounded by the submit's deadline
  * (shoal_task_options.timeout_ms, SHOAL_SUBMIT_TIMEOUT_MS by default): each
- * put gets what is left of it.
+ * put gets what is left of it, counted from the first put that has to
+ * wait (the clock is read then, not at every submit: shoal__later).
  *
  * Crash safety: taking and freeing a record are one step each on its
  * state word (the bit that follows is a hint).  A submitter killed while
@@ -67,13 +68,37 @@ static uint32_t shoal__align8(uint32_t v)
  * frees once it is gone.  Bounded: one pass over the bits (max_tasks / 64
  * words), and over the records only when the table looks full.
  */
+/* Raised before the taking CAS (release: a sweep that loads the top
+ * with acquire and then sees the record taken walks far enough), so that
+ * a taker killed between the two leaves at worst a top one too high,
+ * which costs the sweeps one record's look. */
+static void shoal__task_raise_top(struct shoal__rt_hdr *h, uint32_t top)
+{
+	uint32_t cur = atomic_load_explicit(&h->task_top, memory_order_relaxed);
+
+	while (cur < top &&
+	       !atomic_compare_exchange_weak_explicit(&h->task_top, &cur, top,
+						      memory_order_release,
+						      memory_order_relaxed))
+		;
+}
+
+uint32_t shoal__task_top(const struct shoal__rt_hdr *h)
+{
+	uint32_t top = atomic_load_explicit(&h->task_top, memory_order_acquire);
+
+	return top < h->max_tasks ? top : h->max_tasks;
+}
+
 static bool shoal__task_try(struct shoal_runtime *rt, uint32_t i, uint32_t owner)
 {
 	struct shoal__task_rec *t = &rt->tasks[i];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 
-	return SHOAL__TASK_PHASE(st) == SHOAL__T_FREE &&
-	       atomic_compare_exchange_strong_explicit(
+	if (SHOAL__TASK_PHASE(st) != SHOAL__T_FREE)
+		return false;
+	shoal__task_raise_top(rt->hdr, i + 1);
+	return atomic_compare_exchange_strong_explicit(
 		       &t->state, &st,
 		       SHOAL__TASK_STATE(SHOAL__TASK_GEN(st) + 1, SHOAL__T_BUILDING,
 					 owner),
@@ -143,7 +168,9 @@ void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr)
 	struct shoal__task_rec *tasks = shoal__rt_tasks(hdr);
 	_Atomic uint64_t *bits = shoal__rt_task_bits(hdr);
 
-	for (uint32_t i = 0; i < hdr->max_tasks; i++) {
+	uint32_t top = shoal__task_top(hdr);
+
+	for (uint32_t i = 0; i < top; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 		uint64_t bit = 1ull << (i % 64);
 
@@ -224,7 +251,7 @@ static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
  * puts wait for room no later than the caller's deadline d. */
 int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
-		    const struct shoal__deadline *d)
+		    struct shoal__later *d)
 {
 	uint32_t total = 0;
 	int rc = 0;
@@ -357,7 +384,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 			     const struct shoal_args *args,
 			     const struct shoal_task_options *o,
 			     struct shoal__pending *p, struct shoal_args *fit,
-			     const struct shoal__deadline *d)
+			     struct shoal__later *d)
 {
 	uint32_t num_returns = o->num_returns;
 	struct shoal__task_rec *t = &rt->tasks[idx];
@@ -405,13 +432,13 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
 	struct shoal_args fit;
 	struct shoal__pending p; /* not zeroed: its drop list is room */
-	struct shoal__deadline d;
+	struct shoal__later d;
 	uint32_t idx, num_returns, gen;
 	int rc;
 
 	if (opts)
 		o = *opts;
-	d = shoal__deadline_in(o.timeout_ms); /* bounds the whole submit */
+	d = shoal__later_in(o.timeout_ms); /* bounds every wait of the submit */
 	num_returns = o.num_returns;
 	p.ndrop = 0;
 	p.own_ret0 = false;

@@ -273,6 +273,21 @@ struct shoal__deadline {
 };
 struct shoal__deadline shoal__deadline_in(int timeout_ms);
 bool shoal__deadline_passed(struct shoal__deadline d);
+/* A caller's timeout whose clock is read only when a wait first needs
+ * it (shoal__later_get): a call that never waits never reads the clock.
+ * The bound starts at that first wait; what runs before it never sleeps
+ * (a submit's or a call's fast path), so every wait still ends within
+ * timeout_ms of the first one. */
+struct shoal__later {
+	int timeout_ms; /* the caller's: < 0 never, 0 poll */
+	bool read;
+	struct shoal__deadline d;
+};
+static inline struct shoal__later shoal__later_in(int timeout_ms)
+{
+	return (struct shoal__later){.timeout_ms = timeout_ms};
+}
+struct shoal__deadline shoal__later_get(struct shoal__later *l);
 void shoal__cpu_relax(void);
 
 static inline void shoal__lock_slow(struct shoal_store *s)

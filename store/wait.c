@@ -58,6 +58,15 @@ struct shoal__deadline shoal__deadline_in(int timeout_ms)
 	return d;
 }
 
+struct shoal__deadline shoal__later_get(struct shoal__later *l)
+{
+	if (!l->read) {
+		l->d = shoal__deadline_in(l->timeout_ms);
+		l->read = true;
+	}
+	return l->d;
+}
+
 bool shoal__deadline_passed(struct shoal__deadline d)
 {
 	if (d.ns == INT64_MAX)
