@@ -73,7 +73,7 @@ static void shoal__dep_queue(struct shoal_store *s, struct shoal__rt_hdr *h,
 		    memory_order_release, memory_order_relaxed)) /* R3 */
 		return;
 	SHOAL__CRASH(s, DEP_QUEUED);
-	shoal__queue_push(shoal__rt_queue(h), &item, 1);
+	shoal__queue_push_at(shoal__rt_queue(h), &item, 1, &s->crash);
 }
 
 /* Clears `bits` of record idx's deps if it is still generation gen's; the

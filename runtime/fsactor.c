@@ -229,6 +229,7 @@ static void shoal__fs_actor_die(struct shoal__fs *fs, struct shoal__actor_slot *
 	if (why != a->why)
 		snprintf(a->why, sizeof a->why, "%s", why);
 	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst); /* D2 */
+	SHOAL__CRASH(fs->store, ACTOR_DEAD);
 	shoal__fs_drain_all(fs, a, a->why);
 	shoal__ctor_drop(fs, a, UINT32_MAX);
 }
@@ -268,6 +269,7 @@ static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
 			atomic_store_explicit(&a->state, SHOAL__A_FREE, memory_order_relaxed);
 			return rc;
 		}
+		SHOAL__CRASH(fs->store, ACTOR_HELD);
 		atomic_fetch_add_explicit(&a->generation, 1, memory_order_release);
 		if (!atomic_load_explicit(&a->generation, memory_order_relaxed))
 			atomic_store_explicit(&a->generation, 1, memory_order_release);
@@ -324,6 +326,7 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 		atomic_store_explicit(&a->restarts, restarts + 1, memory_order_relaxed);
 		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
 		atomic_store_explicit(&a->state, SHOAL__A_RESTARTING, memory_order_seq_cst);
+		SHOAL__CRASH(fs->store, ACTOR_RESTARTING);
 		if (!shoal__fs_actor_spawn(fs, i))
 			return;
 	}

@@ -356,6 +356,12 @@ static uint32_t push_publish(struct shoal__queue *q, uint64_t t,
 uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
 			   uint32_t n)
 {
+	return shoal__queue_push_at(q, items, n, NULL);
+}
+
+uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
+			      uint32_t n, struct shoal__crash *c)
+{
 	uint32_t done = 0;
 	bool claimed = false;
 
@@ -367,6 +373,7 @@ uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
 		if (k == 0)
 			break;
 		claimed = true;
+		SHOAL__CRASH_AT(c, QUEUE_CLAIMED);
 		done += push_publish(q, t, items + done, k);
 	}
 	if (claimed) /* W1: even SKIPs only, a consumer may wait behind them */
@@ -444,6 +451,12 @@ static uint32_t pop_release(struct shoal__queue *q, uint64_t h, uint32_t *out,
 
 uint32_t shoal__queue_pop(struct shoal__queue *q, uint32_t *out, uint32_t max)
 {
+	return shoal__queue_pop_at(q, out, max, NULL);
+}
+
+uint32_t shoal__queue_pop_at(struct shoal__queue *q, uint32_t *out, uint32_t max,
+			     struct shoal__crash *c)
+{
 	uint32_t got = 0;
 
 	if (max > q->capacity)
@@ -454,8 +467,11 @@ uint32_t shoal__queue_pop(struct shoal__queue *q, uint32_t *out, uint32_t max)
 
 		if (k == 0)
 			break;
+		SHOAL__CRASH_AT(c, QUEUE_POPPED);
 		got = pop_release(q, h, out, k);
 	}
+	if (got)
+		SHOAL__CRASH_AT(c, QUEUE_TAKEN);
 	return got;
 }
 

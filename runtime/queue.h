@@ -125,6 +125,11 @@ int shoal__queue_check(const void *mem, uint64_t bytes);
  */
 uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
 			   uint32_t n);
+/* The same, dying at the crash points QUEUE_CLAIMED of c when armed there
+ * (c: the pusher's store handle's arming; crash builds only). */
+struct shoal__crash;
+uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
+			      uint32_t n, struct shoal__crash *c);
 
 /*
  * Any number of consumers, in any processes.  Takes up to `max` items,
@@ -133,6 +138,9 @@ uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
  * the push that published each item.
  */
 uint32_t shoal__queue_pop(struct shoal__queue *q, uint32_t *out, uint32_t max);
+/* The same, with the crash points QUEUE_POPPED and QUEUE_TAKEN of c. */
+uint32_t shoal__queue_pop_at(struct shoal__queue *q, uint32_t *out, uint32_t max,
+			     struct shoal__crash *c);
 
 /*
  * For a consumer that found the queue empty: registers as a sleeper,

@@ -174,7 +174,8 @@ static void shoal__worker_spin_end(struct shoal__worker *w)
 static bool shoal__worker_step(struct shoal__worker *w)
 {
 	uint32_t items[SHOAL__WORKER_BATCH];
-	uint32_t n = shoal__queue_pop(w->rt.queue, items, shoal__worker_share(w));
+	uint32_t n = shoal__queue_pop_at(w->rt.queue, items, shoal__worker_share(w),
+					 &w->rt.store->crash);
 
 	if (n == 0) {
 		int rc = shoal__queue_wait(w->rt.queue,

@@ -115,9 +115,17 @@
 	X(LANE_UNHOOKED, lane_sweep, "lane free: unhooked, not FREE")          \
 	X(CALL_WRITTEN, lane_call, "call: record written, not published")      \
 	X(CALL_PUBLISHED, lane_call_ran, "call: published, not re-checked")    \
+	/* queue.c: an item pushed into the run queue, and popped */           \
+	X(QUEUE_CLAIMED, submit_queued, "push: tail claimed, cell not published")\
+	X(QUEUE_POPPED, run_popped, "pop: head claimed, cells not released")   \
+	X(QUEUE_TAKEN, run_popped, "pop: cells released, items held only here")\
 	/* forkserver.c, fsactor.c: a child forked, its pid not stored */     \
 	X(WORKER_FORKED, fs_forked, "spawn: worker forked, pid not stored")    \
 	X(ACTOR_FORKED, fs_forked, "spawn: actor forked, pid not stored")      \
+	/* fsactor.c: the fork server's books of an actor */                   \
+	X(ACTOR_HELD, fs_actor, "create: slot filled, arguments held, not STARTING")\
+	X(ACTOR_RESTARTING, fs_actor, "death: RESTARTING, no process forked") \
+	X(ACTOR_DEAD, fs_actor, "death: DEAD, lanes not drained")             \
 	/* end.c: the sweep after the fork server died */                      \
 	X(SWEEP_CLAIMED, sweep, "sweep: records claimed, no error written")    \
 	X(SWEEP_FAILED, sweep, "sweep: tasks failed, lanes not drained")       \
@@ -147,8 +155,16 @@ struct shoal__crash {
 #ifdef SHOAL_CRASH_POINTS
 void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p);
 #define SHOAL__CRASH(s, name) shoal__crash_hit(&(s)->crash, SHOAL__CP_##name)
+/* The same where a module has no store handle, only its caller's arming
+ * (NULL: none). */
+#define SHOAL__CRASH_AT(c, name)                                               \
+	do {                                                                   \
+		if (c)                                                         \
+			shoal__crash_hit((c), SHOAL__CP_##name);               \
+	} while (0)
 #else
 #define SHOAL__CRASH(s, name) ((void)(s), (void)SHOAL__CP_##name)
+#define SHOAL__CRASH_AT(c, name) ((void)(c), (void)SHOAL__CP_##name)
 #endif
 
 /* Arms c with point p (SHOAL__CP_COUNT disarms), dying at pass n >= 1. */

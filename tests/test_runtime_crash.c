@@ -17,8 +17,10 @@
  *                allows (a done call never twice), its caller gets a value
  *                or SHOAL_EACTORDIED, the restarted actor serves;
  *   run_*        the same for a task and its worker (SHOAL_EWORKERDIED);
- *   submit*      an attached program dies while it submits (or parks) a
- *                task;
+ *                run_popped: the worker dies holding the task's item,
+ *                popped from the run queue and not claimed: it runs once;
+ *   submit*      an attached program dies while it submits (or parks, or
+ *                pushes) a task;
  *   seal_resolves  the process that seals a parked task's argument dies
  *                while it queues the task;
  *   lane_*       an attached caller dies while it takes, hooks or writes
@@ -31,7 +33,11 @@
  *                actor and storing its pid: held there (SIGSTOP, the
  *                ":stop" arming of crash.h), the runtime's info must list
  *                the new process by its own pid; killed there, the
- *                runtime ends with SHOAL_EFORKSERVERDIED.
+ *                runtime ends with SHOAL_EFORKSERVERDIED;
+ *   fs_actor     the fork server, killed inside its books of an actor
+ *                (a create's slot filled, a restart or a death marked):
+ *                the runtime ends, every request and call fails, and what
+ *                it held comes back.
  *
  * and then checks that the survivors repaired everything: every record of
  * the task table comes back (64 gated submits fill a 64-record table),
@@ -381,6 +387,14 @@ static struct rc_expect rc_ran(uint32_t retries)
 	return (struct rc_expect){.lo = 1, .hi = 1 + retries, .sealed = true};
 }
 
+/* Cut while it was queued (popped, not claimed): it was never run, so it
+ * runs once, retries or not, and its result is sealed. */
+static struct rc_expect rc_queued(uint32_t retries)
+{
+	(void)retries;
+	return (struct rc_expect){.lo = 1, .hi = 1, .sealed = true};
+}
+
 /* Cut once it was done: it never runs again, retries or not. */
 static struct rc_expect rc_done(uint32_t retries)
 {
@@ -659,6 +673,14 @@ static void rc_scenario_run_done(unsigned point)
 	rc_task_cut(point, true, rc_done);
 }
 
+/* The worker dies with the task's item popped from the run queue (its
+ * cell released or not) and its record still QUEUED: the queue's repair
+ * and the requeue sweep give the item back, and the task runs once. */
+static void rc_scenario_run_popped(unsigned point)
+{
+	rc_task_cut(point, false, rc_queued);
+}
+
 /* The checks that end every task scenario: once the table is idle, task 1
  * ran lo..hi times, and the table's whole capacity and the store's
  * objects are back. */
@@ -732,6 +754,29 @@ static void rc_scenario_submit(unsigned point)
 	base = rc_settled_stats(x.f.s);
 	rc_submitter_dies(&x, point, arg, true);
 	rc_tasks_finish(&x, point, &base, 0, 0);
+	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
+	rc_tasks_stop(&x);
+}
+
+/*
+ * The submitter dies inside its push: the record is QUEUED, the queue
+ * position claimed and never published.  Every worker stops at that
+ * position until the fork server's watch repairs it (an attached program
+ * is no worker: no worker's death repairs it); the requeue sweep pushes
+ * the record, and the task runs once (its return went with its holder).
+ */
+static void rc_scenario_submit_queued(unsigned point)
+{
+	struct rc_tasks x = rc_tasks_start();
+	struct shoal_store_stats base;
+	char bytes[100];
+	shoal_id arg;
+
+	memset(bytes, 7, sizeof bytes);
+	tu_assert_rc(shoal_put(x.f.s, bytes, sizeof bytes, 0, &arg), 0);
+	base = rc_settled_stats(x.f.s);
+	rc_submitter_dies(&x, point, arg, false);
+	rc_tasks_finish(&x, point, &base, 1, 1);
 	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
 	rc_tasks_stop(&x);
 }
@@ -1115,6 +1160,112 @@ static void rc_scenario_fs_forked(unsigned point)
 				  shoal__crash_name(point), shoal_strerror(rc));
 		}
 	}
+	shoal_runtime_shutdown(x.f.rt);
+	shoal_registry_close(x.f.reg);
+	munmap(rc_counts, sizeof *rc_counts);
+	rc_counts = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The runtime's points: the fork server's books of an actor           */
+
+/* Polls (bounded) until the store's settled objects and bytes are the
+ * baseline's: the dead fork server's holds and its actor's, given back by
+ * whoever reaps them. */
+static void rc_wait_objects(struct shoal_store *s, unsigned point,
+			    const struct shoal_store_stats *base)
+{
+	int64_t t0 = tu_now_ms();
+	struct shoal_store_stats now = rc_settled_stats(s);
+
+	while ((now.objects != base->objects || now.bytes_used != base->bytes_used) &&
+	       tu_now_ms() - t0 < 5000) {
+		sched_yield();
+		now = rc_settled_stats(s);
+	}
+	cr_assert(now.objects == base->objects && now.bytes_used == base->bytes_used,
+		  "%s: %llu objects (%llu bytes) after the fork server's death, "
+		  "not %llu (%llu)", shoal__crash_name(point),
+		  (unsigned long long)now.objects, (unsigned long long)now.bytes_used,
+		  (unsigned long long)base->objects,
+		  (unsigned long long)base->bytes_used);
+}
+
+/* What takes the fork server to the point: a second actor created with
+ * a ref argument it holds (ACTOR_HELD, its second pass: the first was
+ * the test's actor), the actor's process killed (ACTOR_RESTARTING: it
+ * has a restart left), or a kill that asks for no restart (ACTOR_DEAD).
+ * The request's code (0 for the kill by signal: nothing answers it). */
+static int rc_fs_actor_step(struct rc_actor *x, unsigned point, shoal_id arg)
+{
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal_actor_info ai;
+	struct shoal_actor second;
+	struct shoal_args a;
+
+	if (point == SHOAL__CP_ACTOR_HELD) {
+		shoal_args_init(&a);
+		tu_assert_rc(shoal_args_ref(&a, arg), 0);
+		return shoal_actor_create(x->f.rt, "Bumper", &a, &ao, &second);
+	}
+	if (point == SHOAL__CP_ACTOR_DEAD)
+		return shoal_actor_kill(x->f.rt, x->a, true);
+	tu_assert_rc(shoal_actor_info(x->f.rt, x->a, &ai), 0);
+	cr_assert_gt(ai.pid, 0);
+	cr_assert_eq(kill(ai.pid, SIGKILL), 0);
+	return 0;
+}
+
+/*
+ * The fork server dies inside its books of an actor: after it filled a
+ * new actor's slot and held its constructor's arguments (ACTOR_HELD),
+ * after it marked a dead actor's restart (ACTOR_RESTARTING), or after it
+ * declared the actor dead for good (ACTOR_DEAD), before the next step.
+ * The runtime ends with it: the request that took it there, the call that
+ * waited in the actor, and every later call and submit fail with
+ * SHOAL_EFORKSERVERDIED (the waiting call may fail first with its actor:
+ * SHOAL_EACTORDIED), each within its bound; and what the fork server and
+ * the actor held (the constructor's argument, the call's) is given back.
+ */
+static void rc_scenario_fs_actor(unsigned point)
+{
+	char spec[64];
+	struct rc_actor x;
+	struct shoal_store_stats base;
+	struct shoal_args a;
+	shoal_id gate, arg, call, ref;
+	int64_t k = 1;
+	void *buf;
+	int rc;
+
+	snprintf(spec, sizeof spec, "%s:%d", shoal__crash_name(point),
+		 point == SHOAL__CP_ACTOR_HELD ? 2 : 1);
+	x = rc_armed_start(spec);
+	base = rc_settled_stats(x.f.s);
+	gate = shoal_id_next(x.f.s);
+	tu_assert_rc(shoal_create(x.f.s, gate, 8, NULL, 0, 0, &buf), 0);
+	tu_assert_rc(shoal_put(x.f.s, &k, sizeof k, 0, &arg), 0);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_args_ref(&a, gate), 0);
+	tu_assert_rc(shoal_actor_call(x.f.rt, x.a, x.bump, &a, &call), 0);
+	rc = rc_fs_actor_step(&x, point, arg);
+	tu_assert_rc(rc, point == SHOAL__CP_ACTOR_RESTARTING ? 0 : SHOAL_EFORKSERVERDIED,
+		     "%s: the request that took the fork server there",
+		     shoal__crash_name(point));
+	rc = rc_get_dropped(x.f.s, call);
+	cr_assert(rc == SHOAL_EFORKSERVERDIED || rc == SHOAL_EACTORDIED,
+		  "%s: the waiting call: %s", shoal__crash_name(point),
+		  shoal_strerror(rc));
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_actor_call(x.f.rt, x.a, x.bump, &a, &ref),
+		     SHOAL_EFORKSERVERDIED, "%s: a later call",
+		     shoal__crash_name(point));
+	tu_assert_rc(shoal_seal(x.f.s, gate), 0);
+	tu_assert_rc(shoal_drop(x.f.s, gate), 0);
+	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
+	rc_wait_objects(x.f.s, point, &base);
 	shoal_runtime_shutdown(x.f.rt);
 	shoal_registry_close(x.f.reg);
 	munmap(rc_counts, sizeof *rc_counts);
