@@ -19,6 +19,7 @@ static const char *const shoal__crash_names[] = {
 #define SHOAL__CP_NAME(name, scenario, what) #name,
 	SHOAL__CRASH_POINTS(SHOAL__CP_NAME)
 	SHOAL__RT_CRASH_POINTS(SHOAL__CP_NAME)
+	SHOAL__HEAP_LEAK_POINTS(SHOAL__CP_NAME)
 #undef SHOAL__CP_NAME
 };
 

@@ -65,6 +65,10 @@
 	X(END_COUNTED, put, "end: counters set, block not freed")              \
 	X(END_FREED, put, "end: block freed, mark not cleared")                \
 	X(END_UNMARKED, put, "end: mark cleared, record still armed")          \
+	/* heap.c: a change of the page map under the heap's lock */          \
+	X(HEAP_PLANNED, put, "heap: plan written, not published")              \
+	X(HEAP_PUBLISHED, put, "heap: plan published, not applied")            \
+	X(HEAP_APPLIED, put, "heap: plan applied, not cleared")                \
 	/* fill.c: filling a promise */                                        \
 	X(FILL_ALLOCATED, fill, "fill: block handed to the record")            \
 	X(FILL_NAMED, fill, "fill: entry named in the record, not FILLING")    \
@@ -136,10 +140,26 @@
 	X(CALL_DONE, call_done, "call: marked done, record not consumed")           \
 	X(CALL_CONSUMED, call_done, "call: consumed, still named as running")
 
+/*
+ * The heap's lock-free windows that a death turns into a leak (heap.c,
+ * "Crash safety and limits"): no reaper can tell whether the dead
+ * process's CAS happened, so what it took stays taken, never freed twice.
+ * tests/test_crash_points.c visits them with their own check: the store
+ * stays whole and consistent, and the capacity lost is at most one slab
+ * (64 KiB: the leaked block keeps its slab from being retired, or the
+ * stranded slab keeps its free blocks).
+ */
+#define SHOAL__HEAP_LEAK_POINTS(X)                                             \
+	X(HEAP_BLOCK_TAKEN, small_puts, "refill: block popped, not counted")   \
+	X(HEAP_BLOCK_GIVING, small_drops, "spill: count lowered, block not pushed")\
+	X(HEAP_SLAB_POPPED, small_puts, "refill: slab off its stack, still listed")\
+	X(HEAP_SLAB_LISTED, small_puts, "relist: listed, slab not pushed")
+
 enum shoal__crash_point {
 #define SHOAL__CP_ENUM(name, scenario, what) SHOAL__CP_##name,
 	SHOAL__CRASH_POINTS(SHOAL__CP_ENUM)
 	SHOAL__RT_CRASH_POINTS(SHOAL__CP_ENUM)
+	SHOAL__HEAP_LEAK_POINTS(SHOAL__CP_ENUM)
 #undef SHOAL__CP_ENUM
 	SHOAL__CP_COUNT
 };

@@ -130,8 +130,13 @@
  * Crash safety and limits
  * -----------------------
  * - A process may die anywhere.  Under the lock: the intent repairs the
- *   page map (above).  In the lock-free paths, every window leaks, none
- *   double-frees:
+ *   page map (above; crash points HEAP_PLANNED, HEAP_PUBLISHED,
+ *   HEAP_APPLIED).  A plan names the caller's record (rec_off), and a
+ *   dead holder's plan is applied by the next locker: a reaper settles
+ *   the heap (shoal__heap_settle) before it reads a dead process's
+ *   records, or it would read "no block" for a run the replay then hands
+ *   to that record.  In the lock-free paths, every window leaks, none
+ *   double-frees (crash.h's SHOAL__HEAP_LEAK_POINTS, one per window):
  *   * killed between a successful pop CAS and its count increment, a
  *     process leaks that one block (its reaper cannot tell whether the CAS
  *     happened, so it trusts only the count); likewise between lowering a
@@ -175,6 +180,8 @@
 #include <string.h>
 
 #include <shoal/error.h>
+
+#include "crash.h"
 
 #define HEAP_MAGIC 0x53484f414c485031ull /* "SHOALHP1" */
 #define HEAP_VERSION 1u
@@ -728,8 +735,10 @@ static void intent_begin(const struct shoal__heap_view *hv, uint32_t op,
 	struct heap_hdr *h = hdr_of(hv);
 
 	h->intent.plan = *pl;
+	SHOAL__CRASH_AT(hv->crash, HEAP_PLANNED);
 	/* R3: publishes the plan to a recoverer of the lock (A3). */
 	atomic_store_explicit(&h->intent.op, op, memory_order_release);
+	SHOAL__CRASH_AT(hv->crash, HEAP_PUBLISHED);
 }
 
 /* Carries out the pending intent, if any, and clears it.  Called by the
@@ -750,6 +759,7 @@ static void intent_finish(const struct shoal__heap_view *hv)
 		plan_apply(hv, &pl);
 	if (op == OP_CARVE)
 		slab_init(hv, pl.slab, pl.cls);
+	SHOAL__CRASH_AT(hv->crash, HEAP_APPLIED);
 	/* R3: the writes above are complete for whoever reads NONE (A3). */
 	atomic_store_explicit(&h->intent.op, OP_NONE, memory_order_release);
 }
@@ -1032,6 +1042,7 @@ static void slab_relist(const struct shoal__heap_view *hv, uint32_t s)
 	} while (!atomic_compare_exchange_weak_explicit(
 		word, &w, sw_next(w, sw_head(w), sw_count(w), true),
 		memory_order_acquire, memory_order_acquire));
+	SHOAL__CRASH_AT(hv->crash, HEAP_SLAB_LISTED);
 	class_push(hv, c, s);
 }
 
@@ -1086,6 +1097,7 @@ static bool slab_pop_one(const struct shoal__heap_view *hv,
 			    memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
+	SHOAL__CRASH_AT(hv->crash, HEAP_BLOCK_TAKEN);
 	cache->count[c] = n + 1;
 	return true;
 }
@@ -1149,6 +1161,7 @@ static void cache_spill(const struct shoal__heap_view *hv,
 			return;
 		off = cache->blocks[c][n - 1];
 		cache->count[c] = n - 1; /* before the push: leak, never twice */
+		SHOAL__CRASH_AT(hv->crash, HEAP_BLOCK_GIVING);
 		slab_give(hv, c, off);
 	}
 }
@@ -1220,6 +1233,7 @@ static int refill_source(const struct shoal__heap_view *hv, uint32_t c,
 	for (uint32_t i = 0; i < nslabs_of(hv) && class_pop(hv, c, s); i++) {
 		if (!slab_usable(hv, *s, c))
 			continue; /* garbage on the stack: drop it */
+		SHOAL__CRASH_AT(hv->crash, HEAP_SLAB_POPPED);
 		slab_unlist(hv, *s);
 		return 0;
 	}
@@ -1363,6 +1377,15 @@ int shoal__heap_free_rec(const struct shoal__heap_view *hv,
 		return -EINVAL;
 	cache_put(hv, cache, (uint32_t)c, off.v);
 	return 0;
+}
+
+int shoal__heap_settle(const struct shoal__heap_view *hv)
+{
+	int rc = heap_lock(hv);
+
+	if (rc == 0)
+		heap_unlock(hv);
+	return rc;
 }
 
 int shoal__heap_free(const struct shoal__heap_view *hv,

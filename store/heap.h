@@ -21,6 +21,8 @@
 
 #include "off.h"
 
+struct shoal__crash;
+
 #define SHOAL__PAGE_SIZE 4096u
 #define SHOAL__SLAB_SIZE (64u * 1024u)
 #define SHOAL__HEAP_SMALL_MAX (16u * 1024u)
@@ -48,6 +50,8 @@ struct shoal__heap_view {
 	uint64_t meta_off;         /* heap metadata region */
 	uint64_t meta_size;
 	uint64_t arena_off;        /* first byte of the arena, 64 KiB aligned */
+	struct shoal__crash *crash; /* the process's crash arming (crash.h;
+				     * crash builds only), NULL: none */
 	uint64_t arena_size;       /* multiple of SHOAL__SLAB_SIZE */
 };
 
@@ -116,6 +120,15 @@ int shoal__heap_free_rec(const struct shoal__heap_view *hv,
 			 uint64_t size, _Atomic uint64_t *rec);
 bool shoal__heap_rec_owns(const struct shoal__heap_cache *cache,
 			  _Atomic uint64_t *rec, uint64_t off, uint64_t size);
+
+/* Finishes the pending plan of a holder of the heap's lock that died
+ * (takes the lock, which replays it, and lets go): then every record a
+ * plan names holds what the plan made of it.  A reaper calls it before it
+ * reads a dead process's records: that process may have died holding the
+ * lock with its allocation's plan published and not applied, and a
+ * record read before the replay would say "no block" for a run the
+ * replay then hands to it.  0, or SHOAL_EBADSEGMENT for a broken lock. */
+int shoal__heap_settle(const struct shoal__heap_view *hv);
 
 /* Returns every block of a cache to the slabs and zeroes the cache: at
  * close, and by a reaper on a dead process's cache. */

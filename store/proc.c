@@ -238,10 +238,15 @@ static void shoal__decide(struct shoal__proc *p, _Atomic uint64_t *rec,
  * block is decided first (one that does not own its block is crossed out)
  * and every free made on the slot's behalf crosses its record out at once
  * (end.c, fill.c, below), so a replacement reaper decides the same.
+ * First the heap settles: the dead process may have died holding the
+ * heap's lock with a large allocation's plan published and not applied
+ * (its record still 0, the run USED once anyone replays it).
  */
 static void shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
 {
 	struct shoal__proc *p = &s->procs[slot];
+
+	shoal__heap_settle(&s->heap); /* a broken lock: the records as they are */
 
 	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++)
 		if (p->fills[i].stage)

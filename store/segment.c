@@ -223,6 +223,7 @@ static void shoal__store_bind(struct shoal_store *s)
 		.meta_size = h->heap_meta.size,
 		.arena_off = h->arena.off,
 		.arena_size = h->arena.size,
+		.crash = &s->crash,
 	};
 }
 
