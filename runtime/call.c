@@ -21,11 +21,12 @@
  * arguments to keep alive: then it gets one result of its own, dropped
  * with the arguments once the call is done.
  *
- * Waiting: one deadline (shoal_call_options.timeout_ms) bounds the whole
- * call: the puts of its by-value arguments (made first, outside every
- * lock), the node lock, and the wait for room in a full lane.  Its clock
- * is read at the first wait (shoal__later): a call that finds room at
- * once never reads it.
+ * Waiting: one deadline (shoal_call_options.timeout_ms) bounds every wait
+ * of the call: the puts of its by-value arguments (made first, outside
+ * every lock), the node lock, and the wait for room in a full lane.  Its
+ * clock is read at the first wait (shoal__later): a call that finds room
+ * at once never reads it, and the work before that first wait (copying
+ * its arguments) is not counted.
  *
  * A caller killed before it publishes leaves an unpublished record, which
  * nobody ever sees (lane.h); its promises are aborted by its reaper.

@@ -304,6 +304,9 @@ void shoal__requeue_sweep(struct shoal__requeue *r)
 	struct shoal__task_rec *tasks = shoal__rt_tasks(r->hdr);
 	uint32_t top = shoal__task_top(r->hdr);
 
+	if (top > r->max_tasks) /* present and later are sized by our copy */
+		top = r->max_tasks;
+
 	memset(r->present, 0, ((r->max_tasks + 63) / 64) * sizeof *r->present);
 	r->nlater = 0;
 	shoal__queue_scan(shoal__rt_queue(r->hdr), shoal__mark_present, r);

@@ -68,10 +68,14 @@ static uint32_t shoal__align8(uint32_t v)
  * frees once it is gone.  Bounded: one pass over the bits (max_tasks / 64
  * words), and over the records only when the table looks full.
  */
-/* Raised before the taking CAS (release: a sweep that loads the top
- * with acquire and then sees the record taken walks far enough), so that
- * a taker killed between the two leaves at worst a top one too high,
- * which costs the sweeps one record's look. */
+/* Raised before the taking CAS, so that a taker killed between the two
+ * leaves at worst a top one too high (the sweeps look at one record
+ * more), never a taken record above it.  A sweep loads the top once, then
+ * the records: one taken after that load is seen by the next watch (every
+ * 250 ms); the dead-worker scan sees its worker's record because the
+ * raise came before the publish the worker's pop acquired; the end's
+ * sweep loads it after its E2 fence (end.c).  Release / acquire: the
+ * raise is ordered before the CAS and the publish that follow it. */
 static void shoal__task_raise_top(struct shoal__rt_hdr *h, uint32_t top)
 {
 	uint32_t cur = atomic_load_explicit(&h->task_top, memory_order_relaxed);

@@ -566,7 +566,7 @@ static void cp_check_capacity(struct cp_world *w)
 	struct shoal_store_stats st;
 	shoal_id id = shoal_id_next(w->s);
 	void *buf;
-	int r = shoal_create(w->s, id, o.capacity - SHOAL__SLAB_SIZE, NULL, 0, 0, &buf);
+	int r = shoal_create(w->s, id, o.capacity, NULL, 0, 0, &buf);
 
 	cr_assert_eq(r, 0, "an object of the whole capacity does not fit: %s "
 		     "(capacity leaked)", shoal_strerror(r));

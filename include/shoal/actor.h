@@ -167,7 +167,8 @@ struct shoal_call_options {
 	 * deadline for all: room in a full lane, and room in the store for
 	 * by-value arguments that do not fit in the call record.  -1 forever
 	 * (the default), 0 not at all (a try-call: -EAGAIN on a full lane,
-	 * SHOAL_ESTOREFULL on a full store). */
+	 * SHOAL_ESTOREFULL on a full store).  The clock starts at the first
+	 * wait: a call that never waits never reads it. */
 	int timeout_ms;
 };
 

@@ -253,7 +253,9 @@ struct shoal_task_options {
 	 * Past it the submit fails with SHOAL_ESTOREFULL (or -ENOSPC when
 	 * max_objects objects are live).  Default SHOAL_SUBMIT_TIMEOUT_MS: a
 	 * store full of objects nobody drops fails a submit instead of hanging
-	 * it (Ray's ObjectStoreFullError after its grace period). */
+	 * it (Ray's ObjectStoreFullError after its grace period).  The
+	 * clock starts at the first wait: a submit that never waits never
+	 * reads it (the copying before is not counted). */
 	int timeout_ms;
 };
 
