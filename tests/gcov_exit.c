@@ -14,8 +14,12 @@
  * instrumented object of the process (its own code, and the shared
  * libraries chained on the same __gcov_master).  It is not in the dynamic
  * symbol table, so it is looked up in the executable's ELF .symtab
- * (/proc/self/exe) and called at its load address.  A program that is not
- * instrumented (meson, python, sh) has no such symbol: its _exit() just
+ * (/proc/self/exe) and called at its load address.  libgcov.a links it
+ * only into programs that reference it (gcc's wrappers of execv() and its
+ * kin do); the others have __gcov_dump_one(), called on the main
+ * program's __gcov_root instead (without this, the fork servers, workers
+ * and actors of a suite that never execs wrote nothing).  A program that
+ * is not instrumented (meson, python, sh) has neither: its _exit() just
  * exits.  The counters a child inherited through fork() are written again
  * by it: counts inflate, whether a line ran does not change.
  *
@@ -34,6 +38,7 @@
 #include <unistd.h>
 
 typedef void (*dump_fn)(void);
+typedef void (*dump_one_fn)(void *root);
 
 static int main_base(struct dl_phdr_info *info, size_t size, void *out)
 {
@@ -42,8 +47,10 @@ static int main_base(struct dl_phdr_info *info, size_t size, void *out)
 	return 1; /* the first object is the main program */
 }
 
-/* The value of symbol `name` in the ELF image img[0..len), or 0. */
-static uint64_t symtab_value(const uint8_t *img, size_t len, const char *name)
+/* The value of symbol `name` of ELF type `type` (STT_FUNC, STT_OBJECT) in
+ * the ELF image img[0..len), or 0. */
+static uint64_t symtab_value(const uint8_t *img, size_t len, const char *name,
+			     unsigned type)
 {
 	const Elf64_Ehdr *eh = (const void *)img;
 	const Elf64_Shdr *sh;
@@ -66,7 +73,7 @@ static uint64_t symtab_value(const uint8_t *img, size_t len, const char *name)
 		sym = (const void *)(img + st->sh_offset);
 		for (size_t k = 0; k < st->sh_size / sizeof *sym; k++) {
 			if (sym[k].st_name >= str->sh_size ||
-			    ELF64_ST_TYPE(sym[k].st_info) != STT_FUNC)
+			    ELF64_ST_TYPE(sym[k].st_info) != type)
 				continue;
 			if (!strncmp((const char *)img + str->sh_offset + sym[k].st_name,
 				     name, str->sh_size - sym[k].st_name))
@@ -76,36 +83,48 @@ static uint64_t symtab_value(const uint8_t *img, size_t len, const char *name)
 	return 0;
 }
 
-static dump_fn find_dump(void)
+/*
+ * Writes the counters of the main program, if it has any.  __gcov_dump is
+ * linked from libgcov.a only when something references it (the exec*
+ * wrappers gcc puts around execv() calls do): a test program that never
+ * execs has only __gcov_dump_one, which writes one root; the main
+ * program's is __gcov_root.  Both are looked up, __gcov_dump first.
+ */
+static void dump_counters(void)
 {
 	struct stat stb;
 	uintptr_t base = 0;
-	uint64_t value = 0;
+	uint64_t dump = 0, dump_one = 0, root = 0;
 	void *img;
 	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return NULL;
+		return;
 	if (fstat(fd, &stb) == 0 && stb.st_size > 0) {
 		img = mmap(NULL, (size_t)stb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (img != MAP_FAILED) {
-			value = symtab_value(img, (size_t)stb.st_size, "__gcov_dump");
+			dump = symtab_value(img, (size_t)stb.st_size,
+					    "__gcov_dump", STT_FUNC);
+			dump_one = symtab_value(img, (size_t)stb.st_size,
+						"__gcov_dump_one", STT_FUNC);
+			root = symtab_value(img, (size_t)stb.st_size,
+					    "__gcov_root", STT_OBJECT);
 			munmap(img, (size_t)stb.st_size);
 		}
 	}
 	close(fd);
-	if (!value)
-		return NULL;
+	if (!dump && !(dump_one && root))
+		return;
 	dl_iterate_phdr(main_base, &base);
-	return (dump_fn)(base + value);
+	if (dump)
+		((dump_fn)(base + dump))();
+	else
+		((dump_one_fn)(base + dump_one))((void *)(base + root));
 }
 
 void _exit(int status)
 {
-	dump_fn dump = find_dump();
-
-	if (dump)
-		dump();
+	dump_counters();
 	for (;;)
 		syscall(SYS_exit_group, status);
 }
