@@ -170,10 +170,14 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 		return rc;
 	rc = shoal__fill_begin(task->rt->store, shoal__ret_id(task->v.ret0, i), size,
 			       -1, &f, &buf);
-	task->set |= 1ull << i;
-	/* Gone (the submitter died), or sealed by an earlier attempt. */
+	/* Gone (the submitter died), or sealed by an earlier attempt.  Any
+	 * other failure (every fill of this process open: -EBUSY) leaves the
+	 * return unset, so that finish writes an error into it. */
+	if (rc == -ENOENT || rc == SHOAL_ESEALED)
+		task->set |= 1ull << i;
 	if (rc)
 		return rc == -ENOENT || rc == SHOAL_ESEALED ? 0 : rc;
+	task->set |= 1ull << i;
 	if (size)
 		memcpy(buf, data, size);
 	rc = shoal__fill_end(task->rt->store, &f, SHOAL__SIZE_TRANSIENT);
