@@ -68,14 +68,16 @@ static int task_shape(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, out, (1 + n) * sizeof out[0]);
 }
 
-/* The task API used wrongly, from inside a task with one 2-byte argument
- * and 3 returns: return 0 is "ok", return 1 the codes below, return 2 is
- * left unset. */
+/* The task API used wrongly, from inside a task with 3 arguments (2
+ * bytes, a handle with no generation, 16 zero bytes) and 4 returns:
+ * return 0 is "ok", return 1 the codes below, return 2 is left unset,
+ * return 3 is empty. */
 enum {
 	P_RUNTIME_NULL, P_NARGS_NULL, P_NRETS_NULL, P_ARG_PAST, P_ARG_NODATA,
-	P_ARG_NULLTASK, P_ACTOR_SIZE, P_ACTOR_PAST, P_ACTOR_NOOUT,
-	P_RET_PAST, P_RET_NODATA, P_RET_NULLTASK, P_BUF_NOBUF, P_BUF_NULLTASK,
-	P_RET_OK, P_RET_AGAIN, P_BUF_AGAIN, P_FAIL_NULLTASK, P_NUM
+	P_ARG_NOSIZE, P_ARG_NULLTASK, P_ACTOR_SIZE, P_ACTOR_NOGEN,
+	P_ACTOR_NOMAGIC, P_ACTOR_PAST, P_ACTOR_NOOUT, P_RET_PAST, P_RET_NODATA,
+	P_RET_NULLTASK, P_BUF_PAST, P_BUF_NOBUF, P_BUF_NULLTASK, P_RET_OK,
+	P_RET_AGAIN, P_BUF_AGAIN, P_RET_EMPTY, P_FAIL_NULLTASK, P_NUM
 };
 
 static int task_probe(struct shoal_task *t, void *user)
@@ -90,20 +92,25 @@ static int task_probe(struct shoal_task *t, void *user)
 	c[P_RUNTIME_NULL] = shoal_task_runtime(NULL) == NULL ? 0 : 1;
 	c[P_NARGS_NULL] = (int32_t)shoal_task_num_args(NULL);
 	c[P_NRETS_NULL] = (int32_t)shoal_task_num_returns(NULL);
-	c[P_ARG_PAST] = shoal_task_arg(t, 1, &d, &n);
+	c[P_ARG_PAST] = shoal_task_arg(t, 3, &d, &n);
 	c[P_ARG_NODATA] = shoal_task_arg(t, 0, NULL, &n);
+	c[P_ARG_NOSIZE] = shoal_task_arg(t, 0, &d, NULL);
 	c[P_ARG_NULLTASK] = shoal_task_arg(NULL, 0, &d, &n);
 	c[P_ACTOR_SIZE] = shoal_task_arg_actor(t, 0, &a);
-	c[P_ACTOR_PAST] = shoal_task_arg_actor(t, 1, &a);
-	c[P_ACTOR_NOOUT] = shoal_task_arg_actor(t, 0, NULL);
-	c[P_RET_PAST] = shoal_task_return(t, 3, "x", 1);
+	c[P_ACTOR_NOGEN] = shoal_task_arg_actor(t, 1, &a);
+	c[P_ACTOR_NOMAGIC] = shoal_task_arg_actor(t, 2, &a);
+	c[P_ACTOR_PAST] = shoal_task_arg_actor(t, 3, &a);
+	c[P_ACTOR_NOOUT] = shoal_task_arg_actor(t, 1, NULL);
+	c[P_RET_PAST] = shoal_task_return(t, 4, "x", 1);
 	c[P_RET_NODATA] = shoal_task_return(t, 0, NULL, 4);
 	c[P_RET_NULLTASK] = shoal_task_return(NULL, 0, "x", 1);
+	c[P_BUF_PAST] = shoal_task_return_buffer(t, 4, 8, &buf);
 	c[P_BUF_NOBUF] = shoal_task_return_buffer(t, 0, 8, NULL);
 	c[P_BUF_NULLTASK] = shoal_task_return_buffer(NULL, 0, 8, &buf);
 	c[P_RET_OK] = shoal_task_return(t, 0, "ok", 2);
 	c[P_RET_AGAIN] = shoal_task_return(t, 0, "no", 2);
 	c[P_BUF_AGAIN] = shoal_task_return_buffer(t, 0, 8, &buf);
+	c[P_RET_EMPTY] = shoal_task_return(t, 3, NULL, 0);
 	c[P_FAIL_NULLTASK] = shoal_task_fail(NULL, SHOAL_ETASK, "x");
 	return shoal_task_return(t, 1, c, sizeof c);
 }
@@ -814,15 +821,20 @@ Test(runtime_edges, a_submit_that_runs_out_of_objects_takes_back_its_promises)
 Test(runtime_edges, the_task_api_refuses_bad_arguments_inside_a_task)
 {
 	struct fx f = start();
+	struct shoal_actor nogen = {.index = 0, .generation = 0, .klass = 0,
+				    .magic = SHOAL_ACTOR_MAGIC};
+	uint8_t zeros[sizeof nogen] = {0};
 	struct shoal_args a;
-	shoal_id refs[3];
+	shoal_id refs[4];
 	int32_t c[P_NUM];
 	char buf[8], msg[256];
 	uint64_t base = live_objects(&f);
 
 	shoal_args_init(&a);
 	shoal_args_bytes(&a, "hi", 2);
-	tu_assert_rc(shoal_submit(f.rt, fn(&f, "probe"), &a, 3, refs), 0);
+	tu_assert_rc(shoal_args_actor(&a, &nogen), 0);
+	shoal_args_bytes(&a, zeros, sizeof zeros);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "probe"), &a, 4, refs), 0);
 	cr_assert_eq(result(&f, refs[0], buf, sizeof buf), 2);
 	cr_assert(!memcmp(buf, "ok", 2), "return 0 was overwritten");
 	cr_assert_eq(result(&f, refs[1], c, sizeof c), sizeof c);
@@ -831,23 +843,29 @@ Test(runtime_edges, the_task_api_refuses_bad_arguments_inside_a_task)
 	cr_assert_eq(c[P_NRETS_NULL], 0);
 	tu_assert_rc(c[P_ARG_PAST], -EINVAL);
 	tu_assert_rc(c[P_ARG_NODATA], -EINVAL);
+	tu_assert_rc(c[P_ARG_NOSIZE], -EINVAL);
 	tu_assert_rc(c[P_ARG_NULLTASK], -EINVAL);
 	tu_assert_rc(c[P_ACTOR_SIZE], -EINVAL);
+	tu_assert_rc(c[P_ACTOR_NOGEN], -EINVAL);
+	tu_assert_rc(c[P_ACTOR_NOMAGIC], -EINVAL);
 	tu_assert_rc(c[P_ACTOR_PAST], -EINVAL);
 	tu_assert_rc(c[P_ACTOR_NOOUT], -EINVAL);
 	tu_assert_rc(c[P_RET_PAST], -EINVAL);
 	tu_assert_rc(c[P_RET_NODATA], -EINVAL);
 	tu_assert_rc(c[P_RET_NULLTASK], -EINVAL);
+	tu_assert_rc(c[P_BUF_PAST], -EINVAL);
 	tu_assert_rc(c[P_BUF_NOBUF], -EINVAL);
 	tu_assert_rc(c[P_BUF_NULLTASK], -EINVAL);
 	tu_assert_rc(c[P_RET_OK], 0);
 	tu_assert_rc(c[P_RET_AGAIN], -EEXIST);
 	tu_assert_rc(c[P_BUF_AGAIN], -EEXIST);
+	tu_assert_rc(c[P_RET_EMPTY], 0);
 	tu_assert_rc(c[P_FAIL_NULLTASK], -EINVAL);
 	/* Return 2 was never set: an error that says so. */
 	tu_assert_rc(result_error(&f, refs[2], msg, sizeof msg), SHOAL_ETASK);
-	cr_assert(strstr(msg, "probe set 2 of 3 return values"), "message: %s", msg);
-	for (int i = 0; i < 3; i++)
+	cr_assert(strstr(msg, "probe set 3 of 4 return values"), "message: %s", msg);
+	cr_assert_eq(result(&f, refs[3], buf, sizeof buf), 0);
+	for (int i = 0; i < 4; i++)
 		tu_assert_rc(shoal_drop(f.s, refs[i]), 0);
 	tu_assert_rc(live_objects(&f), base);
 	stop(&f);
@@ -1097,6 +1115,7 @@ Test(runtime_edges, a_first_call_with_no_lane_left_is_refused)
 	char buf[16];
 
 	o.max_lanes = 1;
+	o.max_actors = 65; /* a lane table of this process past its first size */
 	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
 	f.s = shoal_runtime_store(f.rt);
 	tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &a), 0);
@@ -1159,5 +1178,62 @@ Test(runtime_edges, a_kill_fails_queued_sends_and_lets_their_arguments_go)
 	 * the next submit collects them. */
 	still_adds(&f, 1, 2);
 	cr_assert_eq(held_of_size(&f, sizeof big), 0, "holds left on arguments");
+	stop(&f);
+}
+
+/* An argument that is never sealed but taken back (aborted) fails the
+ * task and the call that wait for it with the store's code, and a
+ * message naming the argument; nothing waits for it. */
+Test(runtime_edges, an_aborted_argument_fails_its_task_and_its_call)
+{
+	struct fx f = start();
+	struct shoal_actor box;
+	struct shoal_args a;
+	shoal_id x = shoal_id_next(f.s), gate = shoal_id_next(f.s), task, call;
+	uint64_t base = live_objects(&f);
+	void *data;
+	char msg[256];
+	int wait;
+
+	tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &box), 0);
+	wait = shoal_actor_method(f.rt, box, "wait");
+	tu_assert_rc(shoal_create(f.s, x, 8, NULL, 0, 0, &data), 0);
+	tu_assert_rc(shoal_put_with_id(f.s, gate, "g", 1, NULL, 0, 0), 0);
+	shoal_args_init(&a);
+	shoal_args_ref(&a, x);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "add"), &a, 1, &task), 0);
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &gate, sizeof gate);
+	shoal_args_ref(&a, x);
+	tu_assert_rc(shoal_actor_call(f.rt, box, wait, &a, &call), 0);
+	tu_assert_rc(shoal_abort(f.s, x), 0);
+	tu_assert_rc(result_error(&f, task, msg, sizeof msg), SHOAL_EDELETED);
+	cr_assert(strstr(msg, "argument 0: "), "message: %s", msg);
+	tu_assert_rc(result_error(&f, call, msg, sizeof msg), SHOAL_EDELETED);
+	cr_assert(strstr(msg, "argument 1: "), "message: %s", msg);
+	tu_assert_rc(shoal_drop(f.s, task), 0);
+	tu_assert_rc(shoal_drop(f.s, call), 0);
+	tu_assert_rc(shoal_delete(f.s, gate), 0);
+	still_adds(&f, 6, 7);
+	tu_assert_rc(live_objects(&f), base);
+	stop(&f);
+}
+
+/* A cap on extra workers beyond what the segment can lay out is cut to
+ * the limit, not refused: only num_workers start. */
+Test(runtime_edges, an_extra_worker_cap_past_the_limit_is_cut_to_it)
+{
+	struct shoal_runtime_options o = small_opts(NULL);
+	struct fx f = {.reg = registry()};
+	struct shoal_runtime_info info;
+
+	o.max_extra_workers = 100000;
+	o.store.ledger_slots = 64;
+	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
+	f.s = shoal_runtime_store(f.rt);
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.num_workers, 1);
+	cr_assert_eq(info.workers_alive, 1);
+	still_adds(&f, 8, 9);
 	stop(&f);
 }
