@@ -158,6 +158,13 @@ static int task_many_buffers(struct shoal_task *t, void *user)
 	return 0;
 }
 
+/* Leaves its process with exit status 3 (a task) or 4 (a method). */
+static int task_quit(struct shoal_task *t, void *user)
+{
+	(void)t;
+	_exit(user ? 4 : 3);
+}
+
 /* A Box keeps the bytes of its first constructor argument. */
 struct box {
 	size_t n;
@@ -214,6 +221,12 @@ static int box_wait(struct shoal_task *t, void *self)
 	return shoal_task_return(t, 0, sizes, sizeof sizes);
 }
 
+static int box_quit(struct shoal_task *t, void *self)
+{
+	(void)self;
+	return task_quit(t, t);
+}
+
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 
@@ -236,6 +249,8 @@ static struct shoal_registry *registry(void)
 	tu_assert_rc(shoal_register_actor(reg, "Box", box_init, free), 0);
 	tu_assert_rc(shoal_register_method(reg, "Box", "get", box_get), 0);
 	tu_assert_rc(shoal_register_method(reg, "Box", "wait", box_wait), 0);
+	tu_assert_rc(shoal_register_method(reg, "Box", "quit", box_quit), 0);
+	tu_assert_rc(shoal_register_task(reg, "quit", task_quit, NULL), 0);
 	return reg;
 }
 
@@ -671,6 +686,19 @@ Test(runtime_edges, attach_refuses_what_is_not_a_runtime)
 	tu_assert_rc(shoal_runtime_shutdown(rt), -EINVAL);
 	tu_assert_rc(shoal_function(rt, "shape"), 1);
 	tu_assert_rc(shoal_function(rt, "nope"), -ENOENT);
+	/* No fork server ever started there (its pid is 0, its mutex never
+	 * taken): requests to it are refused at once, not waited on. */
+	{
+		struct shoal_actor box = {.index = 0, .generation = 1, .klass = 0,
+					  .magic = SHOAL_ACTOR_MAGIC};
+		int64_t t0 = tu_now_ms();
+
+		tu_assert_rc(shoal_actor_create(rt, "Box", NULL, NULL, &box), -ESRCH);
+		tu_assert_rc(shoal_actor_kill(rt, box, true), -ESRCH);
+		cr_assert_lt(tu_now_ms() - t0, 1000);
+		tu_assert_rc(shoal_actor_list(rt, NULL, 0), 0);
+		tu_assert_rc(shoal_actor_lookup(rt, "box", &box), -ENOENT);
+	}
 	tu_assert_rc(shoal_runtime_detach(rt), 0);
 	/* Only the attached handle's slot came and went. */
 	tu_assert_rc(tu_stats(fake).processes, 1);
@@ -1235,5 +1263,67 @@ Test(runtime_edges, an_extra_worker_cap_past_the_limit_is_cut_to_it)
 	cr_assert_eq(info.num_workers, 1);
 	cr_assert_eq(info.workers_alive, 1);
 	still_adds(&f, 8, 9);
+	stop(&f);
+}
+
+/* A worker or an actor process that exits on its own (not a signal):
+ * its task or call fails, saying how it ended; the worker is replaced,
+ * the actor (no restarts) is dead. */
+Test(runtime_edges, processes_that_exit_on_their_own_are_told_apart)
+{
+	struct fx f = start();
+	struct shoal_runtime_info info;
+	struct shoal_actor_info ai;
+	struct shoal_actor box;
+	shoal_id ref;
+	char msg[256];
+
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "quit"), NULL, 1, &ref), 0);
+	tu_assert_rc(result_error(&f, ref, msg, sizeof msg), SHOAL_EWORKERDIED);
+	cr_assert(strstr(msg, "exited with status 3"), "message: %s", msg);
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
+	still_adds(&f, 10, 11); /* on its replacement */
+	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.workers_died, 1);
+	cr_assert_eq(info.workers_alive, 1);
+
+	tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &box), 0);
+	tu_assert_rc(shoal_actor_call(f.rt, box, shoal_actor_method(f.rt, box, "quit"),
+				      NULL, &ref), 0);
+	tu_assert_rc(result_error(&f, ref, msg, sizeof msg), SHOAL_EACTORDIED);
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
+	tu_assert_rc(shoal_actor_info(f.rt, box, &ai), 0);
+	cr_assert_eq(ai.state, SHOAL_ACTOR_DEAD);
+	cr_assert(strstr(ai.why, "exited with status 4"), "why: %s", ai.why);
+	stop(&f);
+}
+
+/* The fork server holds an actor's ref constructor arguments (for its
+ * restarts) until the actor is dead for good. */
+Test(runtime_edges, a_killed_actor_lets_go_of_its_constructor_refs)
+{
+	struct fx f = start();
+	struct shoal_actor box;
+	struct shoal_args a;
+	shoal_id x;
+	char buf[16];
+
+	tu_assert_rc(shoal_put(f.s, "payload", 7, 0, &x), 0);
+	cr_assert_eq(tu_info(f.s, x).holds, 1);
+	shoal_args_init(&a);
+	shoal_args_ref(&a, x);
+	tu_assert_rc(shoal_actor_create(f.rt, "Box", &a, NULL, &box), 0);
+	cr_assert_eq(tu_info(f.s, x).holds, 2, "the fork server's hold");
+	{
+		shoal_id ref;
+
+		tu_assert_rc(shoal_actor_call(f.rt, box, 0, NULL, &ref), 0);
+		cr_assert_eq(result(&f, ref, buf, sizeof buf), 7);
+		cr_assert(!memcmp(buf, "payload", 7));
+		tu_assert_rc(shoal_drop(f.s, ref), 0);
+	}
+	tu_assert_rc(shoal_actor_kill(f.rt, box, true), 0);
+	cr_assert_eq(tu_info(f.s, x).holds, 1, "the hold outlived the actor");
+	tu_assert_rc(shoal_drop(f.s, x), 0);
 	stop(&f);
 }
