@@ -815,8 +815,10 @@ Test(runtime_edges, bad_arguments_are_refused_and_leave_nothing)
 Test(runtime_edges, a_submit_that_runs_out_of_objects_takes_back_its_promises)
 {
 	struct shoal_runtime_options o = small_opts(NULL);
+	struct shoal_call_options co = SHOAL_CALL_OPTIONS_INIT;
 	struct fx f = {.reg = registry()};
 	shoal_id refs[SHOAL_MAX_RETURNS], fill[64];
+	struct shoal_actor box;
 	struct shoal_args a;
 	int64_t one = 1;
 	uint64_t base;
@@ -825,6 +827,7 @@ Test(runtime_edges, a_submit_that_runs_out_of_objects_takes_back_its_promises)
 	o.store.max_objects = 64;
 	tu_assert_rc(shoal_runtime_start(f.reg, &o, &f.rt), 0);
 	f.s = shoal_runtime_store(f.rt);
+	tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &box), 0);
 	/* Leave room for fewer objects than the submit wants returns. */
 	while (nfill < 64 && tu_stats(f.s).objects + 8 < 64 &&
 	       (rc = shoal_put(f.s, &one, sizeof one, 0, &fill[nfill])) == 0)
@@ -834,9 +837,13 @@ Test(runtime_edges, a_submit_that_runs_out_of_objects_takes_back_its_promises)
 	shoal_args_init(&a);
 	shoal_args_bytes(&a, &one, sizeof one);
 	rc = shoal_submit(f.rt, fn(&f, "add"), &a, 16, refs);
-	cr_assert(rc == -ENOSPC || rc == SHOAL_ESTOREFULL, "rc %d (%s)", rc,
-		  shoal_strerror(rc));
+	tu_assert_rc(rc, -ENOSPC, "max_objects reached");
 	tu_assert_rc(live_objects(&f), base, "promises left behind");
+	/* The same for a call's results. */
+	co.num_returns = 16;
+	rc = shoal_actor_call_opts(f.rt, box, 0, NULL, &co, refs);
+	tu_assert_rc(rc, -ENOSPC, "max_objects reached by a call");
+	tu_assert_rc(live_objects(&f), base, "promises of the call left behind");
 	for (int i = 0; i < nfill; i++)
 		tu_assert_rc(shoal_drop(f.s, fill[i]), 0);
 	still_adds(&f, 40, 2);
@@ -1051,7 +1058,9 @@ Test(runtime_edges, a_stale_handle_is_refused_by_the_fork_server_too)
 	shoal_id ref;
 	struct shoal_args a;
 
-	tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &old), 0);
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, "old", 3); /* a constructor argument that is no ref */
+	tu_assert_rc(shoal_actor_create(f.rt, "Box", &a, NULL, &old), 0);
 	tu_assert_rc(shoal_actor_kill(f.rt, old, true), 0);
 	tu_assert_rc(shoal_actor_info(f.rt, old, &info), 0);
 	cr_assert_eq(info.state, SHOAL_ACTOR_DEAD);
