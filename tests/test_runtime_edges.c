@@ -10,8 +10,10 @@
  * Every refused call is checked for its exact code, for a name from
  * shoal_strerror, and for leaving nothing behind: the store's object
  * count back where it was, the task table still whole, the runtime still
- * serving.  Each test starts its own small private runtime (one worker),
- * or none at all.
+ * serving.  Each test starts its own small runtime (one worker, a private
+ * segment unless the test attaches to it; the defaults' test one worker
+ * per CPU), or none at all.  No test sleeps: waits are gets of results,
+ * bounded by their timeouts.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -704,7 +706,6 @@ Test(runtime_edges, attach_refuses_what_is_not_a_runtime)
 	tu_assert_rc(tu_stats(fake).processes, 1);
 	shoal_store_close(fake);
 	shoal_store_close(plain);
-	(void)size;
 }
 
 /* A handle attached to a runtime that then shut down: every request is
