@@ -346,6 +346,7 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 	struct shoal_runtime_options o;
 	struct shoal__rt_plan plan;
 	struct shoal_runtime *rt;
+	bool was_frozen;
 	int rc;
 
 	if (!reg || !out)
@@ -363,12 +364,14 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 		return -ENOMEM;
 	}
 	memcpy(rt->reg_copy, reg, sizeof *reg);
+	was_frozen = reg->frozen;
 	rt->reg_copy->frozen = reg->frozen = true;
 	rt->reg = rt->reg_copy;
 	rc = shoal__rt_store(rt, &o, &plan);
 	if (!rc)
 		rc = shoal__rt_launch(rt, &o);
 	if (rc) {
+		reg->frozen = was_frozen; /* no runtime: registrations go on */
 		if (rt->store)
 			shoal_runtime_shutdown(rt);
 		else

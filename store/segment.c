@@ -14,6 +14,17 @@
  * A new segment is all zeroes (ftruncate of a fresh tmpfs file or memfd),
  * which is the initial state of every region but the header and the heap:
  * EMPTY directory entries, FREE process slots, empty ledgers, free stripes.
+ *
+ * Its memory is reserved at create (fallocate): a tmpfs only promises the
+ * pages of a file that was just sized, and the first process to touch a
+ * page past its free space would die of SIGBUS, whoever it is.  A store
+ * larger than what is free fails its create with SHOAL_ENOSHM instead,
+ * checked first against the free space of the file's filesystem and the
+ * machine's available memory (so that a private store cannot take the
+ * machine's last page before it fails).  A private store's memfd is then
+ * sealed against shrinking and growing: no process that has its fd can
+ * truncate it under the others.  A named one cannot be sealed (README:
+ * what a truncation does).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -256,7 +269,7 @@ static int shoal__create_fd(const char *name, struct shoal_store *s)
 	int rc;
 
 	if (!name) {
-		s->fd = memfd_create("shoal", MFD_CLOEXEC);
+		s->fd = memfd_create("shoal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		return s->fd < 0 ? -errno : 0;
 	}
 	rc = shoal__shm_name(name, s->name, sizeof s->name);
@@ -264,6 +277,83 @@ static int shoal__create_fd(const char *name, struct shoal_store *s)
 		return rc;
 	s->fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	return s->fd < 0 ? -errno : 0;
+}
+
+/* A failing create's one line of detail, into the caller's errbuf. */
+static void shoal__say(const struct shoal_store_options *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!o->errbuf || !o->errbuf_size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->errbuf, o->errbuf_size, fmt, ap);
+	va_end(ap);
+}
+
+/* Bytes the filesystem of fd has free for us (UINT64_MAX: no limit). */
+static uint64_t shoal__fs_free(int fd)
+{
+	struct statvfs v;
+
+	if (fstatvfs(fd, &v) || v.f_blocks == 0)
+		return UINT64_MAX;
+	return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+/* The machine's available memory (MemAvailable; free pages if the kernel
+ * does not say). */
+static uint64_t shoal__mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	unsigned long long kb;
+	long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+			fclose(f);
+			return (uint64_t)kb * 1024;
+		}
+	if (f)
+		fclose(f);
+	return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : UINT64_MAX;
+}
+
+/* Reserves the segment's size bytes (the file's header comment). */
+static int shoal__reserve(struct shoal_store *s, uint64_t size,
+			  const struct shoal_store_options *o)
+{
+	uint64_t fs = shoal__fs_free(s->fd), mem = shoal__mem_available();
+	int rc = ENOSPC;
+
+	if (size <= fs && size <= mem) {
+		do
+			rc = fallocate(s->fd, 0, 0, (off_t)size) ? errno : 0;
+		while (rc == EINTR);
+		if (rc == 0 || rc == EOPNOTSUPP) /* cannot reserve: as sized */
+			return 0;
+		if (rc != ENOSPC && rc != ENOMEM)
+			return -rc;
+	}
+	shoal__say(o, "the store needs %llu bytes of shared memory (capacity "
+		   "%llu and metadata); %s has %llu free, the machine %llu "
+		   "available",
+		   (unsigned long long)size, (unsigned long long)o->capacity,
+		   s->name[0] ? "/dev/shm" : "the private segment's filesystem",
+		   (unsigned long long)(fs == UINT64_MAX ? mem : fs),
+		   (unsigned long long)mem);
+	return SHOAL_ENOSHM;
+}
+
+/* A private segment can be sealed: nobody shrinks or grows it. */
+static int shoal__seal(struct shoal_store *s)
+{
+	if (s->name[0])
+		return 0;
+	return fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+		       ? -errno
+		       : 0;
 }
 
 static int shoal__create_layout(struct shoal_store *s,
@@ -276,6 +366,11 @@ static int shoal__create_layout(struct shoal_store *s,
 	shoal__hdr_from_options(&plan, o, ext_bytes);
 	if (ftruncate(s->fd, (off_t)plan.seg_size))
 		return errno == EFBIG || errno == ENOSPC ? -ENOSPC : -errno;
+	rc = shoal__reserve(s, plan.seg_size, o);
+	if (!rc)
+		rc = shoal__seal(s);
+	if (rc)
+		return rc;
 	rc = shoal__map(s, plan.seg_size);
 	if (rc)
 		return rc;

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 
 #include <shoal/shoal.h>
 
@@ -432,6 +433,8 @@ Test(runtime_edges, a_name_in_use_starts_nothing_and_keeps_the_segment)
 	o = small_opts(name);
 	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), -EEXIST);
 	cr_assert_null(rt);
+	/* Nothing started: the registry still takes registrations. */
+	tu_assert_rc(shoal_register_task(reg, "late", task_add, NULL), 0);
 	/* The other program's segment is untouched. */
 	cr_assert(tu_shm_exists(name));
 	tu_assert_rc(tu_stats(other).objects, 1);
@@ -444,6 +447,30 @@ Test(runtime_edges, a_name_in_use_starts_nothing_and_keeps_the_segment)
 	f = (struct fx){.reg = reg, .rt = rt, .s = shoal_runtime_store(rt)};
 	still_adds(&f, 2, 3);
 	stop(&f);
+}
+
+/* A store larger than /dev/shm has free: the start fails at once with
+ * SHOAL_ENOSHM, says in the store options' errbuf how much it asked and
+ * how much is free, leaves no segment, and the registry goes on. */
+Test(runtime_edges, a_store_larger_than_dev_shm_starts_nothing)
+{
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_options o = small_opts(tu_shm_name("big"));
+	struct shoal_runtime *rt = NULL;
+	struct statvfs v;
+	char why[256] = "";
+
+	cr_assert_eq(statvfs("/dev/shm", &v), 0);
+	o.store.capacity = (uint64_t)v.f_bavail * v.f_frsize + (64u << 20);
+	o.store.errbuf = why;
+	o.store.errbuf_size = sizeof why;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), SHOAL_ENOSHM);
+	cr_assert_null(rt);
+	cr_assert(strstr(why, "the store needs") && strstr(why, "free"),
+		  "errbuf: \"%s\"", why);
+	cr_assert_not(tu_shm_exists(o.name), "the failed start left its segment");
+	tu_assert_rc(shoal_register_task(reg, "late", task_add, NULL), 0);
+	shoal_registry_close(reg);
 }
 
 Test(runtime_edges, default_options_and_the_handles_null_cases)

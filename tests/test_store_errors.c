@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <sys/random.h>
+#include <sys/statvfs.h>
 
 #include "layout.h" /* header field offsets, for the tampering tests */
 
@@ -674,5 +675,88 @@ Test(store_errors, null_pointers)
 	cr_assert_eq(tu_info(s, id).pins, 0);
 	cr_assert_eq(tu_info(s, id).holds, 1);
 	check_sane(s);
+	shoal_store_close(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* The segment's memory (issue 9: a store larger than /dev/shm)        */
+
+/*
+ * A named store larger than /dev/shm has free: its create fails at once
+ * with SHOAL_ENOSHM and a line that says how much it asked and how much
+ * is free, and leaves no file.  Before its memory was reserved at create,
+ * the create succeeded (the file was only sized) and the first process to
+ * write past the free space died of SIGBUS.
+ */
+Test(store_errors, a_store_larger_than_dev_shm_fails_at_create)
+{
+	struct shoal_store_options o;
+	struct shoal_store *s = NULL;
+	const char *name = tu_shm_name("big");
+	struct statvfs v;
+	char why[256] = "", asked[32];
+	uint64_t free_bytes;
+
+	cr_assert_eq(statvfs("/dev/shm", &v), 0);
+	free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	shoal_store_options_init(&o);
+	o.capacity = free_bytes + (64u << 20);
+	o.errbuf = why;
+	o.errbuf_size = sizeof why;
+	tu_assert_rc(shoal_store_create(name, &o, &s), SHOAL_ENOSHM);
+	cr_assert_null(s);
+	cr_assert_str_not_empty(shoal_strerror(SHOAL_ENOSHM));
+	snprintf(asked, sizeof asked, "capacity %llu", (unsigned long long)o.capacity);
+	cr_assert(strstr(why, "the store needs") && strstr(why, asked) &&
+		  strstr(why, "/dev/shm has"), "errbuf: \"%s\"", why);
+	cr_assert_not(tu_shm_exists(name), "the failed create left its file");
+	tu_assert_rc(shoal_store_attach(name, &s), -ENOENT);
+}
+
+/* A store that fits reserves its pages: /dev/shm's free space drops by
+ * the segment's size at create, before any object is written. */
+Test(store_errors, a_named_store_reserves_its_memory_at_create)
+{
+	struct shoal_store_options o;
+	struct shoal_store *s = NULL;
+	struct statvfs before, after;
+	char why[64] = "untouched";
+
+	shoal_store_options_init(&o);
+	o.capacity = 64u << 20;
+	o.errbuf = why;
+	o.errbuf_size = sizeof why;
+	cr_assert_eq(statvfs("/dev/shm", &before), 0);
+	tu_assert_rc(shoal_store_create(tu_shm_name("reserved"), &o, &s), 0);
+	cr_assert_eq(statvfs("/dev/shm", &after), 0);
+	cr_assert_geq(((uint64_t)before.f_bavail - after.f_bavail) * after.f_frsize,
+		      o.capacity, "only %llu bytes reserved",
+		      (unsigned long long)(((uint64_t)before.f_bavail -
+					    after.f_bavail) * after.f_frsize));
+	cr_assert_str_eq(why, "untouched", "errbuf written on success");
+	shoal_store_close(s);
+	shoal_store_unlink(tu_shm_name("reserved"));
+}
+
+/* A private store's segment is sealed: whoever has its fd cannot shrink
+ * it under the others (a SIGBUS for each of them), nor grow it; the store
+ * goes on working. */
+Test(store_errors, a_private_segment_cannot_be_truncated)
+{
+	struct shoal_store *s = NULL;
+	struct shoal_view v;
+	shoal_id id;
+	int fd;
+
+	tu_assert_rc(shoal_store_create(NULL, NULL, &s), 0);
+	tu_assert_rc(shoal_put(s, "abc", 4, 0, &id), 0);
+	fd = shoal_store_fd(s);
+	cr_assert_eq(ftruncate(fd, 4096), -1, "the segment was shrunk");
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(ftruncate(fd, (off_t)1 << 40), -1, "the segment was grown");
+	cr_assert_eq(errno, EPERM);
+	tu_assert_rc(shoal_get(s, id, 0, &v), 0);
+	cr_assert_str_eq(v.data, "abc");
+	tu_assert_rc(shoal_release(s, &v), 0);
 	shoal_store_close(s);
 }

@@ -44,6 +44,12 @@ enum shoal_error {
 	/* This process already holds/pins as many objects as its ledger
 	 * records (store option ledger_slots). */
 	SHOAL_ELEDGERFULL = -4010,
+	/* The segment's memory could not be reserved at create: the store
+	 * (its capacity and metadata) is larger than what /dev/shm (a named
+	 * store) or the machine's memory (a private one) has free.  The
+	 * create's errbuf (shoal_store_options) says how much was asked and
+	 * how much is free. */
+	SHOAL_ENOSHM = -4011,
 	/* Reserved for the runtime (task error, actor died, ...). */
 	SHOAL_ETASK = -4020,
 	SHOAL_EWORKERDIED = -4021,

@@ -82,6 +82,12 @@ struct shoal_store_options {
 	/* Pause iterations a waiter spins before it sleeps on a futex.
 	 * Default 2000 (about 70 µs of spinning at most). */
 	uint32_t spin_budget;
+	/* Where a failing create writes one line saying why in detail (how
+	 * much memory was asked and how much is free, for SHOAL_ENOSHM),
+	 * NUL-terminated, at most errbuf_size bytes; NULL for nowhere.  Only
+	 * written on failure, never kept. */
+	char *errbuf;
+	size_t errbuf_size;
 };
 
 #define SHOAL_STORE_OPTIONS_INIT                                              \
