@@ -617,7 +617,7 @@ static int shoal__call_fit(struct shoal_runtime *rt, const struct shoal_args *ar
 
 	if (rc) {
 		shoal__pending_drop(rt, &c->p);
-		c->p.ndrop = 0;
+		c->p.ndrop = c->p.made = 0;
 	}
 	return rc;
 }
@@ -651,7 +651,7 @@ static void shoal__call_undo(struct shoal_runtime *rt, struct shoal__call *c)
 	c->nret = 0;
 	c->p.own_ret0 = false;
 	shoal__pending_drop(rt, &c->p);
-	c->p.ndrop = 0;
+	c->p.ndrop = c->p.made = 0;
 }
 
 static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__call *c,
@@ -774,7 +774,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	c.num_returns = o.num_returns;
 	c.flags = 0;
 	c.nret = 0;
-	c.p.ndrop = 0;
+	c.p.ndrop = c.p.made = 0;
 	c.p.own_ret0 = false;
 	c.p.task = 0; /* done when its first return is settled */
 	c.p.ret0 = (shoal_id){0, 0};

@@ -83,6 +83,9 @@ struct shoal__pending {
 	uint32_t task_gen;            /* the record's generation for that task */
 	bool own_ret0;                /* dropped too (a fire-and-forget call's) */
 	uint32_t ndrop;
+	uint32_t made;                /* bit i: drop[i] is an object the runtime
+				       * put (a by-value argument), deleted
+				       * when let go; else a hold on a ref */
 	shoal_id drop[SHOAL_MAX_ARGS];
 };
 

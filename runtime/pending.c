@@ -51,10 +51,18 @@
 
 #define SHOAL__ROOM_SLICE_MS 1000
 
+/* A by-value argument's object is the runtime's own, its ID known to
+ * nobody else: it is deleted, not left to eviction (a refused submit
+ * leaves nothing in the store, and a done task's arguments take no room).
+ * A worker or actor still reading it has it pinned: the delete ends it
+ * at their release. */
 void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p)
 {
-	for (uint32_t i = 0; i < p->ndrop; i++)
+	for (uint32_t i = 0; i < p->ndrop; i++) {
+		if (p->made & (1u << i))
+			shoal_delete(rt->store, p->drop[i]);
 		shoal_drop(rt->store, p->drop[i]);
+	}
 	if (p->own_ret0)
 		shoal_drop(rt->store, p->ret0);
 }

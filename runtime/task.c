@@ -227,7 +227,9 @@ SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref)
 }
 
 /* NULL (no arguments) or at most SHOAL_MAX_ARGS of known kinds, the bytes
- * of each given. */
+ * of each given, each under 2^30 bytes (what shoal_args_bytes accepts: a
+ * list built by hand is held to the same bound, so that no length is cut
+ * to 32 bits below). */
 int shoal__args_check(const struct shoal_args *args)
 {
 	if (args && args->n > SHOAL_MAX_ARGS)
@@ -236,18 +238,20 @@ int shoal__args_check(const struct shoal_args *args)
 		const struct shoal_arg *a = &args->a[i];
 
 		if ((a->kind != SHOAL_ARG_BYTES && a->kind != SHOAL_ARG_REF) ||
-		    (a->kind == SHOAL_ARG_BYTES && a->size && !a->data))
+		    (a->kind == SHOAL_ARG_BYTES &&
+		     ((a->size && !a->data) ||
+		      a->size >= (1u << SHOAL__ARG_KIND_SHIFT))))
 			return -EINVAL;
 	}
 	return 0;
 }
 
-static uint32_t shoal__arg_bytes(const struct shoal_arg *a)
+/* Encoded bytes of one checked argument (at most 2^30 + 8). */
+static uint64_t shoal__arg_bytes(const struct shoal_arg *a)
 {
-	uint32_t payload = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id)
-						    : (uint32_t)a->size;
+	uint64_t payload = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id) : a->size;
 
-	return shoal__align8(SHOAL__ARG_HDR + payload);
+	return (SHOAL__ARG_HDR + payload + 7u) & ~(uint64_t)7u;
 }
 
 /* By-value arguments that do not fit inline go into the store as objects
@@ -257,7 +261,7 @@ int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
 		    struct shoal__later *d)
 {
-	uint32_t total = 0;
+	uint64_t total = 0; /* 16 arguments of 2^30 bytes: no 32-bit sum */
 	int rc = 0;
 
 	out->n = in->n; /* not the whole struct: most calls have few args */
@@ -274,6 +278,7 @@ int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		rc = shoal__pending_put(rt, a->data, a->size, d, &id);
 		if (rc)
 			return rc;
+		p->made |= 1u << p->ndrop;
 		p->drop[p->ndrop++] = id;
 		*a = (struct shoal_arg){.kind = SHOAL_ARG_REF, .ref = id};
 		total += shoal__arg_bytes(a);
@@ -445,6 +450,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	d = shoal__later_in(o.timeout_ms); /* bounds every wait of the submit */
 	num_returns = o.num_returns;
 	p.ndrop = 0;
+	p.made = 0;
 	p.own_ret0 = false;
 	p.task = 0;
 	rc = shoal__check_submit(rt, fn, args, num_returns, refs);

@@ -779,6 +779,72 @@ Test(runtime_edges, an_attached_handle_after_shutdown_is_refused_at_once)
 /* ------------------------------------------------------------------ */
 /* Submitting                                                          */
 
+/*
+ * Sizes a list built by hand can carry past shoal_args_bytes: 16
+ * by-value arguments of 2^30 - 1 bytes each summed to 128 bytes in 32
+ * bits and "fitted" the record, whose encoding then copied a GiB out of a
+ * 16-byte buffer; one of 2^30 or more is refused outright.  And
+ * arguments that do not fit the record even once the large ones went
+ * through the store (9 refs and a 1000-byte value: -E2BIG) leave nothing
+ * in it: the value's object is taken back.
+ */
+Test(runtime_edges, argument_sizes_are_summed_without_overflow)
+{
+	struct fx f = start();
+	struct shoal_args a;
+	shoal_id ref, arg;
+	uint64_t base;
+	uint8_t small[16] = {0}, big[1000];
+	int add = fn(&f, "add");
+	int64_t one = 1, shape[2];
+	struct shoal_view v;
+
+	shoal_args_init(&a);
+	a.n = SHOAL_MAX_ARGS;
+	for (uint32_t i = 0; i < a.n; i++)
+		a.a[i] = (struct shoal_arg){.kind = SHOAL_ARG_BYTES, .data = small,
+					    .size = (1u << 30) - 1};
+	tu_assert_rc(shoal_submit(f.rt, add, &a, 1, &ref), SHOAL_ESTOREFULL,
+		     "16 arguments of a GiB each, in a store of a few MiB");
+	a.n = 1;
+	a.a[0].size = (size_t)1 << 30;
+	tu_assert_rc(shoal_submit(f.rt, add, &a, 1, &ref), -EINVAL,
+		     "an argument of 2^30 bytes");
+	a.a[0].size = ((size_t)1 << 32) + 8;
+	tu_assert_rc(shoal_submit(f.rt, add, &a, 1, &ref), -EINVAL,
+		     "an argument of 4 GiB + 8 bytes");
+
+	tu_assert_rc(shoal_put(f.s, &one, sizeof one, 0, &arg), 0);
+	base = live_objects(&f);
+	memset(big, 1, sizeof big);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, big, sizeof big), 0);
+	for (int i = 0; i < 9; i++)
+		tu_assert_rc(shoal_args_ref(&a, arg), 0);
+	tu_assert_rc(shoal_submit(f.rt, add, &a, 1, &ref), -E2BIG);
+	cr_assert_eq(live_objects(&f), base, "the refused submit left %llu objects",
+		     (unsigned long long)(live_objects(&f) - base));
+	/* A task that ran: its by-value argument's object goes once the
+	 * task is done (let go at the next submit), not left to eviction. */
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, big, sizeof big), 0);
+	for (int i = 0; i < 7; i++) /* 8 refs of 24 bytes fit 200 */
+		tu_assert_rc(shoal_args_ref(&a, arg), 0);
+	tu_assert_rc(shoal_submit(f.rt, fn(&f, "shape"), &a, 1, &ref), 0);
+	tu_assert_rc(shoal_get(f.s, ref, 10000, &v), 0);
+	memcpy(shape, v.data, sizeof shape);
+	cr_assert(shape[0] == 8 && shape[1] == (int64_t)sizeof big,
+		  "the task saw %lld arguments, the first of %lld bytes",
+		  (long long)shape[0], (long long)shape[1]);
+	tu_assert_rc(shoal_release(f.s, &v), 0);
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
+	still_adds(&f, 2, 3);
+	cr_assert_eq(live_objects(&f), base, "a done task's argument stayed: "
+		     "%llu objects more", (unsigned long long)(live_objects(&f) - base));
+	tu_assert_rc(shoal_drop(f.s, arg), 0);
+	stop(&f);
+}
+
 Test(runtime_edges, bad_arguments_are_refused_and_leave_nothing)
 {
 	struct fx f = start();

@@ -183,8 +183,10 @@ struct shoal_call_options {
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
  * first call to the actor found no lane: the runtime's max_lanes are
- * taken, or 64 processes call this actor already), or the store's errors.
- * Nothing is queued when it fails.
+ * taken, or 64 processes call this actor already), -E2BIG (the encoded
+ * arguments do not fit the call record's 208 bytes, counted as for
+ * shoal_submit), or the store's errors.  Nothing is queued, and nothing
+ * is left in the store, when it fails.
  */
 SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 				    struct shoal_actor actor, int method,
