@@ -1154,6 +1154,9 @@ Test(store_edges, wait_counts_sealed_and_gone_objects_as_ready)
 	/* enough ready already: no wait even with a long timeout */
 	tu_assert_rc(shoal_wait(s, ids, 4, 2, 60000, ready), 2);
 	tu_assert_rc(shoal_wait(s, ids, 0, 0, 60000, ready), 0);
+	/* no IDs: the arrays may be NULL (only n > 0 needs them) */
+	tu_assert_rc(shoal_wait(s, NULL, 0, 0, 0, NULL), 0);
+	tu_assert_rc(shoal_get_many(s, NULL, 0, 0, NULL), 0);
 	tu_assert_rc(shoal_abort(s, unsealed), 0);
 	check_sane(s);
 	shoal_store_close(s);
