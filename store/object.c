@@ -1347,7 +1347,8 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 
 	if (!store || (n && (!ids || !ready)) || num_ready > n || n > INT32_MAX)
 		return -EINVAL;
-	memset(ready, 0, n);
+	if (n) /* ready may be NULL then: memset(NULL, 0, 0) is undefined */
+		memset(ready, 0, n);
 	rc = shoal__try_wait(store, &r);
 	if (rc == -EAGAIN && timeout_ms != 0)
 		shoal__wait_for(store, &store->hdr->obj,
