@@ -418,6 +418,7 @@ Test(store_edges, a_corrupt_entry_description_is_refused_without_a_pin)
 		{"offset in the header", 64, size, meta},
 		{"offset 0", 0, size, meta},
 		{"offset past the arena", arena_end, size, meta},
+		{"offset past the mapping", 1ull << 50, size, meta},
 		{"block running off the arena", arena_end - 50, size, meta},
 		{"size larger than the arena", off, s->heap.arena_size + 1, meta},
 		{"meta larger than the arena", off, size, 0xffffffffu},
@@ -876,6 +877,46 @@ Test(store_edges, id_next_moves_to_a_new_block_when_one_is_spent)
 	shoal_store_close(s);
 }
 
+Test(store_edges, a_directory_full_of_held_tombstones_refuses_a_create)
+{
+	struct shoal_store_options o = tu_opts(4 * MiB);
+	struct shoal_store *s = NULL;
+	uint64_t reserved;
+	uint32_t slots;
+	void *data = NULL;
+
+	/* 16 objects: the smallest directory, one probe window of 64 slots */
+	o.max_objects = 16;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	slots = s->dir_mask + 1;
+	cr_assert_eq(slots, SHOAL__PROBE_MAX);
+	/* deleted while held: tombstones that keep their slots */
+	for (uint32_t i = 0; i < slots; i++) {
+		tu_assert_rc(tu_put(s, tu_id(1, i), 1000, i, 0), 0, "put %u", i);
+		tu_assert_rc(shoal_delete(s, tu_id(1, i)), 0);
+	}
+	cr_assert_eq(tu_stats(s).objects, 0);
+	cr_assert_eq(tu_stats(s).bytes_used, 0);
+	reserved = tu_stats(s).heap_bytes_reserved;
+	tu_assert_rc(tu_put(s, tu_id(2, 1), 1000, 1, 0), -ENOSPC);
+	tu_assert_rc(shoal_create(s, tu_id(2, 1), 1000, NULL, 0, 0, &data),
+		     -ENOSPC);
+	tu_assert_rc(shoal__obj_promise(s, shoal_id_next(s), true, 0), -ENOSPC);
+	cr_assert_eq(tu_stats(s).objects, 0);
+	cr_assert_eq(tu_stats(s).bytes_used, 0);
+	cr_assert_leq(tu_stats(s).heap_bytes_reserved, reserved,
+		      "a refused create kept its block");
+	/* a tombstone let go of makes room */
+	tu_assert_rc(shoal_drop(s, tu_id(1, 7)), 0);
+	tu_assert_rc(tu_put(s, tu_id(2, 1), 1000, 1, 0), 0);
+	tu_assert_rc(tu_get_check(s, tu_id(2, 1), 1000, 1, 0), 0);
+	for (uint32_t i = 0; i < slots; i++)
+		if (i != 7)
+			tu_assert_rc(shoal_drop(s, tu_id(1, i)), 0);
+	check_sane(s);
+	shoal_store_close(s);
+}
+
 /* ------------------------------------------------------------------ */
 /* Eviction with many candidates.                                      */
 
@@ -1182,4 +1223,42 @@ Test(store_edges, start_time_of_no_process_a_zombie_and_a_gone_one_is_zero)
 	cr_assert_eq(shoal__proc_start_time(child), 0, "a zombie looked alive");
 	tu_assert_rc(tu_wait_result(child), 0);
 	cr_assert_eq(shoal__proc_start_time(child), 0, "a reaped pid looked alive");
+}
+
+Test(store_edges, the_death_test_of_a_process_slot)
+{
+	struct shoal_store *s = tu_store(MiB);
+	int ready[2], quit[2];
+	uint32_t free_slot = s->slot == 0 ? 1 : 0;
+	uint32_t slot;
+	pid_t child;
+
+	cr_assert_not(shoal__proc_dead(s, s->slot), "this process looked dead");
+	cr_assert_not(shoal__proc_dead(s, free_slot), "a free slot looked dead");
+	cr_assert_not(shoal__proc_dead(s, s->hdr->max_procs));
+	cr_assert_not(shoal__proc_dead(s, UINT32_MAX));
+	/* a live process in another slot, then the same one killed */
+	tu_pipe(ready);
+	tu_pipe(quit);
+	child = tu_fork();
+	if (child == 0) {
+		struct shoal_store *c = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0,
+			       10);
+		tu_child_write_byte(ready[1], (char)c->slot);
+		tu_child_read_byte(quit[0]);
+		_exit(0);
+	}
+	slot = (uint8_t)tu_read_byte(ready[0], TU_CHILD_DEADLINE_MS);
+	cr_assert_neq(slot, s->slot);
+	cr_assert_not(shoal__proc_dead(s, slot), "a live process looked dead");
+	cr_assert_eq(tu_stats(s).processes, 2);
+	tu_kill(child);
+	cr_assert(shoal__proc_dead(s, slot), "a killed process looked alive");
+	tu_assert_rc(shoal_store_reap(s), 1);
+	cr_assert_not(shoal__proc_dead(s, slot), "a reaped (free) slot");
+	cr_assert_eq(tu_stats(s).processes, 1);
+	check_sane(s);
+	shoal_store_close(s);
 }
