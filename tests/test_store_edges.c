@@ -1265,7 +1265,7 @@ Test(store_edges, the_death_test_of_a_process_slot)
 	check_sane(s);
 	shoal_store_close(s);
 }
-Test(store_edges, two_tombstones_of_one_id_are_dropped_one_after_the_other)
+Test(store_edges, a_drop_finds_the_entry_of_the_id_this_process_holds)
 {
 	struct shoal_store *s = tu_store(MiB);
 	shoal_id id = tu_id(1, 1);
@@ -1283,6 +1283,18 @@ Test(store_edges, two_tombstones_of_one_id_are_dropped_one_after_the_other)
 	tu_assert_rc(shoal_drop(s, id), 0);
 	tu_assert_rc(shoal_drop(s, id), -ENOENT);
 	cr_assert_eq(s->ledger_used, 0, "a hold on a tombstone is stuck");
+
+	/* a tombstone held, and a live entry of the ID again: the live
+	 * entry's hold goes first, then the tombstone's */
+	tu_assert_rc(tu_put(s, id, 300, 3, 0), 0);
+	tu_assert_rc(shoal_delete(s, id), 0);
+	tu_assert_rc(tu_put(s, id, 400, 4, 0), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	cr_assert_eq(tu_info(s, id).holds, 0, "the live entry's hold stayed");
+	tu_assert_rc(shoal_drop(s, id), 0);
+	tu_assert_rc(shoal_drop(s, id), -ENOENT);
+	cr_assert_eq(s->ledger_used, 0, "a hold on a tombstone is stuck");
+	tu_assert_rc(tu_get_check(s, id, 400, 4, 0), 0);
 	check_sane(s);
 	shoal_store_close(s);
 }
