@@ -93,21 +93,36 @@ static bool shoal__has_id(unsigned st)
 	return st >= SHOAL__E_CREATED;
 }
 
+/* True if this process's ledger records a hold on entry i (s->lock). */
+static bool shoal__held_here(const struct shoal_store *s, uint32_t i)
+{
+	return SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(s->ledger,
+							s->ledger_mask, i)) != 0;
+}
+
 /* Scans the home's chain: the live entry for id wins, else the first
- * tombstone for it. */
-int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,
-		      uint64_t *ctl_out)
+ * tombstone for it.  With `held` (a drop's lookup), an entry this process
+ * holds wins over one it does not: an ID deleted while held and created
+ * again has a live entry and a tombstone, or several tombstones, and a
+ * drop must find the one its hold is on. */
+static int shoal__dir_scan(const struct shoal_store *s, shoal_id id,
+			   bool held, uint64_t *ctl_out)
 {
 	uint32_t h = shoal__dir_home(s, id);
 	uint32_t n = atomic_load_explicit(&s->probe[h], memory_order_relaxed);
-	int tomb = -ENOENT;
-	uint64_t tomb_ctl = 0;
+	int best = -ENOENT;
+	/* of best: 1 a tombstone, 2 the live entry, 3 a tombstone held
+	 * here, 4 the live entry held here (or any live entry, without
+	 * `held`): nothing beats it */
+	unsigned rank = 0;
+	uint64_t best_ctl = 0;
 
-	for (uint32_t d = 0; d < n; d++) {
+	for (uint32_t d = 0; d < n && rank < 4; d++) {
 		uint32_t i = (h + d) & s->dir_mask;
 		const struct shoal__entry *e = &s->dir[i];
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		shoal_id got;
+		unsigned r;
 
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_EMPTY)
 			break;
@@ -116,18 +131,30 @@ int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,
 		c = shoal__dir_read_id(e, &got);
 		if (!shoal__has_id(SHOAL__CTL_STATE(c)) || !shoal_id_eq(got, id))
 			continue;
-		if (shoal__live(SHOAL__CTL_STATE(c))) {
-			*ctl_out = c;
-			return (int)i;
-		}
-		if (tomb < 0) {
-			tomb = (int)i;
-			tomb_ctl = c;
+		r = shoal__live(SHOAL__CTL_STATE(c)) ? 2 : 1;
+		if (!held ? r == 2 : shoal__held_here(s, i))
+			r += 2;
+		if (r > rank) {
+			best = (int)i;
+			best_ctl = c;
+			rank = r;
 		}
 	}
-	if (tomb >= 0)
-		*ctl_out = tomb_ctl;
-	return tomb;
+	if (best >= 0)
+		*ctl_out = best_ctl;
+	return best;
+}
+
+int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,
+		      uint64_t *ctl_out)
+{
+	return shoal__dir_scan(s, id, false, ctl_out);
+}
+
+int shoal__dir_lookup_held(const struct shoal_store *s, shoal_id id,
+			   uint64_t *ctl_out)
+{
+	return shoal__dir_scan(s, id, true, ctl_out);
 }
 
 static uint32_t shoal__stripe_of(const struct shoal_store *s, uint32_t slot)

@@ -150,6 +150,10 @@ uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id);
  * Returns the index and the ctl seen, or -ENOENT. */
 int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,
 		      uint64_t *ctl_out);
+/* The same, but of several tombstones the first this process holds (a
+ * drop's; s->lock held). */
+int shoal__dir_lookup_held(const struct shoal_store *s, shoal_id id,
+			   uint64_t *ctl_out);
 int shoal__dir_lock(struct shoal_store *s, uint32_t home);
 void shoal__dir_unlock(struct shoal_store *s, uint32_t home);
 int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,

@@ -1388,7 +1388,8 @@ static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 {
 	for (;;) {
 		uint64_t c;
-		int idx = shoal__find(store, id, &c);
+		int idx = dholds < 0 ? shoal__dir_lookup_held(store, id, &c)
+				     : shoal__find(store, id, &c);
 		struct shoal__ref r;
 		int rc;
 
@@ -1413,7 +1414,7 @@ static int shoal__hold_locked(struct shoal_store *store, shoal_id id,
 {
 	int rc;
 
-	if (!store)
+	if (!store || shoal_id_is_nil(id))
 		return -EINVAL;
 	shoal__lock(store);
 	rc = shoal__hold_change(store, id, dholds);
