@@ -7,9 +7,11 @@
  * header, a header that never became ready, a corrupt entry description,
  * a corrupt waiter stack, a corrupt high-water mark), a file that cannot
  * be sized or mapped, counts at their maximum, a full ledger at create,
- * the fill records running out, a cancelled or aborted fill, error
- * objects with odd payloads, a stale view of a reused entry, ID blocks
- * and eviction with more candidates than the exact sort takes.
+ * a directory window full of held tombstones, the fill records running
+ * out, a cancelled or aborted fill, error objects with odd payloads, a
+ * stale view of a reused entry, drops when an ID has several entries, ID
+ * blocks, eviction with more candidates than the exact sort takes, and
+ * the death test of a process slot.
  *
  * Each test checks the error it expects and that nothing was lost:
  * counters, listings and process slots back to where they were, and the
