@@ -50,6 +50,7 @@ static_assert(4ull * SHOAL__MAX_OBJECTS < (1ull << SHOAL__LEDGER_KEY_BITS),
 	      "ledger keys too narrow for the directory");
 #define SHOAL__MAX_CAPACITY (1ull << 40)
 #define SHOAL__NAME_MAX 200u
+#define SHOAL__MAX_SPIN (1u << 20) /* pauses: about 35 ms of spinning */
 
 SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts)
 {
@@ -119,6 +120,8 @@ static int shoal__check_options(const struct shoal_store_options *o)
 		return -EINVAL;
 	if (o->capacity < 1 || o->capacity > SHOAL__MAX_CAPACITY)
 		return -EINVAL;
+	if (o->spin_budget > SHOAL__MAX_SPIN)
+		return -EINVAL;
 	return 0;
 }
 
@@ -176,7 +179,7 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	    (h->ledger_slots & (h->ledger_slots - 1)) ||
 	    h->capacity < SHOAL__SLAB_SIZE || h->capacity > SHOAL__MAX_CAPACITY ||
 	    h->capacity % SHOAL__SLAB_SIZE || h->ext.size > SHOAL__MAX_CAPACITY ||
-	    h->ext.size % SHOAL__PAGE_SIZE)
+	    h->ext.size % SHOAL__PAGE_SIZE || h->spin_budget > SHOAL__MAX_SPIN)
 		return SHOAL_EBADSEGMENT;
 	p = *h;
 	shoal__plan(&p);
@@ -185,7 +188,9 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	return 0;
 }
 
-/* Name rules: "/name" or "name", 1..200 bytes, no other '/'. */
+/* Name rules: "/name" or "name", 1..200 printable bytes (no control
+ * character, no newline: the name shows in listings and logs), no other
+ * '/'. */
 static int shoal__shm_name(const char *name, char *out, size_t cap)
 {
 	const char *n = name;
@@ -199,6 +204,9 @@ static int shoal__shm_name(const char *name, char *out, size_t cap)
 	if (len == 0 || len > SHOAL__NAME_MAX || strchr(n, '/') ||
 	    !strcmp(n, ".") || !strcmp(n, ".."))
 		return -EINVAL;
+	for (const char *c = n; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -EINVAL;
 	snprintf(out, cap, "/%s", n);
 	return 0;
 }

@@ -92,16 +92,20 @@ void shoal__cpu_relax(void)
  * other); every 512 keeps most of both. */
 #define SHOAL__SPIN_YIELD 512u
 
+/* The deadline is read at each yield too: a spin budget longer than the
+ * caller's timeout ends at the timeout, not at the budget. */
 static bool shoal__spin_until_change(_Atomic uint32_t *seq, uint32_t seen,
-				     uint32_t spin)
+				     uint32_t spin, struct shoal__deadline d)
 {
 	for (uint32_t i = 0; i < spin; i++) {
 		if (atomic_load_explicit(seq, memory_order_acquire) != seen)
 			return true;
-		if (i % SHOAL__SPIN_YIELD == SHOAL__SPIN_YIELD - 1)
-			sched_yield();
-		else
+		if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
 			shoal__cpu_relax();
+		else if (shoal__deadline_passed(d))
+			return false;
+		else
+			sched_yield();
 	}
 	return false;
 }
@@ -128,7 +132,7 @@ int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 {
 	int rc;
 
-	if (shoal__spin_until_change(seq, seen, spin))
+	if (shoal__spin_until_change(seq, seen, spin, d))
 		return 0;
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;

@@ -253,7 +253,8 @@ Test(store_errors, bad_segment_names)
 	const char *way_too_long = padded_name(255, false);
 	const char *longest = padded_name(200, true); /* "/" + 199 */
 	const char *bad[] = {"", "/", "a/b", "/a/b", "//a", "a/", too_long,
-			     way_too_long};
+			     way_too_long, "a\nb", "/line\n", "tab\there",
+			     "bell\a", "del\x7f"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		tu_assert_rc(shoal_store_create(bad[i], &o, &s), -EINVAL,
@@ -760,3 +761,40 @@ Test(store_errors, a_private_segment_cannot_be_truncated)
 	tu_assert_rc(shoal_release(s, &v), 0);
 	shoal_store_close(s);
 }
+
+/* A spin budget is bounded (2^20 pauses, about 35 ms): UINT32_MAX made a
+ * get with a 50 ms timeout spin for minutes before it looked at the
+ * clock.  Refused at create, and at attach from a header that says so;
+ * and a spin stops at the wait's timeout. */
+Test(store_errors, spin_budget_is_bounded_at_create_and_attach)
+{
+	struct shoal_store_options o = tu_opts(MiB);
+	struct shoal_store *s = NULL, *t = NULL;
+	const char *name = tu_shm_name("spin");
+	struct shoal_view v;
+	shoal_id id = tu_id(9, 1);
+	void *buf;
+	int64_t t0;
+
+	o.spin_budget = UINT32_MAX;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), -EINVAL);
+	o.spin_budget = (1u << 20) + 1;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), -EINVAL);
+	o.spin_budget = 1u << 20;
+	tu_assert_rc(shoal_store_create(name, &o, &s), 0);
+	/* A get of an unsealed object with a 20 ms timeout, spin budget at
+	 * its largest: it ends near its timeout (bound: a second). */
+	tu_assert_rc(shoal_create(s, id, 8, NULL, 0, 0, &buf), 0);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get(s, id, 20, &v), -ETIMEDOUT);
+	cr_assert_lt(tu_now_ms() - t0, 1000, "a 20 ms get took %lld ms",
+		     (long long)(tu_now_ms() - t0));
+	tu_assert_rc(shoal_abort(s, id), 0);
+	/* A header scribbled to a huge budget: attach refuses it. */
+	poke(shoal_store_fd(s), offsetof(struct shoal__seg_hdr, spin_budget), 4,
+	     UINT32_MAX);
+	tu_assert_rc(shoal_store_attach(name, &t), SHOAL_EBADSEGMENT);
+	shoal_store_close(s);
+	shoal_store_unlink(name);
+}
+

@@ -80,7 +80,8 @@ struct shoal_store_options {
 	 * 16384.  Beyond it, hold/get return SHOAL_ELEDGERFULL. */
 	uint32_t ledger_slots;
 	/* Pause iterations a waiter spins before it sleeps on a futex.
-	 * Default 2000 (about 70 µs of spinning at most). */
+	 * Default 2000 (about 70 µs of spinning at most); at most 2^20
+	 * (-EINVAL beyond).  A wait's timeout ends its spinning too. */
 	uint32_t spin_budget;
 	/* Where a failing create writes one line saying why in detail (how
 	 * much memory was asked and how much is free, for SHOAL_ENOSHM),
@@ -100,7 +101,7 @@ SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
 
 /*
  * Creates a store.  With a name ("/name" or "name": 1 to 200 bytes not
- * counting the leading '/', no other '/'), the segment is /dev/shm/<name>, created exclusively with mode
+ * counting the leading '/', no other '/', no control character), the segment is /dev/shm/<name>, created exclusively with mode
  * 0600 (-EEXIST if it exists); it outlives the process until
  * shoal_store_unlink().  With name == NULL the segment is a private memfd:
  * it goes away with the last process that has it open; children reach it
