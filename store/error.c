@@ -27,6 +27,8 @@ static const struct shoal__errname shoal__errnames[] = {
 	{SHOAL_ETOOMANYPROCS, "process table of the segment is full"},
 	{SHOAL_ELEDGERFULL, "this process holds or pins too many objects"},
 	{SHOAL_ENOSHM, "not enough shared memory for the store's segment"},
+	{SHOAL_ENOTMINE,
+	 "the segment belongs to another user, or others may write it"},
 	{SHOAL_ETASK, "task failed"},
 	{SHOAL_EWORKERDIED, "worker died"},
 	{SHOAL_EACTORDIED, "actor died"},

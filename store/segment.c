@@ -299,6 +299,24 @@ static void shoal__say(const struct shoal_store_options *o, const char *fmt, ...
 	va_end(ap);
 }
 
+/* Who holds a name that create found taken. */
+static void shoal__say_holder(const struct shoal_store_options *o,
+			      const char *name)
+{
+	char path[sizeof "/dev/shm" + 256];
+	struct stat st;
+
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (stat(path, &st))
+		shoal__say(o, "%s exists (and is gone again: %s)", path,
+			   strerror(errno));
+	else
+		shoal__say(o, "%s exists: it belongs to uid %u (we are %u), mode "
+			   "%04o, %llu bytes", path, (unsigned)st.st_uid,
+			   (unsigned)geteuid(), (unsigned)(st.st_mode & 07777),
+			   (unsigned long long)st.st_size);
+}
+
 /* Bytes the filesystem of fd has free for us (UINT64_MAX: no limit). */
 static uint64_t shoal__fs_free(int fd)
 {
@@ -418,6 +436,8 @@ int shoal__store_create_ext(const char *name,
 	if (!s)
 		return -ENOMEM;
 	rc = shoal__create_fd(name, s);
+	if (rc == -EEXIST)
+		shoal__say_holder(&o, s->name);
 	if (!rc)
 		rc = shoal__create_layout(s, &o, ext_bytes);
 	if (!rc)
@@ -501,6 +521,18 @@ static int shoal__attach(struct shoal_store *s, struct shoal_store **out)
 	return 0;
 }
 
+/* A named segment is ours only if this user owns it and nobody else may
+ * open it (what create makes: mode 0600).  Anything else was made or
+ * opened up by someone who could change it under us. */
+static int shoal__owned(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	return st.st_uid != geteuid() || (st.st_mode & 077) ? SHOAL_ENOTMINE : 0;
+}
+
 SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
 {
 	struct shoal_store *s;
@@ -514,7 +546,7 @@ SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
 	rc = shoal__shm_name(name, s->name, sizeof s->name);
 	if (!rc) {
 		s->fd = shm_open(s->name, O_RDWR | O_CLOEXEC, 0);
-		rc = s->fd < 0 ? -errno : 0;
+		rc = s->fd < 0 ? -errno : shoal__owned(s->fd);
 	}
 	if (rc) {
 		shoal__store_free(s);

@@ -798,3 +798,45 @@ Test(store_errors, spin_budget_is_bounded_at_create_and_attach)
 	shoal_store_unlink(name);
 }
 
+
+/*
+ * Attach by name refuses a segment it cannot trust: one others may open
+ * (mode wider than 0600) or one another user owns (given away here by
+ * root, which CI and this machine's tests run as; a squatter's file in
+ * the issue).  Before, root attached a squatter's file and that user hung
+ * root's put.  A create that finds the name taken says who holds it.
+ */
+Test(store_errors, attach_refuses_a_segment_that_is_not_its_own)
+{
+	struct shoal_store_options o = tu_opts(MiB);
+	const char *name = tu_shm_name("mine");
+	struct shoal_store *s = NULL, *t = NULL;
+	char why[256] = "";
+	int fd;
+
+	tu_assert_rc(shoal_store_create(name, &o, &s), 0);
+	fd = shoal_store_fd(s);
+	cr_assert_eq(fchmod(fd, 0644), 0);
+	tu_assert_rc(shoal_store_attach(name, &t), SHOAL_ENOTMINE, "mode 0644");
+	cr_assert_eq(fchmod(fd, 0606), 0);
+	tu_assert_rc(shoal_store_attach(name, &t), SHOAL_ENOTMINE, "mode 0606");
+	cr_assert_eq(fchmod(fd, 0600), 0);
+	tu_assert_rc(shoal_store_attach(name, &t), 0, "mode 0600, ours");
+	shoal_store_close(t);
+	if (geteuid() == 0) {
+		cr_assert_eq(fchown(fd, 65534, 65534), 0);
+		tu_assert_rc(shoal_store_attach(name, &t), SHOAL_ENOTMINE,
+			     "owned by uid 65534");
+		cr_assert_eq(fchown(fd, 0, 0), 0);
+		tu_assert_rc(shoal_store_attach(name, &t), 0);
+		shoal_store_close(t);
+	}
+	o.errbuf = why;
+	o.errbuf_size = sizeof why;
+	tu_assert_rc(shoal_store_create(name, &o, &t), -EEXIST);
+	cr_assert(strstr(why, "exists: it belongs to uid") && strstr(why, "mode 0600"),
+		  "errbuf: \"%s\"", why);
+	cr_assert_str_not_empty(shoal_strerror(SHOAL_ENOTMINE));
+	shoal_store_close(s);
+	tu_assert_rc(shoal_store_unlink(name), 0);
+}

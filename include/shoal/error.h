@@ -50,6 +50,10 @@ enum shoal_error {
 	 * create's errbuf (shoal_store_options) says how much was asked and
 	 * how much is free. */
 	SHOAL_ENOSHM = -4011,
+	/* Attach by name to a segment that belongs to another user, or that
+	 * others may read or write (its mode is wider than 0600): whoever
+	 * made it could change it under us, or hang us. */
+	SHOAL_ENOTMINE = -4012,
 	/* Reserved for the runtime (task error, actor died, ...). */
 	SHOAL_ETASK = -4020,
 	SHOAL_EWORKERDIED = -4021,

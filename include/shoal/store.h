@@ -113,7 +113,9 @@ SHOAL_API int shoal_store_create(const char *name,
 				 struct shoal_store **out);
 
 /*
- * Attaches to an existing named store.  Checks the magic, layout version,
+ * Attaches to an existing named store.  Refuses one that another user
+ * owns or whose mode is wider than 0600 (SHOAL_ENOTMINE: whoever made or
+ * opened it could change it under us).  Checks the magic, layout version,
  * sizes and every region offset; a foreign or corrupt segment is refused
  * with SHOAL_EBADSEGMENT, another layout version with SHOAL_EVERSION.
  * Reaps the slots of dead processes.
