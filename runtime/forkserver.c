@@ -132,7 +132,7 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 		.later = shoal__mem_alloc(fs->arena,
 					  fs->hdr->max_tasks * sizeof(uint32_t)),
 	};
-	fs->act_fd = shoal__fs_actor_socket();
+	fs->act_fd = shoal__fs_actor_socket(fs->hdr);
 	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -537,7 +537,9 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);
 	}
-	atomic_store_explicit(&fs.hdr->fs_pid, getpid(), memory_order_relaxed);
+	/* Release: publishes fs_key (written when the socket was bound) to
+	 * whoever loads fs_pid with acquire (fsactor.c). */
+	atomic_store_explicit(&fs.hdr->fs_pid, getpid(), memory_order_release);
 	shoal__fs_send(&fs, SHOAL__FS_HELLO, getpid(), 0);
 	shoal__fs_loop(&fs);
 	_exit(0);

@@ -43,7 +43,7 @@ bool shoal__fs_stopping(const struct shoal__fs *fs);
 void shoal__fs_reap_children(struct shoal__fs *fs, bool block);
 
 /* fsactor.c */
-int shoal__fs_actor_socket(void);
+int shoal__fs_actor_socket(struct shoal__rt_hdr *h);
 void shoal__fs_actor_request(struct shoal__fs *fs);
 /* True if pid was an actor's (then handled: restarted or dead). */
 bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status);

@@ -4,8 +4,14 @@
  *
  * Requests come as datagrams on an abstract AF_UNIX socket (no file, gone
  * with the fork server) from any process of the runtime: the driver, a
- * worker, an actor, an attached program (actor.c sends them).  The kernel
- * attaches the sender's credentials; a sender of another user is refused.
+ * worker, an actor, an attached program (actor.c sends them).  Its name
+ * carries a random key (hdr->fs_key), so nobody can take it first and stop
+ * the runtime from starting.  The kernel attaches the sender's
+ * credentials; a datagram of another user is dropped unanswered (an
+ * answer would cost the fork server a send per forged request).  A
+ * requester connects its socket to the fork server's address, so the
+ * kernel delivers it nothing from anyone else (no forged reply), and
+ * matches its request's random nonce in the reply.
  * The fork server handles one request at a time, which makes it the one
  * writer of every actor slot's identity (actlayout.h): a name is checked
  * and taken, a slot found and filled, without any lock.
@@ -32,6 +38,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -45,28 +52,51 @@
 #define SHOAL__FS_REPLY_MS 10000
 #define SHOAL__FS_SLICE_MS 100
 
-static socklen_t shoal__fs_addr(pid_t pid, struct sockaddr_un *a)
+static socklen_t shoal__fs_addr(pid_t pid, uint64_t key, struct sockaddr_un *a)
 {
 	int n;
 
 	memset(a, 0, sizeof *a);
 	a->sun_family = AF_UNIX;
 	n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, SHOAL__FS_SOCK_FMT,
-		     (int)pid);
+		     (int)pid, (unsigned long long)key);
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 }
 
-int shoal__fs_actor_socket(void)
+/* 64 random bits (the kernel's; the clock's if it has none to give). */
+static uint64_t shoal__fs_random(void)
+{
+	uint64_t v;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
+		return v;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
+	       ((uint64_t)getpid() << 48);
+}
+
+/* Binds the fork server's socket under a fresh key (another, if a name
+ * is taken), and publishes the key in the header (before fs_pid). */
+int shoal__fs_actor_socket(struct shoal__rt_hdr *h)
 {
 	struct sockaddr_un a;
-	socklen_t len = shoal__fs_addr(getpid(), &a);
-	int one = 1;
+	int one = 1, rc = -1;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&a, len) ||
-	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one)) {
+	for (int tries = 0; rc && tries < 16; tries++) {
+		uint64_t key = shoal__fs_random();
+		socklen_t len = shoal__fs_addr(getpid(), key, &a);
+
+		rc = bind(fd, (struct sockaddr *)&a, len);
+		if (!rc)
+			atomic_store_explicit(&h->fs_key, key, memory_order_relaxed);
+		else if (errno != EADDRINUSE)
+			break;
+	}
+	if (rc || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one)) {
 		close(fd);
 		return -1;
 	}
@@ -398,8 +428,8 @@ void shoal__fs_actor_request(struct shoal__fs *fs)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
 			memcpy(&cred, CMSG_DATA(c), sizeof cred);
 	if (cred.uid != getuid())
-		m.rc = -EPERM;
-	else if (m.op == SHOAL__FS_ACTOR_CREATE)
+		return; /* another user's: dropped, never answered */
+	if (m.op == SHOAL__FS_ACTOR_CREATE)
 		m.rc = shoal__fs_create(fs, &m);
 	else if (m.op == SHOAL__FS_ACTOR_KILL)
 		m.rc = shoal__fs_kill(fs, &m);
@@ -420,15 +450,26 @@ static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_ms
 {
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__FS_REPLY_MS);
 	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t nonce = m->nonce;
+	struct shoal__fs_msg got;
+	ssize_t n;
 	int r;
 
 	for (;;) {
 		r = poll(&p, 1, SHOAL__FS_SLICE_MS);
-		if (r > 0)
-			return recv(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m ? m->rc
-									: -EPROTO;
 		if (r < 0 && errno != EINTR)
 			return -errno;
+		/* Connected: only the fork server's datagrams arrive; one that
+		 * is not the answer to this request (its nonce) is skipped. */
+		n = r > 0 ? recv(fd, &got, sizeof got, MSG_DONTWAIT) : 0;
+		if (n == (ssize_t)sizeof got && got.op == SHOAL__FS_REPLY &&
+		    got.nonce == nonce) {
+			*m = got;
+			return m->rc;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			poll(NULL, 0, SHOAL__FS_SLICE_MS); /* the peer went: a
+							    * slice, then the probe */
 		if (atomic_load_explicit(&rt->hdr->ended, memory_order_acquire) ||
 		    shoal__rt_fs_dead(rt->hdr)) /* E1 */
 			return shoal__rt_ended(rt);
@@ -442,19 +483,25 @@ static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_ms
 int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 {
 	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
-	pid_t fs = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
-	socklen_t len = shoal__fs_addr(fs, &to);
+	/* Acquire: pairs with the fork server's release of fs_pid, after
+	 * its key. */
+	pid_t fs = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_acquire);
+	uint64_t key = atomic_load_explicit(&rt->hdr->fs_key, memory_order_relaxed);
+	socklen_t len = shoal__fs_addr(fs, key, &to);
 	int rc, fd;
 
 	if (fs <= 0)
 		return -ESRCH;
+	m->nonce = shoal__fs_random();
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* Autobind: the fork server answers to this abstract address. */
+	/* Autobind: the fork server answers to this abstract address;
+	 * connected to the fork server's, it takes datagrams from no one
+	 * else. */
 	if (bind(fd, (struct sockaddr *)&me, sizeof(sa_family_t)) ||
-	    sendto(fd, m, sizeof *m, 0, (struct sockaddr *)&to, len) !=
-		    (ssize_t)sizeof *m) {
+	    connect(fd, (struct sockaddr *)&to, len) ||
+	    send(fd, m, sizeof *m, 0) != (ssize_t)sizeof *m) {
 		rc = errno == ECONNREFUSED || errno == ENOENT ? -ESRCH : -errno;
 		close(fd);
 		return rc;

@@ -149,13 +149,15 @@ struct shoal__fs_msg {
 	uint32_t ctor_nargs;
 	uint32_t ctor_len;
 	uint32_t pad_;
+	uint64_t nonce;       /* the requester's, echoed in the reply */
 	char name[64];
 	uint8_t ctor[SHOAL_ACTOR_CTOR_BYTES];
 };
 
 /* The fork server's actor socket: an abstract AF_UNIX datagram address
- * (nothing in the file system), with the fork server's pid in it. */
-#define SHOAL__FS_SOCK_FMT "shoal-fs.%d"
+ * (nothing in the file system), with the fork server's pid and a random
+ * key in it (hdr->fs_key): nobody can take it before the fork server. */
+#define SHOAL__FS_SOCK_FMT "shoal-fs.%d.%016llx"
 
 /* Why an actor died, for its callers' errors. */
 #define SHOAL__WHY_MAX 128

@@ -19,7 +19,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
 
 #include <shoal/shoal.h>
 
@@ -1428,5 +1430,146 @@ Test(runtime_edges, a_killed_actor_lets_go_of_its_constructor_refs)
 	tu_assert_rc(shoal_actor_kill(f.rt, box, true), 0);
 	cr_assert_eq(tu_info(f.s, x).holds, 1, "the hold outlived the actor");
 	tu_assert_rc(shoal_drop(f.s, x), 0);
+	stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* The fork server's socket against other users (issue 9)              */
+
+/* Binds abstract "shoal-fs.<pid>" (the old, guessable name) for the next
+ * n pids; the fds into fds. */
+static int squat_next_pids(int *fds, int n)
+{
+	FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "r");
+	int last = 0, k = 0;
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &last), 1);
+	fclose(f);
+	for (int i = 1; i <= n; i++) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1,
+				   "shoal-fs.%d", last + i);
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		cr_assert_geq(fd, 0);
+		if (bind(fd, (struct sockaddr *)&a,
+			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len))) {
+			close(fd);
+			continue;
+		}
+		fds[k++] = fd;
+	}
+	return k;
+}
+
+/* Names taken in advance under every pid the fork server may get: the
+ * start still works (its name has a random key).  Before, a squatter of
+ * "shoal-fs.<pid>" made every start fail with -EADDRINUSE. */
+Test(runtime_edges, a_squatted_socket_name_does_not_stop_a_start)
+{
+	static int fds[300];
+	int n = squat_next_pids(fds, 300);
+	struct fx f;
+	struct shoal_actor box;
+
+	cr_assert_gt(n, 250, "could only take %d names", n);
+	f = start();
+	tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &box), 0);
+	tu_assert_rc(shoal_actor_kill(f.rt, box, true), 0);
+	stop(&f);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* The child that forges: as uid 65534 when the test runs as root, it
+ * sends, for about `ms`, a fake "created" reply to every autobound
+ * abstract socket (the requesters' sockets) and a create request to the
+ * fork server's; it exits 0. */
+static void forger(int ms)
+{
+	struct shoal__fs_msg m;
+	int64_t end = tu_now_ms() + ms;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || (geteuid() == 0 && (setgid(65534) || setuid(65534))))
+		_exit(2);
+	memset(&m, 0, sizeof m);
+	while (tu_now_ms() < end) {
+		FILE *f = fopen("/proc/net/unix", "r");
+		char line[512];
+
+		while (f && fgets(line, sizeof line, f)) {
+			char *at = strchr(line, '@');
+			struct sockaddr_un a = {.sun_family = AF_UNIX};
+			size_t len;
+
+			if (!at)
+				continue;
+			at++;
+			len = strcspn(at, "\n");
+			if (len == 0 || len > sizeof a.sun_path - 1)
+				continue;
+			memcpy(a.sun_path + 1, at, len);
+			m.op = strncmp(at, "shoal-fs.", 9) ? SHOAL__FS_REPLY
+							   : SHOAL__FS_ACTOR_CREATE;
+			m.rc = 0;
+			m.index = 0;
+			m.generation = 1;
+			sendto(fd, &m, sizeof m, MSG_DONTWAIT, (struct sockaddr *)&a,
+			       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len));
+		}
+		if (f)
+			fclose(f);
+	}
+	_exit(0);
+}
+
+/*
+ * Another user forges the fork server's replies to every requester it can
+ * see, and sends it create requests, while this process creates and kills
+ * actors: every create gets its own actor (alive, of its class, with a
+ * pid), every kill finds it, and the forger's requests made no actor.
+ * Before, forged replies were accepted (an actor handle nobody held, or a
+ * create answered before the fork server made anything).
+ */
+Test(runtime_edges, forged_fork_server_replies_are_never_taken)
+{
+	struct fx f = start();
+	pid_t pid = tu_fork();
+	int made = 0;
+	int64_t t0 = tu_now_ms();
+
+	if (pid == 0)
+		forger(1500);
+	while (tu_now_ms() - t0 < 1200) {
+		struct shoal_actor box;
+		struct shoal_actor_info info;
+
+		tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &box), 0);
+		tu_assert_rc(shoal_actor_info(f.rt, box, &info), 0, "create %d", made);
+		cr_assert(info.state == SHOAL_ACTOR_ALIVE ||
+			  info.state == SHOAL_ACTOR_STARTING, "create %d: state %d",
+			  made, (int)info.state);
+		cr_assert_gt(info.pid, 0, "create %d: no process", made);
+		tu_assert_rc(shoal_actor_kill(f.rt, box, true), 0, "kill %d", made);
+		made++;
+	}
+	cr_assert_eq(tu_wait_exit(pid), 0, "the forger failed");
+	cr_assert_gt(made, 10);
+	{
+		struct shoal_actor list[64];
+		int n = shoal_actor_list(f.rt, list, 64), live = 0;
+
+		cr_assert_geq(n, 0);
+		for (int i = 0; i < n && i < 64; i++) {
+			struct shoal_actor_info info;
+
+			if (shoal_actor_info(f.rt, list[i], &info) == 0 &&
+			    info.state != SHOAL_ACTOR_DEAD)
+				live++;
+		}
+		cr_assert_eq(live, 0, "%d actors nobody asked for", live);
+	}
 	stop(&f);
 }
