@@ -407,7 +407,9 @@ static int shoal__fs_kill(struct shoal__fs *fs, const struct shoal__fs_msg *m)
 }
 
 /* One datagram: checks who sent it, handles it, answers to its address. */
-void shoal__fs_actor_request(struct shoal__fs *fs)
+/* One datagram: answered (true), or none left, or another user's,
+ * dropped (false, with *dropped set for the latter). */
+static bool shoal__fs_actor_one(struct shoal__fs *fs, bool *dropped)
 {
 	union {
 		struct cmsghdr h;
@@ -422,13 +424,18 @@ void shoal__fs_actor_request(struct shoal__fs *fs)
 	struct cmsghdr *c;
 	struct ucred cred = {.uid = (uid_t)-1};
 
-	if (recvmsg(fs->act_fd, &mh, MSG_DONTWAIT) != (ssize_t)sizeof m)
-		return;
+	*dropped = false;
+	if (recvmsg(fs->act_fd, &mh, MSG_DONTWAIT) != (ssize_t)sizeof m) {
+		*dropped = errno != EAGAIN && errno != EWOULDBLOCK;
+		return false; /* none left, or a datagram of the wrong size */
+	}
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
 			memcpy(&cred, CMSG_DATA(c), sizeof cred);
-	if (cred.uid != getuid())
-		return; /* another user's: dropped, never answered */
+	if (cred.uid != getuid()) {
+		*dropped = true; /* another user's: never answered */
+		return false;
+	}
 	if (m.op == SHOAL__FS_ACTOR_CREATE)
 		m.rc = shoal__fs_create(fs, &m);
 	else if (m.op == SHOAL__FS_ACTOR_KILL)
@@ -438,6 +445,20 @@ void shoal__fs_actor_request(struct shoal__fs *fs)
 	m.op = SHOAL__FS_REPLY;
 	sendto(fs->act_fd, &m, sizeof m, MSG_DONTWAIT, (struct sockaddr *)&from,
 	       mh.msg_namelen);
+	return true;
+}
+
+/* Handles the next request of this user, reading past up to 256
+ * datagrams it drops (another user's, or malformed) in the same wake-up:
+ * a flood of them costs a receive each, not a loop of the fork server
+ * each, and a real request behind them waits that much less. */
+void shoal__fs_actor_request(struct shoal__fs *fs)
+{
+	bool dropped = true;
+
+	for (int i = 0; i < 256 && dropped; i++)
+		if (shoal__fs_actor_one(fs, &dropped))
+			return;
 }
 
 /* Waits for the fork server's answer on fd: up to SHOAL__FS_REPLY_MS, in
