@@ -180,7 +180,8 @@ static bool shoal__pid_alive(struct shoal_store *s, int32_t pid, uint64_t start)
 }
 
 /* Any worker, actor or fork server process still alive. */
-static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h)
+static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h,
+				  uint32_t max_workers)
 {
 	struct shoal__rt_worker *w = shoal__rt_workers(h);
 	struct shoal__actor_slot *a = shoal__act_slots(h);
@@ -188,7 +189,7 @@ static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h
 	if (shoal__pid_alive(s, atomic_load_explicit(&h->fs_pid, memory_order_relaxed),
 			     0))
 		return true;
-	for (uint32_t i = 0; i < h->max_workers; i++) {
+	for (uint32_t i = 0; i < max_workers; i++) {
 		uint32_t st = atomic_load_explicit(&w[i].state, memory_order_acquire);
 		/* Acquire: the start time stored before it (forkserver.c). */
 		int32_t pid = atomic_load_explicit(&w[i].pid, memory_order_acquire);
@@ -212,12 +213,13 @@ static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h
  * killed (PR_SET_PDEATHSIG, or the fork server's SIGKILL) and the kernel
  * is tearing them down; a bounded poll, since nothing wakes us when a
  * process that is not our child exits.  False at the bound. */
-static bool shoal__children_gone(struct shoal_store *s, struct shoal__rt_hdr *h)
+static bool shoal__children_gone(struct shoal_store *s, struct shoal__rt_hdr *h,
+				 uint32_t max_workers)
 {
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__SWEEP_WAIT_MS);
 	struct timespec tick = {0, 1000000};
 
-	while (shoal__children_alive(s, h)) {
+	while (shoal__children_alive(s, h, max_workers)) {
 		if (shoal__deadline_passed(d))
 			return false;
 		nanosleep(&tick, NULL);
@@ -285,13 +287,14 @@ static void shoal__sweep_fail(struct shoal_store *s, struct shoal__rt_hdr *h,
  * raised it before its publish, so a record above it is one whose
  * submitter sees the sweep begun.
  */
-void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
+void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h,
+		     uint32_t max_workers)
 {
 	struct shoal__lane_meta *m = shoal__lane_metas(h);
 	int code = atomic_load_explicit(&h->ended, memory_order_acquire);
 	uint32_t top;
 
-	if (!code || !shoal__children_gone(s, h))
+	if (!code || !shoal__children_gone(s, h, max_workers))
 		return;
 	shoal_store_reap(s);
 	atomic_store_explicit(&h->sweep, 1, memory_order_seq_cst); /* E2 */
@@ -334,7 +337,7 @@ int shoal__rt_ended(struct shoal_runtime *rt)
 	/* Nobody else sweeps once the fork server is gone. */
 	if (atomic_load_explicit(&h->sweep, memory_order_acquire) != 2 &&
 	    shoal__rt_fs_dead(h))
-		shoal__rt_sweep(rt->store, h);
+		shoal__rt_sweep(rt->store, h, rt->max_workers);
 	return code;
 }
 

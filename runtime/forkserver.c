@@ -115,15 +115,19 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	rc = shoal__rt_region_check(fs->hdr, size);
 	if (rc)
 		return rc;
+	/* Checked just now by region_check; never read from the header again. */
+	fs->num_workers = fs->hdr->num_workers;
+	fs->max_workers = fs->hdr->max_workers;
+	fs->max_actors = fs->hdr->max_actors;
 	fs->workers = shoal__rt_workers(fs->hdr);
 	if (shoal__mem_open(&fs->arena))
 		return -ENOMEM;
-	fs->kids = shoal__mem_alloc(fs->arena, fs->hdr->max_workers * sizeof *fs->kids);
+	fs->kids = shoal__mem_alloc(fs->arena, fs->max_workers * sizeof *fs->kids);
 	fs->act_kids = shoal__mem_alloc(fs->arena,
-					(fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
-	fs->backoff_ms = shoal__mem_alloc(fs->arena, fs->hdr->max_workers *
+					(fs->max_actors + 1) * sizeof *fs->act_kids);
+	fs->backoff_ms = shoal__mem_alloc(fs->arena, fs->max_workers *
 							     sizeof *fs->backoff_ms);
-	fs->respawn_at_ms = shoal__mem_alloc(fs->arena, fs->hdr->max_workers *
+	fs->respawn_at_ms = shoal__mem_alloc(fs->arena, fs->max_workers *
 								sizeof *fs->respawn_at_ms);
 	fs->requeue = (struct shoal__requeue){
 		.hdr = fs->hdr, .max_tasks = fs->hdr->max_tasks,
@@ -144,10 +148,10 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	    !fs->requeue.later || fs->driver_pidfd < 0 || fs->sigfd < 0 ||
 	    fs->spawn_fd < 0 || fs->act_fd < 0)
 		return -errno ? -errno : -ENOMEM;
-	memset(fs->kids, 0, fs->hdr->max_workers * sizeof *fs->kids);
-	memset(fs->backoff_ms, 0, fs->hdr->max_workers * sizeof *fs->backoff_ms);
-	memset(fs->respawn_at_ms, 0, fs->hdr->max_workers * sizeof *fs->respawn_at_ms);
-	memset(fs->act_kids, 0, (fs->hdr->max_actors + 1) * sizeof *fs->act_kids);
+	memset(fs->kids, 0, fs->max_workers * sizeof *fs->kids);
+	memset(fs->backoff_ms, 0, fs->max_workers * sizeof *fs->backoff_ms);
+	memset(fs->respawn_at_ms, 0, fs->max_workers * sizeof *fs->respawn_at_ms);
+	memset(fs->act_kids, 0, (fs->max_actors + 1) * sizeof *fs->act_kids);
 	return 0;
 }
 
@@ -182,7 +186,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	struct shoal__rt_worker *w;
 	pid_t self = getpid(), pid;
 
-	if (index >= fs->hdr->max_workers)
+	if (index >= fs->max_workers)
 		return -EINVAL;
 	if (fs->kids[index])
 		return -EBUSY;
@@ -248,7 +252,7 @@ static void shoal__fs_respawn_due(struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms();
 
-	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
+	for (uint32_t i = 0; i < fs->max_workers; i++) {
 		if (!fs->respawn_at_ms[i] || fs->respawn_at_ms[i] > now)
 			continue;
 		fs->respawn_at_ms[i] = 0;
@@ -262,7 +266,7 @@ static int64_t shoal__fs_respawn_in(const struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms(), best = -1;
 
-	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
+	for (uint32_t i = 0; i < fs->max_workers; i++) {
 		int64_t at = fs->respawn_at_ms[i];
 
 		if (at && (best < 0 || at - now < best))
@@ -299,7 +303,7 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 
 	if (shoal__fs_actor_exited(fs, pid, status))
 		return;
-	for (uint32_t i = 0; i < fs->hdr->max_workers; i++) {
+	for (uint32_t i = 0; i < fs->max_workers; i++) {
 		if (fs->kids[i] != pid)
 			continue;
 		fs->kids[i] = 0;
@@ -337,19 +341,19 @@ static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < fs->hdr->max_workers; i++)
+	for (uint32_t i = 0; i < fs->max_workers; i++)
 		n += fs->kids[i] != 0;
-	for (uint32_t i = 0; i < fs->hdr->max_actors; i++)
+	for (uint32_t i = 0; i < fs->max_actors; i++)
 		n += fs->act_kids[i] != 0;
 	return n;
 }
 
 static void shoal__fs_kill_all(struct shoal__fs *fs)
 {
-	for (uint32_t i = 0; i < fs->hdr->max_workers; i++)
+	for (uint32_t i = 0; i < fs->max_workers; i++)
 		if (fs->kids[i])
 			kill(fs->kids[i], SIGKILL); /* our own child, by pid */
-	for (uint32_t i = 0; i < fs->hdr->max_actors; i++)
+	for (uint32_t i = 0; i < fs->max_actors; i++)
 		if (fs->act_kids[i])
 			kill(fs->act_kids[i], SIGKILL);
 }
@@ -373,7 +377,7 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 	shoal__fs_kill_all(fs);
 	while (shoal__fs_live_kids(fs)) /* SIGKILLed children: it ends */
 		shoal__fs_reap_children(fs, true);
-	shoal__rt_sweep(fs->store, fs->hdr);
+	shoal__rt_sweep(fs->store, fs->hdr, fs->max_workers);
 }
 
 _Noreturn static void shoal__fs_driver_gone(struct shoal__fs *fs)
@@ -421,10 +425,10 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 	if (read(fs->spawn_fd, &n, sizeof n) != sizeof n || shoal__fs_stopping(fs) ||
 	    !shoal__all_blocked(fs->hdr))
 		return;
-	for (uint32_t i = fs->hdr->num_workers; i < fs->hdr->max_workers; i++)
+	for (uint32_t i = fs->num_workers; i < fs->max_workers; i++)
 		if (!fs->kids[i] && shoal__fs_spawn(fs, i) > 0)
 			return;
-	shoal__nested_check(fs->store, fs->hdr);
+	shoal__nested_check(fs->store, fs->hdr, fs->max_workers);
 }
 
 /*

@@ -18,6 +18,11 @@ struct shoal__fs {
 	struct shoal_store *store;
 	struct shoal__rt_hdr *hdr;
 	struct shoal__rt_worker *workers;
+	/* The region's geometry, read once at open (checked then, region.c):
+	 * every array below is sized by these, and every loop over children
+	 * runs to these, never to what the header says later (a scribbled
+	 * max_workers would have signalled pids past the array). */
+	uint32_t num_workers, max_workers, max_actors;
 	pid_t *kids;              /* by worker index; 0 = none */
 	pid_t *act_kids;          /* by actor index; 0 = none */
 	/* By worker index: the backoff after a death at start (ms, 0 after

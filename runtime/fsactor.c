@@ -161,7 +161,7 @@ static int shoal__ctor_hold(struct shoal__fs *fs, struct shoal__actor_slot *a)
 
 static int shoal__fs_find_named(struct shoal__fs *fs, const char *name)
 {
-	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
+	for (uint32_t i = 0; i < fs->max_actors; i++) {
 		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
 
 		if (shoal__slot_live(atomic_load_explicit(&a->state,
@@ -194,11 +194,11 @@ static void shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot
 
 static int shoal__fs_free_slot(struct shoal__fs *fs)
 {
-	for (uint32_t i = 0; i < fs->hdr->max_actors; i++)
+	for (uint32_t i = 0; i < fs->max_actors; i++)
 		if (atomic_load_explicit(&shoal__fs_slot(fs, i)->state,
 					 memory_order_relaxed) == SHOAL__A_FREE)
 			return (int)i;
-	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
+	for (uint32_t i = 0; i < fs->max_actors; i++) {
 		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
 
 		if (atomic_load_explicit(&a->state, memory_order_relaxed) !=
@@ -369,7 +369,7 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 
 bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status)
 {
-	for (uint32_t i = 0; i < fs->hdr->max_actors; i++) {
+	for (uint32_t i = 0; i < fs->max_actors; i++) {
 		if (fs->act_kids[i] != pid)
 			continue;
 		shoal__fs_actor_gone(fs, i, pid, status);
@@ -384,7 +384,7 @@ static int shoal__fs_kill(struct shoal__fs *fs, const struct shoal__fs_msg *m)
 	pid_t pid;
 	int status;
 
-	if (m->index >= fs->hdr->max_actors)
+	if (m->index >= fs->max_actors)
 		return -EINVAL;
 	a = shoal__fs_slot(fs, m->index);
 	if (atomic_load_explicit(&a->generation, memory_order_relaxed) != m->generation ||

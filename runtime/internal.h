@@ -97,6 +97,9 @@ struct shoal_runtime {
 	struct shoal_store *store;
 	struct shoal__rt_hdr *hdr;
 	struct shoal__rt_worker *workers;
+	uint32_t max_workers;             /* read once at bind (checked): the
+					   * workers array's length, whatever
+					   * the header says later */
 	struct shoal__task_rec *tasks;
 	_Atomic uint64_t *task_bits;      /* the FREE hints (task.c) */
 	struct shoal__queue *queue;
@@ -233,7 +236,8 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 uint32_t shoal__dep_peek_next(struct shoal__rt_hdr *h, uint32_t ref);
 
 /* nested.c: the fork server, when the pool cannot grow any more */
-void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h);
+void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h,
+			 uint32_t max_workers);
 
 /* pending.c: a submitter's holds on its pending tasks' ref arguments */
 void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
@@ -339,7 +343,8 @@ int shoal__rt_fs_alive_init(struct shoal__rt_hdr *h);
 int shoal__rt_fs_hold(struct shoal__rt_hdr *h);
 bool shoal__rt_fs_dead(struct shoal__rt_hdr *h);
 int shoal__rt_end(struct shoal__rt_hdr *h, int code);
-void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h);
+void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h,
+		     uint32_t max_workers);
 /* 0 while the runtime runs, else the code it ended with (probes the fork
  * server; sweeps when it is found dead). */
 int shoal__rt_ended(struct shoal_runtime *rt);

@@ -248,10 +248,11 @@ static uint32_t shoal__nest_fail_awaited(struct shoal__nest *x, uint32_t want)
 	return failed;
 }
 
-void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h)
+void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h,
+			 uint32_t max_workers)
 {
 	struct shoal__nest x = {.s = s, .h = h, .tasks = shoal__rt_tasks(h),
-				.ws = shoal__rt_workers(h), .n = h->max_workers};
+				.ws = shoal__rt_workers(h), .n = max_workers};
 
 	if (x.n > SHOAL__RT_MAX_WORKERS || !shoal__nest_all_blocked(&x))
 		return;

@@ -149,6 +149,7 @@ int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store)
 	rt->store = store;
 	rt->hdr = region;
 	rt->workers = shoal__rt_workers(rt->hdr);
+	rt->max_workers = rt->hdr->max_workers; /* checked just now */
 	rt->tasks = shoal__rt_tasks(rt->hdr);
 	rt->task_bits = shoal__rt_task_bits(rt->hdr);
 	rt->queue = shoal__rt_queue(rt->hdr);
@@ -276,7 +277,7 @@ static uint32_t shoal__rt_running(const struct shoal_runtime *rt)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < rt->hdr->max_workers; i++)
+	for (uint32_t i = 0; i < rt->max_workers; i++)
 		n += atomic_load_explicit(&rt->workers[i].state,
 					  memory_order_acquire) == SHOAL__WK_RUNNING;
 	return n;
@@ -514,7 +515,7 @@ SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 		.tasks_queued = shoal__queue_len(rt->queue),
 		.max_tasks = rt->hdr->max_tasks,
 	};
-	for (uint32_t i = 0; i < rt->hdr->max_workers; i++) {
+	for (uint32_t i = 0; i < rt->max_workers; i++) {
 		const struct shoal__rt_worker *w = &rt->workers[i];
 
 		if (atomic_load_explicit(&w->state, memory_order_acquire) !=

@@ -154,7 +154,7 @@ static uint32_t shoal__worker_spin_begin(struct shoal__worker *w)
 	struct shoal__rt_worker *ws = shoal__rt_workers(w->hdr);
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < w->hdr->max_workers && n < w->max_spinners; i++)
+	for (uint32_t i = 0; i < w->rt.max_workers && n < w->max_spinners; i++)
 		n += atomic_load_explicit(&ws[i].state, memory_order_relaxed) ==
 			     SHOAL__WK_RUNNING &&
 		     atomic_load_explicit(&ws[i].spinning, memory_order_relaxed);

@@ -1573,3 +1573,58 @@ Test(runtime_edges, forged_fork_server_replies_are_never_taken)
 	}
 	stop(&f);
 }
+
+/*
+ * A scribbled max_workers in the shared header (issue 9: "a raised
+ * max_workers at forkserver.c, the loop that also drives kill_all, which
+ * could signal arbitrary pids"): the fork server sized its arrays by the
+ * value at its start and kept looping to whatever the header said, past
+ * them.  Now every process reads the geometry once, when it binds: with
+ * the header raised to the largest value, and a "worker" slot past the
+ * real array (in the function-name table that follows it) naming a live
+ * process of the test as RUNNING, nobody counts that process as a worker
+ * nor signals it, the running worker keeps serving, nothing else starts
+ * or dies, a new attach refuses the segment (its layout no longer adds
+ * up), and shutdown is clean.
+ */
+Test(runtime_edges, a_scribbled_max_workers_is_not_followed_by_the_fork_server)
+{
+	struct fx f = start_named(tu_shm_name("scribbled"));
+	struct shoal_runtime_info before, after;
+	struct shoal_runtime *att;
+	struct shoal__rt_worker *fake;
+	int hold[2];
+	pid_t bystander;
+
+	tu_pipe(hold);
+	bystander = tu_fork();
+	if (bystander == 0) {
+		char b;
+
+		close(hold[1]);
+		while (read(hold[0], &b, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(hold[0]);
+	tu_assert_rc(shoal_runtime_info(f.rt, &before, NULL, 0), 0);
+	fake = &f.rt->workers[f.rt->max_workers + 100];
+	atomic_store(&fake->start, shoal__proc_start_time(bystander));
+	atomic_store(&fake->pid, bystander);
+	atomic_store(&fake->state, SHOAL__WK_RUNNING);
+	f.rt->hdr->max_workers = SHOAL__RT_MAX_WORKERS; /* a stray write */
+	for (int i = 0; i < 50; i++) /* the fork server's loop turns meanwhile */
+		still_adds(&f, i, 1);
+	tu_assert_rc(shoal_runtime_info(f.rt, &after, NULL, 0), 0);
+	cr_assert_eq(after.workers_started, before.workers_started,
+		     "%llu workers started after the write",
+		     (unsigned long long)(after.workers_started - before.workers_started));
+	cr_assert_eq(after.workers_died, 0);
+	cr_assert_eq(after.workers_alive, before.workers_alive);
+	tu_assert_rc(shoal_runtime_attach(tu_shm_name("scribbled"), &att),
+		     SHOAL_EBADSEGMENT);
+	stop(&f);
+	cr_assert_eq(kill(bystander, 0), 0, "the bystander was killed");
+	close(hold[1]);
+	cr_assert_eq(tu_wait_exit(bystander), 0, "the bystander was signalled");
+}
