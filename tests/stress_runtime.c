@@ -19,6 +19,8 @@
 
 #include <shoal/shoal.h>
 
+#include "rtutil.h"
+
 #ifndef THREADS
 #define THREADS 4
 #endif
@@ -36,22 +38,6 @@ struct shared {
 	_Atomic uint64_t ones_lo[THREADS];
 	_Atomic int failures;
 };
-
-static int add(struct shoal_task *t, void *user)
-{
-	int64_t sum = 0, v;
-	const void *d;
-	size_t n;
-
-	(void)user;
-	for (uint32_t i = 0; i < shoal_task_num_args(t); i++) {
-		if (shoal_task_arg(t, i, &d, &n) || n != sizeof v)
-			return shoal_task_fail(t, SHOAL_ETASK, "bad argument %u", i);
-		memcpy(&v, d, sizeof v);
-		sum += v;
-	}
-	return shoal_task_return(t, 0, &sum, sizeof sum);
-}
 
 static int64_t fetch(struct shoal_store *s, shoal_id ref)
 {
@@ -138,7 +124,7 @@ int main(void)
 
 	o.num_workers = 2;
 	o.store.capacity = 16u << 20;
-	if (shoal_registry_open(&reg) || shoal_register_task(reg, "add", add, NULL) ||
+	if (shoal_registry_open(&reg) || shoal_register_task(reg, "add", rt_task_add, NULL) ||
 	    shoal_runtime_start(reg, &o, &sh.rt)) {
 		fprintf(stderr, "stress_runtime: start failed\n");
 		return 1;

@@ -19,6 +19,7 @@
 
 #include <shoal/shoal.h>
 
+#include "rtutil.h"
 #include "testutil.h"
 
 TestSuite(bad_input, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
@@ -34,22 +35,6 @@ struct bi_world {
 	shoal_id sealed;       /* held by the world */
 	shoal_id unsealed;     /* created by the world, not sealed */
 };
-
-static int bi_add(struct shoal_task *t, void *user)
-{
-	int64_t sum = 0, v;
-	const void *d;
-	size_t n;
-
-	(void)user;
-	for (uint32_t i = 0; i < shoal_task_num_args(t); i++) {
-		if (shoal_task_arg(t, i, &d, &n) || n != sizeof v)
-			return shoal_task_fail(t, SHOAL_ETASK, "argument %u", i);
-		memcpy(&v, d, sizeof v);
-		sum += v;
-	}
-	return shoal_task_return(t, 0, &sum, sizeof sum);
-}
 
 static int bi_box_init(struct shoal_task *ctx, void **self)
 {
@@ -73,7 +58,7 @@ static void bi_start(struct bi_world *w)
 
 	memset(w, 0, sizeof *w);
 	tu_assert_rc(shoal_registry_open(&w->reg), 0);
-	tu_assert_rc(shoal_register_task(w->reg, "add", bi_add, NULL), 0);
+	tu_assert_rc(shoal_register_task(w->reg, "add", rt_task_add, NULL), 0);
 	tu_assert_rc(shoal_register_actor(w->reg, "Box", bi_box_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(w->reg, "Box", "get", bi_box_get), 0);
 	shoal_runtime_options_init(&o);

@@ -736,13 +736,10 @@ static void rc_submitter_dies(struct rc_tasks *x, unsigned point, shoal_id ref,
 		  shoal__crash_name(point), st);
 }
 
-/*
- * The submit scenario: the submitter dies while it takes or builds the
- * record.  The task never ran; the record it took comes back (the fork
- * server's watch), and so does everything it put or held in the store
- * (its reaper).
- */
-static void rc_scenario_submit(unsigned point)
+/* An attached submitter of count(1), its ref argument a sealed put, dies
+ * at `point` (rc_submitter_dies, with `big`); the task ran ran..ran times
+ * once the table is idle, and the table and the store are whole. */
+static void rc_submit_cut(unsigned point, bool big, int64_t ran)
 {
 	struct rc_tasks x = rc_tasks_start();
 	struct shoal_store_stats base;
@@ -752,10 +749,21 @@ static void rc_scenario_submit(unsigned point)
 	memset(bytes, 7, sizeof bytes);
 	tu_assert_rc(shoal_put(x.f.s, bytes, sizeof bytes, 0, &arg), 0);
 	base = rc_settled_stats(x.f.s);
-	rc_submitter_dies(&x, point, arg, true);
-	rc_tasks_finish(&x, point, &base, 0, 0);
+	rc_submitter_dies(&x, point, arg, big);
+	rc_tasks_finish(&x, point, &base, ran, ran);
 	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
 	rc_tasks_stop(&x);
+}
+
+/*
+ * The submit scenario: the submitter dies while it takes or builds the
+ * record.  The task never ran; the record it took comes back (the fork
+ * server's watch), and so does everything it put or held in the store
+ * (its reaper).
+ */
+static void rc_scenario_submit(unsigned point)
+{
+	rc_submit_cut(point, true, 0);
 }
 
 /*
@@ -767,18 +775,7 @@ static void rc_scenario_submit(unsigned point)
  */
 static void rc_scenario_submit_queued(unsigned point)
 {
-	struct rc_tasks x = rc_tasks_start();
-	struct shoal_store_stats base;
-	char bytes[100];
-	shoal_id arg;
-
-	memset(bytes, 7, sizeof bytes);
-	tu_assert_rc(shoal_put(x.f.s, bytes, sizeof bytes, 0, &arg), 0);
-	base = rc_settled_stats(x.f.s);
-	rc_submitter_dies(&x, point, arg, false);
-	rc_tasks_finish(&x, point, &base, 1, 1);
-	tu_assert_rc(shoal_drop(x.f.s, arg), 0);
-	rc_tasks_stop(&x);
+	rc_submit_cut(point, false, 1);
 }
 
 /*

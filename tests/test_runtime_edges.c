@@ -28,6 +28,7 @@
 #include "../runtime/internal.h"
 #include "../runtime/queue.h"
 #include "../store/internal.h"
+#include "rtutil.h"
 #include "testutil.h"
 
 TestSuite(runtime_edges, .init = tu_setup, .fini = tu_teardown);
@@ -37,23 +38,6 @@ TestSuite(runtime_edges, .init = tu_setup, .fini = tu_teardown);
 
 /* ------------------------------------------------------------------ */
 /* Task functions and a class                                          */
-
-/* Sum of its int64 arguments. */
-static int task_add(struct shoal_task *t, void *user)
-{
-	int64_t sum = 0, v;
-	const void *d;
-	size_t n;
-
-	(void)user;
-	for (uint32_t i = 0; i < shoal_task_num_args(t); i++) {
-		if (shoal_task_arg(t, i, &d, &n) || n != sizeof v)
-			return shoal_task_fail(t, SHOAL_ETASK, "argument %u", i);
-		memcpy(&v, d, sizeof v);
-		sum += v;
-	}
-	return shoal_task_return(t, 0, &sum, sizeof sum);
-}
 
 /* Number of arguments and size of each, as int64s. */
 static int task_shape(struct shoal_task *t, void *user)
@@ -246,7 +230,7 @@ static struct shoal_registry *registry(void)
 	struct shoal_registry *reg = NULL;
 
 	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(reg, "add", task_add, NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "add", rt_task_add, NULL), 0);
 	tu_assert_rc(shoal_register_task(reg, "shape", task_shape, NULL), 0);
 	tu_assert_rc(shoal_register_task(reg, "probe", task_probe, NULL), 0);
 	tu_assert_rc(shoal_register_task(reg, "fail_twice", task_fail_twice, NULL), 0);
@@ -416,7 +400,7 @@ Test(runtime_edges, bad_options_start_nothing)
 		cr_assert_null(rt, "%s: a handle came back", bad[i].what);
 	}
 	/* Refused before anything was made: the registry is not frozen. */
-	tu_assert_rc(shoal_register_task(reg, "late", task_add, NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "late", rt_task_add, NULL), 0);
 	shoal_registry_close(reg);
 }
 
@@ -436,7 +420,7 @@ Test(runtime_edges, a_name_in_use_starts_nothing_and_keeps_the_segment)
 	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), -EEXIST);
 	cr_assert_null(rt);
 	/* Nothing started: the registry still takes registrations. */
-	tu_assert_rc(shoal_register_task(reg, "late", task_add, NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "late", rt_task_add, NULL), 0);
 	/* The other program's segment is untouched. */
 	cr_assert(tu_shm_exists(name));
 	tu_assert_rc(tu_stats(other).objects, 1);
@@ -471,7 +455,7 @@ Test(runtime_edges, a_store_larger_than_dev_shm_starts_nothing)
 	cr_assert(strstr(why, "the store needs") && strstr(why, "free"),
 		  "errbuf: \"%s\"", why);
 	cr_assert_not(tu_shm_exists(o.name), "the failed start left its segment");
-	tu_assert_rc(shoal_register_task(reg, "late", task_add, NULL), 0);
+	tu_assert_rc(shoal_register_task(reg, "late", rt_task_add, NULL), 0);
 	shoal_registry_close(reg);
 }
 
@@ -540,15 +524,15 @@ Test(runtime_edges, the_registry_fills_up_and_refuses_bad_entries)
 	tu_assert_rc(shoal_registry_open(NULL), -EINVAL);
 	shoal_registry_close(NULL); /* a no-op */
 	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(NULL, "f", task_add, NULL), -EINVAL);
-	tu_assert_rc(shoal_register_task(reg, NULL, task_add, NULL), -EINVAL);
+	tu_assert_rc(shoal_register_task(NULL, "f", rt_task_add, NULL), -EINVAL);
+	tu_assert_rc(shoal_register_task(reg, NULL, rt_task_add, NULL), -EINVAL);
 	for (int i = 0; i < SHOAL_MAX_FUNCTIONS; i++) {
 		snprintf(name, sizeof name, "f%d", i);
-		tu_assert_rc(shoal_register_task(reg, name, i == 7 ? task_add : task_shape,
+		tu_assert_rc(shoal_register_task(reg, name, i == 7 ? rt_task_add : task_shape,
 						 NULL), 0, "%s", name);
 	}
-	tu_assert_rc(shoal_register_task(reg, "one_more", task_add, NULL), -ENOSPC);
-	tu_assert_rc(shoal_register_task(reg, "f3", task_add, NULL), -EEXIST);
+	tu_assert_rc(shoal_register_task(reg, "one_more", rt_task_add, NULL), -ENOSPC);
+	tu_assert_rc(shoal_register_task(reg, "f3", rt_task_add, NULL), -EEXIST);
 
 	tu_assert_rc(shoal_register_actor(NULL, "K", box_init, NULL), -EINVAL);
 	tu_assert_rc(shoal_register_actor(reg, "K", NULL, NULL), -EINVAL);
@@ -590,7 +574,7 @@ Test(runtime_edges, the_registry_fills_up_and_refuses_bad_entries)
 	m = shoal_actor_method(f.rt, a, "m64");
 	tu_assert_rc(m, -ENOENT);
 	/* Frozen from the start on. */
-	tu_assert_rc(shoal_register_task(reg, "late", task_add, NULL), -EBUSY);
+	tu_assert_rc(shoal_register_task(reg, "late", rt_task_add, NULL), -EBUSY);
 	tu_assert_rc(shoal_register_actor(reg, "Late", box_init, NULL), -EBUSY);
 	tu_assert_rc(shoal_register_method(reg, "K0", "late", box_get), -EBUSY);
 	{
