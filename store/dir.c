@@ -163,13 +163,18 @@ static uint32_t shoal__stripe_of(const struct shoal_store *s, uint32_t slot)
 }
 
 /*
- * Waits for a stripe lock.  Bounded by the holder: a lock is only held
- * across shoal__publish (reserve, ledger add, publish: no wait inside), so
- * a live holder lets go within its own progress; a dead one (the lock word
- * names its slot, proc.c's death test) is reaped, and its reaper releases
- * every stripe lock of the slot.
+ * Waits for a stripe lock.  A lock is only held across shoal__publish
+ * (reserve, ledger add, publish: no wait inside), so a live holder lets
+ * go within its own progress; a dead one (the lock word names its slot,
+ * proc.c's death test) is reaped, and its reaper releases every stripe
+ * lock of the slot.  A word that names no process slot, or names ours
+ * (we hold no lock when we ask for one), was scribbled on:
+ * SHOAL_EBADSEGMENT at once.  And the wait ends at the caller's deadline
+ * d (-ETIMEDOUT): a holder stopped for good, or a scribbled word that
+ * names a live process, costs the caller its timeout, not for ever.
  */
-static void shoal__stripe_lock(struct shoal_store *s, uint32_t stripe)
+static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
+			      struct shoal__deadline d)
 {
 	uint32_t me = s->slot + 1;
 
@@ -180,12 +185,15 @@ static void shoal__stripe_lock(struct shoal_store *s, uint32_t stripe)
 		if (atomic_compare_exchange_weak_explicit(
 			    &s->stripes[stripe], &v, me, memory_order_acquire,
 			    memory_order_relaxed))
-			return;
+			return 0;
+		if (v == me || v > s->hdr->max_procs)
+			return SHOAL_EBADSEGMENT;
 		if (spins < 64)
 			shoal__cpu_relax();
-		else if (v && v <= s->hdr->max_procs &&
-			 shoal__proc_dead(s, v - 1))
+		else if (v && shoal__proc_dead(s, v - 1))
 			shoal__proc_reap_all(s);
+		else if (shoal__deadline_passed(d))
+			return -ETIMEDOUT;
 		else
 			sched_yield();
 	}
@@ -207,17 +215,22 @@ static void shoal__stripes_of_window(const struct shoal_store *s,
 	st[1] = a < b ? b : a;
 }
 
-int shoal__dir_lock(struct shoal_store *s, uint32_t home)
+int shoal__dir_lock(struct shoal_store *s, uint32_t home,
+		    struct shoal__deadline d)
 {
 	uint32_t st[2];
+	int rc;
 
 	shoal__stripes_of_window(s, home, st);
 	s->me->intent.stripe[0] = st[0];
 	s->me->intent.stripe[1] = st[1];
-	shoal__stripe_lock(s, st[0]);
-	if (st[1] != st[0])
-		shoal__stripe_lock(s, st[1]);
-	return 0;
+	rc = shoal__stripe_lock(s, st[0], d);
+	if (rc || st[1] == st[0])
+		return rc;
+	rc = shoal__stripe_lock(s, st[1], d);
+	if (rc)
+		shoal__stripe_unlock(s, st[0]);
+	return rc;
 }
 
 void shoal__dir_unlock(struct shoal_store *s, uint32_t home)

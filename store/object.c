@@ -559,6 +559,10 @@ struct shoal__new_obj {
 	const void *meta;
 	bool fresh;       /* id from shoal_id_next: no duplicate possible */
 	bool promise;     /* no block: another process fills it (fill.c) */
+	bool lock_failed; /* out: the window's lock was not had (below) */
+	struct shoal__deadline lock_by; /* how long the window's lock may
+					 * take: the caller's timeout, at
+					 * least SHOAL__LOCK_MIN_MS */
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -636,9 +640,12 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 {
 	uint32_t home = shoal__dir_home(s, o->id);
-	int rc;
+	int rc = shoal__dir_lock(s, home, o->lock_by);
 
-	shoal__dir_lock(s, home);
+	if (rc) {
+		o->lock_failed = true;
+		return rc;
+	}
 	rc = shoal__publish(s, o, home);
 	shoal__dir_unlock(s, home);
 	if (!rc)
@@ -700,16 +707,26 @@ out:
 	return rc;
 }
 
-/* Creates, evicting and then waiting for space up to the deadline. */
+/* Creates, evicting and then waiting for space up to the deadline.  The
+ * directory window's lock is held by a live process for a few writes
+ * only: a try (timeout 0) still waits SHOAL__LOCK_MIN_MS for it. */
+#define SHOAL__LOCK_MIN_MS 10
 static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 			 int timeout_ms)
 {
-	int rc = shoal__attempt(s, shoal__try_create, o);
+	int rc;
 
-	if (rc == -EAGAIN && timeout_ms != 0)
+	o->lock_by = shoal__deadline_in(timeout_ms < 0 ? -1
+				       : timeout_ms < SHOAL__LOCK_MIN_MS
+					       ? SHOAL__LOCK_MIN_MS
+					       : timeout_ms);
+	rc = shoal__attempt(s, shoal__try_create, o);
+	if (rc == -EAGAIN && timeout_ms != 0 && !o->lock_failed)
 		rc = shoal__wait_for(s, &s->hdr->space,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_create, o);
+	if (o->lock_failed)
+		return rc; /* -ETIMEDOUT or SHOAL_EBADSEGMENT: not "no room" */
 	if (rc == -ETIMEDOUT || rc == -EAGAIN)
 		rc = shoal__over_object_limit(s) ? -ENOSPC : SHOAL_ESTOREFULL;
 	return rc;

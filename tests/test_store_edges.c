@@ -1300,3 +1300,63 @@ Test(store_edges, a_drop_finds_the_entry_of_the_id_this_process_holds)
 	check_sane(s);
 	shoal_store_close(s);
 }
+
+/*
+ * A directory stripe lock scribbled on (issue 9): a word that names no
+ * process slot, or names this process's own, fails the create at once
+ * with SHOAL_EBADSEGMENT; one that names a live process that never lets
+ * go fails it at its timeout with -ETIMEDOUT (a try at 10 ms).  Before,
+ * the create spun for ever in all three.  Nothing is left behind: once
+ * the word is clear, the same ID is created, and the counters agree.
+ */
+Test(store_edges, a_scribbled_stripe_lock_fails_a_create_instead_of_hanging)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id id = shoal_id_next(s);
+	uint32_t home = shoal__dir_home(s, id);
+	_Atomic uint32_t *w = &s->stripes[(home & s->dir_mask) / SHOAL__STRIPE_SLOTS];
+	struct shoal_store_stats before = tu_stats(s);
+	int to_test[2], to_child[2];
+	uint32_t other;
+	int64_t t0;
+	pid_t pid;
+
+	atomic_store(w, s->hdr->max_procs + 7);
+	tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, -1), SHOAL_EBADSEGMENT,
+		     "a lock naming no slot");
+	atomic_store(w, s->slot + 1);
+	tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, -1), SHOAL_EBADSEGMENT,
+		     "a lock naming this process");
+
+	tu_pipe(to_test);
+	tu_pipe(to_child);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_store *c;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		if (write(to_test[1], &c->slot, sizeof c->slot) != sizeof c->slot)
+			_exit(2);
+		tu_child_read_byte(to_child[0]);
+		_exit(0);
+	}
+	cr_assert_eq(read(to_test[0], &other, sizeof other), (ssize_t)sizeof other);
+	atomic_store(w, other + 1); /* alive, and not holding it */
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, 100), -ETIMEDOUT,
+		     "a lock naming a live process, timeout 100 ms");
+	cr_assert_lt(tu_now_ms() - t0, 2000);
+	tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, 0), -ETIMEDOUT,
+		     "the same, a try");
+	tu_write_byte(to_child[1], 'g');
+	cr_assert_eq(tu_wait_exit(pid), 0);
+
+	atomic_store(w, 0);
+	shoal_store_reap(s);
+	cr_assert_eq(tu_stats(s).objects, before.objects);
+	cr_assert_eq(tu_stats(s).bytes_used, before.bytes_used);
+	tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, 0), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	shoal_store_close(s);
+}

@@ -154,7 +154,10 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * SHOAL_ESTOREFULL: no room within timeout_ms even after evicting (a size
  * larger than the capacity fails at once); -ENOSPC: max_objects objects are
  * live and none can be evicted, or the directory has no free slot near the
- * ID's home.  IDs from shoal_id_next() are unique by construction and skip
+ * ID's home; -ETIMEDOUT: the directory's lock near the ID's home stayed
+ * taken past timeout_ms (at least 10 ms: its holder is stopped, or the
+ * lock word was scribbled on); SHOAL_EBADSEGMENT: that lock word names no
+ * process.  IDs from shoal_id_next() are unique by construction and skip
  * the duplicate check: do not forge IDs in their format.
  */
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
