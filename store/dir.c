@@ -171,10 +171,12 @@ static uint32_t shoal__stripe_of(const struct shoal_store *s, uint32_t slot)
  * (we hold no lock when we ask for one), was scribbled on:
  * SHOAL_EBADSEGMENT at once.  And the wait ends at the caller's deadline
  * d (-ETIMEDOUT): a holder stopped for good, or a scribbled word that
- * names a live process, costs the caller its timeout, not for ever.
+ * names a live process, costs the caller its timeout, not for ever (the
+ * clock is read only once the spinning is over: an uncontended lock
+ * costs no clock read).
  */
 static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
-			      struct shoal__deadline d)
+			      struct shoal__later *d)
 {
 	uint32_t me = s->slot + 1;
 
@@ -192,7 +194,7 @@ static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
 			shoal__cpu_relax();
 		else if (v && shoal__proc_dead(s, v - 1))
 			shoal__proc_reap_all(s);
-		else if (shoal__deadline_passed(d))
+		else if (shoal__deadline_passed(shoal__later_get(d)))
 			return -ETIMEDOUT;
 		else
 			sched_yield();
@@ -216,7 +218,7 @@ static void shoal__stripes_of_window(const struct shoal_store *s,
 }
 
 int shoal__dir_lock(struct shoal_store *s, uint32_t home,
-		    struct shoal__deadline d)
+		    struct shoal__later *d)
 {
 	uint32_t st[2];
 	int rc;

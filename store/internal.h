@@ -156,9 +156,9 @@ int shoal__dir_lookup_held(const struct shoal_store *s, shoal_id id,
 			   uint64_t *ctl_out);
 /* Locks the stripes of home's probe window: 0, -ETIMEDOUT past d (a
  * holder that never lets go), SHOAL_EBADSEGMENT for a scribbled lock. */
-struct shoal__deadline;
+struct shoal__later;
 int shoal__dir_lock(struct shoal_store *s, uint32_t home,
-		    struct shoal__deadline d);
+		    struct shoal__later *d);
 void shoal__dir_unlock(struct shoal_store *s, uint32_t home);
 int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,
 		       uint32_t home,

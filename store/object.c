@@ -560,9 +560,10 @@ struct shoal__new_obj {
 	bool fresh;       /* id from shoal_id_next: no duplicate possible */
 	bool promise;     /* no block: another process fills it (fill.c) */
 	bool lock_failed; /* out: the window's lock was not had (below) */
-	struct shoal__deadline lock_by; /* how long the window's lock may
-					 * take: the caller's timeout, at
-					 * least SHOAL__LOCK_MIN_MS */
+	struct shoal__later lock_by; /* how long the window's lock may take:
+				      * the caller's timeout, at least
+				      * SHOAL__LOCK_MIN_MS (its clock read
+				      * only if the lock makes it wait) */
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -640,7 +641,7 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 {
 	uint32_t home = shoal__dir_home(s, o->id);
-	int rc = shoal__dir_lock(s, home, o->lock_by);
+	int rc = shoal__dir_lock(s, home, &o->lock_by);
 
 	if (rc) {
 		o->lock_failed = true;
@@ -716,10 +717,10 @@ static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 {
 	int rc;
 
-	o->lock_by = shoal__deadline_in(timeout_ms < 0 ? -1
-				       : timeout_ms < SHOAL__LOCK_MIN_MS
-					       ? SHOAL__LOCK_MIN_MS
-					       : timeout_ms);
+	o->lock_by = shoal__later_in(timeout_ms < 0 ? -1
+				     : timeout_ms < SHOAL__LOCK_MIN_MS
+					     ? SHOAL__LOCK_MIN_MS
+					     : timeout_ms);
 	rc = shoal__attempt(s, shoal__try_create, o);
 	if (rc == -EAGAIN && timeout_ms != 0 && !o->lock_failed)
 		rc = shoal__wait_for(s, &s->hdr->space,
