@@ -709,9 +709,12 @@ out:
 }
 
 /* Creates, evicting and then waiting for space up to the deadline.  The
- * directory window's lock is held by a live process for a few writes
- * only: a try (timeout 0) still waits SHOAL__LOCK_MIN_MS for it. */
-#define SHOAL__LOCK_MIN_MS 10
+ * directory window's lock is held by a live process for a few writes, but
+ * a holder the scheduler took off its CPU holds it for as long as it is
+ * off (tens of ms on a loaded machine; a floor of 10 ms failed
+ * two_processes_churning_the_cache_never_fail under ASan): every create,
+ * a try (timeout 0) too, waits up to SHOAL__LOCK_MIN_MS for it. */
+#define SHOAL__LOCK_MIN_MS 1000
 static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 			 int timeout_ms)
 {

@@ -155,7 +155,7 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * larger than the capacity fails at once); -ENOSPC: max_objects objects are
  * live and none can be evicted, or the directory has no free slot near the
  * ID's home; -ETIMEDOUT: the directory's lock near the ID's home stayed
- * taken past timeout_ms (at least 10 ms: its holder is stopped, or the
+ * taken past timeout_ms (at least a second: its holder is stopped, or the
  * lock word was scribbled on); SHOAL_EBADSEGMENT: that lock word names no
  * process.  IDs from shoal_id_next() are unique by construction and skip
  * the duplicate check: do not forge IDs in their format.
