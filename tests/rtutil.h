@@ -29,4 +29,25 @@ static inline int rt_task_add(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &sum, sizeof sum);
 }
 
+/* For a task whose argument 0 is a gate's ID: waits (up to 20 s) until
+ * the gate is sealed.  0, or the task failed with the get's error. */
+static inline int rt_task_wait_gate(struct shoal_task *t)
+{
+	struct shoal_store *s = shoal_runtime_store(shoal_task_runtime(t));
+	struct shoal_view v;
+	const void *d;
+	size_t n;
+	shoal_id gate;
+	int rc;
+
+	if (shoal_task_arg(t, 0, &d, &n) || n != sizeof gate)
+		return shoal_task_fail(t, SHOAL_ETASK, "no gate");
+	memcpy(&gate, d, sizeof gate);
+	rc = shoal_get(s, gate, 20000, &v);
+	if (rc)
+		return shoal_task_fail(t, rc, "gate: %s", shoal_strerror(rc));
+	shoal_release(s, &v);
+	return 0;
+}
+
 #endif /* SHOAL_RTUTIL_H */

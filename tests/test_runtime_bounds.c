@@ -29,6 +29,7 @@
 
 #include <shoal/shoal.h>
 
+#include "rtutil.h"
 #include "testutil.h"
 
 TestSuite(runtime_bounds, .init = tu_setup, .fini = tu_teardown);
@@ -61,22 +62,14 @@ static int task_measure(struct shoal_task *t, void *user)
  * returns the length of its second one. */
 static int task_gate(struct shoal_task *t, void *user)
 {
-	struct shoal_store *s = shoal_runtime_store(shoal_task_runtime(t));
-	struct shoal_view v;
 	const void *d;
 	size_t n;
-	shoal_id gate;
 	uint64_t len;
-	int rc;
+	int rc = rt_task_wait_gate(t);
 
 	(void)user;
-	if (shoal_task_arg(t, 0, &d, &n) || n != sizeof gate)
-		return shoal_task_fail(t, SHOAL_ETASK, "no gate");
-	memcpy(&gate, d, sizeof gate);
-	rc = shoal_get(s, gate, 20000, &v);
 	if (rc)
-		return shoal_task_fail(t, rc, "gate: %s", shoal_strerror(rc));
-	shoal_release(s, &v);
+		return rc;
 	if (shoal_task_arg(t, 1, &d, &n))
 		return shoal_task_fail(t, SHOAL_ETASK, "no second argument");
 	len = n;

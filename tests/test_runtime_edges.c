@@ -187,22 +187,14 @@ static int box_get(struct shoal_task *t, void *self)
  * returns the sizes of its other arguments (int64s). */
 static int box_wait(struct shoal_task *t, void *self)
 {
-	struct shoal_store *s = shoal_runtime_store(shoal_task_runtime(t));
 	int64_t sizes[SHOAL_MAX_ARGS] = {0};
-	struct shoal_view v;
 	const void *d;
 	size_t n;
-	shoal_id gate;
-	int rc;
+	int rc = rt_task_wait_gate(t);
 
 	(void)self;
-	if (shoal_task_arg(t, 0, &d, &n) || n != sizeof gate)
-		return shoal_task_fail(t, SHOAL_ETASK, "no gate");
-	memcpy(&gate, d, sizeof gate);
-	rc = shoal_get(s, gate, 20000, &v);
 	if (rc)
-		return shoal_task_fail(t, rc, "gate: %s", shoal_strerror(rc));
-	shoal_release(s, &v);
+		return rc;
 	for (uint32_t i = 1; i < shoal_task_num_args(t); i++) {
 		shoal_task_arg(t, i, &d, &n);
 		sizes[i - 1] = (int64_t)n;

@@ -610,17 +610,6 @@ Test(store_edges, null_store_and_nil_ids_everywhere)
 /* ------------------------------------------------------------------ */
 /* Object states and counts.                                           */
 
-/* An exec'd store_peer running `cmd` on id in the segment `seg`; its
- * result. */
-static int peer_on(const char *cmd, const char *seg, shoal_id id)
-{
-	char h[SHOAL_ID_HEX_LEN + 1];
-	pid_t p;
-
-	shoal_id_format(id, h);
-	p = tu_spawn_peer((const char *[]){cmd, seg, h, NULL}, NULL, NULL);
-	return tu_wait_result(p);
-}
 
 Test(store_edges, seal_and_abort_of_a_tombstone_or_of_another_process_sealed_object)
 {
@@ -631,8 +620,8 @@ Test(store_edges, seal_and_abort_of_a_tombstone_or_of_another_process_sealed_obj
 
 	tu_assert_rc(tu_put(s, id, 100, 1, 0), 0);
 	/* a program of its own (the segment at another address) ... */
-	tu_assert_rc(peer_on("seal", name, id), -EPERM);
-	tu_assert_rc(peer_on("abort", name, id), -EPERM);
+	tu_assert_rc(tu_peer_on("seal", name, id), -EPERM);
+	tu_assert_rc(tu_peer_on("abort", name, id), -EPERM);
 	/* ... and a forked child */
 	child = tu_fork();
 	if (child == 0) {

@@ -97,15 +97,6 @@ Test(store_errors, operations_that_need_a_sealed_object)
 	shoal_store_close(s);
 }
 
-static int peer_on(const char *cmd, const char *seg, shoal_id id)
-{
-	char h[SHOAL_ID_HEX_LEN + 1];
-	pid_t p;
-
-	shoal_id_format(id, h);
-	p = tu_spawn_peer((const char *[]){cmd, seg, h, NULL}, NULL, NULL);
-	return tu_wait_result(p);
-}
 
 Test(store_errors, seal_or_abort_of_another_process_object)
 {
@@ -119,8 +110,8 @@ Test(store_errors, seal_or_abort_of_another_process_object)
 
 	/* the test's unsealed object, touched by other processes */
 	tu_assert_rc(shoal_create(s, mine, 1000, NULL, 0, 0, &data), 0);
-	tu_assert_rc(peer_on("seal", name, mine), -EPERM);
-	tu_assert_rc(peer_on("abort", name, mine), -EPERM);
+	tu_assert_rc(tu_peer_on("seal", name, mine), -EPERM);
+	tu_assert_rc(tu_peer_on("abort", name, mine), -EPERM);
 	child = tu_fork();
 	if (child == 0) {
 		struct shoal_store *c = NULL;

@@ -670,6 +670,18 @@ static inline pid_t tu_spawn_peer(const char *const *args, int *to_peer,
 	return tu_spawn_prog(STORE_PEER, args, to_peer, from_peer);
 }
 
+/* An exec'd store_peer running `cmd` on id in the segment `seg`; its
+ * result (tu_wait_result). */
+static inline int tu_peer_on(const char *cmd, const char *seg, shoal_id id)
+{
+	char h[SHOAL_ID_HEX_LEN + 1];
+	pid_t p;
+
+	shoal_id_format(id, h);
+	p = tu_spawn_peer((const char *[]){cmd, seg, h, NULL}, NULL, NULL);
+	return tu_wait_result(p);
+}
+
 /* Reads a time a child sent with tu_child_write_time. */
 static inline int64_t tu_read_time(int fd)
 {
