@@ -1589,7 +1589,15 @@ Test(runtime_edges, a_scribbled_max_workers_is_not_followed_by_the_fork_server)
 	atomic_store(&fake->pid, bystander);
 	atomic_store(&fake->state, SHOAL__WK_RUNNING);
 	f.rt->hdr->max_workers = SHOAL__RT_MAX_WORKERS; /* a stray write */
-	for (int i = 0; i < 50; i++) /* the fork server's loop turns meanwhile */
+	/* The fork server's loop turns for certain: it answers a create and
+	 * a kill, and reaps the actor (a SIGCHLD), each a turn. */
+	{
+		struct shoal_actor box;
+
+		tu_assert_rc(shoal_actor_create(f.rt, "Box", NULL, NULL, &box), 0);
+		tu_assert_rc(shoal_actor_kill(f.rt, box, true), 0);
+	}
+	for (int i = 0; i < 50; i++)
 		still_adds(&f, i, 1);
 	tu_assert_rc(shoal_runtime_info(f.rt, &after, NULL, 0), 0);
 	cr_assert_eq(after.workers_started, before.workers_started,
