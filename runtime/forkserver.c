@@ -194,9 +194,17 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
+	/* Counted before the fork: the child may attach, run a task and have
+	 * its result read before this process runs again (and reads the
+	 * child's start time from /proc), and a reader of the count must not
+	 * see a result of a worker not counted yet. */
+	atomic_fetch_add_explicit(&fs->hdr->workers_started, 1, memory_order_relaxed);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		atomic_fetch_sub_explicit(&fs->hdr->workers_started, 1,
+					  memory_order_relaxed);
 		return -errno;
+	}
 	if (pid == 0)
 		shoal__fs_child(fs, index, self);
 	fs->kids[index] = pid;
@@ -207,7 +215,6 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	atomic_store_explicit(&w->start, shoal__proc_start_time(pid),
 			      memory_order_relaxed);
 	atomic_store_explicit(&w->pid, pid, memory_order_release);
-	atomic_fetch_add_explicit(&fs->hdr->workers_started, 1, memory_order_relaxed);
 	return pid;
 }
 
