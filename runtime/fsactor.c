@@ -423,11 +423,15 @@ static bool shoal__fs_actor_one(struct shoal__fs *fs, bool *dropped)
 			    .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
 	struct cmsghdr *c;
 	struct ucred cred = {.uid = (uid_t)-1};
+	ssize_t got;
 
 	*dropped = false;
-	if (recvmsg(fs->act_fd, &mh, MSG_DONTWAIT) != (ssize_t)sizeof m) {
-		*dropped = errno != EAGAIN && errno != EWOULDBLOCK;
-		return false; /* none left, or a datagram of the wrong size */
+	got = recvmsg(fs->act_fd, &mh, MSG_DONTWAIT);
+	if (got != (ssize_t)sizeof m) {
+		/* a datagram of the wrong size (errno is stale then), or an
+		 * error other than "none left" */
+		*dropped = got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+		return false;
 	}
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
