@@ -138,7 +138,7 @@ static bool shoal__slot_gen_gone(const struct shoal_store *s, uint32_t slot,
 {
 	uint64_t st;
 
-	if (slot >= s->hdr->max_procs)
+	if (slot >= s->geo.max_procs)
 		return true;
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
@@ -592,7 +592,7 @@ static int shoal__call_wait_room(struct shoal_runtime *rt, struct shoal__lane *l
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;
 	shoal__lane_wait_room(l, slice.ns < d.ns ? slice : d,
-			      rt->store->hdr->spin_budget);
+			      rt->store->geo.spin_budget);
 	return 0;
 }
 

@@ -165,7 +165,7 @@ static bool shoal__pid_alive(struct shoal_store *s, int32_t pid, uint64_t start)
 
 	if (pid <= 0 || pid == getpid())
 		return false;
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load_explicit(&s->procs[i].state,
 						   memory_order_acquire);
 

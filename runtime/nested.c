@@ -114,7 +114,7 @@ static void shoal__nest_note(struct shoal__nest *x, uint32_t k, int32_t mark)
  * NONE.  Returns SHOAL__BY_* bits. */
 static uint32_t shoal__nest_walk(struct shoal__nest *x, shoal_id id, int32_t mark)
 {
-	uint32_t max = x->s->hdr->max_procs * SHOAL__PROC_WAITERS +
+	uint32_t max = x->s->geo.max_procs * SHOAL__PROC_WAITERS +
 		       x->h->max_tasks * SHOAL__TASK_DEPS;
 	uint32_t found = 0, ref;
 	uint64_t c;
@@ -134,7 +134,7 @@ static uint32_t shoal__nest_walk(struct shoal__nest *x, shoal_id id, int32_t mar
 			ref = shoal__dep_peek_next(x->h, ref);
 			continue;
 		}
-		if (slot >= x->s->hdr->max_procs)
+		if (slot >= x->s->geo.max_procs)
 			break; /* another process wrote garbage: stop there */
 		w = &x->s->procs[slot].waiters[i % SHOAL__PROC_WAITERS];
 		ref = atomic_load_explicit(&w->next, memory_order_acquire);

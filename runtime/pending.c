@@ -227,7 +227,7 @@ static void shoal__pending_sleep(struct shoal_store *s, uint32_t seen,
 	if (slice.ns > d.ns)
 		slice = d;
 	shoal__blocking(s, true);
-	rc = shoal__event_wait(&s->hdr->space, seen, slice, s->hdr->spin_budget);
+	rc = shoal__event_wait(&s->hdr->space, seen, slice, s->geo.spin_budget);
 	shoal__blocking(s, false);
 	if (rc == -ETIMEDOUT)
 		shoal_store_reap(s);
@@ -246,7 +246,7 @@ int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
 	struct shoal__event *ev = &s->hdr->space;
 	int err = SHOAL_ESTOREFULL;
 
-	if (size > s->hdr->capacity)
+	if (size > s->geo.capacity)
 		return SHOAL_ESTOREFULL; /* no wait can make it fit */
 	for (;;) {
 		uint32_t seen = shoal__event_seen(ev);

@@ -188,7 +188,7 @@ static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
 			    &s->stripes[stripe], &v, me, memory_order_acquire,
 			    memory_order_relaxed))
 			return 0;
-		if (v == me || v > s->hdr->max_procs)
+		if (v == me || v > s->geo.max_procs)
 			return SHOAL_EBADSEGMENT;
 		if (spins < 64)
 			shoal__cpu_relax();

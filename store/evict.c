@@ -163,7 +163,7 @@ static void shoal__plan_build(struct shoal_store *s)
 	struct shoal__evict_plan *p = &s->evict;
 	/* Every live object, and one in flight per process beyond the limit
 	 * (max_objects is checked without a reservation). */
-	size_t cap = (size_t)s->hdr->max_objects + s->hdr->max_procs + 64;
+	size_t cap = (size_t)s->geo.max_objects + s->geo.max_procs + 64;
 	struct shoal__cand *c = shoal__plan_buf(s, cap);
 
 	p->n = p->next = p->stale_at = 0;

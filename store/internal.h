@@ -18,11 +18,32 @@
 #include "layout.h"
 
 /*
+ * The segment's geometry as this process saw it at create or attach: a
+ * private copy of the header's read-only fields, taken once and checked
+ * (shoal__seg_validate) before anything is derived from it.  Every size,
+ * count, mask and offset the store uses comes from here, never again from
+ * the header, which any process that can write the segment may change: a
+ * stray or hostile write there then corrupts data, never this process's
+ * bounds.
+ */
+struct shoal__geo {
+	uint64_t seg_size;
+	uint64_t capacity;       /* arena bytes available to objects */
+	uint32_t max_procs;
+	uint32_t max_objects;
+	uint32_t dir_slots;
+	uint32_t ledger_slots;
+	uint32_t spin_budget;
+	uint32_t nstripes;
+	struct shoal__region ext; /* the runtime's region (opaque here) */
+};
+
+/*
  * Process-local handle.  Every field is set by open and read-only after,
  * except id_cursor (atomic: any thread of this process derives IDs),
  * lock and ledger_used.
  * The pointers below are this process's translations of offsets that
- * shoal__seg_validate() checked.
+ * shoal__seg_validate() checked, taken from `geo`.
  */
 struct shoal__cand;
 
@@ -31,7 +52,8 @@ struct shoal_store {
 	int fd;
 	unsigned arena;             /* jemalloc arena for private memory */
 	char name[256];             /* "" for a private store */
-	struct shoal__seg_hdr *hdr;
+	struct shoal__seg_hdr *hdr;  /* state words only: sizes are in geo */
+	struct shoal__geo geo;
 	struct shoal__proc *procs;
 	_Atomic uint64_t *ledgers;
 	_Atomic uint32_t *stripes;

@@ -20,7 +20,10 @@
  * base, see off.h); no _Atomic wider than 8 bytes (16-byte atomics go
  * through libatomic's process-private locks); every field says who writes
  * it and which order publishes it.  Every size and offset the code relies
- * on is checked by static_assert here or by shoal__seg_validate() at attach.
+ * on is checked by static_assert here or by shoal__seg_validate() at attach,
+ * on a private copy that the process keeps (struct shoal__geo): the header's
+ * geometry is never read again after attach, since any process that can
+ * write the segment can change it.
  */
 #ifndef SHOAL_STORE_LAYOUT_H
 #define SHOAL_STORE_LAYOUT_H

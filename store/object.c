@@ -446,7 +446,7 @@ static int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
 		if (slice.ns > d.ns)
 			slice = d;
 		shoal__blocking(s, true);
-		rc = shoal__event_wait(ev, seen, slice, s->hdr->spin_budget);
+		rc = shoal__event_wait(ev, seen, slice, s->geo.spin_budget);
 		shoal__blocking(s, false);
 		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
 		if (rc != -ETIMEDOUT)
@@ -479,7 +479,7 @@ void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 	int64_t o = 0, b = 0;
 
 	/* Relaxed: each slot's share is exact; the sum is a snapshot. */
-	for (uint32_t i = 0; i < hwm && i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++) {
 		o += atomic_load_explicit(&s->procs[i].objects, memory_order_relaxed);
 		b += atomic_load_explicit(&s->procs[i].bytes, memory_order_relaxed);
 	}
@@ -492,7 +492,7 @@ static bool shoal__over_object_limit(const struct shoal_store *s)
 	int64_t objects, bytes;
 
 	shoal__store_totals(s, &objects, &bytes);
-	return objects >= (int64_t)s->hdr->max_objects;
+	return objects >= (int64_t)s->geo.max_objects;
 }
 
 /*
@@ -517,7 +517,7 @@ static bool shoal__at_object_limit(struct shoal_store *s)
 		return false;
 	}
 	shoal__store_totals(s, &objects, &bytes);
-	room = (int64_t)s->hdr->max_objects - objects;
+	room = (int64_t)s->geo.max_objects - objects;
 	if (room <= 0)
 		return true;
 	hwm = atomic_load_explicit(&s->hdr->procs_hwm, memory_order_relaxed);
@@ -743,7 +743,7 @@ static int shoal__check_new(struct shoal_store *s, shoal_id id, size_t size,
 		return -EINVAL;
 	if (meta_size > UINT32_MAX || size > UINT64_MAX - meta_size)
 		return -EINVAL;
-	if (size + meta_size > s->hdr->capacity)
+	if (size + meta_size > s->geo.capacity)
 		return SHOAL_ESTOREFULL;
 	return 0;
 }
@@ -775,7 +775,7 @@ int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 	struct shoal__alloc_req r = {.bytes = bytes, .rec = rec};
 	int rc;
 
-	if (bytes > s->hdr->capacity)
+	if (bytes > s->geo.capacity)
 		return SHOAL_ESTOREFULL;
 	rc = shoal__attempt(s, shoal__try_alloc, &r);
 	if (rc == -EAGAIN && timeout_ms != 0)
@@ -1565,7 +1565,7 @@ static uint32_t shoal__live_procs(struct shoal_store *s)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++)
+	for (uint32_t i = 0; i < s->geo.max_procs; i++)
 		n += SHOAL__PROC_PHASE(atomic_load_explicit(
 			     &s->procs[i].state, memory_order_relaxed)) ==
 		     SHOAL__PROC_LIVE;

@@ -89,7 +89,7 @@ uint64_t shoal__proc_start_time(int pid)
 _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 				     uint32_t slot)
 {
-	return s->ledgers + (uint64_t)slot * s->hdr->ledger_slots;
+	return s->ledgers + (uint64_t)slot * s->geo.ledger_slots;
 }
 
 static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
@@ -104,7 +104,7 @@ static bool shoal__reaper_dead(const struct shoal_store *s, uint32_t who,
 	uint32_t slot = who >> 20;
 	uint64_t st;
 
-	if (slot >= s->hdr->max_procs || depth > s->hdr->max_procs)
+	if (slot >= s->geo.max_procs || depth > s->geo.max_procs)
 		return true;
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
@@ -137,7 +137,7 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 /* True if the process owning (or reaping) the slot is gone. */
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot)
 {
-	return slot < s->hdr->max_procs && shoal__slot_dead(s, slot, 0);
+	return slot < s->geo.max_procs && shoal__slot_dead(s, slot, 0);
 }
 
 /* True if the slot is being reaped by a live process other than this one
@@ -209,7 +209,7 @@ int shoal__proc_claim(struct shoal_store *s)
 	uint64_t my_start = shoal__proc_start_time(getpid());
 
 	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < s->hdr->max_procs; i++)
+		for (uint32_t i = 0; i < s->geo.max_procs; i++)
 			if (shoal__proc_try_claim(s, i, my_start) == 0)
 				return 0;
 		if (pass == 0 && shoal__reap_all_locked(s) == 0)
@@ -307,7 +307,7 @@ static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
 /* Releases every directory stripe lock the slot holds. */
 static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
 {
-	for (uint32_t st = 0; st < s->hdr->nstripes; st++) {
+	for (uint32_t st = 0; st < s->geo.nstripes; st++) {
 		uint32_t owner = slot + 1;
 
 		/* Release: the entries it wrote, for the next locker (A). */
@@ -507,7 +507,7 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
 	memset(shoal__proc_ledger(s, slot), 0,
-	       (size_t)s->hdr->ledger_slots * sizeof(uint64_t));
+	       (size_t)s->geo.ledger_slots * sizeof(uint64_t));
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
@@ -552,7 +552,7 @@ int shoal__proc_reap_all(struct shoal_store *s)
 	if (s->reaping)
 		return 0; /* a wait inside a reap: the outer one goes on */
 	s->reaping = true;
-	for (uint32_t i = 0; i < hwm && i < s->hdr->max_procs; i++)
+	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++)
 		if (i != s->slot && shoal__proc_reap_one(s, i))
 			n++;
 	s->reaping = false;

@@ -76,7 +76,7 @@ static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 	uint32_t slot = SHOAL__RW_OWNER(w) - 1;
 	uint64_t st;
 
-	if (slot >= s->hdr->max_procs)
+	if (slot >= s->geo.max_procs)
 		return true;
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
@@ -150,7 +150,7 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_acquire);
 
-	for (uint32_t q = 0; q < hwm && q < s->hdr->max_procs; q++) {
+	for (uint32_t q = 0; q < hwm && q < s->geo.max_procs; q++) {
 		uint64_t st = atomic_load_explicit(&s->procs[q].state,
 						   memory_order_acquire);
 		uint64_t r;

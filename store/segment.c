@@ -225,12 +225,24 @@ static struct shoal_store *shoal__store_alloc(void)
 	return s;
 }
 
-/* Derives the handle's pointers from a validated header. */
-static void shoal__store_bind(struct shoal_store *s)
+/* Takes the geometry from a validated header h (a private copy, or the
+ * creator's own plan) and derives the handle's pointers from it alone. */
+static void shoal__store_bind(struct shoal_store *s,
+			      const struct shoal__seg_hdr *h)
 {
-	struct shoal__seg_hdr *h = s->hdr;
 	uint8_t *b = s->map.base;
 
+	s->geo = (struct shoal__geo){
+		.seg_size = h->seg_size,
+		.capacity = h->capacity,
+		.max_procs = h->max_procs,
+		.max_objects = h->max_objects,
+		.dir_slots = h->dir_slots,
+		.ledger_slots = h->ledger_slots,
+		.spin_budget = h->spin_budget,
+		.nstripes = h->nstripes,
+		.ext = h->ext,
+	};
 	s->procs = (struct shoal__proc *)(b + h->procs.off);
 	s->ledgers = (_Atomic uint64_t *)(b + h->ledgers.off);
 	s->stripes = (_Atomic uint32_t *)(b + h->stripes.off);
@@ -401,7 +413,7 @@ static int shoal__create_layout(struct shoal_store *s,
 	if (rc)
 		return rc;
 	memcpy(s->hdr, &plan, sizeof plan);
-	shoal__store_bind(s);
+	shoal__store_bind(s, &plan);
 	rc = shoal__heap_init(&s->heap);
 	if (rc)
 		return rc;
@@ -454,6 +466,15 @@ int shoal__store_create_ext(const char *name,
 
 /* The creator publishes `ready` right after sizing the file; an attacher
  * that races with it waits up to a second for A0 before refusing. */
+/* A private copy of the header (its atomics as one relaxed snapshot each:
+ * only the read-only fields above `ready` are used from it). */
+static void shoal__hdr_copy(struct shoal__seg_hdr *dst,
+			    const struct shoal__seg_hdr *src)
+{
+	memset(dst, 0, sizeof *dst);
+	memcpy(dst, (const void *)src, offsetof(struct shoal__seg_hdr, ready));
+}
+
 static int shoal__wait_ready(const struct shoal__seg_hdr *h)
 {
 	struct shoal__deadline d = shoal__deadline_in(1000);
@@ -468,7 +489,7 @@ static int shoal__wait_ready(const struct shoal__seg_hdr *h)
 
 static int shoal__attach_mapped(struct shoal_store *s)
 {
-	struct shoal__seg_hdr *h;
+	struct shoal__seg_hdr *h, copy;
 	struct stat st;
 	uint64_t size;
 	int rc;
@@ -482,9 +503,10 @@ static int shoal__attach_mapped(struct shoal_store *s)
 		return rc;
 	h = s->hdr;
 	rc = h->magic != SHOAL__MAGIC ? SHOAL_EBADSEGMENT : shoal__wait_ready(h);
+	shoal__hdr_copy(&copy, h);
 	if (!rc)
-		rc = shoal__seg_validate(h, (uint64_t)st.st_size);
-	size = h->seg_size;
+		rc = shoal__seg_validate(&copy, (uint64_t)st.st_size);
+	size = copy.seg_size;
 	munmap(s->map.base, s->map.size);
 	s->map.base = NULL;
 	if (rc)
@@ -492,11 +514,13 @@ static int shoal__attach_mapped(struct shoal_store *s)
 	rc = shoal__map(s, size);
 	if (rc)
 		return rc;
-	/* The file could have been rewritten between the two maps. */
-	rc = shoal__seg_validate(s->hdr, size);
+	/* The file could have been rewritten between the two maps, and can be
+	 * at any time after: one copy is checked, and only it is used. */
+	shoal__hdr_copy(&copy, s->hdr);
+	rc = shoal__seg_validate(&copy, size);
 	if (rc)
 		return rc;
-	shoal__store_bind(s);
+	shoal__store_bind(s, &copy);
 	rc = shoal__heap_check(&s->heap);
 	if (rc)
 		return rc;
@@ -575,8 +599,8 @@ SHOAL_API int shoal_store_attach_fd(int fd, struct shoal_store **out)
 
 void *shoal__store_ext(const struct shoal_store *s, uint64_t *size)
 {
-	*size = s->hdr->ext.size;
-	return s->hdr->ext.size ? s->map.base + s->hdr->ext.off : NULL;
+	*size = s->geo.ext.size;
+	return s->geo.ext.size ? s->map.base + s->geo.ext.off : NULL;
 }
 
 const char *shoal__store_name(const struct shoal_store *s)

@@ -44,7 +44,7 @@ static struct shoal__waiter *shoal__waiter_at(const struct shoal_store *s,
 {
 	uint32_t i = ref - 1;
 
-	if (ref == 0 || i / SHOAL__PROC_WAITERS >= s->hdr->max_procs)
+	if (ref == 0 || i / SHOAL__PROC_WAITERS >= s->geo.max_procs)
 		return NULL; /* another process wrote garbage: stop there */
 	return &s->procs[i / SHOAL__PROC_WAITERS].waiters[i % SHOAL__PROC_WAITERS];
 }
@@ -88,7 +88,7 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 		return;
 	ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
 				       memory_order_seq_cst);
-	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
+	uint32_t max = s->geo.max_procs * SHOAL__PROC_WAITERS;
 	uint64_t deps = 0, dep_max = 0;
 	shoal_id id = SHOAL_ID_NIL;
 
@@ -205,7 +205,7 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c))
 		rc = shoal__futex_wait(&w->futex, &w->sleeping, seen, d,
-				       s->hdr->spin_budget);
+				       s->geo.spin_budget);
 	shoal__waiter_done(w);
 	return rc;
 }

@@ -47,7 +47,7 @@ static inline bool cc_fail(struct cc_report *r, const char *fmt, ...)
 
 static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
 {
-	for (uint32_t i = 0; i < s->hdr->nstripes; i++) {
+	for (uint32_t i = 0; i < s->geo.nstripes; i++) {
 		uint32_t v = atomic_load(&s->stripes[i]);
 
 		if (v)
@@ -74,7 +74,7 @@ static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
 
 static inline bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
 {
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
 		uint32_t ph = SHOAL__PROC_PHASE(st);
 		struct shoal__proc *p = &s->procs[i];
@@ -100,7 +100,7 @@ static inline bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
 static inline void cc_sum_ledgers(struct shoal_store *s, uint64_t *pins,
 				  uint64_t *holds)
 {
-	for (uint32_t q = 0; q < s->hdr->max_procs; q++) {
+	for (uint32_t q = 0; q < s->geo.max_procs; q++) {
 		uint64_t st = atomic_load(&s->procs[q].state);
 		_Atomic uint64_t *l = shoal__proc_ledger(s, q);
 
@@ -151,7 +151,7 @@ static inline bool cc_creator_live(struct shoal_store *s, uint32_t creator)
 	uint32_t slot = creator >> 20;
 	uint64_t st;
 
-	if (slot >= s->hdr->max_procs)
+	if (slot >= s->geo.max_procs)
 		return false;
 	st = atomic_load(&s->procs[slot].state);
 	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&

@@ -1059,7 +1059,7 @@ static void cp_wait_victim_ref(struct shoal_store *c, struct cp_world *w,
 /* The process slot of a live pid, or UINT32_MAX. */
 static uint32_t cp_slot_of(struct shoal_store *s, pid_t pid)
 {
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
 
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&

@@ -330,7 +330,7 @@ Test(runtime_procs, the_process_table_records_each_role)
 
 	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
 	s = shoal_runtime_store(rt);
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
 		uint32_t role = atomic_load(&s->procs[i].role);
 

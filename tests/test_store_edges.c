@@ -453,7 +453,7 @@ Test(store_edges, a_corrupt_entry_description_is_refused_without_a_pin)
 Test(store_edges, a_corrupt_waiter_stack_does_not_hang_a_seal)
 {
 	struct shoal_store *s = tu_store(MiB);
-	uint32_t max = s->hdr->max_procs * SHOAL__PROC_WAITERS;
+	uint32_t max = s->geo.max_procs * SHOAL__PROC_WAITERS;
 	shoal_id a = tu_id(1, 1), b = tu_id(1, 2);
 	struct shoal__entry *e;
 	struct shoal__waiter *w = &s->me->waiters[0];
@@ -491,7 +491,7 @@ Test(store_edges, a_corrupt_high_water_mark_is_bounded_by_max_procs)
 	struct shoal_store_stats st;
 
 	tu_assert_rc(tu_put(s, tu_id(1, 1), 100, 1, 0), 0);
-	atomic_store(&s->hdr->procs_hwm, s->hdr->max_procs + 1000);
+	atomic_store(&s->hdr->procs_hwm, s->geo.max_procs + 1000);
 	st = tu_stats(s);
 	cr_assert_eq(st.objects, 1);
 	cr_assert_eq(st.bytes_used, 100);
@@ -1229,7 +1229,7 @@ Test(store_edges, the_death_test_of_a_process_slot)
 
 	cr_assert_not(shoal__proc_dead(s, s->slot), "this process looked dead");
 	cr_assert_not(shoal__proc_dead(s, free_slot), "a free slot looked dead");
-	cr_assert_not(shoal__proc_dead(s, s->hdr->max_procs));
+	cr_assert_not(shoal__proc_dead(s, s->geo.max_procs));
 	cr_assert_not(shoal__proc_dead(s, UINT32_MAX));
 	/* a live process in another slot, then the same one killed */
 	tu_pipe(ready);
@@ -1311,7 +1311,7 @@ Test(store_edges, a_scribbled_stripe_lock_fails_a_create_instead_of_hanging)
 	int64_t t0;
 	pid_t pid;
 
-	atomic_store(w, s->hdr->max_procs + 7);
+	atomic_store(w, s->geo.max_procs + 7);
 	tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, -1), SHOAL_EBADSEGMENT,
 		     "a lock naming no slot");
 	atomic_store(w, s->slot + 1);

@@ -186,7 +186,7 @@ Test(store_fill, aborting_a_promise_while_it_fills_frees_everything)
 /* The block of the fill in progress recorded in pid's process slot. */
 static uint64_t filling_block(struct shoal_store *s, pid_t pid)
 {
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
 
 		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE || SHOAL__PROC_PID(st) != pid)
@@ -214,7 +214,7 @@ Test(store_fill, a_filler_killed_mid_fill_is_undone_and_the_promise_refilled)
 	cr_assert_not(ctl_of(s, id) & SHOAL__CTL_FILLING, "FILLING left set");
 	cr_assert_eq(SHOAL__CTL_STATE(ctl_of(s, id)), SHOAL__E_CREATED);
 	/* The dead filler's block is free: the whole arena fits again. */
-	tu_assert_rc(shoal_create(s, all, s->hdr->capacity, NULL, 0, 0, &buf), 0);
+	tu_assert_rc(shoal_create(s, all, s->geo.capacity, NULL, 0, 0, &buf), 0);
 	tu_assert_rc(shoal_abort(s, all), 0);
 	cr_assert_eq(tu_wait_result(filler(s, id, 9, -1, -1, 0)), 0);
 	tu_assert_rc(shoal_get(s, id, 0, &v), 0);

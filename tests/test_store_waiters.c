@@ -195,7 +195,7 @@ Test(store_waiters, timed_out_records_are_freed_by_the_next_seal)
 
 static struct shoal__proc *slot_of_pid(struct shoal_store *s, pid_t pid)
 {
-	for (uint32_t i = 0; i < s->hdr->max_procs; i++) {
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
 
 		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_FREE &&
