@@ -6,12 +6,15 @@
  * The input picks a capacity (2 to 64 cells), then overwrites the queue's
  * memory with its next bytes (from its indices on; with the top bit of
  * the first byte, from its configuration line on: the attach check must
- * refuse what does not add up), then runs a sequence of operations from
+ * refuse what does not add up; with bit 6, after the attach: the view's
+ * copy of the geometry must keep every index in bounds whatever the
+ * configuration line says then), then runs a sequence of operations from
  * its last bytes: pushes, pops, lengths, head checks, repairs (as a
  * reaper would, dropping lost items) and scans.  Nothing may crash, read
  * past the queue (ASan), loop for ever (libFuzzer's -timeout), pop more
  * than asked, or hand out a SKIP.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,7 @@ static void fz_seen(void *ctx, uint32_t item)
 	++*(uint32_t *)ctx;
 }
 
-static void fz_ops(struct shoal__queue *q, const uint8_t *op, size_t n)
+static void fz_ops(const struct shoal__queue_view *q, const uint8_t *op, size_t n)
 {
 	uint32_t items[8], out[8], count = 0, got;
 	uint64_t pos;
@@ -78,12 +81,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 {
 	static _Alignas(64) uint8_t mem[256 + 64 * 8];
+	struct shoal__queue_view view;
 	uint32_t capacity;
 	uint64_t bytes;
 	size_t from, len, ops;
+	bool after; /* the bytes land after the attach: the view's copy rules */
 
 	if (n < 2)
 		return 0;
+	after = in[0] & 0x40;
 	capacity = 2u << (in[0] % 6);
 	bytes = shoal__queue_bytes(capacity);
 	if (shoal__queue_init(mem, capacity))
@@ -97,9 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	len = n - ops;
 	if (len > bytes - from)
 		len = bytes - from;
+	if (after && shoal__queue_open(&view, mem, bytes))
+		abort(); /* a queue just laid out is always valid */
 	memcpy(mem + from, in, len);
-	if (shoal__queue_check(mem, bytes))
+	if (!after && shoal__queue_open(&view, mem, bytes))
 		return 0; /* refused at attach: never used */
-	fz_ops((struct shoal__queue *)mem, in + (n - ops), ops);
+	fz_ops(&view, in + (n - ops), ops);
 	return 0;
 }

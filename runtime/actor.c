@@ -15,11 +15,11 @@
 #include "../store/internal.h"
 #include "internal.h"
 
-static int shoal__class_index(struct shoal__rt_hdr *h, const char *name)
+static int shoal__class_index(const struct shoal__rt_view *v, const char *name)
 {
-	const struct shoal__act_class *c = shoal__act_classes(h);
+	const struct shoal__act_class *c = v->classes;
 
-	for (uint32_t i = 0; i < h->nclasses; i++)
+	for (uint32_t i = 0; i < v->nclasses; i++)
 		if (!strncmp(c[i].name, name, sizeof c[i].name))
 			return (int)i;
 	return -ENOENT;
@@ -74,7 +74,7 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 	if (!rt || !klass || !out ||
 	    (o.name && (!o.name[0] || strlen(o.name) > SHOAL_ACTOR_NAME_MAX)))
 		return -EINVAL;
-	k = shoal__class_index(rt->hdr, klass);
+	k = shoal__class_index(&rt->v, klass);
 	if (k < 0)
 		return k;
 	m.klass = (uint32_t)k;
@@ -122,8 +122,8 @@ SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
 
 	if (!rt || !name || !name[0] || !out)
 		return -EINVAL;
-	a = shoal__act_slots(rt->hdr);
-	for (uint32_t i = 0; i < rt->hdr->max_actors; i++)
+	a = rt->v.actors;
+	for (uint32_t i = 0; i < rt->v.max_actors; i++)
 		if (shoal__slot_named(&a[i], i, name, out))
 			return 0;
 	return -ENOENT;
@@ -135,9 +135,9 @@ SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
 	const struct shoal__act_class *c;
 
 	if (!rt || !method || actor.magic != SHOAL_ACTOR_MAGIC ||
-	    actor.klass >= rt->hdr->nclasses)
+	    actor.klass >= rt->v.nclasses)
 		return -EINVAL;
-	c = &shoal__act_classes(rt->hdr)[actor.klass];
+	c = &rt->v.classes[actor.klass];
 	for (uint32_t m = 0; m < c->nmethods && m < SHOAL_MAX_METHODS; m++)
 		if (!strncmp(c->methods[m], method, sizeof c->methods[m]))
 			return (int)m;
@@ -146,8 +146,8 @@ SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
 
 static int shoal__actor_check(struct shoal_runtime *rt, struct shoal_actor a)
 {
-	return rt && a.magic == SHOAL_ACTOR_MAGIC && a.index < rt->hdr->max_actors &&
-			       a.generation && a.klass < rt->hdr->nclasses
+	return rt && a.magic == SHOAL_ACTOR_MAGIC && a.index < rt->v.max_actors &&
+			       a.generation && a.klass < rt->v.nclasses
 		       ? 0 : -EINVAL;
 }
 
@@ -177,7 +177,7 @@ SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor acto
 
 	if (rc || !out)
 		return rc ? rc : -EINVAL;
-	a = &shoal__act_slots(rt->hdr)[actor.index];
+	a = &rt->v.actors[actor.index];
 	*out = (struct shoal_actor_info){
 		.state = atomic_load_explicit(&a->state, memory_order_acquire),
 		.pid = atomic_load_explicit(&a->pid, memory_order_relaxed),
@@ -191,7 +191,7 @@ SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor acto
 		return SHOAL_EACTORDIED;
 	if (out->state == SHOAL__A_RECYCLING || out->state == SHOAL__A_FREE)
 		out->state = SHOAL_ACTOR_DEAD;
-	memcpy(out->klass, shoal__act_classes(rt->hdr)[actor.klass].name,
+	memcpy(out->klass, rt->v.classes[actor.klass].name,
 	       sizeof out->klass);
 	out->klass[sizeof out->klass - 1] = '\0';
 	memcpy(out->name, a->name, sizeof out->name);
@@ -211,8 +211,8 @@ SHOAL_API int shoal_actor_list(struct shoal_runtime *rt, struct shoal_actor *out
 
 	if (!rt || (cap && !out))
 		return -EINVAL;
-	a = shoal__act_slots(rt->hdr);
-	for (uint32_t i = 0; i < rt->hdr->max_actors; i++) {
+	a = rt->v.actors;
+	for (uint32_t i = 0; i < rt->v.max_actors; i++) {
 		uint32_t st = atomic_load_explicit(&a[i].state, memory_order_acquire);
 
 		if (st == SHOAL__A_FREE || st == SHOAL__A_RECYCLING)

@@ -73,9 +73,9 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 	rc = shoal__rt_bind(&a->rt, store);
 	if (rc)
 		return rc;
-	if (index >= a->rt.hdr->max_actors)
+	if (index >= a->rt.v.max_actors)
 		return -EINVAL;
-	a->slot = &shoal__act_slots(a->rt.hdr)[index];
+	a->slot = &a->rt.v.actors[index];
 	if (a->slot->klass >= boot->reg->nclasses)
 		return -EINVAL;
 	a->klass = &boot->reg->classes[a->slot->klass];
@@ -90,11 +90,11 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
 						 uint32_t i, uint32_t head)
 {
-	struct shoal__lane *l = shoal__lane_at(a->rt.hdr, i);
+	struct shoal__lane_view l = shoal__lane_at(&a->rt.v, i);
 
-	if (atomic_load_explicit(&l->head, memory_order_relaxed) != head)
+	if (atomic_load_explicit(&l.ring->head, memory_order_relaxed) != head)
 		return NULL;
-	return (struct shoal__call_rec *)shoal__lane_peek(l);
+	return (struct shoal__call_rec *)shoal__lane_peek(&l);
 }
 
 /*
@@ -112,16 +112,18 @@ static void shoal__actor_settle(struct shoal__actor *a)
 {
 	uint64_t cur = atomic_load_explicit(&a->slot->current, memory_order_relaxed);
 	uint32_t i = (uint32_t)((cur & ~SHOAL__CUR_DONE) >> 32) - 1;
+	struct shoal__lane_view l;
 	struct shoal__call_rec *r;
 
-	if (!cur || i >= a->rt.hdr->max_lanes)
+	if (!cur || i >= a->rt.v.max_lanes)
 		return;
 	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
 	r = shoal__actor_head(a, i, (uint32_t)cur);
 	if (!r)
 		return; /* consumed already */
+	l = shoal__lane_at(&a->rt.v, i);
 	if (cur & SHOAL__CUR_DONE) { /* ran to the end: never again */
-		shoal__lane_consume(shoal__lane_at(a->rt.hdr, i));
+		shoal__lane_consume(&l);
 		return;
 	}
 	if (r->retries < a->slot->max_task_retries) {
@@ -131,7 +133,7 @@ static void shoal__actor_settle(struct shoal__actor *a)
 	shoal__call_fail(a->rt.store, r, SHOAL_EACTORDIED,
 			 "the actor died while it ran this call");
 	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
-	shoal__lane_consume(shoal__lane_at(a->rt.hdr, i));
+	shoal__lane_consume(&l);
 }
 
 struct shoal__ctor {
@@ -170,9 +172,10 @@ static void shoal__actor_construct(struct shoal__actor *a)
 
 /* Runs the record at the head of lane i, then consumes it. */
 static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
-			     struct shoal__lane *l, const struct shoal__call_rec *r)
+			     const struct shoal__lane_view *l,
+			     const struct shoal__call_rec *r)
 {
-	uint32_t head = atomic_load_explicit(&l->head, memory_order_relaxed);
+	uint32_t head = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 	const struct shoal__method *m =
 		r->method < a->klass->nmethods ? &a->klass->methods[r->method] : NULL;
 	struct shoal__call_view v = {
@@ -203,25 +206,27 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
 }
 
-/* Lane k of this actor: hooked, and made for this generation (a lane of
- * a dead predecessor in the slot waits for its owner to give it back). */
-static struct shoal__lane *shoal__actor_lane(struct shoal__actor *a, uint32_t k,
-					     uint32_t *i)
+/* Lane k of this actor into *l (its index in *i), if it is hooked and
+ * made for this generation (a lane of a dead predecessor in the slot
+ * waits for its owner to give it back). */
+static bool shoal__actor_lane(struct shoal__actor *a, uint32_t k, uint32_t *i,
+			      struct shoal__lane_view *l)
 {
 	/* A5: the lane's init and owner record (R5) are visible. */
 	uint32_t v = atomic_load_explicit(&a->slot->lanes[k], memory_order_acquire);
 
 	if (!v)
-		return NULL;
+		return false;
 	if (v != a->seen[k] || !a->mine[k]) { /* is it this actor's (now)? */
 		a->seen[k] = v;
-		a->mine[k] = v <= a->rt.hdr->max_lanes &&
-			     shoal__lane_metas(a->rt.hdr)[v - 1].actor_gen == a->gen;
+		a->mine[k] = v <= a->rt.v.max_lanes &&
+			     a->rt.v.lmeta[v - 1].actor_gen == a->gen;
 	}
 	if (!a->mine[k])
-		return NULL;
+		return false;
 	*i = v - 1;
-	return shoal__lane_at(a->rt.hdr, *i);
+	*l = shoal__lane_at(&a->rt.v, *i);
+	return true;
 }
 
 /* One pass over the lanes; the number of calls run. */
@@ -230,16 +235,17 @@ static uint32_t shoal__actor_pass(struct shoal__actor *a)
 	uint32_t ran = 0, i;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
-		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
+		struct shoal__lane_view l;
 		const struct shoal__call_rec *r;
-
+		bool hooked = shoal__actor_lane(a, k, &i, &l);
 		uint32_t b = 0;
 
-		for (; l && b < SHOAL__ACTOR_BATCH && (r = shoal__lane_peek(l)) != NULL;
+		for (; hooked && b < SHOAL__ACTOR_BATCH &&
+		       (r = shoal__lane_peek(&l)) != NULL;
 		     b++)
-			shoal__actor_run(a, i, l, r);
+			shoal__actor_run(a, i, &l, r);
 		if (b)
-			shoal__lane_wake_producer(l);
+			shoal__lane_wake_producer(&l);
 		ran += b;
 	}
 	if (ran) /* their callers may free room (pending.c) */
@@ -252,9 +258,9 @@ static bool shoal__actor_any_ready(struct shoal__actor *a)
 	uint32_t i;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
-		struct shoal__lane *l = shoal__actor_lane(a, k, &i);
+		struct shoal__lane_view l;
 
-		if (l && shoal__lane_ready(l))
+		if (shoal__actor_lane(a, k, &i, &l) && shoal__lane_ready(&l))
 			return true;
 	}
 	return false;
@@ -266,27 +272,29 @@ static bool shoal__actor_any_ready(struct shoal__actor *a)
  * what is left in them (under the drain lock, as the fork server would). */
 static void shoal__actor_sweep(struct shoal__actor *a)
 {
-	struct shoal__lane_meta *m = shoal__lane_metas(a->rt.hdr);
+	struct shoal__lane_meta *m = a->rt.v.lmeta;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t v = atomic_load_explicit(&a->slot->lanes[k],
 						  memory_order_acquire);
 		uint32_t i = v - 1;
 
-		if (!v || v > a->rt.hdr->max_lanes ||
+		if (!v || v > a->rt.v.max_lanes ||
 		    (SHOAL__LANE_PHASE(atomic_load_explicit(&m[i].state,
 							    memory_order_acquire)) !=
 			     SHOAL__L_CLOSED &&
 		     !shoal__creator_gone(a->rt.store, m[i].owner)))
 			continue;
 		if (m[i].actor_gen == a->gen) {
-			if (!shoal__lane_len(shoal__lane_at(a->rt.hdr, i)))
-				shoal__lane_free(a->rt.store, a->rt.hdr, a->slot, i);
+			struct shoal__lane_view l = shoal__lane_at(&a->rt.v, i);
+
+			if (!shoal__lane_len(&l))
+				shoal__lane_free(a->rt.store, &a->rt.v, a->slot, i);
 		} else {
 			struct shoal__lane_pos p = {.lane = i, .slot = a->slot,
 						    .k = k, .gen = m[i].actor_gen};
 
-			shoal__lane_drain_free(a->rt.store, a->rt.hdr, p, a->slot,
+			shoal__lane_drain_free(a->rt.store, &a->rt.v, p, a->slot,
 					       SHOAL_EACTORDIED, "actor died");
 		}
 	}
@@ -306,7 +314,7 @@ static void shoal__actor_sweep_busy(struct shoal__actor *a)
 
 static bool shoal__actor_stopping(struct shoal__actor *a)
 {
-	return atomic_load_explicit(&a->rt.hdr->stopping, memory_order_acquire); /* A2 */
+	return atomic_load_explicit(&a->rt.v.hdr->stopping, memory_order_acquire); /* A2 */
 }
 
 /* Nothing to do: register on the doorbell, re-check, sleep. */

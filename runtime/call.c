@@ -72,7 +72,7 @@ struct shoal__lane_node {
 	uint64_t key;                 /* actor index << 32 | generation */
 	uint32_t lane;
 	uint32_t actor;
-	struct shoal__lane *l;
+	struct shoal__lane_view l;    /* the geometry: this process's copy */
 	struct shoal__actor_slot *slot;
 	pthread_mutex_t lock;         /* this process's producers */
 };
@@ -105,7 +105,7 @@ static bool shoal__lanes_open(struct shoal_runtime *rt)
 		unsigned long size = 64;
 
 		/* A fixed size: no resize, so no liburcu worker thread. */
-		while (size < rt->hdr->max_actors)
+		while (size < rt->v.max_actors)
 			size <<= 1;
 		rt->lanes = cds_lfht_new_flavor(size, size, size, 0,
 						&urcu_bp_flavor, NULL);
@@ -231,9 +231,9 @@ static void shoal__drain_unlock(struct shoal__lane_meta *m)
  * lock is taken and after each peek: the peek's acquire (A1) orders a new
  * owner's take and hook before its records, so a lane given back and
  * taken again meanwhile is never drained as the old one. */
-static bool shoal__lane_still(struct shoal__rt_hdr *h, struct shoal__lane_pos p)
+static bool shoal__lane_still(const struct shoal__rt_view *v, struct shoal__lane_pos p)
 {
-	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
+	struct shoal__lane_meta *m = &v->lmeta[p.lane];
 
 	if (SHOAL__LANE_PHASE(atomic_load_explicit(&m->state, memory_order_acquire)) ==
 	    SHOAL__L_FREE)
@@ -247,16 +247,16 @@ static bool shoal__lane_still(struct shoal__rt_hdr *h, struct shoal__lane_pos p)
 }
 
 /* Fails and consumes every record of the lane (the lock held). */
-static void shoal__drain_records(struct shoal_store *s, struct shoal__rt_hdr *h,
+static void shoal__drain_records(struct shoal_store *s, const struct shoal__rt_view *v,
 				 struct shoal__lane_pos p, int code,
 				 const char *why)
 {
-	struct shoal__lane *l = shoal__lane_at(h, p.lane);
+	struct shoal__lane_view l = shoal__lane_at(v, p.lane);
 	const struct shoal__call_rec *r;
 
-	while ((r = shoal__lane_peek(l)) != NULL && shoal__lane_still(h, p)) {
+	while ((r = shoal__lane_peek(&l)) != NULL && shoal__lane_still(v, p)) {
 		shoal__call_fail(s, r, code, why);
-		shoal__lane_consume(l);
+		shoal__lane_consume(&l);
 	}
 }
 
@@ -266,23 +266,25 @@ static void shoal__drain_records(struct shoal_store *s, struct shoal__rt_hdr *h,
  * letting go; each turn consumes what callers published meanwhile, and a
  * caller publishes into a dead actor's lane at most once (its re-check
  * after the publish): it ends. */
-bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
+bool shoal__lane_drain(struct shoal_store *s, const struct shoal__rt_view *v,
 		       struct shoal__lane_pos p, int code, const char *why)
 {
-	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
+	struct shoal__lane_meta *m = &v->lmeta[p.lane];
 
 	for (;;) {
 		bool still;
 
 		if (!shoal__drain_lock(s, m))
 			return false;
-		still = shoal__lane_still(h, p);
+		still = shoal__lane_still(v, p);
 		if (still)
-			shoal__drain_records(s, h, p, code, why);
+			shoal__drain_records(s, v, p, code, why);
 		shoal__drain_unlock(m);
 		if (!still)
 			return false;
-		if (!shoal__lane_len(shoal__lane_at(h, p.lane)))
+		struct shoal__lane_view l = shoal__lane_at(v, p.lane);
+
+		if (!shoal__lane_len(&l))
 			return true;
 	}
 }
@@ -291,19 +293,19 @@ bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
  * slot a), both under its drain lock, so that no other drainer is still
  * at work on it when a new owner takes it.  False (nothing done) if a
  * live process holds the lock or the lane is not the one meant. */
-bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+bool shoal__lane_drain_free(struct shoal_store *s, const struct shoal__rt_view *v,
 			    struct shoal__lane_pos p, struct shoal__actor_slot *a,
 			    int code, const char *why)
 {
-	struct shoal__lane_meta *m = &shoal__lane_metas(h)[p.lane];
+	struct shoal__lane_meta *m = &v->lmeta[p.lane];
 	bool still;
 
 	if (!shoal__drain_lock(s, m))
 		return false;
-	still = shoal__lane_still(h, p);
+	still = shoal__lane_still(v, p);
 	if (still) {
-		shoal__drain_records(s, h, p, code, why);
-		shoal__lane_free(s, h, a, p.lane);
+		shoal__drain_records(s, v, p, code, why);
+		shoal__lane_free(s, v, a, p.lane);
 	}
 	shoal__drain_unlock(m);
 	return still;
@@ -312,10 +314,10 @@ bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
 /* Unhooks lane i from its actor and gives it back to the pool.  Only with
  * no consumer left: the actor's own process, or an actor that is dead
  * (then under the drain lock, which the caller holds). */
-void shoal__lane_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+void shoal__lane_free(struct shoal_store *s, const struct shoal__rt_view *v,
 		      struct shoal__actor_slot *a, uint32_t i)
 {
-	_Atomic uint32_t *state = &shoal__lane_metas(h)[i].state;
+	_Atomic uint32_t *state = &v->lmeta[i].state;
 	uint32_t st = atomic_load_explicit(state, memory_order_relaxed);
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
@@ -340,7 +342,7 @@ static void shoal__lane_close(struct shoal_runtime *rt, uint32_t i)
 	uint32_t me = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 	uint32_t st = SHOAL__LANE_ST(SHOAL__L_OWNED, me);
 
-	atomic_compare_exchange_strong_explicit(&shoal__lane_metas(rt->hdr)[i].state,
+	atomic_compare_exchange_strong_explicit(&rt->v.lmeta[i].state,
 						&st, SHOAL__LANE_ST(SHOAL__L_CLOSED, me),
 						memory_order_release,
 						memory_order_relaxed);
@@ -348,12 +350,12 @@ static void shoal__lane_close(struct shoal_runtime *rt, uint32_t i)
 
 /* True if lane i is hooked into actor slot `actor` (read from the
  * segment: bounds-checked). */
-static bool shoal__lane_hooked_in(struct shoal__rt_hdr *h, uint32_t actor,
+static bool shoal__lane_hooked_in(const struct shoal__rt_view *v, uint32_t actor,
 				  uint32_t i)
 {
-	struct shoal__actor_slot *a = shoal__act_slots(h);
+	struct shoal__actor_slot *a = v->actors;
 
-	if (actor >= h->max_actors)
+	if (actor >= v->max_actors)
 		return false;
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++)
 		if (atomic_load_explicit(&a[actor].lanes[k], memory_order_acquire) ==
@@ -363,10 +365,10 @@ static bool shoal__lane_hooked_in(struct shoal__rt_hdr *h, uint32_t actor,
 }
 
 /* True if lane i is hooked into any actor slot. */
-static bool shoal__lane_hooked(struct shoal__rt_hdr *h, uint32_t i)
+static bool shoal__lane_hooked(const struct shoal__rt_view *v, uint32_t i)
 {
-	for (uint32_t s = 0; s < h->max_actors; s++)
-		if (shoal__lane_hooked_in(h, s, i))
+	for (uint32_t s = 0; s < v->max_actors; s++)
+		if (shoal__lane_hooked_in(v, s, i))
 			return true;
 	return false;
 }
@@ -379,11 +381,11 @@ static bool shoal__lane_hooked(struct shoal__rt_hdr *h, uint32_t i)
  * hook; a lane still hooked is left to the paths that drain hooked lanes
  * (the actor's sweep, unhook_gone).
  */
-void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h)
+void shoal__lanes_sweep_lost(struct shoal_store *s, const struct shoal__rt_view *v)
 {
-	struct shoal__lane_meta *m = shoal__lane_metas(h);
+	struct shoal__lane_meta *m = v->lmeta;
 
-	for (uint32_t i = 0; i < h->max_lanes; i++) {
+	for (uint32_t i = 0; i < v->max_lanes; i++) {
 		uint32_t st = atomic_load_explicit(&m[i].state, memory_order_acquire);
 
 		/* Cheapest first: a lane in use is hooked into the actor its
@@ -391,9 +393,9 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h)
 		 * (a read of /proc); the record may be stale only for a
 		 * taker that died before it wrote it. */
 		if (SHOAL__LANE_PHASE(st) == SHOAL__L_FREE ||
-		    shoal__lane_hooked_in(h, m[i].actor, i) ||
+		    shoal__lane_hooked_in(v, m[i].actor, i) ||
 		    !shoal__creator24_gone(s, SHOAL__LANE_TAKER(st)) ||
-		    shoal__lane_hooked(h, i))
+		    shoal__lane_hooked(v, i))
 			continue;
 		atomic_compare_exchange_strong_explicit(&m[i].state, &st, SHOAL__L_FREE,
 							memory_order_release,
@@ -405,10 +407,10 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h)
 static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 			    uint32_t *out)
 {
-	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+	struct shoal__lane_meta *m = rt->v.lmeta;
 	uint32_t me = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 
-	for (uint32_t i = 0; i < rt->hdr->max_lanes; i++) {
+	for (uint32_t i = 0; i < rt->v.max_lanes; i++) {
 		uint32_t st = SHOAL__L_FREE;
 
 		if (atomic_load_explicit(&m[i].state, memory_order_relaxed) != st ||
@@ -423,8 +425,8 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 		m[i].owner = shoal__store_creator(rt->store);
 		m[i].actor = a.index;
 		m[i].actor_gen = a.generation;
-		shoal__lane_init(shoal__lane_at(rt->hdr, i), rt->hdr->lane_capacity,
-				 SHOAL__CALL_SIZE);
+		shoal__lane_init(shoal__lane_at(&rt->v, i).ring,
+				 rt->v.lane_capacity, SHOAL__CALL_SIZE);
 		*out = i;
 		return 0;
 	}
@@ -448,10 +450,10 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 		SHOAL__CRASH(rt->store, LANE_HOOKED);
 		if (!shoal__actor_gone(a, h.generation))
 			return 0;
-		shoal__lane_free(rt->store, rt->hdr, a, i);
+		shoal__lane_free(rt->store, &rt->v, a, i);
 		return SHOAL_EACTORDIED;
 	}
-	atomic_store_explicit(&shoal__lane_metas(rt->hdr)[i].state, SHOAL__L_FREE,
+	atomic_store_explicit(&rt->v.lmeta[i].state, SHOAL__L_FREE,
 			      memory_order_release);
 	return -ENOSPC;
 }
@@ -459,7 +461,7 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 /* A new lane and its node; under lane_lock, outside any read section. */
 static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
 {
-	struct shoal__actor_slot *slot = &shoal__act_slots(rt->hdr)[a.index];
+	struct shoal__actor_slot *slot = &rt->v.actors[a.index];
 	uint64_t key = shoal__lane_key(a);
 	struct shoal__lane_node *n;
 	uint32_t i;
@@ -483,7 +485,7 @@ static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
 		return rc;
 	}
 	*n = (struct shoal__lane_node){.key = key, .lane = i, .actor = a.index,
-				       .l = shoal__lane_at(rt->hdr, i), .slot = slot};
+				       .l = shoal__lane_at(&rt->v, i), .slot = slot};
 	pthread_mutex_init(&n->lock, NULL);
 	cds_lfht_node_init(&n->node);
 	SHOAL__RCU_PUBLISHED(&n->node);
@@ -509,7 +511,7 @@ static void shoal__lane_give_back(struct shoal_runtime *rt,
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__GIVE_BACK_MS);
 	struct shoal__lane_pos p = {.lane = n->lane};
 
-	while (!shoal__lane_drain_free(rt->store, rt->hdr, p, n->slot,
+	while (!shoal__lane_drain_free(rt->store, &rt->v, p, n->slot,
 				       SHOAL_EACTORDIED, "actor died")) {
 		if (shoal__deadline_passed(d)) {
 			shoal__lane_close(rt, n->lane);
@@ -572,7 +574,7 @@ static int shoal__call_reserve(struct shoal__lane_node *n, uint32_t gen,
 {
 	if (shoal__actor_gone(n->slot, gen))
 		return SHOAL_EACTORDIED;
-	*rec = shoal__lane_reserve(n->l);
+	*rec = shoal__lane_reserve(&n->l);
 	return *rec ? 0 : SHOAL__LANE_FULL;
 }
 
@@ -580,7 +582,8 @@ static int shoal__call_reserve(struct shoal__lane_node *n, uint32_t gen,
  * consumes any more (a corrupt one) still lets the death check run.  The
  * lane's memory is the segment's: it stays mapped even if the lane is
  * given back meanwhile (then the wait just ends). */
-static int shoal__call_wait_room(struct shoal_runtime *rt, struct shoal__lane *l,
+static int shoal__call_wait_room(struct shoal_runtime *rt,
+				 const struct shoal__lane_view *l,
 				 struct shoal__later *later)
 {
 	struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
@@ -679,7 +682,7 @@ static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_nod
 	struct shoal__lane_pos p = {.lane = n->lane};
 
 	if (shoal__actor_gone(n->slot, gen))
-		shoal__lane_drain(rt->store, rt->hdr, p, SHOAL_EACTORDIED,
+		shoal__lane_drain(rt->store, &rt->v, p, SHOAL_EACTORDIED,
 				  "actor died");
 	shoal__rt_call_published(rt, n->lane); /* the runtime's end: E2 of end.c */
 }
@@ -700,7 +703,7 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 	}
 	shoal__call_encode(rt, c, rec);
 	SHOAL__CRASH(rt->store, CALL_WRITTEN);
-	shoal__lane_publish(n->l, &n->slot->doorbell);
+	shoal__lane_publish(&n->l, &n->slot->doorbell);
 	SHOAL__CRASH(rt->store, CALL_PUBLISHED);
 	shoal__call_recheck(rt, n, a.generation);
 	return 0;
@@ -712,10 +715,10 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
 {
 	const struct shoal__act_class *k;
 
-	if (!rt || a.magic != SHOAL_ACTOR_MAGIC || a.index >= rt->hdr->max_actors ||
-	    a.klass >= rt->hdr->nclasses || !a.generation)
+	if (!rt || a.magic != SHOAL_ACTOR_MAGIC || a.index >= rt->v.max_actors ||
+	    a.klass >= rt->v.nclasses || !a.generation)
 		return -EINVAL;
-	k = &shoal__act_classes(rt->hdr)[a.klass];
+	k = &rt->v.classes[a.klass];
 	if (method < 0 || (uint32_t)method >= k->nmethods ||
 	    num_returns > SHOAL_MAX_RETURNS)
 		return -EINVAL;
@@ -730,7 +733,7 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
 static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
 			    struct shoal__later *d,
 			    struct shoal__call *c, bool *missing,
-			    struct shoal__lane **full)
+			    struct shoal__lane_view *full)
 {
 	struct shoal__lane_node *n;
 	int rc;
@@ -758,7 +761,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
 	struct shoal__call c; /* not zeroed: most of it is argument room */
 	struct shoal__later d;
-	struct shoal__lane *full = NULL;
+	struct shoal__lane_view full = {0};
 	bool missing;
 	int rc;
 
@@ -785,7 +788,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	for (;;) {
 		rc = shoal__call_once(rt, actor, &d, &c, &missing, &full);
 		if (rc == SHOAL__LANE_FULL) {
-			rc = shoal__call_wait_room(rt, full, &d);
+			rc = shoal__call_wait_room(rt, &full, &d);
 			if (!rc) /* a slice passed: an actor that never consumes */
 				rc = shoal__rt_ended(rt);
 		}

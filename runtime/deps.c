@@ -60,10 +60,10 @@ bool shoal__dep_is_ref(uint32_t ref)
 /* WAITING -> QUEUED, then one push into the run queue: a full queue
  * leaves the record QUEUED with no item, which the fork server's requeue
  * sweep pushes later (never a wait here). */
-static void shoal__dep_queue(struct shoal_store *s, struct shoal__rt_hdr *h,
+static void shoal__dep_queue(struct shoal_store *s, const struct shoal__rt_view *v,
 			     uint32_t idx, uint32_t gen)
 {
-	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	struct shoal__task_rec *t = &v->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
 
@@ -73,16 +73,16 @@ static void shoal__dep_queue(struct shoal_store *s, struct shoal__rt_hdr *h,
 		    memory_order_release, memory_order_relaxed)) /* R3 */
 		return;
 	SHOAL__CRASH(s, DEP_QUEUED);
-	shoal__queue_push_at(shoal__rt_queue(h), &item, 1, &s->crash);
+	shoal__queue_push_at(&v->queue, &item, 1, &s->crash);
 }
 
 /* Clears `bits` of record idx's deps if it is still generation gen's; the
  * clear that leaves nothing queues the task.  acq_rel: the last clearer
  * sees every other clearer's view of its argument (all sealed). */
-static void shoal__dep_clear(struct shoal_store *s, struct shoal__rt_hdr *h,
+static void shoal__dep_clear(struct shoal_store *s, const struct shoal__rt_view *v,
 			     uint32_t idx, uint32_t gen, uint32_t bits)
 {
-	_Atomic uint32_t *deps = &shoal__rt_tasks(h)[idx].deps;
+	_Atomic uint32_t *deps = &v->tasks[idx].deps;
 	uint32_t d = atomic_load_explicit(deps, memory_order_relaxed), n;
 
 	do {
@@ -93,7 +93,7 @@ static void shoal__dep_clear(struct shoal_store *s, struct shoal__rt_hdr *h,
 							memory_order_acq_rel,
 							memory_order_relaxed));
 	if (!(n & SHOAL__DEP_WAITS))
-		shoal__dep_queue(s, h, idx, gen);
+		shoal__dep_queue(s, v, idx, gen);
 }
 
 /* Argument i of record t (nargs, args of the record) as a ref. */
@@ -110,22 +110,30 @@ static bool shoal__dep_arg_ref(const struct shoal__task_rec *t, uint32_t i,
 	return true;
 }
 
-/* The runtime region of a store, checked (another process wrote it). */
-static struct shoal__rt_hdr *shoal__dep_region(struct shoal_store *s)
+/* The runtime's view of a store's region: the one its runtime set at
+ * bind, or, for a handle no runtime opened (a store-only program sealing
+ * an argument), one opened into *tmp from the header now, checked.  NULL
+ * if there is no valid region. */
+static const struct shoal__rt_view *shoal__dep_region(struct shoal_store *s,
+						      struct shoal__rt_view *tmp)
 {
 	uint64_t size;
-	struct shoal__rt_hdr *h = shoal__store_ext(s, &size);
+	void *region;
 
-	return h && shoal__rt_region_check(h, size) == 0 ? h : NULL;
+	if (s->ext_view)
+		return s->ext_view;
+	region = shoal__store_ext(s, &size);
+	return region && shoal__rt_view_open(tmp, region, size) == 0 ? tmp : NULL;
 }
 
 /* store/waiters.c's bound on the task nodes of one stack: every argument
  * of every record (SHOAL__DEP_REF has 4 bits for the argument). */
 uint64_t shoal__dep_max_refs(struct shoal_store *s)
 {
-	struct shoal__rt_hdr *h = shoal__dep_region(s);
+	struct shoal__rt_view tmp;
+	const struct shoal__rt_view *v = shoal__dep_region(s, &tmp);
 
-	return h ? (uint64_t)h->max_tasks * 16 : 0;
+	return v ? (uint64_t)v->max_tasks * 16 : 0;
 }
 
 /* store/waiters.c, draining the closed stack of object `id`: resolves
@@ -133,31 +141,32 @@ uint64_t shoal__dep_max_refs(struct shoal_store *s)
  * arg) and returns the next reference of the stack (0 ends it). */
 uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id)
 {
-	struct shoal__rt_hdr *h = shoal__dep_region(s);
+	struct shoal__rt_view tmp;
+	const struct shoal__rt_view *v = shoal__dep_region(s, &tmp);
 	uint32_t idx = (ref & ~SHOAL__DEP_BIT) >> 4, arg = ref & 0xfu, next;
 	struct shoal__task_rec *t;
 	shoal_id want;
 	uint64_t st;
 
-	if (!h || idx >= h->max_tasks)
+	if (!v || idx >= v->max_tasks)
 		return 0;
-	t = &shoal__rt_tasks(h)[idx];
+	t = &v->tasks[idx];
 	/* Read before resolving: once queued, the record may be reused. */
 	next = atomic_load_explicit(&t->dep_next[arg], memory_order_acquire);
 	/* Acquire: a WAITING record's arguments are the submitter's (R3). */
 	st = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (SHOAL__TASK_PHASE(st) == SHOAL__T_WAITING &&
 	    shoal__dep_arg_ref(t, arg, &want) && shoal_id_eq(want, id))
-		shoal__dep_clear(s, h, idx, SHOAL__TASK_GEN(st), 1u << arg);
+		shoal__dep_clear(s, v, idx, SHOAL__TASK_GEN(st), 1u << arg);
 	return next;
 }
 
 /* One WAITING record: the bits of its settled arguments, and the guard of
  * a dead submitter. */
 static void shoal__deps_sweep_one(struct shoal_store *s,
-				  struct shoal__rt_hdr *h, uint32_t idx)
+				  const struct shoal__rt_view *v, uint32_t idx)
 {
-	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	struct shoal__task_rec *t = &v->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 	uint32_t gen = SHOAL__TASK_GEN(st), d, clear = 0;
 	shoal_id id;
@@ -174,26 +183,26 @@ static void shoal__deps_sweep_one(struct shoal_store *s,
 	if ((d & SHOAL__DEP_GUARD) && shoal__creator_gone(s, t->submitter))
 		clear |= SHOAL__DEP_GUARD;
 	if (clear)
-		shoal__dep_clear(s, h, idx, gen, clear);
+		shoal__dep_clear(s, v, idx, gen, clear);
 }
 
-void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h)
+void shoal__deps_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 {
-	uint32_t top = shoal__task_top(h);
+	uint32_t top = shoal__task_top(v);
 
 	for (uint32_t i = 0; i < top; i++)
-		shoal__deps_sweep_one(s, h, i);
+		shoal__deps_sweep_one(s, v, i);
 }
 
 /* The reference after task node ref in a waiter stack, without
  * resolving anything (nested.c reads stacks); 0 for a bad node. */
-uint32_t shoal__dep_peek_next(struct shoal__rt_hdr *h, uint32_t ref)
+uint32_t shoal__dep_peek_next(const struct shoal__rt_view *v, uint32_t ref)
 {
 	uint32_t idx = (ref & ~SHOAL__DEP_BIT) >> 4, arg = ref & 0xfu;
 
-	if (idx >= h->max_tasks)
+	if (idx >= v->max_tasks)
 		return 0;
-	return atomic_load_explicit(&shoal__rt_tasks(h)[idx].dep_next[arg],
+	return atomic_load_explicit(&v->tasks[idx].dep_next[arg],
 				    memory_order_acquire);
 }
 
@@ -202,7 +211,7 @@ uint32_t shoal__dep_peek_next(struct shoal__rt_hdr *h, uint32_t ref)
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 		     const struct shoal_args *args)
 {
-	struct shoal__task_rec *t = &rt->tasks[idx];
+	struct shoal__task_rec *t = &rt->v.tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t gen = SHOAL__TASK_GEN(st), waits = SHOAL__DEP_GUARD;
 
@@ -221,7 +230,7 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 			continue;
 		if (!shoal__waiters_push_dep(rt->store, args->a[i].ref,
 					     SHOAL__DEP_REF(idx, i), &t->dep_next[i]))
-			shoal__dep_clear(rt->store, rt->hdr, idx, gen, 1u << i); /* settled */
+			shoal__dep_clear(rt->store, &rt->v, idx, gen, 1u << i); /* settled */
 	}
-	shoal__dep_clear(rt->store, rt->hdr, idx, gen, SHOAL__DEP_GUARD);
+	shoal__dep_clear(rt->store, &rt->v, idx, gen, SHOAL__DEP_GUARD);
 }

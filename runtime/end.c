@@ -3,7 +3,7 @@
  * runtime/end.c - the ends of a runtime's life: shutdown, the driver's
  * death, the fork server's death.
  *
- * A runtime ends once (hdr->ended, E1): with SHOAL_ESTOPPED when its
+ * A runtime ends once (v->hdr->ended, E1): with SHOAL_ESTOPPED when its
  * driver shuts it down or dies (the driver, or the fork server, stores
  * it), with SHOAL_EFORKSERVERDIED when the fork server dies first
  * (whoever finds it dead stores it).  From then on a submit, a call, an
@@ -12,7 +12,7 @@
  * that no process will ever do.
  *
  * Finding the fork server dead.  It holds a robust mutex of the region
- * (hdr->fs_alive) from its start to its exit and never unlocks it: when it
+ * (v->hdr->fs_alive) from its start to its exit and never unlocks it: when it
  * dies, whatever kills it, the kernel marks the mutex OWNER_DIED (its
  * robust list), and a trylock tells: EBUSY while it lives.  No pid, no
  * /proc, no timeout, no system call.  Cheaper still, and what every
@@ -97,9 +97,9 @@ int shoal__rt_fs_alive_init(struct shoal__rt_hdr *h)
 	return -rc;
 }
 
-int shoal__rt_fs_hold(struct shoal__rt_hdr *h)
+int shoal__rt_fs_hold(const struct shoal__rt_view *v)
 {
-	int rc = pthread_mutex_lock(&h->fs_alive);
+	int rc = pthread_mutex_lock(&v->hdr->fs_alive);
 
 	/* EOWNERDEAD: an earlier fork server of this region died (it is
 	 * ours now, but the runtime it served is over). */
@@ -108,12 +108,12 @@ int shoal__rt_fs_hold(struct shoal__rt_hdr *h)
 
 /* True while the futex word names the fork server as its live owner.  A
  * load, so the line stays shared among the probers. */
-static bool shoal__fs_word_alive(struct shoal__rt_hdr *h)
+static bool shoal__fs_word_alive(const struct shoal__rt_view *v)
 {
 #ifdef __GLIBC__
-	uint32_t w = (uint32_t)__atomic_load_n(&h->fs_alive.__data.__lock,
+	uint32_t w = (uint32_t)__atomic_load_n(&v->hdr->fs_alive.__data.__lock,
 					       __ATOMIC_ACQUIRE);
-	int32_t fs = atomic_load_explicit(&h->fs_pid, memory_order_relaxed);
+	int32_t fs = atomic_load_explicit(&v->hdr->fs_pid, memory_order_relaxed);
 
 	return fs > 0 && (w & (FUTEX_TID_MASK | FUTEX_OWNER_DIED)) == (uint32_t)fs;
 #else
@@ -122,36 +122,36 @@ static bool shoal__fs_word_alive(struct shoal__rt_hdr *h)
 #endif
 }
 
-bool shoal__rt_fs_dead(struct shoal__rt_hdr *h)
+bool shoal__rt_fs_dead(const struct shoal__rt_view *v)
 {
 	int rc;
 
-	if (atomic_load_explicit(&h->fs_gone, memory_order_acquire))
+	if (atomic_load_explicit(&v->hdr->fs_gone, memory_order_acquire))
 		return true;
-	if (shoal__fs_word_alive(h))
+	if (shoal__fs_word_alive(v))
 		return false;
-	rc = pthread_mutex_trylock(&h->fs_alive);
+	rc = pthread_mutex_trylock(&v->hdr->fs_alive);
 	if (rc == EBUSY)
 		return false;
 	if (rc == 0) { /* not taken yet: no fork server started */
-		pthread_mutex_unlock(&h->fs_alive);
+		pthread_mutex_unlock(&v->hdr->fs_alive);
 		return false;
 	}
 	/* EOWNERDEAD, ENOTRECOVERABLE, or a corrupt mutex: said once, kept. */
-	atomic_store_explicit(&h->fs_gone, 1, memory_order_release);
+	atomic_store_explicit(&v->hdr->fs_gone, 1, memory_order_release);
 	if (rc == EOWNERDEAD) /* left inconsistent */
-		pthread_mutex_unlock(&h->fs_alive);
+		pthread_mutex_unlock(&v->hdr->fs_alive);
 	return true;
 }
 
-int shoal__rt_end(struct shoal__rt_hdr *h, int code)
+int shoal__rt_end(const struct shoal__rt_view *v, int code)
 {
 	int32_t open = 0;
 
-	atomic_compare_exchange_strong_explicit(&h->ended, &open, code,
+	atomic_compare_exchange_strong_explicit(&v->hdr->ended, &open, code,
 						memory_order_seq_cst,
 						memory_order_acquire); /* E1 */
-	return atomic_load_explicit(&h->ended, memory_order_acquire);
+	return atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
 }
 
 /* A process of the runtime's that may still run: its live store slot by
@@ -180,16 +180,16 @@ static bool shoal__pid_alive(struct shoal_store *s, int32_t pid, uint64_t start)
 }
 
 /* Any worker, actor or fork server process still alive. */
-static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h,
-				  uint32_t max_workers)
+static bool shoal__children_alive(struct shoal_store *s,
+				  const struct shoal__rt_view *v)
 {
-	struct shoal__rt_worker *w = shoal__rt_workers(h);
-	struct shoal__actor_slot *a = shoal__act_slots(h);
+	struct shoal__rt_worker *w = v->workers;
+	struct shoal__actor_slot *a = v->actors;
 
-	if (shoal__pid_alive(s, atomic_load_explicit(&h->fs_pid, memory_order_relaxed),
+	if (shoal__pid_alive(s, atomic_load_explicit(&v->hdr->fs_pid, memory_order_relaxed),
 			     0))
 		return true;
-	for (uint32_t i = 0; i < max_workers; i++) {
+	for (uint32_t i = 0; i < v->max_workers; i++) {
 		uint32_t st = atomic_load_explicit(&w[i].state, memory_order_acquire);
 		/* Acquire: the start time stored before it (forkserver.c). */
 		int32_t pid = atomic_load_explicit(&w[i].pid, memory_order_acquire);
@@ -199,7 +199,7 @@ static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h
 					     &w[i].start, memory_order_relaxed)))
 			return true;
 	}
-	for (uint32_t i = 0; i < h->max_actors; i++) {
+	for (uint32_t i = 0; i < v->max_actors; i++) {
 		int32_t pid = atomic_load_explicit(&a[i].pid, memory_order_acquire);
 
 		if (shoal__pid_alive(s, pid, atomic_load_explicit(
@@ -213,13 +213,13 @@ static bool shoal__children_alive(struct shoal_store *s, struct shoal__rt_hdr *h
  * killed (PR_SET_PDEATHSIG, or the fork server's SIGKILL) and the kernel
  * is tearing them down; a bounded poll, since nothing wakes us when a
  * process that is not our child exits.  False at the bound. */
-static bool shoal__children_gone(struct shoal_store *s, struct shoal__rt_hdr *h,
-				 uint32_t max_workers)
+static bool shoal__children_gone(struct shoal_store *s,
+				 const struct shoal__rt_view *v)
 {
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__SWEEP_WAIT_MS);
 	struct timespec tick = {0, 1000000};
 
-	while (shoal__children_alive(s, h, max_workers)) {
+	while (shoal__children_alive(s, v)) {
 		if (shoal__deadline_passed(d))
 			return false;
 		nanosleep(&tick, NULL);
@@ -236,10 +236,10 @@ static const char *shoal__end_why(int code)
 /* Claims task record idx for the sweep (of generation gen, unless gen is
  * UINT32_MAX; a RUNNING record only if `running`): true if it is the
  * sweep's now (claimed here or before: a sweeper killed half-way). */
-static bool shoal__sweep_claim(struct shoal__rt_hdr *h, uint32_t idx,
+static bool shoal__sweep_claim(const struct shoal__rt_view *v, uint32_t idx,
 			       uint32_t gen, bool running)
 {
-	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	struct shoal__task_rec *t = &v->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
 	for (;;) {
@@ -258,7 +258,7 @@ static bool shoal__sweep_claim(struct shoal__rt_hdr *h, uint32_t idx,
 			    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING,
 					      SHOAL__TASK_SWEPT),
 			    memory_order_acq_rel, memory_order_acquire)) {
-			atomic_fetch_add_explicit(&h->tasks_failed, 1,
+			atomic_fetch_add_explicit(&v->hdr->tasks_failed, 1,
 						  memory_order_relaxed);
 			return true;
 		}
@@ -267,10 +267,10 @@ static bool shoal__sweep_claim(struct shoal__rt_hdr *h, uint32_t idx,
 
 /* Writes the code into each return of a claimed record (each is written
  * once: fill_error finds it sealed the second time). */
-static void shoal__sweep_fail(struct shoal_store *s, struct shoal__rt_hdr *h,
+static void shoal__sweep_fail(struct shoal_store *s, const struct shoal__rt_view *v,
 			      uint32_t idx, int code)
 {
-	struct shoal__task_rec *t = &shoal__rt_tasks(h)[idx];
+	struct shoal__task_rec *t = &v->tasks[idx];
 	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 1;
 
 	for (uint32_t i = 0; i < n; i++)
@@ -287,57 +287,56 @@ static void shoal__sweep_fail(struct shoal_store *s, struct shoal__rt_hdr *h,
  * raised it before its publish, so a record above it is one whose
  * submitter sees the sweep begun.
  */
-void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h,
-		     uint32_t max_workers)
+void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 {
-	struct shoal__lane_meta *m = shoal__lane_metas(h);
-	int code = atomic_load_explicit(&h->ended, memory_order_acquire);
+	struct shoal__lane_meta *m = v->lmeta;
+	int code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
 	uint32_t top;
 
-	if (!code || !shoal__children_gone(s, h, max_workers))
+	if (!code || !shoal__children_gone(s, v))
 		return;
 	shoal_store_reap(s);
-	atomic_store_explicit(&h->sweep, 1, memory_order_seq_cst); /* E2 */
+	atomic_store_explicit(&v->hdr->sweep, 1, memory_order_seq_cst); /* E2 */
 	atomic_thread_fence(memory_order_seq_cst);
-	top = shoal__task_top(h);
+	top = shoal__task_top(v);
 	for (uint32_t i = 0; i < top; i++)
-		shoal__sweep_claim(h, i, UINT32_MAX, true);
+		shoal__sweep_claim(v, i, UINT32_MAX, true);
 	SHOAL__CRASH(s, SWEEP_CLAIMED);
 	for (uint32_t i = 0; i < top; i++) {
-		uint64_t st = atomic_load_explicit(&shoal__rt_tasks(h)[i].state,
+		uint64_t st = atomic_load_explicit(&v->tasks[i].state,
 						   memory_order_acquire);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
 		    SHOAL__TASK_OWNER(st) == SHOAL__TASK_SWEPT)
-			shoal__sweep_fail(s, h, i, code);
+			shoal__sweep_fail(s, v, i, code);
 	}
 	SHOAL__CRASH(s, SWEEP_FAILED);
-	for (uint32_t i = 0; i < h->max_lanes; i++) {
+	for (uint32_t i = 0; i < v->max_lanes; i++) {
 		uint32_t st = SHOAL__LANE_PHASE(
 			atomic_load_explicit(&m[i].state, memory_order_acquire));
 
 		if (st == SHOAL__L_OWNED || st == SHOAL__L_CLOSED)
-			shoal__lane_drain(s, h, (struct shoal__lane_pos){.lane = i},
+			shoal__lane_drain(s, v, (struct shoal__lane_pos){.lane = i},
 					  code, shoal__end_why(code));
 	}
 	SHOAL__CRASH(s, SWEEP_DRAINED);
-	atomic_store_explicit(&h->sweep, 2, memory_order_release);
+	atomic_store_explicit(&v->hdr->sweep, 2, memory_order_release);
 }
 
 int shoal__rt_ended(struct shoal_runtime *rt)
 {
-	struct shoal__rt_hdr *h = rt->hdr;
-	int code = atomic_load_explicit(&h->ended, memory_order_acquire); /* E1 */
+	const struct shoal__rt_view *v = &rt->v;
+	int code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire); /* E1 */
 
 	if (!code) {
-		if (!shoal__rt_fs_dead(h))
+		if (!shoal__rt_fs_dead(v))
 			return 0;
-		code = shoal__rt_end(h, SHOAL_EFORKSERVERDIED);
+		code = shoal__rt_end(v, SHOAL_EFORKSERVERDIED);
 	}
 	/* Nobody else sweeps once the fork server is gone. */
-	if (atomic_load_explicit(&h->sweep, memory_order_acquire) != 2 &&
-	    shoal__rt_fs_dead(h))
-		shoal__rt_sweep(rt->store, h, rt->max_workers);
+	if (atomic_load_explicit(&v->hdr->sweep, memory_order_acquire) != 2 &&
+	    shoal__rt_fs_dead(v))
+		shoal__rt_sweep(rt->store, v);
 	return code;
 }
 
@@ -345,27 +344,27 @@ int shoal__rt_ended(struct shoal_runtime *rt)
  * published, fails it itself if a sweep began and may have missed it. */
 void shoal__rt_task_published(struct shoal_runtime *rt, uint32_t idx, uint32_t gen)
 {
-	struct shoal__rt_hdr *h = rt->hdr;
+	const struct shoal__rt_view *v = &rt->v;
 
 	atomic_thread_fence(memory_order_seq_cst); /* E2 */
-	if (!atomic_load_explicit(&h->sweep, memory_order_relaxed))
+	if (!atomic_load_explicit(&v->hdr->sweep, memory_order_relaxed))
 		return;
-	if (shoal__sweep_claim(h, idx, gen, false))
-		shoal__sweep_fail(rt->store, h, idx,
-				  atomic_load_explicit(&h->ended, memory_order_acquire));
+	if (shoal__sweep_claim(v, idx, gen, false))
+		shoal__sweep_fail(rt->store, v, idx,
+				  atomic_load_explicit(&v->hdr->ended, memory_order_acquire));
 }
 
 /* E2, the caller's half: after its publish (whose doorbell signal began
  * with a seq_cst fence), drains its own lane if a sweep began. */
 void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane)
 {
-	struct shoal__rt_hdr *h = rt->hdr;
+	const struct shoal__rt_view *v = &rt->v;
 	int code;
 
-	if (!atomic_load_explicit(&h->sweep, memory_order_relaxed))
+	if (!atomic_load_explicit(&v->hdr->sweep, memory_order_relaxed))
 		return;
-	code = atomic_load_explicit(&h->ended, memory_order_acquire);
-	shoal__lane_drain(rt->store, h, (struct shoal__lane_pos){.lane = lane}, code,
+	code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
+	shoal__lane_drain(rt->store, v, (struct shoal__lane_pos){.lane = lane}, code,
 			  shoal__end_why(code));
 }
 

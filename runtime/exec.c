@@ -226,7 +226,7 @@ static void shoal__return_error(struct shoal_task *t, uint32_t i)
  * has retries left (RUNNING -> QUEUED; the re-queue sweep pushes it),
  * else fails (every return not sealed yet becomes a WORKERDIED error) and
  * its record is freed. */
-static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
+static void shoal__fail_running(struct shoal_store *s, const struct shoal__rt_view *v,
 				struct shoal__task_rec *t, uint32_t idx,
 				const char *why)
 {
@@ -245,8 +245,8 @@ static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why,
 				  0); /* the fork server never waits for room */
-	atomic_fetch_add_explicit(&h->tasks_failed, 1, memory_order_relaxed);
-	shoal__task_free(s, h, idx);
+	atomic_fetch_add_explicit(&v->hdr->tasks_failed, 1, memory_order_relaxed);
+	shoal__task_free(s, v, idx);
 }
 
 /*
@@ -258,17 +258,17 @@ static void shoal__fail_running(struct shoal_store *s, struct shoal__rt_hdr *h,
  * cap (a corrupt table) are left as they are.  Bounded: one pass over the
  * queue's cells and one over the task table, no wait.
  */
-uint32_t shoal__exec_dead_worker_scan(struct shoal__rt_hdr *h, uint32_t worker,
+uint32_t shoal__exec_dead_worker_scan(const struct shoal__rt_view *v, uint32_t worker,
 				      uint32_t *running, uint32_t cap)
 {
-	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
-	uint32_t n = 0, top = shoal__task_top(h);
+	struct shoal__task_rec *tasks = v->tasks;
+	uint32_t n = 0, top = shoal__task_top(v);
 
 	/* No `lost` callback: the sweep of settle covers those items (it
 	 * pushes every queued record the queue does not hold), and pushing
 	 * from inside the repair could find the queue full of the very
 	 * cells it has not released yet (queue.h). */
-	shoal__queue_repair(shoal__rt_queue(h), NULL, NULL);
+	shoal__queue_repair(&v->queue, NULL, NULL);
 	for (uint32_t i = 0; i < top && n < cap; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 
@@ -287,7 +287,7 @@ static void shoal__mark_present(void *ctx, uint32_t item)
 
 	if (idx >= r->max_tasks)
 		return;
-	st = atomic_load_explicit(&shoal__rt_tasks(r->hdr)[idx].state,
+	st = atomic_load_explicit(&r->v->tasks[idx].state,
 				  memory_order_relaxed);
 	if ((SHOAL__TASK_GEN(st) & 0xfffu) == SHOAL__ITEM_GEN(item))
 		r->present[idx / 64] |= 1ull << (idx % 64);
@@ -305,15 +305,15 @@ static void shoal__mark_present(void *ctx, uint32_t item)
  */
 void shoal__requeue_sweep(struct shoal__requeue *r)
 {
-	struct shoal__task_rec *tasks = shoal__rt_tasks(r->hdr);
-	uint32_t top = shoal__task_top(r->hdr);
+	struct shoal__task_rec *tasks = r->v->tasks;
+	uint32_t top = shoal__task_top(r->v);
 
 	if (top > r->max_tasks) /* present and later are sized by our copy */
 		top = r->max_tasks;
 
 	memset(r->present, 0, ((r->max_tasks + 63) / 64) * sizeof *r->present);
 	r->nlater = 0;
-	shoal__queue_scan(shoal__rt_queue(r->hdr), shoal__mark_present, r);
+	shoal__queue_scan(&r->v->queue, shoal__mark_present, r);
 	for (uint32_t i = 0; i < top; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 
@@ -333,7 +333,7 @@ void shoal__requeue_retry(struct shoal__requeue *r)
 
 	if (!r->nlater)
 		return;
-	n = shoal__queue_push(shoal__rt_queue(r->hdr), r->later, r->nlater);
+	n = shoal__queue_push(&r->v->queue, r->later, r->nlater);
 	memmove(r->later, r->later + n, (r->nlater - n) * sizeof *r->later);
 	r->nlater -= n;
 }
@@ -342,11 +342,11 @@ void shoal__requeue_retry(struct shoal__requeue *r)
  * again or fail, and every queued record the queue lost is pushed again
  * (what the queue has no room for stays in r->later). */
 void shoal__exec_dead_worker_settle(struct shoal_store *s,
-				    struct shoal__rt_hdr *h, uint32_t worker,
+				    const struct shoal__rt_view *v, uint32_t worker,
 				    const uint32_t *running, uint32_t n,
 				    const char *why, struct shoal__requeue *r)
 {
-	struct shoal__task_rec *tasks = shoal__rt_tasks(h);
+	struct shoal__task_rec *tasks = v->tasks;
 
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t st = atomic_load_explicit(&tasks[running[k]].state,
@@ -355,7 +355,7 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 		/* Only the dead worker moved its records: still RUNNING. */
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
 		    SHOAL__TASK_OWNER(st) == worker + 1)
-			shoal__fail_running(s, h, &tasks[running[k]], running[k], why);
+			shoal__fail_running(s, v, &tasks[running[k]], running[k], why);
 	}
 	shoal__requeue_sweep(r);
 }
@@ -474,9 +474,9 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 	uint64_t st;
 
 	*idx = SHOAL__ITEM_IDX(item);
-	if (item == SHOAL__QUEUE_SKIP || *idx >= rt->hdr->max_tasks)
+	if (item == SHOAL__QUEUE_SKIP || *idx >= rt->v.max_tasks)
 		return false;
-	rec = &rt->tasks[*idx];
+	rec = &rt->v.tasks[*idx];
 	st = atomic_load_explicit(&rec->state, memory_order_relaxed);
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_QUEUED ||
 	    (SHOAL__TASK_GEN(st) & 0xfffu) != SHOAL__ITEM_GEN(item))
@@ -524,7 +524,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	if (!shoal__claim(rt, worker, item, &idx))
 		return;
 	SHOAL__CRASH(rt->store, TASK_CLAIMED);
-	rec = &rt->tasks[idx];
+	rec = &rt->v.tasks[idx];
 	if (rec->fn < rt->reg->n)
 		f = &rt->reg->fns[rec->fn];
 	v = (struct shoal__call_view){
@@ -535,8 +535,8 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	};
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
 	SHOAL__CRASH(rt->store, TASK_RAN);
-	atomic_fetch_add_explicit(rc ? &rt->hdr->tasks_failed : &rt->hdr->tasks_done,
+	atomic_fetch_add_explicit(rc ? &rt->v.hdr->tasks_failed : &rt->v.hdr->tasks_done,
 				  1, memory_order_relaxed);
-	shoal__task_free(rt->store, rt->hdr, idx);
+	shoal__task_free(rt->store, &rt->v, idx);
 	shoal__pending_task_ended(rt->store); /* its submitter may free room */
 }

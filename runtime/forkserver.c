@@ -103,6 +103,7 @@ static void shoal__keep_only(const struct shoal__boot *boot)
 static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 {
 	uint64_t size;
+	void *region;
 	sigset_t chld;
 	int rc;
 
@@ -111,32 +112,28 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	if (rc)
 		return rc;
 	shoal__store_set_role(fs->store, SHOAL__ROLE_FORK_SERVER);
-	fs->hdr = shoal__store_ext(fs->store, &size);
-	rc = shoal__rt_region_check(fs->hdr, size);
+	region = shoal__store_ext(fs->store, &size);
+	rc = shoal__rt_view_open(&fs->v, region, size);
 	if (rc)
 		return rc;
-	/* Checked just now by region_check; never read from the header again. */
-	fs->num_workers = fs->hdr->num_workers;
-	fs->max_workers = fs->hdr->max_workers;
-	fs->max_actors = fs->hdr->max_actors;
-	fs->workers = shoal__rt_workers(fs->hdr);
+	shoal__store_set_ext_view(fs->store, &fs->v);
 	if (shoal__mem_open(&fs->arena))
 		return -ENOMEM;
-	fs->kids = shoal__mem_alloc(fs->arena, fs->max_workers * sizeof *fs->kids);
+	fs->kids = shoal__mem_alloc(fs->arena, fs->v.max_workers * sizeof *fs->kids);
 	fs->act_kids = shoal__mem_alloc(fs->arena,
-					(fs->max_actors + 1) * sizeof *fs->act_kids);
-	fs->backoff_ms = shoal__mem_alloc(fs->arena, fs->max_workers *
+					(fs->v.max_actors + 1) * sizeof *fs->act_kids);
+	fs->backoff_ms = shoal__mem_alloc(fs->arena, fs->v.max_workers *
 							     sizeof *fs->backoff_ms);
-	fs->respawn_at_ms = shoal__mem_alloc(fs->arena, fs->max_workers *
+	fs->respawn_at_ms = shoal__mem_alloc(fs->arena, fs->v.max_workers *
 								sizeof *fs->respawn_at_ms);
 	fs->requeue = (struct shoal__requeue){
-		.hdr = fs->hdr, .max_tasks = fs->hdr->max_tasks,
-		.present = shoal__mem_alloc(fs->arena, ((fs->hdr->max_tasks + 63) / 64) *
+		.v = &fs->v, .max_tasks = fs->v.max_tasks,
+		.present = shoal__mem_alloc(fs->arena, ((fs->v.max_tasks + 63) / 64) *
 							       sizeof(uint64_t)),
 		.later = shoal__mem_alloc(fs->arena,
-					  fs->hdr->max_tasks * sizeof(uint32_t)),
+					  fs->v.max_tasks * sizeof(uint32_t)),
 	};
-	fs->act_fd = shoal__fs_actor_socket(fs->hdr);
+	fs->act_fd = shoal__fs_actor_socket(&fs->v);
 	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -148,10 +145,10 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	    !fs->requeue.later || fs->driver_pidfd < 0 || fs->sigfd < 0 ||
 	    fs->spawn_fd < 0 || fs->act_fd < 0)
 		return -errno ? -errno : -ENOMEM;
-	memset(fs->kids, 0, fs->max_workers * sizeof *fs->kids);
-	memset(fs->backoff_ms, 0, fs->max_workers * sizeof *fs->backoff_ms);
-	memset(fs->respawn_at_ms, 0, fs->max_workers * sizeof *fs->respawn_at_ms);
-	memset(fs->act_kids, 0, (fs->max_actors + 1) * sizeof *fs->act_kids);
+	memset(fs->kids, 0, fs->v.max_workers * sizeof *fs->kids);
+	memset(fs->backoff_ms, 0, fs->v.max_workers * sizeof *fs->backoff_ms);
+	memset(fs->respawn_at_ms, 0, fs->v.max_workers * sizeof *fs->respawn_at_ms);
+	memset(fs->act_kids, 0, (fs->v.max_actors + 1) * sizeof *fs->act_kids);
 	return 0;
 }
 
@@ -186,11 +183,11 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	struct shoal__rt_worker *w;
 	pid_t self = getpid(), pid;
 
-	if (index >= fs->max_workers)
+	if (index >= fs->v.max_workers)
 		return -EINVAL;
 	if (fs->kids[index])
 		return -EBUSY;
-	w = &fs->workers[index];
+	w = &fs->v.workers[index];
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
@@ -198,10 +195,10 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	 * its result read before this process runs again (and reads the
 	 * child's start time from /proc), and a reader of the count must not
 	 * see a result of a worker not counted yet. */
-	atomic_fetch_add_explicit(&fs->hdr->workers_started, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&fs->v.hdr->workers_started, 1, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0) {
-		atomic_fetch_sub_explicit(&fs->hdr->workers_started, 1,
+		atomic_fetch_sub_explicit(&fs->v.hdr->workers_started, 1,
 					  memory_order_relaxed);
 		return -errno;
 	}
@@ -221,7 +218,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 bool shoal__fs_stopping(const struct shoal__fs *fs)
 {
 	return fs->shutting_down ||
-	       atomic_load_explicit(&fs->hdr->stopping, memory_order_acquire);
+	       atomic_load_explicit(&fs->v.hdr->stopping, memory_order_acquire);
 }
 
 static void shoal__fs_describe_death(pid_t pid, int status, char *buf,
@@ -259,7 +256,7 @@ static void shoal__fs_respawn_due(struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms();
 
-	for (uint32_t i = 0; i < fs->max_workers; i++) {
+	for (uint32_t i = 0; i < fs->v.max_workers; i++) {
 		if (!fs->respawn_at_ms[i] || fs->respawn_at_ms[i] > now)
 			continue;
 		fs->respawn_at_ms[i] = 0;
@@ -273,7 +270,7 @@ static int64_t shoal__fs_respawn_in(const struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms(), best = -1;
 
-	for (uint32_t i = 0; i < fs->max_workers; i++) {
+	for (uint32_t i = 0; i < fs->v.max_workers; i++) {
 		int64_t at = fs->respawn_at_ms[i];
 
 		if (at && (best < 0 || at - now < best))
@@ -294,11 +291,11 @@ static void shoal__fs_worker_died(struct shoal__fs *fs, uint32_t i, pid_t pid,
 
 	/* Counted before its task fails: whoever sees the failure sees the
 	 * death counted. */
-	atomic_fetch_add_explicit(&fs->hdr->workers_died, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&fs->v.hdr->workers_died, 1, memory_order_relaxed);
 	shoal__fs_describe_death(pid, status, why, sizeof why);
-	n = shoal__exec_dead_worker_scan(fs->hdr, i, running, SHOAL__DEAD_RUNNING_MAX);
+	n = shoal__exec_dead_worker_scan(&fs->v, i, running, SHOAL__DEAD_RUNNING_MAX);
 	shoal__fs_replace(fs, i, ran);
-	shoal__exec_dead_worker_settle(fs->store, fs->hdr, i, running, n, why,
+	shoal__exec_dead_worker_settle(fs->store, &fs->v, i, running, n, why,
 				       &fs->requeue);
 }
 
@@ -310,13 +307,13 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 
 	if (shoal__fs_actor_exited(fs, pid, status))
 		return;
-	for (uint32_t i = 0; i < fs->max_workers; i++) {
+	for (uint32_t i = 0; i < fs->v.max_workers; i++) {
 		if (fs->kids[i] != pid)
 			continue;
 		fs->kids[i] = 0;
-		state = atomic_load_explicit(&fs->workers[i].state,
+		state = atomic_load_explicit(&fs->v.workers[i].state,
 					     memory_order_acquire);
-		atomic_store_explicit(&fs->workers[i].state, SHOAL__WK_EXITED,
+		atomic_store_explicit(&fs->v.workers[i].state, SHOAL__WK_EXITED,
 				      memory_order_release);
 		shoal_store_reap(fs->store);
 		if (shoal__fs_stopping(fs) ||
@@ -348,19 +345,19 @@ static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < fs->max_workers; i++)
+	for (uint32_t i = 0; i < fs->v.max_workers; i++)
 		n += fs->kids[i] != 0;
-	for (uint32_t i = 0; i < fs->max_actors; i++)
+	for (uint32_t i = 0; i < fs->v.max_actors; i++)
 		n += fs->act_kids[i] != 0;
 	return n;
 }
 
 static void shoal__fs_kill_all(struct shoal__fs *fs)
 {
-	for (uint32_t i = 0; i < fs->max_workers; i++)
+	for (uint32_t i = 0; i < fs->v.max_workers; i++)
 		if (fs->kids[i])
 			kill(fs->kids[i], SIGKILL); /* our own child, by pid */
-	for (uint32_t i = 0; i < fs->max_actors; i++)
+	for (uint32_t i = 0; i < fs->v.max_actors; i++)
 		if (fs->act_kids[i])
 			kill(fs->act_kids[i], SIGKILL);
 }
@@ -374,9 +371,9 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 	struct pollfd p = {.fd = fs->sigfd, .events = POLLIN};
 
 	fs->shutting_down = true;
-	shoal__rt_end(fs->hdr, SHOAL_ESTOPPED);
-	atomic_store_explicit(&fs->hdr->stopping, 1, memory_order_release); /* R2 */
-	shoal__rt_wake_workers(fs->hdr);
+	shoal__rt_end(&fs->v, SHOAL_ESTOPPED);
+	atomic_store_explicit(&fs->v.hdr->stopping, 1, memory_order_release); /* R2 */
+	shoal__rt_wake_workers(&fs->v);
 	while (shoal__fs_live_kids(fs) && !shoal__deadline_passed(d)) {
 		poll(&p, 1, 50);
 		shoal__fs_reap_children(fs, false);
@@ -384,7 +381,7 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 	shoal__fs_kill_all(fs);
 	while (shoal__fs_live_kids(fs)) /* SIGKILLed children: it ends */
 		shoal__fs_reap_children(fs, true);
-	shoal__rt_sweep(fs->store, fs->hdr, fs->max_workers);
+	shoal__rt_sweep(fs->store, &fs->v);
 }
 
 _Noreturn static void shoal__fs_driver_gone(struct shoal__fs *fs)
@@ -430,12 +427,12 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 	uint64_t n;
 
 	if (read(fs->spawn_fd, &n, sizeof n) != sizeof n || shoal__fs_stopping(fs) ||
-	    !shoal__all_blocked(fs->hdr))
+	    !shoal__all_blocked(&fs->v))
 		return;
-	for (uint32_t i = fs->num_workers; i < fs->max_workers; i++)
+	for (uint32_t i = fs->v.num_workers; i < fs->v.max_workers; i++)
 		if (!fs->kids[i] && shoal__fs_spawn(fs, i) > 0)
 			return;
-	shoal__nested_check(fs->store, fs->hdr, fs->max_workers);
+	shoal__nested_check(fs->store, &fs->v);
 }
 
 /*
@@ -455,7 +452,7 @@ static void shoal__fs_extra(struct shoal__fs *fs)
  * once the same unpublished head is seen at two watches in a row. */
 static void shoal__fs_unstall_queue(struct shoal__fs *fs)
 {
-	struct shoal__queue *q = shoal__rt_queue(fs->hdr);
+	const struct shoal__queue_view *q = &fs->v.queue;
 	uint64_t pos;
 
 	if (!shoal__queue_head_unpublished(q, &pos)) {
@@ -478,9 +475,9 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 	if (now < fs->next_watch_ms || shoal__fs_stopping(fs))
 		return;
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
-	shoal__deps_sweep(fs->store, fs->hdr);
-	shoal__task_sweep_free(fs->store, fs->hdr);
-	shoal__lanes_sweep_lost(fs->store, fs->hdr);
+	shoal__deps_sweep(fs->store, &fs->v);
+	shoal__task_sweep_free(fs->store, &fs->v);
+	shoal__lanes_sweep_lost(fs->store, &fs->v);
 	shoal__fs_unstall_queue(fs);
 	shoal__requeue_sweep(&fs->requeue);
 }
@@ -543,14 +540,14 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 		_exit(1);
 	}
 	/* Held until this process is gone: its death marks it (end.c). */
-	rc = shoal__rt_fs_hold(fs.hdr);
+	rc = shoal__rt_fs_hold(&fs.v);
 	if (rc) {
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);
 	}
 	/* Release: publishes fs_key (written when the socket was bound) to
 	 * whoever loads fs_pid with acquire (fsactor.c). */
-	atomic_store_explicit(&fs.hdr->fs_pid, getpid(), memory_order_release);
+	atomic_store_explicit(&fs.v.hdr->fs_pid, getpid(), memory_order_release);
 	shoal__fs_send(&fs, SHOAL__FS_HELLO, getpid(), 0);
 	shoal__fs_loop(&fs);
 	_exit(0);

@@ -16,13 +16,11 @@
 struct shoal__fs {
 	const struct shoal__boot *boot;
 	struct shoal_store *store;
-	struct shoal__rt_hdr *hdr;
-	struct shoal__rt_worker *workers;
-	/* The region's geometry, read once at open (checked then, region.c):
-	 * every array below is sized by these, and every loop over children
-	 * runs to these, never to what the header says later (a scribbled
+	/* The region, read once at open (checked then, region.c): every
+	 * array below is sized by its geometry, and every loop over children
+	 * runs to it, never to what the header says later (a scribbled
 	 * max_workers would have signalled pids past the array). */
-	uint32_t num_workers, max_workers, max_actors;
+	struct shoal__rt_view v;
 	pid_t *kids;              /* by worker index; 0 = none */
 	pid_t *act_kids;          /* by actor index; 0 = none */
 	/* By worker index: the backoff after a death at start (ms, 0 after
@@ -48,7 +46,7 @@ bool shoal__fs_stopping(const struct shoal__fs *fs);
 void shoal__fs_reap_children(struct shoal__fs *fs, bool block);
 
 /* fsactor.c */
-int shoal__fs_actor_socket(struct shoal__rt_hdr *h);
+int shoal__fs_actor_socket(const struct shoal__rt_view *v);
 void shoal__fs_actor_request(struct shoal__fs *fs);
 /* True if pid was an actor's (then handled: restarted or dead). */
 bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status);

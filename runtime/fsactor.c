@@ -5,7 +5,7 @@
  * Requests come as datagrams on an abstract AF_UNIX socket (no file, gone
  * with the fork server) from any process of the runtime: the driver, a
  * worker, an actor, an attached program (actor.c sends them).  Its name
- * carries a random key (hdr->fs_key), so nobody can take it first and stop
+ * carries a random key (v->hdr->fs_key), so nobody can take it first and stop
  * the runtime from starting.  The kernel attaches the sender's
  * credentials; a datagram of another user is dropped unanswered (an
  * answer would cost the fork server a send per forged request).  A
@@ -78,7 +78,7 @@ static uint64_t shoal__fs_random(void)
 
 /* Binds the fork server's socket under a fresh key (another, if a name
  * is taken), and publishes the key in the header (before fs_pid). */
-int shoal__fs_actor_socket(struct shoal__rt_hdr *h)
+int shoal__fs_actor_socket(const struct shoal__rt_view *v)
 {
 	struct sockaddr_un a;
 	int one = 1, rc = -1;
@@ -92,7 +92,7 @@ int shoal__fs_actor_socket(struct shoal__rt_hdr *h)
 
 		rc = bind(fd, (struct sockaddr *)&a, len);
 		if (!rc)
-			atomic_store_explicit(&h->fs_key, key, memory_order_relaxed);
+			atomic_store_explicit(&v->hdr->fs_key, key, memory_order_relaxed);
 		else if (errno != EADDRINUSE)
 			break;
 	}
@@ -105,7 +105,7 @@ int shoal__fs_actor_socket(struct shoal__rt_hdr *h)
 
 static struct shoal__actor_slot *shoal__fs_slot(struct shoal__fs *fs, uint32_t i)
 {
-	return &shoal__act_slots(fs->hdr)[i];
+	return &fs->v.actors[i];
 }
 
 static bool shoal__slot_live(uint32_t st)
@@ -161,7 +161,7 @@ static int shoal__ctor_hold(struct shoal__fs *fs, struct shoal__actor_slot *a)
 
 static int shoal__fs_find_named(struct shoal__fs *fs, const char *name)
 {
-	for (uint32_t i = 0; i < fs->max_actors; i++) {
+	for (uint32_t i = 0; i < fs->v.max_actors; i++) {
 		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
 
 		if (shoal__slot_live(atomic_load_explicit(&a->state,
@@ -178,27 +178,27 @@ static int shoal__fs_find_named(struct shoal__fs *fs, const char *name)
  * (actorproc.c), so the slot need not wait for them. */
 static void shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot *a)
 {
-	struct shoal__lane_meta *m = shoal__lane_metas(fs->hdr);
+	struct shoal__lane_meta *m = fs->v.lmeta;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_acquire);
 
 		struct shoal__lane_pos p = {.lane = v - 1, .slot = a, .k = k};
 
-		if (v && v <= fs->hdr->max_lanes &&
+		if (v && v <= fs->v.max_lanes &&
 		    shoal__creator_gone(fs->store, m[v - 1].owner))
-			shoal__lane_drain_free(fs->store, fs->hdr, p, a,
+			shoal__lane_drain_free(fs->store, &fs->v, p, a,
 					       SHOAL_EACTORDIED, "actor died");
 	}
 }
 
 static int shoal__fs_free_slot(struct shoal__fs *fs)
 {
-	for (uint32_t i = 0; i < fs->max_actors; i++)
+	for (uint32_t i = 0; i < fs->v.max_actors; i++)
 		if (atomic_load_explicit(&shoal__fs_slot(fs, i)->state,
 					 memory_order_relaxed) == SHOAL__A_FREE)
 			return (int)i;
-	for (uint32_t i = 0; i < fs->max_actors; i++) {
+	for (uint32_t i = 0; i < fs->v.max_actors; i++) {
 		struct shoal__actor_slot *a = shoal__fs_slot(fs, i);
 
 		if (atomic_load_explicit(&a->state, memory_order_relaxed) !=
@@ -247,9 +247,9 @@ static void shoal__fs_drain_all(struct shoal__fs *fs, struct shoal__actor_slot *
 		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_seq_cst);
 		struct shoal__lane_pos p = {.lane = v - 1, .slot = a, .k = k};
 
-		if (!v || v > fs->hdr->max_lanes)
+		if (!v || v > fs->v.max_lanes)
 			continue;
-		shoal__lane_drain(fs->store, fs->hdr, p, SHOAL_EACTORDIED, why);
+		shoal__lane_drain(fs->store, &fs->v, p, SHOAL_EACTORDIED, why);
 	}
 }
 
@@ -270,7 +270,7 @@ static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
 	int i, rc;
 
 	m->name[sizeof m->name - 1] = '\0';
-	if (m->klass >= fs->hdr->nclasses || m->ctor_len > SHOAL_ACTOR_CTOR_BYTES ||
+	if (m->klass >= fs->v.nclasses || m->ctor_len > SHOAL_ACTOR_CTOR_BYTES ||
 	    m->ctor_nargs > SHOAL_MAX_ARGS)
 		return -EINVAL;
 	i = m->name[0] ? shoal__fs_find_named(fs, m->name) : -ENOENT;
@@ -369,7 +369,7 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 
 bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status)
 {
-	for (uint32_t i = 0; i < fs->max_actors; i++) {
+	for (uint32_t i = 0; i < fs->v.max_actors; i++) {
 		if (fs->act_kids[i] != pid)
 			continue;
 		shoal__fs_actor_gone(fs, i, pid, status);
@@ -384,7 +384,7 @@ static int shoal__fs_kill(struct shoal__fs *fs, const struct shoal__fs_msg *m)
 	pid_t pid;
 	int status;
 
-	if (m->index >= fs->max_actors)
+	if (m->index >= fs->v.max_actors)
 		return -EINVAL;
 	a = shoal__fs_slot(fs, m->index);
 	if (atomic_load_explicit(&a->generation, memory_order_relaxed) != m->generation ||
@@ -495,8 +495,8 @@ static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_ms
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			poll(NULL, 0, SHOAL__FS_SLICE_MS); /* the peer went: a
 							    * slice, then the probe */
-		if (atomic_load_explicit(&rt->hdr->ended, memory_order_acquire) ||
-		    shoal__rt_fs_dead(rt->hdr)) /* E1 */
+		if (atomic_load_explicit(&rt->v.hdr->ended, memory_order_acquire) ||
+		    shoal__rt_fs_dead(&rt->v)) /* E1 */
 			return shoal__rt_ended(rt);
 		if (shoal__deadline_passed(d))
 			return -ETIMEDOUT;
@@ -510,8 +510,8 @@ int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
 	/* Acquire: pairs with the fork server's release of fs_pid, after
 	 * its key. */
-	pid_t fs = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_acquire);
-	uint64_t key = atomic_load_explicit(&rt->hdr->fs_key, memory_order_relaxed);
+	pid_t fs = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_acquire);
+	uint64_t key = atomic_load_explicit(&rt->v.hdr->fs_key, memory_order_relaxed);
 	socklen_t len = shoal__fs_addr(fs, key, &to);
 	int rc, fd;
 

@@ -17,6 +17,8 @@
 
 #include "actlayout.h"
 #include "rtlayout.h"
+#include "lane.h"
+#include "queue.h"
 
 /*
  * liburcu is not built with ThreadSanitizer: the edge from a node's
@@ -89,20 +91,43 @@ struct shoal__pending {
 	shoal_id drop[SHOAL_MAX_ARGS];
 };
 
+/*
+ * A process's view of the runtime region: the region's geometry, copied
+ * once from its header and checked (shoal__rt_view_open), and the
+ * pointers derived from that copy.  Every count, offset and index bound
+ * the runtime uses comes from here, never again from the header, which any
+ * process that can write the segment may change; only state words are
+ * read through `hdr`.  Private, set once before any concurrent use.
+ */
+struct shoal__rt_view {
+	struct shoal__rt_hdr *hdr;        /* state words only */
+	uint32_t num_workers, max_workers, max_tasks, nfuncs;
+	uint32_t max_actors, max_lanes, lane_capacity, nclasses;
+	uint64_t lane_bytes;
+	struct shoal__rt_worker *workers; /* max_workers */
+	const char *fnames;               /* SHOAL_MAX_FUNCTIONS names */
+	struct shoal__task_rec *tasks;    /* max_tasks */
+	_Atomic uint64_t *task_bits;      /* the FREE hints (task.c) */
+	struct shoal__queue_view queue;   /* the run queue */
+	struct shoal__act_class *classes; /* SHOAL_MAX_CLASSES */
+	struct shoal__actor_slot *actors; /* max_actors */
+	struct shoal__lane_meta *lmeta;   /* max_lanes */
+	uint8_t *lanes;                   /* max_lanes x lane_bytes */
+};
+int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size);
+/* Function fn's name ("?" past nfuncs). */
+const char *shoal__rt_fname(const struct shoal__rt_view *v, uint32_t fn);
+/* Lane i (< max_lanes) with the view's geometry. */
+struct shoal__lane_view shoal__lane_at(const struct shoal__rt_view *v,
+				       uint32_t i);
+
 /* A process's handle on a runtime: the driver's (from start), or a
  * worker's (inherited registry, its own store handle). */
 struct shoal_runtime {
 	unsigned arena;
 	bool driver;
 	struct shoal_store *store;
-	struct shoal__rt_hdr *hdr;
-	struct shoal__rt_worker *workers;
-	uint32_t max_workers;             /* read once at bind (checked): the
-					   * workers array's length, whatever
-					   * the header says later */
-	struct shoal__task_rec *tasks;
-	_Atomic uint64_t *task_bits;      /* the FREE hints (task.c) */
-	struct shoal__queue *queue;
+	struct shoal__rt_view v;          /* the region, read once at bind */
 	const struct shoal_registry *reg; /* the copy every process shares */
 	struct shoal_registry *reg_copy;  /* the driver's, owned */
 	struct shoal__boot boot;
@@ -184,33 +209,24 @@ struct shoal__lane;
 uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p);
 int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 			  const struct shoal_registry *reg);
-int shoal__rt_region_check(const void *region, uint64_t size);
-struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h);
-struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h);
-_Atomic uint64_t *shoal__rt_task_bits(struct shoal__rt_hdr *h);
-struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h);
-const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn);
-struct shoal__act_class *shoal__act_classes(struct shoal__rt_hdr *h);
-struct shoal__actor_slot *shoal__act_slots(struct shoal__rt_hdr *h);
-struct shoal__lane_meta *shoal__lane_metas(struct shoal__rt_hdr *h);
-struct shoal__lane *shoal__lane_at(struct shoal__rt_hdr *h, uint32_t i);
+
 
 /* runtime.c */
 void shoal__rt_local_init(struct shoal_runtime *rt);
 int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store);
-void shoal__rt_wake_workers(struct shoal__rt_hdr *h);
+void shoal__rt_wake_workers(const struct shoal__rt_view *v);
 
 /* task.c */
 struct shoal__pending;
-void shoal__task_free(struct shoal_store *s, struct shoal__rt_hdr *hdr,
+void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 		      uint32_t idx);
 /* The fork server's watch: frees the records of submitters that died
  * while BUILDING, and sets the bit of every FREE record whose freer died
  * before it set it. */
-void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr);
+void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *v);
 /* One past the highest record ever taken (at most max_tasks): every
  * record that is not FREE lies below it, so a sweep looks no further. */
-uint32_t shoal__task_top(const struct shoal__rt_hdr *hdr);
+uint32_t shoal__task_top(const struct shoal__rt_view *v);
 int shoal__args_check(const struct shoal_args *args);
 uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
 int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
@@ -233,11 +249,10 @@ void shoal__names_close(struct shoal_runtime *rt);
 /* deps.c: tasks parked on unsealed arguments */
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 		     const struct shoal_args *args);
-uint32_t shoal__dep_peek_next(struct shoal__rt_hdr *h, uint32_t ref);
+uint32_t shoal__dep_peek_next(const struct shoal__rt_view *v, uint32_t ref);
 
 /* nested.c: the fork server, when the pool cannot grow any more */
-void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h,
-			 uint32_t max_workers);
+void shoal__nested_check(struct shoal_store *s, const struct shoal__rt_view *v);
 
 /* pending.c: a submitter's holds on its pending tasks' ref arguments */
 void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
@@ -281,17 +296,17 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
  * again the queued records the queue lost).  Neither ever waits: what the
  * queue has no room for stays in `later`, for requeue_retry. */
 struct shoal__requeue {
-	struct shoal__rt_hdr *hdr;
+	const struct shoal__rt_view *v;
 	uint32_t max_tasks;
 	uint64_t *present;      /* max_tasks bits: records with an item queued */
 	uint32_t *later;        /* max_tasks items the queue had no room for */
 	uint32_t nlater;
 };
 #define SHOAL__DEAD_RUNNING_MAX 8u
-uint32_t shoal__exec_dead_worker_scan(struct shoal__rt_hdr *h, uint32_t worker,
+uint32_t shoal__exec_dead_worker_scan(const struct shoal__rt_view *v, uint32_t worker,
 				      uint32_t *running, uint32_t cap);
 void shoal__exec_dead_worker_settle(struct shoal_store *s,
-				    struct shoal__rt_hdr *h, uint32_t worker,
+				    const struct shoal__rt_view *v, uint32_t worker,
 				    const uint32_t *running, uint32_t n,
 				    const char *why, struct shoal__requeue *r);
 void shoal__requeue_retry(struct shoal__requeue *r);
@@ -299,7 +314,7 @@ void shoal__requeue_retry(struct shoal__requeue *r);
  * item in the queue (exec.c). */
 void shoal__requeue_sweep(struct shoal__requeue *r);
 /* ... and resolves parked tasks whose drainer or submitter died (deps.c). */
-void shoal__deps_sweep(struct shoal_store *s, struct shoal__rt_hdr *h);
+void shoal__deps_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
 
 /* call.c: the caller's side of actor calls */
 bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
@@ -316,16 +331,16 @@ struct shoal__lane_pos {
 	uint32_t k;
 	uint32_t gen;
 };
-bool shoal__lane_drain(struct shoal_store *s, struct shoal__rt_hdr *h,
+bool shoal__lane_drain(struct shoal_store *s, const struct shoal__rt_view *v,
 		       struct shoal__lane_pos p, int code, const char *why);
-bool shoal__lane_drain_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+bool shoal__lane_drain_free(struct shoal_store *s, const struct shoal__rt_view *v,
 			    struct shoal__lane_pos p, struct shoal__actor_slot *a,
 			    int code, const char *why);
-void shoal__lane_free(struct shoal_store *s, struct shoal__rt_hdr *h,
+void shoal__lane_free(struct shoal_store *s, const struct shoal__rt_view *v,
 		      struct shoal__actor_slot *a, uint32_t i);
 /* The fork server's watch: frees lanes taken by a process that is gone
  * and hooked into no actor (call.c). */
-void shoal__lanes_sweep_lost(struct shoal_store *s, struct shoal__rt_hdr *h);
+void shoal__lanes_sweep_lost(struct shoal_store *s, const struct shoal__rt_view *v);
 void shoal__lanes_close(struct shoal_runtime *rt);
 void shoal__lanes_sweep(struct shoal_runtime *rt);
 
@@ -340,11 +355,10 @@ _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
  * server's death): the ended code, probing the fork server, the sweep of
  * pending work. */
 int shoal__rt_fs_alive_init(struct shoal__rt_hdr *h);
-int shoal__rt_fs_hold(struct shoal__rt_hdr *h);
-bool shoal__rt_fs_dead(struct shoal__rt_hdr *h);
-int shoal__rt_end(struct shoal__rt_hdr *h, int code);
-void shoal__rt_sweep(struct shoal_store *s, struct shoal__rt_hdr *h,
-		     uint32_t max_workers);
+int shoal__rt_fs_hold(const struct shoal__rt_view *v);
+bool shoal__rt_fs_dead(const struct shoal__rt_view *v);
+int shoal__rt_end(const struct shoal__rt_view *v, int code);
+void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
 /* 0 while the runtime runs, else the code it ended with (probes the fork
  * server; sweeps when it is found dead). */
 int shoal__rt_ended(struct shoal_runtime *rt);
@@ -357,7 +371,7 @@ void shoal__rt_on_block(void *ctx, bool blocked);
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot);
 
 /* worker.c: runs in a worker, never returns. */
-bool shoal__all_blocked(struct shoal__rt_hdr *h);
+bool shoal__all_blocked(const struct shoal__rt_view *v);
 void shoal__die_with_parent(pid_t parent);
 /* A forked child stores its own pid and start time into its slot before
  * it says it runs (worker.c). */

@@ -109,7 +109,11 @@
  *  - One producer and one consumer at a time.  Two producers (a missing
  *    caller lock) corrupt the lane silently; two consumers run records
  *    twice.
- *  - The configuration line is trusted after shoal__lane_check().
+ *  - The configuration line is read once, by shoal__lane_open (or not at
+ *    all: shoal__lane_view_of takes the caller's own copy), into a private
+ *    struct shoal__lane_view; every operation takes its capacity, mask
+ *    and record size from the view, so a configuration line scribbled
+ *    afterwards changes nothing.
  *  - Capacity <= 65536 and record_size <= 64 KiB: a lane is at most 4 GiB;
  *    larger arguments go by object ID.
  */
@@ -172,79 +176,100 @@ int shoal__lane_init(void *mem, uint32_t capacity, uint32_t record_size)
 	return 0;
 }
 
-int shoal__lane_check(const void *mem, uint64_t bytes)
+struct shoal__lane_view shoal__lane_view_of(void *mem, uint32_t capacity,
+					    uint32_t record_size)
 {
-	const struct shoal__lane *l = mem;
+	return (struct shoal__lane_view){.ring = mem,
+					 .capacity = capacity,
+					 .mask = capacity - 1,
+					 .record_size = record_size};
+}
+
+int shoal__lane_open(struct shoal__lane_view *v, void *mem, uint64_t bytes)
+{
+	struct shoal__lane *l = mem;
+	uint32_t capacity, record_size, fill;
 	uint64_t need;
-	uint32_t fill;
 
 	if (mem == NULL || ((uintptr_t)mem & 63) || bytes < sizeof(*l))
 		return SHOAL_EBADSEGMENT;
+	capacity = l->capacity; /* read once: the view keeps these copies */
+	record_size = l->record_size;
 	if (l->magic != SHOAL__LANE_MAGIC)
 		return SHOAL_EBADSEGMENT;
-	need = shoal__lane_bytes(l->capacity, l->record_size);
-	if (need == 0 || need > bytes || l->mask != l->capacity - 1)
+	need = shoal__lane_bytes(capacity, record_size);
+	if (need == 0 || need > bytes || l->mask != capacity - 1)
 		return SHOAL_EBADSEGMENT;
 	/* Head first, with acquire (pairs with R2): the tail read after it is
 	 * at least the tail that head was ever compared against, so on a sane
 	 * lane that is running the difference stays in [0, capacity]. */
 	fill = (uint32_t)0 - atomic_load_explicit(&l->head, memory_order_acquire);
 	fill += atomic_load_explicit(&l->tail, memory_order_acquire);
-	return fill <= l->capacity ? 0 : SHOAL_EBADSEGMENT;
+	if (fill > capacity)
+		return SHOAL_EBADSEGMENT;
+	*v = shoal__lane_view_of(mem, capacity, record_size);
+	return 0;
+}
+
+int shoal__lane_check(const void *mem, uint64_t bytes)
+{
+	struct shoal__lane_view v;
+
+	return shoal__lane_open(&v, (void *)mem, bytes);
 }
 
 /* ------------------------------------------------------------------ */
 /* Producer                                                           */
 
-static uint8_t *slot_of(struct shoal__lane *l, uint32_t i)
+static uint8_t *slot_of(const struct shoal__lane_view *l, uint32_t i)
 {
-	return l->records + (uint64_t)(i & l->mask) * l->record_size;
+	return l->ring->records + (uint64_t)(i & l->mask) * l->record_size;
 }
 
 /* Room for one more record at tail t?  Refreshes head_cache from head
  * (A2, or W2 when mo is seq_cst) only when the cache says full. */
-static bool has_room(struct shoal__lane *l, uint32_t t, memory_order mo)
+static bool has_room(const struct shoal__lane_view *l, uint32_t t, memory_order mo)
 {
 	uint32_t h;
 
-	if (t - l->head_cache < l->capacity)
+	if (t - l->ring->head_cache < l->capacity)
 		return true;
-	h = atomic_load_explicit(&l->head, mo); /* A2 */
+	h = atomic_load_explicit(&l->ring->head, mo); /* A2 */
 	if (t - h > l->capacity)
 		return false; /* breaks I2: corrupt, stop (check reports) */
-	l->head_cache = h;
+	l->ring->head_cache = h;
 	return t - h < l->capacity;
 }
 
-void *shoal__lane_reserve(struct shoal__lane *l)
+void *shoal__lane_reserve(const struct shoal__lane_view *l)
 {
-	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
 
 	return has_room(l, t, memory_order_acquire) ? slot_of(l, t) : NULL;
 }
 
-void shoal__lane_publish(struct shoal__lane *l, struct shoal__event *doorbell)
+void shoal__lane_publish(const struct shoal__lane_view *l, struct shoal__event *doorbell)
 {
-	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
 
-	atomic_store_explicit(&l->tail, t + 1, memory_order_release); /* R1 */
-	shoal__event_signal(doorbell != NULL ? doorbell : &l->doorbell); /* W1 */
+	atomic_store_explicit(&l->ring->tail, t + 1, memory_order_release); /* R1 */
+	shoal__event_signal(doorbell != NULL ? doorbell : &l->ring->doorbell); /* W1 */
 }
 
 /* Room now?  Writes nothing (not head_cache): a waiter need not be the
  * producer of the moment (call.c waits outside the producer's lock). */
-static bool room_now(struct shoal__lane *l, memory_order mo)
+static bool room_now(const struct shoal__lane_view *l, memory_order mo)
 {
-	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
-	uint32_t h = atomic_load_explicit(&l->head, mo); /* A2 (W2) */
+	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->ring->head, mo); /* A2 (W2) */
 
 	return t - h < l->capacity;
 }
 
-int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,
+int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadline d,
 			  uint32_t spin)
 {
-	struct shoal__event *ev = &l->space;
+	struct shoal__event *ev = &l->ring->space;
 
 	for (uint32_t i = 0; i < spin; i++) {
 		if (room_now(l, memory_order_acquire))
@@ -275,57 +300,57 @@ int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,
 
 /* A record at head h?  Refreshes tail_cache from tail (A1, or W1 when mo
  * is seq_cst) only when the cache says empty (or is not sane). */
-static bool has_record(struct shoal__lane *l, uint32_t h, memory_order mo)
+static bool has_record(const struct shoal__lane_view *l, uint32_t h, memory_order mo)
 {
-	uint32_t t, n = l->tail_cache - h;
+	uint32_t t, n = l->ring->tail_cache - h;
 
 	if (n != 0 && n <= l->capacity)
 		return true;
-	t = atomic_load_explicit(&l->tail, mo); /* A1 */
+	t = atomic_load_explicit(&l->ring->tail, mo); /* A1 */
 	if (t - h > l->capacity)
 		return false; /* breaks I2: corrupt, stop (check reports) */
-	l->tail_cache = t;
+	l->ring->tail_cache = t;
 	return t != h;
 }
 
-const void *shoal__lane_peek(struct shoal__lane *l)
+const void *shoal__lane_peek(const struct shoal__lane_view *l)
 {
-	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
 	return has_record(l, h, memory_order_acquire) ? slot_of(l, h) : NULL;
 }
 
-void shoal__lane_consume(struct shoal__lane *l)
+void shoal__lane_consume(const struct shoal__lane_view *l)
 {
-	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
-	atomic_store_explicit(&l->head, h + 1, memory_order_release); /* R2 */
-	shoal__event_signal(&l->space); /* W2 */
+	atomic_store_explicit(&l->ring->head, h + 1, memory_order_release); /* R2 */
+	shoal__event_signal(&l->ring->space); /* W2 */
 }
 
-void shoal__lane_consume_quiet(struct shoal__lane *l)
+void shoal__lane_consume_quiet(const struct shoal__lane_view *l)
 {
-	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
-	atomic_store_explicit(&l->head, h + 1, memory_order_release); /* R2 */
+	atomic_store_explicit(&l->ring->head, h + 1, memory_order_release); /* R2 */
 }
 
-void shoal__lane_wake_producer(struct shoal__lane *l)
+void shoal__lane_wake_producer(const struct shoal__lane_view *l)
 {
-	shoal__event_signal(&l->space); /* W2 */
+	shoal__event_signal(&l->ring->space); /* W2 */
 }
 
-bool shoal__lane_ready(struct shoal__lane *l)
+bool shoal__lane_ready(const struct shoal__lane_view *l)
 {
-	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
 	return has_record(l, h, memory_order_seq_cst); /* W1 */
 }
 
-int shoal__lane_wait_record(struct shoal__lane *l, struct shoal__deadline d,
+int shoal__lane_wait_record(const struct shoal__lane_view *l, struct shoal__deadline d,
 			    uint32_t spin)
 {
-	struct shoal__event *ev = &l->doorbell;
+	struct shoal__event *ev = &l->ring->doorbell;
 
 	for (uint32_t i = 0; i < spin; i++) {
 		if (shoal__lane_peek(l) != NULL)
@@ -349,10 +374,10 @@ int shoal__lane_wait_record(struct shoal__lane *l, struct shoal__deadline d,
 	}
 }
 
-uint32_t shoal__lane_len(const struct shoal__lane *l)
+uint32_t shoal__lane_len(const struct shoal__lane_view *l)
 {
-	uint32_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
-	uint32_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
 
 	/* Wrapped (stale head read after a newer tail is impossible, but a
 	 * corrupt lane) or above capacity: clamp. */

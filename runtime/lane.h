@@ -126,19 +126,38 @@ int shoal__lane_init(void *mem, uint32_t capacity, uint32_t record_size);
  * bounds, it just stops. */
 int shoal__lane_check(const void *mem, uint64_t bytes);
 
+/*
+ * A process's handle on a lane: the shared lane and its geometry, never
+ * read again from the segment, whose configuration words any process that
+ * can write it may change: every record's address comes from this copy.
+ * Private; copied freely.  shoal__lane_open reads the geometry once from
+ * the lane and checks it (as shoal__lane_check); shoal__lane_view_of takes
+ * geometry the caller already holds privately (the runtime's, checked at
+ * its attach) and reads nothing.
+ */
+struct shoal__lane_view {
+	struct shoal__lane *ring;
+	uint32_t capacity;
+	uint32_t mask;
+	uint32_t record_size;
+};
+int shoal__lane_open(struct shoal__lane_view *v, void *mem, uint64_t bytes);
+struct shoal__lane_view shoal__lane_view_of(void *mem, uint32_t capacity,
+					    uint32_t record_size);
+
 /* ---- Producer (one at a time) ----------------------------------- */
 
 /* The slot of the next record (record_size bytes, 64-byte aligned, the
  * old contents undefined), or NULL if the lane is full (or corrupt).  Does
  * not change the lane: reserving again before publish returns the same
  * slot.  Reads head (A2) only when its cached copy says full. */
-void *shoal__lane_reserve(struct shoal__lane *l);
+void *shoal__lane_reserve(const struct shoal__lane_view *l);
 
 /* Publishes the record reserve returned (release store of tail, R1), then
  * signals `doorbell` (NULL: the lane's own), which costs a fence and a
  * load, and a system call only if the consumer sleeps.  Only after a
  * reserve that returned a slot. */
-void shoal__lane_publish(struct shoal__lane *l, struct shoal__event *doorbell);
+void shoal__lane_publish(const struct shoal__lane_view *l, struct shoal__event *doorbell);
 
 /* For a producer that found the lane full: spins up to `spin` pauses
  * re-checking, then registers on `space`, re-checks, and sleeps, until
@@ -147,7 +166,7 @@ void shoal__lane_publish(struct shoal__lane *l, struct shoal__event *doorbell);
  * corrupt lane gives).  It writes nothing of the producer's, so any
  * thread may wait while another produces.  A dead consumer never
  * signals: use a finite deadline and reap when it passes. */
-int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,
+int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadline d,
 			  uint32_t spin);
 
 /* ---- Consumer (one at a time) ----------------------------------- */
@@ -155,12 +174,12 @@ int shoal__lane_wait_room(struct shoal__lane *l, struct shoal__deadline d,
 /* The oldest unconsumed record, or NULL if none (or the lane is corrupt).
  * Acquire (A1): the record's bytes are the producer's.  Peeking again
  * before consume returns the same record. */
-const void *shoal__lane_peek(struct shoal__lane *l);
+const void *shoal__lane_peek(const struct shoal__lane_view *l);
 
 /* Done with the peeked record (release store of head, R2; after it the
  * record's bytes may be overwritten), then signals the space event.  Only
  * after a peek that returned a record. */
-void shoal__lane_consume(struct shoal__lane *l);
+void shoal__lane_consume(const struct shoal__lane_view *l);
 
 /*
  * The re-check of a consumer that sleeps on a doorbell, after it
@@ -176,23 +195,23 @@ void shoal__lane_consume(struct shoal__lane *l);
  *
  * and its callers publish with shoal__lane_publish(l, db).
  */
-bool shoal__lane_ready(struct shoal__lane *l);
+bool shoal__lane_ready(const struct shoal__lane_view *l);
 
 /* consume without the signal, for a consumer that takes several records
  * in a row: it calls shoal__lane_wake_producer() after the last one (the
  * W2 side then), so a producer asleep for room waits at most one batch. */
-void shoal__lane_consume_quiet(struct shoal__lane *l);
-void shoal__lane_wake_producer(struct shoal__lane *l);
+void shoal__lane_consume_quiet(const struct shoal__lane_view *l);
+void shoal__lane_wake_producer(const struct shoal__lane_view *l);
 
 /* For a consumer of this one lane that found it empty (the lane's own
  * doorbell, as above): 0 (peek again) or -ETIMEDOUT.  A producer that died
  * between its publish and its signal leaves the record unannounced: a
  * finite deadline finds it. */
-int shoal__lane_wait_record(struct shoal__lane *l, struct shoal__deadline d,
+int shoal__lane_wait_record(const struct shoal__lane_view *l, struct shoal__deadline d,
 			    uint32_t spin);
 
 /* Records published and not yet consumed, clamped to [0, capacity]: a
  * hint (relaxed loads of two moving indices). */
-uint32_t shoal__lane_len(const struct shoal__lane *l);
+uint32_t shoal__lane_len(const struct shoal__lane_view *l);
 
 #endif /* SHOAL_RUNTIME_LANE_H */

@@ -60,10 +60,10 @@ static int shoal__names_lookup(struct cds_lfht *ht, const char *name)
 	return index;
 }
 
-static int shoal__names_scan(struct shoal__rt_hdr *h, const char *name)
+static int shoal__names_scan(const struct shoal__rt_view *v, const char *name)
 {
-	for (uint32_t i = 0; i < h->nfuncs && i < SHOAL_MAX_FUNCTIONS; i++)
-		if (!strncmp(shoal__rt_fname(h, i), name, SHOAL__FN_NAME_SIZE))
+	for (uint32_t i = 0; i < v->nfuncs && i < SHOAL_MAX_FUNCTIONS; i++)
+		if (!strncmp(shoal__rt_fname(v, i), name, SHOAL__FN_NAME_SIZE))
 			return (int)i;
 	return -ENOENT;
 }
@@ -112,11 +112,11 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name)
 	if (!rt || !name || !name[0])
 		return -EINVAL;
 	if (!shoal__names_open(rt))
-		return shoal__names_scan(rt->hdr, name);
+		return shoal__names_scan(&rt->v, name);
 	index = shoal__names_lookup(rt->names, name);
 	if (index >= 0)
 		return index;
-	index = shoal__names_scan(rt->hdr, name);
+	index = shoal__names_scan(&rt->v, name);
 	if (index >= 0)
 		shoal__names_add(rt, name, index);
 	return index;

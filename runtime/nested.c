@@ -64,7 +64,7 @@
 
 struct shoal__nest {
 	struct shoal_store *s;
-	struct shoal__rt_hdr *h;
+	const struct shoal__rt_view *v;
 	struct shoal__task_rec *tasks;
 	struct shoal__rt_worker *ws;
 	uint32_t n;                          /* worker slots */
@@ -115,7 +115,7 @@ static void shoal__nest_note(struct shoal__nest *x, uint32_t k, int32_t mark)
 static uint32_t shoal__nest_walk(struct shoal__nest *x, shoal_id id, int32_t mark)
 {
 	uint32_t max = x->s->geo.max_procs * SHOAL__PROC_WAITERS +
-		       x->h->max_tasks * SHOAL__TASK_DEPS;
+		       x->v->max_tasks * SHOAL__TASK_DEPS;
 	uint32_t found = 0, ref;
 	uint64_t c;
 	int idx = shoal__dir_lookup(x->s, id, &c);
@@ -131,7 +131,7 @@ static uint32_t shoal__nest_walk(struct shoal__nest *x, shoal_id id, int32_t mar
 
 		if (shoal__dep_is_ref(ref)) {
 			found |= SHOAL__BY_TASK;
-			ref = shoal__dep_peek_next(x->h, ref);
+			ref = shoal__dep_peek_next(x->v, ref);
 			continue;
 		}
 		if (slot >= x->s->geo.max_procs)
@@ -167,7 +167,7 @@ static void shoal__nest_scan(struct shoal__nest *x)
 {
 	for (uint32_t i = 0; i < x->n; i++)
 		x->on[i] = SHOAL__NEST_NONE;
-	for (uint32_t idx = 0; idx < x->h->max_tasks; idx++) {
+	for (uint32_t idx = 0; idx < x->v->max_tasks; idx++) {
 		const struct shoal__task_rec *t = &x->tasks[idx];
 		/* Acquire: pairs with R3 (QUEUED) and A3's CAS, so the returns'
 		 * ID read next is the record's current task's. */
@@ -221,12 +221,12 @@ static bool shoal__nest_fail(struct shoal__nest *x, uint32_t idx)
 	snprintf(why, sizeof why,
 		 "%.63s could never run: all %u workers (num_workers + "
 		 "max_extra_workers) are blocked in nested gets",
-		 t->fn < x->h->nfuncs ? shoal__rt_fname(x->h, t->fn) : "?", x->n);
+		 t->fn < x->v->nfuncs ? shoal__rt_fname(x->v, t->fn) : "?", x->n);
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(x->s, shoal__task_ret(t, i), SHOAL_EPOOLEXHAUSTED,
 				  why, 0); /* the fork server never waits */
-	atomic_fetch_add_explicit(&x->h->tasks_failed, 1, memory_order_relaxed);
-	shoal__task_free(x->s, x->h, idx);
+	atomic_fetch_add_explicit(&x->v->hdr->tasks_failed, 1, memory_order_relaxed);
+	shoal__task_free(x->s, x->v, idx);
 	return true;
 }
 
@@ -236,7 +236,7 @@ static uint32_t shoal__nest_fail_awaited(struct shoal__nest *x, uint32_t want)
 {
 	uint32_t failed = 0;
 
-	for (uint32_t idx = 0; idx < x->h->max_tasks; idx++) {
+	for (uint32_t idx = 0; idx < x->v->max_tasks; idx++) {
 		const struct shoal__task_rec *t = &x->tasks[idx];
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
@@ -248,11 +248,10 @@ static uint32_t shoal__nest_fail_awaited(struct shoal__nest *x, uint32_t want)
 	return failed;
 }
 
-void shoal__nested_check(struct shoal_store *s, struct shoal__rt_hdr *h,
-			 uint32_t max_workers)
+void shoal__nested_check(struct shoal_store *s, const struct shoal__rt_view *v)
 {
-	struct shoal__nest x = {.s = s, .h = h, .tasks = shoal__rt_tasks(h),
-				.ws = shoal__rt_workers(h), .n = max_workers};
+	struct shoal__nest x = {.s = s, .v = v, .tasks = v->tasks,
+				.ws = v->workers, .n = v->max_workers};
 
 	if (x.n > SHOAL__RT_MAX_WORKERS || !shoal__nest_all_blocked(&x))
 		return;

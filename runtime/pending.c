@@ -104,7 +104,7 @@ static bool shoal__pending_done(struct shoal_runtime *rt,
 	/* Relaxed: only the phase and generation are read, and dropping a
 	 * hold needs nothing the worker wrote (the entry's own CAS orders
 	 * its pins and holds). */
-	st = atomic_load_explicit(&rt->tasks[p->task - 1].state,
+	st = atomic_load_explicit(&rt->v.tasks[p->task - 1].state,
 				  memory_order_relaxed);
 	if (SHOAL__TASK_GEN(st) != p->task_gen ||
 	    SHOAL__TASK_PHASE(st) == SHOAL__T_FREE)

@@ -167,7 +167,10 @@
  *    array-based MPMC queue; consumers' waits time out and reap.
  *  - A consumer that died while registered leaves `waiters` too high:
  *    every later push pays a futex wake syscall.  Harmless otherwise.
- *  - The configuration line is trusted after shoal__queue_check().
+ *  - The configuration line is read once, by shoal__queue_open, into a
+ *    private struct shoal__queue_view; every operation takes capacity and
+ *    mask from the view, so a configuration line scribbled afterwards
+ *    changes nothing.
  *  - Order is FIFO by position; items re-pushed by repair go to the back.
  */
 #include <errno.h>
@@ -204,18 +207,18 @@ static int32_t stamp_cmp(uint64_t w, uint64_t want)
 	return (int32_t)(word_stamp(w) - (uint32_t)want);
 }
 
-static _Atomic uint64_t *cell_at(struct shoal__queue *q, uint64_t p)
+static _Atomic uint64_t *cell_at(const struct shoal__queue_view *q, uint64_t p)
 {
-	return &q->cells[p & q->mask];
+	return &q->ring->cells[p & q->mask];
 }
 
-static uint64_t cell_load(struct shoal__queue *q, uint64_t p,
+static uint64_t cell_load(const struct shoal__queue_view *q, uint64_t p,
 			  memory_order mo)
 {
 	return atomic_load_explicit(cell_at(q, p), mo);
 }
 
-static bool cell_cas(struct shoal__queue *q, uint64_t p, uint64_t from,
+static bool cell_cas(const struct shoal__queue_view *q, uint64_t p, uint64_t from,
 		     uint64_t to, memory_order mo)
 {
 	return atomic_compare_exchange_strong_explicit(cell_at(q, p), &from, to,
@@ -223,7 +226,7 @@ static bool cell_cas(struct shoal__queue *q, uint64_t p, uint64_t from,
 }
 
 /* R1: FREE for p -> PUBLISHED for p.  False if a repair skipped p. */
-static bool cell_publish(struct shoal__queue *q, uint64_t p, uint32_t item)
+static bool cell_publish(const struct shoal__queue_view *q, uint64_t p, uint32_t item)
 {
 	return cell_cas(q, p, cell_word(p, 0), cell_word(p + 1, item),
 			memory_order_release);
@@ -231,7 +234,7 @@ static bool cell_publish(struct shoal__queue *q, uint64_t p, uint32_t item)
 
 /* R2: PUBLISHED for p (word w) -> FREE for p + cap.  False if someone
  * else released it first. */
-static bool cell_release(struct shoal__queue *q, uint64_t p, uint64_t w)
+static bool cell_release(const struct shoal__queue_view *q, uint64_t p, uint64_t w)
 {
 	return cell_cas(q, p, w, cell_word(p + q->capacity, 0),
 			memory_order_release);
@@ -274,19 +277,30 @@ int shoal__queue_init(void *mem, uint32_t capacity)
 	return 0;
 }
 
-int shoal__queue_check(const void *mem, uint64_t bytes)
+int shoal__queue_open(struct shoal__queue_view *v, void *mem, uint64_t bytes)
 {
-	const struct shoal__queue *q = mem;
+	struct shoal__queue *q = mem;
+	uint32_t capacity;
 	uint64_t need;
 
 	if (mem == NULL || ((uintptr_t)mem & 63) || bytes < sizeof(*q))
 		return SHOAL_EBADSEGMENT;
+	capacity = q->capacity; /* read once: the view keeps this copy */
 	if (q->magic != SHOAL__QUEUE_MAGIC)
 		return SHOAL_EBADSEGMENT;
-	need = shoal__queue_bytes(q->capacity);
-	if (need == 0 || need > bytes || q->mask != q->capacity - 1)
+	need = shoal__queue_bytes(capacity);
+	if (need == 0 || need > bytes || q->mask != capacity - 1)
 		return SHOAL_EBADSEGMENT;
+	*v = (struct shoal__queue_view){
+		.ring = q, .capacity = capacity, .mask = capacity - 1};
 	return 0;
+}
+
+int shoal__queue_check(const void *mem, uint64_t bytes)
+{
+	struct shoal__queue_view v;
+
+	return shoal__queue_open(&v, (void *)mem, bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,7 +308,7 @@ int shoal__queue_check(const void *mem, uint64_t bytes)
 
 /* Cells from t that are FREE for their positions, at most n.  If none,
  * *first says how the cell at t compares (< 0 full, > 0 t is stale). */
-static uint32_t count_free(struct shoal__queue *q, uint64_t t, uint32_t n,
+static uint32_t count_free(const struct shoal__queue_view *q, uint64_t t, uint32_t n,
 			   int32_t *first)
 {
 	uint32_t k;
@@ -313,16 +327,16 @@ static uint32_t count_free(struct shoal__queue *q, uint64_t t, uint32_t n,
 
 /* Claims up to n FREE positions at the tail: their count (0: full), the
  * first one in *t_out. */
-static uint32_t push_claim(struct shoal__queue *q, uint32_t n, uint64_t *t_out)
+static uint32_t push_claim(const struct shoal__queue_view *q, uint32_t n, uint64_t *t_out)
 {
-	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 
 	for (;;) {
 		int32_t first = 0;
 		uint32_t k = count_free(q, t, n, &first);
 
 		if (k == 0) {
-			uint64_t now = atomic_load_explicit(&q->tail,
+			uint64_t now = atomic_load_explicit(&q->ring->tail,
 							    memory_order_relaxed);
 
 			if (first < 0 || now == t)
@@ -331,7 +345,7 @@ static uint32_t push_claim(struct shoal__queue *q, uint32_t n, uint64_t *t_out)
 			continue;
 		}
 		if (atomic_compare_exchange_weak_explicit(
-			    &q->tail, &t, t + k, memory_order_relaxed,
+			    &q->ring->tail, &t, t + k, memory_order_relaxed,
 			    memory_order_relaxed)) {
 			*t_out = t;
 			return k;
@@ -341,7 +355,7 @@ static uint32_t push_claim(struct shoal__queue *q, uint32_t n, uint64_t *t_out)
 
 /* Publishes items[0 .. k) at [t, t + k).  If a repair skipped position
  * t + j, SKIP-publishes the rest and returns j: items[j ..) go again. */
-static uint32_t push_publish(struct shoal__queue *q, uint64_t t,
+static uint32_t push_publish(const struct shoal__queue_view *q, uint64_t t,
 			     const uint32_t *items, uint32_t k)
 {
 	uint32_t j = 0;
@@ -353,13 +367,13 @@ static uint32_t push_publish(struct shoal__queue *q, uint64_t t,
 	return j;
 }
 
-uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
+uint32_t shoal__queue_push(const struct shoal__queue_view *q, const uint32_t *items,
 			   uint32_t n)
 {
 	return shoal__queue_push_at(q, items, n, NULL);
 }
 
-uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
+uint32_t shoal__queue_push_at(const struct shoal__queue_view *q, const uint32_t *items,
 			      uint32_t n, struct shoal__crash *c)
 {
 	uint32_t done = 0;
@@ -377,7 +391,7 @@ uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
 		done += push_publish(q, t, items + done, k);
 	}
 	if (claimed) /* W1: even SKIPs only, a consumer may wait behind them */
-		shoal__event_signal(&q->wake);
+		shoal__event_signal(&q->ring->wake);
 	return done;
 }
 
@@ -387,7 +401,7 @@ uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
 /* Items of the cells from h that are PUBLISHED for their positions, at
  * most max, into out (A1).  If none, *first compares the cell at h with
  * "published for h" (< 0: not yet, > 0: h is stale). */
-static uint32_t read_published(struct shoal__queue *q, uint64_t h,
+static uint32_t read_published(const struct shoal__queue_view *q, uint64_t h,
 			       uint32_t *out, uint32_t max, int32_t *first)
 {
 	uint32_t k;
@@ -407,17 +421,17 @@ static uint32_t read_published(struct shoal__queue *q, uint64_t h,
 
 /* Claims up to max published positions at the head, their items already
  * in out: their count (0: empty), the first one in *h_out. */
-static uint32_t pop_claim(struct shoal__queue *q, uint32_t *out, uint32_t max,
+static uint32_t pop_claim(const struct shoal__queue_view *q, uint32_t *out, uint32_t max,
 			  uint64_t *h_out)
 {
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
 
 	for (;;) {
 		int32_t first = 0;
 		uint32_t k = read_published(q, h, out, max, &first);
 
 		if (k == 0) {
-			uint64_t now = atomic_load_explicit(&q->head,
+			uint64_t now = atomic_load_explicit(&q->ring->head,
 							    memory_order_relaxed);
 
 			if (first < 0 || now == h)
@@ -426,7 +440,7 @@ static uint32_t pop_claim(struct shoal__queue *q, uint32_t *out, uint32_t max,
 			continue;
 		}
 		if (atomic_compare_exchange_weak_explicit(
-			    &q->head, &h, h + k, memory_order_relaxed,
+			    &q->ring->head, &h, h + k, memory_order_relaxed,
 			    memory_order_relaxed)) {
 			*h_out = h;
 			return k;
@@ -436,7 +450,7 @@ static uint32_t pop_claim(struct shoal__queue *q, uint32_t *out, uint32_t max,
 
 /* Releases the k claimed cells from h and drops SKIPs from out: the number
  * of items left in out. */
-static uint32_t pop_release(struct shoal__queue *q, uint64_t h, uint32_t *out,
+static uint32_t pop_release(const struct shoal__queue_view *q, uint64_t h, uint32_t *out,
 			    uint32_t k)
 {
 	uint32_t kept = 0;
@@ -449,12 +463,12 @@ static uint32_t pop_release(struct shoal__queue *q, uint64_t h, uint32_t *out,
 	return kept;
 }
 
-uint32_t shoal__queue_pop(struct shoal__queue *q, uint32_t *out, uint32_t max)
+uint32_t shoal__queue_pop(const struct shoal__queue_view *q, uint32_t *out, uint32_t max)
 {
 	return shoal__queue_pop_at(q, out, max, NULL);
 }
 
-uint32_t shoal__queue_pop_at(struct shoal__queue *q, uint32_t *out, uint32_t max,
+uint32_t shoal__queue_pop_at(const struct shoal__queue_view *q, uint32_t *out, uint32_t max,
 			     struct shoal__crash *c)
 {
 	uint32_t got = 0;
@@ -481,36 +495,36 @@ uint32_t shoal__queue_pop_at(struct shoal__queue *q, uint32_t *out, uint32_t max
 /* The re-check half of W1: is the cell at head published (seq_cst
  * loads)?  An inconsistent view (head stale twice) counts as ready: the
  * caller pops again rather than sleeping on it. */
-static bool pop_ready(struct shoal__queue *q)
+static bool pop_ready(const struct shoal__queue_view *q)
 {
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_seq_cst);
 	int32_t d = stamp_cmp(cell_load(q, h, memory_order_seq_cst), h + 1);
 
 	if (d <= 0)
 		return d == 0;
-	h = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	h = atomic_load_explicit(&q->ring->head, memory_order_seq_cst);
 	return stamp_cmp(cell_load(q, h, memory_order_seq_cst), h + 1) >= 0;
 }
 
-int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
+int shoal__queue_wait(const struct shoal__queue_view *q, struct shoal__deadline d,
 		      uint32_t spin)
 {
 	/* Acquire as in store/wait.c; seq publishes nothing we rely on: the
 	 * cells are re-checked. */
-	uint32_t seen = shoal__event_seen(&q->wake);
+	uint32_t seen = shoal__event_seen(&q->ring->wake);
 	int rc = 0;
 
-	atomic_fetch_add_explicit(&q->wake.waiters, 1, memory_order_seq_cst); /* W1 */
+	atomic_fetch_add_explicit(&q->ring->wake.waiters, 1, memory_order_seq_cst); /* W1 */
 	if (!pop_ready(q))
-		rc = shoal__event_wait(&q->wake, seen, d, spin);
-	atomic_fetch_sub_explicit(&q->wake.waiters, 1, memory_order_relaxed);
+		rc = shoal__event_wait(&q->ring->wake, seen, d, spin);
+	atomic_fetch_sub_explicit(&q->ring->wake.waiters, 1, memory_order_relaxed);
 	return rc;
 }
 
-bool shoal__queue_head_unpublished(struct shoal__queue *q, uint64_t *pos)
+bool shoal__queue_head_unpublished(const struct shoal__queue_view *q, uint64_t *pos)
 {
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 
 	if (h >= t || stamp_cmp(cell_load(q, h, memory_order_acquire), h) != 0)
 		return false;
@@ -518,10 +532,10 @@ bool shoal__queue_head_unpublished(struct shoal__queue *q, uint64_t *pos)
 	return true;
 }
 
-uint32_t shoal__queue_len(const struct shoal__queue *q)
+uint32_t shoal__queue_len(const struct shoal__queue_view *q)
 {
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 
 	if (t <= h)
 		return 0;
@@ -533,7 +547,7 @@ uint32_t shoal__queue_len(const struct shoal__queue *q)
 
 /* (a) SKIP-publishes every position in [h, t) whose cell is still FREE
  * for it (claimed, never published). */
-static void repair_unpublished(struct shoal__queue *q, uint64_t h, uint64_t t)
+static void repair_unpublished(const struct shoal__queue_view *q, uint64_t h, uint64_t t)
 {
 	if (t - h > q->capacity) /* inconsistent view: no more than a round */
 		h = t - q->capacity;
@@ -548,7 +562,7 @@ static void repair_unpublished(struct shoal__queue *q, uint64_t h, uint64_t t)
 
 /* (b) Reports and releases every position in [lo, h) whose cell is still
  * PUBLISHED for it (claimed by a consumer, never released). */
-static void repair_unreleased(struct shoal__queue *q, uint64_t lo, uint64_t h,
+static void repair_unreleased(const struct shoal__queue_view *q, uint64_t lo, uint64_t h,
 			      void (*lost)(void *, uint32_t), void *ctx)
 {
 	for (uint64_t p = lo; p < h; p++) {
@@ -568,11 +582,11 @@ static void repair_unreleased(struct shoal__queue *q, uint64_t lo, uint64_t h,
  * dead process's claims; claims of live processes it misses are theirs to
  * complete.  Head first: then tail >= head in any sane view.
  */
-void shoal__queue_repair(struct shoal__queue *q,
+void shoal__queue_repair(const struct shoal__queue_view *q,
 			 void (*lost)(void *ctx, uint32_t item), void *ctx)
 {
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 	uint64_t lo = t > q->capacity ? t - q->capacity : 0;
 
 	if (h < t)
@@ -581,7 +595,7 @@ void shoal__queue_repair(struct shoal__queue *q,
 		lo = h - q->capacity;
 	if (lo < h)
 		repair_unreleased(q, lo, h, lost, ctx);
-	shoal__event_signal(&q->wake); /* W1 */
+	shoal__event_signal(&q->ring->wake); /* W1 */
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,11 +607,11 @@ void shoal__queue_repair(struct shoal__queue *q,
  * pushes and pops, which the caller's invariant absorbs (queue.h).  At
  * most one round of cells: bounded whatever the indices say.
  */
-void shoal__queue_scan(struct shoal__queue *q,
+void shoal__queue_scan(const struct shoal__queue_view *q,
 		       void (*fn)(void *ctx, uint32_t item), void *ctx)
 {
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 
 	if (t <= h)
 		return;

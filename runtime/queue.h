@@ -111,8 +111,22 @@ uint64_t shoal__queue_bytes(uint32_t capacity);
  * misaligned. */
 int shoal__queue_init(void *mem, uint32_t capacity);
 
-/* Attach: checks magic, capacity and mask, and that the queue fits in
- * `bytes` (the region's size).  0 or SHOAL_EBADSEGMENT. */
+/*
+ * A process's handle on a queue: the shared queue and its geometry, read
+ * once by shoal__queue_open and never again from the segment, whose
+ * capacity and mask words any process that can write it may change: every
+ * cell index comes from this copy.  Private; copied freely.
+ */
+struct shoal__queue_view {
+	struct shoal__queue *ring;
+	uint32_t capacity;
+	uint32_t mask;
+};
+
+/* Attach: checks magic and capacity, and that the queue fits in `bytes`
+ * (the region's size), then fills *v.  0 or SHOAL_EBADSEGMENT. */
+int shoal__queue_open(struct shoal__queue_view *v, void *mem, uint64_t bytes);
+/* The same checks, without a view. */
 int shoal__queue_check(const void *mem, uint64_t bytes);
 
 /*
@@ -123,12 +137,12 @@ int shoal__queue_check(const void *mem, uint64_t bytes);
  * sleeping consumers, if any.  Items equal to SHOAL__QUEUE_SKIP are
  * counted as pushed but never popped.
  */
-uint32_t shoal__queue_push(struct shoal__queue *q, const uint32_t *items,
+uint32_t shoal__queue_push(const struct shoal__queue_view *q, const uint32_t *items,
 			   uint32_t n);
 /* The same, dying at the crash points QUEUE_CLAIMED of c when armed there
  * (c: the pusher's store handle's arming; crash builds only). */
 struct shoal__crash;
-uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
+uint32_t shoal__queue_push_at(const struct shoal__queue_view *q, const uint32_t *items,
 			      uint32_t n, struct shoal__crash *c);
 
 /*
@@ -137,9 +151,9 @@ uint32_t shoal__queue_push_at(struct shoal__queue *q, const uint32_t *items,
  * position is claimed but not yet published).  Acquire (A1): pairs with
  * the push that published each item.
  */
-uint32_t shoal__queue_pop(struct shoal__queue *q, uint32_t *out, uint32_t max);
+uint32_t shoal__queue_pop(const struct shoal__queue_view *q, uint32_t *out, uint32_t max);
 /* The same, with the crash points QUEUE_POPPED and QUEUE_TAKEN of c. */
-uint32_t shoal__queue_pop_at(struct shoal__queue *q, uint32_t *out, uint32_t max,
+uint32_t shoal__queue_pop_at(const struct shoal__queue_view *q, uint32_t *out, uint32_t max,
 			     struct shoal__crash *c);
 
 /*
@@ -150,7 +164,7 @@ uint32_t shoal__queue_pop_at(struct shoal__queue *q, uint32_t *out, uint32_t max
  * and reap dead processes: a dead producer's claimed position blocks the
  * queue until shoal__queue_repair()).
  */
-int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
+int shoal__queue_wait(const struct shoal__queue_view *q, struct shoal__deadline d,
 		      uint32_t spin);
 
 /* True if the oldest position, *pos, is claimed by a producer and not
@@ -159,11 +173,11 @@ int shoal__queue_wait(struct shoal__queue *q, struct shoal__deadline d,
  * apart means a producer died (or is stopped) after its claim, and a
  * repair (safe against a live producer: PUSH in queue.c) is due.  A
  * snapshot (relaxed indices, acquire cell load). */
-bool shoal__queue_head_unpublished(struct shoal__queue *q, uint64_t *pos);
+bool shoal__queue_head_unpublished(const struct shoal__queue_view *q, uint64_t *pos);
 
 /* Positions pushed and not yet popped, clamped to [0, capacity]: a hint
  * (relaxed reads of two moving indices). */
-uint32_t shoal__queue_len(const struct shoal__queue *q);
+uint32_t shoal__queue_len(const struct shoal__queue_view *q);
 
 /*
  * Repair after a process died (whoever reaps it; safe while other
@@ -181,7 +195,7 @@ uint32_t shoal__queue_len(const struct shoal__queue *q);
  * find the queue full.  Collect the items and push them after repair
  * returns.  Wakes sleeping consumers.
  */
-void shoal__queue_repair(struct shoal__queue *q,
+void shoal__queue_repair(const struct shoal__queue_view *q,
 			 void (*lost)(void *ctx, uint32_t item), void *ctx);
 
 /*
@@ -191,7 +205,7 @@ void shoal__queue_repair(struct shoal__queue *q,
  * reported, one pushed meanwhile may be missed.  For a reaper that must
  * tell which items a dead consumer took out of the queue (exec.c).
  */
-void shoal__queue_scan(struct shoal__queue *q,
+void shoal__queue_scan(const struct shoal__queue_view *q,
 		       void (*fn)(void *ctx, uint32_t item), void *ctx);
 
 #endif /* SHOAL_RUNTIME_QUEUE_H */

@@ -24,7 +24,9 @@ static uint32_t shoal__pow2(uint32_t v)
 	return p;
 }
 
-/* Fills every derived field of h; returns the region's size. */
+/* Fills every derived field of h; returns the region's size.  The
+ * creator's region_init reads these from its own header before anyone
+ * else can see it; every other use goes through a view (rt_view_open). */
 static uint64_t shoal__rt_layout(struct shoal__rt_hdr *h)
 {
 	uint64_t cur = SHOAL__RT_HDR_SIZE;
@@ -76,7 +78,8 @@ static void shoal__rt_names(struct shoal__rt_hdr *h,
 static void shoal__act_classes_init(struct shoal__rt_hdr *h,
 				    const struct shoal_registry *reg)
 {
-	struct shoal__act_class *c = shoal__act_classes(h);
+	struct shoal__act_class *c =
+		(struct shoal__act_class *)((uint8_t *)h + h->classes_off);
 
 	h->nclasses = reg->nclasses;
 	for (uint32_t i = 0; i < reg->nclasses; i++) {
@@ -91,7 +94,8 @@ static void shoal__act_classes_init(struct shoal__rt_hdr *h,
 /* Every record FREE (zeroed memory), and its bit set. */
 static void shoal__rt_tasks_init(struct shoal__rt_hdr *h)
 {
-	_Atomic uint64_t *bits = shoal__rt_task_bits(h);
+	_Atomic uint64_t *bits =
+		(_Atomic uint64_t *)((uint8_t *)h + h->task_bits_off);
 	uint32_t words = (h->max_tasks + 63) / 64;
 
 	for (uint32_t w = 0; w < words; w++) {
@@ -125,15 +129,16 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 	rc = shoal__rt_fs_alive_init(h);
 	if (rc)
 		return rc;
-	return shoal__queue_init(shoal__rt_queue(h), shoal__pow2(h->max_tasks));
+	return shoal__queue_init((uint8_t *)h + h->queue_off, shoal__pow2(h->max_tasks));
 }
 
-int shoal__rt_region_check(const void *region, uint64_t size)
+/* Checks a private copy h of the region's header against the region's
+ * size: ranges, and offsets equal to the layout they imply. */
+static int shoal__rt_hdr_check(const struct shoal__rt_hdr *h, uint64_t size)
 {
-	const struct shoal__rt_hdr *h = region;
 	struct shoal__rt_hdr p;
 
-	if (!h || size < SHOAL__RT_HDR_SIZE || h->magic != SHOAL__RT_MAGIC)
+	if (h->magic != SHOAL__RT_MAGIC)
 		return SHOAL_EBADSEGMENT;
 	if (h->version != SHOAL__RT_VERSION)
 		return SHOAL_EVERSION;
@@ -157,51 +162,55 @@ int shoal__rt_region_check(const void *region, uint64_t size)
 	    p.lmeta_off != h->lmeta_off || p.lanes_off != h->lanes_off ||
 	    p.lane_bytes != h->lane_bytes)
 		return SHOAL_EBADSEGMENT;
-	return shoal__queue_check((const uint8_t *)h + h->queue_off, h->queue_bytes);
+	return 0;
 }
 
-struct shoal__rt_worker *shoal__rt_workers(struct shoal__rt_hdr *h)
+int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size)
 {
-	return (struct shoal__rt_worker *)((uint8_t *)h + h->workers_off);
+	struct shoal__rt_hdr h;
+	uint8_t *b = region;
+	int rc;
+
+	if (!region || size < SHOAL__RT_HDR_SIZE)
+		return SHOAL_EBADSEGMENT;
+	/* One copy, checked, and only it used: the header can change under
+	 * us at any time. */
+	memcpy(&h, region, sizeof h);
+	rc = shoal__rt_hdr_check(&h, size);
+	if (rc)
+		return rc;
+	*v = (struct shoal__rt_view){
+		.hdr = region,
+		.num_workers = h.num_workers,
+		.max_workers = h.max_workers,
+		.max_tasks = h.max_tasks,
+		.nfuncs = h.nfuncs,
+		.max_actors = h.max_actors,
+		.max_lanes = h.max_lanes,
+		.lane_capacity = h.lane_capacity,
+		.nclasses = h.nclasses,
+		.lane_bytes = h.lane_bytes,
+		.workers = (struct shoal__rt_worker *)(b + h.workers_off),
+		.fnames = (const char *)(b + h.fnames_off),
+		.tasks = (struct shoal__task_rec *)(b + h.tasks_off),
+		.task_bits = (_Atomic uint64_t *)(b + h.task_bits_off),
+		.classes = (struct shoal__act_class *)(b + h.classes_off),
+		.actors = (struct shoal__actor_slot *)(b + h.actors_off),
+		.lmeta = (struct shoal__lane_meta *)(b + h.lmeta_off),
+		.lanes = b + h.lanes_off,
+	};
+	return shoal__queue_open(&v->queue, b + h.queue_off, h.queue_bytes);
 }
 
-struct shoal__task_rec *shoal__rt_tasks(struct shoal__rt_hdr *h)
+const char *shoal__rt_fname(const struct shoal__rt_view *v, uint32_t fn)
 {
-	return (struct shoal__task_rec *)((uint8_t *)h + h->tasks_off);
+	return fn < v->nfuncs ? v->fnames + (uint64_t)fn * SHOAL__FN_NAME_SIZE
+			      : "?";
 }
 
-_Atomic uint64_t *shoal__rt_task_bits(struct shoal__rt_hdr *h)
+struct shoal__lane_view shoal__lane_at(const struct shoal__rt_view *v,
+				       uint32_t i)
 {
-	return (_Atomic uint64_t *)((uint8_t *)h + h->task_bits_off);
-}
-
-struct shoal__queue *shoal__rt_queue(struct shoal__rt_hdr *h)
-{
-	return (struct shoal__queue *)((uint8_t *)h + h->queue_off);
-}
-
-const char *shoal__rt_fname(const struct shoal__rt_hdr *h, uint32_t fn)
-{
-	return (const char *)h + h->fnames_off + (uint64_t)fn * SHOAL__FN_NAME_SIZE;
-}
-
-struct shoal__act_class *shoal__act_classes(struct shoal__rt_hdr *h)
-{
-	return (struct shoal__act_class *)((uint8_t *)h + h->classes_off);
-}
-
-struct shoal__actor_slot *shoal__act_slots(struct shoal__rt_hdr *h)
-{
-	return (struct shoal__actor_slot *)((uint8_t *)h + h->actors_off);
-}
-
-struct shoal__lane_meta *shoal__lane_metas(struct shoal__rt_hdr *h)
-{
-	return (struct shoal__lane_meta *)((uint8_t *)h + h->lmeta_off);
-}
-
-struct shoal__lane *shoal__lane_at(struct shoal__rt_hdr *h, uint32_t i)
-{
-	return (struct shoal__lane *)((uint8_t *)h + h->lanes_off +
-				      (uint64_t)i * h->lane_bytes);
+	return shoal__lane_view_of(v->lanes + (uint64_t)i * v->lane_bytes,
+				   v->lane_capacity, SHOAL__CALL_SIZE);
 }

@@ -142,17 +142,12 @@ int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store)
 {
 	uint64_t size;
 	void *region = shoal__store_ext(store, &size);
-	int rc = shoal__rt_region_check(region, size);
+	int rc = shoal__rt_view_open(&rt->v, region, size);
 
 	if (rc)
 		return rc;
 	rt->store = store;
-	rt->hdr = region;
-	rt->workers = shoal__rt_workers(rt->hdr);
-	rt->max_workers = rt->hdr->max_workers; /* checked just now */
-	rt->tasks = shoal__rt_tasks(rt->hdr);
-	rt->task_bits = shoal__rt_task_bits(rt->hdr);
-	rt->queue = shoal__rt_queue(rt->hdr);
+	shoal__store_set_ext_view(store, &rt->v);
 	return 0;
 }
 
@@ -173,7 +168,7 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 		rc = shoal__rt_bind(rt, rt->store);
 	if (rc)
 		return rc;
-	rt->hdr->driver_pid = getpid();
+	rt->v.hdr->driver_pid = getpid();
 	shoal__store_set_role(rt->store, SHOAL__ROLE_DRIVER);
 	/* Its waits probe the fork server as they wake (end.c). */
 	rt->store->on_block = shoal__rt_on_block;
@@ -185,15 +180,13 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 }
 
 /* Wakes every sleeping worker (shutdown, or the driver's death). */
-void shoal__rt_wake_workers(struct shoal__rt_hdr *h)
+void shoal__rt_wake_workers(const struct shoal__rt_view *v)
 {
-	struct shoal__queue *q = shoal__rt_queue(h);
+	struct shoal__actor_slot *a = v->actors;
 
-	struct shoal__actor_slot *a = shoal__act_slots(h);
-
-	shoal__event_signal(&h->work);
-	shoal__event_signal(&q->wake);
-	for (uint32_t i = 0; i < h->max_actors; i++)
+	shoal__event_signal(&v->hdr->work);
+	shoal__event_signal(&v->queue.ring->wake);
+	for (uint32_t i = 0; i < v->max_actors; i++)
 		shoal__event_signal(&a[i].doorbell);
 }
 
@@ -277,8 +270,8 @@ static uint32_t shoal__rt_running(const struct shoal_runtime *rt)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < rt->max_workers; i++)
-		n += atomic_load_explicit(&rt->workers[i].state,
+	for (uint32_t i = 0; i < rt->v.max_workers; i++)
+		n += atomic_load_explicit(&rt->v.workers[i].state,
 					  memory_order_acquire) == SHOAL__WK_RUNNING;
 	return n;
 }
@@ -286,17 +279,17 @@ static uint32_t shoal__rt_running(const struct shoal_runtime *rt)
 /* Waits (ready futex: register, re-check, sleep) until n workers run. */
 static int shoal__rt_wait_running(struct shoal_runtime *rt, uint32_t n)
 {
-	struct shoal__rt_hdr *h = rt->hdr;
+	const struct shoal__rt_view *v = &rt->v;
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__START_TIMEOUT_MS);
 
 	for (;;) {
-		uint32_t seen = shoal__event_seen(&h->ready);
+		uint32_t seen = shoal__event_seen(&v->hdr->ready);
 		int rc = 0;
 
-		atomic_fetch_add_explicit(&h->ready.waiters, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&v->hdr->ready.waiters, 1, memory_order_seq_cst);
 		if (shoal__rt_running(rt) < n)
-			rc = shoal__event_wait(&h->ready, seen, d, 0);
-		atomic_fetch_sub_explicit(&h->ready.waiters, 1, memory_order_relaxed);
+			rc = shoal__event_wait(&v->hdr->ready, seen, d, 0);
+		atomic_fetch_sub_explicit(&v->hdr->ready.waiters, 1, memory_order_relaxed);
 		if (shoal__rt_running(rt) >= n)
 			return 0;
 		if (rc == -ETIMEDOUT)
@@ -408,9 +401,9 @@ static int shoal__rt_stop(struct shoal_runtime *rt)
 	struct shoal__fs_msg reply;
 	int rc = shoal__rt_ended(rt);
 
-	atomic_store_explicit(&rt->hdr->stopping, 1, memory_order_release); /* R2 */
-	shoal__rt_end(rt->hdr, SHOAL_ESTOPPED);
-	shoal__rt_wake_workers(rt->hdr);
+	atomic_store_explicit(&rt->v.hdr->stopping, 1, memory_order_release); /* R2 */
+	shoal__rt_end(&rt->v, SHOAL_ESTOPPED);
+	shoal__rt_wake_workers(&rt->v);
 	if (rt->fs_pid > 0 && rc != SHOAL_EFORKSERVERDIED) {
 		rc = shoal__rt_request(rt, SHOAL__FS_SHUTDOWN, 0, &reply);
 		shoal__rt_reap_fs(rt);
@@ -430,7 +423,7 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 		return -EINVAL;
 	shoal__names_close(rt);
 	shoal__lanes_close(rt);
-	if (rt->hdr)
+	if (rt->v.hdr)
 		rc = shoal__rt_stop(rt);
 	else if (rt->fs_pid > 0)
 		shoal__rt_reap_fs(rt);
@@ -462,7 +455,7 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 			shoal__rt_free(rt);
 		return rc;
 	}
-	rt->fs_pid = atomic_load_explicit(&rt->hdr->fs_pid, memory_order_relaxed);
+	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
 	store->on_block = shoal__rt_on_block; /* end.c */
 	store->on_block_ctx = rt;
@@ -501,22 +494,22 @@ SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 		return -EINVAL;
 	*out = (struct shoal_runtime_info){
 		.fork_server_pid = rt->fs_pid,
-		.num_workers = rt->hdr->num_workers,
-		.workers_started = atomic_load_explicit(&rt->hdr->workers_started,
+		.num_workers = rt->v.num_workers,
+		.workers_started = atomic_load_explicit(&rt->v.hdr->workers_started,
 							memory_order_relaxed),
-		.workers_died = atomic_load_explicit(&rt->hdr->workers_died,
+		.workers_died = atomic_load_explicit(&rt->v.hdr->workers_died,
 						     memory_order_relaxed),
-		.tasks_submitted = atomic_load_explicit(&rt->hdr->tasks_submitted,
+		.tasks_submitted = atomic_load_explicit(&rt->v.hdr->tasks_submitted,
 							memory_order_relaxed),
-		.tasks_done = atomic_load_explicit(&rt->hdr->tasks_done,
+		.tasks_done = atomic_load_explicit(&rt->v.hdr->tasks_done,
 						   memory_order_relaxed),
-		.tasks_failed = atomic_load_explicit(&rt->hdr->tasks_failed,
+		.tasks_failed = atomic_load_explicit(&rt->v.hdr->tasks_failed,
 						     memory_order_relaxed),
-		.tasks_queued = shoal__queue_len(rt->queue),
-		.max_tasks = rt->hdr->max_tasks,
+		.tasks_queued = shoal__queue_len(&rt->v.queue),
+		.max_tasks = rt->v.max_tasks,
 	};
-	for (uint32_t i = 0; i < rt->max_workers; i++) {
-		const struct shoal__rt_worker *w = &rt->workers[i];
+	for (uint32_t i = 0; i < rt->v.max_workers; i++) {
+		const struct shoal__rt_worker *w = &rt->v.workers[i];
 
 		if (atomic_load_explicit(&w->state, memory_order_acquire) !=
 		    SHOAL__WK_RUNNING)

@@ -76,32 +76,32 @@ static uint32_t shoal__align8(uint32_t v)
  * raise came before the publish the worker's pop acquired; the end's
  * sweep loads it after its E2 fence (end.c).  Release / acquire: the
  * raise is ordered before the CAS and the publish that follow it. */
-static void shoal__task_raise_top(struct shoal__rt_hdr *h, uint32_t top)
+static void shoal__task_raise_top(const struct shoal__rt_view *v, uint32_t top)
 {
-	uint32_t cur = atomic_load_explicit(&h->task_top, memory_order_relaxed);
+	uint32_t cur = atomic_load_explicit(&v->hdr->task_top, memory_order_relaxed);
 
 	while (cur < top &&
-	       !atomic_compare_exchange_weak_explicit(&h->task_top, &cur, top,
+	       !atomic_compare_exchange_weak_explicit(&v->hdr->task_top, &cur, top,
 						      memory_order_release,
 						      memory_order_relaxed))
 		;
 }
 
-uint32_t shoal__task_top(const struct shoal__rt_hdr *h)
+uint32_t shoal__task_top(const struct shoal__rt_view *v)
 {
-	uint32_t top = atomic_load_explicit(&h->task_top, memory_order_acquire);
+	uint32_t top = atomic_load_explicit(&v->hdr->task_top, memory_order_acquire);
 
-	return top < h->max_tasks ? top : h->max_tasks;
+	return top < v->max_tasks ? top : v->max_tasks;
 }
 
 static bool shoal__task_try(struct shoal_runtime *rt, uint32_t i, uint32_t owner)
 {
-	struct shoal__task_rec *t = &rt->tasks[i];
+	struct shoal__task_rec *t = &rt->v.tasks[i];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_FREE)
 		return false;
-	shoal__task_raise_top(rt->hdr, i + 1);
+	shoal__task_raise_top(&rt->v, i + 1);
 	return atomic_compare_exchange_strong_explicit(
 		       &t->state, &st,
 		       SHOAL__TASK_STATE(SHOAL__TASK_GEN(st) + 1, SHOAL__T_BUILDING,
@@ -111,10 +111,10 @@ static bool shoal__task_try(struct shoal_runtime *rt, uint32_t i, uint32_t owner
 
 static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 {
-	struct shoal__rt_hdr *h = rt->hdr;
-	_Atomic uint64_t *bits = rt->task_bits;
-	uint32_t words = (h->max_tasks + 63) / 64;
-	uint32_t w = atomic_load_explicit(&h->task_hint, memory_order_relaxed);
+	const struct shoal__rt_view *v = &rt->v;
+	_Atomic uint64_t *bits = rt->v.task_bits;
+	uint32_t words = (v->max_tasks + 63) / 64;
+	uint32_t w = atomic_load_explicit(&v->hdr->task_hint, memory_order_relaxed);
 	uint32_t owner = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 
 	if (w >= words)
@@ -125,13 +125,13 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 		for (; b; b &= b - 1) {
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(b);
 
-			if (i >= h->max_tasks || !shoal__task_try(rt, i, owner))
+			if (i >= v->max_tasks || !shoal__task_try(rt, i, owner))
 				continue;
 			SHOAL__CRASH(rt->store, TASK_TAKEN);
 			atomic_fetch_and_explicit(&bits[w], ~(1ull << (i % 64)),
 						  memory_order_relaxed);
 			if (k)
-				atomic_store_explicit(&h->task_hint, w,
+				atomic_store_explicit(&v->hdr->task_hint, w,
 						      memory_order_relaxed);
 			*idx = i;
 			return 0;
@@ -140,7 +140,7 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 	/* No bit set over a FREE record: the records themselves, so that a
 	 * freer killed before it set its bit costs no capacity (the full
 	 * table's path: one pass more before -ENOSPC). */
-	for (uint32_t i = 0; i < h->max_tasks; i++)
+	for (uint32_t i = 0; i < v->max_tasks; i++)
 		if (shoal__task_try(rt, i, owner)) {
 			*idx = i;
 			return 0;
@@ -151,28 +151,28 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 /* FREE (T1: release, pairs with the next taker's A4), then its bit; the
  * hint moves back to it, so that records are reused lowest first (the
  * ones still in the caches). */
-void shoal__task_free(struct shoal_store *s, struct shoal__rt_hdr *hdr,
+void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 		      uint32_t idx)
 {
-	struct shoal__task_rec *t = &shoal__rt_tasks(hdr)[idx];
+	struct shoal__task_rec *t = &v->tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 
 	atomic_store_explicit(&t->state,
 			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
 			      memory_order_release); /* T1 */
 	SHOAL__CRASH(s, TASK_FREED);
-	atomic_fetch_or_explicit(&shoal__rt_task_bits(hdr)[idx / 64],
+	atomic_fetch_or_explicit(&v->task_bits[idx / 64],
 				 1ull << (idx % 64), memory_order_relaxed);
-	if (idx / 64 < atomic_load_explicit(&hdr->task_hint, memory_order_relaxed))
-		atomic_store_explicit(&hdr->task_hint, idx / 64, memory_order_relaxed);
+	if (idx / 64 < atomic_load_explicit(&v->hdr->task_hint, memory_order_relaxed))
+		atomic_store_explicit(&v->hdr->task_hint, idx / 64, memory_order_relaxed);
 }
 
-void shoal__task_sweep_free(struct shoal_store *s, struct shoal__rt_hdr *hdr)
+void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *v)
 {
-	struct shoal__task_rec *tasks = shoal__rt_tasks(hdr);
-	_Atomic uint64_t *bits = shoal__rt_task_bits(hdr);
+	struct shoal__task_rec *tasks = v->tasks;
+	_Atomic uint64_t *bits = v->task_bits;
 
-	uint32_t top = shoal__task_top(hdr);
+	uint32_t top = shoal__task_top(v);
 
 	for (uint32_t i = 0; i < top; i++) {
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
@@ -380,7 +380,7 @@ static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 			       const struct shoal_args *args,
 			       uint32_t num_returns, const shoal_id *refs)
 {
-	if (!rt || !refs || fn < 0 || (uint32_t)fn >= rt->hdr->nfuncs)
+	if (!rt || !refs || fn < 0 || (uint32_t)fn >= rt->v.nfuncs)
 		return -EINVAL;
 	if (num_returns == 0 || num_returns > SHOAL_MAX_RETURNS)
 		return -EINVAL;
@@ -396,7 +396,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 			     struct shoal__later *d)
 {
 	uint32_t num_returns = o->num_returns;
-	struct shoal__task_rec *t = &rt->tasks[idx];
+	struct shoal__task_rec *t = &rt->v.tasks[idx];
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	shoal_id ret0 = shoal_id_next(rt->store);
 	int rc;
@@ -466,17 +466,17 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit, &d);
 	if (rc) {
 		shoal__pending_drop(rt, &p);
-		shoal__task_free(rt->store, rt->hdr, idx);
+		shoal__task_free(rt->store, &rt->v, idx);
 		return rc;
 	}
 	SHOAL__CRASH(rt->store, TASK_BUILT);
 	/* Read before parking: once queued the record may run and go. */
 	for (uint32_t i = 0; i < num_returns; i++)
-		refs[i] = shoal__task_ret(&rt->tasks[idx], i);
-	p.ret0 = shoal__task_ret(&rt->tasks[idx], 0);
+		refs[i] = shoal__task_ret(&rt->v.tasks[idx], i);
+	p.ret0 = shoal__task_ret(&rt->v.tasks[idx], 0);
 	p.nret = num_returns;
-	atomic_fetch_add_explicit(&rt->hdr->tasks_submitted, 1, memory_order_relaxed);
-	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->tasks[idx].state,
+	atomic_fetch_add_explicit(&rt->v.hdr->tasks_submitted, 1, memory_order_relaxed);
+	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->v.tasks[idx].state,
 						   memory_order_relaxed));
 	shoal__dep_park(rt, idx, &fit);
 	shoal__rt_task_published(rt, idx, gen); /* E2 of end.c */

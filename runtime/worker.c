@@ -29,7 +29,7 @@
 
 struct shoal__worker {
 	struct shoal_store *store;
-	struct shoal__rt_hdr *hdr;
+	const struct shoal__rt_view *v;
 	struct shoal__rt_worker *me;
 	struct shoal_runtime rt;  /* this process's handle, for the tasks */
 	uint32_t index;
@@ -65,32 +65,29 @@ void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start)
 static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 				struct shoal__worker *w)
 {
-	uint64_t size;
-	void *region;
 	int rc = shoal_store_attach_fd(boot->seg_fd, &w->store);
 
 	if (rc)
 		return rc;
-	region = shoal__store_ext(w->store, &size);
-	rc = shoal__rt_region_check(region, size);
-	if (rc)
-		return rc;
-	w->hdr = region;
-	if (index >= w->hdr->max_workers)
-		return -EINVAL;
-	w->me = &shoal__rt_workers(w->hdr)[index];
-	w->index = index;
-	w->spin = boot->spin_budget;
 	w->rt.reg = boot->reg;
 	w->rt.ctl_fd = w->rt.fs_pidfd = -1;
 	shoal__rt_local_init(&w->rt);
-	return shoal__mem_open(&w->rt.arena) ? -ENOMEM
-					     : shoal__rt_bind(&w->rt, w->store);
+	if (shoal__mem_open(&w->rt.arena))
+		return -ENOMEM;
+	rc = shoal__rt_bind(&w->rt, w->store); /* the view: checked, private */
+	if (rc)
+		return rc;
+	if (index >= w->rt.v.max_workers)
+		return -EINVAL;
+	w->me = &w->rt.v.workers[index];
+	w->index = index;
+	w->spin = boot->spin_budget;
+	return 0;
 }
 
 static bool shoal__stopping(const struct shoal__worker *w)
 {
-	return atomic_load_explicit(&w->hdr->stopping, memory_order_acquire); /* A2 */
+	return atomic_load_explicit(&w->rt.v.hdr->stopping, memory_order_acquire); /* A2 */
 }
 
 static void shoal__announce_running(struct shoal__worker *w)
@@ -98,25 +95,25 @@ static void shoal__announce_running(struct shoal__worker *w)
 	shoal__publish_self(&w->me->pid, &w->me->start);
 	atomic_store_explicit(&w->me->state, SHOAL__WK_RUNNING,
 			      memory_order_release); /* R1 */
-	shoal__event_signal(&w->hdr->ready);
+	shoal__event_signal(&w->rt.v.hdr->ready);
 }
 
 /* In bulk, but no more than this worker's share of the queue, so that a
  * long task never holds short ones back while another worker idles. */
 static uint32_t shoal__worker_share(const struct shoal__worker *w)
 {
-	uint32_t workers = w->hdr->num_workers ? w->hdr->num_workers : 1;
-	uint32_t share = shoal__queue_len(w->rt.queue) / workers;
+	uint32_t workers = w->rt.v.num_workers ? w->rt.v.num_workers : 1;
+	uint32_t share = shoal__queue_len(&w->rt.v.queue) / workers;
 
 	return share < 1 ? 1 : share > SHOAL__WORKER_BATCH ? SHOAL__WORKER_BATCH : share;
 }
 
 /* True when every running worker is asleep in a task. */
-bool shoal__all_blocked(struct shoal__rt_hdr *h)
+bool shoal__all_blocked(const struct shoal__rt_view *v)
 {
-	struct shoal__rt_worker *ws = shoal__rt_workers(h);
+	struct shoal__rt_worker *ws = v->workers;
 
-	for (uint32_t i = 0; i < h->max_workers; i++)
+	for (uint32_t i = 0; i < v->max_workers; i++)
 		if (atomic_load_explicit(&ws[i].state, memory_order_relaxed) ==
 			    SHOAL__WK_RUNNING &&
 		    !atomic_load_explicit(&ws[i].blocked, memory_order_relaxed))
@@ -139,7 +136,7 @@ static void shoal__worker_blocked(void *ctx, bool blocked)
 	uint64_t one = 1;
 
 	atomic_store_explicit(&w->me->blocked, blocked, memory_order_relaxed);
-	if (blocked && shoal__all_blocked(w->hdr) &&
+	if (blocked && shoal__all_blocked(&w->rt.v) &&
 	    write(w->spawn_fd, &one, sizeof one) < 0)
 		return; /* the fork server is gone: shutting down */
 }
@@ -151,10 +148,10 @@ static void shoal__worker_blocked(void *ctx, bool blocked)
  * count behind (its slot is reset when it is replaced). */
 static uint32_t shoal__worker_spin_begin(struct shoal__worker *w)
 {
-	struct shoal__rt_worker *ws = shoal__rt_workers(w->hdr);
+	struct shoal__rt_worker *ws = w->rt.v.workers;
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < w->rt.max_workers && n < w->max_spinners; i++)
+	for (uint32_t i = 0; i < w->rt.v.max_workers && n < w->max_spinners; i++)
 		n += atomic_load_explicit(&ws[i].state, memory_order_relaxed) ==
 			     SHOAL__WK_RUNNING &&
 		     atomic_load_explicit(&ws[i].spinning, memory_order_relaxed);
@@ -174,18 +171,18 @@ static void shoal__worker_spin_end(struct shoal__worker *w)
 static bool shoal__worker_step(struct shoal__worker *w)
 {
 	uint32_t items[SHOAL__WORKER_BATCH];
-	uint32_t n = shoal__queue_pop_at(w->rt.queue, items, shoal__worker_share(w),
+	uint32_t n = shoal__queue_pop_at(&w->rt.v.queue, items, shoal__worker_share(w),
 					 &w->rt.store->crash);
 
 	if (n == 0) {
-		int rc = shoal__queue_wait(w->rt.queue,
+		int rc = shoal__queue_wait(&w->rt.v.queue,
 					   shoal__deadline_in(SHOAL__WORKER_SLICE_MS),
 					   shoal__worker_spin_begin(w));
 		shoal__worker_spin_end(w);
 		if (rc == -ETIMEDOUT)
 			shoal__lanes_sweep(&w->rt); /* lanes into dead actors */
 		return !(rc == -ETIMEDOUT && w->extra &&
-			 shoal__queue_len(w->rt.queue) == 0);
+			 shoal__queue_len(&w->rt.v.queue) == 0);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		shoal__exec_item(&w->rt, w->index, items[i]);
@@ -203,7 +200,7 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	if (shoal__worker_attach(boot, index, &w))
 		_exit(1);
 	w.spawn_fd = spawn_fd;
-	w.extra = index >= w.hdr->num_workers;
+	w.extra = index >= w.rt.v.num_workers;
 	w.max_spinners = sysconf(_SC_NPROCESSORS_ONLN) > 1
 				 ? (uint32_t)sysconf(_SC_NPROCESSORS_ONLN) - 1 : 0;
 	shoal__store_set_role(w.store, SHOAL__ROLE_WORKER);

@@ -87,6 +87,11 @@ struct shoal_store {
 	 * any concurrent use. */
 	void (*on_drop)(void *ctx);
 	void *on_drop_ctx;
+	/* The runtime's private view of its region (runtime/internal.h,
+	 * struct shoal__rt_view), for the calls the store makes into it
+	 * (waiters.c -> deps.c); NULL: none.  Set once, before any concurrent
+	 * use, by the runtime that owns this handle. */
+	const void *ext_view;
 	struct shoal__evict_plan {  /* eviction candidates (under lock) */
 		struct shoal__cand *buf;
 		size_t cap;
@@ -125,6 +130,11 @@ int shoal__store_create_ext(const char *name,
 			    const struct shoal_store_options *opts,
 			    uint64_t ext_bytes, struct shoal_store **out);
 void *shoal__store_ext(const struct shoal_store *s, uint64_t *size);
+static inline void shoal__store_set_ext_view(struct shoal_store *s,
+					     const void *view)
+{
+	s->ext_view = view;
+}
 const char *shoal__store_name(const struct shoal_store *s); /* "" if private */
 
 /* proc.c: the process table (reap_all and release need s->lock) */

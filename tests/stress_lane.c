@@ -43,7 +43,7 @@ static uint64_t word(uint64_t seq, uint32_t i)
 
 static void *producer(void *arg)
 {
-	struct shoal__lane *l = arg;
+	const struct shoal__lane_view *l = arg;
 
 	for (uint32_t s = 0; s < N; s++) {
 		uint64_t *w;
@@ -65,7 +65,7 @@ static void *producer(void *arg)
 
 static void *consumer(void *arg)
 {
-	struct shoal__lane *l = arg;
+	const struct shoal__lane_view *l = arg;
 
 	for (uint32_t s = 0; s < N; s++) {
 		const uint64_t *w;
@@ -102,13 +102,14 @@ int main(void)
 	int64_t t0 = now_ns();
 	pthread_t pt, ct;
 	void *pr = NULL, *cr = NULL;
-	struct shoal__lane *l;
+	struct shoal__lane_view view, *l = &view;
+	void *mem;
 	bool ok;
 
-	l = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (l == MAP_FAILED || shoal__lane_init(l, CAP, RS) != 0 ||
-	    shoal__lane_check(l, bytes) != 0) {
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED || shoal__lane_init(mem, CAP, RS) != 0 ||
+	    shoal__lane_open(&view, mem, bytes) != 0) {
 		fprintf(stderr, "stress_lane: set-up failed: %s\n",
 			strerror(errno));
 		return 1;
@@ -121,9 +122,9 @@ int main(void)
 	pthread_join(pt, &pr);
 	pthread_join(ct, &cr);
 	ok = pr == NULL && cr == NULL && shoal__lane_len(l) == 0 &&
-	     shoal__lane_check(l, bytes) == 0;
+	     shoal__lane_check(mem, bytes) == 0;
 	printf("stress_lane: %u records in %.2f s: %s\n", N,
 	       (double)(now_ns() - t0) / 1e9, ok ? "ok" : "FAIL");
-	munmap(l, bytes);
+	munmap(mem, bytes);
 	return ok ? 0 : 1;
 }

@@ -63,7 +63,9 @@
 #define LOSTMAX 256u
 
 struct stress {
-	struct shoal__queue *q;
+	struct shoal__queue_view qv;  /* the view every thread uses */
+	const struct shoal__queue_view *q;
+	void *mem;                    /* the queue's memory */
 	uint32_t *payload;            /* plain: written before push (R1) */
 	_Atomic uint32_t *count;      /* pops of each item */
 	uint32_t *nlost;              /* repairer only */
@@ -100,7 +102,7 @@ static uint32_t payload_of(uint32_t item)
 	return item * 2654435761u ^ 0x5bd1e995u;
 }
 
-static void push_all(struct shoal__queue *q, const uint32_t *items, uint32_t n)
+static void push_all(const struct shoal__queue_view *q, const uint32_t *items, uint32_t n)
 {
 	uint32_t done = 0;
 
@@ -252,8 +254,10 @@ static int run(struct stress *st, bool with_repair)
 	atomic_store(&st->stop_repair, 0);
 	atomic_store(&st->repoisoned, 0);
 	st->repairs = st->lost = 0;
-	if (shoal__queue_init(st->q, CAPACITY) != 0)
+	if (shoal__queue_init(st->mem, CAPACITY) != 0 ||
+	    shoal__queue_open(&st->qv, st->mem, shoal__queue_bytes(CAPACITY)) != 0)
 		return 1;
+	st->q = &st->qv;
 	if (start(cons, NCONS, consumer, st) || start(prod, NPROD, producer, st))
 		return 1;
 	if (with_repair && pthread_create(&rep, NULL, repairer, st) != 0)
@@ -278,7 +282,7 @@ static int run(struct stress *st, bool with_repair)
 		fail(st, "queue not empty at the end", v, 0);
 	/* Positions that carried no item: SKIPs of repair (a), and of
 	 * producers filling the rest of a claim a repair broke. */
-	skipped = atomic_load(&st->q->tail) - TOTAL - st->lost - NCONS -
+	skipped = atomic_load(&st->q->ring->tail) - TOTAL - st->lost - NCONS -
 		  atomic_load(&st->repoisoned);
 	printf("stress_queue: %s: %u items, %llu empty pops, %llu repairs, "
 	       "%llu reported lost, %llu positions skipped\n",
@@ -307,7 +311,7 @@ int main(void)
 		return 77;
 	}
 	alarm(240); /* a hang is a failure, not a stuck CI job */
-	st.q = (struct shoal__queue *)base;
+	st.mem = base;
 	st.count = (_Atomic uint32_t *)(base + qb);
 	st.payload = (uint32_t *)(st.count + TOTAL);
 	st.nlost = st.payload + TOTAL;

@@ -62,7 +62,7 @@ static struct {
 	uint8_t *base;
 	size_t size;
 	uint64_t lane_bytes;
-	struct shoal__lane *l;
+	struct shoal__lane_view l; /* this process's view (children inherit it) */
 	struct area *area;
 } tl = {.fd = -1};
 
@@ -80,7 +80,7 @@ static void tl_fini(void)
 TestSuite(lane, .init = tu_setup, .fini = tl_fini, .timeout = 30);
 
 /* A lane of `cap` records of RS bytes and a shared area, zeroed. */
-static struct shoal__lane *tl_open(uint32_t cap)
+static struct shoal__lane_view *tl_open(uint32_t cap)
 {
 	uint64_t lb = shoal__lane_bytes(cap, RS);
 	char name[128];
@@ -96,16 +96,15 @@ static struct shoal__lane *tl_open(uint32_t cap)
 		       tl.fd, 0);
 	cr_assert_neq(tl.base, MAP_FAILED, "mmap: %s", strerror(errno));
 	cr_assert_eq(shoal__lane_init(tl.base, cap, RS), 0);
-	cr_assert_eq(shoal__lane_check(tl.base, lb), 0);
+	cr_assert_eq(shoal__lane_open(&tl.l, tl.base, lb), 0);
 	tl.lane_bytes = lb;
-	tl.l = (struct shoal__lane *)tl.base;
 	tl.area = (struct area *)(tl.base + lb);
-	return tl.l;
+	return &tl.l;
 }
 
 /* Bounded poll: the lane holds `len` records and `pid` sleeps in the
  * kernel on `ev` (registered, sleepers flag up, state S). */
-static bool asleep_on(struct shoal__lane *l, struct shoal__event *ev,
+static bool asleep_on(struct shoal__lane_view *l, struct shoal__event *ev,
 		      uint32_t len, pid_t pid)
 {
 	int64_t end = tu_now_ns() + POLL_NS;
@@ -144,7 +143,7 @@ static bool rec_ok(const void *slot, uint64_t seq, uint64_t tag)
 	return true;
 }
 
-static void put(struct shoal__lane *l, uint64_t seq, uint64_t tag)
+static void put(struct shoal__lane_view *l, uint64_t seq, uint64_t tag)
 {
 	void *slot = shoal__lane_reserve(l);
 
@@ -153,7 +152,7 @@ static void put(struct shoal__lane *l, uint64_t seq, uint64_t tag)
 	shoal__lane_publish(l, NULL);
 }
 
-static void take(struct shoal__lane *l, uint64_t seq, uint64_t tag)
+static void take(struct shoal__lane_view *l, uint64_t seq, uint64_t tag)
 {
 	const void *r = shoal__lane_peek(l);
 
@@ -200,13 +199,18 @@ Test(lane, init_rejects_bad_sizes)
 	cr_assert_eq(shoal__lane_init(mem, 4, 128), 0);
 	cr_assert_eq(shoal__lane_check(mem, sizeof(mem)), 0);
 	cr_expect_eq(shoal__lane_check(mem, sizeof(mem) - 1), SHOAL_EBADSEGMENT);
-	cr_expect_eq(shoal__lane_len((struct shoal__lane *)mem), 0);
-	cr_expect_null(shoal__lane_peek((struct shoal__lane *)mem));
+	{
+		struct shoal__lane_view v;
+
+		cr_assert_eq(shoal__lane_open(&v, mem, sizeof(mem)), 0);
+		cr_expect_eq(shoal__lane_len(&v), 0);
+		cr_expect_null(shoal__lane_peek(&v));
+	}
 }
 
 Test(lane, fifo_wraps_around)
 {
-	struct shoal__lane *l = tl_open(8);
+	struct shoal__lane_view *l = tl_open(8);
 	uint64_t next_in = 0, next_out = 0;
 	unsigned step = 1;
 
@@ -238,12 +242,12 @@ Test(lane, fifo_wraps_around)
 	cr_assert_eq(next_in, 100000);
 	cr_assert_null(shoal__lane_peek(l));
 	cr_assert_eq(shoal__lane_len(l), 0);
-	cr_assert_eq(shoal__lane_check(l, tl.lane_bytes), 0);
+	cr_assert_eq(shoal__lane_check(l->ring, tl.lane_bytes), 0);
 }
 
 Test(lane, full_then_consume_makes_room)
 {
-	struct shoal__lane *l = tl_open(4);
+	struct shoal__lane_view *l = tl_open(4);
 	void *slot;
 
 	for (uint64_t i = 0; i < 4; i++)
@@ -270,10 +274,10 @@ Test(lane, full_then_consume_makes_room)
 /* An external doorbell: publish signals it, not the lane's own. */
 Test(lane, external_doorbell)
 {
-	struct shoal__lane *l = tl_open(4);
+	struct shoal__lane_view *l = tl_open(4);
 	struct shoal__event *db = (struct shoal__event *)tl.area;
 	uint32_t seen = shoal__event_seen(db);
-	uint32_t own = shoal__event_seen(&l->doorbell);
+	uint32_t own = shoal__event_seen(&l->ring->doorbell);
 	void *slot;
 
 	atomic_fetch_add_explicit(&db->waiters, 1, memory_order_seq_cst);
@@ -285,7 +289,7 @@ Test(lane, external_doorbell)
 	cr_assert_neq(shoal__event_seen(db), seen);
 	cr_assert_eq(shoal__event_wait(db, seen, shoal__deadline_in(0), 1), 0);
 	atomic_fetch_sub_explicit(&db->waiters, 1, memory_order_relaxed);
-	cr_assert_eq(shoal__event_seen(&l->doorbell), own);
+	cr_assert_eq(shoal__event_seen(&l->ring->doorbell), own);
 	take(l, 0, 3);
 }
 
@@ -295,13 +299,13 @@ Test(lane, external_doorbell)
 /* Child consumer: takes N_PROC records in order; sleeps on the doorbell
  * when empty; every PHASE records (offset by half a phase) it lets the
  * lane fill up and waits until the producer sleeps on space. */
-static int consumer_child(struct shoal__lane *l, pid_t producer)
+static int consumer_child(struct shoal__lane_view *l, pid_t producer)
 {
 	for (uint32_t i = 0; i < N_PROC; i++) {
 		const void *r;
 
 		if (i % PHASE == PHASE / 2) {
-			if (!asleep_on(l, &l->space, l->capacity, producer))
+			if (!asleep_on(l, &l->ring->space, l->ring->capacity, producer))
 				return K_TIMEOUT;
 			atomic_fetch_add_explicit(&tl.area->producer_slept, 1,
 						  memory_order_relaxed);
@@ -320,7 +324,7 @@ static int consumer_child(struct shoal__lane *l, pid_t producer)
 
 Test(lane, two_processes_sleep_both_ways)
 {
-	struct shoal__lane *l = tl_open(64);
+	struct shoal__lane_view *l = tl_open(64);
 	pid_t me = getpid();
 	pid_t kid = tu_fork();
 
@@ -330,7 +334,7 @@ Test(lane, two_processes_sleep_both_ways)
 		void *slot;
 
 		if (i % PHASE == 0 && i > 0) {
-			cr_assert(asleep_on(l, &l->doorbell, 0, kid),
+			cr_assert(asleep_on(l, &l->ring->doorbell, 0, kid),
 				  "consumer never slept at %u", i);
 			atomic_fetch_add_explicit(&tl.area->consumer_slept, 1,
 						  memory_order_relaxed);
@@ -347,12 +351,12 @@ Test(lane, two_processes_sleep_both_ways)
 	cr_assert_geq(atomic_load(&tl.area->consumer_slept), 1);
 	cr_assert_geq(atomic_load(&tl.area->producer_slept), 1);
 	cr_assert_eq(shoal__lane_len(l), 0);
-	cr_assert_eq(shoal__lane_check(l, tl.lane_bytes), 0);
+	cr_assert_eq(shoal__lane_check(l->ring, tl.lane_bytes), 0);
 }
 
 Test(lane, dead_producer_record_never_seen)
 {
-	struct shoal__lane *l = tl_open(8);
+	struct shoal__lane_view *l = tl_open(8);
 	int ready[2], hold[2];
 	pid_t kid;
 	char c;
@@ -416,12 +420,12 @@ Test(lane, dead_producer_record_never_seen)
 	}
 	cr_assert_eq(tu_wait_exit(kid), K_OK);
 	cr_assert_null(shoal__lane_peek(l));
-	cr_assert_eq(shoal__lane_check(l, tl.lane_bytes), 0);
+	cr_assert_eq(shoal__lane_check(l->ring, tl.lane_bytes), 0);
 }
 
 Test(lane, dead_consumer_record_seen_again)
 {
-	struct shoal__lane *l = tl_open(8);
+	struct shoal__lane_view *l = tl_open(8);
 	int ready[2], hold[2];
 	pid_t kid;
 	char c;
@@ -475,61 +479,61 @@ Test(lane, dead_consumer_record_seen_again)
 
 Test(lane, check_rejects_corruption)
 {
-	struct shoal__lane *l = tl_open(8);
+	struct shoal__lane_view *l = tl_open(8);
 	uint64_t lb = tl.lane_bytes;
 
-	cr_assert_eq(shoal__lane_check(l, lb), 0);
+	cr_assert_eq(shoal__lane_check(l->ring, lb), 0);
 	cr_expect_eq(shoal__lane_check(NULL, lb), SHOAL_EBADSEGMENT);
 	cr_expect_eq(shoal__lane_check(tl.base + 64, lb), SHOAL_EBADSEGMENT);
-	cr_expect_eq(shoal__lane_check(l, 100), SHOAL_EBADSEGMENT);
+	cr_expect_eq(shoal__lane_check(l->ring, 100), SHOAL_EBADSEGMENT);
 
-	l->magic ^= 1;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT);
-	l->magic ^= 1;
-	l->capacity = 6;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT);
-	l->capacity = 16; /* consistent mask would be 15: does not fit */
-	l->mask = 15;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT);
-	l->capacity = 8;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT); /* mask */
-	l->mask = 7;
-	l->record_size = 100;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT);
-	l->record_size = RS;
-	cr_assert_eq(shoal__lane_check(l, lb), 0);
+	l->ring->magic ^= 1;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT);
+	l->ring->magic ^= 1;
+	l->ring->capacity = 6;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT);
+	l->ring->capacity = 16; /* consistent mask would be 15: does not fit */
+	l->ring->mask = 15;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT);
+	l->ring->capacity = 8;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT); /* mask */
+	l->ring->mask = 7;
+	l->ring->record_size = 100;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT);
+	l->ring->record_size = RS;
+	cr_assert_eq(shoal__lane_check(l->ring, lb), 0);
 
 	/* Impossible indices: tail - head > capacity either way.  The lane
 	 * stops: empty to the consumer, full to the producer. */
-	atomic_store(&l->tail, 100);
-	atomic_store(&l->head, 3);
-	l->head_cache = 3;   /* foreign memory: the caches agree with it */
-	l->tail_cache = 100;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT);
+	atomic_store(&l->ring->tail, 100);
+	atomic_store(&l->ring->head, 3);
+	l->ring->head_cache = 3;   /* foreign memory: the caches agree with it */
+	l->ring->tail_cache = 100;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT);
 	cr_expect_null(shoal__lane_peek(l));
 	cr_expect_null(shoal__lane_reserve(l));
 	cr_expect_eq(shoal__lane_len(l), 8);
 	cr_expect_eq(shoal__lane_wait_room(l, shoal__deadline_in(1), 10),
 		     -ETIMEDOUT);
-	atomic_store(&l->tail, 3);
-	atomic_store(&l->head, 100);
-	l->head_cache = 100;
-	l->tail_cache = 3;
-	cr_expect_eq(shoal__lane_check(l, lb), SHOAL_EBADSEGMENT);
+	atomic_store(&l->ring->tail, 3);
+	atomic_store(&l->ring->head, 100);
+	l->ring->head_cache = 100;
+	l->ring->tail_cache = 3;
+	cr_expect_eq(shoal__lane_check(l->ring, lb), SHOAL_EBADSEGMENT);
 	cr_expect_null(shoal__lane_peek(l));
 	cr_expect_null(shoal__lane_reserve(l));
 	cr_expect_eq(shoal__lane_len(l), 0);
 	cr_expect_eq(shoal__lane_wait_record(l, shoal__deadline_in(1), 10),
 		     -ETIMEDOUT);
 	/* Wrapped but sane indices are fine. */
-	atomic_store(&l->head, UINT32_MAX - 1);
-	atomic_store(&l->tail, UINT32_MAX - 1);
-	l->head_cache = UINT32_MAX - 1;
-	l->tail_cache = UINT32_MAX - 1;
-	cr_assert_eq(shoal__lane_check(l, lb), 0);
+	atomic_store(&l->ring->head, UINT32_MAX - 1);
+	atomic_store(&l->ring->tail, UINT32_MAX - 1);
+	l->ring->head_cache = UINT32_MAX - 1;
+	l->ring->tail_cache = UINT32_MAX - 1;
+	cr_assert_eq(shoal__lane_check(l->ring, lb), 0);
 	for (uint64_t i = 0; i < 20; i++) {
 		put(l, i, 9);
 		take(l, i, 9);
 	}
-	cr_assert_eq(shoal__lane_check(l, lb), 0);
+	cr_assert_eq(shoal__lane_check(l->ring, lb), 0);
 }

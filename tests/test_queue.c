@@ -54,7 +54,7 @@ static struct {
 	int fd;
 	uint8_t *base;
 	size_t size;
-	struct shoal__queue *q;
+	struct shoal__queue_view q; /* this process's view (children inherit it) */
 	void *area;                /* shared result area after the queue */
 } tq = {.fd = -1};
 
@@ -72,7 +72,7 @@ static void tq_fini(void)
 TestSuite(queue, .init = tu_setup, .fini = tq_fini, .timeout = 30);
 
 /* A queue of `cap` cells and `extra` bytes of shared area, zeroed. */
-static struct shoal__queue *tq_open(uint32_t cap, size_t extra)
+static struct shoal__queue_view *tq_open(uint32_t cap, size_t extra)
 {
 	uint64_t qb = shoal__queue_bytes(cap);
 	uint64_t off = (qb + 63) / 64 * 64;
@@ -89,19 +89,18 @@ static struct shoal__queue *tq_open(uint32_t cap, size_t extra)
 		       tq.fd, 0);
 	cr_assert_neq(tq.base, MAP_FAILED, "mmap: %s", strerror(errno));
 	cr_assert_eq(shoal__queue_init(tq.base, cap), 0);
-	cr_assert_eq(shoal__queue_check(tq.base, qb), 0);
-	tq.q = (struct shoal__queue *)tq.base;
+	cr_assert_eq(shoal__queue_open(&tq.q, tq.base, qb), 0);
 	tq.area = tq.base + off;
-	return tq.q;
+	return &tq.q;
 }
 
 /* Bounded poll: `n` consumers registered in waiters, and `pid` asleep. */
-static bool asleep(struct shoal__queue *q, pid_t pid, uint32_t n)
+static bool asleep(struct shoal__queue_view *q, pid_t pid, uint32_t n)
 {
 	int64_t end = tu_now_ns() + POLL_NS;
 
 	while (tu_now_ns() < end) {
-		if (atomic_load_explicit(&q->wake.waiters, memory_order_seq_cst) >= n &&
+		if (atomic_load_explicit(&q->ring->wake.waiters, memory_order_seq_cst) >= n &&
 		    tu_proc_state(pid) == 'S')
 			return true;
 		sched_yield();
@@ -119,7 +118,7 @@ static uint64_t mix(uint64_t *s)
 }
 
 /* Pushes all n items, yielding while the queue is full. */
-static void push_all(struct shoal__queue *q, const uint32_t *items, uint32_t n)
+static void push_all(struct shoal__queue_view *q, const uint32_t *items, uint32_t n)
 {
 	uint32_t done = 0;
 
@@ -165,46 +164,46 @@ static uint64_t tq_word(uint64_t stamp, uint32_t item)
 
 /* The first half of a push: claims n FREE positions at the tail and
  * publishes nothing (a producer that dies after its tail CAS). */
-static uint64_t tq_claim_tail(struct shoal__queue *q, uint32_t n)
+static uint64_t tq_claim_tail(struct shoal__queue_view *q, uint32_t n)
 {
 	for (;;) {
-		uint64_t t = atomic_load(&q->tail);
+		uint64_t t = atomic_load(&q->ring->tail);
 		bool free = true;
 
 		for (uint32_t i = 0; i < n; i++)
-			free &= atomic_load(&q->cells[(t + i) & q->mask]) ==
+			free &= atomic_load(&q->ring->cells[(t + i) & q->mask]) ==
 				tq_word(t + i, 0);
-		if (free && atomic_compare_exchange_strong(&q->tail, &t, t + n))
+		if (free && atomic_compare_exchange_strong(&q->ring->tail, &t, t + n))
 			return t;
 	}
 }
 
 /* The first half of a pop: claims n PUBLISHED positions at the head and
  * releases nothing (a consumer that dies after its head CAS). */
-static uint64_t tq_claim_head(struct shoal__queue *q, uint32_t n)
+static uint64_t tq_claim_head(struct shoal__queue_view *q, uint32_t n)
 {
 	for (;;) {
-		uint64_t h = atomic_load(&q->head);
+		uint64_t h = atomic_load(&q->ring->head);
 		bool pub = true;
 
 		for (uint32_t i = 0; i < n; i++)
-			pub &= (atomic_load(&q->cells[(h + i) & q->mask]) >> 32) ==
+			pub &= (atomic_load(&q->ring->cells[(h + i) & q->mask]) >> 32) ==
 			       (uint32_t)(h + i + 1);
-		if (pub && atomic_compare_exchange_strong(&q->head, &h, h + n))
+		if (pub && atomic_compare_exchange_strong(&q->ring->head, &h, h + n))
 			return h;
 	}
 }
 
 /* Moves an empty queue to position `pos` (as if pos items had passed). */
-static void tq_move_to(struct shoal__queue *q, uint64_t pos)
+static void tq_move_to(struct shoal__queue_view *q, uint64_t pos)
 {
 	for (uint32_t i = 0; i < q->capacity; i++) {
 		uint64_t p = pos + ((i - pos) & q->mask); /* first p >= pos at i */
 
-		atomic_store(&q->cells[i], tq_word(p, 0));
+		atomic_store(&q->ring->cells[i], tq_word(p, 0));
 	}
-	atomic_store(&q->head, pos);
-	atomic_store(&q->tail, pos);
+	atomic_store(&q->ring->head, pos);
+	atomic_store(&q->ring->tail, pos);
 }
 
 /* `lost` callback collecting items into a struct lostbuf. */
@@ -231,7 +230,7 @@ Test(queue, init_and_check)
 	static const uint32_t bad[] = {0, 1, 3, 6, 12, 100, 1000,
 				       SHOAL__QUEUE_MAX_CAPACITY + 1,
 				       SHOAL__QUEUE_MAX_CAPACITY * 2u, UINT32_MAX};
-	struct shoal__queue *q = tq_open(1024, 0);
+	struct shoal__queue_view *q = tq_open(1024, 0);
 	uint64_t qb = shoal__queue_bytes(1024);
 	uint32_t out[4];
 
@@ -250,26 +249,26 @@ Test(queue, init_and_check)
 	cr_assert_eq(shoal__queue_len(q), 0);
 	cr_assert_eq(shoal__queue_pop(q, out, 4), 0);
 
-	cr_assert_eq(shoal__queue_check(q, qb), 0);
-	cr_assert_eq(shoal__queue_check(q, qb + 4096), 0);
-	cr_assert_eq(shoal__queue_check(q, qb - 8), SHOAL_EBADSEGMENT);
-	cr_assert_eq(shoal__queue_check(q, 100), SHOAL_EBADSEGMENT);
+	cr_assert_eq(shoal__queue_check(q->ring, qb), 0);
+	cr_assert_eq(shoal__queue_check(q->ring, qb + 4096), 0);
+	cr_assert_eq(shoal__queue_check(q->ring, qb - 8), SHOAL_EBADSEGMENT);
+	cr_assert_eq(shoal__queue_check(q->ring, 100), SHOAL_EBADSEGMENT);
 	cr_assert_eq(shoal__queue_check(NULL, qb), SHOAL_EBADSEGMENT);
-	q->mask = 511;
-	cr_assert_eq(shoal__queue_check(q, qb), SHOAL_EBADSEGMENT);
-	q->mask = 1023;
-	q->capacity = 1000;
-	cr_assert_eq(shoal__queue_check(q, qb), SHOAL_EBADSEGMENT);
-	q->capacity = 1024;
-	q->magic ^= 1;
-	cr_assert_eq(shoal__queue_check(q, qb), SHOAL_EBADSEGMENT);
-	q->magic ^= 1;
-	cr_assert_eq(shoal__queue_check(q, qb), 0);
+	q->ring->mask = 511;
+	cr_assert_eq(shoal__queue_check(q->ring, qb), SHOAL_EBADSEGMENT);
+	q->ring->mask = 1023;
+	q->ring->capacity = 1000;
+	cr_assert_eq(shoal__queue_check(q->ring, qb), SHOAL_EBADSEGMENT);
+	q->ring->capacity = 1024;
+	q->ring->magic ^= 1;
+	cr_assert_eq(shoal__queue_check(q->ring, qb), SHOAL_EBADSEGMENT);
+	q->ring->magic ^= 1;
+	cr_assert_eq(shoal__queue_check(q->ring, qb), 0);
 }
 
 Test(queue, fifo_single)
 {
-	struct shoal__queue *q = tq_open(16, 0);
+	struct shoal__queue_view *q = tq_open(16, 0);
 	uint32_t next_in = 1, next_out = 1, v;
 
 	for (int round = 0; round < 200; round++) {
@@ -295,7 +294,7 @@ Test(queue, fifo_single)
 
 Test(queue, bulk_partial_empty)
 {
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 	uint32_t in[20], out[20];
 
 	for (uint32_t i = 0; i < 20; i++)
@@ -323,7 +322,7 @@ Test(queue, bulk_partial_empty)
 }
 
 /* Random bulk pushes and pops in one process, checking FIFO order. */
-static void churn(struct shoal__queue *q, uint32_t rounds, uint64_t seed)
+static void churn(struct shoal__queue_view *q, uint32_t rounds, uint64_t seed)
 {
 	uint32_t next_in = 0, next_out = 0, buf[64], out[64];
 
@@ -354,28 +353,29 @@ static void churn(struct shoal__queue *q, uint32_t rounds, uint64_t seed)
 
 Test(queue, wrap_around)
 {
-	struct shoal__queue *q = tq_open(4, 0);
+	struct shoal__queue_view *q = tq_open(4, 0);
 
 	churn(q, 100000, 1);                    /* ~10^5 rounds of the ring */
-	cr_assert_gt(atomic_load(&q->tail), 100000);
+	cr_assert_gt(atomic_load(&q->ring->tail), 100000);
 	cr_assert_eq(shoal__queue_init(tq.base, 2), 0);
+	cr_assert_eq(shoal__queue_open(q, tq.base, shoal__queue_bytes(2)), 0);
 	churn(q, 50000, 2);
 }
 
 Test(queue, stamps_wrap_past_2_32)
 {
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 
 	tq_move_to(q, (1ull << 32) - 37);       /* stamps wrap mid-test */
 	churn(q, 2000, 3);
-	cr_assert_gt(atomic_load(&q->tail), 1ull << 32);
+	cr_assert_gt(atomic_load(&q->ring->tail), 1ull << 32);
 }
 
 Test(queue, skip_items_dropped)
 {
 	const uint32_t S = SHOAL__QUEUE_SKIP;
 	uint32_t a[] = {1, S, 2, S, S, 3}, b[] = {S, S}, c[] = {S, S, S, 9};
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 	uint32_t out[8];
 
 	cr_assert_eq(shoal__queue_push(q, a, 6), 6);
@@ -392,7 +392,7 @@ Test(queue, skip_items_dropped)
 
 Test(queue, wait_timeout_and_ready)
 {
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 	uint32_t v = 5;
 	int64_t t0;
 
@@ -403,7 +403,7 @@ Test(queue, wait_timeout_and_ready)
 	t0 = tu_now_ns();                                   /* ready: no sleep */
 	cr_assert_eq(shoal__queue_wait(q, shoal__deadline_in(3000), 0), 0);
 	cr_assert_lt(tu_now_ns() - t0, 1000000000ll);
-	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
+	cr_assert_eq(atomic_load(&q->ring->wake.waiters), 0);
 	tq_claim_tail(q, 1);                             /* claimed, unpublished */
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 1);
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 0);     /* the hole blocks */
@@ -423,7 +423,7 @@ struct tally {
 	_Atomic uint32_t count[]; /* pops of each item */
 };
 
-static _Noreturn void producer_main(struct shoal__queue *q, uint32_t id,
+static _Noreturn void producer_main(struct shoal__queue_view *q, uint32_t id,
 				    uint32_t nitems)
 {
 	uint64_t seed = id * 77 + 1;
@@ -443,7 +443,7 @@ static _Noreturn void producer_main(struct shoal__queue *q, uint32_t id,
 }
 
 /* Pops until it gets a POISON (extra ones go back); counts every item. */
-static _Noreturn void consumer_main(struct shoal__queue *q, struct tally *t,
+static _Noreturn void consumer_main(struct shoal__queue_view *q, struct tally *t,
 				    uint32_t id, uint32_t nitems)
 {
 	uint64_t seed = id * 131 + 7;
@@ -471,7 +471,7 @@ static _Noreturn void consumer_main(struct shoal__queue *q, struct tally *t,
 	_exit(K_OK);
 }
 
-static void push_poisons(struct shoal__queue *q, uint32_t n)
+static void push_poisons(struct shoal__queue_view *q, uint32_t n)
 {
 	for (uint32_t i = 0, p = POISON; i < n; i++)
 		push_all(q, &p, 1);
@@ -480,7 +480,7 @@ static void push_poisons(struct shoal__queue *q, uint32_t n)
 Test(queue, processes_exactly_once)
 {
 	const uint32_t total = MP_PRODUCERS * MP_ITEMS;
-	struct shoal__queue *q = tq_open(1024, sizeof(struct tally) +
+	struct shoal__queue_view *q = tq_open(1024, sizeof(struct tally) +
 					 total * sizeof(_Atomic uint32_t));
 	struct tally *t = tq.area;
 	pid_t prod[MP_PRODUCERS], cons[MP_CONSUMERS];
@@ -503,12 +503,12 @@ Test(queue, processes_exactly_once)
 			     i, atomic_load(&t->count[i]));
 	cr_assert_eq(shoal__queue_pop(q, &v, 1), 0);
 	cr_assert_eq(shoal__queue_len(q), 0);
-	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
+	cr_assert_eq(atomic_load(&q->ring->wake.waiters), 0);
 }
 
 /* Pops `want` items, sleeping when empty (spin 0: it really sleeps);
  * sends them on fd.  Exits K_TIMEOUT if a wait times out. */
-static _Noreturn void sleeper_main(struct shoal__queue *q, uint32_t want,
+static _Noreturn void sleeper_main(struct shoal__queue_view *q, uint32_t want,
 				   int fd)
 {
 	uint32_t out[16];
@@ -528,7 +528,7 @@ static _Noreturn void sleeper_main(struct shoal__queue *q, uint32_t want,
 
 Test(queue, sleeping_consumer_woken_by_push)
 {
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 	uint32_t v = 42;
 	int64_t t0;
 	int p[2];
@@ -547,7 +547,7 @@ Test(queue, sleeping_consumer_woken_by_push)
 	cr_assert_lt(tu_now_ns() - t0, 2000000000ll, "woken by timeout, not push");
 	close(p[0]);
 	cr_assert_eq(tu_wait_exit(pid), K_OK);
-	cr_assert_eq(atomic_load(&q->wake.waiters), 0);
+	cr_assert_eq(atomic_load(&q->ring->wake.waiters), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -555,7 +555,7 @@ Test(queue, sleeping_consumer_woken_by_push)
 
 Test(queue, repair_healthy_is_noop)
 {
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 	uint32_t in[] = {1, 2, 3}, out[8], got[8];
 	struct lostbuf lb = {.cap = 8, .items = got};
 
@@ -578,7 +578,7 @@ struct doomed {
 	int hold; /* write end the test keeps open, so the child's read blocks */
 };
 
-static struct doomed doomed_claim(struct shoal__queue *q, uint32_t n,
+static struct doomed doomed_claim(struct shoal__queue_view *q, uint32_t n,
 				  bool producer)
 {
 	int ready[2], hold[2];
@@ -609,7 +609,7 @@ static void doomed_kill(struct doomed d)
 
 Test(queue, repair_dead_producer)
 {
-	struct shoal__queue *q = tq_open(8, 0);
+	struct shoal__queue_view *q = tq_open(8, 0);
 	uint32_t in[] = {100, 101, 102, 103, 104}, out[8], got[8];
 	struct lostbuf lb = {.cap = 8, .items = got};
 	int p[2];
@@ -648,7 +648,7 @@ Test(queue, repair_dead_producer)
 
 Test(queue, repair_dead_consumer)
 {
-	struct shoal__queue *q = tq_open(4, 0);
+	struct shoal__queue_view *q = tq_open(4, 0);
 	uint32_t in[] = {1, 2, 3, 4}, more[] = {5, 6, 7, 8}, out[8], got[8];
 	struct lostbuf lb = {.cap = 8, .items = got};
 	struct doomed dead;
@@ -680,8 +680,8 @@ Test(queue, repair_dead_consumer)
 	cr_assert_eq(shoal__queue_push(q, in, 4), 4);
 	dead = doomed_claim(q, 3, false);               /* took 1, 2, 3 */
 	{
-		uint64_t h = atomic_load(&q->head) - 3;     /* release 1 by hand */
-		_Atomic uint64_t *c = &q->cells[h & q->mask];
+		uint64_t h = atomic_load(&q->ring->head) - 3;     /* release 1 by hand */
+		_Atomic uint64_t *c = &q->ring->cells[h & q->mask];
 		uint64_t w = atomic_load(c);
 
 		cr_assert_eq((uint32_t)w, 1);
@@ -733,17 +733,17 @@ static void gate_handler(int sig, siginfo_t *si, void *uc)
 }
 
 /* Child side: arms the gate on the page of the cell of position p. */
-static void gate_arm(struct shoal__queue *q, uint64_t p, int ping, int pong)
+static void gate_arm(struct shoal__queue_view *q, uint64_t p, int ping, int pong)
 {
 	struct sigaction sa = {.sa_sigaction = gate_handler,
 			       .sa_flags = SA_SIGINFO};
-	uintptr_t cell = (uintptr_t)&q->cells[p & q->mask];
+	uintptr_t cell = (uintptr_t)&q->ring->cells[p & q->mask];
 
 	gate.size = (size_t)sysconf(_SC_PAGESIZE);
 	gate.page = (uint8_t *)(cell & ~(uintptr_t)(gate.size - 1));
 	gate.ping = ping;
 	gate.pong = pong;
-	if ((uintptr_t)gate.page <= (uintptr_t)&q->wake.waiters ||
+	if ((uintptr_t)gate.page <= (uintptr_t)&q->ring->wake.waiters ||
 	    sigaction(SIGSEGV, &sa, NULL) != 0 ||
 	    mprotect(gate.page, gate.size, PROT_READ) != 0)
 		_exit(K_BAD);
@@ -803,7 +803,7 @@ static void gated_close(struct gated *g)
  * item again, and the item is popped exactly once. */
 Test(queue, repair_beats_live_producer)
 {
-	struct shoal__queue *q = tq_open(1024, 0);
+	struct shoal__queue_view *q = tq_open(1024, 0);
 	uint32_t out[8], got[8];
 	struct lostbuf lb = {.cap = 8, .items = got};
 	struct gated g;
@@ -818,16 +818,16 @@ Test(queue, repair_beats_live_producer)
 		_exit(K_OK);
 	}
 	gated_wait(&g);                    /* claimed 600, publishing */
-	cr_assert_eq(atomic_load(&q->tail), 601);
+	cr_assert_eq(atomic_load(&q->ring->tail), 601);
 	shoal__queue_repair(q, lost_collect, &lb);
 	cr_assert_eq(lb.n, 0);
-	cr_assert_eq(atomic_load(&q->cells[600]),
+	cr_assert_eq(atomic_load(&q->ring->cells[600]),
 		     tq_word(601, SHOAL__QUEUE_SKIP));
 	gated_go(&g);
 	cr_assert_eq(pipe_get(g.res), 1);  /* pushed (again, at 601) */
 	cr_assert_eq(tu_wait_exit(g.pid), K_OK);
 	gated_close(&g);
-	cr_assert_eq(atomic_load(&q->tail), 602);
+	cr_assert_eq(atomic_load(&q->ring->tail), 602);
 	cr_assert_eq(shoal__queue_pop(q, out, 8), 1);
 	cr_assert_eq(out[0], 77);
 	cr_assert_eq(shoal__queue_pop(q, out, 8), 0);
@@ -839,7 +839,7 @@ Test(queue, repair_beats_live_producer)
  * one), and its failing release leaves the new round's item intact. */
 Test(queue, repair_beats_live_consumer)
 {
-	struct shoal__queue *q = tq_open(1024, 0);
+	struct shoal__queue_view *q = tq_open(1024, 0);
 	uint32_t *in = malloc(1024 * sizeof(uint32_t));
 	uint32_t *out = malloc(1024 * sizeof(uint32_t));
 	uint32_t got[8], v = 7;
@@ -861,14 +861,14 @@ Test(queue, repair_beats_live_consumer)
 		_exit(K_OK);
 	}
 	gated_wait(&g);                    /* claimed 600, releasing */
-	cr_assert_eq(atomic_load(&q->head), 601);
+	cr_assert_eq(atomic_load(&q->ring->head), 601);
 	shoal__queue_repair(q, lost_collect, &lb);
 	cr_assert_eq(lb.n, 1);
 	cr_assert_eq(got[0], 7);
 	for (uint32_t i = 0; i < 1024; i++)
 		in[i] = 1000 + i;
 	cr_assert_eq(shoal__queue_push(q, in, 1024), 1024); /* 601 .. 1624 */
-	cr_assert_eq(atomic_load(&q->cells[600]), tq_word(1625, 2023));
+	cr_assert_eq(atomic_load(&q->ring->cells[600]), tq_word(1625, 2023));
 	gated_go(&g);
 	cr_assert_eq(pipe_get(g.res), 1);
 	cr_assert_eq(pipe_get(g.res), 7);  /* the original, not 2023 */
@@ -893,7 +893,7 @@ Test(queue, repair_beats_live_consumer)
 Test(queue, repair_races_live_processes)
 {
 	const uint32_t total = RR_PRODUCERS * RR_ITEMS;
-	struct shoal__queue *q = tq_open(32, sizeof(struct tally) +
+	struct shoal__queue_view *q = tq_open(32, sizeof(struct tally) +
 					 total * sizeof(_Atomic uint32_t));
 	struct tally *t = tq.area;
 	uint32_t *nlost = calloc(total, sizeof(uint32_t));
@@ -944,7 +944,7 @@ Test(queue, repair_races_live_processes)
 	 * producers filling the rest of a claim it broke. */
 	cr_log_info("%u repairs, %u items reported lost, %llu positions skipped",
 		    repairs, lost_total,
-		    (unsigned long long)(atomic_load(&q->tail) - total -
+		    (unsigned long long)(atomic_load(&q->ring->tail) - total -
 					 lost_total - RR_CONSUMERS));
 	free(nlost);
 }

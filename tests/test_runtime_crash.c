@@ -491,8 +491,8 @@ static uint32_t rc_busy_records(struct shoal_runtime *rt)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < rt->hdr->max_tasks; i++)
-		n += SHOAL__TASK_PHASE(atomic_load(&rt->tasks[i].state)) !=
+	for (uint32_t i = 0; i < rt->v.max_tasks; i++)
+		n += SHOAL__TASK_PHASE(atomic_load(&rt->v.tasks[i].state)) !=
 		     SHOAL__T_FREE;
 	return n;
 }
@@ -901,10 +901,10 @@ static struct rc_actor rc_lanes_start(const char *name)
 /* Lanes taken (not FREE). */
 static uint32_t rc_lanes_taken(struct shoal_runtime *rt)
 {
-	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+	struct shoal__lane_meta *m = rt->v.lmeta;
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < rt->hdr->max_lanes; i++)
+	for (uint32_t i = 0; i < rt->v.max_lanes; i++)
 		n += SHOAL__LANE_PHASE(atomic_load(&m[i].state)) != SHOAL__L_FREE;
 	return n;
 }

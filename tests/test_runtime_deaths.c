@@ -76,7 +76,7 @@ static int task_until_stopping(struct shoal_task *t, void *user)
 
 	(void)user;
 	say_started(t);
-	while (!atomic_load(&rt->hdr->stopping))
+	while (!atomic_load(&rt->v.hdr->stopping))
 		nanosleep(&ms, NULL);
 	return shoal_task_return(t, 0, "x", 1);
 }
@@ -118,7 +118,7 @@ static int waiter_until_stopping_exit(struct shoal_task *t, void *self)
 
 	(void)self;
 	say_started(t);
-	while (!atomic_load(&rt->hdr->stopping))
+	while (!atomic_load(&rt->v.hdr->stopping))
 		nanosleep(&ms, NULL);
 	_exit(0);
 }
@@ -399,13 +399,13 @@ Test(runtime_deaths, a_worker_death_with_the_queue_more_than_half_full)
 /* The lane `caller` (a SHOAL__CREATOR) has hooked into actor slot a. */
 static uint32_t lane_of(struct shoal_runtime *rt, uint32_t slot, uint32_t caller)
 {
-	struct shoal__actor_slot *a = &shoal__act_slots(rt->hdr)[slot];
-	struct shoal__lane_meta *m = shoal__lane_metas(rt->hdr);
+	struct shoal__actor_slot *a = &rt->v.actors[slot];
+	struct shoal__lane_meta *m = rt->v.lmeta;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t v = atomic_load(&a->lanes[k]);
 
-		if (v && v <= rt->hdr->max_lanes && m[v - 1].owner == caller)
+		if (v && v <= rt->v.max_lanes && m[v - 1].owner == caller)
 			return v - 1;
 	}
 	return UINT32_MAX;
@@ -440,7 +440,7 @@ static void drainer_child(const char *name, struct shoal_actor a, int in, int ou
 	TU_CHILD_CHECK(tu_child_read_byte(in) == 'd', 14);
 	lane = lane_of(rt, a.index, shoal__store_creator(s));
 	TU_CHILD_CHECK(lane != UINT32_MAX, 15);
-	atomic_store(&shoal__lane_metas(rt->hdr)[lane].drain,
+	atomic_store(&rt->v.lmeta[lane].drain,
 		     SHOAL__DRAIN_HELD | shoal__store_creator(s));
 	tu_child_write_byte(out, 'l');
 	for (;;)
@@ -626,7 +626,7 @@ Test(runtime_deaths, a_reused_pid_does_not_hold_up_the_sweep)
 	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
 	cr_assert_eq(kill(info.fork_server_pid, SIGKILL), 0);
 	/* (the actor dies with it: PR_SET_PDEATHSIG) */
-	slots = shoal__act_slots(x.rt->hdr);
+	slots = x.rt->v.actors;
 	atomic_store(&slots[a.index].pid, 1); /* the reused pid: a live one */
 	expect_get(x.s, queued, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS,
 		   "a task pending when the fork server died");
@@ -867,8 +867,8 @@ Test(runtime_deaths, a_producer_killed_inside_a_push_stalls_no_task)
 
 		if (shoal_runtime_attach(o.name, &rt))
 			_exit(TU_EXIT_IO);
-		t = atomic_load(&rt->queue->tail);
-		if (!atomic_compare_exchange_strong(&rt->queue->tail, &t, t + 1))
+		t = atomic_load(&rt->v.queue.ring->tail);
+		if (!atomic_compare_exchange_strong(&rt->v.queue.ring->tail, &t, t + 1))
 			_exit(TU_EXIT_IO);
 		kill(getpid(), SIGKILL); /* claimed, never published */
 		_exit(TU_EXIT_IO);
@@ -1009,7 +1009,7 @@ Test(runtime_deaths, the_fork_servers_death_is_seen_by_every_later_probe)
 	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
 	kill_and_wait_gone(info.fork_server_pid);
 	for (int i = 0; i < 3; i++)
-		cr_assert(shoal__rt_fs_dead(x.rt->hdr), "probe %d: the fork server "
+		cr_assert(shoal__rt_fs_dead(&x.rt->v), "probe %d: the fork server "
 			  "reads as alive after its death", i);
 	expect_get(x.s, queued, SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "queued task");
 	expect_get(x.s, hang[0], SHOAL_EFORKSERVERDIED, DEATH_BOUND_MS, "running task");

@@ -1584,11 +1584,11 @@ Test(runtime_edges, a_scribbled_max_workers_is_not_followed_by_the_fork_server)
 	}
 	close(hold[0]);
 	tu_assert_rc(shoal_runtime_info(f.rt, &before, NULL, 0), 0);
-	fake = &f.rt->workers[f.rt->max_workers + 100];
+	fake = &f.rt->v.workers[f.rt->v.max_workers + 100];
 	atomic_store(&fake->start, shoal__proc_start_time(bystander));
 	atomic_store(&fake->pid, bystander);
 	atomic_store(&fake->state, SHOAL__WK_RUNNING);
-	f.rt->hdr->max_workers = SHOAL__RT_MAX_WORKERS; /* a stray write */
+	f.rt->v.hdr->max_workers = SHOAL__RT_MAX_WORKERS; /* a stray write */
 	/* The fork server's loop turns for certain: it answers a create and
 	 * a kill, and reaps the actor (a SIGCHLD), each a turn. */
 	{

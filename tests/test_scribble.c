@@ -12,9 +12,19 @@
  * timeout, wait, list, stats, hold, drop, reap, evict) and must exit by
  * itself, in bounded time; the field is put back and the store works.
  * A fresh attach of a scribbled segment is refused (SHOAL_EBADSEGMENT).
+ *
+ * The runtime's region likewise: its header's counts and offsets, the run
+ * queue's and every lane's configuration line, scribbled under a running
+ * runtime (driver, fork server, worker, actor): tasks, actor calls, an
+ * actor's create and kill all return in bounded time, and once the bytes
+ * are put back nobody has died and everything still works.
  */
 #include "testutil.h"
-#include "internal.h"
+#include "rtutil.h"
+#include "../runtime/internal.h"
+#include "../runtime/lane.h"
+#include "../runtime/queue.h"
+#include "../store/internal.h"
 
 #include <stddef.h>
 
@@ -234,4 +244,229 @@ Test(scribble, max_procs_and_its_high_water_mark_together)
 	tu_assert_rc(tu_get_check(s, tu_id(0x5e, 1), 1000, 7, 0), 0);
 	shoal_store_close(s);
 	shoal_store_unlink(name);
+}
+
+/* ------------------------------------------------------------------ */
+/* The runtime's region                                                */
+
+#define RT_FIELD(f)                                                            \
+	{#f, offsetof(struct shoal__rt_hdr, f),                                   \
+	 sizeof(((struct shoal__rt_hdr *)0)->f)}
+
+static const struct field rt_fields[] = {
+	RT_FIELD(num_workers),   RT_FIELD(max_workers),  RT_FIELD(workers_off),
+	RT_FIELD(max_tasks),     RT_FIELD(nfuncs),       RT_FIELD(fnames_off),
+	RT_FIELD(tasks_off),     RT_FIELD(task_bits_off), RT_FIELD(queue_off),
+	RT_FIELD(queue_bytes),   RT_FIELD(max_actors),   RT_FIELD(max_lanes),
+	RT_FIELD(lane_capacity), RT_FIELD(nclasses),     RT_FIELD(classes_off),
+	RT_FIELD(actors_off),    RT_FIELD(lmeta_off),    RT_FIELD(lanes_off),
+	RT_FIELD(lane_bytes),
+};
+
+struct rt_world {
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_store *s;
+	uint8_t *region;
+	struct shoal__rt_hdr good; /* the header as it was */
+	struct shoal_actor box;
+	int add, get;
+};
+
+static int sc_box_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
+static int sc_box_get(struct shoal_task *t, void *self)
+{
+	int64_t v = 7;
+
+	(void)self;
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
+static void rt_world_start(struct rt_world *w)
+{
+	struct shoal_runtime_options o;
+	uint64_t size;
+
+	memset(w, 0, sizeof *w);
+	tu_assert_rc(shoal_registry_open(&w->reg), 0);
+	tu_assert_rc(shoal_register_task(w->reg, "add", rt_task_add, NULL), 0);
+	tu_assert_rc(shoal_register_actor(w->reg, "Box", sc_box_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(w->reg, "Box", "get", sc_box_get), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.max_actors = 4;
+	o.store.capacity = 4 * MiB;
+	o.store.max_procs = 16;
+	tu_assert_rc(shoal_runtime_start(w->reg, &o, &w->rt), 0);
+	w->s = shoal_runtime_store(w->rt);
+	w->region = shoal__store_ext(w->s, &size);
+	cr_assert_not_null(w->region);
+	memcpy(&w->good, w->region, sizeof w->good);
+	w->add = shoal_function(w->rt, "add");
+	cr_assert_geq(w->add, 0);
+	tu_assert_rc(shoal_actor_create(w->rt, "Box", NULL, NULL, &w->box), 0);
+	w->get = shoal_actor_method(w->rt, w->box, "get");
+	cr_assert_geq(w->get, 0);
+}
+
+/* A task and an actor call, each waited for up to ms; their results
+ * (any code is fine while the region is scribbled). */
+static int rt_task_once(struct rt_world *w, int ms)
+{
+	struct shoal_args a;
+	struct shoal_view v;
+	int64_t one = 1;
+	shoal_id ref;
+	int rc;
+
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &one, sizeof one);
+	shoal_args_bytes(&a, &one, sizeof one);
+	rc = shoal_submit(w->rt, w->add, &a, 1, &ref);
+	if (rc)
+		return rc;
+	rc = shoal_get(w->s, ref, ms, &v);
+	if (rc == 0) {
+		int64_t sum;
+
+		memcpy(&sum, v.data, sizeof sum);
+		rc = sum == 2 ? 0 : -EPROTO;
+		shoal_release(w->s, &v);
+	}
+	shoal_drop(w->s, ref);
+	return rc;
+}
+
+static int rt_call_once(struct rt_world *w, int ms)
+{
+	struct shoal_call_options co = SHOAL_CALL_OPTIONS_INIT;
+	struct shoal_view v;
+	shoal_id ref;
+	int rc;
+
+	co.timeout_ms = ms;
+	rc = shoal_actor_call_opts(w->rt, w->box, w->get, NULL, &co, &ref);
+	if (rc)
+		return rc;
+	rc = shoal_get(w->s, ref, ms, &v);
+	if (rc == 0) {
+		rc = *(const int64_t *)v.data == 7 ? 0 : -EPROTO;
+		shoal_release(w->s, &v);
+	}
+	shoal_drop(w->s, ref);
+	return rc;
+}
+
+/* Everything a driver does, under a scribbled region: a task, a call, an
+ * actor made and killed (the fork server's loop turns), the listings. */
+static void rt_calls(struct rt_world *w)
+{
+	struct shoal_runtime_info info;
+	struct shoal_actor_info ai;
+	struct shoal_actor list[8], b;
+
+	rt_task_once(w, 50);
+	rt_call_once(w, 50);
+	if (shoal_actor_create(w->rt, "Box", NULL, NULL, &b) == 0)
+		shoal_actor_kill(w->rt, b, true);
+	shoal_actor_info(w->rt, w->box, &ai);
+	shoal_actor_list(w->rt, list, 8);
+	shoal_runtime_info(w->rt, &info, NULL, 0);
+}
+
+/* The region as it was, and everybody alive and working. */
+static void rt_world_check(struct rt_world *w, const char *what)
+{
+	struct shoal_runtime_info info;
+	struct shoal_actor_info ai;
+
+	tu_assert_rc(rt_task_once(w, 10000), 0, "%s: a task after", what);
+	tu_assert_rc(rt_call_once(w, 10000), 0, "%s: a call after", what);
+	tu_assert_rc(shoal_runtime_info(w->rt, &info, NULL, 0), 0);
+	cr_assert_eq(info.workers_died, 0, "%s: a worker died", what);
+	cr_assert_gt(info.fork_server_pid, 0, "%s", what);
+	cr_assert_eq(kill(info.fork_server_pid, 0), 0,
+		     "%s: the fork server died", what);
+	tu_assert_rc(shoal_actor_info(w->rt, w->box, &ai), 0, "%s", what);
+	cr_assert_eq(ai.state, SHOAL_ACTOR_ALIVE, "%s: the actor died (%s)", what,
+		     ai.why);
+	cr_assert_eq(ai.restarts, 0, "%s: the actor restarted (%s)", what,
+		     ai.why);
+}
+
+static void rt_world_stop(struct rt_world *w)
+{
+	tu_assert_rc(shoal_runtime_shutdown(w->rt), 0);
+	shoal_registry_close(w->reg);
+}
+
+/* Scribbles n bytes at p with each hostile value in turn (of width
+ * bytes, repeated), runs every call, and puts the bytes back. */
+static void rt_scribble(struct rt_world *w, uint8_t *p, size_t width,
+			const char *what)
+{
+	uint8_t saved[8];
+
+	memcpy(saved, p, width);
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		struct field f = {what, 0, width};
+		int64_t t0 = tu_now_ms();
+
+		poke(p, &f, hostile[i]);
+		rt_calls(w);
+		memcpy(p, saved, width);
+		cr_assert_lt(tu_now_ms() - t0, SCRIBBLE_MS,
+			     "%s = %#llx: the calls took %lld ms", what,
+			     (unsigned long long)hostile[i],
+			     (long long)(tu_now_ms() - t0));
+		rt_world_check(w, what);
+	}
+}
+
+Test(scribble, runtime_header_written_after_start_crashes_and_hangs_nobody)
+{
+	struct rt_world w;
+
+	rt_world_start(&w);
+	for (size_t i = 0; i < sizeof rt_fields / sizeof rt_fields[0]; i++)
+		rt_scribble(&w, w.region + rt_fields[i].off, rt_fields[i].width,
+			    rt_fields[i].name);
+	cr_assert_eq(memcmp(w.region, &w.good, offsetof(struct shoal__rt_hdr, fs_pid)),
+		     0);
+	rt_world_stop(&w);
+}
+
+/* The run queue's and the lanes' configuration lines (capacity, mask,
+ * record size), as every process attached: scribbled, no index leaves
+ * its ring (before, a bad lane mask segfaulted the caller). */
+Test(scribble, ring_configuration_written_after_start_crashes_and_hangs_nobody)
+{
+	struct rt_world w;
+	uint8_t *q;
+
+	rt_world_start(&w);
+	tu_assert_rc(rt_call_once(&w, 10000), 0); /* the driver's lane exists */
+	q = w.region + w.good.queue_off;
+	rt_scribble(&w, q + offsetof(struct shoal__queue, capacity), 4,
+		    "queue capacity");
+	rt_scribble(&w, q + offsetof(struct shoal__queue, mask), 4, "queue mask");
+	for (uint32_t i = 0; i < 4 && i < w.good.max_lanes; i++) { /* in use */
+		uint8_t *l = w.region + w.good.lanes_off + (uint64_t)i * w.good.lane_bytes;
+		char what[64];
+
+		snprintf(what, sizeof what, "lane %u capacity", i);
+		rt_scribble(&w, l + offsetof(struct shoal__lane, capacity), 4, what);
+		snprintf(what, sizeof what, "lane %u mask", i);
+		rt_scribble(&w, l + offsetof(struct shoal__lane, mask), 4, what);
+		snprintf(what, sizeof what, "lane %u record size", i);
+		rt_scribble(&w, l + offsetof(struct shoal__lane, record_size), 4,
+			    what);
+	}
+	rt_world_stop(&w);
 }
