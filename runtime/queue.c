@@ -162,6 +162,13 @@
  *    The views such an aliasing can produce (a cell newer than an index
  *    that does not move; head past tail) make push report full and pop
  *    empty instead of spinning; by A2 they are impossible otherwise.
+ *  - Every retry loop (a claim's CAS, a stale index re-read, a pop that
+ *    found only SKIPs) runs at most SHOAL__QUEUE_RETRIES times, then
+ *    reports full or empty.  Between live, well-behaved processes every
+ *    retry means another one made progress, so the bound is never met; it
+ *    is there for a neighbour that rewrites head or tail without end,
+ *    which would otherwise keep a push or a pop spinning for as long as it
+ *    runs.
  *  - A producer stalled (not dead) after its claim blocks consumers at its
  *    position until it publishes or a repair skips it, as in every
  *    array-based MPMC queue; consumers' waits time out and reap.
@@ -306,6 +313,8 @@ int shoal__queue_check(const void *mem, uint64_t bytes)
 /* ------------------------------------------------------------------ */
 /* Push                                                               */
 
+#define SHOAL__QUEUE_RETRIES (1u << 20)
+
 /* Cells from t that are FREE for their positions, at most n.  If none,
  * *first says how the cell at t compares (< 0 full, > 0 t is stale). */
 static uint32_t count_free(const struct shoal__queue_view *q, uint64_t t, uint32_t n,
@@ -331,7 +340,7 @@ static uint32_t push_claim(const struct shoal__queue_view *q, uint32_t n, uint64
 {
 	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 
-	for (;;) {
+	for (uint32_t tries = 0; tries < SHOAL__QUEUE_RETRIES; tries++) {
 		int32_t first = 0;
 		uint32_t k = count_free(q, t, n, &first);
 
@@ -351,6 +360,7 @@ static uint32_t push_claim(const struct shoal__queue_view *q, uint32_t n, uint64
 			return k;
 		}
 	}
+	return 0; /* the tail never held still: LIMITS */
 }
 
 /* Publishes items[0 .. k) at [t, t + k).  If a repair skipped position
@@ -376,10 +386,10 @@ uint32_t shoal__queue_push(const struct shoal__queue_view *q, const uint32_t *it
 uint32_t shoal__queue_push_at(const struct shoal__queue_view *q, const uint32_t *items,
 			      uint32_t n, struct shoal__crash *c)
 {
-	uint32_t done = 0;
+	uint32_t done = 0, rounds = 0;
 	bool claimed = false;
 
-	while (done < n) {
+	while (done < n && rounds++ < SHOAL__QUEUE_RETRIES) {
 		uint32_t want = n - done < q->capacity ? n - done : q->capacity;
 		uint64_t t;
 		uint32_t k = push_claim(q, want, &t);
@@ -426,7 +436,7 @@ static uint32_t pop_claim(const struct shoal__queue_view *q, uint32_t *out, uint
 {
 	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
 
-	for (;;) {
+	for (uint32_t tries = 0; tries < SHOAL__QUEUE_RETRIES; tries++) {
 		int32_t first = 0;
 		uint32_t k = read_published(q, h, out, max, &first);
 
@@ -446,6 +456,7 @@ static uint32_t pop_claim(const struct shoal__queue_view *q, uint32_t *out, uint
 			return k;
 		}
 	}
+	return 0; /* the head never held still: LIMITS */
 }
 
 /* Releases the k claimed cells from h and drops SKIPs from out: the number
@@ -471,11 +482,11 @@ uint32_t shoal__queue_pop(const struct shoal__queue_view *q, uint32_t *out, uint
 uint32_t shoal__queue_pop_at(const struct shoal__queue_view *q, uint32_t *out, uint32_t max,
 			     struct shoal__crash *c)
 {
-	uint32_t got = 0;
+	uint32_t got = 0, rounds = 0;
 
 	if (max > q->capacity)
 		max = q->capacity;
-	while (got == 0) {
+	while (got == 0 && rounds++ < SHOAL__QUEUE_RETRIES) {
 		uint64_t h;
 		uint32_t k = pop_claim(q, out, max, &h);
 

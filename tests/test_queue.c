@@ -948,3 +948,45 @@ Test(queue, repair_races_live_processes)
 					 lost_total - RR_CONSUMERS));
 	free(nlost);
 }
+
+/*
+ * A neighbour that rewrites head and tail without end, with stale
+ * positions (their cells are newer), keeps every claim re-reading an index
+ * that never holds still.  Push and pop give up after their retry bound
+ * (queue.c LIMITS) and report full and empty, while it still runs.  (The
+ * same test passes without the bound: the victim re-reads the index
+ * within nanoseconds and mostly sees it unchanged, so a neighbour cannot
+ * hold it spinning in practice; the bound makes termination a proof, not
+ * a race the victim usually wins.)
+ */
+Test(queue, a_neighbour_rewriting_the_indices_never_holds_a_push_or_pop)
+{
+	struct shoal__queue_view *q = tq_open(8, 0);
+	uint32_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[8];
+	int ready[2];
+	pid_t pid;
+	int64_t t0;
+
+	cr_assert_eq(shoal__queue_push(q, in, 8), 8);
+	cr_assert_eq(shoal__queue_pop(q, out, 8), 8); /* cells now stamped 8.. */
+	tu_pipe(ready);
+	pid = tu_fork();
+	if (pid == 0) {
+		tu_child_write_byte(ready[1], 'r');
+		/* Never the same value twice in a row; the low 32 bits (what
+		 * stamps compare) always behind the cells' stamps. */
+		for (uint64_t i = 1;; i++) {
+			uint64_t stale = i << 32 | (i & 7);
+
+			atomic_store_explicit(&q->ring->tail, stale, memory_order_relaxed);
+			atomic_store_explicit(&q->ring->head, stale, memory_order_relaxed);
+		}
+	}
+	cr_assert_eq(tu_read_byte(ready[0], 10000), 'r');
+	t0 = tu_now_ms();
+	cr_assert_leq(shoal__queue_push(q, in, 4), 4);
+	cr_assert_leq(shoal__queue_pop(q, out, 4), 4);
+	cr_assert_lt(tu_now_ms() - t0, 5000, "push and pop took %lld ms",
+		     (long long)(tu_now_ms() - t0));
+	tu_kill(pid);
+}
