@@ -14,6 +14,7 @@
 #include <shoal/store.h>
 
 #include "crash.h"
+#include "deadline.h"
 #include "heap.h"
 #include "layout.h"
 
@@ -275,27 +276,8 @@ uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id);
 /* How many task nodes the runtime of s can link at most (0: no runtime). */
 uint64_t shoal__dep_max_refs(struct shoal_store *s);
 
-/* wait.c: futex waits with the register / re-check / sleep protocol */
-struct shoal__deadline {
-	int64_t ns; /* CLOCK_MONOTONIC; INT64_MAX = never, 0 = poll */
-};
-struct shoal__deadline shoal__deadline_in(int timeout_ms);
-bool shoal__deadline_passed(struct shoal__deadline d);
-/* A caller's timeout whose clock is read only when a wait first needs
- * it (shoal__later_get): a call that never waits never reads the clock.
- * The bound starts at that first wait; what runs before it never sleeps
- * (a submit's or a call's fast path), so every wait still ends within
- * timeout_ms of the first one. */
-struct shoal__later {
-	int timeout_ms; /* the caller's: < 0 never, 0 poll */
-	bool read;
-	struct shoal__deadline d;
-};
-static inline struct shoal__later shoal__later_in(int timeout_ms)
-{
-	return (struct shoal__later){.timeout_ms = timeout_ms};
-}
-struct shoal__deadline shoal__later_get(struct shoal__later *l);
+/* wait.c: futex waits with the register / re-check / sleep protocol
+ * (deadlines and wait bounds: deadline.h) */
 void shoal__cpu_relax(void);
 
 static inline void shoal__lock_slow(struct shoal_store *s)

@@ -711,19 +711,14 @@ out:
 /* Creates, evicting and then waiting for space up to the deadline.  The
  * directory window's lock is held by a live process for a few writes, but
  * a holder the scheduler took off its CPU holds it for as long as it is
- * off (tens of ms on a loaded machine; a floor of 10 ms failed
- * two_processes_churning_the_cache_never_fail under ASan): every create,
- * a try (timeout 0) too, waits up to SHOAL__LOCK_MIN_MS for it. */
-#define SHOAL__LOCK_MIN_MS 1000
+ * off: every create, a try (timeout 0) too, waits up to SHOAL__LOCK_MIN_MS
+ * for it (deadline.h). */
 static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 			 int timeout_ms)
 {
 	int rc;
 
-	o->lock_by = shoal__later_in(timeout_ms < 0 ? -1
-				     : timeout_ms < SHOAL__LOCK_MIN_MS
-					     ? SHOAL__LOCK_MIN_MS
-					     : timeout_ms);
+	o->lock_by = shoal__lock_by(timeout_ms);
 	rc = shoal__attempt(s, shoal__try_create, o);
 	if (rc == -EAGAIN && timeout_ms != 0 && !o->lock_failed)
 		rc = shoal__wait_for(s, &s->hdr->space,
