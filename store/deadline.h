@@ -5,11 +5,12 @@
  * (heap.c), which knows nothing of the store handle, can bound its lock's
  * wait the same way the store's other waits are bounded.
  *
- * Words another process holds.  A directory stripe lock (dir.c) is held
- * by a live process for a few writes, and its holder's death is noticed
- * (proc.c's death test).  But a holder that stays alive and never lets go
+ * Words another process holds.  A directory stripe lock (dir.c) and the
+ * heap's lock (heap.c) are held by a live process for a few writes, and
+ * their holder's death is noticed (proc.c's death test, the robust
+ * mutex).  But a holder that stays alive and never lets go
  * (stopped, or a same-user neighbour that scribbled the word and lives
- * on) would hold every other process for ever.  So such a wait has a
+ * on) would hold every other process for ever.  So each such wait has a
  * bound (struct shoal__later): the caller's timeout where the public call
  * has one, at least SHOAL__LOCK_MIN_MS (shoal__lock_by), and
  * SHOAL__LOCK_MIN_MS where it has none.  Past it the call gives up with

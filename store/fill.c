@@ -38,6 +38,9 @@
  * Error objects: fill_end may set SHOAL__SIZE_ERROR in the size word; the
  * runtime stores a failed task's code and message that way.
  *
+ * A block the filler frees itself whose free the heap's lock holds up
+ * (heap.c) is leaked; a reaper's stays with the record for the next.
+ *
  * Inline fills: at most SHOAL__INLINE_MAX bytes need no block.  The filler
  * writes them into its struct shoal__fill, and fill_end stores them in the
  * entry's data_off word with SHOAL__SIZE_INLINE; its fill record names no
@@ -113,18 +116,23 @@ static int shoal__fill_claim(struct shoal_store *s, shoal_id id,
 }
 
 /* The fill's block goes back if its record still owns it (inline fills
- * have none); into the recording slot's cache (heap.h). */
-static void shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
-				   struct shoal__fill_rec *r)
+ * have none); into the recording slot's cache (heap.h).  A free the
+ * heap's lock holds up: -ETIMEDOUT for a reaper of another slot (the
+ * record still owns the block), leaked by the filler itself. */
+static int shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
+				  struct shoal__fill_rec *r)
 {
 	uint64_t off = atomic_load_explicit(&r->block_off, memory_order_relaxed);
 
 	if (shoal__heap_rec_owns(&p->cache, &r->block_off, off, r->block_size)) {
-		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
-				     r->block_size, &r->block_off);
+		if (shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
+					 r->block_size, &r->block_off) ==
+			    -ETIMEDOUT && p != s->me)
+			return -ETIMEDOUT;
 		/* Crossed out at once (proc.c, step 0: spills). */
 		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
 	}
+	return 0;
 }
 
 /* Under the lock: takes a record (stage 1) for a fill of `size` bytes;
@@ -354,9 +362,11 @@ void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f)
 	shoal__unlock(s);
 }
 
-/* One record of a dead (or closing) slot, as its stage says (above). */
-static void shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
-				 struct shoal__fill_rec *r)
+/* One record of a dead (or closing) slot, as its stage says (above).
+ * -ETIMEDOUT (the record left as it stands) if its block's free could not
+ * get the heap's lock. */
+static int shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
+				struct shoal__fill_rec *r)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	bool named = r->entry <= s->dir_mask;
@@ -368,7 +378,7 @@ static void shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
 			shoal__fill_count(p, r); /* sealed: the block is its */
 			if (named && SHOAL__CTL_GEN(c) == r->gen)
 				shoal__waiters_close(s, &s->dir[r->entry]);
-			return;
+			return 0;
 		}
 		r->stage = 1; /* not sealed: decided, then undone below */
 	}
@@ -376,19 +386,22 @@ static void shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
 		shoal__fill_release(s, slot, r->entry, r->gen);
 	else if (named && r->stage == 3)
 		shoal__fill_finish_abort(s, slot, r->entry, r->gen);
-	shoal__fill_free_block(s, p, r);
+	return shoal__fill_free_block(s, p, r);
 }
 
-/* Reaper (s->lock held): a dead or closing process's fills. */
-void shoal__fill_reap(struct shoal_store *s, uint32_t slot)
+/* Reaper (s->lock held): a dead or closing process's fills; 0, or
+ * -ETIMEDOUT at the first record left undone. */
+int shoal__fill_reap(struct shoal_store *s, uint32_t slot)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
 	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++) {
 		if (p->fills[i].stage == 0)
 			continue;
-		shoal__fill_reap_one(s, slot, &p->fills[i]);
+		if (shoal__fill_reap_one(s, slot, &p->fills[i]))
+			return -ETIMEDOUT;
 		SHOAL__CRASH(s, REAP_FILL);
 		p->fills[i].stage = 0;
 	}
+	return 0;
 }

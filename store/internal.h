@@ -215,7 +215,7 @@ void shoal__end_arm(struct shoal_store *s, uint32_t idx, uint32_t gen,
 		    const struct shoal__desc *d);
 void shoal__end_disarm(struct shoal_store *s);
 uint64_t shoal__end_marked(const struct shoal_store *s, uint64_t n);
-void shoal__end_finish(struct shoal_store *s, uint32_t slot);
+int shoal__end_finish(struct shoal_store *s, uint32_t slot);
 /* Records what this handle's process is (relaxed: read by tools). */
 static inline void shoal__store_set_role(struct shoal_store *s, uint32_t role)
 {
@@ -256,7 +256,7 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		    uint64_t flags);
 void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
-void shoal__fill_reap(struct shoal_store *s, uint32_t slot);
+int shoal__fill_reap(struct shoal_store *s, uint32_t slot);
 
 /* evict.c (s->lock held) */
 uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes);

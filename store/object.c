@@ -45,6 +45,9 @@
  * create waits for the space event (drop, release, delete, abort, reap),
  * with the register / re-check / sleep protocol of wait.c, in slices of at
  * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
+ * Waits for a word another process holds (a stripe lock, the heap's lock)
+ * end at the call's bound (deadline.h): the caller's timeout, at least
+ * SHOAL__LOCK_MIN_MS; the call then returns -ETIMEDOUT, nothing created.
  */
 #include <errno.h>
 #include <sched.h>
@@ -469,6 +472,8 @@ struct shoal__alloc_req {
 	uint64_t bytes;
 	shoal__off_t off;
 	_Atomic uint64_t *rec; /* the handoff record (heap.h) */
+	struct shoal__later *by; /* the heap's lock wait (deadline.h) */
+	bool gave_up;   /* out: the heap's lock was not had by then */
 };
 
 void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
@@ -538,13 +543,18 @@ static int shoal__make_object_room(struct shoal_store *s)
 	return 0;
 }
 
+/* A block, evicting for it: 0, -EAGAIN (no room yet), or -ETIMEDOUT
+ * (gave_up: the heap's lock stayed taken past r->by, heap.c). */
 static int shoal__try_alloc(struct shoal_store *s, void *arg)
 {
 	struct shoal__alloc_req *r = arg;
 	int rc = shoal__make_object_room(s);
 
 	while (!rc) {
+		s->heap.lock_by = r->by;
 		rc = shoal__obj_alloc_block(s, r->bytes, &r->off, r->rec);
+		s->heap.lock_by = NULL;
+		r->gave_up = rc == -ETIMEDOUT;
 		if (rc != -ENOMEM)
 			return rc;
 		rc = shoal__evict_for(s, r->bytes) ? 0 : -EAGAIN;
@@ -559,11 +569,12 @@ struct shoal__new_obj {
 	const void *meta;
 	bool fresh;       /* id from shoal_id_next: no duplicate possible */
 	bool promise;     /* no block: another process fills it (fill.c) */
-	bool lock_failed; /* out: the window's lock was not had (below) */
-	struct shoal__later lock_by; /* how long the window's lock may take:
+	bool lock_failed; /* out: the window's lock or the heap's was not
+			   * had (below) */
+	struct shoal__later lock_by; /* how long those may take (deadline.h):
 				      * the caller's timeout, at least
 				      * SHOAL__LOCK_MIN_MS (its clock read
-				      * only if the lock makes it wait) */
+				      * only if one makes it wait) */
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -682,7 +693,8 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	struct shoal__new_obj *o = arg;
 	uint64_t bytes = o->data_size + o->meta_size;
 	struct shoal__intent *in = &s->me->intent;
-	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off};
+	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off,
+				     .by = &o->lock_by};
 	int rc;
 
 	shoal__intent_create(s);
@@ -694,6 +706,7 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 		goto out;
 	}
 	rc = shoal__try_alloc(s, &r);
+	o->lock_failed = r.gave_up;
 	if (rc)
 		goto out;
 	SHOAL__CRASH(s, CREATE_ALLOCATED);
@@ -709,10 +722,11 @@ out:
 }
 
 /* Creates, evicting and then waiting for space up to the deadline.  The
- * directory window's lock is held by a live process for a few writes, but
- * a holder the scheduler took off its CPU holds it for as long as it is
- * off: every create, a try (timeout 0) too, waits up to SHOAL__LOCK_MIN_MS
- * for it (deadline.h). */
+ * directory window's lock and the heap's are held by a live process for a
+ * few writes, but a holder the scheduler took off its CPU holds them for
+ * as long as it is off: every create, a try (timeout 0) too, waits up to
+ * SHOAL__LOCK_MIN_MS for them (deadline.h), and a create whose wait for
+ * one of them ran out says so (-ETIMEDOUT), not "no room". */
 static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 			 int timeout_ms)
 {
@@ -763,11 +777,14 @@ int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 	return shoal__create(s, &o, timeout_ms);
 }
 
-/* A block for a fill (fill.c): evicting, then waiting for room. */
+/* A block for a fill (fill.c): evicting, then waiting for room;
+ * -ETIMEDOUT if the heap's lock stayed taken past the bound of a call
+ * with timeout_ms (deadline.h), SHOAL_ESTOREFULL if there was no room. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		     shoal__off_t *off, _Atomic uint64_t *rec)
 {
-	struct shoal__alloc_req r = {.bytes = bytes, .rec = rec};
+	struct shoal__later by = shoal__lock_by(timeout_ms);
+	struct shoal__alloc_req r = {.bytes = bytes, .rec = rec, .by = &by};
 	int rc;
 
 	if (bytes > s->hdr->capacity)
@@ -777,7 +794,7 @@ int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		rc = shoal__wait_for(s, &s->hdr->space,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_alloc, &r);
-	if (rc == -ETIMEDOUT || rc == -EAGAIN)
+	if ((rc == -ETIMEDOUT && !r.gave_up) || rc == -EAGAIN)
 		rc = SHOAL_ESTOREFULL;
 	*off = r.off;
 	return rc;

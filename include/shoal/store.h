@@ -37,6 +37,17 @@
  * Timeouts are in milliseconds: 0 polls, a negative value waits forever.
  * NULL where a pointer is required, or the nil ID, returns -EINVAL.
  *
+ * Words other processes hold: some steps wait for a word in the segment
+ * that another process holds for a few writes (a directory lock, the
+ * allocator's lock).  A live holder lets go at once, but one that stays
+ * alive and never lets go (stopped, or a same-user neighbour that wrote
+ * the word) would hold everyone for ever, so these waits are bounded: a
+ * call with a timeout waits its timeout, at least a second (a poll too:
+ * a holder off its CPU on a loaded machine holds a word that long); a
+ * call without one waits a second.  Past that the call returns
+ * -ETIMEDOUT having changed nothing (each call says what it leaves), and
+ * works again once the word is let go.
+ *
  * Concurrency: a struct shoal_store may be used by any number of threads of
  * its process at once (they serialise briefly on the handle's bookkeeping;
  * for parallel gets from many threads, give each thread its own handle);
@@ -118,7 +129,9 @@ SHOAL_API int shoal_store_create(const char *name,
  * opened it could change it under us).  Checks the magic, layout version,
  * sizes and every region offset; a foreign or corrupt segment is refused
  * with SHOAL_EBADSEGMENT, another layout version with SHOAL_EVERSION.
- * Reaps the slots of dead processes.
+ * Reaps the slots of dead processes (as shoal_store_reap: a slot whose
+ * reaping waits more than a second for a word another process holds is
+ * left for a later reap, and the attach succeeds).
  */
 SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out);
 
@@ -132,7 +145,9 @@ SHOAL_API int shoal_store_fd(const struct shoal_store *store);
 /*
  * Detaches: releases this process's pins and holds, returns its allocator
  * caches and frees its process slot.  Views obtained through this handle
- * become invalid.  NULL is a no-op.
+ * become invalid.  NULL is a no-op.  If that waits more than a second for
+ * a word another process holds, it stops there: the slot keeps what is
+ * left until this process exits and a reaper gives it back.
  */
 SHOAL_API void shoal_store_close(struct shoal_store *store);
 
@@ -154,11 +169,13 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * SHOAL_ESTOREFULL: no room within timeout_ms even after evicting (a size
  * larger than the capacity fails at once); -ENOSPC: max_objects objects are
  * live and none can be evicted, or the directory has no free slot near the
- * ID's home; -ETIMEDOUT: the directory's lock near the ID's home stayed
- * taken past timeout_ms (at least a second: its holder is stopped, or the
- * lock word was scribbled on); SHOAL_EBADSEGMENT: that lock word names no
- * process.  IDs from shoal_id_next() are unique by construction and skip
- * the duplicate check: do not forge IDs in their format.
+ * ID's home; -ETIMEDOUT: a word another process holds stayed taken past
+ * timeout_ms (at least a second: its holder is stopped, or the word was
+ * scribbled on): the directory's lock near the ID's home, or the
+ * allocator's lock; nothing is created then.  SHOAL_EBADSEGMENT: that
+ * directory lock word names no process.  IDs from shoal_id_next() are
+ * unique by construction and skip the duplicate check: do not forge IDs
+ * in their format.
  */
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 			   size_t data_size, const void *meta,
@@ -259,7 +276,10 @@ SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id);
  * SHOAL_EDELETED for a tombstone, -ENOENT if there is no such object. */
 SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id);
 
-/* Drops one reference this process holds.  -ENOENT if it holds none. */
+/* Drops one reference this process holds.  -ENOENT if it holds none.
+ * The last drop of an object frees its memory; a large one whose free
+ * waits more than a second for the allocator's lock is leaked (never
+ * reused) rather than wait on. */
 SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
 
 /*
@@ -267,7 +287,8 @@ SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
  * at once, its memory goes when the last pin is released.  Holders still
  * drop their holds: until the last drop, the deleted object's tombstone
  * keeps its directory slot.  -ENOENT if the object does not exist,
- * SHOAL_ENOTSEALED if it is unsealed (abort it).
+ * SHOAL_ENOTSEALED if it is unsealed (abort it).  Its memory goes as
+ * after a drop.
  */
 SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id);
 
@@ -315,7 +336,9 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 				struct shoal_store_stats *out);
 
 /* Reaps the slots of dead processes now (attach and timed-out waits do it
- * on their own).  Returns the number reaped. */
+ * on their own).  Returns the number reaped.  A slot whose reaping would
+ * wait for a word another process holds, more than a second in all for
+ * the call, is not counted: it is left as it was, for a later reap. */
 SHOAL_API int shoal_store_reap(struct shoal_store *store);
 
 #ifdef __cplusplus

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_hostile_waits.c - waits on words another process holds, with
+ * a neighbour that holds them for ever (issue 9).
+ *
+ * A same-user neighbour can write any word of the segment.  A wait of the
+ * store for a word another process holds (here: the heap's robust mutex)
+ * used to be bounded only by "its holder is alive": a neighbour that took
+ * it and stayed alive hung everyone.
+ * Each test here has a real neighbour (a forked process with its own
+ * handle and slot) write one such word and stay alive, and checks that
+ * the victim's call comes back with its documented code within its bound
+ * (deadline.h: the caller's timeout, at least SHOAL__LOCK_MIN_MS; that
+ * for a call with no timeout), having changed nothing it should not, and
+ * that once the neighbour lets go the store works again and its counts
+ * are right.  Before the bounds, every one of these hung (the suite's
+ * .timeout, or the child deadline, fails it).
+ *
+ * The neighbour takes commands on a pipe (one byte and an argument) and
+ * answers each, so nothing here waits on time for synchronisation; the
+ * only clock is the one that measures the victim's call.  Processes that
+ * died "in the middle" of something are made the way a crash leaves them
+ * (their intent written, then _exit without a close), so that a reap has
+ * that something to do.  Stores are private (memfd): nothing is left in
+ * /dev/shm; tu_teardown kills and reaps any child still alive.
+ */
+#include "testutil.h"
+#include "internal.h"
+
+#include <pthread.h>
+
+TestSuite(hostile_waits, .init = tu_setup, .fini = tu_teardown, .timeout = 30);
+
+#define MiB (1024u * 1024u)
+#define BIG (64u * 1024u) /* a page run: takes the heap's lock */
+/* How much longer than its bound a call may take: the bound is a second
+ * or two, the suite's .timeout 30 s. */
+#define HW_SLACK_MS 5000
+
+/* Asserts a call that started at t0 (tu_now_ms) took at least want_ms
+ * and well under the suite's timeout. */
+#define hw_assert_took(t0, want_ms, what)                                      \
+	do {                                                                   \
+		int64_t hw_el_ = tu_now_ms() - (t0);                           \
+		cr_assert(hw_el_ >= (want_ms) && hw_el_ < (want_ms) + HW_SLACK_MS, \
+			  "%s took %lld ms, want %d ms and not much more",     \
+			  what, (long long)hw_el_, (int)(want_ms));            \
+	} while (0)
+
+/* ------------------------------------------------------------------ */
+/* The neighbour.                                                      */
+
+enum hw_cmd {
+	HW_REPAIR = 'R',      /* REPAIR on entry arg, the repair word mine */
+	HW_UNREPAIR = 'r',    /* both cleared */
+	HW_WORD = 'W',        /* the repair word mine (entry arg), no bit */
+	HW_UNWORD = 'w',
+	HW_LOCK = 'L',        /* the heap's lock taken */
+	HW_UNLOCK = 'l',
+	HW_SEQ = 'S',         /* my ledger's seqcount odd */
+	HW_UNSEQ = 's',
+	HW_INTENT = 'I',      /* my intent: changing the counts of entry arg */
+	HW_UNINTENT = 'i',
+	HW_HOLD = 'H',        /* hold / drop the object of entry arg */
+	HW_DROP = 'D',
+	HW_FLAG = 'F',        /* dead slot arg >> 16 REAPING by me, its record
+			       * for entry arg & 0xffff flagged */
+	HW_EXIT = 'X',        /* close and exit */
+};
+
+struct hw_nb {
+	pid_t pid;
+	int cmd;  /* commands to the neighbour */
+	int ack;  /* one byte back per command */
+};
+
+/* repair.c's repair word: entry + 1 | repairer slot + 1 << 25 | the low
+ * 24 bits of its generation << 38. */
+static uint64_t hw_repair_word(const struct shoal_store *c, uint32_t idx)
+{
+	return (uint64_t)(idx + 1) | ((uint64_t)(c->slot + 1) << 25) |
+	       ((uint64_t)(c->slot_gen & 0xffffffu) << 38);
+}
+
+/* The heap's robust mutex: heap.c's struct heap_hdr has it at offset 64
+ * of the heap's metadata (static_assert there). */
+static pthread_mutex_t *hw_heap_mutex(const struct shoal_store *c)
+{
+	return (pthread_mutex_t *)(c->map.base + c->heap.meta_off + 64);
+}
+
+static void hw_hold_change(struct shoal_store *c, uint32_t idx, bool hold)
+{
+	shoal_id id;
+
+	shoal__dir_read_id(&c->dir[idx], &id);
+	if ((hold ? shoal_hold(c, id) : shoal_drop(c, id)) != 0)
+		_exit(3);
+}
+
+/* Dead slot d is being reaped by c (a live reaper), and its record for
+ * idx is in flight (FLAG), as a reaper's give-back leaves them. */
+static void hw_flag(struct shoal_store *c, uint32_t d, uint32_t idx)
+{
+	_Atomic uint64_t *l = shoal__proc_ledger(c, d);
+	uint64_t st = atomic_load(&c->procs[d].state);
+
+	atomic_store(&c->procs[d].state,
+		     SHOAL__PROC_STATE(SHOAL__PROC_GEN(st), SHOAL__PROC_REAPING,
+				       SHOAL__PROC_REAPER(c->slot, c->slot_gen)));
+	for (uint32_t i = 0; i <= c->ledger_mask; i++)
+		if (SHOAL__LEDGER_KEY(atomic_load(&l[i])) == idx + 1)
+			atomic_fetch_or(&l[i], SHOAL__LEDGER_FLAG);
+}
+
+/* What the neighbour does with its own handle c. */
+static void hw_act(struct shoal_store *c, char cmd, uint32_t arg)
+{
+	switch (cmd) {
+	case HW_REPAIR:
+		atomic_fetch_or(&c->dir[arg].ctl, SHOAL__CTL_REPAIR);
+		atomic_store(&c->hdr->repair, hw_repair_word(c, arg));
+		break;
+	case HW_UNREPAIR:
+		atomic_fetch_and(&c->dir[arg].ctl, ~SHOAL__CTL_REPAIR);
+		atomic_store(&c->hdr->repair, 0);
+		break;
+	case HW_WORD:
+		atomic_store(&c->hdr->repair, hw_repair_word(c, arg));
+		break;
+	case HW_UNWORD:
+		atomic_store(&c->hdr->repair, 0);
+		break;
+	case HW_LOCK:
+		if (pthread_mutex_lock(hw_heap_mutex(c)) != 0)
+			_exit(4);
+		break;
+	case HW_UNLOCK:
+		pthread_mutex_unlock(hw_heap_mutex(c));
+		break;
+	case HW_SEQ:
+	case HW_UNSEQ:
+		atomic_fetch_add(&c->me->ledger_seq, 1);
+		break;
+	case HW_INTENT:
+		atomic_store(&c->me->intent.entry, arg);
+		atomic_store(&c->me->intent.op, SHOAL__OP_REF);
+		break;
+	case HW_UNINTENT:
+		atomic_store(&c->me->intent.op, SHOAL__OP_NONE);
+		break;
+	case HW_HOLD:
+	case HW_DROP:
+		hw_hold_change(c, arg, cmd == HW_HOLD);
+		break;
+	case HW_FLAG:
+		hw_flag(c, arg >> 16, arg & 0xffff);
+		break;
+	default:
+		_exit(TU_EXIT_USAGE);
+	}
+}
+
+static void hw_child_read(int fd, void *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((char *)buf)[i] = tu_child_read_byte(fd);
+}
+
+/* Starts the neighbour: it attaches to s's segment (its own handle and
+ * slot) and answers commands until HW_EXIT. */
+static void hw_nb_start(struct hw_nb *n, struct shoal_store *s)
+{
+	int to_nb[2], to_test[2];
+
+	tu_pipe(to_nb);
+	tu_pipe(to_test);
+	n->pid = tu_fork();
+	if (n->pid == 0) {
+		struct shoal_store *c;
+
+		close(to_nb[1]);
+		close(to_test[0]);
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		tu_child_write_byte(to_test[1], 'a');
+		for (;;) {
+			char cmd = tu_child_read_byte(to_nb[0]);
+			uint32_t arg;
+
+			hw_child_read(to_nb[0], &arg, sizeof arg);
+			if (cmd == HW_EXIT) {
+				shoal_store_close(c);
+				_exit(0);
+			}
+			hw_act(c, cmd, arg);
+			tu_child_write_byte(to_test[1], cmd);
+		}
+	}
+	close(to_nb[0]);
+	close(to_test[1]);
+	n->cmd = to_nb[1];
+	n->ack = to_test[0];
+	cr_assert_eq(tu_read_byte(n->ack, TU_CHILD_DEADLINE_MS), 'a');
+}
+
+/* Has the neighbour do cmd, and waits (bounded) until it has. */
+static void hw_nb_do(struct hw_nb *n, char cmd, uint32_t arg)
+{
+	const char *p = (const char *)&arg;
+
+	tu_write_byte(n->cmd, cmd);
+	for (size_t i = 0; i < sizeof arg; i++)
+		tu_write_byte(n->cmd, p[i]);
+	if (cmd != HW_EXIT)
+		cr_assert_eq(tu_read_byte(n->ack, TU_CHILD_DEADLINE_MS), cmd);
+}
+
+/* The neighbour closes its handle and exits. */
+static void hw_nb_exit(struct hw_nb *n)
+{
+	hw_nb_do(n, HW_EXIT, 0);
+	cr_assert_eq(tu_wait_exit(n->pid), 0);
+	close(n->cmd);
+	close(n->ack);
+}
+
+/* ------------------------------------------------------------------ */
+/* Others.                                                             */
+
+/* The process slot a pid holds (LIVE), or fails. */
+static uint32_t hw_slot_of(struct shoal_store *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < tu_stats(s).max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+		    SHOAL__PROC_PID(st) == pid)
+			return i;
+	}
+	cr_assert_fail("no slot of pid %d", (int)pid);
+	return 0;
+}
+
+/*
+ * A process that attaches, holds `hold` (unless nil), is in the middle of
+ * changing the counts of entry ref_idx (its intent, unless ref_idx < 0)
+ * and dies without closing: a dead slot for a reaper, as a crash leaves
+ * it.  Its slot.
+ */
+static uint32_t hw_dead(struct shoal_store *s, shoal_id hold, int64_t ref_idx)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		if (!shoal_id_is_nil(hold) && shoal_hold(c, hold))
+			_exit(2);
+		if (ref_idx >= 0) {
+			atomic_store(&c->me->intent.entry, (uint32_t)ref_idx);
+			atomic_store(&c->me->intent.op, SHOAL__OP_REF);
+		}
+		_exit(0);
+	}
+	cr_assert_eq(tu_wait_exit(pid), 0);
+	return hw_slot_of(s, pid);
+}
+
+/* A sealed object of `size` pattern bytes (seed), held by s. */
+static shoal_id hw_put(struct shoal_store *s, size_t size, uint64_t seed)
+{
+	shoal_id id = shoal_id_next(s);
+
+	tu_assert_rc(tu_put(s, id, size, seed, 0), 0);
+	return id;
+}
+
+/* ------------------------------------------------------------------ */
+/* The heap's lock (heap.c, heap_lock).                                */
+
+/*
+ * Allocations that need the heap's lock (a slab's carve, a page run):
+ * -ETIMEDOUT at the caller's timeout, at least a second, not "store
+ * full", nothing taken; they work once the holder lets go.
+ */
+Test(hostile_waits, a_held_heap_lock_times_out_allocations)
+{
+	struct shoal_store *s = tu_store(4 * MiB);
+	struct shoal_store_stats before = tu_stats(s);
+	shoal_id p = shoal_id_next(s);
+	struct shoal__fill f;
+	struct hw_nb n;
+	void *buf;
+	int64_t t0;
+
+	tu_assert_rc(shoal__obj_promise(s, p, true, 0), 0);
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_LOCK, 0);
+
+	t0 = tu_now_ms(); /* the store's first block: a slab to carve */
+	tu_assert_rc(tu_put(s, tu_id(1, 1), 100, 1, 100), -ETIMEDOUT, "small");
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a small put (timeout 100 ms)");
+	t0 = tu_now_ms();
+	tu_assert_rc(tu_put(s, tu_id(1, 2), BIG, 2, 0), -ETIMEDOUT, "big, a try");
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a big put (poll)");
+	t0 = tu_now_ms();
+	tu_assert_rc(tu_put(s, tu_id(1, 2), BIG, 2, 1500), -ETIMEDOUT, "big");
+	hw_assert_took(t0, 1500, "a big put (timeout 1500 ms)");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal__fill_begin(s, p, BIG, 100, &f, &buf), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a big fill_begin");
+	cr_assert_eq(tu_stats(s).objects, before.objects + 1);
+	cr_assert_eq(tu_stats(s).heap_bytes_reserved, before.heap_bytes_reserved);
+
+	hw_nb_do(&n, HW_UNLOCK, 0);
+	hw_nb_exit(&n);
+	tu_assert_rc(tu_put(s, tu_id(1, 1), 100, 1, 0), 0);
+	tu_assert_rc(tu_put(s, tu_id(1, 2), BIG, 2, 0), 0);
+	tu_assert_rc(shoal__fill_begin(s, p, BIG, 0, &f, &buf), 0);
+	tu_fill(buf, BIG, 3);
+	tu_assert_rc(shoal__fill_end(s, &f, 0), 0);
+	tu_assert_rc(tu_get_check(s, p, BIG, 3, 0), 0);
+	tu_assert_rc(tu_get_check(s, tu_id(1, 2), BIG, 2, 0), 0);
+	shoal_store_close(s);
+}
+
+/*
+ * A reap needs the heap's lock first (to replay a dead holder's plan,
+ * proc.c): it gives the dead slot back untouched after a second and
+ * reaps it once the lock is free.  A delete whose page run cannot be
+ * freed (no timeout: a second) still deletes, and leaks the run.
+ */
+Test(hostile_waits, a_held_heap_lock_holds_a_reap_and_a_free_a_second)
+{
+	struct shoal_store *s = tu_store(4 * MiB);
+	shoal_id l = hw_put(s, BIG, 1), m = hw_put(s, BIG, 2);
+	struct shoal_store_stats before;
+	struct hw_nb n;
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	hw_dead(s, l, -1);
+	before = tu_stats(s);
+	hw_nb_do(&n, HW_LOCK, 0);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 0);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a reap");
+	cr_assert_eq(tu_stats(s).processes, before.processes, "the dead slot went");
+	cr_assert_eq(tu_info(s, l).holds, 2);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_delete(s, m), 0);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a delete");
+	cr_assert_eq(tu_stats(s).objects, before.objects - 1);
+	cr_assert_eq(tu_stats(s).bytes_used, before.bytes_used - BIG);
+	cr_assert_eq(tu_stats(s).heap_bytes_reserved, before.heap_bytes_reserved,
+		     "the run was freed after all?");
+
+	hw_nb_do(&n, HW_UNLOCK, 0);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_store_reap(s), 1);
+	cr_assert_eq(tu_info(s, l).holds, 1);
+	cr_assert_eq(tu_stats(s).processes, 1);
+	tu_assert_rc(tu_put(s, tu_id(2, 1), BIG, 3, 0), 0);
+	tu_assert_rc(tu_get_check(s, tu_id(2, 1), BIG, 3, 0), 0);
+	tu_assert_rc(tu_get_check(s, l, BIG, 1, 0), 0);
+	shoal_store_close(s);
+}
