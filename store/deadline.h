@@ -2,19 +2,20 @@
 /*
  * store/deadline.h - deadlines, and the bound of a wait for a word another
  * process holds (implemented in wait.c).  Its own header so that the heap
- * (heap.c), which knows nothing of the store handle, can bound its lock's
+ * (heap.c), which knows nothing of the store handle, bounds its lock's
  * wait the same way the store's other waits are bounded.
  *
- * Words another process holds.  A directory stripe lock (dir.c) and the
- * heap's lock (heap.c) are held by a live process for a few writes, and
- * their holder's death is noticed (proc.c's death test, the robust
- * mutex).  But a holder that stays alive and never lets go
- * (stopped, or a same-user neighbour that scribbled the word and lives
- * on) would hold every other process for ever.  So each such wait has a
- * bound (struct shoal__later): the caller's timeout where the public call
- * has one, at least SHOAL__LOCK_MIN_MS (shoal__lock_by), and
- * SHOAL__LOCK_MIN_MS where it has none.  Past it the call gives up with
- * -ETIMEDOUT.
+ * Words another process holds.  A directory stripe lock, a REPAIR bit and
+ * the repair word, the heap's lock: each is held by a live process for a
+ * few writes, and its holder's death is noticed (proc.c's death test, the
+ * robust mutex).  But a holder that
+ * stays alive and never lets go (stopped, or a same-user neighbour that
+ * scribbled the word and lives on) would hold every other process for
+ * ever.  So each such wait has a bound (struct shoal__later): the
+ * caller's timeout where the public call has one, at least
+ * SHOAL__LOCK_MIN_MS (shoal__lock_by), and SHOAL__LOCK_MIN_MS where it has
+ * none.  Past it the call gives up with -ETIMEDOUT (after withdrawing
+ * whatever it had started, each call's comment says how).
  */
 #ifndef SHOAL_STORE_DEADLINE_H
 #define SHOAL_STORE_DEADLINE_H

@@ -200,8 +200,10 @@ void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 			 int64_t *bytes);
 
 /* repair.c (s->lock held): recounts idx from the live processes' ledgers,
- * consuming every dead process's record for it. */
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx);
+ * consuming every dead process's record for it.  0, or -ETIMEDOUT if
+ * another live repairer kept the repair word past `by` (nothing done). */
+int shoal__obj_repair(struct shoal_store *s, uint32_t idx,
+		      struct shoal__later *by);
 /* Takes over and finishes the repair of a dead repairer, if any. */
 void shoal__repair_rescue(struct shoal_store *s);
 
@@ -236,10 +238,11 @@ int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 /* A block, evicting and waiting for room; takes the lock itself. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		     shoal__off_t *off, _Atomic uint64_t *rec);
-/* An entry's word once no REPAIR is on it (a dead repairer's is taken
- * over; locked: the caller holds s->lock). */
-uint64_t shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
-				 bool locked);
+/* An entry's word once no REPAIR is on it, into *c (a dead repairer's is
+ * taken over; locked: the caller holds s->lock): 0, or -ETIMEDOUT past
+ * `by` (deadline.h). */
+int shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
+			    bool locked, struct shoal__later *by, uint64_t *c);
 bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
 
 /* fill.c: writing a promised entry from another process */
@@ -251,12 +254,18 @@ struct shoal__fill {
 	uint64_t size;
 	uint64_t inl;     /* an inline fill's bytes (size <= INLINE_MAX) */
 };
+/* begin waits for room and for a REPAIR on the entry up to timeout_ms
+ * (at least SHOAL__LOCK_MIN_MS, deadline.h): -ETIMEDOUT, nothing taken.
+ * end and cancel have no timeout: they wait for a REPAIR up to
+ * SHOAL__LOCK_MIN_MS, then -ETIMEDOUT with the fill still open (end or
+ * cancel it again; else the handle's close or reaper finishes it). */
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf);
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		    uint64_t flags);
-void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
-int shoal__fill_reap(struct shoal_store *s, uint32_t slot);
+int shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
+int shoal__fill_reap(struct shoal_store *s, uint32_t slot,
+		     struct shoal__later *by);
 
 /* evict.c (s->lock held) */
 uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes);

@@ -41,11 +41,13 @@
  *      Its share of the store's counters stays in it.
  * Closing a store runs the same steps on the caller's own slot.
  *
- * Waits.  A reap waits for the heap's lock (heap.c), held by a live
- * process for a few writes, but one that stays alive and never lets go
- * (stopped, or a neighbour that locked it and lives on) would hold the
- * reaper, and everyone who reaps, for ever.  So the heap's lock waits of
- * one reap_all share one bound, SHOAL__LOCK_MIN_MS from the first of them
+ * Waits.  A reap waits for words other processes hold: a REPAIR on an
+ * entry it changes, the repair word, the heap's lock (object.c, repair.c,
+ * heap.c).  Each is held by a live process for a few writes, but one
+ * that stays alive and never lets go (stopped, or a neighbour that wrote
+ * the word and lives on) would hold the reaper, and everyone who reaps,
+ * for ever.  So the waits of one
+ * reap_all share one bound, SHOAL__LOCK_MIN_MS from the first of them
  * (deadline.h), and a slot whose clean meets a wait past it is given
  * back: its state word goes back to what it was (a dead owner, or a dead
  * reaper), exactly as if this reaper had died at that step, and the next
@@ -302,12 +304,17 @@ static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
 
 /* The same with none of its holds left to give back (a recount or a
  * give-back took them): waits only for a REPAIR (object.c: bounded by the
- * repairer, a dead one's repair taken over). */
-static void shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
-				     uint32_t gen, uint32_t idx)
+ * repairer, a dead one's repair taken over), until `by`: -ETIMEDOUT. */
+static int shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
+				    uint32_t gen, uint32_t idx,
+				    struct shoal__later *by)
 {
-	while (shoal__reap_abort_own(s, slot, gen, idx, 0) == -EAGAIN)
-		shoal__obj_wait_settled(s, &s->dir[idx], true);
+	uint64_t c;
+	int rc = 0;
+
+	while (!rc && shoal__reap_abort_own(s, slot, gen, idx, 0) == -EAGAIN)
+		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
+	return rc;
 }
 
 static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
@@ -387,12 +394,15 @@ static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
 /* An entry whose counts the dead slot may have been changing: recount it
  * from the live processes (which consumes the slot's record for it,
  * repair.c), and abort it if it is the slot's own unsealed one. */
-static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
-				uint32_t gen, uint32_t idx)
+static int shoal__reap_recount(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen, uint32_t idx, struct shoal__later *by)
 {
-	shoal__obj_repair(s, idx);
+	int rc = shoal__obj_repair(s, idx, by);
+
+	if (rc)
+		return rc;
 	SHOAL__CRASH(s, REAP_RECOUNTED);
-	shoal__reap_abort_unheld(s, slot, gen, idx);
+	return shoal__reap_abort_unheld(s, slot, gen, idx, by);
 }
 
 /* A seal whose waiters may not have been woken: if the entry is still the
@@ -408,7 +418,7 @@ static void shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
 }
 
 static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
-			      uint32_t gen)
+			      uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__intent *in = &s->procs[slot].intent;
 	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
@@ -420,7 +430,7 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
 		shoal__reap_seal(s, in, idx);
 	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
-		shoal__reap_recount(s, slot, gen, idx);
+		rc = shoal__reap_recount(s, slot, gen, idx, by);
 	}
 	if (!rc) /* else the intent stays, for the next reaper */
 		atomic_store_explicit(&in->op, SHOAL__OP_NONE,
@@ -437,19 +447,21 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
  * nothing to give back), the pins and holds come off the entry (or the
  * slot's unsealed entry is aborted with them), and the record is crossed
  * out.  A repair in progress on the entry is let count the record first:
- * the flag goes down while this waits.
+ * the flag goes down while this waits, until `by` (-ETIMEDOUT, the record
+ * as it was).
  */
-static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
-				  uint32_t gen, _Atomic uint64_t *rec)
+static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
+				 uint32_t gen, _Atomic uint64_t *rec,
+				 struct shoal__later *by)
 {
 	for (;;) {
-		uint64_t r = atomic_load_explicit(rec, memory_order_acquire);
+		uint64_t r = atomic_load_explicit(rec, memory_order_acquire), c;
 		uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
 		int rc;
 
 		if ((r & SHOAL__LEDGER_FLAG) ||
 		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
-			return; /* consumed by a repair meanwhile */
+			return 0; /* consumed by a repair meanwhile */
 		if (!atomic_compare_exchange_strong_explicit(
 			    rec, &r, r | SHOAL__LEDGER_FLAG, memory_order_seq_cst,
 			    memory_order_relaxed))
@@ -463,54 +475,67 @@ static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 			SHOAL__CRASH(s, REAP_GIVEN);
 			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
 					      memory_order_release);
-			return;
+			return 0;
 		}
 		/* A repair is counting the entry: let it count this record
 		 * (not given back yet), then try again. */
 		atomic_store_explicit(rec, r, memory_order_seq_cst);
-		shoal__obj_wait_settled(s, &s->dir[idx], true);
+		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
+		if (rc)
+			return rc;
 	}
 }
 
-static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen)
+/* Each record: given back (or its entry recounted), its unsealed entry
+ * aborted, then crossed out; a record a wait past `by` held up stays as
+ * it is (-ETIMEDOUT). */
+static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
+			      uint32_t gen, struct shoal__later *by)
 {
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
 		uint64_t r = atomic_load_explicit(&l[i], memory_order_acquire);
 		uint32_t key = SHOAL__LEDGER_KEY(r);
+		int rc = 0;
 
 		if (!key || key - 1 > s->dir_mask)
 			continue; /* empty, or corrupt */
 		if (r & SHOAL__LEDGER_FLAG) /* a dead reaper's, in flight */
-			shoal__reap_recount(s, slot, gen, key - 1);
+			rc = shoal__reap_recount(s, slot, gen, key - 1, by);
 		else if (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r))
-			shoal__reap_give_back(s, slot, gen, &l[i]);
+			rc = shoal__reap_give_back(s, slot, gen, &l[i], by);
 		/* A crossed-out record (given back, or consumed by a repair):
 		 * its unsealed entry, if it is the slot's, goes now. */
-		shoal__reap_abort_unheld(s, slot, gen, key - 1);
+		if (!rc)
+			rc = shoal__reap_abort_unheld(s, slot, gen, key - 1, by);
+		if (rc)
+			return rc;
 		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
 				      memory_order_release);
 	}
+	return 0;
 }
 
 /* Step 5: unsealed entries of the slot that no ledger record names (their
  * creation hold was dropped): nobody else will ever seal them. */
-static void shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
-				uint32_t gen)
+static int shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen, struct shoal__later *by)
 {
-	for (uint32_t i = 0; i <= s->dir_mask; i++)
-		shoal__reap_abort_unheld(s, slot, gen, i);
+	int rc = 0;
+
+	for (uint32_t i = 0; i <= s->dir_mask && !rc; i++)
+		rc = shoal__reap_abort_unheld(s, slot, gen, i, by);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* The whole clean.                                                    */
 
-/* Steps 1 to 5; -ETIMEDOUT where a wait outlasted the reap's bound (the
- * file header: the rest is left to the next reaper). */
+/* Steps 1 to 5; -ETIMEDOUT where a wait outlasted `by` (the file
+ * header: the rest is left to the next reaper). */
 static int shoal__proc_clean_records(struct shoal_store *s, uint32_t slot,
-				     uint32_t gen)
+				     uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
@@ -518,28 +543,30 @@ static int shoal__proc_clean_records(struct shoal_store *s, uint32_t slot,
 	 * reads it (a repair while the fills are reaped may), and every block
 	 * record is decided before anything is freed into the dead cache. */
 	shoal__ledger_dedupe(s, slot);
-	if (shoal__reap_blocks_decide(s, slot) || shoal__fill_reap(s, slot))
+	if (shoal__reap_blocks_decide(s, slot) || shoal__fill_reap(s, slot, by))
 		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_FILLS);
-	if (shoal__reap_intent(s, slot, gen))
+	if (shoal__reap_intent(s, slot, gen, by))
 		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_INTENT);
 	if (shoal__end_finish(s, slot))
 		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_END);
-	shoal__reap_ledger(s, slot, gen);
+	if (shoal__reap_ledger(s, slot, gen, by))
+		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_LEDGER);
-	if (atomic_load_explicit(&p->orphans, memory_order_relaxed))
-		shoal__reap_orphans(s, slot, gen);
+	if (atomic_load_explicit(&p->orphans, memory_order_relaxed) &&
+	    shoal__reap_orphans(s, slot, gen, by))
+		return -ETIMEDOUT;
 	return 0;
 }
 
 static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
-			     uint32_t gen)
+			     uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
-	if (shoal__proc_clean_records(s, slot, gen))
+	if (shoal__proc_clean_records(s, slot, gen, by))
 		return -ETIMEDOUT;
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
@@ -571,7 +598,8 @@ static void shoal__proc_give_back(struct shoal_store *s, uint32_t slot,
 						memory_order_relaxed);
 }
 
-static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
+static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
+				 struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
@@ -587,7 +615,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 						     memory_order_relaxed))
 		return false;
 	SHOAL__CRASH(s, REAP_CLAIMED);
-	if (shoal__proc_clean(s, slot, gen)) {
+	if (shoal__proc_clean(s, slot, gen, by)) {
 		shoal__proc_give_back(s, slot, mine, st);
 		return false;
 	}
@@ -596,8 +624,8 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 	return true;
 }
 
-/* The reap's waits for the heap's lock share one bound (the file
- * header). */
+/* The reap's waits, the heap's lock's among them, share one bound (the
+ * file header). */
 int shoal__proc_reap_all(struct shoal_store *s)
 {
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
@@ -611,7 +639,7 @@ int shoal__proc_reap_all(struct shoal_store *s)
 	s->reaping = true;
 	s->heap.lock_by = &by;
 	for (uint32_t i = 0; i < hwm && i < s->hdr->max_procs; i++)
-		if (i != s->slot && shoal__proc_reap_one(s, i))
+		if (i != s->slot && shoal__proc_reap_one(s, i, &by))
 			n++;
 	s->heap.lock_by = outer;
 	s->reaping = false;
@@ -627,7 +655,7 @@ void shoal__proc_release(struct shoal_store *s)
 	if (s->me) {
 		s->reaping = true;
 		s->heap.lock_by = &by;
-		shoal__proc_clean(s, s->slot, s->slot_gen);
+		shoal__proc_clean(s, s->slot, s->slot_gen, &by);
 		s->heap.lock_by = NULL;
 		s->reaping = false;
 	}

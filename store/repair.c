@@ -51,8 +51,13 @@
  * at once when it meets REPAIR); the word (its owner; taken over when it
  * dies).  A repairer never waits for a dead process, nor for the slot it
  * is itself reaping, nor for a ledger whose deletion a dead owner left
- * half done (read as it is).
+ * half done (read as it is).  Nor for ever for a word whose owner stays
+ * alive and never gives it back (stopped, or a neighbour that wrote its
+ * own identity there): past the caller's bound (deadline.h) the repair is
+ * not made at all (-ETIMEDOUT, nothing marked), and its caller gives up
+ * (proc.c).
  */
+#include <errno.h>
 #include <sched.h>
 
 #include "internal.h"
@@ -277,12 +282,15 @@ void shoal__repair_rescue(struct shoal_store *s)
 	s->repairing = false;
 }
 
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx)
+/* Takes the word (a live repairer's is waited for until `by`, a dead
+ * one's repair is taken over and finished first) and repairs idx. */
+int shoal__obj_repair(struct shoal_store *s, uint32_t idx,
+		      struct shoal__later *by)
 {
 	uint64_t mine = shoal__rw_make(s, idx);
 
 	s->repairing = true;
-	for (;;) {
+	for (uint32_t i = 1;; i++) {
 		uint64_t w = 0;
 
 		/* Acquire: pairs with the release that gave the word back. */
@@ -290,10 +298,18 @@ void shoal__obj_repair(struct shoal_store *s, uint32_t idx)
 			    &s->hdr->repair, &w, mine, memory_order_acquire,
 			    memory_order_acquire))
 			break;
-		if (!shoal__repair_take_over(s, w))
-			sched_yield(); /* a live repairer: bounded by its run */
+		if (shoal__repair_take_over(s, w))
+			continue;
+		/* A live repairer: its run is bounded, but a word that names
+		 * a live process that is not repairing is not. */
+		if (i % 64 == 0 && shoal__deadline_passed(shoal__later_get(by))) {
+			s->repairing = false;
+			return -ETIMEDOUT;
+		}
+		sched_yield();
 	}
 	SHOAL__CRASH(s, REPAIR_TAKEN);
 	shoal__repair_give_back(s, mine, shoal__repair_run(s, mine));
 	s->repairing = false;
+	return 0;
 }

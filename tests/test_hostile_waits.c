@@ -3,10 +3,11 @@
  * tests/test_hostile_waits.c - waits on words another process holds, with
  * a neighbour that holds them for ever (issue 9).
  *
- * A same-user neighbour can write any word of the segment.  A wait of the
- * store for a word another process holds (here: the heap's robust mutex)
- * used to be bounded only by "its holder is alive": a neighbour that took
- * it and stayed alive hung everyone.
+ * A same-user neighbour can write any word of the segment.  Every wait of
+ * the store for a word another process holds (a REPAIR bit and the repair
+ * word, the heap's robust mutex) used to be bounded only by "its holder
+ * is alive": a neighbour that wrote the word and stayed alive hung
+ * everyone.
  * Each test here has a real neighbour (a forked process with its own
  * handle and slot) write one such word and stay alive, and checks that
  * the victim's call comes back with its documented code within its bound
@@ -23,6 +24,10 @@
  * (their intent written, then _exit without a close), so that a reap has
  * that something to do.  Stores are private (memfd): nothing is left in
  * /dev/shm; tu_teardown kills and reaps any child still alive.
+ *
+ * Linked with the crash-point build (store/crash.h) for one test, which
+ * stops a creator between its claim of an entry and its publish
+ * ("CREATE_HELD:stop") so that the neighbour can write that entry then.
  */
 #include "testutil.h"
 #include "internal.h"
@@ -228,6 +233,13 @@ static void hw_nb_exit(struct hw_nb *n)
 /* ------------------------------------------------------------------ */
 /* Others.                                                             */
 
+/* Reads n bytes a child sends (bounded, tu_read_byte). */
+static void hw_read(int fd, void *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((char *)buf)[i] = tu_read_byte(fd, TU_CHILD_DEADLINE_MS);
+}
+
 /* The process slot a pid holds (LIVE), or fails. */
 static uint32_t hw_slot_of(struct shoal_store *s, pid_t pid)
 {
@@ -269,6 +281,16 @@ static uint32_t hw_dead(struct shoal_store *s, shoal_id hold, int64_t ref_idx)
 	return hw_slot_of(s, pid);
 }
 
+/* The directory index of id's entry. */
+static uint32_t hw_idx(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	cr_assert_geq(idx, 0, "no entry for the object");
+	return (uint32_t)idx;
+}
+
 /* A sealed object of `size` pattern bytes (seed), held by s. */
 static shoal_id hw_put(struct shoal_store *s, size_t size, uint64_t seed)
 {
@@ -276,6 +298,266 @@ static shoal_id hw_put(struct shoal_store *s, size_t size, uint64_t seed)
 
 	tu_assert_rc(tu_put(s, id, size, seed, 0), 0);
 	return id;
+}
+
+/* ------------------------------------------------------------------ */
+/* A REPAIR that nobody is running (object.c, shoal__obj_wait_settled). */
+
+/*
+ * Calls with a timeout: a pin waits for the REPAIR up to the timeout, at
+ * least a second (a poll too), then -ETIMEDOUT, nothing pinned.
+ */
+Test(hostile_waits, a_scribbled_repair_times_out_a_get)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x);
+	struct shoal_view v, views[1];
+	struct hw_nb n;
+	char msg[16];
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_REPAIR, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get(s, x, 100, &v), -ETIMEDOUT, "timeout 100 ms");
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a get (timeout 100 ms)");
+	cr_assert_null(v.data);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get(s, x, 0, &v), -ETIMEDOUT, "a poll");
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a get (poll)");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get(s, x, 1500, &v), -ETIMEDOUT, "timeout 1500 ms");
+	hw_assert_took(t0, 1500, "a get (timeout 1500 ms)");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get_many(s, &x, 1, 100, views), 0);
+	tu_assert_rc(views[0].err, -ETIMEDOUT, "get_many");
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a get_many (timeout 100 ms)");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_error_message(s, x, msg, sizeof msg), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "an error_message");
+	cr_assert_eq(tu_info(s, x).pins, 0, "a pin was left behind");
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	tu_assert_rc(tu_get_check(s, x, 3000, 1, 0), 0);
+	tu_assert_rc(shoal_error_message(s, x, msg, sizeof msg), -ENOMSG);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	cr_assert_eq(tu_info(s, x).holds, 0);
+	shoal_store_close(s);
+}
+
+/*
+ * Calls with no timeout (release, hold, drop, delete): a second, then
+ * -ETIMEDOUT with nothing changed (the view still pinned, the hold still
+ * there, the object not deleted); each works once the REPAIR is gone.
+ */
+Test(hostile_waits, a_scribbled_repair_times_out_release_hold_drop_delete)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 2);
+	uint32_t idx = hw_idx(s, x);
+	struct shoal_store_stats before;
+	struct shoal_view v;
+	struct hw_nb n;
+	int64_t t0;
+
+	tu_assert_rc(shoal_get(s, x, 0, &v), 0);
+	before = tu_stats(s);
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_REPAIR, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_release(s, &v), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a release");
+	cr_assert_not_null(v.data, "the view was cleared: it cannot be released again");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_hold(s, x), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a hold");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_drop(s, x), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a drop");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_delete(s, x), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a delete");
+	cr_assert_eq(tu_info(s, x).pins, 1);
+	cr_assert_eq(tu_info(s, x).holds, 1);
+	cr_assert_eq(tu_info(s, x).state, SHOAL_OBJECT_SEALED);
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_release(s, &v), 0);
+	cr_assert_null(v.data);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	tu_assert_rc(shoal_delete(s, x), 0);
+	cr_assert_eq(tu_stats(s).objects, before.objects - 1);
+	cr_assert_eq(tu_stats(s).bytes_used, before.bytes_used - 3000);
+	shoal_store_close(s);
+}
+
+/* seal and abort of an unsealed object: -ETIMEDOUT, still unsealed and
+ * held; then sealed. */
+Test(hostile_waits, a_scribbled_repair_times_out_seal_and_abort)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id u = shoal_id_next(s);
+	struct hw_nb n;
+	uint32_t idx;
+	void *buf;
+	int64_t t0;
+
+	tu_assert_rc(shoal_create(s, u, 100, NULL, 0, 0, &buf), 0);
+	tu_fill(buf, 100, 3);
+	idx = hw_idx(s, u);
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_REPAIR, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_seal(s, u), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a seal");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_abort(s, u), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "an abort");
+	cr_assert_eq(tu_info(s, u).state, SHOAL_OBJECT_CREATED);
+	cr_assert_eq(tu_info(s, u).holds, 1);
+	cr_assert_eq(atomic_load(&s->me->intent.op), SHOAL__OP_NONE,
+		     "an intent was left behind");
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_seal(s, u), 0);
+	tu_assert_rc(tu_get_check(s, u, 100, 3, 0), 0);
+	tu_assert_rc(shoal_drop(s, u), 0);
+	shoal_store_close(s);
+}
+
+/*
+ * The REPAIR lands on the entry a create has just claimed (the creator
+ * stopped at CREATE_HELD: its hold in the ledger, not published): the
+ * create waits for it up to its timeout (1200 ms here), then -ETIMEDOUT,
+ * its hold out of the ledger and its block freed; the entry is not
+ * published.  The same ID is created once the REPAIR is gone.
+ */
+Test(hostile_waits, a_repair_on_a_claimed_entry_times_out_a_create)
+{
+	struct shoal_store *s = tu_store(MiB);
+	struct shoal_store_stats before = tu_stats(s);
+	shoal_id id = tu_id(9, 1);
+	int to_test[2];
+	struct hw_nb n;
+	uint32_t slot, idx;
+	int64_t took;
+	pid_t pid;
+
+	hw_nb_start(&n, s);
+	tu_pipe(to_test);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_store *c;
+		char buf[5000];
+		int64_t t;
+		int rc;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		shoal__crash_arm(&c->crash, SHOAL__CP_CREATE_HELD, 1);
+		c->crash.stop = 1;
+		if (write(to_test[1], &c->slot, sizeof c->slot) != sizeof c->slot)
+			_exit(TU_EXIT_IO);
+		tu_fill(buf, sizeof buf, 9);
+		t = tu_now_ms();
+		rc = shoal_put_with_id(c, id, buf, sizeof buf, NULL, 0, 1200);
+		t = tu_now_ms() - t;
+		if (write(to_test[1], &t, sizeof t) != sizeof t)
+			_exit(TU_EXIT_IO);
+		/* its hold is out of the ledger, its intent withdrawn */
+		if (c->ledger_used != 0 ||
+		    atomic_load(&c->me->intent.op) != SHOAL__OP_NONE)
+			_exit(TU_EXIT_MISMATCH);
+		shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	close(to_test[1]);
+	hw_read(to_test[0], &slot, sizeof slot);
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(pid) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "the creator never stopped");
+		sched_yield();
+	}
+	idx = atomic_load(&s->procs[slot].intent.entry);
+	cr_assert_leq(idx, s->dir_mask, "the creator claimed no entry");
+	hw_nb_do(&n, HW_REPAIR, idx);
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	hw_read(to_test[0], &took, sizeof took);
+	tu_assert_rc(tu_wait_result(pid), -ETIMEDOUT, "the create");
+	cr_assert(took >= 1200 && took < 1200 + HW_SLACK_MS,
+		  "the create took %lld ms, want 1200 ms", (long long)took);
+	close(to_test[0]);
+	cr_assert_eq(SHOAL__CTL_STATE(atomic_load(&s->dir[idx].ctl)),
+		     SHOAL__E_FREE, "the entry was published");
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	hw_nb_exit(&n);
+	cr_assert_eq(tu_stats(s).objects, before.objects);
+	cr_assert_eq(tu_stats(s).bytes_used, before.bytes_used);
+	tu_assert_rc(tu_put(s, id, 5000, 9, 0), 0);
+	tu_assert_rc(tu_get_check(s, id, 5000, 9, 0), 0);
+	shoal_store_close(s);
+}
+
+/*
+ * The fill calls (fill.c): a fill_begin waits for the REPAIR up to its
+ * timeout (at least a second), -ETIMEDOUT with its record and block given
+ * back; fill_end and fill_cancel wait a second, -ETIMEDOUT with the fill
+ * still open (FILLING by us), which ends once the REPAIR is gone.
+ */
+Test(hostile_waits, a_scribbled_repair_times_out_the_fill_calls)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id p = shoal_id_next(s);
+	struct shoal__fill f;
+	struct shoal_store_stats before;
+	struct hw_nb n;
+	uint32_t idx;
+	void *buf;
+	int64_t t0;
+
+	tu_assert_rc(shoal__obj_promise(s, p, true, 0), 0);
+	idx = hw_idx(s, p);
+	before = tu_stats(s);
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_REPAIR, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal__fill_begin(s, p, 5000, 100, &f, &buf), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a fill_begin (timeout 100 ms)");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal__fill_begin(s, p, 4, 1500, &f, &buf), -ETIMEDOUT);
+	hw_assert_took(t0, 1500, "an inline fill_begin (timeout 1500 ms)");
+	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++)
+		cr_assert_eq(s->me->fills[i].stage, 0, "a fill record was kept");
+	cr_assert_eq(tu_stats(s).bytes_used, before.bytes_used);
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	tu_assert_rc(shoal__fill_begin(s, p, 5000, 0, &f, &buf), 0);
+	tu_fill(buf, 5000, 4);
+	hw_nb_do(&n, HW_REPAIR, idx);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal__fill_end(s, &f, 0), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a fill_end");
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal__fill_cancel(s, &f), -ETIMEDOUT);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a fill_cancel");
+	cr_assert_eq(s->me->fills[f.rec].stage, 1, "the fill was not left open");
+	cr_assert(atomic_load(&s->dir[idx].ctl) & SHOAL__CTL_FILLING);
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal__fill_end(s, &f, 0), 0);
+	tu_assert_rc(tu_get_check(s, p, 5000, 4, 0), 0);
+	tu_assert_rc(shoal_drop(s, p), 0);
+	shoal_store_close(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -367,5 +649,128 @@ Test(hostile_waits, a_held_heap_lock_holds_a_reap_and_a_free_a_second)
 	tu_assert_rc(tu_put(s, tu_id(2, 1), BIG, 3, 0), 0);
 	tu_assert_rc(tu_get_check(s, tu_id(2, 1), BIG, 3, 0), 0);
 	tu_assert_rc(tu_get_check(s, l, BIG, 1, 0), 0);
+	shoal_store_close(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* A reaper's waits (proc.c, repair.c).                                */
+
+/*
+ * The repair word names a live process that is not repairing: a reap
+ * that must recount an entry (a process died in the middle of changing
+ * it) cannot take the word; after a second it gives the dead slot back
+ * as it was, and reaps it once the word is free.
+ */
+Test(hostile_waits, a_scribbled_repair_word_holds_a_reap_a_second)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x), dead;
+	struct hw_nb n;
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	dead = hw_dead(s, SHOAL_ID_NIL, idx);
+	hw_nb_do(&n, HW_WORD, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 0);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a reap");
+	cr_assert_eq(SHOAL__PROC_PHASE(atomic_load(&s->procs[dead].state)),
+		     SHOAL__PROC_LIVE, "the dead slot was not given back");
+	cr_assert_eq(atomic_load(&s->procs[dead].intent.op), SHOAL__OP_REF,
+		     "its intent went without its recount");
+	cr_assert_eq(atomic_load(&s->dir[idx].ctl) & SHOAL__CTL_REPAIR, 0);
+
+	hw_nb_do(&n, HW_UNWORD, 0);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_store_reap(s), 1);
+	cr_assert_eq(tu_info(s, x).holds, 1);
+	tu_assert_rc(tu_get_check(s, x, 3000, 1, 0), 0);
+	shoal_store_close(s);
+}
+
+/*
+ * A REPAIR on an entry a dead process held: its reaper cannot give the
+ * hold back; after a second it gives the slot back (the record as it
+ * was), and gives the hold back once the REPAIR is gone.
+ */
+Test(hostile_waits, a_scribbled_repair_holds_a_reap_a_second)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x), dead;
+	struct hw_nb n;
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	dead = hw_dead(s, x, -1);
+	hw_nb_do(&n, HW_REPAIR, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 0);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a reap");
+	cr_assert_eq(SHOAL__PROC_PHASE(atomic_load(&s->procs[dead].state)),
+		     SHOAL__PROC_LIVE, "the dead slot was not given back");
+	cr_assert_eq(tu_info(s, x).holds, 2);
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_store_reap(s), 1);
+	cr_assert_eq(tu_info(s, x).holds, 1);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	cr_assert_eq(tu_info(s, x).holds, 0);
+	shoal_store_close(s);
+}
+
+/*
+ * A close that must give back a hold under a REPAIR: it stops after a
+ * second, and the process exits; its slot is reaped, the hold given back,
+ * once the REPAIR is gone.
+ */
+Test(hostile_waits, a_scribbled_repair_holds_a_close_a_second)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x);
+	int to_test[2], to_child[2];
+	struct hw_nb n;
+	int64_t took;
+	pid_t pid;
+
+	hw_nb_start(&n, s);
+	tu_pipe(to_test);
+	tu_pipe(to_child);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_store *c;
+		int64_t t;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c) || shoal_hold(c, x))
+			_exit(1);
+		tu_child_write_byte(to_test[1], 'h');
+		tu_child_read_byte(to_child[0]);
+		t = tu_now_ms();
+		shoal_store_close(c);
+		t = tu_now_ms() - t;
+		if (write(to_test[1], &t, sizeof t) != sizeof t)
+			_exit(TU_EXIT_IO);
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(to_test[0], TU_CHILD_DEADLINE_MS), 'h');
+	cr_assert_eq(tu_info(s, x).holds, 2);
+	hw_nb_do(&n, HW_REPAIR, idx);
+	tu_write_byte(to_child[1], 'c');
+	hw_read(to_test[0], &took, sizeof took);
+	cr_assert_eq(tu_wait_exit(pid), 0);
+	cr_assert(took >= SHOAL__LOCK_MIN_MS && took < SHOAL__LOCK_MIN_MS + HW_SLACK_MS,
+		  "the close took %lld ms", (long long)took);
+	cr_assert_eq(tu_info(s, x).holds, 2);
+
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_store_reap(s), 1);
+	cr_assert_eq(tu_info(s, x).holds, 1);
+	cr_assert_eq(tu_stats(s).processes, 1);
 	shoal_store_close(s);
 }
