@@ -5,10 +5,10 @@
  * (heap.c), which knows nothing of the store handle, bounds its lock's
  * wait the same way the store's other waits are bounded.
  *
- * Words another process holds.  A directory stripe lock, a REPAIR bit and
- * the repair word, the heap's lock: each is held by a live process for a
- * few writes, and its holder's death is noticed (proc.c's death test, the
- * robust mutex).  But a holder that
+ * Words another process holds.  A directory stripe lock, a REPAIR bit, the
+ * heap's lock, a ledger's odd seqcount, a flagged ledger record: each is
+ * held by a live process for a few writes, and its holder's death is
+ * noticed (proc.c's death test, the robust mutex).  But a holder that
  * stays alive and never lets go (stopped, or a same-user neighbour that
  * scribbled the word and lives on) would hold every other process for
  * ever.  So each such wait has a bound (struct shoal__later): the

@@ -182,12 +182,16 @@ void shoal__ledger_commit(struct shoal_store *s,
 int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		      int32_t dholds);
 uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx);
+/* Another slot's record for idx; read as it is once its owner has kept
+ * its table moving past `by` (ledger.c). */
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
-				   uint32_t idx);
+				   uint32_t idx, struct shoal__later *by);
 /* A reaper, on a dead owner's table that was mid-deletion (ledger.c). */
 void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
-/* A repair: a dead slot's record for idx is crossed out (ledger.c). */
-void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx);
+/* A repair: a dead slot's record for idx is crossed out (ledger.c); a
+ * record a live reaper flagged is waited for, up to `by`. */
+void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
+			   struct shoal__later *by);
 
 /* object.c: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,

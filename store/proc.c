@@ -42,11 +42,11 @@
  * Closing a store runs the same steps on the caller's own slot.
  *
  * Waits.  A reap waits for words other processes hold: a REPAIR on an
- * entry it changes, the repair word, the heap's lock (object.c, repair.c,
- * heap.c).  Each is held by a live process for a few writes, but one
- * that stays alive and never lets go (stopped, or a neighbour that wrote
- * the word and lives on) would hold the reaper, and everyone who reaps,
- * for ever.  So the waits of one
+ * entry it changes, the repair word, the heap's lock, a live reaper's
+ * flag (object.c, repair.c, heap.c, ledger.c).  Each is held by a live
+ * process for a few writes, but one that stays alive and never lets go
+ * (stopped, or a neighbour that wrote the word and lives on) would hold
+ * the reaper, and everyone who reaps, for ever.  So the waits of one
  * reap_all share one bound, SHOAL__LOCK_MIN_MS from the first of them
  * (deadline.h), and a slot whose clean meets a wait past it is given
  * back: its state word goes back to what it was (a dead owner, or a dead
@@ -346,7 +346,8 @@ static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
 #define SHOAL__CREATE_NOT_PUBLISHED 4u
 
 static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
-			      uint32_t gen, struct shoal__intent *in)
+			      uint32_t gen, struct shoal__intent *in,
+			      struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
@@ -384,7 +385,7 @@ static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
 					      memory_order_relaxed);
 		}
 		if (idx <= s->dir_mask) /* its hold, recorded, never counted */
-			shoal__ledger_consume(s, slot, idx);
+			shoal__ledger_consume(s, slot, idx, by);
 	}
 	SHOAL__CRASH(s, REAP_CREATE);
 	shoal__reap_stripes(s, slot);
@@ -426,7 +427,7 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 	int rc = 0;
 
 	if (op == SHOAL__OP_CREATE) {
-		rc = shoal__reap_create(s, slot, gen, in);
+		rc = shoal__reap_create(s, slot, gen, in, by);
 	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
 		shoal__reap_seal(s, in, idx);
 	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {

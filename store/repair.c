@@ -45,17 +45,24 @@
  * win) and runs the same repair again: a recount from scratch, whose
  * consumptions are idempotent, gives the same answer.
  *
- * Waits, each bounded by a live peer whose death is noticed by proc.c's
- * test: a live owner's intent on the entry (its next steps do not wait);
- * a live reaper's flagged record (it gives it back or puts the flag down
- * at once when it meets REPAIR); the word (its owner; taken over when it
- * dies).  A repairer never waits for a dead process, nor for the slot it
- * is itself reaping, nor for a ledger whose deletion a dead owner left
- * half done (read as it is).  Nor for ever for a word whose owner stays
- * alive and never gives it back (stopped, or a neighbour that wrote its
- * own identity there): past the caller's bound (deadline.h) the repair is
- * not made at all (-ETIMEDOUT, nothing marked), and its caller gives up
- * (proc.c).
+ * Waits, each for a live peer whose death is noticed by proc.c's test: a
+ * live owner's intent on the entry (its next steps do not wait); a live
+ * owner's ledger in the middle of a deletion (a few stores); a live
+ * reaper's flagged record (it gives it back or puts the flag down at once
+ * when it meets REPAIR); the word (its owner; taken over when it dies).
+ * A repairer never waits for a dead process, nor for the slot it is
+ * itself reaping, nor for a ledger whose deletion a dead owner left half
+ * done (read as it is).  And none waits for ever for a peer that stays
+ * alive and never moves on (stopped, or a neighbour that wrote the word,
+ * its own intent, seqcount or a flag, and lives on), deadline.h:
+ *  - the word: the caller's bound; past it the repair is not made at all
+ *    (-ETIMEDOUT, nothing marked), and its caller gives up (proc.c);
+ *  - once the entry is marked the repair must finish (it may have
+ *    consumed records already), so the count's waits share one bound of
+ *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent or a
+ *    moving ledger is read as it is and a flagged record consumed as a
+ *    dead reaper's: the recount then trusts that peer's ledger as it
+ *    stands, which is all a peer that does not move on can be given.
  */
 #include <errno.h>
 #include <sched.h>
@@ -119,16 +126,18 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 	return true;
 }
 
-/* Waits until a live process is not in the middle of changing idx. */
+/* Waits until a live process is not in the middle of changing idx, or
+ * until `by` (it stays in the middle: its record is read as it is). */
 static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
-				     uint32_t idx)
+				     uint32_t idx, struct shoal__later *by)
 {
 	struct shoal__intent *in = &s->procs[q].intent;
 
 	/* A4: acquire, pairs with R4; the ledger update is then visible. */
 	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
 	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
-		if (shoal__proc_dead(s, q))
+		if (shoal__proc_dead(s, q) ||
+		    shoal__deadline_passed(shoal__later_get(by)))
 			return;
 		sched_yield();
 	}
@@ -148,9 +157,12 @@ static bool shoal__slot_live(const struct shoal_store *s, uint32_t q)
 	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE && !shoal__proc_dead(s, q);
 }
 
+/* Its waits share one bound (the file header): a repair that marked its
+ * entry always finishes. */
 static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 						 uint32_t idx)
 {
+	struct shoal__later by = shoal__lock_by(0);
 	struct shoal__recount n = {0, 0};
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_acquire);
@@ -163,11 +175,11 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
 		if (!shoal__slot_live(s, q)) {
-			shoal__ledger_consume(s, q, idx);
+			shoal__ledger_consume(s, q, idx, &by);
 			continue;
 		}
-		shoal__wait_intent_clear(s, q, idx);
-		r = shoal__ledger_read_remote(s, q, idx);
+		shoal__wait_intent_clear(s, q, idx, &by);
+		r = shoal__ledger_read_remote(s, q, idx, &by);
 		n.pins += SHOAL__LEDGER_PINS(r);
 		n.holds += SHOAL__LEDGER_HOLDS(r);
 	}

@@ -5,9 +5,9 @@
  *
  * A same-user neighbour can write any word of the segment.  Every wait of
  * the store for a word another process holds (a REPAIR bit and the repair
- * word, the heap's robust mutex) used to be bounded only by "its holder
- * is alive": a neighbour that wrote the word and stayed alive hung
- * everyone.
+ * word, the heap's robust mutex, a ledger's seqcount, a flagged ledger
+ * record, a process's intent) used to be bounded only by "its holder is
+ * alive": a neighbour that wrote the word and stayed alive hung everyone.
  * Each test here has a real neighbour (a forked process with its own
  * handle and slot) write one such word and stay alive, and checks that
  * the victim's call comes back with its documented code within its bound
@@ -772,5 +772,88 @@ Test(hostile_waits, a_scribbled_repair_holds_a_close_a_second)
 	tu_assert_rc(shoal_store_reap(s), 1);
 	cr_assert_eq(tu_info(s, x).holds, 1);
 	cr_assert_eq(tu_stats(s).processes, 1);
+	shoal_store_close(s);
+}
+
+/*
+ * A recount waits for each live process that is in the middle of changing
+ * the entry (its intent) and for each live ledger being moved (odd
+ * seqcount): a neighbour that holds the object and keeps either up for
+ * ever is read as its ledger stands after a second, and the recount (the
+ * reap of a process that died changing the entry) finishes with the right
+ * count: the test's hold and the neighbour's.
+ */
+static void hw_recount_past(char cmd, char undo)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x);
+	struct hw_nb n;
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_HOLD, idx);
+	hw_dead(s, SHOAL_ID_NIL, idx);
+	hw_nb_do(&n, cmd, idx);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 1);
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a reap's recount");
+	cr_assert_eq(tu_info(s, x).holds, 2);
+	cr_assert_eq(atomic_load(&s->dir[idx].ctl) & SHOAL__CTL_REPAIR, 0);
+	cr_assert_eq(atomic_load(&s->hdr->repair), 0);
+
+	hw_nb_do(&n, undo, idx);
+	hw_nb_do(&n, HW_DROP, idx);
+	hw_nb_exit(&n);
+	cr_assert_eq(tu_info(s, x).holds, 1);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	cr_assert_eq(tu_info(s, x).holds, 0);
+	tu_assert_rc(tu_get_check(s, x, 3000, 1, 0), 0);
+	shoal_store_close(s);
+}
+
+Test(hostile_waits, a_scribbled_intent_holds_a_recount_a_second)
+{
+	hw_recount_past(HW_INTENT, HW_UNINTENT);
+}
+
+Test(hostile_waits, a_scribbled_ledger_seqcount_holds_a_recount_a_second)
+{
+	hw_recount_past(HW_SEQ, HW_UNSEQ);
+}
+
+/*
+ * A recount consumes a dead process's record, unless a live reaper has it
+ * in flight (FLAG): it waits for that reaper to give it back or put it
+ * down.  A neighbour that writes itself in as the dead slot's reaper and
+ * flags the record is waited for a second; then the record is consumed as
+ * a dead reaper's would be, and the count is right: the test's hold alone.
+ */
+Test(hostile_waits, a_scribbled_flag_holds_a_recount_a_second)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x), d;
+	struct hw_nb n;
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	d = hw_dead(s, x, -1);
+	hw_nb_do(&n, HW_FLAG, d << 16 | idx);
+	hw_dead(s, SHOAL_ID_NIL, idx);
+	cr_assert_eq(tu_info(s, x).holds, 2);
+
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 1, "the one in the middle of a change");
+	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a reap's recount");
+	cr_assert_eq(tu_info(s, x).holds, 1);
+
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_store_reap(s), 1, "the flagged one, its reaper gone");
+	cr_assert_eq(tu_info(s, x).holds, 1);
+	cr_assert_eq(tu_stats(s).processes, 1);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	cr_assert_eq(tu_info(s, x).holds, 0);
 	shoal_store_close(s);
 }
