@@ -32,9 +32,18 @@
  * first one dies, sees the same answers.  A record armed for a CAS that
  * failed finds no mark: nothing happens.
  *
+ * A page run's free takes the heap's lock (heap.c), which a process that
+ * never lets go may hold past the wait's bound (deadline.h).  A reaper
+ * then stops where it is, as if it had died there (the record still owns
+ * the run, the mark is still on): the next reaper finishes.  The process
+ * that made the end cannot leave its record armed (its next end arms it
+ * again): it finishes without the free, and the run is leaked.
+ *
  * Callers hold the store lock (internal.h): the record, the counters and
  * the cache are this process's, used one operation at a time.
  */
+#include <errno.h>
+
 #include "internal.h"
 
 static uint64_t shoal__with_mark(uint64_t n, uint32_t slot)
@@ -98,22 +107,27 @@ static void shoal__end_count(struct shoal__proc *p,
 
 /* Step 3's block, into the recording slot's own cache.  The process that
  * made the end still owns the block (it frees it only here); a reaper asks
- * the heap whether the dead one got that far (heap.h). */
-static void shoal__end_free_block(struct shoal_store *s, struct shoal__proc *p,
-				  struct shoal__free_rec *f)
+ * the heap whether the dead one got that far (heap.h).  -ETIMEDOUT for a
+ * reaper of another slot whose free could not get the heap's lock (the
+ * record still owns the block); on its own record a process leaks the
+ * block instead (above). */
+static int shoal__end_free_block(struct shoal_store *s, struct shoal__proc *p,
+				 struct shoal__free_rec *f)
 {
 	uint64_t off = atomic_load_explicit(&f->block_off, memory_order_relaxed);
 	bool mine = p == s->me && !s->reaping;
 
 	if (off && (mine || shoal__heap_rec_owns(&p->cache, &f->block_off, off,
 						 f->block_size))) {
-		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
-				     f->block_size ? f->block_size : 1,
-				     &f->block_off);
+		if (shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
+					 f->block_size ? f->block_size : 1,
+					 &f->block_off) == -ETIMEDOUT && p != s->me)
+			return -ETIMEDOUT;
 		/* Crossed out at once: a later free into this cache may spill
 		 * the block out of it (proc.c, step 0). */
 		atomic_store_explicit(&f->block_off, 0, memory_order_relaxed);
 	}
+	return 0;
 }
 
 /* Clears the mark of slot at generation gen, keeping whatever holds the
@@ -143,17 +157,18 @@ static bool shoal__end_pending(uint32_t slot, const struct shoal__free_rec *f,
 	       st != SHOAL__E_SEALED && SHOAL__CTL_MARK(c) == slot + 1;
 }
 
-void shoal__end_finish(struct shoal_store *s, uint32_t slot)
+/* 0, or -ETIMEDOUT for a reaper that stopped at the block (above). */
+int shoal__end_finish(struct shoal_store *s, uint32_t slot)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	struct shoal__free_rec *f = &p->free;
 	struct shoal__entry *e;
 
 	if (!atomic_load_explicit(&f->active, memory_order_relaxed))
-		return;
+		return 0;
 	if (f->entry > s->dir_mask) { /* only a corrupt record */
 		atomic_store_explicit(&f->active, 0, memory_order_relaxed);
-		return;
+		return 0;
 	}
 	e = &s->dir[f->entry];
 	if (shoal__end_pending(slot, f,
@@ -162,13 +177,15 @@ void shoal__end_finish(struct shoal_store *s, uint32_t slot)
 		SHOAL__CRASH(s, END_CLOSED);
 		shoal__end_count(p, f);
 		SHOAL__CRASH(s, END_COUNTED);
-		shoal__end_free_block(s, p, f);
+		if (shoal__end_free_block(s, p, f))
+			return -ETIMEDOUT;
 		SHOAL__CRASH(s, END_FREED);
 		shoal__end_unmark(e, slot, f->gen);
 		SHOAL__CRASH(s, END_UNMARKED);
 		shoal__event_signal(&s->hdr->space);
 	}
 	atomic_store_explicit(&f->active, 0, memory_order_relaxed);
+	return 0;
 }
 
 bool shoal__obj_end(struct shoal_store *s, uint32_t idx, uint64_t c,

@@ -38,6 +38,18 @@
  * Error objects: fill_end may set SHOAL__SIZE_ERROR in the size word; the
  * runtime stores a failed task's code and message that way.
  *
+ * Waits.  Each change of the entry waits out a REPAIR (object.c), up to
+ * the call's bound (deadline.h): fill_begin's timeout, at least
+ * SHOAL__LOCK_MIN_MS; SHOAL__LOCK_MIN_MS for fill_end and fill_cancel;
+ * the reap's for a reaper.  Past it the call gives up with -ETIMEDOUT
+ * where the record's stage describes the entry as it is: fill_begin
+ * before the entry is FILLING (its record and block given back),
+ * fill_end and fill_cancel with the fill still open (stage 1 FILLING, or
+ * 3 aborting: ended or cancelled again later, or by the reaper), a reaper
+ * where it stands (the next reaper redoes the record).  A block a fill
+ * frees itself that the heap's lock holds up (heap.c) is leaked; a
+ * reaper's stays with the record for the next.
+ *
  * Inline fills: at most SHOAL__INLINE_MAX bytes need no block.  The filler
  * writes them into its struct shoal__fill, and fill_end stores them in the
  * entry's data_off word with SHOAL__SIZE_INLINE; its fill record names no
@@ -70,14 +82,17 @@ static bool shoal__filled_by(uint64_t c, uint32_t gen, uint32_t slot)
 }
 
 /* CREATED, generation gen, not FILLING, not being aborted -> FILLING by
- * this process. */
+ * this process; -ETIMEDOUT if a REPAIR outlasts `by`. */
 static int shoal__set_filling(struct shoal_store *s, struct shoal__entry *e,
-			      uint32_t gen)
+			      uint32_t gen, struct shoal__later *by)
 {
 	uint64_t c;
 
 	do {
-		c = shoal__obj_wait_settled(s, e, true);
+		int rc = shoal__obj_wait_settled(s, e, true, by, &c);
+
+		if (rc)
+			return rc;
 		if (SHOAL__CTL_GEN(c) != gen || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
 		    (c & SHOAL__CTL_DELETING))
 			return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
@@ -94,7 +109,7 @@ static int shoal__set_filling(struct shoal_store *s, struct shoal__entry *e,
 
 /* Under the lock: name the entry in the record, then take it. */
 static int shoal__fill_claim(struct shoal_store *s, shoal_id id,
-			     struct shoal__fill *f)
+			     struct shoal__fill *f, struct shoal__later *by)
 {
 	struct shoal__fill_rec *r = &s->me->fills[f->rec];
 	uint64_t c;
@@ -109,22 +124,27 @@ static int shoal__fill_claim(struct shoal_store *s, shoal_id id,
 	r->entry = f->idx;
 	r->gen = f->gen;
 	SHOAL__CRASH(s, FILL_NAMED);
-	return shoal__set_filling(s, &s->dir[f->idx], f->gen);
+	return shoal__set_filling(s, &s->dir[f->idx], f->gen, by);
 }
 
 /* The fill's block goes back if its record still owns it (inline fills
- * have none); into the recording slot's cache (heap.h). */
-static void shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
-				   struct shoal__fill_rec *r)
+ * have none); into the recording slot's cache (heap.h).  A free the
+ * heap's lock holds up: -ETIMEDOUT for a reaper of another slot (the
+ * record still owns the block), leaked by the filler itself. */
+static int shoal__fill_free_block(struct shoal_store *s, struct shoal__proc *p,
+				  struct shoal__fill_rec *r)
 {
 	uint64_t off = atomic_load_explicit(&r->block_off, memory_order_relaxed);
 
 	if (shoal__heap_rec_owns(&p->cache, &r->block_off, off, r->block_size)) {
-		shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
-				     r->block_size, &r->block_off);
+		if (shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
+					 r->block_size, &r->block_off) ==
+			    -ETIMEDOUT && p != s->me)
+			return -ETIMEDOUT;
 		/* Crossed out at once (proc.c, step 0: spills). */
 		atomic_store_explicit(&r->block_off, 0, memory_order_relaxed);
 	}
+	return 0;
 }
 
 /* Under the lock: takes a record (stage 1) for a fill of `size` bytes;
@@ -161,7 +181,7 @@ static int shoal__fill_rec_open(struct shoal_store *s, uint64_t size,
  * the claim take one lock section. */
 static int shoal__fill_begin_inline(struct shoal_store *s, shoal_id id,
 				    uint64_t size, struct shoal__fill *f,
-				    void **buf)
+				    void **buf, struct shoal__later *by)
 {
 	int rc;
 
@@ -172,7 +192,7 @@ static int shoal__fill_begin_inline(struct shoal_store *s, shoal_id id,
 		f->size = size;
 		f->inl = 0;
 		SHOAL__CRASH(s, FILL_ALLOCATED);
-		rc = shoal__fill_claim(s, id, f);
+		rc = shoal__fill_claim(s, id, f, by);
 		if (rc)
 			s->me->fills[f->rec].stage = 0;
 	}
@@ -185,6 +205,7 @@ static int shoal__fill_begin_inline(struct shoal_store *s, shoal_id id,
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf)
 {
+	struct shoal__later by = shoal__lock_by(timeout_ms);
 	struct shoal__fill_rec *r;
 	shoal__off_t off = SHOAL__OFF_NULL;
 	int rc;
@@ -192,7 +213,7 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 	if (!s || !f || !buf || shoal_id_is_nil(id))
 		return -EINVAL;
 	if (size <= SHOAL__INLINE_MAX)
-		return shoal__fill_begin_inline(s, id, size, f, buf);
+		return shoal__fill_begin_inline(s, id, size, f, buf, &by);
 	rc = shoal__fill_rec_open(s, size, f);
 	if (rc)
 		return rc;
@@ -204,7 +225,7 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 	f->inl = 0;
 	shoal__lock(s);
 	if (!rc)
-		rc = shoal__fill_claim(s, id, f);
+		rc = shoal__fill_claim(s, id, f, &by);
 	if (rc) {
 		shoal__fill_free_block(s, s->me, r);
 		r->stage = 0;
@@ -237,14 +258,18 @@ static void shoal__fill_undescribe(struct shoal__entry *e)
 	atomic_store_explicit(&e->meta_size, 0, memory_order_relaxed);
 }
 
-/* FILLING by us -> SEALED, unless an abort arrived (DELETING): -ENOENT. */
+/* FILLING by us -> SEALED, unless an abort arrived (DELETING): -ENOENT;
+ * -ETIMEDOUT (still FILLING) if a REPAIR outlasts `by`. */
 static int shoal__fill_seal(struct shoal_store *s, struct shoal__entry *e,
-			    uint32_t gen)
+			    uint32_t gen, struct shoal__later *by)
 {
 	uint64_t c, n;
 
 	do {
-		c = shoal__obj_wait_settled(s, e, true);
+		int rc = shoal__obj_wait_settled(s, e, true, by, &c);
+
+		if (rc)
+			return rc;
 		if (!shoal__filled_by(c, gen, s->slot) || (c & SHOAL__CTL_DELETING))
 			return -ENOENT;
 		n = (shoal__with_filler(c, UINT32_MAX) &
@@ -256,45 +281,53 @@ static int shoal__fill_seal(struct shoal_store *s, struct shoal__entry *e,
 }
 
 /* An entry FILLING by `slot` whose promise was aborted: ended (end.c, by
- * this process), with no block (the filler frees its own). */
-static void shoal__fill_finish_abort(struct shoal_store *s, uint32_t slot,
-				     uint32_t idx, uint32_t gen)
+ * this process), with no block (the filler frees its own).  0, or
+ * -ETIMEDOUT (still FILLING) if a REPAIR outlasts `by`. */
+static int shoal__fill_finish_abort(struct shoal_store *s, uint32_t slot,
+				    uint32_t idx, uint32_t gen,
+				    struct shoal__later *by)
 {
 	struct shoal__entry *e = &s->dir[idx];
 
 	for (;;) {
-		uint64_t c = shoal__obj_wait_settled(s, e, true);
+		uint64_t c;
+		int rc = shoal__obj_wait_settled(s, e, true, by, &c);
 
+		if (rc)
+			return rc;
 		if (!shoal__filled_by(c, gen, slot))
-			return;
+			return 0;
 		shoal__fill_undescribe(e);
 		if (shoal__obj_end(s, idx, c,
 				   shoal__obj_aborted_word(SHOAL__CTL_HOLDS(c), gen,
 							   false)))
-			return;
+			return 0;
 	}
 }
 
 /* FILLING by `slot` is given up: CREATED again (an abort that arrived
- * meanwhile is completed instead). */
-static void shoal__fill_release(struct shoal_store *s, uint32_t slot,
-				uint32_t idx, uint32_t gen)
+ * meanwhile is completed instead).  0, or -ETIMEDOUT (still FILLING) if a
+ * REPAIR outlasts `by`. */
+static int shoal__fill_release(struct shoal_store *s, uint32_t slot,
+			       uint32_t idx, uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	uint64_t c, n;
 
 	do {
-		c = shoal__obj_wait_settled(s, e, true);
+		int rc = shoal__obj_wait_settled(s, e, true, by, &c);
+
+		if (rc)
+			return rc;
 		if (!shoal__filled_by(c, gen, slot))
-			return;
-		if (c & SHOAL__CTL_DELETING) {
-			shoal__fill_finish_abort(s, slot, idx, gen);
-			return;
-		}
+			return 0;
+		if (c & SHOAL__CTL_DELETING)
+			return shoal__fill_finish_abort(s, slot, idx, gen, by);
 		shoal__fill_undescribe(e);
 		n = shoal__with_filler(c, UINT32_MAX) & ~SHOAL__CTL_FILLING;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
+	return 0;
 }
 
 /* The seal went through: the slot's bytes, from the record. */
@@ -305,9 +338,27 @@ static void shoal__fill_count(struct shoal__proc *p,
 			      memory_order_relaxed);
 }
 
+/* Under the lock: the promise was aborted meanwhile (stage 3): the end,
+ * then the block.  -ETIMEDOUT leaves the record at stage 3. */
+static int shoal__fill_abort_locked(struct shoal_store *s,
+				    struct shoal__fill *f,
+				    struct shoal__later *by)
+{
+	struct shoal__fill_rec *r = &s->me->fills[f->rec];
+	int rc;
+
+	r->stage = 3;
+	SHOAL__CRASH(s, FILL_ABORTING);
+	rc = shoal__fill_finish_abort(s, s->slot, f->idx, f->gen, by);
+	if (!rc)
+		shoal__fill_free_block(s, s->me, r);
+	return rc;
+}
+
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		    uint64_t flags)
 {
+	struct shoal__later by = shoal__lock_by(0); /* no timeout */
 	struct shoal__fill_rec *r;
 	struct shoal__entry *e;
 	int rc;
@@ -321,74 +372,85 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 	r->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	r->stage = 2;
 	SHOAL__CRASH(s, FILL_SEALING);
-	rc = shoal__fill_seal(s, e, f->gen);
+	rc = shoal__fill_seal(s, e, f->gen, &by);
 	if (!rc) {
 		SHOAL__CRASH(s, FILL_SEALED);
 		shoal__fill_count(s->me, r);
 		/* Before the record goes: a reaper of stage 2 wakes them too. */
 		shoal__waiters_close(s, e);
-	} else {
-		r->stage = 3;
-		SHOAL__CRASH(s, FILL_ABORTING);
-		shoal__fill_finish_abort(s, s->slot, f->idx, f->gen);
-		shoal__fill_free_block(s, s->me, r);
+	} else if (rc == -ETIMEDOUT) {
+		r->stage = 1; /* not sealed: still open, FILLING */
+	} else if (shoal__fill_abort_locked(s, f, &by) == -ETIMEDOUT) {
+		rc = -ETIMEDOUT; /* still open, aborting */
 	}
-	r->stage = 0;
+	if (rc != -ETIMEDOUT)
+		r->stage = 0;
 	shoal__unlock(s);
 	if (!rc)
 		shoal__event_signal(&s->hdr->obj);
 	return rc;
 }
 
-void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f)
+int shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f)
 {
+	struct shoal__later by = shoal__lock_by(0); /* no timeout */
 	struct shoal__fill_rec *r;
+	int rc;
 
 	if (!s || !f || f->rec >= SHOAL__PROC_FILLS)
-		return;
+		return -EINVAL;
 	r = &s->me->fills[f->rec];
 	shoal__lock(s);
-	shoal__fill_release(s, s->slot, f->idx, f->gen);
-	shoal__fill_free_block(s, s->me, r);
-	r->stage = 0;
+	rc = shoal__fill_release(s, s->slot, f->idx, f->gen, &by);
+	if (!rc) {
+		shoal__fill_free_block(s, s->me, r);
+		r->stage = 0;
+	}
 	shoal__unlock(s);
+	return rc;
 }
 
-/* One record of a dead (or closing) slot, as its stage says (above). */
-static void shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
-				 struct shoal__fill_rec *r)
+/* One record of a dead (or closing) slot, as its stage says (above).
+ * -ETIMEDOUT (the record left as it stands) if a wait outlasts `by`. */
+static int shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
+				struct shoal__fill_rec *r, struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	bool named = r->entry <= s->dir_mask;
 	uint64_t c = named ? atomic_load_explicit(&s->dir[r->entry].ctl,
 						  memory_order_acquire) : 0;
+	int rc = 0;
 
 	if (r->stage == 2) {
 		if (!named || !shoal__filled_by(c, r->gen, slot)) {
 			shoal__fill_count(p, r); /* sealed: the block is its */
 			if (named && SHOAL__CTL_GEN(c) == r->gen)
 				shoal__waiters_close(s, &s->dir[r->entry]);
-			return;
+			return 0;
 		}
 		r->stage = 1; /* not sealed: decided, then undone below */
 	}
 	if (named && r->stage == 1)
-		shoal__fill_release(s, slot, r->entry, r->gen);
+		rc = shoal__fill_release(s, slot, r->entry, r->gen, by);
 	else if (named && r->stage == 3)
-		shoal__fill_finish_abort(s, slot, r->entry, r->gen);
-	shoal__fill_free_block(s, p, r);
+		rc = shoal__fill_finish_abort(s, slot, r->entry, r->gen, by);
+	return rc ? rc : shoal__fill_free_block(s, p, r);
 }
 
-/* Reaper (s->lock held): a dead or closing process's fills. */
-void shoal__fill_reap(struct shoal_store *s, uint32_t slot)
+/* Reaper (s->lock held): a dead or closing process's fills; 0, or
+ * -ETIMEDOUT at the first record a wait past `by` left undone. */
+int shoal__fill_reap(struct shoal_store *s, uint32_t slot,
+		     struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
 	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++) {
 		if (p->fills[i].stage == 0)
 			continue;
-		shoal__fill_reap_one(s, slot, &p->fills[i]);
+		if (shoal__fill_reap_one(s, slot, &p->fills[i], by))
+			return -ETIMEDOUT;
 		SHOAL__CRASH(s, REAP_FILL);
 		p->fills[i].stage = 0;
 	}
+	return 0;
 }

@@ -45,7 +45,7 @@
  * is written into the header's intent, then published by the intent's op
  * (R3), then applied, then op is reset to NONE.  Applying a plan twice
  * yields the same map (clears first, then tags), so a process that gets
- * EOWNERDEAD from pthread_mutex_lock re-applies whatever intent it finds
+ * EOWNERDEAD when it locks re-applies whatever intent it finds
  * and only then calls pthread_mutex_consistent().  Two ops touch a slab as
  * well: CARVE (a new slab: the page map, then the slab's metadata and free
  * list, all before the unlock, all redone by a recoverer) and RETIRE (a
@@ -169,6 +169,11 @@
  * - Tags are 31 bits (slab word) and 32 bits (class stack): an ABA needs a
  *   thread stalled between its load and its CAS for 2^31 changes.
  * - A broken lock (ENOTRECOVERABLE) is reported as SHOAL_EBADSEGMENT.
+ * - A lock held past the caller's bound (heap.h, lock_by; a holder that
+ *   stays alive and never lets go) fails the call with -ETIMEDOUT: an
+ *   allocation gets nothing, a reclaim stops (its slabs unlisted, as after
+ *   a death), a free of a page run leaves the run allocated and its record
+ *   naming it.
  * - Arena up to 2^30 - 1 pages (4 TiB); the pmap length field is 30 bits.
  */
 #include "heap.h"
@@ -178,10 +183,12 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include <shoal/error.h>
 
 #include "crash.h"
+#include "deadline.h"
 
 #define HEAP_MAGIC 0x53484f414c485031ull /* "SHOALHP1" */
 #define HEAP_VERSION 1u
@@ -764,21 +771,81 @@ static void intent_finish(const struct shoal__heap_view *hv)
 	atomic_store_explicit(&h->intent.op, OP_NONE, memory_order_release);
 }
 
-/* The one blocking lock of the store: bounded by its holder, which holds
- * it for a plan's few writes (no wait inside); a holder's death is noticed
- * by the kernel (robust futex list) and reported as EOWNERDEAD to the next
- * locker, which replays the holder's plan. */
+#if defined(__SANITIZE_THREAD__)
+#define HEAP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HEAP_TSAN 1
+#endif
+#endif
+
+#ifndef HEAP_TSAN
+/* Locks mx, waiting at most until d. */
+static int heap_lock_until(pthread_mutex_t *mx, struct shoal__deadline d)
+{
+	struct timespec ts = {.tv_sec = d.ns / 1000000000,
+			      .tv_nsec = d.ns % 1000000000};
+
+	return pthread_mutex_clocklock(mx, CLOCK_MONOTONIC, &ts);
+}
+#else
+/* The same under ThreadSanitizer, which (gcc 12's) does not intercept
+ * pthread_mutex_clocklock and would then see the unlock of a mutex it
+ * never saw locked: timedlock, against CLOCK_REALTIME (a step of the wall
+ * clock can lengthen the wait; no race test steps the clock). */
+static int heap_lock_until(pthread_mutex_t *mx, struct shoal__deadline d)
+{
+	struct timespec mono, real, ts;
+	int64_t left;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	left = d.ns - ((int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec);
+	d.ns = (int64_t)real.tv_sec * 1000000000 + real.tv_nsec +
+	       (left > 0 ? left : 0);
+	ts.tv_sec = d.ns / 1000000000;
+	ts.tv_nsec = d.ns % 1000000000;
+	return pthread_mutex_timedlock(mx, &ts);
+}
+#endif
+
+/* Waits for the lock until the view's bound (deadline.h): the caller's
+ * timeout, or SHOAL__LOCK_MIN_MS from now. */
+static int heap_lock_wait(const struct shoal__heap_view *hv,
+			  pthread_mutex_t *mx)
+{
+	struct shoal__later dflt = shoal__later_in(SHOAL__LOCK_MIN_MS);
+	struct shoal__deadline d = shoal__later_get(hv->lock_by ? hv->lock_by
+							       : &dflt);
+
+	if (d.ns == INT64_MAX)
+		return pthread_mutex_lock(mx);
+	return heap_lock_until(mx, d);
+}
+
+/* The one blocking lock of the store: its holder holds it for a plan's few
+ * writes (no wait inside); a holder's death is noticed by the kernel
+ * (robust futex list) and reported as EOWNERDEAD to the next locker, which
+ * replays the holder's plan.  A holder that stays alive and never lets go
+ * (stopped, or a neighbour that locked it or wrote its own tid into the
+ * futex word) would hold everyone for ever: the wait ends at the view's
+ * lock_by (heap_lock_wait) with -ETIMEDOUT, having changed nothing.  An
+ * uncontended lock reads no clock. */
 static int heap_lock(const struct shoal__heap_view *hv)
 {
 	pthread_mutex_t *mx = &hdr_of(hv)->lock;
-	int rc = pthread_mutex_lock(mx);
+	int rc = pthread_mutex_trylock(mx);
 
+	if (rc == EBUSY)
+		rc = heap_lock_wait(hv, mx);
 	if (rc == EOWNERDEAD) {
 		intent_finish(hv);
 		rc = pthread_mutex_consistent(mx);
 		if (rc != 0)
 			pthread_mutex_unlock(mx);
 	}
+	if (rc == ETIMEDOUT)
+		return -ETIMEDOUT;
 	return rc == 0 ? 0 : SHOAL_EBADSEGMENT;
 }
 
@@ -936,12 +1003,15 @@ static void slab_retire_locked(const struct shoal__heap_view *hv,
 	intent_finish(hv); /* applies the plan iff the word is RETIRED */
 }
 
-static void slab_retire(const struct shoal__heap_view *hv, uint32_t s)
+static int slab_retire(const struct shoal__heap_view *hv, uint32_t s)
 {
-	if (heap_lock(hv) != 0)
-		return;
+	int rc = heap_lock(hv);
+
+	if (rc != 0)
+		return rc;
 	slab_retire_locked(hv, s);
 	heap_unlock(hv);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1270,29 +1340,36 @@ static void class_drain(const struct shoal__heap_view *hv, uint32_t c)
 		slab_unlist(hv, s);
 }
 
-/* An unlisted live slab: retired if wholly free, else re-listed. */
-static void slab_settle(const struct shoal__heap_view *hv, uint32_t s)
+/* An unlisted live slab: retired if wholly free, else re-listed.  0, or
+ * the lock's error (the slab left unlisted, as a death would: the next
+ * reclaim settles it). */
+static int slab_settle(const struct shoal__heap_view *hv, uint32_t s)
 {
 	/* A1: for the shape; the retire reloads under the lock. */
 	uint64_t w = atomic_load_explicit(&slab_at(hv, s)->word,
 					  memory_order_acquire);
 
 	if (!sw_live(w) || sw_listed(w))
-		return;
+		return 0;
 	if (slab_idle(hv, s, w))
-		slab_retire(hv, s);
-	else
-		slab_relist(hv, s);
+		return slab_retire(hv, s);
+	slab_relist(hv, s);
+	return 0;
 }
 
-static void heap_reclaim(const struct shoal__heap_view *hv,
-			 struct shoal__heap_cache *cache)
+/* Stops at the first retire whose lock wait ran out (every later one
+ * would wait for the same holder): -ETIMEDOUT, and the caller gives up. */
+static int heap_reclaim(const struct shoal__heap_view *hv,
+			struct shoal__heap_cache *cache)
 {
+	int rc = 0;
+
 	shoal__heap_cache_flush(hv, cache);
 	for (uint32_t c = 0; c < SHOAL__HEAP_NCLASSES; c++)
 		class_drain(hv, c);
-	for (uint32_t s = 0; s < nslabs_of(hv); s++)
-		slab_settle(hv, s);
+	for (uint32_t s = 0; s < nslabs_of(hv) && rc != -ETIMEDOUT; s++)
+		rc = slab_settle(hv, s);
+	return rc == -ETIMEDOUT ? rc : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1308,8 +1385,9 @@ static int small_alloc(const struct shoal__heap_view *hv,
 		return 0;
 	rc = refill(hv, cache, c);
 	if (rc == -ENOMEM) {
-		heap_reclaim(hv, cache);
-		rc = refill(hv, cache, c);
+		rc = heap_reclaim(hv, cache);
+		if (rc == 0)
+			rc = refill(hv, cache, c);
 	}
 	if (rc == 0 && !cache_get(hv, cache, c, out, rec))
 		rc = -ENOMEM;
@@ -1324,8 +1402,9 @@ static int large_alloc(const struct shoal__heap_view *hv,
 	int rc = extent_take_rec(hv, n, PM_USED, 0, &p, rec);
 
 	if (rc == -ENOMEM) {
-		heap_reclaim(hv, cache);
-		rc = extent_take_rec(hv, n, PM_USED, 0, &p, rec);
+		rc = heap_reclaim(hv, cache);
+		if (rc == 0)
+			rc = extent_take_rec(hv, n, PM_USED, 0, &p, rec);
 	}
 	if (rc == 0)
 		*out = SHOAL__OFF(page_off(hv, p));

@@ -22,6 +22,7 @@
 #include "off.h"
 
 struct shoal__crash;
+struct shoal__later;
 
 #define SHOAL__PAGE_SIZE 4096u
 #define SHOAL__SLAB_SIZE (64u * 1024u)
@@ -53,6 +54,11 @@ struct shoal__heap_view {
 	struct shoal__crash *crash; /* the process's crash arming (crash.h;
 				     * crash builds only), NULL: none */
 	uint64_t arena_size;       /* multiple of SHOAL__SLAB_SIZE */
+	/* How long a call may wait for the heap's lock (deadline.h): set by
+	 * the view's owner around a call whose caller gave a timeout, under
+	 * the lock that serialises its cache; NULL: SHOAL__LOCK_MIN_MS from
+	 * the wait's start.  Past it the call fails with -ETIMEDOUT. */
+	struct shoal__later *lock_by;
 };
 
 /* Bytes of metadata the heap needs for an arena of arena_size bytes. */
@@ -78,7 +84,8 @@ uint64_t shoal__heap_block_size(uint64_t size);
  * refilled from slabs; large ones from the extent allocator.  When no space
  * is left, first flushes this cache and retires wholly free slabs back to
  * the extent allocator, then returns -ENOMEM.  -EINVAL for size 0 or a
- * size above the arena.
+ * size above the arena; -ETIMEDOUT if it needed the heap's lock and
+ * another process held it past the view's lock_by (nothing allocated).
  */
 int shoal__heap_alloc(const struct shoal__heap_view *hv,
 		      struct shoal__heap_cache *cache, uint64_t size,
@@ -88,7 +95,9 @@ int shoal__heap_alloc(const struct shoal__heap_view *hv,
  * any process may have allocated.  Small blocks go to the caller's cache
  * (half of it is flushed to the slabs when full).  Returns 0, or -EINVAL for
  * an offset that is not the start of an allocated block of that class
- * (nothing is changed then). */
+ * (nothing is changed then), or -ETIMEDOUT for a page run whose free
+ * could not get the heap's lock (lock_by): not freed, its record (below)
+ * still names it. */
 int shoal__heap_free(const struct shoal__heap_view *hv,
 		     struct shoal__heap_cache *cache, shoal__off_t off,
 		     uint64_t size);
@@ -127,7 +136,8 @@ bool shoal__heap_rec_owns(const struct shoal__heap_cache *cache,
  * reads a dead process's records: that process may have died holding the
  * lock with its allocation's plan published and not applied, and a
  * record read before the replay would say "no block" for a run the
- * replay then hands to it.  0, or SHOAL_EBADSEGMENT for a broken lock. */
+ * replay then hands to it.  0, SHOAL_EBADSEGMENT for a broken lock, or
+ * -ETIMEDOUT for a lock held past lock_by (nothing replayed). */
 int shoal__heap_settle(const struct shoal__heap_view *hv);
 
 /* Returns every block of a cache to the slabs and zeroes the cache: at
@@ -136,7 +146,8 @@ void shoal__heap_cache_flush(const struct shoal__heap_view *hv,
 			     struct shoal__heap_cache *cache);
 
 /* True if the page run starting at off is currently free (used by a reaper
- * to learn whether a dead process's large free completed). */
+ * to learn whether a dead process's large free completed); false too if
+ * the heap's lock could not be had. */
 bool shoal__heap_run_is_free(const struct shoal__heap_view *hv,
 			     shoal__off_t off);
 

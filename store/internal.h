@@ -14,6 +14,7 @@
 #include <shoal/store.h>
 
 #include "crash.h"
+#include "deadline.h"
 #include "heap.h"
 #include "layout.h"
 
@@ -213,12 +214,16 @@ void shoal__ledger_commit(struct shoal_store *s,
 int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		      int32_t dholds);
 uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx);
+/* Another slot's record for idx; read as it is once its owner has kept
+ * its table moving past `by` (ledger.c). */
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
-				   uint32_t idx);
+				   uint32_t idx, struct shoal__later *by);
 /* A reaper, on a dead owner's table that was mid-deletion (ledger.c). */
 void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
-/* A repair: a dead slot's record for idx is crossed out (ledger.c). */
-void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx);
+/* A repair: a dead slot's record for idx is crossed out (ledger.c); a
+ * record a live reaper flagged is waited for, up to `by`. */
+void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
+			   struct shoal__later *by);
 
 /* object.c: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
@@ -231,8 +236,10 @@ void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 			 int64_t *bytes);
 
 /* repair.c (s->lock held): recounts idx from the live processes' ledgers,
- * consuming every dead process's record for it. */
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx);
+ * consuming every dead process's record for it.  0, or -ETIMEDOUT if
+ * another live repairer kept the repair word past `by` (nothing done). */
+int shoal__obj_repair(struct shoal_store *s, uint32_t idx,
+		      struct shoal__later *by);
 /* Takes over and finishes the repair of a dead repairer, if any. */
 void shoal__repair_rescue(struct shoal_store *s);
 
@@ -246,7 +253,7 @@ void shoal__end_arm(struct shoal_store *s, uint32_t idx, uint32_t gen,
 		    const struct shoal__desc *d);
 void shoal__end_disarm(struct shoal_store *s);
 uint64_t shoal__end_marked(const struct shoal_store *s, uint64_t n);
-void shoal__end_finish(struct shoal_store *s, uint32_t slot);
+int shoal__end_finish(struct shoal_store *s, uint32_t slot);
 /* Records what this handle's process is (relaxed: read by tools). */
 static inline void shoal__store_set_role(struct shoal_store *s, uint32_t role)
 {
@@ -267,10 +274,11 @@ int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 /* A block, evicting and waiting for room; takes the lock itself. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		     shoal__off_t *off, _Atomic uint64_t *rec);
-/* An entry's word once no REPAIR is on it (a dead repairer's is taken
- * over; locked: the caller holds s->lock). */
-uint64_t shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
-				 bool locked);
+/* An entry's word once no REPAIR is on it, into *c (a dead repairer's is
+ * taken over; locked: the caller holds s->lock): 0, or -ETIMEDOUT past
+ * `by` (deadline.h). */
+int shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
+			    bool locked, struct shoal__later *by, uint64_t *c);
 bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
 
 /* fill.c: writing a promised entry from another process */
@@ -282,12 +290,18 @@ struct shoal__fill {
 	uint64_t size;
 	uint64_t inl;     /* an inline fill's bytes (size <= INLINE_MAX) */
 };
+/* begin waits for room and for a REPAIR on the entry up to timeout_ms
+ * (at least SHOAL__LOCK_MIN_MS, deadline.h): -ETIMEDOUT, nothing taken.
+ * end and cancel have no timeout: they wait for a REPAIR up to
+ * SHOAL__LOCK_MIN_MS, then -ETIMEDOUT with the fill still open (end or
+ * cancel it again; else the handle's close or reaper finishes it). */
 int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 		      int timeout_ms, struct shoal__fill *f, void **buf);
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		    uint64_t flags);
-void shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
-void shoal__fill_reap(struct shoal_store *s, uint32_t slot);
+int shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
+int shoal__fill_reap(struct shoal_store *s, uint32_t slot,
+		     struct shoal__later *by);
 
 /* evict.c (s->lock held) */
 uint64_t shoal__evict_for(struct shoal_store *s, uint64_t bytes);
@@ -307,27 +321,8 @@ uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id);
 /* How many task nodes the runtime of s can link at most (0: no runtime). */
 uint64_t shoal__dep_max_refs(struct shoal_store *s);
 
-/* wait.c: futex waits with the register / re-check / sleep protocol */
-struct shoal__deadline {
-	int64_t ns; /* CLOCK_MONOTONIC; INT64_MAX = never, 0 = poll */
-};
-struct shoal__deadline shoal__deadline_in(int timeout_ms);
-bool shoal__deadline_passed(struct shoal__deadline d);
-/* A caller's timeout whose clock is read only when a wait first needs
- * it (shoal__later_get): a call that never waits never reads the clock.
- * The bound starts at that first wait; what runs before it never sleeps
- * (a submit's or a call's fast path), so every wait still ends within
- * timeout_ms of the first one. */
-struct shoal__later {
-	int timeout_ms; /* the caller's: < 0 never, 0 poll */
-	bool read;
-	struct shoal__deadline d;
-};
-static inline struct shoal__later shoal__later_in(int timeout_ms)
-{
-	return (struct shoal__later){.timeout_ms = timeout_ms};
-}
-struct shoal__deadline shoal__later_get(struct shoal__later *l);
+/* wait.c: futex waits with the register / re-check / sleep protocol
+ * (deadlines and wait bounds: deadline.h) */
 void shoal__cpu_relax(void);
 
 static inline void shoal__lock_slow(struct shoal_store *s)

@@ -21,7 +21,10 @@
  * move and even after the last (release store: R6); a remote reader loads it
  * (acquire: A6), looks the record up with relaxed loads, issues an acquire
  * fence (A5) and retries if the count changed or was odd.  A dead owner's
- * table is read once (nothing moves any more).
+ * table is read once (nothing moves any more), and so is a live owner's
+ * that stays odd past the reader's bound (deadline.h): a deletion is a
+ * few stores, so only an owner that scribbled its own seqcount, or is
+ * stopped, keeps it odd that long.
  */
 #include <errno.h>
 #include <sched.h>
@@ -70,10 +73,13 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
 }
 
 /* A remote read retries while the owner moves records (odd seqcount):
- * bounded by the owner's deletion, a few stores; a dead owner's table is
- * read as it is after 64 tries (its reaper dedupes it, see below). */
+ * the owner's deletion is a few stores; a dead owner's table is read as
+ * it is after 64 tries (its reaper dedupes it, see below), and so is a
+ * live owner's still moving past `by` (a scribbled or stopped seqcount:
+ * a lookup mid-deletion still finds the record, if perhaps as it was
+ * before the change). */
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
-				   uint32_t idx)
+				   uint32_t idx, struct shoal__later *by)
 {
 	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
@@ -85,7 +91,8 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 		atomic_thread_fence(memory_order_acquire); /* A5 */
 		if (!(s1 & 1) && s1 == atomic_load_explicit(seq, memory_order_relaxed))
 			return r;
-		if (tries > 64 && shoal__proc_dead(s, slot))
+		if (tries > 64 && (shoal__proc_dead(s, slot) ||
+				   shoal__deadline_passed(shoal__later_get(by))))
 			return r;
 		sched_yield();
 	}
@@ -130,11 +137,15 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
  * given back after that.  One CAS turns the record (the copy a lookup
  * finds) into a crossed-out record (key, no counts); a record a live
  * reaper has FLAGGED is its to give back or to put down, so this waits
- * for it (bounded by that reaper; a dead reaper's flag is consumed like
- * any record).  The slot's reaper flags a record with a CAS from its
- * unflagged value too, so exactly one of them takes each record.
+ * for it (that reaper puts it down at once when it meets the REPAIR,
+ * proc.c; a dead reaper's flag is consumed like any record), until `by`:
+ * a flag still up then is a stopped reaper's or was scribbled (with the
+ * slot's state naming a live reaper), and it is consumed as a dead
+ * reaper's would be.  The slot's reaper flags a record with a CAS from
+ * its unflagged value too, so exactly one of them takes each record.
  */
-void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx)
+void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
+			   struct shoal__later *by)
 {
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
@@ -145,7 +156,8 @@ void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx)
 
 		if (!r || !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
 			return; /* none, or crossed out already */
-		if ((r & SHOAL__LEDGER_FLAG) && shoal__proc_reaped_by_other(s, slot)) {
+		if ((r & SHOAL__LEDGER_FLAG) && shoal__proc_reaped_by_other(s, slot) &&
+		    !shoal__deadline_passed(shoal__later_get(by))) {
 			sched_yield(); /* its live reaper is giving it back */
 			continue;
 		}

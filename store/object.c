@@ -45,6 +45,11 @@
  * create waits for the space event (drop, release, delete, abort, reap),
  * with the register / re-check / sleep protocol of wait.c, in slices of at
  * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
+ * Waits for a word another process holds (a stripe lock, a REPAIR, the
+ * heap's lock) end at the call's bound (deadline.h): the caller's timeout,
+ * at least SHOAL__LOCK_MIN_MS, or SHOAL__LOCK_MIN_MS for a call that has
+ * no timeout; the call then withdraws what it started and returns
+ * -ETIMEDOUT.
  */
 #include <errno.h>
 #include <sched.h>
@@ -74,28 +79,36 @@ static void shoal__intent_done(struct shoal_store *s)
 }
 
 /*
- * Waits until e is not under REPAIR and returns its word.  Bounded by the
- * repairer, which runs a bounded recount; every SHOAL__RESCUE_SPINS yields
- * the waiter looks at the repairer and, if it died, takes its repair over
+ * Waits until e is not under REPAIR: 0 and its word in *out.  A live
+ * repairer runs a bounded recount; every SHOAL__RESCUE_SPINS yields the
+ * waiter looks at the repairer and, if it died, takes its repair over
  * (repair.c), taking the store lock for it unless `locked` says the caller
- * holds it.
+ * holds it.  But a REPAIR that no repair is behind (another process set
+ * it, and its own live identity in the header's repair word) would hold
+ * the waiter for ever: past `by` (the call's bound, deadline.h) the wait
+ * ends with -ETIMEDOUT, and the caller withdraws.  The clock is read only
+ * once the word has been under REPAIR for SHOAL__RESCUE_SPINS yields.
  */
 #define SHOAL__RESCUE_SPINS 64u
 
-uint64_t shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
-				 bool locked)
+int shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
+			    bool locked, struct shoal__later *by, uint64_t *out)
 {
 	for (uint32_t i = 1;; i++) {
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
-		if (!(c & SHOAL__CTL_REPAIR))
-			return c;
+		if (!(c & SHOAL__CTL_REPAIR)) {
+			*out = c;
+			return 0;
+		}
 		if (i % SHOAL__RESCUE_SPINS == 0) {
 			if (!locked)
 				shoal__lock(s);
 			shoal__repair_rescue(s);
 			if (!locked)
 				shoal__unlock(s);
+			if (shoal__deadline_passed(shoal__later_get(by)))
+				return -ETIMEDOUT;
 		}
 		sched_yield();
 	}
@@ -242,8 +255,11 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 	}
 }
 
-/* The REF protocol.  0, or the reason the change is not allowed. */
-static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
+/* The REF protocol.  0, or the reason the change is not allowed:
+ * -ETIMEDOUT if a REPAIR on the entry outlasted `by` (nothing changed:
+ * the intent is withdrawn before each wait). */
+static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
+			     struct shoal__later *by)
 {
 	struct shoal__ledger_pos pos;
 	int rc = shoal__ledger_check(s, r->idx, r->dpins, r->dholds, &pos);
@@ -257,7 +273,10 @@ static int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r)
 		if (rc != -EAGAIN)
 			break;
 		shoal__intent_done(s);
-		shoal__obj_wait_settled(s, &s->dir[r->idx], true);
+		rc = shoal__obj_wait_settled(s, &s->dir[r->idx], true, by,
+					     &(uint64_t){0});
+		if (rc)
+			return rc;
 	}
 	if (!rc) {
 		SHOAL__CRASH(s, REF_CAS);
@@ -469,6 +488,8 @@ struct shoal__alloc_req {
 	uint64_t bytes;
 	shoal__off_t off;
 	_Atomic uint64_t *rec; /* the handoff record (heap.h) */
+	struct shoal__later *by; /* the heap's lock wait (deadline.h) */
+	bool gave_up;   /* out: the heap's lock was not had by then */
 };
 
 void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
@@ -538,13 +559,18 @@ static int shoal__make_object_room(struct shoal_store *s)
 	return 0;
 }
 
+/* A block, evicting for it: 0, -EAGAIN (no room yet), or -ETIMEDOUT
+ * (gave_up: the heap's lock stayed taken past r->by, heap.c). */
 static int shoal__try_alloc(struct shoal_store *s, void *arg)
 {
 	struct shoal__alloc_req *r = arg;
 	int rc = shoal__make_object_room(s);
 
 	while (!rc) {
+		s->heap.lock_by = r->by;
 		rc = shoal__obj_alloc_block(s, r->bytes, &r->off, r->rec);
+		s->heap.lock_by = NULL;
+		r->gave_up = rc == -ETIMEDOUT;
 		if (rc != -ENOMEM)
 			return rc;
 		rc = shoal__evict_for(s, r->bytes) ? 0 : -EAGAIN;
@@ -559,11 +585,12 @@ struct shoal__new_obj {
 	const void *meta;
 	bool fresh;       /* id from shoal_id_next: no duplicate possible */
 	bool promise;     /* no block: another process fills it (fill.c) */
-	bool lock_failed; /* out: the window's lock was not had (below) */
-	struct shoal__later lock_by; /* how long the window's lock may take:
+	bool lock_failed; /* out: a word another process holds (the window's
+			   * lock, the heap's, a REPAIR) was not had (below) */
+	struct shoal__later lock_by; /* how long those may take (deadline.h):
 				      * the caller's timeout, at least
 				      * SHOAL__LOCK_MIN_MS (its clock read
-				      * only if the lock makes it wait) */
+				      * only if one makes it wait) */
 	shoal__off_t off;
 	uint32_t idx;
 	uint32_t gen;
@@ -589,20 +616,27 @@ static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
 /* The claimed word c (FREE, ours under the stripe lock) -> the published
  * one, by CAS: nothing else may change a claimed entry (a repair never
  * marks a reusable one, repair.c), and if something did, its REPAIR is
- * waited out rather than overwritten.  R2 (release): publishes the
- * entry's fields with its new state. */
-static void shoal__publish_word(struct shoal_store *s, uint32_t idx, uint64_t c,
-				uint64_t n)
+ * waited out rather than overwritten, until `by`: -ETIMEDOUT then (not
+ * published).  R2 (release): publishes the entry's fields with its new
+ * state. */
+static int shoal__publish_word(struct shoal_store *s, uint32_t idx, uint64_t c,
+			       uint64_t n, struct shoal__later *by)
 {
 	struct shoal__entry *e = &s->dir[idx];
+	int rc = 0;
 
-	while (!atomic_compare_exchange_strong_explicit(&e->ctl, &c, n,
-							memory_order_release,
-							memory_order_relaxed))
-		c = shoal__obj_wait_settled(s, e, true);
+	while (!rc && !atomic_compare_exchange_strong_explicit(
+			      &e->ctl, &c, n, memory_order_release,
+			      memory_order_relaxed))
+		rc = shoal__obj_wait_settled(s, e, true, by, &c);
+	return rc;
 }
 
-/* Under the window lock: reserve, record the creator's hold, publish. */
+/* Under the window lock: reserve, record the creator's hold, publish.  A
+ * publish that gives up (-ETIMEDOUT: a REPAIR on the claimed entry that
+ * outlasts the bound) takes the hold out of the ledger again; the entry
+ * stays FREE (a reaper of a death in between finds it unpublished, proc.c,
+ * and consumes the hold). */
 static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 			  uint32_t home)
 {
@@ -626,7 +660,13 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 	in->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	in->stage = 1;
 	shoal__entry_fill(s, &s->dir[o->idx], o);
-	shoal__publish_word(s, o->idx, c, SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen));
+	rc = shoal__publish_word(s, o->idx, c,
+				 SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen),
+				 &o->lock_by);
+	if (rc) {
+		shoal__ledger_add(s, o->idx, 0, -1);
+		return rc;
+	}
 	SHOAL__CRASH(s, CREATE_PUBLISHED);
 	/* The slot's counters, from the intent (a reaper redoes this). */
 	atomic_store_explicit(&s->me->objects, in->objects + 1,
@@ -651,6 +691,7 @@ static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 	shoal__dir_unlock(s, home);
 	if (!rc)
 		shoal__event_signal(&s->hdr->obj);
+	o->lock_failed = rc == -ETIMEDOUT;
 	return rc;
 }
 
@@ -682,7 +723,8 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	struct shoal__new_obj *o = arg;
 	uint64_t bytes = o->data_size + o->meta_size;
 	struct shoal__intent *in = &s->me->intent;
-	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off};
+	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off,
+				     .by = &o->lock_by};
 	int rc;
 
 	shoal__intent_create(s);
@@ -694,6 +736,7 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 		goto out;
 	}
 	rc = shoal__try_alloc(s, &r);
+	o->lock_failed = r.gave_up;
 	if (rc)
 		goto out;
 	SHOAL__CRASH(s, CREATE_ALLOCATED);
@@ -709,21 +752,18 @@ out:
 }
 
 /* Creates, evicting and then waiting for space up to the deadline.  The
- * directory window's lock is held by a live process for a few writes, but
- * a holder the scheduler took off its CPU holds it for as long as it is
- * off (tens of ms on a loaded machine; a floor of 10 ms failed
- * two_processes_churning_the_cache_never_fail under ASan): every create,
- * a try (timeout 0) too, waits up to SHOAL__LOCK_MIN_MS for it. */
-#define SHOAL__LOCK_MIN_MS 1000
+ * directory window's lock, the heap's and a REPAIR on the claimed entry
+ * are held by a live process for a few writes, but a holder the scheduler
+ * took off its CPU holds them for as long as it is off: every create, a
+ * try (timeout 0) too, waits up to SHOAL__LOCK_MIN_MS for them
+ * (deadline.h), and a create whose wait for one of them ran out says so
+ * (-ETIMEDOUT), not "no room". */
 static int shoal__create(struct shoal_store *s, struct shoal__new_obj *o,
 			 int timeout_ms)
 {
 	int rc;
 
-	o->lock_by = shoal__later_in(timeout_ms < 0 ? -1
-				     : timeout_ms < SHOAL__LOCK_MIN_MS
-					     ? SHOAL__LOCK_MIN_MS
-					     : timeout_ms);
+	o->lock_by = shoal__lock_by(timeout_ms);
 	rc = shoal__attempt(s, shoal__try_create, o);
 	if (rc == -EAGAIN && timeout_ms != 0 && !o->lock_failed)
 		rc = shoal__wait_for(s, &s->hdr->space,
@@ -768,11 +808,14 @@ int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 	return shoal__create(s, &o, timeout_ms);
 }
 
-/* A block for a fill (fill.c): evicting, then waiting for room. */
+/* A block for a fill (fill.c): evicting, then waiting for room;
+ * -ETIMEDOUT if the heap's lock stayed taken past the bound of a call
+ * with timeout_ms (deadline.h), SHOAL_ESTOREFULL if there was no room. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		     shoal__off_t *off, _Atomic uint64_t *rec)
 {
-	struct shoal__alloc_req r = {.bytes = bytes, .rec = rec};
+	struct shoal__later by = shoal__lock_by(timeout_ms);
+	struct shoal__alloc_req r = {.bytes = bytes, .rec = rec, .by = &by};
 	int rc;
 
 	if (bytes > s->geo.capacity)
@@ -782,7 +825,7 @@ int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		rc = shoal__wait_for(s, &s->hdr->space,
 				     shoal__deadline_in(timeout_ms),
 				     shoal__try_alloc, &r);
-	if (rc == -ETIMEDOUT || rc == -EAGAIN)
+	if ((rc == -ETIMEDOUT && !r.gave_up) || rc == -EAGAIN)
 		rc = SHOAL_ESTOREFULL;
 	*off = r.off;
 	return rc;
@@ -829,28 +872,30 @@ static int shoal__find_own_created(struct shoal_store *s, shoal_id id,
 	return shoal__mine(s, &s->dir[idx]) ? idx : -EPERM;
 }
 
-/* CREATED (generation gen) -> SEALED.  Only the creator seals, but a
- * repairing reaper may hold the word for a moment: wait it out.  R2 again:
- * the release publishes the bytes the creator wrote. */
 /* Under the store lock: CREATED (generation gen) -> SEALED, then its
  * waiters woken, under a SEAL intent naming the entry, so that the reaper
- * of a process killed between the two wakes them (proc.c). */
-static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen)
+ * of a process killed between the two wakes them (proc.c).  -ETIMEDOUT
+ * if a REPAIR on it outlasts `by` (still unsealed, the intent withdrawn). */
+static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			      struct shoal__later *by)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	struct shoal__intent *in = &s->me->intent;
 	uint64_t c;
+	int rc;
 
 	in->gen = gen;
 	atomic_store_explicit(&in->entry, idx, memory_order_relaxed);
 	atomic_store_explicit(&in->op, SHOAL__OP_SEAL, memory_order_relaxed);
 	do {
-		c = shoal__obj_wait_settled(s, e, true);
-		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
-		    SHOAL__CTL_GEN(c) != gen) {
+		rc = shoal__obj_wait_settled(s, e, true, by, &c);
+		if (!rc && (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
+			    SHOAL__CTL_GEN(c) != gen))
+			rc = -ENOENT;
+		if (rc) {
 			atomic_store_explicit(&in->op, SHOAL__OP_NONE,
 					      memory_order_release);
-			return -ENOENT;
+			return rc;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
@@ -862,15 +907,15 @@ static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen)
 }
 
 /* Only the creator seals, but a repairing reaper may hold the word for a
- * moment: wait it out.  R2 again: the release publishes the bytes the
- * creator wrote. */
+ * moment: wait it out, up to `by`.  R2 again: the release publishes the
+ * bytes the creator wrote. */
 static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
-			     uint32_t gen)
+			     uint32_t gen, struct shoal__later *by)
 {
 	int rc;
 
 	shoal__lock(s);
-	rc = shoal__seal_locked(s, (uint32_t)(e - s->dir), gen);
+	rc = shoal__seal_locked(s, (uint32_t)(e - s->dir), gen, by);
 	shoal__unlock(s);
 	if (!rc)
 		shoal__event_signal(&s->hdr->obj);
@@ -879,22 +924,25 @@ static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 
 SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id)
 {
+	struct shoal__later by = shoal__lock_by(0); /* no timeout */
 	uint64_t c;
 	int idx = shoal__find_own_created(store, id, &c);
 
 	if (idx < 0)
 		return idx;
-	return shoal__seal_entry(store, &store->dir[idx], SHOAL__CTL_GEN(c));
+	return shoal__seal_entry(store, &store->dir[idx], SHOAL__CTL_GEN(c), &by);
 }
 
 /*
  * The creation hold goes with the object; more holds this process took
  * (other threads) stay, on a tombstone, until dropped.  Under a REF
  * intent: the abort changes the entry's holds and this process's ledger,
- * and a reaper of a process killed in between recounts the entry.
+ * and a reaper of a process killed in between recounts the entry.  0, or
+ * -ETIMEDOUT if a REPAIR on it outlasts `by` (nothing changed: the intent
+ * is withdrawn before each wait).
  */
-static void shoal__abort_locked(struct shoal_store *s, uint32_t idx,
-				uint32_t gen)
+static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
+			       uint32_t gen, struct shoal__later *by)
 {
 	uint32_t mine = SHOAL__LEDGER_HOLDS(shoal__ledger_lookup(
 				s->ledger, s->ledger_mask, idx)) ? 1 : 0;
@@ -910,29 +958,38 @@ static void shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 		if (rc != -EAGAIN)
 			break;
 		shoal__intent_done(s);
-		shoal__obj_wait_settled(s, &s->dir[idx], true);
+		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by,
+					     &(uint64_t){0});
+		if (rc)
+			return rc;
 	}
 	SHOAL__CRASH(s, ABORT_ENDED);
 	if (mine && rc == 0) /* (sealed meanwhile: the hold stays its) */
 		shoal__ledger_commit(s, &pos);
 	SHOAL__CRASH(s, ABORT_LEDGER);
 	shoal__intent_done(s);
+	return 0;
 }
 
 SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id)
 {
+	struct shoal__later by = shoal__lock_by(0); /* no timeout */
 	uint64_t c;
 	int idx = shoal__find_own_created(store, id, &c);
+	int rc;
 
 	if (idx < 0)
 		return idx;
 	shoal__lock(store);
-	shoal__abort_locked(store, (uint32_t)idx, SHOAL__CTL_GEN(c));
+	rc = shoal__abort_locked(store, (uint32_t)idx, SHOAL__CTL_GEN(c), &by);
 	shoal__unlock(store);
-	return 0;
+	return rc;
 }
 
-/* create + copy + seal by index (no second lookup). */
+/* create + copy + seal by index (no second lookup).  The seal's wait
+ * for a REPAIR has what is left of the create's bound; a put whose seal
+ * gives up aborts the object (if a REPAIR holds that up too, it stays
+ * unsealed and held by this handle until its close). */
 static int shoal__put(struct shoal_store *s, struct shoal__new_obj *o,
 		      const void *data, int timeout_ms)
 {
@@ -945,7 +1002,13 @@ static int shoal__put(struct shoal_store *s, struct shoal__new_obj *o,
 		return rc;
 	if (o->data_size)
 		memcpy(s->map.base + o->off.v, data, o->data_size);
-	return shoal__seal_entry(s, &s->dir[o->idx], o->gen);
+	rc = shoal__seal_entry(s, &s->dir[o->idx], o->gen, &o->lock_by);
+	if (rc == -ETIMEDOUT) {
+		shoal__lock(s);
+		shoal__abort_locked(s, o->idx, o->gen, &o->lock_by);
+		shoal__unlock(s);
+	}
+	return rc;
 }
 
 SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
@@ -1064,12 +1127,16 @@ static int shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	return 0;
 }
 
-static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen)
+/* A pin this call took and does not hand out goes again.  If a REPAIR
+ * outlasts `by` it stays, whole (entry and ledger agree), until the
+ * handle's close gives it back. */
+static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			 struct shoal__later *by)
 {
 	struct shoal__ref u = {.idx = idx, .gen = gen, .dpins = -1,
 			       .acquire = false};
 
-	if (!shoal__ref_change(s, &u))
+	if (!shoal__ref_change(s, &u, by))
 		shoal__finish_release(s, &u);
 }
 
@@ -1085,9 +1152,10 @@ static int shoal__error_code(const struct shoal_view *v)
 }
 
 /* Pins id's sealed entry into v, whatever it holds: 0, -EAGAIN (not
- * there yet), or a final error. */
+ * there yet), or a final error (-ETIMEDOUT: a REPAIR on it outlasted
+ * `by`). */
 static int shoal__pin_view(struct shoal_store *s, shoal_id id,
-			   struct shoal_view *v)
+			   struct shoal_view *v, struct shoal__later *by)
 {
 	for (;;) {
 		uint64_t c;
@@ -1099,7 +1167,7 @@ static int shoal__pin_view(struct shoal_store *s, shoal_id id,
 			return -EAGAIN;
 		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
 					.dpins = 1, .acquire = true};
-		rc = shoal__ref_change(s, &r);
+		rc = shoal__ref_change(s, &r, by);
 		if (rc == -ESTALE)
 			continue; /* the entry was reused under us */
 		if (rc == SHOAL_ENOTSEALED)
@@ -1108,7 +1176,7 @@ static int shoal__pin_view(struct shoal_store *s, shoal_id id,
 			return rc;
 		rc = shoal__view_fill(s, (uint32_t)idx, r.gen, id, v);
 		if (rc) /* a corrupt entry: do not leave it pinned */
-			shoal__unpin(s, r.idx, r.gen);
+			shoal__unpin(s, r.idx, r.gen, by);
 		return rc;
 	}
 }
@@ -1116,15 +1184,15 @@ static int shoal__pin_view(struct shoal_store *s, shoal_id id,
 /* One attempt: 0 (pinned), -EAGAIN (not there yet), or a final error
  * (an error object's code among them). */
 static int shoal__try_get(struct shoal_store *s, shoal_id id,
-			  struct shoal_view *v)
+			  struct shoal_view *v, struct shoal__later *by)
 {
-	int rc = shoal__pin_view(s, id, v);
+	int rc = shoal__pin_view(s, id, v, by);
 
 	if (rc)
 		return rc;
 	if (shoal__entry_desc(&s->dir[v->entry_]).flags & SHOAL__SIZE_ERROR) {
 		rc = shoal__error_code(v);
-		shoal__unpin(s, v->entry_, v->gen_);
+		shoal__unpin(s, v->entry_, v->gen_, by);
 		return rc;
 	}
 	shoal__touch(s, &s->dir[v->entry_]);
@@ -1136,6 +1204,7 @@ struct shoal__get_req {
 	struct shoal_view *views;
 	size_t n;
 	size_t pending;
+	struct shoal__later *by; /* a pin's wait for a REPAIR (deadline.h) */
 };
 
 /* Tries every ID still pending; -EAGAIN while any is. */
@@ -1146,7 +1215,8 @@ static int shoal__try_get_many(struct shoal_store *s, void *arg)
 	for (size_t i = 0; i < r->n; i++) {
 		if (r->views[i].err != -EAGAIN)
 			continue;
-		r->views[i].err = shoal__try_get(s, r->ids[i], &r->views[i]);
+		r->views[i].err = shoal__try_get(s, r->ids[i], &r->views[i],
+						 r->by);
 		if (r->views[i].err != -EAGAIN)
 			r->pending--;
 	}
@@ -1201,9 +1271,10 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 
 /* Waits for one object: 0 (pinned into v), an error, or -ETIMEDOUT. */
 static int shoal__get_one_wait(struct shoal_store *s, shoal_id id,
-			       struct shoal__deadline d, struct shoal_view *v)
+			       struct shoal__deadline d, struct shoal__later *by,
+			       struct shoal_view *v)
 {
-	struct shoal__get_req r = {&id, v, 1, 1};
+	struct shoal__get_req r = {&id, v, 1, 1, by};
 
 	for (;;) {
 		int rc;
@@ -1223,6 +1294,7 @@ static int shoal__get_one_wait(struct shoal_store *s, shoal_id id,
 SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 			int timeout_ms, struct shoal_view *out)
 {
+	struct shoal__later by = shoal__lock_by(timeout_ms);
 	int rc;
 
 	if (!out)
@@ -1231,10 +1303,11 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 	if (!store || shoal_id_is_nil(id))
 		return -EINVAL;
 	shoal__lock(store);
-	rc = shoal__try_get(store, id, out);
+	rc = shoal__try_get(store, id, out, &by);
 	shoal__unlock(store);
 	if (rc == -EAGAIN && timeout_ms != 0)
-		rc = shoal__get_one_wait(store, id, shoal__deadline_in(timeout_ms), out);
+		rc = shoal__get_one_wait(store, id, shoal__deadline_in(timeout_ms),
+					 &by, out);
 	if (rc == -EAGAIN)
 		rc = -ETIMEDOUT;
 	if (rc)
@@ -1246,7 +1319,8 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 			     size_t n, int timeout_ms, struct shoal_view *views)
 {
-	struct shoal__get_req r = {ids, views, n, n};
+	struct shoal__later by = shoal__lock_by(timeout_ms);
+	struct shoal__get_req r = {ids, views, n, n, &by};
 	int pinned = 0;
 
 	if (!store || (n && (!ids || !views)) || n > INT32_MAX)
@@ -1272,6 +1346,7 @@ SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 
 SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 {
+	struct shoal__later by = shoal__lock_by(0);
 	struct shoal__ref r;
 	int rc;
 
@@ -1280,7 +1355,7 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	r = (struct shoal__ref){.idx = view->entry_, .gen = view->gen_,
 				.dpins = -1, .acquire = false};
 	shoal__lock(store);
-	rc = shoal__ref_change(store, &r);
+	rc = shoal__ref_change(store, &r, &by);
 	if (!rc)
 		shoal__finish_release(store, &r);
 	shoal__unlock(store);
@@ -1293,6 +1368,7 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
 				  char *buf, size_t cap)
 {
+	struct shoal__later by = shoal__lock_by(0);
 	struct shoal_view v;
 	size_t len, n;
 	int rc;
@@ -1300,7 +1376,7 @@ SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
 	if (!store || (cap && !buf) || shoal_id_is_nil(id))
 		return -EINVAL;
 	shoal__lock(store);
-	rc = shoal__pin_view(store, id, &v);
+	rc = shoal__pin_view(store, id, &v, &by);
 	shoal__unlock(store);
 	if (rc == -EAGAIN && shoal__dir_lookup(store, id, &(uint64_t){0}) < 0)
 		return -ENOENT;
@@ -1405,7 +1481,7 @@ static void shoal__note_orphan(struct shoal_store *s)
 }
 
 static int shoal__hold_change(struct shoal_store *store, shoal_id id,
-			      int32_t dholds)
+			      int32_t dholds, struct shoal__later *by)
 {
 	for (;;) {
 		uint64_t c;
@@ -1421,7 +1497,7 @@ static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 			shoal__note_orphan(store);
 		r = (struct shoal__ref){.idx = (uint32_t)idx, .gen = SHOAL__CTL_GEN(c),
 					.dholds = dholds, .acquire = dholds > 0};
-		rc = shoal__ref_change(store, &r);
+		rc = shoal__ref_change(store, &r, by);
 		if (rc == -ESTALE)
 			continue; /* the entry was reused under us */
 		if (!rc && dholds < 0)
@@ -1430,15 +1506,18 @@ static int shoal__hold_change(struct shoal_store *store, shoal_id id,
 	}
 }
 
+/* hold and drop have no timeout: a REPAIR is waited for up to
+ * SHOAL__LOCK_MIN_MS (deadline.h), then -ETIMEDOUT, nothing changed. */
 static int shoal__hold_locked(struct shoal_store *store, shoal_id id,
 			      int32_t dholds)
 {
+	struct shoal__later by = shoal__lock_by(0);
 	int rc;
 
 	if (!store || shoal_id_is_nil(id))
 		return -EINVAL;
 	shoal__lock(store);
-	rc = shoal__hold_change(store, id, dholds);
+	rc = shoal__hold_change(store, id, dholds, &by);
 	shoal__unlock(store);
 	return rc;
 }
@@ -1466,15 +1545,19 @@ static uint64_t shoal__delete_word(uint64_t c)
 }
 
 /* Under the store lock: DELETING (pinned: the last release ends it) or
- * an end now (end.c). */
+ * an end now (end.c); -ETIMEDOUT, nothing changed, if a REPAIR on it
+ * outlasts `by`. */
 static int shoal__delete_locked(struct shoal_store *s, uint32_t idx,
-				uint32_t gen)
+				uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__entry *e = &s->dir[idx];
 
 	for (;;) {
-		uint64_t c = shoal__obj_wait_settled(s, e, true), n;
+		uint64_t c, n;
+		int rc = shoal__obj_wait_settled(s, e, true, by, &c);
 
+		if (rc)
+			return rc;
 		if (SHOAL__CTL_GEN(c) != gen) /* evicted and reused meanwhile */
 			return -ENOENT;
 		if (SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
@@ -1495,6 +1578,7 @@ static int shoal__delete_locked(struct shoal_store *s, uint32_t idx,
 
 SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 {
+	struct shoal__later by = shoal__lock_by(0); /* no timeout */
 	uint64_t c;
 	int idx = shoal__find(store, id, &c);
 	int rc;
@@ -1502,7 +1586,7 @@ SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 	if (idx < 0)
 		return idx;
 	shoal__lock(store);
-	rc = shoal__delete_locked(store, (uint32_t)idx, SHOAL__CTL_GEN(c));
+	rc = shoal__delete_locked(store, (uint32_t)idx, SHOAL__CTL_GEN(c), &by);
 	shoal__unlock(store);
 	return rc;
 }

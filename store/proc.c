@@ -41,6 +41,20 @@
  *      Its share of the store's counters stays in it.
  * Closing a store runs the same steps on the caller's own slot.
  *
+ * Waits.  A reap waits for words other processes hold: a REPAIR on an
+ * entry it changes, the repair word, the heap's lock, a live reaper's
+ * flag (object.c, repair.c, heap.c, ledger.c).  Each is held by a live
+ * process for a few writes, but one that stays alive and never lets go
+ * (stopped, or a neighbour that wrote the word and lives on) would hold
+ * the reaper, and everyone who reaps, for ever.  So the waits of one
+ * reap_all share one bound, SHOAL__LOCK_MIN_MS from the first of them
+ * (deadline.h), and a slot whose clean meets a wait past it is given
+ * back: its state word goes back to what it was (a dead owner, or a dead
+ * reaper), exactly as if this reaper had died at that step, and the next
+ * reap does the rest (every step can be run again, above).  A close
+ * whose clean stops so leaves its slot LIVE: its reaper, once the process
+ * has exited, does the rest.
+ *
  * Crash points (crash.h) mark each step, for the second death: the test
  * kills a reaper at each of them and checks that its replacement finishes.
  * What a crash still costs: a block in the middle of a slab push or pop
@@ -242,11 +256,14 @@ static void shoal__decide(struct shoal__proc *p, _Atomic uint64_t *rec,
  * heap's lock with a large allocation's plan published and not applied
  * (its record still 0, the run USED once anyone replays it).
  */
-static void shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
+static int shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
-	shoal__heap_settle(&s->heap); /* a broken lock: the records as they are */
+	/* A broken lock: the records as they are; one held past the reap's
+	 * bound: nothing decided, the reap stops here. */
+	if (shoal__heap_settle(&s->heap) == -ETIMEDOUT)
+		return -ETIMEDOUT;
 
 	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++)
 		if (p->fills[i].stage)
@@ -257,6 +274,7 @@ static void shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
 		shoal__decide(p, &p->intent.block_off, p->intent.block_size);
 	if (atomic_load_explicit(&p->free.active, memory_order_relaxed))
 		shoal__decide(p, &p->free.block_off, p->free.block_size);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -286,12 +304,17 @@ static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
 
 /* The same with none of its holds left to give back (a recount or a
  * give-back took them): waits only for a REPAIR (object.c: bounded by the
- * repairer, a dead one's repair taken over). */
-static void shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
-				     uint32_t gen, uint32_t idx)
+ * repairer, a dead one's repair taken over), until `by`: -ETIMEDOUT. */
+static int shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
+				    uint32_t gen, uint32_t idx,
+				    struct shoal__later *by)
 {
-	while (shoal__reap_abort_own(s, slot, gen, idx, 0) == -EAGAIN)
-		shoal__obj_wait_settled(s, &s->dir[idx], true);
+	uint64_t c;
+	int rc = 0;
+
+	while (!rc && shoal__reap_abort_own(s, slot, gen, idx, 0) == -EAGAIN)
+		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
+	return rc;
 }
 
 static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
@@ -322,8 +345,9 @@ static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
 #define SHOAL__CREATE_WAS_PUBLISHED 3u
 #define SHOAL__CREATE_NOT_PUBLISHED 4u
 
-static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen, struct shoal__intent *in)
+static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
+			      uint32_t gen, struct shoal__intent *in,
+			      struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
@@ -352,28 +376,34 @@ static void shoal__reap_create(struct shoal_store *s, uint32_t slot,
 	if (in->stage == SHOAL__CREATE_NOT_PUBLISHED) {
 		if (shoal__heap_rec_owns(&p->cache, &in->block_off, off,
 					 in->block_size)) {
-			shoal__heap_free_rec(&s->heap, &p->cache, SHOAL__OFF(off),
-					     in->block_size ? in->block_size : 1,
-					     &in->block_off);
+			if (shoal__heap_free_rec(&s->heap, &p->cache,
+						 SHOAL__OFF(off),
+						 in->block_size ? in->block_size : 1,
+						 &in->block_off) == -ETIMEDOUT)
+				return -ETIMEDOUT; /* the record still owns it */
 			atomic_store_explicit(&in->block_off, 0,
 					      memory_order_relaxed);
 		}
 		if (idx <= s->dir_mask) /* its hold, recorded, never counted */
-			shoal__ledger_consume(s, slot, idx);
+			shoal__ledger_consume(s, slot, idx, by);
 	}
 	SHOAL__CRASH(s, REAP_CREATE);
 	shoal__reap_stripes(s, slot);
+	return 0;
 }
 
 /* An entry whose counts the dead slot may have been changing: recount it
  * from the live processes (which consumes the slot's record for it,
  * repair.c), and abort it if it is the slot's own unsealed one. */
-static void shoal__reap_recount(struct shoal_store *s, uint32_t slot,
-				uint32_t gen, uint32_t idx)
+static int shoal__reap_recount(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen, uint32_t idx, struct shoal__later *by)
 {
-	shoal__obj_repair(s, idx);
+	int rc = shoal__obj_repair(s, idx, by);
+
+	if (rc)
+		return rc;
 	SHOAL__CRASH(s, REAP_RECOUNTED);
-	shoal__reap_abort_unheld(s, slot, gen, idx);
+	return shoal__reap_abort_unheld(s, slot, gen, idx, by);
 }
 
 /* A seal whose waiters may not have been woken: if the entry is still the
@@ -388,21 +418,25 @@ static void shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
 		shoal__waiters_close(s, &s->dir[idx]);
 }
 
-static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen)
+static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
+			      uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__intent *in = &s->procs[slot].intent;
 	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
+	int rc = 0;
 
 	if (op == SHOAL__OP_CREATE) {
-		shoal__reap_create(s, slot, gen, in);
+		rc = shoal__reap_create(s, slot, gen, in, by);
 	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
 		shoal__reap_seal(s, in, idx);
 	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
-		shoal__reap_recount(s, slot, gen, idx);
+		rc = shoal__reap_recount(s, slot, gen, idx, by);
 	}
-	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	if (!rc) /* else the intent stays, for the next reaper */
+		atomic_store_explicit(&in->op, SHOAL__OP_NONE,
+				      memory_order_release);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -414,19 +448,21 @@ static void shoal__reap_intent(struct shoal_store *s, uint32_t slot,
  * nothing to give back), the pins and holds come off the entry (or the
  * slot's unsealed entry is aborted with them), and the record is crossed
  * out.  A repair in progress on the entry is let count the record first:
- * the flag goes down while this waits.
+ * the flag goes down while this waits, until `by` (-ETIMEDOUT, the record
+ * as it was).
  */
-static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
-				  uint32_t gen, _Atomic uint64_t *rec)
+static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
+				 uint32_t gen, _Atomic uint64_t *rec,
+				 struct shoal__later *by)
 {
 	for (;;) {
-		uint64_t r = atomic_load_explicit(rec, memory_order_acquire);
+		uint64_t r = atomic_load_explicit(rec, memory_order_acquire), c;
 		uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
 		int rc;
 
 		if ((r & SHOAL__LEDGER_FLAG) ||
 		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
-			return; /* consumed by a repair meanwhile */
+			return 0; /* consumed by a repair meanwhile */
 		if (!atomic_compare_exchange_strong_explicit(
 			    rec, &r, r | SHOAL__LEDGER_FLAG, memory_order_seq_cst,
 			    memory_order_relaxed))
@@ -440,52 +476,67 @@ static void shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 			SHOAL__CRASH(s, REAP_GIVEN);
 			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
 					      memory_order_release);
-			return;
+			return 0;
 		}
 		/* A repair is counting the entry: let it count this record
 		 * (not given back yet), then try again. */
 		atomic_store_explicit(rec, r, memory_order_seq_cst);
-		shoal__obj_wait_settled(s, &s->dir[idx], true);
+		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
+		if (rc)
+			return rc;
 	}
 }
 
-static void shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen)
+/* Each record: given back (or its entry recounted), its unsealed entry
+ * aborted, then crossed out; a record a wait past `by` held up stays as
+ * it is (-ETIMEDOUT). */
+static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
+			      uint32_t gen, struct shoal__later *by)
 {
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
 		uint64_t r = atomic_load_explicit(&l[i], memory_order_acquire);
 		uint32_t key = SHOAL__LEDGER_KEY(r);
+		int rc = 0;
 
 		if (!key || key - 1 > s->dir_mask)
 			continue; /* empty, or corrupt */
 		if (r & SHOAL__LEDGER_FLAG) /* a dead reaper's, in flight */
-			shoal__reap_recount(s, slot, gen, key - 1);
+			rc = shoal__reap_recount(s, slot, gen, key - 1, by);
 		else if (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r))
-			shoal__reap_give_back(s, slot, gen, &l[i]);
+			rc = shoal__reap_give_back(s, slot, gen, &l[i], by);
 		/* A crossed-out record (given back, or consumed by a repair):
 		 * its unsealed entry, if it is the slot's, goes now. */
-		shoal__reap_abort_unheld(s, slot, gen, key - 1);
+		if (!rc)
+			rc = shoal__reap_abort_unheld(s, slot, gen, key - 1, by);
+		if (rc)
+			return rc;
 		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
 				      memory_order_release);
 	}
+	return 0;
 }
 
 /* Step 5: unsealed entries of the slot that no ledger record names (their
  * creation hold was dropped): nobody else will ever seal them. */
-static void shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
-				uint32_t gen)
+static int shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen, struct shoal__later *by)
 {
-	for (uint32_t i = 0; i <= s->dir_mask; i++)
-		shoal__reap_abort_unheld(s, slot, gen, i);
+	int rc = 0;
+
+	for (uint32_t i = 0; i <= s->dir_mask && !rc; i++)
+		rc = shoal__reap_abort_unheld(s, slot, gen, i, by);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* The whole clean.                                                    */
 
-static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
-			      uint32_t gen)
+/* Steps 1 to 5; -ETIMEDOUT where a wait outlasted `by` (the file
+ * header: the rest is left to the next reaper). */
+static int shoal__proc_clean_records(struct shoal_store *s, uint32_t slot,
+				     uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
@@ -493,17 +544,31 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	 * reads it (a repair while the fills are reaped may), and every block
 	 * record is decided before anything is freed into the dead cache. */
 	shoal__ledger_dedupe(s, slot);
-	shoal__reap_blocks_decide(s, slot);
-	shoal__fill_reap(s, slot);
+	if (shoal__reap_blocks_decide(s, slot) || shoal__fill_reap(s, slot, by))
+		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_FILLS);
-	shoal__reap_intent(s, slot, gen);
+	if (shoal__reap_intent(s, slot, gen, by))
+		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_INTENT);
-	shoal__end_finish(s, slot);
+	if (shoal__end_finish(s, slot))
+		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_END);
-	shoal__reap_ledger(s, slot, gen);
+	if (shoal__reap_ledger(s, slot, gen, by))
+		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_LEDGER);
-	if (atomic_load_explicit(&p->orphans, memory_order_relaxed))
-		shoal__reap_orphans(s, slot, gen);
+	if (atomic_load_explicit(&p->orphans, memory_order_relaxed) &&
+	    shoal__reap_orphans(s, slot, gen, by))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
+			     uint32_t gen, struct shoal__later *by)
+{
+	struct shoal__proc *p = &s->procs[slot];
+
+	if (shoal__proc_clean_records(s, slot, gen, by))
+		return -ETIMEDOUT;
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
 	memset(shoal__proc_ledger(s, slot), 0,
@@ -519,9 +584,23 @@ static void shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	atomic_store_explicit(&p->state,
 			      SHOAL__PROC_STATE(gen, SHOAL__PROC_FREE, 0),
 			      memory_order_release);
+	return 0;
 }
 
-static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
+/* A clean that stopped at a wait: the slot's state goes back to what it
+ * was (st: a dead owner's, or a dead reaper's), as if this reaper had
+ * died there (release: what it did is visible to the next reaper, whose
+ * CAS acquires). */
+static void shoal__proc_give_back(struct shoal_store *s, uint32_t slot,
+				  uint64_t mine, uint64_t st)
+{
+	atomic_compare_exchange_strong_explicit(&s->procs[slot].state, &mine,
+						st, memory_order_release,
+						memory_order_relaxed);
+}
+
+static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
+				 struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
@@ -537,33 +616,48 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot)
 						     memory_order_relaxed))
 		return false;
 	SHOAL__CRASH(s, REAP_CLAIMED);
-	shoal__proc_clean(s, slot, gen);
+	if (shoal__proc_clean(s, slot, gen, by)) {
+		shoal__proc_give_back(s, slot, mine, st);
+		return false;
+	}
 	atomic_fetch_add_explicit(&s->hdr->reaped, 1, memory_order_relaxed);
 	shoal__event_signal(&s->hdr->space);
 	return true;
 }
 
+/* The reap's waits, the heap's lock's among them, share one bound (the
+ * file header). */
 int shoal__proc_reap_all(struct shoal_store *s)
 {
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_acquire);
+	struct shoal__later by = shoal__lock_by(0);
+	struct shoal__later *outer = s->heap.lock_by;
 	int n = 0;
 
 	if (s->reaping)
 		return 0; /* a wait inside a reap: the outer one goes on */
 	s->reaping = true;
+	s->heap.lock_by = &by;
 	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++)
-		if (i != s->slot && shoal__proc_reap_one(s, i))
+		if (i != s->slot && shoal__proc_reap_one(s, i, &by))
 			n++;
+	s->heap.lock_by = outer;
 	s->reaping = false;
 	return n;
 }
 
+/* Close: a clean that stops at a wait (the file header) leaves the slot
+ * LIVE, for its reaper once this process has exited. */
 void shoal__proc_release(struct shoal_store *s)
 {
+	struct shoal__later by = shoal__lock_by(0);
+
 	if (s->me) {
 		s->reaping = true;
-		shoal__proc_clean(s, s->slot, s->slot_gen);
+		s->heap.lock_by = &by;
+		shoal__proc_clean(s, s->slot, s->slot_gen, &by);
+		s->heap.lock_by = NULL;
 		s->reaping = false;
 	}
 	s->me = NULL;

@@ -45,14 +45,26 @@
  * win) and runs the same repair again: a recount from scratch, whose
  * consumptions are idempotent, gives the same answer.
  *
- * Waits, each bounded by a live peer whose death is noticed by proc.c's
- * test: a live owner's intent on the entry (its next steps do not wait);
- * a live reaper's flagged record (it gives it back or puts the flag down
- * at once when it meets REPAIR); the word (its owner; taken over when it
- * dies).  A repairer never waits for a dead process, nor for the slot it
- * is itself reaping, nor for a ledger whose deletion a dead owner left
- * half done (read as it is).
+ * Waits, each for a live peer whose death is noticed by proc.c's test: a
+ * live owner's intent on the entry (its next steps do not wait); a live
+ * owner's ledger in the middle of a deletion (a few stores); a live
+ * reaper's flagged record (it gives it back or puts the flag down at once
+ * when it meets REPAIR); the word (its owner; taken over when it dies).
+ * A repairer never waits for a dead process, nor for the slot it is
+ * itself reaping, nor for a ledger whose deletion a dead owner left half
+ * done (read as it is).  And none waits for ever for a peer that stays
+ * alive and never moves on (stopped, or a neighbour that wrote the word,
+ * its own intent, seqcount or a flag, and lives on), deadline.h:
+ *  - the word: the caller's bound; past it the repair is not made at all
+ *    (-ETIMEDOUT, nothing marked), and its caller gives up (proc.c);
+ *  - once the entry is marked the repair must finish (it may have
+ *    consumed records already), so the count's waits share one bound of
+ *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent or a
+ *    moving ledger is read as it is and a flagged record consumed as a
+ *    dead reaper's: the recount then trusts that peer's ledger as it
+ *    stands, which is all a peer that does not move on can be given.
  */
+#include <errno.h>
 #include <sched.h>
 
 #include "internal.h"
@@ -114,16 +126,18 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 	return true;
 }
 
-/* Waits until a live process is not in the middle of changing idx. */
+/* Waits until a live process is not in the middle of changing idx, or
+ * until `by` (it stays in the middle: its record is read as it is). */
 static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
-				     uint32_t idx)
+				     uint32_t idx, struct shoal__later *by)
 {
 	struct shoal__intent *in = &s->procs[q].intent;
 
 	/* A4: acquire, pairs with R4; the ledger update is then visible. */
 	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
 	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
-		if (shoal__proc_dead(s, q))
+		if (shoal__proc_dead(s, q) ||
+		    shoal__deadline_passed(shoal__later_get(by)))
 			return;
 		sched_yield();
 	}
@@ -143,9 +157,12 @@ static bool shoal__slot_live(const struct shoal_store *s, uint32_t q)
 	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE && !shoal__proc_dead(s, q);
 }
 
+/* Its waits share one bound (the file header): a repair that marked its
+ * entry always finishes. */
 static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 						 uint32_t idx)
 {
+	struct shoal__later by = shoal__lock_by(0);
 	struct shoal__recount n = {0, 0};
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_acquire);
@@ -158,11 +175,11 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
 		if (!shoal__slot_live(s, q)) {
-			shoal__ledger_consume(s, q, idx);
+			shoal__ledger_consume(s, q, idx, &by);
 			continue;
 		}
-		shoal__wait_intent_clear(s, q, idx);
-		r = shoal__ledger_read_remote(s, q, idx);
+		shoal__wait_intent_clear(s, q, idx, &by);
+		r = shoal__ledger_read_remote(s, q, idx, &by);
 		n.pins += SHOAL__LEDGER_PINS(r);
 		n.holds += SHOAL__LEDGER_HOLDS(r);
 	}
@@ -277,12 +294,15 @@ void shoal__repair_rescue(struct shoal_store *s)
 	s->repairing = false;
 }
 
-void shoal__obj_repair(struct shoal_store *s, uint32_t idx)
+/* Takes the word (a live repairer's is waited for until `by`, a dead
+ * one's repair is taken over and finished first) and repairs idx. */
+int shoal__obj_repair(struct shoal_store *s, uint32_t idx,
+		      struct shoal__later *by)
 {
 	uint64_t mine = shoal__rw_make(s, idx);
 
 	s->repairing = true;
-	for (;;) {
+	for (uint32_t i = 1;; i++) {
 		uint64_t w = 0;
 
 		/* Acquire: pairs with the release that gave the word back. */
@@ -290,10 +310,18 @@ void shoal__obj_repair(struct shoal_store *s, uint32_t idx)
 			    &s->hdr->repair, &w, mine, memory_order_acquire,
 			    memory_order_acquire))
 			break;
-		if (!shoal__repair_take_over(s, w))
-			sched_yield(); /* a live repairer: bounded by its run */
+		if (shoal__repair_take_over(s, w))
+			continue;
+		/* A live repairer: its run is bounded, but a word that names
+		 * a live process that is not repairing is not. */
+		if (i % 64 == 0 && shoal__deadline_passed(shoal__later_get(by))) {
+			s->repairing = false;
+			return -ETIMEDOUT;
+		}
+		sched_yield();
 	}
 	SHOAL__CRASH(s, REPAIR_TAKEN);
 	shoal__repair_give_back(s, mine, shoal__repair_run(s, mine));
 	s->repairing = false;
+	return 0;
 }

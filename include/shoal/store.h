@@ -37,6 +37,18 @@
  * Timeouts are in milliseconds: 0 polls, a negative value waits forever.
  * NULL where a pointer is required, or the nil ID, returns -EINVAL.
  *
+ * Words other processes hold: some steps wait for a word in the segment
+ * that another process holds for a few writes (a directory lock, the
+ * allocator's lock, a recount of an object's references by a process that
+ * reaps a dead one).  A live holder lets go at once, but one that stays
+ * alive and never lets go (stopped, or a same-user neighbour that wrote
+ * the word) would hold everyone for ever, so these waits are bounded: a
+ * call with a timeout waits its timeout, at least a second (a poll too:
+ * a holder off its CPU on a loaded machine holds a word that long); a
+ * call without one waits a second.  Past that the call returns
+ * -ETIMEDOUT having changed nothing (each call says what it leaves), and
+ * works again once the word is let go.
+ *
  * Concurrency: a struct shoal_store may be used by any number of threads of
  * its process at once (they serialise briefly on the handle's bookkeeping;
  * for parallel gets from many threads, give each thread its own handle);
@@ -118,7 +130,9 @@ SHOAL_API int shoal_store_create(const char *name,
  * opened it could change it under us).  Checks the magic, layout version,
  * sizes and every region offset; a foreign or corrupt segment is refused
  * with SHOAL_EBADSEGMENT, another layout version with SHOAL_EVERSION.
- * Reaps the slots of dead processes.
+ * Reaps the slots of dead processes (as shoal_store_reap: a slot whose
+ * reaping waits more than a second for a word another process holds is
+ * left for a later reap, and the attach succeeds).
  */
 SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out);
 
@@ -132,7 +146,9 @@ SHOAL_API int shoal_store_fd(const struct shoal_store *store);
 /*
  * Detaches: releases this process's pins and holds, returns its allocator
  * caches and frees its process slot.  Views obtained through this handle
- * become invalid.  NULL is a no-op.
+ * become invalid.  NULL is a no-op.  If that waits more than a second for
+ * a word another process holds, it stops there: the slot keeps what is
+ * left until this process exits and a reaper gives it back.
  */
 SHOAL_API void shoal_store_close(struct shoal_store *store);
 
@@ -154,11 +170,13 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * SHOAL_ESTOREFULL: no room within timeout_ms even after evicting (a size
  * larger than the capacity fails at once); -ENOSPC: max_objects objects are
  * live and none can be evicted, or the directory has no free slot near the
- * ID's home; -ETIMEDOUT: the directory's lock near the ID's home stayed
- * taken past timeout_ms (at least a second: its holder is stopped, or the
- * lock word was scribbled on); SHOAL_EBADSEGMENT: that lock word names no
- * process.  IDs from shoal_id_next() are unique by construction and skip
- * the duplicate check: do not forge IDs in their format.
+ * ID's home; -ETIMEDOUT: a word another process holds stayed taken past
+ * timeout_ms (at least a second: its holder is stopped, or the word was
+ * scribbled on): the directory's lock near the ID's home, the allocator's
+ * lock, or a recount on the entry being claimed; nothing is created then.
+ * SHOAL_EBADSEGMENT: that directory lock word names no process.  IDs from
+ * shoal_id_next() are unique by construction and skip the duplicate
+ * check: do not forge IDs in their format.
  */
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 			   size_t data_size, const void *meta,
@@ -166,16 +184,23 @@ SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 
 /* Seals an object this process created: it becomes immutable and visible,
  * and waiting gets wake up.  SHOAL_ESEALED if sealed already, -EPERM if
- * another process created it, -ENOENT if there is no such object. */
+ * another process created it, -ENOENT if there is no such object,
+ * -ETIMEDOUT if a recount of its references stayed under way for more
+ * than a second (still unsealed: seal or abort it again). */
 SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id);
 
 /* Aborts an unsealed object this process created: as if never created.
  * The creator's hold goes with it; holds others took on the unsealed
  * object stay on a tombstone (a get answers SHOAL_EDELETED) until each is
- * dropped.  SHOAL_ESEALED if it was sealed, -EPERM / -ENOENT as for seal. */
+ * dropped.  SHOAL_ESEALED if it was sealed, -EPERM / -ENOENT / -ETIMEDOUT
+ * (nothing aborted) as for seal. */
 SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id);
 
-/* create + copy + seal.  The caller holds the result. */
+/* create + copy + seal.  The caller holds the result.  Errors as for
+ * create; a seal that waits past timeout_ms (at least a second) for a
+ * recount of its references returns -ETIMEDOUT and aborts the object (if
+ * that has to wait too, the object stays unsealed, held by this handle,
+ * until its close). */
 SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 				const void *data, size_t size,
 				const void *meta, size_t meta_size,
@@ -207,6 +232,8 @@ struct shoal_view {
  * that is not yet created or not yet sealed.  -ETIMEDOUT when the wait ends,
  * SHOAL_EEVICTED / SHOAL_EDELETED for an evicted / deleted object (from its
  * tombstone), SHOAL_ELEDGERFULL if this process pins too many objects.
+ * -ETIMEDOUT too if a recount of the object's references stayed under
+ * way past timeout_ms (at least a second), nothing pinned.
  * An object that holds an error (the result of a failed task, as Ray's
  * RayTaskError) returns that error's code (SHOAL_ETASK, SHOAL_EWORKERDIED,
  * ...) and no view; shoal_error_message() reads the message the failing
@@ -220,7 +247,8 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
  * (one deadline for all).  views[i].err is 0 (pinned: release it) or the
  * error shoal_get would return for ids[i]; views[i].data is NULL unless
  * err == 0.  Returns the number of objects pinned, or a negative error for
- * invalid arguments.
+ * invalid arguments.  (A recount on an object is waited for as by
+ * shoal_get: timeout_ms, at least a second, for the whole call.)
  */
 SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 			     size_t n, int timeout_ms,
@@ -229,7 +257,8 @@ SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 /* The message of an object that holds an error: copies at most cap - 1
  * bytes and a NUL into buf, returns the message's full length.  -ENOMSG if
  * the object is sealed but not an error, -ENOENT / -EAGAIN if it is absent
- * / not sealed yet. */
+ * / not sealed yet, -ETIMEDOUT if a recount of its references stayed
+ * under way for more than a second. */
 SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
 				  char *buf, size_t cap);
 
@@ -245,7 +274,9 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 			 uint8_t *ready);
 
 /* Unpins a view from shoal_get / shoal_get_many.  The view is cleared.
- * -EINVAL for a view that is not pinned. */
+ * -EINVAL for a view that is not pinned; -ETIMEDOUT if a recount of the
+ * object's references stayed under way for more than a second (still
+ * pinned, the view untouched: release it again). */
 SHOAL_API int shoal_release(struct shoal_store *store,
 			    struct shoal_view *view);
 
@@ -256,10 +287,16 @@ SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id);
 /* Takes a reference on an object, sealed or not yet sealed (a task's result
  * is held before it exists): it is not evicted while any process holds it.
  * A process may hold an object several times.  SHOAL_EEVICTED /
- * SHOAL_EDELETED for a tombstone, -ENOENT if there is no such object. */
+ * SHOAL_EDELETED for a tombstone, -ENOENT if there is no such object,
+ * -ETIMEDOUT if a recount of its references stayed under way for more
+ * than a second (not held). */
 SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id);
 
-/* Drops one reference this process holds.  -ENOENT if it holds none. */
+/* Drops one reference this process holds.  -ENOENT if it holds none,
+ * -ETIMEDOUT if a recount of its references stayed under way for more
+ * than a second (still held: drop it again).  The last drop of an object
+ * frees its memory; a large one whose free waits more than a second for
+ * the allocator's lock is leaked (never reused) rather than wait on. */
 SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
 
 /*
@@ -267,7 +304,9 @@ SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
  * at once, its memory goes when the last pin is released.  Holders still
  * drop their holds: until the last drop, the deleted object's tombstone
  * keeps its directory slot.  -ENOENT if the object does not exist,
- * SHOAL_ENOTSEALED if it is unsealed (abort it).
+ * SHOAL_ENOTSEALED if it is unsealed (abort it), -ETIMEDOUT if a recount
+ * of its references stayed under way for more than a second (not
+ * deleted).  Its memory goes as after a drop.
  */
 SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id);
 
@@ -315,7 +354,9 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 				struct shoal_store_stats *out);
 
 /* Reaps the slots of dead processes now (attach and timed-out waits do it
- * on their own).  Returns the number reaped. */
+ * on their own).  Returns the number reaped.  A slot whose reaping would
+ * wait for a word another process holds, more than a second in all for
+ * the call, is not counted: it is left as it was, for a later reap. */
 SHOAL_API int shoal_store_reap(struct shoal_store *store);
 
 #ifdef __cplusplus
