@@ -24,6 +24,7 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -47,6 +48,18 @@
 /* The second user of this test (no reaper: none, this same user). */
 static struct ou_user other;
 
+/* The fork server this test stopped (SIGSTOP), continued by the test or,
+ * after a failed assertion, by the suite's .fini (a stopped fork server
+ * would not see the test process's end): 0 when none. */
+static pid_t stopped_fs;
+
+static void continue_fork_server(void)
+{
+	if (stopped_fs > 0)
+		kill(stopped_fs, SIGCONT);
+	stopped_fs = 0;
+}
+
 static void sec_setup(void)
 {
 	tu_setup();
@@ -54,11 +67,13 @@ static void sec_setup(void)
 	other.fd = -1;
 }
 
-/* Children killed and reaped (tu_teardown), then the user removed: a
- * test that failed before its end leaves nothing either. */
+/* Children killed and reaped (tu_teardown), a stopped fork server
+ * continued, then the user removed: a test that failed before its end
+ * leaves nothing either. */
 static void sec_teardown(void)
 {
 	tu_teardown();
+	continue_fork_server();
 	ou_remove(&other);
 }
 
@@ -795,6 +810,215 @@ Test(security, forged_fork_server_replies_are_never_taken)
 		     "%d creates (forged: %" PRId64 " replies, %" PRId64
 		     " refused; %" PRId64 " requests)", generations,
 		     FORGED_CREATES, c.forged, c.refused, c.requests);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+	other_gone();
+}
+
+/* ------------------------------------------------------------------ */
+/* A flood of datagrams at the fork server                             */
+
+/* Waits (bounded) until the kernel shows pid stopped ('T'). */
+static void wait_stopped(pid_t pid)
+{
+	int64_t deadline = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	struct timespec tick = {0, 200000};
+
+	while (tu_proc_state(pid) != 'T') {
+		cr_assert_lt(tu_now_ms(), deadline, "process %d did not stop",
+			     (int)pid);
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* The fork server's address (/proc/net/unix), as another user finds it;
+ * its length, or 0. */
+static socklen_t fork_server_address(pid_t fs, struct sockaddr_un *a)
+{
+	char prefix[32], line[512];
+	FILE *f = fopen("/proc/net/unix", "r");
+	socklen_t len = 0;
+
+	snprintf(prefix, sizeof prefix, "shoal-fs.%d.", (int)fs);
+	while (f && !len && fgets(line, sizeof line, f)) {
+		len = abstract_of(line, a);
+		if (len && strncmp(a->sun_path + 1, prefix, strlen(prefix)))
+			len = 0;
+	}
+	if (f)
+		fclose(f);
+	return len;
+}
+
+/* The flooder: the fork server's pid, then, once told, `*arg` datagrams
+ * of a request's size to its socket, never waiting (a create as another
+ * user, a "reply" as the same user); sends how many the kernel took, how
+ * many it refused for want of room (EAGAIN), and how many failed
+ * otherwise. */
+static void flood_fork_server(const void *arg, int in, int out)
+{
+	int n = *(const int *)arg;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int64_t took = 0, full = 0, failed = 0;
+	struct shoal__fs_msg m;
+	struct sockaddr_un a;
+	socklen_t len;
+	pid_t fs;
+
+	if (fd < 0 || read(in, &fs, sizeof fs) != (ssize_t)sizeof fs)
+		_exit(TU_EXIT_IO);
+	len = fork_server_address(fs, &a);
+	if (!len)
+		_exit(3);
+	memset(&m, 0, sizeof m);
+	m.op = other.reaper > 0 ? SHOAL__FS_ACTOR_CREATE : SHOAL__FS_REPLY;
+	if (wait_test(in) != 'g')
+		_exit(TU_EXIT_IO);
+	for (int i = 0; i < n; i++) {
+		m.nonce = (uint64_t)i;
+		if (sendto(fd, &m, sizeof m, MSG_DONTWAIT, (struct sockaddr *)&a,
+			   len) == (ssize_t)sizeof m)
+			took++;
+		else if (errno == EAGAIN)
+			full++;
+		else
+			failed++;
+	}
+	put_i64(out, took);
+	put_i64(out, full);
+	put_i64(out, failed);
+}
+
+struct creator {
+	struct shoal_runtime *rt;
+	int tid_w;               /* its thread id goes here first */
+	struct shoal_actor actor;
+	int rc;
+};
+
+static void *create_one(void *arg)
+{
+	struct creator *c = arg;
+	pid_t tid = gettid();
+
+	if (write(c->tid_w, &tid, sizeof tid) != (ssize_t)sizeof tid)
+		c->rc = -EIO;
+	else
+		c->rc = shoal_actor_create(c->rt, "Box", NULL, NULL, &c->actor);
+	return NULL;
+}
+
+/* The system call thread tid of this process sleeps in, once it sleeps
+ * in a send or a poll (bounded wait); -1 if it never did. */
+static long sleeping_in(pid_t tid)
+{
+	int64_t deadline = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	struct timespec tick = {0, 200000};
+	char path[64];
+
+	do {
+		long nr = -1;
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+		f = fopen(path, "r");
+		if (f && fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		if (f)
+			fclose(f);
+		if ((nr == SYS_sendto || nr == SYS_poll || nr == SYS_ppoll) &&
+		    tu_proc_state(tid) == 'S')
+			return nr;
+		nanosleep(&tick, NULL);
+	} while (tu_now_ms() < deadline);
+	return -1;
+}
+
+/*
+ * Another user floods the fork server's socket while the fork server
+ * reads nothing (stopped): the kernel takes every datagram and drops it
+ * in the sender's own send (the socket's filter: no request token), so
+ * none takes room in the fork server's queue; a create that comes after
+ * has its request queued at once (its thread waits in poll for the
+ * answer, not in sendto for room), and once the fork server runs again
+ * the create gets its actor, the only one made.  Before, the flood filled
+ * the queue (max_dgram_qlen datagrams) and every create's send waited
+ * for room the flooder kept taking: creates slowed under a flood, one
+ * took 5.2 s (bench/flood.c).  The same with a same-user flooder that
+ * does not map the segment (it cannot know the token either).
+ */
+Test(security, a_flood_takes_no_room_from_requests)
+{
+	bool real = other_user();
+	int qlen = 10, n;
+	FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "r");
+	struct peer p;
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_info info;
+	struct creator c = {.rc = 1};
+	int64_t took, full, failed;
+	pthread_t th;
+	pid_t tid;
+	long nr;
+	int t[2];
+
+	if (f) {
+		cr_assert_eq(fscanf(f, "%d", &qlen), 1);
+		fclose(f);
+	}
+	n = 4 * (qlen + 1) > 64 ? 4 * (qlen + 1) : 64;
+	p = attacker(flood_fork_server, &n);
+	reg = box_registry();
+	rt = start_box(reg, NULL);
+	tu_assert_rc(shoal_runtime_info(rt, &info, NULL, 0), 0);
+	cr_assert_eq(write(p.to, &info.fork_server_pid, sizeof info.fork_server_pid),
+		     (ssize_t)sizeof info.fork_server_pid);
+	cr_assert_eq(kill(info.fork_server_pid, SIGSTOP), 0);
+	stopped_fs = info.fork_server_pid;
+	wait_stopped(info.fork_server_pid);
+
+	tu_write_byte(p.to, 'g');
+	took = get_i64(p.from);
+	full = get_i64(p.from);
+	failed = get_i64(p.from);
+	attacker_done(&p);
+
+	tu_pipe(t);
+	c.rt = rt;
+	c.tid_w = t[1];
+	cr_assert_eq(pthread_create(&th, NULL, create_one, &c), 0);
+	cr_assert_eq(read(t[0], &tid, sizeof tid), (ssize_t)sizeof tid);
+	nr = sleeping_in(tid);
+	continue_fork_server();
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	close(t[0]);
+	close(t[1]);
+	cr_assert(nr == SYS_poll || nr == SYS_ppoll,
+		  "the create %s (the flood: %" PRId64 " datagrams taken, %" PRId64
+		  " refused for room, of %d)",
+		  nr == SYS_sendto ? "waited for room in the fork server's queue"
+				   : "never waited for its answer",
+		  took, full, n);
+	cr_assert_eq(took, n, "%" PRId64 " of %d datagrams taken, %" PRId64
+		     " refused for room: the flood has room in the queue", took, n,
+		     full);
+	cr_assert_eq(full, 0);
+	cr_assert_eq(failed, 0);
+	tu_assert_rc(c.rc, 0, "the create after the flood");
+	{
+		struct shoal__actor_slot *slots = shoal__act_slots(rt->hdr);
+		uint64_t generations = 0;
+		struct shoal_actor_info ai;
+
+		for (uint32_t i = 0; i < rt->hdr->max_actors; i++)
+			generations += atomic_load(&slots[i].generation);
+		cr_assert_eq(generations, 1, "%" PRIu64 " actors made (%s flood)",
+			     generations, real ? "another user's" : "a same user's");
+		tu_assert_rc(shoal_actor_info(rt, c.actor, &ai), 0);
+		cr_assert_eq(parent_of(ai.pid), info.fork_server_pid);
+	}
+	tu_assert_rc(shoal_actor_kill(rt, c.actor, true), 0);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 	other_gone();
