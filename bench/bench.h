@@ -2,7 +2,8 @@
 /*
  * bench/bench.h - the harness shoal_bench.c's families share: the run's
  * context, metrics, workloads, measure() and the output.  shoal_bench.c
- * explains the method; bench/actors.c is the actor family.
+ * explains the method; bench/actors.c is the actor family, bench/flood.c
+ * actor creates under another user's datagram flood.
  */
 #ifndef SHOAL_BENCH_H
 #define SHOAL_BENCH_H
@@ -123,5 +124,6 @@ int pin_to_cpu(int cpu);
 
 /* Families outside shoal_bench.c */
 int family_actors(const struct bench_ctx *ctx);
+int family_flood(const struct bench_ctx *ctx);
 
 #endif /* SHOAL_BENCH_H */

@@ -3,8 +3,9 @@
  * bench/shoal_bench.c - shoal's benchmark program, under Ray's metric names.
  *
  * One binary, a table of families (store calls, bandwidth, latency, the
- * machine's wake-up floors, tasks, actors: bench/actors.c), and a small
- * shared harness (bench.h):
+ * machine's wake-up floors, tasks, actors: bench/actors.c, actor creates
+ * under a datagram flood: bench/flood.c), and a small shared harness
+ * (bench.h):
  *
  *   - a workload is a function that runs n operations; run_for() calls it
  *     in batches until a repetition's time is up, reading CLOCK_MONOTONIC
@@ -31,7 +32,9 @@
  * anonymous MAP_SHARED page, no store).  The tasks family starts private
  * runtimes (opts.name = NULL): their fork server and workers are shoal's,
  * and shoal_runtime_shutdown() stops and reaps them on every path, error
- * paths included.
+ * paths included.  The flood family, run as root, makes a second Unix
+ * user for its flooder and removes it on every path; a reaper process
+ * removes it if this program dies first (tests/other_user.h).
  *
  * Public API only: <shoal/shoal.h>.
  */
@@ -2025,6 +2028,10 @@ static const struct family families[] = {
 	 "n_n_actor_calls_async n_n_actor_calls_with_arg_async "
 	 "actor_call_enqueue_rate actor_call_rtt_p50_ns actor_call_rtt_p99_ns "
 	 "(spinning, sleeping)"},
+	{"flood", family_flood,
+	 "actor_create_p50_ns actor_create_p99_ns actor_create_max_ns, each "
+	 "flooded_ (another user's datagrams at the fork server) and busy_ "
+	 "(the flooder's CPU alone)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])

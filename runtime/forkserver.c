@@ -545,8 +545,8 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);
 	}
-	/* Release: publishes fs_key (written when the socket was bound) to
-	 * whoever loads fs_pid with acquire (fsactor.c). */
+	/* Release: publishes fs_key and fs_token (written when the socket
+	 * was made) to whoever loads fs_pid with acquire (fsactor.c). */
 	atomic_store_explicit(&fs.v.hdr->fs_pid, getpid(), memory_order_release);
 	shoal__fs_send(&fs, SHOAL__FS_HELLO, getpid(), 0);
 	shoal__fs_loop(&fs);

@@ -5,13 +5,22 @@
  * Requests come as datagrams on an abstract AF_UNIX socket (no file, gone
  * with the fork server) from any process of the runtime: the driver, a
  * worker, an actor, an attached program (actor.c sends them).  Its name
- * carries a random key (v->hdr->fs_key), so nobody can take it first and stop
- * the runtime from starting.  The kernel attaches the sender's
- * credentials; a datagram of another user is dropped unanswered (an
- * answer would cost the fork server a send per forged request).  A
- * requester connects its socket to the fork server's address, so the
- * kernel delivers it nothing from anyone else (no forged reply), and
- * matches its request's random nonce in the reply.
+ * carries a random key (hdr->fs_key), so nobody can take it first and stop
+ * the runtime from starting.  Anyone may send to an abstract name, and
+ * the socket's queue holds a few datagrams (net.unix.max_dgram_qlen): so
+ * each request carries a second random value that is in no name, the
+ * token (hdr->fs_token: only processes that map the segment read it),
+ * and a filter on the socket makes the kernel drop every datagram
+ * without it in its sender's own send, before it takes a place in the
+ * queue.  A flood from another user (or from anything that does not map
+ * the segment) then leaves the queue to requests; it used to keep the
+ * queue full, and every create's send waited for room the flooder kept
+ * taking (bench/flood.c).  The kernel attaches the sender's credentials;
+ * a datagram of another user is dropped unanswered (an answer would cost
+ * the fork server a send per forged request).  A requester connects its
+ * socket to the fork server's address, so the kernel delivers it nothing
+ * from anyone else (no forged reply), and matches its request's random
+ * nonce in the reply.
  * The fork server handles one request at a time, which makes it the one
  * writer of every actor slot's identity (actlayout.h): a name is checked
  * and taken, a slot found and filled, without any lock.
@@ -33,6 +42,7 @@
  * each queued or running call fails with SHOAL_EACTORDIED.
  */
 #include <errno.h>
+#include <linux/filter.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -76,8 +86,45 @@ static uint64_t shoal__fs_random(void)
 	       ((uint64_t)getpid() << 48);
 }
 
-/* Binds the fork server's socket under a fresh key (another, if a name
- * is taken), and publishes the key in the header (before fs_pid). */
+/* Word i (0, 1) of a token as a classic BPF load reads it: big-endian. */
+static uint32_t shoal__token_word(uint64_t token, int i)
+{
+	uint8_t b[8];
+	const uint8_t *w = b + 4 * i;
+
+	memcpy(b, &token, sizeof b);
+	return (uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 |
+	       w[3];
+}
+
+/* Attaches the filter that passes a datagram of a request's size with
+ * the token in it and drops anything else in the sender's send (the
+ * kernel tells the sender nothing), and publishes a fresh token in the
+ * header (before fs_pid).  0 or -1 (errno). */
+static int shoal__fs_filter(int fd, struct shoal__rt_hdr *h)
+{
+	uint64_t token = shoal__fs_random();
+	uint32_t at = offsetof(struct shoal__fs_msg, token);
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sizeof(struct shoal__fs_msg), 0, 5),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, at),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, shoal__token_word(token, 0), 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, at + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, shoal__token_word(token, 1), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, UINT32_MAX), /* pass, whole */
+		BPF_STMT(BPF_RET | BPF_K, 0),          /* drop */
+	};
+	struct sock_fprog prog = {.len = sizeof code / sizeof code[0],
+				  .filter = code};
+
+	atomic_store_explicit(&h->fs_token, token, memory_order_relaxed);
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+/* Binds the fork server's socket, its filter on first (nothing is queued
+ * unfiltered), under a fresh key (another, if a name is taken), and
+ * publishes the key in the header (before fs_pid). */
 int shoal__fs_actor_socket(const struct shoal__rt_view *v)
 {
 	struct sockaddr_un a;
@@ -86,6 +133,10 @@ int shoal__fs_actor_socket(const struct shoal__rt_view *v)
 
 	if (fd < 0)
 		return -1;
+	if (shoal__fs_filter(fd, v->hdr)) {
+		close(fd);
+		return -1;
+	}
 	for (int tries = 0; rc && tries < 16; tries++) {
 		uint64_t key = shoal__fs_random();
 		socklen_t len = shoal__fs_addr(getpid(), key, &a);
@@ -447,6 +498,7 @@ static bool shoal__fs_actor_one(struct shoal__fs *fs, bool *dropped)
 	else
 		m.rc = -EINVAL;
 	m.op = SHOAL__FS_REPLY;
+	m.token = 0; /* its requester has it: no reply carries it */
 	sendto(fs->act_fd, &m, sizeof m, MSG_DONTWAIT, (struct sockaddr *)&from,
 	       mh.msg_namelen);
 	return true;
@@ -509,7 +561,7 @@ int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 {
 	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
 	/* Acquire: pairs with the fork server's release of fs_pid, after
-	 * its key. */
+	 * its key and token. */
 	pid_t fs = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_acquire);
 	uint64_t key = atomic_load_explicit(&rt->v.hdr->fs_key, memory_order_relaxed);
 	socklen_t len = shoal__fs_addr(fs, key, &to);
@@ -518,6 +570,7 @@ int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 	if (fs <= 0)
 		return -ESRCH;
 	m->nonce = shoal__fs_random();
+	m->token = atomic_load_explicit(&rt->v.hdr->fs_token, memory_order_relaxed);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -178,6 +178,9 @@ struct shoal__fs_msg {
 	uint32_t ctor_len;
 	uint32_t pad_;
 	uint64_t nonce;       /* the requester's, echoed in the reply */
+	uint64_t token;       /* a request: hdr->fs_token (the fork server's
+			       * socket drops a datagram without it); a
+			       * reply: 0 */
 	char name[64];
 	uint8_t ctor[SHOAL_ACTOR_CTOR_BYTES];
 };

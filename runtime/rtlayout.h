@@ -25,7 +25,7 @@
 #include "../store/layout.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 8u
+#define SHOAL__RT_VERSION 9u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -189,7 +189,13 @@ struct shoal__rt_hdr {
 	 * fsactor.c), written by it once before fs_pid (release: a requester
 	 * that loads fs_pid with acquire reads the key that goes with it). */
 	_Atomic uint64_t fs_key;
-	uint8_t pad3_[64 - 24];
+	/* Its request token (random, in no address), written and published
+	 * with fs_key.  A requester copies it into each request; the
+	 * socket's filter drops every datagram without it in its sender's
+	 * send, so a process that cannot read this segment takes no room in
+	 * the fork server's queue (fsactor.c). */
+	_Atomic uint64_t fs_token;
+	uint8_t pad3_[64 - 32];
 	/* Tasks: layout written by the driver before the fork server; the
 	 * hint (the word of task bits where a free record was last seen) is
 	 * written by anyone, relaxed (task.c); task_top (one past the highest
