@@ -838,13 +838,18 @@ void shoal__lanes_sweep(struct shoal_runtime *rt)
 {
 	uint64_t dead[32];
 	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
 	struct shoal__lane_node *n;
 	uint32_t k = 0;
 
 	if (!atomic_load_explicit(&rt->lanes_ready, memory_order_acquire))
 		return;
 	urcu_bp_read_lock();
-	cds_lfht_for_each_entry(rt->lanes, &iter, n, node) {
+	/* Node by node, not cds_lfht_for_each_entry: that one takes the
+	 * container of the NULL that ends the walk (UBSan: pointer-overflow). */
+	for (cds_lfht_first(rt->lanes, &iter); (node = cds_lfht_iter_get_node(&iter));
+	     cds_lfht_next(rt->lanes, &iter)) {
+		n = caa_container_of(node, struct shoal__lane_node, node);
 		SHOAL__RCU_FOUND(&n->node);
 		if (k < 32 && shoal__actor_gone(n->slot, (uint32_t)n->key))
 			dead[k++] = n->key;
@@ -860,12 +865,15 @@ void shoal__lanes_sweep(struct shoal_runtime *rt)
 void shoal__lanes_close(struct shoal_runtime *rt)
 {
 	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
 	struct shoal__lane_node *n;
 
 	if (!rt->lanes)
 		return;
 	urcu_bp_read_lock();
-	cds_lfht_for_each_entry(rt->lanes, &iter, n, node) {
+	for (cds_lfht_first(rt->lanes, &iter); (node = cds_lfht_iter_get_node(&iter));
+	     cds_lfht_next(rt->lanes, &iter)) {
+		n = caa_container_of(node, struct shoal__lane_node, node);
 		SHOAL__RCU_FOUND(&n->node);
 		cds_lfht_del(rt->lanes, &n->node);
 		shoal__lane_close(rt, n->lane);

@@ -125,13 +125,15 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name)
 void shoal__names_close(struct shoal_runtime *rt)
 {
 	struct cds_lfht_iter iter;
-	struct shoal__name_node *n;
+	struct cds_lfht_node *node;
 
 	if (!rt->names)
 		return;
 	urcu_bp_read_lock();
-	cds_lfht_for_each_entry(rt->names, &iter, n, node)
-		cds_lfht_del(rt->names, &n->node);
+	/* Node by node (call.c says why not cds_lfht_for_each_entry). */
+	for (cds_lfht_first(rt->names, &iter); (node = cds_lfht_iter_get_node(&iter));
+	     cds_lfht_next(rt->names, &iter))
+		cds_lfht_del(rt->names, node);
 	urcu_bp_read_unlock();
 	urcu_bp_synchronize_rcu(); /* no reader can still see a node */
 	cds_lfht_destroy(rt->names, NULL);
