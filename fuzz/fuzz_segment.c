@@ -449,6 +449,14 @@ static void fz_regions(void)
 		fprintf(stderr, "fuzz_segment: region %-8s at %8llu, %8llu bytes\n",
 			fz_rname[r], (unsigned long long)fz.r[r].off,
 			(unsigned long long)fz.r[r].size);
+	for (uint32_t i = 0; i < h->max_procs; i++) {
+		const struct shoal__proc *p = (const void *)(fz.pristine + h->procs.off +
+							     (uint64_t)i * h->proc_size);
+
+		if (SHOAL__PROC_PHASE(p->state) != SHOAL__PROC_FREE)
+			fprintf(stderr, "fuzz_segment: slot %u: pid %d, role %u\n", i,
+				SHOAL__PROC_PID(p->state), p->role);
+	}
 }
 
 static void fz_const(uint64_t v)
