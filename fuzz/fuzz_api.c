@@ -466,9 +466,34 @@ static int fz_misc(struct fz_side *x, const struct fz_op *o)
 	}
 }
 
+static int fz_run_op(struct fz_side *x, const struct fz_op *op);
+
+static const char *const fz_opname[FZ_NOPS] = {
+	"create", "seal", "abort", "put_with_id", "put", "get", "get_many",
+	"release", "hold", "drop", "delete", "contains", "wait", "list", "evict",
+	"error_message", "id_next", "reap",
+};
+
+/* FZ_TRACE=1: every op and its result on stderr (to read a finding). */
 static int fz_run(struct fz_side *x, const uint8_t b[4])
 {
+	static int trace = -1;
 	struct fz_op o = fz_decode(x, b);
+	int rc = fz_run_op(x, &o);
+
+	if (trace < 0)
+		trace = getenv("FZ_TRACE") != NULL;
+	if (trace)
+		fprintf(stderr, "%s: %s %016llx:%016llx size %llu meta %u t %d aux %u: %s\n",
+			x->who, fz_opname[o.kind], (unsigned long long)o.id.hi,
+			(unsigned long long)o.id.lo, (unsigned long long)o.size,
+			o.meta, o.timeout, o.aux, rc >= 0 ? "ok" : shoal_strerror(rc));
+	return rc;
+}
+
+static int fz_run_op(struct fz_side *x, const struct fz_op *op)
+{
+	struct fz_op o = *op;
 	int rc;
 
 	switch (o.kind) {
