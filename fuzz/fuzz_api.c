@@ -4,9 +4,9 @@
  * operations from two processes on one store (issue 9), with a model of
  * what each process holds.
  *
- * Processes: this one, and a peer forked once (LLVMFuzzerInitialize),
- * before any store exists, that dies with this one (PR_SET_PDEATHSIG, and
- * killed at exit).  They talk over a SOCK_SEQPACKET socket pair.
+ * Processes: this one, and a peer forked at start (LLVMFuzzerInitialize),
+ * before any store exists, and again after an op told it to die; it dies
+ * with this one (PR_SET_PDEATHSIG, and killed at exit).  They talk over a SOCK_SEQPACKET socket pair.
  *
  * Each input gets a fresh store (a private memfd: 1 MiB, 8 objects, so
  * that a full store and a full object table are a few operations away);
@@ -17,7 +17,8 @@
  *   op    create (the bytes written at once, a pattern of the ID), seal,
  *         abort, put_with_id, put, get, get_many, release, hold, drop,
  *         delete, contains, wait, list + stats, evict, error_message,
- *         id_next, reap
+ *         id_next, reap, die (the peer exits there, as if killed, and a
+ *         new peer is forked and attaches: it reaps the dead one's slot)
  *   id    one of 8 IDs: 5 fixed, shared by both processes (so their
  *         operations collide), 3 taken from put / id_next (this process's
  *         are sent along to the peer with every batch)
@@ -74,7 +75,7 @@
 enum {
 	FZ_CREATE, FZ_SEAL, FZ_ABORT, FZ_PUT_ID, FZ_PUT, FZ_GET, FZ_GET_MANY,
 	FZ_RELEASE, FZ_HOLD, FZ_DROP, FZ_DELETE, FZ_CONTAINS, FZ_WAIT,
-	FZ_LIST, FZ_EVICT, FZ_ERRMSG, FZ_ID_NEXT, FZ_REAP, FZ_NOPS
+	FZ_LIST, FZ_EVICT, FZ_ERRMSG, FZ_ID_NEXT, FZ_REAP, FZ_DIE, FZ_NOPS
 };
 
 enum { FZ_BEGIN = 1, FZ_OPS, FZ_END, FZ_CLOSE };
@@ -121,6 +122,7 @@ static struct {
 	int sock;   /* ours */
 	pid_t peer;
 	struct fz_side me;
+	struct shoal_store *s; /* this input's */
 } fz;
 
 /* The peer's results, as coverage (libFuzzer reads this section). */
@@ -460,6 +462,10 @@ static int fz_misc(struct fz_side *x, const struct fz_op *o)
 	case FZ_ID_NEXT:
 		fz_remember(x, o->aux, shoal_id_next(x->s));
 		return 0;
+	case FZ_DIE: /* the peer dies here, as if killed; a no-op for us */
+		if (x != &fz.me)
+			_exit(0);
+		return 0;
 	default:
 		rc = shoal_store_reap(x->s);
 		return rc > 0 ? 0 : rc;
@@ -471,7 +477,7 @@ static int fz_run_op(struct fz_side *x, const struct fz_op *op);
 static const char *const fz_opname[FZ_NOPS] = {
 	"create", "seal", "abort", "put_with_id", "put", "get", "get_many",
 	"release", "hold", "drop", "delete", "contains", "wait", "list", "evict",
-	"error_message", "id_next", "reap",
+	"error_message", "id_next", "reap", "die",
 };
 
 /* FZ_TRACE=1: every op and its result on stderr (to read a finding). */
@@ -653,8 +659,9 @@ static void fz_send(const struct fz_msg *m, int fd)
 }
 
 /* The peer's answer, within FZ_PEER_MS; a peer that takes longer is
- * stopped with SIGSEGV (ASan prints its stack) and is a finding. */
-static void fz_answer(struct fz_reply *r)
+ * stopped with SIGSEGV (ASan prints its stack) and is a finding, and so
+ * is one that dies, unless it was told to (`dies`): then false. */
+static bool fz_answer(struct fz_reply *r, bool dies)
 {
 	struct pollfd p = {.fd = fz.sock, .events = POLLIN};
 	int n;
@@ -671,8 +678,11 @@ static void fz_answer(struct fz_reply *r)
 	if (recv(fz.sock, r, sizeof *r, 0) != (ssize_t)sizeof *r) {
 		waitpid(fz.peer, NULL, 0);
 		fz.peer = 0;
-		fz_finding(&fz.me, "the peer died");
+		if (!dies)
+			fz_finding(&fz.me, "the peer died");
+		return false;
 	}
+	return true;
 }
 
 static void fz_note(const struct fz_reply *r, const struct fz_msg *m)
@@ -692,7 +702,7 @@ static void fz_ask(uint32_t kind, int fd)
 	struct fz_reply r;
 
 	fz_send(&m, fd);
-	fz_answer(&r);
+	fz_answer(&r, false);
 	if (r.rc)
 		fz_finding(&fz.me, "the peer could not attach: %s", shoal_strerror(r.rc));
 }
@@ -705,15 +715,16 @@ static void fz_exit(void)
 	}
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* A peer, and the socket to it.  Forked at start, and again after a peer
+ * died as told (FZ_DIE): it inherits this process's store handle then,
+ * and never uses it (it attaches on its own when told). */
+static void fz_spawn(void)
 {
 	int sv[2];
 	pid_t me = getpid();
 
-	(void)argc;
-	(void)argv;
+	if (fz.sock > 0)
+		close(fz.sock);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		abort();
 	fz.peer = fork();
@@ -725,6 +736,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	close(sv[1]);
 	fz.sock = sv[0];
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_spawn();
 	fz.me.who = "fuzz";
 	atexit(fz_exit);
 	return 0;
@@ -733,25 +753,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* ------------------------------------------------------------------ */
 /* One input.                                                          */
 
-/* One batch: the peer's ops of it sent, ours run, the peer's answer. */
+/* One batch: the peer's ops of it sent, ours run, the peer's answer.  A
+ * peer told to die is replaced, and the new one attaches (reaping the
+ * dead one's slot). */
 static void fz_batch(const uint8_t *ops, size_t n)
 {
 	struct fz_msg m = {.kind = FZ_OPS};
 	struct fz_reply r;
+	bool dies = false;
 
 	memcpy(m.pool, fz.me.pool, sizeof m.pool);
 	for (size_t i = 0; i < n; i++)
-		if (ops[4 * i] & 0x20)
+		if (ops[4 * i] & 0x20) {
 			memcpy(m.ops[m.nops++], ops + 4 * i, 4);
+			dies |= (ops[4 * i] & 0x1f) % FZ_NOPS == FZ_DIE;
+		}
 	if (m.nops)
 		fz_send(&m, -1);
 	for (size_t i = 0; i < n; i++)
 		if (!(ops[4 * i] & 0x20))
 			fz_run(&fz.me, ops + 4 * i);
-	if (m.nops) {
-		fz_answer(&r);
+	if (!m.nops)
+		return;
+	if (fz_answer(&r, dies)) {
 		fz_note(&r, &m);
+		return;
 	}
+	fz_spawn();
+	fz_ask(FZ_BEGIN, shoal_store_fd(fz.s));
 }
 
 static void fz_ops(const uint8_t *ops, size_t n, bool concurrent)
@@ -812,7 +841,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	if (n < 1)
 		return 0;
 	nops = (n - 1) / 4 < FZ_MAXOPS ? (n - 1) / 4 : FZ_MAXOPS;
-	s = fz_store();
+	s = fz.s = fz_store();
 	fz_side_reset(&fz.me, s);
 	fz_ask(FZ_BEGIN, shoal_store_fd(s));
 	fz_ops(in + 1, nops, in[0] & 1);
@@ -822,5 +851,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	fz_ask(FZ_CLOSE, -1);
 	fz_baseline(s, 1);
 	shoal_store_close(s);
+	fz.s = NULL;
 	return 0;
 }
