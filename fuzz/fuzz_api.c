@@ -18,7 +18,8 @@
  *         abort, put_with_id, put, get, get_many, release, hold, drop,
  *         delete, contains, wait, list + stats, evict, error_message,
  *         id_next, reap, die (the peer exits there, as if killed, and a
- *         new peer is forked and attaches: it reaps the dead one's slot)
+ *         new peer is forked and attaches: it reaps the dead one's slot;
+ *         once an input, a fork costs milliseconds)
  *   id    one of 8 IDs: 5 fixed, shared by both processes (so their
  *         operations collide), 3 taken from put / id_next (this process's
  *         are sent along to the peer with every batch)
@@ -123,6 +124,7 @@ static struct {
 	pid_t peer;
 	struct fz_side me;
 	struct shoal_store *s; /* this input's */
+	bool died;             /* a peer died in this input already */
 } fz;
 
 /* The peer's results, as coverage (libFuzzer reads this section). */
@@ -763,11 +765,14 @@ static void fz_batch(const uint8_t *ops, size_t n)
 	bool dies = false;
 
 	memcpy(m.pool, fz.me.pool, sizeof m.pool);
-	for (size_t i = 0; i < n; i++)
-		if (ops[4 * i] & 0x20) {
-			memcpy(m.ops[m.nops++], ops + 4 * i, 4);
-			dies |= (ops[4 * i] & 0x1f) % FZ_NOPS == FZ_DIE;
-		}
+	for (size_t i = 0; i < n; i++) {
+		bool die = (ops[4 * i] & 0x1f) % FZ_NOPS == FZ_DIE;
+
+		if (!(ops[4 * i] & 0x20) || (die && (dies || fz.died)))
+			continue; /* a fork costs milliseconds: one death an input */
+		memcpy(m.ops[m.nops++], ops + 4 * i, 4);
+		dies |= die;
+	}
 	if (m.nops)
 		fz_send(&m, -1);
 	for (size_t i = 0; i < n; i++)
@@ -779,6 +784,7 @@ static void fz_batch(const uint8_t *ops, size_t n)
 		fz_note(&r, &m);
 		return;
 	}
+	fz.died = true;
 	fz_spawn();
 	fz_ask(FZ_BEGIN, shoal_store_fd(fz.s));
 }
@@ -842,6 +848,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		return 0;
 	nops = (n - 1) / 4 < FZ_MAXOPS ? (n - 1) / 4 : FZ_MAXOPS;
 	s = fz.s = fz_store();
+	fz.died = false;
 	fz_side_reset(&fz.me, s);
 	fz_ask(FZ_BEGIN, shoal_store_fd(s));
 	fz_ops(in + 1, nops, in[0] & 1);
