@@ -18,8 +18,12 @@
  *         abort, put_with_id, put, get, get_many, release, hold, drop,
  *         delete, contains, wait, list + stats, evict, error_message,
  *         id_next, reap, die (the peer exits there, as if killed, and a
- *         new peer is forked and attaches: it reaps the dead one's slot;
- *         once an input, a fork costs milliseconds)
+ *         new peer is forked and attaches: it reaps the dead one's slot),
+ *         arm (the peer dies, SIGKILL, at the aux-th store crash point of
+ *         store/crash.h on its (size % 8 + 1)-th pass, in the middle of an
+ *         operation, if it gets there: the harness links a library built
+ *         with the crash points); one death an input, a fork costs
+ *         milliseconds
  *   id    one of 8 IDs: 5 fixed, shared by both processes (so their
  *         operations collide), 3 taken from put / id_next (this process's
  *         are sent along to the peer with every batch)
@@ -66,6 +70,8 @@
 
 #include <shoal/shoal.h>
 
+#include "../store/internal.h"
+
 #define FZ_CAP (1u << 20)
 #define FZ_POOL 8u
 #define FZ_FIXED 5u
@@ -76,10 +82,15 @@
 enum {
 	FZ_CREATE, FZ_SEAL, FZ_ABORT, FZ_PUT_ID, FZ_PUT, FZ_GET, FZ_GET_MANY,
 	FZ_RELEASE, FZ_HOLD, FZ_DROP, FZ_DELETE, FZ_CONTAINS, FZ_WAIT,
-	FZ_LIST, FZ_EVICT, FZ_ERRMSG, FZ_ID_NEXT, FZ_REAP, FZ_DIE, FZ_NOPS
+	FZ_LIST, FZ_EVICT, FZ_ERRMSG, FZ_ID_NEXT, FZ_REAP, FZ_DIE, FZ_ARM, FZ_NOPS
 };
 
 enum { FZ_BEGIN = 1, FZ_OPS, FZ_END, FZ_CLOSE };
+
+/* The store's crash points (store/crash.h): the first of its list. */
+#define FZ_ONE(name, scenario, what) +1
+enum { FZ_STORE_POINTS = 0 SHOAL__CRASH_POINTS(FZ_ONE) };
+#undef FZ_ONE
 
 struct fz_msg {
 	uint32_t kind;
@@ -125,6 +136,7 @@ static struct {
 	struct fz_side me;
 	struct shoal_store *s; /* this input's */
 	bool died;             /* a peer died in this input already */
+	bool armed;            /* the peer may die at a crash point */
 } fz;
 
 /* The peer's results, as coverage (libFuzzer reads this section). */
@@ -468,6 +480,11 @@ static int fz_misc(struct fz_side *x, const struct fz_op *o)
 		if (x != &fz.me)
 			_exit(0);
 		return 0;
+	case FZ_ARM: /* the peer dies at a crash point; a no-op for us */
+		if (x != &fz.me)
+			shoal__crash_arm(&x->s->crash, o->aux % FZ_STORE_POINTS,
+					 o->size_byte % 8 + 1);
+		return 0;
 	default:
 		rc = shoal_store_reap(x->s);
 		return rc > 0 ? 0 : rc;
@@ -479,7 +496,7 @@ static int fz_run_op(struct fz_side *x, const struct fz_op *op);
 static const char *const fz_opname[FZ_NOPS] = {
 	"create", "seal", "abort", "put_with_id", "put", "get", "get_many",
 	"release", "hold", "drop", "delete", "contains", "wait", "list", "evict",
-	"error_message", "id_next", "reap", "die",
+	"error_message", "id_next", "reap", "die", "arm",
 };
 
 /* FZ_TRACE=1: every op and its result on stderr (to read a finding). */
@@ -698,13 +715,32 @@ static void fz_note(const struct fz_reply *r, const struct fz_msg *m)
 	}
 }
 
+static void fz_ask(uint32_t kind, int fd);
+static void fz_spawn(void);
+
+/* The peer died as it was told (FZ_DIE, or at its armed crash point):
+ * a new one, attached to this input's store (its attach reaps the dead
+ * one). */
+static void fz_replace(void)
+{
+	fz.died = true;
+	fz.armed = false;
+	fz_spawn();
+	fz_ask(FZ_BEGIN, shoal_store_fd(fz.s));
+}
+
 static void fz_ask(uint32_t kind, int fd)
 {
 	struct fz_msg m = {.kind = kind};
 	struct fz_reply r;
 
 	fz_send(&m, fd);
-	fz_answer(&r, false);
+	if (!fz_answer(&r, fz.armed)) { /* died at its crash point */
+		fz_replace();
+		if (kind != FZ_BEGIN)
+			fz_ask(kind, fd);
+		return;
+	}
 	if (r.rc)
 		fz_finding(&fz.me, "the peer could not attach: %s", shoal_strerror(r.rc));
 }
@@ -762,16 +798,16 @@ static void fz_batch(const uint8_t *ops, size_t n)
 {
 	struct fz_msg m = {.kind = FZ_OPS};
 	struct fz_reply r;
-	bool dies = false;
 
 	memcpy(m.pool, fz.me.pool, sizeof m.pool);
 	for (size_t i = 0; i < n; i++) {
-		bool die = (ops[4 * i] & 0x1f) % FZ_NOPS == FZ_DIE;
+		unsigned k = (ops[4 * i] & 0x1f) % FZ_NOPS;
+		bool die = k == FZ_DIE || k == FZ_ARM;
 
-		if (!(ops[4 * i] & 0x20) || (die && (dies || fz.died)))
+		if (!(ops[4 * i] & 0x20) || (die && (fz.armed || fz.died)))
 			continue; /* a fork costs milliseconds: one death an input */
 		memcpy(m.ops[m.nops++], ops + 4 * i, 4);
-		dies |= die;
+		fz.armed |= die;
 	}
 	if (m.nops)
 		fz_send(&m, -1);
@@ -780,13 +816,10 @@ static void fz_batch(const uint8_t *ops, size_t n)
 			fz_run(&fz.me, ops + 4 * i);
 	if (!m.nops)
 		return;
-	if (fz_answer(&r, dies)) {
+	if (fz_answer(&r, fz.armed))
 		fz_note(&r, &m);
-		return;
-	}
-	fz.died = true;
-	fz_spawn();
-	fz_ask(FZ_BEGIN, shoal_store_fd(fz.s));
+	else
+		fz_replace();
 }
 
 static void fz_ops(const uint8_t *ops, size_t n, bool concurrent)
@@ -848,7 +881,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		return 0;
 	nops = (n - 1) / 4 < FZ_MAXOPS ? (n - 1) / 4 : FZ_MAXOPS;
 	s = fz.s = fz_store();
-	fz.died = false;
+	fz.died = fz.armed = false;
 	fz_side_reset(&fz.me, s);
 	fz_ask(FZ_BEGIN, shoal_store_fd(s));
 	fz_ops(in + 1, nops, in[0] & 1);
