@@ -129,6 +129,7 @@ static struct {
 	struct fz_region r[FZ_NREG];
 	bool skip[FZ_NREG];
 	shoal_id ids[FZ_NIDS];
+	struct shoal_actor box;
 	uint64_t consts[48];
 	uint32_t nconsts;
 	int janitor_fd;              /* its read end sees EOF when we are gone */
@@ -340,18 +341,28 @@ static void fz_tasks(void)
 	fz.ids[FZ_QUEUED] = fz_submit("add", &a);
 }
 
-/* The actor: a call done, one blocked, two queued behind it, a send. */
+/* The actor, and a call done: it has attached (its process slot is the
+ * next after the first worker's, before the extra worker's: the slots
+ * are the same in every run). */
 static void fz_actor(void)
 {
 	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
-	struct shoal_actor box;
 	struct shoal_args a;
 
 	ao.name = "box";
-	fz_ok("actor", shoal_actor_create(fz.rt, "Box", NULL, &ao, &box));
+	fz_ok("actor", shoal_actor_create(fz.rt, "Box", NULL, &ao, &fz.box));
 	shoal_args_init(&a);
-	fz.ids[FZ_CALL] = fz_call(box, "get", &a);
+	fz.ids[FZ_CALL] = fz_call(fz.box, "get", &a);
 	fz_settle(fz.ids[FZ_CALL]);
+}
+
+/* Then one call blocked, two queued behind it, a send. */
+static void fz_actor_busy(void)
+{
+	struct shoal_actor box = fz.box;
+	struct shoal_args a;
+
+	shoal_args_init(&a);
 	shoal_args_bytes(&a, &fz.ids[FZ_NEVER], sizeof(shoal_id));
 	fz.ids[FZ_CALLB] = fz_call(box, "block", &a);
 	shoal_args_init(&a);
@@ -395,6 +406,18 @@ static void fz_snapshot(void)
 	fz.pristine = malloc(fz.size);
 	if (!fz.pristine || pread(fd, fz.pristine, fz.size, 0) != (ssize_t)fz.size)
 		fz_die("snapshot", -EIO);
+}
+
+/* FZ_DUMP=path: the pristine image is written there (to craft seeds). */
+static void fz_dump(void)
+{
+	const char *path = getenv("FZ_DUMP");
+	FILE *f = path ? fopen(path, "we") : NULL;
+
+	if (f) {
+		fwrite(fz.pristine, 1, fz.size, f);
+		fclose(f);
+	}
 }
 
 static void fz_copy(void)
@@ -565,10 +588,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_registry();
 	fz_start();
 	fz_objects();
-	fz_tasks();
 	fz_actor();
+	fz_tasks();
+	fz_actor_busy();
 	fz_quiesce();
 	fz_snapshot();
+	fz_dump();
 	fz_copy();
 	fz_regions();
 	fz_consts();
