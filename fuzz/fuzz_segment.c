@@ -730,6 +730,13 @@ static void fz_restore(uint64_t off, uint64_t len)
  * value names a slot), and a run would spend most of its time in those
  * waits; so those exact values are put back after the patches.  A lock
  * word naming a dead slot, or no slot, or a slot being reaped, is kept.
+ *
+ * The same for a runtime that looks over (the runtime header's ended,
+ * sweep or fs_gone words, or its fork server's robust mutex, scribbled):
+ * every submit, call and get of the attached handle then sweeps, and a
+ * sweep waits up to a second (end.c, SHOAL__SWEEP_WAIT_MS) for the
+ * world's workers, actor and fork server, which live on.  FZ_KEEP_ENDED=1
+ * keeps those scribbles, to explore the sweep at a second an input.
  */
 static bool fz_slot_waits(const uint8_t *img, uint32_t slot)
 {
@@ -749,12 +756,26 @@ static bool fz_slot_waits(const uint8_t *img, uint32_t slot)
 	return now && (!p->start_time || p->start_time == now);
 }
 
+static void fz_unend(void)
+{
+	static int keep = -1;
+	uint64_t x = fz.r[FZ_R_RTHDR].off;
+
+	if (keep < 0)
+		keep = getenv("FZ_KEEP_ENDED") != NULL;
+	if (keep)
+		return;
+	fz_restore(x + offsetof(struct shoal__rt_hdr, ended), 12); /* + sweep, fs_gone */
+	fz_restore(x + offsetof(struct shoal__rt_hdr, fs_alive), sizeof(pthread_mutex_t));
+}
+
 static void fz_unwait(void)
 {
 	const struct shoal__seg_hdr *h = (const void *)fz.pristine;
 	const struct fz_region *r = &fz.r[FZ_R_STRIPES];
 	struct shoal__seg_hdr *m = (struct shoal__seg_hdr *)fz.map;
 
+	fz_unend();
 	if (!atomic_load(&m->ready))
 		atomic_store(&m->ready, 1);
 	for (uint64_t o = 0; o + 4 <= r->size; o += 4) {
@@ -1146,5 +1167,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	memcpy(fz.map, fz.pristine, fz.size);
 	fz_patches(in, n, 0);
 	fz_script(in, n);
-	return fz_ms() - t0 > FZ_SLOW_MS ? -1 : 0;
+	if (fz_ms() - t0 <= FZ_SLOW_MS)
+		return 0;
+	if (getenv("FZ_SLOW_LOG")) { /* which inputs wait, to see why */
+		fprintf(stderr, "fuzz_segment: slow (%lld ms):", (long long)(fz_ms() - t0));
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "%s%02x", i ? "" : " ", in[i]);
+		fputc('\n', stderr);
+	}
+	return -1;
 }
