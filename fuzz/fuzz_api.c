@@ -5,8 +5,9 @@
  * what each process holds.
  *
  * Processes: this one, and a peer forked at start (LLVMFuzzerInitialize),
- * before any store exists, and again after an op told it to die; it dies
- * with this one (PR_SET_PDEATHSIG, and killed at exit).  They talk over a SOCK_SEQPACKET socket pair.
+ * before any store exists, and again after it died as an op told it to;
+ * it dies with this one (PR_SET_PDEATHSIG, and killed at exit).  They
+ * talk over a SOCK_SEQPACKET socket pair.
  *
  * Each input gets a fresh store (a private memfd: 1 MiB, 8 objects, so
  * that a full store and a full object table are a few operations away);
@@ -48,8 +49,10 @@
  *    have (each must succeed), then everything unheld is evicted, and the
  *    store must be back to its baseline: no live object, no bytes used,
  *    nothing listed, two processes, then one once the peer closed.
- * A peer that dies, or takes longer than FZ_PEER_MS to answer (it is then
- * sent SIGSEGV, so that ASan prints where it was), is a finding too.
+ * A peer that dies unasked, or takes longer than FZ_PEER_MS to answer (it
+ * is then sent SIGSEGV, so that ASan prints where it was), is a finding
+ * too.  A death it was told of (die, arm) must leave the store as whole:
+ * the same end checks run after its replacement reaped it.
  *
  * The peer's results steer the fuzzer through libFuzzer's extra counters
  * (its code coverage is its own process's, unseen): a counter per op and

@@ -132,7 +132,7 @@ static struct {
 	struct shoal_actor box;
 	uint64_t consts[48];
 	uint32_t nconsts;
-	int janitor_fd;              /* its read end sees EOF when we are gone */
+	int janitor_fd;              /* a pipe's write end: the janitor reads EOF once we are gone */
 	pid_t janitor;
 } fz;
 
