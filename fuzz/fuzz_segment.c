@@ -57,8 +57,7 @@
  * by default, clearly not part of what CI runs: FZ_MASK=ledger,repair,
  * heaplock,geometry puts back the words of those classes after the
  * patches (fz_masks below), FZ_SKIP=region,... drops every patch to the
- * regions named (FZ_R_* names), and fuzz/known.supp suppresses a UBSan
- * report not fixed yet.
+ * regions named (FZ_R_* names).
  *
  * Processes: the world's runtime dies with this process (its fork server
  * watches the driver: workers and actor go with it); a janitor process,

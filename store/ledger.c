@@ -114,7 +114,10 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 
 	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release); /* R5 */
-	for (uint32_t j = (hole + 1) & mask;; j = (j + 1) & mask) {
+	/* Once round the table at most: kept half full, it always has an
+	 * empty slot, but a table someone scribbled full has none. */
+	for (uint32_t n = 0, j = (hole + 1) & mask; n < mask;
+	     n++, j = (j + 1) & mask) {
 		uint64_t r = shoal__rec_load(l, j);
 
 		if (r == 0)

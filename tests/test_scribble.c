@@ -470,3 +470,39 @@ Test(scribble, ring_configuration_written_after_start_crashes_and_hangs_nobody)
 	}
 	rt_world_stop(&w);
 }
+
+/* ------------------------------------------------------------------ */
+/* A process's own ledger                                              */
+
+/*
+ * A neighbour fills every empty slot of this process's ledger (the table
+ * of its holds and pins) with records: the table, kept half full by its
+ * owner, has no empty slot left, and a drop's deletion, which shifts
+ * records back until it meets one, went round it for ever (found by
+ * fuzz_segment).  It stops after one round now: the drop returns, the
+ * process goes on.  The child plays this process (its handle inherited,
+ * the same slot, the parent idle meanwhile), so that a hang fails at the
+ * child's deadline, not at the suite's timeout.
+ */
+Test(scribble, a_ledger_scribbled_full_holds_no_drop)
+{
+	struct shoal_store *s = tu_store(4 * MiB);
+	shoal_id id = tu_id(0x1e, 1);
+	pid_t pid;
+
+	tu_assert_rc(tu_put(s, id, 100, 1, 0), 0);
+	pid = tu_fork();
+	if (pid == 0) {
+		uint32_t fake = 0;
+
+		for (uint32_t p = 0; p <= s->ledger_mask; p++)
+			if (!atomic_load(&s->ledger[p]))
+				atomic_store(&s->ledger[p],
+					     SHOAL__LEDGER_REC(s->geo.dir_slots + 1 + fake++, 0, 1));
+		shoal_drop(s, id);
+		shoal_store_stats(s, &(struct shoal_store_stats){0});
+		_exit(0);
+	}
+	tu_assert_rc(tu_wait_exit(pid), 0);
+	shoal_store_close(s);
+}
