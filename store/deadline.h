@@ -13,9 +13,12 @@
  * scribbled the word and lives on) would hold every other process for
  * ever.  So each such wait has a bound (struct shoal__later): the
  * caller's timeout where the public call has one, at least
- * SHOAL__LOCK_MIN_MS (shoal__lock_by), and SHOAL__LOCK_MIN_MS where it has
- * none.  Past it the call gives up with -ETIMEDOUT (after withdrawing
- * whatever it had started, each call's comment says how).
+ * SHOAL__LOCK_MIN_MS (shoal__lock_by), SHOAL__LOCK_FOREVER_MS where the
+ * caller said "for ever" (timeout < 0: that promise is about the event it
+ * waits for, room or a seal, not about a word a neighbour may hold for as
+ * long as it lives), and SHOAL__LOCK_MIN_MS where it has none.  Past it
+ * the call gives up with -ETIMEDOUT (after withdrawing whatever it had
+ * started, each call's comment says how).
  */
 #ifndef SHOAL_STORE_DEADLINE_H
 #define SHOAL_STORE_DEADLINE_H
@@ -29,6 +32,11 @@
  * 10 ms failed two_processes_churning_the_cache_never_fail under ASan).
  * Every such wait, a try's (timeout 0) too, waits this long at least. */
 #define SHOAL__LOCK_MIN_MS 1000
+/* The bound of those waits in a call that waits for ever (timeout < 0),
+ * a worker writing a task's result among them: far past any live
+ * holder's few writes, short enough that a neighbour holding the word
+ * does not take the process with it. */
+#define SHOAL__LOCK_FOREVER_MS 10000
 
 struct shoal__deadline {
 	int64_t ns; /* CLOCK_MONOTONIC; INT64_MAX = never, 0 = poll */
@@ -52,11 +60,12 @@ static inline struct shoal__later shoal__later_in(int timeout_ms)
 struct shoal__deadline shoal__later_get(struct shoal__later *l);
 
 /* The bound of the waits for words other processes hold, in a call whose
- * caller gave timeout_ms (< 0: never ends): at least SHOAL__LOCK_MIN_MS.
- * A call that has no timeout passes 0: SHOAL__LOCK_MIN_MS. */
+ * caller gave timeout_ms: at least SHOAL__LOCK_MIN_MS; for a caller that
+ * waits for ever (< 0), SHOAL__LOCK_FOREVER_MS.  A call that has no
+ * timeout passes 0: SHOAL__LOCK_MIN_MS. */
 static inline struct shoal__later shoal__lock_by(int timeout_ms)
 {
-	return shoal__later_in(timeout_ms < 0 ? -1
+	return shoal__later_in(timeout_ms < 0 ? SHOAL__LOCK_FOREVER_MS
 			       : timeout_ms < SHOAL__LOCK_MIN_MS ? SHOAL__LOCK_MIN_MS
 								 : timeout_ms);
 }

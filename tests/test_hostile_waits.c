@@ -349,6 +349,35 @@ Test(hostile_waits, a_scribbled_repair_times_out_a_get)
 }
 
 /*
+ * A call that waits for ever (timeout < 0, as a worker writing a task's
+ * result does) waits for room or a seal for ever, but for a word a
+ * neighbour holds only SHOAL__LOCK_FOREVER_MS: then -ETIMEDOUT, nothing
+ * pinned.  Before, it waited for as long as the neighbour lived.
+ */
+Test(hostile_waits, a_scribbled_repair_holds_a_wait_for_ever_get_ten_seconds)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = hw_put(s, 3000, 1);
+	uint32_t idx = hw_idx(s, x);
+	struct shoal_view v;
+	struct hw_nb n;
+	int64_t t0;
+
+	hw_nb_start(&n, s);
+	hw_nb_do(&n, HW_REPAIR, idx);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get(s, x, -1, &v), -ETIMEDOUT, "timeout -1");
+	hw_assert_took(t0, SHOAL__LOCK_FOREVER_MS, "a get (timeout -1)");
+	cr_assert_null(v.data);
+	cr_assert_eq(tu_info(s, x).pins, 0, "a pin was left behind");
+	hw_nb_do(&n, HW_UNREPAIR, idx);
+	tu_assert_rc(tu_get_check(s, x, 3000, 1, 0), 0);
+	hw_nb_exit(&n);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	shoal_store_close(s);
+}
+
+/*
  * Calls with no timeout (release, hold, drop, delete): a second, then
  * -ETIMEDOUT with nothing changed (the view still pinned, the hold still
  * there, the object not deleted); each works once the REPAIR is gone.

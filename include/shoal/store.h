@@ -44,8 +44,10 @@
  * alive and never lets go (stopped, or a same-user neighbour that wrote
  * the word) would hold everyone for ever, so these waits are bounded: a
  * call with a timeout waits its timeout, at least a second (a poll too:
- * a holder off its CPU on a loaded machine holds a word that long); a
- * call without one waits a second.  Past that the call returns
+ * a holder off its CPU on a loaded machine holds a word that long); one
+ * that waits for ever (timeout < 0) waits for ever for what it asked (a
+ * seal, room) but ten seconds for such a word; a call without a timeout
+ * waits a second.  Past that the call returns
  * -ETIMEDOUT having changed nothing (each call says what it leaves), and
  * works again once the word is let go.
  *
