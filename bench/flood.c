@@ -119,38 +119,33 @@ static socklen_t f_find(pid_t fs, struct sockaddr_un *a)
 	return len;
 }
 
-static bool f_read_all(int fd, void *buf, size_t n)
+/* All n bytes through fd, read (buf) or written (out), across EINTR and
+ * short transfers; false at an error or an end. */
+static bool f_io_all(int fd, void *buf, const void *out, size_t n)
 {
-	char *p = buf;
+	size_t done = 0;
 
-	while (n) {
-		ssize_t r = read(fd, p, n);
+	while (done < n) {
+		ssize_t r = buf ? read(fd, (char *)buf + done, n - done)
+				: write(fd, (const char *)out + done, n - done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return false;
-		p += r;
-		n -= (size_t)r;
+		done += (size_t)r;
 	}
 	return true;
 }
 
+static bool f_read_all(int fd, void *buf, size_t n)
+{
+	return f_io_all(fd, buf, NULL, n);
+}
+
 static bool f_write_all(int fd, const void *buf, size_t n)
 {
-	const char *p = buf;
-
-	while (n) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
+	return f_io_all(fd, NULL, buf, n);
 }
 
 /* True once the bench wrote its stop byte (or went away). */
