@@ -29,6 +29,22 @@ static inline int rt_task_add(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &sum, sizeof sum);
 }
 
+/* The Box actor: no state; get() returns the int64 7. */
+static inline int rt_box_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
+static inline int rt_box_get(struct shoal_task *t, void *self)
+{
+	int64_t v = 7;
+
+	(void)self;
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
 /* For a task whose argument 0 is a gate's ID: waits (up to 20 s) until
  * the gate is sealed.  0, or the task failed with the get's error. */
 static inline int rt_task_wait_gate(struct shoal_task *t)

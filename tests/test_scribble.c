@@ -273,21 +273,6 @@ struct rt_world {
 	int add, get;
 };
 
-static int sc_box_init(struct shoal_task *ctx, void **self)
-{
-	(void)ctx;
-	*self = NULL;
-	return 0;
-}
-
-static int sc_box_get(struct shoal_task *t, void *self)
-{
-	int64_t v = 7;
-
-	(void)self;
-	return shoal_task_return(t, 0, &v, sizeof v);
-}
-
 static void rt_world_start(struct rt_world *w)
 {
 	struct shoal_runtime_options o;
@@ -296,8 +281,8 @@ static void rt_world_start(struct rt_world *w)
 	memset(w, 0, sizeof *w);
 	tu_assert_rc(shoal_registry_open(&w->reg), 0);
 	tu_assert_rc(shoal_register_task(w->reg, "add", rt_task_add, NULL), 0);
-	tu_assert_rc(shoal_register_actor(w->reg, "Box", sc_box_init, NULL), 0);
-	tu_assert_rc(shoal_register_method(w->reg, "Box", "get", sc_box_get), 0);
+	tu_assert_rc(shoal_register_actor(w->reg, "Box", rt_box_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(w->reg, "Box", "get", rt_box_get), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = 1;
 	o.max_actors = 4;
