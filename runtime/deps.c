@@ -6,8 +6,9 @@
  * not go to the run queue (no worker ever blocks waiting for an argument).
  * Its record turns WAITING, and for each unsealed argument i a node is
  * pushed onto that object's closable waiter stack (store/waiters.c): the
- * node is the record's dep_next[i] link, its reference a tagged word
- * (SHOAL__DEP_REF) that cannot be mistaken for a thread's waiter record.
+ * node is the record's dep_next[i] link, its reference a word of the
+ * waiter kind SHOAL__WKIND_TASK (store/ext.h), whose handlers below every
+ * process that links the runtime registers when the library loads.
  *
  * The record's deps word says what it still waits for: one bit per ref
  * argument not yet settled, the submitter's guard bit (up while it is still
@@ -19,10 +20,11 @@
  * R3 of rtlayout.h) and pushes its item into the run queue.
  *
  * Who resolves: whoever seals or aborts the object closes its stack and,
- * for each task node, calls shoal__dep_resolve() (after checking that the
- * record's argument i is that object); a push that finds the stack closed
- * resolves at once.  Any process that maps the segment can do this, a
- * store-only program included.
+ * for each task node, calls the kind's resolve handler (which checks that
+ * the record's argument i is that object); a push that finds the stack
+ * closed resolves at once.  Any process that links the runtime can do
+ * this, a program that uses only its store API included; one that links
+ * the store alone leaves the nodes to the sweep below.
  *
  * Crash safety.  A process killed after a seal and before its drain, or in
  * the middle of a drain, leaves nodes nobody will resolve; a submitter
@@ -42,13 +44,13 @@
 #include "internal.h"
 #include "queue.h"
 
-#define SHOAL__DEP_BIT (1u << 31)
-#define SHOAL__DEP_REF(idx, arg) (SHOAL__DEP_BIT | ((idx) << 4) | (arg))
-
-bool shoal__dep_is_ref(uint32_t ref)
-{
-	return (ref & SHOAL__DEP_BIT) && ref != UINT32_MAX;
-}
+/* A task node's reference: record idx (< SHOAL__RT_MAX_TASKS, 20 bits),
+ * argument arg (4 bits), in the payload of kind SHOAL__WKIND_TASK. */
+#define SHOAL__DEP_REF(idx, arg) SHOAL__WREF(SHOAL__WKIND_TASK, ((idx) << 4) | (arg))
+#define SHOAL__DEP_IDX(ref) (SHOAL__WREF_PAYLOAD(ref) >> 4)
+#define SHOAL__DEP_ARG(ref) (SHOAL__WREF_PAYLOAD(ref) & 0xfu)
+static_assert(((uint64_t)SHOAL__RT_MAX_TASKS << 4) <= SHOAL__WREF_PAYLOAD_MASK + 1ull,
+	      "a task node's reference fits the payload of a waiter reference");
 
 /* The deps word (see above): bits 0..15 arguments, 16 the guard, the
  * generation's low 15 bits above. */
@@ -126,9 +128,9 @@ static const struct shoal__rt_view *shoal__dep_region(struct shoal_store *s,
 	return region && shoal__rt_view_open(tmp, region, size) == 0 ? tmp : NULL;
 }
 
-/* store/waiters.c's bound on the task nodes of one stack: every argument
- * of every record (SHOAL__DEP_REF has 4 bits for the argument). */
-uint64_t shoal__dep_max_refs(struct shoal_store *s)
+/* The kind's bound on the task nodes of one stack: every argument of
+ * every record (SHOAL__DEP_REF has 4 bits for the argument). */
+static uint64_t shoal__dep_max_nodes(struct shoal_store *s)
 {
 	struct shoal__rt_view tmp;
 	const struct shoal__rt_view *v = shoal__dep_region(s, &tmp);
@@ -139,11 +141,12 @@ uint64_t shoal__dep_max_refs(struct shoal_store *s)
 /* store/waiters.c, draining the closed stack of object `id`: resolves
  * one task node (if its record still waits for that object as argument
  * arg) and returns the next reference of the stack (0 ends it). */
-uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id)
+static uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref,
+				   shoal_id id)
 {
 	struct shoal__rt_view tmp;
 	const struct shoal__rt_view *v = shoal__dep_region(s, &tmp);
-	uint32_t idx = (ref & ~SHOAL__DEP_BIT) >> 4, arg = ref & 0xfu, next;
+	uint32_t idx = SHOAL__DEP_IDX(ref), arg = SHOAL__DEP_ARG(ref), next;
 	struct shoal__task_rec *t;
 	shoal_id want;
 	uint64_t st;
@@ -195,15 +198,33 @@ void shoal__deps_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 }
 
 /* The reference after task node ref in a waiter stack, without
- * resolving anything (nested.c reads stacks); 0 for a bad node. */
-uint32_t shoal__dep_peek_next(const struct shoal__rt_view *v, uint32_t ref)
+ * resolving anything (walks); 0 for a bad node. */
+static uint32_t shoal__dep_peek_next(struct shoal_store *s, uint32_t ref)
 {
-	uint32_t idx = (ref & ~SHOAL__DEP_BIT) >> 4, arg = ref & 0xfu;
+	struct shoal__rt_view tmp;
+	const struct shoal__rt_view *v = shoal__dep_region(s, &tmp);
+	uint32_t idx = SHOAL__DEP_IDX(ref), arg = SHOAL__DEP_ARG(ref);
 
-	if (idx >= v->max_tasks)
+	if (!v || idx >= v->max_tasks)
 		return 0;
 	return atomic_load_explicit(&v->tasks[idx].dep_next[arg],
 				    memory_order_acquire);
+}
+
+static const struct shoal__waiter_ops shoal__dep_ops = {
+	.name = "task",
+	.max_nodes = shoal__dep_max_nodes,
+	.resolve = shoal__dep_resolve,
+	.peek_next = shoal__dep_peek_next,
+};
+
+/* Task nodes are resolved by every process that links the runtime, from
+ * the moment the library is loaded: a program using only the store API of
+ * a runtime's segment included.  (A static link pulls this file in with
+ * the fork server's sweep or the submit path, i.e. with any runtime.) */
+__attribute__((constructor)) static void shoal__deps_register(void)
+{
+	(void)shoal__waiter_kind_register(SHOAL__WKIND_TASK, &shoal__dep_ops);
 }
 
 /* Parks record idx on each of its unsealed ref arguments, or queues it if
@@ -228,7 +249,7 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 	for (uint32_t i = 0; i < args->n; i++) {
 		if (args->a[i].kind != SHOAL_ARG_REF)
 			continue;
-		if (!shoal__waiters_push_dep(rt->store, args->a[i].ref,
+		if (!shoal__waiters_push_node(rt->store, args->a[i].ref,
 					     SHOAL__DEP_REF(idx, i), &t->dep_next[i]))
 			shoal__dep_clear(rt->store, &rt->v, idx, gen, 1u << i); /* settled */
 	}

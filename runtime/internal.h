@@ -249,10 +249,11 @@ shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
 struct cds_lfht;
 void shoal__names_close(struct shoal_runtime *rt);
 
-/* deps.c: tasks parked on unsealed arguments */
+/* deps.c: tasks parked on unsealed arguments, linked into waiter stacks
+ * as nodes of this waiter kind (store/ext.h) */
+#define SHOAL__WKIND_TASK 1u
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 		     const struct shoal_args *args);
-uint32_t shoal__dep_peek_next(const struct shoal__rt_view *v, uint32_t ref);
 
 /* nested.c: the fork server, when the pool cannot grow any more */
 void shoal__nested_check(struct shoal_store *s, const struct shoal__rt_view *v);

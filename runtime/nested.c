@@ -86,15 +86,9 @@ static bool shoal__nest_all_blocked(const struct shoal__nest *x)
 	return true;
 }
 
-/* The worker whose process owns store slot `slot`, or UINT32_MAX. */
-static uint32_t shoal__nest_worker_of(const struct shoal__nest *x, uint32_t slot)
+/* The worker whose process is pid, or UINT32_MAX. */
+static uint32_t shoal__nest_worker_of(const struct shoal__nest *x, int32_t pid)
 {
-	uint64_t st = atomic_load_explicit(&x->s->procs[slot].state,
-					   memory_order_acquire);
-	int32_t pid = SHOAL__PROC_PID(st);
-
-	if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE)
-		return UINT32_MAX;
 	for (uint32_t i = 0; i < x->n; i++)
 		if (atomic_load_explicit(&x->ws[i].pid, memory_order_relaxed) == pid)
 			return i;
@@ -112,41 +106,37 @@ static void shoal__nest_note(struct shoal__nest *x, uint32_t k, int32_t mark)
 /* Walks the waiter stack of id (if unsealed): which blocked workers and
  * parked tasks wait for it.  Notes each worker with `mark` unless it is
  * NONE.  Returns SHOAL__BY_* bits. */
+struct shoal__nest_visit {
+	struct shoal__nest *x;
+	int32_t mark;
+	uint32_t found;
+};
+
+/* One waiter of the walked object: a parked task, or a thread whose
+ * process is a worker. */
+static void shoal__nest_visit_one(void *ctx, uint32_t kind, int32_t pid)
+{
+	struct shoal__nest_visit *nv = ctx;
+	uint32_t k;
+
+	if (kind == SHOAL__WKIND_TASK) {
+		nv->found |= SHOAL__BY_TASK;
+		return;
+	}
+	if (kind != SHOAL__WKIND_THREAD ||
+	    (k = shoal__nest_worker_of(nv->x, pid)) == UINT32_MAX)
+		return;
+	nv->found |= SHOAL__BY_WORKER;
+	if (nv->mark != SHOAL__NEST_NONE)
+		shoal__nest_note(nv->x, k, nv->mark);
+}
+
 static uint32_t shoal__nest_walk(struct shoal__nest *x, shoal_id id, int32_t mark)
 {
-	uint32_t max = x->s->geo.max_procs * SHOAL__PROC_WAITERS +
-		       x->v->max_tasks * SHOAL__TASK_DEPS;
-	uint32_t found = 0, ref;
-	uint64_t c;
-	int idx = shoal__dir_lookup(x->s, id, &c);
+	struct shoal__nest_visit nv = {.x = x, .mark = mark};
 
-	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
-		return 0;
-	/* Acquire, here and on each next: pairs with the push CAS that
-	 * published the record's link (waiters.c, deps.c). */
-	ref = atomic_load_explicit(&x->s->dir[idx].waiters, memory_order_acquire);
-	for (uint32_t steps = 0; ref && ref != UINT32_MAX && steps < max; steps++) {
-		uint32_t i = ref - 1, slot = i / SHOAL__PROC_WAITERS, k;
-		struct shoal__waiter *w;
-
-		if (shoal__dep_is_ref(ref)) {
-			found |= SHOAL__BY_TASK;
-			ref = shoal__dep_peek_next(x->v, ref);
-			continue;
-		}
-		if (slot >= x->s->geo.max_procs)
-			break; /* another process wrote garbage: stop there */
-		w = &x->s->procs[slot].waiters[i % SHOAL__PROC_WAITERS];
-		ref = atomic_load_explicit(&w->next, memory_order_acquire);
-		if (atomic_load_explicit(&w->state, memory_order_acquire) !=
-			    SHOAL__W_WAITING ||
-		    (k = shoal__nest_worker_of(x, slot)) == UINT32_MAX)
-			continue;
-		found |= SHOAL__BY_WORKER;
-		if (mark != SHOAL__NEST_NONE)
-			shoal__nest_note(x, k, mark);
-	}
-	return found;
+	shoal__waiters_walk(x->s, id, shoal__nest_visit_one, &nv);
+	return nv.found;
 }
 
 /* Walks the returns of record t (its phase already read). */

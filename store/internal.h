@@ -15,6 +15,7 @@
 
 #include "crash.h"
 #include "deadline.h"
+#include "ext.h"
 #include "heap.h"
 #include "layout.h"
 
@@ -88,9 +89,9 @@ struct shoal_store {
 	 * any concurrent use. */
 	void (*on_drop)(void *ctx);
 	void *on_drop_ctx;
-	/* The runtime's private view of its region (runtime/internal.h,
-	 * struct shoal__rt_view), for the calls the store makes into it
-	 * (waiters.c -> deps.c); NULL: none.  Set once, before any concurrent
+	/* The private view of the region of the layer above (the runtime's
+	 * struct shoal__rt_view), for that layer's waiter handlers (ext.h);
+	 * NULL: none.  Set once, before any concurrent
 	 * use, by the runtime that owns this handle. */
 	const void *ext_view;
 	struct shoal__evict_plan {  /* eviction candidates (under lock) */
@@ -313,13 +314,6 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e);
 int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d);
 void shoal__waiters_reap(struct shoal__proc *p);
-bool shoal__waiters_push_dep(struct shoal_store *s, shoal_id id, uint32_t ref,
-			     _Atomic uint32_t *next);
-/* runtime/deps.c: task dependencies linked into waiter stacks */
-bool shoal__dep_is_ref(uint32_t ref);
-uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref, shoal_id id);
-/* How many task nodes the runtime of s can link at most (0: no runtime). */
-uint64_t shoal__dep_max_refs(struct shoal_store *s);
 
 /* wait.c: futex waits with the register / re-check / sleep protocol
  * (deadlines and wait bounds: deadline.h) */

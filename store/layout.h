@@ -36,7 +36,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 2u
+#define SHOAL__LAYOUT_VERSION 3u /* 3: waiter references carry a kind (ext.h) */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -405,7 +405,8 @@ enum shoal__entry_state {
  *              between two loads of ctl like the ID (A1).
  *  waiters     head of the entry's waiter stack (waiters.c): reset by the
  *              creator before publishing, then pushed by waiters and closed
- *              by whoever seals or frees the entry.
+ *              by whoever seals or frees the entry.  Its words are waiter
+ *              references: a kind and a payload (ext.h).
  *  atime       LRU tick, relaxed stores by any getter (a hint).
  * With SHOAL__SIZE_INLINE in data_size, data_off holds the object's bytes
  * (a view points at it: the entry stays while the view pins it).

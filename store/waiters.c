@@ -24,10 +24,10 @@
  * and frees its woken ones.  A record can be woken for an entry reused
  * since the push (a spurious wake-up): waiters always re-check.
  *
- * Task dependencies: the runtime links task nodes into the same stacks
- * (runtime/deps.c), with references tagged so that shoal__dep_is_ref()
- * tells them apart; draining one resolves that dependency instead of
- * waking a thread.
+ * Nodes of other kinds (ext.h): a layer above links nodes of its own into
+ * the same stacks (the runtime's parked tasks), their references tagged
+ * with a kind; draining one calls the handler this process registered for
+ * that kind instead of waking a thread.  The store never names the layer.
  */
 #include <errno.h>
 #include <limits.h>
@@ -44,7 +44,8 @@ static struct shoal__waiter *shoal__waiter_at(const struct shoal_store *s,
 {
 	uint32_t i = ref - 1;
 
-	if (ref == 0 || i / SHOAL__PROC_WAITERS >= s->geo.max_procs)
+	if (ref == 0 || SHOAL__WREF_KIND(ref) != SHOAL__WKIND_THREAD ||
+	    i / SHOAL__PROC_WAITERS >= s->geo.max_procs)
 		return NULL; /* another process wrote garbage: stop there */
 	return &s->procs[i / SHOAL__PROC_WAITERS].waiters[i % SHOAL__PROC_WAITERS];
 }
@@ -68,16 +69,66 @@ static void shoal__waiter_wake(struct shoal__waiter *w)
 			NULL, NULL, 0); /* a spinning owner sees the bump */
 }
 
+/* The process's handlers by kind (ext.h): each set once, by CAS from
+ * NULL (release, pairs with the acquire in shoal__waiter_ops_of, which
+ * makes the ops struct visible whole).  Process-private by nature: a
+ * function pointer means nothing in another process. */
+static _Atomic(const struct shoal__waiter_ops *) shoal__waiter_kinds[SHOAL__WKIND_MAX + 1];
+
+int shoal__waiter_kind_register(uint32_t kind, const struct shoal__waiter_ops *ops)
+{
+	const struct shoal__waiter_ops *none = NULL;
+
+	if (kind == SHOAL__WKIND_THREAD || kind > SHOAL__WKIND_MAX || !ops ||
+	    !ops->max_nodes || !ops->resolve || !ops->peek_next)
+		return -EINVAL;
+	if (atomic_compare_exchange_strong_explicit(&shoal__waiter_kinds[kind],
+						    &none, ops,
+						    memory_order_release,
+						    memory_order_acquire))
+		return 0;
+	return none == ops ? 0 : -EEXIST;
+}
+
+static const struct shoal__waiter_ops *shoal__waiter_ops_of(uint32_t kind)
+{
+	if (kind > SHOAL__WKIND_MAX)
+		return NULL;
+	return atomic_load_explicit(&shoal__waiter_kinds[kind],
+				    memory_order_acquire);
+}
+
+/* Per kind: how many nodes a drain or a walk has met, and its bound. */
+struct shoal__wcount {
+	uint64_t met[SHOAL__WKIND_MAX + 1];
+	uint64_t max[SHOAL__WKIND_MAX + 1];
+};
+
+/* The handlers for node ref if one more node of its kind is within the
+ * bound; NULL ends the chain (no handler here, or a cycle). */
+static const struct shoal__waiter_ops *
+shoal__wcount_next(struct shoal_store *s, struct shoal__wcount *c, uint32_t ref)
+{
+	uint32_t k = SHOAL__WREF_KIND(ref);
+	const struct shoal__waiter_ops *ops = shoal__waiter_ops_of(k);
+
+	if (!ops)
+		return NULL;
+	if (!c->met[k]++)
+		c->max[k] = ops->max_nodes(s);
+	return c->met[k] <= c->max[k] ? ops : NULL;
+}
+
 /*
  * Drains the chain it takes.  Each kind of node is counted against its own
  * bound, so that a chain another process corrupted into a cycle still ends:
  * thread records against the number of records (max_procs x
- * SHOAL__PROC_WAITERS), task nodes against the number the runtime can
- * have (shoal__dep_max_refs).  A long run of task nodes never cuts the
- * drain short before a thread's record, nor the other way round.
+ * SHOAL__PROC_WAITERS), other kinds against their handler's max_nodes.  A
+ * long run of one kind never cuts the drain short before another.
  */
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 {
+	struct shoal__wcount cnt = {{0}, {0}};
 	uint32_t ref;
 
 	/* Closed already (a sealed object's end): no push can succeed on a
@@ -89,22 +140,23 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 	ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
 				       memory_order_seq_cst);
 	uint32_t max = s->geo.max_procs * SHOAL__PROC_WAITERS;
-	uint64_t deps = 0, dep_max = 0;
 	shoal_id id = SHOAL_ID_NIL;
+	bool id_read = false;
 
 	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED;) {
+		const struct shoal__waiter_ops *ops;
 		struct shoal__waiter *w;
 
-		if (shoal__dep_is_ref(ref)) {
-			if (!deps++) { /* the first task node: what to check */
-				dep_max = shoal__dep_max_refs(s);
-				/* The stack's object: sealed or ended, its ID
-				 * stable. */
-				shoal__dir_read_id(e, &id);
-			}
-			if (deps > dep_max)
+		if (SHOAL__WREF_KIND(ref) != SHOAL__WKIND_THREAD) {
+			if (!(ops = shoal__wcount_next(s, &cnt, ref)))
 				return;
-			ref = shoal__dep_resolve(s, ref, id);
+			if (!id_read) {
+				/* The stack's object: sealed or ended, its
+				 * ID stable. */
+				shoal__dir_read_id(e, &id);
+				id_read = true;
+			}
+			ref = ops->resolve(s, ref, id);
 			SHOAL__CRASH(s, WAITERS_DRAINED);
 			continue;
 		}
@@ -118,13 +170,8 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 	}
 }
 
-/*
- * Links a task node (runtime/deps.c) into id's waiter stack if id is
- * unsealed; *next is the node's link.  False if there is nothing to wait
- * for: the object is sealed, gone, or its stack closed meanwhile.
- */
-bool shoal__waiters_push_dep(struct shoal_store *s, shoal_id id, uint32_t ref,
-			     _Atomic uint32_t *next)
+bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
+			      _Atomic uint32_t *next)
 {
 	uint64_t c;
 	int idx = shoal__dir_lookup(s, id, &c);
@@ -142,6 +189,60 @@ bool shoal__waiters_push_dep(struct shoal_store *s, shoal_id id, uint32_t ref,
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->waiters, &head, ref, memory_order_seq_cst, memory_order_relaxed));
 	return true;
+}
+
+/* The pid of the live process that owns thread record w if it still
+ * waits; 0 otherwise. */
+static int32_t shoal__waiter_pid(const struct shoal_store *s, uint32_t ref,
+				 const struct shoal__waiter *w)
+{
+	uint32_t slot = (ref - 1) / SHOAL__PROC_WAITERS;
+	uint64_t st = atomic_load_explicit(&s->procs[slot].state,
+					   memory_order_acquire);
+
+	if (atomic_load_explicit(&w->state, memory_order_acquire) !=
+		    SHOAL__W_WAITING ||
+	    SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE)
+		return 0;
+	return SHOAL__PROC_PID(st);
+}
+
+uint32_t shoal__waiters_walk(struct shoal_store *s, shoal_id id,
+			     shoal__waiter_visit_fn visit, void *ctx)
+{
+	struct shoal__wcount cnt = {{0}, {0}};
+	uint32_t max = s->geo.max_procs * SHOAL__PROC_WAITERS, n = 0, seen = 0;
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+	uint32_t ref;
+
+	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
+		return 0;
+	/* Acquire, here and on each next: pairs with the push CAS that
+	 * published the node's link (above, and shoal__waiters_push_node). */
+	ref = atomic_load_explicit(&s->dir[idx].waiters, memory_order_acquire);
+	while (ref && ref != SHOAL__WAITERS_CLOSED) {
+		const struct shoal__waiter_ops *ops;
+		struct shoal__waiter *w;
+		int32_t pid;
+
+		if (SHOAL__WREF_KIND(ref) != SHOAL__WKIND_THREAD) {
+			if (!(ops = shoal__wcount_next(s, &cnt, ref)))
+				break;
+			visit(ctx, SHOAL__WREF_KIND(ref), 0);
+			seen++;
+			ref = ops->peek_next(s, ref);
+			continue;
+		}
+		if (n++ >= max || !(w = shoal__waiter_at(s, ref)))
+			break; /* another process wrote garbage: stop there */
+		pid = shoal__waiter_pid(s, ref, w);
+		ref = atomic_load_explicit(&w->next, memory_order_acquire);
+		if (pid)
+			visit(ctx, SHOAL__WKIND_THREAD, pid);
+		seen++;
+	}
+	return seen;
 }
 
 /* Takes a FREE record of this process (now WAITING): its index, or -1. */

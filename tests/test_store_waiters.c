@@ -273,3 +273,154 @@ Test(store_waiters, a_killed_waiters_record_is_freed_by_reap_and_seal)
 	shoal_release(s, &v);
 	shoal_store_close(s);
 }
+
+/* ------------------------------------------------------------------ */
+/* Nodes of other kinds (store/ext.h): a layer above links its own nodes
+ * into the stack and the store calls that layer's handlers by kind, never
+ * by name.  The test is that layer here: its nodes are links in this
+ * process's memory. */
+
+#define TEST_KIND 5u
+#define TEST_NODES 4u
+
+static _Atomic uint32_t node_next[TEST_NODES];
+static shoal_id node_resolved_for[TEST_NODES];
+static _Atomic uint32_t node_resolved[TEST_NODES];
+
+static uint64_t test_max_nodes(struct shoal_store *s)
+{
+	(void)s;
+	return TEST_NODES;
+}
+
+static uint32_t test_resolve(struct shoal_store *s, uint32_t ref, shoal_id id)
+{
+	uint32_t i = SHOAL__WREF_PAYLOAD(ref);
+
+	(void)s;
+	cr_assert_lt(i, TEST_NODES);
+	node_resolved_for[i] = id;
+	atomic_fetch_add(&node_resolved[i], 1);
+	return atomic_load(&node_next[i]);
+}
+
+static uint32_t test_peek_next(struct shoal_store *s, uint32_t ref)
+{
+	(void)s;
+	return atomic_load(&node_next[SHOAL__WREF_PAYLOAD(ref) % TEST_NODES]);
+}
+
+static const struct shoal__waiter_ops test_ops = {
+	.name = "test",
+	.max_nodes = test_max_nodes,
+	.resolve = test_resolve,
+	.peek_next = test_peek_next,
+};
+
+Test(store_waiters, a_kind_is_registered_once_and_only_whole)
+{
+	struct shoal__waiter_ops half = test_ops, other = test_ops;
+
+	half.peek_next = NULL;
+	tu_assert_rc(shoal__waiter_kind_register(SHOAL__WKIND_THREAD, &test_ops), -EINVAL);
+	tu_assert_rc(shoal__waiter_kind_register(SHOAL__WKIND_MAX + 1, &test_ops), -EINVAL);
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, NULL), -EINVAL);
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, &half), -EINVAL);
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, &test_ops), 0);
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, &test_ops), 0);
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, &other), -EEXIST);
+}
+
+struct walk_seen {
+	uint32_t threads, nodes;
+	int32_t pid;
+};
+
+static void walk_count(void *ctx, uint32_t kind, int32_t pid)
+{
+	struct walk_seen *w = ctx;
+
+	if (kind == SHOAL__WKIND_THREAD) {
+		w->threads++;
+		w->pid = pid;
+	} else if (kind == TEST_KIND) {
+		w->nodes++;
+	}
+}
+
+/* Two nodes of the test's kind between thread records: a walk sees all
+ * of them, and the seal resolves each node once, with the object's ID,
+ * and wakes the threads linked before and after them. */
+Test(store_waiters, seal_calls_the_handler_of_each_node_by_kind)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = tu_id(1, 5);
+	struct getter g[2];
+	struct linked l = {.s = s, .waiting = 1};
+	struct walk_seen w = {0};
+
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, &test_ops), 0);
+	create_unsealed(s, id, 9);
+	start_getters(g, 1, s, id, 9);
+	cr_assert(until(linked_cond, &l, 5000), "getter never linked");
+	for (uint32_t i = 0; i < 2; i++)
+		cr_assert(shoal__waiters_push_node(s, id, SHOAL__WREF(TEST_KIND, i),
+						   &node_next[i]));
+	start_getters(g + 1, 1, s, id, 9);
+	l.waiting = 2;
+	cr_assert(until(linked_cond, &l, 5000), "second getter never linked");
+	cr_assert_eq(shoal__waiters_walk(s, id, walk_count, &w), 4);
+	cr_assert_eq(w.threads, 2);
+	cr_assert_eq(w.nodes, 2);
+	cr_assert_eq(w.pid, getpid());
+	tu_assert_rc(shoal_seal(s, id), 0);
+	join_all(g, 2, 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		cr_assert_eq(atomic_load(&node_resolved[i]), 1, "node %u", i);
+		cr_assert(shoal_id_eq(node_resolved_for[i], id));
+	}
+	/* Sealed: nothing to link, nothing to walk. */
+	cr_assert_not(shoal__waiters_push_node(s, id, SHOAL__WREF(TEST_KIND, 2),
+					       &node_next[2]));
+	cr_assert_eq(shoal__waiters_walk(s, id, walk_count, &w), 0);
+	shoal_store_close(s);
+}
+
+/* A chain corrupted into a cycle of nodes ends at the kind's bound. */
+Test(store_waiters, a_cycle_of_nodes_ends_at_the_kinds_bound)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = tu_id(1, 6);
+	struct walk_seen w = {0};
+
+	tu_assert_rc(shoal__waiter_kind_register(TEST_KIND, &test_ops), 0);
+	create_unsealed(s, id, 3);
+	cr_assert(shoal__waiters_push_node(s, id, SHOAL__WREF(TEST_KIND, 0),
+					   &node_next[0]));
+	atomic_store(&node_next[0], SHOAL__WREF(TEST_KIND, 0)); /* itself */
+	cr_assert_eq(shoal__waiters_walk(s, id, walk_count, &w), TEST_NODES);
+	tu_assert_rc(shoal_seal(s, id), 0);
+	cr_assert_eq(atomic_load(&node_resolved[0]), TEST_NODES);
+	shoal_store_close(s);
+}
+
+/* A node whose kind this process has no handler for (a program that
+ * links the store alone meets a runtime's task node) ends the drain
+ * there; a thread linked behind it still gets the object, at its slice. */
+Test(store_waiters, a_node_of_an_unknown_kind_does_not_lose_the_threads_behind_it)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = tu_id(1, 7);
+	struct getter g[1];
+	struct linked l = {.s = s, .waiting = 1};
+	_Atomic uint32_t link = 0;
+
+	create_unsealed(s, id, 4);
+	start_getters(g, 1, s, id, 4);
+	cr_assert(until(linked_cond, &l, 5000), "getter never linked");
+	cr_assert(shoal__waiters_push_node(s, id, SHOAL__WREF(SHOAL__WKIND_MAX, 0),
+					   &link));
+	tu_assert_rc(shoal_seal(s, id), 0);
+	join_all(g, 1, 0);
+	shoal_store_close(s);
+}
