@@ -34,6 +34,17 @@
 #define SHOAL__TASK_ARGS_INLINE 200u
 #define SHOAL__TASK_DEPS 16u /* = SHOAL_MAX_ARGS */
 
+/* What a process is to the runtime: the role word of its store slot
+ * (store/layout.h; 0, SHOAL__ROLE_STORE, is a plain store user).  Written
+ * by the process itself after attach, relaxed: read by tools. */
+enum shoal__proc_role {
+	SHOAL__ROLE_DRIVER = 1,
+	SHOAL__ROLE_FORK_SERVER = 2,
+	SHOAL__ROLE_WORKER = 3,
+	SHOAL__ROLE_ATTACHED = 4,
+	SHOAL__ROLE_ACTOR = 5,
+};
+
 enum shoal__task_phase {
 	SHOAL__T_FREE = 0,     /* anyone may take it (task.c) */
 	SHOAL__T_BUILDING = 1, /* its submitter fills it in (owner: the

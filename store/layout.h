@@ -150,15 +150,10 @@ enum shoal__proc_phase {
 	SHOAL__PROC_REAPING = 2,
 };
 
-/* What a process is to the runtime (0: a plain store user). */
-enum shoal__proc_role {
-	SHOAL__ROLE_STORE = 0,
-	SHOAL__ROLE_DRIVER = 1,
-	SHOAL__ROLE_FORK_SERVER = 2,
-	SHOAL__ROLE_WORKER = 3,
-	SHOAL__ROLE_ATTACHED = 4,
-	SHOAL__ROLE_ACTOR = 5,
-};
+/* A slot's role word: opaque to the store, which writes 0 (a plain store
+ * user) at claim; a layer above names its processes' roles (the runtime's
+ * rtlayout.h). */
+#define SHOAL__ROLE_STORE 0u
 
 enum shoal__intent_op {
 	SHOAL__OP_NONE = 0,
@@ -276,7 +271,7 @@ struct shoal__proc {
 	 * reaped slot's cleared ledger/cache to the next claimer). */
 	_Atomic uint64_t state;
 	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
-	_Atomic uint32_t role;       /* owner: enum shoal__proc_role */
+	_Atomic uint32_t role;       /* owner: opaque to the store, see above */
 	_Atomic uint32_t futex;      /* reserved: this process's wake word */
 	_Atomic uint32_t ledger_seq; /* owner; odd while its ledger moves */
 	/* Drops of holds on its own unsealed objects (owner, relaxed; its

@@ -18,6 +18,7 @@
 #include <shoal/shoal.h>
 
 #include "internal.h"
+#include "rtlayout.h"
 #include "testutil.h"
 
 TestSuite(runtime_procs, .init = tu_setup, .fini = tu_teardown);
