@@ -21,7 +21,7 @@
  *         id_next, reap, die (the peer exits there, as if killed, and a
  *         new peer is forked and attaches: it reaps the dead one's slot),
  *         arm (the peer dies, SIGKILL, at the aux-th store crash point of
- *         store/crash.h on its (size % 8 + 1)-th pass, in the middle of an
+ *         base/crash.h on its (size % 8 + 1)-th pass, in the middle of an
  *         operation, if it gets there: the harness links a library built
  *         with the crash points); one death an input, a fork costs
  *         milliseconds
@@ -73,7 +73,7 @@
 
 #include <shoal/shoal.h>
 
-#include "../store/internal.h"
+#include "internal.h"
 
 #define FZ_CAP (1u << 20)
 #define FZ_POOL 8u
@@ -90,7 +90,7 @@ enum {
 
 enum { FZ_BEGIN = 1, FZ_OPS, FZ_END, FZ_CLOSE };
 
-/* The store's crash points (store/crash.h): the first of its list. */
+/* The store's crash points (base/crash.h): the first of its list. */
 #define FZ_ONE(name, scenario, what) +1
 enum { FZ_STORE_POINTS = 0 SHOAL__CRASH_POINTS(FZ_ONE) };
 #undef FZ_ONE

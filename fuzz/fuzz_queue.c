@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz/fuzz_queue.c - libFuzzer harness: the run queue (runtime/queue.c)
+ * fuzz/fuzz_queue.c - libFuzzer harness: the run queue (ring/queue.c)
  * over a queue whose memory anyone may have scribbled on.
  *
  * The input picks a capacity (2 to 64 cells), then overwrites the queue's
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/queue.h"
+#include "queue.h"
 
 #define FZ_OPS 64
 

@@ -81,10 +81,10 @@
 
 #include <shoal/shoal.h>
 
-#include "../runtime/actlayout.h"
-#include "../runtime/lane.h"
-#include "../runtime/rtlayout.h"
-#include "../store/internal.h"
+#include "actlayout.h"
+#include "lane.h"
+#include "rtlayout.h"
+#include "internal.h"
 
 #define FZ_CAP (1u << 20)
 #define FZ_BIG 40000u        /* above the heap's small classes: a page run */

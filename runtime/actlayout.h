@@ -19,13 +19,18 @@
 #ifndef SHOAL_RUNTIME_ACTLAYOUT_H
 #define SHOAL_RUNTIME_ACTLAYOUT_H
 
+#if !defined(SHOAL__LAYER_RUNTIME) && !defined(SHOAL__WHITEBOX)
+#error "runtime/actlayout.h is private to runtime/"
+#endif
+
 #include <assert.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include <shoal/actor.h>
 
-#include "../store/layout.h"
+#include "event.h"
+#include "ext.h"
 
 #define SHOAL__ACT_MAX_ACTORS 4096u
 #define SHOAL__ACT_MAX_LANES 65536u

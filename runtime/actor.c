@@ -12,8 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../store/internal.h"
-#include "internal.h"
+#include "ext.h"
+#include "rt.h"
 
 static int shoal__class_index(const struct shoal__rt_view *v, const char *name)
 {

@@ -29,9 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
-#include "internal.h"
+#include "ext.h"
+#include "mem.h"
+#include "rt.h"
 #include "lane.h"
 
 #define SHOAL__ACTOR_BATCH 64
@@ -191,18 +191,18 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	 * `current` (after waitpid). */
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head),
 			      memory_order_relaxed);
-	SHOAL__CRASH(a->rt.store, CALL_STARTED);
+	SHOAL__STORE_CRASH(a->rt.store, CALL_STARTED);
 	rc = shoal__exec_run(&a->rt, &v, m ? m->fn : NULL, a->self);
-	SHOAL__CRASH(a->rt.store, CALL_RAN);
+	SHOAL__STORE_CRASH(a->rt.store, CALL_RAN);
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head) | SHOAL__CUR_DONE,
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&a->slot->calls_run, 1, memory_order_relaxed);
 	if (rc)
 		atomic_fetch_add_explicit(&a->slot->calls_failed, 1,
 					  memory_order_relaxed);
-	SHOAL__CRASH(a->rt.store, CALL_DONE);
+	SHOAL__STORE_CRASH(a->rt.store, CALL_DONE);
 	shoal__lane_consume_quiet(l); /* the pass wakes the producer once */
-	SHOAL__CRASH(a->rt.store, CALL_CONSUMED);
+	SHOAL__STORE_CRASH(a->rt.store, CALL_CONSUMED);
 	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
 }
 

@@ -59,9 +59,9 @@
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
-#include "internal.h"
+#include "ext.h"
+#include "mem.h"
+#include "rt.h"
 #include "lane.h"
 
 #define SHOAL__WAIT_SLICE_MS 200
@@ -128,36 +128,6 @@ static struct shoal__lane_node *shoal__lane_find(struct shoal_runtime *rt,
 			&iter);
 	n = cds_lfht_iter_get_node(&iter);
 	return n ? caa_container_of(n, struct shoal__lane_node, node) : NULL;
-}
-
-/* True once the process in store slot `slot` whose generation had the
- * bits `gen` under `mask` is gone: the slot free, reused by another
- * generation, or its pid dead.  Never a live process. */
-static bool shoal__slot_gen_gone(const struct shoal_store *s, uint32_t slot,
-				 uint32_t gen, uint32_t mask)
-{
-	uint64_t st;
-
-	if (slot >= s->geo.max_procs)
-		return true;
-	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
-	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
-	    (SHOAL__PROC_GEN(st) & mask) != (gen & mask))
-		return true;
-	return shoal__proc_dead(s, slot);
-}
-
-/* True once the process that owned `creator` (SHOAL__CREATOR) is gone. */
-bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator)
-{
-	return shoal__slot_gen_gone(s, creator >> 20, creator, 0xfffffu);
-}
-
-/* The same for a SHOAL__CREATOR24 (a task record's or a lane's taker):
- * 4096 reuses of its slot while it waits only delay the answer. */
-bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24)
-{
-	return shoal__slot_gen_gone(s, c24 >> 12, c24, 0xfffu);
 }
 
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)
@@ -328,7 +298,7 @@ void shoal__lane_free(struct shoal_store *s, const struct shoal__rt_view *v,
 							    memory_order_relaxed))
 			break;
 	}
-	SHOAL__CRASH(s, LANE_UNHOOKED);
+	SHOAL__STORE_CRASH(s, LANE_UNHOOKED);
 	/* Fails only if the fork server freed it first (its taker gone). */
 	if (SHOAL__LANE_PHASE(st) != SHOAL__L_FREE)
 		atomic_compare_exchange_strong_explicit(state, &st, SHOAL__L_FREE,
@@ -418,7 +388,7 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 			    &m[i].state, &st, SHOAL__LANE_ST(SHOAL__L_OWNED, me),
 			    memory_order_acq_rel, memory_order_relaxed))
 			continue;
-		SHOAL__CRASH(rt->store, LANE_TAKEN);
+		SHOAL__STORE_CRASH(rt->store, LANE_TAKEN);
 		/* The drain word is left as it is: a drainer that still holds
 		 * it (from before the lane was given back) finds the lane
 		 * given back or hooked elsewhere, and lets go (lane_still). */
@@ -447,7 +417,7 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 			    &a->lanes[k], &zero, i + 1, memory_order_seq_cst,
 			    memory_order_relaxed)) /* R5 */
 			continue;
-		SHOAL__CRASH(rt->store, LANE_HOOKED);
+		SHOAL__STORE_CRASH(rt->store, LANE_HOOKED);
 		if (!shoal__actor_gone(a, h.generation))
 			return 0;
 		shoal__lane_free(rt->store, &rt->v, a, i);
@@ -595,7 +565,7 @@ static int shoal__call_wait_room(struct shoal_runtime *rt,
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;
 	shoal__lane_wait_room(l, slice.ns < d.ns ? slice : d,
-			      rt->store->geo.spin_budget);
+			      shoal__store_spin(rt->store));
 	return 0;
 }
 
@@ -702,9 +672,9 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 		return rc;
 	}
 	shoal__call_encode(rt, c, rec);
-	SHOAL__CRASH(rt->store, CALL_WRITTEN);
+	SHOAL__STORE_CRASH(rt->store, CALL_WRITTEN);
 	shoal__lane_publish(&n->l, &n->slot->doorbell);
-	SHOAL__CRASH(rt->store, CALL_PUBLISHED);
+	SHOAL__STORE_CRASH(rt->store, CALL_PUBLISHED);
 	shoal__call_recheck(rt, n, a.generation);
 	return 0;
 }

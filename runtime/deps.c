@@ -40,8 +40,8 @@
 #include <sched.h>
 #include <string.h>
 
-#include "../store/internal.h"
-#include "internal.h"
+#include "ext.h"
+#include "rt.h"
 #include "queue.h"
 
 /* A task node's reference: record idx (< SHOAL__RT_MAX_TASKS, 20 bits),
@@ -74,8 +74,8 @@ static void shoal__dep_queue(struct shoal_store *s, const struct shoal__rt_view 
 		    &t->state, &st, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
 		    memory_order_release, memory_order_relaxed)) /* R3 */
 		return;
-	SHOAL__CRASH(s, DEP_QUEUED);
-	shoal__queue_push_at(&v->queue, &item, 1, &s->crash);
+	SHOAL__STORE_CRASH(s, DEP_QUEUED);
+	shoal__queue_push_at(&v->queue, &item, 1, shoal__store_crash(s));
 }
 
 /* Clears `bits` of record idx's deps if it is still generation gen's; the
@@ -119,11 +119,12 @@ static bool shoal__dep_arg_ref(const struct shoal__task_rec *t, uint32_t i,
 static const struct shoal__rt_view *shoal__dep_region(struct shoal_store *s,
 						      struct shoal__rt_view *tmp)
 {
+	const struct shoal__rt_view *v = shoal__store_ext_view(s);
 	uint64_t size;
 	void *region;
 
-	if (s->ext_view)
-		return s->ext_view;
+	if (v)
+		return v;
 	region = shoal__store_ext(s, &size);
 	return region && shoal__rt_view_open(tmp, region, size) == 0 ? tmp : NULL;
 }
@@ -245,7 +246,7 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 	atomic_store_explicit(&t->state,
 			      SHOAL__TASK_STATE(gen, SHOAL__T_WAITING, 0),
 			      memory_order_release);
-	SHOAL__CRASH(rt->store, DEP_PARKING);
+	SHOAL__STORE_CRASH(rt->store, DEP_PARKING);
 	for (uint32_t i = 0; i < args->n; i++) {
 		if (args->a[i].kind != SHOAL_ARG_REF)
 			continue;

@@ -75,8 +75,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../store/internal.h"
-#include "internal.h"
+#include "ext.h"
+#include "rt.h"
 #include "lane.h"
 
 #define SHOAL__SWEEP_WAIT_MS 1000
@@ -154,32 +154,10 @@ int shoal__rt_end(const struct shoal__rt_view *v, int code)
 	return atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
 }
 
-/* A process of the runtime's that may still run: its live store slot by
- * pid (pid + start time decide), or, if it has none (not attached yet, or
- * reaped), its pid in /proc with the start time the fork server recorded
- * when it forked it (0: not recorded, any process with that pid counts).
- * A pid that a dead child left and another process reused never counts. */
-static bool shoal__pid_alive(struct shoal_store *s, int32_t pid, uint64_t start)
-{
-	uint64_t now;
-
-	if (pid <= 0 || pid == getpid())
-		return false;
-	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
-		uint64_t st = atomic_load_explicit(&s->procs[i].state,
-						   memory_order_acquire);
-
-		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
-		    SHOAL__PROC_PID(st) == pid &&
-		    (!start || atomic_load_explicit(&s->procs[i].start_time,
-						    memory_order_relaxed) == start))
-			return !shoal__proc_dead(s, i);
-	}
-	now = shoal__proc_start_time(pid);
-	return now && (!start || now == start);
-}
-
-/* Any worker, actor or fork server process still alive. */
+/* Any worker, actor or fork server process still alive: by its live
+ * store slot (pid + start time decide), or, if it has none (not attached
+ * yet, or reaped), by its pid in /proc with the start time the fork
+ * server recorded when it forked it (store/ext.h, shoal__pid_alive). */
 static bool shoal__children_alive(struct shoal_store *s,
 				  const struct shoal__rt_view *v)
 {
@@ -301,7 +279,7 @@ void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 	top = shoal__task_top(v);
 	for (uint32_t i = 0; i < top; i++)
 		shoal__sweep_claim(v, i, UINT32_MAX, true);
-	SHOAL__CRASH(s, SWEEP_CLAIMED);
+	SHOAL__STORE_CRASH(s, SWEEP_CLAIMED);
 	for (uint32_t i = 0; i < top; i++) {
 		uint64_t st = atomic_load_explicit(&v->tasks[i].state,
 						   memory_order_acquire);
@@ -310,7 +288,7 @@ void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 		    SHOAL__TASK_OWNER(st) == SHOAL__TASK_SWEPT)
 			shoal__sweep_fail(s, v, i, code);
 	}
-	SHOAL__CRASH(s, SWEEP_FAILED);
+	SHOAL__STORE_CRASH(s, SWEEP_FAILED);
 	for (uint32_t i = 0; i < v->max_lanes; i++) {
 		uint32_t st = SHOAL__LANE_PHASE(
 			atomic_load_explicit(&m[i].state, memory_order_acquire));
@@ -319,7 +297,7 @@ void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 			shoal__lane_drain(s, v, (struct shoal__lane_pos){.lane = i},
 					  code, shoal__end_why(code));
 	}
-	SHOAL__CRASH(s, SWEEP_DRAINED);
+	SHOAL__STORE_CRASH(s, SWEEP_DRAINED);
 	atomic_store_explicit(&v->hdr->sweep, 2, memory_order_release);
 }
 

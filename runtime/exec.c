@@ -33,8 +33,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../store/internal.h"
-#include "internal.h"
+#include "ext.h"
+#include "rt.h"
 #include "queue.h"
 
 #define SHOAL__MSG_MAX 512
@@ -375,7 +375,6 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 static int shoal__get_arg(struct shoal_store *s, shoal_id ref, int timeout_ms,
 			  struct shoal_view *v)
 {
-	uint64_t c;
 	int rc;
 
 	if (timeout_ms >= 0)
@@ -384,7 +383,7 @@ static int shoal__get_arg(struct shoal_store *s, shoal_id ref, int timeout_ms,
 		rc = shoal_get(s, ref, SHOAL__ARG_SLICE_MS, v);
 		if (rc != -ETIMEDOUT)
 			return rc;
-		if (shoal__dir_lookup(s, ref, &c) < 0)
+		if (!shoal__obj_known(s, ref))
 			return SHOAL_EOWNERDIED;
 	}
 }
@@ -523,7 +522,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 
 	if (!shoal__claim(rt, worker, item, &idx))
 		return;
-	SHOAL__CRASH(rt->store, TASK_CLAIMED);
+	SHOAL__STORE_CRASH(rt->store, TASK_CLAIMED);
 	rec = &rt->v.tasks[idx];
 	if (rec->fn < rt->reg->n)
 		f = &rt->reg->fns[rec->fn];
@@ -534,7 +533,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 		.arg_timeout_ms = 0, .name = f ? f->name : "?",
 	};
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
-	SHOAL__CRASH(rt->store, TASK_RAN);
+	SHOAL__STORE_CRASH(rt->store, TASK_RAN);
 	atomic_fetch_add_explicit(rc ? &rt->v.hdr->tasks_failed : &rt->v.hdr->tasks_done,
 				  1, memory_order_relaxed);
 	shoal__task_free(rt->store, &rt->v, idx);

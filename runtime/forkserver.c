@@ -56,10 +56,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
+#include "ext.h"
+#include "mem.h"
 #include "fs.h"
-#include "internal.h"
+#include "rt.h"
 #include "queue.h"
 
 #define SHOAL__FS_GRACE_MS 2000
@@ -205,7 +205,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	if (pid == 0)
 		shoal__fs_child(fs, index, self);
 	fs->kids[index] = pid;
-	SHOAL__CRASH(fs->store, WORKER_FORKED);
+	SHOAL__STORE_CRASH(fs->store, WORKER_FORKED);
 	atomic_fetch_add_explicit(&w->generation, 1, memory_order_relaxed);
 	/* Our child, not reaped yet: its pid is its own.  Relaxed: the
 	 * release store of pid publishes it. */

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "internal.h"
+#include "rt.h"
 
 struct shoal__fs {
 	const struct shoal__boot *boot;

@@ -54,9 +54,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../store/internal.h"
+#include "ext.h"
 #include "fs.h"
-#include "internal.h"
+#include "rt.h"
 #include "lane.h"
 
 #define SHOAL__FS_REPLY_MS 10000
@@ -277,7 +277,7 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 		shoal__actor_main(fs->boot, i, self);
 	}
 	fs->act_kids[i] = pid;
-	SHOAL__CRASH(fs->store, ACTOR_FORKED);
+	SHOAL__STORE_CRASH(fs->store, ACTOR_FORKED);
 	/* Our child, not reaped yet: its pid is its own (end.c reads the
 	 * start time after the pid: release, acquire).  The child stores the
 	 * same values itself before it says it is alive (publish_self). */
@@ -310,7 +310,7 @@ static void shoal__fs_actor_die(struct shoal__fs *fs, struct shoal__actor_slot *
 	if (why != a->why)
 		snprintf(a->why, sizeof a->why, "%s", why);
 	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst); /* D2 */
-	SHOAL__CRASH(fs->store, ACTOR_DEAD);
+	SHOAL__STORE_CRASH(fs->store, ACTOR_DEAD);
 	shoal__fs_drain_all(fs, a, a->why);
 	shoal__ctor_drop(fs, a, UINT32_MAX);
 }
@@ -350,7 +350,7 @@ static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
 			atomic_store_explicit(&a->state, SHOAL__A_FREE, memory_order_relaxed);
 			return rc;
 		}
-		SHOAL__CRASH(fs->store, ACTOR_HELD);
+		SHOAL__STORE_CRASH(fs->store, ACTOR_HELD);
 		atomic_fetch_add_explicit(&a->generation, 1, memory_order_release);
 		if (!atomic_load_explicit(&a->generation, memory_order_relaxed))
 			atomic_store_explicit(&a->generation, 1, memory_order_release);
@@ -407,7 +407,7 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 		atomic_store_explicit(&a->restarts, restarts + 1, memory_order_relaxed);
 		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
 		atomic_store_explicit(&a->state, SHOAL__A_RESTARTING, memory_order_seq_cst);
-		SHOAL__CRASH(fs->store, ACTOR_RESTARTING);
+		SHOAL__STORE_CRASH(fs->store, ACTOR_RESTARTING);
 		if (!shoal__fs_actor_spawn(fs, i))
 			return;
 	}

@@ -17,8 +17,8 @@
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
-#include "../store/mem.h"
-#include "internal.h"
+#include "mem.h"
+#include "rt.h"
 
 struct shoal__name_node {
 	struct cds_lfht_node node;

@@ -52,8 +52,8 @@
  */
 #include <stdio.h>
 
-#include "../store/internal.h"
-#include "internal.h"
+#include "ext.h"
+#include "rt.h"
 
 #define SHOAL__NEST_NONE (-2)  /* waits for nothing a task here makes */
 #define SHOAL__NEST_NEED (-1)  /* waits for a task that needs a worker */

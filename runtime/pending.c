@@ -31,7 +31,7 @@
  * store/object.c) and, for this wait, by whoever ends a task or a call
  * (shoal__pending_task_ended: the worker after it freed the record, the
  * actor after a pass), since a task's end is room its submitter can now
- * free.  Register, re-check, sleep (wait.c): the waiter registers
+ * free.  Register, re-check, sleep (base/event.c): the waiter registers
  * (seq_cst) and fences before it checks the records, the ender stores the
  * record's state before event_signal's seq_cst fence, so either the check
  * sees the task done or the signal sees the waiter.  Ends the fork server
@@ -45,9 +45,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
-#include "internal.h"
+#include "ext.h"
+#include "mem.h"
+#include "rt.h"
 
 #define SHOAL__ROOM_SLICE_MS 1000
 
@@ -190,7 +190,7 @@ void shoal__pending_flush(struct shoal_runtime *rt)
  * before the load of the waiters count.  Costs a fence when nobody waits. */
 void shoal__pending_task_ended(struct shoal_store *s)
 {
-	shoal__event_signal(&s->hdr->space);
+	shoal__event_signal(shoal__store_space(s));
 }
 
 static bool shoal__no_room(int rc)
@@ -226,9 +226,10 @@ static void shoal__pending_sleep(struct shoal_store *s, uint32_t seen,
 
 	if (slice.ns > d.ns)
 		slice = d;
-	shoal__blocking(s, true);
-	rc = shoal__event_wait(&s->hdr->space, seen, slice, s->geo.spin_budget);
-	shoal__blocking(s, false);
+	shoal__store_blocking(s, true);
+	rc = shoal__event_wait(shoal__store_space(s), seen, slice,
+			       shoal__store_spin(s));
+	shoal__store_blocking(s, false);
 	if (rc == -ETIMEDOUT)
 		shoal_store_reap(s);
 }
@@ -243,10 +244,10 @@ int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
 		       struct shoal__later *d, shoal_id *out)
 {
 	struct shoal_store *s = rt->store;
-	struct shoal__event *ev = &s->hdr->space;
+	struct shoal__event *ev = shoal__store_space(s);
 	int err = SHOAL_ESTOREFULL;
 
-	if (size > s->geo.capacity)
+	if (size > shoal__store_capacity(s))
 		return SHOAL_ESTOREFULL; /* no wait can make it fit */
 	for (;;) {
 		uint32_t seen = shoal__event_seen(ev);

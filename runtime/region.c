@@ -11,7 +11,7 @@
 
 #include <shoal/error.h>
 
-#include "internal.h"
+#include "rt.h"
 #include "lane.h"
 #include "queue.h"
 

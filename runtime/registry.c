@@ -12,8 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../store/mem.h"
-#include "internal.h"
+#include "mem.h"
+#include "rt.h"
 
 SHOAL_API int shoal_registry_open(struct shoal_registry **out)
 {

@@ -16,13 +16,18 @@
 #ifndef SHOAL_RUNTIME_RTLAYOUT_H
 #define SHOAL_RUNTIME_RTLAYOUT_H
 
+#if !defined(SHOAL__LAYER_RUNTIME) && !defined(SHOAL__WHITEBOX)
+#error "runtime/rtlayout.h is private to runtime/"
+#endif
+
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../store/layout.h"
+#include "event.h"
+#include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
 #define SHOAL__RT_VERSION 9u
@@ -174,7 +179,7 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *                  dead, stored by that prober before it lets go of the
  *                  mutex: the mutex itself does not keep saying so
  *                  (end.c).  Loaded with acquire by every probe.
- *  work            an event (wait.c) shutdown signals
+ *  work            an event (base/event.c) shutdown signals
  *  ready           a worker that reached RUNNING signals it; the driver's
  *                  start waits on it
  *  workers_*       the fork server (statistics, relaxed)

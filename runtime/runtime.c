@@ -31,9 +31,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
-#include "internal.h"
+#include "ext.h"
+#include "mem.h"
+#include "rt.h"
 #include "lane.h"
 #include "queue.h"
 
@@ -171,10 +171,10 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 	rt->v.hdr->driver_pid = getpid();
 	shoal__store_set_role(rt->store, SHOAL__ROLE_DRIVER);
 	/* Its waits probe the fork server as they wake (end.c). */
-	rt->store->on_block = shoal__rt_on_block;
-	rt->store->on_block_ctx = rt;
-	rt->store->on_drop = shoal__pending_on_drop; /* pending.c */
-	rt->store->on_drop_ctx = rt;
+	shoal__store_set_hooks(rt->store, &(struct shoal__store_hooks){
+		.on_block = shoal__rt_on_block, .on_block_ctx = rt,
+		.on_drop = shoal__pending_on_drop, /* pending.c */
+		.on_drop_ctx = rt});
 	snprintf(rt->name, sizeof rt->name, "%s", shoal__store_name(rt->store));
 	return 0;
 }
@@ -457,10 +457,11 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 	}
 	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
-	store->on_block = shoal__rt_on_block; /* end.c */
-	store->on_block_ctx = rt;
-	store->on_drop = shoal__pending_on_drop; /* pending.c */
-	store->on_drop_ctx = rt;
+	shoal__store_set_hooks(store, &(struct shoal__store_hooks){
+		.on_block = shoal__rt_on_block, /* end.c */
+		.on_block_ctx = rt,
+		.on_drop = shoal__pending_on_drop, /* pending.c */
+		.on_drop_ctx = rt});
 	*out = rt;
 	return 0;
 }

@@ -40,9 +40,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
-#include "internal.h"
+#include "ext.h"
+#include "mem.h"
+#include "rt.h"
 #include "queue.h"
 
 #define SHOAL__ARG_HDR 4u
@@ -127,7 +127,7 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 
 			if (i >= v->max_tasks || !shoal__task_try(rt, i, owner))
 				continue;
-			SHOAL__CRASH(rt->store, TASK_TAKEN);
+			SHOAL__STORE_CRASH(rt->store, TASK_TAKEN);
 			atomic_fetch_and_explicit(&bits[w], ~(1ull << (i % 64)),
 						  memory_order_relaxed);
 			if (k)
@@ -160,7 +160,7 @@ void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 	atomic_store_explicit(&t->state,
 			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
 			      memory_order_release); /* T1 */
-	SHOAL__CRASH(s, TASK_FREED);
+	SHOAL__STORE_CRASH(s, TASK_FREED);
 	atomic_fetch_or_explicit(&v->task_bits[idx / 64],
 				 1ull << (idx % 64), memory_order_relaxed);
 	if (idx / 64 < atomic_load_explicit(&v->hdr->task_hint, memory_order_relaxed))
@@ -469,7 +469,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 		shoal__task_free(rt->store, &rt->v, idx);
 		return rc;
 	}
-	SHOAL__CRASH(rt->store, TASK_BUILT);
+	SHOAL__STORE_CRASH(rt->store, TASK_BUILT);
 	/* Read before parking: once queued the record may run and go. */
 	for (uint32_t i = 0; i < num_returns; i++)
 		refs[i] = shoal__task_ret(&rt->v.tasks[idx], i);

@@ -19,9 +19,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "../store/internal.h"
-#include "../store/mem.h"
-#include "internal.h"
+#include "ext.h"
+#include "mem.h"
+#include "rt.h"
 #include "queue.h"
 
 #define SHOAL__WORKER_SLICE_MS 1000
@@ -172,7 +172,7 @@ static bool shoal__worker_step(struct shoal__worker *w)
 {
 	uint32_t items[SHOAL__WORKER_BATCH];
 	uint32_t n = shoal__queue_pop_at(&w->rt.v.queue, items, shoal__worker_share(w),
-					 &w->rt.store->crash);
+					 shoal__store_crash(w->rt.store));
 
 	if (n == 0) {
 		int rc = shoal__queue_wait(&w->rt.v.queue,
@@ -204,10 +204,10 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	w.max_spinners = sysconf(_SC_NPROCESSORS_ONLN) > 1
 				 ? (uint32_t)sysconf(_SC_NPROCESSORS_ONLN) - 1 : 0;
 	shoal__store_set_role(w.store, SHOAL__ROLE_WORKER);
-	w.store->on_block = shoal__worker_blocked;
-	w.store->on_block_ctx = &w;
-	w.store->on_drop = shoal__pending_on_drop; /* nested tasks' holds */
-	w.store->on_drop_ctx = &w.rt;
+	shoal__store_set_hooks(w.store, &(struct shoal__store_hooks){
+		.on_block = shoal__worker_blocked, .on_block_ctx = &w,
+		.on_drop = shoal__pending_on_drop, /* nested tasks' holds */
+		.on_drop_ctx = &w.rt});
 	shoal__announce_running(&w);
 	while (!shoal__stopping(&w) && !retire)
 		retire = !shoal__worker_step(&w);

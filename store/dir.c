@@ -332,7 +332,7 @@ int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,
 		atomic_store_explicit(&e->id_hi, id.hi, memory_order_relaxed);
 		atomic_store_explicit(&e->id_lo, id.lo, memory_order_relaxed);
 		/* Relaxed: a lookup that misses the raise is ordered by the
-		 * object event it waits for (wait.c), not by this store. */
+		 * object event it waits for (base/event.c), not by this store. */
 		shoal__probe_raise(s, home, d + 1);
 		*idx_out = i;
 		return 0;

@@ -34,8 +34,24 @@
 #include <stdint.h>
 
 #include <shoal/id.h>
+#include <shoal/store.h>
+
+#include "crash.h"
+#include "event.h"
 
 struct shoal_store;
+
+/* Creators: which process slot made an object (or, for a layer above,
+ * holds one of its records).  The slot (12 bits, max_procs <= 4096) and
+ * the low 20 bits of that slot's generation: a reused slot is not the
+ * creator. */
+#define SHOAL__CREATOR(slot, gen) (((uint32_t)(slot) << 20) | ((gen) & 0xfffffu))
+/* The same in 24 bits, to share a state word (the runtime's task records
+ * and lanes): the slot (12 bits) and the low 12 bits of its generation.
+ * Told gone only once the slot is free, reused by another generation
+ * (mod 4096) or its pid dead: never a live process. */
+#define SHOAL__CREATOR24(creator)                                             \
+	((((uint32_t)(creator) >> 20) << 12) | ((uint32_t)(creator) & 0xfffu))
 
 #define SHOAL__WKIND_SHIFT 29u
 #define SHOAL__WKIND_THREAD 0u
@@ -85,5 +101,112 @@ typedef void (*shoal__waiter_visit_fn)(void *ctx, uint32_t kind, int32_t pid);
  * it visited.  A racy snapshot: callers re-check what they conclude. */
 uint32_t shoal__waiters_walk(struct shoal_store *s, shoal_id id,
 			     shoal__waiter_visit_fn visit, void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* The handle: what a layer above may ask of it or set on it.          */
+
+/* A store whose segment has an extra region of ext_bytes (zeroed) for
+ * the layer above (its layout is that layer's); where that region is. */
+int shoal__store_create_ext(const char *name,
+			    const struct shoal_store_options *opts,
+			    uint64_t ext_bytes, struct shoal_store **out);
+void *shoal__store_ext(const struct shoal_store *s, uint64_t *size);
+/* The layer above's private view of its region (checked by that layer),
+ * handed to its waiter handlers; set once, before any concurrent use. */
+void shoal__store_set_ext_view(struct shoal_store *s, const void *view);
+const void *shoal__store_ext_view(const struct shoal_store *s);
+const char *shoal__store_name(const struct shoal_store *s); /* "" if private */
+/* Records what this handle's process is to the layer above (an opaque
+ * role word in its slot, relaxed: read by tools; 0 = a plain store). */
+void shoal__store_set_role(struct shoal_store *s, uint32_t role);
+/* SHOAL__CREATOR of this handle's slot. */
+uint32_t shoal__store_creator(const struct shoal_store *s);
+/* The store's space event (signalled when room is freed), the handle's
+ * spin budget before a futex sleep, the arena's capacity in bytes. */
+struct shoal__event *shoal__store_space(const struct shoal_store *s);
+uint32_t shoal__store_spin(const struct shoal_store *s);
+uint64_t shoal__store_capacity(const struct shoal_store *s);
+/* The handle's crash-point arming (base/crash.h); pure, so that a build
+ * without crash points drops the call of an unused result. */
+struct shoal__crash *shoal__store_crash(struct shoal_store *s)
+	__attribute__((pure));
+/* A layer above's crash point on a store handle (base/crash.h). */
+#define SHOAL__STORE_CRASH(s, name) SHOAL__CRASH_AT(shoal__store_crash(s), name)
+
+/* Hooks of the layer above, called in the calling thread: on_block around
+ * every sleep of a get, wait or create (a worker tells its runtime it is
+ * blocked), on_drop after every successful drop, outside the store lock.
+ * Set once, before any concurrent use of the handle. */
+struct shoal__store_hooks {
+	void (*on_block)(void *ctx, bool blocked);
+	void *on_block_ctx;
+	void (*on_drop)(void *ctx);
+	void *on_drop_ctx;
+};
+void shoal__store_set_hooks(struct shoal_store *s,
+			    const struct shoal__store_hooks *h);
+/* Calls the on_block hook, if any (a layer's own sleeps on the store). */
+void shoal__store_blocking(struct shoal_store *s, bool blocked);
+
+/* ------------------------------------------------------------------ */
+/* Processes: the identity of a slot's owner (slots.c, proc.c).         */
+
+/* A process's start time (/proc, clock ticks since boot): with its pid,
+ * an identity that survives pid reuse.  0 if it is gone. */
+uint64_t shoal__proc_start_time(int pid);
+/* True once the process that owned `creator` (SHOAL__CREATOR) is gone:
+ * its slot free, reused by another generation, or its pid dead.  Never a
+ * live process. */
+bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
+/* The same for a SHOAL__CREATOR24 (4096 reuses of its slot while it
+ * waits only delay the answer). */
+bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24);
+/* True if process pid (with that start time; 0: any) is alive: a live
+ * slot's owner that is not dead, or else by /proc.  False for ourselves. */
+bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);
+
+/* ------------------------------------------------------------------ */
+/* Objects a layer above fills for its callers (object.c, fill.c).      */
+
+/* data_size: the size in the low 56 bits, flags above. */
+#define SHOAL__SIZE_MASK ((1ull << 56) - 1)
+#define SHOAL__SIZE_ERROR (1ull << 63) /* the bytes are an error (fill.c) */
+/* Freed when its last pin and hold go, not cached (fill.c: the runtime's
+ * task and call results, which Ray frees once no reference is left). */
+#define SHOAL__SIZE_TRANSIENT (1ull << 62)
+/* The bytes (at most SHOAL__INLINE_MAX) live in data_off itself, not in a
+ * block (fill.c: small results cost no allocation and no extra line). */
+#define SHOAL__SIZE_INLINE (1ull << 61)
+#define SHOAL__INLINE_MAX 8u
+
+/* An unsealed entry with no block, held by the caller, for another
+ * process to fill (fill.c).  Takes the process lock itself. */
+int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
+		       int timeout_ms);
+/* True once id is sealed, or gone (nothing more will come of it). */
+bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
+/* True while id names an entry (created, sealed or being ended). */
+bool shoal__obj_known(const struct shoal_store *s, shoal_id id);
+
+#define SHOAL__PROC_FILLS 8u
+/* fill.c: writing a promised entry from another process */
+struct shoal__fill {
+	uint32_t idx;
+	uint32_t gen;
+	uint32_t rec;     /* index in this process's fill records */
+	uint64_t off;     /* the block, 0 for an inline fill */
+	uint64_t size;
+	uint64_t inl;     /* an inline fill's bytes (size <= INLINE_MAX) */
+};
+/* begin waits for room and for a REPAIR on the entry up to timeout_ms
+ * (at least SHOAL__LOCK_MIN_MS, deadline.h): -ETIMEDOUT, nothing taken.
+ * end and cancel have no timeout: they wait for a REPAIR up to
+ * SHOAL__LOCK_MIN_MS, then -ETIMEDOUT with the fill still open (end or
+ * cancel it again; else the handle's close or reaper finishes it). */
+int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
+		      int timeout_ms, struct shoal__fill *f, void **buf);
+int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
+		    uint64_t flags);
+int shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
 
 #endif /* SHOAL_STORE_EXT_H */

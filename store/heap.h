@@ -15,6 +15,10 @@
 #ifndef SHOAL_STORE_HEAP_H
 #define SHOAL_STORE_HEAP_H
 
+#if !defined(SHOAL__LAYER_STORE) && !defined(SHOAL__WHITEBOX)
+#error "store/heap.h is private to store/: a layer above includes store/ext.h"
+#endif
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -6,6 +6,10 @@
 #ifndef SHOAL_STORE_INTERNAL_H
 #define SHOAL_STORE_INTERNAL_H
 
+#if !defined(SHOAL__LAYER_STORE) && !defined(SHOAL__WHITEBOX)
+#error "store/internal.h is private to store/: a layer above includes store/ext.h"
+#endif
+
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +19,7 @@
 
 #include "crash.h"
 #include "deadline.h"
+#include "event.h"
 #include "ext.h"
 #include "heap.h"
 #include "layout.h"
@@ -80,19 +85,9 @@ struct shoal_store {
 	uint32_t limit_budget;      /* creates before the next max_objects sum */
 	bool repairing;             /* holds or takes the repair word (lock) */
 	struct shoal__crash crash;  /* test builds: where to die (crash.h) */
-	/* Called around every sleep of a get, wait or create (a worker tells
-	 * the runtime it is blocked); set once, before any concurrent use. */
-	void (*on_block)(void *ctx, bool blocked);
-	void *on_block_ctx;
-	/* Called after every successful drop, outside the store lock (the
-	 * runtime lets go of done tasks' argument holds); set once, before
-	 * any concurrent use. */
-	void (*on_drop)(void *ctx);
-	void *on_drop_ctx;
-	/* The private view of the region of the layer above (the runtime's
-	 * struct shoal__rt_view), for that layer's waiter handlers (ext.h);
-	 * NULL: none.  Set once, before any concurrent
-	 * use, by the runtime that owns this handle. */
+	/* The layer above's hooks and its region's view (ext.h): set once,
+	 * before any concurrent use, by the runtime that owns this handle. */
+	struct shoal__store_hooks hooks;
 	const void *ext_view;
 	struct shoal__evict_plan {  /* eviction candidates (under lock) */
 		struct shoal__cand *buf;
@@ -121,23 +116,12 @@ static inline void shoal__unlock(struct shoal_store *s)
 
 static inline void shoal__blocking(struct shoal_store *s, bool blocked)
 {
-	if (s->on_block)
-		s->on_block(s->on_block_ctx, blocked);
+	if (s->hooks.on_block)
+		s->hooks.on_block(s->hooks.on_block_ctx, blocked);
 }
 
 /* segment.c */
 int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size);
-/* A store with an extra region of ext_bytes for the runtime (zeroed). */
-int shoal__store_create_ext(const char *name,
-			    const struct shoal_store_options *opts,
-			    uint64_t ext_bytes, struct shoal_store **out);
-void *shoal__store_ext(const struct shoal_store *s, uint64_t *size);
-static inline void shoal__store_set_ext_view(struct shoal_store *s,
-					     const void *view)
-{
-	s->ext_view = view;
-}
-const char *shoal__store_name(const struct shoal_store *s); /* "" if private */
 
 /* proc.c: the process table (reap_all and release need s->lock) */
 int shoal__proc_claim(struct shoal_store *s);
@@ -145,7 +129,6 @@ void shoal__proc_release(struct shoal_store *s);
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
 bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
 int shoal__proc_reap_all(struct shoal_store *s);
-uint64_t shoal__proc_start_time(int pid);
 _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 				     uint32_t slot);
 
@@ -255,23 +238,8 @@ void shoal__end_arm(struct shoal_store *s, uint32_t idx, uint32_t gen,
 void shoal__end_disarm(struct shoal_store *s);
 uint64_t shoal__end_marked(const struct shoal_store *s, uint64_t n);
 int shoal__end_finish(struct shoal_store *s, uint32_t slot);
-/* Records what this handle's process is (relaxed: read by tools). */
-static inline void shoal__store_set_role(struct shoal_store *s, uint32_t role)
-{
-	atomic_store_explicit(&s->me->role, role, memory_order_relaxed);
-}
-
-/* SHOAL__CREATOR of this handle's slot. */
-static inline uint32_t shoal__store_creator(const struct shoal_store *s)
-{
-	return SHOAL__CREATOR(s->slot, s->slot_gen);
-}
 void shoal__obj_free_block(struct shoal_store *s, uint64_t off,
 			   uint64_t size, _Atomic uint64_t *rec);
-/* An unsealed entry with no block, held by the caller, for another
- * process to fill (fill.c).  Takes the process lock itself. */
-int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
-		       int timeout_ms);
 /* A block, evicting and waiting for room; takes the lock itself. */
 int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
 		     shoal__off_t *off, _Atomic uint64_t *rec);
@@ -280,27 +248,7 @@ int shoal__obj_alloc(struct shoal_store *s, uint64_t bytes, int timeout_ms,
  * `by` (deadline.h). */
 int shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
 			    bool locked, struct shoal__later *by, uint64_t *c);
-bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
 
-/* fill.c: writing a promised entry from another process */
-struct shoal__fill {
-	uint32_t idx;
-	uint32_t gen;
-	uint32_t rec;     /* index in this process's fill records */
-	uint64_t off;     /* the block, 0 for an inline fill */
-	uint64_t size;
-	uint64_t inl;     /* an inline fill's bytes (size <= INLINE_MAX) */
-};
-/* begin waits for room and for a REPAIR on the entry up to timeout_ms
- * (at least SHOAL__LOCK_MIN_MS, deadline.h): -ETIMEDOUT, nothing taken.
- * end and cancel have no timeout: they wait for a REPAIR up to
- * SHOAL__LOCK_MIN_MS, then -ETIMEDOUT with the fill still open (end or
- * cancel it again; else the handle's close or reaper finishes it). */
-int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
-		      int timeout_ms, struct shoal__fill *f, void **buf);
-int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
-		    uint64_t flags);
-int shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
 int shoal__fill_reap(struct shoal_store *s, uint32_t slot,
 		     struct shoal__later *by);
 
@@ -315,10 +263,6 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d);
 void shoal__waiters_reap(struct shoal__proc *p);
 
-/* wait.c: futex waits with the register / re-check / sleep protocol
- * (deadlines and wait bounds: deadline.h) */
-void shoal__cpu_relax(void);
-
 static inline void shoal__lock_slow(struct shoal_store *s)
 {
 	for (;;) {
@@ -332,24 +276,5 @@ static inline void shoal__lock_slow(struct shoal_store *s)
 			return;
 	}
 }
-/* Waits until *seq != seen, the deadline, or a wake.  Returns 0 (woken or
- * changed) or -ETIMEDOUT.  Spins up to `spin` pauses first, then raises
- * the *sleepers flag before it enters the kernel. */
-int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
-		      uint32_t seen, struct shoal__deadline d, uint32_t spin);
-/* An event's side of the protocol: a waiter takes `seen` with
- * shoal__event_seen(), registers (waiters), re-checks, then waits. */
-static inline uint32_t shoal__event_seen(struct shoal__event *ev)
-{
-	return atomic_load_explicit(&ev->seq, memory_order_acquire);
-}
-
-static inline int shoal__event_wait(struct shoal__event *ev, uint32_t seen,
-				    struct shoal__deadline d, uint32_t spin)
-{
-	return shoal__futex_wait(&ev->seq, &ev->sleepers, seen, d, spin);
-}
-
-void shoal__event_signal(struct shoal__event *ev);
 
 #endif /* SHOAL_STORE_INTERNAL_H */

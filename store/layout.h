@@ -28,11 +28,17 @@
 #ifndef SHOAL_STORE_LAYOUT_H
 #define SHOAL_STORE_LAYOUT_H
 
+#if !defined(SHOAL__LAYER_STORE) && !defined(SHOAL__WHITEBOX)
+#error "store/layout.h is private to store/: a layer above includes store/ext.h"
+#endif
+
 #include <assert.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event.h"
+#include "ext.h"
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
@@ -44,20 +50,6 @@
 static_assert(sizeof(_Atomic uint64_t) == 8, "8-byte atomics");
 static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
-
-/*
- * A wake-up line (wait.c), on its own cache line.  seq: bumped by the
- * event's producers (seq_cst), read by waiters; waiters: count of
- * registered waiters (seq_cst increment by each, decrement after); sleepers:
- * a flag a waiter raises before it enters the kernel and a producer takes
- * down with an exchange before its FUTEX_WAKE.
- */
-struct shoal__event {
-	_Atomic uint32_t seq;
-	_Atomic uint32_t waiters;
-	_Atomic uint32_t sleepers;
-	uint8_t pad_[64 - 12];
-};
 
 /* ------------------------------------------------------------------ */
 /* Header                                                             */
@@ -124,7 +116,7 @@ struct shoal__seg_hdr {
 	_Atomic uint64_t id_blocks;
 	uint8_t pad1_[64 - 56];
 
-	/* Events (wait.c): obj, an object was created or sealed; space, room
+	/* Events (base/event.c): obj, an object was created or sealed; space, room
 	 * may have appeared (a drop, release, delete, abort or reap). */
 	struct shoal__event obj;
 	struct shoal__event space;
@@ -238,7 +230,7 @@ struct shoal__waiter {
 	_Atomic uint32_t next;   /* waiter index + 1; 0 ends the stack */
 	_Atomic uint32_t state;
 	_Atomic uint32_t futex;
-	_Atomic uint32_t sleeping; /* owner raises, waker takes down (wait.c) */
+	_Atomic uint32_t sleeping; /* owner raises, waker takes down (base/event.c) */
 };
 
 #define SHOAL__PROC_WAITERS 16u
@@ -263,7 +255,6 @@ struct shoal__fill_rec {
 	uint64_t pad1_;
 };
 
-#define SHOAL__PROC_FILLS 8u
 
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
@@ -413,32 +404,12 @@ struct shoal__entry {
 	_Atomic uint64_t data_off;
 	_Atomic uint64_t data_size;
 	_Atomic uint32_t meta_size;
-	_Atomic uint32_t creator;  /* SHOAL__CREATOR(slot, slot generation) */
+	_Atomic uint32_t creator;  /* SHOAL__CREATOR(slot, slot generation), ext.h */
 	_Atomic uint32_t waiters;  /* closable waiter stack, see waiters.c */
 	_Atomic int32_t creator_pid;
 	_Atomic uint64_t atime;
 };
 
-/* The creating process's slot (12 bits, max_procs <= 4096) and the low 20
- * bits of that slot's generation: a reused slot is not the creator. */
-#define SHOAL__CREATOR(slot, gen) (((uint32_t)(slot) << 20) | ((gen) & 0xfffffu))
-/* The same in 24 bits, to share a state word (the runtime's task records
- * and lanes): the slot (12 bits) and the low 12 bits of its generation.
- * Told gone only once the slot is free, reused by another generation
- * (mod 4096) or its pid dead: never a live process. */
-#define SHOAL__CREATOR24(creator)                                             \
-	((((uint32_t)(creator) >> 20) << 12) | ((uint32_t)(creator) & 0xfffu))
-
-/* data_size: the size in the low 56 bits, flags above. */
-#define SHOAL__SIZE_MASK ((1ull << 56) - 1)
-#define SHOAL__SIZE_ERROR (1ull << 63) /* the bytes are an error (fill.c) */
-/* Freed when its last pin and hold go, not cached (fill.c: the runtime's
- * task and call results, which Ray frees once no reference is left). */
-#define SHOAL__SIZE_TRANSIENT (1ull << 62)
-/* The bytes (at most SHOAL__INLINE_MAX) live in data_off itself, not in a
- * block (fill.c: small results cost no allocation and no extra line). */
-#define SHOAL__SIZE_INLINE (1ull << 61)
-#define SHOAL__INLINE_MAX 8u
 static_assert(sizeof(struct shoal__entry) == 64, "entry is one line");
 
 #endif /* SHOAL_STORE_LAYOUT_H */

@@ -43,7 +43,7 @@
  *
  * Waiting.  get waits for the header's object event (create or seal) and
  * create waits for the space event (drop, release, delete, abort, reap),
- * with the register / re-check / sleep protocol of wait.c, in slices of at
+ * with the register / re-check / sleep protocol of base/event.c, in slices of at
  * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
  * Waits for a word another process holds (a stripe lock, a REPAIR, the
  * heap's lock) end at the call's bound (deadline.h): the caller's timeout,
@@ -1531,8 +1531,8 @@ SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id)
 {
 	int rc = shoal__hold_locked(store, id, -1);
 
-	if (!rc && store->on_drop)
-		store->on_drop(store->on_drop_ctx);
+	if (!rc && store->hooks.on_drop)
+		store->hooks.on_drop(store->hooks.on_drop_ctx);
 	return rc;
 }
 

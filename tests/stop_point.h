@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/stop_point.h - stopping a child at a named crash point (store/crash.h)
+ * tests/stop_point.h - stopping a child at a named crash point (base/crash.h)
  * without killing it, to play out an exact interleaving of live processes.
  *
  * A crash point SIGKILLs; a race between two live processes needs them

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/stress_queue.c - threads hammering one run queue (runtime/queue.h),
+ * tests/stress_queue.c - threads hammering one run queue (ring/queue.h),
  * for ThreadSanitizer (criterion aborts under TSan, hence a plain main()).
  *
  * NPROD producer threads push NITEMS items each, in random batches, into a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/test_crash_points.c - every crash point of store/crash.h, visited:
+ * tests/test_crash_points.c - every crash point of base/crash.h, visited:
  * a process is SIGKILLed at the point, and the survivors must repair
  * everything.
  *

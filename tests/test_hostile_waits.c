@@ -25,7 +25,7 @@
  * that something to do.  Stores are private (memfd): nothing is left in
  * /dev/shm; tu_teardown kills and reaps any child still alive.
  *
- * Linked with the crash-point build (store/crash.h) for one test, which
+ * Linked with the crash-point build (base/crash.h) for one test, which
  * stops a creator between its claim of an entry and its publish
  * ("CREATE_HELD:stop") so that the neighbour can write that entry then.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/test_lane.c - the actor call lane (runtime/lane.h) on its own.
+ * tests/test_lane.c - the actor call lane (ring/lane.h) on its own.
  *
  * Each test maps one memfd MAP_SHARED: the lane, then a result area that
  * forked children share.  Children are forked with

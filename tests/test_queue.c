@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/test_queue.c - the run queue (runtime/queue.h) on its own.
+ * tests/test_queue.c - the run queue (ring/queue.h) on its own.
  *
  * Each test maps one memfd MAP_SHARED: the queue, then a result area that
  * forked children share (counters of what they popped).  Children are

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_runtime_crash.c - runtime processes killed at crash points
- * (store/crash.h), with the library built with its points armed.
+ * (base/crash.h), with the library built with its points armed.
  *
  * A task arms its own worker's store handle and returns: the worker then
  * dies at the point while it finishes the task (seals its result, wakes
  * what waits for it).  The runtime must still run every task that was
  * parked on that result: nobody is left waiting for a drain that died.
  *
- * The runtime's own points (SHOAL__RT_CRASH_POINTS in store/crash.h) are
+ * The runtime's own points (SHOAL__RT_CRASH_POINTS in base/crash.h) are
  * visited here, one test per point expanded from that list, each running
  * the scenario the list names for it:
  *
@@ -52,8 +52,8 @@
 #include <shoal/shoal.h>
 
 #include "testutil.h"
-#include "../runtime/internal.h"
-#include "../store/internal.h"
+#include "rt.h"
+#include "internal.h"
 
 TestSuite(runtime_crash, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 

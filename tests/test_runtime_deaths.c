@@ -26,9 +26,9 @@
 
 #include <shoal/shoal.h>
 
-#include "../runtime/internal.h"
-#include "../runtime/queue.h"
-#include "../store/internal.h"
+#include "rt.h"
+#include "queue.h"
+#include "internal.h"
 #include "testutil.h"
 
 TestSuite(runtime_deaths, .init = tu_setup, .fini = tu_teardown);

@@ -25,9 +25,9 @@
 
 #include <shoal/shoal.h>
 
-#include "../runtime/internal.h"
-#include "../runtime/queue.h"
-#include "../store/internal.h"
+#include "rt.h"
+#include "queue.h"
+#include "internal.h"
 #include "rtutil.h"
 #include "testutil.h"
 

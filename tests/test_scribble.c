@@ -21,10 +21,10 @@
  */
 #include "testutil.h"
 #include "rtutil.h"
-#include "../runtime/internal.h"
-#include "../runtime/lane.h"
-#include "../runtime/queue.h"
-#include "../store/internal.h"
+#include "rt.h"
+#include "lane.h"
+#include "queue.h"
+#include "internal.h"
 
 #include <stddef.h>
 

@@ -34,7 +34,7 @@
 
 #include <shoal/shoal.h>
 
-#include "../runtime/internal.h"
+#include "rt.h"
 #include "other_user.h"
 #include "rtutil.h"
 #include "testutil.h"

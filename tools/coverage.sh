@@ -1,5 +1,5 @@
 #!/bin/sh
-# Line and branch coverage of store/ and runtime/ by the test suite.
+# Line and branch coverage of each layer (base/, store/, ring/, runtime/) by the test suite.
 #
 #   tools/coverage.sh            configure ./build-cov if needed, build, run
 #                                every test there, print the figures
@@ -41,7 +41,7 @@ if [ "$status" -ne 0 ]; then
 fi
 
 # One summary per directory: "lines: P% (a out of b)", "branches: ...".
-for dir in store runtime; do
+for dir in base store ring runtime; do
 	# The report goes to a file of the build directory: gcovr replaces
 	# its output file, and --output /dev/null made /dev/null a regular
 	# file for every later command on the machine.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/mem.c - process-private memory, from a jemalloc arena of its own.
+ * base/mem.c - process-private memory, from a jemalloc arena of its own.
  *
  * Each store handle creates a jemalloc arena ("arenas.create") and takes
  * every private allocation from it with mallocx/dallocx, bypassing the

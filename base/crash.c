@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/crash.c - arming and firing the crash points of crash.h.
+ * base/crash.c - arming and firing the crash points of crash.h.
  *
  * Firing is only compiled into test builds (SHOAL_CRASH_POINTS); the
  * arming functions exist in every build so that the names stay checked,

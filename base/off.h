@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/off.h - offsets into the segment, and the one checked converter.
+ * base/off.h - offsets into the segment, and the one checked converter.
  *
  * Nothing stored in the segment is a pointer: every reference is an offset
  * from the segment's base, wrapped in shoal__off_t so that it cannot be

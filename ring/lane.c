@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/lane.c - an actor call lane: a single-producer single-consumer
+ * ring/lane.c - an actor call lane: a single-producer single-consumer
  * ring of fixed-size records in the segment, with sleeping on both ends.
  *
  * WHAT
@@ -47,7 +47,7 @@
  *             acquire load of head (reserve's refresh): it publishes that
  *             the consumer's reads of the slot are done, so the producer's
  *             next writes to it cannot race them.
- *  W1         the doorbell, store/wait.c's protocol: a sleeping consumer
+ *  W1         the doorbell, base/event.c's protocol: a sleeping consumer
  *             increments the doorbell's waiters (seq_cst), then re-reads
  *             tail (seq_cst, shoal__lane_ready); publish stores tail, then
  *             shoal__event_signal() fences (seq_cst) and reads waiters.
@@ -124,7 +124,8 @@
 
 #include <shoal/error.h>
 
-#include "../store/internal.h"
+#include "crash.h"
+#include "event.h"
 #include "lane.h"
 
 /* ------------------------------------------------------------------ */
@@ -277,7 +278,7 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
 		shoal__cpu_relax();
 	}
 	for (;;) {
-		/* Acquire as in store/wait.c; room is re-checked anyway. */
+		/* Acquire as in base/event.c; room is re-checked anyway. */
 		uint32_t seen = shoal__event_seen(ev);
 		bool full;
 		int rc = 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/wait.c - waiting on shared futex words, with deadlines.
+ * base/event.c - waiting on shared futex words, with deadlines.
  *
  * Protocol (DESIGN.md "Waiting"): a waiter registers (seq_cst increment of
  * a waiters count), re-checks its condition, then waits on a sequence word
@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "event.h"
 
 static int64_t shoal__now_ns(void)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/queue.c - the run queue: a bounded multi-producer multi-consumer
+ * ring/queue.c - the run queue: a bounded multi-producer multi-consumer
  * queue of 32-bit items in the segment, lock-free, taken in bulk, with
  * sleeping consumers, repairable after any process dies at any instruction.
  *
@@ -76,7 +76,7 @@
  *             publishes whatever the producer wrote before pushing (the
  *             task record an item names), not the item, which is in the
  *             word itself.
- *  W1         wake-up, store/wait.c's protocol: a consumer increments
+ *  W1         wake-up, base/event.c's protocol: a consumer increments
  *             waiters (seq_cst) and re-reads head and the cell at head
  *             (seq_cst); a pusher publishes, then shoal__event_signal()
  *             fences (seq_cst) and reads waiters.  Every push's fence
@@ -92,7 +92,7 @@
  *             push or pop never reports full or empty from a stale view.
  *             (The item itself needs neither: it is in the cell word, and
  *             coherence of that one word orders each round after the last.)
- *  W1         wake-up, store/wait.c's protocol: a consumer increments
+ *  W1         wake-up, base/event.c's protocol: a consumer increments
  *             waiters (seq_cst) and re-reads head and the cell at head
  *             (seq_cst); a pusher publishes, then shoal__event_signal()
  *             fences (seq_cst) and reads waiters.  Every push's fence
@@ -187,7 +187,8 @@
 
 #include <shoal/error.h>
 
-#include "../store/internal.h"
+#include "crash.h"
+#include "event.h"
 #include "queue.h"
 
 /* ------------------------------------------------------------------ */
@@ -520,7 +521,7 @@ static bool pop_ready(const struct shoal__queue_view *q)
 int shoal__queue_wait(const struct shoal__queue_view *q, struct shoal__deadline d,
 		      uint32_t spin)
 {
-	/* Acquire as in store/wait.c; seq publishes nothing we rely on: the
+	/* Acquire as in base/event.c; seq publishes nothing we rely on: the
 	 * cells are re-checked. */
 	uint32_t seen = shoal__event_seen(&q->ring->wake);
 	int rc = 0;

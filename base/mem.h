@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* store/mem.h - process-private memory from a dedicated jemalloc arena. */
+/* base/mem.h - process-private memory from a dedicated jemalloc arena. */
 #ifndef SHOAL_STORE_MEM_H
 #define SHOAL_STORE_MEM_H
 

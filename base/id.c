@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/id.c - object IDs: derivation, random IDs, hex text.
+ * base/id.c - object IDs: derivation, random IDs, hex text.
  *
  * Layout of an ID (id.h): hi = node:16 | index:16 | owner:32, lo = counter.
  * Random IDs keep the node field 0.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/error.c - shoal_strerror: names for shoal's codes and negated errno.
+ * base/error.c - shoal_strerror: names for shoal's codes and negated errno.
  *
  * Returns static strings only, so it is safe from any thread.  Negated
  * errno values are named by strerrordesc_np() (glibc, thread-safe, static),

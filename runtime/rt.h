@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/internal.h - process-local runtime structures shared by the
+ * runtime/rt.h - process-local runtime structures shared by the
  * runtime's modules.  Nothing here is in the segment (see rtlayout.h).
  */
-#ifndef SHOAL_RUNTIME_INTERNAL_H
-#define SHOAL_RUNTIME_INTERNAL_H
+#ifndef SHOAL_RUNTIME_RT_H
+#define SHOAL_RUNTIME_RT_H
+
+#if !defined(SHOAL__LAYER_RUNTIME) && !defined(SHOAL__WHITEBOX)
+#error "runtime/rt.h is private to runtime/"
+#endif
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -321,8 +325,6 @@ void shoal__requeue_sweep(struct shoal__requeue *r);
 void shoal__deps_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
 
 /* call.c: the caller's side of actor calls */
-bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
-bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24);
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen);
 void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
 		      int code, const char *why);
@@ -383,4 +385,4 @@ void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot,
 				  uint32_t index, pid_t parent, int spawn_fd);
 
-#endif /* SHOAL_RUNTIME_INTERNAL_H */
+#endif /* SHOAL_RUNTIME_RT_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/crash.h - named crash points: every step of every multi-step change
+ * base/crash.h - named crash points: every step of every multi-step change
  * to shared state, where a test build can kill the process.
  *
  * Any process may die at any instruction (DESIGN.md, "Crash safety").  The

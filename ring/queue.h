@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/queue.h - the run queue (DESIGN.md region 4): its interface and
+ * ring/queue.h - the run queue (DESIGN.md region 4): its interface and
  * its layout in the segment, like a kernel uapi header.
  *
  * A bounded multi-producer multi-consumer queue of 32-bit items (task
@@ -41,7 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../store/layout.h"
+#include "crash.h"
+#include "event.h"
 
 #define SHOAL__QUEUE_MAGIC 0x3151524c414f4853ull /* "SHOALRQ1" */
 #define SHOAL__QUEUE_SKIP UINT32_MAX
@@ -65,7 +66,7 @@ static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
  *           order").
  *  head     CAS by consumers claiming positions (relaxed, same reason).
  *  seq      bumped by producers and repair when waiters != 0 (release);
- *           consumers sleep on it (futex, store/wait.c).
+ *           consumers sleep on it (futex, base/event.c).
  *  waiters  +1 / -1 by a consumer around its sleep (seq_cst / relaxed).
  *  cells    CAS only: a producer publishes its cell (R1, release), a
  *           consumer releases it for the next round (R2, release), a
@@ -84,7 +85,7 @@ struct shoal__queue {
 	/* Line 2: consumers. */
 	_Atomic uint64_t head;
 	uint8_t pad2_[64 - 8];
-	/* Line 3: wake line (store/wait.c protocol). */
+	/* Line 3: wake line (base/event.c protocol). */
 	struct shoal__event wake;
 	/* capacity cells; cell i starts as stamp i, item 0 ("free for i"). */
 	_Atomic uint64_t cells[];
@@ -97,9 +98,6 @@ static_assert(offsetof(struct shoal__queue, wake) == 192, "queue layout");
 static_assert(offsetof(struct shoal__queue, cells) == 256, "queue layout");
 static_assert(sizeof(struct shoal__queue) == 256, "queue layout");
 
-/* Declared in store/internal.h (wait.c): an absolute CLOCK_MONOTONIC
- * deadline. */
-struct shoal__deadline;
 
 /* Bytes of a queue of `capacity` cells (header + cells), or 0 if capacity
  * is not a power of two in [MIN_CAPACITY, MAX_CAPACITY]. */

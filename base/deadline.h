@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store/deadline.h - deadlines, and the bound of a wait for a word another
- * process holds (implemented in wait.c).  Its own header so that the heap
+ * base/deadline.h - deadlines, and the bound of a wait for a word another
+ * process holds (implemented in event.c).  Its own header so that the heap
  * (heap.c), which knows nothing of the store handle, bounds its lock's
  * wait the same way the store's other waits are bounded.
  *

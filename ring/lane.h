@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/lane.h - an actor call lane (DESIGN.md region 5): its interface
+ * ring/lane.h - an actor call lane (DESIGN.md region 5): its interface
  * and its layout in the segment, like a kernel uapi header.
  *
  * A lane is a single-producer single-consumer ring of fixed-size records
@@ -37,7 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../store/layout.h"
+#include "crash.h"
+#include "event.h"
 
 #define SHOAL__LANE_MAGIC 0x314e414c4c414f48ull /* "HOALLAN1" */
 #define SHOAL__LANE_MIN_CAPACITY 2u
@@ -64,9 +65,9 @@ static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
  *               producer loads it with acquire (A2) or seq_cst (W2).
  *  tail_cache   the consumer only, plain: the last tail it loaded (never
  *               ahead of tail, never behind head).
- *  doorbell     store/wait.c's event: the consumer registers and sleeps,
+ *  doorbell     base/event.c's event: the consumer registers and sleeps,
  *               publish signals it (when the lane's own doorbell is used).
- *  space        store/wait.c's event: the producer registers and sleeps,
+ *  space        base/event.c's event: the producer registers and sleeps,
  *               consume signals it.
  *  records      slot tail & mask: the producer, between reserve and
  *               publish; slot head & mask: read by the consumer between
@@ -104,9 +105,6 @@ static_assert(offsetof(struct shoal__lane, space) == 256, "lane layout");
 static_assert(offsetof(struct shoal__lane, records) == 320, "lane layout");
 static_assert(sizeof(struct shoal__lane) == 320, "lane layout");
 
-/* Declared in store/internal.h (wait.c): an absolute CLOCK_MONOTONIC
- * deadline. */
-struct shoal__deadline;
 
 /* Bytes of a lane (header + records), or 0 if capacity is not a power of
  * two in [MIN_CAPACITY, MAX_CAPACITY] or record_size not a multiple of 64

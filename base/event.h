@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * base/event.h - wake-up lines in shared memory and the futex wait under
+ * them (event.c has the protocol and why no wake-up is lost).
+ *
+ * Used by every layer: the store's object and space events, the ring's
+ * doorbells, the runtime's ready and work lines.  Nothing here knows who
+ * waits or why.
+ */
+#ifndef SHOAL_BASE_EVENT_H
+#define SHOAL_BASE_EVENT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "deadline.h"
+
+/*
+ * A wake-up line (event.c), on its own cache line.  seq: bumped by the
+ * event's producers (seq_cst), read by waiters; waiters: count of
+ * registered waiters (seq_cst increment by each, decrement after); sleepers:
+ * a flag a waiter raises before it enters the kernel and a producer takes
+ * down with an exchange before its FUTEX_WAKE.
+ */
+struct shoal__event {
+	_Atomic uint32_t seq;
+	_Atomic uint32_t waiters;
+	_Atomic uint32_t sleepers;
+	uint8_t pad_[64 - 12];
+};
+
+/* A pause for a spinning loop (x86 pause, arm64 yield). */
+void shoal__cpu_relax(void);
+
+/* Waits until *seq != seen, the deadline, or a wake.  Returns 0 (woken or
+ * changed) or -ETIMEDOUT.  Spins up to `spin` pauses first, then raises
+ * the *sleepers flag before it enters the kernel. */
+int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
+		      uint32_t seen, struct shoal__deadline d, uint32_t spin);
+/* An event's side of the protocol: a waiter takes `seen` with
+ * shoal__event_seen(), registers (waiters), re-checks, then waits. */
+static inline uint32_t shoal__event_seen(struct shoal__event *ev)
+{
+	return atomic_load_explicit(&ev->seq, memory_order_acquire);
+}
+
+static inline int shoal__event_wait(struct shoal__event *ev, uint32_t seen,
+				    struct shoal__deadline d, uint32_t spin)
+{
+	return shoal__futex_wait(&ev->seq, &ev->sleepers, seen, d, spin);
+}
+
+void shoal__event_signal(struct shoal__event *ev);
+
+#endif /* SHOAL_BASE_EVENT_H */
