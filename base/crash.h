@@ -41,20 +41,20 @@
  * it as well).
  */
 #define SHOAL__CRASH_POINTS(X)                                                 \
-	/* object.c: the REF protocol (pin, hold, unpin, drop) */              \
+	/* store/object/: the REF protocol (pin, hold, unpin, drop) */              \
 	X(REF_INTENT, ref, "count change: intent written, CAS not made")        \
 	X(REF_CAS, ref, "count change: entry CAS made, ledger not")            \
 	X(REF_LEDGER, ref, "count change: ledger written, intent not cleared") \
 	/* ledger.c: a record leaving the table (backward shift) */            \
 	X(LEDGER_MOVED, ledger, "ledger delete: a record copied back, twice")  \
-	/* object.c: create and put */                                        \
+	/* store/object/: create and put */                                        \
 	X(CREATE_ALLOCATED, put, "create: block handed over, no entry yet")    \
 	X(CREATE_RESERVED, put, "create: entry claimed under the stripe lock") \
 	X(CREATE_HELD, put, "create: creation hold in the ledger, unpublished")\
 	X(CREATE_PUBLISHED, put, "create: entry published, counters not")      \
 	X(CREATE_COUNTED, put, "create: counted, stripes still locked")        \
 	X(SEAL_SEALED, put, "seal: sealed, its waiters not woken")             \
-	/* object.c: abort */                                                  \
+	/* store/object/: abort */                                                  \
 	X(ABORT_INTENT, abort, "abort: intent written, entry not ended")       \
 	X(ABORT_ENDED, abort, "abort: entry ended, creation hold in ledger")   \
 	X(ABORT_LEDGER, abort, "abort: ledger written, intent not cleared")    \

@@ -36,7 +36,7 @@
  * under the walk (it only reads; refs are bounds-checked and the walk is
  * bounded), which can only hide a waiter, so it can only miss a deadlock,
  * and a missed one is found again: blocked workers re-ask every second
- * (their gets wake once a second, store/object.c).  A worker blocked in
+ * (their gets wake once a second, store/object/).  A worker blocked in
  * shoal_get_many or shoal_wait, or with more threads asleep than waiter
  * records, links no record and is never counted: with such a worker the
  * check never fires (shoal/runtime.h says so).

@@ -28,7 +28,7 @@
  * drops the holds of every task that is done, and tries again; if nothing
  * was done it sleeps on the store's space event until its deadline.  That
  * event is signalled by whatever frees room (a drop, a release, a reap:
- * store/object.c) and, for this wait, by whoever ends a task or a call
+ * store/object/) and, for this wait, by whoever ends a task or a call
  * (shoal__pending_task_ended: the worker after it freed the record, the
  * actor after a pass), since a task's end is room its submitter can now
  * free.  Register, re-check, sleep (base/event.c): the waiter registers

@@ -5,7 +5,7 @@
  *
  * Candidates.  A scan of the directory collects every evictable entry
  * (SEALED, no pins, no holds, not DELETING, not under REPAIR) with its
- * control word and its atime (object.c: a tick of the header's clock taken
+ * control word and its atime (store/object/: a tick of the header's clock taken
  * at create and at get).  The scan reads the whole directory, so one scan
  * serves many rounds: the candidates are kept in the process's plan
  * (process-private, under the store lock) and consumed oldest first; the
@@ -23,7 +23,7 @@
  * EVICTED tombstone, and only if its atime did not move since (a get in
  * between makes it recent).  Entries that became evictable after the scan
  * wait for the next one.  The block is freed under a FREE intent
- * (object.c).
+ * (store/object/).
  *
  * Amount.  A round frees what the create needs: its bytes, or
  * SHOAL__EVICT_BATCH objects when the object count is the limit (Ray's

@@ -166,7 +166,7 @@ bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24);
 bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);
 
 /* ------------------------------------------------------------------ */
-/* Objects a layer above fills for its callers (object.c, fill.c).      */
+/* Objects a layer above fills for its callers (store/object/, fill.c).      */
 
 /* data_size: the size in the low 56 bits, flags above. */
 #define SHOAL__SIZE_MASK ((1ull << 56) - 1)

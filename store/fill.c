@@ -2,7 +2,7 @@
 /*
  * store/fill.c - filling a promised object from another process.
  *
- * A promise (object.c, shoal__obj_promise) is an unsealed entry with no
+ * A promise (store/object/, shoal__obj_promise) is an unsealed entry with no
  * block, created and held by one process (a task's submitter) so that the
  * object is referenced from the moment its ID exists.  Another process (a
  * worker) then fills it: it allocates a block, marks the entry FILLING with
@@ -38,7 +38,7 @@
  * Error objects: fill_end may set SHOAL__SIZE_ERROR in the size word; the
  * runtime stores a failed task's code and message that way.
  *
- * Waits.  Each change of the entry waits out a REPAIR (object.c), up to
+ * Waits.  Each change of the entry waits out a REPAIR (store/object/), up to
  * the call's bound (deadline.h): fill_begin's timeout, at least
  * SHOAL__LOCK_MIN_MS; SHOAL__LOCK_MIN_MS for fill_end and fill_cancel;
  * the reap's for a reaper.  Past it the call gives up with -ETIMEDOUT

@@ -164,7 +164,7 @@
  * - Reclaim is best effort under concurrency: while one process has the
  *   class stacks drained, another may see them empty and fail with
  *   -ENOMEM although blocks are free; a caller that evicts and retries
- *   (object.c) recovers.  A slab carved by one process can be retired by a
+ *   (store/object/) recovers.  A slab carved by one process can be retired by a
  *   concurrent reclaim before its carver takes blocks; the carver retries.
  * - Tags are 31 bits (slab word) and 32 bits (class stack): an ABA needs a
  *   thread stalled between its load and its CAS for 2^31 changes.

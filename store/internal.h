@@ -209,7 +209,7 @@ void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
 void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
 			   struct shoal__later *by);
 
-/* object.c: pieces the reaper needs (all with s->lock held) */
+/* store/object/: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 			  uint32_t pins, uint32_t holds);
 int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
@@ -229,7 +229,7 @@ void shoal__repair_rescue(struct shoal_store *s);
 
 /* end.c (s->lock held): ending an entry, exactly once.  obj_end arms this
  * process's FREE record, CASes c -> n (marked) and finishes; false if the
- * CAS lost.  The pieces are for callers whose CAS does more (object.c,
+ * CAS lost.  The pieces are for callers whose CAS does more (store/object/,
  * repair.c); end_finish also finishes a dead slot's record for a reaper. */
 bool shoal__obj_end(struct shoal_store *s, uint32_t idx, uint64_t c,
 		    uint64_t n);

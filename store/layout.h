@@ -96,7 +96,7 @@ struct shoal__seg_hdr {
 	/* Counters, own line.  The live objects and their bytes are not here:
 	 * each process slot keeps its share (struct shoal__proc), so that a
 	 * reaper can redo a dead process's update exactly. */
-	/* The one repair in progress (object.c, SHOAL__REPAIR_*): CAS by the
+	/* The one repair in progress (store/object/, SHOAL__REPAIR_*): CAS by the
 	 * repairer (acquire, taking it; release, giving it back) or by a
 	 * process that takes over from a dead repairer. */
 	_Atomic uint64_t repair;
@@ -108,8 +108,8 @@ struct shoal__seg_hdr {
 	_Atomic uint64_t evictions;
 	_Atomic uint64_t evicted_bytes;
 	_Atomic uint64_t reaped;
-	_Atomic uint64_t clock;        /* LRU ticks, see object.c */
-	/* Blocks of 2^16 ID counters handed out (object.c, shoal_id_next):
+	_Atomic uint64_t clock;        /* LRU ticks, see store/object/ */
+	/* Blocks of 2^16 ID counters handed out (store/object/, shoal_id_next):
 	 * relaxed fetch_add, whose atomicity alone makes each block one
 	 * process's; 64 bits never wrap, so no ID repeats in a segment's
 	 * life. */
@@ -159,8 +159,8 @@ enum shoal__intent_op {
  * A process's intent: what multi-step change to shared state it is in the
  * middle of.  Written only by the owner, before the first step and cleared
  * after the last.  `op` and `entry` are read concurrently by a reaper that
- * repairs an entry's counts (REPAIR, object.c): the owner's CAS on the entry
- * (release) publishes them (R3 <-> A3 in object.c) and the owner's release
+ * repairs an entry's counts (REPAIR, store/object/): the owner's CAS on the entry
+ * (release) publishes them (R3 <-> A3 in store/object/) and the owner's release
  * store of op = NONE publishes its ledger update (R4 <-> A4).  The other
  * fields are read by a reaper only after the owner is dead.
  *  block_off  the handoff record of heap.h: the heap names the block it
@@ -183,12 +183,12 @@ struct shoal__intent {
 static_assert(sizeof(struct shoal__intent) == 64, "intent is one line");
 
 /*
- * Ending an entry (object.c, shoal__obj_end): the record of the one entry
+ * Ending an entry (store/object/, shoal__obj_end): the record of the one entry
  * this process is taking out of the directory and freeing.  Written only by
  * the owner, before the CAS that ends the entry (which marks the entry with
  * the owner's slot, see SHOAL__CTL_MARK), cleared after the mark is gone;
  * read by a reaper after the owner died, which finishes what the mark says
- * is unfinished (object.c).  A separate record from the intent: an
+ * is unfinished (store/object/).  A separate record from the intent: an
  * eviction or a reap ends entries in the middle of a create.
  *  block_off  the entry's block, a handoff record (heap.h): a large free's
  *             plan clears it, a small one lands in the owner's cache.
@@ -329,13 +329,13 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
  * Entry control word, changed only by CAS:
  *   bits  0..2   state (enum shoal__entry_state)
  *   bit   3      DELETING: deleted while pinned; freed by the last release
- *   bit   4      REPAIR: a reaper is recounting pins/holds (object.c)
+ *   bit   4      REPAIR: a reaper is recounting pins/holds (store/object/)
  *   bit   5      FILLING: a process other than the creator is writing a
  *                promised (CREATED) object's bytes (fill.c); in a DELETED
  *                tombstone, OWNERDIED: its creator died unsealed (proc.c)
  *   bits  6..24  pins  (19 bits); in a FREE or tombstone entry (no pins
  *                there) the MARK: process slot + 1 of whoever ended the
- *                entry and is still freeing it (object.c, shoal__obj_end);
+ *                entry and is still freeing it (store/object/, shoal__obj_end);
  *                a marked entry is not reusable
  *   bits 25..43  holds (19 bits)
  *   bits 44..63  generation (20 bits), bumped when an entry is published

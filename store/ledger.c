@@ -14,7 +14,7 @@
  * Writers.  Only the owning process, serialised by its store handle's lock.
  * Count changes are single relaxed stores of a whole record.
  *
- * Readers.  The owner, and a reaper repairing an entry's counts (object.c),
+ * Readers.  The owner, and a reaper repairing an entry's counts (store/object/),
  * which reads another live process's table concurrently.  A deletion moves
  * records, so it is bracketed by a seqcount in the process slot: the owner
  * makes it odd (relaxed store, then a release fence: R5) before the first

@@ -43,7 +43,7 @@
  *
  * Waits.  A reap waits for words other processes hold: a REPAIR on an
  * entry it changes, the repair word, the heap's lock, a live reaper's
- * flag (object.c, repair.c, heap.c, ledger.c).  Each is held by a live
+ * flag (store/object/, repair.c, heap.c, ledger.c).  Each is held by a live
  * process for a few writes, but one that stays alive and never lets go
  * (stopped, or a neighbour that wrote the word and lives on) would hold
  * the reaper, and everyone who reaps, for ever.  So the waits of one
@@ -303,7 +303,7 @@ static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
 }
 
 /* The same with none of its holds left to give back (a recount or a
- * give-back took them): waits only for a REPAIR (object.c: bounded by the
+ * give-back took them): waits only for a REPAIR (store/object/: bounded by the
  * repairer, a dead one's repair taken over), until `by`: -ETIMEDOUT. */
 static int shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
 				    uint32_t gen, uint32_t idx,
@@ -362,7 +362,7 @@ static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
 			   shoal__published_by(s, idx, in->gen,
 					       SHOAL__CREATOR(slot, gen));
 
-		if (pub) { /* redo the counters (object.c, shoal__publish):
+		if (pub) { /* redo the counters (store/object/, shoal__publish):
 			    * the size published, not what a fill wrote since */
 			atomic_store_explicit(&p->objects, in->objects + 1,
 					      memory_order_relaxed);

@@ -4,7 +4,7 @@
  * after a process died in the middle of changing them.
  *
  * Why.  A count change is a CAS on the entry and a store into the
- * process's ledger (object.c, the REF protocol); a reaper that finds a dead
+ * process's ledger (store/object/, the REF protocol); a reaper that finds a dead
  * process's intent naming an entry, or a ledger record that another reaper
  * was giving back when it died (proc.c, FLAG), cannot know whether the CAS
  * landed.  It recounts instead.
@@ -22,7 +22,7 @@
  * generation) and the entry, in one 64-bit CAS:
  *
  *   take    CAS 0 -> word (acquire);
- *   mark    CAS the entry's ctl to set REPAIR (acq_rel: A3 of object.c,
+ *   mark    CAS the entry's ctl to set REPAIR (acq_rel: A3 of store/object/,
  *           it then sees the intent of every process whose count CAS came
  *           before; while REPAIR is set nobody but the repairer changes the
  *           word, except the end protocol clearing a tombstone's mark); a
@@ -39,7 +39,7 @@
  * the store is the ending CAS of end.c, marked, and the repairer finishes
  * the end after giving the word back.
  *
- * A repairer's death: anyone who waits for the REPAIR bit (object.c,
+ * A repairer's death: anyone who waits for the REPAIR bit (store/object/,
  * shoal__obj_wait_settled) or for the word looks at the word's owner; if it
  * is dead, it takes the word over with a CAS (so two rescuers cannot both
  * win) and runs the same repair again: a recount from scratch, whose

@@ -18,7 +18,7 @@
  *
  * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
  * so a process with more threads blocked at once than that falls back to
- * the header's object event (object.c).  A record that the owner gave up
+ * the header's object event (store/object/).  A record that the owner gave up
  * on (timeout) while it was still linked is ABANDONED; the drainer that
  * later meets it frees it.  A reaper abandons a dead owner's linked records
  * and frees its woken ones.  A record can be woken for an entry reused

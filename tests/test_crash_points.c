@@ -1204,7 +1204,7 @@ static pid_t cp_traced_putter(struct cp_world *w, int fd)
 /*
  * A repair that marks an entry between a creator's claim of it (a FREE
  * entry is claimed with no CAS at all, dir.c, shoal__dir_claim) and its
- * publish: the publish is a plain store of ctl (object.c, shoal__publish),
+ * publish: the publish is a plain store of ctl (store/object/, shoal__publish),
  * which wipes REPAIR, and the repair then stores a count it made before
  * the creator's hold was in its ledger over the live entry.  Here: an
  * aborter dies at ABORT_ENDED (its entry FREE, its intent REF), a putter

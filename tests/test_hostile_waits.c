@@ -301,7 +301,7 @@ static shoal_id hw_put(struct shoal_store *s, size_t size, uint64_t seed)
 }
 
 /* ------------------------------------------------------------------ */
-/* A REPAIR that nobody is running (object.c, shoal__obj_wait_settled). */
+/* A REPAIR that nobody is running (store/object/, shoal__obj_wait_settled). */
 
 /*
  * Calls with a timeout: a pin waits for the REPAIR up to the timeout, at

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/object/object_int.h - objects: what the files of store/object/ share.
+ *
+ * refs.c    the REF protocol (counts), blocks, what a reaper gives back,
+ *           recency, and the wait loop every blocking call uses
+ * create.c  create, seal, abort, put
+ * get.c     get, release, contains, wait
+ * hold.c    hold, drop, delete
+ * list.c    list and stats
+ *
+ * Objects are made crash-safe by the per-process ledger, as follows.
+ *
+ * Counts.  An entry's pins (open views) and holds (references) live in its
+ * control word (layout.h), so admission decisions (may this be evicted?
+ * may this slot be reused?) are one load or CAS.  Each process also records
+ * its own share in its ledger, so that a reaper can give back what a dead
+ * process had.  Every change of a count follows one protocol (ref_change):
+ *
+ *   intent.entry = idx; intent.op = REF             (relaxed, own slot)
+ *   CAS ctl old -> new                              (acq_rel: R3)
+ *   ledger[idx] += delta                            (relaxed, own slot)
+ *   intent.op = NONE                                (release: R4)
+ *
+ * A reaper that finds a dead process with op == REF cannot know whether
+ * its CAS landed, so it recounts the entry (repair.c).  A process whose CAS
+ * meets REPAIR backs off, withdraws its intent and waits.  Reaping is rare;
+ * the hot path pays two plain stores and one release store.  An abort
+ * changes the creator's holds too (its creation hold goes), so it runs
+ * under the same intent.
+ *
+ * Lifetime.  The creator holds an object from create on (its ledger gets
+ * the hold before the entry is published).  An entry with pins or holds is
+ * never evicted; an entry with pins is never freed (a delete marks it
+ * DELETING and the last release frees it).  A deleted entry that is still
+ * held stays as a DELETED tombstone until its last drop, so a ledger index
+ * never names a reused entry.  Every end of an entry (eviction, delete,
+ * abort, a TRANSIENT object's last drop) goes through end.c, which frees
+ * its block exactly once whoever dies when.
+ *
+ * Eviction (evict.c).  When the heap has no room (or max_objects are
+ * live), the creator evicts sealed, unpinned, unheld entries, least
+ * recently used first.  Recency is a tick from the header's clock: taken
+ * at create, and again at get when another tick happened since (so a get
+ * loop on one object costs no shared RMW).
+ *
+ * Counters.  The live objects and their bytes are counted per process
+ * slot (layout.h): a publish adds to the creator's slot, an end subtracts
+ * from the ender's, each as an assignment from values recorded in the
+ * operation's record, which a reaper can redo.  The totals are sums.
+ *
+ * Waiting.  get waits for the header's object event (create or seal) and
+ * create waits for the space event (drop, release, delete, abort, reap),
+ * with the register / re-check / sleep protocol of base/event.c, in slices of at
+ * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
+ * Waits for a word another process holds (a stripe lock, a REPAIR, the
+ * heap's lock) end at the call's bound (deadline.h): the caller's timeout,
+ * at least SHOAL__LOCK_MIN_MS, or SHOAL__LOCK_MIN_MS for a call that has
+ * no timeout; the call then withdraws what it started and returns
+ * -ETIMEDOUT.
+ */
+#ifndef SHOAL_STORE_OBJECT_INT_H
+#define SHOAL_STORE_OBJECT_INT_H
+
+#if !defined(SHOAL__LAYER_STORE) && !defined(SHOAL__WHITEBOX)
+#error "store/object/object_int.h is private to store/"
+#endif
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define SHOAL__WAIT_SLICE_MS 1000
+
+/* refs.c: one change of an entry's counts (the REF protocol). */
+struct shoal__ref {
+	uint32_t idx;
+	uint32_t gen;
+	int32_t dpins;
+	int32_t dholds;
+	bool acquire;   /* pin/hold (true) or unpin/drop (false) */
+	bool ended;     /* out: the CAS ended the entry (end.c's record armed) */
+	uint64_t old;   /* out: the word replaced */
+	uint64_t now;   /* out: the word written */
+};
+
+typedef int (*shoal__try_fn)(struct shoal_store *s, void *arg);
+
+/* The intent record of the REF protocol (object_int.h's essay): written
+ * before the CAS, cleared (release) after the ledger. */
+void shoal__intent_ref(struct shoal_store *s, uint32_t idx);
+void shoal__intent_done(struct shoal_store *s);
+
+/* The REF protocol.  0, or the reason the change is not allowed:
+ * -ETIMEDOUT if a REPAIR on the entry outlasted `by` (nothing changed:
+ * the intent is withdrawn before each wait). */
+int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
+		      struct shoal__later *by);
+
+/* After a successful release: finish the end it made, or announce that an
+ * object became evictable. */
+void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r);
+
+/* One attempt, with the process lock held (try functions need it). */
+int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg);
+
+/* Calls try until it returns anything but -EAGAIN, sleeping on the event
+ * (without the process lock) in between; -ETIMEDOUT at the deadline.  A
+ * timed-out slice reaps dead processes, whose holds may be what we wait
+ * for. */
+int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
+		    struct shoal__deadline d, shoal__try_fn try, void *arg);
+
+static inline uint64_t shoal__tick(struct shoal_store *s)
+{
+	return atomic_fetch_add_explicit(&s->hdr->clock, 1,
+					 memory_order_relaxed) + 1;
+}
+
+static inline void shoal__touch(struct shoal_store *s, struct shoal__entry *e)
+{
+	uint64_t now = atomic_load_explicit(&s->hdr->clock, memory_order_relaxed);
+
+	/* Relaxed: recency is a hint for eviction, not a synchronisation. */
+	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != now)
+		atomic_store_explicit(&e->atime, shoal__tick(s),
+				      memory_order_relaxed);
+}
+
+static inline bool shoal__mine(const struct shoal_store *s,
+			       const struct shoal__entry *e)
+{
+	return shoal__entry_creator(e) == SHOAL__CREATOR(s->slot, s->slot_gen);
+}
+
+/* The process's heap cache is single-threaded (heap.h): s->lock is held.
+ * rec: the operation's handoff record (heap.h). */
+static inline int shoal__obj_alloc_block(struct shoal_store *s, uint64_t size,
+					 shoal__off_t *off,
+					 _Atomic uint64_t *rec)
+{
+	return shoal__heap_alloc_rec(&s->heap, &s->me->cache, size ? size : 1,
+				     off, rec);
+}
+
+/* Finds id's entry; -ENOENT if there is none at all. */
+static inline int shoal__find(struct shoal_store *s, shoal_id id, uint64_t *c)
+{
+	if (!s || shoal_id_is_nil(id))
+		return -EINVAL;
+	return shoal__dir_lookup(s, id, c);
+}
+
+#endif /* SHOAL_STORE_OBJECT_INT_H */

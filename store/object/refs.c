@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store/object/refs.c - the REF protocol that changes an entry's counts
+ * (pins, holds) with this process's ledger, the blocks objects live in,
+ * what a reaper gives back for a dead process, recency, and the wait loop
+ * (register / re-check / sleep) of every blocking call.  Invariants: the
+ * essay of object_int.h.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "object_int.h"
+
+/* ------------------------------------------------------------------ */
+/* Changing counts: the REF protocol.                                  */
+
+void shoal__intent_ref(struct shoal_store *s, uint32_t idx)
+{
+	atomic_store_explicit(&s->me->intent.entry, idx, memory_order_relaxed);
+	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_REF,
+			      memory_order_relaxed);
+}
+
+void shoal__intent_done(struct shoal_store *s)
+{
+	/* R4: publishes the ledger update to a repairing reaper (A4). */
+	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_NONE,
+			      memory_order_release);
+}
+
+/*
+ * Waits until e is not under REPAIR: 0 and its word in *out.  A live
+ * repairer runs a bounded recount; every SHOAL__RESCUE_SPINS yields the
+ * waiter looks at the repairer and, if it died, takes its repair over
+ * (repair.c), taking the store lock for it unless `locked` says the caller
+ * holds it.  But a REPAIR that no repair is behind (another process set
+ * it, and its own live identity in the header's repair word) would hold
+ * the waiter for ever: past `by` (the call's bound, deadline.h) the wait
+ * ends with -ETIMEDOUT, and the caller withdraws.  The clock is read only
+ * once the word has been under REPAIR for SHOAL__RESCUE_SPINS yields.
+ */
+#define SHOAL__RESCUE_SPINS 64u
+
+int shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
+			    bool locked, struct shoal__later *by, uint64_t *out)
+{
+	for (uint32_t i = 1;; i++) {
+		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+
+		if (!(c & SHOAL__CTL_REPAIR)) {
+			*out = c;
+			return 0;
+		}
+		if (i % SHOAL__RESCUE_SPINS == 0) {
+			if (!locked)
+				shoal__lock(s);
+			shoal__repair_rescue(s);
+			if (!locked)
+				shoal__unlock(s);
+			if (shoal__deadline_passed(shoal__later_get(by)))
+				return -ETIMEDOUT;
+		}
+		sched_yield();
+	}
+}
+
+static uint64_t shoal__add_counts(uint64_t c, int32_t dp, int32_t dh, int *err)
+{
+	int64_t p = (int64_t)SHOAL__CTL_PINS(c) + dp;
+	int64_t h = (int64_t)SHOAL__CTL_HOLDS(c) + dh;
+
+	if (p < 0 || h < 0) {
+		*err = -ENOENT;
+		return 0;
+	}
+	if (p > SHOAL__CTL_COUNT_MAX || h > SHOAL__CTL_COUNT_MAX) {
+		*err = -EOVERFLOW;
+		return 0;
+	}
+	c &= ~(((uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_PINS_SHIFT) |
+	       ((uint64_t)SHOAL__CTL_COUNT_MAX << SHOAL__CTL_HOLDS_SHIFT));
+	return c | ((uint64_t)p << SHOAL__CTL_PINS_SHIFT) |
+	       ((uint64_t)h << SHOAL__CTL_HOLDS_SHIFT);
+}
+
+static int shoal__tomb_error(uint64_t c)
+{
+	unsigned st = SHOAL__CTL_STATE(c);
+
+	if (st == SHOAL__E_EVICTED)
+		return SHOAL_EEVICTED;
+	if (st == SHOAL__E_DELETED && (c & SHOAL__CTL_OWNERDIED))
+		return SHOAL_EOWNERDIED;
+	if (st == SHOAL__E_DELETED || (c & SHOAL__CTL_DELETING))
+		return SHOAL_EDELETED;
+	if (st == SHOAL__E_CREATED)
+		return SHOAL_ENOTSEALED;
+	return -ENOENT;
+}
+
+/* pin: needs a sealed, undeleted entry of generation gen; hold: sealed or
+ * unsealed (a promised task return is held before it exists). */
+static uint64_t shoal__ref_acquire(uint64_t c, uint32_t gen, int32_t dp,
+				   int32_t dh, int *err)
+{
+	bool holdable = SHOAL__CTL_STATE(c) == SHOAL__E_SEALED ||
+			(SHOAL__CTL_STATE(c) == SHOAL__E_CREATED && dp == 0);
+
+	if (SHOAL__CTL_GEN(c) != gen || !holdable || (c & SHOAL__CTL_DELETING)) {
+		*err = SHOAL__CTL_GEN(c) != gen ? -ESTALE : shoal__tomb_error(c);
+		return 0;
+	}
+	return shoal__add_counts(c, dp, dh, err);
+}
+
+/* True if a word goes from sealed to gone (its end, end.c). */
+static bool shoal__is_end(uint64_t c, uint64_t n)
+{
+	return SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
+	       SHOAL__CTL_STATE(n) == SHOAL__E_DELETED;
+}
+
+/* unpin or drop: the entry may be sealed, deleting or a tombstone (holds
+ * only: a tombstone's pins field is the end's mark).  A DELETING entry
+ * whose last pin goes becomes DELETED in the same CAS, and so does a
+ * TRANSIENT one (flags: its description's) whose last pin or hold goes:
+ * an end, which the caller marks (end.c). */
+static uint64_t shoal__ref_release(uint64_t c, uint32_t gen, int32_t dp,
+				   int32_t dh, uint64_t flags, int *err)
+{
+	bool sealed = SHOAL__CTL_STATE(c) == SHOAL__E_SEALED;
+	bool created = SHOAL__CTL_STATE(c) == SHOAL__E_CREATED;
+	uint64_t n;
+
+	if (SHOAL__CTL_GEN(c) != gen) {
+		*err = -ESTALE;
+		return 0;
+	}
+	if (!sealed && (dp || (!created && SHOAL__CTL_STATE(c) != SHOAL__E_EVICTED &&
+			       SHOAL__CTL_STATE(c) != SHOAL__E_DELETED))) {
+		*err = -ENOENT; /* no pins but on a sealed entry */
+		return 0;
+	}
+	n = shoal__add_counts(c, dp, dh, err);
+	if (n && sealed && (n & SHOAL__CTL_DELETING) && SHOAL__CTL_PINS(n) == 0)
+		n = (n & ~(SHOAL__CTL_DELETING | SHOAL__CTL_STATE_MASK)) |
+		    SHOAL__E_DELETED;
+	else if (n && sealed && (flags & SHOAL__SIZE_TRANSIENT) &&
+		 !SHOAL__CTL_PINS(n) && !SHOAL__CTL_HOLDS(n))
+		n = (n & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_DELETED;
+	return n;
+}
+
+/* One CAS of the REF protocol; -EAGAIN under REPAIR (the caller backs
+ * off).  A release that ends the entry arms the end record first and
+ * marks the word (end.c); the caller finishes the end. */
+static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
+{
+	struct shoal__entry *e = &s->dir[r->idx];
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	int err = 0;
+
+	for (;;) {
+		struct shoal__desc d;
+		uint64_t n;
+
+		if (c & SHOAL__CTL_REPAIR)
+			return -EAGAIN;
+		if (r->acquire) {
+			n = shoal__ref_acquire(c, r->gen, r->dpins, r->dholds, &err);
+		} else { /* its flags decide an end; stable while live */
+			d = shoal__entry_desc(e);
+			n = shoal__ref_release(c, r->gen, r->dpins, r->dholds,
+					       d.flags, &err);
+		}
+		if (!n)
+			return err;
+		r->ended = shoal__is_end(c, n);
+		if (r->ended) {
+			shoal__end_arm(s, r->idx, r->gen, &d);
+			n = shoal__end_marked(s, n);
+		}
+		/* R3 (release: our intent is visible to a reaper whose REPAIR
+		 * CAS follows), acquire: the entry's fields for a pin. */
+		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
+							  memory_order_seq_cst,
+							  memory_order_acquire)) {
+			r->old = c;
+			r->now = n;
+			return 0;
+		}
+		if (r->ended)
+			shoal__end_disarm(s);
+	}
+}
+
+/* The REF protocol.  0, or the reason the change is not allowed:
+ * -ETIMEDOUT if a REPAIR on the entry outlasted `by` (nothing changed:
+ * the intent is withdrawn before each wait). */
+int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
+		      struct shoal__later *by)
+{
+	struct shoal__ledger_pos pos;
+	int rc = shoal__ledger_check(s, r->idx, r->dpins, r->dholds, &pos);
+
+	if (rc)
+		return rc;
+	for (;;) {
+		shoal__intent_ref(s, r->idx);
+		SHOAL__CRASH(s, REF_INTENT);
+		rc = shoal__ref_cas(s, r);
+		if (rc != -EAGAIN)
+			break;
+		shoal__intent_done(s);
+		rc = shoal__obj_wait_settled(s, &s->dir[r->idx], true, by,
+					     &(uint64_t){0});
+		if (rc)
+			return rc;
+	}
+	if (!rc) {
+		SHOAL__CRASH(s, REF_CAS);
+		shoal__ledger_commit(s, &pos);
+		SHOAL__CRASH(s, REF_LEDGER);
+	}
+	shoal__intent_done(s);
+	return rc;
+}
+
+/* After a successful release: finish the end it made, or announce that an
+ * object became evictable. */
+void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r)
+{
+	if (r->ended)
+		shoal__end_finish(s, s->slot);
+	else if (SHOAL__CTL_STATE(r->now) == SHOAL__E_SEALED &&
+		 !SHOAL__CTL_PINS(r->now) && !SHOAL__CTL_HOLDS(r->now))
+		shoal__event_signal(&s->hdr->space);
+}
+
+/* ------------------------------------------------------------------ */
+/* Blocks.                                                             */
+
+void shoal__obj_free_block(struct shoal_store *s, uint64_t off, uint64_t size,
+			   _Atomic uint64_t *rec)
+{
+	shoal__heap_free_rec(&s->heap, &s->me->cache, SHOAL__OFF(off),
+			     size ? size : 1, rec);
+}
+
+/* ------------------------------------------------------------------ */
+/* What a reaper gives back, and aborts.                               */
+
+/* A dead (or closing) process's share of idx goes: 0, or -EAGAIN under
+ * REPAIR (the reaper takes its record's FLAG down before it waits, so the
+ * repair can count the record, proc.c). */
+int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
+			  uint32_t holds)
+{
+	struct shoal__ref r = {.idx = idx, .dpins = -(int32_t)pins,
+			       .dholds = -(int32_t)holds};
+	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
+	int rc;
+
+	if (c & SHOAL__CTL_REPAIR)
+		return -EAGAIN;
+	if (SHOAL__CTL_PINS(c) < pins || SHOAL__CTL_HOLDS(c) < holds ||
+	    (pins && SHOAL__CTL_STATE(c) != SHOAL__E_SEALED))
+		return 0; /* counts repaired below this record: nothing to do */
+	r.gen = SHOAL__CTL_GEN(c);
+	rc = shoal__ref_cas(s, &r);
+	if (rc == 0)
+		shoal__finish_release(s, &r);
+	return rc == -EAGAIN ? rc : 0;
+}
+
+/* An aborted entry: FREE, or a DELETED tombstone while others still hold
+ * it (a task's promised return held by a later task's submitter), so that
+ * their ledgers never name a reused entry.  A dead creator's object always
+ * leaves a tombstone marked OWNERDIED, so that a get that was waiting for
+ * it learns why it will never come (SHOAL_EOWNERDIED). */
+uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen, bool owner_died)
+{
+	if (owner_died)
+		return SHOAL__CTL_MAKE(SHOAL__E_DELETED, 0, holds, gen) |
+		       SHOAL__CTL_OWNERDIED;
+	return holds ? SHOAL__CTL_MAKE(SHOAL__E_DELETED, 0, holds, gen)
+		     : SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, gen);
+}
+
+/*
+ * Aborts the unsealed entry idx of generation gen; creator_holds go with
+ * it: the creator's own creation hold when it aborts, a dead creator's
+ * holds when a reaper does (owner_died: the tombstone says so).  Other
+ * holds keep a tombstone.  An entry being
+ * filled gets DELETING instead and its filler ends it (fill.c).  0 (done,
+ * or its abort under way), -ENOENT if it is no longer that unsealed entry
+ * (a filler sealed it: nothing was taken from it), -EAGAIN under REPAIR.
+ */
+int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			   uint32_t creator_holds, bool owner_died)
+{
+	struct shoal__entry *e = &s->dir[idx];
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+
+	for (;;) {
+		uint32_t left;
+		uint64_t n;
+
+		if (c & SHOAL__CTL_REPAIR)
+			return -EAGAIN;
+		if (SHOAL__CTL_STATE(c) != SHOAL__E_CREATED ||
+		    SHOAL__CTL_GEN(c) != gen)
+			return -ENOENT; /* sealed, or gone, meanwhile */
+		if (c & SHOAL__CTL_DELETING)
+			return 0; /* its abort is under way (fill.c) */
+		left = SHOAL__CTL_HOLDS(c) > creator_holds
+			       ? SHOAL__CTL_HOLDS(c) - creator_holds : 0;
+		if (!(c & SHOAL__CTL_FILLING)) {
+			if (shoal__obj_end(s, idx, c,
+					   shoal__obj_aborted_word(left, gen,
+								   owner_died)))
+				return 0;
+			c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+			continue;
+		}
+		/* The filler completes the abort (fill.c). */
+		n = shoal__add_counts(c, 0, (int32_t)left - (int32_t)SHOAL__CTL_HOLDS(c),
+				      &(int){0}) | SHOAL__CTL_DELETING;
+		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
+							  memory_order_seq_cst,
+							  memory_order_acquire))
+			return 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Recency and eviction.                                               */
+
+/* ------------------------------------------------------------------ */
+/* Waiting for an event with register / re-check / sleep.              */
+
+
+/* One attempt, with the process lock held (try functions need it). */
+int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg)
+{
+	int rc;
+
+	shoal__lock(s);
+	rc = try(s, arg);
+	shoal__unlock(s);
+	return rc;
+}
+
+/* Calls try until it returns anything but -EAGAIN, sleeping on the event
+ * (without the process lock) in between; -ETIMEDOUT at the deadline.  A
+ * timed-out slice reaps dead processes, whose holds may be what we wait
+ * for. */
+int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
+		    struct shoal__deadline d, shoal__try_fn try, void *arg)
+{
+	for (;;) {
+		uint32_t seen = shoal__event_seen(ev);
+		struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
+		int rc;
+
+		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
+		rc = shoal__attempt(s, try, arg);
+		if (rc != -EAGAIN) {
+			atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+			return rc;
+		}
+		if (slice.ns > d.ns)
+			slice = d;
+		shoal__blocking(s, true);
+		rc = shoal__event_wait(ev, seen, slice, s->geo.spin_budget);
+		shoal__blocking(s, false);
+		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+		if (rc != -ETIMEDOUT)
+			continue;
+		shoal__lock(s);
+		shoal__proc_reap_all(s);
+		shoal__unlock(s);
+		if (!shoal__deadline_passed(d))
+			continue;
+		rc = shoal__attempt(s, try, arg);
+		return rc == -EAGAIN ? -ETIMEDOUT : rc;
+	}
+}
+
