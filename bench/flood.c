@@ -28,7 +28,7 @@
  * The flooder is forked before the runtime starts (it holds nothing of
  * it: no mapping, no fd), keeps only its pipes, and becomes another user:
  * one made for the run with useradd when the benchmark runs as root
- * (tests/other_user.h: removed at the end, or by its reaper if this
+ * (tests/lib/other_user.h: removed at the end, or by its reaper if this
  * process dies), else it stays this user and the JSON lines say so
  * ("flooder_other_user": 0).  The two are not the same attack: the fork
  * server drops another user's datagrams unanswered and answers a same
@@ -54,7 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tests/other_user.h"
+#include "other_user.h"
 #include "bench.h"
 
 #define F_SAMPLES 200u          /* creates per repetition */
