@@ -1,35 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/testutil.h - helpers shared by the store's criterion suites and by
- * the store_peer program.
+ * tests/lib/testutil.h - helpers shared by the criterion suites: segment
+ * names and child processes that are cleaned up whatever happens to the
+ * test, handshakes with children, small stores.  The helpers a process
+ * without criterion may use too (the byte pattern, result codes as exit
+ * codes) are in plain.h, included here.
  *
- * Two parts:
+ * Criterion forks a process per test and runs two at once, so every named
+ * segment is "/shoal-test-<runner pid>.<test pid>-<test name>[-tag]"
+ * (tu_shm_name).  The names a test made are unlinked by the suite's .fini
+ * (tu_teardown), which criterion runs after a failed assertion as well.
+ * If the test process crashes instead (no .fini), the runner process
+ * sweeps /dev/shm for its own prefix in a TEST_CRASH report hook and again
+ * at POST_ALL (report hooks run in the runner, whose pid is the test
+ * process's parent).
  *
- *  1. Always available (store_peer includes this file with TU_PEER_ONLY
- *     defined, public API only): the byte pattern every test writes into
- *     objects (tu_fill / tu_check, derived from a seed so that any process
- *     can verify an object without being sent its bytes), a checksum, and
- *     the mapping between shoal's negative result codes and a process exit
- *     code (tu_err_to_exit / tu_exit_to_err).
- *
- *  2. For criterion suites only: segment names and child processes that are
- *     cleaned up whatever happens to the test.
- *
- *     Criterion forks a process per test and runs two at once, so every
- *     named segment is "/shoal-test-<runner pid>.<test pid>-<test name>[-tag]"
- *     (tu_shm_name).  The names a test made are unlinked by the suite's
- *     .fini (tu_teardown), which criterion runs after a failed assertion as
- *     well.  If the test process crashes instead (no .fini), the runner
- *     process sweeps /dev/shm for its own prefix in a TEST_CRASH report hook
- *     and again at POST_ALL (report hooks run in the runner, whose pid is the
- *     test process's parent).
- *
- *     Children are started with tu_fork() / tu_spawn_peer(): each one sets
- *     PR_SET_PDEATHSIG(SIGKILL) (kept across execve) so it dies with the test
- *     process even if that one crashes, and the test records its pid so
- *     that tu_teardown kills and reaps any child still alive.  A forked
- *     child never uses criterion's assertions: it reports through its exit
- *     code (TU_CHILD_CHECK) and leaves with _exit().
+ * Children are started with tu_fork() / tu_spawn_peer(): each one sets
+ * PR_SET_PDEATHSIG(SIGKILL) (kept across execve) so it dies with the test
+ * process even if that one crashes, and the test records its pid so that
+ * tu_teardown kills and reaps any child still alive.  A forked child never
+ * uses criterion's assertions: it reports through its exit code
+ * (TU_CHILD_CHECK) and leaves with _exit().
  *
  * Every suite declares  TestSuite(<suite>, .init = tu_setup,
  * .fini = tu_teardown)  so that the fixture covers each of its tests.
@@ -52,141 +43,7 @@
 #include <shoal/id.h>
 #include <shoal/store.h>
 
-/* ------------------------------------------------------------------ */
-/* Part 1: shared with store_peer                                      */
-
-/* Exit codes of children that are not a mapped result. */
-#define TU_EXIT_USAGE 250    /* bad arguments */
-#define TU_EXIT_MISMATCH 251 /* object bytes/size differ from the pattern */
-#define TU_EXIT_IO 252       /* a pipe read/write failed */
-#define TU_EXIT_ORPHAN 253   /* parent died before the child started */
-#define TU_EXIT_ASSERT 254   /* a criterion assertion ran in a child */
-#define TU_EXIT_UNMAPPED 255 /* a result code with no exit-code mapping */
-
-/* A result code as an exit code: 0 -> 0, -errno (errno < 128) -> errno,
- * shoal's own codes -4001 .. -4099 -> 129 .. 227, anything else 255. */
-static inline int tu_err_to_exit(int err)
-{
-	if (err == 0)
-		return 0;
-	if (err < 0 && err > -128)
-		return -err;
-	if (err <= -4001 && err >= -4099)
-		return 128 + (-err - 4000);
-	return TU_EXIT_UNMAPPED;
-}
-
-/* The inverse of tu_err_to_exit for codes 0 .. 227; other exit codes are
- * returned as they are (positive), so they never equal a result code. */
-static inline int tu_exit_to_err(int code)
-{
-	if (code == 0)
-		return 0;
-	if (code > 0 && code < 128)
-		return -code;
-	if (code >= 129 && code <= 227)
-		return -(4000 + (code - 128));
-	return code;
-}
-
-static inline uint64_t tu_splitmix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-/* Byte i of the pattern for `seed`: depends on both, so that a shifted,
- * truncated or foreign buffer does not match. */
-static inline uint8_t tu_pattern_byte(uint64_t seed, size_t i)
-{
-	uint64_t w = tu_splitmix(seed * 0x100000001b3ull + (i >> 3));
-	return (uint8_t)(w >> (8 * (i & 7)));
-}
-
-static inline void tu_fill(void *buf, size_t n, uint64_t seed)
-{
-	uint8_t *p = buf;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w = tu_splitmix(seed * 0x100000001b3ull + (i >> 3));
-		memcpy(p + i, &w, 8); /* little-endian: same as tu_pattern_byte */
-	}
-	for (; i < n; i++)
-		p[i] = tu_pattern_byte(seed, i);
-}
-
-/* True if buf[0..n) is the pattern for `seed`. */
-static inline bool tu_check(const void *buf, size_t n, uint64_t seed)
-{
-	const uint8_t *p = buf;
-	size_t i = 0;
-
-	if (n > 0 && buf == NULL)
-		return false;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w = tu_splitmix(seed * 0x100000001b3ull + (i >> 3));
-		if (memcmp(p + i, &w, 8) != 0)
-			return false;
-	}
-	for (; i < n; i++)
-		if (p[i] != tu_pattern_byte(seed, i))
-			return false;
-	return true;
-}
-
-/* FNV-1a, 64 bits. */
-static inline uint64_t tu_sum(const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-/* CLOCK_MONOTONIC in ns: comparable between processes of one machine. */
-static inline int64_t tu_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The state letter of /proc/<pid>/stat ('S': sleeping, 'Z': zombie), or
- * '?' if there is no such process. */
-static inline char tu_proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
-
-/* A deterministic test ID: distinct for distinct (owner, n), never nil. */
-static inline shoal_id tu_id(uint32_t owner, uint64_t n)
-{
-	return shoal_id_derive(0, 0x7e570000u ^ owner, n + 1, 0);
-}
-
-#ifndef TU_PEER_ONLY
-/* ------------------------------------------------------------------ */
-/* Part 2: criterion suites                                            */
+#include "plain.h"
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
@@ -908,5 +765,4 @@ static inline bool tu_listed(struct shoal_store *s, shoal_id id)
 	return tu_find(infos, n, id) >= 0;
 }
 
-#endif /* TU_PEER_ONLY */
 #endif /* SHOAL_TESTUTIL_H */
