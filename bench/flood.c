@@ -28,7 +28,7 @@
  * The flooder is forked before the runtime starts (it holds nothing of
  * it: no mapping, no fd), keeps only its pipes, and becomes another user:
  * one made for the run with useradd when the benchmark runs as root
- * (tests/other_user.h: removed at the end, or by its reaper if this
+ * (tests/lib/other_user.h: removed at the end, or by its reaper if this
  * process dies), else it stays this user and the JSON lines say so
  * ("flooder_other_user": 0).  The two are not the same attack: the fork
  * server drops another user's datagrams unanswered and answers a same
@@ -43,18 +43,20 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../tests/other_user.h"
+#include "other_user.h"
 #include "bench.h"
 
 #define F_SAMPLES 200u          /* creates per repetition */

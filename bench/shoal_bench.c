@@ -34,7 +34,7 @@
  * and shoal_runtime_shutdown() stops and reaps them on every path, error
  * paths included.  The flood family, run as root, makes a second Unix
  * user for its flooder and removes it on every path; a reaper process
- * removes it if this program dies first (tests/other_user.h).
+ * removes it if this program dies first (tests/lib/other_user.h).
  *
  * Public API only: <shoal/shoal.h>.
  */

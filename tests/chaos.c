@@ -120,8 +120,7 @@
 
 #include <shoal/shoal.h>
 
-#define TU_PEER_ONLY
-#include "testutil.h"
+#include "plain.h"
 
 extern char **environ;
 

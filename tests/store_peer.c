@@ -34,13 +34,17 @@
  * tu_err_to_exit (0 = success), or one of the TU_EXIT_* codes.  A failed
  * attach exits with the attach's mapped code before writing 'R'.
  */
-#define TU_PEER_ONLY
-#include "testutil.h"
-
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <shoal/error.h>
+#include <shoal/store.h>
+
+#include "plain.h"
 
 static void usage(void)
 {

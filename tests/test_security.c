@@ -6,7 +6,7 @@
  * or harmless".
  *
  * Run as root (CI, this machine), each test makes a user of its own with
- * useradd (tests/other_user.h: removed at the test's end, by the suite's
+ * useradd (tests/lib/other_user.h: removed at the test's end, by the suite's
  * .fini after a failed assertion, or by its reaper process if the test
  * process dies) and forks an attacker that becomes that user.  The
  * attacker is forked before the test makes any store or runtime and keeps

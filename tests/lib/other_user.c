@@ -1,41 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/other_user.h - a second Unix user, made for one test (or one
- * benchmark run) and always removed: tests/test_security.c and the flood
- * benchmark (bench/flood.c) play "another user" with it.  Plain C, no
- * criterion: every function returns 0 or a negative errno.
- *
- * ou_create() (root only: useradd) makes a system user "shoalt<pid>_<n>"
- * with a group of its own, no home and no login shell.  Before useradd
- * runs, it forks a reaper that removes the user once ou_remove() writes
- * to its pipe, or once the process that made the user is gone (a pidfd on
- * it: a crash, a SIGKILL, a failed assertion that skipped the fixture's
- * end; a child that kept the pipe's other end does not hold it back).
- * The reaper is in a session of its own and ignores the terminal's
- * signals, so a Ctrl-C or a test runner's kill of the process group does
- * not take it down before it has done its work.  It:
- *   1. kills every process of the user (a child that becomes the user
- *      sends kill(-1, SIGKILL), which reaches that user's processes only),
- *      until /proc shows none alive;
- *   2. unlinks every /dev/shm file the user owns (a squatter's segment);
- *   3. runs userdel -f (its group goes with it: USERGROUPS_ENAB).
- * Its exit status says whether all of it worked; ou_remove() waits for it,
- * so when ou_remove() returns 0 the user, its processes and its files are
- * gone.
- *
- * ou_become() is for a forked child: it drops the supplementary groups,
- * takes the user's gid and uid (for good: setuid from root sets all
- * three), and asks again to die with its parent (a change of credentials
- * clears PR_SET_PDEATHSIG).  ou_keep_fds() closes every fd but stdio and
- * the ones named, so that such a child holds nothing of the process that
- * forked it (a segment's fd, a runtime's control socket).
- *
- * When the caller is not root there is no second user: ou_create() returns
- * -EPERM and the callers play a same-user neighbour instead (and say so).
+ * tests/lib/other_user.c - a second Unix user and its reaper (what and why:
+ * other_user.h).
  */
-#ifndef SHOAL_OTHER_USER_H
-#define SHOAL_OTHER_USER_H
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,16 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-struct ou_user {
-	char name[32];
-	uid_t uid;
-	gid_t gid;
-	pid_t reaper; /* 0: no user */
-	int fd;       /* the reaper's pipe: a byte on it removes the user */
-};
+#include "other_user.h"
 
 /* The first of /usr/sbin/<tool>, /sbin/<tool> that can be run, or NULL. */
-static inline const char *ou_tool(const char *tool, char *buf, size_t len)
+static const char *ou_tool(const char *tool, char *buf, size_t len)
 {
 	static const char *const dirs[] = {"/usr/sbin", "/sbin"};
 
@@ -78,7 +39,7 @@ static inline const char *ou_tool(const char *tool, char *buf, size_t len)
 
 /* Runs argv (argv[0] a path), its stdout to /dev/null; its exit status,
  * or -1 if it could not run. */
-static inline int ou_run(char *const *argv)
+static int ou_run(char *const *argv)
 {
 	pid_t pid = fork();
 	int st;
@@ -99,8 +60,7 @@ static inline int ou_run(char *const *argv)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Closes every fd from 3 up but the n (at most 8) in keep. */
-static inline void ou_keep_fds(const int *keep, int n)
+void ou_keep_fds(const int *keep, int n)
 {
 	int k[8], m = 0;
 	unsigned from = 3;
@@ -122,8 +82,7 @@ static inline void ou_keep_fds(const int *keep, int n)
 	syscall(SYS_close_range, from, ~0u, 0);
 }
 
-/* In a forked child of root: becomes u for good.  0 or -errno. */
-static inline int ou_become(const struct ou_user *u)
+int ou_become(const struct ou_user *u)
 {
 	pid_t parent = getppid();
 
@@ -140,7 +99,7 @@ static inline int ou_become(const struct ou_user *u)
 
 /* True if /proc/<name>/status is of a live process (not a zombie) of
  * uid (as its real, effective or saved uid). */
-static inline bool ou_proc_of(const char *name, uid_t uid)
+static bool ou_proc_of(const char *name, uid_t uid)
 {
 	char path[300], line[256];
 	unsigned r = 0, e = 0, sv = 0;
@@ -161,7 +120,7 @@ static inline bool ou_proc_of(const char *name, uid_t uid)
 }
 
 /* Live processes of uid other than the caller. */
-static inline int ou_count_procs(uid_t uid)
+static int ou_count_procs(uid_t uid)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -179,7 +138,7 @@ static inline int ou_count_procs(uid_t uid)
 /* Reaper step 1: every process of u is killed, by a child that becomes u
  * (so that its kill(-1) reaches u's processes and no other's); true once
  * /proc shows none alive (within about two seconds). */
-static inline bool ou_kill_all(const struct ou_user *u)
+static bool ou_kill_all(const struct ou_user *u)
 {
 	pid_t pid = fork();
 	int st;
@@ -207,7 +166,7 @@ static inline bool ou_kill_all(const struct ou_user *u)
 
 /* Reaper step 2: every /dev/shm file of uid is unlinked (none can come
  * back: no process of uid is left). */
-static inline bool ou_unlink_shm(uid_t uid)
+static bool ou_unlink_shm(uid_t uid)
 {
 	DIR *d = opendir("/dev/shm");
 	struct dirent *e;
@@ -229,7 +188,7 @@ static inline bool ou_unlink_shm(uid_t uid)
 
 /* The reaper's wait: until ou_remove() writes to rfd (or closes it), or
  * the process that made the user is gone (its pidfd turns readable). */
-static inline void ou_reap_wait(pid_t creator, int rfd)
+static void ou_reap_wait(pid_t creator, int rfd)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, creator, 0);
 	struct pollfd p[2] = {{.fd = rfd, .events = POLLIN},
@@ -245,7 +204,7 @@ static inline void ou_reap_wait(pid_t creator, int rfd)
 
 /* The reaper: once told or once its creator is gone, removes the user
  * named u->name (if useradd made it) and what it left. */
-_Noreturn static inline void ou_reap(struct ou_user *u, pid_t creator, int rfd)
+_Noreturn static void ou_reap(struct ou_user *u, pid_t creator, int rfd)
 {
 	char tool[64];
 	struct passwd *pw;
@@ -275,10 +234,7 @@ _Noreturn static inline void ou_reap(struct ou_user *u, pid_t creator, int rfd)
 	_exit(ok ? 0 : 1);
 }
 
-/* Removes the user ou_create made (if any) and waits until it, its
- * processes and its /dev/shm files are gone.  0, or -EIO if the reaper
- * says a step failed. */
-static inline int ou_remove(struct ou_user *u)
+int ou_remove(struct ou_user *u)
 {
 	int st;
 
@@ -297,9 +253,7 @@ static inline int ou_remove(struct ou_user *u)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
-/* Makes user "shoalt<pid>_<n>" (root only; -EPERM otherwise), its reaper
- * started first.  0, or a negative errno (no user then). */
-static inline int ou_create(struct ou_user *u, unsigned n)
+int ou_create(struct ou_user *u, unsigned n)
 {
 	char tool[64];
 	struct passwd *pw;
@@ -341,5 +295,3 @@ static inline int ou_create(struct ou_user *u, unsigned n)
 	u->gid = pw->pw_gid;
 	return 0;
 }
-
-#endif /* SHOAL_OTHER_USER_H */

@@ -1,41 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/crash_check.h - what "the survivors repaired everything" means, as
- * checks on a store's shared state (internal layout), for tests that kill
- * processes at crash points (test_crash_points.c).
- *
- * Call cc_check() on a quiescent store: every process that had it open is
- * either dead and already reaped, or the caller (whose own calls have all
- * returned).  It then holds that:
- *   - no directory stripe lock is held, no entry is marked REPAIR or
- *     FILLING or carries an end mark, the repair word is free, and no
- *     live process has an intent, end record or fill armed (nobody is in
- *     the middle of anything);
- *   - every process slot is FREE, or LIVE with a running owner;
- *   - every entry's pins and holds equal the sum of the live processes'
- *     ledger records for it (no count given back twice or never);
- *   - no unsealed entry outlives its creator;
- *   - no sealed entry has waiters linked on an open stack (threads, or
- *     the runtime's parked tasks, that nobody will ever wake);
- *   - the header's object and byte counters equal what the live entries
- *     add up to.
- * The first violation is described in `why`.
+ * tests/lib/crash_check.c - the checks of crash_check.h, on the store's
+ * internal layout (store/internal.h).  The layout is the same with crash
+ * points armed or not; this file is built with the crash build's include
+ * path because the crash-point suite is its only user.
  */
-#ifndef SHOAL_TESTS_CRASH_CHECK_H
-#define SHOAL_TESTS_CRASH_CHECK_H
-
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "crash_check.h"
 
-struct cc_report {
-	char why[512];
-};
-
-static inline bool cc_fail(struct cc_report *r, const char *fmt, ...)
+static bool cc_fail(struct cc_report *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,7 +22,7 @@ static inline bool cc_fail(struct cc_report *r, const char *fmt, ...)
 	return false;
 }
 
-static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
+bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
 {
 	for (uint32_t i = 0; i < s->geo.nstripes; i++) {
 		uint32_t v = atomic_load(&s->stripes[i]);
@@ -72,7 +49,7 @@ static inline bool cc_check_locks(struct shoal_store *s, struct cc_report *r)
 	return true;
 }
 
-static inline bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
+static bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
 {
 	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
 		uint64_t st = atomic_load(&s->procs[i].state);
@@ -97,8 +74,8 @@ static inline bool cc_check_procs(struct shoal_store *s, struct cc_report *r)
 }
 
 /* Sums every live slot's ledger into pins[] / holds[] by entry index. */
-static inline void cc_sum_ledgers(struct shoal_store *s, uint64_t *pins,
-				  uint64_t *holds)
+static void cc_sum_ledgers(struct shoal_store *s, uint64_t *pins,
+			   uint64_t *holds)
 {
 	for (uint32_t q = 0; q < s->geo.max_procs; q++) {
 		uint64_t st = atomic_load(&s->procs[q].state);
@@ -118,7 +95,7 @@ static inline void cc_sum_ledgers(struct shoal_store *s, uint64_t *pins,
 	}
 }
 
-static inline bool cc_check_counts(struct shoal_store *s, struct cc_report *r)
+static bool cc_check_counts(struct shoal_store *s, struct cc_report *r)
 {
 	uint64_t *pins = calloc(s->dir_mask + 1, sizeof *pins);
 	uint64_t *holds = calloc(s->dir_mask + 1, sizeof *holds);
@@ -146,7 +123,7 @@ static inline bool cc_check_counts(struct shoal_store *s, struct cc_report *r)
 	return ok;
 }
 
-static inline bool cc_creator_live(struct shoal_store *s, uint32_t creator)
+static bool cc_creator_live(struct shoal_store *s, uint32_t creator)
 {
 	uint32_t slot = creator >> 20;
 	uint64_t st;
@@ -159,7 +136,7 @@ static inline bool cc_creator_live(struct shoal_store *s, uint32_t creator)
 }
 
 /* Unsealed entries have a live creator; counters match the entries. */
-static inline bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
+static bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
 {
 	uint64_t objects = 0, bytes = 0;
 	int64_t cnt_objects, cnt_bytes;
@@ -194,11 +171,9 @@ static inline bool cc_check_entries(struct shoal_store *s, struct cc_report *r)
 	return true;
 }
 
-static inline bool cc_check(struct shoal_store *s, struct cc_report *r)
+bool cc_check(struct shoal_store *s, struct cc_report *r)
 {
 	r->why[0] = '\0';
 	return cc_check_locks(s, r) && cc_check_procs(s, r) &&
 	       cc_check_counts(s, r) && cc_check_entries(s, r);
 }
-
-#endif /* SHOAL_TESTS_CRASH_CHECK_H */
