@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench/bench.h - the harness shoal_bench.c's families share: the run's
- * context, metrics, workloads, measure() and the output.  shoal_bench.c
- * explains the method; bench/actors.c is the actor family, bench/flood.c
- * actor creates under another user's datagram flood.
+ * bench/bench.h - the harness that shoal-bench's families share: the run's
+ * context, metrics, workloads, measure() and the output, all defined in
+ * bench/harness.c, which explains the method.  bench/families.h is the
+ * table of the families, one file each.
  */
 #ifndef SHOAL_BENCH_H
 #define SHOAL_BENCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <shoal/shoal.h>
 
@@ -110,9 +111,10 @@ struct timed {
 	double secs;
 };
 
-/* Harness (shoal_bench.c) */
+/* Harness (harness.c) */
 double now_s(void);
 struct stats stats_of(double *v, int n);
+int run_for(const struct workload *w, double seconds, struct timed *out);
 int measure(const struct bench_ctx *ctx, const struct workload *w, int n,
 	    struct stats *st);
 bool wanted(const struct bench_ctx *ctx, const char *name);
@@ -121,9 +123,6 @@ void emit(const struct bench_ctx *ctx, const struct metric *m);
 int emit_error(const struct bench_ctx *ctx, const char *name, uint64_t size,
 	       int rc);
 int pin_to_cpu(int cpu);
-
-/* Families outside shoal_bench.c */
-int family_actors(const struct bench_ctx *ctx);
-int family_flood(const struct bench_ctx *ctx);
+int reap_child(pid_t pid, bool block, bool report);
 
 #endif /* SHOAL_BENCH_H */
