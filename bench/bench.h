@@ -21,27 +21,7 @@
 #define MAX_WORKLOADS 2      /* measured side by side in one measure() */
 #define MAX_EXTRA 4          /* extra numeric fields of a metric */
 
-#define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
-#define CALL_BATCH 256u      /* calls between two clock reads */
-#define PUT_TIMEOUT_MS 1000  /* a put + drop loop always finds evictable room */
-#define MULTI_PROCS 2
-
-/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
- * slack for the store's own metadata and the allocator's rounding. */
-#define BW_FOOTPRINT (256ull << 20)
-#define BW_SLACK (32ull << 20)
-#define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
-#define BW_MAX_SIZE (64ull << 20)
-
-#define LAT_SLACK (64ull << 20) /* store capacity = object size + this */
-
-#define TARGET_PUT_CALLS 2e6
-#define TARGET_GET_CALLS 10e6
-#define TARGET_PUT_VS_MEMCPY 0.7
-#define TARGET_1GIB_VS_1KIB 2.0
-#define TARGET_TASKS_ASYNC 1e6
-#define TARGET_TASKS_SYNC 200e3
-#define TARGET_SLEEPING_VS_FUTEX 1.5
+#define MULTI_PROCS 2        /* processes of the multi-client benchmarks */
 
 /* ------------------------------------------------------------------ */
 /* Context and results                                                */

@@ -14,6 +14,8 @@
 #include "families.h"
 #include "store_workloads.h"
 
+#define TARGET_GET_CALLS 10e6
+
 int family_get_calls(const struct bench_ctx *ctx)
 {
 	struct metric m = {

@@ -16,6 +16,9 @@
 #include "families.h"
 #include "store_workloads.h"
 
+#define LAT_SLACK (64ull << 20) /* store capacity = object size + this */
+#define TARGET_1GIB_VS_1KIB 2.0
+
 struct lat_case {
 	struct metric m;
 	struct get_state g;  /* g.store is NULL until prepared */

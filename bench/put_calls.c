@@ -44,6 +44,8 @@
 #include "families.h"
 #include "store_workloads.h"
 
+#define TARGET_PUT_CALLS 2e6
+
 /* ------------------------------------------------------------------ */
 /* Family: put calls, one process                                     */
 

@@ -34,6 +34,15 @@
 #include "families.h"
 #include "store_workloads.h"
 
+/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
+ * slack for the store's own metadata and the allocator's rounding. */
+#define BW_FOOTPRINT (256ull << 20)
+#define BW_SLACK (32ull << 20)
+#define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
+#define BW_MAX_SIZE (64ull << 20)
+
+#define TARGET_PUT_VS_MEMCPY 0.7
+
 struct copy_state {
 	uint8_t *dst;
 	const void *src;

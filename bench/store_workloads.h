@@ -14,6 +14,10 @@
 
 #include "bench.h"
 
+#define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
+#define CALL_BATCH 256u      /* calls between two clock reads */
+#define PUT_TIMEOUT_MS 1000  /* a put + drop loop always finds evictable room */
+
 struct put_state {
 	struct shoal_store *store;
 	const void *src;

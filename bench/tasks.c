@@ -49,6 +49,10 @@
 #define CLIENT_TIMEOUT_MS 120000 /* a get of a client task's result */
 #define CLIENT_BARRIER_S 10.0   /* a client waits this long for the other */
 
+#define TARGET_TASKS_ASYNC 1e6
+#define TARGET_TASKS_SYNC 200e3
+#define TARGET_SLEEPING_VS_FUTEX 1.5
+
 /* Shared by the driver and the workers (mapped before the runtime starts,
  * inherited by its processes): the client tasks' start barrier. */
 struct client_page {
