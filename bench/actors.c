@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "families.h"
 
 #define A_WINDOW 1000u          /* async: calls in flight, then get_many */
 #define A_TIMEOUT_MS 10000      /* a get of a call's result */

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench/bench.h - the harness shoal_bench.c's families share: the run's
- * context, metrics, workloads, measure() and the output.  shoal_bench.c
- * explains the method; bench/actors.c is the actor family, bench/flood.c
- * actor creates under another user's datagram flood.
+ * bench/bench.h - the harness that shoal-bench's families share: the run's
+ * context, metrics, workloads, measure() and the output, all defined in
+ * bench/harness.c, which explains the method.  bench/families.h is the
+ * table of the families, one file each.
  */
 #ifndef SHOAL_BENCH_H
 #define SHOAL_BENCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <shoal/shoal.h>
 
@@ -20,27 +21,7 @@
 #define MAX_WORKLOADS 2      /* measured side by side in one measure() */
 #define MAX_EXTRA 4          /* extra numeric fields of a metric */
 
-#define SMALL_OBJECT 64u     /* bytes, the put/get call benchmarks */
-#define CALL_BATCH 256u      /* calls between two clock reads */
-#define PUT_TIMEOUT_MS 1000  /* a put + drop loop always finds evictable room */
-#define MULTI_PROCS 2
-
-/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
- * slack for the store's own metadata and the allocator's rounding. */
-#define BW_FOOTPRINT (256ull << 20)
-#define BW_SLACK (32ull << 20)
-#define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
-#define BW_MAX_SIZE (64ull << 20)
-
-#define LAT_SLACK (64ull << 20) /* store capacity = object size + this */
-
-#define TARGET_PUT_CALLS 2e6
-#define TARGET_GET_CALLS 10e6
-#define TARGET_PUT_VS_MEMCPY 0.7
-#define TARGET_1GIB_VS_1KIB 2.0
-#define TARGET_TASKS_ASYNC 1e6
-#define TARGET_TASKS_SYNC 200e3
-#define TARGET_SLEEPING_VS_FUTEX 1.5
+#define MULTI_PROCS 2        /* processes of the multi-client benchmarks */
 
 /* ------------------------------------------------------------------ */
 /* Context and results                                                */
@@ -110,9 +91,10 @@ struct timed {
 	double secs;
 };
 
-/* Harness (shoal_bench.c) */
+/* Harness (harness.c) */
 double now_s(void);
 struct stats stats_of(double *v, int n);
+int run_for(const struct workload *w, double seconds, struct timed *out);
 int measure(const struct bench_ctx *ctx, const struct workload *w, int n,
 	    struct stats *st);
 bool wanted(const struct bench_ctx *ctx, const char *name);
@@ -121,9 +103,6 @@ void emit(const struct bench_ctx *ctx, const struct metric *m);
 int emit_error(const struct bench_ctx *ctx, const char *name, uint64_t size,
 	       int rc);
 int pin_to_cpu(int cpu);
-
-/* Families outside shoal_bench.c */
-int family_actors(const struct bench_ctx *ctx);
-int family_flood(const struct bench_ctx *ctx);
+int reap_child(pid_t pid, bool block, bool report);
 
 #endif /* SHOAL_BENCH_H */

@@ -58,6 +58,7 @@
 
 #include "other_user.h"
 #include "bench.h"
+#include "families.h"
 
 #define F_SAMPLES 200u          /* creates per repetition */
 #define F_DGRAM 1024u           /* bytes of a flood datagram */
