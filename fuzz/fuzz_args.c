@@ -24,7 +24,7 @@
 
 #include <shoal/shoal.h>
 
-#include "rt.h"
+#include "proc_int.h"
 
 #define FZ_CAP 400u /* larger than any record's inline arguments */
 

@@ -52,7 +52,7 @@
 #include <shoal/shoal.h>
 
 #include "testutil.h"
-#include "rt.h"
+#include "proc_int.h"
 #include "internal.h"
 
 TestSuite(runtime_crash, .init = tu_setup, .fini = tu_teardown, .timeout = 60);

@@ -26,7 +26,7 @@
 
 #include <shoal/shoal.h>
 
-#include "rt.h"
+#include "proc_int.h"
 #include "queue.h"
 #include "internal.h"
 #include "testutil.h"

@@ -25,7 +25,7 @@
 
 #include <shoal/shoal.h>
 
-#include "rt.h"
+#include "proc_int.h"
 #include "queue.h"
 #include "internal.h"
 #include "rtutil.h"

@@ -21,7 +21,7 @@
  */
 #include "testutil.h"
 #include "rtutil.h"
-#include "rt.h"
+#include "proc_int.h"
 #include "lane.h"
 #include "queue.h"
 #include "internal.h"

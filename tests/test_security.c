@@ -34,7 +34,8 @@
 
 #include <shoal/shoal.h>
 
-#include "rt.h"
+#include "fsproto.h"
+#include "proc_int.h"
 #include "other_user.h"
 #include "rtutil.h"
 #include "testutil.h"

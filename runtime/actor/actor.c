@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "ext.h"
-#include "rt.h"
+#include "fsproto.h"
+#include "actor_int.h"
 
 static int shoal__class_index(const struct shoal__rt_view *v, const char *name)
 {

@@ -61,7 +61,7 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "rt.h"
+#include "actor_int.h"
 #include "lane.h"
 
 #define SHOAL__WAIT_SLICE_MS 200

@@ -17,7 +17,7 @@
 
 #include "ext.h"
 #include "lane.h"
-#include "rt.h"
+#include "actor_int.h"
 
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)
 {
@@ -250,3 +250,16 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, const struct shoal__rt_view 
 	}
 }
 
+/* E2, the caller's half: after its publish (whose doorbell signal began
+ * with a seq_cst fence), drains its own lane if a sweep began. */
+void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane)
+{
+	const struct shoal__rt_view *v = &rt->v;
+	int code;
+
+	if (!atomic_load_explicit(&v->hdr->sweep, memory_order_relaxed))
+		return;
+	code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
+	shoal__lane_drain(rt->store, v, (struct shoal__lane_pos){.lane = lane}, code,
+			  shoal__end_why(code));
+}

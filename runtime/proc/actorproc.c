@@ -31,7 +31,7 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "rt.h"
+#include "proc_int.h"
 #include "lane.h"
 
 #define SHOAL__ACTOR_BATCH 64

@@ -58,8 +58,8 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "fs.h"
-#include "rt.h"
+#include "fsproto.h"
+#include "proc_int.h"
 #include "queue.h"
 
 #define SHOAL__FS_GRACE_MS 2000

@@ -55,36 +55,9 @@
 #include <unistd.h>
 
 #include "ext.h"
-#include "fs.h"
-#include "rt.h"
+#include "fsproto.h"
+#include "proc_int.h"
 #include "lane.h"
-
-#define SHOAL__FS_REPLY_MS 10000
-#define SHOAL__FS_SLICE_MS 100
-
-static socklen_t shoal__fs_addr(pid_t pid, uint64_t key, struct sockaddr_un *a)
-{
-	int n;
-
-	memset(a, 0, sizeof *a);
-	a->sun_family = AF_UNIX;
-	n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, SHOAL__FS_SOCK_FMT,
-		     (int)pid, (unsigned long long)key);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
-/* 64 random bits (the kernel's; the clock's if it has none to give). */
-static uint64_t shoal__fs_random(void)
-{
-	uint64_t v;
-	struct timespec ts;
-
-	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
-		return v;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
-	       ((uint64_t)getpid() << 48);
-}
 
 /* Word i (0, 1) of a token as a classic BPF load reads it: big-endian. */
 static uint32_t shoal__token_word(uint64_t token, int i)
@@ -515,76 +488,4 @@ void shoal__fs_actor_request(struct shoal__fs *fs)
 	for (int i = 0; i < 256 && dropped; i++)
 		if (shoal__fs_actor_one(fs, &dropped))
 			return;
-}
-
-/* Waits for the fork server's answer on fd: up to SHOAL__FS_REPLY_MS, in
- * slices after each of which it probes the runtime (end.c), so that the
- * fork server's death, or the runtime's end, ends the wait at once.  Both
- * are needed: a fork server that ends the runtime (shutdown, the driver's
- * death) exits without answering what is still queued, after it unmapped
- * the segment, so its robust mutex never says it died. */
-static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_msg *m)
-{
-	struct shoal__deadline d = shoal__deadline_in(SHOAL__FS_REPLY_MS);
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	uint64_t nonce = m->nonce;
-	struct shoal__fs_msg got;
-	ssize_t n;
-	int r;
-
-	for (;;) {
-		r = poll(&p, 1, SHOAL__FS_SLICE_MS);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		/* Connected: only the fork server's datagrams arrive; one that
-		 * is not the answer to this request (its nonce) is skipped. */
-		n = r > 0 ? recv(fd, &got, sizeof got, MSG_DONTWAIT) : 0;
-		if (n == (ssize_t)sizeof got && got.op == SHOAL__FS_REPLY &&
-		    got.nonce == nonce) {
-			*m = got;
-			return m->rc;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			poll(NULL, 0, SHOAL__FS_SLICE_MS); /* the peer went: a
-							    * slice, then the probe */
-		if (atomic_load_explicit(&rt->v.hdr->ended, memory_order_acquire) ||
-		    shoal__rt_fs_dead(&rt->v)) /* E1 */
-			return shoal__rt_ended(rt);
-		if (shoal__deadline_passed(d))
-			return -ETIMEDOUT;
-	}
-}
-
-/* The requesting side (any process of the runtime): one datagram out,
- * one back, on a socket of its own (any thread may ask at once). */
-int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
-{
-	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
-	/* Acquire: pairs with the fork server's release of fs_pid, after
-	 * its key and token. */
-	pid_t fs = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_acquire);
-	uint64_t key = atomic_load_explicit(&rt->v.hdr->fs_key, memory_order_relaxed);
-	socklen_t len = shoal__fs_addr(fs, key, &to);
-	int rc, fd;
-
-	if (fs <= 0)
-		return -ESRCH;
-	m->nonce = shoal__fs_random();
-	m->token = atomic_load_explicit(&rt->v.hdr->fs_token, memory_order_relaxed);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* Autobind: the fork server answers to this abstract address;
-	 * connected to the fork server's, it takes datagrams from no one
-	 * else. */
-	if (bind(fd, (struct sockaddr *)&me, sizeof(sa_family_t)) ||
-	    connect(fd, (struct sockaddr *)&to, len) ||
-	    send(fd, m, sizeof *m, 0) != (ssize_t)sizeof *m) {
-		rc = errno == ECONNREFUSED || errno == ENOENT ? -ESRCH : -errno;
-		close(fd);
-		return rc;
-	}
-	rc = shoal__fs_reply(rt, fd, m);
-	close(fd);
-	return rc;
 }

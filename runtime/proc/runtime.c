@@ -33,7 +33,8 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "rt.h"
+#include "fsproto.h"
+#include "proc_int.h"
 #include "lane.h"
 #include "queue.h"
 
@@ -116,9 +117,11 @@ static struct shoal_runtime *shoal__rt_alloc(void)
 	return rt;
 }
 
-/* The process-local locks of a handle. */
+/* The process-local locks of a handle, and the sweep its probes run
+ * (life.c: the runtime's life asks, this folder sweeps). */
 void shoal__rt_local_init(struct shoal_runtime *rt)
 {
+	rt->sweep = shoal__rt_sweep; /* end.c */
 	pthread_mutex_init(&rt->pending_lock, NULL);
 	pthread_mutex_init(&rt->lane_lock, NULL);
 }

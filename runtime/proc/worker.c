@@ -21,7 +21,7 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "rt.h"
+#include "proc_int.h"
 #include "queue.h"
 
 #define SHOAL__WORKER_SLICE_MS 1000

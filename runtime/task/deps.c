@@ -41,7 +41,7 @@
 #include <string.h>
 
 #include "ext.h"
-#include "rt.h"
+#include "task_int.h"
 #include "queue.h"
 
 /* A task node's reference: record idx (< SHOAL__RT_MAX_TASKS, 20 bits),

@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "ext.h"
-#include "rt.h"
+#include "task_int.h"
 #include "queue.h"
 
 #define SHOAL__MSG_MAX 512

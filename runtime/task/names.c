@@ -18,7 +18,7 @@
 #include <urcu/rculfhash.h>
 
 #include "mem.h"
-#include "rt.h"
+#include "task_int.h"
 
 struct shoal__name_node {
 	struct cds_lfht_node node;

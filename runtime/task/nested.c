@@ -53,7 +53,7 @@
 #include <stdio.h>
 
 #include "ext.h"
-#include "rt.h"
+#include "task_int.h"
 
 #define SHOAL__NEST_NONE (-2)  /* waits for nothing a task here makes */
 #define SHOAL__NEST_NEED (-1)  /* waits for a task that needs a worker */

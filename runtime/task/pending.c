@@ -47,7 +47,7 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "rt.h"
+#include "task_int.h"
 
 #define SHOAL__ROOM_SLICE_MS 1000
 

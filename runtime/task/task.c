@@ -42,7 +42,7 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "rt.h"
+#include "task_int.h"
 #include "queue.h"
 
 #define SHOAL__ARG_HDR 4u

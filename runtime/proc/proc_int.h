@@ -1,18 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/fs.h - the fork server's state, shared by forkserver.c (workers,
- * the driver's requests) and fsactor.c (actors).  Process-private: it lives
- * in the fork server only; its children close what is not theirs.
+ * runtime/proc/proc_int.h - what the files of proc/ share: the processes
+ * of a runtime (the driver's runtime.c, the fork server, workers, actor
+ * processes) and the fork server's state.
  */
-#ifndef SHOAL_RUNTIME_FS_H
-#define SHOAL_RUNTIME_FS_H
+#ifndef SHOAL_RUNTIME_PROC_INT_H
+#define SHOAL_RUNTIME_PROC_INT_H
+
+#if !defined(SHOAL__LAYER_RUNTIME) && !defined(SHOAL__WHITEBOX)
+#error "runtime/proc/proc_int.h is private to runtime/"
+#endif
 
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "rt.h"
+#include "actor_int.h"
 
+/* runtime.c */
+void shoal__rt_local_init(struct shoal_runtime *rt);
+int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store);
+void shoal__rt_wake_workers(const struct shoal__rt_view *v);
+
+/* actorproc.c: runs in an actor's process, never returns. */
+_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
+				 pid_t parent);
+
+/* end.c: the sweep at a runtime's end */
+void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
+
+/* forkserver.c: runs in the fork server, never returns. */
+_Noreturn void shoal__fs_main(const struct shoal__boot *boot);
+
+/* worker.c: runs in a worker, never returns. */
+bool shoal__all_blocked(const struct shoal__rt_view *v);
+void shoal__die_with_parent(pid_t parent);
+/* A forked child stores its own pid and start time into its slot before
+ * it says it runs (worker.c). */
+void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
+_Noreturn void shoal__worker_main(const struct shoal__boot *boot,
+				  uint32_t index, pid_t parent, int spawn_fd);
+
+/* The fork server's state, shared by forkserver.c (workers, the driver's
+ * requests) and fsactor.c (actors).  Process-private: it lives in the
+ * fork server only; its children close what is not theirs. */
 struct shoal__fs {
 	const struct shoal__boot *boot;
 	struct shoal_store *store;
@@ -51,4 +82,4 @@ void shoal__fs_actor_request(struct shoal__fs *fs);
 /* True if pid was an actor's (then handled: restarted or dead). */
 bool shoal__fs_actor_exited(struct shoal__fs *fs, pid_t pid, int status);
 
-#endif /* SHOAL_RUNTIME_FS_H */
+#endif /* SHOAL_RUNTIME_PROC_INT_H */

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/task/task_int.h - what the files of task/ share, and offer the
+ * folders above (actor/, proc/): submitting, running and parking tasks,
+ * the holds of pending work, the fork server's repairs of tasks.
+ */
+#ifndef SHOAL_RUNTIME_TASK_INT_H
+#define SHOAL_RUNTIME_TASK_INT_H
+
+#if !defined(SHOAL__LAYER_RUNTIME) && !defined(SHOAL__WHITEBOX)
+#error "runtime/task/task_int.h is private to runtime/"
+#endif
+
+#include "rt.h"
+
+/* task.c */
+struct shoal__pending;
+void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
+		      uint32_t idx);
+/* The fork server's watch: frees the records of submitters that died
+ * while BUILDING, and sets the bit of every FREE record whose freer died
+ * before it set it. */
+void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *v);
+/* One past the highest record ever taken (at most max_tasks): every
+ * record that is not FREE lies below it, so a sweep looks no further. */
+uint32_t shoal__task_top(const struct shoal__rt_view *v);
+int shoal__args_check(const struct shoal_args *args);
+uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
+int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
+		       uint32_t i, uint32_t *kind, const uint8_t **data,
+		       uint32_t *len);
+struct shoal__later;
+int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
+		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
+		    struct shoal__later *d);
+int shoal__hold_args(struct shoal_runtime *rt, const struct shoal_args *args,
+		     struct shoal__pending *p);
+int shoal__promise_returns(struct shoal_runtime *rt, shoal_id ret0, uint32_t n);
+shoal_id shoal__ret_id(shoal_id ret0, uint32_t i);
+shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
+
+/* names.c */
+struct cds_lfht;
+void shoal__names_close(struct shoal_runtime *rt);
+
+/* deps.c: tasks parked on unsealed arguments, linked into waiter stacks
+ * as nodes of this waiter kind (store/ext.h) */
+#define SHOAL__WKIND_TASK 1u
+void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
+		     const struct shoal_args *args);
+
+/* nested.c: the fork server, when the pool cannot grow any more */
+void shoal__nested_check(struct shoal_store *s, const struct shoal__rt_view *v);
+
+/* pending.c: a submitter's holds on its pending tasks' ref arguments */
+void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p);
+void shoal__pending_drop(struct shoal_runtime *rt, const struct shoal__pending *p);
+size_t shoal__pending_collect(struct shoal_runtime *rt, size_t max);
+/* The store's on_drop hook (ctx: the runtime): collects a few, never
+ * waiting for the list. */
+void shoal__pending_on_drop(void *ctx);
+void shoal__pending_flush(struct shoal_runtime *rt);
+int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
+		       struct shoal__later *d, shoal_id *out);
+void shoal__pending_task_ended(struct shoal_store *s);
+
+/* exec.c: what a task or an actor call runs on: encoded arguments (at
+ * most cap bytes, checked against args_len), returns from ret0 on. */
+struct shoal__call_view {
+	const uint8_t *args;
+	uint32_t nargs;
+	uint32_t args_len;
+	uint32_t cap;
+	uint32_t num_returns;
+	shoal_id ret0;
+	int arg_timeout_ms;   /* for unsealed ref arguments */
+	const char *name;     /* for error messages */
+	char *why;            /* if not NULL: receives the failure message */
+	size_t why_cap;
+};
+/* Runs fn(ctx, user) with the arguments resolved; seals what it returned
+ * and fails the rest.  Returns the failure code, 0 on success. */
+int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
+		    shoal_task_fn fn, void *user);
+/* An error object into promise ret: code and message, or the code alone
+ * when the message finds no room within timeout_ms (0: a poll). */
+void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
+		       const char *msg, int timeout_ms);
+/* exec.c: a worker runs one queue item */
+void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
+/* exec.c: the fork server cleans up after a worker that died, in two
+ * steps around the start of its replacement: scan (repairs the queue,
+ * notes the records it ran), then settle (fails or retries them, pushes
+ * again the queued records the queue lost).  Neither ever waits: what the
+ * queue has no room for stays in `later`, for requeue_retry. */
+struct shoal__requeue {
+	const struct shoal__rt_view *v;
+	uint32_t max_tasks;
+	uint64_t *present;      /* max_tasks bits: records with an item queued */
+	uint32_t *later;        /* max_tasks items the queue had no room for */
+	uint32_t nlater;
+};
+#define SHOAL__DEAD_RUNNING_MAX 8u
+uint32_t shoal__exec_dead_worker_scan(const struct shoal__rt_view *v, uint32_t worker,
+				      uint32_t *running, uint32_t cap);
+void shoal__exec_dead_worker_settle(struct shoal_store *s,
+				    const struct shoal__rt_view *v, uint32_t worker,
+				    const uint32_t *running, uint32_t n,
+				    const char *why, struct shoal__requeue *r);
+void shoal__requeue_retry(struct shoal__requeue *r);
+/* The fork server's watch: pushes again every QUEUED record that has no
+ * item in the queue (exec.c). */
+void shoal__requeue_sweep(struct shoal__requeue *r);
+/* ... and resolves parked tasks whose drainer or submitter died (deps.c). */
+void shoal__deps_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
+
+/* ended.c: task records at the runtime's end (proc/end.c sweeps) */
+bool shoal__sweep_claim(const struct shoal__rt_view *v, uint32_t idx,
+			uint32_t gen, bool running);
+void shoal__sweep_fail(struct shoal_store *s, const struct shoal__rt_view *v,
+		       uint32_t idx, int code);
+void shoal__rt_task_published(struct shoal_runtime *rt, uint32_t idx,
+			      uint32_t gen);
+
+#endif /* SHOAL_RUNTIME_TASK_INT_H */
