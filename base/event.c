@@ -152,3 +152,31 @@ void shoal__event_signal(struct shoal__event *ev)
 		return; /* spinners see the bump: no system call */
 	syscall(SYS_futex, (uint32_t *)&ev->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
+
+/*
+ * The waiter's half of the protocol, the one place it is written.
+ * E1: seen is read (acquire) before the registration, so a signal after
+ * it changes seq from seen; E2: the registration is a seq_cst increment,
+ * ordered before the re-check's loads, and pairs with the seq_cst fence
+ * that starts shoal__event_signal (a producer that changed the state
+ * before it read waiters saw us registered, or our re-check sees its
+ * change).  The decrement is relaxed: a late one costs a producer at
+ * most one spare bump.
+ */
+int shoal__event_await(struct shoal__event *ev, struct shoal__deadline d,
+		       uint32_t spin, const struct shoal__await *w)
+{
+	uint32_t seen = shoal__event_seen(ev); /* E1 */
+	int rc = 1;
+
+	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* E2 */
+	if (!w->ready(w->arg)) {
+		if (w->sleeping)
+			w->sleeping(w->arg, true);
+		rc = shoal__event_wait(ev, seen, d, spin);
+		if (w->sleeping)
+			w->sleeping(w->arg, false);
+	}
+	atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+	return rc;
+}

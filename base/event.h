@@ -11,6 +11,7 @@
 #define SHOAL_BASE_EVENT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "deadline.h"
@@ -51,5 +52,21 @@ static inline int shoal__event_wait(struct shoal__event *ev, uint32_t seen,
 }
 
 void shoal__event_signal(struct shoal__event *ev);
+
+/* What a waiter waits for: ready(arg) is the re-check, made after it
+ * registered; it reads the producers' state with seq_cst loads (or after
+ * a seq_cst fence of its own) and may do work (a try).  sleeping, if not
+ * NULL, is called around the sleep itself (true before, false after). */
+struct shoal__await {
+	bool (*ready)(void *arg);
+	void (*sleeping)(void *arg, bool asleep);
+	void *arg;
+};
+/* Registers on ev, re-checks, sleeps if not ready, unregisters: every
+ * waiter's half of the protocol (event.c, E1/E2).  1 if ready at the
+ * re-check (no sleep), 0 after a sleep that ended early (a signal or a
+ * spurious wake-up: check again), -ETIMEDOUT once d passed asleep. */
+int shoal__event_await(struct shoal__event *ev, struct shoal__deadline d,
+		       uint32_t spin, const struct shoal__await *w);
 
 #endif /* SHOAL_BASE_EVENT_H */

@@ -267,6 +267,12 @@ static bool room_now(const struct shoal__lane_view *l, memory_order mo)
 	return t - h < l->capacity;
 }
 
+/* The await callbacks (base/event.h): a re-check with seq_cst loads. */
+static bool room_seq_cst(void *arg)
+{
+	return room_now(arg, memory_order_seq_cst);
+}
+
 int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadline d,
 			  uint32_t spin)
 {
@@ -278,18 +284,11 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
 		shoal__cpu_relax();
 	}
 	for (;;) {
-		/* Acquire as in base/event.c; room is re-checked anyway. */
-		uint32_t seen = shoal__event_seen(ev);
-		bool full;
-		int rc = 0;
+		/* W2: the re-check's seq_cst loads, after the registration. */
+		int rc = shoal__event_await(ev, d, spin, &(struct shoal__await){
+			.ready = room_seq_cst, .arg = (void *)l});
 
-		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* W2 */
-		full = !room_now(l, memory_order_seq_cst);
-		if (full)
-			rc = shoal__event_wait(ev, seen, d, spin);
-		/* Relaxed: an extra wake-up is harmless. */
-		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
-		if (!full || room_now(l, memory_order_acquire))
+		if (rc == 1 || room_now(l, memory_order_acquire))
 			return 0;
 		if (rc == -ETIMEDOUT)
 			return -ETIMEDOUT;
@@ -348,6 +347,11 @@ bool shoal__lane_ready(const struct shoal__lane_view *l)
 	return has_record(l, h, memory_order_seq_cst); /* W1 */
 }
 
+static bool lane_ready_cb(void *arg)
+{
+	return shoal__lane_ready(arg);
+}
+
 int shoal__lane_wait_record(const struct shoal__lane_view *l, struct shoal__deadline d,
 			    uint32_t spin)
 {
@@ -359,16 +363,12 @@ int shoal__lane_wait_record(const struct shoal__lane_view *l, struct shoal__dead
 		shoal__cpu_relax();
 	}
 	for (;;) {
-		uint32_t seen = shoal__event_seen(ev);
-		bool empty;
-		int rc = 0;
+		/* W1: shoal__lane_ready's seq_cst loads, after the
+		 * registration. */
+		int rc = shoal__event_await(ev, d, spin, &(struct shoal__await){
+			.ready = lane_ready_cb, .arg = (void *)l});
 
-		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* W1 */
-		empty = !shoal__lane_ready(l);
-		if (empty)
-			rc = shoal__event_wait(ev, seen, d, spin);
-		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
-		if (!empty || shoal__lane_peek(l) != NULL)
+		if (rc == 1 || shoal__lane_peek(l) != NULL)
 			return 0;
 		if (rc == -ETIMEDOUT)
 			return -ETIMEDOUT;

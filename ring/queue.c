@@ -518,19 +518,20 @@ static bool pop_ready(const struct shoal__queue_view *q)
 	return stamp_cmp(cell_load(q, h, memory_order_seq_cst), h + 1) >= 0;
 }
 
+static bool pop_ready_cb(void *arg)
+{
+	return pop_ready(arg);
+}
+
 int shoal__queue_wait(const struct shoal__queue_view *q, struct shoal__deadline d,
 		      uint32_t spin)
 {
-	/* Acquire as in base/event.c; seq publishes nothing we rely on: the
-	 * cells are re-checked. */
-	uint32_t seen = shoal__event_seen(&q->ring->wake);
-	int rc = 0;
+	/* W1: pop_ready's seq_cst loads, after the registration; seq
+	 * publishes nothing we rely on: the cells are re-checked. */
+	int rc = shoal__event_await(&q->ring->wake, d, spin, &(struct shoal__await){
+		.ready = pop_ready_cb, .arg = (void *)q});
 
-	atomic_fetch_add_explicit(&q->ring->wake.waiters, 1, memory_order_seq_cst); /* W1 */
-	if (!pop_ready(q))
-		rc = shoal__event_wait(&q->ring->wake, seen, d, spin);
-	atomic_fetch_sub_explicit(&q->ring->wake.waiters, 1, memory_order_relaxed);
-	return rc;
+	return rc == 1 ? 0 : rc;
 }
 
 bool shoal__queue_head_unpublished(const struct shoal__queue_view *q, uint64_t *pos)

@@ -317,20 +317,23 @@ static bool shoal__actor_stopping(struct shoal__actor *a)
 	return atomic_load_explicit(&a->rt.v.hdr->stopping, memory_order_acquire); /* A2 */
 }
 
+/* The doorbell's re-check: a call, a stop, or a sweep asked for. */
+static bool shoal__actor_woken(void *arg)
+{
+	struct shoal__actor *a = arg;
+
+	return shoal__actor_any_ready(a) || shoal__actor_stopping(a) ||
+	       atomic_load_explicit(&a->slot->sweep, memory_order_seq_cst);
+}
+
 /* Nothing to do: register on the doorbell, re-check, sleep. */
 static void shoal__actor_idle(struct shoal__actor *a)
 {
-	struct shoal__event *db = &a->slot->doorbell;
-	uint32_t seen = shoal__event_seen(db);
-	int rc = 0;
+	int rc = shoal__event_await(&a->slot->doorbell,
+				    shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
+				    a->spin, &(struct shoal__await){
+					    .ready = shoal__actor_woken, .arg = a});
 
-	atomic_fetch_add_explicit(&db->waiters, 1, memory_order_seq_cst);
-	if (!shoal__actor_any_ready(a) && !shoal__actor_stopping(a) &&
-	    !atomic_load_explicit(&a->slot->sweep, memory_order_seq_cst))
-		rc = shoal__event_wait(db, seen,
-				       shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
-				       a->spin);
-	atomic_fetch_sub_explicit(&db->waiters, 1, memory_order_relaxed);
 	if (rc == -ETIMEDOUT) {
 		shoal__actor_sweep(a);
 		shoal__lanes_sweep(&a->rt); /* its own lanes, as a caller */

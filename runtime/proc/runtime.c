@@ -279,21 +279,31 @@ static uint32_t shoal__rt_running(const struct shoal_runtime *rt)
 	return n;
 }
 
+struct shoal__rt_want {
+	struct shoal_runtime *rt;
+	uint32_t n;
+};
+
+static bool shoal__rt_enough_running(void *arg)
+{
+	const struct shoal__rt_want *w = arg;
+
+	return shoal__rt_running(w->rt) >= w->n;
+}
+
 /* Waits (ready futex: register, re-check, sleep) until n workers run. */
 static int shoal__rt_wait_running(struct shoal_runtime *rt, uint32_t n)
 {
 	const struct shoal__rt_view *v = &rt->v;
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__START_TIMEOUT_MS);
 
-	for (;;) {
-		uint32_t seen = shoal__event_seen(&v->hdr->ready);
-		int rc = 0;
+	struct shoal__rt_want want = {rt, n};
 
-		atomic_fetch_add_explicit(&v->hdr->ready.waiters, 1, memory_order_seq_cst);
-		if (shoal__rt_running(rt) < n)
-			rc = shoal__event_wait(&v->hdr->ready, seen, d, 0);
-		atomic_fetch_sub_explicit(&v->hdr->ready.waiters, 1, memory_order_relaxed);
-		if (shoal__rt_running(rt) >= n)
+	for (;;) {
+		int rc = shoal__event_await(&v->hdr->ready, d, 0, &(struct shoal__await){
+			.ready = shoal__rt_enough_running, .arg = &want});
+
+		if (rc == 1 || shoal__rt_running(rt) >= n)
 			return 0;
 		if (rc == -ETIMEDOUT)
 			return rc;

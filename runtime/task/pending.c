@@ -215,23 +215,32 @@ static int shoal__pending_try_put(struct shoal_runtime *rt, const void *data,
 	}
 }
 
-/* Sleeps on the space event (registered by the caller) until it changes
- * from seen, or a slice ends: then reaps dead processes.  Counts as
- * blocked for a worker (more workers may start meanwhile). */
-static void shoal__pending_sleep(struct shoal_store *s, uint32_t seen,
-				 struct shoal__deadline d)
-{
-	struct shoal__deadline slice = shoal__deadline_in(SHOAL__ROOM_SLICE_MS);
-	int rc;
+struct shoal__put_await {
+	struct shoal_runtime *rt;
+	const void *data;
+	size_t size;
+	shoal_id *out;
+	int *err;
+	struct shoal__later *d;
+	int rc;         /* out: the last try's */
+};
 
-	if (slice.ns > d.ns)
-		slice = d;
-	shoal__store_blocking(s, true);
-	rc = shoal__event_wait(shoal__store_space(s), seen, slice,
-			       shoal__store_spin(s));
-	shoal__store_blocking(s, false);
-	if (rc == -ETIMEDOUT)
-		shoal_store_reap(s);
+/* The re-check: a fence (the try's loads are not all seq_cst), then a
+ * try; ready also once the caller's deadline passed. */
+static bool shoal__put_ready(void *arg)
+{
+	struct shoal__put_await *p = arg;
+
+	atomic_thread_fence(memory_order_seq_cst); /* before the checks */
+	p->rc = shoal__pending_try_put(p->rt, p->data, p->size, p->out, p->err);
+	return p->rc != -EAGAIN ||
+	       shoal__deadline_passed(shoal__later_get(p->d));
+}
+
+/* Counts as blocked for a worker (more workers may start meanwhile). */
+static void shoal__put_sleeping(void *arg, bool asleep)
+{
+	shoal__store_blocking(((struct shoal__put_await *)arg)->rt->store, asleep);
 }
 
 /*
@@ -244,23 +253,34 @@ int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
 		       struct shoal__later *d, shoal_id *out)
 {
 	struct shoal_store *s = rt->store;
-	struct shoal__event *ev = shoal__store_space(s);
 	int err = SHOAL_ESTOREFULL;
+	struct shoal__put_await p = {.rt = rt, .data = data, .size = size,
+				     .out = out, .err = &err, .d = d};
+	const struct shoal__await w = {.ready = shoal__put_ready,
+				       .sleeping = shoal__put_sleeping,
+				       .arg = &p};
 
 	if (size > shoal__store_capacity(s))
 		return SHOAL_ESTOREFULL; /* no wait can make it fit */
+	/* A first try before anything else: a put that finds room never
+	 * reads the clock (the deadline counts from the first wait). */
+	p.rc = shoal__pending_try_put(rt, data, size, out, &err);
+	if (p.rc != -EAGAIN)
+		return p.rc;
 	for (;;) {
-		uint32_t seen = shoal__event_seen(ev);
+		/* Sleeps until the space event changes or a slice ends: then
+		 * reaps dead processes, whose holds may be the room. */
+		struct shoal__deadline slice = shoal__deadline_in(SHOAL__ROOM_SLICE_MS);
+		struct shoal__deadline by = shoal__later_get(d);
 		int rc;
 
-		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
-		atomic_thread_fence(memory_order_seq_cst); /* before the checks */
-		rc = shoal__pending_try_put(rt, data, size, out, &err);
-		if (rc != -EAGAIN || shoal__deadline_passed(shoal__later_get(d))) {
-			atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
-			return rc == -EAGAIN ? err : rc;
-		}
-		shoal__pending_sleep(s, seen, shoal__later_get(d));
-		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+		if (slice.ns > by.ns)
+			slice = by;
+		rc = shoal__event_await(shoal__store_space(s), slice,
+					shoal__store_spin(s), &w);
+		if (rc == 1)
+			return p.rc == -EAGAIN ? err : p.rc;
+		if (rc == -ETIMEDOUT)
+			shoal_store_reap(s);
 	}
 }

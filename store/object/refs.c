@@ -337,11 +337,7 @@ int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 }
 
 /* ------------------------------------------------------------------ */
-/* Recency and eviction.                                               */
-
-/* ------------------------------------------------------------------ */
 /* Waiting for an event with register / re-check / sleep.              */
-
 
 /* One attempt, with the process lock held (try functions need it). */
 int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg)
@@ -358,26 +354,45 @@ int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg)
  * (without the process lock) in between; -ETIMEDOUT at the deadline.  A
  * timed-out slice reaps dead processes, whose holds may be what we wait
  * for. */
+struct shoal__try_await {
+	struct shoal_store *s;
+	shoal__try_fn try;
+	void *arg;
+	int rc;         /* out: the last attempt's */
+};
+
+/* The re-check is an attempt, made under the process lock after the
+ * registration; the sleep counts as blocked (the on_block hook). */
+static bool shoal__try_ready(void *arg)
+{
+	struct shoal__try_await *t = arg;
+
+	t->rc = shoal__attempt(t->s, t->try, t->arg);
+	return t->rc != -EAGAIN;
+}
+
+static void shoal__try_sleeping(void *arg, bool asleep)
+{
+	shoal__blocking(((struct shoal__try_await *)arg)->s, asleep);
+}
+
 int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
 		    struct shoal__deadline d, shoal__try_fn try, void *arg)
 {
+	struct shoal__try_await t = {.s = s, .try = try, .arg = arg};
+	const struct shoal__await w = {.ready = shoal__try_ready,
+				       .sleeping = shoal__try_sleeping,
+				       .arg = &t};
+
 	for (;;) {
-		uint32_t seen = shoal__event_seen(ev);
 		struct shoal__deadline slice = shoal__deadline_in(SHOAL__WAIT_SLICE_MS);
 		int rc;
 
-		atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
-		rc = shoal__attempt(s, try, arg);
-		if (rc != -EAGAIN) {
-			atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
-			return rc;
-		}
 		if (slice.ns > d.ns)
 			slice = d;
-		shoal__blocking(s, true);
-		rc = shoal__event_wait(ev, seen, slice, s->geo.spin_budget);
-		shoal__blocking(s, false);
-		atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_relaxed);
+		rc = shoal__event_await(ev, slice, s->geo.spin_budget, &w);
+		if (rc == 1)
+			return t.rc;
 		if (rc != -ETIMEDOUT)
 			continue;
 		shoal__lock(s);
