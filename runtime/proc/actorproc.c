@@ -342,17 +342,15 @@ static void shoal__actor_idle(struct shoal__actor *a)
 
 static void shoal__actor_alive(struct shoal__actor *a)
 {
-	shoal__publish_self(&a->slot->pid, &a->slot->start); /* worker.c */
+	shoal__publish_self(&a->slot->pid, &a->slot->start); /* child.c */
 	atomic_store_explicit(&a->slot->state, SHOAL__A_ALIVE, memory_order_seq_cst);
 }
 
-_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
-				 pid_t parent)
+_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index)
 {
 	struct shoal__actor a;
 
 	memset(&a, 0, sizeof a);
-	shoal__die_with_parent(parent);
 	if (shoal__actor_attach(boot, index, &a))
 		_exit(1);
 	shoal__actor_settle(&a);

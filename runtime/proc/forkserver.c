@@ -160,22 +160,11 @@ static void shoal__fs_send(const struct shoal__fs *fs, uint32_t op, int32_t pid,
 	send(fs->boot->ctl_fd, &m, sizeof m, MSG_NOSIGNAL);
 }
 
-/* In a child: only the segment (and a worker's spawn fd) stay; back to
- * the default signal state. */
-void shoal__fs_child_setup(struct shoal__fs *fs)
-{
-	close(fs->boot->ctl_fd);
-	close(fs->sigfd);
-	close(fs->driver_pidfd);
-	close(fs->act_fd);
-	sigprocmask(SIG_SETMASK, &fs->old_mask, NULL);
-}
-
 _Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
 				      pid_t parent)
 {
-	shoal__fs_child_setup(fs);
-	shoal__worker_main(fs->boot, index, parent, fs->spawn_fd);
+	shoal__child_begin(fs, parent, false);
+	shoal__worker_main(fs->boot, index, fs->spawn_fd);
 }
 
 static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)

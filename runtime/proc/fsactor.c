@@ -245,9 +245,8 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		shoal__fs_child_setup(fs);
-		close(fs->spawn_fd);
-		shoal__actor_main(fs->boot, i, self);
+		shoal__child_begin(fs, self, true);
+		shoal__actor_main(fs->boot, i);
 	}
 	fs->act_kids[i] = pid;
 	SHOAL__STORE_CRASH(fs->store, ACTOR_FORKED);

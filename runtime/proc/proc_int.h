@@ -23,8 +23,7 @@ int shoal__rt_bind(struct shoal_runtime *rt, struct shoal_store *store);
 void shoal__rt_wake_workers(const struct shoal__rt_view *v);
 
 /* actorproc.c: runs in an actor's process, never returns. */
-_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index,
-				 pid_t parent);
+_Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index);
 
 /* end.c: the sweep at a runtime's end */
 void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
@@ -34,12 +33,8 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot);
 
 /* worker.c: runs in a worker, never returns. */
 bool shoal__all_blocked(const struct shoal__rt_view *v);
-void shoal__die_with_parent(pid_t parent);
-/* A forked child stores its own pid and start time into its slot before
- * it says it runs (worker.c). */
-void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot,
-				  uint32_t index, pid_t parent, int spawn_fd);
+				  uint32_t index, int spawn_fd);
 
 /* The fork server's state, shared by forkserver.c (workers, the driver's
  * requests) and fsactor.c (actors).  Process-private: it lives in the
@@ -71,8 +66,14 @@ struct shoal__fs {
 				   * last watch, + 1 (0: none) */
 };
 
+/* child.c: what every forked child does.  begin: right after fork(), in
+ * the child of the fork server `parent` (an actor's or a worker's). */
+void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor);
+/* A forked child stores its own pid and start time into its slot before
+ * it says it runs. */
+void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
+
 /* forkserver.c */
-void shoal__fs_child_setup(struct shoal__fs *fs);
 bool shoal__fs_stopping(const struct shoal__fs *fs);
 void shoal__fs_reap_children(struct shoal__fs *fs, bool block);
 

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "ext.h"
@@ -38,29 +37,6 @@ struct shoal__worker {
 	bool extra;               /* beyond num_workers: retires when idle */
 	uint32_t max_spinners;    /* online CPUs - 1 */
 };
-
-void shoal__die_with_parent(pid_t parent)
-{
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-		_exit(0);
-}
-
-/*
- * The fork server stores a child's pid and start time after fork()
- * returns in it; under load the child can run, say it runs and serve
- * work before that, and whoever reads the slot then would see it running
- * with pid 0.  So the child stores the same two values itself first
- * (start, then pid with release: end.c reads them in the other order),
- * before it says it runs.  Two writers of equal values: either order is
- * the same.
- */
-void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start)
-{
-	pid_t me = getpid();
-
-	atomic_store_explicit(start, shoal__proc_start_time(me), memory_order_relaxed);
-	atomic_store_explicit(pid, me, memory_order_release);
-}
 
 static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 				struct shoal__worker *w)
@@ -92,7 +68,7 @@ static bool shoal__stopping(const struct shoal__worker *w)
 
 static void shoal__announce_running(struct shoal__worker *w)
 {
-	shoal__publish_self(&w->me->pid, &w->me->start);
+	shoal__publish_self(&w->me->pid, &w->me->start); /* child.c */
 	atomic_store_explicit(&w->me->state, SHOAL__WK_RUNNING,
 			      memory_order_release); /* R1 */
 	shoal__event_signal(&w->rt.v.hdr->ready);
@@ -191,12 +167,11 @@ static bool shoal__worker_step(struct shoal__worker *w)
 }
 
 _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index,
-				  pid_t parent, int spawn_fd)
+				  int spawn_fd)
 {
 	struct shoal__worker w = {0};
 	bool retire = false;
 
-	shoal__die_with_parent(parent);
 	if (shoal__worker_attach(boot, index, &w))
 		_exit(1);
 	w.spawn_fd = spawn_fd;

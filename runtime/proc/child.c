@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/proc/child.c - what every child the fork server forks does, in
+ * one place: a worker (forkserver.c) and an actor process (fsactor.c)
+ * begin here, right after fork(), before their main.
+ *
+ * A child closes the fork server's descriptors that are not its own (the
+ * driver's control socket, the signal fd, the driver's pidfd, the actor
+ * socket; an actor also the spawn eventfd, which only workers use),
+ * restores the signal mask the fork server blocked, and asks the kernel
+ * to kill it when the fork server dies (PR_SET_PDEATHSIG), exiting at once
+ * if the fork server is already gone (a reparented child would never get
+ * that signal).  Once attached, it stores its own pid and start time into
+ * its slot before it says it runs (shoal__publish_self).
+ */
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "proc_int.h"
+
+void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor)
+{
+	close(fs->boot->ctl_fd);
+	close(fs->sigfd);
+	close(fs->driver_pidfd);
+	close(fs->act_fd);
+	if (actor)
+		close(fs->spawn_fd);
+	sigprocmask(SIG_SETMASK, &fs->old_mask, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(0);
+}
+
+/*
+ * The fork server stores a child's pid and start time after fork()
+ * returns in it; under load the child can run, say it runs and serve
+ * work before that, and whoever reads the slot then would see it running
+ * with pid 0.  So the child stores the same two values itself first
+ * (start, then pid with release: end.c reads them in the other order),
+ * before it says it runs.  Two writers of equal values: either order is
+ * the same.
+ */
+void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start)
+{
+	pid_t me = getpid();
+
+	atomic_store_explicit(start, shoal__proc_start_time(me), memory_order_relaxed);
+	atomic_store_explicit(pid, me, memory_order_release);
+}
