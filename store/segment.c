@@ -41,6 +41,7 @@
 
 #include "internal.h"
 #include "mem.h"
+#include "resv.h"
 
 #define SHOAL__MAX_PROCS 4096u
 #define SHOAL__MAX_OBJECTS (1u << 22)
@@ -110,8 +111,14 @@ static void shoal__plan(struct shoal__seg_hdr *h)
 	h->seg_size = shoal__align(cur, SHOAL__PAGE_SIZE);
 }
 
+/* A field of a later release takes a reserved word: never the size. */
+static_assert(sizeof(void *) != 8 || sizeof(struct shoal_store_options) == 72,
+	      "ABI: shoal_store_options");
+
 static int shoal__check_options(const struct shoal_store_options *o)
 {
+	if (!SHOAL__RESV_ZERO(*o))
+		return -EINVAL;
 	if (o->max_procs < 1 || o->max_procs > SHOAL__MAX_PROCS)
 		return -EINVAL;
 	if (o->max_objects < 1 || o->max_objects > SHOAL__MAX_OBJECTS)

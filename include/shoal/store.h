@@ -80,7 +80,8 @@ extern "C" {
 struct shoal_store;
 
 /* Sizes fixed at creation.  Initialise with shoal_store_options_init()
- * (or SHOAL_STORE_OPTIONS_INIT) and change only the fields you need. */
+ * (or SHOAL_STORE_OPTIONS_INIT) and change only the fields you need: the
+ * struct ends in reserved words that must stay zero (resv). */
 struct shoal_store_options {
 	/* Bytes available to object data and metadata (rounded up to a
 	 * multiple of 64 KiB, the allocator's slab size).  Default 256 MiB. */
@@ -103,6 +104,13 @@ struct shoal_store_options {
 	 * written on failure, never kept. */
 	char *errbuf;
 	size_t errbuf_size;
+	/* Reserved for fields of later releases: zero, as the initialisers
+	 * leave it.  shoal_store_create (and shoal_runtime_start, for a
+	 * runtime's store) refuses a nonzero word with -EINVAL, so that a
+	 * program built for a later release, asking for something this
+	 * library cannot do, is refused rather than ignored.  A field that
+	 * takes a word has 0 as its default. */
+	uint64_t resv[4];
 };
 
 #define SHOAL_STORE_OPTIONS_INIT                                              \
