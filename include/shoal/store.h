@@ -138,8 +138,10 @@ SHOAL_API int shoal_store_create(const char *name,
  * Attaches to an existing named store.  Refuses one that another user
  * owns or whose mode is wider than 0600 (SHOAL_ENOTMINE: whoever made or
  * opened it could change it under us).  Checks the magic, layout version,
- * sizes and every region offset; a foreign or corrupt segment is refused
- * with SHOAL_EBADSEGMENT, another layout version with SHOAL_EVERSION.
+ * feature words, sizes and every region offset; a foreign or corrupt
+ * segment is refused with SHOAL_EBADSEGMENT, another layout version, or
+ * one that needs a feature this library does not know, with
+ * SHOAL_EVERSION.
  * Reaps the slots of dead processes (as shoal_store_reap: a slot whose
  * reaping waits more than a second for a word another process holds is
  * left for a later reap, and the attach succeeds).
