@@ -22,7 +22,8 @@ static const struct shoal__errname shoal__errnames[] = {
 	{SHOAL_ESEALED, "object is already sealed"},
 	{SHOAL_ENOTSEALED, "object is not sealed"},
 	{SHOAL_EBADSEGMENT, "not a shoal segment, or a corrupt one"},
-	{SHOAL_EVERSION, "segment has another shoal layout version"},
+	{SHOAL_EVERSION, "segment made by an incompatible shoal (layout version "
+			 "or required feature)"},
 	{SHOAL_EOWNERDIED, "the object's creator died"},
 	{SHOAL_ETOOMANYPROCS, "process table of the segment is full"},
 	{SHOAL_ELEDGERFULL, "this process holds or pins too many objects"},

@@ -26,6 +26,7 @@
 #include "rtlayout.h"
 #include "lane.h"
 #include "queue.h"
+#include "resv.h"
 
 /*
  * liburcu is not built with ThreadSanitizer: the edge from a node's

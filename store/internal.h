@@ -43,6 +43,10 @@ struct shoal__geo {
 	uint32_t spin_budget;
 	uint32_t nstripes;
 	struct shoal__region ext; /* the runtime's region (opaque here) */
+	/* The header's feature words (layout.h), validated: every required
+	 * bit is one this library knows. */
+	uint64_t features;
+	uint64_t compat_features;
 };
 
 /*

@@ -4,8 +4,9 @@
  *
  * One file, mapped MAP_SHARED at whatever address each process gets:
  *
- *   [0, 4 KiB)     struct shoal__seg_hdr: magic, layout version, sizes,
- *                  the offset of every region, shared counters
+ *   [0, 4 KiB)     struct shoal__seg_hdr: magic, layout version, feature
+ *                  words, sizes, the offset of every region, shared
+ *                  counters
  *   procs          max_procs x struct shoal__proc (identity, intent,
  *                  allocator cache of each attached process)
  *   ledgers        max_procs x ledger_slots x uint64_t (holds and pins)
@@ -42,7 +43,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 3u /* 3: waiter references carry a kind (ext.h) */
+#define SHOAL__LAYOUT_VERSION 4u /* 4: the header's feature words */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -60,12 +61,39 @@ struct shoal__region {
 };
 
 /*
+ * Feature words (features, compat_features): what a segment of this
+ * layout version uses beyond the version's baseline, one bit per change,
+ * so that a change that keeps the layout readable by older code need not
+ * bump the version and cut every older process off.  As ext4's superblock
+ * (s_feature_incompat, s_feature_compat); io_uring_params.features is the
+ * same idea the other way round (what the kernel offers its caller):
+ *  features         required: a process that does not know one of these
+ *                   bits must not use the segment (attach refuses it
+ *                   with SHOAL_EVERSION).  For a change that older code
+ *                   would get wrong: a new region, a field's new meaning.
+ *  compat_features  optional: a process that does not know a bit may use
+ *                   the segment as if it were clear.  For a change older
+ *                   code can ignore safely: a hint, a statistic.
+ * The creator writes the bits of what it uses (SHOAL__FEATURES,
+ * SHOAL__COMPAT_FEATURES); an attacher reads them from its private copy
+ * of the header (segment.c), and code that depends on a bit tests it in
+ * struct shoal__geo, never in the shared header.  A bit, once given a
+ * meaning, keeps it; layout version 4 has none yet.
+ */
+#define SHOAL__FEATURES 0ull        /* required bits this library writes */
+#define SHOAL__FEATURES_KNOWN 0ull  /* required bits it can use */
+#define SHOAL__COMPAT_FEATURES 0ull /* optional bits it writes */
+static_assert((SHOAL__FEATURES & ~SHOAL__FEATURES_KNOWN) == 0,
+	      "a library can use every required bit it writes");
+
+/*
  * Written once by the creator before `ready` is published (R0: release
- * store of ready = 1 publishes every field above it; A0: attach's acquire
- * load of ready).  Read-only afterwards, except the counters, which any
- * process updates with relaxed RMWs (they are statistics, or, for
- * bytes_used/objects, admission counters whose exactness comes from the
- * RMW itself, not from ordering with other data).
+ * store of ready = 1 publishes every field above it, and the feature
+ * words after it, written with them; A0: attach's acquire load of ready).
+ * Read-only afterwards, except the counters, which any process updates
+ * with relaxed RMWs (they are statistics, or, for bytes_used/objects,
+ * admission counters whose exactness comes from the RMW itself, not from
+ * ordering with other data).
  */
 struct shoal__seg_hdr {
 	uint64_t magic;
@@ -91,7 +119,11 @@ struct shoal__seg_hdr {
 	struct shoal__region arena;
 	int32_t creator_pid;
 	_Atomic uint32_t ready;  /* R0 */
-	uint8_t pad0_[256 - 200];
+	/* The feature words (above), in what was padding before layout
+	 * version 4, so that no offset moved. */
+	uint64_t features;
+	uint64_t compat_features;
+	uint8_t pad0_[256 - 216];
 
 	/* Counters, own line.  The live objects and their bytes are not here:
 	 * each process slot keeps its share (struct shoal__proc), so that a
@@ -123,6 +155,9 @@ struct shoal__seg_hdr {
 };
 
 static_assert(offsetof(struct shoal__seg_hdr, ready) == 196, "header ABI");
+static_assert(offsetof(struct shoal__seg_hdr, features) == 200, "header ABI");
+static_assert(offsetof(struct shoal__seg_hdr, compat_features) == 208,
+	      "header ABI");
 static_assert(offsetof(struct shoal__seg_hdr, repair) == 256, "header");
 static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
 

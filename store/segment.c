@@ -41,6 +41,7 @@
 
 #include "internal.h"
 #include "mem.h"
+#include "resv.h"
 
 #define SHOAL__MAX_PROCS 4096u
 #define SHOAL__MAX_OBJECTS (1u << 22)
@@ -110,8 +111,14 @@ static void shoal__plan(struct shoal__seg_hdr *h)
 	h->seg_size = shoal__align(cur, SHOAL__PAGE_SIZE);
 }
 
+/* A field of a later release takes a reserved word: never the size. */
+static_assert(sizeof(void *) != 8 || sizeof(struct shoal_store_options) == 72,
+	      "ABI: shoal_store_options");
+
 static int shoal__check_options(const struct shoal_store_options *o)
 {
+	if (!SHOAL__RESV_ZERO(*o))
+		return -EINVAL;
 	if (o->max_procs < 1 || o->max_procs > SHOAL__MAX_PROCS)
 		return -EINVAL;
 	if (o->max_objects < 1 || o->max_objects > SHOAL__MAX_OBJECTS)
@@ -140,6 +147,8 @@ static void shoal__hdr_from_options(struct shoal__seg_hdr *h,
 	h->spin_budget = o->spin_budget;
 	h->capacity = shoal__align(o->capacity, SHOAL__SLAB_SIZE);
 	h->creator_pid = getpid();
+	h->features = SHOAL__FEATURES;
+	h->compat_features = SHOAL__COMPAT_FEATURES;
 	shoal__plan(h);
 }
 
@@ -172,6 +181,10 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	if (h->magic != SHOAL__MAGIC)
 		return SHOAL_EBADSEGMENT;
 	if (h->layout_version != SHOAL__LAYOUT_VERSION)
+		return SHOAL_EVERSION;
+	/* A required feature we do not know may change what any field
+	 * means: refused before the geometry is read (layout.h). */
+	if (h->features & ~SHOAL__FEATURES_KNOWN)
 		return SHOAL_EVERSION;
 	if (h->max_procs < 1 || h->max_procs > SHOAL__MAX_PROCS ||
 	    h->max_objects < 1 || h->max_objects > SHOAL__MAX_OBJECTS ||
@@ -242,6 +255,8 @@ static void shoal__store_bind(struct shoal_store *s,
 		.spin_budget = h->spin_budget,
 		.nstripes = h->nstripes,
 		.ext = h->ext,
+		.features = h->features,
+		.compat_features = h->compat_features,
 	};
 	s->procs = (struct shoal__proc *)(b + h->procs.off);
 	s->ledgers = (_Atomic uint64_t *)(b + h->ledgers.off);
@@ -466,13 +481,15 @@ int shoal__store_create_ext(const char *name,
 
 /* The creator publishes `ready` right after sizing the file; an attacher
  * that races with it waits up to a second for A0 before refusing. */
-/* A private copy of the header (its atomics as one relaxed snapshot each:
- * only the read-only fields above `ready` are used from it). */
+/* A private copy of the header: the read-only fields above `ready` and
+ * the feature words after it; nothing else is used from it. */
 static void shoal__hdr_copy(struct shoal__seg_hdr *dst,
 			    const struct shoal__seg_hdr *src)
 {
 	memset(dst, 0, sizeof *dst);
 	memcpy(dst, (const void *)src, offsetof(struct shoal__seg_hdr, ready));
+	dst->features = src->features;
+	dst->compat_features = src->compat_features;
 }
 
 static int shoal__wait_ready(const struct shoal__seg_hdr *h)

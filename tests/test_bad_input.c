@@ -436,6 +436,120 @@ static int bi_huge_spin(struct bi_world *w)
 	return shoal_store_create(NULL, &o, &t);
 }
 
+/*
+ * Reserved words of the option structs (base/resv.h): each word of each
+ * struct, set alone, is refused with -EINVAL, and nothing is made: no
+ * segment, no runtime, no task, no actor, no call (bi_check: no object).
+ */
+#define BI_RESV_WORDS 4
+
+static int bi_resv_store(struct bi_world *w)
+{
+	const char *name = tu_shm_name("resv");
+	struct shoal_store_options o;
+	struct shoal_store *t = NULL;
+	int rc = 0;
+
+	(void)w;
+	for (int i = 0; i < BI_RESV_WORDS; i++) {
+		shoal_store_options_init(&o);
+		o.capacity = 1u << 20;
+		o.resv[i] = 1;
+		rc = shoal_store_create(name, &o, &t);
+		tu_assert_rc(rc, -EINVAL, "resv[%d]", i);
+		cr_assert_null(t);
+		cr_assert_not(tu_shm_exists(name), "resv[%d] made %s", i, name);
+	}
+	return rc;
+}
+
+/* A runtime's own words and its store's. */
+static int bi_resv_runtime(struct bi_world *w)
+{
+	const char *name = tu_shm_name("resv-rt");
+	struct shoal_runtime_options o;
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt = NULL;
+	int rc = 0;
+
+	(void)w;
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	for (int i = 0; i < 2 * BI_RESV_WORDS; i++) {
+		shoal_runtime_options_init(&o);
+		o.num_workers = 1;
+		o.store.capacity = BI_CAP;
+		o.name = name;
+		if (i < BI_RESV_WORDS)
+			o.resv[i] = 1;
+		else
+			o.store.resv[i - BI_RESV_WORDS] = 1;
+		rc = shoal_runtime_start(reg, &o, &rt);
+		tu_assert_rc(rc, -EINVAL, "%sresv[%d]", i < BI_RESV_WORDS ?
+			     "" : "store.", i % BI_RESV_WORDS);
+		cr_assert_null(rt);
+		cr_assert_not(tu_shm_exists(name), "%d: made %s", i, name);
+	}
+	/* never started: the registry still takes registrations */
+	tu_assert_rc(shoal_register_task(reg, "add", rt_task_add, NULL), 0);
+	shoal_registry_close(reg);
+	return rc;
+}
+
+static int bi_resv_task(struct bi_world *w)
+{
+	struct shoal_runtime_info before, after;
+	struct shoal_task_options o;
+	shoal_id ref = SHOAL_ID_NIL;
+	int rc = 0;
+
+	tu_assert_rc(shoal_runtime_info(w->rt, &before, NULL, 0), 0);
+	for (int i = 0; i < BI_RESV_WORDS; i++) {
+		o = (struct shoal_task_options)SHOAL_TASK_OPTIONS_INIT;
+		o.resv[i] = 1;
+		rc = shoal_submit_opts(w->rt, w->add, NULL, &o, &ref);
+		tu_assert_rc(rc, -EINVAL, "resv[%d]", i);
+		cr_assert(shoal_id_is_nil(ref));
+	}
+	tu_assert_rc(shoal_runtime_info(w->rt, &after, NULL, 0), 0);
+	cr_assert_eq(after.tasks_submitted, before.tasks_submitted);
+	return rc;
+}
+
+static int bi_resv_actor(struct bi_world *w)
+{
+	struct shoal_actor_options o;
+	struct shoal_actor b = {0}, all[8];
+	int n = shoal_actor_list(w->rt, all, 8), rc = 0;
+
+	for (int i = 0; i < BI_RESV_WORDS; i++) {
+		o = (struct shoal_actor_options)SHOAL_ACTOR_OPTIONS_INIT;
+		o.name = "resv";
+		o.resv[i] = 1;
+		rc = shoal_actor_create(w->rt, "Box", NULL, &o, &b);
+		tu_assert_rc(rc, -EINVAL, "resv[%d]", i);
+		cr_assert_eq(b.magic, 0);
+	}
+	cr_assert_eq(shoal_actor_list(w->rt, all, 8), n);
+	tu_assert_rc(shoal_actor_lookup(w->rt, "resv", &b), -ENOENT);
+	return rc;
+}
+
+static int bi_resv_call(struct bi_world *w)
+{
+	struct shoal_call_options o;
+	shoal_id ref = SHOAL_ID_NIL;
+	int rc = 0;
+
+	for (int i = 0; i < BI_RESV_WORDS; i++) {
+		o = (struct shoal_call_options)SHOAL_CALL_OPTIONS_INIT;
+		o.resv[i] = 1;
+		rc = shoal_actor_call_opts(w->rt, w->box, w->get, NULL, &o, &ref);
+		tu_assert_rc(rc, -EINVAL, "resv[%d]", i);
+		cr_assert(shoal_id_is_nil(ref));
+	}
+	return rc;
+}
+
 struct bi_case {
 	const char *what;
 	bi_fn *fn;
@@ -472,6 +586,11 @@ static const struct bi_case bi_cases[] = {
 	{"a name with a newline", bi_bad_name, -EINVAL},
 	{"a name nobody made", bi_missing_name, -ENOENT},
 	{"a spin budget of UINT32_MAX", bi_huge_spin, -EINVAL},
+	{"a reserved word of the store's options", bi_resv_store, -EINVAL},
+	{"a reserved word of the runtime's options", bi_resv_runtime, -EINVAL},
+	{"a reserved word of a task's options", bi_resv_task, -EINVAL},
+	{"a reserved word of an actor's options", bi_resv_actor, -EINVAL},
+	{"a reserved word of a call's options", bi_resv_call, -EINVAL},
 };
 
 /* Each case in a world of its own: its code, its code's name, and the

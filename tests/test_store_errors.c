@@ -832,3 +832,61 @@ Test(store_errors, attach_refuses_a_segment_that_is_not_its_own)
 	shoal_store_close(s);
 	tu_assert_rc(shoal_store_unlink(name), 0);
 }
+
+/*
+ * The header's feature words (layout.h): a required bit this library
+ * does not know makes attach refuse the segment with SHOAL_EVERSION, by
+ * name and by fd, whichever bit it is; the segment is left as it was and
+ * attaches again once the bit is gone.
+ */
+Test(store_errors, attach_refuses_a_required_feature_it_does_not_know)
+{
+	const char *name;
+	struct shoal_store *s = tu_named_store(4 * MiB, &name);
+	struct shoal_store *t = NULL;
+	const size_t off = offsetof(struct shoal__seg_hdr, features);
+	int fd = shoal_store_fd(s), unknown = 0;
+	struct shoal__seg_hdr h;
+
+	cr_assert_eq(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+	cr_assert_eq(h.features, SHOAL__FEATURES, "what the creator writes");
+	cr_assert_eq(h.compat_features, SHOAL__COMPAT_FEATURES);
+	for (int b = 0; b < 64; b++) {
+		uint64_t bit = 1ull << b, old;
+
+		if (SHOAL__FEATURES_KNOWN & bit)
+			continue;
+		unknown++;
+		old = poke(fd, off, 8, h.features | bit);
+		tu_assert_rc(shoal_store_attach(name, &t), SHOAL_EVERSION,
+			     "required bit %d", b);
+		tu_assert_rc(shoal_store_attach_fd(fd, &t), SHOAL_EVERSION,
+			     "required bit %d", b);
+		poke(fd, off, 8, old);
+	}
+	cr_assert_gt(unknown, 0);
+	tu_assert_rc(shoal_store_attach(name, &t), 0, "the bit gone");
+	check_sane(t);
+	shoal_store_close(t);
+	check_sane(s);
+	shoal_store_close(s);
+}
+
+/* An optional (compat) bit this library does not know is ignored: every
+ * one of them set at once, the segment attaches and works. */
+Test(store_errors, attach_ignores_an_optional_feature_it_does_not_know)
+{
+	const char *name;
+	struct shoal_store *s = tu_named_store(4 * MiB, &name);
+	struct shoal_store *t = NULL;
+
+	poke(shoal_store_fd(s), offsetof(struct shoal__seg_hdr, compat_features),
+	     8, ~0ull);
+	tu_assert_rc(shoal_store_attach(name, &t), 0);
+	check_sane(t);
+	tu_assert_rc(tu_put(t, tu_id(7, 1), 500, 7, 0), 0);
+	tu_assert_rc(tu_get_check(s, tu_id(7, 1), 500, 7, 0), 0);
+	shoal_store_close(t);
+	check_sane(s);
+	shoal_store_close(s);
+}

@@ -112,7 +112,9 @@ SHOAL_API int shoal_register_method(struct shoal_registry *reg,
 				    const char *klass, const char *method,
 				    shoal_task_fn fn);
 
-/* Ray's .options(...) on an actor class. */
+/* Ray's .options(...) on an actor class.  Initialise with
+ * SHOAL_ACTOR_OPTIONS_INIT and change only the fields you need: the
+ * struct ends in reserved words that must stay zero (resv). */
 struct shoal_actor_options {
 	/* Registers the actor under this name (1..63 bytes) for
 	 * shoal_actor_lookup; NULL: anonymous. */
@@ -125,6 +127,12 @@ struct shoal_actor_options {
 	/* Times a call that was running when the actor died runs again after
 	 * a restart (default 0: it fails with SHOAL_EACTORDIED). */
 	uint32_t max_task_retries;
+	/* Reserved for fields of later releases: zero, as the initialisers
+	 * leave it.  shoal_actor_create refuses a nonzero word with -EINVAL,
+	 * so that a program built for a later release, asking for something
+	 * this library cannot do, is refused rather than ignored.  A field
+	 * that takes a word has 0 as its default. */
+	uint64_t resv[4];
 };
 
 #define SHOAL_ACTOR_OPTIONS_INIT                                              \
@@ -158,7 +166,9 @@ SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
 SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
 				 struct shoal_actor actor, const char *method);
 
-/* Options of one call. */
+/* Options of one call.  Initialise with SHOAL_CALL_OPTIONS_INIT and
+ * change only the fields you need: the struct ends in reserved words that
+ * must stay zero (resv). */
 struct shoal_call_options {
 	/* Result refs (1..SHOAL_MAX_RETURNS), or 0 for fire and forget: no
 	 * result object at all; errors are only counted. */
@@ -170,6 +180,12 @@ struct shoal_call_options {
 	 * SHOAL_ESTOREFULL on a full store).  The clock starts at the first
 	 * wait: a call that never waits never reads it. */
 	int timeout_ms;
+	/* Reserved for fields of later releases: zero, as the initialisers
+	 * leave it.  shoal_actor_call_opts refuses a nonzero word with
+	 * -EINVAL, so that a program built for a later release, asking for
+	 * something this library cannot do, is refused rather than ignored.  A
+	 * field that takes a word has 0 as its default. */
+	uint64_t resv[4];
 };
 
 #define SHOAL_CALL_OPTIONS_INIT {.num_returns = 1, .timeout_ms = -1}

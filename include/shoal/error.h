@@ -33,7 +33,9 @@ enum shoal_error {
 	SHOAL_ENOTSEALED = -4005,
 	/* The segment is not a shoal segment, or is corrupt. */
 	SHOAL_EBADSEGMENT = -4006,
-	/* The segment was made by another layout version of shoal. */
+	/* The segment was made by a shoal this library cannot use: another
+	 * layout version, or one that uses a required feature this library
+	 * does not know (a later release made it). */
 	SHOAL_EVERSION = -4007,
 	/* The process that created the object died before it sealed it
 	 * (Ray's OwnerDiedError): a get of it, or a get that was waiting

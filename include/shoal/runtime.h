@@ -78,6 +78,10 @@ SHOAL_API void shoal_registry_close(struct shoal_registry *reg);
 SHOAL_API int shoal_register_task(struct shoal_registry *reg, const char *name,
 				  shoal_task_fn fn, void *user);
 
+/* Initialise with shoal_runtime_options_init() (or
+ * SHOAL_RUNTIME_OPTIONS_INIT) and change only the fields you need: the
+ * struct ends in reserved words that must stay zero (resv), and so does
+ * its store's. */
 struct shoal_runtime_options {
 	/* Worker processes.  0: one per online CPU. */
 	uint32_t num_workers;
@@ -113,6 +117,12 @@ struct shoal_runtime_options {
 	/* Lanes (caller process, actor) at once, at most 65536.  Default
 	 * 4 x max_actors + 64. */
 	uint32_t max_lanes;
+	/* Reserved for fields of later releases: zero, as the initialisers
+	 * leave it.  shoal_runtime_start refuses a nonzero word with -EINVAL,
+	 * so that a program built for a later release, asking for something
+	 * this library cannot do, is refused rather than ignored.  A field
+	 * that takes a word has 0 as its default. */
+	uint64_t resv[4];
 };
 
 #define SHOAL_RUNTIME_OPTIONS_INIT                                            \
@@ -240,7 +250,9 @@ SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
 			   shoal_id *refs);
 
-/* Options of one task (Ray's .options(...)). */
+/* Options of one task (Ray's .options(...)).  Initialise with
+ * SHOAL_TASK_OPTIONS_INIT and change only the fields you need: the struct
+ * ends in reserved words that must stay zero (resv). */
 struct shoal_task_options {
 	uint32_t num_returns;  /* 1..SHOAL_MAX_RETURNS; default 1 */
 	/* Times the task runs again when its worker dies (a crash, a kill)
@@ -261,6 +273,12 @@ struct shoal_task_options {
 	 * clock starts at the first wait: a submit that never waits never
 	 * reads it (the copying before is not counted). */
 	int timeout_ms;
+	/* Reserved for fields of later releases: zero, as the initialisers
+	 * leave it.  shoal_submit_opts refuses a nonzero word with -EINVAL, so
+	 * that a program built for a later release, asking for something this
+	 * library cannot do, is refused rather than ignored.  A field that
+	 * takes a word has 0 as its default. */
+	uint64_t resv[4];
 };
 
 #define SHOAL_SUBMIT_TIMEOUT_MS 10000

@@ -11,5 +11,6 @@
 #include <shoal/id.h>
 #include <shoal/runtime.h>
 #include <shoal/store.h>
+#include <shoal/version.h>
 
 #endif /* SHOAL_SHOAL_H */

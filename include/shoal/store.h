@@ -80,7 +80,8 @@ extern "C" {
 struct shoal_store;
 
 /* Sizes fixed at creation.  Initialise with shoal_store_options_init()
- * (or SHOAL_STORE_OPTIONS_INIT) and change only the fields you need. */
+ * (or SHOAL_STORE_OPTIONS_INIT) and change only the fields you need: the
+ * struct ends in reserved words that must stay zero (resv). */
 struct shoal_store_options {
 	/* Bytes available to object data and metadata (rounded up to a
 	 * multiple of 64 KiB, the allocator's slab size).  Default 256 MiB. */
@@ -103,6 +104,13 @@ struct shoal_store_options {
 	 * written on failure, never kept. */
 	char *errbuf;
 	size_t errbuf_size;
+	/* Reserved for fields of later releases: zero, as the initialisers
+	 * leave it.  shoal_store_create (and shoal_runtime_start, for a
+	 * runtime's store) refuses a nonzero word with -EINVAL, so that a
+	 * program built for a later release, asking for something this
+	 * library cannot do, is refused rather than ignored.  A field that
+	 * takes a word has 0 as its default. */
+	uint64_t resv[4];
 };
 
 #define SHOAL_STORE_OPTIONS_INIT                                              \
@@ -130,8 +138,10 @@ SHOAL_API int shoal_store_create(const char *name,
  * Attaches to an existing named store.  Refuses one that another user
  * owns or whose mode is wider than 0600 (SHOAL_ENOTMINE: whoever made or
  * opened it could change it under us).  Checks the magic, layout version,
- * sizes and every region offset; a foreign or corrupt segment is refused
- * with SHOAL_EBADSEGMENT, another layout version with SHOAL_EVERSION.
+ * feature words, sizes and every region offset; a foreign or corrupt
+ * segment is refused with SHOAL_EBADSEGMENT, another layout version, or
+ * one that needs a feature this library does not know, with
+ * SHOAL_EVERSION.
  * Reaps the slots of dead processes (as shoal_store_reap: a slot whose
  * reaping waits more than a second for a word another process holds is
  * left for a later reap, and the attach succeeds).

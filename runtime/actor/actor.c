@@ -61,6 +61,13 @@ static void shoal__handle(struct shoal_actor *out, uint32_t index,
 				    .klass = klass, .magic = SHOAL_ACTOR_MAGIC};
 }
 
+/* A field of a later release takes a reserved word: never the size (the
+ * call's options, checked in call.c, too). */
+static_assert(sizeof(void *) != 8 || sizeof(struct shoal_actor_options) == 56,
+	      "ABI: shoal_actor_options");
+static_assert(sizeof(void *) != 8 || sizeof(struct shoal_call_options) == 40,
+	      "ABI: shoal_call_options");
+
 SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 				 const struct shoal_args *args,
 				 const struct shoal_actor_options *opts,
@@ -72,7 +79,7 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 
 	if (opts)
 		o = *opts;
-	if (!rt || !klass || !out ||
+	if (!rt || !klass || !out || !SHOAL__RESV_ZERO(o) ||
 	    (o.name && (!o.name[0] || strlen(o.name) > SHOAL_ACTOR_NAME_MAX)))
 		return -EINVAL;
 	k = shoal__class_index(&rt->v, klass);

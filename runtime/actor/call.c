@@ -506,6 +506,8 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 
 	if (opts)
 		o = *opts;
+	if (!SHOAL__RESV_ZERO(o))
+		return -EINVAL;
 	d = shoal__later_in(o.timeout_ms); /* bounds every wait of the call */
 	rc = shoal__call_check(rt, actor, method, args, o.num_returns);
 	if (!rc)

@@ -54,7 +54,12 @@ static int shoal__online_cpus(void)
 	return n > 0 ? (int)n : 1;
 }
 
-/* Fills in the defaults; checks the sizes. */
+/* A field of a later release takes a reserved word: never the size. */
+static_assert(sizeof(void *) != 8 || sizeof(struct shoal_runtime_options) == 144,
+	      "ABI: shoal_runtime_options");
+
+/* Fills in the defaults; checks the sizes (the store's options are
+ * checked by the store's create). */
 static int shoal__rt_options(const struct shoal_runtime_options *in,
 			     struct shoal_runtime_options *o,
 			     struct shoal__rt_plan *plan)
@@ -62,6 +67,8 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 	uint32_t *max_workers = &plan->max_workers;
 	uint64_t max;
 
+	if (in && !SHOAL__RESV_ZERO(*in))
+		return -EINVAL;
 	*o = (struct shoal_runtime_options)SHOAL_RUNTIME_OPTIONS_INIT;
 	if (in)
 		*o = *in;

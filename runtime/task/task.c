@@ -422,6 +422,10 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	return rc;
 }
 
+/* A field of a later release takes a reserved word: never the size. */
+static_assert(sizeof(void *) != 8 || sizeof(struct shoal_task_options) == 48,
+	      "ABI: shoal_task_options");
+
 SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
 			   shoal_id *refs)
@@ -447,6 +451,8 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 
 	if (opts)
 		o = *opts;
+	if (!SHOAL__RESV_ZERO(o))
+		return -EINVAL;
 	d = shoal__later_in(o.timeout_ms); /* bounds every wait of the submit */
 	num_returns = o.num_returns;
 	p.ndrop = 0;
