@@ -811,8 +811,8 @@ static void fz_mask_repair(void)
 	fz_restore(offsetof(struct shoal__seg_hdr, repair), 8);
 }
 
-/* Known (b): the heap's robust mutex (heap.c's header, its second line)
- * taken by a TID that never unlocks it. */
+/* Known (b): the heap's robust mutex (heap_int.h's struct heap_hdr, its
+ * second line) taken by a TID that never unlocks it. */
 static void fz_mask_heaplock(void)
 {
 	fz_restore(fz.r[FZ_R_HEAP].off + 64, sizeof(pthread_mutex_t));

@@ -5,7 +5,7 @@
  * The heap hands out blocks of the segment's arena to any process; any
  * process may free any block.  Its metadata lives in the segment (a
  * metadata region separate from the arena), never a pointer, only offsets
- * and indices.  See heap.c for the design and its invariants.
+ * and indices.  See heap/heap.c for the design and its invariants.
  *
  * Sizes up to SHOAL__HEAP_SMALL_MAX come from size-class slabs; larger ones
  * are page runs from the extent allocator.  Every block is 64-byte aligned;
@@ -123,7 +123,7 @@ int shoal__heap_free(const struct shoal__heap_view *hv,
  * dead or is the caller.  A reaper that frees on a dead owner's behalf
  * frees into the dead owner's cache, so the answer stays true to the end.
  * Windows inside the slab layer (a pop or push CAS and the cache count
- * beside it) are the heap's own, see heap.c.
+ * beside it) are the heap's own, see heap/heap.c.
  */
 int shoal__heap_alloc_rec(const struct shoal__heap_view *hv,
 			  struct shoal__heap_cache *cache, uint64_t size,

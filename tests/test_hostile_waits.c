@@ -87,8 +87,8 @@ static uint64_t hw_repair_word(const struct shoal_store *c, uint32_t idx)
 	       ((uint64_t)(c->slot_gen & 0xffffffu) << 38);
 }
 
-/* The heap's robust mutex: heap.c's struct heap_hdr has it at offset 64
- * of the heap's metadata (static_assert there). */
+/* The heap's robust mutex: store/heap/heap_int.h's struct heap_hdr has it
+ * at offset 64 of the heap's metadata (static_assert there). */
 static pthread_mutex_t *hw_heap_mutex(const struct shoal_store *c)
 {
 	return (pthread_mutex_t *)(c->map.base + c->heap.meta_off + 64);
@@ -590,7 +590,7 @@ Test(hostile_waits, a_scribbled_repair_times_out_the_fill_calls)
 }
 
 /* ------------------------------------------------------------------ */
-/* The heap's lock (heap.c, heap_lock).                                */
+/* The heap's lock (store/heap/heap.c, shoal__heap_lock).              */
 
 /*
  * Allocations that need the heap's lock (a slab's carve, a page run):
