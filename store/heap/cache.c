@@ -83,7 +83,7 @@ static void class_drain(const struct shoal__heap_view *hv, uint32_t c)
  * reclaim settles it). */
 static int slab_settle(const struct shoal__heap_view *hv, uint32_t s)
 {
-	/* A1: for the shape; the retire reloads under the lock. */
+	/* HP-A1: for the shape; the retire reloads under the lock. */
 	uint64_t w = atomic_load_explicit(&slab_at(hv, s)->word,
 					  memory_order_acquire);
 

@@ -8,7 +8,7 @@
  * the last page of a run, and the runs tile the arena; the rover is a
  * run's first page.  Only shoal__heap_plan_apply writes the page map, and
  * only for an intent: a change is computed as a plan (plan_take,
- * plan_give), published as the header's intent (R3) and applied by
+ * plan_give), published as the header's intent (HP-R3) and applied by
  * shoal__heap_intent_finish (heap.c).  Applying a plan is idempotent
  * (clears, then tags) and bounds-checks what it reads, since a process
  * that recovers the lock from a dead holder applies the holder's plan
@@ -21,7 +21,7 @@
  * lock_by, and return its error (-ETIMEDOUT, SHOAL_EBADSEGMENT) having
  * changed nothing; the others run under it (shoal__heap_plan_apply also
  * by a recoverer of it, before pthread_mutex_consistent).
- * slab_retire_locked retires a slab with one CAS of its word (A1), inside
+ * slab_retire_locked retires a slab with one CAS of its word (HP-A1), inside
  * a RETIRE intent, and frees its pages only if that CAS took.
  */
 #include "heap_int.h"
@@ -290,7 +290,7 @@ static void slab_retire_locked(const struct shoal__heap_view *hv,
 	struct heap_slab *sm = slab_at(hv, s);
 	uint32_t p = s * PAGES_PER_SLAB, st, l;
 	struct heap_plan pl;
-	/* A1: the pushes of every block (their writes end before the pages
+	/* HP-A1: the pushes of every block (their writes end before the pages
 	 * are reused). */
 	uint64_t w = atomic_load_explicit(&sm->word, memory_order_acquire);
 
@@ -301,7 +301,7 @@ static void slab_retire_locked(const struct shoal__heap_view *hv,
 	plan_give(hv, p, PAGES_PER_SLAB, &pl);
 	pl.slab = s;
 	shoal__heap_intent_begin(hv, OP_RETIRE, &pl);
-	/* A1 as above; fails if anyone touched the word since the load. */
+	/* HP-A1 as above; fails if anyone touched the word since the load. */
 	atomic_compare_exchange_strong_explicit(
 		&sm->word, &w, sw_next(w, SW_RETIRED, 0, false),
 		memory_order_acquire, memory_order_relaxed);

@@ -44,7 +44,7 @@
  * computed as a plan: the page-map entries to clear, the tags to write, the
  * rover and the reserved-page count afterwards (absolute values).  The plan
  * is written into the header's intent, then published by the intent's op
- * (R3), then applied, then op is reset to NONE.  Applying a plan twice
+ * (HP-R3), then applied, then op is reset to NONE.  Applying a plan twice
  * yields the same map (clears first, then tags), so a process that gets
  * EOWNERDEAD when it locks re-applies whatever intent it finds
  * and only then calls pthread_mutex_consistent().  Two ops touch a slab as
@@ -106,27 +106,29 @@
  *
  * Memory orders
  * -------------
- *   R1 <-> A1  slab word: a block push (CAS, release) or a slab init
- *              (store, release) <-> a pop, a free's validation, a push's
- *              validation, a retire (load or CAS, acquire).  Publishes the
- *              pushed block's link and everything its freer wrote into it,
- *              and for an init the links of all blocks and the slab's shape.
- *              All later changes of the word are RMWs, so every acquire
- *              synchronises with every earlier release (release sequence).
- *   R2 <-> A2  class stack head: push (CAS, release) <-> pop (load and
- *              CAS, acquire).  Publishes the slab's next link.
- *   R3 <-> A3  intent op: set (release) after the plan, reset to NONE
- *              (release) after the plan's writes <-> load (acquire) by the
- *              lock holder or a recoverer.  Publishes the plan, and with
- *              NONE the completed page-map writes, to a process that
+ *   HP-R1 <-> HP-A1  slab word: a block push (CAS, release) or a slab
+ *              init (store, release) <-> a pop, a free's validation, a
+ *              push's validation, a retire (load or CAS, acquire).
+ *              Publishes the pushed block's link and everything its freer
+ *              wrote into it, and for an init the links of all blocks and
+ *              the slab's shape.  All later changes of the word are RMWs,
+ *              so every acquire synchronises with every earlier release
+ *              (release sequence).
+ *   HP-R2 <-> HP-A2  class stack head: push (CAS, release) <-> pop (load
+ *              and CAS, acquire).  Publishes the slab's next link.
+ *   HP-R3 <-> HP-A3  intent op: set (release) after the plan, reset to
+ *              NONE (release) after the plan's writes <-> load (acquire)
+ *              by the lock holder or a recoverer.  Publishes the plan, and
+ *              with NONE the completed page-map writes, to a process that
  *              recovers the lock from a dead owner (the owner never
  *              unlocked, so the mutex itself orders nothing then).
  *   The mutex orders the page map, rover and plan between lock holders.
- *   Relaxed: listed-bit CASes (the slab's data is published by R1/R2, the
- *   bit itself is only a token checked by CAS); block links and slab next
- *   links (always validated by the CAS that follows, published by R1/R2);
- *   the slab shape (read after an A1 load of a live word); the reserved
- *   counter (a statistic written under the lock).
+ *   Relaxed: listed-bit CASes (the slab's data is published by
+ *   HP-R1/HP-R2, the bit itself is only a token checked by CAS); block
+ *   links and slab next links (always validated by the CAS that follows,
+ *   published by HP-R1/HP-R2); the slab shape (read after an HP-A1 load
+ *   of a live word); the reserved counter (a statistic written under the
+ *   lock).
  *
  * Crash safety and limits
  * -----------------------
@@ -274,7 +276,7 @@ void shoal__heap_intent_begin(const struct shoal__heap_view *hv,
 
 	h->intent.plan = *pl;
 	SHOAL__CRASH_AT(hv->crash, HEAP_PLANNED);
-	/* R3: publishes the plan to a recoverer of the lock (A3). */
+	/* HP-R3: publishes the plan to a recoverer of the lock (HP-A3). */
 	atomic_store_explicit(&h->intent.op, op, memory_order_release);
 	SHOAL__CRASH_AT(hv->crash, HEAP_PUBLISHED);
 }
@@ -285,7 +287,7 @@ void shoal__heap_intent_begin(const struct shoal__heap_view *hv,
 void shoal__heap_intent_finish(const struct shoal__heap_view *hv)
 {
 	struct heap_hdr *h = hdr_of(hv);
-	/* A3: pairs with R3 of whoever wrote the plan. */
+	/* HP-A3: pairs with HP-R3 of whoever wrote the plan. */
 	uint32_t op = atomic_load_explicit(&h->intent.op, memory_order_acquire);
 	struct heap_plan pl;
 
@@ -298,7 +300,7 @@ void shoal__heap_intent_finish(const struct shoal__heap_view *hv)
 	if (op == OP_CARVE)
 		shoal__heap_slab_init(hv, pl.slab, pl.cls);
 	SHOAL__CRASH_AT(hv->crash, HEAP_APPLIED);
-	/* R3: the writes above are complete for whoever reads NONE (A3). */
+	/* HP-R3: the writes above are complete for whoever reads NONE (HP-A3). */
 	atomic_store_explicit(&h->intent.op, OP_NONE, memory_order_release);
 }
 

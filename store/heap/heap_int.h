@@ -6,7 +6,7 @@
  * per-process cache's operations, and the functions that one of heap.c,
  * extent.c, slab.c and cache.c calls in another.  The rest of store/ uses
  * the heap through store/heap.h only; the design, its invariants and its
- * memory orders (R1/A1 .. R3/A3) are heap.c's header.
+ * memory orders (HP-R1/HP-A1 .. HP-R3/HP-A3) are heap.c's header.
  *
  * The inline functions are the ones more than one file reads (geometry,
  * slab words), and the cache's operations, which the small alloc and free
@@ -67,8 +67,8 @@
 
 /*
  * A page-map change, computed before it is made.  Written by the lock
- * holder into the intent before R3; read by the lock holder, or by the
- * process that recovers the lock from a dead holder, after A3.
+ * holder into the intent before HP-R3; read by the lock holder, or by the
+ * process that recovers the lock from a dead holder, after HP-A3.
  */
 struct heap_plan {
 	uint32_t nzero;               /* entries of zero[] used */
@@ -86,7 +86,7 @@ struct heap_plan {
 };
 
 struct heap_intent {
-	_Atomic uint32_t op;          /* lock holder: R3 after plan; A3 */
+	_Atomic uint32_t op;          /* lock holder: HP-R3 after plan; HP-A3 */
 	uint32_t pad_;
 	struct heap_plan plan;        /* lock holder, before op */
 };
@@ -97,13 +97,13 @@ struct heap_class {
 };
 
 struct heap_slab {
-	/* Any process, CAS; an atomic store (R1) only at carve, by the lock
+	/* Any process, CAS; an atomic store (HP-R1) only at carve, by the lock
 	 * holder, while the slab is reachable by no one. */
 	_Atomic uint64_t word;
-	/* The holder of the listed token, before its R2 push; read relaxed by
+	/* The holder of the listed token, before its HP-R2 push; read relaxed by
 	 * poppers. */
 	_Atomic uint32_t next;
-	/* class | nblocks << 8: the lock holder at carve, before R1. */
+	/* class | nblocks << 8: the lock holder at carve, before HP-R1. */
 	_Atomic uint32_t shape;
 };
 
@@ -288,11 +288,11 @@ static inline uint64_t sw_next(uint64_t w, uint32_t head, uint32_t count,
 }
 
 /* The class of slab s as recorded at its carve, if that record is sane.
- * Meaningful after an A1 load that saw the slab live. */
+ * Meaningful after an HP-A1 load that saw the slab live. */
 static inline bool slab_class(const struct shoal__heap_view *hv, uint32_t s,
 			      uint32_t *c)
 {
-	/* Relaxed: written before the R1 init store we synchronised with. */
+	/* Relaxed: written before the HP-R1 init store we synchronised with. */
 	uint32_t sh = atomic_load_explicit(&slab_at(hv, s)->shape,
 					   memory_order_relaxed);
 
@@ -300,7 +300,7 @@ static inline bool slab_class(const struct shoal__heap_view *hv, uint32_t s,
 	return *c < SHOAL__HEAP_NCLASSES && sh >> 8 == class_nblocks(*c);
 }
 
-/* Slab s is of class c (after an A1 load of a live word, as above). */
+/* Slab s is of class c (after an HP-A1 load of a live word, as above). */
 static inline bool slab_is_class(const struct shoal__heap_view *hv, uint32_t s,
 				 uint32_t c)
 {
@@ -348,7 +348,7 @@ static inline bool slab_usable(const struct shoal__heap_view *hv, uint32_t s,
 {
 	_Atomic uint64_t *word = &slab_at(hv, s)->word;
 
-	/* A1: makes the shape written at carve visible. */
+	/* HP-A1: makes the shape written at carve visible. */
 	return sw_live(atomic_load_explicit(word, memory_order_acquire)) &&
 	       slab_is_class(hv, s, c);
 }

@@ -15,10 +15,11 @@
  * under the heap's lock, inside a CARVE or a RETIRE intent (heap.c,
  * shoal__heap_intent_finish; a recoverer of the lock runs them again).
  * Everything else is lock-free: any process, any thread, one CAS per step
- * (R1/A1 on a slab word, R2/A2 on a class stack head).  slab_pop_one and
- * shoal__heap_slab_take write the caller's cache, which its owner uses
- * from one thread at a time (store/heap.h); the order of those writes
- * around the pop CAS is what a reaper trusts after the owner's death.
+ * (HP-R1/HP-A1 on a slab word, HP-R2/HP-A2 on a class stack head).
+ * slab_pop_one and shoal__heap_slab_take write the caller's cache, which
+ * its owner uses from one thread at a time (store/heap.h); the order of
+ * those writes around the pop CAS is what a reaper trusts after the
+ * owner's death.
  */
 #include "heap_int.h"
 
@@ -45,7 +46,7 @@ void shoal__heap_slab_init(const struct shoal__heap_view *hv, uint32_t s,
 	nb = class_nblocks(c);
 	bs = class_size[c];
 	base = slab_off(hv, s);
-	/* Relaxed (links, shape, next): published by the R1 store below. */
+	/* Relaxed (links, shape, next): published by the HP-R1 store below. */
 	for (uint32_t b = 0; b < nb; b++)
 		atomic_store_explicit(link_at(hv, base + (uint64_t)b * bs),
 				      b + 1 < nb ? b + 1 : SW_EMPTY,
@@ -55,7 +56,7 @@ void shoal__heap_slab_init(const struct shoal__heap_view *hv, uint32_t s,
 	/* Relaxed: only its tag is used, so that tags keep moving forward
 	 * across the slab's lives (a stale CAS from a past life fails). */
 	old = atomic_load_explicit(&sm->word, memory_order_relaxed);
-	/* R1 (init): publishes the links and the shape to poppers (A1). */
+	/* HP-R1 (init): publishes the links and the shape to poppers (HP-A1). */
 	atomic_store_explicit(&sm->word, sw_next(old, 0, nb, false),
 			      memory_order_release);
 }
@@ -63,7 +64,7 @@ void shoal__heap_slab_init(const struct shoal__heap_view *hv, uint32_t s,
 bool shoal__heap_slab_is_retired(const struct shoal__heap_view *hv,
 				 uint32_t s)
 {
-	/* A1: the CAS that retired it (ours, or a dead holder's). */
+	/* HP-A1: the CAS that retired it (ours, or a dead holder's). */
 	return s < nslabs_of(hv) &&
 	       !sw_live(atomic_load_explicit(&slab_at(hv, s)->word,
 					     memory_order_acquire));
@@ -93,10 +94,10 @@ static void class_push(const struct shoal__heap_view *hv, uint32_t c,
 	uint64_t h = atomic_load_explicit(head, memory_order_relaxed);
 
 	do {
-		/* Relaxed: published by the R2 CAS. */
+		/* Relaxed: published by the HP-R2 CAS. */
 		atomic_store_explicit(&sm->next, (uint32_t)h,
 				      memory_order_relaxed);
-		/* R2: publishes sm->next to the popper (A2). */
+		/* HP-R2: publishes sm->next to the popper (HP-A2). */
 	} while (!atomic_compare_exchange_weak_explicit(
 		head, &h, cs_make(s, h), memory_order_release,
 		memory_order_relaxed));
@@ -107,7 +108,7 @@ bool shoal__heap_class_pop(const struct shoal__heap_view *hv, uint32_t c,
 			   uint32_t *s)
 {
 	_Atomic uint64_t *head = class_head(hv, c);
-	/* A2: pairs with the R2 push of the slab we find on top. */
+	/* HP-A2: pairs with the HP-R2 push of the slab we find on top. */
 	uint64_t h = atomic_load_explicit(head, memory_order_acquire);
 	uint32_t top, next;
 
@@ -118,7 +119,7 @@ bool shoal__heap_class_pop(const struct shoal__heap_view *hv, uint32_t c,
 		/* Relaxed: a stale value makes the CAS fail (tag). */
 		next = atomic_load_explicit(&slab_at(hv, top)->next,
 					    memory_order_relaxed);
-		/* A2 on success and on failure (the new top's next). */
+		/* HP-A2 on success and on failure (the new top's next). */
 	} while (!atomic_compare_exchange_weak_explicit(
 		head, &h, cs_make(next, h), memory_order_acquire,
 		memory_order_acquire));
@@ -133,7 +134,7 @@ bool shoal__heap_class_pop(const struct shoal__heap_view *hv, uint32_t c,
 void shoal__heap_slab_unlist(const struct shoal__heap_view *hv, uint32_t s)
 {
 	_Atomic uint64_t *word = &slab_at(hv, s)->word;
-	/* Relaxed: the bit is a token; no data rides on it (A1/A2 do). */
+	/* Relaxed: the bit is a token; no data rides on it (HP-A1/HP-A2 do). */
 	uint64_t w = atomic_load_explicit(word, memory_order_relaxed);
 
 	do {
@@ -152,7 +153,7 @@ void shoal__heap_slab_unlist(const struct shoal__heap_view *hv, uint32_t s)
 void shoal__heap_slab_relist(const struct shoal__heap_view *hv, uint32_t s)
 {
 	_Atomic uint64_t *word = &slab_at(hv, s)->word;
-	/* A1: the shape read below is then this life's (a new carve would
+	/* HP-A1: the shape read below is then this life's (a new carve would
 	 * change the word and fail the CAS). */
 	uint64_t w = atomic_load_explicit(word, memory_order_acquire);
 	uint32_t c;
@@ -161,8 +162,8 @@ void shoal__heap_slab_relist(const struct shoal__heap_view *hv, uint32_t s)
 		if (!sw_live(w) || sw_listed(w) || sw_count(w) == 0 ||
 		    !slab_class(hv, s, &c))
 			return;
-		/* A1 on failure, as above (and so on success, which C11
-		 * requires; the bit itself is a token, class_push's R2
+		/* HP-A1 on failure, as above (and so on success, which C11
+		 * requires; the bit itself is a token, class_push's HP-R2
 		 * publishes the slab). */
 	} while (!atomic_compare_exchange_weak_explicit(
 		word, &w, sw_next(w, sw_head(w), sw_count(w), true),
@@ -183,7 +184,7 @@ static bool slab_pop_one(const struct shoal__heap_view *hv,
 	_Atomic uint64_t *word = &slab_at(hv, s)->word;
 	uint32_t nb = class_nblocks(c), n = cache_count(cache, c), h, link;
 	uint64_t base = slab_off(hv, s), off, w2;
-	/* A1: pairs with the R1 that pushed the head block (its link). */
+	/* HP-A1: pairs with the HP-R1 that pushed the head block (its link). */
 	uint64_t w = atomic_load_explicit(word, memory_order_acquire);
 
 	for (;;) {
@@ -199,14 +200,14 @@ static bool slab_pop_one(const struct shoal__heap_view *hv,
 					    memory_order_relaxed);
 		if (link == SW_EMPTY ? sw_count(w) != 1
 				     : link >= nb || sw_count(w) == 1) {
-			/* A1, as above. */
+			/* HP-A1, as above. */
 			w2 = atomic_load_explicit(word, memory_order_acquire);
 			if (w2 == w)
 				return false; /* a broken list: leave it */
 			w = w2;
 			continue;
 		}
-		/* A1 on success and failure; release too, so that the entry
+		/* HP-A1 on success and failure; release too, so that the entry
 		 * above is stored before the CAS and the count after it. */
 		if (atomic_compare_exchange_weak_explicit(
 			    word, &w, sw_next(w, link, sw_count(w) - 1,
@@ -250,16 +251,16 @@ void shoal__heap_slab_give(const struct shoal__heap_view *hv, uint32_t c,
 	if (!block_locate(hv, c, off, &s, &b))
 		return;
 	word = &slab_at(hv, s)->word;
-	/* A1: a live word's shape is then the one slab_accepts reads. */
+	/* HP-A1: a live word's shape is then the one slab_accepts reads. */
 	w = atomic_load_explicit(word, memory_order_acquire);
 	do {
 		if (!slab_accepts(hv, s, c, w))
 			return;
-		/* Relaxed: published by the R1 CAS. */
+		/* Relaxed: published by the HP-R1 CAS. */
 		atomic_store_explicit(link_at(hv, off), sw_head(w),
 				      memory_order_relaxed);
-		/* R1: publishes the link and the freer's writes to the block
-		 * to the next popper (A1).  A1 on failure, as above. */
+		/* HP-R1: publishes the link and the freer's writes to the block
+		 * to the next popper (HP-A1).  HP-A1 on failure, as above. */
 	} while (!atomic_compare_exchange_weak_explicit(
 		word, &w, sw_next(w, b, sw_count(w) + 1, true),
 		memory_order_release, memory_order_acquire));
