@@ -264,10 +264,25 @@ struct shoal__fill_rec {
 };
 
 
+/*
+ * Memory order of a slot's state word (PROC-; proc.c has the protocol):
+ *  PROC-R1 (PROC-A1)  a slot handed on: the release store of FREE that
+ *          ends a clean, and a stopped reaper's release CAS back to the
+ *          word it found: the cleared ledger, cache and records, or what
+ *          that reaper did.
+ *  PROC-A1 (PROC-R1)  a claim's acquire CAS from FREE, a reaper's acq_rel
+ *          CAS to REAPING; and every acquire load of a state word (the
+ *          death tests of proc.c, slots.c, repair.c, waiters.c).  A claim
+ *          is an RMW, so a word it wrote still carries PROC-R1's release
+ *          sequence: whoever reads LIVE with acquire then reads the start
+ *          time as 0 (unknown) or the owner's, never a predecessor's.
+ *  relaxed  the owner's start time, role and orphans (its own words: see
+ *          PROC-A1 for readers), procs_hwm (above), counters (below).
+ */
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
-	 * and the owner at close (release: publishes start_time and a
-	 * reaped slot's cleared ledger/cache to the next claimer). */
+	 * and the owner at close (release, PROC-R1: publishes start_time and
+	 * a reaped slot's cleared ledger/cache to the next claimer). */
 	_Atomic uint64_t state;
 	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
 	_Atomic uint32_t role;       /* owner: opaque to the store, see above */
