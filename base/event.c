@@ -21,6 +21,28 @@
  * a sleep does (a counter would make every signal pay until the woken
  * sleeper is back on a CPU to count itself out).
  *
+ * Memory order.  EV- labels, used wherever the protocol is (the store's
+ * events, the ring's doorbells, the runtime's lines); each side names its
+ * partner and what the pair makes visible:
+ *  EV-R1 (EV-A1)  the producer's bump of seq (seq_cst fetch_add, so a
+ *          release): the state it changed before the signal, for a
+ *          waiter whose load sees seq move.
+ *  EV-A1 (EV-R1)  a waiter's acquire loads of seq (shoal__event_seen,
+ *          the spin); event_seen's also stays before the registration,
+ *          so a bump after the registration moves seq from `seen`.
+ *  EV-S1 (EV-S2)  the waiter registers (seq_cst increment of waiters),
+ *          then re-checks with seq_cst loads (or after a seq_cst fence
+ *          of its own): it sees the producer's change, or ...
+ *  EV-S2 (EV-S1)  ... the producer's seq_cst fence, after its change and
+ *          before its load of waiters, comes after the registration in
+ *          the total order S, and that load sees the waiter.
+ *  EV-S3 (EV-S4)  a sleeper raises sleepers (seq_cst store), then reads
+ *          seq again (seq_cst): it sees the bump, or ...
+ *  EV-S4 (EV-S3)  ... the producer's bump (seq_cst), then its exchange of
+ *          sleepers (seq_cst), sees the flag and makes the FUTEX_WAKE.
+ *  relaxed  the load of waiters (ordered by EV-S2's fence); the decrement
+ *          (a late one costs a producer one spare bump).
+ *
  * Futexes are the shared (not _PRIVATE) kind: the words live in a
  * MAP_SHARED segment used by several processes.  Before sleeping a waiter
  * spins a bounded number of pauses (the store's spin budget), since a
@@ -98,6 +120,7 @@ static bool shoal__spin_until_change(_Atomic uint32_t *seq, uint32_t seen,
 				     uint32_t spin, struct shoal__deadline d)
 {
 	for (uint32_t i = 0; i < spin; i++) {
+		/* EV-A1: the producer's state, once seq moved (EV-R1). */
 		if (atomic_load_explicit(seq, memory_order_acquire) != seen)
 			return true;
 		if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
@@ -136,18 +159,22 @@ int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 		return 0;
 	if (shoal__deadline_passed(d))
 		return -ETIMEDOUT;
+	/* EV-S3: the flag up, then seq read again. */
 	atomic_store_explicit(sleepers, 1, memory_order_seq_cst);
-	rc = atomic_load_explicit(seq, memory_order_seq_cst) != seen
+	rc = atomic_load_explicit(seq, memory_order_seq_cst) != seen /* EV-S3 */
 		     ? 0 : shoal__futex_sleep(seq, seen, d);
 	return rc; /* the flag stays up: at worst one spare wake-up call */
 }
 
 void shoal__event_signal(struct shoal__event *ev)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst); /* EV-S2 */
+	/* Relaxed: ordered after the caller's change by EV-S2's fence. */
 	if (atomic_load_explicit(&ev->waiters, memory_order_relaxed) == 0)
 		return;
+	/* EV-R1 and EV-S4: the bump, ... */
 	atomic_fetch_add_explicit(&ev->seq, 1, memory_order_seq_cst);
+	/* ... then EV-S4's flag taken down. */
 	if (!atomic_exchange_explicit(&ev->sleepers, 0, memory_order_seq_cst))
 		return; /* spinners see the bump: no system call */
 	syscall(SYS_futex, (uint32_t *)&ev->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -155,21 +182,21 @@ void shoal__event_signal(struct shoal__event *ev)
 
 /*
  * The waiter's half of the protocol, the one place it is written.
- * E1: seen is read (acquire) before the registration, so a signal after
- * it changes seq from seen; E2: the registration is a seq_cst increment,
- * ordered before the re-check's loads, and pairs with the seq_cst fence
- * that starts shoal__event_signal (a producer that changed the state
- * before it read waiters saw us registered, or our re-check sees its
- * change).  The decrement is relaxed: a late one costs a producer at
- * most one spare bump.
+ * EV-A1: seen is read (acquire) before the registration, so a signal after
+ * it changes seq from seen; EV-S1: the registration is a seq_cst
+ * increment, ordered before the re-check's loads, and pairs with the
+ * seq_cst fence that starts shoal__event_signal (EV-S2: a producer that
+ * changed the state before it read waiters saw us registered, or our
+ * re-check sees its change).  The decrement is relaxed: a late one costs
+ * a producer at most one spare bump.
  */
 int shoal__event_await(struct shoal__event *ev, struct shoal__deadline d,
 		       uint32_t spin, const struct shoal__await *w)
 {
-	uint32_t seen = shoal__event_seen(ev); /* E1 */
+	uint32_t seen = shoal__event_seen(ev); /* EV-A1 */
 	int rc = 1;
 
-	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* E2 */
+	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* EV-S1 */
 	if (!w->ready(w->arg)) {
 		if (w->sleeping)
 			w->sleeping(w->arg, true);

@@ -18,10 +18,11 @@
 
 /*
  * A wake-up line (event.c), on its own cache line.  seq: bumped by the
- * event's producers (seq_cst), read by waiters; waiters: count of
- * registered waiters (seq_cst increment by each, decrement after); sleepers:
- * a flag a waiter raises before it enters the kernel and a producer takes
- * down with an exchange before its FUTEX_WAKE.
+ * event's producers (seq_cst, EV-R1), read by waiters (EV-A1); waiters:
+ * count of registered waiters (seq_cst increment by each, EV-S1,
+ * decrement after); sleepers: a flag a waiter raises before it enters the
+ * kernel and a producer takes down with an exchange before its FUTEX_WAKE
+ * (EV-S3, EV-S4).
  */
 struct shoal__event {
 	_Atomic uint32_t seq;
@@ -42,7 +43,7 @@ int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
  * shoal__event_seen(), registers (waiters), re-checks, then waits. */
 static inline uint32_t shoal__event_seen(struct shoal__event *ev)
 {
-	return atomic_load_explicit(&ev->seq, memory_order_acquire);
+	return atomic_load_explicit(&ev->seq, memory_order_acquire); /* EV-A1 */
 }
 
 static inline int shoal__event_wait(struct shoal__event *ev, uint32_t seen,
@@ -63,9 +64,9 @@ struct shoal__await {
 	void *arg;
 };
 /* Registers on ev, re-checks, sleeps if not ready, unregisters: every
- * waiter's half of the protocol (event.c, E1/E2).  1 if ready at the
- * re-check (no sleep), 0 after a sleep that ended early (a signal or a
- * spurious wake-up: check again), -ETIMEDOUT once d passed asleep. */
+ * waiter's half of the protocol (event.c, EV-A1, EV-S1).  1 if ready at
+ * the re-check (no sleep), 0 after a sleep that ended early (a signal or
+ * a spurious wake-up: check again), -ETIMEDOUT once d passed asleep. */
 int shoal__event_await(struct shoal__event *ev, struct shoal__deadline d,
 		       uint32_t spin, const struct shoal__await *w);
 

@@ -40,23 +40,29 @@
  *
  * MEMORY ORDER
  *
- *  R1 <-> A1  publish's release store of tail pairs with the consumer's
- *             acquire load of tail (peek's refresh): it publishes the
- *             record's bytes, and whatever the caller wrote before.
- *  R2 <-> A2  consume's release store of head pairs with the producer's
- *             acquire load of head (reserve's refresh): it publishes that
- *             the consumer's reads of the slot are done, so the producer's
- *             next writes to it cannot race them.
- *  W1         the doorbell, base/event.c's protocol: a sleeping consumer
- *             increments the doorbell's waiters (seq_cst), then re-reads
- *             tail (seq_cst, shoal__lane_ready); publish stores tail, then
- *             shoal__event_signal() fences (seq_cst) and reads waiters.
- *             Either the fence precedes the registration in the total
- *             order S, and the re-check sees the record, or it follows,
- *             and the publisher sees the waiter and wakes it.
- *  W2         the space event, the same with the roles swapped: a waiting
- *             producer registers and re-reads head (seq_cst); consume
- *             stores head, then signals (fence, read waiters).
+ * LN- labels; each side, its partner, what the pair makes visible:
+ *
+ *  LN-R1 (LN-A1)  publish's release store of tail: the record's bytes,
+ *             and whatever the caller wrote before.
+ *  LN-A1 (LN-R1)  the consumer's acquire load of tail (peek's refresh,
+ *             shoal__lane_open's check).
+ *  LN-R2 (LN-A2)  consume's release store of head: the consumer's reads
+ *             of the slot are done, so the producer's next writes to it
+ *             cannot race them.
+ *  LN-A2 (LN-R2)  the producer's acquire load of head (reserve's refresh,
+ *             a waiter's room_now, shoal__lane_open's check).
+ *  LN-S1 (LN-S2)  the doorbell, base/event.c's protocol (EV-S1): a
+ *             sleeping consumer increments the doorbell's waiters
+ *             (seq_cst), then re-reads tail (seq_cst, shoal__lane_ready) ...
+ *  LN-S2 (LN-S1)  ... publish stores tail (LN-R1), then
+ *             shoal__event_signal() fences (seq_cst, EV-S2) and reads
+ *             waiters.  Either the fence precedes the registration in the
+ *             total order S, and the re-check sees the record, or it
+ *             follows, and the publisher sees the waiter and wakes it.
+ *  LN-S3 (LN-S4)  the space event, the same with the roles swapped: a
+ *             waiting producer registers and re-reads head (seq_cst) ...
+ *  LN-S4 (LN-S3)  ... consume stores head (LN-R2), then signals (fence,
+ *             read waiters).
  *  relaxed    each side's load of its own index: it is the only writer
  *             (I1), so it reads its own last store.  A replacement that
  *             takes over a dead side learns of the death through the
@@ -150,6 +156,7 @@ uint64_t shoal__lane_bytes(uint32_t capacity, uint32_t record_size)
 	return sizeof(struct shoal__lane) + (uint64_t)capacity * record_size;
 }
 
+/* Relaxed: published with the lane (shoal__lane_init, below). */
 static void event_init(struct shoal__event *ev)
 {
 	atomic_store_explicit(&ev->seq, 0, memory_order_relaxed);
@@ -168,7 +175,9 @@ int shoal__lane_init(void *mem, uint32_t capacity, uint32_t record_size)
 	l->capacity = capacity;
 	l->mask = capacity - 1;
 	l->record_size = record_size;
-	/* Relaxed: the segment's R0/A0 pair publishes the whole region. */
+	/* Relaxed: whoever shares the lane publishes it whole, after this
+	 * (lane.h: before any other process can see the memory; the
+	 * runtime's is its hook, ACT-R1 of actlayout.h). */
 	atomic_store_explicit(&l->tail, 0, memory_order_relaxed);
 	atomic_store_explicit(&l->head, 0, memory_order_relaxed);
 	event_init(&l->doorbell);
@@ -201,11 +210,12 @@ int shoal__lane_open(struct shoal__lane_view *v, void *mem, uint64_t bytes)
 	need = shoal__lane_bytes(capacity, record_size);
 	if (need == 0 || need > bytes || l->mask != capacity - 1)
 		return SHOAL_EBADSEGMENT;
-	/* Head first, with acquire (pairs with R2): the tail read after it is
-	 * at least the tail that head was ever compared against, so on a sane
-	 * lane that is running the difference stays in [0, capacity]. */
+	/* Head first, with acquire (LN-A2, pairs with LN-R2): the tail read
+	 * after it is at least the tail that head was ever compared against,
+	 * so on a sane lane that is running the difference stays in [0,
+	 * capacity].  Tail with acquire: LN-A1. */
 	fill = (uint32_t)0 - atomic_load_explicit(&l->head, memory_order_acquire);
-	fill += atomic_load_explicit(&l->tail, memory_order_acquire);
+	fill += atomic_load_explicit(&l->tail, memory_order_acquire); /* LN-A1 */
 	if (fill > capacity)
 		return SHOAL_EBADSEGMENT;
 	*v = shoal__lane_view_of(mem, capacity, record_size);
@@ -228,14 +238,14 @@ static uint8_t *slot_of(const struct shoal__lane_view *l, uint32_t i)
 }
 
 /* Room for one more record at tail t?  Refreshes head_cache from head
- * (A2, or W2 when mo is seq_cst) only when the cache says full. */
+ * (LN-A2, or LN-S3 when mo is seq_cst) only when the cache says full. */
 static bool has_room(const struct shoal__lane_view *l, uint32_t t, memory_order mo)
 {
 	uint32_t h;
 
 	if (t - l->ring->head_cache < l->capacity)
 		return true;
-	h = atomic_load_explicit(&l->ring->head, mo); /* A2 */
+	h = atomic_load_explicit(&l->ring->head, mo); /* LN-A2 */
 	if (t - h > l->capacity)
 		return false; /* breaks I2: corrupt, stop (check reports) */
 	l->ring->head_cache = h;
@@ -246,23 +256,25 @@ void *shoal__lane_reserve(const struct shoal__lane_view *l)
 {
 	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
 
-	return has_room(l, t, memory_order_acquire) ? slot_of(l, t) : NULL;
+	return has_room(l, t, memory_order_acquire) ? slot_of(l, t) : NULL; /* LN-A2 */
 }
 
 void shoal__lane_publish(const struct shoal__lane_view *l, struct shoal__event *doorbell)
 {
 	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
 
-	atomic_store_explicit(&l->ring->tail, t + 1, memory_order_release); /* R1 */
-	shoal__event_signal(doorbell != NULL ? doorbell : &l->ring->doorbell); /* W1 */
+	atomic_store_explicit(&l->ring->tail, t + 1, memory_order_release); /* LN-R1 */
+	shoal__event_signal(doorbell != NULL ? doorbell : &l->ring->doorbell); /* LN-S2 */
 }
 
 /* Room now?  Writes nothing (not head_cache): a waiter need not be the
- * producer of the moment (call.c waits outside the producer's lock). */
+ * producer of the moment (call.c waits outside the producer's lock).
+ * Tail relaxed: the producer's own index; a stale one only sends the
+ * waiter back to reserve, which finds the lane still full. */
 static bool room_now(const struct shoal__lane_view *l, memory_order mo)
 {
 	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_relaxed);
-	uint32_t h = atomic_load_explicit(&l->ring->head, mo); /* A2 (W2) */
+	uint32_t h = atomic_load_explicit(&l->ring->head, mo); /* LN-A2 (LN-S3) */
 
 	return t - h < l->capacity;
 }
@@ -270,7 +282,7 @@ static bool room_now(const struct shoal__lane_view *l, memory_order mo)
 /* The await callbacks (base/event.h): a re-check with seq_cst loads. */
 static bool room_seq_cst(void *arg)
 {
-	return room_now(arg, memory_order_seq_cst);
+	return room_now(arg, memory_order_seq_cst); /* LN-S3 */
 }
 
 int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadline d,
@@ -279,16 +291,16 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
 	struct shoal__event *ev = &l->ring->space;
 
 	for (uint32_t i = 0; i < spin; i++) {
-		if (room_now(l, memory_order_acquire))
+		if (room_now(l, memory_order_acquire)) /* LN-A2 */
 			return 0;
 		shoal__cpu_relax();
 	}
 	for (;;) {
-		/* W2: the re-check's seq_cst loads, after the registration. */
+		/* LN-S3: the re-check's seq_cst loads, after the registration. */
 		int rc = shoal__event_await(ev, d, spin, &(struct shoal__await){
 			.ready = room_seq_cst, .arg = (void *)l});
 
-		if (rc == 1 || room_now(l, memory_order_acquire))
+		if (rc == 1 || room_now(l, memory_order_acquire)) /* LN-A2 */
 			return 0;
 		if (rc == -ETIMEDOUT)
 			return -ETIMEDOUT;
@@ -298,15 +310,15 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
 /* ------------------------------------------------------------------ */
 /* Consumer                                                           */
 
-/* A record at head h?  Refreshes tail_cache from tail (A1, or W1 when mo
- * is seq_cst) only when the cache says empty (or is not sane). */
+/* A record at head h?  Refreshes tail_cache from tail (LN-A1, or LN-S1
+ * when mo is seq_cst) only when the cache says empty (or is not sane). */
 static bool has_record(const struct shoal__lane_view *l, uint32_t h, memory_order mo)
 {
 	uint32_t t, n = l->ring->tail_cache - h;
 
 	if (n != 0 && n <= l->capacity)
 		return true;
-	t = atomic_load_explicit(&l->ring->tail, mo); /* A1 */
+	t = atomic_load_explicit(&l->ring->tail, mo); /* LN-A1 */
 	if (t - h > l->capacity)
 		return false; /* breaks I2: corrupt, stop (check reports) */
 	l->ring->tail_cache = t;
@@ -317,34 +329,34 @@ const void *shoal__lane_peek(const struct shoal__lane_view *l)
 {
 	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
-	return has_record(l, h, memory_order_acquire) ? slot_of(l, h) : NULL;
+	return has_record(l, h, memory_order_acquire) ? slot_of(l, h) : NULL; /* LN-A1 */
 }
 
 void shoal__lane_consume(const struct shoal__lane_view *l)
 {
 	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
-	atomic_store_explicit(&l->ring->head, h + 1, memory_order_release); /* R2 */
-	shoal__event_signal(&l->ring->space); /* W2 */
+	atomic_store_explicit(&l->ring->head, h + 1, memory_order_release); /* LN-R2 */
+	shoal__event_signal(&l->ring->space); /* LN-S4 */
 }
 
 void shoal__lane_consume_quiet(const struct shoal__lane_view *l)
 {
 	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
-	atomic_store_explicit(&l->ring->head, h + 1, memory_order_release); /* R2 */
+	atomic_store_explicit(&l->ring->head, h + 1, memory_order_release); /* LN-R2 */
 }
 
 void shoal__lane_wake_producer(const struct shoal__lane_view *l)
 {
-	shoal__event_signal(&l->ring->space); /* W2 */
+	shoal__event_signal(&l->ring->space); /* LN-S4 */
 }
 
 bool shoal__lane_ready(const struct shoal__lane_view *l)
 {
 	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
-	return has_record(l, h, memory_order_seq_cst); /* W1 */
+	return has_record(l, h, memory_order_seq_cst); /* LN-S1 */
 }
 
 static bool lane_ready_cb(void *arg)
@@ -363,7 +375,7 @@ int shoal__lane_wait_record(const struct shoal__lane_view *l, struct shoal__dead
 		shoal__cpu_relax();
 	}
 	for (;;) {
-		/* W1: shoal__lane_ready's seq_cst loads, after the
+		/* LN-S1: shoal__lane_ready's seq_cst loads, after the
 		 * registration. */
 		int rc = shoal__event_await(ev, d, spin, &(struct shoal__await){
 			.ready = lane_ready_cb, .arg = (void *)l});
@@ -375,6 +387,7 @@ int shoal__lane_wait_record(const struct shoal__lane_view *l, struct shoal__dead
 	}
 }
 
+/* Relaxed: a hint (MEMORY ORDER above). */
 uint32_t shoal__lane_len(const struct shoal__lane_view *l)
 {
 	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);

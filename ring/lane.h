@@ -55,14 +55,16 @@ static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
  * corrupt or foreign lane.  Who writes what:
  *
  *  magic, capacity, mask, record_size   the creator (shoal__lane_init),
- *           before the segment is published (the segment header's R0/A0
- *           pair orders them for every attacher); read-only afterwards.
- *  tail         the producer only: release store in publish (R1); the
- *               consumer loads it with acquire (A1) or seq_cst (W1).
+ *           before any other process can see the lane: whoever shares it
+ *           publishes it (the runtime: its hook, ACT-R1 of actlayout.h);
+ *           read-only afterwards.
+ *  tail         the producer only: release store in publish (LN-R1 of
+ *               lane.c); the consumer loads it with acquire (LN-A1) or
+ *               seq_cst (LN-S1).
  *  head_cache   the producer only, plain: the last head it loaded (never
  *               ahead of head, so it can only underestimate the room).
- *  head         the consumer only: release store in consume (R2); the
- *               producer loads it with acquire (A2) or seq_cst (W2).
+ *  head         the consumer only: release store in consume (LN-R2); the
+ *               producer loads it with acquire (LN-A2) or seq_cst (LN-S3).
  *  tail_cache   the consumer only, plain: the last tail it loaded (never
  *               ahead of tail, never behind head).
  *  doorbell     base/event.c's event: the consumer registers and sleeps,
@@ -71,7 +73,8 @@ static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
  *               consume signals it.
  *  records      slot tail & mask: the producer, between reserve and
  *               publish; slot head & mask: read by the consumer between
- *               peek and consume.  Ordered by R1/A1 and R2/A2.
+ *               peek and consume.  Ordered by LN-R1/LN-A1 and
+ *               LN-R2/LN-A2.
  */
 struct shoal__lane {
 	/* Line 0: configuration. */
@@ -148,10 +151,10 @@ struct shoal__lane_view shoal__lane_view_of(void *mem, uint32_t capacity,
 /* The slot of the next record (record_size bytes, 64-byte aligned, the
  * old contents undefined), or NULL if the lane is full (or corrupt).  Does
  * not change the lane: reserving again before publish returns the same
- * slot.  Reads head (A2) only when its cached copy says full. */
+ * slot.  Reads head (LN-A2) only when its cached copy says full. */
 void *shoal__lane_reserve(const struct shoal__lane_view *l);
 
-/* Publishes the record reserve returned (release store of tail, R1), then
+/* Publishes the record reserve returned (release store of tail, LN-R1), then
  * signals `doorbell` (NULL: the lane's own), which costs a fence and a
  * load, and a system call only if the consumer sleeps.  Only after a
  * reserve that returned a slot. */
@@ -170,11 +173,11 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
 /* ---- Consumer (one at a time) ----------------------------------- */
 
 /* The oldest unconsumed record, or NULL if none (or the lane is corrupt).
- * Acquire (A1): the record's bytes are the producer's.  Peeking again
+ * Acquire (LN-A1): the record's bytes are the producer's.  Peeking again
  * before consume returns the same record. */
 const void *shoal__lane_peek(const struct shoal__lane_view *l);
 
-/* Done with the peeked record (release store of head, R2; after it the
+/* Done with the peeked record (release store of head, LN-R2; after it the
  * record's bytes may be overwritten), then signals the space event.  Only
  * after a peek that returned a record. */
 void shoal__lane_consume(const struct shoal__lane_view *l);
@@ -182,7 +185,7 @@ void shoal__lane_consume(const struct shoal__lane_view *l);
 /*
  * The re-check of a consumer that sleeps on a doorbell, after it
  * registered (seq_cst increment of the doorbell's waiters): true if a
- * record is published (seq_cst load of tail, W1).  An actor that serves
+ * record is published (seq_cst load of tail, LN-S1).  An actor that serves
  * many lanes sharing one doorbell `db` waits like this:
  *
  *	seen = shoal__event_seen(db);
@@ -197,7 +200,8 @@ bool shoal__lane_ready(const struct shoal__lane_view *l);
 
 /* consume without the signal, for a consumer that takes several records
  * in a row: it calls shoal__lane_wake_producer() after the last one (the
- * W2 side then), so a producer asleep for room waits at most one batch. */
+ * LN-S4 side then), so a producer asleep for room waits at most one
+ * batch. */
 void shoal__lane_consume_quiet(const struct shoal__lane_view *l);
 void shoal__lane_wake_producer(const struct shoal__lane_view *l);
 

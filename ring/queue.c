@@ -71,42 +71,42 @@
  *
  * MEMORY ORDER
  *
- *  R1 <-> A1  a producer's publish CAS (release) pairs with the consumer's
- *             acquire load of that cell in pop (and repair's in (b)): it
- *             publishes whatever the producer wrote before pushing (the
- *             task record an item names), not the item, which is in the
- *             word itself.
- *  W1         wake-up, base/event.c's protocol: a consumer increments
- *             waiters (seq_cst) and re-reads head and the cell at head
- *             (seq_cst); a pusher publishes, then shoal__event_signal()
- *             fences (seq_cst) and reads waiters.  Every push's fence
- *             either precedes the consumer's registration in the single
- *             total order S, so the re-check sees that push's cells, or
- *             follows it, so the pusher sees the registration and wakes.
- *  R2 <-> A2  a consumer's release CAS (release) pairs with the acquire
- *             loads of cells in push and pop: it publishes the consumer's
- *             head CAS (sequenced before it), as R1 publishes the
- *             producer's tail CAS, and a repair's CASes publish the indices
- *             it read.  So a thread that finds a cell in a later state
- *             than its (stale) index expects re-reads a newer index: a
- *             push or pop never reports full or empty from a stale view.
- *             (The item itself needs neither: it is in the cell word, and
- *             coherence of that one word orders each round after the last.)
- *  W1         wake-up, base/event.c's protocol: a consumer increments
- *             waiters (seq_cst) and re-reads head and the cell at head
- *             (seq_cst); a pusher publishes, then shoal__event_signal()
- *             fences (seq_cst) and reads waiters.  Every push's fence
- *             either precedes the consumer's registration in the single
- *             total order S, so the re-check sees that push's cells, or
- *             follows it, so the pusher sees the registration and wakes.
+ * Q- labels; each side, its partner, what the pair makes visible:
+ *
+ *  Q-R1 (Q-A1)  a producer's publish CAS (release; a repair's SKIP CAS
+ *             in (a) too): whatever the producer wrote before pushing
+ *             (the task record an item names), not the item, which is in
+ *             the word itself.
+ *  Q-A1 (Q-R1)  the acquire load of that cell in pop (and in repair's
+ *             (b), and a scan's).
+ *  Q-R2 (Q-A2)  a consumer's release CAS (release; a repair's in (b)
+ *             too): the consumer's head CAS (sequenced before it), as
+ *             Q-R1 publishes the producer's tail CAS, and a repair's
+ *             CASes publish the indices it read.  So a thread that finds
+ *             a cell in a later state than its (stale) index expects
+ *             re-reads a newer index: a push or pop never reports full or
+ *             empty from a stale view.  (The item itself needs neither:
+ *             it is in the cell word, and coherence of that one word
+ *             orders each round after the last.)
+ *  Q-A2 (Q-R2)  the acquire loads of cells in push and pop.
+ *  Q-S1 (Q-S2)  wake-up, base/event.c's protocol (EV-S1): a consumer
+ *             increments waiters (seq_cst) and re-reads head and the cell
+ *             at head (seq_cst, pop_ready) ...
+ *  Q-S2 (Q-S1)  ... a pusher (or a repair) publishes, then
+ *             shoal__event_signal() fences (seq_cst, EV-S2) and reads
+ *             waiters.  Every push's fence either precedes the consumer's
+ *             registration in the single total order S, so the re-check
+ *             sees that push's cells, or follows it, so the pusher sees
+ *             the registration and wakes.
  *  relaxed    the tail and head loads and claim CASes: ownership follows
  *             from the modification order of one monotonic 64-bit word,
  *             every cell is re-verified by its own stamp (a stale index
- *             only makes a claim CAS fail or a scan stop early, then A2
+ *             only makes a claim CAS fail or a scan stop early, then Q-A2
  *             gives a fresh index), and what a claimer must see of others
- *             travels through the cells (R1, R2).  The waiters decrement
- *             and len(): hints (an extra wake is harmless; a length is a
- *             hint by contract).
+ *             travels through the cells (Q-R1, Q-R2).  The waiters
+ *             decrement and len(): hints (an extra wake is harmless; a
+ *             length is a hint by contract).  The initial stores of
+ *             shoal__queue_init: published with the queue (queue.h).
 
  * CRASH REPAIR
  *
@@ -161,7 +161,7 @@
  *    released its cell meanwhile) may see its stale stamp match again.
  *    The views such an aliasing can produce (a cell newer than an index
  *    that does not move; head past tail) make push report full and pop
- *    empty instead of spinning; by A2 they are impossible otherwise.
+ *    empty instead of spinning; by Q-A2 they are impossible otherwise.
  *  - Every retry loop (a claim's CAS, a stale index re-read, a pop that
  *    found only SKIPs) runs at most SHOAL__QUEUE_RETRIES times, then
  *    reports full or empty.  Between live, well-behaved processes every
@@ -226,6 +226,8 @@ static uint64_t cell_load(const struct shoal__queue_view *q, uint64_t p,
 	return atomic_load_explicit(cell_at(q, p), mo);
 }
 
+/* mo on success (Q-R1 or Q-R2: the caller's); relaxed on failure: a
+ * lost CAS only reports that someone else moved the cell. */
 static bool cell_cas(const struct shoal__queue_view *q, uint64_t p, uint64_t from,
 		     uint64_t to, memory_order mo)
 {
@@ -233,19 +235,19 @@ static bool cell_cas(const struct shoal__queue_view *q, uint64_t p, uint64_t fro
 						       mo, memory_order_relaxed);
 }
 
-/* R1: FREE for p -> PUBLISHED for p.  False if a repair skipped p. */
+/* Q-R1: FREE for p -> PUBLISHED for p.  False if a repair skipped p. */
 static bool cell_publish(const struct shoal__queue_view *q, uint64_t p, uint32_t item)
 {
 	return cell_cas(q, p, cell_word(p, 0), cell_word(p + 1, item),
-			memory_order_release);
+			memory_order_release); /* Q-R1 */
 }
 
-/* R2: PUBLISHED for p (word w) -> FREE for p + cap.  False if someone
+/* Q-R2: PUBLISHED for p (word w) -> FREE for p + cap.  False if someone
  * else released it first. */
 static bool cell_release(const struct shoal__queue_view *q, uint64_t p, uint64_t w)
 {
 	return cell_cas(q, p, w, cell_word(p + q->capacity, 0),
-			memory_order_release);
+			memory_order_release); /* Q-R2 */
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,7 +327,7 @@ static uint32_t count_free(const struct shoal__queue_view *q, uint64_t t, uint32
 
 	for (k = 0; k < n; k++) {
 		int32_t d = stamp_cmp(cell_load(q, t + k, memory_order_acquire),
-				      t + k); /* A2 */
+				      t + k); /* Q-A2 */
 
 		if (d != 0) {
 			*first = d;
@@ -401,7 +403,7 @@ uint32_t shoal__queue_push_at(const struct shoal__queue_view *q, const uint32_t 
 		SHOAL__CRASH_AT(c, QUEUE_CLAIMED);
 		done += push_publish(q, t, items + done, k);
 	}
-	if (claimed) /* W1: even SKIPs only, a consumer may wait behind them */
+	if (claimed) /* Q-S2: even SKIPs only, a consumer may wait behind them */
 		shoal__event_signal(&q->ring->wake);
 	return done;
 }
@@ -410,7 +412,7 @@ uint32_t shoal__queue_push_at(const struct shoal__queue_view *q, const uint32_t 
 /* Pop                                                                */
 
 /* Items of the cells from h that are PUBLISHED for their positions, at
- * most max, into out (A1).  If none, *first compares the cell at h with
+ * most max, into out (Q-A1).  If none, *first compares the cell at h with
  * "published for h" (< 0: not yet, > 0: h is stale). */
 static uint32_t read_published(const struct shoal__queue_view *q, uint64_t h,
 			       uint32_t *out, uint32_t max, int32_t *first)
@@ -418,7 +420,7 @@ static uint32_t read_published(const struct shoal__queue_view *q, uint64_t h,
 	uint32_t k;
 
 	for (k = 0; k < max; k++) {
-		uint64_t w = cell_load(q, h + k, memory_order_acquire); /* A1, A2 */
+		uint64_t w = cell_load(q, h + k, memory_order_acquire); /* Q-A1, Q-A2 */
 		int32_t d = stamp_cmp(w, h + k + 1);
 
 		if (d != 0) {
@@ -504,7 +506,7 @@ uint32_t shoal__queue_pop_at(const struct shoal__queue_view *q, uint32_t *out, u
 /* ------------------------------------------------------------------ */
 /* Waiting                                                            */
 
-/* The re-check half of W1: is the cell at head published (seq_cst
+/* The re-check half of Q-S1: is the cell at head published (seq_cst
  * loads)?  An inconsistent view (head stale twice) counts as ready: the
  * caller pops again rather than sleeping on it. */
 static bool pop_ready(const struct shoal__queue_view *q)
@@ -514,6 +516,7 @@ static bool pop_ready(const struct shoal__queue_view *q)
 
 	if (d <= 0)
 		return d == 0;
+	/* Q-S1 again: head was stale; both read anew. */
 	h = atomic_load_explicit(&q->ring->head, memory_order_seq_cst);
 	return stamp_cmp(cell_load(q, h, memory_order_seq_cst), h + 1) >= 0;
 }
@@ -526,7 +529,7 @@ static bool pop_ready_cb(void *arg)
 int shoal__queue_wait(const struct shoal__queue_view *q, struct shoal__deadline d,
 		      uint32_t spin)
 {
-	/* W1: pop_ready's seq_cst loads, after the registration; seq
+	/* Q-S1: pop_ready's seq_cst loads, after the registration; seq
 	 * publishes nothing we rely on: the cells are re-checked. */
 	int rc = shoal__event_await(&q->ring->wake, d, spin, &(struct shoal__await){
 		.ready = pop_ready_cb, .arg = (void *)q});
@@ -539,6 +542,8 @@ bool shoal__queue_head_unpublished(const struct shoal__queue_view *q, uint64_t *
 	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
 	uint64_t t = atomic_load_explicit(&q->ring->tail, memory_order_relaxed);
 
+	/* Relaxed indices: a hint, as len(); the cell's acquire is Q-A2
+	 * (the release that freed it for h). */
 	if (h >= t || stamp_cmp(cell_load(q, h, memory_order_acquire), h) != 0)
 		return false;
 	*pos = h;
@@ -569,7 +574,7 @@ static void repair_unpublished(const struct shoal__queue_view *q, uint64_t h, ui
 
 		if (stamp_cmp(w, p) == 0) /* any item: robust to garbage */
 			cell_cas(q, p, w, cell_word(p + 1, SHOAL__QUEUE_SKIP),
-				 memory_order_release);
+				 memory_order_release); /* Q-R1 */
 	}
 }
 
@@ -579,7 +584,7 @@ static void repair_unreleased(const struct shoal__queue_view *q, uint64_t lo, ui
 			      void (*lost)(void *, uint32_t), void *ctx)
 {
 	for (uint64_t p = lo; p < h; p++) {
-		uint64_t w = cell_load(q, p, memory_order_acquire); /* A1 */
+		uint64_t w = cell_load(q, p, memory_order_acquire); /* Q-A1 */
 
 		if (stamp_cmp(w, p + 1) != 0)
 			continue;
@@ -608,7 +613,7 @@ void shoal__queue_repair(const struct shoal__queue_view *q,
 		lo = h - q->capacity;
 	if (lo < h)
 		repair_unreleased(q, lo, h, lost, ctx);
-	shoal__event_signal(&q->ring->wake); /* W1 */
+	shoal__event_signal(&q->ring->wake); /* Q-S2 */
 }
 
 /* ------------------------------------------------------------------ */
@@ -616,7 +621,7 @@ void shoal__queue_repair(const struct shoal__queue_view *q,
 
 /*
  * Every item published in [head, tail) now, SKIPs left out.  Relaxed
- * index loads and acquire cell loads (A1): a snapshot that races with
+ * index loads and acquire cell loads (Q-A1): a snapshot that races with
  * pushes and pops, which the caller's invariant absorbs (queue.h).  At
  * most one round of cells: bounded whatever the indices say.
  */
@@ -631,7 +636,7 @@ void shoal__queue_scan(const struct shoal__queue_view *q,
 	if (t - h > q->capacity) /* inconsistent view: no more than a round */
 		h = t - q->capacity;
 	for (uint64_t p = h; p < t; p++) {
-		uint64_t w = cell_load(q, p, memory_order_acquire); /* A1 */
+		uint64_t w = cell_load(q, p, memory_order_acquire); /* Q-A1 */
 
 		if (stamp_cmp(w, p + 1) == 0 && word_item(w) != SHOAL__QUEUE_SKIP)
 			fn(ctx, word_item(w));

@@ -58,20 +58,22 @@ static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
  * The queue in the segment.  Positions are free-running uint64_t; the cell
  * of position p is cells[p & mask].  Who writes what:
  *
- *  magic, capacity, mask   the creator (shoal__queue_init), before the
- *                          segment is published (the segment header's
- *                          R0/A0 pair orders them for every attacher);
+ *  magic, capacity, mask   the creator (shoal__queue_init), before any
+ *                          other process can see the queue: whoever shares
+ *                          it publishes it (not the segment header's
+ *                          SEG-R0 for the runtime's queue, laid out after
+ *                          the segment is ready: see rtlayout.h);
  *                          read-only afterwards.
  *  tail     CAS by producers claiming positions (relaxed: queue.c, "Memory
  *           order").
  *  head     CAS by consumers claiming positions (relaxed, same reason).
- *  seq      bumped by producers and repair when waiters != 0 (release);
- *           consumers sleep on it (futex, base/event.c).
+ *  seq      bumped by producers and repair when waiters != 0 (seq_cst:
+ *           EV-R1 of base/event.c); consumers sleep on it (futex).
  *  waiters  +1 / -1 by a consumer around its sleep (seq_cst / relaxed).
- *  cells    CAS only: a producer publishes its cell (R1, release), a
- *           consumer releases it for the next round (R2, release), a
+ *  cells    CAS only: a producer publishes its cell (Q-R1, release), a
+ *           consumer releases it for the next round (Q-R2, release), a
  *           repair does either for a dead process; pop, push and repair
- *           read them with acquire loads (A1, A2).
+ *           read them with acquire loads (Q-A1, Q-A2).
  */
 struct shoal__queue {
 	/* Line 0: configuration. */
@@ -130,7 +132,7 @@ int shoal__queue_check(const void *mem, uint64_t bytes);
 /*
  * Any number of producers, in any processes.  Pushes items[0 .. r) in
  * order and returns r <= n; r < n means the queue was full (the caller
- * decides: wait, run a task itself, or fail).  Release (R1): writes before
+ * decides: wait, run a task itself, or fail).  Release (Q-R1): writes before
  * the push are visible to whoever pops or is handed the items.  Wakes the
  * sleeping consumers, if any.  Items equal to SHOAL__QUEUE_SKIP are
  * counted as pushed but never popped.
@@ -146,7 +148,7 @@ uint32_t shoal__queue_push_at(const struct shoal__queue_view *q, const uint32_t 
 /*
  * Any number of consumers, in any processes.  Takes up to `max` items,
  * oldest first, into out and returns how many (0: empty, or the oldest
- * position is claimed but not yet published).  Acquire (A1): pairs with
+ * position is claimed but not yet published).  Acquire (Q-A1): pairs with
  * the push that published each item.
  */
 uint32_t shoal__queue_pop(const struct shoal__queue_view *q, uint32_t *out, uint32_t max);

@@ -64,11 +64,13 @@ enum shoal__actor_phase {
  * One actor.
  *  state       the fork server (every phase but ALIVE, which the actor's
  *              process stores once its constructor returned), seq_cst:
- *              callers load it after they publish a call (D1), and the
- *              fork server stores DEAD before it drains the lanes (D2), so
- *              a call that raced with the death is drained by one of them.
+ *              callers load it after they publish a call (ACT-S1), and the
+ *              fork server stores DEAD before it drains the lanes
+ *              (ACT-S2), so a call that raced with the death is drained
+ *              by one of them.
  *  generation  the fork server, when it starts an actor in the slot
- *              (release, before state leaves FREE; handles carry it).
+ *              (release, ACT-R3, before state leaves FREE; handles carry
+ *              it).
  *  pid, start  the fork server, at each fork (start: the process's start
  *              time, so that a reused pid never passes for it), 0 when it
  *              reaped it; the actor's process stores the same values
@@ -84,17 +86,57 @@ enum shoal__actor_phase {
  *              only after waitpid).
  *  calls_*     the actor's process (statistics, relaxed).
  *  sweep       set by a caller that closed its lane (then it rings the
- *              doorbell), taken by the actor's exchange: a hint (relaxed).
+ *              doorbell: ACT-S3), taken by the actor's exchange: a hint
+ *              (relaxed) but for the doorbell's re-check (ACT-S4).
  *  doorbell    every lane of the actor rings it (lane.h).
  *  lanes       index + 1 of each lane into the actor, 0 for none: a caller
  *              attaches its lane with a CAS 0 -> lane + 1 (release: the
- *              lane's init, R5) and the actor loads it with acquire (A5);
+ *              lane's init, ACT-R1) and the actor loads it with acquire
+ *              (ACT-A1);
  *              the owner or a sweeper of a dead owner's lane sets it back.
  *              A reused slot may still hold lanes of its dead predecessor's
  *              callers: the new actor skips lanes whose owner record names
  *              another generation, and sweeps them once their owners go.
  *  why         the fork server, before it stores DEAD; or the actor's
  *              process before it exits after its constructor failed.
+ *
+ * Memory order (ACT-):
+ *  ACT-R1 (ACT-A1)  a caller hooks its lane (CAS 0 -> lane + 1, seq_cst,
+ *          call.c): the lane's init (lane.h) and its owner record (owner,
+ *          actor, actor_gen), to ...
+ *  ACT-A1 (ACT-R1)  ... whoever loads lanes[k] with acquire (the actor's
+ *          process; drain.c; the fork server, seq_cst in its drain).
+ *  ACT-R2 (ACT-A2)  a store of state (seq_cst: the fork server's, the
+ *          actor's ALIVE): the slot's identity written before it (class,
+ *          name, options, constructor arguments, why), to ...
+ *  ACT-A2 (ACT-R2)  ... acquire (or seq_cst) loads of state: lookup,
+ *          info, list (actor.c), shoal__actor_gone (drain.c).
+ *  ACT-R3 (ACT-A3)  the generation bumped (release fetch_add, and the
+ *          store of 1 after a wrap, fsactor.c): the identity, as ACT-R2,
+ *          to ...
+ *  ACT-A3 (ACT-R3)  ... acquire loads of generation (actor.c, drain.c,
+ *          the actor's process at attach).
+ *  ACT-S1 (ACT-S2)  a caller, after its hook (ACT-R1, seq_cst) or after
+ *          its publish (LN-R1, then the doorbell's seq_cst fence, EV-S2),
+ *          loads state (seq_cst, shoal__actor_gone): it sees the actor
+ *          gone and drains or frees its lane itself, or ...
+ *  ACT-S2 (ACT-S1)  ... the fork server, which stored DEAD or RECYCLING
+ *          (seq_cst) before it loads lanes[k] (seq_cst) and drains them
+ *          (fsactor.c), sees the hooked lane and its record.
+ *  ACT-S3 (ACT-S4)  a caller that closed its lane stores sweep (seq_cst;
+ *          the signal's fence would do) and rings the doorbell (EV-S2) ...
+ *  ACT-S4 (ACT-S3)  ... the actor's re-check after its registration
+ *          (EV-S1) loads sweep (seq_cst): a sleeping actor is woken to
+ *          sweep.
+ *  ACT-R4 (ACT-A4)  pid, a release store (the fork server's after the
+ *          start time; the actor's own in publish_self, worker.c): the
+ *          start time, to ...
+ *  ACT-A4 (ACT-R4)  ... end.c's acquire load of pid, before it reads the
+ *          start time.
+ *  relaxed  restarts, kill_flags (the fork server's own words), current
+ *          (read only after waitpid), calls_* (statistics), the actor's
+ *          own load and exchange of sweep (a hint), pid where only
+ *          reported or compared.
  */
 struct shoal__actor_slot {
 	/* Line 0: the fork server's (callers read state on every call). */
@@ -145,23 +187,44 @@ enum shoal__lane_owner_state {
 /*
  * A lane's owner record.
  *  state      SHOAL__LANE_ST.  CAS FREE -> OWNED | taker by the caller that
- *             takes the lane (acq_rel); OWNED -> CLOSED (same taker) by
- *             the owner when its handle goes (a CAS, release, after its
- *             last publish); CAS to FREE (release) by whoever frees it,
- *             from the word it read before it unhooked the lane from its
- *             actor, so a lane freed and taken again meanwhile is never
- *             freed twice.  Every transition is a CAS.
+ *             takes the lane (acq_rel, LP-A1); OWNED -> CLOSED (same
+ *             taker) by the owner when its handle goes (a CAS, release,
+ *             LP-R1, after its last publish); CAS to FREE (release, LP-R1)
+ *             by whoever frees it, from the word it read before it
+ *             unhooked the lane from its actor, so a lane freed and taken
+ *             again meanwhile is never freed twice.  Every transition is
+ *             a CAS (but a failed hook's store of FREE, call.c: the taker
+ *             still owns it).
  *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
  *             actor_gen: which actor.  Written by the taker while OWNED
- *             and before it attaches the lane (R5 publishes them).
+ *             and before it attaches the lane (ACT-R1 publishes them).
  *  drain      the lock of the consumer side once the actor is dead: 0, or
  *             SHOAL__DRAIN_HELD | SHOAL__CREATOR of the holder's store
- *             slot (call.c: lane_drain).  CAS 0 -> holder (acquire) by
- *             whoever fails the lane's records (the fork server, the
- *             owner, the slot's next actor); store 0 (release) after.  A
- *             holder found dead (its slot freed, reused, or its process
- *             gone) is replaced by a CAS from its word: the lock is never
- *             left to a dead process.
+ *             slot (drain.c: lane_drain).  CAS 0 -> holder (acquire,
+ *             DR-A1) by whoever fails the lane's records (the fork
+ *             server, the owner, the slot's next actor); store 0
+ *             (release, DR-R1) after.  A holder found dead (its slot
+ *             freed, reused, or its process gone) is replaced by a CAS
+ *             from its word: the lock is never left to a dead process.
+ *
+ * Memory order (LP-: the lane pool; DR-: the drain lock):
+ *  LP-R1 (LP-A1)  a release change of state (to CLOSED by the owner,
+ *          after its last publish; to FREE by whoever gives the lane back,
+ *          drain.c, call.c): the giver is done with the lane, to ...
+ *  LP-A1 (LP-R1)  ... the taker's acq_rel CAS FREE -> OWNED (call.c),
+ *          before it lays the lane out, and every acquire load of state
+ *          (drain.c, actorproc.c, end.c).
+ *  DR-R1 (DR-A1)  the drain lock let go (release store of 0): the
+ *          holder's consumption of the lane, to ...
+ *  DR-A1 (DR-R1)  ... the next holder's acquire CAS (from 0, or from a
+ *          gone holder's word).
+ *  DR-S1 (DR-S2)  a drainer's seq_cst fence before its CAS: one whose
+ *          CAS fails read the holder's word, which precedes the holder's
+ *          store of 0 in the lock's order, so ...
+ *  DR-S2 (DR-S1)  ... the holder's seq_cst fence after that store follows
+ *          DR-S1 in the total order S, and its re-check of the lane
+ *          (relaxed loads after it) sees every record published before
+ *          the other drainer's fence (drain.c).
  */
 struct shoal__lane_meta {
 	_Atomic uint32_t state;

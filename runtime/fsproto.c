@@ -76,7 +76,7 @@ static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_ms
 			poll(NULL, 0, SHOAL__FS_SLICE_MS); /* the peer went: a
 							    * slice, then the probe */
 		if (atomic_load_explicit(&rt->v.hdr->ended, memory_order_acquire) ||
-		    shoal__rt_fs_dead(&rt->v)) /* E1 */
+		    shoal__rt_fs_dead(&rt->v)) /* END-A1, END-A2 */
 			return shoal__rt_ended(rt);
 		if (shoal__deadline_passed(d))
 			return -ETIMEDOUT;
@@ -86,8 +86,8 @@ static int shoal__fs_reply(struct shoal_runtime *rt, int fd, struct shoal__fs_ms
 int shoal__fs_call(struct shoal_runtime *rt, struct shoal__fs_msg *m)
 {
 	struct sockaddr_un to, me = {.sun_family = AF_UNIX};
-	/* Acquire: pairs with the fork server's release of fs_pid, after
-	 * its key and token. */
+	/* FS-A1: pairs with the fork server's release of fs_pid (FS-R1),
+	 * after its key and token, which are then read relaxed. */
 	pid_t fs = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_acquire);
 	uint64_t key = atomic_load_explicit(&rt->v.hdr->fs_key, memory_order_relaxed);
 	socklen_t len = shoal__fs_addr(fs, key, &to);

@@ -3,7 +3,8 @@
  * runtime/life.c - whether a runtime has ended, and finding its fork
  * server dead: what every folder of the runtime asks (proc/end.c sweeps).
  *
- * A runtime ends once (v->hdr->ended, E1): with SHOAL_ESTOPPED when its
+ * A runtime ends once (v->hdr->ended, END-R1 of rtlayout.h): with
+ * SHOAL_ESTOPPED when its
  * driver shuts it down or dies (the driver, or the fork server, stores
  * it), with SHOAL_EFORKSERVERDIED when the fork server dies first
  * (whoever finds it dead stores it).  From then on a submit, a call, an
@@ -85,6 +86,8 @@ int shoal__rt_fs_hold(const struct shoal__rt_view *v)
 static bool shoal__fs_word_alive(const struct shoal__rt_view *v)
 {
 #ifdef __GLIBC__
+	/* FS-A2 of rtlayout.h (no partner: the word is compared, never
+	 * relied on for other data); fs_pid relaxed likewise. */
 	uint32_t w = (uint32_t)__atomic_load_n(&v->hdr->fs_alive.__data.__lock,
 					       __ATOMIC_ACQUIRE);
 	int32_t fs = atomic_load_explicit(&v->hdr->fs_pid, memory_order_relaxed);
@@ -100,7 +103,7 @@ bool shoal__rt_fs_dead(const struct shoal__rt_view *v)
 {
 	int rc;
 
-	if (atomic_load_explicit(&v->hdr->fs_gone, memory_order_acquire))
+	if (atomic_load_explicit(&v->hdr->fs_gone, memory_order_acquire)) /* END-A2 */
 		return true;
 	if (shoal__fs_word_alive(v))
 		return false;
@@ -112,7 +115,7 @@ bool shoal__rt_fs_dead(const struct shoal__rt_view *v)
 		return false;
 	}
 	/* EOWNERDEAD, ENOTRECOVERABLE, or a corrupt mutex: said once, kept. */
-	atomic_store_explicit(&v->hdr->fs_gone, 1, memory_order_release);
+	atomic_store_explicit(&v->hdr->fs_gone, 1, memory_order_release); /* END-R2 */
 	if (rc == EOWNERDEAD) /* left inconsistent */
 		pthread_mutex_unlock(&v->hdr->fs_alive);
 	return true;
@@ -124,8 +127,8 @@ int shoal__rt_end(const struct shoal__rt_view *v, int code)
 
 	atomic_compare_exchange_strong_explicit(&v->hdr->ended, &open, code,
 						memory_order_seq_cst,
-						memory_order_acquire); /* E1 */
-	return atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
+						memory_order_acquire); /* END-R1 */
+	return atomic_load_explicit(&v->hdr->ended, memory_order_acquire); /* END-A1 */
 }
 
 const char *shoal__end_why(int code)
@@ -139,14 +142,16 @@ const char *shoal__end_why(int code)
 int shoal__rt_ended(struct shoal_runtime *rt)
 {
 	const struct shoal__rt_view *v = &rt->v;
-	int code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire); /* E1 */
+	/* END-A1 */
+	int code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
 
 	if (!code) {
 		if (!shoal__rt_fs_dead(v))
 			return 0;
 		code = shoal__rt_end(v, SHOAL_EFORKSERVERDIED);
 	}
-	/* Nobody else sweeps once the fork server is gone. */
+	/* Nobody else sweeps once the fork server is gone.  END-A3: a sweep
+	 * completed (END-R3). */
 	if (atomic_load_explicit(&v->hdr->sweep, memory_order_acquire) != 2 &&
 	    shoal__rt_fs_dead(v))
 		if (rt->sweep)

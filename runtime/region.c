@@ -91,7 +91,8 @@ static void shoal__act_classes_init(struct shoal__rt_hdr *h,
 	}
 }
 
-/* Every record FREE (zeroed memory), and its bit set. */
+/* Every record FREE (zeroed memory), and its bit set.  Relaxed: the
+ * region is laid out before the fork server is forked (rtlayout.h). */
 static void shoal__rt_tasks_init(struct shoal__rt_hdr *h)
 {
 	_Atomic uint64_t *bits =

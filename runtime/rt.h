@@ -145,6 +145,12 @@ struct shoal_runtime {
 	char name[256];
 	pthread_mutex_t pending_lock; /* guards the pending list, names */
 	pthread_mutex_t lane_lock;    /* makes and removes lane nodes */
+	/* Made once, under a lock, then published (process-local, RT-):
+	 *  RT-R1 (RT-A1)  lanes_ready stored (release, call.c) after the
+	 *          table is made: the table, to ...
+	 *  RT-A1 (RT-R1)  ... every acquire load of lanes_ready (call.c).
+	 *  RT-R2 (RT-A2)  names_ready, the same for the names (names.c) ...
+	 *  RT-A2 (RT-R2)  ... and its acquire load (names.c). */
 	struct cds_lfht *lanes;       /* actor -> this process's lane (call.c) */
 	_Atomic bool lanes_ready;
 	struct cds_lfht *names;       /* name -> function index (names.c) */
@@ -153,7 +159,8 @@ struct shoal_runtime {
 	size_t npending;
 	size_t pending_cap;
 	size_t pending_next;          /* where the next collect looks first */
-	_Atomic size_t pending_hint;  /* npending, for a check without the lock */
+	_Atomic size_t pending_hint;  /* npending, for a check without the lock
+				       * (relaxed: a hint, pending.c) */
 	/* The sweep a probe that finds the fork server dead runs (life.c;
 	 * proc/end.c's shoal__rt_sweep, set by shoal__rt_local_init). */
 	void (*sweep)(struct shoal_store *s, const struct shoal__rt_view *v);

@@ -12,6 +12,12 @@
  *   task bits    one bit per record: a hint that it is FREE (task.c)
  *   queue        the run queue (queue.h), capacity >= max_tasks
  *   actors       classes, actor slots, lane owners, lanes (actlayout.h)
+ *
+ * The driver lays the region out after the store's segment is ready, so
+ * the segment's SEG-R0 does not publish it: the runtime's own processes
+ * inherit it through fork (the fork server is forked after the layout);
+ * an attached program reads it through rt_view_open, after no labelled
+ * edge.
  */
 #ifndef SHOAL_RUNTIME_RTLAYOUT_H
 #define SHOAL_RUNTIME_RTLAYOUT_H
@@ -87,17 +93,46 @@ enum shoal__task_phase {
 
 /*
  * A task record.  Written by its submitter while BUILDING (it took the
- * record with its CAS FREE -> BUILDING and owns it); the release CAS to
- * QUEUED (R3) publishes it, and a worker's acquire CAS QUEUED -> RUNNING
- * (A3) claims it; the worker reads it while RUNNING and frees it (a
- * release store of FREE, T1, which the next taker's acquire CAS pairs
- * with).  `next` is unused (the free list it linked is gone: task.c).
+ * record with its CAS FREE -> BUILDING and owns it); the release store of
+ * WAITING or CAS to QUEUED (TASK-R1) publishes it, and a worker's acquire
+ * CAS QUEUED -> RUNNING (TASK-A1) claims it; the worker reads it while
+ * RUNNING and frees it (a release store of FREE, TASK-R2, which the next
+ * taker's acquire CAS pairs with, TASK-A2).  `next` is unused (the free
+ * list it linked is gone: task.c).
  *  args   arguments, each a 4-byte header (kind << 30 | length) then the
  *         bytes (BYTES) or a 16-byte ID (REF), padded to 8 bytes.
  *  deps, dep_next  while WAITING (deps.c): unresolved arguments + 1 (the
  *         submitter's guard), decremented by whoever resolves one; and
  *         for argument i, the link of its node in that object's waiter
  *         stack (written by the submitter before its push CAS).
+ *
+ * Memory order (TASK-):
+ *  TASK-R1 (TASK-A1)  a record published: the submitter's release store
+ *          of WAITING and release CAS WAITING -> QUEUED (deps.c), the
+ *          fork server's release store of QUEUED for a retry (exec.c):
+ *          the record's fields (function, arguments, returns, deps).
+ *  TASK-A1 (TASK-R1)  a record claimed or read: the acquire CAS QUEUED ->
+ *          RUNNING (a worker's, exec.c; the fork server's, nested.c) or
+ *          to the sweep's RUNNING (ended.c), and every acquire load of a
+ *          state before the record is read (task.c, deps.c, exec.c,
+ *          nested.c, ended.c, end.c).
+ *  TASK-R2 (TASK-A2)  a record freed: the release store of FREE
+ *          (task.c), the fork server's release CAS of a gone submitter's
+ *          BUILDING record to FREE: the freer is done with it ...
+ *  TASK-A2 (TASK-R2)  ... before the next taker's acquire CAS FREE ->
+ *          BUILDING (task.c) writes it.
+ *  TASK-R3 (TASK-A3)  task_top raised (release CAS, task.c) ...
+ *  TASK-A3 (TASK-R3)  ... and loaded (acquire, shoal__task_top): the
+ *          pair publishes nothing a sweep relies on.  What orders a raise
+ *          before what a sweep reads is the publish after it (TASK-R1),
+ *          the end's fences (END-S1/END-S2) or the next watch.
+ *  TASK-R4 (TASK-A4)  an argument's bit cleared from deps (acq_rel CAS,
+ *          deps.c): what the clearer saw of that argument (settled) ...
+ *  TASK-A4 (TASK-R4)  ... for the clear that leaves no bit and queues the
+ *          task.
+ *  relaxed  the task bits and task_hint (hints, task.c); a record's
+ *          state read by its owner, or only for its phase and generation
+ *          (task.c, pending.c, exec.c's requeue); counters (statistics).
  */
 struct shoal__task_rec {
 	_Atomic uint64_t state;
@@ -130,8 +165,8 @@ enum shoal__worker_state {
  *  pid, state  the fork server writes STARTING and the pid when it forks,
  *              EXITED when it reaps (release); the worker writes its pid
  *              and start (the same values: publish_self) and RUNNING once
- *              attached (release, then signals `ready`: R1).  Readers
- *              (driver, info) load with acquire (A1).
+ *              attached (release, then signals `ready`: WK-R1).  Readers
+ *              (driver, info) load with acquire (WK-A1).
  *  generation  the fork server bumps it for each process started in the
  *              slot (a replacement is a new generation).
  *  blocked     the worker, around a sleep in a get inside a task
@@ -139,6 +174,17 @@ enum shoal__worker_state {
  *              fork server when it starts a process in the slot.
  *  spinning    the worker, while it spins idle before sleeping (relaxed:
  *              a bound on spinners, worker.c); reset like blocked.
+ *
+ * Memory order (WK-):
+ *  WK-R1 (WK-A1)  a slot's release stores: of pid (the fork server's
+ *          after the start time, the worker's own in publish_self), of
+ *          RUNNING (after publish_self), RETIRED and EXITED: the start
+ *          time before the pid, the pid before the state.
+ *  WK-A1 (WK-R1)  acquire loads of state and pid (the driver's start and
+ *          info, nested.c, end.c, the fork server's reap).
+ *  relaxed  STARTING (the fork server's own, before the fork), blocked
+ *          and spinning (hints), generation (counted for tools),
+ *          tasks_run (statistics), start (published by the pid's WK-R1).
  */
 struct shoal__rt_worker {
 	_Atomic int32_t pid;
@@ -160,29 +206,66 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  * read-only after, except:
  *  fs_pid          the fork server, once, at its start
  *  stopping        the driver at shutdown, the fork server when the driver
- *                  died (release, R2); workers load it (acquire, A2) and
- *                  leave
+ *                  died (release, STOP-R1); workers load it (acquire,
+ *                  STOP-A1) and leave
  *  ended           0 while the runtime runs; then, once, the code pending
  *                  and later work fails with (end.c): SHOAL_ESTOPPED (the
  *                  driver at shutdown, the fork server when the driver
  *                  died) or SHOAL_EFORKSERVERDIED (whoever finds the fork
- *                  server dead).  CAS 0 -> code, seq_cst (E1); loaded with
- *                  acquire by every submit, call, create and kill.
+ *                  server dead).  CAS 0 -> code, seq_cst (END-R1); loaded
+ *                  with acquire by every submit, call, create and kill
+ *                  (END-A1).
  *  sweep           0; 1 once a sweep of pending work began (seq_cst store
- *                  before its scan, E2); 2 once one completed (release).
- *                  Whoever sweeps (end.c).
+ *                  before its scan, END-S2); 2 once one completed
+ *                  (release, END-R3).  Whoever sweeps (end.c).
  *  fs_alive        a robust, process-shared mutex the fork server locks at
  *                  its start and never unlocks: the kernel marks it
  *                  OWNER_DIED when it dies (end.c probes it).  Initialised
  *                  by the driver before the fork server exists.
- *  fs_gone         0; 1 (release) once a probe of fs_alive found its owner
- *                  dead, stored by that prober before it lets go of the
- *                  mutex: the mutex itself does not keep saying so
- *                  (end.c).  Loaded with acquire by every probe.
+ *  fs_gone         0; 1 (release, END-R2) once a probe of fs_alive found
+ *                  its owner dead, stored by that prober before it lets go
+ *                  of the mutex: the mutex itself does not keep saying so
+ *                  (life.c).  Loaded with acquire by every probe (END-A2).
  *  work            an event (base/event.c) shutdown signals
  *  ready           a worker that reached RUNNING signals it; the driver's
  *                  start waits on it
  *  workers_*       the fork server (statistics, relaxed)
+ *
+ * Memory order of the header (STOP-, END-, FS-):
+ *  STOP-R1 (STOP-A1)  stopping = 1, a release store (runtime.c,
+ *          forkserver.c) ...
+ *  STOP-A1 (STOP-R1)  ... and its acquire loads (worker.c, actorproc.c,
+ *          forkserver.c): a process that sees the flag leaves and reads
+ *          nothing the stopper wrote, so the pair publishes nothing it
+ *          needs.  Sleepers are woken by the signals after the store
+ *          (EV-S2 of base/event.c).
+ *  END-R1 (END-A1)  the CAS that ends the runtime (0 -> code, seq_cst,
+ *          life.c): the code, once, to ...
+ *  END-A1 (END-R1)  ... every acquire load of `ended` (life.c, fsproto.c,
+ *          end.c, ended.c, drain.c).  Its seq_cst is more than the pair
+ *          needs: a submit that races with the end is END-S1/END-S2's.
+ *  END-R2 (END-A2)  fs_gone = 1, a release store by the prober that found
+ *          the fork server dead (life.c) ...
+ *  END-A2 (END-R2)  ... every probe's acquire load of it: the fork server
+ *          is dead, whatever its mutex says now.
+ *  END-S1 (END-S2)  a submitter publishes its record (TASK-R1), or a
+ *          caller its call (LN-R1 of ring/lane.c), fences (seq_cst:
+ *          ended.c; the doorbell's EV-S2 for a call), then loads sweep:
+ *          it sees the sweep begun and fails its own work, or ...
+ *  END-S2 (END-S1)  ... the sweeper, which stored sweep = 1 (seq_cst) and
+ *          fenced before it loads task_top and scans (proc/end.c), sees
+ *          the record.
+ *  END-R3 (END-A3)  sweep = 2 (release, proc/end.c): the sweep is
+ *          complete ...
+ *  END-A3 (END-R3)  ... for a prober's acquire load (life.c), which then
+ *          sweeps no more.
+ *  FS-R1 (FS-A1)  the fork server's release store of fs_pid, after it
+ *          stored fs_key and fs_token (relaxed) ...
+ *  FS-A1 (FS-R1)  ... to a requester's acquire load of fs_pid
+ *          (fsproto.c), which then reads the key and the token.
+ *  FS-A2 (no partner)  a probe's acquire load of the fork server's robust
+ *          mutex word (life.c): written by glibc and the kernel, compared,
+ *          never relied on for other data; relaxed would do.
  */
 struct shoal__rt_hdr {
 	uint64_t magic;
@@ -202,8 +285,9 @@ struct shoal__rt_hdr {
 	_Atomic uint64_t workers_started;
 	_Atomic uint64_t workers_died;
 	/* The fork server's socket key (random, in its abstract address:
-	 * fsactor.c), written by it once before fs_pid (release: a requester
-	 * that loads fs_pid with acquire reads the key that goes with it). */
+	 * fsactor.c), written by it once before fs_pid (release, FS-R1: a
+	 * requester that loads fs_pid with acquire, FS-A1, reads the key
+	 * that goes with it). */
 	_Atomic uint64_t fs_key;
 	/* Its request token (random, in no address), written and published
 	 * with fs_key.  A requester copies it into each request; the
@@ -216,9 +300,9 @@ struct shoal__rt_hdr {
 	 * hint (the word of task bits where a free record was last seen) is
 	 * written by anyone, relaxed (task.c); task_top (one past the highest
 	 * record ever taken) only grows, raised by a taker before its taking
-	 * CAS (release, pairs with the sweeps' acquire: task.c), so that
-	 * every record that is not FREE lies below it; counters are
-	 * statistics (relaxed). */
+	 * CAS (release, TASK-R3, pairs with the sweeps' acquire, TASK-A3:
+	 * task.c), so that every record that is not FREE lies below it;
+	 * counters are statistics (relaxed). */
 	uint32_t max_tasks;
 	uint32_t nfuncs;
 	uint64_t fnames_off;

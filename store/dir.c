@@ -26,10 +26,11 @@
  * process slot + 1, so that a reaper can release the lock of a dead owner
  * (reaping is the only way a lock held by a dead process is broken).
  *
- * Reading an ID (R1 <-> A1, a seqlock on the control word): the inserter
- * claims the slot with a CAS that changes its state, issues a release fence
- * and only then writes id_hi/id_lo; a reader loads ctl (acquire), the two
- * halves (relaxed), issues an acquire fence and reloads ctl.  If the reader
+ * Reading an ID (ENT-R1 -> ENT-A1 of layout.h, a seqlock on the control
+ * word): the inserter claims the slot with a CAS that changes its state,
+ * issues a release fence and only then writes id_hi/id_lo; a reader loads
+ * ctl (acquire), the two halves (relaxed), issues an acquire fence and
+ * reloads ctl.  If the reader
  * saw a new half, the fences order the claim before its second load, so the
  * state/generation it compares differs: it retries instead of trusting a
  * torn or foreign ID.
@@ -66,17 +67,19 @@ uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id)
 	return (uint32_t)(x + step) & s->dir_mask;
 }
 
-/* Reads an entry's ID consistently with ctl (A1).  Returns the ctl value
- * the ID belongs to. */
+/* Reads an entry's ID consistently with ctl (ENT-A1).  Returns the ctl
+ * value the ID belongs to. */
 uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id)
 {
 	uint64_t c1, c2;
 
 	for (;;) {
+		/* ENT-A1 (and ENT-A2 for a live word): load, relaxed halves,
+		 * fence, reload; the reload is ordered by the fence. */
 		c1 = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		id->hi = atomic_load_explicit(&e->id_hi, memory_order_relaxed);
 		id->lo = atomic_load_explicit(&e->id_lo, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
+		atomic_thread_fence(memory_order_acquire); /* ENT-A1 */
 		c2 = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 		if (((c1 ^ c2) & SHOAL__CTL_IDENT) == 0)
 			return c2;
@@ -109,6 +112,7 @@ static int shoal__dir_scan(const struct shoal_store *s, shoal_id id,
 			   bool held, uint64_t *ctl_out)
 {
 	uint32_t h = shoal__dir_home(s, id);
+	/* Relaxed: a stale length is covered as in shoal__dir_reserve. */
 	uint32_t n = atomic_load_explicit(&s->probe[h], memory_order_relaxed);
 	int best = -ENOENT;
 	/* of best: 1 a tombstone, 2 the live entry, 3 a tombstone held
@@ -120,6 +124,7 @@ static int shoal__dir_scan(const struct shoal_store *s, shoal_id id,
 	for (uint32_t d = 0; d < n && rank < 4; d++) {
 		uint32_t i = (h + d) & s->dir_mask;
 		const struct shoal__entry *e = &s->dir[i];
+		/* ENT-A2 */
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		shoal_id got;
 		unsigned r;
@@ -182,8 +187,9 @@ static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
 
 	for (uint32_t spins = 0;; spins++) {
 		uint32_t v = 0;
-		/* Acquire: pairs with the release in stripe_unlock, so the
-		 * previous holder's entry writes are visible to our scan. */
+		/* ENT-A3: pairs with ENT-R3 (stripe_unlock, a reaper's
+		 * release), so the previous holder's entry writes are visible
+		 * to our scan.  Relaxed on failure: the word is only looked at. */
 		if (atomic_compare_exchange_weak_explicit(
 			    &s->stripes[stripe], &v, me, memory_order_acquire,
 			    memory_order_relaxed))
@@ -203,7 +209,7 @@ static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
 
 static void shoal__stripe_unlock(struct shoal_store *s, uint32_t stripe)
 {
-	atomic_store_explicit(&s->stripes[stripe], 0, memory_order_release);
+	atomic_store_explicit(&s->stripes[stripe], 0, memory_order_release); /* ENT-R3 */
 }
 
 /* The two stripes covering [home, home + PROBE_MAX), lowest first. */
@@ -264,10 +270,12 @@ bool shoal__dir_reusable(uint64_t c)
 static int shoal__dir_check_dup(const struct shoal_store *s, shoal_id id,
 				uint32_t home)
 {
+	/* Relaxed: under the window's lock, ENT-A3 ordered the last raise. */
 	uint32_t n = atomic_load_explicit(&s->probe[home], memory_order_relaxed);
 
 	for (uint32_t d = 0; d < n; d++) {
 		const struct shoal__entry *e = &s->dir[(home + d) & s->dir_mask];
+		/* ENT-A2 */
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		shoal_id got;
 
@@ -283,10 +291,12 @@ static int shoal__dir_check_dup(const struct shoal_store *s, shoal_id id,
 }
 
 /* Claims a reusable slot: CAS to FREE (a state change every concurrent
- * ID reader notices), then the release fence of R1. */
+ * ID reader notices), then the release fence of ENT-R1.  The load and
+ * the CAS are ENT-A4 (the end that freed the entry, end.c's ENT-R4); the
+ * CAS's release half orders nothing a reader relies on (the fence does). */
 static bool shoal__dir_claim(struct shoal__entry *e, uint64_t *ctl)
 {
-	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire); /* ENT-A4 */
 	uint64_t n;
 
 	if (!shoal__dir_reusable(c))
@@ -294,13 +304,15 @@ static bool shoal__dir_claim(struct shoal__entry *e, uint64_t *ctl)
 	n = SHOAL__CTL_MAKE(SHOAL__E_FREE, 0, 0, SHOAL__CTL_GEN(c));
 	if (c != n && !atomic_compare_exchange_strong_explicit(
 			      &e->ctl, &c, n, memory_order_acq_rel,
-			      memory_order_relaxed))
+			      memory_order_relaxed)) /* ENT-A4 */
 		return false;
-	atomic_thread_fence(memory_order_release); /* R1 */
+	atomic_thread_fence(memory_order_release); /* ENT-R1 */
 	*ctl = n;
 	return true;
 }
 
+/* Relaxed, the load and the store: the window's lock is held (ENT-A3,
+ * ENT-R3 order it between holders). */
 static void shoal__probe_raise(struct shoal_store *s, uint32_t home,
 			       uint32_t len)
 {
@@ -329,6 +341,7 @@ int shoal__dir_reserve(struct shoal_store *s, shoal_id id, bool fresh,
 
 		if (!shoal__dir_claim(e, ctl_out))
 			continue;
+		/* Relaxed: after ENT-R1's fence (the file header). */
 		atomic_store_explicit(&e->id_hi, id.hi, memory_order_relaxed);
 		atomic_store_explicit(&e->id_lo, id.lo, memory_order_relaxed);
 		/* Relaxed: a lookup that misses the raise is ordered by the

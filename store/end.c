@@ -41,6 +41,13 @@
  *
  * Callers hold the store lock (internal.h): the record, the counters and
  * the cache are this process's, used one operation at a time.
+ *
+ * Memory order: the ending CAS is seq_cst (WT-S2 of waiters.c: the stack
+ * is closed after it); clearing the mark is ENT-R4 (layout.h: the entry
+ * reusable only after the block and the stack).  The FREE record, the
+ * counters and the block's handoff word are relaxed: this process reads
+ * them, or its reaper once it is dead (the kernel's word on the death
+ * orders that read after them).
  */
 #include <errno.h>
 
@@ -68,6 +75,7 @@ void shoal__end_arm(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	f->gen = gen;
 	f->size = size;
 	f->block_size = size;
+	/* Relaxed, all of them: the file header. */
 	atomic_store_explicit(&f->block_off, inl ? 0 : d->off,
 			      memory_order_relaxed);
 	f->objects = atomic_load_explicit(&s->me->objects, memory_order_relaxed);
@@ -90,13 +98,15 @@ static bool shoal__end_cas(struct shoal_store *s, uint32_t idx, uint64_t c,
 		    uint64_t n)
 {
 	/* seq_cst: the ending state is stored before the waiter stack is
-	 * closed (waiters.c's Dekker pair); acquire: the description. */
+	 * closed (WT-S2, waiters.c's Dekker pair); acquire (both orders):
+	 * ENT-A2, the description. */
 	return atomic_compare_exchange_strong_explicit(
 		&s->dir[idx].ctl, &c, shoal__end_marked(s, n),
 		memory_order_seq_cst, memory_order_acquire);
 }
 
-/* Step 3's counters: an assignment from the record (idempotent). */
+/* Step 3's counters: an assignment from the record (idempotent).
+ * Relaxed: the slot's own counters (layout.h, struct shoal__proc). */
 static void shoal__end_count(struct shoal__proc *p,
 			     const struct shoal__free_rec *f)
 {
@@ -114,6 +124,7 @@ static void shoal__end_count(struct shoal__proc *p,
 static int shoal__end_free_block(struct shoal_store *s, struct shoal__proc *p,
 				 struct shoal__free_rec *f)
 {
+	/* Relaxed: the record's handoff word (the file header). */
 	uint64_t off = atomic_load_explicit(&f->block_off, memory_order_relaxed);
 	bool mine = p == s->me && !s->reaping;
 
@@ -135,12 +146,12 @@ static int shoal__end_free_block(struct shoal_store *s, struct shoal__proc *p,
 static void shoal__end_unmark(struct shoal__entry *e, uint32_t slot,
 			      uint32_t gen)
 {
-	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire); /* ENT-A2 */
 
-	/* Release: a later claimer of the slot (dir.c, A2) sees the block
-	 * freed and the waiters closed before it reuses the entry.  A CAS
-	 * retry, not a wait: only a drop of a hold (or a repair's store)
-	 * changes the word meanwhile. */
+	/* ENT-R4 (release): a later claimer of the slot (dir.c, ENT-A4)
+	 * sees the block freed and the waiters closed before it reuses the
+	 * entry.  A CAS retry, not a wait: only a drop of a hold (or a
+	 * repair's store) changes the word meanwhile. */
 	while (SHOAL__CTL_GEN(c) == gen && SHOAL__CTL_MARK(c) == slot + 1 &&
 	       !atomic_compare_exchange_weak_explicit(
 		       &e->ctl, &c, shoal__without_mark(c),
@@ -164,6 +175,7 @@ int shoal__end_finish(struct shoal_store *s, uint32_t slot)
 	struct shoal__free_rec *f = &p->free;
 	struct shoal__entry *e;
 
+	/* Relaxed: our own record, or a dead slot's (the file header). */
 	if (!atomic_load_explicit(&f->active, memory_order_relaxed))
 		return 0;
 	if (f->entry > s->dir_mask) { /* only a corrupt record */
@@ -171,7 +183,7 @@ int shoal__end_finish(struct shoal_store *s, uint32_t slot)
 		return 0;
 	}
 	e = &s->dir[f->entry];
-	if (shoal__end_pending(slot, f,
+	if (shoal__end_pending(slot, f, /* ENT-A2: the mark's word */
 			       atomic_load_explicit(&e->ctl, memory_order_acquire))) {
 		shoal__waiters_close(s, e);
 		SHOAL__CRASH(s, END_CLOSED);

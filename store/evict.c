@@ -99,6 +99,10 @@ static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
 	for (uint32_t k = 0; k <= s->dir_mask && n < cap; k++) {
 		uint32_t i = (from + k) & s->dir_mask;
 		struct shoal__entry *e = &s->dir[i];
+		/* Relaxed: a candidate is a hint, and so is atime; the
+		 * end's CAS from this very word decides (shoal__evict_one).
+		 * But no ENT-A2 orders the description that shoal__obj_end
+		 * reads before that CAS on this path. */
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 
 		if (!shoal__evictable(c))
@@ -194,10 +198,11 @@ static uint64_t shoal__evict_one(struct shoal_store *s,
 	struct shoal__desc d = shoal__entry_desc(e);
 	uint64_t bytes = d.size + d.meta_size;
 
-	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != c->atime)
+	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != c->atime) /* hint */
 		return 0;
 	if (!shoal__obj_end(s, c->idx, c->ctl, n))
 		return 0;
+	/* Relaxed: counters, read for stats. */
 	atomic_fetch_add_explicit(&s->hdr->evictions, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->hdr->evicted_bytes, bytes,
 				  memory_order_relaxed);

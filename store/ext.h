@@ -18,7 +18,8 @@
  *   kind 7                        reserved: UINT32_MAX closes a stack
  *
  * Handler table: process-private, one entry per kind, each set at most once
- * (CAS from NULL, release) and read with acquire, so a handler registered
+ * (CAS from NULL, release: WT-R4 of waiters.c) and read with acquire
+ * (WT-A4), so a handler registered
  * by a library constructor or by a runtime's start is seen whole by any
  * thread that drains a stack afterwards.  A process that has no handler for
  * a node's kind (a program that links the store alone) stops its drain at
@@ -87,7 +88,8 @@ int shoal__waiter_kind_register(uint32_t kind, const struct shoal__waiter_ops *o
 
 /* Links the node ref (a registered kind) into id's waiter stack if id is
  * unsealed; *next is the node's link, written before the push publishes
- * the node (seq_cst CAS).  False if there is nothing to wait for: the
+ * the node (seq_cst CAS: WT-R1, WT-S1 of waiters.c).  False if there is
+ * nothing to wait for: the
  * object is sealed, gone, or its stack closed meanwhile. */
 bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 			      _Atomic uint32_t *next);
@@ -117,7 +119,8 @@ void shoal__store_set_ext_view(struct shoal_store *s, const void *view);
 const void *shoal__store_ext_view(const struct shoal_store *s);
 const char *shoal__store_name(const struct shoal_store *s); /* "" if private */
 /* Records what this handle's process is to the layer above (an opaque
- * role word in its slot, relaxed: read by tools; 0 = a plain store). */
+ * role word in its slot, relaxed: read by tools, a hint; 0 = a plain
+ * store). */
 void shoal__store_set_role(struct shoal_store *s, uint32_t role);
 /* SHOAL__CREATOR of this handle's slot. */
 uint32_t shoal__store_creator(const struct shoal_store *s);

@@ -8,7 +8,8 @@
  * worker) then fills it: it allocates a block, marks the entry FILLING with
  * a CAS, writes the bytes (through a buffer it hands to user code: no
  * copy), publishes the description and seals with one CAS that clears
- * FILLING (R2 again: the release publishes the bytes and the description).
+ * FILLING (ENT-R2 of layout.h again: the release publishes the bytes and
+ * the description, and the seal is seq_cst for WT-S2 of waiters.c).
  * Only one process can hold FILLING; nobody else changes a FILLING entry's
  * state, except that an abort of the promise (its creator aborting, or a
  * reaper aborting a dead creator's promises) adds DELETING, and the filler
@@ -54,6 +55,9 @@
  * writes them into its struct shoal__fill, and fill_end stores them in the
  * entry's data_off word with SHOAL__SIZE_INLINE; its fill record names no
  * block (block_off 0), so a reaper has nothing to free.
+ *
+ * Relaxed: the fill records' handoff words (heap.h) and the slot's byte
+ * counter, read by this process or by its reaper after its death.
  */
 #include <errno.h>
 #include <string.h>
@@ -101,6 +105,9 @@ static int shoal__set_filling(struct shoal_store *s, struct shoal__entry *e,
 				       : -ENOENT;
 		if (c & SHOAL__CTL_FILLING)
 			return -EBUSY;
+		/* acq_rel: ENT-A2; the release half publishes nothing a
+		 * reader needs (FILLING and its owner are in the word).
+		 * Relaxed on failure: the loop waits for the word again. */
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, shoal__with_filler(c, s->slot) | SHOAL__CTL_FILLING,
 		memory_order_acq_rel, memory_order_relaxed));
@@ -237,7 +244,7 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 }
 
 /* Writes the description of the filled block (relaxed; the sealing CAS
- * publishes it). */
+ * publishes it: ENT-R2). */
 static void shoal__fill_describe(struct shoal__entry *e,
 				 const struct shoal__fill *f, uint64_t flags)
 {
@@ -250,7 +257,8 @@ static void shoal__fill_describe(struct shoal__entry *e,
 }
 
 /* A promise's description again: no block (the filler's block is its own
- * to free until the seal). */
+ * to free until the seal).  Relaxed: the CAS that follows publishes it
+ * (ENT-R2: fill_release's, or the end's). */
 static void shoal__fill_undescribe(struct shoal__entry *e)
 {
 	atomic_store_explicit(&e->data_off, 0, memory_order_relaxed);
@@ -274,6 +282,9 @@ static int shoal__fill_seal(struct shoal_store *s, struct shoal__entry *e,
 			return -ENOENT;
 		n = (shoal__with_filler(c, UINT32_MAX) &
 		     ~(SHOAL__CTL_FILLING | SHOAL__CTL_STATE_MASK)) | SHOAL__E_SEALED;
+		/* ENT-R2 (the bytes, the description) and WT-S2 (sealed
+		 * before the stack is closed); relaxed on failure: the loop
+		 * waits for the word again. */
 	} while (!atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
 							memory_order_seq_cst,
 							memory_order_relaxed));
@@ -325,6 +336,8 @@ static int shoal__fill_release(struct shoal_store *s, uint32_t slot,
 			return shoal__fill_finish_abort(s, slot, idx, gen, by);
 		shoal__fill_undescribe(e);
 		n = shoal__with_filler(c, UINT32_MAX) & ~SHOAL__CTL_FILLING;
+		/* ENT-R2 (the cleared description) and ENT-A2; relaxed on
+		 * failure: the loop waits for the word again. */
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, n, memory_order_acq_rel, memory_order_relaxed));
 	return 0;
@@ -418,7 +431,7 @@ static int shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
 	struct shoal__proc *p = &s->procs[slot];
 	bool named = r->entry <= s->dir_mask;
 	uint64_t c = named ? atomic_load_explicit(&s->dir[r->entry].ctl,
-						  memory_order_acquire) : 0;
+						  memory_order_acquire) : 0; /* ENT-A2 */
 	int rc = 0;
 
 	if (r->stage == 2) {

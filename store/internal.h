@@ -105,17 +105,22 @@ struct shoal_store {
 
 static inline void shoal__lock_slow(struct shoal_store *s);
 
-/* Acquire pairs with shoal__unlock's release: the previous holder's
- * writes to the per-process state are visible to the next. */
+/*
+ * The process-local store lock (SL-, memory order):
+ *  SL-R1 (SL-A1)  shoal__unlock's release store of 0: the holder's writes
+ *          to the per-process state (intent, ledger, cache, records).
+ *  SL-A1 (SL-R1)  the exchange that takes it (acquire), here and in
+ *          shoal__lock_slow.
+ */
 static inline void shoal__lock(struct shoal_store *s)
 {
-	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire)) /* SL-A1 */
 		shoal__lock_slow(s);
 }
 
 static inline void shoal__unlock(struct shoal_store *s)
 {
-	atomic_store_explicit(&s->lock, 0, memory_order_release);
+	atomic_store_explicit(&s->lock, 0, memory_order_release); /* SL-R1 */
 }
 
 static inline void shoal__blocking(struct shoal_store *s, bool blocked)
@@ -136,7 +141,8 @@ int shoal__proc_reap_all(struct shoal_store *s);
 _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 				     uint32_t slot);
 
-/* An entry's description, read with relaxed loads (layout.h: R2/A2). */
+/* An entry's description, read with relaxed loads after ENT-A2 (or
+ * between ENT-A1's two loads of ctl: layout.h). */
 struct shoal__desc {
 	uint64_t off;
 	uint64_t size;
@@ -160,6 +166,7 @@ static inline struct shoal__desc shoal__entry_desc(const struct shoal__entry *e)
 	return d;
 }
 
+/* Relaxed: part of the description (above). */
 static inline uint32_t shoal__entry_creator(const struct shoal__entry *e)
 {
 	return atomic_load_explicit(&e->creator, memory_order_relaxed);
@@ -270,12 +277,14 @@ void shoal__waiters_reap(struct shoal__proc *p);
 static inline void shoal__lock_slow(struct shoal_store *s)
 {
 	for (;;) {
+		/* Relaxed: a hint to spin on; the exchange decides (SL-A1). */
 		for (int i = 0; atomic_load_explicit(&s->lock, memory_order_relaxed); i++) {
 			if (i < 128)
 				shoal__cpu_relax();
 			else
 				sched_yield();
 		}
+		/* SL-A1 */
 		if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
 			return;
 	}

@@ -87,13 +87,19 @@ static_assert((SHOAL__FEATURES & ~SHOAL__FEATURES_KNOWN) == 0,
 	      "a library can use every required bit it writes");
 
 /*
- * Written once by the creator before `ready` is published (R0: release
- * store of ready = 1 publishes every field above it, and the feature
- * words after it, written with them; A0: attach's acquire load of ready).
+ * Written once by the creator before `ready` is published (SEG-R0; the
+ * feature words after it are written with the fields above it).
  * Read-only afterwards, except the counters, which any process updates
  * with relaxed RMWs (they are statistics, or, for bytes_used/objects,
  * admission counters whose exactness comes from the RMW itself, not from
  * ordering with other data).
+ *
+ * Memory order (SEG-; segment.c):
+ *  SEG-R0 (SEG-A0)  the creator's release store of ready = 1: every
+ *          field above it, and the regions it laid out before (process
+ *          table, ledgers, directory, heap metadata).  Not the ext region:
+ *          its layer writes that after ready (the runtime's rtlayout.h).
+ *  SEG-A0 (SEG-R0)  attach's acquire load of ready.
  */
 struct shoal__seg_hdr {
 	uint64_t magic;
@@ -118,7 +124,7 @@ struct shoal__seg_hdr {
 	struct shoal__region ext;
 	struct shoal__region arena;
 	int32_t creator_pid;
-	_Atomic uint32_t ready;  /* R0 */
+	_Atomic uint32_t ready;  /* SEG-R0 */
 	/* The feature words (above), in what was padding before layout
 	 * version 4, so that no offset moved. */
 	uint64_t features;
@@ -128,9 +134,9 @@ struct shoal__seg_hdr {
 	/* Counters, own line.  The live objects and their bytes are not here:
 	 * each process slot keeps its share (struct shoal__proc), so that a
 	 * reaper can redo a dead process's update exactly. */
-	/* The one repair in progress (store/object/, SHOAL__REPAIR_*): CAS by the
-	 * repairer (acquire, taking it; release, giving it back) or by a
-	 * process that takes over from a dead repairer. */
+	/* The one repair in progress (repair.c): CAS by the repairer
+	 * (acquire, taking it: REF-A3; release, giving it back: REF-R3) or
+	 * by a process that takes over from a dead repairer. */
 	_Atomic uint64_t repair;
 	/* Slots ever claimed: 1 + the highest index (proc.c raises it with a
 	 * CAS at claim; relaxed: sums over slots may miss a slot claimed
@@ -194,10 +200,11 @@ enum shoal__intent_op {
  * A process's intent: what multi-step change to shared state it is in the
  * middle of.  Written only by the owner, before the first step and cleared
  * after the last.  `op` and `entry` are read concurrently by a reaper that
- * repairs an entry's counts (REPAIR, store/object/): the owner's CAS on the entry
- * (release) publishes them (R3 <-> A3 in store/object/) and the owner's release
- * store of op = NONE publishes its ledger update (R4 <-> A4).  The other
- * fields are read by a reaper only after the owner is dead.
+ * repairs an entry's counts (REPAIR, repair.c): the owner's CAS on the
+ * entry (release) publishes them (REF-R1 -> REF-A1, object_int.h) and the
+ * owner's release store of op = NONE publishes its ledger update (REF-R2
+ * -> REF-A2).  The other fields are read by a reaper only after the owner
+ * is dead.
  *  block_off  the handoff record of heap.h: the heap names the block it
  *             hands a CREATE here before the step that gives it away.
  *  objects, bytes  the slot's counters before a CREATE's publish (the
@@ -251,8 +258,9 @@ static_assert(sizeof(struct shoal__free_rec) == 64, "free record is a line");
  *  state  CAS by the owner (FREE -> WAITING, WAITING -> ABANDONED, WOKEN ->
  *         FREE), the drainer (WAITING -> WOKEN, ABANDONED -> FREE) and a
  *         reaper of the owner (WAITING -> ABANDONED, WOKEN -> FREE).
- *  futex  bumped by the drainer after WOKEN (release); the owner sleeps on
- *         it (acquire).
+ *  futex  bumped by the drainer after WOKEN (seq_cst: WT-R3); the owner
+ *         sleeps on it (acquire: WT-A3).
+ * waiters.c has the protocol and its WT- labels.
  */
 enum shoal__waiter_state {
 	SHOAL__W_FREE = 0,
@@ -291,10 +299,25 @@ struct shoal__fill_rec {
 };
 
 
+/*
+ * Memory order of a slot's state word (PROC-; proc.c has the protocol):
+ *  PROC-R1 (PROC-A1)  a slot handed on: the release store of FREE that
+ *          ends a clean, and a stopped reaper's release CAS back to the
+ *          word it found: the cleared ledger, cache and records, or what
+ *          that reaper did.
+ *  PROC-A1 (PROC-R1)  a claim's acquire CAS from FREE, a reaper's acq_rel
+ *          CAS to REAPING; and every acquire load of a state word (the
+ *          death tests of proc.c, slots.c, repair.c, waiters.c).  A claim
+ *          is an RMW, so a word it wrote still carries PROC-R1's release
+ *          sequence: whoever reads LIVE with acquire then reads the start
+ *          time as 0 (unknown) or the owner's, never a predecessor's.
+ *  relaxed  the owner's start time, role and orphans (its own words: see
+ *          PROC-A1 for readers), procs_hwm (above), counters (below).
+ */
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
-	 * and the owner at close (release: publishes start_time and a
-	 * reaped slot's cleared ledger/cache to the next claimer). */
+	 * and the owner at close (release, PROC-R1: publishes start_time and
+	 * a reaped slot's cleared ledger/cache to the next claimer). */
 	_Atomic uint64_t state;
 	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
 	_Atomic uint32_t role;       /* owner: opaque to the store, see above */
@@ -361,7 +384,9 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 /* Object directory                                                   */
 
 /*
- * Entry control word, changed only by CAS:
+ * Entry control word, changed only by CAS (a stripe lock's holder's
+ * publish and the seals are ENT-R2 below; count changes are the REF
+ * protocol's, object_int.h):
  *   bits  0..2   state (enum shoal__entry_state)
  *   bit   3      DELETING: deleted while pinned; freed by the last release
  *   bit   4      REPAIR: a reaper is recounting pins/holds (store/object/)
@@ -416,21 +441,48 @@ enum shoal__entry_state {
  *  ctl         CAS by anyone (see above).
  *  id_hi/lo    written by the creator while the entry is not live and the
  *              creator holds the entry's stripe lock, after a release fence
- *              (R1); read by lookups with relaxed loads between two loads of
- *              ctl (A1, a seqlock on the generation), see dir.c.
+ *              (ENT-R1); read by lookups with relaxed loads between two
+ *              loads of ctl (ENT-A1, a seqlock on the generation), see
+ *              dir.c.
  *  data_off .. creator_pid (but waiters)
  *              written by the creator (relaxed stores) after its claim and
  *              before it publishes the entry with a release store of ctl
- *              (R2); read with relaxed loads after an acquire load or CAS
- *              of ctl saw the entry live (A2), or, without a pin (listing),
- *              between two loads of ctl like the ID (A1).
- *  waiters     head of the entry's waiter stack (waiters.c): reset by the
- *              creator before publishing, then pushed by waiters and closed
- *              by whoever seals or frees the entry.  Its words are waiter
- *              references: a kind and a payload (ext.h).
+ *              (ENT-R2); read with relaxed loads after an acquire load or
+ *              CAS of ctl saw the entry live (ENT-A2), or, without a pin
+ *              (listing), between two loads of ctl like the ID (ENT-A1).
+ *  waiters     head of the entry's waiter stack (waiters.c, WT-): reset by
+ *              the creator before publishing, then pushed by waiters and
+ *              closed by whoever seals or frees the entry.  Its words are
+ *              waiter references: a kind and a payload (ext.h).
  *  atime       LRU tick, relaxed stores by any getter (a hint).
  * With SHOAL__SIZE_INLINE in data_size, data_off holds the object's bytes
  * (a view points at it: the entry stays while the view pins it).
+ *
+ * Memory order (ENT-: publishing an entry and looking it up):
+ *  ENT-R1 (ENT-A1)  the inserter's release fence after its claim CAS and
+ *          before it writes the ID (dir.c): a reader whose relaxed loads
+ *          saw a half of the new ID also sees, at its second load of ctl,
+ *          the claim's new state, and retries.
+ *  ENT-A1 (ENT-R1)  a reader's load of ctl, relaxed loads of the ID (and,
+ *          listing, of the description), acquire fence, reload of ctl
+ *          (dir.c shoal__dir_read_id, list.c).
+ *  ENT-R2 (ENT-A2)  the CAS of ctl that publishes a claimed entry
+ *          (release, create.c), and every seal (seq_cst, create.c and
+ *          fill.c): the description written before it, and at a seal the
+ *          object's bytes.
+ *  ENT-A2 (ENT-R2)  an acquire load or CAS of ctl that sees the entry
+ *          live (a lookup's scan, a pin's CAS): the description and bytes
+ *          are then read relaxed (internal.h, shoal__entry_desc).
+ *  ENT-R3 (ENT-A3)  a stripe lock let go (dir.c's release store of 0, or a
+ *          reaper's release CAS of a dead holder's word, proc.c): the
+ *          holder's writes to its window (claims, IDs, descriptions,
+ *          probe lengths).
+ *  ENT-A3 (ENT-R3)  the stripe lock taken (acquire CAS from 0, dir.c).
+ *  ENT-R4 (ENT-A4)  the release CAS that clears an end's mark (end.c):
+ *          the block freed and the waiter stack closed, before the entry
+ *          is reusable.
+ *  ENT-A4 (ENT-R4)  a claim (dir.c): its acquire load and CAS of a
+ *          reusable word.
  */
 struct shoal__entry {
 	_Atomic uint64_t ctl;

@@ -17,14 +17,39 @@
  * Readers.  The owner, and a reaper repairing an entry's counts (store/object/),
  * which reads another live process's table concurrently.  A deletion moves
  * records, so it is bracketed by a seqcount in the process slot: the owner
- * makes it odd (relaxed store, then a release fence: R5) before the first
- * move and even after the last (release store: R6); a remote reader loads it
- * (acquire: A6), looks the record up with relaxed loads, issues an acquire
- * fence (A5) and retries if the count changed or was odd.  A dead owner's
+ * makes it odd (relaxed store, then a release fence: LG-R1) before the
+ * first move and even after the last (release store: LG-R2); a remote
+ * reader loads it (acquire: LG-A2), looks the record up with relaxed
+ * loads, issues an acquire fence (LG-A1) and retries if the count changed
+ * or was odd.  A dead owner's
  * table is read once (nothing moves any more), and so is a live owner's
  * that stays odd past the reader's bound (deadline.h): a deletion is a
  * few stores, so only an owner that scribbled its own seqcount, or is
  * stopped, keeps it odd that long.
+ *
+ * Memory order (LG-):
+ *  LG-R1 (LG-A1)  the owner's release fence after it makes the count odd,
+ *          before the first move: a reader whose lookup saw a moved
+ *          record sees the odd count (or a later one) at its second load.
+ *  LG-A1 (LG-R1)  the reader's acquire fence after its lookup, before it
+ *          loads the count again.
+ *  LG-R2 (LG-A2)  the release store that makes the count even (the owner
+ *          after the last move; a reaper in shoal__ledger_dedupe): the
+ *          records as they now are.
+ *  LG-A2 (LG-R2)  the reader's acquire load of the count before its
+ *          lookup.
+ *  LG-R3 (LG-A3)  a reaper's writes of a dead slot's record (proc.c: the
+ *          FLAG's CAS and its putting down, seq_cst; the crossed-out
+ *          record, release): what the reaper did for the record before,
+ *          for a replacement reaper.
+ *  LG-A3 (LG-R3)  a reaper's acquire loads of a dead slot's records
+ *          (proc.c), and a repair's consuming CAS (acq_rel, here).
+ *  relaxed  the owner's count changes (one store of a whole record; a
+ *          remote reader is ordered by LG-A1/LG-A2 and by REF-A2 of
+ *          object_int.h), and its own loads.  Exactly one of a reaper and
+ *          a repair takes each record because each takes it by CAS on
+ *          that one word: atomicity, not order (seq_cst in LG-R3 is more
+ *          than that needs).
  */
 #include <errno.h>
 #include <sched.h>
@@ -36,6 +61,7 @@ static uint32_t shoal__ledger_home(uint32_t idx, uint32_t mask)
 	return (idx * 0x9e3779b1u) & mask;
 }
 
+/* Relaxed, both: the file header. */
 static uint64_t shoal__rec_load(_Atomic uint64_t *l, uint32_t p)
 {
 	return atomic_load_explicit(&l[p], memory_order_relaxed);
@@ -85,10 +111,11 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (int tries = 0;; tries++) {
-		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire); /* A6 */
+		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire); /* LG-A2 */
 		uint64_t r = shoal__ledger_lookup(l, s->ledger_mask, idx);
 
-		atomic_thread_fence(memory_order_acquire); /* A5 */
+		atomic_thread_fence(memory_order_acquire); /* LG-A1 */
+		/* Relaxed: ordered by LG-A1's fence. */
 		if (!(s1 & 1) && s1 == atomic_load_explicit(seq, memory_order_relaxed))
 			return r;
 		if (tries > 64 && (shoal__proc_dead(s, slot) ||
@@ -110,10 +137,11 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 	_Atomic uint64_t *l = s->ledger;
 	_Atomic uint32_t *seq = &s->me->ledger_seq;
 	uint32_t mask = s->ledger_mask;
+	/* Relaxed: the owner's own word; the fence orders the odd value. */
 	uint32_t v = atomic_load_explicit(seq, memory_order_relaxed);
 
 	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release); /* R5 */
+	atomic_thread_fence(memory_order_release); /* LG-R1 */
 	/* Once round the table at most: kept half full, it always has an
 	 * empty slot, but a table someone scribbled full has none. */
 	for (uint32_t n = 0, j = (hole + 1) & mask; n < mask;
@@ -130,7 +158,7 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 		hole = j;
 	}
 	shoal__rec_store(l, hole, 0);
-	atomic_store_explicit(seq, v + 2, memory_order_release); /* R6 */
+	atomic_store_explicit(seq, v + 2, memory_order_release); /* LG-R2 */
 	s->ledger_used--;
 }
 
@@ -164,6 +192,9 @@ void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
 			sched_yield(); /* its live reaper is giving it back */
 			continue;
 		}
+		/* LG-A3 (a reaper's LG-R3 on this record); the release half
+		 * publishes nothing a reader needs (the record is the word).
+		 * Relaxed on failure: the loop probes again. */
 		if (atomic_compare_exchange_strong_explicit(
 			    &l[p], &r, SHOAL__LEDGER_REC(idx + 1, 0, 0),
 			    memory_order_acq_rel, memory_order_relaxed))
@@ -187,6 +218,7 @@ void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot)
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 	uint32_t mask = s->ledger_mask;
 
+	/* Relaxed: a dead owner's count (its death orders it). */
 	if (!(atomic_load_explicit(&s->procs[slot].ledger_seq,
 				   memory_order_relaxed) & 1))
 		return;
@@ -200,7 +232,7 @@ void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot)
 		if (shoal__ledger_probe(l, mask, key - 1, &found) != i && found)
 			shoal__rec_store(l, i, SHOAL__LEDGER_REC(key, 0, 0));
 	}
-	atomic_store_explicit(&s->procs[slot].ledger_seq,
+	atomic_store_explicit(&s->procs[slot].ledger_seq, /* LG-R2 */
 			      atomic_load_explicit(&s->procs[slot].ledger_seq,
 						   memory_order_relaxed) + 1,
 			      memory_order_release);

@@ -55,6 +55,9 @@
  * whose clean stops so leaves its slot LIVE: its reaper, once the process
  * has exited, does the rest.
  *
+ * Memory order: PROC- of layout.h (struct shoal__proc) for the state
+ * word; a dead slot's records are ordered by its death for its reaper.
+ *
  * Crash points (crash.h) mark each step, for the second death: the test
  * kills a reaper at each of them and checks that its replacement finishes.
  * What a crash still costs: a block in the middle of a slab push or pop
@@ -120,6 +123,7 @@ static bool shoal__reaper_dead(const struct shoal_store *s, uint32_t who,
 
 	if (slot >= s->geo.max_procs || depth > s->geo.max_procs)
 		return true;
+	/* PROC-A1 */
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
 	    (SHOAL__PROC_GEN(st) & 0xfffffu) != (who & 0xfffffu))
@@ -131,7 +135,7 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 			     uint32_t depth)
 {
 	const struct shoal__proc *p = &s->procs[slot];
-	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
+	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire); /* PROC-A1 */
 	uint64_t rec, now;
 	int pid = SHOAL__PROC_PID(st);
 
@@ -144,6 +148,7 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 	now = shoal__proc_start_time(pid);
 	if (!now)
 		return true;
+	/* Relaxed: 0 or the owner's, after PROC-A1 (layout.h). */
 	rec = atomic_load_explicit(&p->start_time, memory_order_relaxed);
 	return rec && rec != now;
 }
@@ -159,7 +164,7 @@ bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot)
 bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot)
 {
 	uint64_t st = atomic_load_explicit(&s->procs[slot].state,
-					   memory_order_acquire);
+					   memory_order_acquire); /* PROC-A1 */
 
 	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING &&
 	       (uint32_t)st != SHOAL__PROC_REAPER(s->slot, s->slot_gen) &&
@@ -182,19 +187,21 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 				 uint64_t my_start)
 {
 	struct shoal__proc *p = &s->procs[i];
+	/* Relaxed: a guess; the CAS below decides (PROC-A1). */
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_relaxed);
 	uint32_t gen = (SHOAL__PROC_GEN(st) + 1) & 0xffffff;
 	uint64_t n = SHOAL__PROC_STATE(gen, SHOAL__PROC_LIVE, getpid());
 
 	if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_FREE)
 		return -EBUSY;
-	/* Acquire: pairs with the release that freed the slot (its ledger,
-	 * cache and records are clear). */
+	/* PROC-A1: pairs with PROC-R1, the release that freed the slot (its
+	 * ledger, cache and records are clear). */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, n,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return -EBUSY;
 	shoal__hwm_raise(s, i);
+	/* Relaxed: our own words (PROC- of layout.h). */
 	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
 	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);
 	memset(&p->intent, 0, sizeof p->intent);
@@ -235,6 +242,7 @@ int shoal__proc_claim(struct shoal_store *s)
 /* ------------------------------------------------------------------ */
 /* Step 0: who owns which block.                                       */
 
+/* Relaxed: a dead slot's handoff word (heap.h), read by its reaper. */
 static void shoal__decide(struct shoal__proc *p, _Atomic uint64_t *rec,
 			  uint64_t size)
 {
@@ -269,6 +277,7 @@ static int shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
 		if (p->fills[i].stage)
 			shoal__decide(p, &p->fills[i].block_off,
 				      p->fills[i].block_size);
+	/* Relaxed: a dead slot's records (the file header). */
 	if (atomic_load_explicit(&p->intent.op, memory_order_relaxed) ==
 	    SHOAL__OP_CREATE)
 		shoal__decide(p, &p->intent.block_off, p->intent.block_size);
@@ -284,7 +293,7 @@ static int shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
 static bool shoal__unsealed_of(const struct shoal_store *s, uint32_t idx,
 			       uint32_t slot, uint32_t gen, uint64_t *c)
 {
-	*c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
+	*c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire); /* ENT-A2 */
 	return SHOAL__CTL_STATE(*c) == SHOAL__E_CREATED &&
 	       shoal__entry_creator(&s->dir[idx]) == SHOAL__CREATOR(slot, gen);
 }
@@ -320,6 +329,7 @@ static int shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
 static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
 				uint32_t gen, uint32_t creator)
 {
+	/* ENT-A2 */
 	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
 	unsigned st = SHOAL__CTL_STATE(c);
 
@@ -333,7 +343,8 @@ static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
 	for (uint32_t st = 0; st < s->geo.nstripes; st++) {
 		uint32_t owner = slot + 1;
 
-		/* Release: the entries it wrote, for the next locker (A). */
+		/* ENT-R3 (release): the entries it wrote, for the next locker
+		 * (ENT-A3).  Relaxed on failure: not its lock. */
 		atomic_compare_exchange_strong_explicit(
 			&s->stripes[st], &owner, 0, memory_order_release,
 			memory_order_relaxed);
@@ -350,6 +361,7 @@ static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
 			      struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
+	/* Relaxed, here and below: a dead slot's words (the header). */
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
 	uint64_t off = atomic_load_explicit(&in->block_off, memory_order_relaxed);
 
@@ -412,6 +424,7 @@ static int shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 static void shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
 			     uint32_t idx)
 {
+	/* ENT-A2 */
 	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
 
 	if (SHOAL__CTL_GEN(c) == in->gen && SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
@@ -422,6 +435,9 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 			      uint32_t gen, struct shoal__later *by)
 {
 	struct shoal__intent *in = &s->procs[slot].intent;
+	/* REF-A2: a replaced reaper's REF-R2 below (a dead owner's own op
+	 * is ordered by its death anyway); entry relaxed, as the intent's
+	 * other words (the file header). */
 	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
 	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
 	int rc = 0;
@@ -435,7 +451,7 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 	}
 	if (!rc) /* else the intent stays, for the next reaper */
 		atomic_store_explicit(&in->op, SHOAL__OP_NONE,
-				      memory_order_release);
+				      memory_order_release); /* REF-R2 */
 	return rc;
 }
 
@@ -456,6 +472,7 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 				 struct shoal__later *by)
 {
 	for (;;) {
+		/* LG-A3 */
 		uint64_t r = atomic_load_explicit(rec, memory_order_acquire), c;
 		uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
 		int rc;
@@ -463,6 +480,7 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 		if ((r & SHOAL__LEDGER_FLAG) ||
 		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
 			return 0; /* consumed by a repair meanwhile */
+		/* LG-R3 (seq_cst: more than needed); failure: reload. */
 		if (!atomic_compare_exchange_strong_explicit(
 			    rec, &r, r | SHOAL__LEDGER_FLAG, memory_order_seq_cst,
 			    memory_order_relaxed))
@@ -475,11 +493,12 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 		if (rc != -EAGAIN) {
 			SHOAL__CRASH(s, REAP_GIVEN);
 			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
-					      memory_order_release);
+					      memory_order_release); /* LG-R3 */
 			return 0;
 		}
 		/* A repair is counting the entry: let it count this record
-		 * (not given back yet), then try again. */
+		 * (not given back yet), then try again.  LG-R3, seq_cst as
+		 * the flag's CAS. */
 		atomic_store_explicit(rec, r, memory_order_seq_cst);
 		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
 		if (rc)
@@ -496,6 +515,7 @@ static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
+		/* LG-A3 */
 		uint64_t r = atomic_load_explicit(&l[i], memory_order_acquire);
 		uint32_t key = SHOAL__LEDGER_KEY(r);
 		int rc = 0;
@@ -513,7 +533,7 @@ static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 		if (rc)
 			return rc;
 		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
-				      memory_order_release);
+				      memory_order_release); /* LG-R3 */
 	}
 	return 0;
 }
@@ -556,6 +576,7 @@ static int shoal__proc_clean_records(struct shoal_store *s, uint32_t slot,
 	if (shoal__reap_ledger(s, slot, gen, by))
 		return -ETIMEDOUT;
 	SHOAL__CRASH(s, REAP_LEDGER);
+	/* Relaxed: a dead (or closing) slot's own word. */
 	if (atomic_load_explicit(&p->orphans, memory_order_relaxed) &&
 	    shoal__reap_orphans(s, slot, gen, by))
 		return -ETIMEDOUT;
@@ -576,34 +597,36 @@ static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
+	/* Relaxed: published by PROC-R1 below. */
 	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
 	SHOAL__CRASH(s, REAP_CLEARED);
-	/* Release: the cleared ledger, cache and records are visible to the
-	 * next claimer (its claim CAS acquires).  The counters stay. */
+	/* PROC-R1: the cleared ledger, cache and records are visible to the
+	 * next claimer (its claim CAS acquires, PROC-A1).  The counters
+	 * stay. */
 	atomic_store_explicit(&p->state,
 			      SHOAL__PROC_STATE(gen, SHOAL__PROC_FREE, 0),
-			      memory_order_release);
+			      memory_order_release); /* PROC-R1 */
 	return 0;
 }
 
 /* A clean that stopped at a wait: the slot's state goes back to what it
  * was (st: a dead owner's, or a dead reaper's), as if this reaper had
- * died there (release: what it did is visible to the next reaper, whose
- * CAS acquires). */
+ * died there (PROC-R1: what it did is visible to the next reaper, whose
+ * CAS acquires, PROC-A1).  Relaxed on failure: nothing to hand on. */
 static void shoal__proc_give_back(struct shoal_store *s, uint32_t slot,
 				  uint64_t mine, uint64_t st)
 {
 	atomic_compare_exchange_strong_explicit(&s->procs[slot].state, &mine,
 						st, memory_order_release,
-						memory_order_relaxed);
+						memory_order_relaxed); /* PROC-R1 */
 }
 
 static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 				 struct shoal__later *by)
 {
 	struct shoal__proc *p = &s->procs[slot];
-	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
+	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire); /* PROC-A1 */
 	uint32_t gen = SHOAL__PROC_GEN(st);
 	uint64_t mine = SHOAL__PROC_STATE(gen, SHOAL__PROC_REAPING,
 					  SHOAL__PROC_REAPER(s->slot, s->slot_gen));
@@ -611,6 +634,8 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
 	    !shoal__proc_dead(s, slot))
 		return false;
+	/* PROC-A1 (a stopped reaper's PROC-R1); the release half hands
+	 * nothing on: a reaper that dies is replaced by its death's test. */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, mine,
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
@@ -620,7 +645,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 		shoal__proc_give_back(s, slot, mine, st);
 		return false;
 	}
-	atomic_fetch_add_explicit(&s->hdr->reaped, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->hdr->reaped, 1, memory_order_relaxed); /* stats */
 	shoal__event_signal(&s->hdr->space);
 	return true;
 }
@@ -629,6 +654,8 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
  * file header). */
 int shoal__proc_reap_all(struct shoal_store *s)
 {
+	/* Acquire, but nothing releases hwm (layout.h): relaxed would do.
+	 * A slot claimed later is the next reap's (its word: PROC-A1). */
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_acquire);
 	struct shoal__later by = shoal__lock_by(0);

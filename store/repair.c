@@ -21,19 +21,21 @@
  * word (layout.h) names the repairer (its slot and the low bits of its
  * generation) and the entry, in one 64-bit CAS:
  *
- *   take    CAS 0 -> word (acquire);
- *   mark    CAS the entry's ctl to set REPAIR (acq_rel: A3 of store/object/,
- *           it then sees the intent of every process whose count CAS came
+ *   take    CAS 0 -> word (acquire: REF-A3);
+ *   mark    CAS the entry's ctl to set REPAIR (acq_rel: REF-A1 of
+ *           object_int.h, it then sees the intent of every process whose
+ *           count CAS came
  *           before; while REPAIR is set nobody but the repairer changes the
  *           word, except the end protocol clearing a tombstone's mark); a
  *           reusable entry (FREE, an unheld tombstone) is left alone: it
  *           has nothing to count and may be claimed at any moment;
  *   count   for every live process: if it is in the middle of changing
  *           this entry it is waited for (its CAS meets REPAIR and it
- *           withdraws its intent: A4, its ledger is then final), then its
- *           record is read; every dead process's record is consumed;
+ *           withdraws its intent: REF-A2, its ledger is then final), then
+ *           its record is read; every dead process's record is consumed;
  *   store   the recount with REPAIR cleared (CAS, keeping a mark that the
- *           end protocol may clear meanwhile), then give the word back.
+ *           end protocol may clear meanwhile: REF-R4), then give the word
+ *           back (release: REF-R3).
  *
  * If the recount ends the entry (deleted, or TRANSIENT, and nobody left),
  * the store is the ending CAS of end.c, marked, and the repairer finishes
@@ -90,6 +92,7 @@ static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 
 	if (slot >= s->geo.max_procs)
 		return true;
+	/* PROC-A1 */
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
 	    SHOAL__PROC_GEN(st) != SHOAL__RW_GEN(w))
@@ -112,13 +115,14 @@ static uint64_t shoal__counts_cleared(uint64_t c, bool live)
  * under its stripe lock at any moment, which a REPAIR must not meet. */
 static bool shoal__repair_mark(struct shoal__entry *e)
 {
+	/* REF-A1: acquire, sees the intents of earlier REF-R1 CASes (the
+	 * load, and the CAS on success and on failure). */
 	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
-	/* A3: acquire, sees the intents of earlier R3 CASes. */
 	while (!(c & SHOAL__CTL_REPAIR)) {
 		if (shoal__dir_reusable(c))
 			return false;
-		if (atomic_compare_exchange_weak_explicit(
+		if (atomic_compare_exchange_weak_explicit( /* REF-A1 */
 			    &e->ctl, &c, c | SHOAL__CTL_REPAIR,
 			    memory_order_acq_rel, memory_order_acquire))
 			break;
@@ -133,7 +137,8 @@ static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 {
 	struct shoal__intent *in = &s->procs[q].intent;
 
-	/* A4: acquire, pairs with R4; the ledger update is then visible. */
+	/* REF-A2: acquire, pairs with REF-R2; the ledger update is then
+	 * visible.  entry relaxed: written before op (REF-R1 orders both). */
 	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
 	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
 		if (shoal__proc_dead(s, q) ||
@@ -152,7 +157,7 @@ struct shoal__recount {
 static bool shoal__slot_live(const struct shoal_store *s, uint32_t q)
 {
 	uint64_t st = atomic_load_explicit(&s->procs[q].state,
-					   memory_order_acquire);
+					   memory_order_acquire); /* PROC-A1 */
 
 	return SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE && !shoal__proc_dead(s, q);
 }
@@ -164,12 +169,15 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 {
 	struct shoal__later by = shoal__lock_by(0);
 	struct shoal__recount n = {0, 0};
+	/* Acquire, but nothing releases hwm (a relaxed raise, layout.h):
+	 * what makes this load see every slot that changed idx's counts is
+	 * REF-A1 (a claim raises hwm before any count change of its own). */
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_acquire);
 
 	for (uint32_t q = 0; q < hwm && q < s->geo.max_procs; q++) {
 		uint64_t st = atomic_load_explicit(&s->procs[q].state,
-						   memory_order_acquire);
+						   memory_order_acquire); /* PROC-A1 */
 		uint64_t r;
 
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
@@ -220,7 +228,7 @@ static bool shoal__repair_store(struct shoal_store *s, uint32_t idx,
 {
 	struct shoal__entry *e = &s->dir[idx];
 	struct shoal__desc d = shoal__entry_desc(e); /* stable under REPAIR */
-	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire); /* ENT-A2 */
 	bool ends;
 	uint64_t w;
 
@@ -230,7 +238,10 @@ static bool shoal__repair_store(struct shoal_store *s, uint32_t idx,
 			shoal__end_arm(s, idx, SHOAL__CTL_GEN(c), &d);
 			w = shoal__end_marked(s, w);
 		}
-		/* Release: the recount is published with the word. */
+		/* REF-R4 (release): the recount is published with the word;
+		 * seq_cst for WT-S2 when it ends the entry (end.c closes the
+		 * stack after it); acquire: ENT-A2 (on failure: the mark
+		 * clear of end.c, the word the loop retries from). */
 		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, w,
 							  memory_order_seq_cst,
 							  memory_order_acquire))
@@ -257,7 +268,9 @@ static bool shoal__repair_run(struct shoal_store *s, uint64_t w)
 static void shoal__repair_give_back(struct shoal_store *s, uint64_t w,
 				    bool ended)
 {
-	/* Release: the repair's writes before the next repairer's take. */
+	/* REF-R3 (release): the repair's writes before the next
+	 * repairer's take (REF-A3).  Relaxed on failure: a word taken over
+	 * meanwhile is not ours to give back. */
 	atomic_compare_exchange_strong_explicit(&s->hdr->repair, &w, 0,
 						memory_order_release,
 						memory_order_relaxed);
@@ -275,6 +288,9 @@ static bool shoal__repair_take_over(struct shoal_store *s, uint64_t w)
 	if (!w || !shoal__rw_owner_dead(s, w))
 		return false;
 	mine = shoal__rw_make(s, SHOAL__RW_IDX(w) - 1);
+	/* REF-A3 (a dead repairer released nothing: its death orders its
+	 * writes); the release half is REF-R3 for whoever takes the word
+	 * over from us. */
 	if (!atomic_compare_exchange_strong_explicit(&s->hdr->repair, &w, mine,
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
@@ -285,11 +301,12 @@ static bool shoal__repair_take_over(struct shoal_store *s, uint64_t w)
 
 void shoal__repair_rescue(struct shoal_store *s)
 {
+	/* Relaxed: our own record. */
 	if (s->repairing ||
 	    atomic_load_explicit(&s->me->free.active, memory_order_relaxed))
 		return; /* we are the repairer, or busy ending an entry */
 	s->repairing = true;
-	shoal__repair_take_over(s, atomic_load_explicit(&s->hdr->repair,
+	shoal__repair_take_over(s, atomic_load_explicit(&s->hdr->repair, /* REF-A3 */
 							memory_order_acquire));
 	s->repairing = false;
 }
@@ -305,7 +322,8 @@ int shoal__obj_repair(struct shoal_store *s, uint32_t idx,
 	for (uint32_t i = 1;; i++) {
 		uint64_t w = 0;
 
-		/* Acquire: pairs with the release that gave the word back. */
+		/* REF-A3: pairs with REF-R3, the release that gave the word
+		 * back; on failure too (the owner whose death we then test). */
 		if (atomic_compare_exchange_strong_explicit(
 			    &s->hdr->repair, &w, mine, memory_order_acquire,
 			    memory_order_acquire))

@@ -5,8 +5,8 @@
  * The layout is a pure function of four parameters (max_procs, max_objects,
  * ledger_slots, capacity): shoal__plan() computes every region's offset and
  * size from them.  The creator writes the plan into the header and
- * publishes it with `ready` (R0, release); an attacher loads `ready`
- * (A0, acquire), recomputes the plan from the header's parameters and
+ * publishes it with `ready` (SEG-R0, release); an attacher loads `ready`
+ * (SEG-A0, acquire), recomputes the plan from the header's parameters and
  * refuses the segment unless every offset and size agrees and the file is
  * large enough.  So a foreign or corrupt file is refused before any offset
  * in it is followed, and no later code needs to re-check region bounds.
@@ -432,7 +432,7 @@ static int shoal__create_layout(struct shoal_store *s,
 	rc = shoal__heap_init(&s->heap);
 	if (rc)
 		return rc;
-	/* R0: publishes the header and the initialised heap to attachers. */
+	/* SEG-R0: publishes the header and the initialised heap to attachers. */
 	atomic_store_explicit(&s->hdr->ready, 1, memory_order_release);
 	return 0;
 }
@@ -480,7 +480,7 @@ int shoal__store_create_ext(const char *name,
 }
 
 /* The creator publishes `ready` right after sizing the file; an attacher
- * that races with it waits up to a second for A0 before refusing. */
+ * that races with it waits up to a second for SEG-A0 before refusing. */
 /* A private copy of the header: the read-only fields above `ready` and
  * the feature words after it; nothing else is used from it. */
 static void shoal__hdr_copy(struct shoal__seg_hdr *dst,
@@ -496,7 +496,7 @@ static int shoal__wait_ready(const struct shoal__seg_hdr *h)
 {
 	struct shoal__deadline d = shoal__deadline_in(1000);
 
-	while (!atomic_load_explicit(&h->ready, memory_order_acquire)) { /* A0 */
+	while (!atomic_load_explicit(&h->ready, memory_order_acquire)) { /* SEG-A0 */
 		if (shoal__deadline_passed(d))
 			return SHOAL_EBADSEGMENT;
 		sched_yield();

@@ -26,6 +26,7 @@ const void *shoal__store_ext_view(const struct shoal_store *s)
 
 void shoal__store_set_role(struct shoal_store *s, uint32_t role)
 {
+	/* Relaxed: read by tools, a hint (ext.h). */
 	atomic_store_explicit(&s->me->role, role, memory_order_relaxed);
 }
 
@@ -75,6 +76,7 @@ static bool shoal__slot_gen_gone(const struct shoal_store *s, uint32_t slot,
 
 	if (slot >= s->geo.max_procs)
 		return true;
+	/* PROC-A1 */
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
 	    (SHOAL__PROC_GEN(st) & mask) != (gen & mask))
@@ -103,6 +105,8 @@ bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start)
 	if (pid <= 0 || pid == getpid())
 		return false;
 	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
+		/* PROC-A1; the start time is then 0 or the owner's
+		 * (relaxed: proc.c says why). */
 		uint64_t st = atomic_load_explicit(&s->procs[i].state,
 						   memory_order_acquire);
 

@@ -11,10 +11,10 @@
  * that finds CLOSED does not link: the waiter re-checks at once.  Nothing
  * is ever popped singly, so the stack has no ABA problem.
  *
- * No lost wake-up (Dekker, seq_cst on both sides): the sealer changes ctl,
- * then exchanges the head; the waiter pushes, then reloads ctl.  Either the
- * exchange takes the waiter's record, or the waiter's reload sees the
- * entry sealed (or reused) and withdraws.
+ * No lost wake-up (Dekker, seq_cst on both sides, WT-S1/WT-S2 below): the
+ * sealer changes ctl, then exchanges the head; the waiter pushes, then
+ * reloads ctl.  Either the exchange takes the waiter's record, or the
+ * waiter's reload sees the entry sealed (or reused) and withdraws.
  *
  * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
  * so a process with more threads blocked at once than that falls back to
@@ -28,6 +28,43 @@
  * the same stacks (the runtime's parked tasks), their references tagged
  * with a kind; draining one calls the handler this process registered for
  * that kind instead of waking a thread.  The store never names the layer.
+ *
+ * Memory order (WT-):
+ *  WT-R1 (WT-A1)  a push's CAS of the head (seq_cst, so a release): the
+ *          node's link (`next`, stored relaxed before it) and, for a
+ *          thread, its record.
+ *  WT-A1 (WT-R1)  the closer's exchange of the head (seq_cst, so an
+ *          acquire) and a walk's acquire load of it: every link of the
+ *          chain, since the pushes are RMWs of one word (one release
+ *          sequence).  The acquire loads of each `next` (here, and of a
+ *          task node's link in deps.c) pair with nothing more: links are
+ *          stored relaxed.
+ *  WT-S1 (WT-S2)  a waiter pushes (WT-R1, seq_cst), then reloads ctl
+ *          (seq_cst): it sees the entry sealed or ended, or ...
+ *  WT-S2 (WT-S1)  ... the sealer or ender, whose CAS of ctl is seq_cst
+ *          (create.c's and fill.c's seals, end.c's ending CAS, repair.c's
+ *          and refs.c's when they end the entry), loads and exchanges the
+ *          head (seq_cst) after it, and takes the waiter's node.
+ *  WT-R2 (WT-A2)  a record's state: every change is a CAS (acq_rel) but
+ *          the owner's release store of FREE; each hands what its side
+ *          wrote of the record (the link, the futex) to whoever makes
+ *          the next change.
+ *  WT-A2 (WT-R2)  the acquire half of those CASes, and a walk's acquire
+ *          load of a record's state.
+ *  WT-R3 (WT-A3)  the drainer's bump of the record's futex (seq_cst
+ *          fetch_add): its WOKEN, to an owner that sees the word move.
+ *  WT-A3 (WT-R3)  the owner's acquire loads of its futex (`seen`, before
+ *          the push, so a bump after the push moves the word; the spin
+ *          of base/event.c's shoal__futex_wait).
+ *  WT-S3 (WT-S4)  the owner raises `sleeping` then reads the futex again
+ *          (shoal__futex_wait: base/event.c's EV-S3) ...
+ *  WT-S4 (WT-S3)  ... the drainer bumps the futex then exchanges
+ *          `sleeping` (seq_cst, EV-S4): one of them sees the other.
+ *  WT-R4 (WT-A4)  process-private: a kind's handlers registered (CAS from
+ *          NULL, release): the ops struct whole ...
+ *  WT-A4 (WT-R4)  ... to the acquire load of shoal__waiter_ops_of.
+ *  relaxed  a push's first load of the head (its CAS decides) and its
+ *          store of the link (WT-R1 publishes it).
  */
 #include <errno.h>
 #include <limits.h>
@@ -50,10 +87,12 @@ static struct shoal__waiter *shoal__waiter_at(const struct shoal_store *s,
 	return &s->procs[i / SHOAL__PROC_WAITERS].waiters[i % SHOAL__PROC_WAITERS];
 }
 
+/* WT-R2 and WT-A2; relaxed on failure: the caller only learns the state
+ * moved. */
 static bool shoal__waiter_cas(struct shoal__waiter *w, uint32_t from,
 			      uint32_t to)
 {
-	return atomic_compare_exchange_strong_explicit(
+	return atomic_compare_exchange_strong_explicit( /* WT-R2, WT-A2 */
 		&w->state, &from, to, memory_order_acq_rel, memory_order_relaxed);
 }
 
@@ -63,16 +102,18 @@ static void shoal__waiter_wake(struct shoal__waiter *w)
 		shoal__waiter_cas(w, SHOAL__W_ABANDONED, SHOAL__W_FREE);
 		return;
 	}
+	/* WT-R3 and WT-S4: the bump, ... */
 	atomic_fetch_add_explicit(&w->futex, 1, memory_order_seq_cst);
+	/* ... then WT-S4's flag taken down. */
 	if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
 		syscall(SYS_futex, (uint32_t *)&w->futex, FUTEX_WAKE, INT_MAX,
 			NULL, NULL, 0); /* a spinning owner sees the bump */
 }
 
 /* The process's handlers by kind (ext.h): each set once, by CAS from
- * NULL (release, pairs with the acquire in shoal__waiter_ops_of, which
- * makes the ops struct visible whole).  Process-private by nature: a
- * function pointer means nothing in another process. */
+ * NULL (release, WT-R4, pairs with the acquire in shoal__waiter_ops_of,
+ * WT-A4, which makes the ops struct visible whole).  Process-private by
+ * nature: a function pointer means nothing in another process. */
 static _Atomic(const struct shoal__waiter_ops *) shoal__waiter_kinds[SHOAL__WKIND_MAX + 1];
 
 int shoal__waiter_kind_register(uint32_t kind, const struct shoal__waiter_ops *ops)
@@ -82,6 +123,7 @@ int shoal__waiter_kind_register(uint32_t kind, const struct shoal__waiter_ops *o
 	if (kind == SHOAL__WKIND_THREAD || kind > SHOAL__WKIND_MAX || !ops ||
 	    !ops->max_nodes || !ops->resolve || !ops->peek_next)
 		return -EINVAL;
+	/* WT-R4; acquire on failure (WT-A4): the ops compared below. */
 	if (atomic_compare_exchange_strong_explicit(&shoal__waiter_kinds[kind],
 						    &none, ops,
 						    memory_order_release,
@@ -95,7 +137,7 @@ static const struct shoal__waiter_ops *shoal__waiter_ops_of(uint32_t kind)
 	if (kind > SHOAL__WKIND_MAX)
 		return NULL;
 	return atomic_load_explicit(&shoal__waiter_kinds[kind],
-				    memory_order_acquire);
+				    memory_order_acquire); /* WT-A4 */
 }
 
 /* Per kind: how many nodes a drain or a walk has met, and its bound. */
@@ -133,12 +175,14 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 
 	/* Closed already (a sealed object's end): no push can succeed on a
 	 * closed stack, and only a publish of a reused entry reopens it,
-	 * which cannot happen while the caller seals or ends this one. */
+	 * which cannot happen while the caller seals or ends this one.
+	 * WT-S2: the load and the exchange come after the caller's seq_cst
+	 * CAS of ctl; the exchange is WT-A1 too. */
 	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) ==
 	    SHOAL__WAITERS_CLOSED)
 		return;
 	ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
-				       memory_order_seq_cst);
+				       memory_order_seq_cst); /* WT-S2, WT-A1 */
 	uint32_t max = s->geo.max_procs * SHOAL__PROC_WAITERS;
 	shoal_id id = SHOAL_ID_NIL;
 	bool id_read = false;
@@ -163,7 +207,8 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 		w = n++ < max ? shoal__waiter_at(s, ref) : NULL;
 		if (!w)
 			return;
-		/* Read next before waking: the owner may reuse the record. */
+		/* Read next before waking: the owner may reuse the record.
+		 * WT-A1 (the exchange made it visible). */
 		ref = atomic_load_explicit(&w->next, memory_order_acquire);
 		shoal__waiter_wake(w);
 		SHOAL__CRASH(s, WAITERS_DRAINED);
@@ -181,12 +226,14 @@ bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
 		return false;
 	e = &s->dir[idx];
+	/* Relaxed, the load and the link: the CAS decides and publishes
+	 * them (WT-R1); seq_cst for WT-S1 (the caller re-checks after). */
 	head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
 	do {
 		if (head == SHOAL__WAITERS_CLOSED)
 			return false;
 		atomic_store_explicit(next, head, memory_order_relaxed);
-	} while (!atomic_compare_exchange_weak_explicit(
+	} while (!atomic_compare_exchange_weak_explicit( /* WT-R1, WT-S1 */
 		&e->waiters, &head, ref, memory_order_seq_cst, memory_order_relaxed));
 	return true;
 }
@@ -198,9 +245,9 @@ static int32_t shoal__waiter_pid(const struct shoal_store *s, uint32_t ref,
 {
 	uint32_t slot = (ref - 1) / SHOAL__PROC_WAITERS;
 	uint64_t st = atomic_load_explicit(&s->procs[slot].state,
-					   memory_order_acquire);
+					   memory_order_acquire); /* PROC-A1 */
 
-	if (atomic_load_explicit(&w->state, memory_order_acquire) !=
+	if (atomic_load_explicit(&w->state, memory_order_acquire) != /* WT-A2 */
 		    SHOAL__W_WAITING ||
 	    SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE)
 		return 0;
@@ -218,8 +265,9 @@ uint32_t shoal__waiters_walk(struct shoal_store *s, shoal_id id,
 
 	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
 		return 0;
-	/* Acquire, here and on each next: pairs with the push CAS that
-	 * published the node's link (above, and shoal__waiters_push_node). */
+	/* WT-A1, here (pairs with the push CAS that published the node's
+	 * link, WT-R1: above, and shoal__waiters_push_node) and on each
+	 * next (which pairs with nothing more). */
 	ref = atomic_load_explicit(&s->dir[idx].waiters, memory_order_acquire);
 	while (ref && ref != SHOAL__WAITERS_CLOSED) {
 		const struct shoal__waiter_ops *ops;
@@ -237,7 +285,7 @@ uint32_t shoal__waiters_walk(struct shoal_store *s, shoal_id id,
 		if (n++ >= max || !(w = shoal__waiter_at(s, ref)))
 			break; /* another process wrote garbage: stop there */
 		pid = shoal__waiter_pid(s, ref, w);
-		ref = atomic_load_explicit(&w->next, memory_order_acquire);
+		ref = atomic_load_explicit(&w->next, memory_order_acquire); /* WT-A1 */
 		if (pid)
 			visit(ctx, SHOAL__WKIND_THREAD, pid);
 		seen++;
@@ -261,13 +309,15 @@ static bool shoal__waiter_push(struct shoal_store *s, struct shoal__entry *e,
 {
 	struct shoal__waiter *w = &s->me->waiters[i];
 	uint32_t me = s->slot * SHOAL__PROC_WAITERS + i + 1;
+	/* Relaxed, the load and the link: the CAS decides and publishes
+	 * them (WT-R1, and WT-S1 with the reload of ctl that follows). */
 	uint32_t head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
 
 	do {
 		if (head == SHOAL__WAITERS_CLOSED)
 			return false;
 		atomic_store_explicit(&w->next, head, memory_order_relaxed);
-	} while (!atomic_compare_exchange_weak_explicit(
+	} while (!atomic_compare_exchange_weak_explicit( /* WT-R1, WT-S1 */
 		&e->waiters, &head, me, memory_order_seq_cst, memory_order_relaxed));
 	return true;
 }
@@ -275,7 +325,7 @@ static bool shoal__waiter_push(struct shoal_store *s, struct shoal__entry *e,
 /* After the sleep: give the record back, or leave it to the drainer. */
 static void shoal__waiter_done(struct shoal__waiter *w)
 {
-	if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED))
+	if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED)) /* else WT-R2 */
 		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
 }
 
@@ -297,12 +347,13 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	if (i < 0)
 		return -EAGAIN;
 	w = &s->me->waiters[i];
-	seen = atomic_load_explicit(&w->futex, memory_order_acquire);
+	seen = atomic_load_explicit(&w->futex, memory_order_acquire); /* WT-A3 */
 	if (!shoal__waiter_push(s, e, (uint32_t)i)) {
+		/* WT-R2 */
 		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
 		return 0;
 	}
-	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst);
+	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c))
 		rc = shoal__futex_wait(&w->futex, &w->sleeping, seen, d,
@@ -311,7 +362,7 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	return rc;
 }
 
-/* Reaper: a dead owner's records. */
+/* Reaper: a dead owner's records (WT-R2, WT-A2). */
 void shoal__waiters_reap(struct shoal__proc *p)
 {
 	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++) {

@@ -9,7 +9,7 @@
  * shoal__queue_wait (spin 0) whenever the queue is empty, the other half
  * spin first.  Before pushing item i a producer writes payload[i] with a
  * plain store; a consumer reads it with a plain load after popping i, so
- * TSan checks that the push/pop pair (R1 <-> A1 in queue.c) orders it.
+ * TSan checks that the push/pop pair (Q-R1 <-> Q-A1 in queue.c) orders it.
  * Every item must be popped exactly once.  The consumers stop on a POISON
  * item each, pushed after the producers are joined.
  *
@@ -66,7 +66,7 @@ struct stress {
 	struct shoal__queue_view qv;  /* the view every thread uses */
 	const struct shoal__queue_view *q;
 	void *mem;                    /* the queue's memory */
-	uint32_t *payload;            /* plain: written before push (R1) */
+	uint32_t *payload;            /* plain: written before push (Q-R1) */
 	_Atomic uint32_t *count;      /* pops of each item */
 	uint32_t *nlost;              /* repairer only */
 	_Atomic int failed;
@@ -194,7 +194,7 @@ static void lost_cb(void *ctx, uint32_t item)
 		fail(b->st, "lost: bad item or too many", item, b->n);
 		return;
 	}
-	if (b->st->payload[item] != payload_of(item)) /* A1 through repair */
+	if (b->st->payload[item] != payload_of(item)) /* Q-A1 through repair */
 		fail(b->st, "payload not visible to lost", item, 0);
 	b->items[b->n++] = item;
 }

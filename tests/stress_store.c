@@ -26,9 +26,10 @@
  * before the data is written (put_with_id, create), else a nonce stored in
  * its record (shoal_put).  Meta (16 bytes: key, size) where there is any.
  * Records {id, key, size, kind} go into an append-only log, written once,
- * then published by the index into a small ring (release store R1 <->
- * acquire load A1: the record's fields are visible to whoever reads the
- * index).  So any thread can verify any object it pins.
+ * then published by the index into a small ring (release store LOG-R1 <->
+ * acquire load LOG-A1, this test's own pair: the record's fields are
+ * visible to whoever reads the index).  So any thread can verify any
+ * object it pins.
  *
  * Checks.  Every call's result must be one store.h documents for that call
  * in this situation (e.g. a get of a recent object: pinned, -ETIMEDOUT,
@@ -266,7 +267,7 @@ static void publish(struct stress *st, uint64_t idx)
 	uint64_t h = atomic_fetch_add_explicit(&st->ring_head, 1,
 					       memory_order_relaxed);
 
-	/* R1: publishes log[idx], written before, to A1. */
+	/* LOG-R1: publishes log[idx], written before, to LOG-A1. */
 	atomic_store_explicit(&st->ring[h % RING], idx + 1,
 			      memory_order_release);
 }
@@ -275,7 +276,7 @@ static void publish(struct stress *st, uint64_t idx)
 static const struct rec *recent(struct worker *w, uint64_t *idx)
 {
 	uint64_t v = atomic_load_explicit(&w->st->ring[next_rand(w) % RING],
-					  memory_order_acquire); /* A1 */
+					  memory_order_acquire); /* LOG-A1 */
 
 	if (v == 0)
 		return NULL;

@@ -22,6 +22,13 @@ Rules checked, for every .c and .h of the library folders:
   4. Header names are unique across the library (the include path is a
      list of folders, so a duplicate name would resolve by order).
   5. No file of the library is longer than MAX_LINES.
+  6. Every memory order stronger than relaxed (memory_order_acquire,
+     _release, _acq_rel, _seq_cst, and the __ATOMIC_ builtins' names)
+     names a protocol label, PREFIX-R1, -A1 or -S1 (CONTRIBUTING.md,
+     "Code style"), in a comment of its statement or in the comment that
+     heads its paragraph (the lines above it up to a blank line or a
+     block's edge, or, in a function's first paragraph, the comment above
+     the function).  UNLABELLED lists the files exempt for now.
 
 Exit status 0 if every rule holds, 1 with one line per violation.
 """
@@ -49,6 +56,11 @@ EXPORTS = {
 RUNTIME_ORDER = ["", "task", "actor", "proc"]
 MAX_LINES = 700
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+ORDER = re.compile(r"memory_order_(?:acquire|release|acq_rel|seq_cst)\b|"
+                   r"__ATOMIC_(?:ACQUIRE|RELEASE|ACQ_REL|SEQ_CST)\b")
+LABEL = re.compile(r"\b[A-Z]{1,5}-[RAS][0-9]+\b")
+# Rule 6's exemptions (none: every file labels its orders).
+UNLABELLED = set()
 
 
 def library_files():
@@ -57,6 +69,77 @@ def library_files():
             for n in sorted(names):
                 if n.endswith((".c", ".h")):
                     yield layer, os.path.relpath(os.path.join(dirpath, n), ROOT)
+
+
+def split_comments(lines):
+    """Each line as (code, comment text); block comments span lines."""
+    out, inblock = [], False
+    for line in lines:
+        code, com, i = [], [], 0
+        while i < len(line):
+            if inblock:
+                j = line.find("*/", i)
+                com.append(line[i:] if j < 0 else line[i:j])
+                i, inblock = (len(line), True) if j < 0 else (j + 2, False)
+            elif line.startswith("/*", i):
+                inblock, i = True, i + 2
+            elif line.startswith("//", i):
+                com.append(line[i + 2:])
+                i = len(line)
+            elif line[i] == '"':
+                j = i + 1
+                while j < len(line) and line[j] != '"':
+                    j += 2 if line[j] == "\\" else 1
+                code.append(line[i:j + 1])
+                i = j + 1
+            else:
+                code.append(line[i])
+                i += 1
+        out.append(("".join(code).strip(), " ".join(com)))
+    return out
+
+
+def ends_statement(code):
+    return code.endswith((";", "{", "}")) or code.startswith("#")
+
+
+def heading(parts, j):
+    """First line of the comment that heads the paragraph of the statement
+    starting at j: up through the paragraph's code (no blank line, no block
+    edge), and from a function's opening brace through its signature."""
+    k = j
+    while k > 0:
+        code, com = parts[k - 1]
+        if not code and com.strip():
+            while k > 0 and not parts[k - 1][0] and parts[k - 1][1].strip():
+                k -= 1
+            return k
+        if not code or code.endswith("}") or (code.endswith("{") and code != "{"):
+            return j
+        k -= 1
+    return j
+
+
+def unlabelled_orders(lines):
+    """Line numbers of the memory orders that name no label (rule 6)."""
+    parts = split_comments(lines)
+    bad = []
+    for i, (code, _) in enumerate(parts):
+        if not ORDER.search(code):
+            continue
+        j = i
+        while j > 0 and parts[j - 1][0] and not ends_statement(parts[j - 1][0]):
+            j -= 1
+        depth, e = 0, j
+        while e < len(parts):
+            c = parts[e][0]
+            depth += c.count("(") - c.count(")")
+            if e >= i and (ends_statement(c) or (depth <= 0 and c.endswith(")"))):
+                break
+            e += 1
+        if not LABEL.search(" ".join(p[1] for p in parts[heading(parts, j):e + 1])):
+            bad.append(i + 1)
+    return bad
 
 
 def runtime_folder(rel):
@@ -81,6 +164,11 @@ def main():
         if len(lines) > MAX_LINES:
             errors.append("%s: %d lines (at most %d: split it along its seams)"
                           % (rel, len(lines), MAX_LINES))
+        if rel not in UNLABELLED:
+            for no in unlabelled_orders(lines):
+                errors.append("%s:%d: a memory order with no label (PREFIX-R1, "
+                              "-A1, -S1) in its statement or the comment "
+                              "above it" % (rel, no))
         for no, line in enumerate(lines, 1):
             m = INCLUDE.match(line)
             if not m:

@@ -5,9 +5,10 @@
  *
  * Creating and killing are requests to the fork server (fsactor.c), which
  * alone writes an actor slot's identity.  Everything else reads the slots
- * (actlayout.h) directly: a lookup by name takes a slot's state (acquire),
- * its name, then checks state and generation again, so that it never
- * returns a slot that was being reused under it.  Calls are in call.c.
+ * (actlayout.h) directly: a lookup by name takes a slot's state (acquire,
+ * ACT-A2), its name, then checks state and generation again, so that it
+ * never returns a slot that was being reused under it.  Calls are in
+ * call.c.
  */
 #include <errno.h>
 #include <string.h>
@@ -103,7 +104,9 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 	return 0;
 }
 
-/* The slot's handle if it is live and named `name`, read consistently. */
+/* The slot's handle if it is live and named `name`, read consistently:
+ * ACT-A2 and ACT-A3, the name, an acquire fence, and the state and
+ * generation again (shoal__actor_gone), as a seqlock. */
 static bool shoal__slot_named(struct shoal__actor_slot *a, uint32_t i,
 			      const char *name, struct shoal_actor *out)
 {
@@ -116,7 +119,7 @@ static bool shoal__slot_named(struct shoal__actor_slot *a, uint32_t i,
 	    st != SHOAL__A_RESTARTING)
 		return false;
 	match = !strncmp(a->name, name, sizeof a->name);
-	atomic_thread_fence(memory_order_acquire);
+	atomic_thread_fence(memory_order_acquire); /* ACT-A2: the re-check */
 	if (!match || shoal__actor_gone(a, gen))
 		return false;
 	shoal__handle(out, i, gen, klass);
@@ -187,6 +190,8 @@ SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor acto
 		return rc ? rc : -EINVAL;
 	a = &rt->v.actors[actor.index];
 	*out = (struct shoal_actor_info){
+		/* ACT-A2 on state; the rest relaxed: statistics and a pid,
+		 * a snapshot. */
 		.state = atomic_load_explicit(&a->state, memory_order_acquire),
 		.pid = atomic_load_explicit(&a->pid, memory_order_relaxed),
 		.restarts = atomic_load_explicit(&a->restarts, memory_order_relaxed),
@@ -194,7 +199,7 @@ SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor acto
 		.calls_failed = atomic_load_explicit(&a->calls_failed,
 						     memory_order_relaxed),
 	};
-	if (atomic_load_explicit(&a->generation, memory_order_acquire) !=
+	if (atomic_load_explicit(&a->generation, memory_order_acquire) != /* ACT-A3 */
 	    actor.generation)
 		return SHOAL_EACTORDIED;
 	if (out->state == SHOAL__A_RECYCLING || out->state == SHOAL__A_FREE)
@@ -221,12 +226,13 @@ SHOAL_API int shoal_actor_list(struct shoal_runtime *rt, struct shoal_actor *out
 		return -EINVAL;
 	a = rt->v.actors;
 	for (uint32_t i = 0; i < rt->v.max_actors; i++) {
+		/* ACT-A2 */
 		uint32_t st = atomic_load_explicit(&a[i].state, memory_order_acquire);
 
 		if (st == SHOAL__A_FREE || st == SHOAL__A_RECYCLING)
 			continue;
 		if ((size_t)n < cap)
-			shoal__handle(&out[n], i,
+			shoal__handle(&out[n], i, /* ACT-A3 */
 				      atomic_load_explicit(&a[i].generation,
 							   memory_order_acquire),
 				      a[i].klass);

@@ -38,7 +38,7 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, const struct shoal__rt_view 
 void shoal__lanes_close(struct shoal_runtime *rt);
 void shoal__lanes_sweep(struct shoal_runtime *rt);
 
-/* drain.c: E2, the caller's half (proc/end.c) */
+/* drain.c: END-S1, the caller's half (rtlayout.h, proc/end.c) */
 void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane);
 
 #endif /* SHOAL_RUNTIME_ACTOR_INT_H */

@@ -5,12 +5,12 @@
  * Each process has one lane (lane.h) into each actor it calls: a
  * single-producer ring in the segment that it takes from the runtime's
  * lane pool on its first call and hooks into the actor's slot
- * (actlayout.h, R5/A5).  The process's threads share the lane through a
- * node in a process-local liburcu hash table (bulletproof flavour, like
- * names.c): a call is a lock-free lookup, a process-local mutex around
- * reserve / write / publish (the lane has one producer), and a doorbell
- * that costs a system call only when the actor sleeps.  Calls one thread
- * makes therefore reach the lane, and run, in its order.
+ * (actlayout.h, ACT-R1/ACT-A1).  The process's threads share the lane
+ * through a node in a process-local liburcu hash table (bulletproof
+ * flavour, like names.c): a call is a lock-free lookup, a process-local
+ * mutex around reserve / write / publish (the lane has one producer), and
+ * a doorbell that costs a system call only when the actor sleeps.  Calls
+ * one thread makes therefore reach the lane, and run, in its order.
  *
  * A record holds the method, the encoded arguments (task.c's encoding;
  * what does not fit goes into the store, held like a task's arguments
@@ -31,21 +31,23 @@
  * A caller killed before it publishes leaves an unpublished record, which
  * nobody ever sees (lane.h); its promises are aborted by its reaper.
  *
- * Death of the actor (D1/D2 of actlayout.h).  The fork server stores DEAD
- * (seq_cst) and then drains every lane of the actor, failing each record's
- * results.  A caller loads the state before it writes (a dead actor gets
- * no call) and again, seq_cst, after it published: if the actor is dead
- * by then, the drain may have passed before its record, so it drains its
- * own lane.  Draining (drain.c) is done under the lane's drain lock
- * (lane_meta), so the fork server and the owner never consume at the same
- * time; the actor's process is gone by then, so nobody else consumes.  The lock names its
- * holder's store slot: a drainer killed while it holds the lock is
- * noticed (its slot freed or reused, its process gone) and taken over, and
- * nobody ever waits for a live holder but an owner giving its lane back,
- * for a bounded time (lane_drain, D3).
+ * Death of the actor (ACT-S1/ACT-S2 of actlayout.h).  The fork server
+ * stores DEAD (seq_cst) and then drains every lane of the actor, failing
+ * each record's results.  A caller loads the state before it writes (a dead
+ * actor gets no call) and again, seq_cst, after it published: if the actor
+ * is dead by then, the drain may have passed before its record, so it
+ * drains its own lane.  Draining (drain.c) is done under the lane's drain
+ * lock (lane_meta), so the fork server and the owner never consume at the
+ * same time; the actor's process is gone by then, so nobody else
+ * consumes.  The lock names its holder's store slot: a drainer killed while
+ * it holds the lock is noticed (its slot freed or reused, its process
+ * gone) and taken over, and nobody ever waits for a live holder but an
+ * owner giving its lane back, for a bounded time (lane_drain, DR-S1/DR-S2
+ * of actlayout.h).
  *
  * A runtime that ended (end.c) takes no call; a call that raced with the
- * end drains its own lane if the sweep may have missed it (E2 there).
+ * end drains its own lane if the sweep may have missed it (END-S1 of
+ * rtlayout.h).
  *
  * Lanes go back to the pool: the owner's, once it finds the actor dead
  * (drained and freed under the drain lock); a dead owner's, when the actor
@@ -98,7 +100,7 @@ static unsigned long shoal__key_hash(uint64_t k)
 
 static bool shoal__lanes_open(struct shoal_runtime *rt)
 {
-	if (atomic_load_explicit(&rt->lanes_ready, memory_order_acquire))
+	if (atomic_load_explicit(&rt->lanes_ready, memory_order_acquire)) /* RT-A1 */
 		return true;
 	pthread_mutex_lock(&rt->lane_lock);
 	if (!rt->lanes) {
@@ -109,7 +111,7 @@ static bool shoal__lanes_open(struct shoal_runtime *rt)
 			size <<= 1;
 		rt->lanes = cds_lfht_new_flavor(size, size, size, 0,
 						&urcu_bp_flavor, NULL);
-		/* Release: a reader that sees lanes_ready sees the table. */
+		/* RT-R1: a reader that sees lanes_ready sees the table. */
 		atomic_store_explicit(&rt->lanes_ready, rt->lanes != NULL,
 				      memory_order_release);
 	}
@@ -130,13 +132,14 @@ static struct shoal__lane_node *shoal__lane_find(struct shoal_runtime *rt,
 	return n ? caa_container_of(n, struct shoal__lane_node, node) : NULL;
 }
 
-/* The owner lets go of its lane: OWNED -> CLOSED, its taker kept. */
+/* The owner lets go of its lane: OWNED -> CLOSED, its taker kept
+ * (LP-R1: after its last publish; relaxed on failure: not its lane). */
 static void shoal__lane_close(struct shoal_runtime *rt, uint32_t i)
 {
 	uint32_t me = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 	uint32_t st = SHOAL__LANE_ST(SHOAL__L_OWNED, me);
 
-	atomic_compare_exchange_strong_explicit(&rt->v.lmeta[i].state,
+	atomic_compare_exchange_strong_explicit(&rt->v.lmeta[i].state, /* LP-R1 */
 						&st, SHOAL__LANE_ST(SHOAL__L_CLOSED, me),
 						memory_order_release,
 						memory_order_relaxed);
@@ -152,6 +155,9 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 	for (uint32_t i = 0; i < rt->v.max_lanes; i++) {
 		uint32_t st = SHOAL__L_FREE;
 
+		/* Relaxed: a look first; the CAS decides (LP-A1: the giver's
+		 * LP-R1, before this process lays the lane out; its release
+		 * half publishes nothing a reader needs). */
 		if (atomic_load_explicit(&m[i].state, memory_order_relaxed) != st ||
 		    !atomic_compare_exchange_strong_explicit(
 			    &m[i].state, &st, SHOAL__LANE_ST(SHOAL__L_OWNED, me),
@@ -172,9 +178,10 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 	return -ENOSPC;
 }
 
-/* Hooks lane i into the actor (R5), then re-checks (D1) that the actor
- * is still the one of the handle: a slot the fork server reused has
- * another generation (and its actor skips this lane). */
+/* Hooks lane i into the actor (ACT-R1), then re-checks (ACT-S1) that the
+ * actor is still the one of the handle: a slot the fork server reused has
+ * another generation (and its actor skips this lane).  Relaxed: the look
+ * before each CAS, and a failed CAS (another lane took that k). */
 static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *a,
 			    struct shoal_actor h, uint32_t i)
 {
@@ -184,7 +191,7 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 		if (atomic_load_explicit(&a->lanes[k], memory_order_relaxed) ||
 		    !atomic_compare_exchange_strong_explicit(
 			    &a->lanes[k], &zero, i + 1, memory_order_seq_cst,
-			    memory_order_relaxed)) /* R5 */
+			    memory_order_relaxed)) /* ACT-R1, ACT-S1 */
 			continue;
 		SHOAL__STORE_CRASH(rt->store, LANE_HOOKED);
 		if (!shoal__actor_gone(a, h.generation))
@@ -192,7 +199,7 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 		shoal__lane_free(rt->store, &rt->v, a, i);
 		return SHOAL_EACTORDIED;
 	}
-	atomic_store_explicit(&rt->v.lmeta[i].state, SHOAL__L_FREE,
+	atomic_store_explicit(&rt->v.lmeta[i].state, SHOAL__L_FREE, /* LP-R1 */
 			      memory_order_release);
 	return -ENOSPC;
 }
@@ -410,11 +417,11 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 	r->caller = shoal__store_creator(rt->store);
 }
 
-/* After publishing (D1): if the actor died meanwhile, its drain may have
- * missed this record; drain the lane here.  The doorbell's signal in
+/* After publishing (ACT-S1): if the actor died meanwhile, its drain may
+ * have missed this record; drain the lane here.  The doorbell's signal in
  * publish began with a seq_cst fence, which orders the tail's store before
  * this load of the state.  If another drainer holds the lock, its
- * re-check after letting go fails this record (D3): no wait. */
+ * re-check after letting go fails this record (DR-S2): no wait. */
 static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_node *n,
 				uint32_t gen)
 {
@@ -423,7 +430,7 @@ static void shoal__call_recheck(struct shoal_runtime *rt, struct shoal__lane_nod
 	if (shoal__actor_gone(n->slot, gen))
 		shoal__lane_drain(rt->store, &rt->v, p, SHOAL_EACTORDIED,
 				  "actor died");
-	shoal__rt_call_published(rt, n->lane); /* the runtime's end: E2 of end.c */
+	shoal__rt_call_published(rt, n->lane); /* the runtime's end: END-S1 */
 }
 
 /* The call proper, under the node's lock. */
@@ -583,7 +590,7 @@ void shoal__lanes_sweep(struct shoal_runtime *rt)
 	struct shoal__lane_node *n;
 	uint32_t k = 0;
 
-	if (!atomic_load_explicit(&rt->lanes_ready, memory_order_acquire))
+	if (!atomic_load_explicit(&rt->lanes_ready, memory_order_acquire)) /* RT-A1 */
 		return;
 	urcu_bp_read_lock();
 	/* Node by node, not cds_lfht_for_each_entry: that one takes the
@@ -618,6 +625,7 @@ void shoal__lanes_close(struct shoal_runtime *rt)
 		SHOAL__RCU_FOUND(&n->node);
 		cds_lfht_del(rt->lanes, &n->node);
 		shoal__lane_close(rt, n->lane);
+		/* ACT-S3: the request, then the doorbell (EV-S2). */
 		atomic_store_explicit(&n->slot->sweep, 1, memory_order_seq_cst);
 		shoal__event_signal(&n->slot->doorbell);
 	}

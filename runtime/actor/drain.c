@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/drain.c - draining a dead actor's lanes and giving lanes back to
- * the pool (D1-D3 of actlayout.h; the protocol is in call.c's header).
+ * the pool (ACT-S1/ACT-S2, LP- and DR- of actlayout.h; the protocol is in
+ * call.c's header).
  *
  * Invariants: only the holder of a lane's drain lock (lane_meta) consumes
  * its records once the actor is dead; the lock names its holder's store
  * slot, so a holder killed while it holds it is noticed (its slot freed or
  * reused, its process gone) and the lock taken over; nobody waits for a
  * live holder but an owner giving its lane back, for a bounded time.  A
- * lane goes back to the pool (FREE, release) only empty and unhooked.
+ * lane goes back to the pool (FREE, release: LP-R1) only empty and
+ * unhooked.
  */
 #include <errno.h>
 #include <sched.h>
@@ -19,12 +21,14 @@
 #include "lane.h"
 #include "actor_int.h"
 
+/* ACT-S1 (seq_cst: after a hook or a publish) and ACT-A2 on state;
+ * ACT-A3 on the generation. */
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen)
 {
 	uint32_t st = atomic_load_explicit(&a->state, memory_order_seq_cst);
 
 	return st == SHOAL__A_DEAD || st == SHOAL__A_FREE ||
-	       st == SHOAL__A_RECYCLING ||
+	       st == SHOAL__A_RECYCLING || /* ACT-A3: */
 	       atomic_load_explicit(&a->generation, memory_order_acquire) != gen;
 }
 
@@ -49,30 +53,33 @@ void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,
  * to this process's identity; a word naming a process that is gone (a
  * drainer killed while draining) is taken over with a CAS from that word,
  * so a dead holder never keeps it.  A live holder is never waited for:
- * lane_drain re-checks the lane after it lets go (D3), so a drainer that
- * finds the lock held may leave the lane to the holder.
+ * lane_drain re-checks the lane after it lets go (DR-S2), so a drainer
+ * that finds the lock held may leave the lane to the holder.
  *
- * D3: the seq_cst fence before the CAS, and the one after the store that
- * lets go.  A drainer T whose CAS fails read the holder H's word, which
- * precedes H's store of 0 in the lock's modification order; so T's fence
- * precedes H's second fence in the total order S, and H's re-check of
- * the lane (relaxed loads after that fence) sees every record published
- * before T's fence: T's own (a caller's re-check after its publish), or
- * one whose caller saw the actor alive before D2 (the fork server's).
+ * DR-S1/DR-S2 (actlayout.h): the seq_cst fence before the CAS, and the
+ * one after the store that lets go.  A drainer T whose CAS fails read the
+ * holder H's word, which precedes H's store of 0 in the lock's
+ * modification order; so T's fence precedes H's second fence in the total
+ * order S, and H's re-check of the lane (relaxed loads after that fence)
+ * sees every record published before T's fence: T's own (a caller's
+ * re-check after its publish), or one whose caller saw the actor alive
+ * before ACT-S2 (the fork server's).  The CAS is DR-A1 (the last
+ * holder's DR-R1); relaxed on failure: the word is only looked at.
  */
 static bool shoal__drain_lock(struct shoal_store *s, struct shoal__lane_meta *m)
 {
 	uint64_t me = SHOAL__DRAIN_HELD | shoal__store_creator(s);
 	uint64_t cur = 0;
 
-	atomic_thread_fence(memory_order_seq_cst); /* D3 */
-	if (atomic_compare_exchange_strong_explicit(&m->drain, &cur, me,
+	atomic_thread_fence(memory_order_seq_cst); /* DR-S1 */
+	if (atomic_compare_exchange_strong_explicit(&m->drain, &cur, me, /* DR-A1 */
 						    memory_order_acquire,
 						    memory_order_relaxed))
 		return true;
 	/* A word without the held bit is garbage: anyone may take it. */
 	if ((cur & SHOAL__DRAIN_HELD) && !shoal__creator_gone(s, (uint32_t)cur))
 		return false;
+	/* DR-A1 (a gone holder released nothing: its death orders it). */
 	return atomic_compare_exchange_strong_explicit(&m->drain, &cur, me,
 						       memory_order_acquire,
 						       memory_order_relaxed);
@@ -80,26 +87,28 @@ static bool shoal__drain_lock(struct shoal_store *s, struct shoal__lane_meta *m)
 
 static void shoal__drain_unlock(struct shoal__lane_meta *m)
 {
-	atomic_store_explicit(&m->drain, 0, memory_order_release);
-	atomic_thread_fence(memory_order_seq_cst); /* D3 */
+	atomic_store_explicit(&m->drain, 0, memory_order_release); /* DR-R1 */
+	atomic_thread_fence(memory_order_seq_cst); /* DR-S2 */
 }
 
 /* The lane is still the one the drainer means: not given back, and, for
  * a drainer that is not its owner (p.slot set), still hooked where it was
  * found, for the actor generation it expects (0: any).  Checked after the
- * lock is taken and after each peek: the peek's acquire (A1) orders a new
- * owner's take and hook before its records, so a lane given back and
- * taken again meanwhile is never drained as the old one. */
+ * lock is taken and after each peek: the peek's acquire (LN-A1 of
+ * ring/lane.c) orders a new owner's take and hook before its records, so
+ * a lane given back and taken again meanwhile is never drained as the old
+ * one.  LP-A1 on the state, ACT-A1 on the hook. */
 static bool shoal__lane_still(const struct shoal__rt_view *v, struct shoal__lane_pos p)
 {
 	struct shoal__lane_meta *m = &v->lmeta[p.lane];
 
+	/* LP-A1 */
 	if (SHOAL__LANE_PHASE(atomic_load_explicit(&m->state, memory_order_acquire)) ==
 	    SHOAL__L_FREE)
 		return false;
 	if (!p.slot)
 		return true;
-	return p.k < SHOAL__ACT_LANES &&
+	return p.k < SHOAL__ACT_LANES && /* ACT-A1 */
 	       atomic_load_explicit(&p.slot->lanes[p.k], memory_order_acquire) ==
 		       p.lane + 1 &&
 	       (!p.gen || m->actor_gen == p.gen);
@@ -121,7 +130,7 @@ static void shoal__drain_records(struct shoal_store *s, const struct shoal__rt_v
 
 /* Drains the lane under its drain lock: every record fails with code and
  * why.  False if a live process holds the lock (it drains what is there,
- * D3) or the lane is not the one meant any more.  The loop re-checks after
+ * DR-S2) or the lane is not the one meant any more.  The loop re-checks after
  * letting go; each turn consumes what callers published meanwhile, and a
  * caller publishes into a dead actor's lane at most once (its re-check
  * after the publish): it ends. */
@@ -177,11 +186,16 @@ void shoal__lane_free(struct shoal_store *s, const struct shoal__rt_view *v,
 		      struct shoal__actor_slot *a, uint32_t i)
 {
 	_Atomic uint32_t *state = &v->lmeta[i].state;
+	/* Relaxed: the word the free's CAS below expects (a change since
+	 * makes it fail, which is what it is for). */
 	uint32_t st = atomic_load_explicit(state, memory_order_relaxed);
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t want = i + 1;
 
+		/* acq_rel on the hook word, which publishes nothing back:
+		 * ACT-A1 of the hook's ACT-R1 is all a reader needs, and the
+		 * lane's end is LP-R1's.  Relaxed on failure: not this k. */
 		if (atomic_compare_exchange_strong_explicit(&a->lanes[k], &want, 0,
 							    memory_order_acq_rel,
 							    memory_order_relaxed))
@@ -189,7 +203,7 @@ void shoal__lane_free(struct shoal_store *s, const struct shoal__rt_view *v,
 	}
 	SHOAL__STORE_CRASH(s, LANE_UNHOOKED);
 	/* Fails only if the fork server freed it first (its taker gone). */
-	if (SHOAL__LANE_PHASE(st) != SHOAL__L_FREE)
+	if (SHOAL__LANE_PHASE(st) != SHOAL__L_FREE) /* LP-R1 */
 		atomic_compare_exchange_strong_explicit(state, &st, SHOAL__L_FREE,
 							memory_order_release,
 							memory_order_relaxed);
@@ -204,7 +218,7 @@ static bool shoal__lane_hooked_in(const struct shoal__rt_view *v, uint32_t actor
 
 	if (actor >= v->max_actors)
 		return false;
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++)
+	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) /* ACT-A1 */
 		if (atomic_load_explicit(&a[actor].lanes[k], memory_order_acquire) ==
 		    i + 1)
 			return true;
@@ -233,6 +247,7 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, const struct shoal__rt_view 
 	struct shoal__lane_meta *m = v->lmeta;
 
 	for (uint32_t i = 0; i < v->max_lanes; i++) {
+		/* LP-A1: the taker's record (actor) below. */
 		uint32_t st = atomic_load_explicit(&m[i].state, memory_order_acquire);
 
 		/* Cheapest first: a lane in use is hooked into the actor its
@@ -244,14 +259,16 @@ void shoal__lanes_sweep_lost(struct shoal_store *s, const struct shoal__rt_view 
 		    !shoal__creator24_gone(s, SHOAL__LANE_TAKER(st)) ||
 		    shoal__lane_hooked(v, i))
 			continue;
+		/* LP-R1; relaxed on failure: taken again meanwhile. */
 		atomic_compare_exchange_strong_explicit(&m[i].state, &st, SHOAL__L_FREE,
 							memory_order_release,
 							memory_order_relaxed);
 	}
 }
 
-/* E2, the caller's half: after its publish (whose doorbell signal began
- * with a seq_cst fence), drains its own lane if a sweep began. */
+/* END-S1, the caller's half: after its publish (whose doorbell signal
+ * began with a seq_cst fence), drains its own lane if a sweep began.
+ * sweep is loaded relaxed: ordered by that fence. */
 void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane)
 {
 	const struct shoal__rt_view *v = &rt->v;
@@ -259,7 +276,7 @@ void shoal__rt_call_published(struct shoal_runtime *rt, uint32_t lane)
 
 	if (!atomic_load_explicit(&v->hdr->sweep, memory_order_relaxed))
 		return;
-	code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
+	code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire); /* END-A1 */
 	shoal__lane_drain(rt->store, v, (struct shoal__lane_pos){.lane = lane}, code,
 			  shoal__end_why(code));
 }

@@ -80,13 +80,15 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 		return -EINVAL;
 	a->klass = &boot->reg->classes[a->slot->klass];
 	a->index = index;
+	/* ACT-A3 (the fork server's ACT-R3, before it forked us anyway). */
 	a->gen = atomic_load_explicit(&a->slot->generation, memory_order_acquire);
 	a->spin = boot->spin_budget;
 	shoal__store_set_role(store, SHOAL__ROLE_ACTOR);
 	return 0;
 }
 
-/* The record at the head of lane i, if its head is still `head`. */
+/* The record at the head of lane i, if its head is still `head` (relaxed:
+ * the consumer's own index, ring/lane.c). */
 static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
 						 uint32_t i, uint32_t head)
 {
@@ -110,6 +112,8 @@ static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
  * short runs again (it stays at the head) or fails. */
 static void shoal__actor_settle(struct shoal__actor *a)
 {
+	/* Relaxed: the predecessor's word, read after its death (the fork
+	 * server reaped it before it forked us). */
 	uint64_t cur = atomic_load_explicit(&a->slot->current, memory_order_relaxed);
 	uint32_t i = (uint32_t)((cur & ~SHOAL__CUR_DONE) >> 32) - 1;
 	struct shoal__lane_view l;
@@ -132,6 +136,7 @@ static void shoal__actor_settle(struct shoal__actor *a)
 	}
 	shoal__call_fail(a->rt.store, r, SHOAL_EACTORDIED,
 			 "the actor died while it ran this call");
+	/* stats */
 	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
 	shoal__lane_consume(&l);
 }
@@ -175,6 +180,7 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 			     const struct shoal__lane_view *l,
 			     const struct shoal__call_rec *r)
 {
+	/* Relaxed: the consumer's own index. */
 	uint32_t head = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 	const struct shoal__method *m =
 		r->method < a->klass->nmethods ? &a->klass->methods[r->method] : NULL;
@@ -188,7 +194,7 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	int rc;
 
 	/* Relaxed, all three: only a process that reaped this one reads
-	 * `current` (after waitpid). */
+	 * `current` (after waitpid); and the counters (statistics). */
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head),
 			      memory_order_relaxed);
 	SHOAL__STORE_CRASH(a->rt.store, CALL_STARTED);
@@ -212,7 +218,7 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 static bool shoal__actor_lane(struct shoal__actor *a, uint32_t k, uint32_t *i,
 			      struct shoal__lane_view *l)
 {
-	/* A5: the lane's init and owner record (R5) are visible. */
+	/* ACT-A1: the lane's init and owner record (ACT-R1) are visible. */
 	uint32_t v = atomic_load_explicit(&a->slot->lanes[k], memory_order_acquire);
 
 	if (!v)
@@ -275,11 +281,12 @@ static void shoal__actor_sweep(struct shoal__actor *a)
 	struct shoal__lane_meta *m = a->rt.v.lmeta;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		/* ACT-A1 on the hook, LP-A1 on the owner's state. */
 		uint32_t v = atomic_load_explicit(&a->slot->lanes[k],
 						  memory_order_acquire);
 		uint32_t i = v - 1;
 
-		if (!v || v > a->rt.v.max_lanes ||
+		if (!v || v > a->rt.v.max_lanes || /* LP-A1: */
 		    (SHOAL__LANE_PHASE(atomic_load_explicit(&m[i].state,
 							    memory_order_acquire)) !=
 			     SHOAL__L_CLOSED &&
@@ -314,7 +321,10 @@ static void shoal__actor_sweep_busy(struct shoal__actor *a)
 
 static bool shoal__actor_stopping(struct shoal__actor *a)
 {
-	return atomic_load_explicit(&a->rt.v.hdr->stopping, memory_order_acquire); /* A2 */
+	/* STOP-A1.  As part of the doorbell's re-check (shoal__actor_woken,
+	 * EV-S1) it should be seq_cst: a stop whose signal races with the
+	 * registration may be seen only at the slice's end. */
+	return atomic_load_explicit(&a->rt.v.hdr->stopping, memory_order_acquire);
 }
 
 /* The doorbell's re-check: a call, a stop, or a sweep asked for. */
@@ -322,7 +332,7 @@ static bool shoal__actor_woken(void *arg)
 {
 	struct shoal__actor *a = arg;
 
-	return shoal__actor_any_ready(a) || shoal__actor_stopping(a) ||
+	return shoal__actor_any_ready(a) || shoal__actor_stopping(a) || /* ACT-S4: */
 	       atomic_load_explicit(&a->slot->sweep, memory_order_seq_cst);
 }
 
@@ -343,6 +353,8 @@ static void shoal__actor_idle(struct shoal__actor *a)
 static void shoal__actor_alive(struct shoal__actor *a)
 {
 	shoal__publish_self(&a->slot->pid, &a->slot->start); /* child.c */
+	/* ACT-R2 (seq_cst as every store of state; only its release half is
+	 * needed here). */
 	atomic_store_explicit(&a->slot->state, SHOAL__A_ALIVE, memory_order_seq_cst);
 }
 
@@ -357,6 +369,7 @@ _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index)
 	shoal__actor_construct(&a);
 	shoal__actor_alive(&a);
 	for (uint32_t n = 0; !shoal__actor_stopping(&a); n++) {
+		/* Relaxed: a hint; the doorbell's re-check is ACT-S4. */
 		if (atomic_load_explicit(&a.slot->sweep, memory_order_relaxed) &&
 		    atomic_exchange_explicit(&a.slot->sweep, 0, memory_order_relaxed))
 			shoal__actor_sweep(&a);

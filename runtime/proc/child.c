@@ -39,12 +39,13 @@ void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor)
  * with pid 0.  So the child stores the same two values itself first
  * (start, then pid with release: end.c reads them in the other order),
  * before it says it runs.  Two writers of equal values: either order is
- * the same.
+ * the same.  The release is WK-R1 for a worker's slot, ACT-R4 for an
+ * actor's (actlayout.h); start is relaxed, published by it.
  */
 void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start)
 {
 	pid_t me = getpid();
 
 	atomic_store_explicit(start, shoal__proc_start_time(me), memory_order_relaxed);
-	atomic_store_explicit(pid, me, memory_order_release);
+	atomic_store_explicit(pid, me, memory_order_release); /* WK-R1, ACT-R4 */
 }

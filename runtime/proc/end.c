@@ -12,24 +12,24 @@
  * still be running.  The fork server sweeps after it reaped its children
  * (shutdown, the driver's death); any process sweeps when it finds the
  * fork server dead and no complete sweep done.  It reaps the store (the
- * dead children's half-done fills), stores sweep = 1 (E2), then claims
+ * dead children's half-done fills), stores sweep = 1 (END-S2), then claims
  * every QUEUED, WAITING or RUNNING task record (one CAS to RUNNING owned
  * by SHOAL__TASK_SWEPT), then writes the code into the returns of every
- * claimed record, and drains every lane in use with the code; then sweep
- * = 2.  Records are never
- * freed again (the runtime is over, and a WAITING record may still be
- * linked in a waiter stack).  Repeating it is harmless: a sweeper killed
- * half-way is followed by the next prober (sweep stays below 2), and an
- * error written twice is written once (fill_error finds it sealed).
+ * claimed record, and drains every lane in use with the code; then
+ * sweep = 2 (END-R3).  Records are never freed again (the runtime is
+ * over, and a WAITING record may still be linked in a waiter stack).
+ * Repeating it is harmless: a sweeper killed half-way is followed by the
+ * next prober (sweep stays below 2), and an error written twice is
+ * written once (fill_error finds it sealed).
  *
- * E2, a submit or a call racing with the end.  The submitter publishes its
- * record (QUEUED or WAITING, R3 of rtlayout.h), fences (seq_cst) and loads
- * sweep; a sweeper stores sweep (seq_cst), fences and scans.  Either the
- * scan sees the record, or the submitter sees the sweep begun and fails
- * its own record (the same claim CAS: one of the two wins).  A caller's
- * publish ends with the doorbell's seq_cst fence; if it then sees the
- * sweep begun, it drains its own lane (the actor process is gone: a sweep
- * begins only then).
+ * END-S1/END-S2 of rtlayout.h, a submit or a call racing with the end.
+ * The submitter publishes its record (QUEUED or WAITING, TASK-R1 of
+ * rtlayout.h), fences (seq_cst) and loads sweep; a sweeper stores sweep
+ * (seq_cst), fences and scans.  Either the scan sees the record, or the
+ * submitter sees the sweep begun and fails its own record (the same claim
+ * CAS: one of the two wins).  A caller's publish ends with the doorbell's
+ * seq_cst fence; if it then sees the sweep begun, it drains its own lane
+ * (the actor process is gone: a sweep begins only then).
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -52,12 +52,15 @@ static bool shoal__children_alive(struct shoal_store *s,
 	struct shoal__rt_worker *w = v->workers;
 	struct shoal__actor_slot *a = v->actors;
 
+	/* Relaxed: a pid, tested with no start time (any such process). */
 	if (shoal__pid_alive(s, atomic_load_explicit(&v->hdr->fs_pid, memory_order_relaxed),
 			     0))
 		return true;
 	for (uint32_t i = 0; i < v->max_workers; i++) {
+		/* WK-A1 */
 		uint32_t st = atomic_load_explicit(&w[i].state, memory_order_acquire);
-		/* Acquire: the start time stored before it (forkserver.c). */
+		/* WK-A1: the start time stored before it (forkserver.c),
+		 * then read relaxed. */
 		int32_t pid = atomic_load_explicit(&w[i].pid, memory_order_acquire);
 
 		if ((st == SHOAL__WK_STARTING || st == SHOAL__WK_RUNNING) &&
@@ -66,6 +69,7 @@ static bool shoal__children_alive(struct shoal_store *s,
 			return true;
 	}
 	for (uint32_t i = 0; i < v->max_actors; i++) {
+		/* ACT-A4 of actlayout.h: the start time, as for a worker. */
 		int32_t pid = atomic_load_explicit(&a[i].pid, memory_order_acquire);
 
 		if (shoal__pid_alive(s, pid, atomic_load_explicit(
@@ -98,26 +102,28 @@ static bool shoal__children_gone(struct shoal_store *s,
  * resolves the tasks that wait on it (deps.c), which would push them into
  * a run queue nobody pops any more, and a full one would never take them;
  * claimed, they are no longer WAITING, and deps.c leaves them be.  The
- * scan stops at the task top, loaded after the E2 fence: a submitter
+ * scan stops at the task top, loaded after the END-S2 fence: a submitter
  * raised it before its publish, so a record above it is one whose
  * submitter sees the sweep begun.
  */
 void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 {
 	struct shoal__lane_meta *m = v->lmeta;
+	/* END-A1 */
 	int code = atomic_load_explicit(&v->hdr->ended, memory_order_acquire);
 	uint32_t top;
 
 	if (!code || !shoal__children_gone(s, v))
 		return;
 	shoal_store_reap(s);
-	atomic_store_explicit(&v->hdr->sweep, 1, memory_order_seq_cst); /* E2 */
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_store_explicit(&v->hdr->sweep, 1, memory_order_seq_cst); /* END-S2 */
+	atomic_thread_fence(memory_order_seq_cst); /* END-S2 */
 	top = shoal__task_top(v);
 	for (uint32_t i = 0; i < top; i++)
 		shoal__sweep_claim(v, i, UINT32_MAX, true);
 	SHOAL__STORE_CRASH(s, SWEEP_CLAIMED);
 	for (uint32_t i = 0; i < top; i++) {
+		/* TASK-A1: the claimed record sweep_fail reads. */
 		uint64_t st = atomic_load_explicit(&v->tasks[i].state,
 						   memory_order_acquire);
 
@@ -127,6 +133,7 @@ void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 	}
 	SHOAL__STORE_CRASH(s, SWEEP_FAILED);
 	for (uint32_t i = 0; i < v->max_lanes; i++) {
+		/* LP-A1 of actlayout.h: the lane in use. */
 		uint32_t st = SHOAL__LANE_PHASE(
 			atomic_load_explicit(&m[i].state, memory_order_acquire));
 
@@ -135,6 +142,6 @@ void shoal__rt_sweep(struct shoal_store *s, const struct shoal__rt_view *v)
 					  code, shoal__end_why(code));
 	}
 	SHOAL__STORE_CRASH(s, SWEEP_DRAINED);
-	atomic_store_explicit(&v->hdr->sweep, 2, memory_order_release);
+	atomic_store_explicit(&v->hdr->sweep, 2, memory_order_release); /* END-R3 */
 }
 

@@ -177,13 +177,17 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	if (fs->kids[index])
 		return -EBUSY;
 	w = &fs->v.workers[index];
+	/* Relaxed: the fork server's own words, before the fork (which
+	 * orders them for the child); readers count only RUNNING (WK-A1). */
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
 	/* Counted before the fork: the child may attach, run a task and have
 	 * its result read before this process runs again (and reads the
 	 * child's start time from /proc), and a reader of the count must not
-	 * see a result of a worker not counted yet. */
+	 * see a result of a worker not counted yet.  Relaxed: a counter,
+	 * ordered before the fork (and so before the child's results) by
+	 * the fork itself. */
 	atomic_fetch_add_explicit(&fs->v.hdr->workers_started, 1, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0) {
@@ -195,18 +199,19 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 		shoal__fs_child(fs, index, self);
 	fs->kids[index] = pid;
 	SHOAL__STORE_CRASH(fs->store, WORKER_FORKED);
+	/* Relaxed: counted for tools. */
 	atomic_fetch_add_explicit(&w->generation, 1, memory_order_relaxed);
 	/* Our child, not reaped yet: its pid is its own.  Relaxed: the
-	 * release store of pid publishes it. */
+	 * release store of pid publishes it (WK-R1). */
 	atomic_store_explicit(&w->start, shoal__proc_start_time(pid),
 			      memory_order_relaxed);
-	atomic_store_explicit(&w->pid, pid, memory_order_release);
+	atomic_store_explicit(&w->pid, pid, memory_order_release); /* WK-R1 */
 	return pid;
 }
 
 bool shoal__fs_stopping(const struct shoal__fs *fs)
 {
-	return fs->shutting_down ||
+	return fs->shutting_down || /* STOP-A1 */
 	       atomic_load_explicit(&fs->v.hdr->stopping, memory_order_acquire);
 }
 
@@ -279,7 +284,8 @@ static void shoal__fs_worker_died(struct shoal__fs *fs, uint32_t i, pid_t pid,
 	char why[128];
 
 	/* Counted before its task fails: whoever sees the failure sees the
-	 * death counted. */
+	 * death counted (relaxed: the failure's own publication orders it,
+	 * ENT-R2 of the error object it seals). */
 	atomic_fetch_add_explicit(&fs->v.hdr->workers_died, 1, memory_order_relaxed);
 	shoal__fs_describe_death(pid, status, why, sizeof why);
 	n = shoal__exec_dead_worker_scan(&fs->v, i, running, SHOAL__DEAD_RUNNING_MAX);
@@ -300,6 +306,8 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 		if (fs->kids[i] != pid)
 			continue;
 		fs->kids[i] = 0;
+		/* WK-A1, WK-R1: the worker's last state, then EXITED (which
+		 * publishes nothing a reader needs: the slot is dead). */
 		state = atomic_load_explicit(&fs->v.workers[i].state,
 					     memory_order_acquire);
 		atomic_store_explicit(&fs->v.workers[i].state, SHOAL__WK_EXITED,
@@ -361,7 +369,8 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 
 	fs->shutting_down = true;
 	shoal__rt_end(&fs->v, SHOAL_ESTOPPED);
-	atomic_store_explicit(&fs->v.hdr->stopping, 1, memory_order_release); /* R2 */
+	/* STOP-R1 */
+	atomic_store_explicit(&fs->v.hdr->stopping, 1, memory_order_release);
 	shoal__rt_wake_workers(&fs->v);
 	while (shoal__fs_live_kids(fs) && !shoal__deadline_passed(d)) {
 		poll(&p, 1, 50);
@@ -534,8 +543,8 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);
 	}
-	/* Release: publishes fs_key and fs_token (written when the socket
-	 * was made) to whoever loads fs_pid with acquire (fsactor.c). */
+	/* FS-R1: publishes fs_key and fs_token (written when the socket
+	 * was made) to whoever loads fs_pid with acquire (FS-A1, fsproto.c). */
 	atomic_store_explicit(&fs.v.hdr->fs_pid, getpid(), memory_order_release);
 	shoal__fs_send(&fs, SHOAL__FS_HELLO, getpid(), 0);
 	shoal__fs_loop(&fs);

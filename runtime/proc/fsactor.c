@@ -31,15 +31,20 @@
  * slot gets the class, options,
  * name and constructor arguments (ref arguments are held by the fork
  * server until the actor is dead for good, since a restart runs the
- * constructor again), a new generation (release) and STARTING; then the
- * process is forked (actorproc.c).
+ * constructor again), a new generation (release, ACT-R3) and STARTING
+ * (ACT-R2); then the process is forked (actorproc.c).
  *
  * Death: SIGCHLD, or a kill request (SIGKILL, then a waitpid for that pid
  * alone).  The process's store slot is reaped.  With restarts left and no
  * "no restart" asked, the slot turns RESTARTING and a new process starts
  * (it settles the call that was running).  Otherwise the reason is written,
- * the state turns DEAD (seq_cst, D2) and every hooked lane is drained:
- * each queued or running call fails with SHOAL_EACTORDIED.
+ * the state turns DEAD (seq_cst, ACT-S2 of actlayout.h) and every hooked
+ * lane is drained: each queued or running call fails with
+ * SHOAL_EACTORDIED.
+ *
+ * Relaxed: a slot's identity words that only the fork server writes, read
+ * here (it is their one writer) or published by ACT-R2/ACT-R3; fs_key
+ * and fs_token, published by FS-R1 (forkserver.c).
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -91,7 +96,7 @@ static int shoal__fs_filter(int fd, struct shoal__rt_hdr *h)
 	struct sock_fprog prog = {.len = sizeof code / sizeof code[0],
 				  .filter = code};
 
-	atomic_store_explicit(&h->fs_token, token, memory_order_relaxed);
+	atomic_store_explicit(&h->fs_token, token, memory_order_relaxed); /* FS-R1 */
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
 }
 
@@ -115,7 +120,7 @@ int shoal__fs_actor_socket(const struct shoal__rt_view *v)
 		socklen_t len = shoal__fs_addr(getpid(), key, &a);
 
 		rc = bind(fd, (struct sockaddr *)&a, len);
-		if (!rc)
+		if (!rc) /* FS-R1 publishes it */
 			atomic_store_explicit(&v->hdr->fs_key, key, memory_order_relaxed);
 		else if (errno != EADDRINUSE)
 			break;
@@ -205,6 +210,7 @@ static void shoal__fs_unhook_gone(struct shoal__fs *fs, struct shoal__actor_slot
 	struct shoal__lane_meta *m = fs->v.lmeta;
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		/* ACT-A1 */
 		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_acquire);
 
 		struct shoal__lane_pos p = {.lane = v - 1, .slot = a, .k = k};
@@ -228,7 +234,8 @@ static int shoal__fs_free_slot(struct shoal__fs *fs)
 		if (atomic_load_explicit(&a->state, memory_order_relaxed) !=
 		    SHOAL__A_DEAD)
 			continue;
-		/* Callers see the new generation (D1): not their actor. */
+		/* Callers see the new generation (ACT-S1): not their actor.
+		 * ACT-S2: RECYCLING before the lanes are read. */
 		atomic_store_explicit(&a->state, SHOAL__A_RECYCLING,
 				      memory_order_seq_cst);
 		shoal__fs_unhook_gone(fs, a);
@@ -251,22 +258,25 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 	fs->act_kids[i] = pid;
 	SHOAL__STORE_CRASH(fs->store, ACTOR_FORKED);
 	/* Our child, not reaped yet: its pid is its own (end.c reads the
-	 * start time after the pid: release, acquire).  The child stores the
-	 * same values itself before it says it is alive (publish_self). */
+	 * start time after the pid: release, acquire: ACT-R4, ACT-A4).  The
+	 * child stores the same values itself before it says it is alive
+	 * (publish_self). */
 	atomic_store_explicit(&a->start, shoal__proc_start_time(pid),
 			      memory_order_relaxed);
-	atomic_store_explicit(&a->pid, pid, memory_order_release);
+	atomic_store_explicit(&a->pid, pid, memory_order_release); /* ACT-R4 */
 	return 0;
 }
 
 /* Every call queued or running fails; nobody consumes the lanes now.
  * One attempt per lane, no wait: a lane whose drain lock a live process
- * holds is drained by that process (its re-check after letting go, D3 of
- * call.c), and a dead holder's lock is taken over (drain_lock). */
+ * holds is drained by that process (its re-check after letting go, DR-S2
+ * of actlayout.h), and a dead holder's lock is taken over (drain_lock).
+ * The hooks are loaded seq_cst: ACT-S2, after DEAD (and ACT-A1). */
 static void shoal__fs_drain_all(struct shoal__fs *fs, struct shoal__actor_slot *a,
 				const char *why)
 {
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+		/* ACT-S2 */
 		uint32_t v = atomic_load_explicit(&a->lanes[k], memory_order_seq_cst);
 		struct shoal__lane_pos p = {.lane = v - 1, .slot = a, .k = k};
 
@@ -281,7 +291,8 @@ static void shoal__fs_actor_die(struct shoal__fs *fs, struct shoal__actor_slot *
 {
 	if (why != a->why)
 		snprintf(a->why, sizeof a->why, "%s", why);
-	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst); /* D2 */
+	/* ACT-S2 */
+	atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst);
 	SHOAL__STORE_CRASH(fs->store, ACTOR_DEAD);
 	shoal__fs_drain_all(fs, a, a->why);
 	shoal__ctor_drop(fs, a, UINT32_MAX);
@@ -323,9 +334,11 @@ static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
 			return rc;
 		}
 		SHOAL__STORE_CRASH(fs->store, ACTOR_HELD);
+		/* ACT-R3 (the load: the fork server's own word). */
 		atomic_fetch_add_explicit(&a->generation, 1, memory_order_release);
 		if (!atomic_load_explicit(&a->generation, memory_order_relaxed))
 			atomic_store_explicit(&a->generation, 1, memory_order_release);
+		/* ACT-R2 */
 		atomic_store_explicit(&a->state, SHOAL__A_STARTING, memory_order_seq_cst);
 		rc = shoal__fs_actor_spawn(fs, (uint32_t)i);
 		if (rc) {
@@ -371,6 +384,7 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 	atomic_store_explicit(&a->pid, 0, memory_order_relaxed);
 	shoal_store_reap(fs->store);
 	if (shoal__fs_stopping(fs)) {
+		/* ACT-R2 (no drain here: the end's sweep drains every lane). */
 		atomic_store_explicit(&a->state, SHOAL__A_DEAD, memory_order_seq_cst);
 		return;
 	}
@@ -378,6 +392,7 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 	    restarts < a->max_restarts) {
 		atomic_store_explicit(&a->restarts, restarts + 1, memory_order_relaxed);
 		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
+		/* ACT-R2 */
 		atomic_store_explicit(&a->state, SHOAL__A_RESTARTING, memory_order_seq_cst);
 		SHOAL__STORE_CRASH(fs->store, ACTOR_RESTARTING);
 		if (!shoal__fs_actor_spawn(fs, i))

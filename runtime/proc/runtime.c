@@ -280,6 +280,9 @@ static uint32_t shoal__rt_running(const struct shoal_runtime *rt)
 {
 	uint32_t n = 0;
 
+	/* WK-A1.  As the re-check of the wait below (EV-S1 of base/event.c)
+	 * these loads should be seq_cst or follow a fence: acquire is not
+	 * enough to pair with the worker's EV-S2 in C11. */
 	for (uint32_t i = 0; i < rt->v.max_workers; i++)
 		n += atomic_load_explicit(&rt->v.workers[i].state,
 					  memory_order_acquire) == SHOAL__WK_RUNNING;
@@ -421,7 +424,8 @@ static int shoal__rt_stop(struct shoal_runtime *rt)
 	struct shoal__fs_msg reply;
 	int rc = shoal__rt_ended(rt);
 
-	atomic_store_explicit(&rt->v.hdr->stopping, 1, memory_order_release); /* R2 */
+	/* STOP-R1 */
+	atomic_store_explicit(&rt->v.hdr->stopping, 1, memory_order_release);
 	shoal__rt_end(&rt->v, SHOAL_ESTOPPED);
 	shoal__rt_wake_workers(&rt->v);
 	if (rt->fs_pid > 0 && rc != SHOAL_EFORKSERVERDIED) {
@@ -475,6 +479,8 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 			shoal__rt_free(rt);
 		return rc;
 	}
+	/* Relaxed: a pid to report (shoal_runtime_info); requests load it
+	 * with FS-A1. */
 	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
 	shoal__store_set_hooks(store, &(struct shoal__store_hooks){
@@ -513,6 +519,8 @@ SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 
 	if (!rt || !out)
 		return -EINVAL;
+	/* Relaxed: counters (statistics); the states WK-A1, their pids
+	 * relaxed (a snapshot). */
 	*out = (struct shoal_runtime_info){
 		.fork_server_pid = rt->fs_pid,
 		.num_workers = rt->v.num_workers,
@@ -532,7 +540,7 @@ SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 	for (uint32_t i = 0; i < rt->v.max_workers; i++) {
 		const struct shoal__rt_worker *w = &rt->v.workers[i];
 
-		if (atomic_load_explicit(&w->state, memory_order_acquire) !=
+		if (atomic_load_explicit(&w->state, memory_order_acquire) != /* WK-A1 */
 		    SHOAL__WK_RUNNING)
 			continue;
 		out->workers_alive++;

@@ -7,9 +7,10 @@
  * right after, since the parent may have died before the request.  It then
  * opens its own store handle on the inherited segment fd (never the fork
  * server's handle, whose memory it also inherited), marks its worker slot
- * RUNNING and wakes the driver's start (R1).  It takes tasks from the run
- * queue in bulk (exec.c runs each); idle, it sleeps on the queue's wake
- * line after a bounded spin.  It leaves when the runtime is stopping (A2),
+ * RUNNING and wakes the driver's start (WK-R1 of rtlayout.h).  It takes
+ * tasks from the run queue in bulk (exec.c runs each); idle, it sleeps on
+ * the queue's wake line after a bounded spin.  It leaves when the runtime
+ * is stopping (STOP-A1),
  * always through _exit(): atexit handlers and stdio buffers belong to the
  * driver's program.
  */
@@ -63,14 +64,15 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 
 static bool shoal__stopping(const struct shoal__worker *w)
 {
-	return atomic_load_explicit(&w->rt.v.hdr->stopping, memory_order_acquire); /* A2 */
+	/* STOP-A1 */
+	return atomic_load_explicit(&w->rt.v.hdr->stopping, memory_order_acquire);
 }
 
 static void shoal__announce_running(struct shoal__worker *w)
 {
 	shoal__publish_self(&w->me->pid, &w->me->start); /* child.c */
 	atomic_store_explicit(&w->me->state, SHOAL__WK_RUNNING,
-			      memory_order_release); /* R1 */
+			      memory_order_release); /* WK-R1 */
 	shoal__event_signal(&w->rt.v.hdr->ready);
 }
 
@@ -84,7 +86,8 @@ static uint32_t shoal__worker_share(const struct shoal__worker *w)
 	return share < 1 ? 1 : share > SHOAL__WORKER_BATCH ? SHOAL__WORKER_BATCH : share;
 }
 
-/* True when every running worker is asleep in a task. */
+/* True when every running worker is asleep in a task.  Relaxed: hints
+ * (below; nested.c re-checks with WK-A1). */
 bool shoal__all_blocked(const struct shoal__rt_view *v)
 {
 	struct shoal__rt_worker *ws = v->workers;
@@ -121,7 +124,8 @@ static void shoal__worker_blocked(void *ctx, bool blocked)
  * fewer running workers than CPUs - 1 spin (a spinner must not take the
  * CPU of the process that would hand it work); otherwise it sleeps at
  * once.  Per-worker flags, so a worker killed while spinning leaves no
- * count behind (its slot is reset when it is replaced). */
+ * count behind (its slot is reset when it is replaced).  Relaxed: hints
+ * (rtlayout.h); a stale view lets one spinner too many or too few. */
 static uint32_t shoal__worker_spin_begin(struct shoal__worker *w)
 {
 	struct shoal__rt_worker *ws = w->rt.v.workers;
@@ -162,6 +166,7 @@ static bool shoal__worker_step(struct shoal__worker *w)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		shoal__exec_item(&w->rt, w->index, items[i]);
+	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);
 	return true;
 }
@@ -186,7 +191,7 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	shoal__announce_running(&w);
 	while (!shoal__stopping(&w) && !retire)
 		retire = !shoal__worker_step(&w);
-	if (retire) /* the fork server neither counts nor replaces it */
+	if (retire) /* the fork server neither counts nor replaces it: WK-R1 */
 		atomic_store_explicit(&w.me->state, SHOAL__WK_RETIRED,
 				      memory_order_release);
 	shoal__lanes_close(&w.rt);

@@ -17,7 +17,7 @@
  * with a CAS that expects the generation: clearing a bit twice changes
  * nothing, and a stale node (a record reused since) clears nothing.  The
  * CAS that leaves no bit set moves the record WAITING -> QUEUED (release,
- * R3 of rtlayout.h) and pushes its item into the run queue.
+ * TASK-R1 of rtlayout.h) and pushes its item into the run queue.
  *
  * Who resolves: whoever seals or aborts the object closes its stack and,
  * for each task node, calls the kind's resolve handler (which checks that
@@ -66,21 +66,24 @@ static void shoal__dep_queue(struct shoal_store *s, const struct shoal__rt_view 
 			     uint32_t idx, uint32_t gen)
 {
 	struct shoal__task_rec *t = &v->tasks[idx];
+	/* Relaxed: the CAS below decides; a failed one leaves it be. */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t item = SHOAL__TASK_ITEM(idx, gen & 0xfffu);
 
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_WAITING || SHOAL__TASK_GEN(st) != gen ||
 	    !atomic_compare_exchange_strong_explicit(
 		    &t->state, &st, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
-		    memory_order_release, memory_order_relaxed)) /* R3 */
+		    memory_order_release, memory_order_relaxed)) /* TASK-R1 */
 		return;
 	SHOAL__STORE_CRASH(s, DEP_QUEUED);
 	shoal__queue_push_at(&v->queue, &item, 1, shoal__store_crash(s));
 }
 
 /* Clears `bits` of record idx's deps if it is still generation gen's; the
- * clear that leaves nothing queues the task.  acq_rel: the last clearer
- * sees every other clearer's view of its argument (all sealed). */
+ * clear that leaves nothing queues the task.  acq_rel (TASK-R4 and
+ * TASK-A4 of rtlayout.h): the last clearer sees every other clearer's
+ * view of its argument (all sealed).  Relaxed: the first load and a
+ * failed CAS (the loop tries again from the value it read). */
 static void shoal__dep_clear(struct shoal_store *s, const struct shoal__rt_view *v,
 			     uint32_t idx, uint32_t gen, uint32_t bits)
 {
@@ -91,6 +94,7 @@ static void shoal__dep_clear(struct shoal_store *s, const struct shoal__rt_view 
 		if (SHOAL__DEP_GEN(d) != (gen & 0x7fffu) || !(d & bits))
 			return;
 		n = d & ~bits;
+	/* TASK-R4, TASK-A4 */
 	} while (!atomic_compare_exchange_weak_explicit(deps, &d, n,
 							memory_order_acq_rel,
 							memory_order_relaxed));
@@ -155,9 +159,12 @@ static uint32_t shoal__dep_resolve(struct shoal_store *s, uint32_t ref,
 	if (!v || idx >= v->max_tasks)
 		return 0;
 	t = &v->tasks[idx];
-	/* Read before resolving: once queued, the record may be reused. */
+	/* Read before resolving: once queued, the record may be reused.
+	 * WT-A1 of store/waiters.c: the closer's exchange made the link
+	 * visible; this acquire pairs with nothing more. */
 	next = atomic_load_explicit(&t->dep_next[arg], memory_order_acquire);
-	/* Acquire: a WAITING record's arguments are the submitter's (R3). */
+	/* TASK-A1: a WAITING record's arguments are the submitter's
+	 * (TASK-R1). */
 	st = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (SHOAL__TASK_PHASE(st) == SHOAL__T_WAITING &&
 	    shoal__dep_arg_ref(t, arg, &want) && shoal_id_eq(want, id))
@@ -171,6 +178,8 @@ static void shoal__deps_sweep_one(struct shoal_store *s,
 				  const struct shoal__rt_view *v, uint32_t idx)
 {
 	struct shoal__task_rec *t = &v->tasks[idx];
+	/* TASK-A1: a WAITING record's arguments, and its deps word (stored
+	 * before TASK-R1; relaxed below, the clear's CAS decides). */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 	uint32_t gen = SHOAL__TASK_GEN(st), d, clear = 0;
 	shoal_id id;
@@ -208,6 +217,8 @@ static uint32_t shoal__dep_peek_next(struct shoal_store *s, uint32_t ref)
 
 	if (!v || idx >= v->max_tasks)
 		return 0;
+	/* WT-A1, as in shoal__dep_resolve: the walk's acquire of the head
+	 * made the link visible. */
 	return atomic_load_explicit(&v->tasks[idx].dep_next[arg],
 				    memory_order_acquire);
 }
@@ -234,6 +245,7 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 		     const struct shoal_args *args)
 {
 	struct shoal__task_rec *t = &rt->v.tasks[idx];
+	/* Relaxed: our own record (BUILDING). */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t gen = SHOAL__TASK_GEN(st), waits = SHOAL__DEP_GUARD;
 
@@ -243,7 +255,7 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 	/* Relaxed: published with the record by the release below. */
 	atomic_store_explicit(&t->deps, SHOAL__DEP_WORD(gen, waits),
 			      memory_order_relaxed);
-	atomic_store_explicit(&t->state,
+	atomic_store_explicit(&t->state, /* TASK-R1 */
 			      SHOAL__TASK_STATE(gen, SHOAL__T_WAITING, 0),
 			      memory_order_release);
 	SHOAL__STORE_CRASH(rt->store, DEP_PARKING);

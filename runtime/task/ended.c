@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/task/ended.c - task records at a runtime's end: the sweep's
- * claim and failure of one record, and E2's submitter half (proc/end.c
- * has the sweep and the E2 argument).
+ * claim and failure of one record, and the submitter's half of END-S1
+ * (rtlayout.h; proc/end.c has the sweep and the argument).
  */
 #include "ext.h"
 #include "task_int.h"
@@ -14,7 +14,7 @@ bool shoal__sweep_claim(const struct shoal__rt_view *v, uint32_t idx,
 			       uint32_t gen, bool running)
 {
 	struct shoal__task_rec *t = &v->tasks[idx];
-	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire); /* TASK-A1 */
 
 	for (;;) {
 		uint32_t ph = SHOAL__TASK_PHASE(st);
@@ -26,14 +26,17 @@ bool shoal__sweep_claim(const struct shoal__rt_view *v, uint32_t idx,
 		if (ph != SHOAL__T_QUEUED && ph != SHOAL__T_WAITING &&
 		    (ph != SHOAL__T_RUNNING || !running))
 			return false;
-		/* Acquire: the submitter's record (R3), or a dead worker's. */
+		/* TASK-A1: the submitter's record (TASK-R1), or a dead
+		 * worker's; on failure too (the loop reads the record's new
+		 * state).  The release half publishes nothing a reader needs
+		 * (nobody frees a swept record). */
 		if (atomic_compare_exchange_weak_explicit(
 			    &t->state, &st,
 			    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING,
 					      SHOAL__TASK_SWEPT),
 			    memory_order_acq_rel, memory_order_acquire)) {
 			atomic_fetch_add_explicit(&v->hdr->tasks_failed, 1,
-						  memory_order_relaxed);
+						  memory_order_relaxed); /* stats */
 			return true;
 		}
 	}
@@ -52,16 +55,17 @@ void shoal__sweep_fail(struct shoal_store *s, const struct shoal__rt_view *v,
 				  0);
 }
 
-/* E2, the submitter's half: after its record idx (generation gen) is
- * published, fails it itself if a sweep began and may have missed it. */
+/* END-S1, the submitter's half: after its record idx (generation gen) is
+ * published, fails it itself if a sweep began and may have missed it.
+ * sweep is loaded relaxed: ordered by the fence. */
 void shoal__rt_task_published(struct shoal_runtime *rt, uint32_t idx, uint32_t gen)
 {
 	const struct shoal__rt_view *v = &rt->v;
 
-	atomic_thread_fence(memory_order_seq_cst); /* E2 */
+	atomic_thread_fence(memory_order_seq_cst); /* END-S1 */
 	if (!atomic_load_explicit(&v->hdr->sweep, memory_order_relaxed))
 		return;
 	if (shoal__sweep_claim(v, idx, gen, false))
-		shoal__sweep_fail(rt->store, v, idx,
+		shoal__sweep_fail(rt->store, v, idx, /* END-A1 */
 				  atomic_load_explicit(&v->hdr->ended, memory_order_acquire));
 }

@@ -3,8 +3,9 @@
  * runtime/exec.c - a worker runs a task.
  *
  * Claim: a queue item names a record and its generation; the worker takes
- * the record with one acquire CAS QUEUED -> RUNNING (A3, pairs with the
- * submitter's R3), so a stale or duplicated item (queue.h) runs nothing.
+ * the record with one acquire CAS QUEUED -> RUNNING (TASK-A1, pairs with
+ * the submitter's TASK-R1 of rtlayout.h), so a stale or duplicated item
+ * (queue.h) runs nothing.
  *
  * Arguments: by-value ones are read in place from the record (zero copy,
  * stable while RUNNING); ref ones are pinned views of the sealed objects.
@@ -231,6 +232,8 @@ static void shoal__fail_running(struct shoal_store *s, const struct shoal__rt_vi
 				const char *why)
 {
 	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 0;
+	/* Relaxed: the dead worker's record, which only the fork server
+	 * moves now (its settle acquired it, TASK-A1). */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t gen = SHOAL__TASK_GEN(st);
 
@@ -238,13 +241,14 @@ static void shoal__fail_running(struct shoal_store *s, const struct shoal__rt_vi
 		t->retries--;
 		atomic_store_explicit(&t->state,
 				      SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
-				      memory_order_release); /* R3 */
+				      memory_order_release); /* TASK-R1 */
 		return;
 	}
 
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why,
 				  0); /* the fork server never waits for room */
+	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&v->hdr->tasks_failed, 1, memory_order_relaxed);
 	shoal__task_free(s, v, idx);
 }
@@ -270,6 +274,7 @@ uint32_t shoal__exec_dead_worker_scan(const struct shoal__rt_view *v, uint32_t w
 	 * cells it has not released yet (queue.h). */
 	shoal__queue_repair(&v->queue, NULL, NULL);
 	for (uint32_t i = 0; i < top && n < cap; i++) {
+		/* TASK-A1 (its phase and owner: the worker's claims) */
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
@@ -287,6 +292,8 @@ static void shoal__mark_present(void *ctx, uint32_t item)
 
 	if (idx >= r->max_tasks)
 		return;
+	/* Relaxed: only the generation is compared (a duplicate item is
+	 * harmless: queue.h). */
 	st = atomic_load_explicit(&r->v->tasks[idx].state,
 				  memory_order_relaxed);
 	if ((SHOAL__TASK_GEN(st) & 0xfffu) == SHOAL__ITEM_GEN(item))
@@ -315,6 +322,7 @@ void shoal__requeue_sweep(struct shoal__requeue *r)
 	r->nlater = 0;
 	shoal__queue_scan(&r->v->queue, shoal__mark_present, r);
 	for (uint32_t i = 0; i < top; i++) {
+		/* TASK-A1 (its phase and generation, for the item) */
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_QUEUED &&
@@ -349,6 +357,7 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 	struct shoal__task_rec *tasks = v->tasks;
 
 	for (uint32_t k = 0; k < n; k++) {
+		/* TASK-A1: the record fail_running reads. */
 		uint64_t st = atomic_load_explicit(&tasks[running[k]].state,
 						   memory_order_acquire);
 
@@ -476,6 +485,7 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 	if (item == SHOAL__QUEUE_SKIP || *idx >= rt->v.max_tasks)
 		return false;
 	rec = &rt->v.tasks[*idx];
+	/* Relaxed: a guess; the CAS below decides (TASK-A1). */
 	st = atomic_load_explicit(&rec->state, memory_order_relaxed);
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_QUEUED ||
 	    (SHOAL__TASK_GEN(st) & 0xfffu) != SHOAL__ITEM_GEN(item))
@@ -483,7 +493,7 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 	return atomic_compare_exchange_strong_explicit(
 		&rec->state, &st,
 		SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING, worker + 1),
-		memory_order_acquire, memory_order_relaxed); /* A3 */
+		memory_order_acquire, memory_order_relaxed); /* TASK-A1 */
 }
 
 int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
@@ -534,6 +544,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	};
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
 	SHOAL__STORE_CRASH(rt->store, TASK_RAN);
+	/* Relaxed: counters (statistics). */
 	atomic_fetch_add_explicit(rc ? &rt->v.hdr->tasks_failed : &rt->v.hdr->tasks_done,
 				  1, memory_order_relaxed);
 	shoal__task_free(rt->store, &rt->v, idx);

@@ -91,14 +91,14 @@ static bool shoal__names_open(struct shoal_runtime *rt)
 {
 	struct cds_lfht *ht;
 
-	if (atomic_load_explicit(&rt->names_ready, memory_order_acquire))
+	if (atomic_load_explicit(&rt->names_ready, memory_order_acquire)) /* RT-A2 */
 		return true;
 	pthread_mutex_lock(&rt->pending_lock);
 	if (!rt->names) {
 		ht = cds_lfht_new_flavor(SHOAL_MAX_FUNCTIONS, SHOAL_MAX_FUNCTIONS,
 					 SHOAL_MAX_FUNCTIONS, 0, &urcu_bp_flavor, NULL);
 		rt->names = ht;
-		/* Release: a reader that sees names_ready sees the table. */
+		/* RT-R2: a reader that sees names_ready sees the table. */
 		atomic_store_explicit(&rt->names_ready, ht != NULL, memory_order_release);
 	}
 	pthread_mutex_unlock(&rt->pending_lock);

@@ -73,9 +73,9 @@ struct shoal__nest {
 };
 
 /* Every worker slot holds a running worker, asleep in a get in a task.
- * Acquire on state: pairs with the fork server's and the worker's release
- * stores (R1 of rtlayout.h); blocked is a relaxed hint (the walk and the
- * re-check after it decide). */
+ * Acquire on state (WK-A1): pairs with the fork server's and the worker's
+ * release stores (WK-R1 of rtlayout.h); blocked is a relaxed hint (the
+ * walk and the re-check after it decide). */
 static bool shoal__nest_all_blocked(const struct shoal__nest *x)
 {
 	for (uint32_t i = 0; i < x->n; i++)
@@ -86,7 +86,8 @@ static bool shoal__nest_all_blocked(const struct shoal__nest *x)
 	return true;
 }
 
-/* The worker whose process is pid, or UINT32_MAX. */
+/* The worker whose process is pid, or UINT32_MAX.  Relaxed: a pid
+ * compared with one a walk found (the walk's conclusions are re-checked). */
 static uint32_t shoal__nest_worker_of(const struct shoal__nest *x, int32_t pid)
 {
 	for (uint32_t i = 0; i < x->n; i++)
@@ -159,8 +160,9 @@ static void shoal__nest_scan(struct shoal__nest *x)
 		x->on[i] = SHOAL__NEST_NONE;
 	for (uint32_t idx = 0; idx < x->v->max_tasks; idx++) {
 		const struct shoal__task_rec *t = &x->tasks[idx];
-		/* Acquire: pairs with R3 (QUEUED) and A3's CAS, so the returns'
-		 * ID read next is the record's current task's. */
+		/* TASK-A1: pairs with TASK-R1 (QUEUED) and with the claim's
+		 * CAS, so the returns' ID read next is the record's current
+		 * task's. */
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 		uint32_t phase = SHOAL__TASK_PHASE(st), owner = SHOAL__TASK_OWNER(st);
 
@@ -197,6 +199,7 @@ static bool shoal__nest_all_stuck(struct shoal__nest *x)
 static bool shoal__nest_fail(struct shoal__nest *x, uint32_t idx)
 {
 	struct shoal__task_rec *t = &x->tasks[idx];
+	/* Relaxed: a guess; the CAS below decides (TASK-A1). */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 1;
 	char why[160];
@@ -206,7 +209,7 @@ static bool shoal__nest_fail(struct shoal__nest *x, uint32_t idx)
 		    &t->state, &st,
 		    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING,
 				      SHOAL__TASK_OWNER_FS),
-		    memory_order_acquire, memory_order_relaxed)) /* A3 */
+		    memory_order_acquire, memory_order_relaxed)) /* TASK-A1 */
 		return false;
 	snprintf(why, sizeof why,
 		 "%.63s could never run: all %u workers (num_workers + "
@@ -215,6 +218,7 @@ static bool shoal__nest_fail(struct shoal__nest *x, uint32_t idx)
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(x->s, shoal__task_ret(t, i), SHOAL_EPOOLEXHAUSTED,
 				  why, 0); /* the fork server never waits */
+	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&x->v->hdr->tasks_failed, 1, memory_order_relaxed);
 	shoal__task_free(x->s, x->v, idx);
 	return true;
@@ -228,6 +232,7 @@ static uint32_t shoal__nest_fail_awaited(struct shoal__nest *x, uint32_t want)
 
 	for (uint32_t idx = 0; idx < x->v->max_tasks; idx++) {
 		const struct shoal__task_rec *t = &x->tasks[idx];
+		/* TASK-A1, as in shoal__nest_scan. */
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_QUEUED &&

@@ -32,12 +32,13 @@
  * (shoal__pending_task_ended: the worker after it freed the record, the
  * actor after a pass), since a task's end is room its submitter can now
  * free.  Register, re-check, sleep (base/event.c): the waiter registers
- * (seq_cst) and fences before it checks the records, the ender stores the
- * record's state before event_signal's seq_cst fence, so either the check
- * sees the task done or the signal sees the waiter.  Ends the fork server
- * makes after a worker death signal nothing: the sleep comes in slices of
- * SHOAL__ROOM_SLICE_MS, after which the waiter re-checks (and reaps dead
- * processes, whose holds may be what it waits for).
+ * (seq_cst) and fences before it checks the records (EV-S1), the ender
+ * stores the record's state before event_signal's seq_cst fence (EV-S2),
+ * so either the check sees the task done or the signal sees the
+ * waiter.  Ends the fork server makes after a worker death signal nothing:
+ * the sleep comes in slices of SHOAL__ROOM_SLICE_MS, after which the
+ * waiter re-checks (and reaps dead processes, whose holds may be what it
+ * waits for).
  *
  * The list is process-private, guarded by a mutex (any thread submits).
  */
@@ -88,6 +89,7 @@ void shoal__pending_add(struct shoal_runtime *rt, const struct shoal__pending *p
 	pthread_mutex_lock(&rt->pending_lock);
 	if (rt->npending < rt->pending_cap || shoal__pending_grow(rt))
 		rt->pending[rt->npending++] = *p;
+	/* Relaxed, here and below: a hint for a check without the lock. */
 	atomic_store_explicit(&rt->pending_hint, rt->npending, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->pending_lock);
 }
@@ -186,8 +188,9 @@ void shoal__pending_flush(struct shoal_runtime *rt)
 
 /* A task or call ended: wake a submitter that waits for room, since the
  * holds on its arguments can go now.  Call after the end is visible (the
- * record freed, the returns sealed); the signal's seq_cst fence orders it
- * before the load of the waiters count.  Costs a fence when nobody waits. */
+ * record freed, the returns sealed); the signal's seq_cst fence (EV-S2)
+ * orders it before the load of the waiters count.  Costs a fence when
+ * nobody waits. */
 void shoal__pending_task_ended(struct shoal_store *s)
 {
 	shoal__event_signal(shoal__store_space(s));
@@ -231,7 +234,7 @@ static bool shoal__put_ready(void *arg)
 {
 	struct shoal__put_await *p = arg;
 
-	atomic_thread_fence(memory_order_seq_cst); /* before the checks */
+	atomic_thread_fence(memory_order_seq_cst); /* EV-S1: before the checks */
 	p->rc = shoal__pending_try_put(p->rt, p->data, p->size, p->out, p->err);
 	return p->rc != -EAGAIN ||
 	       shoal__deadline_passed(shoal__later_get(p->d));

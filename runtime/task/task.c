@@ -11,7 +11,8 @@
  * and are held before the call returns), takes a hold on every ref
  * argument (so that it outlives the task even if the caller drops it),
  * then parks it on its unsealed arguments (deps.c); once none is left the
- * record is published with a release CAS to QUEUED (R3) and its item
+ * record is published with a release CAS to QUEUED (TASK-R1 of
+ * rtlayout.h) and its item
  * (index + generation) pushed into the run queue, which wakes a worker.
  *
  * The holds on ref arguments are this process's; it drops them once the
@@ -35,7 +36,8 @@
  *
  * A runtime that ended (shut down, its fork server dead: end.c) takes no
  * task: submit returns the code it ended with, and a submit that raced
- * with the end fails its own record if the sweep may have missed it (E2).
+ * with the end fails its own record if the sweep may have missed it
+ * (END-S1).
  */
 #include <errno.h>
 #include <string.h>
@@ -55,8 +57,9 @@ static uint32_t shoal__align8(uint32_t v)
 
 /*
  * Taking a record: a scan of the task bits from the hint for a set bit
- * whose record is FREE, then the CAS FREE -> BUILDING that takes it (A4:
- * acquire, pairs with the freer's release T1), naming the submitter in
+ * whose record is FREE, then the CAS FREE -> BUILDING that takes it
+ * (TASK-A2: acquire, pairs with the freer's release TASK-R2), naming the
+ * submitter in
  * the state word in that same step; then its bit is cleared.  The state
  * word is the truth and the bits only a hint: a set bit over a record
  * that is not FREE is skipped (the record's next taker clears it); a FREE
@@ -73,9 +76,13 @@ static uint32_t shoal__align8(uint32_t v)
  * more), never a taken record above it.  A sweep loads the top once, then
  * the records: one taken after that load is seen by the next watch (every
  * 250 ms); the dead-worker scan sees its worker's record because the
- * raise came before the publish the worker's pop acquired; the end's
- * sweep loads it after its E2 fence (end.c).  Release / acquire: the
- * raise is ordered before the CAS and the publish that follow it. */
+ * raise came before the publish (TASK-R1) the worker's pop acquired; the
+ * end's sweep loads it after its END-S2 fence (end.c).  Release / acquire
+ * (TASK-R3, TASK-A3): the raise is ordered before the publish that
+ * follows it by that publish's release, not by its own; nothing orders
+ * it before the taking CAS, which is why a watch may miss a record taken
+ * just now (the next one sees it).  Relaxed: the first load and a failed
+ * CAS (the loop tries again from the value it read). */
 static void shoal__task_raise_top(const struct shoal__rt_view *v, uint32_t top)
 {
 	uint32_t cur = atomic_load_explicit(&v->hdr->task_top, memory_order_relaxed);
@@ -83,12 +90,13 @@ static void shoal__task_raise_top(const struct shoal__rt_view *v, uint32_t top)
 	while (cur < top &&
 	       !atomic_compare_exchange_weak_explicit(&v->hdr->task_top, &cur, top,
 						      memory_order_release,
-						      memory_order_relaxed))
+						      memory_order_relaxed)) /* TASK-R3 */
 		;
 }
 
 uint32_t shoal__task_top(const struct shoal__rt_view *v)
 {
+	/* TASK-A3 */
 	uint32_t top = atomic_load_explicit(&v->hdr->task_top, memory_order_acquire);
 
 	return top < v->max_tasks ? top : v->max_tasks;
@@ -97,6 +105,7 @@ uint32_t shoal__task_top(const struct shoal__rt_view *v)
 static bool shoal__task_try(struct shoal_runtime *rt, uint32_t i, uint32_t owner)
 {
 	struct shoal__task_rec *t = &rt->v.tasks[i];
+	/* Relaxed: a guess; the CAS below decides (TASK-A2). */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_FREE)
@@ -106,7 +115,7 @@ static bool shoal__task_try(struct shoal_runtime *rt, uint32_t i, uint32_t owner
 		       &t->state, &st,
 		       SHOAL__TASK_STATE(SHOAL__TASK_GEN(st) + 1, SHOAL__T_BUILDING,
 					 owner),
-		       memory_order_acquire, memory_order_relaxed); /* A4 */
+		       memory_order_acquire, memory_order_relaxed); /* TASK-A2 */
 }
 
 static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
@@ -114,6 +123,8 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 	const struct shoal__rt_view *v = &rt->v;
 	_Atomic uint64_t *bits = rt->v.task_bits;
 	uint32_t words = (v->max_tasks + 63) / 64;
+	/* Relaxed, the hint and the bits: hints (above); the state word's
+	 * CAS decides. */
 	uint32_t w = atomic_load_explicit(&v->hdr->task_hint, memory_order_relaxed);
 	uint32_t owner = SHOAL__CREATOR24(shoal__store_creator(rt->store));
 
@@ -148,9 +159,10 @@ static int shoal__task_take(struct shoal_runtime *rt, uint32_t *idx)
 	return -ENOSPC;
 }
 
-/* FREE (T1: release, pairs with the next taker's A4), then its bit; the
- * hint moves back to it, so that records are reused lowest first (the
- * ones still in the caches). */
+/* FREE (TASK-R2: release, pairs with the next taker's TASK-A2), then its
+ * bit; the hint moves back to it, so that records are reused lowest first
+ * (the ones still in the caches).  Relaxed: the state's first load (the
+ * freer owns the record), the bit and the hint (hints). */
 void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 		      uint32_t idx)
 {
@@ -159,7 +171,7 @@ void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 
 	atomic_store_explicit(&t->state,
 			      SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
-			      memory_order_release); /* T1 */
+			      memory_order_release); /* TASK-R2 */
 	SHOAL__STORE_CRASH(s, TASK_FREED);
 	atomic_fetch_or_explicit(&v->task_bits[idx / 64],
 				 1ull << (idx % 64), memory_order_relaxed);
@@ -175,6 +187,7 @@ void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *
 	uint32_t top = shoal__task_top(v);
 
 	for (uint32_t i = 0; i < top; i++) {
+		/* TASK-A1 (its phase and owner; nothing of the record is read) */
 		uint64_t st = atomic_load_explicit(&tasks[i].state, memory_order_acquire);
 		uint64_t bit = 1ull << (i % 64);
 
@@ -183,7 +196,7 @@ void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *
 		    atomic_compare_exchange_strong_explicit(
 			    &tasks[i].state, &st,
 			    SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0),
-			    memory_order_release, memory_order_relaxed)) /* T1 */
+			    memory_order_release, memory_order_relaxed)) /* TASK-R2 */
 			st = SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_FREE, 0);
 		/* A set bit is only a hint: setting one over a record taken
 		 * meanwhile costs its next taker a skipped probe. */
@@ -397,6 +410,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 {
 	uint32_t num_returns = o->num_returns;
 	struct shoal__task_rec *t = &rt->v.tasks[idx];
+	/* Relaxed: our own record (BUILDING), for its generation. */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	shoal_id ret0 = shoal_id_next(rt->store);
 	int rc;
@@ -481,11 +495,12 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 		refs[i] = shoal__task_ret(&rt->v.tasks[idx], i);
 	p.ret0 = shoal__task_ret(&rt->v.tasks[idx], 0);
 	p.nret = num_returns;
+	/* Relaxed: a counter (statistics); our own record's generation. */
 	atomic_fetch_add_explicit(&rt->v.hdr->tasks_submitted, 1, memory_order_relaxed);
 	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->v.tasks[idx].state,
 						   memory_order_relaxed));
 	shoal__dep_park(rt, idx, &fit);
-	shoal__rt_task_published(rt, idx, gen); /* E2 of end.c */
+	shoal__rt_task_published(rt, idx, gen); /* END-S1 of rtlayout.h */
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);
 	return 0;

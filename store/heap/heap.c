@@ -122,6 +122,10 @@
  *              with NONE the completed page-map writes, to a process that
  *              recovers the lock from a dead owner (the owner never
  *              unlocked, so the mutex itself orders nothing then).
+ *   HP-R4      cache writes (owner only): an entry, or a handoff record,
+ *              before the count that covers it, by a signal fence
+ *              (compiler order only): a reaper reads them after the
+ *              owner's death, which orders everything the owner wrote.
  *   The mutex orders the page map, rover and plan between lock holders.
  *   Relaxed: listed-bit CASes (the slab's data is published by
  *   HP-R1/HP-R2, the bit itself is only a token checked by CAS); block

@@ -452,8 +452,9 @@ static inline void cache_put(const struct shoal__heap_view *hv,
 		n = cache_count(cache, c);
 	}
 	cache->blocks[c][n] = off;
-	/* Compiler order only: a reaper reads the cache after our death, so
-	 * the entry must be stored before the count that covers it. */
+	/* HP-R4, compiler order only: a reaper reads the cache after our
+	 * death, so the entry must be stored before the count that covers
+	 * it. */
 	atomic_signal_fence(memory_order_release);
 	cache->count[c] = n + 1;
 }
@@ -469,9 +470,9 @@ static inline bool cache_get(const struct shoal__heap_view *hv,
 	for (uint32_t n = cache_count(cache, c); n > 0; n--) {
 		uint64_t off = cache->blocks[c][n - 1];
 
-		/* The handoff (heap.h): the record names the block before the
-		 * count that gives it away; compiler order only, a reaper
-		 * reads both after our death. */
+		/* HP-R4, the handoff (heap.h): the record names the block
+		 * before the count that gives it away; compiler order only, a
+		 * reaper reads both after our death. */
 		if (rec)
 			atomic_store_explicit(rec, off, memory_order_relaxed);
 		atomic_signal_fence(memory_order_release);

@@ -27,11 +27,12 @@ struct shoal__alloc_req {
 void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 			 int64_t *bytes)
 {
+	/* Relaxed, hwm too (layout.h): each slot's share is exact; the sum
+	 * is a snapshot. */
 	uint32_t hwm = atomic_load_explicit(&s->hdr->procs_hwm,
 					    memory_order_relaxed);
 	int64_t o = 0, b = 0;
 
-	/* Relaxed: each slot's share is exact; the sum is a snapshot. */
 	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++) {
 		o += atomic_load_explicit(&s->procs[i].objects, memory_order_relaxed);
 		b += atomic_load_explicit(&s->procs[i].bytes, memory_order_relaxed);
@@ -73,6 +74,7 @@ static bool shoal__at_object_limit(struct shoal_store *s)
 	room = (int64_t)s->geo.max_objects - objects;
 	if (room <= 0)
 		return true;
+	/* Relaxed: layout.h says why (procs_hwm). */
 	hwm = atomic_load_explicit(&s->hdr->procs_hwm, memory_order_relaxed);
 	share = room / ((int64_t)hwm + 1);
 	s->limit_budget = (uint32_t)(share < SHOAL__LIMIT_BUDGET ? share
@@ -131,10 +133,11 @@ struct shoal__new_obj {
 static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
 			      const struct shoal__new_obj *o)
 {
+	/* Relaxed: our own slot's word. */
 	int32_t pid = SHOAL__PROC_PID(atomic_load_explicit(&s->me->state,
 							   memory_order_relaxed));
 
-	/* Relaxed: the publishing store of ctl (R2) orders them. */
+	/* Relaxed: the publishing store of ctl (ENT-R2) orders them. */
 	atomic_store_explicit(&e->data_off, o->off.v, memory_order_relaxed);
 	atomic_store_explicit(&e->data_size, o->data_size, memory_order_relaxed);
 	atomic_store_explicit(&e->meta_size, o->meta_size, memory_order_relaxed);
@@ -149,15 +152,15 @@ static void shoal__entry_fill(struct shoal_store *s, struct shoal__entry *e,
  * one, by CAS: nothing else may change a claimed entry (a repair never
  * marks a reusable one, repair.c), and if something did, its REPAIR is
  * waited out rather than overwritten, until `by`: -ETIMEDOUT then (not
- * published).  R2 (release): publishes the entry's fields with its new
- * state. */
+ * published).  ENT-R2 (release): publishes the entry's fields with its
+ * new state. */
 static int shoal__publish_word(struct shoal_store *s, uint32_t idx, uint64_t c,
 			       uint64_t n, struct shoal__later *by)
 {
 	struct shoal__entry *e = &s->dir[idx];
 	int rc = 0;
 
-	while (!rc && !atomic_compare_exchange_strong_explicit(
+	while (!rc && !atomic_compare_exchange_strong_explicit( /* ENT-R2 */
 			      &e->ctl, &c, n, memory_order_release,
 			      memory_order_relaxed))
 		rc = shoal__obj_wait_settled(s, e, true, by, &c);
@@ -181,6 +184,7 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 		return rc;
 	gen = (SHOAL__CTL_GEN(c) + 1) & SHOAL__CTL_GEN_MASK;
 	o->gen = gen;
+	/* Relaxed: a CREATE intent is read by our reaper, after our death. */
 	atomic_store_explicit(&in->entry, o->idx, memory_order_relaxed);
 	in->gen = gen;
 	SHOAL__CRASH(s, CREATE_RESERVED);
@@ -188,6 +192,7 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 	if (rc)
 		return rc; /* the slot stays FREE */
 	SHOAL__CRASH(s, CREATE_HELD);
+	/* Relaxed: the slot's own counters (layout.h). */
 	in->objects = atomic_load_explicit(&s->me->objects, memory_order_relaxed);
 	in->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	in->stage = 1;
@@ -200,7 +205,8 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 		return rc;
 	}
 	SHOAL__CRASH(s, CREATE_PUBLISHED);
-	/* The slot's counters, from the intent (a reaper redoes this). */
+	/* The slot's counters, from the intent (a reaper redoes this;
+	 * relaxed, layout.h). */
 	atomic_store_explicit(&s->me->objects, in->objects + 1,
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->me->bytes,
@@ -232,6 +238,7 @@ static void shoal__intent_create(struct shoal_store *s)
 	struct shoal__intent *in = &s->me->intent;
 
 	in->stage = 0;
+	/* Relaxed: read by our reaper, after our death. */
 	atomic_store_explicit(&in->entry, UINT32_MAX, memory_order_relaxed);
 	atomic_store_explicit(&in->block_off, 0, memory_order_relaxed);
 	in->block_size = 0;
@@ -279,7 +286,7 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	if (rc)
 		shoal__obj_free_block(s, o->off.v, bytes, &in->block_off);
 out:
-	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release); /* REF-R2 */
 	return rc;
 }
 
@@ -409,6 +416,7 @@ static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	int rc;
 
 	in->gen = gen;
+	/* Relaxed: a SEAL intent is read by our reaper, after our death. */
 	atomic_store_explicit(&in->entry, idx, memory_order_relaxed);
 	atomic_store_explicit(&in->op, SHOAL__OP_SEAL, memory_order_relaxed);
 	do {
@@ -418,21 +426,24 @@ static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			rc = -ENOENT;
 		if (rc) {
 			atomic_store_explicit(&in->op, SHOAL__OP_NONE,
-					      memory_order_release);
+					      memory_order_release); /* REF-R2 */
 			return rc;
 		}
+		/* ENT-R2 (the bytes, seal_entry) and WT-S2 (sealed before
+		 * the stack is closed); relaxed on failure: the loop waits
+		 * for the word again. */
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
 		memory_order_seq_cst, memory_order_relaxed));
 	SHOAL__CRASH(s, SEAL_SEALED);
 	shoal__waiters_close(s, e);
-	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release);
+	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release); /* REF-R2 */
 	return 0;
 }
 
 /* Only the creator seals, but a repairing reaper may hold the word for a
- * moment: wait it out, up to `by`.  R2 again: the release publishes the
- * bytes the creator wrote. */
+ * moment: wait it out, up to `by`.  ENT-R2 again: the release publishes
+ * the bytes the creator wrote. */
 static int shoal__seal_entry(struct shoal_store *s, struct shoal__entry *e,
 			     uint32_t gen, struct shoal__later *by)
 {
@@ -565,12 +576,15 @@ SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 
 static uint64_t shoal__id_counter(struct shoal_store *s)
 {
+	/* Relaxed, as the CAS below. */
 	uint64_t cur = atomic_load_explicit(&s->id_cursor, memory_order_relaxed);
 
 	for (;;) {
 		uint64_t next = cur + 1, n;
 
 		if (cur == 0 || (next & SHOAL__ID_BLOCK_MASK) == 0) {
+			/* Relaxed: its atomicity alone makes the block ours
+			 * (layout.h). */
 			n = atomic_fetch_add_explicit(&s->hdr->id_blocks, 1,
 						      memory_order_relaxed) + 1;
 			next = n << SHOAL__ID_BLOCK_BITS;

@@ -19,7 +19,8 @@
 /* Before a drop of a hold on our own unsealed object: once its holds are
  * gone no ledger names it, so our reaper must look for it in the
  * directory (proc.c).  Counted before the drop: a death in between costs
- * a scan, never an orphan. */
+ * a scan, never an orphan.  Relaxed: the owner's word, read by its
+ * reaper after its death (layout.h). */
 static void shoal__note_orphan(struct shoal_store *s)
 {
 	atomic_store_explicit(&s->me->orphans,
@@ -94,7 +95,9 @@ static uint64_t shoal__delete_word(uint64_t c)
 
 /* Under the store lock: DELETING (pinned: the last release ends it) or
  * an end now (end.c); -ETIMEDOUT, nothing changed, if a REPAIR on it
- * outlasts `by`. */
+ * outlasts `by`.  The DELETING CAS is acq_rel: ENT-A2 on the word; its
+ * release half publishes nothing a reader needs (the flag is in the
+ * word itself).  Relaxed on failure: the loop waits for the word again. */
 static int shoal__delete_locked(struct shoal_store *s, uint32_t idx,
 				uint32_t gen, struct shoal__later *by)
 {
@@ -116,7 +119,7 @@ static int shoal__delete_locked(struct shoal_store *s, uint32_t idx,
 		if (SHOAL__CTL_STATE(n) == SHOAL__E_DELETED) {
 			if (shoal__obj_end(s, idx, c, n))
 				return 0;
-		} else if (atomic_compare_exchange_weak_explicit(
+		} else if (atomic_compare_exchange_weak_explicit( /* ENT-A2 */
 				   &e->ctl, &c, n, memory_order_acq_rel,
 				   memory_order_relaxed)) {
 			return 0;

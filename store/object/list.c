@@ -23,10 +23,10 @@ static bool shoal__info_of(struct shoal_store *s, uint32_t i,
 	uint64_t c, again;
 	unsigned st;
 
-	do { /* A1, as for the ID: the entry may be reused meanwhile */
+	do { /* ENT-A1, as for the ID: the entry may be reused meanwhile */
 		c = shoal__dir_read_id(e, &id);
 		d = shoal__entry_desc(e);
-		atomic_thread_fence(memory_order_acquire);
+		atomic_thread_fence(memory_order_acquire); /* ENT-A1 */
 		again = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 	} while (SHOAL__CTL_STATE(c) != SHOAL__CTL_STATE(again) ||
 		 SHOAL__CTL_GEN(c) != SHOAL__CTL_GEN(again));
@@ -65,6 +65,7 @@ SHOAL_API int shoal_list(struct shoal_store *store,
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
+/* Relaxed: a count for stats, a snapshot. */
 static uint32_t shoal__live_procs(struct shoal_store *s)
 {
 	uint32_t n = 0;
@@ -85,6 +86,7 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 	if (!store || !out)
 		return -EINVAL;
 	h = store->hdr;
+	/* Relaxed, the counters below: statistics (layout.h). */
 	shoal__store_totals(store, &objects, &bytes);
 	*out = (struct shoal_store_stats){
 		.capacity = h->capacity,

@@ -18,9 +18,9 @@
  * process had.  Every change of a count follows one protocol (ref_change):
  *
  *   intent.entry = idx; intent.op = REF             (relaxed, own slot)
- *   CAS ctl old -> new                              (acq_rel: R3)
+ *   CAS ctl old -> new                              (seq_cst: REF-R1)
  *   ledger[idx] += delta                            (relaxed, own slot)
- *   intent.op = NONE                                (release: R4)
+ *   intent.op = NONE                                (release: REF-R2)
  *
  * A reaper that finds a dead process with op == REF cannot know whether
  * its CAS landed, so it recounts the entry (repair.c).  A process whose CAS
@@ -28,6 +28,27 @@
  * the hot path pays two plain stores and one release store.  An abort
  * changes the creator's holds too (its creation hold goes), so it runs
  * under the same intent.
+ *
+ * Memory order (REF-; repair.c has the repairer's side):
+ *  REF-R1 (REF-A1)  a count change's CAS of ctl (seq_cst, refs.c; an
+ *          owner's abort's too, under the same intent): the intent
+ *          written before it, for a repairer whose mark CAS follows it.
+ *  REF-A1 (REF-R1)  the repairer's mark: its acquire load and acq_rel CAS
+ *          of ctl (repair.c).
+ *  REF-R2 (REF-A2)  intent.op = NONE, a release store (refs.c, create.c;
+ *          a reaper's for a dead slot, proc.c): the ledger update made
+ *          under the intent.
+ *  REF-A2 (REF-R2)  a repairer's acquire load of a live owner's op
+ *          (repair.c), before it reads that owner's ledger record.
+ *  REF-R3 (REF-A3)  the repair word given back (release CAS to 0,
+ *          repair.c): the repair's writes, for the next repairer.
+ *  REF-A3 (REF-R3)  the repair word taken: the acquire CAS from 0, a
+ *          takeover's CAS, the rescue's acquire load (repair.c).
+ *  REF-R4 (REF-A4)  the recount stored with REPAIR clear (seq_cst CAS,
+ *          repair.c): what the repair did (dead records consumed), for
+ *          whoever waited for REPAIR to go.
+ *  REF-A4 (REF-R4)  shoal__obj_wait_settled's acquire load that sees
+ *          REPAIR clear (refs.c).
  *
  * Lifetime.  The creator holds an object from create on (its ledger gets
  * the hold before the entry is published).  An entry with pins or holds is
@@ -111,6 +132,7 @@ int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg);
 int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
 		    struct shoal__deadline d, shoal__try_fn try, void *arg);
 
+/* Relaxed: the clock only orders recency, a hint for eviction. */
 static inline uint64_t shoal__tick(struct shoal_store *s)
 {
 	return atomic_fetch_add_explicit(&s->hdr->clock, 1,
@@ -119,9 +141,9 @@ static inline uint64_t shoal__tick(struct shoal_store *s)
 
 static inline void shoal__touch(struct shoal_store *s, struct shoal__entry *e)
 {
+	/* Relaxed: recency is a hint for eviction, not a synchronisation. */
 	uint64_t now = atomic_load_explicit(&s->hdr->clock, memory_order_relaxed);
 
-	/* Relaxed: recency is a hint for eviction, not a synchronisation. */
 	if (atomic_load_explicit(&e->atime, memory_order_relaxed) != now)
 		atomic_store_explicit(&e->atime, shoal__tick(s),
 				      memory_order_relaxed);

@@ -19,6 +19,7 @@
 
 void shoal__intent_ref(struct shoal_store *s, uint32_t idx)
 {
+	/* Relaxed: published by the count's CAS that follows (REF-R1). */
 	atomic_store_explicit(&s->me->intent.entry, idx, memory_order_relaxed);
 	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_REF,
 			      memory_order_relaxed);
@@ -26,7 +27,8 @@ void shoal__intent_ref(struct shoal_store *s, uint32_t idx)
 
 void shoal__intent_done(struct shoal_store *s)
 {
-	/* R4: publishes the ledger update to a repairing reaper (A4). */
+	/* REF-R2: publishes the ledger update to a repairing reaper
+	 * (REF-A2). */
 	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_NONE,
 			      memory_order_release);
 }
@@ -48,6 +50,8 @@ int shoal__obj_wait_settled(struct shoal_store *s, struct shoal__entry *e,
 			    bool locked, struct shoal__later *by, uint64_t *out)
 {
 	for (uint32_t i = 1;; i++) {
+		/* REF-A4: the repair's store (REF-R4), once REPAIR is clear;
+		 * and ENT-A2 for the caller's use of the word. */
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
 		if (!(c & SHOAL__CTL_REPAIR)) {
@@ -160,7 +164,7 @@ static uint64_t shoal__ref_release(uint64_t c, uint32_t gen, int32_t dp,
 static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 {
 	struct shoal__entry *e = &s->dir[r->idx];
-	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire); /* ENT-A2 */
 	int err = 0;
 
 	for (;;) {
@@ -183,8 +187,10 @@ static int shoal__ref_cas(struct shoal_store *s, struct shoal__ref *r)
 			shoal__end_arm(s, r->idx, r->gen, &d);
 			n = shoal__end_marked(s, n);
 		}
-		/* R3 (release: our intent is visible to a reaper whose REPAIR
-		 * CAS follows), acquire: the entry's fields for a pin. */
+		/* REF-R1 (release: our intent is visible to a reaper whose
+		 * REPAIR CAS follows), ENT-A2 (acquire: the entry's fields for
+		 * a pin); seq_cst for WT-S2 when the CAS ends the entry (end.c
+		 * then closes its waiter stack). */
 		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
 							  memory_order_seq_cst,
 							  memory_order_acquire)) {
@@ -261,6 +267,7 @@ int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx, uint32_t pins,
 {
 	struct shoal__ref r = {.idx = idx, .dpins = -(int32_t)pins,
 			       .dholds = -(int32_t)holds};
+	/* ENT-A2 */
 	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
 	int rc;
 
@@ -303,7 +310,7 @@ int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			   uint32_t creator_holds, bool owner_died)
 {
 	struct shoal__entry *e = &s->dir[idx];
-	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&e->ctl, memory_order_acquire); /* ENT-A2 */
 
 	for (;;) {
 		uint32_t left;
@@ -323,12 +330,15 @@ int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 					   shoal__obj_aborted_word(left, gen,
 								   owner_died)))
 				return 0;
+			/* ENT-A2 */
 			c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 			continue;
 		}
 		/* The filler completes the abort (fill.c). */
 		n = shoal__add_counts(c, 0, (int32_t)left - (int32_t)SHOAL__CTL_HOLDS(c),
 				      &(int){0}) | SHOAL__CTL_DELETING;
+		/* seq_cst: REF-R1 (an owner's abort runs under its REF
+		 * intent); acquire: ENT-A2. */
 		if (atomic_compare_exchange_weak_explicit(&e->ctl, &c, n,
 							  memory_order_seq_cst,
 							  memory_order_acquire))
