@@ -31,8 +31,8 @@
  *          the spin); event_seen's also stays before the registration,
  *          so a bump after the registration moves seq from `seen`.
  *  EV-S1 (EV-S2)  the waiter registers (seq_cst increment of waiters),
- *          then re-checks with seq_cst loads (or after a seq_cst fence
- *          of its own): it sees the producer's change, or ...
+ *          then a seq_cst fence (shoal__event_await's), then re-checks
+ *          with loads of any order: it sees the producer's change, or ...
  *  EV-S2 (EV-S1)  ... the producer's seq_cst fence, after its change and
  *          before its load of waiters, comes after the registration in
  *          the total order S, and that load sees the waiter.
@@ -184,11 +184,14 @@ void shoal__event_signal(struct shoal__event *ev)
  * The waiter's half of the protocol, the one place it is written.
  * EV-A1: seen is read (acquire) before the registration, so a signal after
  * it changes seq from seen; EV-S1: the registration is a seq_cst
- * increment, ordered before the re-check's loads, and pairs with the
- * seq_cst fence that starts shoal__event_signal (EV-S2: a producer that
- * changed the state before it read waiters saw us registered, or our
- * re-check sees its change).  The decrement is relaxed: a late one costs
- * a producer at most one spare bump.
+ * increment, then a seq_cst fence orders it before the re-check's loads,
+ * whatever their order (an acquire load may otherwise be satisfied before
+ * the increment is visible, in C11's model and on RCpc hardware), and
+ * pairs with the seq_cst fence that starts shoal__event_signal (EV-S2: a
+ * producer that changed the state before it read waiters saw us
+ * registered, or our re-check sees its change).  The fence costs one
+ * barrier on a path that is about to sleep.  The decrement is relaxed: a
+ * late one costs a producer at most one spare bump.
  */
 int shoal__event_await(struct shoal__event *ev, struct shoal__deadline d,
 		       uint32_t spin, const struct shoal__await *w)
@@ -197,6 +200,7 @@ int shoal__event_await(struct shoal__event *ev, struct shoal__deadline d,
 	int rc = 1;
 
 	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst); /* EV-S1 */
+	atomic_thread_fence(memory_order_seq_cst); /* EV-S1: before the re-check */
 	if (!w->ready(w->arg)) {
 		if (w->sleeping)
 			w->sleeping(w->arg, true);

@@ -55,8 +55,8 @@ static inline int shoal__event_wait(struct shoal__event *ev, uint32_t seen,
 void shoal__event_signal(struct shoal__event *ev);
 
 /* What a waiter waits for: ready(arg) is the re-check, made after it
- * registered; it reads the producers' state with seq_cst loads (or after
- * a seq_cst fence of its own) and may do work (a try).  sleeping, if not
+ * registered and after a seq_cst fence (EV-S1), so its loads may have any
+ * order; it may do work (a try).  sleeping, if not
  * NULL, is called around the sleep itself (true before, false after). */
 struct shoal__await {
 	bool (*ready)(void *arg);

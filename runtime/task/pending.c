@@ -228,13 +228,12 @@ struct shoal__put_await {
 	int rc;         /* out: the last try's */
 };
 
-/* The re-check: a fence (the try's loads are not all seq_cst), then a
- * try; ready also once the caller's deadline passed. */
+/* The re-check (after shoal__event_await's fence, EV-S1): a try; ready
+ * also once the caller's deadline passed. */
 static bool shoal__put_ready(void *arg)
 {
 	struct shoal__put_await *p = arg;
 
-	atomic_thread_fence(memory_order_seq_cst); /* EV-S1: before the checks */
 	p->rc = shoal__pending_try_put(p->rt, p->data, p->size, p->out, p->err);
 	return p->rc != -EAGAIN ||
 	       shoal__deadline_passed(shoal__later_get(p->d));
