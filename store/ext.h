@@ -129,12 +129,17 @@ uint32_t shoal__store_creator(const struct shoal_store *s);
 struct shoal__event *shoal__store_space(const struct shoal_store *s);
 uint32_t shoal__store_spin(const struct shoal_store *s);
 uint64_t shoal__store_capacity(const struct shoal_store *s);
-/* The handle's crash-point arming (base/crash.h); pure, so that a build
- * without crash points drops the call of an unused result. */
-struct shoal__crash *shoal__store_crash(struct shoal_store *s)
-	__attribute__((pure));
+/* The handle's crash-point arming (base/crash.h). */
+struct shoal__crash *shoal__store_crash(struct shoal_store *s);
+/* The arming to hand to a ring or a crash point: the handle's in a build
+ * with crash points, NULL (none, and no call) in every other build. */
+#ifdef SHOAL_CRASH_POINTS
+#define SHOAL__STORE_ARMING(s) shoal__store_crash(s)
+#else
+#define SHOAL__STORE_ARMING(s) ((void)(s), (struct shoal__crash *)NULL)
+#endif
 /* A layer above's crash point on a store handle (base/crash.h). */
-#define SHOAL__STORE_CRASH(s, name) SHOAL__CRASH_AT(shoal__store_crash(s), name)
+#define SHOAL__STORE_CRASH(s, name) SHOAL__CRASH_AT(SHOAL__STORE_ARMING(s), name)
 
 /* Hooks of the layer above, called in the calling thread: on_block around
  * every sleep of a get, wait or create (a worker tells its runtime it is

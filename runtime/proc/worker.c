@@ -152,7 +152,7 @@ static bool shoal__worker_step(struct shoal__worker *w)
 {
 	uint32_t items[SHOAL__WORKER_BATCH];
 	uint32_t n = shoal__queue_pop_at(&w->rt.v.queue, items, shoal__worker_share(w),
-					 shoal__store_crash(w->rt.store));
+					 SHOAL__STORE_ARMING(w->rt.store));
 
 	if (n == 0) {
 		int rc = shoal__queue_wait(&w->rt.v.queue,
