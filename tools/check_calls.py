@@ -14,19 +14,28 @@ it (or its own).  The order, bottom up:
 Usage: check_calls.py --nm NM LAYER=ARCHIVE ...  (meson's `calls` test)
 """
 import argparse
+import os
 import re
 import subprocess
 import sys
 
-BELOW = {
-    "base": set(),
-    "store": {"base"},
-    "ring": {"base"},
-    "rt": {"base", "store", "ring"},
-    "task": {"base", "store", "ring", "rt"},
-    "actor": {"base", "store", "ring", "rt", "task"},
-    "proc": {"base", "store", "ring", "rt", "task", "actor"},
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_layers  # noqa: E402  (the one statement of the order)
+
+
+def layer_order():
+    """LAYER -> the layers below it, from check_layers: its layers with
+    runtime/ split into its folders (rt is runtime/ itself)."""
+    below = {l: set(b) for l, b in check_layers.BELOW.items() if l != "runtime"}
+    under = set(check_layers.BELOW["runtime"])
+    for folder in check_layers.RUNTIME_ORDER:
+        name = folder or "rt"
+        below[name] = set(under)
+        under.add(name)
+    return below
+
+
+BELOW = layer_order()
 
 
 NM_LINE = re.compile(r"^[^:]*:([^:]*):\s*[0-9a-fA-F]*\s+([A-Za-z])\s+(\S+)$")
