@@ -123,6 +123,7 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 	h->max_actors = p->max_actors;
 	h->max_lanes = p->max_lanes;
 	h->lane_capacity = p->lane_capacity;
+	h->flags = p->flags;
 	shoal__rt_layout(h);
 	shoal__rt_names(h, reg);
 	shoal__act_classes_init(h, reg);
@@ -148,6 +149,7 @@ static int shoal__rt_hdr_check(const struct shoal__rt_hdr *h, uint64_t size)
 	    h->max_tasks > SHOAL__RT_MAX_TASKS || h->nfuncs > SHOAL_MAX_FUNCTIONS ||
 	    h->max_actors > SHOAL__ACT_MAX_ACTORS || h->max_lanes > SHOAL__ACT_MAX_LANES ||
 	    h->nclasses > SHOAL_MAX_CLASSES ||
+	    (h->flags & ~(uint32_t)SHOAL_RUNTIME_FLAGS_ALL) ||
 	    !shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE))
 		return SHOAL_EBADSEGMENT;
 	p = (struct shoal__rt_hdr){.max_workers = h->max_workers,
@@ -190,6 +192,7 @@ int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size)
 		.max_lanes = h.max_lanes,
 		.lane_capacity = h.lane_capacity,
 		.nclasses = h.nclasses,
+		.flags = h.flags,
 		.lane_bytes = h.lane_bytes,
 		.workers = (struct shoal__rt_worker *)(b + h.workers_off),
 		.fnames = (const char *)(b + h.fnames_off),

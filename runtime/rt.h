@@ -111,6 +111,7 @@ struct shoal__rt_view {
 	struct shoal__rt_hdr *hdr;        /* state words only */
 	uint32_t num_workers, max_workers, max_tasks, nfuncs;
 	uint32_t max_actors, max_lanes, lane_capacity, nclasses;
+	uint32_t flags;                   /* SHOAL_RUNTIME_* */
 	uint64_t lane_bytes;
 	struct shoal__rt_worker *workers; /* max_workers */
 	const char *fnames;               /* SHOAL_MAX_FUNCTIONS names */
@@ -182,6 +183,7 @@ struct shoal__rt_plan {
 	uint32_t max_actors;
 	uint32_t max_lanes;
 	uint32_t lane_capacity;
+	uint32_t flags;           /* SHOAL_RUNTIME_* */
 };
 struct shoal__queue;
 struct shoal__lane;

@@ -36,7 +36,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 9u
+#define SHOAL__RT_VERSION 10u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -279,7 +279,8 @@ struct shoal__rt_hdr {
 	_Atomic int32_t ended;
 	_Atomic uint32_t sweep;
 	_Atomic uint32_t fs_gone;
-	uint8_t pad0_[64 - 52];
+	uint32_t flags;           /* SHOAL_RUNTIME_* of the driver's options */
+	uint8_t pad0_[64 - 56];
 	struct shoal__event work;
 	struct shoal__event ready;
 	_Atomic uint64_t workers_started;

@@ -474,18 +474,24 @@ static int bi_resv_runtime(struct bi_world *w)
 
 	(void)w;
 	tu_assert_rc(shoal_registry_open(&reg), 0);
-	for (int i = 0; i < 2 * BI_RESV_WORDS; i++) {
+	/* every reserved word of the runtime's and its store's options, and
+	 * a flag bit this release does not know */
+	int nrt = (int)(sizeof o.resv / sizeof o.resv[0]);
+	int nst = (int)(sizeof o.store.resv / sizeof o.store.resv[0]);
+
+	for (int i = 0; i <= nrt + nst; i++) {
 		shoal_runtime_options_init(&o);
 		o.num_workers = 1;
 		o.store.capacity = BI_CAP;
 		o.name = name;
-		if (i < BI_RESV_WORDS)
+		if (i < nrt)
 			o.resv[i] = 1;
+		else if (i < nrt + nst)
+			o.store.resv[i - nrt] = 1;
 		else
-			o.store.resv[i - BI_RESV_WORDS] = 1;
+			o.flags = SHOAL_RUNTIME_FLAGS_ALL + 1;
 		rc = shoal_runtime_start(reg, &o, &rt);
-		tu_assert_rc(rc, -EINVAL, "%sresv[%d]", i < BI_RESV_WORDS ?
-			     "" : "store.", i % BI_RESV_WORDS);
+		tu_assert_rc(rc, -EINVAL, "word %d", i);
 		cr_assert_null(rt);
 		cr_assert_not(tu_shm_exists(name), "%d: made %s", i, name);
 	}

@@ -117,19 +117,33 @@ struct shoal_runtime_options {
 	/* Lanes (caller process, actor) at once, at most 65536.  Default
 	 * 4 x max_actors + 64. */
 	uint32_t max_lanes;
+	/* SHOAL_RUNTIME_* bits below; 0 (default) leaves everything on.  An
+	 * unknown bit is refused with -EINVAL. */
+	uint64_t flags;
 	/* Reserved for fields of later releases: zero, as the initialisers
 	 * leave it.  shoal_runtime_start refuses a nonzero word with -EINVAL,
 	 * so that a program built for a later release, asking for something
 	 * this library cannot do, is refused rather than ignored.  A field
 	 * that takes a word has 0 as its default. */
-	uint64_t resv[4];
+	uint64_t resv[3];
 };
+
+/* shoal_runtime_options.flags */
+/* Record no timeline (shoal_timeline): unless this is set, every process
+ * writes its task and call events into its own ring in the segment. */
+#define SHOAL_RUNTIME_NO_TIMELINE 0x1ull
+/* Let workers and actors write to the driver's stdout and stderr
+ * directly, without the "(pid=..., who) " prefix on each line. */
+#define SHOAL_RUNTIME_NO_LOG_PREFIX 0x2ull
+#define SHOAL_RUNTIME_FLAGS_ALL                                               \
+	(SHOAL_RUNTIME_NO_TIMELINE | SHOAL_RUNTIME_NO_LOG_PREFIX)
 
 #define SHOAL_RUNTIME_OPTIONS_INIT                                            \
 	{                                                                     \
 		.num_workers = 0, .max_extra_workers = 0, .max_tasks = 0,     \
 		.store = SHOAL_STORE_OPTIONS_INIT, .name = NULL,              \
 		.max_actors = 0, .max_pending_calls = 0, .max_lanes = 0,      \
+		.flags = 0,                                                   \
 	}
 
 SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts);

@@ -67,7 +67,7 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 	uint32_t *max_workers = &plan->max_workers;
 	uint64_t max;
 
-	if (in && !SHOAL__RESV_ZERO(*in))
+	if (in && (!SHOAL__RESV_ZERO(*in) || (in->flags & ~SHOAL_RUNTIME_FLAGS_ALL)))
 		return -EINVAL;
 	*o = (struct shoal_runtime_options)SHOAL_RUNTIME_OPTIONS_INIT;
 	if (in)
@@ -95,6 +95,7 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 	plan->max_tasks = o->max_tasks;
 	plan->max_actors = o->max_actors;
 	plan->max_lanes = o->max_lanes;
+	plan->flags = (uint32_t)o->flags;
 	plan->lane_capacity = SHOAL__LANE_MIN_CAPACITY;
 	while (plan->lane_capacity < o->max_pending_calls)
 		plan->lane_capacity <<= 1;
