@@ -36,7 +36,7 @@
 #define SHOAL__ACT_MAX_LANES 65536u
 #define SHOAL__ACT_LANES 64u        /* caller processes per actor */
 #define SHOAL__CALL_SIZE 256u       /* one call record */
-#define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 48u)
+#define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 56u)
 
 /* Class and method names, written by the driver before the fork server
  * exists, read-only afterwards. */
@@ -260,6 +260,7 @@ struct shoal__call_rec {
 	uint64_t ret_lo;
 	uint32_t caller;        /* SHOAL__CREATOR */
 	uint32_t pad_;
+	uint64_t submitted;     /* the caller's ticks (base/clock.h) */
 	uint8_t args[SHOAL__CALL_ARGS_INLINE];
 };
 static_assert(sizeof(struct shoal__call_rec) == SHOAL__CALL_SIZE, "call record");

@@ -14,6 +14,7 @@
 #include "rt.h"
 #include "lane.h"
 #include "queue.h"
+#include "timeline.h"
 
 static uint32_t shoal__pow2(uint32_t v)
 {
@@ -50,7 +51,17 @@ static uint64_t shoal__rt_layout(struct shoal__rt_hdr *h)
 	cur += (uint64_t)h->max_lanes * sizeof(struct shoal__lane_meta);
 	h->lanes_off = cur;
 	h->lane_bytes = shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE);
-	return cur + (uint64_t)h->max_lanes * h->lane_bytes;
+	cur += (uint64_t)h->max_lanes * h->lane_bytes;
+	h->tl_off = (cur + 63) & ~63ull;
+	h->tl_ring_bytes = sizeof(struct shoal__tl_ring) +
+			   (uint64_t)h->tl_events * sizeof(struct shoal__tl_event);
+	h->tl_ring_bytes = (h->tl_ring_bytes + 63) & ~63ull;
+	return h->tl_off + (uint64_t)h->tl_rings * h->tl_ring_bytes;
+}
+
+static uint32_t shoal__tl_events_of(uint32_t flags)
+{
+	return (flags & SHOAL_RUNTIME_NO_TIMELINE) ? 0 : SHOAL__TL_EVENTS;
 }
 
 uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p)
@@ -59,7 +70,9 @@ uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p)
 				  .max_tasks = p->max_tasks,
 				  .max_actors = p->max_actors,
 				  .max_lanes = p->max_lanes,
-				  .lane_capacity = p->lane_capacity};
+				  .lane_capacity = p->lane_capacity,
+				  .tl_rings = p->tl_rings,
+				  .tl_events = shoal__tl_events_of(p->flags)};
 
 	return shoal__rt_layout(&h);
 }
@@ -124,6 +137,9 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 	h->max_lanes = p->max_lanes;
 	h->lane_capacity = p->lane_capacity;
 	h->flags = p->flags;
+	h->tl_rings = p->tl_rings;
+	h->tl_events = shoal__tl_events_of(p->flags);
+	shoal__clock_calibrate(&h->clock);
 	shoal__rt_layout(h);
 	shoal__rt_names(h, reg);
 	shoal__act_classes_init(h, reg);
@@ -150,20 +166,25 @@ static int shoal__rt_hdr_check(const struct shoal__rt_hdr *h, uint64_t size)
 	    h->max_actors > SHOAL__ACT_MAX_ACTORS || h->max_lanes > SHOAL__ACT_MAX_LANES ||
 	    h->nclasses > SHOAL_MAX_CLASSES ||
 	    (h->flags & ~(uint32_t)SHOAL_RUNTIME_FLAGS_ALL) ||
+	    h->tl_rings > SHOAL__TL_MAX_RINGS ||
+	    h->tl_events != shoal__tl_events_of(h->flags) ||
 	    !shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE))
 		return SHOAL_EBADSEGMENT;
 	p = (struct shoal__rt_hdr){.max_workers = h->max_workers,
 				   .max_tasks = h->max_tasks,
 				   .max_actors = h->max_actors,
 				   .max_lanes = h->max_lanes,
-				   .lane_capacity = h->lane_capacity};
+				   .lane_capacity = h->lane_capacity,
+				   .tl_rings = h->tl_rings,
+				   .tl_events = h->tl_events};
 	if (shoal__rt_layout(&p) > size || p.workers_off != h->workers_off ||
 	    p.fnames_off != h->fnames_off || p.tasks_off != h->tasks_off ||
 	    p.task_bits_off != h->task_bits_off ||
 	    p.queue_off != h->queue_off || p.queue_bytes != h->queue_bytes ||
 	    p.classes_off != h->classes_off || p.actors_off != h->actors_off ||
 	    p.lmeta_off != h->lmeta_off || p.lanes_off != h->lanes_off ||
-	    p.lane_bytes != h->lane_bytes)
+	    p.lane_bytes != h->lane_bytes || p.tl_off != h->tl_off ||
+	    p.tl_ring_bytes != h->tl_ring_bytes)
 		return SHOAL_EBADSEGMENT;
 	return 0;
 }
@@ -193,6 +214,10 @@ int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size)
 		.lane_capacity = h.lane_capacity,
 		.nclasses = h.nclasses,
 		.flags = h.flags,
+		.tl_rings = h.tl_rings,
+		.tl_events = h.tl_events,
+		.tl_ring_bytes = h.tl_ring_bytes,
+		.clock = h.clock,
 		.lane_bytes = h.lane_bytes,
 		.workers = (struct shoal__rt_worker *)(b + h.workers_off),
 		.fnames = (const char *)(b + h.fnames_off),
@@ -202,6 +227,7 @@ int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size)
 		.actors = (struct shoal__actor_slot *)(b + h.actors_off),
 		.lmeta = (struct shoal__lane_meta *)(b + h.lmeta_off),
 		.lanes = b + h.lanes_off,
+		.tl = b + h.tl_off,
 	};
 	return shoal__queue_open(&v->queue, b + h.queue_off, h.queue_bytes);
 }

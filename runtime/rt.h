@@ -27,6 +27,7 @@
 #include "lane.h"
 #include "queue.h"
 #include "resv.h"
+#include "timeline.h"
 
 /*
  * liburcu is not built with ThreadSanitizer: the edge from a node's
@@ -112,6 +113,9 @@ struct shoal__rt_view {
 	uint32_t num_workers, max_workers, max_tasks, nfuncs;
 	uint32_t max_actors, max_lanes, lane_capacity, nclasses;
 	uint32_t flags;                   /* SHOAL_RUNTIME_* */
+	uint32_t tl_rings, tl_events;     /* timeline.h */
+	uint64_t tl_ring_bytes;
+	struct shoal__clock clock;        /* ticks to ns (base/clock.h) */
 	uint64_t lane_bytes;
 	struct shoal__rt_worker *workers; /* max_workers */
 	const char *fnames;               /* SHOAL_MAX_FUNCTIONS names */
@@ -122,6 +126,7 @@ struct shoal__rt_view {
 	struct shoal__actor_slot *actors; /* max_actors */
 	struct shoal__lane_meta *lmeta;   /* max_lanes */
 	uint8_t *lanes;                   /* max_lanes x lane_bytes */
+	uint8_t *tl;                      /* tl_rings x tl_ring_bytes */
 };
 int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size);
 /* Function fn's name ("?" past nfuncs). */
@@ -165,6 +170,9 @@ struct shoal_runtime {
 	/* The sweep a probe that finds the fork server dead runs (life.c;
 	 * proc/end.c's shoal__rt_sweep, set by shoal__rt_local_init). */
 	void (*sweep)(struct shoal_store *s, const struct shoal__rt_view *v);
+	/* This process's timeline ring (timeline.h), opened by a process
+	 * that runs tasks or calls; ring NULL elsewhere. */
+	struct shoal__tl tl;
 };
 
 /* Why an actor died, for its callers' errors. */
@@ -184,6 +192,7 @@ struct shoal__rt_plan {
 	uint32_t max_lanes;
 	uint32_t lane_capacity;
 	uint32_t flags;           /* SHOAL_RUNTIME_* */
+	uint32_t tl_rings;        /* timeline rings: the store's max_procs */
 };
 struct shoal__queue;
 struct shoal__lane;

@@ -12,6 +12,7 @@
  *   task bits    one bit per record: a hint that it is FREE (task.c)
  *   queue        the run queue (queue.h), capacity >= max_tasks
  *   actors       classes, actor slots, lane owners, lanes (actlayout.h)
+ *   timeline     a ring per store process slot (timeline.h)
  *
  * The driver lays the region out after the store's segment is ready, so
  * the segment's SEG-R0 does not publish it: the runtime's own processes
@@ -32,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "event.h"
 #include "ext.h"
 
@@ -42,7 +44,7 @@
 #define SHOAL__RT_MAX_TASKS (1u << 20)
 #define SHOAL__FN_NAME_SIZE 64u
 #define SHOAL__TASK_SIZE 320u
-#define SHOAL__TASK_ARGS_INLINE 200u
+#define SHOAL__TASK_ARGS_INLINE 192u
 #define SHOAL__TASK_DEPS 16u /* = SHOAL_MAX_ARGS */
 
 /* What a process is to the runtime: the role word of its store slot
@@ -97,8 +99,9 @@ enum shoal__task_phase {
  * WAITING or CAS to QUEUED (TASK-R1) publishes it, and a worker's acquire
  * CAS QUEUED -> RUNNING (TASK-A1) claims it; the worker reads it while
  * RUNNING and frees it (a release store of FREE, TASK-R2, which the next
- * taker's acquire CAS pairs with, TASK-A2).  `next` is unused (the free
- * list it linked is gone: task.c).
+ * taker's acquire CAS pairs with, TASK-A2).  `submitted` is the
+ * submitter's tick count when it took the record (tools: how long it has
+ * been pending; the timeline: the start of its flow arrow).
  *  args   arguments, each a 4-byte header (kind << 30 | length) then the
  *         bytes (BYTES) or a 16-byte ID (REF), padded to 8 bytes.
  *  deps, dep_next  while WAITING (deps.c): unresolved arguments + 1 (the
@@ -136,16 +139,17 @@ enum shoal__task_phase {
  */
 struct shoal__task_rec {
 	_Atomic uint64_t state;
-	_Atomic uint32_t next;
 	uint32_t fn;
 	uint32_t num_returns;
 	uint32_t nargs;
 	uint32_t args_len;
 	uint32_t submitter;      /* SHOAL__CREATOR(slot, generation) */
-	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
-	uint64_t ret_lo;
 	_Atomic uint32_t deps;
 	uint32_t retries;        /* runs left after a worker death (fork server) */
+	uint32_t pad_;
+	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
+	uint64_t ret_lo;
+	uint64_t submitted;      /* the submitter's ticks (base/clock.h) */
 	_Atomic uint32_t dep_next[SHOAL__TASK_DEPS];
 	uint8_t args[SHOAL__TASK_ARGS_INLINE];
 };
@@ -197,7 +201,12 @@ struct shoal__rt_worker {
 	/* The fork server, before it publishes pid (release): the process's
 	 * start time, so that a reused pid never passes for it (end.c). */
 	_Atomic uint64_t start;
-	uint8_t pad1_[64 - 40];
+	/* The worker, relaxed (a tool's view, shoal_task_list): the record
+	 * it runs (index + 1, 0 idle) and since when (ticks). */
+	_Atomic uint32_t run_task;
+	uint32_t pad2_;
+	_Atomic uint64_t run_since;
+	uint8_t pad1_[64 - 56];
 };
 static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
 
@@ -330,6 +339,14 @@ struct shoal__rt_hdr {
 	uint64_t lanes_off;
 	uint64_t lane_bytes;
 	uint8_t pad6_[64 - 56];
+	/* The timeline (timeline.h): layout and the clock's calibration,
+	 * written by the driver before the fork server, read-only after. */
+	uint64_t tl_off;
+	uint64_t tl_ring_bytes;
+	uint32_t tl_rings;
+	uint32_t tl_events;
+	struct shoal__clock clock;
+	uint8_t pad8_[64 - 48];
 	/* Its own line: every submit and call probes it (end.c). */
 	pthread_mutex_t fs_alive;
 	uint8_t pad7_[64 - sizeof(pthread_mutex_t)];

@@ -200,7 +200,7 @@ struct shoal_call_options {
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
  * first call to the actor found no lane: the runtime's max_lanes are
  * taken, or 64 processes call this actor already), -E2BIG (the encoded
- * arguments do not fit the call record's 208 bytes, counted as for
+ * arguments do not fit the call record's 200 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing
  * is left in the store, when it fails.
  */

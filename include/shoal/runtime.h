@@ -254,7 +254,7 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * queued),
  * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
  * max_tasks tasks are pending), -E2BIG (the encoded arguments do not fit
- * the record's 200 bytes even once every by-value argument over 16 bytes
+ * the record's 192 bytes even once every by-value argument over 16 bytes
  * went through the store: a ref takes 24 bytes, a value of up to 8 bytes
  * 16, of 9 to 16 bytes 24; so 8 refs, or 12 small values, at most), or
  * the store's errors.  Nothing is queued, and nothing is left in the

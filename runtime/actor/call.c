@@ -63,6 +63,7 @@
 
 #include "ext.h"
 #include "mem.h"
+#include "clock.h"
 #include "actor_int.h"
 #include "lane.h"
 
@@ -415,6 +416,7 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 	r->ret_hi = c->p.ret0.hi;
 	r->ret_lo = c->p.ret0.lo;
 	r->caller = shoal__store_creator(rt->store);
+	r->submitted = shoal__ticks();
 }
 
 /* After publishing (ACT-S1): if the actor died meanwhile, its drain may

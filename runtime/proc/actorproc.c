@@ -43,6 +43,7 @@ struct shoal__actor {
 	struct shoal__actor_slot *slot;
 	const struct shoal__class *klass;
 	uint32_t index;
+	uint32_t klass_index;         /* the class's index (registry) */
 	uint32_t gen;                 /* the actor's generation in the slot */
 	uint32_t spin;
 	void *self;                   /* the constructor's state */
@@ -61,6 +62,7 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 			       struct shoal__actor *a)
 {
 	struct shoal_store *store;
+	char label[SHOAL__TL_LABEL];
 	int rc = shoal_store_attach_fd(boot->seg_fd, &store);
 
 	if (rc)
@@ -76,10 +78,13 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 	if (index >= a->rt.v.max_actors)
 		return -EINVAL;
 	a->slot = &a->rt.v.actors[index];
-	if (a->slot->klass >= boot->reg->nclasses)
+	a->klass_index = a->slot->klass; /* read once, then checked */
+	if (a->klass_index >= boot->reg->nclasses)
 		return -EINVAL;
-	a->klass = &boot->reg->classes[a->slot->klass];
+	a->klass = &boot->reg->classes[a->klass_index];
 	a->index = index;
+	snprintf(label, sizeof label, "%.20s#%u", a->klass->name, index);
+	shoal__tl_open(&a->rt.tl, &a->rt.v, shoal__store_creator(store), label);
 	/* ACT-A3 (the fork server's ACT-R3, before it forked us anyway). */
 	a->gen = atomic_load_explicit(&a->slot->generation, memory_order_acquire);
 	a->spin = boot->spin_budget;
@@ -191,6 +196,7 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 		.ret0 = {.hi = r->ret_hi, .lo = r->ret_lo},
 		.arg_timeout_ms = -1, .name = m ? m->name : "?",
 	};
+	struct shoal__tl_rec tr;
 	int rc;
 
 	/* Relaxed, all three: only a process that reaped this one reads
@@ -198,7 +204,15 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head),
 			      memory_order_relaxed);
 	SHOAL__STORE_CRASH(a->rt.store, CALL_STARTED);
+	tr = (struct shoal__tl_rec){
+		.kind = SHOAL__TL_CALL, .who = a->index, .what = r->method,
+		.klass = a->klass_index, .from = r->caller, .t_submit = r->submitted,
+		.id_hi = r->ret_hi, .id_lo = r->ret_lo, .t_start = shoal__ticks(),
+	};
 	rc = shoal__exec_run(&a->rt, &v, m ? m->fn : NULL, a->self);
+	tr.t_end = shoal__ticks();
+	tr.rc = rc;
+	shoal__tl_record(&a->rt.tl, &tr);
 	SHOAL__STORE_CRASH(a->rt.store, CALL_RAN);
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head) | SHOAL__CUR_DONE,
 			      memory_order_relaxed);

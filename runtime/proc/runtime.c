@@ -109,6 +109,7 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 	 * them: its ledger must cover the task table at least. */
 	if (o->store.ledger_slots < o->max_tasks)
 		o->store.ledger_slots = o->max_tasks;
+	plan->tl_rings = o->store.max_procs;
 	return 0;
 }
 
@@ -181,6 +182,8 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 		return rc;
 	rt->v.hdr->driver_pid = getpid();
 	shoal__store_set_role(rt->store, SHOAL__ROLE_DRIVER);
+	/* Its ring names its row in the timeline; it records nothing. */
+	shoal__tl_open(&rt->tl, &rt->v, shoal__store_creator(rt->store), "driver");
 	/* Its waits probe the fork server as they wake (end.c). */
 	shoal__store_set_hooks(rt->store, &(struct shoal__store_hooks){
 		.on_block = shoal__rt_on_block, .on_block_ctx = rt,
@@ -484,6 +487,7 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 	 * with FS-A1. */
 	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
+	shoal__tl_open(&rt->tl, &rt->v, shoal__store_creator(store), "attached");
 	shoal__store_set_hooks(store, &(struct shoal__store_hooks){
 		.on_block = shoal__rt_on_block, /* end.c */
 		.on_block_ctx = rt,

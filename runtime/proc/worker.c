@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct shoal__worker {
 static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 				struct shoal__worker *w)
 {
+	char label[SHOAL__TL_LABEL];
 	int rc = shoal_store_attach_fd(boot->seg_fd, &w->store);
 
 	if (rc)
@@ -58,6 +60,8 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 		return -EINVAL;
 	w->me = &w->rt.v.workers[index];
 	w->index = index;
+	snprintf(label, sizeof label, "worker %u", index);
+	shoal__tl_open(&w->rt.tl, &w->rt.v, shoal__store_creator(w->store), label);
 	w->spin = boot->spin_budget;
 	return 0;
 }

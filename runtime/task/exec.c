@@ -522,11 +522,25 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 	return t.fail_code;
 }
 
+/* What worker runs, for tools (shoal_task_list): relaxed, a snapshot. */
+static void shoal__exec_running(struct shoal_runtime *rt, uint32_t worker,
+				uint32_t task, uint64_t since)
+{
+	struct shoal__rt_worker *w;
+
+	if (worker >= rt->v.max_workers)
+		return;
+	w = &rt->v.workers[worker];
+	atomic_store_explicit(&w->run_since, since, memory_order_relaxed);
+	atomic_store_explicit(&w->run_task, task, memory_order_relaxed);
+}
+
 void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 {
 	const struct shoal__function *f = NULL;
 	struct shoal__task_rec *rec;
 	struct shoal__call_view v;
+	struct shoal__tl_rec r;
 	uint32_t idx;
 	int rc;
 
@@ -542,7 +556,17 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 		.num_returns = rec->num_returns ? rec->num_returns : 1,
 		.arg_timeout_ms = 0, .name = f ? f->name : "?",
 	};
+	r = (struct shoal__tl_rec){
+		.kind = SHOAL__TL_TASK, .who = worker, .what = rec->fn,
+		.from = rec->submitter, .t_submit = rec->submitted,
+		.id_hi = rec->ret_hi, .id_lo = rec->ret_lo, .t_start = shoal__ticks(),
+	};
+	shoal__exec_running(rt, worker, idx + 1, r.t_start);
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
+	r.t_end = shoal__ticks();
+	r.rc = rc;
+	shoal__exec_running(rt, worker, 0, 0);
+	shoal__tl_record(&rt->tl, &r);
 	SHOAL__STORE_CRASH(rt->store, TASK_RAN);
 	/* Relaxed: counters (statistics). */
 	atomic_fetch_add_explicit(rc ? &rt->v.hdr->tasks_failed : &rt->v.hdr->tasks_done,

@@ -44,6 +44,7 @@
 
 #include "ext.h"
 #include "mem.h"
+#include "clock.h"
 #include "task_int.h"
 #include "queue.h"
 
@@ -419,6 +420,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->num_returns = num_returns;
 	t->retries = o->max_retries;
 	t->submitter = shoal__store_creator(rt->store);
+	t->submitted = shoal__ticks();
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
