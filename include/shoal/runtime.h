@@ -47,6 +47,7 @@
 #define SHOAL_RUNTIME_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <shoal/error.h>
@@ -330,6 +331,42 @@ SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
 			      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Introspection                                                       */
+
+/*
+ * Ray's ray.timeline(): writes the runtime's timeline to out as a Chrome
+ * trace (the JSON that chrome://tracing and https://ui.perfetto.dev load):
+ * a row per process, a slice per task or actor call that ran (name,
+ * duration, result ID, rc, time queued), and a flow arrow from each
+ * submit or call to its execution (when the submitter is still known).
+ * Each process keeps its last 4096 slices in its ring in the segment, so
+ * the trace covers what is still there, from every process, dead ones
+ * included until their slot's next occupant overwrites them.  Recording
+ * is on unless the runtime was started with SHOAL_RUNTIME_NO_TIMELINE.
+ * Any handle of the runtime works (a driver's, an attached or inspecting
+ * program's); it only reads the segment and never waits, so it can run
+ * at any time, from any thread, while tasks run (slices being written
+ * then are left out).  out stays the caller's (flushed, not closed).
+ * -EINVAL (NULL), -ENODATA (the runtime records no timeline: nothing is
+ * written), or the -errno of a failed write to out.
+ */
+SHOAL_API int shoal_timeline(struct shoal_runtime *rt, FILE *out);
+
+/*
+ * Writes the runtime's metrics to out in the Prometheus text format
+ * (version 0.0.4): the store's (capacity, bytes used, objects,
+ * evictions, processes), the pool's and the tasks' counters, per-actor
+ * states and call counts, and four latency histograms summed over every
+ * process (task run time, task submit-to-finish, actor call run time,
+ * call submit-to-finish; buckets 1 us x 2^k).  Histograms are kept even
+ * with SHOAL_RUNTIME_NO_TIMELINE.  Counters only grow while the runtime
+ * lives.  Any handle works, it only reads; out stays the caller's.
+ * -EINVAL (NULL), the errors of shoal_store_stats, or the -errno of a
+ * failed write.
+ */
+SHOAL_API int shoal_metrics(struct shoal_runtime *rt, FILE *out);
 
 #ifdef __cplusplus
 }
