@@ -366,6 +366,7 @@ struct config {
 	uint32_t interval_ms;
 	uint32_t second_wave;  /* experiments started halfway through */
 	uint32_t poll_ms;      /* 0: interval / 2 */
+	const char *timeline;  /* --timeline FILE: the Chrome trace, or NULL */
 };
 
 /* What one get_logs answer held. */
@@ -787,6 +788,28 @@ static int run_story(struct driver *d, struct snapshot *final)
 	return rc;
 }
 
+/* Ray's ray.timeline(filename): every task and call of the story as a
+ * Chrome trace, before shutdown (the rings live in the segment). */
+static int write_timeline(struct driver *d)
+{
+	FILE *f = fopen(d->cfg.timeline, "w");
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "actor-handles: %s: %s\n", d->cfg.timeline, strerror(errno));
+		return -errno;
+	}
+	rc = shoal_timeline(d->rt, f);
+	if (fclose(f) && !rc)
+		rc = -errno;
+	if (rc)
+		fail("shoal_timeline", rc);
+	else
+		printf("actor-handles: timeline written to %s (open it in "
+		       "https://ui.perfetto.dev or chrome://tracing)\n", d->cfg.timeline);
+	return rc;
+}
+
 static void release_refs(struct driver *d)
 {
 	for (uint32_t i = 0; i < d->submitted; i++)
@@ -806,6 +829,11 @@ static int run(struct driver *d)
 		install_signals();
 		rc = run_story(d, &final);
 		release_refs(d);
+		if (d->cfg.timeline) {
+			int rt = write_timeline(d);
+
+			rc = rc ? rc : rt;
+		}
 	}
 	rs = shoal_runtime_shutdown(d->rt); /* NULL: a no-op */
 	if (rs)
@@ -825,12 +853,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: actor-handles [--tutorial] [--experiments N] [--iterations N]\n"
 		"                     [--interval-ms N] [--second-wave N] [--poll-ms N]\n"
+		"                     [--timeline FILE]\n"
 		"  default: 3 experiments x 10 iterations x 100 ms\n"
 		"  --tutorial       the tutorial's run: 3 x 60 x 1000 ms (options\n"
 		"                   after it override it)\n"
 		"  --second-wave N  start N more experiments halfway through\n"
 		"  --poll-ms N      how often the driver calls get_logs "
 		"(default: interval / 2)\n"
+		"  --timeline FILE  write the run's timeline there at the end, as a\n"
+		"                   Chrome trace (ui.perfetto.dev, chrome://tracing)\n"
 		"  at most %d experiments in all, %d iterations, %d ms\n",
 		MAX_EXPERIMENTS, MAX_ITERATIONS, MAX_INTERVAL_MS);
 }
@@ -862,6 +893,10 @@ static bool parse_option(struct config *c, const char *opt, const char *val)
 		return parse_u32(val, 0, MAX_EXPERIMENTS, &c->second_wave);
 	if (!strcmp(opt, "--poll-ms"))
 		return parse_u32(val, 1, MAX_INTERVAL_MS, &c->poll_ms);
+	if (!strcmp(opt, "--timeline") && val && *val) {
+		c->timeline = val;
+		return true;
+	}
 	return false;
 }
 

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -374,6 +375,69 @@ Test(example_actor_handles, three_experiments_log_through_one_handle)
 	run_and_check((const char *const[]){"--experiments", "3", "--iterations",
 					    "10", "--interval-ms", "20", NULL},
 		      3, 10);
+}
+
+/* The tutorial's story as a trace: python3 (meson needs it) reads it. */
+static const char *const timeline_check =
+	"import json, sys\n"
+	"ev = json.load(open(sys.argv[1]))['traceEvents']\n"
+	"e, iters = int(sys.argv[2]), int(sys.argv[3])\n"
+	"rows = {x['pid']: x['args']['name'] for x in ev if x['ph'] == 'M'}\n"
+	"act = [p for p, n in rows.items() if n.startswith('LoggingActor#')]\n"
+	"drv = [p for p, n in rows.items() if n == 'driver']\n"
+	"assert len(act) == 1 and len(drv) == 1, rows\n"
+	"X = [x for x in ev if x['ph'] == 'X' and x['cat'] != 'submit']\n"
+	"runs = [x for x in X if x['name'] == 'run_experiment']\n"
+	"logs = [x for x in X if x['name'] == 'LoggingActor.log']\n"
+	"polls = [x for x in X if x['name'] == 'LoggingActor.get_logs']\n"
+	"assert len(runs) == e and len(logs) == e * iters and polls, (len(runs), len(logs))\n"
+	"assert all(rows[x['pid']].startswith('worker ') for x in runs), rows\n"
+	"assert all(x['pid'] == act[0] for x in logs + polls)\n"
+	"s = {x['id']: x for x in ev if x['ph'] == 's'}\n"
+	"f = {x['id']: x for x in ev if x['ph'] == 'f'}\n"
+	"def src(sl):\n"
+	"    k = [i for i, y in f.items() if y['pid'] == sl['pid'] and y['ts'] == sl['ts']]\n"
+	"    assert len(k) == 1, sl\n"
+	"    return s[k[0]]\n"
+	"for x in runs + polls:\n"
+	"    assert src(x)['pid'] == drv[0], x\n"
+	"for x in logs:\n"
+	"    a = src(x)\n"
+	"    assert any(r['pid'] == a['pid'] and r['ts'] <= a['ts'] <= r['ts'] + r['dur']\n"
+	"               for r in runs), (a, runs)\n";
+
+Test(example_actor_handles, its_timeline_shows_the_story)
+{
+	char path[64], arg[2][16];
+	struct example ex;
+	pid_t py;
+	int st, fd;
+
+	snprintf(path, sizeof path, "/tmp/shoal-ah-%d-XXXXXX", (int)getpid());
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	example_start(&ex, (const char *const[]){"--experiments", "3", "--iterations",
+						 "4", "--interval-ms", "10",
+						 "--timeline", path, NULL});
+	st = example_finish(&ex);
+	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		unlink(path);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the example failed (status %#x); its output:\n%s", st, ex.buf);
+	cr_assert(strstr(ex.buf, "timeline written to"), "%s", ex.buf);
+	snprintf(arg[0], sizeof arg[0], "3");
+	snprintf(arg[1], sizeof arg[1], "4");
+	py = tu_fork();
+	if (py == 0) {
+		execlp("python3", "python3", "-c", timeline_check, path, arg[0], arg[1],
+		       (char *)NULL);
+		_exit(127);
+	}
+	st = tu_wait_exit(py);
+	unlink(path);
+	free(ex.buf);
+	cr_assert_eq(st, 0, "the trace does not tell the story");
 }
 
 Test(example_actor_handles, a_second_wave_joins_while_the_first_runs)
