@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store-demo - the store's main job until the actor example exists: starts
- * store-put (one process: creates a named store and puts objects), reads
- * the IDs it prints, starts store-get (a second, separately exec'd process
- * that maps the segment at its own address and reads the objects by ID),
- * then lets store-put close and unlink the store.  Nothing is left in
- * /dev/shm afterwards.
+ * store-demo - the object store alone, across two programs (no runtime):
+ * starts store-put (one process: creates a named store and puts objects),
+ * reads the IDs it prints, starts store-get (a second, separately exec'd
+ * process that maps the segment at its own address and reads the objects
+ * by ID, zero-copy), then lets store-put close and unlink the store.
+ * Nothing is left in /dev/shm afterwards: store-put unlinks the segment
+ * when its standard input closes, which happens when this program exits,
+ * however it exits.
+ *
+ * Run: build/examples/store-demo (no argument; store-put and store-get
+ * are found beside it).  Exit status 0 if store-put put every object and
+ * store-get got each one by its ID, 1 otherwise.  `meson test -C build
+ * --suite examples store_demo` runs it.
  */
 #include <errno.h>
 #include <fcntl.h>

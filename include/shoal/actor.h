@@ -99,15 +99,20 @@ typedef int (*shoal_actor_init_fn)(struct shoal_task *ctx, void **self);
 /* The destructor, when the runtime shuts down (not after a kill). */
 typedef void (*shoal_actor_fini_fn)(void *self);
 
-/* Registers a class (name: 1..63 bytes).  fini may be NULL.  -EEXIST,
- * -EINVAL, -ENOSPC (SHOAL_MAX_CLASSES), -EBUSY (after start). */
+/* Registers a class (name: 1..63 bytes).  fini may be NULL.  -EEXIST
+ * (the class exists), -EINVAL (NULL reg or init, a bad name), -ENOSPC
+ * (SHOAL_MAX_CLASSES), -EBUSY (a runtime was started from this registry).
+ * The name is copied.  One thread at a time per registry. */
 SHOAL_API int shoal_register_actor(struct shoal_registry *reg,
 				   const char *klass, shoal_actor_init_fn init,
 				   shoal_actor_fini_fn fini);
 
 /* Registers a method of a registered class; fn receives the actor's state
- * as its `user` argument.  -ENOENT for an unknown class, -EEXIST, -EINVAL,
- * -ENOSPC (SHOAL_MAX_METHODS), -EBUSY. */
+ * as its `user` argument.  -ENOENT for an unknown class, -EEXIST (the
+ * class has that method), -EINVAL (NULL reg or fn, a bad name), -ENOSPC
+ * (SHOAL_MAX_METHODS), -EBUSY (after start).  Methods are numbered in
+ * registration order (shoal_actor_method).  One thread at a time per
+ * registry. */
 SHOAL_API int shoal_register_method(struct shoal_registry *reg,
 				    const char *klass, const char *method,
 				    shoal_task_fn fn);
@@ -141,28 +146,37 @@ struct shoal_actor_options {
 		.max_task_retries = 0,                                        \
 	}
 
+#define SHOAL_ACTOR_CTOR_BYTES 384
 /*
  * Ray's Class.remote(...): starts an actor of class klass with constructor
  * arguments args (by value, at most SHOAL_ACTOR_CTOR_BYTES encoded, or
  * refs, which the runtime keeps alive for restarts).  Returns once the fork
  * server started the process; calls made at once queue until the
- * constructor has run.  -ENOENT (class), -EEXIST (name taken), -ENOSPC
- * (max_actors live actors), -E2BIG (constructor arguments), -EINVAL,
- * SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED (the runtime ended:
- * shoal/runtime.h).
+ * constructor has run.  -ENOENT (class), -EEXIST (name taken, without
+ * get_if_exists), -ENOSPC (max_actors live actors), -E2BIG (constructor
+ * arguments), -EINVAL (NULL rt, klass or out, a bad name in opts, a
+ * nonzero resv word, bad args), SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED
+ * (the runtime ended: shoal/runtime.h), -ETIMEDOUT (the fork server did
+ * not answer within its bound), -ESRCH (no fork server to ask), or a
+ * negated errno of the socket or the fork.  A failed constructor is not
+ * an error here: the actor dies and its calls fail (see above).
+ * *out is a plain value the caller may copy anywhere; nothing to free
+ * (the actor lives until killed or the runtime ends).  Any thread of any
+ * process with a runtime handle.
  */
-#define SHOAL_ACTOR_CTOR_BYTES 384
 SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 				 const struct shoal_args *args,
 				 const struct shoal_actor_options *opts,
 				 struct shoal_actor *out);
 
-/* Ray's ray.get_actor(name): the live actor of that name, or -ENOENT. */
+/* Ray's ray.get_actor(name): the live actor of that name, or -ENOENT;
+ * -EINVAL for a NULL rt, name or out, or an empty name.  Any thread. */
 SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
 				 struct shoal_actor *out);
 
 /* A method's index for shoal_actor_call (-ENOENT if the class has none of
- * that name).  Stable for the runtime's life: look it up once. */
+ * that name; -EINVAL for a NULL rt or method, or a handle that is not
+ * one).  Stable for the runtime's life: look it up once.  Any thread. */
 SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
 				 struct shoal_actor actor, const char *method);
 
@@ -202,7 +216,9 @@ struct shoal_call_options {
  * taken, or 64 processes call this actor already), -E2BIG (the encoded
  * arguments do not fit the call record's 200 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing
- * is left in the store, when it fails.
+ * is left in the store, when it fails.  refs[] is the caller's array
+ * (NULL allowed for num_returns 0); the caller holds each ref (drop it).
+ * Any thread of any process with a runtime handle (ordering: above).
  */
 SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 				    struct shoal_actor actor, int method,
@@ -210,12 +226,16 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 				    const struct shoal_call_options *opts,
 				    shoal_id *refs);
 
-/* One result, waiting as long as it takes for room. */
+/* One result, waiting as long as it takes for room: shoal_actor_call_opts
+ * with the defaults, and its errors (SHOAL_EACTORDIED, -EINVAL ...; never
+ * -EAGAIN).  *ref is held by the caller. */
 SHOAL_API int shoal_actor_call(struct shoal_runtime *rt, struct shoal_actor actor,
 			       int method, const struct shoal_args *args,
 			       shoal_id *ref);
 
-/* Fire and forget: no result. */
+/* Fire and forget: no result (num_returns 0, no timeout).  Errors as
+ * shoal_actor_call's (SHOAL_EACTORDIED, -EINVAL ...), returned at the send only: a failure of the method
+ * itself is only counted (shoal_actor_info's calls_failed). */
 SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor actor,
 			       int method, const struct shoal_args *args);
 
@@ -226,7 +246,9 @@ SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor acto
  * queued or running has failed with SHOAL_EACTORDIED by the time this
  * returns; otherwise it restarts (the running call fails or is retried).
  * SHOAL_EACTORDIED if it was dead already; SHOAL_EFORKSERVERDIED or
- * SHOAL_ESTOPPED once the runtime ended (as for create).
+ * SHOAL_ESTOPPED once the runtime ended (as for create); -EINVAL for a
+ * NULL rt or a handle that is not one; -ETIMEDOUT, -ESRCH as for create.
+ * Any thread of any process with a runtime handle.
  */
 SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor actor,
 			       bool no_restart);
@@ -249,21 +271,28 @@ struct shoal_actor_info {
 	char why[128];              /* why it died, if dead */
 };
 
-/* A snapshot of the actor.  SHOAL_EACTORDIED if the handle names an actor
- * whose slot was reused. */
+/* A snapshot of the actor into *out (the caller's).  SHOAL_EACTORDIED if
+ * the handle names an actor whose slot was reused; -EINVAL for a NULL rt
+ * or out, or a handle that is not one.  Any thread. */
 SHOAL_API int shoal_actor_info(struct shoal_runtime *rt, struct shoal_actor actor,
 			       struct shoal_actor_info *out);
 
 /* Ray's `ray list actors`: handles of every actor in the runtime's table
  * (alive, starting, restarting, or dead and not reused yet), up to cap.
- * Returns how many there are (may exceed cap). */
+ * Returns how many there are (may exceed cap), or -EINVAL for a NULL rt,
+ * or a NULL out with cap > 0.  A snapshot; out[] is the caller's.  Any
+ * thread. */
 SHOAL_API int shoal_actor_list(struct shoal_runtime *rt, struct shoal_actor *out,
 			       size_t cap);
 
-/* Handles in task and call arguments. */
+/* Appends a handle to a task's or call's arguments (by value: the handle
+ * is copied when the list is submitted, as shoal_args_bytes).  -EINVAL
+ * for a NULL args or actor, -ENOSPC beyond SHOAL_MAX_ARGS. */
 SHOAL_API int shoal_args_actor(struct shoal_args *args,
 			       const struct shoal_actor *actor);
-/* Argument i of a task or call as a handle (-EINVAL if it is not one). */
+/* Argument i of a task or call as a handle, copied into *out (-EINVAL if
+ * it is not one, or for a NULL task or out, or i out of range).  From the
+ * task function's thread, as the other shoal_task_* calls. */
 SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
 				   struct shoal_actor *out);
 

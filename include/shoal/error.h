@@ -29,7 +29,7 @@ enum shoal_error {
 	SHOAL_EDELETED = -4003,
 	/* Seal of an object that is sealed already. */
 	SHOAL_ESEALED = -4004,
-	/* Operation needs a sealed object (e.g. hold before seal). */
+	/* Operation needs a sealed object (e.g. delete before seal). */
 	SHOAL_ENOTSEALED = -4005,
 	/* The segment is not a shoal segment, or is corrupt. */
 	SHOAL_EBADSEGMENT = -4006,
@@ -79,7 +79,9 @@ enum shoal_error {
 };
 
 /* A static, human-readable description of any code returned by shoal
- * (negative errno values included).  Never returns NULL. */
+ * (negative errno values included; an unknown code gets a generic
+ * text).  The string is the library's: do not free or modify it.  Any
+ * thread.  No errors: never returns NULL. */
 SHOAL_API const char *shoal_strerror(int err);
 
 #ifdef __cplusplus

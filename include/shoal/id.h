@@ -57,17 +57,26 @@ static inline uint16_t shoal_id_index(shoal_id a)
 	return (uint16_t)(a.hi >> 32);
 }
 
-/* Deterministic ID: node, owner (slot and generation), counter, index. */
+/* Deterministic ID: node, owner (slot and generation), counter, index,
+ * packed as described above.  A pure function: any thread, any process.
+ * No errors (it may return the nil ID for all-zero inputs, which no
+ * other call accepts). */
 SHOAL_API shoal_id shoal_id_derive(uint16_t node, uint32_t owner,
 				   uint64_t counter, uint16_t index);
 
-/* Random ID (node 0).  Returns 0 or a negative errno from getrandom(). */
+/* Random ID (node 0) into *out.  Any thread.  May block until the kernel's
+ * entropy pool is ready (early boot).  -EINVAL for a NULL out; a negated
+ * errno from getrandom() (-EINTR, -ENOSYS ...) or -EIO for a short read,
+ * *out untouched then. */
 SHOAL_API int shoal_id_random(shoal_id *out);
 
-/* Writes 32 hex digits and a NUL into buf (at least 33 bytes). */
+/* Writes 32 hex digits and a NUL into buf (at least 33 bytes, the
+ * caller's).  Any thread.  No errors. */
 SHOAL_API void shoal_id_format(shoal_id id, char buf[SHOAL_ID_HEX_LEN + 1]);
 
-/* Parses exactly 32 hex digits (either case).  -EINVAL otherwise. */
+/* Parses exactly 32 hex digits (either case) into *out.  Any thread.
+ * -EINVAL otherwise (NULL text or out, another length, a non-hex
+ * character). */
 SHOAL_API int shoal_id_parse(const char *text, shoal_id *out);
 
 #ifdef __cplusplus

@@ -70,12 +70,21 @@ typedef int (*shoal_task_fn)(struct shoal_task *task, void *user);
 #define SHOAL_MAX_FUNCTIONS 256
 #define SHOAL_FUNCTION_NAME_MAX 63
 
+/* Opens an empty registry (process-private memory) into *out, or closes
+ * one (NULL is a no-op).  The registry is the caller's: close it when no
+ * runtime will be started from it any more (a started runtime keeps its
+ * own copy, so closing right after shoal_runtime_start is fine).  One
+ * thread at a time per registry: it has no lock.  open: -EINVAL for a
+ * NULL out, -ENOMEM; close: no errors. */
 SHOAL_API int shoal_registry_open(struct shoal_registry **out);
 SHOAL_API void shoal_registry_close(struct shoal_registry *reg);
 
 /* Registers fn under name (user is passed back to it).  -EEXIST for a name
- * taken, -EINVAL for a bad name, -ENOSPC when the registry is full, -EBUSY
- * once a runtime was started from this registry. */
+ * taken, -EINVAL for a bad name or a NULL reg or fn, -ENOSPC when the
+ * registry is full, -EBUSY once a runtime was started from this registry.
+ * The name is copied; user stays the caller's (every forked process sees
+ * the same pointer, into its copy of the driver's memory).  One thread at
+ * a time per registry. */
 SHOAL_API int shoal_register_task(struct shoal_registry *reg, const char *name,
 				  shoal_task_fn fn, void *user);
 
@@ -147,6 +156,9 @@ struct shoal_runtime_options {
 		.flags = 0,                                                   \
 	}
 
+/* Fills *opts with the defaults (as SHOAL_RUNTIME_OPTIONS_INIT, resv
+ * zeroed, the store's options at theirs).  Any thread.  No errors (NULL is
+ * a no-op). */
 SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts);
 
 /*
@@ -155,6 +167,20 @@ SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts);
  * The registry is copied; it may be closed afterwards.  opts may be NULL.
  * Call it before the driver starts threads of its own if it can: the fork
  * server is forked from the calling thread.
+ *
+ * Errors: -EINVAL (NULL reg or out, a nonzero resv word or unknown flag,
+ * a size over its limit: num_workers over 1024, max_tasks over 1 Mi,
+ * max_actors over 4096, max_lanes or max_pending_calls over 65536), the
+ * store's create errors (-EEXIST for a name taken, -EINVAL for a bad name
+ * or store option, SHOAL_ENOSHM, -ENOSPC), -ENOMEM, -ETIMEDOUT (the fork
+ * server or the workers were not up within 10 s), -ECHILD or -EPROTO (the
+ * fork server failed to start), or a negated errno of socketpair, fork or
+ * pidfd_open (-EAGAIN: the process limit).  On an error nothing is left:
+ * no process, no /dev/shm file, and the registry takes registrations
+ * again.
+ *
+ * *out is the caller's: end it with shoal_runtime_shutdown().  Not
+ * concurrently with another start from the same registry.
  */
 SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 				  const struct shoal_runtime_options *opts,
@@ -164,7 +190,10 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
  * a named segment; what is still pending fails with SHOAL_ESTOPPED (see
  * above).  NULL is a no-op.  Returns 0, SHOAL_EFORKSERVERDIED if the fork
  * server had died, or the first error met (the runtime is gone either
- * way).  -EINVAL for an attached handle (use shoal_runtime_detach). */
+ * way).  -EINVAL for an attached handle (use shoal_runtime_detach).
+ * The handle, its store and every view and pointer got through them are
+ * gone afterwards.  Only the driver, and not concurrently with any other
+ * call on the handle: the other threads' calls must have returned. */
 SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt);
 
 /*
@@ -173,15 +202,24 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt);
  * names the driver registered), get their results, and put and get
  * objects, with no daemon anywhere.  The attached program's ref holds are
  * its own (its store slot).  It cannot run tasks.  -ENOENT if there is no
- * such runtime, SHOAL_EBADSEGMENT for a store without a runtime.
+ * such runtime, SHOAL_EBADSEGMENT for a store without a runtime, -EINVAL
+ * for a NULL out or a bad name, and the errors of shoal_store_attach
+ * (SHOAL_ENOTMINE, SHOAL_EVERSION, SHOAL_ETOOMANYPROCS, -ENOMEM ...).
+ * *out is the caller's: end it with shoal_runtime_detach().  Any thread;
+ * the handle is then usable from any thread of this process.
  */
 SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out);
 
 /* Detaches an attached program's handle: drops what it still holds for
- * pending tasks and closes its store handle; the runtime goes on. */
+ * pending tasks and closes its store handle; the runtime goes on.  Refs
+ * the program held go with its store slot.  NULL is a no-op (0);
+ * -EINVAL for the driver's handle (use shoal_runtime_shutdown).  Not
+ * concurrently with any other call on the handle. */
 SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt);
 
-/* The runtime's store: put / get / hold / drop objects through it. */
+/* The runtime's store: put / get / hold / drop objects through it.  The
+ * store handle is the runtime's (do not close it; it goes with shutdown
+ * or detach).  NULL for a NULL rt.  No errors otherwise.  Any thread. */
 SHOAL_API struct shoal_store *shoal_runtime_store(struct shoal_runtime *rt);
 
 struct shoal_runtime_info {
@@ -197,8 +235,9 @@ struct shoal_runtime_info {
 	uint32_t max_tasks;
 };
 
-/* A snapshot of the process pool.  worker_pids (may be NULL) receives up
- * to cap pids of running workers. */
+/* A snapshot of the process pool into *out (the caller's).  worker_pids
+ * (may be NULL) receives up to cap pids of running workers.  0, or -EINVAL
+ * for a NULL rt or out.  Any thread, any process with a runtime handle. */
 SHOAL_API int shoal_runtime_info(struct shoal_runtime *rt,
 				 struct shoal_runtime_info *out,
 				 int32_t *worker_pids, size_t cap);
@@ -227,13 +266,25 @@ struct shoal_args {
 	struct shoal_arg a[SHOAL_MAX_ARGS];
 };
 
+/* Empties an argument list (the caller's, usually on its stack).  No
+ * errors (NULL is a no-op).  An argument list is the caller's alone: one
+ * thread at a time. */
 SHOAL_API void shoal_args_init(struct shoal_args *args);
-/* -ENOSPC beyond SHOAL_MAX_ARGS, -EINVAL for NULL data with a size. */
+/* Appends a by-value argument.  The bytes are not copied here: data must
+ * stay valid until the submit or call that takes the list returns (which
+ * copies them).  -ENOSPC beyond SHOAL_MAX_ARGS, -EINVAL for a NULL args,
+ * NULL data with a size, or a size of 2^30 bytes or more. */
 SHOAL_API int shoal_args_bytes(struct shoal_args *args, const void *data,
 			       size_t size);
+/* Appends a ref argument: the task sees the object's sealed bytes.  The
+ * list takes no hold: the caller keeps its own until the submit returns
+ * (the runtime holds it from then on).  -ENOSPC beyond SHOAL_MAX_ARGS,
+ * -EINVAL for a NULL args or the nil ID. */
 SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref);
 
-/* A registered function's index, for shoal_submit (-ENOENT if unknown). */
+/* A registered function's index, for shoal_submit (-ENOENT if unknown,
+ * -EINVAL for a NULL rt or an empty or NULL name).  Stable for the
+ * runtime's life: look it up once.  Any thread. */
 SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
 
 /*
@@ -259,7 +310,9 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * went through the store: a ref takes 24 bytes, a value of up to 8 bytes
  * 16, of 9 to 16 bytes 24; so 8 refs, or 12 small values, at most), or
  * the store's errors.  Nothing is queued, and nothing is left in the
- * store, when it fails.
+ * store, when it fails.  refs[] is the caller's array of num_returns IDs.
+ * Any thread of any process with a runtime handle (driver, task, attached
+ * program).
  */
 SHOAL_API int shoal_submit(struct shoal_runtime *rt, int fn,
 			   const struct shoal_args *args, uint32_t num_returns,
@@ -303,31 +356,71 @@ struct shoal_task_options {
 		.timeout_ms = SHOAL_SUBMIT_TIMEOUT_MS,                        \
 	}
 
-/* shoal_submit with options; opts NULL means the defaults. */
+/* shoal_submit with options; opts NULL means the defaults.  Errors as
+ * shoal_submit's, and -EINVAL for a nonzero resv word; with timeout_ms
+ * the wait for room ends in SHOAL_ESTOREFULL (or -ENOSPC). */
 SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 				const struct shoal_args *args,
 				const struct shoal_task_options *opts,
 				shoal_id *refs);
 
-/* Inside a task function. */
+/* The runtime handle of the process the task runs in, to submit nested
+ * tasks or get objects (shoal_runtime_store); the runtime's, not to shut
+ * down or detach.  NULL for a NULL task.  No errors otherwise.
+ *
+ * Inside a task function (or an actor's constructor or method), every
+ * shoal_task_* call is made by the thread that runs the task function,
+ * while it runs (or by threads it joins before it returns, one at a
+ * time): the struct shoal_task is the runtime's and is gone once the
+ * function returns. */
 SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task);
+/* The number of arguments (0 for a NULL task).  No errors. */
 SHOAL_API uint32_t shoal_task_num_args(const struct shoal_task *task);
-/* A zero-copy, read-only view of argument i, valid while the task runs. */
+/* A zero-copy, read-only view of argument i, valid while the task runs:
+ * the bytes are the runtime's (the task record's or a pinned object's),
+ * never to be freed or written.  -EINVAL for a NULL task, data or size,
+ * or i >= shoal_task_num_args(). */
 SHOAL_API int shoal_task_arg(const struct shoal_task *task, uint32_t i,
 			     const void **data, size_t *size);
+/* The number of return values the submitter asked for (0 for a NULL
+ * task).  No errors. */
 SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task);
-/* Return value i, copied into the store. */
+/* Return value i, copied into the store (sealed at once; data stays the
+ * caller's).  -EINVAL for a NULL task, NULL data with a size, or i >=
+ * shoal_task_num_returns(); -EEXIST if return i was set already;
+ * SHOAL_ESTOREFULL if size exceeds the store's capacity; -EBUSY if eight
+ * return buffers of this process are open; -ETIMEDOUT if a word another
+ * process holds stayed taken.  Waits for room as long as it takes.  After
+ * an error the return stays unset: it becomes an error object when the
+ * task function returns.  0, writing nothing, if the result is not
+ * wanted any more (the submitter died) or an earlier attempt of this task
+ * sealed it already (a retry). */
 SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 				const void *data, size_t size);
 /* A buffer of size bytes in the store for return value i, to write in
- * place; it is sealed when the task function returns 0. */
+ * place: the store's, writable until the task function returns; it is
+ * sealed when the task function returns 0, and cancelled (the return
+ * becomes an error object) when the task fails.  At most eight open at
+ * once per process (-EBUSY beyond).  -EINVAL and -EEXIST as for
+ * shoal_task_return, -EINVAL for a NULL buf too; -ENOENT if the result is
+ * not wanted any more, SHOAL_ESEALED if an earlier attempt sealed it (a
+ * retry): the return counts as set then, and no buffer is given;
+ * SHOAL_ESTOREFULL, -ETIMEDOUT as for shoal_task_return. */
 SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 				       size_t size, void **buf);
-/* Records why the task fails (code < 0, default SHOAL_ETASK) and returns
- * the code, for `return shoal_task_fail(t, ...)`.  Every return value not
- * yet set becomes an error object with this code and message, which a get
- * of it returns (shoal_error_message reads the message), and so do the
- * results of every task that depends on them. */
+/* Records why the task fails (code < 0; a code >= 0 becomes SHOAL_ETASK)
+ * and returns the code, for `return shoal_task_fail(t, ...)`.  Only the
+ * first call counts: a later one returns the first code.  When the task
+ * function returns, every return value not yet copied with
+ * shoal_task_return (buffers from shoal_task_return_buffer included, which
+ * are cancelled) becomes an error object with this code and message (at
+ * most 511 bytes; fmt may be NULL for none), which a get of it returns
+ * (shoal_error_message reads the message), and so do the results of every
+ * task that depends on them.  A get returns the code itself only if it is
+ * one of shoal's own (SHOAL_E...); any other, a negated errno included,
+ * reads back as SHOAL_ETASK (store/object/get.c).  A task function that returns a negative
+ * code without calling it fails the same way, with that code.  -EINVAL
+ * for a NULL task. */
 SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
 			      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

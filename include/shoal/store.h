@@ -119,6 +119,9 @@ struct shoal_store_options {
 		.ledger_slots = 16384, .spin_budget = 2000,                   \
 	}
 
+/* Fills *opts with the defaults (as SHOAL_STORE_OPTIONS_INIT, resv
+ * zeroed).  The struct is the caller's.  Any thread.  No errors (NULL
+ * is a no-op). */
 SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
 
 /*
@@ -129,6 +132,17 @@ SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
  * it goes away with the last process that has it open; children reach it
  * through shoal_store_fd() and shoal_store_attach_fd().
  * opts may be NULL for the defaults.
+ *
+ * Errors: -EINVAL (NULL out, a bad name, an option out of its range or a
+ * nonzero resv word), -EEXIST (the name is taken; opts->errbuf says by
+ * whom if it can), SHOAL_ENOSHM (not enough free memory in /dev/shm or
+ * the machine; errbuf says how much), -ENOSPC (the file could not be
+ * sized), -ENOMEM, or another negated errno of shm_open/memfd_create/
+ * mmap.  Nothing is left in /dev/shm when it fails.
+ *
+ * *out is the caller's: close it with shoal_store_close() (which does not
+ * unlink a named segment).  Any thread; two creates of one name race
+ * safely (one gets -EEXIST).
  */
 SHOAL_API int shoal_store_create(const char *name,
 				 const struct shoal_store_options *opts,
@@ -145,14 +159,25 @@ SHOAL_API int shoal_store_create(const char *name,
  * Reaps the slots of dead processes (as shoal_store_reap: a slot whose
  * reaping waits more than a second for a word another process holds is
  * left for a later reap, and the attach succeeds).
+ * Also -EINVAL (NULL out, a bad name), -ENOENT (no such segment),
+ * SHOAL_ETOOMANYPROCS (max_procs processes have it open), -ENOMEM, or
+ * another negated errno of shm_open/mmap.  *out is the caller's: close it
+ * with shoal_store_close().  Any thread; each attach is a handle of its
+ * own (a process slot).
  */
 SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out);
 
 /* Attaches through a file descriptor of the segment (e.g. a private store's
- * memfd inherited across fork+exec).  The fd is duplicated, not taken. */
+ * memfd inherited across fork+exec).  The fd is duplicated, not taken:
+ * the caller still closes its own.  Checks and reaps as
+ * shoal_store_attach, with its errors (SHOAL_EBADSEGMENT, SHOAL_EVERSION,
+ * SHOAL_ETOOMANYPROCS, -ENOMEM, ...) but SHOAL_ENOTMINE; -EINVAL for a
+ * NULL out or a negative fd, a negated errno if dup fails.  *out is the
+ * caller's (shoal_store_close).  Any thread. */
 SHOAL_API int shoal_store_attach_fd(int fd, struct shoal_store **out);
 
-/* The segment's file descriptor (owned by the store; do not close). */
+/* The segment's file descriptor (owned by the store; do not close: it
+ * goes with shoal_store_close).  -EINVAL for a NULL store.  Any thread. */
 SHOAL_API int shoal_store_fd(const struct shoal_store *store);
 
 /*
@@ -161,11 +186,16 @@ SHOAL_API int shoal_store_fd(const struct shoal_store *store);
  * become invalid.  NULL is a no-op.  If that waits more than a second for
  * a word another process holds, it stops there: the slot keeps what is
  * left until this process exits and a reaper gives it back.
+ * No errors (void).  Not concurrently with any other call on the same
+ * handle: the handle is freed.  A runtime's store (shoal_runtime_store)
+ * is the runtime's to close, never the caller's.
  */
 SHOAL_API void shoal_store_close(struct shoal_store *store);
 
 /* Removes a named segment from /dev/shm.  Processes that have it mapped
- * keep using it.  -ENOENT if there is none, -EINVAL for a bad name. */
+ * keep using it.  -ENOENT if there is none, -EINVAL for a bad name, or
+ * another negated errno of shm_unlink (-EACCES).  Any thread, any
+ * process: no handle needed. */
 SHOAL_API int shoal_store_unlink(const char *name);
 
 /* ------------------------------------------------------------------ */
@@ -186,9 +216,14 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * timeout_ms (at least a second: its holder is stopped, or the word was
  * scribbled on): the directory's lock near the ID's home, the allocator's
  * lock, or a recount on the entry being claimed; nothing is created then.
- * SHOAL_EBADSEGMENT: that directory lock word names no process.  IDs from
+ * SHOAL_EBADSEGMENT: that directory lock word names no process.
+ * SHOAL_ELEDGERFULL: this process holds or pins ledger_slots objects
+ * already (the creator's hold needs a record).  IDs from
  * shoal_id_next() are unique by construction and skip the duplicate
  * check: do not forge IDs in their format.
+ * The buffer is the store's: write it, then seal or abort (never free
+ * it).  Any thread of the handle's process; only the creating handle
+ * seals or aborts.
  */
 SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 			   size_t data_size, const void *meta,
@@ -198,32 +233,40 @@ SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
  * and waiting gets wake up.  SHOAL_ESEALED if sealed already, -EPERM if
  * another process created it, -ENOENT if there is no such object,
  * -ETIMEDOUT if a recount of its references stayed under way for more
- * than a second (still unsealed: seal or abort it again). */
+ * than a second (still unsealed: seal or abort it again), -EINVAL for a
+ * NULL store or the nil ID.  Any thread of the creating process. */
 SHOAL_API int shoal_seal(struct shoal_store *store, shoal_id id);
 
 /* Aborts an unsealed object this process created: as if never created.
  * The creator's hold goes with it; holds others took on the unsealed
  * object stay on a tombstone (a get answers SHOAL_EDELETED) until each is
  * dropped.  SHOAL_ESEALED if it was sealed, -EPERM / -ENOENT / -ETIMEDOUT
- * (nothing aborted) as for seal. */
+ * (nothing aborted) / -EINVAL as for seal.  Any thread of the creating
+ * process. */
 SHOAL_API int shoal_abort(struct shoal_store *store, shoal_id id);
 
 /* create + copy + seal.  The caller holds the result.  Errors as for
  * create; a seal that waits past timeout_ms (at least a second) for a
  * recount of its references returns -ETIMEDOUT and aborts the object (if
  * that has to wait too, the object stays unsealed, held by this handle,
- * until its close). */
+ * until its close).  The bytes are copied: data stays the caller's.  Any
+ * thread. */
 SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 				const void *data, size_t size,
 				const void *meta, size_t meta_size,
 				int timeout_ms);
 
 /* As shoal_put_with_id, under a fresh ID derived for this process (Ray's
- * ray.put).  *out receives the ID. */
+ * ray.put), no metadata.  *out receives the ID, which the caller holds
+ * (shoal_drop it when done).  Errors as for shoal_put_with_id (-EINVAL
+ * for a NULL store or out, SHOAL_ESTOREFULL, -ENOSPC, -ETIMEDOUT ...); *out
+ * is untouched then.  Any thread. */
 SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
 			size_t size, int timeout_ms, shoal_id *out);
 
-/* A fresh ID derived for this process (unique within the segment). */
+/* A fresh ID derived for this handle (unique within the segment for its
+ * life: shoal/id.h).  Any thread of the handle's process.  No errors;
+ * store must be a valid handle (NULL is not checked). */
 SHOAL_API shoal_id shoal_id_next(struct shoal_store *store);
 
 /* A read-only, zero-copy view of a sealed object, pinned until released.
@@ -249,7 +292,12 @@ struct shoal_view {
  * An object that holds an error (the result of a failed task, as Ray's
  * RayTaskError) returns that error's code (SHOAL_ETASK, SHOAL_EWORKERDIED,
  * ...) and no view; shoal_error_message() reads the message the failing
- * side wrote.
+ * side wrote.  Also SHOAL_EOWNERDIED (its creator died unsealed),
+ * -EINVAL (NULL store or out, the nil ID).  On an error *out is zeroed
+ * (out->err holds the code).
+ * The view is pinned by this handle: the caller releases it
+ * (shoal_release) through the same handle; the bytes are the store's,
+ * read-only, valid until then.  Any thread.
  */
 SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 			int timeout_ms, struct shoal_view *out);
@@ -258,9 +306,12 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
  * Gets n objects, waiting until every one is sealed or timeout_ms passed
  * (one deadline for all).  views[i].err is 0 (pinned: release it) or the
  * error shoal_get would return for ids[i]; views[i].data is NULL unless
- * err == 0.  Returns the number of objects pinned, or a negative error for
- * invalid arguments.  (A recount on an object is waited for as by
- * shoal_get: timeout_ms, at least a second, for the whole call.)
+ * err == 0.  Returns the number of objects pinned, or -EINVAL (NULL
+ * store, NULL ids or views with n > 0, n over INT32_MAX); a nil ID gets
+ * views[i].err = -EINVAL, one still missing at the deadline -ETIMEDOUT.
+ * (A recount on an object is waited for as by shoal_get: timeout_ms, at
+ * least a second, for the whole call.)  views[] is the caller's; each
+ * pinned view is released by the caller (shoal_release).  Any thread.
  */
 SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 			     size_t n, int timeout_ms,
@@ -270,7 +321,10 @@ SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
  * bytes and a NUL into buf, returns the message's full length.  -ENOMSG if
  * the object is sealed but not an error, -ENOENT / -EAGAIN if it is absent
  * / not sealed yet, -ETIMEDOUT if a recount of its references stayed
- * under way for more than a second. */
+ * under way for more than a second, SHOAL_EEVICTED / SHOAL_EDELETED /
+ * SHOAL_EOWNERDIED for a tombstone, -EINVAL (NULL store, NULL buf with
+ * cap > 0, the nil ID).  Does not wait.  buf is the caller's.  Any
+ * thread. */
 SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
 				  char *buf, size_t cap);
 
@@ -278,8 +332,10 @@ SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
  * Ray's ray.wait: waits until at least num_ready of the n objects are
  * ready (sealed, an error, or gone: a get would return at once) or
  * timeout_ms passed.  ready[i] is set to 1 or 0 for each ID (input order).
- * Returns how many are ready (it may exceed num_ready), or -EINVAL.
- * Pins nothing.
+ * Returns how many are ready (it may exceed num_ready), or -EINVAL (NULL
+ * store, NULL ids or ready with n > 0, num_ready > n, n over INT32_MAX).
+ * Reaching the timeout is not an error: the count is returned.  Pins
+ * nothing, holds nothing.  ready[] is the caller's.  Any thread.
  */
 SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 			 size_t n, size_t num_ready, int timeout_ms,
@@ -288,27 +344,34 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 /* Unpins a view from shoal_get / shoal_get_many.  The view is cleared.
  * -EINVAL for a view that is not pinned; -ETIMEDOUT if a recount of the
  * object's references stayed under way for more than a second (still
- * pinned, the view untouched: release it again). */
+ * pinned, the view untouched: release it again).  Any thread, but
+ * through the handle that pinned it, and once per view. */
 SHOAL_API int shoal_release(struct shoal_store *store,
 			    struct shoal_view *view);
 
 /* 1 if the object exists and is sealed, 0 if not (absent, unsealed,
- * evicted, deleted), negative on error.  Does not wait or pin. */
+ * evicted, deleted), -EINVAL for a NULL store or the nil ID.  Does not
+ * wait or pin: the answer may be stale at once.  Any thread. */
 SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id);
 
 /* Takes a reference on an object, sealed or not yet sealed (a task's result
  * is held before it exists): it is not evicted while any process holds it.
  * A process may hold an object several times.  SHOAL_EEVICTED /
- * SHOAL_EDELETED for a tombstone, -ENOENT if there is no such object,
- * -ETIMEDOUT if a recount of its references stayed under way for more
- * than a second (not held). */
+ * SHOAL_EDELETED (or SHOAL_EOWNERDIED) for a tombstone, -ENOENT if there
+ * is no such object, SHOAL_ELEDGERFULL if this process holds or pins
+ * ledger_slots objects already, -EOVERFLOW if this handle holds it more
+ * times than its ledger counts, -ETIMEDOUT if a recount of its references
+ * stayed under way for more than a second (not held), -EINVAL for a NULL
+ * store or the nil ID.  The hold belongs to this handle: drop it through
+ * the same handle (shoal_drop), or it goes at close.  Any thread. */
 SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id);
 
 /* Drops one reference this process holds.  -ENOENT if it holds none,
  * -ETIMEDOUT if a recount of its references stayed under way for more
  * than a second (still held: drop it again).  The last drop of an object
  * frees its memory; a large one whose free waits more than a second for
- * the allocator's lock is leaked (never reused) rather than wait on. */
+ * the allocator's lock is leaked (never reused) rather than wait on.
+ * -EINVAL for a NULL store or the nil ID.  Any thread. */
 SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
 
 /*
@@ -318,13 +381,15 @@ SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
  * keeps its directory slot.  -ENOENT if the object does not exist,
  * SHOAL_ENOTSEALED if it is unsealed (abort it), -ETIMEDOUT if a recount
  * of its references stayed under way for more than a second (not
- * deleted).  Its memory goes as after a drop.
+ * deleted), -EINVAL for a NULL store or the nil ID.  Its memory goes as
+ * after a drop.  Any thread, any process (not only the creator).
  */
 SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id);
 
 /* Evicts unheld, unpinned sealed objects, least recently used first, until
  * at least `bytes` were freed or nothing is left to evict.  Returns the
- * number of bytes freed (capped at INT32_MAX). */
+ * number of bytes freed (capped at INT32_MAX; 0 for bytes == 0), or
+ * -EINVAL for a NULL store.  Any thread. */
 SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes);
 
 enum shoal_object_state {
@@ -344,8 +409,10 @@ struct shoal_object_info {
 	uint32_t reserved_;
 };
 
-/* Lists live objects into out[0..cap).  Returns how many live objects were
- * seen (which may exceed cap).  A snapshot per object, not of the store. */
+/* Lists live objects into out[0..cap) (the caller's array).  Returns how
+ * many live objects were seen (which may exceed cap; at most INT32_MAX),
+ * or -EINVAL for a NULL store, or a NULL out with cap > 0.  A snapshot per
+ * object, not of the store.  Pins and holds nothing.  Any thread. */
 SHOAL_API int shoal_list(struct shoal_store *store,
 			 struct shoal_object_info *out, size_t cap);
 
@@ -362,13 +429,18 @@ struct shoal_store_stats {
 	uint64_t reaped;          /* dead processes reaped since creation */
 };
 
+/* Fills *out (the caller's) with the store's sizes and counters (a
+ * snapshot: counters move while it reads).  0, or -EINVAL for a NULL
+ * store or out.  Any thread. */
 SHOAL_API int shoal_store_stats(struct shoal_store *store,
 				struct shoal_store_stats *out);
 
 /* Reaps the slots of dead processes now (attach and timed-out waits do it
  * on their own).  Returns the number reaped.  A slot whose reaping would
  * wait for a word another process holds, more than a second in all for
- * the call, is not counted: it is left as it was, for a later reap. */
+ * the call, is not counted: it is left as it was, for a later reap.
+ * -EINVAL for a NULL store.  Any thread, any process (reapers of one slot
+ * do not collide: one of them does it). */
 SHOAL_API int shoal_store_reap(struct shoal_store *store);
 
 #ifdef __cplusplus
