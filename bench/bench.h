@@ -44,7 +44,7 @@ struct floors {
 	double spin_rtt_ns;
 };
 
-enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS };
+enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS, UNIT_PCT };
 
 struct stats {
 	double median, min, max;
