@@ -238,9 +238,11 @@ static int a_client(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, out, sizeof out);
 }
 
-/* A private runtime with the Bench actor class and the client task. */
-static int a_start(uint32_t workers, int64_t spin_budget, struct a_page *pg,
-		   uint32_t nactors, struct a_state *st, struct metric *m)
+/* A private runtime with the Bench actor class and the client task;
+ * flags: shoal_runtime_options.flags (0: everything on). */
+static int a_start(uint32_t workers, int64_t spin_budget, uint64_t flags,
+		   struct a_page *pg, uint32_t nactors, struct a_state *st,
+		   struct metric *m)
 {
 	struct shoal_runtime_options o;
 	struct shoal_registry *reg;
@@ -261,6 +263,7 @@ static int a_start(uint32_t workers, int64_t spin_budget, struct a_page *pg,
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.max_pending_calls = A_LANE;
+	o.flags = flags;
 	if (spin_budget >= 0)
 		o.store.spin_budget = (uint32_t)spin_budget;
 	if (rc == 0)
@@ -321,6 +324,39 @@ static int a_drained(struct a_state *st, uint64_t target)
 
 /* ---- 1:1 sync, 1:1 async, 1:n async -------------------------------- */
 
+/* 1_1_actor_calls_async's workload on a runtime of its own (one worker,
+ * one actor), for the timeline family (bench.h). */
+int actors_async_open(uint64_t flags, struct workload *w, struct metric *m)
+{
+	struct a_state *st = calloc(1, sizeof *st);
+	int rc = st ? 0 : -ENOMEM;
+
+	if (rc == 0) {
+		st->w = malloc(sizeof *st->w);
+		rc = st->w ? 0 : -ENOMEM;
+	}
+	if (rc == 0)
+		rc = a_start(1, -1, flags, NULL, 1, st, m);
+	if (rc < 0) {
+		if (st)
+			free(st->w);
+		free(st);
+		return rc;
+	}
+	*w = (struct workload){a_async_batch, st, A_WINDOW, 0, UNIT_OPS};
+	return 0;
+}
+
+int actors_async_close(struct workload *w, int rc)
+{
+	struct a_state *st = w->state;
+
+	rc = a_stop(st, rc); /* frees st->w */
+	free(st);
+	w->state = NULL;
+	return rc;
+}
+
 static int a_simple(const struct bench_ctx *ctx, const char *name, uint32_t nactors,
 		    bool sync, const char *target, double want, const char *note)
 {
@@ -336,7 +372,7 @@ static int a_simple(const struct bench_ctx *ctx, const char *name, uint32_t nact
 	st.w = malloc(sizeof *st.w);
 	if (!st.w)
 		return emit_error(ctx, name, 0, -ENOMEM);
-	rc = a_start(1, -1, NULL, nactors, &st, &m);
+	rc = a_start(1, -1, 0, NULL, nactors, &st, &m);
 	if (rc == 0)
 		rc = a_stop(&st, measure(ctx, &w, 1, &m.st));
 	else
@@ -431,7 +467,7 @@ static int a_nn(const struct bench_ctx *ctx, bool with_arg)
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (pg == MAP_FAILED)
 		return emit_error(ctx, m.name, 0, -errno);
-	rc = a_start(A_CLIENTS, -1, pg, A_ACTORS, &st, &m);
+	rc = a_start(A_CLIENTS, -1, 0, pg, A_ACTORS, &st, &m);
 	if (rc == 0 && with_arg) {
 		uint64_t zero = 0;
 
@@ -505,7 +541,7 @@ static int a_enqueue(const struct bench_ctx *ctx)
 
 	if (!wanted(ctx, m.name))
 		return 0;
-	rc = a_start(1, -1, NULL, 1, &st, &m);
+	rc = a_start(1, -1, 0, NULL, 1, &st, &m);
 	if (rc == 0)
 		rc = a_enqueue_rep(&st, ctx->rep_seconds / 4, &rate, &sent);
 	for (int r = 0; rc == 0 && r < ctx->reps; r++)
@@ -590,7 +626,7 @@ static int a_rtt_measure(const struct bench_ctx *ctx, bool sleeping,
 
 	if (!lat)
 		return -ENOMEM;
-	rc = a_start(1, sleeping ? 0 : -1, NULL, 1, &st, p50);
+	rc = a_start(1, sleeping ? 0 : -1, 0, NULL, 1, &st, p50);
 	if (rc == 0)
 		rc = a_pin(ctx, &st, &saved, p50);
 	if (rc == 0)

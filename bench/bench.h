@@ -44,7 +44,7 @@ struct floors {
 	double spin_rtt_ns;
 };
 
-enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS };
+enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS, UNIT_PCT };
 
 struct stats {
 	double median, min, max;
@@ -104,5 +104,15 @@ int emit_error(const struct bench_ctx *ctx, const char *name, uint64_t size,
 	       int rc);
 int pin_to_cpu(int cpu);
 int reap_child(pid_t pid, bool block, bool report);
+
+/* Runtime workloads other families reuse (the timeline family): each
+ * open starts a private runtime with shoal_runtime_options.flags = flags,
+ * fills m's runtime fields and *w with the workload of the metric named
+ * (ops = calls or tasks); close shuts that runtime down and frees the
+ * state, returning rc, or the shutdown's error if rc is 0. */
+int actors_async_open(uint64_t flags, struct workload *w, struct metric *m);
+int actors_async_close(struct workload *w, int rc); /* 1_1_actor_calls_async */
+int tasks_async_open(uint64_t flags, struct workload *w, struct metric *m);
+int tasks_async_close(struct workload *w, int rc); /* single_client_tasks_async */
 
 #endif /* SHOAL_BENCH_H */

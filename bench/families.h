@@ -33,6 +33,7 @@ int family_get_latency(const struct bench_ctx *ctx);
 int family_floors(const struct bench_ctx *ctx);
 int family_tasks(const struct bench_ctx *ctx);
 int family_actors(const struct bench_ctx *ctx);
+int family_timeline(const struct bench_ctx *ctx);
 int family_flood(const struct bench_ctx *ctx);
 
 struct family {
@@ -59,6 +60,10 @@ static const struct family families[] = {
 	 "n_n_actor_calls_async n_n_actor_calls_with_arg_async "
 	 "actor_call_enqueue_rate actor_call_rtt_p50_ns actor_call_rtt_p99_ns "
 	 "(spinning, sleeping)"},
+	{"timeline", family_timeline,
+	 "timeline_cost_actor_calls_async timeline_cost_tasks_async (in %: "
+	 "the median over pairs of fresh runtimes, timeline on and off, of "
+	 "rate_off/rate_on - 1; positive: the timeline costs)"},
 	{"flood", family_flood,
 	 "actor_create_p50_ns actor_create_p99_ns actor_create_max_ns, each "
 	 "flooded_ (another user's datagrams at the fork server) and busy_ "

@@ -3,8 +3,9 @@
  * bench/harness.c - shoal-bench's harness: options, timing, statistics,
  * output and main(), which runs every family of the table in
  * bench/families.h, in the table's order (store calls, bandwidth,
- * latency, the machine's wake-up floors, tasks, actors, actor creates
- * under a datagram flood: one file each), all under Ray's metric names.
+ * latency, the machine's wake-up floors, tasks, actors, the timeline's
+ * cost, actor creates under a datagram flood: one file each), all under
+ * Ray's metric names (the timeline's cost under names of its own).
  *
  *   - a workload is a function that runs n operations; run_for() calls it
  *     in batches until a repetition's time is up, reading CLOCK_MONOTONIC
@@ -125,6 +126,8 @@ static double value_of(const struct workload *w, const struct timed *t)
 		return (double)t->ops * (double)w->bytes_per_op / t->secs / 1e9;
 	case UNIT_NS:
 		return t->secs * 1e9 / (double)t->ops;
+	case UNIT_PCT: /* no workload counts in percent */
+		break;
 	}
 	return NAN;
 }
@@ -187,7 +190,8 @@ void add_extra(struct metric *m, const char *key, double value)
 
 static const char *unit_name(enum unit u)
 {
-	return u == UNIT_OPS ? "ops/s" : u == UNIT_GBPS ? "GB/s" : "ns";
+	return u == UNIT_OPS ? "ops/s" : u == UNIT_GBPS ? "GB/s"
+	       : u == UNIT_NS ? "ns" : "%";
 }
 
 static void json_str(const char *s)

@@ -256,10 +256,11 @@ struct bench_rt {
 	int noop, client;
 };
 
-/* Starts it; fills m's runtime fields.  spin_budget < 0: the default. */
+/* Starts it; fills m's runtime fields.  spin_budget < 0: the default;
+ * flags: shoal_runtime_options.flags (0: everything on). */
 static int bench_rt_start(uint32_t workers, int64_t spin_budget,
-			  struct client_page *pg, struct bench_rt *b,
-			  struct metric *m)
+			  uint64_t flags, struct client_page *pg,
+			  struct bench_rt *b, struct metric *m)
 {
 	struct shoal_runtime_options o;
 	struct shoal_runtime_info info;
@@ -276,6 +277,7 @@ static int bench_rt_start(uint32_t workers, int64_t spin_budget,
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.name = NULL; /* private: nothing in /dev/shm */
+	o.flags = flags;
 	if (spin_budget >= 0)
 		o.store.spin_budget = (uint32_t)spin_budget;
 	if (rc == 0)
@@ -325,7 +327,7 @@ static int tasks_measure(const struct bench_ctx *ctx, uint32_t workers,
 	ts.w = malloc(sizeof *ts.w);
 	if (!ts.w)
 		return -ENOMEM;
-	rc = bench_rt_start(workers, spin_budget, NULL, &b, m);
+	rc = bench_rt_start(workers, spin_budget, 0, NULL, &b, m);
 	if (rc == 0) {
 		ts.rt = b.rt;
 		ts.fn = b.noop;
@@ -333,6 +335,44 @@ static int tasks_measure(const struct bench_ctx *ctx, uint32_t workers,
 		rc = bench_rt_stop(&b, rc);
 	}
 	free(ts.w);
+	return rc;
+}
+
+/* single_client_tasks_async's workload on a runtime of its own, for the
+ * timeline family (bench.h). */
+int tasks_async_open(uint64_t flags, struct workload *w, struct metric *m)
+{
+	struct task_state *ts = calloc(1, sizeof *ts);
+	struct bench_rt b;
+	int rc = ts ? 0 : -ENOMEM;
+
+	if (rc == 0) {
+		ts->w = malloc(sizeof *ts->w);
+		rc = ts->w ? 0 : -ENOMEM;
+	}
+	if (rc == 0)
+		rc = bench_rt_start(0, -1, flags, NULL, &b, m);
+	if (rc < 0) {
+		if (ts)
+			free(ts->w);
+		free(ts);
+		return rc;
+	}
+	ts->rt = b.rt;
+	ts->fn = b.noop;
+	*w = (struct workload){async_batch, ts, TASK_WINDOW, 0, UNIT_OPS};
+	return 0;
+}
+
+int tasks_async_close(struct workload *w, int rc)
+{
+	struct task_state *ts = w->state;
+	struct bench_rt b = {.rt = ts->rt};
+
+	rc = bench_rt_stop(&b, rc);
+	free(ts->w);
+	free(ts);
+	w->state = NULL;
 	return rc;
 }
 
@@ -506,7 +546,7 @@ static int tasks_multi(const struct bench_ctx *ctx)
 	if (p == MAP_FAILED)
 		return emit_error(ctx, m.name, 0, -errno);
 	pg = p; /* zero-filled, inherited by the runtime's processes */
-	rc = bench_rt_start(CLIENT_WORKERS, -1, pg, &b, &m);
+	rc = bench_rt_start(CLIENT_WORKERS, -1, 0, pg, &b, &m);
 	if (rc == 0)
 		rc = bench_rt_stop(&b, client_measure(ctx, &b, &m));
 	munmap(p, sizeof *pg);
