@@ -140,7 +140,9 @@ struct shoal_runtime_options {
 
 /* shoal_runtime_options.flags */
 /* Record no timeline (shoal_timeline): unless this is set, every process
- * writes its task and call events into its own ring in the segment. */
+ * writes its task and call events into its own ring in the segment.  The
+ * latency histograms (shoal_metrics) and the submit times the tasks view
+ * shows stay: they cost two clock reads and a few stores per task. */
 #define SHOAL_RUNTIME_NO_TIMELINE 0x1ull
 /* Let workers and actors write to the driver's stdout and stderr
  * directly, without the "(pid=..., who) " prefix on each line. */
