@@ -4,14 +4,17 @@
  * one place: a worker (forkserver.c) and an actor process (fsactor.c)
  * begin here, right after fork(), before their main.
  *
- * A child closes the fork server's descriptors that are not its own (the
- * driver's control socket, the signal fd, the driver's pidfd, the actor
- * socket; an actor also the spawn eventfd, which only workers use),
- * restores the signal mask the fork server blocked, and asks the kernel
- * to kill it when the fork server dies (PR_SET_PDEATHSIG), exiting at once
- * if the fork server is already gone (a reparented child would never get
- * that signal).  Once attached, it stores its own pid and start time into
- * its slot before it says it runs (shoal__publish_self).
+ * A child starts clean: every signal's disposition back to SIG_DFL and
+ * an empty signal mask (shoal__signals_reset; the fork server does the
+ * same at its start), so that a handler or a mask the host program set in
+ * the driver never reaches a task.  It closes the fork
+ * server's descriptors that are not its own (the driver's control socket,
+ * the signal fd, the driver's pidfd, the actor socket; an actor also the
+ * spawn eventfd, which only workers use), and asks the kernel to kill it
+ * when the fork server dies (PR_SET_PDEATHSIG), exiting at once if the
+ * fork server is already gone (a reparented child would never get that
+ * signal).  Once attached, it stores its own pid and start time into its
+ * slot before it says it runs (shoal__publish_self).
  */
 #include <signal.h>
 #include <sys/prctl.h>
@@ -19,15 +22,28 @@
 
 #include "proc_int.h"
 
+void shoal__signals_reset(void)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	/* SIGKILL, SIGSTOP and libc's own signals refuse it: kept. */
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor)
 {
+	shoal__signals_reset();
 	close(fs->boot->ctl_fd);
 	close(fs->sigfd);
 	close(fs->driver_pidfd);
 	close(fs->act_fd);
 	if (actor)
 		close(fs->spawn_fd);
-	sigprocmask(SIG_SETMASK, &fs->old_mask, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(0);
 }

@@ -5,8 +5,10 @@
  * Born from the driver by a double fork before shoal starts any thread
  * (runtime.c), so it is not the driver's child (a waitpid(-1) in the driver
  * cannot reap it) and it runs in a session of its own (setsid: a Ctrl-C at
- * the terminal reaches the driver alone).  It keeps only stdio, the segment
- * and its end of the control socket open.
+ * the terminal reaches the driver alone).  It starts with every signal at
+ * SIG_DFL and an empty mask (child.c), whatever the driver had: a SIGCHLD
+ * the host ignores would have the kernel reap the workers unseen.  It
+ * keeps only stdio, the segment and its end of the control socket open.
  *
  * It waits in poll() on three things:
  *  - the control socket: SPAWN a worker, SHUTDOWN; end of file means the
@@ -137,7 +139,7 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	fs->spawn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!fs->kids || !fs->act_kids || !fs->backoff_ms || !fs->respawn_at_ms ||
@@ -531,6 +533,9 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 	struct shoal__fs fs = {0};
 	int rc;
 
+	/* The driver's handlers, mask and SIGCHLD disposition (SIG_IGN would
+	 * have the kernel reap our children before we see them) stay there. */
+	shoal__signals_reset();
 	shoal__keep_only(boot);
 	rc = shoal__fs_open(&fs, boot);
 	if (rc) {

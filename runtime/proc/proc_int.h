@@ -58,7 +58,6 @@ struct shoal__fs {
 	int sigfd;
 	int spawn_fd;             /* eventfd: a worker asks for an extra one */
 	int act_fd;               /* the actor socket (datagrams, any process) */
-	sigset_t old_mask;
 	bool shutting_down;
 	struct shoal__requeue requeue; /* after a worker died (exec.c) */
 	int64_t next_watch_ms;    /* CLOCK_MONOTONIC: the next watch (deps.c) */
@@ -66,6 +65,9 @@ struct shoal__fs {
 				   * last watch, + 1 (0: none) */
 };
 
+/* child.c: every signal's disposition to SIG_DFL, an empty mask (the
+ * start of every process the driver's fork leads to). */
+void shoal__signals_reset(void);
 /* child.c: what every forked child does.  begin: right after fork(), in
  * the child of the fork server `parent` (an actor's or a worker's). */
 void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor);

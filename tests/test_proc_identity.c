@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_proc_identity.c - what a runtime's processes are to the host
+ * (issue 11): they start clean of the driver's signal handlers and mask.
+ *
+ * A test that changes the driver's signals runs its driver in a forked
+ * child (tu_fork), which reports through its exit code (the codes are
+ * named below): the test process's own signals stay criterion's.  Every
+ * wait is bounded; a state that must come (a replacement worker) is
+ * polled for, never slept for.
+ */
+#include <criterion/criterion.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+
+TestSuite(proc_identity, .init = tu_setup, .fini = tu_teardown);
+
+#define GET_MS 8000
+#define POLL_MS 5000
+#define MAX_PIDS 16
+
+/* ------------------------------------------------------------------ */
+/* Tasks                                                               */
+
+static int64_t arg_int(struct shoal_task *t, uint32_t i)
+{
+	const void *d;
+	size_t n;
+	int64_t v = 0;
+
+	if (!shoal_task_arg(t, i, &d, &n) && n == sizeof v)
+		memcpy(&v, d, sizeof v);
+	return v;
+}
+
+static int ret_int(struct shoal_task *t, int64_t v)
+{
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
+/* Raises SIGTERM against its own process: only a handler lets it return. */
+static int task_sigterm(struct shoal_task *t, void *user)
+{
+	(void)user;
+	raise(SIGTERM);
+	return ret_int(t, 1);
+}
+
+/* 1 if signal arg0 is blocked in this process. */
+static int task_blocked(struct shoal_task *t, void *user)
+{
+	sigset_t cur;
+
+	(void)user;
+	sigprocmask(SIG_SETMASK, NULL, &cur);
+	return ret_int(t, sigismember(&cur, (int)arg_int(t, 0)) == 1);
+}
+
+/* 1 if signal arg0 has a handler (or is ignored) in this process. */
+static int task_handled(struct shoal_task *t, void *user)
+{
+	struct sigaction sa;
+
+	(void)user;
+	sigaction((int)arg_int(t, 0), NULL, &sa);
+	return ret_int(t, sa.sa_handler != SIG_DFL);
+}
+
+static int task_pid(struct shoal_task *t, void *user)
+{
+	(void)user;
+	return ret_int(t, getpid());
+}
+
+static struct shoal_registry *registry(void)
+{
+	struct shoal_registry *reg = NULL;
+
+	if (shoal_registry_open(&reg) ||
+	    shoal_register_task(reg, "sigterm", task_sigterm, NULL) ||
+	    shoal_register_task(reg, "blocked", task_blocked, NULL) ||
+	    shoal_register_task(reg, "handled", task_handled, NULL) ||
+	    shoal_register_task(reg, "pid", task_pid, NULL))
+		return NULL;
+	return reg;
+}
+
+static struct shoal_runtime_options rt_opts(uint32_t workers, const char *name)
+{
+	struct shoal_runtime_options o;
+
+	shoal_runtime_options_init(&o);
+	o.num_workers = workers;
+	o.max_extra_workers = 1;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	o.store.max_objects = 1024;
+	return o;
+}
+
+/* Runs fn(arg) in a task and gets its int64 result into *out: 0, or the
+ * submit's or the get's error.  No assertions (a driver child uses it). */
+static int run_int(struct shoal_runtime *rt, const char *fn, int64_t arg,
+		   int64_t *out)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id ref;
+	int rc;
+
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &arg, sizeof arg);
+	rc = shoal_submit(rt, shoal_function(rt, fn), &a, 1, &ref);
+	if (rc)
+		return rc;
+	rc = shoal_get(s, ref, GET_MS, &v);
+	if (!rc) {
+		if (v.size == sizeof *out)
+			memcpy(out, v.data, sizeof *out);
+		shoal_release(s, &v);
+	}
+	shoal_drop(s, ref);
+	return rc;
+}
+
+/* Bounded poll: `want` workers run, `died` died, and `dead` is not one
+ * of them.  No assertions. */
+static bool replaced(struct shoal_runtime *rt, pid_t dead, uint32_t want,
+		     uint32_t died)
+{
+	int64_t end = tu_now_ms() + POLL_MS;
+
+	while (tu_now_ms() < end) {
+		struct shoal_runtime_info info;
+		int32_t w[MAX_PIDS];
+		bool gone = true;
+
+		shoal_runtime_info(rt, &info, w, MAX_PIDS);
+		for (uint32_t i = 0; i < info.workers_alive && i < MAX_PIDS; i++)
+			gone &= w[i] != dead;
+		if (info.workers_died == died && info.workers_alive == want && gone)
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Drivers in a child                                                  */
+
+/* Exit codes of a driver child. */
+enum {
+	D_OK = 0,
+	D_START = 10,      /* shoal_runtime_start failed */
+	D_TASK = 11,       /* a task that should run failed */
+	D_INHERITED = 12,  /* a worker had the driver's handler or mask */
+	D_NOT_DIED = 13,   /* the SIGTERM task did not die with its worker */
+	D_NO_REPLACE = 14, /* no replacement worker */
+	D_SHUTDOWN = 15,   /* shutdown failed */
+	D_DRIVER_SIG = 16, /* the driver's own handler ran */
+};
+
+static const char *d_what(int code)
+{
+	switch (code) {
+	case D_START: return "runtime start failed";
+	case D_TASK: return "a task failed";
+	case D_INHERITED: return "a worker inherited the driver's handler or mask";
+	case D_NOT_DIED: return "the SIGTERM task did not die (the driver's handler ran)";
+	case D_NO_REPLACE: return "the dead worker was not replaced";
+	case D_SHUTDOWN: return "shutdown failed";
+	case D_DRIVER_SIG: return "the driver's handler ran in the driver";
+	default: return "?";
+	}
+}
+
+#define expect_driver(pid)                                                     \
+	do {                                                                   \
+		int c_ = tu_wait_exit(pid);                                    \
+		cr_assert_eq(c_, D_OK, "driver exited %d: %s", c_, d_what(c_)); \
+	} while (0)
+
+static volatile sig_atomic_t term_seen;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	term_seen = 1;
+}
+
+/* What a driver child checks. */
+enum { CHECK_MASK, CHECK_HANDLER, CHECK_SIGTERM };
+
+/* The checks of a driver that set a SIGTERM handler and blocked SIGUSR1
+ * before it started the runtime. */
+static int signals_check(struct shoal_runtime *rt, int what)
+{
+	int64_t v = -1;
+
+	if (what != CHECK_SIGTERM) {
+		if (run_int(rt, what == CHECK_MASK ? "blocked" : "handled",
+			    what == CHECK_MASK ? SIGUSR1 : SIGTERM, &v))
+			return D_TASK;
+		return v == 0 ? D_OK : D_INHERITED;
+	}
+	/* Dies by SIGTERM's default action: the task fails, the worker is
+	 * replaced. */
+	if (run_int(rt, "sigterm", 0, &v) != SHOAL_EWORKERDIED)
+		return D_NOT_DIED;
+	return replaced(rt, 0, 2, 1) ? D_OK : D_NO_REPLACE;
+}
+
+static int driver_signals(int what)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct sigaction sa = {.sa_handler = on_term};
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	sigset_t usr1;
+	int rc;
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		return D_START;
+	rc = signals_check(rt, what);
+	if (rc)
+		return rc;
+	if (shoal_runtime_shutdown(rt))
+		return D_SHUTDOWN;
+	shoal_registry_close(reg);
+	return term_seen ? D_DRIVER_SIG : D_OK;
+}
+
+static pid_t spawn_driver(int (*body)(int), int arg)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0)
+		_exit(body(arg));
+	return pid;
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                             */
+
+Test(proc_identity, a_worker_starts_with_an_empty_signal_mask)
+{
+	expect_driver(spawn_driver(driver_signals, CHECK_MASK));
+}
+
+Test(proc_identity, a_worker_has_none_of_the_drivers_handlers)
+{
+	expect_driver(spawn_driver(driver_signals, CHECK_HANDLER));
+}
+
+Test(proc_identity, sigterm_kills_a_worker_despite_the_drivers_handler)
+{
+	expect_driver(spawn_driver(driver_signals, CHECK_SIGTERM));
+}
