@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_proc_identity.c - what a runtime's processes are to the host
- * (issue 11): they start clean of the driver's signal handlers and mask.
+ * (issue 11): they start clean of the driver's signal handlers and mask,
+ * and a driver that ignores SIGCHLD still runs a runtime.
  *
  * A test that changes the driver's signals runs its driver in a forked
  * child (tu_fork), which reports through its exit code (the codes are
@@ -242,6 +243,31 @@ static int driver_signals(int what)
 	return term_seen ? D_DRIVER_SIG : D_OK;
 }
 
+/* The driver ignores SIGCHLD (children are reaped by the kernel). */
+static int driver_sigchld_ignored(int unused)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	int64_t pid = 0;
+
+	(void)unused;
+	signal(SIGCHLD, SIG_IGN);
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		return D_START;
+	if (run_int(rt, "pid", 0, &pid) || pid <= 0)
+		return D_TASK;
+	kill((pid_t)pid, SIGKILL);
+	if (!replaced(rt, (pid_t)pid, 2, 1))
+		return D_NO_REPLACE;
+	if (run_int(rt, "pid", 0, &pid) || pid <= 0)
+		return D_TASK;
+	if (shoal_runtime_shutdown(rt))
+		return D_SHUTDOWN;
+	shoal_registry_close(reg);
+	return D_OK;
+}
+
 static pid_t spawn_driver(int (*body)(int), int arg)
 {
 	pid_t pid = tu_fork();
@@ -267,4 +293,9 @@ Test(proc_identity, a_worker_has_none_of_the_drivers_handlers)
 Test(proc_identity, sigterm_kills_a_worker_despite_the_drivers_handler)
 {
 	expect_driver(spawn_driver(driver_signals, CHECK_SIGTERM));
+}
+
+Test(proc_identity, a_driver_that_ignores_sigchld_runs_a_runtime)
+{
+	expect_driver(spawn_driver(driver_sigchld_ignored, 0));
 }

@@ -5,7 +5,9 @@
  * Start: create the store with a region for the runtime (rtlayout.h) and
  * initialise it; copy and freeze the registry; flush stdio; then a double
  * fork: the child calls setsid() and forks the fork server, then exits, so
- * the fork server is nobody's child in the driver's eyes (forkserver.c).
+ * the fork server is nobody's child in the driver's eyes (forkserver.c);
+ * a host that ignores SIGCHLD may have that middle child reaped by the
+ * kernel, which is fine: the fork server's hello says it runs.
  * The driver talks to it over a SOCK_SEQPACKET socket pair, watches it
  * through a pidfd, asks it for the workers, and waits (on the region's
  * ready futex, with a deadline) until every worker runs.
@@ -256,10 +258,16 @@ static int shoal__rt_fork_server(struct shoal_runtime *rt)
 		shoal__fs_main(&rt->boot);
 	}
 	close(sv[1]);
-	/* Bounded: the middle child forks the fork server and exits. */
-	while (waitpid(mid, &status, 0) < 0)
+	/* Bounded: the middle child forks the fork server and exits.  A host
+	 * that ignores SIGCHLD (or sets SA_NOCLDWAIT, or reaps with its own
+	 * waitpid(-1)) has it reaped before us: ECHILD, and the hello
+	 * decides whether the fork server runs. */
+	while (waitpid(mid, &status, 0) < 0) {
+		if (errno == ECHILD)
+			return 0;
 		if (errno != EINTR)
 			return -errno;
+	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
 }
 
