@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_proc_identity.c - what a runtime's processes are to the host
- * (issue 11): they start clean of the driver's signal handlers and mask,
- * and a driver that ignores SIGCHLD still runs a runtime.
+ * (issue 11): their names in ps (/proc/PID/comm and cmdline); they start
+ * clean of the driver's signal handlers and mask, and a driver that
+ * ignores SIGCHLD still runs a runtime.
  *
  * A test that changes the driver's signals runs its driver in a forked
  * child (tu_fork), which reports through its exit code (the codes are
@@ -19,6 +20,7 @@
 
 #include <shoal/shoal.h>
 
+#include "rtutil.h"
 #include "testutil.h"
 
 TestSuite(proc_identity, .init = tu_setup, .fini = tu_teardown);
@@ -80,6 +82,18 @@ static int task_pid(struct shoal_task *t, void *user)
 	return ret_int(t, getpid());
 }
 
+/* The value of environment variable PATH, as this process sees it. */
+static int task_path(struct shoal_task *t, void *user)
+{
+	const char *v = getenv("PATH");
+
+	(void)user;
+	return v ? shoal_task_return(t, 0, v, strlen(v))
+		 : shoal_task_fail(t, SHOAL_ETASK, "no PATH");
+}
+
+#define LONG_CLASS "AVeryLongActorClassName"
+
 static struct shoal_registry *registry(void)
 {
 	struct shoal_registry *reg = NULL;
@@ -88,7 +102,12 @@ static struct shoal_registry *registry(void)
 	    shoal_register_task(reg, "sigterm", task_sigterm, NULL) ||
 	    shoal_register_task(reg, "blocked", task_blocked, NULL) ||
 	    shoal_register_task(reg, "handled", task_handled, NULL) ||
-	    shoal_register_task(reg, "pid", task_pid, NULL))
+	    shoal_register_task(reg, "pid", task_pid, NULL) ||
+	    shoal_register_task(reg, "path", task_path, NULL) ||
+	    shoal_register_actor(reg, "LoggingActor", rt_box_init, NULL) ||
+	    shoal_register_method(reg, "LoggingActor", "get", rt_box_get) ||
+	    shoal_register_actor(reg, LONG_CLASS, rt_box_init, NULL) ||
+	    shoal_register_method(reg, LONG_CLASS, "get", rt_box_get))
 		return NULL;
 	return reg;
 }
@@ -298,4 +317,143 @@ Test(proc_identity, sigterm_kills_a_worker_despite_the_drivers_handler)
 Test(proc_identity, a_driver_that_ignores_sigchld_runs_a_runtime)
 {
 	expect_driver(spawn_driver(driver_sigchld_ignored, 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+
+/* /proc/PID/<file> into buf; its length. */
+static size_t read_proc(pid_t pid, const char *file, char *buf, size_t cap)
+{
+	char path[64];
+	size_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	n = tu_read_all(fd, buf, cap);
+	close(fd);
+	return n;
+}
+
+/* comm is `comm`, and cmdline exactly `cmd` and its NUL. */
+static void expect_names(pid_t pid, const char *comm, const char *cmd)
+{
+	char buf[4096];
+	size_t n = read_proc(pid, "comm", buf, sizeof buf);
+
+	cr_assert(n > 0 && buf[n - 1] == '\n', "comm of %d", (int)pid);
+	buf[n - 1] = '\0';
+	cr_assert_str_eq(buf, comm, "comm of pid %d", (int)pid);
+	n = read_proc(pid, "cmdline", buf, sizeof buf);
+	cr_assert_eq(n, strlen(cmd) + 1, "cmdline of %d: %zu bytes, \"%.*s\", want \"%s\"",
+		     (int)pid, n, (int)n, buf, cmd);
+	cr_assert_str_eq(buf, cmd, "cmdline of pid %d", (int)pid);
+}
+
+/* Calls get() on the actor (so that its process runs) and returns its
+ * info. */
+static struct shoal_actor_info actor_up(struct shoal_runtime *rt,
+					struct shoal_actor a)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_actor_info info;
+	struct shoal_view v;
+	shoal_id ref;
+
+	tu_assert_rc(shoal_actor_call(rt, a, shoal_actor_method(rt, a, "get"),
+				      NULL, &ref), 0);
+	tu_assert_rc(shoal_get(s, ref, GET_MS, &v), 0);
+	shoal_release(s, &v);
+	shoal_drop(s, ref);
+	tu_assert_rc(shoal_actor_info(rt, a, &info), 0);
+	cr_assert_gt(info.pid, 0);
+	return info;
+}
+
+/* The last string of this process's environment is in pid's
+ * /proc/PID/environ too (a title that runs into the environment's room
+ * leaves the strings after it in place). */
+static void expect_environ_tail(pid_t pid)
+{
+	static char mine[1 << 16], theirs[1 << 16];
+	size_t n = read_proc(getpid(), "environ", mine, sizeof mine);
+	size_t k = read_proc(pid, "environ", theirs, sizeof theirs);
+	const char *last = mine;
+
+	cr_assert(n > 1 && mine[n - 1] == '\0');
+	for (size_t i = 0; i + 1 < n; i++)
+		if (mine[i] == '\0')
+			last = mine + i + 1;
+	cr_assert_geq(k, strlen(last) + 1);
+	cr_assert_eq(memcmp(theirs + k - strlen(last) - 1, last, strlen(last) + 1), 0,
+		     "/proc/%d/environ lost \"%s\"", (int)pid, last);
+}
+
+Test(proc_identity, ps_names_the_fork_server_a_worker_and_an_actor)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_runtime_options o = rt_opts(1, name);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_runtime_info info;
+	struct shoal_actor a;
+	int32_t w[MAX_PIDS];
+	char want[512], comm[16];
+
+	cr_assert_not_null(reg);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, MAX_PIDS), 0);
+	snprintf(want, sizeof want, "shoal fork-server %s", name);
+	expect_names(info.fork_server_pid, "shoal-fs", want);
+	cr_assert_eq(info.workers_alive, 1);
+	snprintf(want, sizeof want, "shoal worker 0 %s", name);
+	expect_names(w[0], "shoal worker 0", want);
+	expect_environ_tail(w[0]);
+	tu_assert_rc(shoal_actor_create(rt, "LoggingActor", NULL, NULL, &a), 0);
+	snprintf(comm, sizeof comm, "LoggingActor#%u", a.index);
+	snprintf(want, sizeof want, "shoal actor LoggingActor#%u %s", a.index, name);
+	expect_names(actor_up(rt, a).pid, comm, want);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* A private runtime: no name in the titles; a class name too long for
+ * comm keeps its "#index"; the environment survives the title. */
+Test(proc_identity, ps_names_a_private_runtime_and_the_environment_survives)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_store *s;
+	struct shoal_runtime *rt = NULL;
+	struct shoal_runtime_info info;
+	struct shoal_actor a;
+	struct shoal_args args;
+	struct shoal_view v;
+	int32_t w[MAX_PIDS];
+	char want[512], comm[64], tail[16];
+	shoal_id ref;
+
+	cr_assert_not_null(reg);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, MAX_PIDS), 0);
+	expect_names(info.fork_server_pid, "shoal-fs", "shoal fork-server");
+	expect_names(w[0], "shoal worker 0", "shoal worker 0");
+	tu_assert_rc(shoal_actor_create(rt, LONG_CLASS, NULL, NULL, &a), 0);
+	snprintf(tail, sizeof tail, "#%u", a.index);
+	snprintf(comm, sizeof comm, "%.*s%s", (int)(15 - strlen(tail)), LONG_CLASS, tail);
+	snprintf(want, sizeof want, "shoal actor %s#%u", LONG_CLASS, a.index);
+	expect_names(actor_up(rt, a).pid, comm, want);
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "path"), &args, 1, &ref), 0);
+	tu_assert_rc(shoal_get(s, ref, GET_MS, &v), 0);
+	cr_assert_not_null(getenv("PATH"));
+	cr_assert_eq(v.size, strlen(getenv("PATH")));
+	cr_assert_eq(memcmp(v.data, getenv("PATH"), v.size), 0, "PATH changed in a worker");
+	shoal_release(s, &v);
+	shoal_drop(s, ref);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
 }

@@ -13,10 +13,12 @@
  * spawn eventfd, which only workers use), and asks the kernel to kill it
  * when the fork server dies (PR_SET_PDEATHSIG), exiting at once if the
  * fork server is already gone (a reparented child would never get that
- * signal).  Once attached, it stores its own pid and start time into its
- * slot before it says it runs (shoal__publish_self).
+ * signal).  Then it names itself (title.c) by its label ("worker 2",
+ * "LoggingActor#3").  Once attached, it stores its own pid and start time
+ * into its slot before it says it runs (shoal__publish_self).
  */
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -35,7 +37,22 @@ void shoal__signals_reset(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor)
+/* "shoal worker 2 /name" (comm "shoal worker 2") or "shoal actor
+ * LoggingActor#3 /name" (comm "LoggingActor#3"); no name if private. */
+static void shoal__child_name(const struct shoal__fs *fs, bool actor,
+			      const char *label)
+{
+	char comm[16], title[384];
+	const char *name = fs->boot->name;
+
+	shoal__title_comm(comm, actor ? "" : "shoal ", label);
+	snprintf(title, sizeof title, "shoal %s%s%s%s", actor ? "actor " : "",
+		 label, name[0] ? " " : "", name);
+	shoal__title_set(comm, title);
+}
+
+void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
+			const char *label)
 {
 	shoal__signals_reset();
 	close(fs->boot->ctl_fd);
@@ -46,6 +63,7 @@ void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor)
 		close(fs->spawn_fd);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(0);
+	shoal__child_name(fs, actor, label);
 }
 
 /*

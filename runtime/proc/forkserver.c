@@ -165,7 +165,10 @@ static void shoal__fs_send(const struct shoal__fs *fs, uint32_t op, int32_t pid,
 _Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
 				      pid_t parent)
 {
-	shoal__child_begin(fs, parent, false);
+	char label[SHOAL__LABEL_MAX];
+
+	snprintf(label, sizeof label, "worker %u", index);
+	shoal__child_begin(fs, parent, false, label);
 	shoal__worker_main(fs->boot, index, fs->spawn_fd);
 }
 
@@ -528,6 +531,16 @@ static void shoal__fs_loop(struct shoal__fs *fs)
 	}
 }
 
+/* comm "shoal-fs", command line "shoal fork-server /name" (title.c). */
+static void shoal__fs_name(const struct shoal__boot *boot)
+{
+	char title[300];
+
+	snprintf(title, sizeof title, "shoal fork-server%s%s",
+		 boot->name[0] ? " " : "", boot->name);
+	shoal__title_set("shoal-fs", title);
+}
+
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 {
 	struct shoal__fs fs = {0};
@@ -537,6 +550,7 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 	 * have the kernel reap our children before we see them) stay there. */
 	shoal__signals_reset();
 	shoal__keep_only(boot);
+	shoal__fs_name(boot);
 	rc = shoal__fs_open(&fs, boot);
 	if (rc) {
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);

@@ -69,11 +69,21 @@ struct shoal__fs {
  * start of every process the driver's fork leads to). */
 void shoal__signals_reset(void);
 /* child.c: what every forked child does.  begin: right after fork(), in
- * the child of the fork server `parent` (an actor's or a worker's). */
-void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor);
+ * the child of the fork server `parent` (an actor's or a worker's), which
+ * it names after `label` ("worker 2", "LoggingActor#3"). */
+#define SHOAL__LABEL_MAX 80
+void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
+			const char *label);
 /* A forked child stores its own pid and start time into its slot before
  * it says it runs. */
 void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
+
+/* title.c: names this process: comm (PR_SET_NAME) and the command line
+ * (/proc/PID/cmdline, over the argv area).  Never fails. */
+void shoal__title_set(const char *comm, const char *title);
+/* comm: prefix + label if it fits in 15 bytes, else the label cut so
+ * that its "#n" or last word stays. */
+void shoal__title_comm(char out[16], const char *prefix, const char *label);
 
 /* forkserver.c */
 bool shoal__fs_stopping(const struct shoal__fs *fs);
