@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_proc_identity.c - what a runtime's processes are to the host
- * (issue 11): their names in ps (/proc/PID/comm and cmdline); they start
+ * (issue 11): their names in ps (/proc/PID/comm and cmdline); what they
+ * print reaches the driver's stdout and stderr, flushed or not; they start
  * clean of the driver's signal handlers and mask, and a driver that
  * ignores SIGCHLD still runs a runtime.
+ *
+ * The output tests run the driver in a child whose stdout and stderr are
+ * memfds, and read them after it exited, that is after
+ * shoal_runtime_shutdown returned: everything the workers wrote must be
+ * there by then.
  *
  * A test that changes the driver's signals runs its driver in a forked
  * child (tu_fork), which reports through its exit code (the codes are
@@ -94,6 +100,40 @@ static int task_path(struct shoal_task *t, void *user)
 
 #define LONG_CLASS "AVeryLongActorClassName"
 
+/* What say(mode) prints. */
+enum { SAY_FLUSH, SAY_NOFLUSH, SAY_STDERR, SAY_PARTIAL, SAY_DIE };
+
+static int task_say(struct shoal_task *t, void *user)
+{
+	(void)user;
+	switch (arg_int(t, 0)) {
+	case SAY_FLUSH:
+		printf("flushed line\n");
+		fflush(stdout);
+		break;
+	case SAY_NOFLUSH:
+		printf("unflushed line\n");
+		break;
+	case SAY_STDERR:
+		fprintf(stderr, "a line to stderr\n");
+		break;
+	case SAY_PARTIAL:
+		printf("partial line");
+		break;
+	case SAY_DIE:
+		raise(SIGKILL);
+		break;
+	}
+	return ret_int(t, 0);
+}
+
+static int printer_say(struct shoal_task *t, void *self)
+{
+	(void)self;
+	printf("an actor's line\n");
+	return ret_int(t, 0);
+}
+
 static struct shoal_registry *registry(void)
 {
 	struct shoal_registry *reg = NULL;
@@ -104,6 +144,9 @@ static struct shoal_registry *registry(void)
 	    shoal_register_task(reg, "handled", task_handled, NULL) ||
 	    shoal_register_task(reg, "pid", task_pid, NULL) ||
 	    shoal_register_task(reg, "path", task_path, NULL) ||
+	    shoal_register_task(reg, "say", task_say, NULL) ||
+	    shoal_register_actor(reg, "Printer", rt_box_init, NULL) ||
+	    shoal_register_method(reg, "Printer", "say", printer_say) ||
 	    shoal_register_actor(reg, "LoggingActor", rt_box_init, NULL) ||
 	    shoal_register_method(reg, "LoggingActor", "get", rt_box_get) ||
 	    shoal_register_actor(reg, LONG_CLASS, rt_box_init, NULL) ||
@@ -456,4 +499,121 @@ Test(proc_identity, ps_names_a_private_runtime_and_the_environment_survives)
 	shoal_drop(s, ref);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+
+static int say(struct shoal_runtime *rt, int mode)
+{
+	int64_t v;
+
+	return run_int(rt, "say", mode, &v);
+}
+
+/* Calls method `m` of actor a and waits for its result (no assertions). */
+static int call(struct shoal_runtime *rt, struct shoal_actor a, const char *m)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_view v;
+	shoal_id ref;
+	int rc = shoal_actor_call(rt, a, shoal_actor_method(rt, a, m), NULL, &ref);
+
+	if (rc)
+		return rc;
+	rc = shoal_get(s, ref, GET_MS, &v);
+	if (!rc)
+		shoal_release(s, &v);
+	shoal_drop(s, ref);
+	return rc;
+}
+
+/* A worker prints flushed, unflushed, stderr and partial lines, then
+ * dies; an actor prints a line.  The driver prints the pids. */
+static int driver_output(int flags)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_actor_info ai;
+	struct shoal_actor a;
+	int64_t pid = 0;
+
+	o.flags = (uint64_t)flags;
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		return D_START;
+	if (run_int(rt, "pid", 0, &pid))
+		return D_TASK;
+	printf("driver: worker=%lld\n", (long long)pid);
+	fflush(stdout);
+	if (say(rt, SAY_FLUSH) || say(rt, SAY_NOFLUSH) || say(rt, SAY_STDERR) ||
+	    say(rt, SAY_PARTIAL))
+		return D_TASK;
+	if (say(rt, SAY_DIE) != SHOAL_EWORKERDIED)
+		return D_NOT_DIED;
+	if (shoal_actor_create(rt, "Printer", NULL, NULL, &a) || call(rt, a, "say") ||
+	    shoal_actor_info(rt, a, &ai))
+		return D_TASK;
+	printf("driver: actor=%d index=%u\n", (int)ai.pid, a.index);
+	fflush(stdout);
+	if (shoal_runtime_shutdown(rt))
+		return D_SHUTDOWN;
+	shoal_registry_close(reg);
+	return D_OK;
+}
+
+static int memfd(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+/* The driver's stdout and stderr are out and err (memfds). */
+static pid_t spawn_driver_to(int (*body)(int), int arg, int out, int err)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		dup2(out, STDOUT_FILENO);
+		dup2(err, STDERR_FILENO);
+		_exit(body(arg));
+	}
+	return pid;
+}
+
+/* What a memfd holds, NUL-terminated (buf of cap bytes). */
+static char *slurp(int fd, char *buf, size_t cap)
+{
+	ssize_t n = pread(fd, buf, cap - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+#define expect_in(hay, what, ...)                                              \
+	do {                                                                   \
+		char w_[256];                                                  \
+		snprintf(w_, sizeof w_, __VA_ARGS__);                          \
+		cr_assert_not_null(strstr(hay, w_), "%s lacks \"%s\":\n%s",    \
+				   what, w_, hay);                             \
+	} while (0)
+
+Test(proc_identity, no_log_prefix_lets_children_write_directly)
+{
+	static char o[1 << 16], e[1 << 16];
+	int out = memfd("out"), err = memfd("err");
+
+	expect_driver(spawn_driver_to(driver_output, (int)SHOAL_RUNTIME_NO_LOG_PREFIX,
+				      out, err));
+	slurp(out, o, sizeof o);
+	slurp(err, e, sizeof e);
+	expect_in(o, "stdout", "\nflushed line\n");
+	expect_in(o, "stdout", "\nunflushed line\n");
+	expect_in(o, "stdout", "partial line");
+	expect_in(o, "stdout", "an actor's line\n");
+	expect_in(e, "stderr", "a line to stderr\n");
+	cr_assert_null(strstr(o, "(pid="), "a prefix in stdout:\n%s", o);
+	cr_assert_null(strstr(e, "(pid="), "a prefix in stderr:\n%s", e);
 }

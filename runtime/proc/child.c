@@ -14,8 +14,11 @@
  * when the fork server dies (PR_SET_PDEATHSIG), exiting at once if the
  * fork server is already gone (a reparented child would never get that
  * signal).  Then it names itself (title.c) by its label ("worker 2",
- * "LoggingActor#3").  Once attached, it stores its own pid and start time
- * into its slot before it says it runs (shoal__publish_self).
+ * "LoggingActor#3").  A worker and an actor
+ * flush stdout and stderr after each task or call (shoal__child_flush),
+ * whatever buffering the user set: a line printed without fflush is out
+ * before the process can die.  Once attached, it stores its own pid and
+ * start time into its slot before it says it runs (shoal__publish_self).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -64,6 +67,12 @@ void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(0);
 	shoal__child_name(fs, actor, label);
+}
+
+void shoal__child_flush(void)
+{
+	fflush(stdout);
+	fflush(stderr);
 }
 
 /*

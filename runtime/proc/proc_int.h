@@ -74,6 +74,10 @@ void shoal__signals_reset(void);
 #define SHOAL__LABEL_MAX 80
 void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
 			const char *label);
+/* A worker's or an actor's stdout and stderr flushed, after each task or
+ * call and before it exits: the user's buffered output reaches the
+ * driver's stdout even if the process dies next. */
+void shoal__child_flush(void);
 /* A forked child stores its own pid and start time into its slot before
  * it says it runs. */
 void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
