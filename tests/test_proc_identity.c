@@ -2,9 +2,10 @@
 /*
  * tests/test_proc_identity.c - what a runtime's processes are to the host
  * (issue 11): their names in ps (/proc/PID/comm and cmdline); what they
- * print reaches the driver's stdout and stderr, flushed or not; they start
- * clean of the driver's signal handlers and mask, and a driver that
- * ignores SIGCHLD still runs a runtime.
+ * print reaches the driver's stdout and stderr line by line with a
+ * "(pid=..., who) " prefix (the log relay); they start clean of the
+ * driver's signal handlers and mask, and a driver that ignores SIGCHLD
+ * still runs a runtime.
  *
  * The output tests run the driver in a child whose stdout and stderr are
  * memfds, and read them after it exited, that is after
@@ -127,6 +128,42 @@ static int task_say(struct shoal_task *t, void *user)
 	return ret_int(t, 0);
 }
 
+#define LONG_LINES 100
+#define LONG_LEN 3000
+
+/* LONG_LINES lines of LONG_LEN times the letter arg0, through stdio. */
+static int task_long(struct shoal_task *t, void *user)
+{
+	static char line[LONG_LEN + 1];
+
+	(void)user;
+	memset(line, (int)arg_int(t, 0), LONG_LEN);
+	for (int i = 0; i < LONG_LINES; i++)
+		printf("%s\n", line);
+	return ret_int(t, 0);
+}
+
+/* The number of this process's fds beyond 0, 1, 2 that are pipes or
+ * sockets (the relay's and the fork server's must not reach a task). */
+static int task_fds(struct shoal_task *t, void *user)
+{
+	char path[64], target[128];
+	int64_t n = 0;
+
+	(void)user;
+	for (int fd = 3; fd < 1024; fd++) {
+		ssize_t k;
+
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		k = readlink(path, target, sizeof target - 1);
+		if (k <= 0)
+			continue;
+		target[k] = '\0';
+		n += !strncmp(target, "pipe:", 5) || !strncmp(target, "socket:", 7);
+	}
+	return ret_int(t, n);
+}
+
 static int printer_say(struct shoal_task *t, void *self)
 {
 	(void)self;
@@ -145,6 +182,8 @@ static struct shoal_registry *registry(void)
 	    shoal_register_task(reg, "pid", task_pid, NULL) ||
 	    shoal_register_task(reg, "path", task_path, NULL) ||
 	    shoal_register_task(reg, "say", task_say, NULL) ||
+	    shoal_register_task(reg, "long", task_long, NULL) ||
+	    shoal_register_task(reg, "fds", task_fds, NULL) ||
 	    shoal_register_actor(reg, "Printer", rt_box_init, NULL) ||
 	    shoal_register_method(reg, "Printer", "say", printer_say) ||
 	    shoal_register_actor(reg, "LoggingActor", rt_box_init, NULL) ||
@@ -229,6 +268,8 @@ enum {
 	D_NO_REPLACE = 14, /* no replacement worker */
 	D_SHUTDOWN = 15,   /* shutdown failed */
 	D_DRIVER_SIG = 16, /* the driver's own handler ran */
+	D_NO_RELAY = 17,   /* no log relay among the fork server's children */
+	D_SLOW = 18,       /* shutdown took too long */
 };
 
 static const char *d_what(int code)
@@ -241,6 +282,8 @@ static const char *d_what(int code)
 	case D_NO_REPLACE: return "the dead worker was not replaced";
 	case D_SHUTDOWN: return "shutdown failed";
 	case D_DRIVER_SIG: return "the driver's handler ran in the driver";
+	case D_NO_RELAY: return "no log relay found";
+	case D_SLOW: return "shutdown took too long after the relay's death";
 	default: return "?";
 	}
 }
@@ -501,6 +544,21 @@ Test(proc_identity, ps_names_a_private_runtime_and_the_environment_survives)
 	shoal_registry_close(reg);
 }
 
+Test(proc_identity, a_task_finds_no_pipe_or_socket_of_shoal)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	int64_t n = -1;
+
+	cr_assert_not_null(reg);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	tu_assert_rc(run_int(rt, "fds", 0, &n), 0);
+	cr_assert_eq(n, 0, "a task sees %lld pipes or sockets beyond stdio", (long long)n);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
 /* ------------------------------------------------------------------ */
 /* Output                                                              */
 
@@ -562,6 +620,123 @@ static int driver_output(int flags)
 	return D_OK;
 }
 
+/* Two workers print long lines at once. */
+static int driver_long(int unused)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store *s;
+	struct shoal_args args[2];
+	shoal_id ref[2];
+	int64_t letter[2] = {'A', 'B'};
+
+	(void)unused;
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		return D_START;
+	s = shoal_runtime_store(rt);
+	for (int i = 0; i < 2; i++) {
+		shoal_args_init(&args[i]);
+		shoal_args_bytes(&args[i], &letter[i], sizeof letter[i]);
+		if (shoal_submit(rt, shoal_function(rt, "long"), &args[i], 1, &ref[i]))
+			return D_TASK;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct shoal_view v;
+
+		if (shoal_get(s, ref[i], GET_MS, &v))
+			return D_TASK;
+		shoal_release(s, &v);
+		shoal_drop(s, ref[i]);
+	}
+	if (shoal_runtime_shutdown(rt))
+		return D_SHUTDOWN;
+	shoal_registry_close(reg);
+	return D_OK;
+}
+
+/* The log relay: the fork server's child named shoal-log; 0 if none. */
+static pid_t find_relay(pid_t fs)
+{
+	char path[96], buf[32], comm[32];
+	pid_t found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)fs, (int)fs);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (!found && fscanf(f, "%31s", buf) == 1) {
+		FILE *c;
+
+		snprintf(path, sizeof path, "/proc/%s/comm", buf);
+		c = fopen(path, "r");
+		if (c && fgets(comm, sizeof comm, c) && !strcmp(comm, "shoal-log\n"))
+			found = atoi(buf);
+		if (c)
+			fclose(c);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Bounded poll: pid is gone (or a zombie). */
+static bool gone(pid_t pid)
+{
+	int64_t end = tu_now_ms() + POLL_MS;
+	char path[64], buf[512];
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	while (tu_now_ms() < end) {
+		FILE *f = fopen(path, "r");
+		const char *p;
+		bool dead = !f;
+
+		if (f && fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')))
+			dead = p[2] == 'Z' || p[2] == 'X';
+		if (f)
+			fclose(f);
+		if (dead)
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+/* The relay is SIGKILLed: a worker that prints dies (SIGPIPE) and is
+ * replaced; its replacement prints directly; shutdown is prompt. */
+static int driver_relay_killed(int unused)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_runtime_info info;
+	pid_t relay;
+	int64_t t0;
+
+	(void)unused;
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		return D_START;
+	shoal_runtime_info(rt, &info, NULL, 0);
+	relay = find_relay(info.fork_server_pid);
+	if (!relay)
+		return D_NO_RELAY;
+	kill(relay, SIGKILL);
+	if (!gone(relay))
+		return D_NO_RELAY;
+	if (say(rt, SAY_FLUSH) != SHOAL_EWORKERDIED)
+		return D_NOT_DIED;
+	if (!replaced(rt, 0, 1, 1))
+		return D_NO_REPLACE;
+	if (say(rt, SAY_FLUSH))
+		return D_TASK;
+	t0 = tu_now_ms();
+	if (shoal_runtime_shutdown(rt))
+		return D_SHUTDOWN;
+	shoal_registry_close(reg);
+	return tu_now_ms() - t0 < 3000 ? D_OK : D_SLOW;
+}
+
 static int memfd(const char *name)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC);
@@ -600,6 +775,31 @@ static char *slurp(int fd, char *buf, size_t cap)
 				   what, w_, hay);                             \
 	} while (0)
 
+Test(proc_identity, output_reaches_the_driver_line_by_line_with_a_prefix)
+{
+	static char o[1 << 16], e[1 << 16];
+	int out = memfd("out"), err = memfd("err");
+	const char *p;
+	int wpid = 0, apid = 0;
+	unsigned idx = 0;
+
+	expect_driver(spawn_driver_to(driver_output, 0, out, err));
+	slurp(out, o, sizeof o);
+	slurp(err, e, sizeof e);
+	p = strstr(o, "driver: worker=");
+	cr_assert(p && sscanf(p, "driver: worker=%d", &wpid) == 1, "stdout:\n%s", o);
+	p = strstr(o, "driver: actor=");
+	cr_assert(p && sscanf(p, "driver: actor=%d index=%u", &apid, &idx) == 2,
+		  "stdout:\n%s", o);
+	expect_in(o, "stdout", "(pid=%d, worker 0) flushed line\n", wpid);
+	expect_in(o, "stdout", "(pid=%d, worker 0) unflushed line\n", wpid);
+	/* cut by the worker's death: flushed with a newline */
+	expect_in(o, "stdout", "(pid=%d, worker 0) partial line\n", wpid);
+	expect_in(e, "stderr", "(pid=%d, worker 0) a line to stderr\n", wpid);
+	expect_in(o, "stdout", "(pid=%d, Printer#%u) an actor's line\n", apid, idx);
+	cr_assert_null(strstr(e, "flushed line"), "stdout's line in stderr:\n%s", e);
+}
+
 Test(proc_identity, no_log_prefix_lets_children_write_directly)
 {
 	static char o[1 << 16], e[1 << 16];
@@ -616,4 +816,121 @@ Test(proc_identity, no_log_prefix_lets_children_write_directly)
 	expect_in(e, "stderr", "a line to stderr\n");
 	cr_assert_null(strstr(o, "(pid="), "a prefix in stdout:\n%s", o);
 	cr_assert_null(strstr(e, "(pid="), "a prefix in stderr:\n%s", e);
+}
+
+/* A line: "(pid=N, worker K) " and LONG_LEN times one letter; which. */
+static char long_line(const char *l, size_t n)
+{
+	const char *body = memchr(l, ')', n);
+	size_t len;
+
+	if (strncmp(l, "(pid=", 5) || !body || body[1] != ' ')
+		return 0;
+	body += 2;
+	len = n - (size_t)(body - l);
+	if (len != LONG_LEN || (body[0] != 'A' && body[0] != 'B'))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if (body[i] != body[0])
+			return 0;
+	return body[0];
+}
+
+Test(proc_identity, long_lines_of_two_workers_never_mix)
+{
+	static char o[4 << 20], e[1 << 16];
+	int out = memfd("out"), err = memfd("err");
+	int count[2] = {0, 0};
+	char *l = o, *nl;
+
+	expect_driver(spawn_driver_to(driver_long, 0, out, err));
+	slurp(out, o, sizeof o);
+	slurp(err, e, sizeof e);
+	for (; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+		char c = long_line(l, (size_t)(nl - l));
+
+		cr_assert(c, "a broken line at byte %td: \"%.80s...\"", l - o, l);
+		count[c - 'A']++;
+	}
+	cr_assert_eq(*l, '\0', "a last line without newline");
+	cr_assert_eq(count[0], LONG_LINES);
+	cr_assert_eq(count[1], LONG_LINES);
+	cr_assert_eq(e[0], '\0', "stderr: %s", e);
+}
+
+Test(proc_identity, a_killed_relay_costs_a_worker_not_the_runtime)
+{
+	static char o[1 << 16], e[1 << 16];
+	int out = memfd("out"), err = memfd("err");
+
+	expect_driver(spawn_driver_to(driver_relay_killed, 0, out, err));
+	slurp(out, o, sizeof o);
+	slurp(err, e, sizeof e);
+	/* The replacement writes directly (its first line may follow the
+	 * driver's own output or none). */
+	cr_assert(!strncmp(o, "flushed line\n", 13) || strstr(o, "\nflushed line\n"),
+		  "stdout:\n%s", o);
+}
+
+/* A driver child: starts a named runtime, sends the fork server's and
+ * the relay's pids down `out`, then waits to be killed. */
+static void driver_waits(const char *name, int out)
+{
+	struct shoal_runtime_options o = rt_opts(1, name);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_runtime_info info;
+	pid_t pids[2];
+
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		_exit(D_START);
+	shoal_runtime_info(rt, &info, NULL, 0);
+	pids[0] = info.fork_server_pid;
+	pids[1] = find_relay(pids[0]);
+	if (write(out, pids, sizeof pids) != (ssize_t)sizeof pids)
+		_exit(D_TASK);
+	for (;;)
+		pause();
+}
+
+Test(proc_identity, the_relay_goes_with_a_killed_driver)
+{
+	const char *name = tu_shm_name(NULL);
+	pid_t drv, pids[2] = {0, 0};
+	char buf[64];
+	int p[2];
+
+	tu_pipe(p);
+	drv = tu_fork();
+	if (drv == 0)
+		driver_waits(name, p[1]);
+	close(p[1]);
+	/* the driver writes once, then waits: a read until its pids are in */
+	cr_assert_eq(tu_read_all(p[0], buf, sizeof pids + 1), sizeof pids,
+		     "the driver did not start");
+	memcpy(pids, buf, sizeof pids);
+	cr_assert(pids[0] > 0 && pids[1] > 0, "no relay");
+	tu_kill(drv);
+	cr_assert(gone(pids[0]), "the fork server outlived the driver");
+	cr_assert(gone(pids[1]), "the relay outlived the driver");
+	cr_assert_not(tu_shm_exists(name));
+}
+
+Test(proc_identity, the_relay_goes_with_a_killed_fork_server)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_runtime_info info;
+	pid_t relay;
+
+	cr_assert_not_null(reg);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	tu_assert_rc(shoal_runtime_info(rt, &info, NULL, 0), 0);
+	relay = find_relay(info.fork_server_pid);
+	cr_assert_gt(relay, 0);
+	cr_assert_eq(kill(info.fork_server_pid, SIGKILL), 0);
+	cr_assert(gone(relay), "the relay outlived the fork server");
+	tu_assert_rc(shoal_runtime_shutdown(rt), SHOAL_EFORKSERVERDIED);
+	shoal_registry_close(reg);
 }

@@ -14,7 +14,9 @@
  * when the fork server dies (PR_SET_PDEATHSIG), exiting at once if the
  * fork server is already gone (a reparented child would never get that
  * signal).  Then it names itself (title.c) by its label ("worker 2",
- * "LoggingActor#3").  A worker and an actor
+ * "LoggingActor#3") and turns its stdout and stderr into pipes to the log
+ * relay (logrelay.c), closing the relay's socket: the task code finds no
+ * descriptor of the fork server's or the relay's.  A worker and an actor
  * flush stdout and stderr after each task or call (shoal__child_flush),
  * whatever buffering the user set: a line printed without fflush is out
  * before the process can die.  Once attached, it stores its own pid and
@@ -67,6 +69,7 @@ void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(0);
 	shoal__child_name(fs, actor, label);
+	shoal__log_attach(fs->log_sock, label); /* closes the relay's socket */
 }
 
 void shoal__child_flush(void)
