@@ -80,6 +80,8 @@ struct shoal_registry {
 struct shoal__boot {
 	int seg_fd;                   /* the segment (inherited) */
 	int ctl_fd;                   /* the fork server's end of the socket */
+	int log_fd;                   /* the done pipe's write end, for the
+				       * log relay (-1: no relay) */
 	int driver_pid;
 	char name[256];               /* named segment to unlink, or "" */
 	uint32_t spin_budget;
@@ -147,6 +149,8 @@ struct shoal_runtime {
 	struct shoal__boot boot;
 	int ctl_fd;                   /* the driver's end of the socket */
 	int fs_pidfd;
+	int log_fd;                   /* the done pipe's read end: its end
+				       * of file is the log relay's exit */
 	pid_t fs_pid;
 	char name[256];
 	pthread_mutex_t pending_lock; /* guards the pending list, names */

@@ -171,6 +171,7 @@ static void shoal__actor_construct(struct shoal__actor *a)
 	};
 	int rc = shoal__exec_run(&a->rt, &v, shoal__ctor_trampoline, &c);
 
+	shoal__child_flush();
 	if (rc) {
 		snprintf(a->slot->why, sizeof a->slot->why,
 			 "constructor of %.40s failed: %.60s", a->klass->name, msg);
@@ -213,6 +214,7 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	tr.t_end = shoal__ticks();
 	tr.rc = rc;
 	shoal__tl_record(&a->rt.tl, &tr);
+	shoal__child_flush();
 	SHOAL__STORE_CRASH(a->rt.store, CALL_RAN);
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head) | SHOAL__CUR_DONE,
 			      memory_order_relaxed);
@@ -394,6 +396,7 @@ _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index)
 	}
 	if (a.klass->fini)
 		a.klass->fini(a.self);
+	shoal__child_flush();
 	shoal__lanes_close(&a.rt);
 	shoal__pending_flush(&a.rt);
 	shoal_store_close(a.rt.store);

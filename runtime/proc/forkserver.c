@@ -5,8 +5,12 @@
  * Born from the driver by a double fork before shoal starts any thread
  * (runtime.c), so it is not the driver's child (a waitpid(-1) in the driver
  * cannot reap it) and it runs in a session of its own (setsid: a Ctrl-C at
- * the terminal reaches the driver alone).  It keeps only stdio, the segment
- * and its end of the control socket open.
+ * the terminal reaches the driver alone).  It starts with every signal at
+ * SIG_DFL and an empty mask (child.c), whatever the driver had: a SIGCHLD
+ * the host ignores would have the kernel reap the workers unseen.  It
+ * keeps only stdio, the segment and its end of the control socket open,
+ * and first of all forks the log relay (logrelay.c), whose socket its
+ * children inherit and close once they have handed it their output.
  *
  * It waits in poll() on three things:
  *  - the control socket: SPAWN a worker, SHUTDOWN; end of file means the
@@ -76,7 +80,7 @@ static int64_t shoal__fs_now_ms(void)
 }
 
 /* Closes every fd but stdio and the ones to keep (sorted, ascending). */
-static void shoal__close_others(const int *keep, size_t n)
+void shoal__close_others(const int *keep, size_t n)
 {
 	unsigned from = 3;
 
@@ -89,15 +93,21 @@ static void shoal__close_others(const int *keep, size_t n)
 	syscall(SYS_close_range, from, ~0u, 0);
 }
 
+/* The segment, the control socket and the done pipe's write end (for
+ * the log relay, if any). */
 static void shoal__keep_only(const struct shoal__boot *boot)
 {
-	int keep[2] = {boot->seg_fd, boot->ctl_fd};
+	int keep[3] = {boot->seg_fd, boot->ctl_fd, boot->log_fd};
+	size_t n = boot->log_fd >= 0 ? 3 : 2;
 
-	if (keep[0] > keep[1]) {
-		keep[0] = boot->ctl_fd;
-		keep[1] = boot->seg_fd;
-	}
-	shoal__close_others(keep, 2);
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+			int t = keep[k];
+
+			keep[k] = keep[k - 1];
+			keep[k - 1] = t;
+		}
+	shoal__close_others(keep, n);
 }
 
 static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
@@ -137,7 +147,7 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	fs->driver_pidfd = (int)syscall(SYS_pidfd_open, boot->driver_pid, 0);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &fs->old_mask);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	fs->sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	fs->spawn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!fs->kids || !fs->act_kids || !fs->backoff_ms || !fs->respawn_at_ms ||
@@ -163,7 +173,10 @@ static void shoal__fs_send(const struct shoal__fs *fs, uint32_t op, int32_t pid,
 _Noreturn static void shoal__fs_child(struct shoal__fs *fs, uint32_t index,
 				      pid_t parent)
 {
-	shoal__child_begin(fs, parent, false);
+	char label[SHOAL__LABEL_MAX];
+
+	snprintf(label, sizeof label, "worker %u", index);
+	shoal__child_begin(fs, parent, false, label);
 	shoal__worker_main(fs->boot, index, fs->spawn_fd);
 }
 
@@ -323,21 +336,6 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 	}
 }
 
-void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
-{
-	struct signalfd_siginfo si;
-	pid_t pid;
-
-	while (read(fs->sigfd, &si, sizeof si) == sizeof si)
-		;
-	int status;
-
-	/* block: only once every child was SIGKILLed (they exit without
-	 * running any code), so the wait is bounded. */
-	while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0)
-		shoal__fs_child_exited(fs, pid, status);
-}
-
 static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)
 {
 	uint32_t n = 0;
@@ -347,6 +345,26 @@ static uint32_t shoal__fs_live_kids(const struct shoal__fs *fs)
 	for (uint32_t i = 0; i < fs->v.max_actors; i++)
 		n += fs->act_kids[i] != 0;
 	return n;
+}
+
+void shoal__fs_reap_children(struct shoal__fs *fs, bool block)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	int status;
+
+	while (read(fs->sigfd, &si, sizeof si) == sizeof si)
+		;
+	/* block: only once every child was SIGKILLed (they exit without
+	 * running any code), and only while a worker or an actor is left:
+	 * the log relay, our child too, outlives us (logrelay.c). */
+	for (;;) {
+		pid = waitpid(-1, &status,
+			      block && shoal__fs_live_kids(fs) ? 0 : WNOHANG);
+		if (pid <= 0)
+			return;
+		shoal__fs_child_exited(fs, pid, status);
+	}
 }
 
 static void shoal__fs_kill_all(struct shoal__fs *fs)
@@ -526,12 +544,28 @@ static void shoal__fs_loop(struct shoal__fs *fs)
 	}
 }
 
+/* comm "shoal-fs", command line "shoal fork-server /name" (title.c). */
+static void shoal__fs_name(const struct shoal__boot *boot)
+{
+	char title[300];
+
+	snprintf(title, sizeof title, "shoal fork-server%s%s",
+		 boot->name[0] ? " " : "", boot->name);
+	shoal__title_set("shoal-fs", title);
+}
+
 _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 {
 	struct shoal__fs fs = {0};
 	int rc;
 
+	/* The driver's handlers, mask and SIGCHLD disposition (SIG_IGN would
+	 * have the kernel reap our children before we see them) stay there. */
+	shoal__signals_reset();
 	shoal__keep_only(boot);
+	shoal__fs_name(boot);
+	/* Before anything else: the relay inherits nothing of ours. */
+	fs.log_sock = shoal__log_start(boot); /* logrelay.c; -1: none */
 	rc = shoal__fs_open(&fs, boot);
 	if (rc) {
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);

@@ -252,7 +252,16 @@ static int shoal__fs_actor_spawn(struct shoal__fs *fs, uint32_t i)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		shoal__child_begin(fs, self, true);
+		char label[SHOAL__LABEL_MAX];
+
+		/* The class and the slot, as shoal_actor_info knows them:
+		 * "LoggingActor#3" (the slot's word checked again: it is
+		 * in the segment). */
+		snprintf(label, sizeof label, "%.63s#%u",
+			 a->klass < fs->v.nclasses
+				 ? fs->boot->reg->classes[a->klass].name : "actor",
+			 i);
+		shoal__child_begin(fs, self, true, label);
 		shoal__actor_main(fs->boot, i);
 	}
 	fs->act_kids[i] = pid;

@@ -58,7 +58,7 @@ struct shoal__fs {
 	int sigfd;
 	int spawn_fd;             /* eventfd: a worker asks for an extra one */
 	int act_fd;               /* the actor socket (datagrams, any process) */
-	sigset_t old_mask;
+	int log_sock;             /* the log relay's socket (-1: none) */
 	bool shutting_down;
 	struct shoal__requeue requeue; /* after a worker died (exec.c) */
 	int64_t next_watch_ms;    /* CLOCK_MONOTONIC: the next watch (deps.c) */
@@ -66,14 +66,41 @@ struct shoal__fs {
 				   * last watch, + 1 (0: none) */
 };
 
+/* child.c: every signal's disposition to SIG_DFL, an empty mask (the
+ * start of every process the driver's fork leads to). */
+void shoal__signals_reset(void);
 /* child.c: what every forked child does.  begin: right after fork(), in
- * the child of the fork server `parent` (an actor's or a worker's). */
-void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor);
+ * the child of the fork server `parent` (an actor's or a worker's), which
+ * it names after `label` ("worker 2", "LoggingActor#3"). */
+#define SHOAL__LABEL_MAX 80
+void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
+			const char *label);
+/* A worker's or an actor's stdout and stderr flushed, after each task or
+ * call and before it exits: the user's buffered output reaches the log
+ * relay (or the driver's stdout) even if the process dies next. */
+void shoal__child_flush(void);
 /* A forked child stores its own pid and start time into its slot before
  * it says it runs. */
 void shoal__publish_self(_Atomic int32_t *pid, _Atomic uint64_t *start);
 
+/* title.c: names this process: comm (PR_SET_NAME) and the command line
+ * (/proc/PID/cmdline, over the argv area).  Never fails. */
+void shoal__title_set(const char *comm, const char *title);
+/* comm: prefix + label if it fits in 15 bytes, else the label cut so
+ * that its "#n" or last word stays. */
+void shoal__title_comm(char out[16], const char *prefix, const char *label);
+
+/* logrelay.c: the log relay.  start: in the fork server, forks it with
+ * boot->log_fd (closed here whatever happens); the socket its children
+ * inherit, or -1 (no relay: they write to stdout and stderr directly).
+ * attach: in a child, its stdout and stderr become pipes to the relay
+ * under `label`, if the relay takes them; sock is closed. */
+int shoal__log_start(const struct shoal__boot *boot);
+void shoal__log_attach(int sock, const char *label);
+
 /* forkserver.c */
+/* Closes every fd but stdio and keep[0..n) (ascending). */
+void shoal__close_others(const int *keep, size_t n);
 bool shoal__fs_stopping(const struct shoal__fs *fs);
 void shoal__fs_reap_children(struct shoal__fs *fs, bool block);
 

@@ -5,7 +5,9 @@
  * Start: create the store with a region for the runtime (rtlayout.h) and
  * initialise it; copy and freeze the registry; flush stdio; then a double
  * fork: the child calls setsid() and forks the fork server, then exits, so
- * the fork server is nobody's child in the driver's eyes (forkserver.c).
+ * the fork server is nobody's child in the driver's eyes (forkserver.c);
+ * a host that ignores SIGCHLD may have that middle child reaped by the
+ * kernel, which is fine: the fork server's hello says it runs.
  * The driver talks to it over a SOCK_SEQPACKET socket pair, watches it
  * through a pidfd, asks it for the workers, and waits (on the region's
  * ready futex, with a deadline) until every worker runs.
@@ -14,6 +16,8 @@
  * calls fail at once), mark it stopping (workers leave on their own), ask
  * the fork server to stop (it fails what is still pending once its
  * children are gone), wait for its reply and for its exit (pidfd), then
+ * wait (bounded) for the log relay to have written out what the children
+ * wrote (its exit closes a pipe whose read end this process holds), then
  * close the store and unlink a named segment.  Every wait has a deadline;
  * a fork server that does not answer is killed.  A fork server found dead
  * is not asked: this process fails what is pending (end.c's sweep).
@@ -22,6 +26,7 @@
  * whenever one of their waits wakes (the store's on_block hook, end.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +45,9 @@
 
 #define SHOAL__START_TIMEOUT_MS 10000
 #define SHOAL__REPLY_TIMEOUT_MS 10000
+/* The log relay's exit after the fork server's (logrelay.c: it gives up
+ * 2 s after, and is killed by its alarm 4 s after). */
+#define SHOAL__LOG_DRAIN_MS 5000
 
 SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts)
 {
@@ -121,7 +129,8 @@ static struct shoal_runtime *shoal__rt_alloc(void)
 	if (!rt)
 		return NULL;
 	rt->arena = arena;
-	rt->ctl_fd = rt->fs_pidfd = -1;
+	rt->ctl_fd = rt->fs_pidfd = rt->log_fd = -1;
+	rt->boot.log_fd = -1;
 	shoal__rt_local_init(rt);
 	return rt;
 }
@@ -143,6 +152,8 @@ static void shoal__rt_free(struct shoal_runtime *rt)
 		close(rt->ctl_fd);
 	if (rt->fs_pidfd >= 0)
 		close(rt->fs_pidfd);
+	if (rt->log_fd >= 0)
+		close(rt->log_fd);
 	pthread_mutex_destroy(&rt->pending_lock);
 	pthread_mutex_destroy(&rt->lane_lock);
 	shoal__mem_free(arena, rt->reg_copy);
@@ -235,6 +246,28 @@ static int shoal__rt_request(struct shoal_runtime *rt, uint32_t op,
 	return rc ? rc : reply->rc;
 }
 
+/* The log relay's done pipe (logrelay.c): the write end goes to the fork
+ * server, which hands it to the relay alone; this process keeps the read
+ * end and waits for its end of file at shutdown.  None (and no relay)
+ * with SHOAL_RUNTIME_NO_LOG_PREFIX, or if the pipe cannot be made: the
+ * children then write to stdout and stderr directly. */
+static void shoal__rt_log_pipe(struct shoal_runtime *rt)
+{
+	int p[2];
+
+	if ((rt->v.flags & SHOAL_RUNTIME_NO_LOG_PREFIX) || pipe2(p, O_CLOEXEC))
+		return;
+	rt->log_fd = p[0];
+	rt->boot.log_fd = p[1];
+}
+
+static void shoal__rt_log_pipe_close(struct shoal_runtime *rt)
+{
+	if (rt->boot.log_fd >= 0)
+		close(rt->boot.log_fd);
+	rt->boot.log_fd = -1;
+}
+
 /* The double fork; the middle process exits at once and is reaped here. */
 static int shoal__rt_fork_server(struct shoal_runtime *rt)
 {
@@ -245,10 +278,12 @@ static int shoal__rt_fork_server(struct shoal_runtime *rt)
 		return -errno;
 	rt->ctl_fd = sv[0];
 	rt->boot.ctl_fd = sv[1];
+	shoal__rt_log_pipe(rt);
 	fflush(NULL);
 	mid = fork();
 	if (mid < 0) {
 		close(sv[1]);
+		shoal__rt_log_pipe_close(rt);
 		return -errno;
 	}
 	if (mid == 0) {
@@ -259,10 +294,17 @@ static int shoal__rt_fork_server(struct shoal_runtime *rt)
 		shoal__fs_main(&rt->boot);
 	}
 	close(sv[1]);
-	/* Bounded: the middle child forks the fork server and exits. */
-	while (waitpid(mid, &status, 0) < 0)
+	shoal__rt_log_pipe_close(rt); /* the relay's alone (forkserver.c) */
+	/* Bounded: the middle child forks the fork server and exits.  A host
+	 * that ignores SIGCHLD (or sets SA_NOCLDWAIT, or reaps with its own
+	 * waitpid(-1)) has it reaped before us: ECHILD, and the hello
+	 * decides whether the fork server runs. */
+	while (waitpid(mid, &status, 0) < 0) {
+		if (errno == ECHILD)
+			return 0;
 		if (errno != EINTR)
 			return -errno;
+	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
 }
 
@@ -416,6 +458,24 @@ static void shoal__rt_reap_fs(struct shoal_runtime *rt)
 	poll(&p, 1, SHOAL__REPLY_TIMEOUT_MS);
 }
 
+/* Waits (bounded) until the log relay exited: what the children wrote
+ * is then out (logrelay.c; the relay's own bound is shorter). */
+static void shoal__rt_log_drained(struct shoal_runtime *rt)
+{
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__LOG_DRAIN_MS);
+	struct pollfd p = {.fd = rt->log_fd, .events = POLLIN};
+	char b[64];
+
+	if (rt->log_fd < 0)
+		return;
+	while (!shoal__deadline_passed(d)) {
+		if (poll(&p, 1, 100) > 0 && read(rt->log_fd, b, sizeof b) <= 0)
+			break; /* nobody writes it: end of file */
+	}
+	close(rt->log_fd);
+	rt->log_fd = -1;
+}
+
 /*
  * The runtime ends (SHOAL_ESTOPPED, end.c) before anything stops: a
  * submit or call from now on fails at once, and the fork server, once its
@@ -455,6 +515,7 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 		rc = shoal__rt_stop(rt);
 	else if (rt->fs_pid > 0)
 		shoal__rt_reap_fs(rt);
+	shoal__rt_log_drained(rt);
 	if (rt->store)
 		shoal__pending_flush(rt);
 	shoal_store_close(rt->store);

@@ -11,8 +11,9 @@
  * tasks from the run queue in bulk (exec.c runs each); idle, it sleeps on
  * the queue's wake line after a bounded spin.  It leaves when the runtime
  * is stopping (STOP-A1),
- * always through _exit(): atexit handlers and stdio buffers belong to the
- * driver's program.
+ * always through _exit(): atexit handlers belong to the driver's program.
+ * What its tasks wrote to stdout and stderr is flushed after each task
+ * (child.c), so that it is out even if the worker dies next.
  */
 #include <errno.h>
 #include <signal.h>
@@ -168,8 +169,10 @@ static bool shoal__worker_step(struct shoal__worker *w)
 		return !(rc == -ETIMEDOUT && w->extra &&
 			 shoal__queue_len(&w->rt.v.queue) == 0);
 	}
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		shoal__exec_item(&w->rt, w->index, items[i]);
+		shoal__child_flush();
+	}
 	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);
 	return true;
@@ -202,5 +205,6 @@ _Noreturn void shoal__worker_main(const struct shoal__boot *boot, uint32_t index
 	shoal__names_close(&w.rt);
 	shoal__pending_flush(&w.rt);
 	shoal_store_close(w.store);
+	shoal__child_flush();
 	_exit(0);
 }
