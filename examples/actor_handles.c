@@ -792,9 +792,19 @@ static int run_story(struct driver *d, struct snapshot *final)
  * Chrome trace, before shutdown (the rings live in the segment). */
 static int write_timeline(struct driver *d)
 {
-	FILE *f = fopen(d->cfg.timeline, "w");
+	struct shoal_runtime_info ri;
+	FILE *f;
 	int rc;
 
+	/* A worker records a task's slice just after it sealed the result our
+	 * get returned: wait (bounded) until the pool counted them all. */
+	for (int i = 0; i < 2000; i++) {
+		if (shoal_runtime_info(d->rt, &ri, NULL, 0) ||
+		    ri.tasks_done + ri.tasks_failed >= ri.tasks_submitted)
+			break;
+		usleep(1000);
+	}
+	f = fopen(d->cfg.timeline, "w");
 	if (!f) {
 		fprintf(stderr, "actor-handles: %s: %s\n", d->cfg.timeline, strerror(errno));
 		return -errno;

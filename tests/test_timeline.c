@@ -108,6 +108,27 @@ static void tl_workload(struct tl_fx *f, char ids[][SHOAL_ID_HEX_LEN + 1])
 	}
 }
 
+/* Waits (bounded) until the runtime counted `tasks` tasks and the Box
+ * `calls` calls as finished: each process records its slice and
+ * histograms after it sealed the results a get returns, and before it
+ * counts the task or call done. */
+static void tl_settled(struct tl_fx *f, uint64_t tasks, uint64_t calls)
+{
+	struct shoal_runtime_info ri;
+	struct shoal_actor_info ai;
+
+	for (int64_t d = tu_now_ms() + 10000;;) {
+		tu_assert_rc(shoal_runtime_info(f->rt, &ri, NULL, 0), 0);
+		tu_assert_rc(shoal_actor_info(f->rt, f->box, &ai), 0);
+		if (ri.tasks_done + ri.tasks_failed >= tasks && ai.calls_run >= calls)
+			return;
+		cr_assert_lt(tu_now_ms(), d, "tasks %llu calls %llu",
+			     (unsigned long long)(ri.tasks_done + ri.tasks_failed),
+			     (unsigned long long)ai.calls_run);
+		usleep(1000);
+	}
+}
+
 /* Runs python3 with `script` on the file at path; its exit status. */
 static int tl_python(const char *path, const char *script, const char *arg)
 {
@@ -174,6 +195,7 @@ Test(timeline, known_workload_gives_slices_rows_and_flows)
 	int rc;
 
 	tl_workload(&f, ids);
+	tl_settled(&f, TL_TASKS + 1, TL_CALLS);
 	tu_assert_rc(shoal_actor_info(f.rt, f.box, &ai), 0);
 	len = (size_t)snprintf(expect, sizeof expect, "%d %d ", (int)getpid(), ai.pid);
 	for (int i = 0; i < TL_TASKS + 1 + TL_CALLS; i++)
@@ -230,6 +252,7 @@ Test(timeline, metrics_count_what_ran_in_histograms)
 	char ids[TL_TASKS + 1 + TL_CALLS][SHOAL_ID_HEX_LEN + 1];
 
 	tl_workload(&f, ids);
+	tl_settled(&f, TL_TASKS + 1, TL_CALLS);
 	tl_metrics_check(&f, TL_TASKS + 1, TL_CALLS);
 	tl_stop(&f);
 }
@@ -242,6 +265,7 @@ Test(timeline, off_records_no_slices_but_keeps_histograms)
 	FILE *out = tl_tmp(path, sizeof path);
 
 	tl_workload(&f, ids);
+	tl_settled(&f, TL_TASKS + 1, TL_CALLS);
 	tu_assert_rc(shoal_timeline(f.rt, out), -ENODATA);
 	cr_assert_eq(ftell(out), 0, "nothing written");
 	fclose(out);
@@ -269,6 +293,7 @@ Test(timeline, a_killed_workers_slices_stay)
 	int rc;
 
 	tl_workload(&f, ids);
+	tl_settled(&f, TL_TASKS + 1, TL_CALLS);
 	tu_assert_rc(shoal_runtime_info(f.rt, &ri, &pid, 1), 0);
 	cr_assert_gt(pid, 0);
 	kill(pid, SIGKILL);

@@ -443,7 +443,11 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * Any handle of the runtime works (a driver's, an attached or inspecting
  * program's); it only reads the segment and never waits, so it can run
  * at any time, from any thread, while tasks run (slices being written
- * then are left out).  out stays the caller's (flushed, not closed).
+ * then are left out).  A slice is recorded just after the task's or
+ * call's results are sealed, so a get can return a moment before its
+ * slice (and its count in shoal_metrics) is there; the pool's counters
+ * (shoal_runtime_info's tasks_done, an actor's calls_run) grow after it.
+ * out stays the caller's (flushed, not closed).
  * -EINVAL (NULL), -ENODATA (the runtime records no timeline: nothing is
  * written), or the -errno of a failed write to out.
  */
