@@ -7,7 +7,8 @@
  * A child starts clean: every signal's disposition back to SIG_DFL and
  * an empty signal mask (shoal__signals_reset; the fork server does the
  * same at its start), so that a handler or a mask the host program set in
- * the driver never reaches a task.  It closes the fork
+ * the driver never reaches a task; then SIGPIPE is ignored, as Python
+ * and Ray's workers do (a write to a closed pipe fails with EPIPE).  It closes the fork
  * server's descriptors that are not its own (the driver's control socket,
  * the signal fd, the driver's pidfd, the actor socket; an actor also the
  * spawn eventfd, which only workers use), and asks the kernel to kill it
@@ -61,6 +62,10 @@ void shoal__child_begin(struct shoal__fs *fs, pid_t parent, bool actor,
 			const char *label)
 {
 	shoal__signals_reset();
+	/* As Python (and so Ray's workers) does: a write to a closed pipe or
+	 * socket fails with EPIPE rather than kill the worker, so that a dead
+	 * log relay costs lines, never a task or an actor's state. */
+	signal(SIGPIPE, SIG_IGN);
 	close(fs->boot->ctl_fd);
 	close(fs->sigfd);
 	close(fs->driver_pidfd);

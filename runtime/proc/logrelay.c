@@ -42,10 +42,10 @@
  * line goes out.  The fork server killed: its children die with it
  * (PDEATHSIG), the socket and the pipes end, the relay drains and exits.
  * The relay killed: what it held unwritten and what was in the pipes is
- * lost; a child's next write gets SIGPIPE (the default action: the
- * worker dies and is replaced, its task fails or is retried, an actor
- * restarts if it may) and never hangs; a process started after that
- * writes directly without prefix.  The runtime runs on.
+ * lost, and so is what a child writes from then on (its writes fail with
+ * EPIPE: children ignore SIGPIPE, child.c), but nothing dies and nothing
+ * hangs; a process started after that writes directly without prefix.
+ * The runtime runs on.
  *
  * Invariants: one write() per emitted line; the relay never blocks the
  * fork server (nothing the fork server does waits for it) and never
