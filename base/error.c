@@ -30,6 +30,8 @@ static const struct shoal__errname shoal__errnames[] = {
 	{SHOAL_ENOSHM, "not enough shared memory for the store's segment"},
 	{SHOAL_ENOTMINE,
 	 "the segment belongs to another user, or others may write it"},
+	{SHOAL_EREADONLY,
+	 "the handle is read-only (shoal_store_inspect, shoal_runtime_inspect)"},
 	{SHOAL_ETASK, "task failed"},
 	{SHOAL_EWORKERDIED, "worker died"},
 	{SHOAL_EACTORDIED, "actor died"},

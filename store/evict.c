@@ -275,6 +275,8 @@ SHOAL_API int shoal_evict(struct shoal_store *store, uint64_t bytes)
 
 	if (!store)
 		return -EINVAL;
+	if (store->readonly)
+		return SHOAL_EREADONLY;
 	if (!bytes)
 		return 0;
 	shoal__lock(store);

@@ -88,6 +88,11 @@ struct shoal_store {
 	bool reaping;               /* in shoal__proc_reap_all (under lock) */
 	uint32_t limit_budget;      /* creates before the next max_objects sum */
 	bool repairing;             /* holds or takes the repair word (lock) */
+	/* An inspect handle (shoal_store_inspect): mapped PROT_READ, no
+	 * process slot (slot UINT32_MAX, me and ledger NULL).  Every public
+	 * call that would write returns SHOAL_EREADONLY before it reads
+	 * anything else of the handle (shoal__ro). */
+	bool readonly;
 	struct shoal__crash crash;  /* test builds: where to die (crash.h) */
 	/* The layer above's hooks and its region's view (ext.h): set once,
 	 * before any concurrent use, by the runtime that owns this handle. */
@@ -127,6 +132,12 @@ static inline void shoal__blocking(struct shoal_store *s, bool blocked)
 {
 	if (s->hooks.on_block)
 		s->hooks.on_block(s->hooks.on_block_ctx, blocked);
+}
+
+/* True for an inspect handle: the caller returns SHOAL_EREADONLY. */
+static inline bool shoal__ro(const struct shoal_store *s)
+{
+	return s && s->readonly;
 }
 
 /* segment.c */

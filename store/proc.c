@@ -693,7 +693,7 @@ void shoal__proc_release(struct shoal_store *s)
 
 SHOAL_API int shoal_store_reap(struct shoal_store *store)
 {
-	if (!store)
-		return -EINVAL;
+	if (!store || store->readonly)
+		return store ? SHOAL_EREADONLY : -EINVAL;
 	return shoal__reap_all_locked(store);
 }

@@ -277,7 +277,8 @@ static void shoal__store_bind(struct shoal_store *s,
 
 static int shoal__map(struct shoal_store *s, uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	int prot = s->readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+	void *p = mmap(NULL, size, prot, MAP_SHARED, s->fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -539,7 +540,7 @@ static int shoal__attach_mapped(struct shoal_store *s)
 		return rc;
 	shoal__store_bind(s, &copy);
 	rc = shoal__heap_check(&s->heap);
-	if (rc)
+	if (rc || s->readonly) /* an inspect handle takes no slot, reaps nothing */
 		return rc;
 	rc = shoal__proc_claim(s);
 	if (rc)
@@ -574,7 +575,9 @@ static int shoal__owned(int fd)
 	return st.st_uid != geteuid() || (st.st_mode & 077) ? SHOAL_ENOTMINE : 0;
 }
 
-SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
+/* Attach by name; readonly: an inspect handle (shoal_store_inspect). */
+static int shoal__attach_named(const char *name, bool readonly,
+			       struct shoal_store **out)
 {
 	struct shoal_store *s;
 	int rc;
@@ -584,9 +587,10 @@ SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
 	s = shoal__store_alloc();
 	if (!s)
 		return -ENOMEM;
+	s->readonly = readonly;
 	rc = shoal__shm_name(name, s->name, sizeof s->name);
 	if (!rc) {
-		s->fd = shm_open(s->name, O_RDWR | O_CLOEXEC, 0);
+		s->fd = shm_open(s->name, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 		rc = s->fd < 0 ? -errno : shoal__owned(s->fd);
 	}
 	if (rc) {
@@ -594,6 +598,18 @@ SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
 		return rc;
 	}
 	return shoal__attach(s, out);
+}
+
+SHOAL_API int shoal_store_attach(const char *name, struct shoal_store **out)
+{
+	return shoal__attach_named(name, false, out);
+}
+
+/* The file is opened O_RDONLY and mapped PROT_READ: whatever this handle
+ * is asked, it cannot write the segment (a write would fault). */
+SHOAL_API int shoal_store_inspect(const char *name, struct shoal_store **out)
+{
+	return shoal__attach_named(name, true, out);
 }
 
 SHOAL_API int shoal_store_attach_fd(int fd, struct shoal_store **out)
@@ -627,6 +643,8 @@ const char *shoal__store_name(const struct shoal_store *s)
 
 SHOAL_API int shoal_store_fd(const struct shoal_store *store)
 {
+	if (shoal__ro(store))
+		return SHOAL_EREADONLY;
 	return store ? store->fd : -EINVAL;
 }
 
@@ -634,9 +652,11 @@ SHOAL_API void shoal_store_close(struct shoal_store *store)
 {
 	if (!store)
 		return;
-	shoal__lock(store);
-	shoal__proc_release(store);
-	shoal__unlock(store);
+	if (!store->readonly) {
+		shoal__lock(store);
+		shoal__proc_release(store);
+		shoal__unlock(store);
+	}
 	shoal__store_free(store);
 }
 

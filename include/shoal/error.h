@@ -56,6 +56,10 @@ enum shoal_error {
 	 * others may read or write (its mode is wider than 0600): whoever
 	 * made it could change it under us, or hang us. */
 	SHOAL_ENOTMINE = -4012,
+	/* The call would write the segment, and the handle is an inspect
+	 * handle (shoal_store_inspect, shoal_runtime_inspect), which maps it
+	 * read-only and has no process slot. */
+	SHOAL_EREADONLY = -4013,
 	/* Reserved for the runtime (task error, actor died, ...). */
 	SHOAL_ETASK = -4020,
 	SHOAL_EWORKERDIED = -4021,

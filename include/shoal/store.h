@@ -435,6 +435,31 @@ struct shoal_store_stats {
 SHOAL_API int shoal_store_stats(struct shoal_store *store,
 				struct shoal_store_stats *out);
 
+/* ------------------------------------------------------------------ */
+/* Read-only inspection (SHOAL_0.3)                                   */
+
+/*
+ * Opens a named store for reading only, as a tool does (the `shoal`
+ * command): the file is opened O_RDONLY and mapped PROT_READ, and the
+ * handle takes no process slot, starts no thread and writes nothing, so
+ * it works when every slot is taken and never disturbs the processes
+ * that use the store.  The header is checked as by shoal_store_attach
+ * (magic, layout version, features, sizes, every region offset against
+ * the file's size): -ENOENT for no such name, SHOAL_EBADSEGMENT for a
+ * foreign or truncated file, SHOAL_EVERSION for another layout,
+ * SHOAL_ENOTMINE as for attach, -EINVAL for a bad name or NULL out.
+ *
+ * What works on it: shoal_store_stats, shoal_list and shoal_contains
+ * (racy snapshots of what other processes do meanwhile), and
+ * shoal_store_close, which closes it.  Every other call on it returns
+ * SHOAL_EREADONLY (shoal_id_next returns the nil ID): it has no slot to
+ * record pins or holds in, and a write would fault.  Dead processes'
+ * slots are not reaped: the counts it reports include what they left.
+ * *out is the caller's, closed with shoal_store_close.  Thread safety as
+ * any handle.
+ */
+SHOAL_API int shoal_store_inspect(const char *name, struct shoal_store **out);
+
 /* Reaps the slots of dead processes now (attach and timed-out waits do it
  * on their own).  Returns the number reaped.  A slot whose reaping would
  * wait for a word another process holds, more than a second in all for

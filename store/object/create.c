@@ -379,6 +379,8 @@ SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 	};
 	int rc;
 
+	if (shoal__ro(store))
+		return SHOAL_EREADONLY;
 	if (!data || meta_size > UINT32_MAX)
 		return -EINVAL;
 	rc = shoal__create_checked(store, &o, meta, timeout_ms);
@@ -391,7 +393,7 @@ SHOAL_API int shoal_create(struct shoal_store *store, shoal_id id,
 static int shoal__find_own_created(struct shoal_store *s, shoal_id id,
 				   uint64_t *c)
 {
-	int idx = shoal__find(s, id, c);
+	int idx = shoal__ro(s) ? SHOAL_EREADONLY : shoal__find(s, id, c);
 
 	if (idx < 0)
 		return idx;
@@ -556,6 +558,8 @@ SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
 		.meta = meta,
 	};
 
+	if (shoal__ro(store))
+		return SHOAL_EREADONLY;
 	if (meta_size > UINT32_MAX)
 		return -EINVAL;
 	return shoal__put(store, &o, data, timeout_ms);
@@ -600,8 +604,11 @@ static uint64_t shoal__id_counter(struct shoal_store *s)
 
 SHOAL_API shoal_id shoal_id_next(struct shoal_store *store)
 {
-	uint32_t owner = (store->slot << 20) | (store->slot_gen & 0xfffff);
+	uint32_t owner;
 
+	if (shoal__ro(store)) /* no slot, no block: the nil ID */
+		return (shoal_id){0, 0};
+	owner = (store->slot << 20) | (store->slot_gen & 0xfffff);
 	return shoal_id_derive(0, owner, shoal__id_counter(store), 0);
 }
 
@@ -613,6 +620,8 @@ SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
 
 	if (!store || !out)
 		return -EINVAL;
+	if (store->readonly)
+		return SHOAL_EREADONLY;
 	o.id = shoal_id_next(store);
 	rc = shoal__put(store, &o, data, timeout_ms);
 	if (!rc)

@@ -232,6 +232,8 @@ SHOAL_API int shoal_get(struct shoal_store *store, shoal_id id,
 	memset(out, 0, sizeof *out);
 	if (!store || shoal_id_is_nil(id))
 		return -EINVAL;
+	if (store->readonly)
+		return out->err = SHOAL_EREADONLY;
 	shoal__lock(store);
 	rc = shoal__try_get(store, id, out, &by);
 	shoal__unlock(store);
@@ -255,6 +257,8 @@ SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 
 	if (!store || (n && (!ids || !views)) || n > INT32_MAX)
 		return -EINVAL;
+	if (store->readonly)
+		return SHOAL_EREADONLY;
 	for (size_t i = 0; i < n; i++) {
 		memset(&views[i], 0, sizeof views[i]);
 		views[i].err = shoal_id_is_nil(ids[i]) ? -EINVAL : -EAGAIN;
@@ -280,6 +284,8 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	struct shoal__ref r;
 	int rc;
 
+	if (shoal__ro(store))
+		return SHOAL_EREADONLY;
 	if (!store || !view || !view->data || view->entry_ > store->dir_mask)
 		return -EINVAL;
 	r = (struct shoal__ref){.idx = view->entry_, .gen = view->gen_,
@@ -305,6 +311,8 @@ SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
 
 	if (!store || (cap && !buf) || shoal_id_is_nil(id))
 		return -EINVAL;
+	if (store->readonly)
+		return SHOAL_EREADONLY;
 	shoal__lock(store);
 	rc = shoal__pin_view(store, id, &v, &by);
 	shoal__unlock(store);
@@ -374,6 +382,8 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 
 	if (!store || (n && (!ids || !ready)) || num_ready > n || n > INT32_MAX)
 		return -EINVAL;
+	if (store->readonly) /* its wait registers in a slot it has not */
+		return SHOAL_EREADONLY;
 	if (n) /* ready may be NULL then: memset(NULL, 0, 0) is undefined */
 		memset(ready, 0, n);
 	rc = shoal__try_wait(store, &r);

@@ -65,6 +65,8 @@ static int shoal__hold_locked(struct shoal_store *store, shoal_id id,
 
 	if (!store || shoal_id_is_nil(id))
 		return -EINVAL;
+	if (store->readonly)
+		return SHOAL_EREADONLY;
 	shoal__lock(store);
 	rc = shoal__hold_change(store, id, dholds, &by);
 	shoal__unlock(store);
@@ -131,7 +133,7 @@ SHOAL_API int shoal_delete(struct shoal_store *store, shoal_id id)
 {
 	struct shoal__later by = shoal__lock_by(0); /* no timeout */
 	uint64_t c;
-	int idx = shoal__find(store, id, &c);
+	int idx = shoal__ro(store) ? SHOAL_EREADONLY : shoal__find(store, id, &c);
 	int rc;
 
 	if (idx < 0)
