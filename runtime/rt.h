@@ -177,7 +177,18 @@ struct shoal_runtime {
 	/* This process's timeline ring (timeline.h), opened by a process
 	 * that runs tasks or calls; ring NULL elsewhere. */
 	struct shoal__tl tl;
+	/* An inspect handle (shoal_runtime_inspect): its store is an inspect
+	 * handle too (mapped PROT_READ, no slot); every public call that
+	 * would write, or probe the fork server's mutex, returns
+	 * SHOAL_EREADONLY first (shoal__rt_ro). */
+	bool readonly;
 };
+
+/* True for an inspect handle: the caller returns SHOAL_EREADONLY. */
+static inline bool shoal__rt_ro(const struct shoal_runtime *rt)
+{
+	return rt && rt->readonly;
+}
 
 /* Why an actor died, for its callers' errors. */
 #define SHOAL__WHY_MAX 128

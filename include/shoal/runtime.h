@@ -467,6 +467,30 @@ SHOAL_API int shoal_timeline(struct shoal_runtime *rt, FILE *out);
  */
 SHOAL_API int shoal_metrics(struct shoal_runtime *rt, FILE *out);
 
+/* ------------------------------------------------------------------ */
+/* Inspection (SHOAL_0.3): what a tool reads, disturbing nothing       */
+
+/*
+ * Opens the named runtime for reading only (the `shoal` command): its
+ * store through shoal_store_inspect (opened O_RDONLY, mapped PROT_READ,
+ * no process slot, so it works when every slot is taken), and the
+ * runtime's region checked as by shoal_runtime_attach.  It starts no
+ * thread, registers nothing, and writes nothing to the segment.  Errors
+ * as shoal_store_inspect's, and SHOAL_EBADSEGMENT for a store without a
+ * runtime, SHOAL_EVERSION for a runtime region of another version.
+ *
+ * What works on it: shoal_runtime_info, shoal_function,
+ * shoal_task_list, shoal_actor_list, shoal_actor_info, shoal_actor_stat,
+ * shoal_actor_lanes, shoal_actor_lookup, shoal_actor_method,
+ * shoal_timeline, shoal_metrics, and the read functions of shoal_store_inspect on shoal_runtime_store's handle;
+ * shoal_runtime_detach closes it (the runtime goes on).  Every other call
+ * returns SHOAL_EREADONLY (shoal_runtime_shutdown too).  What it reads
+ * is a racy snapshot of a runtime that goes on meanwhile.  *out is the
+ * caller's; thread safety as an attached handle.
+ */
+SHOAL_API int shoal_runtime_inspect(const char *name,
+				    struct shoal_runtime **out);
+
 #ifdef __cplusplus
 }
 #endif

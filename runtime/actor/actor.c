@@ -78,6 +78,8 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 	struct shoal__fs_msg m = {.op = SHOAL__FS_ACTOR_CREATE};
 	int k, rc;
 
+	if (shoal__rt_ro(rt))
+		return SHOAL_EREADONLY;
 	if (opts)
 		o = *opts;
 	if (!rt || !klass || !out || !SHOAL__RESV_ZERO(o) ||
@@ -169,7 +171,7 @@ SHOAL_API int shoal_actor_kill(struct shoal_runtime *rt, struct shoal_actor acto
 				  .index = actor.index,
 				  .generation = actor.generation,
 				  .flags = no_restart ? SHOAL__FS_NO_RESTART : 0};
-	int rc = shoal__actor_check(rt, actor);
+	int rc = shoal__rt_ro(rt) ? SHOAL_EREADONLY : shoal__actor_check(rt, actor);
 
 	if (!rc)
 		rc = shoal__rt_ended(rt);

@@ -513,6 +513,8 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	bool missing;
 	int rc;
 
+	if (shoal__rt_ro(rt))
+		return SHOAL_EREADONLY;
 	if (opts)
 		o = *opts;
 	if (!SHOAL__RESV_ZERO(o))

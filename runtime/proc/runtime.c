@@ -507,6 +507,8 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 
 	if (!rt)
 		return 0;
+	if (rt->readonly)
+		return SHOAL_EREADONLY;
 	if (!rt->driver)
 		return -EINVAL;
 	shoal__names_close(rt);
@@ -558,6 +560,34 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 	return 0;
 }
 
+/* The store's inspect handle, and the region's view read through it:
+ * nothing is registered, no ring opened, no hook set (shoal/runtime.h). */
+SHOAL_API int shoal_runtime_inspect(const char *name, struct shoal_runtime **out)
+{
+	struct shoal_runtime *rt;
+	struct shoal_store *store;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	rc = shoal_store_inspect(name, &store);
+	if (rc)
+		return rc;
+	rt = shoal__rt_alloc();
+	rc = rt ? shoal__rt_bind(rt, store) : -ENOMEM;
+	if (rc) {
+		shoal_store_close(store);
+		if (rt)
+			shoal__rt_free(rt);
+		return rc;
+	}
+	rt->readonly = true;
+	/* Relaxed: a pid to report (shoal_runtime_info). */
+	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
+	*out = rt;
+	return 0;
+}
+
 SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt)
 {
 	if (!rt)
@@ -565,8 +595,10 @@ SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt)
 	if (rt->driver)
 		return -EINVAL;
 	shoal__names_close(rt);
-	shoal__lanes_close(rt);
-	shoal__pending_flush(rt);
+	if (!rt->readonly) { /* an inspect handle has no lane, holds nothing */
+		shoal__lanes_close(rt);
+		shoal__pending_flush(rt);
+	}
 	shoal_store_close(rt->store);
 	shoal__rt_free(rt);
 	return 0;

@@ -111,7 +111,9 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name)
 
 	if (!rt || !name || !name[0])
 		return -EINVAL;
-	if (!shoal__names_open(rt))
+	/* An inspect handle scans: it starts no table (nor liburcu's
+	 * threads) for a tool's few look-ups. */
+	if (rt->readonly || !shoal__names_open(rt))
 		return shoal__names_scan(&rt->v, name);
 	index = shoal__names_lookup(rt->names, name);
 	if (index >= 0)

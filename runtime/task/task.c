@@ -465,6 +465,8 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	uint32_t idx, num_returns, gen;
 	int rc;
 
+	if (shoal__rt_ro(rt))
+		return SHOAL_EREADONLY;
 	if (opts)
 		o = *opts;
 	if (!SHOAL__RESV_ZERO(o))
