@@ -52,13 +52,6 @@
 static_assert(((uint64_t)SHOAL__RT_MAX_TASKS << 4) <= SHOAL__WREF_PAYLOAD_MASK + 1ull,
 	      "a task node's reference fits the payload of a waiter reference");
 
-/* The deps word (see above): bits 0..15 arguments, 16 the guard, the
- * generation's low 15 bits above. */
-#define SHOAL__DEP_GUARD (1u << 16)
-#define SHOAL__DEP_WAITS 0x1ffffu
-#define SHOAL__DEP_WORD(gen, bits) ((((gen) & 0x7fffu) << 17) | (bits))
-#define SHOAL__DEP_GEN(d) ((d) >> 17)
-
 /* WAITING -> QUEUED, then one push into the run queue: a full queue
  * leaves the record QUEUED with no item, which the fork server's requeue
  * sweep pushes later (never a wait here). */

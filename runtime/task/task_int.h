@@ -46,6 +46,13 @@ void shoal__names_close(struct shoal_runtime *rt);
 /* deps.c: tasks parked on unsealed arguments, linked into waiter stacks
  * as nodes of this waiter kind (store/ext.h) */
 #define SHOAL__WKIND_TASK 1u
+/* The deps word (deps.c): bits 0..15 arguments, 16 the guard, the
+ * generation's low 15 bits above. */
+#define SHOAL__DEP_ARGS 0xffffu
+#define SHOAL__DEP_GUARD (1u << 16)
+#define SHOAL__DEP_WAITS 0x1ffffu
+#define SHOAL__DEP_WORD(gen, bits) ((((gen) & 0x7fffu) << 17) | (bits))
+#define SHOAL__DEP_GEN(d) ((d) >> 17)
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 		     const struct shoal_args *args);
 
