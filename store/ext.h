@@ -169,6 +169,10 @@ bool shoal__creator_gone(const struct shoal_store *s, uint32_t creator);
 /* The same for a SHOAL__CREATOR24 (4096 reuses of its slot while it
  * waits only delay the answer). */
 bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24);
+/* The pid of the process that owns `creator` (SHOAL__CREATOR): its slot
+ * live and of that generation; else 0.  A snapshot for tools: it writes
+ * nothing (an inspect handle may ask) and tells nothing of liveness. */
+int32_t shoal__creator_pid(const struct shoal_store *s, uint32_t creator);
 /* True if process pid (with that start time; 0: any) is alive: a live
  * slot's owner that is not dead, or else by /proc.  False for ourselves. */
 bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);

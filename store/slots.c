@@ -94,6 +94,21 @@ bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24)
 	return shoal__slot_gen_gone(s, c24 >> 12, c24, 0xfffu);
 }
 
+int32_t shoal__creator_pid(const struct shoal_store *s, uint32_t creator)
+{
+	uint32_t slot = creator >> 20;
+	uint64_t st;
+
+	if (slot >= s->geo.max_procs)
+		return 0;
+	/* PROC-A1 (a snapshot: the pid goes with the generation it read) */
+	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
+	if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE ||
+	    (SHOAL__PROC_GEN(st) & 0xfffffu) != (creator & 0xfffffu))
+		return 0;
+	return SHOAL__PROC_PID(st);
+}
+
 /* A live slot's owner with that pid (and start time) decides; a pid with
  * no live slot (not attached yet, or reaped), /proc with the start time
  * (0: any process with that pid counts).  A pid that a dead child left

@@ -491,6 +491,55 @@ SHOAL_API int shoal_metrics(struct shoal_runtime *rt, FILE *out);
 SHOAL_API int shoal_runtime_inspect(const char *name,
 				    struct shoal_runtime **out);
 
+/* What a task is doing (shoal_task_info.state). */
+enum shoal_task_state {
+	SHOAL_TASK_BUILDING = 1, /* its submitter is still writing it */
+	SHOAL_TASK_WAITING = 2,  /* parked on an unsealed ref argument */
+	SHOAL_TASK_QUEUED = 3,   /* in the run queue, waiting for a worker */
+	SHOAL_TASK_RUNNING = 4,  /* a worker runs it */
+};
+
+/*
+ * One task of the task table (Ray's `ray list tasks`).  An output
+ * struct: the library fills all of it, the reserved words with zero
+ * today; a later release may give them a meaning (a new field is added
+ * only where zero means "not known"), so a caller built today reads what
+ * it knows and never sees garbage.
+ */
+struct shoal_task_info {
+	shoal_id id;               /* its first return (shoal_submit's refs[0]) */
+	char function[SHOAL_FUNCTION_NAME_MAX + 1]; /* "?" if not known */
+	uint32_t state;            /* enum shoal_task_state */
+	int32_t submitter_pid;     /* 0 once the submitter's process is gone */
+	uint32_t num_returns;
+	uint32_t nargs;
+	uint32_t retries_left;     /* runs left after a worker death */
+	/* WAITING: the first argument not yet settled (its index, its ID);
+	 * -1 and the nil ID otherwise. */
+	int32_t wait_arg;
+	shoal_id wait_id;
+	/* RUNNING: the worker's index and pid; -1 and 0 otherwise (or when
+	 * the fork server fails it without running it). */
+	int32_t worker;
+	int32_t worker_pid;
+	uint64_t pending_ns;       /* since it was submitted */
+	uint64_t running_ns;       /* RUNNING: since it started; else 0 */
+	uint64_t resv[4];          /* zero (see above) */
+};
+
+/*
+ * Lists the tasks of the runtime's table that are not done: up to cap
+ * into out, in table order.  Returns how many there are (which may exceed
+ * cap), or -EINVAL (NULL rt, out NULL with cap > 0).  Each record is read
+ * as a snapshot that other processes change meanwhile: one that changed
+ * while it was copied is read again, a few times, then left out of this
+ * call; nothing read from the segment is trusted without a bound.  Works
+ * on any handle (driver, attached, inspect), from any thread; it takes no
+ * lock and writes nothing.
+ */
+SHOAL_API int shoal_task_list(struct shoal_runtime *rt,
+			      struct shoal_task_info *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
