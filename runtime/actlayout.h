@@ -97,8 +97,11 @@ enum shoal__actor_phase {
  *              A reused slot may still hold lanes of its dead predecessor's
  *              callers: the new actor skips lanes whose owner record names
  *              another generation, and sweeps them once their owners go.
- *  why         the fork server, before it stores DEAD; or the actor's
- *              process before it exits after its constructor failed.
+ *  why         why the actor last died: the fork server, before it
+ *              stores DEAD or RESTARTING (so a restarted actor keeps the
+ *              reason of its last death); or the actor's process before
+ *              it exits after its constructor failed.  Cleared when a new
+ *              actor takes the slot.
  *
  * Memory order (ACT-):
  *  ACT-R1 (ACT-A1)  a caller hooks its lane (CAS 0 -> lane + 1, seq_cst,

@@ -399,6 +399,9 @@ static void shoal__fs_actor_gone(struct shoal__fs *fs, uint32_t i, pid_t pid,
 	}
 	if (!ctor_failed && !(flags & SHOAL__KILL_NORESTART) &&
 	    restarts < a->max_restarts) {
+		/* Why it died, kept while it lives again (shoal_actor_stat's
+		 * last_death; published by RESTARTING's ACT-R2). */
+		shoal__fs_describe(a, pid, status, a->why, sizeof a->why);
 		atomic_store_explicit(&a->restarts, restarts + 1, memory_order_relaxed);
 		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
 		/* ACT-R2 */
