@@ -296,6 +296,67 @@ SHOAL_API int shoal_args_actor(struct shoal_args *args,
 SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
 				   struct shoal_actor *out);
 
+/* ------------------------------------------------------------------ */
+/* Inspection (SHOAL_0.3): the actors view of a tool                   */
+
+/*
+ * Everything shoal_actor_info says and what it cannot (its struct has no
+ * reserved words, so it cannot grow): the calls queued, the lanes, and
+ * why the actor last died, which a restarted actor keeps (info's `why`
+ * is only filled once the actor is dead for good).  A new struct rather
+ * than a field beside info: one call fills a tool's whole row, and its
+ * reserved words take the next fields.  An output struct: the library
+ * fills all of it, the reserved words with zero today; a later release
+ * gives a word a meaning only where zero means "not known".
+ */
+struct shoal_actor_stat {
+	uint32_t state;             /* enum shoal_actor_state */
+	int32_t pid;                /* of the process now, 0 if none */
+	uint32_t restarts;          /* restarts so far */
+	uint32_t max_restarts;
+	uint64_t calls_run;         /* calls it finished (every process) */
+	uint64_t calls_failed;      /* of which failed */
+	uint64_t calls_queued;      /* in its lanes now, a running one too */
+	uint32_t lanes;             /* caller processes with a lane into it */
+	uint32_t reserved_;         /* zero */
+	char klass[64];
+	char name[SHOAL_ACTOR_NAME_MAX + 1];
+	char why[128];              /* why it died, if dead ("" otherwise) */
+	char last_death[128];       /* why it last died, "" if it never did */
+	uint64_t resv[4];           /* zero (see above) */
+};
+
+/* A snapshot of the actor, as shoal_actor_info (same errors: -EINVAL,
+ * SHOAL_EACTORDIED for a handle whose slot was reused).  Racy: the
+ * counts and the lanes move while they are read.  Any handle, any
+ * thread, an inspect handle's included; it writes nothing. */
+SHOAL_API int shoal_actor_stat(struct shoal_runtime *rt,
+			       struct shoal_actor actor,
+			       struct shoal_actor_stat *out);
+
+/* One caller process's lane into an actor (shoal_actor_lanes).  An
+ * output struct, filled whole as shoal_actor_stat. */
+struct shoal_lane_info {
+	int32_t caller_pid;         /* 0 once the caller's process is gone */
+	uint32_t queued;            /* calls published, not finished yet */
+	uint32_t running;           /* 1 while the actor runs one of them */
+	uint32_t lane;              /* the lane's index in the runtime */
+	uint64_t calls_run;         /* calls the actor finished from it since
+				     * its caller took the lane (mod 2^32) */
+	uint64_t resv[4];           /* zero */
+};
+
+/*
+ * The lanes into the actor (Ray's per-caller queues), one per caller
+ * process, up to cap into out.  Returns how many there are (may exceed
+ * cap); -EINVAL for a bad handle or out NULL with cap > 0,
+ * SHOAL_EACTORDIED for a handle whose slot was reused.  A snapshot that
+ * moves while it is read, as shoal_actor_stat; any thread, any handle.
+ */
+SHOAL_API int shoal_actor_lanes(struct shoal_runtime *rt,
+				struct shoal_actor actor,
+				struct shoal_lane_info *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
