@@ -346,6 +346,36 @@ Test(inspect, every_runtime_call_works_or_is_refused, .timeout = 60)
 	scene_end(&sc);
 }
 
+Test(inspect, stats_report_the_checked_geometry_not_a_scribbled_header)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_store_options o = small_store(4);
+	struct shoal_store *s, *ro;
+	struct shoal_store_stats st;
+	struct shoal__seg_hdr *h;
+	char path[TU_NAME_LEN];
+	int fd;
+
+	tu_assert_rc(shoal_store_create(name, &o, &s), 0);
+	tu_assert_rc(shoal_store_inspect(name, &ro), 0);
+	tu_shm_path(name, path, sizeof path);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	h = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(h, MAP_FAILED);
+	h->capacity = 1ull << 50;
+	h->max_objects = 7;
+	h->max_procs = 9999;
+	tu_assert_rc(shoal_store_stats(ro, &st), 0);
+	cr_assert_eq(st.capacity, 1u << 20);
+	cr_assert_eq(st.max_objects, 64);
+	cr_assert_eq(st.max_procs, 4);
+	munmap(h, 4096);
+	close(fd);
+	shoal_store_close(ro);
+	shoal_store_close(s);
+}
+
 /* FNV-1a over the whole file, read through a mapping of our own. */
 static uint64_t checksum(const char *name)
 {

@@ -86,19 +86,21 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 	if (!store || !out)
 		return -EINVAL;
 	h = store->hdr;
-	/* Relaxed, the counters below: statistics (layout.h). */
+	/* Relaxed, the counters below: statistics (layout.h).  The sizes
+	 * are the geometry this handle checked, not the header's words,
+	 * which any process that can write the segment may change. */
 	shoal__store_totals(store, &objects, &bytes);
 	*out = (struct shoal_store_stats){
-		.capacity = h->capacity,
+		.capacity = store->geo.capacity,
 		.bytes_used = bytes > 0 ? (uint64_t)bytes : 0,
 		.objects = objects > 0 ? (uint64_t)objects : 0,
-		.max_objects = h->max_objects,
+		.max_objects = store->geo.max_objects,
 		.evictions = atomic_load_explicit(&h->evictions, memory_order_relaxed),
 		.evicted_bytes = atomic_load_explicit(&h->evicted_bytes,
 						      memory_order_relaxed),
 		.heap_bytes_reserved = shoal__heap_reserved(&store->heap),
 		.processes = shoal__live_procs(store),
-		.max_procs = h->max_procs,
+		.max_procs = store->geo.max_procs,
 		.reaped = atomic_load_explicit(&h->reaped, memory_order_relaxed),
 	};
 	return 0;
