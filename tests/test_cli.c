@@ -339,6 +339,75 @@ Test(cli, every_command_shows_a_known_runtime, .timeout = 90)
 	scene_end(&sc);
 }
 
+/* The trace: rows for the driver and the busy actor; argv[1] the pid. */
+static const char *const py_trace =
+	"import json, sys\n"
+	"d = json.load(sys.stdin)\n"
+	"rows = {e['pid']: e['args']['name'] for e in d['traceEvents'] if e['ph'] == 'M'}\n"
+	"assert rows.get(int(sys.argv[1])) == 'driver', rows\n"
+	"assert any(n.startswith('worker ') for n in rows.values()), rows\n"
+	"assert any(n.startswith('Gate#') for n in rows.values()), rows\n";
+
+/* The metrics as JSON: the pool's size and each actor's state. */
+static const char *const py_metrics =
+	"import json, sys\n"
+	"m = json.load(sys.stdin)['metrics']\n"
+	"v = {(x['name'], tuple(sorted(x['labels'].items()))): x['value'] for x in m}\n"
+	"assert v[('shoal_workers', ())] >= 1, v\n"
+	"st = [x for x in m if x['name'] == 'shoal_actor_state']\n"
+	"assert {x['labels']['name']: x['labels']['state'] for x in st}.get('busy') == 'alive', st\n"
+	"inf = [x for x in m if x['name'] == 'shoal_task_run_seconds_bucket'\n"
+	"       and x['labels'].get('le') == '+Inf']\n"
+	"cnt = [x for x in m if x['name'] == 'shoal_task_run_seconds_count']\n"
+	"assert len(inf) == 1 and len(cnt) == 1 and inf[0]['value'] == cnt[0]['value'], m\n";
+
+Test(cli, timeline_and_metrics_of_a_known_runtime, .timeout = 90)
+{
+	static struct run r;
+	struct scene sc;
+	char pid[16], path[128], body[4096];
+	FILE *f;
+	size_t n;
+
+	scene_start(&sc, tu_shm_name(NULL));
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	snprintf(path, sizeof path, "/tmp/shoal-cli-%d.json", (int)getpid());
+
+	shoal_cmd(&r, "timeline", sc.name, NULL, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	check_json(r.out, py_trace, pid, NULL, NULL);
+
+	shoal_cmd(&r, "--json", "-o", path, "timeline");
+	cr_assert_eq(r.status, 2, "no NAME: a usage error");
+	{
+		const char *argv[] = {SHOAL_CLI, "--json", "-o", path, "timeline",
+				      sc.name, NULL};
+
+		run(&r, argv, NULL);
+	}
+	f = fopen(path, "r");
+	n = f ? fread(body, 1, sizeof body - 1, f) : 0;
+	if (f)
+		fclose(f);
+	unlink(path);
+	body[n] = '\0';
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\"output\"") && strstr(body, "\"traceEvents\""),
+		  "stdout %s, file %.200s", r.out, body);
+
+	shoal_cmd(&r, "metrics", sc.name, NULL, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "# TYPE shoal_task_run_seconds histogram\n") &&
+		  strstr(r.out, "shoal_actor_state{class="), "%s", r.out);
+	shoal_cmd(&r, "--json", "metrics", sc.name, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	check_json(r.out, py_metrics, NULL, NULL, NULL);
+
+	shoal_cmd(&r, "-o", path, "tasks", sc.name);
+	cr_assert_eq(r.status, 2, "--output is for timeline and metrics only");
+	scene_end(&sc);
+}
+
 Test(cli, watch_stops_on_sigterm_and_when_the_name_goes)
 {
 	const char *name = tu_shm_name(NULL);

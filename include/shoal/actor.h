@@ -297,7 +297,7 @@ SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
 				   struct shoal_actor *out);
 
 /* ------------------------------------------------------------------ */
-/* Inspection (SHOAL_0.3): the actors view of a tool                   */
+/* Inspection (SHOAL_0.2): the actors view of a tool                   */
 
 /*
  * Everything shoal_actor_info says and what it cannot (its struct has no

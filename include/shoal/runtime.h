@@ -468,7 +468,7 @@ SHOAL_API int shoal_timeline(struct shoal_runtime *rt, FILE *out);
 SHOAL_API int shoal_metrics(struct shoal_runtime *rt, FILE *out);
 
 /* ------------------------------------------------------------------ */
-/* Inspection (SHOAL_0.3): what a tool reads, disturbing nothing       */
+/* Inspection (SHOAL_0.2): what a tool reads, disturbing nothing       */
 
 /*
  * Opens the named runtime for reading only (the `shoal` command): its

@@ -436,7 +436,7 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 				struct shoal_store_stats *out);
 
 /* ------------------------------------------------------------------ */
-/* Read-only inspection (SHOAL_0.3)                                   */
+/* Read-only inspection (SHOAL_0.2)                                   */
 
 /*
  * Opens a named store for reading only, as a tool does (the `shoal`

@@ -28,6 +28,7 @@ struct cli_ctx {
 	struct json j;             /* stdout's writer when json */
 	struct shoal_store *store; /* the store's inspect handle */
 	struct shoal_runtime *rt;  /* the runtime's, or NULL (a plain store) */
+	const char *output;        /* -o FILE (timeline, metrics), or NULL */
 };
 
 struct cli_cmd {
@@ -44,6 +45,10 @@ int cli_objects(struct cli_ctx *c);
 /* runtime_cmds.c */
 int cli_tasks(struct cli_ctx *c);
 int cli_actors(struct cli_ctx *c);
+
+/* intro_cmds.c */
+int cli_timeline(struct cli_ctx *c);
+int cli_metrics(struct cli_ctx *c);
 
 /* Shared by the commands (runtime_cmds.c). */
 /* A duration for people: "850ns", "12.3us", "4.56ms", "7.89s", "3m12s". */

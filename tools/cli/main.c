@@ -31,8 +31,7 @@
 
 #include "cli.h"
 
-/* The commands.  The lead's `timeline` (shoal_timeline) and `metrics`
- * (shoal_metrics) take their rows here, after actors. */
+/* The commands, in --help's order. */
 static const struct cli_cmd commands[] = {
 	{"status", "store usage and processes; the runtime's pool, tasks, actors",
 	 false, cli_status},
@@ -41,6 +40,10 @@ static const struct cli_cmd commands[] = {
 	 true, cli_tasks},
 	{"actors", "one row per actor: state, restarts, calls, lanes, last death",
 	 true, cli_actors},
+	{"timeline", "the Chrome trace of what ran (Perfetto, chrome://tracing)",
+	 true, cli_timeline},
+	{"metrics", "counters and latency histograms, Prometheus text format",
+	 true, cli_metrics},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -49,6 +52,7 @@ struct cli_opts {
 	bool watch;
 	double interval;  /* seconds between refreshes */
 	long count;       /* refreshes at most; 0: until a signal */
+	const char *output; /* -o FILE */
 	const struct cli_cmd *cmd;
 	const char *name;
 };
@@ -73,6 +77,8 @@ static void usage(FILE *f)
 		"  -w, --watch[=SECONDS]  redraw every SECONDS (default 1) until\n"
 		"                         SIGINT or SIGTERM\n"
 		"  -n, --count=N          stop after N refreshes (implies --watch)\n"
+		"  -o, --output=FILE      timeline, metrics: write FILE (replaced\n"
+		"                         whole, through a rename) instead of stdout\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version and exit\n"
 		"\n"
@@ -103,6 +109,7 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 		{"json", no_argument, NULL, 'j'},
 		{"watch", optional_argument, NULL, 'w'},
 		{"count", required_argument, NULL, 'n'},
+		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -112,7 +119,7 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 
 	*o = (struct cli_opts){.interval = 1.0};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jw::n:hV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jw::n:o:hV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;
@@ -136,6 +143,11 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 						   "'%s'", optarg);
 			o->watch = true;
 			break;
+		case 'o':
+			if (!*optarg)
+				return usage_error("--output: an empty file name%s", "");
+			o->output = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -157,6 +169,9 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 	if (optind + 2 < argc)
 		return usage_error("unexpected argument '%s'", argv[optind + 2]);
 	o->name = argv[optind + 1];
+	if (o->output && o->cmd->run != cli_timeline && o->cmd->run != cli_metrics)
+		return usage_error("--output: only for timeline and metrics, not %s",
+				   o->cmd->name);
 	return 0;
 }
 
@@ -234,6 +249,7 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	c.name = o.name;
 	c.json = o.json;
+	c.output = o.output;
 	json_init(&c.j, stdout);
 	if (o.watch) {
 		sigemptyset(&sigs);
