@@ -132,6 +132,10 @@ static inline void shoal__blocking(struct shoal_store *s, bool blocked)
 /* segment.c */
 int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size);
 
+/* name.c: "/name" from a name that follows the rules, into out (cap
+ * bytes); -EINVAL for a NULL or bad name. */
+int shoal__shm_name(const char *name, char *out, size_t cap);
+
 /* proc.c: the process table (reap_all and release need s->lock) */
 int shoal__proc_claim(struct shoal_store *s);
 void shoal__proc_release(struct shoal_store *s);

@@ -50,7 +50,6 @@
 static_assert(4ull * SHOAL__MAX_OBJECTS < (1ull << SHOAL__LEDGER_KEY_BITS),
 	      "ledger keys too narrow for the directory");
 #define SHOAL__MAX_CAPACITY (1ull << 40)
-#define SHOAL__NAME_MAX 200u
 #define SHOAL__MAX_SPIN (1u << 20) /* pauses: about 35 ms of spinning */
 
 SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts)
@@ -198,29 +197,6 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	shoal__plan(&p);
 	if (!shoal__plan_matches(h, &p) || h->seg_size > file_size)
 		return SHOAL_EBADSEGMENT;
-	return 0;
-}
-
-/* Name rules: "/name" or "name", 1..200 printable bytes (no control
- * character, no newline: the name shows in listings and logs), no other
- * '/'. */
-static int shoal__shm_name(const char *name, char *out, size_t cap)
-{
-	const char *n = name;
-	size_t len;
-
-	if (!name)
-		return -EINVAL;
-	if (*n == '/')
-		n++;
-	len = strlen(n);
-	if (len == 0 || len > SHOAL__NAME_MAX || strchr(n, '/') ||
-	    !strcmp(n, ".") || !strcmp(n, ".."))
-		return -EINVAL;
-	for (const char *c = n; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return -EINVAL;
-	snprintf(out, cap, "/%s", n);
 	return 0;
 }
 
@@ -638,14 +614,4 @@ SHOAL_API void shoal_store_close(struct shoal_store *store)
 	shoal__proc_release(store);
 	shoal__unlock(store);
 	shoal__store_free(store);
-}
-
-SHOAL_API int shoal_store_unlink(const char *name)
-{
-	char path[256];
-	int rc = shoal__shm_name(name, path, sizeof path);
-
-	if (rc)
-		return rc;
-	return shm_unlink(path) ? -errno : 0;
 }
