@@ -441,8 +441,10 @@ int shoal__store_create_ext(const char *name,
 	rc = shoal__create_fd(name, s);
 	if (rc == -EEXIST)
 		shoal__say_holder(&o, s->name);
-	if (!rc)
+	if (!rc) {
+		SHOAL__CRASH(s, SEG_MADE);
 		rc = shoal__create_layout(s, &o, ext_bytes);
+	}
 	if (!rc)
 		rc = shoal__proc_claim(s);
 	if (rc) {
@@ -451,6 +453,8 @@ int shoal__store_create_ext(const char *name,
 		shoal__store_free(s);
 		return rc;
 	}
+	SHOAL__CRASH(s, SEG_LAID);
+	SHOAL__CRASH(s, SEG_NAMED);
 	*out = s;
 	return 0;
 }

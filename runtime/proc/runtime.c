@@ -395,10 +395,17 @@ static int shoal__rt_launch(struct shoal_runtime *rt,
 
 	shoal__rt_boot(rt, o);
 	rc = shoal__rt_fork_server(rt);
+	if (rc)
+		return rc;
+	SHOAL__STORE_CRASH(rt->store, START_FORKED);
+	rc = shoal__rt_hello(rt);
+	if (rc)
+		return rc;
+	SHOAL__STORE_CRASH(rt->store, START_HELLO);
+	SHOAL__STORE_CRASH(rt->store, START_NAMED);
+	rc = shoal__rt_spawn_pool(rt, o->num_workers);
 	if (!rc)
-		rc = shoal__rt_hello(rt);
-	if (!rc)
-		rc = shoal__rt_spawn_pool(rt, o->num_workers);
+		SHOAL__STORE_CRASH(rt->store, START_RUNNING);
 	return rc;
 }
 
@@ -431,8 +438,10 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 	rt->reg_copy->frozen = reg->frozen = true;
 	rt->reg = rt->reg_copy;
 	rc = shoal__rt_store(rt, &o, &plan);
-	if (!rc)
+	if (!rc) {
+		SHOAL__STORE_CRASH(rt->store, START_STORE);
 		rc = shoal__rt_launch(rt, &o);
+	}
 	if (rc) {
 		reg->frozen = was_frozen; /* no runtime: registrations go on */
 		if (rt->store)
