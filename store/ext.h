@@ -113,6 +113,11 @@ int shoal__store_create_ext(const char *name,
 			    const struct shoal_store_options *opts,
 			    uint64_t ext_bytes, struct shoal_store **out);
 void *shoal__store_ext(const struct shoal_store *s, uint64_t *size);
+/* Removes the name "/name" (or "name") from /dev/shm only if it is the
+ * file fd is open on: 0, -ENOENT (no such name), -ESTALE (the name is
+ * another file's: left alone), -EINVAL (a bad name) or another -errno.
+ * store/name.c says what window remains. */
+int shoal__shm_unlink_own(int fd, const char *name);
 /* The layer above's private view of its region (checked by that layer),
  * handed to its waiter handlers; set once, before any concurrent use. */
 void shoal__store_set_ext_view(struct shoal_store *s, const void *view);

@@ -6,15 +6,29 @@
  * control character, no newline: the name shows in listings, titles and
  * logs), no other '/', neither "." nor "..".  The segment behind it is
  * /dev/shm/<name>, which is what shm_open(3) opens.
+ *
+ * Removal by a process that did not just create the name (a runtime's
+ * fork server once the driver died, the driver at its shutdown) must not
+ * remove a name that another program gave to its own segment meanwhile
+ * (a driver killed before its segment was named, then another program
+ * creating that name): shoal__shm_unlink_own removes the name only if it
+ * is the file the caller has open (same device and inode).  What remains
+ * is the instant between that check and the unlink: a program that
+ * removes the name and creates its own under it exactly then loses it.
+ * Only a process of the same user can remove the name, and nobody else
+ * removes a running runtime's.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 #define SHOAL__NAME_MAX 200u
+#define SHOAL__SHM_DIR "/dev/shm"
 
 int shoal__shm_name(const char *name, char *out, size_t cap)
 {
@@ -44,4 +58,20 @@ SHOAL_API int shoal_store_unlink(const char *name)
 	if (rc)
 		return rc;
 	return shm_unlink(path) ? -errno : 0;
+}
+
+int shoal__shm_unlink_own(int fd, const char *name)
+{
+	char n[256], path[sizeof SHOAL__SHM_DIR + 256];
+	struct stat mine, there;
+	int rc = shoal__shm_name(name, n, sizeof n);
+
+	if (rc)
+		return rc;
+	snprintf(path, sizeof path, "%s%s", SHOAL__SHM_DIR, n);
+	if (fstat(fd, &mine) || lstat(path, &there))
+		return -errno;
+	if (mine.st_dev != there.st_dev || mine.st_ino != there.st_ino)
+		return -ESTALE;
+	return unlink(path) ? -errno : 0;
 }

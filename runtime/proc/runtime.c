@@ -18,7 +18,8 @@
  * children are gone), wait for its reply and for its exit (pidfd), then
  * wait (bounded) for the log relay to have written out what the children
  * wrote (its exit closes a pipe whose read end this process holds), then
- * close the store and unlink a named segment.  Every wait has a deadline;
+ * remove a named segment's name (if it is still this segment's:
+ * store/name.c) and close the store.  Every wait has a deadline;
  * a fork server that does not answer is killed.  A fork server found dead
  * is not asked: this process fails what is pending (end.c's sweep).
  *
@@ -527,9 +528,10 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 	shoal__rt_log_drained(rt);
 	if (rt->store)
 		shoal__pending_flush(rt);
+	/* Only if the name is still this segment's (store/name.c). */
+	if (rt->store && rt->name[0])
+		shoal__shm_unlink_own(shoal_store_fd(rt->store), rt->name);
 	shoal_store_close(rt->store);
-	if (rt->name[0])
-		shoal_store_unlink(rt->name);
 	shoal__rt_free(rt);
 	return rc;
 }
