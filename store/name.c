@@ -7,6 +7,20 @@
  * logs), no other '/', neither "." nor "..".  The segment behind it is
  * /dev/shm/<name>, which is what shm_open(3) opens.
  *
+ * The name is given last.  A named segment is made unnamed
+ * (open(O_TMPFILE) in /dev/shm, a tmpfs), laid out whole, and only then
+ * linked under its name (linkat), which fails with EEXIST if the name is
+ * taken.  Whoever is killed before the link leaves no name: the unnamed
+ * file goes with its last descriptor and mapping.  (Before, the name
+ * came first, with shm_open(O_CREAT | O_EXCL): a creator killed while
+ * laying it out left a half-made segment under the name for ever, which
+ * attachers refused with SHOAL_EBADSEGMENT and creates with EEXIST.)  A
+ * runtime's driver links its segment's name only once its fork server
+ * watches it (runtime.c), so that someone is always there to remove it.
+ * Where O_TMPFILE is refused (a kernel or a /dev/shm without it) the
+ * segment is made under its name as before, and a creator killed during
+ * the create leaves that name behind.
+ *
  * Removal by a process that did not just create the name (a runtime's
  * fork server once the driver died, the driver at its shutdown) must not
  * remove a name that another program gave to its own segment meanwhile
@@ -19,6 +33,7 @@
  * removes a running runtime's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,6 +75,54 @@ SHOAL_API int shoal_store_unlink(const char *name)
 	return shm_unlink(path) ? -errno : 0;
 }
 
+/* The path of "/x" in the directory of named segments. */
+static void shoal__shm_path(const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s", SHOAL__SHM_DIR, name);
+}
+
+int shoal__shm_create(const char *name, bool *linked)
+{
+	char path[sizeof SHOAL__SHM_DIR + 256];
+	struct stat st;
+	int fd = open(SHOAL__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		*linked = false;
+		/* A name taken now fails at once, before the segment is laid
+		 * out and its memory reserved; the link decides. */
+		shoal__shm_path(name, path, sizeof path);
+		if (lstat(path, &st) == 0) {
+			close(fd);
+			return -EEXIST;
+		}
+		return fd;
+	}
+	/* O_TMPFILE refused: an old kernel (EISDIR: it took the flag for
+	 * O_DIRECTORY; or EINVAL) or a filesystem without it (EOPNOTSUPP).
+	 * The name comes first then, as before (the file's header). */
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	*linked = true;
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+int shoal__shm_link(int fd, const char *name)
+{
+	char from[64], to[sizeof SHOAL__SHM_DIR + 256];
+
+	shoal__shm_path(name, to, sizeof to);
+	snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	/* No /proc: the fd itself, which older kernels allow only with
+	 * CAP_DAC_READ_SEARCH. */
+	return linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH) ? -errno : 0;
+}
+
 int shoal__shm_unlink_own(int fd, const char *name)
 {
 	char n[256], path[sizeof SHOAL__SHM_DIR + 256];
@@ -68,7 +131,7 @@ int shoal__shm_unlink_own(int fd, const char *name)
 
 	if (rc)
 		return rc;
-	snprintf(path, sizeof path, "%s%s", SHOAL__SHM_DIR, n);
+	shoal__shm_path(n, path, sizeof path);
 	if (fstat(fd, &mine) || lstat(path, &there))
 		return -errno;
 	if (mine.st_dev != there.st_dev || mine.st_ino != there.st_ino)

@@ -286,8 +286,9 @@ static int shoal__create_fd(const char *name, struct shoal_store *s)
 	rc = shoal__shm_name(name, s->name, sizeof s->name);
 	if (rc)
 		return rc;
-	s->fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return s->fd < 0 ? -errno : 0;
+	rc = shoal__shm_create(s->name, &s->linked); /* unnamed: name.c */
+	s->fd = rc < 0 ? -1 : rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* A failing create's one line of detail, into the caller's errbuf. */
@@ -413,11 +414,44 @@ static int shoal__create_layout(struct shoal_store *s,
 	return 0;
 }
 
+/* The segment is made unnamed (name.c), whole, with this process's slot
+ * claimed; the name comes last, and once it is there nothing fails. */
 SHOAL_API int shoal_store_create(const char *name,
 				 const struct shoal_store_options *opts,
 				 struct shoal_store **out)
 {
-	return shoal__store_create_ext(name, opts, 0, out);
+	struct shoal_store *s;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	rc = shoal__store_create_ext(name, opts, 0, &s);
+	if (rc)
+		return rc;
+	rc = shoal__store_publish(s, opts);
+	if (rc) {
+		shoal_store_close(s); /* unnamed: it goes with us */
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int shoal__store_publish(struct shoal_store *s,
+			 const struct shoal_store_options *opts)
+{
+	int rc;
+
+	if (!s->name[0] || s->linked)
+		return 0;
+	rc = shoal__shm_link(s->fd, s->name);
+	if (rc == -EEXIST && opts)
+		shoal__say_holder(opts, s->name);
+	if (rc)
+		return rc;
+	s->linked = true;
+	SHOAL__CRASH(s, SEG_NAMED);
+	return 0;
 }
 
 int shoal__store_create_ext(const char *name,
@@ -448,13 +482,12 @@ int shoal__store_create_ext(const char *name,
 	if (!rc)
 		rc = shoal__proc_claim(s);
 	if (rc) {
-		if (s->name[0] && s->fd >= 0)
+		if (s->linked && s->fd >= 0) /* made under its name: name.c */
 			shm_unlink(s->name);
 		shoal__store_free(s);
 		return rc;
 	}
 	SHOAL__CRASH(s, SEG_LAID);
-	SHOAL__CRASH(s, SEG_NAMED);
 	*out = s;
 	return 0;
 }

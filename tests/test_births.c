@@ -1,13 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/test_births.c - a named segment's birth cut short: a runtime's
- * driver SIGKILLed inside its start.  Linked with the library built with
- * its crash points armed (base/crash.h).
+ * tests/test_births.c - a named segment's birth cut short: a store's
+ * creator or a runtime's driver SIGKILLed inside its create or its start
+ * leaves no name in /dev/shm and no process behind, or, killed once the
+ * name is given, a whole segment under it (a store) or a fork server
+ * that removes it (a runtime).  Linked with the library built with its
+ * crash points armed (base/crash.h).
  *
- * The race the fork server's removal of the name must lose: the driver
- * killed after the fork server said hello, and another program creating
- * that name before the fork server sees the death.  The fork server must
- * then leave that program's segment alone.
+ * One test per point of SHOAL__CREATE_CRASH_POINTS and
+ * SHOAL__START_CRASH_POINTS, expanded from the lists: a child creates a named store, or starts a named runtime, armed
+ * with the point (SHOAL_CRASH, read when its store handle opens), and
+ * both scenarios run with each point (a runtime's start passes the
+ * create's points too); the point's own scenario must reach it.  Then,
+ * within a bound: no /dev/shm file of that name (but after SEG_NAMED: the
+ * create had finished its work, so the name is there and attaches), no
+ * process whose command line names it (the fork server, the log relay,
+ * the workers: title.c), and a create of the same name succeeds.
+ *
+ * And two that are not at a point: a driver killed at instants spread
+ * over a whole start (and a little past it), and the race the fork
+ * server's removal must lose: the driver killed after the fork server
+ * said hello but before it named the segment, and another program
+ * creating that name before the fork server sees the death.  The fork
+ * server must then leave that program's segment alone.
  *
  * Every wait is bounded.  A process found by its command line is never
  * left stopped: the test sends SIGCONT before any assertion.
@@ -102,6 +117,19 @@ static int bi_stat(const char *name, struct stat *st)
 	return stat(path, st);
 }
 
+/* A create of `name` succeeds (the name is free and nothing half-made is
+ * in the way); the store is closed and the name removed again. */
+static void bi_create_succeeds(const char *name)
+{
+	struct shoal_store_options o = tu_opts(1u << 20);
+	struct shoal_store *s = NULL;
+
+	tu_assert_rc(shoal_store_create(name, &o, &s), 0,
+		     "a new create of %s", name);
+	shoal_store_close(s);
+	tu_assert_rc(shoal_store_unlink(name), 0);
+}
+
 static void bi_arm(unsigned point)
 {
 	char spec[64];
@@ -110,6 +138,17 @@ static void bi_arm(unsigned point)
 		return;
 	snprintf(spec, sizeof spec, "%s:1", shoal__crash_name(point));
 	setenv("SHOAL_CRASH", spec, 1);
+}
+
+/* Child side: creates the named store armed with `point`; exit 0 if the
+ * create returned 0 (never closed: the name stays, as after a create). */
+_Noreturn static void bi_creator(const char *name, unsigned point)
+{
+	struct shoal_store_options o = tu_opts(1u << 20);
+	struct shoal_store *s = NULL;
+
+	bi_arm(point);
+	_exit(tu_err_to_exit(shoal_store_create(name, &o, &s)));
 }
 
 /* Child side: starts the named runtime armed with `point` (one worker, a
@@ -144,6 +183,146 @@ _Noreturn static void bi_driver(const char *name, unsigned point,
 			pause();
 	}
 	_exit(tu_err_to_exit(shoal_runtime_shutdown(rt)));
+}
+
+/* Waits (bounded) for the child; true if it died of SIGKILL (it reached
+ * its point), false if it exited 0 (it did not); anything else fails. */
+static bool bi_reached(pid_t pid, int bound_ms, const char *what)
+{
+	int st = tu_wait_status(pid, bound_ms);
+
+	cr_assert_neq(st, -1, "%s: still running after %d ms", what, bound_ms);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		return true;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "%s: ended with status %#x (%s)", what, st,
+		  WIFEXITED(st) ? shoal_strerror(tu_exit_to_err(WEXITSTATUS(st)))
+				: "signal");
+	return false;
+}
+
+/* A plain named store's create, its creator killed at `point`. */
+static bool bi_scenario_create(unsigned point)
+{
+	const char *name = tu_shm_name("create");
+	struct shoal_store *s = NULL;
+	pid_t pid = tu_fork();
+	bool died;
+
+	if (pid == 0)
+		bi_creator(name, point);
+	died = bi_reached(pid, TU_CHILD_DEADLINE_MS, "the creator");
+	if (!died || point == SHOAL__CP_SEG_NAMED) {
+		/* The create finished its work: a whole segment by that
+		 * name, which its creator would have had to remove. */
+		tu_assert_rc(shoal_store_attach(name, &s), 0,
+			     "the name of a create that got to its end");
+		shoal_store_close(s);
+		tu_assert_rc(shoal_store_unlink(name), 0);
+	} else {
+		cr_assert(!tu_shm_exists(name), "a creator killed at %s left "
+			  "its name in /dev/shm", shoal__crash_name(point));
+	}
+	bi_create_succeeds(name);
+	return died;
+}
+
+/* A named runtime's start, its driver killed at `point`. */
+static bool bi_scenario_start(unsigned point)
+{
+	const char *name = tu_shm_name("start");
+	char why[256];
+	pid_t pid = tu_fork();
+	bool died;
+
+	if (pid == 0)
+		bi_driver(name, point, NULL, -1);
+	died = bi_reached(pid, BI_START_MS, "the driver");
+	cr_assert(bi_gone(name, true, BI_GONE_MS, why, sizeof why),
+		  "a driver %s %s: %s", died ? "killed at" : "armed with",
+		  shoal__crash_name(point), why);
+	bi_create_succeeds(name);
+	return died;
+}
+
+static bool (*const bi_scenarios[])(unsigned) = {
+	bi_scenario_create,
+	bi_scenario_start,
+};
+
+static void bi_run(unsigned point, bool (*own)(unsigned))
+{
+	bool reached = false;
+
+	for (size_t i = 0; i < sizeof bi_scenarios / sizeof bi_scenarios[0]; i++) {
+		bool died = bi_scenarios[i](point);
+
+		if (bi_scenarios[i] == own)
+			reached = died;
+	}
+	cr_assert(reached, "%s: its scenario never reached it",
+		  shoal__crash_name(point));
+}
+
+#define BI_TEST(name, scenario, what)                                         \
+	Test(births, name, .description = what)                               \
+	{                                                                     \
+		bi_run(SHOAL__CP_##name, bi_scenario_##scenario);             \
+	}
+SHOAL__CREATE_CRASH_POINTS(BI_TEST)
+SHOAL__START_CRASH_POINTS(BI_TEST)
+#undef BI_TEST
+
+/* ------------------------------------------------------------------ */
+/* A driver killed at any instant of its start                         */
+
+/*
+ * One start timed first (fork to "started", the test's view), then
+ * drivers killed at BI_SWEEP instants spread over that time and a little
+ * past it: whatever the driver was doing (its create, the double fork,
+ * the wait for the hello, the workers' start, or nothing: it had
+ * started), the name and every process naming it are gone within the
+ * bound.  The first run also checks that bi_procs finds a running
+ * runtime's processes, so that "no process left" means something.
+ */
+#define BI_SWEEP 12
+
+Test(births, a_driver_killed_anywhere_in_its_start_leaves_nothing)
+{
+	const char *name = tu_shm_name(NULL);
+	char why[256];
+	int64_t t0, span_us;
+	int p[2];
+	pid_t pid;
+
+	tu_pipe(p);
+	t0 = tu_now_ms();
+	pid = tu_fork();
+	if (pid == 0)
+		bi_driver(name, SHOAL__CP_COUNT, NULL, p[1]);
+	cr_assert_eq(tu_read_byte(p[0], BI_START_MS), 'r');
+	span_us = (tu_now_ms() - t0) * 1000;
+	cr_assert(tu_shm_exists(name), "a started runtime has no name");
+	cr_assert_geq(bi_procs(name, NULL), 2, "the fork server and the log "
+		      "relay (at least) should name the segment");
+	tu_kill(pid);
+	cr_assert(bi_gone(name, true, BI_GONE_MS, why, sizeof why), "%s", why);
+	for (int i = 0; i < BI_SWEEP; i++) {
+		int64_t at_us = span_us * i / (BI_SWEEP - 2);
+		struct timespec d = {at_us / 1000000, (at_us % 1000000) * 1000};
+
+		pid = tu_fork();
+		if (pid == 0)
+			bi_driver(name, SHOAL__CP_COUNT, NULL, p[1]);
+		nanosleep(&d, NULL); /* picks the instant; orders nothing */
+		tu_kill(pid);
+		cr_assert(bi_gone(name, true, BI_GONE_MS, why, sizeof why),
+			  "a driver killed %lld us into its start (of %lld): %s",
+			  (long long)at_us, (long long)span_us, why);
+	}
+	close(p[0]);
+	close(p[1]);
+	bi_create_succeeds(name);
 }
 
 /* ------------------------------------------------------------------ */

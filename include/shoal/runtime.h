@@ -180,7 +180,10 @@ SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts);
  * fork server failed to start), or a negated errno of socketpair, fork or
  * pidfd_open (-EAGAIN: the process limit).  On an error nothing is left:
  * no process, no /dev/shm file, and the registry takes registrations
- * again.
+ * again.  A named runtime's name appears once the fork server runs and
+ * watches the driver, and is there when start returns: a driver killed at
+ * any instant of its start leaves no name in /dev/shm (the fork server,
+ * if there is one yet, removes it and ends).
  *
  * *out is the caller's: end it with shoal_runtime_shutdown().  Not
  * concurrently with another start from the same registry.

@@ -3,14 +3,19 @@
  * runtime/runtime.c - starting and stopping a runtime (the driver's side).
  *
  * Start: create the store with a region for the runtime (rtlayout.h) and
- * initialise it; copy and freeze the registry; flush stdio; then a double
+ * initialise it (a named one is not named yet: store/name.c); copy and
+ * freeze the registry; flush stdio; then a double
  * fork: the child calls setsid() and forks the fork server, then exits, so
  * the fork server is nobody's child in the driver's eyes (forkserver.c);
  * a host that ignores SIGCHLD may have that middle child reaped by the
  * kernel, which is fine: the fork server's hello says it runs.
- * The driver talks to it over a SOCK_SEQPACKET socket pair, watches it
- * through a pidfd, asks it for the workers, and waits (on the region's
- * ready futex, with a deadline) until every worker runs.
+ * The driver talks to it over a SOCK_SEQPACKET socket pair and watches it
+ * through a pidfd.  Once the fork server said hello, it watches the
+ * driver, and only then does the driver give the segment its name: a
+ * driver killed at any instant of its start leaves no name behind (before
+ * the hello there is none; after it, the fork server removes it).  Then
+ * it asks for the workers, and waits (on the region's ready futex, with a
+ * deadline) until every worker runs.
  *
  * Shutdown: end the runtime (SHOAL_ESTOPPED, end.c: later submits and
  * calls fail at once), mark it stopping (workers leave on their own), ask
@@ -403,6 +408,11 @@ static int shoal__rt_launch(struct shoal_runtime *rt,
 	if (rc)
 		return rc;
 	SHOAL__STORE_CRASH(rt->store, START_HELLO);
+	/* The fork server watches this process now (its pidfd and the
+	 * socket's end): whenever we die from here on, it removes the name. */
+	rc = shoal__store_publish(rt->store, &o->store);
+	if (rc)
+		return rc;
 	SHOAL__STORE_CRASH(rt->store, START_NAMED);
 	rc = shoal__rt_spawn_pool(rt, o->num_workers);
 	if (!rc)
