@@ -17,12 +17,15 @@
  * process whose command line names it (the fork server, the log relay,
  * the workers: title.c), and a create of the same name succeeds.
  *
- * And two that are not at a point: a driver killed at instants spread
- * over a whole start (and a little past it), and the race the fork
- * server's removal must lose: the driver killed after the fork server
- * said hello but before it named the segment, and another program
- * creating that name before the fork server sees the death.  The fork
- * server must then leave that program's segment alone.
+ * And four that are not at a point: a driver killed at instants spread
+ * over a whole start (and a little past it); the race the fork server's
+ * removal must lose: the driver killed after the fork server said hello
+ * but before it named the segment, and another program creating that
+ * name before the fork server sees the death (the fork server must then
+ * leave that program's segment alone); and a create and a start whose
+ * name another program takes while they are held just before their link
+ * (they fail with -EEXIST, leave nothing, and remove nothing of the
+ * other's).
  *
  * Every wait is bounded.  A process found by its command line is never
  * left stopped: the test sends SIGCONT before any assertion.
@@ -381,6 +384,83 @@ Test(births, the_fork_server_never_removes_another_programs_segment)
 		  "name of a segment that is not its own");
 	cr_assert(mine.st_ino == there.st_ino && mine.st_dev == there.st_dev,
 		  "the name is no longer the test's segment");
+	shoal_store_close(s);
+	tu_assert_rc(shoal_store_unlink(name), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* A name taken between the create's check and its link                */
+
+/* The inode of the name is the one of s's segment. */
+static void bi_expect_mine(const char *name, struct shoal_store *s)
+{
+	struct stat mine, there;
+
+	cr_assert_eq(fstat(shoal_store_fd(s), &mine), 0);
+	cr_assert(!bi_stat(name, &there), "the test's segment lost its name");
+	cr_assert(mine.st_ino == there.st_ino && mine.st_dev == there.st_dev,
+		  "the name is no longer the test's segment");
+}
+
+/*
+ * The creator held (SEG_LAID, ":stop") with its segment whole and not
+ * named yet; the test creates a store of that name meanwhile (it is
+ * free), then lets the creator go: its create must fail with -EEXIST and
+ * leave the test's segment as it was.
+ */
+Test(births, a_create_whose_name_is_taken_before_its_link_fails)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_store_options o = tu_opts(1u << 20);
+	struct shoal_store *s = NULL;
+	pid_t c = tu_fork();
+	int rc;
+
+	if (c == 0) {
+		char spec[64];
+		struct shoal_store *cs = NULL;
+
+		snprintf(spec, sizeof spec, "%s:1:stop",
+			 shoal__crash_name(SHOAL__CP_SEG_LAID));
+		setenv("SHOAL_CRASH", spec, 1);
+		_exit(tu_err_to_exit(shoal_store_create(name, &o, &cs)));
+	}
+	cr_assert(bi_stopped(c, false), "the creator never stopped");
+	rc = shoal_store_create(name, &o, &s);
+	kill(c, SIGCONT); /* before any assertion */
+	tu_assert_rc(rc, 0, "a create while the other is not named yet");
+	tu_assert_rc(tu_wait_result(c), -EEXIST, "the held create");
+	bi_expect_mine(name, s);
+	shoal_store_close(s);
+	tu_assert_rc(shoal_store_unlink(name), 0);
+}
+
+/*
+ * The same for a runtime's start, held once the fork server said hello
+ * (START_HELLO): its start fails with -EEXIST, no process of it is left,
+ * and its shutdown (start's error path) leaves the test's name alone.
+ */
+Test(births, a_start_whose_name_is_taken_before_its_link_fails)
+{
+	const char *name = tu_shm_name(NULL);
+	struct shoal_store_options o = tu_opts(1u << 20);
+	struct shoal_store *s = NULL;
+	char spec[64], why[256];
+	pid_t drv;
+	int rc;
+
+	snprintf(spec, sizeof spec, "%s:1:stop",
+		 shoal__crash_name(SHOAL__CP_START_HELLO));
+	drv = tu_fork();
+	if (drv == 0)
+		bi_driver(name, SHOAL__CP_COUNT, spec, -1);
+	cr_assert(bi_stopped(drv, false), "the driver never stopped");
+	rc = shoal_store_create(name, &o, &s);
+	kill(drv, SIGCONT); /* before any assertion */
+	tu_assert_rc(rc, 0, "a create while the runtime is not named yet");
+	tu_assert_rc(tu_wait_result(drv), -EEXIST, "the held start");
+	cr_assert(bi_gone(name, false, BI_GONE_MS, why, sizeof why), "%s", why);
+	bi_expect_mine(name, s);
 	shoal_store_close(s);
 	tu_assert_rc(shoal_store_unlink(name), 0);
 }
