@@ -159,7 +159,8 @@
  * The birth of a named segment: the steps of a named store's create
  * (store/segment.c) and of a named runtime's start (runtime/proc/
  * runtime.c) between which a creator killed must leave no name behind,
- * or a whole segment under it.  tests/test_births.c visits each with a
+ * or a whole segment under it; and the runtime's last step, its
+ * shutdown's, where the driver is alone with the name.  tests/test_births.c visits each with a
  * creator killed there (scenario create: a plain named store's creator;
  * start: a named runtime's driver, whose start passes the create's
  * points too) and checks /dev/shm and the process table afterwards.
@@ -173,7 +174,8 @@
 	X(START_FORKED, start, "start: fork server forked, no hello heard")    \
 	X(START_HELLO, start, "start: fork server watching, not named")       \
 	X(START_NAMED, start, "start: named, no worker asked for")             \
-	X(START_RUNNING, start, "start: workers running, start not returned")
+	X(START_RUNNING, start, "start: workers running, start not returned") \
+	X(STOP_FS_GONE, start, "shutdown: fork server gone, name not removed")
 
 enum shoal__crash_point {
 #define SHOAL__CP_ENUM(name, scenario, what) SHOAL__CP_##name,

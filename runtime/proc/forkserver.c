@@ -33,8 +33,9 @@
  * When the driver is gone it unlinks a named segment (if the name is
  * still this segment's: store/name.c), marks the runtime stopping, kills
  * every child with SIGKILL, reaps them, and exits; so does a fork server
- * that cannot start (the driver may be gone already).  On
- * SHUTDOWN it lets workers leave on their own (they watch `stopping`), and
+ * that cannot start (the driver may be gone already).  On SHUTDOWN it
+ * unlinks the name the same way (a driver killed once we are gone would
+ * leave it), lets workers leave on their own (they watch `stopping`), and
  * kills those still there after SHOAL__FS_GRACE_MS.  Either way the
  * runtime ends (SHOAL_ESTOPPED) and, once no child is left, every task and
  * call still pending fails with that code (end.c), so that an attached
@@ -435,6 +436,10 @@ static bool shoal__fs_request(struct shoal__fs *fs)
 		return true;
 	}
 	if (m.op == SHOAL__FS_SHUTDOWN) {
+		/* The name first, as when the driver dies: the driver removes
+		 * it too once we are gone, but if it dies before that, nobody
+		 * would. */
+		shoal__fs_unlink(fs->boot);
 		shoal__fs_stop_children(fs, SHOAL__FS_GRACE_MS);
 		shoal_store_close(fs->store);
 		shoal__fs_send(fs, SHOAL__FS_REPLY, 0, 0);

@@ -536,8 +536,10 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 	else if (rt->fs_pid > 0)
 		shoal__rt_reap_fs(rt);
 	shoal__rt_log_drained(rt);
-	if (rt->store)
+	if (rt->store) {
 		shoal__pending_flush(rt);
+		SHOAL__STORE_CRASH(rt->store, STOP_FS_GONE);
+	}
 	/* Only if the name is still this segment's (store/name.c). */
 	if (rt->store && rt->name[0])
 		shoal__shm_unlink_own(shoal_store_fd(rt->store), rt->name);
