@@ -155,11 +155,35 @@
 	X(HEAP_SLAB_POPPED, small_puts, "refill: slab off its stack, still listed")\
 	X(HEAP_SLAB_LISTED, small_puts, "relist: listed, slab not pushed")
 
+/*
+ * The birth of a named segment: the steps of a named store's create
+ * (store/segment.c) and of a named runtime's start (runtime/proc/
+ * runtime.c) between which a creator killed must leave no name behind,
+ * or a whole segment under it; and the runtime's last step, its
+ * shutdown's, where the driver is alone with the name.  tests/test_births.c visits each with a
+ * creator killed there (scenario create: a plain named store's creator;
+ * start: a named runtime's driver, whose start passes the create's
+ * points too) and checks /dev/shm and the process table afterwards.
+ */
+#define SHOAL__CREATE_CRASH_POINTS(X)                                          \
+	X(SEG_MADE, create, "create: file made, not laid out")                \
+	X(SEG_LAID, create, "create: laid out, slot claimed, not named")       \
+	X(SEG_NAMED, create, "create: named, create not returned")
+#define SHOAL__START_CRASH_POINTS(X)                                           \
+	X(START_STORE, start, "start: store made, no fork server")             \
+	X(START_FORKED, start, "start: fork server forked, no hello heard")    \
+	X(START_HELLO, start, "start: fork server watching, not named")       \
+	X(START_NAMED, start, "start: named, no worker asked for")             \
+	X(START_RUNNING, start, "start: workers running, start not returned") \
+	X(STOP_FS_GONE, start, "shutdown: fork server gone, name not removed")
+
 enum shoal__crash_point {
 #define SHOAL__CP_ENUM(name, scenario, what) SHOAL__CP_##name,
 	SHOAL__CRASH_POINTS(SHOAL__CP_ENUM)
 	SHOAL__RT_CRASH_POINTS(SHOAL__CP_ENUM)
 	SHOAL__HEAP_LEAK_POINTS(SHOAL__CP_ENUM)
+	SHOAL__CREATE_CRASH_POINTS(SHOAL__CP_ENUM)
+	SHOAL__START_CRASH_POINTS(SHOAL__CP_ENUM)
 #undef SHOAL__CP_ENUM
 	SHOAL__CP_COUNT
 };

@@ -108,11 +108,26 @@ uint32_t shoal__waiters_walk(struct shoal_store *s, shoal_id id,
 /* The handle: what a layer above may ask of it or set on it.          */
 
 /* A store whose segment has an extra region of ext_bytes (zeroed) for
- * the layer above (its layout is that layer's); where that region is. */
+ * the layer above (its layout is that layer's); where that region is.
+ * A named one is not named yet (store/name.c): the name was free when it
+ * was made (-EEXIST if not), and shoal__store_publish gives it once the
+ * caller has made sure that someone removes it if the caller dies.
+ * Where the segment cannot be made unnamed, it has its name already. */
 int shoal__store_create_ext(const char *name,
 			    const struct shoal_store_options *opts,
 			    uint64_t ext_bytes, struct shoal_store **out);
+/* Gives a store made by shoal__store_create_ext its name: 0 (also for a
+ * private store or one named already), -EEXIST if another segment took
+ * the name meanwhile (opts->errbuf says whose, as the create's), or
+ * another -errno of linkat.  The creator only, once. */
+int shoal__store_publish(struct shoal_store *s,
+			 const struct shoal_store_options *opts);
 void *shoal__store_ext(const struct shoal_store *s, uint64_t *size);
+/* Removes the name "/name" (or "name") from /dev/shm only if it is the
+ * file fd is open on: 0, -ENOENT (no such name), -ESTALE (the name is
+ * another file's: left alone), -EINVAL (a bad name) or another -errno.
+ * store/name.c says what window remains. */
+int shoal__shm_unlink_own(int fd, const char *name);
 /* The layer above's private view of its region (checked by that layer),
  * handed to its waiter handlers; set once, before any concurrent use. */
 void shoal__store_set_ext_view(struct shoal_store *s, const void *view);

@@ -63,6 +63,7 @@ struct shoal_store {
 	int fd;
 	unsigned arena;             /* jemalloc arena for private memory */
 	char name[256];             /* "" for a private store */
+	bool linked;                /* the name is on the segment (name.c) */
 	struct shoal__seg_hdr *hdr;  /* state words only: sizes are in geo */
 	struct shoal__geo geo;
 	struct shoal__proc *procs;
@@ -142,6 +143,18 @@ static inline bool shoal__ro(const struct shoal_store *s)
 
 /* segment.c */
 int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size);
+
+/* name.c: "/name" from a name that follows the rules, into out (cap
+ * bytes); -EINVAL for a NULL or bad name. */
+int shoal__shm_name(const char *name, char *out, size_t cap);
+/* A new segment file for "/name", read-write, close-on-exec, mode 0600:
+ * unnamed (*linked false; shoal__shm_link names it), or, where the
+ * filesystem cannot make it unnamed, created under its name (*linked
+ * true).  The fd, or -EEXIST (the name is taken) or another -errno. */
+int shoal__shm_create(const char *name, bool *linked);
+/* Gives the unnamed segment fd the name "/name": -EEXIST if it is taken,
+ * or another -errno of linkat. */
+int shoal__shm_link(int fd, const char *name);
 
 /* proc.c: the process table (reap_all and release need s->lock) */
 int shoal__proc_claim(struct shoal_store *s);

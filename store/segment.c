@@ -50,7 +50,6 @@
 static_assert(4ull * SHOAL__MAX_OBJECTS < (1ull << SHOAL__LEDGER_KEY_BITS),
 	      "ledger keys too narrow for the directory");
 #define SHOAL__MAX_CAPACITY (1ull << 40)
-#define SHOAL__NAME_MAX 200u
 #define SHOAL__MAX_SPIN (1u << 20) /* pauses: about 35 ms of spinning */
 
 SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts)
@@ -201,29 +200,6 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	return 0;
 }
 
-/* Name rules: "/name" or "name", 1..200 printable bytes (no control
- * character, no newline: the name shows in listings and logs), no other
- * '/'. */
-static int shoal__shm_name(const char *name, char *out, size_t cap)
-{
-	const char *n = name;
-	size_t len;
-
-	if (!name)
-		return -EINVAL;
-	if (*n == '/')
-		n++;
-	len = strlen(n);
-	if (len == 0 || len > SHOAL__NAME_MAX || strchr(n, '/') ||
-	    !strcmp(n, ".") || !strcmp(n, ".."))
-		return -EINVAL;
-	for (const char *c = n; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return -EINVAL;
-	snprintf(out, cap, "/%s", n);
-	return 0;
-}
-
 static struct shoal_store *shoal__store_alloc(void)
 {
 	unsigned arena;
@@ -311,8 +287,9 @@ static int shoal__create_fd(const char *name, struct shoal_store *s)
 	rc = shoal__shm_name(name, s->name, sizeof s->name);
 	if (rc)
 		return rc;
-	s->fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return s->fd < 0 ? -errno : 0;
+	rc = shoal__shm_create(s->name, &s->linked); /* unnamed: name.c */
+	s->fd = rc < 0 ? -1 : rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* A failing create's one line of detail, into the caller's errbuf. */
@@ -438,11 +415,44 @@ static int shoal__create_layout(struct shoal_store *s,
 	return 0;
 }
 
+/* The segment is made unnamed (name.c), whole, with this process's slot
+ * claimed; the name comes last, and once it is there nothing fails. */
 SHOAL_API int shoal_store_create(const char *name,
 				 const struct shoal_store_options *opts,
 				 struct shoal_store **out)
 {
-	return shoal__store_create_ext(name, opts, 0, out);
+	struct shoal_store *s;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	rc = shoal__store_create_ext(name, opts, 0, &s);
+	if (rc)
+		return rc;
+	rc = shoal__store_publish(s, opts);
+	if (rc) {
+		shoal_store_close(s); /* unnamed: it goes with us */
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int shoal__store_publish(struct shoal_store *s,
+			 const struct shoal_store_options *opts)
+{
+	int rc;
+
+	if (!s->name[0] || s->linked)
+		return 0;
+	rc = shoal__shm_link(s->fd, s->name);
+	if (rc == -EEXIST && opts)
+		shoal__say_holder(opts, s->name);
+	if (rc)
+		return rc;
+	s->linked = true;
+	SHOAL__CRASH(s, SEG_NAMED);
+	return 0;
 }
 
 int shoal__store_create_ext(const char *name,
@@ -466,16 +476,19 @@ int shoal__store_create_ext(const char *name,
 	rc = shoal__create_fd(name, s);
 	if (rc == -EEXIST)
 		shoal__say_holder(&o, s->name);
-	if (!rc)
+	if (!rc) {
+		SHOAL__CRASH(s, SEG_MADE);
 		rc = shoal__create_layout(s, &o, ext_bytes);
+	}
 	if (!rc)
 		rc = shoal__proc_claim(s);
 	if (rc) {
-		if (s->name[0] && s->fd >= 0)
+		if (s->linked && s->fd >= 0) /* made under its name: name.c */
 			shm_unlink(s->name);
 		shoal__store_free(s);
 		return rc;
 	}
+	SHOAL__CRASH(s, SEG_LAID);
 	*out = s;
 	return 0;
 }
@@ -658,14 +671,4 @@ SHOAL_API void shoal_store_close(struct shoal_store *store)
 		shoal__unlock(store);
 	}
 	shoal__store_free(store);
-}
-
-SHOAL_API int shoal_store_unlink(const char *name)
-{
-	char path[256];
-	int rc = shoal__shm_name(name, path, sizeof path);
-
-	if (rc)
-		return rc;
-	return shm_unlink(path) ? -errno : 0;
 }

@@ -608,6 +608,7 @@ static struct shoal_store *fake_runtime(const char *name,
 
 	tu_assert_rc(shoal__store_create_ext(name, &so, shoal__rt_region_bytes(&plan),
 					     &s), 0);
+	tu_assert_rc(shoal__store_publish(s, &so), 0); /* named last (name.c) */
 	region = shoal__store_ext(s, size);
 	cr_assert_not_null(region);
 	tu_assert_rc(shoal__rt_region_init(region, &plan, reg), 0);

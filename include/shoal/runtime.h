@@ -13,8 +13,9 @@
  *   workers      a pool of processes, forked by the fork server; each sets
  *                PR_SET_PDEATHSIG and leaves with _exit()
  *
- * When the driver dies (any signal), the fork server kills and reaps every
- * shoal process and unlinks the runtime's named segment.  When a worker
+ * When the driver dies (any signal), the fork server removes the runtime's
+ * segment's name (if it is still that segment's) and kills and reaps
+ * every shoal process.  When a worker
  * dies, the fork server reaps its store slot and starts a replacement.
  * shoal_runtime_shutdown() leaves no process and no /dev/shm file behind.
  *
@@ -179,7 +180,10 @@ SHOAL_API void shoal_runtime_options_init(struct shoal_runtime_options *opts);
  * fork server failed to start), or a negated errno of socketpair, fork or
  * pidfd_open (-EAGAIN: the process limit).  On an error nothing is left:
  * no process, no /dev/shm file, and the registry takes registrations
- * again.
+ * again.  A named runtime's name appears once the fork server runs and
+ * watches the driver, and is there when start returns: a driver killed at
+ * any instant of its start leaves no name in /dev/shm (the fork server,
+ * if there is one yet, removes it and ends).
  *
  * *out is the caller's: end it with shoal_runtime_shutdown().  Not
  * concurrently with another start from the same registry.
@@ -188,8 +192,9 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 				  const struct shoal_runtime_options *opts,
 				  struct shoal_runtime **out);
 
-/* Stops every shoal process, waits for them, closes the store and unlinks
- * a named segment; what is still pending fails with SHOAL_ESTOPPED (see
+/* Stops every shoal process, waits for them, removes a named segment's
+ * name (unless another program's segment has that name by then) and
+ * closes the store; what is still pending fails with SHOAL_ESTOPPED (see
  * above).  NULL is a no-op.  Returns 0, SHOAL_EFORKSERVERDIED if the fork
  * server had died, or the first error met (the runtime is gone either
  * way).  -EINVAL for an attached handle (use shoal_runtime_detach).

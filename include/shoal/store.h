@@ -128,7 +128,10 @@ SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
  * Creates a store.  With a name ("/name" or "name": 1 to 200 bytes not
  * counting the leading '/', no other '/', no control character), the segment is /dev/shm/<name>, created exclusively with mode
  * 0600 (-EEXIST if it exists); it outlives the process until
- * shoal_store_unlink().  With name == NULL the segment is a private memfd:
+ * shoal_store_unlink().  The name appears only once the segment is whole,
+ * when the create returns: a creator killed during the create leaves no
+ * name behind (where /dev/shm cannot make a file without a name,
+ * O_TMPFILE, the name comes first, as in shoal 0.1).  With name == NULL the segment is a private memfd:
  * it goes away with the last process that has it open; children reach it
  * through shoal_store_fd() and shoal_store_attach_fd().
  * opts may be NULL for the defaults.

@@ -30,9 +30,12 @@
  * The fork server never waits for another process of the runtime, nor for
  * room in the store or the run queue: it must stay free to reap, replace
  * and answer.
- * When the driver is gone it marks the runtime stopping, kills every child
- * with SIGKILL, reaps them, unlinks a named segment, and exits.  On
- * SHUTDOWN it lets workers leave on their own (they watch `stopping`), and
+ * When the driver is gone it unlinks a named segment (if the name is
+ * still this segment's: store/name.c), marks the runtime stopping, kills
+ * every child with SIGKILL, reaps them, and exits; so does a fork server
+ * that cannot start (the driver may be gone already).  On SHUTDOWN it
+ * unlinks the name the same way (a driver killed once we are gone would
+ * leave it), lets workers leave on their own (they watch `stopping`), and
  * kills those still there after SHOAL__FS_GRACE_MS.  Either way the
  * runtime ends (SHOAL_ESTOPPED) and, once no child is left, every task and
  * call still pending fails with that code (end.c), so that an attached
@@ -400,12 +403,19 @@ static void shoal__fs_stop_children(struct shoal__fs *fs, int grace_ms)
 	shoal__rt_sweep(fs->store, &fs->v);
 }
 
+/* The segment's name, if it is still this runtime's (name.c: another
+ * program may have taken a name the driver never gave, or gave up). */
+static void shoal__fs_unlink(const struct shoal__boot *boot)
+{
+	if (boot->name[0])
+		shoal__shm_unlink_own(boot->seg_fd, boot->name);
+}
+
 _Noreturn static void shoal__fs_driver_gone(struct shoal__fs *fs)
 {
+	shoal__fs_unlink(fs->boot); /* first: the runtime is over */
 	shoal__fs_stop_children(fs, 0);
 	shoal_store_close(fs->store);
-	if (fs->boot->name[0])
-		shm_unlink(fs->boot->name);
 	_exit(0);
 }
 
@@ -426,6 +436,10 @@ static bool shoal__fs_request(struct shoal__fs *fs)
 		return true;
 	}
 	if (m.op == SHOAL__FS_SHUTDOWN) {
+		/* The name first, as when the driver dies: the driver removes
+		 * it too once we are gone, but if it dies before that, nobody
+		 * would. */
+		shoal__fs_unlink(fs->boot);
 		shoal__fs_stop_children(fs, SHOAL__FS_GRACE_MS);
 		shoal_store_close(fs->store);
 		shoal__fs_send(fs, SHOAL__FS_REPLY, 0, 0);
@@ -567,13 +581,13 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 	/* Before anything else: the relay inherits nothing of ours. */
 	fs.log_sock = shoal__log_start(boot); /* logrelay.c; -1: none */
 	rc = shoal__fs_open(&fs, boot);
+	if (!rc) /* held until this process is gone: its death marks it (end.c) */
+		rc = shoal__rt_fs_hold(&fs.v);
 	if (rc) {
-		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
-		_exit(1);
-	}
-	/* Held until this process is gone: its death marks it (end.c). */
-	rc = shoal__rt_fs_hold(&fs.v);
-	if (rc) {
+		/* The start fails.  The driver removes the name too if it is
+		 * still there; if it is gone already (pidfd_open found no such
+		 * process), nobody else would. */
+		shoal__fs_unlink(boot);
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);
 	}

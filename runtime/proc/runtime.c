@@ -3,14 +3,19 @@
  * runtime/runtime.c - starting and stopping a runtime (the driver's side).
  *
  * Start: create the store with a region for the runtime (rtlayout.h) and
- * initialise it; copy and freeze the registry; flush stdio; then a double
+ * initialise it (a named one is not named yet: store/name.c); copy and
+ * freeze the registry; flush stdio; then a double
  * fork: the child calls setsid() and forks the fork server, then exits, so
  * the fork server is nobody's child in the driver's eyes (forkserver.c);
  * a host that ignores SIGCHLD may have that middle child reaped by the
  * kernel, which is fine: the fork server's hello says it runs.
- * The driver talks to it over a SOCK_SEQPACKET socket pair, watches it
- * through a pidfd, asks it for the workers, and waits (on the region's
- * ready futex, with a deadline) until every worker runs.
+ * The driver talks to it over a SOCK_SEQPACKET socket pair and watches it
+ * through a pidfd.  Once the fork server said hello, it watches the
+ * driver, and only then does the driver give the segment its name: a
+ * driver killed at any instant of its start leaves no name behind (before
+ * the hello there is none; after it, the fork server removes it).  Then
+ * it asks for the workers, and waits (on the region's ready futex, with a
+ * deadline) until every worker runs.
  *
  * Shutdown: end the runtime (SHOAL_ESTOPPED, end.c: later submits and
  * calls fail at once), mark it stopping (workers leave on their own), ask
@@ -18,7 +23,8 @@
  * children are gone), wait for its reply and for its exit (pidfd), then
  * wait (bounded) for the log relay to have written out what the children
  * wrote (its exit closes a pipe whose read end this process holds), then
- * close the store and unlink a named segment.  Every wait has a deadline;
+ * remove a named segment's name (if it is still this segment's:
+ * store/name.c) and close the store.  Every wait has a deadline;
  * a fork server that does not answer is killed.  A fork server found dead
  * is not asked: this process fails what is pending (end.c's sweep).
  *
@@ -395,10 +401,22 @@ static int shoal__rt_launch(struct shoal_runtime *rt,
 
 	shoal__rt_boot(rt, o);
 	rc = shoal__rt_fork_server(rt);
+	if (rc)
+		return rc;
+	SHOAL__STORE_CRASH(rt->store, START_FORKED);
+	rc = shoal__rt_hello(rt);
+	if (rc)
+		return rc;
+	SHOAL__STORE_CRASH(rt->store, START_HELLO);
+	/* The fork server watches this process now (its pidfd and the
+	 * socket's end): whenever we die from here on, it removes the name. */
+	rc = shoal__store_publish(rt->store, &o->store);
+	if (rc)
+		return rc;
+	SHOAL__STORE_CRASH(rt->store, START_NAMED);
+	rc = shoal__rt_spawn_pool(rt, o->num_workers);
 	if (!rc)
-		rc = shoal__rt_hello(rt);
-	if (!rc)
-		rc = shoal__rt_spawn_pool(rt, o->num_workers);
+		SHOAL__STORE_CRASH(rt->store, START_RUNNING);
 	return rc;
 }
 
@@ -431,8 +449,10 @@ SHOAL_API int shoal_runtime_start(struct shoal_registry *reg,
 	rt->reg_copy->frozen = reg->frozen = true;
 	rt->reg = rt->reg_copy;
 	rc = shoal__rt_store(rt, &o, &plan);
-	if (!rc)
+	if (!rc) {
+		SHOAL__STORE_CRASH(rt->store, START_STORE);
 		rc = shoal__rt_launch(rt, &o);
+	}
 	if (rc) {
 		reg->frozen = was_frozen; /* no runtime: registrations go on */
 		if (rt->store)
@@ -518,11 +538,14 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 	else if (rt->fs_pid > 0)
 		shoal__rt_reap_fs(rt);
 	shoal__rt_log_drained(rt);
-	if (rt->store)
+	if (rt->store) {
 		shoal__pending_flush(rt);
+		SHOAL__STORE_CRASH(rt->store, STOP_FS_GONE);
+	}
+	/* Only if the name is still this segment's (store/name.c). */
+	if (rt->store && rt->name[0])
+		shoal__shm_unlink_own(shoal_store_fd(rt->store), rt->name);
 	shoal_store_close(rt->store);
-	if (rt->name[0])
-		shoal_store_unlink(rt->name);
 	shoal__rt_free(rt);
 	return rc;
 }
