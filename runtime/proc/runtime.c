@@ -550,19 +550,13 @@ SHOAL_API int shoal_runtime_shutdown(struct shoal_runtime *rt)
 	return rc;
 }
 
-SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
+/* A handle on the runtime region of store (attached or inspected):
+ * *out, or the error with store closed. */
+static int shoal__rt_open_on(struct shoal_store *store, struct shoal_runtime **out)
 {
-	struct shoal_runtime *rt;
-	struct shoal_store *store;
-	int rc;
+	struct shoal_runtime *rt = shoal__rt_alloc();
+	int rc = rt ? shoal__rt_bind(rt, store) : -ENOMEM;
 
-	if (!out)
-		return -EINVAL;
-	rc = shoal_store_attach(name, &store);
-	if (rc)
-		return rc;
-	rt = shoal__rt_alloc();
-	rc = rt ? shoal__rt_bind(rt, store) : -ENOMEM;
 	if (rc) {
 		shoal_store_close(store);
 		if (rt)
@@ -572,6 +566,23 @@ SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
 	/* Relaxed: a pid to report (shoal_runtime_info); requests load it
 	 * with FS-A1. */
 	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
+	*out = rt;
+	return 0;
+}
+
+SHOAL_API int shoal_runtime_attach(const char *name, struct shoal_runtime **out)
+{
+	struct shoal_runtime *rt;
+	struct shoal_store *store;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	rc = shoal_store_attach(name, &store);
+	if (!rc)
+		rc = shoal__rt_open_on(store, &rt);
+	if (rc)
+		return rc;
 	shoal__store_set_role(store, SHOAL__ROLE_ATTACHED);
 	shoal__tl_open(&rt->tl, &rt->v, shoal__store_creator(store), "attached");
 	shoal__store_set_hooks(store, &(struct shoal__store_hooks){
@@ -594,19 +605,11 @@ SHOAL_API int shoal_runtime_inspect(const char *name, struct shoal_runtime **out
 	if (!out)
 		return -EINVAL;
 	rc = shoal_store_inspect(name, &store);
+	if (!rc)
+		rc = shoal__rt_open_on(store, &rt);
 	if (rc)
 		return rc;
-	rt = shoal__rt_alloc();
-	rc = rt ? shoal__rt_bind(rt, store) : -ENOMEM;
-	if (rc) {
-		shoal_store_close(store);
-		if (rt)
-			shoal__rt_free(rt);
-		return rc;
-	}
 	rt->readonly = true;
-	/* Relaxed: a pid to report (shoal_runtime_info). */
-	rt->fs_pid = atomic_load_explicit(&rt->v.hdr->fs_pid, memory_order_relaxed);
 	*out = rt;
 	return 0;
 }
