@@ -380,8 +380,9 @@ Test(cli, timeline_and_metrics_of_a_known_runtime, .timeout = 90)
 	shoal_cmd(&r, "--json", "-o", path, "timeline");
 	cr_assert_eq(r.status, 2, "no NAME: a usage error");
 	{
-		const char *argv[] = {SHOAL_CLI, "--json", "-o", path, "timeline",
-				      sc.name, NULL};
+		/* options after the name too, as in `shoal timeline NAME -o F` */
+		const char *argv[] = {SHOAL_CLI, "timeline", sc.name, "-o", path,
+				      "--json", NULL};
 
 		run(&r, argv, NULL);
 	}

@@ -3,7 +3,7 @@
  * shoal - the command-line tool: looks at a named store or runtime
  * without touching it.
  *
- *   shoal [OPTIONS] COMMAND NAME
+ *   shoal [OPTIONS] COMMAND NAME [OPTIONS]
  *
  * It opens NAME through the read-only inspect handles (cli.h): no process
  * slot, no thread, nothing written, so it works when every slot is taken
@@ -60,7 +60,7 @@ struct cli_opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: shoal [OPTIONS] COMMAND NAME\n"
+		"usage: shoal [OPTIONS] COMMAND NAME [OPTIONS]\n"
 		"\n"
 		"Shows a shoal store or runtime named NAME (/dev/shm/NAME) without\n"
 		"disturbing it: read-only, no process slot taken, nothing written.\n"
@@ -119,7 +119,7 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 
 	*o = (struct cli_opts){.interval = 1.0};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jw::n:o:hV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jw::n:o:hV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;
