@@ -99,6 +99,21 @@ static int task_path(struct shoal_task *t, void *user)
 		 : shoal_task_fail(t, SHOAL_ETASK, "no PATH");
 }
 
+/* Pointers into the driver's argv and environment areas, saved before
+ * the runtime starts (a program's saved argv[i], optarg, a getenv): a
+ * worker inherits them and must still read the same strings. */
+static const char *saved_argv0, *saved_path;
+
+static int task_saved(struct shoal_task *t, void *user)
+{
+	char both[8192];
+	int n;
+
+	(void)user;
+	n = snprintf(both, sizeof both, "%s|%s", saved_argv0, saved_path);
+	return shoal_task_return(t, 0, both, (size_t)n);
+}
+
 #define LONG_CLASS "AVeryLongActorClassName"
 
 /* What say(mode) prints. */
@@ -181,6 +196,7 @@ static struct shoal_registry *registry(void)
 	    shoal_register_task(reg, "handled", task_handled, NULL) ||
 	    shoal_register_task(reg, "pid", task_pid, NULL) ||
 	    shoal_register_task(reg, "path", task_path, NULL) ||
+	    shoal_register_task(reg, "saved", task_saved, NULL) ||
 	    shoal_register_task(reg, "say", task_say, NULL) ||
 	    shoal_register_task(reg, "long", task_long, NULL) ||
 	    shoal_register_task(reg, "fds", task_fds, NULL) ||
@@ -503,6 +519,36 @@ Test(proc_identity, ps_names_the_fork_server_a_worker_and_an_actor)
 	snprintf(comm, sizeof comm, "LoggingActor#%u", a.index);
 	snprintf(want, sizeof want, "shoal actor LoggingActor#%u %s", a.index, name);
 	expect_names(actor_up(rt, a).pid, comm, want);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* The title never writes the argv or environment area: a pointer the
+ * program kept into either reads the same string in a worker. */
+Test(proc_identity, the_title_leaves_the_programs_argv_and_environment_alone)
+{
+	struct shoal_runtime_options o = rt_opts(1, tu_shm_name("argv"));
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_args args;
+	struct shoal_view v;
+	char want[8192];
+	shoal_id ref;
+
+	cr_assert_not_null(reg);
+	saved_argv0 = program_invocation_name; /* argv[0]'s own bytes */
+	saved_path = getenv("PATH");
+	cr_assert_not_null(saved_path);
+	snprintf(want, sizeof want, "%s|%s", saved_argv0, saved_path);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "saved"), &args, 1, &ref), 0);
+	tu_assert_rc(shoal_get(shoal_runtime_store(rt), ref, GET_MS, &v), 0);
+	cr_assert_eq(v.size, strlen(want));
+	cr_assert_eq(memcmp(v.data, want, v.size), 0, "a worker reads '%.*s', not '%s'",
+		     (int)v.size, (const char *)v.data, want);
+	shoal_release(shoal_runtime_store(rt), &v);
+	shoal_drop(shoal_runtime_store(rt), ref);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
