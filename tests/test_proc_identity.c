@@ -287,6 +287,7 @@ enum {
 	D_NO_RELAY = 17,   /* no log relay among the fork server's children */
 	D_SLOW = 18,       /* shutdown took too long */
 	D_REPLACED = 19,   /* a worker died of the relay's death */
+	D_RELAY_STAYS = 20, /* a stopped relay outlived the runtime */
 };
 
 static const char *d_what(int code)
@@ -302,6 +303,7 @@ static const char *d_what(int code)
 	case D_NO_RELAY: return "no log relay found";
 	case D_SLOW: return "shutdown took too long after the relay's death";
 	case D_REPLACED: return "a worker died of the relay's death";
+	case D_RELAY_STAYS: return "a stopped relay outlived the runtime";
 	default: return "?";
 	}
 }
@@ -786,6 +788,30 @@ static int driver_relay_killed(int unused)
 	return tu_now_ms() - t0 < 3000 ? D_OK : D_SLOW;
 }
 
+/* The relay is SIGSTOPped: shutdown still returns, and the relay, woken
+ * by the SIGCONT the fork server's death sends it, leaves. */
+static int driver_relay_stopped(int unused)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_runtime_info info;
+	pid_t relay;
+
+	(void)unused;
+	if (!reg || shoal_runtime_start(reg, &o, &rt))
+		return D_START;
+	shoal_runtime_info(rt, &info, NULL, 0);
+	relay = find_relay(info.fork_server_pid);
+	if (!relay)
+		return D_NO_RELAY;
+	kill(relay, SIGSTOP);
+	if (shoal_runtime_shutdown(rt))
+		return D_SHUTDOWN;
+	shoal_registry_close(reg);
+	return gone(relay) ? D_OK : D_RELAY_STAYS;
+}
+
 static int memfd(const char *name)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC);
@@ -919,6 +945,15 @@ Test(proc_identity, a_killed_relay_costs_lines_not_a_worker)
 	 * half a line, not a line without its prefix. */
 	cr_assert_null(strstr(o, "flushed line"), "stdout:\n%s", o);
 	cr_assert_null(strstr(o, "unflushed line"), "stdout:\n%s", o);
+}
+
+Test(proc_identity, a_stopped_relay_leaves_with_the_runtime)
+{
+	int out = memfd("out"), err = memfd("err");
+
+	expect_driver(spawn_driver_to(driver_relay_stopped, 0, out, err));
+	close(out);
+	close(err);
 }
 
 /* A driver child: starts a named runtime, sends the fork server's and

@@ -25,7 +25,8 @@
  *
  * The relay polls the socket and every pipe.  It buffers each pipe up to
  * a newline, and writes prefix and line with one write() (a line longer
- * than SHOAL__LOG_LINE is cut there, each piece a line of its own), so
+ * than fits one PIPE_BUF write with its prefix is cut there, each piece
+ * a line of its own: every write is atomic on a pipe), so
  * lines of different processes never mix; a pipe's end of file flushes
  * its partial line (with a newline added).  It ignores SIGPIPE: a line
  * the driver's stdout refuses is lost, the pipes are still drained.
@@ -63,7 +64,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -75,6 +78,7 @@
 #define SHOAL__LOG_LINGER_MS 2000
 #define SHOAL__LOG_ALARM_S 4
 #define SHOAL__LOG_PREFIX_MAX (SHOAL__LABEL_MAX + 32)
+_Static_assert(SHOAL__LOG_PREFIX_MAX < PIPE_BUF / 2, "a line's piece has room");
 /* How long a write waits for room on a non-blocking stdout. */
 #define SHOAL__LOG_ROOM_MS 1000
 
@@ -129,14 +133,25 @@ static void shoal__log_write(int fd, const char *b, size_t n)
 	}
 }
 
-/* prefix + s[0..n) + '\n' in one write. */
+/* prefix + s[0..n) + '\n', in writes of at most PIPE_BUF bytes each, a
+ * piece of a longer line a line of its own: a write to a pipe up to
+ * PIPE_BUF is atomic, so the driver's own writes (or another program's)
+ * to the same pipe never land inside one. */
 static void shoal__log_emit(struct shoal__log *lg, const struct shoal__log_pipe *p,
 			    const char *s, size_t n)
 {
-	memcpy(lg->wbuf, p->prefix, p->plen);
-	memcpy(lg->wbuf + p->plen, s, n);
-	lg->wbuf[p->plen + n] = '\n';
-	shoal__log_write(p->out, lg->wbuf, p->plen + n + 1);
+	size_t room = PIPE_BUF - p->plen - 1; /* plen < PIPE_BUF / 2 */
+
+	do {
+		size_t k = n < room ? n : room;
+
+		memcpy(lg->wbuf, p->prefix, p->plen);
+		memcpy(lg->wbuf + p->plen, s, k);
+		lg->wbuf[p->plen + k] = '\n';
+		shoal__log_write(p->out, lg->wbuf, p->plen + k + 1);
+		s += k;
+		n -= k;
+	} while (n);
 }
 
 /* Emits the complete lines buffered (or all of it, if the buffer is full
@@ -341,6 +356,11 @@ _Noreturn static void shoal__log_main(int sock, int done_fd, const char *name)
 	shoal__close_others(keep, 2); /* stdio, the socket, the done pipe */
 	shoal__signals_reset();
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout loses lines, not us */
+	/* The fork server's death (its exit too) sends us SIGCONT: a relay
+	 * someone stopped runs again, sees the socket's end and leaves within
+	 * its bounds, instead of holding the driver's stdout for ever.  Not
+	 * SIGKILL: the pipes are drained after the fork server is gone. */
+	prctl(PR_SET_PDEATHSIG, SIGCONT);
 	snprintf(title, sizeof title, "shoal log%s%s", name[0] ? " " : "", name);
 	shoal__title_set("shoal-log", title);
 	shoal__log_nofile();
