@@ -36,7 +36,7 @@ struct shoal__tr {
 	const struct shoal__rt_view *v;
 	bool first;       /* no record written yet (commas) */
 	uint64_t flow;    /* the next flow id */
-	int32_t *named;   /* pids given a process_name record */
+	int32_t *named;   /* pids given a process_name record (a set) */
 	size_t nnamed, named_cap;
 };
 
@@ -70,22 +70,37 @@ static double shoal__tr_us(const struct shoal__tr *t, uint64_t ticks)
 	return ((double)ns - (double)t->v->clock.ns0) / 1000.0;
 }
 
-/* Whether pid has its process_name record yet; remembers it if not. */
+/* Whether pid has its process_name record yet; remembers it if not.  An
+ * open-addressing set (pids are > 0; 0 is empty), kept at most half full:
+ * a ring scribbled with a distinct pid per event costs a constant per
+ * event, not a scan of every pid seen. */
 static bool shoal__tr_seen(struct shoal__tr *t, int32_t pid)
 {
-	for (size_t i = 0; i < t->nnamed; i++)
-		if (t->named[i] == pid)
-			return true;
-	if (t->nnamed == t->named_cap) {
-		size_t cap = t->named_cap ? 2 * t->named_cap : 64;
-		int32_t *p = realloc(t->named, cap * sizeof *p);
+	size_t i;
+
+	if (2 * (t->nnamed + 1) > t->named_cap) {
+		size_t cap = t->named_cap ? 2 * t->named_cap : 256;
+		int32_t *p = calloc(cap, sizeof *p);
 
 		if (!p)
 			return true; /* unnamed rows, not a failure */
+		for (size_t k = 0; k < t->named_cap; k++)
+			for (i = t->named[k] ? (uint32_t)t->named[k] * 2654435761u % cap : 0;
+			     t->named[k]; i = (i + 1) % cap)
+				if (!p[i]) {
+					p[i] = t->named[k];
+					break;
+				}
+		free(t->named);
 		t->named = p;
 		t->named_cap = cap;
 	}
-	t->named[t->nnamed++] = pid;
+	for (i = (uint32_t)pid * 2654435761u % t->named_cap; t->named[i];
+	     i = (i + 1) % t->named_cap)
+		if (t->named[i] == pid)
+			return true;
+	t->named[i] = pid;
+	t->nnamed++;
 	return false;
 }
 
@@ -231,8 +246,10 @@ static void shoal__tr_ring(struct shoal__tr *t, uint32_t i)
 	if (!t->v->tl_events)
 		return;
 	head = atomic_load_explicit(&g->head, memory_order_acquire); /* TL-A2 */
-	n = head > t->v->tl_events ? head - t->v->tl_events : 0;
-	for (; n < head; n++)
+	/* Up to head itself: a writer killed between an event's seq and the
+	 * head's store left a whole event there (its seq says so). */
+	n = head >= t->v->tl_events ? head - t->v->tl_events + 1 : 0;
+	for (; n <= head && n != UINT64_MAX; n++)
 		if (shoal__tl_read(ev, t->v->tl_events - 1, n, &r, &pid) && pid > 0 &&
 		    (r.kind == SHOAL__TL_TASK || r.kind == SHOAL__TL_CALL))
 			shoal__tr_event(t, &r, pid);

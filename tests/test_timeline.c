@@ -21,6 +21,7 @@
 
 #include "rtutil.h"
 #include "testutil.h"
+#include "rt.h"
 #include "timeline.h"
 
 TestSuite(timeline, .init = tu_setup, .fini = tu_teardown);
@@ -359,4 +360,70 @@ Test(timeline, ring_wraps_to_the_newest_and_skips_a_torn_event)
 	cr_assert_eq(shoal__tl_bucket(2001), 2);
 	cr_assert_eq(shoal__tl_bucket(UINT64_MAX / 2), SHOAL__TL_BUCKETS - 1);
 	free(ring);
+}
+
+/* Whitebox, through a live runtime: a worker killed between an event's
+ * seq store and its head store left a whole event at head (the trace
+ * shows it); histogram words a neighbour set near 2^64 do not make the
+ * buckets go down (the sums saturate). */
+static const char *const tl_check_head =
+	"import json, sys\n"
+	"ev = json.load(open(sys.argv[1]))['traceEvents']\n"
+	"assert any(e['ph'] == 'X' and e.get('args', {}).get('result') == sys.argv[2]\n"
+	"           for e in ev), 'the event at head is missing'\n";
+
+static const char *const tl_check_cumulative =
+	"import sys\n"
+	"b = [float(l.rsplit(' ', 1)[1]) for l in open(sys.argv[1])\n"
+	"     if l.startswith('shoal_task_run_seconds_bucket')]\n"
+	"assert len(b) == 24 and b == sorted(b), b\n";
+
+Test(timeline, a_whole_event_at_head_shows_and_scribbled_counts_saturate)
+{
+	struct tl_fx f = tl_start(1, 0);
+	char ids[TL_TASKS + 1 + TL_CALLS][SHOAL_ID_HEX_LEN + 1];
+	char path[64], hex[SHOAL_ID_HEX_LEN + 1];
+	struct shoal__tl_ring *g = NULL;
+	struct shoal__tl_event *ev;
+	uint64_t head;
+	FILE *out;
+	int rc;
+
+	tl_workload(&f, ids);
+	tl_settled(&f, TL_TASKS + 1, TL_CALLS);
+	for (uint32_t i = 0; i < f.rt->v.tl_rings && !g; i++) {
+		struct shoal__tl_ring *r = shoal__tl_ring_at(&f.rt->v, i);
+
+		if (!strcmp((const char *)r->label, "worker 0"))
+			g = r;
+	}
+	cr_assert_not_null(g, "no ring for worker 0");
+	ev = (struct shoal__tl_event *)(g + 1);
+	head = atomic_load(&g->head);
+	/* the event head, whole, as a writer leaves it before its head store:
+	 * a copy of event head - 1 with another result ID */
+	for (uint32_t w = 1; w < SHOAL__TL_WORDS; w++)
+		atomic_store(&ev[head & (f.rt->v.tl_events - 1)].w[w],
+			     atomic_load(&ev[(head - 1) & (f.rt->v.tl_events - 1)].w[w]));
+	atomic_store(&ev[head & (f.rt->v.tl_events - 1)].w[5], 0x5eedull);
+	atomic_store(&ev[head & (f.rt->v.tl_events - 1)].w[0], head + 1);
+	shoal_id_format((shoal_id){.hi = atomic_load(&ev[(head - 1) &
+							 (f.rt->v.tl_events - 1)].w[4]),
+				   .lo = 0x5eedull}, hex);
+	atomic_store(&g->hist[SHOAL__H_TASK_RUN][0], UINT64_MAX - 1);
+	atomic_store(&g->hist[SHOAL__H_TASK_RUN][1], 5);
+
+	out = tl_tmp(path, sizeof path);
+	tu_assert_rc(shoal_timeline(f.rt, out), 0);
+	fclose(out);
+	rc = tl_python(path, tl_check_head, hex);
+	unlink(path);
+	cr_assert_eq(rc, 0, "the whole event at head is not in the trace");
+	out = tl_tmp(path, sizeof path);
+	tu_assert_rc(shoal_metrics(f.rt, out), 0);
+	fclose(out);
+	rc = tl_python(path, tl_check_cumulative, "");
+	unlink(path);
+	cr_assert_eq(rc, 0, "buckets went down");
+	tl_stop(&f);
 }

@@ -160,6 +160,13 @@ static void shoal__m_actors(FILE *out, struct shoal_runtime *rt)
 	free(list);
 }
 
+/* a + b, saturating: counts a neighbour scribbled near 2^64 must not
+ * wrap and make the buckets go down. */
+static uint64_t shoal__m_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 /* Histogram h summed over every ring. */
 static void shoal__m_hist(FILE *out, const struct shoal__rt_view *v, uint32_t h,
 			  const char *name, const char *help)
@@ -171,12 +178,14 @@ static void shoal__m_hist(FILE *out, const struct shoal__rt_view *v, uint32_t h,
 
 		/* Relaxed: counters, each read once (timeline.h). */
 		for (uint32_t k = 0; k < SHOAL__TL_BUCKETS; k++)
-			b[k] += atomic_load_explicit(&g->hist[h][k], memory_order_relaxed);
-		sum_ns += atomic_load_explicit(&g->sum_ns[h], memory_order_relaxed);
+			b[k] = shoal__m_add(b[k], atomic_load_explicit(&g->hist[h][k],
+								 memory_order_relaxed));
+		sum_ns = shoal__m_add(sum_ns, atomic_load_explicit(&g->sum_ns[h],
+								  memory_order_relaxed));
 	}
 	shoal__m_head(out, name, "histogram", help);
 	for (uint32_t k = 0; k < SHOAL__TL_BUCKETS; k++) {
-		cum += b[k];
+		cum = shoal__m_add(cum, b[k]);
 		if (k + 1 < SHOAL__TL_BUCKETS)
 			fprintf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
 				1e-6 * (double)(1ull << k), cum);
