@@ -58,13 +58,25 @@ const char *cli_actor_state(uint32_t state)
 	}
 }
 
+/* A name from the segment, for a terminal: control bytes (an escape
+ * sequence a neighbour wrote there) become '?'.  Returns dst. */
+static const char *cli_clean(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+	return dst;
+}
+
 /* ------------------------------------------------------------------ */
 /* tasks                                                               */
 
 static void task_text(const struct shoal_task_info *t)
 {
 	char id[SHOAL_ID_HEX_LEN + 1], wid[SHOAL_ID_HEX_LEN + 1];
-	char pend[24], run[24] = "-", what[64] = "-";
+	char pend[24], run[24] = "-", what[64] = "-", fn[128];
 
 	shoal_id_format(t->id, id);
 	cli_dur(pend, sizeof pend, t->pending_ns);
@@ -77,8 +89,8 @@ static void task_text(const struct shoal_task_info *t)
 		shoal_id_format(t->wait_id, wid);
 		snprintf(what, sizeof what, "arg %d %s", t->wait_arg, wid);
 	}
-	printf("%-32s %-20s %-8s %8d %7u %9s %9s  %s\n", id, t->function,
-	       cli_task_state(t->state), t->submitter_pid, t->retries_left, pend,
+	printf("%-32s %-20s %-8s %8d %7u %9s %9s  %s\n", id,
+	       cli_clean(fn, sizeof fn, t->function), cli_task_state(t->state), t->submitter_pid, t->retries_left, pend,
 	       run, what);
 }
 
@@ -157,13 +169,16 @@ int cli_tasks(struct cli_ctx *c)
 static void actor_text(const struct shoal_actor_stat *s,
 		       const struct shoal_lane_info *l, int nl)
 {
+	char name[128], klass[128], why[256];
+
 	printf("%-20s %-16s %7d %-10s %8u %9llu %7llu %6llu  %s\n",
-	       s->name[0] ? s->name : "-", s->klass, s->pid,
+	       s->name[0] ? cli_clean(name, sizeof name, s->name) : "-",
+	       cli_clean(klass, sizeof klass, s->klass), s->pid,
 	       cli_actor_state(s->state), s->restarts,
 	       (unsigned long long)s->calls_run,
 	       (unsigned long long)s->calls_failed,
 	       (unsigned long long)s->calls_queued,
-	       s->last_death[0] ? s->last_death : "-");
+	       s->last_death[0] ? cli_clean(why, sizeof why, s->last_death) : "-");
 	for (int i = 0; i < nl && i < CLI_LANES; i++)
 		printf("  lane %-5u caller pid %-7d %u queued%s, %llu run\n",
 		       l[i].lane, l[i].caller_pid, l[i].queued,
