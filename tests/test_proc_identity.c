@@ -706,7 +706,7 @@ static int driver_long(int unused)
 }
 
 /* The log relay: the fork server's child named shoal-log; 0 if none. */
-static pid_t find_relay(pid_t fs)
+static pid_t find_relay_once(pid_t fs)
 {
 	char path[96], buf[32], comm[32];
 	pid_t found = 0;
@@ -727,6 +727,19 @@ static pid_t find_relay(pid_t fs)
 			fclose(c);
 	}
 	fclose(f);
+	return found;
+}
+
+/* The relay names itself right after its fork, while start may already
+ * have returned: poll (bounded) until a child of the fork server is
+ * named shoal-log. */
+static pid_t find_relay(pid_t fs)
+{
+	int64_t end = tu_now_ms() + POLL_MS;
+	pid_t found;
+
+	while (!(found = find_relay_once(fs)) && tu_now_ms() < end)
+		usleep(1000);
 	return found;
 }
 

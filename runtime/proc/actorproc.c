@@ -214,7 +214,6 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	tr.t_end = shoal__ticks();
 	tr.rc = rc;
 	shoal__tl_record(&a->rt.tl, &tr);
-	shoal__child_flush();
 	SHOAL__STORE_CRASH(a->rt.store, CALL_RAN);
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head) | SHOAL__CUR_DONE,
 			      memory_order_relaxed);

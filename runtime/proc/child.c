@@ -18,7 +18,8 @@
  * "LoggingActor#3") and turns its stdout and stderr into pipes to the log
  * relay (logrelay.c), closing the relay's socket: the task code finds no
  * descriptor of the fork server's or the relay's.  A worker and an actor
- * flush stdout and stderr after each task or call (shoal__child_flush),
+ * flush stdout and stderr after each task or call (task/exec.c, before
+ * the results are sealed; shoal__child_flush at exit),
  * whatever buffering the user set: a line printed without fflush is out
  * before the process can die.  Once attached, it stores its own pid and
  * start time into its slot before it says it runs (shoal__publish_self).

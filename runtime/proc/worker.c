@@ -170,8 +170,7 @@ static bool shoal__worker_step(struct shoal__worker *w)
 			 shoal__queue_len(&w->rt.v.queue) == 0);
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		shoal__exec_item(&w->rt, w->index, items[i]);
-		shoal__child_flush();
+		shoal__exec_item(&w->rt, w->index, items[i]); /* flushes stdio */
 	}
 	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);

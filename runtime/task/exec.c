@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 
 #include "ext.h"
@@ -496,6 +497,19 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 		memory_order_acquire, memory_order_relaxed); /* TASK-A1 */
 }
 
+/* What the function printed goes out before its results are sealed: a
+ * caller that got a result finds its lines written (to the log relay's
+ * pipe, or to the driver's stdout directly), whatever buffering the user
+ * set.  __fpending reads the fill without the stream's lock: a function
+ * that printed nothing costs two loads. */
+static void shoal__exec_flush(void)
+{
+	if (__fpending(stdout))
+		fflush(stdout);
+	if (__fpending(stderr))
+		fflush(stderr);
+}
+
 int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 		    shoal_task_fn fn, void *user)
 {
@@ -516,6 +530,7 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 		shoal__fail(&t, SHOAL_ETASK, "no function %s here", v->name);
 	else if (!shoal__resolve_args(&t))
 		shoal__call(&t, fn, user);
+	shoal__exec_flush();
 	shoal__finish(&t);
 	if (t.fail_code && v->why)
 		snprintf(v->why, v->why_cap, "%s", t.msg);
