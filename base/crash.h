@@ -138,7 +138,15 @@
 	X(CALL_STARTED, call_unrun, "call: named as running, method not run")        \
 	X(CALL_RAN, call_ran, "call: method ran, results sealed, not marked done") \
 	X(CALL_DONE, call_done, "call: marked done, record not consumed")           \
-	X(CALL_CONSUMED, call_done, "call: consumed, still named as running")
+	X(CALL_CONSUMED, call_done, "call: consumed, still named as running") \
+	/* objq.c, objq_admin.c: object queues */                             \
+	X(OQ_FILLING, oq_put, "queue put: cell FILLING, no ID written")        \
+	X(OQ_FULL, oq_put, "queue put: cell FULL, tail not advanced")          \
+	X(OQ_TAKING, oq_get, "queue get: cell TAKING, object not held")        \
+	X(OQ_HELD, oq_get, "queue get: object held, cell still TAKING")        \
+	X(OQ_TAKEN, oq_get, "queue get: cell free, head not advanced")         \
+	X(OQ_BUILDING, oq_admin, "queue create: slot BUILDING, lock held")     \
+	X(OQ_WALKED, oq_admin, "queue delete: cells let go, slot DELETING")
 
 /*
  * The heap's lock-free windows that a death turns into a leak (heap.c,

@@ -56,7 +56,11 @@ static uint64_t shoal__rt_layout(struct shoal__rt_hdr *h)
 	h->tl_ring_bytes = sizeof(struct shoal__tl_ring) +
 			   (uint64_t)h->tl_events * sizeof(struct shoal__tl_event);
 	h->tl_ring_bytes = (h->tl_ring_bytes + 63) & ~63ull;
-	return h->tl_off + (uint64_t)h->tl_rings * h->tl_ring_bytes;
+	cur = h->tl_off + (uint64_t)h->tl_rings * h->tl_ring_bytes;
+	h->oq_off = (cur + 63) & ~63ull;
+	h->oq_slot_bytes = sizeof(struct shoal__oq_hdr) +
+			   (uint64_t)h->queue_cells * sizeof(struct shoal__oq_cell);
+	return h->oq_off + (uint64_t)h->max_queues * h->oq_slot_bytes;
 }
 
 static uint32_t shoal__tl_events_of(uint32_t flags)
@@ -72,7 +76,9 @@ uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p)
 				  .max_lanes = p->max_lanes,
 				  .lane_capacity = p->lane_capacity,
 				  .tl_rings = p->tl_rings,
-				  .tl_events = shoal__tl_events_of(p->flags)};
+				  .tl_events = shoal__tl_events_of(p->flags),
+				  .max_queues = p->max_queues,
+				  .queue_cells = p->queue_cells};
 
 	return shoal__rt_layout(&h);
 }
@@ -122,6 +128,22 @@ static void shoal__rt_tasks_init(struct shoal__rt_hdr *h)
 	atomic_store_explicit(&h->task_top, 0, memory_order_relaxed);
 }
 
+/* Every cell FREE for its first position (cell i: FREE(i)), every slot
+ * FREE.  Relaxed: laid out before the fork server (rtlayout.h). */
+static void shoal__oq_region_init(struct shoal__rt_hdr *h)
+{
+	for (uint32_t q = 0; q < h->max_queues; q++) {
+		uint8_t *b = (uint8_t *)h + h->oq_off + q * h->oq_slot_bytes;
+		struct shoal__oq_cell *c =
+			(struct shoal__oq_cell *)(b + sizeof(struct shoal__oq_hdr));
+
+		for (uint32_t i = 0; i < h->queue_cells; i++)
+			atomic_store_explicit(&c[i].word,
+					      SHOAL__OQ_WORD(i, SHOAL__OQ_FREE, 0),
+					      memory_order_relaxed);
+	}
+}
+
 int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 			  const struct shoal_registry *reg)
 {
@@ -139,11 +161,14 @@ int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 	h->flags = p->flags;
 	h->tl_rings = p->tl_rings;
 	h->tl_events = shoal__tl_events_of(p->flags);
+	h->max_queues = p->max_queues;
+	h->queue_cells = p->queue_cells;
 	shoal__clock_calibrate(&h->clock);
 	shoal__rt_layout(h);
 	shoal__rt_names(h, reg);
 	shoal__act_classes_init(h, reg);
 	shoal__rt_tasks_init(h);
+	shoal__oq_region_init(h);
 	rc = shoal__rt_fs_alive_init(h);
 	if (rc)
 		return rc;
@@ -168,7 +193,11 @@ static int shoal__rt_hdr_check(const struct shoal__rt_hdr *h, uint64_t size)
 	    (h->flags & ~(uint32_t)SHOAL_RUNTIME_FLAGS_ALL) ||
 	    h->tl_rings > SHOAL__TL_MAX_RINGS ||
 	    h->tl_events != shoal__tl_events_of(h->flags) ||
-	    !shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE))
+	    !shoal__lane_bytes(h->lane_capacity, SHOAL__CALL_SIZE) ||
+	    h->max_queues > SHOAL__OQ_MAX_QUEUES ||
+	    h->queue_cells > SHOAL__OQ_MAX_CAPACITY ||
+	    (h->queue_cells & (h->queue_cells - 1)) ||
+	    (h->max_queues && !h->queue_cells))
 		return SHOAL_EBADSEGMENT;
 	p = (struct shoal__rt_hdr){.max_workers = h->max_workers,
 				   .max_tasks = h->max_tasks,
@@ -176,7 +205,9 @@ static int shoal__rt_hdr_check(const struct shoal__rt_hdr *h, uint64_t size)
 				   .max_lanes = h->max_lanes,
 				   .lane_capacity = h->lane_capacity,
 				   .tl_rings = h->tl_rings,
-				   .tl_events = h->tl_events};
+				   .tl_events = h->tl_events,
+				   .max_queues = h->max_queues,
+				   .queue_cells = h->queue_cells};
 	if (shoal__rt_layout(&p) > size || p.workers_off != h->workers_off ||
 	    p.fnames_off != h->fnames_off || p.tasks_off != h->tasks_off ||
 	    p.task_bits_off != h->task_bits_off ||
@@ -184,7 +215,8 @@ static int shoal__rt_hdr_check(const struct shoal__rt_hdr *h, uint64_t size)
 	    p.classes_off != h->classes_off || p.actors_off != h->actors_off ||
 	    p.lmeta_off != h->lmeta_off || p.lanes_off != h->lanes_off ||
 	    p.lane_bytes != h->lane_bytes || p.tl_off != h->tl_off ||
-	    p.tl_ring_bytes != h->tl_ring_bytes)
+	    p.tl_ring_bytes != h->tl_ring_bytes || p.oq_off != h->oq_off ||
+	    p.oq_slot_bytes != h->oq_slot_bytes)
 		return SHOAL_EBADSEGMENT;
 	return 0;
 }
@@ -228,6 +260,10 @@ int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size)
 		.lmeta = (struct shoal__lane_meta *)(b + h.lmeta_off),
 		.lanes = b + h.lanes_off,
 		.tl = b + h.tl_off,
+		.max_queues = h.max_queues,
+		.queue_cells = h.queue_cells,
+		.oq_slot_bytes = h.oq_slot_bytes,
+		.oq = b + h.oq_off,
 	};
 	return shoal__queue_open(&v->queue, b + h.queue_off, h.queue_bytes);
 }

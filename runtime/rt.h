@@ -23,6 +23,7 @@
 #include <shoal/runtime.h>
 
 #include "actlayout.h"
+#include "qlayout.h"
 #include "rtlayout.h"
 #include "lane.h"
 #include "queue.h"
@@ -102,6 +103,20 @@ struct shoal__pending {
 	shoal_id drop[SHOAL_MAX_ARGS];
 };
 
+/* A put whose object this process holds for the queue (task/objq.c). */
+struct shoal__oq_held {
+	uint32_t queue;     /* the slot */
+	uint32_t pad_;
+	uint64_t pos;       /* the position it was put at */
+	shoal_id id;
+};
+/* A process's list of them, process-private, under its lock. */
+struct shoal__oq_books {
+	pthread_mutex_t lock;
+	struct shoal__oq_held *a;   /* from the process's arena */
+	size_t n, cap;
+};
+
 /*
  * A process's view of the runtime region: the region's geometry, copied
  * once from its header and checked (shoal__rt_view_open), and the
@@ -129,6 +144,9 @@ struct shoal__rt_view {
 	struct shoal__lane_meta *lmeta;   /* max_lanes */
 	uint8_t *lanes;                   /* max_lanes x lane_bytes */
 	uint8_t *tl;                      /* tl_rings x tl_ring_bytes */
+	uint32_t max_queues, queue_cells; /* qlayout.h */
+	uint64_t oq_slot_bytes;
+	uint8_t *oq;                      /* max_queues x oq_slot_bytes */
 };
 int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size);
 /* Function fn's name ("?" past nfuncs). */
@@ -171,6 +189,9 @@ struct shoal_runtime {
 	size_t pending_next;          /* where the next collect looks first */
 	_Atomic size_t pending_hint;  /* npending, for a check without the lock
 				       * (relaxed: a hint, pending.c) */
+	/* Objects this process put into queues and holds for them until a
+	 * getter holds them (task/objq.c). */
+	struct shoal__oq_books oq;
 	/* The sweep a probe that finds the fork server dead runs (life.c;
 	 * proc/end.c's shoal__rt_sweep, set by shoal__rt_local_init). */
 	void (*sweep)(struct shoal_store *s, const struct shoal__rt_view *v);
@@ -190,6 +211,7 @@ static inline bool shoal__rt_ro(const struct shoal_runtime *rt)
 	return rt && rt->readonly;
 }
 
+
 /* Why an actor died, for its callers' errors. */
 #define SHOAL__WHY_MAX 128
 /* An actor process's exit status when its constructor failed. */
@@ -208,6 +230,8 @@ struct shoal__rt_plan {
 	uint32_t lane_capacity;
 	uint32_t flags;           /* SHOAL_RUNTIME_* */
 	uint32_t tl_rings;        /* timeline rings: the store's max_procs */
+	uint32_t max_queues;      /* object queues (qlayout.h) */
+	uint32_t queue_cells;     /* cells per queue, a power of two */
 };
 struct shoal__queue;
 struct shoal__lane;

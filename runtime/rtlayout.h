@@ -13,6 +13,7 @@
  *   queue        the run queue (queue.h), capacity >= max_tasks
  *   actors       classes, actor slots, lane owners, lanes (actlayout.h)
  *   timeline     a ring per store process slot (timeline.h)
+ *   queues       max_queues object queues (qlayout.h)
  *
  * The driver lays the region out after the store's segment is ready, so
  * the segment's SEG-R0 does not publish it: the runtime's own processes
@@ -38,7 +39,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 10u
+#define SHOAL__RT_VERSION 11u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -347,6 +348,18 @@ struct shoal__rt_hdr {
 	uint32_t tl_events;
 	struct shoal__clock clock;
 	uint8_t pad8_[64 - 48];
+	/* Object queues (qlayout.h): layout written by the driver before the
+	 * fork server, read-only after. */
+	uint32_t max_queues;
+	uint32_t queue_cells;     /* cells per queue, a power of two */
+	uint64_t oq_off;
+	uint64_t oq_slot_bytes;   /* header + cells of one queue */
+	/* Names: creates and deletes take it (CAS 0 -> their
+	 * SHOAL__CREATOR24 + 1, acquire: OQ-A4; given back with a release
+	 * store of 0, OQ-R4 of qlayout.h), so a name is unique; a gone
+	 * holder's is taken over by CAS. */
+	_Atomic uint32_t oq_lock;
+	uint8_t pad9_[64 - 28];
 	/* Its own line: every submit and call probes it (end.c). */
 	pthread_mutex_t fs_alive;
 	uint8_t pad7_[64 - sizeof(pthread_mutex_t)];

@@ -1341,6 +1341,176 @@ static void rc_scenario_sweep(unsigned point)
 	rc_counts = NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* The runtime's points: object queues (task/objq.c)                   */
+
+struct rc_oq {
+	struct rc_fixture f;
+	const char *name;
+	struct shoal_queue q;
+};
+
+static struct rc_oq rc_oq_start(void)
+{
+	struct rc_oq x = {0};
+	struct shoal_runtime_options o;
+
+	x.name = tu_shm_name("oq");
+	tu_assert_rc(shoal_registry_open(&x.f.reg), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = x.name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(x.f.reg, &o, &x.f.rt), 0);
+	x.f.s = shoal_runtime_store(x.f.rt);
+	tu_assert_rc(shoal_queue_create(x.f.rt, "q", 4, &x.q), 0);
+	return x;
+}
+
+static void rc_oq_stop(struct rc_oq *x)
+{
+	tu_assert_rc(shoal_runtime_shutdown(x->f.rt), 0);
+	shoal_registry_close(x->f.reg);
+}
+
+/* An attached program armed at `point` does op (0 put, 1 get, 2 create
+ * "q2", 3 delete "q"); it must die there (SIGKILL). */
+static void rc_oq_child_dies(struct rc_oq *x, unsigned point, int op)
+{
+	pid_t pid = tu_fork();
+	int st;
+
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_store *cs;
+		struct shoal_queue q;
+		shoal_id id;
+		int64_t v = 7;
+
+		if (shoal_runtime_attach(x->name, &rt) ||
+		    shoal_queue_lookup(rt, "q", &q))
+			_exit(TU_EXIT_IO);
+		cs = shoal_runtime_store(rt);
+		shoal__crash_arm(&cs->crash, point, 1);
+		if (op == 0)
+			shoal_queue_put_bytes(rt, &q, &v, sizeof v, 1000);
+		else if (op == 1)
+			shoal_queue_get(rt, &q, 1000, &id);
+		else if (op == 2)
+			shoal_queue_create(rt, "q2", 4, &q);
+		else
+			shoal_queue_delete(rt, &q);
+		_exit(0);
+	}
+	st = tu_wait_status(pid, 10000);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the child did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+}
+
+/* The queue serves: a put and a get of a fresh value, the queue empty
+ * after. */
+static void rc_oq_serves(struct rc_oq *x, struct shoal_queue *q)
+{
+	int64_t v = 99;
+	shoal_id id;
+
+	tu_assert_rc(shoal_queue_put_bytes(x->f.rt, q, &v, sizeof v, 5000), 0);
+	tu_assert_rc(shoal_queue_get(x->f.rt, q, 5000, &id), 0);
+	cr_assert_eq(rc_value(&x->f, id, 1000), 99);
+	tu_assert_rc(shoal_drop(x->f.s, id), 0);
+	tu_assert_rc(shoal_queue_get(x->f.rt, q, 0, &id), -EAGAIN);
+}
+
+/* Waits (bounded) until the fork server adopted the object at the head
+ * of queue q: its custodian is no longer the dead putter's. */
+static void rc_oq_adopted(struct rc_oq *x)
+{
+	struct shoal__oq_cell *c = shoal__oq_cells(&x->f.rt->v, x->q.index);
+	uint64_t h = atomic_load(&shoal__oq_slot(&x->f.rt->v, x->q.index)->head);
+	struct shoal__oq_cell *cell = &c[h & (x->f.rt->v.queue_cells - 1)];
+	uint32_t dead = atomic_load(&cell->custodian);
+	int64_t t0 = tu_now_ms();
+
+	while (atomic_load(&cell->custodian) == dead && tu_now_ms() - t0 < 5000)
+		sched_yield();
+	cr_assert_neq(atomic_load(&cell->custodian), dead,
+		      "the fork server never adopted the dead putter's object");
+}
+
+/*
+ * A putter dies inside its put.  FILLING: the put did not happen, and the
+ * next put repairs the cell.  FULL: the object is in the queue; once the
+ * fork server adopted it, the dead putter's slot is reaped and the object
+ * still reaches its getter, whole, exactly once.
+ */
+static void rc_scenario_oq_put(unsigned point)
+{
+	struct rc_oq x = rc_oq_start();
+	shoal_id id;
+
+	rc_oq_child_dies(&x, point, 0);
+	if (point == SHOAL__CP_OQ_FULL) {
+		rc_oq_adopted(&x);
+		shoal_store_reap(x.f.s);
+		tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 5000, &id), 0);
+		cr_assert_eq(rc_value(&x.f, id, 1000), 7);
+		tu_assert_rc(shoal_drop(x.f.s, id), 0);
+	}
+	tu_assert_rc(shoal_queue_size(x.f.rt, &x.q), 0);
+	rc_oq_serves(&x, &x.q);
+	rc_oq_stop(&x);
+}
+
+/*
+ * A getter dies inside its get.  Before it freed the cell (TAKING, HELD):
+ * the get did not happen, the object goes to the next getter.  After
+ * (TAKEN): the dead getter had it; nobody else gets it, and the queue
+ * serves on.
+ */
+static void rc_scenario_oq_get(unsigned point)
+{
+	struct rc_oq x = rc_oq_start();
+	int64_t v = 5;
+	shoal_id id;
+
+	tu_assert_rc(shoal_queue_put_bytes(x.f.rt, &x.q, &v, sizeof v, 1000), 0);
+	rc_oq_child_dies(&x, point, 1);
+	if (point == SHOAL__CP_OQ_TAKEN) {
+		tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 0, &id), -EAGAIN,
+			     "an object the dead getter had was got again");
+	} else {
+		tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 5000, &id), 0);
+		cr_assert_eq(rc_value(&x.f, id, 1000), 5);
+		tu_assert_rc(shoal_drop(x.f.s, id), 0);
+	}
+	rc_oq_serves(&x, &x.q);
+	rc_oq_stop(&x);
+}
+
+/*
+ * A creator dies while it builds a queue, a deleter while it deletes one,
+ * each holding the name lock: the lock and the slot are taken over, the
+ * name can be created again, and the new queue serves.
+ */
+static void rc_scenario_oq_admin(unsigned point)
+{
+	struct rc_oq x = rc_oq_start();
+	struct shoal_queue q;
+	int64_t v = 3;
+	const char *name = point == SHOAL__CP_OQ_BUILDING ? "q2" : "q";
+
+	tu_assert_rc(shoal_queue_put_bytes(x.f.rt, &x.q, &v, sizeof v, 1000), 0);
+	rc_oq_child_dies(&x, point, point == SHOAL__CP_OQ_BUILDING ? 2 : 3);
+	if (point == SHOAL__CP_OQ_WALKED)
+		tu_assert_rc(shoal_queue_put(x.f.rt, &x.q, SHOAL_ID_NIL, 0), -ENOENT);
+	tu_assert_rc(shoal_queue_lookup(x.f.rt, name, &q),
+		     point == SHOAL__CP_OQ_BUILDING ? -ENOENT : -ENOENT);
+	tu_assert_rc(shoal_queue_create(x.f.rt, name, 4, &q), 0);
+	rc_oq_serves(&x, &q);
+	rc_oq_stop(&x);
+}
+
 #define RC_TEST(name, scenario, what)                                         \
 	Test(runtime_crash, name, .description = what)                        \
 	{                                                                     \

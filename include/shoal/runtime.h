@@ -136,7 +136,14 @@ struct shoal_runtime_options {
 	 * so that a program built for a later release, asking for something
 	 * this library cannot do, is refused rather than ignored.  A field
 	 * that takes a word has 0 as its default. */
-	uint64_t resv[3];
+	uint64_t resv[2];
+	/* Object queues (shoal/queue.h) alive at once, at most 4096.
+	 * Default 16.  (SHOAL_0.3: the third reserved word.) */
+	uint32_t max_queues;
+	/* The largest capacity a queue may have, at most 1 Mi.  Default
+	 * 1024.  Each queue takes 32 bytes per object of this bound (rounded
+	 * up to a power of two) in the segment. */
+	uint32_t max_queue_capacity;
 };
 
 /* shoal_runtime_options.flags */
@@ -156,7 +163,7 @@ struct shoal_runtime_options {
 		.num_workers = 0, .max_extra_workers = 0, .max_tasks = 0,     \
 		.store = SHOAL_STORE_OPTIONS_INIT, .name = NULL,              \
 		.max_actors = 0, .max_pending_calls = 0, .max_lanes = 0,      \
-		.flags = 0,                                                   \
+		.flags = 0, .max_queues = 0, .max_queue_capacity = 0,         \
 	}
 
 /* Fills *opts with the defaults (as SHOAL_RUNTIME_OPTIONS_INIT, resv

@@ -9,6 +9,7 @@
 #include <shoal/error.h>
 #include <shoal/export.h>
 #include <shoal/id.h>
+#include <shoal/queue.h>
 #include <shoal/runtime.h>
 #include <shoal/store.h>
 #include <shoal/version.h>

@@ -130,6 +130,7 @@ static int shoal__fs_open(struct shoal__fs *fs, const struct shoal__boot *boot)
 	if (rc)
 		return rc;
 	shoal__store_set_ext_view(fs->store, &fs->v);
+	pthread_mutex_init(&fs->oq.lock, NULL);
 	if (shoal__mem_open(&fs->arena))
 		return -ENOMEM;
 	fs->kids = shoal__mem_alloc(fs->arena, fs->v.max_workers * sizeof *fs->kids);
@@ -316,6 +317,9 @@ static void shoal__fs_child_exited(struct shoal__fs *fs, pid_t pid, int status)
 {
 	uint32_t state;
 
+	/* Before its slot is reaped: what it put and still holds for a
+	 * queue becomes the fork server's (objq_admin.c). */
+	shoal__oq_adopt(fs->store, &fs->v, &fs->oq, fs->arena);
 	if (shoal__fs_actor_exited(fs, pid, status))
 		return;
 	for (uint32_t i = 0; i < fs->v.max_workers; i++) {
@@ -510,6 +514,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 	shoal__lanes_sweep_lost(fs->store, &fs->v);
 	shoal__fs_unstall_queue(fs);
 	shoal__requeue_sweep(&fs->requeue);
+	shoal__oq_adopt(fs->store, &fs->v, &fs->oq, fs->arena);
 }
 
 static int shoal__fs_poll_ms(const struct shoal__fs *fs)

@@ -64,6 +64,7 @@ struct shoal__fs {
 	int64_t next_watch_ms;    /* CLOCK_MONOTONIC: the next watch (deps.c) */
 	uint64_t stalled_head;    /* the run queue's unpublished head at the
 				   * last watch, + 1 (0: none) */
+	struct shoal__oq_books oq; /* objects adopted from gone putters */
 };
 
 /* child.c: every signal's disposition to SIG_DFL, an empty mask (the

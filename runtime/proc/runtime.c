@@ -99,6 +99,17 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 		o->max_pending_calls = 1024;
 	if (o->max_lanes == 0)
 		o->max_lanes = 4 * o->max_actors + 64;
+	if (o->max_queues == 0)
+		o->max_queues = SHOAL__OQ_DEFAULT_QUEUES;
+	if (o->max_queue_capacity == 0)
+		o->max_queue_capacity = SHOAL__OQ_DEFAULT_CAPACITY;
+	if (o->max_queues > SHOAL__OQ_MAX_QUEUES ||
+	    o->max_queue_capacity > SHOAL__OQ_MAX_CAPACITY)
+		return -EINVAL;
+	plan->max_queues = o->max_queues;
+	plan->queue_cells = 1;
+	while (plan->queue_cells < o->max_queue_capacity)
+		plan->queue_cells <<= 1;
 	if (o->num_workers > SHOAL__RT_MAX_WORKERS ||
 	    o->max_tasks > SHOAL__RT_MAX_TASKS ||
 	    o->max_actors > SHOAL__ACT_MAX_ACTORS ||
@@ -148,6 +159,7 @@ void shoal__rt_local_init(struct shoal_runtime *rt)
 	rt->sweep = shoal__rt_sweep; /* end.c */
 	pthread_mutex_init(&rt->pending_lock, NULL);
 	pthread_mutex_init(&rt->lane_lock, NULL);
+	pthread_mutex_init(&rt->oq.lock, NULL);
 }
 
 static void shoal__rt_free(struct shoal_runtime *rt)
@@ -162,6 +174,8 @@ static void shoal__rt_free(struct shoal_runtime *rt)
 		close(rt->log_fd);
 	pthread_mutex_destroy(&rt->pending_lock);
 	pthread_mutex_destroy(&rt->lane_lock);
+	pthread_mutex_destroy(&rt->oq.lock);
+	shoal__mem_free(arena, rt->oq.a);
 	shoal__mem_free(arena, rt->reg_copy);
 	shoal__mem_delete(rt, arena);
 }
@@ -624,6 +638,7 @@ SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt)
 	if (!rt->readonly) { /* an inspect handle has no lane, holds nothing */
 		shoal__lanes_close(rt);
 		shoal__pending_flush(rt);
+		shoal__oq_books_collect(rt->store, &rt->v, &rt->oq, true);
 	}
 	shoal_store_close(rt->store);
 	shoal__rt_free(rt);

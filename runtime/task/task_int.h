@@ -39,6 +39,32 @@ int shoal__promise_returns(struct shoal_runtime *rt, shoal_id ret0, uint32_t n);
 shoal_id shoal__ret_id(shoal_id ret0, uint32_t i);
 shoal_id shoal__task_ret(const struct shoal__task_rec *t, uint32_t i);
 
+/* objq.c, objq_admin.c: object queues (shoal/queue.h, qlayout.h) */
+struct shoal_queue;
+/* A process's view of one queue: its slot, the handle's generation and
+ * the geometry, checked once (objq_admin.c). */
+struct shoal__oq {
+	struct shoal__oq_hdr *h;
+	struct shoal__oq_cell *c;
+	uint32_t index, gen, cap, mask;
+};
+struct shoal__oq_hdr *shoal__oq_slot(const struct shoal__rt_view *v, uint32_t i);
+struct shoal__oq_cell *shoal__oq_cells(const struct shoal__rt_view *v, uint32_t i);
+/* 0 and *o for a handle that names a LIVE queue; -EINVAL, -ENOENT,
+ * SHOAL_EREADONLY, SHOAL_EBADSEGMENT. */
+int shoal__oq_resolve(struct shoal_runtime *rt, const struct shoal_queue *q,
+		      struct shoal__oq *o);
+int shoal__oq_books_add(struct shoal_store *s, const struct shoal__rt_view *v,
+			struct shoal__oq_books *b, unsigned arena,
+			const struct shoal__oq_held *e);
+/* Drops the holds of the puts a getter holds now (all: every one, for a
+ * process that leaves). */
+void shoal__oq_books_collect(struct shoal_store *s, const struct shoal__rt_view *v,
+			     struct shoal__oq_books *b, bool all);
+/* The fork server: holds what gone putters left queued (objq_admin.c). */
+void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
+		     struct shoal__oq_books *b, unsigned arena);
+
 /* names.c */
 struct cds_lfht;
 void shoal__names_close(struct shoal_runtime *rt);
