@@ -35,6 +35,7 @@ int family_tasks(const struct bench_ctx *ctx);
 int family_actors(const struct bench_ctx *ctx);
 int family_timeline(const struct bench_ctx *ctx);
 int family_flood(const struct bench_ctx *ctx);
+int family_queue(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -68,6 +69,9 @@ static const struct family families[] = {
 	 "actor_create_p50_ns actor_create_p99_ns actor_create_max_ns, each "
 	 "flooded_ (another user's datagrams at the fork server) and busy_ "
 	 "(the flooder's CPU alone)"},
+	{"queue", family_queue,
+	 "queue_put_get_rate queue_put_bytes_get_rate (object queues between "
+	 "two processes, each beside 1_1_actor_calls_async: vs_lane)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
