@@ -1463,27 +1463,35 @@ static void rc_scenario_oq_put(unsigned point)
 }
 
 /*
- * A getter dies inside its get.  Before it freed the cell (TAKING, HELD):
- * the get did not happen, the object goes to the next getter.  After
- * (TAKEN): the dead getter had it; nobody else gets it, and the queue
- * serves on.
+ * A getter dies inside its get, the queue full (4 of 4).  Before it freed
+ * the cell (TAKING, HELD): the get did not happen, the object goes to the
+ * next getter.  After (TAKEN): the dead getter had it; nobody else gets
+ * it, and its cell is room for a put at once (head is behind: the putter
+ * moves it on), though no get came after.
  */
 static void rc_scenario_oq_get(unsigned point)
 {
 	struct rc_oq x = rc_oq_start();
-	int64_t v = 5;
+	int64_t first = point == SHOAL__CP_OQ_TAKEN ? 6 : 5;
 	shoal_id id;
 
-	tu_assert_rc(shoal_queue_put_bytes(x.f.rt, &x.q, &v, sizeof v, 1000), 0);
+	for (int64_t v = 5; v < 9; v++)
+		tu_assert_rc(shoal_queue_put_bytes(x.f.rt, &x.q, &v, sizeof v, 1000), 0);
 	rc_oq_child_dies(&x, point, 1);
 	if (point == SHOAL__CP_OQ_TAKEN) {
-		tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 0, &id), -EAGAIN,
-			     "an object the dead getter had was got again");
-	} else {
+		int64_t v = 9;
+
+		tu_assert_rc(shoal_queue_put_bytes(x.f.rt, &x.q, &v, sizeof v, 0), 0,
+			     "the dead getter's cell is no room");
+	}
+	for (int64_t v = first; v < first + 4; v++) {
 		tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 5000, &id), 0);
-		cr_assert_eq(rc_value(&x.f, id, 1000), 5);
+		cr_assert_eq(rc_value(&x.f, id, 1000), v, "%s: got out of order",
+			     shoal__crash_name(point));
 		tu_assert_rc(shoal_drop(x.f.s, id), 0);
 	}
+	tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 0, &id), -EAGAIN,
+		     "an object got twice");
 	rc_oq_serves(&x, &x.q);
 	rc_oq_stop(&x);
 }

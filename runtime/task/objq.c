@@ -186,6 +186,21 @@ static void shoal__oq_undo_gone(struct shoal_store *s, _Atomic uint64_t *word,
 							memory_order_relaxed);
 }
 
+/* The bound looks reached from head h: true if h is stale (its cell
+ * already freed for the next round, by a getter that died before it
+ * advanced head, or one about to), after advancing it. */
+static bool shoal__oq_head_behind(const struct shoal__oq *o, uint64_t h)
+{
+	/* OQ-A2: the getter's release of the cell. */
+	uint64_t w = atomic_load_explicit(&o->c[h & o->mask].word,
+					  memory_order_acquire);
+
+	if ((int32_t)(SHOAL__OQ_STAMP(w) - (uint32_t)h) <= 0)
+		return false;
+	shoal__oq_bump(&o->h->head, h);
+	return true;
+}
+
 /* 0: claimed position *pos (FILLING by me); -EAGAIN full, -EBUSY another
  * putter is at the tail, -EIDRM deleted. */
 static int shoal__oq_claim_tail(struct shoal_store *s, const struct shoal__oq *o,
@@ -208,7 +223,7 @@ static int shoal__oq_claim_tail(struct shoal_store *s, const struct shoal__oq *o
 		return -EBUSY;
 	}
 	if (t - h >= o->cap && t >= h)
-		return -EAGAIN;
+		return shoal__oq_head_behind(o, h) ? -EBUSY : -EAGAIN;
 	/* OQ-S1 (and OQ-A2 on the cell's last round) */
 	if (!atomic_compare_exchange_strong_explicit(
 		    word, &w, SHOAL__OQ_WORD(t, SHOAL__OQ_FILLING, me24),
@@ -223,7 +238,7 @@ static int shoal__oq_claim_tail(struct shoal_store *s, const struct shoal__oq *o
 	return 0;
 }
 
-int shoal__oq_try_put(struct shoal_runtime *rt, const struct shoal__oq *o,
+static int shoal__oq_try_put(struct shoal_runtime *rt, const struct shoal__oq *o,
 		      shoal_id id, uint64_t *pos)
 {
 	struct shoal_store *s = rt->store;
@@ -290,7 +305,7 @@ static bool shoal__oq_hold_retry(int rc)
 	return rc == SHOAL_ELEDGERFULL || rc == -EOVERFLOW || rc == -ETIMEDOUT;
 }
 
-int shoal__oq_try_get(struct shoal_runtime *rt, const struct shoal__oq *o,
+static int shoal__oq_try_get(struct shoal_runtime *rt, const struct shoal__oq *o,
 		      shoal_id *id)
 {
 	struct shoal_store *s = rt->store;
@@ -358,6 +373,7 @@ static bool shoal__oq_ready(void *arg)
 	return shoal__oq_attempt(arg) != -EAGAIN;
 }
 
+
 /* The queue still names the handle's LIVE queue (OQ-A3). */
 static int shoal__oq_alive(const struct shoal__oq *o)
 {
@@ -371,7 +387,7 @@ static int shoal__oq_alive(const struct shoal__oq *o)
 /* Attempts until one is not -EAGAIN, or the deadline, sleeping on ev
  * between them in slices (re-checking the runtime's end and the
  * queue's deletion). */
-int shoal__oq_wait(struct shoal__oq_try *t, struct shoal__event *ev,
+static int shoal__oq_wait(struct shoal__oq_try *t, struct shoal__event *ev,
 		   int timeout_ms)
 {
 	struct shoal__deadline end = shoal__deadline_in(timeout_ms);
