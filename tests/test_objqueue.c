@@ -228,6 +228,24 @@ Test(objqueue, two_tasks_pass_objects_in_order)
 	oq_stop(&f);
 }
 
+/* One worker: the consumer task blocks on the empty queue, and the pool
+ * starts an extra worker for the producer task (the store's on_block
+ * hook around the queue's sleeps). */
+Test(objqueue, a_consumer_task_blocked_on_a_queue_lets_its_producer_task_run)
+{
+	struct oq_fx f = oq_start(1);
+	struct shoal_queue q;
+	int64_t fn[2] = {0, 100}, n = 100;
+	shoal_id p, c;
+
+	tu_assert_rc(shoal_queue_create(f.rt, NULL, 8, &q), 0);
+	c = oq_submit(&f, "consume", &q, &n, sizeof n);
+	p = oq_submit(&f, "produce", &q, fn, sizeof fn);
+	cr_assert_eq(oq_result(&f, p), 100, "the producer never ran");
+	cr_assert_eq(oq_result(&f, c), 99 * 100 / 2);
+	oq_stop(&f);
+}
+
 Test(objqueue, an_actor_feeds_the_driver_through_a_named_queue)
 {
 	struct oq_fx f = oq_start(1);

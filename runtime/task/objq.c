@@ -373,6 +373,15 @@ static bool shoal__oq_ready(void *arg)
 	return shoal__oq_attempt(arg) != -EAGAIN;
 }
 
+/* Around each sleep: a worker blocked in a task tells its runtime, which
+ * may start an extra worker (a consumer task waiting for a producer task
+ * that has no worker to run on). */
+static void shoal__oq_sleeping(void *arg, bool asleep)
+{
+	struct shoal__oq_try *t = arg;
+
+	shoal__store_blocking(t->rt->store, asleep);
+}
 
 /* The queue still names the handle's LIVE queue (OQ-A3). */
 static int shoal__oq_alive(const struct shoal__oq *o)
@@ -391,7 +400,8 @@ static int shoal__oq_wait(struct shoal__oq_try *t, struct shoal__event *ev,
 		   int timeout_ms)
 {
 	struct shoal__deadline end = shoal__deadline_in(timeout_ms);
-	struct shoal__await w = {.ready = shoal__oq_ready, .arg = t};
+	struct shoal__await w = {.ready = shoal__oq_ready,
+				 .sleeping = shoal__oq_sleeping, .arg = t};
 	int rc;
 
 	if (shoal__oq_attempt(t) != -EAGAIN || timeout_ms == 0)
