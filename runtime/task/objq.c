@@ -407,7 +407,11 @@ static int shoal__oq_wait(struct shoal__oq_try *t, struct shoal__event *ev,
 	if (shoal__oq_attempt(t) != -EAGAIN || timeout_ms == 0)
 		return t->rc == -EBUSY ? -EAGAIN : t->rc;
 	for (;;) {
-		struct shoal__deadline d = shoal__deadline_in(SHOAL__OQ_SLICE_MS);
+		/* Behind another party's step that outlasted the spins (its
+		 * process off its CPU): its end signals the other event, so
+		 * look again soon rather than at the slice's end. */
+		struct shoal__deadline d = shoal__deadline_in(
+			t->rc == -EBUSY ? 1 : SHOAL__OQ_SLICE_MS);
 
 		if (end.ns < d.ns)
 			d = end;
