@@ -87,12 +87,17 @@ enum shoal__oq_kind {
 #define SHOAL__OQ_KIND(w) ((uint32_t)((w) >> 24) & 0xffu)
 #define SHOAL__OQ_OWNER(w) ((uint32_t)(w) & 0xffffffu)
 
+/* A custodian that let go (a detaching process): the fork server adopts
+ * its object at its next watch (objq_admin.c). */
+#define SHOAL__OQ_ORPHAN UINT32_MAX
+
 /*
  * A cell.  word: CAS only (above).  hi, lo, custodian: written by the
  * putter that holds the cell FILLING, before its release of FULL (OQ-R1);
  * custodian (the SHOAL__CREATOR of the process whose ledger holds the
- * object) is changed afterwards only by the fork server's CAS when it
- * adopts a dead custodian's object.
+ * object) is changed afterwards by its custodian's CAS to ORPHAN when
+ * it detaches, and by the fork server's CAS when it adopts the object of
+ * a gone or ORPHAN custodian.
  */
 struct shoal__oq_cell {
 	_Atomic uint64_t word;

@@ -18,6 +18,7 @@
 #include <shoal/shoal.h>
 
 #include "testutil.h"
+#include "task_int.h"
 
 TestSuite(objqueue, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -438,6 +439,62 @@ Test(objqueue, a_killed_producer_and_consumer_lose_and_double_nothing)
 			missing++;
 	}
 	cr_assert_leq(missing, 2, "%d items put and never received", missing);
+	oq_stop(&f);
+}
+
+/* Puts an unheld object of 1 MiB, n times: the store evicts what nobody
+ * holds to make room. */
+static void oq_press(struct oq_fx *f, int n)
+{
+	static char mib[1 << 20];
+
+	for (int i = 0; i < n; i++) {
+		shoal_id id;
+
+		tu_assert_rc(shoal_put(f->s, mib, sizeof mib, 5000, &id), 0);
+		tu_assert_rc(shoal_drop(f->s, id), 0);
+	}
+}
+
+/*
+ * An attached program puts objects and detaches before anyone got them:
+ * its detach hands them to the fork server, so the store's pressure
+ * (twice its capacity in unheld objects, evicted oldest first) takes
+ * none of them, and the driver gets each.
+ */
+Test(objqueue, objects_a_detached_putter_left_queued_survive_the_store_pressure)
+{
+	struct oq_fx f = oq_start(1);
+	struct shoal_queue q;
+	pid_t pid;
+
+	tu_assert_rc(shoal_queue_create(f.rt, "left", 8, &q), 0);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_queue cq;
+
+		if (shoal_runtime_attach(f.name, &rt) ||
+		    shoal_queue_lookup(rt, "left", &cq))
+			_exit(TU_EXIT_IO);
+		for (int64_t v = 0; v < 3; v++)
+			if (shoal_queue_put_bytes(rt, &cq, &v, sizeof v, 1000))
+				_exit(TU_EXIT_IO);
+		_exit(tu_err_to_exit(shoal_runtime_detach(rt)));
+	}
+	tu_assert_rc(tu_wait_result(pid), 0, "the putter");
+	/* Its detach returned once a live process (the fork server) held
+	 * each: no custodian is the gone putter, or ORPHAN. */
+	for (uint64_t p = 0; p < 3; p++) {
+		uint32_t c = atomic_load(&shoal__oq_cells(&f.rt->v, q.index)[p].custodian);
+
+		cr_assert(c != SHOAL__OQ_ORPHAN && !shoal__creator_gone(f.s, c),
+			  "object %llu is held by nobody after the detach",
+			  (unsigned long long)p);
+	}
+	oq_press(&f, 64);
+	for (int64_t v = 0; v < 3; v++)
+		cr_assert_eq(oq_take(f.rt, &q), v, "object %lld was lost", (long long)v);
 	oq_stop(&f);
 }
 

@@ -16,18 +16,22 @@
  * process's ledger), so the putter may drop its ref at once; a get hands
  * the getter a hold of its own, which it drops (shoal_drop) when done.
  * The putter's hold is let go by the putting process once a getter holds
- * the object (at its later queue calls and at its detach).
+ * the object (at its later queue calls and at its detach).  An attached
+ * program that detaches while objects it put are still queued hands them
+ * to the fork server first (its detach waits for that: up to a quarter
+ * of a second, a second at most).
  *
  * Deaths (docs/design.md, "Queues"): a put or a get killed at any
  * instruction either happened or did not; an object is never handed to
  * two getters, and one that a dead putter put stays in the queue: the
  * fork server takes the dead putter's hold over (it holds the object
- * until a getter does).  Limit: an attached program that detaches, or
- * any putter that dies, while objects it put are still queued leaves
- * them held by nobody for the moment between its end and the fork
- * server's adoption (a quarter of a second at most); an object the store
- * evicts or frees in that window reaches its getter as an error
- * (SHOAL_EEVICTED, -ENOENT) instead of a ref.
+ * until a getter does).  Limit: a putter that dies (is killed) while
+ * objects it put are still queued may leave them held by nobody between
+ * its reap and the fork server's adoption (a quarter of a second at
+ * most; a worker's or an actor's death none: the fork server adopts
+ * before it reaps its children); an object the store evicts in that
+ * window reaches its getter as an error (SHOAL_EEVICTED, -ENOENT)
+ * instead of a ref.
  *
  * A queue handle (struct shoal_queue) is plain bytes, valid in every
  * process of the runtime: copy it into task and call arguments

@@ -638,6 +638,7 @@ SHOAL_API int shoal_runtime_detach(struct shoal_runtime *rt)
 	if (!rt->readonly) { /* an inspect handle has no lane, holds nothing */
 		shoal__lanes_close(rt);
 		shoal__pending_flush(rt);
+		shoal__oq_hand_over(rt);
 		shoal__oq_books_collect(rt->store, &rt->v, &rt->oq, true);
 	}
 	shoal_store_close(rt->store);

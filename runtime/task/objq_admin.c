@@ -31,14 +31,18 @@
  * every FULL cell whose custodian is gone is held by the fork server
  * (shoal_hold, in its ledger), then its custodian CAS to the fork
  * server's; a CAS that fails (the cell moved on) drops that hold again.
- * The fork server's books let go of them like any putter's.  Limit: the
- * dead custodian's holds may be reaped (by anyone who reaps) before the
- * fork server adopts; the object is then held by nobody meanwhile, and
- * one that goes (an eviction, a free) reaches its getter as an error.
+ * The fork server's books let go of them like any putter's.  A
+ * detaching process CASes its queued cells' custodian to ORPHAN, which
+ * the fork server adopts the same way, and keeps its holds until it did
+ * (shoal__oq_hand_over, bounded).  Limit: a killed attached program's
+ * holds may be reaped (by anyone who reaps) before the fork server's
+ * watch adopts; the object is then held by nobody meanwhile, and one
+ * that goes (an eviction) reaches its getter as an error.
  */
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include <shoal/error.h>
 #include <shoal/queue.h>
@@ -438,7 +442,7 @@ static void shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_v
 	struct shoal__oq_held e = {.queue = q, .pos = p};
 
 	if (w != SHOAL__OQ_WORD(p, SHOAL__OQ_FULL, 0) || cust == me ||
-	    !shoal__creator_gone(s, cust))
+	    (cust != SHOAL__OQ_ORPHAN && !shoal__creator_gone(s, cust)))
 		return;
 	e.id.hi = atomic_load_explicit(&c->hi, memory_order_relaxed); /* OQ-R1 */
 	e.id.lo = atomic_load_explicit(&c->lo, memory_order_relaxed);
@@ -471,4 +475,56 @@ void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
 					     &c[p & (v->queue_cells - 1)], p);
 	}
 	shoal__oq_books_collect(s, v, b, false);
+}
+
+/* ---------------------------------------------------------------- */
+/* Detach: handing what this process holds for queues over.          */
+
+static struct shoal__oq_cell *shoal__oq_held_cell(const struct shoal__rt_view *v,
+						   const struct shoal__oq_held *e)
+{
+	return &shoal__oq_cells(v, e->queue)[e->pos & (v->queue_cells - 1)];
+}
+
+/* Puts of mine still queued whose custodian is still ORPHAN (relaxed:
+ * hints, polled; the stamp as objq.c's books read it). */
+static size_t shoal__oq_orphans(const struct shoal__rt_view *v,
+				const struct shoal__oq_books *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct shoal__oq_cell *c = shoal__oq_held_cell(v, &b->a[i]);
+
+		n += SHOAL__OQ_STAMP(atomic_load_explicit(&c->word, memory_order_relaxed)) ==
+			     (uint32_t)b->a[i].pos &&
+		     atomic_load_explicit(&c->custodian, memory_order_relaxed) ==
+			     SHOAL__OQ_ORPHAN;
+	}
+	return n;
+}
+
+void shoal__oq_hand_over(struct shoal_runtime *rt)
+{
+	struct shoal__oq_books *b = &rt->oq;
+	uint32_t me = shoal__store_creator(rt->store);
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__LOCK_MIN_MS);
+	const struct timespec poll = {0, 5 * 1000 * 1000};
+
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->n; i++) {
+		uint32_t cur = me;
+
+		/* Relaxed: the fork server reads it with the cell's word,
+		 * which it acquires (OQ-A1), and decides by its own CAS. */
+		atomic_compare_exchange_strong_explicit(
+			&shoal__oq_held_cell(&rt->v, &b->a[i])->custodian, &cur,
+			SHOAL__OQ_ORPHAN, memory_order_relaxed, memory_order_relaxed);
+	}
+	/* Our holds stay until the fork server holds each (its next watch)
+	 * or a getter does; bounded: a fork server gone or stopped. */
+	while (shoal__oq_orphans(&rt->v, b) && !shoal__deadline_passed(d) &&
+	       !shoal__rt_ended(rt))
+		nanosleep(&poll, NULL);
+	pthread_mutex_unlock(&b->lock);
 }

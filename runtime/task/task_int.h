@@ -65,6 +65,10 @@ void shoal__oq_books_collect(struct shoal_store *s, const struct shoal__rt_view 
 void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
 		     struct shoal__oq_books *b, unsigned arena);
 
+/* A detaching process: its queued puts handed to the fork server,
+ * waiting (at most a second) until it holds them. */
+void shoal__oq_hand_over(struct shoal_runtime *rt);
+
 /* names.c */
 struct cds_lfht;
 void shoal__names_close(struct shoal_runtime *rt);
