@@ -68,13 +68,15 @@ struct shoal_queue {
 #define SHOAL_QUEUE_NAME_MAX 63
 
 /* Makes a queue of at most `capacity` objects (1 .. the runtime's
- * max_queue_capacity), named (NULL: anonymous, reached by its handle
- * alone) and writes its handle into *out.  -EINVAL (NULL rt or out, a
- * capacity of 0 or above max_queue_capacity, a name of 0 or more than 63
- * bytes), -EEXIST (a queue of that name exists: shoal_queue_lookup),
- * -ENOSPC (max_queues queues exist), SHOAL_EREADONLY (an inspect handle),
- * the runtime's end code (SHOAL_ESTOPPED, SHOAL_EFORKSERVERDIED) once it
- * ended.  The queue lives until shoal_queue_delete or the runtime's end.
+ * max_queue_capacity rounded up to a power of two), named (NULL:
+ * anonymous, reached by its handle alone) and writes its handle into
+ * *out.  -EINVAL (NULL rt or out, a capacity of 0 or above that bound,
+ * a name of 0 or more than 63 bytes), -EEXIST (a queue of that name
+ * exists: shoal_queue_lookup), -ENOSPC (max_queues queues exist),
+ * -ETIMEDOUT (another create or delete held the names' lock for more
+ * than a second: its process stopped), SHOAL_EREADONLY (an inspect
+ * handle), the runtime's end code (SHOAL_ESTOPPED,
+ * SHOAL_EFORKSERVERDIED) once it ended.  The queue lives until shoal_queue_delete or the runtime's end.
  * Any thread of any process of the runtime. */
 SHOAL_API int shoal_queue_create(struct shoal_runtime *rt, const char *name,
 				 uint32_t capacity, struct shoal_queue *out);
@@ -92,7 +94,8 @@ SHOAL_API int shoal_queue_lookup(struct shoal_runtime *rt, const char *name,
  * while it waited), -EINVAL (NULL rt or q, the nil ID), what shoal_hold
  * returns when the object cannot be held (-ENOENT: no such object,
  * SHOAL_EEVICTED, SHOAL_EDELETED, SHOAL_ELEDGERFULL ...), the runtime's
- * end code once it ended.  On an error nothing was put.  Any thread of
+ * end code (SHOAL_ESTOPPED, SHOAL_EFORKSERVERDIED) if it ended while the
+ * put waited.  On an error nothing was put.  Any thread of
  * any process of the runtime. */
 SHOAL_API int shoal_queue_put(struct shoal_runtime *rt, const struct shoal_queue *q,
 			      shoal_id ref, int timeout_ms);
@@ -112,11 +115,13 @@ SHOAL_API int shoal_queue_put_bytes(struct shoal_runtime *rt,
  * (-1: for ever, 0: not at all).  -EAGAIN (empty, timeout_ms 0),
  * -ETIMEDOUT (still empty at the timeout), -ENOENT (no such queue),
  * -EIDRM (deleted while it waited), -EINVAL (NULL rt, q or out), the
- * runtime's end code once it ended.  If the object was taken but could
- * not be held (it was lost: see "Deaths" above), *out is its ID and the
- * return is what shoal_hold said (SHOAL_EEVICTED, -ENOENT, ...): the
- * caller holds nothing then, and the item is gone from the queue.  Any
- * thread of any process of the runtime. */
+ * runtime's end code if it ended while the get waited, SHOAL_ELEDGERFULL
+ * (this process holds as many objects as its ledger records: the object
+ * stays queued).  If the object was taken but could not be held (it was
+ * lost: see "Deaths" above), *out is its ID and the return is what
+ * shoal_hold said (SHOAL_EEVICTED, -ENOENT, ...): the caller holds
+ * nothing then, and the item is gone from the queue.  Any thread of any
+ * process of the runtime. */
 SHOAL_API int shoal_queue_get(struct shoal_runtime *rt, const struct shoal_queue *q,
 			      int timeout_ms, shoal_id *out);
 
@@ -130,7 +135,8 @@ SHOAL_API int shoal_queue_size(struct shoal_runtime *rt, const struct shoal_queu
  * and gets under way on it (a few instructions each; up to a second for
  * one whose process is stopped).  -ENOENT (no such queue, or deleted
  * already), -EINVAL (NULL rt or q), -ETIMEDOUT (a put or a get stayed
- * under way past a second: call it again), SHOAL_EREADONLY.  Any
+ * under way past a second, or another create or delete held the names'
+ * lock that long: call it again), SHOAL_EREADONLY.  Any
  * thread. */
 SHOAL_API int shoal_queue_delete(struct shoal_runtime *rt, const struct shoal_queue *q);
 
