@@ -466,11 +466,18 @@ void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
 		struct shoal__oq_cell *c = shoal__oq_cells(v, q);
 		/* OQ-A3 */
 		uint64_t st = atomic_load_explicit(&h->state, memory_order_acquire);
+		/* Relaxed: hints; every FULL cell lies in [head, tail] (a put
+		 * advances tail after its FULL), and each cell is checked by
+		 * its own stamp. */
 		uint64_t head = atomic_load_explicit(&h->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
+		uint64_t n = tail >= head ? tail - head + 1 : 0;
 
 		if (SHOAL__OQ_KIND(st) != SHOAL__OQS_LIVE)
 			continue;
-		for (uint64_t p = head; p < head + v->queue_cells; p++)
+		if (n > v->queue_cells)
+			n = v->queue_cells;
+		for (uint64_t p = head; p < head + n; p++)
 			shoal__oq_adopt_cell(s, v, b, arena, q,
 					     &c[p & (v->queue_cells - 1)], p);
 	}
