@@ -1,0 +1,2 @@
+#include "families.h"
+int family_redis(const struct bench_ctx *ctx) { return emit_skip(ctx, "redis", "todo"); }
