@@ -51,6 +51,14 @@
 
 #define TARGET_PUT_VS_MEMCPY 0.7
 
+/* The store's capacity and the memcpy's destination: with --smoke (whose
+ * figures mean nothing) one 64 MiB object plus the slack, so that the
+ * first touch of the pages, the bulk of a smoke run, is a third. */
+static uint64_t bw_capacity(const struct bench_ctx *ctx)
+{
+	return ctx->smoke ? BW_MAX_SIZE + BW_SLACK : BW_CAPACITY;
+}
+
 struct copy_state {
 	uint8_t *dst;
 	const void *src;
@@ -77,7 +85,8 @@ static const char bw_copy_name[] = "memcpy_gigabytes";
 
 struct bw_bufs {
 	uint8_t *src;    /* BW_MAX_SIZE bytes, anonymous, pre-touched */
-	uint8_t *dst;    /* BW_CAPACITY bytes of memfd, pre-touched */
+	uint8_t *dst;    /* cap bytes of memfd, pre-touched */
+	uint64_t cap;    /* bw_capacity() */
 };
 
 /* Shared memfd memory, like the store's own segment (so that the
@@ -113,36 +122,39 @@ static int bw_bufs_open(struct bw_bufs *b)
 		return -errno;
 	b->src = p;
 	memset(b->src, 0xa5, BW_MAX_SIZE);
-	rc = map_memfd(BW_CAPACITY, &b->dst);
+	rc = map_memfd(b->cap, &b->dst);
 	if (rc < 0) {
 		munmap(b->src, BW_MAX_SIZE);
 		return rc;
 	}
-	memset(b->dst, 0, BW_CAPACITY); /* first touch, outside the timing */
+	memset(b->dst, 0, b->cap); /* first touch, outside the timing */
 	return 0;
 }
 
 static void bw_bufs_close(struct bw_bufs *b)
 {
 	munmap(b->src, BW_MAX_SIZE);
-	munmap(b->dst, BW_CAPACITY);
+	munmap(b->dst, b->cap);
 }
 
-/* Two passes of put+drop over the store's capacity, so that every page the
- * puts will cycle through is touched before timing.  *footprint gets the
- * bytes the allocator then holds: what memcpy must cycle through too. */
-static int bw_warm(struct put_state *p, uint64_t *footprint)
+/* Two passes of put+drop over the store's capacity (one with --smoke,
+ * whose figures mean nothing), so that every page the puts will cycle
+ * through is touched before timing.  *footprint gets the bytes the
+ * allocator then holds: what memcpy must cycle through too. */
+static int bw_warm(const struct bench_ctx *ctx, struct put_state *p,
+		   uint64_t *footprint)
 {
 	struct shoal_store_stats s;
-	int rc = put_drop_batch(p, 2 * (BW_CAPACITY / p->size) + 2);
+	int rc = put_drop_batch(p, (ctx->smoke ? 1 : 2) *
+				   (bw_capacity(ctx) / p->size) + 2);
 
 	if (rc == 0)
 		rc = shoal_store_stats(p->store, &s);
 	if (rc < 0)
 		return rc;
 	*footprint = s.heap_bytes_reserved;
-	if (*footprint < p->size || *footprint > BW_CAPACITY)
-		*footprint = BW_FOOTPRINT; /* stat out of range: the design's */
+	if (*footprint < p->size || *footprint > bw_capacity(ctx))
+		*footprint = bw_capacity(ctx) - BW_SLACK; /* out of range: the design's */
 	*footprint -= *footprint % p->size;
 	return 0;
 }
@@ -220,11 +232,11 @@ static int bw_one_size(const struct bench_ctx *ctx, const struct bw_bufs *b,
 	put.x = copy.x = (double)size;
 	if (!name)
 		return 0;
-	rc = store_open(BW_CAPACITY, &store);
+	rc = store_open(b->cap, &store);
 	if (rc < 0)
 		return emit_error(ctx, name, size, rc);
 	p.store = store;
-	rc = bw_warm(&p, &put.footprint);
+	rc = bw_warm(ctx, &p, &put.footprint);
 	copy.footprint = put.footprint;
 	c.slots = put.footprint / size;
 	if (rc == 0)
@@ -284,11 +296,11 @@ static int csg_measure(const struct bench_ctx *ctx, const struct bw_bufs *b)
 
 	if (!wanted(ctx, bw_csg_name))
 		return 0;
-	rc = store_open(BW_CAPACITY, &store);
+	rc = store_open(b->cap, &store);
 	if (rc < 0)
 		return emit_error(ctx, bw_csg_name, m.size, rc);
 	p.store = store;
-	rc = bw_warm(&p, &m.footprint);
+	rc = bw_warm(ctx, &p, &m.footprint);
 	if (rc == 0)
 		rc = measure(ctx, &w, 1, &m.st);
 	shoal_store_close(store);
@@ -301,7 +313,7 @@ static int csg_measure(const struct bench_ctx *ctx, const struct bw_bufs *b)
 int family_put_gigabytes(const struct bench_ctx *ctx)
 {
 	static const size_t sizes[] = {1u << 20, BW_MAX_SIZE};
-	struct bw_bufs b = {NULL, NULL};
+	struct bw_bufs b = {NULL, NULL, bw_capacity(ctx)};
 	int rc = 0, err = 0;
 
 	if (!wanted(ctx, bw_put_name) && !wanted(ctx, bw_copy_name) &&
