@@ -53,6 +53,7 @@ struct bench_ctx {
 	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
 	struct floors *floors; /* filled by the floors family, read by tasks */
 	bool smoke;          /* --smoke: REPS_SMOKE tiny repetitions */
+	const char *family;  /* the running family's name */
 	const char *system;  /* the running family's system ("shoal", "zmq") */
 	const char *commit;  /* --commit, else git describe at build time */
 	const char *cpu_model; /* /proc/cpuinfo's model name */

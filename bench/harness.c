@@ -319,6 +319,8 @@ static void emit_json(const struct bench_ctx *ctx, const struct metric *m)
 	full_name(m, name, sizeof name);
 	printf("{\"metric\":");
 	json_str(name);
+	json_key("family");
+	json_str(ctx->family ? ctx->family : "");
 	json_key("system");
 	json_str(system_of(ctx, m));
 	printf(",\"ray_name\":%s", is_ray_name(name) ? "true" : "false");
@@ -499,6 +501,8 @@ int emit_skip(const struct bench_ctx *ctx, const char *family,
 	if (ctx->json) {
 		printf("{\"skipped\":");
 		json_str(family);
+		json_key("family");
+		json_str(ctx->family ? ctx->family : family);
 		json_key("system");
 		json_str(ctx->system ? ctx->system : family);
 		json_key("reason");
@@ -609,6 +613,8 @@ int emit_error(const struct bench_ctx *ctx, const char *name,
 	if (ctx->json) {
 		printf("{\"metric\":");
 		json_str(name);
+		json_key("family");
+		json_str(ctx->family ? ctx->family : "");
 		json_key("system");
 		json_str(ctx->system ? ctx->system : "shoal");
 		if (size)
@@ -864,6 +870,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NFAMILIES && !out.closed; i++) {
 		if (!family_chosen(fams, families[i].name))
 			continue;
+		ctx.family = families[i].name;
 		ctx.system = families[i].system;
 		if (families[i].run(&ctx) < 0)
 			failed = 1;
