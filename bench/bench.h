@@ -47,7 +47,8 @@ struct bench_ctx {
 	bool json;
 	bool quick;
 	const char *filter;  /* substring of metric names to run, NULL: all */
-	int reps;            /* timed repetitions per metric (odd, >= 5) */
+	int reps;            /* timed repetitions per metric (odd; >= 5, but
+			      * REPS_SMOKE with --smoke) */
 	double rep_seconds;  /* length of one repetition */
 	long ncpus;          /* CPUs online */
 	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
