@@ -19,6 +19,7 @@ Then the same run interrupted (SIGINT to its process group, as Ctrl-C
 does) once its servers are up: it ends, and leaves nothing either.
 Exit 0 pass, 1 fail.
 """
+import getpass
 import json
 import os
 import shutil
@@ -56,11 +57,17 @@ def ours(pattern):
 
 
 def snapshot():
+    """What a run could leave: its servers, its temporary directory and
+    iceoryx's sockets in /tmp, RouDi's lock and /dev/shm files (named
+    iceoryx_mgmt and after the user).  Other programs' files come and go
+    on a shared machine: only these names count."""
+    shm = {"iceoryx_mgmt", getpass.getuser()}
     return {
         "roudi": ours("iox-roudi -c bench/peers/roudi.toml"),
         "redis": ours("redis-server.*shoal-bench-run"),
-        "tmp": {d for d in os.listdir("/tmp") if d.startswith("shoal-bench")},
-        "shm": set(os.listdir("/dev/shm")),
+        "tmp": {d for d in os.listdir("/tmp")
+                if d.startswith("shoal-bench") or d.startswith("iox-")},
+        "shm": {f for f in os.listdir("/dev/shm") if f in shm},
     }
 
 
@@ -68,8 +75,6 @@ def check_clean(before, what):
     after = snapshot()
     for k in ("roudi", "redis", "tmp", "shm"):
         left = after[k] - before[k]
-        if k == "shm":  # other helpers' shoal tests come and go
-            left = {f for f in left if not f.startswith("shoal-")}
         if left:
             fail("%s left %s behind: %s" % (what, k, sorted(left)))
 
