@@ -103,7 +103,12 @@ static void ix_open(struct ix_state *s, const char *who, const char *out,
 	snprintf(name, sizeof name, "shoal-bench-%s-%d", who, (int)getpid());
 	dup2(STDERR_FILENO, STDOUT_FILENO); /* iceoryx logs on stdout */
 	iox_set_loglevel(Iceoryx_LogLevel_Warn);
+	/* iox_runtime_init waits for RouDi without a bound of ours: SIGALRM
+	 * (default action: end the process) bounds it, and the process's
+	 * parent sees an end of file or a dead child */
+	alarm(PEER_TIMEOUT_S);
 	iox_runtime_init(name);
+	alarm(0);
 	snprintf(s->instance, sizeof s->instance, "%d", (int)s->bench);
 	iox_pub_options_init(&po);
 	po.historyCapacity = 0;
