@@ -686,7 +686,8 @@ static void usage(FILE *f, const char *argv0)
 		"  --commit C  the commit measured, for the result lines\n"
 		"              (default: git describe when built, %s)\n"
 		"  --redis-socket PATH  a redis-server's Unix socket: the redis\n"
-		"              family runs (bench/run starts one)\n"
+		"              family runs (bench/run starts one; its keys are\n"
+		"              shoal-bench:PID:*, deleted at the end)\n"
 		"  --iceoryx   an iox-roudi runs: the iceoryx family runs\n"
 		"families (system) and their metrics:\n",
 		argv0, REPS_QUICK, REP_SECONDS_QUICK, REPS_FULL,

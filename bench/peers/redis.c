@@ -17,8 +17,8 @@
  *   redis_set_pipelined_gigabytes_1MiB  SET of 1 MiB, 16 pipelined
  *
  * Keys cycle over 1024 names (16 for 1 MiB) so that the server's memory
- * stays bounded; each run starts by FLUSHALL of that server (bench/run's
- * own).  This process is pinned to CPU 0 and the server (its pid from INFO
+ * stays bounded; they are named "shoal-bench:PID:kN", and deleted at the
+ * end: nothing else on the server is touched.  This process is pinned to CPU 0 and the server (its pid from INFO
  * server) to CPU 1, as the other peers' two processes; the server keeps
  * that affinity.  Every reply is checked (a SET's +OK, a GET's length);
  * every wait is bounded by the context's timeout (PEER_TIMEOUT_S).
@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "families.h"
 #include "peer.h"
@@ -57,6 +58,7 @@ struct rd_state {
 	uint32_t next;      /* the next key */
 	bool get;           /* GET instead of SET */
 	uint32_t pipeline;  /* commands in flight; 1: one at a time */
+	int pid;            /* the keys' prefix */
 };
 
 static int rd_err(const redisContext *c)
@@ -68,8 +70,10 @@ static int rd_err(const redisContext *c)
 static int rd_append(struct rd_state *s)
 {
 	uint32_t k = s->next++ % s->keys;
-	int rc = s->get ? redisAppendCommand(s->c, "GET k%u", k)
-			: redisAppendCommand(s->c, "SET k%u %b", k, s->val, s->size);
+	int rc = s->get ? redisAppendCommand(s->c, "GET shoal-bench:%d:k%u",
+					     s->pid, k)
+			: redisAppendCommand(s->c, "SET shoal-bench:%d:k%u %b",
+					     s->pid, k, s->val, s->size);
 
 	return rc == REDIS_OK ? 0 : rd_err(s->c);
 }
@@ -126,17 +130,17 @@ static int rd_fill(struct rd_state *s)
 	return rc;
 }
 
-/* A command with a status reply (FLUSHALL): 0 or an error. */
-static int rd_simple(redisContext *c, const char *cmd)
+/* Deletes the keys this run may have set. */
+static void rd_delete_keys(struct rd_state *s)
 {
-	redisReply *r = redisCommand(c, cmd);
-	int rc;
+	for (uint32_t k = 0; k < RD_KEYS_SMALL; k++) {
+		redisReply *r = redisCommand(s->c, "DEL shoal-bench:%d:k%u",
+					     s->pid, k);
 
-	if (!r)
-		return rd_err(c);
-	rc = r->type == REDIS_REPLY_ERROR ? -EPROTO : 0;
-	freeReplyObject(r);
-	return rc;
+		if (!r)
+			return;
+		freeReplyObject(r);
+	}
 }
 
 /* The server's pid, from INFO server's process_id; -1 if not found. */
@@ -263,8 +267,7 @@ int family_redis(const struct bench_ctx *ctx)
 		memset(s.val, 0xa5, RD_LARGE);
 		rc = redisSetTimeout(s.c, tv) == REDIS_OK ? 0 : rd_err(s.c);
 	}
-	if (rc == 0)
-		rc = rd_simple(s.c, "FLUSHALL");
+	s.pid = (int)getpid();
 	if (rc < 0) {
 		free(s.val);
 		redisFree(s.c);
@@ -277,7 +280,7 @@ int family_redis(const struct bench_ctx *ctx)
 	}
 	if (place == PLACE_SPLIT)
 		sched_setaffinity(0, sizeof saved, &saved);
-	rd_simple(s.c, "FLUSHALL");
+	rd_delete_keys(&s);
 	free(s.val);
 	redisFree(s.c);
 	return err;
