@@ -130,14 +130,19 @@ static int rd_fill(struct rd_state *s)
 	return rc;
 }
 
-/* Deletes the keys this run may have set. */
+/* Deletes the keys this run may have set (pipelined). */
 static void rd_delete_keys(struct rd_state *s)
 {
-	for (uint32_t k = 0; k < RD_KEYS_SMALL; k++) {
-		redisReply *r = redisCommand(s->c, "DEL shoal-bench:%d:k%u",
-					     s->pid, k);
+	uint32_t sent = 0;
 
-		if (!r)
+	while (sent < RD_KEYS_SMALL &&
+	       redisAppendCommand(s->c, "DEL shoal-bench:%d:k%u", s->pid,
+				  sent) == REDIS_OK)
+		sent++;
+	for (uint32_t k = 0; k < sent; k++) {
+		redisReply *r = NULL;
+
+		if (redisGetReply(s->c, (void **)&r) != REDIS_OK || !r)
 			return;
 		freeReplyObject(r);
 	}
