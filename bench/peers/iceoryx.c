@@ -283,13 +283,14 @@ struct ix_result {
 static int ix_loan_measure(const struct bench_ctx *ctx, struct ix_state *s,
 			   struct stats *st)
 {
-	static uint8_t src[IX_LOAN];
 	struct workload w = {ix_loan_batch, s, 1, IX_LOAN, UNIT_GBPS};
 	double deadline = now_s() + PEER_TIMEOUT_S;
+	uint8_t *src = malloc(IX_LOAN);
 	const void *in;
-	int rc = 0;
+	int rc = src ? 0 : -ENOMEM;
 
-	memset(src, 0xa5, sizeof src);
+	if (src)
+		memset(src, 0xa5, IX_LOAN);
 	s->src = src;
 	/* until the subscriber is connected: a published chunk arrives */
 	while (rc == 0) {
@@ -304,7 +305,11 @@ static int ix_loan_measure(const struct bench_ctx *ctx, struct ix_state *s,
 	}
 	while (iox_sub_take_chunk(s->sub, &in) == ChunkReceiveResult_SUCCESS)
 		iox_sub_release_chunk(s->sub, in);
-	return rc < 0 ? rc : measure(ctx, &w, 1, st);
+	if (rc == 0)
+		rc = measure(ctx, &w, 1, st);
+	free(src);
+	s->src = NULL;
+	return rc;
 }
 
 /* The driver: measures, writes an ix_result to fd, stops the echo. */

@@ -93,7 +93,7 @@ static int st_open(struct st_chan *c)
 static int st_child(void *arg)
 {
 	struct st_chan *c = arg;
-	static char buf[ST_READ_MAX];
+	char buf[ST_READ_MAX]; /* 64 KiB on the child's stack */
 	uint64_t bytes = 0, window = (uint64_t)PEER_WINDOW * PEER_MSG;
 	int rd, wr;
 
