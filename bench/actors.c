@@ -15,11 +15,16 @@
  *                            second into its lane, timed over bursts of
  *                            the lane's capacity into an empty lane (the
  *                            actor drains it between bursts, untimed)
- *   actor_call_rtt_p50_ns, actor_call_rtt_p99_ns  one call + get round
- *                            trip, per-call samples; spinning: the caller
- *                            pinned to CPU 0, the actor to CPU 1 (the one
- *                            worker sleeps: nothing else spins); sleeping:
- *                            spin budget 0, same pinning
+ *   1_1_actor_calls_async_split, _1cpu  1_1_actor_calls_async with the
+ *                            caller pinned to CPU 0 and the actor to CPU
+ *                            1, or both to CPU 0: the placements of the
+ *                            peers' one-way rates (bench/peers/)
+ *   actor_call_rtt_spin_{p50,p99,p999}_ns  one call + get round trip,
+ *                            per-call samples; the caller pinned to CPU
+ *                            0, the actor to CPU 1 (the one worker
+ *                            sleeps: nothing else spins)
+ *   actor_call_rtt_sleep_*   the same with spin budget 0 (sleeping)
+ *   actor_call_rtt_sleep_1cpu_*  the same, caller and actor on CPU 0
  *
  * The actor's methods return 8 bytes ("ok" padded), like Ray's b"ok".
  * Runtimes are private (no /dev/shm file) and shut down on every path.
@@ -47,7 +52,6 @@
 #define A_CLIENTS 2u            /* n:n */
 #define A_BARRIER_S 10.0
 #define A_CLIENT_TIMEOUT_MS 120000
-#define A_RTT_SAMPLES 4000u     /* per repetition */
 #define A_LANE 1024u            /* max_pending_calls: the lane's capacity */
 
 #define TARGET_ACTOR_ASYNC 2e6
@@ -558,40 +562,13 @@ static int a_enqueue(const struct bench_ctx *ctx)
 
 /* ---- round-trip latency -------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b)
+static int a_round_trip_one(void *arg)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
+	return a_round_trip(arg);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* One repetition: n round trips; p50 and p99 of them. */
-static int a_rtt_rep(struct a_state *st, int64_t *lat, uint32_t n, double *p50,
-		     double *p99)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		int64_t t0 = now_ns();
-		int rc = a_round_trip(st);
-
-		if (rc < 0)
-			return rc;
-		lat[i] = now_ns() - t0;
-	}
-	qsort(lat, n, sizeof *lat, cmp_i64);
-	*p50 = (double)lat[n / 2];
-	*p99 = (double)lat[(uint64_t)n * 99 / 100];
-	return 0;
-}
-
-/* Pins this process to CPU 0 and the actor's to CPU 1 (restored after). */
+/* Pins this process to CPU 0 and the actor's to CPU 1, or both to CPU 0
+ * (m->place PLACE_ONE_CPU); this process's affinity is restored after. */
 static int a_pin(const struct bench_ctx *ctx, struct a_state *st, cpu_set_t *saved,
 		 struct metric *m)
 {
@@ -599,15 +576,17 @@ static int a_pin(const struct bench_ctx *ctx, struct a_state *st, cpu_set_t *sav
 	cpu_set_t one;
 	int rc;
 
-	if (!ctx->pin)
+	if (!ctx->pin || m->place == PLACE_FREE) {
+		m->place = PLACE_FREE;
 		return 0;
+	}
 	rc = shoal_actor_info(st->rt, st->actors[0], &info);
 	if (rc < 0)
 		return rc;
 	if (sched_getaffinity(0, sizeof *saved, saved) < 0)
 		return -errno;
 	CPU_ZERO(&one);
-	CPU_SET(1, &one);
+	CPU_SET(m->place == PLACE_ONE_CPU ? 0 : 1, &one);
 	if (sched_setaffinity(info.pid, sizeof one, &one) < 0)
 		return -errno;
 	m->pinned = 1;
@@ -615,85 +594,103 @@ static int a_pin(const struct bench_ctx *ctx, struct a_state *st, cpu_set_t *sav
 }
 
 static int a_rtt_measure(const struct bench_ctx *ctx, bool sleeping,
-			 struct metric *p50, struct metric *p99)
+			 struct metric *m, struct stats q[3])
 {
-	double v50[REPS_FULL], v99[REPS_FULL], d50, d99;
-	uint32_t n = ctx->quick ? A_RTT_SAMPLES / 4 : A_RTT_SAMPLES;
-	int64_t *lat = malloc(n * sizeof *lat);
 	struct a_state st = {0};
 	cpu_set_t saved;
 	int rc;
 
-	if (!lat)
-		return -ENOMEM;
-	rc = a_start(1, sleeping ? 0 : -1, 0, NULL, 1, &st, p50);
+	rc = a_start(1, sleeping ? 0 : -1, 0, NULL, 1, &st, m);
 	if (rc == 0)
-		rc = a_pin(ctx, &st, &saved, p50);
+		rc = a_pin(ctx, &st, &saved, m);
 	if (rc == 0)
-		rc = a_rtt_rep(&st, lat, n, &d50, &d99);
-	for (int r = 0; rc == 0 && r < ctx->reps; r++)
-		rc = a_rtt_rep(&st, lat, n, &v50[r], &v99[r]);
-	if (p50->pinned == 1)
+		rc = measure_dist(ctx, a_round_trip_one, &st, q);
+	if (m->pinned == 1)
 		sched_setaffinity(0, sizeof saved, &saved);
 	if (st.rt)
 		rc = a_stop(&st, rc);
-	free(lat);
+	return rc;
+}
+
+static int a_rtt(const struct bench_ctx *ctx, bool sleeping, enum placement place)
+{
+	const char *stem = !sleeping ? "actor_call_rtt_spin"
+			   : place == PLACE_ONE_CPU ? "actor_call_rtt_sleep_1cpu"
+			   : "actor_call_rtt_sleep";
+	const char *note = sleeping
+		? "one call + shoal_get + release + drop, per-call samples; "
+		  "spin budget 0: caller and actor sleep on futexes at once"
+		: "one call + shoal_get + release + drop, per-call samples; "
+		  "default spin budget; the one worker asleep: nothing else "
+		  "spins";
+	struct metric m = {.unit = UNIT_NS, .note = note, .verdict = -1,
+			   .place = place, .pinned = -1,
+			   .target = sleeping ? "<= 1.2x futex_rtt p50" : "<= 1 us"};
+	double floor = sleeping ? ctx->floors->futex_rtt_ns : ctx->floors->spin_rtt_ns;
+	struct stats q[3];
+	int rc;
+
+	if (!wanted(ctx, stem))
+		return 0;
+	rc = a_rtt_measure(ctx, sleeping, &m, q);
 	if (rc < 0)
-		return rc;
-	p50->st = stats_of(v50, ctx->reps);
-	p99->st = stats_of(v99, ctx->reps);
-	p99->runtime = true;
-	p99->workers = p50->workers;
-	p99->capacity = p50->capacity;
-	p99->spin_budget = p50->spin_budget;
-	p99->pinned = p50->pinned ? p50->pinned : -1;
-	p50->pinned = p99->pinned;
+		return emit_error(ctx, stem, 0, rc);
+	m.pinned = m.place == PLACE_FREE ? -1 : 1;
+	if (floor > 0 && place != PLACE_ONE_CPU)
+		add_extra(&m, sleeping ? "ratio_to_futex_rtt" : "ratio_to_spin_rtt",
+			  q[0].median / floor);
+	if (!sleeping)
+		m.verdict = q[0].median <= TARGET_RTT_SPIN_NS;
+	else if (floor > 0 && place != PLACE_ONE_CPU)
+		m.verdict = q[0].median <= TARGET_RTT_SLEEP_VS_FUTEX * floor;
+	else
+		m.target = NULL;
+	emit_dist(ctx, &m, stem, q);
 	return 0;
 }
 
-static int a_rtt(const struct bench_ctx *ctx, bool sleeping)
+/* 1_1_actor_calls_async placed as the peers' one-way rates: the caller
+ * on CPU 0, the actor on CPU 1 (split) or CPU 0 (1cpu). */
+static int a_async_placed(const struct bench_ctx *ctx, enum placement place)
 {
-	const char *note = sleeping
-		? "one call + shoal_get + release + drop, per-call samples "
-		  "(4000 per repetition); spin budget 0: caller and actor sleep "
-		  "on futexes at once; caller pinned to CPU 0, actor to CPU 1"
-		: "one call + shoal_get + release + drop, per-call samples "
-		  "(4000 per repetition); default spin budget; caller pinned "
-		  "to CPU 0, actor to CPU 1, the one worker asleep: nothing "
-		  "else spins";
-	struct metric p50 = {.name = "actor_call_rtt_p50_ns", .unit = UNIT_NS,
-			     .note = note, .verdict = -1,
-			     .target = sleeping ? "<= 1.2x futex_rtt_ns" : "<= 1 us"};
-	struct metric p99 = {.name = "actor_call_rtt_p99_ns", .unit = UNIT_NS,
-			     .note = note, .verdict = -1};
-	double floor = sleeping ? ctx->floors->futex_rtt_ns : ctx->floors->spin_rtt_ns;
+	struct metric m = {.name = "1_1_actor_calls_async", .unit = UNIT_OPS,
+			   .verdict = -1, .place = place,
+			   .variant = place == PLACE_ONE_CPU ? "1cpu" : "split",
+			   .note = "1_1_actor_calls_async, the caller pinned to "
+				   "CPU 0, the actor to CPU 1 (split) or CPU 0 "
+				   "(1cpu)"};
+	struct a_state st = {0};
+	struct workload w = {a_async_batch, &st, A_WINDOW, 0, UNIT_OPS};
+	char name[64];
+	cpu_set_t saved;
 	int rc;
 
-	if (!wanted(ctx, p50.name) && !wanted(ctx, p99.name))
+	snprintf(name, sizeof name, "1_1_actor_calls_async_%s", m.variant);
+	if (!ctx->pin || !wanted(ctx, name))
 		return 0;
-	rc = a_rtt_measure(ctx, sleeping, &p50, &p99);
-	if (rc < 0)
-		return emit_error(ctx, p50.name, 0, rc);
-	add_extra(&p50, "sleeping", sleeping);
-	add_extra(&p99, "sleeping", sleeping);
-	if (floor > 0) {
-		add_extra(&p50, sleeping ? "ratio_to_futex_rtt" : "ratio_to_spin_rtt",
-			  p50.st.median / floor);
-		add_extra(&p99, sleeping ? "ratio_to_futex_rtt" : "ratio_to_spin_rtt",
-			  p99.st.median / floor);
+	st.w = malloc(sizeof *st.w);
+	if (!st.w)
+		return emit_error(ctx, name, 0, -ENOMEM);
+	rc = a_start(1, -1, 0, NULL, 1, &st, &m);
+	if (rc < 0) {
+		free(st.w);
+		return emit_error(ctx, name, 0, rc);
 	}
-	if (!sleeping)
-		p50.verdict = p50.st.median <= TARGET_RTT_SPIN_NS;
-	else if (floor > 0)
-		p50.verdict = p50.st.median <= TARGET_RTT_SLEEP_VS_FUTEX * floor;
-	emit(ctx, &p50);
-	emit(ctx, &p99);
+	rc = a_pin(ctx, &st, &saved, &m);
+	if (rc == 0)
+		rc = measure(ctx, &w, 1, &m.st);
+	if (m.pinned == 1)
+		sched_setaffinity(0, sizeof saved, &saved);
+	rc = a_stop(&st, rc);
+	if (rc < 0)
+		return emit_error(ctx, name, 0, rc);
+	emit(ctx, &m);
 	return 0;
 }
 
 int family_actors(const struct bench_ctx *ctx)
 {
-	int rc[8] = {
+	int rc[11] = {
 		a_simple(ctx, "1_1_actor_calls_sync", 1, true, NULL, 0,
 			 "call a method returning 8 bytes, shoal_get, release, "
 			 "drop, repeat; not pinned; rtt_ns = 1e9 / median"),
@@ -707,11 +704,14 @@ int family_actors(const struct bench_ctx *ctx)
 		a_nn(ctx, false),
 		a_nn(ctx, true),
 		a_enqueue(ctx),
-		a_rtt(ctx, false),
-		a_rtt(ctx, true),
+		a_async_placed(ctx, PLACE_SPLIT),
+		a_async_placed(ctx, PLACE_ONE_CPU),
+		a_rtt(ctx, false, ctx->pin ? PLACE_SPLIT : PLACE_FREE),
+		a_rtt(ctx, true, ctx->pin ? PLACE_SPLIT : PLACE_FREE),
+		ctx->pin ? a_rtt(ctx, true, PLACE_ONE_CPU) : 0,
 	};
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 11; i++)
 		if (rc[i] < 0)
 			return rc[i];
 	return 0;

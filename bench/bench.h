@@ -18,6 +18,8 @@
 #define REPS_FULL 11
 #define REP_SECONDS_QUICK 0.1
 #define REP_SECONDS_FULL 0.4
+#define REPS_SMOKE 3         /* --smoke: does every family still run? */
+#define REP_SECONDS_SMOKE 0.01
 #define MAX_WORKLOADS 2      /* measured side by side in one measure() */
 #define MAX_EXTRA 4          /* extra numeric fields of a metric */
 
@@ -26,15 +28,39 @@
 /* ------------------------------------------------------------------ */
 /* Context and results                                                */
 
+/* Where the measured processes ran (the "placement" of a result line). */
+enum placement {
+	PLACE_AUTO,     /* from metric.pinned: split if pinned, else unpinned */
+	PLACE_SPLIT,    /* pinned to two CPUs, 0 and 1 ("cpu0,cpu1") */
+	PLACE_ONE_CPU,  /* every process pinned to CPU 0 ("cpu0") */
+	PLACE_FREE,     /* not pinned ("unpinned") */
+};
+
+/* The output's state, shared by every family of a run: closed once a
+ * write to stdout failed (its reader went: EPIPE); from then on wanted()
+ * refuses every metric and main() ends the run (harness.c). */
+struct bench_out {
+	bool closed;
+};
+
 struct bench_ctx {
 	bool json;
 	bool quick;
 	const char *filter;  /* substring of metric names to run, NULL: all */
-	int reps;            /* timed repetitions per metric (odd, >= 5) */
+	int reps;            /* timed repetitions per metric (odd; >= 5, but
+			      * REPS_SMOKE with --smoke) */
 	double rep_seconds;  /* length of one repetition */
 	long ncpus;          /* CPUs online */
 	bool pin;            /* CPUs 0 and 1 usable: pin the multi-client children */
 	struct floors *floors; /* filled by the floors family, read by tasks */
+	bool smoke;          /* --smoke: REPS_SMOKE tiny repetitions */
+	const char *family;  /* the running family's name */
+	const char *system;  /* the running family's system ("shoal", "zmq") */
+	const char *commit;  /* --commit, else git describe at build time */
+	const char *cpu_model; /* /proc/cpuinfo's model name */
+	const char *redis_socket; /* --redis-socket PATH; NULL: no server */
+	bool iceoryx;        /* --iceoryx: an iox-roudi runs for this run */
+	struct bench_out *out;
 };
 
 /* The wake-up floors measured in this run (0: not measured), so that the
@@ -73,6 +99,14 @@ struct metric {
 	int nextra;
 	struct extra extra[MAX_EXTRA];
 	const char *note;
+	const char *variant;    /* appended to name ("name_variant") so that
+				 * two measurements never share a name */
+	const char *system;     /* NULL: ctx->system */
+	enum placement place;
+	const char *curve;      /* a point of this curve (plots), at x */
+	double x;
+	const char *dist;       /* a quantile of this latency distribution */
+	double quantile;
 	const char *target;     /* human table only; NULL: none */
 	int verdict;            /* 1 target met, 0 missed, -1 unknown */
 };
@@ -103,6 +137,13 @@ void emit(const struct bench_ctx *ctx, const struct metric *m);
 int emit_error(const struct bench_ctx *ctx, const char *name, uint64_t size,
 	       int rc);
 int pin_to_cpu(int cpu);
+int samples_per_rep(const struct bench_ctx *ctx);
+int measure_dist(const struct bench_ctx *ctx, int (*one)(void *state),
+		 void *state, struct stats q[3]);
+void emit_dist(const struct bench_ctx *ctx, const struct metric *tmpl,
+	       const char *stem, const struct stats q[3]);
+int emit_skip(const struct bench_ctx *ctx, const char *family,
+	      const char *reason);
 int reap_child(pid_t pid, bool block, bool report);
 
 /* Runtime workloads other families reuse (the timeline family): each

@@ -16,6 +16,11 @@
  * actors, which state their ratios to the floors of this same run
  * (ctx->floors, 0 when the floors were filtered out).
  *
+ * The peers (bench/peers/, one file each: what a C programmer would use
+ * instead of shoal) come last, so that shoal's families run first; each
+ * row's system names what it measures ("floor" for the machine's own
+ * floors), and every result line carries it.
+ *
  * Included by harness.c, which walks the table, and by each family's file
  * for its own declaration, so that the compiler checks each definition
  * against the declaration the table uses.  libuv's test/benchmark-list.h
@@ -36,40 +41,67 @@ int family_actors(const struct bench_ctx *ctx);
 int family_timeline(const struct bench_ctx *ctx);
 int family_flood(const struct bench_ctx *ctx);
 int family_queue(const struct bench_ctx *ctx);
+int family_sockets(const struct bench_ctx *ctx);
+int family_pipes(const struct bench_ctx *ctx);
+int family_zmq(const struct bench_ctx *ctx);
+int family_iceoryx(const struct bench_ctx *ctx);
+int family_redis(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
+	const char *system;
 	int (*run)(const struct bench_ctx *ctx);
 	const char *metrics;
 };
 
 static const struct family families[] = {
-	{"put_calls", family_put_calls,
+	{"put_calls", "shoal", family_put_calls,
 	 "single_client_put_calls multi_client_put_calls"},
-	{"get_calls", family_get_calls, "single_client_get_calls"},
-	{"put_gigabytes", family_put_gigabytes,
-	 "single_client_put_gigabytes memcpy_gigabytes (1 MiB, 64 MiB)"},
-	{"get_latency", family_get_latency,
+	{"get_calls", "shoal", family_get_calls, "single_client_get_calls"},
+	{"put_gigabytes", "shoal", family_put_gigabytes,
+	 "single_client_put_gigabytes (64 MiB) single_client_put_gigabytes_1MiB "
+	 "create_seal_get_gigabytes_1MiB; memcpy_gigabytes_1MiB and "
+	 "memcpy_gigabytes_64MiB (system floor)"},
+	{"get_latency", "shoal", family_get_latency,
 	 "get_latency_1KiB_ns get_latency_1GiB_ns"},
-	{"floors", family_floors, "futex_rtt_ns spin_rtt_ns"},
-	{"tasks", family_tasks,
+	{"floors", "floor", family_floors,
+	 "futex_rtt_{p50,p99,p999}_ns and futex_rtt_1cpu_* (one CPU), "
+	 "spin_rtt_{p50,p99,p999}_ns, shm_first_touch_ns"},
+	{"tasks", "shoal", family_tasks,
 	 "single_client_tasks_sync (spinning, sleeping) "
 	 "single_client_tasks_async multi_client_tasks_async "
 	 "single_client_wait_1k_refs"},
-	{"actors", family_actors,
+	{"actors", "shoal", family_actors,
 	 "1_1_actor_calls_sync 1_1_actor_calls_async 1_n_actor_calls_async "
 	 "n_n_actor_calls_async n_n_actor_calls_with_arg_async "
-	 "actor_call_enqueue_rate actor_call_rtt_p50_ns actor_call_rtt_p99_ns "
-	 "(spinning, sleeping)"},
-	{"timeline", family_timeline,
+	 "actor_call_enqueue_rate 1_1_actor_calls_async_{split,1cpu} "
+	 "actor_call_rtt_{spin,sleep,sleep_1cpu}_{p50,p99,p999}_ns"},
+	{"timeline", "shoal", family_timeline,
 	 "timeline_cost_actor_calls_async timeline_cost_tasks_async (in %: "
 	 "the median over pairs of fresh runtimes, timeline on and off, of "
 	 "rate_off/rate_on - 1; positive: the timeline costs)"},
-	{"flood", family_flood,
+	{"flood", "shoal", family_flood,
 	 "actor_create_p50_ns actor_create_p99_ns actor_create_max_ns, each "
 	 "flooded_ (another user's datagrams at the fork server) and busy_ "
 	 "(the flooder's CPU alone)"},
-	{"queue", family_queue,
+	{"pipes", "pipe", family_pipes,
+	 "pipe_rtt_{p50,p99,p999}_ns pipe_rtt_1cpu_* pipe_oneway_rate "
+	 "pipe_oneway_rate_1cpu"},
+	{"sockets", "unix", family_sockets,
+	 "unix_rtt_{p50,p99,p999}_ns unix_rtt_1cpu_* unix_oneway_rate "
+	 "unix_oneway_rate_1cpu"},
+	{"zmq", "zmq", family_zmq,
+	 "zmq_req_rep_rtt_{p50,p99,p999}_ns zmq_req_rep_rtt_1cpu_* "
+	 "zmq_push_pull_rate zmq_push_pull_rate_1cpu (ipc://; -Dzmq)"},
+	{"iceoryx", "iceoryx", family_iceoryx,
+	 "iceoryx_rtt_busy_{p50,p99,p999}_ns iceoryx_rtt_waitset_* "
+	 "iceoryx_rtt_waitset_1cpu_* iceoryx_loan_gigabytes_1MiB "
+	 "(-Diceoryx; needs --iceoryx: a running iox-roudi)"},
+	{"redis", "redis", family_redis,
+	 "redis_{set,get}_calls redis_{set,get}_pipelined_calls (64 B), "
+	 "redis_set_gigabytes_1MiB redis_set_pipelined_gigabytes_1MiB "
+	 "redis_get_gigabytes_1MiB (hiredis; -Dredis; needs --redis-socket)"},
+	{"queue", "shoal", family_queue,
 	 "queue_put_get_rate queue_put_bytes_get_rate (object queues between "
 	 "two processes, each beside 1_1_actor_calls_async: vs_lane)"},
 };

@@ -19,7 +19,8 @@
  *       that flooded / busy is what the datagrams cost, apart from the
  *       CPU a spinning process takes from the others on a small machine
  *
- * Each repetition takes F_SAMPLES creates (a quarter with --quick) and
+ * Each repetition takes F_SAMPLES creates (a quarter with --quick, a
+ * twentieth with --smoke) and
  * yields their p50, p99 and max; a metric is the median of its
  * repetitions (max_of_all: the largest sample of all).  Quiet, busy and
  * flooded repetitions alternate on one runtime (one worker, the default
@@ -486,7 +487,7 @@ int family_flood(const struct bench_ctx *ctx)
 		any = any || wanted(ctx, f_names[i / 3][i % 3]);
 	if (!any)
 		return 0;
-	st.n = ctx->quick ? F_SAMPLES / 4 : F_SAMPLES;
+	st.n = ctx->smoke ? F_SAMPLES / 20 : ctx->quick ? F_SAMPLES / 4 : F_SAMPLES;
 	st.lat = malloc(st.n * sizeof *st.lat);
 	if (!st.lat)
 		return emit_error(ctx, name, 0, -ENOMEM);

@@ -4,13 +4,22 @@
  * round trips, the floors that the task and actor latencies are read
  * against.
  *
- *   futex_rtt_ns  two forked processes ping-pong a counter on a MAP_SHARED
- *                 anonymous page, each sleeping in FUTEX_WAIT (shared) and
- *                 waking the other with FUTEX_WAKE; ns per round trip
- *   spin_rtt_ns   the same, each spinning on the word (pause)
+ *   futex_rtt_{p50,p99,p999}_ns  two forked processes ping-pong a
+ *                 counter on a MAP_SHARED anonymous page, each sleeping in
+ *                 FUTEX_WAIT (shared) and waking the other with
+ *                 FUTEX_WAKE; per-round-trip samples
+ *   futex_rtt_1cpu_*  the same, both processes on CPU 0
+ *   spin_rtt_{p50,p99,p999}_ns  the same, each spinning on the word
+ *                 (pause); on CPUs 0 and 1 only: on one CPU a spinner
+ *                 waits for the scheduler's slice, which measures nothing
+ *   shm_first_touch_ns  the first write to each 4 KiB page of a fresh
+ *                 16 MiB memfd mapping (MAP_SHARED, like a store's
+ *                 segment): the page fault and zeroing an object pays the
+ *                 first time its memory is used; memfd_create, ftruncate,
+ *                 mmap and munmap included, per page
  *
  * This process is pinned to CPU 0 and its peer to CPU 1 when both are
- * usable (this process's affinity is restored afterwards).  The medians go
+ * usable (this process's affinity is restored afterwards).  The p50s go
  * to ctx->floors, for the tasks and actors families that run after it.
  *
  * Invariants: the word is odd after a ping, even after its pong, and the
@@ -48,8 +57,6 @@
 #define PP_TIMEOUT_S 10.0      /* a peer silent this long: an error */
 #define PP_SLEEP_NS 100000000L /* a futex sleep, between liveness checks */
 #define PP_CHECK_SPINS 65536u  /* pauses between two liveness checks */
-#define PP_FUTEX_BATCH 16u     /* round trips between two clock reads */
-#define PP_SPIN_BATCH 1024u
 
 /* The page two processes ping-pong on (MAP_SHARED | MAP_ANONYMOUS). */
 struct pp_page {
@@ -66,6 +73,7 @@ struct pp_state {
 	pid_t parent;    /* the child's peer */
 	pid_t child;     /* the parent's peer; 0 on the child's side */
 	uint32_t seq;    /* parent: the last pong */
+	int child_cpu;   /* the CPU the child pins itself to; -1: none */
 };
 
 static void cpu_pause(void)
@@ -177,7 +185,7 @@ static int pp_child_loop(const struct pp_state *s)
 }
 
 static void __attribute__((noreturn))
-pp_child_main(const struct bench_ctx *ctx, struct pp_state *s)
+pp_child_main(struct pp_state *s)
 {
 	int rc = 0;
 
@@ -186,8 +194,8 @@ pp_child_main(const struct bench_ctx *ctx, struct pp_state *s)
 		rc = -errno;
 	else if (getppid() != s->parent)
 		rc = -ESRCH; /* the parent died before prctl */
-	else if (ctx->pin)
-		rc = pin_to_cpu(1);
+	else if (s->child_cpu >= 0)
+		rc = pin_to_cpu(s->child_cpu);
 	if (rc == 0)
 		rc = pp_child_loop(s);
 	atomic_store_explicit(&s->pg->child_cpu, sched_getcpu(),
@@ -214,15 +222,20 @@ static int pp_stop(struct pp_state *s, bool failed)
 	return r < 0 && !failed ? r : 0;
 }
 
-/* One floor: forks the peer (pinned to CPU 1, this process to CPU 0, when
- * both are usable; this process's affinity is restored afterwards). */
-static int pp_measure(const struct bench_ctx *ctx, enum pp_mode mode,
-		      struct metric *m)
+static int pp_one(void *arg)
 {
-	struct pp_state s = {.mode = mode, .parent = getpid()};
-	struct workload w = {pp_batch, &s,
-			     mode == PP_FUTEX ? PP_FUTEX_BATCH : PP_SPIN_BATCH,
-			     0, UNIT_NS};
+	return pp_batch(arg, 1);
+}
+
+/* One floor: forks the peer (pinned to CPU 1, this process to CPU 0, when
+ * both are usable; both to CPU 0 for PLACE_ONE_CPU; this process's
+ * affinity is restored afterwards).  q[]: p50, p99, p99.9. */
+static int pp_measure(const struct bench_ctx *ctx, enum pp_mode mode,
+		      struct metric *m, struct stats q[3])
+{
+	struct pp_state s = {.mode = mode, .parent = getpid(),
+			     .child_cpu = m->place == PLACE_SPLIT ? 1
+				      : m->place == PLACE_ONE_CPU ? 0 : -1};
 	cpu_set_t saved;
 	void *p = mmap(NULL, sizeof *s.pg, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -235,7 +248,7 @@ static int pp_measure(const struct bench_ctx *ctx, enum pp_mode mode,
 	atomic_store(&s.pg->child_cpu, -1);
 	if (sched_getaffinity(0, sizeof saved, &saved) < 0)
 		rc = -errno;
-	restore = rc == 0 && ctx->pin;
+	restore = rc == 0 && m->place != PLACE_FREE;
 	if (restore)
 		rc = pin_to_cpu(0);
 	if (rc == 0) {
@@ -243,12 +256,12 @@ static int pp_measure(const struct bench_ctx *ctx, enum pp_mode mode,
 		fflush(stderr);
 		s.child = fork();
 		if (s.child == 0)
-			pp_child_main(ctx, &s);
+			pp_child_main(&s);
 		if (s.child < 0)
 			rc = -errno;
 	}
 	if (rc == 0) {
-		rc = measure(ctx, &w, 1, &m->st);
+		rc = measure_dist(ctx, pp_one, &s, q);
 		m->cpus[0] = sched_getcpu();
 		stop_rc = pp_stop(&s, rc < 0);
 		rc = rc < 0 ? rc : stop_rc;
@@ -263,36 +276,106 @@ static int pp_measure(const struct bench_ctx *ctx, enum pp_mode mode,
 }
 
 static int floor_one(const struct bench_ctx *ctx, enum pp_mode mode,
-		     double *out)
+		     enum placement place, double *out)
 {
+	const char *stem = mode == PP_SPIN ? "spin_rtt"
+			   : place == PLACE_ONE_CPU ? "futex_rtt_1cpu" : "futex_rtt";
 	struct metric m = {
-		.name = mode == PP_FUTEX ? "futex_rtt_ns" : "spin_rtt_ns",
-		.unit = UNIT_NS, .procs = 2, .pinned = ctx->pin ? 1 : -1,
+		.unit = UNIT_NS, .procs = 2, .place = place,
+		.pinned = place == PLACE_FREE ? -1 : 1,
 		.note = mode == PP_FUTEX
 			? "ping-pong of a counter between 2 forked processes "
 			  "on a MAP_SHARED anonymous page: each side sleeps in "
 			  "FUTEX_WAIT (shared) and wakes the other with "
-			  "FUTEX_WAKE; ns per round trip"
+			  "FUTEX_WAKE; per-round-trip samples"
 			: "ping-pong of a counter between 2 forked processes "
 			  "on a MAP_SHARED anonymous page: each side spins on "
-			  "the word (pause); ns per round trip",
+			  "the word (pause); per-round-trip samples",
+	};
+	struct stats q[3];
+	int rc;
+
+	if (!wanted(ctx, stem))
+		return 0;
+	rc = pp_measure(ctx, mode, &m, q);
+	if (rc < 0)
+		return emit_error(ctx, stem, 0, rc);
+	if (out)
+		*out = q[0].median;
+	emit_dist(ctx, &m, stem, q);
+	return 0;
+}
+
+/* ---- first touch of fresh shared pages ------------------------------ */
+
+#define FT_BYTES (16u << 20)
+
+static int ft_batch(void *arg, uint64_t n)
+{
+	long page = *(long *)arg;
+
+	for (uint64_t done = 0; done < n; done += FT_BYTES / (uint64_t)page) {
+		int fd = memfd_create("shoal-bench-touch", MFD_CLOEXEC);
+		char *p;
+		int rc = 0;
+
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, FT_BYTES) < 0)
+			rc = -errno;
+		p = rc ? MAP_FAILED : mmap(NULL, FT_BYTES, PROT_READ | PROT_WRITE,
+					   MAP_SHARED, fd, 0);
+		if (rc == 0 && p == MAP_FAILED)
+			rc = -errno;
+		close(fd);
+		if (rc < 0)
+			return rc;
+		for (size_t off = 0; off < FT_BYTES; off += (size_t)page)
+			((volatile char *)p)[off] = 1;
+		munmap(p, FT_BYTES);
+	}
+	return 0;
+}
+
+static int first_touch(const struct bench_ctx *ctx)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct workload w = {ft_batch, &page, 0, 0, UNIT_NS};
+	struct metric m = {
+		.name = "shm_first_touch_ns", .unit = UNIT_NS, .place = PLACE_FREE,
+		.size = FT_BYTES,
+		.note = "first write to each page of a fresh 16 MiB memfd "
+			"mapping (MAP_SHARED): the fault and the zeroing; "
+			"memfd_create, ftruncate, mmap, munmap included; ns "
+			"per page",
 	};
 	int rc;
 
 	if (!wanted(ctx, m.name))
 		return 0;
-	rc = pp_measure(ctx, mode, &m);
+	if (page <= 0)
+		return emit_error(ctx, m.name, 0, -EINVAL);
+	w.batch_ops = FT_BYTES / (uint64_t)page;
+	rc = measure(ctx, &w, 1, &m.st);
 	if (rc < 0)
 		return emit_error(ctx, m.name, 0, rc);
-	*out = m.st.median;
+	add_extra(&m, "page_bytes", (double)page);
 	emit(ctx, &m);
 	return 0;
 }
 
 int family_floors(const struct bench_ctx *ctx)
 {
-	int rc1 = floor_one(ctx, PP_FUTEX, &ctx->floors->futex_rtt_ns);
-	int rc2 = floor_one(ctx, PP_SPIN, &ctx->floors->spin_rtt_ns);
+	enum placement split = ctx->pin ? PLACE_SPLIT : PLACE_FREE;
+	int rc[4] = {
+		floor_one(ctx, PP_FUTEX, split, &ctx->floors->futex_rtt_ns),
+		ctx->pin ? floor_one(ctx, PP_FUTEX, PLACE_ONE_CPU, NULL) : 0,
+		floor_one(ctx, PP_SPIN, split, &ctx->floors->spin_rtt_ns),
+		first_touch(ctx),
+	};
 
-	return rc1 < 0 ? rc1 : rc2;
+	for (int i = 0; i < 4; i++)
+		if (rc[i] < 0)
+			return rc[i];
+	return 0;
 }

@@ -22,6 +22,21 @@
  *     wanted() about each of its metrics before doing that metric's work,
  *     so a family none of whose metrics is wanted does nothing.
  *
+ * Every result line names its system (shoal, floor, pipe, unix, zmq,
+ * iceoryx, redis: the family's row), whether its name is one of Ray's
+ * (ray_perf.py), its placement, the machine (CPU model, CPUs online) and
+ * the commit measured; names are unique in a run (metric.variant).
+ * Peers (bench/peers/) are families like the others, built when their
+ * library is found (meson features); without it, or without its server
+ * (bench/run starts iox-roudi and redis-server), a family prints one
+ * {"skipped": ...} line and measures nothing.
+ *
+ * Output.  When stdout's reader goes (shoal-bench | head), the first
+ * write that fails (EPIPE: SIGPIPE is ignored, below) marks the output
+ * closed; wanted() then refuses every metric, so the running family
+ * finishes its cleanup without measuring more, no later family measures
+ * anything, and main() ends as a program killed by SIGPIPE would.
+ *
  * Processes and cleanup.  Every store here is private (a memfd created by
  * shoal_store_create(NULL, ...)): nothing is ever created in /dev/shm, so
  * nothing can be left there, and the program needs no signal handler and
@@ -64,6 +79,7 @@
 #include <shoal/shoal.h>
 
 #include "bench.h"
+#include "bench_version.h"
 #include "families.h"
 
 /* ------------------------------------------------------------------ */
@@ -164,6 +180,8 @@ bool wanted(const struct bench_ctx *ctx, const char *name)
 {
 	const char *f = ctx->filter;
 
+	if (ctx->out && ctx->out->closed)
+		return false;
 	if (!f)
 		return true;
 	for (;;) {
@@ -227,10 +245,85 @@ static void json_key(const char *key)
 	putchar(':');
 }
 
-static void emit_json(const struct metric *m)
+/* Ray's metric names (python/ray/_private/ray_perf.py): a result line
+ * under one of them says "ray_name": true. */
+static const char *const ray_names[] = {
+	"single_client_get_calls", "single_client_put_calls",
+	"multi_client_put_calls", "single_client_put_gigabytes",
+	"multi_client_put_gigabytes", "single_client_wait_1k_refs",
+	"single_client_tasks_sync", "single_client_tasks_async",
+	"multi_client_tasks_async", "1_1_actor_calls_sync",
+	"1_1_actor_calls_async", "1_1_actor_calls_concurrent",
+	"1_n_actor_calls_async", "n_n_actor_calls_async",
+	"n_n_actor_calls_with_arg_async",
+};
+
+static bool is_ray_name(const char *name)
 {
+	for (size_t i = 0; i < sizeof ray_names / sizeof ray_names[0]; i++)
+		if (!strcmp(name, ray_names[i]))
+			return true;
+	return false;
+}
+
+/* The name a result line carries: m->name, then "_" and m->variant if
+ * set, or "_sleeping" for a runtime measured with spin budget 0 whose
+ * name does not say so (single_client_tasks_sync runs twice, spinning
+ * and sleeping: the spinning one keeps Ray's name). */
+static void full_name(const struct metric *m, char *buf, size_t len)
+{
+	const char *v = m->variant;
+
+	if (!v && m->runtime && m->spin_budget == 0 && !strstr(m->name, "sleep"))
+		v = "sleeping";
+	snprintf(buf, len, v ? "%s_%s" : "%s", m->name, v);
+}
+
+static const char *placement_name(const struct metric *m)
+{
+	switch (m->place) {
+	case PLACE_SPLIT:
+		return "cpu0,cpu1";
+	case PLACE_ONE_CPU:
+		return "cpu0";
+	case PLACE_FREE:
+		return "unpinned";
+	case PLACE_AUTO:
+		break;
+	}
+	return m->pinned > 0 ? "cpu0,cpu1" : "unpinned";
+}
+
+static const char *system_of(const struct bench_ctx *ctx,
+			     const struct metric *m)
+{
+	if (m->system)
+		return m->system;
+	return ctx->system ? ctx->system : "shoal";
+}
+
+/* The fields every line carries: the machine and the commit. */
+static void json_machine(const struct bench_ctx *ctx)
+{
+	json_key("cpu_model");
+	json_str(ctx->cpu_model ? ctx->cpu_model : "unknown");
+	printf(",\"cpus_online\":%ld", ctx->ncpus);
+	json_key("commit");
+	json_str(ctx->commit ? ctx->commit : "unknown");
+}
+
+static void emit_json(const struct bench_ctx *ctx, const struct metric *m)
+{
+	char name[128];
+
+	full_name(m, name, sizeof name);
 	printf("{\"metric\":");
-	json_str(m->name);
+	json_str(name);
+	json_key("family");
+	json_str(ctx->family ? ctx->family : "");
+	json_key("system");
+	json_str(system_of(ctx, m));
+	printf(",\"ray_name\":%s", is_ray_name(name) ? "true" : "false");
 	json_key("value");
 	json_num(m->st.median);
 	json_key("unit");
@@ -240,6 +333,26 @@ static void emit_json(const struct metric *m)
 	json_num(m->st.min);
 	json_key("max");
 	json_num(m->st.max);
+	json_key("median");
+	json_num(m->st.median);
+	printf(",\"reps\":%d", m->st.n);
+	json_key("rep_seconds");
+	json_num(ctx->rep_seconds);
+	json_key("placement");
+	json_str(placement_name(m));
+	json_machine(ctx);
+	if (m->curve) {
+		json_key("curve");
+		json_str(m->curve);
+		json_key("x");
+		json_num(m->x);
+	}
+	if (m->dist) {
+		json_key("dist");
+		json_str(m->dist);
+		json_key("quantile");
+		json_num(m->quantile);
+	}
 	if (m->size)
 		printf(",\"size\":%" PRIu64, m->size);
 	if (m->footprint)
@@ -346,24 +459,147 @@ static void human_context(const struct metric *m, char *buf, size_t len)
 static void emit_row(const struct metric *m)
 {
 	static const char *const verdicts[] = {"?", "MISS", "ok"};
-	char med[24], lo[24], hi[24], context[160];
+	char med[24], lo[24], hi[24], context[160], name[128];
 
 	human_num(m->st.median, m->unit, med, sizeof med);
 	human_num(m->st.min, m->unit, lo, sizeof lo);
 	human_num(m->st.max, m->unit, hi, sizeof hi);
 	human_context(m, context, sizeof context);
-	printf("%-28s %9s %9s %9s  %-5s  %-62s %s %s\n", m->name, med, lo, hi,
+	full_name(m, name, sizeof name);
+	printf("%-28s %9s %9s %9s  %-5s  %-62s %s %s\n", name, med, lo, hi,
 	       unit_name(m->unit), context, m->target ? m->target : "",
 	       m->target ? verdicts[m->verdict + 1] : "");
 }
 
+/* Flushes stdout; a failed write (EPIPE: the reader went) closes the
+ * output for the rest of the run. */
+static void flush_out(const struct bench_ctx *ctx)
+{
+	if ((fflush(stdout) != 0 || ferror(stdout)) && ctx->out)
+		ctx->out->closed = true;
+}
+
 void emit(const struct bench_ctx *ctx, const struct metric *m)
 {
+	if (ctx->out && ctx->out->closed)
+		return;
 	if (ctx->json)
-		emit_json(m);
+		emit_json(ctx, m);
 	else
 		emit_row(m);
-	fflush(stdout);
+	flush_out(ctx);
+}
+
+/* Says that a family measured nothing, and why (a peer not built in, or
+ * its server not running).  Returns 0: a skip is not a failure. */
+int emit_skip(const struct bench_ctx *ctx, const char *family,
+	      const char *reason)
+{
+	if (ctx->out && ctx->out->closed)
+		return 0;
+	fprintf(stderr, "shoal-bench: skipped %s: %s\n", family, reason);
+	if (ctx->json) {
+		printf("{\"skipped\":");
+		json_str(family);
+		json_key("family");
+		json_str(ctx->family ? ctx->family : family);
+		json_key("system");
+		json_str(ctx->system ? ctx->system : family);
+		json_key("reason");
+		json_str(reason);
+		json_machine(ctx);
+		printf("}\n");
+	} else {
+		printf("%-28s skipped: %s\n", family, reason);
+	}
+	flush_out(ctx);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Latency distributions                                              */
+
+/* Round trips timed one by one in each repetition. */
+int samples_per_rep(const struct bench_ctx *ctx)
+{
+	return ctx->smoke ? 100 : ctx->quick ? 1000 : 4000;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* n samples of one(state), sorted into out[]. */
+static int dist_rep(int (*one)(void *), void *state, double *lat, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int64_t t0 = mono_ns();
+		int rc = one(state);
+
+		if (rc < 0)
+			return rc;
+		lat[i] = (double)(mono_ns() - t0);
+	}
+	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+	return 0;
+}
+
+/* A warm-up repetition, then ctx->reps repetitions of samples_per_rep()
+ * round trips each, one(state) timed alone; q[0..2] get the medians (and
+ * min, max) over the repetitions of each one's p50, p99 and p99.9 (with
+ * 1000 samples, p99.9 is the second slowest). */
+int measure_dist(const struct bench_ctx *ctx, int (*one)(void *state),
+		 void *state, struct stats q[3])
+{
+	static const double qs[3] = {0.5, 0.99, 0.999};
+	int n = samples_per_rep(ctx);
+	double *lat = malloc((size_t)n * sizeof *lat);
+	double v[3][REPS_FULL];
+	int rc;
+
+	if (!lat)
+		return -ENOMEM;
+	rc = dist_rep(one, state, lat, n);
+	for (int r = 0; rc == 0 && r < ctx->reps; r++) {
+		rc = dist_rep(one, state, lat, n);
+		for (int k = 0; rc == 0 && k < 3; k++)
+			v[k][r] = lat[(int)(qs[k] * n)];
+	}
+	free(lat);
+	for (int k = 0; rc == 0 && k < 3; k++)
+		q[k] = stats_of(v[k], ctx->reps);
+	return rc;
+}
+
+/* Emits stem_p50_ns, stem_p99_ns and stem_p999_ns: tmpl's fields, the
+ * distribution named stem, q[] as measure_dist() filled it. */
+void emit_dist(const struct bench_ctx *ctx, const struct metric *tmpl,
+	       const char *stem, const struct stats q[3])
+{
+	static const char *const sfx[3] = {"p50", "p99", "p999"};
+	static const double qs[3] = {0.5, 0.99, 0.999};
+
+	for (int k = 0; k < 3; k++) {
+		char name[128];
+		struct metric m = *tmpl;
+
+		snprintf(name, sizeof name, "%s_%s_ns", stem, sfx[k]);
+		m.name = name;
+		m.variant = NULL;
+		m.unit = UNIT_NS;
+		m.st = q[k];
+		m.dist = stem;
+		m.quantile = qs[k];
+		if (k > 0) {
+			m.target = NULL;
+			m.verdict = -1;
+		}
+		emit(ctx, &m);
+	}
 }
 
 /* Reports a failed metric (stderr, and a line with "error" on stdout);
@@ -372,18 +608,25 @@ int emit_error(const struct bench_ctx *ctx, const char *name,
 		      uint64_t size, int rc)
 {
 	fprintf(stderr, "shoal-bench: %s: %s\n", name, shoal_strerror(rc));
+	if (ctx->out && ctx->out->closed)
+		return rc;
 	if (ctx->json) {
 		printf("{\"metric\":");
 		json_str(name);
+		json_key("family");
+		json_str(ctx->family ? ctx->family : "");
+		json_key("system");
+		json_str(ctx->system ? ctx->system : "shoal");
 		if (size)
 			printf(",\"size\":%" PRIu64, size);
 		json_key("error");
 		json_str(shoal_strerror(rc));
+		json_machine(ctx);
 		printf("}\n");
 	} else {
 		printf("%-28s error: %s\n", name, shoal_strerror(rc));
 	}
-	fflush(stdout);
+	flush_out(ctx);
 	return rc;
 }
 
@@ -431,32 +674,70 @@ int reap_child(pid_t pid, bool block, bool report)
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s [--json] [--quick] [--filter SUBSTRING] [--help]\n"
+		"usage: %s [--json] [--quick|--smoke] [--filter S] [--family F]\n"
+		"          [--commit C] [--redis-socket PATH] [--iceoryx] [--help]\n"
 		"  --json      one JSON object per line on stdout\n"
 		"  --quick     %d repetitions of %.1f s (default %d of %.1f s)\n"
+		"  --smoke     %d repetitions of %.2f s: checks that everything\n"
+		"              runs, measures nothing worth reading\n"
 		"  --filter S  only the metrics whose name contains S (or one of\n"
 		"              several, S1,S2,...)\n"
-		"families and their metrics:\n",
+		"  --family F  only the families named (F1,F2,...)\n"
+		"  --commit C  the commit measured, for the result lines\n"
+		"              (default: git describe when built, %s)\n"
+		"  --redis-socket PATH  a redis-server's Unix socket: the redis\n"
+		"              family runs (bench/run starts one; its keys are\n"
+		"              shoal-bench:PID:*, deleted at the end)\n"
+		"  --iceoryx   an iox-roudi runs: the iceoryx family runs\n"
+		"families (system) and their metrics:\n",
 		argv0, REPS_QUICK, REP_SECONDS_QUICK, REPS_FULL,
-		REP_SECONDS_FULL);
+		REP_SECONDS_FULL, REPS_SMOKE, REP_SECONDS_SMOKE, BENCH_COMMIT);
 	for (size_t i = 0; i < NFAMILIES; i++)
-		fprintf(f, "  %-14s %s\n", families[i].name,
-			families[i].metrics);
+		fprintf(f, "  %-14s (%s) %s\n", families[i].name,
+			families[i].system, families[i].metrics);
+}
+
+/* The value of option `name` at argv[*i] ("--name V" or "--name=V"), or
+ * NULL if argv[*i] is not that option. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(argv[*i], name, len))
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len] == '\0' && *i + 1 < argc)
+		return argv[++*i];
+	return NULL;
 }
 
 /* 0: run; 1: --help was printed; -1: bad usage (printed). */
-static int parse_args(int argc, char **argv, struct bench_ctx *ctx)
+static int parse_args(int argc, char **argv, struct bench_ctx *ctx,
+		      const char **fams)
 {
+	const char *v;
+
 	*ctx = (struct bench_ctx){0};
+	*fams = NULL;
+	ctx->commit = BENCH_COMMIT;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			ctx->json = true;
 		} else if (!strcmp(argv[i], "--quick")) {
 			ctx->quick = true;
-		} else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
-			ctx->filter = argv[++i];
-		} else if (!strncmp(argv[i], "--filter=", 9)) {
-			ctx->filter = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--smoke")) {
+			ctx->smoke = ctx->quick = true;
+		} else if (!strcmp(argv[i], "--iceoryx")) {
+			ctx->iceoryx = true;
+		} else if ((v = opt_value(argc, argv, &i, "--filter"))) {
+			ctx->filter = v;
+		} else if ((v = opt_value(argc, argv, &i, "--family"))) {
+			*fams = v;
+		} else if ((v = opt_value(argc, argv, &i, "--commit"))) {
+			ctx->commit = v;
+		} else if ((v = opt_value(argc, argv, &i, "--redis-socket"))) {
+			ctx->redis_socket = v;
 		} else if (!strcmp(argv[i], "--help") ||
 			   !strcmp(argv[i], "-h")) {
 			usage(stdout, argv[0]);
@@ -466,8 +747,38 @@ static int parse_args(int argc, char **argv, struct bench_ctx *ctx)
 			return -1;
 		}
 	}
-	ctx->reps = ctx->quick ? REPS_QUICK : REPS_FULL;
-	ctx->rep_seconds = ctx->quick ? REP_SECONDS_QUICK : REP_SECONDS_FULL;
+	ctx->reps = ctx->smoke ? REPS_SMOKE : ctx->quick ? REPS_QUICK : REPS_FULL;
+	ctx->rep_seconds = ctx->smoke ? REP_SECONDS_SMOKE
+			   : ctx->quick ? REP_SECONDS_QUICK : REP_SECONDS_FULL;
+	return 0;
+}
+
+/* Whether family `name` is in the comma-separated list (NULL: all). */
+static bool family_chosen(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *f = list; f; f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL)
+		if (!strncmp(f, name, len) && (f[len] == ',' || f[len] == '\0'))
+			return true;
+	return !list;
+}
+
+/* -1 (said on stderr) if the list names a family that does not exist. */
+static int check_families(const char *list)
+{
+	for (const char *f = list; f; f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL) {
+		size_t len = strchr(f, ',') ? (size_t)(strchr(f, ',') - f) : strlen(f);
+		bool found = false;
+
+		for (size_t i = 0; i < NFAMILIES && !found; i++)
+			found = strlen(families[i].name) == len &&
+				!strncmp(families[i].name, f, len);
+		if (!found) {
+			fprintf(stderr, "shoal-bench: no family %.*s\n", (int)len, f);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -480,44 +791,73 @@ static bool cpus_0_and_1_usable(void)
 	return CPU_ISSET(0, &set) && CPU_ISSET(1, &set);
 }
 
+/* The first "model name" of /proc/cpuinfo into buf ("unknown" if none). */
+static void read_cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+
+	snprintf(buf, len, "unknown");
+	while (f && fgets(line, sizeof line, f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) || !colon)
+			continue;
+		colon += 1 + (colon[1] == ' ');
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(buf, len, "%s", colon);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
 static void print_machine(const struct bench_ctx *ctx)
 {
 	char note[512];
 
 	snprintf(note, sizeof note,
-		 "%ld CPUs online; medians of %d repetitions of %.1f s after "
-		 "a warm-up; multi_client_put_calls, futex_rtt_ns and "
-		 "spin_rtt_ns %s; single-client benchmarks and the task "
-		 "runtimes' processes are not pinned; compare ratios within "
-		 "one run",
+		 "%ld CPUs online; medians of %d repetitions of %.2f s after "
+		 "a warm-up; each line says its placement (cpu0,cpu1: pinned "
+		 "to CPUs 0 and 1; cpu0: every process on CPU 0; unpinned)%s; "
+		 "compare ratios within one run",
 		 ctx->ncpus, ctx->reps, ctx->rep_seconds,
-		 ctx->pin ? "pin their 2 processes to CPUs 0 and 1 "
-			    "(sched_setaffinity)"
-			  : "do not pin (CPUs 0 and 1 not both usable)");
+		 ctx->pin ? "" : "; CPUs 0 and 1 not both usable: nothing "
+				 "pinned");
 	if (ctx->json) {
 		printf("{\"metric\":\"machine\",\"cpus\":%ld", ctx->ncpus);
 		printf(",\"pinned\":%s", ctx->pin ? "[0,1]" : "null");
 		json_key("note");
 		json_str(note);
+		json_machine(ctx);
 		printf("}\n");
 	} else {
 		printf("shoal-bench: %s\n", note);
+		printf("machine: %s; commit %s\n", ctx->cpu_model, ctx->commit);
 		printf("targets are context only; a GB/s is 1e9 bytes\n\n");
 		printf("%-28s %9s %9s %9s  %-5s  %-62s %s\n", "metric",
 		       "median", "min", "max", "unit", "context", "target");
 	}
-	fflush(stdout);
+	flush_out(ctx);
 }
 
 int main(int argc, char **argv)
 {
 	struct floors floors = {0, 0};
+	struct bench_out out = {false};
 	struct bench_ctx ctx;
-	int failed = 0, rc = parse_args(argc, argv, &ctx);
+	const char *fams;
+	char cpu_model[128];
+	int failed = 0, rc = parse_args(argc, argv, &ctx, &fams);
 
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	if (check_families(fams) < 0)
+		return 2;
 	ctx.floors = &floors;
+	ctx.out = &out;
+	/* Ignored so that a dead child shows up as EPIPE; a closed stdout
+	 * shows up the same way, and ends the run (out.closed). */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		fprintf(stderr, "shoal-bench: signal: %s\n",
 			shoal_strerror(-errno));
@@ -525,10 +865,24 @@ int main(int argc, char **argv)
 	}
 	ctx.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	ctx.pin = ctx.ncpus >= 2 && cpus_0_and_1_usable();
+	read_cpu_model(cpu_model, sizeof cpu_model);
+	ctx.cpu_model = cpu_model;
 	print_machine(&ctx);
-	for (size_t i = 0; i < NFAMILIES; i++) {
+	for (size_t i = 0; i < NFAMILIES && !out.closed; i++) {
+		if (!family_chosen(fams, families[i].name))
+			continue;
+		ctx.family = families[i].name;
+		ctx.system = families[i].system;
 		if (families[i].run(&ctx) < 0)
 			failed = 1;
+	}
+	if (out.closed) {
+		/* What SIGPIPE would have done at the first failed write,
+		 * now that every family has cleaned up. */
+		fprintf(stderr, "shoal-bench: stdout closed, stopped\n");
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		return 141;
 	}
 	return failed;
 }
