@@ -29,6 +29,7 @@
 #include "crash_check.h"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 TestSuite(crash_points, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -1613,6 +1614,78 @@ Test(crash_points, review_a_reaper_never_waits_for_a_ledger_it_is_to_fix)
 	cr_assert_neq(st, -1, "the reaper hangs reading the ledger it is to fix");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reaper failed");
 	cp_check_all(&w);
+}
+
+/* Attaches, pins witness 4, says so, stops for its tracer (stop_point.h)
+ * and closes when told to go: its close gives the pin back (proc.c, the
+ * steps of a reap on its own slot, which stays LIVE meanwhile). */
+static pid_t cp_traced_closer(struct cp_world *w, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		TU_CHILD_CHECK(shoal_get(c, w->w[4], 0, &v) == 0, 3);
+		tu_child_write_byte(fd, 'r');
+		sp_child_traceme();
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 4);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A repair that counts a live closer's record in the middle of its give
+ * back: the closer's close (proc.c, shoal__reap_give_back on its own
+ * slot) flags its record of a pin on witness 4, takes the pin off the
+ * entry, then crosses the record out.  A repair of witness 4 (a victim
+ * died holding it) that reads the record between those two steps, its
+ * FLAG up and its pin still in it, counts a pin the entry no longer has:
+ * the entry keeps one pin for ever, that no ledger names and no reaper
+ * gives back (the chaos test's LEAK).  The repair must wait for the
+ * closer to cross the record out (or to put its flag down when its CAS
+ * meets REPAIR): here it yields (sched_yield) instead of counting.
+ */
+Test(crash_points, review_a_repair_never_counts_a_pin_a_closer_gave_back)
+{
+	struct cp_world w;
+	struct sp_tracee cl, rp;
+	unsigned at;
+	bool waited;
+	int sv[2];
+	pid_t closer;
+
+	cp_world_init(&w);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	closer = cp_traced_closer(&w, sv[1]);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'r');
+	sp_start(&cl, closer);
+	/* A victim dies in a hold of witness 4 (its CAS made, its ledger
+	 * not): its reaper recounts witness 4. */
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1),
+			  "victim"), "the victim did not die in its hold");
+	tu_write_byte(sv[0], 'g');
+	cr_assert(sp_wait_at(&cl, SHOAL__CP_REAP_GIVEN, 1, TU_CHILD_DEADLINE_MS),
+		  "the closer never gave its pin back");
+	sp_start(&rp, cp_traced_reaper(&w));
+	cr_assert(sp_wait_at(&rp, SHOAL__CP_REPAIR_MARKED, 1, TU_CHILD_DEADLINE_MS),
+		  "the victim's reaper never repaired witness 4");
+	waited = sp_wait_syscall(&rp, SYS_sched_yield, &at, TU_CHILD_DEADLINE_MS);
+	sp_detach(&cl);
+	sp_detach(&rp);
+	cr_assert_eq(tu_wait_exit(closer), 0, "the closer failed");
+	cr_assert_eq(tu_wait_exit(rp.pid), 0, "the reaper failed");
+	close(sv[0]);
+	close(sv[1]);
+	/* Witness 4's pins are the test's (none): nothing counted twice. */
+	cp_check_all(&w);
+	cr_assert(waited, "the repair went on to %s without waiting for the "
+		  "closer's record in flight",
+		  at < SHOAL__CP_COUNT ? shoal__crash_name(at) : "its end");
 }
 
 /* ------------------------------------------------------------------ */
