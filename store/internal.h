@@ -240,9 +240,10 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 /* A reaper, on a dead owner's table that was mid-deletion (ledger.c). */
 void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
 /* A repair: a dead slot's record for idx is crossed out (ledger.c); a
- * record a live reaper flagged is waited for, up to `by`. */
-void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
-			   struct shoal__later *by);
+ * record a live reaper flagged is waited for, up to `by`, and past it
+ * left in place and returned (to be counted); 0 once consumed. */
+uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
+			       uint32_t idx, struct shoal__later *by);
 
 /* store/object/: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,

@@ -34,7 +34,8 @@
  *           withdraws its intent: REF-A2, its ledger is then final), then
  *           its record is read, once no close of its own is giving that
  *           record back (FLAG, below); every dead process's record is
- *           consumed;
+ *           consumed (but one its live reaper holds past the bound below:
+ *           counted, and left to that reaper);
  *   store   the recount with REPAIR cleared (CAS, keeping a mark that the
  *           end protocol may clear meanwhile: REF-R4), then give the word
  *           back (release: REF-R3).
@@ -76,10 +77,11 @@
  *  - once the entry is marked the repair must finish (it may have
  *    consumed records already), so the count's waits share one bound of
  *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent or a
- *    moving ledger is read as it is, a flagged record of a dead slot
- *    consumed as a dead reaper's, and a live closer's flagged record
- *    counted as it stands (too many, if its counts had gone: a leak,
- *    never an early free): the recount then trusts that peer's ledger as
+ *    moving ledger is read as it is, and a flagged record, a live
+ *    reaper's or a live closer's, is counted as it stands and left to
+ *    its owner (too many, if its counts had gone: a leak, never an early
+ *    free; consuming it would return its counts twice once that owner
+ *    runs again, ledger.c): the recount then trusts that peer's ledger as
  *    it stands, which is all a peer that does not move on can be given.
  */
 #include <errno.h>
@@ -221,12 +223,12 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
-		if (!shoal__slot_live(s, q)) {
-			shoal__ledger_consume(s, q, idx, &by);
-			continue;
+		if (shoal__slot_live(s, q)) {
+			shoal__wait_intent_clear(s, q, idx, &by);
+			r = shoal__repair_read(s, q, idx, &by);
+		} else { /* consumed, or its live reaper's past `by` */
+			r = shoal__ledger_consume(s, q, idx, &by);
 		}
-		shoal__wait_intent_clear(s, q, idx, &by);
-		r = shoal__repair_read(s, q, idx, &by);
 		n.pins += SHOAL__LEDGER_PINS(r);
 		n.holds += SHOAL__LEDGER_HOLDS(r);
 	}

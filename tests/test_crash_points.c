@@ -1688,6 +1688,53 @@ Test(crash_points, review_a_repair_never_counts_a_pin_a_closer_gave_back)
 		  at < SHOAL__CP_COUNT ? shoal__crash_name(at) : "its end");
 }
 
+/* Attaches, holds witness 4, says so, waits for the go and dies (D, a
+ * dead process with a hold for its reaper to give back). */
+static void cp_hold_w4_then_die(struct shoal_store *c, struct cp_world *w,
+				int fd)
+{
+	TU_CHILD_CHECK(shoal_hold(c, w->w[4]) == 0, 2);
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 3);
+	kill(getpid(), SIGKILL);
+}
+
+/*
+ * A repair that outlasts its bound waiting for a live reaper's flagged
+ * record must not take that record from it.  D dies holding witness 4;
+ * its reaper R flags D's record and stops (REAP_FLAGGED: a reaper the
+ * scheduler took off its CPU, its CAS not made).  V dies in a hold of
+ * witness 4, and the test's reap of V recounts witness 4: it waits for
+ * R's flag up to its bound, then, past it, consumed D's record (left it
+ * out of the count, as if given back) while R was still to give it back:
+ * R's CAS then took D's hold off the entry a second time, the test's own
+ * hold with it (a double return: an object someone holds is evictable).
+ * Past the bound a live reaper's record is counted as it stands instead:
+ * at worst a hold too many (a leak), never one too few.
+ */
+Test(crash_points, review_a_repair_past_its_bound_leaves_a_live_reapers_record)
+{
+	struct cp_world w;
+	struct sp_tracee r;
+	int fd_d;
+	pid_t d, v;
+
+	cp_world_init(&w);
+	d = cp_attached(&w, SHOAL__CP_COUNT, 1, cp_hold_w4_then_die, &fd_d);
+	tu_write_byte(fd_d, 'g');
+	cr_assert(cp_died(d, "D"), "D did not die");
+	close(fd_d);
+	sp_start(&r, cp_traced_reaper(&w));
+	cr_assert(sp_wait_at(&r, SHOAL__CP_REAP_FLAGGED, 1, TU_CHILD_DEADLINE_MS),
+		  "R never flagged D's record");
+	v = cp_child(&w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1);
+	cr_assert(cp_died(v, "V"), "V did not die in its hold");
+	shoal_store_reap(w.s); /* V's: recounts witness 4, R stopped */
+	sp_detach(&r);
+	cr_assert_eq(tu_wait_exit(r.pid), 0, "R failed");
+	cp_check_all(&w);
+}
+
 /* ------------------------------------------------------------------ */
 /* The heap's leak windows (SHOAL__HEAP_LEAK_POINTS)                  */
 
