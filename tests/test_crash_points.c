@@ -1735,6 +1735,82 @@ Test(crash_points, review_a_repair_past_its_bound_leaves_a_live_reapers_record)
 	cp_check_all(&w);
 }
 
+/* Traced: attaches, says so, reads witness 5's error message (it has
+ * none: its pin is taken and given back), says so, then on the go gets
+ * and releases witness 0, says so, and closes when told. */
+static pid_t cp_traced_reader(struct cp_world *w, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		char msg[16];
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		tu_child_write_byte(fd, 'r');
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_error_message(c, w->w[5], msg, sizeof msg) ==
+			       -ENOMSG, 3);
+		tu_child_write_byte(fd, 'o');
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 4);
+		TU_CHILD_CHECK(shoal_get(c, w->w[0], 0, &v) == 0, 5);
+		TU_CHILD_CHECK(shoal_release(c, &v) == 0, 6);
+		tu_child_write_byte(fd, 'p');
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'q', 7);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A pin that a call takes for itself and cannot give back goes back
+ * later, not at close.  error_message (like a get of an error object, or
+ * a worker done with a task's arguments) pins the object and releases it
+ * before it returns; a REPAIR on the entry that outlasts the release's
+ * bound (1 s: a repairer descheduled on a loaded machine) made that
+ * release give up, silently, and the pin stayed for the rest of the
+ * process's life: an object nobody holds, never evicted (the chaos
+ * test's LEAK, from a worker that lives on).  Now it is owed, and the
+ * process's next get gives it back.
+ */
+Test(crash_points, review_a_pin_a_call_could_not_give_back_goes_back_later)
+{
+	struct cp_world w;
+	struct sp_tracee rd;
+	_Atomic uint64_t *ctl;
+	uint32_t idx;
+	int sv[2];
+	pid_t reader;
+
+	cp_world_init(&w);
+	idx = (uint32_t)shoal__dir_lookup(w.s, w.w[5], &(uint64_t){0});
+	ctl = &w.s->dir[idx].ctl;
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	reader = cp_traced_reader(&w, sv[1]);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'r');
+	sp_start(&rd, reader);
+	cr_assert(sp_wait_at(&rd, SHOAL__CP_REF_LEDGER, 1, TU_CHILD_DEADLINE_MS),
+		  "the reader never pinned witness 5");
+	/* A REPAIR that nobody runs: the release waits its second, then
+	 * gives up with the pin whole. */
+	atomic_fetch_or(ctl, SHOAL__CTL_REPAIR);
+	sp_detach(&rd);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'o');
+	cr_assert_eq(tu_info(w.s, w.w[5]).pins, 1, "the release did not wait");
+	atomic_fetch_and(ctl, ~SHOAL__CTL_REPAIR);
+	tu_write_byte(sv[0], 'g');
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'p');
+	cr_assert_eq(tu_info(w.s, w.w[5]).pins, 0, "the reader, alive, keeps a "
+		     "pin it took for itself");
+	tu_write_byte(sv[0], 'q');
+	cr_assert_eq(tu_wait_exit(reader), 0, "the reader failed");
+	close(sv[0]);
+	close(sv[1]);
+	cp_check_all(&w);
+}
+
 /* ------------------------------------------------------------------ */
 /* The heap's leak windows (SHOAL__HEAP_LEAK_POINTS)                  */
 
