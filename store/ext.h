@@ -210,6 +210,12 @@ bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);
  * process to fill (fill.c).  Takes the process lock itself. */
 int shoal__obj_promise(struct shoal_store *s, shoal_id id, bool fresh,
 		       int timeout_ms);
+/* Releases a view the process's own code pinned for itself (a task's
+ * argument): as shoal_release, but a REPAIR on the entry that outlasts
+ * the bound leaves the pin owed to the store handle (get.c), which gives
+ * it back at its next get or release, or at close, instead of to a caller
+ * that could only drop it.  The view is cleared. */
+void shoal__release_owed(struct shoal_store *s, struct shoal_view *v);
 /* True once id is sealed, or gone (nothing more will come of it). */
 bool shoal__obj_settled(struct shoal_store *s, shoal_id id);
 /* True while id names an entry (created, sealed or being ended). */

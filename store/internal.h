@@ -58,6 +58,8 @@ struct shoal__geo {
  */
 struct shoal__cand;
 
+#define SHOAL__OWED_MAX 16u
+
 struct shoal_store {
 	struct shoal__map map;
 	int fd;
@@ -94,6 +96,16 @@ struct shoal_store {
 	 * call that would write returns SHOAL_EREADONLY before it reads
 	 * anything else of the handle (shoal__ro). */
 	bool readonly;
+	/* Unpins this handle owes (under lock; get.c, shoal__unpin): pins
+	 * that a call of its own took and could not give back (a REPAIR on
+	 * the entry outlasted its bound).  Each is still whole in the entry
+	 * and in our ledger (a reaper gives it back if we die); the next
+	 * get or release tries it again, and close gives it back anyway. */
+	struct shoal__owed {
+		uint32_t idx;
+		uint32_t gen;
+	} owed[SHOAL__OWED_MAX];
+	uint32_t nowed;
 	struct shoal__crash crash;  /* test builds: where to die (crash.h) */
 	/* The layer above's hooks and its region's view (ext.h): set once,
 	 * before any concurrent use, by the runtime that owns this handle. */
@@ -240,9 +252,10 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 /* A reaper, on a dead owner's table that was mid-deletion (ledger.c). */
 void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
 /* A repair: a dead slot's record for idx is crossed out (ledger.c); a
- * record a live reaper flagged is waited for, up to `by`. */
-void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
-			   struct shoal__later *by);
+ * record a live reaper flagged is waited for, up to `by`, and past it
+ * left in place and returned (to be counted); 0 once consumed. */
+uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
+			       uint32_t idx, struct shoal__later *by);
 
 /* store/object/: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,

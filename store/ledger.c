@@ -169,14 +169,21 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
  * finds) into a crossed-out record (key, no counts); a record a live
  * reaper has FLAGGED is its to give back or to put down, so this waits
  * for it (that reaper puts it down at once when it meets the REPAIR,
- * proc.c; a dead reaper's flag is consumed like any record), until `by`:
- * a flag still up then is a stopped reaper's or was scribbled (with the
- * slot's state naming a live reaper), and it is consumed as a dead
- * reaper's would be.  The slot's reaper flags a record with a CAS from
- * its unflagged value too, so exactly one of them takes each record.
+ * proc.c; a dead reaper's flag is consumed like any record), until `by`.
+ * A flag still up then is a stopped (or descheduled) reaper's, or was
+ * scribbled with the slot's state naming a live reaper: the record is
+ * left to that reaper, and returned for the repair to count as it
+ * stands.  Consuming it could return its counts twice: a reaper stopped
+ * before its CAS on the entry makes that CAS once it runs again (the
+ * repair long over), and one stopped before it puts its flag down puts
+ * the consumed record back.  Counting it can at worst keep counts its
+ * reaper took off the entry just before our mark: a leak, never an early
+ * free.  The slot's reaper flags a record with a CAS from its unflagged
+ * value too, so exactly one of them takes each record.  Returns the
+ * record left in place (0: none, or consumed).
  */
-void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
-			   struct shoal__later *by)
+uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
+			       uint32_t idx, struct shoal__later *by)
 {
 	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
@@ -186,9 +193,10 @@ void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
 		uint64_t r = found ? shoal__rec_load(l, p) : 0;
 
 		if (!r || !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
-			return; /* none, or crossed out already */
-		if ((r & SHOAL__LEDGER_FLAG) && shoal__proc_reaped_by_other(s, slot) &&
-		    !shoal__deadline_passed(shoal__later_get(by))) {
+			return 0; /* none, or crossed out already */
+		if ((r & SHOAL__LEDGER_FLAG) && shoal__proc_reaped_by_other(s, slot)) {
+			if (shoal__deadline_passed(shoal__later_get(by)))
+				return r; /* left to its reaper: counted */
 			sched_yield(); /* its live reaper is giving it back */
 			continue;
 		}
@@ -198,7 +206,7 @@ void shoal__ledger_consume(struct shoal_store *s, uint32_t slot, uint32_t idx,
 		if (atomic_compare_exchange_strong_explicit(
 			    &l[p], &r, SHOAL__LEDGER_REC(idx + 1, 0, 0),
 			    memory_order_acq_rel, memory_order_relaxed))
-			return;
+			return 0;
 	}
 }
 

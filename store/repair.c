@@ -32,7 +32,10 @@
  *   count   for every live process: if it is in the middle of changing
  *           this entry it is waited for (its CAS meets REPAIR and it
  *           withdraws its intent: REF-A2, its ledger is then final), then
- *           its record is read; every dead process's record is consumed;
+ *           its record is read, once no close of its own is giving that
+ *           record back (FLAG, below); every dead process's record is
+ *           consumed (but one its live reaper holds past the bound below:
+ *           counted, and left to that reaper);
  *   store   the recount with REPAIR cleared (CAS, keeping a mark that the
  *           end protocol may clear meanwhile: REF-R4), then give the word
  *           back (release: REF-R3).
@@ -47,11 +50,23 @@
  * win) and runs the same repair again: a recount from scratch, whose
  * consumptions are idempotent, gives the same answer.
  *
+ * A live process's flagged record.  A process that closes its store
+ * gives its own records back with a dead process's steps (proc.c,
+ * shoal__reap_give_back), while its slot stays LIVE: FLAG up, the counts
+ * off the entry, the record crossed out.  Between the last two steps the
+ * record still shows counts that the entry no longer has, and no intent
+ * says so; counted then, they would stay on the entry for ever, named by
+ * no ledger (a pin no reaper gives back).  So a flagged record of a live
+ * process is read again until it is crossed out (its counts went before
+ * our mark) or its flag is down (its CAS met REPAIR: the counts are still
+ * on the entry, and its owner gives them back after the repair).
+ *
  * Waits, each for a live peer whose death is noticed by proc.c's test: a
  * live owner's intent on the entry (its next steps do not wait); a live
  * owner's ledger in the middle of a deletion (a few stores); a live
- * reaper's flagged record (it gives it back or puts the flag down at once
- * when it meets REPAIR); the word (its owner; taken over when it dies).
+ * reaper's or closer's flagged record (it gives it back or puts the flag
+ * down at once when it meets REPAIR); the word (its owner; taken over
+ * when it dies).
  * A repairer never waits for a dead process, nor for the slot it is
  * itself reaping, nor for a ledger whose deletion a dead owner left half
  * done (read as it is).  And none waits for ever for a peer that stays
@@ -62,9 +77,12 @@
  *  - once the entry is marked the repair must finish (it may have
  *    consumed records already), so the count's waits share one bound of
  *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent or a
- *    moving ledger is read as it is and a flagged record consumed as a
- *    dead reaper's: the recount then trusts that peer's ledger as it
- *    stands, which is all a peer that does not move on can be given.
+ *    moving ledger is read as it is, and a flagged record, a live
+ *    reaper's or a live closer's, is counted as it stands and left to
+ *    its owner (too many, if its counts had gone: a leak, never an early
+ *    free; consuming it would return its counts twice once that owner
+ *    runs again, ledger.c): the recount then trusts that peer's ledger as
+ *    it stands, which is all a peer that does not move on can be given.
  */
 #include <errno.h>
 #include <sched.h>
@@ -148,6 +166,29 @@ static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 	}
 }
 
+/* A live process's record for idx, once it is not flagged (the file
+ * header: a close of its own is giving it back), or as it is past `by`.
+ * Our own slot never has a flag up while it repairs (proc.c puts it down
+ * before it waits), so it is read at once.  The record's word is all it
+ * publishes: if it is crossed out, its owner's CAS on the entry came
+ * before our mark in the entry word's order, and our mark acquired it
+ * (REF-A1: the entry's word changes only by CAS, so it carries every
+ * release before it), which also keeps us from reading the record as it
+ * was before its flag went up. */
+static uint64_t shoal__repair_read(struct shoal_store *s, uint32_t q,
+				   uint32_t idx, struct shoal__later *by)
+{
+	for (;;) {
+		uint64_t r = shoal__ledger_read_remote(s, q, idx, by);
+
+		if (!(r & SHOAL__LEDGER_FLAG) || q == s->slot ||
+		    shoal__proc_dead(s, q) ||
+		    shoal__deadline_passed(shoal__later_get(by)))
+			return r;
+		sched_yield();
+	}
+}
+
 struct shoal__recount {
 	uint64_t pins;
 	uint64_t holds;
@@ -182,12 +223,12 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
-		if (!shoal__slot_live(s, q)) {
-			shoal__ledger_consume(s, q, idx, &by);
-			continue;
+		if (shoal__slot_live(s, q)) {
+			shoal__wait_intent_clear(s, q, idx, &by);
+			r = shoal__repair_read(s, q, idx, &by);
+		} else { /* consumed, or its live reaper's past `by` */
+			r = shoal__ledger_consume(s, q, idx, &by);
 		}
-		shoal__wait_intent_clear(s, q, idx, &by);
-		r = shoal__ledger_read_remote(s, q, idx, &by);
 		n.pins += SHOAL__LEDGER_PINS(r);
 		n.holds += SHOAL__LEDGER_HOLDS(r);
 	}

@@ -29,6 +29,7 @@
 #include "crash_check.h"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 TestSuite(crash_points, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -1612,6 +1613,201 @@ Test(crash_points, review_a_reaper_never_waits_for_a_ledger_it_is_to_fix)
 	st = tu_wait_status(p, 3000);
 	cr_assert_neq(st, -1, "the reaper hangs reading the ledger it is to fix");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reaper failed");
+	cp_check_all(&w);
+}
+
+/* Attaches, pins witness 4, says so, stops for its tracer (stop_point.h)
+ * and closes when told to go: its close gives the pin back (proc.c, the
+ * steps of a reap on its own slot, which stays LIVE meanwhile). */
+static pid_t cp_traced_closer(struct cp_world *w, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		TU_CHILD_CHECK(shoal_get(c, w->w[4], 0, &v) == 0, 3);
+		tu_child_write_byte(fd, 'r');
+		sp_child_traceme();
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 4);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A repair that counts a live closer's record in the middle of its give
+ * back: the closer's close (proc.c, shoal__reap_give_back on its own
+ * slot) flags its record of a pin on witness 4, takes the pin off the
+ * entry, then crosses the record out.  A repair of witness 4 (a victim
+ * died holding it) that reads the record between those two steps, its
+ * FLAG up and its pin still in it, counts a pin the entry no longer has:
+ * the entry keeps one pin for ever, that no ledger names and no reaper
+ * gives back (the chaos test's LEAK).  The repair must wait for the
+ * closer to cross the record out (or to put its flag down when its CAS
+ * meets REPAIR): here it yields (sched_yield) instead of counting.
+ */
+Test(crash_points, review_a_repair_never_counts_a_pin_a_closer_gave_back)
+{
+	struct cp_world w;
+	struct sp_tracee cl, rp;
+	unsigned at;
+	bool waited;
+	int sv[2];
+	pid_t closer;
+
+	cp_world_init(&w);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	closer = cp_traced_closer(&w, sv[1]);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'r');
+	sp_start(&cl, closer);
+	/* A victim dies in a hold of witness 4 (its CAS made, its ledger
+	 * not): its reaper recounts witness 4. */
+	cr_assert(cp_died(cp_child(&w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1),
+			  "victim"), "the victim did not die in its hold");
+	tu_write_byte(sv[0], 'g');
+	cr_assert(sp_wait_at(&cl, SHOAL__CP_REAP_GIVEN, 1, TU_CHILD_DEADLINE_MS),
+		  "the closer never gave its pin back");
+	sp_start(&rp, cp_traced_reaper(&w));
+	cr_assert(sp_wait_at(&rp, SHOAL__CP_REPAIR_MARKED, 1, TU_CHILD_DEADLINE_MS),
+		  "the victim's reaper never repaired witness 4");
+	waited = sp_wait_syscall(&rp, SYS_sched_yield, &at, TU_CHILD_DEADLINE_MS);
+	sp_detach(&cl);
+	sp_detach(&rp);
+	cr_assert_eq(tu_wait_exit(closer), 0, "the closer failed");
+	cr_assert_eq(tu_wait_exit(rp.pid), 0, "the reaper failed");
+	close(sv[0]);
+	close(sv[1]);
+	/* Witness 4's pins are the test's (none): nothing counted twice. */
+	cp_check_all(&w);
+	cr_assert(waited, "the repair went on to %s without waiting for the "
+		  "closer's record in flight",
+		  at < SHOAL__CP_COUNT ? shoal__crash_name(at) : "its end");
+}
+
+/* Attaches, holds witness 4, says so, waits for the go and dies (D, a
+ * dead process with a hold for its reaper to give back). */
+static void cp_hold_w4_then_die(struct shoal_store *c, struct cp_world *w,
+				int fd)
+{
+	TU_CHILD_CHECK(shoal_hold(c, w->w[4]) == 0, 2);
+	tu_child_write_byte(fd, 'r');
+	TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 3);
+	kill(getpid(), SIGKILL);
+}
+
+/*
+ * A repair that outlasts its bound waiting for a live reaper's flagged
+ * record must not take that record from it.  D dies holding witness 4;
+ * its reaper R flags D's record and stops (REAP_FLAGGED: a reaper the
+ * scheduler took off its CPU, its CAS not made).  V dies in a hold of
+ * witness 4, and the test's reap of V recounts witness 4: it waits for
+ * R's flag up to its bound, then, past it, consumed D's record (left it
+ * out of the count, as if given back) while R was still to give it back:
+ * R's CAS then took D's hold off the entry a second time, the test's own
+ * hold with it (a double return: an object someone holds is evictable).
+ * Past the bound a live reaper's record is counted as it stands instead:
+ * at worst a hold too many (a leak), never one too few.
+ */
+Test(crash_points, review_a_repair_past_its_bound_leaves_a_live_reapers_record)
+{
+	struct cp_world w;
+	struct sp_tracee r;
+	int fd_d;
+	pid_t d, v;
+
+	cp_world_init(&w);
+	d = cp_attached(&w, SHOAL__CP_COUNT, 1, cp_hold_w4_then_die, &fd_d);
+	tu_write_byte(fd_d, 'g');
+	cr_assert(cp_died(d, "D"), "D did not die");
+	close(fd_d);
+	sp_start(&r, cp_traced_reaper(&w));
+	cr_assert(sp_wait_at(&r, SHOAL__CP_REAP_FLAGGED, 1, TU_CHILD_DEADLINE_MS),
+		  "R never flagged D's record");
+	v = cp_child(&w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1);
+	cr_assert(cp_died(v, "V"), "V did not die in its hold");
+	shoal_store_reap(w.s); /* V's: recounts witness 4, R stopped */
+	sp_detach(&r);
+	cr_assert_eq(tu_wait_exit(r.pid), 0, "R failed");
+	cp_check_all(&w);
+}
+
+/* Traced: attaches, says so, reads witness 5's error message (it has
+ * none: its pin is taken and given back), says so, then on the go gets
+ * and releases witness 0, says so, and closes when told. */
+static pid_t cp_traced_reader(struct cp_world *w, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		char msg[16];
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		tu_child_write_byte(fd, 'r');
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_error_message(c, w->w[5], msg, sizeof msg) ==
+			       -ENOMSG, 3);
+		tu_child_write_byte(fd, 'o');
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'g', 4);
+		TU_CHILD_CHECK(shoal_get(c, w->w[0], 0, &v) == 0, 5);
+		TU_CHILD_CHECK(shoal_release(c, &v) == 0, 6);
+		tu_child_write_byte(fd, 'p');
+		TU_CHILD_CHECK(tu_child_read_byte(fd) == 'q', 7);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A pin that a call takes for itself and cannot give back goes back
+ * later, not at close.  error_message (like a get of an error object, or
+ * a worker done with a task's arguments) pins the object and releases it
+ * before it returns; a REPAIR on the entry that outlasts the release's
+ * bound (1 s: a repairer descheduled on a loaded machine) made that
+ * release give up, silently, and the pin stayed for the rest of the
+ * process's life: an object nobody holds, never evicted (the chaos
+ * test's LEAK, from a worker that lives on).  Now it is owed, and the
+ * process's next get gives it back.
+ */
+Test(crash_points, review_a_pin_a_call_could_not_give_back_goes_back_later)
+{
+	struct cp_world w;
+	struct sp_tracee rd;
+	_Atomic uint64_t *ctl;
+	uint32_t idx;
+	int sv[2];
+	pid_t reader;
+
+	cp_world_init(&w);
+	idx = (uint32_t)shoal__dir_lookup(w.s, w.w[5], &(uint64_t){0});
+	ctl = &w.s->dir[idx].ctl;
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	reader = cp_traced_reader(&w, sv[1]);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'r');
+	sp_start(&rd, reader);
+	cr_assert(sp_wait_at(&rd, SHOAL__CP_REF_LEDGER, 1, TU_CHILD_DEADLINE_MS),
+		  "the reader never pinned witness 5");
+	/* A REPAIR that nobody runs: the release waits its second, then
+	 * gives up with the pin whole. */
+	atomic_fetch_or(ctl, SHOAL__CTL_REPAIR);
+	sp_detach(&rd);
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'o');
+	cr_assert_eq(tu_info(w.s, w.w[5]).pins, 1, "the release did not wait");
+	atomic_fetch_and(ctl, ~SHOAL__CTL_REPAIR);
+	tu_write_byte(sv[0], 'g');
+	cr_assert_eq(tu_read_byte(sv[0], TU_CHILD_DEADLINE_MS), 'p');
+	cr_assert_eq(tu_info(w.s, w.w[5]).pins, 0, "the reader, alive, keeps a "
+		     "pin it took for itself");
+	tu_write_byte(sv[0], 'q');
+	cr_assert_eq(tu_wait_exit(reader), 0, "the reader failed");
+	close(sv[0]);
+	close(sv[1]);
 	cp_check_all(&w);
 }
 

@@ -856,8 +856,11 @@ Test(hostile_waits, a_scribbled_ledger_seqcount_holds_a_recount_a_second)
  * A recount consumes a dead process's record, unless a live reaper has it
  * in flight (FLAG): it waits for that reaper to give it back or put it
  * down.  A neighbour that writes itself in as the dead slot's reaper and
- * flags the record is waited for a second; then the record is consumed as
- * a dead reaper's would be, and the count is right: the test's hold alone.
+ * flags the record is waited for a second; then the record is counted as
+ * it stands and left to that "reaper" (consuming it could return it twice
+ * if the reaper were real and only slow, ledger.c): a hold too many until
+ * the neighbour is gone, when the next reap consumes it and the count is
+ * right: the test's hold alone.
  */
 Test(hostile_waits, a_scribbled_flag_holds_a_recount_a_second)
 {
@@ -876,7 +879,7 @@ Test(hostile_waits, a_scribbled_flag_holds_a_recount_a_second)
 	t0 = tu_now_ms();
 	tu_assert_rc(shoal_store_reap(s), 1, "the one in the middle of a change");
 	hw_assert_took(t0, SHOAL__LOCK_MIN_MS, "a reap's recount");
-	cr_assert_eq(tu_info(s, x).holds, 1);
+	cr_assert_eq(tu_info(s, x).holds, 2, "the flagged record is not counted");
 
 	hw_nb_exit(&n);
 	tu_assert_rc(shoal_store_reap(s), 1, "the flagged one, its reaper gone");

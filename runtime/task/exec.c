@@ -473,7 +473,7 @@ static void shoal__finish(struct shoal_task *t)
 	}
 	for (uint32_t i = 0; i < t->nargs; i++)
 		if (t->views[i].data)
-			shoal_release(s, &t->views[i]);
+			shoal__release_owed(s, &t->views[i]);
 }
 
 static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,

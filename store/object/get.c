@@ -58,16 +58,51 @@ static int shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
 }
 
 /* A pin this call took and does not hand out goes again.  If a REPAIR
- * outlasts `by` it stays, whole (entry and ledger agree), until the
- * handle's close gives it back. */
+ * outlasts `by` it stays, whole (entry and ledger agree), and is owed
+ * (internal.h): the handle's next get or release tries it again, and its
+ * close gives it back in any case.  Without that, a long-lived process (a
+ * worker) would keep it for the rest of its life, and the object with
+ * it.  Under lock. */
 static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			 struct shoal__later *by)
 {
 	struct shoal__ref u = {.idx = idx, .gen = gen, .dpins = -1,
 			       .acquire = false};
+	int rc = shoal__ref_change(s, &u, by);
 
-	if (!shoal__ref_change(s, &u, by))
+	if (!rc)
 		shoal__finish_release(s, &u);
+	else if (rc == -ETIMEDOUT && s->nowed < SHOAL__OWED_MAX)
+		s->owed[s->nowed++] = (struct shoal__owed){idx, gen};
+}
+
+/* Tries each owed unpin once more (under lock).  One whose entry is
+ * still under REPAIR stays owed without a wait (a relaxed load: only a
+ * guess; the REF protocol's CAS decides, and waits out a REPAIR that
+ * comes meanwhile up to its bound).  One that is not ours any more
+ * (-ENOENT, -ESTALE: cannot happen while our ledger has the pin) is
+ * forgotten rather than tried for ever. */
+static void shoal__owed_settle(struct shoal_store *s)
+{
+	for (uint32_t i = 0; i < s->nowed;) {
+		struct shoal__owed o = s->owed[i];
+		struct shoal__later by = shoal__lock_by(0);
+		struct shoal__ref u = {.idx = o.idx, .gen = o.gen, .dpins = -1,
+				       .acquire = false};
+		int rc = -ETIMEDOUT;
+
+		if (!(atomic_load_explicit(&s->dir[o.idx].ctl,
+					   memory_order_relaxed) &
+		      SHOAL__CTL_REPAIR))
+			rc = shoal__ref_change(s, &u, &by);
+		if (rc == -ETIMEDOUT) {
+			i++;
+			continue;
+		}
+		if (!rc)
+			shoal__finish_release(s, &u);
+		s->owed[i] = s->owed[--s->nowed];
+	}
 }
 
 /* An error object's bytes: its code (int32_t, one of ours), then the
@@ -116,7 +151,11 @@ static int shoal__pin_view(struct shoal_store *s, shoal_id id,
 static int shoal__try_get(struct shoal_store *s, shoal_id id,
 			  struct shoal_view *v, struct shoal__later *by)
 {
-	int rc = shoal__pin_view(s, id, v, by);
+	int rc;
+
+	if (s->nowed)
+		shoal__owed_settle(s);
+	rc = shoal__pin_view(s, id, v, by);
 
 	if (rc)
 		return rc;
@@ -291,6 +330,8 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	r = (struct shoal__ref){.idx = view->entry_, .gen = view->gen_,
 				.dpins = -1, .acquire = false};
 	shoal__lock(store);
+	if (store->nowed)
+		shoal__owed_settle(store);
 	rc = shoal__ref_change(store, &r, &by);
 	if (!rc)
 		shoal__finish_release(store, &r);
@@ -299,6 +340,18 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
 	memset(view, 0, sizeof *view);
 	return 0;
+}
+
+void shoal__release_owed(struct shoal_store *s, struct shoal_view *v)
+{
+	struct shoal__later by = shoal__lock_by(0);
+
+	if (!s || s->readonly || !v || !v->data || v->entry_ > s->dir_mask)
+		return;
+	shoal__lock(s);
+	shoal__unpin(s, v->entry_, v->gen_, &by);
+	shoal__unlock(s);
+	memset(v, 0, sizeof *v);
 }
 
 SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
@@ -329,7 +382,7 @@ SHOAL_API int shoal_error_message(struct shoal_store *store, shoal_id id,
 		memcpy(buf, (const char *)v.data + sizeof(int32_t), n);
 		buf[n] = '\0';
 	}
-	shoal_release(store, &v);
+	shoal__release_owed(store, &v);
 	return rc;
 }
 

@@ -73,8 +73,8 @@ static void sp_rewind(struct sp_tracee *t)
 	t->at_bp = false;
 }
 
-/* Lets the tracee run on (over the breakpoint if it is on it). */
-static void sp_cont(struct sp_tracee *t, int sig)
+/* Steps the tracee over the breakpoint if it is on it. */
+static void sp_step_over(struct sp_tracee *t)
 {
 	if (t->at_bp) {
 		sp_rewind(t);
@@ -82,6 +82,12 @@ static void sp_cont(struct sp_tracee *t, int sig)
 		cr_assert(sp_wait_stop(t, TU_CHILD_DEADLINE_MS), "single step");
 		sp_poke_bp(t);
 	}
+}
+
+/* Lets the tracee run on (over the breakpoint if it is on it). */
+static void sp_cont(struct sp_tracee *t, int sig)
+{
+	sp_step_over(t);
 	cr_assert_eq(ptrace(PTRACE_CONT, t->pid, NULL, (void *)(long)sig), 0,
 		     "cont: %s", strerror(errno));
 }
@@ -114,6 +120,10 @@ bool sp_wait_at(struct sp_tracee *t, unsigned point, uint32_t n,
 
 		if (left <= 0 || !sp_wait_stop(t, (int)left))
 			return false;
+		if (WSTOPSIG(t->status) == (SIGTRAP | 0x80)) {
+			sp_cont(t, 0); /* a syscall stop (sp_wait_syscall) */
+			continue;
+		}
 		if (WSTOPSIG(t->status) != SIGTRAP) {
 			sp_cont(t, WSTOPSIG(t->status)); /* not ours: deliver */
 			continue;
@@ -123,6 +133,49 @@ bool sp_wait_at(struct sp_tracee *t, unsigned point, uint32_t n,
 		if (t->at_bp && (unsigned)regs.rsi == point && --n == 0)
 			return true;
 		sp_cont(t, 0);
+	}
+}
+
+bool sp_wait_syscall(struct sp_tracee *t, long nr, unsigned *point,
+		     int timeout_ms)
+{
+	int64_t deadline = tu_now_ms() + timeout_ms;
+	int sig = 0;
+
+	*point = UINT32_MAX;
+	/* Syscall stops then say so (SIGTRAP | 0x80): not a breakpoint. */
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, t->pid, NULL,
+			    (void *)(long)(PTRACE_O_EXITKILL |
+					   PTRACE_O_TRACESYSGOOD)), 0);
+	sp_step_over(t);
+	for (;;) {
+		struct user_regs_struct regs;
+		int64_t left = deadline - tu_now_ms();
+
+		cr_assert_eq(ptrace(PTRACE_SYSCALL, t->pid, NULL,
+				    (void *)(long)sig), 0,
+			     "syscall: %s", strerror(errno));
+		sig = 0;
+		if (left <= 0 || !sp_wait_stop(t, (int)left))
+			return false;
+		if (WSTOPSIG(t->status) != SIGTRAP &&
+		    WSTOPSIG(t->status) != (SIGTRAP | 0x80)) {
+			sig = WSTOPSIG(t->status); /* not ours: deliver */
+			continue;
+		}
+		cr_assert_eq(ptrace(PTRACE_GETREGS, t->pid, NULL, &regs), 0);
+		/* Entry and exit stops alternate, the entry first: the first
+		 * stop that names nr is its entry. */
+		if (WSTOPSIG(t->status) == (SIGTRAP | 0x80)) {
+			if ((long)regs.orig_rax == nr)
+				return true;
+			continue;
+		}
+		t->at_bp = regs.rip == t->addr + 1;
+		if (t->at_bp) {
+			*point = (unsigned)regs.rsi;
+			return false;
+		}
 	}
 }
 

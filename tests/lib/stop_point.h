@@ -18,6 +18,7 @@
  *           sp_wait_at(&t, SHOAL__CP_X, n);  stopped at the n-th pass of X
  *           ... let others run ...
  *           sp_wait_at(&t, SHOAL__CP_Y, 1);  on to the next point, or
+ *           sp_wait_syscall(&t, nr, &p, ms);  its next system call nr, or
  *           sp_detach(&t);                   run free (untraced) from here
  *
  * While the test does not service it, a child that passes any other point
@@ -56,6 +57,14 @@ void sp_start(struct sp_tracee *t, pid_t pid);
  * timeout_ms. */
 bool sp_wait_at(struct sp_tracee *t, unsigned point, uint32_t n,
 		int timeout_ms);
+
+/* Runs the tracee on until it enters the system call nr (true: it is
+ * stopped there), or stops at any crash point (false, *point names it), or
+ * ends or does not get there in timeout_ms (false, *point UINT32_MAX).
+ * What a process does between two crash points, without one of its own:
+ * a wait's sched_yield, say. */
+bool sp_wait_syscall(struct sp_tracee *t, long nr, unsigned *point,
+		     int timeout_ms);
 
 /* Removes the breakpoint and lets the tracee run free, untraced. */
 void sp_detach(struct sp_tracee *t);
