@@ -239,8 +239,10 @@ SHOAL_API int shoal_actor_call(struct shoal_runtime *rt, struct shoal_actor acto
 			       shoal_id *ref);
 
 /* Fire and forget: no result (num_returns 0, no timeout).  Errors as
- * shoal_actor_call's (SHOAL_EACTORDIED, -EINVAL ...), returned at the send only: a failure of the method
- * itself is only counted (shoal_actor_info's calls_failed). */
+ * shoal_actor_call's (SHOAL_EACTORDIED, -EINVAL ...), returned at the
+ * send only: a failure of the method itself is only counted
+ * (shoal_actor_info's calls_failed).  A value the method returns is
+ * dropped, not a failure (shoal_task_return returns 0 there). */
 SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor actor,
 			       int method, const struct shoal_args *args);
 

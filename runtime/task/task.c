@@ -40,6 +40,7 @@
  * (END-S1).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ext.h"
@@ -63,6 +64,10 @@ static_assert(SHOAL_ACTOR_CTOR_BYTES <= SHOAL__ARG_LEN_MASK &&
 		      SHOAL__CALL_ARGS_INLINE <= SHOAL__ARG_LEN_MASK,
 	      "an inline argument's length fits its header");
 static_assert(SHOAL_TYPE_ACTOR <= SHOAL__ARG_TYPE_MASK, "a type fits");
+/* ABI: the type took the padding after kind; the value shares ref's room. */
+static_assert(sizeof(void *) != 8 || (sizeof(struct shoal_arg) == 40 &&
+				      offsetof(struct shoal_arg, data) == 8),
+	      "ABI: shoal_arg");
 
 static uint32_t shoal__align8(uint32_t v)
 {
