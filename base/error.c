@@ -4,8 +4,10 @@
  *
  * Returns static strings only, so it is safe from any thread.  Negated
  * errno values are named by strerrordesc_np() (glibc, thread-safe, static),
- * and shoal's own codes by the table below.
+ * but for the few whose glibc text misleads in shoal's use (-ETIMEDOUT:
+ * "Connection timed out"), and shoal's own codes by the table below.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <shoal/error.h>
@@ -40,14 +42,46 @@ static const struct shoal__errname shoal__errnames[] = {
 	 "every worker is blocked in a nested get: the task could never run"},
 	{SHOAL_EFORKSERVERDIED, "the runtime's fork server died"},
 	{SHOAL_ESTOPPED, "the runtime stopped"},
+	{SHOAL_ENOACTOR, "no such actor: no live actor has that name"},
+	{SHOAL_ENOMETHOD, "no such method in the actor's class"},
+	{SHOAL_ENOFUNCTION, "no such task function: none registered by that name"},
+	{SHOAL_ENOCLASS, "no such actor class: none registered by that name"},
+	{SHOAL_ELANEFULL,
+	 "the actor's call queue from this process is full (max_pending_calls)"},
+	{SHOAL_EARGTYPE, "the argument has another type than the one read"},
+	{SHOAL_EARGCOUNT,
+	 "the task or call got another number of arguments than it reads"},
+	{SHOAL_EOBJTYPE,
+	 "the object has another size or type than the one read"},
 };
+
+/* errno texts that mislead in shoal's use of the code: glibc says
+ * "Connection timed out" for ETIMEDOUT, which shoal returns for any wait
+ * whose timeout passed (a get, a call, a word another process holds). */
+static const struct shoal__errname shoal__errno_texts[] = {
+	{-ETIMEDOUT, "timed out: the wait's timeout passed"},
+	{-EAGAIN, "not now: it would have to wait (a try or a poll)"},
+};
+
+static const char *shoal__find_error(const struct shoal__errname *t, size_t n,
+				     int err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].code == err)
+			return t[i].text;
+	return NULL;
+}
 
 static const char *shoal__own_error(int err)
 {
-	for (size_t i = 0; i < sizeof shoal__errnames / sizeof shoal__errnames[0]; i++)
-		if (shoal__errnames[i].code == err)
-			return shoal__errnames[i].text;
-	return NULL;
+	const char *text = shoal__find_error(
+		shoal__errnames, sizeof shoal__errnames / sizeof shoal__errnames[0], err);
+
+	return text ? text
+		    : shoal__find_error(shoal__errno_texts,
+					sizeof shoal__errno_texts /
+						sizeof shoal__errno_texts[0],
+					err);
 }
 
 SHOAL_API const char *shoal_strerror(int err)

@@ -101,20 +101,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int arg_u32(const struct shoal_task *t, uint32_t i, uint32_t *out)
-{
-	const void *d;
-	size_t n;
-	int rc = shoal_task_arg(t, i, &d, &n);
-
-	if (rc)
-		return rc;
-	if (n != sizeof *out)
-		return -EINVAL;
-	memcpy(out, d, sizeof *out);
-	return 0;
-}
-
 static int iteration_message(uint32_t i, char *buf, size_t cap)
 {
 	return snprintf(buf, cap, "On iteration %" PRIu32, i);
@@ -208,31 +194,30 @@ static size_t line_bytes(uint32_t index, size_t len)
 	return (size_t)snprintf(NULL, 0, "%" PRIu32 " ", index) + len + 1;
 }
 
-/* log(index, message) -> the number of messages index holds now (only
- * if the caller asked for a result: a send asks for none). */
+/* log(index, message) -> the number of messages index holds now (a
+ * send drops it). */
 static int logging_log(struct shoal_task *t, void *self)
 {
 	struct logging_actor *a = self;
 	struct log_list *l;
-	const void *msg;
+	const char *msg;
+	uint64_t index;
 	size_t len;
-	uint32_t index, count;
 	int rc;
 
-	if (arg_u32(t, 0, &index) || shoal_task_arg(t, 1, &msg, &len))
-		return shoal_task_fail(t, -EINVAL, "log(index, message): bad arguments");
+	if ((rc = shoal_task_expect(t, 2)) || (rc = shoal_task_arg_u64(t, 0, &index)) ||
+	    (rc = shoal_task_arg_str(t, 1, &msg)))
+		return rc; /* the message names the argument and its type */
+	len = strlen(msg);
 	if (index >= MAX_INDEX || !message_ok(msg, len))
-		return shoal_task_fail(t, -EINVAL, "log: bad index %" PRIu32
+		return shoal_task_fail(t, -EINVAL, "log: bad index %" PRIu64
 				       " or message (%zu bytes)", index, len);
 	l = logging_list(a, index);
 	rc = l ? list_append(l, msg, len) : -ENOMEM;
 	if (rc)
 		return shoal_task_fail(t, rc, "log: out of memory");
-	a->text_bytes += line_bytes(index, len);
-	count = l->n;
-	if (shoal_task_num_returns(t) == 0)
-		return 0;
-	return shoal_task_return(t, 0, &count, sizeof count);
+	a->text_bytes += line_bytes((uint32_t)index, len);
+	return shoal_task_return_u64(t, 0, l->n);
 }
 
 static size_t put_line(char *buf, uint32_t index, const char *msg)
@@ -288,73 +273,57 @@ static void add_ms(struct timespec *t, uint32_t ms)
 	}
 }
 
-/* The last message: a call whose result we wait for (see the header). */
-static int log_and_wait(struct shoal_runtime *rt, struct shoal_actor actor,
-			int method, const struct shoal_args *args, uint32_t *count)
-{
-	struct shoal_store *st = shoal_runtime_store(rt);
-	struct shoal_view v;
-	shoal_id ref;
-	int rc = shoal_actor_call(rt, actor, method, args, &ref);
-
-	if (rc)
-		return rc;
-	rc = shoal_get(st, ref, -1, &v); /* a dead actor fails it: no hang */
-	if (!rc) {
-		if (v.size == sizeof *count)
-			memcpy(count, v.data, sizeof *count);
-		else
-			rc = -EPROTO;
-		shoal_release(st, &v);
-	}
-	shoal_drop(st, ref);
-	return rc;
-}
-
-/* One log(index, "On iteration i") call; *count is set by the last. */
+/* One log(index, "On iteration i") call; the last one waits for its
+ * result (see the header), which *count receives: a dead actor fails the
+ * get, so it never hangs. */
 static int log_iteration(struct shoal_runtime *rt, struct shoal_actor actor,
-			 int method, uint32_t index, uint32_t i, bool last,
-			 uint32_t *count)
+			 int method, uint64_t index, uint32_t i, bool last,
+			 uint64_t *count)
 {
 	struct shoal_args args;
 	char msg[64];
-	int len = iteration_message(i, msg, sizeof msg);
+	shoal_id ref;
+	int rc;
 
+	iteration_message(i, msg, sizeof msg);
 	shoal_args_init(&args);
-	shoal_args_bytes(&args, &index, sizeof index);
-	shoal_args_bytes(&args, msg, (size_t)len);
+	shoal_args_u64(&args, index);
+	shoal_args_str(&args, msg);
 	if (!last)
 		return shoal_actor_send(rt, actor, method, &args);
-	return log_and_wait(rt, actor, method, &args, count);
+	rc = shoal_actor_call(rt, actor, method, &args, &ref);
+	return rc ? rc : shoal_get_u64(shoal_runtime_store(rt), ref, -1, count);
 }
 
 static int run_experiment(struct shoal_task *t, void *user)
 {
 	struct shoal_runtime *rt = shoal_task_runtime(t);
 	struct shoal_actor actor;
-	uint32_t index, iterations, interval_ms, count = 0;
+	uint64_t index, iterations, interval_ms, count = 0;
 	struct timespec next;
 	int method, rc;
 
 	(void)user;
-	if (arg_u32(t, 0, &index) || shoal_task_arg_actor(t, 1, &actor) ||
-	    arg_u32(t, 2, &iterations) || arg_u32(t, 3, &interval_ms))
-		return shoal_task_fail(t, -EINVAL, "run_experiment: bad arguments");
+	if ((rc = shoal_task_expect(t, 4)) || (rc = shoal_task_arg_u64(t, 0, &index)) ||
+	    (rc = shoal_task_arg_actor(t, 1, &actor)) ||
+	    (rc = shoal_task_arg_u64(t, 2, &iterations)) ||
+	    (rc = shoal_task_arg_u64(t, 3, &interval_ms)))
+		return rc;
 	method = shoal_actor_method(rt, actor, "log");
 	if (method < 0)
 		return shoal_task_fail(t, method, "the actor has no method log");
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (uint32_t i = 0; i < iterations; i++) {
-		add_ms(&next, interval_ms); /* absolute: no drift */
+		add_ms(&next, (uint32_t)interval_ms); /* absolute: no drift */
 		sleep_until(&next);
 		rc = log_iteration(rt, actor, method, index, i, i + 1 == iterations,
 				   &count);
 		if (rc)
-			return shoal_task_fail(t, rc, "experiment %" PRIu32
+			return shoal_task_fail(t, rc, "experiment %" PRIu64
 					       ", iteration %" PRIu32 ": log: %s",
 					       index, i, shoal_strerror(rc));
 	}
-	return shoal_task_return(t, 0, &count, sizeof count);
+	return shoal_task_return_u64(t, 0, count);
 }
 
 /* ------------------------------------------------------------------ */
@@ -489,10 +458,10 @@ static int submit_experiment(struct driver *d, uint32_t index)
 	int rc;
 
 	shoal_args_init(&args);
-	if ((rc = shoal_args_bytes(&args, &index, sizeof index)) ||
+	if ((rc = shoal_args_u64(&args, index)) ||
 	    (rc = shoal_args_actor(&args, &d->actor)) ||
-	    (rc = shoal_args_bytes(&args, &d->cfg.iterations, sizeof(uint32_t))) ||
-	    (rc = shoal_args_bytes(&args, &d->cfg.interval_ms, sizeof(uint32_t))))
+	    (rc = shoal_args_u64(&args, d->cfg.iterations)) ||
+	    (rc = shoal_args_u64(&args, d->cfg.interval_ms)))
 		return fail("building run_experiment's arguments", rc);
 	rc = shoal_submit(d->rt, d->f_run, &args, 1, &d->refs[index]);
 	if (rc)
@@ -691,10 +660,10 @@ static int collect_results(struct driver *d)
 	bool full = true;
 
 	for (uint32_t i = 0; i < d->submitted; i++) {
-		struct shoal_view v;
-		uint32_t count = 0;
+		uint64_t count = 0;
 		char msg[256] = "";
-		int rc = shoal_get(d->st, d->refs[i], 0, &v);
+		/* ray.get and del in one: the ref goes on success. */
+		int rc = shoal_get_u64(d->st, d->refs[i], 0, &count);
 
 		if (rc) {
 			shoal_error_message(d->st, d->refs[i], msg, sizeof msg);
@@ -702,9 +671,7 @@ static int collect_results(struct driver *d)
 				" failed: %s (%s)\n", i, shoal_strerror(rc), msg);
 			return rc;
 		}
-		if (v.size == sizeof count)
-			memcpy(&count, v.data, sizeof count);
-		shoal_release(d->st, &v);
+		d->held[i] = false;
 		if (count != d->cfg.iterations)
 			full = false;
 	}

@@ -20,12 +20,13 @@
  *   Python (Ray)                          C (this file)
  *   @ray.remote def add(a, b)             shoal_register_task(reg, "add", ...)
  *   ray.init(num_cpus=2)                  shoal_runtime_start
- *   ref = add.remote(2, 3)                shoal_args_bytes, shoal_submit
+ *   ref = add.remote(2, 3)                shoal_args_i64, shoal_submit
  *   add.remote(ref, 10)                   shoal_args_ref, shoal_submit
  *   q, r = divmod.options(num_returns=2)  shoal_submit(..., 2, refs)
- *   ray.get(ref)                          shoal_get, shoal_release
+ *   ray.get(ref); del ref                 shoal_get_i64 (one call)
+ *   def add(a, b) (in the task)           shoal_task_arg_i64, _return_i64
  *   RayTaskError                          SHOAL_ETASK, shoal_error_message
- *   (refs go out of scope)                shoal_drop
+ *   (refs go out of scope)                shoal_drop (after a failed get)
  *
  * Run: build/examples/tasks (no argument).  It prints one line per step
  * and exits 0 if every result was the expected one, 1 otherwise (what
@@ -42,88 +43,60 @@
 
 #include <shoal/shoal.h>
 
-/* Reads by-value argument i of a task as an int64_t. */
-static int arg_i64(struct shoal_task *t, uint32_t i, int64_t *out)
-{
-	const void *data;
-	size_t size;
-	int rc = shoal_task_arg(t, i, &data, &size);
-
-	if (rc)
-		return rc;
-	if (size != sizeof *out)
-		return shoal_task_fail(t, SHOAL_ETASK, "argument %u: %zu bytes, "
-				       "not an int64", i, size);
-	memcpy(out, data, sizeof *out);
-	return 0;
-}
-
 /* add(a, b) -> a + b.  Either argument may be a ref: the task sees the
  * referenced object's bytes exactly as it sees a by-value argument. */
 static int add(struct shoal_task *t, void *user)
 {
-	int64_t a, b, sum;
+	int64_t a, b;
 	int rc;
 
 	(void)user;
-	if (shoal_task_num_args(t) != 2)
-		return shoal_task_fail(t, SHOAL_ETASK, "add takes 2 arguments");
-	rc = arg_i64(t, 0, &a);
-	if (!rc)
-		rc = arg_i64(t, 1, &b);
-	if (rc)
+	/* Each fails the task with a message that says which argument is
+	 * missing or of another type. */
+	if ((rc = shoal_task_expect(t, 2)) || (rc = shoal_task_arg_i64(t, 0, &a)) ||
+	    (rc = shoal_task_arg_i64(t, 1, &b)))
 		return rc;
-	sum = a + b;
-	return shoal_task_return(t, 0, &sum, sizeof sum);
+	return shoal_task_return_i64(t, 0, a + b);
 }
 
 /* divmod(a, b) -> a / b, a % b: two returns, each its own object. */
 static int divmod(struct shoal_task *t, void *user)
 {
-	int64_t a, b, q, r;
+	int64_t a, b;
 	int rc;
 
 	(void)user;
-	rc = arg_i64(t, 0, &a);
-	if (!rc)
-		rc = arg_i64(t, 1, &b);
-	if (rc)
+	if ((rc = shoal_task_expect(t, 2)) || (rc = shoal_task_arg_i64(t, 0, &a)) ||
+	    (rc = shoal_task_arg_i64(t, 1, &b)))
 		return rc;
 	if (b == 0 || shoal_task_num_returns(t) != 2)
 		return shoal_task_fail(t, SHOAL_ETASK, "divmod(%" PRId64 ", %"
 				       PRId64 ") needs b != 0 and 2 returns",
 				       a, b);
-	q = a / b;
-	r = a % b;
-	rc = shoal_task_return(t, 0, &q, sizeof q);
-	if (!rc)
-		rc = shoal_task_return(t, 1, &r, sizeof r);
-	return rc;
+	rc = shoal_task_return_i64(t, 0, a / b);
+	return rc ? rc : shoal_task_return_i64(t, 1, a % b);
 }
 
 /* divide(a, b) -> a / b, or a failed task with a message for b == 0. */
 static int divide(struct shoal_task *t, void *user)
 {
-	int64_t a, b, q;
+	int64_t a, b;
 	int rc;
 
 	(void)user;
-	rc = arg_i64(t, 0, &a);
-	if (!rc)
-		rc = arg_i64(t, 1, &b);
-	if (rc)
+	if ((rc = shoal_task_expect(t, 2)) || (rc = shoal_task_arg_i64(t, 0, &a)) ||
+	    (rc = shoal_task_arg_i64(t, 1, &b)))
 		return rc;
 	if (b == 0)
 		return shoal_task_fail(t, SHOAL_ETASK, "division by zero: %"
 				       PRId64 " / 0", a);
-	q = a / b;
-	return shoal_task_return(t, 0, &q, sizeof q);
+	return shoal_task_return_i64(t, 0, a / b);
 }
 
 /* Submits fn_name(a, b): a by value, or a_ref as a ref if a is NULL; b
  * by value.  refs[] receives num_returns refs, held by the caller. */
 static int submit2(struct shoal_runtime *rt, const char *fn_name,
-		   const int64_t *a, shoal_id a_ref, const int64_t *b,
+		   const int64_t *a, shoal_id a_ref, int64_t b,
 		   uint32_t num_returns, shoal_id *refs)
 {
 	struct shoal_args args;
@@ -133,28 +106,11 @@ static int submit2(struct shoal_runtime *rt, const char *fn_name,
 	if (fn < 0)
 		return fn;
 	shoal_args_init(&args);
-	rc = a ? shoal_args_bytes(&args, a, sizeof *a)
-	       : shoal_args_ref(&args, a_ref);
+	rc = a ? shoal_args_i64(&args, *a) : shoal_args_ref(&args, a_ref);
 	if (!rc)
-		rc = shoal_args_bytes(&args, b, sizeof *b);
+		rc = shoal_args_i64(&args, b);
 	if (!rc)
 		rc = shoal_submit(rt, fn, &args, num_returns, refs);
-	return rc;
-}
-
-/* Gets an int64_t result, waiting up to 10 s. */
-static int get_i64(struct shoal_store *st, shoal_id ref, int64_t *out)
-{
-	struct shoal_view v;
-	int rc = shoal_get(st, ref, 10000, &v);
-
-	if (rc)
-		return rc;
-	if (v.size == sizeof *out)
-		memcpy(out, v.data, sizeof *out);
-	else
-		rc = -EPROTO;
-	shoal_release(st, &v);
 	return rc;
 }
 
@@ -162,7 +118,8 @@ static int expect_value(struct shoal_store *st, const char *what,
 			shoal_id ref, int64_t want)
 {
 	int64_t got = 0;
-	int rc = get_i64(st, ref, &got);
+	/* Ray's ray.get(ref) then del ref: the hold goes on success. */
+	int rc = shoal_get_i64(st, ref, 10000, &got);
 
 	if (rc) {
 		fprintf(stderr, "tasks: %s: get: %s\n", what, shoal_strerror(rc));
@@ -183,7 +140,8 @@ static int expect_error(struct shoal_store *st, const char *what, shoal_id ref)
 {
 	char msg[256];
 	int64_t got;
-	int rc = get_i64(st, ref, &got);
+	/* A failed get leaves the ref: its message is still there to read. */
+	int rc = shoal_get_i64(st, ref, 10000, &got);
 	int len;
 
 	if (rc != SHOAL_ETASK) {
@@ -208,41 +166,36 @@ static int expect_error(struct shoal_store *st, const char *what, shoal_id ref)
 static int run(struct shoal_runtime *rt)
 {
 	struct shoal_store *st = shoal_runtime_store(rt);
-	const int64_t two = 2, three = 3, ten = 10, seventeen = 17, five = 5;
-	const int64_t one = 1, zero = 0;
+	const int64_t two = 2, seventeen = 17, one = 1;
 	shoal_id sum, sum2, qr[2], bad, after_bad;
 	int rc, fails = 0;
 
 	/* 1. by value */
-	rc = submit2(rt, "add", &two, SHOAL_ID_NIL, &three, 1, &sum);
+	rc = submit2(rt, "add", &two, SHOAL_ID_NIL, 3, 1, &sum);
 	if (rc)
 		goto submit_failed;
 	/* 2. step 1's result as a ref, submitted before it is ready: the
 	 * runtime runs add only once `sum` is sealed. */
-	rc = submit2(rt, "add", NULL, sum, &ten, 1, &sum2);
+	rc = submit2(rt, "add", NULL, sum, 10, 1, &sum2);
 	if (rc) {
 		shoal_drop(st, sum);
 		goto submit_failed;
 	}
 	fails += expect_value(st, "add(2, 3)", sum, 5);
 	fails += expect_value(st, "add(add(2, 3), 10)", sum2, 15);
-	shoal_drop(st, sum);
-	shoal_drop(st, sum2);
 
 	/* 3. two returns */
-	rc = submit2(rt, "divmod", &seventeen, SHOAL_ID_NIL, &five, 2, qr);
+	rc = submit2(rt, "divmod", &seventeen, SHOAL_ID_NIL, 5, 2, qr);
 	if (rc)
 		goto submit_failed;
 	fails += expect_value(st, "divmod(17, 5) quotient", qr[0], 3);
 	fails += expect_value(st, "divmod(17, 5) remainder", qr[1], 2);
-	shoal_drop(st, qr[0]);
-	shoal_drop(st, qr[1]);
 
 	/* 4. a failing task, and 5. a task that depends on it */
-	rc = submit2(rt, "divide", &one, SHOAL_ID_NIL, &zero, 1, &bad);
+	rc = submit2(rt, "divide", &one, SHOAL_ID_NIL, 0, 1, &bad);
 	if (rc)
 		goto submit_failed;
-	rc = submit2(rt, "add", NULL, bad, &one, 1, &after_bad);
+	rc = submit2(rt, "add", NULL, bad, 1, 1, &after_bad);
 	if (rc) {
 		shoal_drop(st, bad);
 		goto submit_failed;

@@ -76,7 +76,7 @@ static int shoal__class_find(const struct shoal_registry *reg, const char *name)
 	for (uint32_t i = 0; i < reg->nclasses; i++)
 		if (!strcmp(reg->classes[i].name, name))
 			return (int)i;
-	return -ENOENT;
+	return SHOAL_ENOCLASS;
 }
 
 SHOAL_API int shoal_register_actor(struct shoal_registry *reg,

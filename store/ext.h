@@ -188,6 +188,10 @@ bool shoal__creator24_gone(const struct shoal_store *s, uint32_t c24);
  * live and of that generation; else 0.  A snapshot for tools: it writes
  * nothing (an inspect handle may ask) and tells nothing of liveness. */
 int32_t shoal__creator_pid(const struct shoal_store *s, uint32_t creator);
+/* The same, and the role word of that slot (shoal__store_set_role;
+ * SHOAL__ROLE_STORE, 0, when the pid is 0): a snapshot, as above. */
+int32_t shoal__creator_who(const struct shoal_store *s, uint32_t creator,
+			   uint32_t *role);
 /* True if process pid (with that start time; 0: any) is alive: a live
  * slot's owner that is not dead, or else by /proc.  False for ourselves. */
 bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);

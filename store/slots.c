@@ -109,6 +109,19 @@ int32_t shoal__creator_pid(const struct shoal_store *s, uint32_t creator)
 	return SHOAL__PROC_PID(st);
 }
 
+int32_t shoal__creator_who(const struct shoal_store *s, uint32_t creator,
+			   uint32_t *role)
+{
+	uint32_t slot = creator >> 20;
+	int32_t pid = shoal__creator_pid(s, creator);
+
+	/* Relaxed: the owner's own word, a hint (PROC-A1's snapshot read
+	 * the slot live and of that generation). */
+	*role = pid ? atomic_load_explicit(&s->procs[slot].role, memory_order_relaxed)
+		    : SHOAL__ROLE_STORE;
+	return pid;
+}
+
 /* A live slot's owner with that pid (and start time) decides; a pid with
  * no live slot (not attached yet, or reaped), /proc with the start time
  * (0: any process with that pid counts).  A pid that a dead child left

@@ -463,6 +463,7 @@ static const struct {
 	{SHOAL_EWORKERDIED, "SHOAL_EWORKERDIED"},
 	{SHOAL_EACTORDIED, "SHOAL_EACTORDIED"},
 	{SHOAL_ECANCELLED, "SHOAL_ECANCELLED"},
+	{SHOAL_ELANEFULL, "SHOAL_ELANEFULL"},
 };
 
 static const char *code_name(int code, char *buf, size_t cap)

@@ -45,7 +45,7 @@ static int add_remote(struct shoal_runtime *rt, int64_t a, int64_t b, int64_t *o
 
 	if (fn < 0)
 		return 4;
-	if (shoal_function(rt, "no such function") != -ENOENT)
+	if (shoal_function(rt, "no such function") != SHOAL_ENOFUNCTION)
 		return 8;
 	shoal_args_init(&args);
 	shoal_args_bytes(&args, &a, sizeof a);
@@ -87,7 +87,7 @@ static int find_actor(struct shoal_runtime *rt, const char *name, const char *m,
 {
 	struct shoal_actor none;
 
-	if (shoal_actor_lookup(rt, "no such actor", &none) != -ENOENT)
+	if (shoal_actor_lookup(rt, "no such actor", &none) != SHOAL_ENOACTOR)
 		return 8;
 	if (shoal_actor_lookup(rt, name, a))
 		return 10;

@@ -536,7 +536,7 @@ static int bi_resv_actor(struct bi_world *w)
 		cr_assert_eq(b.magic, 0);
 	}
 	cr_assert_eq(shoal_actor_list(w->rt, all, 8), n);
-	tu_assert_rc(shoal_actor_lookup(w->rt, "resv", &b), -ENOENT);
+	tu_assert_rc(shoal_actor_lookup(w->rt, "resv", &b), SHOAL_ENOACTOR);
 	return rc;
 }
 
@@ -584,7 +584,7 @@ static const struct bi_case bi_cases[] = {
 	{"a forged actor handle", bi_forged_handle, SHOAL_EACTORDIED},
 	{"a call to a dead actor", bi_dead_actor, SHOAL_EACTORDIED},
 	{"too many actors", bi_too_many_actors, -ENOSPC},
-	{"an unknown actor class", bi_unknown_class, -ENOENT},
+	{"an unknown actor class", bi_unknown_class, SHOAL_ENOCLASS},
 	{"too many processes", bi_too_many_procs, SHOAL_ETOOMANYPROCS},
 	{"a foreign file", bi_foreign_file, SHOAL_EBADSEGMENT},
 	{"a truncated segment", bi_truncated_segment, SHOAL_EBADSEGMENT},

@@ -319,7 +319,7 @@ Test(inspect, every_runtime_call_works_or_is_refused, .timeout = 60)
 	cr_assert_eq(info.num_workers, 1);
 	cr_assert_gt(info.fork_server_pid, 0);
 	cr_assert_eq(shoal_function(ro, "gate"), shoal_function(sc.rt, "gate"));
-	tu_assert_rc(shoal_function(ro, "nope"), -ENOENT);
+	tu_assert_rc(shoal_function(ro, "nope"), SHOAL_ENOFUNCTION);
 	tu_assert_rc(shoal_actor_lookup(ro, "busy", &found), 0);
 	cr_assert_eq(found.index, sc.busy.index);
 	cr_assert_geq(shoal_actor_method(ro, sc.busy, "wait"), 0);

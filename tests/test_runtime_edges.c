@@ -545,7 +545,7 @@ Test(runtime_edges, the_registry_fills_up_and_refuses_bad_entries)
 	tu_assert_rc(shoal_register_method(reg, "K0", "m", NULL), -EINVAL);
 	tu_assert_rc(shoal_register_method(reg, "", "m", box_get), -EINVAL);
 	tu_assert_rc(shoal_register_method(reg, "K0", "", box_get), -EINVAL);
-	tu_assert_rc(shoal_register_method(reg, "Nobody", "m", box_get), -ENOENT);
+	tu_assert_rc(shoal_register_method(reg, "Nobody", "m", box_get), SHOAL_ENOCLASS);
 	for (int i = 0; i < SHOAL_MAX_METHODS; i++) {
 		snprintf(name, sizeof name, "m%d", i);
 		tu_assert_rc(shoal_register_method(reg, "K63", name, box_get), 0, "%s",
@@ -560,11 +560,11 @@ Test(runtime_edges, the_registry_fills_up_and_refuses_bad_entries)
 	f.s = shoal_runtime_store(f.rt);
 	tu_assert_rc(shoal_function(f.rt, "f255"), 255);
 	tu_assert_rc(shoal_function(f.rt, "f255"), 255); /* from the cache */
-	tu_assert_rc(shoal_function(f.rt, "f256"), -ENOENT);
+	tu_assert_rc(shoal_function(f.rt, "f256"), SHOAL_ENOFUNCTION);
 	tu_assert_rc(shoal_actor_create(f.rt, "K63", NULL, NULL, &a), 0);
 	tu_assert_rc(shoal_actor_method(f.rt, a, "m63"), 63);
 	m = shoal_actor_method(f.rt, a, "m64");
-	tu_assert_rc(m, -ENOENT);
+	tu_assert_rc(m, SHOAL_ENOMETHOD);
 	/* Frozen from the start on. */
 	tu_assert_rc(shoal_register_task(reg, "late", rt_task_add, NULL), -EBUSY);
 	tu_assert_rc(shoal_register_actor(reg, "Late", box_init, NULL), -EBUSY);
@@ -693,7 +693,7 @@ Test(runtime_edges, attach_refuses_what_is_not_a_runtime)
 	cr_assert_not_null(rt);
 	tu_assert_rc(shoal_runtime_shutdown(rt), -EINVAL);
 	tu_assert_rc(shoal_function(rt, "shape"), 1);
-	tu_assert_rc(shoal_function(rt, "nope"), -ENOENT);
+	tu_assert_rc(shoal_function(rt, "nope"), SHOAL_ENOFUNCTION);
 	/* No fork server ever started there (its pid is 0, its mutex never
 	 * taken): requests to it are refused at once, not waited on. */
 	{
@@ -705,7 +705,7 @@ Test(runtime_edges, attach_refuses_what_is_not_a_runtime)
 		tu_assert_rc(shoal_actor_kill(rt, box, true), -ESRCH);
 		cr_assert_lt(tu_now_ms() - t0, 1000);
 		tu_assert_rc(shoal_actor_list(rt, NULL, 0), 0);
-		tu_assert_rc(shoal_actor_lookup(rt, "box", &box), -ENOENT);
+		tu_assert_rc(shoal_actor_lookup(rt, "box", &box), SHOAL_ENOACTOR);
 	}
 	tu_assert_rc(shoal_runtime_detach(rt), 0);
 	/* Only the attached handle's slot came and went. */
@@ -751,7 +751,7 @@ Test(runtime_edges, an_attached_handle_after_shutdown_is_refused_at_once)
 		     tu_now_ms() - t0);
 	named_error(SHOAL_ESTOPPED);
 	/* Lookups read the table: the actor is not live any more. */
-	tu_assert_rc(shoal_actor_lookup(att, "box", &found), -ENOENT);
+	tu_assert_rc(shoal_actor_lookup(att, "box", &found), SHOAL_ENOACTOR);
 	tu_assert_rc(shoal_runtime_detach(att), 0);
 }
 
@@ -949,14 +949,14 @@ Test(runtime_edges, the_task_api_refuses_bad_arguments_inside_a_task)
 	cr_assert_eq(c[P_RUNTIME_NULL], 0);
 	cr_assert_eq(c[P_NARGS_NULL], 0);
 	cr_assert_eq(c[P_NRETS_NULL], 0);
-	tu_assert_rc(c[P_ARG_PAST], -EINVAL);
+	tu_assert_rc(c[P_ARG_PAST], SHOAL_EARGCOUNT);
 	tu_assert_rc(c[P_ARG_NODATA], -EINVAL);
 	tu_assert_rc(c[P_ARG_NOSIZE], -EINVAL);
 	tu_assert_rc(c[P_ARG_NULLTASK], -EINVAL);
-	tu_assert_rc(c[P_ACTOR_SIZE], -EINVAL);
+	tu_assert_rc(c[P_ACTOR_SIZE], SHOAL_EARGTYPE);
 	tu_assert_rc(c[P_ACTOR_NOGEN], -EINVAL);
 	tu_assert_rc(c[P_ACTOR_NOMAGIC], -EINVAL);
-	tu_assert_rc(c[P_ACTOR_PAST], -EINVAL);
+	tu_assert_rc(c[P_ACTOR_PAST], SHOAL_EARGCOUNT);
 	tu_assert_rc(c[P_ACTOR_NOOUT], -EINVAL);
 	tu_assert_rc(c[P_RET_PAST], -EINVAL);
 	tu_assert_rc(c[P_RET_NODATA], -EINVAL);
@@ -1080,7 +1080,7 @@ Test(runtime_edges, actor_requests_with_bad_arguments_are_refused)
 	tu_assert_rc(shoal_actor_lookup(f.rt, NULL, &bad), -EINVAL);
 	tu_assert_rc(shoal_actor_lookup(f.rt, "", &bad), -EINVAL);
 	tu_assert_rc(shoal_actor_lookup(f.rt, "box", NULL), -EINVAL);
-	tu_assert_rc(shoal_actor_lookup(f.rt, "nobody", &bad), -ENOENT);
+	tu_assert_rc(shoal_actor_lookup(f.rt, "nobody", &bad), SHOAL_ENOACTOR);
 
 	tu_assert_rc(shoal_actor_method(NULL, box, "get"), -EINVAL);
 	tu_assert_rc(shoal_actor_method(f.rt, box, NULL), -EINVAL);

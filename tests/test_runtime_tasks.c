@@ -469,7 +469,7 @@ Test(runtime_tasks, bad_submissions_are_refused)
 	int add = fn(&f, "add");
 
 	shoal_args_init(&a);
-	tu_assert_rc(shoal_function(f.rt, "nope"), -ENOENT);
+	tu_assert_rc(shoal_function(f.rt, "nope"), SHOAL_ENOFUNCTION);
 	tu_assert_rc(shoal_submit(f.rt, 999, &a, 1, refs), -EINVAL);
 	tu_assert_rc(shoal_submit(f.rt, -1, &a, 1, refs), -EINVAL);
 	tu_assert_rc(shoal_submit(f.rt, add, &a, 0, refs), -EINVAL);

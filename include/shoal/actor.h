@@ -34,8 +34,9 @@
  * Backpressure: a caller process may have at most max_pending_calls calls
  * queued or running on one actor (a runtime option: the lane's capacity).
  * Beyond it, a call waits (a bounded spin, then a futex) until the actor
- * finishes one, or until its timeout (-ETIMEDOUT); a try-call returns
- * -EAGAIN at once instead.  The same timeout bounds the wait for room in
+ * finishes one, or until its timeout; a try-call does not wait.  Either
+ * way a lane still full fails the call with SHOAL_ELANEFULL (Ray's
+ * PendingCallsLimitExceeded).  The same timeout bounds the wait for room in
  * the store for by-value arguments (SHOAL_ESTOREFULL past it): a call's
  * timeout bounds everything the call does.
  *
@@ -108,7 +109,7 @@ SHOAL_API int shoal_register_actor(struct shoal_registry *reg,
 				   shoal_actor_fini_fn fini);
 
 /* Registers a method of a registered class; fn receives the actor's state
- * as its `user` argument.  -ENOENT for an unknown class, -EEXIST (the
+ * as its `user` argument.  SHOAL_ENOCLASS for an unknown class, -EEXIST (the
  * class has that method), -EINVAL (NULL reg or fn, a bad name), -ENOSPC
  * (SHOAL_MAX_METHODS), -EBUSY (after start).  Methods are numbered in
  * registration order (shoal_actor_method).  One thread at a time per
@@ -152,7 +153,7 @@ struct shoal_actor_options {
  * arguments args (by value, at most SHOAL_ACTOR_CTOR_BYTES encoded, or
  * refs, which the runtime keeps alive for restarts).  Returns once the fork
  * server started the process; calls made at once queue until the
- * constructor has run.  -ENOENT (class), -EEXIST (name taken, without
+ * constructor has run.  SHOAL_ENOCLASS (no class of that name), -EEXIST (name taken, without
  * get_if_exists), -ENOSPC (max_actors live actors), -E2BIG (constructor
  * arguments), -EINVAL (NULL rt, klass or out, a bad name in opts, a
  * nonzero resv word, bad args), SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED
@@ -169,12 +170,13 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 				 const struct shoal_actor_options *opts,
 				 struct shoal_actor *out);
 
-/* Ray's ray.get_actor(name): the live actor of that name, or -ENOENT;
+/* Ray's ray.get_actor(name): the live actor of that name, or
+ * SHOAL_ENOACTOR (no live actor has it);
  * -EINVAL for a NULL rt, name or out, or an empty name.  Any thread. */
 SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
 				 struct shoal_actor *out);
 
-/* A method's index for shoal_actor_call (-ENOENT if the class has none of
+/* A method's index for shoal_actor_call (SHOAL_ENOMETHOD if the class has none of
  * that name; -EINVAL for a NULL rt or method, or a handle that is not
  * one).  Stable for the runtime's life: look it up once.  Any thread. */
 SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
@@ -190,7 +192,7 @@ struct shoal_call_options {
 	/* How long the call may wait, in ms, for everything it does, one
 	 * deadline for all: room in a full lane, and room in the store for
 	 * by-value arguments that do not fit in the call record.  -1 forever
-	 * (the default), 0 not at all (a try-call: -EAGAIN on a full lane,
+	 * (the default), 0 not at all (a try-call: SHOAL_ELANEFULL on a full lane,
 	 * SHOAL_ESTOREFULL on a full store).  The clock starts at the first
 	 * wait: a call that never waits never reads it. */
 	int timeout_ms;
@@ -209,7 +211,10 @@ struct shoal_call_options {
  * once; refs[0..num_returns) receive the results (held by the caller).
  * SHOAL_EACTORDIED (the actor is dead, or the handle names an actor gone),
  * SHOAL_ESTOPPED or SHOAL_EFORKSERVERDIED (the runtime ended: shoal/runtime.h),
- * -EAGAIN (try-call on a full lane), -ETIMEDOUT (timeout on a full lane),
+ * SHOAL_ELANEFULL (the lane from this process was full: at once for a
+ * try-call, at the timeout otherwise), -EAGAIN (a try-call found another
+ * thread of this process writing into the lane), -ETIMEDOUT (the timeout
+ * passed while another thread of this process held the lane),
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
  * first call to the actor found no lane: the runtime's max_lanes are
@@ -228,14 +233,16 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 
 /* One result, waiting as long as it takes for room: shoal_actor_call_opts
  * with the defaults, and its errors (SHOAL_EACTORDIED, -EINVAL ...; never
- * -EAGAIN).  *ref is held by the caller. */
+ * SHOAL_ELANEFULL).  *ref is held by the caller. */
 SHOAL_API int shoal_actor_call(struct shoal_runtime *rt, struct shoal_actor actor,
 			       int method, const struct shoal_args *args,
 			       shoal_id *ref);
 
 /* Fire and forget: no result (num_returns 0, no timeout).  Errors as
- * shoal_actor_call's (SHOAL_EACTORDIED, -EINVAL ...), returned at the send only: a failure of the method
- * itself is only counted (shoal_actor_info's calls_failed). */
+ * shoal_actor_call's (SHOAL_EACTORDIED, -EINVAL ...), returned at the
+ * send only: a failure of the method itself is only counted
+ * (shoal_actor_info's calls_failed).  A value the method returns is
+ * dropped, not a failure (shoal_task_return returns 0 there). */
 SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor actor,
 			       int method, const struct shoal_args *args);
 
@@ -295,6 +302,62 @@ SHOAL_API int shoal_args_actor(struct shoal_args *args,
  * task function's thread, as the other shoal_task_* calls. */
 SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
 				   struct shoal_actor *out);
+
+/* ------------------------------------------------------------------ */
+/* Ray's ray.get_runtime_context(), inside a task or a method (SHOAL_0.3). */
+
+/* What runs (shoal_task_context.kind). */
+enum shoal_task_kind {
+	SHOAL_KIND_TASK = 1,        /* a task function, in a worker */
+	SHOAL_KIND_CALL = 2,        /* an actor's method */
+	SHOAL_KIND_CONSTRUCTOR = 3, /* an actor's constructor */
+};
+
+/* Who submitted it (shoal_task_context.caller): the role of the process
+ * that made the submit or call. */
+enum shoal_caller {
+	SHOAL_CALLER_GONE = 0,      /* not known: its process is gone (or a
+				     * constructor: the fork server starts it) */
+	SHOAL_CALLER_DRIVER = 1,    /* the program that started the runtime */
+	SHOAL_CALLER_TASK = 2,      /* a task, in a worker (a nested task) */
+	SHOAL_CALLER_ACTOR = 3,     /* an actor's method or constructor */
+	SHOAL_CALLER_ATTACHED = 4,  /* a program of shoal_runtime_attach */
+};
+
+/* An output struct: shoal_task_context fills all of it, the reserved
+ * words with zero today (a later release gives a word a meaning only
+ * where zero means "not known"). */
+struct shoal_task_context {
+	/* Its ID: a task's or call's first return (shoal_submit's refs[0],
+	 * shoal_task_info's id); nil for a constructor and a call made fire
+	 * and forget, which have none the caller knows. */
+	shoal_id id;
+	uint32_t kind;        /* enum shoal_task_kind */
+	int32_t worker;       /* a task: its worker's index; -1 in an actor */
+	int32_t caller_pid;   /* the submitter's pid; 0 once it is gone */
+	uint32_t caller;      /* enum shoal_caller, the submitter's role */
+	/* In an actor (a method or its constructor): the actor's own handle,
+	 * to pass to a task or another actor (Ray's current_actor).  Zeroed
+	 * (no actor) in a task. */
+	struct shoal_actor actor;
+	uint64_t resv[4];     /* zero (see above) */
+};
+
+/* Fills *out with what runs: its ID, kind, worker, caller, and the actor
+ * it runs in.  -EINVAL for a NULL task or out.  From the task function's
+ * thread, as every shoal_task_* call (shoal/runtime.h). */
+SHOAL_API int shoal_task_context(const struct shoal_task *task,
+				 struct shoal_task_context *out);
+/* Its ID alone (shoal_task_context's id): the nil ID for a NULL task, a
+ * constructor or a call made fire and forget.  No errors. */
+SHOAL_API shoal_id shoal_task_id(const struct shoal_task *task);
+/* The actor's own handle into *out, inside one of its methods or its
+ * constructor (Ray's runtime_context.current_actor): a plain value to
+ * pass in arguments (shoal_args_actor), so that an actor can hand itself
+ * to a task that calls it back.  -EINVAL in a task (no actor), or for a
+ * NULL task or out. */
+SHOAL_API int shoal_task_self_actor(const struct shoal_task *task,
+				    struct shoal_actor *out);
 
 /* ------------------------------------------------------------------ */
 /* Inspection (SHOAL_0.2): the actors view of a tool                   */

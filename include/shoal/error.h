@@ -80,6 +80,33 @@ enum shoal_error {
 	 * what was still pending fails with it, and so does a submit or a
 	 * call made afterwards (from an attached program). */
 	SHOAL_ESTOPPED = -4026,
+	/* Names a Ray user can read (SHOAL_0.3; these were -ENOENT and
+	 * -EAGAIN, whose texts said "No such file or directory"): */
+	/* shoal_actor_lookup: no live actor has that name (ray.get_actor's
+	 * ValueError). */
+	SHOAL_ENOACTOR = -4040,
+	/* shoal_actor_method: the actor's class has no method of that
+	 * name. */
+	SHOAL_ENOMETHOD = -4041,
+	/* shoal_function: no task function of that name was registered. */
+	SHOAL_ENOFUNCTION = -4042,
+	/* shoal_actor_create, shoal_register_method: no actor class of that
+	 * name was registered. */
+	SHOAL_ENOCLASS = -4043,
+	/* A call found the actor's lane from this process full
+	 * (max_pending_calls calls queued or running): at once for a
+	 * try-call, at its timeout otherwise (Ray's
+	 * PendingCallsLimitExceeded). */
+	SHOAL_ELANEFULL = -4044,
+	/* A typed argument helper (shoal_task_arg_i64 ...) read an argument
+	 * that has another type, or bytes of another width. */
+	SHOAL_EARGTYPE = -4045,
+	/* A task or call read an argument past the last one it got, or got
+	 * another number of arguments than it expects (shoal_task_expect). */
+	SHOAL_EARGCOUNT = -4046,
+	/* A typed get (shoal_get_i64 ...) found an object of another size
+	 * (not 8 bytes for a number, no NUL at its end for a string). */
+	SHOAL_EOBJTYPE = -4047,
 };
 
 /* A static, human-readable description of any code returned by shoal

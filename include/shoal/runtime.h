@@ -267,11 +267,40 @@ enum shoal_arg_kind {
 	SHOAL_ARG_REF = 2,   /* an object: the task sees its sealed bytes */
 };
 
+/*
+ * The type a by-value argument carries (SHOAL_0.3), a tag the task's side
+ * checks (shoal_task_arg_i64 ...) instead of agreeing on widths by
+ * convention.  It travels in the task or call record with the argument
+ * (six bits of its header: the record grows by nothing).  Untyped bytes
+ * (shoal_args_bytes) are SHOAL_TYPE_BYTES; so is a ref argument
+ * (shoal_args_ref): an object is bytes, whatever put it there, and a
+ * typed reader accepts bytes of its width (8 for a number; a string's
+ * bytes end in a NUL).  A typed value that is too large for the record
+ * (a string over 16 bytes among many arguments) travels as a ref to a
+ * copy in the store and keeps its type.
+ */
+enum shoal_arg_type {
+	SHOAL_TYPE_BYTES = 0, /* untyped bytes, or a ref's object */
+	SHOAL_TYPE_I64 = 1,   /* int64_t, 8 bytes */
+	SHOAL_TYPE_U64 = 2,   /* uint64_t, 8 bytes */
+	SHOAL_TYPE_F64 = 3,   /* double, 8 bytes */
+	SHOAL_TYPE_STR = 4,   /* a C string: its bytes and the NUL */
+	SHOAL_TYPE_ACTOR = 5, /* a struct shoal_actor, 16 bytes */
+};
+
 struct shoal_arg {
 	uint32_t kind;       /* enum shoal_arg_kind */
-	const void *data;    /* BYTES: until shoal_submit returns */
+	uint32_t type;       /* enum shoal_arg_type; 0: untyped */
+	const void *data;    /* BYTES: until shoal_submit returns; NULL for
+			      * the types whose value is held below */
 	size_t size;
-	shoal_id ref;        /* REF */
+	union {
+		shoal_id ref;        /* REF */
+		int64_t i64;         /* the value of an I64, U64, F64 or */
+		uint64_t u64;        /* ACTOR argument, kept here by its */
+		double f64;          /* helper (data NULL): the list needs */
+		unsigned char value[16]; /* no storage of the caller's */
+	};
 };
 
 /* A task's arguments, built on the caller's stack. */
@@ -284,19 +313,33 @@ struct shoal_args {
  * errors (NULL is a no-op).  An argument list is the caller's alone: one
  * thread at a time. */
 SHOAL_API void shoal_args_init(struct shoal_args *args);
-/* Appends a by-value argument.  The bytes are not copied here: data must
- * stay valid until the submit or call that takes the list returns (which
- * copies them).  -ENOSPC beyond SHOAL_MAX_ARGS, -EINVAL for a NULL args,
- * NULL data with a size, or a size of 2^30 bytes or more. */
+/* Appends a by-value argument of untyped bytes.  The bytes are not copied
+ * here: data must stay valid until the submit or call that takes the list
+ * returns (which copies them).  -ENOSPC beyond SHOAL_MAX_ARGS, -EINVAL for
+ * a NULL args, NULL data with a size, or a size of 2^30 bytes or more. */
 SHOAL_API int shoal_args_bytes(struct shoal_args *args, const void *data,
 			       size_t size);
+/* Append a typed by-value argument (SHOAL_0.3): the value is kept in the
+ * list itself (nothing of the caller's needs to outlive the call), and
+ * read on the task's side with shoal_task_arg_i64, _u64, _f64 (or as 8
+ * bytes with shoal_task_arg).  -ENOSPC beyond SHOAL_MAX_ARGS, -EINVAL for
+ * a NULL args. */
+SHOAL_API int shoal_args_i64(struct shoal_args *args, int64_t v);
+SHOAL_API int shoal_args_u64(struct shoal_args *args, uint64_t v);
+SHOAL_API int shoal_args_f64(struct shoal_args *args, double v);
+/* Appends a C string (SHOAL_0.3): its bytes and the NUL, copied at the
+ * submit or call as shoal_args_bytes (str must stay valid until then);
+ * the task reads it with shoal_task_arg_str, zero copy.  -ENOSPC beyond
+ * SHOAL_MAX_ARGS, -EINVAL for a NULL args or str, or a string of 2^30
+ * bytes or more. */
+SHOAL_API int shoal_args_str(struct shoal_args *args, const char *str);
 /* Appends a ref argument: the task sees the object's sealed bytes.  The
  * list takes no hold: the caller keeps its own until the submit returns
  * (the runtime holds it from then on).  -ENOSPC beyond SHOAL_MAX_ARGS,
  * -EINVAL for a NULL args or the nil ID. */
 SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref);
 
-/* A registered function's index, for shoal_submit (-ENOENT if unknown,
+/* A registered function's index, for shoal_submit (SHOAL_ENOFUNCTION if unknown,
  * -EINVAL for a NULL rt or an empty or NULL name).  Stable for the
  * runtime's life: look it up once.  Any thread. */
 SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
@@ -392,12 +435,44 @@ SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task);
 SHOAL_API uint32_t shoal_task_num_args(const struct shoal_task *task);
 /* A zero-copy, read-only view of argument i, valid while the task runs:
  * the bytes are the runtime's (the task record's or a pinned object's),
- * never to be freed or written.  -EINVAL for a NULL task, data or size,
- * or i >= shoal_task_num_args(). */
+ * never to be freed or written.  Any argument reads as its bytes (a
+ * string's with its NUL, a number's 8).  -EINVAL for a NULL task, data
+ * or size; SHOAL_EARGCOUNT for i >= shoal_task_num_args(). */
 SHOAL_API int shoal_task_arg(const struct shoal_task *task, uint32_t i,
 			     const void **data, size_t *size);
+/* Typed reads of argument i (SHOAL_0.3), copied into *out.  An argument
+ * added with the matching helper (shoal_args_i64 for _i64 ...) reads;
+ * so do untyped bytes of the type's width (8 bytes: shoal_args_bytes of
+ * an int64_t, or a ref to an 8-byte object), which carry no tag to
+ * check (a ref is bytes).  SHOAL_EARGTYPE for an argument of another
+ * type (an f64 read as an i64: no conversion), or untyped bytes of
+ * another width; SHOAL_EARGCOUNT for i >= shoal_task_num_args(); -EINVAL
+ * for a NULL task or out.  A task function that returns the code fails
+ * with a message naming the argument and both types.  From the task
+ * function's thread, as every shoal_task_* call. */
+SHOAL_API int shoal_task_arg_i64(struct shoal_task *task, uint32_t i,
+				 int64_t *out);
+SHOAL_API int shoal_task_arg_u64(struct shoal_task *task, uint32_t i,
+				 uint64_t *out);
+SHOAL_API int shoal_task_arg_f64(struct shoal_task *task, uint32_t i,
+				 double *out);
+/* Argument i as a C string (SHOAL_0.3), zero copy: *out points into the
+ * runtime's bytes, valid while the task runs, read-only.  Its bytes are
+ * checked to end in a NUL (so *out is a terminated string, whoever wrote
+ * the record).  A string argument (shoal_args_str) reads, and so do
+ * untyped bytes that end in a NUL.  SHOAL_EARGTYPE for another type, or
+ * bytes with no NUL at their end; SHOAL_EARGCOUNT, -EINVAL as
+ * shoal_task_arg_i64's. */
+SHOAL_API int shoal_task_arg_str(struct shoal_task *task, uint32_t i,
+				 const char **out);
+/* The arity check (SHOAL_0.3): 0 if the task or call got exactly n
+ * arguments, else SHOAL_EARGCOUNT (returned by the task function, it
+ * fails with a message saying how many it got and expects); -EINVAL for
+ * a NULL task.  From the task function's thread. */
+SHOAL_API int shoal_task_expect(struct shoal_task *task, uint32_t n);
 /* The number of return values the submitter asked for (0 for a NULL
- * task).  No errors. */
+ * task, a constructor, or an actor call made fire and forget).  No
+ * errors. */
 SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task);
 /* Return value i, copied into the store (sealed at once; data stays the
  * caller's).  -EINVAL for a NULL task, NULL data with a size, or i >=
@@ -408,9 +483,25 @@ SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task);
  * an error the return stays unset: it becomes an error object when the
  * task function returns.  0, writing nothing, if the result is not
  * wanted any more (the submitter died) or an earlier attempt of this task
- * sealed it already (a retry). */
+ * sealed it already (a retry).  A method called fire and forget
+ * (shoal_actor_send, num_returns 0) returns what it returns all the same:
+ * any i below SHOAL_MAX_RETURNS is then 0, writing nothing, so the call
+ * is not counted as failed (Ray drops such a value too). */
 SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 				const void *data, size_t size);
+/* Typed returns (SHOAL_0.3): shoal_task_return of the value's 8 bytes,
+ * or of a string's bytes and its NUL; shoal_get_i64, shoal_get_str ...
+ * (shoal/store.h) read them back.  Errors as shoal_task_return's
+ * (-EINVAL, -EEXIST, SHOAL_ESTOREFULL, -EBUSY, -ETIMEDOUT), and -EINVAL
+ * for a NULL str. */
+SHOAL_API int shoal_task_return_i64(struct shoal_task *task, uint32_t i,
+				    int64_t v);
+SHOAL_API int shoal_task_return_u64(struct shoal_task *task, uint32_t i,
+				    uint64_t v);
+SHOAL_API int shoal_task_return_f64(struct shoal_task *task, uint32_t i,
+				    double v);
+SHOAL_API int shoal_task_return_str(struct shoal_task *task, uint32_t i,
+				    const char *str);
 /* A buffer of size bytes in the store for return value i, to write in
  * place: the store's, writable until the task function returns; it is
  * sealed when the task function returns 0, and cancelled (the return
@@ -419,7 +510,9 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
  * shoal_task_return, -EINVAL for a NULL buf too; -ENOENT if the result is
  * not wanted any more, SHOAL_ESEALED if an earlier attempt sealed it (a
  * retry): the return counts as set then, and no buffer is given;
- * SHOAL_ESTOREFULL, -ETIMEDOUT as for shoal_task_return. */
+ * SHOAL_ESTOREFULL, -ETIMEDOUT as for shoal_task_return.  A method called
+ * fire and forget gets a buffer of the process's own memory, dropped
+ * when it returns (-ENOMEM if there is none that large). */
 SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 				       size_t size, void **buf);
 /* Records why the task fails (code < 0; a code >= 0 becomes SHOAL_ETASK)

@@ -320,6 +320,48 @@ SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 			     size_t n, int timeout_ms,
 			     struct shoal_view *views);
 
+/*
+ * One call to read a small result (SHOAL_0.3; Ray's `v = ray.get(ref);
+ * del ref`): gets the object (waiting up to timeout_ms, as shoal_get),
+ * checks its size, copies it into *out, releases the view and drops one
+ * hold this handle has on it (the hold a submit, call or put gave the
+ * caller; none to drop is fine).  Objects carry no type: an i64, u64 or
+ * f64 is any object of 8 bytes (what shoal_task_return_i64 ... write),
+ * read in this machine's byte order.
+ *
+ * The hold is dropped on success only.  A failed read leaves the ref as
+ * it was, the caller's to drop: an error object's code (SHOAL_ETASK,
+ * SHOAL_EACTORDIED ...: shoal_error_message reads its message), an
+ * object of another size (SHOAL_EOBJTYPE), a tombstone's code
+ * (SHOAL_EEVICTED, SHOAL_EDELETED, SHOAL_EOWNERDIED), -ETIMEDOUT (not
+ * sealed within timeout_ms: ask again), SHOAL_ELEDGERFULL, -EINVAL (NULL
+ * store or out, the nil ID), SHOAL_EREADONLY (an inspect handle).  *out
+ * is untouched on any error.  Any thread, as shoal_get.
+ */
+SHOAL_API int shoal_get_i64(struct shoal_store *store, shoal_id id,
+			    int timeout_ms, int64_t *out);
+SHOAL_API int shoal_get_u64(struct shoal_store *store, shoal_id id,
+			    int timeout_ms, uint64_t *out);
+SHOAL_API int shoal_get_f64(struct shoal_store *store, shoal_id id,
+			    int timeout_ms, double *out);
+/* A string result (shoal_task_return_str), copied into buf (cap bytes,
+ * the caller's) with its NUL, as shoal_get_i64 (SHOAL_0.3): the object's
+ * bytes must end in a NUL (SHOAL_EOBJTYPE otherwise: not a string).
+ * -ENOBUFS if it needs more than cap bytes (ask again with more room);
+ * other errors as shoal_get_i64's (-EINVAL for a NULL buf too), and as
+ * there the hold goes on success only. */
+SHOAL_API int shoal_get_str(struct shoal_store *store, shoal_id id,
+			    int timeout_ms, char *buf, size_t cap);
+/* Any object's bytes copied into buf (cap bytes, the caller's), as
+ * shoal_get_i64 (SHOAL_0.3); *size (may be NULL) receives the object's
+ * size, on success and on -ENOBUFS (more than cap bytes: nothing copied,
+ * so the caller can ask again with that much room).  Other errors as
+ * shoal_get_i64's (-EINVAL for a NULL buf with cap > 0 too), the hold
+ * going on success only; SHOAL_EOBJTYPE is never returned. */
+SHOAL_API int shoal_get_copy(struct shoal_store *store, shoal_id id,
+			     int timeout_ms, void *buf, size_t cap,
+			     size_t *size);
+
 /* The message of an object that holds an error: copies at most cap - 1
  * bytes and a NUL into buf, returns the message's full length.  -ENOMSG if
  * the object is sealed but not an error, -ENOENT / -EAGAIN if it is absent

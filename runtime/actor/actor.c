@@ -24,7 +24,7 @@ static int shoal__class_index(const struct shoal__rt_view *v, const char *name)
 	for (uint32_t i = 0; i < v->nclasses; i++)
 		if (!strncmp(c[i].name, name, sizeof c[i].name))
 			return (int)i;
-	return -ENOENT;
+	return SHOAL_ENOCLASS;
 }
 
 static uint32_t shoal__args_size(const struct shoal_args *args)
@@ -139,7 +139,7 @@ SHOAL_API int shoal_actor_lookup(struct shoal_runtime *rt, const char *name,
 	for (uint32_t i = 0; i < rt->v.max_actors; i++)
 		if (shoal__slot_named(&a[i], i, name, out))
 			return 0;
-	return -ENOENT;
+	return SHOAL_ENOACTOR;
 }
 
 SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
@@ -154,7 +154,7 @@ SHOAL_API int shoal_actor_method(struct shoal_runtime *rt,
 	for (uint32_t m = 0; m < c->nmethods && m < SHOAL_MAX_METHODS; m++)
 		if (!strncmp(c->methods[m], method, sizeof c->methods[m]))
 			return (int)m;
-	return -ENOENT;
+	return SHOAL_ENOMETHOD;
 }
 
 static int shoal__actor_check(struct shoal_runtime *rt, struct shoal_actor a)
@@ -243,12 +243,22 @@ SHOAL_API int shoal_actor_list(struct shoal_runtime *rt, struct shoal_actor *out
 	return n;
 }
 
+/* The handle is kept in the list itself (SHOAL_TYPE_ACTOR), so the
+ * caller's copy need not outlive the call. */
 SHOAL_API int shoal_args_actor(struct shoal_args *args,
 			       const struct shoal_actor *actor)
 {
-	if (!actor)
+	struct shoal_arg a = {.kind = SHOAL_ARG_BYTES, .type = SHOAL_TYPE_ACTOR,
+			      .size = sizeof *actor};
+
+	static_assert(sizeof *actor == sizeof a.value, "a handle is held whole");
+	if (!actor || !args)
 		return -EINVAL;
-	return shoal_args_bytes(args, actor, sizeof *actor);
+	if (args->n >= SHOAL_MAX_ARGS)
+		return -ENOSPC;
+	memcpy(a.value, actor, sizeof *actor);
+	args->a[args->n++] = a;
+	return 0;
 }
 
 SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
@@ -256,12 +266,14 @@ SHOAL_API int shoal_task_arg_actor(const struct shoal_task *task, uint32_t i,
 {
 	const void *data;
 	size_t size;
-	int rc = shoal_task_arg(task, i, &data, &size);
+	int rc = shoal__task_arg_typed(task, i, SHOAL_TYPE_ACTOR, &data, &size);
 
 	if (rc)
 		return rc;
-	if (!out || size != sizeof *out)
+	if (!out)
 		return -EINVAL;
+	if (size != sizeof *out)
+		return SHOAL_EARGTYPE;
 	memcpy(out, data, sizeof *out);
 	return out->magic == SHOAL_ACTOR_MAGIC && out->generation ? 0 : -EINVAL;
 }

@@ -326,7 +326,10 @@ static int shoal__call_reserve(struct shoal__lane_node *n, uint32_t gen,
 }
 
 /* Waits for room in a full lane, in slices, so that a lane nobody
- * consumes any more (a corrupt one) still lets the death check run.  The
+ * consumes any more (a corrupt one) still lets the death check run.
+ * SHOAL_ELANEFULL for a try-call, or once the call's deadline passed with
+ * the lane still full: the code says what stood in the way, where
+ * -EAGAIN and -ETIMEDOUT would not.  The
  * lane's memory is the segment's: it stays mapped even if the lane is
  * given back meanwhile (then the wait just ends). */
 static int shoal__call_wait_room(struct shoal_runtime *rt,
@@ -337,10 +340,10 @@ static int shoal__call_wait_room(struct shoal_runtime *rt,
 	struct shoal__deadline d;
 
 	if (later->timeout_ms == 0)
-		return -EAGAIN;
+		return SHOAL_ELANEFULL;
 	d = shoal__later_get(later);
 	if (shoal__deadline_passed(d))
-		return -ETIMEDOUT;
+		return SHOAL_ELANEFULL;
 	shoal__lane_wait_room(l, slice.ns < d.ns ? slice : d,
 			      shoal__store_spin(rt->store));
 	return 0;

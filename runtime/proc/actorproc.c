@@ -92,6 +92,14 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 	return 0;
 }
 
+/* The actor's own handle (shoal_task_self_actor). */
+static struct shoal_actor shoal__actor_self(const struct shoal__actor *a)
+{
+	return (struct shoal_actor){.index = a->index, .generation = a->gen,
+				    .klass = a->klass_index,
+				    .magic = SHOAL_ACTOR_MAGIC};
+}
+
 /* The record at the head of lane i, if its head is still `head` (relaxed:
  * the consumer's own index, ring/lane.c). */
 static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
@@ -168,6 +176,8 @@ static void shoal__actor_construct(struct shoal__actor *a)
 		.args_len = a->slot->ctor_len, .cap = SHOAL_ACTOR_CTOR_BYTES,
 		.num_returns = 0, .arg_timeout_ms = -1, .name = a->klass->name,
 		.why = msg, .why_cap = sizeof msg,
+		.kind = SHOAL_KIND_CONSTRUCTOR, .worker = -1,
+		.self = shoal__actor_self(a),
 	};
 	int rc = shoal__exec_run(&a->rt, &v, shoal__ctor_trampoline, &c);
 
@@ -190,12 +200,20 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 	uint32_t head = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 	const struct shoal__method *m =
 		r->method < a->klass->nmethods ? &a->klass->methods[r->method] : NULL;
+	/* Fire and forget: the method's returns are dropped (exec.c), and
+	 * the caller's own result, if it made one, is sealed empty. */
+	bool discard = r->flags & (SHOAL__CALL_NORESULT | SHOAL__CALL_OWNRET);
 	struct shoal__call_view v = {
 		.args = r->args, .nargs = r->nargs, .args_len = r->args_len,
 		.cap = SHOAL__CALL_ARGS_INLINE,
-		.num_returns = (r->flags & SHOAL__CALL_NORESULT) ? 0 : r->num_returns,
+		.num_returns = discard ? 0 : r->num_returns,
 		.ret0 = {.hi = r->ret_hi, .lo = r->ret_lo},
 		.arg_timeout_ms = -1, .name = m ? m->name : "?",
+		.discard = discard,
+		.settle_ret0 = !(r->flags & SHOAL__CALL_NORESULT) &&
+			       (r->flags & SHOAL__CALL_OWNRET),
+		.kind = SHOAL_KIND_CALL, .worker = -1, .caller = r->caller,
+		.self = shoal__actor_self(a),
 	};
 	struct shoal__tl_rec tr;
 	int rc;

@@ -13,10 +13,17 @@
  * with the same code and message (Ray: errors propagate through dependent
  * tasks); an evicted or deleted argument fails it with that code.
  *
+ * Typed reads (args.c) note why they failed: a task function that
+ * returns that code fails with the note as its message.
+ *
  * Returns: each is a promise held by the submitter (task.c); the task fills
  * it by copy (shoal_task_return) or in place (shoal_task_return_buffer,
  * sealed when the function returns 0).  Whatever the function left unset
- * when it returns becomes an error object: its code and message.  A fill
+ * when it returns becomes an error object: its code and message.  A call
+ * made fire and forget (v.discard) drops what its method returns: any
+ * return index is accepted and nothing is written (a buffer asked for is
+ * process memory, freed at the end), so a method is the same code
+ * whether its caller wants its value or not, and is not counted failed.  A fill
  * that finds its promise gone (the submitter died) is dropped.  Results
  * are TRANSIENT (store/layout.h): freed when the last ref to them goes, as
  * Ray frees an object nobody references, instead of cached until evicted.
@@ -36,46 +43,14 @@
 #include <string.h>
 
 #include "ext.h"
+#include "mem.h"
 #include "task_int.h"
 #include "queue.h"
 
-#define SHOAL__MSG_MAX 512
-
-struct shoal_task {
-	struct shoal_runtime *rt;
-	struct shoal__call_view v;
-	uint32_t nargs;
-	struct {
-		const void *data;
-		size_t size;
-	} args[SHOAL_MAX_ARGS];
-	struct shoal_view views[SHOAL_MAX_ARGS];
-	uint64_t set;                     /* returns filled or opened */
-	struct shoal__fill open[SHOAL__PROC_FILLS];
-	uint32_t open_ret[SHOAL__PROC_FILLS];
-	uint32_t nopen;
-	int fail_code;
-	char msg[SHOAL__MSG_MAX];
-};
 
 SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task)
 {
 	return task ? task->rt : NULL;
-}
-
-SHOAL_API uint32_t shoal_task_num_args(const struct shoal_task *task)
-{
-	return task ? task->nargs : 0;
-}
-
-SHOAL_API int shoal_task_arg(const struct shoal_task *task, uint32_t i,
-			     const void **data, size_t *size)
-{
-	if (!task || !data || !size || i >= task->nargs)
-		return -EINVAL;
-	*data = task->args[i].data;
-	*size = task->args[i].size;
-	return 0;
 }
 
 SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task)
@@ -126,10 +101,27 @@ static int shoal__fail(struct shoal_task *t, int code, const char *fmt, ...)
 
 static int shoal__check_ret(struct shoal_task *t, uint32_t i)
 {
-	if (i >= t->v.num_returns)
+	if (i >= (t->v.discard ? SHOAL_MAX_RETURNS : t->v.num_returns))
 		return -EINVAL;
 	if (t->set & (1ull << i))
 		return -EEXIST;
+	return 0;
+}
+
+/* A fire-and-forget call's buffer: process memory, freed at finish. */
+static int shoal__discard_buffer(struct shoal_task *t, uint32_t i, size_t size,
+				 void **buf)
+{
+	void *p;
+
+	if (t->nscratch == SHOAL__PROC_FILLS)
+		return -EBUSY;
+	p = shoal__mem_alloc(t->rt->arena, size ? size : 1);
+	if (!p)
+		return -ENOMEM;
+	t->scratch[t->nscratch++] = p;
+	t->set |= 1ull << i;
+	*buf = p;
 	return 0;
 }
 
@@ -143,6 +135,8 @@ SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 	rc = shoal__check_ret(task, i);
 	if (rc)
 		return rc;
+	if (task->v.discard)
+		return shoal__discard_buffer(task, i, size, buf);
 	if (task->nopen == SHOAL__PROC_FILLS)
 		return -EBUSY;
 	rc = shoal__fill_begin(task->rt->store, shoal__ret_id(task->v.ret0, i), size,
@@ -170,6 +164,10 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 	rc = shoal__check_ret(task, i);
 	if (rc)
 		return rc;
+	if (task->v.discard) { /* nobody wants it: not an error */
+		task->set |= 1ull << i;
+		return 0;
+	}
 	rc = shoal__fill_begin(task->rt->store, shoal__ret_id(task->v.ret0, i), size,
 			       -1, &f, &buf);
 	/* Gone (the submitter died), or sealed by an earlier attempt.  Any
@@ -184,6 +182,32 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 		memcpy(buf, data, size);
 	rc = shoal__fill_end(task->rt->store, &f, SHOAL__SIZE_TRANSIENT);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+SHOAL_API int shoal_task_return_i64(struct shoal_task *task, uint32_t i,
+				    int64_t v)
+{
+	return shoal_task_return(task, i, &v, sizeof v);
+}
+
+SHOAL_API int shoal_task_return_u64(struct shoal_task *task, uint32_t i,
+				    uint64_t v)
+{
+	return shoal_task_return(task, i, &v, sizeof v);
+}
+
+SHOAL_API int shoal_task_return_f64(struct shoal_task *task, uint32_t i,
+				    double v)
+{
+	return shoal_task_return(task, i, &v, sizeof v);
+}
+
+SHOAL_API int shoal_task_return_str(struct shoal_task *task, uint32_t i,
+				    const char *str)
+{
+	if (!str)
+		return -EINVAL;
+	return shoal_task_return(task, i, str, strlen(str) + 1);
 }
 
 /*
@@ -404,8 +428,8 @@ static int shoal__resolve_arg(struct shoal_task *t, uint32_t i)
 	const uint8_t *data;
 	uint32_t kind, len;
 	shoal_id ref;
-	int rc = shoal__args_decode(t->v.args, t->v.nargs, t->v.args_len, i,
-				    &kind, &data, &len);
+	int rc = shoal__args_decode_typed(t->v.args, t->v.nargs, t->v.args_len, i,
+					  &kind, &t->args[i].type, &data, &len);
 
 	if (rc)
 		return shoal__fail(t, SHOAL_ETASK, "corrupt task record");
@@ -444,8 +468,24 @@ static void shoal__call(struct shoal_task *t, shoal_task_fn fn, void *user)
 {
 	int rc = fn(t, user);
 
-	if (rc < 0)
+	if (rc < 0 && rc == t->arg_err) /* what a typed read noted */
+		shoal__fail(t, rc, "%s: %s: %s", t->v.name, t->arg_note,
+			    shoal_strerror(rc));
+	else if (rc < 0)
 		shoal__fail(t, rc, "%s failed: %s", t->v.name, shoal_strerror(rc));
+}
+
+/* A fire-and-forget call's own result (SHOAL__CALL_OWNRET): sealed empty,
+ * so that its caller sees the call done and drops its arguments' holds.
+ * Nothing if sealed already (a retry) or gone (the caller died). */
+static void shoal__settle_empty(struct shoal_store *s, shoal_id ret)
+{
+	struct shoal__fill f;
+	void *buf;
+
+	static_assert(SHOAL__INLINE_MAX > 0, "an empty object needs no block");
+	if (!shoal__fill_begin(s, ret, 0, 0, &f, &buf))
+		shoal__fill_end(s, &f, SHOAL__SIZE_TRANSIENT);
 }
 
 /* Seals (success) or cancels the buffers handed out, then writes an error
@@ -474,6 +514,10 @@ static void shoal__finish(struct shoal_task *t)
 	for (uint32_t i = 0; i < t->nargs; i++)
 		if (t->views[i].data)
 			shoal__release_owed(s, &t->views[i]);
+	for (uint32_t k = 0; k < t->nscratch; k++)
+		shoal__mem_free(t->rt->arena, t->scratch[k]);
+	if (t->v.settle_ret0)
+		shoal__settle_empty(s, t->v.ret0);
 }
 
 static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
@@ -522,6 +566,9 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 	t.nargs = 0;
 	t.set = 0;
 	t.nopen = 0;
+	t.nscratch = 0;
+	t.arg_err = 0;
+	t.arg_note[0] = '\0';
 	t.fail_code = 0;
 	t.msg[0] = '\0';
 	if (t.v.num_returns > SHOAL_MAX_RETURNS)
@@ -570,6 +617,8 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 		.cap = SHOAL__TASK_ARGS_INLINE, .ret0 = shoal__task_ret(rec, 0),
 		.num_returns = rec->num_returns ? rec->num_returns : 1,
 		.arg_timeout_ms = 0, .name = f ? f->name : "?",
+		.kind = SHOAL_KIND_TASK, .worker = (int32_t)worker,
+		.caller = rec->submitter,
 	};
 	r = (struct shoal__tl_rec){
 		.kind = SHOAL__TL_TASK, .who = worker, .what = rec->fn,

@@ -49,7 +49,7 @@ static int shoal__names_lookup(struct cds_lfht *ht, const char *name)
 {
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
-	int index = -ENOENT;
+	int index = SHOAL_ENOFUNCTION;
 
 	urcu_bp_read_lock();
 	cds_lfht_lookup(ht, shoal__name_hash(name), shoal__name_match, name, &iter);
@@ -65,7 +65,7 @@ static int shoal__names_scan(const struct shoal__rt_view *v, const char *name)
 	for (uint32_t i = 0; i < v->nfuncs && i < SHOAL_MAX_FUNCTIONS; i++)
 		if (!strncmp(shoal__rt_fname(v, i), name, SHOAL__FN_NAME_SIZE))
 			return (int)i;
-	return -ENOENT;
+	return SHOAL_ENOFUNCTION;
 }
 
 static void shoal__names_add(struct shoal_runtime *rt, const char *name, int index)

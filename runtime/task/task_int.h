@@ -29,6 +29,9 @@ uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args);
 int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
 		       uint32_t i, uint32_t *kind, const uint8_t **data,
 		       uint32_t *len);
+int shoal__args_decode_typed(const uint8_t *buf, uint32_t nargs,
+			     uint32_t args_len, uint32_t i, uint32_t *kind,
+			     uint32_t *type, const uint8_t **data, uint32_t *len);
 struct shoal__later;
 int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
 		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
@@ -114,7 +117,49 @@ struct shoal__call_view {
 	const char *name;     /* for error messages */
 	char *why;            /* if not NULL: receives the failure message */
 	size_t why_cap;
+	/* A call made fire and forget (num_returns 0): whatever the method
+	 * returns is dropped, not an error.  settle_ret0: its ret0 is the
+	 * caller's own (SHOAL__CALL_OWNRET, to learn when the call is done),
+	 * sealed empty once the method returned, whatever it did. */
+	bool discard;
+	bool settle_ret0;
+	/* The runtime context (shoal_task_context): */
+	uint32_t kind;        /* enum shoal_task_kind */
+	int32_t worker;       /* a worker's index; -1 in an actor */
+	uint32_t caller;      /* SHOAL__CREATOR of the submitter; 0: unknown */
+	struct shoal_actor self; /* in an actor; zeroed in a task */
 };
+/* exec.c: argument i of a running task, checked against a type: -EINVAL
+ * (NULL task), SHOAL_EARGCOUNT (past the last), SHOAL_EARGTYPE (tagged
+ * with another type); untyped bytes pass (their reader checks the width). */
+int shoal__task_arg_typed(const struct shoal_task *task, uint32_t i,
+			  uint32_t type, const void **data, size_t *size);
+#define SHOAL__MSG_MAX 512
+
+/* A running task's or call's context (exec.c runs it; args.c reads its
+ * arguments and what it is).  The running thread's alone, on its stack. */
+struct shoal_task {
+	struct shoal_runtime *rt;
+	struct shoal__call_view v;
+	uint32_t nargs;
+	struct {
+		const void *data;
+		size_t size;
+		uint32_t type;            /* enum shoal_arg_type: a tag */
+	} args[SHOAL_MAX_ARGS];
+	struct shoal_view views[SHOAL_MAX_ARGS];
+	uint64_t set;                     /* returns filled or opened */
+	struct shoal__fill open[SHOAL__PROC_FILLS];
+	uint32_t open_ret[SHOAL__PROC_FILLS];
+	uint32_t nopen;
+	void *scratch[SHOAL__PROC_FILLS]; /* discarded returns' buffers */
+	uint32_t nscratch;
+	int arg_err;                      /* the last typed read's failure */
+	char arg_note[96];                /* ... and why */
+	int fail_code;
+	char msg[SHOAL__MSG_MAX];
+};
+
 /* Runs fn(ctx, user) with the arguments resolved; seals what it returned
  * and fails the rest.  Returns the failure code, 0 on success. */
 int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,

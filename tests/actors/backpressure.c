@@ -124,13 +124,13 @@ Test(actors, a_try_call_on_a_full_lane_queues_nothing)
 	shoal_args_init(&args);
 	shoal_args_bytes(&args, &hundred, sizeof hundred);
 	o.timeout_ms = 0;
-	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, &ref), -EAGAIN);
+	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, &ref), SHOAL_ELANEFULL);
 	o.num_returns = 0;
-	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, NULL), -EAGAIN);
+	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, NULL), SHOAL_ELANEFULL);
 	o.num_returns = 1;
 	o.timeout_ms = 100;
 	t0 = tu_now_ms();
-	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, &ref), -ETIMEDOUT);
+	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, &ref), SHOAL_ELANEFULL);
 	cr_assert_geq(tu_now_ms() - t0, 99, "timed out early");
 	drain_lane(&f, &g, q);
 	/* Only the three queued add(1)s ran: the refused calls left nothing. */

@@ -188,7 +188,7 @@ Test(actors, bad_handles_and_methods_are_refused)
 	tu_assert_rc(shoal_actor_call(f.rt, a, -1, &args, &ref), -EINVAL);
 	tu_assert_rc(shoal_actor_call(f.rt, a, last + 1, &args, &ref), -EINVAL);
 	tu_assert_rc(shoal_actor_call(f.rt, a, SHOAL_MAX_METHODS, &args, &ref), -EINVAL);
-	tu_assert_rc(shoal_actor_method(f.rt, a, "nope"), -ENOENT);
+	tu_assert_rc(shoal_actor_method(f.rt, a, "nope"), SHOAL_ENOMETHOD);
 	o.num_returns = SHOAL_MAX_RETURNS + 1;
 	tu_assert_rc(shoal_actor_call_opts(f.rt, a, m, &args, &o, &ref), -EINVAL);
 	o.num_returns = 1;
@@ -196,7 +196,7 @@ Test(actors, bad_handles_and_methods_are_refused)
 	/* Method indices are per class: the Relay has one. */
 	tu_assert_rc(shoal_actor_create(f.rt, "Relay", NULL, NULL, &r), 0);
 	tu_assert_rc(shoal_actor_call(f.rt, r, 1, &args, &ref), -EINVAL);
-	tu_assert_rc(shoal_actor_create(f.rt, "Nobody", NULL, NULL, &r), -ENOENT);
+	tu_assert_rc(shoal_actor_create(f.rt, "Nobody", NULL, NULL, &r), SHOAL_ENOCLASS);
 	{
 		char big[SHOAL_ACTOR_CTOR_BYTES + 1] = {0};
 

@@ -25,7 +25,7 @@ Test(actors, named_actors_are_found_and_unique)
 	tu_assert_rc(shoal_actor_create(f.rt, "Counter", NULL, &o, &c), 0);
 	cr_assert_eq(memcmp(&a, &c, sizeof a), 0);
 	cr_assert_eq(call_get(&f, b, "add", 1), 4);
-	tu_assert_rc(shoal_actor_lookup(f.rt, "nobody", &b), -ENOENT);
+	tu_assert_rc(shoal_actor_lookup(f.rt, "nobody", &b), SHOAL_ENOACTOR);
 	stop(&f);
 }
 
