@@ -64,6 +64,9 @@ enum shoal_error {
 	SHOAL_ETASK = -4020,
 	SHOAL_EWORKERDIED = -4021,
 	SHOAL_EACTORDIED = -4022,
+	/* The task or call was cancelled (shoal_cancel) before it ran, or
+	 * while it ran and before it set this result (Ray's
+	 * TaskCancelledError). */
 	SHOAL_ECANCELLED = -4023,
 	/* A task that could never run: every worker the pool may have
 	 * (num_workers + max_extra_workers) is blocked in a get inside a
@@ -80,6 +83,10 @@ enum shoal_error {
 	 * what was still pending fails with it, and so does a submit or a
 	 * call made afterwards (from an attached program). */
 	SHOAL_ESTOPPED = -4026,
+	/* The task's or call's deadline passed (shoal_task_options and
+	 * shoal_call_options deadline_ms) before it started, or while it
+	 * ran and before it set this result: a cancel by the clock. */
+	SHOAL_EDEADLINE = -4027,
 };
 
 /* A static, human-readable description of any code returned by shoal
