@@ -206,6 +206,13 @@ static int t_cancel(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &rc, sizeof rc);
 }
 
+static int cx_actor_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
 struct cx_rt {
 	struct shoal_registry *reg;
 	struct shoal_runtime *rt;
@@ -229,6 +236,12 @@ static struct cx_rt cx_start(uint32_t workers)
 	tu_assert_rc(shoal_register_task(x.reg, "spin", t_spin, NULL), 0);
 	tu_assert_rc(shoal_register_task(x.reg, "parent", t_parent, NULL), 0);
 	tu_assert_rc(shoal_register_task(x.reg, "cancel", t_cancel, NULL), 0);
+	/* the same functions as an actor's methods */
+	tu_assert_rc(shoal_register_actor(x.reg, "Cx", cx_actor_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(x.reg, "Cx", "count", t_count), 0);
+	tu_assert_rc(shoal_register_method(x.reg, "Cx", "gate", t_gate), 0);
+	tu_assert_rc(shoal_register_method(x.reg, "Cx", "poll", t_poll), 0);
+	tu_assert_rc(shoal_register_method(x.reg, "Cx", "cancel", t_cancel), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.name = x.name;
@@ -632,5 +645,108 @@ Test(cancel, cancel_racing_with_completion_has_one_outcome)
 		    n_rc[1], n_rc[2]);
 	for (int i = 0; i < CX_RACE; i++)
 		tu_assert_rc(shoal_drop(x.s, r[i]), 0);
+	cx_stop(&x);
+}
+
+/* ------------------------------------------------------------------ */
+/* Actor calls                                                         */
+
+static int cx_call(struct cx_rt *x, struct shoal_actor a, const char *m,
+		   int64_t k, int64_t extra, int64_t deadline_ms, shoal_id *out)
+{
+	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+	struct shoal_args args;
+
+	o.deadline_ms = deadline_ms;
+	shoal_args_init(&args);
+	shoal_args_bytes(&args, &k, sizeof k);
+	shoal_args_bytes(&args, &extra, sizeof extra);
+	return shoal_actor_call_opts(x->rt, a, shoal_actor_method(x->rt, a, m), &args,
+				     &o, out);
+}
+
+Test(cancel, an_actor_call_queued_is_dropped_and_a_running_one_flagged)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_actor a;
+	shoal_id run, queued, later, forced;
+
+	tu_assert_rc(shoal_actor_create(x.rt, "Cx", NULL, NULL, &a), 0);
+	tu_assert_rc(cx_call(&x, a, "poll", 1, 0, 0, &run), 0);
+	tu_assert_rc(cx_call(&x, a, "count", 2, 0, 0, &queued), 0);
+	cx_wait_count(&cx->ran[1], 1, "the method started");
+	tu_assert_rc(shoal_cancel(x.rt, queued, 0), 0);
+	tu_assert_rc(cx_code(x.s, queued, 0), SHOAL_ECANCELLED);
+	tu_assert_rc(shoal_cancel(x.rt, queued, 0), -EALREADY);
+	tu_assert_rc(shoal_cancel(x.rt, run, SHOAL_CANCEL_FORCE), -EINVAL);
+	tu_assert_rc(shoal_cancel(x.rt, run, 0), 1);
+	tu_assert_rc(cx_code(x.s, run, 5000), SHOAL_ECANCELLED);
+	cr_assert_eq(atomic_load(&cx->saw[1]), 1);
+	/* the actor serves on, and the dropped call never ran */
+	tu_assert_rc(cx_call(&x, a, "count", 3, 0, 0, &later), 0);
+	tu_assert_rc(cx_code(x.s, later, 5000), 0);
+	cr_assert_eq(atomic_load(&cx->ran[2]), 0, "the dropped call ran");
+	tu_assert_rc(shoal_cancel(x.rt, later, 0), -EALREADY);
+	tu_assert_rc(cx_code(x.s, later, 0), 0);
+	/* a method cancels too: poll(4) runs, a method of another actor
+	 * cancels it */
+	tu_assert_rc(cx_call(&x, a, "poll", 4, 0, 0, &forced), 0);
+	cx_wait_count(&cx->ran[4], 1, "the method started");
+	{
+		struct shoal_actor b;
+		struct shoal_args args;
+		struct shoal_view v;
+		shoal_id cr;
+		int64_t got;
+
+		tu_assert_rc(shoal_actor_create(x.rt, "Cx", NULL, NULL, &b), 0);
+		shoal_args_init(&args);
+		tu_assert_rc(shoal_args_bytes(&args, &forced, sizeof forced), 0);
+		tu_assert_rc(shoal_actor_call(x.rt, b, shoal_actor_method(x.rt, b, "cancel"),
+					      &args, &cr), 0);
+		tu_assert_rc(shoal_get(x.s, cr, 10000, &v), 0);
+		memcpy(&got, v.data, sizeof got);
+		tu_assert_rc(shoal_release(x.s, &v), 0);
+		cr_assert_eq(got, 1, "cancel from a method: %lld", (long long)got);
+		tu_assert_rc(shoal_drop(x.s, cr), 0);
+	}
+	tu_assert_rc(cx_code(x.s, forced, 5000), SHOAL_ECANCELLED);
+	tu_assert_rc(shoal_drop(x.s, run), 0);
+	tu_assert_rc(shoal_drop(x.s, queued), 0);
+	tu_assert_rc(shoal_drop(x.s, later), 0);
+	tu_assert_rc(shoal_drop(x.s, forced), 0);
+	cx_stop(&x);
+}
+
+Test(cancel, actor_call_deadlines)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_actor a;
+	shoal_id gate = shoal_id_next(x.s), g, late, run;
+	struct shoal_args args;
+	void *buf;
+
+	tu_assert_rc(shoal_actor_create(x.rt, "Cx", NULL, NULL, &a), 0);
+	tu_assert_rc(shoal_create(x.s, gate, 8, NULL, 0, 0, &buf), 0);
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_args_bytes(&args, &gate, sizeof gate), 0);
+	tu_assert_rc(shoal_actor_call(x.rt, a, shoal_actor_method(x.rt, a, "gate"),
+				      &args, &g), 0);
+	/* queued behind the gate past its deadline: dropped, never run */
+	tu_assert_rc(cx_call(&x, a, "count", 1, 0, 30, &late), 0);
+	tu_assert_rc(cx_code(x.s, late, 100), -ETIMEDOUT);
+	tu_assert_rc(shoal_seal(x.s, gate), 0);
+	tu_assert_rc(cx_code(x.s, g, 10000), 0);
+	tu_assert_rc(cx_code(x.s, late, 10000), SHOAL_EDEADLINE);
+	cr_assert_eq(atomic_load(&cx->ran[1]), 0, "it started past its deadline");
+	/* running past its deadline: the method sees the flag */
+	tu_assert_rc(cx_call(&x, a, "poll", 2, 0, 100, &run), 0);
+	tu_assert_rc(cx_code(x.s, run, 10000), SHOAL_EDEADLINE);
+	cr_assert_eq(atomic_load(&cx->saw[2]), 1);
+	tu_assert_rc(cx_call(&x, a, "count", 3, 0, -1, &run), -EINVAL);
+	tu_assert_rc(shoal_drop(x.s, g), 0);
+	tu_assert_rc(shoal_drop(x.s, late), 0);
+	tu_assert_rc(shoal_drop(x.s, run), 0);
+	tu_assert_rc(shoal_drop(x.s, gate), 0);
 	cx_stop(&x);
 }

@@ -475,11 +475,20 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * Finished already (or cancelled before it started): nothing is done,
  * the result stays, and it returns -EALREADY.  -ENOENT: ref names no
  * object (not a task's return, or dropped by everyone); -EINVAL (NULL
- * rt, a nil ref, unknown flags); SHOAL_EREADONLY (an inspect handle).
- * Actor calls: shoal_actor_cancel.  Cost: a scan of the task table up to
- * its highest record in use (bench family cancel).  Any thread of any
- * process with a runtime handle (driver, task, actor, attached program);
- * never waits.
+ * rt, a nil ref, unknown flags, SHOAL_CANCEL_FORCE on an actor call);
+ * SHOAL_EREADONLY (an inspect handle).
+ * An actor call's result works too (shoal/actor.h): a call the actor has
+ * not started is dropped (it never runs; its results hold
+ * SHOAL_ECANCELLED at once; returns 0); a running one gets the flag
+ * (shoal_task_cancelled works in methods; returns 1); SHOAL_CANCEL_FORCE
+ * is refused with -EINVAL, as Ray refuses it for actor tasks (the
+ * actor's process holds every call's state); SHOAL_CANCEL_RECURSIVE
+ * reaches no task a method submitted (they have no parent record).  A
+ * cancelled call is never retried after a restart.
+ * Cost: a scan of the task table up to its highest record in use, then,
+ * for a call, of the lanes in use (bench family cancel).  Any thread of
+ * any process with a runtime handle (driver, task, actor method,
+ * attached program); never waits.
  */
 SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref,
 			   uint32_t flags);

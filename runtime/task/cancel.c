@@ -59,6 +59,13 @@ int shoal__cancel_code(uint64_t st)
 	return (st & SHOAL__TASK_F_DEADLINE) ? SHOAL_EDEADLINE : SHOAL_ECANCELLED;
 }
 
+int shoal__call_cancel_code(uint32_t c)
+{
+	if (!(c & SHOAL__CALL_C_CANCEL))
+		return 0;
+	return (c & SHOAL__CALL_C_DEADLINE) ? SHOAL_EDEADLINE : SHOAL_ECANCELLED;
+}
+
 const char *shoal__cancel_why(int code)
 {
 	return code == SHOAL_EDEADLINE ? "the task's deadline passed"
@@ -79,6 +86,54 @@ void shoal__cancel_fill(struct shoal_store *s, shoal_id ret0, uint32_t n, int co
 bool shoal__cancel_due(uint64_t deadline)
 {
 	return deadline && shoal__mono_ns() >= deadline;
+}
+
+/* A deadline the task itself found passed: CANCEL | DEADLINE on its own
+ * record, so that its finish and the watch agree.  Relaxed: the bits
+ * alone (TASK- relaxed of rtlayout.h). */
+void shoal__cancel_mark(_Atomic uint64_t *state)
+{
+	uint64_t st = atomic_load_explicit(state, memory_order_relaxed);
+
+	while (!(st & SHOAL__TASK_F_CANCEL) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       state, &st, st | SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_DEADLINE,
+		       memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* The same for an actor call's cancel word (actlayout.h).  Relaxed, as above. */
+void shoal__cancel_mark_call(_Atomic uint32_t *w)
+{
+	uint32_t c = atomic_load_explicit(w, memory_order_relaxed);
+
+	while (!(c & SHOAL__CALL_C_CANCEL) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       w, &c, c | SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE,
+		       memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* A claimed record that was cancelled before it started, or whose
+ * deadline passed: it never runs; its returns get the code (the
+ * canceller may have written them already: each is written once). */
+bool shoal__cancel_skip(struct shoal_runtime *rt, uint32_t idx, uint64_t st)
+{
+	struct shoal__task_rec *rec = &rt->v.tasks[idx];
+
+	if (!(st & SHOAL__TASK_F_CANCEL)) {
+		if (!shoal__cancel_due(rec->deadline))
+			return false;
+		shoal__cancel_mark(&rec->state);
+		st |= SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_DEADLINE;
+	}
+	shoal__cancel_fill(rt->store, shoal__task_ret(rec, 0), rec->num_returns,
+			   shoal__cancel_code(st));
+	/* Relaxed: a counter (statistics). */
+	atomic_fetch_add_explicit(&rt->v.hdr->tasks_failed, 1, memory_order_relaxed);
+	shoal__task_free(rt->store, &rt->v, idx);
+	shoal__pending_task_ended(rt->store);
+	return true;
 }
 
 static bool shoal__phase_live(uint64_t st)
@@ -231,8 +286,98 @@ static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view 
 	return 1;
 }
 
+/*
+ * Actor calls.  A call's cancel word (actlayout.h) carries its lane
+ * position's low bits, so the CAS that cancels it fails if the record
+ * was consumed and its slot written again.  Queued (no STARTED): the CAS
+ * adds CANCEL, the actor's start CAS then finds it and drops the call,
+ * and the canceller fills its results at once (each is written once).
+ * Running: CANCEL is the flag the method polls.  FORCE is refused: an
+ * actor's process holds the state of every call, and Ray refuses it too.
+ */
+static int shoal__cancel_call(struct shoal_store *s, struct shoal__call_rec *r,
+			      uint32_t c, uint32_t flags)
+{
+	/* Read before the CAS: a dropped call's slot is written again. */
+	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
+	uint32_t n = r->num_returns, seq = c >> 8;
+
+	if (flags & SHOAL_CANCEL_FORCE)
+		return -EINVAL;
+	for (;;) {
+		if (c >> 8 != seq)
+			return -EALREADY; /* consumed: done */
+		if (c & SHOAL__CALL_C_CANCEL)
+			return (c & SHOAL__CALL_C_STARTED) ? 1 : -EALREADY;
+		/* Relaxed: the word's order decides (actlayout.h). */
+		if (atomic_compare_exchange_weak_explicit(&r->cancel, &c,
+							  c | SHOAL__CALL_C_CANCEL,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
+	if (c & SHOAL__CALL_C_STARTED)
+		return 1;
+	shoal__cancel_fill(s, ret0, n, SHOAL_ECANCELLED);
+	return 0;
+}
+
+/* The call in lane li whose results ref names, cancelled: *found says
+ * whether there was one.  Its published records only, head to tail
+ * (LN-A1 of ring/lane.c: the tail's acquire makes them visible); each
+ * matched by its ID, then re-checked by its word's position (the actor
+ * may consume it, and its caller write the slot again, meanwhile). */
+static int shoal__cancel_in_lane(struct shoal_store *s, const struct shoal__rt_view *v,
+				 uint32_t li, shoal_id ref, uint32_t flags, bool *found)
+{
+	struct shoal__lane_view l = shoal__lane_at(v, li);
+	uint32_t t = atomic_load_explicit(&l.ring->tail, memory_order_acquire); /* LN-A1 */
+	/* Relaxed: a lower bound; the word's check decides. */
+	uint32_t h = atomic_load_explicit(&l.ring->head, memory_order_relaxed);
+
+	if (t - h > l.capacity)
+		return 0;
+	for (uint32_t p = h; p != t; p++) {
+		struct shoal__call_rec *r = (struct shoal__call_rec *)(
+			l.ring->records + (uint64_t)(p & l.mask) * l.record_size);
+		/* Relaxed: re-checked after the fence below. */
+		uint32_t c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
+
+		if (c >> 8 != (p & 0xffffffu) || (r->flags & SHOAL__CALL_NORESULT) ||
+		    r->ret_lo != ref.lo ||
+		    (r->ret_hi & ~SHOAL__RET_INDEX) != (ref.hi & ~SHOAL__RET_INDEX))
+			continue;
+		/* LN-A1 (the re-check, as list.c's): the reads above happen
+		 * before the reload, so the same position means they were
+		 * that call's. */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->cancel, memory_order_relaxed) >> 8 != c >> 8)
+			continue;
+		*found = true;
+		return shoal__cancel_call(s, r, c, flags);
+	}
+	return 0;
+}
+
+/* Every lane in use (LP-A1: its owner's state), for the call ref names. */
+static int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
+			       shoal_id ref, uint32_t flags, bool *found)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < v->max_lanes && !*found; i++)
+		if (SHOAL__LANE_PHASE(atomic_load_explicit(&v->lmeta[i].state,
+							   memory_order_acquire)) !=
+		    SHOAL__L_FREE) /* LP-A1 */
+			rc = shoal__cancel_in_lane(s, v, i, ref, flags, found);
+	return rc;
+}
+
 SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flags)
 {
+	bool found = false;
+	int rc;
+
 	uint64_t f = SHOAL__TASK_F_CANCEL, st;
 	uint32_t idx;
 
@@ -247,6 +392,9 @@ SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flag
 		f |= SHOAL__TASK_F_RECURSIVE;
 	if (shoal__cancel_find(&rt->v, ref, &idx, &st))
 		return shoal__cancel_rec(rt->store, &rt->v, idx, st, f, 0);
+	rc = shoal__cancel_calls(rt->store, &rt->v, ref, flags, &found);
+	if (found)
+		return rc;
 	return shoal__obj_known(rt->store, ref) ? -EALREADY : -ENOENT;
 }
 

@@ -84,22 +84,25 @@ SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task)
 	return task ? task->v.num_returns : 0;
 }
 
-/* A deadline the task itself found passed: CANCEL | DEADLINE on its own
- * record, so that its finish and the watch agree.  Relaxed: the bits
- * alone (TASK- relaxed of rtlayout.h). */
-static void shoal__mark_deadline(_Atomic uint64_t *state)
-{
-	uint64_t st = atomic_load_explicit(state, memory_order_relaxed);
 
-	while (!(st & SHOAL__TASK_F_CANCEL) &&
-	       !atomic_compare_exchange_weak_explicit(
-		       state, &st, st | SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_DEADLINE,
-		       memory_order_relaxed, memory_order_relaxed))
-		;
+
+/* An actor call's: its word says so, or its deadline passed. */
+static bool shoal__call_cancelled(const struct shoal_task *task)
+{
+	/* Relaxed: a flag; nothing read after it depends on it. */
+	if (atomic_load_explicit(task->v.call_cancel, memory_order_relaxed) &
+	    SHOAL__CALL_C_CANCEL)
+		return true;
+	if (!shoal__cancel_due(task->v.deadline))
+		return false;
+	shoal__cancel_mark_call(task->v.call_cancel);
+	return true;
 }
 
 SHOAL_API bool shoal_task_cancelled(const struct shoal_task *task)
 {
+	if (task && task->v.call_cancel)
+		return shoal__call_cancelled(task);
 	if (!task || !task->v.state)
 		return false;
 	/* Relaxed: a flag; nothing read after it depends on it. */
@@ -108,7 +111,7 @@ SHOAL_API bool shoal_task_cancelled(const struct shoal_task *task)
 		return true;
 	if (!shoal__cancel_due(task->v.deadline))
 		return false;
-	shoal__mark_deadline(task->v.state);
+	shoal__cancel_mark(task->v.state);
 	return true;
 }
 
@@ -122,10 +125,14 @@ static int shoal__exec_leave(struct shoal_task *t)
 	_Atomic uint64_t *state = t->v.state;
 	uint64_t st;
 
+	if (t->v.call_cancel && shoal__call_cancelled(t))
+		/* Relaxed: the bits alone. */
+		return (atomic_load_explicit(t->v.call_cancel, memory_order_relaxed) &
+			SHOAL__CALL_C_DEADLINE) ? SHOAL_EDEADLINE : SHOAL_ECANCELLED;
 	if (!state)
 		return 0;
 	if (shoal__cancel_due(t->v.deadline))
-		shoal__mark_deadline(state);
+		shoal__cancel_mark(state);
 	st = atomic_load_explicit(state, memory_order_relaxed);
 	for (;;) {
 		if (st & SHOAL__TASK_F_FORCE)
@@ -572,27 +579,7 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 	return ok;
 }
 
-/* A claimed record that was cancelled before it started, or whose
- * deadline passed: it never runs; its returns get the code (the
- * canceller may have written them already: each is written once). */
-static bool shoal__exec_skip(struct shoal_runtime *rt, uint32_t idx, uint64_t st)
-{
-	struct shoal__task_rec *rec = &rt->v.tasks[idx];
 
-	if (!(st & SHOAL__TASK_F_CANCEL)) {
-		if (!shoal__cancel_due(rec->deadline))
-			return false;
-		shoal__mark_deadline(&rec->state);
-		st |= SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_DEADLINE;
-	}
-	shoal__cancel_fill(rt->store, shoal__task_ret(rec, 0), rec->num_returns,
-			   shoal__cancel_code(st));
-	/* Relaxed: a counter (statistics). */
-	atomic_fetch_add_explicit(&rt->v.hdr->tasks_failed, 1, memory_order_relaxed);
-	shoal__task_free(rt->store, &rt->v, idx);
-	shoal__pending_task_ended(rt->store);
-	return true;
-}
 
 /* What the function printed goes out before its results are sealed: a
  * caller that got a result finds its lines written (to the log relay's
@@ -662,7 +649,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	if (!shoal__claim(rt, worker, item, &idx, &st))
 		return;
 	SHOAL__STORE_CRASH(rt->store, TASK_CLAIMED);
-	if (shoal__exec_skip(rt, idx, st))
+	if (shoal__cancel_skip(rt, idx, st))
 		return;
 	rec = &rt->v.tasks[idx];
 	if (rec->fn < rt->reg->n)
