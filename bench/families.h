@@ -35,6 +35,7 @@ int family_tasks(const struct bench_ctx *ctx);
 int family_actors(const struct bench_ctx *ctx);
 int family_timeline(const struct bench_ctx *ctx);
 int family_flood(const struct bench_ctx *ctx);
+int family_cancel(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -68,6 +69,7 @@ static const struct family families[] = {
 	 "actor_create_p50_ns actor_create_p99_ns actor_create_max_ns, each "
 	 "flooded_ (another user's datagrams at the fork server) and busy_ "
 	 "(the flooder's CPU alone)"},
+	{"cancel", family_cancel, "cancel_pending_ns"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
