@@ -113,6 +113,8 @@
 	/* exec.c: a worker runs a task */                                     \
 	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \
+	/* cancel.c: a pending task cancelled */                               \
+	X(TASK_CANCEL_SET, cancel, "cancel: CANCEL set, returns not filled")   \
 	/* call.c: a caller's lane into an actor, taken, hooked, freed */     \
 	X(LANE_TAKEN, lane_call, "lane: taken (names its taker), not hooked")  \
 	X(LANE_HOOKED, lane_call, "lane: hooked into the actor, not checked")  \

@@ -46,6 +46,7 @@ int family_pipes(const struct bench_ctx *ctx);
 int family_zmq(const struct bench_ctx *ctx);
 int family_iceoryx(const struct bench_ctx *ctx);
 int family_redis(const struct bench_ctx *ctx);
+int family_cancel(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -104,6 +105,7 @@ static const struct family families[] = {
 	{"queue", "shoal", family_queue,
 	 "queue_put_get_rate queue_put_bytes_get_rate (object queues between "
 	 "two processes, each beside 1_1_actor_calls_async: vs_lane)"},
+	{"cancel", "shoal", family_cancel, "cancel_pending_ns"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])

@@ -36,7 +36,7 @@
 #define SHOAL__ACT_MAX_LANES 65536u
 #define SHOAL__ACT_LANES 64u        /* caller processes per actor */
 #define SHOAL__CALL_SIZE 256u       /* one call record */
-#define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 56u)
+#define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 64u)
 
 /* Class and method names, written by the driver before the fork server
  * exists, read-only afterwards. */
@@ -246,11 +246,31 @@ static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
 #define SHOAL__CALL_OWNRET 2u    /* the result is the caller's, not the user's */
 
 /*
+ * A call's cancel word (task/cancel.c): the low 24 bits of its lane
+ * position << 8 (so that a CAS never hits the slot's next call), and:
+ *  STARTED   the actor's CAS before it runs the call (from a word
+ *            without CANCEL: one that finds CANCEL drops the call);
+ *  CANCEL    a canceller's CAS (or the actor's own, past the deadline):
+ *            queued, the call never runs; running, the method sees it
+ *            (shoal_task_cancelled) and its unset results get the code;
+ *  DEADLINE  with CANCEL: SHOAL_EDEADLINE instead of SHOAL_ECANCELLED.
+ * Memory order: the caller's store is published with the record (LN-R1);
+ * the CASes are on the word alone and relaxed (its modification order
+ * decides between a cancel and the start; no other data goes with it),
+ * but for the canceller's re-check of the record it read (cancel.c).
+ */
+#define SHOAL__CALL_C_STARTED 1u
+#define SHOAL__CALL_C_CANCEL 2u
+#define SHOAL__CALL_C_DEADLINE 4u
+#define SHOAL__CALL_C_SEQ(pos) (((uint32_t)(pos) & 0xffffffu) << 8)
+
+/*
  * A call record in a lane (lane.h gives the ordering: written by the
  * caller between reserve and publish, read by the actor between peek and
  * consume).  `retries` is the one field the actor's side writes (a
- * replacement counting down a retried call).  Arguments are encoded like a
- * task's (task.c).
+ * replacement counting down a retried call), and `cancel` the one a
+ * canceller or the actor changes by CAS (above).  Arguments are encoded
+ * like a task's (task.c).
  */
 struct shoal__call_rec {
 	uint32_t method;
@@ -262,8 +282,9 @@ struct shoal__call_rec {
 	uint64_t ret_hi;        /* the ID of return 0 */
 	uint64_t ret_lo;
 	uint32_t caller;        /* SHOAL__CREATOR */
-	uint32_t pad_;
+	_Atomic uint32_t cancel; /* SHOAL__CALL_C_* */
 	uint64_t submitted;     /* the caller's ticks (base/clock.h) */
+	uint64_t deadline;      /* CLOCK_MONOTONIC ns, 0: none */
 	uint8_t args[SHOAL__CALL_ARGS_INLINE];
 };
 static_assert(sizeof(struct shoal__call_rec) == SHOAL__CALL_SIZE, "call record");

@@ -203,6 +203,11 @@ struct shoal_runtime {
 	 * would write, or probe the fork server's mutex, returns
 	 * SHOAL_EREADONLY first (shoal__rt_ro). */
 	bool readonly;
+	/* The task record this process runs now (index + 1, 0: none) and
+	 * its generation: a worker's, set around each task (exec.c), so
+	 * that the tasks it submits name their parent (cancel.c). */
+	uint32_t cur_task;
+	uint32_t cur_gen;
 };
 
 /* True for an inspect handle: the caller returns SHOAL_EREADONLY. */

@@ -39,12 +39,12 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 11u
+#define SHOAL__RT_VERSION 12u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
 #define SHOAL__FN_NAME_SIZE 64u
-#define SHOAL__TASK_SIZE 320u
+#define SHOAL__TASK_SIZE 384u
 #define SHOAL__TASK_ARGS_INLINE 192u
 #define SHOAL__TASK_DEPS 16u /* = SHOAL_MAX_ARGS */
 
@@ -87,7 +87,36 @@ enum shoal__task_phase {
  * (store/layout.h), so that the fork server can tell a dead submitter's
  * record from a live one's (task.c). */
 #define SHOAL__TASK_GEN(s) ((uint32_t)((s) >> 32))
-#define SHOAL__TASK_PHASE(s) ((uint32_t)((s) >> 24) & 0xffu)
+#define SHOAL__TASK_PHASE(s) ((uint32_t)((s) >> 24) & 0x07u)
+/*
+ * Cancellation (task/cancel.c) rides in the phase byte's high bits, so
+ * that a cancel and every transition of the record are ordered by the one
+ * state word, and a cancel names the generation it meant:
+ *  CANCEL     the task is cancelled: set by a canceller's CAS (on a
+ *             QUEUED, WAITING or RUNNING record), by the fork server's
+ *             watch or the worker itself past the task's deadline.  A
+ *             record that has it never runs (the claim checks it) and is
+ *             never retried; a running one sees it (shoal_task_cancelled).
+ *  FORCE      with CANCEL on a RUNNING record: its worker is to be
+ *             killed (the canceller kills it; the watch kills it again if
+ *             the canceller died first).
+ *  DEADLINE   with CANCEL: the cause was the deadline (SHOAL_EDEADLINE
+ *             instead of SHOAL_ECANCELLED).
+ *  RECURSIVE  with CANCEL: tasks the task submits are cancelled too
+ *             (its submits check it: cancel.c).
+ *  LEAVING    the worker's CAS before it settles the task's returns: no
+ *             FORCE can be set after it, so a kill never lands on the
+ *             worker's next task; a worker whose CAS finds FORCE kills
+ *             itself instead.
+ * Every transition of a live record keeps the bits (they go with FREE).
+ */
+#define SHOAL__TASK_F_SHIFT 24
+#define SHOAL__TASK_F_CANCEL (0x08ull << SHOAL__TASK_F_SHIFT)
+#define SHOAL__TASK_F_FORCE (0x10ull << SHOAL__TASK_F_SHIFT)
+#define SHOAL__TASK_F_DEADLINE (0x20ull << SHOAL__TASK_F_SHIFT)
+#define SHOAL__TASK_F_RECURSIVE (0x40ull << SHOAL__TASK_F_SHIFT)
+#define SHOAL__TASK_F_LEAVING (0x80ull << SHOAL__TASK_F_SHIFT)
+#define SHOAL__TASK_FLAGS(s) ((s) & (0xf8ull << SHOAL__TASK_F_SHIFT))
 #define SHOAL__TASK_OWNER(s) ((uint32_t)(s) & 0xffffffu)
 /* A run queue item: record index (20 bits) and generation (low 12 bits). */
 #define SHOAL__TASK_ITEM(idx, gen) (((uint32_t)(gen) << 20) | (uint32_t)(idx))
@@ -134,9 +163,20 @@ enum shoal__task_phase {
  *          deps.c): what the clearer saw of that argument (settled) ...
  *  TASK-A4 (TASK-R4)  ... for the clear that leaves no bit and queues the
  *          task.
+ *  TASK-S1 (TASK-S2)  a canceller sets CANCEL | RECURSIVE on a running
+ *          record (seq_cst CAS), fences (seq_cst) and scans the table for
+ *          its children (cancel.c) ...
+ *  TASK-S2 (TASK-S1)  ... while a child's submitter publishes the child
+ *          (TASK-R1), fences (seq_cst) and loads its parent's state: the
+ *          scan sees the child, or the submitter sees the flag and
+ *          cancels the child itself.
  *  relaxed  the task bits and task_hint (hints, task.c); a record's
  *          state read by its owner, or only for its phase and generation
- *          (task.c, pending.c, exec.c's requeue); counters (statistics).
+ *          (task.c, pending.c, exec.c's requeue); counters (statistics);
+ *          the cancel bits where only they are tested or added by the
+ *          record's runner (shoal_task_cancelled, the LEAVING CAS): the
+ *          word's own modification order orders them against a
+ *          canceller's CAS, and no other data goes with them.
  */
 struct shoal__task_rec {
 	_Atomic uint64_t state;
@@ -147,12 +187,17 @@ struct shoal__task_rec {
 	uint32_t submitter;      /* SHOAL__CREATOR(slot, generation) */
 	_Atomic uint32_t deps;
 	uint32_t retries;        /* runs left after a worker death (fork server) */
-	uint32_t pad_;
+	uint32_t parent;         /* the submitting task's record + 1, 0: none */
 	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
 	uint64_t ret_lo;
 	uint64_t submitted;      /* the submitter's ticks (base/clock.h) */
+	uint32_t parent_gen;     /* the submitting task record's generation */
+	uint32_t pad_;
+	uint64_t deadline;       /* CLOCK_MONOTONIC ns past which it is
+				  * cancelled (SHOAL_EDEADLINE); 0: none */
 	_Atomic uint32_t dep_next[SHOAL__TASK_DEPS];
 	uint8_t args[SHOAL__TASK_ARGS_INLINE];
+	uint8_t pad1_[SHOAL__TASK_SIZE - 336];
 };
 static_assert(sizeof(struct shoal__task_rec) == SHOAL__TASK_SIZE, "task record");
 static_assert(SHOAL__RT_MAX_TASKS <= (1u << 20), "items carry 20 index bits");

@@ -509,7 +509,7 @@ static int bi_resv_task(struct bi_world *w)
 	int rc = 0;
 
 	tu_assert_rc(shoal_runtime_info(w->rt, &before, NULL, 0), 0);
-	for (int i = 0; i < BI_RESV_WORDS; i++) {
+	for (int i = 0; i < (int)(sizeof o.resv / sizeof o.resv[0]); i++) {
 		o = (struct shoal_task_options)SHOAL_TASK_OPTIONS_INIT;
 		o.resv[i] = 1;
 		rc = shoal_submit_opts(w->rt, w->add, NULL, &o, &ref);
@@ -546,7 +546,7 @@ static int bi_resv_call(struct bi_world *w)
 	shoal_id ref = SHOAL_ID_NIL;
 	int rc = 0;
 
-	for (int i = 0; i < BI_RESV_WORDS; i++) {
+	for (int i = 0; i < (int)(sizeof o.resv / sizeof o.resv[0]); i++) {
 		o = (struct shoal_call_options)SHOAL_CALL_OPTIONS_INIT;
 		o.resv[i] = 1;
 		rc = shoal_actor_call_opts(w->rt, w->box, w->get, NULL, &o, &ref);

@@ -1519,6 +1519,54 @@ static void rc_scenario_oq_admin(unsigned point)
 	rc_oq_stop(&x);
 }
 
+/*
+ * The cancel scenario: an attached program cancels a task parked on an
+ * unsealed object and dies after its CAS, before it wrote the returns.
+ * The task must never run; its return must still read SHOAL_ECANCELLED
+ * (the fork server's watch writes it), and once the object is sealed the
+ * record comes back (queued, claimed, freed without running).
+ */
+static void rc_scenario_cancel(unsigned point)
+{
+	struct rc_tasks x = rc_tasks_start();
+	struct shoal_store_stats base;
+	shoal_id gate = shoal_id_next(x.f.s), out;
+	struct shoal_args a;
+	struct shoal_view v;
+	int64_t k = 1;
+	void *buf;
+	pid_t pid;
+	int st;
+
+	tu_assert_rc(shoal_create(x.f.s, gate, 8, NULL, 0, 0, &buf), 0);
+	base = rc_settled_stats(x.f.s);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_args_ref(&a, gate), 0);
+	tu_assert_rc(shoal_submit(x.f.rt, x.count, &a, 1, &out), 0);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+
+		if (shoal_runtime_attach(x.name, &rt))
+			_exit(TU_EXIT_IO);
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+		shoal_cancel(rt, out, 0);
+		_exit(0); /* it should have died in there */
+	}
+	st = rc_reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the canceller did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	tu_assert_rc(shoal_get(x.f.s, out, 5000, &v), SHOAL_ECANCELLED,
+		     "%s: the cancel was not completed", shoal__crash_name(point));
+	tu_assert_rc(shoal_drop(x.f.s, out), 0);
+	tu_assert_rc(shoal_seal(x.f.s, gate), 0);
+	rc_tasks_finish(&x, point, &base, 0, 0);
+	tu_assert_rc(shoal_drop(x.f.s, gate), 0);
+	rc_tasks_stop(&x);
+}
+
 #define RC_TEST(name, scenario, what)                                         \
 	Test(runtime_crash, name, .description = what)                        \
 	{                                                                     \

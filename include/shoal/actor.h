@@ -196,12 +196,19 @@ struct shoal_call_options {
 	 * SHOAL_ESTOREFULL on a full store).  The clock starts at the first
 	 * wait: a call that never waits never reads it. */
 	int timeout_ms;
+	/* A deadline, in ms from the call (0, the default: none; negative:
+	 * -EINVAL).  Past it, a call the actor has not started is dropped
+	 * when the actor reaches it (its result holds SHOAL_EDEADLINE); a
+	 * running one is cancelled as by shoal_cancel: shoal_task_cancelled
+	 * turns true in the method, and the results it leaves unset hold
+	 * SHOAL_EDEADLINE.  CLOCK_MONOTONIC. */
+	int64_t deadline_ms;
 	/* Reserved for fields of later releases: zero, as the initialisers
 	 * leave it.  shoal_actor_call_opts refuses a nonzero word with
 	 * -EINVAL, so that a program built for a later release, asking for
 	 * something this library cannot do, is refused rather than ignored.  A
 	 * field that takes a word has 0 as its default. */
-	uint64_t resv[4];
+	uint64_t resv[3];
 };
 
 #define SHOAL_CALL_OPTIONS_INIT {.num_returns = 1, .timeout_ms = -1}
@@ -219,7 +226,7 @@ struct shoal_call_options {
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
  * first call to the actor found no lane: the runtime's max_lanes are
  * taken, or 64 processes call this actor already), -E2BIG (the encoded
- * arguments do not fit the call record's 200 bytes, counted as for
+ * arguments do not fit the call record's 192 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing
  * is left in the store, when it fails.  refs[] is the caller's array
  * (NULL allowed for num_returns 0); the caller holds each ref (drop it).

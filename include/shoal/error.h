@@ -64,6 +64,9 @@ enum shoal_error {
 	SHOAL_ETASK = -4020,
 	SHOAL_EWORKERDIED = -4021,
 	SHOAL_EACTORDIED = -4022,
+	/* The task or call was cancelled (shoal_cancel) before it ran, or
+	 * while it ran and before it set this result (Ray's
+	 * TaskCancelledError). */
 	SHOAL_ECANCELLED = -4023,
 	/* A task that could never run: every worker the pool may have
 	 * (num_workers + max_extra_workers) is blocked in a get inside a
@@ -107,6 +110,10 @@ enum shoal_error {
 	/* A typed get (shoal_get_i64 ...) found an object of another size
 	 * (not 8 bytes for a number, no NUL at its end for a string). */
 	SHOAL_EOBJTYPE = -4047,
+	/* The task's or call's deadline passed (shoal_task_options and
+	 * shoal_call_options deadline_ms) before it started, or while it
+	 * ran and before it set this result: a cancel by the clock. */
+	SHOAL_EDEADLINE = -4027,
 };
 
 /* A static, human-readable description of any code returned by shoal

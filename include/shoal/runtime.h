@@ -47,6 +47,7 @@
 #ifndef SHOAL_RUNTIME_H
 #define SHOAL_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -398,12 +399,21 @@ struct shoal_task_options {
 	 * clock starts at the first wait: a submit that never waits never
 	 * reads it (the copying before is not counted). */
 	int timeout_ms;
+	/* A deadline, in ms from the submit (0, the default: none; negative:
+	 * -EINVAL).  Past it, a task that has not started never starts: its
+	 * returns hold SHOAL_EDEADLINE (noticed by the worker that would run
+	 * it, or by the fork server's watch within 250 ms, whichever comes
+	 * first); a task that is running is cancelled as by shoal_cancel
+	 * without SHOAL_CANCEL_FORCE: shoal_task_cancelled turns true, and
+	 * the returns it leaves unset hold SHOAL_EDEADLINE.  Measured on
+	 * CLOCK_MONOTONIC.  Not inherited by the tasks it submits. */
+	int64_t deadline_ms;
 	/* Reserved for fields of later releases: zero, as the initialisers
 	 * leave it.  shoal_submit_opts refuses a nonzero word with -EINVAL, so
 	 * that a program built for a later release, asking for something this
 	 * library cannot do, is refused rather than ignored.  A field that
 	 * takes a word has 0 as its default. */
-	uint64_t resv[4];
+	uint64_t resv[3];
 };
 
 #define SHOAL_SUBMIT_TIMEOUT_MS 10000
@@ -414,8 +424,9 @@ struct shoal_task_options {
 	}
 
 /* shoal_submit with options; opts NULL means the defaults.  Errors as
- * shoal_submit's, and -EINVAL for a nonzero resv word; with timeout_ms
- * the wait for room ends in SHOAL_ESTOREFULL (or -ENOSPC). */
+ * shoal_submit's, and -EINVAL for a nonzero resv word or a negative
+ * deadline_ms; with timeout_ms the wait for room ends in SHOAL_ESTOREFULL
+ * (or -ENOSPC). */
 SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 				const struct shoal_args *args,
 				const struct shoal_task_options *opts,
@@ -531,6 +542,64 @@ SHOAL_API int shoal_task_return_buffer(struct shoal_task *task, uint32_t i,
 SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
 			      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Cancellation (Ray's ray.cancel)                                     */
+
+/* Also kill the worker that runs the task (SIGKILL): for a task that
+ * does not poll shoal_task_cancelled.  Its replacement starts as after
+ * any worker death. */
+#define SHOAL_CANCEL_FORCE 1u
+/* Also cancel the tasks it submitted (nested tasks), and those they
+ * submitted, with the same flags; a task it submits after the cancel is
+ * cancelled at its submit. */
+#define SHOAL_CANCEL_RECURSIVE 2u
+
+/*
+ * Cancels the task whose return (any of them) ref is.
+ *  - Not started yet (queued, or parked on an argument not sealed yet):
+ *    it never runs; each of its returns holds SHOAL_ECANCELLED at once,
+ *    and tasks that depend on it fail with it as with any task error.
+ *    Returns 0.
+ *  - Running: shoal_task_cancelled() turns true in it; if it returns,
+ *    the returns it left unset hold SHOAL_ECANCELLED (those it set keep
+ *    their values).  With SHOAL_CANCEL_FORCE its worker is killed at
+ *    once instead, and every return it had not set holds
+ *    SHOAL_ECANCELLED (not SHOAL_EWORKERDIED).  Returns 1: whether it
+ *    finishes first is the task's race.
+ * A cancelled task is never retried (max_retries notwithstanding).
+ * Cancel and completion have exactly one outcome per return: its real
+ * value or SHOAL_ECANCELLED, the same for every get from any process
+ * (one writer per return: the task's runner, or the canceller of a task
+ * that had not started, decided by one CAS on the task's record).
+ * Finished already (or cancelled before it started): nothing is done,
+ * the result stays, and it returns -EALREADY.  -ENOENT: ref names no
+ * object (not a task's return, or dropped by everyone); -EINVAL (NULL
+ * rt, a nil ref, unknown flags, SHOAL_CANCEL_FORCE on an actor call);
+ * SHOAL_EREADONLY (an inspect handle).
+ * An actor call's result works too (shoal/actor.h): a call the actor has
+ * not started is dropped (it never runs; its results hold
+ * SHOAL_ECANCELLED at once; returns 0); a running one gets the flag
+ * (shoal_task_cancelled works in methods; returns 1); SHOAL_CANCEL_FORCE
+ * is refused with -EINVAL, as Ray refuses it for actor tasks (the
+ * actor's process holds every call's state); SHOAL_CANCEL_RECURSIVE
+ * reaches no task a method submitted (they have no parent record).  A
+ * cancelled call is never retried after a restart.
+ * Cost: a scan of the task table up to its highest record in use, then,
+ * for a call, of the lanes in use (bench family cancel).  Any thread of
+ * any process with a runtime handle (driver, task, actor method,
+ * attached program); never waits.
+ */
+SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref,
+			   uint32_t flags);
+
+/* Whether the running task (or actor call) was cancelled, or passed its
+ * deadline: a task that polls it can stop early (return a negative code,
+ * or just return: its unset returns then hold SHOAL_ECANCELLED or
+ * SHOAL_EDEADLINE).  One load (and a clock read when the task has a
+ * deadline).  False for a NULL task.  No errors.  The thread that runs
+ * the task. */
+SHOAL_API bool shoal_task_cancelled(const struct shoal_task *task);
 
 /* ------------------------------------------------------------------ */
 /* Introspection                                                       */

@@ -356,6 +356,7 @@ struct shoal__call {
 	struct shoal__pending p;
 	uint32_t flags;
 	uint32_t nret;               /* promises made */
+	uint64_t deadline;           /* CLOCK_MONOTONIC ns, 0: none */
 };
 
 /* Puts the by-value arguments that do not fit in a record into the
@@ -408,8 +409,15 @@ static void shoal__call_undo(struct shoal_runtime *rt, struct shoal__call *c)
 }
 
 static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__call *c,
+			       const struct shoal__lane_view *l,
 			       struct shoal__call_rec *r)
 {
+	/* Relaxed: the producer's own index; the word is published with the
+	 * record (LN-R1).  First, so that a canceller's re-check (cancel.c)
+	 * finds a slot being rewritten changed. */
+	atomic_store_explicit(&r->cancel, SHOAL__CALL_C_SEQ(atomic_load_explicit(
+				  &l->ring->tail, memory_order_relaxed)),
+			      memory_order_relaxed);
 	r->method = (uint32_t)c->method;
 	r->flags = c->flags;
 	r->num_returns = c->nret;
@@ -420,6 +428,7 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 	r->ret_lo = c->p.ret0.lo;
 	r->caller = shoal__store_creator(rt->store);
 	r->submitted = shoal__ticks();
+	r->deadline = c->deadline;
 }
 
 /* After publishing (ACT-S1): if the actor died meanwhile, its drain may
@@ -452,7 +461,7 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 		shoal__call_undo(rt, c);
 		return rc;
 	}
-	shoal__call_encode(rt, c, rec);
+	shoal__call_encode(rt, c, &n->l, rec);
 	SHOAL__STORE_CRASH(rt->store, CALL_WRITTEN);
 	shoal__lane_publish(&n->l, &n->slot->doorbell);
 	SHOAL__STORE_CRASH(rt->store, CALL_PUBLISHED);
@@ -520,7 +529,8 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 		return SHOAL_EREADONLY;
 	if (opts)
 		o = *opts;
-	if (!SHOAL__RESV_ZERO(o))
+	if (!SHOAL__RESV_ZERO(o) || o.deadline_ms < 0 ||
+	    o.deadline_ms > INT64_MAX / 1000000)
 		return -EINVAL;
 	d = shoal__later_in(o.timeout_ms); /* bounds every wait of the call */
 	rc = shoal__call_check(rt, actor, method, args, o.num_returns);
@@ -532,6 +542,9 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	c.num_returns = o.num_returns;
 	c.flags = 0;
 	c.nret = 0;
+	c.deadline = o.deadline_ms > 0
+			     ? shoal__mono_ns() + (uint64_t)o.deadline_ms * 1000000u
+			     : 0;
 	c.p.ndrop = c.p.made = 0;
 	c.p.own_ret0 = false;
 	c.p.task = 0; /* done when its first return is settled */

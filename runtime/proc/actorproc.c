@@ -131,6 +131,7 @@ static void shoal__actor_settle(struct shoal__actor *a)
 	uint32_t i = (uint32_t)((cur & ~SHOAL__CUR_DONE) >> 32) - 1;
 	struct shoal__lane_view l;
 	struct shoal__call_rec *r;
+	int code;
 
 	if (!cur || i >= a->rt.v.max_lanes)
 		return;
@@ -143,12 +144,17 @@ static void shoal__actor_settle(struct shoal__actor *a)
 		shoal__lane_consume(&l);
 		return;
 	}
-	if (r->retries < a->slot->max_task_retries) {
+	/* Relaxed: the cancel bits alone (actlayout.h). */
+	code = shoal__call_cancel_code(atomic_load_explicit(&r->cancel,
+							    memory_order_relaxed));
+	if (!code && r->retries < a->slot->max_task_retries) {
 		r->retries++; /* the only field the consumer writes */
 		return;
 	}
-	shoal__call_fail(a->rt.store, r, SHOAL_EACTORDIED,
-			 "the actor died while it ran this call");
+	/* A cancelled call is never run again. */
+	shoal__call_fail(a->rt.store, r, code ? code : SHOAL_EACTORDIED,
+			 code ? shoal__cancel_why(code)
+			      : "the actor died while it ran this call");
 	/* stats */
 	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
 	shoal__lane_consume(&l);
@@ -191,10 +197,45 @@ static void shoal__actor_construct(struct shoal__actor *a)
 	a->self = c.self;
 }
 
+/* The start of a call: STARTED by a CAS, unless a cancel (or the
+ * deadline) came first: then the code it is dropped with (its results
+ * get it; it never runs).  A call STARTED already (run again after a
+ * restart) runs.  Relaxed: the word's modification order decides
+ * between the cancel and the start (actlayout.h). */
+static int shoal__actor_start(struct shoal__call_rec *r)
+{
+	_Atomic uint32_t *w = &r->cancel;
+	uint32_t c = atomic_load_explicit(w, memory_order_relaxed), n;
+
+	for (;;) {
+		if (c & (SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_STARTED))
+			return shoal__call_cancel_code(c);
+		n = shoal__cancel_due(r->deadline)
+			    ? c | SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE
+			    : c | SHOAL__CALL_C_STARTED;
+		if (atomic_compare_exchange_weak_explicit(w, &c, n, memory_order_relaxed,
+							  memory_order_relaxed))
+			return shoal__call_cancel_code(n);
+	}
+}
+
+/* A call dropped before it started (cancelled, past its deadline): its
+ * results get the code (the canceller may have written them: each is
+ * written once), and it is consumed.  Killed before the consume, the
+ * actor's replacement finds it at the head and drops it again. */
+static void shoal__actor_drop(struct shoal__actor *a, const struct shoal__lane_view *l,
+			      const struct shoal__call_rec *r, int code)
+{
+	shoal__call_fail(a->rt.store, r, code, shoal__cancel_why(code));
+	/* stats */
+	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
+	shoal__lane_consume_quiet(l);
+}
+
 /* Runs the record at the head of lane i, then consumes it. */
 static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 			     const struct shoal__lane_view *l,
-			     const struct shoal__call_rec *r)
+			     struct shoal__call_rec *r)
 {
 	/* Relaxed: the consumer's own index. */
 	uint32_t head = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
@@ -214,10 +255,15 @@ static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
 			       (r->flags & SHOAL__CALL_OWNRET),
 		.kind = SHOAL_KIND_CALL, .worker = -1, .caller = r->caller,
 		.self = shoal__actor_self(a),
+		.call_cancel = &r->cancel, .deadline = r->deadline,
 	};
 	struct shoal__tl_rec tr;
-	int rc;
+	int rc = shoal__actor_start(r);
 
+	if (rc) {
+		shoal__actor_drop(a, l, r, rc);
+		return;
+	}
 	/* Relaxed, all three: only a process that reaped this one reads
 	 * `current` (after waitpid); and the counters (statistics). */
 	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head),
@@ -275,12 +321,12 @@ static uint32_t shoal__actor_pass(struct shoal__actor *a)
 
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		struct shoal__lane_view l;
-		const struct shoal__call_rec *r;
+		struct shoal__call_rec *r;
 		bool hooked = shoal__actor_lane(a, k, &i, &l);
 		uint32_t b = 0;
 
 		for (; hooked && b < SHOAL__ACTOR_BATCH &&
-		       (r = shoal__lane_peek(&l)) != NULL;
+		       (r = (struct shoal__call_rec *)shoal__lane_peek(&l)) != NULL;
 		     b++)
 			shoal__actor_run(a, i, &l, r);
 		if (b)

@@ -199,6 +199,9 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
+	/* Before the pid's WK-R1: a canceller that sees the new pid sees no
+	 * record of the dead one as this process's (task/cancel.c). */
+	atomic_store_explicit(&w->run_task, 0, memory_order_relaxed);
 	/* Counted before the fork: the child may attach, run a task and have
 	 * its result read before this process runs again (and reads the
 	 * child's start time from /proc), and a reader of the count must not
@@ -471,7 +474,8 @@ static void shoal__fs_extra(struct shoal__fs *fs)
 
 /*
  * The watch, every SHOAL__FS_WATCH_MS while the runtime runs: tasks whose
- * drainer or submitter died are resolved (deps.c), records whose
+ * drainer or submitter died are resolved (deps.c), tasks past their
+ * deadline are cancelled and forced cancels finished (cancel.c), records whose
  * submitter died while building them are freed (task.c), and so are
  * lanes taken by a process that is gone and hooked nowhere (call.c); a run queue
  * stalled by a dead producer's claim is repaired, and QUEUED records with
@@ -510,6 +514,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 		return;
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
 	shoal__deps_sweep(fs->store, &fs->v);
+	shoal__cancel_sweep(fs->store, &fs->v, fs->kids);
 	shoal__task_sweep_free(fs->store, &fs->v);
 	shoal__lanes_sweep_lost(fs->store, &fs->v);
 	shoal__fs_unstall_queue(fs);

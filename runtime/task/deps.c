@@ -54,7 +54,8 @@ static_assert(((uint64_t)SHOAL__RT_MAX_TASKS << 4) <= SHOAL__WREF_PAYLOAD_MASK +
 
 /* WAITING -> QUEUED, then one push into the run queue: a full queue
  * leaves the record QUEUED with no item, which the fork server's requeue
- * sweep pushes later (never a wait here). */
+ * sweep pushes later (never a wait here).  The cancel bits go with it: a
+ * cancelled task is queued too, and its claim frees it (cancel.c). */
 static void shoal__dep_queue(struct shoal_store *s, const struct shoal__rt_view *v,
 			     uint32_t idx, uint32_t gen)
 {
@@ -65,7 +66,8 @@ static void shoal__dep_queue(struct shoal_store *s, const struct shoal__rt_view 
 
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_WAITING || SHOAL__TASK_GEN(st) != gen ||
 	    !atomic_compare_exchange_strong_explicit(
-		    &t->state, &st, SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
+		    &t->state, &st,
+		    SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0) | SHOAL__TASK_FLAGS(st),
 		    memory_order_release, memory_order_relaxed)) /* TASK-R1 */
 		return;
 	SHOAL__STORE_CRASH(s, DEP_QUEUED);

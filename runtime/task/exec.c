@@ -37,6 +37,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -56,6 +57,67 @@ SHOAL_API struct shoal_runtime *shoal_task_runtime(struct shoal_task *task)
 SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task)
 {
 	return task ? task->v.num_returns : 0;
+}
+
+
+
+/* An actor call's: its word says so, or its deadline passed. */
+static bool shoal__call_cancelled(const struct shoal_task *task)
+{
+	/* Relaxed: a flag; nothing read after it depends on it. */
+	if (atomic_load_explicit(task->v.call_cancel, memory_order_relaxed) &
+	    SHOAL__CALL_C_CANCEL)
+		return true;
+	if (!shoal__cancel_due(task->v.deadline))
+		return false;
+	shoal__cancel_mark_call(task->v.call_cancel);
+	return true;
+}
+
+SHOAL_API bool shoal_task_cancelled(const struct shoal_task *task)
+{
+	if (task && task->v.call_cancel)
+		return shoal__call_cancelled(task);
+	if (!task || !task->v.state)
+		return false;
+	/* Relaxed: a flag; nothing read after it depends on it. */
+	if (atomic_load_explicit(task->v.state, memory_order_relaxed) &
+	    SHOAL__TASK_F_CANCEL)
+		return true;
+	if (!shoal__cancel_due(task->v.deadline))
+		return false;
+	shoal__cancel_mark(task->v.state);
+	return true;
+}
+
+/* The task's code if it was cancelled (0 if not), once its function
+ * returned.  Its LEAVING CAS first: no FORCE after it; a FORCE found
+ * there means a kill is on its way, so the worker dies now, as it asked,
+ * before it leaves the task (the fork server then fails the task with
+ * the cancel's code, never retried).  Relaxed: the bits alone. */
+static int shoal__exec_leave(struct shoal_task *t)
+{
+	_Atomic uint64_t *state = t->v.state;
+	uint64_t st;
+
+	if (t->v.call_cancel && shoal__call_cancelled(t))
+		/* Relaxed: the bits alone. */
+		return (atomic_load_explicit(t->v.call_cancel, memory_order_relaxed) &
+			SHOAL__CALL_C_DEADLINE) ? SHOAL_EDEADLINE : SHOAL_ECANCELLED;
+	if (!state)
+		return 0;
+	if (shoal__cancel_due(t->v.deadline))
+		shoal__cancel_mark(state);
+	st = atomic_load_explicit(state, memory_order_relaxed);
+	for (;;) {
+		if (st & SHOAL__TASK_F_FORCE)
+			raise(SIGKILL);
+		if (atomic_compare_exchange_weak_explicit(
+			    state, &st, st | SHOAL__TASK_F_LEAVING,
+			    memory_order_relaxed, memory_order_relaxed))
+			break;
+	}
+	return (st & SHOAL__TASK_F_CANCEL) ? shoal__cancel_code(st) : 0;
 }
 
 static int shoal__vfail(struct shoal_task *t, int code, const char *fmt,
@@ -258,20 +320,30 @@ static void shoal__fail_running(struct shoal_store *s, const struct shoal__rt_vi
 {
 	uint32_t n = t->num_returns <= SHOAL_MAX_RETURNS ? t->num_returns : 0;
 	/* Relaxed: the dead worker's record, which only the fork server
-	 * moves now (its settle acquired it, TASK-A1). */
+	 * moves now (its settle acquired it, TASK-A1), but for a canceller's
+	 * bits: the CAS below decides against them. */
 	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
 	uint32_t gen = SHOAL__TASK_GEN(st);
+	int code = SHOAL_EWORKERDIED;
 
-	if (t->retries > 0) {
-		t->retries--;
-		atomic_store_explicit(&t->state,
-				      SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0),
-				      memory_order_release); /* TASK-R1 */
-		return;
+	/* A cancelled task is never retried.  TASK-R1 (the record, for the
+	 * retry's claim); a failure reads the canceller's bits. */
+	while (t->retries > 0 && !(st & SHOAL__TASK_F_CANCEL)) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &st,
+			    SHOAL__TASK_STATE(gen, SHOAL__T_QUEUED, 0) |
+				    SHOAL__TASK_FLAGS(st),
+			    memory_order_release, memory_order_relaxed)) { /* TASK-R1 */
+			t->retries--;
+			return;
+		}
 	}
-
+	if (st & SHOAL__TASK_F_CANCEL) {
+		code = shoal__cancel_code(st);
+		why = shoal__cancel_why(code);
+	}
 	for (uint32_t i = 0; i < n; i++)
-		shoal__fill_error(s, shoal__task_ret(t, i), SHOAL_EWORKERDIED, why,
+		shoal__fill_error(s, shoal__task_ret(t, i), code, why,
 				  0); /* the fork server never waits for room */
 	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&v->hdr->tasks_failed, 1, memory_order_relaxed);
@@ -489,8 +561,9 @@ static void shoal__settle_empty(struct shoal_store *s, shoal_id ret)
 }
 
 /* Seals (success) or cancels the buffers handed out, then writes an error
- * into every return left unset. */
-static void shoal__finish(struct shoal_task *t)
+ * into every return left unset: the cancel's code (cancelled: nonzero)
+ * if the task was cancelled. */
+static void shoal__finish(struct shoal_task *t, int cancelled)
 {
 	struct shoal_store *s = t->rt->store;
 
@@ -505,6 +578,11 @@ static void shoal__finish(struct shoal_task *t)
 	for (uint32_t i = 0; i < t->v.num_returns; i++) {
 		if (t->set & (1ull << i))
 			continue;
+		if (cancelled && t->fail_code != cancelled) {
+			t->fail_code = cancelled;
+			snprintf(t->msg, sizeof t->msg, "%s: %s", t->v.name,
+				 shoal__cancel_why(cancelled));
+		}
 		if (!t->fail_code)
 			shoal__fail(t, SHOAL_ETASK, "%s set %u of %u return values",
 				    t->v.name, (unsigned)__builtin_popcountll(t->set),
@@ -521,10 +599,11 @@ static void shoal__finish(struct shoal_task *t)
 }
 
 static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
-			 uint32_t item, uint32_t *idx)
+			 uint32_t item, uint32_t *idx, uint64_t *claimed)
 {
 	struct shoal__task_rec *rec;
 	uint64_t st;
+	bool ok;
 
 	*idx = SHOAL__ITEM_IDX(item);
 	if (item == SHOAL__QUEUE_SKIP || *idx >= rt->v.max_tasks)
@@ -535,11 +614,16 @@ static bool shoal__claim(struct shoal_runtime *rt, uint32_t worker,
 	if (SHOAL__TASK_PHASE(st) != SHOAL__T_QUEUED ||
 	    (SHOAL__TASK_GEN(st) & 0xfffu) != SHOAL__ITEM_GEN(item))
 		return false;
-	return atomic_compare_exchange_strong_explicit(
-		&rec->state, &st,
-		SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING, worker + 1),
+	/* The cancel bits go with the record (cancel.c). */
+	*claimed = SHOAL__TASK_STATE(SHOAL__TASK_GEN(st), SHOAL__T_RUNNING,
+				     worker + 1) | SHOAL__TASK_FLAGS(st);
+	ok = atomic_compare_exchange_strong_explicit(
+		&rec->state, &st, *claimed,
 		memory_order_acquire, memory_order_relaxed); /* TASK-A1 */
+	return ok;
 }
+
+
 
 /* What the function printed goes out before its results are sealed: a
  * caller that got a result finds its lines written (to the log relay's
@@ -558,6 +642,7 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 		    shoal_task_fn fn, void *user)
 {
 	struct shoal_task t;
+	int cancelled;
 
 	/* Not a memset of the whole context (its views and message are most
 	 * of its 1.6 KiB): what is read before it is written. */
@@ -577,8 +662,9 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 		shoal__fail(&t, SHOAL_ETASK, "no function %s here", v->name);
 	else if (!shoal__resolve_args(&t))
 		shoal__call(&t, fn, user);
+	cancelled = shoal__exec_leave(&t);
 	shoal__exec_flush();
-	shoal__finish(&t);
+	shoal__finish(&t, cancelled);
 	if (t.fail_code && v->why)
 		snprintf(v->why, v->why_cap, "%s", t.msg);
 	return t.fail_code;
@@ -604,11 +690,14 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	struct shoal__call_view v;
 	struct shoal__tl_rec r;
 	uint32_t idx;
+	uint64_t st;
 	int rc;
 
-	if (!shoal__claim(rt, worker, item, &idx))
+	if (!shoal__claim(rt, worker, item, &idx, &st))
 		return;
 	SHOAL__STORE_CRASH(rt->store, TASK_CLAIMED);
+	if (shoal__cancel_skip(rt, idx, st))
+		return;
 	rec = &rt->v.tasks[idx];
 	if (rec->fn < rt->reg->n)
 		f = &rt->reg->fns[rec->fn];
@@ -619,6 +708,7 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 		.arg_timeout_ms = 0, .name = f ? f->name : "?",
 		.kind = SHOAL_KIND_TASK, .worker = (int32_t)worker,
 		.caller = rec->submitter,
+		.state = &rec->state, .deadline = rec->deadline,
 	};
 	r = (struct shoal__tl_rec){
 		.kind = SHOAL__TL_TASK, .who = worker, .what = rec->fn,
@@ -626,7 +716,10 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 		.id_hi = rec->ret_hi, .id_lo = rec->ret_lo, .t_start = shoal__ticks(),
 	};
 	shoal__exec_running(rt, worker, idx + 1, r.t_start);
+	rt->cur_task = idx + 1;
+	rt->cur_gen = SHOAL__TASK_GEN(st);
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
+	rt->cur_task = 0;
 	r.t_end = shoal__ticks();
 	r.rc = rc;
 	shoal__exec_running(rt, worker, 0, 0);

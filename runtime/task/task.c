@@ -499,9 +499,12 @@ int shoal__hold_args(struct shoal_runtime *rt,
 
 static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 			       const struct shoal_args *args,
-			       uint32_t num_returns, const shoal_id *refs)
+			       uint32_t num_returns, int64_t deadline_ms,
+			       const shoal_id *refs)
 {
 	if (!rt || !refs || fn < 0 || (uint32_t)fn >= rt->v.nfuncs)
+		return -EINVAL;
+	if (deadline_ms < 0 || deadline_ms > INT64_MAX / 1000000)
 		return -EINVAL;
 	if (num_returns == 0 || num_returns > SHOAL_MAX_RETURNS)
 		return -EINVAL;
@@ -528,6 +531,11 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->retries = o->max_retries;
 	t->submitter = shoal__store_creator(rt->store);
 	t->submitted = shoal__ticks();
+	t->parent = rt->cur_task;
+	t->parent_gen = rt->cur_task ? rt->cur_gen : 0;
+	t->deadline = o->deadline_ms > 0
+			      ? shoal__mono_ns() + (uint64_t)o->deadline_ms * 1000000u
+			      : 0;
 	t->ret_hi = ret0.hi;
 	t->ret_lo = ret0.lo;
 	p->ret0 = ret0;
@@ -584,7 +592,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	p.made = 0;
 	p.own_ret0 = false;
 	p.task = 0;
-	rc = shoal__check_submit(rt, fn, args, num_returns, refs);
+	rc = shoal__check_submit(rt, fn, args, num_returns, o.deadline_ms, refs);
 
 	if (!rc)
 		rc = shoal__rt_ended(rt); /* an ended runtime runs nothing */
@@ -612,6 +620,8 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 						   memory_order_relaxed));
 	shoal__dep_park(rt, idx, &fit);
 	shoal__rt_task_published(rt, idx, gen); /* END-S1 of rtlayout.h */
+	if (rt->cur_task) /* TASK-S2: a parent cancelled recursively */
+		shoal__cancel_inherit(rt, idx, gen, rt->cur_task, rt->cur_gen);
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);
 	return 0;

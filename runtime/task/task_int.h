@@ -115,6 +115,10 @@ struct shoal__call_view {
 	shoal_id ret0;
 	int arg_timeout_ms;   /* for unsealed ref arguments */
 	const char *name;     /* for error messages */
+	_Atomic uint64_t *state; /* a task's record state (cancel bits), or
+				  * NULL */
+	_Atomic uint32_t *call_cancel; /* an actor call's cancel word, or NULL */
+	uint64_t deadline;    /* CLOCK_MONOTONIC ns, 0: none */
 	char *why;            /* if not NULL: receives the failure message */
 	size_t why_cap;
 	/* A call made fire and forget (num_returns 0): whatever the method
@@ -195,6 +199,25 @@ void shoal__requeue_retry(struct shoal__requeue *r);
 void shoal__requeue_sweep(struct shoal__requeue *r);
 /* ... and resolves parked tasks whose drainer or submitter died (deps.c). */
 void shoal__deps_sweep(struct shoal_store *s, const struct shoal__rt_view *v);
+
+/* cancel.c: cancels and deadlines (the bits are rtlayout.h's) */
+int shoal__cancel_code(uint64_t st);
+const char *shoal__cancel_why(int code);
+/* The code of an actor call's cancel word (actlayout.h), 0: none. */
+int shoal__call_cancel_code(uint32_t c);
+void shoal__cancel_fill(struct shoal_store *s, shoal_id ret0, uint32_t n, int code);
+bool shoal__cancel_due(uint64_t deadline);
+/* A deadline its runner found passed: CANCEL | DEADLINE on a task's
+ * state word, or on a call's cancel word. */
+void shoal__cancel_mark(_Atomic uint64_t *state);
+void shoal__cancel_mark_call(_Atomic uint32_t *w);
+/* exec.c: a claimed record cancelled (or past its deadline) before it
+ * started: its returns filled, its record freed; false: run it. */
+bool shoal__cancel_skip(struct shoal_runtime *rt, uint32_t idx, uint64_t st);
+void shoal__cancel_inherit(struct shoal_runtime *rt, uint32_t idx, uint32_t gen,
+			   uint32_t parent, uint32_t parent_gen);
+void shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
+			 const pid_t *kids);
 
 /* ended.c: task records at the runtime's end (proc/end.c sweeps) */
 bool shoal__sweep_claim(const struct shoal__rt_view *v, uint32_t idx,

@@ -92,7 +92,7 @@ Test(actors, arguments_of_any_size_and_refs_arrive_intact)
 	struct fx f = start(1);
 	struct shoal_actor a = counter(&f, 0, NULL);
 	int m = method(&f, a, "measure");
-	/* Around the record's inline room (200 bytes with the length word),
+	/* Around the record's inline room (192 bytes with the length word),
 	 * then well beyond it. */
 	static const size_t sizes[] = {100, 196, 197, 204, 4096, 1u << 20};
 	struct shoal_args args;

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/task/cancel.c - cancelling tasks (Ray's ray.cancel) and their
+ * deadlines.
+ *
+ * A cancel is a bit in the task record's state word (SHOAL__TASK_F_* of
+ * rtlayout.h), set by a CAS that expects the record's generation and
+ * phase, so that it is ordered with every other transition of the record
+ * by that one word:
+ *  - QUEUED or WAITING: the CAS adds CANCEL; the claim of any worker then
+ *    sees the bit and fills the returns with the cancel's code instead of
+ *    running it (exec.c), and the canceller fills them at once too, so a
+ *    get does not wait for a worker or for the arguments.  Both write the
+ *    same error, each fill once (fill_error skips a sealed return), and
+ *    nobody runs the task: one outcome.  A WAITING record stays parked
+ *    until its arguments settle (its nodes are linked into their waiter
+ *    stacks, deps.c, and must not be reused before they are drained);
+ *    then it is queued and claimed like any other, and freed without
+ *    running.
+ *  - RUNNING: the CAS adds CANCEL (and FORCE, RECURSIVE); the worker
+ *    polls the bit (shoal_task_cancelled) and, when the function returns,
+ *    writes the cancel's code into the returns left unset: the runner is
+ *    the only writer of its returns.  FORCE is set only before the
+ *    worker's LEAVING CAS (exec.c), so a kill never lands after the
+ *    worker left the task; a worker that finds FORCE there kills itself.
+ * The deadline is a CLOCK_MONOTONIC time in the record: the worker checks
+ * it at its claim and in shoal_task_cancelled; the fork server's watch
+ * (shoal__cancel_sweep, every 250 ms) sets CANCEL | DEADLINE on every
+ * record past it.
+ *
+ * Finding the record: a ref is a return ID; the table is scanned up to
+ * task_top for the record whose returns it names (no index: a cancel is
+ * rare, and its cost is the scan; the bench family `cancel` measures it).
+ *
+ * Crash safety.  A canceller killed after its CAS and before it filled a
+ * pending task's returns leaves CANCEL set: a worker's claim fills them,
+ * and the watch fills those of a record still pending (parked on an
+ * argument that never comes).  Killed before its kill of a FORCE'd
+ * worker: the watch kills it (the fork server is its parent, so the pid
+ * is exact), or the worker kills itself at its LEAVING CAS.  Killed in a
+ * recursive scan: the children not reached yet keep running, but those
+ * their parent submits later are cancelled at their submit (TASK-S1/S2).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ext.h"
+#include "task_int.h"
+
+/* How deep a recursive cancel follows children of children. */
+#define SHOAL__CANCEL_DEPTH 16u
+#define SHOAL__RET_INDEX (0xffffull << 32)
+
+int shoal__cancel_code(uint64_t st)
+{
+	return (st & SHOAL__TASK_F_DEADLINE) ? SHOAL_EDEADLINE : SHOAL_ECANCELLED;
+}
+
+int shoal__call_cancel_code(uint32_t c)
+{
+	if (!(c & SHOAL__CALL_C_CANCEL))
+		return 0;
+	return (c & SHOAL__CALL_C_DEADLINE) ? SHOAL_EDEADLINE : SHOAL_ECANCELLED;
+}
+
+const char *shoal__cancel_why(int code)
+{
+	return code == SHOAL_EDEADLINE ? "the task's deadline passed"
+				       : "the task was cancelled (shoal_cancel)";
+}
+
+/* Writes code into every return of a record that never ran (n returns
+ * from ret0): each once, and never waiting (a code is inline). */
+void shoal__cancel_fill(struct shoal_store *s, shoal_id ret0, uint32_t n, int code)
+{
+	if (n > SHOAL_MAX_RETURNS)
+		n = 1;
+	for (uint32_t i = 0; i < n; i++)
+		shoal__fill_error(s, shoal__ret_id(ret0, i), code,
+				  shoal__cancel_why(code), 0);
+}
+
+bool shoal__cancel_due(uint64_t deadline)
+{
+	return deadline && shoal__mono_ns() >= deadline;
+}
+
+/* A deadline the task itself found passed: CANCEL | DEADLINE on its own
+ * record, so that its finish and the watch agree.  Relaxed: the bits
+ * alone (TASK- relaxed of rtlayout.h). */
+void shoal__cancel_mark(_Atomic uint64_t *state)
+{
+	uint64_t st = atomic_load_explicit(state, memory_order_relaxed);
+
+	while (!(st & SHOAL__TASK_F_CANCEL) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       state, &st, st | SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_DEADLINE,
+		       memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* The same for an actor call's cancel word (actlayout.h).  Relaxed, as above. */
+void shoal__cancel_mark_call(_Atomic uint32_t *w)
+{
+	uint32_t c = atomic_load_explicit(w, memory_order_relaxed);
+
+	while (!(c & SHOAL__CALL_C_CANCEL) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       w, &c, c | SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE,
+		       memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* A claimed record that was cancelled before it started, or whose
+ * deadline passed: it never runs; its returns get the code (the
+ * canceller may have written them already: each is written once). */
+bool shoal__cancel_skip(struct shoal_runtime *rt, uint32_t idx, uint64_t st)
+{
+	struct shoal__task_rec *rec = &rt->v.tasks[idx];
+
+	if (!(st & SHOAL__TASK_F_CANCEL)) {
+		if (!shoal__cancel_due(rec->deadline))
+			return false;
+		shoal__cancel_mark(&rec->state);
+		st |= SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_DEADLINE;
+	}
+	shoal__cancel_fill(rt->store, shoal__task_ret(rec, 0), rec->num_returns,
+			   shoal__cancel_code(st));
+	/* Relaxed: a counter (statistics). */
+	atomic_fetch_add_explicit(&rt->v.hdr->tasks_failed, 1, memory_order_relaxed);
+	shoal__task_free(rt->store, &rt->v, idx);
+	shoal__pending_task_ended(rt->store);
+	return true;
+}
+
+static bool shoal__phase_live(uint64_t st)
+{
+	uint32_t ph = SHOAL__TASK_PHASE(st);
+
+	return ph == SHOAL__T_QUEUED || ph == SHOAL__T_WAITING ||
+	       ph == SHOAL__T_RUNNING;
+}
+
+/* The record whose returns ref names, and its state (when it was read:
+ * the cancel's CAS checks that it is still that task). */
+static bool shoal__cancel_find(const struct shoal__rt_view *v, shoal_id ref,
+			       uint32_t *idx, uint64_t *state)
+{
+	uint32_t top = shoal__task_top(v), ri = (uint32_t)(ref.hi >> 32) & 0xffffu;
+
+	for (uint32_t i = 0; i < top; i++) {
+		const struct shoal__task_rec *t = &v->tasks[i];
+		/* TASK-A1: a published record's returns (TASK-R1). */
+		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+
+		if (!shoal__phase_live(st) || t->ret_lo != ref.lo ||
+		    (t->ret_hi & ~SHOAL__RET_INDEX) != (ref.hi & ~SHOAL__RET_INDEX) ||
+		    ri >= t->num_returns)
+			continue;
+		*idx = i;
+		*state = st;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Kills the worker that runs record idx (generation gen) with FORCE: only
+ * if the slot's process is still the one that claimed it.  The pidfd pins
+ * the process; then the slot must still name that pid with the start time
+ * the pidfd's process has (not a reused pid), RUNNING and running record
+ * idx (a replacement's run_task is reset at its fork: forkserver.c), and
+ * the record must still be this task's, forced, not left.  What this
+ * refuses, the fork server's watch kills (its own child, exact).
+ */
+static void shoal__cancel_kill(const struct shoal__rt_view *v, uint32_t idx,
+			       uint32_t gen)
+{
+	const struct shoal__task_rec *t = &v->tasks[idx];
+	/* Relaxed: re-checked below after the pidfd. */
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint32_t owner = SHOAL__TASK_OWNER(st);
+	const struct shoal__rt_worker *w;
+	int32_t pid;
+	int fd;
+
+	if (owner == 0 || owner > v->max_workers)
+		return;
+	w = &v->workers[owner - 1];
+	pid = atomic_load_explicit(&w->pid, memory_order_acquire); /* WK-A1 */
+	if (pid <= 0 || (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+		return;
+	/* WK-A1: the slot's pid, then its state; the start time and
+	 * run_task are published by the pid's WK-R1 (relaxed). */
+	if (atomic_load_explicit(&w->pid, memory_order_acquire) == pid &&
+	    atomic_load_explicit(&w->state, memory_order_acquire) == SHOAL__WK_RUNNING &&
+	    atomic_load_explicit(&w->start, memory_order_relaxed) ==
+		    shoal__proc_start_time(pid) &&
+	    atomic_load_explicit(&w->run_task, memory_order_relaxed) == idx + 1) {
+		/* Relaxed: compared only (a flag and an owner). */
+		st = atomic_load_explicit(&t->state, memory_order_relaxed);
+		if (SHOAL__TASK_GEN(st) == gen && SHOAL__TASK_OWNER(st) == owner &&
+		    SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING &&
+		    (st & SHOAL__TASK_F_FORCE) && !(st & SHOAL__TASK_F_LEAVING))
+			syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	}
+	close(fd);
+}
+
+static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
+			     uint32_t idx, uint64_t st, uint64_t flags,
+			     uint32_t depth);
+
+/* The live children of record idx (generation gen), each cancelled with
+ * the same flags.  Bounded: one pass over the table per level, at most
+ * SHOAL__CANCEL_DEPTH levels. */
+static void shoal__cancel_children(struct shoal_store *s,
+				   const struct shoal__rt_view *v, uint32_t idx,
+				   uint32_t gen, uint64_t flags, uint32_t depth)
+{
+	uint32_t top = shoal__task_top(v);
+
+	if (depth >= SHOAL__CANCEL_DEPTH)
+		return;
+	for (uint32_t i = 0; i < top; i++) {
+		const struct shoal__task_rec *t = &v->tasks[i];
+		/* TASK-A1: a published child's parent fields (TASK-R1). */
+		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+
+		if (shoal__phase_live(st) && !(st & SHOAL__TASK_F_CANCEL) &&
+		    t->parent == idx + 1 && t->parent_gen == gen)
+			shoal__cancel_rec(s, v, i, st, flags, depth + 1);
+	}
+}
+
+/*
+ * Cancels record idx, last seen in state st, adding `flags` (CANCEL and
+ * any of FORCE, RECURSIVE, DEADLINE).  0: it had not started (its
+ * returns are filled); 1: it runs, flagged; -EALREADY: it finished, or
+ * was cancelled before it started.
+ */
+static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
+			     uint32_t idx, uint64_t st, uint64_t flags,
+			     uint32_t depth)
+{
+	struct shoal__task_rec *t = &v->tasks[idx];
+	uint32_t gen = SHOAL__TASK_GEN(st);
+	/* Read before the CAS: once it succeeds, a claim may free the record
+	 * and a new task take it.  The CAS proves they were this task's. */
+	shoal_id ret0 = shoal__task_ret(t, 0);
+	uint32_t n = t->num_returns;
+	uint64_t want;
+
+	for (;;) {
+		bool running = SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING;
+
+		if (SHOAL__TASK_GEN(st) != gen || !shoal__phase_live(st) ||
+		    (!running && (st & SHOAL__TASK_F_CANCEL)))
+			return -EALREADY;
+		want = flags;
+		if (!running || (st & SHOAL__TASK_F_LEAVING))
+			want &= ~SHOAL__TASK_F_FORCE;
+		if ((st | want) == st)
+			return 1; /* running, flagged already */
+		/* TASK-S1 (seq_cst: a recursive cancel's scan below); on
+		 * failure TASK-A1, the record's new state. */
+		if (atomic_compare_exchange_weak_explicit(&t->state, &st, st | want,
+							  memory_order_seq_cst,
+							  memory_order_acquire))
+			break;
+	}
+	SHOAL__STORE_CRASH(s, TASK_CANCEL_SET);
+	if (SHOAL__TASK_PHASE(st) != SHOAL__T_RUNNING) {
+		shoal__cancel_fill(s, ret0, n, shoal__cancel_code(st | want));
+		return 0;
+	}
+	if (want & SHOAL__TASK_F_RECURSIVE) {
+		atomic_thread_fence(memory_order_seq_cst); /* TASK-S1 */
+		shoal__cancel_children(s, v, idx, gen, flags, depth);
+	}
+	if (want & SHOAL__TASK_F_FORCE)
+		shoal__cancel_kill(v, idx, gen);
+	return 1;
+}
+
+/*
+ * Actor calls.  A call's cancel word (actlayout.h) carries its lane
+ * position's low bits, so the CAS that cancels it fails if the record
+ * was consumed and its slot written again.  Queued (no STARTED): the CAS
+ * adds CANCEL, the actor's start CAS then finds it and drops the call,
+ * and the canceller fills its results at once (each is written once).
+ * Running: CANCEL is the flag the method polls.  FORCE is refused: an
+ * actor's process holds the state of every call, and Ray refuses it too.
+ */
+static int shoal__cancel_call(struct shoal_store *s, struct shoal__call_rec *r,
+			      uint32_t c, uint32_t flags)
+{
+	/* Read before the CAS: a dropped call's slot is written again. */
+	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
+	uint32_t n = r->num_returns, seq = c >> 8;
+
+	if (flags & SHOAL_CANCEL_FORCE)
+		return -EINVAL;
+	for (;;) {
+		if (c >> 8 != seq)
+			return -EALREADY; /* consumed: done */
+		if (c & SHOAL__CALL_C_CANCEL)
+			return (c & SHOAL__CALL_C_STARTED) ? 1 : -EALREADY;
+		/* Relaxed: the word's order decides (actlayout.h). */
+		if (atomic_compare_exchange_weak_explicit(&r->cancel, &c,
+							  c | SHOAL__CALL_C_CANCEL,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
+	if (c & SHOAL__CALL_C_STARTED)
+		return 1;
+	shoal__cancel_fill(s, ret0, n, SHOAL_ECANCELLED);
+	return 0;
+}
+
+/* The call in lane li whose results ref names, cancelled: *found says
+ * whether there was one.  Its published records only, head to tail
+ * (LN-A1 of ring/lane.c: the tail's acquire makes them visible); each
+ * matched by its ID, then re-checked by its word's position (the actor
+ * may consume it, and its caller write the slot again, meanwhile). */
+static int shoal__cancel_in_lane(struct shoal_store *s, const struct shoal__rt_view *v,
+				 uint32_t li, shoal_id ref, uint32_t flags, bool *found)
+{
+	struct shoal__lane_view l = shoal__lane_at(v, li);
+	uint32_t t = atomic_load_explicit(&l.ring->tail, memory_order_acquire); /* LN-A1 */
+	/* Relaxed: a lower bound; the word's check decides. */
+	uint32_t h = atomic_load_explicit(&l.ring->head, memory_order_relaxed);
+
+	if (t - h > l.capacity)
+		return 0;
+	for (uint32_t p = h; p != t; p++) {
+		struct shoal__call_rec *r = (struct shoal__call_rec *)(
+			l.ring->records + (uint64_t)(p & l.mask) * l.record_size);
+		/* Relaxed: re-checked after the fence below. */
+		uint32_t c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
+
+		if (c >> 8 != (p & 0xffffffu) || (r->flags & SHOAL__CALL_NORESULT) ||
+		    r->ret_lo != ref.lo ||
+		    (r->ret_hi & ~SHOAL__RET_INDEX) != (ref.hi & ~SHOAL__RET_INDEX))
+			continue;
+		/* LN-A1 (the re-check, as list.c's): the reads above happen
+		 * before the reload, so the same position means they were
+		 * that call's. */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->cancel, memory_order_relaxed) >> 8 != c >> 8)
+			continue;
+		*found = true;
+		return shoal__cancel_call(s, r, c, flags);
+	}
+	return 0;
+}
+
+/* Every lane in use (LP-A1: its owner's state), for the call ref names. */
+static int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
+			       shoal_id ref, uint32_t flags, bool *found)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < v->max_lanes && !*found; i++)
+		if (SHOAL__LANE_PHASE(atomic_load_explicit(&v->lmeta[i].state,
+							   memory_order_acquire)) !=
+		    SHOAL__L_FREE) /* LP-A1 */
+			rc = shoal__cancel_in_lane(s, v, i, ref, flags, found);
+	return rc;
+}
+
+SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flags)
+{
+	bool found = false;
+	int rc;
+
+	uint64_t f = SHOAL__TASK_F_CANCEL, st;
+	uint32_t idx;
+
+	if (shoal__rt_ro(rt))
+		return SHOAL_EREADONLY;
+	if (!rt || shoal_id_is_nil(ref) ||
+	    (flags & ~(SHOAL_CANCEL_FORCE | SHOAL_CANCEL_RECURSIVE)))
+		return -EINVAL;
+	if (flags & SHOAL_CANCEL_FORCE)
+		f |= SHOAL__TASK_F_FORCE;
+	if (flags & SHOAL_CANCEL_RECURSIVE)
+		f |= SHOAL__TASK_F_RECURSIVE;
+	if (shoal__cancel_find(&rt->v, ref, &idx, &st))
+		return shoal__cancel_rec(rt->store, &rt->v, idx, st, f, 0);
+	rc = shoal__cancel_calls(rt->store, &rt->v, ref, flags, &found);
+	if (found)
+		return rc;
+	return shoal__obj_known(rt->store, ref) ? -EALREADY : -ENOENT;
+}
+
+/* TASK-S2, the submitter's half: a task submitted by a task (record
+ * parent - 1, generation parent_gen) that was cancelled recursively is
+ * cancelled at its submit.  The parent's state is loaded relaxed:
+ * ordered by the fence. */
+void shoal__cancel_inherit(struct shoal_runtime *rt, uint32_t idx, uint32_t gen,
+			   uint32_t parent, uint32_t parent_gen)
+{
+	const struct shoal__rt_view *v = &rt->v;
+	uint64_t ps, st;
+
+	if (!parent || parent > v->max_tasks)
+		return;
+	atomic_thread_fence(memory_order_seq_cst); /* TASK-S2 */
+	ps = atomic_load_explicit(&v->tasks[parent - 1].state, memory_order_relaxed);
+	if (SHOAL__TASK_GEN(ps) != parent_gen ||
+	    (ps & (SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE)) !=
+		    (SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE))
+		return;
+	/* TASK-A1: our record's state now (it may be queued and claimed). */
+	st = atomic_load_explicit(&v->tasks[idx].state, memory_order_acquire);
+	if (SHOAL__TASK_GEN(st) == gen)
+		shoal__cancel_rec(rt->store, v, idx, st,
+				  SHOAL__TASK_FLAGS(ps) & ~SHOAL__TASK_F_LEAVING, 1);
+}
+
+/* A pending cancelled record's returns, again: read, then checked to be
+ * still that task's (a claim may have freed it meanwhile, and a new task
+ * taken it) before they are filled.  Each is filled once. */
+static void shoal__cancel_refill(struct shoal_store *s, struct shoal__task_rec *t,
+				 uint64_t st)
+{
+	shoal_id ret0 = shoal__task_ret(t, 0);
+	uint32_t n = t->num_returns;
+
+	/* TASK-A1 (the re-check, as list.c's): the reads above happen before
+	 * the reload, so an unchanged generation means they were its. */
+	atomic_thread_fence(memory_order_acquire);
+	if (SHOAL__TASK_GEN(atomic_load_explicit(&t->state, memory_order_relaxed)) ==
+	    SHOAL__TASK_GEN(st))
+		shoal__cancel_fill(s, ret0, n, shoal__cancel_code(st));
+}
+
+/*
+ * The fork server's watch: records past their deadline are cancelled
+ * (DEADLINE); pending cancelled records get their returns filled again
+ * (a canceller killed before it filled them); forced records whose worker
+ * still runs them see their worker killed (kids: the fork server's
+ * children by worker index, exact pids).  Bounded: one pass, no wait.
+ */
+void shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
+			 const pid_t *kids)
+{
+	uint32_t top = shoal__task_top(v);
+	uint64_t now = shoal__mono_ns();
+
+	for (uint32_t i = 0; i < top; i++) {
+		struct shoal__task_rec *t = &v->tasks[i];
+		/* TASK-A1: the record's deadline, returns and owner. */
+		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+		uint32_t owner = SHOAL__TASK_OWNER(st);
+
+		if (!shoal__phase_live(st))
+			continue;
+		if (!(st & SHOAL__TASK_F_CANCEL)) {
+			if (t->deadline && now >= t->deadline)
+				shoal__cancel_rec(s, v, i, st,
+						  SHOAL__TASK_F_CANCEL |
+							  SHOAL__TASK_F_DEADLINE, 0);
+			continue;
+		}
+		if (SHOAL__TASK_PHASE(st) != SHOAL__T_RUNNING)
+			shoal__cancel_refill(s, t, st);
+		else if ((st & SHOAL__TASK_F_FORCE) && !(st & SHOAL__TASK_F_LEAVING) &&
+			 owner && owner <= v->max_workers && kids[owner - 1] > 0)
+			kill(kids[owner - 1], SIGKILL);
+	}
+}
