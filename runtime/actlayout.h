@@ -35,6 +35,7 @@
 #define SHOAL__ACT_MAX_ACTORS 4096u
 #define SHOAL__ACT_MAX_LANES 65536u
 #define SHOAL__ACT_LANES 64u        /* caller processes per actor */
+#define SHOAL__ACT_THREADS SHOAL_MAX_CONCURRENCY /* threads per actor */
 #define SHOAL__CALL_SIZE 256u       /* one call record */
 #define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 56u)
 
@@ -79,11 +80,17 @@ enum shoal__actor_phase {
  *              is FREE or RECYCLING; read-only while the actor lives.
  *  restarts    the fork server.
  *  kill_flags  the fork server (its kill request).
- *  current     the actor's process: lane index + 1 << 32 | the lane's head
- *              while it runs that record, with bit 63 set once the call
- *              ran to the end (until it is consumed), 0 otherwise
+ *  max_concurrency  the fork server, with the other options: the
+ *              threads of the default group (0 and 1: one; actorproc.c
+ *              checks it against SHOAL__ACT_THREADS).
+ *  current     the actor's process, one word per thread t of it:
+ *              current[t] = lane index + 1 << 32 | the record's index in
+ *              that lane while thread t runs that record, 0 otherwise
  *              (relaxed: read by the fork server and the next process
- *              only after waitpid).
+ *              only after waitpid, and by tools as a snapshot).  Whether
+ *              the call ran to the end is the record's `done` mark, since
+ *              a record may stay in its lane, done, after its thread
+ *              moved on (actorrun.c).
  *  calls_*     the actor's process (statistics, relaxed).
  *  sweep       set by a caller that closed its lane (then it rings the
  *              doorbell: ACT-S3), taken by the actor's exchange: a hint
@@ -137,7 +144,7 @@ enum shoal__actor_phase {
  *  ACT-A4 (ACT-R4)  ... end.c's acquire load of pid, before it reads the
  *          start time.
  *  relaxed  restarts, kill_flags (the fork server's own words), current
- *          (read only after waitpid), calls_* (statistics), the actor's
+ *          (read only after waitpid, or as a tool's snapshot), calls_* (statistics), the actor's
  *          own load and exchange of sweep (a hint), pid where only
  *          reported or compared.
  */
@@ -155,23 +162,28 @@ struct shoal__actor_slot {
 	uint32_t ctor_len;
 	/* The fork server, before pid: the process's start time (end.c). */
 	_Atomic uint64_t start;
-	uint8_t pad0_[64 - 48];
+	uint32_t max_concurrency;
+	uint8_t pad0_[64 - 52];
 	/* Line 1: rung by every lane of the actor (lane.h). */
 	struct shoal__event doorbell;
 	/* Line 2: the actor's process. */
-	_Atomic uint64_t current;
 	_Atomic uint64_t calls_run;
 	_Atomic uint64_t calls_failed;
 	_Atomic uint32_t sweep;      /* a caller closed its lane: sweep soon */
-	uint8_t pad2_[64 - 28];
+	uint8_t pad2_[64 - 20];
 	char name[64];
 	char why[128];
 	_Atomic uint32_t lanes[SHOAL__ACT_LANES];
 	uint8_t ctor_args[SHOAL_ACTOR_CTOR_BYTES];
+	_Atomic uint64_t current[SHOAL__ACT_THREADS];
 };
 static_assert(offsetof(struct shoal__actor_slot, doorbell) == 64, "actor layout");
-static_assert(offsetof(struct shoal__actor_slot, current) == 128, "actor layout");
+static_assert(offsetof(struct shoal__actor_slot, calls_run) == 128, "actor layout");
+static_assert(offsetof(struct shoal__actor_slot, current) % 64 == 0, "actor layout");
 static_assert(sizeof(struct shoal__actor_slot) % 64 == 0, "actor slots are lines");
+/* A `current` word: lane i, the record of index idx in it. */
+#define SHOAL__CUR(i, idx) ((uint64_t)((i) + 1) << 32 | (uint32_t)(idx))
+#define SHOAL__CUR_LANE(c) ((uint32_t)((c) >> 32)) /* lane + 1, 0: none */
 
 enum shoal__lane_owner_state {
 	SHOAL__L_FREE = 0,
@@ -199,8 +211,12 @@ enum shoal__lane_owner_state {
  *             a CAS (but a failed hook's store of FREE, call.c: the taker
  *             still owns it).
  *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
- *             actor_gen: which actor.  Written by the taker while OWNED
- *             and before it attaches the lane (ACT-R1 publishes them).
+ *             actor_gen: which actor; group: which of its concurrency
+ *             groups the calls in the lane are for (a caller has a lane
+ *             per actor and group it calls; the actor serves a group it
+ *             does not have as its default one).  Written by the taker
+ *             while OWNED and before it attaches the lane (ACT-R1
+ *             publishes them).
  *  drain      the lock of the consumer side once the actor is dead: 0, or
  *             SHOAL__DRAIN_HELD | SHOAL__CREATOR of the holder's store
  *             slot (drain.c: lane_drain).  CAS 0 -> holder (acquire,
@@ -235,7 +251,8 @@ struct shoal__lane_meta {
 	uint32_t actor;
 	uint32_t actor_gen;
 	_Atomic uint64_t drain;
-	uint8_t pad_[64 - 24];
+	uint32_t group;
+	uint8_t pad_[64 - 28];
 };
 static_assert(offsetof(struct shoal__lane_meta, drain) == 16, "lane meta layout");
 #define SHOAL__DRAIN_HELD (1ull << 32)
@@ -248,9 +265,12 @@ static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
 /*
  * A call record in a lane (lane.h gives the ordering: written by the
  * caller between reserve and publish, read by the actor between peek and
- * consume).  `retries` is the one field the actor's side writes (a
- * replacement counting down a retried call).  Arguments are encoded like a
- * task's (task.c).
+ * consume).  `retries` and `done` are the fields the actor's side writes
+ * (a replacement counting down a retried call; 1 once the call ran to the
+ * end or was failed for good, so that it never runs again: a record of a
+ * threaded actor can stay in its lane, done, behind an earlier record
+ * still running, since a lane is consumed only in order).  The caller
+ * writes both as 0.  Arguments are encoded like a task's (task.c).
  */
 struct shoal__call_rec {
 	uint32_t method;
@@ -262,7 +282,7 @@ struct shoal__call_rec {
 	uint64_t ret_hi;        /* the ID of return 0 */
 	uint64_t ret_lo;
 	uint32_t caller;        /* SHOAL__CREATOR */
-	uint32_t pad_;
+	uint32_t done;          /* the actor's side (above) */
 	uint64_t submitted;     /* the caller's ticks (base/clock.h) */
 	uint8_t args[SHOAL__CALL_ARGS_INLINE];
 };

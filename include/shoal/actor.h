@@ -78,6 +78,10 @@ extern "C" {
 
 #define SHOAL_MAX_CLASSES 64
 #define SHOAL_MAX_METHODS 64
+/* Threads of one actor, all its concurrency groups together. */
+#define SHOAL_MAX_CONCURRENCY 64
+/* Concurrency groups of a class, the default one included. */
+#define SHOAL_MAX_GROUPS 8
 #define SHOAL_ACTOR_NAME_MAX 63
 
 /* An actor handle: plain bytes, valid in every process of the runtime.
@@ -132,12 +136,24 @@ struct shoal_actor_options {
 	/* Times a call that was running when the actor died runs again after
 	 * a restart (default 0: it fails with SHOAL_EACTORDIED). */
 	uint32_t max_task_retries;
+	/* Ignored: padding in earlier releases, so never read. */
+	uint32_t pad_;
+	/* Ray's max_concurrency: the threads that run the calls of the
+	 * default group (methods registered with shoal_register_method), 1
+	 * to SHOAL_MAX_CONCURRENCY; 0 (the default) means 1: one thread,
+	 * calls one at a time, each caller's in its order.  Above 1 the
+	 * calls of that group run at once on that many threads, in no
+	 * order, and the methods must synchronise their state (see "Threads"
+	 * above).  (SHOAL_0.3; it took the first reserved word.) */
+	uint32_t max_concurrency;
+	/* Zero, as resv (the rest of the first reserved word). */
+	uint32_t resv0;
 	/* Reserved for fields of later releases: zero, as the initialisers
 	 * leave it.  shoal_actor_create refuses a nonzero word with -EINVAL,
 	 * so that a program built for a later release, asking for something
 	 * this library cannot do, is refused rather than ignored.  A field
 	 * that takes a word has 0 as its default. */
-	uint64_t resv[4];
+	uint64_t resv[3];
 };
 
 #define SHOAL_ACTOR_OPTIONS_INIT                                              \
@@ -339,7 +355,8 @@ SHOAL_API int shoal_actor_stat(struct shoal_runtime *rt,
 struct shoal_lane_info {
 	int32_t caller_pid;         /* 0 once the caller's process is gone */
 	uint32_t queued;            /* calls published, not finished yet */
-	uint32_t running;           /* 1 while the actor runs one of them */
+	uint32_t running;           /* how many of them the actor runs now
+				     * (0 or 1 but on a threaded actor) */
 	uint32_t lane;              /* the lane's index in the runtime */
 	uint64_t calls_run;         /* calls the actor finished from it since
 				     * its caller took the lane (mod 2^32) */

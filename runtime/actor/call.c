@@ -171,6 +171,7 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 		m[i].owner = shoal__store_creator(rt->store);
 		m[i].actor = a.index;
 		m[i].actor_gen = a.generation;
+		m[i].group = 0;
 		shoal__lane_init(shoal__lane_at(&rt->v, i).ring,
 				 rt->v.lane_capacity, SHOAL__CALL_SIZE);
 		*out = i;
@@ -413,6 +414,7 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 	r->nargs = c->fit.n;
 	r->args_len = shoal__args_encode(r->args, &c->fit);
 	r->retries = 0;
+	r->done = 0;
 	r->ret_hi = c->p.ret0.hi;
 	r->ret_lo = c->p.ret0.lo;
 	r->caller = shoal__store_creator(rt->store);
