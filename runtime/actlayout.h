@@ -39,14 +39,22 @@
 #define SHOAL__CALL_SIZE 256u       /* one call record */
 #define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 56u)
 
-/* Class and method names, written by the driver before the fork server
- * exists, read-only afterwards. */
+/* Class and method names, and the class's concurrency groups (how many,
+ * the threads of each named one, each method's group: a caller picks the
+ * lane of a method's group from it), written by the driver before the
+ * fork server exists, read-only afterwards.  A reader bounds-checks
+ * method_group (< SHOAL_MAX_GROUPS) and group_threads (their sum). */
 struct shoal__act_class {
 	char name[64];
 	uint32_t nmethods;
-	uint8_t pad_[60];
+	uint32_t ngroups;           /* 1 ..  SHOAL_MAX_GROUPS, the default one too */
+	uint32_t group_threads[SHOAL_MAX_GROUPS]; /* [0]: unused (per actor) */
+	uint8_t pad_[64 - 8 - 4 * SHOAL_MAX_GROUPS];
+	uint8_t method_group[SHOAL_MAX_METHODS];
 	char methods[SHOAL_MAX_METHODS][64];
 };
+static_assert(offsetof(struct shoal__act_class, method_group) == 128, "class layout");
+static_assert(sizeof(struct shoal__act_class) % 64 == 0, "class layout");
 
 enum shoal__actor_phase {
 	SHOAL__A_FREE = 0,

@@ -80,8 +80,10 @@ extern "C" {
 #define SHOAL_MAX_METHODS 64
 /* Threads of one actor, all its concurrency groups together. */
 #define SHOAL_MAX_CONCURRENCY 64
-/* Concurrency groups of a class, the default one included. */
+/* Concurrency groups of a class, the default one included, and the
+ * default one's name. */
 #define SHOAL_MAX_GROUPS 8
+#define SHOAL_DEFAULT_GROUP "default"
 #define SHOAL_ACTOR_NAME_MAX 63
 
 /* An actor handle: plain bytes, valid in every process of the runtime.
@@ -120,6 +122,37 @@ SHOAL_API int shoal_register_actor(struct shoal_registry *reg,
 SHOAL_API int shoal_register_method(struct shoal_registry *reg,
 				    const char *klass, const char *method,
 				    shoal_task_fn fn);
+
+/*
+ * Ray's concurrency groups: registers group `group` (1..63 bytes, not
+ * SHOAL_DEFAULT_GROUP) of a registered class, run by `concurrency`
+ * threads of each actor of the class, apart from its other groups'
+ * threads (Ray's concurrency_groups={"control": 1}).  A caller's calls to
+ * the methods of one group go through a lane of their own into the actor
+ * (one per caller process, actor and group), so that they never queue
+ * behind another group's: a control method of its own group answers while
+ * a flood of data calls fills the data group's lanes.  With one thread,
+ * a group runs each caller's calls in the order they were made; with
+ * more, at once and in no order.  Methods outside every group run in the
+ * default group (shoal_actor_options.max_concurrency threads).  -EINVAL
+ * (NULL reg, a bad class or group name, concurrency 0 or above
+ * SHOAL_MAX_CONCURRENCY - 1), -ENOENT (no such class), -EEXIST (the class
+ * has that group), -ENOSPC (SHOAL_MAX_GROUPS groups with the default one,
+ * or the class's groups would need more than SHOAL_MAX_CONCURRENCY - 1
+ * threads together: one stays for the default group), -EBUSY (after
+ * start).  One thread at a time per registry.
+ */
+SHOAL_API int shoal_register_group(struct shoal_registry *reg, const char *klass,
+				   const char *group, uint32_t concurrency);
+
+/* shoal_register_method, with the method in concurrency group `group` of
+ * the class (registered first with shoal_register_group; NULL or
+ * SHOAL_DEFAULT_GROUP: the default group).  Its errors, and -ENOENT for a
+ * group the class does not have; -EINVAL for a bad group name.  One
+ * thread at a time per registry. */
+SHOAL_API int shoal_register_method_in_group(struct shoal_registry *reg,
+					     const char *klass, const char *method,
+					     const char *group, shoal_task_fn fn);
 
 /* Ray's .options(...) on an actor class.  Initialise with
  * SHOAL_ACTOR_OPTIONS_INIT and change only the fields you need: the
@@ -171,7 +204,9 @@ struct shoal_actor_options {
  * constructor has run.  -ENOENT (class), -EEXIST (name taken, without
  * get_if_exists), -ENOSPC (max_actors live actors), -E2BIG (constructor
  * arguments), -EINVAL (NULL rt, klass or out, a bad name in opts, a
- * nonzero resv word, bad args), SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED
+ * nonzero resv word, bad args, max_concurrency above
+ * SHOAL_MAX_CONCURRENCY or above what the class's concurrency groups
+ * leave of it), SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED
  * (the runtime ended: shoal/runtime.h), -ETIMEDOUT (the fork server did
  * not answer within its bound), -ESRCH (no fork server to ask), or a
  * negated errno of the socket or the fork.  A failed constructor is not

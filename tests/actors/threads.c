@@ -13,9 +13,15 @@
  *              -> sum, seq(caller, n) -> n, get() -> {sum, out_of_order}:
  *              its state under a mutex of its own, as a threaded actor's
  *              methods must keep it.
+ *   Logger()   the same state, its methods in concurrency groups (the
+ *              tutorial's logging actor): seq and get in the default
+ *              group; gate and log(x) (= add) in "io" (1 thread);
+ *              get_logs() -> sum in "control" (1 thread); meet(n) in
+ *              "pair" (2 threads).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -160,6 +166,37 @@ static int pool_get(struct shoal_task *t, void *self)
 	return shoal_task_return(t, 0, out, sizeof out);
 }
 
+/* get_logs() -> the sum alone. */
+static int pool_sum(struct shoal_task *t, void *self)
+{
+	struct pool *p = self;
+	int64_t sum;
+
+	pthread_mutex_lock(&p->mu);
+	sum = p->sum;
+	pthread_mutex_unlock(&p->mu);
+	return ret_i64(t, sum);
+}
+
+static void logger_class(struct shoal_registry *reg)
+{
+	tu_assert_rc(shoal_register_actor(reg, "Logger", pool_init, pool_fini), 0);
+	tu_assert_rc(shoal_register_group(reg, "Logger", "io", 1), 0);
+	tu_assert_rc(shoal_register_group(reg, "Logger", "control", 1), 0);
+	tu_assert_rc(shoal_register_group(reg, "Logger", "pair", 2), 0);
+	tu_assert_rc(shoal_register_method(reg, "Logger", "seq", pool_seq), 0);
+	tu_assert_rc(shoal_register_method_in_group(reg, "Logger", "get",
+						    SHOAL_DEFAULT_GROUP, pool_get), 0);
+	tu_assert_rc(shoal_register_method_in_group(reg, "Logger", "gate", "io",
+						    pool_gate), 0);
+	tu_assert_rc(shoal_register_method_in_group(reg, "Logger", "log", "io",
+						    pool_add), 0);
+	tu_assert_rc(shoal_register_method_in_group(reg, "Logger", "get_logs",
+						    "control", pool_sum), 0);
+	tu_assert_rc(shoal_register_method_in_group(reg, "Logger", "meet", "pair",
+						    pool_meet), 0);
+}
+
 /* The task meet_from_task(actor, n): calls meet(n) on it, returns the
  * result. */
 static int task_meet(struct shoal_task *t, void *user)
@@ -199,6 +236,7 @@ void thread_classes(struct shoal_registry *reg)
 	tu_assert_rc(shoal_register_method(reg, "Pool", "add", pool_add), 0);
 	tu_assert_rc(shoal_register_method(reg, "Pool", "seq", pool_seq), 0);
 	tu_assert_rc(shoal_register_method(reg, "Pool", "get", pool_get), 0);
+	logger_class(reg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -466,4 +504,171 @@ Test(actors, a_restarted_actor_keeps_each_callers_order)
 	shoal_drop(f.s, g.ref);
 	two_seq_callers(&f, a);
 	stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Concurrency groups                                                  */
+
+static struct shoal_actor logger(struct fx *f)
+{
+	struct shoal_actor a;
+
+	tu_assert_rc(shoal_actor_create(f->rt, "Logger", NULL, NULL, &a), 0);
+	return a;
+}
+
+#define FLOOD 10000
+
+/*
+ * The tutorial's control method: get_logs (group "control") answers at
+ * once while the "io" group's one thread is held in a gate with FLOOD
+ * log calls queued behind it in the same caller's io lane; then the gate
+ * opens and every log runs, in order.  Without groups get_logs would
+ * wait behind the gate (its lane's head).
+ */
+Test(actors, a_control_group_answers_while_the_data_group_is_flooded)
+{
+	struct shoal_runtime_options ro = small_opts(1);
+	struct fx f;
+	struct shoal_actor a;
+	struct shoal_actor_stat st;
+	struct shoal_args args;
+	struct shoal_view v;
+	struct gate g;
+	shoal_id r;
+	int64_t x;
+	int log;
+
+	ro.max_pending_calls = 16384;
+	ro.max_lanes = 8;
+	ro.max_actors = 4;
+	f = start_opts(&ro);
+	a = logger(&f);
+	log = method(&f, a, "log");
+	g = gate_call(&f, a, 60);
+	for (int64_t k = 0; k < FLOOD; k++) {
+		shoal_args_init(&args);
+		shoal_args_bytes(&args, &(int64_t){1}, sizeof(int64_t));
+		tu_assert_rc(shoal_actor_send(f.rt, a, log, &args), 0, "log %" PRId64, k);
+	}
+	tu_assert_rc(call1(&f, a, "get_logs", 0, &r), 0);
+	tu_assert_rc(shoal_get(f.s, r, 5000, &v), 0, "get_logs waited behind the flood");
+	memcpy(&x, v.data, sizeof x);
+	shoal_release(f.s, &v);
+	shoal_drop(f.s, r);
+	cr_assert_eq(x, 0, "a log ran past the gate: %" PRId64, x);
+	tu_assert_rc(shoal_actor_stat(f.rt, a, &st), 0);
+	cr_assert_geq(st.calls_queued, FLOOD, "the flood ran already: %" PRIu64,
+		      st.calls_queued);
+	gate_open(&f, &g);
+	tu_assert_rc(shoal_get(f.s, g.ref, 10000, &v), 0);
+	shoal_release(f.s, &v);
+	shoal_drop(f.s, g.ref);
+	/* One io thread, one caller: the last log sees every one before. */
+	tu_assert_rc(call1(&f, a, "log", 1, &r), 0);
+	tu_assert_rc(shoal_get(f.s, r, 30000, &v), 0);
+	memcpy(&x, v.data, sizeof x);
+	shoal_release(f.s, &v);
+	shoal_drop(f.s, r);
+	cr_assert_eq(x, FLOOD + 1, "the last log saw %" PRId64, x);
+	stop(&f);
+}
+
+/* One thread per group: each caller's calls to the default group keep
+ * their order while other groups' threads run beside it. */
+Test(actors, a_grouped_actor_keeps_each_callers_order)
+{
+	struct fx f = start(1);
+	struct shoal_actor a = logger(&f);
+	struct gate g = gate_call(&f, a, 61); /* io busy meanwhile */
+	struct shoal_view v;
+
+	two_seq_callers(&f, a);
+	gate_open(&f, &g);
+	tu_assert_rc(shoal_get(f.s, g.ref, 10000, &v), 0);
+	shoal_release(f.s, &v);
+	shoal_drop(f.s, g.ref);
+	stop(&f);
+}
+
+/* A group of two threads runs two calls at once. */
+Test(actors, a_group_of_two_threads_runs_two_calls_at_once)
+{
+	struct fx f = start(1);
+	struct shoal_actor a = logger(&f);
+	shoal_id r[2];
+
+	call_n(&f, a, "meet", 2, r, 2);
+	expect_all(&f, r, 2, 2);
+	stop(&f);
+}
+
+/* max_concurrency and the class's groups share SHOAL_MAX_CONCURRENCY
+ * threads (Logger's groups take 4). */
+Test(actors, groups_and_max_concurrency_share_the_thread_limit)
+{
+	struct fx f = start(1);
+	struct shoal_actor_options o = SHOAL_ACTOR_OPTIONS_INIT;
+	struct shoal_actor a;
+
+	o.max_concurrency = SHOAL_MAX_CONCURRENCY - 3;
+	tu_assert_rc(shoal_actor_create(f.rt, "Logger", NULL, &o, &a), -EINVAL);
+	o.max_concurrency = SHOAL_MAX_CONCURRENCY - 4;
+	tu_assert_rc(shoal_actor_create(f.rt, "Logger", NULL, &o, &a), 0);
+	/* After start the registry is frozen. */
+	tu_assert_rc(shoal_register_group(f.reg, "Pool", "late", 1), -EBUSY);
+	tu_assert_rc(shoal_register_method_in_group(f.reg, "Logger", "late", "io",
+						    pool_add), -EBUSY);
+	stop(&f);
+}
+
+static int noop(struct shoal_task *t, void *self)
+{
+	(void)t;
+	(void)self;
+	return 0;
+}
+
+static int noop_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
+/* Every error of the two registration calls. */
+Test(actors, group_registration_refuses_what_it_cannot_do)
+{
+	struct shoal_registry *reg;
+	char name[16];
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_group(reg, "K", "g", 1), -ENOENT);
+	tu_assert_rc(shoal_register_actor(reg, "K", noop_init, NULL), 0);
+	tu_assert_rc(shoal_register_group(NULL, "K", "g", 1), -EINVAL);
+	tu_assert_rc(shoal_register_group(reg, "K", "", 1), -EINVAL);
+	tu_assert_rc(shoal_register_group(reg, "K", NULL, 1), -EINVAL);
+	tu_assert_rc(shoal_register_group(reg, "K", "g", 0), -EINVAL);
+	tu_assert_rc(shoal_register_group(reg, "K", "g", SHOAL_MAX_CONCURRENCY), -EINVAL);
+	tu_assert_rc(shoal_register_group(reg, "K", SHOAL_DEFAULT_GROUP, 1), -EEXIST);
+	tu_assert_rc(shoal_register_group(reg, "K", "big", SHOAL_MAX_CONCURRENCY - 2), 0);
+	tu_assert_rc(shoal_register_group(reg, "K", "g", 2), -ENOSPC);
+	tu_assert_rc(shoal_register_group(reg, "K", "g", 1), 0);
+	tu_assert_rc(shoal_register_group(reg, "K", "g", 1), -EEXIST);
+	tu_assert_rc(shoal_register_method_in_group(reg, "K", "m", "nope", noop), -ENOENT);
+	tu_assert_rc(shoal_register_method_in_group(reg, "K", "m", "", noop), -EINVAL);
+	tu_assert_rc(shoal_register_method_in_group(reg, "K", "m", "g", NULL), -EINVAL);
+	tu_assert_rc(shoal_register_method_in_group(reg, "X", "m", "g", noop), -ENOENT);
+	tu_assert_rc(shoal_register_method_in_group(reg, "K", "m", "g", noop), 0);
+	tu_assert_rc(shoal_register_method_in_group(reg, "K", "m", NULL, noop), -EEXIST);
+	shoal_registry_close(reg);
+	/* SHOAL_MAX_GROUPS, the default one included. */
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_actor(reg, "K", noop_init, NULL), 0);
+	for (int g = 1; g < SHOAL_MAX_GROUPS; g++) {
+		snprintf(name, sizeof name, "g%d", g);
+		tu_assert_rc(shoal_register_group(reg, "K", name, 1), 0);
+	}
+	tu_assert_rc(shoal_register_group(reg, "K", "one_more", 1), -ENOSPC);
+	shoal_registry_close(reg);
 }
