@@ -35,6 +35,7 @@ int family_tasks(const struct bench_ctx *ctx);
 int family_actors(const struct bench_ctx *ctx);
 int family_timeline(const struct bench_ctx *ctx);
 int family_flood(const struct bench_ctx *ctx);
+int family_threaded(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -68,6 +69,10 @@ static const struct family families[] = {
 	 "actor_create_p50_ns actor_create_p99_ns actor_create_max_ns, each "
 	 "flooded_ (another user's datagrams at the fork server) and busy_ "
 	 "(the flooder's CPU alone)"},
+	{"threaded", family_threaded,
+	 "threaded_actor_io_calls_1_thread threaded_actor_io_calls_2_threads "
+	 "threaded_actor_calls_1_thread threaded_actor_calls_2_threads (2 "
+	 "callers, one actor of 1 or 2 threads; io: 100 us in each call)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
