@@ -4,7 +4,8 @@
  *
  * An actor is a process of its own, started by the runtime's fork server,
  * that keeps state (whatever its constructor returns) and runs the methods
- * called on it one at a time (Ray's max_concurrency=1).  Classes are
+ * called on it one at a time by default (Ray's max_concurrency=1), or on
+ * several threads (below, "Threads").  Classes are
  * registered by name in the registry before the runtime starts: a
  * constructor, a destructor and methods, each method a shoal_task_fn that
  * receives the call's context (the same struct shoal_task a task gets:
@@ -28,8 +29,30 @@
  * SHOAL_EOWNERDIED instead.
  *
  * Ordering: calls one thread makes on one actor run in the order it made
- * them (one lane per process, written under its lock, read in order).
- * Calls from different threads or processes interleave.
+ * them (one lane per process, written under its lock, read in order),
+ * as long as the methods' group has one thread (the default).  Calls
+ * from different threads or processes interleave, and so do calls to
+ * methods of different concurrency groups, even from one thread.
+ *
+ * Threads (Ray's threaded actors and concurrency groups).  An actor
+ * created with max_concurrency N > 1 runs the calls of its default
+ * group on N threads of its process: a caller's calls run at once, in
+ * no order.  A class may also have named concurrency groups
+ * (shoal_register_group), each with threads of its own, and methods in
+ * them (shoal_register_method_in_group): a caller has a lane per actor
+ * and group it calls, so a group's calls never wait behind another
+ * group's (a control method answers while a data method is flooded),
+ * and a group of one thread keeps each caller's order in it.  Thread
+ * safety of the state: with one thread in all (the default, no groups)
+ * methods never run at once and the state needs no lock, as before.
+ * With more (max_concurrency > 1, or any group), methods run at the
+ * same time on different threads with the same `self`: the methods must
+ * synchronise what they share (a mutex, atomics), even methods of
+ * different groups.  A method may block (a get, a sleep): only its own
+ * thread waits.  The destructor runs after every thread stopped.  A
+ * crash of the process (any thread) is the actor's death: each call that
+ * was running on any thread is retried or fails as below, once; a call
+ * that had finished is never run again.
  *
  * Backpressure: a caller process may have at most max_pending_calls calls
  * queued or running on one actor (a runtime option: the lane's capacity).
@@ -43,17 +66,19 @@
  * objects in its returns, passed on to dependent tasks).  An actor that
  * dies (a crash, a kill) is noticed by the fork server.  With restarts
  * left (max_restarts) it is started again: the constructor runs again,
- * calls that were queued run after it; the call that was running fails
- * with SHOAL_EACTORDIED unless it has retries left (max_task_retries).
+ * calls that were queued run after it; the calls that were running (one
+ * per thread) fail with SHOAL_EACTORDIED unless they have retries left
+ * (max_task_retries).
  * Otherwise the actor is dead: every call queued or running fails with
  * SHOAL_EACTORDIED (its refs hold that error), a call made afterwards
  * returns SHOAL_EACTORDIED, and a call that raced with the death gets one
  * or the other.  No caller waits forever on a dead actor.
  *
  * Limits: max_actors alive at once (a runtime option; a dead actor's slot
- * is reused at once), 64 caller processes per actor, max_lanes lanes in
- * all (one per caller process and actor), SHOAL_MAX_CLASSES classes of
- * SHOAL_MAX_METHODS methods.
+ * is reused at once), 64 lanes per actor (one per caller process and
+ * concurrency group it calls), max_lanes lanes in all, SHOAL_MAX_CLASSES
+ * classes of SHOAL_MAX_METHODS methods, SHOAL_MAX_CONCURRENCY threads per
+ * actor, SHOAL_MAX_GROUPS groups per class.
  *
  * Thread safety: every function may be called from any thread of a
  * process that has a runtime handle (driver, worker, actor, attached
@@ -263,8 +288,9 @@ struct shoal_call_options {
  * -EAGAIN (try-call on a full lane), -ETIMEDOUT (timeout on a full lane),
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
- * first call to the actor found no lane: the runtime's max_lanes are
- * taken, or 64 processes call this actor already), -E2BIG (the encoded
+ * first call to the actor, or to the method's concurrency group, found
+ * no lane: the runtime's max_lanes are taken, or 64 lanes go into this
+ * actor already), -E2BIG (the encoded
  * arguments do not fit the call record's 200 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing
  * is left in the store, when it fails.  refs[] is the caller's array
