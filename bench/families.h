@@ -47,6 +47,7 @@ int family_zmq(const struct bench_ctx *ctx);
 int family_iceoryx(const struct bench_ctx *ctx);
 int family_redis(const struct bench_ctx *ctx);
 int family_cancel(const struct bench_ctx *ctx);
+int family_threaded(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -106,6 +107,10 @@ static const struct family families[] = {
 	 "queue_put_get_rate queue_put_bytes_get_rate (object queues between "
 	 "two processes, each beside 1_1_actor_calls_async: vs_lane)"},
 	{"cancel", "shoal", family_cancel, "cancel_pending_ns"},
+	{"threaded", "shoal", family_threaded,
+	 "threaded_actor_io_calls_1_thread threaded_actor_io_calls_2_threads "
+	 "threaded_actor_calls_1_thread threaded_actor_calls_2_threads (2 "
+	 "callers, one actor of 1 or 2 threads; io: 100 us in each call)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])

@@ -310,19 +310,27 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
 /* ------------------------------------------------------------------ */
 /* Consumer                                                           */
 
-/* A record at head h?  Refreshes tail_cache from tail (LN-A1, or LN-S1
- * when mo is seq_cst) only when the cache says empty (or is not sane). */
-static bool has_record(const struct shoal__lane_view *l, uint32_t h, memory_order mo)
+/* A record of index i, at or after head h (i - h < capacity)?
+ * Refreshes tail_cache from tail (LN-A1, or LN-S1 when mo is seq_cst)
+ * only when the cache says there is none (or is not sane). */
+static bool has_record_at(const struct shoal__lane_view *l, uint32_t h,
+			  uint32_t i, memory_order mo)
 {
 	uint32_t t, n = l->ring->tail_cache - h;
 
-	if (n != 0 && n <= l->capacity)
+	if (i - h < n && n <= l->capacity)
 		return true;
 	t = atomic_load_explicit(&l->ring->tail, mo); /* LN-A1 */
 	if (t - h > l->capacity)
 		return false; /* breaks I2: corrupt, stop (check reports) */
 	l->ring->tail_cache = t;
-	return t != h;
+	return i - h < t - h;
+}
+
+/* A record at head h? */
+static bool has_record(const struct shoal__lane_view *l, uint32_t h, memory_order mo)
+{
+	return has_record_at(l, h, h, mo);
 }
 
 const void *shoal__lane_peek(const struct shoal__lane_view *l)
@@ -330,6 +338,29 @@ const void *shoal__lane_peek(const struct shoal__lane_view *l)
 	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
 
 	return has_record(l, h, memory_order_acquire) ? slot_of(l, h) : NULL; /* LN-A1 */
+}
+
+const void *shoal__lane_peek_at(const struct shoal__lane_view *l, uint32_t i)
+{
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
+
+	if (i - h >= l->capacity)
+		return NULL; /* before head, or past any record */
+	return has_record_at(l, h, i, memory_order_acquire) ? slot_of(l, i) /* LN-A1 */
+							    : NULL;
+}
+
+uint32_t shoal__lane_head(const struct shoal__lane_view *l)
+{
+	return atomic_load_explicit(&l->ring->head, memory_order_relaxed);
+}
+
+bool shoal__lane_ready_at(const struct shoal__lane_view *l, uint32_t i)
+{
+	uint32_t h = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&l->ring->tail, memory_order_seq_cst); /* LN-S1 */
+
+	return t - h <= l->capacity && i - h < t - h;
 }
 
 void shoal__lane_consume(const struct shoal__lane_view *l)

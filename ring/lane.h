@@ -177,6 +177,27 @@ int shoal__lane_wait_room(const struct shoal__lane_view *l, struct shoal__deadli
  * before consume returns the same record. */
 const void *shoal__lane_peek(const struct shoal__lane_view *l);
 
+/*
+ * The record of index i (a free-running index: head is the oldest), if
+ * head <= i < tail, else NULL: peek for a consumer that works on several
+ * records at once and consumes them later, in order (a threaded actor:
+ * runtime/proc/actorrun.c).  Acquire (LN-A1) when it refreshes its copy
+ * of tail.  The records from head to i stay the consumer's until it
+ * consumes them.  Writes only the consumer's cache: one caller at a time
+ * (the consumer's lock).
+ */
+const void *shoal__lane_peek_at(const struct shoal__lane_view *l, uint32_t i);
+
+/* The index of the oldest unconsumed record (relaxed: the consumer's own
+ * index; the consumer's side only). */
+uint32_t shoal__lane_head(const struct shoal__lane_view *l);
+
+/* As shoal__lane_ready for a record of index i (head <= i): a seq_cst
+ * load of tail (LN-S1) and a relaxed one of head (the consumer's own
+ * index).  Writes nothing, so any thread of the consumer may re-check
+ * while another consumes. */
+bool shoal__lane_ready_at(const struct shoal__lane_view *l, uint32_t i);
+
 /* Done with the peeked record (release store of head, LN-R2; after it the
  * record's bytes may be overwritten), then signals the space event.  Only
  * after a peek that returned a record. */

@@ -35,17 +35,26 @@
 #define SHOAL__ACT_MAX_ACTORS 4096u
 #define SHOAL__ACT_MAX_LANES 65536u
 #define SHOAL__ACT_LANES 64u        /* caller processes per actor */
+#define SHOAL__ACT_THREADS SHOAL_MAX_CONCURRENCY /* threads per actor */
 #define SHOAL__CALL_SIZE 256u       /* one call record */
 #define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 64u)
 
-/* Class and method names, written by the driver before the fork server
- * exists, read-only afterwards. */
+/* Class and method names, and the class's concurrency groups (how many,
+ * the threads of each named one, each method's group: a caller picks the
+ * lane of a method's group from it), written by the driver before the
+ * fork server exists, read-only afterwards.  A reader bounds-checks
+ * method_group (< SHOAL_MAX_GROUPS) and group_threads (their sum). */
 struct shoal__act_class {
 	char name[64];
 	uint32_t nmethods;
-	uint8_t pad_[60];
+	uint32_t ngroups;           /* 1 ..  SHOAL_MAX_GROUPS, the default one too */
+	uint32_t group_threads[SHOAL_MAX_GROUPS]; /* [0]: unused (per actor) */
+	uint8_t pad_[64 - 8 - 4 * SHOAL_MAX_GROUPS];
+	uint8_t method_group[SHOAL_MAX_METHODS];
 	char methods[SHOAL_MAX_METHODS][64];
 };
+static_assert(offsetof(struct shoal__act_class, method_group) == 128, "class layout");
+static_assert(sizeof(struct shoal__act_class) % 64 == 0, "class layout");
 
 enum shoal__actor_phase {
 	SHOAL__A_FREE = 0,
@@ -79,11 +88,17 @@ enum shoal__actor_phase {
  *              is FREE or RECYCLING; read-only while the actor lives.
  *  restarts    the fork server.
  *  kill_flags  the fork server (its kill request).
- *  current     the actor's process: lane index + 1 << 32 | the lane's head
- *              while it runs that record, with bit 63 set once the call
- *              ran to the end (until it is consumed), 0 otherwise
+ *  max_concurrency  the fork server, with the other options: the
+ *              threads of the default group (0 and 1: one; actorproc.c
+ *              checks it against SHOAL__ACT_THREADS).
+ *  current     the actor's process, one word per thread t of it:
+ *              current[t] = lane index + 1 << 32 | the record's index in
+ *              that lane while thread t runs that record, 0 otherwise
  *              (relaxed: read by the fork server and the next process
- *              only after waitpid).
+ *              only after waitpid, and by tools as a snapshot).  Whether
+ *              the call ran to the end is the record's `done` mark, since
+ *              a record may stay in its lane, done, after its thread
+ *              moved on (actorrun.c).
  *  calls_*     the actor's process (statistics, relaxed).
  *  sweep       set by a caller that closed its lane (then it rings the
  *              doorbell: ACT-S3), taken by the actor's exchange: a hint
@@ -137,7 +152,7 @@ enum shoal__actor_phase {
  *  ACT-A4 (ACT-R4)  ... end.c's acquire load of pid, before it reads the
  *          start time.
  *  relaxed  restarts, kill_flags (the fork server's own words), current
- *          (read only after waitpid), calls_* (statistics), the actor's
+ *          (read only after waitpid, or as a tool's snapshot), calls_* (statistics), the actor's
  *          own load and exchange of sweep (a hint), pid where only
  *          reported or compared.
  */
@@ -155,23 +170,28 @@ struct shoal__actor_slot {
 	uint32_t ctor_len;
 	/* The fork server, before pid: the process's start time (end.c). */
 	_Atomic uint64_t start;
-	uint8_t pad0_[64 - 48];
+	uint32_t max_concurrency;
+	uint8_t pad0_[64 - 52];
 	/* Line 1: rung by every lane of the actor (lane.h). */
 	struct shoal__event doorbell;
 	/* Line 2: the actor's process. */
-	_Atomic uint64_t current;
 	_Atomic uint64_t calls_run;
 	_Atomic uint64_t calls_failed;
 	_Atomic uint32_t sweep;      /* a caller closed its lane: sweep soon */
-	uint8_t pad2_[64 - 28];
+	uint8_t pad2_[64 - 20];
 	char name[64];
 	char why[128];
 	_Atomic uint32_t lanes[SHOAL__ACT_LANES];
 	uint8_t ctor_args[SHOAL_ACTOR_CTOR_BYTES];
+	_Atomic uint64_t current[SHOAL__ACT_THREADS];
 };
 static_assert(offsetof(struct shoal__actor_slot, doorbell) == 64, "actor layout");
-static_assert(offsetof(struct shoal__actor_slot, current) == 128, "actor layout");
+static_assert(offsetof(struct shoal__actor_slot, calls_run) == 128, "actor layout");
+static_assert(offsetof(struct shoal__actor_slot, current) % 64 == 0, "actor layout");
 static_assert(sizeof(struct shoal__actor_slot) % 64 == 0, "actor slots are lines");
+/* A `current` word: lane i, the record of index idx in it. */
+#define SHOAL__CUR(i, idx) ((uint64_t)((i) + 1) << 32 | (uint32_t)(idx))
+#define SHOAL__CUR_LANE(c) ((uint32_t)((c) >> 32)) /* lane + 1, 0: none */
 
 enum shoal__lane_owner_state {
 	SHOAL__L_FREE = 0,
@@ -199,8 +219,12 @@ enum shoal__lane_owner_state {
  *             a CAS (but a failed hook's store of FREE, call.c: the taker
  *             still owns it).
  *  owner      SHOAL__CREATOR of the caller process's store slot; actor,
- *             actor_gen: which actor.  Written by the taker while OWNED
- *             and before it attaches the lane (ACT-R1 publishes them).
+ *             actor_gen: which actor; group: which of its concurrency
+ *             groups the calls in the lane are for (a caller has a lane
+ *             per actor and group it calls; the actor serves a group it
+ *             does not have as its default one).  Written by the taker
+ *             while OWNED and before it attaches the lane (ACT-R1
+ *             publishes them).
  *  drain      the lock of the consumer side once the actor is dead: 0, or
  *             SHOAL__DRAIN_HELD | SHOAL__CREATOR of the holder's store
  *             slot (drain.c: lane_drain).  CAS 0 -> holder (acquire,
@@ -235,7 +259,8 @@ struct shoal__lane_meta {
 	uint32_t actor;
 	uint32_t actor_gen;
 	_Atomic uint64_t drain;
-	uint8_t pad_[64 - 24];
+	uint32_t group;
+	uint8_t pad_[64 - 28];
 };
 static_assert(offsetof(struct shoal__lane_meta, drain) == 16, "lane meta layout");
 #define SHOAL__DRAIN_HELD (1ull << 32)
@@ -267,14 +292,19 @@ static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
 /*
  * A call record in a lane (lane.h gives the ordering: written by the
  * caller between reserve and publish, read by the actor between peek and
- * consume).  `retries` is the one field the actor's side writes (a
- * replacement counting down a retried call), and `cancel` the one a
- * canceller or the actor changes by CAS (above).  Arguments are encoded
- * like a task's (task.c).
+ * consume).  The actor's side writes `retries` (a replacement counting
+ * down a retried call) and `done` (1 once the call ran to the end, was
+ * failed for good or was dropped, so that it never runs again: a record
+ * of a threaded actor can stay in its lane, done, behind an earlier
+ * record still running, since a lane is consumed only in order); the
+ * caller writes both as 0.  `cancel` is the one word a canceller or the
+ * actor changes by CAS (above).  Arguments are encoded like a task's
+ * (task.c).
  */
 struct shoal__call_rec {
 	uint32_t method;
-	uint32_t flags;
+	uint16_t flags;         /* SHOAL__CALL_NORESULT, _OWNRET */
+	uint16_t done;          /* the actor's side (above) */
 	uint32_t num_returns;
 	uint32_t nargs;
 	uint32_t args_len;

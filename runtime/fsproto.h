@@ -49,7 +49,7 @@ struct shoal__fs_msg {
 	uint32_t max_task_retries;
 	uint32_t ctor_nargs;
 	uint32_t ctor_len;
-	uint32_t pad_;
+	uint32_t max_concurrency;
 	uint64_t nonce;       /* the requester's, echoed in the reply */
 	uint64_t token;       /* a request: hdr->fs_token (the fork server's
 			       * socket drops a datagram without it); a

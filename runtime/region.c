@@ -104,9 +104,14 @@ static void shoal__act_classes_init(struct shoal__rt_hdr *h,
 	for (uint32_t i = 0; i < reg->nclasses; i++) {
 		memcpy(c[i].name, reg->classes[i].name, sizeof c[i].name);
 		c[i].nmethods = reg->classes[i].nmethods;
-		for (uint32_t m = 0; m < c[i].nmethods; m++)
+		for (uint32_t m = 0; m < c[i].nmethods; m++) {
 			memcpy(c[i].methods[m], reg->classes[i].methods[m].name,
 			       sizeof c[i].methods[m]);
+			c[i].method_group[m] = (uint8_t)reg->classes[i].methods[m].group;
+		}
+		c[i].ngroups = reg->classes[i].ngroups ? reg->classes[i].ngroups : 1;
+		for (uint32_t g = 1; g < c[i].ngroups; g++)
+			c[i].group_threads[g] = reg->classes[i].groups[g].threads;
 	}
 }
 

@@ -100,14 +100,26 @@ SHOAL_API int shoal_register_actor(struct shoal_registry *reg,
 	return 0;
 }
 
-SHOAL_API int shoal_register_method(struct shoal_registry *reg,
-				    const char *klass, const char *method,
-				    shoal_task_fn fn)
+/* Group `name` of class c: its index (NULL or "default": 0), or -ENOENT. */
+static int shoal__group_find(const struct shoal__class *c, const char *name)
+{
+	if (!name || !strcmp(name, SHOAL_DEFAULT_GROUP))
+		return 0;
+	for (uint32_t g = 1; g < c->ngroups; g++)
+		if (!strcmp(c->groups[g].name, name))
+			return (int)g;
+	return -ENOENT;
+}
+
+SHOAL_API int shoal_register_method_in_group(struct shoal_registry *reg,
+					     const char *klass, const char *method,
+					     const char *group, shoal_task_fn fn)
 {
 	struct shoal__class *c;
-	int k;
+	int k, g;
 
-	if (!reg || !fn || !shoal__name_ok(klass) || !shoal__name_ok(method))
+	if (!reg || !fn || !shoal__name_ok(klass) || !shoal__name_ok(method) ||
+	    (group && !shoal__name_ok(group)))
 		return -EINVAL;
 	if (reg->frozen)
 		return -EBUSY;
@@ -115,12 +127,61 @@ SHOAL_API int shoal_register_method(struct shoal_registry *reg,
 	if (k < 0)
 		return k;
 	c = &reg->classes[k];
+	g = shoal__group_find(c, group);
+	if (g < 0)
+		return g;
 	for (uint32_t m = 0; m < c->nmethods; m++)
 		if (!strcmp(c->methods[m].name, method))
 			return -EEXIST;
 	if (c->nmethods == SHOAL_MAX_METHODS)
 		return -ENOSPC;
 	strcpy(c->methods[c->nmethods].name, method);
+	c->methods[c->nmethods].group = (uint32_t)g;
 	c->methods[c->nmethods++].fn = fn;
+	return 0;
+}
+
+SHOAL_API int shoal_register_method(struct shoal_registry *reg,
+				    const char *klass, const char *method,
+				    shoal_task_fn fn)
+{
+	return shoal_register_method_in_group(reg, klass, method, NULL, fn);
+}
+
+/* The threads of c's named groups, together. */
+static uint32_t shoal__group_threads(const struct shoal__class *c)
+{
+	uint32_t n = 0;
+
+	for (uint32_t g = 1; g < c->ngroups; g++)
+		n += c->groups[g].threads;
+	return n;
+}
+
+SHOAL_API int shoal_register_group(struct shoal_registry *reg, const char *klass,
+				   const char *group, uint32_t concurrency)
+{
+	struct shoal__class *c;
+	int k;
+
+	if (!reg || !shoal__name_ok(klass) || !shoal__name_ok(group) ||
+	    concurrency == 0 || concurrency >= SHOAL_MAX_CONCURRENCY)
+		return -EINVAL;
+	if (reg->frozen)
+		return -EBUSY;
+	k = shoal__class_find(reg, klass);
+	if (k < 0)
+		return k;
+	c = &reg->classes[k];
+	if (shoal__group_find(c, group) >= 0)
+		return -EEXIST;
+	/* One thread stays for the default group. */
+	if (c->ngroups == SHOAL_MAX_GROUPS ||
+	    shoal__group_threads(c) + concurrency > SHOAL_MAX_CONCURRENCY - 1)
+		return -ENOSPC;
+	if (!c->ngroups)
+		c->ngroups = 1; /* the default group, 0 */
+	strcpy(c->groups[c->ngroups].name, group);
+	c->groups[c->ngroups++].threads = concurrency;
 	return 0;
 }

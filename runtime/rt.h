@@ -55,6 +55,14 @@ struct shoal__function {
 struct shoal__method {
 	char name[64];
 	shoal_task_fn fn;
+	uint32_t group;               /* its concurrency group (0: default) */
+};
+
+/* A concurrency group of a class (shoal_register_group); group 0 is the
+ * default one, whose threads an actor's max_concurrency gives. */
+struct shoal__group {
+	char name[64];
+	uint32_t threads;
 };
 
 struct shoal__class {
@@ -63,6 +71,8 @@ struct shoal__class {
 	shoal_actor_fini_fn fini;
 	uint32_t nmethods;
 	struct shoal__method methods[SHOAL_MAX_METHODS];
+	uint32_t ngroups;             /* 0 or 1: the default group alone */
+	struct shoal__group groups[SHOAL_MAX_GROUPS];
 };
 
 /* Filled before start, read-only afterwards (every forked process has a

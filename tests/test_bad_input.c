@@ -527,10 +527,15 @@ static int bi_resv_actor(struct bi_world *w)
 	struct shoal_actor b = {0}, all[8];
 	int n = shoal_actor_list(w->rt, all, 8), rc = 0;
 
-	for (int i = 0; i < BI_RESV_WORDS; i++) {
+	/* max_concurrency took half of the first word: its other half,
+	 * resv0, is reserved as the rest are (i == -1). */
+	for (int i = -1; i < (int)(sizeof o.resv / sizeof o.resv[0]); i++) {
 		o = (struct shoal_actor_options)SHOAL_ACTOR_OPTIONS_INIT;
 		o.name = "resv";
-		o.resv[i] = 1;
+		if (i < 0)
+			o.resv0 = 1;
+		else
+			o.resv[i] = 1;
 		rc = shoal_actor_create(w->rt, "Box", NULL, &o, &b);
 		tu_assert_rc(rc, -EINVAL, "resv[%d]", i);
 		cr_assert_eq(b.magic, 0);

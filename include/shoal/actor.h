@@ -4,7 +4,8 @@
  *
  * An actor is a process of its own, started by the runtime's fork server,
  * that keeps state (whatever its constructor returns) and runs the methods
- * called on it one at a time (Ray's max_concurrency=1).  Classes are
+ * called on it one at a time by default (Ray's max_concurrency=1), or on
+ * several threads (below, "Threads").  Classes are
  * registered by name in the registry before the runtime starts: a
  * constructor, a destructor and methods, each method a shoal_task_fn that
  * receives the call's context (the same struct shoal_task a task gets:
@@ -28,8 +29,30 @@
  * SHOAL_EOWNERDIED instead.
  *
  * Ordering: calls one thread makes on one actor run in the order it made
- * them (one lane per process, written under its lock, read in order).
- * Calls from different threads or processes interleave.
+ * them (one lane per process, written under its lock, read in order),
+ * as long as the methods' group has one thread (the default).  Calls
+ * from different threads or processes interleave, and so do calls to
+ * methods of different concurrency groups, even from one thread.
+ *
+ * Threads (Ray's threaded actors and concurrency groups).  An actor
+ * created with max_concurrency N > 1 runs the calls of its default
+ * group on N threads of its process: a caller's calls run at once, in
+ * no order.  A class may also have named concurrency groups
+ * (shoal_register_group), each with threads of its own, and methods in
+ * them (shoal_register_method_in_group): a caller has a lane per actor
+ * and group it calls, so a group's calls never wait behind another
+ * group's (a control method answers while a data method is flooded),
+ * and a group of one thread keeps each caller's order in it.  Thread
+ * safety of the state: with one thread in all (the default, no groups)
+ * methods never run at once and the state needs no lock, as before.
+ * With more (max_concurrency > 1, or any group), methods run at the
+ * same time on different threads with the same `self`: the methods must
+ * synchronise what they share (a mutex, atomics), even methods of
+ * different groups.  A method may block (a get, a sleep): only its own
+ * thread waits.  The destructor runs after every thread stopped.  A
+ * crash of the process (any thread) is the actor's death: each call that
+ * was running on any thread is retried or fails as below, once; a call
+ * that had finished is never run again.
  *
  * Backpressure: a caller process may have at most max_pending_calls calls
  * queued or running on one actor (a runtime option: the lane's capacity).
@@ -44,17 +67,19 @@
  * objects in its returns, passed on to dependent tasks).  An actor that
  * dies (a crash, a kill) is noticed by the fork server.  With restarts
  * left (max_restarts) it is started again: the constructor runs again,
- * calls that were queued run after it; the call that was running fails
- * with SHOAL_EACTORDIED unless it has retries left (max_task_retries).
+ * calls that were queued run after it; the calls that were running (one
+ * per thread) fail with SHOAL_EACTORDIED unless they have retries left
+ * (max_task_retries).
  * Otherwise the actor is dead: every call queued or running fails with
  * SHOAL_EACTORDIED (its refs hold that error), a call made afterwards
  * returns SHOAL_EACTORDIED, and a call that raced with the death gets one
  * or the other.  No caller waits forever on a dead actor.
  *
  * Limits: max_actors alive at once (a runtime option; a dead actor's slot
- * is reused at once), 64 caller processes per actor, max_lanes lanes in
- * all (one per caller process and actor), SHOAL_MAX_CLASSES classes of
- * SHOAL_MAX_METHODS methods.
+ * is reused at once), 64 lanes per actor (one per caller process and
+ * concurrency group it calls), max_lanes lanes in all, SHOAL_MAX_CLASSES
+ * classes of SHOAL_MAX_METHODS methods, SHOAL_MAX_CONCURRENCY threads per
+ * actor, SHOAL_MAX_GROUPS groups per class.
  *
  * Thread safety: every function may be called from any thread of a
  * process that has a runtime handle (driver, worker, actor, attached
@@ -79,6 +104,12 @@ extern "C" {
 
 #define SHOAL_MAX_CLASSES 64
 #define SHOAL_MAX_METHODS 64
+/* Threads of one actor, all its concurrency groups together. */
+#define SHOAL_MAX_CONCURRENCY 64
+/* Concurrency groups of a class, the default one included, and the
+ * default one's name. */
+#define SHOAL_MAX_GROUPS 8
+#define SHOAL_DEFAULT_GROUP "default"
 #define SHOAL_ACTOR_NAME_MAX 63
 
 /* An actor handle: plain bytes, valid in every process of the runtime.
@@ -118,6 +149,37 @@ SHOAL_API int shoal_register_method(struct shoal_registry *reg,
 				    const char *klass, const char *method,
 				    shoal_task_fn fn);
 
+/*
+ * Ray's concurrency groups: registers group `group` (1..63 bytes, not
+ * SHOAL_DEFAULT_GROUP) of a registered class, run by `concurrency`
+ * threads of each actor of the class, apart from its other groups'
+ * threads (Ray's concurrency_groups={"control": 1}).  A caller's calls to
+ * the methods of one group go through a lane of their own into the actor
+ * (one per caller process, actor and group), so that they never queue
+ * behind another group's: a control method of its own group answers while
+ * a flood of data calls fills the data group's lanes.  With one thread,
+ * a group runs each caller's calls in the order they were made; with
+ * more, at once and in no order.  Methods outside every group run in the
+ * default group (shoal_actor_options.max_concurrency threads).  -EINVAL
+ * (NULL reg, a bad class or group name, concurrency 0 or above
+ * SHOAL_MAX_CONCURRENCY - 1), SHOAL_ENOCLASS (no such class), -EEXIST (the class
+ * has that group), -ENOSPC (SHOAL_MAX_GROUPS groups with the default one,
+ * or the class's groups would need more than SHOAL_MAX_CONCURRENCY - 1
+ * threads together: one stays for the default group), -EBUSY (after
+ * start).  One thread at a time per registry.
+ */
+SHOAL_API int shoal_register_group(struct shoal_registry *reg, const char *klass,
+				   const char *group, uint32_t concurrency);
+
+/* shoal_register_method, with the method in concurrency group `group` of
+ * the class (registered first with shoal_register_group; NULL or
+ * SHOAL_DEFAULT_GROUP: the default group).  Its errors, and -ENOENT for a
+ * group the class does not have; -EINVAL for a bad group name.  One
+ * thread at a time per registry. */
+SHOAL_API int shoal_register_method_in_group(struct shoal_registry *reg,
+					     const char *klass, const char *method,
+					     const char *group, shoal_task_fn fn);
+
 /* Ray's .options(...) on an actor class.  Initialise with
  * SHOAL_ACTOR_OPTIONS_INIT and change only the fields you need: the
  * struct ends in reserved words that must stay zero (resv). */
@@ -133,12 +195,24 @@ struct shoal_actor_options {
 	/* Times a call that was running when the actor died runs again after
 	 * a restart (default 0: it fails with SHOAL_EACTORDIED). */
 	uint32_t max_task_retries;
+	/* Ignored: padding in earlier releases, so never read. */
+	uint32_t pad_;
+	/* Ray's max_concurrency: the threads that run the calls of the
+	 * default group (methods registered with shoal_register_method), 1
+	 * to SHOAL_MAX_CONCURRENCY; 0 (the default) means 1: one thread,
+	 * calls one at a time, each caller's in its order.  Above 1 the
+	 * calls of that group run at once on that many threads, in no
+	 * order, and the methods must synchronise their state (see "Threads"
+	 * above).  (SHOAL_0.3; it took the first reserved word.) */
+	uint32_t max_concurrency;
+	/* Zero, as resv (the rest of the first reserved word). */
+	uint32_t resv0;
 	/* Reserved for fields of later releases: zero, as the initialisers
 	 * leave it.  shoal_actor_create refuses a nonzero word with -EINVAL,
 	 * so that a program built for a later release, asking for something
 	 * this library cannot do, is refused rather than ignored.  A field
 	 * that takes a word has 0 as its default. */
-	uint64_t resv[4];
+	uint64_t resv[3];
 };
 
 #define SHOAL_ACTOR_OPTIONS_INIT                                              \
@@ -156,7 +230,9 @@ struct shoal_actor_options {
  * constructor has run.  SHOAL_ENOCLASS (no class of that name), -EEXIST (name taken, without
  * get_if_exists), -ENOSPC (max_actors live actors), -E2BIG (constructor
  * arguments), -EINVAL (NULL rt, klass or out, a bad name in opts, a
- * nonzero resv word, bad args), SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED
+ * nonzero resv word, bad args, max_concurrency above
+ * SHOAL_MAX_CONCURRENCY or above what the class's concurrency groups
+ * leave of it), SHOAL_EFORKSERVERDIED or SHOAL_ESTOPPED
  * (the runtime ended: shoal/runtime.h), -ETIMEDOUT (the fork server did
  * not answer within its bound), -ESRCH (no fork server to ask), or a
  * negated errno of the socket or the fork.  A failed constructor is not
@@ -224,8 +300,9 @@ struct shoal_call_options {
  * passed while another thread of this process held the lane),
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
- * first call to the actor found no lane: the runtime's max_lanes are
- * taken, or 64 processes call this actor already), -E2BIG (the encoded
+ * first call to the actor, or to the method's concurrency group, found
+ * no lane: the runtime's max_lanes are taken, or 64 lanes go into this
+ * actor already), -E2BIG (the encoded
  * arguments do not fit the call record's 192 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing
  * is left in the store, when it fails.  refs[] is the caller's array
@@ -409,7 +486,8 @@ SHOAL_API int shoal_actor_stat(struct shoal_runtime *rt,
 struct shoal_lane_info {
 	int32_t caller_pid;         /* 0 once the caller's process is gone */
 	uint32_t queued;            /* calls published, not finished yet */
-	uint32_t running;           /* 1 while the actor runs one of them */
+	uint32_t running;           /* how many of them the actor runs now
+				     * (0 or 1 but on a threaded actor) */
 	uint32_t lane;              /* the lane's index in the runtime */
 	uint64_t calls_run;         /* calls the actor finished from it since
 				     * its caller took the lane (mod 2^32) */

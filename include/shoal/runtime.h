@@ -572,8 +572,11 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * value or SHOAL_ECANCELLED, the same for every get from any process
  * (one writer per return: the task's runner, or the canceller of a task
  * that had not started, decided by one CAS on the task's record).
- * Finished already (or cancelled before it started): nothing is done,
- * the result stays, and it returns -EALREADY.  -ENOENT: ref names no
+ * Finished already, or running with every one of its returns sealed
+ * (a get of them could return: its worker has yet to let its record go),
+ * or cancelled before it started: nothing is done, the result stays, and
+ * it returns -EALREADY.  So a cancel after a get of every result always
+ * returns -EALREADY.  -ENOENT: ref names no
  * object (not a task's return, or dropped by everyone); -EINVAL (NULL
  * rt, a nil ref, unknown flags, SHOAL_CANCEL_FORCE on an actor call);
  * SHOAL_EREADONLY (an inspect handle).

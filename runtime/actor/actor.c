@@ -66,8 +66,26 @@ static void shoal__handle(struct shoal_actor *out, uint32_t index,
  * call's options, checked in call.c, too). */
 static_assert(sizeof(void *) != 8 || sizeof(struct shoal_actor_options) == 56,
 	      "ABI: shoal_actor_options");
+static_assert(sizeof(void *) != 8 ||
+		      offsetof(struct shoal_actor_options, max_concurrency) == 24,
+	      "ABI: max_concurrency took the first reserved word");
 static_assert(sizeof(void *) != 8 || sizeof(struct shoal_call_options) == 40,
 	      "ABI: shoal_call_options");
+
+/* The actor's threads (its default group's, max_concurrency, and its
+ * class's groups') fit in SHOAL_MAX_CONCURRENCY.  The class table is the
+ * segment's: every count is bounded before it is added. */
+static bool shoal__threads_fit(const struct shoal__act_class *c,
+			       uint32_t max_concurrency)
+{
+	uint32_t n = max_concurrency ? max_concurrency : 1;
+	uint32_t ngroups = c->ngroups <= SHOAL_MAX_GROUPS ? c->ngroups : 1;
+
+	for (uint32_t g = 1; g < ngroups; g++)
+		n += c->group_threads[g] < SHOAL_MAX_CONCURRENCY
+			     ? c->group_threads[g] : SHOAL_MAX_CONCURRENCY;
+	return n <= SHOAL_MAX_CONCURRENCY;
+}
 
 SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 				 const struct shoal_args *args,
@@ -82,15 +100,19 @@ SHOAL_API int shoal_actor_create(struct shoal_runtime *rt, const char *klass,
 		return SHOAL_EREADONLY;
 	if (opts)
 		o = *opts;
-	if (!rt || !klass || !out || !SHOAL__RESV_ZERO(o) ||
+	if (!rt || !klass || !out || !SHOAL__RESV_ZERO(o) || o.resv0 ||
+	    o.max_concurrency > SHOAL_MAX_CONCURRENCY ||
 	    (o.name && (!o.name[0] || strlen(o.name) > SHOAL_ACTOR_NAME_MAX)))
 		return -EINVAL;
 	k = shoal__class_index(&rt->v, klass);
 	if (k < 0)
 		return k;
+	if (!shoal__threads_fit(&rt->v.classes[k], o.max_concurrency))
+		return -EINVAL;
 	m.klass = (uint32_t)k;
 	m.max_restarts = o.max_restarts;
 	m.max_task_retries = o.max_task_retries;
+	m.max_concurrency = o.max_concurrency;
 	m.flags = o.get_if_exists ? SHOAL__FS_GET_IF_EXISTS : 0;
 	if (o.name)
 		strcpy(m.name, o.name);

@@ -2,15 +2,19 @@
 /*
  * runtime/call.c - calling an actor's method: the caller's side.
  *
- * Each process has one lane (lane.h) into each actor it calls: a
- * single-producer ring in the segment that it takes from the runtime's
- * lane pool on its first call and hooks into the actor's slot
- * (actlayout.h, ACT-R1/ACT-A1).  The process's threads share the lane
- * through a node in a process-local liburcu hash table (bulletproof
- * flavour, like names.c): a call is a lock-free lookup, a process-local
- * mutex around reserve / write / publish (the lane has one producer), and
- * a doorbell that costs a system call only when the actor sleeps.  Calls
- * one thread makes therefore reach the lane, and run, in its order.
+ * Each process has one lane (lane.h) into each actor and concurrency
+ * group of it that it calls (the method's group, from the class table: a
+ * group's calls never queue behind another group's): a single-producer
+ * ring in the segment that it takes from the runtime's lane pool on its
+ * first call and hooks into the actor's slot (actlayout.h,
+ * ACT-R1/ACT-A1), its owner record naming the group.  The process's
+ * threads share the lane through a node in a process-local liburcu hash
+ * table (bulletproof flavour, like names.c): a call is a lock-free
+ * lookup, a process-local mutex around reserve / write / publish (the
+ * lane has one producer), and a doorbell that costs a system call only
+ * when the actor sleeps.  Calls one thread makes to one group therefore
+ * reach its lane, and run, in its order if the group has one thread
+ * (runtime/proc/actorrun.c).
  *
  * A record holds the method, the encoded arguments (task.c's encoding;
  * what does not fit goes into the store, held like a task's arguments
@@ -73,6 +77,7 @@
 struct shoal__lane_node {
 	struct cds_lfht_node node;
 	uint64_t key;                 /* actor index << 32 | generation */
+	uint32_t group;               /* the concurrency group of its calls */
 	uint32_t lane;
 	uint32_t actor;
 	struct shoal__lane_view l;    /* the geometry: this process's copy */
@@ -85,15 +90,26 @@ static uint64_t shoal__lane_key(struct shoal_actor a)
 	return (uint64_t)a.index << 32 | a.generation;
 }
 
+/* What a node is found by: the actor and the group. */
+struct shoal__node_key {
+	uint64_t key;
+	uint32_t group;
+};
+
 static int shoal__node_match(struct cds_lfht_node *node, const void *key)
 {
+	const struct shoal__lane_node *n =
+		caa_container_of(node, struct shoal__lane_node, node);
+	const struct shoal__node_key *k = key;
+
 	SHOAL__RCU_FOUND(node);
-	return caa_container_of(node, struct shoal__lane_node, node)->key ==
-	       *(const uint64_t *)key;
+	return n->key == k->key && n->group == k->group;
 }
 
-static unsigned long shoal__key_hash(uint64_t k)
+static unsigned long shoal__key_hash(struct shoal__node_key nk)
 {
+	uint64_t k = nk.key ^ (uint64_t)nk.group << 56;
+
 	k ^= k >> 33;
 	k *= 0xff51afd7ed558ccdull;
 	return (unsigned long)(k ^ (k >> 33));
@@ -122,7 +138,7 @@ static bool shoal__lanes_open(struct shoal_runtime *rt)
 
 /* Inside a read-side critical section. */
 static struct shoal__lane_node *shoal__lane_find(struct shoal_runtime *rt,
-						 uint64_t key)
+						 struct shoal__node_key key)
 {
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *n;
@@ -146,9 +162,10 @@ static void shoal__lane_close(struct shoal_runtime *rt, uint32_t i)
 						memory_order_relaxed);
 }
 
-/* Takes a free lane from the pool and lays it out for actor a. */
+/* Takes a free lane from the pool and lays it out for group `group` of
+ * actor a. */
 static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
-			    uint32_t *out)
+			    uint32_t group, uint32_t *out)
 {
 	struct shoal__lane_meta *m = rt->v.lmeta;
 	uint32_t me = SHOAL__CREATOR24(shoal__store_creator(rt->store));
@@ -171,6 +188,7 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 		m[i].owner = shoal__store_creator(rt->store);
 		m[i].actor = a.index;
 		m[i].actor_gen = a.generation;
+		m[i].group = group;
 		shoal__lane_init(shoal__lane_at(&rt->v, i).ring,
 				 rt->v.lane_capacity, SHOAL__CALL_SIZE);
 		*out = i;
@@ -206,10 +224,11 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 }
 
 /* A new lane and its node; under lane_lock, outside any read section. */
-static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
+static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a,
+			      uint32_t group)
 {
 	struct shoal__actor_slot *slot = &rt->v.actors[a.index];
-	uint64_t key = shoal__lane_key(a);
+	struct shoal__node_key key = {shoal__lane_key(a), group};
 	struct shoal__lane_node *n;
 	uint32_t i;
 	int rc;
@@ -224,14 +243,15 @@ static int shoal__lane_create(struct shoal_runtime *rt, struct shoal_actor a)
 	n = shoal__mem_alloc(rt->arena, sizeof *n);
 	if (!n)
 		return -ENOMEM;
-	rc = shoal__lane_take(rt, a, &i);
+	rc = shoal__lane_take(rt, a, group, &i);
 	if (!rc)
 		rc = shoal__lane_hook(rt, slot, a, i);
 	if (rc) {
 		shoal__mem_free(rt->arena, n);
 		return rc;
 	}
-	*n = (struct shoal__lane_node){.key = key, .lane = i, .actor = a.index,
+	*n = (struct shoal__lane_node){.key = key.key, .group = group, .lane = i,
+				       .actor = a.index,
 				       .l = shoal__lane_at(&rt->v, i), .slot = slot};
 	pthread_mutex_init(&n->lock, NULL);
 	cds_lfht_node_init(&n->node);
@@ -270,7 +290,7 @@ static void shoal__lane_give_back(struct shoal_runtime *rt,
 
 /* Fails whatever is left in the node's lane and gives it back (the actor
  * is dead); removes the node.  Outside any read section. */
-static void shoal__lane_release(struct shoal_runtime *rt, uint64_t key)
+static void shoal__lane_release(struct shoal_runtime *rt, struct shoal__node_key key)
 {
 	struct shoal__lane_node *n;
 
@@ -424,6 +444,7 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 	r->nargs = c->fit.n;
 	r->args_len = shoal__args_encode(r->args, &c->fit);
 	r->retries = 0;
+	r->done = 0;
 	r->ret_hi = c->p.ret0.hi;
 	r->ret_lo = c->p.ret0.lo;
 	r->caller = shoal__store_creator(rt->store);
@@ -469,6 +490,18 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 	return 0;
 }
 
+/* The concurrency group of a checked method (shoal__call_check): the
+ * class table's (the segment's: a group past SHOAL_MAX_GROUPS is the
+ * default one, which the actor also gives a group it does not have). */
+static uint32_t shoal__method_group(struct shoal_runtime *rt, struct shoal_actor a,
+				    int method)
+{
+	uint32_t g = (uint32_t)method < SHOAL_MAX_METHODS
+			     ? rt->v.classes[a.klass].method_group[method] : 0;
+
+	return g < SHOAL_MAX_GROUPS ? g : 0;
+}
+
 static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
 			     int method, const struct shoal_args *args,
 			     uint32_t num_returns)
@@ -491,7 +524,7 @@ static int shoal__call_check(struct shoal_runtime *rt, struct shoal_actor a,
  * lock, held only for a record's writing: a thread that gives a lane back
  * (synchronize_rcu) never waits for an actor. */
 static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
-			    struct shoal__later *d,
+			    uint32_t group, struct shoal__later *d,
 			    struct shoal__call *c, bool *missing,
 			    struct shoal__lane_view *full)
 {
@@ -499,7 +532,7 @@ static int shoal__call_once(struct shoal_runtime *rt, struct shoal_actor a,
 	int rc;
 
 	urcu_bp_read_lock();
-	n = shoal__lane_find(rt, shoal__lane_key(a));
+	n = shoal__lane_find(rt, (struct shoal__node_key){shoal__lane_key(a), group});
 	*missing = n == NULL;
 	rc = n ? shoal__node_lock(n, d) : 0;
 	if (n && !rc) {
@@ -522,6 +555,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	struct shoal__call c; /* not zeroed: most of it is argument room */
 	struct shoal__later d;
 	struct shoal__lane_view full = {0};
+	uint32_t group;
 	bool missing;
 	int rc;
 
@@ -538,6 +572,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 		rc = shoal__rt_ended(rt); /* an ended runtime runs nothing */
 	if (rc || (o.num_returns && !refs) || !shoal__lanes_open(rt))
 		return rc ? rc : -EINVAL;
+	group = shoal__method_group(rt, actor, method);
 	c.method = method;
 	c.num_returns = o.num_returns;
 	c.flags = 0;
@@ -554,7 +589,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 	if (rc)
 		return rc;
 	for (;;) {
-		rc = shoal__call_once(rt, actor, &d, &c, &missing, &full);
+		rc = shoal__call_once(rt, actor, group, &d, &c, &missing, &full);
 		if (rc == SHOAL__LANE_FULL) {
 			rc = shoal__call_wait_room(rt, &full, &d);
 			if (!rc) /* a slice passed: an actor that never consumes */
@@ -562,7 +597,7 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 		}
 		else if (missing) {
 			pthread_mutex_lock(&rt->lane_lock);
-			rc = shoal__lane_create(rt, actor);
+			rc = shoal__lane_create(rt, actor, group);
 			pthread_mutex_unlock(&rt->lane_lock);
 		} else {
 			break;
@@ -571,7 +606,8 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 			break;
 	}
 	if (rc == SHOAL_EACTORDIED)
-		shoal__lane_release(rt, shoal__lane_key(actor));
+		shoal__lane_release(rt, (struct shoal__node_key){shoal__lane_key(actor),
+								 group});
 	if (rc) {
 		shoal__call_undo(rt, &c); /* fit's puts; nothing else is left */
 		return rc;
@@ -604,7 +640,7 @@ SHOAL_API int shoal_actor_send(struct shoal_runtime *rt, struct shoal_actor acto
  * it creates or kills an actor, and when a worker or an actor idles. */
 void shoal__lanes_sweep(struct shoal_runtime *rt)
 {
-	uint64_t dead[32];
+	struct shoal__node_key dead[32];
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 	struct shoal__lane_node *n;
@@ -620,7 +656,7 @@ void shoal__lanes_sweep(struct shoal_runtime *rt)
 		n = caa_container_of(node, struct shoal__lane_node, node);
 		SHOAL__RCU_FOUND(&n->node);
 		if (k < 32 && shoal__actor_gone(n->slot, (uint32_t)n->key))
-			dead[k++] = n->key;
+			dead[k++] = (struct shoal__node_key){n->key, n->group};
 	}
 	urcu_bp_read_unlock();
 	for (uint32_t i = 0; i < k; i++)

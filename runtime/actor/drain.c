@@ -114,7 +114,8 @@ static bool shoal__lane_still(const struct shoal__rt_view *v, struct shoal__lane
 	       (!p.gen || m->actor_gen == p.gen);
 }
 
-/* Fails and consumes every record of the lane (the lock held). */
+/* Fails and consumes every record of the lane (the lock held), but for
+ * records the dead actor marked done (actorrun.c): those only go. */
 static void shoal__drain_records(struct shoal_store *s, const struct shoal__rt_view *v,
 				 struct shoal__lane_pos p, int code,
 				 const char *why)
@@ -123,7 +124,8 @@ static void shoal__drain_records(struct shoal_store *s, const struct shoal__rt_v
 	const struct shoal__call_rec *r;
 
 	while ((r = shoal__lane_peek(&l)) != NULL && shoal__lane_still(v, p)) {
-		shoal__call_fail(s, r, code, why);
+		if (!r->done) /* a done one's results are filled already */
+			shoal__call_fail(s, r, code, why);
 		shoal__lane_consume(&l);
 	}
 }

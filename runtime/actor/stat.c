@@ -28,10 +28,17 @@
 static_assert(sizeof(struct shoal_actor_stat) == 464, "ABI: shoal_actor_stat");
 static_assert(sizeof(struct shoal_lane_info) == 56, "ABI: shoal_lane_info");
 
-/* The slot's `current` (actorproc.c): lane + 1 << 32 | head while a call
- * runs, bit 63 once it ran to the end. */
-#define SHOAL__CUR_LANE(c) ((uint32_t)((c) >> 32) & 0x7fffffffu)
-#define SHOAL__CUR_DONE_BIT (1ull << 63)
+/* Threads of the actor running a record of lane v (index + 1), from the
+ * slot's `current` words (relaxed: a snapshot for a tool). */
+static uint32_t shoal__lane_running(struct shoal__actor_slot *a, uint32_t v)
+{
+	uint32_t n = 0;
+
+	for (uint32_t t = 0; t < SHOAL__ACT_THREADS; t++)
+		n += SHOAL__CUR_LANE(atomic_load_explicit(&a->current[t],
+							  memory_order_relaxed)) == v;
+	return n;
+}
 
 static int shoal__stat_check(struct shoal_runtime *rt, struct shoal_actor a)
 {
@@ -51,7 +58,6 @@ static bool shoal__lane_row(struct shoal_runtime *rt, struct shoal__actor_slot *
 	const struct shoal__lane_meta *m;
 	struct shoal__lane_view l;
 	uint32_t st, phase, head, tail, queued;
-	uint64_t cur;
 
 	if (!v || v > rt->v.max_lanes)
 		return false;
@@ -70,12 +76,10 @@ static bool shoal__lane_row(struct shoal_runtime *rt, struct shoal__actor_slot *
 	queued = tail - head;
 	if (queued > l.capacity)
 		queued = 0; /* torn between the loads, or a corrupt lane */
-	cur = atomic_load_explicit(&a->current, memory_order_relaxed);
 	*out = (struct shoal_lane_info){
 		.caller_pid = shoal__creator_pid(rt->store, m->owner),
 		.queued = queued,
-		.running = queued && SHOAL__CUR_LANE(cur) == v &&
-			   !(cur & SHOAL__CUR_DONE_BIT),
+		.running = queued ? shoal__lane_running(a, v) : 0,
 		.lane = v - 1,
 		.calls_run = head,
 	};

@@ -4,24 +4,21 @@
  *
  * Forked by the fork server (actor.c) for one actor slot, like a worker:
  * SIGKILL when the fork server dies, its own store handle on the inherited
- * segment, _exit() always.  It first settles the call its predecessor was
- * running when it died, if any (the slot's `current` names the lane and
- * that lane's head, and whether the call was done): a done call is only
- * consumed (it never runs twice); one cut short runs again if it has
- * retries left, else its results fail with SHOAL_EACTORDIED.  Then it runs the constructor, marks
- * the actor ALIVE, and serves its lanes until the runtime stops, when it
- * runs the destructor.
+ * segment, _exit() always.  It first settles the calls its predecessor was
+ * running when it died, if any (actorrun.c: a done call is only consumed,
+ * it never runs twice; one cut short runs again if it has retries left,
+ * else its results fail with SHOAL_EACTORDIED).  Then it runs the
+ * constructor, marks the actor ALIVE, starts its threads (one per unit
+ * of concurrency of each of its groups: the calling thread is the default
+ * group's first) and serves its lanes (actorrun.c) until the runtime
+ * stops, when the threads are joined and it runs the destructor.
  *
- * Serving: the lanes hooked into the slot are visited in turn, up to
- * SHOAL__ACTOR_BATCH records each (so a busy caller cannot starve the
- * others); a record is peeked, run (exec.c: the method is the class's,
- * the state the constructor's), and only then consumed, so a lane's fill
- * level counts its caller's calls queued or running (the pending-calls
- * limit) and a record whose run was cut short by a crash is still there
- * for the next process.  With nothing to do it spins up to the spin
- * budget, then sleeps on the doorbell (lane.h's protocol for many lanes).
- * Every idle slice, and about once a second when busy, it gives back the
- * empty lanes of callers that are gone.
+ * Every thread, with nothing to do, spins up to the spin budget, then
+ * sleeps on the slot's doorbell (lane.h's protocol for many lanes; every
+ * sleeper wakes at a signal and re-checks its own group's lanes).  The
+ * first thread, every idle slice and about once a second when busy, gives
+ * back the empty lanes of callers that are gone (under the lock, with
+ * more than one thread: the lanes' consumer side is the process's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,32 +28,10 @@
 
 #include "ext.h"
 #include "mem.h"
-#include "proc_int.h"
 #include "lane.h"
+#include "actorproc.h"
 
-#define SHOAL__ACTOR_BATCH 64
-#define SHOAL__ACTOR_SLICE_MS 1000
 #define SHOAL__ACTOR_SWEEP_PASSES 4096 /* a busy actor sweeps at most 1/s */
-
-struct shoal__actor {
-	struct shoal_runtime rt;      /* this process's handle */
-	struct shoal__actor_slot *slot;
-	const struct shoal__class *klass;
-	uint32_t index;
-	uint32_t klass_index;         /* the class's index (registry) */
-	uint32_t gen;                 /* the actor's generation in the slot */
-	uint32_t spin;
-	void *self;                   /* the constructor's state */
-	time_t last_sweep;            /* seconds, of the last busy sweep */
-	/* lanes[k] as last seen, and whether that lane is this actor's: its
-	 * owner record is read once per hooking, not once per pass, while
-	 * it is.  A lane that is not is read again each pass: the same lane
-	 * index can be given back and hooked at the same k for this actor
-	 * between two passes, and only that change (not-mine to mine) can
-	 * happen without lanes[k] changing. */
-	uint32_t seen[SHOAL__ACT_LANES];
-	bool mine[SHOAL__ACT_LANES];
-};
 
 static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 			       struct shoal__actor *a)
@@ -90,74 +65,6 @@ static int shoal__actor_attach(const struct shoal__boot *boot, uint32_t index,
 	a->spin = boot->spin_budget;
 	shoal__store_set_role(store, SHOAL__ROLE_ACTOR);
 	return 0;
-}
-
-/* The actor's own handle (shoal_task_self_actor). */
-static struct shoal_actor shoal__actor_self(const struct shoal__actor *a)
-{
-	return (struct shoal_actor){.index = a->index, .generation = a->gen,
-				    .klass = a->klass_index,
-				    .magic = SHOAL_ACTOR_MAGIC};
-}
-
-/* The record at the head of lane i, if its head is still `head` (relaxed:
- * the consumer's own index, ring/lane.c). */
-static struct shoal__call_rec *shoal__actor_head(struct shoal__actor *a,
-						 uint32_t i, uint32_t head)
-{
-	struct shoal__lane_view l = shoal__lane_at(&a->rt.v, i);
-
-	if (atomic_load_explicit(&l.ring->head, memory_order_relaxed) != head)
-		return NULL;
-	return (struct shoal__call_rec *)shoal__lane_peek(&l);
-}
-
-/*
- * `current` (actlayout.h): lane + 1 << 32 | head while a call runs, with
- * SHOAL__CUR_DONE added once it ran to the end, before the record is
- * consumed.  The window between the two is what makes a done call
- * distinguishable from one cut short.
- */
-#define SHOAL__CUR_DONE (1ull << 63)
-#define SHOAL__CUR(i, head) ((uint64_t)((i) + 1) << 32 | (head))
-
-/* The predecessor died running a call: a done one is consumed; one cut
- * short runs again (it stays at the head) or fails. */
-static void shoal__actor_settle(struct shoal__actor *a)
-{
-	/* Relaxed: the predecessor's word, read after its death (the fork
-	 * server reaped it before it forked us). */
-	uint64_t cur = atomic_load_explicit(&a->slot->current, memory_order_relaxed);
-	uint32_t i = (uint32_t)((cur & ~SHOAL__CUR_DONE) >> 32) - 1;
-	struct shoal__lane_view l;
-	struct shoal__call_rec *r;
-	int code;
-
-	if (!cur || i >= a->rt.v.max_lanes)
-		return;
-	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
-	r = shoal__actor_head(a, i, (uint32_t)cur);
-	if (!r)
-		return; /* consumed already */
-	l = shoal__lane_at(&a->rt.v, i);
-	if (cur & SHOAL__CUR_DONE) { /* ran to the end: never again */
-		shoal__lane_consume(&l);
-		return;
-	}
-	/* Relaxed: the cancel bits alone (actlayout.h). */
-	code = shoal__call_cancel_code(atomic_load_explicit(&r->cancel,
-							    memory_order_relaxed));
-	if (!code && r->retries < a->slot->max_task_retries) {
-		r->retries++; /* the only field the consumer writes */
-		return;
-	}
-	/* A cancelled call is never run again. */
-	shoal__call_fail(a->rt.store, r, code ? code : SHOAL_EACTORDIED,
-			 code ? shoal__cancel_why(code)
-			      : "the actor died while it ran this call");
-	/* stats */
-	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
-	shoal__lane_consume(&l);
 }
 
 struct shoal__ctor {
@@ -197,165 +104,12 @@ static void shoal__actor_construct(struct shoal__actor *a)
 	a->self = c.self;
 }
 
-/* The start of a call: STARTED by a CAS, unless a cancel (or the
- * deadline) came first: then the code it is dropped with (its results
- * get it; it never runs).  A call STARTED already (run again after a
- * restart) runs.  Relaxed: the word's modification order decides
- * between the cancel and the start (actlayout.h). */
-static int shoal__actor_start(struct shoal__call_rec *r)
-{
-	_Atomic uint32_t *w = &r->cancel;
-	uint32_t c = atomic_load_explicit(w, memory_order_relaxed), n;
-
-	for (;;) {
-		if (c & (SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_STARTED))
-			return shoal__call_cancel_code(c);
-		n = shoal__cancel_due(r->deadline)
-			    ? c | SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE
-			    : c | SHOAL__CALL_C_STARTED;
-		if (atomic_compare_exchange_weak_explicit(w, &c, n, memory_order_relaxed,
-							  memory_order_relaxed))
-			return shoal__call_cancel_code(n);
-	}
-}
-
-/* A call dropped before it started (cancelled, past its deadline): its
- * results get the code (the canceller may have written them: each is
- * written once), and it is consumed.  Killed before the consume, the
- * actor's replacement finds it at the head and drops it again. */
-static void shoal__actor_drop(struct shoal__actor *a, const struct shoal__lane_view *l,
-			      const struct shoal__call_rec *r, int code)
-{
-	shoal__call_fail(a->rt.store, r, code, shoal__cancel_why(code));
-	/* stats */
-	atomic_fetch_add_explicit(&a->slot->calls_failed, 1, memory_order_relaxed);
-	shoal__lane_consume_quiet(l);
-}
-
-/* Runs the record at the head of lane i, then consumes it. */
-static void shoal__actor_run(struct shoal__actor *a, uint32_t i,
-			     const struct shoal__lane_view *l,
-			     struct shoal__call_rec *r)
-{
-	/* Relaxed: the consumer's own index. */
-	uint32_t head = atomic_load_explicit(&l->ring->head, memory_order_relaxed);
-	const struct shoal__method *m =
-		r->method < a->klass->nmethods ? &a->klass->methods[r->method] : NULL;
-	/* Fire and forget: the method's returns are dropped (exec.c), and
-	 * the caller's own result, if it made one, is sealed empty. */
-	bool discard = r->flags & (SHOAL__CALL_NORESULT | SHOAL__CALL_OWNRET);
-	struct shoal__call_view v = {
-		.args = r->args, .nargs = r->nargs, .args_len = r->args_len,
-		.cap = SHOAL__CALL_ARGS_INLINE,
-		.num_returns = discard ? 0 : r->num_returns,
-		.ret0 = {.hi = r->ret_hi, .lo = r->ret_lo},
-		.arg_timeout_ms = -1, .name = m ? m->name : "?",
-		.discard = discard,
-		.settle_ret0 = !(r->flags & SHOAL__CALL_NORESULT) &&
-			       (r->flags & SHOAL__CALL_OWNRET),
-		.kind = SHOAL_KIND_CALL, .worker = -1, .caller = r->caller,
-		.self = shoal__actor_self(a),
-		.call_cancel = &r->cancel, .deadline = r->deadline,
-	};
-	struct shoal__tl_rec tr;
-	int rc = shoal__actor_start(r);
-
-	if (rc) {
-		shoal__actor_drop(a, l, r, rc);
-		return;
-	}
-	/* Relaxed, all three: only a process that reaped this one reads
-	 * `current` (after waitpid); and the counters (statistics). */
-	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head),
-			      memory_order_relaxed);
-	SHOAL__STORE_CRASH(a->rt.store, CALL_STARTED);
-	tr = (struct shoal__tl_rec){
-		.kind = SHOAL__TL_CALL, .who = a->index, .what = r->method,
-		.klass = a->klass_index, .from = r->caller, .t_submit = r->submitted,
-		.id_hi = r->ret_hi, .id_lo = r->ret_lo, .t_start = shoal__ticks(),
-	};
-	rc = shoal__exec_run(&a->rt, &v, m ? m->fn : NULL, a->self);
-	tr.t_end = shoal__ticks();
-	tr.rc = rc;
-	shoal__tl_record(&a->rt.tl, &tr);
-	SHOAL__STORE_CRASH(a->rt.store, CALL_RAN);
-	atomic_store_explicit(&a->slot->current, SHOAL__CUR(i, head) | SHOAL__CUR_DONE,
-			      memory_order_relaxed);
-	atomic_fetch_add_explicit(&a->slot->calls_run, 1, memory_order_relaxed);
-	if (rc)
-		atomic_fetch_add_explicit(&a->slot->calls_failed, 1,
-					  memory_order_relaxed);
-	SHOAL__STORE_CRASH(a->rt.store, CALL_DONE);
-	shoal__lane_consume_quiet(l); /* the pass wakes the producer once */
-	SHOAL__STORE_CRASH(a->rt.store, CALL_CONSUMED);
-	atomic_store_explicit(&a->slot->current, 0, memory_order_relaxed);
-}
-
-/* Lane k of this actor into *l (its index in *i), if it is hooked and
- * made for this generation (a lane of a dead predecessor in the slot
- * waits for its owner to give it back). */
-static bool shoal__actor_lane(struct shoal__actor *a, uint32_t k, uint32_t *i,
-			      struct shoal__lane_view *l)
-{
-	/* ACT-A1: the lane's init and owner record (ACT-R1) are visible. */
-	uint32_t v = atomic_load_explicit(&a->slot->lanes[k], memory_order_acquire);
-
-	if (!v)
-		return false;
-	if (v != a->seen[k] || !a->mine[k]) { /* is it this actor's (now)? */
-		a->seen[k] = v;
-		a->mine[k] = v <= a->rt.v.max_lanes &&
-			     a->rt.v.lmeta[v - 1].actor_gen == a->gen;
-	}
-	if (!a->mine[k])
-		return false;
-	*i = v - 1;
-	*l = shoal__lane_at(&a->rt.v, *i);
-	return true;
-}
-
-/* One pass over the lanes; the number of calls run. */
-static uint32_t shoal__actor_pass(struct shoal__actor *a)
-{
-	uint32_t ran = 0, i;
-
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
-		struct shoal__lane_view l;
-		struct shoal__call_rec *r;
-		bool hooked = shoal__actor_lane(a, k, &i, &l);
-		uint32_t b = 0;
-
-		for (; hooked && b < SHOAL__ACTOR_BATCH &&
-		       (r = (struct shoal__call_rec *)shoal__lane_peek(&l)) != NULL;
-		     b++)
-			shoal__actor_run(a, i, &l, r);
-		if (b)
-			shoal__lane_wake_producer(&l);
-		ran += b;
-	}
-	if (ran) /* their callers may free room (pending.c) */
-		shoal__pending_task_ended(a->rt.store);
-	return ran;
-}
-
-static bool shoal__actor_any_ready(struct shoal__actor *a)
-{
-	uint32_t i;
-
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
-		struct shoal__lane_view l;
-
-		if (shoal__actor_lane(a, k, &i, &l) && shoal__lane_ready(&l))
-			return true;
-	}
-	return false;
-}
-
 /* Gives back the lanes of callers that are gone or closed them: its own
- * empty ones
- * (this process is their only consumer), and a predecessor's, failing
- * what is left in them (under the drain lock, as the fork server would). */
-static void shoal__actor_sweep(struct shoal__actor *a)
+ * empty ones (this process is their only consumer; an empty lane has no
+ * record running either, since records are consumed once done), and a
+ * predecessor's, failing what is left in them (under the drain lock, as
+ * the fork server would).  Under the lock. */
+static void shoal__actor_sweep_locked(struct shoal__actor *a)
 {
 	struct shoal__lane_meta *m = a->rt.v.lmeta;
 
@@ -374,8 +128,10 @@ static void shoal__actor_sweep(struct shoal__actor *a)
 		if (m[i].actor_gen == a->gen) {
 			struct shoal__lane_view l = shoal__lane_at(&a->rt.v, i);
 
-			if (!shoal__lane_len(&l))
+			if (!shoal__lane_len(&l)) {
 				shoal__lane_free(a->rt.store, &a->rt.v, a->slot, i);
+				shoal__actor_forget(a, k);
+			}
 		} else {
 			struct shoal__lane_pos p = {.lane = i, .slot = a->slot,
 						    .k = k, .gen = m[i].actor_gen};
@@ -384,6 +140,13 @@ static void shoal__actor_sweep(struct shoal__actor *a)
 					       SHOAL_EACTORDIED, "actor died");
 		}
 	}
+}
+
+static void shoal__actor_sweep(struct shoal__actor *a)
+{
+	shoal__actor_lock(a);
+	shoal__actor_sweep_locked(a);
+	shoal__actor_unlock(a);
 }
 
 /* A busy actor never idles: it sweeps once a second of its own time. */
@@ -406,27 +169,94 @@ static bool shoal__actor_stopping(struct shoal__actor *a)
 	return atomic_load_explicit(&a->rt.v.hdr->stopping, memory_order_acquire);
 }
 
-/* The doorbell's re-check: a call, a stop, or a sweep asked for. */
+/* The doorbell's re-check: a call of the thread's group, a stop, or (for
+ * the first thread, the sweeper) a sweep asked for. */
 static bool shoal__actor_woken(void *arg)
 {
-	struct shoal__actor *a = arg;
+	struct shoal__athread *th = arg;
 
-	return shoal__actor_any_ready(a) || shoal__actor_stopping(a) || /* ACT-S4: */
-	       atomic_load_explicit(&a->slot->sweep, memory_order_seq_cst);
+	return shoal__actor_any_ready(th) || shoal__actor_stopping(th->a) ||
+	       (th->t == 0 && /* ACT-S4: */
+		atomic_load_explicit(&th->a->slot->sweep, memory_order_seq_cst));
 }
 
 /* Nothing to do: register on the doorbell, re-check, sleep. */
-static void shoal__actor_idle(struct shoal__actor *a)
+static void shoal__actor_idle(struct shoal__athread *th)
 {
+	struct shoal__actor *a = th->a;
 	int rc = shoal__event_await(&a->slot->doorbell,
 				    shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
 				    a->spin, &(struct shoal__await){
-					    .ready = shoal__actor_woken, .arg = a});
+					    .ready = shoal__actor_woken, .arg = th});
 
-	if (rc == -ETIMEDOUT) {
+	if (rc == -ETIMEDOUT && th->t == 0) {
 		shoal__actor_sweep(a);
 		shoal__lanes_sweep(&a->rt); /* its own lanes, as a caller */
 	}
+}
+
+/* A thread's loop until the runtime stops.  The first one sweeps. */
+static void shoal__actor_serve(struct shoal__athread *th)
+{
+	struct shoal__actor *a = th->a;
+
+	for (uint32_t n = 0; !shoal__actor_stopping(a); n++) {
+		/* Relaxed: a hint; the doorbell's re-check is ACT-S4. */
+		if (th->t == 0 &&
+		    atomic_load_explicit(&a->slot->sweep, memory_order_relaxed) &&
+		    atomic_exchange_explicit(&a->slot->sweep, 0, memory_order_relaxed))
+			shoal__actor_sweep(a);
+		if (!shoal__actor_pass(th))
+			shoal__actor_idle(th);
+		else if (th->t == 0 && !(n % SHOAL__ACTOR_SWEEP_PASSES))
+			shoal__actor_sweep_busy(a);
+	}
+}
+
+static void *shoal__actor_thread(void *arg)
+{
+	shoal__actor_serve(arg);
+	return NULL;
+}
+
+/* How many threads, of which group (the registry's groups; the slot's
+ * max_concurrency for the default one, checked: the fork server wrote it,
+ * but the segment is anyone's).  The total is at most SHOAL__ACT_THREADS;
+ * past it, the default group gets what is left (at least one). */
+static void shoal__actor_plan(struct shoal__actor *a)
+{
+	uint32_t want = a->slot->max_concurrency, rest = SHOAL__ACT_THREADS;
+
+	a->ngroups = a->klass->ngroups ? a->klass->ngroups : 1;
+	for (uint32_t g = 1; g < a->ngroups; g++) {
+		uint32_t n = a->klass->groups[g].threads;
+
+		a->group_threads[g] = n < rest - 1 ? n : rest - 1;
+		rest -= a->group_threads[g];
+	}
+	want = want ? want : 1;
+	a->group_threads[0] = want < rest ? want : rest;
+	a->nthreads = SHOAL__ACT_THREADS - rest + a->group_threads[0];
+}
+
+/* Lays out th[] and starts its threads past the first (th[0], the
+ * caller's).  0 or the negated error of the first that failed to start
+ * (then the process leaves: a death, as any other). */
+static int shoal__actor_start(struct shoal__actor *a, struct shoal__athread *th)
+{
+	uint32_t t = 0;
+	int rc = 0;
+
+	for (uint32_t g = 0; g < a->ngroups; g++)
+		for (uint32_t j = 0; j < a->group_threads[g]; j++, t++) {
+			th[t] = (struct shoal__athread){.a = a, .t = t, .group = g};
+			if (t > 0 && !rc)
+				rc = -pthread_create(&th[t].tid, NULL,
+						     shoal__actor_thread, &th[t]);
+			if (rc) /* the process leaves: the others with it */
+				return rc;
+		}
+	return 0;
 }
 
 static void shoal__actor_alive(struct shoal__actor *a)
@@ -439,6 +269,7 @@ static void shoal__actor_alive(struct shoal__actor *a)
 
 _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index)
 {
+	struct shoal__athread th[SHOAL__ACT_THREADS];
 	struct shoal__actor a;
 
 	memset(&a, 0, sizeof a);
@@ -446,17 +277,14 @@ _Noreturn void shoal__actor_main(const struct shoal__boot *boot, uint32_t index)
 		_exit(1);
 	shoal__actor_settle(&a);
 	shoal__actor_construct(&a);
+	shoal__actor_plan(&a);
+	pthread_mutex_init(&a.lock, NULL);
 	shoal__actor_alive(&a);
-	for (uint32_t n = 0; !shoal__actor_stopping(&a); n++) {
-		/* Relaxed: a hint; the doorbell's re-check is ACT-S4. */
-		if (atomic_load_explicit(&a.slot->sweep, memory_order_relaxed) &&
-		    atomic_exchange_explicit(&a.slot->sweep, 0, memory_order_relaxed))
-			shoal__actor_sweep(&a);
-		if (!shoal__actor_pass(&a))
-			shoal__actor_idle(&a);
-		else if (!(n % SHOAL__ACTOR_SWEEP_PASSES))
-			shoal__actor_sweep_busy(&a);
-	}
+	if (shoal__actor_start(&a, th)) /* a death like any other: a restart */
+		_exit(1);
+	shoal__actor_serve(&th[0]);
+	for (uint32_t t = 1; t < a.nthreads; t++)
+		pthread_join(th[t].tid, NULL);
 	if (a.klass->fini)
 		a.klass->fini(a.self);
 	shoal__child_flush();

@@ -314,7 +314,8 @@ static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
 
 	m->name[sizeof m->name - 1] = '\0';
 	if (m->klass >= fs->v.nclasses || m->ctor_len > SHOAL_ACTOR_CTOR_BYTES ||
-	    m->ctor_nargs > SHOAL_MAX_ARGS)
+	    m->ctor_nargs > SHOAL_MAX_ARGS ||
+	    m->max_concurrency > SHOAL_MAX_CONCURRENCY)
 		return -EINVAL;
 	i = m->name[0] ? shoal__fs_find_named(fs, m->name) : -ENOENT;
 	if (i >= 0 && !(m->flags & SHOAL__FS_GET_IF_EXISTS))
@@ -329,7 +330,9 @@ static int shoal__fs_create(struct shoal__fs *fs, struct shoal__fs_msg *m)
 		a->max_task_retries = m->max_task_retries;
 		atomic_store_explicit(&a->restarts, 0, memory_order_relaxed);
 		atomic_store_explicit(&a->kill_flags, 0, memory_order_relaxed);
-		atomic_store_explicit(&a->current, 0, memory_order_relaxed);
+		for (uint32_t t = 0; t < SHOAL__ACT_THREADS; t++)
+			atomic_store_explicit(&a->current[t], 0, memory_order_relaxed);
+		a->max_concurrency = m->max_concurrency;
 		atomic_store_explicit(&a->calls_run, 0, memory_order_relaxed);
 		atomic_store_explicit(&a->calls_failed, 0, memory_order_relaxed);
 		memcpy(a->name, m->name, sizeof a->name);

@@ -236,11 +236,25 @@ static void shoal__cancel_children(struct shoal_store *s,
 	}
 }
 
+/* Whether every return of a task (ret0, n of them, read from a record
+ * that may change: n is bounded) is sealed: a value or an error object. */
+static bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0,
+					 uint32_t n)
+{
+	if (!n || n > SHOAL_MAX_RETURNS)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (shoal_contains(s, shoal__ret_id(ret0, i)) != 1)
+			return false;
+	return true;
+}
+
 /*
  * Cancels record idx, last seen in state st, adding `flags` (CANCEL and
  * any of FORCE, RECURSIVE, DEADLINE).  0: it had not started (its
- * returns are filled); 1: it runs, flagged; -EALREADY: it finished, or
- * was cancelled before it started.
+ * returns are filled); 1: it runs, flagged; -EALREADY: it finished (or
+ * runs with every return sealed already), or was cancelled before it
+ * started.
  */
 static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
 			     uint32_t idx, uint64_t st, uint64_t flags,
@@ -259,6 +273,10 @@ static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view 
 
 		if (SHOAL__TASK_GEN(st) != gen || !shoal__phase_live(st) ||
 		    (!running && (st & SHOAL__TASK_F_CANCEL)))
+			return -EALREADY;
+		/* Its results are all there: done, as far as anyone who got
+		 * one can tell (the worker has yet to let the record go). */
+		if (running && shoal__cancel_returns_sealed(s, ret0, n))
 			return -EALREADY;
 		want = flags;
 		if (!running || (st & SHOAL__TASK_F_LEAVING))
@@ -307,6 +325,10 @@ static int shoal__cancel_call(struct shoal_store *s, struct shoal__call_rec *r,
 	for (;;) {
 		if (c >> 8 != seq)
 			return -EALREADY; /* consumed: done */
+		/* Its results are all there: done, though not consumed yet. */
+		if ((c & SHOAL__CALL_C_STARTED) &&
+		    shoal__cancel_returns_sealed(s, ret0, n))
+			return -EALREADY;
 		if (c & SHOAL__CALL_C_CANCEL)
 			return (c & SHOAL__CALL_C_STARTED) ? 1 : -EALREADY;
 		/* Relaxed: the word's order decides (actlayout.h). */

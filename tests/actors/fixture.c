@@ -408,6 +408,7 @@ struct fx start_opts(struct shoal_runtime_options *o)
 	tu_assert_rc(shoal_register_method(f.reg, "Diary", "add", diary_add), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "add", task_add, NULL), 0);
 	tu_assert_rc(shoal_register_task(f.reg, "seq_caller", task_seq_caller, NULL), 0);
+	thread_classes(f.reg);
 	tu_assert_rc(shoal_runtime_start(f.reg, o, &f.rt), 0);
 	f.s = shoal_runtime_store(f.rt);
 	return f;

@@ -20,6 +20,7 @@
  *   backpressure.c  a full lane: blocked callers, try-calls
  *   deaths.c        kills, crashes, restarts, retries
  *   slots.c         slots and lanes come back
+ *   threads.c       threaded actors, concurrency groups (its own classes)
  *
  * The classes every test's registry has (fixture.c):
  *   Counter(init)  add(x) -> sum, seq(caller, n) -> n (checks each
@@ -120,6 +121,9 @@ int seq_batch(struct shoal_runtime *rt, struct shoal_actor a, int m,
 
 /* Joins a thread that must end on its own (fails the test on a hang). */
 void join(pthread_t t);
+
+/* threads.c: registers its classes and tasks (Pool, meet_from_task). */
+void thread_classes(struct shoal_registry *reg);
 
 /* Starts runtime_peer with args; *to writes its stdin, *from reads its
  * stdout (NULL: closed / /dev/null). */

@@ -179,11 +179,16 @@ static void actor_text(const struct shoal_actor_stat *s,
 	       (unsigned long long)s->calls_failed,
 	       (unsigned long long)s->calls_queued,
 	       s->last_death[0] ? cli_clean(why, sizeof why, s->last_death) : "-");
-	for (int i = 0; i < nl && i < CLI_LANES; i++)
+	for (int i = 0; i < nl && i < CLI_LANES; i++) {
+		char running[32] = "";
+
+		if (l[i].running) /* more than 1 on a threaded actor */
+			snprintf(running, sizeof running, " (%u running)",
+				 l[i].running);
 		printf("  lane %-5u caller pid %-7d %u queued%s, %llu run\n",
-		       l[i].lane, l[i].caller_pid, l[i].queued,
-		       l[i].running ? " (1 running)" : "",
+		       l[i].lane, l[i].caller_pid, l[i].queued, running,
 		       (unsigned long long)l[i].calls_run);
+	}
 }
 
 static void actor_json(struct json *j, struct shoal_actor a,
