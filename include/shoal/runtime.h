@@ -111,7 +111,8 @@ struct shoal_runtime_options {
 	 * shoal_get_many or shoal_wait inside a task). */
 	uint32_t max_extra_workers;
 	/* Tasks pending or running at once (the task table), at most
-	 * 1 Mi.  Default 65536.  The store's ledger_slots is raised to it at
+	 * 1 Mi.  Default 65536.  A submit that finds it full waits for room
+	 * (shoal_task_options.timeout_ms).  The store's ledger_slots is raised to it at
 	 * least (a driver holds every ref it got until it drops it). */
 	uint32_t max_tasks;
 	/* The store's options (capacity, max_objects, spin budget, ...). */
@@ -309,10 +310,18 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * takes another bound).  Usable from a task as well (nested tasks; a get
  * of a nested task's result fails with SHOAL_EPOOLEXHAUSTED rather than
  * hang when nesting exhausts the pool: see max_extra_workers).
+ * A full task table (max_tasks tasks pending or running) makes the
+ * submit wait for a record to be freed, up to SHOAL_SUBMIT_TIMEOUT_MS (as
+ * a call waits for room in a full lane; shoal_submit_opts takes another
+ * bound, 0 for a try).
  * SHOAL_ESTOPPED or SHOAL_EFORKSERVERDIED once the runtime ended (nothing
- * queued),
- * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
- * max_tasks tasks are pending), -E2BIG (the encoded arguments do not fit
+ * queued; also when it ends, or its fork server dies, while the submit
+ * waits for room),
+ * -EINVAL (bad fn, args, num_returns), -ETIMEDOUT (the task table stayed
+ * full for the whole timeout), -EAGAIN (a try-submit, timeout_ms 0, found
+ * it full), SHOAL_EPOOLEXHAUSTED (inside a task: the table is full, the
+ * pool is at its cap and every other worker is blocked, so no task could
+ * run to free a record), -E2BIG (the encoded arguments do not fit
  * the record's 192 bytes even once every by-value argument over 16 bytes
  * went through the store: a ref takes 24 bytes, a value of up to 8 bytes
  * 16, of 9 to 16 bytes 24; so 8 refs, or 12 small values, at most), or
@@ -336,13 +345,14 @@ struct shoal_task_options {
 	 * (shoal_task_return then succeeds without writing, and
 	 * shoal_task_return_buffer returns SHOAL_ESEALED).  Default 0. */
 	uint32_t max_retries;
-	/* How long the submit may wait, in ms, for everything it does: today
-	 * that is room in the store for by-value arguments that do not fit in
-	 * the task record (the only wait; the task table and the returns'
-	 * directory entries never wait: -ENOSPC at once).  -1 forever, 0 not
-	 * at all (a try-submit: SHOAL_ESTOREFULL at once on a full store).
-	 * Past it the submit fails with SHOAL_ESTOREFULL (or -ENOSPC when
-	 * max_objects objects are live).  Default SHOAL_SUBMIT_TIMEOUT_MS: a
+	/* How long the submit may wait, in ms, for everything it does: a free
+	 * record in a full task table (past it: -ETIMEDOUT), then room in the
+	 * store for by-value arguments that do not fit in the task record
+	 * (past it: SHOAL_ESTOREFULL, or -ENOSPC when max_objects objects are
+	 * live; the returns' directory entries never wait: -ENOSPC at once).
+	 * -1 forever, 0 not at all (a try-submit: -EAGAIN at once on a full
+	 * task table, as a try-call on a full lane; SHOAL_ESTOREFULL at once
+	 * on a full store).  Default SHOAL_SUBMIT_TIMEOUT_MS: a
 	 * store full of objects nobody drops fails a submit instead of hanging
 	 * it (Ray's ObjectStoreFullError after its grace period).  The
 	 * clock starts at the first wait: a submit that never waits never
@@ -365,7 +375,8 @@ struct shoal_task_options {
 
 /* shoal_submit with options; opts NULL means the defaults.  Errors as
  * shoal_submit's, and -EINVAL for a nonzero resv word; with timeout_ms
- * the wait for room ends in SHOAL_ESTOREFULL (or -ENOSPC). */
+ * the wait for a task record ends in -ETIMEDOUT (-EAGAIN for 0), the wait
+ * for store room in SHOAL_ESTOREFULL (or -ENOSPC). */
 SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 				const struct shoal_args *args,
 				const struct shoal_task_options *opts,

@@ -197,6 +197,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	 * orders them for the child); readers count only RUNNING (WK-A1). */
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->room_wait, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
 	/* Counted before the fork: the child may attach, run a task and have
 	 * its result read before this process runs again (and reads the

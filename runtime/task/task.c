@@ -19,11 +19,12 @@
  * task is done (its record freed), checked lazily at each submit, while a
  * submit waits for room, and at shutdown (pending.c, process-private).
  *
- * Waiting: the only wait in a submit is for room in the store for the
- * by-value arguments it puts there (the task table and the promises never
- * wait: -ENOSPC at once).  It is bounded by the submit's deadline
+ * Waiting: a submit waits for a free record in a full task table
+ * (shoal__task_take_wait, below), then for room in the store for the
+ * by-value arguments it puts there (the promises never wait: -ENOSPC at
+ * once).  Both are bounded by the submit's deadline
  * (shoal_task_options.timeout_ms, SHOAL_SUBMIT_TIMEOUT_MS by default): each
- * put gets what is left of it, counted from the first put that has to
+ * wait gets what is left of it, counted from the first one that has to
  * wait (the clock is read then, not at every submit: shoal__later).
  *
  * Crash safety: taking and freeing a record are one step each on its
@@ -178,6 +179,10 @@ void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 				 1ull << (idx % 64), memory_order_relaxed);
 	if (idx / 64 < atomic_load_explicit(&v->hdr->task_hint, memory_order_relaxed))
 		atomic_store_explicit(&v->hdr->task_hint, idx / 64, memory_order_relaxed);
+	/* EV-S2 (its fence orders the FREE store before its look at the
+	 * waiters): a submit waiting for room sees the record or is woken.
+	 * A freer killed before it leaves a sleeper to its next slice. */
+	shoal__event_signal(&v->hdr->task_room);
 }
 
 void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *v)
@@ -204,6 +209,162 @@ void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *
 		if (SHOAL__TASK_PHASE(st) == SHOAL__T_FREE &&
 		    !(atomic_load_explicit(&bits[i / 64], memory_order_relaxed) & bit))
 			atomic_fetch_or_explicit(&bits[i / 64], bit, memory_order_relaxed);
+	}
+	shoal__event_signal(&v->hdr->task_room); /* EV-S2, as task_free */
+}
+
+/*
+ * Waiting for room in a full table (the submit's timeout; 0: a try, which
+ * fails with -EAGAIN at once, as a try-call on a full lane does).  The
+ * waiter sleeps on task_room (every free signals it, after its FREE
+ * store: EV-S1/EV-S2 of base/event.c) in slices of SHOAL__ROOM_SLICE_MS;
+ * the sleep counts as blocked (the store's on_block hook: a driver's or
+ * an attached program's probes the fork server after it, a worker's
+ * tells the pool).  After each slice it probes the runtime's end (a dead
+ * fork server: SHOAL_EFORKSERVERDIED), so a runtime that died never
+ * leaves it asleep past one slice; a freer killed between its FREE and
+ * its signal costs at most a slice too.
+ *
+ * Inside a task the records may be held by tasks that need a worker to
+ * run: the worker's sleep counts as blocked, so with every worker so
+ * blocked the pool starts an extra one (worker.c), which runs them.  Once
+ * the pool is at its cap (num_workers + max_extra_workers) and every
+ * other worker is blocked too, no task may ever run again to free a
+ * record; nor when every record that is not free runs a task whose
+ * worker waits for room itself (a cycle, whatever the pool's size: the
+ * worker's room_wait word says so).  Either way the submit gives up with
+ * SHOAL_EPOOLEXHAUSTED once it saw so at
+ * SHOAL__ROOM_HOPELESS slices (about a second: blocked gets wake once a
+ * second, so a worker between two sleeps is not taken for free, and a get
+ * that waits for the driver's put has that long to be served), rather
+ * than wait out its timeout or hang for ever.  The test is coarser than
+ * nested.c's: a full pool blocked in gets of objects a program will put
+ * later also fails the submit, after that second (the README says so).
+ */
+#define SHOAL__ROOM_SLICE_MS 200
+#define SHOAL__ROOM_HOPELESS 5 /* slices seen hopeless: about a second */
+
+struct shoal__room {
+	struct shoal_runtime *rt;
+	uint32_t *idx;
+};
+
+static bool shoal__room_ready(void *arg)
+{
+	struct shoal__room *r = arg;
+
+	return shoal__task_take(r->rt, r->idx) == 0;
+}
+
+static void shoal__room_sleeping(void *arg, bool asleep)
+{
+	struct shoal__room *r = arg;
+
+	shoal__store_blocking(r->rt->store, asleep);
+}
+
+/* Every record that is not FREE runs on a worker that waits for room
+ * itself (room_wait): none of them can finish, so none is ever freed.
+ * Relaxed: hints, as below. */
+static bool shoal__room_cycle(const struct shoal_runtime *rt)
+{
+	const struct shoal__rt_view *v = &rt->v;
+	uint32_t top = shoal__task_top(v);
+
+	for (uint32_t i = 0; i < top; i++) {
+		uint64_t st = atomic_load_explicit(&v->tasks[i].state,
+						   memory_order_relaxed);
+		uint32_t w = SHOAL__TASK_OWNER(st) - 1;
+
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_FREE)
+			continue;
+		if (SHOAL__TASK_PHASE(st) != SHOAL__T_RUNNING ||
+		    w >= v->max_workers ||
+		    !atomic_load_explicit(&v->workers[w].room_wait,
+					  memory_order_relaxed))
+			return false;
+	}
+	return true;
+}
+
+/* A worker's submit that can never find room: the records form a cycle
+ * of room waits (above), or every other worker slot holds a running
+ * worker asleep in a task (the pool at its cap: nothing can run what is
+ * queued).  Relaxed: hints, the same as the pool's own test in worker.c;
+ * a wrong guess costs one more slice, or an early error when it holds
+ * for SHOAL__ROOM_HOPELESS slices. */
+static bool shoal__room_hopeless(const struct shoal_runtime *rt)
+{
+	const struct shoal__rt_worker *ws = rt->v.workers;
+
+	if (!rt->worker_slot)
+		return false;
+	if (shoal__room_cycle(rt))
+		return true;
+	for (uint32_t i = 0; i < rt->v.max_workers; i++)
+		if (i + 1 != rt->worker_slot &&
+		    (atomic_load_explicit(&ws[i].state, memory_order_relaxed) !=
+			     SHOAL__WK_RUNNING ||
+		     !atomic_load_explicit(&ws[i].blocked, memory_order_relaxed)))
+			return false;
+	return true;
+}
+
+/* A worker says so while a task it runs waits for room (relaxed: a hint
+ * for the others' shoal__room_cycle). */
+static void shoal__room_mark(const struct shoal_runtime *rt, uint32_t on)
+{
+	if (rt->worker_slot)
+		atomic_store_explicit(&rt->v.workers[rt->worker_slot - 1].room_wait,
+				      on, memory_order_relaxed);
+}
+
+static int shoal__task_wait_room(struct shoal_runtime *rt, uint32_t *idx,
+				 struct shoal__later *later);
+
+static int shoal__task_take_wait(struct shoal_runtime *rt, uint32_t *idx,
+				 struct shoal__later *later)
+{
+	int rc = shoal__task_take(rt, idx);
+
+	if (rc != -ENOSPC)
+		return rc;
+	if (later->timeout_ms == 0)
+		return -EAGAIN;
+	shoal__room_mark(rt, 1);
+	rc = shoal__task_wait_room(rt, idx, later);
+	shoal__room_mark(rt, 0);
+	return rc;
+}
+
+static int shoal__task_wait_room(struct shoal_runtime *rt, uint32_t *idx,
+				 struct shoal__later *later)
+{
+	struct shoal__room r = {.rt = rt, .idx = idx};
+	const struct shoal__await w = {.ready = shoal__room_ready,
+				       .sleeping = shoal__room_sleeping,
+				       .arg = &r};
+	struct shoal__event *ev = &rt->v.hdr->task_room;
+	uint32_t hopeless = 0;
+	int rc;
+
+	for (;;) {
+		struct shoal__deadline d = shoal__later_get(later);
+		struct shoal__deadline slice = shoal__deadline_in(SHOAL__ROOM_SLICE_MS);
+
+		if (shoal__deadline_passed(d))
+			return -ETIMEDOUT;
+		rc = shoal__event_await(ev, slice.ns < d.ns ? slice : d,
+					shoal__store_spin(rt->store), &w);
+		if (rc == 1)
+			return 0;
+		if (shoal__task_take(rt, idx) == 0)
+			return 0;
+		rc = shoal__rt_ended(rt);
+		if (rc)
+			return rc;
+		if (shoal__room_hopeless(rt) && ++hopeless >= SHOAL__ROOM_HOPELESS)
+			return SHOAL_EPOOLEXHAUSTED;
 	}
 }
 
@@ -484,7 +645,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	if (rc)
 		return rc;
 	shoal__pending_collect(rt, 8);
-	rc = shoal__task_take(rt, &idx);
+	rc = shoal__task_take_wait(rt, &idx, &d);
 	if (rc)
 		return rc;
 	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit, &d);
