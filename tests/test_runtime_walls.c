@@ -374,3 +374,58 @@ Test(runtime_walls, a_nested_submit_on_a_full_table_waits_while_the_pool_can_gro
 	cr_assert_eq(get_i64(&w, ref), 0, "no submit may fail");
 	wall_stop(&w, 0);
 }
+
+/* ------------------------------------------------------------------ */
+/* 3. Many attached programs at once                                   */
+
+#define PEERS 100
+
+struct peers {
+	pid_t pid[PEERS];
+	int to[PEERS], from[PEERS];
+};
+
+/* Starts PEERS runtime_peer programs with args (argv[i] of "%d" is the
+ * peer's number), and waits until each wrote 'r': attached (and, for
+ * actor-seq, with a lane into the actor) at once. */
+static void peers_start(struct peers *p, const char *const *fmt, int nargs)
+{
+	char num[PEERS][16];
+
+	for (int i = 0; i < PEERS; i++) {
+		const char *args[8];
+
+		snprintf(num[i], sizeof num[i], "%d", i);
+		for (int k = 0; k < nargs; k++)
+			args[k] = strcmp(fmt[k], "%d") ? fmt[k] : num[i];
+		args[nargs] = NULL;
+		p->pid[i] = tu_spawn_prog(RUNTIME_PEER, args, &p->to[i], &p->from[i]);
+	}
+	for (int i = 0; i < PEERS; i++)
+		cr_assert_eq(tu_read_byte(p->from[i], 60000), 'r', "peer %d", i);
+}
+
+/* Tells each to go on, and checks each exits 0. */
+static void peers_finish(struct peers *p)
+{
+	for (int i = 0; i < PEERS; i++)
+		tu_write_byte(p->to[i], 'g');
+	for (int i = 0; i < PEERS; i++) {
+		int rc = tu_wait_status(p->pid[i], 60000);
+
+		cr_assert_eq(rc, 0, "peer %d exited with %d", i, rc);
+		close(p->to[i]);
+		close(p->from[i]);
+	}
+}
+
+Test(runtime_walls, a_hundred_attached_programs_at_once_submit_and_get, .timeout = 110)
+{
+	struct wall w = wall_start(2, 0, 0, true);
+	const char *fmt[] = {"hold", w.name, "%d", "1"};
+	static struct peers p;
+
+	peers_start(&p, fmt, 4); /* all attached at once */
+	peers_finish(&p);
+	wall_stop(&w, 0);
+}

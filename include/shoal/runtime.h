@@ -115,7 +115,13 @@ struct shoal_runtime_options {
 	 * (shoal_task_options.timeout_ms).  The store's ledger_slots is raised to it at
 	 * least (a driver holds every ref it got until it drops it). */
 	uint32_t max_tasks;
-	/* The store's options (capacity, max_objects, spin budget, ...). */
+	/* The store's options (capacity, max_objects, spin budget, ...).
+	 * Its max_procs is raised to the driver, the fork server, every
+	 * worker (num_workers + max_extra_workers) and actor (max_actors),
+	 * and SHOAL_RUNTIME_ATTACHED attached programs at least; set it
+	 * higher for more attached programs at once (past it, attach fails
+	 * with SHOAL_ETOOMANYPROCS).  Each process slot costs its ledger
+	 * (16 bytes per ledger_slots) and its timeline ring. */
 	struct shoal_store_options store;
 	/* A name for the segment ("/name"), so that other programs can attach;
 	 * NULL (default): a private segment that goes with the runtime. */
@@ -139,6 +145,10 @@ struct shoal_runtime_options {
 	 * that takes a word has 0 as its default. */
 	uint64_t resv[3];
 };
+
+/* Attached programs (shoal_runtime_attach) a runtime has room for at
+ * once by default, beyond its own processes (store.max_procs above). */
+#define SHOAL_RUNTIME_ATTACHED 128u
 
 /* shoal_runtime_options.flags */
 /* Record no timeline (shoal_timeline): unless this is set, every process
