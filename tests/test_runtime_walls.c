@@ -113,6 +113,45 @@ static int task_spawn(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &failed, sizeof failed);
 }
 
+/* The Seq actor: seq(caller, n) fails unless n follows the caller's
+ * last one (each caller's calls must run in its order); returns n. */
+#define SEQ_CALLERS 128
+struct seq_state {
+	int64_t last[SEQ_CALLERS];
+};
+
+static int seq_init(struct shoal_task *ctx, void **self)
+{
+	struct seq_state *st = malloc(sizeof *st);
+
+	(void)ctx;
+	if (!st)
+		return -ENOMEM;
+	for (int i = 0; i < SEQ_CALLERS; i++)
+		st->last[i] = -1;
+	*self = st;
+	return 0;
+}
+
+static int seq_call(struct shoal_task *t, void *self)
+{
+	struct seq_state *st = self;
+	int64_t who, n;
+	const void *d;
+	size_t len;
+
+	if (shoal_task_arg(t, 0, &d, &len) || len != sizeof who)
+		return shoal_task_fail(t, SHOAL_ETASK, "seq: no caller");
+	memcpy(&who, d, sizeof who);
+	if (shoal_task_arg(t, 1, &d, &len) || len != sizeof n)
+		return shoal_task_fail(t, SHOAL_ETASK, "seq: no number");
+	memcpy(&n, d, sizeof n);
+	if (who < 0 || who >= SEQ_CALLERS || n != st->last[who] + 1)
+		return shoal_task_fail(t, SHOAL_ETASK, "seq: out of order");
+	st->last[who] = n;
+	return shoal_task_return(t, 0, &n, sizeof n);
+}
+
 struct wall {
 	struct shoal_registry *reg;
 	struct shoal_runtime *rt;
@@ -132,6 +171,8 @@ static struct wall wall_start(uint32_t workers, uint32_t extra, uint32_t max_tas
 	tu_assert_rc(shoal_register_task(w.reg, "add", rt_task_add, NULL), 0);
 	tu_assert_rc(shoal_register_task(w.reg, "fan", task_fan, NULL), 0);
 	tu_assert_rc(shoal_register_task(w.reg, "spawn", task_spawn, NULL), 0);
+	tu_assert_rc(shoal_register_actor(w.reg, "Seq", seq_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(w.reg, "Seq", "seq", seq_call), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.max_extra_workers = extra;
@@ -427,5 +468,29 @@ Test(runtime_walls, a_hundred_attached_programs_at_once_submit_and_get, .timeout
 
 	peers_start(&p, fmt, 4); /* all attached at once */
 	peers_finish(&p);
+	wall_stop(&w, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* 4. Many caller processes on one actor                               */
+
+/* 100 attached programs, each with its lane into one actor (all hooked at
+ * once: each made 64 calls and keeps its lane until it detaches), then
+ * 64 calls more each, all at once: every call runs, each caller's in its
+ * order (the actor fails one out of order, the peer checks each result). */
+Test(runtime_walls, a_hundred_caller_processes_call_one_actor_each_in_its_order,
+     .timeout = 110)
+{
+	struct wall w = wall_start(1, 0, 0, true);
+	struct shoal_actor_options ao = SHOAL_ACTOR_OPTIONS_INIT;
+	const char *fmt[] = {"actor-seq", w.name, "seq", "%d", "64"};
+	static struct peers p;
+	struct shoal_actor a;
+
+	ao.name = "seq";
+	tu_assert_rc(shoal_actor_create(w.rt, "Seq", NULL, &ao, &a), 0);
+	peers_start(&p, fmt, 5);
+	peers_finish(&p);
+	tu_assert_rc(shoal_actor_kill(w.rt, a, 0), 0);
 	wall_stop(&w, 0);
 }

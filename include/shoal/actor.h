@@ -51,7 +51,7 @@
  * or the other.  No caller waits forever on a dead actor.
  *
  * Limits: max_actors alive at once (a runtime option; a dead actor's slot
- * is reused at once), 64 caller processes per actor, max_lanes lanes in
+ * is reused at once), 1024 caller processes per actor, max_lanes lanes in
  * all (one per caller process and actor), SHOAL_MAX_CLASSES classes of
  * SHOAL_MAX_METHODS methods.
  *
@@ -213,7 +213,7 @@ struct shoal_call_options {
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
  * first call to the actor found no lane: the runtime's max_lanes are
- * taken, or 64 processes call this actor already), -E2BIG (the encoded
+ * taken, or 1024 processes call this actor already), -E2BIG (the encoded
  * arguments do not fit the call record's 200 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing
  * is left in the store, when it fails.  refs[] is the caller's array

@@ -133,7 +133,8 @@ struct shoal_runtime_options {
 	 * Default 1024. */
 	uint32_t max_pending_calls;
 	/* Lanes (caller process, actor) at once, at most 65536.  Default
-	 * 4 x max_actors + 64. */
+	 * 4 x max_actors + 64.  One actor takes calls from at most 1024
+	 * processes at once (a lane each), and from no more than max_lanes. */
 	uint32_t max_lanes;
 	/* SHOAL_RUNTIME_* bits below; 0 (default) leaves everything on.  An
 	 * unknown bit is refused with -EINVAL. */

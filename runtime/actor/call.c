@@ -179,6 +179,21 @@ static int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
 	return -ENOSPC;
 }
 
+/* lanes_top raised to top before a hook at top - 1 (ACT-R5: release;
+ * relaxed on failure, the loop goes on from the value it read).  A
+ * caller killed between the raise and its hook leaves a top one too
+ * high: the actor looks at one empty word more. */
+static void shoal__lanes_raise_top(struct shoal__actor_slot *a, uint32_t top)
+{
+	uint32_t cur = atomic_load_explicit(&a->lanes_top, memory_order_relaxed);
+
+	while (cur < top &&
+	       !atomic_compare_exchange_weak_explicit(&a->lanes_top, &cur, top,
+						      memory_order_release,
+						      memory_order_relaxed)) /* ACT-R5 */
+		;
+}
+
 /* Hooks lane i into the actor (ACT-R1), then re-checks (ACT-S1) that the
  * actor is still the one of the handle: a slot the fork server reused has
  * another generation (and its actor skips this lane).  Relaxed: the look
@@ -189,8 +204,10 @@ static int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *
 	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
 		uint32_t zero = 0;
 
-		if (atomic_load_explicit(&a->lanes[k], memory_order_relaxed) ||
-		    !atomic_compare_exchange_strong_explicit(
+		if (atomic_load_explicit(&a->lanes[k], memory_order_relaxed))
+			continue;
+		shoal__lanes_raise_top(a, k + 1);
+		if (!atomic_compare_exchange_strong_explicit(
 			    &a->lanes[k], &zero, i + 1, memory_order_seq_cst,
 			    memory_order_relaxed)) /* ACT-R1, ACT-S1 */
 			continue;

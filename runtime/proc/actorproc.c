@@ -250,12 +250,23 @@ static bool shoal__actor_lane(struct shoal__actor *a, uint32_t k, uint32_t *i,
 	return true;
 }
 
-/* One pass over the lanes; the number of calls run. */
+/* How many lanes[k] a pass looks at: one past the highest ever hooked
+ * (ACT-A5, pairs with the callers' ACT-R5 raise; actlayout.h). */
+static uint32_t shoal__actor_top(const struct shoal__actor *a)
+{
+	uint32_t top = atomic_load_explicit(&a->slot->lanes_top, memory_order_acquire);
+
+	return top < SHOAL__ACT_LANES ? top : SHOAL__ACT_LANES;
+}
+
+/* One pass over the lanes, each of them up to SHOAL__ACTOR_BATCH calls
+ * (round robin: no caller waits behind another's flood); the number of
+ * calls run. */
 static uint32_t shoal__actor_pass(struct shoal__actor *a)
 {
-	uint32_t ran = 0, i;
+	uint32_t ran = 0, i, top = shoal__actor_top(a);
 
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+	for (uint32_t k = 0; k < top; k++) {
 		struct shoal__lane_view l;
 		const struct shoal__call_rec *r;
 		bool hooked = shoal__actor_lane(a, k, &i, &l);
@@ -276,9 +287,9 @@ static uint32_t shoal__actor_pass(struct shoal__actor *a)
 
 static bool shoal__actor_any_ready(struct shoal__actor *a)
 {
-	uint32_t i;
+	uint32_t i, top = shoal__actor_top(a);
 
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+	for (uint32_t k = 0; k < top; k++) {
 		struct shoal__lane_view l;
 
 		if (shoal__actor_lane(a, k, &i, &l) && shoal__lane_ready(&l))
