@@ -34,7 +34,7 @@
 
 #define SHOAL__ACT_MAX_ACTORS 4096u
 #define SHOAL__ACT_MAX_LANES 65536u
-#define SHOAL__ACT_LANES 64u        /* caller processes per actor */
+#define SHOAL__ACT_LANES 1024u      /* lanes (caller process, group) per actor */
 #define SHOAL__ACT_THREADS SHOAL_MAX_CONCURRENCY /* threads per actor */
 #define SHOAL__CALL_SIZE 256u       /* one call record */
 #define SHOAL__CALL_ARGS_INLINE (SHOAL__CALL_SIZE - 64u)
@@ -151,6 +151,14 @@ enum shoal__actor_phase {
  *          start time, to ...
  *  ACT-A4 (ACT-R4)  ... end.c's acquire load of pid, before it reads the
  *          start time.
+ *  ACT-R5 (ACT-A5)  a caller raises lanes_top (release CAS, call.c)
+ *          before its hook CAS (ACT-R1) ...
+ *  ACT-A5 (ACT-R5)  ... and the actor's acquire load of it at each pass
+ *          and re-check (actorproc.c).  What makes a lane hooked after
+ *          a pass began visible to the actor is the doorbell (EV-S1/EV-S2
+ *          of base/event.c): the caller's signal after its publish, whose
+ *          fence orders the raise before it, and the actor's re-check
+ *          after its registration, which loads lanes_top again.
  *  relaxed  restarts, kill_flags (the fork server's own words), current
  *          (read only after waitpid, or as a tool's snapshot), calls_* (statistics), the actor's
  *          own load and exchange of sweep (a hint), pid where only
@@ -178,7 +186,12 @@ struct shoal__actor_slot {
 	_Atomic uint64_t calls_run;
 	_Atomic uint64_t calls_failed;
 	_Atomic uint32_t sweep;      /* a caller closed its lane: sweep soon */
-	uint8_t pad2_[64 - 20];
+	/* One past the highest lanes[k] ever hooked (callers raise it before
+	 * their hook: ACT-R5), so that the actor's passes look at that many
+	 * words, not at all SHOAL__ACT_LANES.  Only grows, never reset: a
+	 * reused slot may keep its predecessor's lanes. */
+	_Atomic uint32_t lanes_top;
+	uint8_t pad2_[64 - 24];
 	char name[64];
 	char why[128];
 	_Atomic uint32_t lanes[SHOAL__ACT_LANES];

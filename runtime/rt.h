@@ -170,6 +170,10 @@ struct shoal__lane_view shoal__lane_at(const struct shoal__rt_view *v,
 struct shoal_runtime {
 	unsigned arena;
 	bool driver;
+	/* A worker's slot + 1 (worker.c), 0 in every other process: a
+	 * submit that waits for room inside a task looks at the pool
+	 * (task.c). */
+	uint32_t worker_slot;
 	struct shoal_store *store;
 	struct shoal__rt_view v;          /* the region, read once at bind */
 	const struct shoal_registry *reg; /* the copy every process shares */

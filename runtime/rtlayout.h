@@ -39,7 +39,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 13u
+#define SHOAL__RT_VERSION 14u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -224,6 +224,9 @@ enum shoal__worker_state {
  *              fork server when it starts a process in the slot.
  *  spinning    the worker, while it spins idle before sleeping (relaxed:
  *              a bound on spinners, worker.c); reset like blocked.
+ *  room_wait   the worker, while a task it runs waits for a free task
+ *              record (relaxed: a hint for the submit's deadlock test,
+ *              task.c); reset like blocked.
  *
  * Memory order (WK-):
  *  WK-R1 (WK-A1)  a slot's release stores: of pid (the fork server's
@@ -250,7 +253,9 @@ struct shoal__rt_worker {
 	/* The worker, relaxed (a tool's view, shoal_task_list): the record
 	 * it runs (index + 1, 0 idle) and since when (ticks). */
 	_Atomic uint32_t run_task;
-	uint32_t pad2_;
+	/* The worker, relaxed (a hint, task.c): 1 while a task it runs
+	 * waits for room in a full task table; reset like blocked. */
+	_Atomic uint32_t room_wait;
 	_Atomic uint64_t run_since;
 	uint8_t pad1_[64 - 56];
 };
@@ -282,6 +287,9 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *                  of the mutex: the mutex itself does not keep saying so
  *                  (life.c).  Loaded with acquire by every probe (END-A2).
  *  work            an event (base/event.c) shutdown signals
+ *  task_room       an event whoever frees a task record signals after
+ *                  its FREE store (task.c, TASK-R2 then EV-S2): a submit
+ *                  that found the table full sleeps on it
  *  ready           a worker that reached RUNNING signals it; the driver's
  *                  start waits on it
  *  workers_*       the fork server (statistics, relaxed)
@@ -408,6 +416,8 @@ struct shoal__rt_hdr {
 	/* Its own line: every submit and call probes it (end.c). */
 	pthread_mutex_t fs_alive;
 	uint8_t pad7_[64 - sizeof(pthread_mutex_t)];
+	/* Its own line: signalled at every free of a task record (task.c). */
+	struct shoal__event task_room;
 };
 static_assert(sizeof(struct shoal__rt_hdr) <= SHOAL__RT_HDR_SIZE, "rt header");
 static_assert(sizeof(pthread_mutex_t) <= 64, "the mutex fits its line");

@@ -19,6 +19,10 @@
  *                           timeout, then submits and calls once more, and
  *                           prints the four codes on one line: what a
  *                           program attached to a runtime that ends sees.
+ *   runtime_peer hold NAME A B
+ *                           attaches, writes 'r' on stdout, waits for a
+ *                           byte on stdin, then submits add(A, B), gets
+ *                           and checks it, detaches: many at once
  * Exit codes: 0 ok, 2 usage, 3 attach, 4 unknown function, 5 submit,
  * 6 get, 7 wrong result, 8 a bad name was accepted, 9 put, 10 lookup,
  * 11 unknown method, 12 call, 13 stdin/stdout.
@@ -227,19 +231,38 @@ static int cmd_pending(struct shoal_runtime *rt, char **argv)
 	return 0;
 }
 
+/* Attached, then told to go: so that a test knows how many programs
+ * are attached at once. */
+static int cmd_hold(struct shoal_runtime *rt, char **argv)
+{
+	int64_t a = strtoll(argv[3], NULL, 10), b = strtoll(argv[4], NULL, 10);
+	int64_t sum = 0;
+	char c;
+	int rc;
+
+	if (write(1, "r", 1) != 1 || read(0, &c, 1) != 1)
+		return 13;
+	rc = add_remote(rt, a, b, &sum);
+	return rc ? rc : sum != a + b ? 7 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct shoal_runtime *rt;
 	bool actor_add = argc > 1 && !strcmp(argv[1], "actor-add");
 	bool actor_seq = argc > 1 && !strcmp(argv[1], "actor-seq");
 	bool pending = argc > 1 && !strcmp(argv[1], "pending");
+	bool hold = argc > 1 && !strcmp(argv[1], "hold");
 	int rc;
 
-	if (argc != (actor_add ? 5 : actor_seq ? 6 : 4))
+	if (argc != (actor_add || hold ? 5 : actor_seq ? 6 : 4))
 		return 2;
-	if (shoal_runtime_attach(argv[actor_add || actor_seq || pending ? 2 : 1], &rt))
+	if (shoal_runtime_attach(argv[actor_add || actor_seq || pending || hold ? 2 : 1],
+				 &rt))
 		return 3;
-	if (actor_add)
+	if (hold)
+		rc = cmd_hold(rt, argv);
+	else if (actor_add)
 		rc = cmd_actor_add(rt, argv);
 	else if (actor_seq)
 		rc = cmd_actor_seq(rt, argv);

@@ -303,14 +303,19 @@ static int bi_unknown_class(struct bi_world *w)
 }
 
 /* The world's store with every process slot taken by children. */
+/* More than the runtime's process slots: its own and the 128 attached
+ * programs it has room for (SHOAL_RUNTIME_ATTACHED). */
+#define BI_KIDS 150
+_Static_assert(BI_KIDS <= TU_MAX_KIDS, "tracked children");
+
 static int bi_too_many_procs(struct bi_world *w)
 {
 	int fd = shoal_store_fd(w->s), go[2], rc = 0;
-	pid_t kids[16];
+	pid_t kids[BI_KIDS];
 	int n = 0;
 
 	tu_pipe(go);
-	for (; n < 16; n++) {
+	for (; n < BI_KIDS; n++) {
 		int ready[2];
 		char c;
 
@@ -346,7 +351,7 @@ static int bi_too_many_procs(struct bi_world *w)
 			shoal_store_close(t);
 	}
 	close(go[1]);
-	for (int i = 0; i <= n && i < 16; i++)
+	for (int i = 0; i <= n && i < BI_KIDS; i++)
 		cr_assert_eq(tu_wait_exit(kids[i]), 0);
 	close(go[0]);
 	return rc;

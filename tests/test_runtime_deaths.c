@@ -780,7 +780,7 @@ Test(runtime_deaths, a_worker_that_dies_at_its_start_is_restarted_with_backoff)
 {
 	struct shoal_runtime_options o = rt_opts(NULL);
 	struct timespec slice = {0, 20 * 1000000};
-	struct shoal_store *extra[64];
+	struct shoal_store *extra[256]; /* more than 128 attached programs */
 	struct rt_test x;
 	struct shoal_runtime_info info;
 	uint64_t died, started;
@@ -791,10 +791,10 @@ Test(runtime_deaths, a_worker_that_dies_at_its_start_is_restarted_with_backoff)
 	int killed;
 
 	rt_start(&x, &o);
-	while (n < 64 && (rc = shoal_store_attach_fd(shoal_store_fd(x.s),
-						     &extra[n])) == 0)
+	while (n < 256 && (rc = shoal_store_attach_fd(shoal_store_fd(x.s),
+						      &extra[n])) == 0)
 		n++;
-	cr_assert(n > 0 && n < 64, "attached %d handles: %s", n, shoal_strerror(rc));
+	cr_assert(n > 0 && n < 256, "attached %d handles: %s", n, shoal_strerror(rc));
 	/* The dead worker's store slot must not go to its replacement: the
 	 * fork server is held (SIGSTOP) while the worker dies, the test reaps
 	 * the dead slot itself and takes it, and only then lets the fork

@@ -76,7 +76,7 @@
  * or the other.  No caller waits forever on a dead actor.
  *
  * Limits: max_actors alive at once (a runtime option; a dead actor's slot
- * is reused at once), 64 lanes per actor (one per caller process and
+ * is reused at once), 1024 lanes per actor (one per caller process and
  * concurrency group it calls), max_lanes lanes in all, SHOAL_MAX_CLASSES
  * classes of SHOAL_MAX_METHODS methods, SHOAL_MAX_CONCURRENCY threads per
  * actor, SHOAL_MAX_GROUPS groups per class.
@@ -301,7 +301,7 @@ struct shoal_call_options {
  * SHOAL_ESTOREFULL (no room in the store for by-value arguments within the
  * timeout), -EINVAL (bad handle, method, args), -ENOSPC (this process's
  * first call to the actor, or to the method's concurrency group, found
- * no lane: the runtime's max_lanes are taken, or 64 lanes go into this
+ * no lane: the runtime's max_lanes are taken, or 1024 lanes go into this
  * actor already), -E2BIG (the encoded
  * arguments do not fit the call record's 192 bytes, counted as for
  * shoal_submit), or the store's errors.  Nothing is queued, and nothing

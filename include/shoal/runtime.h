@@ -112,10 +112,17 @@ struct shoal_runtime_options {
 	 * shoal_get_many or shoal_wait inside a task). */
 	uint32_t max_extra_workers;
 	/* Tasks pending or running at once (the task table), at most
-	 * 1 Mi.  Default 65536.  The store's ledger_slots is raised to it at
+	 * 1 Mi.  Default 65536.  A submit that finds it full waits for room
+	 * (shoal_task_options.timeout_ms).  The store's ledger_slots is raised to it at
 	 * least (a driver holds every ref it got until it drops it). */
 	uint32_t max_tasks;
-	/* The store's options (capacity, max_objects, spin budget, ...). */
+	/* The store's options (capacity, max_objects, spin budget, ...).
+	 * Its max_procs is raised to the driver, the fork server, every
+	 * worker (num_workers + max_extra_workers) and actor (max_actors),
+	 * and SHOAL_RUNTIME_ATTACHED attached programs at least; set it
+	 * higher for more attached programs at once (past it, attach fails
+	 * with SHOAL_ETOOMANYPROCS).  Each process slot costs its ledger
+	 * (16 bytes per ledger_slots) and its timeline ring. */
 	struct shoal_store_options store;
 	/* A name for the segment ("/name"), so that other programs can attach;
 	 * NULL (default): a private segment that goes with the runtime. */
@@ -127,7 +134,8 @@ struct shoal_runtime_options {
 	 * Default 1024. */
 	uint32_t max_pending_calls;
 	/* Lanes (caller process, actor) at once, at most 65536.  Default
-	 * 4 x max_actors + 64. */
+	 * 4 x max_actors + 64.  One actor takes calls from at most 1024
+	 * processes at once (a lane each), and from no more than max_lanes. */
 	uint32_t max_lanes;
 	/* SHOAL_RUNTIME_* bits below; 0 (default) leaves everything on.  An
 	 * unknown bit is refused with -EINVAL. */
@@ -146,6 +154,10 @@ struct shoal_runtime_options {
 	 * up to a power of two) in the segment. */
 	uint32_t max_queue_capacity;
 };
+
+/* Attached programs (shoal_runtime_attach) a runtime has room for at
+ * once by default, beyond its own processes (store.max_procs above). */
+#define SHOAL_RUNTIME_ATTACHED 128u
 
 /* shoal_runtime_options.flags */
 /* Record no timeline (shoal_timeline): unless this is set, every process
@@ -360,10 +372,18 @@ SHOAL_API int shoal_function(struct shoal_runtime *rt, const char *name);
  * takes another bound).  Usable from a task as well (nested tasks; a get
  * of a nested task's result fails with SHOAL_EPOOLEXHAUSTED rather than
  * hang when nesting exhausts the pool: see max_extra_workers).
+ * A full task table (max_tasks tasks pending or running) makes the
+ * submit wait for a record to be freed, up to SHOAL_SUBMIT_TIMEOUT_MS (as
+ * a call waits for room in a full lane; shoal_submit_opts takes another
+ * bound, 0 for a try).
  * SHOAL_ESTOPPED or SHOAL_EFORKSERVERDIED once the runtime ended (nothing
- * queued),
- * -EINVAL (bad fn, args, num_returns), -ENOSPC (the task table is full:
- * max_tasks tasks are pending), -E2BIG (the encoded arguments do not fit
+ * queued; also when it ends, or its fork server dies, while the submit
+ * waits for room),
+ * -EINVAL (bad fn, args, num_returns), -ETIMEDOUT (the task table stayed
+ * full for the whole timeout), -EAGAIN (a try-submit, timeout_ms 0, found
+ * it full), SHOAL_EPOOLEXHAUSTED (inside a task: the table is full, the
+ * pool is at its cap and every other worker is blocked, so no task could
+ * run to free a record), -E2BIG (the encoded arguments do not fit
  * the record's 192 bytes even once every by-value argument over 16 bytes
  * went through the store: a ref takes 24 bytes, a value of up to 8 bytes
  * 16, of 9 to 16 bytes 24; so 8 refs, or 12 small values, at most), or
@@ -387,13 +407,14 @@ struct shoal_task_options {
 	 * (shoal_task_return then succeeds without writing, and
 	 * shoal_task_return_buffer returns SHOAL_ESEALED).  Default 0. */
 	uint32_t max_retries;
-	/* How long the submit may wait, in ms, for everything it does: today
-	 * that is room in the store for by-value arguments that do not fit in
-	 * the task record (the only wait; the task table and the returns'
-	 * directory entries never wait: -ENOSPC at once).  -1 forever, 0 not
-	 * at all (a try-submit: SHOAL_ESTOREFULL at once on a full store).
-	 * Past it the submit fails with SHOAL_ESTOREFULL (or -ENOSPC when
-	 * max_objects objects are live).  Default SHOAL_SUBMIT_TIMEOUT_MS: a
+	/* How long the submit may wait, in ms, for everything it does: a free
+	 * record in a full task table (past it: -ETIMEDOUT), then room in the
+	 * store for by-value arguments that do not fit in the task record
+	 * (past it: SHOAL_ESTOREFULL, or -ENOSPC when max_objects objects are
+	 * live; the returns' directory entries never wait: -ENOSPC at once).
+	 * -1 forever, 0 not at all (a try-submit: -EAGAIN at once on a full
+	 * task table, as a try-call on a full lane; SHOAL_ESTOREFULL at once
+	 * on a full store).  Default SHOAL_SUBMIT_TIMEOUT_MS: a
 	 * store full of objects nobody drops fails a submit instead of hanging
 	 * it (Ray's ObjectStoreFullError after its grace period).  The
 	 * clock starts at the first wait: a submit that never waits never
@@ -425,8 +446,9 @@ struct shoal_task_options {
 
 /* shoal_submit with options; opts NULL means the defaults.  Errors as
  * shoal_submit's, and -EINVAL for a nonzero resv word or a negative
- * deadline_ms; with timeout_ms the wait for room ends in SHOAL_ESTOREFULL
- * (or -ENOSPC). */
+ * deadline_ms; with timeout_ms the wait for a task record ends in
+ * -ETIMEDOUT (-EAGAIN for 0), the wait for store room in
+ * SHOAL_ESTOREFULL (or -ENOSPC). */
 SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 				const struct shoal_args *args,
 				const struct shoal_task_options *opts,

@@ -12,6 +12,11 @@
 
 #include "task_int.h"
 
+/* hook.c: a caller's new lane, taken and hooked into the actor */
+int shoal__lane_take(struct shoal_runtime *rt, struct shoal_actor a,
+		     uint32_t group, uint32_t *out);
+int shoal__lane_hook(struct shoal_runtime *rt, struct shoal__actor_slot *a,
+		     struct shoal_actor h, uint32_t i);
 /* call.c: the caller's side of actor calls */
 bool shoal__actor_gone(struct shoal__actor_slot *a, uint32_t gen);
 void shoal__call_fail(struct shoal_store *s, const struct shoal__call_rec *r,

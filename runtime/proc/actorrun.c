@@ -313,12 +313,21 @@ static bool shoal__actor_lane_of(struct shoal__athread *th, uint32_t k, uint32_t
 		       th->group; /* relaxed: under the lock */
 }
 
+/* How many lanes[k] a pass looks at: one past the highest ever hooked
+ * (ACT-A5, pairs with the callers' ACT-R5 raise; actlayout.h). */
+static uint32_t shoal__actor_top(const struct shoal__actor *a)
+{
+	uint32_t top = atomic_load_explicit(&a->slot->lanes_top, memory_order_acquire);
+
+	return top < SHOAL__ACT_LANES ? top : SHOAL__ACT_LANES;
+}
+
 uint32_t shoal__actor_pass(struct shoal__athread *th)
 {
 	struct shoal__actor *a = th->a;
-	uint32_t ran = 0, i, idx;
+	uint32_t ran = 0, i, idx, top = shoal__actor_top(a);
 
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++) {
+	for (uint32_t k = 0; k < top; k++) {
 		struct shoal__lane_view l;
 		struct shoal__call_rec *r;
 		uint32_t b = 0;
@@ -373,7 +382,9 @@ static bool shoal__actor_lane_ready(struct shoal__athread *th, uint32_t k)
 
 bool shoal__actor_any_ready(struct shoal__athread *th)
 {
-	for (uint32_t k = 0; k < SHOAL__ACT_LANES; k++)
+	uint32_t top = shoal__actor_top(th->a);
+
+	for (uint32_t k = 0; k < top; k++)
 		if (shoal__actor_lane_ready(th, k))
 			return true;
 	return false;

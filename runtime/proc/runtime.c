@@ -126,10 +126,13 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 		plan->lane_capacity <<= 1;
 	*max_workers = max > SHOAL__RT_MAX_WORKERS ? SHOAL__RT_MAX_WORKERS
 						   : (uint32_t)max;
-	/* Driver, fork server, every worker and actor, and room for attached
-	 * programs. */
-	if (o->store.max_procs < *max_workers + o->max_actors + 8)
-		o->store.max_procs = *max_workers + o->max_actors + 8;
+	/* Driver, fork server, every worker and actor, and room for
+	 * SHOAL_RUNTIME_ATTACHED attached programs (more: a larger
+	 * store.max_procs). */
+	if (o->store.max_procs < *max_workers + o->max_actors + 2 +
+					 SHOAL_RUNTIME_ATTACHED)
+		o->store.max_procs = *max_workers + o->max_actors + 2 +
+				     SHOAL_RUNTIME_ATTACHED;
 	/* A driver holds the refs of every task it submitted until it drops
 	 * them: its ledger must cover the task table at least. */
 	if (o->store.ledger_slots < o->max_tasks)

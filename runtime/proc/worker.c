@@ -61,6 +61,7 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 		return -EINVAL;
 	w->me = &w->rt.v.workers[index];
 	w->index = index;
+	w->rt.worker_slot = index + 1;
 	snprintf(label, sizeof label, "worker %u", index);
 	shoal__tl_open(&w->rt.tl, &w->rt.v, shoal__store_creator(w->store), label);
 	w->spin = boot->spin_budget;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/task.c - submitting tasks: task records, argument encoding,
- * promised returns, the run queue.
+ * runtime/task.c - submitting tasks: task records, promised returns, the
+ * run queue (argument lists and their encoding: arglist.c).
  *
  * A submit takes a FREE record with one CAS that makes it BUILDING and
  * names the submitter (shoal__task_take: the task bits say where to look),
@@ -19,11 +19,12 @@
  * task is done (its record freed), checked lazily at each submit, while a
  * submit waits for room, and at shutdown (pending.c, process-private).
  *
- * Waiting: the only wait in a submit is for room in the store for the
- * by-value arguments it puts there (the task table and the promises never
- * wait: -ENOSPC at once).  It is bounded by the submit's deadline
+ * Waiting: a submit waits for a free record in a full task table
+ * (shoal__task_take_wait, below), then for room in the store for the
+ * by-value arguments it puts there (the promises never wait: -ENOSPC at
+ * once).  Both are bounded by the submit's deadline
  * (shoal_task_options.timeout_ms, SHOAL_SUBMIT_TIMEOUT_MS by default): each
- * put gets what is left of it, counted from the first put that has to
+ * wait gets what is left of it, counted from the first one that has to
  * wait (the clock is read then, not at every submit: shoal__later).
  *
  * Crash safety: taking and freeing a record are one step each on its
@@ -49,30 +50,6 @@
 #include "task_int.h"
 #include "queue.h"
 
-/* An encoded argument: a 4-byte header, then its bytes (a ref's ID),
- * padded to 8.  The header: kind (2 bits) << 30 | type (6 bits) << 24 |
- * length (24 bits).  A length fits in 24 bits because every encoded
- * argument lies inside a record (at most SHOAL_ACTOR_CTOR_BYTES): larger
- * ones travel as refs (shoal__args_fit). */
-#define SHOAL__ARG_HDR 4u
-#define SHOAL__ARG_KIND_SHIFT 30
-#define SHOAL__ARG_TYPE_SHIFT 24
-#define SHOAL__ARG_TYPE_MASK 0x3fu
-#define SHOAL__ARG_LEN_MASK ((1u << SHOAL__ARG_TYPE_SHIFT) - 1)
-static_assert(SHOAL_ACTOR_CTOR_BYTES <= SHOAL__ARG_LEN_MASK &&
-		      SHOAL__TASK_ARGS_INLINE <= SHOAL__ARG_LEN_MASK &&
-		      SHOAL__CALL_ARGS_INLINE <= SHOAL__ARG_LEN_MASK,
-	      "an inline argument's length fits its header");
-static_assert(SHOAL_TYPE_ACTOR <= SHOAL__ARG_TYPE_MASK, "a type fits");
-/* ABI: the type took the padding after kind; the value shares ref's room. */
-static_assert(sizeof(void *) != 8 || (sizeof(struct shoal_arg) == 40 &&
-				      offsetof(struct shoal_arg, data) == 8),
-	      "ABI: shoal_arg");
-
-static uint32_t shoal__align8(uint32_t v)
-{
-	return (v + 7u) & ~7u;
-}
 
 /*
  * Taking a record: a scan of the task bits from the hint for a set bit
@@ -196,6 +173,10 @@ void shoal__task_free(struct shoal_store *s, const struct shoal__rt_view *v,
 				 1ull << (idx % 64), memory_order_relaxed);
 	if (idx / 64 < atomic_load_explicit(&v->hdr->task_hint, memory_order_relaxed))
 		atomic_store_explicit(&v->hdr->task_hint, idx / 64, memory_order_relaxed);
+	/* EV-S2 (its fence orders the FREE store before its look at the
+	 * waiters): a submit waiting for room sees the record or is woken.
+	 * A freer killed before it leaves a sleeper to its next slice. */
+	shoal__event_signal(&v->hdr->task_room);
 }
 
 void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *v)
@@ -223,235 +204,162 @@ void shoal__task_sweep_free(struct shoal_store *s, const struct shoal__rt_view *
 		    !(atomic_load_explicit(&bits[i / 64], memory_order_relaxed) & bit))
 			atomic_fetch_or_explicit(&bits[i / 64], bit, memory_order_relaxed);
 	}
+	shoal__event_signal(&v->hdr->task_room); /* EV-S2, as task_free */
 }
 
-SHOAL_API void shoal_args_init(struct shoal_args *args)
+/*
+ * Waiting for room in a full table (the submit's timeout; 0: a try, which
+ * fails with -EAGAIN at once, as a try-call on a full lane does).  The
+ * waiter sleeps on task_room (every free signals it, after its FREE
+ * store: EV-S1/EV-S2 of base/event.c) in slices of SHOAL__ROOM_SLICE_MS;
+ * the sleep counts as blocked (the store's on_block hook: a driver's or
+ * an attached program's probes the fork server after it, a worker's
+ * tells the pool).  After each slice it probes the runtime's end (a dead
+ * fork server: SHOAL_EFORKSERVERDIED), so a runtime that died never
+ * leaves it asleep past one slice; a freer killed between its FREE and
+ * its signal costs at most a slice too.
+ *
+ * Inside a task the records may be held by tasks that need a worker to
+ * run: the worker's sleep counts as blocked, so with every worker so
+ * blocked the pool starts an extra one (worker.c), which runs them.  Once
+ * the pool is at its cap (num_workers + max_extra_workers) and every
+ * other worker is blocked too, no task may ever run again to free a
+ * record; nor when every record that is not free runs a task whose
+ * worker waits for room itself (a cycle, whatever the pool's size: the
+ * worker's room_wait word says so).  Either way the submit gives up with
+ * SHOAL_EPOOLEXHAUSTED once it saw so at
+ * SHOAL__ROOM_HOPELESS slices (about a second: blocked gets wake once a
+ * second, so a worker between two sleeps is not taken for free, and a get
+ * that waits for the driver's put has that long to be served), rather
+ * than wait out its timeout or hang for ever.  The test is coarser than
+ * nested.c's: a full pool blocked in gets of objects a program will put
+ * later also fails the submit, after that second (the README says so).
+ */
+#define SHOAL__ROOM_SLICE_MS 200
+#define SHOAL__ROOM_HOPELESS 5 /* slices seen hopeless: about a second */
+
+struct shoal__room {
+	struct shoal_runtime *rt;
+	uint32_t *idx;
+};
+
+static bool shoal__room_ready(void *arg)
 {
-	if (args)
-		args->n = 0;
+	struct shoal__room *r = arg;
+
+	return shoal__task_take(r->rt, r->idx) == 0;
 }
 
-static int shoal__args_add(struct shoal_args *args, struct shoal_arg a)
+static void shoal__room_sleeping(void *arg, bool asleep)
 {
-	if (!args)
-		return -EINVAL;
-	if (args->n >= SHOAL_MAX_ARGS)
-		return -ENOSPC;
-	args->a[args->n++] = a;
-	return 0;
+	struct shoal__room *r = arg;
+
+	shoal__store_blocking(r->rt->store, asleep);
 }
 
-SHOAL_API int shoal_args_bytes(struct shoal_args *args, const void *data,
-			       size_t size)
+/* Every record that is not FREE runs on a worker that waits for room
+ * itself (room_wait): none of them can finish, so none is ever freed.
+ * Relaxed: hints, as below. */
+static bool shoal__room_cycle(const struct shoal_runtime *rt)
 {
-	if ((size && !data) || size >= (1u << SHOAL__ARG_KIND_SHIFT))
-		return -EINVAL;
-	return shoal__args_add(args, (struct shoal_arg){.kind = SHOAL_ARG_BYTES,
-							.data = data, .size = size});
-}
+	const struct shoal__rt_view *v = &rt->v;
+	uint32_t top = shoal__task_top(v);
 
-/* A typed value kept in the list itself (data NULL). */
-static int shoal__args_value(struct shoal_args *args, uint32_t type,
-			     const void *v, size_t size)
-{
-	struct shoal_arg a = {.kind = SHOAL_ARG_BYTES, .type = type, .size = size};
+	for (uint32_t i = 0; i < top; i++) {
+		uint64_t st = atomic_load_explicit(&v->tasks[i].state,
+						   memory_order_relaxed);
+		uint32_t w = SHOAL__TASK_OWNER(st) - 1;
 
-	memcpy(a.value, v, size);
-	return shoal__args_add(args, a);
-}
-
-SHOAL_API int shoal_args_i64(struct shoal_args *args, int64_t v)
-{
-	return shoal__args_value(args, SHOAL_TYPE_I64, &v, sizeof v);
-}
-
-SHOAL_API int shoal_args_u64(struct shoal_args *args, uint64_t v)
-{
-	return shoal__args_value(args, SHOAL_TYPE_U64, &v, sizeof v);
-}
-
-SHOAL_API int shoal_args_f64(struct shoal_args *args, double v)
-{
-	return shoal__args_value(args, SHOAL_TYPE_F64, &v, sizeof v);
-}
-
-SHOAL_API int shoal_args_str(struct shoal_args *args, const char *str)
-{
-	size_t n = str ? strnlen(str, 1u << SHOAL__ARG_KIND_SHIFT) : 0;
-
-	if (!str || n + 1 >= (1u << SHOAL__ARG_KIND_SHIFT))
-		return -EINVAL;
-	return shoal__args_add(args, (struct shoal_arg){.kind = SHOAL_ARG_BYTES,
-							.type = SHOAL_TYPE_STR,
-							.data = str, .size = n + 1});
-}
-
-/* The width of a type whose value the list holds (data NULL), else 0. */
-static size_t shoal__arg_held(const struct shoal_arg *a)
-{
-	if (a->kind != SHOAL_ARG_BYTES)
-		return 0;
-	switch (a->type) {
-	case SHOAL_TYPE_I64:
-	case SHOAL_TYPE_U64:
-	case SHOAL_TYPE_F64:
-		return sizeof(int64_t);
-	case SHOAL_TYPE_ACTOR:
-		return sizeof a->value;
-	default:
-		return 0;
-	}
-}
-
-/* Where the bytes of a checked by-value argument are. */
-static const void *shoal__arg_src(const struct shoal_arg *a)
-{
-	return shoal__arg_held(a) ? (const void *)a->value : a->data;
-}
-
-SHOAL_API int shoal_args_ref(struct shoal_args *args, shoal_id ref)
-{
-	if (shoal_id_is_nil(ref))
-		return -EINVAL;
-	return shoal__args_add(args, (struct shoal_arg){.kind = SHOAL_ARG_REF,
-							.ref = ref});
-}
-
-/* One argument: a known kind and type; a value the list holds has its
- * type's width; other bytes are given, under 2^30 bytes (what
- * shoal_args_bytes accepts: a list built by hand is held to the same
- * bound, so that no length is cut to 32 bits below), and a string's end
- * in its NUL. */
-static bool shoal__arg_ok(const struct shoal_arg *a)
-{
-	size_t held = shoal__arg_held(a);
-
-	if ((a->kind != SHOAL_ARG_BYTES && a->kind != SHOAL_ARG_REF) ||
-	    a->type > SHOAL_TYPE_ACTOR)
-		return false;
-	if (a->kind == SHOAL_ARG_REF)
-		return true;
-	if (held)
-		return a->size == held;
-	if ((a->size && !a->data) || a->size >= (1u << SHOAL__ARG_KIND_SHIFT))
-		return false;
-	return a->type != SHOAL_TYPE_STR ||
-	       (a->size && ((const char *)a->data)[a->size - 1] == '\0');
-}
-
-/* NULL (no arguments) or at most SHOAL_MAX_ARGS good ones. */
-int shoal__args_check(const struct shoal_args *args)
-{
-	if (args && args->n > SHOAL_MAX_ARGS)
-		return -EINVAL;
-	for (uint32_t i = 0; args && i < args->n; i++)
-		if (!shoal__arg_ok(&args->a[i]))
-			return -EINVAL;
-	return 0;
-}
-
-/* Encoded bytes of one checked argument (at most 2^30 + 8). */
-static uint64_t shoal__arg_bytes(const struct shoal_arg *a)
-{
-	uint64_t payload = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id) : a->size;
-
-	return (SHOAL__ARG_HDR + payload + 7u) & ~(uint64_t)7u;
-}
-
-/* By-value arguments that do not fit inline go into the store as objects
- * (held by this process until the task is done) and travel as refs.  The
- * puts wait for room no later than the caller's deadline d. */
-int shoal__args_fit(struct shoal_runtime *rt, const struct shoal_args *in,
-		    uint32_t cap, struct shoal_args *out, struct shoal__pending *p,
-		    struct shoal__later *d)
-{
-	uint64_t total = 0; /* 16 arguments of 2^30 bytes: no 32-bit sum */
-	int rc = 0;
-
-	out->n = in->n; /* not the whole struct: most calls have few args */
-	memcpy(out->a, in->a, in->n * sizeof in->a[0]);
-	for (uint32_t i = 0; i < out->n; i++)
-		total += shoal__arg_bytes(&out->a[i]);
-	for (uint32_t i = out->n; i-- > 0 && total > cap;) {
-		struct shoal_arg *a = &out->a[i];
-		shoal_id id;
-
-		uint32_t type = a->type;
-
-		/* A value the list holds is 16 bytes at most: never moved. */
-		if (a->kind != SHOAL_ARG_BYTES || a->size <= sizeof(shoal_id))
+		if (SHOAL__TASK_PHASE(st) == SHOAL__T_FREE)
 			continue;
-		total -= shoal__arg_bytes(a);
-		rc = shoal__pending_put(rt, a->data, a->size, d, &id);
+		if (SHOAL__TASK_PHASE(st) != SHOAL__T_RUNNING ||
+		    w >= v->max_workers ||
+		    !atomic_load_explicit(&v->workers[w].room_wait,
+					  memory_order_relaxed))
+			return false;
+	}
+	return true;
+}
+
+/* A worker's submit that can never find room: the records form a cycle
+ * of room waits (above), or every other worker slot holds a running
+ * worker asleep in a task (the pool at its cap: nothing can run what is
+ * queued).  Relaxed: hints, the same as the pool's own test in worker.c;
+ * a wrong guess costs one more slice, or an early error when it holds
+ * for SHOAL__ROOM_HOPELESS slices. */
+static bool shoal__room_hopeless(const struct shoal_runtime *rt)
+{
+	const struct shoal__rt_worker *ws = rt->v.workers;
+
+	if (!rt->worker_slot)
+		return false;
+	if (shoal__room_cycle(rt))
+		return true;
+	for (uint32_t i = 0; i < rt->v.max_workers; i++)
+		if (i + 1 != rt->worker_slot &&
+		    (atomic_load_explicit(&ws[i].state, memory_order_relaxed) !=
+			     SHOAL__WK_RUNNING ||
+		     !atomic_load_explicit(&ws[i].blocked, memory_order_relaxed)))
+			return false;
+	return true;
+}
+
+/* A worker says so while a task it runs waits for room (relaxed: a hint
+ * for the others' shoal__room_cycle). */
+static void shoal__room_mark(const struct shoal_runtime *rt, uint32_t on)
+{
+	if (rt->worker_slot)
+		atomic_store_explicit(&rt->v.workers[rt->worker_slot - 1].room_wait,
+				      on, memory_order_relaxed);
+}
+
+static int shoal__task_wait_room(struct shoal_runtime *rt, uint32_t *idx,
+				 struct shoal__later *later);
+
+static int shoal__task_take_wait(struct shoal_runtime *rt, uint32_t *idx,
+				 struct shoal__later *later)
+{
+	int rc = shoal__task_take(rt, idx);
+
+	if (rc != -ENOSPC)
+		return rc;
+	if (later->timeout_ms == 0)
+		return -EAGAIN;
+	shoal__room_mark(rt, 1);
+	rc = shoal__task_wait_room(rt, idx, later);
+	shoal__room_mark(rt, 0);
+	return rc;
+}
+
+static int shoal__task_wait_room(struct shoal_runtime *rt, uint32_t *idx,
+				 struct shoal__later *later)
+{
+	struct shoal__room r = {.rt = rt, .idx = idx};
+	const struct shoal__await w = {.ready = shoal__room_ready,
+				       .sleeping = shoal__room_sleeping,
+				       .arg = &r};
+	struct shoal__event *ev = &rt->v.hdr->task_room;
+	uint32_t hopeless = 0;
+	int rc;
+
+	for (;;) {
+		struct shoal__deadline d = shoal__later_get(later);
+		struct shoal__deadline slice = shoal__deadline_in(SHOAL__ROOM_SLICE_MS);
+
+		if (shoal__deadline_passed(d))
+			return -ETIMEDOUT;
+		rc = shoal__event_await(ev, slice.ns < d.ns ? slice : d,
+					shoal__store_spin(rt->store), &w);
+		if (rc == 1)
+			return 0;
+		if (shoal__task_take(rt, idx) == 0)
+			return 0;
+		rc = shoal__rt_ended(rt);
 		if (rc)
 			return rc;
-		p->made |= 1u << p->ndrop;
-		p->drop[p->ndrop++] = id;
-		/* It keeps its type: a long string is still a string. */
-		*a = (struct shoal_arg){.kind = SHOAL_ARG_REF, .type = type, .ref = id};
-		total += shoal__arg_bytes(a);
+		if (shoal__room_hopeless(rt) && ++hopeless >= SHOAL__ROOM_HOPELESS)
+			return SHOAL_EPOOLEXHAUSTED;
 	}
-	return total > cap ? -E2BIG : 0;
-}
-
-uint32_t shoal__args_encode(uint8_t *buf, const struct shoal_args *args)
-{
-	uint32_t off = 0;
-
-	for (uint32_t i = 0; i < args->n; i++) {
-		const struct shoal_arg *a = &args->a[i];
-		uint32_t len = a->kind == SHOAL_ARG_REF ? sizeof(shoal_id)
-							: (uint32_t)a->size;
-		uint32_t hdr = ((uint32_t)a->kind << SHOAL__ARG_KIND_SHIFT) |
-			       (a->type << SHOAL__ARG_TYPE_SHIFT) | len;
-
-		memcpy(buf + off, &hdr, sizeof hdr);
-		if (a->kind == SHOAL_ARG_REF)
-			memcpy(buf + off + SHOAL__ARG_HDR, &a->ref, sizeof a->ref);
-		else if (len)
-			memcpy(buf + off + SHOAL__ARG_HDR, shoal__arg_src(a), len);
-		off += shoal__align8(SHOAL__ARG_HDR + len);
-	}
-	return off;
-}
-
-int shoal__args_decode(const uint8_t *buf, uint32_t nargs, uint32_t args_len,
-		       uint32_t i, uint32_t *kind, const uint8_t **data,
-		       uint32_t *len)
-{
-	uint32_t type;
-
-	return shoal__args_decode_typed(buf, nargs, args_len, i, kind, &type,
-					data, len);
-}
-
-/* Decodes argument i of an encoded buffer (args_len bytes, already
- * checked against its capacity by the caller) into its kind, type, bytes
- * and length; -EINVAL if it is inconsistent (another process wrote it).
- * The type is only a tag: its reader checks the bytes' width itself. */
-int shoal__args_decode_typed(const uint8_t *buf, uint32_t nargs,
-			     uint32_t args_len, uint32_t i, uint32_t *kind,
-			     uint32_t *type, const uint8_t **data, uint32_t *len)
-{
-	uint32_t off = 0, hdr;
-
-	if (i >= nargs)
-		return -EINVAL;
-	for (uint32_t k = 0;; k++) {
-		if (off + SHOAL__ARG_HDR > args_len)
-			return -EINVAL;
-		memcpy(&hdr, buf + off, sizeof hdr);
-		*kind = hdr >> SHOAL__ARG_KIND_SHIFT;
-		*type = (hdr >> SHOAL__ARG_TYPE_SHIFT) & SHOAL__ARG_TYPE_MASK;
-		*len = hdr & SHOAL__ARG_LEN_MASK;
-		if (*len > args_len - off - SHOAL__ARG_HDR)
-			return -EINVAL;
-		if (k == i)
-			break;
-		off += shoal__align8(SHOAL__ARG_HDR + *len);
-	}
-	*data = buf + off + SHOAL__ARG_HDR;
-	return *kind == SHOAL_ARG_REF && *len != sizeof(shoal_id) ? -EINVAL : 0;
 }
 
 shoal_id shoal__ret_id(shoal_id ret0, uint32_t i)
@@ -599,7 +507,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	if (rc)
 		return rc;
 	shoal__pending_collect(rt, 8);
-	rc = shoal__task_take(rt, &idx);
+	rc = shoal__task_take_wait(rt, &idx, &d);
 	if (rc)
 		return rc;
 	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit, &d);

@@ -69,7 +69,7 @@
 #include "plain.h"
 
 #define TU_MAX_NAMES 16
-#define TU_MAX_KIDS 16
+#define TU_MAX_KIDS 160 /* 100 attached programs at once (runtime_walls) */
 #define TU_NAME_LEN 256
 #define TU_SHM_PREFIX "shoal-test-"
 /* How long a test waits for a child that should end on its own.  A child
