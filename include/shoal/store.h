@@ -413,9 +413,12 @@ SHOAL_API int shoal_hold(struct shoal_store *store, shoal_id id);
 
 /* Drops one reference this process holds.  -ENOENT if it holds none,
  * -ETIMEDOUT if a recount of its references stayed under way for more
- * than a second (still held: drop it again).  The last drop of an object
- * frees its memory; a large one whose free waits more than a second for
- * the allocator's lock is leaked (never reused) rather than wait on.
+ * than a second (still held: drop it again).  The last drop (and unpin)
+ * of a task's or call's result frees its memory (Ray's reference
+ * counting); an object made with shoal_put or shoal_create stays cached,
+ * evictable once nobody holds or pins it, until it is evicted or
+ * deleted.  A large one whose free waits more than a second for the
+ * allocator's lock is leaked (never reused) rather than wait on.
  * -EINVAL for a NULL store or the nil ID.  Any thread. */
 SHOAL_API int shoal_drop(struct shoal_store *store, shoal_id id);
 
