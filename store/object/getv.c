@@ -67,43 +67,37 @@ static int shoal__getv(struct shoal_store *s, shoal_id id, int timeout_ms,
 	return 0;
 }
 
-SHOAL_API int shoal_get_i64(struct shoal_store *store, shoal_id id,
-			    int timeout_ms, int64_t *out)
+/* The three 8-byte gets: *out (8 bytes) is written only on success. */
+static int shoal__getv_word(struct shoal_store *s, shoal_id id,
+			    int timeout_ms, void *out)
 {
-	int64_t v;
-	int rc = out ? shoal__getv(store, id, timeout_ms, SHOAL__GETV_FIXED, &v,
-				   sizeof v, NULL)
+	uint64_t w;
+	int rc = out ? shoal__getv(s, id, timeout_ms, SHOAL__GETV_FIXED, &w,
+				   sizeof w, NULL)
 		     : -EINVAL;
 
 	if (!rc)
-		*out = v;
+		memcpy(out, &w, sizeof w);
 	return rc;
+}
+
+SHOAL_API int shoal_get_i64(struct shoal_store *store, shoal_id id,
+			    int timeout_ms, int64_t *out)
+{
+	return shoal__getv_word(store, id, timeout_ms, out);
 }
 
 SHOAL_API int shoal_get_u64(struct shoal_store *store, shoal_id id,
 			    int timeout_ms, uint64_t *out)
 {
-	uint64_t v;
-	int rc = out ? shoal__getv(store, id, timeout_ms, SHOAL__GETV_FIXED, &v,
-				   sizeof v, NULL)
-		     : -EINVAL;
-
-	if (!rc)
-		*out = v;
-	return rc;
+	return shoal__getv_word(store, id, timeout_ms, out);
 }
 
 SHOAL_API int shoal_get_f64(struct shoal_store *store, shoal_id id,
 			    int timeout_ms, double *out)
 {
-	double v;
-	int rc = out ? shoal__getv(store, id, timeout_ms, SHOAL__GETV_FIXED, &v,
-				   sizeof v, NULL)
-		     : -EINVAL;
-
-	if (!rc)
-		*out = v;
-	return rc;
+	_Static_assert(sizeof(double) == sizeof(uint64_t), "a double is a word");
+	return shoal__getv_word(store, id, timeout_ms, out);
 }
 
 SHOAL_API int shoal_get_str(struct shoal_store *store, shoal_id id,
