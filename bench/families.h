@@ -48,6 +48,7 @@ int family_iceoryx(const struct bench_ctx *ctx);
 int family_redis(const struct bench_ctx *ctx);
 int family_cancel(const struct bench_ctx *ctx);
 int family_threaded(const struct bench_ctx *ctx);
+int family_live_objects(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -111,6 +112,10 @@ static const struct family families[] = {
 	 "threaded_actor_io_calls_1_thread threaded_actor_io_calls_2_threads "
 	 "threaded_actor_calls_1_thread threaded_actor_calls_2_threads (2 "
 	 "callers, one actor of 1 or 2 threads; io: 100 us in each call)"},
+	{"live_objects", "shoal", family_live_objects,
+	 "live_objects_{get,hold,put}_ns_N and random_id_read_ns_N (floor) "
+	 "for N = 1k .. 512k objects held (curve store_cost_vs_live_objects), "
+	 "live_objects_get_ratio_512k_to_1k"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
