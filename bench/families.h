@@ -49,6 +49,8 @@ int family_redis(const struct bench_ctx *ctx);
 int family_cancel(const struct bench_ctx *ctx);
 int family_threaded(const struct bench_ctx *ctx);
 int family_live_objects(const struct bench_ctx *ctx);
+int family_tasks_in_flight(const struct bench_ctx *ctx);
+int family_actors_scaling(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -116,6 +118,14 @@ static const struct family families[] = {
 	 "live_objects_{get,hold,put}_ns_N and random_id_read_ns_N (floor) "
 	 "for N = 1k .. 512k objects held (curve store_cost_vs_live_objects), "
 	 "live_objects_get_ratio_512k_to_1k"},
+	{"tasks_in_flight", "shoal", family_tasks_in_flight,
+	 "tasks_in_flight_{first_wave,warm}_N for waves of N = 1k .. 512k "
+	 "no-op tasks, the first on a fresh runtime (curve tasks_vs_in_flight), "
+	 "tasks_first_wave_ratio_1k"},
+	{"actors_scaling", "shoal", family_actors_scaling,
+	 "actors_{create,first_call,kill}_ns_N (per actor) and "
+	 "actors_calls_round_robin_ns_N (per call) for N = 8 .. 512 actors "
+	 "(curve actors_vs_count)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
