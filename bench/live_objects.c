@@ -89,7 +89,7 @@ static const char *const lo_stem[LO_NWORK] = {
 
 static const char *const lo_note[LO_NWORK] = {
 	"shoal_get + shoal_release of one of the N 64-byte objects held, "
-	"picked at random; one private store sized for 512k objects, "
+	"picked at random; one private store sized for the top point, "
 	"filled point by point",
 	"shoal_hold + shoal_drop of one of the N objects held, at random",
 	"shoal_put of 64 bytes, timed in runs of 64; each run's objects are "
