@@ -70,7 +70,9 @@ struct floors {
 	double spin_rtt_ns;
 };
 
-enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS, UNIT_PCT };
+/* UNIT_RATIO: a ratio of two medians of one run ("x"), e.g. a scaling
+ * curve's cost at its top point over its cost at 1k. */
+enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS, UNIT_PCT, UNIT_RATIO };
 
 struct stats {
 	double median, min, max;

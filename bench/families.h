@@ -48,6 +48,9 @@ int family_iceoryx(const struct bench_ctx *ctx);
 int family_redis(const struct bench_ctx *ctx);
 int family_cancel(const struct bench_ctx *ctx);
 int family_threaded(const struct bench_ctx *ctx);
+int family_live_objects(const struct bench_ctx *ctx);
+int family_tasks_in_flight(const struct bench_ctx *ctx);
+int family_actors_scaling(const struct bench_ctx *ctx);
 
 struct family {
 	const char *name;
@@ -61,9 +64,9 @@ static const struct family families[] = {
 	 "single_client_put_calls multi_client_put_calls"},
 	{"get_calls", "shoal", family_get_calls, "single_client_get_calls"},
 	{"put_gigabytes", "shoal", family_put_gigabytes,
-	 "single_client_put_gigabytes (64 MiB) single_client_put_gigabytes_1MiB "
-	 "create_seal_get_gigabytes_1MiB; memcpy_gigabytes_1MiB and "
-	 "memcpy_gigabytes_64MiB (system floor)"},
+	 "single_client_put_gigabytes (64 MiB) and _64B .. _256MiB (x4 apart; "
+	 "curve put_bandwidth_vs_size), memcpy_gigabytes_64B .. _256MiB "
+	 "(system floor, at the same sizes), create_seal_get_gigabytes_1MiB"},
 	{"get_latency", "shoal", family_get_latency,
 	 "get_latency_1KiB_ns get_latency_1GiB_ns"},
 	{"floors", "floor", family_floors,
@@ -111,6 +114,18 @@ static const struct family families[] = {
 	 "threaded_actor_io_calls_1_thread threaded_actor_io_calls_2_threads "
 	 "threaded_actor_calls_1_thread threaded_actor_calls_2_threads (2 "
 	 "callers, one actor of 1 or 2 threads; io: 100 us in each call)"},
+	{"live_objects", "shoal", family_live_objects,
+	 "live_objects_{get,hold,put}_ns_N and random_line_read_ns_N (floor) "
+	 "for N = 1k .. 512k objects held (curve store_cost_vs_live_objects), "
+	 "live_objects_get_ratio_512k_to_1k"},
+	{"tasks_in_flight", "shoal", family_tasks_in_flight,
+	 "tasks_in_flight_{first_wave,warm}_N for waves of N = 1k .. 512k "
+	 "no-op tasks, the first on a fresh runtime (curve tasks_vs_in_flight), "
+	 "tasks_first_wave_ratio_1k"},
+	{"actors_scaling", "shoal", family_actors_scaling,
+	 "actors_{create,first_call,kill}_ns_N (per actor) and "
+	 "actors_calls_round_robin_ns_N (per call) for N = 8 .. 512 actors "
+	 "(curve actors_vs_count)"},
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])

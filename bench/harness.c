@@ -4,8 +4,9 @@
  * output and main(), which runs every family of the table in
  * bench/families.h, in the table's order (store calls, bandwidth,
  * latency, the machine's wake-up floors, tasks, actors, the timeline's
- * cost, actor creates under a datagram flood: one file each), all under
- * Ray's metric names (the timeline's cost under names of its own).
+ * cost, actor creates under a datagram flood, the scaling curves: one
+ * file each), under Ray's metric names where Ray has one (the timeline's
+ * cost and the curves under names of their own).
  *
  *   - a workload is a function that runs n operations; run_for() calls it
  *     in batches until a repetition's time is up, reading CLOCK_MONOTONIC
@@ -50,7 +51,9 @@
  * anonymous MAP_SHARED page, no store).  The tasks family starts private
  * runtimes (opts.name = NULL): their fork server and workers are shoal's,
  * and shoal_runtime_shutdown() stops and reaps them on every path, error
- * paths included.  The flood family, run as root, makes a second Unix
+ * paths included; so do tasks_in_flight and actors_scaling (a fresh
+ * runtime per repetition), and a runtime's fork server ends its
+ * processes when this program dies (the bench_run test SIGKILLs it).  The flood family, run as root, makes a second Unix
  * user for its flooder and removes it on every path; a reaper process
  * removes it if this program dies first (tests/lib/other_user.h).
  *
@@ -143,6 +146,7 @@ static double value_of(const struct workload *w, const struct timed *t)
 	case UNIT_NS:
 		return t->secs * 1e9 / (double)t->ops;
 	case UNIT_PCT: /* no workload counts in percent */
+	case UNIT_RATIO: /* nor in ratios */
 		break;
 	}
 	return NAN;
@@ -209,7 +213,7 @@ void add_extra(struct metric *m, const char *key, double value)
 static const char *unit_name(enum unit u)
 {
 	return u == UNIT_OPS ? "ops/s" : u == UNIT_GBPS ? "GB/s"
-	       : u == UNIT_NS ? "ns" : "%";
+	       : u == UNIT_NS ? "ns" : u == UNIT_RATIO ? "x" : "%";
 }
 
 static void json_str(const char *s)

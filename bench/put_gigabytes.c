@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench/put_gigabytes.c - the put_gigabytes family: put bandwidth against
- * memcpy's, for objects of 1 MiB and of 64 MiB.
+ * memcpy's, for objects of 64 B to 256 MiB (a factor of 4 apart: 12
+ * sizes; --smoke measures 64 B, 1 MiB and 64 MiB only).
  *
  *   single_client_put_gigabytes  shoal_put (create + memcpy + seal) then
  *       shoal_drop, cycling through a private store of BW_CAPACITY that
@@ -14,9 +15,19 @@
  *       iceoryx's loan / publish / take / release does (bench/peers/)
  *
  * Names are unique: the 64 MiB put keeps Ray's name (Ray's own figure is
- * for large objects), the 1 MiB one is single_client_put_gigabytes_1MiB,
- * memcpy_gigabytes_1MiB and _64MiB.  Every line is a point of the curve
- * put_bandwidth_vs_size (x: the object's size), which bench/plot draws.
+ * for large objects), every other size has its own suffix
+ * (single_client_put_gigabytes_1MiB, _64B ...), and memcpy_gigabytes has
+ * one at every size (_64B ... _256MiB).  Every line is a point of the
+ * curve put_bandwidth_vs_size (x: the object's size), which bench/plot
+ * draws, memcpy's series beside the put's.  The target (>= 0.7 x memcpy)
+ * is stated from 1 MiB up: below, a put is a call's cost, not a copy's.
+ *
+ * The store cycles every size through the same capacity, and through at
+ * most BW_MAX_OBJECTS objects (max_objects, set here: the default
+ * changes), so small objects cycle through BW_MAX_OBJECTS x size bytes;
+ * memcpy's destinations cycle over what the allocator then holds.  Small
+ * sizes are timed in runs of up to BW_CALL_BATCH operations per clock
+ * read, so that the clock's cost stays out of a 64-byte put.
  *
  * Invariants: when both are wanted, the two are measured interleaved, in
  * one measure(), and only then is the ratio stated; every page either one
@@ -32,6 +43,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -39,15 +51,22 @@
 #include <shoal/shoal.h>
 
 #include "bench.h"
+#include "curves.h"
 #include "families.h"
 #include "store_workloads.h"
 
-/* Bandwidth: every size cycles through one footprint of 4 x 64 MiB, plus
- * slack for the store's own metadata and the allocator's rounding. */
+/* Bandwidth: every size cycles through one footprint of 256 MiB (4 x 64
+ * MiB, one 256 MiB object), plus slack for the store's own metadata and
+ * the allocator's rounding. */
 #define BW_FOOTPRINT (256ull << 20)
 #define BW_SLACK (32ull << 20)
 #define BW_CAPACITY (BW_FOOTPRINT + BW_SLACK)
-#define BW_MAX_SIZE (64ull << 20)
+#define BW_MAX_SIZE (256ull << 20)  /* the largest object */
+#define BW_SMOKE_SIZE (64ull << 20) /* the largest with --smoke */
+#define BW_MAX_OBJECTS 65536u       /* the store's max_objects */
+#define BW_CALL_BATCH 256u          /* operations per clock read, at most */
+#define BW_BATCH_BYTES (64u << 10)  /* ... and as many as make this much */
+#define BW_TARGET_FROM (1u << 20)   /* the target applies from this size */
 
 #define TARGET_PUT_VS_MEMCPY 0.7
 
@@ -56,7 +75,21 @@
  * first touch of the pages, the bulk of a smoke run, is a third. */
 static uint64_t bw_capacity(const struct bench_ctx *ctx)
 {
-	return ctx->smoke ? BW_MAX_SIZE + BW_SLACK : BW_CAPACITY;
+	return ctx->smoke ? BW_SMOKE_SIZE + BW_SLACK : BW_CAPACITY;
+}
+
+/* The largest object this run puts (and the source buffer's size). */
+static uint64_t bw_max_size(const struct bench_ctx *ctx)
+{
+	return ctx->smoke ? BW_SMOKE_SIZE : BW_MAX_SIZE;
+}
+
+/* Operations per clock read for objects of `size`. */
+static uint64_t bw_batch(size_t size)
+{
+	uint64_t b = BW_BATCH_BYTES / size;
+
+	return b < 1 ? 1 : b > BW_CALL_BATCH ? BW_CALL_BATCH : b;
 }
 
 struct copy_state {
@@ -73,7 +106,8 @@ static int memcpy_batch(void *arg, uint64_t n)
 
 	for (uint64_t i = 0; i < n; i++) {
 		memcpy(c->dst + c->next * c->size, c->src, c->size);
-		c->next = (c->next + 1) % c->slots;
+		if (++c->next == c->slots) /* no division: 64 B copies */
+			c->next = 0;
 	}
 	__asm__ __volatile__("" ::: "memory"); /* the copies are observable */
 	return 0;
@@ -84,47 +118,28 @@ static const char bw_csg_name[] = "create_seal_get_gigabytes_1MiB";
 static const char bw_copy_name[] = "memcpy_gigabytes";
 
 struct bw_bufs {
-	uint8_t *src;    /* BW_MAX_SIZE bytes, anonymous, pre-touched */
+	uint8_t *src;    /* max bytes, anonymous, pre-touched */
 	uint8_t *dst;    /* cap bytes of memfd, pre-touched */
 	uint64_t cap;    /* bw_capacity() */
+	uint64_t max;    /* bw_max_size() */
 };
-
-/* Shared memfd memory, like the store's own segment (so that the
- * comparison does not hinge on transparent huge pages for anonymous
- * memory but not for shmem). */
-static int map_memfd(size_t len, uint8_t **out)
-{
-	int fd = memfd_create("shoal-bench-memcpy", MFD_CLOEXEC);
-	void *p;
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)len) < 0)
-		rc = -errno;
-	p = rc ? MAP_FAILED
-	       : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (rc == 0 && p == MAP_FAILED)
-		rc = -errno;
-	close(fd); /* the mapping keeps the memory */
-	if (rc == 0)
-		*out = p;
-	return rc;
-}
 
 static int bw_bufs_open(struct bw_bufs *b)
 {
-	void *p = mmap(NULL, BW_MAX_SIZE, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, b->max, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int rc;
 
 	if (p == MAP_FAILED)
 		return -errno;
 	b->src = p;
-	memset(b->src, 0xa5, BW_MAX_SIZE);
-	rc = map_memfd(b->cap, &b->dst);
+	memset(b->src, 0xa5, b->max);
+	/* Shared memfd memory, like the store's own segment (so that the
+	 * comparison does not hinge on transparent huge pages for
+	 * anonymous memory but not for shmem). */
+	rc = curve_map_memfd(b->cap, &b->dst);
 	if (rc < 0) {
-		munmap(b->src, BW_MAX_SIZE);
+		munmap(b->src, b->max);
 		return rc;
 	}
 	memset(b->dst, 0, b->cap); /* first touch, outside the timing */
@@ -133,20 +148,25 @@ static int bw_bufs_open(struct bw_bufs *b)
 
 static void bw_bufs_close(struct bw_bufs *b)
 {
-	munmap(b->src, BW_MAX_SIZE);
+	munmap(b->src, b->max);
 	munmap(b->dst, b->cap);
 }
 
-/* Two passes of put+drop over the store's capacity (one with --smoke,
- * whose figures mean nothing), so that every page the puts will cycle
- * through is touched before timing.  *footprint gets the bytes the
- * allocator then holds: what memcpy must cycle through too. */
+/* Two passes of put+drop over what the store cycles through (its
+ * capacity, or BW_MAX_OBJECTS objects; one pass with --smoke, whose
+ * figures mean nothing), so that every page the puts will cycle through
+ * is touched before timing.  *footprint gets the bytes the allocator then
+ * holds: what memcpy must cycle through too. */
 static int bw_warm(const struct bench_ctx *ctx, struct put_state *p,
 		   uint64_t *footprint)
 {
 	struct shoal_store_stats s;
-	int rc = put_drop_batch(p, (ctx->smoke ? 1 : 2) *
-				   (bw_capacity(ctx) / p->size) + 2);
+	uint64_t objects = bw_capacity(ctx) / p->size;
+	int rc;
+
+	if (objects > BW_MAX_OBJECTS)
+		objects = BW_MAX_OBJECTS;
+	rc = put_drop_batch(p, (ctx->smoke ? 1 : 2) * objects + 2);
 
 	if (rc == 0)
 		rc = shoal_store_stats(p->store, &s);
@@ -166,7 +186,8 @@ static void bw_emit(const struct bench_ctx *ctx, struct metric *put,
 		double ratio = put->st.median / copy->st.median;
 
 		add_extra(put, "ratio_to_memcpy", ratio);
-		put->verdict = ratio >= TARGET_PUT_VS_MEMCPY;
+		if (put->target)
+			put->verdict = ratio >= TARGET_PUT_VS_MEMCPY;
 	}
 	if (put->name)
 		emit(ctx, put);
@@ -184,10 +205,10 @@ static int bw_measure(const struct bench_ctx *ctx, struct put_state *p,
 	int n = 0, rc;
 
 	if (put->name)
-		w[n++] = put_workload(p, 1, UNIT_GBPS);
+		w[n++] = put_workload(p, bw_batch(p->size), UNIT_GBPS);
 	if (copy->name)
-		w[n++] = (struct workload){memcpy_batch, c, 1, c->size,
-					   UNIT_GBPS};
+		w[n++] = (struct workload){memcpy_batch, c, bw_batch(c->size),
+					   c->size, UNIT_GBPS};
 	rc = measure_puts(ctx, p, w, n, st, put);
 	if (rc < 0)
 		return rc;
@@ -199,17 +220,41 @@ static int bw_measure(const struct bench_ctx *ctx, struct put_state *p,
 	return 0;
 }
 
+/* A size as a name's suffix: "64B", "16KiB", "256MiB". */
+static void bw_label(size_t size, char *buf, size_t len)
+{
+	if (size >= (1u << 20))
+		snprintf(buf, len, "%zuMiB", size >> 20);
+	else if (size >= (1u << 10))
+		snprintf(buf, len, "%zuKiB", size >> 10);
+	else
+		snprintf(buf, len, "%zuB", size);
+}
+
+/* A private store for the bandwidth: capacity and max_objects set here. */
+static int bw_store_open(uint64_t capacity, struct shoal_store **out)
+{
+	struct shoal_store_options o;
+
+	shoal_store_options_init(&o);
+	o.capacity = capacity;
+	o.max_objects = BW_MAX_OBJECTS;
+	return shoal_store_create(NULL, &o, out);
+}
+
 static int bw_one_size(const struct bench_ctx *ctx, const struct bw_bufs *b,
 		       size_t size)
 {
 	struct metric put = {
 		.name = wanted(ctx, bw_put_name) ? bw_put_name : NULL,
-		.unit = UNIT_GBPS, .size = size, .target = ">= 70% of memcpy",
+		.unit = UNIT_GBPS, .size = size,
+		.target = size >= BW_TARGET_FROM ? ">= 70% of memcpy" : NULL,
 		.verdict = -1,
 		.note = "shoal_put (create+memcpy+seal) then shoal_drop, "
-			"cycling through a store of 288 MiB that evicts LRU; "
-			"warmed by two passes first, so first-touch page "
-			"faults (~3 us/page here) are excluded",
+			"cycling through a store of 288 MiB (at most 65536 "
+			"objects) that evicts LRU; warmed by two passes first, "
+			"so first-touch page faults (~3 us/page here) are "
+			"excluded",
 	};
 	struct metric copy = {
 		.name = wanted(ctx, bw_copy_name) ? bw_copy_name : NULL,
@@ -222,17 +267,18 @@ static int bw_one_size(const struct bench_ctx *ctx, const struct bw_bufs *b,
 	struct put_state p = {NULL, b->src, size, 0};
 	struct copy_state c = {b->dst, b->src, size, 1, 0};
 	const char *name = put.name ? put.name : copy.name;
-	bool small = size == 1u << 20;
+	char label[32];
 	int rc;
 
-	put.variant = small ? "1MiB" : NULL;
-	copy.variant = small ? "1MiB" : "64MiB";
+	bw_label(size, label, sizeof label);
+	put.variant = size == (64u << 20) ? NULL : label; /* Ray's name */
+	copy.variant = label;
 	copy.system = "floor";
 	put.curve = copy.curve = "put_bandwidth_vs_size";
 	put.x = copy.x = (double)size;
 	if (!name)
 		return 0;
-	rc = store_open(b->cap, &store);
+	rc = bw_store_open(b->cap, &store);
 	if (rc < 0)
 		return emit_error(ctx, name, size, rc);
 	p.store = store;
@@ -296,7 +342,7 @@ static int csg_measure(const struct bench_ctx *ctx, const struct bw_bufs *b)
 
 	if (!wanted(ctx, bw_csg_name))
 		return 0;
-	rc = store_open(b->cap, &store);
+	rc = bw_store_open(b->cap, &store);
 	if (rc < 0)
 		return emit_error(ctx, bw_csg_name, m.size, rc);
 	p.store = store;
@@ -312,8 +358,8 @@ static int csg_measure(const struct bench_ctx *ctx, const struct bw_bufs *b)
 
 int family_put_gigabytes(const struct bench_ctx *ctx)
 {
-	static const size_t sizes[] = {1u << 20, BW_MAX_SIZE};
-	struct bw_bufs b = {NULL, NULL, bw_capacity(ctx)};
+	static const size_t smoke[] = {64, 1u << 20, 64u << 20};
+	struct bw_bufs b = {NULL, NULL, bw_capacity(ctx), bw_max_size(ctx)};
 	int rc = 0, err = 0;
 
 	if (!wanted(ctx, bw_put_name) && !wanted(ctx, bw_copy_name) &&
@@ -322,8 +368,12 @@ int family_put_gigabytes(const struct bench_ctx *ctx)
 	rc = bw_bufs_open(&b);
 	if (rc < 0)
 		return emit_error(ctx, bw_copy_name, 0, rc);
-	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		rc = bw_one_size(ctx, &b, sizes[i]);
+	for (size_t i = 0; ctx->smoke && i < sizeof smoke / sizeof smoke[0]; i++) {
+		rc = bw_one_size(ctx, &b, smoke[i]);
+		err = rc < 0 ? rc : err;
+	}
+	for (size_t size = 64; !ctx->smoke && size <= b.max; size *= 4) {
+		rc = bw_one_size(ctx, &b, size);
 		err = rc < 0 ? rc : err;
 	}
 	rc = csg_measure(ctx, &b);

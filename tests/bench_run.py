@@ -12,16 +12,25 @@ speed:
     on PATH) has results, never a skip; one that is not says it skipped;
   - every line carries the fields the issue asks (machine, placement,
     repetitions, min/median/max, commit, ray_name) and no two share a name;
+  - the scaling curves (issue 12) are there: every curve has at least
+    two points (x) per series, memcpy is measured at every size the put
+    is, the curves' ratio metrics are emitted, and the summary prints the
+    curves and their targets;
   - the summary table is printed;
   - nothing is left: no iox-roudi or redis-server of the run, no
     /tmp/shoal-bench-run.* directory, no /dev/shm file it created.
 Then the same run interrupted (SIGINT to its process group, as Ctrl-C
 does) once its servers are up: it ends, and leaves nothing either.
+Then shoal-bench itself SIGKILLed in the middle of the curve families
+that start runtimes (tasks_in_flight, actors_scaling): none of the
+processes it forked (fork servers, workers, actors: the program's own
+image, /proc/PID/exe) outlives it by more than a bound.
 Exit 0 pass, 1 fail.
 """
 import getpass
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +41,20 @@ import time
 FIELDS = ["metric", "family", "system", "ray_name", "value", "unit", "min",
           "max", "median", "reps", "placement", "cpu_model", "cpus_online",
           "commit"]
+
+# The scaling curves (issue 12): curve -> the series (metric stems) each
+# must have, with at least two points even in smoke mode.
+CURVES = {
+    "put_bandwidth_vs_size": ["single_client_put_gigabytes", "memcpy_gigabytes"],
+    "store_cost_vs_live_objects": ["live_objects_get_ns", "live_objects_hold_ns",
+                                   "live_objects_put_ns", "random_line_read_ns"],
+    "tasks_vs_in_flight": ["tasks_in_flight_first_wave", "tasks_in_flight_warm"],
+    "actors_vs_count": ["actors_create_ns", "actors_first_call_ns",
+                        "actors_calls_round_robin_ns", "actors_kill_ns"],
+}
+RATIOS = ["live_objects_get_ratio_", "tasks_first_wave_ratio_1k"]
+POINT = re.compile(r"_\d+(B|KiB|MiB|GiB|k)?$")
+KILL_BOUND_S = 30  # a runtime's fork server reaps its own within this
 
 
 def fail(msg):
@@ -128,6 +151,38 @@ def run_smoke(root, build, peers_built, fams):
                                     else "skipped (not installed)"))
     if not any(m["ray_name"] for m in metrics) or all(m["ray_name"] for m in metrics):
         fail("ray_name is not true for Ray's names only")
+    check_curves(metrics, p.stdout)
+
+
+def check_curves(metrics, summary):
+    """The scaling curves: every series with two points or more, memcpy at
+    the put's sizes, the ratio metrics, the summary's curve tables."""
+    series = {}
+    for m in metrics:
+        if m.get("curve"):
+            if not isinstance(m.get("x"), (int, float)):
+                fail("%s: curve point without x" % m["metric"])
+            stem = POINT.sub("", m["metric"])
+            series.setdefault((m["curve"], stem), set()).add(m["x"])
+    for curve, stems in CURVES.items():
+        for stem in stems:
+            xs = series.get((curve, stem), set())
+            if len(xs) < 2:
+                fail("curve %s: series %s has %d points" % (curve, stem, len(xs)))
+        print("ok curve %s: %s" % (curve, ", ".join(
+            "%s %d points" % (st, len(series[(curve, st)])) for st in stems)))
+    put = series[("put_bandwidth_vs_size", "single_client_put_gigabytes")]
+    copy = series[("put_bandwidth_vs_size", "memcpy_gigabytes")]
+    if put != copy:
+        fail("memcpy not at the put's sizes: %s vs %s" % (sorted(put), sorted(copy)))
+    names = [m["metric"] for m in metrics]
+    for r in RATIOS:
+        if not any(n.startswith(r) and m["unit"] == "x"
+                   for n, m in zip(names, metrics)):
+            fail("no ratio metric %s*" % r)
+    for head in ("scaling curves", "targets the curves show"):
+        if head not in summary:
+            fail("the summary has no '%s' table" % head)
 
 
 def run_interrupted(root, build):
@@ -165,6 +220,71 @@ def run_interrupted(root, build):
     print("ok interrupted run: exit %d, nothing left" % rc)
 
 
+def ours_by_exe(bench):
+    """pids of the processes running the program's image (bench): it, and
+    every process it forked that did not exec (fork servers, workers,
+    actors).  Other programs' processes, another build's included, have
+    another image."""
+    want = os.path.realpath(bench)
+    pids = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.readlink("/proc/%s/exe" % d) == want:
+                    pids.add(d)
+            except OSError:
+                pass
+    return pids
+
+
+def run_killed(build, family, procs):
+    """shoal-bench SIGKILLed once `family` printed its first result and a
+    runtime of it is up with `procs` processes forked (fork server,
+    workers, actors): they go within KILL_BOUND_S.  (Its
+    stores are memfds, never in /dev/shm: harness.c; other programs' files
+    come and go there, so it is not watched here.)"""
+    bench = os.path.join(build, "bench/shoal-bench")
+    before = ours_by_exe(bench)
+    p = subprocess.Popen([bench, "--smoke", "--json", "--family", family],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                fail("shoal-bench --family %s ended before its first result"
+                     % family)
+            if line.startswith('{"metric":"') and '"machine"' not in line[:20]:
+                break
+        else:
+            fail("shoal-bench --family %s printed nothing in 300 s" % family)
+        # a runtime up now: kill while its processes run
+        forked = set()
+        while len(forked) < procs and time.monotonic() < deadline:
+            forked = ours_by_exe(bench) - before - {str(p.pid)}
+            time.sleep(0.02)  # polling /proc, bounded by the deadline
+        if len(forked) < procs:
+            fail("shoal-bench --family %s: never %d processes forked (%d)"
+                 % (family, procs, len(forked)))
+        p.kill()
+        p.wait()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    deadline = time.monotonic() + KILL_BOUND_S
+    left = ours_by_exe(bench) - before
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling the kernel's process table, bounded
+        left = ours_by_exe(bench) - before
+    if left:
+        fail("%s: processes left %d s after SIGKILL: %s"
+             % (family, KILL_BOUND_S, sorted(left)))
+    print("ok %s SIGKILLed mid-run: its %d forked processes gone"
+          % (family, len(forked)))
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__)
@@ -174,6 +294,8 @@ def main(argv):
     fams = families(os.path.join(build, "bench/shoal-bench"))
     run_smoke(root, build, peers_built, fams)
     run_interrupted(root, build)
+    run_killed(build, "tasks_in_flight", 2)  # fork server, a worker
+    run_killed(build, "actors_scaling", 6)   # fork server, worker, actors
     print("ok")
     return 0
 
