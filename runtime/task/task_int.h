@@ -194,6 +194,8 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 				    const uint32_t *running, uint32_t n,
 				    const char *why, struct shoal__requeue *r);
 void shoal__requeue_retry(struct shoal__requeue *r);
+/* After any push into the run queue (task.c, POOL-S1 of worker.c). */
+void shoal__pool_kick(const struct shoal__rt_view *v);
 /* The fork server's watch: pushes again every QUEUED record that has no
  * item in the queue (exec.c). */
 void shoal__requeue_sweep(struct shoal__requeue *r);
