@@ -70,7 +70,7 @@ struct floors {
 	double spin_rtt_ns;
 };
 
-enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS, UNIT_PCT };
+enum unit { UNIT_OPS, UNIT_GBPS, UNIT_NS, UNIT_PCT, UNIT_RATIO };
 
 struct stats {
 	double median, min, max;

@@ -143,6 +143,7 @@ static double value_of(const struct workload *w, const struct timed *t)
 	case UNIT_NS:
 		return t->secs * 1e9 / (double)t->ops;
 	case UNIT_PCT: /* no workload counts in percent */
+	case UNIT_RATIO: /* nor in ratios */
 		break;
 	}
 	return NAN;
@@ -209,7 +210,7 @@ void add_extra(struct metric *m, const char *key, double value)
 static const char *unit_name(enum unit u)
 {
 	return u == UNIT_OPS ? "ops/s" : u == UNIT_GBPS ? "GB/s"
-	       : u == UNIT_NS ? "ns" : "%";
+	       : u == UNIT_NS ? "ns" : u == UNIT_RATIO ? "x" : "%";
 }
 
 static void json_str(const char *s)
