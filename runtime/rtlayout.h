@@ -379,7 +379,12 @@ struct shoal__rt_hdr {
 	uint64_t task_bits_off;
 	uint64_t queue_off;
 	uint64_t queue_bytes;
-	uint8_t pad4_[64 - 48];
+	/* The driver, before the fork server, read-only after: the first ID
+	 * it made (shoal_id_next, at start), whose successors its first
+	 * tasks' results take; every process warms their directory run at
+	 * its start (region.c, shoal__rt_warm).  Only hashed to a slot. */
+	uint64_t warm_hi;
+	uint64_t warm_lo;
 	_Atomic uint32_t task_hint;
 	_Atomic uint32_t task_top;
 	_Atomic uint64_t tasks_submitted;

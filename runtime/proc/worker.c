@@ -94,6 +94,7 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 	w->rt.worker_slot = index + 1;
 	snprintf(label, sizeof label, "worker %u", index);
 	shoal__tl_open(&w->rt.tl, &w->rt.v, shoal__store_creator(w->store), label);
+	shoal__rt_warm(&w->rt); /* before RUNNING: part of the start */
 	w->spin = boot->spin_budget;
 	return 0;
 }
