@@ -344,3 +344,82 @@ Test(runtime_procs, the_process_table_records_each_role)
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
+
+/* kB of shared memory a process has mapped (RssShmem of its status), or
+ * -1. */
+static long rss_shmem_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "RssShmem:", 9))
+			kb = atol(line + 9);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void run_noop(struct shoal_runtime *rt)
+{
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id ref;
+
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "noop"), &a, 1, &ref), 0);
+	/* noop sets no return: its result is an error object, ready */
+	cr_assert_eq(shoal_get(shoal_runtime_store(rt), ref, 10000, &v),
+		     SHOAL_ETASK);
+	tu_assert_rc(shoal_drop(shoal_runtime_store(rt), ref), 0);
+}
+
+/* Each process warms at its start what a first wave of tasks uses from it
+ * (runtime/region.c): a worker has some 1 MiB of the segment mapped
+ * before it runs anything (it had 0.1-0.2 MiB), and no more than that
+ * bound whatever the options: with the largest task table (1 Mi records,
+ * 384 MiB) the driver and the workers map a few MiB of it at most. */
+Test(runtime_procs, start_warms_a_first_wave_and_no_more_with_a_huge_table)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_info info;
+	struct shoal_runtime *rt = NULL;
+	int32_t w[2];
+
+	o.max_tasks = 1u << 20;
+	o.store.capacity = 64u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, 2), 0);
+	cr_assert_eq(info.workers_alive, 2);
+	for (int i = 0; i < 2; i++) {
+		long kb = rss_shmem_kb(w[i]);
+
+		cr_assert(kb >= 700 && kb <= 8 * 1024,
+			  "worker %d maps %ld KiB of the segment at start", i, kb);
+	}
+	/* The driver also laid out the run queue (8 MiB of cells here). */
+	cr_assert_leq(rss_shmem_kb(getpid()), 32 * 1024);
+	run_noop(rt);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* Warming a table smaller than what it warms, without a timeline. */
+Test(runtime_procs, a_runtime_of_one_task_record_without_timeline_runs)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+
+	o.max_tasks = 1;
+	o.flags = SHOAL_RUNTIME_NO_TIMELINE;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	for (int i = 0; i < 3; i++)
+		run_noop(rt);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
