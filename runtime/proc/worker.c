@@ -25,7 +25,11 @@
  * the wake line, each push's FUTEX_WAKE woke them all (one system call
  * and a context switch per task on 2 CPUs, the spinner taking the task
  * anyway).  A worker that pops and leaves items behind kicks the pool
- * (a standby worker helps); one that took the last item does not.
+ * (a standby worker helps); one that took the last item does not.  A
+ * worker raises its head word as soon as the function of the last item
+ * it popped returned (exec.c), if no other worker is the head: it looks
+ * at the queue next, so a submitter that got the result and submits
+ * again wakes nobody (the sync round trip's case).
  *
  * Memory order (POOL-): a lost wake-up would leave a pushed item to a
  * standby worker's next slice (SHOAL__WORKER_SLICE_MS), never for ever.
@@ -35,9 +39,12 @@
  *          (EV-S2: a standby worker registered before sees the bump, one
  *          registering later re-checks the queue, EV-S1).
  *  POOL-S2 (POOL-S1)  a head puts its word down (seq_cst store), fences,
- *          then pops: if the pusher's load saw the word still up, the
- *          store comes after the pusher's fence in S, so the pop sees the
- *          item.
+ *          then looks at the queue (a pop after its wait; the length,
+ *          after a pop made while the word was up): if the pusher's load
+ *          saw the word still up, the store comes after the pusher's
+ *          fence in S, so that look sees the item (and pops it, or kicks
+ *          for it).  A raised word is followed by a look at the queue:
+ *          the pop of the worker's next step, or its wait's re-check.
  *  relaxed  the head word's raise and the loads that choose the head
  *          (two heads or none for a moment cost a spare wake-up, or a
  *          standby sleep that the next push's kick ends).
@@ -157,16 +164,11 @@ static void shoal__worker_blocked(void *ctx, bool blocked)
 		return; /* the fork server is gone: shutting down */
 }
 
-/* Is another RUNNING worker the head?  Relaxed: a hint (POOL- above). */
-static bool shoal__other_head(const struct shoal__rt_view *v, uint32_t me)
+/* POOL-S2: the word down, then a fence, before the queue is looked at. */
+static void shoal__worker_head_down(struct shoal__worker *w)
 {
-	for (uint32_t i = 0; i < v->max_workers; i++)
-		if (i != me &&
-		    atomic_load_explicit(&v->workers[i].state, memory_order_relaxed) ==
-			    SHOAL__WK_RUNNING &&
-		    atomic_load_explicit(&v->workers[i].head, memory_order_relaxed))
-			return true;
-	return false;
+	atomic_store_explicit(&w->me->head, 0, memory_order_seq_cst); /* POOL-S2 */
+	atomic_thread_fence(memory_order_seq_cst); /* POOL-S2 */
 }
 
 /* Spin only while it can pay: fewer spinners than CPUs - 1 (a spinner
@@ -178,10 +180,10 @@ static int shoal__worker_head_wait(struct shoal__worker *w,
 {
 	int rc;
 
+	/* Relaxed: POOL- of the header. */
 	atomic_store_explicit(&w->me->head, 1, memory_order_relaxed);
 	rc = shoal__queue_wait(&w->rt.v.queue, d, w->max_spinners ? w->spin : 0);
-	atomic_store_explicit(&w->me->head, 0, memory_order_seq_cst); /* POOL-S2 */
-	atomic_thread_fence(memory_order_seq_cst); /* POOL-S2 */
+	shoal__worker_head_down(w);
 	return rc;
 }
 
@@ -189,10 +191,10 @@ static bool shoal__standby_ready(void *arg)
 {
 	const struct shoal__worker *w = arg;
 
-	/* A push to take (the queue's re-check, seq_cst loads), or no head
-	 * any more: this worker becomes it. */
+	/* A push to take, or no head any more (this worker becomes it):
+	 * relaxed loads after the await's EV-S1 fence. */
 	return shoal__queue_len(&w->rt.v.queue) > 0 ||
-	       !shoal__other_head(&w->rt.v, w->index);
+	       !shoal__pool_other_head(&w->rt.v, w->index);
 }
 
 /* Sleeps on `work` until a kick, a push seen by the re-check, or d
@@ -211,7 +213,9 @@ static int shoal__worker_idle(struct shoal__worker *w)
 {
 	struct shoal__deadline d = shoal__deadline_in(SHOAL__WORKER_SLICE_MS);
 
-	if (!shoal__other_head(&w->rt.v, w->index))
+	/* Relaxed: its own word (raised by exec.c after its last item). */
+	if (atomic_load_explicit(&w->me->head, memory_order_relaxed) ||
+	    !shoal__pool_other_head(&w->rt.v, w->index))
 		return shoal__worker_head_wait(w, d);
 	return shoal__worker_standby(w, d);
 }
@@ -232,11 +236,11 @@ static bool shoal__worker_step(struct shoal__worker *w)
 		return !(rc == -ETIMEDOUT && w->extra &&
 			 shoal__queue_len(&w->rt.v.queue) == 0);
 	}
+	shoal__worker_head_down(w); /* if exec.c raised it: busy now */
 	if (shoal__queue_len(&w->rt.v.queue)) /* more: a standby one helps */
 		shoal__pool_kick(&w->rt.v);
-	for (uint32_t i = 0; i < n; i++) {
-		shoal__exec_item(&w->rt, w->index, items[i]); /* flushes stdio */
-	}
+	for (uint32_t i = 0; i < n; i++) /* flushes stdio */
+		shoal__exec_item(&w->rt, w->index, items[i], i + 1 == n);
 	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);
 	return true;

@@ -362,6 +362,19 @@ static int shoal__task_wait_room(struct shoal_runtime *rt, uint32_t *idx,
 	}
 }
 
+/* Is another RUNNING worker the head?  Relaxed: a hint (POOL- of
+ * proc/worker.c). */
+bool shoal__pool_other_head(const struct shoal__rt_view *v, uint32_t me)
+{
+	for (uint32_t i = 0; i < v->max_workers; i++)
+		if (i != me &&
+		    atomic_load_explicit(&v->workers[i].state, memory_order_relaxed) ==
+			    SHOAL__WK_RUNNING &&
+		    atomic_load_explicit(&v->workers[i].head, memory_order_relaxed))
+			return true;
+	return false;
+}
+
 /* After a push: wakes a standby worker unless a head waits (POOL-S1 of
  * proc/worker.c: the pool's idle protocol).
  * Costs a fence and a load per worker slot up to the first head, and a
