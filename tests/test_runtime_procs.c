@@ -345,22 +345,28 @@ Test(runtime_procs, the_process_table_records_each_role)
 	shoal_registry_close(reg);
 }
 
-/* kB of shared memory a process has mapped (RssShmem of its status), or
- * -1. */
-static long rss_shmem_kb(pid_t pid)
+/* A number of a process's status (key: "RssShmem:", kB of shared memory
+ * it has mapped; "voluntary_ctxt_switches:"), or -1. */
+static long status_of(pid_t pid, const char *key)
 {
 	char path[64], line[256];
-	long kb = -1;
+	size_t len = strlen(key);
+	long v = -1;
 	FILE *f;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, "RssShmem:", 9))
-			kb = atol(line + 9);
+		if (!strncmp(line, key, len))
+			v = atol(line + len);
 	if (f)
 		fclose(f);
-	return kb;
+	return v;
+}
+
+static long rss_shmem_kb(pid_t pid)
+{
+	return status_of(pid, "RssShmem:");
 }
 
 static void run_noop(struct shoal_runtime *rt)
@@ -420,6 +426,56 @@ Test(runtime_procs, a_runtime_of_one_task_record_without_timeline_runs)
 	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
 	for (int i = 0; i < 3; i++)
 		run_noop(rt);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* The no-op with a result (run_noop's has none: an error object). */
+static int noop_u64(struct shoal_task *task, void *user)
+{
+	(void)user;
+	return shoal_task_return_u64(task, 0, 7);
+}
+
+/* Idle workers other than the pool's head stand by (proc/worker.c): a
+ * run of submit-get round trips, each task taken by the head, leaves the
+ * other worker asleep (it was woken by every push, some 250 times in
+ * 300: every idle worker slept on the queue's wake line). */
+Test(runtime_procs, sync_round_trips_leave_the_standby_worker_asleep)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_info info;
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store *s;
+	struct shoal_args a;
+	long before[2], woke[2];
+	int32_t w[2];
+	int fn;
+
+	tu_assert_rc(shoal_register_task(reg, "u64", noop_u64, NULL), 0);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	fn = shoal_function(rt, "u64");
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, 2), 0);
+	cr_assert_eq(info.workers_alive, 2);
+	for (int i = 0; i < 2; i++)
+		before[i] = status_of(w[i], "voluntary_ctxt_switches:");
+	shoal_args_init(&a);
+	for (int i = 0; i < 300; i++) {
+		struct shoal_view v;
+		shoal_id ref;
+
+		tu_assert_rc(shoal_submit(rt, fn, &a, 1, &ref), 0);
+		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
+		shoal_release(s, &v);
+		tu_assert_rc(shoal_drop(s, ref), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		woke[i] = status_of(w[i], "voluntary_ctxt_switches:") - before[i];
+	cr_assert(woke[0] <= 30 || woke[1] <= 30,
+		  "both workers woke for 300 round trips: %ld and %ld times",
+		  woke[0], woke[1]);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
