@@ -624,9 +624,11 @@ static int tasks_first_wave(const struct bench_ctx *ctx)
 
 	if (!wanted(ctx, m.name))
 		return 0;
-	w = malloc(sizeof *w);
+	w = calloc(1, sizeof *w); /* its pages touched: shoal's first wave is
+				   * measured, not this program's buffers' */
 	if (!w)
 		return emit_error(ctx, m.name, 0, -ENOMEM);
+	memset(w, 0, sizeof *w);
 	for (int r = 0; rc == 0 && r < ctx->reps; r++) {
 		rc = first_wave_round(w, warm_waves, &m, &first[r], &warm[r]);
 		ratio[r] = rc == 0 ? first[r] / warm[r] : 0;
