@@ -75,7 +75,7 @@ static const struct family families[] = {
 	{"tasks", "shoal", family_tasks,
 	 "single_client_tasks_sync (spinning, sleeping) "
 	 "single_client_tasks_async multi_client_tasks_async "
-	 "single_client_wait_1k_refs"},
+	 "single_client_wait_1k_refs first_wave_vs_warm_ratio"},
 	{"actors", "shoal", family_actors,
 	 "1_1_actor_calls_sync 1_1_actor_calls_async 1_n_actor_calls_async "
 	 "n_n_actor_calls_async n_n_actor_calls_with_arg_async "

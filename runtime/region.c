@@ -5,12 +5,31 @@
  * tasks); the driver writes it before it forks the fork server, and every
  * other process recomputes it from the header and refuses a region whose
  * offsets differ (another process may have written anything there).
+ *
+ * Warming (shoal__rt_warm).  The first access of a process to a page of
+ * the segment costs a fault (15-30 µs a page in this machine's VM, even
+ * for a page another process or MADV_POPULATE_WRITE made present: the
+ * hypervisor maps it per process, so a populate from the driver warms
+ * nobody else), and a first wave of 1000 tasks on a fresh runtime touched
+ * some 400 fresh pages in the driver and more in the workers.  So each
+ * process of the runtime touches at its start what such a wave uses from
+ * it: the first SHOAL__WARM_TASKS task records (records are reused lowest
+ * first, task.c), the directory run of the driver's next SHOAL__WARM_IDS
+ * IDs (warm_hi/lo: its tasks' results, which the driver promises and
+ * gets and the workers fill), and its own timeline ring.  Loads only
+ * (relaxed: nothing is read for its value, and nothing written, so any
+ * process may do it at any time); bounded whatever the options: about
+ * 400 KiB of records, 256 KiB of directory and a ring (288 KiB) per
+ * process, never the whole table of a large max_tasks.  Not the ledgers
+ * (sized by need: store/ledger.c) nor the heap (a no-op's result is
+ * inline in its entry).
  */
 #include <errno.h>
 #include <string.h>
 
 #include <shoal/error.h>
 
+#include "ext.h"
 #include "rt.h"
 #include "lane.h"
 #include "queue.h"
@@ -271,6 +290,26 @@ int shoal__rt_view_open(struct shoal__rt_view *v, void *region, uint64_t size)
 		.oq = b + h.oq_off,
 	};
 	return shoal__queue_open(&v->queue, b + h.queue_off, h.queue_bytes);
+}
+
+#define SHOAL__WARM_TASKS 1024u /* task records touched at start */
+#define SHOAL__WARM_IDS 1024u   /* IDs whose directory run is touched */
+
+void shoal__rt_warm(const struct shoal_runtime *rt)
+{
+	const struct shoal__rt_view *v = &rt->v;
+	uint32_t n = v->max_tasks < SHOAL__WARM_TASKS ? v->max_tasks
+						     : SHOAL__WARM_TASKS;
+	/* Read-only since before the fork server: only hashed to a slot. */
+	shoal_id first = {.hi = v->hdr->warm_hi, .lo = v->hdr->warm_lo};
+	uint32_t per_page = 4096 / sizeof(struct shoal__tl_event);
+
+	/* Relaxed, every load here: the header's paragraph on warming. */
+	for (uint32_t i = 0; i < n; i++)
+		(void)atomic_load_explicit(&v->tasks[i].state, memory_order_relaxed);
+	shoal__store_warm_ids(rt->store, first, SHOAL__WARM_IDS);
+	for (uint32_t i = 0; rt->tl.ev && i <= rt->tl.mask; i += per_page)
+		(void)atomic_load_explicit(&rt->tl.ev[i].w[0], memory_order_relaxed);
 }
 
 const char *shoal__rt_fname(const struct shoal__rt_view *v, uint32_t fn)

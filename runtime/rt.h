@@ -257,6 +257,9 @@ struct shoal__lane;
 uint64_t shoal__rt_region_bytes(const struct shoal__rt_plan *p);
 int shoal__rt_region_init(void *region, const struct shoal__rt_plan *p,
 			  const struct shoal_registry *reg);
+/* Touches what a first wave of tasks will use from this process (region.c:
+ * warming); after the handle is bound (and a worker's timeline opened). */
+void shoal__rt_warm(const struct shoal_runtime *rt);
 
 
 /* life.c: whether the runtime ended; probing the fork server. */

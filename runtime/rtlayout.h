@@ -39,7 +39,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 14u
+#define SHOAL__RT_VERSION 15u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -222,8 +222,11 @@ enum shoal__worker_state {
  *  blocked     the worker, around a sleep in a get inside a task
  *              (relaxed: a hint for starting extra workers); reset by the
  *              fork server when it starts a process in the slot.
- *  spinning    the worker, while it spins idle before sleeping (relaxed:
- *              a bound on spinners, worker.c); reset like blocked.
+ *  head        the worker, while it is the pool's head: idle and waiting
+ *              on the run queue's wake line, spinning, then asleep on it
+ *              (worker.c: put down seq_cst, POOL-S2; read by a push's
+ *              kick, POOL-S1, and by idle workers choosing a head,
+ *              relaxed); reset like blocked.
  *  room_wait   the worker, while a task it runs waits for a free task
  *              record (relaxed: a hint for the submit's deadlock test,
  *              task.c); reset like blocked.
@@ -236,7 +239,7 @@ enum shoal__worker_state {
  *  WK-A1 (WK-R1)  acquire loads of state and pid (the driver's start and
  *          info, nested.c, end.c, the fork server's reap).
  *  relaxed  STARTING (the fork server's own, before the fork), blocked
- *          and spinning (hints), generation (counted for tools),
+ *          and head's raise (hints), generation (counted for tools),
  *          tasks_run (statistics), start (published by the pid's WK-R1).
  */
 struct shoal__rt_worker {
@@ -245,7 +248,7 @@ struct shoal__rt_worker {
 	_Atomic uint32_t generation;
 	_Atomic uint32_t blocked;   /* the worker: asleep in a get in a task */
 	_Atomic uint64_t tasks_run; /* the worker (statistics) */
-	_Atomic uint32_t spinning;  /* the worker: idle and spinning */
+	_Atomic uint32_t head;      /* the worker: idle, waiting on the queue */
 	uint32_t pad0_;
 	/* The fork server, before it publishes pid (release): the process's
 	 * start time, so that a reused pid never passes for it (end.c). */
@@ -286,7 +289,9 @@ static_assert(sizeof(struct shoal__rt_worker) == 64, "one line per worker");
  *                  its owner dead, stored by that prober before it lets go
  *                  of the mutex: the mutex itself does not keep saying so
  *                  (life.c).  Loaded with acquire by every probe (END-A2).
- *  work            an event (base/event.c) shutdown signals
+ *  work            an event (base/event.c): idle workers other than the
+ *                  head stand by on it; a push signals it when no head
+ *                  waits (worker.c, POOL-S1), and so does shutdown
  *  task_room       an event whoever frees a task record signals after
  *                  its FREE store (task.c, TASK-R2 then EV-S2): a submit
  *                  that found the table full sleeps on it
@@ -374,7 +379,12 @@ struct shoal__rt_hdr {
 	uint64_t task_bits_off;
 	uint64_t queue_off;
 	uint64_t queue_bytes;
-	uint8_t pad4_[64 - 48];
+	/* The driver, before the fork server, read-only after: the first ID
+	 * it made (shoal_id_next, at start), whose successors its first
+	 * tasks' results take; every process warms their directory run at
+	 * its start (region.c, shoal__rt_warm).  Only hashed to a slot. */
+	uint64_t warm_hi;
+	uint64_t warm_lo;
 	_Atomic uint32_t task_hint;
 	_Atomic uint32_t task_top;
 	_Atomic uint64_t tasks_submitted;

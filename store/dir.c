@@ -67,6 +67,26 @@ uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id)
 	return (uint32_t)(x + step) & s->dir_mask;
 }
 
+/* Every 16th slot of the run the next n IDs of first's owner walk from
+ * first's home (SHOAL__DIR_STRIDE each: 4 loads a page), and every
+ * 1024th probe byte.  Relaxed: nothing is read for its value. */
+void shoal__store_warm_ids(const struct shoal_store *s, shoal_id first,
+			   uint32_t n)
+{
+	uint32_t h = shoal__dir_home(s, first);
+	uint64_t slots = (uint64_t)n * SHOAL__DIR_STRIDE;
+
+	if (slots > (uint64_t)s->dir_mask + 1)
+		slots = (uint64_t)s->dir_mask + 1;
+	for (uint64_t i = 0; i < slots; i += 16) {
+		uint32_t at = (uint32_t)(h + i) & s->dir_mask;
+
+		(void)atomic_load_explicit(&s->dir[at].ctl, memory_order_relaxed);
+		if (i % 1024 == 0)
+			(void)atomic_load_explicit(&s->probe[at], memory_order_relaxed);
+	}
+}
+
 /* Reads an entry's ID consistently with ctl (ENT-A1).  Returns the ctl
  * value the ID belongs to. */
 uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id)

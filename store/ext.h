@@ -144,6 +144,12 @@ uint32_t shoal__store_creator(const struct shoal_store *s);
 struct shoal__event *shoal__store_space(const struct shoal_store *s);
 uint32_t shoal__store_spin(const struct shoal_store *s);
 uint64_t shoal__store_capacity(const struct shoal_store *s);
+/* Touches (loads only) the directory slots and probe bytes of the n IDs
+ * that follow `first` in its owner's counter (shoal_id_next's order), so
+ * that this process pays its first access to those pages now (a fault,
+ * tens of µs in a VM) rather than its first objects (dir.c). */
+void shoal__store_warm_ids(const struct shoal_store *s, shoal_id first,
+			   uint32_t n);
 /* The handle's crash-point arming (base/crash.h). */
 struct shoal__crash *shoal__store_crash(struct shoal_store *s);
 /* The arming to hand to a ring or a crash point: the handle's in a build

@@ -344,3 +344,138 @@ Test(runtime_procs, the_process_table_records_each_role)
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
+
+/* A number of a process's status (key: "RssShmem:", kB of shared memory
+ * it has mapped; "voluntary_ctxt_switches:"), or -1. */
+static long status_of(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t len = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, key, len))
+			v = atol(line + len);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static long rss_shmem_kb(pid_t pid)
+{
+	return status_of(pid, "RssShmem:");
+}
+
+static void run_noop(struct shoal_runtime *rt)
+{
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id ref;
+
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "noop"), &a, 1, &ref), 0);
+	/* noop sets no return: its result is an error object, ready */
+	cr_assert_eq(shoal_get(shoal_runtime_store(rt), ref, 10000, &v),
+		     SHOAL_ETASK);
+	tu_assert_rc(shoal_drop(shoal_runtime_store(rt), ref), 0);
+}
+
+/* Each process warms at its start what a first wave of tasks uses from it
+ * (runtime/region.c): a worker has some 1 MiB of the segment mapped
+ * before it runs anything (it had 0.1-0.2 MiB), and no more than that
+ * bound whatever the options: with the largest task table (1 Mi records,
+ * 384 MiB) the driver and the workers map a few MiB of it at most. */
+Test(runtime_procs, start_warms_a_first_wave_and_no_more_with_a_huge_table)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_info info;
+	struct shoal_runtime *rt = NULL;
+	int32_t w[2];
+
+	o.max_tasks = 1u << 20;
+	o.store.capacity = 64u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, 2), 0);
+	cr_assert_eq(info.workers_alive, 2);
+	for (int i = 0; i < 2; i++) {
+		long kb = rss_shmem_kb(w[i]);
+
+		cr_assert(kb >= 700 && kb <= 8 * 1024,
+			  "worker %d maps %ld KiB of the segment at start", i, kb);
+	}
+	/* The driver also laid out the run queue (8 MiB of cells here). */
+	cr_assert_leq(rss_shmem_kb(getpid()), 32 * 1024);
+	run_noop(rt);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* Warming a table smaller than what it warms, without a timeline. */
+Test(runtime_procs, a_runtime_of_one_task_record_without_timeline_runs)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+
+	o.max_tasks = 1;
+	o.flags = SHOAL_RUNTIME_NO_TIMELINE;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	for (int i = 0; i < 3; i++)
+		run_noop(rt);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* The no-op with a result (run_noop's has none: an error object). */
+static int noop_u64(struct shoal_task *task, void *user)
+{
+	(void)user;
+	return shoal_task_return_u64(task, 0, 7);
+}
+
+/* Idle workers other than the pool's head stand by (proc/worker.c): a
+ * run of submit-get round trips, each task taken by the head, leaves the
+ * other worker asleep (it was woken by every push, some 250 times in
+ * 300: every idle worker slept on the queue's wake line). */
+Test(runtime_procs, sync_round_trips_leave_the_standby_worker_asleep)
+{
+	struct shoal_runtime_options o = rt_opts(2, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_info info;
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store *s;
+	struct shoal_args a;
+	long before[2], woke[2];
+	int32_t w[2];
+	int fn;
+
+	tu_assert_rc(shoal_register_task(reg, "u64", noop_u64, NULL), 0);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	fn = shoal_function(rt, "u64");
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, 2), 0);
+	cr_assert_eq(info.workers_alive, 2);
+	for (int i = 0; i < 2; i++)
+		before[i] = status_of(w[i], "voluntary_ctxt_switches:");
+	shoal_args_init(&a);
+	for (int i = 0; i < 300; i++) {
+		struct shoal_view v;
+		shoal_id ref;
+
+		tu_assert_rc(shoal_submit(rt, fn, &a, 1, &ref), 0);
+		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
+		shoal_release(s, &v);
+		tu_assert_rc(shoal_drop(s, ref), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		woke[i] = status_of(w[i], "voluntary_ctxt_switches:") - before[i];
+	cr_assert(woke[0] <= 30 || woke[1] <= 30,
+		  "both workers woke for 300 round trips: %ld and %ld times",
+		  woke[0], woke[1]);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}

@@ -199,7 +199,7 @@ static int shoal__fs_spawn(struct shoal__fs *fs, uint32_t index)
 	atomic_store_explicit(&w->state, SHOAL__WK_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&w->blocked, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->room_wait, 0, memory_order_relaxed);
-	atomic_store_explicit(&w->spinning, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->head, 0, memory_order_relaxed);
 	/* Before the pid's WK-R1: a canceller that sees the new pid sees no
 	 * record of the dead one as this process's (task/cancel.c). */
 	atomic_store_explicit(&w->run_task, 0, memory_order_relaxed);

@@ -203,6 +203,7 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 {
 	uint64_t size;
 	void *region;
+	shoal_id id;
 	int rc = shoal__store_create_ext(o->name, &o->store,
 					 shoal__rt_region_bytes(plan), &rt->store);
 
@@ -215,6 +216,9 @@ static int shoal__rt_store(struct shoal_runtime *rt,
 	if (rc)
 		return rc;
 	rt->v.hdr->driver_pid = getpid();
+	id = shoal_id_next(rt->store); /* its first: warming (region.c) */
+	rt->v.hdr->warm_hi = id.hi;
+	rt->v.hdr->warm_lo = id.lo;
 	shoal__store_set_role(rt->store, SHOAL__ROLE_DRIVER);
 	/* Its ring names its row in the timeline; it records nothing. */
 	shoal__tl_open(&rt->tl, &rt->v, shoal__store_creator(rt->store), "driver");
@@ -398,6 +402,7 @@ static int shoal__rt_spawn_pool(struct shoal_runtime *rt, uint32_t n)
 		if (rc)
 			return rc;
 	}
+	shoal__rt_warm(rt); /* while the workers start (region.c) */
 	return shoal__rt_wait_running(rt, n);
 }
 

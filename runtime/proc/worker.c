@@ -8,12 +8,49 @@
  * opens its own store handle on the inherited segment fd (never the fork
  * server's handle, whose memory it also inherited), marks its worker slot
  * RUNNING and wakes the driver's start (WK-R1 of rtlayout.h).  It takes
- * tasks from the run queue in bulk (exec.c runs each); idle, it sleeps on
- * the queue's wake line after a bounded spin.  It leaves when the runtime
- * is stopping (STOP-A1),
+ * tasks from the run queue in bulk (exec.c runs each).  It leaves when the
+ * runtime is stopping (STOP-A1),
  * always through _exit(): atexit handlers belong to the driver's program.
  * What its tasks wrote to stdout and stderr is flushed after each task
  * (child.c), so that it is out even if the worker dies next.
+ *
+ * Idle workers: one head, the others on standby.  An idle worker that
+ * finds no other head (a RUNNING worker whose `head` word is up) becomes
+ * the head: it waits on the run queue's wake line, spinning first while
+ * spinning pays (fewer spinners than CPUs - 1), then asleep on it.  Every
+ * other idle worker stands by on the header's `work` event, which a push
+ * signals only when no head waits (shoal__pool_kick, task.c, after
+ * every push).
+ * So a push the head takes wakes nobody else: with every idle worker on
+ * the wake line, each push's FUTEX_WAKE woke them all (one system call
+ * and a context switch per task on 2 CPUs, the spinner taking the task
+ * anyway).  A worker that pops and leaves items behind kicks the pool
+ * (a standby worker helps); one that took the last item does not.  A
+ * worker raises its head word as soon as the function of the last item
+ * it popped returned (exec.c), if no other worker is the head: it looks
+ * at the queue next, so a submitter that got the result and submits
+ * again wakes nobody (the sync round trip's case).
+ *
+ * Memory order (POOL-): a lost wake-up would leave a pushed item to a
+ * standby worker's next slice (SHOAL__WORKER_SLICE_MS), never for ever.
+ *  POOL-S1 (POOL-S2)  the pusher publishes its item (Q-R1), fences
+ *          (seq_cst) and loads every worker's head word: it sees a head
+ *          (which pops the item, below) or no head, and signals `work`
+ *          (EV-S2: a standby worker registered before sees the bump, one
+ *          registering later re-checks the queue, EV-S1).
+ *  POOL-S2 (POOL-S1)  a head puts its word down (seq_cst store), fences,
+ *          then looks at the queue (a pop after its wait; the length,
+ *          after a pop made while the word was up): if the pusher's load
+ *          saw the word still up, the store comes after the pusher's
+ *          fence in S, so that look sees the item (and pops it, or kicks
+ *          for it).  A raised word is followed by a look at the queue:
+ *          the pop of the worker's next step, or its wait's re-check.
+ *  relaxed  the head word's raise and the loads that choose the head
+ *          (two heads or none for a moment cost a spare wake-up, or a
+ *          standby sleep that the next push's kick ends).
+ * A head killed with its word up is seen as a head until the fork server
+ * reaps it (state no longer RUNNING); a push in that window waits for a
+ * standby worker's slice at most.
  */
 #include <errno.h>
 #include <signal.h>
@@ -64,6 +101,7 @@ static int shoal__worker_attach(const struct shoal__boot *boot, uint32_t index,
 	w->rt.worker_slot = index + 1;
 	snprintf(label, sizeof label, "worker %u", index);
 	shoal__tl_open(&w->rt.tl, &w->rt.v, shoal__store_creator(w->store), label);
+	shoal__rt_warm(&w->rt); /* before RUNNING: part of the start */
 	w->spin = boot->spin_budget;
 	return 0;
 }
@@ -126,30 +164,60 @@ static void shoal__worker_blocked(void *ctx, bool blocked)
 		return; /* the fork server is gone: shutting down */
 }
 
-/* Spin only while it can pay: the budget is this idle worker's while
- * fewer running workers than CPUs - 1 spin (a spinner must not take the
- * CPU of the process that would hand it work); otherwise it sleeps at
- * once.  Per-worker flags, so a worker killed while spinning leaves no
- * count behind (its slot is reset when it is replaced).  Relaxed: hints
- * (rtlayout.h); a stale view lets one spinner too many or too few. */
-static uint32_t shoal__worker_spin_begin(struct shoal__worker *w)
+/* POOL-S2: the word down, then a fence, before the queue is looked at. */
+static void shoal__worker_head_down(struct shoal__worker *w)
 {
-	struct shoal__rt_worker *ws = w->rt.v.workers;
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < w->rt.v.max_workers && n < w->max_spinners; i++)
-		n += atomic_load_explicit(&ws[i].state, memory_order_relaxed) ==
-			     SHOAL__WK_RUNNING &&
-		     atomic_load_explicit(&ws[i].spinning, memory_order_relaxed);
-	if (n >= w->max_spinners)
-		return 0;
-	atomic_store_explicit(&w->me->spinning, 1, memory_order_relaxed);
-	return w->spin;
+	atomic_store_explicit(&w->me->head, 0, memory_order_seq_cst); /* POOL-S2 */
+	atomic_thread_fence(memory_order_seq_cst); /* POOL-S2 */
 }
 
-static void shoal__worker_spin_end(struct shoal__worker *w)
+/* Spin only while it can pay: fewer spinners than CPUs - 1 (a spinner
+ * must not take the CPU of the process that would hand it work); the
+ * head alone spins, so that is one spinner with 2 CPUs or more, none
+ * with one (it sleeps on the wake line at once). */
+static int shoal__worker_head_wait(struct shoal__worker *w,
+				   struct shoal__deadline d)
 {
-	atomic_store_explicit(&w->me->spinning, 0, memory_order_relaxed);
+	int rc;
+
+	/* Relaxed: POOL- of the header. */
+	atomic_store_explicit(&w->me->head, 1, memory_order_relaxed);
+	rc = shoal__queue_wait(&w->rt.v.queue, d, w->max_spinners ? w->spin : 0);
+	shoal__worker_head_down(w);
+	return rc;
+}
+
+static bool shoal__standby_ready(void *arg)
+{
+	const struct shoal__worker *w = arg;
+
+	/* A push to take, or no head any more (this worker becomes it):
+	 * relaxed loads after the await's EV-S1 fence. */
+	return shoal__queue_len(&w->rt.v.queue) > 0 ||
+	       !shoal__pool_other_head(&w->rt.v, w->index);
+}
+
+/* Sleeps on `work` until a kick, a push seen by the re-check, or d
+ * (EV-S1: registered before the re-check; POOL-S1 is the kick's side). */
+static int shoal__worker_standby(struct shoal__worker *w,
+				 struct shoal__deadline d)
+{
+	int rc = shoal__event_await(&w->rt.v.hdr->work, d, 0, &(struct shoal__await){
+		.ready = shoal__standby_ready, .arg = w});
+
+	return rc == 1 ? 0 : rc;
+}
+
+/* Idle: the head waits on the queue, every other worker stands by. */
+static int shoal__worker_idle(struct shoal__worker *w)
+{
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__WORKER_SLICE_MS);
+
+	/* Relaxed: its own word (raised by exec.c after its last item). */
+	if (atomic_load_explicit(&w->me->head, memory_order_relaxed) ||
+	    !shoal__pool_other_head(&w->rt.v, w->index))
+		return shoal__worker_head_wait(w, d);
+	return shoal__worker_standby(w, d);
 }
 
 /* Runs what the queue has; sleeps on it when it is empty.  False when an
@@ -161,18 +229,18 @@ static bool shoal__worker_step(struct shoal__worker *w)
 					 SHOAL__STORE_ARMING(w->rt.store));
 
 	if (n == 0) {
-		int rc = shoal__queue_wait(&w->rt.v.queue,
-					   shoal__deadline_in(SHOAL__WORKER_SLICE_MS),
-					   shoal__worker_spin_begin(w));
-		shoal__worker_spin_end(w);
+		int rc = shoal__worker_idle(w);
+
 		if (rc == -ETIMEDOUT)
 			shoal__lanes_sweep(&w->rt); /* lanes into dead actors */
 		return !(rc == -ETIMEDOUT && w->extra &&
 			 shoal__queue_len(&w->rt.v.queue) == 0);
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		shoal__exec_item(&w->rt, w->index, items[i]); /* flushes stdio */
-	}
+	shoal__worker_head_down(w); /* if exec.c raised it: busy now */
+	if (shoal__queue_len(&w->rt.v.queue)) /* more: a standby one helps */
+		shoal__pool_kick(&w->rt.v);
+	for (uint32_t i = 0; i < n; i++) /* flushes stdio */
+		shoal__exec_item(&w->rt, w->index, items[i], i + 1 == n);
 	/* Relaxed: a counter (statistics). */
 	atomic_fetch_add_explicit(&w->me->tasks_run, n, memory_order_relaxed);
 	return true;

@@ -146,6 +146,8 @@ void shoal__requeue_retry(struct shoal__requeue *r)
 	if (!r->nlater)
 		return;
 	n = shoal__queue_push(&r->v->queue, r->later, r->nlater);
+	if (n)
+		shoal__pool_kick(r->v); /* POOL-S1 */
 	memmove(r->later, r->later + n, (r->nlater - n) * sizeof *r->later);
 	r->nlater -= n;
 }

@@ -71,7 +71,8 @@ static void shoal__dep_queue(struct shoal_store *s, const struct shoal__rt_view 
 		    memory_order_release, memory_order_relaxed)) /* TASK-R1 */
 		return;
 	SHOAL__STORE_CRASH(s, DEP_QUEUED);
-	shoal__queue_push_at(&v->queue, &item, 1, SHOAL__STORE_ARMING(s));
+	if (shoal__queue_push_at(&v->queue, &item, 1, SHOAL__STORE_ARMING(s)))
+		shoal__pool_kick(v); /* POOL-S1 */
 }
 
 /* Clears `bits` of record idx's deps if it is still generation gen's; the

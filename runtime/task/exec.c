@@ -522,7 +522,18 @@ static void shoal__exec_running(struct shoal_runtime *rt, uint32_t worker,
 	atomic_store_explicit(&w->run_task, task, memory_order_relaxed);
 }
 
-void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
+/* The worker's last item before it looks at the queue again: its head
+ * word goes up as soon as the function returned (POOL- of worker.c; a
+ * hint, relaxed), unless another worker is the head. */
+static void shoal__exec_head(struct shoal_runtime *rt, uint32_t worker)
+{
+	if (worker < rt->v.max_workers && !shoal__pool_other_head(&rt->v, worker))
+		atomic_store_explicit(&rt->v.workers[worker].head, 1,
+				      memory_order_relaxed);
+}
+
+void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item,
+		      bool last)
 {
 	const struct shoal__function *f = NULL;
 	struct shoal__task_rec *rec;
@@ -558,6 +569,8 @@ void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item)
 	rt->cur_task = idx + 1;
 	rt->cur_gen = SHOAL__TASK_GEN(st);
 	rc = shoal__exec_run(rt, &v, f ? f->fn : NULL, f ? f->user : NULL);
+	if (last)
+		shoal__exec_head(rt, worker);
 	rt->cur_task = 0;
 	r.t_end = shoal__ticks();
 	r.rc = rc;

@@ -362,6 +362,35 @@ static int shoal__task_wait_room(struct shoal_runtime *rt, uint32_t *idx,
 	}
 }
 
+/* Is another RUNNING worker the head?  Relaxed: a hint (POOL- of
+ * proc/worker.c). */
+bool shoal__pool_other_head(const struct shoal__rt_view *v, uint32_t me)
+{
+	for (uint32_t i = 0; i < v->max_workers; i++)
+		if (i != me &&
+		    atomic_load_explicit(&v->workers[i].state, memory_order_relaxed) ==
+			    SHOAL__WK_RUNNING &&
+		    atomic_load_explicit(&v->workers[i].head, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/* After a push: wakes a standby worker unless a head waits (POOL-S1 of
+ * proc/worker.c: the pool's idle protocol).
+ * Costs a fence and a load per worker slot up to the first head, and a
+ * fence more (the signal's) when there is none. */
+void shoal__pool_kick(const struct shoal__rt_view *v)
+{
+	atomic_thread_fence(memory_order_seq_cst); /* POOL-S1 */
+	for (uint32_t i = 0; i < v->max_workers; i++)
+		/* Relaxed: ordered by POOL-S1's fence. */
+		if (atomic_load_explicit(&v->workers[i].head, memory_order_relaxed) &&
+		    atomic_load_explicit(&v->workers[i].state, memory_order_relaxed) ==
+			    SHOAL__WK_RUNNING)
+			return;
+	shoal__event_signal(&v->hdr->work);
+}
+
 shoal_id shoal__ret_id(shoal_id ret0, uint32_t i)
 {
 	ret0.hi = (ret0.hi & ~(0xffffull << 32)) | ((uint64_t)i << 32);

@@ -173,7 +173,8 @@ int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
 		       const char *msg, int timeout_ms);
 /* exec.c: a worker runs one queue item */
-void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item);
+void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item,
+		      bool last);
 /* exec.c: the fork server cleans up after a worker that died, in two
  * steps around the start of its replacement: scan (repairs the queue,
  * notes the records it ran), then settle (fails or retries them, pushes
@@ -194,6 +195,9 @@ void shoal__exec_dead_worker_settle(struct shoal_store *s,
 				    const uint32_t *running, uint32_t n,
 				    const char *why, struct shoal__requeue *r);
 void shoal__requeue_retry(struct shoal__requeue *r);
+/* After any push into the run queue (task.c, POOL-S1 of worker.c). */
+void shoal__pool_kick(const struct shoal__rt_view *v);
+bool shoal__pool_other_head(const struct shoal__rt_view *v, uint32_t me);
 /* The fork server's watch: pushes again every QUEUED record that has no
  * item in the queue (exec.c). */
 void shoal__requeue_sweep(struct shoal__requeue *r);
