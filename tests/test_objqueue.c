@@ -551,7 +551,36 @@ static void oq_wait_adopted(struct oq_fx *f, const struct shoal_queue *q)
  * the objects and only then lets its slot be reaped: after more pressure,
  * the driver gets every object, whole, in order.
  */
-static void oq_putter_killed_reaped_at_once(bool stop_fs)
+/* The worker that ran produce(q, {100, OQ_DEAD_ITEMS}): its pid. */
+static pid_t oq_worker_putter(struct oq_fx *f, const struct shoal_queue *q)
+{
+	int64_t fn[2] = {100, OQ_DEAD_ITEMS};
+	struct shoal_runtime_info info;
+	int32_t w[2] = {0};
+
+	cr_assert_eq(oq_result(f, oq_submit(f, "produce", q, fn, sizeof fn)),
+		     OQ_DEAD_ITEMS);
+	tu_assert_rc(shoal_runtime_info(f->rt, &info, w, 2), 0);
+	cr_assert_eq(info.workers_alive, 1);
+	return w[0];
+}
+
+/* Kills pid: our child (reaped here; its wait status), or the fork
+ * server's worker (dead once /proc says so, a zombie while the fork
+ * server is stopped: 0, or -1 past 10 s).  No assertion. */
+static int oq_kill(pid_t pid, bool ours)
+{
+	int64_t t0 = tu_now_ms();
+
+	kill(pid, SIGKILL);
+	if (ours)
+		return tu_wait_status(pid, 10000);
+	while (shoal__proc_start_time(pid) && tu_now_ms() - t0 < 10000)
+		sched_yield();
+	return shoal__proc_start_time(pid) ? -1 : 0;
+}
+
+static void oq_putter_killed_reaped_at_once(bool stop_fs, bool worker)
 {
 	struct oq_fx f = oq_start(1);
 	pid_t fs = atomic_load(&f.rt->v.hdr->fs_pid);
@@ -562,20 +591,24 @@ static void oq_putter_killed_reaped_at_once(bool stop_fs)
 	tu_assert_rc(shoal_queue_create(f.rt, "dead", 64, &q), 0);
 	tu_pipe(p);
 	tu_pipe(go);
-	pid = oq_dead_putter(&f, p[1]);
 	rp = oq_reaper(&f, go[0]);
-	cr_assert_eq(tu_read_byte(p[0], 10000), 'p');
+	if (worker) {
+		pid = oq_worker_putter(&f, &q);
+	} else {
+		pid = oq_dead_putter(&f, p[1]);
+		cr_assert_eq(tu_read_byte(p[0], 10000), 'p');
+	}
 	/* No assertion until SIGCONT: a stopped fork server must not
 	 * outlive a failed test. */
 	if (stop_fs)
 		kill(fs, SIGSTOP);
-	kill(pid, SIGKILL);
-	st = tu_wait_status(pid, 10000);
+	st = oq_kill(pid, !worker);
 	tu_child_write_byte(go[1], 'g');
 	reaper = tu_wait_status(rp, 30000);
 	if (stop_fs)
 		kill(fs, SIGCONT);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the putter: %#x", st);
+	cr_assert(worker ? st == 0 : WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the putter: %#x", st);
 	cr_assert(WIFEXITED(reaper) && WEXITSTATUS(reaper) == 0,
 		  "the reaper: %#x", reaper);
 	oq_wait_adopted(&f, &q);
@@ -593,12 +626,19 @@ static void oq_putter_killed_reaped_at_once(bool stop_fs)
 
 Test(objqueue, a_killed_putter_reaped_at_once_by_another_program_loses_nothing)
 {
-	oq_putter_killed_reaped_at_once(false);
+	oq_putter_killed_reaped_at_once(false, false);
 }
 
 Test(objqueue, a_killed_putter_reaped_while_the_fork_server_is_stopped_loses_nothing)
 {
-	oq_putter_killed_reaped_at_once(true);
+	oq_putter_killed_reaped_at_once(true, false);
+}
+
+/* The same for a worker (the fork server's child, whose death it sees at
+ * once by SIGCHLD, but after a reaper that is quicker: here, stopped). */
+Test(objqueue, a_killed_worker_putter_reaped_by_another_program_first_loses_nothing)
+{
+	oq_putter_killed_reaped_at_once(true, true);
 }
 
 /*
