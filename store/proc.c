@@ -14,10 +14,10 @@
  * caller's store lock held (internal.h), so reaping also serialises with
  * the caller's own threads.
  *
- * Reaping a dead slot (any process may do it, once its reap guard lets it,
- * guard.c; the CAS LIVE -> REAPING with the reaper's slot and generation
- * elects one; a dead reaper is detected by the same test and replaced,
- * and every step below can be run again by its replacement alike):
+ * Reaping a dead slot (any process may do it; the CAS LIVE -> REAPING with
+ * the reaper's slot and generation elects one; a reaper that dies while
+ * REAPING is itself detected by the same test and replaced, and every step
+ * below can be run again by its replacement with the same result):
  *   1. fills in progress (fill.c): a fill's entry is sealed, given back or
  *      its abort completed, as its stage says; the fill's block freed if
  *      its record still owns it;
@@ -633,7 +633,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
 	    !shoal__proc_dead(s, slot) || shoal__proc_guarded(s, slot, st))
-		return false;
+		return false; /* free, alive, or kept for its guardian: guard.c */
 	/* PROC-A1 (a stopped reaper's PROC-R1); the release half hands
 	 * nothing on: a reaper that dies is replaced by its death's test. */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, mine,
