@@ -162,3 +162,53 @@ Test(store_guard, a_guard_of_an_earlier_owner_of_the_slot_is_void)
 	close(p[1]);
 	shoal_store_close(s);
 }
+
+/*
+ * A dead process that held stripe locks (each directory stripe, here: its
+ * words and its create's intent written by hand, as a create that died
+ * under them leaves them)
+ * and whose guardian lives on without lifting: a create that needs a
+ * stripe cannot reap it, and returns at its bound (-ETIMEDOUT) instead of
+ * waiting for ever; once the guard is lifted, the reap frees the stripes
+ * and the create succeeds.
+ */
+Test(store_guard, a_stripe_lock_of_a_guarded_dead_slot_costs_a_create_its_bound, .timeout = 30)
+{
+	struct shoal_store *s = tu_store(4 * MiB);
+	uint32_t me = shoal__store_creator(s);
+	shoal_id id = tu_id(7, 2);
+	int p[2];
+	int64_t t0;
+	pid_t child;
+
+	tu_pipe(p);
+	child = tu_fork();
+	if (child == 0) {
+		struct shoal_store *c = NULL;
+		int r = shoal_store_attach_fd(shoal_store_fd(s), &c);
+
+		TU_CHILD_CHECK(r == 0, tu_err_to_exit(r));
+		shoal__store_guard_set(c, me);
+		/* A create's intent (its entry not reserved yet), then the
+		 * locks, as a create that died between them leaves them. */
+		atomic_store(&c->me->intent.entry, UINT32_MAX);
+		atomic_store(&c->me->intent.op, SHOAL__OP_CREATE);
+		for (uint32_t i = 0; i < c->geo.nstripes; i++)
+			atomic_store(&c->stripes[i], c->slot + 1);
+		tu_child_write_byte(p[1], 'k');
+		for (;;)
+			pause();
+	}
+	cr_assert_eq(tu_read_byte(p[0], TU_CHILD_DEADLINE_MS), 'k');
+	tu_kill(child);
+	t0 = tu_now_ms();
+	tu_assert_rc(tu_put(s, id, 4096, 2, 200), -ETIMEDOUT);
+	cr_assert_lt(tu_now_ms() - t0, 5000, "the create waited past its bound");
+	cr_assert_eq(shoal__store_guard_mark(s), 1);
+	cr_assert_eq(shoal__store_guard_lift(s), 1);
+	tu_assert_rc(tu_put(s, id, 4096, 2, 200), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	close(p[0]);
+	close(p[1]);
+	shoal_store_close(s);
+}
