@@ -37,8 +37,8 @@
  * dead) voids every guard that names it; nobody ever waits for a guard,
  * they skip the slot.  A guardian that lives and never lifts (stopped)
  * keeps its dead slots unreaped for as long as it is stopped: their holds
- * and pins stay, and a stripe lock one of them held is waited for by its
- * next locker (dir.c) as long: a watched peer, not a timeout.
+ * and pins stay, and a stripe lock one of them held costs its next locker
+ * its bound (dir.c: -ETIMEDOUT), as a live holder's would.
  *
  * SIGKILL at each step.  The owner, before or after its store of the
  * guard: it guards nothing yet, or its slot waits for the guardian (whose

@@ -62,8 +62,8 @@
  * got unless an eviction came first.  A reaper never writes a guard.
  * Bounds: a reaper never waits for a guard; a dead guarded slot stays up
  * to one watch (SHOAL__FS_WATCH_MS) unreaped, or as long as a live fork
- * server is stopped (its holds, pins, a stripe lock it held: a watched
- * peer).  A putter's dead slot whose objects the fork server cannot hold
+ * server is stopped (its holds and pins; a stripe lock it held costs a
+ * create its bound, store/dir.c).  A dead slot whose objects it cannot hold
  * (its ledger full) stays unreaped while that lasts.
  *
  * Detach.  A detaching process CASes its queued cells' custodian to
