@@ -148,7 +148,10 @@
 	X(OQ_HELD, oq_get, "queue get: object held, cell still TAKING")        \
 	X(OQ_TAKEN, oq_get, "queue get: cell free, head not advanced")         \
 	X(OQ_BUILDING, oq_admin, "queue create: slot BUILDING, lock held")     \
-	X(OQ_WALKED, oq_admin, "queue delete: cells let go, slot DELETING")
+	X(OQ_WALKED, oq_admin, "queue delete: cells let go, slot DELETING")   \
+	X(OQ_MARKED, oq_adopt, "adopt: dead guarded slots marked, none adopted")\
+	X(OQ_ADOPTING, oq_adopt, "adopt: object held, custodian not changed") \
+	X(OQ_LIFTED, oq_adopt, "adopt: guards lifted, slots not reaped")
 
 /*
  * The heap's lock-free windows that a death turns into a leak (heap.c,

@@ -39,7 +39,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 15u
+#define SHOAL__RT_VERSION 16u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -364,7 +364,12 @@ struct shoal__rt_hdr {
 	 * send, so a process that cannot read this segment takes no room in
 	 * the fork server's queue (fsactor.c). */
 	_Atomic uint64_t fs_token;
-	uint8_t pad3_[64 - 32];
+	/* The fork server's store SHOAL__CREATOR, 1 << 32 set once written
+	 * (by it, once, at its start; relaxed: one word read whole, which
+	 * publishes nothing else).  Putters into object queues name it the
+	 * guardian of their slot (store/guard.c, task/objq.c). */
+	_Atomic uint64_t fs_creator;
+	uint8_t pad3_[64 - 40];
 	/* Tasks: layout written by the driver before the fork server; the
 	 * hint (the word of task bits where a free record was last seen) is
 	 * written by anyone, relaxed (task.c); task_top (one past the highest

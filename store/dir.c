@@ -192,7 +192,9 @@ static uint32_t shoal__stripe_of(const struct shoal_store *s, uint32_t slot)
  * (reserve, ledger add, publish: no wait inside), so a live holder lets
  * go within its own progress; a dead one (the lock word names its slot,
  * proc.c's death test) is reaped, and its reaper releases every stripe
- * lock of the slot.  A word that names no process slot, or names ours
+ * lock of the slot; one no reap can take now (its reap guard holds it,
+ * guard.c, or its reap stopped at a wait) is waited for like a live one.
+ * A word that names no process slot, or names ours
  * (we hold no lock when we ask for one), was scribbled on:
  * SHOAL_EBADSEGMENT at once.  And the wait ends at the caller's deadline
  * d (-ETIMEDOUT): a holder stopped for good, or a scribbled word that
@@ -218,8 +220,8 @@ static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
 			return SHOAL_EBADSEGMENT;
 		if (spins < 64)
 			shoal__cpu_relax();
-		else if (v && shoal__proc_dead(s, v - 1))
-			shoal__proc_reap_all(s);
+		else if (v && shoal__proc_dead(s, v - 1) && shoal__proc_reap_all(s))
+			; /* a slot reaped: look at the word again */
 		else if (shoal__deadline_passed(shoal__later_get(d)))
 			return -ETIMEDOUT;
 		else

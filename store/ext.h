@@ -203,6 +203,21 @@ int32_t shoal__creator_who(const struct shoal_store *s, uint32_t creator,
 bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);
 
 /* ------------------------------------------------------------------ */
+/* The reap guard (guard.c): a dead slot kept for its guardian.         */
+
+/* Asks that this handle's slot, once its process is dead, be reaped only
+ * after `guardian` (a SHOAL__CREATOR) lifted the guard, or is gone
+ * itself.  Idempotent; cheap when already set. */
+void shoal__store_guard_set(struct shoal_store *s, uint32_t guardian);
+/* The guardian's side.  Marks every slot guarded by this handle whose
+ * process is dead; returns how many are marked (those marked before
+ * too).  Then, once the guardian did what it must for every dead
+ * process, lift lets each marked slot go to its reapers (release: what
+ * the guardian did before is seen by them); returns how many. */
+uint32_t shoal__store_guard_mark(struct shoal_store *s);
+uint32_t shoal__store_guard_lift(struct shoal_store *s);
+
+/* ------------------------------------------------------------------ */
 /* Objects a layer above fills for its callers (store/object/, fill.c).      */
 
 /* data_size: the size in the low 56 bits, flags above. */

@@ -173,6 +173,8 @@ int shoal__proc_claim(struct shoal_store *s);
 void shoal__proc_release(struct shoal_store *s);
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
 bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
+/* guard.c: the dead slot (state word st) is kept from its reapers. */
+bool shoal__proc_guarded(const struct shoal_store *s, uint32_t slot, uint64_t st);
 int shoal__proc_reap_all(struct shoal_store *s);
 _Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
 				     uint32_t slot);

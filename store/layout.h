@@ -78,10 +78,14 @@ struct shoal__region {
  * SHOAL__COMPAT_FEATURES); an attacher reads them from its private copy
  * of the header (segment.c), and code that depends on a bit tests it in
  * struct shoal__geo, never in the shared header.  A bit, once given a
- * meaning, keeps it; layout version 4 has none yet.
+ * meaning, keeps it.  Required bits of layout version 4:
+ *  REAP_GUARD  a slot's reap_guard (struct shoal__proc, guard.c) keeps
+ *          other reapers off a dead slot: a process that ignored it
+ *          would give back holds a layer above still counts on.
  */
-#define SHOAL__FEATURES 0ull        /* required bits this library writes */
-#define SHOAL__FEATURES_KNOWN 0ull  /* required bits it can use */
+#define SHOAL__FEATURE_REAP_GUARD (1ull << 0)
+#define SHOAL__FEATURES SHOAL__FEATURE_REAP_GUARD /* required bits written */
+#define SHOAL__FEATURES_KNOWN SHOAL__FEATURE_REAP_GUARD /* required bits used */
 #define SHOAL__COMPAT_FEATURES 0ull /* optional bits it writes */
 static_assert((SHOAL__FEATURES & ~SHOAL__FEATURES_KNOWN) == 0,
 	      "a library can use every required bit it writes");
@@ -335,7 +339,14 @@ struct shoal__proc {
 	 * are the sums over every slot ever claimed. */
 	_Atomic int64_t objects;
 	_Atomic int64_t bytes;
-	uint8_t pad1_[64 - 48];
+	/* Reap guard (guard.c): 0, or the generation of the slot it guards
+	 * (24 bits) << 32 | the guardian's SHOAL__CREATOR, MARK (bit 63) set
+	 * by the guardian.  The owner sets it (relaxed: ordered by its death
+	 * for its reapers, as its other records); the guardian marks it
+	 * (relaxed) and lifts it to 0 (GD-R1).  Never reset at claim or
+	 * clean: a guard of another generation is void. */
+	_Atomic uint64_t reap_guard;
+	uint8_t pad1_[64 - 56];
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
 	/* Line 2: ending an entry (owner). */

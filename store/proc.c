@@ -632,8 +632,8 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 					  SHOAL__PROC_REAPER(s->slot, s->slot_gen));
 
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
-	    !shoal__proc_dead(s, slot))
-		return false;
+	    !shoal__proc_dead(s, slot) || shoal__proc_guarded(s, slot, st))
+		return false; /* free, alive, or kept for its guardian: guard.c */
 	/* PROC-A1 (a stopped reaper's PROC-R1); the release half hands
 	 * nothing on: a reaper that dies is replaced by its death's test. */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, mine,

@@ -456,6 +456,191 @@ static void oq_press(struct oq_fx *f, int n)
 	}
 }
 
+#define OQ_DEAD_ITEMS 16
+
+/* An attached program that puts OQ_DEAD_ITEMS values (100 + i) into
+ * queue "dead", says so on fd, and waits to be killed. */
+static pid_t oq_dead_putter(struct oq_fx *f, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_queue q;
+
+		if (shoal_runtime_attach(f->name, &rt) ||
+		    shoal_queue_lookup(rt, "dead", &q))
+			_exit(TU_EXIT_IO);
+		for (int64_t v = 100; v < 100 + OQ_DEAD_ITEMS; v++)
+			if (shoal_queue_put_bytes(rt, &q, &v, sizeof v, 1000))
+				_exit(TU_EXIT_IO);
+		tu_child_write_byte(fd, 'p');
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* Reaps until the store counts a dead process reaped (by this process or
+ * another one that was at it), for 2 s at most. */
+static void oq_reaped(struct shoal_store *s)
+{
+	int64_t t0 = tu_now_ms();
+	struct shoal_store_stats st = {0};
+
+	while (tu_now_ms() - t0 < 2000) {
+		shoal_store_reap(s);
+		if (shoal_store_stats(s, &st) == 0 && st.reaped > 0)
+			return;
+		sched_yield();
+	}
+}
+
+/* Another attached program, attached already: once it reads a byte on
+ * fd, reaps (oq_reaped), evicts everything nobody holds, then puts twice
+ * the store's capacity in unheld 1 MiB objects (which evicts as it goes). */
+static pid_t oq_reaper(struct oq_fx *f, int fd)
+{
+	static char mib[1 << 20];
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_store *s;
+
+		if (shoal_runtime_attach(f->name, &rt))
+			_exit(TU_EXIT_IO);
+		s = shoal_runtime_store(rt);
+		tu_child_read_byte(fd);
+		oq_reaped(s);
+		shoal_evict(s, UINT64_MAX);
+		for (int i = 0; i < 64; i++) {
+			shoal_id id;
+
+			if (shoal_put(s, mib, sizeof mib, 5000, &id) ||
+			    shoal_drop(s, id))
+				_exit(TU_EXIT_IO);
+		}
+		_exit(tu_err_to_exit(shoal_runtime_detach(rt)));
+	}
+	return pid;
+}
+
+/* Waits (bounded) until no object of queue q is in a gone custodian's
+ * care (the fork server adopted them). */
+static void oq_wait_adopted(struct oq_fx *f, const struct shoal_queue *q)
+{
+	struct shoal__oq_cell *c = shoal__oq_cells(&f->rt->v, q->index);
+	int64_t t0 = tu_now_ms();
+	uint64_t p = 0;
+
+	while (p < OQ_DEAD_ITEMS && tu_now_ms() - t0 < 5000) {
+		if (shoal__creator_gone(f->s, atomic_load(&c[p].custodian)))
+			sched_yield();
+		else
+			p++;
+	}
+}
+
+/*
+ * An attached program puts objects into a queue and is SIGKILLed; another
+ * attached program reaps at once, before the fork server's watch adopted
+ * them (held there for sure when the fork server is stopped, SIGSTOP, the
+ * whole time), then fills the store twice over.  The dead putter's slot
+ * waits for the fork server (its reap guard, store/guard.c), which adopts
+ * the objects and only then lets its slot be reaped: after more pressure,
+ * the driver gets every object, whole, in order.
+ */
+/* The worker that ran produce(q, {100, OQ_DEAD_ITEMS}): its pid. */
+static pid_t oq_worker_putter(struct oq_fx *f, const struct shoal_queue *q)
+{
+	int64_t fn[2] = {100, OQ_DEAD_ITEMS};
+	struct shoal_runtime_info info;
+	int32_t w[2] = {0};
+
+	cr_assert_eq(oq_result(f, oq_submit(f, "produce", q, fn, sizeof fn)),
+		     OQ_DEAD_ITEMS);
+	tu_assert_rc(shoal_runtime_info(f->rt, &info, w, 2), 0);
+	cr_assert_eq(info.workers_alive, 1);
+	return w[0];
+}
+
+/* Kills pid: our child (reaped here; its wait status), or the fork
+ * server's worker (dead once /proc says so, a zombie while the fork
+ * server is stopped: 0, or -1 past 10 s).  No assertion. */
+static int oq_kill(pid_t pid, bool ours)
+{
+	int64_t t0 = tu_now_ms();
+
+	kill(pid, SIGKILL);
+	if (ours)
+		return tu_wait_status(pid, 10000);
+	while (shoal__proc_start_time(pid) && tu_now_ms() - t0 < 10000)
+		sched_yield();
+	return shoal__proc_start_time(pid) ? -1 : 0;
+}
+
+static void oq_putter_killed_reaped_at_once(bool stop_fs, bool worker)
+{
+	struct oq_fx f = oq_start(1);
+	pid_t fs = atomic_load(&f.rt->v.hdr->fs_pid);
+	struct shoal_queue q;
+	int p[2], go[2], st, reaper;
+	pid_t pid, rp;
+
+	tu_assert_rc(shoal_queue_create(f.rt, "dead", 64, &q), 0);
+	tu_pipe(p);
+	tu_pipe(go);
+	rp = oq_reaper(&f, go[0]);
+	if (worker) {
+		pid = oq_worker_putter(&f, &q);
+	} else {
+		pid = oq_dead_putter(&f, p[1]);
+		cr_assert_eq(tu_read_byte(p[0], 10000), 'p');
+	}
+	/* No assertion until SIGCONT: a stopped fork server must not
+	 * outlive a failed test. */
+	if (stop_fs)
+		kill(fs, SIGSTOP);
+	st = oq_kill(pid, !worker);
+	tu_child_write_byte(go[1], 'g');
+	reaper = tu_wait_status(rp, 30000);
+	if (stop_fs)
+		kill(fs, SIGCONT);
+	cr_assert(worker ? st == 0 : WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the putter: %#x", st);
+	cr_assert(WIFEXITED(reaper) && WEXITSTATUS(reaper) == 0,
+		  "the reaper: %#x", reaper);
+	oq_wait_adopted(&f, &q);
+	shoal_store_reap(f.s);
+	oq_press(&f, 64);
+	for (int64_t v = 100; v < 100 + OQ_DEAD_ITEMS; v++)
+		cr_assert_eq(oq_take(f.rt, &q), v, "object %lld was lost", (long long)v);
+	tu_assert_rc(shoal_queue_get(f.rt, &q, 0, &(shoal_id){0}), -EAGAIN);
+	close(p[0]);
+	close(p[1]);
+	close(go[0]);
+	close(go[1]);
+	oq_stop(&f);
+}
+
+Test(objqueue, a_killed_putter_reaped_at_once_by_another_program_loses_nothing)
+{
+	oq_putter_killed_reaped_at_once(false, false);
+}
+
+Test(objqueue, a_killed_putter_reaped_while_the_fork_server_is_stopped_loses_nothing)
+{
+	oq_putter_killed_reaped_at_once(true, false);
+}
+
+/* The same for a worker (the fork server's child, whose death it sees at
+ * once by SIGCHLD, but after a reaper that is quicker: here, stopped). */
+Test(objqueue, a_killed_worker_putter_reaped_by_another_program_first_loses_nothing)
+{
+	oq_putter_killed_reaped_at_once(true, true);
+}
+
 /*
  * An attached program puts objects and detaches before anyone got them:
  * its detach hands them to the fork server, so the store's pressure

@@ -34,6 +34,9 @@
  *                ":stop" arming of crash.h), the runtime's info must list
  *                the new process by its own pid; killed there, the
  *                runtime ends with SHOAL_EFORKSERVERDIED;
+ *   oq_*         an attached program dies inside a queue's put, get,
+ *                create or delete; oq_adopt: the fork server dies while it
+ *                adopts a dead putter's objects;
  *   fs_actor     the fork server, killed inside its books of an actor
  *                (a create's slot filled, a restart or a death marked):
  *                the runtime ends, every request and call fails, and what
@@ -1517,6 +1520,65 @@ static void rc_scenario_oq_admin(unsigned point)
 	tu_assert_rc(shoal_queue_create(x.f.rt, name, 4, &q), 0);
 	rc_oq_serves(&x, &q);
 	rc_oq_stop(&x);
+}
+
+/*
+ * The fork server dies while it adopts what a dead putter left queued
+ * (objq_admin.c, store/guard.c): after it marked the putter's slot
+ * (OQ_MARKED), held the object (OQ_ADOPTING) or lifted the guard
+ * (OQ_LIFTED).  The runtime ends with it, and the guard, which names it,
+ * no longer holds: whoever reaps first reaps the putter and the fork
+ * server, each giving back its own hold once.  The object is still in
+ * the queue for the driver (nothing pressed the store meanwhile), whole;
+ * once it is dropped the store is back to where it began: no hold left
+ * behind, none given back twice.
+ */
+static void rc_scenario_oq_adopt(unsigned point)
+{
+	char spec[64];
+	struct rc_oq x;
+	struct shoal_store_stats base;
+	int64_t t0;
+	shoal_id id;
+	pid_t fs, pid;
+	int st;
+
+	snprintf(spec, sizeof spec, "%s:1", shoal__crash_name(point));
+	setenv("SHOAL_CRASH", spec, 1);
+	x = rc_oq_start();
+	unsetenv("SHOAL_CRASH");
+	fs = atomic_load(&x.f.rt->v.hdr->fs_pid);
+	base = rc_settled_stats(x.f.s);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+		struct shoal_queue q;
+		int64_t v = 7;
+
+		if (shoal_runtime_attach(x.name, &rt) ||
+		    shoal_queue_lookup(rt, "q", &q) ||
+		    shoal_queue_put_bytes(rt, &q, &v, sizeof v, 1000))
+			_exit(TU_EXIT_IO);
+		kill(getpid(), SIGKILL);
+		_exit(0);
+	}
+	st = tu_wait_status(pid, 10000);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the putter (status %#x)", shoal__crash_name(point), st);
+	t0 = tu_now_ms();
+	while (shoal__proc_start_time(fs) && tu_now_ms() - t0 < 10000)
+		sched_yield();
+	cr_assert_eq(shoal__proc_start_time(fs), 0,
+		     "%s: the fork server did not die there", shoal__crash_name(point));
+	shoal_store_reap(x.f.s);
+	tu_assert_rc(shoal_queue_get(x.f.rt, &x.q, 5000, &id), 0, "%s: the get",
+		     shoal__crash_name(point));
+	cr_assert_eq(rc_value(&x.f, id, 1000), 7);
+	tu_assert_rc(shoal_drop(x.f.s, id), 0);
+	tu_assert_rc(shoal_queue_size(x.f.rt, &x.q), 0);
+	rc_wait_objects(x.f.s, point, &base);
+	shoal_runtime_shutdown(x.f.rt);
+	shoal_registry_close(x.f.reg);
 }
 
 /*

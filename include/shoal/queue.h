@@ -25,13 +25,14 @@
  * instruction either happened or did not; an object is never handed to
  * two getters, and one that a dead putter put stays in the queue: the
  * fork server takes the dead putter's hold over (it holds the object
- * until a getter does).  Limit: a putter that dies (is killed) while
- * objects it put are still queued may leave them held by nobody between
- * its reap and the fork server's adoption (a quarter of a second at
- * most; a worker's or an actor's death none: the fork server adopts
- * before it reaps its children); an object the store evicts in that
- * window reaches its getter as an error (SHOAL_EEVICTED, -ENOENT)
- * instead of a ref.
+ * until a getter does), and no other process reaps the dead putter
+ * before that (a reap guard: its slot waits for the fork server, up to a
+ * quarter of a second), so the object is held at every instant, whoever
+ * reaps first.  Limits: once the fork server itself is dead (the runtime
+ * ended) the guard no longer holds, and an object then evicted reaches
+ * its getter as an error (SHOAL_EEVICTED, -ENOENT); a detach whose
+ * hand-over outlasts its second (a stopped fork server) lets its objects
+ * go unheld the same way.
  *
  * A queue handle (struct shoal_queue) is plain bytes, valid in every
  * process of the runtime: copy it into task and call arguments

@@ -602,6 +602,10 @@ _Noreturn void shoal__fs_main(const struct shoal__boot *boot)
 		shoal__fs_send(&fs, SHOAL__FS_HELLO, 0, rc);
 		_exit(1);
 	}
+	/* The guardian of queue putters' slots (rtlayout.h, objq_admin.c). */
+	atomic_store_explicit(&fs.v.hdr->fs_creator,
+			      (1ull << 32) | shoal__store_creator(fs.store),
+			      memory_order_relaxed);
 	/* FS-R1: publishes fs_key and fs_token (written when the socket
 	 * was made) to whoever loads fs_pid with acquire (FS-A1, fsproto.c). */
 	atomic_store_explicit(&fs.v.hdr->fs_pid, getpid(), memory_order_release);

@@ -24,6 +24,9 @@
  * objects still queued: the fork server adopts them (objq_admin.c).
  *
  * A PUT, step by step (what a SIGKILL there leaves; who repairs):
+ *  0. once per process, the reap guard naming the fork server
+ *     (store/guard.c): once dead, this process's slot is reaped only
+ *     after the fork server adopted what it left queued.
  *  1. shoal_hold (the store's REF protocol: the putter's reaper drops
  *     it).  Nothing in the queue.
  *  2. CAS FREE(t) -> FILLING(t, me), then the slot's state is re-checked
@@ -32,7 +35,8 @@
  *     hold goes with the putter's slot.  The put did not happen.
  *  3. ID and custodian written, release of FULL(t) (OQ-R1)
  *     [OQ_FULL]: the object is in the queue, held in the dead putter's
- *     ledger until its reap; the fork server adopts it (objq_admin.c).
+ *     ledger, which no reap gives back before the fork server adopted
+ *     it (objq_admin.c).
  *     tail is advanced by whoever meets FULL(t) at tail.
  *  4. the books: a process-private record, lost with the process.
  * A GET:
@@ -300,7 +304,7 @@ static int shoal__oq_claim_head(struct shoal_store *s, const struct shoal__oq *o
 
 /* A hold that failed for a reason of the getter's own (its ledger, a
  * recount under way): the object is still there for the next get. */
-static bool shoal__oq_hold_retry(int rc)
+bool shoal__oq_hold_retry(int rc)
 {
 	return rc == SHOAL_ELEDGERFULL || rc == -EOVERFLOW || rc == -ETIMEDOUT;
 }
@@ -431,12 +435,28 @@ static int shoal__oq_wait(struct shoal__oq_try *t, struct shoal__event *ev,
 	}
 }
 
+/* Before a put may claim a cell: once this process is dead, its slot
+ * waits for the fork server's adoption before anyone reaps it (the
+ * guard, store/guard.c; objq_admin.c).  Relaxed: fs_creator is one word
+ * (rtlayout.h); 0 before the fork server wrote it (no put then). */
+static void shoal__oq_guard(struct shoal_runtime *rt)
+{
+	uint64_t fs = atomic_load_explicit(&rt->v.hdr->fs_creator,
+					   memory_order_relaxed);
+
+	if (fs >> 32)
+		shoal__store_guard_set(rt->store, (uint32_t)fs);
+}
+
 static int shoal__oq_put_held(struct shoal_runtime *rt, const struct shoal__oq *o,
 			      shoal_id ref, int timeout_ms)
 {
 	struct shoal__oq_try t = {.rt = rt, .o = o, .put = true, .id = ref};
 	struct shoal__oq_held e = {.queue = o->index, .id = ref};
-	int rc = shoal__oq_wait(&t, &o->h->not_full, timeout_ms);
+	int rc;
+
+	shoal__oq_guard(rt);
+	rc = shoal__oq_wait(&t, &o->h->not_full, timeout_ms);
 
 	if (rc)
 		return rc;

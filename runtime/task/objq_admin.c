@@ -31,13 +31,48 @@
  * every FULL cell whose custodian is gone is held by the fork server
  * (shoal_hold, in its ledger), then its custodian CAS to the fork
  * server's; a CAS that fails (the cell moved on) drops that hold again.
- * The fork server's books let go of them like any putter's.  A
- * detaching process CASes its queued cells' custodian to ORPHAN, which
- * the fork server adopts the same way, and keeps its holds until it did
- * (shoal__oq_hand_over, bounded).  Limit: a killed attached program's
- * holds may be reaped (by anyone who reaps) before the fork server's
- * watch adopts; the object is then held by nobody meanwhile, and one
- * that goes (an eviction) reaches its getter as an error.
+ * The fork server's books let go of them like any putter's.
+ *
+ * Adoption before any reap: the reap guard (store/guard.c).  A dead
+ * putter may be reaped by any process of the store (at its attach, at a
+ * wait's timeout, a stripe lock's dead holder), which gives back every
+ * hold in its ledger, so the adoption must come first, whoever reaps.
+ * Before its first put can claim a cell, a process names the fork server
+ * the guardian of its slot (objq.c): once it is dead, every reaper,
+ * the fork server included, leaves its slot alone until the fork server
+ * lifted the guard.  The fork server, at each adoption: (1) marks the
+ * dead slots it guards [crash point OQ_MARKED]; (2) adopts every cell of
+ * a gone custodian [OQ_ADOPTING: an object held, the custodian not
+ * changed yet]; (3) if nothing is to be tried again (a hold refused for
+ * a reason of its own: its ledger full, a recount), lifts the guards it
+ * marked [OQ_LIFTED], else leaves them for the next watch; (4) reaps.  A
+ * putter that dies after (1) is not marked, so waits for the next round.
+ * Why not (b), every reaper adopting into its own ledger: a reaper may
+ * link the store alone (no queues to scan), it reaps under its store
+ * lock (a hold would nest in it), and its books would keep the adopted
+ * holds until its own next queue call (an object got and dropped would
+ * stay unevictable meanwhile); the fork server collects at each watch.
+ *
+ * A SIGKILL, step by step.  The putter, around its guard's store: no put
+ * claimed a cell yet; its slot waits for a fork server with nothing to
+ * adopt.  The fork server, anywhere: it is gone, which voids every guard
+ * naming it (the runtime ended: SHOAL_EFORKSERVERDIED); each dead slot is
+ * then reaped as any, its holds (the putter's, the fork server's taken in
+ * (2)) each given back once by its own reaper; a queued object is still
+ * got unless an eviction came first.  A reaper never writes a guard.
+ * Bounds: a reaper never waits for a guard; a dead guarded slot stays up
+ * to one watch (SHOAL__FS_WATCH_MS) unreaped, or as long as a live fork
+ * server is stopped (its holds and pins; a stripe lock it held costs a
+ * create its bound, store/dir.c).  A dead slot whose objects it cannot hold
+ * (its ledger full) stays unreaped while that lasts.
+ *
+ * Detach.  A detaching process CASes its queued cells' custodian to
+ * ORPHAN, which the fork server adopts the same way, and keeps its holds
+ * until it did, polling, at most SHOAL__LOCK_MIN_MS (shoal__oq_hand_over:
+ * four watches; the runtime's end stops it too).  Limit: a fork server
+ * that runs no watch for that long (stopped) has a detaching putter's
+ * objects let go unheld: a close cannot wait on a live peer without a
+ * bound.  A putter killed while it waits is a dead guarded slot (above).
  */
 #include <errno.h>
 #include <sched.h>
@@ -432,7 +467,10 @@ SHOAL_API int shoal_task_arg_queue(const struct shoal_task *task, uint32_t i,
 /* ---------------------------------------------------------------- */
 /* Adoption by the fork server.                                      */
 
-static void shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_view *v,
+/* Adopts the object at position p of queue q if its custodian is gone
+ * (or ORPHAN): false only if it should be tried again (a hold that
+ * failed for a reason of the fork server's own). */
+static bool shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_view *v,
 				 struct shoal__oq_books *b, unsigned arena,
 				 uint32_t q, struct shoal__oq_cell *c, uint64_t p)
 {
@@ -440,27 +478,41 @@ static void shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_v
 	uint64_t w = atomic_load_explicit(&c->word, memory_order_acquire); /* OQ-A1 */
 	uint32_t cust = atomic_load_explicit(&c->custodian, memory_order_relaxed);
 	struct shoal__oq_held e = {.queue = q, .pos = p};
+	int rc;
 
 	if (w != SHOAL__OQ_WORD(p, SHOAL__OQ_FULL, 0) || cust == me ||
 	    (cust != SHOAL__OQ_ORPHAN && !shoal__creator_gone(s, cust)))
-		return;
+		return true;
 	e.id.hi = atomic_load_explicit(&c->hi, memory_order_relaxed); /* OQ-R1 */
 	e.id.lo = atomic_load_explicit(&c->lo, memory_order_relaxed);
-	if (shoal_id_is_nil(e.id) || shoal_hold(s, e.id))
-		return; /* gone already: its getter will be told */
+	if (shoal_id_is_nil(e.id))
+		return true;
+	rc = shoal_hold(s, e.id);
+	if (rc) /* gone already (its getter will be told), or try again */
+		return !shoal__oq_hold_retry(rc);
+	SHOAL__STORE_CRASH(s, OQ_ADOPTING);
 	/* The cell still holds that put (a new put has a live custodian),
 	 * relaxed: the word was acquired above. */
 	if (atomic_load_explicit(&c->word, memory_order_relaxed) != w ||
 	    !atomic_compare_exchange_strong_explicit(&c->custodian, &cust, me,
 						     memory_order_relaxed,
-						     memory_order_relaxed) ||
-	    shoal__oq_books_add(s, v, b, arena, &e))
+						     memory_order_relaxed)) {
 		shoal_drop(s, e.id);
+		return true;
+	}
+	/* Out of memory for the record: the hold stays, never dropped (a
+	 * leak while the fork server lives, not a loss). */
+	(void)shoal__oq_books_add(s, v, b, arena, &e);
+	return true;
 }
 
-void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
-		     struct shoal__oq_books *b, unsigned arena)
+/* Every FULL cell of a gone (or ORPHAN) custodian, adopted: false if one
+ * is to be tried again. */
+static bool shoal__oq_adopt_all(struct shoal_store *s, const struct shoal__rt_view *v,
+				struct shoal__oq_books *b, unsigned arena)
 {
+	bool all = true;
+
 	for (uint32_t q = 0; q < v->max_queues; q++) {
 		struct shoal__oq_hdr *h = shoal__oq_slot(v, q);
 		struct shoal__oq_cell *c = shoal__oq_cells(v, q);
@@ -478,8 +530,28 @@ void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
 		if (n > v->queue_cells)
 			n = v->queue_cells;
 		for (uint64_t p = head; p < head + n; p++)
-			shoal__oq_adopt_cell(s, v, b, arena, q,
-					     &c[p & (v->queue_cells - 1)], p);
+			all &= shoal__oq_adopt_cell(s, v, b, arena, q,
+						    &c[p & (v->queue_cells - 1)], p);
+	}
+	return all;
+}
+
+/* The guard (store/guard.c): the slots of the dead putters that named
+ * this process their guardian are marked first, so that a process that
+ * dies during the scan is not let go unadopted; they are let go to their
+ * reapers only once the scan adopted everything (else the next watch
+ * tries again), and reaped at once. */
+void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
+		     struct shoal__oq_books *b, unsigned arena)
+{
+	uint32_t marked = shoal__store_guard_mark(s);
+
+	if (marked)
+		SHOAL__STORE_CRASH(s, OQ_MARKED);
+	if (shoal__oq_adopt_all(s, v, b, arena) && marked &&
+	    shoal__store_guard_lift(s)) {
+		SHOAL__STORE_CRASH(s, OQ_LIFTED);
+		shoal_store_reap(s);
 	}
 	shoal__oq_books_collect(s, v, b, false);
 }

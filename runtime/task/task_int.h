@@ -64,7 +64,11 @@ int shoal__oq_books_add(struct shoal_store *s, const struct shoal__rt_view *v,
  * process that leaves). */
 void shoal__oq_books_collect(struct shoal_store *s, const struct shoal__rt_view *v,
 			     struct shoal__oq_books *b, bool all);
-/* The fork server: holds what gone putters left queued (objq_admin.c). */
+/* A hold that failed for a reason of the holder's own (its ledger, a
+ * recount under way): the object is still there, to be tried again. */
+bool shoal__oq_hold_retry(int rc);
+/* The fork server: holds what gone putters left queued, then lets their
+ * slots go to their reapers (objq_admin.c). */
 void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
 		     struct shoal__oq_books *b, unsigned arena);
 
