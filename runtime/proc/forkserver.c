@@ -507,15 +507,41 @@ static void shoal__fs_unstall_queue(struct shoal__fs *fs)
 	fs->stalled_head = pos + 1;
 }
 
+/*
+ * Deadlines (task/cancel.c, task/callcancel.c): tasks and queued calls
+ * past theirs fail, and the watch wakes again at the soonest one still
+ * pending, but no sooner than SHOAL__FS_DEADLINE_MIN_MS from now (a
+ * pass scans the task table: many deadlines close together cost one
+ * pass per that much time, not one each).
+ */
+#define SHOAL__FS_DEADLINE_MIN_MS 10
+
+static void shoal__fs_deadlines(struct shoal__fs *fs, int64_t now)
+{
+	uint64_t soon = shoal__cancel_sooner(
+		shoal__cancel_sweep(fs->store, &fs->v, fs->kids),
+		shoal__calls_expire(fs->store, &fs->v));
+	int64_t at = (int64_t)(soon / 1000000) + 1; /* CLOCK_MONOTONIC, as now */
+
+	fs->next_deadline_ms = !soon ? 0
+			       : at < now + SHOAL__FS_DEADLINE_MIN_MS
+				       ? now + SHOAL__FS_DEADLINE_MIN_MS : at;
+}
+
 static void shoal__fs_watch(struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms();
 
-	if (now < fs->next_watch_ms || shoal__fs_stopping(fs))
+	if (shoal__fs_stopping(fs))
 		return;
+	if (now < fs->next_watch_ms) {
+		if (fs->next_deadline_ms && now >= fs->next_deadline_ms)
+			shoal__fs_deadlines(fs, now);
+		return;
+	}
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
 	shoal__deps_sweep(fs->store, &fs->v);
-	shoal__cancel_sweep(fs->store, &fs->v, fs->kids);
+	shoal__fs_deadlines(fs, now);
 	shoal__task_sweep_free(fs->store, &fs->v);
 	shoal__lanes_sweep_lost(fs->store, &fs->v);
 	shoal__fs_unstall_queue(fs);
@@ -525,7 +551,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 
 static int shoal__fs_poll_ms(const struct shoal__fs *fs)
 {
-	int64_t left = fs->next_watch_ms - shoal__fs_now_ms();
+	int64_t now = shoal__fs_now_ms(), left = fs->next_watch_ms - now;
 	int64_t respawn = shoal__fs_respawn_in(fs);
 
 	/* Items the run queue had no room for are pushed again every
@@ -534,6 +560,8 @@ static int shoal__fs_poll_ms(const struct shoal__fs *fs)
 		return SHOAL__FS_RETRY_MS;
 	if (respawn >= 0 && respawn < left)
 		left = respawn;
+	if (fs->next_deadline_ms && fs->next_deadline_ms - now < left)
+		left = fs->next_deadline_ms - now;
 	return left < 0 ? 0 : left > SHOAL__FS_WATCH_MS ? SHOAL__FS_WATCH_MS
 						       : (int)left;
 }
