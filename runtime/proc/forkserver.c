@@ -510,9 +510,10 @@ static void shoal__fs_unstall_queue(struct shoal__fs *fs)
 /*
  * Deadlines (task/cancel.c, task/callcancel.c): tasks and queued calls
  * past theirs fail, and the watch wakes again at the soonest one still
- * pending, but no sooner than SHOAL__FS_DEADLINE_MIN_MS from now (a
- * pass scans the task table: many deadlines close together cost one
- * pass per that much time, not one each).
+ * pending, but no sooner than SHOAL__FS_DEADLINE_MIN_MS, nor than four
+ * times the pass took, from now (a pass scans the task table: many
+ * deadlines close together cost one pass per that much time, not one
+ * each, and the fork server spends at most a fifth of its time there).
  */
 #define SHOAL__FS_DEADLINE_MIN_MS 10
 
@@ -522,10 +523,11 @@ static void shoal__fs_deadlines(struct shoal__fs *fs, int64_t now)
 		shoal__cancel_sweep(fs->store, &fs->v, fs->kids),
 		shoal__calls_expire(fs->store, &fs->v));
 	int64_t at = (int64_t)(soon / 1000000) + 1; /* CLOCK_MONOTONIC, as now */
+	int64_t gap = 4 * (shoal__fs_now_ms() - now);
 
-	fs->next_deadline_ms = !soon ? 0
-			       : at < now + SHOAL__FS_DEADLINE_MIN_MS
-				       ? now + SHOAL__FS_DEADLINE_MIN_MS : at;
+	if (gap < SHOAL__FS_DEADLINE_MIN_MS)
+		gap = SHOAL__FS_DEADLINE_MIN_MS;
+	fs->next_deadline_ms = !soon ? 0 : at < now + gap ? now + gap : at;
 }
 
 static void shoal__fs_watch(struct shoal__fs *fs)

@@ -290,9 +290,15 @@ uint64_t shoal__calls_expire(struct shoal_store *s, const struct shoal__rt_view 
 	uint64_t now = shoal__mono_ns(), soonest = 0;
 
 	for (uint32_t w = 0; w < SHOAL__DL_WORDS; w++) {
+		uint64_t bits;
+
+		/* Relaxed: a word seen 0 is looked at again next pass (its
+		 * line is left clean: most passes find no deadline). */
+		if (!atomic_load_explicit(&v->hdr->dl_lanes[w], memory_order_relaxed))
+			continue;
 		/* DL-A1: the calls published before each bit's DL-R1. */
-		uint64_t bits = atomic_exchange_explicit(&v->hdr->dl_lanes[w], 0,
-							 memory_order_acquire);
+		bits = atomic_exchange_explicit(&v->hdr->dl_lanes[w], 0,
+						memory_order_acquire);
 
 		for (; bits; bits &= bits - 1) {
 			uint32_t b = (uint32_t)__builtin_ctzll(bits);
