@@ -786,6 +786,7 @@ Test(cancel, actor_call_deadlines)
 				      &args, &g), 0);
 	/* queued behind the gate past its deadline: dropped, never run */
 	tu_assert_rc(cx_call(&x, a, "count", 1, 0, 30, &late), 0);
+	tu_assert_rc(cx_code(x.s, late, 5000), SHOAL_EDEADLINE); /* the watch's */
 	tu_assert_rc(shoal_seal(x.s, gate), 0);
 	tu_assert_rc(cx_code(x.s, g, 10000), 0);
 	tu_assert_rc(cx_code(x.s, late, 10000), SHOAL_EDEADLINE);
