@@ -511,19 +511,30 @@ static void shoal__fs_unstall_queue(struct shoal__fs *fs)
  * Deadlines (task/cancel.c, task/callcancel.c): tasks and queued calls
  * past theirs fail, and the watch wakes again at the soonest one still
  * pending, but no sooner than SHOAL__FS_DEADLINE_MIN_MS, nor than four
- * times the pass took, from now (a pass scans the task table: many
+ * times the pass's CPU time, from now (a pass scans the task table: many
  * deadlines close together cost one pass per that much time, not one
- * each, and the fork server spends at most a fifth of its time there).
+ * each, and the fork server spends at most a fifth of its CPU there; CPU
+ * time, not the clock's: a pass descheduled on a loaded machine does not
+ * push the next deadline back).
  */
 #define SHOAL__FS_DEADLINE_MIN_MS 10
 
+static int64_t shoal__fs_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void shoal__fs_deadlines(struct shoal__fs *fs, int64_t now)
 {
+	int64_t cpu0 = shoal__fs_cpu_us();
 	uint64_t soon = shoal__cancel_sooner(
 		shoal__cancel_sweep(fs->store, &fs->v, fs->kids),
 		shoal__calls_expire(fs->store, &fs->v));
 	int64_t at = (int64_t)(soon / 1000000) + 1; /* CLOCK_MONOTONIC, as now */
-	int64_t gap = 4 * (shoal__fs_now_ms() - now);
+	int64_t gap = 4 * (shoal__fs_cpu_us() - cpu0) / 1000;
 
 	if (gap < SHOAL__FS_DEADLINE_MIN_MS)
 		gap = SHOAL__FS_DEADLINE_MIN_MS;
