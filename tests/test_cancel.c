@@ -201,9 +201,9 @@ static int t_parent(struct shoal_task *t, void *user)
 	return 0;
 }
 
-/* mparent(k), an actor's method: submits poll(10) (runs on the one
- * worker), count(11) (queued behind it) and count(13) (parked on
- * mparent_gate, unsealed), polls its own flag; once cancelled, submits
+/* mparent(k), an actor's method: submits poll(10) and, once it runs on
+ * the one worker, count(11) (queued behind it) and count(13) (parked on
+ * mparent_gate, unsealed); polls its own flag; once cancelled, submits
  * count(12) and records each child's result. */
 static int t_mparent(struct shoal_task *t, void *user)
 {
@@ -216,8 +216,12 @@ static int t_mparent(struct shoal_task *t, void *user)
 	shoal_args_init(&a);
 	shoal_args_bytes(&a, &c13, sizeof c13);
 	shoal_args_ref(&a, cx->mparent_gate);
-	if (!cx_slot_ok(k) || cx_submit(rt, "poll", 10, 0, &cx->child[0]) ||
-	    cx_submit(rt, "count", 11, 0, &cx->child[1]) ||
+	if (!cx_slot_ok(k) || cx_submit(rt, "poll", 10, 0, &cx->child[0]))
+		return SHOAL_ETASK;
+	for (int64_t t0 = tu_now_ms(); !atomic_load(&cx->ran[10]);)
+		if (tu_now_ms() - t0 > CX_SPIN_MS)
+			return SHOAL_ETASK;
+	if (cx_submit(rt, "count", 11, 0, &cx->child[1]) ||
 	    shoal_submit(rt, shoal_function(rt, "count"), &a, 1, &cx->child[3]))
 		return SHOAL_ETASK;
 	atomic_store(&cx->children_ready, 1);
