@@ -198,7 +198,9 @@ struct shoal__task_rec {
 	uint64_t submitted;      /* the submitter's ticks (base/clock.h) */
 	uint32_t parent_gen;     /* the submitting task record's generation,
 				  * or the call's position in its lane */
-	uint32_t pad_;
+	uint32_t parent_tag;     /* a call parent's lane tag (callcancel.c:
+				  * its owner and actor, so a lane given back
+				  * and taken again is another parent), 0 */
 	uint64_t deadline;       /* CLOCK_MONOTONIC ns past which it is
 				  * cancelled (SHOAL_EDEADLINE); 0: none */
 	_Atomic uint32_t dep_next[SHOAL__TASK_DEPS];

@@ -28,8 +28,10 @@
  * not seen yet, to within one period (SHOAL__FS_WATCH_MS).
  *
  * Recursive cancel of a call.  A task submitted by a method names the
- * call as its parent (SHOAL__PARENT_CALL | lane, position: rtlayout.h;
- * the call is known per thread, set around the method), so a recursive
+ * call as its parent (SHOAL__PARENT_CALL | lane, position, and the
+ * lane's tag, since a lane given back and taken again counts positions
+ * from 0: rtlayout.h; the call is known per thread, set around the
+ * method), so a recursive
  * cancel of a running call adds RECURSIVE to its word (seq_cst) and
  * cancels the children it finds in the task table, with their own
  * children (cancel.c), and a child submitted later finds the flag in the
@@ -63,11 +65,33 @@ static_assert((uint64_t)SHOAL__DL_WORDS * 64u * SHOAL__DL_GROUP >=
  * none): per thread, since a threaded actor runs several at once. */
 static _Thread_local uint32_t shoal__cur_call;
 static _Thread_local uint32_t shoal__cur_call_pos;
+static _Thread_local uint32_t shoal__cur_call_tag;
 
-void shoal__call_enter(uint32_t li, uint32_t pos)
+/* Lane li's tag: its owner (the caller's slot and generation) and actor
+ * (index, generation), so that a lane given back and taken again (its
+ * positions start from 0 again) names another parent: a live child of
+ * an old call is not taken for a new call's.  A hash: two owners alike
+ * by chance are 2^-32 likely.  Read by the actor's process (its own
+ * lane's, published by ACT-R1) and by a canceller (after LP-A1). */
+static uint32_t shoal__lane_tag(const struct shoal__rt_view *v, uint32_t li)
 {
-	shoal__cur_call = SHOAL__PARENT_CALL | li;
+	const struct shoal__lane_meta *m = &v->lmeta[li];
+	uint32_t t = m->owner * 0x9e3779b1u ^ m->actor * 0x85ebca6bu ^
+		     m->actor_gen * 0xc2b2ae35u;
+
+	return t ? t : 1;
+}
+
+void shoal__call_enter(const struct shoal__rt_view *v, uint32_t li, uint32_t pos)
+{
+	shoal__cur_call = li < v->max_lanes ? SHOAL__PARENT_CALL | li : 0;
 	shoal__cur_call_pos = pos;
+	shoal__cur_call_tag = li < v->max_lanes ? shoal__lane_tag(v, li) : 0;
+}
+
+uint32_t shoal__cancel_parent_tag(const struct shoal_runtime *rt)
+{
+	return rt->cur_task || !shoal__cur_call ? 0 : shoal__cur_call_tag;
 }
 
 void shoal__call_leave(void)
@@ -157,6 +181,7 @@ static int shoal__cancel_call(struct shoal_store *s, const struct shoal__rt_view
 	if (add & SHOAL__CALL_C_RECURSIVE) {
 		atomic_thread_fence(memory_order_seq_cst); /* TASK-S1 */
 		shoal__cancel_children(s, v, SHOAL__PARENT_CALL | li, pos,
+				       shoal__lane_tag(v, li),
 				       SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE, 0);
 	}
 	return 1;

@@ -214,11 +214,13 @@ static void shoal__cancel_kill(const struct shoal__rt_view *v, uint32_t idx,
 
 /* The live children of a parent (pw: its record + 1, or
  * SHOAL__PARENT_CALL | lane for an actor call; pg: its generation, or
- * the call's lane position), each cancelled with the same flags.
+ * the call's lane position; tag: 0, or the call's lane tag), each
+ * cancelled with the same flags.
  * Bounded: one pass over the table per level, at most
  * SHOAL__CANCEL_DEPTH levels. */
 void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *v,
-			    uint32_t pw, uint32_t pg, uint64_t flags, uint32_t depth)
+			    uint32_t pw, uint32_t pg, uint32_t tag, uint64_t flags,
+			    uint32_t depth)
 {
 	uint32_t top = shoal__task_top(v);
 
@@ -230,7 +232,7 @@ void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
 		if (shoal__phase_live(st) && !(st & SHOAL__TASK_F_CANCEL) &&
-		    t->parent == pw && t->parent_gen == pg)
+		    t->parent == pw && t->parent_gen == pg && t->parent_tag == tag)
 			shoal__cancel_rec(s, v, i, st, flags, depth + 1);
 	}
 }
@@ -294,7 +296,7 @@ int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
 	}
 	if (want & SHOAL__TASK_F_RECURSIVE) {
 		atomic_thread_fence(memory_order_seq_cst); /* TASK-S1 */
-		shoal__cancel_children(s, v, idx + 1, gen, flags, depth);
+		shoal__cancel_children(s, v, idx + 1, gen, 0, flags, depth);
 	}
 	if (want & SHOAL__TASK_F_FORCE)
 		shoal__cancel_kill(v, idx, gen);

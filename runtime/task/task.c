@@ -440,6 +440,7 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->submitter = shoal__store_creator(rt->store);
 	t->submitted = shoal__ticks();
 	shoal__cancel_parent(rt, &t->parent, &t->parent_gen);
+	t->parent_tag = shoal__cancel_parent_tag(rt);
 	t->deadline = o->deadline_ms > 0
 			      ? shoal__mono_ns() + (uint64_t)o->deadline_ms * 1000000u
 			      : 0;

@@ -223,7 +223,8 @@ uint64_t shoal__cancel_sooner(uint64_t a, uint64_t b);
 int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
 		      uint32_t idx, uint64_t st, uint64_t flags, uint32_t depth);
 void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *v,
-			    uint32_t pw, uint32_t pg, uint64_t flags, uint32_t depth);
+			    uint32_t pw, uint32_t pg, uint32_t tag, uint64_t flags,
+			    uint32_t depth);
 bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0, uint32_t n);
 /* A return ID's index bits (ret0 and ret i differ only there). */
 #define SHOAL__RET_INDEX (0xffffull << 32)
@@ -238,7 +239,9 @@ bool shoal__call_recursive(const struct shoal__rt_view *v, uint32_t li, uint32_t
  * around the method: proc/actorrun.c). */
 void shoal__cancel_parent(const struct shoal_runtime *rt, uint32_t *parent,
 			  uint32_t *parent_gen);
-void shoal__call_enter(uint32_t li, uint32_t pos);
+void shoal__call_enter(const struct shoal__rt_view *v, uint32_t li, uint32_t pos);
+/* The lane tag of the call this thread runs, 0 for none (a task's). */
+uint32_t shoal__cancel_parent_tag(const struct shoal_runtime *rt);
 void shoal__call_leave(void);
 /* A caller that published a call with a deadline flags its lane for the
  * fork server's watch, which expires it (DL-R1 of rtlayout.h). */
