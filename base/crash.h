@@ -115,6 +115,7 @@
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \
 	/* cancel.c: a pending task cancelled */                               \
 	X(TASK_CANCEL_SET, cancel, "cancel: CANCEL set, returns not filled")   \
+	X(CALL_CANCEL_SET, call_cancel, "call cancel: CANCEL set, results not filled")\
 	/* call.c: a caller's lane into an actor, taken, hooked, freed */     \
 	X(LANE_TAKEN, lane_call, "lane: taken (names its taker), not hooked")  \
 	X(LANE_HOOKED, lane_call, "lane: hooked into the actor, not checked")  \

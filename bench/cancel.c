@@ -14,6 +14,12 @@
  * to read it against.  One figure per round; the median over ctx->reps
  * rounds (after one untimed warm-up).
  *
+ * deadline_late_ms (an extra of the same line): a no-op task queued
+ * behind the held worker with deadline_ms DEADLINE_MS, how long after
+ * its deadline its get returns SHOAL_EDEADLINE (the fork server's watch
+ * fails it: it wakes at the soonest deadline it saw); the median of
+ * DEADLINE_ROUNDS.
+ *
  * Cleanup: the runtime is private (opts.name = NULL: nothing in
  * /dev/shm), shut down on every path (harness.c).
  */
@@ -28,6 +34,8 @@
 #include "families.h"
 
 #define CANCEL_WINDOW 1000
+#define DEADLINE_MS 300 /* past one watch period: the watch has seen it */
+#define DEADLINE_ROUNDS 3
 
 static int task_noop(struct shoal_task *t, void *user)
 {
@@ -116,6 +124,42 @@ static int cancel_round(struct cancel_bench *b, double *submit_s, double *cancel
 	return rc;
 }
 
+/* One deadline round: ms from a task's deadline to its SHOAL_EDEADLINE. */
+static int deadline_round(struct cancel_bench *b, double *late_ms)
+{
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	shoal_id gate = shoal_id_next(b->s), held, r;
+	struct shoal_args a;
+	struct shoal_view v;
+	void *buf;
+	double t0;
+	int rc = shoal_create(b->s, gate, 8, NULL, 0, 0, &buf);
+
+	shoal_args_init(&a);
+	if (rc == 0)
+		rc = shoal_args_bytes(&a, &gate, sizeof gate);
+	if (rc == 0)
+		rc = shoal_submit(b->rt, b->gate, &a, 1, &held);
+	if (rc < 0)
+		return rc;
+	o.deadline_ms = DEADLINE_MS;
+	t0 = now_s();
+	rc = shoal_submit_opts(b->rt, b->noop, NULL, &o, &r);
+	if (rc == 0) {
+		int g = shoal_get(b->s, r, 60000, &v);
+
+		*late_ms = (now_s() - t0) * 1e3 - DEADLINE_MS;
+		if (g == 0)
+			shoal_release(b->s, &v);
+		shoal_drop(b->s, r);
+		rc = g == SHOAL_EDEADLINE ? 0 : g < 0 ? g : -EPROTO;
+	}
+	shoal_seal(b->s, gate);
+	rc = rc ? rc : settle(b->s, held, 0);
+	shoal_drop(b->s, gate);
+	return rc;
+}
+
 static int cancel_start(struct cancel_bench *b, struct metric *m)
 {
 	struct shoal_runtime_options o;
@@ -175,10 +219,13 @@ int family_cancel(const struct bench_ctx *ctx)
 		.name = "cancel_pending_ns", .unit = UNIT_NS, .verdict = -1,
 		.note = "shoal_cancel of a task queued behind a held pool of one "
 			"worker, 1000 queued (the table's top ~1000): find, CAS, "
-			"write ECANCELLED; submit_ns: the same window's submits",
+			"write ECANCELLED; submit_ns: the same window's submits; "
+			"deadline_late_ms: a queued task's SHOAL_EDEADLINE past "
+			"its 300 ms deadline",
 	};
 	struct cancel_bench *b = calloc(1, sizeof *b);
 	struct stats submit;
+	double late[DEADLINE_ROUNDS];
 	int rc;
 
 	if (!wanted(ctx, m.name)) {
@@ -188,6 +235,8 @@ int family_cancel(const struct bench_ctx *ctx)
 	rc = b ? cancel_start(b, &m) : -ENOMEM;
 	if (rc == 0)
 		rc = cancel_measure(ctx, b, &m.st, &submit);
+	for (int i = 0; i < DEADLINE_ROUNDS && rc == 0; i++)
+		rc = deadline_round(b, &late[i]);
 	if (b && b->rt) {
 		int r = shoal_runtime_shutdown(b->rt);
 
@@ -197,6 +246,7 @@ int family_cancel(const struct bench_ctx *ctx)
 	if (rc < 0)
 		return emit_error(ctx, m.name, 0, rc);
 	add_extra(&m, "submit_ns", submit.median);
+	add_extra(&m, "deadline_late_ms", stats_of(late, DEADLINE_ROUNDS).median);
 	emit(ctx, &m);
 	return 0;
 }

@@ -291,15 +291,23 @@ static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
  *  CANCEL    a canceller's CAS (or the actor's own, past the deadline):
  *            queued, the call never runs; running, the method sees it
  *            (shoal_task_cancelled) and its unset results get the code;
- *  DEADLINE  with CANCEL: SHOAL_EDEADLINE instead of SHOAL_ECANCELLED.
+ *  DEADLINE  with CANCEL: SHOAL_EDEADLINE instead of SHOAL_ECANCELLED
+ *            (set by the actor at its start, the method's own poll, or
+ *            the fork server's watch on a queued call: callcancel.c);
+ *  RECURSIVE with CANCEL on a STARTED call: the tasks the method
+ *            submitted, and submits from now on, are cancelled too
+ *            (their records name the call as their parent: TASK-S1/S2
+ *            of rtlayout.h, with this word in the parent's role).
  * Memory order: the caller's store is published with the record (LN-R1);
  * the CASes are on the word alone and relaxed (its modification order
  * decides between a cancel and the start; no other data goes with it),
- * but for the canceller's re-check of the record it read (cancel.c).
+ * but for the canceller's re-check of the record it read (cancel.c) and
+ * a recursive cancel's CAS (seq_cst, TASK-S1).
  */
 #define SHOAL__CALL_C_STARTED 1u
 #define SHOAL__CALL_C_CANCEL 2u
 #define SHOAL__CALL_C_DEADLINE 4u
+#define SHOAL__CALL_C_RECURSIVE 8u
 #define SHOAL__CALL_C_SEQ(pos) (((uint32_t)(pos) & 0xffffffu) << 8)
 
 /*

@@ -39,7 +39,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 16u
+#define SHOAL__RT_VERSION 17u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -47,6 +47,9 @@
 #define SHOAL__TASK_SIZE 384u
 #define SHOAL__TASK_ARGS_INLINE 192u
 #define SHOAL__TASK_DEPS 16u /* = SHOAL_MAX_ARGS */
+/* Words of the header's dl_lanes: a bit per 64 lanes, up to 65536 lanes
+ * (SHOAL__ACT_MAX_LANES, checked in task/callcancel.c). */
+#define SHOAL__DL_WORDS 16u
 
 /* What a process is to the runtime: the role word of its store slot
  * (store/layout.h; 0, SHOAL__ROLE_STORE, is a plain store user).  Written
@@ -187,12 +190,17 @@ struct shoal__task_rec {
 	uint32_t submitter;      /* SHOAL__CREATOR(slot, generation) */
 	_Atomic uint32_t deps;
 	uint32_t retries;        /* runs left after a worker death (fork server) */
-	uint32_t parent;         /* the submitting task's record + 1, 0: none */
+	uint32_t parent;         /* the submitting task's record + 1, or
+				  * SHOAL__PARENT_CALL | lane of the actor
+				  * call that submitted it; 0: none */
 	uint64_t ret_hi;         /* the ID of return 0; return i has index i */
 	uint64_t ret_lo;
 	uint64_t submitted;      /* the submitter's ticks (base/clock.h) */
-	uint32_t parent_gen;     /* the submitting task record's generation */
-	uint32_t pad_;
+	uint32_t parent_gen;     /* the submitting task record's generation,
+				  * or the call's position in its lane */
+	uint32_t parent_tag;     /* a call parent's lane tag (callcancel.c:
+				  * its owner and actor, so a lane given back
+				  * and taken again is another parent), 0 */
 	uint64_t deadline;       /* CLOCK_MONOTONIC ns past which it is
 				  * cancelled (SHOAL_EDEADLINE); 0: none */
 	_Atomic uint32_t dep_next[SHOAL__TASK_DEPS];
@@ -200,6 +208,9 @@ struct shoal__task_rec {
 	uint8_t pad1_[SHOAL__TASK_SIZE - 336];
 };
 static_assert(sizeof(struct shoal__task_rec) == SHOAL__TASK_SIZE, "task record");
+/* A parent that is an actor call (task/callcancel.c): no record index
+ * has this bit (SHOAL__RT_MAX_TASKS). */
+#define SHOAL__PARENT_CALL 0x80000000u
 static_assert(SHOAL__RT_MAX_TASKS <= (1u << 20), "items carry 20 index bits");
 
 enum shoal__worker_state {
@@ -433,6 +444,23 @@ struct shoal__rt_hdr {
 	uint8_t pad7_[64 - sizeof(pthread_mutex_t)];
 	/* Its own line: signalled at every free of a task record (task.c). */
 	struct shoal__event task_room;
+	/*
+	 * Queued actor calls the fork server's watch must look at
+	 * (task/callcancel.c): bit g % 64 of dl_lanes[g / 64] set while
+	 * lanes 64g .. 64g + 63 may hold one (a call with a deadline not
+	 * reached yet, or a cancelled call whose results its canceller may
+	 * not have filled).  Set by a caller after it published a call with
+	 * a deadline and by a canceller before its CAS (fetch_or, release:
+	 * DL-R1); taken by the watch before it scans those lanes (exchange
+	 * with 0, acquire: DL-A1), and set again by the watch (relaxed: its
+	 * own next scan reads it) for a group that still has one.
+	 *  DL-R1 (DL-A1)  a caller's publish of its call (LN-R1), then its
+	 *          fetch_or: the watch whose exchange reads that bit sees
+	 *          the tail that published the call ...
+	 *  DL-A1 (DL-R1)  ... and an exchange before the fetch_or leaves
+	 *          the bit set for the next watch.
+	 */
+	_Atomic uint64_t dl_lanes[SHOAL__DL_WORDS];
 };
 static_assert(sizeof(struct shoal__rt_hdr) <= SHOAL__RT_HDR_SIZE, "rt header");
 static_assert(sizeof(pthread_mutex_t) <= 64, "the mutex fits its line");

@@ -34,6 +34,9 @@ struct cx_page {
 	_Atomic int64_t child_rc[4];       /* parent: what its children gave */
 	shoal_id child[4];
 	_Atomic int64_t children_ready;
+	_Atomic int64_t seq;               /* count(k)'s runs, in order ... */
+	_Atomic int64_t order[CX_SLOTS];   /* ... count(k)'s place in it + 1 */
+	shoal_id mparent_gate;             /* mparent: its parked child's arg */
 };
 
 static struct cx_page *cx;
@@ -71,8 +74,10 @@ static int t_count(struct shoal_task *t, void *user)
 	int64_t k = cx_arg(t, 0), us = cx_arg(t, 1);
 
 	(void)user;
-	if (cx_slot_ok(k))
+	if (cx_slot_ok(k)) {
 		atomic_fetch_add(&cx->ran[k], 1);
+		atomic_store(&cx->order[k], atomic_fetch_add(&cx->seq, 1) + 1);
+	}
 	if (us > 0) {
 		cx_spin_us(us);
 		if (shoal_task_cancelled(t))
@@ -196,6 +201,42 @@ static int t_parent(struct shoal_task *t, void *user)
 	return 0;
 }
 
+/* mparent(k), an actor's method: submits poll(10) and, once it runs on
+ * the one worker, count(11) (queued behind it) and count(13) (parked on
+ * mparent_gate, unsealed); polls its own flag; once cancelled, submits
+ * count(12) and records each child's result. */
+static int t_mparent(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_store *s = shoal_runtime_store(rt);
+	int64_t k = cx_arg(t, 0), c13 = 13;
+	struct shoal_args a;
+
+	(void)user;
+	shoal_args_init(&a);
+	shoal_args_bytes(&a, &c13, sizeof c13);
+	shoal_args_ref(&a, cx->mparent_gate);
+	if (!cx_slot_ok(k) || cx_submit(rt, "poll", 10, 0, &cx->child[0]))
+		return SHOAL_ETASK;
+	for (int64_t t0 = tu_now_ms(); !atomic_load(&cx->ran[10]);)
+		if (tu_now_ms() - t0 > CX_SPIN_MS)
+			return SHOAL_ETASK;
+	if (cx_submit(rt, "count", 11, 0, &cx->child[1]) ||
+	    shoal_submit(rt, shoal_function(rt, "count"), &a, 1, &cx->child[3]))
+		return SHOAL_ETASK;
+	atomic_store(&cx->children_ready, 1);
+	atomic_fetch_add(&cx->ran[k], 1);
+	if (!cx_poll_until_cancelled(t))
+		return SHOAL_ETASK;
+	if (cx_submit(rt, "count", 12, 0, &cx->child[2]))
+		return SHOAL_ETASK;
+	for (int i = 0; i < 4; i++) {
+		atomic_store(&cx->child_rc[i], cx_code(s, cx->child[i], 10000));
+		shoal_drop(s, cx->child[i]);
+	}
+	return 0;
+}
+
 /* cancel(ref): shoal_cancel from a task; returns its code. */
 static int t_cancel(struct shoal_task *t, void *user)
 {
@@ -248,6 +289,7 @@ static struct cx_rt cx_start(uint32_t workers)
 	tu_assert_rc(shoal_register_method(x.reg, "Cx", "gate", t_gate), 0);
 	tu_assert_rc(shoal_register_method(x.reg, "Cx", "poll", t_poll), 0);
 	tu_assert_rc(shoal_register_method(x.reg, "Cx", "cancel", t_cancel), 0);
+	tu_assert_rc(shoal_register_method(x.reg, "Cx", "mparent", t_mparent), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = workers;
 	o.name = x.name;
@@ -748,7 +790,7 @@ Test(cancel, actor_call_deadlines)
 				      &args, &g), 0);
 	/* queued behind the gate past its deadline: dropped, never run */
 	tu_assert_rc(cx_call(&x, a, "count", 1, 0, 30, &late), 0);
-	tu_assert_rc(cx_code(x.s, late, 100), -ETIMEDOUT);
+	tu_assert_rc(cx_code(x.s, late, 5000), SHOAL_EDEADLINE); /* the watch's */
 	tu_assert_rc(shoal_seal(x.s, gate), 0);
 	tu_assert_rc(cx_code(x.s, g, 10000), 0);
 	tu_assert_rc(cx_code(x.s, late, 10000), SHOAL_EDEADLINE);
@@ -762,5 +804,282 @@ Test(cancel, actor_call_deadlines)
 	tu_assert_rc(shoal_drop(x.s, late), 0);
 	tu_assert_rc(shoal_drop(x.s, run), 0);
 	tu_assert_rc(shoal_drop(x.s, gate), 0);
+	cx_stop(&x);
+}
+
+/* ------------------------------------------------------------------ */
+/* Deadlines of queued calls and tasks, recursive cancel of a call     */
+
+/* How late a queued call or task may fail past its deadline: one watch
+ * period (250 ms: a deadline the fork server's watch has not seen yet)
+ * and the machine's scheduling. */
+#define CX_DL_LATE_MS 500
+
+/* gate(gate) called on a: holds the actor until *gate is sealed. */
+static shoal_id cx_hold_actor(struct cx_rt *x, struct shoal_actor a, shoal_id *gate)
+{
+	struct shoal_args args;
+	shoal_id g;
+	void *buf;
+
+	*gate = shoal_id_next(x->s);
+	tu_assert_rc(shoal_create(x->s, *gate, 8, NULL, 0, 0, &buf), 0);
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_args_bytes(&args, gate, sizeof *gate), 0);
+	tu_assert_rc(shoal_actor_call(x->rt, a, shoal_actor_method(x->rt, a, "gate"),
+				      &args, &g), 0);
+	return g;
+}
+
+static void cx_release_actor(struct cx_rt *x, shoal_id gate, shoal_id g)
+{
+	tu_assert_rc(shoal_seal(x->s, gate), 0);
+	tu_assert_rc(cx_code(x->s, g, 10000), 0);
+	tu_assert_rc(shoal_drop(x->s, g), 0);
+	tu_assert_rc(shoal_drop(x->s, gate), 0);
+}
+
+Test(cancel, a_queued_call_fails_at_its_deadline_while_the_actor_is_busy)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_actor a;
+	shoal_id gate, g, late, r2, r3;
+	int64_t t0, dt;
+
+	tu_assert_rc(shoal_actor_create(x.rt, "Cx", NULL, NULL, &a), 0);
+	g = cx_hold_actor(&x, a, &gate);
+	t0 = tu_now_ms();
+	tu_assert_rc(cx_call(&x, a, "count", 1, 0, 100, &late), 0);
+	/* the actor stays busy (the gate is sealed only below) */
+	tu_assert_rc(cx_code(x.s, late, 5000), SHOAL_EDEADLINE);
+	dt = tu_now_ms() - t0;
+	cr_assert(dt >= 95 && dt <= 100 + CX_DL_LATE_MS, "failed after %lld ms",
+		  (long long)dt);
+	tu_assert_rc(shoal_cancel(x.rt, late, 0), -EALREADY);
+	/* the lane serves on, in order, once the actor is free */
+	tu_assert_rc(cx_call(&x, a, "count", 2, 0, 0, &r2), 0);
+	tu_assert_rc(cx_call(&x, a, "count", 3, 0, 0, &r3), 0);
+	cx_release_actor(&x, gate, g);
+	tu_assert_rc(cx_code(x.s, r2, 5000), 0);
+	tu_assert_rc(cx_code(x.s, r3, 5000), 0);
+	cr_assert_eq(atomic_load(&cx->ran[1]), 0, "the expired call ran");
+	cr_assert(atomic_load(&cx->order[2]) > 0 &&
+		  atomic_load(&cx->order[2]) < atomic_load(&cx->order[3]));
+	tu_assert_rc(cx_code(x.s, late, 0), SHOAL_EDEADLINE);
+	tu_assert_rc(shoal_drop(x.s, late), 0);
+	tu_assert_rc(shoal_drop(x.s, r2), 0);
+	tu_assert_rc(shoal_drop(x.s, r3), 0);
+	cx_stop(&x);
+}
+
+Test(cancel, a_queued_call_of_an_attached_program_fails_at_its_deadline)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_actor a;
+	shoal_id gate, g, r;
+	pid_t pid;
+
+	tu_assert_rc(shoal_actor_create(x.rt, "Cx", NULL, NULL, &a), 0);
+	g = cx_hold_actor(&x, a, &gate);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+		struct shoal_runtime *rt;
+		struct shoal_args args;
+		struct shoal_view v;
+		int64_t k = 1, t0, dt;
+		shoal_id late;
+
+		TU_CHILD_CHECK(shoal_runtime_attach(x.name, &rt) == 0, 2);
+		o.deadline_ms = 100;
+		shoal_args_init(&args);
+		shoal_args_bytes(&args, &k, sizeof k);
+		shoal_args_bytes(&args, &k, sizeof k);
+		t0 = tu_now_ms();
+		TU_CHILD_CHECK(shoal_actor_call_opts(rt, a, shoal_actor_method(rt, a, "count"),
+						     &args, &o, &late) == 0, 3);
+		TU_CHILD_CHECK(shoal_get(shoal_runtime_store(rt), late, 5000, &v) ==
+				       SHOAL_EDEADLINE, 4);
+		dt = tu_now_ms() - t0;
+		TU_CHILD_CHECK(dt >= 95 && dt <= 100 + CX_DL_LATE_MS, 5);
+		shoal_drop(shoal_runtime_store(rt), late);
+		shoal_runtime_detach(rt);
+		_exit(0);
+	}
+	tu_assert_rc(tu_wait_exit(pid), 0);
+	cx_release_actor(&x, gate, g);
+	tu_assert_rc(cx_call(&x, a, "count", 2, 0, 0, &r), 0);
+	tu_assert_rc(cx_code(x.s, r, 5000), 0);
+	cr_assert_eq(atomic_load(&cx->ran[1]), 0, "the expired call ran");
+	tu_assert_rc(shoal_drop(x.s, r), 0);
+	cx_stop(&x);
+}
+
+/*
+ * Deadlines racing with the actor's start: behind a method busy for
+ * 150 ms, calls whose deadlines fall between 100 and 220 ms; the watch
+ * expires some while the actor starts others.  Each get gives the value
+ * (and the method ran once) or SHOAL_EDEADLINE (and it never ran), and
+ * says so again later.
+ */
+#define CX_DL_ROUNDS 4
+#define CX_DL_CALLS 60
+
+Test(cancel, a_deadline_racing_with_the_actors_start_has_one_outcome)
+{
+	struct cx_rt x = cx_start(1);
+	static shoal_id r[CX_DL_ROUNDS * CX_DL_CALLS];
+	static int out[CX_DL_ROUNDS * CX_DL_CALLS];
+	struct shoal_actor a;
+	int n_dl = 0, n_val = 0;
+
+	tu_assert_rc(shoal_actor_create(x.rt, "Cx", NULL, NULL, &a), 0);
+	for (int round = 0; round < CX_DL_ROUNDS; round++) {
+		shoal_id busy;
+
+		tu_assert_rc(cx_call(&x, a, "count", 1, 150000, 0, &busy), 0);
+		for (int i = 0; i < CX_DL_CALLS; i++) {
+			int j = round * CX_DL_CALLS + i;
+
+			tu_assert_rc(cx_call(&x, a, "count", 100 + j, 0,
+					     100 + (i * 37) % 120, &r[j]), 0);
+		}
+		tu_assert_rc(cx_code(x.s, busy, 10000), 0);
+		tu_assert_rc(shoal_drop(x.s, busy), 0);
+		for (int i = 0; i < CX_DL_CALLS; i++) {
+			int j = round * CX_DL_CALLS + i;
+
+			out[j] = cx_code(x.s, r[j], 10000);
+			cr_assert(out[j] == 0 || out[j] == SHOAL_EDEADLINE, "call %d: %s",
+				  j, shoal_strerror(out[j]));
+		}
+	}
+	cx_drain(&x, 2); /* a task: the actor's own order is checked below */
+	{
+		shoal_id last;
+
+		tu_assert_rc(cx_call(&x, a, "count", 3, 0, 0, &last), 0);
+		tu_assert_rc(cx_code(x.s, last, 10000), 0);
+		tu_assert_rc(shoal_drop(x.s, last), 0);
+	}
+	for (int j = 0; j < CX_DL_ROUNDS * CX_DL_CALLS; j++) {
+		int64_t ran = atomic_load(&cx->ran[100 + j]);
+
+		cr_assert_eq(cx_code(x.s, r[j], 0), out[j], "call %d changed", j);
+		cr_assert_eq(ran, out[j] == 0 ? 1 : 0, "call %d: %s, ran %lld", j,
+			     shoal_strerror(out[j]), (long long)ran);
+		n_dl += out[j] != 0;
+		n_val += out[j] == 0;
+		tu_assert_rc(shoal_drop(x.s, r[j]), 0);
+	}
+	cr_log_info("deadline race: %d expired, %d ran", n_dl, n_val);
+	cx_stop(&x);
+}
+
+/*
+ * Tasks queued behind a busy pool fail at their deadlines, each within
+ * 120 ms of it: the watch wakes at the soonest deadline it saw, not only
+ * at its period (250 ms: five deadlines 70 ms apart cannot all be kept
+ * to 120 ms by a 250 ms grid).
+ */
+Test(cancel, queued_tasks_fail_at_their_deadlines)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
+	shoal_id gref, gate = cx_block(&x, &gref), r[5];
+	int64_t t0[5], dl[5];
+
+	for (int i = 0; i < 5; i++) {
+		struct shoal_args a;
+		int64_t k = 20 + i;
+
+		dl[i] = 400 + 70 * i;
+		o.deadline_ms = dl[i];
+		shoal_args_init(&a);
+		tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+		t0[i] = tu_now_ms();
+		tu_assert_rc(shoal_submit_opts(x.rt, shoal_function(x.rt, "count"), &a,
+					       &o, &r[i]), 0);
+	}
+	for (int i = 0; i < 5; i++) {
+		int64_t dt;
+
+		tu_assert_rc(cx_code(x.s, r[i], 5000), SHOAL_EDEADLINE);
+		dt = tu_now_ms() - t0[i];
+		cr_assert(dt >= dl[i] - 5 && dt <= dl[i] + 120,
+			  "task %d (deadline %lld ms) failed after %lld ms", i,
+			  (long long)dl[i], (long long)dt);
+	}
+	cx_open(&x, gate, gref);
+	cx_drain(&x, 2);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(atomic_load(&cx->ran[20 + i]), 0);
+		tu_assert_rc(shoal_drop(x.s, r[i]), 0);
+	}
+	cx_stop(&x);
+}
+
+/* mparent(1) on an actor, with its children started: poll(10) running
+ * on the one worker, count(11) queued, count(13) parked. */
+static shoal_id cx_mparent(struct cx_rt *x, struct shoal_actor *a)
+{
+	shoal_id r;
+	void *buf;
+
+	tu_assert_rc(shoal_actor_create(x->rt, "Cx", NULL, NULL, a), 0);
+	cx->mparent_gate = shoal_id_next(x->s);
+	tu_assert_rc(shoal_create(x->s, cx->mparent_gate, 8, NULL, 0, 0, &buf), 0);
+	tu_assert_rc(cx_call(x, *a, "mparent", 1, 0, 0, &r), 0);
+	cx_wait_count(&cx->ran[1], 1, "mparent started");
+	cx_wait_count(&cx->children_ready, 1, "children submitted");
+	cx_wait_count(&cx->ran[10], 1, "its running child started");
+	return r;
+}
+
+Test(cancel, recursive_cancel_of_an_actor_call_reaches_its_tasks)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_actor a;
+	shoal_id r = cx_mparent(&x, &a);
+
+	tu_assert_rc(shoal_cancel(x.rt, r, SHOAL_CANCEL_RECURSIVE), 1);
+	tu_assert_rc(cx_code(x.s, r, 10000), SHOAL_ECANCELLED);
+	cr_assert_eq(atomic_load(&cx->child_rc[0]), SHOAL_ECANCELLED,
+		     "running child: %s", shoal_strerror((int)cx->child_rc[0]));
+	cr_assert_eq(atomic_load(&cx->child_rc[1]), SHOAL_ECANCELLED,
+		     "queued child: %s", shoal_strerror((int)cx->child_rc[1]));
+	cr_assert_eq(atomic_load(&cx->child_rc[2]), SHOAL_ECANCELLED,
+		     "child submitted after: %s", shoal_strerror((int)cx->child_rc[2]));
+	cr_assert_eq(atomic_load(&cx->child_rc[3]), SHOAL_ECANCELLED,
+		     "parked child: %s", shoal_strerror((int)cx->child_rc[3]));
+	cr_assert_eq(atomic_load(&cx->saw[10]), 1);
+	tu_assert_rc(shoal_seal(x.s, cx->mparent_gate), 0);
+	cx_drain(&x, 2);
+	cr_assert_eq(atomic_load(&cx->ran[11]) + atomic_load(&cx->ran[12]) +
+			     atomic_load(&cx->ran[13]), 0, "a cancelled child ran");
+	tu_assert_rc(shoal_drop(x.s, cx->mparent_gate), 0);
+	tu_assert_rc(shoal_drop(x.s, r), 0);
+	cx_stop(&x);
+}
+
+Test(cancel, without_recursive_an_actor_calls_tasks_run_on)
+{
+	struct cx_rt x = cx_start(1);
+	struct shoal_actor a;
+	shoal_id r = cx_mparent(&x, &a);
+
+	tu_assert_rc(shoal_cancel(x.rt, r, 0), 1);
+	/* the method now waits on its poll(10) child: cancel that one alone */
+	tu_assert_rc(shoal_cancel(x.rt, cx->child[0], 0), 1);
+	tu_assert_rc(shoal_seal(x.s, cx->mparent_gate), 0);
+	tu_assert_rc(cx_code(x.s, r, 10000), SHOAL_ECANCELLED);
+	cr_assert_eq(atomic_load(&cx->child_rc[1]), 0);
+	cr_assert_eq(atomic_load(&cx->child_rc[2]), 0);
+	cr_assert_eq(atomic_load(&cx->child_rc[3]), 0);
+	cr_assert_eq(atomic_load(&cx->ran[11]), 1);
+	cr_assert_eq(atomic_load(&cx->ran[12]), 1);
+	cr_assert_eq(atomic_load(&cx->ran[13]), 1);
+	tu_assert_rc(shoal_drop(x.s, cx->mparent_gate), 0);
+	tu_assert_rc(shoal_drop(x.s, r), 0);
 	cx_stop(&x);
 }

@@ -188,6 +188,7 @@ Test(runtime_crash, a_worker_killed_while_waking_dependents_strands_none)
  * and the actors it forks). */
 struct rc_counts {
 	_Atomic int64_t ran[RC_CALLS];
+	_Atomic int64_t hold_open;  /* hold() returns once it is set */
 };
 
 static struct rc_counts *rc_counts;
@@ -233,6 +234,19 @@ static int rc_arm_actor(struct shoal_task *t, void *self)
 	return shoal_task_return(t, 0, &ok, sizeof ok);
 }
 
+/* hold(): counts its run in ran[3], then holds the actor until
+ * hold_open is set (bounded). */
+static int rc_hold(struct shoal_task *t, void *self)
+{
+	int64_t one = 1, t0 = tu_now_ms();
+
+	(void)self;
+	atomic_fetch_add(&rc_counts->ran[3], 1);
+	while (!atomic_load(&rc_counts->hold_open) && tu_now_ms() - t0 < 20000)
+		sched_yield();
+	return shoal_task_return(t, 0, &one, sizeof one);
+}
+
 struct rc_actor {
 	struct rc_fixture f;
 	struct shoal_actor a;
@@ -252,6 +266,7 @@ static struct rc_actor rc_actor_start(uint32_t retries)
 	tu_assert_rc(shoal_register_actor(x.f.reg, "Bumper", rc_bumper_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "bump", rc_bump), 0);
 	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "arm", rc_arm_actor), 0);
+	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "hold", rc_hold), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = 1;
 	o.store.capacity = 8u << 20;
@@ -1627,6 +1642,131 @@ static void rc_scenario_cancel(unsigned point)
 	rc_tasks_finish(&x, point, &base, 0, 0);
 	tu_assert_rc(shoal_drop(x.f.s, gate), 0);
 	rc_tasks_stop(&x);
+}
+
+/*
+ * The call_cancel scenario: an attached program cancels a call queued
+ * behind a method that holds the actor, and dies after its CAS, before
+ * it filled the results.  The call must never run, and its result must
+ * read SHOAL_ECANCELLED while the actor is still held: the fork server's
+ * watch fills it (the canceller flagged the lane before its CAS), not
+ * the actor when it gets there.
+ */
+/* Waits (bounded) until hold() runs. */
+static void rc_wait_hold(void)
+{
+	for (int64_t t0 = tu_now_ms(); !atomic_load(&rc_counts->ran[3]) &&
+				       tu_now_ms() - t0 < 10000;)
+		sched_yield();
+	cr_assert_eq(atomic_load(&rc_counts->ran[3]), 1, "the hold never started");
+}
+
+static void rc_scenario_call_cancel(unsigned point)
+{
+	struct rc_actor x = {0};
+	struct shoal_runtime_options o;
+	const char *name = tu_shm_name("cc");
+	shoal_id held, queued;
+	int64_t k = 1, v;
+	pid_t pid;
+	int st;
+
+	rc_counts = mmap(NULL, sizeof *rc_counts, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(rc_counts, MAP_FAILED);
+	tu_assert_rc(shoal_registry_open(&x.f.reg), 0);
+	tu_assert_rc(shoal_register_actor(x.f.reg, "Bumper", rc_bumper_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "bump", rc_bump), 0);
+	tu_assert_rc(shoal_register_method(x.f.reg, "Bumper", "hold", rc_hold), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(x.f.reg, &o, &x.f.rt), 0);
+	x.f.s = shoal_runtime_store(x.f.rt);
+	tu_assert_rc(shoal_actor_create(x.f.rt, "Bumper", NULL, NULL, &x.a), 0);
+	x.bump = shoal_actor_method(x.f.rt, x.a, "bump");
+	tu_assert_rc(shoal_actor_call(x.f.rt, x.a, shoal_actor_method(x.f.rt, x.a, "hold"),
+				      NULL, &held), 0);
+	rc_wait_hold();
+	{
+		struct shoal_args a;
+
+		shoal_args_init(&a);
+		tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+		tu_assert_rc(shoal_actor_call(x.f.rt, x.a, x.bump, &a, &queued), 0);
+	}
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+
+		if (shoal_runtime_attach(name, &rt))
+			_exit(TU_EXIT_IO);
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, point, 1);
+		shoal_cancel(rt, queued, 0);
+		_exit(0); /* it should have died in there */
+	}
+	st = rc_reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s: the canceller did not die there (status %#x)",
+		  shoal__crash_name(point), st);
+	/* the actor is still held: only the watch can have filled it */
+	tu_assert_rc(shoal_get(x.f.s, queued, 2000, &(struct shoal_view){0}),
+		     SHOAL_ECANCELLED, "%s: the cancel was not completed",
+		     shoal__crash_name(point));
+	atomic_store(&rc_counts->hold_open, 1);
+	tu_assert_rc(rc_get_dropped(x.f.s, held), 0);
+	tu_assert_rc(rc_get_dropped(x.f.s, queued), SHOAL_ECANCELLED);
+	cr_assert_eq(rc_bump_call(&x, 2, &v), 0, "the lane serves on");
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0, "the cancelled call ran");
+	tu_assert_rc(shoal_runtime_shutdown(x.f.rt), 0);
+	shoal_registry_close(x.f.reg);
+	munmap(rc_counts, sizeof *rc_counts);
+	rc_counts = NULL;
+}
+
+/*
+ * The expirer of a deadline killed mid-way: the fork server's watch dies
+ * at CALL_CANCEL_SET while it expires a call queued behind a held actor
+ * (CANCEL | DEADLINE set, results not filled).  The runtime ends
+ * (SHOAL_EFORKSERVERDIED) and its sweep fails what is pending: the
+ * call's result is one outcome, the same at every get, and the method
+ * never ran.
+ */
+Test(runtime_crash, the_fork_server_killed_expiring_a_call_leaves_one_outcome)
+{
+	struct rc_actor x = rc_armed_start("CALL_CANCEL_SET");
+	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+	struct shoal_args a;
+	struct shoal_view v;
+	shoal_id held, late, ref;
+	int64_t k = 1;
+	int rc;
+
+	tu_assert_rc(shoal_actor_call(x.f.rt, x.a, shoal_actor_method(x.f.rt, x.a, "hold"),
+				      NULL, &held), 0);
+	rc_wait_hold();
+	o.deadline_ms = 100;
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_args_bytes(&a, &k, sizeof k), 0);
+	tu_assert_rc(shoal_actor_call_opts(x.f.rt, x.a, x.bump, &a, &o, &late), 0);
+	rc = shoal_get(x.f.s, late, 10000, &v);
+	cr_assert(rc == SHOAL_EFORKSERVERDIED || rc == SHOAL_EDEADLINE,
+		  "the expired call: %s", shoal_strerror(rc));
+	cr_log_info("the expired call: %s", shoal_strerror(rc));
+	/* the fork server did die there */
+	tu_assert_rc(shoal_actor_call(x.f.rt, x.a, x.bump, &a, &ref),
+		     SHOAL_EFORKSERVERDIED);
+	tu_assert_rc(shoal_get(x.f.s, late, 0, &v), rc, "a second outcome");
+	tu_assert_rc(shoal_get(x.f.s, held, 10000, &v), SHOAL_EFORKSERVERDIED);
+	cr_assert_eq(atomic_load(&rc_counts->ran[1]), 0, "the expired call ran");
+	atomic_store(&rc_counts->hold_open, 1);
+	tu_assert_rc(shoal_drop(x.f.s, late), 0);
+	tu_assert_rc(shoal_drop(x.f.s, held), 0);
+	tu_assert_rc(shoal_runtime_shutdown(x.f.rt), SHOAL_EFORKSERVERDIED);
+	shoal_registry_close(x.f.reg);
+	munmap(rc_counts, sizeof *rc_counts);
+	rc_counts = NULL;
 }
 
 #define RC_TEST(name, scenario, what)                                         \

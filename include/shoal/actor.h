@@ -273,8 +273,11 @@ struct shoal_call_options {
 	 * wait: a call that never waits never reads it. */
 	int timeout_ms;
 	/* A deadline, in ms from the call (0, the default: none; negative:
-	 * -EINVAL).  Past it, a call the actor has not started is dropped
-	 * when the actor reaches it (its result holds SHOAL_EDEADLINE); a
+	 * -EINVAL).  Past it, a call the actor has not started never runs
+	 * and its results hold SHOAL_EDEADLINE, also while the actor is
+	 * busy: the fork server's watch fails it at the deadline (it wakes
+	 * at the soonest one it has seen, and sees a new one within 250 ms);
+	 * a
 	 * running one is cancelled as by shoal_cancel: shoal_task_cancelled
 	 * turns true in the method, and the results it leaves unset hold
 	 * SHOAL_EDEADLINE.  CLOCK_MONOTONIC. */

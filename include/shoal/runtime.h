@@ -423,8 +423,9 @@ struct shoal_task_options {
 	/* A deadline, in ms from the submit (0, the default: none; negative:
 	 * -EINVAL).  Past it, a task that has not started never starts: its
 	 * returns hold SHOAL_EDEADLINE (noticed by the worker that would run
-	 * it, or by the fork server's watch within 250 ms, whichever comes
-	 * first); a task that is running is cancelled as by shoal_cancel
+	 * it, or by the fork server's watch, whichever comes first: the
+	 * watch wakes at the soonest deadline it has seen, and sees a new
+	 * one within 250 ms); a task that is running is cancelled as by shoal_cancel
 	 * without SHOAL_CANCEL_FORCE: shoal_task_cancelled turns true, and
 	 * the returns it leaves unset hold SHOAL_EDEADLINE.  Measured on
 	 * CLOCK_MONOTONIC.  Not inherited by the tasks it submits. */
@@ -608,8 +609,9 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * (shoal_task_cancelled works in methods; returns 1); SHOAL_CANCEL_FORCE
  * is refused with -EINVAL, as Ray refuses it for actor tasks (the
  * actor's process holds every call's state); SHOAL_CANCEL_RECURSIVE
- * reaches no task a method submitted (they have no parent record).  A
- * cancelled call is never retried after a restart.
+ * on a running call cancels the tasks its method submitted (and theirs,
+ * as for a task), and those it submits later.  A cancelled call is
+ * never retried after a restart.
  * Cost: a scan of the task table up to its highest record in use, then,
  * for a call, of the lanes in use (bench family cancel).  Any thread of
  * any process with a runtime handle (driver, task, actor method,

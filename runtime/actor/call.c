@@ -424,6 +424,8 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 	shoal__call_encode(rt, c, &n->l, rec);
 	SHOAL__STORE_CRASH(rt->store, CALL_WRITTEN);
 	shoal__lane_publish(&n->l, &n->slot->doorbell);
+	if (c->deadline) /* DL-R1: the watch expires it while queued */
+		shoal__dl_flag(&rt->v, n->lane);
 	SHOAL__STORE_CRASH(rt->store, CALL_PUBLISHED);
 	shoal__call_recheck(rt, n, a.generation);
 	return 0;

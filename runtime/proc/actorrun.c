@@ -287,7 +287,10 @@ static void shoal__actor_run(struct shoal__athread *th, uint32_t k, uint32_t i,
 		.klass = a->klass_index, .from = r->caller, .t_submit = r->submitted,
 		.id_hi = r->ret_hi, .id_lo = r->ret_lo, .t_start = shoal__ticks(),
 	};
+	/* its tasks name it as their parent (callcancel.c) */
+	shoal__call_enter(&a->rt.v, i, idx);
 	rc = shoal__exec_run(&a->rt, &v, m ? m->fn : NULL, a->self);
+	shoal__call_leave();
 	tr.t_end = shoal__ticks();
 	tr.rc = rc;
 	shoal__actor_trace(a, &tr);

@@ -507,15 +507,54 @@ static void shoal__fs_unstall_queue(struct shoal__fs *fs)
 	fs->stalled_head = pos + 1;
 }
 
+/*
+ * Deadlines (task/cancel.c, task/callcancel.c): tasks and queued calls
+ * past theirs fail, and the watch wakes again at the soonest one still
+ * pending, but no sooner than SHOAL__FS_DEADLINE_MIN_MS, nor than four
+ * times the pass's CPU time, from now (a pass scans the task table: many
+ * deadlines close together cost one pass per that much time, not one
+ * each, and the fork server spends at most a fifth of its CPU there; CPU
+ * time, not the clock's: a pass descheduled on a loaded machine does not
+ * push the next deadline back).
+ */
+#define SHOAL__FS_DEADLINE_MIN_MS 10
+
+static int64_t shoal__fs_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void shoal__fs_deadlines(struct shoal__fs *fs, int64_t now)
+{
+	int64_t cpu0 = shoal__fs_cpu_us();
+	uint64_t soon = shoal__cancel_sooner(
+		shoal__cancel_sweep(fs->store, &fs->v, fs->kids),
+		shoal__calls_expire(fs->store, &fs->v));
+	int64_t at = (int64_t)(soon / 1000000) + 1; /* CLOCK_MONOTONIC, as now */
+	int64_t gap = 4 * (shoal__fs_cpu_us() - cpu0) / 1000;
+
+	if (gap < SHOAL__FS_DEADLINE_MIN_MS)
+		gap = SHOAL__FS_DEADLINE_MIN_MS;
+	fs->next_deadline_ms = !soon ? 0 : at < now + gap ? now + gap : at;
+}
+
 static void shoal__fs_watch(struct shoal__fs *fs)
 {
 	int64_t now = shoal__fs_now_ms();
 
-	if (now < fs->next_watch_ms || shoal__fs_stopping(fs))
+	if (shoal__fs_stopping(fs))
 		return;
+	if (now < fs->next_watch_ms) {
+		if (fs->next_deadline_ms && now >= fs->next_deadline_ms)
+			shoal__fs_deadlines(fs, now);
+		return;
+	}
 	fs->next_watch_ms = now + SHOAL__FS_WATCH_MS;
 	shoal__deps_sweep(fs->store, &fs->v);
-	shoal__cancel_sweep(fs->store, &fs->v, fs->kids);
+	shoal__fs_deadlines(fs, now);
 	shoal__task_sweep_free(fs->store, &fs->v);
 	shoal__lanes_sweep_lost(fs->store, &fs->v);
 	shoal__fs_unstall_queue(fs);
@@ -525,7 +564,7 @@ static void shoal__fs_watch(struct shoal__fs *fs)
 
 static int shoal__fs_poll_ms(const struct shoal__fs *fs)
 {
-	int64_t left = fs->next_watch_ms - shoal__fs_now_ms();
+	int64_t now = shoal__fs_now_ms(), left = fs->next_watch_ms - now;
 	int64_t respawn = shoal__fs_respawn_in(fs);
 
 	/* Items the run queue had no room for are pushed again every
@@ -534,6 +573,8 @@ static int shoal__fs_poll_ms(const struct shoal__fs *fs)
 		return SHOAL__FS_RETRY_MS;
 	if (respawn >= 0 && respawn < left)
 		left = respawn;
+	if (fs->next_deadline_ms && fs->next_deadline_ms - now < left)
+		left = fs->next_deadline_ms - now;
 	return left < 0 ? 0 : left > SHOAL__FS_WATCH_MS ? SHOAL__FS_WATCH_MS
 						       : (int)left;
 }

@@ -62,6 +62,8 @@ struct shoal__fs {
 	bool shutting_down;
 	struct shoal__requeue requeue; /* after a worker died (exec.c) */
 	int64_t next_watch_ms;    /* CLOCK_MONOTONIC: the next watch (deps.c) */
+	int64_t next_deadline_ms; /* CLOCK_MONOTONIC: the next deadline pass
+				   * (forkserver.c), 0: none pending */
 	uint64_t stalled_head;    /* the run queue's unpublished head at the
 				   * last watch, + 1 (0: none) */
 	struct shoal__oq_books oq; /* objects adopted from gone putters */

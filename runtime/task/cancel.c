@@ -28,6 +28,9 @@
  * (shoal__cancel_sweep, every 250 ms) sets CANCEL | DEADLINE on every
  * record past it.
  *
+ * Actor calls (their cancel word, their deadlines while queued, and the
+ * tasks a call submitted) are callcancel.c's.
+ *
  * Finding the record: a ref is a return ID; the table is scanned up to
  * task_top for the record whose returns it names (no index: a cancel is
  * rare, and its cost is the scan; the bench family `cancel` measures it).
@@ -52,7 +55,6 @@
 
 /* How deep a recursive cancel follows children of children. */
 #define SHOAL__CANCEL_DEPTH 16u
-#define SHOAL__RET_INDEX (0xffffull << 32)
 
 int shoal__cancel_code(uint64_t st)
 {
@@ -210,16 +212,15 @@ static void shoal__cancel_kill(const struct shoal__rt_view *v, uint32_t idx,
 	close(fd);
 }
 
-static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
-			     uint32_t idx, uint64_t st, uint64_t flags,
-			     uint32_t depth);
-
-/* The live children of record idx (generation gen), each cancelled with
- * the same flags.  Bounded: one pass over the table per level, at most
+/* The live children of a parent (pw: its record + 1, or
+ * SHOAL__PARENT_CALL | lane for an actor call; pg: its generation, or
+ * the call's lane position; tag: 0, or the call's lane tag), each
+ * cancelled with the same flags.
+ * Bounded: one pass over the table per level, at most
  * SHOAL__CANCEL_DEPTH levels. */
-static void shoal__cancel_children(struct shoal_store *s,
-				   const struct shoal__rt_view *v, uint32_t idx,
-				   uint32_t gen, uint64_t flags, uint32_t depth)
+void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *v,
+			    uint32_t pw, uint32_t pg, uint32_t tag, uint64_t flags,
+			    uint32_t depth)
 {
 	uint32_t top = shoal__task_top(v);
 
@@ -231,15 +232,14 @@ static void shoal__cancel_children(struct shoal_store *s,
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
 		if (shoal__phase_live(st) && !(st & SHOAL__TASK_F_CANCEL) &&
-		    t->parent == idx + 1 && t->parent_gen == gen)
+		    t->parent == pw && t->parent_gen == pg && t->parent_tag == tag)
 			shoal__cancel_rec(s, v, i, st, flags, depth + 1);
 	}
 }
 
 /* Whether every return of a task (ret0, n of them, read from a record
  * that may change: n is bounded) is sealed: a value or an error object. */
-static bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0,
-					 uint32_t n)
+bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0, uint32_t n)
 {
 	if (!n || n > SHOAL_MAX_RETURNS)
 		return false;
@@ -256,9 +256,8 @@ static bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0,
  * runs with every return sealed already), or was cancelled before it
  * started.
  */
-static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
-			     uint32_t idx, uint64_t st, uint64_t flags,
-			     uint32_t depth)
+int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
+		      uint32_t idx, uint64_t st, uint64_t flags, uint32_t depth)
 {
 	struct shoal__task_rec *t = &v->tasks[idx];
 	uint32_t gen = SHOAL__TASK_GEN(st);
@@ -297,102 +296,11 @@ static int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view 
 	}
 	if (want & SHOAL__TASK_F_RECURSIVE) {
 		atomic_thread_fence(memory_order_seq_cst); /* TASK-S1 */
-		shoal__cancel_children(s, v, idx, gen, flags, depth);
+		shoal__cancel_children(s, v, idx + 1, gen, 0, flags, depth);
 	}
 	if (want & SHOAL__TASK_F_FORCE)
 		shoal__cancel_kill(v, idx, gen);
 	return 1;
-}
-
-/*
- * Actor calls.  A call's cancel word (actlayout.h) carries its lane
- * position's low bits, so the CAS that cancels it fails if the record
- * was consumed and its slot written again.  Queued (no STARTED): the CAS
- * adds CANCEL, the actor's start CAS then finds it and drops the call,
- * and the canceller fills its results at once (each is written once).
- * Running: CANCEL is the flag the method polls.  FORCE is refused: an
- * actor's process holds the state of every call, and Ray refuses it too.
- */
-static int shoal__cancel_call(struct shoal_store *s, struct shoal__call_rec *r,
-			      uint32_t c, uint32_t flags)
-{
-	/* Read before the CAS: a dropped call's slot is written again. */
-	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
-	uint32_t n = r->num_returns, seq = c >> 8;
-
-	if (flags & SHOAL_CANCEL_FORCE)
-		return -EINVAL;
-	for (;;) {
-		if (c >> 8 != seq)
-			return -EALREADY; /* consumed: done */
-		/* Its results are all there: done, though not consumed yet. */
-		if ((c & SHOAL__CALL_C_STARTED) &&
-		    shoal__cancel_returns_sealed(s, ret0, n))
-			return -EALREADY;
-		if (c & SHOAL__CALL_C_CANCEL)
-			return (c & SHOAL__CALL_C_STARTED) ? 1 : -EALREADY;
-		/* Relaxed: the word's order decides (actlayout.h). */
-		if (atomic_compare_exchange_weak_explicit(&r->cancel, &c,
-							  c | SHOAL__CALL_C_CANCEL,
-							  memory_order_relaxed,
-							  memory_order_relaxed))
-			break;
-	}
-	if (c & SHOAL__CALL_C_STARTED)
-		return 1;
-	shoal__cancel_fill(s, ret0, n, SHOAL_ECANCELLED);
-	return 0;
-}
-
-/* The call in lane li whose results ref names, cancelled: *found says
- * whether there was one.  Its published records only, head to tail
- * (LN-A1 of ring/lane.c: the tail's acquire makes them visible); each
- * matched by its ID, then re-checked by its word's position (the actor
- * may consume it, and its caller write the slot again, meanwhile). */
-static int shoal__cancel_in_lane(struct shoal_store *s, const struct shoal__rt_view *v,
-				 uint32_t li, shoal_id ref, uint32_t flags, bool *found)
-{
-	struct shoal__lane_view l = shoal__lane_at(v, li);
-	uint32_t t = atomic_load_explicit(&l.ring->tail, memory_order_acquire); /* LN-A1 */
-	/* Relaxed: a lower bound; the word's check decides. */
-	uint32_t h = atomic_load_explicit(&l.ring->head, memory_order_relaxed);
-
-	if (t - h > l.capacity)
-		return 0;
-	for (uint32_t p = h; p != t; p++) {
-		struct shoal__call_rec *r = (struct shoal__call_rec *)(
-			l.ring->records + (uint64_t)(p & l.mask) * l.record_size);
-		/* Relaxed: re-checked after the fence below. */
-		uint32_t c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
-
-		if (c >> 8 != (p & 0xffffffu) || (r->flags & SHOAL__CALL_NORESULT) ||
-		    r->ret_lo != ref.lo ||
-		    (r->ret_hi & ~SHOAL__RET_INDEX) != (ref.hi & ~SHOAL__RET_INDEX))
-			continue;
-		/* LN-A1 (the re-check, as list.c's): the reads above happen
-		 * before the reload, so the same position means they were
-		 * that call's. */
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&r->cancel, memory_order_relaxed) >> 8 != c >> 8)
-			continue;
-		*found = true;
-		return shoal__cancel_call(s, r, c, flags);
-	}
-	return 0;
-}
-
-/* Every lane in use (LP-A1: its owner's state), for the call ref names. */
-static int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
-			       shoal_id ref, uint32_t flags, bool *found)
-{
-	int rc = 0;
-
-	for (uint32_t i = 0; i < v->max_lanes && !*found; i++)
-		if (SHOAL__LANE_PHASE(atomic_load_explicit(&v->lmeta[i].state,
-							   memory_order_acquire)) !=
-		    SHOAL__L_FREE) /* LP-A1 */
-			rc = shoal__cancel_in_lane(s, v, i, ref, flags, found);
-	return rc;
 }
 
 SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flags)
@@ -421,23 +329,29 @@ SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flag
 }
 
 /* TASK-S2, the submitter's half: a task submitted by a task (record
- * parent - 1, generation parent_gen) that was cancelled recursively is
- * cancelled at its submit.  The parent's state is loaded relaxed:
- * ordered by the fence. */
+ * parent - 1, generation parent_gen) or by an actor call (parent
+ * SHOAL__PARENT_CALL | lane, parent_gen its position) that was cancelled
+ * recursively is cancelled at its submit.  The parent's word is loaded
+ * relaxed: ordered by the fence. */
 void shoal__cancel_inherit(struct shoal_runtime *rt, uint32_t idx, uint32_t gen,
 			   uint32_t parent, uint32_t parent_gen)
 {
 	const struct shoal__rt_view *v = &rt->v;
-	uint64_t ps, st;
+	uint64_t ps, st, both = SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE;
 
-	if (!parent || parent > v->max_tasks)
+	if (!parent || (!(parent & SHOAL__PARENT_CALL) && parent > v->max_tasks))
 		return;
 	atomic_thread_fence(memory_order_seq_cst); /* TASK-S2 */
-	ps = atomic_load_explicit(&v->tasks[parent - 1].state, memory_order_relaxed);
-	if (SHOAL__TASK_GEN(ps) != parent_gen ||
-	    (ps & (SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE)) !=
-		    (SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE))
-		return;
+	if (parent & SHOAL__PARENT_CALL) {
+		if (!shoal__call_recursive(v, parent & ~SHOAL__PARENT_CALL, parent_gen))
+			return;
+		ps = both;
+	} else {
+		ps = atomic_load_explicit(&v->tasks[parent - 1].state,
+					  memory_order_relaxed);
+		if (SHOAL__TASK_GEN(ps) != parent_gen || (ps & both) != both)
+			return;
+	}
 	/* TASK-A1: our record's state now (it may be queued and claimed). */
 	st = atomic_load_explicit(&v->tasks[idx].state, memory_order_acquire);
 	if (SHOAL__TASK_GEN(st) == gen)
@@ -462,18 +376,26 @@ static void shoal__cancel_refill(struct shoal_store *s, struct shoal__task_rec *
 		shoal__cancel_fill(s, ret0, n, shoal__cancel_code(st));
 }
 
+/* The sooner of two deadlines (0: none). */
+uint64_t shoal__cancel_sooner(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 /*
  * The fork server's watch: records past their deadline are cancelled
  * (DEADLINE); pending cancelled records get their returns filled again
  * (a canceller killed before it filled them); forced records whose worker
  * still runs them see their worker killed (kids: the fork server's
  * children by worker index, exact pids).  Bounded: one pass, no wait.
+ * Returns the soonest deadline of a record still pending (not running:
+ * a runner checks its own), 0 if none, for the watch's next wake.
  */
-void shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
-			 const pid_t *kids)
+uint64_t shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
+			     const pid_t *kids)
 {
 	uint32_t top = shoal__task_top(v);
-	uint64_t now = shoal__mono_ns();
+	uint64_t now = shoal__mono_ns(), soonest = 0;
 
 	for (uint32_t i = 0; i < top; i++) {
 		struct shoal__task_rec *t = &v->tasks[i];
@@ -488,6 +410,8 @@ void shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
 				shoal__cancel_rec(s, v, i, st,
 						  SHOAL__TASK_F_CANCEL |
 							  SHOAL__TASK_F_DEADLINE, 0);
+			else if (SHOAL__TASK_PHASE(st) != SHOAL__T_RUNNING)
+				soonest = shoal__cancel_sooner(soonest, t->deadline);
 			continue;
 		}
 		if (SHOAL__TASK_PHASE(st) != SHOAL__T_RUNNING)
@@ -496,4 +420,5 @@ void shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
 			 owner && owner <= v->max_workers && kids[owner - 1] > 0)
 			kill(kids[owner - 1], SIGKILL);
 	}
+	return soonest;
 }

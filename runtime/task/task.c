@@ -468,8 +468,8 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->retries = o->max_retries;
 	t->submitter = shoal__store_creator(rt->store);
 	t->submitted = shoal__ticks();
-	t->parent = rt->cur_task;
-	t->parent_gen = rt->cur_task ? rt->cur_gen : 0;
+	shoal__cancel_parent(rt, &t->parent, &t->parent_gen);
+	t->parent_tag = shoal__cancel_parent_tag(rt);
 	t->deadline = o->deadline_ms > 0
 			      ? shoal__mono_ns() + (uint64_t)o->deadline_ms * 1000000u
 			      : 0;
@@ -514,7 +514,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	struct shoal_args fit;
 	struct shoal__pending p; /* not zeroed: its drop list is room */
 	struct shoal__later d;
-	uint32_t idx, num_returns, gen;
+	uint32_t idx, num_returns, gen, par, par_gen;
 	int rc;
 
 	if (shoal__rt_ro(rt))
@@ -557,8 +557,9 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 						   memory_order_relaxed));
 	shoal__dep_park(rt, idx, &fit);
 	shoal__rt_task_published(rt, idx, gen); /* END-S1 of rtlayout.h */
-	if (rt->cur_task) /* TASK-S2: a parent cancelled recursively */
-		shoal__cancel_inherit(rt, idx, gen, rt->cur_task, rt->cur_gen);
+	shoal__cancel_parent(rt, &par, &par_gen);
+	if (par) /* TASK-S2: a parent cancelled recursively */
+		shoal__cancel_inherit(rt, idx, gen, par, par_gen);
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);
 	return 0;

@@ -224,8 +224,40 @@ void shoal__cancel_mark_call(_Atomic uint32_t *w);
 bool shoal__cancel_skip(struct shoal_runtime *rt, uint32_t idx, uint64_t st);
 void shoal__cancel_inherit(struct shoal_runtime *rt, uint32_t idx, uint32_t gen,
 			   uint32_t parent, uint32_t parent_gen);
-void shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
-			 const pid_t *kids);
+/* Returns the soonest deadline of a pending record (0: none). */
+uint64_t shoal__cancel_sweep(struct shoal_store *s, const struct shoal__rt_view *v,
+			     const pid_t *kids);
+uint64_t shoal__cancel_sooner(uint64_t a, uint64_t b);
+int shoal__cancel_rec(struct shoal_store *s, const struct shoal__rt_view *v,
+		      uint32_t idx, uint64_t st, uint64_t flags, uint32_t depth);
+void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *v,
+			    uint32_t pw, uint32_t pg, uint32_t tag, uint64_t flags,
+			    uint32_t depth);
+bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0, uint32_t n);
+/* A return ID's index bits (ret0 and ret i differ only there). */
+#define SHOAL__RET_INDEX (0xffffull << 32)
+
+/* callcancel.c: actor calls' cancels and the deadlines of queued calls */
+int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
+			shoal_id ref, uint32_t flags, bool *found);
+/* Whether the call at position pos of lane li is cancelled recursively. */
+bool shoal__call_recursive(const struct shoal__rt_view *v, uint32_t li, uint32_t pos);
+/* The parent the tasks this thread submits name (task.c): the task its
+ * process runs, or the actor call this thread runs (enter / leave,
+ * around the method: proc/actorrun.c). */
+void shoal__cancel_parent(const struct shoal_runtime *rt, uint32_t *parent,
+			  uint32_t *parent_gen);
+void shoal__call_enter(const struct shoal__rt_view *v, uint32_t li, uint32_t pos);
+/* The lane tag of the call this thread runs, 0 for none (a task's). */
+uint32_t shoal__cancel_parent_tag(const struct shoal_runtime *rt);
+void shoal__call_leave(void);
+/* A caller that published a call with a deadline flags its lane for the
+ * fork server's watch, which expires it (DL-R1 of rtlayout.h). */
+void shoal__dl_flag(const struct shoal__rt_view *v, uint32_t li);
+/* The watch: queued calls past their deadline fail with SHOAL_EDEADLINE,
+ * cancelled ones get their results again; the soonest deadline still
+ * pending (0: none). */
+uint64_t shoal__calls_expire(struct shoal_store *s, const struct shoal__rt_view *v);
 
 /* ended.c: task records at the runtime's end (proc/end.c sweeps) */
 bool shoal__sweep_claim(const struct shoal__rt_view *v, uint32_t idx,

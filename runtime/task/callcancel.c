@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/task/callcancel.c - cancelling actor calls, the deadlines of
+ * queued calls, and the tasks a call submitted (cancel.c does tasks).
+ *
+ * A call's cancel word (actlayout.h) carries its lane position's low
+ * bits, so the CAS that cancels it fails if the record was consumed and
+ * its slot written again.  Queued (no STARTED): the CAS adds CANCEL, the
+ * actor's start CAS then finds it and drops the call, and the canceller
+ * fills its results at once (each is written once: one outcome, whoever
+ * fills first).  Running: CANCEL is the flag the method polls.  FORCE is
+ * refused: an actor's process holds the state of every call, and Ray
+ * refuses it too.
+ *
+ * Deadlines of queued calls.  The actor checks a call's deadline at its
+ * start, but a call queued behind a long method would wait for that.  So
+ * the fork server's watch (the one process always awake, whatever the
+ * caller and the actor do: the caller may be gone, its ref passed on)
+ * expires them: past the deadline, the same CAS as a cancel's, with
+ * DEADLINE, then the results filled with SHOAL_EDEADLINE.  The watch
+ * finds them without a scan of every lane: a caller that publishes a
+ * call with a deadline sets its lane group's bit in the header's
+ * dl_lanes (DL-R1 of rtlayout.h), and the watch looks only at groups
+ * whose bit it took (DL-A1), setting it again while one of their calls
+ * is still pending.  It wakes at the soonest deadline it saw
+ * (forkserver.c), so a deadline it saw is kept to within its wake-up
+ * (at least SHOAL__FS_DEADLINE_MIN_MS after its last pass); one it has
+ * not seen yet, to within one period (SHOAL__FS_WATCH_MS).
+ *
+ * Recursive cancel of a call.  A task submitted by a method names the
+ * call as its parent (SHOAL__PARENT_CALL | lane, position, and the
+ * lane's tag, since a lane given back and taken again counts positions
+ * from 0: rtlayout.h; the call is known per thread, set around the
+ * method), so a recursive
+ * cancel of a running call adds RECURSIVE to its word (seq_cst) and
+ * cancels the children it finds in the task table, with their own
+ * children (cancel.c), and a child submitted later finds the flag in the
+ * parent's word at its submit (TASK-S1/S2 of rtlayout.h).  The call's
+ * record stays in its lane while it runs (it is consumed once done:
+ * actorrun.c), so the word the child reads is the call's while its
+ * position matches.
+ *
+ * Crash safety.  A canceller killed after its CAS and before it filled a
+ * queued call's results: it set the lane's group bit before its CAS, so
+ * the watch fills them (and the actor drops the call when it reaches
+ * it).  The watch's own death (the fork server's) ends the runtime: the
+ * sweep fails what is pending (end.c), each result still written once.
+ * A caller killed between its publish and its flag leaves a call the
+ * watch does not know: the actor still drops it at its start, past its
+ * deadline.  A recursive canceller killed in its scan: the children not
+ * reached run on, but those submitted later are cancelled at submit.
+ */
+#include <errno.h>
+
+#include "ext.h"
+#include "task_int.h"
+
+#define SHOAL__DL_GROUP 64u /* lanes per bit of dl_lanes */
+/* In a cancel's `want` only, never in a word: FORCE was asked (refused). */
+#define SHOAL__CALL_WANT_FORCE 0x80u
+static_assert((uint64_t)SHOAL__DL_WORDS * 64u * SHOAL__DL_GROUP >=
+		      SHOAL__ACT_MAX_LANES, "a bit for every lane group");
+
+/* The call this thread runs (SHOAL__PARENT_CALL | lane + position; 0:
+ * none): per thread, since a threaded actor runs several at once. */
+static _Thread_local uint32_t shoal__cur_call;
+static _Thread_local uint32_t shoal__cur_call_pos;
+static _Thread_local uint32_t shoal__cur_call_tag;
+
+/* Lane li's tag: its owner (the caller's slot and generation) and actor
+ * (index, generation), so that a lane given back and taken again (its
+ * positions start from 0 again) names another parent: a live child of
+ * an old call is not taken for a new call's.  A hash: two owners alike
+ * by chance are 2^-32 likely.  Read by the actor's process (its own
+ * lane's, published by ACT-R1) and by a canceller (after LP-A1). */
+static uint32_t shoal__lane_tag(const struct shoal__rt_view *v, uint32_t li)
+{
+	const struct shoal__lane_meta *m = &v->lmeta[li];
+	uint32_t t = m->owner * 0x9e3779b1u ^ m->actor * 0x85ebca6bu ^
+		     m->actor_gen * 0xc2b2ae35u;
+
+	return t ? t : 1;
+}
+
+void shoal__call_enter(const struct shoal__rt_view *v, uint32_t li, uint32_t pos)
+{
+	shoal__cur_call = li < v->max_lanes ? SHOAL__PARENT_CALL | li : 0;
+	shoal__cur_call_pos = pos;
+	shoal__cur_call_tag = li < v->max_lanes ? shoal__lane_tag(v, li) : 0;
+}
+
+uint32_t shoal__cancel_parent_tag(const struct shoal_runtime *rt)
+{
+	return rt->cur_task || !shoal__cur_call ? 0 : shoal__cur_call_tag;
+}
+
+void shoal__call_leave(void)
+{
+	shoal__cur_call = 0;
+}
+
+void shoal__cancel_parent(const struct shoal_runtime *rt, uint32_t *parent,
+			  uint32_t *parent_gen)
+{
+	*parent = rt->cur_task ? rt->cur_task : shoal__cur_call;
+	*parent_gen = rt->cur_task ? rt->cur_gen : shoal__cur_call ? shoal__cur_call_pos : 0;
+}
+
+void shoal__dl_flag(const struct shoal__rt_view *v, uint32_t li)
+{
+	uint32_t g = li / SHOAL__DL_GROUP;
+
+	if (li < v->max_lanes)
+		atomic_fetch_or_explicit(&v->hdr->dl_lanes[g / 64], 1ull << (g % 64),
+					 memory_order_release); /* DL-R1 */
+}
+
+static struct shoal__call_rec *shoal__call_at(const struct shoal__lane_view *l,
+					      uint32_t p)
+{
+	return (struct shoal__call_rec *)(l->ring->records +
+					  (uint64_t)(p & l->mask) * l->record_size);
+}
+
+bool shoal__call_recursive(const struct shoal__rt_view *v, uint32_t li, uint32_t pos)
+{
+	struct shoal__lane_view l;
+	uint32_t c, both = SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_RECURSIVE;
+
+	if (li >= v->max_lanes)
+		return false;
+	l = shoal__lane_at(v, li);
+	/* Relaxed: ordered by the caller's fence (TASK-S2). */
+	c = atomic_load_explicit(&shoal__call_at(&l, pos)->cancel, memory_order_relaxed);
+	return c >> 8 == (pos & 0xffffffu) && (c & both) == both;
+}
+
+/*
+ * Cancels the call r at position pos of lane li, its word last read as
+ * c, adding `want` (CANCEL, and RECURSIVE or DEADLINE).  0: it had not
+ * started (its results are filled); 1: it runs, flagged; -EALREADY: done,
+ * or dropped before it started.
+ */
+static int shoal__cancel_call(struct shoal_store *s, const struct shoal__rt_view *v,
+			      uint32_t li, uint32_t pos, struct shoal__call_rec *r,
+			      uint32_t c, uint32_t want)
+{
+	/* Read before the CAS: a dropped call's slot is written again. */
+	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
+	uint32_t n = r->num_returns, seq = c >> 8, add;
+
+	if (want & SHOAL__CALL_WANT_FORCE)
+		return -EINVAL;
+	if (!(c & SHOAL__CALL_C_STARTED))
+		shoal__dl_flag(v, li); /* the watch fills them if we die */
+	for (;;) {
+		if (c >> 8 != seq)
+			return -EALREADY; /* consumed: done */
+		/* Its results are all there: done, though not consumed yet. */
+		if ((c & SHOAL__CALL_C_STARTED) &&
+		    shoal__cancel_returns_sealed(s, ret0, n))
+			return -EALREADY;
+		add = (c & SHOAL__CALL_C_STARTED) ? want : want & ~SHOAL__CALL_C_RECURSIVE;
+		if ((c & SHOAL__CALL_C_CANCEL) && !(c & SHOAL__CALL_C_STARTED))
+			return -EALREADY;
+		if ((c & SHOAL__CALL_C_CANCEL) && (c | add) == c)
+			return 1;
+		/* TASK-S1 for a recursive cancel (seq_cst, then the fence
+		 * below); else relaxed: the word's order decides
+		 * (actlayout.h). */
+		if (atomic_compare_exchange_weak_explicit(&r->cancel, &c, c | add,
+							  memory_order_seq_cst,
+							  memory_order_relaxed))
+			break;
+	}
+	SHOAL__STORE_CRASH(s, CALL_CANCEL_SET);
+	if (!(c & SHOAL__CALL_C_STARTED)) {
+		shoal__cancel_fill(s, ret0, n, shoal__call_cancel_code(c | add));
+		return 0;
+	}
+	if (add & SHOAL__CALL_C_RECURSIVE) {
+		atomic_thread_fence(memory_order_seq_cst); /* TASK-S1 */
+		shoal__cancel_children(s, v, SHOAL__PARENT_CALL | li, pos,
+				       shoal__lane_tag(v, li),
+				       SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE, 0);
+	}
+	return 1;
+}
+
+/* Whether the record read at position p (word c, fields read before)
+ * is still that call's: LN-A1 (the re-check, as list.c's): the reads
+ * before the fence happen before the reload, so the same position means
+ * they were that call's. */
+static bool shoal__call_still(struct shoal__call_rec *r, uint32_t c)
+{
+	atomic_thread_fence(memory_order_acquire); /* LN-A1 */
+	return atomic_load_explicit(&r->cancel, memory_order_relaxed) >> 8 == c >> 8;
+}
+
+/* The call in lane li whose results ref names, cancelled: *found says
+ * whether there was one.  Its published records only, head to tail
+ * (LN-A1 of ring/lane.c: the tail's acquire makes them visible); each
+ * matched by its ID, then re-checked by its word's position (the actor
+ * may consume it, and its caller write the slot again, meanwhile). */
+static int shoal__cancel_in_lane(struct shoal_store *s, const struct shoal__rt_view *v,
+				 uint32_t li, shoal_id ref, uint32_t want, bool *found)
+{
+	struct shoal__lane_view l = shoal__lane_at(v, li);
+	uint32_t t = atomic_load_explicit(&l.ring->tail, memory_order_acquire); /* LN-A1 */
+	/* Relaxed: a lower bound; the word's check decides. */
+	uint32_t h = atomic_load_explicit(&l.ring->head, memory_order_relaxed);
+
+	if (t - h > l.capacity)
+		return 0;
+	for (uint32_t p = h; p != t; p++) {
+		struct shoal__call_rec *r = shoal__call_at(&l, p);
+		/* Relaxed: re-checked (call_still). */
+		uint32_t c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
+
+		if (c >> 8 != (p & 0xffffffu) || (r->flags & SHOAL__CALL_NORESULT) ||
+		    r->ret_lo != ref.lo ||
+		    (r->ret_hi & ~SHOAL__RET_INDEX) != (ref.hi & ~SHOAL__RET_INDEX))
+			continue;
+		if (!shoal__call_still(r, c))
+			continue;
+		*found = true;
+		return shoal__cancel_call(s, v, li, p, r, c, want);
+	}
+	return 0;
+}
+
+/* Every lane in use (LP-A1: its owner's state), for the call ref names;
+ * flags are shoal_cancel's. */
+int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
+			shoal_id ref, uint32_t flags, bool *found)
+{
+	uint32_t want = SHOAL__CALL_C_CANCEL;
+	int rc = 0;
+
+	if (flags & SHOAL_CANCEL_RECURSIVE)
+		want |= SHOAL__CALL_C_RECURSIVE;
+	if (flags & SHOAL_CANCEL_FORCE)
+		want |= SHOAL__CALL_WANT_FORCE;
+	for (uint32_t i = 0; i < v->max_lanes && !*found; i++)
+		if (SHOAL__LANE_PHASE(atomic_load_explicit(&v->lmeta[i].state,
+							   memory_order_acquire)) !=
+		    SHOAL__L_FREE) /* LP-A1 */
+			rc = shoal__cancel_in_lane(s, v, i, ref, want, found);
+	return rc;
+}
+
+/* A queued call of a flagged lane, for the watch: expired if past its
+ * deadline, its results filled again if it was cancelled; whether it
+ * still needs the watch, and its deadline into *soonest. */
+static bool shoal__expire_one(struct shoal_store *s, const struct shoal__rt_view *v,
+			      uint32_t li, uint32_t p, struct shoal__call_rec *r,
+			      uint64_t now, uint64_t *soonest)
+{
+	/* Relaxed: re-checked (call_still) before anything is done. */
+	uint32_t c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
+	uint64_t deadline = r->deadline;
+	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
+	uint32_t n = r->num_returns;
+
+	if (c >> 8 != (p & 0xffffffu) || (c & SHOAL__CALL_C_STARTED))
+		return false;
+	if (c & SHOAL__CALL_C_CANCEL) { /* a canceller may have died */
+		if (!(r->flags & SHOAL__CALL_NORESULT) && shoal__call_still(r, c) &&
+		    !shoal__cancel_returns_sealed(s, ret0, n))
+			shoal__cancel_fill(s, ret0, n, shoal__call_cancel_code(c));
+		return false;
+	}
+	if (!deadline)
+		return false;
+	if (now < deadline) {
+		*soonest = shoal__cancel_sooner(*soonest, deadline);
+		return true;
+	}
+	if (shoal__call_still(r, c))
+		shoal__cancel_call(s, v, li, p, r, c,
+				   SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE);
+	return false;
+}
+
+/* The lanes of group g: whether one still holds a call for the watch. */
+static bool shoal__expire_group(struct shoal_store *s, const struct shoal__rt_view *v,
+				uint32_t g, uint64_t now, uint64_t *soonest)
+{
+	uint32_t end = (g + 1) * SHOAL__DL_GROUP;
+	bool keep = false;
+
+	for (uint32_t i = g * SHOAL__DL_GROUP; i < end && i < v->max_lanes; i++) {
+		struct shoal__lane_view l;
+		uint32_t t, h;
+
+		if (SHOAL__LANE_PHASE(atomic_load_explicit(&v->lmeta[i].state,
+							   memory_order_acquire)) ==
+		    SHOAL__L_FREE) /* LP-A1 */
+			continue;
+		l = shoal__lane_at(v, i);
+		t = atomic_load_explicit(&l.ring->tail, memory_order_acquire); /* LN-A1 */
+		/* Relaxed: a lower bound; each word's check decides. */
+		h = atomic_load_explicit(&l.ring->head, memory_order_relaxed);
+		if (t - h > l.capacity)
+			continue;
+		for (uint32_t p = h; p != t; p++)
+			keep |= shoal__expire_one(s, v, i, p, shoal__call_at(&l, p), now,
+						  soonest);
+	}
+	return keep;
+}
+
+uint64_t shoal__calls_expire(struct shoal_store *s, const struct shoal__rt_view *v)
+{
+	uint64_t now = shoal__mono_ns(), soonest = 0;
+
+	for (uint32_t w = 0; w < SHOAL__DL_WORDS; w++) {
+		uint64_t bits;
+
+		/* Relaxed: a word seen 0 is looked at again next pass (its
+		 * line is left clean: most passes find no deadline). */
+		if (!atomic_load_explicit(&v->hdr->dl_lanes[w], memory_order_relaxed))
+			continue;
+		/* DL-A1: the calls published before each bit's DL-R1. */
+		bits = atomic_exchange_explicit(&v->hdr->dl_lanes[w], 0,
+						memory_order_acquire);
+
+		for (; bits; bits &= bits - 1) {
+			uint32_t b = (uint32_t)__builtin_ctzll(bits);
+
+			if (shoal__expire_group(s, v, w * 64 + b, now, &soonest))
+				/* Relaxed: this process's own next exchange. */
+				atomic_fetch_or_explicit(&v->hdr->dl_lanes[w], 1ull << b,
+							 memory_order_relaxed);
+		}
+	}
+	return soonest;
+}
