@@ -80,6 +80,10 @@
  *          for a replacement reaper.
  *  LG-A3 (LG-R3)  a reaper's acquire loads of a dead slot's records
  *          (proc.c), and a repair's consuming CAS (acq_rel, here).
+ *  LG-R4 (LG-A4)  the clear's release store of level 0: the base table
+ *          it zeroed before.
+ *  LG-A4 (LG-R4)  every load of a slot's level (acquire), before its
+ *          table is read.
  *  relaxed  the owner's count changes (one store of a whole record; a
  *          remote reader is ordered by LG-A1/LG-A2 and by REF-A2 of
  *          object_int.h), and its own loads.  Exactly one of a reaper and
@@ -124,13 +128,14 @@ static _Atomic uint64_t *shoal__level_table(const struct shoal_store *s,
 	       base * ((1ull << level) - 2);
 }
 
-/* Relaxed: inside the seqcount for a live owner (LG-A2), or a dead
- * owner's final word.  A scribbled level is bounded, never trusted. */
+/* LG-A4: a level the clear reset comes with the base table it zeroed
+ * (otherwise the level is ordered by the seqcount, LG-A2, or is a dead
+ * owner's final word).  A scribbled level is bounded, never trusted. */
 _Atomic uint64_t *shoal__ledger_table(const struct shoal_store *s,
 				      uint32_t slot, uint32_t *mask)
 {
 	uint32_t level = atomic_load_explicit(&s->procs[slot].ledger_level,
-					      memory_order_relaxed);
+					      memory_order_acquire); /* LG-A4 */
 
 	if (level > s->geo.ledger_levels)
 		level = s->geo.ledger_levels;
@@ -160,13 +165,16 @@ void shoal__ledger_open(struct shoal_store *s)
  * before it is the one in use again; the larger tables stay as they are,
  * read by nobody, zeroed by the growth that uses one next.  A reaper that
  * dies in between leaves a zero base table or a level to reset: its
- * replacement does both again.  Relaxed: published by PROC-R1 (proc.c). */
+ * replacement does both again.  The base table was a stale copy while a
+ * larger one was in use (with counts given back since): a remote reader
+ * that sees level 0 must see it zeroed (LG-R4); the next claimer is
+ * ordered by PROC-R1 (proc.c). */
 void shoal__ledger_clear(struct shoal_store *s, uint32_t slot)
 {
 	memset((void *)shoal__level_table(s, slot, 0), 0,
 	       (size_t)s->geo.ledger_base * sizeof(uint64_t));
 	atomic_store_explicit(&s->procs[slot].ledger_level, 0,
-			      memory_order_relaxed);
+			      memory_order_release); /* LG-R4 */
 }
 
 /* Position of idx's record, or of the empty slot where it would go. */

@@ -94,7 +94,7 @@ struct shoal_store_options {
 	uint32_t max_procs;
 	/* Distinct objects one process may hold or pin at once.  Default 0:
 	 * sized by need, up to max_objects (a process's ledger starts at
-	 * 64 records and doubles as it needs, about 16 to 64 bytes of
+	 * 64 records and doubles as it needs, about 32 to 64 bytes of
 	 * shared memory per object held, kept until the store is removed;
 	 * SHOAL_ELEDGERFULL only past max_objects distinct objects, which
 	 * only held tombstones can reach).  A nonzero value is a cap:
