@@ -47,6 +47,9 @@
 	X(REF_LEDGER, ref, "count change: ledger written, intent not cleared") \
 	/* ledger.c: a record leaving the table (backward shift) */            \
 	X(LEDGER_MOVED, ledger, "ledger delete: a record copied back, twice")  \
+	/* ledger.c: a ledger doubling into its next level's table */          \
+	X(LEDGER_GROW_COPIED, grow, "ledger growth: new table filled, not used") \
+	X(LEDGER_GROW_SWITCHED, grow, "ledger growth: level switched, count odd") \
 	/* store/object/: create and put */                                        \
 	X(CREATE_ALLOCATED, put, "create: block handed over, no entry yet")    \
 	X(CREATE_RESERVED, put, "create: entry claimed under the stripe lock") \

@@ -846,7 +846,7 @@ static void fz_mask_geometry(void)
 static void fz_mask_ledger(void)
 {
 	const struct shoal__seg_hdr *h = (const void *)fz.pristine;
-	uint64_t per = (uint64_t)h->ledger_slots * 8;
+	uint64_t per = (uint64_t)shoal__ledger_base(h->ledger_slots) * 8;
 
 	for (uint32_t i = 0; i < h->max_procs; i++) {
 		const struct shoal__proc *p = (const void *)(fz.pristine + h->procs.off +

@@ -39,10 +39,13 @@ struct shoal__geo {
 	uint32_t max_procs;
 	uint32_t max_objects;
 	uint32_t dir_slots;
-	uint32_t ledger_slots;
+	uint32_t ledger_slots;   /* the largest table's records */
+	uint32_t ledger_base;    /* the base table's records */
+	uint32_t ledger_levels;  /* levels above the base (layout.h) */
 	uint32_t spin_budget;
 	uint32_t nstripes;
 	struct shoal__region ext; /* the runtime's region (opaque here) */
+	struct shoal__region ledger_ext; /* the ledgers' larger tables */
 	/* The header's feature words (layout.h), validated: every required
 	 * bit is one this library knows. */
 	uint64_t features;
@@ -69,7 +72,8 @@ struct shoal_store {
 	struct shoal__seg_hdr *hdr;  /* state words only: sizes are in geo */
 	struct shoal__geo geo;
 	struct shoal__proc *procs;
-	_Atomic uint64_t *ledgers;
+	_Atomic uint64_t *ledgers;     /* the base tables */
+	_Atomic uint64_t *ledger_ext;  /* the larger tables (layout.h) */
 	_Atomic uint32_t *stripes;
 	_Atomic uint8_t *probe;
 	struct shoal__entry *dir;
@@ -77,9 +81,10 @@ struct shoal_store {
 	uint32_t slot;              /* this process's slot */
 	uint32_t slot_gen;
 	struct shoal__proc *me;
-	_Atomic uint64_t *ledger;   /* this process's ledger */
+	_Atomic uint64_t *ledger;   /* this process's ledger's table in use */
 	uint32_t dir_mask;
-	uint32_t ledger_mask;
+	uint32_t ledger_mask;       /* its records - 1 (under lock) */
+	uint32_t ledger_level;      /* its level (under lock) */
 	/* The ID block this handle draws from (block << 16 | next in it),
 	 * 0 before the first: see shoal_id_next. */
 	_Atomic uint64_t id_cursor;
@@ -176,8 +181,6 @@ bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
 /* guard.c: the dead slot (state word st) is kept from its reapers. */
 bool shoal__proc_guarded(const struct shoal_store *s, uint32_t slot, uint64_t st);
 int shoal__proc_reap_all(struct shoal_store *s);
-_Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
-				     uint32_t slot);
 
 /* An entry's description, read with relaxed loads after ENT-A2 (or
  * between ENT-A1's two loads of ctl: layout.h). */
@@ -247,6 +250,15 @@ void shoal__ledger_commit(struct shoal_store *s,
 int shoal__ledger_add(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		      int32_t dholds);
 uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx);
+/* A slot's table in use and its mask (ledger.c): its owner's, or a dead
+ * owner's for its reaper. */
+_Atomic uint64_t *shoal__ledger_table(const struct shoal_store *s,
+				      uint32_t slot, uint32_t *mask);
+/* The owner's table at claim: the base table (ledger.c). */
+void shoal__ledger_open(struct shoal_store *s);
+/* A slot's clear (proc.c): its base table zeroed and in use again
+ * (ledger.c). */
+void shoal__ledger_clear(struct shoal_store *s, uint32_t slot);
 /* Another slot's record for idx; read as it is once its owner has kept
  * its table moving past `by` (ledger.c). */
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,

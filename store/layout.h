@@ -9,13 +9,17 @@
  *                  counters
  *   procs          max_procs x struct shoal__proc (identity, intent,
  *                  allocator cache of each attached process)
- *   ledgers        max_procs x ledger_slots x uint64_t (holds and pins)
+ *   ledgers        max_procs x the base table of each ledger (uint64_t
+ *                  records: holds and pins), reserved like the rest
  *   stripes        insert locks of the directory, one per 64 slots
  *   probe          one byte per directory slot: longest probe of its home
  *   dir            dir_slots x struct shoal__entry (the object directory)
  *   heap meta      the allocator's metadata (heap.h)
  *   ext            the runtime's shared structures (runtime/), opaque here
  *   arena          object bytes, 64 KiB aligned
+ *   ledger_ext     max_procs x the larger tables a ledger grows into,
+ *                  sparse: not reserved nor touched until an owner grows
+ *                  into one (ledger.c)
  *
  * Rules: fixed-width integers only; no pointer anywhere (offsets from the
  * base, see off.h); no _Atomic wider than 8 bytes (16-byte atomics go
@@ -43,7 +47,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 4u /* 4: the header's feature words */
+#define SHOAL__LAYOUT_VERSION 5u /* 5: ledgers grow (ledger_ext, levels) */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -114,7 +118,8 @@ struct shoal__seg_hdr {
 	uint32_t max_procs;
 	uint32_t max_objects;
 	uint32_t dir_slots;      /* power of two, >= 4 x max_objects */
-	uint32_t ledger_slots;   /* table size: power of two, 2 x the option */
+	uint32_t ledger_slots;   /* largest table: power of two, 2 x the
+				  * option (or x max_objects, option 0) */
 	uint32_t spin_budget;
 	uint32_t proc_size;      /* sizeof(struct shoal__proc) */
 	uint32_t entry_size;     /* sizeof(struct shoal__entry) */
@@ -133,7 +138,9 @@ struct shoal__seg_hdr {
 	 * version 4, so that no offset moved. */
 	uint64_t features;
 	uint64_t compat_features;
-	uint8_t pad0_[256 - 216];
+	/* The ledgers' larger tables (layout version 5), never reserved. */
+	struct shoal__region ledger_ext;
+	uint8_t pad0_[256 - 232];
 
 	/* Counters, own line.  The live objects and their bytes are not here:
 	 * each process slot keeps its share (struct shoal__proc), so that a
@@ -168,6 +175,7 @@ static_assert(offsetof(struct shoal__seg_hdr, ready) == 196, "header ABI");
 static_assert(offsetof(struct shoal__seg_hdr, features) == 200, "header ABI");
 static_assert(offsetof(struct shoal__seg_hdr, compat_features) == 208,
 	      "header ABI");
+static_assert(offsetof(struct shoal__seg_hdr, ledger_ext) == 216, "header");
 static_assert(offsetof(struct shoal__seg_hdr, repair) == 256, "header");
 static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
 
@@ -346,7 +354,14 @@ struct shoal__proc {
 	 * (relaxed) and lifts it to 0 (GD-R1).  Never reset at claim or
 	 * clean: a guard of another generation is void. */
 	_Atomic uint64_t reap_guard;
-	uint8_t pad1_[64 - 56];
+	/* The level of the ledger's table in use (0: the base table;
+	 * ledger.c).  Written by the owner (relaxed, inside the seqcount's
+	 * odd bracket: LG-R1/LG-R2) and by the clear of the slot (its
+	 * reaper, or the owner at close: PROC-R1 publishes it); read by
+	 * remote readers inside the seqcount, and by a reaper after the
+	 * owner's death. */
+	_Atomic uint32_t ledger_level;
+	uint8_t pad1_[64 - 60];
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
 	/* Line 2: ending an entry (owner). */
@@ -369,6 +384,40 @@ static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 #define SHOAL__PROC_GEN(s) ((uint32_t)((s) >> 40) & 0xffffff)
 #define SHOAL__PROC_PHASE(s) ((uint32_t)((s) >> 32) & 0xff)
 #define SHOAL__PROC_PID(s) ((int32_t)(uint32_t)(s))
+
+/*
+ * Ledger tables.  A process's ledger is one table in use at a time: the
+ * base table of SHOAL__LEDGER_BASE records (fewer if the largest is
+ * smaller) in the reserved `ledgers` region, or, once it has grown, the
+ * table of level l >= 1, of base << l records, in the slot's part of the
+ * sparse `ledger_ext` region, at record base x (2^l - 2) of that part;
+ * the largest level's table has ledger_slots records (ledger.c).
+ */
+#define SHOAL__LEDGER_BASE 64u
+
+/* Records of the base table, for a largest table of `slots` (a power of
+ * two, at least 16). */
+static inline uint32_t shoal__ledger_base(uint32_t slots)
+{
+	return slots < SHOAL__LEDGER_BASE ? slots : SHOAL__LEDGER_BASE;
+}
+
+/* Levels above the base: log2(slots / base). */
+static inline uint32_t shoal__ledger_levels(uint32_t slots)
+{
+	uint32_t n = 0;
+
+	for (uint32_t b = shoal__ledger_base(slots); b < slots; b <<= 1)
+		n++;
+	return n;
+}
+
+/* Records of one slot's part of ledger_ext: the tables of levels 1 to
+ * levels, base x (2^(levels+1) - 2). */
+static inline uint64_t shoal__ledger_ext_slots(uint32_t slots)
+{
+	return 2 * ((uint64_t)slots - shoal__ledger_base(slots));
+}
 
 /*
  * Ledger record (one _Atomic uint64_t): FLAG (1 bit) << 63 | entry index +

@@ -3,25 +3,60 @@
  * store/ledger.c - a process's ledger of the holds and pins it has, in the
  * segment, so that whoever reaps the process can give them back.
  *
- * Shape.  One open-addressed table per process slot, linear probing, of
- * ledger_slots records (one _Atomic uint64_t each, layout.h: entry index + 1,
- * pins, holds).  A record exists exactly while one of its counts is
- * nonzero: when both reach zero it is removed by backward-shift deletion
- * (Knuth 6.4, algorithm R), so no tombstones accumulate and a miss ends at
- * the first empty slot.  The owner keeps the table at most half full
- * (SHOAL_ELEDGERFULL beyond), so probes stay short.
+ * Shape.  An open-addressed table per process slot, linear probing, of
+ * one _Atomic uint64_t per record (layout.h: entry index + 1, pins,
+ * holds).  A record exists exactly while one of its counts is nonzero:
+ * when both reach zero it is removed by backward-shift deletion (Knuth
+ * 6.4, algorithm R), so no tombstones accumulate and a miss ends at the
+ * first empty slot.  The owner keeps the table at most half full, so
+ * probes stay short.
+ *
+ * Sized by need.  The table in use starts as the slot's base table (64
+ * records, in the reserved `ledgers` region) and doubles when a new
+ * record would fill it past half: the owner reserves the next level's
+ * table (fallocate of its pages, segment.c: SHOAL_ENOSHM if the machine
+ * has no memory left for it, nothing changed), zeroes it, copies every
+ * record into it, and switches the slot's level inside the seqcount's odd
+ * bracket.  The largest level has ledger_slots records: with the default
+ * option (0) that is twice max_objects, so a process can hold every live
+ * object of the store; SHOAL_ELEDGERFULL is left for a process that holds
+ * more than max_objects distinct entries (deleted objects it still holds
+ * are tombstones beyond max_objects), or one that asked for a cap.  A
+ * table never shrinks while its owner lives; the clear of the slot (its
+ * reaper, or its own close) makes the base table the one in use again.
+ * Why levels and not one table of the largest size, sparse: a hash
+ * spreads even a few records over every page of its table (a thousand
+ * records would touch most of 4 MiB), and each level's table is at least
+ * a quarter full while in use, so a process's ledger costs at most 64
+ * bytes per record it ever had at once (the tables of every level up to
+ * its largest, which stay reserved in the segment until the store is
+ * removed: no page of a table is ever given back, so that no reader ever
+ * faults on a page that is not there; see below).
+ *
+ * Who touches which table.  Everyone reads only the table of the slot's
+ * current level; the tables of other levels hold nothing anyone reads (a
+ * table below is a stale copy, one above is zeroed before it is used).
+ * So a reaper reads and crosses out one table, of a size proportional to
+ * the most records its dead owner had at once, and the clear zeroes only
+ * the base table.  Every page anyone reads or writes is reserved: the
+ * base tables with the segment, a larger table by the growth that
+ * switches to it, before its first write.
  *
  * Writers.  Only the owning process, serialised by its store handle's lock.
  * Count changes are single relaxed stores of a whole record.
  *
  * Readers.  The owner, and a reaper repairing an entry's counts (store/object/),
  * which reads another live process's table concurrently.  A deletion moves
- * records, so it is bracketed by a seqcount in the process slot: the owner
- * makes it odd (relaxed store, then a release fence: LG-R1) before the
- * first move and even after the last (release store: LG-R2); a remote
- * reader loads it (acquire: LG-A2), looks the record up with relaxed
- * loads, issues an acquire fence (LG-A1) and retries if the count changed
- * or was odd.  A dead owner's
+ * records, and a growth moves the table, so each is bracketed by a
+ * seqcount in the process slot: the owner makes it odd (relaxed store,
+ * then a release fence: LG-R1) before the first move (or the switch of
+ * level) and even after the last (release store: LG-R2); a remote reader
+ * loads it (acquire: LG-A2), then the level, looks the record up in that
+ * level's table with relaxed loads, issues an acquire fence (LG-A1) and
+ * retries if the count changed or was odd.  A growth writes its new
+ * table before the bracket, and no table a reader may still be reading
+ * is ever written (the old one stays as it is), so a reader that stops
+ * waiting (below) mid-growth reads a whole table.  A dead owner's
  * table is read once (nothing moves any more), and so is a live owner's
  * that stays odd past the reader's bound (deadline.h): a deletion is a
  * few stores, so only an owner that scribbled its own seqcount, or is
@@ -34,16 +69,21 @@
  *  LG-A1 (LG-R1)  the reader's acquire fence after its lookup, before it
  *          loads the count again.
  *  LG-R2 (LG-A2)  the release store that makes the count even (the owner
- *          after the last move; a reaper in shoal__ledger_dedupe): the
- *          records as they now are.
+ *          after the last move, or after it switched to a larger table;
+ *          a reaper in shoal__ledger_dedupe): the records as they now
+ *          are, and the level of the table they are in.
  *  LG-A2 (LG-R2)  the reader's acquire load of the count before its
- *          lookup.
+ *          lookup (and its relaxed load of the level).
  *  LG-R3 (LG-A3)  a reaper's writes of a dead slot's record (proc.c: the
  *          FLAG's CAS and its putting down, seq_cst; the crossed-out
  *          record, release): what the reaper did for the record before,
  *          for a replacement reaper.
  *  LG-A3 (LG-R3)  a reaper's acquire loads of a dead slot's records
  *          (proc.c), and a repair's consuming CAS (acq_rel, here).
+ *  LG-R4 (LG-A4)  the clear's release store of level 0: the base table
+ *          it zeroed before.
+ *  LG-A4 (LG-R4)  every load of a slot's level (acquire), before its
+ *          table is read.
  *  relaxed  the owner's count changes (one store of a whole record; a
  *          remote reader is ordered by LG-A1/LG-A2 and by REF-A2 of
  *          object_int.h), and its own loads.  Exactly one of a reaper and
@@ -55,6 +95,9 @@
 #include <sched.h>
 
 #include "internal.h"
+
+#include <fcntl.h>
+#include <string.h>
 
 static uint32_t shoal__ledger_home(uint32_t idx, uint32_t mask)
 {
@@ -70,6 +113,68 @@ static uint64_t shoal__rec_load(_Atomic uint64_t *l, uint32_t p)
 static void shoal__rec_store(_Atomic uint64_t *l, uint32_t p, uint64_t r)
 {
 	atomic_store_explicit(&l[p], r, memory_order_relaxed);
+}
+
+/* The table of `level` in slot's ledger (layout.h). */
+static _Atomic uint64_t *shoal__level_table(const struct shoal_store *s,
+					    uint32_t slot, uint32_t level)
+{
+	uint64_t base = s->geo.ledger_base;
+
+	if (level == 0)
+		return s->ledgers + (uint64_t)slot * base;
+	return s->ledger_ext +
+	       (uint64_t)slot * shoal__ledger_ext_slots(s->geo.ledger_slots) +
+	       base * ((1ull << level) - 2);
+}
+
+/* LG-A4: a level the clear reset comes with the base table it zeroed
+ * (otherwise the level is ordered by the seqcount, LG-A2, or is a dead
+ * owner's final word).  A scribbled level is bounded, never trusted. */
+_Atomic uint64_t *shoal__ledger_table(const struct shoal_store *s,
+				      uint32_t slot, uint32_t *mask)
+{
+	uint32_t level = atomic_load_explicit(&s->procs[slot].ledger_level,
+					      memory_order_acquire); /* LG-A4 */
+
+	if (level > s->geo.ledger_levels)
+		level = s->geo.ledger_levels;
+	*mask = (s->geo.ledger_base << level) - 1;
+	return shoal__level_table(s, slot, level);
+}
+
+static void shoal__ledger_use(struct shoal_store *s, uint32_t level)
+{
+	s->ledger_level = level;
+	s->ledger = shoal__level_table(s, s->slot, level);
+	s->ledger_mask = (s->geo.ledger_base << level) - 1;
+}
+
+/* The claim's: a freed slot's level is 0 and its base table clear (the
+ * clear below, published by PROC-R1).  Relaxed: our own word. */
+void shoal__ledger_open(struct shoal_store *s)
+{
+	atomic_store_explicit(&s->me->ledger_level, 0, memory_order_relaxed);
+	shoal__ledger_use(s, 0);
+	s->ledger_used = 0;
+}
+
+/* Nothing moves any more: a dead owner's, or our own at close, once every
+ * record is given back (a remote reader of it may read zeroes or crossed
+ * out records, which count the same: nothing).  The base table is zeroed
+ * before it is the one in use again; the larger tables stay as they are,
+ * read by nobody, zeroed by the growth that uses one next.  A reaper that
+ * dies in between leaves a zero base table or a level to reset: its
+ * replacement does both again.  The base table was a stale copy while a
+ * larger one was in use (with counts given back since): a remote reader
+ * that sees level 0 must see it zeroed (LG-R4); the next claimer is
+ * ordered by PROC-R1 (proc.c). */
+void shoal__ledger_clear(struct shoal_store *s, uint32_t slot)
+{
+	memset((void *)shoal__level_table(s, slot, 0), 0,
+	       (size_t)s->geo.ledger_base * sizeof(uint64_t));
+	atomic_store_explicit(&s->procs[slot].ledger_level, 0,
+			      memory_order_release); /* LG-R4 */
 }
 
 /* Position of idx's record, or of the empty slot where it would go. */
@@ -108,11 +213,12 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx, struct shoal__later *by)
 {
 	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
-	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
 
 	for (int tries = 0;; tries++) {
 		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire); /* LG-A2 */
-		uint64_t r = shoal__ledger_lookup(l, s->ledger_mask, idx);
+		uint32_t mask;
+		_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
+		uint64_t r = shoal__ledger_lookup(l, mask, idx);
 
 		atomic_thread_fence(memory_order_acquire); /* LG-A1 */
 		/* Relaxed: ordered by LG-A1's fence. */
@@ -185,11 +291,14 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
 			       uint32_t idx, struct shoal__later *by)
 {
-	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
+	uint32_t mask;
+	/* A dead owner's level is final (nothing grows it), and so is our
+	 * own, closing (reap_create in proc.c). */
+	_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
 
 	for (;;) {
 		bool found;
-		uint32_t p = shoal__ledger_probe(l, s->ledger_mask, idx, &found);
+		uint32_t p = shoal__ledger_probe(l, mask, idx, &found);
 		uint64_t r = found ? shoal__rec_load(l, p) : 0;
 
 		if (!r || !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
@@ -223,10 +332,12 @@ uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
  */
 void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot)
 {
-	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
-	uint32_t mask = s->ledger_mask;
+	uint32_t mask;
+	_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
 
-	/* Relaxed: a dead owner's count (its death orders it). */
+	/* Relaxed: a dead owner's count (its death orders it).  Odd also if
+	 * it died switching to a larger table, which is then whole: nothing
+	 * to cross out, only the count to make even. */
 	if (!(atomic_load_explicit(&s->procs[slot].ledger_seq,
 				   memory_order_relaxed) & 1))
 		return;
@@ -246,6 +357,69 @@ void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot)
 			      memory_order_release);
 }
 
+/* The pages of `bytes` at `off` of the segment are reserved (segment.c:
+ * a tmpfs promises no page of a sparse file). */
+static int shoal__ledger_reserve(struct shoal_store *s, uint64_t off,
+				 uint64_t bytes)
+{
+	uint64_t lo = off & ~(uint64_t)(SHOAL__PAGE_SIZE - 1);
+	int rc;
+
+	do
+		rc = fallocate(s->fd, 0, (off_t)lo, (off_t)(off + bytes - lo)) ? errno : 0;
+	while (rc == EINTR);
+	if (rc == 0 || rc == EOPNOTSUPP) /* cannot reserve: as sized */
+		return 0;
+	return rc == ENOSPC || rc == ENOMEM ? SHOAL_ENOSHM : -rc;
+}
+
+/*
+ * The owner's ledger doubles (the file header): the next level's table is
+ * reserved, zeroed and filled with every record, then the slot's level
+ * switches to it inside the seqcount's odd bracket.  Killed before the
+ * switch, the owner leaves its level and old table as they were (the new
+ * one is read by nobody); after it, its new table whole and the count
+ * odd, which its reaper makes even (shoal__ledger_dedupe: a whole table
+ * has nothing to cross out).  The old table is left as it is: a reader
+ * may still be in it (its second load of the count sends it round again).
+ */
+static int shoal__ledger_grow(struct shoal_store *s)
+{
+	uint32_t n = s->ledger_level + 1, mask = (s->geo.ledger_base << n) - 1;
+	_Atomic uint64_t *old = s->ledger, *l = shoal__level_table(s, s->slot, n);
+	_Atomic uint32_t *seq = &s->me->ledger_seq;
+	uint32_t v;
+	int rc;
+
+	if (n > s->geo.ledger_levels)
+		return SHOAL_ELEDGERFULL;
+	rc = shoal__ledger_reserve(s, (uint64_t)((uint8_t *)l - s->map.base),
+				   ((uint64_t)mask + 1) * sizeof *l);
+	if (rc)
+		return rc;
+	/* A previous owner's records may be there (the clear leaves them). */
+	memset((void *)l, 0, ((size_t)mask + 1) * sizeof *l);
+	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
+		uint64_t r = shoal__rec_load(old, i);
+		bool found;
+
+		if (SHOAL__LEDGER_KEY(r))
+			shoal__rec_store(l, shoal__ledger_probe(l, mask,
+								SHOAL__LEDGER_KEY(r) - 1,
+								&found), r);
+	}
+	SHOAL__CRASH(s, LEDGER_GROW_COPIED);
+	/* Relaxed: the owner's word; the fence orders the odd value. */
+	v = atomic_load_explicit(seq, memory_order_relaxed);
+	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release); /* LG-R1 */
+	atomic_store_explicit(&s->me->ledger_level, n, memory_order_relaxed);
+	SHOAL__CRASH(s, LEDGER_GROW_SWITCHED);
+	atomic_store_explicit(seq, v + 2, memory_order_release); /* LG-R2 */
+	shoal__ledger_use(s, n);
+	return 0;
+}
+
 int shoal__ledger_check(struct shoal_store *s, uint32_t idx, int32_t dpins,
 			int32_t dholds, struct shoal__ledger_pos *pos)
 {
@@ -253,10 +427,16 @@ int shoal__ledger_check(struct shoal_store *s, uint32_t idx, int32_t dpins,
 	int64_t pins, holds;
 
 	pos->p = shoal__ledger_probe(s->ledger, s->ledger_mask, idx, &pos->found);
-	if (pos->found)
+	if (pos->found) {
 		r = shoal__rec_load(s->ledger, pos->p);
-	else if (s->ledger_used >= (s->ledger_mask + 1) / 2)
-		return SHOAL_ELEDGERFULL;
+	} else if (s->ledger_used >= (s->ledger_mask + 1) / 2) {
+		int rc = shoal__ledger_grow(s);
+
+		if (rc)
+			return rc;
+		pos->p = shoal__ledger_probe(s->ledger, s->ledger_mask, idx,
+					     &pos->found);
+	}
 	pins = (int64_t)SHOAL__LEDGER_PINS(r) + dpins;
 	holds = (int64_t)SHOAL__LEDGER_HOLDS(r) + dholds;
 	if (pins < 0 || holds < 0)

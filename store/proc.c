@@ -103,12 +103,6 @@ uint64_t shoal__proc_start_time(int pid)
 	return start ? (uint64_t)start : 1;
 }
 
-_Atomic uint64_t *shoal__proc_ledger(const struct shoal_store *s,
-				     uint32_t slot)
-{
-	return s->ledgers + (uint64_t)slot * s->geo.ledger_slots;
-}
-
 static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 			     uint32_t depth);
 
@@ -211,7 +205,7 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	s->slot = i;
 	s->slot_gen = gen;
 	s->me = p;
-	s->ledger = shoal__proc_ledger(s, i);
+	shoal__ledger_open(s);
 	return 0;
 }
 
@@ -512,9 +506,12 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 			      uint32_t gen, struct shoal__later *by)
 {
-	_Atomic uint64_t *l = shoal__proc_ledger(s, slot);
+	uint32_t mask;
+	_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
 
-	for (uint32_t i = 0; i <= s->ledger_mask; i++) {
+	/* The table in use, whole (a dead owner's level is final): the
+	 * others hold no record of its (ledger.c). */
+	for (uint32_t i = 0; i <= mask; i++) {
 		/* LG-A3 */
 		uint64_t r = atomic_load_explicit(&l[i], memory_order_acquire);
 		uint32_t key = SHOAL__LEDGER_KEY(r);
@@ -592,8 +589,7 @@ static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 		return -ETIMEDOUT;
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
-	memset(shoal__proc_ledger(s, slot), 0,
-	       (size_t)s->geo.ledger_slots * sizeof(uint64_t));
+	shoal__ledger_clear(s, slot);
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);

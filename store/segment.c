@@ -17,7 +17,12 @@
  *
  * Its memory is reserved at create (fallocate): a tmpfs only promises the
  * pages of a file that was just sized, and the first process to touch a
- * page past its free space would die of SIGBUS, whoever it is.  A store
+ * page past its free space would die of SIGBUS, whoever it is.  All but
+ * the ledger_ext region: its tables (a ledger's larger levels) are
+ * reserved one at a time by the process that grows into one (ledger.c),
+ * which fails that growth with SHOAL_ENOSHM instead, and nobody touches
+ * a table before it is reserved; so a segment costs only the ledger
+ * tables its processes have needed.  A store
  * larger than what is free fails its create with SHOAL_ENOSHM instead,
  * checked first against the free space of the file's filesystem and the
  * machine's available memory (so that a private store cannot take the
@@ -46,6 +51,8 @@
 #define SHOAL__MAX_PROCS 4096u
 #define SHOAL__MAX_OBJECTS (1u << 22)
 #define SHOAL__MAX_LEDGER (1u << 20)
+/* The largest ledger table: twice the option, or max_objects (option 0). */
+#define SHOAL__MAX_LEDGER_TABLE (2u * SHOAL__MAX_OBJECTS)
 /* A ledger key (layout.h) names every directory slot, index + 1. */
 static_assert(4ull * SHOAL__MAX_OBJECTS < (1ull << SHOAL__LEDGER_KEY_BITS),
 	      "ledger keys too narrow for the directory");
@@ -98,8 +105,8 @@ static void shoal__plan(struct shoal__seg_hdr *h)
 	h->entry_size = sizeof(struct shoal__entry);
 	h->hdr_size = sizeof(struct shoal__seg_hdr);
 	shoal__place(&cur, (uint64_t)h->max_procs * h->proc_size, 64, &h->procs);
-	shoal__place(&cur, (uint64_t)h->max_procs * h->ledger_slots * 8, 64,
-		     &h->ledgers);
+	shoal__place(&cur, (uint64_t)h->max_procs * shoal__ledger_base(h->ledger_slots) * 8,
+		     64, &h->ledgers);
 	shoal__place(&cur, (uint64_t)h->nstripes * 4, 64, &h->stripes);
 	shoal__place(&cur, h->dir_slots, 64, &h->probe);
 	shoal__place(&cur, (uint64_t)h->dir_slots * h->entry_size, 64, &h->dir);
@@ -107,6 +114,10 @@ static void shoal__plan(struct shoal__seg_hdr *h)
 		     &h->heap_meta);
 	shoal__place(&cur, h->ext.size, SHOAL__PAGE_SIZE, &h->ext);
 	shoal__place(&cur, h->capacity, SHOAL__SLAB_SIZE, &h->arena);
+	/* Last, page aligned: its tables are reserved page by page. */
+	shoal__place(&cur, (uint64_t)h->max_procs *
+				   shoal__ledger_ext_slots(h->ledger_slots) * 8,
+		     SHOAL__PAGE_SIZE, &h->ledger_ext);
 	h->seg_size = shoal__align(cur, SHOAL__PAGE_SIZE);
 }
 
@@ -122,7 +133,7 @@ static int shoal__check_options(const struct shoal_store_options *o)
 		return -EINVAL;
 	if (o->max_objects < 1 || o->max_objects > SHOAL__MAX_OBJECTS)
 		return -EINVAL;
-	if (o->ledger_slots < 1 || o->ledger_slots > SHOAL__MAX_LEDGER)
+	if (o->ledger_slots > SHOAL__MAX_LEDGER) /* 0: sized by need */
 		return -EINVAL;
 	if (o->capacity < 1 || o->capacity > SHOAL__MAX_CAPACITY)
 		return -EINVAL;
@@ -141,8 +152,14 @@ static void shoal__hdr_from_options(struct shoal__seg_hdr *h,
 	h->layout_version = SHOAL__LAYOUT_VERSION;
 	h->max_procs = o->max_procs;
 	h->max_objects = o->max_objects;
-	/* Kept at most half full (ledger.c): twice the option, rounded. */
-	h->ledger_slots = shoal__pow2(2 * (o->ledger_slots < 8 ? 8 : o->ledger_slots));
+	/* Kept at most half full (ledger.c): twice the option, rounded; 0:
+	 * room for max_objects records, more than a process can need while
+	 * the directory holds max_objects live objects. */
+	h->ledger_slots = o->ledger_slots
+				  ? shoal__pow2(2 * (o->ledger_slots < 8 ? 8
+									 : o->ledger_slots))
+				  : shoal__pow2(2 * (o->max_objects < 8 ? 8
+									: o->max_objects));
 	h->spin_budget = o->spin_budget;
 	h->capacity = shoal__align(o->capacity, SHOAL__SLAB_SIZE);
 	h->creator_pid = getpid();
@@ -170,7 +187,8 @@ static bool shoal__plan_matches(const struct shoal__seg_hdr *h,
 	       shoal__region_eq(&h->dir, &p->dir) &&
 	       shoal__region_eq(&h->heap_meta, &p->heap_meta) &&
 	       shoal__region_eq(&h->ext, &p->ext) &&
-	       shoal__region_eq(&h->arena, &p->arena);
+	       shoal__region_eq(&h->arena, &p->arena) &&
+	       shoal__region_eq(&h->ledger_ext, &p->ledger_ext);
 }
 
 int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
@@ -187,7 +205,7 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 		return SHOAL_EVERSION;
 	if (h->max_procs < 1 || h->max_procs > SHOAL__MAX_PROCS ||
 	    h->max_objects < 1 || h->max_objects > SHOAL__MAX_OBJECTS ||
-	    h->ledger_slots < 16 || h->ledger_slots > 2 * SHOAL__MAX_LEDGER ||
+	    h->ledger_slots < 16 || h->ledger_slots > SHOAL__MAX_LEDGER_TABLE ||
 	    (h->ledger_slots & (h->ledger_slots - 1)) ||
 	    h->capacity < SHOAL__SLAB_SIZE || h->capacity > SHOAL__MAX_CAPACITY ||
 	    h->capacity % SHOAL__SLAB_SIZE || h->ext.size > SHOAL__MAX_CAPACITY ||
@@ -228,6 +246,9 @@ static void shoal__store_bind(struct shoal_store *s,
 		.max_objects = h->max_objects,
 		.dir_slots = h->dir_slots,
 		.ledger_slots = h->ledger_slots,
+		.ledger_base = shoal__ledger_base(h->ledger_slots),
+		.ledger_levels = shoal__ledger_levels(h->ledger_slots),
+		.ledger_ext = h->ledger_ext,
 		.spin_budget = h->spin_budget,
 		.nstripes = h->nstripes,
 		.ext = h->ext,
@@ -236,11 +257,11 @@ static void shoal__store_bind(struct shoal_store *s,
 	};
 	s->procs = (struct shoal__proc *)(b + h->procs.off);
 	s->ledgers = (_Atomic uint64_t *)(b + h->ledgers.off);
+	s->ledger_ext = (_Atomic uint64_t *)(b + h->ledger_ext.off);
 	s->stripes = (_Atomic uint32_t *)(b + h->stripes.off);
 	s->probe = (_Atomic uint8_t *)(b + h->probe.off);
 	s->dir = (struct shoal__entry *)(b + h->dir.off);
 	s->dir_mask = h->dir_slots - 1;
-	s->ledger_mask = h->ledger_slots - 1;
 	s->heap = (struct shoal__heap_view){
 		.map = s->map,
 		.meta_off = h->heap_meta.off,
@@ -397,7 +418,8 @@ static int shoal__create_layout(struct shoal_store *s,
 	shoal__hdr_from_options(&plan, o, ext_bytes);
 	if (ftruncate(s->fd, (off_t)plan.seg_size))
 		return errno == EFBIG || errno == ENOSPC ? -ENOSPC : -errno;
-	rc = shoal__reserve(s, plan.seg_size, o);
+	/* Everything before the ledgers' larger tables (the last region). */
+	rc = shoal__reserve(s, plan.ledger_ext.off, o);
 	if (!rc)
 		rc = shoal__seal(s);
 	if (rc)
@@ -496,7 +518,8 @@ int shoal__store_create_ext(const char *name,
 /* The creator publishes `ready` right after sizing the file; an attacher
  * that races with it waits up to a second for SEG-A0 before refusing. */
 /* A private copy of the header: the read-only fields above `ready` and
- * the feature words after it; nothing else is used from it. */
+ * the feature words and ledger_ext after it; nothing else is used from
+ * it. */
 static void shoal__hdr_copy(struct shoal__seg_hdr *dst,
 			    const struct shoal__seg_hdr *src)
 {
@@ -504,6 +527,7 @@ static void shoal__hdr_copy(struct shoal__seg_hdr *dst,
 	memcpy(dst, (const void *)src, offsetof(struct shoal__seg_hdr, ready));
 	dst->features = src->features;
 	dst->compat_features = src->compat_features;
+	dst->ledger_ext = src->ledger_ext;
 }
 
 static int shoal__wait_ready(const struct shoal__seg_hdr *h)

@@ -333,6 +333,21 @@ static void cp_do_ledger(struct shoal_store *c, struct cp_world *w, int fd)
 	TU_CHILD_CHECK(shoal_drop(c, w->w[0]) == 0, 106);
 }
 
+/* Puts objects and keeps their creation holds, until its ledger has
+ * doubled past the base table (ledger.c: 64 records, at most half full):
+ * the growth copies every record into the next level's table. */
+static void cp_do_grow(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	(void)w;
+	(void)fd;
+	for (int i = 0; i < 40; i++) {
+		shoal_id k;
+
+		TU_CHILD_CHECK(shoal_put(c, "g", 2, 0, &k) == 0, 108);
+	}
+	TU_CHILD_CHECK(c->ledger_level == 1, 109);
+}
+
 /* Creates an object, tells the test its ID, waits for the word and seals
  * it: the seal wakes a getter blocked on it (waiters.c). */
 static void cp_do_seal_wake(struct shoal_store *c, struct cp_world *w, int fd)
@@ -414,6 +429,11 @@ static bool cp_scenario_ref(struct cp_world *w, unsigned point)
 static bool cp_scenario_ledger(struct cp_world *w, unsigned point)
 {
 	return cp_run_child(w, point, cp_do_ledger);
+}
+
+static bool cp_scenario_grow(struct cp_world *w, unsigned point)
+{
+	return cp_run_child(w, point, cp_do_grow);
 }
 
 static bool cp_scenario_put(struct cp_world *w, unsigned point)
@@ -535,7 +555,7 @@ static bool cp_scenario_reap_ref(struct cp_world *w, unsigned point)
 
 static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
 	cp_scenario_ref,  cp_scenario_ledger,     cp_scenario_put,
-	cp_scenario_delete,
+	cp_scenario_delete, cp_scenario_grow,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
 	cp_scenario_seal_wake,

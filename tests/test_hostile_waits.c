@@ -107,13 +107,14 @@ static void hw_hold_change(struct shoal_store *c, uint32_t idx, bool hold)
  * idx is in flight (FLAG), as a reaper's give-back leaves them. */
 static void hw_flag(struct shoal_store *c, uint32_t d, uint32_t idx)
 {
-	_Atomic uint64_t *l = shoal__proc_ledger(c, d);
+	uint32_t mask;
+	_Atomic uint64_t *l = shoal__ledger_table(c, d, &mask);
 	uint64_t st = atomic_load(&c->procs[d].state);
 
 	atomic_store(&c->procs[d].state,
 		     SHOAL__PROC_STATE(SHOAL__PROC_GEN(st), SHOAL__PROC_REAPING,
 				       SHOAL__PROC_REAPER(c->slot, c->slot_gen)));
-	for (uint32_t i = 0; i <= c->ledger_mask; i++)
+	for (uint32_t i = 0; i <= mask; i++)
 		if (SHOAL__LEDGER_KEY(atomic_load(&l[i])) == idx + 1)
 			atomic_fetch_or(&l[i], SHOAL__LEDGER_FLAG);
 }

@@ -30,9 +30,9 @@ Test(store_basic, options_init_defaults)
 	shoal_store_options_init(&o);
 	/* the documented defaults (store.h) */
 	cr_assert_eq(o.capacity, 256ull << 20);
-	cr_assert_eq(o.max_objects, 65536);
+	cr_assert_eq(o.max_objects, 262144);
 	cr_assert_eq(o.max_procs, 64);
-	cr_assert_eq(o.ledger_slots, 16384);
+	cr_assert_eq(o.ledger_slots, 0); /* sized by need */
 	cr_assert_eq(o.spin_budget, 2000);
 	/* the macro and the function agree */
 	cr_assert_eq(m.capacity, o.capacity);
@@ -51,7 +51,7 @@ Test(store_basic, create_with_default_options)
 	tu_assert_rc(shoal_store_create(NULL, NULL, &s), 0);
 	st = tu_stats(s);
 	cr_assert_eq(st.capacity, 256ull << 20);
-	cr_assert_eq(st.max_objects, 65536);
+	cr_assert_eq(st.max_objects, 262144);
 	cr_assert_eq(st.max_procs, 64);
 	cr_assert_eq(st.processes, 1);
 	shoal_store_close(s);

@@ -44,7 +44,7 @@ enum shoal_error {
 	/* No free slot in the process table. */
 	SHOAL_ETOOMANYPROCS = -4009,
 	/* This process already holds/pins as many objects as its ledger
-	 * records (store option ledger_slots). */
+	 * may record (a store option ledger_slots cap, or max_objects). */
 	SHOAL_ELEDGERFULL = -4010,
 	/* The segment's memory could not be reserved at create: the store
 	 * (its capacity and metadata) is larger than what /dev/shm (a named

@@ -113,16 +113,17 @@ struct shoal_runtime_options {
 	uint32_t max_extra_workers;
 	/* Tasks pending or running at once (the task table), at most
 	 * 1 Mi.  Default 65536.  A submit that finds it full waits for room
-	 * (shoal_task_options.timeout_ms).  The store's ledger_slots is raised to it at
-	 * least (a driver holds every ref it got until it drops it). */
+	 * (shoal_task_options.timeout_ms).  A nonzero store.ledger_slots (a
+	 * cap) is raised to it at least (a driver holds every ref it got
+	 * until it drops it); 0, the default, sizes ledgers by need. */
 	uint32_t max_tasks;
 	/* The store's options (capacity, max_objects, spin budget, ...).
 	 * Its max_procs is raised to the driver, the fork server, every
 	 * worker (num_workers + max_extra_workers) and actor (max_actors),
 	 * and SHOAL_RUNTIME_ATTACHED attached programs at least; set it
 	 * higher for more attached programs at once (past it, attach fails
-	 * with SHOAL_ETOOMANYPROCS).  Each process slot costs its ledger
-	 * (16 bytes per ledger_slots) and its timeline ring. */
+	 * with SHOAL_ETOOMANYPROCS).  Each process slot costs its timeline
+	 * ring and its ledger (512 bytes, growing with what it holds). */
 	struct shoal_store_options store;
 	/* A name for the segment ("/name"), so that other programs can attach;
 	 * NULL (default): a private segment that goes with the runtime. */

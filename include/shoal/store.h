@@ -86,13 +86,21 @@ struct shoal_store_options {
 	/* Bytes available to object data and metadata (rounded up to a
 	 * multiple of 64 KiB, the allocator's slab size).  Default 256 MiB. */
 	uint64_t capacity;
-	/* Live objects at most (tombstones do not count).  Default 65536.
-	 * The directory has four times as many slots (64 bytes each). */
+	/* Live objects at most (tombstones do not count).  Default 262144.
+	 * The directory has four times as many slots (64 bytes each: 64 MiB
+	 * of shared memory at the default, reserved at create). */
 	uint32_t max_objects;
 	/* Processes that may have the store open at once.  Default 64. */
 	uint32_t max_procs;
-	/* Distinct objects one process may hold or pin at once.  Default
-	 * 16384.  Beyond it, hold/get return SHOAL_ELEDGERFULL. */
+	/* Distinct objects one process may hold or pin at once.  Default 0:
+	 * sized by need, up to max_objects (a process's ledger starts at
+	 * 64 records and doubles as it needs, about 32 to 64 bytes of
+	 * shared memory per object held, kept until the store is removed;
+	 * SHOAL_ELEDGERFULL only past max_objects distinct objects, which
+	 * only held tombstones can reach).  A nonzero value is a cap:
+	 * beyond it, hold/get/create return SHOAL_ELEDGERFULL.  Growing
+	 * the ledger can fail with SHOAL_ENOSHM when the machine's shared
+	 * memory is exhausted (nothing is held then). */
 	uint32_t ledger_slots;
 	/* Pause iterations a waiter spins before it sleeps on a futex.
 	 * Default 2000 (about 70 µs of spinning at most); at most 2^20
@@ -115,8 +123,8 @@ struct shoal_store_options {
 
 #define SHOAL_STORE_OPTIONS_INIT                                              \
 	{                                                                     \
-		.capacity = 256u << 20, .max_objects = 65536, .max_procs = 64, \
-		.ledger_slots = 16384, .spin_budget = 2000,                   \
+		.capacity = 256u << 20, .max_objects = 262144,                \
+		.max_procs = 64, .ledger_slots = 0, .spin_budget = 2000,      \
 	}
 
 /* Fills *opts with the defaults (as SHOAL_STORE_OPTIONS_INIT, resv
@@ -221,7 +229,9 @@ SHOAL_API int shoal_store_unlink(const char *name);
  * lock, or a recount on the entry being claimed; nothing is created then.
  * SHOAL_EBADSEGMENT: that directory lock word names no process.
  * SHOAL_ELEDGERFULL: this process holds or pins ledger_slots objects
- * already (the creator's hold needs a record).  IDs from
+ * already (the creator's hold needs a record); SHOAL_ENOSHM: its ledger
+ * had to grow for that record and the machine has no shared memory left
+ * (shoal_store_options, ledger_slots).  IDs from
  * shoal_id_next() are unique by construction and skip the duplicate
  * check: do not forge IDs in their format.
  * The buffer is the store's: write it, then seal or abort (never free
@@ -404,7 +414,9 @@ SHOAL_API int shoal_contains(struct shoal_store *store, shoal_id id);
  * A process may hold an object several times.  SHOAL_EEVICTED /
  * SHOAL_EDELETED (or SHOAL_EOWNERDIED) for a tombstone, -ENOENT if there
  * is no such object, SHOAL_ELEDGERFULL if this process holds or pins
- * ledger_slots objects already, -EOVERFLOW if this handle holds it more
+ * ledger_slots objects already (a cap it asked for), SHOAL_ENOSHM if its
+ * ledger had to grow and the machine has no shared memory left for it
+ * (not held), -EOVERFLOW if this handle holds it more
  * times than its ledger counts, -ETIMEDOUT if a recount of its references
  * stayed under way for more than a second (not held), -EINVAL for a NULL
  * store or the nil ID.  The hold belongs to this handle: drop it through

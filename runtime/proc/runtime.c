@@ -134,8 +134,9 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 		o->store.max_procs = *max_workers + o->max_actors + 2 +
 				     SHOAL_RUNTIME_ATTACHED;
 	/* A driver holds the refs of every task it submitted until it drops
-	 * them: its ledger must cover the task table at least. */
-	if (o->store.ledger_slots < o->max_tasks)
+	 * them: a cap on its ledger must cover the task table at least (0,
+	 * the default, sizes every ledger by need, up to max_objects). */
+	if (o->store.ledger_slots && o->store.ledger_slots < o->max_tasks)
 		o->store.ledger_slots = o->max_tasks;
 	plan->tl_rings = o->store.max_procs;
 	return 0;

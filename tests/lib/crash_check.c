@@ -79,11 +79,12 @@ static void cc_sum_ledgers(struct shoal_store *s, uint64_t *pins,
 {
 	for (uint32_t q = 0; q < s->geo.max_procs; q++) {
 		uint64_t st = atomic_load(&s->procs[q].state);
-		_Atomic uint64_t *l = shoal__proc_ledger(s, q);
+		uint32_t mask;
+		_Atomic uint64_t *l = shoal__ledger_table(s, q, &mask);
 
 		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_LIVE)
 			continue;
-		for (uint32_t i = 0; i <= s->ledger_mask; i++) {
+		for (uint32_t i = 0; i <= mask; i++) {
 			uint64_t rec = atomic_load(&l[i]);
 			uint32_t idx = SHOAL__LEDGER_KEY(rec) - 1;
 
