@@ -133,9 +133,8 @@ static int shoal__rt_options(const struct shoal_runtime_options *in,
 					 SHOAL_RUNTIME_ATTACHED)
 		o->store.max_procs = *max_workers + o->max_actors + 2 +
 				     SHOAL_RUNTIME_ATTACHED;
-	/* A driver holds the refs of every task it submitted until it drops
-	 * them: a cap on its ledger must cover the task table at least (0,
-	 * the default, sizes every ledger by need, up to max_objects). */
+	/* A driver holds every task's refs until it drops them: a ledger cap
+	 * covers the task table at least (0, the default: sized by need). */
 	if (o->store.ledger_slots && o->store.ledger_slots < o->max_tasks)
 		o->store.ledger_slots = o->max_tasks;
 	plan->tl_rings = o->store.max_procs;
