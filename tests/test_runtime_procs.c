@@ -473,7 +473,12 @@ Test(runtime_procs, sync_round_trips_leave_the_standby_worker_asleep)
 	}
 	for (int i = 0; i < 2; i++)
 		woke[i] = status_of(w[i], "voluntary_ctxt_switches:") - before[i];
-	cr_assert(woke[0] <= 30 || woke[1] <= 30,
+	/* Before, each woke about once a round trip (243 and 274 times);
+	 * now one stays asleep, but under load a push that finds no head
+	 * waiting (the head still on its way back) wakes the other, and the
+	 * roles may swap: 95 and 41 at the full suite's load.  Half the round
+	 * trips tells the two apart. */
+	cr_assert(woke[0] <= 150 || woke[1] <= 150,
 		  "both workers woke for 300 round trips: %ld and %ld times",
 		  woke[0], woke[1]);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
