@@ -26,7 +26,8 @@
  *     cell);
  *  2. a reaper, having found the slot dead, leaves it alone while the
  *     guard is valid and its guardian is not gone (shoal__proc_guarded,
- *     called by proc.c's reap_one).  It does not wait: the slot stays for
+ *     called by proc.c's reap_one), and so does a recount of an entry
+ *     (repair.c: it counts the slot's record and leaves it in place).  It does not wait: the slot stays for
  *     a later reap.  The guardian too is held off by its own guards;
  *  3. the guardian marks each dead slot it guards (MARK, relaxed: only it
  *     reads the bit), does its work for every process gone (the runtime:

@@ -35,7 +35,8 @@
  *           its record is read, once no close of its own is giving that
  *           record back (FLAG, below); every dead process's record is
  *           consumed (but one its live reaper holds past the bound below:
- *           counted, and left to that reaper);
+ *           counted, and left to that reaper; and a guarded one's, which
+ *           no reaper may take yet, guard.c: counted, left in place);
  *   store   the recount with REPAIR cleared (CAS, keeping a mark that the
  *           end protocol may clear meanwhile: REF-R4), then give the word
  *           back (release: REF-R3).
@@ -226,6 +227,18 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 		if (shoal__slot_live(s, q)) {
 			shoal__wait_intent_clear(s, q, idx, &by);
 			r = shoal__repair_read(s, q, idx, &by);
+		} else if (shoal__proc_guarded(s, q, st)) {
+			/* Kept for its guardian (guard.c): counted as it
+			 * stands, not consumed, so that its holds outlast
+			 * this recount as they outlast a reap; its own reap,
+			 * once lifted, gives the record back (and recounts
+			 * what its intent names).  A record its dead owner
+			 * had already taken off the entry is counted: a
+			 * leak until that reap, never an early free. */
+			uint32_t mask;
+			_Atomic uint64_t *l = shoal__ledger_table(s, q, &mask);
+
+			r = shoal__ledger_lookup(l, mask, idx);
 		} else { /* consumed, or its live reaper's past `by` */
 			r = shoal__ledger_consume(s, q, idx, &by);
 		}

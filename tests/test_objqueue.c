@@ -13,11 +13,15 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include <shoal/shoal.h>
 
 #include "testutil.h"
+#include "internal.h"
 #include "task_int.h"
 
 TestSuite(objqueue, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
@@ -760,5 +764,63 @@ Test(objqueue, bad_arguments_and_full_tables_get_clear_codes)
 	tu_assert_rc(shoal_queue_get(f.rt, &q[0], 0, NULL), -EINVAL);
 	tu_assert_rc(shoal_queue_lookup(f.rt, "nope", &x), -ENOENT);
 	tu_assert_rc(shoal_queue_put_bytes(f.rt, &q[0], NULL, 8, 0), -EINVAL);
+	oq_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* A getter's hold refused because its own ledger cannot grow           */
+
+/* fallocate, failing with ENOSPC while armed (a /dev/shm with no room
+ * left for the next level of a ledger, store/ledger.c); the executable's
+ * definition is the one the store's call binds to (fallocate64 under
+ * _FILE_OFFSET_BITS=64: the header renames it). */
+static _Atomic int oq_fallocate_fails;
+
+static int oq_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (atomic_load(&oq_fallocate_fails)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return oq_fallocate(fd, mode, off, len);
+}
+
+/*
+ * A get whose hold needs the getter's ledger to grow, when /dev/shm has
+ * no room for the larger table (SHOAL_ENOSHM from the hold), fails for a
+ * reason of the getter's own: the object stays queued for the next get,
+ * as with SHOAL_ELEDGERFULL.  Before, SHOAL_ENOSHM was taken for "the
+ * object is gone": the cell was freed unheld and the item lost.
+ */
+Test(objqueue, a_get_whose_ledger_cannot_grow_leaves_the_object_queued)
+{
+	struct oq_fx f = oq_start(1);
+	struct shoal_queue q;
+	int64_t fn[2] = {42, 1};
+	shoal_id got, mine[200];
+	uint32_t n = 0;
+
+	tu_assert_rc(shoal_queue_create(f.rt, NULL, 4, &q), 0);
+	/* Put by a task (the putter's hold is in its ledger, not ours). */
+	cr_assert_eq(oq_result(&f, oq_submit(&f, "produce", &q, fn, sizeof fn)), 1);
+	/* The driver's ledger filled to the point where a new record grows
+	 * it (half its table in use). */
+	while (f.s->ledger_used < (f.s->ledger_mask + 1) / 2) {
+		cr_assert_lt(n, 200u);
+		tu_assert_rc(shoal_put(f.s, &n, sizeof n, 0, &mine[n]), 0);
+		n++;
+	}
+	atomic_store(&oq_fallocate_fails, 1);
+	tu_assert_rc(shoal_queue_get(f.rt, &q, 0, &got), SHOAL_ENOSHM);
+	atomic_store(&oq_fallocate_fails, 0);
+	cr_assert_eq(shoal_queue_size(f.rt, &q), 1, "the item left the queue");
+	cr_assert_eq(oq_take(f.rt, &q), 42);
+	for (uint32_t i = 0; i < n; i++)
+		tu_assert_rc(shoal_drop(f.s, mine[i]), 0);
 	oq_stop(&f);
 }

@@ -10,6 +10,10 @@
  */
 #include "testutil.h"
 #include "internal.h"
+#include "object/object_int.h"
+
+#include <signal.h>
+#include <sys/wait.h>
 
 TestSuite(store_guard, .init = tu_setup, .fini = tu_teardown);
 
@@ -208,6 +212,57 @@ Test(store_guard, a_stripe_lock_of_a_guarded_dead_slot_costs_a_create_its_bound,
 	cr_assert_eq(shoal__store_guard_lift(s), 1);
 	tu_assert_rc(tu_put(s, id, 4096, 2, 200), 0);
 	tu_assert_rc(shoal_drop(s, id), 0);
+	close(p[0]);
+	close(p[1]);
+	shoal_store_close(s);
+}
+
+/*
+ * A guarded dead slot's hold is kept from a recount too, not only from a
+ * reap.  Another process dies in the middle of a count change of the same
+ * object (its intent names it): the reap of that one recounts the object
+ * (repair.c), which consumes every dead slot's record, the guarded one
+ * included.  The guarded hold then no longer counts: the object can be
+ * evicted before its guardian adopted it (the queued object of a killed
+ * putter, lost).
+ */
+Test(store_guard, a_recount_keeps_a_guarded_dead_slots_hold)
+{
+	struct shoal_store *s = tu_store(4 * MiB);
+	shoal_id id = unheld_object(s);
+	int p[2], st;
+	pid_t child, y;
+
+	tu_pipe(p);
+	child = guarded_child(s, id, shoal__store_creator(s), p[1]);
+	cr_assert_eq(tu_read_byte(p[0], TU_CHILD_DEADLINE_MS), 'k');
+	tu_kill(child);
+	y = tu_fork();
+	if (y == 0) { /* dies at its hold's intent */
+		struct shoal_store *c = NULL;
+		int r = shoal_store_attach_fd(shoal_store_fd(s), &c);
+
+		uint64_t ctl;
+		int idx;
+
+		TU_CHILD_CHECK(r == 0, tu_err_to_exit(r));
+		idx = shoal__find(c, id, &ctl);
+		TU_CHILD_CHECK(idx >= 0, TU_EXIT_IO);
+		/* A hold's first step (refs.c, crash point REF_INTENT): the
+		 * crash points are not in this suite's build. */
+		shoal__intent_ref(c, (uint32_t)idx);
+		raise(SIGKILL);
+		_exit(TU_EXIT_IO);
+	}
+	cr_assert_eq(waitpid(y, &st, 0), y);
+	cr_assert(WIFSIGNALED(st), "the holder died at its intent");
+	tu_assert_rc(shoal_store_reap(s), 1, "the unguarded one is reaped");
+	cr_assert_eq(tu_info(s, id).holds, 1, "the guarded slot's hold is kept");
+	tu_assert_rc(shoal_evict(s, UINT64_MAX), 0);
+	cr_assert_eq(tu_info(s, id).holds, 1, "still there for its guardian");
+	cr_assert_eq(shoal__store_guard_mark(s), 1);
+	cr_assert_eq(shoal__store_guard_lift(s), 1);
+	tu_assert_rc(shoal_store_reap(s), 1);
 	close(p[0]);
 	close(p[1]);
 	shoal_store_close(s);

@@ -118,7 +118,8 @@ SHOAL_API int shoal_queue_put_bytes(struct shoal_runtime *rt,
  * -EIDRM (deleted while it waited), -EINVAL (NULL rt, q or out), the
  * runtime's end code if it ended while the get waited, SHOAL_ELEDGERFULL
  * (this process holds as many objects as its ledger records: the object
- * stays queued).  If the object was taken but could not be held (it was
+ * stays queued), SHOAL_ENOSHM (its ledger cannot grow, /dev/shm is full:
+ * the object stays queued).  If the object was taken but could not be held (it was
  * lost: see "Deaths" above), *out is its ID and the return is what
  * shoal_hold said (SHOAL_EEVICTED, -ENOENT, ...): the caller holds
  * nothing then, and the item is gone from the queue.  Any thread of any

@@ -302,11 +302,13 @@ static int shoal__oq_claim_head(struct shoal_store *s, const struct shoal__oq *o
 	return 0;
 }
 
-/* A hold that failed for a reason of the getter's own (its ledger, a
+/* A hold that failed for a reason of the getter's own (its ledger full,
+ * or with no memory to grow into: SHOAL_ENOSHM, store/ledger.c; a
  * recount under way): the object is still there for the next get. */
 bool shoal__oq_hold_retry(int rc)
 {
-	return rc == SHOAL_ELEDGERFULL || rc == -EOVERFLOW || rc == -ETIMEDOUT;
+	return rc == SHOAL_ELEDGERFULL || rc == SHOAL_ENOSHM ||
+	       rc == -EOVERFLOW || rc == -ETIMEDOUT;
 }
 
 static int shoal__oq_try_get(struct shoal_runtime *rt, const struct shoal__oq *o,
