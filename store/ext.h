@@ -211,11 +211,14 @@ bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);
 void shoal__store_guard_set(struct shoal_store *s, uint32_t guardian);
 /* The guardian's side.  Marks every slot guarded by this handle whose
  * process is dead; returns how many are marked (those marked before
- * too).  Then, once the guardian did what it must for every dead
- * process, lift lets each marked slot go to its reapers (release: what
- * the guardian did before is seen by them); returns how many. */
+ * too).  Then, once the guardian did what it must for a dead process,
+ * lift lets each marked slot go to its reapers (release: what the
+ * guardian did before is seen by them), but for the slots set in `keep`
+ * (a bitmap of SHOAL__GUARD_KEEP_WORDS words indexed by slot; NULL:
+ * none), whose work is still to do; returns how many it lifted. */
+#define SHOAL__GUARD_KEEP_WORDS 64u /* 4096 slots, the most a store has */
 uint32_t shoal__store_guard_mark(struct shoal_store *s);
-uint32_t shoal__store_guard_lift(struct shoal_store *s);
+uint32_t shoal__store_guard_lift(struct shoal_store *s, const uint64_t *keep);
 
 /* ------------------------------------------------------------------ */
 /* Objects a layer above fills for its callers (store/object/, fill.c).      */

@@ -140,7 +140,7 @@ uint32_t shoal__store_guard_mark(struct shoal_store *s)
 	return n;
 }
 
-uint32_t shoal__store_guard_lift(struct shoal_store *s)
+uint32_t shoal__store_guard_lift(struct shoal_store *s, const uint64_t *keep)
 {
 	uint32_t me = SHOAL__CREATOR(s->slot, s->slot_gen), n = 0;
 	uint32_t hwm = shoal__guard_hwm(s);
@@ -150,6 +150,10 @@ uint32_t shoal__store_guard_lift(struct shoal_store *s)
 	for (uint32_t i = 0; i < hwm; i++) {
 		uint64_t st, g = i == s->slot ? 0 : shoal__guard_of(s, i, me, &st);
 
+		/* i < max_procs <= 4096 (segment.c): in the bitmap. */
+		if (keep && (i >= SHOAL__GUARD_KEEP_WORDS * 64 ||
+			     keep[i / 64] >> (i % 64) & 1))
+			continue; /* its guardian is not done with it */
 		/* GD-R1 (relaxed on failure: nothing read) */
 		if ((g & SHOAL__GUARD_MARK) &&
 		    atomic_compare_exchange_strong_explicit(

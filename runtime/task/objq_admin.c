@@ -467,12 +467,25 @@ SHOAL_API int shoal_task_arg_queue(const struct shoal_task *task, uint32_t i,
 /* ---------------------------------------------------------------- */
 /* Adoption by the fork server.                                      */
 
+/* A cell of custodian `cust` is to be tried again: its slot keeps its
+ * guard (an ORPHAN's slot is not known: every slot keeps it). */
+static void shoal__oq_keep(uint64_t *keep, uint32_t cust)
+{
+	uint32_t slot = cust >> 20; /* SHOAL__CREATOR's slot */
+
+	if (cust == SHOAL__OQ_ORPHAN || slot >= SHOAL__GUARD_KEEP_WORDS * 64)
+		memset(keep, 0xff, SHOAL__GUARD_KEEP_WORDS * sizeof *keep);
+	else
+		keep[slot / 64] |= 1ull << (slot % 64);
+}
+
 /* Adopts the object at position p of queue q if its custodian is gone
  * (or ORPHAN): false only if it should be tried again (a hold that
  * failed for a reason of the fork server's own). */
 static bool shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_view *v,
 				 struct shoal__oq_books *b, unsigned arena,
-				 uint32_t q, struct shoal__oq_cell *c, uint64_t p)
+				 uint32_t q, struct shoal__oq_cell *c, uint64_t p,
+				 uint64_t *keep)
 {
 	uint32_t me = shoal__store_creator(s);
 	uint64_t w = atomic_load_explicit(&c->word, memory_order_acquire); /* OQ-A1 */
@@ -488,8 +501,12 @@ static bool shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_v
 	if (shoal_id_is_nil(e.id))
 		return true;
 	rc = shoal_hold(s, e.id);
-	if (rc) /* gone already (its getter will be told), or try again */
-		return !shoal__oq_hold_retry(rc);
+	if (rc && shoal__oq_hold_retry(rc)) { /* try again: keep its guard */
+		shoal__oq_keep(keep, cust);
+		return false;
+	}
+	if (rc) /* gone already: its getter will be told */
+		return true;
 	SHOAL__STORE_CRASH(s, OQ_ADOPTING);
 	/* The cell still holds that put (a new put has a live custodian),
 	 * relaxed: the word was acquired above. */
@@ -507,9 +524,10 @@ static bool shoal__oq_adopt_cell(struct shoal_store *s, const struct shoal__rt_v
 }
 
 /* Every FULL cell of a gone (or ORPHAN) custodian, adopted: false if one
- * is to be tried again. */
+ * is to be tried again, its custodian's slot then set in keep. */
 static bool shoal__oq_adopt_all(struct shoal_store *s, const struct shoal__rt_view *v,
-				struct shoal__oq_books *b, unsigned arena)
+				struct shoal__oq_books *b, unsigned arena,
+				uint64_t *keep)
 {
 	bool all = true;
 
@@ -531,25 +549,28 @@ static bool shoal__oq_adopt_all(struct shoal_store *s, const struct shoal__rt_vi
 			n = v->queue_cells;
 		for (uint64_t p = head; p < head + n; p++)
 			all &= shoal__oq_adopt_cell(s, v, b, arena, q,
-						    &c[p & (v->queue_cells - 1)], p);
+						    &c[p & (v->queue_cells - 1)], p,
+						    keep);
 	}
 	return all;
 }
 
 /* The guard (store/guard.c): the slots of the dead putters that named
  * this process their guardian are marked first, so that a process that
- * dies during the scan is not let go unadopted; they are let go to their
- * reapers only once the scan adopted everything (else the next watch
- * tries again), and reaped at once. */
+ * dies during the scan is not let go unadopted; each is let go to its
+ * reapers once the scan adopted all of its cells (a slot with a cell to
+ * try again keeps its guard until a later watch: one such cell, say of a
+ * full ledger, never holds the others back), and reaped at once. */
 void shoal__oq_adopt(struct shoal_store *s, const struct shoal__rt_view *v,
 		     struct shoal__oq_books *b, unsigned arena)
 {
+	uint64_t keep[SHOAL__GUARD_KEEP_WORDS] = {0};
 	uint32_t marked = shoal__store_guard_mark(s);
 
 	if (marked)
 		SHOAL__STORE_CRASH(s, OQ_MARKED);
-	if (shoal__oq_adopt_all(s, v, b, arena) && marked &&
-	    shoal__store_guard_lift(s)) {
+	(void)shoal__oq_adopt_all(s, v, b, arena, keep);
+	if (marked && shoal__store_guard_lift(s, keep)) {
 		SHOAL__STORE_CRASH(s, OQ_LIFTED);
 		shoal_store_reap(s);
 	}
