@@ -88,21 +88,32 @@ static int settle(struct shoal_store *s, shoal_id ref, int want)
 	return rc == want ? 0 : rc < 0 ? rc : -EPROTO;
 }
 
+/* Holds the pool: an unsealed gate object (*gate, sealed by the caller
+ * to let the pool go) and the gate task parked on it (*held). */
+static int hold_pool(struct cancel_bench *b, shoal_id *gate, shoal_id *held)
+{
+	struct shoal_args a;
+	void *buf;
+	int rc;
+
+	*gate = shoal_id_next(b->s);
+	rc = shoal_create(b->s, *gate, 8, NULL, 0, 0, &buf);
+	shoal_args_init(&a);
+	if (rc == 0)
+		rc = shoal_args_bytes(&a, gate, sizeof *gate);
+	if (rc == 0)
+		rc = shoal_submit(b->rt, b->gate, &a, 1, held);
+	return rc;
+}
+
 /* One round: the pool held, a window queued (submit_s) and cancelled
  * (cancel_s), the pool let go. */
 static int cancel_round(struct cancel_bench *b, double *submit_s, double *cancel_s)
 {
-	shoal_id gate = shoal_id_next(b->s), held;
-	struct shoal_args a;
-	void *buf;
+	shoal_id gate, held;
 	double t0;
-	int rc = shoal_create(b->s, gate, 8, NULL, 0, 0, &buf);
+	int rc = hold_pool(b, &gate, &held);
 
-	shoal_args_init(&a);
-	if (rc == 0)
-		rc = shoal_args_bytes(&a, &gate, sizeof gate);
-	if (rc == 0)
-		rc = shoal_submit(b->rt, b->gate, &a, 1, &held);
 	if (rc < 0)
 		return rc;
 	t0 = now_s();
@@ -128,18 +139,11 @@ static int cancel_round(struct cancel_bench *b, double *submit_s, double *cancel
 static int deadline_round(struct cancel_bench *b, double *late_ms)
 {
 	struct shoal_task_options o = SHOAL_TASK_OPTIONS_INIT;
-	shoal_id gate = shoal_id_next(b->s), held, r;
-	struct shoal_args a;
+	shoal_id gate, held, r;
 	struct shoal_view v;
-	void *buf;
 	double t0;
-	int rc = shoal_create(b->s, gate, 8, NULL, 0, 0, &buf);
+	int rc = hold_pool(b, &gate, &held);
 
-	shoal_args_init(&a);
-	if (rc == 0)
-		rc = shoal_args_bytes(&a, &gate, sizeof gate);
-	if (rc == 0)
-		rc = shoal_submit(b->rt, b->gate, &a, 1, &held);
 	if (rc < 0)
 		return rc;
 	o.deadline_ms = DEADLINE_MS;
