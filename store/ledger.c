@@ -413,6 +413,11 @@ static int shoal__ledger_grow(struct shoal_store *s)
 	v = atomic_load_explicit(seq, memory_order_relaxed);
 	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release); /* LG-R1 */
+	/* Relaxed, yet ordered after the copy for every reader: LG-R1's
+	 * fence comes before it, and every load of a level is an acquire
+	 * (LG-A4), so a reader that reads n, a remote one that gave up on
+	 * a dead owner's odd seqcount among them, sees the copied table
+	 * (fence-to-acquire synchronisation, C11 7.17.4). */
 	atomic_store_explicit(&s->me->ledger_level, n, memory_order_relaxed);
 	SHOAL__CRASH(s, LEDGER_GROW_SWITCHED);
 	atomic_store_explicit(seq, v + 2, memory_order_release); /* LG-R2 */
