@@ -22,7 +22,10 @@
  *       object's entry, cannot be cheaper
  *   live_objects_get_ratio_TOP_to_1k  get at the top point over get at
  *       1k (unit "x"; issue 12's target: within 3 x at 512k); extras:
- *       the same ratio for hold, put and the floor
+ *       the same ratio for hold, put and the floor, and floor_bound: the
+ *       floor at the top point over get at 1k, the least ratio a get
+ *       could show on this machine (bench/summary says when the target
+ *       lies below it)
  *
  * The gets and holds pick their ID from the benchmark's own array (16
  * bytes per object), the next one prefetched while the store works on
@@ -346,6 +349,12 @@ static void lo_emit_ratio(const struct bench_ctx *ctx, uint64_t top,
 		if (want[k])
 			add_extra(&m, key[k], curve_ratio(&at_top[k],
 							  &at_1k[k]).median);
+	/* The least ratio any get could show in this run: a get at the top
+	 * point reads its entry, one random line at that footprint (the
+	 * floor), so it cannot cost less than the floor there. */
+	if (want[LO_CHASE] && at_1k[LO_GET].median > 0)
+		add_extra(&m, "floor_bound",
+			  at_top[LO_CHASE].median / at_1k[LO_GET].median);
 	if (top == lo_points[LO_NPOINTS - 1]) {
 		m.target = "<= 3x (512k vs 1k)";
 		m.verdict = m.st.median <= TARGET_GET_RATIO;

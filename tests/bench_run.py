@@ -180,6 +180,11 @@ def check_curves(metrics, summary):
         if not any(n.startswith(r) and m["unit"] == "x"
                    for n, m in zip(names, metrics)):
             fail("no ratio metric %s*" % r)
+    lo = [m for n, m in zip(names, metrics)
+          if n.startswith("live_objects_get_ratio_")]
+    if lo and not lo[0].get("floor_bound", 0) > 0:
+        fail("%s has no floor_bound (the least ratio a get could show)"
+             % lo[0]["metric"])
     for head in ("scaling curves", "targets the curves show"):
         if head not in summary:
             fail("the summary has no '%s' table" % head)
