@@ -816,9 +816,67 @@ static void read_cpu_model(char *buf, size_t len)
 		fclose(f);
 }
 
+/* The bracketed choice of a sysfs setting line ("a [b] c" -> "b"), or
+ * "unknown". */
+static void read_sysfs_choice(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char line[256], *open, *close;
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	if (fgets(line, sizeof line, f) && (open = strchr(line, '[')) &&
+	    (close = strchr(open, ']'))) {
+		*close = '\0';
+		snprintf(buf, len, "%s", open + 1);
+	}
+	fclose(f);
+}
+
+/* The huge= option of the tmpfs mounted on /dev/shm ("never" when it has
+ * none: tmpfs's default). */
+static void read_dev_shm_huge(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char line[512];
+
+	snprintf(buf, len, "unknown");
+	while (f && fgets(line, sizeof line, f)) {
+		char *opt;
+
+		if (strncmp(line, "tmpfs /dev/shm ", 15))
+			continue;
+		opt = strstr(line, "huge=");
+		if (!opt) {
+			snprintf(buf, len, "never");
+			continue; /* the last mount on /dev/shm is the one seen */
+		}
+		opt += 5;
+		opt[strcspn(opt, ", \n")] = '\0';
+		snprintf(buf, len, "%s", opt);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Whether shoal's segments can get 2 MiB pages here: named ones live on
+ * /dev/shm (its mount's huge= option), private ones are memfds (the
+ * kernel's shmem_enabled).  With 4 KiB pages every process pays a fault
+ * for each page it first touches (tens of µs on a VM, MACHINE.md). */
+static void shm_huge_pages(char *buf, size_t len)
+{
+	char memfd[32], devshm[32];
+
+	read_sysfs_choice("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			  memfd, sizeof memfd);
+	read_dev_shm_huge(devshm, sizeof devshm);
+	snprintf(buf, len, "memfd %s, /dev/shm %s", memfd, devshm);
+}
+
 static void print_machine(const struct bench_ctx *ctx)
 {
-	char note[512];
+	char note[512], huge[96];
 
 	snprintf(note, sizeof note,
 		 "%ld CPUs online; medians of %d repetitions of %.2f s after "
@@ -828,16 +886,20 @@ static void print_machine(const struct bench_ctx *ctx)
 		 ctx->ncpus, ctx->reps, ctx->rep_seconds,
 		 ctx->pin ? "" : "; CPUs 0 and 1 not both usable: nothing "
 				 "pinned");
+	shm_huge_pages(huge, sizeof huge);
 	if (ctx->json) {
 		printf("{\"metric\":\"machine\",\"cpus\":%ld", ctx->ncpus);
 		printf(",\"pinned\":%s", ctx->pin ? "[0,1]" : "null");
+		json_key("shm_huge_pages");
+		json_str(huge);
 		json_key("note");
 		json_str(note);
 		json_machine(ctx);
 		printf("}\n");
 	} else {
 		printf("shoal-bench: %s\n", note);
-		printf("machine: %s; commit %s\n", ctx->cpu_model, ctx->commit);
+		printf("machine: %s; commit %s; huge pages for shared memory: "
+		       "%s\n", ctx->cpu_model, ctx->commit, huge);
 		printf("targets are context only; a GB/s is 1e9 bytes\n\n");
 		printf("%-28s %9s %9s %9s  %-5s  %-62s %s\n", "metric",
 		       "median", "min", "max", "unit", "context", "target");
