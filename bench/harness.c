@@ -843,9 +843,11 @@ static void read_dev_shm_huge(char *buf, size_t len)
 
 	snprintf(buf, len, "unknown");
 	while (f && fgets(line, sizeof line, f)) {
-		char *opt;
+		char dir[64], type[16], *opt;
 
-		if (strncmp(line, "tmpfs /dev/shm ", 15))
+		/* device, mount point, type, options */
+		if (sscanf(line, "%*s %63s %15s", dir, type) != 2 ||
+		    strcmp(dir, "/dev/shm") || strcmp(type, "tmpfs"))
 			continue;
 		opt = strstr(line, "huge=");
 		if (!opt) {
