@@ -70,7 +70,7 @@
 #define LO_CAPACITY_MIN (64ull << 20)
 #define LO_LINE_GAP 256u          /* the floor's lines: 64-byte directory
 				   * entries, every fourth one a process's
-				   * next ID's (store/dir.c) */
+				   * next ID's in its window (store/dir.c) */
 #define LO_NWORK 4
 #define TARGET_GET_RATIO 3.0
 
