@@ -62,10 +62,15 @@
  * (MADV_POPULATE_WRITE, fault-around) as much per page.  Each class has
  * its own base, so a window grown out of a crowded one starts on clean
  * slots.  shoal_id_next picks k (shoal__dir_win_note): a window at least
- * twice as many IDs wide as the records the process holds, raised for
- * good when one of its IDs had to probe SHOAL__WIN_CROWDED slots (the
- * objects it made but no longer holds fill the window too).  Random IDs
- * have a random counter and class: a random home.
+ * twice as many IDs wide as the records the process holds, and raised
+ * for the rest of the process's slot when its window shows crowded (the
+ * objects it made but no longer holds fill the window too): one of its
+ * IDs had to probe SHOAL__WIN_CROWDED slots (a pile at one home), or most
+ * of a quarter window's IDs found their home taken (the run before left
+ * its objects live).  Both come long before a chain reaches
+ * SHOAL__PROBE_MAX: a lap over a window of live objects takes one slot
+ * of each group of SHOAL__DIR_STRIDE.  Random IDs have a random counter
+ * and class: a random home.
  */
 #define SHOAL__DIR_STRIDE 4u
 #define SHOAL__WIN_CROWDED (SHOAL__PROBE_MAX / 4)
@@ -116,15 +121,16 @@ static unsigned shoal__win_for(uint32_t used)
 static bool shoal__win_crowded(struct shoal_store *s, unsigned k, uint32_t d)
 {
 	uint64_t ids = shoal__win_slots(s, k) / SHOAL__DIR_STRIDE;
+	bool most;
 
 	s->win.hits += d != 0;
 	if (d >= SHOAL__WIN_CROWDED)
 		return true;
 	if (++s->win.seen < ids / 4)
 		return false;
-	d = s->win.hits * 2 > s->win.seen;
+	most = s->win.hits * 2 > s->win.seen;
 	s->win.seen = s->win.hits = 0;
-	return d;
+	return most;
 }
 
 /* Under the process lock, after id was placed at slot idx of its home's
