@@ -133,19 +133,19 @@ static bool shoal__win_crowded(struct shoal_store *s, unsigned k, uint32_t d)
 	return most;
 }
 
-/* Under the process lock, after id was placed at slot idx of its home's
- * chain: the class the next shoal_id_next IDs take.  Relaxed, the load
- * (our own store, under the same lock) and the store: the class is a
- * hint, any value makes a valid ID (shoal_id_next). */
-void shoal__dir_win_note(struct shoal_store *s, shoal_id id, uint32_t home,
-			 uint32_t idx)
+/* Under the process lock, after id was placed dist slots past its home
+ * (SHOAL__PROBE_MAX: not placed, the chain was full): the class the next
+ * shoal_id_next IDs take.  Relaxed, the load (our own store, under the
+ * same lock) and the store: the class is a hint, any value makes a valid
+ * ID (shoal_id_next). */
+void shoal__dir_win_note(struct shoal_store *s, shoal_id id, uint32_t dist)
 {
 	unsigned k = shoal__id_win(id), want;
 	unsigned cur = atomic_load_explicit(&s->id_win, memory_order_relaxed);
 
 	if (k == cur && k > 0 && k < SHOAL__WIN_MAX &&
 	    shoal__win_slots(s, k) <= s->dir_mask &&
-	    shoal__win_crowded(s, k, (idx - home) & s->dir_mask) &&
+	    shoal__win_crowded(s, k, dist) &&
 	    k >= s->win.floor)
 		s->win.floor = k + 1;
 	want = shoal__win_for(s->ledger_used);

@@ -225,8 +225,7 @@ static inline uint32_t shoal__entry_creator(const struct shoal__entry *e)
 /* dir.c: the directory */
 uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id);
 unsigned shoal__id_win(shoal_id id);
-void shoal__dir_win_note(struct shoal_store *s, shoal_id id, uint32_t home,
-			 uint32_t idx);
+void shoal__dir_win_note(struct shoal_store *s, shoal_id id, uint32_t dist);
 /* Finds the live entry (CREATED/SEALED) for id, else a tombstone for it.
  * Returns the index and the ctl seen, or -ENOENT. */
 int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,

@@ -11,7 +11,8 @@
  *   - a process holding 200 k objects, or leaving 200 k objects live that
  *     it no longer holds, or holding a pile of IDs that all came home to
  *     its windows' first slot, still inserts every one: no probe chain
- *     reaches SHOAL__PROBE_MAX while the directory is mostly empty;
+ *     reaches SHOAL__PROBE_MAX while the directory is mostly empty; and
+ *     a create that finds its chain full moves the IDs after it on;
  *   - IDs from another process, from shoal_id_random and derived by hand
  *     are found by any process (the home is a function of the ID alone).
  */
@@ -266,5 +267,44 @@ Test(store_dirwalk, a_pile_at_one_home_moves_the_ids_on, .timeout = 120)
 	cr_assert_gt(shoal__id_win(id), k0, "class %u, first %u",
 		     shoal__id_win(id), k0);
 	cr_assert_leq(dw_longest(s), SHOAL__PROBE_MAX / 4 + 1);
+	shoal_store_close(s);
+}
+
+/* An ID of window class 0 (the whole table) of owner whose home is slot
+ * `at` of the table. */
+static shoal_id dw_class0_at(struct shoal_store *s, uint32_t owner,
+			     uint32_t at)
+{
+	uint32_t t = (at - shoal__dir_home(s, shoal_id_derive(0, owner, 0, 0))) &
+		     s->dir_mask;
+
+	return shoal_id_derive(0, owner, t / 4, (uint16_t)(t % 4));
+}
+
+/* A chain that is full when one of this process's IDs comes home: the
+ * create fails (-ENOSPC, as before), and the IDs after it take a larger
+ * class, elsewhere.  The chain is filled with IDs of class 0, which the
+ * crowding rules do not watch: only the failure can move the IDs on. */
+Test(store_dirwalk, a_full_chain_moves_the_next_ids_on)
+{
+	struct shoal_store *s = NULL;
+	shoal_id t, id;
+	uint32_t h;
+
+	tu_assert_rc(shoal_store_create(NULL, NULL, &s), 0);
+	t = shoal_id_next(s);
+	h = shoal__dir_home(s, t);
+	for (uint32_t j = 0; j < SHOAL__PROBE_MAX; j++) {
+		id = dw_class0_at(s, 0xf11, (h + j) & s->dir_mask);
+		cr_assert_eq(shoal__dir_home(s, id), (h + j) & s->dir_mask);
+		tu_assert_rc(shoal_put_with_id(s, id, "x", 1, NULL, 0, 0), 0,
+			     "fill %u", j);
+	}
+	cr_assert_eq(shoal__id_win(shoal_id_next(s)), shoal__id_win(t));
+	tu_assert_rc(shoal_put_with_id(s, t, "t", 1, NULL, 0, 0), -ENOSPC);
+	id = shoal_id_next(s);
+	cr_assert_gt(shoal__id_win(id), shoal__id_win(t), "class %u after %u",
+		     shoal__id_win(id), shoal__id_win(t));
+	tu_assert_rc(shoal_put_with_id(s, id, "n", 1, NULL, 0, 0), 0);
 	shoal_store_close(s);
 }

@@ -227,10 +227,11 @@ static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 	}
 	rc = shoal__publish(s, o, home);
 	shoal__dir_unlock(s, home);
-	if (!rc) {
+	if (!rc)
 		shoal__event_signal(&s->hdr->obj);
-		shoal__dir_win_note(s, o->id, home, o->idx);
-	}
+	if (!rc || rc == -ENOSPC) /* full: the next IDs go elsewhere */
+		shoal__dir_win_note(s, o->id, rc ? SHOAL__PROBE_MAX
+					     : (o->idx - home) & s->dir_mask);
 	o->lock_failed = rc == -ETIMEDOUT;
 	return rc;
 }
