@@ -69,8 +69,9 @@
  * of a quarter window's IDs found their home taken (the run before left
  * its objects live).  Both come long before a chain reaches
  * SHOAL__PROBE_MAX: a lap over a window of live objects takes one slot
- * of each group of SHOAL__DIR_STRIDE.  Random IDs have a random counter
- * and class: a random home.
+ * of each group of SHOAL__DIR_STRIDE.  A create that finds its chain full
+ * anyway fails (-ENOSPC, as with a full table) and moves the IDs after it
+ * on.  Random IDs have a random counter and class: a random home.
  */
 #define SHOAL__DIR_STRIDE 4u
 #define SHOAL__WIN_CROWDED (SHOAL__PROBE_MAX / 4)
