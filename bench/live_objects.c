@@ -68,11 +68,12 @@
 #define LO_PUT_BATCH 64u          /* puts per timed run */
 #define LO_GET_BATCH 256u         /* gets between two clock reads */
 #define LO_SLACK 4096u            /* max_objects beyond the top point */
+#define LO_SWEEP_OWNER 0x5eedu    /* the owner field of lo_sweep's IDs */
 #define LO_CAPACITY_PER_OBJECT 256u /* bytes of capacity per object */
 #define LO_CAPACITY_MIN (64ull << 20)
 #define LO_LINE_GAP 256u          /* the floor's lines: 64-byte directory
 				   * entries, every fourth one a process's
-				   * next ID's (store/dir.c) */
+				   * next ID's in its window (store/dir.c) */
 #define LO_NWORK 4
 #define TARGET_GET_RATIO 3.0
 
@@ -374,16 +375,29 @@ static uint64_t lo_pow2(uint64_t x)
 
 /* Puts (deleted and dropped at once) until every page of the directory
  * was touched: it has four slots per max_objects (store.h), rounded up to
- * a power of two, and one process's successive IDs take every fourth
- * slot (store/dir.c), so pow2(max_objects) puts walk it once.  Without
- * it the puts measured at the first points would pay the directory's
- * first-touch page faults (the tasks_in_flight family's first wave shows
- * those), not the cost of the live count. */
+ * a power of two, and IDs derived with counters 0, 1, 2 ... (window class
+ * 0: the whole table) take every fourth slot (store/dir.c), so
+ * pow2(max_objects) of them walk it once.  shoal_put's own IDs would not:
+ * they come back to a window sized by the objects held.  Without the
+ * sweep the puts measured at the first point of a window's class would
+ * pay the directory's first-touch page faults (the tasks_in_flight
+ * family's first wave shows those), not the cost of the live count. */
 static int lo_sweep(struct lo_state *s, uint32_t max_objects)
 {
 	uint64_t n = lo_pow2(max_objects);
+	int rc = 0;
 
-	return lo_put_batch(s, n - n % LO_PUT_BATCH + LO_PUT_BATCH);
+	for (uint64_t i = 0; i < n && rc == 0; i++) {
+		shoal_id id = shoal_id_derive(0, LO_SWEEP_OWNER, i, 0);
+
+		rc = shoal_put_with_id(s->store, id, s->src, LO_SIZE, NULL, 0,
+				       PUT_TIMEOUT_MS);
+		if (rc == 0)
+			rc = shoal_delete(s->store, id);
+		if (rc == 0)
+			rc = shoal_drop(s->store, id);
+	}
+	return rc;
 }
 
 static int lo_open(uint64_t top, struct lo_state *s)

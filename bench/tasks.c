@@ -613,8 +613,8 @@ static int tasks_first_wave(const struct bench_ctx *ctx)
 		.note = "per repetition a fresh runtime (default options): "
 			"its first window of 1000 no-ops (submit, get_many, "
 			"release, drop) over the median of 5 windows after 70 "
-			"more (70,000 tasks: the driver's IDs have walked the "
-			"directory once, every page is warm); value = median "
+			"more (70,000 tasks: the driver's IDs have come round "
+			"their directory window, every page is warm); value = median "
 			"of the ratios; first_wave_ms, warm_wave_ms: medians",
 	};
 	double ratio[REPS_FULL], first[REPS_FULL], warm[REPS_FULL];

@@ -14,8 +14,10 @@
  *   tasks_in_flight_warm_N  a wave on the same runtime once it is warm:
  *       after the first wave, TIF_SETTLE untimed waves (the directory has
  *       pow2(4 x max_objects) slots, 8N here, and one process's successive
- *       IDs take every fourth one: a wave walks half of it, so the second
- *       wave still finds cold pages), then timed waves, at least
+ *       IDs take every fourth slot of a window at least 8 x the records
+ *       it holds wide (store/dir.c): a wave may not have walked all of
+ *       it, so the second wave may still find cold pages), then timed
+ *       waves, at least
  *       TIF_WARM_MIN and for a quarter of a repetition's time at least
  *       (one, if one wave takes a whole repetition's time), their median
  *   tasks_first_wave_ratio_1k  the first wave's time over a warm wave's

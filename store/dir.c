@@ -44,45 +44,137 @@
 	((uint64_t)SHOAL__CTL_GEN_MASK << SHOAL__CTL_GEN_SHIFT))
 
 /*
- * An ID's home slot.  The owner's half of the ID (node and owner, not the
- * return index) is hashed to a base; the owner's counter then walks the
- * table from there, SHOAL__DIR_STRIDE slots per ID, and return i sits i
+ * An ID's home slot, a pure function of the ID.  The owner's half of the
+ * ID (node and owner, not the return index) and the ID's window class k
+ * (lo's top SHOAL__WIN_BITS bits) are hashed to a base; the counter then
+ * walks from there, SHOAL__DIR_STRIDE slots per ID, and return i sits i
  * slots further.  IDs one process makes in a row (shoal_id_next: a task's
- * or call's results, puts) so land next to each other, which the processes
- * that create, fill, get and free them in a row find in cache and in the
- * TLB; with the directory at most a quarter full, one owner's run never
- * collides with itself.  Random IDs have a random counter: a random home.
+ * or call's results, puts) so land next to each other, which the
+ * processes that create, fill, get and free them in a row find in cache
+ * and in the TLB.
+ *
+ * Walk window.  With k = 0 the walk covers the whole table (IDs a caller
+ * derives, and the old walk).  With k > 0 the counter folds into a window
+ * of 2^(SHOAL__WIN_LOG0 + k) slots (capped by the table), so a process's
+ * run comes back to directory pages it has already mapped instead of
+ * meeting a new page every 16 IDs: a process's first touch of a segment
+ * page costs 10-30 us on a virtualised guest, faults in bulk
+ * (MADV_POPULATE_WRITE, fault-around) as much per page.  Each class has
+ * its own base, so a window grown out of a crowded one starts on clean
+ * slots.  shoal_id_next picks k (shoal__dir_win_note): a window at least
+ * twice as many IDs wide as the records the process holds, and raised
+ * for the rest of the process's slot when its window shows crowded (the
+ * objects it made but no longer holds fill the window too): one of its
+ * IDs had to probe SHOAL__WIN_CROWDED slots (a pile at one home), or most
+ * of a quarter window's IDs found their home taken (the run before left
+ * its objects live).  Both come long before a chain reaches
+ * SHOAL__PROBE_MAX: a lap over a window of live objects takes one slot
+ * of each group of SHOAL__DIR_STRIDE.  A create that finds its chain full
+ * anyway fails (-ENOSPC, as with a full table) and moves the IDs after it
+ * on.  Random IDs have a random counter and class: a random home.
  */
 #define SHOAL__DIR_STRIDE 4u
+#define SHOAL__WIN_CROWDED (SHOAL__PROBE_MAX / 4)
+
+unsigned shoal__id_win(shoal_id id)
+{
+	return (unsigned)(id.lo >> SHOAL__WIN_SHIFT);
+}
 
 uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id)
 {
-	uint64_t x = id.hi & ~(0xffffull << 32);
-	uint64_t step = id.lo * SHOAL__DIR_STRIDE + shoal_id_index(id);
+	unsigned k = shoal__id_win(id);
+	uint64_t x = (id.hi & ~(0xffffull << 32)) | ((uint64_t)k << 32);
+	uint64_t step = id.lo * SHOAL__DIR_STRIDE;
 
+	if (k && SHOAL__WIN_LOG0 + k < 64)
+		step &= (1ull << (SHOAL__WIN_LOG0 + k)) - 1;
 	x *= 0x9e3779b97f4a7c15ull;
 	x ^= x >> 29;
 	x *= 0xd6e8feb86659fd93ull;
 	x ^= x >> 32;
-	return (uint32_t)(x + step) & s->dir_mask;
+	return (uint32_t)(x + step + shoal_id_index(id)) & s->dir_mask;
+}
+
+/* Slots in class k's window (k > 0), the table at most. */
+static uint64_t shoal__win_slots(const struct shoal_store *s, unsigned k)
+{
+	uint64_t table = (uint64_t)s->dir_mask + 1;
+
+	return SHOAL__WIN_LOG0 + k < 64 && (1ull << (SHOAL__WIN_LOG0 + k)) < table
+		       ? 1ull << (SHOAL__WIN_LOG0 + k) : table;
+}
+
+/* The smallest class whose window holds 2 x used IDs (at least 1). */
+static unsigned shoal__win_for(uint32_t used)
+{
+	uint64_t slots = (uint64_t)used * 2 * SHOAL__DIR_STRIDE;
+	unsigned k = 1;
+
+	while (SHOAL__WIN_LOG0 + k < 40 && (1ull << (SHOAL__WIN_LOG0 + k)) < slots)
+		k++;
+	return k;
+}
+
+/* Whether an insert at distance d shows class k's window crowded: d
+ * alone (a pile at one home), or, over a quarter window's inserts, most
+ * homes taken (what the IDs of the run before left live and unheld). */
+static bool shoal__win_crowded(struct shoal_store *s, unsigned k, uint32_t d)
+{
+	uint64_t ids = shoal__win_slots(s, k) / SHOAL__DIR_STRIDE;
+	bool most;
+
+	s->win.hits += d != 0;
+	if (d >= SHOAL__WIN_CROWDED)
+		return true;
+	if (++s->win.seen < ids / 4)
+		return false;
+	most = s->win.hits * 2 > s->win.seen;
+	s->win.seen = s->win.hits = 0;
+	return most;
+}
+
+/* Under the process lock, after id was placed dist slots past its home
+ * (SHOAL__PROBE_MAX: not placed, the chain was full): the class the next
+ * shoal_id_next IDs take.  Relaxed, the load (our own store, under the
+ * same lock) and the store: the class is a hint, any value makes a valid
+ * ID (shoal_id_next). */
+void shoal__dir_win_note(struct shoal_store *s, shoal_id id, uint32_t dist)
+{
+	unsigned k = shoal__id_win(id), want;
+	unsigned cur = atomic_load_explicit(&s->id_win, memory_order_relaxed);
+
+	if (k == cur && k > 0 && k < SHOAL__WIN_MAX &&
+	    shoal__win_slots(s, k) <= s->dir_mask &&
+	    shoal__win_crowded(s, k, dist) &&
+	    k >= s->win.floor)
+		s->win.floor = k + 1;
+	want = shoal__win_for(s->ledger_used);
+	if (want < s->win.floor)
+		want = s->win.floor;
+	if (want != cur) {
+		s->win.seen = s->win.hits = 0;
+		atomic_store_explicit(&s->id_win, want, memory_order_relaxed);
+	}
 }
 
 /* Every 16th slot of the run the next n IDs of first's owner walk from
- * first's home (SHOAL__DIR_STRIDE each: 4 loads a page), and every
- * 1024th probe byte.  Relaxed: nothing is read for its value. */
+ * first's home (SHOAL__DIR_STRIDE each: 4 loads a page; within first's
+ * window), and every 1024th probe byte.  Relaxed: nothing is read for its
+ * value. */
 void shoal__store_warm_ids(const struct shoal_store *s, shoal_id first,
 			   uint32_t n)
 {
-	uint32_t h = shoal__dir_home(s, first);
-	uint64_t slots = (uint64_t)n * SHOAL__DIR_STRIDE;
+	uint64_t ids = (uint64_t)s->dir_mask / SHOAL__DIR_STRIDE + 1;
 
-	if (slots > (uint64_t)s->dir_mask + 1)
-		slots = (uint64_t)s->dir_mask + 1;
-	for (uint64_t i = 0; i < slots; i += 16) {
-		uint32_t at = (uint32_t)(h + i) & s->dir_mask;
+	if (n < ids)
+		ids = n;
+	for (uint64_t j = 0; j < ids; j += 16 / SHOAL__DIR_STRIDE) {
+		shoal_id id = {.hi = first.hi, .lo = first.lo + j};
+		uint32_t at = shoal__dir_home(s, id);
 
 		(void)atomic_load_explicit(&s->dir[at].ctl, memory_order_relaxed);
-		if (i % 1024 == 0)
+		if (j % (1024 / SHOAL__DIR_STRIDE) == 0)
 			(void)atomic_load_explicit(&s->probe[at], memory_order_relaxed);
 	}
 }

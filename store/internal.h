@@ -54,8 +54,8 @@ struct shoal__geo {
 
 /*
  * Process-local handle.  Every field is set by open and read-only after,
- * except id_cursor (atomic: any thread of this process derives IDs),
- * lock and ledger_used.
+ * except id_cursor and id_win (atomic: any thread of this process derives
+ * IDs), lock, ledger_used and win.
  * The pointers below are this process's translations of offsets that
  * shoal__seg_validate() checked, taken from `geo`.
  */
@@ -88,6 +88,15 @@ struct shoal_store {
 	/* The ID block this handle draws from (block << 16 | next in it),
 	 * 0 before the first: see shoal_id_next. */
 	_Atomic uint64_t id_cursor;
+	/* The walk window class of the next IDs (store/dir.c): written
+	 * under lock by shoal__dir_win_note, read by shoal_id_next; relaxed
+	 * both, a hint (any class makes a valid ID). */
+	_Atomic uint32_t id_win;
+	struct shoal__win_stat {    /* shoal__dir_win_note's (under lock) */
+		uint32_t floor;     /* id_win's least, once crowded */
+		uint32_t seen;      /* inserts of IDs of class id_win ... */
+		uint32_t hits;      /* ... that found their home taken */
+	} win;
 	/* Serialises this process's threads over its per-process state in
 	 * the segment (intent, ledger, allocator cache), which the protocols
 	 * assume single-threaded.  Never held across a wait. */
@@ -215,6 +224,8 @@ static inline uint32_t shoal__entry_creator(const struct shoal__entry *e)
 
 /* dir.c: the directory */
 uint32_t shoal__dir_home(const struct shoal_store *s, shoal_id id);
+unsigned shoal__id_win(shoal_id id);
+void shoal__dir_win_note(struct shoal_store *s, shoal_id id, uint32_t dist);
 /* Finds the live entry (CREATED/SEALED) for id, else a tombstone for it.
  * Returns the index and the ctl seen, or -ENOENT. */
 int shoal__dir_lookup(const struct shoal_store *s, shoal_id id,

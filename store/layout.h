@@ -47,10 +47,17 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 5u /* 5: ledgers grow (ledger_ext, levels) */
+#define SHOAL__LAYOUT_VERSION 6u /* 6: an ID's walk window (dir.c) */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
+/* An ID's walk window (store/dir.c): lo's top SHOAL__WIN_BITS bits hold
+ * a class k; k > 0 folds the ID's counter into 2^(SHOAL__WIN_LOG0 + k)
+ * directory slots, k = 0 walks the whole table. */
+#define SHOAL__WIN_SHIFT 58u
+#define SHOAL__WIN_BITS 6u
+#define SHOAL__WIN_LOG0 13u
+#define SHOAL__WIN_MAX ((1u << SHOAL__WIN_BITS) - 1)
 
 static_assert(sizeof(_Atomic uint64_t) == 8, "8-byte atomics");
 static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");

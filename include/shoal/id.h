@@ -6,11 +6,13 @@
  * machine, kept so that a later multi-machine mode can route an ID to its
  * owner without a lookup), a return index (bits 47..32) and the owner
  * (bits 31..0: the creating process's slot and the low 20 bits of that
- * slot's generation); `lo` is a 64-bit counter from a block of 2^16 that
- * the segment handed to the owner alone.  The segment never hands out a
- * block twice, so shoal_id_next() IDs are unique for the life of a segment
- * (the owner field alone is not: a slot's generation wraps after 2^20
- * processes).  Random IDs keep node = 0 and fill the other 112 bits from
+ * slot's generation); `lo` is a 64-bit counter.  shoal_id_next() takes
+ * lo's bits 57..0 from a block of 2^16 that the segment handed to the
+ * owner alone and puts in bits 63..58 a hint for where the store files
+ * the ID (any value works: derived and random IDs carry whatever their
+ * counter has there).  The segment never hands out a block twice, so
+ * shoal_id_next() IDs are unique for the life of a segment (the owner
+ * field alone is not: a slot's generation wraps after 2^20 processes).  Random IDs keep node = 0 and fill the other 112 bits from
  * getrandom().
  *
  * The all-zero ID is never valid (SHOAL_ID_NIL).  Text form: 32 lowercase

@@ -229,6 +229,9 @@ static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 	shoal__dir_unlock(s, home);
 	if (!rc)
 		shoal__event_signal(&s->hdr->obj);
+	if (!rc || rc == -ENOSPC) /* full: the next IDs go elsewhere */
+		shoal__dir_win_note(s, o->id, rc ? SHOAL__PROBE_MAX
+					     : (o->idx - home) & s->dir_mask);
 	o->lock_failed = rc == -ETIMEDOUT;
 	return rc;
 }
@@ -573,7 +576,9 @@ SHOAL_API int shoal_put_with_id(struct shoal_store *store, shoal_id id,
  * slots (a slot's generation, which the owner field carries, wraps after
  * 2^20 processes).  The cursor is one word: a thread that takes the last
  * counter of a block (or finds none) reserves a new block and installs it
- * with a CAS; a block lost to a racing CAS is simply never used.
+ * with a CAS; a block lost to a racing CAS is simply never used.  lo's
+ * top SHOAL__WIN_BITS bits carry the ID's walk window class (store/dir.c),
+ * not the counter: 2^42 blocks outlast any segment.
  */
 #define SHOAL__ID_BLOCK_BITS 16
 #define SHOAL__ID_BLOCK_MASK ((1ull << SHOAL__ID_BLOCK_BITS) - 1)
@@ -604,12 +609,17 @@ static uint64_t shoal__id_counter(struct shoal_store *s)
 
 SHOAL_API shoal_id shoal_id_next(struct shoal_store *store)
 {
-	uint32_t owner;
+	uint32_t owner, win;
 
 	if (shoal__ro(store)) /* no slot, no block: the nil ID */
 		return (shoal_id){0, 0};
 	owner = (store->slot << 20) | (store->slot_gen & 0xfffff);
-	return shoal_id_derive(0, owner, shoal__id_counter(store), 0);
+	/* Relaxed: a hint (store/internal.h). */
+	win = atomic_load_explicit(&store->id_win, memory_order_relaxed);
+	return shoal_id_derive(0, owner,
+			       shoal__id_counter(store) |
+				       (uint64_t)win << SHOAL__WIN_SHIFT,
+			       0);
 }
 
 SHOAL_API int shoal_put(struct shoal_store *store, const void *data,
