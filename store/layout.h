@@ -47,7 +47,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 5u /* 5: ledgers grow (ledger_ext, levels) */
+#define SHOAL__LAYOUT_VERSION 6u /* 6: the intent's ref word (REF stamp) */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -216,7 +216,16 @@ enum shoal__intent_op {
  * entry (release) publishes them (REF-R1 -> REF-A1, object_int.h) and the
  * owner's release store of op = NONE publishes its ledger update (REF-R2
  * -> REF-A2).  The other fields are read by a reaper only after the owner
- * is dead.
+ * is dead, but for `ref`.
+ *  ref        REF only: the count change in flight, in the ledger's record
+ *             format (key idx + 1, the pins and holds it ADDS: 0 for a
+ *             release), 0 when none.  Written by the owner before its CAS
+ *             (relaxed, published by REF-R1), exchanged for 0 by it after
+ *             its ledger store (REF-R2); a repairer that gave up waiting
+ *             for a live owner sets SHOAL__REF_STAMP on it with a CAS
+ *             (REF-R5), which the owner's exchange then returns: the
+ *             repair counted the change as applied, and the owner
+ *             recounts the entry (store/object/object_int.h, "Stalls").
  *  block_off  the handoff record of heap.h: the heap names the block it
  *             hands a CREATE here before the step that gives it away.
  *  objects, bytes  the slot's counters before a CREATE's publish (the
@@ -232,9 +241,12 @@ struct shoal__intent {
 	uint64_t block_size;
 	int64_t objects;
 	int64_t bytes;
-	uint8_t pad_[64 - 56];
+	_Atomic uint64_t ref;  /* REF: the change in flight, SHOAL__REF_STAMP */
 };
 static_assert(sizeof(struct shoal__intent) == 64, "intent is one line");
+
+/* The intent's ref word: a repairer counted the change as applied. */
+#define SHOAL__REF_STAMP (1ull << 63)
 
 /*
  * Ending an entry (store/object/, shoal__obj_end): the record of the one entry

@@ -149,20 +149,48 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 	return true;
 }
 
-/* Waits until a live process is not in the middle of changing idx, or
- * until `by` (it stays in the middle: its record is read as it is). */
-static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
-				     uint32_t idx, struct shoal__later *by)
+/*
+ * Waits until a live process is not in the middle of changing idx (its
+ * intent's ref word names idx, layout.h), and returns 0: its record for
+ * idx is then final.  If it still is at `by` (stopped, or descheduled),
+ * its change is stamped (CAS: exactly one of the stamp and the owner's
+ * exchange at its intent's end comes first) and counted as applied: the
+ * returned word, whose pins and holds (what the change adds; 0 for a
+ * release) the caller adds to the record as it stands.  Counted so, the
+ * entry has at least every count the owner's ledger will show, never
+ * fewer; a count too many is taken off by the recount the owner makes
+ * once it runs again and finds the stamp (refs.c, shoal__ref_settle).  A
+ * word stamped already (a dead repairer's run of this repair, or an
+ * earlier repair the owner has not run since) is counted at once.  A dead
+ * owner's change is left to its reaper, which recounts the entry.
+ */
+static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
+					 uint32_t idx, struct shoal__later *by)
 {
-	struct shoal__intent *in = &s->procs[q].intent;
+	_Atomic uint64_t *ref = &s->procs[q].intent.ref;
 
-	/* REF-A2: acquire, pairs with REF-R2; the ledger update is then
-	 * visible.  entry relaxed: written before op (REF-R1 orders both). */
-	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
-	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
-		if (shoal__proc_dead(s, q) ||
-		    shoal__deadline_passed(shoal__later_get(by)))
-			return;
+	for (;;) {
+		/* REF-A2: acquire, pairs with REF-R2 (the owner's exchange):
+		 * once the word no longer names idx the ledger update is
+		 * visible.  Visible at all because REF-A1 acquired it, if the
+		 * owner's CAS came before our mark. */
+		uint64_t w = atomic_load_explicit(ref, memory_order_acquire);
+
+		if (SHOAL__LEDGER_KEY(w) != idx + 1 || shoal__proc_dead(s, q))
+			return 0;
+		if (w & SHOAL__REF_STAMP)
+			return w;
+		if (shoal__deadline_passed(shoal__later_get(by))) {
+			/* REF-R5 (release: nothing but the word); acquire on
+			 * failure: REF-A2, the word the loop looks at again. */
+			if (atomic_compare_exchange_strong_explicit(
+				    ref, &w, w | SHOAL__REF_STAMP,
+				    memory_order_release, memory_order_acquire)) {
+				SHOAL__CRASH(s, REPAIR_STAMPED);
+				return w;
+			}
+			continue;
+		}
 		sched_yield();
 	}
 }
@@ -225,8 +253,11 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
 		if (shoal__slot_live(s, q)) {
-			shoal__wait_intent_clear(s, q, idx, &by);
+			uint64_t up = shoal__wait_intent_clear(s, q, idx, &by);
+
 			r = shoal__repair_read(s, q, idx, &by);
+			n.pins += SHOAL__LEDGER_PINS(up);
+			n.holds += SHOAL__LEDGER_HOLDS(up);
 		} else if (shoal__proc_guarded(s, q, st)) {
 			/* Kept for its guardian (guard.c): counted as it
 			 * stands, not consumed, so that its holds outlast

@@ -486,10 +486,13 @@ static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 	struct shoal__ledger_pos pos;
 	int rc;
 
+	rc = shoal__ref_settle(s, by);
+	if (rc)
+		return rc;
 	if (mine && shoal__ledger_check(s, idx, 0, -1, &pos))
 		mine = 0;
 	for (;;) {
-		shoal__intent_ref(s, idx);
+		shoal__intent_ref(s, idx, 0, -(int32_t)mine);
 		SHOAL__CRASH(s, ABORT_INTENT);
 		rc = shoal__obj_abort_entry(s, idx, gen, mine, false);
 		if (rc != -EAGAIN)
@@ -497,6 +500,8 @@ static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 		shoal__intent_done(s);
 		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by,
 					     &(uint64_t){0});
+		if (!rc)
+			rc = shoal__ref_settle(s, by);
 		if (rc)
 			return rc;
 	}
@@ -505,6 +510,7 @@ static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 		shoal__ledger_commit(s, &pos);
 	SHOAL__CRASH(s, ABORT_LEDGER);
 	shoal__intent_done(s);
+	shoal__ref_settle(s, by); /* else paid before our next change */
 	return 0;
 }
 

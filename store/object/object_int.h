@@ -109,8 +109,13 @@ typedef int (*shoal__try_fn)(struct shoal_store *s, void *arg);
 
 /* The intent record of the REF protocol (object_int.h's essay): written
  * before the CAS, cleared (release) after the ledger. */
-void shoal__intent_ref(struct shoal_store *s, uint32_t idx);
+void shoal__intent_ref(struct shoal_store *s, uint32_t idx, int32_t dpins,
+		       int32_t dholds);
 void shoal__intent_done(struct shoal_store *s);
+
+/* Pays the recount this process owes after a repairer stamped its change
+ * (refs.c): 0, or -ETIMEDOUT (still owed, nothing else changed). */
+int shoal__ref_settle(struct shoal_store *s, struct shoal__later *by);
 
 /* The REF protocol.  0, or the reason the change is not allowed:
  * -ETIMEDOUT if a REPAIR on the entry outlasted `by` (nothing changed:
