@@ -30,8 +30,9 @@
  *           reusable entry (FREE, an unheld tombstone) is left alone: it
  *           has nothing to count and may be claimed at any moment;
  *   count   for every live process: if it is in the middle of changing
- *           this entry it is waited for (its CAS meets REPAIR and it
- *           withdraws its intent: REF-A2, its ledger is then final), then
+ *           this entry (its intent's ref word names it) it is waited for
+ *           (its CAS meets REPAIR and it withdraws its intent: REF-A2, its
+ *           ledger is then final; past the bound below, stamped), then
  *           its record is read, once no close of its own is giving that
  *           record back (FLAG, below); every dead process's record is
  *           consumed (but one its live reaper holds past the bound below:
@@ -77,8 +78,11 @@
  *    (-ETIMEDOUT, nothing marked), and its caller gives up (proc.c);
  *  - once the entry is marked the repair must finish (it may have
  *    consumed records already), so the count's waits share one bound of
- *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent or a
- *    moving ledger is read as it is, and a flagged record, a live
+ *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent is
+ *    stamped and its change counted as applied (object_int.h, "Stalls":
+ *    never fewer counts than the owner has; the owner takes a count too
+ *    many off when it runs again), a moving ledger is read as it is, and
+ *    a flagged record, a live
  *    reaper's or a live closer's, is counted as it stands and left to
  *    its owner (too many, if its counts had gone: a leak, never an early
  *    free; consuming it would return its counts twice once that owner

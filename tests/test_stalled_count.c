@@ -229,6 +229,70 @@ static void sc_hold(unsigned point)
 	shoal_store_close(s);
 }
 
+static uint32_t sc_slot_of(struct shoal_store *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+		    SHOAL__PROC_PID(st) == pid)
+			return i;
+	}
+	cr_assert_fail("no live slot for pid %d", (int)pid);
+	return UINT32_MAX;
+}
+
+/*
+ * The recount A owes cannot be made when it runs on: the repair word is
+ * the test's (a live process that is not repairing) past A's bound.  A's
+ * pin stands (its get returns 0) with one count too many on x (A was
+ * stopped before its CAS: the repair counted the pin, and the CAS added
+ * it again): a leak while the recount is owed, never an early free, and
+ * A's intent still names x for its reaper.  Once the word is free, A's
+ * next change (its release) makes the recount first: x then ends with
+ * its last pin, nothing leaked.
+ */
+Test(stalled_count, a_recount_owed_is_made_by_the_next_change)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx, slot;
+	struct sc_child a;
+	uint64_t c;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = sc_stalled(s, x, SC_PIN, SHOAL__CP_REF_INTENT);
+	slot = sc_slot_of(s, a.pid);
+	sc_killed(s, x, SC_PIN);
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_neq(atomic_load(&s->procs[slot].intent.ref) & SHOAL__REF_STAMP,
+		      0, "the recount did not stamp A's change");
+	/* repair.c's word: entry + 1 | slot + 1 << 25 | generation << 38 */
+	atomic_store(&s->hdr->repair,
+		     (uint64_t)(idx + 1) | ((uint64_t)(s->slot + 1) << 25) |
+			     ((uint64_t)(s->slot_gen & 0xffffffu) << 38));
+	cr_assert_eq(kill(a.pid, SIGCONT), 0);
+	cr_assert_eq(tu_read_byte(a.report, TU_CHILD_DEADLINE_MS + 5000), 'k',
+		     "A's get failed");
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_PINS(c), 2, "pins %u, want A's and the owed one",
+		     SHOAL__CTL_PINS(c));
+	cr_assert_eq(atomic_load(&s->procs[slot].intent.op), SHOAL__OP_REF,
+		     "A's intent no longer names x for its reaper");
+	cr_assert_eq(atomic_load(&s->procs[slot].intent.entry), idx);
+
+	atomic_store(&s->hdr->repair, 0);
+	tu_assert_rc(shoal_delete(s, x), 0);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	sc_let_go(&a);
+	cr_assert_neq(SHOAL__CTL_STATE(sc_ctl(s, idx)), SHOAL__E_SEALED,
+		      "x outlived its last pin (a pin leaked)");
+	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
 Test(stalled_count, a_pin_stalled_after_its_cas_survives_a_repair)
 {
 	sc_pin(SHOAL__CP_REF_CAS);

@@ -264,8 +264,11 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	struct shoal__intent *in = &s->me->intent;
 	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off,
 				     .by = &o->lock_by};
-	int rc;
+	/* A recount we owe is paid before our intent names another op. */
+	int rc = shoal__ref_settle(s, &o->lock_by);
 
+	if (rc)
+		return rc;
 	shoal__intent_create(s);
 	in->block_size = bytes;
 	/* The home slot is a cache miss: start it while we allocate. */
@@ -415,8 +418,11 @@ static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	struct shoal__entry *e = &s->dir[idx];
 	struct shoal__intent *in = &s->me->intent;
 	uint64_t c;
-	int rc;
+	/* A recount we owe is paid before our intent names another op. */
+	int rc = shoal__ref_settle(s, by);
 
+	if (rc)
+		return rc;
 	in->gen = gen;
 	/* Relaxed: a SEAL intent is read by our reaper, after our death. */
 	atomic_store_explicit(&in->entry, idx, memory_order_relaxed);

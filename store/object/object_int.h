@@ -17,17 +17,52 @@
  * its own share in its ledger, so that a reaper can give back what a dead
  * process had.  Every change of a count follows one protocol (ref_change):
  *
- *   intent.entry = idx; intent.op = REF             (relaxed, own slot)
+ *   intent.entry = idx; intent.ref = (idx, what the change adds);
+ *   intent.op = REF                                 (relaxed, own slot)
  *   CAS ctl old -> new                              (seq_cst: REF-R1)
  *   ledger[idx] += delta                            (relaxed, own slot)
- *   intent.op = NONE                                (release: REF-R2)
+ *   stamped = exchange(intent.ref, 0)               (acq_rel: REF-R2)
+ *   intent.op = NONE, or (stamped) recount idx first (release: REF-R2)
  *
  * A reaper that finds a dead process with op == REF cannot know whether
  * its CAS landed, so it recounts the entry (repair.c).  A process whose CAS
  * meets REPAIR backs off, withdraws its intent and waits.  Reaping is rare;
- * the hot path pays two plain stores and one release store.  An abort
- * changes the creator's holds too (its creation hold goes), so it runs
- * under the same intent.
+ * the hot path pays three plain stores, one exchange and one release
+ * store.  An abort changes the creator's holds too (its creation hold
+ * goes), so it runs under the same intent.
+ *
+ * Stalls.  A repair waits for a LIVE process whose intent's ref word names
+ * the entry, but only until its bound (deadline.h): that process may be
+ * stopped, or descheduled, for longer, anywhere between its intent and its
+ * exchange.  The repairer cannot tell whether its CAS landed before the
+ * mark (then the recount must count the change) or will land after the
+ * recount (then it must not), and reading the ledger as it stands left a
+ * pin taken just before the mark out of the recount: the object could be
+ * freed under its reader.  So the repairer stamps the ref word (CAS,
+ * REF-R5) and counts the change as applied: the ledger record as it
+ * stands plus what the change adds (0 for a release, whose ledger as it
+ * stands already keeps the count).  That count is never below the truth,
+ * whatever the process had done: at worst one change too many (its CAS
+ * lands after the recount, or its ledger store had landed too), a leak
+ * the process itself takes off.  The stamp and the process's exchange are
+ * one word's RMWs: exactly one comes first.  Exchange first: the repairer
+ * finds the word clear and reads the ledger as final (REF-A2).  Stamp
+ * first: the exchange returns it (REF-A5), and the process, once its
+ * change is made or withdrawn, recounts the entry (refs.c,
+ * shoal__ref_settle: a repair of its own, whose count of its own ledger is
+ * exact), with op still REF naming the entry until that recount is made.
+ * What a SIGKILL leaves between the steps:
+ *   after the stamp (REPAIR_STAMPED): the repair is taken over and run
+ *     again (repair.c), which counts a stamped word at once;
+ *   after the exchange, before the recount (REF_STAMPED): the intent
+ *     still names the entry, and the reaper recounts it;
+ *   inside the recount: a dead repairer's repair, taken over; the reaper
+ *     recounts again.
+ * A recount the process cannot make (the repair word held by another
+ * live process past the call's bound) stays owed, a leak until its next
+ * count change makes it first (that change fails with -ETIMEDOUT, nothing
+ * changed, if it cannot either); a process that dies meanwhile leaves its
+ * intent naming the entry, which its reaper recounts.
  *
  * Memory order (REF-; repair.c has the repairer's side):
  *  REF-R1 (REF-A1)  a count change's CAS of ctl (seq_cst, refs.c; an
@@ -35,11 +70,13 @@
  *          written before it, for a repairer whose mark CAS follows it.
  *  REF-A1 (REF-R1)  the repairer's mark: its acquire load and acq_rel CAS
  *          of ctl (repair.c).
- *  REF-R2 (REF-A2)  intent.op = NONE, a release store (refs.c, create.c;
- *          a reaper's for a dead slot, proc.c): the ledger update made
+ *  REF-R2 (REF-A2)  the exchange that clears intent.ref (release, refs.c),
+ *          and intent.op = NONE, a release store (refs.c, create.c; a
+ *          reaper's for a dead slot, proc.c): the ledger update made
  *          under the intent.
- *  REF-A2 (REF-R2)  a repairer's acquire load of a live owner's op
- *          (repair.c), before it reads that owner's ledger record.
+ *  REF-A2 (REF-R2)  a repairer's acquire load of a live owner's ref word
+ *          (and its stamp CAS's on failure, repair.c), before it reads
+ *          that owner's ledger record.
  *  REF-R3 (REF-A3)  the repair word given back (release CAS to 0,
  *          repair.c): the repair's writes, for the next repairer.
  *  REF-A3 (REF-R3)  the repair word taken: the acquire CAS from 0, a
@@ -49,6 +86,9 @@
  *          whoever waited for REPAIR to go.
  *  REF-A4 (REF-R4)  shoal__obj_wait_settled's acquire load that sees
  *          REPAIR clear (refs.c).
+ *  REF-R5 (REF-A5)  a repairer's stamp, a release CAS on a live owner's
+ *          ref word (repair.c): publishes only the word itself.
+ *  REF-A5 (REF-R5)  the owner's exchange of its ref word (acquire half).
  *
  * Lifetime.  The creator holds an object from create on (its ledger gets
  * the hold before the entry is published).  An entry with pins or holds is
