@@ -107,7 +107,11 @@ static uint64_t shoal__rw_make(const struct shoal_store *s, uint32_t idx)
 	       ((uint64_t)(s->slot_gen & 0xffffffu) << 38);
 }
 
-/* The word's owner is gone (its slot freed, reused or its process dead). */
+/* The word's owner is gone (its slot freed, reused or its process dead).
+ * A slot being reaped (REAPING) is a dead owner's, whoever reaps it: its
+ * death test would ask whether its reaper is dead, and a reaper that
+ * reaps a dead repairer before anything took its word over would wait
+ * for itself until its bound, leaving the slot for the next reap. */
 static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 {
 	uint32_t slot = SHOAL__RW_OWNER(w) - 1;
@@ -118,6 +122,7 @@ static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 	/* PROC-A1 */
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING ||
 	    SHOAL__PROC_GEN(st) != SHOAL__RW_GEN(w))
 		return true;
 	return shoal__proc_dead(s, slot);
