@@ -154,8 +154,14 @@ void shoal__intent_ref(struct shoal_store *s, uint32_t idx, int32_t dpins,
 void shoal__intent_done(struct shoal_store *s);
 
 /* Pays the recount this process owes after a repairer stamped its change
- * (refs.c): 0, or -ETIMEDOUT (still owed, nothing else changed). */
-int shoal__ref_settle(struct shoal_store *s, struct shoal__later *by);
+ * (refs.c): 0, or -ETIMEDOUT (still owed, nothing else changed).  The
+ * check is inline: the hot path pays one load of our own handle. */
+int shoal__ref_settle_owed(struct shoal_store *s, struct shoal__later *by);
+static inline int shoal__ref_settle(struct shoal_store *s,
+				    struct shoal__later *by)
+{
+	return s->recount_owed ? shoal__ref_settle_owed(s, by) : 0;
+}
 
 /* The REF protocol.  0, or the reason the change is not allowed:
  * -ETIMEDOUT if a REPAIR on the entry outlasted `by` (nothing changed:

@@ -82,11 +82,11 @@ void shoal__intent_done(struct shoal_store *s)
  * step, our intent still names the entry: our reaper recounts it, and a
  * repair we die in is taken over (repair.c).
  */
-int shoal__ref_settle(struct shoal_store *s, struct shoal__later *by)
+int shoal__ref_settle_owed(struct shoal_store *s, struct shoal__later *by)
 {
 	int rc;
 
-	if (!s->recount_owed || s->repairing)
+	if (s->repairing)
 		return 0;
 	SHOAL__CRASH(s, REF_STAMPED);
 	rc = shoal__obj_repair(s, s->recount_owed - 1, by);
