@@ -100,6 +100,7 @@ struct shoal_store {
 	 * repairer stamped a count change of ours (refs.c, shoal__ref_settle;
 	 * our intent still names the entry until it is paid). */
 	uint32_t recount_owed;
+	uint32_t stamps_seen;       /* our slot's stamps, last read (lock) */
 	/* An inspect handle (shoal_store_inspect): mapped PROT_READ, no
 	 * process slot (slot UINT32_MAX, me and ledger NULL).  Every public
 	 * call that would write returns SHOAL_EREADONLY before it reads

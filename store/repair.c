@@ -78,11 +78,12 @@
  *    (-ETIMEDOUT, nothing marked), and its caller gives up (proc.c);
  *  - once the entry is marked the repair must finish (it may have
  *    consumed records already), so the count's waits share one bound of
- *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent is
- *    stamped and its change counted as applied (object_int.h, "Stalls":
- *    never fewer counts than the owner has; the owner takes a count too
- *    many off when it runs again), a moving ledger is read as it is, and
- *    a flagged record, a live
+ *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent's
+ *    owner is stamped and its change counted as applied (object_int.h,
+ *    "Stalls": never fewer counts than the owner has; the owner takes a
+ *    count too many off when it runs again; on a kernel that gives us no
+ *    membarrier, the wait for an intent has no bound), a moving ledger is
+ *    read as it is, and a flagged record, a live
  *    reaper's or a live closer's, is counted as it stands and left to
  *    its owner (too many, if its counts had gone: a leak, never an early
  *    free; consuming it would return its counts twice once that owner
@@ -90,7 +91,10 @@
  *    it stands, which is all a peer that does not move on can be given.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -159,19 +163,49 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 }
 
 /*
+ * Stamps live slot q (object_int.h, "Stalls"): its stamps word goes up,
+ * then a membarrier makes every running thread of the system pass a full
+ * barrier (REF-S2): after it, either q's clear of its ref word (REF-R2)
+ * is visible to our next load, or q's look at its stamps (after that
+ * clear, REF-S1) sees this one.  False if the kernel has no membarrier
+ * for us (ENOSYS, or a seccomp filter): then a stamp proves nothing and
+ * we keep waiting.  Relaxed RMW: the membarrier orders it, and only the
+ * repair word's owner stamps.
+ */
+static bool shoal__stamp(struct shoal_store *s, uint32_t q)
+{
+	/* This process's kernel's answer, once: 0 unknown, 1 yes, -1 no.
+	 * Relaxed: any thread may ask again, and gets the same answer. */
+	static _Atomic int ok;
+	int v = atomic_load_explicit(&ok, memory_order_relaxed);
+
+	if (!v) {
+		long m = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+		v = m >= 0 && (m & MEMBARRIER_CMD_GLOBAL) ? 1 : -1;
+		atomic_store_explicit(&ok, v, memory_order_relaxed);
+	}
+	if (v < 0)
+		return false;
+	atomic_fetch_add_explicit(&s->procs[q].stamps, 1, memory_order_relaxed);
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) /* REF-S2 */
+		return true;
+	atomic_store_explicit(&ok, -1, memory_order_relaxed);
+	return false; /* q recounts for nothing once: harmless */
+}
+
+/*
  * Waits until a live process is not in the middle of changing idx (its
  * intent's ref word names idx, layout.h), and returns 0: its record for
  * idx is then final.  If it still is at `by` (stopped, or descheduled),
- * its change is stamped (CAS: exactly one of the stamp and the owner's
- * exchange at its intent's end comes first) and counted as applied: the
- * returned word, whose pins and holds (what the change adds; 0 for a
- * release) the caller adds to the record as it stands.  Counted so, the
- * entry has at least every count the owner's ledger will show, never
- * fewer; a count too many is taken off by the recount the owner makes
- * once it runs again and finds the stamp (refs.c, shoal__ref_settle).  A
- * word stamped already (a dead repairer's run of this repair, or an
- * earlier repair the owner has not run since) is counted at once.  A dead
- * owner's change is left to its reaper, which recounts the entry.
+ * its slot is stamped (above) and, if its word still names idx after the
+ * stamp, its change is counted as applied: the returned word, whose pins
+ * and holds (what the change adds; 0 for a release) the caller adds to
+ * the record as it stands.  Counted so, the entry has at least every
+ * count the owner's ledger will show, never fewer; a count too many is
+ * taken off by the recount the owner makes once it runs again and sees
+ * the stamp (refs.c, shoal__ref_settle).  A dead owner's change is left
+ * to its reaper, which recounts the entry.
  */
 static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 					 uint32_t idx, struct shoal__later *by)
@@ -179,7 +213,7 @@ static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 	_Atomic uint64_t *ref = &s->procs[q].intent.ref;
 
 	for (;;) {
-		/* REF-A2: acquire, pairs with REF-R2 (the owner's exchange):
+		/* REF-A2: acquire, pairs with REF-R2 (the owner's clear):
 		 * once the word no longer names idx the ledger update is
 		 * visible.  Visible at all because REF-A1 acquired it, if the
 		 * owner's CAS came before our mark. */
@@ -187,18 +221,14 @@ static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 
 		if (SHOAL__LEDGER_KEY(w) != idx + 1 || shoal__proc_dead(s, q))
 			return 0;
-		if (w & SHOAL__REF_STAMP)
+		if (shoal__deadline_passed(shoal__later_get(by)) &&
+		    shoal__stamp(s, q)) {
+			/* REF-A2, as above. */
+			w = atomic_load_explicit(ref, memory_order_acquire);
+			if (SHOAL__LEDGER_KEY(w) != idx + 1)
+				return 0;
+			SHOAL__CRASH(s, REPAIR_STAMPED);
 			return w;
-		if (shoal__deadline_passed(shoal__later_get(by))) {
-			/* REF-R5 (release: nothing but the word); acquire on
-			 * failure: REF-A2, the word the loop looks at again. */
-			if (atomic_compare_exchange_strong_explicit(
-				    ref, &w, w | SHOAL__REF_STAMP,
-				    memory_order_release, memory_order_acquire)) {
-				SHOAL__CRASH(s, REPAIR_STAMPED);
-				return w;
-			}
-			continue;
 		}
 		sched_yield();
 	}

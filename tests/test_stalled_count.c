@@ -267,8 +267,8 @@ Test(stalled_count, a_recount_owed_is_made_by_the_next_change)
 	slot = sc_slot_of(s, a.pid);
 	sc_killed(s, x, SC_PIN);
 	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
-	cr_assert_neq(atomic_load(&s->procs[slot].intent.ref) & SHOAL__REF_STAMP,
-		      0, "the recount did not stamp A's change");
+	cr_assert_neq(atomic_load(&s->procs[slot].stamps), 0,
+		      "the recount did not stamp A");
 	/* repair.c's word: entry + 1 | slot + 1 << 25 | generation << 38 */
 	atomic_store(&s->hdr->repair,
 		     (uint64_t)(idx + 1) | ((uint64_t)(s->slot + 1) << 25) |

@@ -33,9 +33,8 @@ static uint64_t shoal__ref_word(uint32_t idx, int32_t dpins, int32_t dholds)
 void shoal__intent_ref(struct shoal_store *s, uint32_t idx, int32_t dpins,
 		       int32_t dholds)
 {
-	/* Relaxed: published by the count's CAS that follows (REF-R1).  The
-	 * ref word is 0 here (our last exchange, or the claim's clear), so
-	 * no stamp of a repairer's is overwritten. */
+	/* Relaxed: published by the count's CAS that follows (REF-R1).  Only
+	 * we write the ref word (a repairer stamps our slot's stamps). */
 	atomic_store_explicit(&s->me->intent.entry, idx, memory_order_relaxed);
 	atomic_store_explicit(&s->me->intent.ref,
 			      shoal__ref_word(idx, dpins, dholds),
@@ -45,26 +44,36 @@ void shoal__intent_ref(struct shoal_store *s, uint32_t idx, int32_t dpins,
 }
 
 /*
- * The intent ends: the ref word goes with one exchange, which is also how
- * we learn whether a repairer stamped it meanwhile (object_int.h,
- * "Stalls").  Not stamped: op = NONE, done.  Stamped: the repair counted
- * our change as applied whether it was or not, so the entry may have too
- * many of our counts (never too few); op stays REF naming the entry, and
- * s->recount_owed says we owe it a recount (shoal__ref_settle), made
- * before our next count change.  Killed before the recount, our intent
- * still names the entry and our reaper recounts it (proc.c).
+ * The intent ends: the ref word is cleared, and then we look whether a
+ * repairer stamped our slot meanwhile (object_int.h, "Stalls"), with
+ * plain accesses: the order between the clear and the look is made by
+ * the repairer's membarrier (REF-S2), which the hot path does not pay
+ * for.  Not stamped: op = NONE, done.  Stamped: the repair may have
+ * counted our change as applied whether it was or not, so the entry may
+ * have too many of our counts (never too few); op stays REF naming the
+ * entry, and s->recount_owed says we owe it a recount
+ * (shoal__ref_settle), made before our next change.  Killed before the
+ * recount, our intent still names the entry and our reaper recounts it
+ * (proc.c).  A stamp we see that was not for this change (the repairer
+ * found our word clear after all) costs a recount that changes nothing.
  */
 void shoal__intent_done(struct shoal_store *s)
 {
-	/* REF-R2 (release): publishes the ledger update to a repairer whose
-	 * acquire load of the word sees it gone (REF-A2).  acquire: REF-A5,
-	 * the stamp's CAS (REF-R5), nothing we read after depends on it but
-	 * the word itself. */
-	uint64_t w = atomic_exchange_explicit(&s->me->intent.ref, 0,
-					      memory_order_acq_rel);
+	uint32_t st;
 
-	if (w & SHOAL__REF_STAMP) {
-		s->recount_owed = SHOAL__LEDGER_KEY(w);
+	/* REF-R2 (release): publishes the ledger update to a repairer
+	 * whose acquire load of the word sees it clear (REF-A2). */
+	atomic_store_explicit(&s->me->intent.ref, 0, memory_order_release);
+	/* The compiler keeps the clear before the load; the CPU does
+	 * through REF-S2 (object_int.h). */
+	atomic_signal_fence(memory_order_seq_cst); /* REF-S1 */
+	/* Relaxed: ordered by REF-S1/REF-S2. */
+	st = atomic_load_explicit(&s->me->stamps, memory_order_relaxed);
+	if (__builtin_expect(st != s->stamps_seen, 0)) {
+		s->stamps_seen = st;
+		/* Relaxed: our own word. */
+		s->recount_owed = atomic_load_explicit(&s->me->intent.entry,
+						       memory_order_relaxed) + 1;
 		return;
 	}
 	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_NONE,
