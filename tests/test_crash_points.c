@@ -13,8 +13,10 @@
  *      sealed objects that creates may evict;
  *   2. runs the point's scenario: children (forked, linked with the
  *      crash-point library) attach and run a shared operation with the
- *      point armed; the scenario requires that the armed child died of
- *      SIGKILL (it reached the point), not that it returned;
+ *      point armed (one, stalled_ref, holds a holder after its CAS with
+ *      ptrace past a recount's bound); the scenario requires that the
+ *      armed child died of SIGKILL (it reached the point), not that it
+ *      returned;
  *   3. reaps (the test's own handle, as any survivor would) and checks:
  *      every witness is still sealed with its bytes, its holds and pins
  *      are the test's; the store's shared state is consistent
