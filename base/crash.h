@@ -45,6 +45,7 @@
 	X(REF_INTENT, ref, "count change: intent written, CAS not made")        \
 	X(REF_CAS, ref, "count change: entry CAS made, ledger not")            \
 	X(REF_LEDGER, ref, "count change: ledger written, intent not cleared") \
+	X(REF_STAMPED, stalled_ref, "count change: stamped by a repair, recount not made") \
 	/* ledger.c: a record leaving the table (backward shift) */            \
 	X(LEDGER_MOVED, ledger, "ledger delete: a record copied back, twice")  \
 	/* ledger.c: a ledger doubling into its next level's table */          \
@@ -83,6 +84,7 @@
 	/* repair.c: a reaper recounting an entry */                           \
 	X(REPAIR_TAKEN, reap_ref, "repair: word taken, entry not marked")      \
 	X(REPAIR_MARKED, reap_ref, "repair: REPAIR set, nothing counted")      \
+	X(REPAIR_STAMPED, stalled_ref, "repair: a stalled change stamped, not counted") \
 	X(REPAIR_COUNTED, reap_ref, "repair: counted, not stored")             \
 	X(REPAIR_RETURNED, reap_ref, "repair: stored and word given back")     \
 	/* proc.c: reaping a dead process */                                   \

@@ -105,6 +105,11 @@ struct shoal_store {
 	bool reaping;               /* in shoal__proc_reap_all (under lock) */
 	uint32_t limit_budget;      /* creates before the next max_objects sum */
 	bool repairing;             /* holds or takes the repair word (lock) */
+	/* A recount this handle owes (entry + 1, 0: none; under lock): a
+	 * repairer stamped a count change of ours (refs.c, shoal__ref_settle;
+	 * our intent still names the entry until it is paid). */
+	uint32_t recount_owed;
+	uint32_t stamps_seen;       /* our slot's stamps, last read (lock) */
 	/* An inspect handle (shoal_store_inspect): mapped PROT_READ, no
 	 * process slot (slot UINT32_MAX, me and ledger NULL).  Every public
 	 * call that would write returns SHOAL_EREADONLY before it reads

@@ -47,7 +47,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 6u /* 6: an ID's walk window (dir.c) */
+#define SHOAL__LAYOUT_VERSION 7u /* 6: an ID's walk window (dir.c); 7: the intent's ref word, a slot's stamps */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -223,7 +223,14 @@ enum shoal__intent_op {
  * entry (release) publishes them (REF-R1 -> REF-A1, object_int.h) and the
  * owner's release store of op = NONE publishes its ledger update (REF-R2
  * -> REF-A2).  The other fields are read by a reaper only after the owner
- * is dead.
+ * is dead, but for `ref`.
+ *  ref        REF only: the count change in flight, in the ledger's record
+ *             format (key idx + 1, the pins and holds it ADDS: 0 for a
+ *             release), 0 when none.  Written only by the owner: before
+ *             its CAS (relaxed, published by REF-R1), cleared after its
+ *             ledger store (release: REF-R2).  A repairer that gives up
+ *             waiting for it stamps the slot instead (struct shoal__proc,
+ *             stamps; store/object/object_int.h, "Stalls").
  *  block_off  the handoff record of heap.h: the heap names the block it
  *             hands a CREATE here before the step that gives it away.
  *  objects, bytes  the slot's counters before a CREATE's publish (the
@@ -239,7 +246,7 @@ struct shoal__intent {
 	uint64_t block_size;
 	int64_t objects;
 	int64_t bytes;
-	uint8_t pad_[64 - 56];
+	_Atomic uint64_t ref;  /* REF: the change in flight */
 };
 static_assert(sizeof(struct shoal__intent) == 64, "intent is one line");
 
@@ -368,7 +375,13 @@ struct shoal__proc {
 	 * remote readers inside the seqcount, and by a reaper after the
 	 * owner's death. */
 	_Atomic uint32_t ledger_level;
-	uint8_t pad1_[64 - 60];
+	/* Stamps (object_int.h, "Stalls"): bumped (relaxed RMW) by a
+	 * repairer that gave up waiting for this live owner in the middle
+	 * of a count change and counted the change as applied; read by the
+	 * owner at the end of each change (relaxed, after its ref word's
+	 * clear: REF-S1, ordered by the repairer's membarrier, REF-S2).
+	 * Zeroed at claim. */
+	_Atomic uint32_t stamps;
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
 	/* Line 2: ending an entry (owner). */

@@ -202,6 +202,9 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
 	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
+	/* A FREE slot is stamped by nobody (only a LIVE one mid change). */
+	atomic_store_explicit(&p->stamps, 0, memory_order_relaxed);
+	s->stamps_seen = 0;
 	s->slot = i;
 	s->slot_gen = gen;
 	s->me = p;

@@ -30,8 +30,9 @@
  *           reusable entry (FREE, an unheld tombstone) is left alone: it
  *           has nothing to count and may be claimed at any moment;
  *   count   for every live process: if it is in the middle of changing
- *           this entry it is waited for (its CAS meets REPAIR and it
- *           withdraws its intent: REF-A2, its ledger is then final), then
+ *           this entry (its intent's ref word names it) it is waited for
+ *           (its CAS meets REPAIR and it withdraws its intent: REF-A2, its
+ *           ledger is then final; past the bound below, stamped), then
  *           its record is read, once no close of its own is giving that
  *           record back (FLAG, below); every dead process's record is
  *           consumed (but one its live reaper holds past the bound below:
@@ -77,8 +78,12 @@
  *    (-ETIMEDOUT, nothing marked), and its caller gives up (proc.c);
  *  - once the entry is marked the repair must finish (it may have
  *    consumed records already), so the count's waits share one bound of
- *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent or a
- *    moving ledger is read as it is, and a flagged record, a live
+ *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent's
+ *    owner is stamped and its change counted as applied (object_int.h,
+ *    "Stalls": never fewer counts than the owner has; the owner takes a
+ *    count too many off when it runs again; on a kernel that gives us no
+ *    membarrier, the wait for an intent has no bound), a moving ledger is
+ *    read as it is, and a flagged record, a live
  *    reaper's or a live closer's, is counted as it stands and left to
  *    its owner (too many, if its counts had gone: a leak, never an early
  *    free; consuming it would return its counts twice once that owner
@@ -86,7 +91,10 @@
  *    it stands, which is all a peer that does not move on can be given.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -103,7 +111,11 @@ static uint64_t shoal__rw_make(const struct shoal_store *s, uint32_t idx)
 	       ((uint64_t)(s->slot_gen & 0xffffffu) << 38);
 }
 
-/* The word's owner is gone (its slot freed, reused or its process dead). */
+/* The word's owner is gone (its slot freed, reused or its process dead).
+ * A slot being reaped (REAPING) is a dead owner's, whoever reaps it: its
+ * death test would ask whether its reaper is dead, and a reaper that
+ * reaps a dead repairer before anything took its word over would wait
+ * for itself until its bound, leaving the slot for the next reap. */
 static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 {
 	uint32_t slot = SHOAL__RW_OWNER(w) - 1;
@@ -114,6 +126,7 @@ static bool shoal__rw_owner_dead(const struct shoal_store *s, uint64_t w)
 	/* PROC-A1 */
 	st = atomic_load_explicit(&s->procs[slot].state, memory_order_acquire);
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE ||
+	    SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING ||
 	    SHOAL__PROC_GEN(st) != SHOAL__RW_GEN(w))
 		return true;
 	return shoal__proc_dead(s, slot);
@@ -149,20 +162,74 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 	return true;
 }
 
-/* Waits until a live process is not in the middle of changing idx, or
- * until `by` (it stays in the middle: its record is read as it is). */
-static void shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
-				     uint32_t idx, struct shoal__later *by)
+/*
+ * Stamps live slot q (object_int.h, "Stalls"): its stamps word goes up,
+ * then a membarrier makes every running thread of the system pass a full
+ * barrier (REF-S2): after it, either q's clear of its ref word (REF-R2)
+ * is visible to our next load, or q's look at its stamps (after that
+ * clear, REF-S1) sees this one.  False if the kernel has no membarrier
+ * for us (ENOSYS, or a seccomp filter): then a stamp proves nothing and
+ * we keep waiting.  Relaxed RMW: the membarrier orders it, and only the
+ * repair word's owner stamps.
+ */
+static bool shoal__stamp(struct shoal_store *s, uint32_t q)
 {
-	struct shoal__intent *in = &s->procs[q].intent;
+	/* This process's kernel's answer, once: 0 unknown, 1 yes, -1 no.
+	 * Relaxed: any thread may ask again, and gets the same answer. */
+	static _Atomic int ok;
+	int v = atomic_load_explicit(&ok, memory_order_relaxed);
 
-	/* REF-A2: acquire, pairs with REF-R2; the ledger update is then
-	 * visible.  entry relaxed: written before op (REF-R1 orders both). */
-	while (atomic_load_explicit(&in->op, memory_order_acquire) == SHOAL__OP_REF &&
-	       atomic_load_explicit(&in->entry, memory_order_relaxed) == idx) {
-		if (shoal__proc_dead(s, q) ||
-		    shoal__deadline_passed(shoal__later_get(by)))
-			return;
+	if (!v) {
+		long m = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+		v = m >= 0 && (m & MEMBARRIER_CMD_GLOBAL) ? 1 : -1;
+		atomic_store_explicit(&ok, v, memory_order_relaxed);
+	}
+	if (v < 0)
+		return false;
+	atomic_fetch_add_explicit(&s->procs[q].stamps, 1, memory_order_relaxed);
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) /* REF-S2 */
+		return true;
+	atomic_store_explicit(&ok, -1, memory_order_relaxed);
+	return false; /* q recounts for nothing once: harmless */
+}
+
+/*
+ * Waits until a live process is not in the middle of changing idx (its
+ * intent's ref word names idx, layout.h), and returns 0: its record for
+ * idx is then final.  If it still is at `by` (stopped, or descheduled),
+ * its slot is stamped (above) and, if its word still names idx after the
+ * stamp, its change is counted as applied: the returned word, whose pins
+ * and holds (what the change adds; 0 for a release) the caller adds to
+ * the record as it stands.  Counted so, the entry has at least every
+ * count the owner's ledger will show, never fewer; a count too many is
+ * taken off by the recount the owner makes once it runs again and sees
+ * the stamp (refs.c, shoal__ref_settle).  A dead owner's change is left
+ * to its reaper, which recounts the entry.
+ */
+static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
+					 uint32_t idx, struct shoal__later *by)
+{
+	_Atomic uint64_t *ref = &s->procs[q].intent.ref;
+
+	for (;;) {
+		/* REF-A2: acquire, pairs with REF-R2 (the owner's clear):
+		 * once the word no longer names idx the ledger update is
+		 * visible.  Visible at all because REF-A1 acquired it, if the
+		 * owner's CAS came before our mark. */
+		uint64_t w = atomic_load_explicit(ref, memory_order_acquire);
+
+		if (SHOAL__LEDGER_KEY(w) != idx + 1 || shoal__proc_dead(s, q))
+			return 0;
+		if (shoal__deadline_passed(shoal__later_get(by)) &&
+		    shoal__stamp(s, q)) {
+			/* REF-A2, as above. */
+			w = atomic_load_explicit(ref, memory_order_acquire);
+			if (SHOAL__LEDGER_KEY(w) != idx + 1)
+				return 0;
+			SHOAL__CRASH(s, REPAIR_STAMPED);
+			return w;
+		}
 		sched_yield();
 	}
 }
@@ -225,8 +292,11 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE)
 			continue;
 		if (shoal__slot_live(s, q)) {
-			shoal__wait_intent_clear(s, q, idx, &by);
+			uint64_t up = shoal__wait_intent_clear(s, q, idx, &by);
+
 			r = shoal__repair_read(s, q, idx, &by);
+			n.pins += SHOAL__LEDGER_PINS(up);
+			n.holds += SHOAL__LEDGER_HOLDS(up);
 		} else if (shoal__proc_guarded(s, q, st)) {
 			/* Kept for its guardian (guard.c): counted as it
 			 * stands, not consumed, so that its holds outlast

@@ -13,8 +13,10 @@
  *      sealed objects that creates may evict;
  *   2. runs the point's scenario: children (forked, linked with the
  *      crash-point library) attach and run a shared operation with the
- *      point armed; the scenario requires that the armed child died of
- *      SIGKILL (it reached the point), not that it returned;
+ *      point armed (one, stalled_ref, holds a holder after its CAS with
+ *      ptrace past a recount's bound); the scenario requires that the
+ *      armed child died of SIGKILL (it reached the point), not that it
+ *      returned;
  *   3. reaps (the test's own handle, as any survivor would) and checks:
  *      every witness is still sealed with its bytes, its holds and pins
  *      are the test's; the store's shared state is consistent
@@ -27,6 +29,7 @@
  */
 #include "testutil.h"
 #include "crash_check.h"
+#include "stop_point.h"
 
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -553,12 +556,64 @@ static bool cp_scenario_reap_ref(struct cp_world *w, unsigned point)
 	return cp_reaper(w, point);
 }
 
+/* Holds and drops witness 4, traced (stop_point.h) and armed with point:
+ * the holder the scenario below stalls after its CAS. */
+static pid_t cp_traced_holder(struct cp_world *w, unsigned point)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(w->s), &c) == 0, 2);
+		shoal__crash_arm(&c->crash, point, 1);
+		TU_CHILD_CHECK(shoal_hold(c, w->w[4]) == 0, 93);
+		TU_CHILD_CHECK(shoal_drop(c, w->w[4]) == 0, 94);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void cp_do_hold_w4(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	(void)fd;
+	TU_CHILD_CHECK(shoal_hold(c, w->w[4]) == 0, 95); /* dies in here */
+}
+
+/*
+ * A holder of witness 4 stopped after its CAS (the test holds it there)
+ * while a victim dies in its own hold of it and a reaper recounts it: the
+ * recount gives up on the holder after its bound and stamps its change
+ * (REPAIR_STAMPED); the holder, let go, finds the stamp and recounts
+ * (REF_STAMPED).  Both the holder and the reaper are armed with `point`.
+ */
+static bool cp_scenario_stalled_ref(struct cp_world *w, unsigned point)
+{
+	struct sp_tracee t;
+	bool died;
+
+	sp_start(&t, cp_traced_holder(w, point));
+	if (!sp_wait_at(&t, SHOAL__CP_REF_CAS, 1, TU_CHILD_DEADLINE_MS)) {
+		tu_untrack(t.pid); /* reaped by the tracer's waitpid */
+		cr_assert(WIFSIGNALED(t.status) && WTERMSIG(t.status) == SIGKILL,
+			  "the stalled holder neither stopped nor died");
+		return true; /* at its point, before its CAS */
+	}
+	cr_assert(cp_died(cp_child(w, SHOAL__CP_REF_CAS, 1, cp_do_hold_w4, -1),
+			  "victim"), "the victim did not die in its hold");
+	died = cp_reaper(w, point);
+	sp_detach(&t);
+	return cp_died(t.pid, "the stalled holder") || died;
+}
+
 static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
 	cp_scenario_ref,  cp_scenario_ledger,     cp_scenario_put,
 	cp_scenario_delete, cp_scenario_grow,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
-	cp_scenario_seal_wake,
+	cp_scenario_seal_wake, cp_scenario_stalled_ref,
 };
 
 /* ------------------------------------------------------------------ */
@@ -947,7 +1002,6 @@ Test(crash_points, a_dead_creators_unheld_unsealed_object_is_aborted)
 /* Review of the redesign (issue 8): windows the matrix above does not
  * reach, each a failing test of what breaks there.                     */
 
-#include "stop_point.h"
 
 /* Sends the ID of a fresh promise to the test, then makes it (armed: dies
  * in the publish). */

@@ -148,11 +148,13 @@ static void hw_act(struct shoal_store *c, char cmd, uint32_t arg)
 	case HW_UNSEQ:
 		atomic_fetch_add(&c->me->ledger_seq, 1);
 		break;
-	case HW_INTENT:
+	case HW_INTENT: /* as refs.c writes it: a drop in flight (adds none) */
 		atomic_store(&c->me->intent.entry, arg);
+		atomic_store(&c->me->intent.ref, SHOAL__LEDGER_REC(arg + 1, 0, 0));
 		atomic_store(&c->me->intent.op, SHOAL__OP_REF);
 		break;
-	case HW_UNINTENT:
+	case HW_UNINTENT: /* a stamp, if any, goes with it */
+		atomic_store(&c->me->intent.ref, 0);
 		atomic_store(&c->me->intent.op, SHOAL__OP_NONE);
 		break;
 	case HW_HOLD:

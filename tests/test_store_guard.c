@@ -250,7 +250,7 @@ Test(store_guard, a_recount_keeps_a_guarded_dead_slots_hold)
 		TU_CHILD_CHECK(idx >= 0, TU_EXIT_IO);
 		/* A hold's first step (refs.c, crash point REF_INTENT): the
 		 * crash points are not in this suite's build. */
-		shoal__intent_ref(c, (uint32_t)idx);
+		shoal__intent_ref(c, (uint32_t)idx, 0, 1);
 		raise(SIGKILL);
 		_exit(TU_EXIT_IO);
 	}

@@ -267,8 +267,11 @@ static int shoal__try_create(struct shoal_store *s, void *arg)
 	struct shoal__intent *in = &s->me->intent;
 	struct shoal__alloc_req r = {.bytes = bytes, .rec = &in->block_off,
 				     .by = &o->lock_by};
-	int rc;
+	/* A recount we owe is paid before our intent names another op. */
+	int rc = shoal__ref_settle(s, &o->lock_by);
 
+	if (rc)
+		return rc;
 	shoal__intent_create(s);
 	in->block_size = bytes;
 	/* The home slot is a cache miss: start it while we allocate. */
@@ -418,8 +421,11 @@ static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	struct shoal__entry *e = &s->dir[idx];
 	struct shoal__intent *in = &s->me->intent;
 	uint64_t c;
-	int rc;
+	/* A recount we owe is paid before our intent names another op. */
+	int rc = shoal__ref_settle(s, by);
 
+	if (rc)
+		return rc;
 	in->gen = gen;
 	/* Relaxed: a SEAL intent is read by our reaper, after our death. */
 	atomic_store_explicit(&in->entry, idx, memory_order_relaxed);
@@ -489,10 +495,13 @@ static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 	struct shoal__ledger_pos pos;
 	int rc;
 
+	rc = shoal__ref_settle(s, by);
+	if (rc)
+		return rc;
 	if (mine && shoal__ledger_check(s, idx, 0, -1, &pos))
 		mine = 0;
 	for (;;) {
-		shoal__intent_ref(s, idx);
+		shoal__intent_ref(s, idx, 0, -(int32_t)mine);
 		SHOAL__CRASH(s, ABORT_INTENT);
 		rc = shoal__obj_abort_entry(s, idx, gen, mine, false);
 		if (rc != -EAGAIN)
@@ -500,6 +509,8 @@ static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 		shoal__intent_done(s);
 		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by,
 					     &(uint64_t){0});
+		if (!rc)
+			rc = shoal__ref_settle(s, by);
 		if (rc)
 			return rc;
 	}
@@ -508,6 +519,7 @@ static int shoal__abort_locked(struct shoal_store *s, uint32_t idx,
 		shoal__ledger_commit(s, &pos);
 	SHOAL__CRASH(s, ABORT_LEDGER);
 	shoal__intent_done(s);
+	shoal__ref_settle(s, by); /* else paid before our next change */
 	return 0;
 }
 

@@ -17,17 +17,63 @@
  * its own share in its ledger, so that a reaper can give back what a dead
  * process had.  Every change of a count follows one protocol (ref_change):
  *
- *   intent.entry = idx; intent.op = REF             (relaxed, own slot)
+ *   intent.entry = idx; intent.ref = (idx, what the change adds);
+ *   intent.op = REF                                 (relaxed, own slot)
  *   CAS ctl old -> new                              (seq_cst: REF-R1)
  *   ledger[idx] += delta                            (relaxed, own slot)
- *   intent.op = NONE                                (release: REF-R2)
+ *   intent.ref = 0                                  (release: REF-R2)
+ *   stamped = (stamps moved)                        (relaxed: REF-S1)
+ *   intent.op = NONE, or (stamped) recount idx first (release: REF-R2)
  *
  * A reaper that finds a dead process with op == REF cannot know whether
  * its CAS landed, so it recounts the entry (repair.c).  A process whose CAS
  * meets REPAIR backs off, withdraws its intent and waits.  Reaping is rare;
- * the hot path pays two plain stores and one release store.  An abort
- * changes the creator's holds too (its creation hold goes), so it runs
- * under the same intent.
+ * the hot path pays four plain stores, one load and two release stores.  An abort changes the creator's holds too (its creation hold
+ * goes), so it runs under the same intent.
+ *
+ * Stalls.  A repair waits for a LIVE process whose intent's ref word names
+ * the entry, but only until its bound (deadline.h): that process may be
+ * stopped, or descheduled, for longer, anywhere between its intent and its
+ * clear.  The repairer cannot tell whether its CAS landed before the mark
+ * (then the recount must count the change) or will land after the
+ * recount (then it must not), and reading the ledger as it stood left a
+ * pin taken just before the mark out of the recount: the object could be
+ * freed under its reader.  So the repairer stamps the process's slot
+ * (its stamps word goes up), and if the ref word still names the entry
+ * after the stamp, counts the change as applied: the ledger record as it
+ * stands plus what the change adds (0 for a release, whose ledger as it
+ * stands already keeps the count).  That count is never below the truth,
+ * whatever the process had done: at worst one change too many (its CAS
+ * lands after the recount, or its ledger store had landed too), a leak
+ * the process itself takes off: after its clear it looks at its stamps,
+ * and if they moved it recounts the entry (refs.c, shoal__ref_settle: a
+ * repair of its own, whose count of its own ledger is exact), with op
+ * still REF naming the entry until that recount is made.
+ * The clear and the look are a store and a load of two words, and so are
+ * the stamp and the repairer's second look at the ref word: without a
+ * barrier between each pair both could miss the other (the repairer
+ * counting the change, the process not seeing the stamp: a leak for
+ * good).  The hot path does not pay for a barrier: the repairer calls
+ * membarrier(MEMBARRIER_CMD_GLOBAL) between its stamp and its second
+ * look (REF-S2), which makes every running thread pass a full barrier;
+ * the process's store and load keep their program order (REF-S1, a
+ * compiler barrier).  Either the clear came before that barrier (the
+ * repairer sees it and reads the ledger as final) or the look comes
+ * after it (the process sees the stamp).  On a kernel that gives the
+ * repairer no membarrier (ENOSYS, a seccomp filter), the stamp proves
+ * nothing: the repairer keeps waiting for the process, without a bound.
+ * What a SIGKILL leaves between the steps:
+ *   after the stamp (REPAIR_STAMPED): the repair is taken over and run
+ *     again (repair.c), which waits and stamps again;
+ *   after the look, before the recount (REF_STAMPED): the intent still
+ *     names the entry, and the reaper recounts it;
+ *   inside the recount: a dead repairer's repair, taken over; the reaper
+ *     recounts again.
+ * A recount the process cannot make (the repair word held by another
+ * live process past the call's bound) stays owed, a leak until its next
+ * count change makes it first (that change fails with -ETIMEDOUT, nothing
+ * changed, if it cannot either); a process that dies meanwhile leaves its
+ * intent naming the entry, which its reaper recounts.
  *
  * Memory order (REF-; repair.c has the repairer's side):
  *  REF-R1 (REF-A1)  a count change's CAS of ctl (seq_cst, refs.c; an
@@ -35,10 +81,11 @@
  *          written before it, for a repairer whose mark CAS follows it.
  *  REF-A1 (REF-R1)  the repairer's mark: its acquire load and acq_rel CAS
  *          of ctl (repair.c).
- *  REF-R2 (REF-A2)  intent.op = NONE, a release store (refs.c, create.c;
- *          a reaper's for a dead slot, proc.c): the ledger update made
+ *  REF-R2 (REF-A2)  the release store that clears intent.ref (refs.c),
+ *          and intent.op = NONE, a release store (refs.c, create.c; a
+ *          reaper's for a dead slot, proc.c): the ledger update made
  *          under the intent.
- *  REF-A2 (REF-R2)  a repairer's acquire load of a live owner's op
+ *  REF-A2 (REF-R2)  a repairer's acquire loads of a live owner's ref word
  *          (repair.c), before it reads that owner's ledger record.
  *  REF-R3 (REF-A3)  the repair word given back (release CAS to 0,
  *          repair.c): the repair's writes, for the next repairer.
@@ -49,6 +96,12 @@
  *          whoever waited for REPAIR to go.
  *  REF-A4 (REF-R4)  shoal__obj_wait_settled's acquire load that sees
  *          REPAIR clear (refs.c).
+ *  REF-S1 (REF-S2)  the owner's compiler barrier between its clear of
+ *          intent.ref and its relaxed load of its stamps (refs.c).
+ *  REF-S2 (REF-S1)  the repairer's membarrier(MEMBARRIER_CMD_GLOBAL)
+ *          between its relaxed bump of the owner's stamps and its second
+ *          load of the owner's ref word (repair.c): outside the C11
+ *          model, as liburcu's; "Stalls" above.
  *
  * Lifetime.  The creator holds an object from create on (its ledger gets
  * the hold before the entry is published).  An entry with pins or holds is
@@ -109,8 +162,19 @@ typedef int (*shoal__try_fn)(struct shoal_store *s, void *arg);
 
 /* The intent record of the REF protocol (object_int.h's essay): written
  * before the CAS, cleared (release) after the ledger. */
-void shoal__intent_ref(struct shoal_store *s, uint32_t idx);
+void shoal__intent_ref(struct shoal_store *s, uint32_t idx, int32_t dpins,
+		       int32_t dholds);
 void shoal__intent_done(struct shoal_store *s);
+
+/* Pays the recount this process owes after a repairer stamped its change
+ * (refs.c): 0, or -ETIMEDOUT (still owed, nothing else changed).  The
+ * check is inline: the hot path pays one load of our own handle. */
+int shoal__ref_settle_owed(struct shoal_store *s, struct shoal__later *by);
+static inline int shoal__ref_settle(struct shoal_store *s,
+				    struct shoal__later *by)
+{
+	return s->recount_owed ? shoal__ref_settle_owed(s, by) : 0;
+}
 
 /* The REF protocol.  0, or the reason the change is not allowed:
  * -ETIMEDOUT if a REPAIR on the entry outlasted `by` (nothing changed:

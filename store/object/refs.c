@@ -17,20 +17,94 @@
 /* ------------------------------------------------------------------ */
 /* Changing counts: the REF protocol.                                  */
 
-void shoal__intent_ref(struct shoal_store *s, uint32_t idx)
+/* The ref word of a change of idx by (dpins, dholds): what it adds. */
+static uint64_t shoal__ref_word(uint32_t idx, int32_t dpins, int32_t dholds)
 {
-	/* Relaxed: published by the count's CAS that follows (REF-R1). */
+	uint32_t p = dpins > 0 ? (uint32_t)dpins : 0;
+	uint32_t h = dholds > 0 ? (uint32_t)dholds : 0;
+
+	if (p > SHOAL__LEDGER_COUNT_MAX)
+		p = SHOAL__LEDGER_COUNT_MAX;
+	if (h > SHOAL__LEDGER_COUNT_MAX)
+		h = SHOAL__LEDGER_COUNT_MAX;
+	return SHOAL__LEDGER_REC(idx + 1, p, h);
+}
+
+void shoal__intent_ref(struct shoal_store *s, uint32_t idx, int32_t dpins,
+		       int32_t dholds)
+{
+	/* Relaxed: published by the count's CAS that follows (REF-R1).  Only
+	 * we write the ref word (a repairer stamps our slot's stamps). */
 	atomic_store_explicit(&s->me->intent.entry, idx, memory_order_relaxed);
+	atomic_store_explicit(&s->me->intent.ref,
+			      shoal__ref_word(idx, dpins, dholds),
+			      memory_order_relaxed);
 	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_REF,
 			      memory_order_relaxed);
 }
 
+/*
+ * The intent ends: the ref word is cleared, and then we look whether a
+ * repairer stamped our slot meanwhile (object_int.h, "Stalls"), with
+ * plain accesses: the order between the clear and the look is made by
+ * the repairer's membarrier (REF-S2), which the hot path does not pay
+ * for.  Not stamped: op = NONE, done.  Stamped: the repair may have
+ * counted our change as applied whether it was or not, so the entry may
+ * have too many of our counts (never too few); op stays REF naming the
+ * entry, and s->recount_owed says we owe it a recount
+ * (shoal__ref_settle), made before our next change.  Killed before the
+ * recount, our intent still names the entry and our reaper recounts it
+ * (proc.c).  A stamp we see that was not for this change (the repairer
+ * found our word clear after all) costs a recount that changes nothing.
+ */
 void shoal__intent_done(struct shoal_store *s)
 {
-	/* REF-R2: publishes the ledger update to a repairing reaper
-	 * (REF-A2). */
+	uint32_t st;
+
+	/* REF-R2 (release): publishes the ledger update to a repairer
+	 * whose acquire load of the word sees it clear (REF-A2). */
+	atomic_store_explicit(&s->me->intent.ref, 0, memory_order_release);
+	/* The compiler keeps the clear before the load; the CPU does
+	 * through REF-S2 (object_int.h). */
+	atomic_signal_fence(memory_order_seq_cst); /* REF-S1 */
+	/* Relaxed: ordered by REF-S1/REF-S2. */
+	st = atomic_load_explicit(&s->me->stamps, memory_order_relaxed);
+	if (__builtin_expect(st != s->stamps_seen, 0)) {
+		s->stamps_seen = st;
+		/* Relaxed: our own word. */
+		s->recount_owed = atomic_load_explicit(&s->me->intent.entry,
+						       memory_order_relaxed) + 1;
+		return;
+	}
 	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_NONE,
-			      memory_order_release);
+			      memory_order_release); /* REF-R2, for a reaper */
+}
+
+/*
+ * Pays a recount we owe (s->recount_owed, above): a repair of the entry
+ * (repair.c), which counts our ledger as it now is (final: no change of
+ * ours is in flight), then op = NONE.  0 (nothing owed, or paid), or
+ * -ETIMEDOUT if the repair word stayed another live process's past `by`
+ * (still owed: the entry keeps a count too many until then, a leak and
+ * never an early free).  Not from inside a repair of our own (the recount
+ * would nest): it stays owed until the next count change.  Killed at any
+ * step, our intent still names the entry: our reaper recounts it, and a
+ * repair we die in is taken over (repair.c).
+ */
+int shoal__ref_settle_owed(struct shoal_store *s, struct shoal__later *by)
+{
+	int rc;
+
+	if (s->repairing)
+		return 0;
+	SHOAL__CRASH(s, REF_STAMPED);
+	rc = shoal__obj_repair(s, s->recount_owed - 1, by);
+	if (rc)
+		return rc;
+	s->recount_owed = 0;
+	atomic_store_explicit(&s->me->intent.op, SHOAL__OP_NONE,
+			      memory_order_release); /* REF-R2, for a reaper */
+	return 0;
 }
 
 /*
@@ -210,12 +284,14 @@ int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
 		      struct shoal__later *by)
 {
 	struct shoal__ledger_pos pos;
-	int rc = shoal__ledger_check(s, r->idx, r->dpins, r->dholds, &pos);
+	int rc = shoal__ref_settle(s, by);
 
+	if (!rc)
+		rc = shoal__ledger_check(s, r->idx, r->dpins, r->dholds, &pos);
 	if (rc)
 		return rc;
 	for (;;) {
-		shoal__intent_ref(s, r->idx);
+		shoal__intent_ref(s, r->idx, r->dpins, r->dholds);
 		SHOAL__CRASH(s, REF_INTENT);
 		rc = shoal__ref_cas(s, r);
 		if (rc != -EAGAIN)
@@ -223,6 +299,8 @@ int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
 		shoal__intent_done(s);
 		rc = shoal__obj_wait_settled(s, &s->dir[r->idx], true, by,
 					     &(uint64_t){0});
+		if (!rc)
+			rc = shoal__ref_settle(s, by);
 		if (rc)
 			return rc;
 	}
@@ -232,6 +310,9 @@ int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
 		SHOAL__CRASH(s, REF_LEDGER);
 	}
 	shoal__intent_done(s);
+	/* The change is made: a recount we cannot pay now (-ETIMEDOUT) is
+	 * paid before our next one, and rc stays the change's. */
+	shoal__ref_settle(s, by);
 	return rc;
 }
 

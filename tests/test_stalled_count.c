@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_stalled_count.c - a live process stalled in the middle of a
+ * count change while a repair recounts the same entry.
+ *
+ * A count change (store/object/, the REF protocol) is an intent, a CAS on
+ * the entry and a store into the process's ledger.  A repair (repair.c)
+ * recounts an entry from every live ledger; it waits for a live process
+ * that is in the middle of changing the entry, but only up to
+ * SHOAL__LOCK_MIN_MS (deadline.h), and then has to decide without it.  A
+ * process stopped there for longer (SIGSTOP, or descheduled) used to be
+ * read "as its ledger stands": stopped after its CAS and before its
+ * ledger store, its pin or hold was left out of the recount, and the
+ * object could be deleted (its block freed and reused) while that process
+ * read it.
+ *
+ * Each test here has a real process A (its own handle and slot) stopped
+ * at a crash point (base/crash.h, ":stop": SIGSTOP at that step) in the
+ * middle of a pin or a hold, before its CAS (REF_INTENT) or after it
+ * (REF_CAS); another process B killed in the middle of the same change on
+ * the same entry (REF_CAS); the test's own reap of B, whose recount waits
+ * for A and gives up after its bound.  Then A runs on, finishes its call
+ * and reports; the test checks the entry's pins and holds are exactly
+ * what the live processes have, that a delete leaves a pinned object
+ * alone, and that once everyone let go nothing is left (no leak).
+ * Nothing waits on time for synchronisation: pipes, and /proc's view of
+ * the stopped child.  Stores are private (memfd).
+ */
+#include "testutil.h"
+#include "internal.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+TestSuite(stalled_count, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
+
+#define MiB (1024u * 1024u)
+#define SC_SIZE 3000u
+
+enum sc_op { SC_PIN, SC_HOLD };
+
+struct sc_child {
+	pid_t pid;
+	int report; /* A: one byte when its call returned ('k' or 'e') */
+	int go;     /* A: one byte to let go */
+};
+
+static uint32_t sc_idx(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	cr_assert_geq(idx, 0, "no entry for the object");
+	return (uint32_t)idx;
+}
+
+static uint64_t sc_ctl(struct shoal_store *s, uint32_t idx)
+{
+	return atomic_load(&s->dir[idx].ctl);
+}
+
+/* One pin or hold of x through c, with `point` armed to stop (A) or to
+ * kill (B) at its first pass.  0, or the call's error. */
+static int sc_change(struct shoal_store *c, shoal_id x, enum sc_op op,
+		     unsigned point, bool stop, struct shoal_view *v)
+{
+	shoal__crash_arm(&c->crash, point, 1);
+	c->crash.stop = stop;
+	return op == SC_PIN ? shoal_get(c, x, 0, v) : shoal_hold(c, x);
+}
+
+/* A: stops at `point` inside its change, reports once its call returned,
+ * waits for the go, lets go (release or drop), closes. */
+static struct sc_child sc_stalled(struct shoal_store *s, shoal_id x,
+				  enum sc_op op, unsigned point)
+{
+	struct sc_child a;
+	int rep[2], go[2];
+
+	tu_pipe(rep);
+	tu_pipe(go);
+	a.pid = tu_fork();
+	if (a.pid == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+		int rc;
+
+		close(rep[0]);
+		close(go[1]);
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		rc = sc_change(c, x, op, point, true, &v);
+		tu_child_write_byte(rep[1], rc == 0 ? 'k' : 'e');
+		if (rc)
+			_exit(tu_err_to_exit(rc));
+		tu_child_read_byte(go[0]);
+		rc = op == SC_PIN ? shoal_release(c, &v) : shoal_drop(c, x);
+		shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	close(rep[1]);
+	close(go[0]);
+	a.report = rep[0];
+	a.go = go[1];
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(a.pid) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "A never stopped at its point");
+		sched_yield();
+	}
+	return a;
+}
+
+/* B: killed at REF_CAS inside the same change (its CAS made, its ledger
+ * not), so that its reap recounts the entry. */
+static void sc_killed(struct shoal_store *s, shoal_id x, enum sc_op op)
+{
+	pid_t pid = tu_fork();
+	int st;
+
+	if (pid == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		sc_change(c, x, op, SHOAL__CP_REF_CAS, false, &v);
+		_exit(2); /* not killed */
+	}
+	st = tu_wait_status(pid, TU_CHILD_DEADLINE_MS);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "B was not killed at REF_CAS (status %d)", st);
+}
+
+/*
+ * The scenario: x held by the test; A stopped at `point` in the middle of
+ * op on x; B killed in the middle of op on x; the test reaps B (its
+ * recount gives up on A after its bound); A runs on and finishes.
+ * Returns A, its call returned 0.
+ */
+static struct sc_child sc_play(struct shoal_store *s, shoal_id x,
+			       enum sc_op op, unsigned point)
+{
+	struct sc_child a = sc_stalled(s, x, op, point);
+	int64_t t0;
+
+	sc_killed(s, x, op);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_geq(tu_now_ms() - t0, SHOAL__LOCK_MIN_MS,
+		      "the recount did not wait for A: not the scenario");
+	cr_assert_eq(tu_proc_state(a.pid), 'T', "A moved on meanwhile");
+	cr_assert_eq(kill(a.pid, SIGCONT), 0);
+	cr_assert_eq(tu_read_byte(a.report, TU_CHILD_DEADLINE_MS), 'k',
+		     "A's call failed");
+	return a;
+}
+
+static void sc_let_go(struct sc_child *a)
+{
+	tu_write_byte(a->go, 'g');
+	tu_assert_rc(tu_wait_result(a->pid), 0, "A's release or drop");
+	close(a->go);
+	close(a->report);
+}
+
+/* A pins x: after the repair, x has exactly A's pin; a delete leaves it
+ * (DELETING, its block kept) until A releases; then it is gone. */
+static void sc_pin(unsigned point)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx;
+	struct sc_child a;
+	uint64_t c;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = sc_play(s, x, SC_PIN, point);
+
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_PINS(c), 1, "pins %u, want A's one",
+		     SHOAL__CTL_PINS(c));
+	cr_assert_eq(SHOAL__CTL_HOLDS(c), 1, "holds %u, want the test's one",
+		     SHOAL__CTL_HOLDS(c));
+	tu_assert_rc(shoal_delete(s, x), 0);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	c = sc_ctl(s, idx);
+	cr_assert(SHOAL__CTL_STATE(c) == SHOAL__E_SEALED &&
+			  (c & SHOAL__CTL_DELETING),
+		  "x ended while A pins it (ctl %#llx)", (unsigned long long)c);
+
+	sc_let_go(&a);
+	cr_assert_neq(SHOAL__CTL_STATE(sc_ctl(s, idx)), SHOAL__E_SEALED,
+		      "x outlived its last pin (a pin leaked)");
+	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
+/* A holds x: after the repair, x has exactly the test's hold and A's;
+ * the test's drop leaves it held; A's drop leaves nothing. */
+static void sc_hold(unsigned point)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx;
+	struct sc_child a;
+	uint64_t c;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = sc_play(s, x, SC_HOLD, point);
+
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_HOLDS(c), 2, "holds %u, want the test's and A's",
+		     SHOAL__CTL_HOLDS(c));
+	cr_assert_eq(SHOAL__CTL_PINS(c), 0, "pins %u, want none",
+		     SHOAL__CTL_PINS(c));
+	tu_assert_rc(shoal_drop(s, x), 0);
+	cr_assert_eq(SHOAL__CTL_HOLDS(sc_ctl(s, idx)), 1, "A's hold is gone");
+
+	sc_let_go(&a);
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_HOLDS(c), 0, "a hold leaked");
+	cr_assert_eq(SHOAL__CTL_PINS(c), 0, "a pin leaked");
+	tu_assert_rc(shoal_delete(s, x), 0);
+	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
+static uint32_t sc_slot_of(struct shoal_store *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+		    SHOAL__PROC_PID(st) == pid)
+			return i;
+	}
+	cr_assert_fail("no live slot for pid %d", (int)pid);
+	return UINT32_MAX;
+}
+
+/*
+ * The recount A owes cannot be made when it runs on: the repair word is
+ * the test's (a live process that is not repairing) past A's bound.  A's
+ * pin stands (its get returns 0) with one count too many on x (A was
+ * stopped before its CAS: the repair counted the pin, and the CAS added
+ * it again): a leak while the recount is owed, never an early free, and
+ * A's intent still names x for its reaper.  Once the word is free, A's
+ * next change (its release) makes the recount first: x then ends with
+ * its last pin, nothing leaked.
+ */
+Test(stalled_count, a_recount_owed_is_made_by_the_next_change)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx, slot;
+	struct sc_child a;
+	uint64_t c;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = sc_stalled(s, x, SC_PIN, SHOAL__CP_REF_INTENT);
+	slot = sc_slot_of(s, a.pid);
+	sc_killed(s, x, SC_PIN);
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_neq(atomic_load(&s->procs[slot].stamps), 0,
+		      "the recount did not stamp A");
+	/* repair.c's word: entry + 1 | slot + 1 << 25 | generation << 38 */
+	atomic_store(&s->hdr->repair,
+		     (uint64_t)(idx + 1) | ((uint64_t)(s->slot + 1) << 25) |
+			     ((uint64_t)(s->slot_gen & 0xffffffu) << 38));
+	cr_assert_eq(kill(a.pid, SIGCONT), 0);
+	cr_assert_eq(tu_read_byte(a.report, TU_CHILD_DEADLINE_MS + 5000), 'k',
+		     "A's get failed");
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_PINS(c), 2, "pins %u, want A's and the owed one",
+		     SHOAL__CTL_PINS(c));
+	cr_assert_eq(atomic_load(&s->procs[slot].intent.op), SHOAL__OP_REF,
+		     "A's intent no longer names x for its reaper");
+	cr_assert_eq(atomic_load(&s->procs[slot].intent.entry), idx);
+
+	atomic_store(&s->hdr->repair, 0);
+	tu_assert_rc(shoal_delete(s, x), 0);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	sc_let_go(&a);
+	cr_assert_neq(SHOAL__CTL_STATE(sc_ctl(s, idx)), SHOAL__E_SEALED,
+		      "x outlived its last pin (a pin leaked)");
+	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
+Test(stalled_count, a_pin_stalled_after_its_cas_survives_a_repair)
+{
+	sc_pin(SHOAL__CP_REF_CAS);
+}
+
+Test(stalled_count, a_pin_stalled_before_its_cas_survives_a_repair)
+{
+	sc_pin(SHOAL__CP_REF_INTENT);
+}
+
+Test(stalled_count, a_hold_stalled_after_its_cas_survives_a_repair)
+{
+	sc_hold(SHOAL__CP_REF_CAS);
+}
+
+Test(stalled_count, a_hold_stalled_before_its_cas_survives_a_repair)
+{
+	sc_hold(SHOAL__CP_REF_INTENT);
+}
