@@ -43,6 +43,14 @@
  *  relaxed  the load of waiters (ordered by EV-S2's fence); the decrement
  *          (a late one costs a producer one spare bump).
  *
+ * A waiter that can watch the state itself (the line its producer writes
+ * anyway: a queue's cell, an entry's control word) spins on that first,
+ * unregistered (shoal__spin_until), and registers only to sleep: while it
+ * spins, the producer's signal finds no waiter and writes nothing, so
+ * the hand-over costs the one line the producer had to write, not that
+ * line and the event's too (seq's bump, the sleepers exchange, the
+ * waiters count: each a cache line moved between CPUs, ~100 ns here).
+ *
  * Futexes are the shared (not _PRIVATE) kind: the words live in a
  * MAP_SHARED segment used by several processes.  Before sleeping a waiter
  * spins a bounded number of pauses (the store's spin budget), since a
@@ -122,6 +130,22 @@ static bool shoal__spin_until_change(_Atomic uint32_t *seq, uint32_t seen,
 	for (uint32_t i = 0; i < spin; i++) {
 		/* EV-A1: the producer's state, once seq moved (EV-R1). */
 		if (atomic_load_explicit(seq, memory_order_acquire) != seen)
+			return true;
+		if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
+			shoal__cpu_relax();
+		else if (shoal__deadline_passed(d))
+			return false;
+		else
+			sched_yield();
+	}
+	return false;
+}
+
+bool shoal__spin_until(bool (*ready)(void *arg), void *arg, uint32_t spin,
+		       struct shoal__deadline d)
+{
+	for (uint32_t i = 0; i < spin; i++) {
+		if (ready(arg))
 			return true;
 		if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
 			shoal__cpu_relax();

@@ -39,6 +39,13 @@ void shoal__cpu_relax(void);
  * the *sleepers flag before it enters the kernel. */
 int shoal__futex_wait(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
 		      uint32_t seen, struct shoal__deadline d, uint32_t spin);
+/* Spins up to `spin` pauses until ready(arg) (yielding the CPU now and
+ * then, as the spin of shoal__futex_wait does, and giving up at d): true
+ * once ready.  Registers nothing: for a waiter that watches its producer's
+ * own line before it registers and sleeps (event.c).  ready's loads need
+ * no order (a hint: the caller re-checks). */
+bool shoal__spin_until(bool (*ready)(void *arg), void *arg, uint32_t spin,
+		       struct shoal__deadline d);
 /* An event's side of the protocol: a waiter takes `seen` with
  * shoal__event_seen(), registers (waiters), re-checks, then waits. */
 static inline uint32_t shoal__event_seen(struct shoal__event *ev)

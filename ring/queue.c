@@ -147,7 +147,10 @@
  *
  * A push wakes every sleeping consumer (shoal__event_signal: one seq bump,
  * FUTEX_WAKE of all), and only if one registered (fast path: a fence and a
- * load).  Sleepers are idle workers, at most about one per CPU, so the herd
+ * load).  A consumer that spins on the cell at head before it registers
+ * (shoal__queue_seen, then shoal__queue_wait with no spin: the worker's
+ * head does) costs a push nothing of the wake line.  Sleepers are idle
+ * workers, at most about one per CPU, so the herd
  * is small and forms only when the queue goes from empty to not empty while
  * they sleep; losers go back to sleep after one pop.  Waking one would need
  * the woken consumer to pass the wake on when it leaves items behind (a
@@ -524,6 +527,15 @@ static bool pop_ready(const struct shoal__queue_view *q)
 static bool pop_ready_cb(void *arg)
 {
 	return pop_ready(arg);
+}
+
+/* Relaxed, both loads: a hint (queue.h); the pop that follows reads the
+ * cell again (Q-A1). */
+bool shoal__queue_seen(const struct shoal__queue_view *q)
+{
+	uint64_t h = atomic_load_explicit(&q->ring->head, memory_order_relaxed);
+
+	return stamp_cmp(cell_load(q, h, memory_order_relaxed), h + 1) >= 0;
 }
 
 int shoal__queue_wait(const struct shoal__queue_view *q, struct shoal__deadline d,

@@ -156,6 +156,12 @@ uint32_t shoal__queue_pop(const struct shoal__queue_view *q, uint32_t *out, uint
 uint32_t shoal__queue_pop_at(const struct shoal__queue_view *q, uint32_t *out, uint32_t max,
 			     struct shoal__crash *c);
 
+/* Is the cell at head published (or head stale)?  A hint for a consumer
+ * that spins before it waits: no order (relaxed loads), no registration,
+ * so a push meanwhile finds no waiter and writes nothing but its cell;
+ * pop to know.  Any thread. */
+bool shoal__queue_seen(const struct shoal__queue_view *q);
+
 /*
  * For a consumer that found the queue empty: registers as a sleeper,
  * re-checks, and sleeps until a push (or a repair) may have made items

@@ -329,21 +329,48 @@ static void shoal__waiter_done(struct shoal__waiter *w)
 		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
 }
 
+struct shoal__ctl_watch {
+	const struct shoal__entry *e;
+	uint64_t c;
+};
+
+/* The spin's look: has the entry left the state and generation of c
+ * (sealed, freed, reused)?  Relaxed: a hint; the caller's re-check looks
+ * the entry up again (ENT-A2). */
+static bool shoal__ctl_moved(void *arg)
+{
+	const struct shoal__ctl_watch *x = arg;
+	uint64_t now = atomic_load_explicit(&x->e->ctl, memory_order_relaxed);
+
+	return SHOAL__CTL_STATE(now) != SHOAL__CTL_STATE(x->c) ||
+	       SHOAL__CTL_GEN(now) != SHOAL__CTL_GEN(x->c);
+}
+
 /*
  * Sleeps until the entry idx (control word seen: c) is sealed or freed,
  * the deadline passes or a spurious wake-up.  Returns 0 to re-check,
  * -ETIMEDOUT, or -EAGAIN if no record was free (use the object event).
+ * It spins on the entry's control word first (the line the sealer
+ * writes), with no record linked: a seal meanwhile finds the stack empty
+ * and wakes nobody, so the hand-over moves that one line (a linked record
+ * costs its line both ways, and the entry's twice).  Only then does it
+ * link a record and sleep, without spinning again.
  */
 int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d)
 {
 	struct shoal__entry *e = &s->dir[idx];
-	int i = shoal__waiter_take(s);
 	struct shoal__waiter *w;
 	uint32_t seen;
 	uint64_t now;
 	int rc = 0;
+	int i;
 
+	if (shoal__spin_until(shoal__ctl_moved,
+			      &(struct shoal__ctl_watch){.e = e, .c = c},
+			      s->geo.spin_budget, d))
+		return 0;
+	i = shoal__waiter_take(s);
 	if (i < 0)
 		return -EAGAIN;
 	w = &s->me->waiters[i];
@@ -356,8 +383,7 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c))
-		rc = shoal__futex_wait(&w->futex, &w->sleeping, seen, d,
-				       s->geo.spin_budget);
+		rc = shoal__futex_wait(&w->futex, &w->sleeping, seen, d, 0);
 	shoal__waiter_done(w);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <shoal/shoal.h>
 
 #include "internal.h"
+#include "proc_int.h"
 #include "rtlayout.h"
 #include "testutil.h"
 
@@ -481,6 +482,73 @@ Test(runtime_procs, sync_round_trips_leave_the_standby_worker_asleep)
 	cr_assert(woke[0] <= 150 || woke[1] <= 150,
 		  "both workers woke for 300 round trips: %ld and %ld times",
 		  woke[0], woke[1]);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* The driver's waiter records' futex words, summed: each wake of one of
+ * them bumps its word (store/waiters.c, WT-R3). */
+static uint64_t waiter_bumps(struct shoal_store *s)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++)
+		n += atomic_load(&s->me->waiters[i].futex);
+	return n;
+}
+
+/* 300 spinning round trips: how many pushes bumped the run queue's wake
+ * line, and how many gets had a waiter record woken. */
+static void round_trips_signalled(struct shoal_runtime *rt, int fn,
+				  uint32_t *pushes, uint64_t *gets)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	uint32_t seq0 = atomic_load(&rt->v.queue.ring->wake.seq);
+	uint64_t bumps0 = waiter_bumps(s);
+	struct shoal_args a;
+
+	shoal_args_init(&a);
+	for (int i = 0; i < 300; i++) {
+		struct shoal_view v;
+		shoal_id ref;
+
+		tu_assert_rc(shoal_submit(rt, fn, &a, 1, &ref), 0);
+		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
+		shoal_release(s, &v);
+		tu_assert_rc(shoal_drop(s, ref), 0);
+	}
+	*pushes = atomic_load(&rt->v.queue.ring->wake.seq) - seq0;
+	*gets = waiter_bumps(s) - bumps0;
+}
+
+/* A spinning round trip hands over through the lines the other side
+ * writes anyway: the head worker spins on the run queue's cell (the
+ * push finds no waiter on the wake line and leaves it alone), and the
+ * driver's get spins on the result's entry (the seal finds no waiter
+ * record to wake).  Before, every push bumped the wake line (the head
+ * spun on it, registered) and every seal woke the get's record: some 300
+ * of each for 300 round trips.  A spin budget far beyond a round trip
+ * (yielding now and then) keeps a waiter whose peer is off the CPU
+ * spinning rather than asleep, so that the count does not depend on
+ * the machine's load. */
+Test(runtime_procs, spinning_round_trips_touch_no_wake_line)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	uint32_t pushes;
+	uint64_t gets;
+	int fn;
+
+	o.store.spin_budget = 1u << 20; /* the most: about 35 ms */
+	tu_assert_rc(shoal_register_task(reg, "u64", noop_u64, NULL), 0);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	fn = shoal_function(rt, "u64");
+	round_trips_signalled(rt, fn, &pushes, &gets);
+	cr_expect(pushes <= 150,
+		  "the wake line was bumped for %u pushes of 300", pushes);
+	cr_expect(gets <= 150, "a waiter record was woken for %lu gets of 300",
+		  (unsigned long)gets);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }

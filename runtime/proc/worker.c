@@ -171,18 +171,34 @@ static void shoal__worker_head_down(struct shoal__worker *w)
 	atomic_thread_fence(memory_order_seq_cst); /* POOL-S2 */
 }
 
+/* The head's spin: an item at the queue's head, or the runtime stopping
+ * (relaxed, both: hints; the step's pop and the loop's STOP-A1 decide). */
+static bool shoal__head_sees(void *arg)
+{
+	const struct shoal__worker *w = arg;
+
+	return shoal__queue_seen(&w->rt.v.queue) ||
+	       atomic_load_explicit(&w->rt.v.hdr->stopping, memory_order_relaxed);
+}
+
 /* Spin only while it can pay: fewer spinners than CPUs - 1 (a spinner
  * must not take the CPU of the process that would hand it work); the
  * head alone spins, so that is one spinner with 2 CPUs or more, none
- * with one (it sleeps on the wake line at once). */
+ * with one (it sleeps on the wake line at once).  It spins on the cell a
+ * push writes, unregistered, so a push to a spinning head signals
+ * nobody (the wake line stays in both caches, unwritten); only then
+ * does it register on the wake line and sleep.  The stopping word is
+ * watched too: shutdown's signal of the wake line finds no waiter. */
 static int shoal__worker_head_wait(struct shoal__worker *w,
 				   struct shoal__deadline d)
 {
-	int rc;
+	uint32_t spin = w->max_spinners ? w->spin : 0;
+	int rc = 0;
 
 	/* Relaxed: POOL- of the header. */
 	atomic_store_explicit(&w->me->head, 1, memory_order_relaxed);
-	rc = shoal__queue_wait(&w->rt.v.queue, d, w->max_spinners ? w->spin : 0);
+	if (!shoal__spin_until(shoal__head_sees, w, spin, d))
+		rc = shoal__queue_wait(&w->rt.v.queue, d, 0);
 	shoal__worker_head_down(w);
 	return rc;
 }
