@@ -209,8 +209,7 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	s->slot_gen = gen;
 	s->me = p;
 	shoal__ledger_open(s);
-	/* a new owner: a new base (store/dir.c) */
-	s->win = (struct shoal__win_stat){0, 0, 0};
+	s->win = (struct shoal__win_stat){0, 0, 0}; /* a new owner (dir.c) */
 	atomic_store_explicit(&s->id_win, 1, memory_order_relaxed);
 	return 0;
 }
