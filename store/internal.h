@@ -181,6 +181,10 @@ bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
 /* guard.c: the dead slot (state word st) is kept from its reapers. */
 bool shoal__proc_guarded(const struct shoal_store *s, uint32_t slot, uint64_t st);
 int shoal__proc_reap_all(struct shoal_store *s);
+/* reap.c: steps 0 to 5 of a slot's clean (proc.c): 0, or -ETIMEDOUT where
+ * a wait outlasted `by` (the rest is left to the next reaper). */
+int shoal__reap_records(struct shoal_store *s, uint32_t slot, uint32_t gen,
+			struct shoal__later *by);
 
 /* An entry's description, read with relaxed loads after ENT-A2 (or
  * between ENT-A1's two loads of ctl: layout.h). */
