@@ -86,11 +86,16 @@ struct shoal__region {
  *  REAP_GUARD  a slot's reap_guard (struct shoal__proc, guard.c) keeps
  *          other reapers off a dead slot: a process that ignored it
  *          would give back holds a layer above still counts on.
+ * Optional bits:
+ *  ORPHAN_SCAN  a slot's orphan_scan (struct shoal__proc, proc.c) says
+ *          how far its reapers' scan for its orphans got; a process that
+ *          ignores it scans the whole directory, as before.
  */
 #define SHOAL__FEATURE_REAP_GUARD (1ull << 0)
 #define SHOAL__FEATURES SHOAL__FEATURE_REAP_GUARD /* required bits written */
 #define SHOAL__FEATURES_KNOWN SHOAL__FEATURE_REAP_GUARD /* required bits used */
-#define SHOAL__COMPAT_FEATURES 0ull /* optional bits it writes */
+#define SHOAL__COMPAT_FEATURE_ORPHAN_SCAN (1ull << 0)
+#define SHOAL__COMPAT_FEATURES SHOAL__COMPAT_FEATURE_ORPHAN_SCAN /* optional bits it writes */
 static_assert((SHOAL__FEATURES & ~SHOAL__FEATURES_KNOWN) == 0,
 	      "a library can use every required bit it writes");
 
@@ -361,7 +366,14 @@ struct shoal__proc {
 	 * remote readers inside the seqcount, and by a reaper after the
 	 * owner's death. */
 	_Atomic uint32_t ledger_level;
-	uint8_t pad1_[64 - 60];
+	/* How far a reaper's scan for the slot's orphans got (proc.c, step
+	 * 5): the low 12 bits of the slot's generation << 20 | the chunks
+	 * of SHOAL__ORPHAN_CHUNK directory slots done; a word of another
+	 * generation reads as none done.  Written by the slot's reapers only
+	 * (relaxed: handed on by PROC-R1 like their other writes, or ordered
+	 * by a reaper's death), zeroed by the owner at claim and by the
+	 * clean before the slot is freed. */
+	_Atomic uint32_t orphan_scan;
 	/* Line 1: the intent record (owner). */
 	struct shoal__intent intent;
 	/* Line 2: ending an entry (owner). */
@@ -374,6 +386,7 @@ struct shoal__proc {
 	_Alignas(64) struct shoal__heap_cache cache;
 };
 static_assert(offsetof(struct shoal__proc, intent) == 64, "proc layout");
+static_assert(offsetof(struct shoal__proc, orphan_scan) == 60, "proc layout");
 static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 
 #define SHOAL__PROC_STATE(gen, phase, pid)                                   \

@@ -34,7 +34,11 @@
  *      in flight when an earlier reaper died: its entry is recounted;
  *   5. unsealed entries of the slot that no record names (it dropped its
  *      holds on them: counted in `orphans`) are aborted, by a scan of the
- *      directory, only if there can be any;
+ *      directory, only if there can be any.  The scan goes in chunks of
+ *      SHOAL__ORPHAN_CHUNK slots and records after each how far it got
+ *      (orphan_scan, layout.h); the next reaper goes on from there (a
+ *      chunk run twice aborts nothing twice: an aborted entry is no
+ *      longer unsealed);
  *   6. its allocator cache goes back to the slabs, its waiter records;
  *   7. the slot is cleared and freed (release: publishes the cleared ledger,
  *      cache and records to the next claimer, whose claim CAS acquires).
@@ -54,6 +58,20 @@
  * reap does the rest (every step can be run again, above).  A close
  * whose clean stops so leaves its slot LIVE: its reaper, once the process
  * has exited, does the rest.
+ *
+ * Work.  Step 5 reads the whole directory (dir_slots x 64 bytes: 64 MiB at
+ * the default max_objects, about a second in a coverage build), which is
+ * not a wait for anyone but still time.  A reap that a wait runs (a get's
+ * or a create's slice, a stripe lock's dead holder) passes its caller's
+ * deadline (shoal__proc_reap_until): once the scan has done a chunk past
+ * it, the slot is given back as above with the scan's progress recorded,
+ * and the next reap goes on.  So a get with a 22 ms timeout pays for one
+ * chunk, not for the dead process's whole scan; every reap still does a
+ * chunk at least, so the scan ends, and an explicit reap
+ * (shoal_store_reap: the fork server's, an attach's, a claim's) and a
+ * close finish it.  The steps before it are not bounded so: they are
+ * proportional to what the dead process held (its ledger, its records),
+ * and the stripe locks a waiter needs go in step 2.
  *
  * Memory order: PROC- of layout.h (struct shoal__proc) for the state
  * word; a dead slot's records are ordered by its death for its reaper.
@@ -202,6 +220,7 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
 	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->orphan_scan, 0, memory_order_relaxed);
 	s->slot = i;
 	s->slot_gen = gen;
 	s->me = p;
@@ -237,11 +256,12 @@ int shoal__proc_claim(struct shoal_store *s)
 /* The whole clean.                                                    */
 
 static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
-			     uint32_t gen, struct shoal__later *by)
+			     uint32_t gen, struct shoal__later *by,
+			     struct shoal__deadline until)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
-	if (shoal__reap_records(s, slot, gen, by))
+	if (shoal__reap_records(s, slot, gen, by, until))
 		return -ETIMEDOUT;
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
@@ -251,6 +271,7 @@ static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	memset(p->fills, 0, sizeof p->fills);
 	/* Relaxed: published by PROC-R1 below. */
 	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->orphan_scan, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
 	SHOAL__CRASH(s, REAP_CLEARED);
 	/* PROC-R1: the cleared ledger, cache and records are visible to the
@@ -275,7 +296,8 @@ static void shoal__proc_give_back(struct shoal_store *s, uint32_t slot,
 }
 
 static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
-				 struct shoal__later *by)
+				 struct shoal__later *by,
+				 struct shoal__deadline until)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire); /* PROC-A1 */
@@ -293,7 +315,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 						     memory_order_relaxed))
 		return false;
 	SHOAL__CRASH(s, REAP_CLAIMED);
-	if (shoal__proc_clean(s, slot, gen, by)) {
+	if (shoal__proc_clean(s, slot, gen, by, until)) {
 		shoal__proc_give_back(s, slot, mine, st);
 		return false;
 	}
@@ -302,9 +324,9 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 	return true;
 }
 
-/* The reap's waits, the heap's lock's among them, share one bound (the
- * file header). */
-int shoal__proc_reap_all(struct shoal_store *s)
+/* The reap's waits, the heap's lock's among them, share one bound; its
+ * orphan scans stop at the first chunk past `until` (the file header). */
+int shoal__proc_reap_until(struct shoal_store *s, struct shoal__deadline until)
 {
 	/* Acquire, but nothing releases hwm (layout.h): relaxed would do.
 	 * A slot claimed later is the next reap's (its word: PROC-A1). */
@@ -319,11 +341,16 @@ int shoal__proc_reap_all(struct shoal_store *s)
 	s->reaping = true;
 	s->heap.lock_by = &by;
 	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++)
-		if (i != s->slot && shoal__proc_reap_one(s, i, &by))
+		if (i != s->slot && shoal__proc_reap_one(s, i, &by, until))
 			n++;
 	s->heap.lock_by = outer;
 	s->reaping = false;
 	return n;
+}
+
+int shoal__proc_reap_all(struct shoal_store *s)
+{
+	return shoal__proc_reap_until(s, (struct shoal__deadline){INT64_MAX});
 }
 
 /* Close: a clean that stops at a wait (the file header) leaves the slot
@@ -335,7 +362,8 @@ void shoal__proc_release(struct shoal_store *s)
 	if (s->me) {
 		s->reaping = true;
 		s->heap.lock_by = &by;
-		shoal__proc_clean(s, s->slot, s->slot_gen, &by);
+		shoal__proc_clean(s, s->slot, s->slot_gen, &by,
+				  (struct shoal__deadline){INT64_MAX});
 		s->heap.lock_by = NULL;
 		s->reaping = false;
 	}

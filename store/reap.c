@@ -324,20 +324,72 @@ static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 
 /* Step 5: unsealed entries of the slot that no ledger record names (their
  * creation hold was dropped): nobody else will ever seal them. */
-static int shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen, struct shoal__later *by)
+
+/* Directory slots a reaper scans between two records of its progress. */
+#define SHOAL__ORPHAN_CHUNK 4096u
+/* orphan_scan's generation tag (layout.h): the low 12 bits of gen. */
+#define SHOAL__ORPHAN_TAG(gen) (((uint32_t)(gen) & 0xfffu) << 20)
+#define SHOAL__ORPHAN_DONE_MASK 0xfffffu
+
+/* Chunks of the slot's scan done (0 for a word of another generation, or
+ * in a segment whose creator does not keep the word).  Relaxed: a dead
+ * slot's word, handed on by PROC-R1 or ordered by a reaper's death. */
+static uint32_t shoal__orphan_chunks_done(const struct shoal_store *s,
+					  uint32_t slot, uint32_t gen)
 {
+	uint32_t w = atomic_load_explicit(&s->procs[slot].orphan_scan,
+					  memory_order_relaxed);
+
+	if (!(s->geo.compat_features & SHOAL__COMPAT_FEATURE_ORPHAN_SCAN) ||
+	    (w & ~SHOAL__ORPHAN_DONE_MASK) != SHOAL__ORPHAN_TAG(gen))
+		return 0;
+	return w & SHOAL__ORPHAN_DONE_MASK;
+}
+
+static int shoal__reap_orphan_chunk(struct shoal_store *s, uint32_t slot,
+				    uint32_t gen, uint64_t first,
+				    struct shoal__later *by)
+{
+	uint64_t end = first + SHOAL__ORPHAN_CHUNK;
 	int rc = 0;
 
-	for (uint32_t i = 0; i <= s->dir_mask && !rc; i++)
-		rc = shoal__reap_abort_unheld(s, slot, gen, i, by);
+	for (uint64_t i = first; i < end && i <= s->dir_mask && !rc; i++)
+		rc = shoal__reap_abort_unheld(s, slot, gen, (uint32_t)i, by);
 	return rc;
 }
 
-/* Steps 0 to 5; -ETIMEDOUT where a wait outlasted `by` (proc.c's
- * header: the rest is left to the next reaper). */
+/* The scan, from where the last reaper left it, a chunk at a time, until
+ * the end or a chunk ending past `until` (-EINPROGRESS: proc.c's header,
+ * "Work"). */
+static int shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
+			       uint32_t gen, struct shoal__later *by,
+			       struct shoal__deadline until)
+{
+	uint64_t slots = (uint64_t)s->dir_mask + 1;
+
+	for (uint32_t c = shoal__orphan_chunks_done(s, slot, gen);
+	     (uint64_t)c * SHOAL__ORPHAN_CHUNK < slots; c++) {
+		int rc = shoal__reap_orphan_chunk(
+			s, slot, gen, (uint64_t)c * SHOAL__ORPHAN_CHUNK, by);
+
+		if (rc)
+			return rc;
+		/* Relaxed: see shoal__orphan_chunks_done. */
+		atomic_store_explicit(&s->procs[slot].orphan_scan,
+				      SHOAL__ORPHAN_TAG(gen) | (c + 1),
+				      memory_order_relaxed);
+		SHOAL__CRASH(s, REAP_ORPHANS);
+		if ((uint64_t)(c + 1) * SHOAL__ORPHAN_CHUNK < slots &&
+		    shoal__deadline_passed(until))
+			return -EINPROGRESS;
+	}
+	return 0;
+}
+
+/* Steps 0 to 5; -ETIMEDOUT where a wait outlasted `by`, or the orphan
+ * scan `until` (proc.c's header: the rest is left to the next reaper). */
 int shoal__reap_records(struct shoal_store *s, uint32_t slot, uint32_t gen,
-			 struct shoal__later *by)
+			struct shoal__later *by, struct shoal__deadline until)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
@@ -359,7 +411,7 @@ int shoal__reap_records(struct shoal_store *s, uint32_t slot, uint32_t gen,
 	SHOAL__CRASH(s, REAP_LEDGER);
 	/* Relaxed: a dead (or closing) slot's own word. */
 	if (atomic_load_explicit(&p->orphans, memory_order_relaxed) &&
-	    shoal__reap_orphans(s, slot, gen, by))
+	    shoal__reap_orphans(s, slot, gen, by, until))
 		return -ETIMEDOUT;
 	return 0;
 }
