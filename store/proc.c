@@ -371,6 +371,18 @@ void shoal__proc_release(struct shoal_store *s)
 	s->ledger_used = 0;
 }
 
+int shoal__store_reap_until(struct shoal_store *s, struct shoal__deadline until)
+{
+	int n;
+
+	if (!s || s->readonly)
+		return s ? SHOAL_EREADONLY : -EINVAL;
+	shoal__lock(s);
+	n = shoal__proc_reap_until(s, until);
+	shoal__unlock(s);
+	return n;
+}
+
 SHOAL_API int shoal_store_reap(struct shoal_store *store)
 {
 	if (!store || store->readonly)
