@@ -98,6 +98,7 @@
 	X(REAP_FLAGGED, reap, "reap: a record flagged, not given back")        \
 	X(REAP_GIVEN, reap, "reap: a record given back, still flagged")        \
 	X(REAP_LEDGER, reap, "reap: ledger done, orphans and cache not")       \
+	X(REAP_ORPHANS, reap, "reap: a chunk of the orphan scan recorded")     \
 	X(REAP_CLEARED, reap, "reap: slot cleared, not freed")
 
 /*

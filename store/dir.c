@@ -312,7 +312,8 @@ static int shoal__stripe_lock(struct shoal_store *s, uint32_t stripe,
 			return SHOAL_EBADSEGMENT;
 		if (spins < 64)
 			shoal__cpu_relax();
-		else if (v && shoal__proc_dead(s, v - 1) && shoal__proc_reap_all(s))
+		else if (v && shoal__proc_dead(s, v - 1) &&
+			 shoal__proc_reap_until(s, (struct shoal__deadline){0}))
 			; /* a slot reaped: look at the word again */
 		else if (shoal__deadline_passed(shoal__later_get(d)))
 			return -ETIMEDOUT;

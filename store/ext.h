@@ -38,6 +38,7 @@
 #include <shoal/store.h>
 
 #include "crash.h"
+#include "deadline.h"
 #include "event.h"
 
 struct shoal_store;
@@ -144,6 +145,12 @@ uint32_t shoal__store_creator(const struct shoal_store *s);
 struct shoal__event *shoal__store_space(const struct shoal_store *s);
 uint32_t shoal__store_spin(const struct shoal_store *s);
 uint64_t shoal__store_capacity(const struct shoal_store *s);
+/* shoal_store_reap for a reap that a wait (or a hook inside one) runs: a
+ * dead process's scan for its orphans stops at the first chunk past
+ * `until` and the next reap goes on (proc.c, "Work"); everything else a
+ * reap does is done.  The slots freed; SHOAL_EREADONLY, -EINVAL as
+ * shoal_store_reap. */
+int shoal__store_reap_until(struct shoal_store *s, struct shoal__deadline until);
 /* Touches (loads only) the directory slots and probe bytes of the n IDs
  * that follow `first` in its owner's counter (shoal_id_next's order), so
  * that this process pays its first access to those pages now (a fault,

@@ -194,7 +194,16 @@ bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
 bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
 /* guard.c: the dead slot (state word st) is kept from its reapers. */
 bool shoal__proc_guarded(const struct shoal_store *s, uint32_t slot, uint64_t st);
+/* Reaps every dead slot it can: 1 per slot freed.  _until stops a dead
+ * slot's orphan scan at the first chunk that ends past `until` (the slot
+ * stays for the next reap; proc.c, "Work"): for a reap a wait runs. */
 int shoal__proc_reap_all(struct shoal_store *s);
+int shoal__proc_reap_until(struct shoal_store *s, struct shoal__deadline until);
+/* reap.c: steps 0 to 5 of a slot's clean (proc.c): 0, or -ETIMEDOUT where
+ * a wait outlasted `by` or the orphan scan `until` (the rest is left to
+ * the next reaper). */
+int shoal__reap_records(struct shoal_store *s, uint32_t slot, uint32_t gen,
+			struct shoal__later *by, struct shoal__deadline until);
 
 /* An entry's description, read with relaxed loads after ENT-A2 (or
  * between ENT-A1's two loads of ctl: layout.h). */

@@ -47,7 +47,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 7u /* 6: an ID's walk window (dir.c); 7: the intent's ref word, a slot's stamps */
+#define SHOAL__LAYOUT_VERSION 7u /* 6: an ID's walk window (dir.c); 7: the intent's ref word, a slot's stamps, its orphan_scan where the unused futex word was */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -93,11 +93,16 @@ struct shoal__region {
  *  REAP_GUARD  a slot's reap_guard (struct shoal__proc, guard.c) keeps
  *          other reapers off a dead slot: a process that ignored it
  *          would give back holds a layer above still counts on.
+ * Optional bits:
+ *  ORPHAN_SCAN  a slot's orphan_scan (struct shoal__proc, reap.c) says
+ *          how far its reapers' scan for its orphans got; a process that
+ *          ignores it scans the whole directory, as before.
  */
 #define SHOAL__FEATURE_REAP_GUARD (1ull << 0)
 #define SHOAL__FEATURES SHOAL__FEATURE_REAP_GUARD /* required bits written */
 #define SHOAL__FEATURES_KNOWN SHOAL__FEATURE_REAP_GUARD /* required bits used */
-#define SHOAL__COMPAT_FEATURES 0ull /* optional bits it writes */
+#define SHOAL__COMPAT_FEATURE_ORPHAN_SCAN (1ull << 0)
+#define SHOAL__COMPAT_FEATURES SHOAL__COMPAT_FEATURE_ORPHAN_SCAN /* optional bits it writes */
 static_assert((SHOAL__FEATURES & ~SHOAL__FEATURES_KNOWN) == 0,
 	      "a library can use every required bit it writes");
 
@@ -347,7 +352,14 @@ struct shoal__proc {
 	_Atomic uint64_t state;
 	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
 	_Atomic uint32_t role;       /* owner: opaque to the store, see above */
-	_Atomic uint32_t futex;      /* reserved: this process's wake word */
+	/* How far a reaper's scan for the slot's orphans got (reap.c, step
+	 * 5): the low 12 bits of the slot's generation << 20 | the chunks
+	 * of SHOAL__ORPHAN_CHUNK directory slots done; a word of another
+	 * generation reads as none done.  Written by the slot's reapers only
+	 * (relaxed: handed on by PROC-R1 like their other writes, or ordered
+	 * by a reaper's death), zeroed by the owner at claim and by the
+	 * clean before the slot is freed. */
+	_Atomic uint32_t orphan_scan;
 	_Atomic uint32_t ledger_seq; /* owner; odd while its ledger moves */
 	/* Drops of holds on its own unsealed objects (owner, relaxed; its
 	 * reaper reads it): nonzero, the reaper scans the directory for
@@ -394,6 +406,8 @@ struct shoal__proc {
 	_Alignas(64) struct shoal__heap_cache cache;
 };
 static_assert(offsetof(struct shoal__proc, intent) == 64, "proc layout");
+static_assert(offsetof(struct shoal__proc, orphan_scan) == 20, "proc layout");
+static_assert(offsetof(struct shoal__proc, stamps) == 60, "proc layout");
 static_assert(sizeof(struct shoal__proc) % 64 == 0, "proc is whole lines");
 
 #define SHOAL__PROC_STATE(gen, phase, pid)                                   \

@@ -34,7 +34,11 @@
  *      in flight when an earlier reaper died: its entry is recounted;
  *   5. unsealed entries of the slot that no record names (it dropped its
  *      holds on them: counted in `orphans`) are aborted, by a scan of the
- *      directory, only if there can be any;
+ *      directory, only if there can be any.  The scan goes in chunks of
+ *      SHOAL__ORPHAN_CHUNK slots and records after each how far it got
+ *      (orphan_scan, layout.h); the next reaper goes on from there (a
+ *      chunk run twice aborts nothing twice: an aborted entry is no
+ *      longer unsealed);
  *   6. its allocator cache goes back to the slabs, its waiter records;
  *   7. the slot is cleared and freed (release: publishes the cleared ledger,
  *      cache and records to the next claimer, whose claim CAS acquires).
@@ -54,6 +58,20 @@
  * reap does the rest (every step can be run again, above).  A close
  * whose clean stops so leaves its slot LIVE: its reaper, once the process
  * has exited, does the rest.
+ *
+ * Work.  Step 5 reads the whole directory (dir_slots x 64 bytes: 64 MiB at
+ * the default max_objects, about a second in a coverage build), which is
+ * not a wait for anyone but still time.  A reap that a wait runs (a get's
+ * or a create's slice, a stripe lock's dead holder) passes its caller's
+ * deadline (shoal__proc_reap_until): once the scan has done a chunk past
+ * it, the slot is given back as above with the scan's progress recorded,
+ * and the next reap goes on.  So a get with a 22 ms timeout pays for one
+ * chunk, not for the dead process's whole scan; every reap still does a
+ * chunk at least, so the scan ends, and an explicit reap
+ * (shoal_store_reap: the fork server's, an attach's, a claim's) and a
+ * close finish it.  The steps before it are not bounded so: they are
+ * proportional to what the dead process held (its ledger, its records),
+ * and the stripe locks a waiter needs go in step 2.
  *
  * Memory order: PROC- of layout.h (struct shoal__proc) for the state
  * word; a dead slot's records are ordered by its death for its reaper.
@@ -202,6 +220,7 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	memset(&p->free, 0, sizeof p->free);
 	memset(p->fills, 0, sizeof p->fills);
 	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->orphan_scan, 0, memory_order_relaxed);
 	/* A FREE slot is stamped by nobody (only a LIVE one mid change). */
 	atomic_store_explicit(&p->stamps, 0, memory_order_relaxed);
 	s->stamps_seen = 0;
@@ -239,358 +258,15 @@ int shoal__proc_claim(struct shoal_store *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* Step 0: who owns which block.                                       */
-
-/* Relaxed: a dead slot's handoff word (heap.h), read by its reaper. */
-static void shoal__decide(struct shoal__proc *p, _Atomic uint64_t *rec,
-			  uint64_t size)
-{
-	uint64_t off = atomic_load_explicit(rec, memory_order_relaxed);
-
-	if (off && !shoal__heap_rec_owns(&p->cache, rec, off, size))
-		atomic_store_explicit(rec, 0, memory_order_relaxed);
-}
-
-/*
- * Before the reaper frees anything into the dead slot's cache: "a record
- * owns its block" (heap.h) is read from that cache, and a free into a full
- * cache spills blocks out of it, so a record still naming a block the dead
- * process had freed would then look like an owner.  Every record with a
- * block is decided first (one that does not own its block is crossed out)
- * and every free made on the slot's behalf crosses its record out at once
- * (end.c, fill.c, below), so a replacement reaper decides the same.
- * First the heap settles: the dead process may have died holding the
- * heap's lock with a large allocation's plan published and not applied
- * (its record still 0, the run USED once anyone replays it).
- */
-static int shoal__reap_blocks_decide(struct shoal_store *s, uint32_t slot)
-{
-	struct shoal__proc *p = &s->procs[slot];
-
-	/* A broken lock: the records as they are; one held past the reap's
-	 * bound: nothing decided, the reap stops here. */
-	if (shoal__heap_settle(&s->heap) == -ETIMEDOUT)
-		return -ETIMEDOUT;
-
-	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++)
-		if (p->fills[i].stage)
-			shoal__decide(p, &p->fills[i].block_off,
-				      p->fills[i].block_size);
-	/* Relaxed: a dead slot's records (the file header). */
-	if (atomic_load_explicit(&p->intent.op, memory_order_relaxed) ==
-	    SHOAL__OP_CREATE)
-		shoal__decide(p, &p->intent.block_off, p->intent.block_size);
-	if (atomic_load_explicit(&p->free.active, memory_order_relaxed))
-		shoal__decide(p, &p->free.block_off, p->free.block_size);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Step 2: the intent.                                                 */
-
-/* idx is the slot's unsealed entry (its word into *c). */
-static bool shoal__unsealed_of(const struct shoal_store *s, uint32_t idx,
-			       uint32_t slot, uint32_t gen, uint64_t *c)
-{
-	*c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire); /* ENT-A2 */
-	return SHOAL__CTL_STATE(*c) == SHOAL__E_CREATED &&
-	       shoal__entry_creator(&s->dir[idx]) == SHOAL__CREATOR(slot, gen);
-}
-
-/* The slot's own unsealed entry at idx, aborted with creator_holds of its
- * holds: 0, -EAGAIN under REPAIR, -ENOENT if idx is not one. */
-static int shoal__reap_abort_own(struct shoal_store *s, uint32_t slot,
-				 uint32_t gen, uint32_t idx, uint32_t creator_holds)
-{
-	uint64_t c;
-
-	if (!shoal__unsealed_of(s, idx, slot, gen, &c))
-		return -ENOENT;
-	return shoal__obj_abort_entry(s, idx, SHOAL__CTL_GEN(c), creator_holds,
-				      true);
-}
-
-/* The same with none of its holds left to give back (a recount or a
- * give-back took them): waits only for a REPAIR (store/object/: bounded by the
- * repairer, a dead one's repair taken over), until `by`: -ETIMEDOUT. */
-static int shoal__reap_abort_unheld(struct shoal_store *s, uint32_t slot,
-				    uint32_t gen, uint32_t idx,
-				    struct shoal__later *by)
-{
-	uint64_t c;
-	int rc = 0;
-
-	while (!rc && shoal__reap_abort_own(s, slot, gen, idx, 0) == -EAGAIN)
-		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
-	return rc;
-}
-
-static bool shoal__published_by(const struct shoal_store *s, uint32_t idx,
-				uint32_t gen, uint32_t creator)
-{
-	/* ENT-A2 */
-	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
-	unsigned st = SHOAL__CTL_STATE(c);
-
-	return SHOAL__CTL_GEN(c) == gen && st >= SHOAL__E_CREATED &&
-	       shoal__entry_creator(&s->dir[idx]) == creator;
-}
-
-/* Releases every directory stripe lock the slot holds. */
-static void shoal__reap_stripes(struct shoal_store *s, uint32_t slot)
-{
-	for (uint32_t st = 0; st < s->geo.nstripes; st++) {
-		uint32_t owner = slot + 1;
-
-		/* ENT-R3 (release): the entries it wrote, for the next locker
-		 * (ENT-A3).  Relaxed on failure: not its lock. */
-		atomic_compare_exchange_strong_explicit(
-			&s->stripes[st], &owner, 0, memory_order_release,
-			memory_order_relaxed);
-	}
-}
-
-/* CREATE stages a reaper writes (the creator stops at 1): the decision,
- * made while the creator's stripe locks still keep the entry from reuse. */
-#define SHOAL__CREATE_WAS_PUBLISHED 3u
-#define SHOAL__CREATE_NOT_PUBLISHED 4u
-
-static int shoal__reap_create(struct shoal_store *s, uint32_t slot,
-			      uint32_t gen, struct shoal__intent *in,
-			      struct shoal__later *by)
-{
-	struct shoal__proc *p = &s->procs[slot];
-	/* Relaxed, here and below: a dead slot's words (the header). */
-	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
-	uint64_t off = atomic_load_explicit(&in->block_off, memory_order_relaxed);
-
-	if (in->stage < SHOAL__CREATE_WAS_PUBLISHED) {
-		/* Published: the entry has the intent's generation and names
-		 * the slot as creator, in whatever state (a promise may have
-		 * been filled and sealed since); nobody can have reused it,
-		 * the slot's stripe locks or creation hold keep it. */
-		bool pub = in->stage == 1 && idx <= s->dir_mask &&
-			   shoal__published_by(s, idx, in->gen,
-					       SHOAL__CREATOR(slot, gen));
-
-		if (pub) { /* redo the counters (store/object/, shoal__publish):
-			    * the size published, not what a fill wrote since */
-			atomic_store_explicit(&p->objects, in->objects + 1,
-					      memory_order_relaxed);
-			atomic_store_explicit(&p->bytes,
-					      in->bytes + (int64_t)in->block_size,
-					      memory_order_relaxed);
-		}
-		in->stage = pub ? SHOAL__CREATE_WAS_PUBLISHED
-				: SHOAL__CREATE_NOT_PUBLISHED;
-	}
-	if (in->stage == SHOAL__CREATE_NOT_PUBLISHED) {
-		if (shoal__heap_rec_owns(&p->cache, &in->block_off, off,
-					 in->block_size)) {
-			if (shoal__heap_free_rec(&s->heap, &p->cache,
-						 SHOAL__OFF(off),
-						 in->block_size ? in->block_size : 1,
-						 &in->block_off) == -ETIMEDOUT)
-				return -ETIMEDOUT; /* the record still owns it */
-			atomic_store_explicit(&in->block_off, 0,
-					      memory_order_relaxed);
-		}
-		if (idx <= s->dir_mask) /* its hold, recorded, never counted */
-			shoal__ledger_consume(s, slot, idx, by);
-	}
-	SHOAL__CRASH(s, REAP_CREATE);
-	shoal__reap_stripes(s, slot);
-	return 0;
-}
-
-/* An entry whose counts the dead slot may have been changing: recount it
- * from the live processes (which consumes the slot's record for it,
- * repair.c), and abort it if it is the slot's own unsealed one. */
-static int shoal__reap_recount(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen, uint32_t idx, struct shoal__later *by)
-{
-	int rc = shoal__obj_repair(s, idx, by);
-
-	if (rc)
-		return rc;
-	SHOAL__CRASH(s, REAP_RECOUNTED);
-	return shoal__reap_abort_unheld(s, slot, gen, idx, by);
-}
-
-/* A seal whose waiters may not have been woken: if the entry is still the
- * one sealed (its generation, no longer unsealed), its stack is closed
- * now (closing a closed stack does nothing). */
-static void shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
-			     uint32_t idx)
-{
-	/* ENT-A2 */
-	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
-
-	if (SHOAL__CTL_GEN(c) == in->gen && SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
-		shoal__waiters_close(s, &s->dir[idx]);
-}
-
-static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
-			      uint32_t gen, struct shoal__later *by)
-{
-	struct shoal__intent *in = &s->procs[slot].intent;
-	/* REF-A2: a replaced reaper's REF-R2 below (a dead owner's own op
-	 * is ordered by its death anyway); entry relaxed, as the intent's
-	 * other words (the file header). */
-	uint32_t op = atomic_load_explicit(&in->op, memory_order_acquire);
-	uint32_t idx = atomic_load_explicit(&in->entry, memory_order_relaxed);
-	int rc = 0;
-
-	if (op == SHOAL__OP_CREATE) {
-		rc = shoal__reap_create(s, slot, gen, in, by);
-	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
-		shoal__reap_seal(s, in, idx);
-	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
-		rc = shoal__reap_recount(s, slot, gen, idx, by);
-	}
-	if (!rc) /* else the intent stays, for the next reaper */
-		atomic_store_explicit(&in->op, SHOAL__OP_NONE,
-				      memory_order_release); /* REF-R2 */
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Step 4: the ledger.                                                 */
-
-/*
- * Gives back the record at rec: FLAG goes up with a CAS from its plain
- * value (a repair may consume the record first, ledger.c: then there is
- * nothing to give back), the pins and holds come off the entry (or the
- * slot's unsealed entry is aborted with them), and the record is crossed
- * out.  A repair in progress on the entry is let count the record first:
- * the flag goes down while this waits, until `by` (-ETIMEDOUT, the record
- * as it was).
- */
-static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
-				 uint32_t gen, _Atomic uint64_t *rec,
-				 struct shoal__later *by)
-{
-	for (;;) {
-		/* LG-A3 */
-		uint64_t r = atomic_load_explicit(rec, memory_order_acquire), c;
-		uint32_t idx = SHOAL__LEDGER_KEY(r) - 1;
-		int rc;
-
-		if ((r & SHOAL__LEDGER_FLAG) ||
-		    !(SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r)))
-			return 0; /* consumed by a repair meanwhile */
-		/* LG-R3 (seq_cst: more than needed); failure: reload. */
-		if (!atomic_compare_exchange_strong_explicit(
-			    rec, &r, r | SHOAL__LEDGER_FLAG, memory_order_seq_cst,
-			    memory_order_relaxed))
-			continue;
-		SHOAL__CRASH(s, REAP_FLAGGED);
-		rc = shoal__reap_abort_own(s, slot, gen, idx, SHOAL__LEDGER_HOLDS(r));
-		if (rc == -ENOENT) /* not its unsealed entry: give the counts */
-			rc = shoal__obj_unref_dead(s, idx, SHOAL__LEDGER_PINS(r),
-						   SHOAL__LEDGER_HOLDS(r));
-		if (rc != -EAGAIN) {
-			SHOAL__CRASH(s, REAP_GIVEN);
-			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
-					      memory_order_release); /* LG-R3 */
-			return 0;
-		}
-		/* A repair is counting the entry: let it count this record
-		 * (not given back yet), then try again.  LG-R3, seq_cst as
-		 * the flag's CAS. */
-		atomic_store_explicit(rec, r, memory_order_seq_cst);
-		rc = shoal__obj_wait_settled(s, &s->dir[idx], true, by, &c);
-		if (rc)
-			return rc;
-	}
-}
-
-/* Each record: given back (or its entry recounted), its unsealed entry
- * aborted, then crossed out; a record a wait past `by` held up stays as
- * it is (-ETIMEDOUT). */
-static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
-			      uint32_t gen, struct shoal__later *by)
-{
-	uint32_t mask;
-	_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
-
-	/* The table in use, whole (a dead owner's level is final): the
-	 * others hold no record of its (ledger.c). */
-	for (uint32_t i = 0; i <= mask; i++) {
-		/* LG-A3 */
-		uint64_t r = atomic_load_explicit(&l[i], memory_order_acquire);
-		uint32_t key = SHOAL__LEDGER_KEY(r);
-		int rc = 0;
-
-		if (!key || key - 1 > s->dir_mask)
-			continue; /* empty, or corrupt */
-		if (r & SHOAL__LEDGER_FLAG) /* a dead reaper's, in flight */
-			rc = shoal__reap_recount(s, slot, gen, key - 1, by);
-		else if (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r))
-			rc = shoal__reap_give_back(s, slot, gen, &l[i], by);
-		/* A crossed-out record (given back, or consumed by a repair):
-		 * its unsealed entry, if it is the slot's, goes now. */
-		if (!rc)
-			rc = shoal__reap_abort_unheld(s, slot, gen, key - 1, by);
-		if (rc)
-			return rc;
-		atomic_store_explicit(&l[i], SHOAL__LEDGER_REC(key, 0, 0),
-				      memory_order_release); /* LG-R3 */
-	}
-	return 0;
-}
-
-/* Step 5: unsealed entries of the slot that no ledger record names (their
- * creation hold was dropped): nobody else will ever seal them. */
-static int shoal__reap_orphans(struct shoal_store *s, uint32_t slot,
-			       uint32_t gen, struct shoal__later *by)
-{
-	int rc = 0;
-
-	for (uint32_t i = 0; i <= s->dir_mask && !rc; i++)
-		rc = shoal__reap_abort_unheld(s, slot, gen, i, by);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
 /* The whole clean.                                                    */
 
-/* Steps 1 to 5; -ETIMEDOUT where a wait outlasted `by` (the file
- * header: the rest is left to the next reaper). */
-static int shoal__proc_clean_records(struct shoal_store *s, uint32_t slot,
-				     uint32_t gen, struct shoal__later *by)
-{
-	struct shoal__proc *p = &s->procs[slot];
-
-	/* First: a table left mid-deletion is made whole before anything
-	 * reads it (a repair while the fills are reaped may), and every block
-	 * record is decided before anything is freed into the dead cache. */
-	shoal__ledger_dedupe(s, slot);
-	if (shoal__reap_blocks_decide(s, slot) || shoal__fill_reap(s, slot, by))
-		return -ETIMEDOUT;
-	SHOAL__CRASH(s, REAP_FILLS);
-	if (shoal__reap_intent(s, slot, gen, by))
-		return -ETIMEDOUT;
-	SHOAL__CRASH(s, REAP_INTENT);
-	if (shoal__end_finish(s, slot))
-		return -ETIMEDOUT;
-	SHOAL__CRASH(s, REAP_END);
-	if (shoal__reap_ledger(s, slot, gen, by))
-		return -ETIMEDOUT;
-	SHOAL__CRASH(s, REAP_LEDGER);
-	/* Relaxed: a dead (or closing) slot's own word. */
-	if (atomic_load_explicit(&p->orphans, memory_order_relaxed) &&
-	    shoal__reap_orphans(s, slot, gen, by))
-		return -ETIMEDOUT;
-	return 0;
-}
-
 static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
-			     uint32_t gen, struct shoal__later *by)
+			     uint32_t gen, struct shoal__later *by,
+			     struct shoal__deadline until)
 {
 	struct shoal__proc *p = &s->procs[slot];
 
-	if (shoal__proc_clean_records(s, slot, gen, by))
+	if (shoal__reap_records(s, slot, gen, by, until))
 		return -ETIMEDOUT;
 	shoal__heap_cache_flush(&s->heap, &p->cache);
 	shoal__waiters_reap(p);
@@ -600,6 +276,7 @@ static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	memset(p->fills, 0, sizeof p->fills);
 	/* Relaxed: published by PROC-R1 below. */
 	atomic_store_explicit(&p->orphans, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->orphan_scan, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->start_time, 0, memory_order_relaxed);
 	SHOAL__CRASH(s, REAP_CLEARED);
 	/* PROC-R1: the cleared ledger, cache and records are visible to the
@@ -624,7 +301,8 @@ static void shoal__proc_give_back(struct shoal_store *s, uint32_t slot,
 }
 
 static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
-				 struct shoal__later *by)
+				 struct shoal__later *by,
+				 struct shoal__deadline until)
 {
 	struct shoal__proc *p = &s->procs[slot];
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire); /* PROC-A1 */
@@ -642,7 +320,7 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 						     memory_order_relaxed))
 		return false;
 	SHOAL__CRASH(s, REAP_CLAIMED);
-	if (shoal__proc_clean(s, slot, gen, by)) {
+	if (shoal__proc_clean(s, slot, gen, by, until)) {
 		shoal__proc_give_back(s, slot, mine, st);
 		return false;
 	}
@@ -651,9 +329,9 @@ static bool shoal__proc_reap_one(struct shoal_store *s, uint32_t slot,
 	return true;
 }
 
-/* The reap's waits, the heap's lock's among them, share one bound (the
- * file header). */
-int shoal__proc_reap_all(struct shoal_store *s)
+/* The reap's waits, the heap's lock's among them, share one bound; its
+ * orphan scans stop at the first chunk past `until` (the file header). */
+int shoal__proc_reap_until(struct shoal_store *s, struct shoal__deadline until)
 {
 	/* Acquire, but nothing releases hwm (layout.h): relaxed would do.
 	 * A slot claimed later is the next reap's (its word: PROC-A1). */
@@ -668,11 +346,16 @@ int shoal__proc_reap_all(struct shoal_store *s)
 	s->reaping = true;
 	s->heap.lock_by = &by;
 	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++)
-		if (i != s->slot && shoal__proc_reap_one(s, i, &by))
+		if (i != s->slot && shoal__proc_reap_one(s, i, &by, until))
 			n++;
 	s->heap.lock_by = outer;
 	s->reaping = false;
 	return n;
+}
+
+int shoal__proc_reap_all(struct shoal_store *s)
+{
+	return shoal__proc_reap_until(s, (struct shoal__deadline){INT64_MAX});
 }
 
 /* Close: a clean that stops at a wait (the file header) leaves the slot
@@ -684,12 +367,25 @@ void shoal__proc_release(struct shoal_store *s)
 	if (s->me) {
 		s->reaping = true;
 		s->heap.lock_by = &by;
-		shoal__proc_clean(s, s->slot, s->slot_gen, &by);
+		shoal__proc_clean(s, s->slot, s->slot_gen, &by,
+				  (struct shoal__deadline){INT64_MAX});
 		s->heap.lock_by = NULL;
 		s->reaping = false;
 	}
 	s->me = NULL;
 	s->ledger_used = 0;
+}
+
+int shoal__store_reap_until(struct shoal_store *s, struct shoal__deadline until)
+{
+	int n;
+
+	if (!s || s->readonly)
+		return s ? SHOAL_EREADONLY : -EINVAL;
+	shoal__lock(s);
+	n = shoal__proc_reap_until(s, until);
+	shoal__unlock(s);
+	return n;
 }
 
 SHOAL_API int shoal_store_reap(struct shoal_store *store)

@@ -368,7 +368,9 @@ static void cp_do_seal_wake(struct shoal_store *c, struct cp_world *w, int fd)
 }
 
 /* A victim for the reapers: holds and pins witnesses, has half a fill,
- * an unsealed object, and dies publishing a second one (CREATE intent). */
+ * an unsealed object, an unsealed one it dropped its hold on (an orphan:
+ * its reaper scans the directory, proc.c step 5), and dies publishing a
+ * third one (CREATE intent). */
 static void cp_do_victim_create(struct shoal_store *c, struct cp_world *w,
 				int fd)
 {
@@ -383,6 +385,9 @@ static void cp_do_victim_create(struct shoal_store *c, struct cp_world *w,
 	TU_CHILD_CHECK(shoal_get(c, w->w[3], 0, &v) == 0, 81);
 	TU_CHILD_CHECK(shoal__fill_begin(c, w->extra[0], 5000, 0, &f, &buf) == 0, 82);
 	TU_CHILD_CHECK(shoal_create(c, shoal_id_next(c), 200, NULL, 0, 0, &buf) == 0, 83);
+	x = shoal_id_next(c);
+	TU_CHILD_CHECK(shoal_create(c, x, 100, NULL, 0, 0, &buf) == 0, 85);
+	TU_CHILD_CHECK(shoal_drop(c, x) == 0, 86);
 	TU_CHILD_CHECK(cp_child_put(c, 3000, &x) == 0, 84); /* dies in here */
 }
 
@@ -542,7 +547,7 @@ static bool cp_scenario_close(struct cp_world *w, unsigned point)
 static bool cp_scenario_reap(struct cp_world *w, unsigned point)
 {
 	cp_promise(w);
-	cr_assert(cp_died(cp_child(w, SHOAL__CP_CREATE_PUBLISHED, 2,
+	cr_assert(cp_died(cp_child(w, SHOAL__CP_CREATE_PUBLISHED, 3,
 				   cp_do_victim_create, -1),
 			  "victim"), "the victim did not die publishing");
 	return cp_reaper(w, point);

@@ -534,3 +534,70 @@ Test(store_reap, reap_with_nobody_dead_is_a_no_op)
 	cr_assert_eq(tu_stats(s).reaped, 0);
 	shoal_store_close(s);
 }
+
+/* A forked child that attaches, creates an object it never seals and
+ * drops its hold on it (an orphan: only a scan of the directory finds it,
+ * proc.c step 5), writes 'k' and blocks until killed. */
+static pid_t orphaning_child(struct shoal_store *s, shoal_id id, int ready_fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *data = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
+		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &data) == 0, 3);
+		TU_CHILD_CHECK(shoal_drop(c, id) == 0, 4);
+		tu_child_write_byte(ready_fd, 'k');
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/*
+ * Found by the chaos program in a coverage build: a get with a 22 ms
+ * timeout returned after 1061 ms.  Its wait timed out and reaped a killed
+ * process that had orphans, and that reap scanned the whole directory
+ * (64 MiB by default, about a second under gcov) inside the get.  A reap
+ * that a wait runs now scans only within its caller's timeout (a chunk
+ * at least, proc.c "Work") and leaves the rest to the next reap.
+ * Here three killed processes with orphans in a directory of 4 M slots
+ * (256 MiB): their whole scans take about a second even in the normal
+ * build; a 20 ms get must return well within 300 ms, and an explicit reap
+ * afterwards finishes the scans and aborts every orphan.
+ */
+Test(store_reap, a_short_get_does_not_pay_for_a_dead_processs_orphan_scan,
+     .timeout = 60)
+{
+	struct shoal_store_options o = tu_opts(4 * MiB);
+	struct shoal_store *s = NULL;
+	shoal_id ids[3];
+	pid_t kids[3];
+	struct shoal_view v;
+	int ready[2];
+	int64_t t0, ms;
+
+	o.max_objects = 1u << 20;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_pipe(ready);
+	/* All alive before any dies: an attach reaps the dead. */
+	for (int i = 0; i < 3; i++) {
+		ids[i] = tu_id(3, (uint64_t)i);
+		kids[i] = orphaning_child(s, ids[i], ready[1]);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(tu_read_byte(ready[0], TU_CHILD_DEADLINE_MS), 'k');
+	for (int i = 0; i < 3; i++)
+		tu_kill(kids[i]);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_get(s, tu_id(9, 9), 20, &v), -ETIMEDOUT);
+	ms = tu_now_ms() - t0;
+	cr_assert_lt(ms, 300, "a 20 ms get took %" PRId64 " ms", ms);
+	tu_assert_rc(shoal_store_reap(s), 3);
+	for (int i = 0; i < 3; i++)
+		tu_assert_rc(shoal_get(s, ids[i], 0, &v), SHOAL_EOWNERDIED);
+	cr_assert_eq(tu_stats(s).processes, 1);
+	shoal_store_close(s);
+}

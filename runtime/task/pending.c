@@ -282,7 +282,7 @@ int shoal__pending_put(struct shoal_runtime *rt, const void *data, size_t size,
 					shoal__store_spin(s), &w);
 		if (rc == 1)
 			return p.rc == -EAGAIN ? err : p.rc;
-		if (rc == -ETIMEDOUT)
-			shoal_store_reap(s);
+		if (rc == -ETIMEDOUT) /* within the put's time (proc.c, "Work") */
+			shoal__store_reap_until(s, by);
 	}
 }

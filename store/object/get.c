@@ -212,9 +212,11 @@ static struct shoal__deadline shoal__slice_of(struct shoal__deadline d)
 }
 
 /* One slice of waiting for id: on its entry's waiter stack while it is
- * unsealed (a targeted wake-up), else on the object event. */
+ * unsealed (a targeted wake-up), else on the object event.  A slice that
+ * timed out reaps, within the call's deadline d (proc.c, "Work"). */
 static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 				struct shoal__deadline slice,
+				struct shoal__deadline d,
 				struct shoal__get_req *r)
 {
 	uint64_t c;
@@ -229,7 +231,7 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 	}
 	if (rc == -ETIMEDOUT) {
 		shoal__lock(s);
-		shoal__proc_reap_all(s);
+		shoal__proc_reap_until(s, d);
 		shoal__unlock(s);
 	}
 	if (rc != -EAGAIN)
@@ -254,7 +256,7 @@ static int shoal__get_one_wait(struct shoal_store *s, shoal_id id,
 			return v->err;
 		if (shoal__deadline_passed(d))
 			return -ETIMEDOUT;
-		rc = shoal__get_one_slice(s, id, shoal__slice_of(d), &r);
+		rc = shoal__get_one_slice(s, id, shoal__slice_of(d), d, &r);
 		if (rc == 0 && r.pending == 0)
 			return v->err;
 	}

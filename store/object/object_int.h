@@ -126,7 +126,8 @@
  * Waiting.  get waits for the header's object event (create or seal) and
  * create waits for the space event (drop, release, delete, abort, reap),
  * with the register / re-check / sleep protocol of base/event.c, in slices of at
- * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes.
+ * most SHOAL__WAIT_SLICE_MS after which the waiter reaps dead processes
+ * (within the call's deadline: proc.c, "Work").
  * Waits for a word another process holds (a stripe lock, a REPAIR, the
  * heap's lock) end at the call's bound (deadline.h): the caller's timeout,
  * at least SHOAL__LOCK_MIN_MS, or SHOAL__LOCK_MIN_MS for a call that has

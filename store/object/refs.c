@@ -487,7 +487,7 @@ int shoal__wait_for(struct shoal_store *s, struct shoal__event *ev,
 		if (rc != -ETIMEDOUT)
 			continue;
 		shoal__lock(s);
-		shoal__proc_reap_all(s);
+		shoal__proc_reap_until(s, d); /* within the call's time */
 		shoal__unlock(s);
 		if (!shoal__deadline_passed(d))
 			continue;
