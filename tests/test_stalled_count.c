@@ -70,9 +70,10 @@ static int sc_change(struct shoal_store *c, shoal_id x, enum sc_op op,
 }
 
 /* A: stops at `point` inside its change, reports once its call returned,
- * waits for the go, lets go (release or drop), closes. */
-static struct sc_child sc_stalled(struct shoal_store *s, shoal_id x,
-				  enum sc_op op, unsigned point)
+ * waits for the go, lets go (release or drop; with `keep`, not: its close
+ * gives its counts back), closes. */
+static struct sc_child sc_stalled_to(struct shoal_store *s, shoal_id x,
+				     enum sc_op op, unsigned point, bool keep)
 {
 	struct sc_child a;
 	int rep[2], go[2];
@@ -94,7 +95,8 @@ static struct sc_child sc_stalled(struct shoal_store *s, shoal_id x,
 		if (rc)
 			_exit(tu_err_to_exit(rc));
 		tu_child_read_byte(go[0]);
-		rc = op == SC_PIN ? shoal_release(c, &v) : shoal_drop(c, x);
+		if (!keep)
+			rc = op == SC_PIN ? shoal_release(c, &v) : shoal_drop(c, x);
 		shoal_store_close(c);
 		_exit(tu_err_to_exit(rc));
 	}
@@ -108,6 +110,12 @@ static struct sc_child sc_stalled(struct shoal_store *s, shoal_id x,
 		sched_yield();
 	}
 	return a;
+}
+
+static struct sc_child sc_stalled(struct shoal_store *s, shoal_id x,
+				  enum sc_op op, unsigned point)
+{
+	return sc_stalled_to(s, x, op, point, false);
 }
 
 /* B: killed at REF_CAS inside the same change (its CAS made, its ledger
@@ -311,4 +319,59 @@ Test(stalled_count, a_hold_stalled_after_its_cas_survives_a_repair)
 Test(stalled_count, a_hold_stalled_before_its_cas_survives_a_repair)
 {
 	sc_hold(SHOAL__CP_REF_INTENT);
+}
+
+/* A stopped after its ledger store, before its intent's clear: the repair
+ * counts its change a second time (the record has it), and A's recount
+ * takes it off. */
+Test(stalled_count, a_pin_stalled_after_its_ledger_survives_a_repair)
+{
+	sc_pin(SHOAL__CP_REF_LEDGER);
+}
+
+Test(stalled_count, a_hold_stalled_after_its_ledger_survives_a_repair)
+{
+	sc_hold(SHOAL__CP_REF_LEDGER);
+}
+
+/*
+ * A owes its recount (as above: the word is the test's when it runs on)
+ * and closes without releasing its pin, the word still the test's: its
+ * close's recount gives up, its slot stays for a reaper once it exited.
+ * Once the word is free the test's reap recounts x and gives A's pin
+ * back: x then ends on the test's delete and drop, nothing leaked.
+ */
+Test(stalled_count, a_recount_owed_at_close_is_made_by_the_reaper)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx;
+	struct sc_child a;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = sc_stalled_to(s, x, SC_PIN, SHOAL__CP_REF_INTENT, true);
+	sc_killed(s, x, SC_PIN);
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	atomic_store(&s->hdr->repair,
+		     (uint64_t)(idx + 1) | ((uint64_t)(s->slot + 1) << 25) |
+			     ((uint64_t)(s->slot_gen & 0xffffffu) << 38));
+	cr_assert_eq(kill(a.pid, SIGCONT), 0);
+	cr_assert_eq(tu_read_byte(a.report, TU_CHILD_DEADLINE_MS + 5000), 'k');
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 2, "not the owed case");
+	tu_write_byte(a.go, 'g');
+	tu_wait_result(a.pid); /* its close's recount may give up */
+	atomic_store(&s->hdr->repair, 0);
+	shoal_store_reap(s);
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0, "pins %u after A's reap",
+		     SHOAL__CTL_PINS(sc_ctl(s, idx)));
+	tu_assert_rc(shoal_delete(s, x), 0);
+	tu_assert_rc(shoal_drop(s, x), 0);
+	cr_assert_neq(SHOAL__CTL_STATE(sc_ctl(s, idx)), SHOAL__E_SEALED,
+		      "x outlived its last pin (a pin leaked)");
+	cr_assert_eq(tu_stats(s).objects, objects);
+	close(a.go);
+	close(a.report);
+	shoal_store_close(s);
 }
