@@ -34,6 +34,10 @@ static const struct shoal__errname shoal__errnames[] = {
 	 "the segment belongs to another user, or others may write it"},
 	{SHOAL_EREADONLY,
 	 "the handle is read-only (shoal_store_inspect, shoal_runtime_inspect)"},
+	{SHOAL_ENOMEMBARRIER,
+	 "this process may not use membarrier(MEMBARRIER_CMD_GLOBAL), which "
+	 "shoal's crash repair needs (Linux 4.16 or later, no seccomp filter "
+	 "refusing it)"},
 	{SHOAL_ETASK, "task failed"},
 	{SHOAL_EWORKERDIED, "worker died"},
 	{SHOAL_EACTORDIED, "actor died"},

@@ -189,6 +189,8 @@ int shoal__shm_link(int fd, const char *name);
 
 /* proc.c: the process table (reap_all and release need s->lock) */
 int shoal__proc_claim(struct shoal_store *s);
+/* repair.c: may this process issue MEMBARRIER_CMD_GLOBAL (asked once)? */
+bool shoal__membarrier_ok(void);
 void shoal__proc_release(struct shoal_store *s);
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
 bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);

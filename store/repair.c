@@ -162,36 +162,40 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 	return true;
 }
 
+/* Whether this process's kernel lets it issue MEMBARRIER_CMD_GLOBAL
+ * (Linux 4.16 or later, and no seccomp filter refusing it), asked each
+ * time (the QUERY command: a slot's claim and a stamp are rare, and a
+ * filter may come at any time, a forked child's among them).  A process
+ * whose answer is no may not take a slot (proc.c, SHOAL_ENOMEMBARRIER):
+ * as a repairer it could not stamp a stalled neighbour, and would wait
+ * for it without a bound. */
+bool shoal__membarrier_ok(void)
+{
+	long m = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	return m >= 0 && (m & MEMBARRIER_CMD_GLOBAL);
+}
+
 /*
  * Stamps live slot q (object_int.h, "Stalls"): its stamps word goes up,
  * then a membarrier makes every running thread of the system pass a full
  * barrier (REF-S2): after it, either q's clear of its ref word (REF-R2)
  * is visible to our next load, or q's look at its stamps (after that
- * clear, REF-S1) sees this one.  False if the kernel has no membarrier
- * for us (ENOSYS, or a seccomp filter): then a stamp proves nothing and
- * we keep waiting.  Relaxed RMW: the membarrier orders it, and only the
+ * clear, REF-S1) sees this one.  Every process with a slot was told yes
+ * by shoal__membarrier_ok; false only if the call fails even so (a
+ * filter that lets QUERY through and refuses GLOBAL): then a stamp
+ * proves nothing and we keep waiting, the one wait left without a bound
+ * (docs/design.md).  Relaxed RMW: the membarrier orders it, and only the
  * repair word's owner stamps.
  */
 static bool shoal__stamp(struct shoal_store *s, uint32_t q)
 {
-	/* This process's kernel's answer, once: 0 unknown, 1 yes, -1 no.
-	 * Relaxed: any thread may ask again, and gets the same answer. */
-	static _Atomic int ok;
-	int v = atomic_load_explicit(&ok, memory_order_relaxed);
-
-	if (!v) {
-		long m = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-
-		v = m >= 0 && (m & MEMBARRIER_CMD_GLOBAL) ? 1 : -1;
-		atomic_store_explicit(&ok, v, memory_order_relaxed);
-	}
-	if (v < 0)
+	if (!shoal__membarrier_ok())
 		return false;
 	atomic_fetch_add_explicit(&s->procs[q].stamps, 1, memory_order_relaxed);
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) /* REF-S2 */
-		return true;
-	atomic_store_explicit(&ok, -1, memory_order_relaxed);
-	return false; /* q recounts for nothing once: harmless */
+	/* REF-S2 */
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0;
+	/* on failure q recounts for nothing once: harmless */
 }
 
 /*

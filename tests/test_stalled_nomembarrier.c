@@ -12,12 +12,16 @@
  * hence every reap, gives up), and every count change on the entry gives
  * up too.  The store's promise is that nobody hangs, whoever stops.
  *
- * The scenario is test_stalled_count's (its helpers are copied): A stopped
- * at REF_CAS in a pin of x, B killed at REF_CAS in a pin of x; here the
- * reap of B is made by a child R whose seccomp filter answers membarrier
- * with ENOSYS (its attach reaps B already).  The test requires R's attach
- * and reap to return within TU_CHILD_DEADLINE_MS.  NOT registered in meson: it fails on the code of
- * 3ec5cb0 (R never returns); SN_WITH_MEMBARRIER=1 runs the control.
+ * Such a process now may not take a slot: create and attach refuse it
+ * with SHOAL_ENOMEMBARRIER (store/proc.c), so every repairer can stamp.
+ * The scenario is test_stalled_count's (its helpers are copied): A
+ * stopped at REF_CAS in a pin of x, B killed at REF_CAS in a pin of x; a
+ * child R whose seccomp filter answers membarrier with ENOSYS tries to
+ * attach (and so to reap B) and is refused at once; the reap of B is then
+ * made by the test's own process, which must return while A stays
+ * stopped, and x's counts must be right once A lets go.  Before the
+ * refusal, R's attach never returned (3ec5cb0); SN_WITH_MEMBARRIER=1 runs
+ * the control, where R attaches and reaps.
  */
 #include "testutil.h"
 #include "internal.h"
@@ -134,11 +138,41 @@ static int sn_no_membarrier(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
 }
 
-Test(stalled_nomembarrier, a_reap_without_membarrier_returns_past_a_stopped_peer)
+/* R: a child without membarrier (unless SN_WITH_MEMBARRIER=1) that
+ * attaches to s and reaps; one byte: 'n' refused with
+ * SHOAL_ENOMEMBARRIER, 'k' attached and reaped, 'e' anything else. */
+static pid_t sn_reaper(struct shoal_store *s, int out)
+{
+	pid_t r = tu_fork();
+
+	if (r == 0) {
+		struct shoal_store *c;
+		int rc;
+
+		/* SN_WITH_MEMBARRIER=1: the control. */
+		if (!getenv("SN_WITH_MEMBARRIER") &&
+		    (sn_no_membarrier() ||
+		     syscall(SYS_membarrier, 0 /* QUERY */, 0, 0) != -1))
+			_exit(3);
+		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+		if (rc) {
+			tu_child_write_byte(out, rc == SHOAL_ENOMEMBARRIER ? 'n' : 'e');
+			_exit(0);
+		}
+		tu_child_write_byte(out, shoal_store_reap(c) >= 0 ? 'k' : 'e');
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return r;
+}
+
+Test(stalled_nomembarrier, a_process_without_membarrier_is_refused_and_nobody_hangs)
 {
 	struct shoal_store *s = tu_store(MiB);
 	shoal_id x = shoal_id_next(s);
+	bool control = getenv("SN_WITH_MEMBARRIER") != NULL;
 	struct sc_child a;
+	struct shoal_view v;
 	int rep[2];
 	pid_t r;
 
@@ -146,34 +180,55 @@ Test(stalled_nomembarrier, a_reap_without_membarrier_returns_past_a_stopped_peer
 	a = sc_stalled(s, x, SC_PIN, SHOAL__CP_REF_CAS);
 	sc_killed(s, x, SC_PIN);
 	tu_pipe(rep);
-	r = tu_fork();
-	if (r == 0) {
-		struct shoal_store *c;
-
-		close(rep[0]);
-		/* SN_WITH_MEMBARRIER=1: the control, which passes. */
-		if (!getenv("SN_WITH_MEMBARRIER") &&
-		    (sn_no_membarrier() ||
-		     syscall(SYS_membarrier, 0 /* QUERY */, 0, 0) != -1))
-			_exit(3);
-		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
-			_exit(1);
-		tu_child_write_byte(rep[1], shoal_store_reap(c) >= 0 ? 'k' : 'e');
-		shoal_store_close(c);
-		_exit(0);
-	}
+	r = sn_reaper(s, rep[1]);
 	close(rep[1]);
-	/* A stays stopped: the reap must still return (its bound is
-	 * SHOAL__LOCK_MIN_MS past its first wait). */
-	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k',
-		     "R's attach or reap of B failed");
+	/* A stays stopped: R is refused at once (or, with membarrier,
+	 * reaps within its bound, SHOAL__LOCK_MIN_MS past its first wait). */
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), control ? 'k' : 'n',
+		     "R's attach: want %s", control ? "a reap" : "SHOAL_ENOMEMBARRIER");
 	tu_assert_rc(tu_wait_result(r), 0, "R");
+	/* Our own reap of B (we have membarrier) stamps A and returns. */
+	cr_assert_geq(shoal_store_reap(s), 0);
 	cr_assert_eq(kill(a.pid, SIGCONT), 0);
 	cr_assert_eq(tu_read_byte(a.report, TU_CHILD_DEADLINE_MS), 'k');
 	tu_write_byte(a.go, 'g');
 	tu_assert_rc(tu_wait_result(a.pid), 0, "A's release");
+	/* Every pin went: x is ours alone, and a delete ends it. */
+	tu_assert_rc(shoal_get(s, x, 0, &v), 0);
+	tu_assert_rc(shoal_release(s, &v), 0);
+	tu_assert_rc(shoal_delete(s, x), 0);
 	close(rep[0]);
 	close(a.go);
 	close(a.report);
 	shoal_store_close(s);
+}
+
+Test(stalled_nomembarrier, a_store_is_not_made_without_membarrier)
+{
+	int rep[2];
+	pid_t r;
+
+	tu_pipe(rep);
+	r = tu_fork();
+	if (r == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_store_options o;
+		int rc;
+
+		close(rep[0]);
+		if (sn_no_membarrier())
+			_exit(3);
+		shoal_store_options_init(&o);
+		o.capacity = MiB;
+		rc = shoal_store_create(NULL, &o, &c);
+		tu_child_write_byte(rep[1], rc == SHOAL_ENOMEMBARRIER && !c ? 'n' : 'e');
+		if (!rc)
+			shoal_store_close(c);
+		_exit(0);
+	}
+	close(rep[1]);
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'n',
+		     "create without membarrier: want SHOAL_ENOMEMBARRIER");
+	tu_assert_rc(tu_wait_result(r), 0, "child");
+	close(rep[0]);
 }

@@ -60,6 +60,12 @@ enum shoal_error {
 	 * handle (shoal_store_inspect, shoal_runtime_inspect), which maps it
 	 * read-only and has no process slot. */
 	SHOAL_EREADONLY = -4013,
+	/* This process may not issue membarrier(MEMBARRIER_CMD_GLOBAL)
+	 * (Linux before 4.16, or a seccomp filter refusing it), which a
+	 * process with a slot in a segment needs to repair what a dead
+	 * neighbour left without waiting for ever on a stopped one; create
+	 * and attach refuse it (an inspect handle does not need it). */
+	SHOAL_ENOMEMBARRIER = -4014,
 	/* Reserved for the runtime (task error, actor died, ...). */
 	SHOAL_ETASK = -4020,
 	SHOAL_EWORKERDIED = -4021,

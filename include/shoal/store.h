@@ -149,7 +149,9 @@ SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
  * whom if it can), SHOAL_ENOSHM (not enough free memory in /dev/shm or
  * the machine; errbuf says how much), -ENOSPC (the file could not be
  * sized), -ENOMEM, or another negated errno of shm_open/memfd_create/
- * mmap.  Nothing is left in /dev/shm when it fails.
+ * mmap, or SHOAL_ENOMEMBARRIER (this process may not use
+ * membarrier(MEMBARRIER_CMD_GLOBAL), which repairing a dead neighbour's
+ * work needs).  Nothing is left in /dev/shm when it fails.
  *
  * *out is the caller's: close it with shoal_store_close() (which does not
  * unlink a named segment).  Any thread; two creates of one name race
@@ -171,7 +173,8 @@ SHOAL_API int shoal_store_create(const char *name,
  * reaping waits more than a second for a word another process holds is
  * left for a later reap, and the attach succeeds).
  * Also -EINVAL (NULL out, a bad name), -ENOENT (no such segment),
- * SHOAL_ETOOMANYPROCS (max_procs processes have it open), -ENOMEM, or
+ * SHOAL_ETOOMANYPROCS (max_procs processes have it open),
+ * SHOAL_ENOMEMBARRIER (as shoal_store_create), -ENOMEM, or
  * another negated errno of shm_open/mmap.  *out is the caller's: close it
  * with shoal_store_close().  Any thread; each attach is a handle of its
  * own (a process slot).
