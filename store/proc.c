@@ -492,8 +492,7 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 						   SHOAL__LEDGER_HOLDS(r));
 		if (rc != -EAGAIN) {
 			SHOAL__CRASH(s, REAP_GIVEN);
-			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
-					      memory_order_release); /* LG-R3 */
+			shoal__reap_cross_out(s, rec, idx, by); /* LG-R3 */
 			return 0;
 		}
 		/* A repair is counting the entry: let it count this record
