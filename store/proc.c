@@ -462,11 +462,10 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
  * Gives back the record at rec: FLAG goes up with a CAS from its plain
  * value (a repair may consume the record first, ledger.c: then there is
  * nothing to give back), the pins and holds come off the entry (or the
- * slot's unsealed entry is aborted with them), and the record is crossed
- * out.  A repair in progress on the entry is let count the record first:
- * the flag goes down while this waits, until `by` (-ETIMEDOUT, the record
- * as it was).
- */
+ * slot's unsealed entry is aborted with them), the record crossed out (and
+ * the entry recounted if a repair stamped us, repair.c).  A repair in
+ * progress on the entry is let count the record first: the flag goes down
+ * while this waits, until `by` (-ETIMEDOUT, the record as it was). */
 static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 				 uint32_t gen, _Atomic uint64_t *rec,
 				 struct shoal__later *by)

@@ -85,10 +85,12 @@
  *    membarrier, the wait for an intent has no bound), a moving ledger is
  *    read as it is, and a flagged record, a live
  *    reaper's or a live closer's, is counted as it stands and left to
- *    its owner (too many, if its counts had gone: a leak, never an early
- *    free; consuming it would return its counts twice once that owner
- *    runs again, ledger.c): the recount then trusts that peer's ledger as
- *    it stands, which is all a peer that does not move on can be given.
+ *    its owner (consuming it would return its counts twice once that
+ *    owner runs again, ledger.c), after a stamp of that owner: too many
+ *    if its counts had gone already, which the owner takes off by a
+ *    recount once it has crossed the record out (shoal__repair_flagged).
+ *    The recount then trusts that peer's ledger as it stands, which is
+ *    all a peer that does not move on can be given.
  */
 #include <errno.h>
 #include <linux/membarrier.h>

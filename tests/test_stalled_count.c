@@ -23,6 +23,10 @@
  * and reports; the test checks the entry's pins and holds are exactly
  * what the live processes have, that a delete leaves a pinned object
  * alone, and that once everyone let go nothing is left (no leak).
+ * The last two tests stop a reaper (or a closer) at REAP_GIVEN instead,
+ * a dead process's pin already off the entry and its record still
+ * flagged, while the test's reap of B recounts the entry: the recount
+ * must leave no pin that no ledger names.
  * Nothing waits on time for synchronisation: pipes, and /proc's view of
  * the stopped child.  Stores are private (memfd).
  */
@@ -423,6 +427,56 @@ Test(stalled_count, a_reaper_stalled_after_its_give_back_leaks_no_pin)
 		     SHOAL__CTL_PINS(c));
 	cr_assert_eq(SHOAL__CTL_HOLDS(c), 1, "holds %u, want the test's one",
 		     SHOAL__CTL_HOLDS(c));
+	tu_assert_rc(shoal_drop(s, x), 0);
+	shoal_store_reap(s);
+	shoal_evict(s, UINT64_MAX);
+	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
+/*
+ * The same window in a close: a process giving its own pin back (its
+ * close runs a reaper's steps on its slot) stopped at REAP_GIVEN, while
+ * a repair recounts the entry: the repair stamps it, and its close
+ * recounts the entry once the record is crossed out.
+ */
+Test(stalled_count, a_closer_stalled_after_its_give_back_leaks_no_pin)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx;
+	pid_t a;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = tu_fork();
+	if (a == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c) ||
+		    shoal_get(c, x, 0, &v))
+			_exit(1);
+		shoal__crash_arm(&c->crash, SHOAL__CP_REAP_GIVEN, 1);
+		c->crash.stop = true;
+		shoal_store_close(c); /* the pin goes with the close */
+		_exit(0);
+	}
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(a) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "A never stopped at REAP_GIVEN");
+		sched_yield();
+	}
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0, "A's pin not given");
+	sc_killed(s, x, SC_PIN);
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_eq(kill(a, SIGCONT), 0);
+	tu_assert_rc(tu_wait_result(a), 0, "A's close");
+
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0,
+		     "pins %u: a pin nobody has leaked",
+		     SHOAL__CTL_PINS(sc_ctl(s, idx)));
 	tu_assert_rc(shoal_drop(s, x), 0);
 	shoal_store_reap(s);
 	shoal_evict(s, UINT64_MAX);
