@@ -298,6 +298,11 @@ void shoal__ledger_dedupe(struct shoal_store *s, uint32_t slot);
 uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
 			       uint32_t idx, struct shoal__later *by);
 
+/* repair.c: a given-back record crossed out, and the entry recounted if
+ * a repair stamped us meanwhile (with s->lock held) */
+void shoal__reap_cross_out(struct shoal_store *s, _Atomic uint64_t *rec,
+			   uint32_t idx, struct shoal__later *by);
+
 /* store/object/: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 			  uint32_t pins, uint32_t holds);

@@ -283,8 +283,9 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
  * before its CAS on the entry makes that CAS once it runs again (the
  * repair long over), and one stopped before it puts its flag down puts
  * the consumed record back.  Counting it can at worst keep counts its
- * reaper took off the entry just before our mark: a leak, never an early
- * free.  The slot's reaper flags a record with a CAS from its unflagged
+ * reaper took off the entry just before our mark: the repair stamps that
+ * reaper, which recounts the entry once it has crossed the record out
+ * (repair.c, shoal__repair_flagged).  The slot's reaper flags a record with a CAS from its unflagged
  * value too, so exactly one of them takes each record.  Returns the
  * record left in place (0: none, or consumed).
  */

@@ -243,11 +243,10 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
  * Gives back the record at rec: FLAG goes up with a CAS from its plain
  * value (a repair may consume the record first, ledger.c: then there is
  * nothing to give back), the pins and holds come off the entry (or the
- * slot's unsealed entry is aborted with them), and the record is crossed
- * out.  A repair in progress on the entry is let count the record first:
- * the flag goes down while this waits, until `by` (-ETIMEDOUT, the record
- * as it was).
- */
+ * slot's unsealed entry is aborted with them), the record crossed out (and
+ * the entry recounted if a repair stamped us, repair.c).  A repair in
+ * progress on the entry is let count the record first: the flag goes down
+ * while this waits, until `by` (-ETIMEDOUT, the record as it was). */
 static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 				 uint32_t gen, _Atomic uint64_t *rec,
 				 struct shoal__later *by)
@@ -273,8 +272,7 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 						   SHOAL__LEDGER_HOLDS(r));
 		if (rc != -EAGAIN) {
 			SHOAL__CRASH(s, REAP_GIVEN);
-			atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
-					      memory_order_release); /* LG-R3 */
+			shoal__reap_cross_out(s, rec, idx, by); /* LG-R3 */
 			return 0;
 		}
 		/* A repair is counting the entry: let it count this record

@@ -81,14 +81,16 @@
  *    SHOAL__LOCK_MIN_MS from the first of them, past which an intent's
  *    owner is stamped and its change counted as applied (object_int.h,
  *    "Stalls": never fewer counts than the owner has; the owner takes a
- *    count too many off when it runs again; on a kernel that gives us no
- *    membarrier, the wait for an intent has no bound), a moving ledger is
+ *    count too many off when it runs again; a process without membarrier
+ *    never has a slot, proc.c), a moving ledger is
  *    read as it is, and a flagged record, a live
  *    reaper's or a live closer's, is counted as it stands and left to
- *    its owner (too many, if its counts had gone: a leak, never an early
- *    free; consuming it would return its counts twice once that owner
- *    runs again, ledger.c): the recount then trusts that peer's ledger as
- *    it stands, which is all a peer that does not move on can be given.
+ *    its owner (consuming it would return its counts twice once that
+ *    owner runs again, ledger.c), after a stamp of that owner: too many
+ *    if its counts had gone already, which the owner takes off by a
+ *    recount once it has crossed the record out (shoal__repair_flagged).
+ *    The recount then trusts that peer's ledger as it stands, which is
+ *    all a peer that does not move on can be given.
  */
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -261,6 +263,66 @@ static uint64_t shoal__repair_read(struct shoal_store *s, uint32_t q,
 	}
 }
 
+/*
+ * A flagged record past `by` (a live closer's own, or a dead slot's that
+ * its live reaper `who` gives back, proc.c): its counts may have left the
+ * entry before our mark already (the CAS made, the record not crossed out
+ * yet), and counted as it stands they would stay on the entry with no
+ * ledger naming them, for good.  So `who` is stamped first (as an
+ * intent's owner, above: REF-S2), and the record read again: crossed out
+ * (its counts went before our mark), its flag down (they are still on the
+ * entry, for its owner to give back) or still flagged, counted as it
+ * stands, and then `who` sees the stamp after its cross-out and recounts
+ * the entry (shoal__reap_cross_out, below).  Had the membarrier failed
+ * anyway (shoal__stamp), the stamp would prove nothing: counted as it
+ * stands (a leak, never an early free).
+ */
+static uint64_t shoal__repair_flagged(struct shoal_store *s, uint32_t q,
+				      uint32_t idx, bool live,
+				      struct shoal__later *by)
+{
+	/* PROC-A1: a REAPING slot's state names its reaper (layout.h). */
+	uint64_t st = atomic_load_explicit(&s->procs[q].state,
+					   memory_order_acquire);
+	uint32_t who = live ? q : (uint32_t)st >> 20;
+
+	if (who < s->geo.max_procs &&
+	    (live || SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING))
+		shoal__stamp(s, who);
+	return live ? shoal__ledger_read_remote(s, q, idx, by)
+		    : shoal__ledger_consume(s, q, idx, by);
+}
+
+/*
+ * A reaper's (or a closer's) last step of giving a record back (reap.c,
+ * shoal__reap_give_back): the record at rec, for idx, is crossed out
+ * (LG-R3), and then we look whether a repair stamped our slot meanwhile
+ * (shoal__repair_flagged, above): the same store-then-load as a count
+ * change's clear (refs.c, REF-S1), paired with the repairer's membarrier
+ * (REF-S2).  Stamped: the repair may have counted the record while its
+ * counts were already off the entry, so we recount idx (our own repair:
+ * the record is crossed out now, and counts nothing).  A stamp that was
+ * not for this record costs a recount that changes nothing.  What is not
+ * covered: this process killed between the cross-out and the recount, or
+ * the recount giving up on the repair word (another live process's past
+ * `by`): the count too many stays, a leak, never an early free.
+ */
+void shoal__reap_cross_out(struct shoal_store *s, _Atomic uint64_t *rec,
+			   uint32_t idx, struct shoal__later *by)
+{
+	uint32_t st;
+
+	atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
+			      memory_order_release); /* LG-R3 */
+	atomic_signal_fence(memory_order_seq_cst); /* REF-S1 */
+	/* Relaxed: ordered by REF-S1/REF-S2. */
+	st = atomic_load_explicit(&s->me->stamps, memory_order_relaxed);
+	if (__builtin_expect(st == s->stamps_seen, 1) || s->repairing)
+		return;
+	s->stamps_seen = st;
+	shoal__obj_repair(s, idx, by);
+}
+
 struct shoal__recount {
 	uint64_t pins;
 	uint64_t holds;
@@ -299,6 +361,8 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 			uint64_t up = shoal__wait_intent_clear(s, q, idx, &by);
 
 			r = shoal__repair_read(s, q, idx, &by);
+			if ((r & SHOAL__LEDGER_FLAG) && q != s->slot)
+				r = shoal__repair_flagged(s, q, idx, true, &by);
 			n.pins += SHOAL__LEDGER_PINS(up);
 			n.holds += SHOAL__LEDGER_HOLDS(up);
 		} else if (shoal__proc_guarded(s, q, st)) {
@@ -315,6 +379,8 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 			r = shoal__ledger_lookup(l, mask, idx);
 		} else { /* consumed, or its live reaper's past `by` */
 			r = shoal__ledger_consume(s, q, idx, &by);
+			if (r & SHOAL__LEDGER_FLAG)
+				r = shoal__repair_flagged(s, q, idx, false, &by);
 		}
 		n.pins += SHOAL__LEDGER_PINS(r);
 		n.holds += SHOAL__LEDGER_HOLDS(r);

@@ -23,6 +23,10 @@
  * and reports; the test checks the entry's pins and holds are exactly
  * what the live processes have, that a delete leaves a pinned object
  * alone, and that once everyone let go nothing is left (no leak).
+ * The last two tests stop a reaper (or a closer) at REAP_GIVEN instead,
+ * a dead process's pin already off the entry and its record still
+ * flagged, while the test's reap of B recounts the entry: the recount
+ * must leave no pin that no ledger names.
  * Nothing waits on time for synchronisation: pipes, and /proc's view of
  * the stopped child.  Stores are private (memfd).
  */
@@ -373,5 +377,172 @@ Test(stalled_count, a_recount_owed_at_close_is_made_by_the_reaper)
 	cr_assert_eq(tu_stats(s).objects, objects);
 	close(a.go);
 	close(a.report);
+	shoal_store_close(s);
+}
+
+/* D: pins x, reports, waits to be killed (its ledger keeps the pin). */
+static pid_t sc_pinned(struct shoal_store *s, shoal_id x)
+{
+	int rep[2];
+	pid_t pid;
+
+	tu_pipe(rep);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+
+		close(rep[0]);
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c) ||
+		    shoal_get(c, x, 0, &v))
+			_exit(1);
+		tu_child_write_byte(rep[1], 'p');
+		for (;;)
+			pause();
+	}
+	close(rep[1]);
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'p',
+		     "D did not pin x");
+	close(rep[0]);
+	return pid;
+}
+
+/* R: attached before D dies (its attach reaps nothing), then on the go
+ * reaps D, stopped at REAP_GIVEN (D's pin off x, its record still
+ * flagged); once continued it reports the reap's count and closes. */
+static struct sc_child sc_reaper(struct shoal_store *s)
+{
+	struct sc_child r;
+	int rep[2], go[2];
+
+	tu_pipe(rep);
+	tu_pipe(go);
+	r.pid = tu_fork();
+	if (r.pid == 0) {
+		struct shoal_store *c;
+		int n;
+
+		close(rep[0]);
+		close(go[1]);
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
+			_exit(1);
+		tu_child_write_byte(rep[1], 'a');
+		tu_child_read_byte(go[0]);
+		shoal__crash_arm(&c->crash, SHOAL__CP_REAP_GIVEN, 1);
+		c->crash.stop = true;
+		n = shoal_store_reap(c);
+		tu_child_write_byte(rep[1], n == 1 ? 'k' : 'e');
+		shoal_store_close(c);
+		_exit(0);
+	}
+	close(rep[1]);
+	close(go[0]);
+	r.report = rep[0];
+	r.go = go[1];
+	cr_assert_eq(tu_read_byte(r.report, TU_CHILD_DEADLINE_MS), 'a',
+		     "R did not attach");
+	return r;
+}
+
+/*
+ * A reaper stalled between giving a dead process's pin back and crossing
+ * its record out (REAP_GIVEN), while a repair recounts the same entry:
+ * past its bound the repair counts the flagged record as it stands (it
+ * cannot tell whether the counts left the entry already), and they had:
+ * the pin stayed on x with no ledger naming it, for good ("sealed,
+ * 0 holds, 1 pin", the chaos test's LEAK under load).  Now the repair
+ * stamps the reaper, which recounts x once it has crossed the record out.
+ */
+Test(stalled_count, a_reaper_stalled_after_its_give_back_leaks_no_pin)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	struct sc_child r;
+	uint32_t idx;
+	pid_t d;
+	uint64_t c;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	d = sc_pinned(s, x);
+	r = sc_reaper(s);
+	cr_assert_eq(kill(d, SIGKILL), 0);
+	cr_assert(WIFSIGNALED(tu_wait_status(d, TU_CHILD_DEADLINE_MS)));
+	tu_write_byte(r.go, 'g');
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(r.pid) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "R never stopped at REAP_GIVEN");
+		sched_yield();
+	}
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0, "D's pin not given");
+	sc_killed(s, x, SC_PIN);
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_eq(kill(r.pid, SIGCONT), 0);
+	cr_assert_eq(tu_read_byte(r.report, TU_CHILD_DEADLINE_MS + 5000), 'k',
+		     "R's reap of D failed");
+	tu_assert_rc(tu_wait_result(r.pid), 0);
+	close(r.go);
+	close(r.report);
+
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_PINS(c), 0, "pins %u: a pin nobody has leaked",
+		     SHOAL__CTL_PINS(c));
+	cr_assert_eq(SHOAL__CTL_HOLDS(c), 1, "holds %u, want the test's one",
+		     SHOAL__CTL_HOLDS(c));
+	tu_assert_rc(shoal_drop(s, x), 0);
+	shoal_store_reap(s);
+	shoal_evict(s, UINT64_MAX);
+	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
+/*
+ * The same window in a close: a process giving its own pin back (its
+ * close runs a reaper's steps on its slot) stopped at REAP_GIVEN, while
+ * a repair recounts the entry: the repair stamps it, and its close
+ * recounts the entry once the record is crossed out.
+ */
+Test(stalled_count, a_closer_stalled_after_its_give_back_leaks_no_pin)
+{
+	struct shoal_store *s = tu_store(MiB);
+	uint64_t objects = tu_stats(s).objects;
+	shoal_id x = shoal_id_next(s);
+	uint32_t idx;
+	pid_t a;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	a = tu_fork();
+	if (a == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c) ||
+		    shoal_get(c, x, 0, &v))
+			_exit(1);
+		shoal__crash_arm(&c->crash, SHOAL__CP_REAP_GIVEN, 1);
+		c->crash.stop = true;
+		shoal_store_close(c); /* the pin goes with the close */
+		_exit(0);
+	}
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(a) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "A never stopped at REAP_GIVEN");
+		sched_yield();
+	}
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0, "A's pin not given");
+	sc_killed(s, x, SC_PIN);
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_eq(kill(a, SIGCONT), 0);
+	tu_assert_rc(tu_wait_result(a), 0, "A's close");
+
+	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0,
+		     "pins %u: a pin nobody has leaked",
+		     SHOAL__CTL_PINS(sc_ctl(s, idx)));
+	tu_assert_rc(shoal_drop(s, x), 0);
+	shoal_store_reap(s);
+	shoal_evict(s, UINT64_MAX);
+	cr_assert_eq(tu_stats(s).objects, objects);
 	shoal_store_close(s);
 }
