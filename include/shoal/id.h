@@ -8,9 +8,16 @@
  * (bits 31..0: the creating process's slot and the low 20 bits of that
  * slot's generation); `lo` is a 64-bit counter.  shoal_id_next() takes
  * lo's bits 57..0 from a block of 2^16 that the segment handed to the
- * owner alone and puts in bits 63..58 a hint for where the store files
- * the ID (any value works: derived and random IDs carry whatever their
- * counter has there).  The segment never hands out a block twice, so
+ * owner alone and puts in bits 63..58 a class k that says where the store
+ * files the ID: k = 0, anywhere in its directory; k > 0, in a window of
+ * 2^(13+k) slots, so that one process's IDs in a row come back to pages
+ * it has mapped (shoal_id_next picks k from what the process holds, and
+ * raises it when the window crowds).  Any value makes a valid ID, but a
+ * caller that derives IDs sharing hi from a counter should leave those
+ * bits 0: about 2^(13+k) IDs of one hi and one class k > 0 live at once
+ * fill their window (its 64-slot chains full: a put then fails with
+ * -ENOSPC while the store has room).  Random IDs carry random
+ * bits there and a random hi: any class works for them.  The segment never hands out a block twice, so
  * shoal_id_next() IDs are unique for the life of a segment (the owner
  * field alone is not: a slot's generation wraps after 2^20 processes).  Random IDs keep node = 0 and fill the other 112 bits from
  * getrandom().
