@@ -32,6 +32,7 @@
  */
 #include "testutil.h"
 #include "internal.h"
+#include "stalled.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -40,14 +41,6 @@ TestSuite(stalled_count, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
 #define MiB (1024u * 1024u)
 #define SC_SIZE 3000u
-
-enum sc_op { SC_PIN, SC_HOLD };
-
-struct sc_child {
-	pid_t pid;
-	int report; /* A: one byte when its call returned ('k' or 'e') */
-	int go;     /* A: one byte to let go */
-};
 
 static uint32_t sc_idx(struct shoal_store *s, shoal_id id)
 {
@@ -61,86 +54,6 @@ static uint32_t sc_idx(struct shoal_store *s, shoal_id id)
 static uint64_t sc_ctl(struct shoal_store *s, uint32_t idx)
 {
 	return atomic_load(&s->dir[idx].ctl);
-}
-
-/* One pin or hold of x through c, with `point` armed to stop (A) or to
- * kill (B) at its first pass.  0, or the call's error. */
-static int sc_change(struct shoal_store *c, shoal_id x, enum sc_op op,
-		     unsigned point, bool stop, struct shoal_view *v)
-{
-	shoal__crash_arm(&c->crash, point, 1);
-	c->crash.stop = stop;
-	return op == SC_PIN ? shoal_get(c, x, 0, v) : shoal_hold(c, x);
-}
-
-/* A: stops at `point` inside its change, reports once its call returned,
- * waits for the go, lets go (release or drop; with `keep`, not: its close
- * gives its counts back), closes. */
-static struct sc_child sc_stalled_to(struct shoal_store *s, shoal_id x,
-				     enum sc_op op, unsigned point, bool keep)
-{
-	struct sc_child a;
-	int rep[2], go[2];
-
-	tu_pipe(rep);
-	tu_pipe(go);
-	a.pid = tu_fork();
-	if (a.pid == 0) {
-		struct shoal_store *c;
-		struct shoal_view v;
-		int rc;
-
-		close(rep[0]);
-		close(go[1]);
-		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
-			_exit(1);
-		rc = sc_change(c, x, op, point, true, &v);
-		tu_child_write_byte(rep[1], rc == 0 ? 'k' : 'e');
-		if (rc)
-			_exit(tu_err_to_exit(rc));
-		tu_child_read_byte(go[0]);
-		if (!keep)
-			rc = op == SC_PIN ? shoal_release(c, &v) : shoal_drop(c, x);
-		shoal_store_close(c);
-		_exit(tu_err_to_exit(rc));
-	}
-	close(rep[1]);
-	close(go[0]);
-	a.report = rep[0];
-	a.go = go[1];
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a.pid) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped at its point");
-		sched_yield();
-	}
-	return a;
-}
-
-static struct sc_child sc_stalled(struct shoal_store *s, shoal_id x,
-				  enum sc_op op, unsigned point)
-{
-	return sc_stalled_to(s, x, op, point, false);
-}
-
-/* B: killed at REF_CAS inside the same change (its CAS made, its ledger
- * not), so that its reap recounts the entry. */
-static void sc_killed(struct shoal_store *s, shoal_id x, enum sc_op op)
-{
-	pid_t pid = tu_fork();
-	int st;
-
-	if (pid == 0) {
-		struct shoal_store *c;
-		struct shoal_view v;
-
-		if (shoal_store_attach_fd(shoal_store_fd(s), &c))
-			_exit(1);
-		sc_change(c, x, op, SHOAL__CP_REF_CAS, false, &v);
-		_exit(2); /* not killed */
-	}
-	st = tu_wait_status(pid, TU_CHILD_DEADLINE_MS);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "B was not killed at REF_CAS (status %d)", st);
 }
 
 /*
