@@ -122,6 +122,20 @@ void shoal__cpu_relax(void)
  * other); every 512 keeps most of both. */
 #define SHOAL__SPIN_YIELD 512u
 
+/* One step of a bounded spin's pacing: a pause, and every
+ * SHOAL__SPIN_YIELD-th step a yield, or false once d passed (the
+ * deadline is read only then). */
+static inline bool shoal__spin_pace(uint32_t i, struct shoal__deadline d)
+{
+	if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
+		shoal__cpu_relax();
+	else if (shoal__deadline_passed(d))
+		return false;
+	else
+		sched_yield();
+	return true;
+}
+
 /* The deadline is read at each yield too: a spin budget longer than the
  * caller's timeout ends at the timeout, not at the budget. */
 static bool shoal__spin_until_change(_Atomic uint32_t *seq, uint32_t seen,
@@ -131,12 +145,8 @@ static bool shoal__spin_until_change(_Atomic uint32_t *seq, uint32_t seen,
 		/* EV-A1: the producer's state, once seq moved (EV-R1). */
 		if (atomic_load_explicit(seq, memory_order_acquire) != seen)
 			return true;
-		if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
-			shoal__cpu_relax();
-		else if (shoal__deadline_passed(d))
+		if (!shoal__spin_pace(i, d))
 			return false;
-		else
-			sched_yield();
 	}
 	return false;
 }
@@ -147,12 +157,8 @@ bool shoal__spin_until(bool (*ready)(void *arg), void *arg, uint32_t spin,
 	for (uint32_t i = 0; i < spin; i++) {
 		if (ready(arg))
 			return true;
-		if (i % SHOAL__SPIN_YIELD != SHOAL__SPIN_YIELD - 1)
-			shoal__cpu_relax();
-		else if (shoal__deadline_passed(d))
+		if (!shoal__spin_pace(i, d))
 			return false;
-		else
-			sched_yield();
 	}
 	return false;
 }
