@@ -552,3 +552,56 @@ Test(runtime_procs, spinning_round_trips_touch_no_wake_line)
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
+
+static int echo_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
+/* A spinning actor watches its lanes, unregistered (proc/actorproc.c): a
+ * caller's publish then finds no waiter on the slot's doorbell and leaves
+ * the line alone.  Before, the idle actor spun registered on the doorbell
+ * and every call bumped its sequence word: 300 bumps for 300 round trips.
+ * The spin budget, as above, keeps an actor whose caller is off the CPU
+ * spinning rather than asleep. */
+Test(runtime_procs, spinning_actor_calls_touch_no_doorbell)
+{
+	struct shoal_runtime_options o = rt_opts(1, NULL);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime *rt = NULL;
+	struct shoal_actor a;
+	struct shoal_store *s;
+	_Atomic uint32_t *seq;
+	uint32_t seq0 = 0, bumps;
+	int m;
+
+	o.store.spin_budget = 1u << 20;
+	tu_assert_rc(shoal_register_actor(reg, "Echo", echo_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(reg, "Echo", "u64", noop_u64), 0);
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	tu_assert_rc(shoal_actor_create(rt, "Echo", NULL, NULL, &a), 0);
+	m = shoal_actor_method(rt, a, "u64");
+	cr_assert_geq(m, 0);
+	cr_assert_lt(a.index, rt->v.max_actors);
+	seq = &rt->v.actors[a.index].doorbell.seq;
+	for (int i = 0; i < 301; i++) {
+		struct shoal_view v;
+		shoal_id ref;
+
+		if (i == 1) /* the first call made the lane and woke the actor */
+			seq0 = atomic_load(seq);
+		tu_assert_rc(shoal_actor_call(rt, a, m, NULL, &ref), 0);
+		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
+		cr_assert_eq(v.size, sizeof(uint64_t));
+		shoal_release(s, &v);
+		tu_assert_rc(shoal_drop(s, ref), 0);
+	}
+	bumps = atomic_load(seq) - seq0;
+	cr_expect(bumps <= 150, "the doorbell was bumped for %u calls of 300",
+		  bumps);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}

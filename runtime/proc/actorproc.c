@@ -13,8 +13,9 @@
  * group's first) and serves its lanes (actorrun.c) until the runtime
  * stops, when the threads are joined and it runs the destructor.
  *
- * Every thread, with nothing to do, spins up to the spin budget, then
- * sleeps on the slot's doorbell (lane.h's protocol for many lanes; every
+ * Every thread, with nothing to do, spins up to the spin budget on its
+ * lanes (unregistered: a publish then signals nobody), then sleeps on the
+ * slot's doorbell (lane.h's protocol for many lanes; every
  * sleeper wakes at a signal and re-checks its own group's lanes).  The
  * first thread, every idle slice and about once a second when busy, gives
  * back the empty lanes of callers that are gone (under the lock, with
@@ -180,14 +181,36 @@ static bool shoal__actor_woken(void *arg)
 		atomic_load_explicit(&th->a->slot->sweep, memory_order_seq_cst));
 }
 
-/* Nothing to do: register on the doorbell, re-check, sleep. */
+/* The unregistered spin's look (shoal__spin_until): the same three
+ * things, each a relaxed load (a hint: a hit makes a pass, which takes
+ * the records with the lanes' own orders; a miss ends in the registered
+ * re-check above). */
+static bool shoal__actor_sees(void *arg)
+{
+	struct shoal__athread *th = arg;
+
+	return shoal__actor_any_ready(th) ||
+	       atomic_load_explicit(&th->a->rt.v.hdr->stopping, memory_order_relaxed) ||
+	       (th->t == 0 &&
+		atomic_load_explicit(&th->a->slot->sweep, memory_order_relaxed));
+}
+
+/* Nothing to do: spin on the lanes' tails, unregistered, then register on
+ * the doorbell, re-check, sleep.  While it spins, a caller's publish
+ * signals nobody: its doorbell signal is a fence and a load of a line
+ * nobody wrote (base/event.c), not a bump and an exchange of a line the
+ * actor polls, which cost every async call a cache line moved each way. */
 static void shoal__actor_idle(struct shoal__athread *th)
 {
 	struct shoal__actor *a = th->a;
-	int rc = shoal__event_await(&a->slot->doorbell,
-				    shoal__deadline_in(SHOAL__ACTOR_SLICE_MS),
-				    a->spin, &(struct shoal__await){
-					    .ready = shoal__actor_woken, .arg = th});
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__ACTOR_SLICE_MS);
+	int rc;
+
+	if (shoal__spin_until(shoal__actor_sees, th, a->spin, d))
+		return;
+	rc = shoal__event_await(&a->slot->doorbell, d, 0,
+				&(struct shoal__await){.ready = shoal__actor_woken,
+						       .arg = th});
 
 	if (rc == -ETIMEDOUT && th->t == 0) {
 		shoal__actor_sweep(a);
