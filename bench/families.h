@@ -66,7 +66,8 @@ static const struct family families[] = {
 	{"put_gigabytes", "shoal", family_put_gigabytes,
 	 "single_client_put_gigabytes (64 MiB) and _64B .. _256MiB (x4 apart; "
 	 "curve put_bandwidth_vs_size), memcpy_gigabytes_64B .. _256MiB "
-	 "(system floor, at the same sizes), create_seal_get_gigabytes_1MiB"},
+	 "(system floor, at the same sizes), create_seal_get_gigabytes_1MiB "
+	 "create_seal_get_delete_gigabytes_1MiB"},
 	{"get_latency", "shoal", family_get_latency,
 	 "get_latency_1KiB_ns get_latency_1GiB_ns"},
 	{"floors", "floor", family_floors,

@@ -12,7 +12,13 @@
  *       store's heap_bytes_reserved); system "floor"
  *   create_seal_get_gigabytes_1MiB  shoal_create, memcpy into the
  *       buffer, shoal_seal, shoal_get, read a byte, release, drop: what
- *       iceoryx's loan / publish / take / release does (bench/peers/)
+ *       iceoryx's loan / publish / take / release does (bench/peers/),
+ *       but the object stays cached after the drop (plasma's way), so
+ *       the creates cycle through the store, cold
+ *   create_seal_get_delete_gigabytes_1MiB  the same, deleted before
+ *       the drop: its block goes back at once and the next create takes
+ *       it again (next fit's rover moves back to a freed run it was in),
+ *       warm in the caches, as an iceoryx chunk goes back to its pool
  *
  * Names are unique: the 64 MiB put keeps Ray's name (Ray's own figure is
  * for large objects), every other size has its own suffix
@@ -115,6 +121,7 @@ static int memcpy_batch(void *arg, uint64_t n)
 
 static const char bw_put_name[] = "single_client_put_gigabytes";
 static const char bw_csg_name[] = "create_seal_get_gigabytes_1MiB";
+static const char bw_csgd_name[] = "create_seal_get_delete_gigabytes_1MiB";
 static const char bw_copy_name[] = "memcpy_gigabytes";
 
 struct bw_bufs {
@@ -291,10 +298,9 @@ static int bw_one_size(const struct bench_ctx *ctx, const struct bw_bufs *b,
 	return rc < 0 ? emit_error(ctx, name, size, rc) : 0;
 }
 
-/* create + memcpy + seal + get + release + drop, n times. */
-static int csg_batch(void *arg, uint64_t n)
+/* create + memcpy + seal + get + release (+ delete) + drop, n times. */
+static int csg_run(struct put_state *p, uint64_t n, bool delete)
 {
-	struct put_state *p = arg;
 
 	for (uint64_t i = 0; i < n; i++) {
 		shoal_id id = shoal_id_next(p->store);
@@ -318,42 +324,75 @@ static int csg_batch(void *arg, uint64_t n)
 			shoal_drop(p->store, id);
 			return rc;
 		}
-		rc = shoal_drop(p->store, id);
+		if (delete)
+			rc = shoal_delete(p->store, id);
+		if (rc == 0)
+			rc = shoal_drop(p->store, id);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-static int csg_measure(const struct bench_ctx *ctx, const struct bw_bufs *b)
+static int csg_batch(void *arg, uint64_t n)
+{
+	return csg_run(arg, n, false);
+}
+
+static int csgd_batch(void *arg, uint64_t n)
+{
+	return csg_run(arg, n, true);
+}
+
+/* One of the two: the object dropped and left cached (csg), or deleted
+ * first, its block recycled (csgd). */
+static int csg_measure_one(const struct bench_ctx *ctx, const struct bw_bufs *b,
+			   bool delete)
 {
 	struct metric m = {
-		.name = bw_csg_name, .unit = UNIT_GBPS, .size = 1u << 20,
-		.place = PLACE_FREE,
-		.note = "shoal_create, memcpy 1 MiB into the buffer, "
-			"shoal_seal, shoal_get, read, release, drop, in one "
-			"process, cycling through the 288 MiB store (warmed): "
-			"the steps of an iceoryx loan, publish, take, release",
+		.name = delete ? bw_csgd_name : bw_csg_name, .unit = UNIT_GBPS,
+		.size = 1u << 20, .place = PLACE_FREE,
+		.note = delete
+			? "shoal_create, memcpy 1 MiB into the buffer, "
+			  "shoal_seal, shoal_get, read, release, delete, drop, "
+			  "in one process: the block goes back at once and the "
+			  "next create takes it again, as an iceoryx chunk "
+			  "goes back to its pool at the last release"
+			: "shoal_create, memcpy 1 MiB into the buffer, "
+			  "shoal_seal, shoal_get, read, release, drop, in one "
+			  "process: the object stays cached (evicted LRU), so "
+			  "the creates cycle through the 288 MiB store "
+			  "(warmed); the steps of an iceoryx loan, publish, "
+			  "take, release, but for the recycling",
 	};
 	struct shoal_store *store;
 	struct put_state p = {NULL, b->src, 1u << 20, 0};
-	struct workload w = {csg_batch, &p, 1, 1u << 20, UNIT_GBPS};
+	struct workload w = {delete ? csgd_batch : csg_batch, &p, 1, 1u << 20,
+			     UNIT_GBPS};
 	int rc;
 
-	if (!wanted(ctx, bw_csg_name))
+	if (!wanted(ctx, m.name))
 		return 0;
 	rc = bw_store_open(b->cap, &store);
 	if (rc < 0)
-		return emit_error(ctx, bw_csg_name, m.size, rc);
+		return emit_error(ctx, m.name, m.size, rc);
 	p.store = store;
 	rc = bw_warm(ctx, &p, &m.footprint);
 	if (rc == 0)
 		rc = measure(ctx, &w, 1, &m.st);
 	shoal_store_close(store);
 	if (rc < 0)
-		return emit_error(ctx, bw_csg_name, m.size, rc);
+		return emit_error(ctx, m.name, m.size, rc);
 	emit(ctx, &m);
 	return 0;
+}
+
+static int csg_measure(const struct bench_ctx *ctx, const struct bw_bufs *b)
+{
+	int rc = csg_measure_one(ctx, b, false);
+	int rd = csg_measure_one(ctx, b, true);
+
+	return rc < 0 ? rc : rd;
 }
 
 int family_put_gigabytes(const struct bench_ctx *ctx)
@@ -363,7 +402,7 @@ int family_put_gigabytes(const struct bench_ctx *ctx)
 	int rc = 0, err = 0;
 
 	if (!wanted(ctx, bw_put_name) && !wanted(ctx, bw_copy_name) &&
-	    !wanted(ctx, bw_csg_name))
+	    !wanted(ctx, bw_csg_name) && !wanted(ctx, bw_csgd_name))
 		return 0;
 	rc = bw_bufs_open(&b);
 	if (rc < 0)

@@ -20,7 +20,10 @@
  *   iceoryx_loan_gigabytes_1MiB  in one process: loan a 1 MiB chunk,
  *                          memcpy 1 MiB into it, publish, take it on a
  *                          subscriber, read a byte, release; GB/s: against
- *                          create_seal_get_gigabytes_1MiB
+ *                          create_seal_get_gigabytes_1MiB (the object
+ *                          stays cached) and
+ *                          create_seal_get_delete_gigabytes_1MiB (its
+ *                          block recycled, as the chunk is)
  *
  * Processes.  A runtime (iox_runtime_init) is one per process and its
  * library keeps threads, so nothing of iceoryx ever runs in shoal-bench's
