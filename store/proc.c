@@ -248,7 +248,7 @@ int shoal__proc_claim(struct shoal_store *s)
 	uint64_t my_start = shoal__proc_start_time(getpid());
 
 	if (!shoal__membarrier_ok())
-		return SHOAL_ENOMEMBARRIER; /* repair.c: it could not repair */
+		return SHOAL_ENOMEMBARRIER; /* repair.c: its stamps prove nothing */
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < s->geo.max_procs; i++)
 			if (shoal__proc_try_claim(s, i, my_start) == 0)

@@ -82,7 +82,9 @@
  *    owner is stamped and its change counted as applied (object_int.h,
  *    "Stalls": never fewer counts than the owner has; the owner takes a
  *    count too many off when it runs again; a process without membarrier
- *    never has a slot, proc.c), a moving ledger is
+ *    never has a slot, proc.c, and one whose membarrier fails all the
+ *    same counts the change as applied too, a leak at worst:
+ *    shoal__wait_intent_clear), a moving ledger is
  *    read as it is, and a flagged record, a live
  *    reaper's or a live closer's, is counted as it stands and left to
  *    its owner (consuming it would return its counts twice once that
@@ -165,12 +167,14 @@ static bool shoal__repair_mark(struct shoal__entry *e)
 }
 
 /* Whether this process's kernel lets it issue MEMBARRIER_CMD_GLOBAL
- * (Linux 4.16 or later, and no seccomp filter refusing it), asked each
- * time (the QUERY command: a slot's claim and a stamp are rare, and a
- * filter may come at any time, a forked child's among them).  A process
- * whose answer is no may not take a slot (proc.c, SHOAL_ENOMEMBARRIER):
- * as a repairer it could not stamp a stalled neighbour, and would wait
- * for it without a bound. */
+ * (Linux 4.16 or later, and no seccomp filter refusing it), asked at
+ * each claim (the QUERY command: a filter may come at any time, a forked
+ * child's among them).  A process whose answer is no may not take a slot
+ * (proc.c, SHOAL_ENOMEMBARRIER): as a repairer its stamps would prove
+ * nothing, and a stalled neighbour's change that it counts as applied
+ * could stay a count too many for good (a leak: shoal__stamp).  A QUERY
+ * that says yes is no promise: the call itself may fail later, which the
+ * stamp's callers survive the same way. */
 bool shoal__membarrier_ok(void)
 {
 	long m = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
@@ -183,21 +187,26 @@ bool shoal__membarrier_ok(void)
  * then a membarrier makes every running thread of the system pass a full
  * barrier (REF-S2): after it, either q's clear of its ref word (REF-R2)
  * is visible to our next load, or q's look at its stamps (after that
- * clear, REF-S1) sees this one.  Every process with a slot was told yes
- * by shoal__membarrier_ok; false only if the call fails even so (a
- * filter that lets QUERY through and refuses GLOBAL): then a stamp
- * proves nothing and we keep waiting, the one wait left without a bound
- * (docs/design.md).  Relaxed RMW: the membarrier orders it, and only the
- * repair word's owner stamps.
+ * clear, REF-S1) sees this one.  Relaxed RMW: the membarrier orders it,
+ * and only the repair word's owner stamps.
+ *
+ * The membarrier may fail although every process with a slot was told
+ * yes by shoal__membarrier_ok (a seccomp filter that lets QUERY through
+ * and refuses GLOBAL with EPERM, or one installed after the claim).  The
+ * stamp is made all the same, and q most likely sees it (a stopped q
+ * surely does: it was descheduled, its stores and ours made visible,
+ * before it runs again), but nothing then proves that q sees it, nor that
+ * our next load of its ref word is not stale.  No caller waits for the
+ * membarrier or trusts it for a count: each counts as if it had been
+ * made and q never looked, a count too many at worst (a leak, never an
+ * early free; shoal__wait_intent_clear and shoal__repair_flagged say why
+ * for theirs), which q takes off if it does see the stamp.
  */
-static bool shoal__stamp(struct shoal_store *s, uint32_t q)
+static void shoal__stamp(struct shoal_store *s, uint32_t q)
 {
-	if (!shoal__membarrier_ok())
-		return false;
 	atomic_fetch_add_explicit(&s->procs[q].stamps, 1, memory_order_relaxed);
-	/* REF-S2 */
-	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0;
-	/* on failure q recounts for nothing once: harmless */
+	/* REF-S2; its failure is not waited on (above). */
+	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 }
 
 /*
@@ -212,6 +221,40 @@ static bool shoal__stamp(struct shoal_store *s, uint32_t q)
  * taken off by the recount the owner makes once it runs again and sees
  * the stamp (refs.c, shoal__ref_settle).  A dead owner's change is left
  * to its reaper, which recounts the entry.
+ *
+ * None of this needs the stamp's membarrier to have been made: once
+ * the entry is marked no CAS of the owner's can land on it until our
+ * recount is stored, so the change whose intent we see (k) either landed
+ * before our mark or lands after our store; the record we read has every
+ * earlier change of the owner's on idx (REF-A2, as the wait's other
+ * answers assume) and maybe k's own ledger store.  Counting k as applied
+ * (record + what k adds) then gives, for each kind of change:
+ *  - a pin or hold added (get, hold; up = its amount), landed: exactly
+ *    the truth, or up too many if k's ledger store is in the record;
+ *    not landed: up too many once it lands (or it meets REPAIR, withdraws
+ *    and makes the same change again later: the same), or if its
+ *    checks refuse it (no CAS at all);
+ *  - a release (release, drop; up = 0), landed: the record may still
+ *    have the count k took off (one change too many), or not (exactly
+ *    the truth); not landed: exact once it lands, or if refused;
+ *  - an abort (create.c; a release of the creator's hold, up = 0): as a
+ *    release; landed on a FREE entry it was never marked (repair_mark).
+ * No change adds and takes at once (get.c, hold.c, create.c), and a
+ * reaper's give-back has no ref word (its FLAG: shoal__repair_flagged).
+ * Never fewer than the owner's ledger names, also when the owner runs on
+ * and never sees the stamp, which without the membarrier nothing
+ * excludes; nor does anything exclude a stale look here (the word read
+ * as still naming idx after its clear: k added to a record that may have
+ * it already, one change too many).  The count too many then stays until
+ * a later recount of the entry, a leak (an object never evicted or
+ * freed), the project's last resort; an early free it never is.
+ * Waiting on instead would hold the segment's repair word, so every
+ * repair of every entry, for as long as the owner stays stopped; and
+ * giving up is not open: the repair may have consumed dead records
+ * already (the file header), and an entry left marked with the word
+ * free would be a REPAIR no repair is behind (a repair is taken over
+ * only from a dead owner of the word), every change of it failing at
+ * its bound.
  */
 static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 					 uint32_t idx, struct shoal__later *by)
@@ -227,8 +270,8 @@ static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 
 		if (SHOAL__LEDGER_KEY(w) != idx + 1 || shoal__proc_dead(s, q))
 			return 0;
-		if (shoal__deadline_passed(shoal__later_get(by)) &&
-		    shoal__stamp(s, q)) {
+		if (shoal__deadline_passed(shoal__later_get(by))) {
+			shoal__stamp(s, q);
 			/* REF-A2, as above. */
 			w = atomic_load_explicit(ref, memory_order_acquire);
 			if (SHOAL__LEDGER_KEY(w) != idx + 1)

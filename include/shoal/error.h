@@ -63,8 +63,9 @@ enum shoal_error {
 	/* This process may not issue membarrier(MEMBARRIER_CMD_GLOBAL)
 	 * (Linux before 4.16, or a seccomp filter refusing it), which a
 	 * process with a slot in a segment needs to repair what a dead
-	 * neighbour left without waiting for ever on a stopped one; create
-	 * and attach refuse it (an inspect handle does not need it). */
+	 * neighbour left, while another stays stopped, without leaving a
+	 * count too many behind; create and attach refuse it (an inspect
+	 * handle does not need it). */
 	SHOAL_ENOMEMBARRIER = -4014,
 	/* Reserved for the runtime (task error, actor died, ...). */
 	SHOAL_ETASK = -4020,

@@ -61,7 +61,12 @@
  * repairer sees it and reads the ledger as final) or the look comes
  * after it (the process sees the stamp).  On a kernel that gives the
  * repairer no membarrier (ENOSYS, a seccomp filter), the stamp proves
- * nothing: the repairer keeps waiting for the process, without a bound.
+ * nothing, and the repairer counts the change as applied all the same:
+ * never fewer counts than the truth, whatever the process had done and
+ * whether or not it sees the stamp, so at worst a count too many for
+ * good, a leak (repair.c, shoal__wait_intent_clear, case by case).  Such
+ * a process is refused a slot (proc.c), so this is for a membarrier that
+ * QUERY promised and that fails even so.
  * What a SIGKILL leaves between the steps:
  *   after the stamp (REPAIR_STAMPED): the repair is taken over and run
  *     again (repair.c), which waits and stamps again;
