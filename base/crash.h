@@ -97,6 +97,7 @@
 	X(REAP_END, reap, "reap: end record done, ledger not")                 \
 	X(REAP_FLAGGED, reap, "reap: a record flagged, not given back")        \
 	X(REAP_GIVEN, reap, "reap: a record given back, still flagged")        \
+	X(REAP_CROSSED, reap, "reap: a record crossed out, flagged, stamps not read") \
 	X(REAP_LEDGER, reap, "reap: ledger done, orphans and cache not")       \
 	X(REAP_ORPHANS, reap, "reap: a chunk of the orphan scan recorded")     \
 	X(REAP_CLEARED, reap, "reap: slot cleared, not freed")

@@ -299,9 +299,11 @@ uint64_t shoal__ledger_consume(struct shoal_store *s, uint32_t slot,
 			       uint32_t idx, struct shoal__later *by);
 
 /* repair.c: a given-back record crossed out, and the entry recounted if
- * a repair stamped us meanwhile (with s->lock held) */
-void shoal__reap_cross_out(struct shoal_store *s, _Atomic uint64_t *rec,
-			   uint32_t idx, struct shoal__later *by);
+ * a repair stamped us meanwhile (with s->lock held): 0, or -ETIMEDOUT if
+ * that recount could not be made (the record stays flagged, the recount
+ * owed to the slot's next reaper) */
+int shoal__reap_cross_out(struct shoal_store *s, _Atomic uint64_t *rec,
+			  uint32_t idx, struct shoal__later *by);
 
 /* store/object/: pieces the reaper needs (all with s->lock held) */
 int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,

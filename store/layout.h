@@ -461,9 +461,10 @@ static inline uint64_t shoal__ledger_ext_slots(uint32_t slots)
  * open-addressed table written only by its owner (ledger.c), and after its
  * death by its reaper, which sets FLAG on a record while it gives that
  * record back (proc.c) and leaves a given-back record as key with zero
- * counts until the whole table is cleared.  The index alone identifies the
- * object because an entry with a nonzero count in any ledger is never
- * reused.
+ * counts until the whole table is cleared (FLAG still set while the
+ * entry is owed a recount, repair.c: shoal__reap_cross_out).  The index
+ * alone identifies the object because an entry with a nonzero count in
+ * any ledger is never reused.
  */
 #define SHOAL__LEDGER_KEY_BITS 25
 #define SHOAL__LEDGER_FLAG (1ull << 63)

@@ -76,8 +76,9 @@
  *          lookup (and its relaxed load of the level).
  *  LG-R3 (LG-A3)  a reaper's writes of a dead slot's record (proc.c: the
  *          FLAG's CAS and its putting down, seq_cst; the crossed-out
- *          record, release): what the reaper did for the record before,
- *          for a replacement reaper.
+ *          record, flagged until its entry's recount is settled, and
+ *          then not, release, repair.c): what the reaper did for the
+ *          record before, for a replacement reaper.
  *  LG-A3 (LG-R3)  a reaper's acquire loads of a dead slot's records
  *          (proc.c), and a repair's consuming CAS (acq_rel, here).
  *  LG-R4 (LG-A4)  the clear's release store of level 0: the base table

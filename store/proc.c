@@ -30,8 +30,11 @@
  *   3. an entry the slot was ending (end.c): finished;
  *   4. every ledger record: FLAG goes up, the record's pins and holds come
  *      off the entry (or the slot's unsealed entry is aborted with them),
- *      and the record is left as its key alone; a record found FLAGGED was
- *      in flight when an earlier reaper died: its entry is recounted;
+ *      and the record is left as its key alone (flagged still, with no
+ *      counts, until the entry is recounted if a repair stamped the
+ *      reaper meanwhile, repair.c: shoal__reap_cross_out); a record
+ *      found FLAGGED was in flight when an earlier reaper died, or owes
+ *      its entry that recount: its entry is recounted;
  *   5. unsealed entries of the slot that no record names (it dropped its
  *      holds on them: counted in `orphans`) are aborted, by a scan of the
  *      directory, only if there can be any.  The scan goes in chunks of

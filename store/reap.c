@@ -244,9 +244,11 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
  * value (a repair may consume the record first, ledger.c: then there is
  * nothing to give back), the pins and holds come off the entry (or the
  * slot's unsealed entry is aborted with them), the record crossed out (and
- * the entry recounted if a repair stamped us, repair.c).  A repair in
- * progress on the entry is let count the record first: the flag goes down
- * while this waits, until `by` (-ETIMEDOUT, the record as it was). */
+ * the entry recounted if a repair stamped us, repair.c: a recount that
+ * cannot be made leaves the record crossed out and flagged, -ETIMEDOUT,
+ * for the next reaper to recount).  A repair in progress on the entry is
+ * let count the record first: the flag goes down while this waits, until
+ * `by` (-ETIMEDOUT, the record as it was). */
 static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 				 uint32_t gen, _Atomic uint64_t *rec,
 				 struct shoal__later *by)
@@ -272,8 +274,7 @@ static int shoal__reap_give_back(struct shoal_store *s, uint32_t slot,
 						   SHOAL__LEDGER_HOLDS(r));
 		if (rc != -EAGAIN) {
 			SHOAL__CRASH(s, REAP_GIVEN);
-			shoal__reap_cross_out(s, rec, idx, by); /* LG-R3 */
-			return 0;
+			return shoal__reap_cross_out(s, rec, idx, by); /* LG-R3 */
 		}
 		/* A repair is counting the entry: let it count this record
 		 * (not given back yet), then try again.  LG-R3, seq_cst as
@@ -304,7 +305,9 @@ static int shoal__reap_ledger(struct shoal_store *s, uint32_t slot,
 
 		if (!key || key - 1 > s->dir_mask)
 			continue; /* empty, or corrupt */
-		if (r & SHOAL__LEDGER_FLAG) /* a dead reaper's, in flight */
+		/* A dead reaper's (or closer's), in flight, or crossed out
+		 * with its recount owed (repair.c, shoal__reap_cross_out). */
+		if (r & SHOAL__LEDGER_FLAG)
 			rc = shoal__reap_recount(s, slot, gen, key - 1, by);
 		else if (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r))
 			rc = shoal__reap_give_back(s, slot, gen, &l[i], by);

@@ -61,7 +61,11 @@
  * no ledger (a pin no reaper gives back).  So a flagged record of a live
  * process is read again until it is crossed out (its counts went before
  * our mark) or its flag is down (its CAS met REPAIR: the counts are still
- * on the entry, and its owner gives them back after the repair).
+ * on the entry, and its owner gives them back after the repair).  A
+ * record crossed out keeps its flag, with no counts, until its giver has
+ * looked at its stamps and made the recount they ask for (below,
+ * shoal__reap_cross_out): the slot's next reaper makes it if the giver
+ * cannot; it counts nothing and nobody waits for it.
  *
  * Waits, each for a live peer whose death is noticed by proc.c's test: a
  * live owner's intent on the entry (its next steps do not wait); a live
@@ -283,11 +287,23 @@ static uint64_t shoal__wait_intent_clear(struct shoal_store *s, uint32_t q,
 	}
 }
 
-/* A live process's record for idx, once it is not flagged (the file
+/* A flagged record with counts: a reaper's or a closer's giving back in
+ * flight, whose counts may have left the entry already.  Not one crossed
+ * out with its recount owed (flagged, no counts: shoal__reap_cross_out,
+ * below), which counts nothing and is waited for by nobody. */
+static bool shoal__rec_in_flight(uint64_t r)
+{
+	return (r & SHOAL__LEDGER_FLAG) &&
+	       (SHOAL__LEDGER_PINS(r) || SHOAL__LEDGER_HOLDS(r));
+}
+
+/* A live process's record for idx, once it is not in flight (the file
  * header: a close of its own is giving it back), or as it is past `by`.
- * Our own slot never has a flag up while it repairs (proc.c puts it down
- * before it waits), so it is read at once.  The record's word is all it
- * publishes: if it is crossed out, its owner's CAS on the entry came
+ * Our own slot never has a record in flight while it repairs (proc.c
+ * puts the flag down before it waits; one crossed out, still flagged,
+ * counts nothing), so it is read at once.  The record's word is all it
+ * publishes: if it is crossed out (flagged or not), its owner's CAS on
+ * the entry came
  * before our mark in the entry word's order, and our mark acquired it
  * (REF-A1: the entry's word changes only by CAS, so it carries every
  * release before it), which also keeps us from reading the record as it
@@ -298,7 +314,7 @@ static uint64_t shoal__repair_read(struct shoal_store *s, uint32_t q,
 	for (;;) {
 		uint64_t r = shoal__ledger_read_remote(s, q, idx, by);
 
-		if (!(r & SHOAL__LEDGER_FLAG) || q == s->slot ||
+		if (!shoal__rec_in_flight(r) || q == s->slot ||
 		    shoal__proc_dead(s, q) ||
 		    shoal__deadline_passed(shoal__later_get(by)))
 			return r;
@@ -338,32 +354,59 @@ static uint64_t shoal__repair_flagged(struct shoal_store *s, uint32_t q,
 
 /*
  * A reaper's (or a closer's) last step of giving a record back (reap.c,
- * shoal__reap_give_back): the record at rec, for idx, is crossed out
- * (LG-R3), and then we look whether a repair stamped our slot meanwhile
- * (shoal__repair_flagged, above): the same store-then-load as a count
- * change's clear (refs.c, REF-S1), paired with the repairer's membarrier
- * (REF-S2).  Stamped: the repair may have counted the record while its
- * counts were already off the entry, so we recount idx (our own repair:
- * the record is crossed out now, and counts nothing).  A stamp that was
- * not for this record costs a recount that changes nothing.  What is not
- * covered: this process killed between the cross-out and the recount, or
- * the recount giving up on the repair word (another live process's past
- * `by`): the count too many stays, a leak, never an early free.
+ * shoal__reap_give_back), once the record's counts are off the entry:
+ *
+ *   cross out   rec = key | FLAG, no counts            (release: LG-R3)
+ *   look        stamped = (our stamps moved)           (relaxed: REF-S1)
+ *   recount     if stamped: a repair of idx of our own
+ *   done        rec = key, no counts                   (release: LG-R3)
+ *
+ * The look is the same store-then-load as a count change's clear (refs.c,
+ * REF-S1), paired with the repairer's membarrier (REF-S2).  Stamped: a
+ * repair may have counted the record while its counts were already off
+ * the entry (shoal__repair_flagged, above), a count too many, so we
+ * recount idx (the record counts nothing now).  A stamp that was not for
+ * this record costs a recount that changes nothing.
+ * Until the last step the record is crossed out but still flagged (from
+ * the cross-out on: a giver killed before its look cannot say whether it
+ * was stamped): no counts (every reader counts it as nothing, and none
+ * waits for it), and a recount owed: whoever reaps the slot whose
+ * ledger it is in (a dead slot's: the next reaper of that slot; our own,
+ * at close: our reaper) finds a flagged record and recounts its entry
+ * (reap.c, step 4).
+ * So a SIGKILL between the cross-out and the recount (REAP_CROSSED), or
+ * inside the recount, leaves the recount to the slot's next reaper, and
+ * that reaper's own death leaves it to the one after (the record is put
+ * down only after its recount).  A recount that cannot be made now (the
+ * repair word another live process's past `by`; or we are inside a
+ * repair ourselves, which must not nest) stays owed the same way:
+ * -ETIMEDOUT, and the reap stops there (proc.c gives the dead slot back
+ * for the next reap, which recounts; a close leaves its slot for its
+ * reaper).  The count too many lasts until then: a leak for a while,
+ * never an early free.  0 once the record is put down.
  */
-void shoal__reap_cross_out(struct shoal_store *s, _Atomic uint64_t *rec,
-			   uint32_t idx, struct shoal__later *by)
+int shoal__reap_cross_out(struct shoal_store *s, _Atomic uint64_t *rec,
+			  uint32_t idx, struct shoal__later *by)
 {
 	uint32_t st;
 
-	atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
+	atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0) |
+				      SHOAL__LEDGER_FLAG,
 			      memory_order_release); /* LG-R3 */
+	SHOAL__CRASH(s, REAP_CROSSED);
 	atomic_signal_fence(memory_order_seq_cst); /* REF-S1 */
 	/* Relaxed: ordered by REF-S1/REF-S2. */
 	st = atomic_load_explicit(&s->me->stamps, memory_order_relaxed);
-	if (__builtin_expect(st == s->stamps_seen, 1) || s->repairing)
-		return;
-	s->stamps_seen = st;
-	shoal__obj_repair(s, idx, by);
+	if (__builtin_expect(st != s->stamps_seen, 0)) {
+		/* The stamp is answered by this record's recount, now or
+		 * by the slot's next reaper. */
+		s->stamps_seen = st;
+		if (s->repairing || shoal__obj_repair(s, idx, by))
+			return -ETIMEDOUT; /* owed: the record stays flagged */
+	}
+	atomic_store_explicit(rec, SHOAL__LEDGER_REC(idx + 1, 0, 0),
+			      memory_order_release); /* LG-R3 */
+	return 0;
 }
 
 struct shoal__recount {
@@ -404,7 +447,7 @@ static struct shoal__recount shoal__repair_count(struct shoal_store *s,
 			uint64_t up = shoal__wait_intent_clear(s, q, idx, &by);
 
 			r = shoal__repair_read(s, q, idx, &by);
-			if ((r & SHOAL__LEDGER_FLAG) && q != s->slot)
+			if (shoal__rec_in_flight(r) && q != s->slot)
 				r = shoal__repair_flagged(s, q, idx, true, &by);
 			n.pins += SHOAL__LEDGER_PINS(up);
 			n.holds += SHOAL__LEDGER_HOLDS(up);
