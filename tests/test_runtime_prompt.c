@@ -4,10 +4,13 @@
  * time when the work they could do is much larger: a get whose wait
  * runs the sweep of a runtime whose fork server died, a submit whose
  * argument's put waits for room, each with dead processes whose orphan
- * scans (store/proc.c, "Work") would take seconds.  Real runtimes and
- * processes throughout: the fork server and the orphans' owners are
- * SIGKILLed, "gone" is checked through /proc within a bounded poll
- * (test_runtime_procs.c does the same), never assumed after a sleep.
+ * scans (store/proc.c, "Work") would take seconds; and a shutdown while
+ * the head worker spins on the run queue, unregistered, with the largest
+ * spin budget.  Real runtimes and processes throughout: the fork server
+ * and the orphans' owners are SIGKILLed, "gone" is checked through /proc
+ * within a bounded poll (test_runtime_procs.c does the same), and the
+ * head worker's spin is seen through its CPU time, never assumed after
+ * a sleep.
  */
 #include <criterion/criterion.h>
 #include <sched.h>
@@ -245,5 +248,94 @@ Test(runtime_prompt, a_submit_waiting_for_room_does_not_pay_for_the_orphan_scans
 	/* Not a shutdown: the fork server would reap (and scan) in full. */
 	kill_fork_server(rt);
 	tu_assert_rc(shoal_runtime_shutdown(rt), SHOAL_EFORKSERVERDIED);
+	shoal_registry_close(reg);
+}
+
+/* Nanoseconds pid has run on a CPU (the first field of
+ * /proc/<pid>/schedstat: brought up to date at each of its yields), or
+ * -1. */
+static int64_t cpu_ns(pid_t pid)
+{
+	char path[64];
+	long long ns = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+/* Polls (bounded) until the worker has run 1 ms since `from`, its head
+ * word up: it was done with its last task within microseconds, so it is
+ * spinning now (the largest budget spins some 35 ms here).  Or until it
+ * sleeps: where pauses are short the whole spin may take less than 1 ms,
+ * and a sleeping head is woken by the shutdown's signal (not this test's
+ * case, but no failure either). */
+static void until_spinning(struct shoal_runtime *rt, pid_t pid, int64_t from)
+{
+	int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	int64_t ns = from;
+
+	while (ns - from < 1000000 && proc_state(pid) != 'S' &&
+	       tu_now_ms() < end) {
+		sched_yield();
+		ns = cpu_ns(pid);
+	}
+	cr_assert_lt(tu_now_ms(), end, "the worker neither ran nor slept");
+	cr_assert_eq(atomic_load(&rt->v.workers[0].head), 1,
+		     "the worker is not the pool's head");
+}
+
+/*
+ * The head worker spins on the run queue's cell, unregistered (8066305,
+ * proc/worker.c): shutdown's signal of the queue's wake line finds no
+ * waiter, so the head watches the runtime's `stopping` word in its spin
+ * too.  Without that, a shutdown during the spin cost the rest of the
+ * worker's idle slice (SHOAL__WORKER_SLICE_MS, 1 s): the spin (2^20
+ * pauses at most, some 35 ms here) ends, the head registers and sleeps
+ * until its slice ends, and only then sees `stopping`.  The spin budget
+ * is capped (2^20), so the spin alone would cost little; what the missed
+ * signal costs is the rest of that second: 1.01 s here in each of 11
+ * runs with the check removed, against 9 to 23 ms with it (two CPU hogs
+ * too).  The bound is the suites' wake-up bound (TU_WAKE_LATENCY_MS),
+ * half the slice.  Before 8066305 the head spun registered and the
+ * signal woke it: this guards the check, not an older bug.  With one CPU
+ * the head does not spin and the shutdown is prompt either way.
+ */
+Test(runtime_prompt, a_shutdown_while_the_head_worker_spins_is_prompt)
+{
+	struct shoal_runtime_options o = rt_opts(1024);
+	struct shoal_registry *reg = registry();
+	struct shoal_runtime_info info;
+	struct shoal_runtime *rt = NULL;
+	struct shoal_store *s;
+	struct shoal_args a;
+	struct shoal_view v;
+	int64_t t0, ms, ns;
+	shoal_id ref;
+	int32_t w[1];
+
+	o.store.spin_budget = 1u << 20; /* the most */
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	tu_assert_rc(shoal_runtime_info(rt, &info, w, 1), 0);
+	cr_assert_eq(info.workers_alive, 1);
+	shoal_args_init(&a);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "u64"), &a, 1, &ref), 0);
+	tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
+	ns = cpu_ns(w[0]);
+	shoal_release(s, &v);
+	tu_assert_rc(shoal_drop(s, ref), 0);
+	until_spinning(rt, w[0], ns);
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	ms = tu_now_ms() - t0;
+	cr_assert_lt(ms, TU_WAKE_LATENCY_MS,
+		     "a shutdown while the head spun took %" PRId64 " ms", ms);
 	shoal_registry_close(reg);
 }
