@@ -17,10 +17,12 @@
  *          settled (sealed, or gone once its holders dropped it).
  *          A task is done too once every return is settled: the worker
  *          is only freeing the record then, and no retry needs them.
- *   when   at each submit, call and drop, a few entries (a cursor goes
- *          round the list, so entries are found done in whatever order
- *          their tasks finish: a slow task no longer pins the ones behind
- *          it); the whole list when a put finds no room
+ *   when   at each submit, call and drop, every done entry met until a
+ *          few that are not done (a cursor goes round the list, at most
+ *          once, so entries are found done in whatever order their tasks
+ *          finish: a slow task no longer pins the ones behind it, and once
+ *          every task is done one drop lets them all go); the whole list
+ *          when a put finds no room
  *          (shoal__pending_put); the rest at shutdown (or by the reaper if
  *          the process dies).
  *
@@ -119,20 +121,28 @@ static bool shoal__pending_done(struct shoal_runtime *rt,
 	return p->nret > 0;
 }
 
-/* Drops the holds of done tasks among up to max entries, starting at the
- * cursor; returns how many tasks it let go.  A done entry is replaced by
- * the last one (order does not matter: tasks end in any order). */
+/* Drops the holds of the done tasks it meets, going round the list from
+ * the cursor at most once and stopping after max entries that are not
+ * done; returns how many tasks it let go.  Done entries do not count
+ * against max: each goes once, so their cost is their own submit's, and
+ * a list whose tasks are all done is emptied by one collect (with a
+ * budget of done ones, a drop after many tasks ended let only a few go,
+ * and the rest kept their arguments until later submits or drops).  A
+ * done entry is replaced by the last one (order does not matter: tasks
+ * end in any order). */
 static size_t shoal__pending_collect_locked(struct shoal_runtime *rt,
 					    size_t max)
 {
-	size_t done = 0, seen = 0, i;
+	size_t done = 0, busy = 0, i;
 
 	i = rt->pending_next;
-	for (size_t n = rt->npending; seen < max && seen < n && rt->npending; seen++) {
+	for (size_t seen = 0, n = rt->npending; busy < max && seen < n && rt->npending;
+	     seen++) {
 		if (i >= rt->npending)
 			i = 0;
 		if (!shoal__pending_done(rt, &rt->pending[i])) {
 			i++;
+			busy++;
 			continue;
 		}
 		shoal__pending_drop(rt, &rt->pending[i]);
