@@ -30,6 +30,7 @@
 #include "testutil.h"
 #include "crash_check.h"
 #include "stop_point.h"
+#include "live_slot.h"
 
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1136,19 +1137,6 @@ static void cp_wait_victim_ref(struct shoal_store *c, struct cp_world *w,
 	cp_do_victim_ref(c, w, fd);
 }
 
-/* The process slot of a live pid, or UINT32_MAX. */
-static uint32_t cp_slot_of(struct shoal_store *s, pid_t pid)
-{
-	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
-		uint64_t st = atomic_load(&s->procs[i].state);
-
-		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
-		    SHOAL__PROC_PID(st) == pid)
-			return i;
-	}
-	return UINT32_MAX;
-}
-
 /* Two victims that attach, then both die in a hold of witness 4 (their
  * intents name the same entry). */
 static void cp_two_victims(struct cp_world *w, uint32_t slot[2])
@@ -1162,7 +1150,7 @@ static void cp_two_victims(struct cp_world *w, uint32_t slot[2])
 		v[i] = cp_child(w, SHOAL__CP_REF_CAS, 5, cp_wait_victim_ref,
 				sv[i][1]);
 		cr_assert_eq(tu_read_byte(sv[i][0], TU_CHILD_DEADLINE_MS), 'r');
-		slot[i] = cp_slot_of(w->s, v[i]);
+		slot[i] = tu_live_slot(w->s, v[i]);
 		cr_assert_neq(slot[i], UINT32_MAX);
 	}
 	for (int i = 0; i < 2; i++)
@@ -1306,7 +1294,7 @@ Test(crash_points, review_a_repair_never_overwrites_a_publish)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sc), 0);
 	sp_start(&put, cp_traced_putter(&w, sc[1]));
 	cr_assert_eq(tu_read_byte(sc[0], TU_CHILD_DEADLINE_MS), 'r');
-	slot_c = cp_slot_of(w.s, put.pid);
+	slot_c = tu_live_slot(w.s, put.pid);
 	/* The aborter attaches after the putter (whose attach would reap it). */
 	tu_pipe(pd);
 	d = cp_child(&w, SHOAL__CP_ABORT_ENDED, 1, cp_abort_and_die, pd[1]);
@@ -1314,7 +1302,7 @@ Test(crash_points, review_a_repair_never_overwrites_a_publish)
 	cr_assert(cp_died(d, "the aborter"));
 	close(pd[0]);
 	close(pd[1]);
-	slot_d = cp_slot_of(w.s, d);
+	slot_d = tu_live_slot(w.s, d);
 	idx = atomic_load(&w.s->procs[slot_d].intent.entry);
 	/* The putter claims the aborted entry for the same ID, and stops. */
 	cr_assert_eq(write(sc[0], &x, sizeof x), (ssize_t)sizeof x);

@@ -37,6 +37,7 @@
 #include "crash_check.h"
 #include "stalled.h"
 #include "stop_point.h"
+#include "live_slot.h"
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -71,19 +72,6 @@ static void go_init(struct go_world *w)
 static uint32_t go_pins(const struct go_world *w)
 {
 	return SHOAL__CTL_PINS(atomic_load(&w->s->dir[w->idx].ctl));
-}
-
-static uint32_t go_slot_of(struct shoal_store *s, pid_t pid)
-{
-	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
-		uint64_t st = atomic_load(&s->procs[i].state);
-
-		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
-		    SHOAL__PROC_PID(st) == pid)
-			return i;
-	}
-	cr_assert_fail("no live slot for pid %d", (int)pid);
-	return UINT32_MAX;
 }
 
 /* The repair word (repair.c: entry + 1 | slot + 1 << 25 | generation
@@ -249,7 +237,7 @@ static void go_killed_after_cross_out(bool closer, unsigned then)
 	tu_write_byte(p[0], 'g');
 	cr_assert(sp_wait_at(&t, SHOAL__CP_REAP_GIVEN, 1, TU_CHILD_DEADLINE_MS),
 		  "the giver never gave its pin back");
-	go_recount_stamps(&w, go_slot_of(w.s, g));
+	go_recount_stamps(&w, tu_live_slot_of(w.s, g));
 	sp_detach(&t);
 	st = tu_wait_status(g, TU_CHILD_DEADLINE_MS);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
@@ -330,7 +318,7 @@ Test(giveback_owed, a_reaper_whose_recount_times_out_makes_it_at_its_next_reap)
 	go_kill(d);
 	tu_write_byte(go[1], 'g');
 	go_wait_stopped(r, "R");
-	go_recount_stamps(&w, go_slot_of(w.s, r));
+	go_recount_stamps(&w, tu_live_slot_of(w.s, r));
 	go_hold_word(&w);
 	cr_assert_eq(kill(r, SIGCONT), 0);
 	n1 = tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS + 5000);
@@ -375,7 +363,7 @@ Test(giveback_owed, a_closer_whose_recount_times_out_leaves_it_to_its_reaper)
 		_exit(0);
 	}
 	go_wait_stopped(a, "A");
-	go_recount_stamps(&w, go_slot_of(w.s, a));
+	go_recount_stamps(&w, tu_live_slot_of(w.s, a));
 	go_hold_word(&w);
 	cr_assert_eq(kill(a, SIGCONT), 0);
 	tu_assert_rc(tu_wait_result(a), 0, "A's close");

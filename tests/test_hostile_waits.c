@@ -31,6 +31,7 @@
  */
 #include "testutil.h"
 #include "internal.h"
+#include "live_slot.h"
 
 #include <pthread.h>
 
@@ -243,20 +244,6 @@ static void hw_read(int fd, void *buf, size_t n)
 		((char *)buf)[i] = tu_read_byte(fd, TU_CHILD_DEADLINE_MS);
 }
 
-/* The process slot a pid holds (LIVE), or fails. */
-static uint32_t hw_slot_of(struct shoal_store *s, pid_t pid)
-{
-	for (uint32_t i = 0; i < tu_stats(s).max_procs; i++) {
-		uint64_t st = atomic_load(&s->procs[i].state);
-
-		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
-		    SHOAL__PROC_PID(st) == pid)
-			return i;
-	}
-	cr_assert_fail("no slot of pid %d", (int)pid);
-	return 0;
-}
-
 /*
  * A process that attaches, holds `hold` (unless nil), is in the middle of
  * changing the counts of entry ref_idx (its intent, unless ref_idx < 0)
@@ -281,7 +268,7 @@ static uint32_t hw_dead(struct shoal_store *s, shoal_id hold, int64_t ref_idx)
 		_exit(0);
 	}
 	cr_assert_eq(tu_wait_exit(pid), 0);
-	return hw_slot_of(s, pid);
+	return tu_live_slot_of(s, pid);
 }
 
 /* The directory index of id's entry. */

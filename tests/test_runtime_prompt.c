@@ -103,27 +103,6 @@ static void kill_fork_server(struct shoal_runtime *rt)
 	cr_assert_not(up, "the fork server or a worker outlived the kill");
 }
 
-/* A forked child that attaches, creates an object it never seals and
- * drops its hold on it (an orphan: only a scan of the whole directory
- * finds it, store/proc.c step 5), writes 'k' and blocks until killed. */
-static pid_t orphaning_child(struct shoal_store *s, shoal_id id, int ready_fd)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		void *data = NULL;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
-		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &data) == 0, 3);
-		TU_CHILD_CHECK(shoal_drop(c, id) == 0, 4);
-		tu_child_write_byte(ready_fd, 'k');
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
 /* n processes attached to s, each leaving an orphan, all SIGKILLed (and
  * waited for) once all are in: an attach would reap the dead. */
 static void orphans_of_the_dead(struct shoal_store *s, int n)
@@ -134,7 +113,7 @@ static void orphans_of_the_dead(struct shoal_store *s, int n)
 	cr_assert_leq(n, 64);
 	tu_pipe(ready);
 	for (int i = 0; i < n; i++)
-		kids[i] = orphaning_child(s, tu_id(3, (uint64_t)i), ready[1]);
+		kids[i] = tu_orphaning_child(s, tu_id(3, (uint64_t)i), ready[1]);
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(tu_read_byte(ready[0], TU_CHILD_DEADLINE_MS), 'k');
 	for (int i = 0; i < n; i++)

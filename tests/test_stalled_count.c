@@ -33,6 +33,7 @@
 #include "testutil.h"
 #include "internal.h"
 #include "stalled.h"
+#include "live_slot.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -154,19 +155,6 @@ static void sc_hold(unsigned point)
 	shoal_store_close(s);
 }
 
-static uint32_t sc_slot_of(struct shoal_store *s, pid_t pid)
-{
-	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
-		uint64_t st = atomic_load(&s->procs[i].state);
-
-		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
-		    SHOAL__PROC_PID(st) == pid)
-			return i;
-	}
-	cr_assert_fail("no live slot for pid %d", (int)pid);
-	return UINT32_MAX;
-}
-
 /*
  * The recount A owes cannot be made when it runs on: the repair word is
  * the test's (a live process that is not repairing) past A's bound.  A's
@@ -189,7 +177,7 @@ Test(stalled_count, a_recount_owed_is_made_by_the_next_change)
 	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
 	idx = sc_idx(s, x);
 	a = sc_stalled(s, x, SC_PIN, SHOAL__CP_REF_INTENT);
-	slot = sc_slot_of(s, a.pid);
+	slot = tu_live_slot_of(s, a.pid);
 	sc_killed(s, x, SC_PIN);
 	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
 	cr_assert_neq(atomic_load(&s->procs[slot].stamps), 0,

@@ -535,27 +535,6 @@ Test(store_reap, reap_with_nobody_dead_is_a_no_op)
 	shoal_store_close(s);
 }
 
-/* A forked child that attaches, creates an object it never seals and
- * drops its hold on it (an orphan: only a scan of the directory finds it,
- * proc.c step 5), writes 'k' and blocks until killed. */
-static pid_t orphaning_child(struct shoal_store *s, shoal_id id, int ready_fd)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		void *data = NULL;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
-		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &data) == 0, 3);
-		TU_CHILD_CHECK(shoal_drop(c, id) == 0, 4);
-		tu_child_write_byte(ready_fd, 'k');
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
 /*
  * Found by the chaos program in a coverage build: a get with a 22 ms
  * timeout returned after 1061 ms.  Its wait timed out and reaped a killed
@@ -585,7 +564,7 @@ Test(store_reap, a_short_get_does_not_pay_for_a_dead_processs_orphan_scan,
 	/* All alive before any dies: an attach reaps the dead. */
 	for (int i = 0; i < 3; i++) {
 		ids[i] = tu_id(3, (uint64_t)i);
-		kids[i] = orphaning_child(s, ids[i], ready[1]);
+		kids[i] = tu_orphaning_child(s, ids[i], ready[1]);
 	}
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(tu_read_byte(ready[0], TU_CHILD_DEADLINE_MS), 'k');

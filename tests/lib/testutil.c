@@ -588,3 +588,21 @@ bool tu_listed(struct shoal_store *s, shoal_id id)
 	cr_assert_leq(n, 4096);
 	return tu_find(infos, n, id) >= 0;
 }
+
+pid_t tu_orphaning_child(struct shoal_store *s, shoal_id id, int ready_fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *data = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 2);
+		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &data) == 0, 3);
+		TU_CHILD_CHECK(shoal_drop(c, id) == 0, 4);
+		tu_child_write_byte(ready_fd, 'k');
+		for (;;)
+			pause();
+	}
+	return pid;
+}

@@ -188,6 +188,12 @@ void tu_write_byte(int fd, char c);
 /* Child side of the handshake: no assertions (_exit(TU_EXIT_IO)). */
 void tu_child_write_byte(int fd, char c);
 
+/* A forked child (tu_fork) that attaches to s, creates id (100 bytes),
+ * never seals it and drops its hold (an orphan: only a scan of the whole
+ * directory finds it, store/proc.c step 5), writes 'k' to ready_fd and
+ * blocks until killed. */
+pid_t tu_orphaning_child(struct shoal_store *s, shoal_id id, int ready_fd);
+
 /* Child side: sends the time (tu_now_ns) at which something happened. */
 void tu_child_write_time(int fd);
 
