@@ -188,7 +188,9 @@ void shoal__store_blocking(struct shoal_store *s, bool blocked);
 /* Processes: the identity of a slot's owner (slots.c, proc.c).         */
 
 /* A process's start time (/proc, clock ticks since boot): with its pid,
- * an identity that survives pid reuse.  0 if it is gone. */
+ * an identity that survives pid reuse.  0 if it is gone, and also if
+ * /proc cannot be read here (EMFILE...): a store slot's death is decided
+ * by proc.c, which tells the two apart and takes the second for alive. */
 uint64_t shoal__proc_start_time(int pid);
 /* True once the process that owned `creator` (SHOAL__CREATOR) is gone:
  * its slot free, reused by another generation, or its pid dead.  Never a

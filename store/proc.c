@@ -8,7 +8,9 @@
  * (field 22 of /proc/<pid>/stat), which makes its identity survive pid
  * reuse.  A process is dead when /proc has no such pid, the pid is a
  * zombie, or the pid's start time differs from the recorded one.  Death is
- * never decided by a timeout or a heartbeat.
+ * never decided by a timeout or a heartbeat, nor by a /proc that this
+ * process cannot read (its file table full): then the owner is taken as
+ * alive until a later look can tell.
  *
  * Every function here that touches per-process state runs with the
  * caller's store lock held (internal.h), so reaping also serialises with
@@ -94,22 +96,26 @@
 
 #include "internal.h"
 
-/* Start time of a running (non-zombie) pid, or 0 if it is gone. */
-uint64_t shoal__proc_start_time(int pid)
+/* Start time of a running (non-zombie) pid into *start, 0 if it is gone:
+ * 0, or -errno when /proc could not be read for a reason that says
+ * nothing about the pid (this process's file table full, EMFILE or
+ * ENFILE; no memory; /proc not mounted): the answer is then unknown. */
+static int shoal__proc_stat_start(int pid, uint64_t *start)
 {
 	char path[64], buf[1024];
-	unsigned long long start = 0;
+	unsigned long long t = 0;
 	const char *p;
 	char state;
 	ssize_t n;
 	int fd;
 
+	*start = 0;
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return errno == ENOENT || errno == ESRCH ? 0 : -errno;
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
@@ -117,11 +123,21 @@ uint64_t shoal__proc_start_time(int pid)
 	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
 	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &state, &start) != 2)
+			 "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &state, &t) != 2)
 		return 0;
-	if (state == 'Z' || state == 'X')
-		return 0;
-	return start ? (uint64_t)start : 1;
+	if (state != 'Z' && state != 'X')
+		*start = t ? (uint64_t)t : 1;
+	return 0;
+}
+
+/* Start time of a running (non-zombie) pid, or 0 if it is gone (or if
+ * /proc cannot be read: callers that decide a death use
+ * shoal__proc_stat_start, which tells the two apart). */
+uint64_t shoal__proc_start_time(int pid)
+{
+	uint64_t start;
+
+	return shoal__proc_stat_start(pid, &start) ? 0 : start;
 }
 
 static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
@@ -160,7 +176,11 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 		return shoal__reaper_dead(s, (uint32_t)st, depth);
 	if (pid == getpid())
 		return false;
-	now = shoal__proc_start_time(pid);
+	/* /proc unreadable here (our file table full): not known dead, so
+	 * not dead; its reap waits for a look that can tell (a reap too
+	 * late is a leak for a while, one too early an early free). */
+	if (shoal__proc_stat_start(pid, &now))
+		return false;
 	if (!now)
 		return true;
 	/* Relaxed: 0 or the owner's, after PROC-A1 (layout.h). */

@@ -10,6 +10,7 @@
  * gone, its unsealed object is aborted and its slot is free.
  */
 #include "testutil.h"
+#include <sys/resource.h>
 
 TestSuite(store_reap, .init = tu_setup, .fini = tu_teardown);
 
@@ -578,5 +579,59 @@ Test(store_reap, a_short_get_does_not_pay_for_a_dead_processs_orphan_scan,
 	for (int i = 0; i < 3; i++)
 		tu_assert_rc(shoal_get(s, ids[i], 0, &v), SHOAL_EOWNERDIED);
 	cr_assert_eq(tu_stats(s).processes, 1);
+	shoal_store_close(s);
+}
+
+/* A reaper that cannot open /proc (its file table full: EMFILE) learns
+ * nothing about a peer's death, and must not reap it: a live reader's
+ * pin given back would let the object be freed under it.  R attaches,
+ * fills its file table, then reaps; A (alive, pinning x) and the test's
+ * own slot must stay. */
+Test(store_reap, a_reaper_out_of_file_descriptors_reaps_nobody_alive)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = tu_id(1, 77);
+	int ready[2], quit[2];
+	pid_t a, r;
+
+	tu_assert_rc(tu_put(s, x, OBJ / 4, 5, 0), 0);
+	tu_pipe(ready);
+	tu_pipe(quit);
+	a = tu_fork();
+	if (a == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 10);
+		TU_CHILD_CHECK(shoal_get(c, x, 0, &v) == 0, 11);
+		tu_child_write_byte(ready[1], 'a');
+		tu_child_read_byte(quit[0]);
+		TU_CHILD_CHECK(shoal_release(c, &v) == 0, 12);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(ready[0], TU_CHILD_DEADLINE_MS), 'a');
+	cr_assert_eq(tu_info(s, x).pins, 1);
+	r = tu_fork();
+	if (r == 0) {
+		struct shoal_store *c = NULL;
+		struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+		int n;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 10);
+		TU_CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, 13);
+		while (dup(shoal_store_fd(c)) >= 0)
+			;
+		TU_CHILD_CHECK(errno == EMFILE, 14);
+		n = shoal_store_reap(c);
+		_exit(n < 0 ? 15 : 20 + n); /* no close: it needs no file */
+	}
+	tu_assert_rc(tu_wait_exit(r), 20, "R reaped live processes (20 + n)");
+	tu_assert_rc(shoal_store_reap(s), 1, "R's own slot"); /* R is gone */
+	cr_assert_eq(tu_info(s, x).pins, 1, "A's pin was given back while A "
+		     "lives: x may be freed under its reader");
+	cr_assert_eq(tu_stats(s).processes, 2);
+	tu_write_byte(quit[1], 'q');
+	tu_assert_rc(tu_wait_result(a), 0);
 	shoal_store_close(s);
 }
