@@ -208,7 +208,9 @@ int32_t shoal__creator_pid(const struct shoal_store *s, uint32_t creator);
 int32_t shoal__creator_who(const struct shoal_store *s, uint32_t creator,
 			   uint32_t *role);
 /* True if process pid (with that start time; 0: any) is alive: a live
- * slot's owner that is not dead, or else by /proc.  False for ourselves. */
+ * slot's owner that is not dead, or else by /proc; also when /proc
+ * cannot be read here (EMFILE...): not known gone.  False for
+ * ourselves. */
 bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start);
 
 /* ------------------------------------------------------------------ */

@@ -263,6 +263,10 @@ uint64_t shoal__dir_read_id(const struct shoal__entry *e, shoal_id *id);
 /* A word a create may claim (EMPTY, or FREE / a tombstone with no holds,
  * no REPAIR and no end mark). */
 bool shoal__dir_reusable(uint64_t c);
+/* proc.c: a pid's start time (/proc) into *start, 0 if it is gone: 0, or
+ * -errno when /proc could not be read for a reason that says nothing of
+ * the pid (EMFILE...): unknown, never to be taken for a death. */
+int shoal__proc_stat_start(int pid, uint64_t *start);
 
 /* ledger.c: functions on "my" ledger need s->lock */
 struct shoal__ledger_pos {

@@ -100,7 +100,7 @@
  * 0, or -errno when /proc could not be read for a reason that says
  * nothing about the pid (this process's file table full, EMFILE or
  * ENFILE; no memory; /proc not mounted): the answer is then unknown. */
-static int shoal__proc_stat_start(int pid, uint64_t *start)
+int shoal__proc_stat_start(int pid, uint64_t *start)
 {
 	char path[64], buf[1024];
 	unsigned long long t = 0;

@@ -144,7 +144,11 @@ bool shoal__pid_alive(const struct shoal_store *s, int32_t pid, uint64_t start)
 						    memory_order_relaxed) == start))
 			return !shoal__proc_dead(s, i);
 	}
-	now = shoal__proc_start_time(pid);
+	/* /proc unreadable here (our file table full, proc.c): not known
+	 * gone, so alive; whoever asks waits a bounded time for a look that
+	 * can tell rather than act on a live process's behalf. */
+	if (shoal__proc_stat_start(pid, &now))
+		return true;
 	return now && (!start || now == start);
 }
 

@@ -10,6 +10,7 @@
  * gone, its unsealed object is aborted and its slot is free.
  */
 #include "testutil.h"
+#include "ext.h"
 #include <sys/resource.h>
 
 TestSuite(store_reap, .init = tu_setup, .fini = tu_teardown);
@@ -633,5 +634,38 @@ Test(store_reap, a_reaper_out_of_file_descriptors_reaps_nobody_alive)
 	cr_assert_eq(tu_stats(s).processes, 2);
 	tu_write_byte(quit[1], 'q');
 	tu_assert_rc(tu_wait_result(a), 0);
+	shoal_store_close(s);
+}
+
+/* The same for shoal__pid_alive (the runtime's end asks it of children
+ * that hold no store slot): a process that cannot open /proc may not
+ * take a live pid for gone.  P is a plain child (no slot); R fills its
+ * file table and asks. */
+Test(store_reap, a_pid_is_not_taken_for_gone_by_a_process_out_of_file_descriptors)
+{
+	struct shoal_store *s = tu_store(MiB);
+	int quit[2];
+	pid_t p, r;
+
+	tu_pipe(quit);
+	p = tu_fork();
+	if (p == 0) {
+		tu_child_read_byte(quit[0]);
+		_exit(0);
+	}
+	r = tu_fork();
+	if (r == 0) {
+		struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+
+		TU_CHILD_CHECK(shoal__pid_alive(s, p, 0), 10);
+		TU_CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, 11);
+		while (dup(shoal_store_fd(s)) >= 0)
+			;
+		TU_CHILD_CHECK(errno == EMFILE, 12);
+		_exit(shoal__pid_alive(s, p, 0) ? 0 : 13);
+	}
+	tu_assert_rc(tu_wait_exit(r), 0, "a live pid taken for gone (13)");
+	tu_write_byte(quit[1], 'q');
+	tu_assert_rc(tu_wait_result(p), 0);
 	shoal_store_close(s);
 }
