@@ -207,9 +207,16 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
 /* A remote read retries while the owner moves records (odd seqcount):
  * the owner's deletion is a few stores; a dead owner's table is read as
  * it is after 64 tries (its reaper dedupes it, see below), and so is a
- * live owner's still moving past `by` (a scribbled or stopped seqcount:
- * a lookup mid-deletion still finds the record, if perhaps as it was
- * before the change). */
+ * live owner's still moving past `by` (a scribbled or stopped seqcount).
+ * A lookup in a table frozen mid-deletion (its owner dead or stopped)
+ * still finds the record, if perhaps as it was before the change: a
+ * record is copied back before its old slot is overwritten, and the one
+ * empty slot comes last.  Not so against an owner that runs: a probe may
+ * pass the hole before a record moves into it and reach its old slot
+ * after the next one overwrote it, and miss it.  That read is taken only
+ * past `by` and after 64 torn tries in a row, each a yield apart, all of
+ * them inside the owner's deletions: not seen, not excluded (a count too
+ * few would follow; a known limit, docs/design.md). */
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx, struct shoal__later *by)
 {
