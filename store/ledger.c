@@ -205,35 +205,49 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
 }
 
 /* A remote read retries while the owner moves records (odd seqcount):
- * the owner's deletion is a few stores; a dead owner's table is read as
- * it is after 64 tries (its reaper dedupes it, see below), and so is a
- * live owner's still moving past `by` (a scribbled or stopped seqcount).
- * A lookup in a table frozen mid-deletion (its owner dead or stopped)
- * still finds the record, if perhaps as it was before the change: a
- * record is copied back before its old slot is overwritten, and the one
- * empty slot comes last.  Not so against an owner that runs: a probe may
- * pass the hole before a record moves into it and reach its old slot
- * after the next one overwrote it, and miss it.  That read is taken only
- * past `by` and after 64 torn tries in a row, each a yield apart, all of
- * them inside the owner's deletions: not seen, not excluded (a count too
- * few would follow; a known limit, docs/design.md). */
+ * the owner's deletion is a few stores.  A dead owner's table is read as
+ * it is after 64 tries (its reaper dedupes it, see below); a live
+ * owner's past `by` only once its seqcount stayed at one odd value for
+ * SHOAL__LEDGER_STILL reads in a row, each a yield apart: an owner
+ * stopped (or off its CPU) in the middle of a deletion.  A lookup in a
+ * table frozen mid-deletion still finds the record, if perhaps as it was
+ * before the change: a record is copied back before its old slot is
+ * overwritten, and the one empty slot comes last.  Not so against an
+ * owner that runs: a probe may pass the hole before a record moves into
+ * it and reach its old slot after the next one overwrote it, and miss
+ * it; a seqcount that moves says so, and the read is tried again (the
+ * deletion ends within a few stores).  What is left: an owner that
+ * stood still for those reads and runs again during the last one (a
+ * count too few would follow; docs/design.md), and a seqcount that never
+ * stands still nor goes even (scribbled), taken as it is after
+ * SHOAL__LEDGER_TRIES_MAX tries, a bound. */
+#define SHOAL__LEDGER_STILL 64u
+#define SHOAL__LEDGER_TRIES_MAX (1u << 20)
+
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx, struct shoal__later *by)
 {
 	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
+	uint32_t last = 0, still = 0;
 
-	for (int tries = 0;; tries++) {
+	for (uint32_t tries = 0;; tries++) {
 		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire); /* LG-A2 */
-		uint32_t mask;
+		uint32_t mask, s2;
 		_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
 		uint64_t r = shoal__ledger_lookup(l, mask, idx);
 
 		atomic_thread_fence(memory_order_acquire); /* LG-A1 */
 		/* Relaxed: ordered by LG-A1's fence. */
-		if (!(s1 & 1) && s1 == atomic_load_explicit(seq, memory_order_relaxed))
+		s2 = atomic_load_explicit(seq, memory_order_relaxed);
+		if (!(s1 & 1) && s1 == s2)
 			return r;
-		if (tries > 64 && (shoal__proc_dead(s, slot) ||
-				   shoal__deadline_passed(shoal__later_get(by))))
+		still = s1 == s2 && s1 == last ? still + 1 : 0;
+		last = s2;
+		if (tries > 64 && shoal__proc_dead(s, slot))
+			return r;
+		if ((still >= SHOAL__LEDGER_STILL &&
+		     shoal__deadline_passed(shoal__later_get(by))) ||
+		    tries >= SHOAL__LEDGER_TRIES_MAX)
 			return r;
 		sched_yield();
 	}
