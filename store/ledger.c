@@ -207,27 +207,36 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
 /* A remote read retries while the owner moves records (odd seqcount):
  * the owner's deletion is a few stores.  A dead owner's table is read as
  * it is after 64 tries (its reaper dedupes it, see below); a live
- * owner's past `by` only once its seqcount stayed at one odd value for
- * SHOAL__LEDGER_STILL reads in a row, each a yield apart: an owner
- * stopped (or off its CPU) in the middle of a deletion.  A lookup in a
- * table frozen mid-deletion still finds the record, if perhaps as it was
- * before the change: a record is copied back before its old slot is
- * overwritten, and the one empty slot comes last.  Not so against an
- * owner that runs: a probe may pass the hole before a record moves into
- * it and reach its old slot after the next one overwrote it, and miss
- * it; a seqcount that moves says so, and the read is tried again (the
- * deletion ends within a few stores).  What is left: an owner that
- * stood still for those reads and runs again during the last one (a
- * count too few would follow; docs/design.md), and a seqcount that never
- * stands still nor goes even (scribbled), taken as it is after
- * SHOAL__LEDGER_TRIES_MAX tries, a bound. */
+ * owner's past `by` only once its seqcount stood at one odd value for
+ * SHOAL__LEDGER_STILL reads in a row, each a yield apart, and for
+ * SHOAL__LEDGER_STILL_MS: an owner stopped (or kept off its CPU) in the
+ * middle of a deletion.  A lookup in a table frozen mid-deletion still
+ * finds the record, if perhaps as it was before the change: a record is
+ * copied back before its old slot is overwritten, and the one empty slot
+ * comes last.  Not so against an owner that runs: a probe may pass the
+ * hole before a record moves into it and reach its old slot after the
+ * next one overwrote it, and miss it; a seqcount that moves says so, and
+ * the read is tried again (the deletion ends within a few stores).  What
+ * is left: an owner that stood still that long and runs again during the
+ * last read (a count too few would follow; docs/design.md), and a
+ * seqcount that never stands still nor goes even (scribbled), taken as
+ * it is after SHOAL__LEDGER_TRIES_MAX tries, a bound. */
 #define SHOAL__LEDGER_STILL 64u
+#define SHOAL__LEDGER_STILL_MS 50
 #define SHOAL__LEDGER_TRIES_MAX (1u << 20)
+
+/* The owner's seqcount stood at one odd value long enough (above). */
+static bool shoal__ledger_frozen(uint32_t still, struct shoal__later *since)
+{
+	return still >= SHOAL__LEDGER_STILL &&
+	       shoal__deadline_passed(shoal__later_get(since));
+}
 
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx, struct shoal__later *by)
 {
 	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
+	struct shoal__later since = shoal__later_in(SHOAL__LEDGER_STILL_MS);
 	uint32_t last = 0, still = 0;
 
 	for (uint32_t tries = 0;; tries++) {
@@ -241,11 +250,16 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 		s2 = atomic_load_explicit(seq, memory_order_relaxed);
 		if (!(s1 & 1) && s1 == s2)
 			return r;
-		still = s1 == s2 && s1 == last ? still + 1 : 0;
+		if (s1 != s2 || s1 != last) { /* it moves: wait again */
+			still = 0;
+			since = shoal__later_in(SHOAL__LEDGER_STILL_MS);
+		} else {
+			still++;
+		}
 		last = s2;
 		if (tries > 64 && shoal__proc_dead(s, slot))
 			return r;
-		if ((still >= SHOAL__LEDGER_STILL &&
+		if ((shoal__ledger_frozen(still, &since) &&
 		     shoal__deadline_passed(shoal__later_get(by))) ||
 		    tries >= SHOAL__LEDGER_TRIES_MAX)
 			return r;

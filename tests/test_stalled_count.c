@@ -35,6 +35,7 @@
 #include "stalled.h"
 #include "live_slot.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -445,5 +446,119 @@ Test(stalled_count, a_closer_stalled_after_its_give_back_leaks_no_pin)
 	shoal_store_reap(s);
 	shoal_evict(s, UINT64_MAX);
 	cr_assert_eq(tu_stats(s).objects, objects);
+	shoal_store_close(s);
+}
+
+/* What a recount reading A's ledger sees of an owner that runs and
+ * deletes records (ledger.c): its seqcount odd and moving, x's record
+ * out of its slot (a probe racing a backward shift can miss it so),
+ * until `until_ms`; then the record back and the count even, as a
+ * deletion that ends.  A itself is stopped: the test plays its part. */
+struct sc_tear {
+	_Atomic uint32_t *seq;
+	_Atomic uint64_t *rec;
+	uint64_t keep;
+	int64_t until_ms;
+	_Atomic int phase; /* 1: tearing; 2: whole again */
+};
+
+static void *sc_tear_run(void *arg)
+{
+	struct sc_tear *t = arg;
+
+	atomic_fetch_add(t->seq, 1); /* even: A is between changes */
+	atomic_store(t->rec, 0);
+	atomic_store(&t->phase, 1);
+	while (tu_now_ms() < t->until_ms) {
+		atomic_fetch_add(t->seq, 2);
+		for (int i = 0; i < 64; i++)
+			shoal__cpu_relax();
+	}
+	atomic_store(t->rec, t->keep);
+	atomic_fetch_add(t->seq, 1);
+	atomic_store(&t->phase, 2);
+	return NULL;
+}
+
+/* A (attached, holding x, stopped between changes): x's record in its
+ * ledger, and where it is. */
+static _Atomic uint64_t *sc_record_of(struct shoal_store *s, uint32_t slot,
+				      uint32_t idx)
+{
+	uint32_t mask;
+	_Atomic uint64_t *l = shoal__ledger_table(s, slot, &mask);
+
+	for (uint32_t p = 0; p <= mask; p++)
+		if (SHOAL__LEDGER_KEY(atomic_load(&l[p])) == idx + 1)
+			return &l[p];
+	cr_assert_fail("no record of x in A's ledger");
+	return NULL;
+}
+
+/*
+ * A recount past its bound must not count from a ledger its running
+ * owner is in the middle of changing: the read may miss a record, and a
+ * hold counted too few lets the object go under its holder.  x is held
+ * by the test and by A; B dies in a hold of x (its reap recounts x); A's
+ * ledger is seen torn (sc_tear) for 2.5 s, past the recount's 1 s bound,
+ * then whole.  The recount must wait for the whole table and count A's
+ * hold.  Before, it took the torn read once its bound had passed: holds
+ * 1 (the test's), A's hold left out.
+ */
+Test(stalled_count, a_recount_counts_no_torn_ledger_of_a_running_owner)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = shoal_id_next(s);
+	struct sc_tear t = {0};
+	int rep[2], go[2];
+	pthread_t th;
+	uint32_t idx;
+	pid_t a;
+	uint64_t c;
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	tu_pipe(rep);
+	tu_pipe(go);
+	a = tu_fork();
+	if (a == 0) {
+		struct shoal_store *cs;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &cs) == 0, 10);
+		TU_CHILD_CHECK(shoal_hold(cs, x) == 0, 11);
+		tu_child_write_byte(rep[1], 'k');
+		raise(SIGSTOP);
+		tu_child_read_byte(go[0]);
+		TU_CHILD_CHECK(shoal_drop(cs, x) == 0, 12);
+		shoal_store_close(cs);
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(a) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "A never stopped");
+		sched_yield();
+	}
+	t.seq = &s->procs[tu_live_slot_of(s, a)].ledger_seq;
+	t.rec = sc_record_of(s, tu_live_slot_of(s, a), idx);
+	t.keep = atomic_load(t.rec);
+	cr_assert_eq(SHOAL__LEDGER_HOLDS(t.keep), 1);
+	sc_killed(s, x, SC_HOLD);
+	t.until_ms = tu_now_ms() + 2 * SHOAL__LOCK_MIN_MS + 500;
+	cr_assert_eq(pthread_create(&th, NULL, sc_tear_run, &t), 0);
+	while (atomic_load(&t.phase) != 1)
+		sched_yield();
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_HOLDS(c), 2, "holds %u, want the test's and A's "
+		     "(a torn read of A's ledger counted)", SHOAL__CTL_HOLDS(c));
+	cr_assert_eq(kill(a, SIGCONT), 0);
+	tu_write_byte(go[1], 'g');
+	tu_assert_rc(tu_wait_result(a), 0, "A's drop");
+	tu_assert_rc(shoal_drop(s, x), 0);
+	c = sc_ctl(s, idx);
+	cr_assert_eq(SHOAL__CTL_HOLDS(c), 0, "a hold leaked");
+	tu_assert_rc(shoal_delete(s, x), 0);
 	shoal_store_close(s);
 }
