@@ -118,33 +118,6 @@ static void go_check(struct go_world *w)
 	shoal_store_close(w->s);
 }
 
-/* D: pins x, reports, waits to be killed (its ledger keeps the pin). */
-static pid_t go_pinned(struct go_world *w)
-{
-	int rep[2];
-	pid_t pid;
-
-	tu_pipe(rep);
-	pid = tu_fork();
-	if (pid == 0) {
-		struct shoal_store *c;
-		struct shoal_view v;
-
-		close(rep[0]);
-		if (shoal_store_attach_fd(shoal_store_fd(w->s), &c) ||
-		    shoal_get(c, w->x, 0, &v))
-			_exit(1);
-		tu_child_write_byte(rep[1], 'p');
-		for (;;)
-			pause();
-	}
-	close(rep[1]);
-	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'p',
-		     "D did not pin x");
-	close(rep[0]);
-	return pid;
-}
-
 static void go_kill(pid_t pid)
 {
 	int st;
@@ -226,7 +199,7 @@ static void go_killed_after_cross_out(bool closer, unsigned then)
 
 	go_init(&w);
 	if (!closer)
-		d = go_pinned(&w);
+		d = sc_pinned(w.s, w.x);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
 	g = go_traced_giver(&w, closer, p[1]);
 	cr_assert_eq(tu_read_byte(p[0], TU_CHILD_DEADLINE_MS), 'r',
@@ -290,7 +263,7 @@ Test(giveback_owed, a_reaper_whose_recount_times_out_makes_it_at_its_next_reap)
 	pid_t d, r;
 
 	go_init(&w);
-	d = go_pinned(&w);
+	d = sc_pinned(w.s, w.x);
 	tu_pipe(rep);
 	tu_pipe(go);
 	r = tu_fork();

@@ -282,33 +282,6 @@ Test(stalled_count, a_recount_owed_at_close_is_made_by_the_reaper)
 	shoal_store_close(s);
 }
 
-/* D: pins x, reports, waits to be killed (its ledger keeps the pin). */
-static pid_t sc_pinned(struct shoal_store *s, shoal_id x)
-{
-	int rep[2];
-	pid_t pid;
-
-	tu_pipe(rep);
-	pid = tu_fork();
-	if (pid == 0) {
-		struct shoal_store *c;
-		struct shoal_view v;
-
-		close(rep[0]);
-		if (shoal_store_attach_fd(shoal_store_fd(s), &c) ||
-		    shoal_get(c, x, 0, &v))
-			_exit(1);
-		tu_child_write_byte(rep[1], 'p');
-		for (;;)
-			pause();
-	}
-	close(rep[1]);
-	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'p',
-		     "D did not pin x");
-	close(rep[0]);
-	return pid;
-}
-
 /* R: attached before D dies (its attach reaps nothing), then on the go
  * reaps D, stopped at REAP_GIVEN (D's pin off x, its record still
  * flagged); once continued it reports the reap's count and closes. */

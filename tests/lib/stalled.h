@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/lib/stalled.h - the children of the stalled-count tests
- * (test_stalled_count.c, test_stalled_nomembarrier.c): A, stopped at a
- * crash point in the middle of a pin or hold and let go on a byte; B,
- * killed at REF_CAS in the same change.  Header-only (static inline):
+ * (test_stalled_count.c, test_stalled_nomembarrier.c,
+ * test_giveback_owed.c): A, stopped at a crash point in the middle of a
+ * pin or hold and let go on a byte; B, killed at REF_CAS in the same
+ * change; D, pinning an object until it is killed.  Header-only (static inline):
  * each test links the crash-point build its own way.  Synchronisation is
  * by pipes and /proc's view of the stopped child, never by time.
  */
@@ -104,6 +105,33 @@ static inline void sc_killed(struct shoal_store *s, shoal_id x, enum sc_op op)
 	st = tu_wait_status(pid, TU_CHILD_DEADLINE_MS);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "B was not killed at REF_CAS (status %d)", st);
+}
+
+/* D: pins x, reports, waits to be killed (its ledger keeps the pin). */
+static inline pid_t sc_pinned(struct shoal_store *s, shoal_id x)
+{
+	int rep[2];
+	pid_t pid;
+
+	tu_pipe(rep);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+
+		close(rep[0]);
+		if (shoal_store_attach_fd(shoal_store_fd(s), &c) ||
+		    shoal_get(c, x, 0, &v))
+			_exit(1);
+		tu_child_write_byte(rep[1], 'p');
+		for (;;)
+			pause();
+	}
+	close(rep[1]);
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'p',
+		     "D did not pin x");
+	close(rep[0]);
+	return pid;
 }
 
 #endif /* SHOAL_TEST_STALLED_H */
