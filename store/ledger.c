@@ -220,10 +220,13 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
  * is left: an owner that stood still that long and runs again during the
  * last read (a count too few would follow; docs/design.md), and a
  * seqcount that never stands still nor goes even (scribbled), taken as
- * it is after SHOAL__LEDGER_TRIES_MAX tries, a bound. */
+ * it is SHOAL__LEDGER_MOVING_MS past `by`, a time bound: no deletion
+ * moves that long, and the repair word is held meanwhile (a bound in
+ * tries is none: on a loaded machine each yield costs a timeslice, and
+ * 2^20 of them took minutes). */
 #define SHOAL__LEDGER_STILL 64u
 #define SHOAL__LEDGER_STILL_MS 50
-#define SHOAL__LEDGER_TRIES_MAX (1u << 20)
+#define SHOAL__LEDGER_MOVING_MS (2 * SHOAL__LOCK_MIN_MS)
 
 /* The owner's seqcount stood at one odd value long enough (above). */
 static bool shoal__ledger_frozen(uint32_t still, struct shoal__later *since)
@@ -237,6 +240,8 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 {
 	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
 	struct shoal__later since = shoal__later_in(SHOAL__LEDGER_STILL_MS);
+	/* Its clock starts once `by` has passed (shoal__later_get). */
+	struct shoal__later past = shoal__later_in(SHOAL__LEDGER_MOVING_MS);
 	uint32_t last = 0, still = 0;
 
 	for (uint32_t tries = 0;; tries++) {
@@ -259,9 +264,9 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 		last = s2;
 		if (tries > 64 && shoal__proc_dead(s, slot))
 			return r;
-		if ((shoal__ledger_frozen(still, &since) &&
-		     shoal__deadline_passed(shoal__later_get(by))) ||
-		    tries >= SHOAL__LEDGER_TRIES_MAX)
+		if (shoal__deadline_passed(shoal__later_get(by)) &&
+		    (shoal__ledger_frozen(still, &since) ||
+		     shoal__deadline_passed(shoal__later_get(&past))))
 			return r;
 		sched_yield();
 	}

@@ -535,3 +535,96 @@ Test(stalled_count, a_recount_counts_no_torn_ledger_of_a_running_owner)
 	tu_assert_rc(shoal_delete(s, x), 0);
 	shoal_store_close(s);
 }
+
+/* sc_tear's toggler, but moving until told to stop (`phase` set to 3 by
+ * the test) or until `until_ms`: a seqcount that never stands still nor
+ * goes even (a scribbler's). */
+static void *sc_tear_forever(void *arg)
+{
+	struct sc_tear *t = arg;
+
+	atomic_fetch_add(t->seq, 1);
+	atomic_store(&t->phase, 1);
+	while (atomic_load(&t->phase) != 3 && tu_now_ms() < t->until_ms) {
+		atomic_fetch_add(t->seq, 2);
+		for (int i = 0; i < 64; i++)
+			shoal__cpu_relax();
+	}
+	atomic_fetch_add(t->seq, 1);
+	return NULL;
+}
+
+/*
+ * A recount's read of a live ledger whose odd seqcount keeps moving is
+ * bounded by SHOAL__LEDGER_TRIES_MAX tries, each with a /proc read and a
+ * yield; the repair word is held all the while.  The reap must still end
+ * within a few of its bounds (before ac26e0d: one bound, ~1 s).  Three
+ * processes that spin make each yield cost a timeslice: 2^20 tries then
+ * last minutes, not seconds (the toggler gives up after 8 s).
+ */
+Test(stalled_count, a_recount_against_a_seqcount_moving_for_ever_ends_in_time)
+{
+	struct shoal_store *s = tu_store(MiB);
+	shoal_id x = shoal_id_next(s);
+	struct sc_tear t = {0};
+	int rep[2], go[2];
+	pthread_t th;
+	uint32_t idx;
+	int64_t t0, took;
+	pid_t a, hog[3];
+
+	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
+	idx = sc_idx(s, x);
+	tu_pipe(rep);
+	tu_pipe(go);
+	a = tu_fork();
+	if (a == 0) {
+		struct shoal_store *cs;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &cs) == 0, 10);
+		TU_CHILD_CHECK(shoal_hold(cs, x) == 0, 11);
+		tu_child_write_byte(rep[1], 'k');
+		raise(SIGSTOP);
+		tu_child_read_byte(go[0]);
+		TU_CHILD_CHECK(shoal_drop(cs, x) == 0, 12);
+		shoal_store_close(cs);
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(a) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "A never stopped");
+		sched_yield();
+	}
+	t.seq = &s->procs[tu_live_slot_of(s, a)].ledger_seq;
+	sc_killed(s, x, SC_HOLD);
+	for (int i = 0; i < 3; i++) {
+		hog[i] = tu_fork();
+		if (hog[i] == 0)
+			for (;;)
+				shoal__cpu_relax();
+	}
+	t.until_ms = tu_now_ms() + 8000;
+	cr_assert_eq(pthread_create(&th, NULL, sc_tear_forever, &t), 0);
+	while (atomic_load(&t.phase) != 1)
+		sched_yield();
+	t0 = tu_now_ms();
+	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
+	took = tu_now_ms() - t0;
+	atomic_store(&t.phase, 3);
+	for (int i = 0; i < 3; i++) {
+		kill(hog[i], SIGKILL);
+		waitpid(hog[i], NULL, 0);
+	}
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(kill(a, SIGCONT), 0);
+	tu_write_byte(go[1], 'g');
+	tu_assert_rc(tu_wait_result(a), 0, "A's drop");
+	tu_assert_rc(shoal_drop(s, x), 0);
+	(void)idx;
+	tu_assert_rc(shoal_delete(s, x), 0);
+	shoal_store_close(s);
+	cr_assert_lt(took, 5 * SHOAL__LOCK_MIN_MS,
+		     "the reap took %lld ms against a moving seqcount "
+		     "(repair word held meanwhile)", (long long)took);
+}
