@@ -415,7 +415,8 @@ Test(runtime_tasks, a_done_tasks_argument_holds_go_without_another_submit)
 	stop(&f);
 }
 
-/* Once every task is done, one drop lets all their argument holds go:
+/* Once every task is done, one drop lets all their argument holds go (up
+ * to 64 tasks, pending.c):
  * twenty tasks share an argument, their results are all ready before the
  * caller drops the argument, and that one drop (no submit, no other drop
  * after) leaves the argument unheld, evictable.  Before, a drop let at

@@ -17,12 +17,12 @@
  *          settled (sealed, or gone once its holders dropped it).
  *          A task is done too once every return is settled: the worker
  *          is only freeing the record then, and no retry needs them.
- *   when   at each submit, call and drop, every done entry met until a
- *          few that are not done (a cursor goes round the list, at most
- *          once, so entries are found done in whatever order their tasks
- *          finish: a slow task no longer pins the ones behind it, and once
- *          every task is done one drop lets them all go); the whole list
- *          when a put finds no room
+ *   when   at each submit, call and drop, the done entries met (up to
+ *          64) until 8 that are not done (a cursor goes round the list, at
+ *          most once, so entries are found done in whatever order their
+ *          tasks finish: a slow task no longer pins the ones behind it,
+ *          and once up to 64 tasks are done one drop lets them all go);
+ *          the whole list when a put finds no room
  *          (shoal__pending_put); the rest at shutdown (or by the reaper if
  *          the process dies).
  *
@@ -123,21 +123,28 @@ static bool shoal__pending_done(struct shoal_runtime *rt,
 
 /* Drops the holds of the done tasks it meets, going round the list from
  * the cursor at most once and stopping after max entries that are not
- * done; returns how many tasks it let go.  Done entries do not count
- * against max: each goes once, so their cost is their own submit's, and
- * a list whose tasks are all done is emptied by one collect (with a
- * budget of done ones, a drop after many tasks ended let only a few go,
- * and the rest kept their arguments until later submits or drops).  A
- * done entry is replaced by the last one (order does not matter: tasks
- * end in any order). */
+ * done, or SHOAL__PENDING_DONE_PER x max done ones; returns how many
+ * tasks it let go.  Done entries count for less: each goes once, so their
+ * cost is their own submit's, and a list of up to 64 done tasks is
+ * emptied by one collect (with a budget of 8 entries, done or not, a drop
+ * after many tasks ended let only a few go, and the rest kept their
+ * arguments until later submits or drops); the cap keeps one drop from
+ * paying for half a million at once (each drop of an argument may wait
+ * up to its lock bound).  A done entry is replaced by the last one (order
+ * does not matter: tasks end in any order). */
+#define SHOAL__PENDING_DONE_PER 8u
+
 static size_t shoal__pending_collect_locked(struct shoal_runtime *rt,
 					    size_t max)
 {
 	size_t done = 0, busy = 0, i;
+	size_t done_max = max > SIZE_MAX / SHOAL__PENDING_DONE_PER
+				  ? SIZE_MAX
+				  : max * SHOAL__PENDING_DONE_PER;
 
 	i = rt->pending_next;
-	for (size_t seen = 0, n = rt->npending; busy < max && seen < n && rt->npending;
-	     seen++) {
+	for (size_t seen = 0, n = rt->npending;
+	     busy < max && done < done_max && seen < n && rt->npending; seen++) {
 		if (i >= rt->npending)
 			i = 0;
 		if (!shoal__pending_done(rt, &rt->pending[i])) {
