@@ -422,6 +422,50 @@ Test(stalled_count, a_closer_stalled_after_its_give_back_leaks_no_pin)
 	shoal_store_close(s);
 }
 
+/* A: attached, holding x, stopped by itself between changes; on the go
+ * byte (after a SIGCONT) it drops x and leaves. */
+struct sc_holder {
+	pid_t pid;
+	int go;
+};
+
+static struct sc_holder sc_holder_stopped(struct shoal_store *s, shoal_id x)
+{
+	struct sc_holder a;
+	int rep[2], go[2];
+
+	tu_pipe(rep);
+	tu_pipe(go);
+	a.pid = tu_fork();
+	if (a.pid == 0) {
+		struct shoal_store *cs;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &cs) == 0, 10);
+		TU_CHILD_CHECK(shoal_hold(cs, x) == 0, 11);
+		tu_child_write_byte(rep[1], 'k');
+		raise(SIGSTOP);
+		tu_child_read_byte(go[0]);
+		TU_CHILD_CHECK(shoal_drop(cs, x) == 0, 12);
+		shoal_store_close(cs);
+		_exit(0);
+	}
+	a.go = go[1];
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
+	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
+	     tu_proc_state(a.pid) != 'T';) {
+		cr_assert_lt(tu_now_ms(), end, "A never stopped");
+		sched_yield();
+	}
+	return a;
+}
+
+static void sc_holder_let_go(struct sc_holder *a)
+{
+	cr_assert_eq(kill(a->pid, SIGCONT), 0);
+	tu_write_byte(a->go, 'g');
+	tu_assert_rc(tu_wait_result(a->pid), 0, "A's drop");
+}
+
 /* What a recount reading A's ledger sees of an owner that runs and
  * deletes records (ledger.c): its seqcount odd and moving, x's record
  * out of its slot (a probe racing a backward shift can miss it so),
@@ -483,37 +527,16 @@ Test(stalled_count, a_recount_counts_no_torn_ledger_of_a_running_owner)
 	struct shoal_store *s = tu_store(MiB);
 	shoal_id x = shoal_id_next(s);
 	struct sc_tear t = {0};
-	int rep[2], go[2];
+	struct sc_holder a;
 	pthread_t th;
 	uint32_t idx;
-	pid_t a;
 	uint64_t c;
 
 	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
 	idx = sc_idx(s, x);
-	tu_pipe(rep);
-	tu_pipe(go);
-	a = tu_fork();
-	if (a == 0) {
-		struct shoal_store *cs;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &cs) == 0, 10);
-		TU_CHILD_CHECK(shoal_hold(cs, x) == 0, 11);
-		tu_child_write_byte(rep[1], 'k');
-		raise(SIGSTOP);
-		tu_child_read_byte(go[0]);
-		TU_CHILD_CHECK(shoal_drop(cs, x) == 0, 12);
-		shoal_store_close(cs);
-		_exit(0);
-	}
-	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped");
-		sched_yield();
-	}
-	t.seq = &s->procs[tu_live_slot_of(s, a)].ledger_seq;
-	t.rec = sc_record_of(s, tu_live_slot_of(s, a), idx);
+	a = sc_holder_stopped(s, x);
+	t.seq = &s->procs[tu_live_slot_of(s, a.pid)].ledger_seq;
+	t.rec = sc_record_of(s, tu_live_slot_of(s, a.pid), idx);
 	t.keep = atomic_load(t.rec);
 	cr_assert_eq(SHOAL__LEDGER_HOLDS(t.keep), 1);
 	sc_killed(s, x, SC_HOLD);
@@ -526,9 +549,7 @@ Test(stalled_count, a_recount_counts_no_torn_ledger_of_a_running_owner)
 	c = sc_ctl(s, idx);
 	cr_assert_eq(SHOAL__CTL_HOLDS(c), 2, "holds %u, want the test's and A's "
 		     "(a torn read of A's ledger counted)", SHOAL__CTL_HOLDS(c));
-	cr_assert_eq(kill(a, SIGCONT), 0);
-	tu_write_byte(go[1], 'g');
-	tu_assert_rc(tu_wait_result(a), 0, "A's drop");
+	sc_holder_let_go(&a);
 	tu_assert_rc(shoal_drop(s, x), 0);
 	c = sc_ctl(s, idx);
 	cr_assert_eq(SHOAL__CTL_HOLDS(c), 0, "a hold leaked");
@@ -556,8 +577,9 @@ static void *sc_tear_forever(void *arg)
 
 /*
  * A recount's read of a live ledger whose odd seqcount keeps moving is
- * bounded by SHOAL__LEDGER_TRIES_MAX tries, each with a /proc read and a
- * yield; the repair word is held all the while.  The reap must still end
+ * bounded in time (SHOAL__LEDGER_MOVING_MS past the recount's bound), not
+ * in tries, each a /proc read and a yield; the repair word is held all
+ * the while.  The reap must still end
  * within a few of its bounds (before ac26e0d: one bound, ~1 s).  Three
  * processes that spin make each yield cost a timeslice: 2^20 tries then
  * last minutes, not seconds (the toggler gives up after 8 s).
@@ -567,36 +589,16 @@ Test(stalled_count, a_recount_against_a_seqcount_moving_for_ever_ends_in_time)
 	struct shoal_store *s = tu_store(MiB);
 	shoal_id x = shoal_id_next(s);
 	struct sc_tear t = {0};
-	int rep[2], go[2];
+	struct sc_holder a;
 	pthread_t th;
 	uint32_t idx;
 	int64_t t0, took;
-	pid_t a, hog[3];
+	pid_t hog[3];
 
 	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
 	idx = sc_idx(s, x);
-	tu_pipe(rep);
-	tu_pipe(go);
-	a = tu_fork();
-	if (a == 0) {
-		struct shoal_store *cs;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &cs) == 0, 10);
-		TU_CHILD_CHECK(shoal_hold(cs, x) == 0, 11);
-		tu_child_write_byte(rep[1], 'k');
-		raise(SIGSTOP);
-		tu_child_read_byte(go[0]);
-		TU_CHILD_CHECK(shoal_drop(cs, x) == 0, 12);
-		shoal_store_close(cs);
-		_exit(0);
-	}
-	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped");
-		sched_yield();
-	}
-	t.seq = &s->procs[tu_live_slot_of(s, a)].ledger_seq;
+	a = sc_holder_stopped(s, x);
+	t.seq = &s->procs[tu_live_slot_of(s, a.pid)].ledger_seq;
 	sc_killed(s, x, SC_HOLD);
 	for (int i = 0; i < 3; i++) {
 		hog[i] = tu_fork();
@@ -617,9 +619,7 @@ Test(stalled_count, a_recount_against_a_seqcount_moving_for_ever_ends_in_time)
 		waitpid(hog[i], NULL, 0);
 	}
 	cr_assert_eq(pthread_join(th, NULL), 0);
-	cr_assert_eq(kill(a, SIGCONT), 0);
-	tu_write_byte(go[1], 'g');
-	tu_assert_rc(tu_wait_result(a), 0, "A's drop");
+	sc_holder_let_go(&a);
 	tu_assert_rc(shoal_drop(s, x), 0);
 	(void)idx;
 	tu_assert_rc(shoal_delete(s, x), 0);
