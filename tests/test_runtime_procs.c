@@ -432,6 +432,24 @@ Test(runtime_procs, a_runtime_of_one_task_record_without_timeline_runs)
 }
 
 /* The no-op with a result (run_noop's has none: an error object). */
+/* n round trips of task fn (no arguments): submit, get, release, drop. */
+static void task_round_trips(struct shoal_runtime *rt, int fn, int n)
+{
+	struct shoal_store *s = shoal_runtime_store(rt);
+	struct shoal_args a;
+
+	shoal_args_init(&a);
+	for (int i = 0; i < n; i++) {
+		struct shoal_view v;
+		shoal_id ref;
+
+		tu_assert_rc(shoal_submit(rt, fn, &a, 1, &ref), 0);
+		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
+		shoal_release(s, &v);
+		tu_assert_rc(shoal_drop(s, ref), 0);
+	}
+}
+
 static int noop_u64(struct shoal_task *task, void *user)
 {
 	(void)user;
@@ -448,30 +466,18 @@ Test(runtime_procs, sync_round_trips_leave_the_standby_worker_asleep)
 	struct shoal_registry *reg = registry();
 	struct shoal_runtime_info info;
 	struct shoal_runtime *rt = NULL;
-	struct shoal_store *s;
-	struct shoal_args a;
 	long before[2], woke[2];
 	int32_t w[2];
 	int fn;
 
 	tu_assert_rc(shoal_register_task(reg, "u64", noop_u64, NULL), 0);
 	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
-	s = shoal_runtime_store(rt);
 	fn = shoal_function(rt, "u64");
 	tu_assert_rc(shoal_runtime_info(rt, &info, w, 2), 0);
 	cr_assert_eq(info.workers_alive, 2);
 	for (int i = 0; i < 2; i++)
 		before[i] = status_of(w[i], "voluntary_ctxt_switches:");
-	shoal_args_init(&a);
-	for (int i = 0; i < 300; i++) {
-		struct shoal_view v;
-		shoal_id ref;
-
-		tu_assert_rc(shoal_submit(rt, fn, &a, 1, &ref), 0);
-		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
-		shoal_release(s, &v);
-		tu_assert_rc(shoal_drop(s, ref), 0);
-	}
+	task_round_trips(rt, fn, 300);
 	for (int i = 0; i < 2; i++)
 		woke[i] = status_of(w[i], "voluntary_ctxt_switches:") - before[i];
 	/* Before, each woke about once a round trip (243 and 274 times);
@@ -505,18 +511,8 @@ static void round_trips_signalled(struct shoal_runtime *rt, int fn,
 	struct shoal_store *s = shoal_runtime_store(rt);
 	uint32_t seq0 = atomic_load(&rt->v.queue.ring->wake.seq);
 	uint64_t bumps0 = waiter_bumps(s);
-	struct shoal_args a;
 
-	shoal_args_init(&a);
-	for (int i = 0; i < 300; i++) {
-		struct shoal_view v;
-		shoal_id ref;
-
-		tu_assert_rc(shoal_submit(rt, fn, &a, 1, &ref), 0);
-		tu_assert_rc(shoal_get(s, ref, 10000, &v), 0);
-		shoal_release(s, &v);
-		tu_assert_rc(shoal_drop(s, ref), 0);
-	}
+	task_round_trips(rt, fn, 300);
 	*pushes = atomic_load(&rt->v.queue.ring->wake.seq) - seq0;
 	*gets = waiter_bumps(s) - bumps0;
 }

@@ -44,15 +44,6 @@ TestSuite(stalled_count, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 #define MiB (1024u * 1024u)
 #define SC_SIZE 3000u
 
-static uint32_t sc_idx(struct shoal_store *s, shoal_id id)
-{
-	uint64_t c;
-	int idx = shoal__dir_lookup(s, id, &c);
-
-	cr_assert_geq(idx, 0, "no entry for the object");
-	return (uint32_t)idx;
-}
-
 static uint64_t sc_ctl(struct shoal_store *s, uint32_t idx)
 {
 	return atomic_load(&s->dir[idx].ctl);
@@ -467,16 +458,19 @@ static void sc_holder_let_go(struct sc_holder *a)
 }
 
 /* What a recount reading A's ledger sees of an owner that runs and
- * deletes records (ledger.c): its seqcount odd and moving, x's record
- * out of its slot (a probe racing a backward shift can miss it so),
- * until `until_ms`; then the record back and the count even, as a
- * deletion that ends.  A itself is stopped: the test plays its part. */
+ * deletes records (ledger.c): its seqcount odd and moving, and, if rec
+ * is set, x's record out of its slot (a probe racing a backward shift
+ * can miss it so), until `until_ms` or until the test sets `phase` to 3;
+ * then the record back and the count even, as a deletion that ends.
+ * Without rec and with a far `until_ms`, a seqcount that never stands
+ * still nor goes even (a scribbler's).  A itself is stopped: the test
+ * plays its part. */
 struct sc_tear {
 	_Atomic uint32_t *seq;
-	_Atomic uint64_t *rec;
+	_Atomic uint64_t *rec; /* NULL: the seqcount alone */
 	uint64_t keep;
 	int64_t until_ms;
-	_Atomic int phase; /* 1: tearing; 2: whole again */
+	_Atomic int phase; /* 1: tearing; 2: whole again; 3: stop (test) */
 };
 
 static void *sc_tear_run(void *arg)
@@ -484,14 +478,16 @@ static void *sc_tear_run(void *arg)
 	struct sc_tear *t = arg;
 
 	atomic_fetch_add(t->seq, 1); /* even: A is between changes */
-	atomic_store(t->rec, 0);
+	if (t->rec)
+		atomic_store(t->rec, 0);
 	atomic_store(&t->phase, 1);
-	while (tu_now_ms() < t->until_ms) {
+	while (atomic_load(&t->phase) != 3 && tu_now_ms() < t->until_ms) {
 		atomic_fetch_add(t->seq, 2);
 		for (int i = 0; i < 64; i++)
 			shoal__cpu_relax();
 	}
-	atomic_store(t->rec, t->keep);
+	if (t->rec)
+		atomic_store(t->rec, t->keep);
 	atomic_fetch_add(t->seq, 1);
 	atomic_store(&t->phase, 2);
 	return NULL;
@@ -557,24 +553,6 @@ Test(stalled_count, a_recount_counts_no_torn_ledger_of_a_running_owner)
 	shoal_store_close(s);
 }
 
-/* sc_tear's toggler, but moving until told to stop (`phase` set to 3 by
- * the test) or until `until_ms`: a seqcount that never stands still nor
- * goes even (a scribbler's). */
-static void *sc_tear_forever(void *arg)
-{
-	struct sc_tear *t = arg;
-
-	atomic_fetch_add(t->seq, 1);
-	atomic_store(&t->phase, 1);
-	while (atomic_load(&t->phase) != 3 && tu_now_ms() < t->until_ms) {
-		atomic_fetch_add(t->seq, 2);
-		for (int i = 0; i < 64; i++)
-			shoal__cpu_relax();
-	}
-	atomic_fetch_add(t->seq, 1);
-	return NULL;
-}
-
 /*
  * A recount's read of a live ledger whose odd seqcount keeps moving is
  * bounded in time (SHOAL__LEDGER_MOVING_MS past the recount's bound), not
@@ -591,12 +569,10 @@ Test(stalled_count, a_recount_against_a_seqcount_moving_for_ever_ends_in_time)
 	struct sc_tear t = {0};
 	struct sc_holder a;
 	pthread_t th;
-	uint32_t idx;
 	int64_t t0, took;
 	pid_t hog[3];
 
 	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
-	idx = sc_idx(s, x);
 	a = sc_holder_stopped(s, x);
 	t.seq = &s->procs[tu_live_slot_of(s, a.pid)].ledger_seq;
 	sc_killed(s, x, SC_HOLD);
@@ -607,7 +583,7 @@ Test(stalled_count, a_recount_against_a_seqcount_moving_for_ever_ends_in_time)
 				shoal__cpu_relax();
 	}
 	t.until_ms = tu_now_ms() + 8000;
-	cr_assert_eq(pthread_create(&th, NULL, sc_tear_forever, &t), 0);
+	cr_assert_eq(pthread_create(&th, NULL, sc_tear_run, &t), 0);
 	while (atomic_load(&t.phase) != 1)
 		sched_yield();
 	t0 = tu_now_ms();
@@ -621,7 +597,6 @@ Test(stalled_count, a_recount_against_a_seqcount_moving_for_ever_ends_in_time)
 	cr_assert_eq(pthread_join(th, NULL), 0);
 	sc_holder_let_go(&a);
 	tu_assert_rc(shoal_drop(s, x), 0);
-	(void)idx;
 	tu_assert_rc(shoal_delete(s, x), 0);
 	shoal_store_close(s);
 	cr_assert_lt(took, 5 * SHOAL__LOCK_MIN_MS,

@@ -55,6 +55,16 @@ TestSuite(stalled_nomembarrier, .init = tu_setup, .fini = tu_teardown,
 #define MiB (1024u * 1024u)
 #define SC_SIZE 3000u
 
+/* Installs the seccomp filter f (n statements) on this process, for good. */
+static int sn_filter(struct sock_filter *f, unsigned short n)
+{
+	struct sock_fprog p = {.len = n, .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
+}
+
 /* This process's membarrier answers ENOSYS from now on (x86-64 numbers:
  * the filter does not check the arch, a test's shortcut). */
 static int sn_no_membarrier(void)
@@ -66,11 +76,8 @@ static int sn_no_membarrier(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog p = {.len = sizeof f / sizeof f[0], .filter = f};
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
+	return sn_filter(f, sizeof f / sizeof f[0]);
 }
 
 /* R: a child without membarrier (unless SN_WITH_MEMBARRIER=1) that
@@ -183,11 +190,8 @@ static int sn_global_fails(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog p = {.len = sizeof f / sizeof f[0], .filter = f};
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
+	return sn_filter(f, sizeof f / sizeof f[0]);
 }
 
 /* R: attaches to s, then installs sn_global_fails and checks that QUERY
@@ -215,15 +219,6 @@ static pid_t sn_stamp_failing_reaper(struct shoal_store *s, int go, int out)
 		_exit(0);
 	}
 	return r;
-}
-
-static uint32_t sn_idx(struct shoal_store *s, shoal_id id)
-{
-	uint64_t c;
-	int idx = shoal__dir_lookup(s, id, &c);
-
-	cr_assert_geq(idx, 0, "no entry for the object");
-	return (uint32_t)idx;
 }
 
 /* The one slot whose intent's ref word names idx (A, stopped in its
@@ -315,7 +310,7 @@ static void sn_stamp_fails(enum sc_op op, unsigned point, bool seen)
 
 	tu_assert_rc(tu_put(s, x, SC_SIZE, 7, 0), 0);
 	tu_assert_rc(tu_put(s, y, SC_SIZE, 8, 0), 0);
-	idx = sn_idx(s, x);
+	idx = sc_idx(s, x);
 	a = sc_stalled(s, x, op, point);
 	qa = sn_changing(s, idx);
 	tu_pipe(go);
@@ -336,7 +331,7 @@ static void sn_stamp_fails(enum sc_op op, unsigned point, bool seen)
 	tu_assert_rc(tu_wait_result(r), 0, "R");
 	cr_assert_eq(tu_proc_state(a.pid), 'T', "A moved on meanwhile");
 	cr_assert_eq(atomic_load(&s->hdr->repair), 0, "the repair word is held");
-	sn_repair(s, sn_idx(s, y), "another repair, with A still stopped");
+	sn_repair(s, sc_idx(s, y), "another repair, with A still stopped");
 
 	/* A's change counted as applied: its pin or hold is in x. */
 	c = atomic_load(&s->dir[idx].ctl);

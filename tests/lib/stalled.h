@@ -25,6 +25,16 @@ struct sc_child {
 	int go;     /* A: one byte to let go */
 };
 
+/* The directory index of id's entry (asserted). */
+static inline uint32_t sc_idx(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	cr_assert_geq(idx, 0, "no entry for the object");
+	return (uint32_t)idx;
+}
+
 /* One pin or hold of x through c, with `point` armed to stop (A) or to
  * kill (B) at its first pass.  0, or the call's error. */
 static inline int sc_change(struct shoal_store *c, shoal_id x,
