@@ -69,6 +69,8 @@
 	X(END_COUNTED, put, "end: counters set, block not freed")              \
 	X(END_FREED, put, "end: block freed, mark not cleared")                \
 	X(END_UNMARKED, put, "end: mark cleared, record still armed")          \
+	/* evict.c: a plan of candidates, private to the process */          \
+	X(EVICT_PLANNED, put, "evict: plan built, nothing of it evicted")      \
 	/* heap.c: a change of the page map under the heap's lock */          \
 	X(HEAP_PLANNED, put, "heap: plan written, not published")              \
 	X(HEAP_PUBLISHED, put, "heap: plan published, not applied")            \

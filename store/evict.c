@@ -25,6 +25,15 @@
  * wait for the next one.  The block is freed under a FREE intent
  * (store/object/).
  *
+ * Progress.  A plan can go stale whole between its scan and its use: a
+ * process taken off its CPU there while another evicts and creates comes
+ * back to candidates that are all gone.  After SHOAL__EVICT_REBUILDS such
+ * plans a round sweeps the directory instead, evicting whatever is
+ * evictable as it reads it (no order, one CAS from the word just read),
+ * so a create fails for want of room only if the sweep, which reads every
+ * entry once, found nothing it could end: never while unheld sealed
+ * objects stood still under it.
+ *
  * Amount.  A round frees what the create needs: its bytes, or
  * SHOAL__EVICT_BATCH objects when the object count is the limit (Ray's
  * plasma frees max(need, 1/5 of the store) per round to amortise its
@@ -236,8 +245,35 @@ static void shoal__consume(struct shoal_store *s, struct shoal__evict_goal g,
 
 /* A plan can go stale all at once (another process evicted its
  * candidates while this one was descheduled): a round rebuilds up to
- * SHOAL__EVICT_REBUILDS times before it gives up. */
+ * SHOAL__EVICT_REBUILDS times before it sweeps. */
 #define SHOAL__EVICT_REBUILDS 3
+
+/* The last resort of a round (Progress, above): one pass over the whole
+ * directory from the rotating start, ending every entry evictable when
+ * read, until the goal is met. */
+static void shoal__sweep(struct shoal_store *s, struct shoal__evict_goal g,
+			 struct shoal__evict_done *d)
+{
+	uint32_t from = s->evict.scan_from;
+
+	s->evict.scan_from = (from + s->dir_mask / 7) & s->dir_mask;
+	for (uint32_t k = 0; k <= s->dir_mask && !shoal__goal_met(g, d); k++) {
+		struct shoal__cand c = {.idx = (from + k) & s->dir_mask};
+		struct shoal__entry *e = &s->dir[c.idx];
+		uint64_t b;
+
+		/* Acquire (ENT-A2): the description the end reads is the one
+		 * this word published; the end's CAS from it decides. */
+		c.ctl = atomic_load_explicit(&e->ctl, memory_order_acquire);
+		if (!shoal__evictable(c.ctl))
+			continue;
+		/* Relaxed: read back by shoal__evict_one as a hint. */
+		c.atime = atomic_load_explicit(&e->atime, memory_order_relaxed);
+		b = shoal__evict_one(s, &c);
+		d->bytes += b;
+		d->objects += b != 0;
+	}
+}
 
 static uint64_t shoal__evict_round(struct shoal_store *s,
 				   struct shoal__evict_goal g)
@@ -250,12 +286,15 @@ static uint64_t shoal__evict_round(struct shoal_store *s,
 			if (pass == SHOAL__EVICT_REBUILDS)
 				break;
 			shoal__plan_build(s);
+			SHOAL__CRASH(s, EVICT_PLANNED);
 			if (p->n == 0)
 				break;
 		}
 		shoal__consume(s, g, &d, p->stale_at);
 	}
 	shoal__consume(s, g, &d, p->n); /* the newest bucket, if need be */
+	if (!shoal__goal_met(g, &d) && p->n)
+		shoal__sweep(s, g, &d);
 	return d.bytes;
 }
 
