@@ -48,24 +48,31 @@
  * Readers.  The owner, and a reaper repairing an entry's counts (store/object/),
  * which reads another live process's table concurrently.  A deletion moves
  * records, and a growth moves the table, so each is bracketed by a
- * seqcount in the process slot: the owner makes it odd (relaxed store,
- * then a release fence: LG-R1) before the first move (or the switch of
- * level) and even after the last (release store: LG-R2); a remote reader
- * loads it (acquire: LG-A2), then the level, looks the record up in that
- * level's table with relaxed loads, issues an acquire fence (LG-A1) and
- * retries if the count changed or was odd.  A growth writes its new
- * table before the bracket, and no table a reader may still be reading
- * is ever written (the old one stays as it is), so a reader that stops
- * waiting (below) mid-growth reads a whole table.  A dead owner's
- * table is read once (nothing moves any more), and so is a live owner's
- * that stays odd past the reader's bound (deadline.h): a deletion is a
- * few stores, so only an owner that scribbled its own seqcount, or is
- * stopped, keeps it odd that long.
+ * seqcount in the process slot, odd inside the bracket, and a deletion
+ * moves it on to the next odd value before each of its stores
+ * (shoal__ledger_step: LG-R1), so that each state a reader can see
+ * between two stores has a value of its own; the count goes even after
+ * the last store, or after the switch of a growth's level (LG-R2).  A
+ * remote reader loads it (acquire: LG-A2), then the level, looks the
+ * record up in that level's table with relaxed loads, issues an acquire
+ * fence (LG-A1) and takes the lookup if the count is the one it loaded
+ * first, odd or even: no store came in between, and in every state
+ * between two stores a lookup finds every record (a move copies a record
+ * before it overwrites the old slot, and the one empty slot is made
+ * last).  A growth writes its new table before the bracket, and no table
+ * a reader may still be reading is ever written (the old one stays as it
+ * is), so a reader inside the bracket reads a whole table, old or new.
+ * An owner stopped in the middle of a deletion is so read at once; a
+ * count that keeps moving past the reader's bound (deadline.h) can only
+ * be scribbled, and is taken as it stands a time bound later.
  *
  * Memory order (LG-):
- *  LG-R1 (LG-A1)  the owner's release fence after it makes the count odd,
- *          before the first move: a reader whose lookup saw a moved
- *          record sees the odd count (or a later one) at its second load.
+ *  LG-R1 (LG-A1)  the owner's release fence after each odd count (a
+ *          growth's, and each step of a deletion, whose store of the
+ *          count is a release too: the store before it is seen by a
+ *          reader of the count), before the next store to the table: a
+ *          reader whose lookup saw that store sees the count (or a later
+ *          one) at its second load.
  *  LG-A1 (LG-R1)  the reader's acquire fence after its lookup, before it
  *          loads the count again.
  *  LG-R2 (LG-A2)  the release store that makes the count even (the owner
@@ -204,45 +211,29 @@ uint64_t shoal__ledger_lookup(_Atomic uint64_t *l, uint32_t mask, uint32_t idx)
 	return found ? shoal__rec_load(l, p) : 0;
 }
 
-/* A remote read retries while the owner moves records (odd seqcount):
- * the owner's deletion is a few stores.  A dead owner's table is read as
- * it is after 64 tries (its reaper dedupes it, see below); a live
- * owner's past `by` only once its seqcount stood at one odd value for
- * SHOAL__LEDGER_STILL reads in a row, each a yield apart, and for
- * SHOAL__LEDGER_STILL_MS: an owner stopped (or kept off its CPU) in the
- * middle of a deletion.  A lookup in a table frozen mid-deletion still
- * finds the record, if perhaps as it was before the change: a record is
- * copied back before its old slot is overwritten, and the one empty slot
- * comes last.  Not so against an owner that runs: a probe may pass the
- * hole before a record moves into it and reach its old slot after the
- * next one overwrote it, and miss it; a seqcount that moves says so, and
- * the read is tried again (the deletion ends within a few stores).  What
- * is left: an owner that stood still that long and runs again during the
- * last read (a count too few would follow; docs/design.md), and a
- * seqcount that never stands still nor goes even (scribbled), taken as
- * it is SHOAL__LEDGER_MOVING_MS past `by`, a time bound: no deletion
- * moves that long, and the repair word is held meanwhile (a bound in
- * tries is none: on a loaded machine each yield costs a timeslice, and
- * 2^20 of them took minutes). */
-#define SHOAL__LEDGER_STILL 64u
-#define SHOAL__LEDGER_STILL_MS 50
+/* A remote read is whole if the owner's count was the same before and
+ * after it, odd or even: the owner gives each state between two stores of
+ * a deletion a count of its own (shoal__ledger_step), and in each such
+ * state a lookup finds every record, if perhaps as it was before the
+ * change (a record is copied back before its old slot is overwritten,
+ * and the one empty slot comes last).  A lookup that spans a store may
+ * miss a record (it passes the hole before a record moves into it and
+ * reaches the record's old slot after the next one overwrote it), and
+ * sees the count move: it is tried again.  So an owner stopped in the
+ * middle of a deletion is read at once and exactly.  A dead owner's
+ * table is read as it is after 64 tries (its reaper dedupes it, see
+ * below), and a count that never stands still (scribbled: no deletion
+ * moves for long) is taken as it stands SHOAL__LEDGER_MOVING_MS past
+ * `by`, a time bound: the repair word is held meanwhile, and a bound in
+ * tries is none (on a loaded machine each yield costs a timeslice). */
 #define SHOAL__LEDGER_MOVING_MS (2 * SHOAL__LOCK_MIN_MS)
-
-/* The owner's seqcount stood at one odd value long enough (above). */
-static bool shoal__ledger_frozen(uint32_t still, struct shoal__later *since)
-{
-	return still >= SHOAL__LEDGER_STILL &&
-	       shoal__deadline_passed(shoal__later_get(since));
-}
 
 uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 				   uint32_t idx, struct shoal__later *by)
 {
 	_Atomic uint32_t *seq = &s->procs[slot].ledger_seq;
-	struct shoal__later since = shoal__later_in(SHOAL__LEDGER_STILL_MS);
 	/* Its clock starts once `by` has passed (shoal__later_get). */
 	struct shoal__later past = shoal__later_in(SHOAL__LEDGER_MOVING_MS);
-	uint32_t last = 0, still = 0;
 
 	for (uint32_t tries = 0;; tries++) {
 		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire); /* LG-A2 */
@@ -253,23 +244,29 @@ uint64_t shoal__ledger_read_remote(const struct shoal_store *s, uint32_t slot,
 		atomic_thread_fence(memory_order_acquire); /* LG-A1 */
 		/* Relaxed: ordered by LG-A1's fence. */
 		s2 = atomic_load_explicit(seq, memory_order_relaxed);
-		if (!(s1 & 1) && s1 == s2)
+		if (s1 == s2)
 			return r;
-		if (s1 != s2 || s1 != last) { /* it moves: wait again */
-			still = 0;
-			since = shoal__later_in(SHOAL__LEDGER_STILL_MS);
-		} else {
-			still++;
-		}
-		last = s2;
 		if (tries > 64 && shoal__proc_dead(s, slot))
 			return r;
 		if (shoal__deadline_passed(shoal__later_get(by)) &&
-		    (shoal__ledger_frozen(still, &since) ||
-		     shoal__deadline_passed(shoal__later_get(&past))))
+		    shoal__deadline_passed(shoal__later_get(&past)))
 			return r;
 		sched_yield();
 	}
+}
+
+/* Before each store of a deletion (LG-R1): the count to its next odd
+ * value (v even: the first store; odd: v + 2), so that every state a
+ * reader can see between two stores has a count of its own.  Returns it. */
+static uint32_t shoal__ledger_step(_Atomic uint32_t *seq, uint32_t v)
+{
+	v += (v & 1) ? 2 : 1;
+	/* Release (LG-R1, as the fence): the store before it (the previous
+	 * move) is seen by a reader that sees this count; the fence: this
+	 * count is seen by a reader that sees the store after it. */
+	atomic_store_explicit(seq, v, memory_order_release); /* LG-R1 */
+	atomic_thread_fence(memory_order_release); /* LG-R1 */
+	return v;
 }
 
 /* Is home h cyclically outside (hole, j]?  Then the record at j may move
@@ -284,11 +281,9 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 	_Atomic uint64_t *l = s->ledger;
 	_Atomic uint32_t *seq = &s->me->ledger_seq;
 	uint32_t mask = s->ledger_mask;
-	/* Relaxed: the owner's own word; the fence orders the odd value. */
+	/* Relaxed: the owner's own word (shoal__ledger_step orders it). */
 	uint32_t v = atomic_load_explicit(seq, memory_order_relaxed);
 
-	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release); /* LG-R1 */
 	/* Once round the table at most: kept half full, it always has an
 	 * empty slot, but a table someone scribbled full has none. */
 	for (uint32_t n = 0, j = (hole + 1) & mask; n < mask;
@@ -300,12 +295,14 @@ static void shoal__ledger_remove(struct shoal_store *s, uint32_t hole)
 		if (!shoal__may_move(shoal__ledger_home(SHOAL__LEDGER_KEY(r) - 1, mask),
 				     hole, j))
 			continue;
+		v = shoal__ledger_step(seq, v);
 		shoal__rec_store(l, hole, r);
 		SHOAL__CRASH(s, LEDGER_MOVED);
 		hole = j;
 	}
+	v = shoal__ledger_step(seq, v);
 	shoal__rec_store(l, hole, 0);
-	atomic_store_explicit(seq, v + 2, memory_order_release); /* LG-R2 */
+	atomic_store_explicit(seq, v + 1, memory_order_release); /* LG-R2 */
 	s->ledger_used--;
 }
 
