@@ -1987,3 +1987,51 @@ static void cp_run_leak(unsigned point,
 	}
 SHOAL__HEAP_LEAK_POINTS(CP_LEAK_TEST)
 #undef CP_LEAK_TEST
+
+/* ------------------------------------------------------------------ */
+/* A typed get's release and drop in one change (store/object/getv.c).  */
+
+static shoal_id cp_word; /* set by the test before it forks */
+
+/* Holds the test's 8-byte object (a REF change: pass 1), then reads it
+ * with shoal_get_i64: its pin (pass 2), then its pin and hold given back
+ * in one change (pass 3), where the armed point kills it. */
+static void cp_do_get_word(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	int64_t out;
+
+	(void)w;
+	(void)fd;
+	TU_CHILD_CHECK(shoal_hold(c, cp_word) == 0, 2);
+	TU_CHILD_CHECK(shoal_get_i64(c, cp_word, 0, &out) == 0 && out == 42, 3);
+}
+
+/* Killed at each step of the combined change, the reader leaves a REF
+ * intent (or a ledger record) that its reaper settles: the object keeps
+ * the test's hold alone, no pin, and everything else is whole. */
+static void cp_get_word_killed_at(unsigned point)
+{
+	struct cp_world w;
+	int64_t v = 42;
+	struct shoal_object_info info;
+
+	cp_world_init(&w);
+	cp_word = shoal_id_next(w.s);
+	cr_assert_eq(shoal_put_with_id(w.s, cp_word, &v, sizeof v, NULL, 0, 0), 0);
+	cr_assert(cp_died(cp_child(&w, point, 3, cp_do_get_word, -1), "reader"),
+		  "the reader did not die at %s", shoal__crash_name(point));
+	shoal_store_reap(w.s);
+	info = tu_info(w.s, cp_word);
+	cr_assert(info.holds == 1 && info.pins == 0,
+		  "after a reader died at %s: holds %u pins %u, want the test's "
+		  "hold alone", shoal__crash_name(point), info.holds, info.pins);
+	cr_assert_eq(shoal_drop(w.s, cp_word), 0);
+	cp_check_all(&w);
+}
+
+Test(crash_points, a_typed_get_killed_in_its_release_and_drop_leaves_no_count)
+{
+	cp_get_word_killed_at(SHOAL__CP_REF_INTENT);
+	cp_get_word_killed_at(SHOAL__CP_REF_CAS);
+	cp_get_word_killed_at(SHOAL__CP_REF_LEDGER);
+}

@@ -664,6 +664,34 @@ Test(ergo, typed_gets_check_copy_and_drop)
 	stop(&f);
 }
 
+/* A typed get gives back its pin and one of the caller's holds in one
+ * change (getv.c): a second hold stays, and a caller that holds none
+ * reads all the same, leaving no pin behind. */
+Test(ergo, a_typed_get_drops_one_hold_and_leaves_no_pin)
+{
+	struct fx f = start(1);
+	int64_t v = 7, out = 0;
+	struct shoal_object_info info;
+	shoal_id id;
+
+	tu_assert_rc(shoal_put(f.s, &v, sizeof v, 1000, &id), 0);
+	tu_assert_rc(shoal_hold(f.s, id), 0);
+	tu_assert_rc(shoal_get_i64(f.s, id, 0, &out), 0);
+	info = tu_info(f.s, id);
+	cr_assert(out == 7 && info.holds == 1 && info.pins == 0,
+		  "out %lld holds %u pins %u after one get of two holds",
+		  (long long)out, info.holds, info.pins);
+	tu_assert_rc(shoal_drop(f.s, id), 0);
+	out = 0;
+	tu_assert_rc(shoal_get_i64(f.s, id, 0, &out), 0, "a get holding none");
+	info = tu_info(f.s, id);
+	cr_assert(out == 7 && info.holds == 0 && info.pins == 0,
+		  "out %lld holds %u pins %u after a get holding none",
+		  (long long)out, info.holds, info.pins);
+	tu_assert_rc(shoal_drop(f.s, id), -ENOENT);
+	stop(&f);
+}
+
 /* ------------------------------------------------------------------ */
 /* Fire and forget                                                     */
 

@@ -319,18 +319,17 @@ SHOAL_API int shoal_get_many(struct shoal_store *store, const shoal_id *ids,
 	return pinned;
 }
 
-SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
+/* The view's pin, and dholds (0 or -1) of this process's holds on its
+ * object, given back in one change of the REF protocol. */
+static int shoal__unview(struct shoal_store *store, struct shoal_view *view,
+			 int32_t dholds)
 {
 	struct shoal__later by = shoal__lock_by(0);
 	struct shoal__ref r;
 	int rc;
 
-	if (shoal__ro(store))
-		return SHOAL_EREADONLY;
-	if (!store || !view || !view->data || view->entry_ > store->dir_mask)
-		return -EINVAL;
 	r = (struct shoal__ref){.idx = view->entry_, .gen = view->gen_,
-				.dpins = -1, .acquire = false};
+				.dpins = -1, .dholds = dholds, .acquire = false};
 	shoal__lock(store);
 	if (store->nowed)
 		shoal__owed_settle(store);
@@ -338,10 +337,32 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	if (!rc)
 		shoal__finish_release(store, &r);
 	shoal__unlock(store);
-	if (rc)
-		return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
-	memset(view, 0, sizeof *view);
-	return 0;
+	if (!rc)
+		memset(view, 0, sizeof *view);
+	return rc;
+}
+
+SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
+{
+	int rc;
+
+	if (shoal__ro(store))
+		return SHOAL_EREADONLY;
+	if (!store || !view || !view->data || view->entry_ > store->dir_mask)
+		return -EINVAL;
+	rc = shoal__unview(store, view, 0);
+	return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
+}
+
+/* shoal_release and shoal_drop of the view's object in one change, as
+ * the pin and the hold are both this process's: one intent, one CAS, one
+ * ledger store instead of two of each.  0; -ENOENT if this process holds
+ * no hold on it (or no pin: nothing changed); else as shoal_release. */
+int shoal__release_drop(struct shoal_store *s, struct shoal_view *v)
+{
+	if (!s || s->readonly || !v || !v->data || v->entry_ > s->dir_mask)
+		return -EINVAL;
+	return shoal__unview(s, v, -1);
 }
 
 void shoal__release_owed(struct shoal_store *s, struct shoal_view *v)

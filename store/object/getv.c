@@ -5,10 +5,13 @@
  * drop the caller's hold.  Ray's `ray.get(ref)` then `del ref`, for the
  * many results that are a number or a short string.
  *
- * Built on the public object API alone (shoal_get, shoal_release,
- * shoal_drop): it adds no state and no crash window of its own.  A process
- * killed between its steps leaves a pin or a hold in its ledger, which its
- * reaper gives back like any other.
+ * Built on the object API (shoal_get, then shoal__release_drop: the pin
+ * and the caller's hold given back in one change of the REF protocol, or
+ * shoal_release alone when the caller holds none): it adds no state and
+ * no crash window of its own.  A process killed between its steps leaves
+ * a pin or a hold in its ledger, which its reaper gives back like any
+ * other, and one killed inside the change a REF intent, whose reaper
+ * recounts the entry (store/reap.c).
  *
  * Objects carry no type: a typed read checks the size (8 bytes for a
  * number) or, for a string, the NUL at its end, and says SHOAL_EOBJTYPE
@@ -60,11 +63,14 @@ static int shoal__getv(struct shoal_store *s, shoal_id id, int timeout_ms,
 	if (size)
 		*size = v.size;
 	rc = shoal__getv_copy(&v, w, buf, cap);
-	rel = shoal_release(s, &v);
-	if (rc || rel)
-		return rc ? rc : rel; /* rel: still pinned (a recount under way) */
-	(void)shoal_drop(s, id); /* -ENOENT: the caller held none */
-	return 0;
+	if (rc) {
+		(void)shoal_release(s, &v); /* the hold stays the caller's */
+		return rc;
+	}
+	rel = shoal__release_drop(s, &v);
+	if (rel == -ENOENT) /* the caller held none */
+		rel = shoal_release(s, &v);
+	return rel; /* nonzero: still pinned (a recount under way) */
 }
 
 /* The three 8-byte gets: *out (8 bytes) is written only on success. */
