@@ -2,7 +2,8 @@
 /*
  * bench/actors.c - the actor family of shoal-bench, under Ray's names
  * (python/ray/_private/ray_perf.py), counted as Ray counts them: calls
- * completed and their results fetched (get, release, drop).
+ * completed and their results fetched (get, then release and drop in one
+ * change: shoal_release_drop).
  *
  *   1_1_actor_calls_sync     one caller, one actor: call, get, drop, repeat
  *   1_1_actor_calls_async    windows of 1000 calls, one get_many each
@@ -106,7 +107,7 @@ static int drop_refs(struct shoal_store *s, const shoal_id *refs, uint32_t n,
 		     int rc)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		int r = shoal_drop(s, refs[i]);
+		int r = shoal_id_is_nil(refs[i]) ? 0 : shoal_drop(s, refs[i]);
 
 		rc = rc < 0 ? rc : r;
 	}
@@ -126,7 +127,7 @@ static int a_call(struct a_state *st, uint32_t i, shoal_id *ref)
 				with_arg ? st->m_arg : st->m_value, &a, ref);
 }
 
-/* n calls, one get_many, release and drop every result. */
+/* n calls, one get_many, release and drop every result (one change each). */
 static int a_window_run(struct a_state *st, uint32_t n)
 {
 	struct shoal_store *s = shoal_runtime_store(st->rt);
@@ -145,9 +146,16 @@ static int a_window_run(struct a_state *st, uint32_t n)
 		else if (st->w->views[i].size != sizeof ok8)
 			rc = -EBADMSG;
 	}
-	for (uint32_t i = 0; done == n && i < n; i++)
-		if (st->w->views[i].data)
+	/* Each result released and dropped in one change; the refs left
+	 * (a failed get, calls not all made) dropped alone. */
+	for (uint32_t i = 0; done == n && i < n; i++) {
+		if (!st->w->views[i].data)
+			continue;
+		if (shoal_release_drop(s, &st->w->views[i]) == 0)
+			st->w->refs[i] = (shoal_id){0, 0};
+		else
 			shoal_release(s, &st->w->views[i]);
+	}
 	return drop_refs(s, st->w->refs, done, rc < 0 ? rc : 0);
 }
 
@@ -178,6 +186,8 @@ static int a_round_trip(struct a_state *st)
 	rc = shoal_get(s, ref, A_TIMEOUT_MS, &v);
 	if (rc == 0) {
 		rc = v.size == sizeof ok8 ? 0 : -EBADMSG;
+		if (shoal_release_drop(s, &v) == 0)
+			return rc;
 		shoal_release(s, &v);
 	}
 	return drop_refs(s, &ref, 1, rc);
@@ -455,10 +465,10 @@ static int a_nn(const struct bench_ctx *ctx, bool with_arg)
 			? "2 client tasks (2 workers) x 2 actors; each client: "
 			  "windows of 1000 calls round-robin over both actors, "
 			  "each with a ref argument (one put object), get_many, "
-			  "release, drop; calls/s of both"
+			  "shoal_release_drop; calls/s of both"
 			: "2 client tasks (2 workers) x 2 actors; each client: "
 			  "windows of 1000 calls round-robin over both actors, "
-			  "get_many, release, drop; calls/s of both",
+			  "get_many, shoal_release_drop; calls/s of both",
 	};
 	double v[REPS_FULL], rate;
 	struct a_state st = {0};
@@ -692,15 +702,15 @@ int family_actors(const struct bench_ctx *ctx)
 {
 	int rc[11] = {
 		a_simple(ctx, "1_1_actor_calls_sync", 1, true, NULL, 0,
-			 "call a method returning 8 bytes, shoal_get, release, "
-			 "drop, repeat; not pinned; rtt_ns = 1e9 / median"),
+			 "call a method returning 8 bytes, shoal_get, "
+			 "shoal_release_drop, repeat; not pinned; rtt_ns = 1e9 / median"),
 		a_simple(ctx, "1_1_actor_calls_async", 1, false, ">= 2M/s",
 			 TARGET_ACTOR_ASYNC,
 			 "windows of 1000 calls (8-byte results), shoal_get_many, "
-			 "release and drop each; repeat"),
+			 "shoal_release_drop each; repeat"),
 		a_simple(ctx, "1_n_actor_calls_async", A_ACTORS, false, NULL, 0,
 			 "windows of 1000 calls round-robin over 2 actors, "
-			 "shoal_get_many, release and drop each"),
+			 "shoal_get_many, shoal_release_drop each"),
 		a_nn(ctx, false),
 		a_nn(ctx, true),
 		a_enqueue(ctx),

@@ -692,6 +692,38 @@ Test(ergo, a_typed_get_drops_one_hold_and_leaves_no_pin)
 	stop(&f);
 }
 
+/* shoal_release_drop: the view's pin and one hold go together; a caller
+ * with no hold is told so and keeps its pin, to release it alone. */
+Test(ergo, release_drop_gives_back_the_pin_and_one_hold)
+{
+	struct fx f = start(1);
+	int64_t v = 9;
+	struct shoal_object_info info;
+	struct shoal_view view;
+	shoal_id id;
+
+	tu_assert_rc(shoal_put(f.s, &v, sizeof v, 1000, &id), 0);
+	tu_assert_rc(shoal_hold(f.s, id), 0);
+	tu_assert_rc(shoal_get(f.s, id, 0, &view), 0);
+	tu_assert_rc(shoal_release_drop(f.s, &view), 0);
+	cr_assert_null(view.data, "the view was not cleared");
+	info = tu_info(f.s, id);
+	cr_assert(info.holds == 1 && info.pins == 0, "holds %u pins %u",
+		  info.holds, info.pins);
+	tu_assert_rc(shoal_release_drop(f.s, &view), -EINVAL, "a cleared view");
+	tu_assert_rc(shoal_release_drop(NULL, &view), -EINVAL);
+	tu_assert_rc(shoal_drop(f.s, id), 0);
+
+	tu_assert_rc(shoal_get(f.s, id, 0, &view), 0);
+	tu_assert_rc(shoal_release_drop(f.s, &view), -ENOENT, "no hold to drop");
+	info = tu_info(f.s, id);
+	cr_assert(info.holds == 0 && info.pins == 1, "holds %u pins %u after "
+		  "a refused release_drop", info.holds, info.pins);
+	tu_assert_rc(shoal_release(f.s, &view), 0);
+	cr_assert_eq(tu_info(f.s, id).pins, 0);
+	stop(&f);
+}
+
 /* ------------------------------------------------------------------ */
 /* Fire and forget                                                     */
 

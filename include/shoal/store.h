@@ -407,6 +407,19 @@ SHOAL_API int shoal_wait(struct shoal_store *store, const shoal_id *ids,
 SHOAL_API int shoal_release(struct shoal_store *store,
 			    struct shoal_view *view);
 
+/* shoal_release of the view and shoal_drop of one hold this process has
+ * on its object, in one step (SHOAL_0.3): what a reader does with a
+ * result it is done with (Ray's `ray.get(ref)`, then `del ref`), for the
+ * price of one count change instead of two.  The view is cleared.
+ * -ENOENT if this process holds no hold on the object, or did not pin
+ * the view (nothing changed: release the view alone); -EINVAL for a NULL store or a view that is not
+ * pinned; SHOAL_EREADONLY for an inspect handle; -ETIMEDOUT if a recount
+ * of the object's references stayed under way for more than a second
+ * (nothing changed: ask again).  Any thread, through the handle that
+ * pinned the view, once per view. */
+SHOAL_API int shoal_release_drop(struct shoal_store *store,
+				 struct shoal_view *view);
+
 /* 1 if the object exists and is sealed, 0 if not (absent, unsealed,
  * evicted, deleted), -EINVAL for a NULL store or the nil ID.  Does not
  * wait or pin: the answer may be stale at once.  Any thread. */

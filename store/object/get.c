@@ -357,12 +357,25 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 /* shoal_release and shoal_drop of the view's object in one change, as
  * the pin and the hold are both this process's: one intent, one CAS, one
  * ledger store instead of two of each.  0; -ENOENT if this process holds
- * no hold on it (or no pin: nothing changed); else as shoal_release. */
+ * no hold on it (nothing changed); else as shoal_release. */
 int shoal__release_drop(struct shoal_store *s, struct shoal_view *v)
 {
-	if (!s || s->readonly || !v || !v->data || v->entry_ > s->dir_mask)
+	int rc;
+
+	if (shoal__ro(s))
+		return SHOAL_EREADONLY;
+	if (!s || !v || !v->data || v->entry_ > s->dir_mask)
 		return -EINVAL;
-	return shoal__unview(s, v, -1);
+	/* -ENOENT from the ledger: a hold or the pin is not ours.  Only the
+	 * hold can be missing from a view this handle pinned. */
+	rc = shoal__unview(s, v, -1);
+	return rc == -ESTALE ? -EINVAL : rc;
+}
+
+SHOAL_API int shoal_release_drop(struct shoal_store *store,
+				 struct shoal_view *view)
+{
+	return shoal__release_drop(store, view);
 }
 
 void shoal__release_owed(struct shoal_store *s, struct shoal_view *v)
