@@ -16,14 +16,15 @@
  * buckets at sampled quantiles (20/40/60/80 %): LRU at the granularity of a
  * fifth, and the plan is spent when only the newest bucket is left (it is
  * used only when a round cannot be satisfied otherwise).  An object that
- * became evictable after the scan (dropped since) waits for the next plan.
+ * became evictable after the scan (dropped since) waits for the next plan,
+ * or for a round's sweep (Progress, below).
  *
  * Validity.  A candidate is evicted by one CAS from exactly the control
  * word seen at the scan (same generation, still no pins or holds) to an
  * EVICTED tombstone, and only if its atime did not move since (a get in
  * between makes it recent).  Entries that became evictable after the scan
- * wait for the next one.  The block is freed under a FREE intent
- * (store/object/).
+ * wait for the next one (or a sweep's).  The block is freed under a FREE
+ * intent (store/object/).
  *
  * Progress.  A plan can go stale whole between its scan and its use: a
  * process taken off its CPU there while another evicts and creates comes
