@@ -110,9 +110,8 @@ static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
 		uint32_t i = (from + k) & s->dir_mask;
 		struct shoal__entry *e = &s->dir[i];
 		/* Relaxed: a candidate is a hint, and so is atime; the
-		 * end's CAS from this very word decides (shoal__evict_one).
-		 * But no ENT-A2 orders the description that shoal__obj_end
-		 * reads before that CAS on this path. */
+		 * end's CAS from this very word decides (shoal__evict_one);
+		 * the fence after the loop orders the description it reads. */
 		uint64_t c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 
 		if (!shoal__evictable(c))
@@ -122,6 +121,9 @@ static size_t shoal__collect(struct shoal_store *s, struct shoal__cand *out,
 		out[n].idx = i;
 		n++;
 	}
+	/* ENT-A2 for every candidate at once: the description an end reads
+	 * later is at least as new as the word it CASes from. */
+	atomic_thread_fence(memory_order_acquire);
 	return n;
 }
 
@@ -263,13 +265,15 @@ static void shoal__sweep(struct shoal_store *s, struct shoal__evict_goal g,
 		struct shoal__entry *e = &s->dir[c.idx];
 		uint64_t b;
 
+		/* Relaxed: read back by shoal__evict_one as a hint.  Before the
+		 * word: a get in between (pin and release leave the word as it
+		 * was) moves atime, and the object is left alone. */
+		c.atime = atomic_load_explicit(&e->atime, memory_order_relaxed);
 		/* Acquire (ENT-A2): the description the end reads is the one
 		 * this word published; the end's CAS from it decides. */
 		c.ctl = atomic_load_explicit(&e->ctl, memory_order_acquire);
 		if (!shoal__evictable(c.ctl))
 			continue;
-		/* Relaxed: read back by shoal__evict_one as a hint. */
-		c.atime = atomic_load_explicit(&e->atime, memory_order_relaxed);
 		b = shoal__evict_one(s, &c);
 		d->bytes += b;
 		d->objects += b != 0;

@@ -62,9 +62,14 @@
  * last).  A growth writes its new table before the bracket, and no table
  * a reader may still be reading is ever written (the old one stays as it
  * is), so a reader inside the bracket reads a whole table, old or new.
- * An owner stopped in the middle of a deletion is so read at once; a
- * count that keeps moving past the reader's bound (deadline.h) can only
- * be scribbled, and is taken as it stands a time bound later.
+ * An owner stopped in the middle of a deletion is so read at once.  A
+ * count that keeps moving past the reader's bound (deadline.h) is a
+ * scribbler's, or a live owner's that drops without a pause long enough
+ * for one lookup, and is taken as it stands a time bound later: that read
+ * may be torn (never seen: tests/stress_ledger.c's reader was never kept
+ * waiting).  A 32-bit count could also come round to the same value
+ * under a reader stopped in its lookup for as long as 2^31 stores take
+ * (tens of seconds of steady churn): the same read could then be torn.
  *
  * Memory order (LG-):
  *  LG-R1 (LG-A1)  the owner's release fence after each odd count (a
@@ -445,7 +450,9 @@ static int shoal__ledger_grow(struct shoal_store *s)
 	SHOAL__CRASH(s, LEDGER_GROW_COPIED);
 	/* Relaxed: the owner's word; the fence orders the odd value. */
 	v = atomic_load_explicit(seq, memory_order_relaxed);
-	atomic_store_explicit(seq, v + 1, memory_order_relaxed);
+	/* Release, as a deletion's steps (LG-R1): a reader that takes this
+	 * odd count sees the records as they were before it. */
+	atomic_store_explicit(seq, v + 1, memory_order_release); /* LG-R1 */
 	atomic_thread_fence(memory_order_release); /* LG-R1 */
 	/* Relaxed, yet ordered after the copy for every reader: LG-R1's
 	 * fence comes before it, and every load of a level is an acquire
