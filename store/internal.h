@@ -269,20 +269,6 @@ bool shoal__dir_reusable(uint64_t c);
 int shoal__proc_stat_start(int pid, uint64_t *start);
 
 /* ledger.c: functions on "my" ledger need s->lock */
-/* Where idx's record starts its probe in a table of mask + 1 records. */
-static inline uint32_t shoal__ledger_home(uint32_t idx, uint32_t mask)
-{
-	return (idx * 0x9e3779b1u) & mask;
-}
-
-/* Starts the fetch of idx's likely slot in this process's ledger, for a
- * count change about to come (s->lock held: the table is ours). */
-static inline void shoal__ledger_prefetch(const struct shoal_store *s,
-					  uint32_t idx)
-{
-	__builtin_prefetch(&s->ledger[shoal__ledger_home(idx, s->ledger_mask)], 1);
-}
-
 struct shoal__ledger_pos {
 	uint32_t p;     /* slot in the table */
 	bool found;     /* a record for the index exists there */

@@ -112,6 +112,11 @@
 #include <fcntl.h>
 #include <string.h>
 
+static uint32_t shoal__ledger_home(uint32_t idx, uint32_t mask)
+{
+	return (idx * 0x9e3779b1u) & mask;
+}
+
 /* Relaxed, both: the file header. */
 static uint64_t shoal__rec_load(_Atomic uint64_t *l, uint32_t p)
 {

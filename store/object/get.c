@@ -155,14 +155,6 @@ static int shoal__try_get(struct shoal_store *s, shoal_id id,
 
 	if (s->nowed)
 		shoal__owed_settle(s);
-	/* Two cache misses in a large store, the entry and our ledger's
-	 * record: overlapped, as the entry is usually at its home. */
-	{
-		uint32_t home = shoal__dir_home(s, id);
-
-		__builtin_prefetch(&s->dir[home], 1);
-		shoal__ledger_prefetch(s, home);
-	}
 	rc = shoal__pin_view(s, id, v, by);
 
 	if (rc)
