@@ -6,11 +6,13 @@
  * in the middle.
  */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "object/object_int.h"
 #include "testutil.h"
 
 TestSuite(store_fill, .init = tu_setup, .fini = tu_teardown);
@@ -123,6 +125,52 @@ Test(store_fill, a_getter_blocked_on_a_promise_wakes_at_the_fill)
 	cr_assert(tu_check(v.data, v.size, 5));
 	shoal_release(s, &v);
 	cr_assert_eq(tu_wait_result(p.pid), 0);
+	shoal_store_close(s);
+}
+
+/*
+ * A fresh ID's create does not signal the object event (create.c: nobody
+ * can know the ID before the create returns).  A process that guessed it
+ * and waits for it while it is absent must still wake when the object is
+ * sealed: here G waits for the ID of a promise the test has not made yet,
+ * asleep on the object event, and must have its object within half a
+ * wait slice (SHOAL__WAIT_SLICE_MS, after which it would look again
+ * anyway) of the fill's end.
+ */
+Test(store_fill, a_getter_waiting_before_a_fresh_promise_wakes_at_the_fill)
+{
+	struct shoal_store *s = tu_store(8u << 20);
+	shoal_id id = shoal_id_next(s);
+	int rep[2];
+	int64_t t0, end;
+	pid_t g;
+
+	tu_pipe(rep);
+	g = tu_fork();
+	if (g == 0) {
+		struct shoal_store *c;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, 10);
+		tu_child_write_byte(rep[1], 'a');
+		TU_CHILD_CHECK(shoal_get(c, id, 8000, &v) == 0, 11);
+		TU_CHILD_CHECK(tu_check(v.data, v.size, 9), 12);
+		shoal_release(c, &v);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'a');
+	for (end = tu_now_ms() + TU_CHILD_DEADLINE_MS; tu_proc_state(g) != 'S';) {
+		cr_assert_lt(tu_now_ms(), end, "G never slept in its get");
+		sched_yield();
+	}
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	cr_assert_eq(tu_wait_result(filler(s, id, 9, -1, -1, 0)), 0);
+	t0 = tu_now_ms();
+	tu_assert_rc(tu_wait_result(g), 0, "G's get");
+	cr_assert_lt(tu_now_ms() - t0, SHOAL__WAIT_SLICE_MS / 2,
+		     "G was not woken by the seal: it waited for its slice");
+	tu_assert_rc(shoal_drop(s, id), 0);
 	shoal_store_close(s);
 }
 

@@ -227,7 +227,13 @@ static int shoal__insert(struct shoal_store *s, struct shoal__new_obj *o)
 	}
 	rc = shoal__publish(s, o, home);
 	shoal__dir_unlock(s, home);
-	if (!rc)
+	/* A waiter for an ID that was absent may wait on the object event
+	 * (get.c): woken here, it moves to the entry.  A fresh ID
+	 * (shoal_id_next) is known to nobody before this create returns, so
+	 * nobody waits for it; one that guessed it is woken by the seal,
+	 * which signals the event too.  The signal's fence would wait for
+	 * every store this create made to leave the store buffer. */
+	if (!rc && !o->fresh)
 		shoal__event_signal(&s->hdr->obj);
 	if (!rc || rc == -ENOSPC) /* full: the next IDs go elsewhere */
 		shoal__dir_win_note(s, o->id, rc ? SHOAL__PROBE_MAX
