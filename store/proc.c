@@ -266,10 +266,20 @@ static int shoal__reap_all_locked(struct shoal_store *s)
 	return n;
 }
 
+/* A slot names its owner by pid and start time, so that a reaper can
+ * tell the owner's death from a new process that reused its pid.  A
+ * start time this process cannot read (its file table full: EMFILE)
+ * would leave the slot taken for alive as long as the pid exists, after
+ * the owner's death too: the open fails instead, with that error. */
 int shoal__proc_claim(struct shoal_store *s)
 {
-	uint64_t my_start = shoal__proc_start_time(getpid());
+	uint64_t my_start;
+	int rc = shoal__proc_stat_start(getpid(), &my_start);
 
+	if (rc)
+		return rc;
+	if (!my_start)
+		return -ESRCH; /* /proc says we are not running: no /proc */
 	if (!shoal__membarrier_ok())
 		return SHOAL_ENOMEMBARRIER; /* repair.c: its stamps prove nothing */
 	for (int pass = 0; pass < 2; pass++) {

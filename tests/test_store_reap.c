@@ -637,6 +637,41 @@ Test(store_reap, a_reaper_out_of_file_descriptors_reaps_nobody_alive)
 	shoal_store_close(s);
 }
 
+/* A process that cannot read its own start time (one file left: the
+ * attach's dup takes it, and /proc/self/stat finds none) must not take a
+ * slot: a slot without a start time stays "alive" while its pid exists,
+ * after its owner's death too, once the pid is reused.  The attach fails
+ * with -EMFILE and takes no slot; with a file more it works. */
+Test(store_reap, an_attach_that_cannot_read_its_start_time_takes_no_slot)
+{
+	struct shoal_store *s = tu_store(MiB);
+	pid_t r = tu_fork();
+
+	if (r == 0) {
+		struct shoal_store *c = NULL;
+		struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+		int fds[64], n = 0, rc;
+
+		TU_CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, 10);
+		while (n < 64 && (fds[n] = dup(shoal_store_fd(s))) >= 0)
+			n++;
+		TU_CHILD_CHECK(errno == EMFILE && n > 2, 11);
+		close(fds[--n]); /* one left: the attach's dup takes it */
+		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+		TU_CHILD_CHECK(rc == -EMFILE, 20 + (rc < 0 ? -rc % 50 : 60));
+		close(fds[--n]);
+		close(fds[--n]); /* two left: the dup and /proc's */
+		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+		TU_CHILD_CHECK(rc == 0, 12);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	tu_assert_rc(tu_wait_result(r), 0, "20+: the first attach's -errno, "
+		     "80: it succeeded (without a start time)");
+	cr_assert_eq(tu_stats(s).processes, 1, "a slot was left behind");
+	shoal_store_close(s);
+}
+
 /* The same for shoal__pid_alive (the runtime's end asks it of children
  * that hold no store slot): a process that cannot open /proc may not
  * take a live pid for gone.  P is a plain child (no slot); R fills its

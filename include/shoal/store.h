@@ -151,7 +151,10 @@ SHOAL_API void shoal_store_options_init(struct shoal_store_options *opts);
  * sized), -ENOMEM, or another negated errno of shm_open/memfd_create/
  * mmap, or SHOAL_ENOMEMBARRIER (this process may not use
  * membarrier(MEMBARRIER_CMD_GLOBAL), which repairing a dead neighbour's
- * work needs).  Nothing is left in /dev/shm when it fails.
+ * work needs), -EMFILE or -ENFILE (no file left to read this process's
+ * /proc/<pid>/stat: its start time tells its death from a reuse of its
+ * pid), -ESRCH (no /proc to tell deaths by).  Nothing is left in
+ * /dev/shm when it fails.
  *
  * *out is the caller's: close it with shoal_store_close() (which does not
  * unlink a named segment).  Any thread; two creates of one name race
@@ -174,7 +177,8 @@ SHOAL_API int shoal_store_create(const char *name,
  * left for a later reap, and the attach succeeds).
  * Also -EINVAL (NULL out, a bad name), -ENOENT (no such segment),
  * SHOAL_ETOOMANYPROCS (max_procs processes have it open),
- * SHOAL_ENOMEMBARRIER (as shoal_store_create), -ENOMEM, or
+ * SHOAL_ENOMEMBARRIER, -EMFILE, -ENFILE or -ESRCH (as
+ * shoal_store_create), -ENOMEM, or
  * another negated errno of shm_open/mmap.  *out is the caller's: close it
  * with shoal_store_close().  Any thread; each attach is a handle of its
  * own (a process slot).
