@@ -382,8 +382,17 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	}
 	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
-	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c))
+	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c)) {
+		/* The on_block hook only now, with the record linked: a
+		 * runtime's worker asks its fork server to check for a pool
+		 * deadlock here, and the check finds what a worker waits for
+		 * by walking waiter stacks (runtime/task/nested.c).  Asked
+		 * before the push, a check that ran at once (the asker taken
+		 * off its CPU) never saw the asker's record. */
+		shoal__blocking(s, true);
 		rc = shoal__futex_wait(&w->futex, &w->sleeping, seen, d, 0);
+		shoal__blocking(s, false);
+	}
 	shoal__waiter_done(w);
 	return rc;
 }

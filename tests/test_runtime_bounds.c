@@ -22,10 +22,12 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <shoal/shoal.h>
 
@@ -666,6 +668,36 @@ Test(runtime_bounds, tasks_nested_deeper_than_the_pool_fail_with_their_own_error
 	tu_assert_rc(shoal_drop(f.s, ref), 0);
 	tu_assert_rc(shoal_runtime_info(f.rt, &info, NULL, 0), 0);
 	cr_assert_eq(info.workers_died, 0);
+	stop(&f);
+}
+
+/* The same with another process busy on a CPU all along.  A blocked
+ * worker used to ask its fork server for the deadlock check before it
+ * linked itself into the waiter stack the check walks; on a busy machine
+ * the fork server ran at once, found the asker waiting for nothing, and
+ * every check failed: the gets ran out their 15 s (4 runs of 4 with one
+ * spinning process).  The ask now comes with the record linked. */
+Test(runtime_bounds, tasks_nested_deeper_than_the_pool_fail_in_time_on_a_busy_machine)
+{
+	struct fx f = start(2, 8 * MIB); /* at most 10 workers */
+	pid_t hog = tu_fork();
+	int64_t t0, v = -1;
+	shoal_id ref;
+	int rc;
+
+	if (hog == 0)
+		for (volatile unsigned long spin = 0;; spin++)
+			; /* busy until killed (tu_teardown too, on a failure) */
+	t0 = tu_now_ms();
+	ref = submit_deep(&f, 11); /* 12 levels */
+	rc = get_i64(&f, ref, 15000, &v);
+	kill(hog, SIGKILL);
+	waitpid(hog, NULL, 0);
+	tu_assert_rc(rc, SHOAL_EPOOLEXHAUSTED, "after %" PRId64 " ms",
+		     tu_now_ms() - t0);
+	cr_assert_lt(tu_now_ms() - t0, 10000, "the error took %" PRId64 " ms",
+		     tu_now_ms() - t0);
+	tu_assert_rc(shoal_drop(f.s, ref), 0);
 	stop(&f);
 }
 

@@ -223,12 +223,9 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 	int idx = shoal__dir_lookup(s, id, &c);
 	int rc = -EAGAIN;
 
-	if (idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
-	{
-		shoal__blocking(s, true);
+	if (idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED) /* the
+		* on_block hook is called inside, around the sleep */
 		rc = shoal__waiters_wait(s, (uint32_t)idx, c, slice);
-		shoal__blocking(s, false);
-	}
 	if (rc == -ETIMEDOUT) {
 		shoal__lock(s);
 		shoal__proc_reap_until(s, d);
