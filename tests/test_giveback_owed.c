@@ -129,12 +129,8 @@ static void go_kill(pid_t pid)
 
 static void go_wait_stopped(pid_t pid, const char *what)
 {
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(pid) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "%s never stopped at REAP_GIVEN",
-			     what);
-		sched_yield();
-	}
+	cr_assert(tu_await_state(pid, 'T', TU_CHILD_DEADLINE_MS),
+		  "%s never stopped at REAP_GIVEN", what);
 }
 
 /* The giver of (a), traced and armed to die at REAP_CROSSED: attached

@@ -499,11 +499,8 @@ Test(hostile_waits, a_repair_on_a_claimed_entry_times_out_a_create)
 	}
 	close(to_test[1]);
 	hw_read(to_test[0], &slot, sizeof slot);
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(pid) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "the creator never stopped");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(pid, 'T', TU_CHILD_DEADLINE_MS),
+		  "the creator never stopped");
 	idx = atomic_load(&s->procs[slot].intent.entry);
 	cr_assert_leq(idx, s->dir_mask, "the creator claimed no entry");
 	hw_nb_do(&n, HW_REPAIR, idx);

@@ -336,11 +336,8 @@ Test(stalled_count, a_reaper_stalled_after_its_give_back_leaks_no_pin)
 	cr_assert_eq(kill(d, SIGKILL), 0);
 	cr_assert(WIFSIGNALED(tu_wait_status(d, TU_CHILD_DEADLINE_MS)));
 	tu_write_byte(r.go, 'g');
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(r.pid) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "R never stopped at REAP_GIVEN");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(r.pid, 'T', TU_CHILD_DEADLINE_MS),
+		  "R never stopped at REAP_GIVEN");
 	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0, "D's pin not given");
 	sc_killed(s, x, SC_PIN);
 	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
@@ -392,11 +389,8 @@ Test(stalled_count, a_closer_stalled_after_its_give_back_leaks_no_pin)
 		shoal_store_close(c); /* the pin goes with the close */
 		_exit(0);
 	}
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped at REAP_GIVEN");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(a, 'T', TU_CHILD_DEADLINE_MS),
+		  "A never stopped at REAP_GIVEN");
 	cr_assert_eq(SHOAL__CTL_PINS(sc_ctl(s, idx)), 0, "A's pin not given");
 	sc_killed(s, x, SC_PIN);
 	tu_assert_rc(shoal_store_reap(s), 1, "the reap of B");
@@ -442,11 +436,8 @@ static struct sc_holder sc_holder_stopped(struct shoal_store *s, shoal_id x)
 	}
 	a.go = go[1];
 	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a.pid) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(a.pid, 'T', TU_CHILD_DEADLINE_MS),
+		  "A never stopped");
 	return a;
 }
 
@@ -711,11 +702,8 @@ Test(stalled_count, an_owner_stopped_in_a_deletion_is_read_at_once_and_exactly)
 	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'k');
 	sc_killed(s, x, SC_HOLD);
 	tu_write_byte(go[1], 'g');
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped in its deletion");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(a, 'T', TU_CHILD_DEADLINE_MS),
+		  "A never stopped in its deletion");
 	cr_assert(atomic_load(&s->procs[tu_live_slot_of(s, a)].ledger_seq) & 1,
 		  "A stopped outside a deletion");
 

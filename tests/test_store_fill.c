@@ -142,7 +142,7 @@ Test(store_fill, a_getter_waiting_before_a_fresh_promise_wakes_at_the_fill)
 	struct shoal_store *s = tu_store(8u << 20);
 	shoal_id id = shoal_id_next(s);
 	int rep[2];
-	int64_t t0, end;
+	int64_t t0;
 	pid_t g;
 
 	tu_pipe(rep);
@@ -160,10 +160,8 @@ Test(store_fill, a_getter_waiting_before_a_fresh_promise_wakes_at_the_fill)
 		_exit(0);
 	}
 	cr_assert_eq(tu_read_byte(rep[0], TU_CHILD_DEADLINE_MS), 'a');
-	for (end = tu_now_ms() + TU_CHILD_DEADLINE_MS; tu_proc_state(g) != 'S';) {
-		cr_assert_lt(tu_now_ms(), end, "G never slept in its get");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(g, 'S', TU_CHILD_DEADLINE_MS),
+		  "G never slept in its get");
 	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
 	cr_assert_eq(tu_wait_result(filler(s, id, 9, -1, -1, 0)), 0);
 	t0 = tu_now_ms();

@@ -3,6 +3,7 @@
  * tests/lib/plain.c - the helpers of plain.h: the byte pattern, the
  * checksum, result codes as exit codes, the clock, /proc.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -111,6 +112,18 @@ char tu_proc_state(pid_t pid)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+bool tu_await_state(pid_t pid, char state, int timeout_ms)
+{
+	int64_t end = tu_now_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (tu_proc_state(pid) != state) {
+		if (tu_now_ns() >= end)
+			return false;
+		sched_yield();
+	}
+	return true;
 }
 
 shoal_id tu_id(uint32_t owner, uint64_t n)

@@ -63,6 +63,10 @@ int64_t tu_now_ns(void);
  * '?' if there is no such process. */
 char tu_proc_state(pid_t pid);
 
+/* Polls tu_proc_state (yielding in between) until it says `state` ('T':
+ * stopped, 'S': asleep): true, or false once timeout_ms passed. */
+bool tu_await_state(pid_t pid, char state, int timeout_ms);
+
 /* A deterministic test ID: distinct for distinct (owner, n), never nil. */
 shoal_id tu_id(uint32_t owner, uint64_t n);
 

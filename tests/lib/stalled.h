@@ -82,11 +82,8 @@ static inline struct sc_child sc_stalled_to(struct shoal_store *s,
 	close(go[0]);
 	a.report = rep[0];
 	a.go = go[1];
-	for (int64_t end = tu_now_ms() + TU_CHILD_DEADLINE_MS;
-	     tu_proc_state(a.pid) != 'T';) {
-		cr_assert_lt(tu_now_ms(), end, "A never stopped at its point");
-		sched_yield();
-	}
+	cr_assert(tu_await_state(a.pid, 'T', TU_CHILD_DEADLINE_MS),
+		  "A never stopped at its point");
 	return a;
 }
 
