@@ -223,8 +223,8 @@ static int shoal__get_one_slice(struct shoal_store *s, shoal_id id,
 	int idx = shoal__dir_lookup(s, id, &c);
 	int rc = -EAGAIN;
 
-	if (idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED) /* the
-		* on_block hook is called inside, around the sleep */
+	/* The on_block hook is called inside, around the sleep. */
+	if (idx >= 0 && SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
 		rc = shoal__waiters_wait(s, (uint32_t)idx, c, slice);
 	if (rc == -ETIMEDOUT) {
 		shoal__lock(s);
@@ -351,28 +351,21 @@ SHOAL_API int shoal_release(struct shoal_store *store, struct shoal_view *view)
 	return rc == -ENOENT || rc == -ESTALE ? -EINVAL : rc;
 }
 
-/* shoal_release and shoal_drop of the view's object in one change, as
- * the pin and the hold are both this process's: one intent, one CAS, one
- * ledger store instead of two of each.  0; -ENOENT if this process holds
- * no hold on it (nothing changed); else as shoal_release. */
-int shoal__release_drop(struct shoal_store *s, struct shoal_view *v)
-{
-	int rc;
-
-	if (shoal__ro(s))
-		return SHOAL_EREADONLY;
-	if (!s || !v || !v->data || v->entry_ > s->dir_mask)
-		return -EINVAL;
-	/* -ENOENT from the ledger: a hold or the pin is not ours.  Only the
-	 * hold can be missing from a view this handle pinned. */
-	rc = shoal__unview(s, v, -1);
-	return rc == -ESTALE ? -EINVAL : rc;
-}
-
+/* The pin and the hold are both this process's: one intent, one CAS, one
+ * ledger store instead of two of each.  -ENOENT from the ledger means a
+ * count this process does not have: only the hold can be missing from a
+ * view this handle pinned. */
 SHOAL_API int shoal_release_drop(struct shoal_store *store,
 				 struct shoal_view *view)
 {
-	return shoal__release_drop(store, view);
+	int rc;
+
+	if (shoal__ro(store))
+		return SHOAL_EREADONLY;
+	if (!store || !view || !view->data || view->entry_ > store->dir_mask)
+		return -EINVAL;
+	rc = shoal__unview(store, view, -1);
+	return rc == -ESTALE ? -EINVAL : rc;
 }
 
 void shoal__release_owed(struct shoal_store *s, struct shoal_view *v)

@@ -5,7 +5,7 @@
  * drop the caller's hold.  Ray's `ray.get(ref)` then `del ref`, for the
  * many results that are a number or a short string.
  *
- * Built on the object API (shoal_get, then shoal__release_drop: the pin
+ * Built on the public object API (shoal_get, then shoal_release_drop: the pin
  * and the caller's hold given back in one change of the REF protocol, or
  * shoal_release alone when the caller holds none): it adds no state and
  * no crash window of its own.  A process killed between its steps leaves
@@ -67,7 +67,7 @@ static int shoal__getv(struct shoal_store *s, shoal_id id, int timeout_ms,
 		(void)shoal_release(s, &v); /* the hold stays the caller's */
 		return rc;
 	}
-	rel = shoal__release_drop(s, &v);
+	rel = shoal_release_drop(s, &v);
 	if (rel == -ENOENT) /* the caller held none */
 		rel = shoal_release(s, &v);
 	return rel; /* nonzero: still pinned (a recount under way) */

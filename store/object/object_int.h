@@ -195,11 +195,6 @@ void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r);
 /* One attempt, with the process lock held (try functions need it). */
 int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg);
 
-/* get.c: shoal_release and shoal_drop of a view's object in one change of
- * the REF protocol (its pin and one of this process's holds): 0; -ENOENT
- * if this process has no hold on it (nothing changed); else as
- * shoal_release, the view still pinned. */
-int shoal__release_drop(struct shoal_store *s, struct shoal_view *v);
 
 /* Calls try until it returns anything but -EAGAIN, sleeping on the event
  * (without the process lock) in between; -ETIMEDOUT at the deadline.  A
