@@ -115,6 +115,7 @@
 	/* task.c: taking and freeing a task record */                         \
 	X(TASK_TAKEN, submit, "take: record BUILDING, its bit still set")      \
 	X(TASK_BUILT, submit, "submit: built and promised, not parked")        \
+	X(TASK_PUBLISHED, submit_queued, "submit: queued, its parent's cancel not read again")\
 	X(TASK_FREED, run_done, "free: record FREE, its bit not set")          \
 	/* deps.c: a task parked on unsealed arguments, then queued */         \
 	X(DEP_PARKING, submit_parked, "park: WAITING, guard up, no node pushed")\

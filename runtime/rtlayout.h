@@ -172,7 +172,9 @@ enum shoal__task_phase {
  *  TASK-S2 (TASK-S1)  ... while a child's submitter publishes the child
  *          (TASK-R1), fences (seq_cst) and loads its parent's state: the
  *          scan sees the child, or the submitter sees the flag and
- *          cancels the child itself.
+ *          cancels the child itself.  It loads that state before the
+ *          publish too: a child of a parent cancelled already is
+ *          published with the flags and never runs (cancel.c).
  *  relaxed  the task bits and task_hint (hints, task.c); a record's
  *          state read by its owner, or only for its phase and generation
  *          (task.c, pending.c, exec.c's requeue); counters (statistics);

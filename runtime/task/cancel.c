@@ -328,35 +328,75 @@ SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flag
 	return shoal__obj_known(rt->store, ref) ? -EALREADY : -ENOENT;
 }
 
-/* TASK-S2, the submitter's half: a task submitted by a task (record
- * parent - 1, generation parent_gen) or by an actor call (parent
- * SHOAL__PARENT_CALL | lane, parent_gen its position) that was cancelled
- * recursively is cancelled at its submit.  The parent's word is loaded
- * relaxed: ordered by the fence. */
+/* The cancel bits a child of parent (record parent - 1, generation
+ * parent_gen; or SHOAL__PARENT_CALL | lane, parent_gen the call's
+ * position) inherits: the parent's (CANCEL | RECURSIVE, and FORCE or
+ * DEADLINE) if it was cancelled recursively, else 0.  The parent's word is loaded
+ * relaxed: ordered by the caller's fence, or by coherence alone where
+ * the submitter is the parent's own thread and saw its cancel. */
+static uint64_t shoal__parent_cancel(const struct shoal__rt_view *v, uint32_t parent,
+				     uint32_t parent_gen)
+{
+	uint64_t ps, both = SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE;
+
+	if (!parent || (!(parent & SHOAL__PARENT_CALL) && parent > v->max_tasks))
+		return 0;
+	if (parent & SHOAL__PARENT_CALL)
+		return shoal__call_recursive(v, parent & ~SHOAL__PARENT_CALL, parent_gen)
+			       ? both : 0;
+	ps = atomic_load_explicit(&v->tasks[parent - 1].state, memory_order_relaxed);
+	if (SHOAL__TASK_GEN(ps) != parent_gen || (ps & both) != both)
+		return 0;
+	return SHOAL__TASK_FLAGS(ps) & ~SHOAL__TASK_F_LEAVING;
+}
+
+/*
+ * TASK-S2, the submitter's half, in two reads of the parent's word.
+ *
+ * Before the child is published (shoal__cancel_inherited): a parent
+ * cancelled recursively already (the submitter runs in it, so a cancel
+ * it saw is seen here) has its child parked with the bits, and a claim
+ * drops it unrun (shoal__cancel_skip); its submitter fills its returns
+ * at once (shoal__cancel_born).  Flagging it only after its publish
+ * would let a free worker claim it and finish it first.
+ *
+ * After (shoal__cancel_inherit): a cancel that lands meanwhile, whose
+ * scan may have missed the child; the seq_cst fence pairs with the
+ * canceller's (TASK-S1): the scan sees the child, or this read sees the
+ * flag and cancels the child here.  A child that a worker claimed in
+ * between runs flagged, as any running child of a cancel does.
+ */
+uint64_t shoal__cancel_inherited(const struct shoal_runtime *rt, uint32_t parent,
+				 uint32_t parent_gen)
+{
+	/* FORCE goes with RUNNING only (rtlayout.h). */
+	return shoal__parent_cancel(&rt->v, parent, parent_gen) & ~SHOAL__TASK_F_FORCE;
+}
+
+/* A child parked cancelled (flags): its returns (ret0, n, read before
+ * its publish) filled now, as a canceller's are after its CAS.  Each is
+ * written once, whoever is first: a claim's skip, or the watch's refill
+ * of pending cancelled records if this submitter dies first. */
+void shoal__cancel_born(struct shoal_runtime *rt, shoal_id ret0, uint32_t n,
+			uint64_t flags)
+{
+	shoal__cancel_fill(rt->store, ret0, n, shoal__cancel_code(flags));
+}
+
 void shoal__cancel_inherit(struct shoal_runtime *rt, uint32_t idx, uint32_t gen,
 			   uint32_t parent, uint32_t parent_gen)
 {
 	const struct shoal__rt_view *v = &rt->v;
-	uint64_t ps, st, both = SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE;
+	uint64_t ps, st;
 
-	if (!parent || (!(parent & SHOAL__PARENT_CALL) && parent > v->max_tasks))
-		return;
 	atomic_thread_fence(memory_order_seq_cst); /* TASK-S2 */
-	if (parent & SHOAL__PARENT_CALL) {
-		if (!shoal__call_recursive(v, parent & ~SHOAL__PARENT_CALL, parent_gen))
-			return;
-		ps = both;
-	} else {
-		ps = atomic_load_explicit(&v->tasks[parent - 1].state,
-					  memory_order_relaxed);
-		if (SHOAL__TASK_GEN(ps) != parent_gen || (ps & both) != both)
-			return;
-	}
+	ps = shoal__parent_cancel(v, parent, parent_gen);
+	if (!ps)
+		return;
 	/* TASK-A1: our record's state now (it may be queued and claimed). */
 	st = atomic_load_explicit(&v->tasks[idx].state, memory_order_acquire);
 	if (SHOAL__TASK_GEN(st) == gen)
-		shoal__cancel_rec(rt->store, v, idx, st,
-				  SHOAL__TASK_FLAGS(ps) & ~SHOAL__TASK_F_LEAVING, 1);
+		shoal__cancel_rec(rt->store, v, idx, st, ps, 1);
 }
 
 /* A pending cancelled record's returns, again: read, then checked to be

@@ -236,9 +236,11 @@ __attribute__((constructor)) static void shoal__deps_register(void)
 }
 
 /* Parks record idx on each of its unsealed ref arguments, or queues it if
- * there is none.  The submitter owns the record (BUILDING). */
+ * there is none, with the cancel bits `flags` (0, or those it inherits
+ * from a parent cancelled recursively: it is then dropped at its claim).
+ * The submitter owns the record (BUILDING). */
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
-		     const struct shoal_args *args)
+		     const struct shoal_args *args, uint64_t flags)
 {
 	struct shoal__task_rec *t = &rt->v.tasks[idx];
 	/* Relaxed: our own record (BUILDING). */
@@ -252,7 +254,8 @@ void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
 	atomic_store_explicit(&t->deps, SHOAL__DEP_WORD(gen, waits),
 			      memory_order_relaxed);
 	atomic_store_explicit(&t->state, /* TASK-R1 */
-			      SHOAL__TASK_STATE(gen, SHOAL__T_WAITING, 0),
+			      SHOAL__TASK_STATE(gen, SHOAL__T_WAITING, 0) |
+				      SHOAL__TASK_FLAGS(flags),
 			      memory_order_release);
 	SHOAL__STORE_CRASH(rt->store, DEP_PARKING);
 	for (uint32_t i = 0; i < args->n; i++) {

@@ -515,6 +515,7 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	struct shoal__pending p; /* not zeroed: its drop list is room */
 	struct shoal__later d;
 	uint32_t idx, num_returns, gen, par, par_gen;
+	uint64_t born;
 	int rc;
 
 	if (shoal__rt_ro(rt))
@@ -555,10 +556,15 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	atomic_fetch_add_explicit(&rt->v.hdr->tasks_submitted, 1, memory_order_relaxed);
 	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->v.tasks[idx].state,
 						   memory_order_relaxed));
-	shoal__dep_park(rt, idx, &fit);
-	shoal__rt_task_published(rt, idx, gen); /* END-S1 of rtlayout.h */
+	/* TASK-S2: a parent cancelled recursively, before and after. */
 	shoal__cancel_parent(rt, &par, &par_gen);
-	if (par) /* TASK-S2: a parent cancelled recursively */
+	born = par ? shoal__cancel_inherited(rt, par, par_gen) : 0;
+	shoal__dep_park(rt, idx, &fit, born);
+	shoal__rt_task_published(rt, idx, gen); /* END-S1 of rtlayout.h */
+	SHOAL__STORE_CRASH(rt->store, TASK_PUBLISHED);
+	if (born)
+		shoal__cancel_born(rt, p.ret0, num_returns, born);
+	else if (par)
 		shoal__cancel_inherit(rt, idx, gen, par, par_gen);
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);

@@ -91,7 +91,7 @@ void shoal__names_close(struct shoal_runtime *rt);
 #define SHOAL__DEP_WORD(gen, bits) ((((gen) & 0x7fffu) << 17) | (bits))
 #define SHOAL__DEP_GEN(d) ((d) >> 17)
 void shoal__dep_park(struct shoal_runtime *rt, uint32_t idx,
-		     const struct shoal_args *args);
+		     const struct shoal_args *args, uint64_t flags);
 
 /* nested.c: the fork server, when the pool cannot grow any more */
 void shoal__nested_check(struct shoal_store *s, const struct shoal__rt_view *v);
@@ -222,6 +222,12 @@ void shoal__cancel_mark_call(_Atomic uint32_t *w);
 /* exec.c: a claimed record cancelled (or past its deadline) before it
  * started: its returns filled, its record freed; false: run it. */
 bool shoal__cancel_skip(struct shoal_runtime *rt, uint32_t idx, uint64_t st);
+/* TASK-S2: the cancel bits a child inherits before it is published (0:
+ * none), and the check after it is (cancel.c). */
+uint64_t shoal__cancel_inherited(const struct shoal_runtime *rt, uint32_t parent,
+				 uint32_t parent_gen);
+void shoal__cancel_born(struct shoal_runtime *rt, shoal_id ret0, uint32_t n,
+			uint64_t flags);
 void shoal__cancel_inherit(struct shoal_runtime *rt, uint32_t idx, uint32_t gen,
 			   uint32_t parent, uint32_t parent_gen);
 /* Returns the soonest deadline of a pending record (0: none). */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_cancel_born.c - a task submitted by a parent that was
+ * cancelled recursively, after the parent saw its cancel, never runs.
+ *
+ * The submitter used to publish the child and only then read its
+ * parent's cancel and flag it (TASK-S2 of rtlayout.h): a free worker
+ * could claim the child in between and finish it, so its caller got a
+ * value from a task that a recursive cancel promised would not run
+ * (cancel's recursive_cancel_of_an_actor_call_reaches_its_tasks failed
+ * so once in CI).  Here the window is held open: the parent (an actor's
+ * method, or a task) waits until it sees its cancel, arms its own handle
+ * to stop (SIGSTOP) at TASK_PUBLISHED, right after the child is
+ * published, and submits; while it is held, the idle worker has all the
+ * time it needs to claim the child.  The child must end with
+ * SHOAL_ECANCELLED, unrun.  Synchronisation: flags in a shared page
+ * (bounded polls) and the parent's stop, seen in /proc.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+#include "internal.h"
+
+TestSuite(cancel_born, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
+
+#define CB_WAIT_MS 10000
+
+/* Shared by every process of the runtime (mapped before its start). */
+struct cb_page {
+	_Atomic int32_t parent_pid; /* set once the parent runs */
+	_Atomic int64_t child_ran;  /* runs of the child */
+	shoal_id child;             /* the child's return, written by its submit */
+};
+
+static struct cb_page *cb;
+
+/* count(): counts its run. */
+static int cb_count(struct shoal_task *t, void *user)
+{
+	int64_t one = 1;
+
+	(void)user;
+	atomic_fetch_add(&cb->child_ran, 1);
+	return shoal_task_return(t, 0, &one, sizeof one);
+}
+
+/* parent(): says it runs, waits (bounded) until it sees its cancel, then
+ * submits count() held at TASK_PUBLISHED, and drops the child's ref. */
+static int cb_parent(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_store *s = shoal_runtime_store(rt);
+	int64_t t0 = tu_now_ms();
+	struct shoal_args a;
+
+	(void)user;
+	atomic_store(&cb->parent_pid, (int32_t)getpid());
+	while (!shoal_task_cancelled(t))
+		if (tu_now_ms() - t0 > CB_WAIT_MS)
+			return shoal_task_fail(t, SHOAL_ETASK, "never saw its cancel");
+	shoal__crash_arm(&s->crash, SHOAL__CP_TASK_PUBLISHED, 1);
+	s->crash.stop = 1;
+	shoal_args_init(&a);
+	if (shoal_submit(rt, shoal_function(rt, "count"), &a, 1, &cb->child))
+		return shoal_task_fail(t, SHOAL_ETASK, "submit failed");
+	shoal_drop(s, cb->child);
+	return 0;
+}
+
+static int cb_actor_init(struct shoal_task *ctx, void **self)
+{
+	(void)ctx;
+	*self = NULL;
+	return 0;
+}
+
+struct cb_rt {
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_store *s;
+};
+
+static struct cb_rt cb_start(uint32_t workers)
+{
+	struct cb_rt x = {0};
+	struct shoal_runtime_options o;
+
+	cb = mmap(NULL, sizeof *cb, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		  -1, 0);
+	cr_assert_neq(cb, MAP_FAILED);
+	tu_assert_rc(shoal_registry_open(&x.reg), 0);
+	tu_assert_rc(shoal_register_task(x.reg, "count", cb_count, NULL), 0);
+	tu_assert_rc(shoal_register_task(x.reg, "parent", cb_parent, NULL), 0);
+	tu_assert_rc(shoal_register_actor(x.reg, "P", cb_actor_init, NULL), 0);
+	tu_assert_rc(shoal_register_method(x.reg, "P", "parent", cb_parent), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = workers;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(x.reg, &o, &x.rt), 0);
+	x.s = shoal_runtime_store(x.rt);
+	return x;
+}
+
+static void cb_stop(struct cb_rt *x)
+{
+	tu_assert_rc(shoal_runtime_shutdown(x->rt), 0);
+	shoal_registry_close(x->reg);
+	munmap(cb, sizeof *cb);
+	cb = NULL;
+}
+
+/* get's code within timeout_ms (its view let go) */
+static int cb_code(struct shoal_store *s, shoal_id id, int timeout_ms)
+{
+	struct shoal_view v;
+	int rc = shoal_get(s, id, timeout_ms, &v);
+
+	if (rc == 0)
+		shoal_release(s, &v);
+	return rc;
+}
+
+/*
+ * The parent r is running: cancels it recursively, then, with the parent
+ * held right after it published its child, gets the child's code (the
+ * idle worker claims the child meanwhile).  The parent is let go before
+ * anything is asserted.
+ */
+static void cb_cancel_and_check(struct cb_rt *x, shoal_id r)
+{
+	int64_t t0 = tu_now_ms();
+	int crc = 1, rc;
+	pid_t pid;
+	bool held;
+
+	while (!(pid = atomic_load(&cb->parent_pid)) && tu_now_ms() - t0 < CB_WAIT_MS)
+		sched_yield();
+	cr_assert_gt(pid, 0, "the parent never ran");
+	tu_assert_rc(shoal_cancel(x->rt, r, SHOAL_CANCEL_RECURSIVE), 1);
+	held = tu_await_state(pid, 'T', CB_WAIT_MS);
+	if (held)
+		crc = cb_code(x->s, cb->child, CB_WAIT_MS);
+	kill(pid, SIGCONT);
+	cr_assert(held, "the parent never stopped after publishing its child");
+	cr_assert_eq(crc, SHOAL_ECANCELLED,
+		     "a child submitted after its parent saw a recursive cancel: %s",
+		     crc == 0 ? "ran" : shoal_strerror(crc));
+	rc = cb_code(x->s, r, CB_WAIT_MS);
+	cr_assert_eq(rc, SHOAL_ECANCELLED, "the parent: %s", shoal_strerror(rc));
+	cr_assert_eq(atomic_load(&cb->child_ran), 0, "the child ran");
+	tu_assert_rc(shoal_drop(x->s, r), 0);
+}
+
+Test(cancel_born, a_child_of_a_call_cancelled_recursively_never_runs)
+{
+	struct cb_rt x = cb_start(1);
+	struct shoal_actor a;
+	struct shoal_args args;
+	shoal_id r;
+
+	tu_assert_rc(shoal_actor_create(x.rt, "P", NULL, NULL, &a), 0);
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_actor_call(x.rt, a, shoal_actor_method(x.rt, a, "parent"),
+				      &args, &r), 0);
+	cb_cancel_and_check(&x, r);
+	cb_stop(&x);
+}
+
+/* The parent on one worker, the other idle for its child. */
+Test(cancel_born, a_child_of_a_task_cancelled_recursively_never_runs)
+{
+	struct cb_rt x = cb_start(2);
+	struct shoal_args args;
+	shoal_id r;
+
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_submit(x.rt, shoal_function(x.rt, "parent"), &args, 1, &r), 0);
+	cb_cancel_and_check(&x, r);
+	cb_stop(&x);
+}
