@@ -576,7 +576,10 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
 #define SHOAL_CANCEL_FORCE 1u
 /* Also cancel the tasks it submitted (nested tasks), and those they
  * submitted, with the same flags; a task it submits after the cancel is
- * cancelled at its submit. */
+ * cancelled at its submit: once shoal_task_cancelled() is true in it, a
+ * task it submits never runs (its returns hold SHOAL_ECANCELLED); one it
+ * submits while the cancel lands may start, flagged, as a running child
+ * does. */
 #define SHOAL_CANCEL_RECURSIVE 2u
 
 /*
