@@ -120,6 +120,8 @@
 	/* deps.c: a task parked on unsealed arguments, then queued */         \
 	X(DEP_PARKING, submit_parked, "park: WAITING, guard up, no node pushed")\
 	X(DEP_QUEUED, seal_resolves, "resolve: QUEUED, its item not pushed")   \
+	/* store/waiters.c: a waiter's node or record, before its push */    \
+	X(WAITERS_PUSHING, submit_parked, "push: entry read unsealed, node not pushed")\
 	/* exec.c: a worker runs a task */                                     \
 	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \

@@ -390,7 +390,7 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		SHOAL__CRASH(s, FILL_SEALED);
 		shoal__fill_count(s->me, r);
 		/* Before the record goes: a reaper of stage 2 wakes them too. */
-		shoal__waiters_close(s, e);
+		shoal__waiters_close_sealed(s, e);
 	} else if (rc == -ETIMEDOUT) {
 		r->stage = 1; /* not sealed: still open, FILLING */
 	} else if (shoal__fill_abort_locked(s, f, &by) == -ETIMEDOUT) {

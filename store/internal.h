@@ -359,6 +359,8 @@ void shoal__evict_plan_free(struct shoal_store *s);
 /* waiters.c: the closable waiter stack of an entry */
 struct shoal__deadline;
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e);
+/* A sealer's close: none if nothing was ever pushed (waiters.c). */
+void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e);
 int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d);
 void shoal__waiters_reap(struct shoal__proc *p);

@@ -12,9 +12,26 @@
  * is ever popped singly, so the stack has no ABA problem.
  *
  * No lost wake-up (Dekker, seq_cst on both sides, WT-S1/WT-S2 below): the
- * sealer changes ctl, then exchanges the head; the waiter pushes, then
- * reloads ctl.  Either the exchange takes the waiter's record, or the
- * waiter's reload sees the entry sealed (or reused) and withdraws.
+ * sealer changes ctl, then loads (and exchanges) the head; the waiter
+ * pushes, then reloads ctl.  Either the sealer's load sees the waiter's
+ * node and its exchange takes it, or the waiter's reload sees the entry
+ * sealed (or ended, or reused).
+ *
+ * A seal that finds the stack empty leaves it open (empty) instead of
+ * closing it (shoal__waiters_close_sealed): most objects never had a
+ * waiter, and its getter, spinning on the entry's line meanwhile, would
+ * make the exchange's write cost the sealer one more move of that line.
+ * So a stack may be open on a sealed entry, and a push can still succeed
+ * on it, by a waiter that read the entry unsealed before the seal: that
+ * waiter's reload of ctl then sees it sealed, and it closes the stack
+ * itself (the drain wakes its own node with any other, as the sealer's
+ * would have).  An end always closes the stack (end.c: a tombstone's
+ * stack is closed before the entry can be reused and its stack reopened,
+ * create.c), so an open stack is only ever a live sealed object's.  A
+ * waiter that dies between its push and that close leaves its node on
+ * the open stack until the object ends (a thread record abandoned by its
+ * reaper, a task node's argument cleared by the fork server's deps sweep
+ * within its period: runtime/task/deps.c).
  *
  * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
  * so a process with more threads blocked at once than that falls back to
@@ -44,7 +61,9 @@
  *  WT-S2 (WT-S1)  ... the sealer or ender, whose CAS of ctl is seq_cst
  *          (create.c's and fill.c's seals, end.c's ending CAS, repair.c's
  *          and refs.c's when they end the entry), loads and exchanges the
- *          head (seq_cst) after it, and takes the waiter's node.
+ *          head (seq_cst) after it, and takes the waiter's node.  A
+ *          sealer whose load sees no node exchanges nothing: the waiter's
+ *          reload then sees the seal, and that waiter closes the stack.
  *  WT-R2 (WT-A2)  a record's state: every change is a CAS (acq_rel) but
  *          the owner's release store of FREE; each hands what its side
  *          wrote of the record (the link, the futex) to whoever makes
@@ -168,6 +187,33 @@ shoal__wcount_next(struct shoal_store *s, struct shoal__wcount *c, uint32_t ref)
  * SHOAL__PROC_WAITERS), other kinds against their handler's max_nodes.  A
  * long run of one kind never cuts the drain short before another.
  */
+/* The sealer's close: WT-S2's load (seq_cst, after the sealing CAS of
+ * ctl) sees every node pushed before it; none, and the stack is left
+ * open: a later push sees the seal on its reload and closes it itself
+ * (shoal__waiters_closed_late). */
+void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e)
+{
+	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) == 0) /* WT-S2 */
+		return;
+	shoal__waiters_close(s, e);
+}
+
+/* After a push (WT-S1: its seq_cst CAS, then this seq_cst reload of
+ * ctl): an entry no longer CREATED was sealed or ended, and its stack
+ * closed by nobody yet, if its sealer saw it empty.  Closes it (at once
+ * if closed already): the drain takes the node just pushed too.  An
+ * entry CREATED again (reused) had its stack closed by its end, which
+ * drained the node.  Returns the ctl word read. */
+static uint64_t shoal__waiters_closed_late(struct shoal_store *s,
+					   struct shoal__entry *e)
+{
+	uint64_t now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
+
+	if (SHOAL__CTL_STATE(now) != SHOAL__E_CREATED)
+		shoal__waiters_close(s, e);
+	return now;
+}
+
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 {
 	struct shoal__wcount cnt = {{0}, {0}};
@@ -226,8 +272,9 @@ bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
 		return false;
 	e = &s->dir[idx];
+	SHOAL__CRASH(s, WAITERS_PUSHING);
 	/* Relaxed, the load and the link: the CAS decides and publishes
-	 * them (WT-R1); seq_cst for WT-S1 (the caller re-checks after). */
+	 * them (WT-R1); seq_cst for WT-S1 (the reload after). */
 	head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
 	do {
 		if (head == SHOAL__WAITERS_CLOSED)
@@ -235,6 +282,7 @@ bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 		atomic_store_explicit(next, head, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit( /* WT-R1, WT-S1 */
 		&e->waiters, &head, ref, memory_order_seq_cst, memory_order_relaxed));
+	shoal__waiters_closed_late(s, e); /* a seal meanwhile: resolved by it */
 	return true;
 }
 
@@ -309,10 +357,12 @@ static bool shoal__waiter_push(struct shoal_store *s, struct shoal__entry *e,
 {
 	struct shoal__waiter *w = &s->me->waiters[i];
 	uint32_t me = s->slot * SHOAL__PROC_WAITERS + i + 1;
+	uint32_t head;
+
+	SHOAL__CRASH(s, WAITERS_PUSHING);
 	/* Relaxed, the load and the link: the CAS decides and publishes
 	 * them (WT-R1, and WT-S1 with the reload of ctl that follows). */
-	uint32_t head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
-
+	head = atomic_load_explicit(&e->waiters, memory_order_relaxed);
 	do {
 		if (head == SHOAL__WAITERS_CLOSED)
 			return false;
@@ -380,7 +430,7 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
 		return 0;
 	}
-	now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
+	now = shoal__waiters_closed_late(s, e); /* WT-S1 */
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c)) {
 		/* The on_block hook only now, with the record linked: a

@@ -453,7 +453,7 @@ static int shoal__seal_locked(struct shoal_store *s, uint32_t idx, uint32_t gen,
 		&e->ctl, &c, (c & ~SHOAL__CTL_STATE_MASK) | SHOAL__E_SEALED,
 		memory_order_seq_cst, memory_order_relaxed));
 	SHOAL__CRASH(s, SEAL_SEALED);
-	shoal__waiters_close(s, e);
+	shoal__waiters_close_sealed(s, e);
 	atomic_store_explicit(&in->op, SHOAL__OP_NONE, memory_order_release); /* REF-R2 */
 	return 0;
 }

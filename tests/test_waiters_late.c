@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_waiters_late.c - a waiter that pushes onto the stack of an
+ * entry sealed meanwhile closes that stack itself.
+ *
+ * A seal that finds an entry's waiter stack empty leaves it open
+ * (store/waiters.c, shoal__waiters_close_sealed): the exchange that
+ * closed it cost the sealer one more move of the entry's line, which the
+ * object's getter spins on.  So a waiter that read the entry unsealed
+ * before the seal can still push its record or node after it, and must
+ * then see the seal on its reload and close the stack: its own node is
+ * drained with it, nothing is left linked on a sealed object.
+ *
+ * The window is held open: the waiter is armed to stop (SIGSTOP, the
+ * crash point WAITERS_PUSHING of base/crash.h) after it read the entry
+ * unsealed and before its push; the test seals then, checks that the
+ * seal left the stack open, and lets the waiter go.  For a task parked on
+ * the object, the fork server (whose deps sweep would clear the
+ * argument within its period anyway) is stopped meanwhile, so the task
+ * can only run if its submitter closed the stack.
+ */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+#include "internal.h"
+
+TestSuite(waiters_late, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
+
+#define WL_WAIT_MS 10000
+#define WL_TASK_MS 3000 /* a late close takes microseconds */
+#define WL_CLOSED UINT32_MAX /* waiters.c's SHOAL__WAITERS_CLOSED */
+
+#define WL_NO_ENTRY (UINT32_MAX - 1)
+
+/* The waiter-stack head of the entry of id (WL_NO_ENTRY: none); no
+ * assertion (called with the fork server stopped). */
+static uint32_t wl_head(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	return idx < 0 ? WL_NO_ENTRY : atomic_load(&s->dir[idx].waiters);
+}
+
+static void wl_arm_stop(struct shoal_store *s)
+{
+	shoal__crash_arm(&s->crash, SHOAL__CP_WAITERS_PUSHING, 1);
+	s->crash.stop = 1;
+}
+
+/* A child that attaches to s and gets id, stopping before it links its
+ * record; exits with the get's code, or TU_EXIT_MISMATCH for other bytes. */
+static pid_t wl_getter(struct shoal_store *s, shoal_id id, int64_t want)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		int64_t got = 0;
+		int rc;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		wl_arm_stop(c);
+		rc = shoal_get(c, id, WL_WAIT_MS, &v);
+		if (rc == 0) {
+			memcpy(&got, v.data, sizeof got);
+			shoal_release(c, &v);
+			rc = got == want ? 0 : -1;
+		}
+		shoal_store_close(c);
+		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+Test(waiters_late, a_get_that_links_after_a_seal_closes_the_stack_and_wakes)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(1, 1);
+	int64_t val = 42;
+	uint32_t open_head = WL_CLOSED;
+	bool held;
+	void *buf;
+	pid_t pid;
+	int rc;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_getter(s, id, val);
+	held = tu_await_state(pid, 'T', WL_WAIT_MS);
+	if (held) {
+		memcpy(buf, &val, sizeof val);
+		tu_assert_rc(shoal_seal(s, id), 0);
+		open_head = wl_head(s, id);
+	}
+	kill(pid, SIGCONT);
+	cr_assert(held, "the getter never stopped before its push");
+	cr_assert_eq(open_head, 0, "a seal with no waiter closed the stack (head %u)",
+		     open_head);
+	rc = tu_wait_result(pid);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	cr_assert_eq(wl_head(s, id), WL_CLOSED,
+		     "the late waiter left its record on the sealed object's stack");
+	tu_assert_rc(shoal_drop(s, id), 0);
+	shoal_store_close(s);
+}
+
+/* inc(x): x + 1 */
+static int wl_inc(struct shoal_task *t, void *user)
+{
+	const void *d;
+	size_t n;
+	int64_t v;
+
+	(void)user;
+	if (shoal_task_arg(t, 0, &d, &n) || n != sizeof v)
+		return shoal_task_fail(t, SHOAL_ETASK, "not an int64");
+	memcpy(&v, d, sizeof v);
+	v++;
+	return shoal_task_return(t, 0, &v, sizeof v);
+}
+
+/* An attached submitter of inc(gate), stopped before it pushes the
+ * task's node onto gate's stack; writes the exit code of its get of the
+ * result (43 expected, within WL_TASK_MS) to fd, then exits with it. */
+static pid_t wl_submitter(const char *name, shoal_id gate, int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_runtime *rt = NULL;
+		struct shoal_store *s;
+		struct shoal_args a;
+		struct shoal_view v;
+		shoal_id out;
+		int64_t got = 0;
+		int rc, code;
+
+		TU_CHILD_CHECK(shoal_runtime_attach(name, &rt) == 0, TU_EXIT_IO);
+		s = shoal_runtime_store(rt);
+		wl_arm_stop(s);
+		shoal_args_init(&a);
+		shoal_args_ref(&a, gate);
+		rc = shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out);
+		if (rc == 0)
+			rc = shoal_get(s, out, WL_TASK_MS, &v);
+		if (rc == 0) {
+			memcpy(&got, v.data, sizeof got);
+			shoal_release(s, &v);
+			rc = got == 43 ? 0 : -1;
+		}
+		code = rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc);
+		tu_child_write_byte(fd, (char)code);
+		_exit(code);
+	}
+	return pid;
+}
+
+/* The code byte a child wrote to fd within ms; -1 if none (no assertion:
+ * called with the fork server stopped). */
+static int wl_read_code(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	unsigned char c;
+
+	if (poll(&p, 1, ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c;
+}
+
+Test(waiters_late, a_task_parked_after_its_argument_was_sealed_runs)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	struct shoal_runtime_info info;
+	const char *name = tu_shm_name("rt");
+	struct shoal_store *s;
+	shoal_id gate;
+	int64_t val = 42;
+	uint32_t open_head = WL_CLOSED, late_head = WL_CLOSED;
+	int code = -1, seal_rc = 1, p[2];
+	bool held;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	tu_assert_rc(shoal_runtime_info(rt, &info, NULL, 0), 0);
+	gate = shoal_id_next(s);
+	tu_assert_rc(shoal_create(s, gate, sizeof val, NULL, 0, 0, &buf), 0);
+	tu_pipe(p);
+	pid = wl_submitter(name, gate, p[1]);
+	held = tu_await_state(pid, 'T', WL_WAIT_MS);
+	if (held) {
+		memcpy(buf, &val, sizeof val);
+		/* Only the submitter's own close can resolve its node now;
+		 * nothing below asserts until the fork server runs again. */
+		kill(info.fork_server_pid, SIGSTOP);
+		seal_rc = shoal_seal(s, gate);
+		open_head = wl_head(s, gate);
+		kill(pid, SIGCONT);
+		code = seal_rc == 0 ? wl_read_code(p[0], WL_TASK_MS + 2000) : -1;
+		late_head = wl_head(s, gate);
+		kill(info.fork_server_pid, SIGCONT);
+	}
+	kill(pid, SIGCONT);
+	cr_assert(held, "the submitter never stopped before its push");
+	tu_assert_rc(seal_rc, 0);
+	cr_assert_eq(open_head, 0, "a seal with no waiter closed the stack (head %u)",
+		     open_head);
+	cr_assert_eq(code, 0, "the parked task never ran without the fork server "
+		     "(child code %d)", code);
+	cr_assert_eq(late_head, WL_CLOSED,
+		     "the late node was left on the sealed object's stack");
+	tu_assert_rc(tu_wait_result(pid), 0);
+	tu_assert_rc(shoal_drop(s, gate), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
