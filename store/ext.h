@@ -280,5 +280,11 @@ int shoal__fill_begin(struct shoal_store *s, shoal_id id, uint64_t size,
 int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		    uint64_t flags);
 int shoal__fill_cancel(struct shoal_store *s, struct shoal__fill *f);
+/* begin, the size bytes of data (at most SHOAL__INLINE_MAX, else
+ * -EINVAL), then end, in one lock section (fill.c); begin's and end's
+ * codes and bounds; *claimed: whether begin's part succeeded (the code
+ * is then end's). */
+int shoal__fill_small(struct shoal_store *s, shoal_id id, const void *data,
+		      uint64_t size, int timeout_ms, uint64_t flags, bool *claimed);
 
 #endif /* SHOAL_STORE_EXT_H */

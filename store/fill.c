@@ -54,7 +54,13 @@
  * Inline fills: at most SHOAL__INLINE_MAX bytes need no block.  The filler
  * writes them into its struct shoal__fill, and fill_end stores them in the
  * entry's data_off word with SHOAL__SIZE_INLINE; its fill record names no
- * block (block_off 0), so a reaper has nothing to free.
+ * block (block_off 0), so a reaper has nothing to free.  A filler that has
+ * its bytes already takes shoal__fill_small: claim, describe and seal in
+ * one lock section, the same steps and records as begin then end, with
+ * no user code between the claim and the seal.  The entry's line, which
+ * a getter spins on, then moves to the filler once for the claim and
+ * stays for the seal, where a getter's read between the two used to
+ * cost the seal one more move.
  *
  * Relaxed: the fill records' handoff words (heap.h) and the slot's byte
  * counter, read by this process or by its reaper after its death.
@@ -368,24 +374,20 @@ static int shoal__fill_abort_locked(struct shoal_store *s,
 	return rc;
 }
 
-int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
-		    uint64_t flags)
+/* Under the lock: describes and seals the entry f claimed (the record
+ * stage 2 first), or completes an abort that came meanwhile. */
+static int shoal__fill_end_locked(struct shoal_store *s, struct shoal__fill *f,
+				  uint64_t flags, struct shoal__later *by)
 {
-	struct shoal__later by = shoal__lock_by(0); /* no timeout */
-	struct shoal__fill_rec *r;
-	struct shoal__entry *e;
+	struct shoal__entry *e = &s->dir[f->idx];
+	struct shoal__fill_rec *r = &s->me->fills[f->rec];
 	int rc;
 
-	if (!s || !f || f->rec >= SHOAL__PROC_FILLS)
-		return -EINVAL;
-	e = &s->dir[f->idx];
-	r = &s->me->fills[f->rec];
-	shoal__lock(s);
 	shoal__fill_describe(e, f, flags);
 	r->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	r->stage = 2;
 	SHOAL__CRASH(s, FILL_SEALING);
-	rc = shoal__fill_seal(s, e, f->gen, &by);
+	rc = shoal__fill_seal(s, e, f->gen, by);
 	if (!rc) {
 		SHOAL__CRASH(s, FILL_SEALED);
 		shoal__fill_count(s->me, r);
@@ -393,11 +395,56 @@ int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
 		shoal__waiters_close_sealed(s, e);
 	} else if (rc == -ETIMEDOUT) {
 		r->stage = 1; /* not sealed: still open, FILLING */
-	} else if (shoal__fill_abort_locked(s, f, &by) == -ETIMEDOUT) {
+	} else if (shoal__fill_abort_locked(s, f, by) == -ETIMEDOUT) {
 		rc = -ETIMEDOUT; /* still open, aborting */
 	}
 	if (rc != -ETIMEDOUT)
 		r->stage = 0;
+	return rc;
+}
+
+int shoal__fill_end(struct shoal_store *s, struct shoal__fill *f,
+		    uint64_t flags)
+{
+	struct shoal__later by = shoal__lock_by(0); /* no timeout */
+	int rc;
+
+	if (!s || !f || f->rec >= SHOAL__PROC_FILLS)
+		return -EINVAL;
+	shoal__lock(s);
+	rc = shoal__fill_end_locked(s, f, flags, &by);
+	shoal__unlock(s);
+	if (!rc)
+		shoal__event_signal(&s->hdr->obj);
+	return rc;
+}
+
+int shoal__fill_small(struct shoal_store *s, shoal_id id, const void *data,
+		      uint64_t size, int timeout_ms, uint64_t flags, bool *claimed)
+{
+	struct shoal__later by = shoal__lock_by(timeout_ms);
+	struct shoal__later end_by = shoal__lock_by(0);
+	struct shoal__fill f;
+	int rc;
+
+	*claimed = false;
+	if (!s || shoal_id_is_nil(id) || size > SHOAL__INLINE_MAX || (size && !data))
+		return -EINVAL;
+	shoal__lock(s);
+	rc = shoal__fill_rec_start(s, size, &f);
+	if (!rc) {
+		f.off = 0;
+		f.size = size;
+		f.inl = 0;
+		memcpy(&f.inl, data, size);
+		SHOAL__CRASH(s, FILL_ALLOCATED);
+		rc = shoal__fill_claim(s, id, &f, &by);
+		*claimed = !rc;
+		if (rc)
+			s->me->fills[f.rec].stage = 0;
+		else
+			rc = shoal__fill_end_locked(s, &f, flags, &end_by);
+	}
 	shoal__unlock(s);
 	if (!rc)
 		shoal__event_signal(&s->hdr->obj);

@@ -2035,3 +2035,67 @@ Test(crash_points, a_typed_get_killed_in_its_release_and_drop_leaves_no_count)
 	cp_get_word_killed_at(SHOAL__CP_REF_CAS);
 	cp_get_word_killed_at(SHOAL__CP_REF_LEDGER);
 }
+
+/* ------------------------------------------------------------------ */
+/* A small fill's claim, description and seal in one lock section      */
+/* (store/fill.c, shoal__fill_small: a task's or call's result of at   */
+/* most 8 bytes).                                                      */
+
+/* Fills the test's first promise with the 8 bytes of 42 in one step. */
+static void cp_do_fill_small(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	int64_t v = 42;
+	bool claimed;
+
+	(void)fd;
+	TU_CHILD_CHECK(shoal__fill_small(c, w->extra[0], &v, sizeof v, 0, 0,
+					 &claimed) == 0, 2);
+}
+
+/* The 8 bytes of id, sealed (fails the test otherwise). */
+static int64_t cp_word_of(struct shoal_store *s, shoal_id id)
+{
+	struct shoal_view v;
+	int64_t x = 0;
+
+	cr_assert_eq(shoal_get(s, id, 0, &v), 0, "the promise is not sealed");
+	cr_assert_eq(v.size, sizeof x);
+	memcpy(&x, v.data, sizeof x);
+	cr_assert_eq(shoal_release(s, &v), 0);
+	return x;
+}
+
+/* Killed at each step, the filler leaves its record for its reaper: the
+ * promise is sealed with the whole value (killed after the seal) or a
+ * promise again that another filler fills (killed before it), and the
+ * store is whole either way. */
+static void cp_fill_small_killed_at(unsigned point, bool sealed)
+{
+	struct cp_world w;
+	int64_t v = 42;
+	bool claimed;
+	shoal_id p;
+
+	cp_world_init(&w);
+	p = cp_promise(&w);
+	cr_assert(cp_run_child(&w, point, cp_do_fill_small),
+		  "the filler did not die at %s", shoal__crash_name(point));
+	shoal_store_reap(w.s);
+	cr_assert_eq(shoal_contains(w.s, p), sealed ? 1 : 0,
+		     "killed at %s: the promise is %s", shoal__crash_name(point),
+		     sealed ? "not sealed" : "sealed");
+	if (!sealed)
+		cr_assert_eq(shoal__fill_small(w.s, p, &v, sizeof v, 0, 0, &claimed), 0,
+			     "killed at %s: the promise cannot be filled again",
+			     shoal__crash_name(point));
+	cr_assert_eq(cp_word_of(w.s, p), 42);
+	cp_check_all(&w);
+}
+
+Test(crash_points, a_small_fill_killed_at_each_step_is_sealed_whole_or_refillable)
+{
+	cp_fill_small_killed_at(SHOAL__CP_FILL_ALLOCATED, false);
+	cp_fill_small_killed_at(SHOAL__CP_FILL_NAMED, false);
+	cp_fill_small_killed_at(SHOAL__CP_FILL_SEALING, false);
+	cp_fill_small_killed_at(SHOAL__CP_FILL_SEALED, true);
+}

@@ -225,6 +225,16 @@ SHOAL_API int shoal_task_return(struct shoal_task *task, uint32_t i,
 		task->set |= 1ull << i;
 		return 0;
 	}
+	if (size <= SHOAL__INLINE_MAX) { /* begin and end at once (fill.c) */
+		bool claimed;
+
+		rc = shoal__fill_small(task->rt->store, shoal__ret_id(task->v.ret0, i),
+				       data, size, -1, SHOAL__SIZE_TRANSIENT, &claimed);
+		/* As below: set unless begin's part failed for want of room. */
+		if (claimed || rc == -ENOENT || rc == SHOAL_ESEALED)
+			task->set |= 1ull << i;
+		return rc == -ENOENT || rc == SHOAL_ESEALED ? 0 : rc;
+	}
 	rc = shoal__fill_begin(task->rt->store, shoal__ret_id(task->v.ret0, i), size,
 			       -1, &f, &buf);
 	/* Gone (the submitter died), or sealed by an earlier attempt.  Any
