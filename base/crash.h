@@ -122,6 +122,7 @@
 	X(DEP_QUEUED, seal_resolves, "resolve: QUEUED, its item not pushed")   \
 	/* store/waiters.c: a waiter's node or record, before its push */    \
 	X(WAITERS_PUSHING, submit_parked, "push: entry read unsealed, node not pushed")\
+	X(WAITERS_LATE, submit_parked, "push: node pushed, ctl reloaded, stack not closed")\
 	/* exec.c: a worker runs a task */                                     \
 	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \

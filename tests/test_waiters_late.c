@@ -18,6 +18,13 @@
  * the object, the fork server (whose deps sweep would clear the
  * argument within its period anyway) is stopped meanwhile, so the task
  * can only run if its submitter closed the stack.
+ *
+ * A late close must close only the stack its node is on: the waiter
+ * holds nothing on the entry, so between its reload and its close the
+ * object can end (its end drains the node) and the entry be reused by a
+ * new, unsealed object whose stack is open again.  The last test holds a
+ * getter there (stop_point.h: the crash point WAITERS_LATE, reached under
+ * ptrace) while the test deletes the object and creates it again.
  */
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -28,6 +35,7 @@
 
 #include "testutil.h"
 #include "internal.h"
+#include "stop_point.h"
 
 TestSuite(waiters_late, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -228,6 +236,127 @@ Test(waiters_late, a_task_parked_after_its_argument_was_sealed_runs)
 		     "the late node was left on the sealed object's stack");
 	tu_assert_rc(tu_wait_result(pid), 0);
 	tu_assert_rc(shoal_drop(s, gate), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* A getter of id traced from the start (stop_point.h); exits with the
+ * get's code, or TU_EXIT_MISMATCH for bytes other than want. */
+static pid_t wl_traced_getter(struct shoal_store *s, shoal_id id, int64_t want)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		int64_t got = 0;
+		int rc;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		rc = shoal_get(c, id, WL_WAIT_MS, &v);
+		if (rc == 0) {
+			memcpy(&got, v.data, sizeof got);
+			shoal_release(c, &v);
+			rc = got == want ? 0 : -1;
+		}
+		shoal_store_close(c);
+		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* The entry index of id, -1 if none. */
+static int wl_idx(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+
+	return shoal__dir_lookup(s, id, &c);
+}
+
+Test(waiters_late, a_late_close_after_the_entry_was_reused_leaves_it_open)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	struct shoal_store *s;
+	struct sp_tracee t;
+	shoal_id id, out = SHOAL_ID_NIL;
+	int64_t val = 42;
+	uint32_t head = WL_CLOSED;
+	int idx0 = -1, idx1 = -2, end_rc = 1, early = 1, rc;
+	bool pushing, late = false, again = false;
+	struct shoal_view v;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = tu_shm_name("rt");
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	id = shoal_id_next(s);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_traced_getter(s, id, val);
+	sp_start(&t, pid);
+	/* Held before its push: the seal leaves the stack open, the getter
+	 * pushes onto it and reloads ctl (sealed), held before its close. */
+	pushing = sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS);
+	if (pushing) {
+		memcpy(buf, &val, sizeof val);
+		late = shoal_seal(s, id) == 0 &&
+		       sp_wait_at(&t, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+	}
+	if (late) {
+		/* The object ends (its end drains the getter's record) and
+		 * a new one, the same ID, takes the same entry. */
+		idx0 = wl_idx(s, id);
+		end_rc = shoal_drop(s, id);
+		if (!end_rc)
+			end_rc = shoal_delete(s, id);
+		if (!end_rc)
+			end_rc = shoal_create(s, id, sizeof val, NULL, 0, 0, &buf);
+		idx1 = wl_idx(s, id);
+		/* The getter's close runs, then its get waits for the new
+		 * object: held before that push. */
+		again = !end_rc && sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1,
+					      WL_WAIT_MS);
+		head = wl_head(s, id);
+	}
+	sp_detach(&t);
+	cr_assert(pushing && late, "the getter was never held (%d, %d)", pushing, late);
+	tu_assert_rc(end_rc, 0);
+	cr_assert_eq(idx0, idx1, "the new object took another entry (%d, %d)",
+		     idx0, idx1);
+	cr_assert(again, "the getter never waited for the new object");
+	cr_assert_eq(head, 0, "a stale late close closed the unsealed object's "
+		     "stack (head %u)", head);
+	/* A task on the unsealed object is parked, not run. */
+	{
+		struct shoal_args a;
+
+		shoal_args_init(&a);
+		shoal_args_ref(&a, id);
+		tu_assert_rc(shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out), 0);
+	}
+	early = shoal_get(s, out, 500, &v);
+	if (early == 0)
+		shoal_release(s, &v);
+	memcpy(buf, &val, sizeof val);
+	tu_assert_rc(shoal_seal(s, id), 0);
+	cr_assert_eq(early, -ETIMEDOUT, "the task on the unsealed object ended "
+		     "before its seal: %d (%s)", early, shoal_strerror(early));
+	rc = shoal_get(s, out, WL_TASK_MS, &v);
+	tu_assert_rc(rc, 0);
+	cr_assert_eq(*(const int64_t *)v.data, 43);
+	shoal_release(s, &v);
+	rc = tu_wait_result(pid);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	tu_assert_rc(shoal_drop(s, out), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
