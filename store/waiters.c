@@ -31,10 +31,12 @@
  * an exchange would close that one (shoal__waiters_closed_late).  An end always closes the stack (end.c: a tombstone's
  * stack is closed before the entry can be reused and its stack reopened,
  * create.c), so an open stack is only ever a live sealed object's.  A
- * waiter that dies between its push and that close leaves its node on
- * the open stack until the object ends (a thread record abandoned by its
- * reaper, a task node's argument cleared by the fork server's deps sweep
- * within its period: runtime/task/deps.c).
+ * waiter that dies between its push and that close has it made in its
+ * place, by the same CAS from its node: for a thread record by its
+ * process's reaper (shoal__waiters_reap scans the directory for a stack
+ * that one of the slot's linked records heads), for a task node by the
+ * fork server's deps sweep within its period (runtime/task/deps.c,
+ * shoal__waiters_close_node), before the sweep lets the record go.
  *
  * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
  * so a process with more threads blocked at once than that falls back to
@@ -490,13 +492,54 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	return rc;
 }
 
-/* Reaper: a dead owner's records (WT-R2, WT-A2). */
-void shoal__waiters_reap(struct shoal__proc *p)
+/* The stacks a dead owner's late pushes left open: each sealed entry
+ * whose head is one of slot's records, closed in the owner's place (a
+ * CAS from that record, as shoal__waiters_closed_late: the record is not
+ * FREE and the slot not claimed again, so nobody pushes it meanwhile).
+ * One pass over the directory; relaxed loads of the heads, a hint: the
+ * close reloads ctl (seq_cst) and its CAS decides. */
+static void shoal__waiters_reap_open(struct shoal_store *s, uint32_t slot)
 {
+	uint32_t lo = slot * SHOAL__PROC_WAITERS + 1;
+
+	for (uint32_t i = 0; i <= s->dir_mask; i++) {
+		struct shoal__entry *e = &s->dir[i];
+		uint32_t h = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+
+		if (h >= lo && h - lo < SHOAL__PROC_WAITERS)
+			shoal__waiters_closed_late(s, e, h);
+	}
+}
+
+/* Reaper: a dead owner's records (WT-R2, WT-A2).  A record left linked
+ * (WAITING, now ABANDONED; or ABANDONED already, which a reaper killed
+ * before the scan below leaves too) may be a late push's on a sealed
+ * entry, whose stack nobody else closes: the scan closes it. */
+void shoal__waiters_reap(struct shoal_store *s, uint32_t slot)
+{
+	struct shoal__proc *p = &s->procs[slot];
+	bool linked = false;
+
 	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++) {
 		struct shoal__waiter *w = &p->waiters[i];
 
-		if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED))
-			shoal__waiter_cas(w, SHOAL__W_WOKEN, SHOAL__W_FREE);
+		if (shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED) ||
+		    (!shoal__waiter_cas(w, SHOAL__W_WOKEN, SHOAL__W_FREE) &&
+		     atomic_load_explicit(&w->state, memory_order_acquire) == /* WT-A2 */
+			     SHOAL__W_ABANDONED))
+			linked = true;
 	}
+	if (linked)
+		shoal__waiters_reap_open(s, slot);
+}
+
+bool shoal__waiters_close_node(struct shoal_store *s, shoal_id id, uint32_t ref)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	if (idx < 0 || SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+		return false;
+	shoal__waiters_closed_late(s, &s->dir[idx], ref);
+	return true;
 }

@@ -25,6 +25,10 @@
  * new, unsealed object whose stack is open again.  The last test holds a
  * getter there (stop_point.h: the crash point WAITERS_LATE, reached under
  * ptrace) while the test deletes the object and creates it again.
+ *
+ * A waiter killed there, after its late push and before its close, has
+ * its close made by its repairer: the reaper of its process for a get's
+ * record, the fork server's deps sweep for a parked task's node.
  */
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -36,6 +40,7 @@
 #include "testutil.h"
 #include "internal.h"
 #include "stop_point.h"
+#include "crash_check.h"
 
 TestSuite(waiters_late, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -357,6 +362,117 @@ Test(waiters_late, a_late_close_after_the_entry_was_reused_leaves_it_open)
 	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
 	tu_assert_rc(shoal_drop(s, out), 0);
 	tu_assert_rc(shoal_drop(s, id), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* A store-only getter of a sealed object, killed after its late push: its
+ * reaper closes the stack (the record is freed by that drain). */
+Test(waiters_late, a_getter_killed_after_its_late_push_has_the_stack_closed_by_its_reaper)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(1, 1);
+	int64_t val = 42;
+	struct sp_tracee t;
+	struct cc_report r = {{0}};
+	uint32_t linked = 0;
+	bool held = false, whole;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_traced_getter(s, id, val);
+	sp_start(&t, pid);
+	if (sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS)) {
+		memcpy(buf, &val, sizeof val);
+		held = shoal_seal(s, id) == 0 &&
+		       sp_wait_at(&t, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+		linked = wl_head(s, id);
+	}
+	tu_kill(pid);
+	cr_assert(held, "the getter was never held after its late push");
+	cr_assert_neq(linked, 0, "the getter's record was not linked");
+	cr_assert_neq(linked, WL_CLOSED, "the seal closed the stack");
+	cr_assert_geq(shoal_store_reap(s), 0);
+	whole = cc_check(s, &r);
+	cr_assert_eq(wl_head(s, id), WL_CLOSED,
+		     "the dead getter's record still heads the sealed object's "
+		     "stack (head %u)", wl_head(s, id));
+	cr_assert(whole, "%s", r.why);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	shoal_store_close(s);
+}
+
+/* A submitter traced from the start: submits inc(gate), then exits. */
+static pid_t wl_traced_submitter(const char *name, shoal_id gate)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_runtime *rt = NULL;
+		struct shoal_args a;
+		shoal_id out;
+		int rc;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_runtime_attach(name, &rt) == 0, TU_EXIT_IO);
+		shoal_args_init(&a);
+		shoal_args_ref(&a, gate);
+		rc = shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* A submitter killed after its task's late push: the fork server's deps
+ * sweep closes the stack (and drains the node) before it frees the
+ * record for reuse. */
+Test(waiters_late, a_submitter_killed_after_its_late_push_has_the_stack_closed_by_the_sweep)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	const char *name = tu_shm_name("rt");
+	struct shoal_store *s;
+	struct sp_tracee t;
+	shoal_id gate;
+	int64_t val = 42, until;
+	uint32_t linked = 0, head;
+	bool held = false;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	gate = shoal_id_next(s);
+	tu_assert_rc(shoal_create(s, gate, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_traced_submitter(name, gate);
+	sp_start(&t, pid);
+	if (sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS)) {
+		memcpy(buf, &val, sizeof val);
+		held = shoal_seal(s, gate) == 0 &&
+		       sp_wait_at(&t, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+		linked = wl_head(s, gate);
+	}
+	tu_kill(pid);
+	cr_assert(held, "the submitter was never held after its late push");
+	cr_assert(linked != 0 && linked != WL_CLOSED,
+		  "the task's node was not linked (head %u)", linked);
+	/* The sweep runs every SHOAL__FS_WATCH_MS (250 ms). */
+	until = tu_now_ms() + WL_TASK_MS;
+	while ((head = wl_head(s, gate)) != WL_CLOSED && tu_now_ms() < until)
+		usleep(1000);
+	cr_assert_eq(head, WL_CLOSED, "the dead submitter's node still heads "
+		     "the sealed object's stack (head %u)", head);
+	tu_assert_rc(shoal_drop(s, gate), 0);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
