@@ -55,6 +55,7 @@
 	X(CREATE_ALLOCATED, put, "create: block handed over, no entry yet")    \
 	X(CREATE_RESERVED, put, "create: entry claimed under the stripe lock") \
 	X(CREATE_HELD, put, "create: creation hold in the ledger, unpublished")\
+	X(CREATE_FILLED, put, "create: entry's fields written (stack reopened), unpublished")\
 	X(CREATE_PUBLISHED, put, "create: entry published, counters not")      \
 	X(CREATE_COUNTED, put, "create: counted, stripes still locked")        \
 	X(SEAL_SEALED, put, "seal: sealed, its waiters not woken")             \

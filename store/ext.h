@@ -99,7 +99,7 @@ bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
  * stack after id was sealed, dead before it closed the stack itself
  * (waiters.c, shoal__waiters_closed_late): closes the stack, draining the
  * node, if id is sealed and ref still heads it.  Only ref's pusher pushes
- * ref, and it does not push it again.  False if id is unsealed or gone. */
+ * ref, and it does not push it again.  False if id is not sealed. */
 bool shoal__waiters_close_node(struct shoal_store *s, shoal_id id, uint32_t ref);
 
 /* What a walk of id's stack met: a thread of live process `pid` still

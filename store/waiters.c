@@ -25,12 +25,15 @@
  * on it, by a waiter that read the entry unsealed before the seal: that
  * waiter's reload of ctl then sees it sealed, and it closes the stack
  * itself (the drain wakes its own node with any other, as the sealer's
- * would have), by a CAS from its own node, which only it pushes: the
- * waiter holds nothing on the entry, which may end (draining that node)
- * and be reused by a new object with an open stack before the close, and
- * an exchange would close that one (shoal__waiters_closed_late).  An end always closes the stack (end.c: a tombstone's
- * stack is closed before the entry can be reused and its stack reopened,
- * create.c), so an open stack is only ever a live sealed object's.  A
+ * would have).  It holds nothing on the entry, so it closes only what is
+ * surely that stack: by a CAS from its own node, which only it pushes
+ * (an exchange, after the object ended, draining the node, and a new
+ * object reopened the reused entry's stack, would close that one), and
+ * only if its reload saw SEALED (a FREE entry may be a reuse's whose
+ * creator reset the stack already, before its publish, create.c).  An
+ * end always closes the stack (end.c: a tombstone's stack is closed
+ * before the entry can be reused and its stack reopened), so an open
+ * stack is only ever a live sealed object's (or a reuse's).  A
  * waiter that dies between its push and that close has it made in its
  * place, by the same CAS from its node: for a thread record by its
  * process's reaper (shoal__waiters_reap scans the directory for a stack
@@ -252,8 +255,8 @@ void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e)
 }
 
 /* After a push of node `me` (WT-S1: its seq_cst CAS, then this seq_cst
- * reload of ctl): an entry no longer CREATED was sealed or ended, and its
- * stack closed by nobody yet, if its sealer saw it empty.  The waiter
+ * reload of ctl): a SEALED entry's stack was closed by nobody yet, if its
+ * sealer saw it empty.  The waiter
  * holds nothing on the entry, so it closes only while its own node is
  * the head: a CAS from `me`, never an exchange.  Once its node is drained
  * (by an end, after which a new object may reuse the entry and reopen its
@@ -271,7 +274,14 @@ static uint64_t shoal__waiters_closed_late(struct shoal_store *s,
 	shoal_id id;
 
 	SHOAL__CRASH(s, WAITERS_LATE);
-	if (SHOAL__CTL_STATE(now) == SHOAL__E_CREATED)
+	/* Sealed only: an end closes the stack itself (after its CAS of
+	 * ctl, so a node pushed before it is drained by it, and a push
+	 * after it fails), and a FREE entry may be a reuse's whose stack
+	 * its creator reset already, before its publish (create.c):
+	 * closing that would publish the new object with its stack
+	 * closed.  A node pushed there stays, as any stale push's, until
+	 * the new object's seal or end drains it. */
+	if (SHOAL__CTL_STATE(now) != SHOAL__E_SEALED)
 		return now;
 	/* The ID before the CAS: while `me` is the head no end has drained
 	 * it, so the entry is still the object whose stack holds it (after
@@ -538,7 +548,7 @@ bool shoal__waiters_close_node(struct shoal_store *s, shoal_id id, uint32_t ref)
 	uint64_t c;
 	int idx = shoal__dir_lookup(s, id, &c);
 
-	if (idx < 0 || SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_SEALED)
 		return false;
 	shoal__waiters_closed_late(s, &s->dir[idx], ref);
 	return true;

@@ -26,6 +26,12 @@
  * getter there (stop_point.h: the crash point WAITERS_LATE, reached under
  * ptrace) while the test deletes the object and creates it again.
  *
+ * The entry may also be between its end and its reuse's publish when a
+ * waiter that read it unsealed pushes: the new creator has reset the
+ * stack to empty (open) already, and the waiter's reload sees the entry
+ * FREE, not sealed: closing then would publish the new object with its
+ * stack closed.  A test holds the new creator there (CREATE_FILLED).
+ *
  * A waiter killed there, after its late push and before its close, has
  * its close made by its repairer: the reaper of its process for a get's
  * record, the fork server's deps sweep for a parked task's node.
@@ -34,6 +40,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <shoal/shoal.h>
 
@@ -473,6 +480,129 @@ Test(waiters_late, a_submitter_killed_after_its_late_push_has_the_stack_closed_b
 	cr_assert_eq(head, WL_CLOSED, "the dead submitter's node still heads "
 		     "the sealed object's stack (head %u)", head);
 	tu_assert_rc(shoal_drop(s, gate), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* Whether id's entry is published and unsealed. */
+static bool wl_created(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+
+	return shoal__dir_lookup(s, id, &c) >= 0 &&
+	       SHOAL__CTL_STATE(c) == SHOAL__E_CREATED;
+}
+
+/* A creator traced from the start: creates id (8 bytes), then, on a byte
+ * from fd, writes val, seals it and exits with the seal's code. */
+static pid_t wl_traced_creator(struct shoal_store *s, shoal_id id, int64_t val,
+			       int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+		int rc;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		rc = shoal_create(c, id, sizeof val, NULL, 0, 0, &buf);
+		if (rc == 0) {
+			tu_child_read_byte(fd);
+			memcpy(buf, &val, sizeof val);
+			rc = shoal_seal(c, id);
+		}
+		shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	struct shoal_store *s;
+	struct sp_tracee tw, tc;
+	shoal_id id, out = SHOAL_ID_NIL;
+	int64_t val = 42;
+	uint32_t head = WL_CLOSED;
+	int end_rc = 1, early = 1, rc, p[2];
+	bool pushing, filled = false, late = false, slept = false;
+	struct shoal_view v;
+	struct shoal_args a;
+	unsigned point = 0;
+	void *buf;
+	pid_t gpid, cpid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = tu_shm_name("rt");
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	id = shoal_id_next(s);
+	tu_pipe(p);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	gpid = wl_traced_getter(s, id, val);
+	sp_start(&tw, gpid);
+	/* The getter read the entry unsealed; held before its push. */
+	pushing = sp_wait_at(&tw, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS);
+	if (pushing) {
+		memcpy(buf, &val, sizeof val);
+		end_rc = shoal_seal(s, id);
+		if (!end_rc)
+			end_rc = shoal_drop(s, id);
+		if (!end_rc)
+			end_rc = shoal_delete(s, id);
+	}
+	cpid = wl_traced_creator(s, id, val, p[0]);
+	sp_start(&tc, cpid);
+	/* The object ended; a new creator of the same ID reset the entry's
+	 * stack and is held before its publish. */
+	filled = !end_rc && sp_wait_at(&tc, SHOAL__CP_CREATE_FILLED, 1, WL_WAIT_MS);
+	/* The getter pushes onto the reset stack, reloads ctl (FREE) ... */
+	late = filled && sp_wait_at(&tw, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+	/* ... and, done with that wait, sleeps on the object event (the ID
+	 * is not published). */
+	while (late && !(slept = sp_wait_syscall(&tw, SYS_futex, &point,
+						 WL_WAIT_MS)) &&
+	       point != UINT32_MAX)
+		; /* a crash point on the way (its drain, if it closed) */
+	sp_detach(&tw);
+	sp_detach(&tc);
+	cr_assert(pushing && filled && late && slept,
+		  "not held where wanted (%d %d %d %d point %u), seal/end %d", pushing,
+		  filled, late, slept, point, end_rc);
+	/* The creator publishes; the new object's stack must be open. */
+	for (int64_t t0 = tu_now_ms(); tu_now_ms() - t0 < WL_WAIT_MS;)
+		if (wl_created(s, id))
+			break;
+	cr_assert(wl_created(s, id), "the creator never published");
+	head = wl_head(s, id);
+	cr_assert_neq(head, WL_CLOSED, "the new object was published with its "
+		      "stack closed");
+	shoal_args_init(&a);
+	shoal_args_ref(&a, id);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out), 0);
+	early = shoal_get(s, out, 500, &v);
+	if (early == 0)
+		shoal_release(s, &v);
+	tu_write_byte(p[1], 'g');
+	cr_assert_eq(early, -ETIMEDOUT, "the task on the unsealed object ended "
+		     "before its seal: %d (%s)", early, shoal_strerror(early));
+	tu_assert_rc(tu_wait_result(cpid), 0);
+	rc = shoal_get(s, out, WL_TASK_MS, &v);
+	tu_assert_rc(rc, 0);
+	cr_assert_eq(*(const int64_t *)v.data, 43);
+	shoal_release(s, &v);
+	rc = tu_wait_result(gpid);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	tu_assert_rc(shoal_drop(s, out), 0);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
