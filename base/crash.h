@@ -55,6 +55,7 @@
 	X(CREATE_ALLOCATED, put, "create: block handed over, no entry yet")    \
 	X(CREATE_RESERVED, put, "create: entry claimed under the stripe lock") \
 	X(CREATE_HELD, put, "create: creation hold in the ledger, unpublished")\
+	X(CREATE_FILLED, put, "create: entry's fields written (stack reopened), unpublished")\
 	X(CREATE_PUBLISHED, put, "create: entry published, counters not")      \
 	X(CREATE_COUNTED, put, "create: counted, stripes still locked")        \
 	X(SEAL_SEALED, put, "seal: sealed, its waiters not woken")             \
@@ -122,6 +123,7 @@
 	X(DEP_QUEUED, seal_resolves, "resolve: QUEUED, its item not pushed")   \
 	/* store/waiters.c: a waiter's node or record, before its push */    \
 	X(WAITERS_PUSHING, submit_parked, "push: entry read unsealed, node not pushed")\
+	X(WAITERS_LATE, submit_parked, "push: node pushed, ctl reloaded, stack not closed")\
 	/* exec.c: a worker runs a task */                                     \
 	X(TASK_CLAIMED, run_unrun, "run: record RUNNING, function not run")    \
 	X(TASK_RAN, run_ran, "run: returns sealed, record not freed")          \

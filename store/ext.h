@@ -95,6 +95,13 @@ int shoal__waiter_kind_register(uint32_t kind, const struct shoal__waiter_ops *o
 bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 			      _Atomic uint32_t *next);
 
+/* A repair's close for a node ref that its pusher may have left on id's
+ * stack after id was sealed, dead before it closed the stack itself
+ * (waiters.c, shoal__waiters_closed_late): closes the stack, draining the
+ * node, if id is sealed and ref still heads it.  Only ref's pusher pushes
+ * ref, and it does not push it again.  False if id is not sealed. */
+bool shoal__waiters_close_node(struct shoal_store *s, shoal_id id, uint32_t ref);
+
 /* What a walk of id's stack met: a thread of live process `pid` still
  * waiting (kind 0), or a node of another kind (pid 0). */
 typedef void (*shoal__waiter_visit_fn)(void *ctx, uint32_t kind, int32_t pid);

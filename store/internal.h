@@ -363,7 +363,7 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e);
 void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e);
 int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d);
-void shoal__waiters_reap(struct shoal__proc *p);
+void shoal__waiters_reap(struct shoal_store *s, uint32_t slot);
 
 static inline void shoal__lock_slow(struct shoal_store *s)
 {

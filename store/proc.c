@@ -304,7 +304,7 @@ static int shoal__proc_clean(struct shoal_store *s, uint32_t slot,
 	if (shoal__reap_records(s, slot, gen, by, until))
 		return -ETIMEDOUT;
 	shoal__heap_cache_flush(&s->heap, &p->cache);
-	shoal__waiters_reap(p);
+	shoal__waiters_reap(s, slot);
 	shoal__ledger_clear(s, slot);
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);

@@ -25,13 +25,21 @@
  * on it, by a waiter that read the entry unsealed before the seal: that
  * waiter's reload of ctl then sees it sealed, and it closes the stack
  * itself (the drain wakes its own node with any other, as the sealer's
- * would have).  An end always closes the stack (end.c: a tombstone's
- * stack is closed before the entry can be reused and its stack reopened,
- * create.c), so an open stack is only ever a live sealed object's.  A
- * waiter that dies between its push and that close leaves its node on
- * the open stack until the object ends (a thread record abandoned by its
- * reaper, a task node's argument cleared by the fork server's deps sweep
- * within its period: runtime/task/deps.c).
+ * would have).  It holds nothing on the entry, so it closes only what is
+ * surely that stack: by a CAS from its own node, which only it pushes
+ * (an exchange, after the object ended, draining the node, and a new
+ * object reopened the reused entry's stack, would close that one), and
+ * only if its reload saw SEALED (a FREE entry may be a reuse's whose
+ * creator reset the stack already, before its publish, create.c).  An
+ * end always closes the stack (end.c: a tombstone's stack is closed
+ * before the entry can be reused and its stack reopened), so an open
+ * stack is only ever a live sealed object's (or a reuse's).  A
+ * waiter that dies between its push and that close has it made in its
+ * place, by the same CAS from its node: for a thread record by its
+ * process's reaper (shoal__waiters_reap scans the directory for a stack
+ * that one of the slot's linked records heads), for a task node by the
+ * fork server's deps sweep within its period (runtime/task/deps.c,
+ * shoal__waiters_close_node), before the sweep lets the record go.
  *
  * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
  * so a process with more threads blocked at once than that falls back to
@@ -50,8 +58,9 @@
  *  WT-R1 (WT-A1)  a push's CAS of the head (seq_cst, so a release): the
  *          node's link (`next`, stored relaxed before it) and, for a
  *          thread, its record.
- *  WT-A1 (WT-R1)  the closer's exchange of the head (seq_cst, so an
- *          acquire) and a walk's acquire load of it: every link of the
+ *  WT-A1 (WT-R1)  the closer's exchange of the head (or a late waiter's
+ *          CAS of it; seq_cst, so an acquire) and a walk's acquire load
+ *          of it: every link of the
  *          chain, since the pushes are RMWs of one word (one release
  *          sequence).  The acquire loads of each `next` (here, and of a
  *          task node's link in deps.c) pair with nothing more: links are
@@ -62,8 +71,9 @@
  *          (create.c's and fill.c's seals, end.c's ending CAS, repair.c's
  *          and refs.c's when they end the entry), loads and exchanges the
  *          head (seq_cst) after it, and takes the waiter's node.  A
- *          sealer whose load sees no node exchanges nothing: the waiter's
- *          reload then sees the seal, and that waiter closes the stack.
+ *          sealer whose load sees no node exchanges nothing: every later
+ *          waiter's reload then sees the seal, and the one whose node
+ *          heads the stack closes it (a CAS from that node, seq_cst).
  *  WT-R2 (WT-A2)  a record's state: every change is a CAS (acq_rel) but
  *          the owner's release store of FREE; each hands what its side
  *          wrote of the record (the link, the futex) to whoever makes
@@ -104,6 +114,12 @@ static struct shoal__waiter *shoal__waiter_at(const struct shoal_store *s,
 	    i / SHOAL__PROC_WAITERS >= s->geo.max_procs)
 		return NULL; /* another process wrote garbage: stop there */
 	return &s->procs[i / SHOAL__PROC_WAITERS].waiters[i % SHOAL__PROC_WAITERS];
+}
+
+/* This process's record i as a stack reference (index + 1). */
+static uint32_t shoal__waiter_ref(const struct shoal_store *s, uint32_t i)
+{
+	return s->slot * SHOAL__PROC_WAITERS + i + 1;
 }
 
 /* WT-R2 and WT-A2; relaxed on failure: the caller only learns the state
@@ -181,57 +197,23 @@ shoal__wcount_next(struct shoal_store *s, struct shoal__wcount *c, uint32_t ref)
 }
 
 /*
- * Drains the chain it takes.  Each kind of node is counted against its own
- * bound, so that a chain another process corrupted into a cycle still ends:
- * thread records against the number of records (max_procs x
- * SHOAL__PROC_WAITERS), other kinds against their handler's max_nodes.  A
- * long run of one kind never cuts the drain short before another.
+ * Drains the chain from ref, which its caller took off e's stack (an
+ * exchange or a CAS to CLOSED, WT-A1).  Each kind of node is counted
+ * against its own bound, so that a chain another process corrupted into
+ * a cycle still ends: thread records against the number of records
+ * (max_procs x SHOAL__PROC_WAITERS), other kinds against their handler's
+ * max_nodes.  A long run of one kind never cuts the drain short before
+ * another.  Task nodes are resolved against the stack's object: *known,
+ * or (NULL) e's ID, read at the first such node.
  */
-/* The sealer's close: WT-S2's load (seq_cst, after the sealing CAS of
- * ctl) sees every node pushed before it; none, and the stack is left
- * open: a later push sees the seal on its reload and closes it itself
- * (shoal__waiters_closed_late). */
-void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e)
-{
-	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) == 0) /* WT-S2 */
-		return;
-	shoal__waiters_close(s, e);
-}
-
-/* After a push (WT-S1: its seq_cst CAS, then this seq_cst reload of
- * ctl): an entry no longer CREATED was sealed or ended, and its stack
- * closed by nobody yet, if its sealer saw it empty.  Closes it (at once
- * if closed already): the drain takes the node just pushed too.  An
- * entry CREATED again (reused) had its stack closed by its end, which
- * drained the node.  Returns the ctl word read. */
-static uint64_t shoal__waiters_closed_late(struct shoal_store *s,
-					   struct shoal__entry *e)
-{
-	uint64_t now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
-
-	if (SHOAL__CTL_STATE(now) != SHOAL__E_CREATED)
-		shoal__waiters_close(s, e);
-	return now;
-}
-
-void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
+static void shoal__waiters_drain(struct shoal_store *s,
+				 const struct shoal__entry *e, uint32_t ref,
+				 const shoal_id *known)
 {
 	struct shoal__wcount cnt = {{0}, {0}};
-	uint32_t ref;
-
-	/* Closed already (a sealed object's end): no push can succeed on a
-	 * closed stack, and only a publish of a reused entry reopens it,
-	 * which cannot happen while the caller seals or ends this one.
-	 * WT-S2: the load and the exchange come after the caller's seq_cst
-	 * CAS of ctl; the exchange is WT-A1 too. */
-	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) ==
-	    SHOAL__WAITERS_CLOSED)
-		return;
-	ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
-				       memory_order_seq_cst); /* WT-S2, WT-A1 */
 	uint32_t max = s->geo.max_procs * SHOAL__PROC_WAITERS;
-	shoal_id id = SHOAL_ID_NIL;
-	bool id_read = false;
+	shoal_id id = known ? *known : SHOAL_ID_NIL;
+	bool id_read = known != NULL;
 
 	for (uint32_t n = 0; ref && ref != SHOAL__WAITERS_CLOSED;) {
 		const struct shoal__waiter_ops *ops;
@@ -261,6 +243,79 @@ void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 	}
 }
 
+/* The sealer's close: WT-S2's load (seq_cst, after the sealing CAS of
+ * ctl) sees every node pushed before it; none, and the stack is left
+ * open: a later push sees the seal on its reload and closes it itself
+ * (shoal__waiters_closed_late). */
+void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e)
+{
+	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) == 0) /* WT-S2 */
+		return;
+	shoal__waiters_close(s, e);
+}
+
+/* After a push of node `me` (WT-S1: its seq_cst CAS, then this seq_cst
+ * reload of ctl): a SEALED entry's stack was closed by nobody yet, if its
+ * sealer saw it empty.  The waiter
+ * holds nothing on the entry, so it closes only while its own node is
+ * the head: a CAS from `me`, never an exchange.  Once its node is drained
+ * (by an end, after which a new object may reuse the entry and reopen its
+ * stack) or another node is pushed above it, the head is never `me`
+ * again (only this waiter pushes `me`, and it does not push again here):
+ * it leaves the stack be.  A node above it is a later waiter's, which
+ * also pushed after the sealer's load and so sees the seal on its own
+ * reload, and closes the stack (with this node) in turn.  Returns the
+ * ctl word read. */
+static uint64_t shoal__waiters_closed_late(struct shoal_store *s,
+					   struct shoal__entry *e, uint32_t me)
+{
+	uint64_t now = atomic_load_explicit(&e->ctl, memory_order_seq_cst); /* WT-S1 */
+	uint32_t head = me;
+	shoal_id id;
+
+	SHOAL__CRASH(s, WAITERS_LATE);
+	/* Sealed only: an end closes the stack itself (after its CAS of
+	 * ctl, so a node pushed before it is drained by it, and a push
+	 * after it fails), and a FREE entry may be a reuse's whose stack
+	 * its creator reset already, before its publish (create.c):
+	 * closing that would publish the new object with its stack
+	 * closed.  A node pushed there stays, as any stale push's, until
+	 * the new object's seal or end drains it. */
+	if (SHOAL__CTL_STATE(now) != SHOAL__E_SEALED)
+		return now;
+	/* The ID before the CAS: while `me` is the head no end has drained
+	 * it, so the entry is still the object whose stack holds it (after
+	 * the CAS the object may end and the entry be reused). */
+	shoal__dir_read_id(e, &id);
+	/* WT-A1 on success: the links of the chain below `me`.  Relaxed
+	 * on failure: nothing is read then. */
+	if (atomic_compare_exchange_strong_explicit(&e->waiters, &head,
+						    SHOAL__WAITERS_CLOSED,
+						    memory_order_seq_cst,
+						    memory_order_relaxed))
+		shoal__waiters_drain(s, e, me, &id);
+	return now;
+}
+
+/* A sealer's or an ender's close (WT-S2): it changed ctl, so the entry
+ * cannot be reused before this returns. */
+void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
+{
+	uint32_t ref;
+
+	/* Closed already (a sealed object's end): no push can succeed on a
+	 * closed stack, and only a publish of a reused entry reopens it,
+	 * which cannot happen while the caller seals or ends this one.
+	 * WT-S2: the load and the exchange come after the caller's seq_cst
+	 * CAS of ctl; the exchange is WT-A1 too. */
+	if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) ==
+	    SHOAL__WAITERS_CLOSED)
+		return;
+	ref = atomic_exchange_explicit(&e->waiters, SHOAL__WAITERS_CLOSED,
+				       memory_order_seq_cst); /* WT-S2, WT-A1 */
+	shoal__waiters_drain(s, e, ref, NULL);
+}
+
 bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 			      _Atomic uint32_t *next)
 {
@@ -282,7 +337,7 @@ bool shoal__waiters_push_node(struct shoal_store *s, shoal_id id, uint32_t ref,
 		atomic_store_explicit(next, head, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit( /* WT-R1, WT-S1 */
 		&e->waiters, &head, ref, memory_order_seq_cst, memory_order_relaxed));
-	shoal__waiters_closed_late(s, e); /* a seal meanwhile: resolved by it */
+	shoal__waiters_closed_late(s, e, ref); /* a seal meanwhile */
 	return true;
 }
 
@@ -356,7 +411,7 @@ static bool shoal__waiter_push(struct shoal_store *s, struct shoal__entry *e,
 			       uint32_t i)
 {
 	struct shoal__waiter *w = &s->me->waiters[i];
-	uint32_t me = s->slot * SHOAL__PROC_WAITERS + i + 1;
+	uint32_t me = shoal__waiter_ref(s, i);
 	uint32_t head;
 
 	SHOAL__CRASH(s, WAITERS_PUSHING);
@@ -430,7 +485,7 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
 		return 0;
 	}
-	now = shoal__waiters_closed_late(s, e); /* WT-S1 */
+	now = shoal__waiters_closed_late(s, e, shoal__waiter_ref(s, i)); /* WT-S1 */
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c)) {
 		/* The on_block hook only now, with the record linked: a
@@ -447,13 +502,54 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 	return rc;
 }
 
-/* Reaper: a dead owner's records (WT-R2, WT-A2). */
-void shoal__waiters_reap(struct shoal__proc *p)
+/* The stacks a dead owner's late pushes left open: each sealed entry
+ * whose head is one of slot's records, closed in the owner's place (a
+ * CAS from that record, as shoal__waiters_closed_late: the record is not
+ * FREE and the slot not claimed again, so nobody pushes it meanwhile).
+ * One pass over the directory; relaxed loads of the heads, a hint: the
+ * close reloads ctl (seq_cst) and its CAS decides. */
+static void shoal__waiters_reap_open(struct shoal_store *s, uint32_t slot)
 {
+	uint32_t lo = slot * SHOAL__PROC_WAITERS + 1;
+
+	for (uint32_t i = 0; i <= s->dir_mask; i++) {
+		struct shoal__entry *e = &s->dir[i];
+		uint32_t h = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+
+		if (h >= lo && h - lo < SHOAL__PROC_WAITERS)
+			shoal__waiters_closed_late(s, e, h);
+	}
+}
+
+/* Reaper: a dead owner's records (WT-R2, WT-A2).  A record left linked
+ * (WAITING, now ABANDONED; or ABANDONED already, which a reaper killed
+ * before the scan below leaves too) may be a late push's on a sealed
+ * entry, whose stack nobody else closes: the scan closes it. */
+void shoal__waiters_reap(struct shoal_store *s, uint32_t slot)
+{
+	struct shoal__proc *p = &s->procs[slot];
+	bool linked = false;
+
 	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++) {
 		struct shoal__waiter *w = &p->waiters[i];
 
-		if (!shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED))
-			shoal__waiter_cas(w, SHOAL__W_WOKEN, SHOAL__W_FREE);
+		if (shoal__waiter_cas(w, SHOAL__W_WAITING, SHOAL__W_ABANDONED) ||
+		    (!shoal__waiter_cas(w, SHOAL__W_WOKEN, SHOAL__W_FREE) &&
+		     atomic_load_explicit(&w->state, memory_order_acquire) == /* WT-A2 */
+			     SHOAL__W_ABANDONED))
+			linked = true;
 	}
+	if (linked)
+		shoal__waiters_reap_open(s, slot);
+}
+
+bool shoal__waiters_close_node(struct shoal_store *s, shoal_id id, uint32_t ref)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	if (idx < 0 || SHOAL__CTL_STATE(c) != SHOAL__E_SEALED)
+		return false;
+	shoal__waiters_closed_late(s, &s->dir[idx], ref);
+	return true;
 }

@@ -15,6 +15,11 @@
  * time it needs to claim the child.  The child must end with
  * SHOAL_ECANCELLED, unrun.  Synchronisation: flags in a shared page
  * (bounded polls) and the parent's stop, seen in /proc.
+ *
+ * A child born cancelled that is parked on an unsealed argument is never
+ * claimed until the argument is sealed, so its submitter fills its
+ * returns (all of them) at once; the fork server, whose watch would
+ * refill them later, is stopped while the test reads them.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -34,6 +39,9 @@ struct cb_page {
 	_Atomic int32_t parent_pid; /* set once the parent runs */
 	_Atomic int64_t child_ran;  /* runs of the child */
 	shoal_id child;             /* the child's return, written by its submit */
+	shoal_id gate;              /* parent_on's child's argument (unsealed) */
+	shoal_id kids[2];           /* parent_on's child's two returns */
+	_Atomic int32_t submitted;  /* parent_on: 1 submitted, -1 failed */
 };
 
 static struct cb_page *cb;
@@ -71,6 +79,33 @@ static int cb_parent(struct shoal_task *t, void *user)
 	return 0;
 }
 
+/* parent_on(): waits (bounded) until it sees its cancel, then submits
+ * count(gate) with two returns, gate unsealed: the child is parked, and
+ * only its submitter (or the fork server's refill) fills its returns.
+ * Keeps its holds on them (its worker's, let go at shutdown). */
+static int cb_parent_on(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	int64_t t0 = tu_now_ms();
+	struct shoal_args a;
+
+	(void)user;
+	atomic_store(&cb->parent_pid, (int32_t)getpid());
+	while (!shoal_task_cancelled(t))
+		if (tu_now_ms() - t0 > CB_WAIT_MS) {
+			atomic_store(&cb->submitted, -1);
+			return shoal_task_fail(t, SHOAL_ETASK, "never saw its cancel");
+		}
+	shoal_args_init(&a);
+	shoal_args_ref(&a, cb->gate);
+	if (shoal_submit(rt, shoal_function(rt, "count"), &a, 2, cb->kids)) {
+		atomic_store(&cb->submitted, -1);
+		return shoal_task_fail(t, SHOAL_ETASK, "submit failed");
+	}
+	atomic_store(&cb->submitted, 1);
+	return 0;
+}
+
 static int cb_actor_init(struct shoal_task *ctx, void **self)
 {
 	(void)ctx;
@@ -95,6 +130,7 @@ static struct cb_rt cb_start(uint32_t workers)
 	tu_assert_rc(shoal_registry_open(&x.reg), 0);
 	tu_assert_rc(shoal_register_task(x.reg, "count", cb_count, NULL), 0);
 	tu_assert_rc(shoal_register_task(x.reg, "parent", cb_parent, NULL), 0);
+	tu_assert_rc(shoal_register_task(x.reg, "parent_on", cb_parent_on, NULL), 0);
 	tu_assert_rc(shoal_register_actor(x.reg, "P", cb_actor_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(x.reg, "P", "parent", cb_parent), 0);
 	shoal_runtime_options_init(&o);
@@ -181,4 +217,60 @@ Test(cancel_born, a_child_of_a_task_cancelled_recursively_never_runs)
 	tu_assert_rc(shoal_submit(x.rt, shoal_function(x.rt, "parent"), &args, 1, &r), 0);
 	cb_cancel_and_check(&x, r);
 	cb_stop(&x);
+}
+
+/*
+ * A child born cancelled while parked on an unsealed argument, with two
+ * returns: its submitter fills both at once (shoal__cancel_born).  The
+ * fork server, whose watch would refill them too, is stopped meanwhile,
+ * and nothing claims a parked child: only the submitter can.  Once the
+ * argument is sealed, the child is claimed and dropped unrun.
+ */
+Test(cancel_born, a_parked_child_born_cancelled_has_all_its_returns_filled_at_once)
+{
+	struct cb_rt x = cb_start(1);
+	struct shoal_runtime_info info;
+	struct shoal_args args;
+	int64_t t0, one = 1;
+	int code[2] = {1, 1}, sub = 0, rc;
+	int64_t ran;
+	shoal_id r;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_runtime_info(x.rt, &info, NULL, 0), 0);
+	cb->gate = shoal_id_next(x.s);
+	tu_assert_rc(shoal_create(x.s, cb->gate, sizeof one, NULL, 0, 0, &buf), 0);
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_submit(x.rt, shoal_function(x.rt, "parent_on"), &args, 1, &r), 0);
+	t0 = tu_now_ms();
+	while (!(pid = atomic_load(&cb->parent_pid)) && tu_now_ms() - t0 < CB_WAIT_MS)
+		sched_yield();
+	cr_assert_gt(pid, 0, "the parent never ran");
+	kill(info.fork_server_pid, SIGSTOP);
+	rc = shoal_cancel(x.rt, r, SHOAL_CANCEL_RECURSIVE);
+	while (rc == 1 && !(sub = atomic_load(&cb->submitted)) &&
+	       tu_now_ms() - t0 < CB_WAIT_MS)
+		sched_yield();
+	if (sub == 1)
+		for (int i = 0; i < 2; i++)
+			code[i] = cb_code(x.s, cb->kids[i], 2000);
+	kill(info.fork_server_pid, SIGCONT);
+	tu_assert_rc(rc, 1);
+	cr_assert_eq(sub, 1, "the parent never submitted its child");
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(code[i], SHOAL_ECANCELLED, "return %d of the parked child: %s",
+			     i, code[i] == 0 ? "a value" : shoal_strerror(code[i]));
+	memcpy(buf, &one, sizeof one);
+	tu_assert_rc(shoal_seal(x.s, cb->gate), 0);
+	rc = cb_code(x.s, r, CB_WAIT_MS);
+	cr_assert_eq(rc, SHOAL_ECANCELLED, "the parent: %s", shoal_strerror(rc));
+	tu_assert_rc(shoal_drop(x.s, r), 0);
+	tu_assert_rc(shoal_drop(x.s, cb->gate), 0);
+	tu_assert_rc(shoal_runtime_shutdown(x.rt), 0);
+	ran = atomic_load(&cb->child_ran);
+	shoal_registry_close(x.reg);
+	munmap(cb, sizeof *cb);
+	cb = NULL;
+	cr_assert_eq(ran, 0, "the child ran");
 }

@@ -18,16 +18,36 @@
  * the object, the fork server (whose deps sweep would clear the
  * argument within its period anyway) is stopped meanwhile, so the task
  * can only run if its submitter closed the stack.
+ *
+ * A late close must close only the stack its node is on: the waiter
+ * holds nothing on the entry, so between its reload and its close the
+ * object can end (its end drains the node) and the entry be reused by a
+ * new, unsealed object whose stack is open again.  The last test holds a
+ * getter there (stop_point.h: the crash point WAITERS_LATE, reached under
+ * ptrace) while the test deletes the object and creates it again.
+ *
+ * The entry may also be between its end and its reuse's publish when a
+ * waiter that read it unsealed pushes: the new creator has reset the
+ * stack to empty (open) already, and the waiter's reload sees the entry
+ * FREE, not sealed: closing then would publish the new object with its
+ * stack closed.  A test holds the new creator there (CREATE_FILLED).
+ *
+ * A waiter killed there, after its late push and before its close, has
+ * its close made by its repairer: the reaper of its process for a get's
+ * record, the fork server's deps sweep for a parked task's node.
  */
 #include <criterion/criterion.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <shoal/shoal.h>
 
 #include "testutil.h"
 #include "internal.h"
+#include "stop_point.h"
+#include "crash_check.h"
 
 TestSuite(waiters_late, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -228,6 +248,361 @@ Test(waiters_late, a_task_parked_after_its_argument_was_sealed_runs)
 		     "the late node was left on the sealed object's stack");
 	tu_assert_rc(tu_wait_result(pid), 0);
 	tu_assert_rc(shoal_drop(s, gate), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* A getter of id traced from the start (stop_point.h); exits with the
+ * get's code, or TU_EXIT_MISMATCH for bytes other than want. */
+static pid_t wl_traced_getter(struct shoal_store *s, shoal_id id, int64_t want)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		int64_t got = 0;
+		int rc;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		rc = shoal_get(c, id, WL_WAIT_MS, &v);
+		if (rc == 0) {
+			memcpy(&got, v.data, sizeof got);
+			shoal_release(c, &v);
+			rc = got == want ? 0 : -1;
+		}
+		shoal_store_close(c);
+		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* The entry index of id, -1 if none. */
+static int wl_idx(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+
+	return shoal__dir_lookup(s, id, &c);
+}
+
+Test(waiters_late, a_late_close_after_the_entry_was_reused_leaves_it_open)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	struct shoal_store *s;
+	struct sp_tracee t;
+	shoal_id id, out = SHOAL_ID_NIL;
+	int64_t val = 42;
+	uint32_t head = WL_CLOSED;
+	int idx0 = -1, idx1 = -2, end_rc = 1, early = 1, rc;
+	bool pushing, late = false, again = false;
+	struct shoal_view v;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = tu_shm_name("rt");
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	id = shoal_id_next(s);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_traced_getter(s, id, val);
+	sp_start(&t, pid);
+	/* Held before its push: the seal leaves the stack open, the getter
+	 * pushes onto it and reloads ctl (sealed), held before its close. */
+	pushing = sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS);
+	if (pushing) {
+		memcpy(buf, &val, sizeof val);
+		late = shoal_seal(s, id) == 0 &&
+		       sp_wait_at(&t, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+	}
+	if (late) {
+		/* The object ends (its end drains the getter's record) and
+		 * a new one, the same ID, takes the same entry. */
+		idx0 = wl_idx(s, id);
+		end_rc = shoal_drop(s, id);
+		if (!end_rc)
+			end_rc = shoal_delete(s, id);
+		if (!end_rc)
+			end_rc = shoal_create(s, id, sizeof val, NULL, 0, 0, &buf);
+		idx1 = wl_idx(s, id);
+		/* The getter's close runs, then its get waits for the new
+		 * object: held before that push. */
+		again = !end_rc && sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1,
+					      WL_WAIT_MS);
+		head = wl_head(s, id);
+	}
+	sp_detach(&t);
+	cr_assert(pushing && late, "the getter was never held (%d, %d)", pushing, late);
+	tu_assert_rc(end_rc, 0);
+	cr_assert_eq(idx0, idx1, "the new object took another entry (%d, %d)",
+		     idx0, idx1);
+	cr_assert(again, "the getter never waited for the new object");
+	cr_assert_eq(head, 0, "a stale late close closed the unsealed object's "
+		     "stack (head %u)", head);
+	/* A task on the unsealed object is parked, not run. */
+	{
+		struct shoal_args a;
+
+		shoal_args_init(&a);
+		shoal_args_ref(&a, id);
+		tu_assert_rc(shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out), 0);
+	}
+	early = shoal_get(s, out, 500, &v);
+	if (early == 0)
+		shoal_release(s, &v);
+	memcpy(buf, &val, sizeof val);
+	tu_assert_rc(shoal_seal(s, id), 0);
+	cr_assert_eq(early, -ETIMEDOUT, "the task on the unsealed object ended "
+		     "before its seal: %d (%s)", early, shoal_strerror(early));
+	rc = shoal_get(s, out, WL_TASK_MS, &v);
+	tu_assert_rc(rc, 0);
+	cr_assert_eq(*(const int64_t *)v.data, 43);
+	shoal_release(s, &v);
+	rc = tu_wait_result(pid);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	tu_assert_rc(shoal_drop(s, out), 0);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* A store-only getter of a sealed object, killed after its late push: its
+ * reaper closes the stack (the record is freed by that drain). */
+Test(waiters_late, a_getter_killed_after_its_late_push_has_the_stack_closed_by_its_reaper)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(1, 1);
+	int64_t val = 42;
+	struct sp_tracee t;
+	struct cc_report r = {{0}};
+	uint32_t linked = 0;
+	bool held = false, whole;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_traced_getter(s, id, val);
+	sp_start(&t, pid);
+	if (sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS)) {
+		memcpy(buf, &val, sizeof val);
+		held = shoal_seal(s, id) == 0 &&
+		       sp_wait_at(&t, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+		linked = wl_head(s, id);
+	}
+	tu_kill(pid);
+	cr_assert(held, "the getter was never held after its late push");
+	cr_assert_neq(linked, 0, "the getter's record was not linked");
+	cr_assert_neq(linked, WL_CLOSED, "the seal closed the stack");
+	cr_assert_geq(shoal_store_reap(s), 0);
+	whole = cc_check(s, &r);
+	cr_assert_eq(wl_head(s, id), WL_CLOSED,
+		     "the dead getter's record still heads the sealed object's "
+		     "stack (head %u)", wl_head(s, id));
+	cr_assert(whole, "%s", r.why);
+	tu_assert_rc(shoal_drop(s, id), 0);
+	shoal_store_close(s);
+}
+
+/* A submitter traced from the start: submits inc(gate), then exits. */
+static pid_t wl_traced_submitter(const char *name, shoal_id gate)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_runtime *rt = NULL;
+		struct shoal_args a;
+		shoal_id out;
+		int rc;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_runtime_attach(name, &rt) == 0, TU_EXIT_IO);
+		shoal_args_init(&a);
+		shoal_args_ref(&a, gate);
+		rc = shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* A submitter killed after its task's late push: the fork server's deps
+ * sweep closes the stack (and drains the node) before it frees the
+ * record for reuse. */
+Test(waiters_late, a_submitter_killed_after_its_late_push_has_the_stack_closed_by_the_sweep)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	const char *name = tu_shm_name("rt");
+	struct shoal_store *s;
+	struct sp_tracee t;
+	shoal_id gate;
+	int64_t val = 42, until;
+	uint32_t linked = 0, head;
+	bool held = false;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	gate = shoal_id_next(s);
+	tu_assert_rc(shoal_create(s, gate, sizeof val, NULL, 0, 0, &buf), 0);
+	pid = wl_traced_submitter(name, gate);
+	sp_start(&t, pid);
+	if (sp_wait_at(&t, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS)) {
+		memcpy(buf, &val, sizeof val);
+		held = shoal_seal(s, gate) == 0 &&
+		       sp_wait_at(&t, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+		linked = wl_head(s, gate);
+	}
+	tu_kill(pid);
+	cr_assert(held, "the submitter was never held after its late push");
+	cr_assert(linked != 0 && linked != WL_CLOSED,
+		  "the task's node was not linked (head %u)", linked);
+	/* The sweep runs every SHOAL__FS_WATCH_MS (250 ms). */
+	until = tu_now_ms() + WL_TASK_MS;
+	while ((head = wl_head(s, gate)) != WL_CLOSED && tu_now_ms() < until)
+		usleep(1000);
+	cr_assert_eq(head, WL_CLOSED, "the dead submitter's node still heads "
+		     "the sealed object's stack (head %u)", head);
+	tu_assert_rc(shoal_drop(s, gate), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	shoal_registry_close(reg);
+}
+
+/* Whether id's entry is published and unsealed. */
+static bool wl_created(struct shoal_store *s, shoal_id id)
+{
+	uint64_t c;
+
+	return shoal__dir_lookup(s, id, &c) >= 0 &&
+	       SHOAL__CTL_STATE(c) == SHOAL__E_CREATED;
+}
+
+/* A creator traced from the start: creates id (8 bytes), then, on a byte
+ * from fd, writes val, seals it and exits with the seal's code. */
+static pid_t wl_traced_creator(struct shoal_store *s, shoal_id id, int64_t val,
+			       int fd)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+		int rc;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		rc = shoal_create(c, id, sizeof val, NULL, 0, 0, &buf);
+		if (rc == 0) {
+			tu_child_read_byte(fd);
+			memcpy(buf, &val, sizeof val);
+			rc = shoal_seal(c, id);
+		}
+		shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
+{
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_runtime_options o;
+	struct shoal_store *s;
+	struct sp_tracee tw, tc;
+	shoal_id id, out = SHOAL_ID_NIL;
+	int64_t val = 42;
+	uint32_t head = WL_CLOSED;
+	int end_rc = 1, early = 1, rc, p[2];
+	bool pushing, filled = false, late = false, slept = false;
+	struct shoal_view v;
+	struct shoal_args a;
+	unsigned point = 0;
+	void *buf;
+	pid_t gpid, cpid;
+
+	tu_assert_rc(shoal_registry_open(&reg), 0);
+	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = tu_shm_name("rt");
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	s = shoal_runtime_store(rt);
+	id = shoal_id_next(s);
+	tu_pipe(p);
+	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
+	gpid = wl_traced_getter(s, id, val);
+	sp_start(&tw, gpid);
+	/* The getter read the entry unsealed; held before its push. */
+	pushing = sp_wait_at(&tw, SHOAL__CP_WAITERS_PUSHING, 1, WL_WAIT_MS);
+	if (pushing) {
+		memcpy(buf, &val, sizeof val);
+		end_rc = shoal_seal(s, id);
+		if (!end_rc)
+			end_rc = shoal_drop(s, id);
+		if (!end_rc)
+			end_rc = shoal_delete(s, id);
+	}
+	cpid = wl_traced_creator(s, id, val, p[0]);
+	sp_start(&tc, cpid);
+	/* The object ended; a new creator of the same ID reset the entry's
+	 * stack and is held before its publish. */
+	filled = !end_rc && sp_wait_at(&tc, SHOAL__CP_CREATE_FILLED, 1, WL_WAIT_MS);
+	/* The getter pushes onto the reset stack, reloads ctl (FREE) ... */
+	late = filled && sp_wait_at(&tw, SHOAL__CP_WAITERS_LATE, 1, WL_WAIT_MS);
+	/* ... and, done with that wait, sleeps on the object event (the ID
+	 * is not published). */
+	while (late && !(slept = sp_wait_syscall(&tw, SYS_futex, &point,
+						 WL_WAIT_MS)) &&
+	       point != UINT32_MAX)
+		; /* a crash point on the way (its drain, if it closed) */
+	sp_detach(&tw);
+	sp_detach(&tc);
+	cr_assert(pushing && filled && late && slept,
+		  "not held where wanted (%d %d %d %d point %u), seal/end %d", pushing,
+		  filled, late, slept, point, end_rc);
+	/* The creator publishes; the new object's stack must be open. */
+	for (int64_t t0 = tu_now_ms(); tu_now_ms() - t0 < WL_WAIT_MS;)
+		if (wl_created(s, id))
+			break;
+	cr_assert(wl_created(s, id), "the creator never published");
+	head = wl_head(s, id);
+	cr_assert_neq(head, WL_CLOSED, "the new object was published with its "
+		      "stack closed");
+	shoal_args_init(&a);
+	shoal_args_ref(&a, id);
+	tu_assert_rc(shoal_submit(rt, shoal_function(rt, "inc"), &a, 1, &out), 0);
+	early = shoal_get(s, out, 500, &v);
+	if (early == 0)
+		shoal_release(s, &v);
+	tu_write_byte(p[1], 'g');
+	cr_assert_eq(early, -ETIMEDOUT, "the task on the unsealed object ended "
+		     "before its seal: %d (%s)", early, shoal_strerror(early));
+	tu_assert_rc(tu_wait_result(cpid), 0);
+	rc = shoal_get(s, out, WL_TASK_MS, &v);
+	tu_assert_rc(rc, 0);
+	cr_assert_eq(*(const int64_t *)v.data, 43);
+	shoal_release(s, &v);
+	rc = tu_wait_result(gpid);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	tu_assert_rc(shoal_drop(s, out), 0);
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }

@@ -33,6 +33,10 @@
  * server's watch (forkserver.c) repairs all three, every
  * SHOAL__FS_WATCH_MS: shoal__deps_sweep() clears the bits of arguments
  * that are settled (sealed, or gone) and the guard of a dead submitter,
+ * after closing the stack of a settled argument that the record's node
+ * still heads (a submitter killed between a push after the seal and its
+ * own close of the stack, store/waiters.c: else the node would stay
+ * linked once the record is freed and reused),
  * and the requeue sweep (exec.c) pushes again every QUEUED record that has
  * no item.  Both are idempotent beside a slow but live drainer.
  */
@@ -185,10 +189,17 @@ static void shoal__deps_sweep_one(struct shoal_store *s,
 	d = atomic_load_explicit(&t->deps, memory_order_relaxed);
 	if (SHOAL__DEP_GEN(d) != (gen & 0x7fffu))
 		return;
-	for (uint32_t i = 0; i < SHOAL__TASK_DEPS; i++)
-		if ((d & (1u << i)) && shoal__dep_arg_ref(t, i, &id) &&
-		    shoal__obj_settled(s, id))
-			clear |= 1u << i;
+	for (uint32_t i = 0; i < SHOAL__TASK_DEPS; i++) {
+		if (!(d & (1u << i)) || !shoal__dep_arg_ref(t, i, &id) ||
+		    !shoal__obj_settled(s, id))
+			continue;
+		/* Its node, if a submitter dead after a late push left it
+		 * heading the sealed object's open stack: closed (and
+		 * drained) first, so that it is off the stack before the
+		 * record can be freed and reused. */
+		shoal__waiters_close_node(s, id, SHOAL__DEP_REF(idx, i));
+		clear |= 1u << i;
+	}
 	if ((d & SHOAL__DEP_GUARD) && shoal__creator_gone(s, t->submitter))
 		clear |= SHOAL__DEP_GUARD;
 	if (clear)

@@ -197,6 +197,7 @@ static int shoal__publish(struct shoal_store *s, struct shoal__new_obj *o,
 	in->bytes = atomic_load_explicit(&s->me->bytes, memory_order_relaxed);
 	in->stage = 1;
 	shoal__entry_fill(s, &s->dir[o->idx], o);
+	SHOAL__CRASH(s, CREATE_FILLED);
 	rc = shoal__publish_word(s, o->idx, c,
 				 SHOAL__CTL_MAKE(SHOAL__E_CREATED, 0, 1, gen),
 				 &o->lock_by);
