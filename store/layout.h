@@ -304,8 +304,12 @@ struct shoal__waiter {
 	_Atomic uint32_t next;   /* waiter index + 1; 0 ends the stack */
 	_Atomic uint32_t state;
 	_Atomic uint32_t futex;
-	_Atomic uint32_t sleeping; /* owner raises, waker takes down (base/event.c) */
+	_Atomic uint32_t sleeping; /* owner raises, waker takes down (base/event.c);
+				    * SHOAL__W_LATE from the owner's push to its
+				    * late close (waiters.c), for its reaper */
 };
+/* sleeping's mark for a record between its push and its late close. */
+#define SHOAL__W_LATE 2u
 
 #define SHOAL__PROC_WAITERS 16u
 

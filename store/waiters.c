@@ -480,12 +480,18 @@ int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 		return -EAGAIN;
 	w = &s->me->waiters[i];
 	seen = atomic_load_explicit(&w->futex, memory_order_acquire); /* WT-A3 */
+	/* Relaxed: read by our reaper only, after our death. */
+	atomic_store_explicit(&w->sleeping, SHOAL__W_LATE, memory_order_relaxed);
 	if (!shoal__waiter_push(s, e, (uint32_t)i)) {
+		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 		/* WT-R2 */
 		atomic_store_explicit(&w->state, SHOAL__W_FREE, memory_order_release);
 		return 0;
 	}
 	now = shoal__waiters_closed_late(s, e, shoal__waiter_ref(s, i)); /* WT-S1 */
+	/* Out of the window (a waker's exchange may have taken it down
+	 * already: it then made one spare FUTEX_WAKE). */
+	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 	if (SHOAL__CTL_STATE(now) == SHOAL__CTL_STATE(c) &&
 	    SHOAL__CTL_GEN(now) == SHOAL__CTL_GEN(c)) {
 		/* The on_block hook only now, with the record linked: a
@@ -523,12 +529,17 @@ static void shoal__waiters_reap_open(struct shoal_store *s, uint32_t slot)
 
 /* Reaper: a dead owner's records (WT-R2, WT-A2).  A record left linked
  * (WAITING, now ABANDONED; or ABANDONED already, which a reaper killed
- * before the scan below leaves too) may be a late push's on a sealed
- * entry, whose stack nobody else closes: the scan closes it. */
+ * before the scan below leaves too) whose owner died between its push
+ * and its late close (its sleeping word still SHOAL__W_LATE: set before
+ * the push, taken down after the close) may head a sealed entry's
+ * stack that nobody else closes: the scan of the directory closes it,
+ * then takes the mark down.  A record abandoned by a timeout, or by a
+ * death while it slept, was past that close: no scan (a close after a
+ * timed-out get would otherwise read the whole directory). */
 void shoal__waiters_reap(struct shoal_store *s, uint32_t slot)
 {
 	struct shoal__proc *p = &s->procs[slot];
-	bool linked = false;
+	bool late = false;
 
 	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++) {
 		struct shoal__waiter *w = &p->waiters[i];
@@ -537,10 +548,16 @@ void shoal__waiters_reap(struct shoal_store *s, uint32_t slot)
 		    (!shoal__waiter_cas(w, SHOAL__W_WOKEN, SHOAL__W_FREE) &&
 		     atomic_load_explicit(&w->state, memory_order_acquire) == /* WT-A2 */
 			     SHOAL__W_ABANDONED))
-			linked = true;
+			/* Relaxed: the dead owner's last store, or ours. */
+			late |= atomic_load_explicit(&w->sleeping, memory_order_relaxed) ==
+				SHOAL__W_LATE;
 	}
-	if (linked)
-		shoal__waiters_reap_open(s, slot);
+	if (!late)
+		return;
+	shoal__waiters_reap_open(s, slot);
+	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++)
+		/* Relaxed: read by this slot's next reaper only. */
+		atomic_store_explicit(&p->waiters[i].sleeping, 0, memory_order_relaxed);
 }
 
 bool shoal__waiters_close_node(struct shoal_store *s, shoal_id id, uint32_t ref)

@@ -606,3 +606,68 @@ Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
 	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
 	shoal_registry_close(reg);
 }
+
+/* The process slot of live pid, or NULL. */
+static struct shoal__proc *wl_slot_of(struct shoal_store *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_FREE &&
+		    SHOAL__PROC_PID(st) == pid)
+			return &s->procs[i];
+	}
+	return NULL;
+}
+
+/* Records of p still marked as in their late window. */
+static int wl_late_marks(const struct shoal__proc *p)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++)
+		n += atomic_load(&p->waiters[i].sleeping) == SHOAL__W_LATE;
+	return n;
+}
+
+/*
+ * The late mark (SHOAL__W_LATE in a record's sleeping word, which makes
+ * a reaper scan the whole directory for an open stack the record heads)
+ * is up only between a waiter's push and its late close: a getter asleep
+ * on an unsealed object, and one whose get timed out, carry none, so
+ * neither their reaper nor their close reads the directory (25 ms for a
+ * 1 GiB store's, measured, when a timed-out get's close did).
+ */
+Test(waiters_late, a_sleeping_or_timed_out_getter_carries_no_late_mark)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(1, 1);
+	struct shoal__proc *p;
+	int sleeping_marks, rc;
+	void *buf;
+	pid_t pid;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_assert_rc(shoal_create(s, id, 8, NULL, 0, 0, &buf), 0);
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		/* Asleep (the test looks meanwhile), then timed out. */
+		TU_CHILD_CHECK(shoal_get(c, id, 400, &v) == -ETIMEDOUT, 2);
+		TU_CHILD_CHECK(wl_late_marks(c->me) == 0, 3);
+		_exit(0);
+	}
+	cr_assert(tu_wait_sleeping(pid, WL_WAIT_MS), "the getter never slept");
+	p = wl_slot_of(s, pid);
+	cr_assert_not_null(p, "no slot for the getter");
+	sleeping_marks = wl_late_marks(p);
+	rc = tu_wait_exit(pid);
+	cr_assert_eq(sleeping_marks, 0, "a sleeping getter's record carries the late mark");
+	cr_assert_eq(rc, 0, "the getter: exit %d (3: its timed-out record kept the mark)", rc);
+	tu_assert_rc(shoal_abort(s, id), 0);
+	shoal_store_close(s);
+}
