@@ -436,7 +436,8 @@ int shoal__fill_small(struct shoal_store *s, shoal_id id, const void *data,
 		f.off = 0;
 		f.size = size;
 		f.inl = 0;
-		memcpy(&f.inl, data, size);
+		if (size) /* data may be NULL for 0 bytes */
+			memcpy(&f.inl, data, size);
 		SHOAL__CRASH(s, FILL_ALLOCATED);
 		rc = shoal__fill_claim(s, id, &f, &by);
 		*claimed = !rc;
