@@ -195,8 +195,11 @@ def run_interrupted(root, build):
     before = snapshot()
     out = tempfile.NamedTemporaryFile(prefix="bench-run-", suffix=".jsonl",
                                       delete=False).name
+    # --quick, not --smoke: the run must outlast the interrupt's way to
+    # it on a loaded machine (a --smoke run of these families can end
+    # before the SIGINT lands, and then it rightly ends 0).
     p = subprocess.Popen(
-        [os.path.join(root, "bench/run"), "--smoke", "--no-build", "--build",
+        [os.path.join(root, "bench/run"), "--quick", "--no-build", "--build",
          build, "--out", out, "--family", "iceoryx,redis,floors"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
@@ -212,6 +215,8 @@ def run_interrupted(root, build):
                 break
         else:
             fail("bench/run did not start shoal-bench:\n" + seen)
+        if p.poll() is not None:
+            fail("bench/run ended (%d) before the interrupt" % p.returncode)
         os.killpg(p.pid, signal.SIGINT)
         rc = p.wait(timeout=60)
         if rc == 0:
