@@ -147,6 +147,36 @@ static int wl_inc(struct shoal_task *t, void *user)
 	return shoal_task_return(t, 0, &v, sizeof v);
 }
 
+/* A named runtime (one worker, inc registered) for the task tests. */
+struct wl_rt {
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_store *s;
+	const char *name;
+};
+
+static struct wl_rt wl_rt_start(void)
+{
+	struct wl_rt x = {.name = tu_shm_name("rt")};
+	struct shoal_runtime_options o;
+
+	tu_assert_rc(shoal_registry_open(&x.reg), 0);
+	tu_assert_rc(shoal_register_task(x.reg, "inc", wl_inc, NULL), 0);
+	shoal_runtime_options_init(&o);
+	o.num_workers = 1;
+	o.name = x.name;
+	o.store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(x.reg, &o, &x.rt), 0);
+	x.s = shoal_runtime_store(x.rt);
+	return x;
+}
+
+static void wl_rt_stop(struct wl_rt *x)
+{
+	tu_assert_rc(shoal_runtime_shutdown(x->rt), 0);
+	shoal_registry_close(x->reg);
+}
+
 /* An attached submitter of inc(gate), stopped before it pushes the
  * task's node onto gate's stack; writes the exit code of its get of the
  * result (43 expected, within WL_TASK_MS) to fd, then exits with it. */
@@ -197,12 +227,11 @@ static int wl_read_code(int fd, int ms)
 
 Test(waiters_late, a_task_parked_after_its_argument_was_sealed_runs)
 {
-	struct shoal_registry *reg;
-	struct shoal_runtime *rt;
-	struct shoal_runtime_options o;
+	struct wl_rt x = wl_rt_start();
+	struct shoal_runtime *rt = x.rt;
+	struct shoal_store *s = x.s;
+	const char *name = x.name;
 	struct shoal_runtime_info info;
-	const char *name = tu_shm_name("rt");
-	struct shoal_store *s;
 	shoal_id gate;
 	int64_t val = 42;
 	uint32_t open_head = WL_CLOSED, late_head = WL_CLOSED;
@@ -211,14 +240,6 @@ Test(waiters_late, a_task_parked_after_its_argument_was_sealed_runs)
 	void *buf;
 	pid_t pid;
 
-	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
-	shoal_runtime_options_init(&o);
-	o.num_workers = 1;
-	o.name = name;
-	o.store.capacity = 8u << 20;
-	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
-	s = shoal_runtime_store(rt);
 	tu_assert_rc(shoal_runtime_info(rt, &info, NULL, 0), 0);
 	gate = shoal_id_next(s);
 	tu_assert_rc(shoal_create(s, gate, sizeof val, NULL, 0, 0, &buf), 0);
@@ -248,8 +269,7 @@ Test(waiters_late, a_task_parked_after_its_argument_was_sealed_runs)
 		     "the late node was left on the sealed object's stack");
 	tu_assert_rc(tu_wait_result(pid), 0);
 	tu_assert_rc(shoal_drop(s, gate), 0);
-	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
-	shoal_registry_close(reg);
+	wl_rt_stop(&x);
 }
 
 /* A getter of id traced from the start (stop_point.h); exits with the
@@ -288,10 +308,9 @@ static int wl_idx(struct shoal_store *s, shoal_id id)
 
 Test(waiters_late, a_late_close_after_the_entry_was_reused_leaves_it_open)
 {
-	struct shoal_registry *reg;
-	struct shoal_runtime *rt;
-	struct shoal_runtime_options o;
-	struct shoal_store *s;
+	struct wl_rt x = wl_rt_start();
+	struct shoal_runtime *rt = x.rt;
+	struct shoal_store *s = x.s;
 	struct sp_tracee t;
 	shoal_id id, out = SHOAL_ID_NIL;
 	int64_t val = 42;
@@ -302,14 +321,6 @@ Test(waiters_late, a_late_close_after_the_entry_was_reused_leaves_it_open)
 	void *buf;
 	pid_t pid;
 
-	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
-	shoal_runtime_options_init(&o);
-	o.num_workers = 1;
-	o.name = tu_shm_name("rt");
-	o.store.capacity = 8u << 20;
-	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
-	s = shoal_runtime_store(rt);
 	id = shoal_id_next(s);
 	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
 	pid = wl_traced_getter(s, id, val);
@@ -369,8 +380,7 @@ Test(waiters_late, a_late_close_after_the_entry_was_reused_leaves_it_open)
 	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
 	tu_assert_rc(shoal_drop(s, out), 0);
 	tu_assert_rc(shoal_drop(s, id), 0);
-	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
-	shoal_registry_close(reg);
+	wl_rt_stop(&x);
 }
 
 /* A store-only getter of a sealed object, killed after its late push: its
@@ -438,11 +448,9 @@ static pid_t wl_traced_submitter(const char *name, shoal_id gate)
  * record for reuse. */
 Test(waiters_late, a_submitter_killed_after_its_late_push_has_the_stack_closed_by_the_sweep)
 {
-	struct shoal_registry *reg;
-	struct shoal_runtime *rt;
-	struct shoal_runtime_options o;
-	const char *name = tu_shm_name("rt");
-	struct shoal_store *s;
+	struct wl_rt x = wl_rt_start();
+	struct shoal_store *s = x.s;
+	const char *name = x.name;
 	struct sp_tracee t;
 	shoal_id gate;
 	int64_t val = 42, until;
@@ -451,14 +459,6 @@ Test(waiters_late, a_submitter_killed_after_its_late_push_has_the_stack_closed_b
 	void *buf;
 	pid_t pid;
 
-	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
-	shoal_runtime_options_init(&o);
-	o.num_workers = 1;
-	o.name = name;
-	o.store.capacity = 8u << 20;
-	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
-	s = shoal_runtime_store(rt);
 	gate = shoal_id_next(s);
 	tu_assert_rc(shoal_create(s, gate, sizeof val, NULL, 0, 0, &buf), 0);
 	pid = wl_traced_submitter(name, gate);
@@ -480,8 +480,7 @@ Test(waiters_late, a_submitter_killed_after_its_late_push_has_the_stack_closed_b
 	cr_assert_eq(head, WL_CLOSED, "the dead submitter's node still heads "
 		     "the sealed object's stack (head %u)", head);
 	tu_assert_rc(shoal_drop(s, gate), 0);
-	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
-	shoal_registry_close(reg);
+	wl_rt_stop(&x);
 }
 
 /* Whether id's entry is published and unsealed. */
@@ -521,10 +520,9 @@ static pid_t wl_traced_creator(struct shoal_store *s, shoal_id id, int64_t val,
 
 Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
 {
-	struct shoal_registry *reg;
-	struct shoal_runtime *rt;
-	struct shoal_runtime_options o;
-	struct shoal_store *s;
+	struct wl_rt x = wl_rt_start();
+	struct shoal_runtime *rt = x.rt;
+	struct shoal_store *s = x.s;
 	struct sp_tracee tw, tc;
 	shoal_id id, out = SHOAL_ID_NIL;
 	int64_t val = 42;
@@ -537,14 +535,6 @@ Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
 	void *buf;
 	pid_t gpid, cpid;
 
-	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(reg, "inc", wl_inc, NULL), 0);
-	shoal_runtime_options_init(&o);
-	o.num_workers = 1;
-	o.name = tu_shm_name("rt");
-	o.store.capacity = 8u << 20;
-	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
-	s = shoal_runtime_store(rt);
 	id = shoal_id_next(s);
 	tu_pipe(p);
 	tu_assert_rc(shoal_create(s, id, sizeof val, NULL, 0, 0, &buf), 0);
@@ -603,8 +593,7 @@ Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
 	rc = tu_wait_result(gpid);
 	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
 	tu_assert_rc(shoal_drop(s, out), 0);
-	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
-	shoal_registry_close(reg);
+	wl_rt_stop(&x);
 }
 
 /* The process slot of live pid, or NULL. */
