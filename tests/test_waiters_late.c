@@ -46,6 +46,7 @@
 
 #include "testutil.h"
 #include "internal.h"
+#include "live_slot.h"
 #include "stop_point.h"
 #include "crash_check.h"
 
@@ -596,19 +597,6 @@ Test(waiters_late, a_push_before_a_reused_entry_is_published_leaves_it_open)
 	wl_rt_stop(&x);
 }
 
-/* The process slot of live pid, or NULL. */
-static struct shoal__proc *wl_slot_of(struct shoal_store *s, pid_t pid)
-{
-	for (uint32_t i = 0; i < s->geo.max_procs; i++) {
-		uint64_t st = atomic_load(&s->procs[i].state);
-
-		if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_FREE &&
-		    SHOAL__PROC_PID(st) == pid)
-			return &s->procs[i];
-	}
-	return NULL;
-}
-
 /* Records of p still marked as in their late window. */
 static int wl_late_marks(const struct shoal__proc *p)
 {
@@ -651,8 +639,7 @@ Test(waiters_late, a_sleeping_or_timed_out_getter_carries_no_late_mark)
 		_exit(0);
 	}
 	cr_assert(tu_wait_sleeping(pid, WL_WAIT_MS), "the getter never slept");
-	p = wl_slot_of(s, pid);
-	cr_assert_not_null(p, "no slot for the getter");
+	p = &s->procs[tu_live_slot_of(s, pid)];
 	sleeping_marks = wl_late_marks(p);
 	rc = tu_wait_exit(pid);
 	cr_assert_eq(sleeping_marks, 0, "a sleeping getter's record carries the late mark");
