@@ -96,6 +96,8 @@
 	X(REAP_FILLS, reap, "reap: fills done, intent not")                    \
 	X(REAP_CREATE, reap, "reap: create decided, stripes not released")     \
 	X(REAP_RECOUNTED, reap_ref, "reap: entry recounted, abort not checked")\
+	X(REAP_STACK_SEEN, reap_seal, "reap: a dead sealer's stack to close, nothing pinned") \
+	X(REAP_STACK_PINNED, reap_seal, "reap: a dead sealer's object pinned, stack not closed") \
 	X(REAP_INTENT, reap, "reap: intent done, end record not")              \
 	X(REAP_END, reap, "reap: end record done, ledger not")                 \
 	X(REAP_FLAGGED, reap, "reap: a record flagged, not given back")        \

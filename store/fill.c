@@ -28,8 +28,10 @@
  *     still owns it;
  *   2 sealing (set before the sealing CAS): the entry still FILLING by the
  *     filler means the seal did not happen (then as stage 1); otherwise it
- *     did, the block is the entry's, and the slot's byte counter is set
- *     from the record;
+ *     did, the block is the entry's, the slot's byte counter is set
+ *     from the record, and the entry's waiter stack is closed under a
+ *     pin (shoal__obj_close_sealed: a close after the object ended would
+ *     shut the stack of a new object in its entry);
  *   3 aborting (set before the abort is completed): the entry is ended if
  *     it is still FILLING by the filler (else end.c's record finishes it),
  *     and the block is freed if the record still owns it.
@@ -486,7 +488,8 @@ static int shoal__fill_reap_one(struct shoal_store *s, uint32_t slot,
 		if (!named || !shoal__filled_by(c, r->gen, slot)) {
 			shoal__fill_count(p, r); /* sealed: the block is its */
 			if (named && SHOAL__CTL_GEN(c) == r->gen)
-				shoal__waiters_close(s, &s->dir[r->entry]);
+				return shoal__obj_close_sealed(s, r->entry,
+							       r->gen, by);
 			return 0;
 		}
 		r->stage = 1; /* not sealed: decided, then undone below */

@@ -115,7 +115,7 @@ struct shoal_store {
 	 * call that would write returns SHOAL_EREADONLY before it reads
 	 * anything else of the handle (shoal__ro). */
 	bool readonly;
-	/* Unpins this handle owes (under lock; get.c, shoal__unpin): pins
+	/* Unpins this handle owes (under lock; get.c, shoal__obj_unpin): pins
 	 * that a call of its own took and could not give back (a REPAIR on
 	 * the entry outlasted its bound).  Each is still whole in the entry
 	 * and in our ledger (a reaper gives it back if we die); the next
@@ -315,6 +315,12 @@ int shoal__obj_unref_dead(struct shoal_store *s, uint32_t idx,
 int shoal__obj_abort_entry(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			   uint32_t creator_holds, bool owner_died);
 uint64_t shoal__obj_aborted_word(uint32_t holds, uint32_t gen, bool owner_died);
+/* Closes the waiter stack of the object (idx, gen) that a dead process
+ * sealed and did not close (refs.c).  0: closed, or nothing to close;
+ * else the reason the pin it needs cannot be taken now (the caller keeps
+ * its record for the next reaper). */
+int shoal__obj_close_sealed(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			    struct shoal__later *by);
 /* The store's live objects and bytes: the sum of every slot's share. */
 void shoal__store_totals(const struct shoal_store *s, int64_t *objects,
 			 int64_t *bytes);

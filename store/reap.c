@@ -199,17 +199,20 @@ static int shoal__reap_recount(struct shoal_store *s, uint32_t slot,
 	return shoal__reap_abort_unheld(s, slot, gen, idx, by);
 }
 
-/* A seal whose waiters may not have been woken: if the entry is still the
- * one sealed (its generation, no longer unsealed), its stack is closed
- * now (closing a closed stack does nothing). */
-static void shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
-			     uint32_t idx)
+/* A seal whose waiters may not have been woken: the stack is closed now
+ * if the entry is still the object sealed (its generation, no longer
+ * unsealed), under a pin that keeps it from ending meanwhile
+ * (shoal__obj_close_sealed).  0, or an error that leaves the intent for
+ * the next reaper. */
+static int shoal__reap_seal(struct shoal_store *s, struct shoal__intent *in,
+			    uint32_t idx, struct shoal__later *by)
 {
 	/* ENT-A2 */
 	uint64_t c = atomic_load_explicit(&s->dir[idx].ctl, memory_order_acquire);
 
-	if (SHOAL__CTL_GEN(c) == in->gen && SHOAL__CTL_STATE(c) != SHOAL__E_CREATED)
-		shoal__waiters_close(s, &s->dir[idx]);
+	if (SHOAL__CTL_GEN(c) != in->gen || SHOAL__CTL_STATE(c) == SHOAL__E_CREATED)
+		return 0;
+	return shoal__obj_close_sealed(s, idx, in->gen, by);
 }
 
 static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
@@ -226,7 +229,7 @@ static int shoal__reap_intent(struct shoal_store *s, uint32_t slot,
 	if (op == SHOAL__OP_CREATE) {
 		rc = shoal__reap_create(s, slot, gen, in, by);
 	} else if (op == SHOAL__OP_SEAL && idx <= s->dir_mask) {
-		shoal__reap_seal(s, in, idx);
+		rc = shoal__reap_seal(s, in, idx, by);
 	} else if (op == SHOAL__OP_REF && idx <= s->dir_mask) {
 		rc = shoal__reap_recount(s, slot, gen, idx, by);
 	}

@@ -40,6 +40,11 @@
  * that one of the slot's linked records heads), for a task node by the
  * fork server's deps sweep within its period (runtime/task/deps.c,
  * shoal__waiters_close_node), before the sweep lets the record go.
+ * A sealer that dies between its seal and its close has that close
+ * made by its reaper, which pins the object for it
+ * (store/object/refs.c, shoal__obj_close_sealed): the pin keeps the
+ * entry from being reused, so the exchange closes that object's stack
+ * and no new one's.
  *
  * Records live in their owner's process slot (SHOAL__PROC_WAITERS each),
  * so a process with more threads blocked at once than that falls back to
@@ -298,7 +303,8 @@ static uint64_t shoal__waiters_closed_late(struct shoal_store *s,
 }
 
 /* A sealer's or an ender's close (WT-S2): it changed ctl, so the entry
- * cannot be reused before this returns. */
+ * cannot be reused before this returns (a dead sealer's reaper holds a
+ * pin on it for the same reason, shoal__obj_close_sealed). */
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e)
 {
 	uint32_t ref;

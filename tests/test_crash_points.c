@@ -368,6 +368,20 @@ static void cp_do_seal_wake(struct shoal_store *c, struct cp_world *w, int fd)
 	TU_CHILD_CHECK(shoal_drop(c, x) == 0, 114);
 }
 
+/* Creates an object and dies sealing it (SEAL_SEALED: sealed, its stack
+ * not closed): a victim whose reaper owes the close. */
+static void cp_do_seal_die(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	shoal_id x = shoal_id_next(c);
+	void *buf;
+
+	(void)w;
+	(void)fd;
+	TU_CHILD_CHECK(shoal_create(c, x, 5000, NULL, 0, 0, &buf) == 0, 115);
+	tu_fill(buf, 5000, 11);
+	TU_CHILD_CHECK(shoal_seal(c, x) == 0, 116); /* dies in here */
+}
+
 /* A victim for the reapers: holds and pins witnesses, has half a fill,
  * an unsealed object, an unsealed one it dropped its hold on (an orphan:
  * its reaper scans the directory, proc.c step 5), and dies publishing a
@@ -554,6 +568,15 @@ static bool cp_scenario_reap(struct cp_world *w, unsigned point)
 	return cp_reaper(w, point);
 }
 
+/* A sealer dies before its close; a reaper armed with `point` closes it
+ * in its place (store/object/refs.c, shoal__obj_close_sealed). */
+static bool cp_scenario_reap_seal(struct cp_world *w, unsigned point)
+{
+	cr_assert(cp_died(cp_child(w, SHOAL__CP_SEAL_SEALED, 1, cp_do_seal_die, -1),
+			  "victim"), "the victim did not die sealing");
+	return cp_reaper(w, point);
+}
+
 static bool cp_scenario_reap_ref(struct cp_world *w, unsigned point)
 {
 	/* 3 holds and a pin pass REF_CAS first: die at the fifth. */
@@ -619,6 +642,7 @@ static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
 	cp_scenario_delete, cp_scenario_grow,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
+	cp_scenario_reap_seal,
 	cp_scenario_seal_wake, cp_scenario_stalled_ref,
 };
 

@@ -63,8 +63,8 @@ static int shoal__view_fill(struct shoal_store *s, uint32_t idx, uint32_t gen,
  * close gives it back in any case.  Without that, a long-lived process (a
  * worker) would keep it for the rest of its life, and the object with
  * it.  Under lock. */
-static void shoal__unpin(struct shoal_store *s, uint32_t idx, uint32_t gen,
-			 struct shoal__later *by)
+void shoal__obj_unpin(struct shoal_store *s, uint32_t idx, uint32_t gen,
+		      struct shoal__later *by)
 {
 	struct shoal__ref u = {.idx = idx, .gen = gen, .dpins = -1,
 			       .acquire = false};
@@ -141,7 +141,7 @@ static int shoal__pin_view(struct shoal_store *s, shoal_id id,
 			return rc;
 		rc = shoal__view_fill(s, (uint32_t)idx, r.gen, id, v);
 		if (rc) /* a corrupt entry: do not leave it pinned */
-			shoal__unpin(s, r.idx, r.gen, by);
+			shoal__obj_unpin(s, r.idx, r.gen, by);
 		return rc;
 	}
 }
@@ -161,7 +161,7 @@ static int shoal__try_get(struct shoal_store *s, shoal_id id,
 		return rc;
 	if (shoal__entry_desc(&s->dir[v->entry_]).flags & SHOAL__SIZE_ERROR) {
 		rc = shoal__error_code(v);
-		shoal__unpin(s, v->entry_, v->gen_, by);
+		shoal__obj_unpin(s, v->entry_, v->gen_, by);
 		return rc;
 	}
 	shoal__touch(s, &s->dir[v->entry_]);
@@ -375,7 +375,7 @@ void shoal__release_owed(struct shoal_store *s, struct shoal_view *v)
 	if (!s || s->readonly || !v || !v->data || v->entry_ > s->dir_mask)
 		return;
 	shoal__lock(s);
-	shoal__unpin(s, v->entry_, v->gen_, &by);
+	shoal__obj_unpin(s, v->entry_, v->gen_, &by);
 	shoal__unlock(s);
 	memset(v, 0, sizeof *v);
 }

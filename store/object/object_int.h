@@ -192,6 +192,11 @@ int shoal__ref_change(struct shoal_store *s, struct shoal__ref *r,
  * object became evictable. */
 void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r);
 
+/* Unpins (idx, gen), this handle's pin; one a REPAIR keeps past `by` is
+ * owed (get.c). */
+void shoal__obj_unpin(struct shoal_store *s, uint32_t idx, uint32_t gen,
+		      struct shoal__later *by);
+
 /* One attempt, with the process lock held (try functions need it). */
 int shoal__attempt(struct shoal_store *s, shoal__try_fn try, void *arg);
 

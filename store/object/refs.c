@@ -327,6 +327,42 @@ void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r)
 		shoal__event_signal(&s->hdr->space);
 }
 
+/*
+ * The close a dead sealer owed (its reaper's: reap.c for a seal, fill.c
+ * for a fill), made while a pin of ours keeps the object from ending.
+ * Without it, the check of the generation and the close would be two
+ * steps with nothing held between them: the object could end there (its
+ * end drains and closes the stack), a new object reuse the entry (its
+ * creator reopens the stack) and the close then shut the new object's
+ * stack, whose getters would stop sleeping and whose parked tasks would
+ * run before their argument existed.  The pin is the REF protocol's (our
+ * ledger has it), so a reaper killed holding it is reaped in turn: its
+ * reaper gives the pin back, and the dead sealer's record, still there,
+ * has the close made again (closing a closed stack does nothing).
+ * A pin refused because the object ended, is ending (DELETING: its end
+ * closes the stack) or is gone means there is nothing to close: 0.
+ */
+int shoal__obj_close_sealed(struct shoal_store *s, uint32_t idx, uint32_t gen,
+			    struct shoal__later *by)
+{
+	struct shoal__ref r = {.idx = idx, .gen = gen, .dpins = 1,
+			       .acquire = true};
+	int rc;
+
+	SHOAL__CRASH(s, REAP_STACK_SEEN);
+	rc = shoal__ref_change(s, &r, by);
+	if (rc == -ESTALE || rc == -ENOENT || rc == SHOAL_EDELETED ||
+	    rc == SHOAL_EEVICTED || rc == SHOAL_EOWNERDIED ||
+	    rc == SHOAL_ENOTSEALED)
+		return 0;
+	if (rc)
+		return rc;
+	SHOAL__CRASH(s, REAP_STACK_PINNED);
+	shoal__waiters_close(s, &s->dir[idx]);
+	shoal__obj_unpin(s, idx, gen, by);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Blocks.                                                             */
 

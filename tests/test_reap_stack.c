@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_reap_stack.c - the close a dead sealer owed, made by its
+ * reaper, never closes the waiter stack of a new object that reused the
+ * entry meanwhile.
+ *
+ * A process killed after its seal and before its stack's close leaves
+ * that close to its reaper: for a seal (intent SEAL, store/reap.c) and
+ * for a fill (record at stage 2, store/fill.c).  The reaper reads the
+ * entry (its generation, sealed) and then closes the stack.  If nothing
+ * holds the object between those two steps it can end there (its end
+ * closes and drains the stack), and a new object take the same entry
+ * (its creator reopens the stack): the reaper's close then shuts the new,
+ * unsealed object's stack.  Its getters can no longer link their records
+ * and spin instead of sleeping, and a task parked on it would run before
+ * its argument exists.  The reaper now pins the object for the close
+ * (store/object/refs.c, shoal__obj_close_sealed), so a pin refused for a
+ * new generation closes nothing.
+ *
+ * Each test holds the reaper (under ptrace, stop_point.h) at the crash
+ * point REAP_STACK_SEEN, after its read and before its pin, while the
+ * test ends the object and creates it again in the same entry; then lets
+ * the reaper go and checks that the new object's stack is still open and
+ * that its getter sleeps until the seal.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+#include "internal.h"
+#include "stop_point.h"
+#include "crash_check.h"
+
+TestSuite(reap_stack, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
+
+#define RS_WAIT_MS 10000
+#define RS_CLOSED UINT32_MAX /* waiters.c's SHOAL__WAITERS_CLOSED */
+
+static const int64_t rs_val = 42;
+
+/* The entry of id and its stack head; -1 if there is none. */
+static int rs_entry(struct shoal_store *s, shoal_id id, uint32_t *head)
+{
+	uint64_t c;
+	int idx = shoal__dir_lookup(s, id, &c);
+
+	*head = idx < 0 ? RS_CLOSED : atomic_load(&s->dir[idx].waiters);
+	return idx;
+}
+
+/* A victim that creates id, gives its own hold up (the object must be
+ * able to end while its reaper is held) and dies in its seal, sealed,
+ * its stack not closed. */
+static pid_t rs_dying_sealer(struct shoal_store *s, shoal_id id)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		TU_CHILD_CHECK(shoal_create(c, id, sizeof rs_val, NULL, 0, 0, &buf) == 0, 10);
+		memcpy(buf, &rs_val, sizeof rs_val);
+		TU_CHILD_CHECK(shoal_drop(c, id) == 0, 11);
+		shoal__crash_arm(&c->crash, SHOAL__CP_SEAL_SEALED, 1);
+		shoal_seal(c, id); /* dies in here */
+		_exit(12);
+	}
+	return pid;
+}
+
+/* A victim that fills the test's promise id and dies after the seal,
+ * its fill record at stage 2. */
+static pid_t rs_dying_filler(struct shoal_store *s, shoal_id id)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		bool claimed;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		shoal__crash_arm(&c->crash, SHOAL__CP_FILL_SEALED, 1);
+		shoal__fill_small(c, id, &rs_val, sizeof rs_val, 0, 0, &claimed);
+		_exit(12); /* not reached: killed in the fill */
+	}
+	return pid;
+}
+
+/* A reaper traced from the start: it attaches (which reaps) and reaps. */
+static pid_t rs_traced_reaper(struct shoal_store *s)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+
+		sp_child_traceme();
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		shoal_store_reap(c);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* A getter of id: exits 0 with rs_val, TU_EXIT_MISMATCH with other bytes,
+ * or the get's code. */
+static pid_t rs_getter(struct shoal_store *s, shoal_id id)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		struct shoal_view v;
+		int64_t got = 0;
+		int rc;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		rc = shoal_get(c, id, RS_WAIT_MS, &v);
+		if (rc == 0) {
+			memcpy(&got, v.data, sizeof got);
+			shoal_release(c, &v);
+			rc = got == rs_val ? 0 : -1;
+		}
+		shoal_store_close(c);
+		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* What the test saw while it held the reaper. */
+struct rs_seen {
+	bool held;          /* the reaper stopped at REAP_STACK_SEEN */
+	int renew_rc;       /* the end and the new create */
+	int idx0, idx1;     /* the entry before and after */
+	uint32_t head0;     /* the new object's stack, reaper held */
+};
+
+/* With the reaper held after its read, id's object ends (delete) and a
+ * new one, unsealed, takes the same entry; *buf: its bytes. */
+static void rs_renew_under(struct shoal_store *s, shoal_id id, pid_t reaper,
+			   struct rs_seen *x, void **buf)
+{
+	struct sp_tracee t;
+	uint32_t h;
+
+	sp_start(&t, reaper);
+	x->held = sp_wait_at(&t, SHOAL__CP_REAP_STACK_SEEN, 1, RS_WAIT_MS);
+	if (x->held) {
+		x->idx0 = rs_entry(s, id, &h);
+		x->renew_rc = shoal_delete(s, id);
+		if (!x->renew_rc)
+			x->renew_rc = shoal_create(s, id, sizeof rs_val, NULL, 0,
+						   0, buf);
+		x->idx1 = rs_entry(s, id, &x->head0);
+	}
+	sp_detach(&t);
+}
+
+/* After the held reaper went on: the new object's stack is open, its
+ * getter sleeps until the seal and gets the bytes, the store is whole. */
+static void rs_check_after(struct shoal_store *s, shoal_id id, pid_t reaper,
+			   const struct rs_seen *x, void *buf)
+{
+	struct cc_report r = {{0}};
+	uint32_t head = RS_CLOSED;
+	bool slept;
+	pid_t getter;
+	int rc;
+
+	cr_assert(x->held, "the reaper never reached REAP_STACK_SEEN");
+	tu_assert_rc(x->renew_rc, 0);
+	cr_assert_eq(x->idx0, x->idx1, "the new object took another entry "
+		     "(%d, %d)", x->idx0, x->idx1);
+	cr_assert_eq(x->head0, 0, "the new object's stack was not open");
+	rc = tu_wait_result(reaper);
+	cr_assert_eq(rc, 0, "the reaper: %d", rc);
+	rs_entry(s, id, &head);
+	cr_assert_eq(head, 0, "the dead sealer's reaper closed the stack of "
+		     "the new object in its entry (head %u)", head);
+	getter = rs_getter(s, id);
+	slept = tu_wait_sleeping(getter, RS_WAIT_MS);
+	memcpy(buf, &rs_val, sizeof rs_val);
+	tu_assert_rc(shoal_seal(s, id), 0);
+	cr_assert(slept, "the new object's getter never slept (its stack "
+		  "closed, it spins)");
+	rc = tu_wait_result(getter);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	tu_assert_rc(shoal_drop(s, id), 0);
+}
+
+Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_stack_open)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(7, 1);
+	struct rs_seen x = {.renew_rc = 1, .idx0 = -1, .idx1 = -2, .head0 = 1};
+	void *buf = NULL;
+	pid_t reaper;
+	int st;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	st = tu_wait_status(rs_dying_sealer(s, id), RS_WAIT_MS);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the sealer did not die in its seal (status %d)", st);
+	reaper = rs_traced_reaper(s);
+	rs_renew_under(s, id, reaper, &x, &buf);
+	rs_check_after(s, id, reaper, &x, buf);
+	shoal_store_close(s);
+}
+
+Test(reap_stack, a_dead_fillers_reaper_leaves_a_reused_entrys_stack_open)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(7, 2);
+	struct rs_seen x = {.renew_rc = 1, .idx0 = -1, .idx1 = -2, .head0 = 1};
+	void *buf = NULL;
+	pid_t reaper;
+	int st;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	st = tu_wait_status(rs_dying_filler(s, id), RS_WAIT_MS);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the filler did not die in its fill (status %d)", st);
+	/* The promise's hold is the test's: gone, the sealed object can
+	 * end while the reaper is held. */
+	tu_assert_rc(shoal_drop(s, id), 0);
+	reaper = rs_traced_reaper(s);
+	rs_renew_under(s, id, reaper, &x, &buf);
+	rs_check_after(s, id, reaper, &x, buf);
+	shoal_store_close(s);
+}
