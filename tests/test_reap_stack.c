@@ -22,6 +22,11 @@
  * test ends the object and creates it again in the same entry; then lets
  * the reaper go and checks that the new object's stack is still open and
  * that its getter sleeps until the seal.
+ *
+ * The pin's REF intent is the reaper's own intent record, which a create
+ * has armed while it waits for a dead holder's directory stripe lock and
+ * reaps (dir.c): the last test kills such a creator after that reap and
+ * checks that its reaper still released its stripe locks.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -235,5 +240,93 @@ Test(reap_stack, a_dead_fillers_reaper_leaves_a_reused_entrys_stack_open)
 	reaper = rs_traced_reaper(s);
 	rs_renew_under(s, id, reaper, &x, &buf);
 	rs_check_after(s, id, reaper, &x, buf);
+	shoal_store_close(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* A reap inside a create: the reaper's own intent is in use.          */
+
+/* A child that attaches at once (so that its attach reaps nobody: no one
+ * is dead yet), says so on `ready`, waits for the test's byte on `go`,
+ * is armed with `point` and creates id with a timeout: it dies at the
+ * point.  Exits 12 if it returns. */
+static pid_t rs_armed_creator(struct shoal_store *s, shoal_id id,
+			      unsigned point, int ready, int go)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		tu_child_write_byte(ready, 'r');
+		tu_child_read_byte(go);
+		shoal__crash_arm(&c->crash, point, 1);
+		shoal_create(c, id, sizeof rs_val, NULL, 0, RS_WAIT_MS, &buf);
+		_exit(12);
+	}
+	return pid;
+}
+
+static void rs_assert_killed(pid_t pid, const char *what)
+{
+	int st = tu_wait_status(pid, RS_WAIT_MS);
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s did not die at its point (status %d)", what, st);
+}
+
+/*
+ * A create waiting for a directory stripe lock whose holder is dead reaps
+ * (dir.c, shoal__stripe_lock) while its own CREATE intent is armed: that
+ * intent is what its reaper needs to release the stripe locks and decide
+ * the entry if it dies before the create returns.  A dead sealer reaped
+ * there must not have its close made through the REF protocol's intent
+ * of the creator (which would leave it NONE): the creator killed after
+ * the reap, holding the stripes, must still be reaped whole.
+ */
+Test(reap_stack, a_reap_inside_a_create_keeps_the_creators_intent)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id x = tu_id(7, 3), y = tu_id(7, 4);
+	int ready[2], go_d[2], go_a[2];
+	struct shoal_store_stats st;
+	struct cc_report r = {{0}};
+	void *buf = NULL;
+	pid_t d, a;
+	int rc;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_pipe(ready);
+	tu_pipe(go_d);
+	tu_pipe(go_a);
+	/* d dies holding x's stripe locks, its entry reserved; a creates x
+	 * after, waits for those locks and reaps, then dies published. */
+	d = rs_armed_creator(s, x, SHOAL__CP_CREATE_RESERVED, ready[1], go_d[0]);
+	a = rs_armed_creator(s, x, SHOAL__CP_CREATE_PUBLISHED, ready[1], go_a[0]);
+	tu_read_byte(ready[0], RS_WAIT_MS);
+	tu_read_byte(ready[0], RS_WAIT_MS);
+	rs_assert_killed(rs_dying_sealer(s, y), "the sealer");
+	tu_write_byte(go_d[1], 'g');
+	rs_assert_killed(d, "the stripe holder");
+	tu_write_byte(go_a[1], 'g');
+	rs_assert_killed(a, "the creator");
+	tu_assert_rc(shoal_store_stats(s, &st), 0);
+	cr_assert_geq(st.reaped, 1, "the creator reaped nobody in its wait");
+	shoal_store_reap(s);
+	/* Its reaper released its stripes: x can be made again. */
+	rc = shoal_create(s, x, sizeof rs_val, NULL, 0, 0, &buf);
+	cr_assert_eq(rc, 0, "a create of x after the creator's reap: %s",
+		     shoal_strerror(rc));
+	tu_assert_rc(shoal_abort(s, x), 0);
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	close(ready[0]);
+	close(ready[1]);
+	close(go_d[0]);
+	close(go_d[1]);
+	close(go_a[0]);
+	close(go_a[1]);
 	shoal_store_close(s);
 }
