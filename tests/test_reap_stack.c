@@ -27,6 +27,11 @@
  * has armed while it waits for a dead holder's directory stripe lock and
  * reaps (dir.c): the last test kills such a creator after that reap and
  * checks that its reaper still released its stripe locks.
+ *
+ * And a reaper killed at each step of its close (before its pin, between
+ * the pin's CAS and its ledger, pinned, and in its unpin) leaves it to the
+ * next reaper, which closes the stack (a stopped getter linked on it gets
+ * the bytes once let go) and gives the dead reaper's pin back once.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -329,4 +334,114 @@ Test(reap_stack, a_reap_inside_a_create_keeps_the_creators_intent)
 	close(go_a[0]);
 	close(go_a[1]);
 	shoal_store_close(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* A reaper killed pinning, closing or unpinning.                      */
+
+/* A sealer that creates id, says so on `ready`, waits for `go` and dies
+ * in its seal (sealed, its stack not closed). */
+static pid_t rs_waiting_sealer(struct shoal_store *s, shoal_id id, int ready,
+			       int go)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		TU_CHILD_CHECK(shoal_create(c, id, sizeof rs_val, NULL, 0, 0, &buf) == 0, 10);
+		memcpy(buf, &rs_val, sizeof rs_val);
+		tu_child_write_byte(ready, 'r');
+		tu_child_read_byte(go);
+		shoal__crash_arm(&c->crash, SHOAL__CP_SEAL_SEALED, 1);
+		shoal_seal(c, id); /* dies in here */
+		_exit(12);
+	}
+	return pid;
+}
+
+/* A reaper armed from the environment (its attach reaps) with the n-th
+ * pass of point. */
+static pid_t rs_armed_reaper(struct shoal_store *s, unsigned point, uint32_t n)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		char spec[96];
+
+		snprintf(spec, sizeof spec, "%s:%u", shoal__crash_name(point), n);
+		setenv("SHOAL_CRASH", spec, 1);
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		shoal_store_reap(c);
+		shoal_store_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * One run: a getter sleeps on id's stack (then stopped, so that its own
+ * slices reap nothing), the sealer dies before its close, a reaper armed
+ * with (point, n) dies in its close_sealed, and the test reaps it and
+ * the sealer: the stack is closed, the getter gets the bytes, and every
+ * count is the ledgers' (the dead reaper's pin given back exactly once).
+ */
+static void rs_killed_reaper_run(unsigned point, uint32_t n, uint32_t k)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(8, k);
+	struct cc_report r = {{0}};
+	int ready[2], go[2];
+	uint32_t head = 0;
+	pid_t sealer, getter;
+	int st, rc;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_pipe(ready);
+	tu_pipe(go);
+	sealer = rs_waiting_sealer(s, id, ready[1], go[0]);
+	tu_read_byte(ready[0], RS_WAIT_MS);
+	getter = rs_getter(s, id);
+	cr_assert(tu_wait_sleeping(getter, RS_WAIT_MS), "the getter never slept");
+	cr_assert_eq(kill(getter, SIGSTOP), 0);
+	tu_write_byte(go[1], 'g');
+	rs_assert_killed(sealer, "the sealer");
+	st = tu_wait_status(rs_armed_reaper(s, point, n), RS_WAIT_MS);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "%s:%u: the reaper did not die there (status %d)",
+		  shoal__crash_name(point), n, st);
+	shoal_store_reap(s);
+	rs_entry(s, id, &head);
+	cr_assert_eq(head, RS_CLOSED, "%s:%u: the sealed object's stack is "
+		     "still open (head %u)", shoal__crash_name(point), n, head);
+	cr_assert_eq(kill(getter, SIGCONT), 0);
+	rc = tu_wait_result(getter);
+	cr_assert_eq(rc, 0, "%s:%u: the getter: %d (%s)",
+		     shoal__crash_name(point), n, rc, shoal_strerror(rc));
+	cr_assert(cc_check(s, &r), "%s:%u: %s", shoal__crash_name(point), n,
+		  r.why);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	shoal_store_close(s);
+}
+
+Test(reap_stack, a_reaper_killed_in_its_close_is_finished_by_the_next)
+{
+	/* The pin's points are its first passes, the unpin's its second
+	 * (the reaper changes no other count through the REF protocol). */
+	static const struct { unsigned point; uint32_t n; } at[] = {
+		{SHOAL__CP_REAP_STACK_SEEN, 1}, {SHOAL__CP_REF_INTENT, 1},
+		{SHOAL__CP_REF_CAS, 1},         {SHOAL__CP_REF_LEDGER, 1},
+		{SHOAL__CP_REAP_STACK_PINNED, 1}, {SHOAL__CP_REF_INTENT, 2},
+		{SHOAL__CP_REF_CAS, 2},         {SHOAL__CP_REF_LEDGER, 2},
+	};
+
+	for (uint32_t i = 0; i < sizeof at / sizeof at[0]; i++)
+		rs_killed_reaper_run(at[i].point, at[i].n, i + 1);
 }
