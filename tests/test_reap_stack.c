@@ -28,10 +28,11 @@
  * reaps (dir.c): the last test kills such a creator after that reap and
  * checks that its reaper still released its stripe locks.
  *
- * And a reaper killed at each step of its close (before its pin, between
- * the pin's CAS and its ledger, pinned, and in its unpin) leaves it to the
- * next reaper, which closes the stack (a stopped getter linked on it gets
- * the bytes once let go) and gives the dead reaper's pin back once.
+ * And a reaper of a sealer or a filler killed at each step of its close
+ * (before its pin, between the pin's CAS and its ledger, pinned, and in
+ * its unpin) leaves it to the next reaper, which closes the stack (a
+ * stopped getter linked on it gets the bytes once let go) and gives the
+ * dead reaper's pin back once.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -384,12 +385,14 @@ static pid_t rs_armed_reaper(struct shoal_store *s, unsigned point, uint32_t n)
 
 /*
  * One run: a getter sleeps on id's stack (then stopped, so that its own
- * slices reap nothing), the sealer dies before its close, a reaper armed
+ * slices reap nothing), the sealer (or, with `fill`, the filler of the
+ * test's promise) dies before its close, a reaper armed
  * with (point, n) dies in its close_sealed, and the test reaps it and
  * the sealer: the stack is closed, the getter gets the bytes, and every
  * count is the ledgers' (the dead reaper's pin given back exactly once).
  */
-static void rs_killed_reaper_run(unsigned point, uint32_t n, uint32_t k)
+static void rs_killed_reaper_run(unsigned point, uint32_t n, uint32_t k,
+				 bool fill)
 {
 	struct shoal_store_options o = tu_opts(8u << 20);
 	struct shoal_store *s = NULL;
@@ -397,19 +400,27 @@ static void rs_killed_reaper_run(unsigned point, uint32_t n, uint32_t k)
 	struct cc_report r = {{0}};
 	int ready[2], go[2];
 	uint32_t head = 0;
-	pid_t sealer, getter;
+	pid_t sealer = -1, getter;
 	int st, rc;
 
 	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
 	tu_pipe(ready);
 	tu_pipe(go);
-	sealer = rs_waiting_sealer(s, id, ready[1], go[0]);
-	tu_read_byte(ready[0], RS_WAIT_MS);
+	if (fill) { /* the test's promise, filled by a child that dies */
+		tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	} else {
+		sealer = rs_waiting_sealer(s, id, ready[1], go[0]);
+		tu_read_byte(ready[0], RS_WAIT_MS);
+	}
 	getter = rs_getter(s, id);
 	cr_assert(tu_wait_sleeping(getter, RS_WAIT_MS), "the getter never slept");
 	cr_assert_eq(kill(getter, SIGSTOP), 0);
-	tu_write_byte(go[1], 'g');
-	rs_assert_killed(sealer, "the sealer");
+	if (fill) {
+		sealer = rs_dying_filler(s, id);
+	} else {
+		tu_write_byte(go[1], 'g');
+	}
+	rs_assert_killed(sealer, fill ? "the filler" : "the sealer");
 	st = tu_wait_status(rs_armed_reaper(s, point, n), RS_WAIT_MS);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "%s:%u: the reaper did not die there (status %d)",
@@ -424,6 +435,8 @@ static void rs_killed_reaper_run(unsigned point, uint32_t n, uint32_t k)
 		     shoal__crash_name(point), n, rc, shoal_strerror(rc));
 	cr_assert(cc_check(s, &r), "%s:%u: %s", shoal__crash_name(point), n,
 		  r.why);
+	if (fill)
+		tu_assert_rc(shoal_drop(s, id), 0);
 	close(ready[0]);
 	close(ready[1]);
 	close(go[0]);
@@ -442,6 +455,8 @@ Test(reap_stack, a_reaper_killed_in_its_close_is_finished_by_the_next)
 		{SHOAL__CP_REF_CAS, 2},         {SHOAL__CP_REF_LEDGER, 2},
 	};
 
-	for (uint32_t i = 0; i < sizeof at / sizeof at[0]; i++)
-		rs_killed_reaper_run(at[i].point, at[i].n, i + 1);
+	for (uint32_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+		rs_killed_reaper_run(at[i].point, at[i].n, 2 * i + 1, false);
+		rs_killed_reaper_run(at[i].point, at[i].n, 2 * i + 2, true);
+	}
 }
