@@ -33,6 +33,10 @@
  * its unpin) leaves it to the next reaper, which closes the stack (a
  * stopped getter linked on it gets the bytes once let go) and gives the
  * dead reaper's pin back once.
+ *
+ * Last, an attach that finds every slot taken reaps before it has a slot
+ * (no intent, no ledger to pin with): it must not crash, and its reap
+ * after its claim makes the dead sealer's close.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -459,4 +463,87 @@ Test(reap_stack, a_reaper_killed_in_its_close_is_finished_by_the_next)
 		rs_killed_reaper_run(at[i].point, at[i].n, 2 * i + 1, false);
 		rs_killed_reaper_run(at[i].point, at[i].n, 2 * i + 2, true);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* A reap by an attach that found no free slot.                         */
+
+/* A child that attaches and closes: exits with the attach's code. */
+static pid_t rs_attacher(struct shoal_store *s)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		int rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+
+		if (rc == 0)
+			shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* A child that attaches and dies without closing: a dead slot to reap. */
+static void rs_dead_attacher(struct shoal_store *s)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
+		_exit(0);
+	}
+	cr_assert_eq(tu_wait_exit(pid), 0, "the attacher that dies");
+}
+
+/*
+ * With every process slot taken (the test's, a getter's, a dead
+ * process's and a sealer's dead before its close), an attach reaps before
+ * it has a slot of its own (proc.c, shoal__proc_claim): it has no intent
+ * or ledger yet to pin the sealer's object with.  It must not crash: it
+ * reaps the other dead slot, claims it, and its reap after the claim
+ * closes the sealer's stack, which wakes the getter.
+ */
+Test(reap_stack, an_attach_with_no_free_slot_reaps_a_dead_sealer)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(9, 1);
+	struct cc_report r = {{0}};
+	int ready[2], go[2];
+	uint32_t head = 0;
+	pid_t sealer, getter;
+	int st, rc;
+
+	o.max_procs = 4;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	tu_pipe(ready);
+	tu_pipe(go);
+	sealer = rs_waiting_sealer(s, id, ready[1], go[0]);
+	tu_read_byte(ready[0], RS_WAIT_MS);
+	getter = rs_getter(s, id);
+	cr_assert(tu_wait_sleeping(getter, RS_WAIT_MS), "the getter never slept");
+	cr_assert_eq(kill(getter, SIGSTOP), 0); /* its slices reap nothing */
+	rs_dead_attacher(s);
+	tu_write_byte(go[1], 'g');
+	rs_assert_killed(sealer, "the sealer");
+	st = tu_wait_status(rs_attacher(s), RS_WAIT_MS);
+	cr_assert(WIFEXITED(st), "the attach that reaps died (signal %d)",
+		  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	rc = tu_exit_to_err(WEXITSTATUS(st));
+	cr_assert_eq(rc, 0, "the attach: %d (%s)", rc, shoal_strerror(rc));
+	rs_entry(s, id, &head);
+	cr_assert_eq(head, RS_CLOSED, "the sealed object's stack is still open "
+		     "(head %u)", head);
+	cr_assert_eq(kill(getter, SIGCONT), 0);
+	rc = tu_wait_result(getter);
+	cr_assert_eq(rc, 0, "the getter: %d (%s)", rc, shoal_strerror(rc));
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	shoal_store_close(s);
 }

@@ -350,19 +350,23 @@ void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r)
  * leave it NONE.  So with our intent armed (anything but a REF whose
  * recount we owe, which the REF protocol pays first) the close is not
  * made here: -EBUSY, and the dead slot is left for a reap of ours (or
- * anyone's) outside such a call.
+ * anyone's) outside such a call.  The same without a slot of our own
+ * (s->me NULL: an attach that found no free slot reaps before it claims
+ * one, proc.c): its reap after the claim makes the close.
  */
 int shoal__obj_close_sealed(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			    struct shoal__later *by)
 {
 	struct shoal__ref r = {.idx = idx, .gen = gen, .dpins = 1,
 			       .acquire = true};
-	/* Relaxed: our own word. */
-	uint32_t op = atomic_load_explicit(&s->me->intent.op,
-					   memory_order_relaxed);
+	uint32_t op;
 	int rc;
 
 	SHOAL__CRASH(s, REAP_STACK_SEEN);
+	if (!s->me)
+		return -EBUSY;
+	/* Relaxed: our own word. */
+	op = atomic_load_explicit(&s->me->intent.op, memory_order_relaxed);
 	if (op != SHOAL__OP_NONE && !(op == SHOAL__OP_REF && s->recount_owed))
 		return -EBUSY;
 	rc = shoal__ref_change(s, &r, by);
