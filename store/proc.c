@@ -28,7 +28,12 @@
  *      decision written into the intent, an unpublished block freed if the
  *      intent owns it, then every stripe lock of the slot released; a REF
  *      (a count change or an abort in flight) flags the slot's record for
- *      the entry and recounts the entry without the slot (repair.c);
+ *      the entry and recounts the entry without the slot (repair.c); a
+ *      SEAL has the sealed object's waiter stack closed under a pin of
+ *      the reaper's (store/object/refs.c), which a reap run inside a
+ *      create of the reaper's own (its stripe-lock wait, dir.c: its own
+ *      intent armed), or by a claim before it has a slot, leaves to a
+ *      later reap, the slot given back;
  *   3. an entry the slot was ending (end.c): finished;
  *   4. every ledger record: FLAG goes up, the record's pins and holds come
  *      off the entry (or the slot's unsealed entry is aborted with them),

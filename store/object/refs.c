@@ -341,15 +341,34 @@ void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r)
  * has the close made again (closing a closed stack does nothing).
  * A pin refused because the object ended, is ending (DELETING: its end
  * closes the stack) or is gone means there is nothing to close: 0.
+ *
+ * The pin's REF intent is our slot's one intent record, and a reap can
+ * run inside a call of ours that has that record armed: a create waiting
+ * for a dead holder's directory stripe lock reaps (dir.c) with its CREATE
+ * intent naming its block, entry and stripes, which its reaper needs if
+ * it dies before the create returns.  The pin would overwrite it and
+ * leave it NONE.  So with our intent armed (anything but a REF whose
+ * recount we owe, which the REF protocol pays first) the close is not
+ * made here: -EBUSY, and the dead slot is left for a reap of ours (or
+ * anyone's) outside such a call.  The same without a slot of our own
+ * (s->me NULL: an attach that found no free slot reaps before it claims
+ * one, proc.c): its reap after the claim makes the close.
  */
 int shoal__obj_close_sealed(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			    struct shoal__later *by)
 {
 	struct shoal__ref r = {.idx = idx, .gen = gen, .dpins = 1,
 			       .acquire = true};
+	uint32_t op;
 	int rc;
 
 	SHOAL__CRASH(s, REAP_STACK_SEEN);
+	if (!s->me)
+		return -EBUSY;
+	/* Relaxed: our own word. */
+	op = atomic_load_explicit(&s->me->intent.op, memory_order_relaxed);
+	if (op != SHOAL__OP_NONE && !(op == SHOAL__OP_REF && s->recount_owed))
+		return -EBUSY;
 	rc = shoal__ref_change(s, &r, by);
 	if (rc == -ESTALE || rc == -ENOENT || rc == SHOAL_EDELETED ||
 	    rc == SHOAL_EEVICTED || rc == SHOAL_EOWNERDIED ||
