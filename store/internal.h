@@ -367,6 +367,8 @@ struct shoal__deadline;
 void shoal__waiters_close(struct shoal_store *s, struct shoal__entry *e);
 /* A sealer's close: none if nothing was ever pushed (waiters.c). */
 void shoal__waiters_close_sealed(struct shoal_store *s, struct shoal__entry *e);
+/* Any node linked on e's waiter stack (a seq_cst load of its head)? */
+bool shoal__waiters_linked(const struct shoal__entry *e);
 int shoal__waiters_wait(struct shoal_store *s, uint32_t idx, uint64_t c,
 			struct shoal__deadline d);
 void shoal__waiters_reap(struct shoal_store *s, uint32_t slot);

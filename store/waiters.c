@@ -302,6 +302,17 @@ static uint64_t shoal__waiters_closed_late(struct shoal_store *s,
 	return now;
 }
 
+/* Any node on e's stack?  A seq_cst load (WT-S2's, for a dead sealer's
+ * reaper: after the sealing CAS, which the death orders before it): a
+ * node pushed before that seal is seen, unless the object ended since
+ * (its end drained the stack) and then 0 or a new object's nodes. */
+bool shoal__waiters_linked(const struct shoal__entry *e)
+{
+	uint32_t h = atomic_load_explicit(&e->waiters, memory_order_seq_cst); /* WT-S2 */
+
+	return h != 0 && h != SHOAL__WAITERS_CLOSED;
+}
+
 /* A sealer's or an ender's close (WT-S2): it changed ctl, so the entry
  * cannot be reused before this returns (a dead sealer's reaper holds a
  * pin on it for the same reason, shoal__obj_close_sealed). */

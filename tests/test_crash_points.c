@@ -368,20 +368,6 @@ static void cp_do_seal_wake(struct shoal_store *c, struct cp_world *w, int fd)
 	TU_CHILD_CHECK(shoal_drop(c, x) == 0, 114);
 }
 
-/* Creates an object and dies sealing it (SEAL_SEALED: sealed, its stack
- * not closed): a victim whose reaper owes the close. */
-static void cp_do_seal_die(struct shoal_store *c, struct cp_world *w, int fd)
-{
-	shoal_id x = shoal_id_next(c);
-	void *buf;
-
-	(void)w;
-	(void)fd;
-	TU_CHILD_CHECK(shoal_create(c, x, 5000, NULL, 0, 0, &buf) == 0, 115);
-	tu_fill(buf, 5000, 11);
-	TU_CHILD_CHECK(shoal_seal(c, x) == 0, 116); /* dies in here */
-}
-
 /* A victim for the reapers: holds and pins witnesses, has half a fill,
  * an unsealed object, an unsealed one it dropped its hold on (an orphan:
  * its reaper scans the directory, proc.c step 5), and dies publishing a
@@ -568,21 +554,44 @@ static bool cp_scenario_reap(struct cp_world *w, unsigned point)
 	return cp_reaper(w, point);
 }
 
-/* A sealer dies before its close; a reaper armed with `point` closes it
- * in its place (store/object/refs.c, shoal__obj_close_sealed). */
-static bool cp_scenario_reap_seal(struct cp_world *w, unsigned point)
-{
-	cr_assert(cp_died(cp_child(w, SHOAL__CP_SEAL_SEALED, 1, cp_do_seal_die, -1),
-			  "victim"), "the victim did not die sealing");
-	return cp_reaper(w, point);
-}
-
 static bool cp_scenario_reap_ref(struct cp_world *w, unsigned point)
 {
 	/* 3 holds and a pin pass REF_CAS first: die at the fifth. */
 	cr_assert(cp_died(cp_child(w, SHOAL__CP_REF_CAS, 5, cp_do_victim_ref, -1),
 			  "victim"), "the victim did not die in its hold");
 	return cp_reaper(w, point);
+}
+
+/* A sealer dies before its close, a getter linked on the stack (then
+ * stopped: its own slices would reap the sealer first); a reaper armed
+ * with `point` closes it in its place, under a pin (store/object/refs.c,
+ * shoal__obj_close_sealed), and the test's reap finishes what it left. */
+static bool cp_scenario_reap_seal(struct cp_world *w, unsigned point)
+{
+	int sv[2];
+	pid_t sealer, getter = -1;
+	shoal_id x;
+	bool died = false;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	sealer = cp_child(w, SHOAL__CP_SEAL_SEALED, 1, cp_do_seal_wake, sv[1]);
+	close(sv[1]);
+	if (cp_read_byte(sv[0], (char *)&x) &&
+	    read(sv[0], (char *)&x + 1, sizeof x - 1) == (ssize_t)sizeof x - 1) {
+		getter = cp_blocked_getter(w, x);
+		cr_assert(tu_wait_sleeping(getter, 5000), "the getter never blocked");
+		cr_assert_eq(kill(getter, SIGSTOP), 0);
+		(void)!write(sv[0], "s", 1);
+	}
+	close(sv[0]);
+	cr_assert(cp_died(sealer, "victim"), "the victim did not die sealing");
+	if (getter > 0) {
+		died = cp_reaper(w, point);
+		shoal_store_reap(w->s);
+		cr_assert_eq(kill(getter, SIGCONT), 0);
+		cr_assert_eq(tu_wait_exit(getter), 0, "the blocked getter");
+	}
+	return died;
 }
 
 /* Holds and drops witness 4, traced (stop_point.h) and armed with point:

@@ -176,7 +176,9 @@ SHOAL_API int shoal_store_create(const char *name,
  * reaping waits more than a second for a word another process holds is
  * left for a later reap, and the attach succeeds).
  * Also -EINVAL (NULL out, a bad name), -ENOENT (no such segment),
- * SHOAL_ETOOMANYPROCS (max_procs processes have it open),
+ * SHOAL_ETOOMANYPROCS (max_procs processes have it open; also, until
+ * another process reaps, when the only dead one to reap died sealing an
+ * object with waiters, docs/design.md "Limits"),
  * SHOAL_ENOMEMBARRIER, -EMFILE, -ENFILE or -ESRCH (as
  * shoal_store_create), -ENOMEM, or
  * another negated errno of shm_open/mmap.  *out is the caller's: close it

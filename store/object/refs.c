@@ -340,7 +340,11 @@ void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r)
  * reaper gives the pin back, and the dead sealer's record, still there,
  * has the close made again (closing a closed stack does nothing).
  * A pin refused because the object ended, is ending (DELETING: its end
- * closes the stack) or is gone means there is nothing to close: 0.
+ * closes the stack) or is gone means there is nothing to close: 0.  So
+ * does a stack with no node on it: a seal that finds its stack empty
+ * leaves it open anyway (waiters.c), and every waiter that pushes after
+ * the seal closes it itself; only waiters linked before the seal wait
+ * for this close, and most reaps find none (no pin taken).
  *
  * The pin's REF intent is our slot's one intent record, and a reap can
  * run inside a call of ours that has that record armed: a create waiting
@@ -363,6 +367,8 @@ int shoal__obj_close_sealed(struct shoal_store *s, uint32_t idx, uint32_t gen,
 	int rc;
 
 	SHOAL__CRASH(s, REAP_STACK_SEEN);
+	if (!shoal__waiters_linked(&s->dir[idx]))
+		return 0;
 	if (!s->me)
 		return -EBUSY;
 	/* Relaxed: our own word. */
