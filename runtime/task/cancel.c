@@ -215,7 +215,10 @@ static void shoal__cancel_kill(const struct shoal__rt_view *v, uint32_t idx,
 /* The live children of a parent (pw: its record + 1, or
  * SHOAL__PARENT_CALL | lane for an actor call; pg: its generation, or
  * the call's lane position; tag: 0, or the call's lane tag), each
- * cancelled with the same flags.
+ * cancelled with the same flags.  A running child that has CANCEL
+ * already (a cancel of its own without RECURSIVE, or its deadline) is
+ * not skipped: it still gets the flags it lacks, and its own children
+ * are followed (cancel_rec says 1 and does nothing if it has them all).
  * Bounded: one pass over the table per level, at most
  * SHOAL__CANCEL_DEPTH levels. */
 void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *v,
@@ -231,7 +234,9 @@ void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *
 		/* TASK-A1: a published child's parent fields (TASK-R1). */
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
-		if (shoal__phase_live(st) && !(st & SHOAL__TASK_F_CANCEL) &&
+		if (shoal__phase_live(st) &&
+		    (!(st & SHOAL__TASK_F_CANCEL) ||
+		     SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING) &&
 		    t->parent == pw && t->parent_gen == pg && t->parent_tag == tag)
 			shoal__cancel_rec(s, v, i, st, flags, depth + 1);
 	}
