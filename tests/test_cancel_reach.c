@@ -20,6 +20,13 @@
  * cancel (the fork server, whose watch does nothing for it anyway, plays
  * no part), the second one at its submit.  Synchronisation: flags in a
  * shared page, bounded polls; the cancels are synchronous.
+ *
+ * A parent past its own deadline (CANCEL | DEADLINE), then cancelled
+ * recursively: a task it submits then holds SHOAL_ECANCELLED, the code a
+ * recursive cancel gives (runtime.h), as its earlier children and a
+ * call's children do; it got the parent's SHOAL_EDEADLINE (cancel.c,
+ * shoal__parent_cancel).  Its deadline is 1 s: it must be claimed
+ * before, which an idle worker does at once.
  */
 #include <criterion/criterion.h>
 #include <sched.h>
@@ -128,6 +135,49 @@ static int cr_top(struct shoal_task *t, void *user)
 	return 0;
 }
 
+/* late(): waits (bounded) until its own deadline cancels it, then,
+ * once told, submits count() into gc[1] and gets its code. */
+static int cr_late(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	int64_t t0 = tu_now_ms();
+	struct shoal_args a;
+
+	(void)user;
+	while (!shoal_task_cancelled(t) && tu_now_ms() - t0 < CR_WAIT_MS)
+		sched_yield();
+	atomic_store(&cr->parked, shoal_task_cancelled(t) ? 1 : -1);
+	if (atomic_load(&cr->parked) != 1 || !cr_until(&cr->go)) {
+		atomic_store(&cr->done, -1);
+		return shoal_task_fail(t, SHOAL_ETASK, "never past its deadline, or never told");
+	}
+	shoal_args_init(&a);
+	if (shoal_submit(rt, shoal_function(rt, "count"), &a, 1, &cr->gc[1])) {
+		atomic_store(&cr->done, -1);
+		return shoal_task_fail(t, SHOAL_ETASK, "submit failed");
+	}
+	atomic_store(&cr->gc1_code,
+		     cr_code(shoal_runtime_store(rt), cr->gc[1], CR_WAIT_MS));
+	atomic_store(&cr->done, 1);
+	return 0;
+}
+
+/* The page, and a runtime with every function of this file. */
+static void cr_start(struct shoal_registry **reg, struct shoal_runtime **rt,
+		     struct shoal_runtime_options *o)
+{
+	cr = mmap(NULL, sizeof *cr, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		  -1, 0);
+	cr_assert_neq(cr, MAP_FAILED);
+	tu_assert_rc(shoal_registry_open(reg), 0);
+	tu_assert_rc(shoal_register_task(*reg, "count", cr_count, NULL), 0);
+	tu_assert_rc(shoal_register_task(*reg, "mid", cr_mid, NULL), 0);
+	tu_assert_rc(shoal_register_task(*reg, "top", cr_top, NULL), 0);
+	tu_assert_rc(shoal_register_task(*reg, "late", cr_late, NULL), 0);
+	o->store.capacity = 8u << 20;
+	tu_assert_rc(shoal_runtime_start(*reg, o, rt), 0);
+}
+
 Test(cancel_reach, a_recursive_cancel_reaches_the_children_of_a_child_cancelled_before)
 {
 	struct shoal_registry *reg;
@@ -141,17 +191,9 @@ Test(cancel_reach, a_recursive_cancel_reaches_the_children_of_a_child_cancelled_
 	shoal_id r;
 	void *buf;
 
-	cr = mmap(NULL, sizeof *cr, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		  -1, 0);
-	cr_assert_neq(cr, MAP_FAILED);
-	tu_assert_rc(shoal_registry_open(&reg), 0);
-	tu_assert_rc(shoal_register_task(reg, "count", cr_count, NULL), 0);
-	tu_assert_rc(shoal_register_task(reg, "mid", cr_mid, NULL), 0);
-	tu_assert_rc(shoal_register_task(reg, "top", cr_top, NULL), 0);
 	shoal_runtime_options_init(&o);
 	o.num_workers = 3; /* top, mid, and one idle for a grandchild */
-	o.store.capacity = 8u << 20;
-	tu_assert_rc(shoal_runtime_start(reg, &o, &rt), 0);
+	cr_start(&reg, &rt, &o);
 	s = shoal_runtime_store(rt);
 	cr->gate = shoal_id_next(s);
 	tu_assert_rc(shoal_create(s, cr->gate, sizeof one, NULL, 0, 0, &buf), 0);
@@ -189,6 +231,50 @@ Test(cancel_reach, a_recursive_cancel_reaches_the_children_of_a_child_cancelled_
 			     : shoal_strerror(atomic_load(&cr->gc1_code)));
 	cr_assert_eq(rc, SHOAL_ECANCELLED, "top: %s", shoal_strerror(rc));
 	cr_assert_eq(ran, 0, "a grandchild ran %lld times", (long long)ran);
+	munmap(cr, sizeof *cr);
+	cr = NULL;
+}
+
+Test(cancel_reach, a_child_of_a_parent_past_its_deadline_then_cancelled_recursively_is_cancelled)
+{
+	struct shoal_task_options to = SHOAL_TASK_OPTIONS_INIT;
+	struct shoal_runtime_options o;
+	struct shoal_registry *reg;
+	struct shoal_runtime *rt;
+	struct shoal_args args;
+	int rc_top = 0, rc;
+	bool ready;
+	int64_t ran;
+	shoal_id r;
+
+	shoal_runtime_options_init(&o);
+	o.num_workers = 2; /* late, and one idle for its child */
+	cr_start(&reg, &rt, &o);
+	shoal_args_init(&args);
+	to.num_returns = 1;
+	to.deadline_ms = 1000;
+	tu_assert_rc(shoal_submit_opts(rt, shoal_function(rt, "late"), &args, &to, &r), 0);
+	ready = cr_until(&cr->parked) && atomic_load(&cr->parked) == 1;
+	if (ready)
+		rc_top = shoal_cancel(rt, r, SHOAL_CANCEL_RECURSIVE);
+	atomic_store(&cr->go, 1);
+	cr_until(&cr->done);
+	rc = cr_code(shoal_runtime_store(rt), r, CR_WAIT_MS);
+	tu_assert_rc(shoal_drop(shoal_runtime_store(rt), r), 0);
+	tu_assert_rc(shoal_runtime_shutdown(rt), 0);
+	ran = atomic_load(&cr->gc_ran);
+	shoal_registry_close(reg);
+
+	cr_assert(ready, "late never saw its deadline pass (claimed too late?)");
+	tu_assert_rc(rc_top, 1);
+	cr_assert_eq(atomic_load(&cr->done), 1, "late never got its child");
+	cr_assert_eq(atomic_load(&cr->gc1_code), SHOAL_ECANCELLED,
+		     "a child submitted after the recursive cancel: %s",
+		     atomic_load(&cr->gc1_code) == 0
+			     ? "it ran"
+			     : shoal_strerror(atomic_load(&cr->gc1_code)));
+	cr_assert_eq(rc, SHOAL_EDEADLINE, "late itself: %s", shoal_strerror(rc));
+	cr_assert_eq(ran, 0, "the child ran");
 	munmap(cr, sizeof *cr);
 	cr = NULL;
 }

@@ -335,8 +335,11 @@ SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flag
 
 /* The cancel bits a child of parent (record parent - 1, generation
  * parent_gen; or SHOAL__PARENT_CALL | lane, parent_gen the call's
- * position) inherits: the parent's (CANCEL | RECURSIVE, and FORCE or
- * DEADLINE) if it was cancelled recursively, else 0.  The parent's word is loaded
+ * position) inherits: the parent's recursive cancel (CANCEL | RECURSIVE,
+ * and FORCE) if it was cancelled recursively, else 0.  Not the parent's
+ * DEADLINE: that is the parent's own code; a child the recursive cancel
+ * reaches holds SHOAL_ECANCELLED, as the scan's and a call's children do.
+ * The parent's word is loaded
  * relaxed: ordered by the caller's fence, or by coherence alone where
  * the submitter is the parent's own thread and saw its cancel. */
 static uint64_t shoal__parent_cancel(const struct shoal__rt_view *v, uint32_t parent,
@@ -352,7 +355,7 @@ static uint64_t shoal__parent_cancel(const struct shoal__rt_view *v, uint32_t pa
 	ps = atomic_load_explicit(&v->tasks[parent - 1].state, memory_order_relaxed);
 	if (SHOAL__TASK_GEN(ps) != parent_gen || (ps & both) != both)
 		return 0;
-	return SHOAL__TASK_FLAGS(ps) & ~SHOAL__TASK_F_LEAVING;
+	return ps & (both | SHOAL__TASK_F_FORCE);
 }
 
 /*
