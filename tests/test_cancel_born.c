@@ -310,6 +310,27 @@ Test(cancel_born, a_parked_child_born_cancelled_has_all_its_returns_filled_at_on
 	cr_assert_eq(ran, 0, "the child ran");
 }
 
+/* Whether the task whose first return is id left the task table within
+ * CB_WAIT_MS (claimed and dropped, or run and done). */
+static bool cb_await_gone(struct shoal_runtime *rt, shoal_id id)
+{
+	struct shoal_task_info info[64];
+	int64_t t0 = tu_now_ms();
+
+	for (;;) {
+		int n = shoal_task_list(rt, info, 64);
+		bool live = false;
+
+		for (int i = 0; i < n && i < 64; i++)
+			live |= shoal_id_eq(info[i].id, id);
+		if (n >= 0 && !live)
+			return true;
+		if (tu_now_ms() - t0 > CB_WAIT_MS)
+			return false;
+		sched_yield();
+	}
+}
+
 /*
  * The submitter killed at TASK_PUBLISHED (its child published cancelled,
  * its returns not filled yet): no return of the child is left unfilled,
@@ -357,6 +378,8 @@ static void cb_killed_after_publish(const char *parent, bool gated)
 		tu_assert_rc(shoal_seal(x.s, cb->gate), 0);
 		tu_assert_rc(shoal_drop(x.s, cb->gate), 0);
 	}
+	/* Claimed by the idle worker: dropped unrun, or run. */
+	cr_assert(cb_await_gone(x.rt, cb->kids[0]), "the child's record never went");
 	tu_assert_rc(shoal_drop(x.s, r), 0);
 	tu_assert_rc(shoal_runtime_shutdown(x.rt), 0);
 	cr_assert_eq(atomic_load(&cb->child_ran), 0, "the child ran");
