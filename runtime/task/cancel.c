@@ -339,9 +339,9 @@ SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flag
  * and FORCE) if it was cancelled recursively, else 0.  Not the parent's
  * DEADLINE: that is the parent's own code; a child the recursive cancel
  * reaches holds SHOAL_ECANCELLED, as the scan's and a call's children do.
- * The parent's word is loaded
- * relaxed: ordered by the caller's fence, or by coherence alone where
- * the submitter is the parent's own thread and saw its cancel. */
+ * The parent's word is loaded relaxed: ordered by the caller's fence, or
+ * by coherence alone where the submitter is the parent's own thread and
+ * saw its cancel. */
 static uint64_t shoal__parent_cancel(const struct shoal__rt_view *v, uint32_t parent,
 				     uint32_t parent_gen)
 {
