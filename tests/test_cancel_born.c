@@ -20,6 +20,10 @@
  * claimed until the argument is sealed, so its submitter fills its
  * returns (all of them) at once; the fork server, whose watch would
  * refill them later, is stopped while the test reads them.
+ *
+ * A submitter killed right after such a publish (its worker, at
+ * TASK_PUBLISHED, before it fills the child's returns) leaves no return
+ * a get waits on to its timeout, and the child never runs.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -106,6 +110,35 @@ static int cb_parent_on(struct shoal_task *t, void *user)
 	return 0;
 }
 
+/* parent_dies(): as parent_on, gated or not (user), but killed (its
+ * worker) at TASK_PUBLISHED: after the child is published cancelled and
+ * before its submitter fills the child's returns. */
+static int cb_parent_dies(struct shoal_task *t, void *user)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_store *s = shoal_runtime_store(rt);
+	int64_t t0 = tu_now_ms();
+	struct shoal_args a;
+
+	atomic_store(&cb->parent_pid, (int32_t)getpid());
+	while (!shoal_task_cancelled(t))
+		if (tu_now_ms() - t0 > CB_WAIT_MS) {
+			atomic_store(&cb->submitted, -1);
+			return shoal_task_fail(t, SHOAL_ETASK, "never saw its cancel");
+		}
+	shoal_args_init(&a);
+	if (user)
+		shoal_args_ref(&a, cb->gate);
+	atomic_store(&cb->submitted, 1); /* kids are written by the submit */
+	shoal__crash_arm(&s->crash, SHOAL__CP_TASK_PUBLISHED, 1);
+	if (shoal_submit(rt, shoal_function(rt, "count"), &a, 2, cb->kids)) {
+		atomic_store(&cb->submitted, -1);
+		return shoal_task_fail(t, SHOAL_ETASK, "submit failed");
+	}
+	atomic_store(&cb->submitted, -1); /* it should have died */
+	return shoal_task_fail(t, SHOAL_ETASK, "not killed at TASK_PUBLISHED");
+}
+
 static int cb_actor_init(struct shoal_task *ctx, void **self)
 {
 	(void)ctx;
@@ -131,6 +164,8 @@ static struct cb_rt cb_start(uint32_t workers)
 	tu_assert_rc(shoal_register_task(x.reg, "count", cb_count, NULL), 0);
 	tu_assert_rc(shoal_register_task(x.reg, "parent", cb_parent, NULL), 0);
 	tu_assert_rc(shoal_register_task(x.reg, "parent_on", cb_parent_on, NULL), 0);
+	tu_assert_rc(shoal_register_task(x.reg, "dies_on", cb_parent_dies, cb), 0);
+	tu_assert_rc(shoal_register_task(x.reg, "dies", cb_parent_dies, NULL), 0);
 	tu_assert_rc(shoal_register_actor(x.reg, "P", cb_actor_init, NULL), 0);
 	tu_assert_rc(shoal_register_method(x.reg, "P", "parent", cb_parent), 0);
 	shoal_runtime_options_init(&o);
@@ -273,4 +308,92 @@ Test(cancel_born, a_parked_child_born_cancelled_has_all_its_returns_filled_at_on
 	munmap(cb, sizeof *cb);
 	cb = NULL;
 	cr_assert_eq(ran, 0, "the child ran");
+}
+
+/* Whether the task whose first return is id left the task table within
+ * CB_WAIT_MS (claimed and dropped, or run and done). */
+static bool cb_await_gone(struct shoal_runtime *rt, shoal_id id)
+{
+	struct shoal_task_info info[64];
+	int64_t t0 = tu_now_ms();
+
+	for (;;) {
+		int n = shoal_task_list(rt, info, 64);
+		bool live = false;
+
+		for (int i = 0; i < n && i < 64; i++)
+			live |= shoal_id_eq(info[i].id, id);
+		if (n >= 0 && !live)
+			return true;
+		if (tu_now_ms() - t0 > CB_WAIT_MS)
+			return false;
+		sched_yield();
+	}
+}
+
+/*
+ * The submitter killed at TASK_PUBLISHED (its child published cancelled,
+ * its returns not filled yet): no return of the child is left unfilled,
+ * queued (a claim drops it, or the watch refills it) or parked on an
+ * argument nobody seals (the watch refills it, or the dead submitter's
+ * promises are aborted by its reaper): a get of each ends well within a
+ * bounded wait, with an error, never with a value, and the child never
+ * runs.
+ */
+static void cb_killed_after_publish(const char *parent, bool gated)
+{
+	struct cb_rt x = cb_start(2);
+	struct shoal_args args;
+	int64_t t0, one = 1;
+	int code[2] = {0, 0}, sub = 0, rc;
+	void *buf = NULL;
+	shoal_id r;
+
+	if (gated) {
+		cb->gate = shoal_id_next(x.s);
+		tu_assert_rc(shoal_create(x.s, cb->gate, sizeof one, NULL, 0, 0, &buf), 0);
+	}
+	shoal_args_init(&args);
+	tu_assert_rc(shoal_submit(x.rt, shoal_function(x.rt, parent), &args, 1, &r), 0);
+	t0 = tu_now_ms();
+	while (!atomic_load(&cb->parent_pid) && tu_now_ms() - t0 < CB_WAIT_MS)
+		sched_yield();
+	rc = shoal_cancel(x.rt, r, SHOAL_CANCEL_RECURSIVE);
+	while (rc == 1 && !(sub = atomic_load(&cb->submitted)) &&
+	       tu_now_ms() - t0 < CB_WAIT_MS)
+		sched_yield();
+	/* The parent's own result: its worker's death, cancelled. */
+	code[0] = cb_code(x.s, r, CB_WAIT_MS);
+	tu_assert_rc(rc, 1);
+	cr_assert_eq(sub, 1, "the parent never submitted its child");
+	cr_assert_eq(code[0], SHOAL_ECANCELLED, "the parent: %s", shoal_strerror(code[0]));
+	for (int i = 0; i < 2; i++) {
+		code[i] = cb_code(x.s, cb->kids[i], 5000);
+		cr_assert(code[i] != 0 && code[i] != -ETIMEDOUT,
+			  "return %d of the child of a killed submitter: %s", i,
+			  code[i] == 0 ? "a value" : shoal_strerror(code[i]));
+	}
+	if (gated) {
+		memcpy(buf, &one, sizeof one);
+		tu_assert_rc(shoal_seal(x.s, cb->gate), 0);
+		tu_assert_rc(shoal_drop(x.s, cb->gate), 0);
+	}
+	/* Claimed by the idle worker: dropped unrun, or run. */
+	cr_assert(cb_await_gone(x.rt, cb->kids[0]), "the child's record never went");
+	tu_assert_rc(shoal_drop(x.s, r), 0);
+	tu_assert_rc(shoal_runtime_shutdown(x.rt), 0);
+	cr_assert_eq(atomic_load(&cb->child_ran), 0, "the child ran");
+	shoal_registry_close(x.reg);
+	munmap(cb, sizeof *cb);
+	cb = NULL;
+}
+
+Test(cancel_born, a_queued_child_of_a_submitter_killed_after_its_publish_never_runs)
+{
+	cb_killed_after_publish("dies", false);
+}
+
+Test(cancel_born, a_parked_child_of_a_submitter_killed_after_its_publish_is_answered)
+{
+	cb_killed_after_publish("dies_on", true);
 }

@@ -215,7 +215,10 @@ static void shoal__cancel_kill(const struct shoal__rt_view *v, uint32_t idx,
 /* The live children of a parent (pw: its record + 1, or
  * SHOAL__PARENT_CALL | lane for an actor call; pg: its generation, or
  * the call's lane position; tag: 0, or the call's lane tag), each
- * cancelled with the same flags.
+ * cancelled with the same flags.  A running child that has CANCEL
+ * already (a cancel of its own without RECURSIVE, or its deadline) is
+ * not skipped: it still gets the flags it lacks, and its own children
+ * are followed (cancel_rec says 1 and does nothing if it has them all).
  * Bounded: one pass over the table per level, at most
  * SHOAL__CANCEL_DEPTH levels. */
 void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *v,
@@ -231,7 +234,9 @@ void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *
 		/* TASK-A1: a published child's parent fields (TASK-R1). */
 		uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
 
-		if (shoal__phase_live(st) && !(st & SHOAL__TASK_F_CANCEL) &&
+		if (shoal__phase_live(st) &&
+		    (!(st & SHOAL__TASK_F_CANCEL) ||
+		     SHOAL__TASK_PHASE(st) == SHOAL__T_RUNNING) &&
 		    t->parent == pw && t->parent_gen == pg && t->parent_tag == tag)
 			shoal__cancel_rec(s, v, i, st, flags, depth + 1);
 	}
@@ -330,10 +335,13 @@ SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref, uint32_t flag
 
 /* The cancel bits a child of parent (record parent - 1, generation
  * parent_gen; or SHOAL__PARENT_CALL | lane, parent_gen the call's
- * position) inherits: the parent's (CANCEL | RECURSIVE, and FORCE or
- * DEADLINE) if it was cancelled recursively, else 0.  The parent's word is loaded
- * relaxed: ordered by the caller's fence, or by coherence alone where
- * the submitter is the parent's own thread and saw its cancel. */
+ * position) inherits: the parent's recursive cancel (CANCEL | RECURSIVE,
+ * and FORCE) if it was cancelled recursively, else 0.  Not the parent's
+ * DEADLINE: that is the parent's own code; a child the recursive cancel
+ * reaches holds SHOAL_ECANCELLED, as the scan's and a call's children do.
+ * The parent's word is loaded relaxed: ordered by the caller's fence, or
+ * by coherence alone where the submitter is the parent's own thread and
+ * saw its cancel. */
 static uint64_t shoal__parent_cancel(const struct shoal__rt_view *v, uint32_t parent,
 				     uint32_t parent_gen)
 {
@@ -347,7 +355,7 @@ static uint64_t shoal__parent_cancel(const struct shoal__rt_view *v, uint32_t pa
 	ps = atomic_load_explicit(&v->tasks[parent - 1].state, memory_order_relaxed);
 	if (SHOAL__TASK_GEN(ps) != parent_gen || (ps & both) != both)
 		return 0;
-	return SHOAL__TASK_FLAGS(ps) & ~SHOAL__TASK_F_LEAVING;
+	return ps & (both | SHOAL__TASK_F_FORCE);
 }
 
 /*
