@@ -21,7 +21,10 @@
  * point REAP_STACK_SEEN, after its read and before its pin, while the
  * test ends the object and creates it again in the same entry; then lets
  * the reaper go and checks that the new object's stack is still open and
- * that its getter sleeps until the seal.
+ * that its getter sleeps until the seal.  A reaper that finds no node on
+ * the stack closes nothing (a seal leaves an empty stack open anyway), so
+ * one test links a getter of the new object first: the reaper then tries
+ * its pin, which the new generation refuses.
  *
  * The pin's REF intent is the reaper's own intent record, which a create
  * has armed while it waits for a dead holder's directory stripe lock and
@@ -153,12 +156,17 @@ struct rs_seen {
 	int renew_rc;       /* the end and the new create */
 	int idx0, idx1;     /* the entry before and after */
 	uint32_t head0;     /* the new object's stack, reaper held */
+	pid_t getter;       /* a getter of the new object linked before
+			     * the reaper goes on (0: none) */
 };
 
 /* With the reaper held after its read, id's object ends (delete) and a
- * new one, unsealed, takes the same entry; *buf: its bytes. */
+ * new one, unsealed, takes the same entry; *buf: its bytes.  With
+ * `linked`, a getter of the new object links its record on the stack
+ * before the reaper goes on: the reaper then sees a node there and takes
+ * its pin, which the new generation refuses. */
 static void rs_renew_under(struct shoal_store *s, shoal_id id, pid_t reaper,
-			   struct rs_seen *x, void **buf)
+			   bool linked, struct rs_seen *x, void **buf)
 {
 	struct sp_tracee t;
 	uint32_t h;
@@ -172,6 +180,11 @@ static void rs_renew_under(struct shoal_store *s, shoal_id id, pid_t reaper,
 			x->renew_rc = shoal_create(s, id, sizeof rs_val, NULL, 0,
 						   0, buf);
 		x->idx1 = rs_entry(s, id, &x->head0);
+		if (linked && !x->renew_rc) {
+			x->getter = rs_getter(s, id);
+			if (!tu_wait_sleeping(x->getter, RS_WAIT_MS))
+				x->renew_rc = -EAGAIN; /* never linked */
+		}
 	}
 	sp_detach(&t);
 }
@@ -195,9 +208,15 @@ static void rs_check_after(struct shoal_store *s, shoal_id id, pid_t reaper,
 	rc = tu_wait_result(reaper);
 	cr_assert_eq(rc, 0, "the reaper: %d", rc);
 	rs_entry(s, id, &head);
-	cr_assert_eq(head, 0, "the dead sealer's reaper closed the stack of "
-		     "the new object in its entry (head %u)", head);
-	getter = rs_getter(s, id);
+	if (x->getter) { /* its record heads the stack still */
+		cr_assert_neq(head, RS_CLOSED, "the dead sealer's reaper closed "
+			      "the stack of the new object in its entry");
+		cr_assert_neq(head, 0, "the new object's getter is not linked");
+	} else {
+		cr_assert_eq(head, 0, "the dead sealer's reaper closed the stack "
+			     "of the new object in its entry (head %u)", head);
+	}
+	getter = x->getter ? x->getter : rs_getter(s, id);
 	slept = tu_wait_sleeping(getter, RS_WAIT_MS);
 	memcpy(buf, &rs_val, sizeof rs_val);
 	tu_assert_rc(shoal_seal(s, id), 0);
@@ -224,7 +243,30 @@ Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_stack_open)
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "the sealer did not die in its seal (status %d)", st);
 	reaper = rs_traced_reaper(s);
-	rs_renew_under(s, id, reaper, &x, &buf);
+	rs_renew_under(s, id, reaper, false, &x, &buf);
+	rs_check_after(s, id, reaper, &x, buf);
+	shoal_store_close(s);
+}
+
+/* The same with a getter of the new object linked on the stack before
+ * the reaper goes on: the reaper's pin is refused (a new generation) and
+ * it closes nothing; the getter stays linked and asleep until the seal. */
+Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_waiter_linked)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+	shoal_id id = tu_id(7, 3);
+	struct rs_seen x = {.renew_rc = 1, .idx0 = -1, .idx1 = -2, .head0 = 1};
+	void *buf = NULL;
+	pid_t reaper;
+	int st;
+
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	st = tu_wait_status(rs_dying_sealer(s, id), RS_WAIT_MS);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the sealer did not die in its seal (status %d)", st);
+	reaper = rs_traced_reaper(s);
+	rs_renew_under(s, id, reaper, true, &x, &buf);
 	rs_check_after(s, id, reaper, &x, buf);
 	shoal_store_close(s);
 }
@@ -248,7 +290,7 @@ Test(reap_stack, a_dead_fillers_reaper_leaves_a_reused_entrys_stack_open)
 	 * end while the reaper is held. */
 	tu_assert_rc(shoal_drop(s, id), 0);
 	reaper = rs_traced_reaper(s);
-	rs_renew_under(s, id, reaper, &x, &buf);
+	rs_renew_under(s, id, reaper, false, &x, &buf);
 	rs_check_after(s, id, reaper, &x, buf);
 	shoal_store_close(s);
 }
