@@ -228,24 +228,40 @@ static void rs_check_after(struct shoal_store *s, shoal_id id, pid_t reaper,
 	tu_assert_rc(shoal_drop(s, id), 0);
 }
 
-Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_stack_open)
+/* One reuse run: a sealer (or, with `fill`, the filler of the test's
+ * promise) dies before its close, its reaper is held while the entry is
+ * reused (with `linked`, a getter of the new object linked meanwhile),
+ * then goes on: rs_check_after. */
+static void rs_reuse_run(uint64_t k, bool fill, bool linked)
 {
 	struct shoal_store_options o = tu_opts(8u << 20);
 	struct shoal_store *s = NULL;
-	shoal_id id = tu_id(7, 1);
+	shoal_id id = tu_id(7, k);
 	struct rs_seen x = {.renew_rc = 1, .idx0 = -1, .idx1 = -2, .head0 = 1};
 	void *buf = NULL;
 	pid_t reaper;
 	int st;
 
 	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
-	st = tu_wait_status(rs_dying_sealer(s, id), RS_WAIT_MS);
+	if (fill)
+		tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
+	st = tu_wait_status(fill ? rs_dying_filler(s, id) : rs_dying_sealer(s, id),
+			    RS_WAIT_MS);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the sealer did not die in its seal (status %d)", st);
+		  "the %s did not die (status %d)", fill ? "filler" : "sealer", st);
+	/* A promise's hold is the test's: gone, the sealed object can end
+	 * while the reaper is held. */
+	if (fill)
+		tu_assert_rc(shoal_drop(s, id), 0);
 	reaper = rs_traced_reaper(s);
-	rs_renew_under(s, id, reaper, false, &x, &buf);
+	rs_renew_under(s, id, reaper, linked, &x, &buf);
 	rs_check_after(s, id, reaper, &x, buf);
 	shoal_store_close(s);
+}
+
+Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_stack_open)
+{
+	rs_reuse_run(1, false, false);
 }
 
 /* The same with a getter of the new object linked on the stack before
@@ -253,46 +269,12 @@ Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_stack_open)
  * it closes nothing; the getter stays linked and asleep until the seal. */
 Test(reap_stack, a_dead_sealers_reaper_leaves_a_reused_entrys_waiter_linked)
 {
-	struct shoal_store_options o = tu_opts(8u << 20);
-	struct shoal_store *s = NULL;
-	shoal_id id = tu_id(7, 3);
-	struct rs_seen x = {.renew_rc = 1, .idx0 = -1, .idx1 = -2, .head0 = 1};
-	void *buf = NULL;
-	pid_t reaper;
-	int st;
-
-	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
-	st = tu_wait_status(rs_dying_sealer(s, id), RS_WAIT_MS);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the sealer did not die in its seal (status %d)", st);
-	reaper = rs_traced_reaper(s);
-	rs_renew_under(s, id, reaper, true, &x, &buf);
-	rs_check_after(s, id, reaper, &x, buf);
-	shoal_store_close(s);
+	rs_reuse_run(3, false, true);
 }
 
 Test(reap_stack, a_dead_fillers_reaper_leaves_a_reused_entrys_stack_open)
 {
-	struct shoal_store_options o = tu_opts(8u << 20);
-	struct shoal_store *s = NULL;
-	shoal_id id = tu_id(7, 2);
-	struct rs_seen x = {.renew_rc = 1, .idx0 = -1, .idx1 = -2, .head0 = 1};
-	void *buf = NULL;
-	pid_t reaper;
-	int st;
-
-	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
-	tu_assert_rc(shoal__obj_promise(s, id, true, 0), 0);
-	st = tu_wait_status(rs_dying_filler(s, id), RS_WAIT_MS);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the filler did not die in its fill (status %d)", st);
-	/* The promise's hold is the test's: gone, the sealed object can
-	 * end while the reaper is held. */
-	tu_assert_rc(shoal_drop(s, id), 0);
-	reaper = rs_traced_reaper(s);
-	rs_renew_under(s, id, reaper, false, &x, &buf);
-	rs_check_after(s, id, reaper, &x, buf);
-	shoal_store_close(s);
+	rs_reuse_run(2, true, false);
 }
 
 /* ------------------------------------------------------------------ */
