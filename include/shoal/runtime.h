@@ -516,7 +516,8 @@ SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task);
  * return buffers of this process are open; -ETIMEDOUT if a word another
  * process holds stayed taken.  Waits for room as long as it takes.  After
  * an error the return stays unset: it becomes an error object when the
- * task function returns.  0, writing nothing, if the result is not
+ * task function returns (in a threaded actor whose other methods hold
+ * every return buffer open, once one of them lets go).  0, writing nothing, if the result is not
  * wanted any more (the submitter died) or an earlier attempt of this task
  * sealed it already (a retry).  A method called fire and forget
  * (shoal_actor_send, num_returns 0) returns what it returns all the same:

@@ -32,11 +32,13 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
+#include <time.h>
 
 #include "ext.h"
 #include "mem.h"
@@ -285,8 +287,8 @@ SHOAL_API int shoal_task_return_str(struct shoal_task *task, uint32_t i,
  * (store/fill.c, inline fills), so the error always gets there and a full
  * store never holds up whoever writes it (the fork server, a sweep).
  */
-void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
-		       const char *msg, int timeout_ms)
+int shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
+		      const char *msg, int timeout_ms)
 {
 	size_t len = strlen(msg);
 	struct shoal__fill f;
@@ -299,20 +301,43 @@ void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
 		rc = shoal__fill_begin(s, ret, sizeof code, 0, &f, &buf);
 	}
 	if (rc)
-		return;
+		return rc == -ENOENT || rc == SHOAL_ESEALED ? 0 : rc;
 	memcpy(buf, &code, sizeof code);
 	if (len)
 		memcpy((char *)buf + sizeof code, msg, len);
-	shoal__fill_end(s, &f, SHOAL__SIZE_ERROR | SHOAL__SIZE_TRANSIENT);
+	rc = shoal__fill_end(s, &f, SHOAL__SIZE_ERROR | SHOAL__SIZE_TRANSIENT);
+	return rc == -ENOENT ? 0 : rc;
 }
+
+/*
+ * A return the function left unset, as an error.  A worker or an actor:
+ * it may wait for room for the message (the task's own caller waits on it
+ * anyway).  It may also find every fill record of this process taken
+ * (-EBUSY: SHOAL__PROC_FILLS return buffers held open by the other
+ * threads of a threaded actor): it then waits for one of them to let
+ * go, which it does when its method ends, instead of leaving the promise
+ * unsealed for ever (its caller's get would have waited out its
+ * timeout).  The wait yields, then sleeps in 1 ms steps; it ends if the
+ * runtime stops (whose end fails every call still pending).
+ */
+#define SHOAL__FILL_BUSY_SPINS 64u
 
 static void shoal__return_error(struct shoal_task *t, uint32_t i)
 {
+	shoal_id ret = shoal__ret_id(t->v.ret0, i);
+	const struct shoal__rt_hdr *h = t->rt->v.hdr;
+
 	t->msg[sizeof t->msg - 1] = '\0';
-	/* A worker or an actor: it may wait for room for the message (the
-	 * task's own caller waits on it anyway). */
-	shoal__fill_error(t->rt->store, shoal__ret_id(t->v.ret0, i), t->fail_code,
-			  t->msg, -1);
+	for (uint32_t n = 0; shoal__fill_error(t->rt->store, ret, t->fail_code,
+					       t->msg, -1) == -EBUSY; n++) {
+		/* Relaxed: a hint; the end's own sweep answers the rest. */
+		if (atomic_load_explicit(&h->stopping, memory_order_relaxed))
+			return;
+		if (n < SHOAL__FILL_BUSY_SPINS)
+			sched_yield();
+		else
+			nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
 }
 
 /*

@@ -173,9 +173,11 @@ struct shoal_task {
 int shoal__exec_run(struct shoal_runtime *rt, const struct shoal__call_view *v,
 		    shoal_task_fn fn, void *user);
 /* An error object into promise ret: code and message, or the code alone
- * when the message finds no room within timeout_ms (0: a poll). */
-void shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
-		       const char *msg, int timeout_ms);
+ * when the message finds no room within timeout_ms (0: a poll).  0 (also
+ * when ret is sealed already or gone), or the fill's error: -EBUSY when
+ * every fill record of this process is open. */
+int shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
+		      const char *msg, int timeout_ms);
 /* exec.c: a worker runs one queue item */
 void shoal__exec_item(struct shoal_runtime *rt, uint32_t worker, uint32_t item,
 		      bool last);
