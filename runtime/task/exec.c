@@ -316,22 +316,27 @@ int shoal__fill_error(struct shoal_store *s, shoal_id ret, int32_t code,
  * (-EBUSY: SHOAL__PROC_FILLS return buffers held open by the other
  * threads of a threaded actor): it then waits for one of them to let
  * go, which it does when its method ends, instead of leaving the promise
- * unsealed for ever (its caller's get would have waited out its
- * timeout).  The wait yields, then sleeps in 1 ms steps; it ends if the
- * runtime stops (whose end fails every call still pending).
+ * unsealed (its caller's get would wait out its timeout).  The wait
+ * yields, then sleeps in 1 ms steps, up to SHOAL__FILL_BUSY_MS: a record
+ * can also stay taken for good (a fill whose end a stalled REPAIR kept
+ * open), and this thread must not hang on it; it ends too if the runtime
+ * stops (whose end fails every call still pending).
  */
 #define SHOAL__FILL_BUSY_SPINS 64u
+#define SHOAL__FILL_BUSY_MS 30000
 
 static void shoal__return_error(struct shoal_task *t, uint32_t i)
 {
 	shoal_id ret = shoal__ret_id(t->v.ret0, i);
 	const struct shoal__rt_hdr *h = t->rt->v.hdr;
+	struct shoal__deadline d = shoal__deadline_in(SHOAL__FILL_BUSY_MS);
 
 	t->msg[sizeof t->msg - 1] = '\0';
 	for (uint32_t n = 0; shoal__fill_error(t->rt->store, ret, t->fail_code,
 					       t->msg, -1) == -EBUSY; n++) {
 		/* Relaxed: a hint; the end's own sweep answers the rest. */
-		if (atomic_load_explicit(&h->stopping, memory_order_relaxed))
+		if (atomic_load_explicit(&h->stopping, memory_order_relaxed) ||
+		    shoal__deadline_passed(d))
 			return;
 		if (n < SHOAL__FILL_BUSY_SPINS)
 			sched_yield();
