@@ -133,19 +133,12 @@ static pid_t rs_getter(struct shoal_store *s, shoal_id id)
 
 	if (pid == 0) {
 		struct shoal_store *c = NULL;
-		struct shoal_view v;
-		int64_t got = 0;
 		int rc;
 
 		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
-		rc = shoal_get(c, id, RS_WAIT_MS, &v);
-		if (rc == 0) {
-			memcpy(&got, v.data, sizeof got);
-			shoal_release(c, &v);
-			rc = got == rs_val ? 0 : -1;
-		}
+		rc = tu_get_i64_check(c, id, rs_val, RS_WAIT_MS);
 		shoal_store_close(c);
-		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+		_exit(rc == TU_EXIT_MISMATCH ? rc : tu_err_to_exit(rc));
 	}
 	return pid;
 }

@@ -82,20 +82,13 @@ static pid_t wl_getter(struct shoal_store *s, shoal_id id, int64_t want)
 
 	if (pid == 0) {
 		struct shoal_store *c = NULL;
-		struct shoal_view v;
-		int64_t got = 0;
 		int rc;
 
 		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
 		wl_arm_stop(c);
-		rc = shoal_get(c, id, WL_WAIT_MS, &v);
-		if (rc == 0) {
-			memcpy(&got, v.data, sizeof got);
-			shoal_release(c, &v);
-			rc = got == want ? 0 : -1;
-		}
+		rc = tu_get_i64_check(c, id, want, WL_WAIT_MS);
 		shoal_store_close(c);
-		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+		_exit(rc == TU_EXIT_MISMATCH ? rc : tu_err_to_exit(rc));
 	}
 	return pid;
 }
@@ -281,20 +274,13 @@ static pid_t wl_traced_getter(struct shoal_store *s, shoal_id id, int64_t want)
 
 	if (pid == 0) {
 		struct shoal_store *c = NULL;
-		struct shoal_view v;
-		int64_t got = 0;
 		int rc;
 
 		sp_child_traceme();
 		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0, TU_EXIT_IO);
-		rc = shoal_get(c, id, WL_WAIT_MS, &v);
-		if (rc == 0) {
-			memcpy(&got, v.data, sizeof got);
-			shoal_release(c, &v);
-			rc = got == want ? 0 : -1;
-		}
+		rc = tu_get_i64_check(c, id, want, WL_WAIT_MS);
 		shoal_store_close(c);
-		_exit(rc == -1 ? TU_EXIT_MISMATCH : tu_err_to_exit(rc));
+		_exit(rc == TU_EXIT_MISMATCH ? rc : tu_err_to_exit(rc));
 	}
 	return pid;
 }

@@ -517,9 +517,9 @@ SHOAL_API uint32_t shoal_task_num_returns(const struct shoal_task *task);
  * process holds stayed taken.  Waits for room as long as it takes.  After
  * an error the return stays unset: it becomes an error object when the
  * task function returns (in a threaded actor whose other methods hold
- * every return buffer open, once one of them lets go, within 30 s).  0, writing nothing, if the result is not
- * wanted any more (the submitter died) or an earlier attempt of this task
- * sealed it already (a retry).  A method called fire and forget
+ * every return buffer open, once one of them lets go, within 30 s).  0,
+ * writing nothing, if the result is not wanted any more (the submitter
+ * died) or an earlier attempt of this task sealed it already (a retry).  A method called fire and forget
  * (shoal_actor_send, num_returns 0) returns what it returns all the same:
  * any i below SHOAL_MAX_RETURNS is then 0, writing nothing, so the call
  * is not counted as failed (Ray drops such a value too). */

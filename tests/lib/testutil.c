@@ -548,6 +548,25 @@ int tu_get_check(struct shoal_store *s, shoal_id id, size_t size,
 	return r;
 }
 
+int tu_get_i64_check(struct shoal_store *s, shoal_id id, int64_t want,
+		     int timeout_ms)
+{
+	struct shoal_view v;
+	int64_t got = 0;
+	int r = shoal_get(s, id, timeout_ms, &v);
+	bool ok;
+
+	if (r != 0)
+		return r;
+	ok = v.size == sizeof got;
+	if (ok)
+		memcpy(&got, v.data, sizeof got);
+	r = shoal_release(s, &v);
+	if (!ok || got != want)
+		return TU_EXIT_MISMATCH;
+	return r;
+}
+
 void tu_ctx(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

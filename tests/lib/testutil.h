@@ -279,6 +279,12 @@ int tu_create_sealed(struct shoal_store *s, shoal_id id, size_t size,
 int tu_get_check(struct shoal_store *s, shoal_id id, size_t size,
 		 uint64_t seed, int timeout_ms);
 
+/* Gets id (waiting up to timeout_ms) and checks that it is the 8 bytes
+ * of want; 0, the get's error, or TU_EXIT_MISMATCH.  Releases the view.
+ * Usable in children (no assertions). */
+int tu_get_i64_check(struct shoal_store *s, shoal_id id, int64_t want,
+		     int timeout_ms);
+
 /* Finds id in a shoal_list snapshot; the index or -1. */
 int tu_find(const struct shoal_object_info *infos, int n, shoal_id id);
 
