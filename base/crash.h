@@ -91,6 +91,7 @@
 	X(REPAIR_COUNTED, reap_ref, "repair: counted, not stored")             \
 	X(REPAIR_RETURNED, reap_ref, "repair: stored and word given back")     \
 	/* proc.c: reaping a dead process */                                   \
+	X(CLAIM_RESERVED, claim_full, "claim: a reserve slot taken, nothing reaped") \
 	X(REAP_CLAIMED, reap, "reap: slot claimed, nothing done")              \
 	X(REAP_FILL, reap, "reap: one fill handled, record not cleared")       \
 	X(REAP_FILLS, reap, "reap: fills done, intent not")                    \

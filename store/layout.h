@@ -8,7 +8,9 @@
  *                  words, sizes, the offset of every region, shared
  *                  counters
  *   procs          max_procs x struct shoal__proc (identity, intent,
- *                  allocator cache of each attached process)
+ *                  allocator cache of each attached process); the
+ *                  last SHOAL__PROC_RESERVE of them are the claim's
+ *                  reserve (below)
  *   ledgers        max_procs x the base table of each ledger (uint64_t
  *                  records: holds and pins), reserved like the rest
  *   stripes        insert locks of the directory, one per 64 slots
@@ -47,7 +49,7 @@
 #include "heap.h"
 
 #define SHOAL__MAGIC 0x474553204c414f48ull /* "HOAL SEG" */
-#define SHOAL__LAYOUT_VERSION 7u /* 6: an ID's walk window (dir.c); 7: the intent's ref word, a slot's stamps, its orphan_scan where the unused futex word was */
+#define SHOAL__LAYOUT_VERSION 8u /* 6: an ID's walk window (dir.c); 7: the intent's ref word, a slot's stamps, its orphan_scan where the unused futex word was; 8: the claim's reserve slots */
 #define SHOAL__HDR_SIZE 4096u
 #define SHOAL__PROBE_MAX 64u   /* directory probe window, = stripe width */
 #define SHOAL__STRIPE_SLOTS 64u
@@ -127,7 +129,7 @@ struct shoal__seg_hdr {
 	uint32_t hdr_size;
 	uint64_t seg_size;
 	uint64_t capacity;       /* arena bytes available to objects */
-	uint32_t max_procs;
+	uint32_t max_procs;      /* slots: the option's + SHOAL__PROC_RESERVE */
 	uint32_t max_objects;
 	uint32_t dir_slots;      /* power of two, >= 4 x max_objects */
 	uint32_t ledger_slots;   /* largest table: power of two, 2 x the
@@ -201,6 +203,20 @@ static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
  * low 20 bits of that slot's generation, an identity that survives pid
  * reuse: the reaper is dead once its slot is free or has another
  * generation, or its process is dead (proc.c). */
+/*
+ * The claim's reserve: the table's last SHOAL__PROC_RESERVE slots, which
+ * a process never keeps.  The header's max_procs counts them (the
+ * option's max_procs plus the reserve); a claim takes one of the others
+ * (proc.c).  A claim that finds every other slot taken must reap dead
+ * ones to get one, and a reap needs an identity that the reaped slots'
+ * REAPING words can name, and the intent, ledger and free record that
+ * make its own steps repairable: it claims a reserve slot, reaps from
+ * it, gives it back and tries the others again.  Two, so that a claimer
+ * killed while it reaped (its reserve slot left LIVE to a dead pid) does
+ * not stop the next one, which reaps that slot too.
+ */
+#define SHOAL__PROC_RESERVE 2u
+
 enum shoal__proc_phase {
 	SHOAL__PROC_FREE = 0,
 	SHOAL__PROC_LIVE = 1,

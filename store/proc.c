@@ -4,7 +4,9 @@
  *
  * Each process that opens a store claims a slot with one CAS on the slot's
  * state word, which names the owner's pid (layout.h), so a slot is never
- * owned by an unknown process.  The owner then records its start time
+ * owned by an unknown process.  Every reap runs from a slot: a claim that
+ * finds every slot taken reaps from one of the claim's reserve slots
+ * (layout.h, shoal__claim_by_reaping), never without an identity.  The owner then records its start time
  * (field 22 of /proc/<pid>/stat), which makes its identity survive pid
  * reuse.  A process is dead when /proc has no such pid, the pid is a
  * zombie, or the pid's start time differs from the recorded one.  Death is
@@ -32,8 +34,7 @@
  *      SEAL has the sealed object's waiter stack closed under a pin of
  *      the reaper's (store/object/refs.c), which a reap run inside a
  *      create of the reaper's own (its stripe-lock wait, dir.c: its own
- *      intent armed), or by a claim before it has a slot, leaves to a
- *      later reap, the slot given back;
+ *      intent armed) leaves to a later reap, the slot given back;
  *   3. an entry the slot was ending (end.c): finished;
  *   4. every ledger record: FLAG goes up, the record's pins and holds come
  *      off the entry (or the slot's unsealed entry is aborted with them),
@@ -271,6 +272,42 @@ static int shoal__reap_all_locked(struct shoal_store *s)
 	return n;
 }
 
+/* The slots a process may keep: all but the claim's reserve (layout.h). */
+static uint32_t shoal__proc_keepable(const struct shoal_store *s)
+{
+	return s->geo.max_procs - SHOAL__PROC_RESERVE;
+}
+
+static int shoal__claim_kept(struct shoal_store *s, uint64_t my_start)
+{
+	for (uint32_t i = 0; i < shoal__proc_keepable(s); i++)
+		if (shoal__proc_try_claim(s, i, my_start) == 0)
+			return 0;
+	return SHOAL_ETOOMANYPROCS;
+}
+
+/* Every other slot taken: a reap from a reserve slot, which is a full
+ * identity (its REAPING words name it; its intent, ledger and free record
+ * make each of its steps repairable), then the reserve given back (a
+ * clean of its own, as a close) and one more look at the others.  Killed
+ * in between, the reserve slot is a dead process's like any other: the
+ * next claimer reaps it from the other reserve slot.  A reserve slot
+ * whose clean stopped at a wait (the file header) stays LIVE, this
+ * process's, until it exits: the other one still serves. */
+static int shoal__claim_by_reaping(struct shoal_store *s, uint64_t my_start)
+{
+	for (uint32_t i = shoal__proc_keepable(s); i < s->geo.max_procs; i++) {
+		if (shoal__proc_try_claim(s, i, my_start))
+			continue;
+		SHOAL__CRASH(s, CLAIM_RESERVED);
+		shoal__reap_all_locked(s);
+		shoal__proc_release(s);
+		s->slot = UINT32_MAX; /* no slot, as before the claim */
+		return shoal__claim_kept(s, my_start);
+	}
+	return SHOAL_ETOOMANYPROCS;
+}
+
 /* A slot names its owner by pid and start time, so that a reaper can
  * tell the owner's death from a new process that reused its pid.  A
  * start time this process cannot read (its file table full: EMFILE)
@@ -287,14 +324,9 @@ int shoal__proc_claim(struct shoal_store *s)
 		return -ESRCH; /* /proc says we are not running: no /proc */
 	if (!shoal__membarrier_ok())
 		return SHOAL_ENOMEMBARRIER; /* repair.c: its stamps prove nothing */
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < s->geo.max_procs; i++)
-			if (shoal__proc_try_claim(s, i, my_start) == 0)
-				return 0;
-		if (pass == 0 && shoal__reap_all_locked(s) == 0)
-			break;
-	}
-	return SHOAL_ETOOMANYPROCS;
+	if (shoal__claim_kept(s, my_start) == 0)
+		return 0;
+	return shoal__claim_by_reaping(s, my_start);
 }
 
 /* ------------------------------------------------------------------ */

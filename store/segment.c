@@ -48,7 +48,7 @@
 #include "mem.h"
 #include "resv.h"
 
-#define SHOAL__MAX_PROCS 4096u
+#define SHOAL__MAX_PROCS 4096u /* slots, the claim's reserve among them */
 #define SHOAL__MAX_OBJECTS (1u << 22)
 #define SHOAL__MAX_LEDGER (1u << 20)
 /* The largest ledger table: twice the option, or max_objects (option 0). */
@@ -129,7 +129,7 @@ static int shoal__check_options(const struct shoal_store_options *o)
 {
 	if (!SHOAL__RESV_ZERO(*o))
 		return -EINVAL;
-	if (o->max_procs < 1 || o->max_procs > SHOAL__MAX_PROCS)
+	if (o->max_procs < 1 || o->max_procs > SHOAL__MAX_PROCS - SHOAL__PROC_RESERVE)
 		return -EINVAL;
 	if (o->max_objects < 1 || o->max_objects > SHOAL__MAX_OBJECTS)
 		return -EINVAL;
@@ -150,7 +150,7 @@ static void shoal__hdr_from_options(struct shoal__seg_hdr *h,
 	h->ext.size = shoal__align(ext_bytes, SHOAL__PAGE_SIZE);
 	h->magic = SHOAL__MAGIC;
 	h->layout_version = SHOAL__LAYOUT_VERSION;
-	h->max_procs = o->max_procs;
+	h->max_procs = o->max_procs + SHOAL__PROC_RESERVE; /* layout.h */
 	h->max_objects = o->max_objects;
 	/* Kept at most half full (ledger.c): twice the option, rounded; 0:
 	 * room for max_objects records, more than a process can need while
@@ -203,7 +203,8 @@ int shoal__seg_validate(const struct shoal__seg_hdr *h, uint64_t file_size)
 	 * means: refused before the geometry is read (layout.h). */
 	if (h->features & ~SHOAL__FEATURES_KNOWN)
 		return SHOAL_EVERSION;
-	if (h->max_procs < 1 || h->max_procs > SHOAL__MAX_PROCS ||
+	if (h->max_procs <= SHOAL__PROC_RESERVE ||
+	    h->max_procs > SHOAL__MAX_PROCS ||
 	    h->max_objects < 1 || h->max_objects > SHOAL__MAX_OBJECTS ||
 	    h->ledger_slots < 16 || h->ledger_slots > SHOAL__MAX_LEDGER_TABLE ||
 	    (h->ledger_slots & (h->ledger_slots - 1)) ||

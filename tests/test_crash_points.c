@@ -594,6 +594,47 @@ static bool cp_scenario_reap_seal(struct cp_world *w, unsigned point)
 	return died;
 }
 
+/* A process that attaches, says so, and stays until it is killed. */
+static void cp_do_stay(struct shoal_store *c, struct cp_world *w, int fd)
+{
+	(void)c;
+	(void)w;
+	(void)!write(fd, "a", 1);
+	for (;;)
+		pause();
+}
+
+/* Every slot a process may keep taken: the test's, a victim's dead
+ * creating and the rest killed attachers' (all attached first, since an
+ * attach reaps).  The reaper armed with `point` finds none free: it
+ * claims a reserve slot (layout.h), reaps from it, gives it back and
+ * takes one of the slots it freed (proc.c, shoal__claim_by_reaping). */
+static bool cp_scenario_claim_full(struct cp_world *w, unsigned point)
+{
+	struct shoal_store_options o = cp_opts();
+	pid_t stay[8];
+	uint32_t n = o.max_procs - 2;
+	int sv[2];
+
+	cr_assert_leq(n, 8);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		stay[i] = cp_child(w, SHOAL__CP_COUNT, 0, cp_do_stay, sv[1]);
+		cr_assert(cp_read_byte(sv[0], &(char){0}), "an attacher");
+	}
+	close(sv[0]);
+	close(sv[1]);
+	cp_promise(w);
+	cr_assert(cp_died(cp_child(w, SHOAL__CP_CREATE_PUBLISHED, 3,
+				   cp_do_victim_create, -1),
+			  "victim"), "the victim did not die publishing");
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_eq(kill(stay[i], SIGKILL), 0);
+		cr_assert(cp_died(stay[i], "attacher"), "an attacher");
+	}
+	return cp_reaper(w, point);
+}
+
 /* Holds and drops witness 4, traced (stop_point.h) and armed with point:
  * the holder the scenario below stalls after its CAS. */
 static pid_t cp_traced_holder(struct cp_world *w, unsigned point)
@@ -651,7 +692,7 @@ static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
 	cp_scenario_delete, cp_scenario_grow,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
-	cp_scenario_reap_seal,
+	cp_scenario_reap_seal, cp_scenario_claim_full,
 	cp_scenario_seal_wake, cp_scenario_stalled_ref,
 };
 

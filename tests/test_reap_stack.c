@@ -37,9 +37,9 @@
  * stopped getter linked on it gets the bytes once let go) and gives the
  * dead reaper's pin back once.
  *
- * Last, an attach that finds every slot taken reaps before it has a slot
- * (no intent, no ledger to pin with): it must not crash, and its reap
- * after its claim makes the dead sealer's close.
+ * Last, an attach that finds every slot taken reaps from a reserve slot
+ * (its intent and ledger pin with): it must not crash, and it makes the
+ * dead sealer's close.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -517,11 +517,11 @@ static void rs_dead_attacher(struct shoal_store *s)
 
 /*
  * With every process slot taken (the test's, a getter's, a dead
- * process's and a sealer's dead before its close), an attach reaps before
- * it has a slot of its own (proc.c, shoal__proc_claim): it has no intent
- * or ledger yet to pin the sealer's object with.  It must not crash: it
- * reaps the other dead slot, claims it, and its reap after the claim
- * closes the sealer's stack, which wakes the getter.
+ * process's and a sealer's dead before its close), an attach reaps from a
+ * reserve slot (store/proc.c, shoal__claim_by_reaping), whose intent and
+ * ledger pin the sealer's object for the close.  It must not crash: it
+ * reaps both dead slots, closes the sealer's stack, which wakes the
+ * getter, and claims one of the slots it freed.
  */
 Test(reap_stack, an_attach_with_no_free_slot_reaps_a_dead_sealer)
 {

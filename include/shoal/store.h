@@ -90,7 +90,10 @@ struct shoal_store_options {
 	 * The directory has four times as many slots (64 bytes each: 64 MiB
 	 * of shared memory at the default, reserved at create). */
 	uint32_t max_objects;
-	/* Processes that may have the store open at once.  Default 64. */
+	/* Processes that may have the store open at once, at most 4094.
+	 * Default 64.  The segment has two slots more, which no process
+	 * keeps: an attach that finds every slot taken reaps the dead from
+	 * one of them. */
 	uint32_t max_procs;
 	/* Distinct objects one process may hold or pin at once.  Default 0:
 	 * sized by need, up to max_objects (a process's ledger starts at
@@ -176,9 +179,11 @@ SHOAL_API int shoal_store_create(const char *name,
  * reaping waits more than a second for a word another process holds is
  * left for a later reap, and the attach succeeds).
  * Also -EINVAL (NULL out, a bad name), -ENOENT (no such segment),
- * SHOAL_ETOOMANYPROCS (max_procs processes have it open; also, until
- * another process reaps, when the only dead one to reap died sealing an
- * object with waiters, docs/design.md "Limits"),
+ * SHOAL_ETOOMANYPROCS (max_procs live processes have it open; with every
+ * slot taken, dead processes' too, the attach reaps them first, from a
+ * reserve slot; only with both reserve slots left to attaches killed
+ * while they reaped is it refused until a process with a slot reaps,
+ * docs/design.md "Limits"),
  * SHOAL_ENOMEMBARRIER, -EMFILE, -ENFILE or -ESRCH (as
  * shoal_store_create), -ENOMEM, or
  * another negated errno of shm_open/mmap.  *out is the caller's: close it

@@ -100,7 +100,7 @@ SHOAL_API int shoal_store_stats(struct shoal_store *store,
 						      memory_order_relaxed),
 		.heap_bytes_reserved = shoal__heap_reserved(&store->heap),
 		.processes = shoal__live_procs(store),
-		.max_procs = store->geo.max_procs,
+		.max_procs = store->geo.max_procs - SHOAL__PROC_RESERVE,
 		.reaped = atomic_load_explicit(&h->reaped, memory_order_relaxed),
 	};
 	return 0;

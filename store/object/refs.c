@@ -354,9 +354,9 @@ void shoal__finish_release(struct shoal_store *s, const struct shoal__ref *r)
  * leave it NONE.  So with our intent armed (anything but a REF whose
  * recount we owe, which the REF protocol pays first) the close is not
  * made here: -EBUSY, and the dead slot is left for a reap of ours (or
- * anyone's) outside such a call.  The same without a slot of our own
- * (s->me NULL: an attach that found no free slot reaps before it claims
- * one, proc.c): its reap after the claim makes the close.
+ * anyone's) outside such a call.  A reap always has a slot of its own
+ * (a claim that finds none free reaps from a reserve slot, proc.c); the
+ * same -EBUSY without one is only a guard.
  */
 int shoal__obj_close_sealed(struct shoal_store *s, uint32_t idx, uint32_t gen,
 			    struct shoal__later *by)
