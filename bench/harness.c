@@ -340,8 +340,12 @@ static void emit_json(const struct bench_ctx *ctx, const struct metric *m)
 	json_key("median");
 	json_num(m->st.median);
 	printf(",\"reps\":%d", m->st.n);
-	json_key("rep_seconds");
-	json_num(ctx->rep_seconds);
+	if (m->dist) { /* a repetition is a count of round trips */
+		printf(",\"rep_samples\":%d", samples_per_rep(ctx));
+	} else {
+		json_key("rep_seconds");
+		json_num(ctx->rep_seconds);
+	}
 	json_key("placement");
 	json_str(placement_name(m));
 	json_machine(ctx);

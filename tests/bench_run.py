@@ -135,6 +135,11 @@ def run_smoke(root, build, peers_built, fams):
         missing = [f for f in FIELDS if f not in m]
         if missing:
             fail("%s lacks %s" % (m["metric"], missing))
+        # A repetition's length: round trips for a distribution's point,
+        # seconds for everything else.
+        rep = "rep_samples" if "dist" in m else "rep_seconds"
+        if not isinstance(m.get(rep), (int, float)) or m[rep] <= 0:
+            fail("%s lacks %s" % (m["metric"], rep))
     servers = {"iceoryx": "iox-roudi", "redis": "redis-server"}
     optional = {"zmq", "iceoryx", "redis"}
     measured = {m["family"] for m in metrics}
