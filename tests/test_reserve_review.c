@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/test_reserve_review.c - the claim's reserve slots (store/layout.h,
+ * store/proc.c: shoal__claim_by_reaping) under a claimer killed at an
+ * exact instruction of its claim.
+ *
+ * A reap looks at the slots below procs_hwm only (layout.h: 1 + the
+ * highest slot ever claimed), so a claim must have hwm cover its slot
+ * before the slot can hold anything a reaper must undo, its LIVE word
+ * first.  A claimer killed between its claim CAS and its raise of hwm
+ * leaves a LIVE slot that no reap looks at, until a claim of a higher
+ * slot raises hwm over it.  The last reserve slot has no higher slot: it
+ * stayed LIVE to a dead pid for good, and the reserve was one slot short
+ * for the segment's life.
+ *
+ * The test holds a claimer under ptrace and steps it one instruction at
+ * a time from its membarrier query (the last system call before the
+ * claim, proc.c) until the last reserve slot's word reads LIVE in its
+ * name, then SIGKILLs it there.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <shoal/shoal.h>
+
+#include "testutil.h"
+#include "internal.h"
+#include "stop_point.h"
+#include "crash_check.h"
+
+TestSuite(reserve_review, .init = tu_setup, .fini = tu_teardown,
+	  .timeout = 60);
+
+#define RR_WAIT_MS 10000
+#define RR_MAX_STEPS 1000000u
+
+static struct shoal_store *rr_store(uint32_t max_procs)
+{
+	struct shoal_store_options o = tu_opts(8u << 20);
+	struct shoal_store *s = NULL;
+
+	o.max_procs = max_procs;
+	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
+	return s;
+}
+
+static uint32_t rr_phase(struct shoal_store *s, uint32_t slot)
+{
+	return SHOAL__PROC_PHASE(atomic_load(&s->procs[slot].state));
+}
+
+/* A child that attaches, creates id (100 bytes), never seals it and
+ * exits without closing: a dead process in a slot a process may keep. */
+static void rr_dead_creator(struct shoal_store *s, shoal_id id)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0,
+			       TU_EXIT_IO);
+		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
+			       TU_EXIT_IO);
+		_exit(0);
+	}
+	cr_assert_eq(tu_wait_exit(pid), 0, "the creator that dies");
+}
+
+/* A child that attaches (traced first if traced; armed with spec, NULL:
+ * not armed) and closes: exits with the attach's code. */
+static pid_t rr_attacher(struct shoal_store *s, const char *spec, bool traced)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		int rc;
+
+		if (traced)
+			sp_child_traceme();
+		if (spec)
+			setenv("SHOAL_CRASH", spec, 1);
+		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+		if (rc == 0)
+			shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+static void rr_claimer_killed(struct shoal_store *s, const char *spec)
+{
+	int st = tu_wait_status(rr_attacher(s, spec, false), RR_WAIT_MS);
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the claimer did not die at %s (status %d)", spec, st);
+}
+
+static int rr_attach(struct shoal_store *s)
+{
+	int st = tu_wait_status(rr_attacher(s, NULL, false), RR_WAIT_MS);
+
+	cr_assert(WIFEXITED(st), "the attach died (status %d)", st);
+	return tu_exit_to_err(WEXITSTATUS(st));
+}
+
+/* The tracee's next stop, bounded: its wait status. */
+static int rr_stop(pid_t pid)
+{
+	int64_t deadline = tu_now_ms() + RR_WAIT_MS;
+	struct timespec ms = {0, 100000};
+	int status;
+	pid_t r;
+
+	while ((r = waitpid(pid, &status, WNOHANG | __WALL)) == 0) {
+		cr_assert_lt(tu_now_ms(), deadline, "the claimer never stopped");
+		nanosleep(&ms, NULL);
+	}
+	cr_assert(r == pid && WIFSTOPPED(status),
+		  "the claimer ended (status %d)", status);
+	return status;
+}
+
+/* The tracee's next stop after `req` (a step, or on to a system call). */
+static int rr_resume(pid_t pid, int req)
+{
+	int status;
+
+	cr_assert_eq(ptrace(req, pid, NULL, NULL), 0, "ptrace %d", req);
+	status = rr_stop(pid);
+	cr_assert((WSTOPSIG(status) & 0x7f) == SIGTRAP,
+		  "the claimer stopped by signal %d", WSTOPSIG(status));
+	return status;
+}
+
+/* Runs the traced child (stopped by sp_child_traceme) to the entry of its
+ * first system call nr. */
+static void rr_run_to_syscall(pid_t pid, long nr)
+{
+	cr_assert_eq(WSTOPSIG(rr_stop(pid)), SIGSTOP, "not sp_child_traceme's");
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, pid, NULL,
+			    (void *)(long)(PTRACE_O_EXITKILL |
+					   PTRACE_O_TRACESYSGOOD)), 0);
+	for (;;) {
+		struct user_regs_struct regs;
+		int st = rr_resume(pid, PTRACE_SYSCALL);
+
+		cr_assert_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
+		if (WSTOPSIG(st) == (SIGTRAP | 0x80) && (long)regs.orig_rax == nr)
+			return;
+	}
+}
+
+/* Runs a traced attacher to its claim (its membarrier query, proc.c),
+ * then one instruction at a time until slot's word is LIVE in its name,
+ * and SIGKILLs it there: between its claim CAS and whatever follows. */
+static void rr_kill_at_claim_cas(struct shoal_store *s, uint32_t slot)
+{
+	pid_t pid = rr_attacher(s, NULL, true);
+	uint32_t steps = 0;
+	uint64_t st;
+
+	rr_run_to_syscall(pid, SYS_membarrier);
+	for (;;) {
+		st = atomic_load(&s->procs[slot].state);
+		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
+		    SHOAL__PROC_PID(st) == pid)
+			break;
+		cr_assert_lt(steps++, RR_MAX_STEPS, "slot %u never claimed",
+			     slot);
+		rr_resume(pid, PTRACE_SINGLESTEP);
+	}
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	st = tu_wait_status(pid, RR_WAIT_MS);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the claimer was not killed (status %d)", (int)st);
+}
+
+static void rr_assert_reserve_free(struct shoal_store *s, const char *what)
+{
+	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
+	     i < s->geo.max_procs; i++)
+		cr_assert_eq(rr_phase(s, i), SHOAL__PROC_FREE,
+			     "%s: reserve slot %u is not free (phase %u)", what,
+			     i, rr_phase(s, i));
+}
+
+/*
+ * max_procs = 2: the test's slot and a dead creator's, reserve slots 2
+ * and 3.  A claimer killed at CLAIM_RESERVED holds slot 2; the next one
+ * claims slot 3 and is killed right after its claim CAS.  The test's reap
+ * must free every dead slot, both reserve slots among them; then, with
+ * the store full again and a claimer killed in slot 2 again, the next
+ * attach must still get in through slot 3.
+ */
+Test(reserve_review, a_claimer_killed_at_the_last_reserve_slots_cas_is_reaped)
+{
+	struct cc_report r = {{0}};
+	struct shoal_store *s = rr_store(2);
+	uint32_t last = s->geo.max_procs - 1;
+	int rc;
+
+	rr_dead_creator(s, tu_id(41, 1));
+	rr_claimer_killed(s, "CLAIM_RESERVED");
+	cr_assert_eq(rr_phase(s, last - 1), SHOAL__PROC_LIVE);
+	rr_kill_at_claim_cas(s, last);
+	rc = shoal_store_reap(s);
+	cr_assert_eq(rc, 3, "the test's reap freed %d slot(s), not the "
+		     "creator's and the two claimers'", rc);
+	rr_assert_reserve_free(s, "after the test's reap");
+	rr_dead_creator(s, tu_id(41, 2));
+	rr_claimer_killed(s, "CLAIM_RESERVED");
+	rc = rr_attach(s);
+	cr_assert_eq(rc, 0, "an attach with one claimer dead in the reserve: "
+		     "%d (%s)", rc, shoal_strerror(rc));
+	rr_assert_reserve_free(s, "after the attach");
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	shoal_store_close(s);
+}
