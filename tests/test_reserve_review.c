@@ -18,8 +18,10 @@
  * claim, proc.c) until the last reserve slot's word reads LIVE in its
  * name, then SIGKILLs it there.
  *
- * And what held: a claimer killed at every pass of every crash point,
- * its reserve slot's own clean among them; a foreign header's max_procs.
+ * And what held: a claimer killed at each instruction from its claim CAS
+ * on the first reserve slot to CLAIM_RESERVED (108 in an x86-64 build),
+ * and at every pass of every crash point, its reserve slot's own clean
+ * among them; a foreign header's max_procs.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -36,6 +38,9 @@
 #include "internal.h"
 #include "stop_point.h"
 #include "crash_check.h"
+
+/* Defined by the crash build of the library (stop_point.c says why). */
+void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p);
 
 TestSuite(reserve_review, .init = tu_setup, .fini = tu_teardown,
 	  .timeout = 60);
@@ -164,11 +169,14 @@ static void rr_run_to_syscall(pid_t pid, long nr)
 
 /* Runs a traced attacher to its claim (its membarrier query, proc.c),
  * then one instruction at a time until slot's word is LIVE in its name,
- * and SIGKILLs it there: between its claim CAS and whatever follows. */
-static void rr_kill_at_claim_cas(struct shoal_store *s, uint32_t slot)
+ * then `extra` instructions more, and SIGKILLs it there.  False if it
+ * reached its next crash point (CLAIM_RESERVED) first: killed there. */
+static bool rr_kill_after_claim_cas(struct shoal_store *s, uint32_t slot,
+				    uint32_t extra)
 {
 	pid_t pid = rr_attacher(s, NULL, true);
 	uint32_t steps = 0;
+	bool before = true;
 	uint64_t st;
 
 	rr_run_to_syscall(pid, SYS_membarrier);
@@ -181,10 +189,18 @@ static void rr_kill_at_claim_cas(struct shoal_store *s, uint32_t slot)
 			     slot);
 		rr_resume(pid, PTRACE_SINGLESTEP);
 	}
+	for (uint32_t k = 0; k < extra && before; k++) {
+		struct user_regs_struct regs;
+
+		rr_resume(pid, PTRACE_SINGLESTEP);
+		cr_assert_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
+		before = regs.rip != (uintptr_t)&shoal__crash_hit;
+	}
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	st = tu_wait_status(pid, RR_WAIT_MS);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "the claimer was not killed (status %d)", (int)st);
+	return before;
 }
 
 static void rr_assert_reserve_free(struct shoal_store *s, const char *what)
@@ -214,7 +230,7 @@ Test(reserve_review, a_claimer_killed_at_the_last_reserve_slots_cas_is_reaped)
 	rr_dead_creator(s, tu_id(41, 1));
 	rr_claimer_killed(s, "CLAIM_RESERVED");
 	cr_assert_eq(rr_phase(s, last - 1), SHOAL__PROC_LIVE);
-	rr_kill_at_claim_cas(s, last);
+	rr_kill_after_claim_cas(s, last, 0);
 	rc = shoal_store_reap(s);
 	cr_assert_eq(rc, 3, "the test's reap freed %d slot(s), not the "
 		     "creator's and the two claimers'", rc);
@@ -276,6 +292,36 @@ Test(reserve_review, a_claimer_killed_at_any_pass_of_any_point)
 				rr_assert_capacity(s, spec);
 			shoal_store_close(s);
 		}
+	}
+}
+
+/*
+ * A claimer killed at every instruction from its claim CAS on the first
+ * reserve slot to its next crash point (CLAIM_RESERVED): its slot's hwm,
+ * start time and records half written.  The next attach gets in (from
+ * the other reserve slot), both reserve slots end free, the store whole.
+ */
+Test(reserve_review, a_claimer_killed_at_each_instruction_of_its_reserve_claim)
+{
+	bool more = true;
+
+	for (uint32_t k = 0; more; k++) {
+		struct cc_report r = {{0}};
+		struct shoal_store *s = rr_store(2);
+		char what[32];
+		int rc;
+
+		snprintf(what, sizeof what, "killed %u after the CAS", k);
+		rr_dead_creator(s, tu_id(44, k + 1));
+		more = rr_kill_after_claim_cas(s, s->geo.max_procs - 2, k);
+		rc = rr_attach(s);
+		cr_assert_eq(rc, 0, "%s: the next attach: %d (%s)", what, rc,
+			     shoal_strerror(rc));
+		rr_assert_reserve_free(s, what);
+		shoal_store_reap(s);
+		cr_assert(cc_check(s, &r), "%s: %s", what, r.why);
+		shoal_store_close(s);
+		cr_assert_lt(k, 100000u, "the window never ended");
 	}
 }
 
