@@ -325,6 +325,50 @@ Test(reserve_review, a_claimer_killed_at_each_instruction_of_its_reserve_claim)
 	}
 }
 
+/* Waits (bounded) until the child is stopped (a crash point's :stop). */
+static void rr_wait_stopped(pid_t pid)
+{
+	int64_t deadline = tu_now_ms() + RR_WAIT_MS;
+	struct timespec ms = {0, 200000};
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		cr_assert_eq(waitid(P_PID, (id_t)pid, &si,
+				    WSTOPPED | WNOHANG | WNOWAIT), 0);
+		if (si.si_pid == pid && si.si_code == CLD_STOPPED)
+			return;
+		cr_assert_lt(tu_now_ms(), deadline, "the claimer never stopped");
+		nanosleep(&ms, NULL);
+	}
+}
+
+/*
+ * The stats count the processes a store has room for (max_procs, the
+ * option's), so a claimer held in a reserve slot is not one of them:
+ * with the test's slot the only one and a claimer stopped at
+ * CLAIM_RESERVED, the stats read 1 process of 1.
+ */
+Test(reserve_review, a_claimer_in_the_reserve_is_not_counted_in_the_stats)
+{
+	struct shoal_store *s = rr_store(1);
+	struct shoal_store_stats st;
+	pid_t pid = rr_attacher(s, "CLAIM_RESERVED:1:stop", false);
+	int rc;
+
+	rr_wait_stopped(pid);
+	cr_assert_eq(rr_phase(s, s->geo.max_procs - 2), SHOAL__PROC_LIVE);
+	tu_assert_rc(shoal_store_stats(s, &st), 0);
+	cr_assert_leq(st.processes, st.max_procs, "%u processes of %u",
+		      st.processes, st.max_procs);
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	rc = tu_wait_result(pid);
+	cr_assert_eq(rc, SHOAL_ETOOMANYPROCS, "the claimer: %d (%s)", rc,
+		     shoal_strerror(rc));
+	rr_assert_reserve_free(s, "after the claimer");
+	shoal_store_close(s);
+}
+
 /* A foreign or corrupt header's max_procs (the reserve counted in it) is
  * refused by an attach in a child, which must not crash. */
 Test(reserve_review, a_foreign_max_procs_is_refused)
