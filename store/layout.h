@@ -164,7 +164,8 @@ struct shoal__seg_hdr {
 	 * by a process that takes over from a dead repairer. */
 	_Atomic uint64_t repair;
 	/* Slots ever claimed: 1 + the highest index (proc.c raises it with a
-	 * CAS at claim; relaxed: sums over slots may miss a slot claimed
+	 * CAS before a claim's CAS, so a claimer killed after its own is
+	 * below it; relaxed: sums over slots may miss a slot claimed
 	 * meanwhile, whose counters are still zero). */
 	_Atomic uint32_t procs_hwm;
 	uint32_t pad2_;

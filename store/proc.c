@@ -235,13 +235,17 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 
 	if (SHOAL__PROC_PHASE(st) != SHOAL__PROC_FREE)
 		return -EBUSY;
+	/* Before the CAS: a reap looks below hwm only, so a claimer killed
+	 * right after its CAS must leave its slot under hwm already (the
+	 * last reserve slot has no higher claim to raise it later).  A raise
+	 * for a CAS lost is harmless: hwm only bounds a scan. */
+	shoal__hwm_raise(s, i);
 	/* PROC-A1: pairs with PROC-R1, the release that freed the slot (its
 	 * ledger, cache and records are clear). */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, n,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return -EBUSY;
-	shoal__hwm_raise(s, i);
 	/* Relaxed: our own words (PROC- of layout.h). */
 	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
 	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);

@@ -511,7 +511,7 @@ struct shoal_store_stats {
 	uint64_t evictions;       /* objects evicted since creation */
 	uint64_t evicted_bytes;
 	uint64_t heap_bytes_reserved; /* pages taken by the allocator */
-	uint32_t processes;       /* live process slots */
+	uint32_t processes;       /* live process slots, of max_procs */
 	uint32_t max_procs;
 	uint64_t reaped;          /* dead processes reaped since creation */
 };

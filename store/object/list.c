@@ -65,12 +65,14 @@ SHOAL_API int shoal_list(struct shoal_store *store,
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
-/* Relaxed: a count for stats, a snapshot. */
+/* Relaxed: a count for stats, a snapshot.  The slots a process keeps
+ * only, as max_procs below: a claimer in a reserve slot (layout.h) has
+ * not attached yet. */
 static uint32_t shoal__live_procs(struct shoal_store *s)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < s->geo.max_procs; i++)
+	for (uint32_t i = 0; i < s->geo.max_procs - SHOAL__PROC_RESERVE; i++)
 		n += SHOAL__PROC_PHASE(atomic_load_explicit(
 			     &s->procs[i].state, memory_order_relaxed)) ==
 		     SHOAL__PROC_LIVE;
