@@ -92,6 +92,7 @@
 	X(REPAIR_RETURNED, reap_ref, "repair: stored and word given back")     \
 	/* proc.c: reaping a dead process */                                   \
 	X(CLAIM_RESERVED, claim_full, "claim: a reserve slot taken, nothing reaped") \
+	X(CLAIM_ADOPTED, claim_adopt, "claim: a dead claimer's reserve slot taken over, not cleared") \
 	X(REAP_CLAIMED, reap, "reap: slot claimed, nothing done")              \
 	X(REAP_FILL, reap, "reap: one fill handled, record not cleared")       \
 	X(REAP_FILLS, reap, "reap: fills done, intent not")                    \

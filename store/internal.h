@@ -191,7 +191,7 @@ int shoal__shm_link(int fd, const char *name);
 int shoal__proc_claim(struct shoal_store *s);
 /* repair.c: may this process issue MEMBARRIER_CMD_GLOBAL (asked once)? */
 bool shoal__membarrier_ok(void);
-void shoal__proc_release(struct shoal_store *s);
+int shoal__proc_release(struct shoal_store *s);
 bool shoal__proc_dead(const struct shoal_store *s, uint32_t slot);
 bool shoal__proc_reaped_by_other(const struct shoal_store *s, uint32_t slot);
 /* guard.c: the dead slot (state word st) is kept from its reapers. */

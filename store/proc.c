@@ -224,6 +224,9 @@ static void shoal__hwm_raise(struct shoal_store *s, uint32_t i)
 		;
 }
 
+static void shoal__proc_take(struct shoal_store *s, uint32_t i, uint32_t gen,
+			     uint64_t my_start);
+
 static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 				 uint64_t my_start)
 {
@@ -246,6 +249,17 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return -EBUSY;
+	shoal__proc_take(s, i, gen, my_start);
+	return 0;
+}
+
+/* The rest of a claim, once its CAS made slot i this process's (LIVE,
+ * generation gen, its pid): its start time, then its records cleared. */
+static void shoal__proc_take(struct shoal_store *s, uint32_t i, uint32_t gen,
+			     uint64_t my_start)
+{
+	struct shoal__proc *p = &s->procs[i];
+
 	/* Relaxed: our own words (PROC- of layout.h). */
 	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
 	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);
@@ -263,7 +277,6 @@ static int shoal__proc_try_claim(struct shoal_store *s, uint32_t i,
 	shoal__ledger_open(s);
 	s->win = (struct shoal__win_stat){0, 0, 0}; /* a new owner (dir.c) */
 	atomic_store_explicit(&s->id_win, 1, memory_order_relaxed);
-	return 0;
 }
 
 static int shoal__reap_all_locked(struct shoal_store *s)
@@ -290,25 +303,137 @@ static int shoal__claim_kept(struct shoal_store *s, uint64_t my_start)
 	return SHOAL_ETOOMANYPROCS;
 }
 
+/* A reserve slot whose clean stopped at a wait (the file header) is
+ * left as a dead process's: its state word names pid 0, which every death
+ * test reads as gone, so the next reap finishes the clean.  This process
+ * never touches the slot again, exactly as if it had died there; a slot it
+ * kept LIVE instead would be taken while it lives, and one process that
+ * met such waits twice would hold both.  Release (PROC-R1): what the clean
+ * did, for that reaper, whose CAS acquires (PROC-A1). */
+static void shoal__proc_abandon(struct shoal_store *s, uint32_t slot,
+				uint32_t gen)
+{
+	uint64_t mine = SHOAL__PROC_STATE(gen, SHOAL__PROC_LIVE, getpid());
+
+	atomic_compare_exchange_strong_explicit(
+		&s->procs[slot].state, &mine,
+		SHOAL__PROC_STATE(gen, SHOAL__PROC_LIVE, 0),
+		memory_order_release, memory_order_relaxed); /* PROC-R1 */
+}
+
+/* A dead slot that holds nothing a reaper would have to finish: no
+ * operation in flight (intent, free record, fills, their block
+ * handoffs), no ledger record, waiter record, orphan or stamp.  Only its
+ * allocator cache may hold blocks (a reaper's end frees into it), which
+ * is whole at any instruction of its owner's (heap.c) and goes back to
+ * the slabs as a clean sends it.  Read while the slot is dead: its words
+ * change only under its state word, by a reaper that holds it (live: the
+ * slot does not read dead) or held it and gave it back (its steps done:
+ * they only empty records).  Relaxed: PROC-A1, the caller's load of the
+ * state word, orders them. */
+static bool shoal__proc_empty(const struct shoal_store *s, uint32_t slot)
+{
+	const struct shoal__proc *p = &s->procs[slot];
+	_Atomic uint64_t *t;
+	uint32_t mask;
+
+	if (atomic_load_explicit(&p->intent.op, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->intent.ref, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->intent.block_off, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->free.active, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->free.block_off, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->orphans, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->stamps, memory_order_relaxed))
+		return false;
+	for (uint32_t i = 0; i < SHOAL__PROC_FILLS; i++)
+		if (p->fills[i].stage ||
+		    atomic_load_explicit(&p->fills[i].block_off, memory_order_relaxed))
+			return false;
+	for (uint32_t i = 0; i < SHOAL__PROC_WAITERS; i++)
+		if (atomic_load_explicit(&p->waiters[i].state, memory_order_relaxed) !=
+		    SHOAL__W_FREE)
+			return false;
+	t = shoal__ledger_table(s, slot, &mask);
+	for (uint32_t i = 0; i <= mask; i++)
+		if (atomic_load_explicit(&t[i], memory_order_relaxed))
+			return false;
+	return true;
+}
+
+/*
+ * Both reserve slots taken by dead claimers (each killed in its reap,
+ * the second before it had reaped the first): one is taken over as it
+ * is, if it is empty (above), which a claimer's slot is but for the few
+ * instructions of a pin or an end of its own.  Its start time goes to 0
+ * first (unknown: not dead while its pid lives, only for the instant
+ * before the CAS, and a claim's words are 0 there too), so that once the
+ * CAS names this process, no reaper reads the dead claimer's start time
+ * against it.  Killed before the CAS, the slot is dead as it was; after
+ * it, this process's, reaped as any.  The dead claimer's REAPING words
+ * elsewhere name the old generation: a reaper reads them dead.
+ */
+static int shoal__proc_try_adopt(struct shoal_store *s, uint32_t i,
+				 uint64_t my_start)
+{
+	struct shoal__proc *p = &s->procs[i];
+	uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire); /* PROC-A1 */
+	uint32_t gen = (SHOAL__PROC_GEN(st) + 1) & 0xffffff;
+	uint64_t n = SHOAL__PROC_STATE(gen, SHOAL__PROC_LIVE, getpid());
+	uint64_t was;
+
+	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE || !shoal__proc_dead(s, i) ||
+	    shoal__proc_guarded(s, i, st) || !shoal__proc_empty(s, i))
+		return -EBUSY;
+	/* Relaxed: ordered before the CAS by its release. */
+	was = atomic_load_explicit(&p->start_time, memory_order_relaxed);
+	atomic_compare_exchange_strong_explicit(&p->start_time, &was, 0,
+						memory_order_relaxed,
+						memory_order_relaxed);
+	/* PROC-A1 (what the dead claimer and any reaper of it did); its
+	 * release half publishes the start time's 0 with the new owner. */
+	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, n,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return -EBUSY;
+	SHOAL__CRASH(s, CLAIM_ADOPTED);
+	shoal__ledger_clear(s, i); /* empty at its level; its base table too */
+	shoal__proc_take(s, i, gen, my_start);
+	shoal__heap_cache_flush(&s->heap, &p->cache);
+	return 0;
+}
+
+/* The reap from reserve slot i (this process's now), its release, and
+ * the claim of a slot it freed. */
+static int shoal__claim_from(struct shoal_store *s, uint32_t i,
+			     uint64_t my_start)
+{
+	SHOAL__CRASH(s, CLAIM_RESERVED);
+	shoal__reap_all_locked(s);
+	if (shoal__proc_release(s))
+		shoal__proc_abandon(s, i, s->slot_gen);
+	s->slot = UINT32_MAX; /* no slot, as before the claim */
+	return shoal__claim_kept(s, my_start);
+}
+
 /* Every other slot taken: a reap from a reserve slot, which is a full
  * identity (its REAPING words name it; its intent, ledger and free record
  * make each of its steps repairable), then the reserve given back (a
  * clean of its own, as a close) and one more look at the others.  Killed
  * in between, the reserve slot is a dead process's like any other: the
- * next claimer reaps it from the other reserve slot.  A reserve slot
- * whose clean stopped at a wait (the file header) stays LIVE, this
- * process's, until it exits: the other one still serves. */
+ * next claimer reaps it from the other reserve slot, first of all
+ * (shoal__proc_reap_until).  With both reserve slots dead claimers', one
+ * that holds nothing to finish is taken over as it is (try_adopt), which
+ * is all of a claimer's life but its own pins and ends: only two
+ * claimers killed in those leave an attach refused until a process with
+ * a slot reaps. */
 static int shoal__claim_by_reaping(struct shoal_store *s, uint64_t my_start)
 {
-	for (uint32_t i = shoal__proc_keepable(s); i < s->geo.max_procs; i++) {
-		if (shoal__proc_try_claim(s, i, my_start))
-			continue;
-		SHOAL__CRASH(s, CLAIM_RESERVED);
-		shoal__reap_all_locked(s);
-		shoal__proc_release(s);
-		s->slot = UINT32_MAX; /* no slot, as before the claim */
-		return shoal__claim_kept(s, my_start);
-	}
+	for (uint32_t i = shoal__proc_keepable(s); i < s->geo.max_procs; i++)
+		if (shoal__proc_try_claim(s, i, my_start) == 0)
+			return shoal__claim_from(s, i, my_start);
+	for (uint32_t i = shoal__proc_keepable(s); i < s->geo.max_procs; i++)
+		if (shoal__proc_try_adopt(s, i, my_start) == 0)
+			return shoal__claim_from(s, i, my_start);
 	return SHOAL_ETOOMANYPROCS;
 }
 
@@ -421,7 +546,14 @@ int shoal__proc_reap_until(struct shoal_store *s, struct shoal__deadline until)
 		return 0; /* a wait inside a reap: the outer one goes on */
 	s->reaping = true;
 	s->heap.lock_by = &by;
-	for (uint32_t i = 0; i < hwm && i < s->geo.max_procs; i++)
+	if (hwm > s->geo.max_procs)
+		hwm = s->geo.max_procs;
+	/* The claim's reserve first (layout.h): a dead claimer there holds
+	 * little, and its slot is the identity the next claimer needs. */
+	for (uint32_t i = shoal__proc_keepable(s); i < hwm; i++)
+		if (i != s->slot && shoal__proc_reap_one(s, i, &by, until))
+			n++;
+	for (uint32_t i = 0; i < hwm && i < shoal__proc_keepable(s); i++)
 		if (i != s->slot && shoal__proc_reap_one(s, i, &by, until))
 			n++;
 	s->heap.lock_by = outer;
@@ -435,21 +567,24 @@ int shoal__proc_reap_all(struct shoal_store *s)
 }
 
 /* Close: a clean that stops at a wait (the file header) leaves the slot
- * LIVE, for its reaper once this process has exited. */
-void shoal__proc_release(struct shoal_store *s)
+ * LIVE, for its reaper once this process has exited: -ETIMEDOUT (a claim
+ * gives up its reserve slot then instead, shoal__proc_abandon). */
+int shoal__proc_release(struct shoal_store *s)
 {
 	struct shoal__later by = shoal__lock_by(0);
+	int rc = 0;
 
 	if (s->me) {
 		s->reaping = true;
 		s->heap.lock_by = &by;
-		shoal__proc_clean(s, s->slot, s->slot_gen, &by,
-				  (struct shoal__deadline){INT64_MAX});
+		rc = shoal__proc_clean(s, s->slot, s->slot_gen, &by,
+				       (struct shoal__deadline){INT64_MAX});
 		s->heap.lock_by = NULL;
 		s->reaping = false;
 	}
 	s->me = NULL;
 	s->ledger_used = 0;
+	return rc;
 }
 
 int shoal__store_reap_until(struct shoal_store *s, struct shoal__deadline until)

@@ -45,9 +45,9 @@ static struct shoal_store *cr_store(uint32_t max_procs)
 	return s;
 }
 
-/* A child that attaches, creates id (100 bytes), never seals it and
- * exits without closing: a dead creator whose reap ends an entry. */
-static void cr_dead_creator(struct shoal_store *s, shoal_id id)
+/* A child that attaches through fd, creates id (100 bytes), never seals
+ * it and exits without closing: a dead creator whose reap ends an entry. */
+static void cr_dead_creator_fd(int fd, shoal_id id)
 {
 	pid_t pid = tu_fork();
 
@@ -55,8 +55,7 @@ static void cr_dead_creator(struct shoal_store *s, shoal_id id)
 		struct shoal_store *c = NULL;
 		void *buf;
 
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0,
-			       TU_EXIT_IO);
+		TU_CHILD_CHECK(shoal_store_attach_fd(fd, &c) == 0, TU_EXIT_IO);
 		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
 			       TU_EXIT_IO);
 		_exit(0);
@@ -64,9 +63,14 @@ static void cr_dead_creator(struct shoal_store *s, shoal_id id)
 	cr_assert_eq(tu_wait_exit(pid), 0, "the creator that dies");
 }
 
-/* A child that attaches (armed with SHOAL_CRASH=spec first, NULL: not
- * armed) and closes: exits with the attach's code. */
-static pid_t cr_attacher(struct shoal_store *s, const char *spec)
+static void cr_dead_creator(struct shoal_store *s, shoal_id id)
+{
+	cr_dead_creator_fd(shoal_store_fd(s), id);
+}
+
+/* A child that attaches through fd (armed with SHOAL_CRASH=spec first,
+ * NULL: not armed) and closes: exits with the attach's code. */
+static pid_t cr_attacher_fd(int fd, const char *spec)
 {
 	pid_t pid = tu_fork();
 
@@ -76,12 +80,17 @@ static pid_t cr_attacher(struct shoal_store *s, const char *spec)
 
 		if (spec)
 			setenv("SHOAL_CRASH", spec, 1);
-		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+		rc = shoal_store_attach_fd(fd, &c);
 		if (rc == 0)
 			shoal_store_close(c);
 		_exit(tu_err_to_exit(rc));
 	}
 	return pid;
+}
+
+static pid_t cr_attacher(struct shoal_store *s, const char *spec)
+{
+	return cr_attacher_fd(shoal_store_fd(s), spec);
 }
 
 static void cr_attach_ok(struct shoal_store *s, const char *what)
@@ -221,18 +230,39 @@ Test(claim_reserve, a_claimer_killed_in_the_reserve_is_reaped_by_the_next)
 	}
 }
 
-/* Both reserve slots left to dead claimers: an attach is refused with
- * SHOAL_ETOOMANYPROCS (it has no identity to reap with) until a process
- * that has a slot reaps; then it works. */
-Test(claim_reserve, two_dead_claimers_refuse_attaches_until_a_reap)
+/* Both reserve slots left to claimers killed as they took them: an
+ * attach takes one over (proc.c, shoal__proc_try_adopt), since neither
+ * holds anything a reaper would have to finish, and reaps from it. */
+Test(claim_reserve, two_dead_claimers_leave_a_reserve_slot_to_take_over)
 {
 	struct shoal_store *s = cr_store(2);
 	shoal_id id = tu_id(33, 1);
+
+	cr_dead_creator(s, id);
+	cr_claimer_killed(s, "CLAIM_RESERVED");
+	cr_claimer_killed(s, "CLAIM_RESERVED");
+	cr_attach_ok(s, "both reserve slots dead");
+	cr_assert_reserve_free(s, "after the attach");
+	cr_assert_ended(s, id);
+	shoal_store_close(s);
+}
+
+/* A dead claimer's reserve slot that holds something to finish (here an
+ * orphan count, which its reaper's scan settles) is not taken over: with
+ * both such, an attach is refused with SHOAL_ETOOMANYPROCS until a process
+ * with a slot reaps; then it works. */
+Test(claim_reserve, a_dead_claimer_with_work_left_is_reaped_not_taken_over)
+{
+	struct shoal_store *s = cr_store(2);
+	shoal_id id = tu_id(33, 2);
 	int rc;
 
 	cr_dead_creator(s, id);
 	cr_claimer_killed(s, "CLAIM_RESERVED");
 	cr_claimer_killed(s, "CLAIM_RESERVED");
+	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
+	     i < s->geo.max_procs; i++)
+		atomic_store(&s->procs[i].orphans, 1);
 	rc = tu_wait_result(cr_attacher(s, NULL));
 	cr_assert_eq(rc, SHOAL_ETOOMANYPROCS, "the third claimer: %d (%s)", rc,
 		     shoal_strerror(rc));
@@ -243,6 +273,67 @@ Test(claim_reserve, two_dead_claimers_refuse_attaches_until_a_reap)
 	cr_attach_ok(s, "after the test's reap");
 	cr_assert_ended(s, id);
 	shoal_store_close(s);
+}
+
+/* A child that attaches through fd, creates id without sealing it, says
+ * so on ready and stays until it is killed. */
+static pid_t cr_staying_creator(int fd, shoal_id id, int ready)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(fd, &c) == 0, TU_EXIT_IO);
+		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
+			       TU_EXIT_IO);
+		tu_child_write_byte(ready, 'c');
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* Every process dead (the test gives its own slot back, two creators
+ * are killed together), then two claimers killed in their reaps (at a
+ * reap step, REAP_INTENT): nobody with a slot is left to reap, and the
+ * next attach must still get in. */
+Test(claim_reserve, a_store_whose_processes_all_died_still_takes_attaches)
+{
+	struct shoal_store *s = cr_store(2);
+	int fd = dup(shoal_store_fd(s));
+	shoal_id a = tu_id(34, 1), b = tu_id(34, 2);
+	struct shoal_store *t = NULL;
+	pid_t ca, cb;
+	int ready[2], st;
+
+	cr_assert_geq(fd, 0);
+	shoal_store_close(s); /* the test keeps no slot */
+	tu_pipe(ready);
+	ca = cr_staying_creator(fd, a, ready[1]);
+	tu_read_byte(ready[0], CR_WAIT_MS);
+	cb = cr_staying_creator(fd, b, ready[1]);
+	tu_read_byte(ready[0], CR_WAIT_MS);
+	tu_kill(ca);
+	tu_kill(cb);
+	close(ready[0]);
+	close(ready[1]);
+	for (int i = 0; i < 2; i++) {
+		st = tu_wait_status(cr_attacher_fd(fd, "REAP_INTENT"), CR_WAIT_MS);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+			  "claimer %d was not killed in its reap: %d", i, st);
+	}
+	st = tu_wait_status(cr_attacher_fd(fd, NULL), CR_WAIT_MS);
+	cr_assert(WIFEXITED(st), "the attach died (signal %d)",
+		  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	tu_assert_rc(tu_exit_to_err(WEXITSTATUS(st)), 0);
+	tu_assert_rc(shoal_store_attach_fd(fd, &t), 0);
+	cr_assert_reserve_free(t, "after the attaches");
+	cr_assert_ended(t, a);
+	cr_assert_ended(t, b);
+	shoal_store_close(t);
+	close(fd);
 }
 
 /* max_procs live processes attach; one more is refused, and leaves no

@@ -635,6 +635,17 @@ static bool cp_scenario_claim_full(struct cp_world *w, unsigned point)
 	return cp_reaper(w, point);
 }
 
+/* The same, with both reserve slots left to claimers killed as they took
+ * them: the reaper armed with `point` takes one over (proc.c,
+ * shoal__proc_try_adopt) to reap from it. */
+static bool cp_scenario_claim_adopt(struct cp_world *w, unsigned point)
+{
+	(void)cp_scenario_claim_full(w, SHOAL__CP_CLAIM_RESERVED);
+	cr_assert(cp_reaper(w, SHOAL__CP_CLAIM_RESERVED),
+		  "the second claimer did not die in its reserve slot");
+	return cp_reaper(w, point);
+}
+
 /* Holds and drops witness 4, traced (stop_point.h) and armed with point:
  * the holder the scenario below stalls after its CAS. */
 static pid_t cp_traced_holder(struct cp_world *w, unsigned point)
@@ -692,7 +703,7 @@ static bool (*const cp_scenarios[])(struct cp_world *, unsigned) = {
 	cp_scenario_delete, cp_scenario_grow,
 	cp_scenario_abort, cp_scenario_fill,      cp_scenario_fill_abort,
 	cp_scenario_close, cp_scenario_reap,      cp_scenario_reap_ref,
-	cp_scenario_reap_seal, cp_scenario_claim_full,
+	cp_scenario_reap_seal, cp_scenario_claim_full, cp_scenario_claim_adopt,
 	cp_scenario_seal_wake, cp_scenario_stalled_ref,
 };
 

@@ -181,9 +181,9 @@ SHOAL_API int shoal_store_create(const char *name,
  * Also -EINVAL (NULL out, a bad name), -ENOENT (no such segment),
  * SHOAL_ETOOMANYPROCS (max_procs live processes have it open; with every
  * slot taken, dead processes' too, the attach reaps them first, from a
- * reserve slot; only with both reserve slots left to attaches killed
- * while they reaped is it refused until a process with a slot reaps,
- * docs/design.md "Limits"),
+ * reserve slot; only with both reserve slots left to attaches killed in
+ * the few steps of a reap that a next attach cannot take over is it
+ * refused until a process with a slot reaps, docs/design.md "Limits"),
  * SHOAL_ENOMEMBARRIER, -EMFILE, -ENFILE or -ESRCH (as
  * shoal_store_create), -ENOMEM, or
  * another negated errno of shm_open/mmap.  *out is the caller's: close it
