@@ -16,7 +16,11 @@
  *  - a call a task makes after its recursive cancel never runs;
  *  - a plain cancel (no RECURSIVE) leaves the task's calls to run;
  *  - a recursive FORCE cancel kills the task's worker, drops its queued
- *    call (FORCE is never applied to a call) and the actor lives on.
+ *    call (FORCE is never applied to a call) and the actor lives on;
+ *  - its canceller killed right after its CAS (crash point
+ *    TASK_CANCEL_SET, before its scan and its kill): the fork server's
+ *    watch kills the worker, and its settle of the dead worker cancels
+ *    the task's children again (task/deadworker.c): the call is dropped.
  *
  * Whether a method ran is counted in a page every process of the runtime
  * shares (mapped before the runtime starts).  That the actor got past a
@@ -32,6 +36,7 @@
 #include <shoal/shoal.h>
 
 #include "testutil.h"
+#include "internal.h"
 
 TestSuite(cancel_calls, .init = tu_setup, .fini = tu_teardown, .timeout = 90);
 
@@ -508,6 +513,42 @@ Test(cancel_calls, a_recursive_force_cancel_kills_the_worker_and_drops_its_call)
 	cr_assert_eq(after.workers_died, before.workers_died + 1,
 		     "the task's worker was not killed");
 	tu_assert_rc(shoal_drop(x.s, later), 0);
+	tu_assert_rc(shoal_drop(x.s, r), 0);
+	cc_stop(&x);
+}
+
+Test(cancel_calls, a_force_canceller_killed_before_its_scan_still_drops_the_call)
+{
+	struct cc_rt x = cc_start(1);
+	shoal_id r;
+	pid_t pid;
+	int st;
+
+	cc_hold(&x, 0);
+	r = cc_submit(&x, 11, CC_SPIN, false);
+	cr_assert(cc_until(&cc->made[11], 1, CC_WAIT_MS), "the task's call was not made");
+	pid = tu_fork();
+	if (pid == 0) {
+		struct shoal_runtime *rt;
+
+		if (shoal_runtime_attach(x.name, &rt))
+			_exit(TU_EXIT_IO);
+		shoal__crash_arm(&shoal_runtime_store(rt)->crash, SHOAL__CP_TASK_CANCEL_SET, 1);
+		shoal_cancel(rt, r, SHOAL_CANCEL_FORCE | SHOAL_CANCEL_RECURSIVE);
+		_exit(0); /* it should have died in there */
+	}
+	st = tu_wait_status(pid, 15000);
+	tu_untrack(pid);
+	cr_assert(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the canceller did not die at TASK_CANCEL_SET (status %#x)", st);
+	/* the watch kills the worker; the settle fills the task's return
+	 * after it cancelled the task's children again */
+	tu_assert_rc(cc_code(x.s, r, CC_WAIT_MS), SHOAL_ECANCELLED);
+	cc_release(&x, 0);
+	cc_settled(&x, 0, 2);
+	cr_assert_eq(atomic_load(&cc->ran[11]), 0,
+		     "the call of a task whose FORCE | RECURSIVE canceller died "
+		     "after its CAS ran");
 	tu_assert_rc(shoal_drop(x.s, r), 0);
 	cc_stop(&x);
 }
