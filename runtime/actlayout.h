@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <shoal/actor.h>
@@ -295,9 +296,12 @@ static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
  *            (set by the actor at its start, the method's own poll, or
  *            the fork server's watch on a queued call: callcancel.c);
  *  RECURSIVE with CANCEL on a STARTED call: the tasks the method
- *            submitted, and submits from now on, are cancelled too
- *            (their records name the call as their parent: TASK-S1/S2
- *            of rtlayout.h, with this word in the parent's role).
+ *            submitted and the calls it made, and those it submits or
+ *            makes from now on, are cancelled too (their records name
+ *            the call as their parent: TASK-S1/S2 of rtlayout.h, with
+ *            this word in the parent's role).
+ * A call made by a task or method cancelled recursively already is
+ * published with CANCEL (and its position) in its word: it never starts.
  * Memory order: the caller's store is published with the record (LN-R1);
  * the CASes are on the word alone and relaxed (its modification order
  * decides between a cancel and the start; no other data goes with it),
@@ -320,16 +324,26 @@ static_assert(sizeof(struct shoal__lane_meta) == 64, "lane meta is a line");
  * record still running, since a lane is consumed only in order); the
  * caller writes both as 0.  `cancel` is the one word a canceller or the
  * actor changes by CAS (above).  Arguments are encoded like a task's
- * (task.c).
+ * (task.c).  parent, parent_gen, parent_tag name the task or actor call
+ * that made the call, as a task record names its parent (written by the
+ * caller, published with the record): a recursive cancel of that parent
+ * finds the call by them (task/callcancel.c).  The small fields are
+ * narrow so that they fit in the header's 64 bytes with the arguments'
+ * 192 (runtime layout version 18).
  */
 struct shoal__call_rec {
-	uint32_t method;
-	uint16_t flags;         /* SHOAL__CALL_NORESULT, _OWNRET */
-	uint16_t done;          /* the actor's side (above) */
-	uint32_t num_returns;
-	uint32_t nargs;
-	uint32_t args_len;
+	uint16_t method;        /* < SHOAL_MAX_METHODS */
+	uint8_t flags;          /* SHOAL__CALL_NORESULT, _OWNRET */
+	uint8_t done;           /* the actor's side (above) */
+	uint8_t num_returns;    /* <= SHOAL_MAX_RETURNS */
+	uint8_t nargs;          /* <= SHOAL_MAX_ARGS */
+	uint16_t args_len;      /* <= SHOAL__CALL_ARGS_INLINE */
 	uint32_t retries;
+	uint32_t parent;        /* the task or call that made it, as a task
+				 * record's parent (rtlayout.h): record + 1,
+				 * or SHOAL__PARENT_CALL | lane; 0: none */
+	uint32_t parent_gen;    /* its generation, or the call's position */
+	uint32_t parent_tag;    /* a call parent's lane tag, else 0 */
 	uint64_t ret_hi;        /* the ID of return 0 */
 	uint64_t ret_lo;
 	uint32_t caller;        /* SHOAL__CREATOR */
@@ -339,5 +353,10 @@ struct shoal__call_rec {
 	uint8_t args[SHOAL__CALL_ARGS_INLINE];
 };
 static_assert(sizeof(struct shoal__call_rec) == SHOAL__CALL_SIZE, "call record");
+static_assert(SHOAL_MAX_METHODS <= UINT16_MAX && SHOAL_MAX_RETURNS <= UINT8_MAX &&
+		      SHOAL_MAX_ARGS <= UINT8_MAX &&
+		      SHOAL__CALL_ARGS_INLINE <= UINT16_MAX,
+	      "the call record's narrow fields hold their bounds");
+static_assert(offsetof(struct shoal__call_rec, args) == 64, "call record header");
 
 #endif /* SHOAL_RUNTIME_ACTLAYOUT_H */

@@ -39,7 +39,7 @@
 #include "ext.h"
 
 #define SHOAL__RT_MAGIC 0x454d49544e55524cull /* "LRUNTIME" */
-#define SHOAL__RT_VERSION 17u
+#define SHOAL__RT_VERSION 18u
 #define SHOAL__RT_HDR_SIZE 4096u
 #define SHOAL__RT_MAX_WORKERS 1024u
 #define SHOAL__RT_MAX_TASKS (1u << 20)
@@ -167,14 +167,15 @@ enum shoal__task_phase {
  *  TASK-A4 (TASK-R4)  ... for the clear that leaves no bit and queues the
  *          task.
  *  TASK-S1 (TASK-S2)  a canceller sets CANCEL | RECURSIVE on a running
- *          record (seq_cst CAS), fences (seq_cst) and scans the table for
- *          its children (cancel.c) ...
+ *          record (seq_cst CAS), fences (seq_cst) and scans the table and
+ *          the lanes in use for its children (cancel.c, callcancel.c) ...
  *  TASK-S2 (TASK-S1)  ... while a child's submitter publishes the child
- *          (TASK-R1), fences (seq_cst) and loads its parent's state: the
- *          scan sees the child, or the submitter sees the flag and
- *          cancels the child itself.  It loads that state before the
- *          publish too: a child of a parent cancelled already is
- *          published with the flags and never runs (cancel.c).
+ *          (TASK-R1; a call: LN-R1, then the doorbell's seq_cst fence),
+ *          fences (seq_cst) and loads its parent's state: the scan sees
+ *          the child, or the submitter sees the flag and cancels the
+ *          child itself.  It loads that state before the publish too: a
+ *          child of a parent cancelled already is published with the
+ *          flags (a call with CANCEL in its word) and never runs.
  *  relaxed  the task bits and task_hint (hints, task.c); a record's
  *          state read by its owner, or only for its phase and generation
  *          (task.c, pending.c, exec.c's requeue); counters (statistics);

@@ -575,11 +575,17 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * does not poll shoal_task_cancelled.  Its replacement starts as after
  * any worker death. */
 #define SHOAL_CANCEL_FORCE 1u
-/* Also cancel the tasks it submitted (nested tasks), and those they
- * submitted, with the same flags; a task it submits after the cancel is
- * cancelled at its submit: once shoal_task_cancelled() is true in it, a
- * task it submits never runs (its returns hold SHOAL_ECANCELLED); one it
- * submits while the cancel lands may start, flagged, as a running child
+/* Also cancel the tasks it submitted (nested tasks) and the actor calls
+ * it made, and those they submitted or made, with the same flags (Ray's
+ * recursive=True: "all the child Tasks and Actor Tasks").  A call is
+ * cancelled as by shoal_cancel on its result, without FORCE (Ray ignores
+ * force for actor tasks): dropped if the actor has not started it (its
+ * results hold SHOAL_ECANCELLED), flagged if it runs, and what its
+ * method submitted or made is followed in turn, without FORCE either.
+ * A task it submits or a call it makes after the cancel is cancelled
+ * there: once shoal_task_cancelled() is true in it, such a task or call
+ * never runs (its returns hold SHOAL_ECANCELLED); one it submits or
+ * makes while the cancel lands may start, flagged, as a running child
  * does. */
 #define SHOAL_CANCEL_RECURSIVE 2u
 
@@ -614,13 +620,18 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * (shoal_task_cancelled works in methods; returns 1); SHOAL_CANCEL_FORCE
  * is refused with -EINVAL, as Ray refuses it for actor tasks (the
  * actor's process holds every call's state); SHOAL_CANCEL_RECURSIVE
- * on a running call cancels the tasks its method submitted (and theirs,
- * as for a task), and those it submits later.  A cancelled call is
- * never retried after a restart.
+ * on a running call cancels the tasks its method submitted and the
+ * calls it made (and theirs, as for a task), and those it submits or
+ * makes later.  A cancelled call is never retried after a restart.
+ * A plain cancel (no SHOAL_CANCEL_RECURSIVE) of a task or call leaves
+ * the tasks and calls it made alone.
  * Cost: a scan of the task table up to its highest record in use, then,
- * for a call, of the lanes in use (bench family cancel).  Any thread of
- * any process with a runtime handle (driver, task, actor method,
- * attached program); never waits.
+ * for a call, of the lanes in use (bench family cancel); a recursive
+ * cancel scans the table and the lanes in use once more for each
+ * running task or call it reaches, 16 levels deep at most (deeper ones
+ * are cancelled only when they submit or call).  Any thread of any
+ * process with a runtime handle (driver, task, actor method, attached
+ * program); never waits.
  */
 SHOAL_API int shoal_cancel(struct shoal_runtime *rt, shoal_id ref,
 			   uint32_t flags);

@@ -35,6 +35,12 @@
  * A caller killed before it publishes leaves an unpublished record, which
  * nobody ever sees (lane.h); its promises are aborted by its reaper.
  *
+ * A record names the task or call this thread runs (its parent), so a
+ * recursive cancel of that parent reaches the call; a call made under a
+ * parent cancelled recursively already is published cancelled (it never
+ * starts), and one made while such a cancel lands is checked again after
+ * its publish (task/callcancel.c, TASK-S1/S2 of rtlayout.h).
+ *
  * Death of the actor (ACT-S1/ACT-S2 of actlayout.h).  The fork server
  * stores DEAD (seq_cst) and then drains every lane of the actor, failing
  * each record's results.  A caller loads the state before it writes (a dead
@@ -367,23 +373,28 @@ static void shoal__call_undo(struct shoal_runtime *rt, struct shoal__call *c)
 	c->p.ndrop = c->p.made = 0;
 }
 
+/* Record r at lane position pos, its word born with `born` (0, or
+ * CANCEL: callcancel.c); the checked fields fit their narrow types
+ * (actlayout.h's asserts). */
 static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__call *c,
-			       const struct shoal__lane_view *l,
-			       struct shoal__call_rec *r)
+			       uint32_t pos, uint32_t born, struct shoal__call_rec *r)
 {
-	/* Relaxed: the producer's own index; the word is published with the
-	 * record (LN-R1).  First, so that a canceller's re-check (cancel.c)
-	 * finds a slot being rewritten changed. */
-	atomic_store_explicit(&r->cancel, SHOAL__CALL_C_SEQ(atomic_load_explicit(
-				  &l->ring->tail, memory_order_relaxed)),
+	/* Relaxed: the word is published with the record (LN-R1).  First,
+	 * so that a canceller's re-check (cancel.c) finds a slot being
+	 * rewritten changed. */
+	atomic_store_explicit(&r->cancel, SHOAL__CALL_C_SEQ(pos) | born,
 			      memory_order_relaxed);
-	r->method = (uint32_t)c->method;
-	r->flags = c->flags;
-	r->num_returns = c->nret;
-	r->nargs = c->fit.n;
-	r->args_len = shoal__args_encode(r->args, &c->fit);
+	r->method = (uint16_t)c->method;
+	r->flags = (uint8_t)c->flags;
+	r->num_returns = (uint8_t)c->nret;
+	r->nargs = (uint8_t)c->fit.n;
+	r->args_len = (uint16_t)shoal__args_encode(r->args, &c->fit);
 	r->retries = 0;
 	r->done = 0;
+	/* the task or call this thread runs: a recursive cancel of it
+	 * reaches this call (callcancel.c) */
+	shoal__cancel_parent(rt, &r->parent, &r->parent_gen);
+	r->parent_tag = shoal__cancel_parent_tag(rt);
 	r->ret_hi = c->p.ret0.hi;
 	r->ret_lo = c->p.ret0.lo;
 	r->caller = shoal__store_creator(rt->store);
@@ -413,6 +424,8 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 {
 	void *rec;
 	int rc = shoal__call_reserve(n, a.generation, &rec);
+	/* Relaxed: the producer's own index (we hold the node's lock). */
+	uint32_t pos = atomic_load_explicit(&n->l.ring->tail, memory_order_relaxed), born;
 
 	if (rc)
 		return rc;
@@ -421,12 +434,16 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 		shoal__call_undo(rt, c);
 		return rc;
 	}
-	shoal__call_encode(rt, c, &n->l, rec);
+	born = shoal__call_born(rt); /* TASK-S2: a parent cancelled before */
+	shoal__call_encode(rt, c, pos, born, rec);
 	SHOAL__STORE_CRASH(rt->store, CALL_WRITTEN);
 	shoal__lane_publish(&n->l, &n->slot->doorbell);
-	if (c->deadline) /* DL-R1: the watch expires it while queued */
+	/* DL-R1: the watch expires it while queued, or fills the results of
+	 * one born cancelled if we die before we do */
+	if (c->deadline || born)
 		shoal__dl_flag(&rt->v, n->lane);
 	SHOAL__STORE_CRASH(rt->store, CALL_PUBLISHED);
+	shoal__call_inherit(rt, n->lane, pos, rec, born); /* TASK-S2, after */
 	shoal__call_recheck(rt, n, a.generation);
 	return 0;
 }

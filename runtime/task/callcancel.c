@@ -40,6 +40,24 @@
  * actorrun.c), so the word the child reads is the call's while its
  * position matches.
  *
+ * Calls as children.  A call record names the task or call that made it
+ * as a task record does (parent, parent_gen, parent_tag: actlayout.h),
+ * so a recursive cancel's scan for children (cancel.c) also walks the
+ * lanes in use, head to tail, and cancels each call its parent made as
+ * if its result had been cancelled, with CANCEL | RECURSIVE and never
+ * FORCE (Ray ignores force for actor tasks): a queued call is dropped
+ * (the CAS against the actor's start, then its results filled), a
+ * running one is flagged and its own children followed, to the same
+ * depth bound.  A call made by a parent already cancelled recursively is
+ * born cancelled: its word is published with CANCEL, so the actor drops
+ * it unstarted, and its caller fills its results after the publish.  A
+ * call published while the cancel lands is TASK-S1/S2's, as a task is:
+ * the canceller's seq_cst CAS and fence, then its lane scan (the tail's
+ * acquire); the caller's publish, the doorbell's seq_cst fence (EV-S2),
+ * then its load of the parent's word (shoal__call_inherit): the scan
+ * sees the call, or the caller sees the flag and cancels its call
+ * itself.  Both may: the call's word decides, once.
+ *
  * Crash safety.  A canceller killed after its CAS and before it filled a
  * queued call's results: it set the lane's group bit before its CAS, so
  * the watch fills them (and the actor drops the call when it reaches
@@ -48,7 +66,23 @@
  * A caller killed between its publish and its flag leaves a call the
  * watch does not know: the actor still drops it at its start, past its
  * deadline.  A recursive canceller killed in its scan: the children not
- * reached run on, but those submitted later are cancelled at submit.
+ * reached run on, but those submitted or made later are cancelled then;
+ * if the parent is a task whose worker dies (a FORCE kill: the watch
+ * kills it if the canceller could not), the fork server's settle scans
+ * for its children again (deadworker.c).  A caller killed between its
+ * record's writing and its publish leaves a record nobody sees (lane.h).
+ * Killed after publishing a call born cancelled and before it filled
+ * the results: the lane was flagged first (DL-R1), so the watch fills
+ * them, and the actor drops the call when it reaches it (each result
+ * written once, whoever is first: SHOAL_ECANCELLED, or SHOAL_EACTORDIED
+ * if the actor died and its lanes were drained first).  Killed after a
+ * publish and before its TASK-S2 check: the parent is the caller's own
+ * task or method, which dies with it; a scan that missed the call is
+ * made again at a dead worker's settle, for a task parent.  The actor
+ * killed while a cancel lands: the CAS on the word either came first
+ * (its replacement or the drain finds CANCEL: the call never runs) or
+ * found STARTED (the call was running: its restart fails it with the
+ * cancel's code, never a retry: actorrun.c).
  */
 #include <errno.h>
 
@@ -143,7 +177,7 @@ bool shoal__call_recursive(const struct shoal__rt_view *v, uint32_t li, uint32_t
  */
 static int shoal__cancel_call(struct shoal_store *s, const struct shoal__rt_view *v,
 			      uint32_t li, uint32_t pos, struct shoal__call_rec *r,
-			      uint32_t c, uint32_t want)
+			      uint32_t c, uint32_t want, uint32_t depth)
 {
 	/* Read before the CAS: a dropped call's slot is written again. */
 	shoal_id ret0 = {.hi = r->ret_hi, .lo = r->ret_lo};
@@ -182,7 +216,7 @@ static int shoal__cancel_call(struct shoal_store *s, const struct shoal__rt_view
 		atomic_thread_fence(memory_order_seq_cst); /* TASK-S1 */
 		shoal__cancel_children(s, v, SHOAL__PARENT_CALL | li, pos,
 				       shoal__lane_tag(v, li),
-				       SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE, 0);
+				       SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_RECURSIVE, depth);
 	}
 	return 1;
 }
@@ -224,7 +258,7 @@ static int shoal__cancel_in_lane(struct shoal_store *s, const struct shoal__rt_v
 		if (!shoal__call_still(r, c))
 			continue;
 		*found = true;
-		return shoal__cancel_call(s, v, li, p, r, c, want);
+		return shoal__cancel_call(s, v, li, p, r, c, want, 0);
 	}
 	return 0;
 }
@@ -247,6 +281,95 @@ int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
 		    SHOAL__L_FREE) /* LP-A1 */
 			rc = shoal__cancel_in_lane(s, v, i, ref, want, found);
 	return rc;
+}
+
+/* A recursive cancel's child calls: the task or call (pw, pg, tag, as
+ * a task record names its parent) made them.  Each is cancelled
+ * recursively, never with FORCE (Ray ignores force for actor tasks):
+ * dropped if queued, flagged if running, and the tasks and calls it
+ * made followed (depth: cancel.c's).  Lane li's published records, head
+ * to tail: the tail's acquire (LN-A1) makes them visible, and it comes
+ * after the canceller's TASK-S1 fence, so a call published before its
+ * caller's TASK-S2 fence (the doorbell's) is seen here, or its caller
+ * sees the parent's flag; each matched by its parent fields, then
+ * re-checked by its word's position (call_still). */
+static void shoal__cancel_lane_children(struct shoal_store *s,
+					const struct shoal__rt_view *v, uint32_t li,
+					uint32_t pw, uint32_t pg, uint32_t tag,
+					uint32_t depth)
+{
+	struct shoal__lane_view l = shoal__lane_at(v, li);
+	uint32_t t = atomic_load_explicit(&l.ring->tail, memory_order_acquire); /* LN-A1 */
+	/* Relaxed: a lower bound; the word's check decides. */
+	uint32_t h = atomic_load_explicit(&l.ring->head, memory_order_relaxed);
+
+	if (t - h > l.capacity)
+		return;
+	for (uint32_t p = h; p != t; p++) {
+		struct shoal__call_rec *r = shoal__call_at(&l, p);
+		/* Relaxed: re-checked (call_still). */
+		uint32_t c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
+
+		if (c >> 8 != (p & 0xffffffu) || r->parent != pw ||
+		    r->parent_gen != pg || r->parent_tag != tag)
+			continue;
+		if (shoal__call_still(r, c))
+			shoal__cancel_call(s, v, li, p, r, c,
+					   SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_RECURSIVE,
+					   depth);
+	}
+}
+
+void shoal__cancel_child_calls(struct shoal_store *s, const struct shoal__rt_view *v,
+			       uint32_t pw, uint32_t pg, uint32_t tag, uint32_t depth)
+{
+	for (uint32_t i = 0; i < v->max_lanes; i++)
+		if (SHOAL__LANE_PHASE(atomic_load_explicit(&v->lmeta[i].state,
+							   memory_order_acquire)) !=
+		    SHOAL__L_FREE) /* LP-A1 */
+			shoal__cancel_lane_children(s, v, i, pw, pg, tag, depth);
+}
+
+/* TASK-S2 for a call, before its publish: CANCEL if the task or call
+ * this thread runs was cancelled recursively (the call is then published
+ * with it: the actor drops it unstarted), else 0. */
+uint32_t shoal__call_born(const struct shoal_runtime *rt)
+{
+	uint32_t par, pg;
+
+	shoal__cancel_parent(rt, &par, &pg);
+	return par && shoal__cancel_inherited(rt, par, pg) ? SHOAL__CALL_C_CANCEL : 0;
+}
+
+/*
+ * TASK-S2 for a call, after its publish (record r at position pos of lane
+ * li, its word published with `born`).  Born cancelled: its results are
+ * filled now, as a canceller's are after its CAS (the actor's drop, or
+ * the watch if we die first: the lane is flagged, DL-R1, fill each once).
+ * Else a recursive cancel of its parent that landed meanwhile, whose scan
+ * may have missed the record, is applied here: the publish's doorbell
+ * began with a seq_cst fence (EV-S2), TASK-S2's, so the scan saw the
+ * record or this relaxed load sees the flag.  Under the caller's node
+ * lock: nobody writes the slot again meanwhile.
+ */
+void shoal__call_inherit(struct shoal_runtime *rt, uint32_t li, uint32_t pos,
+			 struct shoal__call_rec *r, uint32_t born)
+{
+	uint32_t par, pg, c;
+
+	if (born) {
+		shoal__cancel_fill(rt->store, (shoal_id){.hi = r->ret_hi, .lo = r->ret_lo},
+				   r->num_returns, SHOAL_ECANCELLED);
+		return;
+	}
+	shoal__cancel_parent(rt, &par, &pg);
+	if (!par || !shoal__cancel_inherited(rt, par, pg))
+		return;
+	/* Relaxed: the word's own order decides (cancel_call's CAS). */
+	c = atomic_load_explicit(&r->cancel, memory_order_relaxed);
+	if (c >> 8 == (pos & 0xffffffu))
+		shoal__cancel_call(rt->store, &rt->v, li, pos, r, c,
+				   SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_RECURSIVE, 1);
 }
 
 /* A queued call of a flagged lane, for the watch: expired if past its
@@ -278,7 +401,7 @@ static bool shoal__expire_one(struct shoal_store *s, const struct shoal__rt_view
 	}
 	if (shoal__call_still(r, c))
 		shoal__cancel_call(s, v, li, p, r, c,
-				   SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE);
+				   SHOAL__CALL_C_CANCEL | SHOAL__CALL_C_DEADLINE, 0);
 	return false;
 }
 

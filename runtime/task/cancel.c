@@ -42,7 +42,12 @@
  * worker: the watch kills it (the fork server is its parent, so the pid
  * is exact), or the worker kills itself at its LEAVING CAS.  Killed in a
  * recursive scan: the children not reached yet keep running, but those
- * their parent submits later are cancelled at their submit (TASK-S1/S2).
+ * their parent submits later are cancelled at their submit (TASK-S1/S2);
+ * a parent whose worker then dies (FORCE: the watch kills it) has its
+ * children scanned again by the fork server (deadworker.c).
+ *
+ * A recursive scan for children covers the actor calls a task or call
+ * made as well (callcancel.c, shoal__cancel_child_calls): never FORCE.
  */
 #include <errno.h>
 #include <signal.h>
@@ -240,6 +245,7 @@ void shoal__cancel_children(struct shoal_store *s, const struct shoal__rt_view *
 		    t->parent == pw && t->parent_gen == pg && t->parent_tag == tag)
 			shoal__cancel_rec(s, v, i, st, flags, depth + 1);
 	}
+	shoal__cancel_child_calls(s, v, pw, pg, tag, depth + 1);
 }
 
 /* Whether every return of a task (ret0, n of them, read from a record

@@ -9,7 +9,10 @@
  * Neither waits: not for room in the store (errors are written with a
  * poll, exec.c's fill_error), nor in the queue (what does not fit is kept
  * for a later attempt).  A cancelled task is never retried: its returns
- * get the cancel's code instead of SHOAL_EWORKERDIED.
+ * get the cancel's code instead of SHOAL_EWORKERDIED; one cancelled
+ * recursively has its children (tasks and actor calls) cancelled again,
+ * now complete: its process is gone, so nothing it made is still on its
+ * way to its table or lanes.
  */
 #include <string.h>
 
@@ -49,6 +52,14 @@ static void shoal__fail_running(struct shoal_store *s, const struct shoal__rt_vi
 		code = shoal__cancel_code(st);
 		why = shoal__cancel_why(code);
 	}
+	/* Cancelled recursively: its children, once more, now that it can
+	 * make no more (cancel.c's scan may have missed what it published
+	 * as its FORCE kill landed, or its canceller died in the scan). */
+	if ((st & SHOAL__TASK_F_CANCEL) && (st & SHOAL__TASK_F_RECURSIVE))
+		shoal__cancel_children(s, v, idx + 1, gen, 0,
+				       st & (SHOAL__TASK_F_CANCEL | SHOAL__TASK_F_FORCE |
+					     SHOAL__TASK_F_RECURSIVE),
+				       0);
 	for (uint32_t i = 0; i < n; i++)
 		shoal__fill_error(s, shoal__task_ret(t, i), code, why,
 				  0); /* the fork server never waits for room */

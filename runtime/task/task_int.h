@@ -248,6 +248,16 @@ bool shoal__cancel_returns_sealed(struct shoal_store *s, shoal_id ret0, uint32_t
 /* callcancel.c: actor calls' cancels and the deadlines of queued calls */
 int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
 			shoal_id ref, uint32_t flags, bool *found);
+/* The calls a recursive cancel reaches: those parent (pw, pg, tag) made,
+ * cancelled with CANCEL | RECURSIVE (never FORCE), in every lane in use. */
+void shoal__cancel_child_calls(struct shoal_store *s, const struct shoal__rt_view *v,
+			       uint32_t pw, uint32_t pg, uint32_t tag, uint32_t depth);
+/* TASK-S2 for a call (call.c): the word bits it is published with
+ * (SHOAL__CALL_C_CANCEL if its parent was cancelled recursively, else 0),
+ * and the check after its publish. */
+uint32_t shoal__call_born(const struct shoal_runtime *rt);
+void shoal__call_inherit(struct shoal_runtime *rt, uint32_t li, uint32_t pos,
+			 struct shoal__call_rec *r, uint32_t born);
 /* Whether the call at position pos of lane li is cancelled recursively. */
 bool shoal__call_recursive(const struct shoal__rt_view *v, uint32_t li, uint32_t pos);
 /* The parent the tasks this thread submits name (task.c): the task its
