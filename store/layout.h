@@ -363,8 +363,15 @@ struct shoal__fill_rec {
  *          is an RMW, so a word it wrote still carries PROC-R1's release
  *          sequence: whoever reads LIVE with acquire then reads the start
  *          time as 0 (unknown) or the owner's, never a predecessor's.
- *  relaxed  the owner's start time, role and orphans (its own words: see
- *          PROC-A1 for readers), procs_hwm (above), counters (below).
+ *  PROC-R2 (PROC-A2)  the owner's release store of its start time at
+ *          its claim (proc.c, shoal__proc_take): the claim's state word.
+ *  PROC-A2 (PROC-R2)  a take-over's acquire load of a dead slot's start
+ *          time, before it reads the state word again (proc.c,
+ *          shoal__proc_try_adopt): a start time a new owner wrote comes
+ *          with that owner's claim, so the take-over never zeroes it.
+ *  relaxed  the owner's role and orphans, its start time elsewhere (its
+ *          own words: see PROC-A1 for readers), procs_hwm (above),
+ *          counters (below).
  */
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,

@@ -260,8 +260,10 @@ static void shoal__proc_take(struct shoal_store *s, uint32_t i, uint32_t gen,
 {
 	struct shoal__proc *p = &s->procs[i];
 
+	/* PROC-R2: after the claim, for a take-over that reads it
+	 * (shoal__proc_try_adopt). */
+	atomic_store_explicit(&p->start_time, my_start, memory_order_release);
 	/* Relaxed: our own words (PROC- of layout.h). */
-	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
 	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
@@ -368,7 +370,13 @@ static bool shoal__proc_empty(const struct shoal_store *s, uint32_t slot)
  * first (unknown: not dead while its pid lives, only for the instant
  * before the CAS, and a claim's words are 0 there too), so that once the
  * CAS names this process, no reaper reads the dead claimer's start time
- * against it.  Killed before the CAS, the slot is dead as it was; after
+ * against it; only the dead claimer's: a slot reaped and claimed since
+ * its state word was read shows that claim when the word is read again
+ * after the start time (PROC-A2), and the take-over leaves it.  (Killed
+ * between the zero and the CAS, or its CAS lost to a reaper that then
+ * gives the slot back, it leaves the dead claimer's start time 0: the
+ * slot reads dead once that pid is gone, alive while a process reuses
+ * it.)  Killed before the CAS, the slot is dead as it was; after
  * it, this process's, reaped as any.  The dead claimer's REAPING words
  * elsewhere name the old generation: a reaper reads them dead.
  */
@@ -384,8 +392,18 @@ static int shoal__proc_try_adopt(struct shoal_store *s, uint32_t i,
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE || !shoal__proc_dead(s, i) ||
 	    shoal__proc_guarded(s, i, st) || !shoal__proc_empty(s, i))
 		return -EBUSY;
-	/* Relaxed: ordered before the CAS by its release. */
-	was = atomic_load_explicit(&p->start_time, memory_order_relaxed);
+	/* A start time read here is the dead owner's, unless the slot was
+	 * reaped and claimed since the state word was read: a new owner's
+	 * start time comes with its claim (PROC-A2), so the word read
+	 * again shows that claim.  Zeroed then, it would make the new
+	 * owner's slot read alive for as long as any process has its pid. */
+	was = atomic_load_explicit(&p->start_time, memory_order_acquire); /* PROC-A2 */
+	/* Relaxed: PROC-A2 orders it after the load above. */
+	if (atomic_load_explicit(&p->state, memory_order_relaxed) != st)
+		return -EBUSY;
+	/* Relaxed: ordered before the CAS by its release.  Fails if the
+	 * slot was claimed since: no start time of a process that lives
+	 * equals a dead one's (but one started in the same clock tick). */
 	atomic_compare_exchange_strong_explicit(&p->start_time, &was, 0,
 						memory_order_relaxed,
 						memory_order_relaxed);

@@ -16,6 +16,9 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 
 #include <shoal/shoal.h>
@@ -23,6 +26,7 @@
 #include "testutil.h"
 #include "internal.h"
 #include "crash_check.h"
+#include "stop_point.h"
 
 TestSuite(adopt_review, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
@@ -178,4 +182,151 @@ Test(adopt_review, a_claimer_whose_reserve_clean_stops_at_a_wait_gives_it_up)
 		close(out[k]);
 		close(go[k]);
 	}
+}
+
+/* A child that attaches (traced first if traced; armed with spec, NULL:
+ * not armed) and closes: exits with the attach's code. */
+static pid_t ar_attacher(struct shoal_store *s, const char *spec, bool traced)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		int rc;
+
+		if (traced)
+			sp_child_traceme();
+		if (spec)
+			setenv("SHOAL_CRASH", spec, 1);
+		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
+		if (rc == 0)
+			shoal_store_close(c);
+		_exit(tu_err_to_exit(rc));
+	}
+	return pid;
+}
+
+/* A claimer killed at CLAIM_RESERVED: a reserve slot left LIVE to a
+ * dead pid, with nothing in it (a take-over may have it). */
+static void ar_claimer_killed(struct shoal_store *s)
+{
+	int st = tu_wait_status(ar_attacher(s, "CLAIM_RESERVED", false),
+				AR_WAIT_MS);
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the claimer did not die at CLAIM_RESERVED (status %d)", st);
+}
+
+/* A child that attaches, creates id (100 bytes) unsealed and exits
+ * without closing: a dead process in a slot a process may keep. */
+static void ar_dead_creator(struct shoal_store *s, shoal_id id)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0) {
+		struct shoal_store *c = NULL;
+		void *buf;
+
+		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0,
+			       TU_EXIT_IO);
+		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
+			       TU_EXIT_IO);
+		_exit(0);
+	}
+	cr_assert_eq(tu_wait_exit(pid), 0, "the creator that dies");
+}
+
+
+/* The tracee's next stop, bounded: its wait status. */
+static int ar_stop(pid_t pid)
+{
+	int64_t deadline = tu_now_ms() + AR_WAIT_MS;
+	struct timespec ms = {0, 100000};
+	int status;
+	pid_t r;
+
+	while ((r = waitpid(pid, &status, WNOHANG | __WALL)) == 0) {
+		cr_assert_lt(tu_now_ms(), deadline, "the tracee never stopped");
+		nanosleep(&ms, NULL);
+	}
+	cr_assert(r == pid && WIFSTOPPED(status),
+		  "the tracee ended (status %d)", status);
+	return status;
+}
+
+/* Takes the child stopped by sp_child_traceme. */
+static void ar_trace(pid_t pid)
+{
+	cr_assert_eq(WSTOPSIG(ar_stop(pid)), SIGSTOP, "not sp_child_traceme's");
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, pid, NULL,
+			    (void *)(long)(PTRACE_O_EXITKILL |
+					   PTRACE_O_TRACESYSGOOD)), 0);
+}
+
+/* Runs the tracee on to the entry of its next system call nr (entry and
+ * exit stops alternate, the entry first). */
+static void ar_run_to_syscall(pid_t pid, long nr)
+{
+	for (;;) {
+		struct user_regs_struct regs;
+		int st;
+
+		cr_assert_eq(ptrace(PTRACE_SYSCALL, pid, NULL, NULL), 0);
+		st = ar_stop(pid);
+		cr_assert_eq(WSTOPSIG(st), SIGTRAP | 0x80,
+			     "the tracee stopped by signal %d", WSTOPSIG(st));
+		cr_assert_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
+		if ((long)regs.orig_rax == nr)
+			return;
+	}
+}
+
+/*
+ * Two claimers at the same dead reserve slot.  max_procs = 2: the test's
+ * slot and a dead creator's; both reserve slots dead claimers'.  A, traced,
+ * is held inside its take-over's death test of slot 2 (at the open of
+ * the dead claimer's /proc stat: the state word read already).  B takes
+ * slot 2 over and is held at CLAIM_RESERVED, LIVE there.  A, let go,
+ * must leave B's start time alone (its take-over of slot 2 fails) and get
+ * in through slot 3.  A zeroed start time makes B's slot read alive for
+ * as long as any process has B's pid, B long dead.
+ */
+Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time)
+{
+	struct shoal_store *s = ar_store(2);
+	uint32_t slot = s->geo.max_procs - 2;
+	struct cc_report r = {{0}};
+	uint64_t mine;
+	pid_t a, b;
+	int rc;
+
+	ar_dead_creator(s, tu_id(62, 1));
+	ar_claimer_killed(s);
+	ar_claimer_killed(s);
+	a = ar_attacher(s, NULL, true);
+	ar_trace(a);
+	ar_run_to_syscall(a, SYS_membarrier);
+	ar_run_to_syscall(a, SYS_openat);
+	b = ar_attacher(s, "CLAIM_RESERVED:1:stop", false);
+	ar_wait_stopped(b);
+	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
+		     (uint32_t)b, "B did not take slot %u over", slot);
+	mine = shoal__proc_start_time(b);
+	cr_assert_eq(atomic_load(&s->procs[slot].start_time), mine);
+	cr_assert_eq(ptrace(PTRACE_DETACH, a, NULL, NULL), 0);
+	rc = tu_wait_result(a);
+	cr_assert_eq(rc, 0, "A's attach: %d (%s)", rc, shoal_strerror(rc));
+	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
+		     (uint32_t)b, "B lost slot %u", slot);
+	cr_assert_eq(atomic_load(&s->procs[slot].start_time), mine,
+		     "A, which lost slot %u to B, zeroed the start time of B, "
+		     "its live owner (%" PRIu64 ", not %" PRIu64 ")", slot,
+		     atomic_load(&s->procs[slot].start_time), mine);
+	cr_assert_eq(kill(b, SIGCONT), 0);
+	rc = tu_wait_result(b);
+	cr_assert_eq(rc, 0, "B's attach: %d (%s)", rc, shoal_strerror(rc));
+	shoal_store_reap(s);
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	ar_assert_capacity(s, "after the race");
+	shoal_store_close(s);
 }
