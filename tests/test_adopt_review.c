@@ -28,6 +28,9 @@
 #include "crash_check.h"
 #include "stop_point.h"
 
+/* Defined by the crash build of the library (stop_point.c says why). */
+void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p);
+
 TestSuite(adopt_review, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
 #define AR_WAIT_MS 10000
@@ -329,4 +332,193 @@ Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time
 	cr_assert(cc_check(s, &r), "%s", r.why);
 	ar_assert_capacity(s, "after the race");
 	shoal_store_close(s);
+}
+
+/* Both reserve slots free: every dead claimer's slot was reaped or taken
+ * over and given back. */
+static void ar_assert_reserve_free(struct shoal_store *s, const char *what)
+{
+	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
+	     i < s->geo.max_procs; i++) {
+		uint64_t st = atomic_load(&s->procs[i].state);
+
+		cr_assert_eq(SHOAL__PROC_PHASE(st), SHOAL__PROC_FREE,
+			     "%s: reserve slot %u is not free (phase %u)", what,
+			     i, SHOAL__PROC_PHASE(st));
+	}
+}
+
+/* One run: a dead creator in the last slot a process may keep, the
+ * reserve left to dead claimers (slot 3 only if `second`: slot 2 is then
+ * a live claimer's, stopped at CLAIM_RESERVED), a claimer armed with spec
+ * that takes one over.  False if it did not die (no further pass). */
+static bool ar_adopter_killed(const char *spec, bool second)
+{
+	struct shoal_store *s = ar_store(2);
+	struct cc_report r = {{0}};
+	pid_t held = 0;
+	int st, rc;
+
+	ar_dead_creator(s, tu_id(63, 1));
+	if (second) {
+		held = ar_attacher(s, "CLAIM_RESERVED:1:stop", false);
+		ar_wait_stopped(held);
+	} else {
+		ar_claimer_killed(s);
+	}
+	ar_claimer_killed(s);
+	st = tu_wait_status(ar_attacher(s, spec, false), AR_WAIT_MS);
+	if (held) {
+		cr_assert_eq(kill(held, SIGCONT), 0);
+		rc = tu_wait_result(held);
+		cr_assert(rc == 0 || rc == SHOAL_ETOOMANYPROCS,
+			  "%s: the held claimer: %d (%s)", spec, rc,
+			  shoal_strerror(rc));
+	}
+	if (WIFSIGNALED(st)) {
+		rc = tu_wait_result(ar_attacher(s, NULL, false));
+		cr_assert_eq(rc, 0, "%s (slot %u): the next attach: %d (%s)",
+			     spec, second ? 3 : 2, rc, shoal_strerror(rc));
+	} else {
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "%s: the claimer (status %d)", spec, st);
+	}
+	ar_assert_reserve_free(s, spec);
+	shoal_store_reap(s);
+	cr_assert(cc_check(s, &r), "%s: %s", spec, r.why);
+	if (strncmp(spec, "HEAP_", 5))
+		ar_assert_capacity(s, spec);
+	shoal_store_close(s);
+	return WIFSIGNALED(st);
+}
+
+/*
+ * A claimer that takes over a dead claimer's reserve slot (slot 2, or
+ * slot 3 with slot 2 held by a live claimer) killed at the n-th pass of
+ * each crash point: the next attach gets in, both reserve slots end free,
+ * the store is whole and nothing leaked (but at a heap leak point).
+ */
+Test(adopt_review, a_claimer_killed_at_any_pass_after_its_take_over,
+     .timeout = 600)
+{
+	for (int second = 0; second < 2; second++)
+		for (unsigned p = 0; p < SHOAL__CP_COUNT; p++)
+			for (uint32_t n = 1; n <= 4; n++) {
+				char spec[64];
+
+				snprintf(spec, sizeof spec, "%s:%u",
+					 shoal__crash_name(p), n);
+				if (!ar_adopter_killed(spec, second))
+					break;
+			}
+}
+
+static int ar_last_pid(int set)
+{
+	FILE *f = fopen("/proc/sys/kernel/ns_last_pid", set ? "w" : "r");
+	int v = set;
+
+	cr_assert(f, "ns_last_pid: %s", strerror(errno));
+	if (set)
+		fprintf(f, "%d", set);
+	else
+		cr_assert_eq(fscanf(f, "%d", &v), 1, "ns_last_pid");
+	cr_assert_eq(fclose(f), 0, "ns_last_pid");
+	return v;
+}
+
+/* A child that sleeps until killed, with pid `pid` (a dead process's,
+ * reaped: free), made the kernel's next through ns_last_pid; the pids
+ * after it go on from where they were (not the other dead ones'). */
+static pid_t ar_reuse_pid(pid_t pid)
+{
+	int last = ar_last_pid(0);
+
+	for (int tries = 0; tries < 100; tries++) {
+		pid_t z;
+
+		ar_last_pid((int)pid - 1);
+		z = tu_fork();
+		if (z == 0) {
+			for (;;)
+				pause();
+		}
+		if (z == pid) {
+			ar_last_pid(last);
+			return z;
+		}
+		tu_kill(z); /* another process took it first: again */
+	}
+	cr_assert_fail("pid %d was never reused", (int)pid);
+	return 0;
+}
+
+/* Runs a traced attacher to its claim, then one instruction at a time
+ * until the start time of slot (a dead claimer's, `was`) moved, then
+ * `extra` instructions more (none past the next crash point), and
+ * SIGKILLs it there.  False if it reached that crash point first. */
+static bool ar_kill_after_start_cas(struct shoal_store *s, uint32_t slot,
+				    uint64_t was, uint32_t extra)
+{
+	pid_t a = ar_attacher(s, NULL, true);
+	bool before = true;
+	uint32_t steps = 0;
+
+	ar_trace(a);
+	ar_run_to_syscall(a, SYS_membarrier);
+	while (atomic_load(&s->procs[slot].start_time) == was) {
+		cr_assert_lt(steps++, 1000000u, "the start time never moved");
+		cr_assert_eq(ptrace(PTRACE_SINGLESTEP, a, NULL, NULL), 0);
+		ar_stop(a);
+	}
+	for (uint32_t k = 0; k < extra && before; k++) {
+		struct user_regs_struct regs;
+
+		cr_assert_eq(ptrace(PTRACE_SINGLESTEP, a, NULL, NULL), 0);
+		ar_stop(a);
+		cr_assert_eq(ptrace(PTRACE_GETREGS, a, NULL, &regs), 0);
+		before = regs.rip != (uintptr_t)&shoal__crash_hit;
+	}
+	tu_kill(a); /* dead and reaped */
+	return before;
+}
+
+/*
+ * A claimer killed at each instruction of its take-over of slot 2 from
+ * the write of the slot's start time to CLAIM_ADOPTED, and then the dead
+ * claimer's pid reused by a live process: the next attach gets in, and
+ * the test's reap leaves both reserve slots free (a slot whose state word
+ * still names the dead claimer must still read dead), the store whole.
+ */
+Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
+     .timeout = 300)
+{
+	bool more = true;
+
+	for (uint32_t k = 0; more; k++) {
+		struct shoal_store *s = ar_store(2);
+		uint32_t slot = s->geo.max_procs - 2;
+		struct cc_report r = {{0}};
+		pid_t dead, z;
+		int rc;
+
+		ar_dead_creator(s, tu_id(64, k + 1));
+		ar_claimer_killed(s);
+		ar_claimer_killed(s);
+		dead = SHOAL__PROC_PID(atomic_load(&s->procs[slot].state));
+		more = ar_kill_after_start_cas(s, slot,
+					       atomic_load(&s->procs[slot].start_time),
+					       k);
+		z = ar_reuse_pid(dead);
+		rc = tu_wait_result(ar_attacher(s, NULL, false));
+		cr_assert_eq(rc, 0, "killed %u after the start time: the next "
+			     "attach: %d (%s)", k, rc, shoal_strerror(rc));
+		shoal_store_reap(s);
+		ar_assert_reserve_free(s, "after the reap, the dead claimer's "
+				       "pid reused");
+		cr_assert(cc_check(s, &r), "killed %u: %s", k, r.why);
+		tu_kill(z);
+		shoal_store_close(s);
+		cr_assert_lt(k, 10000u, "the window never ended");
+	}
 }
