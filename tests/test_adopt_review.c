@@ -522,3 +522,39 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 		cr_assert_lt(k, 10000u, "the window never ended");
 	}
 }
+
+/*
+ * A take-over racing an ordinary reap: B takes slot 2 over and is held
+ * at CLAIM_ADOPTED (its CAS made, its start time not yet written: the
+ * slot's start time is the take-over's mark).  The test, a live process
+ * with a slot, reaps: slot 2 is B's, alive, and must stay so; B, let go,
+ * gets in, and both reserve slots end free.
+ */
+Test(adopt_review, a_reap_leaves_a_take_over_between_its_cas_and_its_take)
+{
+	struct shoal_store *s = ar_store(2);
+	uint32_t slot = s->geo.max_procs - 2;
+	struct cc_report r = {{0}};
+	pid_t b;
+	int rc;
+
+	ar_dead_creator(s, tu_id(65, 1));
+	ar_claimer_killed(s);
+	ar_claimer_killed(s);
+	b = ar_attacher(s, "CLAIM_ADOPTED:1:stop", false);
+	ar_wait_stopped(b);
+	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
+		     (uint32_t)b, "B did not take slot %u over", slot);
+	shoal_store_reap(s);
+	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
+		     (uint32_t)b, "the test's reap took slot %u from B, which "
+		     "lives (phase %u)", slot,
+		     SHOAL__PROC_PHASE(atomic_load(&s->procs[slot].state)));
+	cr_assert_eq(kill(b, SIGCONT), 0);
+	rc = tu_wait_result(b);
+	cr_assert_eq(rc, 0, "B's attach: %d (%s)", rc, shoal_strerror(rc));
+	ar_assert_reserve_free(s, "after B");
+	shoal_store_reap(s);
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	shoal_store_close(s);
+}
