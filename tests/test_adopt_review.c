@@ -349,11 +349,14 @@ static void ar_assert_reserve_free(struct shoal_store *s, const char *what)
 }
 
 /* One run: a dead creator in the last slot a process may keep, the
- * reserve left to dead claimers (slot 3 only if `second`: slot 2 is then
- * a live claimer's, stopped at CLAIM_RESERVED), a claimer armed with spec
- * that takes one over.  False if it did not die (no further pass). */
-static bool ar_adopter_killed(const char *spec, bool second)
+ * reserve left to dead claimers (variant 1: slot 3 only, slot 2 a live
+ * claimer's, stopped at CLAIM_RESERVED; variant 2: slot 2's claimer
+ * killed in its reap of the creator, at REAP_CLEARED, the creator's
+ * block in its cache), a claimer armed with spec that takes one over.
+ * False if it did not die (no further pass). */
+static bool ar_adopter_killed(const char *spec, int variant)
 {
+	bool second = variant == 1;
 	struct shoal_store *s = ar_store(2);
 	struct cc_report r = {{0}};
 	pid_t held = 0;
@@ -363,6 +366,11 @@ static bool ar_adopter_killed(const char *spec, bool second)
 	if (second) {
 		held = ar_attacher(s, "CLAIM_RESERVED:1:stop", false);
 		ar_wait_stopped(held);
+	} else if (variant == 2) {
+		int ws = tu_wait_status(ar_attacher(s, "REAP_CLEARED:1", false),
+					AR_WAIT_MS);
+
+		cr_assert(WIFSIGNALED(ws), "the first claimer lived (%d)", ws);
 	} else {
 		ar_claimer_killed(s);
 	}
@@ -394,21 +402,22 @@ static bool ar_adopter_killed(const char *spec, bool second)
 
 /*
  * A claimer that takes over a dead claimer's reserve slot (slot 2, or
- * slot 3 with slot 2 held by a live claimer) killed at the n-th pass of
+ * slot 3 with slot 2 held by a live claimer, or slot 2 of a claimer
+ * killed as it had reaped the creator) killed at the n-th pass of
  * each crash point: the next attach gets in, both reserve slots end free,
  * the store is whole and nothing leaked (but at a heap leak point).
  */
 Test(adopt_review, a_claimer_killed_at_any_pass_after_its_take_over,
      .timeout = 600)
 {
-	for (int second = 0; second < 2; second++)
+	for (int variant = 0; variant < 3; variant++)
 		for (unsigned p = 0; p < SHOAL__CP_COUNT; p++)
 			for (uint32_t n = 1; n <= 4; n++) {
 				char spec[64];
 
 				snprintf(spec, sizeof spec, "%s:%u",
 					 shoal__crash_name(p), n);
-				if (!ar_adopter_killed(spec, second))
+				if (!ar_adopter_killed(spec, variant))
 					break;
 			}
 }
