@@ -291,14 +291,10 @@ static void ar_run_to_syscall(pid_t pid, long nr)
  * the dead claimer's /proc stat: the state word read already).  B takes
  * slot 2 over and is held at CLAIM_RESERVED, LIVE there.  A, let go,
  * must leave B's start time alone (its take-over of slot 2 fails) and get
- * in through slot 3.  A zeroed start time makes B's slot read alive for
- * as long as any process has B's pid, B long dead.
+ * in through slot 3 (checked if `check`).  Returns B, still held.
  */
-Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time)
+static pid_t ar_lost_race(struct shoal_store *s, uint32_t slot, bool check)
 {
-	struct shoal_store *s = ar_store(2);
-	uint32_t slot = s->geo.max_procs - 2;
-	struct cc_report r = {{0}};
 	uint64_t mine;
 	pid_t a, b;
 	int rc;
@@ -321,10 +317,20 @@ Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time
 	cr_assert_eq(rc, 0, "A's attach: %d (%s)", rc, shoal_strerror(rc));
 	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
 		     (uint32_t)b, "B lost slot %u", slot);
-	cr_assert_eq(atomic_load(&s->procs[slot].start_time), mine,
+	cr_assert(!check || atomic_load(&s->procs[slot].start_time) == mine,
 		     "A, which lost slot %u to B, zeroed the start time of B, "
 		     "its live owner (%" PRIu64 ", not %" PRIu64 ")", slot,
 		     atomic_load(&s->procs[slot].start_time), mine);
+	return b;
+}
+
+Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time)
+{
+	struct shoal_store *s = ar_store(2);
+	pid_t b = ar_lost_race(s, s->geo.max_procs - 2, true);
+	struct cc_report r = {{0}};
+	int rc;
+
 	cr_assert_eq(kill(b, SIGCONT), 0);
 	rc = tu_wait_result(b);
 	cr_assert_eq(rc, 0, "B's attach: %d (%s)", rc, shoal_strerror(rc));
@@ -438,12 +444,14 @@ static int ar_last_pid(int set)
 
 /* A child that sleeps until killed, with pid `pid` (a dead process's,
  * reaped: free), made the kernel's next through ns_last_pid; the pids
- * after it go on from where they were (not the other dead ones'). */
-static pid_t ar_reuse_pid(pid_t pid)
+ * after it go on from where they were (not the other dead ones').  Its
+ * start time is not `was` (the dead one's: a process started in the same
+ * clock tick with the same pid is the same process to a death test). */
+static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
 {
 	int last = ar_last_pid(0);
 
-	for (int tries = 0; tries < 100; tries++) {
+	for (int tries = 0; tries < 100000; tries++) {
 		pid_t z;
 
 		ar_last_pid((int)pid - 1);
@@ -452,11 +460,11 @@ static pid_t ar_reuse_pid(pid_t pid)
 			for (;;)
 				pause();
 		}
-		if (z == pid) {
+		if (z == pid && shoal__proc_start_time(z) != was) {
 			ar_last_pid(last);
 			return z;
 		}
-		tu_kill(z); /* another process took it first: again */
+		tu_kill(z); /* another process took it first, or the tick */
 	}
 	cr_assert_fail("pid %d was never reused", (int)pid);
 	return 0;
@@ -509,16 +517,16 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 		uint32_t slot = s->geo.max_procs - 2;
 		struct cc_report r = {{0}};
 		pid_t dead, z;
+		uint64_t was;
 		int rc;
 
 		ar_dead_creator(s, tu_id(64, k + 1));
 		ar_claimer_killed(s);
 		ar_claimer_killed(s);
+		was = atomic_load(&s->procs[slot].start_time);
 		dead = SHOAL__PROC_PID(atomic_load(&s->procs[slot].state));
-		more = ar_kill_after_start_cas(s, slot,
-					       atomic_load(&s->procs[slot].start_time),
-					       k);
-		z = ar_reuse_pid(dead);
+		more = ar_kill_after_start_cas(s, slot, was, k);
+		z = ar_reuse_pid(dead, was);
 		rc = tu_wait_result(ar_attacher(s, NULL, false));
 		cr_assert_eq(rc, 0, "killed %u after the start time: the next "
 			     "attach: %d (%s)", k, rc, shoal_strerror(rc));
@@ -565,5 +573,29 @@ Test(adopt_review, a_reap_leaves_a_take_over_between_its_cas_and_its_take)
 	ar_assert_reserve_free(s, "after B");
 	shoal_store_reap(s);
 	cr_assert(cc_check(s, &r), "%s", r.why);
+	shoal_store_close(s);
+}
+
+/*
+ * What the zeroed start time cost: B, the winner of the race above, is
+ * killed in slot 2 and a live process reuses its pid.  The test's reap
+ * must still read slot 2 dead and free it.  With B's start time zeroed
+ * by the loser, the slot read alive for as long as that process lived.
+ */
+Test(adopt_review, the_winner_of_a_take_over_race_reads_dead_once_its_pid_is_reused)
+{
+	struct shoal_store *s = ar_store(2);
+	pid_t b = ar_lost_race(s, s->geo.max_procs - 2, false);
+	uint64_t was = shoal__proc_start_time(b);
+	struct cc_report r = {{0}};
+	pid_t z;
+
+	tu_kill(b);
+	z = ar_reuse_pid(b, was);
+	shoal_store_reap(s);
+	ar_assert_reserve_free(s, "after the reap, B's pid reused");
+	cr_assert(cc_check(s, &r), "%s", r.why);
+	tu_kill(z);
+	ar_assert_capacity(s, "after B");
 	shoal_store_close(s);
 }
