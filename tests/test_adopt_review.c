@@ -13,6 +13,15 @@
  * lived: a second attach of the same process held the other one too, and
  * no attach of anyone got in again, the holder long gone, until that
  * process exited.
+ *
+ * A take-over (shoal__proc_try_adopt) wrote 0 into the dead claimer's
+ * start time before its CAS, with a CAS from the value it read after its
+ * checks: a take-over that lost the slot to another claimer zeroed the
+ * winner's start time, and one killed before its CAS left the dead
+ * claimer's slot with none; either slot read alive, once its owner was
+ * dead, for as long as a live process had its pid.  Two tests make that
+ * real by reusing a dead process's pid (ns_last_pid: the pid counter is
+ * the whole machine's, so each sets it back at once, and only once).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -20,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <shoal/shoal.h>
 
@@ -442,16 +452,33 @@ static int ar_last_pid(int set)
 	return v;
 }
 
+/* Clock ticks since boot: the unit of a /proc start time. */
+static uint64_t ar_ticks(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) /
+	       (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
 /* A child that sleeps until killed, with pid `pid` (a dead process's,
- * reaped: free), made the kernel's next through ns_last_pid; the pids
- * after it go on from where they were (not the other dead ones').  Its
- * start time is not `was` (the dead one's: a process started in the same
- * clock tick with the same pid is the same process to a death test). */
+ * reaped: free), made the kernel's next through ns_last_pid, which is
+ * then set back at once (a pid namespace's one counter: every other
+ * process's forks in between reuse pids too).  It starts in a later
+ * clock tick than `was`, the dead one's start time: the same pid and
+ * tick is the same process to a death test. */
 static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
 {
-	int last = ar_last_pid(0);
+	int64_t deadline = tu_now_ms() + AR_WAIT_MS;
+	struct timespec ms = {0, 1000000};
 
-	for (int tries = 0; tries < 100000; tries++) {
+	while (ar_ticks() <= was + 1) {
+		cr_assert_lt(tu_now_ms(), deadline, "the clock stands still");
+		nanosleep(&ms, NULL);
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		int last = ar_last_pid(0), now;
 		pid_t z;
 
 		ar_last_pid((int)pid - 1);
@@ -460,11 +487,11 @@ static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
 			for (;;)
 				pause();
 		}
-		if (z == pid && shoal__proc_start_time(z) != was) {
-			ar_last_pid(last);
+		now = ar_last_pid(0);
+		ar_last_pid(now > last ? now : last);
+		if (z == pid)
 			return z;
-		}
-		tu_kill(z); /* another process took it first, or the tick */
+		tu_kill(z); /* another process took it first: again */
 	}
 	cr_assert_fail("pid %d was never reused", (int)pid);
 	return 0;
@@ -502,10 +529,13 @@ static bool ar_kill_after_start_cas(struct shoal_store *s, uint32_t slot,
 
 /*
  * A claimer killed at each instruction of its take-over of slot 2 from
- * the write of the slot's start time to CLAIM_ADOPTED, and then the dead
- * claimer's pid reused by a live process: the next attach gets in, and
- * the test's reap leaves both reserve slots free (a slot whose state word
- * still names the dead claimer must still read dead), the store whole.
+ * the write of the slot's start time to CLAIM_ADOPTED.  A slot whose
+ * state word still names the dead claimer must not be left without a
+ * start time (0: unknown, alive for as long as any process has that
+ * pid); the first kill's is made real, the dead claimer's pid reused by
+ * a live process (once: the pid counter is every process's).  Then the
+ * next attach gets in, and the test's reap leaves both reserve slots
+ * free, the store whole.
  */
 Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
      .timeout = 300)
@@ -516,8 +546,9 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 		struct shoal_store *s = ar_store(2);
 		uint32_t slot = s->geo.max_procs - 2;
 		struct cc_report r = {{0}};
-		pid_t dead, z;
-		uint64_t was;
+		pid_t dead, z = 0;
+		uint64_t was, now;
+		bool unknown;
 		int rc;
 
 		ar_dead_creator(s, tu_id(64, k + 1));
@@ -526,15 +557,23 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 		was = atomic_load(&s->procs[slot].start_time);
 		dead = SHOAL__PROC_PID(atomic_load(&s->procs[slot].state));
 		more = ar_kill_after_start_cas(s, slot, was, k);
-		z = ar_reuse_pid(dead, was);
+		now = atomic_load(&s->procs[slot].state);
+		unknown = SHOAL__PROC_PID(now) == dead &&
+			  atomic_load(&s->procs[slot].start_time) == 0;
+		if (k == 0)
+			z = ar_reuse_pid(dead, was);
 		rc = tu_wait_result(ar_attacher(s, NULL, false));
 		cr_assert_eq(rc, 0, "killed %u after the start time: the next "
 			     "attach: %d (%s)", k, rc, shoal_strerror(rc));
 		shoal_store_reap(s);
-		ar_assert_reserve_free(s, "after the reap, the dead claimer's "
-				       "pid reused");
+		ar_assert_reserve_free(s, k == 0 ? "after the reap, the dead "
+				       "claimer's pid reused" : "after the reap");
+		cr_assert(!unknown, "killed %u after the start time: slot %u "
+			  "named the dead claimer (pid %d) with no start time",
+			  k, slot, (int)dead);
 		cr_assert(cc_check(s, &r), "killed %u: %s", k, r.why);
-		tu_kill(z);
+		if (z)
+			tu_kill(z);
 		shoal_store_close(s);
 		cr_assert_lt(k, 10000u, "the window never ended");
 	}
