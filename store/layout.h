@@ -218,6 +218,13 @@ static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
  */
 #define SHOAL__PROC_RESERVE 2u
 
+/* A take-over's mark in a slot's start time (proc.c,
+ * shoal__proc_try_adopt): this bit | the dead owner's pid.  The slot is
+ * dead while its state word names that pid, its new owner's (alive,
+ * start time unknown) once it names another.  No start time has the
+ * bit (clock ticks since boot). */
+#define SHOAL__START_TAKEN (1ull << 63)
+
 enum shoal__proc_phase {
 	SHOAL__PROC_FREE = 0,
 	SHOAL__PROC_LIVE = 1,
@@ -362,16 +369,27 @@ struct shoal__fill_rec {
  *          death tests of proc.c, slots.c, repair.c, waiters.c).  A claim
  *          is an RMW, so a word it wrote still carries PROC-R1's release
  *          sequence: whoever reads LIVE with acquire then reads the start
- *          time as 0 (unknown) or the owner's, never a predecessor's.
- *  relaxed  the owner's start time, role and orphans (its own words: see
- *          PROC-A1 for readers), procs_hwm (above), counters (below).
+ *          time as 0 (unknown), a take-over's mark (SHOAL__START_TAKEN:
+ *          the dead predecessor's pid, not the owner's: unknown) or the
+ *          owner's, never a predecessor's start time.
+ *  PROC-R2 (PROC-A2)  the owner's release store of its start time at
+ *          its claim (proc.c, shoal__proc_take): the claim's state word.
+ *  PROC-A2 (PROC-R2)  a take-over's acquire load of a dead slot's start
+ *          time, before it reads the state word again (proc.c,
+ *          shoal__proc_try_adopt): a start time a new owner wrote comes
+ *          with that owner's claim, so the take-over never marks it.
+ *  relaxed  the owner's role and orphans, its start time elsewhere (its
+ *          own words: see PROC-A1 for readers), procs_hwm (above),
+ *          counters (below).
  */
 struct shoal__proc {
 	/* Line 0: identity.  state: CAS by the claiming process, a reaper,
 	 * and the owner at close (release, PROC-R1: publishes start_time and
 	 * a reaped slot's cleared ledger/cache to the next claimer). */
 	_Atomic uint64_t state;
-	_Atomic uint64_t start_time; /* owner, after claiming; 0 = unknown */
+	/* owner, after claiming; 0 = unknown; a take-over's mark before
+	 * its claim (SHOAL__START_TAKEN, above) */
+	_Atomic uint64_t start_time;
 	_Atomic uint32_t role;       /* owner: opaque to the store, see above */
 	/* How far a reaper's scan for the slot's orphans got (reap.c, step
 	 * 5): the low 12 bits of the slot's generation << 20 | the chunks

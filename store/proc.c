@@ -189,8 +189,11 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 		return false;
 	if (!now)
 		return true;
-	/* Relaxed: 0 or the owner's, after PROC-A1 (layout.h). */
+	/* Relaxed: 0, the owner's or a take-over's mark, after PROC-A1
+	 * (layout.h). */
 	rec = atomic_load_explicit(&p->start_time, memory_order_relaxed);
+	if (rec & SHOAL__START_TAKEN) /* the dead owner's pid, or unknown */
+		return (uint32_t)rec == (uint32_t)pid;
 	return rec && rec != now;
 }
 
@@ -260,8 +263,10 @@ static void shoal__proc_take(struct shoal_store *s, uint32_t i, uint32_t gen,
 {
 	struct shoal__proc *p = &s->procs[i];
 
+	/* PROC-R2: after the claim, for a take-over that reads it
+	 * (shoal__proc_try_adopt). */
+	atomic_store_explicit(&p->start_time, my_start, memory_order_release);
 	/* Relaxed: our own words (PROC- of layout.h). */
-	atomic_store_explicit(&p->start_time, my_start, memory_order_relaxed);
 	atomic_store_explicit(&p->role, SHOAL__ROLE_STORE, memory_order_relaxed);
 	memset(&p->intent, 0, sizeof p->intent);
 	memset(&p->free, 0, sizeof p->free);
@@ -364,12 +369,21 @@ static bool shoal__proc_empty(const struct shoal_store *s, uint32_t slot)
  * Both reserve slots taken by dead claimers (each killed in its reap,
  * the second before it had reaped the first): one is taken over as it
  * is, if it is empty (above), which a claimer's slot is but for the few
- * instructions of a pin or an end of its own.  Its start time goes to 0
- * first (unknown: not dead while its pid lives, only for the instant
- * before the CAS, and a claim's words are 0 there too), so that once the
+ * instructions of a pin or an end of its own.  Its start time becomes a
+ * take-over's mark first (SHOAL__START_TAKEN | the dead claimer's pid,
+ * layout.h), which every take-over of that slot writes alike: once the
  * CAS names this process, no reaper reads the dead claimer's start time
- * against it.  Killed before the CAS, the slot is dead as it was; after
- * it, this process's, reaped as any.  The dead claimer's REAPING words
+ * (nor another claimer's) against it, its start time unknown until the
+ * take writes it; while the word still names the dead claimer (killed
+ * before the CAS, or the CAS lost to a reaper that then gives the slot
+ * back) the slot reads dead, also once a live process reuses that pid.
+ * (A 0 there, unknown, read alive for as long as any process had that
+ * pid; its own start time, the winner of two take-overs could get the
+ * loser's and read dead while it lived.)  Only the dead claimer's start
+ * time is replaced: a slot reaped and claimed since its state word was
+ * read shows that claim when the word is read again after the start
+ * time (PROC-A2), and the take-over leaves it.  After the CAS the slot
+ * is this process's, reaped as any.  The dead claimer's REAPING words
  * elsewhere name the old generation: a reaper reads them dead.
  */
 static int shoal__proc_try_adopt(struct shoal_store *s, uint32_t i,
@@ -384,13 +398,24 @@ static int shoal__proc_try_adopt(struct shoal_store *s, uint32_t i,
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_FREE || !shoal__proc_dead(s, i) ||
 	    shoal__proc_guarded(s, i, st) || !shoal__proc_empty(s, i))
 		return -EBUSY;
-	/* Relaxed: ordered before the CAS by its release. */
-	was = atomic_load_explicit(&p->start_time, memory_order_relaxed);
-	atomic_compare_exchange_strong_explicit(&p->start_time, &was, 0,
-						memory_order_relaxed,
-						memory_order_relaxed);
+	/* A start time read here is the dead owner's, unless the slot was
+	 * reaped and claimed since the state word was read: a new owner's
+	 * start time comes with its claim (PROC-A2), so the word read
+	 * again shows that claim.  Marked then, the new owner's slot would
+	 * read alive once it died for as long as any process had its pid. */
+	was = atomic_load_explicit(&p->start_time, memory_order_acquire); /* PROC-A2 */
+	/* Relaxed: PROC-A2 orders it after the load above. */
+	if (atomic_load_explicit(&p->state, memory_order_relaxed) != st)
+		return -EBUSY;
+	/* Relaxed: ordered before the CAS by its release.  Fails if the
+	 * slot was claimed since: no start time of a process that lives
+	 * equals a dead one's (but one started in the same clock tick). */
+	atomic_compare_exchange_strong_explicit(
+		&p->start_time, &was,
+		SHOAL__START_TAKEN | (uint32_t)SHOAL__PROC_PID(st),
+		memory_order_relaxed, memory_order_relaxed);
 	/* PROC-A1 (what the dead claimer and any reaper of it did); its
-	 * release half publishes the start time's 0 with the new owner. */
+	 * release half publishes the mark with the new owner. */
 	if (!atomic_compare_exchange_strong_explicit(&p->state, &st, n,
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
