@@ -219,7 +219,8 @@ static_assert(sizeof(struct shoal__seg_hdr) <= SHOAL__HDR_SIZE, "header");
 #define SHOAL__PROC_RESERVE 2u
 
 /* A take-over's mark in a slot's start time (proc.c,
- * shoal__proc_try_adopt): this bit | the dead owner's pid.  The slot is
+ * shoal__proc_try_adopt): this bit | the dead owner's pid (0 for a slot
+ * taken over from REAPING, whose death test reads no start time).  The slot is
  * dead while its state word names that pid, its new owner's (alive,
  * start time unknown) once it names another.  No start time has the
  * bit (clock ticks since boot). */

@@ -386,6 +386,18 @@ static bool shoal__proc_empty(const struct shoal_store *s, uint32_t slot)
  * is this process's, reaped as any.  The dead claimer's REAPING words
  * elsewhere name the old generation: a reaper reads them dead.
  */
+/* The mark for a slot whose state word is st: a LIVE word's pid; a
+ * REAPING word's low half is its reaper's slot and generation, not a pid
+ * (which a new owner's pid could equal: its slot would read dead), and
+ * its death test reads no start time: pid 0, which no owner has. */
+static uint64_t shoal__taken_mark(uint64_t st)
+{
+	return SHOAL__START_TAKEN |
+	       (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE
+			? (uint32_t)SHOAL__PROC_PID(st)
+			: 0u);
+}
+
 static int shoal__proc_try_adopt(struct shoal_store *s, uint32_t i,
 				 uint64_t my_start)
 {
@@ -411,8 +423,7 @@ static int shoal__proc_try_adopt(struct shoal_store *s, uint32_t i,
 	 * slot was claimed since: no start time of a process that lives
 	 * equals a dead one's (but one started in the same clock tick). */
 	atomic_compare_exchange_strong_explicit(
-		&p->start_time, &was,
-		SHOAL__START_TAKEN | (uint32_t)SHOAL__PROC_PID(st),
+		&p->start_time, &was, shoal__taken_mark(st),
 		memory_order_relaxed, memory_order_relaxed);
 	/* PROC-A1 (what the dead claimer and any reaper of it did); its
 	 * release half publishes the mark with the new owner. */
