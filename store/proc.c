@@ -180,8 +180,9 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 		return false;
 	if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_REAPING)
 		return shoal__reaper_dead(s, (uint32_t)st, depth);
-	if (pid == getpid())
-		return false;
+	/* Our own pid is not enough to be ours: a dead predecessor's slot
+	 * names it too once we reuse its pid, and its start time is not
+	 * ours (read below, as anyone's). */
 	/* /proc unreadable here (our file table full): not known dead, so
 	 * not dead; its reap waits for a look that can tell (a reap too
 	 * late is a leak for a while, one too early an early free). */
@@ -193,7 +194,7 @@ static bool shoal__slot_dead(const struct shoal_store *s, uint32_t slot,
 	 * (layout.h). */
 	rec = atomic_load_explicit(&p->start_time, memory_order_relaxed);
 	if (rec & SHOAL__START_TAKEN) /* the dead owner's pid, or unknown */
-		return (uint32_t)rec == (uint32_t)pid;
+		return (uint32_t)rec == (uint32_t)pid && pid != getpid();
 	return rec && rec != now;
 }
 
