@@ -21,6 +21,10 @@ speed:
     /tmp/shoal-bench-run.* directory, no /dev/shm file it created.
 Then the same run interrupted (SIGINT to its process group, as Ctrl-C
 does) once its servers are up: it ends, and leaves nothing either.
+And bench/run with a stand-in shoal-bench that dies of the SIGINT it
+sends its process group while bench/run waits for it (as a Ctrl-C that
+lands between its fork and exec kills it): the run ends 130 within a
+bound with its servers stopped (bash's nested wait blocked it for ever).
 Then shoal-bench itself SIGKILLed in the middle of the curve families
 that start runtimes (tasks_in_flight, actors_scaling): none of the
 processes it forked (fork servers, workers, actors: the program's own
@@ -92,6 +96,15 @@ def snapshot():
                 if d.startswith("shoal-bench") or d.startswith("iox-")},
         "shm": {f for f in os.listdir("/dev/shm") if f in shm},
     }
+
+
+def sweep(before):
+    """After a run had to be SIGKILLed (its traps never ran): its
+    temporary directory, which nothing else removes.  Its servers die
+    with it (setpriv --pdeathsig)."""
+    for d in snapshot()["tmp"] - before["tmp"]:
+        if d.startswith("shoal-bench-run."):
+            shutil.rmtree(os.path.join("/tmp", d), ignore_errors=True)
 
 
 def check_clean(before, what):
@@ -230,9 +243,62 @@ def run_interrupted(root, build):
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+            sweep(before)
         os.unlink(out)
     check_clean(before, "bench/run interrupted")
     print("ok interrupted run: exit %d, nothing left" % rc)
+
+
+# A shoal-bench that dies of the SIGINT it sends its own process group,
+# bench/run's, once bench/run sleeps in its `wait` for it (the kernel's
+# wait channel says so; 10 s at most): bench/run's INT trap then runs
+# inside that wait.
+SIGINT_DEATH = """#!/usr/bin/env python3
+import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    with open("/proc/%d/wchan" % os.getppid()) as f:
+        if f.read() == "do_wait":
+            break
+    time.sleep(0.01)
+os.killpg(0, signal.SIGINT)
+time.sleep(60)
+"""
+
+
+def run_sigint_death(root):
+    """bench/run whose shoal-bench dies of the run's SIGINT: it ends."""
+    before = snapshot()
+    fake = tempfile.mkdtemp(prefix="bench-run-fake-")
+    out = os.path.join(fake, "out.jsonl")
+    os.mkdir(os.path.join(fake, "bench"))
+    bench = os.path.join(fake, "bench", "shoal-bench")
+    with open(bench, "w") as f:
+        f.write(SIGINT_DEATH)
+    os.chmod(bench, 0o755)
+    p = subprocess.Popen(
+        [os.path.join(root, "bench/run"), "--quick", "--no-build", "--build",
+         fake, "--out", out, "--family", "iceoryx,redis,floors"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("bench/run whose shoal-bench died of its SIGINT did not "
+                 "end in 60 s")
+        if p.returncode != 130:
+            fail("bench/run whose shoal-bench died of its SIGINT ended %d, "
+                 "not 130:\n%s" % (p.returncode, err))
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            sweep(before)
+        shutil.rmtree(fake)
+    check_clean(before, "bench/run whose shoal-bench died of SIGINT")
+    print("ok shoal-bench dead of the run's SIGINT: exit 130, nothing left")
 
 
 def ours_by_exe(bench):
@@ -309,6 +375,7 @@ def main(argv):
     fams = families(os.path.join(build, "bench/shoal-bench"))
     run_smoke(root, build, peers_built, fams)
     run_interrupted(root, build)
+    run_sigint_death(root)
     run_killed(build, "tasks_in_flight", 2)  # fork server, a worker
     run_killed(build, "actors_scaling", 6)   # fork server, worker, actors
     print("ok")
