@@ -37,53 +37,12 @@
 #include "internal.h"
 #include "crash_check.h"
 #include "stop_point.h"
+#include "reserve.h"
 
 /* Defined by the crash build of the library (stop_point.c says why). */
 void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p);
 
 TestSuite(adopt_review, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
-
-#define AR_WAIT_MS 10000
-
-static struct shoal_store *ar_store(uint32_t max_procs)
-{
-	struct shoal_store_options o = tu_opts(8u << 20);
-	struct shoal_store *s = NULL;
-
-	o.max_procs = max_procs;
-	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
-	return s;
-}
-
-/* Waits (bounded) until the child is stopped (a crash point's :stop). */
-static void ar_wait_stopped(pid_t pid)
-{
-	int64_t deadline = tu_now_ms() + AR_WAIT_MS;
-	struct timespec ms = {0, 200000};
-	siginfo_t si;
-
-	for (;;) {
-		memset(&si, 0, sizeof si);
-		cr_assert_eq(waitid(P_PID, (id_t)pid, &si,
-				    WSTOPPED | WNOHANG | WNOWAIT), 0);
-		if (si.si_pid == pid && si.si_code == CLD_STOPPED)
-			return;
-		cr_assert_lt(tu_now_ms(), deadline, "the child never stopped");
-		nanosleep(&ms, NULL);
-	}
-}
-
-/* Nothing leaked: one object as large as the whole store fits. */
-static void ar_assert_capacity(struct shoal_store *s, const char *what)
-{
-	shoal_id id = shoal_id_next(s);
-	void *buf;
-	int rc = shoal_create(s, id, 8u << 20, NULL, 0, 0, &buf);
-
-	cr_assert_eq(rc, 0, "%s: the whole capacity does not fit: %s", what,
-		     shoal_strerror(rc));
-	tu_assert_rc(shoal_abort(s, id), 0);
-}
 
 /* A child that attaches armed to stop at HEAP_PLANNED, creates a large
  * object (it stops there, the heap's lock held), and once continued
@@ -152,7 +111,7 @@ static pid_t ar_claimer(struct shoal_store *s, int out, int go)
  */
 Test(adopt_review, a_claimer_whose_reserve_clean_stops_at_a_wait_gives_it_up)
 {
-	struct shoal_store *s = ar_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	struct cc_report r = {{0}};
 	int held[2], out[2], go[2];
 	pid_t holder, claimer;
@@ -162,10 +121,10 @@ Test(adopt_review, a_claimer_whose_reserve_clean_stops_at_a_wait_gives_it_up)
 	tu_pipe(out);
 	tu_pipe(go);
 	holder = ar_heap_holder(s, held[1]);
-	ar_wait_stopped(holder);
+	tu_wait_stopped(holder);
 	claimer = ar_claimer(s, out[1], go[0]);
 	for (int k = 0; k < 2; k++) {
-		char c = tu_read_byte(out[0], AR_WAIT_MS);
+		char c = tu_read_byte(out[0], TU_RESERVE_WAIT_MS);
 
 		cr_assert_eq(c, 'e', "attach %d with the heap's lock held: "
 			     "'%c', not 'e' (too many processes)", k + 1, c);
@@ -180,7 +139,7 @@ Test(adopt_review, a_claimer_whose_reserve_clean_stops_at_a_wait_gives_it_up)
 			  "claimer, which lives on", i);
 	}
 	cr_assert_eq(kill(holder, SIGCONT), 0);
-	cr_assert_eq(tu_read_byte(held[0], AR_WAIT_MS), 'c');
+	cr_assert_eq(tu_read_byte(held[0], TU_RESERVE_WAIT_MS), 'c');
 	tu_kill(holder);
 	tu_write_byte(go[1], 'g');
 	rc = tu_wait_result(claimer);
@@ -188,7 +147,7 @@ Test(adopt_review, a_claimer_whose_reserve_clean_stops_at_a_wait_gives_it_up)
 		     "died: %d (%s)", rc, shoal_strerror(rc));
 	shoal_store_reap(s);
 	cr_assert(cc_check(s, &r), "%s", r.why);
-	ar_assert_capacity(s, "after the claimer");
+	tu_assert_capacity(s, "after the claimer");
 	shoal_store_close(s);
 	for (int k = 0; k < 2; k++) {
 		close(held[k]);
@@ -197,102 +156,6 @@ Test(adopt_review, a_claimer_whose_reserve_clean_stops_at_a_wait_gives_it_up)
 	}
 }
 
-/* A child that attaches (traced first if traced; armed with spec, NULL:
- * not armed) and closes: exits with the attach's code. */
-static pid_t ar_attacher(struct shoal_store *s, const char *spec, bool traced)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		int rc;
-
-		if (traced)
-			sp_child_traceme();
-		if (spec)
-			setenv("SHOAL_CRASH", spec, 1);
-		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
-		if (rc == 0)
-			shoal_store_close(c);
-		_exit(tu_err_to_exit(rc));
-	}
-	return pid;
-}
-
-/* A claimer killed at CLAIM_RESERVED: a reserve slot left LIVE to a
- * dead pid, with nothing in it (a take-over may have it). */
-static void ar_claimer_killed(struct shoal_store *s)
-{
-	int st = tu_wait_status(ar_attacher(s, "CLAIM_RESERVED", false),
-				AR_WAIT_MS);
-
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the claimer did not die at CLAIM_RESERVED (status %d)", st);
-}
-
-/* A child that attaches, creates id (100 bytes) unsealed and exits
- * without closing: a dead process in a slot a process may keep. */
-static void ar_dead_creator(struct shoal_store *s, shoal_id id)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		void *buf;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0,
-			       TU_EXIT_IO);
-		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
-			       TU_EXIT_IO);
-		_exit(0);
-	}
-	cr_assert_eq(tu_wait_exit(pid), 0, "the creator that dies");
-}
-
-
-/* The tracee's next stop, bounded: its wait status. */
-static int ar_stop(pid_t pid)
-{
-	int64_t deadline = tu_now_ms() + AR_WAIT_MS;
-	struct timespec ms = {0, 100000};
-	int status;
-	pid_t r;
-
-	while ((r = waitpid(pid, &status, WNOHANG | __WALL)) == 0) {
-		cr_assert_lt(tu_now_ms(), deadline, "the tracee never stopped");
-		nanosleep(&ms, NULL);
-	}
-	cr_assert(r == pid && WIFSTOPPED(status),
-		  "the tracee ended (status %d)", status);
-	return status;
-}
-
-/* Takes the child stopped by sp_child_traceme. */
-static void ar_trace(pid_t pid)
-{
-	cr_assert_eq(WSTOPSIG(ar_stop(pid)), SIGSTOP, "not sp_child_traceme's");
-	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, pid, NULL,
-			    (void *)(long)(PTRACE_O_EXITKILL |
-					   PTRACE_O_TRACESYSGOOD)), 0);
-}
-
-/* Runs the tracee on to the entry of its next system call nr (entry and
- * exit stops alternate, the entry first). */
-static void ar_run_to_syscall(pid_t pid, long nr)
-{
-	for (;;) {
-		struct user_regs_struct regs;
-		int st;
-
-		cr_assert_eq(ptrace(PTRACE_SYSCALL, pid, NULL, NULL), 0);
-		st = ar_stop(pid);
-		cr_assert_eq(WSTOPSIG(st), SIGTRAP | 0x80,
-			     "the tracee stopped by signal %d", WSTOPSIG(st));
-		cr_assert_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
-		if ((long)regs.orig_rax == nr)
-			return;
-	}
-}
 
 /*
  * Two claimers at the same dead reserve slot.  max_procs = 2: the test's
@@ -309,15 +172,15 @@ static pid_t ar_lost_race(struct shoal_store *s, uint32_t slot, bool check)
 	pid_t a, b;
 	int rc;
 
-	ar_dead_creator(s, tu_id(62, 1));
-	ar_claimer_killed(s);
-	ar_claimer_killed(s);
-	a = ar_attacher(s, NULL, true);
-	ar_trace(a);
-	ar_run_to_syscall(a, SYS_membarrier);
-	ar_run_to_syscall(a, SYS_openat);
-	b = ar_attacher(s, "CLAIM_RESERVED:1:stop", false);
-	ar_wait_stopped(b);
+	tu_dead_creator(s, tu_id(62, 1));
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	a = tu_attacher(s, NULL, true);
+	tu_trace_take(a);
+	tu_trace_to_syscall(a, SYS_membarrier);
+	tu_trace_to_syscall(a, SYS_openat);
+	b = tu_attacher(s, "CLAIM_RESERVED:1:stop", false);
+	tu_wait_stopped(b);
 	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
 		     (uint32_t)b, "B did not take slot %u over", slot);
 	mine = shoal__proc_start_time(b);
@@ -336,7 +199,7 @@ static pid_t ar_lost_race(struct shoal_store *s, uint32_t slot, bool check)
 
 Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time)
 {
-	struct shoal_store *s = ar_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	pid_t b = ar_lost_race(s, s->geo.max_procs - 2, true);
 	struct cc_report r = {{0}};
 	int rc;
@@ -346,22 +209,8 @@ Test(adopt_review, a_take_over_that_loses_its_race_leaves_the_winners_start_time
 	cr_assert_eq(rc, 0, "B's attach: %d (%s)", rc, shoal_strerror(rc));
 	shoal_store_reap(s);
 	cr_assert(cc_check(s, &r), "%s", r.why);
-	ar_assert_capacity(s, "after the race");
+	tu_assert_capacity(s, "after the race");
 	shoal_store_close(s);
-}
-
-/* Both reserve slots free: every dead claimer's slot was reaped or taken
- * over and given back. */
-static void ar_assert_reserve_free(struct shoal_store *s, const char *what)
-{
-	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
-	     i < s->geo.max_procs; i++) {
-		uint64_t st = atomic_load(&s->procs[i].state);
-
-		cr_assert_eq(SHOAL__PROC_PHASE(st), SHOAL__PROC_FREE,
-			     "%s: reserve slot %u is not free (phase %u)", what,
-			     i, SHOAL__PROC_PHASE(st));
-	}
 }
 
 /* One run: a dead creator in the last slot a process may keep, the
@@ -373,25 +222,25 @@ static void ar_assert_reserve_free(struct shoal_store *s, const char *what)
 static bool ar_adopter_killed(const char *spec, int variant)
 {
 	bool second = variant == 1;
-	struct shoal_store *s = ar_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	struct cc_report r = {{0}};
 	pid_t held = 0;
 	int st, rc;
 
-	ar_dead_creator(s, tu_id(63, 1));
+	tu_dead_creator(s, tu_id(63, 1));
 	if (second) {
-		held = ar_attacher(s, "CLAIM_RESERVED:1:stop", false);
-		ar_wait_stopped(held);
+		held = tu_attacher(s, "CLAIM_RESERVED:1:stop", false);
+		tu_wait_stopped(held);
 	} else if (variant == 2) {
-		int ws = tu_wait_status(ar_attacher(s, "REAP_CLEARED:1", false),
-					AR_WAIT_MS);
+		int ws = tu_wait_status(tu_attacher(s, "REAP_CLEARED:1", false),
+					TU_RESERVE_WAIT_MS);
 
 		cr_assert(WIFSIGNALED(ws), "the first claimer lived (%d)", ws);
 	} else {
-		ar_claimer_killed(s);
+		tu_claimer_killed(s, "CLAIM_RESERVED");
 	}
-	ar_claimer_killed(s);
-	st = tu_wait_status(ar_attacher(s, spec, false), AR_WAIT_MS);
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	st = tu_wait_status(tu_attacher(s, spec, false), TU_RESERVE_WAIT_MS);
 	if (held) {
 		cr_assert_eq(kill(held, SIGCONT), 0);
 		rc = tu_wait_result(held);
@@ -400,18 +249,18 @@ static bool ar_adopter_killed(const char *spec, int variant)
 			  shoal_strerror(rc));
 	}
 	if (WIFSIGNALED(st)) {
-		rc = tu_wait_result(ar_attacher(s, NULL, false));
+		rc = tu_wait_result(tu_attacher(s, NULL, false));
 		cr_assert_eq(rc, 0, "%s (slot %u): the next attach: %d (%s)",
 			     spec, second ? 3 : 2, rc, shoal_strerror(rc));
 	} else {
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			  "%s: the claimer (status %d)", spec, st);
 	}
-	ar_assert_reserve_free(s, spec);
+	tu_assert_reserve_free(s, spec);
 	shoal_store_reap(s);
 	cr_assert(cc_check(s, &r), "%s: %s", spec, r.why);
 	if (strncmp(spec, "HEAP_", 5))
-		ar_assert_capacity(s, spec);
+		tu_assert_capacity(s, spec);
 	shoal_store_close(s);
 	return WIFSIGNALED(st);
 }
@@ -462,15 +311,15 @@ static uint64_t ar_ticks(void)
 	       (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
 }
 
-/* A child that sleeps until killed, with pid `pid` (a dead process's,
- * reaped: free), made the kernel's next through ns_last_pid, which is
- * then set back at once (a pid namespace's one counter: every other
- * process's forks in between reuse pids too).  It starts in a later
- * clock tick than `was`, the dead one's start time: the same pid and
- * tick is the same process to a death test. */
-static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
+/* tu_fork() with pid `pid` (a dead process's, reaped: free), made the
+ * kernel's next through ns_last_pid, which is then set back at once (a
+ * pid namespace's one counter: every other process's forks in between
+ * reuse pids too): 0 in the child, its pid in the test.  The child starts
+ * in a later clock tick than `was`, the dead one's start time: the same
+ * pid and tick is the same process to a death test. */
+static pid_t ar_fork_as(pid_t pid, uint64_t was)
 {
-	int64_t deadline = tu_now_ms() + AR_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TU_RESERVE_WAIT_MS;
 	struct timespec ms = {0, 1000000};
 
 	while (ar_ticks() <= was + 1) {
@@ -484,8 +333,9 @@ static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
 		ar_last_pid((int)pid - 1);
 		z = tu_fork();
 		if (z == 0) {
-			for (;;)
-				pause();
+			if (getpid() != pid)
+				_exit(0); /* not the pid: the test tries again */
+			return 0;
 		}
 		now = ar_last_pid(0);
 		ar_last_pid(now > last ? now : last);
@@ -497,6 +347,19 @@ static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
 	return 0;
 }
 
+/* A child with a dead process's pid (ar_fork_as) that sleeps until
+ * killed. */
+static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
+{
+	pid_t z = ar_fork_as(pid, was);
+
+	if (z == 0) {
+		for (;;)
+			pause();
+	}
+	return z;
+}
+
 /* Runs a traced attacher to its claim, then one instruction at a time
  * until the start time of slot (a dead claimer's, `was`) moved, then
  * `extra` instructions more (none past the next crash point), and
@@ -504,25 +367,18 @@ static pid_t ar_reuse_pid(pid_t pid, uint64_t was)
 static bool ar_kill_after_start_cas(struct shoal_store *s, uint32_t slot,
 				    uint64_t was, uint32_t extra)
 {
-	pid_t a = ar_attacher(s, NULL, true);
+	pid_t a = tu_attacher(s, NULL, true);
 	bool before = true;
 	uint32_t steps = 0;
 
-	ar_trace(a);
-	ar_run_to_syscall(a, SYS_membarrier);
+	tu_trace_take(a);
+	tu_trace_to_syscall(a, SYS_membarrier);
 	while (atomic_load(&s->procs[slot].start_time) == was) {
 		cr_assert_lt(steps++, 1000000u, "the start time never moved");
-		cr_assert_eq(ptrace(PTRACE_SINGLESTEP, a, NULL, NULL), 0);
-		ar_stop(a);
+		tu_trace_resume(a, PTRACE_SINGLESTEP);
 	}
-	for (uint32_t k = 0; k < extra && before; k++) {
-		struct user_regs_struct regs;
-
-		cr_assert_eq(ptrace(PTRACE_SINGLESTEP, a, NULL, NULL), 0);
-		ar_stop(a);
-		cr_assert_eq(ptrace(PTRACE_GETREGS, a, NULL, &regs), 0);
-		before = regs.rip != (uintptr_t)&shoal__crash_hit;
-	}
+	for (uint32_t k = 0; k < extra && before; k++)
+		before = tu_trace_step_short_of(a, (uintptr_t)&shoal__crash_hit);
 	tu_kill(a); /* dead and reaped */
 	return before;
 }
@@ -543,7 +399,7 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 	bool more = true;
 
 	for (uint32_t k = 0; more; k++) {
-		struct shoal_store *s = ar_store(2);
+		struct shoal_store *s = tu_store_procs(2);
 		uint32_t slot = s->geo.max_procs - 2;
 		struct cc_report r = {{0}};
 		pid_t dead, z = 0;
@@ -551,9 +407,9 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 		bool unknown;
 		int rc;
 
-		ar_dead_creator(s, tu_id(64, k + 1));
-		ar_claimer_killed(s);
-		ar_claimer_killed(s);
+		tu_dead_creator(s, tu_id(64, k + 1));
+		tu_claimer_killed(s, "CLAIM_RESERVED");
+		tu_claimer_killed(s, "CLAIM_RESERVED");
 		was = atomic_load(&s->procs[slot].start_time);
 		dead = SHOAL__PROC_PID(atomic_load(&s->procs[slot].state));
 		more = ar_kill_after_start_cas(s, slot, was, k);
@@ -562,11 +418,11 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
 			  atomic_load(&s->procs[slot].start_time) == 0;
 		if (k == 0)
 			z = ar_reuse_pid(dead, was);
-		rc = tu_wait_result(ar_attacher(s, NULL, false));
+		rc = tu_wait_result(tu_attacher(s, NULL, false));
 		cr_assert_eq(rc, 0, "killed %u after the start time: the next "
 			     "attach: %d (%s)", k, rc, shoal_strerror(rc));
 		shoal_store_reap(s);
-		ar_assert_reserve_free(s, k == 0 ? "after the reap, the dead "
+		tu_assert_reserve_free(s, k == 0 ? "after the reap, the dead "
 				       "claimer's pid reused" : "after the reap");
 		cr_assert(!unknown, "killed %u after the start time: slot %u "
 			  "named the dead claimer (pid %d) with no start time",
@@ -588,17 +444,17 @@ Test(adopt_review, a_take_over_killed_at_each_instruction_leaves_no_slot_alive,
  */
 Test(adopt_review, a_reap_leaves_a_take_over_between_its_cas_and_its_take)
 {
-	struct shoal_store *s = ar_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	uint32_t slot = s->geo.max_procs - 2;
 	struct cc_report r = {{0}};
 	pid_t b;
 	int rc;
 
-	ar_dead_creator(s, tu_id(65, 1));
-	ar_claimer_killed(s);
-	ar_claimer_killed(s);
-	b = ar_attacher(s, "CLAIM_ADOPTED:1:stop", false);
-	ar_wait_stopped(b);
+	tu_dead_creator(s, tu_id(65, 1));
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	b = tu_attacher(s, "CLAIM_ADOPTED:1:stop", false);
+	tu_wait_stopped(b);
 	cr_assert_eq(SHOAL__PROC_PID(atomic_load(&s->procs[slot].state)),
 		     (uint32_t)b, "B did not take slot %u over", slot);
 	shoal_store_reap(s);
@@ -609,7 +465,7 @@ Test(adopt_review, a_reap_leaves_a_take_over_between_its_cas_and_its_take)
 	cr_assert_eq(kill(b, SIGCONT), 0);
 	rc = tu_wait_result(b);
 	cr_assert_eq(rc, 0, "B's attach: %d (%s)", rc, shoal_strerror(rc));
-	ar_assert_reserve_free(s, "after B");
+	tu_assert_reserve_free(s, "after B");
 	shoal_store_reap(s);
 	cr_assert(cc_check(s, &r), "%s", r.why);
 	shoal_store_close(s);
@@ -623,7 +479,7 @@ Test(adopt_review, a_reap_leaves_a_take_over_between_its_cas_and_its_take)
  */
 Test(adopt_review, the_winner_of_a_take_over_race_reads_dead_once_its_pid_is_reused)
 {
-	struct shoal_store *s = ar_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	pid_t b = ar_lost_race(s, s->geo.max_procs - 2, false);
 	uint64_t was = shoal__proc_start_time(b);
 	struct cc_report r = {{0}};
@@ -632,9 +488,10 @@ Test(adopt_review, the_winner_of_a_take_over_race_reads_dead_once_its_pid_is_reu
 	tu_kill(b);
 	z = ar_reuse_pid(b, was);
 	shoal_store_reap(s);
-	ar_assert_reserve_free(s, "after the reap, B's pid reused");
+	tu_assert_reserve_free(s, "after the reap, B's pid reused");
 	cr_assert(cc_check(s, &r), "%s", r.why);
 	tu_kill(z);
-	ar_assert_capacity(s, "after B");
+	tu_assert_capacity(s, "after B");
 	shoal_store_close(s);
 }
+

@@ -29,103 +29,16 @@
 #include "internal.h"
 #include "stop_point.h"
 #include "crash_check.h"
+#include "reserve.h"
 
 TestSuite(claim_reserve, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
 
-#define CR_WAIT_MS 10000
-
-/* A store whose slots a process may keep are max_procs. */
-static struct shoal_store *cr_store(uint32_t max_procs)
-{
-	struct shoal_store_options o = tu_opts(8u << 20);
-	struct shoal_store *s = NULL;
-
-	o.max_procs = max_procs;
-	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
-	return s;
-}
-
-/* A child that attaches through fd, creates id (100 bytes), never seals
- * it and exits without closing: a dead creator whose reap ends an entry. */
-static void cr_dead_creator_fd(int fd, shoal_id id)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		void *buf;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(fd, &c) == 0, TU_EXIT_IO);
-		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
-			       TU_EXIT_IO);
-		_exit(0);
-	}
-	cr_assert_eq(tu_wait_exit(pid), 0, "the creator that dies");
-}
-
-static void cr_dead_creator(struct shoal_store *s, shoal_id id)
-{
-	cr_dead_creator_fd(shoal_store_fd(s), id);
-}
-
-/* A child that attaches through fd (armed with SHOAL_CRASH=spec first,
- * NULL: not armed) and closes: exits with the attach's code. */
-static pid_t cr_attacher_fd(int fd, const char *spec)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		int rc;
-
-		if (spec)
-			setenv("SHOAL_CRASH", spec, 1);
-		rc = shoal_store_attach_fd(fd, &c);
-		if (rc == 0)
-			shoal_store_close(c);
-		_exit(tu_err_to_exit(rc));
-	}
-	return pid;
-}
-
-static pid_t cr_attacher(struct shoal_store *s, const char *spec)
-{
-	return cr_attacher_fd(shoal_store_fd(s), spec);
-}
-
 static void cr_attach_ok(struct shoal_store *s, const char *what)
 {
-	int st = tu_wait_status(cr_attacher(s, NULL), CR_WAIT_MS);
-	int rc;
+	int rc = tu_attach_rc(s);
 
-	cr_assert(WIFEXITED(st), "%s: the attach died (signal %d)", what,
-		  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	rc = tu_exit_to_err(WEXITSTATUS(st));
 	cr_assert_eq(rc, 0, "%s: the attach: %d (%s)", what, rc,
 		     shoal_strerror(rc));
-}
-
-/* A claimer killed at spec (SIGKILL at the point, crash.h). */
-static void cr_claimer_killed(struct shoal_store *s, const char *spec)
-{
-	int st = tu_wait_status(cr_attacher(s, spec), CR_WAIT_MS);
-
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the claimer did not die at %s (status %d)", spec, st);
-}
-
-static uint32_t cr_phase(struct shoal_store *s, uint32_t slot)
-{
-	return SHOAL__PROC_PHASE(atomic_load(&s->procs[slot].state));
-}
-
-static void cr_assert_reserve_free(struct shoal_store *s, const char *what)
-{
-	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
-	     i < s->geo.max_procs; i++)
-		cr_assert_eq(cr_phase(s, i), SHOAL__PROC_FREE,
-			     "%s: reserve slot %u is not free (phase %u)", what,
-			     i, cr_phase(s, i));
 }
 
 /* The dead creator's object was ended by its reaper: its ID is free
@@ -145,13 +58,13 @@ static void cr_assert_ended(struct shoal_store *s, shoal_id id)
  * record) and takes its slot; before the reserve it crashed there. */
 Test(claim_reserve, an_attach_to_slots_all_taken_by_the_dead_reaps_them)
 {
-	struct shoal_store *s = cr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	struct shoal_store_stats st;
 	shoal_id id = tu_id(31, 1);
 
-	cr_dead_creator(s, id);
+	tu_dead_creator(s, id);
 	cr_attach_ok(s, "full of the dead");
-	cr_assert_reserve_free(s, "after the attach");
+	tu_assert_reserve_free(s, "after the attach");
 	tu_assert_rc(shoal_store_stats(s, &st), 0);
 	cr_assert_eq(st.max_procs, 2, "max_procs reads %u, not the option's",
 		     st.max_procs);
@@ -166,42 +79,33 @@ Test(claim_reserve, an_attach_to_slots_all_taken_by_the_dead_reaps_them)
  * reaper's, and the slot was reaped twice at once). */
 Test(claim_reserve, a_claimer_reaping_is_a_live_reaper_to_others)
 {
-	struct shoal_store *s = cr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	shoal_id id = tu_id(31, 2);
 	struct sp_tracee t;
 	uint32_t dead = UINT32_MAX;
 	pid_t pid;
 	int rc;
 
-	cr_dead_creator(s, id);
+	tu_dead_creator(s, id);
 	for (uint32_t i = 0; i < s->geo.max_procs; i++)
-		if (i != s->slot && cr_phase(s, i) == SHOAL__PROC_LIVE)
+		if (i != s->slot && tu_slot_phase(s, i) == SHOAL__PROC_LIVE)
 			dead = i;
 	cr_assert_neq(dead, UINT32_MAX, "no dead slot");
-	pid = tu_fork();
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-
-		sp_child_traceme();
-		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
-		if (rc == 0)
-			shoal_store_close(c);
-		_exit(tu_err_to_exit(rc));
-	}
+	pid = tu_attacher(s, NULL, true);
 	sp_start(&t, pid);
-	cr_assert(sp_wait_at(&t, SHOAL__CP_REAP_CLAIMED, 1, CR_WAIT_MS),
+	cr_assert(sp_wait_at(&t, SHOAL__CP_REAP_CLAIMED, 1, TU_RESERVE_WAIT_MS),
 		  "the claimer never reaped");
-	cr_assert_eq(cr_phase(s, dead), SHOAL__PROC_REAPING);
+	cr_assert_eq(tu_slot_phase(s, dead), SHOAL__PROC_REAPING);
 	rc = shoal_store_reap(s);
 	cr_assert_eq(rc, 0, "the test reaped %d slot(s) a live claimer was "
 		     "reaping", rc);
-	cr_assert_eq(cr_phase(s, dead), SHOAL__PROC_REAPING,
+	cr_assert_eq(tu_slot_phase(s, dead), SHOAL__PROC_REAPING,
 		     "the claimer's REAPING word was taken over");
 	sp_detach(&t);
 	rc = tu_wait_result(pid);
 	cr_assert_eq(rc, 0, "the claimer's attach: %d (%s)", rc,
 		     shoal_strerror(rc));
-	cr_assert_reserve_free(s, "after the claimer");
+	tu_assert_reserve_free(s, "after the claimer");
 	cr_assert_ended(s, id);
 	shoal_store_close(s);
 }
@@ -218,13 +122,13 @@ Test(claim_reserve, a_claimer_killed_in_the_reserve_is_reaped_by_the_next)
 	};
 
 	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
-		struct shoal_store *s = cr_store(2);
+		struct shoal_store *s = tu_store_procs(2);
 		shoal_id id = tu_id(32, (uint32_t)i + 1);
 
-		cr_dead_creator(s, id);
-		cr_claimer_killed(s, at[i]);
+		tu_dead_creator(s, id);
+		tu_claimer_killed(s, at[i]);
 		cr_attach_ok(s, at[i]);
-		cr_assert_reserve_free(s, at[i]);
+		tu_assert_reserve_free(s, at[i]);
 		cr_assert_ended(s, id);
 		shoal_store_close(s);
 	}
@@ -235,14 +139,14 @@ Test(claim_reserve, a_claimer_killed_in_the_reserve_is_reaped_by_the_next)
  * holds anything a reaper would have to finish, and reaps from it. */
 Test(claim_reserve, two_dead_claimers_leave_a_reserve_slot_to_take_over)
 {
-	struct shoal_store *s = cr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	shoal_id id = tu_id(33, 1);
 
-	cr_dead_creator(s, id);
-	cr_claimer_killed(s, "CLAIM_RESERVED");
-	cr_claimer_killed(s, "CLAIM_RESERVED");
+	tu_dead_creator(s, id);
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	tu_claimer_killed(s, "CLAIM_RESERVED");
 	cr_attach_ok(s, "both reserve slots dead");
-	cr_assert_reserve_free(s, "after the attach");
+	tu_assert_reserve_free(s, "after the attach");
 	cr_assert_ended(s, id);
 	shoal_store_close(s);
 }
@@ -253,23 +157,23 @@ Test(claim_reserve, two_dead_claimers_leave_a_reserve_slot_to_take_over)
  * with a slot reaps; then it works. */
 Test(claim_reserve, a_dead_claimer_with_work_left_is_reaped_not_taken_over)
 {
-	struct shoal_store *s = cr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	shoal_id id = tu_id(33, 2);
 	int rc;
 
-	cr_dead_creator(s, id);
-	cr_claimer_killed(s, "CLAIM_RESERVED");
-	cr_claimer_killed(s, "CLAIM_RESERVED");
+	tu_dead_creator(s, id);
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	tu_claimer_killed(s, "CLAIM_RESERVED");
 	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
 	     i < s->geo.max_procs; i++)
 		atomic_store(&s->procs[i].orphans, 1);
-	rc = tu_wait_result(cr_attacher(s, NULL));
+	rc = tu_wait_result(tu_attacher(s, NULL, false));
 	cr_assert_eq(rc, SHOAL_ETOOMANYPROCS, "the third claimer: %d (%s)", rc,
 		     shoal_strerror(rc));
 	rc = shoal_store_reap(s);
 	cr_assert_eq(rc, 3, "the test's reap reaped %d, not the creator and "
 		     "the two claimers", rc);
-	cr_assert_reserve_free(s, "after the test's reap");
+	tu_assert_reserve_free(s, "after the test's reap");
 	cr_attach_ok(s, "after the test's reap");
 	cr_assert_ended(s, id);
 	shoal_store_close(s);
@@ -301,7 +205,7 @@ static pid_t cr_staying_creator(int fd, shoal_id id, int ready)
  * next attach must still get in. */
 Test(claim_reserve, a_store_whose_processes_all_died_still_takes_attaches)
 {
-	struct shoal_store *s = cr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	int fd = dup(shoal_store_fd(s));
 	shoal_id a = tu_id(34, 1), b = tu_id(34, 2);
 	struct shoal_store *t = NULL;
@@ -312,24 +216,25 @@ Test(claim_reserve, a_store_whose_processes_all_died_still_takes_attaches)
 	shoal_store_close(s); /* the test keeps no slot */
 	tu_pipe(ready);
 	ca = cr_staying_creator(fd, a, ready[1]);
-	tu_read_byte(ready[0], CR_WAIT_MS);
+	tu_read_byte(ready[0], TU_RESERVE_WAIT_MS);
 	cb = cr_staying_creator(fd, b, ready[1]);
-	tu_read_byte(ready[0], CR_WAIT_MS);
+	tu_read_byte(ready[0], TU_RESERVE_WAIT_MS);
 	tu_kill(ca);
 	tu_kill(cb);
 	close(ready[0]);
 	close(ready[1]);
 	for (int i = 0; i < 2; i++) {
-		st = tu_wait_status(cr_attacher_fd(fd, "REAP_INTENT"), CR_WAIT_MS);
+		st = tu_wait_status(tu_attacher_fd(fd, "REAP_INTENT", false),
+				    TU_RESERVE_WAIT_MS);
 		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 			  "claimer %d was not killed in its reap: %d", i, st);
 	}
-	st = tu_wait_status(cr_attacher_fd(fd, NULL), CR_WAIT_MS);
+	st = tu_wait_status(tu_attacher_fd(fd, NULL, false), TU_RESERVE_WAIT_MS);
 	cr_assert(WIFEXITED(st), "the attach died (signal %d)",
 		  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	tu_assert_rc(tu_exit_to_err(WEXITSTATUS(st)), 0);
 	tu_assert_rc(shoal_store_attach_fd(fd, &t), 0);
-	cr_assert_reserve_free(t, "after the attaches");
+	tu_assert_reserve_free(t, "after the attaches");
 	cr_assert_ended(t, a);
 	cr_assert_ended(t, b);
 	shoal_store_close(t);
@@ -340,7 +245,7 @@ Test(claim_reserve, a_store_whose_processes_all_died_still_takes_attaches)
  * reserve slot taken behind it. */
 Test(claim_reserve, one_more_than_max_procs_is_refused_and_takes_nothing)
 {
-	struct shoal_store *s = cr_store(3);
+	struct shoal_store *s = tu_store_procs(3);
 	struct shoal_store_stats st;
 	int ready[2];
 	pid_t stay[2];
@@ -359,15 +264,15 @@ Test(claim_reserve, one_more_than_max_procs_is_refused_and_takes_nothing)
 			for (;;)
 				pause();
 		}
-		tu_read_byte(ready[0], CR_WAIT_MS);
+		tu_read_byte(ready[0], TU_RESERVE_WAIT_MS);
 	}
 	tu_assert_rc(shoal_store_stats(s, &st), 0);
 	cr_assert_eq(st.processes, 3);
 	cr_assert_eq(st.max_procs, 3);
-	rc = tu_wait_result(cr_attacher(s, NULL));
+	rc = tu_wait_result(tu_attacher(s, NULL, false));
 	cr_assert_eq(rc, SHOAL_ETOOMANYPROCS, "the fourth: %d (%s)", rc,
 		     shoal_strerror(rc));
-	cr_assert_reserve_free(s, "after the refusal");
+	tu_assert_reserve_free(s, "after the refusal");
 	tu_kill(stay[0]);
 	cr_attach_ok(s, "after a death");
 	tu_kill(stay[1]);

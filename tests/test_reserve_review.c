@@ -38,6 +38,7 @@
 #include "internal.h"
 #include "stop_point.h"
 #include "crash_check.h"
+#include "reserve.h"
 
 /* Defined by the crash build of the library (stop_point.c says why). */
 void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p);
@@ -45,127 +46,7 @@ void shoal__crash_hit(struct shoal__crash *c, enum shoal__crash_point p);
 TestSuite(reserve_review, .init = tu_setup, .fini = tu_teardown,
 	  .timeout = 60);
 
-#define RR_WAIT_MS 10000
 #define RR_MAX_STEPS 1000000u
-
-static struct shoal_store *rr_store(uint32_t max_procs)
-{
-	struct shoal_store_options o = tu_opts(8u << 20);
-	struct shoal_store *s = NULL;
-
-	o.max_procs = max_procs;
-	tu_assert_rc(shoal_store_create(NULL, &o, &s), 0);
-	return s;
-}
-
-static uint32_t rr_phase(struct shoal_store *s, uint32_t slot)
-{
-	return SHOAL__PROC_PHASE(atomic_load(&s->procs[slot].state));
-}
-
-/* A child that attaches, creates id (100 bytes), never seals it and
- * exits without closing: a dead process in a slot a process may keep. */
-static void rr_dead_creator(struct shoal_store *s, shoal_id id)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		void *buf;
-
-		TU_CHILD_CHECK(shoal_store_attach_fd(shoal_store_fd(s), &c) == 0,
-			       TU_EXIT_IO);
-		TU_CHILD_CHECK(shoal_create(c, id, 100, NULL, 0, 0, &buf) == 0,
-			       TU_EXIT_IO);
-		_exit(0);
-	}
-	cr_assert_eq(tu_wait_exit(pid), 0, "the creator that dies");
-}
-
-/* A child that attaches (traced first if traced; armed with spec, NULL:
- * not armed) and closes: exits with the attach's code. */
-static pid_t rr_attacher(struct shoal_store *s, const char *spec, bool traced)
-{
-	pid_t pid = tu_fork();
-
-	if (pid == 0) {
-		struct shoal_store *c = NULL;
-		int rc;
-
-		if (traced)
-			sp_child_traceme();
-		if (spec)
-			setenv("SHOAL_CRASH", spec, 1);
-		rc = shoal_store_attach_fd(shoal_store_fd(s), &c);
-		if (rc == 0)
-			shoal_store_close(c);
-		_exit(tu_err_to_exit(rc));
-	}
-	return pid;
-}
-
-static void rr_claimer_killed(struct shoal_store *s, const char *spec)
-{
-	int st = tu_wait_status(rr_attacher(s, spec, false), RR_WAIT_MS);
-
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the claimer did not die at %s (status %d)", spec, st);
-}
-
-static int rr_attach(struct shoal_store *s)
-{
-	int st = tu_wait_status(rr_attacher(s, NULL, false), RR_WAIT_MS);
-
-	cr_assert(WIFEXITED(st), "the attach died (status %d)", st);
-	return tu_exit_to_err(WEXITSTATUS(st));
-}
-
-/* The tracee's next stop, bounded: its wait status. */
-static int rr_stop(pid_t pid)
-{
-	int64_t deadline = tu_now_ms() + RR_WAIT_MS;
-	struct timespec ms = {0, 100000};
-	int status;
-	pid_t r;
-
-	while ((r = waitpid(pid, &status, WNOHANG | __WALL)) == 0) {
-		cr_assert_lt(tu_now_ms(), deadline, "the claimer never stopped");
-		nanosleep(&ms, NULL);
-	}
-	cr_assert(r == pid && WIFSTOPPED(status),
-		  "the claimer ended (status %d)", status);
-	return status;
-}
-
-/* The tracee's next stop after `req` (a step, or on to a system call). */
-static int rr_resume(pid_t pid, int req)
-{
-	int status;
-
-	cr_assert_eq(ptrace(req, pid, NULL, NULL), 0, "ptrace %d", req);
-	status = rr_stop(pid);
-	cr_assert((WSTOPSIG(status) & 0x7f) == SIGTRAP,
-		  "the claimer stopped by signal %d", WSTOPSIG(status));
-	return status;
-}
-
-/* Runs the traced child (stopped by sp_child_traceme) to the entry of its
- * first system call nr. */
-static void rr_run_to_syscall(pid_t pid, long nr)
-{
-	cr_assert_eq(WSTOPSIG(rr_stop(pid)), SIGSTOP, "not sp_child_traceme's");
-	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, pid, NULL,
-			    (void *)(long)(PTRACE_O_EXITKILL |
-					   PTRACE_O_TRACESYSGOOD)), 0);
-	for (;;) {
-		struct user_regs_struct regs;
-		int st = rr_resume(pid, PTRACE_SYSCALL);
-
-		cr_assert_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
-		if (WSTOPSIG(st) == (SIGTRAP | 0x80) && (long)regs.orig_rax == nr)
-			return;
-	}
-}
 
 /* Runs a traced attacher to its claim (its membarrier query, proc.c),
  * then one instruction at a time until slot's word is LIVE in its name,
@@ -174,12 +55,13 @@ static void rr_run_to_syscall(pid_t pid, long nr)
 static bool rr_kill_after_claim_cas(struct shoal_store *s, uint32_t slot,
 				    uint32_t extra)
 {
-	pid_t pid = rr_attacher(s, NULL, true);
+	pid_t pid = tu_attacher(s, NULL, true);
 	uint32_t steps = 0;
 	bool before = true;
 	uint64_t st;
 
-	rr_run_to_syscall(pid, SYS_membarrier);
+	tu_trace_take(pid);
+	tu_trace_to_syscall(pid, SYS_membarrier);
 	for (;;) {
 		st = atomic_load(&s->procs[slot].state);
 		if (SHOAL__PROC_PHASE(st) == SHOAL__PROC_LIVE &&
@@ -187,29 +69,16 @@ static bool rr_kill_after_claim_cas(struct shoal_store *s, uint32_t slot,
 			break;
 		cr_assert_lt(steps++, RR_MAX_STEPS, "slot %u never claimed",
 			     slot);
-		rr_resume(pid, PTRACE_SINGLESTEP);
+		tu_trace_resume(pid, PTRACE_SINGLESTEP);
 	}
-	for (uint32_t k = 0; k < extra && before; k++) {
-		struct user_regs_struct regs;
-
-		rr_resume(pid, PTRACE_SINGLESTEP);
-		cr_assert_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
-		before = regs.rip != (uintptr_t)&shoal__crash_hit;
-	}
+	for (uint32_t k = 0; k < extra && before; k++)
+		before = tu_trace_step_short_of(pid,
+						(uintptr_t)&shoal__crash_hit);
 	cr_assert_eq(kill(pid, SIGKILL), 0);
-	st = tu_wait_status(pid, RR_WAIT_MS);
+	st = tu_wait_status(pid, TU_RESERVE_WAIT_MS);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		  "the claimer was not killed (status %d)", (int)st);
 	return before;
-}
-
-static void rr_assert_reserve_free(struct shoal_store *s, const char *what)
-{
-	for (uint32_t i = s->geo.max_procs - SHOAL__PROC_RESERVE;
-	     i < s->geo.max_procs; i++)
-		cr_assert_eq(rr_phase(s, i), SHOAL__PROC_FREE,
-			     "%s: reserve slot %u is not free (phase %u)", what,
-			     i, rr_phase(s, i));
 }
 
 /*
@@ -223,38 +92,26 @@ static void rr_assert_reserve_free(struct shoal_store *s, const char *what)
 Test(reserve_review, a_claimer_killed_at_the_last_reserve_slots_cas_is_reaped)
 {
 	struct cc_report r = {{0}};
-	struct shoal_store *s = rr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	uint32_t last = s->geo.max_procs - 1;
 	int rc;
 
-	rr_dead_creator(s, tu_id(41, 1));
-	rr_claimer_killed(s, "CLAIM_RESERVED");
-	cr_assert_eq(rr_phase(s, last - 1), SHOAL__PROC_LIVE);
+	tu_dead_creator(s, tu_id(41, 1));
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	cr_assert_eq(tu_slot_phase(s, last - 1), SHOAL__PROC_LIVE);
 	rr_kill_after_claim_cas(s, last, 0);
 	rc = shoal_store_reap(s);
 	cr_assert_eq(rc, 3, "the test's reap freed %d slot(s), not the "
 		     "creator's and the two claimers'", rc);
-	rr_assert_reserve_free(s, "after the test's reap");
-	rr_dead_creator(s, tu_id(41, 2));
-	rr_claimer_killed(s, "CLAIM_RESERVED");
-	rc = rr_attach(s);
+	tu_assert_reserve_free(s, "after the test's reap");
+	tu_dead_creator(s, tu_id(41, 2));
+	tu_claimer_killed(s, "CLAIM_RESERVED");
+	rc = tu_attach_rc(s);
 	cr_assert_eq(rc, 0, "an attach with one claimer dead in the reserve: "
 		     "%d (%s)", rc, shoal_strerror(rc));
-	rr_assert_reserve_free(s, "after the attach");
+	tu_assert_reserve_free(s, "after the attach");
 	cr_assert(cc_check(s, &r), "%s", r.why);
 	shoal_store_close(s);
-}
-
-/* Nothing leaked: one object as large as the whole store fits. */
-static void rr_assert_capacity(struct shoal_store *s, const char *what)
-{
-	shoal_id id = shoal_id_next(s);
-	void *buf;
-	int rc = shoal_create(s, id, 8u << 20, NULL, 0, 0, &buf);
-
-	cr_assert_eq(rc, 0, "%s: the whole capacity does not fit: %s", what,
-		     shoal_strerror(rc));
-	tu_assert_rc(shoal_abort(s, id), 0);
 }
 
 /*
@@ -269,27 +126,27 @@ Test(reserve_review, a_claimer_killed_at_any_pass_of_any_point)
 	for (unsigned p = 0; p < SHOAL__CP_COUNT; p++) {
 		for (uint32_t n = 1; n <= 5; n++) {
 			struct cc_report r = {{0}};
-			struct shoal_store *s = rr_store(2);
+			struct shoal_store *s = tu_store_procs(2);
 			char spec[64];
 			int st, rc;
 
 			snprintf(spec, sizeof spec, "%s:%u", shoal__crash_name(p), n);
-			rr_dead_creator(s, tu_id(42, 1));
-			st = tu_wait_status(rr_attacher(s, spec, false), RR_WAIT_MS);
+			tu_dead_creator(s, tu_id(42, 1));
+			st = tu_wait_status(tu_attacher(s, spec, false), TU_RESERVE_WAIT_MS);
 			if (!WIFSIGNALED(st)) {
 				cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 					  "%s: the claimer (status %d)", spec, st);
 				shoal_store_close(s);
 				break; /* no further pass either */
 			}
-			rc = rr_attach(s);
+			rc = tu_attach_rc(s);
 			cr_assert_eq(rc, 0, "%s: the next attach: %d (%s)", spec,
 				     rc, shoal_strerror(rc));
-			rr_assert_reserve_free(s, spec);
+			tu_assert_reserve_free(s, spec);
 			shoal_store_reap(s);
 			cr_assert(cc_check(s, &r), "%s: %s", spec, r.why);
 			if (strncmp(spec, "HEAP_", 5))
-				rr_assert_capacity(s, spec);
+				tu_assert_capacity(s, spec);
 			shoal_store_close(s);
 		}
 	}
@@ -316,39 +173,21 @@ Test(reserve_review, a_claimer_killed_at_each_instruction_of_its_reserve_claim)
 
 	for (uint32_t k = 0; more; k += RR_STRIDE) {
 		struct cc_report r = {{0}};
-		struct shoal_store *s = rr_store(2);
+		struct shoal_store *s = tu_store_procs(2);
 		char what[32];
 		int rc;
 
 		snprintf(what, sizeof what, "killed %u after the CAS", k);
-		rr_dead_creator(s, tu_id(44, k + 1));
+		tu_dead_creator(s, tu_id(44, k + 1));
 		more = rr_kill_after_claim_cas(s, s->geo.max_procs - 2, k);
-		rc = rr_attach(s);
+		rc = tu_attach_rc(s);
 		cr_assert_eq(rc, 0, "%s: the next attach: %d (%s)", what, rc,
 			     shoal_strerror(rc));
-		rr_assert_reserve_free(s, what);
+		tu_assert_reserve_free(s, what);
 		shoal_store_reap(s);
 		cr_assert(cc_check(s, &r), "%s: %s", what, r.why);
 		shoal_store_close(s);
 		cr_assert_lt(k, 100000u, "the window never ended");
-	}
-}
-
-/* Waits (bounded) until the child is stopped (a crash point's :stop). */
-static void rr_wait_stopped(pid_t pid)
-{
-	int64_t deadline = tu_now_ms() + RR_WAIT_MS;
-	struct timespec ms = {0, 200000};
-	siginfo_t si;
-
-	for (;;) {
-		memset(&si, 0, sizeof si);
-		cr_assert_eq(waitid(P_PID, (id_t)pid, &si,
-				    WSTOPPED | WNOHANG | WNOWAIT), 0);
-		if (si.si_pid == pid && si.si_code == CLD_STOPPED)
-			return;
-		cr_assert_lt(tu_now_ms(), deadline, "the claimer never stopped");
-		nanosleep(&ms, NULL);
 	}
 }
 
@@ -360,13 +199,13 @@ static void rr_wait_stopped(pid_t pid)
  */
 Test(reserve_review, a_claimer_in_the_reserve_is_not_counted_in_the_stats)
 {
-	struct shoal_store *s = rr_store(1);
+	struct shoal_store *s = tu_store_procs(1);
 	struct shoal_store_stats st;
-	pid_t pid = rr_attacher(s, "CLAIM_RESERVED:1:stop", false);
+	pid_t pid = tu_attacher(s, "CLAIM_RESERVED:1:stop", false);
 	int rc;
 
-	rr_wait_stopped(pid);
-	cr_assert_eq(rr_phase(s, s->geo.max_procs - 2), SHOAL__PROC_LIVE);
+	tu_wait_stopped(pid);
+	cr_assert_eq(tu_slot_phase(s, s->geo.max_procs - 2), SHOAL__PROC_LIVE);
 	tu_assert_rc(shoal_store_stats(s, &st), 0);
 	cr_assert_leq(st.processes, st.max_procs, "%u processes of %u",
 		      st.processes, st.max_procs);
@@ -374,7 +213,7 @@ Test(reserve_review, a_claimer_in_the_reserve_is_not_counted_in_the_stats)
 	rc = tu_wait_result(pid);
 	cr_assert_eq(rc, SHOAL_ETOOMANYPROCS, "the claimer: %d (%s)", rc,
 		     shoal_strerror(rc));
-	rr_assert_reserve_free(s, "after the claimer");
+	tu_assert_reserve_free(s, "after the claimer");
 	shoal_store_close(s);
 }
 
@@ -384,7 +223,7 @@ Test(reserve_review, a_foreign_max_procs_is_refused)
 {
 	static const uint32_t bad[] = {0, 1, 2, 3, 5, 4095, 4096, 4097,
 				       UINT32_MAX};
-	struct shoal_store *s = rr_store(2);
+	struct shoal_store *s = tu_store_procs(2);
 	size_t off = offsetof(struct shoal__seg_hdr, max_procs);
 	int fd = shoal_store_fd(s);
 	uint32_t old;
@@ -395,11 +234,11 @@ Test(reserve_review, a_foreign_max_procs_is_refused)
 		int rc;
 
 		cr_assert_eq(pwrite(fd, &bad[i], 4, (off_t)off), 4);
-		rc = rr_attach(s);
+		rc = tu_attach_rc(s);
 		cr_assert_eq(rc, SHOAL_EBADSEGMENT, "max_procs %u: %d (%s)",
 			     bad[i], rc, shoal_strerror(rc));
 	}
 	cr_assert_eq(pwrite(fd, &old, 4, (off_t)off), 4);
-	cr_assert_eq(rr_attach(s), 0);
+	cr_assert_eq(tu_attach_rc(s), 0);
 	shoal_store_close(s);
 }
