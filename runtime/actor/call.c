@@ -377,7 +377,8 @@ static void shoal__call_undo(struct shoal_runtime *rt, struct shoal__call *c)
  * CANCEL: callcancel.c); the checked fields fit their narrow types
  * (actlayout.h's asserts). */
 static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__call *c,
-			       uint32_t pos, uint32_t born, struct shoal__call_rec *r)
+			       uint32_t pos, uint32_t born, const struct shoal__parent *par,
+			       struct shoal__call_rec *r)
 {
 	/* Relaxed: the word is published with the record (LN-R1).  First,
 	 * so that a canceller's re-check (cancel.c) finds a slot being
@@ -393,8 +394,9 @@ static void shoal__call_encode(struct shoal_runtime *rt, const struct shoal__cal
 	r->done = 0;
 	/* the task or call this thread runs: a recursive cancel of it
 	 * reaches this call (callcancel.c) */
-	shoal__cancel_parent(rt, &r->parent, &r->parent_gen);
-	r->parent_tag = shoal__cancel_parent_tag(rt);
+	r->parent = par->id;
+	r->parent_gen = par->gen;
+	r->parent_tag = par->tag;
 	r->ret_hi = c->p.ret0.hi;
 	r->ret_lo = c->p.ret0.lo;
 	r->caller = shoal__store_creator(rt->store);
@@ -426,6 +428,7 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 	int rc = shoal__call_reserve(n, a.generation, &rec);
 	/* Relaxed: the producer's own index (we hold the node's lock). */
 	uint32_t pos = atomic_load_explicit(&n->l.ring->tail, memory_order_relaxed), born;
+	struct shoal__parent par;
 
 	if (rc)
 		return rc;
@@ -434,8 +437,9 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 		shoal__call_undo(rt, c);
 		return rc;
 	}
-	born = shoal__call_born(rt); /* TASK-S2: a parent cancelled before */
-	shoal__call_encode(rt, c, pos, born, rec);
+	par = shoal__cancel_parent(rt);
+	born = shoal__call_born(rt, &par); /* TASK-S2: a parent cancelled before */
+	shoal__call_encode(rt, c, pos, born, &par, rec);
 	SHOAL__STORE_CRASH(rt->store, CALL_WRITTEN);
 	shoal__lane_publish(&n->l, &n->slot->doorbell);
 	/* DL-R1: the watch expires it while queued, or fills the results of
@@ -443,7 +447,7 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 	if (c->deadline || born)
 		shoal__dl_flag(&rt->v, n->lane);
 	SHOAL__STORE_CRASH(rt->store, CALL_PUBLISHED);
-	shoal__call_inherit(rt, n->lane, pos, rec, born); /* TASK-S2, after */
+	shoal__call_inherit(rt, n->lane, pos, rec, born, &par); /* TASK-S2, after */
 	shoal__call_recheck(rt, n, a.generation);
 	return 0;
 }

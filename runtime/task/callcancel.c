@@ -96,10 +96,14 @@ static_assert((uint64_t)SHOAL__DL_WORDS * 64u * SHOAL__DL_GROUP >=
 		      SHOAL__ACT_MAX_LANES, "a bit for every lane group");
 
 /* The call this thread runs (SHOAL__PARENT_CALL | lane + position; 0:
- * none): per thread, since a threaded actor runs several at once. */
-static _Thread_local uint32_t shoal__cur_call;
-static _Thread_local uint32_t shoal__cur_call_pos;
-static _Thread_local uint32_t shoal__cur_call_tag;
+ * none): per thread, since a threaded actor runs several at once.  Read
+ * on every submit: initial-exec, so that a read is one %fs-relative load
+ * and not a __tls_get_addr call (12 bytes of the static TLS that glibc
+ * keeps spare for a library loaded later, by dlopen). */
+#define SHOAL__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static SHOAL__TLS uint32_t shoal__cur_call;
+static SHOAL__TLS uint32_t shoal__cur_call_pos;
+static SHOAL__TLS uint32_t shoal__cur_call_tag;
 
 /* Lane li's tag: its owner (the caller's slot and generation) and actor
  * (index, generation), so that a lane given back and taken again (its
@@ -123,21 +127,21 @@ void shoal__call_enter(const struct shoal__rt_view *v, uint32_t li, uint32_t pos
 	shoal__cur_call_tag = li < v->max_lanes ? shoal__lane_tag(v, li) : 0;
 }
 
-uint32_t shoal__cancel_parent_tag(const struct shoal_runtime *rt)
-{
-	return rt->cur_task || !shoal__cur_call ? 0 : shoal__cur_call_tag;
-}
-
 void shoal__call_leave(void)
 {
 	shoal__cur_call = 0;
 }
 
-void shoal__cancel_parent(const struct shoal_runtime *rt, uint32_t *parent,
-			  uint32_t *parent_gen)
+struct shoal__parent shoal__cancel_parent(const struct shoal_runtime *rt)
 {
-	*parent = rt->cur_task ? rt->cur_task : shoal__cur_call;
-	*parent_gen = rt->cur_task ? rt->cur_gen : shoal__cur_call ? shoal__cur_call_pos : 0;
+	uint32_t call = shoal__cur_call;
+
+	if (rt->cur_task)
+		return (struct shoal__parent){rt->cur_task, rt->cur_gen, 0};
+	if (!call)
+		return (struct shoal__parent){0, 0, 0};
+	return (struct shoal__parent){call, shoal__cur_call_pos,
+				      shoal__cur_call_tag};
 }
 
 void shoal__dl_flag(const struct shoal__rt_view *v, uint32_t li)
@@ -333,12 +337,12 @@ void shoal__cancel_child_calls(struct shoal_store *s, const struct shoal__rt_vie
 /* TASK-S2 for a call, before its publish: CANCEL if the task or call
  * this thread runs was cancelled recursively (the call is then published
  * with it: the actor drops it unstarted), else 0. */
-uint32_t shoal__call_born(const struct shoal_runtime *rt)
+uint32_t shoal__call_born(const struct shoal_runtime *rt,
+			  const struct shoal__parent *par)
 {
-	uint32_t par, pg;
-
-	shoal__cancel_parent(rt, &par, &pg);
-	return par && shoal__cancel_inherited(rt, par, pg) ? SHOAL__CALL_C_CANCEL : 0;
+	return par->id && shoal__cancel_inherited(rt, par->id, par->gen)
+		       ? SHOAL__CALL_C_CANCEL
+		       : 0;
 }
 
 /*
@@ -353,17 +357,17 @@ uint32_t shoal__call_born(const struct shoal_runtime *rt)
  * lock: nobody writes the slot again meanwhile.
  */
 void shoal__call_inherit(struct shoal_runtime *rt, uint32_t li, uint32_t pos,
-			 struct shoal__call_rec *r, uint32_t born)
+			 struct shoal__call_rec *r, uint32_t born,
+			 const struct shoal__parent *par)
 {
-	uint32_t par, pg, c;
+	uint32_t c;
 
 	if (born) {
 		shoal__cancel_fill(rt->store, (shoal_id){.hi = r->ret_hi, .lo = r->ret_lo},
 				   r->num_returns, SHOAL_ECANCELLED);
 		return;
 	}
-	shoal__cancel_parent(rt, &par, &pg);
-	if (!par || !shoal__cancel_inherited(rt, par, pg))
+	if (!par->id || !shoal__cancel_inherited(rt, par->id, par->gen))
 		return;
 	/* Relaxed: the word's own order decides (cancel_call's CAS). */
 	c = atomic_load_explicit(&r->cancel, memory_order_relaxed);

@@ -448,10 +448,11 @@ static int shoal__check_submit(struct shoal_runtime *rt, int fn,
 	return shoal__args_check(args);
 }
 
-/* Builds record idx (fit: its arguments as encoded); on failure the
- * caller undoes it. */
+/* Builds record idx (fit: its arguments as encoded), naming par as its
+ * parent; on failure the caller undoes it. */
 static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 			     const struct shoal_args *args,
+			     const struct shoal__parent *par,
 			     const struct shoal_task_options *o,
 			     struct shoal__pending *p, struct shoal_args *fit,
 			     struct shoal__later *d)
@@ -468,8 +469,9 @@ static int shoal__task_build(struct shoal_runtime *rt, uint32_t idx, int fn,
 	t->retries = o->max_retries;
 	t->submitter = shoal__store_creator(rt->store);
 	t->submitted = shoal__ticks();
-	shoal__cancel_parent(rt, &t->parent, &t->parent_gen);
-	t->parent_tag = shoal__cancel_parent_tag(rt);
+	t->parent = par->id;
+	t->parent_gen = par->gen;
+	t->parent_tag = par->tag;
 	t->deadline = o->deadline_ms > 0
 			      ? shoal__mono_ns() + (uint64_t)o->deadline_ms * 1000000u
 			      : 0;
@@ -514,7 +516,8 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	struct shoal_args fit;
 	struct shoal__pending p; /* not zeroed: its drop list is room */
 	struct shoal__later d;
-	uint32_t idx, num_returns, gen, par, par_gen;
+	struct shoal__parent par;
+	uint32_t idx, num_returns, gen;
 	uint64_t born;
 	int rc;
 
@@ -540,7 +543,9 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	rc = shoal__task_take_wait(rt, &idx, &d);
 	if (rc)
 		return rc;
-	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &o, &p, &fit, &d);
+	par = shoal__cancel_parent(rt);
+	rc = shoal__task_build(rt, idx, fn, args ? args : &none, &par, &o, &p,
+			       &fit, &d);
 	if (rc) {
 		shoal__pending_drop(rt, &p);
 		shoal__task_free(rt->store, &rt->v, idx);
@@ -557,15 +562,14 @@ SHOAL_API int shoal_submit_opts(struct shoal_runtime *rt, int fn,
 	gen = SHOAL__TASK_GEN(atomic_load_explicit(&rt->v.tasks[idx].state,
 						   memory_order_relaxed));
 	/* TASK-S2: a parent cancelled recursively, before and after. */
-	shoal__cancel_parent(rt, &par, &par_gen);
-	born = par ? shoal__cancel_inherited(rt, par, par_gen) : 0;
+	born = par.id ? shoal__cancel_inherited(rt, par.id, par.gen) : 0;
 	shoal__dep_park(rt, idx, &fit, born);
 	shoal__rt_task_published(rt, idx, gen); /* END-S1 of rtlayout.h */
 	SHOAL__STORE_CRASH(rt->store, TASK_PUBLISHED);
 	if (born)
 		shoal__cancel_born(rt, p.ret0, num_returns, born);
-	else if (par)
-		shoal__cancel_inherit(rt, idx, gen, par, par_gen);
+	else if (par.id)
+		shoal__cancel_inherit(rt, idx, gen, par.id, par.gen);
 	if (p.ndrop)
 		shoal__pending_add(rt, &p);
 	return 0;

@@ -252,22 +252,27 @@ int shoal__cancel_calls(struct shoal_store *s, const struct shoal__rt_view *v,
  * cancelled with CANCEL | RECURSIVE (never FORCE), in every lane in use. */
 void shoal__cancel_child_calls(struct shoal_store *s, const struct shoal__rt_view *v,
 			       uint32_t pw, uint32_t pg, uint32_t tag, uint32_t depth);
+/* The parent the tasks and calls this thread submits name (task.c,
+ * call.c): the task its process runs, or the actor call this thread runs
+ * (enter / leave, around the method: proc/actorrun.c).  Read once per
+ * submit: thread-local words.  id 0: none. */
+struct shoal__parent {
+	uint32_t id;  /* a task's index + 1, or SHOAL__PARENT_CALL | lane */
+	uint32_t gen; /* the task's generation, or the call's lane position */
+	uint32_t tag; /* a call's lane tag, 0 for a task's */
+};
+struct shoal__parent shoal__cancel_parent(const struct shoal_runtime *rt);
 /* TASK-S2 for a call (call.c): the word bits it is published with
  * (SHOAL__CALL_C_CANCEL if its parent was cancelled recursively, else 0),
  * and the check after its publish. */
-uint32_t shoal__call_born(const struct shoal_runtime *rt);
+uint32_t shoal__call_born(const struct shoal_runtime *rt,
+			  const struct shoal__parent *par);
 void shoal__call_inherit(struct shoal_runtime *rt, uint32_t li, uint32_t pos,
-			 struct shoal__call_rec *r, uint32_t born);
+			 struct shoal__call_rec *r, uint32_t born,
+			 const struct shoal__parent *par);
 /* Whether the call at position pos of lane li is cancelled recursively. */
 bool shoal__call_recursive(const struct shoal__rt_view *v, uint32_t li, uint32_t pos);
-/* The parent the tasks this thread submits name (task.c): the task its
- * process runs, or the actor call this thread runs (enter / leave,
- * around the method: proc/actorrun.c). */
-void shoal__cancel_parent(const struct shoal_runtime *rt, uint32_t *parent,
-			  uint32_t *parent_gen);
 void shoal__call_enter(const struct shoal__rt_view *v, uint32_t li, uint32_t pos);
-/* The lane tag of the call this thread runs, 0 for none (a task's). */
-uint32_t shoal__cancel_parent_tag(const struct shoal_runtime *rt);
 void shoal__call_leave(void);
 /* A caller that published a call with a deadline flags its lane for the
  * fork server's watch, which expires it (DL-R1 of rtlayout.h). */
