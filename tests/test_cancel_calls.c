@@ -14,6 +14,10 @@
  *  - a running call a task made sees shoal_task_cancelled(), and the
  *    calls its method made (queued) or makes after are dropped too;
  *  - a call a task makes after its recursive cancel never runs;
+ *  - a call of a task waiting for room in a full lane when the task is
+ *    cancelled recursively stops waiting: its result holds
+ *    SHOAL_ECANCELLED while the actor is still busy (it waited on until
+ *    the lane had room or its own timeout passed);
  *  - a plain cancel (no RECURSIVE) leaves the task's calls to run;
  *  - a recursive FORCE cancel kills the task's worker, drops its queued
  *    call (FORCE is never applied to a call) and the actor lives on;
@@ -56,6 +60,7 @@ struct cc_page {
 	_Atomic int32_t saw[CC_SLOTS];    /* pollm(k) saw its flag */
 	_Atomic int32_t got[CC_SLOTS];    /* code[k] written */
 	_Atomic int32_t code[CC_SLOTS];   /* a get of call k's result */
+	_Atomic int32_t filled;           /* calls that filled a's lane */
 };
 
 static struct cc_page *cc;
@@ -199,6 +204,46 @@ static int cc_actor_init(struct shoal_task *ctx, void **self)
 #define CC_LATE 1   /* cancelled first, then a.mark(k) */
 #define CC_NESTED 2 /* a.pollm(k, b) */
 #define CC_SPIN 3   /* a.mark(k), then spins without polling */
+#define CC_FULL 4   /* fills a's lane with a.mark(k + 1), then a.mark(k) */
+
+/* Fills a's lane (a is busy) with sends of mark(k + 1), each a try: the
+ * count into the page; then calls mark(k), which waits for room (up to
+ * CC_HOLD_MS), and records its code (made[k] -1: the call failed). */
+static int cc_fill_then_call(struct shoal_task *t, struct shoal_actor a, int64_t k)
+{
+	struct shoal_runtime *rt = shoal_task_runtime(t);
+	struct shoal_call_options o = SHOAL_CALL_OPTIONS_INIT;
+	int m = shoal_actor_method(rt, a, "mark");
+	int64_t k1 = k + 1;
+	struct shoal_args args;
+	int32_t n = 0;
+	shoal_id r;
+	int rc;
+
+	shoal_args_init(&args);
+	shoal_args_bytes(&args, &k1, sizeof k1);
+	o.num_returns = 0;
+	o.timeout_ms = 0;
+	while ((rc = shoal_actor_call_opts(rt, a, m, &args, &o, NULL)) == 0)
+		if (++n > 1 << 20)
+			return SHOAL_ETASK;
+	if (rc != SHOAL_ELANEFULL)
+		return SHOAL_ETASK;
+	atomic_store(&cc->filled, n);
+	shoal_args_init(&args);
+	shoal_args_bytes(&args, &k, sizeof k);
+	o.num_returns = 1;
+	o.timeout_ms = CC_HOLD_MS;
+	rc = shoal_actor_call_opts(rt, a, m, &args, &o, &r);
+	atomic_store(&cc->made[k], rc ? -1 : 1);
+	if (rc) {
+		atomic_store(&cc->code[k], rc);
+		atomic_store(&cc->got[k], 1);
+		return 0;
+	}
+	cc_record(t, k, r);
+	return 0;
+}
 
 /* caller(k, mode, a[, b]) */
 static int t_caller(struct shoal_task *t, void *user)
@@ -243,6 +288,8 @@ static int t_caller(struct shoal_task *t, void *user)
 			return SHOAL_ETASK;
 		cc_record(t, k, r1);
 		return 0;
+	case CC_FULL:
+		return cc_fill_then_call(t, a, k);
 	case CC_SPIN:
 		if (!cc_call(t, a, "mark", k, &r1))
 			return SHOAL_ETASK;
@@ -549,6 +596,48 @@ Test(cancel_calls, a_force_canceller_killed_before_its_scan_still_drops_the_call
 	cr_assert_eq(atomic_load(&cc->ran[11]), 0,
 		     "the call of a task whose FORCE | RECURSIVE canceller died "
 		     "after its CAS ran");
+	tu_assert_rc(shoal_drop(x.s, r), 0);
+	cc_stop(&x);
+}
+
+/*
+ * The task fills a's lane (a busy with block(0)) and then waits for room
+ * for one more call; the driver cancels it recursively.  The waiting
+ * call must give up at once, its result SHOAL_ECANCELLED, while a is
+ * still busy: it waited for room (the actor's release, or its own
+ * CC_HOLD_MS) before.  None of the task's calls runs once a is free.
+ */
+Test(cancel_calls, a_call_waiting_for_room_stops_once_its_task_is_cancelled)
+{
+	struct cc_rt x = cc_start(1);
+	int32_t filled;
+	shoal_id r;
+	int rc;
+
+	cc_hold(&x, 0);
+	r = cc_submit(&x, 8, CC_FULL, false);
+	for (int64_t t0 = tu_now_ms(); !atomic_load(&cc->filled) &&
+				       tu_now_ms() - t0 < CC_WAIT_MS;)
+		sched_yield();
+	filled = atomic_load(&cc->filled);
+	cr_assert_gt(filled, 0, "the task never filled the lane");
+	rc = shoal_cancel(x.rt, r, SHOAL_CANCEL_RECURSIVE);
+	tu_assert_rc(rc, 1);
+	cr_assert(cc_until(&cc->got[8], 1, CC_WAIT_MS),
+		  "the call still waits for room %d s after its task's "
+		  "recursive cancel", CC_WAIT_MS / 1000);
+	cr_assert_eq(atomic_load(&cc->made[8]), 1, "the call failed: %s",
+		     shoal_strerror(atomic_load(&cc->code[8])));
+	cr_assert_eq(atomic_load(&cc->code[8]), SHOAL_ECANCELLED,
+		     "the call waiting for room: %s",
+		     cc_what(atomic_load(&cc->code[8])));
+	cc_release(&x, 0);
+	tu_assert_rc(cc_code(x.s, r, 2 * CC_WAIT_MS), SHOAL_ECANCELLED);
+	cc_settled(&x, 0, 1 + (uint64_t)filled);
+	cr_assert_eq(atomic_load(&cc->ran[8]) + atomic_load(&cc->ran[9]), 0,
+		     "a call of the cancelled task ran (%lld, %lld)",
+		     (long long)atomic_load(&cc->ran[8]),
+		     (long long)atomic_load(&cc->ran[9]));
 	tu_assert_rc(shoal_drop(x.s, r), 0);
 	cc_stop(&x);
 }

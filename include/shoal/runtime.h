@@ -622,7 +622,10 @@ SHOAL_API int shoal_task_fail(struct shoal_task *task, int code,
  * actor's process holds every call's state); SHOAL_CANCEL_RECURSIVE
  * on a running call cancels the tasks its method submitted and the
  * calls it made (and theirs, as for a task), and those it submits or
- * makes later.  A cancelled call is never retried after a restart.
+ * makes later.  A call made under a parent cancelled so (or cancelled
+ * while the call waits for room in a full lane) stops waiting: it
+ * returns 0 at once, its results holding SHOAL_ECANCELLED.  A cancelled
+ * call is never retried after a restart.
  * A plain cancel (no SHOAL_CANCEL_RECURSIVE) of a task or call leaves
  * the tasks and calls it made alone.
  * Cost: a scan of the task table up to its highest record in use, then,

@@ -452,6 +452,33 @@ static int shoal__call_locked(struct shoal_runtime *rt, struct shoal__lane_node 
 	return 0;
 }
 
+/* A call that found its lane full while its parent was cancelled
+ * recursively (before the call, or while it waited for room): it is
+ * cancelled without a record, its results made and filled with
+ * SHOAL_ECANCELLED here, as those of a call published born cancelled
+ * are (shoal__call_inherit), and it no longer waits for room it would
+ * never use.  Killed between the two, its unsealed results are ours, and
+ * our reap ends them; nobody else has their IDs yet. */
+static int shoal__call_unborn(struct shoal_runtime *rt, struct shoal__call *c)
+{
+	int rc = shoal__call_prepare(rt, c);
+
+	if (rc)
+		return rc;
+	if (c->nret)
+		shoal__cancel_fill(rt->store, c->p.ret0, c->nret, SHOAL_ECANCELLED);
+	return 0;
+}
+
+/* Whether the task or call this thread runs was cancelled recursively
+ * (TASK-S2's question, asked again while a call waits for room). */
+static bool shoal__call_parent_cancelled(const struct shoal_runtime *rt)
+{
+	struct shoal__parent par = shoal__cancel_parent(rt);
+
+	return shoal__call_born(rt, &par) != 0;
+}
+
 /* The concurrency group of a checked method (shoal__call_check): the
  * class table's (the segment's: a group past SHOAL_MAX_GROUPS is the
  * default one, which the actor also gives a group it does not have). */
@@ -552,6 +579,10 @@ SHOAL_API int shoal_actor_call_opts(struct shoal_runtime *rt,
 		return rc;
 	for (;;) {
 		rc = shoal__call_once(rt, actor, group, &d, &c, &missing, &full);
+		if (rc == SHOAL__LANE_FULL && shoal__call_parent_cancelled(rt)) {
+			rc = shoal__call_unborn(rt, &c);
+			break;
+		}
 		if (rc == SHOAL__LANE_FULL) {
 			rc = shoal__call_wait_room(rt, &full, &d);
 			if (!rc) /* a slice passed: an actor that never consumes */
