@@ -269,7 +269,10 @@ struct shoal_call_options {
 	 * deadline for all: room in a full lane, and room in the store for
 	 * by-value arguments that do not fit in the call record.  -1 forever
 	 * (the default), 0 not at all (a try-call: SHOAL_ELANEFULL on a full lane,
-	 * SHOAL_ESTOREFULL on a full store).  The clock starts at the first
+	 * SHOAL_ESTOREFULL on a full store).  A call made under a task or
+	 * method cancelled with SHOAL_CANCEL_RECURSIVE does not wait for lane
+	 * room: it returns 0, its results SHOAL_ECANCELLED (shoal_cancel).
+	 * The clock starts at the first
 	 * wait: a call that never waits never reads it. */
 	int timeout_ms;
 	/* A deadline, in ms from the call (0, the default: none; negative:
